@@ -1,0 +1,61 @@
+// What every collector gets and how inventory collection is orchestrated.
+//
+// Collectors read the machine only through CollectContext: every path is resolved under `root`
+// (default "/") and every external command goes through `run_command`, so tests run collectors on
+// fixture trees under tests/fixtures/ with canned command output.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dozor/common/clock.hpp"
+#include "dozor/common/result.hpp"
+#include "dozor/v1/agent.pb.h"
+
+namespace dozor::agent {
+
+struct CommandOutput {
+  int exit_code = 0;
+  std::string stdout_text;
+};
+
+// Runs argv (no shell) with a timeout; kNotFound if the program does not exist.
+using CommandRunner = std::function<Result<CommandOutput>(const std::vector<std::string>& argv)>;
+
+struct CollectContext {
+  std::filesystem::path root = "/";
+  const Clock* clock = &SystemClock::Instance();
+  CommandRunner run_command;  // empty: no external commands available
+
+  // "/proc/cpuinfo" -> root/proc/cpuinfo
+  [[nodiscard]] std::filesystem::path Path(std::string_view absolute) const {
+    std::string_view relative = absolute;
+    while (!relative.empty() && relative.front() == '/') relative.remove_prefix(1);
+    return root / relative;
+  }
+  [[nodiscard]] bool IsRealRoot() const { return root == "/"; }
+};
+
+// The real command runner (fork/exec, stdout captured, stderr discarded, killed after timeout).
+CommandRunner SystemCommandRunner(int timeout_ms = 10000);
+
+// Platform collectors: each fills its part of the inventory. Implemented per OS in
+// linux/*_linux.cpp (windows/*_windows.cpp later); declared once here.
+Status CollectHardware(const CollectContext& ctx, dozor::v1::Hardware* out);
+Status CollectOperatingSystem(const CollectContext& ctx, dozor::v1::OperatingSystem* out);
+Status CollectNetwork(const CollectContext& ctx, dozor::v1::Network* out);
+Status CollectSoftware(const CollectContext& ctx, dozor::v1::Software* out);
+
+struct InventoryRun {
+  dozor::v1::Inventory inventory;
+  std::vector<dozor::v1::CollectorStatus> statuses;
+};
+
+// Runs every inventory collector in isolation: one that fails or throws is reported in `statuses`
+// with its error and the others still run.
+InventoryRun CollectInventory(const CollectContext& ctx);
+
+}  // namespace dozor::agent

@@ -1,0 +1,65 @@
+// Durable, bounded spool of reports waiting for the server's ack (a local SQLite file).
+//
+// Guarantees: a report returned by Append() survives agent restarts and crashes; it is removed only
+// by Remove()/RemoveUpTo() (i.e. when acked). When the spool exceeds its byte bound it drops the
+// oldest *health* reports first and counts them; inventory reports are never dropped.
+// Thread-safety: all methods are safe to call from several threads (one internal mutex).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dozor/common/result.hpp"
+#include "dozor/v1/agent.pb.h"
+
+namespace dozor::agent {
+
+struct SpoolOptions {
+  std::filesystem::path path;             // e.g. <state_dir>/spool.db
+  uint64_t max_bytes = 64ull * 1024 * 1024;  // payload bytes
+};
+
+struct SpooledReport {
+  uint64_t seq = 0;
+  bool is_inventory = false;
+  int64_t collected_at_ms = 0;
+  std::string payload;  // serialized dozor.v1.Report, seq already set
+};
+
+struct SpoolStats {
+  uint64_t count = 0;
+  uint64_t bytes = 0;
+  uint64_t inventory_count = 0;
+  uint64_t dropped_health_total = 0;  // ever dropped by the size bound
+  uint64_t next_seq = 0;
+  int64_t oldest_collected_at_ms = 0;  // 0 when empty
+};
+
+class Spool {
+ public:
+  // Opens or creates the spool. A corrupt file is moved aside to <path>.corrupt-<time> and a fresh
+  // spool is created (logged by the caller from the returned warning), so the agent keeps working.
+  static Result<std::unique_ptr<Spool>> Open(const SpoolOptions& options, std::string* warning = nullptr);
+  virtual ~Spool() = default;
+
+  // Assigns the next sequence number to `report` (report->set_seq), stores it durably, then
+  // enforces the size bound. Returns the seq. kResourceExhausted on a full disk: nothing stored.
+  virtual Result<uint64_t> Append(dozor::v1::Report* report) = 0;
+
+  // Up to `limit` reports with seq > after_seq, in increasing seq order.
+  virtual Result<std::vector<SpooledReport>> ReadAfter(uint64_t after_seq, size_t limit) = 0;
+
+  virtual Status Remove(uint64_t seq) = 0;
+  // Removes every report with seq <= `seq` (the server said it committed them).
+  virtual Status RemoveUpTo(uint64_t seq) = 0;
+  // Makes sure the next assigned seq is > `seq` (persisted), e.g. after the state was restored from
+  // an old backup and the server has already committed higher numbers.
+  virtual Status EnsureNextSeqAbove(uint64_t seq) = 0;
+
+  virtual Result<SpoolStats> Stats() = 0;
+};
+
+}  // namespace dozor::agent
