@@ -1,1 +1,230 @@
-int main() { return 0; }
+// dozor-agent: flags and wiring only. The work lives in core/, collectors/ and transport/.
+#include <google/protobuf/util/json_util.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <thread>
+
+#include "collectors/collector.hpp"
+#include "collectors/health.hpp"
+#include "core/agent.hpp"
+#include "core/config.hpp"
+#include "core/identity.hpp"
+#include "dozor/common/files.hpp"
+#include "dozor/common/version.hpp"
+#include "transport/enroll_client.hpp"
+
+namespace {
+
+using namespace dozor::agent;
+
+constexpr const char* kDefaultConfigFile = "/etc/dozor/agent.toml";
+
+struct Flags {
+  std::string config_file;
+  std::string server, ca, server_name, state_dir, root, log_level, spool_max_bytes;
+  bool insecure = false;
+  int health_interval = 0;
+  int inventory_interval = 0;
+};
+
+void AddConnectionFlags(CLI::App* app, Flags& flags) {
+  app->add_option("--server", flags.server, "Server gRPC address HOST:PORT");
+  app->add_option("--ca", flags.ca, "PEM file with the CA that signed the server certificate");
+  app->add_option("--server-name", flags.server_name, "Name to verify in the server certificate");
+  app->add_flag("--insecure", flags.insecure, "Plaintext gRPC (demo/loopback only)");
+  app->add_option("--state-dir", flags.state_dir, "Identity and spool directory (default /var/lib/dozor-agent)");
+}
+
+// Config file (if any), then flags on top; validated.
+dozor::Result<AgentConfig> ResolveConfig(const Flags& flags) {
+  AgentConfig config;
+  std::string file = flags.config_file;
+  if (file.empty() && access(kDefaultConfigFile, R_OK) == 0) file = kDefaultConfigFile;
+  if (!file.empty()) {
+    DOZOR_ASSIGN_OR_RETURN(config, LoadAgentConfigFile(file));
+  }
+  if (!flags.server.empty()) config.server_address = flags.server;
+  if (!flags.ca.empty()) config.tls_ca_file = flags.ca;
+  if (!flags.server_name.empty()) config.tls_server_name = flags.server_name;
+  if (flags.insecure) config.insecure = true;
+  if (!flags.state_dir.empty()) config.state_dir = flags.state_dir;
+  if (!flags.root.empty()) config.root = flags.root;
+  if (!flags.log_level.empty()) config.log_level = flags.log_level;
+  if (flags.health_interval != 0) config.health_interval_seconds = flags.health_interval;
+  if (flags.inventory_interval != 0) config.inventory_interval_seconds = flags.inventory_interval;
+  if (!flags.spool_max_bytes.empty()) {
+    DOZOR_ASSIGN_OR_RETURN(config.spool_max_bytes, ParseByteSize(flags.spool_max_bytes));
+  }
+  DOZOR_RETURN_IF_ERROR(ValidateAgentConfig(config));
+  return config;
+}
+
+std::string Hostname() {
+  char name[256] = {};
+  gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
+int RunEnroll(const Flags& flags, const std::string& token) {
+  auto config = ResolveConfig(flags);
+  if (!config.ok()) {
+    std::cerr << "dozor-agent: " << config.error().message << "\n";
+    return 2;
+  }
+  if (config->server_address.empty()) {
+    std::cerr << "dozor-agent: --server HOST:PORT is required\n";
+    return 2;
+  }
+  auto existing = LoadIdentity(config->state_dir);
+  if (existing.ok()) {
+    std::cerr << "dozor-agent: already enrolled as agent " << existing->agent_id << " of "
+              << existing->organization << " (state in " << config->state_dir.string()
+              << "); remove identity.json to enroll again\n";
+    return 1;
+  }
+  ChannelOptions channel{config->server_address, config->tls_ca_file, config->tls_server_name, config->insecure};
+  EnrollParams params;
+  params.token = token;
+  params.hostname = Hostname();
+  auto machine_id = dozor::ReadFile("/etc/machine-id", 4096);
+  if (machine_id.ok()) {
+    params.machine_id = machine_id->substr(0, machine_id->find('\n'));
+  }
+  auto enrolled = Enroll(channel, params);
+  if (!enrolled.ok()) {
+    std::cerr << "dozor-agent: " << enrolled.error().message << "\n";
+    return 1;
+  }
+  AgentIdentity identity;
+  identity.agent_id = enrolled->agent_id;
+  identity.agent_secret = enrolled->agent_secret;
+  identity.server_address = config->server_address;
+  identity.organization = enrolled->organization;
+  identity.enrolled_at_ms = dozor::SystemClock::Instance().NowMs();
+  auto saved = SaveIdentity(config->state_dir, identity);
+  if (!saved.ok()) {
+    std::cerr << "dozor-agent: enrolled, but cannot save the identity: " << saved.error().message << "\n";
+    return 1;
+  }
+  std::cout << "Enrolled into \"" << identity.organization << "\" as agent " << identity.agent_id << ".\n"
+            << "Identity saved to " << (config->state_dir / "identity.json").string() << " (mode 0600).\n"
+            << "Start the agent: dozor-agent run" << (flags.state_dir.empty() ? "" : " --state-dir " + flags.state_dir)
+            << (config->insecure ? " --insecure" : "") << "\n";
+  return 0;
+}
+
+int RunAgent(const Flags& flags) {
+  auto config = ResolveConfig(flags);
+  if (!config.ok()) {
+    std::cerr << "dozor-agent: " << config.error().message << "\n";
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::from_str(config->log_level));
+  auto identity = LoadIdentity(config->state_dir);
+  if (!identity.ok()) {
+    std::cerr << "dozor-agent: " << identity.error().message << "\n";
+    return 1;
+  }
+  // Signals are taken by one thread with sigwait, so no async-signal-safety puzzles elsewhere.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  Agent agent(*config, *identity);
+  std::thread signal_thread([&] {
+    int received = 0;
+    sigwait(&signals, &received);
+    spdlog::info("received signal {}", received);
+    agent.Stop();
+  });
+  int code = agent.Run();
+  pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
+  return code;
+}
+
+int PrintJson(const google::protobuf::Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) return 1;
+  std::cout << json;
+  return 0;
+}
+
+int RunInventory(const Flags& flags) {
+  CollectContext context;
+  context.root = flags.root.empty() ? "/" : flags.root;
+  if (context.IsRealRoot()) context.run_command = SystemCommandRunner(60000);
+  InventoryRun run = CollectInventory(context);
+  dozor::v1::Report report;
+  report.set_collected_at_ms(context.clock->NowMs());
+  *report.mutable_inventory() = std::move(run.inventory);
+  for (auto& status : run.statuses) *report.add_collectors() = std::move(status);
+  return PrintJson(report);
+}
+
+int RunHealth(const Flags& flags, int interval_ms) {
+  CollectContext context;
+  context.root = flags.root.empty() ? "/" : flags.root;
+  auto sampler = MakeHealthSampler(context);
+  std::vector<std::string> errors;
+  (void)sampler->Sample(&errors);
+  std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
+  errors.clear();
+  auto sample = sampler->Sample(&errors);
+  for (const auto& error : errors) std::cerr << "warning: " << error << "\n";
+  if (!sample.ok()) {
+    std::cerr << "dozor-agent: " << sample.error().message << "\n";
+    return 1;
+  }
+  return PrintJson(*sample);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto logger = spdlog::stderr_color_mt("dozor-agent");
+  spdlog::set_default_logger(logger);
+  CLI::App app{"dozor-agent: collects inventory and health and streams them to dozor-server"};
+  app.set_version_flag("--version", dozor::kVersion);
+  app.require_subcommand(0, 1);
+  // Global options (--config, --log-level) are accepted after the subcommand too.
+  app.fallthrough();
+  Flags flags;
+  app.add_option("-c,--config", flags.config_file, std::string("Config file (TOML; default ") + kDefaultConfigFile + " if present)");
+  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error");
+
+  auto* run = app.add_subcommand("run", "Run the agent (the default)");
+  AddConnectionFlags(run, flags);
+  run->add_option("--root", flags.root, "Filesystem root the collectors read (default /)");
+  run->add_option("--health-interval", flags.health_interval, "Seconds between health samples (1..86400)");
+  run->add_option("--inventory-interval", flags.inventory_interval, "Seconds between inventories (60..604800)");
+  run->add_option("--spool-max-bytes", flags.spool_max_bytes, "Spool size bound, e.g. 64MiB");
+
+  std::string token;
+  auto* enroll = app.add_subcommand("enroll", "Enroll this machine with a client-scoped token");
+  AddConnectionFlags(enroll, flags);
+  enroll->add_option("--token", token, "Enrollment token from `dozorctl token create`")->required();
+
+  auto* inventory = app.add_subcommand("inventory", "Collect one inventory and print it as JSON");
+  inventory->add_option("--root", flags.root, "Filesystem root (default /)");
+  int interval_ms = 1000;
+  auto* health = app.add_subcommand("health", "Take one health sample and print it as JSON");
+  health->add_option("--root", flags.root, "Filesystem root (default /)");
+  health->add_option("--interval-ms", interval_ms, "Milliseconds between the priming and the real sample");
+
+  CLI11_PARSE(app, argc, argv);
+  if (!flags.log_level.empty()) spdlog::set_level(spdlog::level::from_str(flags.log_level));
+  if (*enroll) return RunEnroll(flags, token);
+  if (*inventory) return RunInventory(flags);
+  if (*health) return RunHealth(flags, interval_ms);
+  return RunAgent(flags);
+}

@@ -1,1 +1,152 @@
-// placeholder: replaced by its owner
+#include "app/server_app.hpp"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "dozor/common/files.hpp"
+#include "dozor/common/version.hpp"
+#include "http/auth.hpp"
+#include "http/http_server.hpp"
+#include "ingest/ingest_service.hpp"
+#include "ingest/report_writer.hpp"
+#include "store/store.hpp"
+
+namespace dozor::server {
+namespace {
+
+bool IsLoopbackHost(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+std::string DefaultPublicAddress(const std::string& listen_host, int port) {
+  std::string host = listen_host;
+  if (host == "0.0.0.0" || host == "::" || host.empty()) {
+    char name[256] = {};
+    gethostname(name, sizeof(name) - 1);
+    host = name;
+  }
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return host + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+ServerApp::ServerApp(ServerConfig config) : config_(std::move(config)) {}
+
+ServerApp::~ServerApp() { Stop(); }
+
+Status ServerApp::Start() {
+  DOZOR_RETURN_IF_ERROR(ValidateServerConfig(config_));
+  DOZOR_RETURN_IF_ERROR(EnsureDirectory(config_.state_dir, 0700));
+  DOZOR_ASSIGN_OR_RETURN(auto grpc_address, ParseHostPort(config_.grpc_listen));
+  DOZOR_ASSIGN_OR_RETURN(auto http_address, ParseHostPort(config_.http_listen));
+  if (!IsLoopbackHost(http_address.host) && config_.http_tls_cert_file.empty() && !config_.insecure) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the management API listens on " + config_.http_listen +
+                         " (not loopback) without TLS: set http.tls_cert/http.tls_key or listen on 127.0.0.1");
+  }
+
+  SqliteStoreOptions store_options;
+  store_options.path = config_.DatabasePath().string();
+  DOZOR_ASSIGN_OR_RETURN(store_, OpenSqliteStore(store_options));
+
+  auto admin_token = http::BootstrapAdminToken(*store_, config_.AdminTokenPath(), clock_);
+  if (!admin_token.ok()) {
+    return admin_token.error().Wrap("creating the first admin API token");
+  }
+  if (admin_token->has_value()) {
+    spdlog::info("created the first admin API token in {} (mode 0600)", config_.AdminTokenPath().string());
+  }
+
+  writer_ = std::make_unique<ReportWriter>(*store_);
+  writer_->Start();
+  ingest_ = std::make_unique<IngestService>(*store_, *writer_, clock_);
+
+  grpc::ServerBuilder builder;
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  if (config_.insecure) {
+    credentials = grpc::InsecureServerCredentials();
+    spdlog::warn("gRPC is PLAINTEXT (--insecure): use only on loopback or for a demo");
+  } else {
+    DOZOR_ASSIGN_OR_RETURN(auto cert, ReadFile(config_.tls_cert_file, 1024 * 1024));
+    DOZOR_ASSIGN_OR_RETURN(auto key, ReadFile(config_.tls_key_file, 1024 * 1024));
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({key, cert});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
+  builder.AddListeningPort(config_.grpc_listen, credentials, &grpc_port_);
+  builder.RegisterService(ingest_.get());
+  builder.SetMaxReceiveMessageSize(32 * 1024 * 1024);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  grpc_server_ = builder.BuildAndStart();
+  if (!grpc_server_ || grpc_port_ == 0) {
+    return MakeError(ErrorCode::kUnavailable, "cannot listen for agents on " + config_.grpc_listen);
+  }
+
+  http::HttpServer::Options http_options;
+  http_options.address = http_address.host;
+  http_options.port = http_address.port;
+  http_options.tls_cert_file = config_.http_tls_cert_file;
+  http_options.tls_key_file = config_.http_tls_key_file;
+  http_options.offline_after_seconds = config_.offline_after_seconds;
+  http_options.grpc_public_address = config_.grpc_public_address.empty()
+                                         ? DefaultPublicAddress(grpc_address.host, grpc_port_)
+                                         : config_.grpc_public_address;
+  http_server_ = std::make_unique<http::HttpServer>(http_options, *store_, ingest_.get(), clock_);
+  DOZOR_RETURN_IF_ERROR(http_server_->Start());
+  http_port_ = http_server_->port();
+
+  retention_thread_ = std::thread([this] { RetentionLoop(); });
+
+  spdlog::info("dozor-server {} listening: agents (gRPC{}) on {}:{}, management API on http{}://{}:{}, database {}",
+               kVersion, config_.insecure ? ", plaintext" : ", TLS", grpc_address.host, grpc_port_,
+               config_.http_tls_cert_file.empty() ? "" : "s", http_address.host, http_port_,
+               config_.DatabasePath().string());
+  if (!config_.ready_file.empty()) {
+    nlohmann::json ready{{"grpc_port", grpc_port_}, {"http_port", http_port_}, {"pid", getpid()}};
+    DOZOR_RETURN_IF_ERROR(WriteFileAtomic(config_.ready_file, ready.dump(), 0644));
+  }
+  return OkStatus();
+}
+
+void ServerApp::RetentionLoop() {
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      if (stop_cv_.wait_for(lock, std::chrono::minutes(10), [this] { return stopping_; })) return;
+    }
+    int64_t cutoff = clock_.NowMs() - int64_t{config_.health_retention_days} * 24 * 3600 * 1000;
+    auto pruned = store_->PruneHealth(cutoff);
+    if (!pruned.ok()) {
+      spdlog::warn("health retention failed: {}", pruned.error().message);
+    } else if (*pruned > 0) {
+      spdlog::info("health retention removed {} samples older than {} days", *pruned, config_.health_retention_days);
+    }
+  }
+}
+
+void ServerApp::Wait() {
+  std::unique_lock lock(mutex_);
+  stop_cv_.wait(lock, [this] { return stopping_; });
+}
+
+void ServerApp::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (http_server_) http_server_->Stop();
+  if (grpc_server_) grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (writer_) writer_->Stop();  // commits what is queued; its acks go nowhere, agents resend
+  if (retention_thread_.joinable()) retention_thread_.join();
+}
+
+}  // namespace dozor::server

@@ -1,1 +1,172 @@
-// placeholder: replaced by its owner
+#include "ctl/api_client.hpp"
+
+#include <curl/curl.h>
+
+#include <memory>
+#include <mutex>
+
+namespace dozor::ctl {
+
+namespace {
+
+// Replies larger than this are refused: no API response comes near it.
+constexpr size_t kMaxReplyBytes = 256 * 1024 * 1024;
+
+struct CurlDeleter {
+  void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+
+size_t WriteBody(char* data, size_t size, size_t count, void* user) {
+  auto* body = static_cast<std::string*>(user);
+  const size_t bytes = size * count;
+  if (body->size() + bytes > kMaxReplyBytes) {
+    return 0;  // makes curl fail with CURLE_WRITE_ERROR
+  }
+  body->append(data, bytes);
+  return bytes;
+}
+
+void GlobalInit() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+}  // namespace
+
+ErrorCode ErrorCodeForStatus(long status) {
+  switch (status) {
+    case 400:
+      return ErrorCode::kInvalidArgument;
+    case 401:
+    case 403:
+      return ErrorCode::kPermissionDenied;
+    case 404:
+      return ErrorCode::kNotFound;
+    case 409:
+      return ErrorCode::kAlreadyExists;
+    case 413:
+      return ErrorCode::kResourceExhausted;
+    default:
+      return ErrorCode::kInternal;
+  }
+}
+
+std::string UrlEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if ((byte >= 'A' && byte <= 'Z') || (byte >= 'a' && byte <= 'z') ||
+        (byte >= '0' && byte <= '9') || byte == '-' || byte == '_' || byte == '.' || byte == '~') {
+      out.push_back(c);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[byte >> 4]);
+      out.push_back(kHex[byte & 0x0F]);
+    }
+  }
+  return out;
+}
+
+ApiClient::ApiClient(ClientOptions options) : options_(std::move(options)) {
+  while (!options_.server_url.empty() && options_.server_url.back() == '/') {
+    options_.server_url.pop_back();
+  }
+}
+
+Result<HttpReply> ApiClient::Send(std::string_view method, std::string_view path,
+                                  std::optional<std::string_view> body) {
+  GlobalInit();
+  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  if (!curl) {
+    return MakeError(ErrorCode::kInternal, "cannot initialise libcurl");
+  }
+  const std::string url = options_.server_url + std::string(path);
+  const std::string method_string(method);
+  std::string reply_body;
+  char error_buffer[CURL_ERROR_SIZE] = {0};
+
+  std::unique_ptr<curl_slist, SlistDeleter> headers;
+  auto add_header = [&headers](const std::string& header) {
+    headers.reset(curl_slist_append(headers.release(), header.c_str()));
+  };
+  add_header("Accept: application/json");
+  if (!options_.token.empty()) {
+    add_header("Authorization: Bearer " + options_.token);
+  }
+  if (body.has_value()) {
+    add_header("Content-Type: application/json");
+  }
+
+  CURL* handle = curl.get();
+  curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, method_string.c_str());
+  curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &WriteBody);
+  curl_easy_setopt(handle, CURLOPT_WRITEDATA, &reply_body);
+  curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error_buffer);
+  curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(handle, CURLOPT_TIMEOUT, options_.timeout_seconds);
+  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT, std::min(options_.timeout_seconds, 10L));
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+  curl_easy_setopt(handle, CURLOPT_PROTOCOLS, CURLPROTO_HTTP | CURLPROTO_HTTPS);
+#endif
+  // Never follow redirects: the bearer token must not travel to another host.
+  curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options_.ca_file.empty()) {
+    curl_easy_setopt(handle, CURLOPT_CAINFO, options_.ca_file.c_str());
+  }
+  if (body.has_value()) {
+    curl_easy_setopt(handle, CURLOPT_POSTFIELDS, body->data());
+    curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
+  }
+
+  const CURLcode code = curl_easy_perform(handle);
+  if (code != CURLE_OK) {
+    const std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
+    return MakeError(ErrorCode::kUnavailable,
+                     "cannot connect to " + options_.server_url + ": " + detail);
+  }
+  HttpReply reply;
+  curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &reply.status);
+  reply.body = std::move(reply_body);
+  return reply;
+}
+
+Result<nlohmann::json> ApiClient::Call(std::string_view method, std::string_view path,
+                                       const std::optional<nlohmann::json>& body) {
+  std::optional<std::string> text;
+  if (body.has_value()) {
+    text = body->dump();
+  }
+  DOZOR_ASSIGN_OR_RETURN(
+      HttpReply reply,
+      Send(method, path, text ? std::optional<std::string_view>(*text) : std::nullopt));
+  nlohmann::json parsed = nlohmann::json::parse(reply.body, nullptr, /*allow_exceptions=*/false);
+  if (reply.status >= 200 && reply.status < 300) {
+    if (parsed.is_discarded()) {
+      return MakeError(ErrorCode::kInternal, "server sent a response that is not JSON (HTTP " +
+                                                 std::to_string(reply.status) + ")");
+    }
+    return parsed;
+  }
+  std::string message;
+  if (!parsed.is_discarded() && parsed.is_object() && parsed.contains("error") &&
+      parsed["error"].is_object() && parsed["error"].contains("message") &&
+      parsed["error"]["message"].is_string()) {
+    message = parsed["error"]["message"].get<std::string>();
+  } else {
+    message = "unexpected response";
+  }
+  return MakeError(ErrorCodeForStatus(reply.status),
+                   message + " (HTTP " + std::to_string(reply.status) + ")");
+}
+
+}  // namespace dozor::ctl

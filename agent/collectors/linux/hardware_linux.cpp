@@ -1,0 +1,269 @@
+// Hardware inventory on Linux: /proc/cpuinfo, /proc/meminfo, /sys/class/dmi/id,
+// /sys/block and smartctl. CPU and memory are required; DMI, disks and SMART
+// are best effort (containers and many VMs have none of them).
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "collectors/collector.hpp"
+#include "collectors/parsers/hardware_parsers.hpp"
+#include "dozor/common/files.hpp"
+
+namespace dozor::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr size_t kMaxProcFileBytes = 4 * 1024 * 1024;  // cpuinfo on 512-thread boxes is ~1 MiB
+constexpr size_t kMaxSysFileBytes = 64 * 1024;
+constexpr const char *kSmartctlMissing = "smartctl not installed (apt install smartmontools)";
+
+std::string TrimCopy(std::string_view text) {
+  constexpr std::string_view kSpace = " \t\r\n\v\f";
+  size_t begin = text.find_first_not_of(kSpace);
+  if (begin == std::string_view::npos) {
+    return {};
+  }
+  size_t end = text.find_last_not_of(kSpace);
+  return std::string(text.substr(begin, end - begin + 1));
+}
+
+// A small sysfs attribute, trimmed; empty when missing or unreadable (root-only
+// DMI serials).
+std::string ReadAttribute(const fs::path &path) {
+  Result<std::string> text = ReadFile(path, kMaxSysFileBytes);
+  return text.ok() ? TrimCopy(*text) : std::string();
+}
+
+void CollectDmi(const CollectContext &ctx, dozor::v1::Hardware *out) {
+  fs::path dir = ctx.Path("/sys/class/dmi/id");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return;  // no DMI: ARM boards, some VMs, containers. Not an error.
+  }
+  auto read = [&](const char *name) {
+    std::string value = ReadAttribute(dir / name);
+    return IsPlaceholderDmiValue(value) ? std::string() : value;
+  };
+  dozor::v1::Dmi *dmi = out->mutable_dmi();
+  dmi->set_system_vendor(read("sys_vendor"));
+  dmi->set_system_model(read("product_name"));
+  dmi->set_system_serial(read("product_serial"));
+  dmi->set_system_uuid(read("product_uuid"));
+  dmi->set_board_vendor(read("board_vendor"));
+  dmi->set_board_model(read("board_name"));
+  dmi->set_board_serial(read("board_serial"));
+  dmi->set_bios_vendor(read("bios_vendor"));
+  dmi->set_bios_version(read("bios_version"));
+  dmi->set_bios_date(NormalizeBiosDate(read("bios_date")));
+  std::string chassis = read("chassis_type");
+  dmi->set_chassis_type(chassis.empty() ? std::string() : ChassisTypeName(chassis));
+}
+
+bool SkipBlockDevice(std::string_view name) {
+  // Virtual or non-disk devices: loop/ram/zram, device-mapper (its disks are
+  // listed anyway), network block devices, optical and floppy drives.
+  static constexpr std::string_view kPrefixes[] = {"loop", "ram", "zram", "dm-", "nbd", "sr", "fd"};
+  if (name.empty() || name.front() == '.') {
+    return true;
+  }
+  return std::any_of(std::begin(kPrefixes), std::end(kPrefixes),
+                     [&](std::string_view prefix) { return name.starts_with(prefix); });
+}
+
+// /sys/block/NAME is a symlink into /sys/devices/...; the resolved path tells
+// the bus.
+std::string DeviceTransport(const CollectContext &ctx, const std::string &name,
+                            const fs::path &sys_block_entry) {
+  if (name.starts_with("nvme")) {
+    return "nvme";
+  }
+  if (name.starts_with("md")) {
+    return "md";  // software RAID: its member disks are listed on their own
+  }
+  if (name.starts_with("vd")) {
+    return "virtio";
+  }
+  if (name.starts_with("mmcblk")) {
+    return "mmc";
+  }
+  if (name.starts_with("xvd")) {
+    return "xen";
+  }
+  std::error_code ec;
+  std::string resolved = fs::canonical(sys_block_entry, ec).string();
+  if (ec) {
+    resolved.clear();
+  }
+  // Look only below the root: a fixture root's own path must not decide the
+  // bus.
+  std::string root = fs::canonical(ctx.root, ec).string();
+  if (!ec && root != "/" && resolved.starts_with(root)) {
+    resolved.erase(0, root.size());
+  }
+  if (resolved.find("/usb") != std::string::npos) {
+    return "usb";
+  }
+  if (resolved.find("/virtio") != std::string::npos) {
+    return "virtio";
+  }
+  if (resolved.find("/ata") != std::string::npos) {
+    return "sata";
+  }
+  return "scsi";
+}
+
+// The serial as the kernel exposes it; SCSI disks only have it in VPD page
+// 0x80.
+std::string DeviceSerial(const fs::path &device_dir) {
+  std::string serial = ReadAttribute(device_dir / "serial");
+  if (!serial.empty()) {
+    return serial;
+  }
+  Result<std::string> vpd = ReadFile(device_dir / "vpd_pg80", kMaxSysFileBytes);
+  if (vpd.ok() && vpd->size() > 4) {
+    // 4-byte page header, then the ASCII serial (often space padded).
+    serial = TrimCopy(std::string_view(*vpd).substr(4));
+    bool printable =
+        std::all_of(serial.begin(), serial.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+    if (!serial.empty() && printable) {
+      return serial;
+    }
+  }
+  return ReadAttribute(device_dir / "wwid");
+}
+
+void RunSmartctl(const CollectContext &ctx, dozor::v1::BlockDevice *disk, bool *smartctl_missing,
+                 dozor::v1::Hardware *out) {
+  if (disk->transport() == "md" || disk->transport() == "virtio" || disk->transport() == "xen") {
+    disk->set_smart_status("not_supported");
+    disk->set_smart_message("virtual or software RAID device has no SMART");
+    return;
+  }
+  if (!ctx.run_command) {
+    disk->set_smart_status("unavailable");
+    disk->set_smart_message("external commands are disabled");
+    return;
+  }
+  if (*smartctl_missing) {
+    disk->set_smart_status("unavailable");
+    disk->set_smart_message(kSmartctlMissing);
+    return;
+  }
+  Result<CommandOutput> output =
+      ctx.run_command({"smartctl", "--json", "-H", "-A", "-i", "/dev/" + disk->name()});
+  if (!output.ok()) {
+    if (output.error().code == ErrorCode::kNotFound) {
+      *smartctl_missing = true;
+      disk->set_smart_status("unavailable");
+      disk->set_smart_message(kSmartctlMissing);
+    } else {
+      disk->set_smart_status("unknown");
+      disk->set_smart_message("smartctl failed: " + output.error().message);
+    }
+    return;
+  }
+  out->set_smartctl_available(true);
+  // Parse failures already set smart_status "unknown" with a message; not a
+  // collector error.
+  (void)ParseSmartctlJson(output->stdout_text, output->exit_code, disk);
+}
+
+void CollectBlockDevices(const CollectContext &ctx, dozor::v1::Hardware *out) {
+  fs::path sys_block = ctx.Path("/sys/block");
+  std::error_code ec;
+  fs::directory_iterator it(sys_block, ec);
+  if (ec) {
+    return;  // containers often have no /sys/block worth reading
+  }
+  std::vector<std::string> names;
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    if (ec) {
+      break;
+    }
+    std::string name = it->path().filename().string();
+    if (!SkipBlockDevice(name)) {
+      names.push_back(std::move(name));
+    }
+  }
+  std::sort(names.begin(), names.end());
+
+  bool smartctl_missing = false;
+  for (const std::string &name : names) {
+    fs::path entry = sys_block / name;
+    dozor::v1::BlockDevice *disk = out->add_disks();
+    disk->set_name(name);
+    disk->set_power_on_hours(-1);
+    disk->set_temperature_c(-1000);
+    disk->set_model(ReadAttribute(entry / "device" / "model"));
+    disk->set_serial(DeviceSerial(entry / "device"));
+    uint64_t sectors = 0;
+    std::string size_text = ReadAttribute(entry / "size");
+    try {
+      sectors = size_text.empty() ? 0 : std::stoull(size_text);
+    } catch (const std::exception &) {
+      sectors = 0;
+    }
+    // /sys/block/*/size counts 512-byte sectors whatever the logical block
+    // size.
+    disk->set_size_bytes(sectors > UINT64_MAX / 512 ? 0 : sectors * 512);
+    disk->set_rotational(ReadAttribute(entry / "queue" / "rotational") == "1");
+    disk->set_removable(ReadAttribute(entry / "removable") == "1");
+    disk->set_transport(DeviceTransport(ctx, name, entry));
+    RunSmartctl(ctx, disk, &smartctl_missing, out);
+  }
+  if (smartctl_missing) {
+    out->set_smartctl_available(false);
+  }
+}
+
+void DetectHypervisor(const CollectContext &ctx, bool cpu_hypervisor_flag,
+                      dozor::v1::Hardware *out) {
+  const dozor::v1::Dmi &dmi = out->dmi();
+  std::string hypervisor =
+      HypervisorFromDmi(dmi.system_vendor(), dmi.system_model(), dmi.bios_vendor());
+  if (hypervisor.empty()) {
+    hypervisor = ReadAttribute(ctx.Path("/sys/hypervisor/type"));
+  }
+  bool has_virtio_disk = std::any_of(out->disks().begin(), out->disks().end(),
+                                     [](const auto &disk) { return disk.transport() == "virtio"; });
+  if (hypervisor.empty() && (cpu_hypervisor_flag || has_virtio_disk)) {
+    // The CPU says "I am virtualised" (or the disks are paravirtual) but not by
+    // whom.
+    hypervisor = "unknown";
+  }
+  out->set_virtual_machine(!hypervisor.empty());
+  out->set_hypervisor(hypervisor);
+}
+
+}  // namespace
+
+Status CollectHardware(const CollectContext &ctx, dozor::v1::Hardware *out) {
+  DOZOR_ASSIGN_OR_RETURN(std::string cpuinfo_text,
+                         ReadFile(ctx.Path("/proc/cpuinfo"), kMaxProcFileBytes));
+  CpuInfo cpu = ParseCpuinfo(cpuinfo_text);
+  dozor::v1::Cpu *out_cpu = out->mutable_cpu();
+  out_cpu->set_model(cpu.model);
+  out_cpu->set_sockets(cpu.sockets);
+  out_cpu->set_cores(cpu.cores);
+  out_cpu->set_threads(cpu.threads);
+  out_cpu->set_mhz(cpu.mhz);
+
+  CollectDmi(ctx, out);
+  CollectBlockDevices(ctx, out);
+  DetectHypervisor(ctx, cpu.hypervisor_flag, out);
+
+  DOZOR_ASSIGN_OR_RETURN(std::string meminfo_text,
+                         ReadFile(ctx.Path("/proc/meminfo"), kMaxProcFileBytes));
+  DOZOR_ASSIGN_OR_RETURN(uint64_t memory_total, ParseMeminfoTotal(meminfo_text));
+  out->set_memory_total_bytes(memory_total);
+  if (cpu.threads == 0) {
+    return MakeError(ErrorCode::kDataLoss, "/proc/cpuinfo lists no processors");
+  }
+  return OkStatus();
+}
+
+}  // namespace dozor::agent

@@ -1,0 +1,423 @@
+// Operating-system inventory on Linux.
+//
+// Fixture roots (ctx.root != "/") cannot ask the running kernel, so three facts
+// come from files:
+//   * architecture: proc/sys/kernel/arch (the real kernel's uname machine is
+//   used on "/");
+//   * fqdn: hostname + "." + proc/sys/kernel/domainname (getaddrinfo only on
+//   "/");
+//   * clock sync: dozor-fixture/adjtimex, one line "status=N maxerror=N" (STA_*
+//   bitmask in
+//     decimal, max error in microseconds); without it the state is unknown
+//     (-1).
+// Pending updates come from the package manager's simulation, which takes about
+// a second, so the result is cached in memory until the package database or the
+// repository lists change.
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timex.h>
+#include <sys/types.h>
+#include <sys/utsname.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "collectors/collector.hpp"
+#include "collectors/parsers/os_parsers.hpp"
+#include "dozor/common/files.hpp"
+
+namespace dozor::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr size_t kMaxSmallFileBytes = 64 * 1024;
+constexpr size_t kMaxAccountFileBytes = 8 * 1024 * 1024;
+constexpr int64_t kFqdnCacheSeconds = 3600;
+constexpr int64_t kRetryTimedOutUpdatesSeconds = 3600;
+
+std::string TrimCopy(std::string_view text) {
+  constexpr std::string_view kSpace = " \t\r\n\v\f";
+  size_t begin = text.find_first_not_of(kSpace);
+  if (begin == std::string_view::npos) {
+    return {};
+  }
+  size_t end = text.find_last_not_of(kSpace);
+  return std::string(text.substr(begin, end - begin + 1));
+}
+
+std::string FirstLine(std::string_view text) { return TrimCopy(text.substr(0, text.find('\n'))); }
+
+// First line of a small file, trimmed; empty when missing.
+std::string ReadFirstLine(const fs::path &path) {
+  Result<std::string> text = ReadFile(path, kMaxSmallFileBytes);
+  return text.ok() ? FirstLine(*text) : std::string();
+}
+
+bool Exists(const fs::path &path) {
+  std::error_code ec;
+  return fs::exists(path, ec);
+}
+
+bool ContainsWord(std::string_view words, std::string_view word) {
+  size_t pos = 0;
+  while ((pos = words.find(word, pos)) != std::string_view::npos) {
+    bool start_ok = pos == 0 || words[pos - 1] == ' ';
+    bool end_ok = pos + word.size() == words.size() || words[pos + word.size()] == ' ';
+    if (start_ok && end_ok) {
+      return true;
+    }
+    pos += word.size();
+  }
+  return false;
+}
+
+// -----------------------------------------------------------------------------
+// pending updates
+
+enum class PackageManager { kNone, kApt, kDnf, kYum };
+
+PackageManager DetectPackageManager(const CollectContext &ctx,
+                                    const dozor::v1::OperatingSystem &os) {
+  std::string ids = os.id() + " " + os.id_like();
+  bool debian_like = ContainsWord(ids, "debian") || ContainsWord(ids, "ubuntu");
+  bool rhel_like =
+      ContainsWord(ids, "rhel") || ContainsWord(ids, "fedora") || ContainsWord(ids, "centos");
+  if (ctx.IsRealRoot()) {
+    // On the real machine the binaries decide, whatever os-release claims.
+    if (Exists(ctx.Path("/usr/bin/apt-get"))) {
+      return PackageManager::kApt;
+    }
+    if (Exists(ctx.Path("/usr/bin/dnf"))) {
+      return PackageManager::kDnf;
+    }
+    if (Exists(ctx.Path("/usr/bin/yum"))) {
+      return PackageManager::kYum;
+    }
+    return PackageManager::kNone;
+  }
+  if (debian_like) {
+    return PackageManager::kApt;
+  }
+  if (rhel_like) {
+    return PackageManager::kDnf;
+  }
+  return PackageManager::kNone;
+}
+
+std::string MtimeKey(const fs::path &path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return "-";
+  }
+  return std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+}
+
+struct CachedUpdates {
+  std::string key;
+  PendingUpdates updates;
+  int64_t expires_at = 0;  // Unix seconds; 0 = valid until the key changes
+};
+
+std::mutex &UpdatesCacheMutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+std::map<std::string, CachedUpdates> &UpdatesCache() {
+  static std::map<std::string, CachedUpdates> cache;
+  return cache;
+}
+
+Result<PendingUpdates> QueryApt(const CollectContext &ctx) {
+  DOZOR_ASSIGN_OR_RETURN(
+      CommandOutput output,
+      ctx.run_command({"apt-get", "-s", "-o", "Debug::NoLocking=1", "dist-upgrade"}));
+  if (output.exit_code != 0) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "apt-get simulation exited with " + std::to_string(output.exit_code));
+  }
+  return ParseAptSimulation(output.stdout_text);
+}
+
+Result<PendingUpdates> QueryDnf(const CollectContext &ctx, const std::string &program) {
+  // --cacheonly: never touch the network from an inventory run; the distro's
+  // makecache timer keeps the metadata fresh.
+  DOZOR_ASSIGN_OR_RETURN(CommandOutput check,
+                         ctx.run_command({program, "-q", "--cacheonly", "check-update"}));
+  // check-update: 100 = updates available, 0 = none, anything else = error.
+  if (check.exit_code != 0 && check.exit_code != 100) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     program + " check-update exited with " + std::to_string(check.exit_code));
+  }
+  PendingUpdates updates;
+  updates.total = check.exit_code == 0 ? 0 : CountDnfCheckUpdate(check.stdout_text);
+  Result<CommandOutput> security =
+      ctx.run_command({program, "-q", "--cacheonly", "updateinfo", "list", "--security"});
+  if (security.ok() && security->exit_code == 0) {
+    updates.security = CountDnfSecurityUpdates(security->stdout_text);
+  }
+  return updates;
+}
+
+PendingUpdates CollectPendingUpdates(const CollectContext &ctx,
+                                     const dozor::v1::OperatingSystem &os) {
+  if (!ctx.run_command) {
+    return {};
+  }
+  PackageManager manager = DetectPackageManager(ctx, os);
+  std::string key;
+  switch (manager) {
+    case PackageManager::kNone:
+      return {};
+    case PackageManager::kApt:
+      key = "apt " + MtimeKey(ctx.Path("/var/lib/dpkg/status")) + " " +
+            MtimeKey(ctx.Path("/var/lib/apt/lists"));
+      break;
+    case PackageManager::kDnf:
+    case PackageManager::kYum:
+      key = "rpm " + MtimeKey(ctx.Path("/var/lib/rpm")) + " " +
+            MtimeKey(ctx.Path("/var/cache/dnf")) + " " + MtimeKey(ctx.Path("/var/cache/yum"));
+      break;
+  }
+  std::lock_guard<std::mutex> lock(UpdatesCacheMutex());
+  std::string cache_slot = ctx.root.string();
+  auto found = UpdatesCache().find(cache_slot);
+  int64_t now = ctx.clock->NowSeconds();
+  if (found != UpdatesCache().end() && found->second.key == key &&
+      (found->second.expires_at == 0 || now < found->second.expires_at)) {
+    return found->second.updates;
+  }
+  Result<PendingUpdates> result = manager == PackageManager::kApt   ? QueryApt(ctx)
+                                  : manager == PackageManager::kDnf ? QueryDnf(ctx, "dnf")
+                                                                    : QueryDnf(ctx, "yum");
+  PendingUpdates updates = result.ok() ? *result : PendingUpdates{};
+  // A timeout (kUnavailable) may pass on a quieter machine: retry it later, but
+  // not on every inventory, or each run would wait for the whole timeout again.
+  bool transient = !result.ok() && result.error().code == ErrorCode::kUnavailable;
+  UpdatesCache()[cache_slot] =
+      CachedUpdates{key, updates, transient ? now + kRetryTimedOutUpdatesSeconds : 0};
+  return updates;
+}
+
+// -----------------------------------------------------------------------------
+// names and clock
+
+std::string Architecture(const CollectContext &ctx) {
+  if (ctx.IsRealRoot()) {
+    utsname info{};
+    if (::uname(&info) == 0) {
+      return info.machine;
+    }
+    return {};
+  }
+  return ReadFirstLine(ctx.Path("/proc/sys/kernel/arch"));
+}
+
+std::string Hostname(const CollectContext &ctx) {
+  std::string hostname = ReadFirstLine(ctx.Path("/proc/sys/kernel/hostname"));
+  if (hostname.empty()) {
+    hostname = ReadFirstLine(ctx.Path("/etc/hostname"));
+  }
+  return hostname;
+}
+
+std::string ResolveCanonicalName(const std::string &hostname) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_CANONNAME;
+  addrinfo *result = nullptr;
+  std::string fqdn;
+  if (::getaddrinfo(hostname.c_str(), nullptr, &hints, &result) == 0 && result != nullptr) {
+    if (result->ai_canonname != nullptr) {
+      fqdn = result->ai_canonname;
+    }
+  }
+  if (result != nullptr) {
+    ::freeaddrinfo(result);
+  }
+  return fqdn;
+}
+
+std::string Fqdn(const CollectContext &ctx, const std::string &hostname) {
+  if (hostname.empty()) {
+    return {};
+  }
+  if (ctx.IsRealRoot()) {
+    // A resolver lookup can take seconds when DNS is away; remember the answer
+    // for an hour.
+    struct Cached {
+      std::string fqdn;
+      int64_t at = 0;
+    };
+    static std::mutex mutex;
+    static std::map<std::string, Cached> cache;
+    int64_t now = ctx.clock->NowSeconds();
+    std::lock_guard<std::mutex> lock(mutex);
+    auto found = cache.find(hostname);
+    if (found != cache.end() && now - found->second.at < kFqdnCacheSeconds &&
+        now >= found->second.at) {
+      return found->second.fqdn;
+    }
+    std::string fqdn = ResolveCanonicalName(hostname);
+    if (fqdn.empty()) {
+      fqdn = hostname;
+    }
+    cache[hostname] = Cached{fqdn, now};
+    return fqdn;
+  }
+  if (hostname.find('.') != std::string::npos) {
+    return hostname;
+  }
+  std::string domain = ReadFirstLine(ctx.Path("/proc/sys/kernel/domainname"));
+  if (domain.empty() || domain == "(none)") {
+    return hostname;
+  }
+  return hostname + "." + domain;
+}
+
+std::string Timezone(const CollectContext &ctx) {
+  std::string zone = ReadFirstLine(ctx.Path("/etc/timezone"));
+  if (!zone.empty()) {
+    return zone;
+  }
+  fs::path localtime = ctx.Path("/etc/localtime");
+  std::error_code ec;
+  if (!fs::is_symlink(fs::symlink_status(localtime, ec))) {
+    // glibc uses UTC when /etc/localtime is missing; a copied zone file has no
+    // name to report.
+    return fs::exists(fs::symlink_status(localtime, ec)) ? std::string() : "UTC";
+  }
+  std::string target = fs::read_symlink(localtime, ec).string();
+  constexpr std::string_view kMarker = "zoneinfo/";
+  size_t pos = target.rfind(kMarker);
+  if (ec || pos == std::string::npos) {
+    return {};
+  }
+  zone = target.substr(pos + kMarker.size());
+  // Debian's "posix/" and "right/" trees hold the same zones with other
+  // leap-second handling.
+  for (std::string_view prefix : {"posix/", "right/"}) {
+    if (zone.starts_with(prefix)) {
+      zone = zone.substr(prefix.size());
+    }
+  }
+  return zone;
+}
+
+ClockSync ClockState(const CollectContext &ctx) {
+  if (ctx.IsRealRoot()) {
+    timex tx{};
+    tx.modes = 0;  // read only
+    int state = ::adjtimex(&tx);
+    if (state < 0) {
+      return {};
+    }
+    ClockSync sync;
+    sync.synchronized = (state == TIME_ERROR || (tx.status & STA_UNSYNC) != 0) ? 0 : 1;
+    sync.max_error_us = tx.maxerror;
+    return sync;
+  }
+  Result<std::string> fixture = ReadFile(ctx.Path("/dozor-fixture/adjtimex"), kMaxSmallFileBytes);
+  return fixture.ok() ? ParseAdjtimexFixture(*fixture) : ClockSync{};
+}
+
+void AddProblem(std::string *problems, const std::string &problem) {
+  *problems += problems->empty() ? problem : "; " + problem;
+}
+
+}  // namespace
+
+Status CollectOperatingSystem(const CollectContext &ctx, dozor::v1::OperatingSystem *out) {
+  std::string problems;
+  out->set_family("linux");
+
+  Result<std::string> os_release = ReadFile(ctx.Path("/etc/os-release"), kMaxSmallFileBytes);
+  if (!os_release.ok()) {
+    os_release = ReadFile(ctx.Path("/usr/lib/os-release"), kMaxSmallFileBytes);
+  }
+  if (os_release.ok()) {
+    std::map<std::string, std::string> fields = ParseOsRelease(*os_release);
+    auto field = [&](const char *key) {
+      auto it = fields.find(key);
+      return it == fields.end() ? std::string() : it->second;
+    };
+    out->set_id(field("ID"));
+    out->set_id_like(field("ID_LIKE"));
+    out->set_name(field("NAME"));
+    out->set_version(field("VERSION"));
+    out->set_version_id(field("VERSION_ID"));
+    out->set_pretty_name(field("PRETTY_NAME"));
+  } else {
+    AddProblem(&problems, "os-release: " + os_release.error().message);
+  }
+
+  out->set_kernel(ReadFirstLine(ctx.Path("/proc/sys/kernel/osrelease")));
+  if (out->kernel().empty()) {
+    AddProblem(&problems, "kernel release unreadable");
+  }
+  out->set_architecture(Architecture(ctx));
+  out->set_hostname(Hostname(ctx));
+  if (out->hostname().empty()) {
+    AddProblem(&problems, "hostname unreadable");
+  }
+  out->set_fqdn(Fqdn(ctx, out->hostname()));
+
+  Result<std::string> uptime_text = ReadFile(ctx.Path("/proc/uptime"), kMaxSmallFileBytes);
+  double uptime = -1;
+  if (uptime_text.ok()) {
+    char *end = nullptr;
+    std::string first = FirstLine(*uptime_text);
+    uptime = std::strtod(first.c_str(), &end);
+    if (end == first.c_str() || !std::isfinite(uptime) || uptime < 0) {
+      uptime = -1;
+    }
+  }
+  if (uptime >= 0) {
+    out->set_uptime_seconds(static_cast<int64_t>(uptime));
+    out->set_boot_time(ctx.clock->NowSeconds() - static_cast<int64_t>(uptime));
+  } else {
+    AddProblem(&problems, "/proc/uptime unreadable");
+  }
+
+  out->set_timezone(Timezone(ctx));
+  ClockSync sync = ClockState(ctx);
+  out->set_clock_synchronized(sync.synchronized);
+  out->set_clock_max_error_us(sync.max_error_us);
+  out->set_reboot_required(Exists(ctx.Path("/var/run/reboot-required")) ||
+                           Exists(ctx.Path("/run/reboot-required")));
+
+  PendingUpdates updates = CollectPendingUpdates(ctx, *out);
+  out->set_pending_updates(updates.total);
+  out->set_pending_security_updates(updates.security);
+
+  Result<std::string> passwd = ReadFile(ctx.Path("/etc/passwd"), kMaxAccountFileBytes);
+  Result<std::string> group = ReadFile(ctx.Path("/etc/group"), kMaxAccountFileBytes);
+  if (passwd.ok()) {
+    std::vector<GroupEntry> groups = group.ok() ? ParseGroup(*group) : std::vector<GroupEntry>{};
+    for (dozor::v1::UserAccount &user : BuildUserAccounts(ParsePasswd(*passwd), groups)) {
+      *out->add_users() = std::move(user);
+    }
+  } else {
+    AddProblem(&problems, "passwd: " + passwd.error().message);
+  }
+
+  std::string machine_id = ReadFirstLine(ctx.Path("/etc/machine-id"));
+  out->set_machine_id(machine_id.size() <= 64 ? machine_id : std::string());
+
+  if (!problems.empty()) {
+    return MakeError(ErrorCode::kNotFound, problems);
+  }
+  return OkStatus();
+}
+
+}  // namespace dozor::agent

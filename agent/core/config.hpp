@@ -1,0 +1,57 @@
+// dozor-agent configuration: defaults, the TOML file (docs/agent-config.md), validation.
+// Command-line flags override file values; main.cpp applies them and then calls
+// ValidateAgentConfig once on the merged result.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "dozor/common/result.hpp"
+
+namespace dozor::agent {
+
+inline constexpr int kMinHealthIntervalSeconds = 1;  // below 10 s: tests and demos only
+inline constexpr int kMaxHealthIntervalSeconds = 86400;
+inline constexpr int kMinInventoryIntervalSeconds = 60;
+inline constexpr int kMaxInventoryIntervalSeconds = 604800;
+inline constexpr uint64_t kMinSpoolMaxBytes = 1ull << 20;   // 1 MiB
+inline constexpr uint64_t kMaxSpoolMaxBytes = 10ull << 30;  // 10 GiB
+// The config file is tiny; anything bigger is not a config file.
+inline constexpr size_t kMaxConfigFileBytes = 1 << 20;
+
+struct AgentConfig {
+  std::string server_address;   // "host:port", "[v6]:port"; empty = take it from the identity file
+  std::string tls_ca_file;      // PEM bundle; empty = system trust store
+  bool insecure = false;        // plaintext gRPC: demo / loopback only
+  std::string tls_server_name;  // overrides the name checked against the server certificate
+  std::filesystem::path state_dir = "/var/lib/dozor-agent";
+  std::filesystem::path root = "/";  // prefix for /proc, /sys, /etc (tests, containers)
+  int health_interval_seconds = 60;
+  int inventory_interval_seconds = 21600;
+  uint64_t spool_max_bytes = 64ull << 20;
+  std::string log_level = "info";  // trace, debug, info, warn, error
+  bool collect_smart = true;
+};
+
+// Reads a TOML config file over the defaults. Errors name the file and line (and column for
+// syntax errors): unknown keys (with the closest known key), wrong types, out-of-range values.
+// Does not run the cross-field checks of ValidateAgentConfig (flags may still change fields).
+[[nodiscard]] Result<AgentConfig> LoadAgentConfigFile(const std::filesystem::path& path);
+
+// Range and cross-field checks on a complete configuration (file + flags). kInvalidArgument with
+// a message naming the setting.
+[[nodiscard]] Status ValidateAgentConfig(const AgentConfig& config);
+
+// Checks "host:port" with port 1..65535; IPv6 literals must be bracketed ("[::1]:7443").
+[[nodiscard]] Status ValidateServerAddress(std::string_view address);
+
+// Parses a byte count: a plain integer or a number with a unit, e.g. "64MiB", "1GiB", "500KB",
+// "4096", "2 MB" (KB/MB/GB = 1000^n, KiB/MiB/GiB = 1024^n, B = bytes). Case-insensitive units.
+[[nodiscard]] Result<uint64_t> ParseByteSize(std::string_view text);
+
+// True for trace, debug, info, warn, error.
+[[nodiscard]] bool IsValidLogLevel(std::string_view level);
+
+}  // namespace dozor::agent

@@ -1,0 +1,26 @@
+// Builds the gRPC channel to the server: TLS with a pinned CA file (or the system roots), or
+// plaintext only when explicitly asked for (--insecure, demo/loopback).
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "dozor/common/result.hpp"
+
+namespace dozor::agent {
+
+struct ChannelOptions {
+  std::string server_address;  // host:port
+  std::string tls_ca_file;     // PEM; empty = system trust store
+  std::string tls_server_name;  // override the name checked in the server certificate
+  bool insecure = false;
+};
+
+[[nodiscard]] Result<std::shared_ptr<grpc::Channel>> MakeServerChannel(const ChannelOptions& options);
+
+// "dozor-agent/<version>" metadata value and a consistent message for a failed gRPC status.
+std::string DescribeStatus(const grpc::Status& status);
+
+}  // namespace dozor::agent

@@ -1,0 +1,64 @@
+// The SQLite implementation of Spool (see spool.hpp for the contract). Callers use Spool::Open;
+// this header exists so tests can reach the test-only hooks.
+//
+// File layout (PRAGMA user_version = kSpoolSchemaVersion):
+//   reports(seq INTEGER PRIMARY KEY, is_inventory INTEGER, collected_at INTEGER, payload BLOB)
+//   meta(key TEXT PRIMARY KEY, value INTEGER): next_seq, dropped_health_total
+// WAL with synchronous=FULL: Append() returns only after the report is on stable storage.
+//
+// Size bound: after each append, while the payload bytes exceed max_bytes, the oldest health
+// reports are deleted (never the one just appended, so the newest sample is always kept) and
+// counted in dropped_health_total. Inventory reports are never dropped: if inventory alone is over
+// the bound the spool stays over it, Stats().bytes shows it and a warning is logged once.
+// Append() also stamps report.dropped_health_samples with the running total, so the server learns
+// about drops even when the drop itself happened while it was away.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+#include "dozor/common/sqlite.hpp"
+#include "transport/spool.hpp"
+
+namespace dozor::agent {
+
+inline constexpr int kSpoolSchemaVersion = 1;
+
+class SqliteSpool final : public Spool {
+ public:
+  // Opens an existing file or creates it; does not move corrupt files aside (Spool::Open does).
+  // kDataLoss when the file is not a database or fails quick_check.
+  static Result<std::unique_ptr<SqliteSpool>> OpenFile(const SpoolOptions& options);
+
+  Result<uint64_t> Append(dozor::v1::Report* report) override;
+  Result<std::vector<SpooledReport>> ReadAfter(uint64_t after_seq, size_t limit) override;
+  Status Remove(uint64_t seq) override;
+  Status RemoveUpTo(uint64_t seq) override;
+  Status EnsureNextSeqAbove(uint64_t seq) override;
+  Result<SpoolStats> Stats() override;
+
+  // Test-only: caps the database file at `pages` pages (PRAGMA max_page_count; a value below the
+  // current size caps it at the current size), so growing the file fails with SQLITE_FULL as it
+  // would on a full disk.
+  Status SetMaxPageCountForTesting(int64_t pages);
+
+ private:
+  SqliteSpool(sqlite::Database db, uint64_t max_bytes)
+      : db_(std::move(db)), max_bytes_(max_bytes) {}
+  Status Init();
+  Result<int64_t> ReadMeta(const char* key);
+  Status WriteMeta(const char* key, int64_t value);
+  // Deletes the oldest health reports (seq < keep_seq) until the bound holds. Returns bytes freed
+  // and rows dropped; runs inside the caller's transaction.
+  Status EnforceBound(uint64_t total_bytes, uint64_t keep_seq, uint64_t* freed_bytes,
+                      uint64_t* dropped);
+
+  std::mutex mu_;
+  sqlite::Database db_;
+  uint64_t max_bytes_;
+  uint64_t total_bytes_ = 0;  // SUM(length(payload)), kept in memory
+  bool over_bound_warned_ = false;
+};
+
+}  // namespace dozor::agent

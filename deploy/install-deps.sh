@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package Dozor needs to build, test and run. Safe to re-run.
+set -euo pipefail
+if [ "$(id -u)" -ne 0 ]; then
+  exec sudo -E bash "$0" "$@"
+fi
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config ccache
+  # libraries (headers + runtime)
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libboost-dev libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev zlib1g-dev
+  # tests and tools
+  doctest-dev python3 openssl sqlite3 curl ca-certificates procps iproute2
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "install-deps: all ${#packages[@]} packages present"

@@ -1,0 +1,60 @@
+// Composition root of dozor-server: owns the store, the report writer, the gRPC ingest server, the
+// management HTTP server and the retention job, and wires them together. Knows nothing of how
+// each works inside.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "app/server_config.hpp"
+#include "dozor/common/clock.hpp"
+
+namespace grpc {
+class Server;
+}
+
+namespace dozor::server {
+
+class Store;
+class ReportWriter;
+class IngestService;
+namespace http {
+class HttpServer;
+}
+
+class ServerApp {
+ public:
+  explicit ServerApp(ServerConfig config);
+  ~ServerApp();
+
+  // Opens the store, starts listening; after it returns OK the ports are bound.
+  [[nodiscard]] Status Start();
+  // Blocks until Stop().
+  void Wait();
+  void Stop();
+
+  [[nodiscard]] int grpc_port() const { return grpc_port_; }
+  [[nodiscard]] int http_port() const { return http_port_; }
+
+ private:
+  void RetentionLoop();
+
+  ServerConfig config_;
+  const Clock& clock_ = SystemClock::Instance();
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<ReportWriter> writer_;
+  std::unique_ptr<IngestService> ingest_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<http::HttpServer> http_server_;
+  std::thread retention_thread_;
+  std::mutex mutex_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  int grpc_port_ = 0;
+  int http_port_ = 0;
+};
+
+}  // namespace dozor::server

@@ -1,0 +1,48 @@
+// dozor-server configuration: TOML file (docs/server-config.md) with command-line overrides.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "dozor/common/result.hpp"
+
+namespace dozor::server {
+
+struct ServerConfig {
+  // gRPC ingest (agents).
+  std::string grpc_listen = "0.0.0.0:8443";
+  std::string grpc_public_address;  // shown in enroll commands; default: this host's name + port
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  bool insecure = false;  // plaintext gRPC: demo/loopback only, must be explicit
+  // Management HTTP API.
+  std::string http_listen = "127.0.0.1:8480";
+  std::string http_tls_cert_file;
+  std::string http_tls_key_file;
+  int offline_after_seconds = 180;
+  // Storage.
+  std::filesystem::path state_dir = "/var/lib/dozor-server";
+  std::filesystem::path database;  // default: <state_dir>/dozor.db
+  int health_retention_days = 30;
+  std::string log_level = "info";
+  std::filesystem::path ready_file;  // written with the bound ports once listening (tests, scripts)
+
+  [[nodiscard]] std::filesystem::path DatabasePath() const {
+    return database.empty() ? state_dir / "dozor.db" : database;
+  }
+  [[nodiscard]] std::filesystem::path AdminTokenPath() const { return state_dir / "admin.token"; }
+};
+
+// Parses the TOML file over the defaults; errors name file:line:column and the key.
+[[nodiscard]] Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path);
+// Cross-field checks (TLS files present unless insecure, addresses well-formed, ranges).
+[[nodiscard]] Status ValidateServerConfig(const ServerConfig& config);
+
+// "host:port" -> (host, port); accepts "[v6]:port". kInvalidArgument otherwise.
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+[[nodiscard]] Result<HostPort> ParseHostPort(std::string_view text);
+
+}  // namespace dozor::server

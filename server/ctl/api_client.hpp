@@ -1,0 +1,60 @@
+// dozorctl's client of the management API (libcurl). One ApiClient per invocation; not shared
+// between threads.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "dozor/common/result.hpp"
+
+namespace dozor::ctl {
+
+struct ClientOptions {
+  std::string server_url = "http://127.0.0.1:8480";
+  std::string token;  // API token, sent as "Authorization: Bearer"
+  std::string
+      ca_file;  // PEM bundle for HTTPS; empty = system store. Peer and host always verified.
+  long timeout_seconds = 30;
+};
+
+struct HttpReply {
+  long status = 0;
+  std::string body;
+};
+
+class ApiClient {
+ public:
+  explicit ApiClient(ClientOptions options);
+
+  // One HTTP exchange. kUnavailable (with the URL in the message) when the server cannot be
+  // reached or TLS verification fails; any HTTP status is a successful Send.
+  Result<HttpReply> Send(std::string_view method, std::string_view path,
+                         std::optional<std::string_view> body = std::nullopt);
+
+  // Send + JSON decoding. A non-2xx status becomes an Error carrying the server's message (never
+  // kUnavailable, so callers can tell "server said no" from "no server").
+  Result<nlohmann::json> Call(std::string_view method, std::string_view path,
+                              const std::optional<nlohmann::json>& body = std::nullopt);
+  Result<nlohmann::json> Get(std::string_view path) { return Call("GET", path); }
+  Result<nlohmann::json> Post(std::string_view path, const nlohmann::json& body) {
+    return Call("POST", path, body);
+  }
+  Result<nlohmann::json> Patch(std::string_view path, const nlohmann::json& body) {
+    return Call("PATCH", path, body);
+  }
+
+  [[nodiscard]] const ClientOptions& options() const { return options_; }
+
+ private:
+  ClientOptions options_;
+};
+
+// Percent-encodes a path segment or query value (RFC 3986 unreserved characters pass through).
+std::string UrlEncode(std::string_view text);
+
+// Maps an HTTP error status to an ErrorCode (400 -> kInvalidArgument, 404 -> kNotFound, ...).
+ErrorCode ErrorCodeForStatus(long status);
+
+}  // namespace dozor::ctl

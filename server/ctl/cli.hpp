@@ -1,0 +1,16 @@
+// dozorctl's command line: parsing (CLI11) and dispatch to the API client and renderers.
+#pragma once
+
+#include <ostream>
+
+namespace dozor::ctl {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitApiError = 1;     // the server answered with an error
+inline constexpr int kExitUsage = 2;        // bad command line
+inline constexpr int kExitUnreachable = 3;  // cannot connect (or TLS verification failed)
+
+// Runs one dozorctl invocation. Never throws; output goes to `out`, diagnostics to `err`.
+int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
+
+}  // namespace dozor::ctl

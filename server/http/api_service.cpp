@@ -1,0 +1,68 @@
+#include "http/api_service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <exception>
+
+#include "dozor/common/version.hpp"
+#include "http/auth.hpp"
+
+namespace dozor::server::http {
+
+ApiService::ApiService(ApiContext context) : context_(std::move(context)) {
+  router_.Add("GET", "/api/v1/health", Access::kPublic, [](ApiRequest&) {
+    ApiResponse response;
+    response.body = {{"status", "ok"}, {"version", kVersion}};
+    return response;
+  });
+  RegisterOrgRoutes(router_, context_);
+  RegisterEnrollmentTokenRoutes(router_, context_);
+  RegisterHostRoutes(router_, context_);
+  RegisterApiTokenRoutes(router_, context_);
+}
+
+ApiResponse ApiService::Handle(ApiRequest& request) {
+  try {
+    const Router::Match match = router_.Find(request);
+    if (match.kind == Router::MatchKind::kNotFound) {
+      return ErrorResponse(404, "not_found", "no such endpoint: " + request.path);
+    }
+    if (match.kind == Router::MatchKind::kMethodNotAllowed) {
+      auto response =
+          ErrorResponse(405, "method_not_allowed",
+                        request.method + " not allowed here; allowed: " + match.allowed);
+      response.body["error"]["allowed"] = match.allowed;
+      return response;
+    }
+    const Route& route = *match.route;
+    if (route.access != Access::kPublic) {
+      auto caller = Authenticate(context_.store, request.authorization, context_.clock);
+      if (!caller.ok()) {
+        if (caller.error().code == ErrorCode::kPermissionDenied) {
+          return ErrorResponse(401, "unauthenticated", caller.error().message);
+        }
+        spdlog::error("api: authenticating request failed: {}", caller.error().ToString());
+        return ErrorResponse(caller.error());
+      }
+      if (!RoleAllows(caller->role, route.access)) {
+        return ErrorResponse(
+            403, "forbidden",
+            "role '" + caller->role + "' may not " + request.method + " " + request.path);
+      }
+      request.caller = std::move(caller).value();
+    }
+    ApiResponse response = route.handler(request);
+    if (response.status >= 500) {
+      spdlog::error("api: {} {} -> {}: {}", request.method, request.path, response.status,
+                    response.body.dump());
+    }
+    return response;
+  } catch (const std::exception& e) {
+    spdlog::error("api: {} {} threw: {}", request.method, request.path, e.what());
+  } catch (...) {
+    spdlog::error("api: {} {} threw a non-standard exception", request.method, request.path);
+  }
+  return ErrorResponse(500, "internal", "internal error");
+}
+
+}  // namespace dozor::server::http

@@ -1,0 +1,104 @@
+// /api/v1/api-tokens: management API tokens (admin only). The plaintext is returned once.
+#include "dozor/common/crypto.hpp"
+#include "http/auth.hpp"
+#include "http/handlers.hpp"
+
+namespace dozor::server::http {
+
+namespace {
+
+constexpr int64_t kMaxTtlDays = 3650;
+constexpr size_t kMaxNameBytes = 200;
+
+nlohmann::json ApiTokenJson(const ApiToken& token) {
+  nlohmann::json out = {
+      {"id", token.id}, {"name", token.name}, {"role", token.role}, {"hint", token.hint}};
+  PutTime(out, "created_at", token.created_at_ms);
+  PutTime(out, "expires_at", token.expires_at_ms);
+  PutTime(out, "revoked_at", token.revoked_at_ms);
+  return out;
+}
+
+ApiResponse ListApiTokens(ApiContext& context) {
+  auto tokens = context.store.ListApiTokens();
+  if (!tokens.ok()) {
+    return ErrorResponse(tokens.error());
+  }
+  ApiResponse response;
+  response.body["api_tokens"] = nlohmann::json::array();
+  for (const auto& token : *tokens) {
+    response.body["api_tokens"].push_back(ApiTokenJson(token));
+  }
+  return response;
+}
+
+ApiResponse CreateApiToken(ApiContext& context, const ApiRequest& request) {
+  auto body = ParseJsonObject(request.body);
+  if (!body.ok()) {
+    return ErrorResponse(body.error());
+  }
+  auto name = OptionalString(*body, "name");
+  auto role = OptionalString(*body, "role");
+  if (!name.ok()) {
+    return ErrorResponse(name.error());
+  }
+  if (!role.ok()) {
+    return ErrorResponse(role.error());
+  }
+  auto ttl_days = OptionalInt(*body, "ttl_days", 0, kMaxTtlDays);
+  if (!ttl_days.ok()) {
+    return ErrorResponse(ttl_days.error());
+  }
+  const std::string trimmed_name = Trim(name->value_or(""));
+  if (trimmed_name.empty() || trimmed_name.size() > kMaxNameBytes) {
+    return ErrorResponse(400, "invalid_argument", "name is required (1..200 bytes)");
+  }
+  if (!role->has_value() || !IsValidRole(**role)) {
+    return ErrorResponse(400, "invalid_argument", "role must be one of admin, operator, viewer");
+  }
+  auto plaintext = NewApiTokenPlaintext();
+  if (!plaintext.ok()) {
+    return ErrorResponse(plaintext.error());
+  }
+  std::optional<int64_t> expires_at_ms;
+  if (ttl_days->value_or(0) > 0) {
+    expires_at_ms = context.clock.NowMs() + **ttl_days * 86'400'000;
+  }
+  auto created =
+      context.store.CreateApiToken(trimmed_name, **role, Sha256Hex(*plaintext),
+                                   plaintext->substr(0, kTokenHintLength), expires_at_ms);
+  if (!created.ok()) {
+    return ErrorResponse(created.error());
+  }
+  ApiResponse response;
+  response.status = 201;
+  response.body = ApiTokenJson(*created);
+  response.body["token"] = *plaintext;
+  return response;
+}
+
+ApiResponse RevokeApiToken(ApiContext& context, const ApiRequest& request) {
+  auto id = PathId(request, "id");
+  if (!id.ok()) {
+    return ErrorResponse(id.error());
+  }
+  if (auto revoked = context.store.RevokeApiToken(*id, context.clock.NowMs()); !revoked.ok()) {
+    return ErrorResponse(revoked.error());
+  }
+  ApiResponse response;
+  response.body = {{"id", *id}, {"revoked", true}};
+  return response;
+}
+
+}  // namespace
+
+void RegisterApiTokenRoutes(Router& router, ApiContext& context) {
+  router.Add("GET", "/api/v1/api-tokens", Access::kAdmin,
+             [&context](ApiRequest&) { return ListApiTokens(context); });
+  router.Add("POST", "/api/v1/api-tokens", Access::kAdmin,
+             [&context](ApiRequest& request) { return CreateApiToken(context, request); });
+  router.Add("POST", "/api/v1/api-tokens/{id}/revoke", Access::kAdmin,
+             [&context](ApiRequest& request) { return RevokeApiToken(context, request); });
+}
+
+}  // namespace dozor::server::http

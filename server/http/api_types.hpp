@@ -1,0 +1,68 @@
+// Transport-independent request/response types of the management API and the JSON helpers the
+// resource handlers share. The Beast layer (http_server.cpp) converts to and from these, so the
+// handlers are plain functions testable without a socket.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "dozor/common/result.hpp"
+#include "store/store.hpp"
+
+namespace dozor::server::http {
+
+// Who may call a route. kRead: any valid token; kWrite: operator or admin; kAdmin: admin only.
+enum class Access { kPublic, kRead, kWrite, kAdmin };
+
+struct ApiRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // without the query string, still percent-encoded
+  std::map<std::string, std::string, std::less<>> query;
+  std::map<std::string, std::string, std::less<>> params;  // from the route pattern, decoded
+  std::string body;
+  std::string authorization;       // raw Authorization header
+  std::optional<ApiToken> caller;  // set once authenticated
+};
+
+struct ApiResponse {
+  int status = 200;
+  nlohmann::json body = nlohmann::json::object();
+};
+
+// {"error": {"code": code, "message": message}} with the given HTTP status.
+ApiResponse ErrorResponse(int status, std::string_view code, std::string_view message);
+// Maps a store/validation error to its HTTP status (400, 403, 404, 409, 413, 503, 500).
+ApiResponse ErrorResponse(const Error& error);
+
+// Unix ms -> "2024-01-31T12:00:00Z" (UTC). Empty for 0.
+std::string IsoUtc(int64_t ms);
+// Adds "<key>_ms": ms and "<key>": ISO string (null for a missing optional).
+void PutTime(nlohmann::json& out, std::string_view key, int64_t ms);
+void PutTime(nlohmann::json& out, std::string_view key, const std::optional<int64_t>& ms);
+
+// Parses the request body as a JSON object; kInvalidArgument otherwise.
+Result<nlohmann::json> ParseJsonObject(std::string_view body);
+// Optional string field: absent/null -> nullopt, wrong type -> kInvalidArgument.
+Result<std::optional<std::string>> OptionalString(const nlohmann::json& object,
+                                                  std::string_view key);
+// Optional integer field in [min, max].
+Result<std::optional<int64_t>> OptionalInt(const nlohmann::json& object, std::string_view key,
+                                           int64_t min, int64_t max);
+// Query parameter as an integer in [min, max]; `fallback` if absent.
+Result<int64_t> QueryInt(const ApiRequest& request, std::string_view key, int64_t fallback,
+                         int64_t min, int64_t max);
+// Strips ASCII whitespace at both ends.
+std::string Trim(std::string_view text);
+
+// Percent-decodes a URL component; '+' means space only in query strings. nullopt on a
+// malformed escape.
+std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space);
+// Splits "a=1&b=2" into decoded pairs; kInvalidArgument on a malformed escape.
+Result<std::map<std::string, std::string, std::less<>>> ParseQuery(std::string_view query);
+
+}  // namespace dozor::server::http

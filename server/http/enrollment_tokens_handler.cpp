@@ -1,0 +1,128 @@
+// /api/v1/orgs/{org}/tokens and /api/v1/tokens: enrollment tokens that agents trade for an
+// identity. The plaintext is returned once at creation; only its hash is stored.
+#include "dozor/common/crypto.hpp"
+#include "http/auth.hpp"
+#include "http/handlers.hpp"
+
+namespace dozor::server::http {
+
+namespace {
+
+constexpr int64_t kDefaultTtlHours = 72;
+constexpr int64_t kMaxTtlHours = 8760;
+constexpr size_t kMaxLabelBytes = 200;
+
+nlohmann::json TokenJson(const EnrollmentToken& token, int64_t now_ms) {
+  nlohmann::json out = {{"id", token.id},       {"org_id", token.org_id}, {"org", token.org_name},
+                        {"label", token.label}, {"hint", token.hint},     {"uses", token.uses}};
+  PutTime(out, "created_at", token.created_at_ms);
+  PutTime(out, "expires_at", token.expires_at_ms);
+  PutTime(out, "revoked_at", token.revoked_at_ms);
+  std::string state = "active";
+  if (token.revoked_at_ms.has_value()) {
+    state = "revoked";
+  } else if (token.expires_at_ms.has_value() && *token.expires_at_ms <= now_ms) {
+    state = "expired";
+  }
+  out["state"] = state;
+  return out;
+}
+
+ApiResponse CreateToken(ApiContext& context, const ApiRequest& request) {
+  auto body = ParseJsonObject(request.body.empty() ? std::string_view("{}") : request.body);
+  if (!body.ok()) {
+    return ErrorResponse(body.error());
+  }
+  auto label = OptionalString(*body, "label");
+  if (!label.ok()) {
+    return ErrorResponse(label.error());
+  }
+  auto ttl_hours = OptionalInt(*body, "ttl_hours", 0, kMaxTtlHours);
+  if (!ttl_hours.ok()) {
+    return ErrorResponse(ttl_hours.error());
+  }
+  const std::string trimmed_label = Trim(label->value_or(""));
+  if (trimmed_label.size() > kMaxLabelBytes) {
+    return ErrorResponse(400, "invalid_argument", "label must be at most 200 bytes");
+  }
+  auto org = FindOrg(context.store, request.params.at("org"));
+  if (!org.ok()) {
+    return ErrorResponse(org.error());
+  }
+  auto plaintext = NewEnrollmentTokenPlaintext();
+  if (!plaintext.ok()) {
+    return ErrorResponse(plaintext.error());
+  }
+  const int64_t now_ms = context.clock.NowMs();
+  const int64_t hours = ttl_hours->value_or(kDefaultTtlHours);
+  NewEnrollmentToken token;
+  token.org_id = org->id;
+  token.token_hash = Sha256Hex(*plaintext);
+  token.hint = plaintext->substr(0, kTokenHintLength);
+  token.label = trimmed_label;
+  if (hours > 0) {
+    token.expires_at_ms = now_ms + hours * 3600 * 1000;
+  }
+  auto created = context.store.CreateEnrollmentToken(token);
+  if (!created.ok()) {
+    return ErrorResponse(created.error());
+  }
+  ApiResponse response;
+  response.status = 201;
+  response.body = TokenJson(*created, now_ms);
+  response.body["token"] = *plaintext;
+  const std::string server =
+      context.grpc_public_address.empty() ? "SERVER:PORT" : context.grpc_public_address;
+  response.body["enroll_command"] =
+      "dozor-agent enroll --server " + server + " --token " + *plaintext;
+  return response;
+}
+
+ApiResponse ListTokens(ApiContext& context, const ApiRequest& request) {
+  std::optional<int64_t> org_id;
+  if (const auto it = request.query.find("org"); it != request.query.end() && !it->second.empty()) {
+    auto org = FindOrg(context.store, it->second);
+    if (!org.ok()) {
+      return ErrorResponse(org.error());
+    }
+    org_id = org->id;
+  }
+  auto tokens = context.store.ListEnrollmentTokens(org_id);
+  if (!tokens.ok()) {
+    return ErrorResponse(tokens.error());
+  }
+  const int64_t now_ms = context.clock.NowMs();
+  ApiResponse response;
+  response.body["tokens"] = nlohmann::json::array();
+  for (const auto& token : *tokens) {
+    response.body["tokens"].push_back(TokenJson(token, now_ms));
+  }
+  return response;
+}
+
+ApiResponse RevokeToken(ApiContext& context, const ApiRequest& request) {
+  auto id = PathId(request, "id");
+  if (!id.ok()) {
+    return ErrorResponse(id.error());
+  }
+  if (auto revoked = context.store.RevokeEnrollmentToken(*id, context.clock.NowMs());
+      !revoked.ok()) {
+    return ErrorResponse(revoked.error());
+  }
+  ApiResponse response;
+  response.body = {{"id", *id}, {"revoked", true}};
+  return response;
+}
+
+}  // namespace
+
+void RegisterEnrollmentTokenRoutes(Router& router, ApiContext& context) {
+  router.Add("POST", "/api/v1/orgs/{org}/tokens", Access::kWrite,
+             [&context](ApiRequest& request) { return CreateToken(context, request); });
+  router.Add("GET", "/api/v1/tokens", Access::kRead,
+             [&context](ApiRequest& request) { return ListTokens(context, request); });
+  router.Add("POST", "/api/v1/tokens/{id}/revoke", Access::kWrite,
+             [&context](ApiRequest& request) { return RevokeToken(context, request); });
+}
+
+}  // namespace dozor::server::http

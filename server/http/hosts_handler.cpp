@@ -1,0 +1,346 @@
+// /api/v1/hosts: enrolled agents, their inventory, change log, health samples, revocation and
+// commands to connected agents.
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+
+#include "http/handlers.hpp"
+
+namespace dozor::server::http {
+
+namespace {
+
+constexpr int64_t kDefaultLimit = 100;
+constexpr int64_t kMaxLimit = 10000;
+constexpr int64_t kMinHealthInterval = 10;
+constexpr int64_t kMaxHealthInterval = 86400;
+constexpr int64_t kMinInventoryInterval = 60;
+constexpr int64_t kMaxInventoryInterval = 604800;
+constexpr size_t kMaxAgentIdBytes = 128;
+
+Result<nlohmann::json> ProtoToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = false;
+  options.preserve_proto_field_names = true;
+  std::string text;
+  const auto status = google::protobuf::util::MessageToJsonString(message, &text, options);
+  if (!status.ok()) {
+    return MakeError(ErrorCode::kInternal, "converting to JSON: " + std::string(status.message()));
+  }
+  nlohmann::json parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    return MakeError(ErrorCode::kInternal, "protobuf produced unparseable JSON");
+  }
+  return parsed;
+}
+
+bool IsOnline(const ApiContext& context, const HostSummary& host) {
+  if (host.revoked) {
+    return false;
+  }
+  if (context.agents != nullptr && context.agents->IsConnected(host.agent_id)) {
+    return true;
+  }
+  return host.last_seen_ms > 0 &&
+         context.clock.NowMs() - host.last_seen_ms <= context.offline_after_seconds * 1000;
+}
+
+nlohmann::json HostJson(const ApiContext& context, const HostSummary& host) {
+  nlohmann::json out = {
+      {"agent_id", host.agent_id},
+      {"org_id", host.org_id},
+      {"org", host.org_name},
+      {"hostname", host.hostname},
+      {"os_pretty_name", host.os_pretty_name},
+      {"os_family", host.os_family},
+      {"addresses", host.addresses},
+      {"agent_version", host.agent_version},
+      {"revoked", host.revoked},
+      {"dropped_health_samples", host.dropped_health_samples},
+      {"connected", context.agents != nullptr && context.agents->IsConnected(host.agent_id)},
+      {"online", IsOnline(context, host)}};
+  PutTime(out, "enrolled_at", host.enrolled_at_ms);
+  PutTime(out, "last_seen", host.last_seen_ms);
+  PutTime(out, "last_inventory", host.last_inventory_ms);
+  return out;
+}
+
+double Percent(double part, double whole) { return whole > 0 ? 100.0 * part / whole : 0.0; }
+
+// Figures the CLI and dashboard show for every sample, computed once here.
+nlohmann::json DerivedHealth(const dozor::v1::HealthSample& sample) {
+  nlohmann::json out;
+  out["memory_used_percent"] = Percent(static_cast<double>(sample.memory_total_bytes()) -
+                                           static_cast<double>(sample.memory_available_bytes()),
+                                       static_cast<double>(sample.memory_total_bytes()));
+  out["swap_used_percent"] = Percent(static_cast<double>(sample.swap_total_bytes()) -
+                                         static_cast<double>(sample.swap_free_bytes()),
+                                     static_cast<double>(sample.swap_total_bytes()));
+  nlohmann::json fullest = nullptr;
+  double fullest_percent = -1;
+  for (const auto& fs : sample.filesystems()) {
+    if (fs.total_bytes() == 0) {
+      continue;
+    }
+    const double used =
+        Percent(static_cast<double>(fs.total_bytes()) - static_cast<double>(fs.available_bytes()),
+                static_cast<double>(fs.total_bytes()));
+    if (used > fullest_percent) {
+      fullest_percent = used;
+      fullest = {{"mount_point", fs.mount_point()}, {"used_percent", used}};
+    }
+  }
+  out["fullest_filesystem"] = fullest;
+  return out;
+}
+
+Result<std::string> AgentIdParam(const ApiRequest& request) {
+  const std::string& id = request.params.at("agent_id");
+  if (id.empty() || id.size() > kMaxAgentIdBytes) {
+    return MakeError(ErrorCode::kNotFound, "host not found");
+  }
+  return id;
+}
+
+// Store lookups by agent id report kNotFound with their own words; keep the message uniform.
+ApiResponse HostError(const Error& error, std::string_view agent_id) {
+  if (error.code == ErrorCode::kNotFound) {
+    return ErrorResponse(404, "not_found", "host '" + std::string(agent_id) + "' not found");
+  }
+  return ErrorResponse(error);
+}
+
+ApiResponse ListHostsRoute(ApiContext& context, const ApiRequest& request) {
+  std::optional<int64_t> org_id;
+  if (const auto it = request.query.find("org"); it != request.query.end() && !it->second.empty()) {
+    auto org = FindOrg(context.store, it->second);
+    if (!org.ok()) {
+      return ErrorResponse(org.error());
+    }
+    org_id = org->id;
+  }
+  auto hosts = context.store.ListHosts(org_id);
+  if (!hosts.ok()) {
+    return ErrorResponse(hosts.error());
+  }
+  ApiResponse response;
+  response.body["hosts"] = nlohmann::json::array();
+  for (const auto& host : *hosts) {
+    response.body["hosts"].push_back(HostJson(context, host));
+  }
+  return response;
+}
+
+ApiResponse ShowHost(ApiContext& context, const ApiRequest& request) {
+  auto id = AgentIdParam(request);
+  if (!id.ok()) {
+    return ErrorResponse(id.error());
+  }
+  auto host = context.store.GetHost(*id);
+  if (!host.ok()) {
+    return HostError(host.error(), *id);
+  }
+  ApiResponse response;
+  response.body = HostJson(context, *host);
+  return response;
+}
+
+ApiResponse ShowInventory(ApiContext& context, const ApiRequest& request) {
+  auto id = AgentIdParam(request);
+  if (!id.ok()) {
+    return ErrorResponse(id.error());
+  }
+  auto inventory = context.store.GetInventory(*id);
+  if (!inventory.ok()) {
+    return HostError(inventory.error(), *id);
+  }
+  auto inventory_json = ProtoToJson(inventory->inventory);
+  if (!inventory_json.ok()) {
+    return ErrorResponse(inventory_json.error());
+  }
+  ApiResponse response;
+  response.body["host"] = HostJson(context, inventory->host);
+  response.body["inventory"] = std::move(inventory_json).value();
+  response.body["collectors"] = nlohmann::json::array();
+  for (const auto& collector : inventory->collectors) {
+    response.body["collectors"].push_back({{"name", collector.name()},
+                                           {"ok", collector.ok()},
+                                           {"error", collector.error()},
+                                           {"duration_ms", collector.duration_ms()}});
+  }
+  return response;
+}
+
+ApiResponse ListChangesRoute(ApiContext& context, const ApiRequest& request) {
+  auto id = AgentIdParam(request);
+  auto since = QueryInt(request, "since", 0, 0, INT64_MAX / 2);
+  auto limit = QueryInt(request, "limit", kDefaultLimit, 1, kMaxLimit);
+  if (!id.ok()) {
+    return ErrorResponse(id.error());
+  }
+  if (!since.ok()) {
+    return ErrorResponse(since.error());
+  }
+  if (!limit.ok()) {
+    return ErrorResponse(limit.error());
+  }
+  // An unknown host is a 404, not an empty list.
+  if (auto host = context.store.GetHost(*id); !host.ok()) {
+    return HostError(host.error(), *id);
+  }
+  auto changes = context.store.ListChanges(*id, *since, static_cast<int>(*limit));
+  if (!changes.ok()) {
+    return HostError(changes.error(), *id);
+  }
+  ApiResponse response;
+  response.body["agent_id"] = *id;
+  response.body["changes"] = nlohmann::json::array();
+  for (const auto& change : *changes) {
+    nlohmann::json item = {{"id", change.id},
+                           {"category", change.category},
+                           {"action", change.action},
+                           {"subject", change.subject},
+                           {"old_value", change.old_value},
+                           {"new_value", change.new_value}};
+    PutTime(item, "at", change.at_ms);
+    response.body["changes"].push_back(std::move(item));
+  }
+  return response;
+}
+
+ApiResponse ListHealthRoute(ApiContext& context, const ApiRequest& request) {
+  auto id = AgentIdParam(request);
+  auto since = QueryInt(request, "since", 0, 0, INT64_MAX / 2);
+  auto limit = QueryInt(request, "limit", kDefaultLimit, 1, kMaxLimit);
+  if (!id.ok()) {
+    return ErrorResponse(id.error());
+  }
+  if (!since.ok()) {
+    return ErrorResponse(since.error());
+  }
+  if (!limit.ok()) {
+    return ErrorResponse(limit.error());
+  }
+  // An unknown host is a 404, not an empty list.
+  if (auto host = context.store.GetHost(*id); !host.ok()) {
+    return HostError(host.error(), *id);
+  }
+  auto records = context.store.ListHealth(*id, *since, static_cast<int>(*limit));
+  if (!records.ok()) {
+    return HostError(records.error(), *id);
+  }
+  ApiResponse response;
+  response.body["agent_id"] = *id;
+  response.body["samples"] = nlohmann::json::array();
+  for (const auto& record : *records) {
+    auto sample = ProtoToJson(record.sample);
+    if (!sample.ok()) {
+      return ErrorResponse(sample.error());
+    }
+    nlohmann::json item = {{"seq", record.seq},
+                           {"sample", std::move(sample).value()},
+                           {"derived", DerivedHealth(record.sample)}};
+    PutTime(item, "collected_at", record.collected_at_ms);
+    response.body["samples"].push_back(std::move(item));
+  }
+  return response;
+}
+
+ApiResponse RevokeHost(ApiContext& context, const ApiRequest& request) {
+  auto id = AgentIdParam(request);
+  if (!id.ok()) {
+    return ErrorResponse(id.error());
+  }
+  if (auto revoked = context.store.RevokeAgent(*id, context.clock.NowMs()); !revoked.ok()) {
+    return HostError(revoked.error(), *id);
+  }
+  // The stored revocation stops future streams; this closes the one that may be open now.
+  if (context.agents != nullptr) {
+    context.agents->Disconnect(*id);
+  }
+  ApiResponse response;
+  response.body = {{"agent_id", *id}, {"revoked", true}};
+  return response;
+}
+
+ApiResponse SendCommandRoute(ApiContext& context, const ApiRequest& request) {
+  auto id = AgentIdParam(request);
+  if (!id.ok()) {
+    return ErrorResponse(id.error());
+  }
+  auto body = ParseJsonObject(request.body);
+  if (!body.ok()) {
+    return ErrorResponse(body.error());
+  }
+  dozor::v1::Command command;
+  const auto collect = body->find("collect_inventory");
+  const bool has_collect = collect != body->end() && !collect->is_null();
+  auto health =
+      OptionalInt(*body, "health_interval_seconds", kMinHealthInterval, kMaxHealthInterval);
+  auto inventory = OptionalInt(*body, "inventory_interval_seconds", kMinInventoryInterval,
+                               kMaxInventoryInterval);
+  if (!health.ok()) {
+    return ErrorResponse(health.error());
+  }
+  if (!inventory.ok()) {
+    return ErrorResponse(inventory.error());
+  }
+  const bool has_intervals = health->has_value() || inventory->has_value();
+  if (has_collect == has_intervals) {
+    return ErrorResponse(400, "invalid_argument",
+                         "send either {\"collect_inventory\": true} or "
+                         "{\"health_interval_seconds\": N, \"inventory_interval_seconds\": M}");
+  }
+  if (has_collect) {
+    if (!collect->is_boolean() || !collect->get<bool>()) {
+      return ErrorResponse(400, "invalid_argument", "collect_inventory must be true");
+    }
+    command.mutable_collect_inventory();
+  } else {
+    auto* intervals = command.mutable_set_intervals();
+    intervals->set_health_interval_seconds(static_cast<uint32_t>(health->value_or(0)));
+    intervals->set_inventory_interval_seconds(static_cast<uint32_t>(inventory->value_or(0)));
+  }
+  auto host = context.store.GetHost(*id);
+  if (!host.ok()) {
+    return HostError(host.error(), *id);
+  }
+  if (host->revoked) {
+    return ErrorResponse(409, "revoked", "host '" + *id + "' is revoked");
+  }
+  if (context.agents == nullptr || !context.agents->IsConnected(*id)) {
+    return ErrorResponse(409, "not_connected", "host '" + *id + "' is not connected");
+  }
+  auto sent = context.agents->SendCommand(*id, std::move(command));
+  if (!sent.ok()) {
+    if (sent.error().code == ErrorCode::kUnavailable) {
+      return ErrorResponse(409, "not_connected", "host '" + *id + "' is not connected");
+    }
+    return ErrorResponse(sent.error());
+  }
+  ApiResponse response;
+  response.status = 202;
+  response.body = {{"agent_id", *id}, {"command_id", *sent}};
+  return response;
+}
+
+}  // namespace
+
+void RegisterHostRoutes(Router& router, ApiContext& context) {
+  router.Add("GET", "/api/v1/hosts", Access::kRead,
+             [&context](ApiRequest& request) { return ListHostsRoute(context, request); });
+  router.Add("GET", "/api/v1/hosts/{agent_id}", Access::kRead,
+             [&context](ApiRequest& request) { return ShowHost(context, request); });
+  router.Add("GET", "/api/v1/hosts/{agent_id}/inventory", Access::kRead,
+             [&context](ApiRequest& request) { return ShowInventory(context, request); });
+  router.Add("GET", "/api/v1/hosts/{agent_id}/changes", Access::kRead,
+             [&context](ApiRequest& request) { return ListChangesRoute(context, request); });
+  router.Add("GET", "/api/v1/hosts/{agent_id}/health", Access::kRead,
+             [&context](ApiRequest& request) { return ListHealthRoute(context, request); });
+  router.Add("POST", "/api/v1/hosts/{agent_id}/revoke", Access::kWrite,
+             [&context](ApiRequest& request) { return RevokeHost(context, request); });
+  router.Add("POST", "/api/v1/hosts/{agent_id}/commands", Access::kWrite,
+             [&context](ApiRequest& request) { return SendCommandRoute(context, request); });
+}
+
+}  // namespace dozor::server::http

@@ -1,0 +1,211 @@
+// /api/v1/orgs: client organisations.
+#include "http/handlers.hpp"
+
+namespace dozor::server::http {
+
+namespace {
+
+constexpr size_t kMaxNameChars = 200;
+constexpr size_t kMaxEngineerChars = 200;
+
+size_t CodePoints(std::string_view text) {
+  size_t count = 0;
+  for (const char c : text) {
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+Status ValidateOrgFields(const std::optional<std::string>& status,
+                         const std::optional<std::string>& type,
+                         const std::optional<std::string>& engineer) {
+  if (status && !IsValidContractStatus(*status)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "contract_status must be one of prospect, remediation, active, ended");
+  }
+  if (type && !IsValidContractType(*type)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "contract_type must be one of technical, application, complex");
+  }
+  if (engineer && CodePoints(*engineer) > kMaxEngineerChars) {
+    return MakeError(ErrorCode::kInvalidArgument, "engineer must be at most 200 characters");
+  }
+  return OkStatus();
+}
+
+ApiResponse ListOrgs(ApiContext& context) {
+  auto orgs = context.store.ListOrganizations();
+  if (!orgs.ok()) {
+    return ErrorResponse(orgs.error());
+  }
+  ApiResponse response;
+  response.body["organizations"] = nlohmann::json::array();
+  for (const auto& org : *orgs) {
+    response.body["organizations"].push_back(OrganizationJson(org));
+  }
+  return response;
+}
+
+ApiResponse CreateOrg(ApiContext& context, const ApiRequest& request) {
+  auto body = ParseJsonObject(request.body);
+  if (!body.ok()) {
+    return ErrorResponse(body.error());
+  }
+  auto name = OptionalString(*body, "name");
+  auto status = OptionalString(*body, "contract_status");
+  auto type = OptionalString(*body, "contract_type");
+  auto engineer = OptionalString(*body, "engineer");
+  for (const auto* field : {&name, &status, &type, &engineer}) {
+    if (!field->ok()) {
+      return ErrorResponse(field->error());
+    }
+  }
+  if (!name->has_value()) {
+    return ErrorResponse(400, "invalid_argument", "field 'name' is required");
+  }
+  Organization org;
+  org.name = Trim(**name);
+  if (org.name.empty() || CodePoints(org.name) > kMaxNameChars) {
+    return ErrorResponse(400, "invalid_argument", "name must be 1..200 characters");
+  }
+  std::optional<std::string> trimmed_engineer;
+  if (engineer->has_value()) {
+    trimmed_engineer = Trim(**engineer);
+  }
+  if (auto valid = ValidateOrgFields(*status, *type, trimmed_engineer); !valid.ok()) {
+    return ErrorResponse(valid.error());
+  }
+  if (status->has_value()) {
+    org.contract_status = **status;
+  }
+  if (type->has_value()) {
+    org.contract_type = **type;
+  }
+  org.engineer = trimmed_engineer.value_or("");
+  org.created_at_ms = context.clock.NowMs();
+  auto created = context.store.CreateOrganization(org);
+  if (!created.ok()) {
+    if (created.error().code == ErrorCode::kAlreadyExists) {
+      return ErrorResponse(409, "already_exists", "organisation '" + org.name + "' already exists");
+    }
+    return ErrorResponse(created.error());
+  }
+  ApiResponse response;
+  response.status = 201;
+  response.body = OrganizationJson(*created);
+  return response;
+}
+
+ApiResponse ShowOrg(ApiContext& context, const ApiRequest& request) {
+  auto org = FindOrg(context.store, request.params.at("org"));
+  if (!org.ok()) {
+    return ErrorResponse(org.error());
+  }
+  ApiResponse response;
+  response.body = OrganizationJson(*org);
+  return response;
+}
+
+ApiResponse PatchOrg(ApiContext& context, const ApiRequest& request) {
+  auto body = ParseJsonObject(request.body);
+  if (!body.ok()) {
+    return ErrorResponse(body.error());
+  }
+  for (const auto& [key, value] : body->items()) {
+    if (key != "contract_status" && key != "contract_type" && key != "engineer") {
+      return ErrorResponse(400, "invalid_argument",
+                           "field '" + key +
+                               "' cannot be changed (allowed: contract_status, contract_type, "
+                               "engineer)");
+    }
+  }
+  auto status = OptionalString(*body, "contract_status");
+  auto type = OptionalString(*body, "contract_type");
+  auto engineer = OptionalString(*body, "engineer");
+  for (const auto* field : {&status, &type, &engineer}) {
+    if (!field->ok()) {
+      return ErrorResponse(field->error());
+    }
+  }
+  OrganizationPatch patch;
+  patch.contract_status = *status;
+  patch.contract_type = *type;
+  if (engineer->has_value()) {
+    patch.engineer = Trim(**engineer);
+  }
+  if (auto valid = ValidateOrgFields(patch.contract_status, patch.contract_type, patch.engineer);
+      !valid.ok()) {
+    return ErrorResponse(valid.error());
+  }
+  auto org = FindOrg(context.store, request.params.at("org"));
+  if (!org.ok()) {
+    return ErrorResponse(org.error());
+  }
+  auto updated = context.store.UpdateOrganization(org->id, patch);
+  if (!updated.ok()) {
+    return ErrorResponse(updated.error());
+  }
+  ApiResponse response;
+  response.body = OrganizationJson(*updated);
+  return response;
+}
+
+}  // namespace
+
+nlohmann::json OrganizationJson(const Organization& org) {
+  nlohmann::json out = {{"id", org.id},
+                        {"name", org.name},
+                        {"contract_status", org.contract_status},
+                        {"contract_type", org.contract_type},
+                        {"engineer", org.engineer},
+                        {"host_count", org.host_count}};
+  PutTime(out, "created_at", org.created_at_ms);
+  return out;
+}
+
+Result<Organization> FindOrg(Store& store, std::string_view key) {
+  if (key.empty() || key.size() > 1000) {
+    return MakeError(ErrorCode::kNotFound, "organisation not found");
+  }
+  auto org = store.FindOrganization(key);
+  if (!org.ok() && org.error().code == ErrorCode::kNotFound) {
+    return MakeError(ErrorCode::kNotFound, "organisation '" + std::string(key) + "' not found");
+  }
+  return org;
+}
+
+Result<int64_t> PathId(const ApiRequest& request, std::string_view name) {
+  const auto it = request.params.find(name);
+  if (it == request.params.end() || it->second.empty() || it->second.size() > 18) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     std::string(name) + " must be a positive integer");
+  }
+  int64_t value = 0;
+  for (const char c : it->second) {
+    if (c < '0' || c > '9') {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       std::string(name) + " must be a positive integer");
+    }
+    value = value * 10 + (c - '0');
+  }
+  if (value <= 0) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     std::string(name) + " must be a positive integer");
+  }
+  return value;
+}
+
+void RegisterOrgRoutes(Router& router, ApiContext& context) {
+  router.Add("GET", "/api/v1/orgs", Access::kRead,
+             [&context](ApiRequest&) { return ListOrgs(context); });
+  router.Add("POST", "/api/v1/orgs", Access::kWrite,
+             [&context](ApiRequest& request) { return CreateOrg(context, request); });
+  router.Add("GET", "/api/v1/orgs/{org}", Access::kRead,
+             [&context](ApiRequest& request) { return ShowOrg(context, request); });
+  router.Add("PATCH", "/api/v1/orgs/{org}", Access::kWrite,
+             [&context](ApiRequest& request) { return PatchOrg(context, request); });
+}
+
+}  // namespace dozor::server::http

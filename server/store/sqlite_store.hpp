@@ -1,0 +1,117 @@
+// SQLite implementation of Store: one writer connection (all writes, serialised by a mutex), one
+// reader connection (queries, own mutex) so management reads never queue behind an ingest batch,
+// and optionally a third connection on a background thread that checkpoints the WAL about once a
+// second so COMMIT never pays for a checkpoint.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "dozor/common/sqlite.hpp"
+#include "store/store.hpp"
+
+namespace dozor::server {
+
+class SqliteStore final : public Store {
+ public:
+  // Opens (creating if needed) the database at options.path and applies pending migrations in one
+  // transaction. kDataLoss if the file is not a database, kFailedPrecondition if its schema is
+  // newer than this binary knows; both name the file.
+  static Result<std::unique_ptr<SqliteStore>> Open(const SqliteStoreOptions& options);
+
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  Result<Organization> CreateOrganization(const Organization& org) override;
+  Result<std::vector<Organization>> ListOrganizations() override;
+  Result<Organization> FindOrganization(std::string_view key) override;
+  Result<Organization> UpdateOrganization(int64_t id, const OrganizationPatch& patch) override;
+
+  Result<EnrollmentToken> CreateEnrollmentToken(const NewEnrollmentToken& token) override;
+  Result<std::vector<EnrollmentToken>> ListEnrollmentTokens(std::optional<int64_t> org_id) override;
+  Status RevokeEnrollmentToken(int64_t token_id, int64_t now_ms) override;
+
+  Result<EnrolledAgent> EnrollAgent(std::string_view token_hash, const NewAgent& agent,
+                                    int64_t now_ms) override;
+  Result<AgentCredential> GetAgentCredential(std::string_view agent_id) override;
+  Status RevokeAgent(std::string_view agent_id, int64_t now_ms) override;
+
+  Result<std::vector<CommitResult>> CommitReports(std::vector<IncomingReport>& batch) override;
+
+  Result<std::vector<HostSummary>> ListHosts(std::optional<int64_t> org_id) override;
+  Result<HostSummary> GetHost(std::string_view agent_id) override;
+  Result<HostInventory> GetInventory(std::string_view agent_id) override;
+  Result<std::vector<InventoryChange>> ListChanges(std::string_view agent_id, int64_t since_ms,
+                                                   int limit) override;
+  Result<std::vector<HealthRecord>> ListHealth(std::string_view agent_id, int64_t since_ms,
+                                               int limit) override;
+
+  Result<ApiToken> CreateApiToken(std::string_view name, std::string_view role,
+                                  std::string_view token_hash, std::string_view hint,
+                                  std::optional<int64_t> expires_at_ms) override;
+  Result<ApiToken> AuthenticateApiToken(std::string_view token_hash, int64_t now_ms) override;
+  Result<std::vector<ApiToken>> ListApiTokens() override;
+  Status RevokeApiToken(int64_t id, int64_t now_ms) override;
+  Result<int64_t> CountApiTokens() override;
+
+  Result<int64_t> PruneHealth(int64_t cutoff_ms) override;
+
+  // Not part of Store: runs one WAL checkpoint now (PASSIVE, or TRUNCATE when `truncate`) on the
+  // checkpoint connection. For tests, benchmarks and shutdown paths.
+  Status CheckpointNow(bool truncate);
+
+  // Highest schema version this binary knows (the last embedded migration).
+  static int LatestSchemaVersion();
+
+  struct WriterStatements;
+  struct ReaderStatements;
+
+ private:
+  struct CachedAgent {
+    int64_t pk = 0;
+    uint64_t last_seq = 0;
+    bool revoked = false;
+  };
+
+  SqliteStore() = default;
+
+  Result<CachedAgent*> LookupAgentLocked(const std::string& agent_id);
+  Status CommitLocked(std::vector<IncomingReport>& batch, const std::vector<std::string>& encoded,
+                      std::vector<CommitResult>& results,
+                      std::unordered_map<std::string, CachedAgent>& saved);
+  Status ApplyInventoryLocked(int64_t pk, const std::string& agent_id,
+                              const dozor::v1::Report& report);
+  Result<HostSummary> ReadHostLocked(std::string_view agent_id, int64_t* pk);
+  Result<int64_t> ReaderAgentPkLocked(std::string_view agent_id);
+  void CheckpointLoop();
+
+  std::string path_;
+  bool background_checkpoint_ = true;
+
+  std::mutex write_mu_;
+  sqlite::Database writer_;
+  std::unique_ptr<WriterStatements> ws_;
+  std::unordered_map<std::string, CachedAgent> agent_cache_;  // guarded by write_mu_
+
+  std::mutex read_mu_;
+  sqlite::Database reader_;
+  std::unique_ptr<ReaderStatements> rs_;
+
+  std::mutex checkpoint_mu_;  // guards checkpointer_ and stop_
+  std::condition_variable checkpoint_cv_;
+  bool stop_ = false;
+  std::mutex checkpoint_run_mu_;  // one checkpoint at a time on checkpointer_
+  sqlite::Database checkpointer_;
+  sqlite::Statement checkpoint_passive_;
+  sqlite::Statement checkpoint_truncate_;
+  std::thread checkpoint_thread_;
+};
+
+}  // namespace dozor::server

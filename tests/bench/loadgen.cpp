@@ -1,0 +1,1090 @@
+// dozor-loadgen: simulates many agents against a real dozor-server over the agent contract
+// (proto/dozor/v1/agent.proto: Enroll, then one Connect stream per agent) and measures what the
+// server sustains: acked reports per second, send->ack latency, failed streams, unacked reports.
+//
+// Every stream is a grpc::ClientBidiReactor, so 10,000 streams run on gRPC's own few threads; the
+// only threads of ours are main (the cadence schedule and progress), one connector that paces
+// stream opening (--connect-rate) and a short-lived pool for enrolment.
+#include <absl/synchronization/mutex.h>
+#include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <bit>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dozor/common/crypto.hpp"
+#include "dozor/common/files.hpp"
+#include "dozor/common/result.hpp"
+#include "dozor/common/version.hpp"
+#include "dozor/v1/agent.grpc.pb.h"
+
+namespace dozor::bench {
+namespace {
+
+using dozor::v1::AgentMessage;
+using dozor::v1::AgentService;
+using dozor::v1::ServerMessage;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr int kMaxEnrollConcurrency = 64;
+constexpr size_t kMaxReportedFailures = 5;
+constexpr size_t kMaxIdentitiesFileBytes = 64 * 1024 * 1024;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch())
+      .count();
+}
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+enum class Mode { kThroughput, kCadence };
+
+struct Options {
+  std::string server;
+  bool insecure = false;
+  std::string ca_file;
+  std::string server_name;
+  std::string token;
+  int agents = 100;
+  std::string identities_file;
+  Mode mode = Mode::kThroughput;
+  int window = 32;
+  double interval_seconds = 60;
+  double duration_seconds = 30;
+  double warmup_seconds = -1;  // < 0: automatic
+  double drain_seconds = 10;
+  int values = 50;
+  double connect_rate = 500;
+  int connections = 0;  // 0: one TCP connection per agent, like real agents
+  std::string summary_json;
+  bool enroll_only = false;
+};
+
+// ---------------------------------------------------------------- latency histogram
+
+// Log-linear buckets over microseconds (32 sub-buckets per power of two, ~3 % resolution),
+// lock-free so gRPC threads record acks without contending.
+class LatencyHistogram {
+ public:
+  void Record(int64_t micros) {
+    uint64_t value = micros < 0 ? 0 : static_cast<uint64_t>(micros);
+    buckets_[Index(value)].fetch_add(1, std::memory_order_relaxed);
+    count_.fetch_add(1, std::memory_order_relaxed);
+    uint64_t seen = max_.load(std::memory_order_relaxed);
+    while (value > seen && !max_.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
+    }
+  }
+
+  uint64_t Count() const { return count_.load(); }
+  uint64_t MaxMicros() const { return max_.load(); }
+
+  // Upper bound of the bucket holding the q-quantile (never above the exact maximum).
+  uint64_t QuantileMicros(double q) const {
+    uint64_t total = Count();
+    if (total == 0) {
+      return 0;
+    }
+    auto rank = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total)));
+    rank = std::max<uint64_t>(rank, 1);
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < kBuckets; ++i) {
+      cumulative += buckets_[i].load(std::memory_order_relaxed);
+      if (cumulative >= rank) {
+        return std::min(UpperBound(i), MaxMicros());
+      }
+    }
+    return MaxMicros();
+  }
+
+ private:
+  static constexpr size_t kLinear = 64;
+  static constexpr size_t kSubBuckets = 32;
+  static constexpr size_t kBuckets = kLinear + 58 * kSubBuckets;
+
+  static size_t Index(uint64_t value) {
+    if (value < kLinear) {
+      return value;
+    }
+    int shift = std::bit_width(value) - 6;  // value >> shift is in [32, 64)
+    size_t index = kLinear + static_cast<size_t>(shift - 1) * kSubBuckets +
+                   static_cast<size_t>((value >> shift) - kSubBuckets);
+    return std::min(index, kBuckets - 1);
+  }
+
+  static uint64_t UpperBound(size_t index) {
+    if (index < kLinear) {
+      return index;
+    }
+    size_t shift = (index - kLinear) / kSubBuckets + 1;
+    uint64_t mantissa = (index - kLinear) % kSubBuckets + kSubBuckets;
+    return ((mantissa + 1) << shift) - 1;
+  }
+
+  std::array<std::atomic<uint64_t>, kBuckets> buckets_{};
+  std::atomic<uint64_t> count_{0};
+  std::atomic<uint64_t> max_{0};
+};
+
+// ---------------------------------------------------------------- shared run state
+
+struct Stats {
+  std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> acked{0};
+  std::atomic<uint64_t> stored{0};
+  std::atomic<uint64_t> duplicate{0};
+  std::atomic<uint64_t> rejected{0};
+  std::atomic<uint64_t> unexpected_acks{0};
+  std::atomic<uint64_t> abandoned{0};  // in flight when their stream ended
+  std::atomic<uint64_t> streams_started{0};
+  std::atomic<uint64_t> streams_accepted{0};
+  std::atomic<uint64_t> streams_failed{0};
+  std::atomic<uint64_t> streams_settled{0};  // accepted or failed before acceptance
+  std::atomic<bool> recording{false};        // latencies count only after the warm-up
+  std::atomic<bool> stop_sending{false};
+  LatencyHistogram latency;
+
+  std::mutex failures_mutex;
+  std::vector<std::string> failures;  // first few, for the summary
+  std::string first_rejection;
+
+  std::mutex done_mutex;
+  std::condition_variable done_cv;
+  uint64_t streams_done = 0;
+
+  void NoteFailure(const std::string& what) {
+    std::lock_guard lock(failures_mutex);
+    if (failures.size() < kMaxReportedFailures) {
+      failures.push_back(what);
+    }
+  }
+};
+
+struct Identity {
+  std::string agent_id;
+  std::string agent_secret;
+  std::string hostname;
+  std::string machine_id;
+};
+
+// ---------------------------------------------------------------- realistic health samples
+
+// How many of each repeated item a sample carries. The default --values 50 gives 6 filesystems,
+// 2 disks, 2 NICs, 5+5 top processes and 2 temperatures: 52 changing metric values (free bytes and
+// inodes per filesystem, throughput per disk and NIC, CPU and RSS per process) next to their
+// near-constant labels and totals, roughly what the real agent sends.
+struct SampleShape {
+  int filesystems = 6;
+  int disks = 2;
+  int nics = 2;
+  int top_cpu = 5;
+  int top_memory = 5;
+  int temperatures = 2;
+
+  int MetricValues() const {
+    return 10 + 2 * filesystems + 2 * disks + 2 * nics + 2 * (top_cpu + top_memory) + temperatures;
+  }
+};
+
+SampleShape ShapeForValues(int values) {
+  SampleShape shape;
+  // 10 scalars + disks, NICs and temperatures (10) are fixed; the rest (minus 2, so that 50 gives
+  // the default shape) is split between filesystems and processes as in the default, 12 to 20.
+  int rest = std::max(0, values - 18);
+  shape.filesystems = std::max(1, static_cast<int>(std::lround(rest * 12.0 / 32.0 / 2.0)));
+  int processes =
+      std::max(0, static_cast<int>(std::lround((rest - 2.0 * shape.filesystems) / 2.0)));
+  shape.top_cpu = (processes + 1) / 2;
+  shape.top_memory = processes / 2;
+  return shape;
+}
+
+// xorshift64*: cheap, deterministic per agent, good enough to make samples differ.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : state_(seed * 0x9E3779B97F4A7C15ULL + 1) {}
+  uint64_t Next() {
+    state_ ^= state_ >> 12;
+    state_ ^= state_ << 25;
+    state_ ^= state_ >> 27;
+    return state_ * 0x2545F4914F6CDD1DULL;
+  }
+  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
+  double Around(double center, double spread) { return center + (Uniform() * 2 - 1) * spread; }
+
+ private:
+  uint64_t state_;
+};
+
+std::string DescribeStatus(const grpc::Status& status) {
+  static constexpr std::array<const char*, 17> kNames = {"OK",
+                                                         "CANCELLED",
+                                                         "UNKNOWN",
+                                                         "INVALID_ARGUMENT",
+                                                         "DEADLINE_EXCEEDED",
+                                                         "NOT_FOUND",
+                                                         "ALREADY_EXISTS",
+                                                         "PERMISSION_DENIED",
+                                                         "RESOURCE_EXHAUSTED",
+                                                         "FAILED_PRECONDITION",
+                                                         "ABORTED",
+                                                         "OUT_OF_RANGE",
+                                                         "UNIMPLEMENTED",
+                                                         "INTERNAL",
+                                                         "UNAVAILABLE",
+                                                         "DATA_LOSS",
+                                                         "UNAUTHENTICATED"};
+  auto code = static_cast<size_t>(status.error_code());
+  std::string name = code < kNames.size() ? kNames[code] : std::to_string(code);
+  return name + ": " + status.error_message();
+}
+
+double Round(double value, double step) { return std::round(value / step) * step; }
+
+constexpr std::array<const char*, 8> kMounts = {
+    "/", "/boot", "/var", "/home", "/srv", "/var/lib/postgresql", "/backup", "/tmp"};
+constexpr std::array<const char*, 10> kProcesses = {
+    "postgres", "rphost",  "java",    "nginx", "ragent",
+    "rmngr",    "dockerd", "python3", "sshd",  "systemd-journald"};
+
+// Builds one sample for agent `agent_index`: labels and totals depend only on the agent, the
+// metrics wander per call, rounded to the precision a real collector reports.
+void FillHealthSample(const SampleShape& shape, uint64_t agent_index, Rng& rng,
+                      dozor::v1::HealthSample* sample) {
+  Rng fixed(agent_index);  // same labels and totals in every sample of this agent
+  uint64_t memory_total = (4ULL + fixed.Next() % 60) << 30;
+  sample->set_cpu_percent(Round(std::clamp(rng.Around(25, 20), 0.0, 100.0), 0.1));
+  sample->set_cpu_iowait_percent(Round(std::clamp(rng.Around(2, 2), 0.0, 100.0), 0.1));
+  double load = rng.Around(1.5, 1.0);
+  sample->set_load1(Round(std::max(0.0, load), 0.01));
+  sample->set_load5(Round(std::max(0.0, load * 0.9), 0.01));
+  sample->set_load15(Round(std::max(0.0, load * 0.8), 0.01));
+  sample->set_memory_total_bytes(memory_total);
+  sample->set_memory_available_bytes(
+      static_cast<uint64_t>(static_cast<double>(memory_total) * rng.Around(0.4, 0.1)) & ~4095ULL);
+  sample->set_swap_total_bytes(2ULL << 30);
+  sample->set_swap_free_bytes(((2ULL << 30) - (rng.Next() % (64ULL << 20))) & ~4095ULL);
+  sample->set_process_count(static_cast<uint32_t>(150 + rng.Next() % 50));
+  sample->set_interval_seconds(60);
+
+  for (int i = 0; i < shape.filesystems; ++i) {
+    auto* fs = sample->add_filesystems();
+    std::string mount = i < static_cast<int>(kMounts.size()) ? kMounts[static_cast<size_t>(i)]
+                                                             : "/data" + std::to_string(i);
+    fs->set_mount_point(mount);
+    fs->set_device("/dev/sda" + std::to_string(i + 1));
+    fs->set_fs_type(i % 3 == 2 ? "xfs" : "ext4");
+    uint64_t total = (8ULL + fixed.Next() % 500) << 30;
+    uint64_t free =
+        static_cast<uint64_t>(static_cast<double>(total) * rng.Around(0.45, 0.02)) & ~4095ULL;
+    fs->set_total_bytes(total);
+    fs->set_free_bytes(free);
+    fs->set_available_bytes(free - std::min(free, total / 20));
+    uint64_t inodes = total >> 14;
+    fs->set_inodes_total(inodes);
+    fs->set_inodes_free(inodes - inodes / 10 - rng.Next() % 1000);
+  }
+  for (int i = 0; i < shape.disks; ++i) {
+    auto* disk = sample->add_disks();
+    disk->set_device(i == 0 ? "sda" : "sd" + std::string(1, static_cast<char>('a' + i)));
+    disk->set_read_bytes_per_s(Round(std::max(0.0, rng.Around(2e6, 2e6)), 512));
+    disk->set_write_bytes_per_s(Round(std::max(0.0, rng.Around(4e6, 4e6)), 512));
+    disk->set_reads_per_s(Round(std::max(0.0, rng.Around(40, 40)), 0.1));
+    disk->set_writes_per_s(Round(std::max(0.0, rng.Around(80, 80)), 0.1));
+    disk->set_busy_percent(Round(std::clamp(rng.Around(10, 10), 0.0, 100.0), 0.1));
+  }
+  for (int i = 0; i < shape.nics; ++i) {
+    auto* nic = sample->add_networks();
+    nic->set_interface(i == 0 ? "eth0" : "eth" + std::to_string(i));
+    nic->set_rx_bytes_per_s(Round(std::max(0.0, rng.Around(5e5, 5e5)), 1));
+    nic->set_tx_bytes_per_s(Round(std::max(0.0, rng.Around(3e5, 3e5)), 1));
+    nic->set_rx_errors(rng.Next() % 50 == 0 ? 1 : 0);
+  }
+  auto add_process = [&](dozor::v1::ProcessUsage* process, int i) {
+    process->set_pid(static_cast<uint32_t>(300 + fixed.Next() % 30000));
+    process->set_name(kProcesses[static_cast<size_t>(i) % kProcesses.size()]);
+    process->set_cpu_percent(Round(std::max(0.0, rng.Around(20.0 / (i + 1), 5)), 0.1));
+    process->set_rss_bytes(
+        static_cast<uint64_t>(std::max(4096.0, rng.Around(400e6 / (i + 1), 20e6))) & ~4095ULL);
+  };
+  for (int i = 0; i < shape.top_cpu; ++i) {
+    add_process(sample->add_top_cpu(), i);
+  }
+  for (int i = 0; i < shape.top_memory; ++i) {
+    add_process(sample->add_top_memory(), i + 3);
+  }
+  for (int i = 0; i < shape.temperatures; ++i) {
+    auto* temperature = sample->add_temperatures();
+    temperature->set_sensor(i == 0 ? "coretemp/Package id 0" : "nvme/Composite");
+    temperature->set_celsius(Round(rng.Around(45, 5), 1));
+  }
+}
+
+void FillReport(const SampleShape& shape, uint64_t agent_index, uint64_t seq, Rng& rng,
+                AgentMessage* message) {
+  auto* report = message->mutable_report();
+  report->set_seq(seq);
+  report->set_collected_at_ms(WallMs());
+  report->set_agent_version(std::string("loadgen/") + kVersion);
+  FillHealthSample(shape, agent_index, rng, report->mutable_health());
+  auto* status = report->add_collectors();
+  status->set_name("health");
+  status->set_ok(true);
+  status->set_duration_ms(static_cast<uint32_t>(5 + rng.Next() % 20));
+}
+
+// ---------------------------------------------------------------- one simulated agent
+
+struct RunConfig {
+  Mode mode = Mode::kThroughput;
+  int window = 32;
+  SampleShape shape;
+};
+
+// One agent's Connect stream. Reactions may run concurrently on gRPC threads, so the small state is
+// under mutex_; Start* calls are issued outside it. At most one write is outstanding: a new one
+// starts only from OnWriteDone, an ack, StreamAccepted or the cadence timer when none is.
+// A hold keeps OnDone from running while the timer thread may still start a write; it is released
+// once the read side ended and no write is being issued.
+class AgentStream : public grpc::ClientBidiReactor<AgentMessage, ServerMessage> {
+ public:
+  AgentStream(uint64_t index, const Identity& identity, const RunConfig& config, Stats& stats)
+      : index_(index), config_(config), stats_(stats), rng_(index * 7919 + 17) {
+    context_.AddMetadata("authorization",
+                         "Dozor " + identity.agent_id + ":" + identity.agent_secret);
+  }
+
+  void Start(AgentService::Stub* stub) {
+    stub->async()->Connect(&context_, this);
+    AddHold();
+    StartRead(&incoming_);
+    StartCall();
+    started_.store(true);
+  }
+
+  bool started() const { return started_.load(); }
+
+  // Cadence mode: one health report is due now.
+  void Tick() {
+    std::unique_ptr<AgentMessage> message;
+    {
+      std::lock_guard lock(mutex_);
+      if (read_closed_) {
+        return;
+      }
+      ++pending_;
+      message = NextWriteLocked();
+    }
+    Write(std::move(message));
+  }
+
+  void Cancel() { context_.TryCancel(); }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      std::lock_guard lock(mutex_);
+      read_closed_ = true;
+      // These can no longer be acked; the drain at the end need not wait for them.
+      stats_.abandoned.fetch_add(in_flight_.size());
+      in_flight_.clear();
+      MaybeReleaseHoldLocked();
+      return;
+    }
+    std::unique_ptr<AgentMessage> message;
+    bool protocol_error = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (incoming_.has_accepted()) {
+        if (!accepted_) {
+          accepted_ = true;
+          next_seq_ = incoming_.accepted().last_committed_seq() + 1;
+          stats_.streams_accepted.fetch_add(1);
+          stats_.streams_settled.fetch_add(1);
+        }
+      } else if (incoming_.has_ack()) {
+        if (!accepted_) {
+          protocol_error = true;
+        } else {
+          HandleAckLocked(incoming_.ack());
+        }
+      }
+      if (!protocol_error) {
+        message = NextWriteLocked();
+      }
+    }
+    if (protocol_error) {
+      stats_.NoteFailure("agent " + std::to_string(index_) + ": ack before StreamAccepted");
+      context_.TryCancel();
+      return;
+    }
+    StartRead(&incoming_);
+    Write(std::move(message));
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::unique_ptr<AgentMessage> message;
+    {
+      std::lock_guard lock(mutex_);
+      writing_ = false;
+      current_write_.reset();
+      if (!ok) {
+        write_failed_ = true;  // the read side will end with the stream's status
+        MaybeReleaseHoldLocked();
+        return;
+      }
+      message = NextWriteLocked();
+      if (!message) {
+        MaybeReleaseHoldLocked();
+      }
+    }
+    Write(std::move(message));
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    bool failed = false;
+    {
+      std::lock_guard lock(mutex_);
+      failed = !cancelled_by_us_.load();
+      if (!accepted_) {
+        stats_.streams_settled.fetch_add(1);
+      }
+    }
+    if (failed) {
+      stats_.streams_failed.fetch_add(1);
+      stats_.NoteFailure("agent " + std::to_string(index_) + ": " + DescribeStatus(status));
+    }
+    std::lock_guard lock(stats_.done_mutex);
+    ++stats_.streams_done;
+    stats_.done_cv.notify_all();
+  }
+
+  void MarkCancelledByUs() { cancelled_by_us_.store(true); }
+
+  uint64_t Pending() {
+    std::lock_guard lock(mutex_);
+    return pending_;
+  }
+
+ private:
+  struct Sent {
+    uint64_t seq;
+    int64_t sent_ns;
+  };
+
+  // Decides whether a write starts now; if so assigns its seq and returns the message to send.
+  std::unique_ptr<AgentMessage> NextWriteLocked() {
+    if (!accepted_ || writing_ || read_closed_ || write_failed_) {
+      return nullptr;
+    }
+    if (config_.mode == Mode::kThroughput) {
+      if (stats_.stop_sending.load(std::memory_order_relaxed) ||
+          in_flight_.size() >= static_cast<size_t>(config_.window)) {
+        return nullptr;
+      }
+    } else {
+      if (pending_ == 0) {
+        return nullptr;
+      }
+      --pending_;
+    }
+    auto message = std::make_unique<AgentMessage>();
+    uint64_t seq = next_seq_++;
+    FillReport(config_.shape, index_, seq, rng_, message.get());
+    in_flight_.push_back(Sent{seq, NowNs()});
+    writing_ = true;
+    stats_.sent.fetch_add(1, std::memory_order_relaxed);
+    return message;
+  }
+
+  // Only the thread that got `message` from NextWriteLocked may call this; writing_ keeps every
+  // other thread from starting a second write meanwhile.
+  void Write(std::unique_ptr<AgentMessage> message) {
+    if (!message) {
+      return;
+    }
+    AgentMessage* raw = message.get();
+    {
+      std::lock_guard lock(mutex_);
+      current_write_ = std::move(message);
+    }
+    StartWrite(raw);
+  }
+
+  void HandleAckLocked(const dozor::v1::Ack& ack) {
+    int64_t now = NowNs();
+    auto it = in_flight_.begin();
+    while (it != in_flight_.end() && it->seq != ack.seq()) {
+      ++it;
+    }
+    if (it == in_flight_.end()) {
+      stats_.unexpected_acks.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    if (stats_.recording.load(std::memory_order_relaxed)) {
+      stats_.latency.Record((now - it->sent_ns) / 1000);
+    }
+    in_flight_.erase(it);
+    stats_.acked.fetch_add(1, std::memory_order_relaxed);
+    switch (ack.outcome()) {
+      case dozor::v1::Ack::STORED:
+        stats_.stored.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case dozor::v1::Ack::DUPLICATE:
+        stats_.duplicate.fetch_add(1, std::memory_order_relaxed);
+        break;
+      default: {
+        if (stats_.rejected.fetch_add(1) == 0) {
+          std::lock_guard lock(stats_.failures_mutex);
+          stats_.first_rejection = "seq " + std::to_string(ack.seq()) + ": " + ack.reason();
+        }
+        break;
+      }
+    }
+  }
+
+  void MaybeReleaseHoldLocked() {
+    if (read_closed_ && !writing_ && !hold_released_) {
+      hold_released_ = true;
+      RemoveHold();
+    }
+  }
+
+  uint64_t index_;
+  const RunConfig& config_;
+  Stats& stats_;
+  grpc::ClientContext context_;
+  ServerMessage incoming_;
+  std::atomic<bool> cancelled_by_us_{false};
+  std::atomic<bool> started_{false};
+
+  std::mutex mutex_;
+  Rng rng_;
+  bool accepted_ = false;
+  bool read_closed_ = false;
+  bool write_failed_ = false;
+  bool hold_released_ = false;
+  bool writing_ = false;  // a write is outstanding (or about to be started)
+  std::unique_ptr<AgentMessage> current_write_;
+  uint64_t next_seq_ = 1;
+  uint64_t pending_ = 0;  // cadence: reports due but not yet written
+  std::deque<Sent> in_flight_;
+};
+
+// ---------------------------------------------------------------- channels and enrolment
+
+Result<std::shared_ptr<grpc::ChannelCredentials>> MakeCredentials(const Options& options) {
+  if (options.insecure) {
+    return grpc::InsecureChannelCredentials();
+  }
+  grpc::SslCredentialsOptions ssl;
+  if (!options.ca_file.empty()) {
+    DOZOR_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadFile(options.ca_file, 1024 * 1024));
+  }
+  return grpc::SslCredentials(ssl);
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const Options& options,
+                                           const std::shared_ptr<grpc::ChannelCredentials>& creds,
+                                           int channel_index) {
+  grpc::ChannelArguments args;
+  // A distinct argument gives each channel its own subchannel, i.e. its own TCP connection.
+  args.SetInt("dozor.loadgen.channel", channel_index);
+  if (!options.server_name.empty()) {
+    args.SetSslTargetNameOverride(options.server_name);
+  }
+  return grpc::CreateCustomChannel(options.server, creds, args);
+}
+
+Result<std::vector<Identity>> LoadIdentities(const std::string& path) {
+  std::vector<Identity> identities;
+  if (path.empty() || !std::filesystem::exists(path)) {
+    return identities;
+  }
+  DOZOR_ASSIGN_OR_RETURN(std::string text, ReadFile(path, kMaxIdentitiesFileBytes));
+  std::istringstream lines(text);
+  std::string line;
+  int line_number = 0;
+  while (std::getline(lines, line)) {
+    ++line_number;
+    if (line.empty()) {
+      continue;
+    }
+    auto json = nlohmann::json::parse(line, nullptr, false);
+    if (json.is_discarded() || !json.is_object() || !json.contains("agent_id") ||
+        !json.contains("agent_secret") || !json["agent_id"].is_string() ||
+        !json["agent_secret"].is_string()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       path + ":" + std::to_string(line_number) + ": not an identity JSON line");
+    }
+    Identity identity;
+    identity.agent_id = json["agent_id"].get<std::string>();
+    identity.agent_secret = json["agent_secret"].get<std::string>();
+    identity.hostname = json.value("hostname", "");
+    identity.machine_id = json.value("machine_id", "");
+    identities.push_back(std::move(identity));
+  }
+  return identities;
+}
+
+Status SaveIdentities(const std::string& path, const std::vector<Identity>& identities) {
+  std::string text;
+  for (const auto& identity : identities) {
+    nlohmann::json json{{"agent_id", identity.agent_id},
+                        {"agent_secret", identity.agent_secret},
+                        {"hostname", identity.hostname},
+                        {"machine_id", identity.machine_id}};
+    text += json.dump();
+    text += '\n';
+  }
+  return WriteFileAtomic(path, text, 0600);
+}
+
+// Enrolls agents [first, count) with up to kMaxEnrollConcurrency concurrent Enroll calls.
+Status EnrollMissing(const Options& options, const std::shared_ptr<grpc::Channel>& channel,
+                     std::vector<Identity>& identities, size_t count) {
+  size_t first = identities.size();
+  if (first >= count) {
+    return OkStatus();
+  }
+  identities.resize(count);
+  auto run_id = RandomHex(4);
+  if (!run_id.ok()) {
+    return run_id.error();
+  }
+  std::atomic<size_t> next{first};
+  std::atomic<bool> failed{false};
+  std::mutex error_mutex;
+  std::string first_error;
+  std::atomic<size_t> enrolled{0};
+  auto worker = [&] {
+    auto stub = AgentService::NewStub(channel);
+    while (!failed.load()) {
+      size_t index = next.fetch_add(1);
+      if (index >= count) {
+        return;
+      }
+      auto machine_id = RandomHex(16);
+      dozor::v1::EnrollRequest request;
+      request.set_token(options.token);
+      request.set_hostname("loadgen-" + *run_id + "-" + std::to_string(index));
+      request.set_machine_id(machine_id.ok() ? *machine_id : std::to_string(index));
+      request.set_agent_version(std::string("loadgen/") + kVersion);
+      request.set_os("linux");
+      dozor::v1::EnrollResponse response;
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+      grpc::Status status = stub->Enroll(&context, request, &response);
+      if (!status.ok()) {
+        std::lock_guard lock(error_mutex);
+        if (!failed.exchange(true)) {
+          first_error = "Enroll failed: " + DescribeStatus(status);
+        }
+        return;
+      }
+      Identity& identity = identities[index];
+      identity.agent_id = response.agent_id();
+      identity.agent_secret = response.agent_secret();
+      identity.hostname = request.hostname();
+      identity.machine_id = request.machine_id();
+      enrolled.fetch_add(1);
+    }
+  };
+  auto started = SteadyClock::now();
+  size_t threads = std::min<size_t>(kMaxEnrollConcurrency, count - first);
+  std::vector<std::thread> pool;
+  for (size_t i = 0; i < threads; ++i) {
+    pool.emplace_back(worker);
+  }
+  for (auto& thread : pool) {
+    thread.join();
+  }
+  // Keep only a contiguous prefix of successful enrolments so the cache stays index-aligned.
+  size_t good = first;
+  while (good < identities.size() && !identities[good].agent_id.empty()) {
+    ++good;
+  }
+  identities.resize(good);
+  double seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
+  std::cerr << "dozor-loadgen: enrolled " << enrolled.load() << " agents in " << seconds << " s\n";
+  if (!options.identities_file.empty()) {
+    DOZOR_RETURN_IF_ERROR(SaveIdentities(options.identities_file, identities));
+  }
+  if (failed.load()) {
+    return MakeError(ErrorCode::kUnavailable, first_error);
+  }
+  return OkStatus();
+}
+
+// ---------------------------------------------------------------- the run
+
+struct Summary {
+  double elapsed_seconds = 0;
+  double connect_seconds = -1;
+  double window_seconds = 0;
+  uint64_t window_acked = 0;
+  uint64_t not_acked = 0;
+  uint64_t never_sent = 0;
+  bool all_done = true;
+};
+
+double Seconds(int64_t ns) { return static_cast<double>(ns) / 1e9; }
+
+int Run(const Options& options) {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  auto creds = MakeCredentials(options);
+  if (!creds.ok()) {
+    std::cerr << "dozor-loadgen: --ca: " << creds.error().message << "\n";
+    return 2;
+  }
+  auto identities = LoadIdentities(options.identities_file);
+  if (!identities.ok()) {
+    std::cerr << "dozor-loadgen: " << identities.error().message << "\n";
+    return 2;
+  }
+  auto agents = static_cast<size_t>(options.agents);
+  if (identities->size() < agents) {
+    if (options.token.empty()) {
+      std::cerr << "dozor-loadgen: " << identities->size() << " cached identities, " << agents
+                << " needed: pass --token to enroll the rest\n";
+      return 2;
+    }
+    auto enroll_channel = MakeChannel(options, *creds, -1);
+    auto enrolled = EnrollMissing(options, enroll_channel, *identities, agents);
+    if (!enrolled.ok()) {
+      std::cerr << "dozor-loadgen: " << enrolled.error().message << "\n";
+      return 1;
+    }
+  }
+  if (options.enroll_only) {
+    return 0;
+  }
+
+  RunConfig config;
+  config.mode = options.mode;
+  config.window = options.window;
+  config.shape = ShapeForValues(options.values);
+  AgentMessage example;
+  Rng example_rng(1);
+  FillReport(config.shape, 0, 1, example_rng, &example);
+  size_t report_bytes = example.ByteSizeLong();
+
+  size_t channel_count =
+      options.connections > 0 ? std::min(static_cast<size_t>(options.connections), agents) : agents;
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  std::vector<std::unique_ptr<AgentService::Stub>> stubs;
+  channels.reserve(channel_count);
+  for (size_t i = 0; i < channel_count; ++i) {
+    channels.push_back(MakeChannel(options, *creds, static_cast<int>(i)));
+    stubs.push_back(AgentService::NewStub(channels.back()));
+  }
+
+  Stats stats;
+  std::vector<std::unique_ptr<AgentStream>> streams;
+  streams.reserve(agents);
+  for (size_t i = 0; i < agents; ++i) {
+    streams.push_back(std::make_unique<AgentStream>(i, (*identities)[i], config, stats));
+  }
+
+  const int64_t start_ns = NowNs();
+  const int64_t end_ns = start_ns + static_cast<int64_t>(options.duration_seconds * 1e9);
+  std::atomic<bool> stop_connecting{false};
+  std::thread connector([&] {
+    // Paced in 10 ms slices so a large fleet does not arrive as one thundering herd.
+    const double per_ns = options.connect_rate / 1e9;
+    size_t opened = 0;
+    while (opened < agents && !stop_connecting.load()) {
+      auto allowed = static_cast<size_t>(static_cast<double>(NowNs() - start_ns) * per_ns) + 1;
+      while (opened < std::min(allowed, agents)) {
+        streams[opened]->Start(stubs[opened % channel_count].get());
+        stats.streams_started.fetch_add(1);
+        ++opened;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+
+  const double interval_ns = options.interval_seconds * 1e9;
+  uint64_t ticks = 0;  // cadence: tick k goes to agent k % N at start + k * interval / N
+  Summary summary;
+  int64_t connected_ns = 0;
+  int64_t measure_start_ns = 0;
+  uint64_t acked_at_measure_start = 0;
+  int64_t next_progress_ns = start_ns + 5'000'000'000LL;
+  uint64_t acked_at_last_progress = 0;
+  while (true) {
+    int64_t now = NowNs();
+    if (now >= end_ns) {
+      break;
+    }
+    if (connected_ns == 0 && stats.streams_settled.load() >= agents) {
+      connected_ns = now;
+      double warmup = options.warmup_seconds >= 0 ? options.warmup_seconds
+                                                  : std::min(5.0, 0.2 * options.duration_seconds);
+      measure_start_ns = now + static_cast<int64_t>(warmup * 1e9);
+    }
+    if (measure_start_ns != 0 && now >= measure_start_ns && !stats.recording.load()) {
+      acked_at_measure_start = stats.acked.load();
+      measure_start_ns = now;
+      stats.recording.store(true);
+    }
+    if (options.mode == Mode::kCadence) {
+      while (true) {
+        auto due = start_ns + static_cast<int64_t>(static_cast<double>(ticks) * interval_ns /
+                                                   static_cast<double>(agents));
+        if (due > now) {
+          break;
+        }
+        AgentStream& stream = *streams[ticks % agents];
+        if (stream.started()) {
+          stream.Tick();
+        }
+        ++ticks;
+      }
+    }
+    if (now >= next_progress_ns) {
+      uint64_t acked = stats.acked.load();
+      std::fprintf(stderr,
+                   "[%5.1fs] streams accepted %llu failed %llu, acked %llu (%.0f/s last 5 s), "
+                   "in flight %llu\n",
+                   Seconds(now - start_ns),
+                   static_cast<unsigned long long>(stats.streams_accepted.load()),
+                   static_cast<unsigned long long>(stats.streams_failed.load()),
+                   static_cast<unsigned long long>(acked),
+                   static_cast<double>(acked - acked_at_last_progress) / 5.0,
+                   static_cast<unsigned long long>(stats.sent.load() - acked));
+      acked_at_last_progress = acked;
+      next_progress_ns += 5'000'000'000LL;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+
+  // Stop generating, then measure the window before the drain adds its tail of acks.
+  stats.stop_sending.store(true);
+  stop_connecting.store(true);
+  connector.join();
+  int64_t measure_end_ns = NowNs();
+  summary.elapsed_seconds = Seconds(measure_end_ns - start_ns);
+  uint64_t acked_at_end = stats.acked.load();
+  if (stats.recording.load()) {
+    summary.window_seconds = Seconds(measure_end_ns - measure_start_ns);
+    summary.window_acked = acked_at_end - acked_at_measure_start;
+  } else {
+    // The connect phase or warm-up outlasted the run: fall back to the whole run.
+    summary.window_seconds = summary.elapsed_seconds;
+    summary.window_acked = acked_at_end;
+  }
+  if (connected_ns != 0) {
+    summary.connect_seconds = Seconds(connected_ns - start_ns);
+  }
+  if (!stats.recording.load()) {
+    stats.recording.store(true);  // at least the drain's latencies
+  }
+
+  // Drain: give outstanding reports time to be acked.
+  int64_t drain_end = NowNs() + static_cast<int64_t>(options.drain_seconds * 1e9);
+  while (NowNs() < drain_end && stats.sent.load() > stats.acked.load() + stats.abandoned.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  uint64_t started = stats.streams_started.load();
+  for (auto& stream : streams) {
+    stream->MarkCancelledByUs();
+  }
+  for (auto& stream : streams) {
+    if (stream->started()) {
+      summary.never_sent += stream->Pending();
+      stream->Cancel();
+    }
+  }
+  {
+    std::unique_lock lock(stats.done_mutex);
+    summary.all_done = stats.done_cv.wait_for(lock, std::chrono::seconds(15),
+                                              [&] { return stats.streams_done >= started; });
+  }
+  summary.not_acked = stats.sent.load() - stats.acked.load();
+
+  // ---------------------------------------------------------------- summary
+  auto ms = [](uint64_t micros) { return static_cast<double>(micros) / 1000.0; };
+  double window_rate = summary.window_seconds > 0
+                           ? static_cast<double>(summary.window_acked) / summary.window_seconds
+                           : 0;
+  double overall_rate =
+      summary.elapsed_seconds > 0 ? static_cast<double>(acked_at_end) / summary.elapsed_seconds : 0;
+  const auto& latency = stats.latency;
+  std::printf("==== dozor-loadgen summary ====\n");
+  if (options.mode == Mode::kThroughput) {
+    std::printf("mode               throughput, window %d reports in flight per stream\n",
+                options.window);
+  } else {
+    std::printf("mode               cadence, one report per agent every %.1f s (expected %.1f/s)\n",
+                options.interval_seconds, static_cast<double>(agents) / options.interval_seconds);
+  }
+  std::printf("server             %s (%s), %zu TCP connection(s)\n", options.server.c_str(),
+              options.insecure ? "plaintext" : "TLS", channel_count);
+  std::printf(
+      "report             %zu bytes, %d metric values (%d fs, %d disks, %d nics, %d+%d procs)\n",
+      report_bytes, config.shape.MetricValues(), config.shape.filesystems, config.shape.disks,
+      config.shape.nics, config.shape.top_cpu, config.shape.top_memory);
+  std::printf("agents             %zu: streams started %llu, accepted %llu, failed %llu\n", agents,
+              static_cast<unsigned long long>(started),
+              static_cast<unsigned long long>(stats.streams_accepted.load()),
+              static_cast<unsigned long long>(stats.streams_failed.load()));
+  if (summary.connect_seconds >= 0) {
+    std::printf("connect phase      %.2f s\n", summary.connect_seconds);
+  } else {
+    std::printf("connect phase      not finished within the run\n");
+  }
+  std::printf("run                %.1f s, measured window %.1f s\n", summary.elapsed_seconds,
+              summary.window_seconds);
+  std::printf("reports sent       %llu\n", static_cast<unsigned long long>(stats.sent.load()));
+  std::printf("reports acked      %llu (stored %llu, duplicate %llu, rejected %llu)\n",
+              static_cast<unsigned long long>(stats.acked.load()),
+              static_cast<unsigned long long>(stats.stored.load()),
+              static_cast<unsigned long long>(stats.duplicate.load()),
+              static_cast<unsigned long long>(stats.rejected.load()));
+  std::printf("acked reports/s    %.1f in the measured window, %.1f over the whole run\n",
+              window_rate, overall_rate);
+  std::printf("ack latency ms     p50 %.2f  p90 %.2f  p99 %.2f  max %.2f  (%llu acks)\n",
+              ms(latency.QuantileMicros(0.50)), ms(latency.QuantileMicros(0.90)),
+              ms(latency.QuantileMicros(0.99)), ms(latency.MaxMicros()),
+              static_cast<unsigned long long>(latency.Count()));
+  std::printf("not acked at end   %llu (plus %llu due but never sent)\n",
+              static_cast<unsigned long long>(summary.not_acked),
+              static_cast<unsigned long long>(summary.never_sent));
+  if (stats.unexpected_acks.load() > 0) {
+    std::printf("unexpected acks    %llu\n",
+                static_cast<unsigned long long>(stats.unexpected_acks.load()));
+  }
+  std::printf("failed streams     %llu\n",
+              static_cast<unsigned long long>(stats.streams_failed.load()));
+  {
+    std::lock_guard lock(stats.failures_mutex);
+    for (const auto& failure : stats.failures) {
+      std::printf("  %s\n", failure.c_str());
+    }
+    if (!stats.first_rejection.empty()) {
+      std::printf("first rejection    %s\n", stats.first_rejection.c_str());
+    }
+  }
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  double own_cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                   static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  std::printf(
+      "loadgen itself     %.1f CPU s, peak RSS %.1f MB (it shares the machine with the server)\n",
+      own_cpu, static_cast<double>(usage.ru_maxrss) / 1024.0);
+  if (!summary.all_done) {
+    std::printf("WARNING: some streams did not finish within 15 s of cancellation\n");
+  }
+  std::printf("===============================\n");
+
+  if (!options.summary_json.empty()) {
+    nlohmann::json json{
+        {"mode", options.mode == Mode::kThroughput ? "throughput" : "cadence"},
+        {"agents", agents},
+        {"report_bytes", report_bytes},
+        {"metric_values", config.shape.MetricValues()},
+        {"elapsed_seconds", summary.elapsed_seconds},
+        {"connect_seconds", summary.connect_seconds},
+        {"window_seconds", summary.window_seconds},
+        {"sent", stats.sent.load()},
+        {"acked", stats.acked.load()},
+        {"stored", stats.stored.load()},
+        {"duplicate", stats.duplicate.load()},
+        {"rejected", stats.rejected.load()},
+        {"acked_per_second_window", window_rate},
+        {"acked_per_second_overall", overall_rate},
+        {"latency_ms",
+         {{"p50", ms(latency.QuantileMicros(0.5))},
+          {"p90", ms(latency.QuantileMicros(0.9))},
+          {"p99", ms(latency.QuantileMicros(0.99))},
+          {"max", ms(latency.MaxMicros())}}},
+        {"not_acked", summary.not_acked},
+        {"streams_failed", stats.streams_failed.load()},
+    };
+    auto written = WriteFileAtomic(options.summary_json, json.dump(2) + "\n", 0644);
+    if (!written.ok()) {
+      std::cerr << "dozor-loadgen: " << written.error().message << "\n";
+    }
+  }
+
+  bool ok = stats.streams_failed.load() == 0 && stats.rejected.load() == 0 &&
+            stats.streams_accepted.load() > 0;
+  std::fflush(stdout);
+  if (!summary.all_done) {
+    // Reactors still referenced by gRPC must not be destroyed: leave without destructors.
+    std::_Exit(ok ? 0 : 1);
+  }
+  streams.clear();
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace dozor::bench
+
+int main(int argc, char** argv) {
+  dozor::bench::Options options;
+  CLI::App app{
+      "dozor-loadgen: simulated agents against a real dozor-server (see tests/bench/README.md)"};
+  app.add_option("--server", options.server, "Agent gRPC address HOST:PORT")->required();
+  auto* insecure = app.add_flag("--insecure", options.insecure, "Plaintext gRPC (loopback)");
+  app.add_option("--ca", options.ca_file, "PEM CA file to verify the server")->excludes(insecure);
+  app.add_option("--server-name", options.server_name, "Name expected in the server certificate");
+  app.add_option("--token", options.token, "Enrollment token (dozorctl token create --org ORG)");
+  app.add_option("--agents", options.agents, "Simulated agents (one stream each)")
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--identities", options.identities_file,
+                 "JSON-lines cache of enrolled identities; missing ones are enrolled and appended");
+  std::string mode = "throughput";
+  app.add_option("--mode", mode,
+                 "throughput: keep --window reports in flight per stream; "
+                 "cadence: one report per agent every --interval-seconds")
+      ->check(CLI::IsMember({"throughput", "cadence"}));
+  app.add_option("--window", options.window, "Throughput mode: reports in flight per stream")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--interval-seconds", options.interval_seconds,
+                 "Cadence mode: seconds between one agent's reports")
+      ->check(CLI::Range(0.001, 86400.0));
+  app.add_option("--duration", options.duration_seconds, "Seconds of load, then stop")
+      ->check(CLI::Range(0.1, 86400.0));
+  app.add_option("--warmup-seconds", options.warmup_seconds,
+                 "Seconds after all streams are accepted before measuring (default: 20 % of "
+                 "--duration, at most 5)");
+  app.add_option("--drain-seconds", options.drain_seconds,
+                 "Seconds to wait for outstanding acks at the end")
+      ->check(CLI::Range(0.0, 600.0));
+  app.add_option("--values", options.values, "Approximate metric values per health sample")
+      ->check(CLI::Range(10, 10000));
+  app.add_option("--connect-rate", options.connect_rate, "Streams opened per second")
+      ->check(CLI::Range(1.0, 1e6));
+  app.add_option("--connections", options.connections,
+                 "TCP connections shared by the streams (default: one per agent)")
+      ->check(CLI::Range(0, 1000000));
+  app.add_flag("--enroll-only", options.enroll_only,
+               "Enroll missing identities into --identities and exit (no streams)");
+  app.add_option("--summary-json", options.summary_json, "Also write the summary as JSON here");
+  app.set_version_flag("--version", dozor::kVersion);
+  CLI11_PARSE(app, argc, argv);
+  options.mode = mode == "cadence" ? dozor::bench::Mode::kCadence : dozor::bench::Mode::kThroughput;
+  return dozor::bench::Run(options);
+}

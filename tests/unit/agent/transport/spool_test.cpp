@@ -1,0 +1,388 @@
+#include "transport/spool.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_util.hpp"
+#include "transport/sqlite_spool.hpp"
+
+namespace dozor::agent {
+namespace {
+
+using dozor::testing::TempDir;
+
+dozor::v1::Report HealthReport(int64_t collected_at_ms, size_t padding = 0) {
+  dozor::v1::Report report;
+  report.set_collected_at_ms(collected_at_ms);
+  report.set_agent_version(std::string(padding, 'h'));
+  report.mutable_health();
+  return report;
+}
+
+dozor::v1::Report InventoryReport(int64_t collected_at_ms, size_t padding = 0) {
+  dozor::v1::Report report;
+  report.set_collected_at_ms(collected_at_ms);
+  report.set_agent_version(std::string(padding, 'i'));
+  report.mutable_inventory();
+  return report;
+}
+
+std::unique_ptr<Spool> OpenSpool(const std::filesystem::path& path, uint64_t max_bytes = 1 << 20) {
+  auto spool = Spool::Open(SpoolOptions{path, max_bytes});
+  REQUIRE_MESSAGE(spool.ok(), spool.error().ToString());
+  return std::move(spool).value();
+}
+
+uint64_t AppendOk(Spool& spool, dozor::v1::Report report) {
+  auto seq = spool.Append(&report);
+  REQUIRE_MESSAGE(seq.ok(), seq.error().ToString());
+  CHECK(report.seq() == *seq);
+  return *seq;
+}
+
+std::vector<uint64_t> AllSeqs(Spool& spool) {
+  auto all = spool.ReadAfter(0, 1'000'000);
+  REQUIRE(all.ok());
+  std::vector<uint64_t> seqs;
+  for (const auto& item : *all) {
+    seqs.push_back(item.seq);
+  }
+  return seqs;
+}
+
+TEST_CASE("spool keeps appended reports and their seqs across close and reopen") {
+  TempDir dir;
+  const auto path = dir / "spool.db";
+  {
+    auto spool = OpenSpool(path);
+    CHECK(AppendOk(*spool, HealthReport(1000)) == 1);
+    CHECK(AppendOk(*spool, InventoryReport(2000)) == 2);
+    CHECK(AppendOk(*spool, HealthReport(3000)) == 3);
+  }
+  auto spool = OpenSpool(path);
+  auto items = spool->ReadAfter(0, 10);
+  REQUIRE(items.ok());
+  REQUIRE(items->size() == 3);
+  CHECK((*items)[0].seq == 1);
+  CHECK_FALSE((*items)[0].is_inventory);
+  CHECK((*items)[1].is_inventory);
+  CHECK((*items)[1].collected_at_ms == 2000);
+  dozor::v1::Report decoded;
+  REQUIRE(decoded.ParseFromString((*items)[2].payload));
+  CHECK(decoded.seq() == 3);  // the payload carries its own seq
+  CHECK(decoded.collected_at_ms() == 3000);
+  CHECK(decoded.has_health());
+
+  auto stats = spool->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->count == 3);
+  CHECK(stats->inventory_count == 1);
+  CHECK(stats->next_seq == 4);
+  CHECK(stats->oldest_collected_at_ms == 1000);
+  uint64_t payload_bytes = 0;
+  for (const auto& item : *items) {
+    payload_bytes += item.payload.size();
+  }
+  CHECK(stats->bytes == payload_bytes);  // recomputed at open
+}
+
+TEST_CASE("spool seqs keep increasing after removals and reopen") {
+  TempDir dir;
+  const auto path = dir / "spool.db";
+  {
+    auto spool = OpenSpool(path);
+    AppendOk(*spool, HealthReport(1));
+    AppendOk(*spool, HealthReport(2));
+    REQUIRE(spool->RemoveUpTo(2).ok());
+    CHECK(AllSeqs(*spool).empty());
+    CHECK(AppendOk(*spool, HealthReport(3)) == 3);  // never reuses an acked seq
+    REQUIRE(spool->Remove(3).ok());
+  }
+  auto spool = OpenSpool(path);
+  CHECK(AppendOk(*spool, HealthReport(4)) == 4);
+  auto stats = spool->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->count == 1);
+  CHECK(stats->oldest_collected_at_ms == 4);
+}
+
+TEST_CASE("spool ReadAfter pages in seq order and honours the limit") {
+  TempDir dir;
+  auto spool = OpenSpool(dir / "spool.db");
+  for (int i = 0; i < 10; ++i) {
+    AppendOk(*spool, HealthReport(i));
+  }
+  auto page = spool->ReadAfter(4, 3);
+  REQUIRE(page.ok());
+  REQUIRE(page->size() == 3);
+  CHECK((*page)[0].seq == 5);
+  CHECK((*page)[2].seq == 7);
+  auto tail = spool->ReadAfter(9, 100);
+  REQUIRE(tail.ok());
+  REQUIRE(tail->size() == 1);
+  CHECK((*tail)[0].seq == 10);
+  auto none = spool->ReadAfter(0, 0);
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+}
+
+TEST_CASE("spool Remove deletes one report and tolerates a repeated ack") {
+  TempDir dir;
+  auto spool = OpenSpool(dir / "spool.db");
+  AppendOk(*spool, HealthReport(1));
+  AppendOk(*spool, HealthReport(2, 100));
+  AppendOk(*spool, HealthReport(3));
+  auto before = spool->Stats();
+  REQUIRE(before.ok());
+  REQUIRE(spool->Remove(2).ok());
+  REQUIRE(spool->Remove(2).ok());
+  REQUIRE(spool->Remove(999).ok());
+  CHECK(AllSeqs(*spool) == std::vector<uint64_t>{1, 3});
+  auto after = spool->Stats();
+  REQUIRE(after.ok());
+  CHECK(before->bytes - after->bytes > 100);
+}
+
+TEST_CASE("spool RemoveUpTo removes every report at or below the seq") {
+  TempDir dir;
+  auto spool = OpenSpool(dir / "spool.db");
+  for (int i = 0; i < 6; ++i) {
+    AppendOk(*spool, i % 2 == 0 ? HealthReport(i) : InventoryReport(i));
+  }
+  REQUIRE(spool->RemoveUpTo(4).ok());
+  CHECK(AllSeqs(*spool) == std::vector<uint64_t>{5, 6});
+  auto stats = spool->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->count == 2);
+  CHECK(stats->inventory_count == 1);
+  REQUIRE(spool->RemoveUpTo(100).ok());
+  stats = spool->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->count == 0);
+  CHECK(stats->bytes == 0);
+  CHECK(stats->oldest_collected_at_ms == 0);
+}
+
+TEST_CASE("spool EnsureNextSeqAbove raises the next seq persistently and never lowers it") {
+  TempDir dir;
+  const auto path = dir / "spool.db";
+  {
+    auto spool = OpenSpool(path);
+    AppendOk(*spool, HealthReport(1));
+    REQUIRE(spool->EnsureNextSeqAbove(500).ok());
+    CHECK(AppendOk(*spool, HealthReport(2)) == 501);
+    REQUIRE(spool->EnsureNextSeqAbove(10).ok());  // below: no effect
+  }
+  auto spool = OpenSpool(path);
+  CHECK(AppendOk(*spool, HealthReport(3)) == 502);
+  CHECK(spool->EnsureNextSeqAbove(UINT64_MAX).error().code == ErrorCode::kInvalidArgument);
+}
+
+TEST_CASE("spool over its bound drops the oldest health reports first and counts them") {
+  TempDir dir;
+  const auto path = dir / "spool.db";
+  auto one = HealthReport(0, 1000);
+  one.set_seq(1);
+  const size_t report_bytes = one.ByteSizeLong();
+  // Room for about 5 reports.
+  auto spool = OpenSpool(path, report_bytes * 5 + report_bytes / 2);
+  AppendOk(*spool, HealthReport(1, 1000));
+  AppendOk(*spool, InventoryReport(2, 1000));
+  for (int i = 3; i <= 8; ++i) {
+    AppendOk(*spool, HealthReport(i, 1000));
+  }
+  // 8 appended, 5 fit: the three oldest health reports (1, 3, 4) went, the inventory stayed.
+  CHECK(AllSeqs(*spool) == std::vector<uint64_t>{2, 5, 6, 7, 8});
+  auto stats = spool->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->dropped_health_total == 3);
+  CHECK(stats->bytes <= report_bytes * 5 + report_bytes / 2);
+
+  // The count survives a restart and is stamped into the next report for the server.
+  spool.reset();
+  spool = OpenSpool(path, report_bytes * 5 + report_bytes / 2);
+  auto next = HealthReport(9, 1000);
+  REQUIRE(spool->Append(&next).ok());
+  CHECK(next.dropped_health_samples() == 3);
+  stats = spool->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->dropped_health_total == 4);
+}
+
+TEST_CASE("spool never drops inventory even when inventory alone is over the bound") {
+  TempDir dir;
+  auto spool = OpenSpool(dir / "spool.db", 3000);
+  AppendOk(*spool, HealthReport(1, 1000));
+  for (int i = 2; i <= 6; ++i) {
+    AppendOk(*spool, InventoryReport(i, 1000));
+  }
+  // The newest health report is kept: the bound never discards what was just appended.
+  AppendOk(*spool, HealthReport(7, 1000));
+  CHECK(AllSeqs(*spool) == std::vector<uint64_t>{2, 3, 4, 5, 6, 7});
+  auto stats = spool->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->inventory_count == 5);
+  CHECK(stats->dropped_health_total == 1);
+  CHECK(stats->bytes > 3000);  // over the bound, visible to the caller
+  AppendOk(*spool, HealthReport(8, 10));
+  CHECK(AllSeqs(*spool) == std::vector<uint64_t>{2, 3, 4, 5, 6, 8});
+}
+
+TEST_CASE("spool moves a corrupt file aside and starts a fresh one") {
+  TempDir dir;
+  const auto path = dir / "spool.db";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << std::string(8192, 'x');  // not a database
+  }
+  std::string warning;
+  auto spool = Spool::Open(SpoolOptions{path, 1 << 20}, &warning);
+  REQUIRE_MESSAGE(spool.ok(), spool.error().ToString());
+  CHECK(warning.find("corrupt") != std::string::npos);
+  CHECK(warning.find(path.string()) != std::string::npos);
+  int aside_files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    if (entry.path().filename().string().rfind("spool.db.corrupt-", 0) == 0) {
+      ++aside_files;
+      CHECK(std::filesystem::file_size(entry.path()) == 8192);
+    }
+  }
+  CHECK(aside_files == 1);
+  CHECK(AppendOk(**spool, HealthReport(1)) == 1);
+  CHECK(AllSeqs(**spool) == std::vector<uint64_t>{1});
+}
+
+TEST_CASE("spool with a damaged page is moved aside") {
+  TempDir dir;
+  const auto path = dir / "spool.db";
+  {
+    auto spool = OpenSpool(path);
+    for (int i = 0; i < 50; ++i) {
+      AppendOk(*spool, HealthReport(i, 2000));
+    }
+  }
+  // Checkpointed on close; scribble over an interior page, keeping the header intact.
+  REQUIRE(std::filesystem::file_size(path) > 4096 * 4);
+  {
+    std::fstream io(path, std::ios::in | std::ios::out | std::ios::binary);
+    io.seekp(4096 * 2);
+    const std::string garbage(4096, '\x5a');
+    io.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  std::string warning;
+  auto spool = Spool::Open(SpoolOptions{path, 1 << 20}, &warning);
+  REQUIRE_MESSAGE(spool.ok(), spool.error().ToString());
+  CHECK_FALSE(warning.empty());
+  CHECK(AllSeqs(**spool).empty());
+}
+
+TEST_CASE("spool on a healthy file gives no warning") {
+  TempDir dir;
+  std::string warning;
+  auto spool = Spool::Open(SpoolOptions{dir / "sub" / "spool.db", 1 << 20}, &warning);
+  REQUIRE(spool.ok());
+  CHECK(warning.empty());
+}
+
+TEST_CASE("spool on a full disk returns kResourceExhausted, loses nothing and recovers") {
+  TempDir dir;
+  auto opened = Spool::Open(SpoolOptions{dir / "spool.db", 64 << 20});
+  REQUIRE(opened.ok());
+  auto& spool = *opened.value();
+  auto* sqlite_spool = dynamic_cast<SqliteSpool*>(&spool);
+  REQUIRE(sqlite_spool != nullptr);
+  AppendOk(spool, HealthReport(1, 100));
+  AppendOk(spool, InventoryReport(2, 100));
+
+  // Simulated full disk: the file may not grow by one more page.
+  REQUIRE(sqlite_spool->SetMaxPageCountForTesting(1).ok());
+  auto big = HealthReport(3, 200'000);
+  auto failed = spool.Append(&big);
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.error().code == ErrorCode::kResourceExhausted);
+  CHECK(big.seq() == 0);  // not stamped with a seq that was never stored
+  CHECK(AllSeqs(spool) == std::vector<uint64_t>{1, 2});
+  auto stats = spool.Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->count == 2);
+  CHECK(stats->next_seq == 3);
+
+  // Space comes back: the spool carries on with the next seq.
+  REQUIRE(sqlite_spool->SetMaxPageCountForTesting(1 << 30).ok());
+  CHECK(AppendOk(spool, big) == 3);
+  CHECK(AllSeqs(spool) == std::vector<uint64_t>{1, 2, 3});
+}
+
+TEST_CASE("spool refuses a file written by a newer schema instead of discarding it") {
+  TempDir dir;
+  const auto path = dir / "spool.db";
+  {
+    auto db = sqlite::Database::Open(path);
+    REQUIRE(db.ok());
+    REQUIRE(db->Exec("PRAGMA user_version=99").ok());
+  }
+  std::string warning;
+  auto spool = Spool::Open(SpoolOptions{path, 1 << 20}, &warning);
+  REQUIRE_FALSE(spool.ok());
+  CHECK(spool.error().code == ErrorCode::kFailedPrecondition);
+  CHECK(std::filesystem::exists(path));
+}
+
+TEST_CASE("spool appends on one thread while another reads and removes") {
+  TempDir dir;
+  auto spool = OpenSpool(dir / "spool.db", 64 << 20);
+  constexpr int kReports = 300;
+  std::atomic<bool> writer_failed{false};
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int i = 0; i < kReports; ++i) {
+      auto report = HealthReport(i, 50);
+      if (!spool->Append(&report).ok()) {
+        writer_failed = true;
+      }
+    }
+    done = true;
+  });
+  uint64_t acked = 0;
+  uint64_t last_seen = 0;
+  bool ordered = true;
+  bool reader_failed = false;
+  while (true) {
+    const bool finished = done.load();
+    auto page = spool->ReadAfter(acked, 32);
+    if (!page.ok()) {
+      reader_failed = true;
+      break;
+    }
+    for (const auto& item : *page) {
+      ordered = ordered && item.seq > last_seen;
+      last_seen = item.seq;
+    }
+    if (!page->empty()) {
+      acked = page->back().seq;
+      if (!spool->RemoveUpTo(acked).ok()) {
+        reader_failed = true;
+        break;
+      }
+    } else if (finished) {
+      break;
+    }
+  }
+  writer.join();
+  CHECK_FALSE(writer_failed.load());
+  CHECK_FALSE(reader_failed);
+  CHECK(ordered);
+  CHECK(last_seen == kReports);
+  auto stats = spool->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->count == 0);
+  CHECK(stats->bytes == 0);
+}
+
+}  // namespace
+}  // namespace dozor::agent
