@@ -48,19 +48,20 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ServerMes
   AgentStream(IngestService& service, grpc::CallbackServerContext* context)
       : service_(service), context_(context), state_(std::make_shared<StreamState>()) {
     state_->reactor = this;
-    auto credential = Authenticate();
-    if (!credential.ok()) {
-      spdlog::warn("refused agent stream from {}: {}", PeerOf(context_), credential.error().message);
+    AgentCredential credential;
+    grpc::Status auth = Authenticate(&credential);
+    if (!auth.ok()) {
+      spdlog::warn("refused agent stream from {}: {}", PeerOf(context_), auth.error_message());
       std::lock_guard lock(state_->mutex);
-      FinishLocked(ToGrpcStatus(credential.error()));
+      FinishLocked(auth);
       return;
     }
-    agent_id_ = credential->agent_id;
+    agent_id_ = credential.agent_id;
     state_->agent_id = agent_id_;
     service_.Register(agent_id_, state_);
     ServerMessage accepted;
     accepted.mutable_accepted()->set_agent_id(agent_id_);
-    accepted.mutable_accepted()->set_last_committed_seq(credential->last_committed_seq);
+    accepted.mutable_accepted()->set_last_committed_seq(credential.last_committed_seq);
     accepted.mutable_accepted()->set_server_time_ms(service_.clock().NowMs());
     std::lock_guard lock(state_->mutex);
     QueueWriteLocked(std::move(accepted));
@@ -165,37 +166,39 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ServerMes
   }
 
  private:
-  Result<AgentCredential> Authenticate() {
+  // UNAUTHENTICATED for missing/malformed credentials, an unknown agent or a wrong secret (one
+  // message for all, so a prober learns nothing); PERMISSION_DENIED for a revoked agent.
+  grpc::Status Authenticate(AgentCredential* out) {
+    const grpc::Status denied(grpc::StatusCode::UNAUTHENTICATED, "unknown agent or wrong secret");
     const auto& metadata = context_->client_metadata();
     auto it = metadata.find("authorization");
     if (it == metadata.end()) {
-      return MakeError(ErrorCode::kPermissionDenied, "missing authorization metadata");
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing authorization metadata");
     }
     std::string_view value(it->second.data(), it->second.size());
     if (value.substr(0, kAuthPrefix.size()) != kAuthPrefix || value.size() > 512) {
-      return MakeError(ErrorCode::kPermissionDenied, "malformed authorization metadata");
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "malformed authorization metadata");
     }
     value.remove_prefix(kAuthPrefix.size());
     auto colon = value.find(':');
-    if (colon == std::string_view::npos) {
-      return MakeError(ErrorCode::kPermissionDenied, "malformed authorization metadata");
+    if (colon == std::string_view::npos || colon == 0 || colon > 128) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "malformed authorization metadata");
     }
     std::string agent_id(value.substr(0, colon));
     std::string_view secret = value.substr(colon + 1);
     auto credential = service_.store().GetAgentCredential(agent_id);
-    // Same message for unknown agent and wrong secret: don't tell a prober which agent ids exist.
-    Error denied = MakeError(ErrorCode::kPermissionDenied, "unknown agent or wrong secret");
     if (!credential.ok()) {
       if (credential.error().code == ErrorCode::kNotFound) return denied;
-      return MakeError(ErrorCode::kUnavailable, credential.error().message);
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "cannot check credentials: " + credential.error().message);
     }
     if (!ConstantTimeEquals(Sha256Hex(secret), credential->secret_hash)) {
       return denied;
     }
     if (credential->revoked) {
-      return MakeError(ErrorCode::kPermissionDenied, "agent " + agent_id + " has been revoked");
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "agent " + agent_id + " has been revoked");
     }
-    return credential;
+    *out = std::move(credential).value();
+    return grpc::Status::OK;
   }
 
   void HandleMessageLocked() {

@@ -1,0 +1,104 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "ingest/validate.hpp"
+
+namespace dozor::server {
+namespace {
+
+constexpr int64_t kNow = 1'800'000'000'000;
+
+dozor::v1::Report HealthReport() {
+  dozor::v1::Report report;
+  report.set_seq(7);
+  report.set_collected_at_ms(kNow - 1000);
+  report.mutable_health()->set_cpu_percent(12.5);
+  auto* fs = report.mutable_health()->add_filesystems();
+  fs->set_mount_point("/");
+  fs->set_total_bytes(100);
+  return report;
+}
+
+bool MentionsField(const Status& status, const std::string& field) {
+  return !status.ok() && status.error().code == ErrorCode::kInvalidArgument &&
+         status.error().message.find(field) != std::string::npos;
+}
+
+TEST_CASE("a well-formed health report passes validation") {
+  CHECK(ValidateReport(HealthReport(), kNow).ok());
+}
+
+TEST_CASE("validation rejects seq 0 and a report without payload") {
+  auto report = HealthReport();
+  report.set_seq(0);
+  CHECK(MentionsField(ValidateReport(report, kNow), "seq"));
+  dozor::v1::Report empty;
+  empty.set_seq(1);
+  empty.set_collected_at_ms(kNow);
+  CHECK(MentionsField(ValidateReport(empty, kNow), "payload"));
+}
+
+TEST_CASE("validation rejects timestamps before 2000 or more than a day ahead") {
+  auto report = HealthReport();
+  report.set_collected_at_ms(1000);
+  CHECK(MentionsField(ValidateReport(report, kNow), "collected_at_ms"));
+  report.set_collected_at_ms(kNow + 2LL * 24 * 3600 * 1000);
+  CHECK(MentionsField(ValidateReport(report, kNow), "collected_at_ms"));
+}
+
+TEST_CASE("validation names the nested field holding an oversized string") {
+  auto report = HealthReport();
+  report.mutable_health()->mutable_filesystems(0)->set_mount_point(std::string(5000, 'x'));
+  CHECK(MentionsField(ValidateReport(report, kNow), "health.filesystems[0].mount_point"));
+}
+
+TEST_CASE("validation rejects invalid UTF-8, including truncated sequences") {
+  auto report = HealthReport();
+  report.mutable_health()->mutable_filesystems(0)->set_mount_point("/mnt/\xff");
+  CHECK(MentionsField(ValidateReport(report, kNow), "UTF-8"));
+  report.mutable_health()->mutable_filesystems(0)->set_mount_point("/mnt/\xd0");
+  CHECK(MentionsField(ValidateReport(report, kNow), "UTF-8"));
+  report.mutable_health()->mutable_filesystems(0)->set_mount_point("/mnt/Документы");
+  CHECK(ValidateReport(report, kNow).ok());
+}
+
+TEST_CASE("validation rejects NaN and infinity anywhere") {
+  auto report = HealthReport();
+  report.mutable_health()->set_load1(std::numeric_limits<double>::quiet_NaN());
+  CHECK(MentionsField(ValidateReport(report, kNow), "health.load1"));
+  report = HealthReport();
+  report.mutable_health()->add_temperatures()->set_celsius(std::numeric_limits<double>::infinity());
+  CHECK(MentionsField(ValidateReport(report, kNow), "health.temperatures[0].celsius"));
+  report = HealthReport();
+  report.mutable_health()->set_cpu_percent(250);
+  CHECK(MentionsField(ValidateReport(report, kNow), "cpu_percent"));
+}
+
+TEST_CASE("validation bounds every list") {
+  auto report = HealthReport();
+  ReportLimits limits;
+  limits.max_repeated = 10;
+  for (int i = 0; i < 11; ++i) report.mutable_health()->add_top_cpu()->set_pid(static_cast<uint32_t>(i));
+  CHECK(MentionsField(ValidateReport(report, kNow, limits), "health.top_cpu"));
+  dozor::v1::Report inventory;
+  inventory.set_seq(1);
+  inventory.set_collected_at_ms(kNow);
+  for (int i = 0; i < 11; ++i) inventory.mutable_inventory()->mutable_software()->add_packages()->set_name("p");
+  CHECK(MentionsField(ValidateReport(inventory, kNow, limits), "inventory.software.packages"));
+}
+
+TEST_CASE("enroll requests need a token and a hostname, bounded") {
+  dozor::v1::EnrollRequest request;
+  CHECK(MentionsField(ValidateEnrollRequest(request), "token"));
+  request.set_token("dze_x");
+  CHECK(MentionsField(ValidateEnrollRequest(request), "hostname"));
+  request.set_hostname(std::string(1000, 'h'));
+  CHECK(MentionsField(ValidateEnrollRequest(request), "hostname"));
+  request.set_hostname("pc-01");
+  CHECK(ValidateEnrollRequest(request).ok());
+}
+
+}  // namespace
+}  // namespace dozor::server
