@@ -1,6 +1,7 @@
 // dozor-agent: flags and wiring only. The work lives in core/, collectors/ and transport/.
 #include <google/protobuf/util/json_util.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -191,6 +192,8 @@ int RunHealth(const Flags& flags, int interval_ms) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Identity, spool and persisted settings are the agent's alone.
+  umask(077);
   auto logger = spdlog::stderr_color_mt("dozor-agent");
   spdlog::set_default_logger(logger);
   CLI::App app{"dozor-agent: collects inventory and health and streams them to dozor-server"};

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
   auto* public_address = app.add_option("--public-address", flags.grpc_public_address, "gRPC address agents use (shown in enroll commands)");
   auto* tls_cert = app.add_option("--tls-cert", flags.tls_cert_file, "PEM certificate chain for gRPC");
   auto* tls_key = app.add_option("--tls-key", flags.tls_key_file, "PEM private key for --tls-cert");
-  auto* insecure = app.add_flag("--insecure", flags.insecure, "Plaintext gRPC: demo/loopback only");
+  auto* insecure = app.add_flag("--insecure", flags.insecure, "Plaintext gRPC for agents: demo/loopback only");
   auto* http_listen = app.add_option("--http-listen", flags.http_listen, "Management API listen address HOST:PORT");
   auto* http_cert = app.add_option("--http-tls-cert", flags.http_tls_cert_file, "PEM certificate for the management API");
   auto* http_key = app.add_option("--http-tls-key", flags.http_tls_key_file, "PEM private key for --http-tls-cert");
@@ -63,6 +63,10 @@ int main(int argc, char** argv) {
   if (*retention) config.health_retention_days = retention_days;
   if (*log_level) config.log_level = flags.log_level;
   config.ready_file = ready_file;
+  if (auto valid = dozor::server::ValidateServerConfig(config); !valid.ok()) {
+    std::cerr << "dozor-server: " << valid.error().message << "\n";
+    return 2;
+  }
   spdlog::set_level(spdlog::level::from_str(config.log_level));
 
   sigset_t signals;

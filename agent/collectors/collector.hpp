@@ -29,6 +29,7 @@ struct CollectContext {
   std::filesystem::path root = "/";
   const Clock* clock = &SystemClock::Instance();
   CommandRunner run_command;  // empty: no external commands available
+  bool collect_smart = true;  // run smartctl per disk (config collectors.smart)
 
   // "/proc/cpuinfo" -> root/proc/cpuinfo
   [[nodiscard]] std::filesystem::path Path(std::string_view absolute) const {

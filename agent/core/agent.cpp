@@ -20,6 +20,7 @@ Agent::Agent(AgentConfig config, AgentIdentity identity)
       health_interval_s_(config_.health_interval_seconds),
       inventory_interval_s_(config_.inventory_interval_seconds) {
   context_.root = config_.root;
+  context_.collect_smart = config_.collect_smart;
   if (config_.root == "/" || config_.root.empty()) {
     context_.root = "/";
     // apt-get simulation can take many seconds on a loaded machine; it is cached between runs.

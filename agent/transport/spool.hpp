@@ -59,6 +59,14 @@ class Spool {
   // an old backup and the server has already committed higher numbers.
   virtual Status EnsureNextSeqAbove(uint64_t seq) = 0;
 
+  // Called with StreamAccepted.last_committed_seq on every connect. Normally removes the reports
+  // the server already committed (their acks were lost) and keeps numbering above them. A spool
+  // that has never been reconciled (new, or recreated after corruption or deletion) holds reports
+  // the server has never seen whatever their numbers: those are renumbered above
+  // last_committed_seq instead, so nothing new is mistaken for a duplicate. The seq inside a
+  // payload may then be stale: senders use SpooledReport::seq.
+  virtual Status ReconcileWithServer(uint64_t last_committed_seq) = 0;
+
   virtual Result<SpoolStats> Stats() = 0;
 };
 

@@ -49,10 +49,12 @@ Status SqliteSpool::Init() {
         db_.Exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)"));
     DOZOR_RETURN_IF_ERROR(
         db_.Exec("INSERT OR IGNORE INTO meta(key, value) VALUES ('next_seq', 1), "
-                 "('dropped_health_total', 0)"));
+                 "('dropped_health_total', 0), ('reconciled', 0)"));
     DOZOR_RETURN_IF_ERROR(db_.Exec("PRAGMA user_version=1"));
     DOZOR_RETURN_IF_ERROR(tx.Commit());
   }
+  // Spools written before the 'reconciled' flag existed were already in step with their server.
+  DOZOR_RETURN_IF_ERROR(db_.Exec("INSERT OR IGNORE INTO meta(key, value) VALUES ('reconciled', 1)"));
   DOZOR_ASSIGN_OR_RETURN(auto sum_stmt,
                          db_.Prepare("SELECT COALESCE(SUM(length(payload)), 0) FROM reports"));
   DOZOR_ASSIGN_OR_RETURN(has_row, sum_stmt.Step());
@@ -269,6 +271,50 @@ Status SqliteSpool::EnsureNextSeqAbove(uint64_t seq) {
                                                 "WHERE key = 'next_seq' AND value <= ?"));
   stmt.Bind(1, seq + 1).Bind(2, seq);
   return stmt.Run();
+}
+
+Status SqliteSpool::ReconcileWithServer(uint64_t last_committed_seq) {
+  if (last_committed_seq >= kMaxSeq / 2) {
+    return MakeError(ErrorCode::kInvalidArgument, "spool: server's sequence number " +
+                                                      std::to_string(last_committed_seq) + " is out of range");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  sqlite::Transaction tx(db_);
+  DOZOR_RETURN_IF_ERROR(tx.Begin());
+  DOZOR_ASSIGN_OR_RETURN(int64_t reconciled, ReadMeta("reconciled"));
+  DOZOR_ASSIGN_OR_RETURN(int64_t next_seq, ReadMeta(kNextSeqKey));
+  auto committed = static_cast<int64_t>(last_committed_seq);
+  if (reconciled == 0) {
+    // Shift every pending report by `committed`: order is kept and all land above it. Highest
+    // first, so no shifted number collides with one not yet shifted.
+    DOZOR_ASSIGN_OR_RETURN(auto select, db_.Prepare("SELECT seq FROM reports ORDER BY seq DESC"));
+    std::vector<int64_t> seqs;
+    while (true) {
+      DOZOR_ASSIGN_OR_RETURN(bool row, select.Step());
+      if (!row) break;
+      seqs.push_back(select.Int(0));
+    }
+    select.Reset();
+    DOZOR_ASSIGN_OR_RETURN(auto shift, db_.Prepare("UPDATE reports SET seq = ? WHERE seq = ?"));
+    for (int64_t seq : seqs) {
+      shift.Bind(1, seq + committed).Bind(2, seq);
+      DOZOR_RETURN_IF_ERROR(shift.Run());
+    }
+    DOZOR_RETURN_IF_ERROR(WriteMeta(kNextSeqKey, std::max(next_seq + committed, committed + 1)));
+    DOZOR_RETURN_IF_ERROR(WriteMeta("reconciled", 1));
+  } else {
+    DOZOR_ASSIGN_OR_RETURN(auto remove, db_.Prepare("DELETE FROM reports WHERE seq <= ?"));
+    remove.Bind(1, committed);
+    DOZOR_RETURN_IF_ERROR(remove.Run());
+    if (next_seq <= committed) {
+      DOZOR_RETURN_IF_ERROR(WriteMeta(kNextSeqKey, committed + 1));
+    }
+  }
+  DOZOR_RETURN_IF_ERROR(tx.Commit());
+  DOZOR_ASSIGN_OR_RETURN(auto sum, db_.Prepare("SELECT COALESCE(SUM(length(payload)), 0) FROM reports"));
+  DOZOR_ASSIGN_OR_RETURN(bool has_row, sum.Step());
+  total_bytes_ = has_row ? static_cast<uint64_t>(sum.Int(0)) : 0;
+  return OkStatus();
 }
 
 Result<SpoolStats> SqliteSpool::Stats() {

@@ -36,6 +36,7 @@ class SqliteSpool final : public Spool {
   Status Remove(uint64_t seq) override;
   Status RemoveUpTo(uint64_t seq) override;
   Status EnsureNextSeqAbove(uint64_t seq) override;
+  Status ReconcileWithServer(uint64_t last_committed_seq) override;
   Result<SpoolStats> Stats() override;
 
   // Test-only: caps the database file at `pages` pages (PRAGMA max_page_count; a value below the

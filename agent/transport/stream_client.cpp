@@ -172,9 +172,13 @@ void StreamClient::RunSession() {
     last_sent = flow.last_committed;
   }
   if (ok) {
-    // Reports the server committed but whose acks were lost (e.g. it crashed right after COMMIT).
-    (void)spool_.RemoveUpTo(last_sent);
-    (void)spool_.EnsureNextSeqAbove(last_sent);
+    // Drops reports the server committed but whose acks were lost (it crashed right after
+    // COMMIT), or renumbers a fresh spool's reports above what the server already has.
+    auto reconciled = spool_.ReconcileWithServer(last_sent);
+    if (!reconciled.ok()) {
+      spdlog::error("cannot reconcile the spool with the server: {}", reconciled.error().message);
+      ok = false;
+    }
     spdlog::info("connected to {}; server has everything up to seq {}", options_.channel.server_address, last_sent);
     std::lock_guard lock(mutex_);
     status_.connected = true;
@@ -216,6 +220,7 @@ void StreamClient::RunSession() {
         last_sent = item.seq;
         continue;
       }
+      message.mutable_report()->set_seq(item.seq);  // the row's seq wins after a renumbering
       message.mutable_report()->set_dropped_health_samples(dropped_total);
       {
         std::lock_guard lock(flow.mutex);

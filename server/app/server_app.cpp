@@ -39,14 +39,33 @@ ServerApp::~ServerApp() { Stop(); }
 
 Status ServerApp::Start() {
   DOZOR_RETURN_IF_ERROR(ValidateServerConfig(config_));
-  DOZOR_RETURN_IF_ERROR(EnsureDirectory(config_.state_dir, 0700));
   DOZOR_ASSIGN_OR_RETURN(auto grpc_address, ParseHostPort(config_.grpc_listen));
   DOZOR_ASSIGN_OR_RETURN(auto http_address, ParseHostPort(config_.http_listen));
-  if (!IsLoopbackHost(http_address.host) && config_.http_tls_cert_file.empty() && !config_.insecure) {
+  if (http_address.host == "localhost") http_address.host = "127.0.0.1";  // the listener takes IPs
+  // API tokens cross the network in every request: beyond loopback only over TLS, no exceptions.
+  if (!IsLoopbackHost(http_address.host) && config_.http_tls_cert_file.empty()) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "the management API listens on " + config_.http_listen +
+                     "the management API would listen on " + config_.http_listen +
                          " (not loopback) without TLS: set http.tls_cert/http.tls_key or listen on 127.0.0.1");
   }
+  // Read the TLS material before creating anything on disk, so a typo leaves no half-set-up state.
+  std::string tls_cert, tls_key;
+  if (!config_.insecure) {
+    auto cert = ReadFile(config_.tls_cert_file, 1024 * 1024);
+    if (!cert.ok()) return cert.error().Wrap("grpc.tls_cert (--tls-cert)");
+    auto key = ReadFile(config_.tls_key_file, 1024 * 1024);
+    if (!key.ok()) return key.error().Wrap("grpc.tls_key (--tls-key)");
+    tls_cert = std::move(cert).value();
+    tls_key = std::move(key).value();
+  }
+  for (const auto& [file, setting] : {std::pair{config_.http_tls_cert_file, "http.tls_cert (--http-tls-cert)"},
+                                      std::pair{config_.http_tls_key_file, "http.tls_key (--http-tls-key)"}}) {
+    if (!file.empty()) {
+      auto readable = ReadFile(file, 1024 * 1024);
+      if (!readable.ok()) return readable.error().Wrap(setting);
+    }
+  }
+  DOZOR_RETURN_IF_ERROR(EnsureDirectory(config_.state_dir, 0700));
 
   SqliteStoreOptions store_options;
   store_options.path = config_.DatabasePath().string();
@@ -70,10 +89,8 @@ Status ServerApp::Start() {
     credentials = grpc::InsecureServerCredentials();
     spdlog::warn("gRPC is PLAINTEXT (--insecure): use only on loopback or for a demo");
   } else {
-    DOZOR_ASSIGN_OR_RETURN(auto cert, ReadFile(config_.tls_cert_file, 1024 * 1024));
-    DOZOR_ASSIGN_OR_RETURN(auto key, ReadFile(config_.tls_key_file, 1024 * 1024));
     grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back({key, cert});
+    ssl.pem_key_cert_pairs.push_back({tls_key, tls_cert});
     credentials = grpc::SslServerCredentials(ssl);
   }
   builder.AddListeningPort(config_.grpc_listen, credentials, &grpc_port_);

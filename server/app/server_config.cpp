@@ -130,7 +130,8 @@ Status ValidateServerConfig(const ServerConfig& config) {
   }
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   if (kLevels.count(config.log_level) == 0) {
-    return MakeError(ErrorCode::kInvalidArgument, "log level must be one of trace, debug, info, warn, error");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "log level must be one of trace, debug, info, warn, error, critical, off");
   }
   return OkStatus();
 }

@@ -2,6 +2,12 @@
 // reader connection (queries, own mutex) so management reads never queue behind an ingest batch,
 // and optionally a third connection on a background thread that checkpoints the WAL about once a
 // second so COMMIT never pays for a checkpoint.
+//
+// Health samples live in two tiers: ingest appends one row per sample to health_samples (plain
+// protobuf, no per-row compression, cheap on the hot path); CompactHealth later moves samples of
+// finished hour buckets into health_blocks, one row per agent and hour with all samples of that
+// hour compressed together. The checkpoint thread runs CompactHealth every
+// SqliteStoreOptions::health_compact_interval_s. ListHealth and PruneHealth see both tiers.
 #pragma once
 
 #include <atomic>
@@ -12,11 +18,20 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "dozor/common/sqlite.hpp"
 #include "store/store.hpp"
 
 namespace dozor::server {
+
+struct CompactionStats {
+  int64_t buckets = 0;         // agent-hours compacted (one short write transaction each)
+  int64_t samples = 0;         // raw rows moved into blocks
+  int64_t blocks_written = 0;  // block rows inserted (or rewritten when late samples arrived)
+  int64_t raw_bytes = 0;       // sample bytes of the raw rows moved
+  int64_t block_bytes = 0;     // bytes of the blocks written
+};
 
 class SqliteStore final : public Store {
  public:
@@ -67,6 +82,14 @@ class SqliteStore final : public Store {
   // checkpoint connection. For tests, benchmarks and shutdown paths.
   Status CheckpointNow(bool truncate);
 
+  // Not part of Store: moves raw health samples of every hour bucket that ends at or before
+  // `older_than_ms` into health_blocks. One transaction per agent-hour on the writer connection
+  // (deleting the raw rows and writing the block commit together, so a crash loses or doubles
+  // nothing); ingest batches interleave between them. Samples arriving late for an hour that
+  // was already compacted are merged into its block on the next run. Returns early (with what
+  // it did) when the store is closing.
+  Result<CompactionStats> CompactHealth(int64_t older_than_ms);
+
   // Highest schema version this binary knows (the last embedded migration).
   static int LatestSchemaVersion();
 
@@ -84,16 +107,36 @@ class SqliteStore final : public Store {
 
   Result<CachedAgent*> LookupAgentLocked(const std::string& agent_id);
   Status CommitLocked(std::vector<IncomingReport>& batch, const std::vector<std::string>& encoded,
-                      std::vector<CommitResult>& results,
+                      const std::vector<bool>& unencodable, std::vector<CommitResult>& results,
                       std::unordered_map<std::string, CachedAgent>& saved);
   Status ApplyInventoryLocked(int64_t pk, const std::string& agent_id,
                               const dozor::v1::Report& report);
   Result<HostSummary> ReadHostLocked(std::string_view agent_id, int64_t* pk);
   Result<int64_t> ReaderAgentPkLocked(std::string_view agent_id);
+  Result<std::vector<int64_t>> AgentPks();
+  struct BucketSnapshot;
+  struct EncodedBlock {
+    int64_t start_at = 0;
+    int64_t end_at = 0;
+    int64_t count = 0;
+    uint64_t first_seq = 0;
+    uint64_t last_seq = 0;
+    std::string data;
+  };
+  // Compacts the oldest pending hour bucket of one agent; false when it has none left.
+  Result<bool> CompactNextBucket(int64_t pk, int64_t limit_ms, CompactionStats* stats);
+  Result<bool> ReadBucketLocked(int64_t pk, int64_t limit_ms, BucketSnapshot* snap);
+  static Result<std::vector<EncodedBlock>> BuildBlocks(int64_t pk, const BucketSnapshot& snap);
+  Result<bool> ReplaceBucketLocked(int64_t pk, const BucketSnapshot& snap,
+                                   const std::vector<EncodedBlock>& blocks);
+  Result<int64_t> PruneBlocks(const std::vector<int64_t>& agents, int64_t cutoff_ms);
   void CheckpointLoop();
 
   std::string path_;
   bool background_checkpoint_ = true;
+  int64_t compact_after_ms_ = 3600 * 1000;
+  int64_t compact_interval_ms_ = 300 * 1000;
+  std::atomic<bool> closing_{false};
 
   std::mutex write_mu_;
   sqlite::Database writer_;

@@ -215,6 +215,12 @@ struct SqliteStoreOptions {
   std::string path;  // database file
   // Run WAL checkpoints on a background thread instead of inside COMMIT (keeps ack p99 low).
   bool background_checkpoint = true;
+  // Health samples whose hour bucket ended at least this long ago are moved from one row per
+  // sample into per-agent hourly blocks compressed together (about 7x smaller on disk).
+  int64_t health_compact_after_s = 3600;
+  // How often the background thread (the checkpoint thread, so only with background_checkpoint)
+  // runs that compaction; 0 = never in the background (SqliteStore::CompactHealth still works).
+  int64_t health_compact_interval_s = 300;
 };
 
 // Opens (creating if needed) the database, applies pending migrations. kDataLoss if the file is

@@ -148,6 +148,11 @@ void RunSmartctl(const CollectContext &ctx, dozor::v1::BlockDevice *disk, bool *
     disk->set_smart_message("external commands are disabled");
     return;
   }
+  if (!ctx.collect_smart) {
+    disk->set_smart_status("unavailable");
+    disk->set_smart_message("SMART collection is turned off (collectors.smart = false)");
+    return;
+  }
   if (*smartctl_missing) {
     disk->set_smart_status("unavailable");
     disk->set_smart_message(kSmartctlMissing);

@@ -386,3 +386,45 @@ TEST_CASE("spool appends on one thread while another reads and removes") {
 
 }  // namespace
 }  // namespace dozor::agent
+
+namespace dozor::agent {
+namespace {
+
+TEST_CASE("a fresh spool renumbers its reports above what the server already committed") {
+  // The state dir was restored or the spool was recreated: the server has this agent up to 100,
+  // and the spool's new reports 1..3 must not be mistaken for already committed ones.
+  testing::TempDir dir;
+  auto spool = OpenSpool(dir / "spool.db");
+  AppendOk(*spool, HealthReport(1));
+  AppendOk(*spool, HealthReport(2));
+  AppendOk(*spool, HealthReport(3));
+  REQUIRE(spool->ReconcileWithServer(100).ok());
+  CHECK(AllSeqs(*spool) == std::vector<uint64_t>{101, 102, 103});
+  CHECK(AppendOk(*spool, HealthReport(4)) == 104);
+  // Once reconciled, a later connect removes what the server has (its acks were lost).
+  REQUIRE(spool->ReconcileWithServer(102).ok());
+  CHECK(AllSeqs(*spool) == std::vector<uint64_t>{103, 104});
+  auto stats = spool->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->count == 2);
+  CHECK(stats->next_seq == 105);
+}
+
+TEST_CASE("a reconciled spool survives reopen and keeps numbering above the server") {
+  testing::TempDir dir;
+  {
+    auto spool = OpenSpool(dir / "spool.db");
+    REQUIRE(spool->ReconcileWithServer(0).ok());  // first connect of a new agent
+    AppendOk(*spool, HealthReport(1));
+    AppendOk(*spool, HealthReport(2));
+  }
+  auto spool = OpenSpool(dir / "spool.db");
+  REQUIRE(spool->ReconcileWithServer(1).ok());
+  CHECK(AllSeqs(*spool) == std::vector<uint64_t>{2});
+  REQUIRE(spool->ReconcileWithServer(50).ok());  // server ahead (e.g. spool restored from backup)
+  CHECK(AllSeqs(*spool).empty());
+  CHECK(AppendOk(*spool, HealthReport(3)) == 51);
+}
+
+}  // namespace
+}  // namespace dozor::agent

@@ -545,7 +545,8 @@ TEST_CASE("API tokens created by an admin authenticate with their role and can b
 
 TEST_CASE("garbage bytes on the socket do not crash the server") {
   ApiFixture fixture;
-  const std::string garbage("\x16\x03\x01\xff\xfe garbage \r\n\r\n\x00\x01", 24);
+  static constexpr char kGarbage[] = "\x16\x03\x01\xff\xfe garbage \r\n\r\n\x00\x01";
+  const std::string garbage(kGarbage, sizeof(kGarbage) - 1);
   const std::string reply = RawExchange(fixture.server->port(), garbage);
   CHECK(reply.find("400") != std::string::npos);
   RawExchange(fixture.server->port(), "GET / HTTP/9.9\r\nContent-Length: -5\r\n\r\n");

@@ -1,12 +1,18 @@
 #include "store/sqlite_store.hpp"
 
 #include <doctest/doctest.h>
+#include <zlib.h>
 
 #include <atomic>
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
+#include <random>
+#include <set>
 #include <thread>
 
+#include "dozor/common/codec.hpp"
 #include "dozor/common/sqlite.hpp"
 #include "store/inventory_diff.hpp"
 #include "store/migrations.hpp"
@@ -557,6 +563,388 @@ TEST_CASE("reads on another thread proceed while commits run") {
   CHECK(read_errors.load() == 0);
   CHECK(reads.load() > 0);
   CHECK(store->ListHealth("a1", 0, 10000)->size() == 2000);
+}
+
+// ------------------------------------------------------------------ health compaction
+
+constexpr int64_t kHour = 3'600'000;
+constexpr int64_t kT0 = 1'700'000'000'000 - (1'700'000'000'000 % kHour);  // an hour boundary
+
+// A sample with the full shape of a real one, varying with i, plus awkward values the block
+// codec must keep bit for bit.
+IncomingReport RichHealth(const std::string& agent_id, uint64_t seq, int64_t at_ms) {
+  IncomingReport in = Health(agent_id, seq, at_ms, std::round((20 + seq % 17) * 10) / 10);
+  auto* h = in.report.mutable_health();
+  h->set_cpu_iowait_percent(static_cast<double>(seq % 7) * 0.1);  // n * 0.1, not n / 10
+  h->set_load5(1.0 / 3.0 + static_cast<double>(seq));             // no short decimal form
+  h->set_load15(seq % 5 == 0 ? -0.0 : 0.25);
+  h->set_memory_total_bytes(16ULL << 30);
+  h->set_memory_available_bytes((6ULL << 30) + seq * 4096);
+  h->set_swap_free_bytes(std::numeric_limits<uint64_t>::max() - seq);
+  h->set_process_count(static_cast<uint32_t>(150 + seq % 9));
+  for (int i = 0; i < 3; ++i) {
+    auto* fs = h->add_filesystems();
+    fs->set_mount_point(i == 0 ? "/" : "/data" + std::to_string(i));
+    fs->set_device("/dev/sda" + std::to_string(i + 1));
+    fs->set_total_bytes(500ULL << 30);
+    fs->set_free_bytes((200ULL << 30) + seq * 8192 * static_cast<uint64_t>(i));
+  }
+  auto* disk = h->add_disks();
+  disk->set_device("sda");
+  disk->set_read_bytes_per_s(1e300 * static_cast<double>(seq % 3));
+  disk->set_busy_percent(std::numeric_limits<double>::denorm_min());
+  // Every tenth sample has one more process, so the shape changes within a block.
+  for (uint64_t i = 0; i < 2 + (seq % 10 == 0 ? 1 : 0); ++i) {
+    auto* p = h->add_top_cpu();
+    p->set_pid(static_cast<uint32_t>(1000 + i));
+    p->set_name("proc" + std::to_string(i));
+    p->set_cpu_percent(std::round(static_cast<double>((seq * 13 + i * 7) % 800)) / 10);
+  }
+  auto* t = h->add_temperatures();
+  t->set_sensor("coretemp");
+  t->set_celsius(std::numeric_limits<double>::quiet_NaN());
+  return in;
+}
+
+// Commits `count` samples per agent, one a minute from kT0 (seq 1..count).
+void CommitMinutes(Store& store, const std::vector<std::string>& agents, uint64_t count) {
+  std::vector<IncomingReport> batch;
+  for (uint64_t i = 1; i <= count; ++i) {
+    for (const auto& agent : agents) {
+      batch.push_back(RichHealth(agent, i, kT0 + static_cast<int64_t>(i - 1) * 60'000));
+    }
+  }
+  auto results = store.CommitReports(batch);
+  REQUIRE(results.ok());
+  for (const auto& r : *results) {
+    REQUIRE(r.outcome == CommitOutcome::kStored);
+  }
+}
+
+// (seq, collected_at, exact serialization) of every listed record, in list order.
+using Fingerprint = std::vector<std::tuple<uint64_t, int64_t, std::string>>;
+
+Fingerprint Fingerprints(const std::vector<HealthRecord>& records) {
+  Fingerprint out;
+  for (const auto& r : records) {
+    std::string bytes;
+    REQUIRE(r.sample.SerializeToString(&bytes));
+    out.emplace_back(r.seq, r.collected_at_ms, bytes);
+  }
+  return out;
+}
+
+Fingerprint ListAll(Store& store, const std::string& agent) {
+  auto listed = store.ListHealth(agent, 0, 10000);
+  REQUIRE(listed.ok());
+  return Fingerprints(*listed);
+}
+
+int64_t CountRows(const TempDir& dir, const std::string& sql) {
+  auto db = sqlite::Database::Open(dir / "dozor.db");
+  REQUIRE(db.ok());
+  auto s = db->Prepare(sql);
+  REQUIRE(s.ok());
+  REQUIRE(*s->Step());
+  return s->Int(0);
+}
+
+TEST_CASE("health compaction moves finished hours into blocks without losing or doubling any") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  EnrollOne(*store, "a2");
+  CommitMinutes(*store, {"a1", "a2"}, 200);  // 3 h 20 min
+  Fingerprint a1_before = ListAll(*store, "a1");
+  Fingerprint a2_before = ListAll(*store, "a2");
+  REQUIRE(a1_before.size() == 200);
+
+  auto stats = store->CompactHealth(kT0 + 3 * kHour + 30 * 60'000);
+  REQUIRE_MESSAGE(stats.ok(), (stats.ok() ? "" : stats.error().ToString()));
+  CHECK(stats->samples == 2 * 180);  // hours 0..2 of both agents; hour 3 is not finished
+  CHECK(stats->buckets == 6);
+  CHECK(stats->blocks_written == 6);
+  CHECK(stats->block_bytes * 3 < stats->raw_bytes);
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_samples") == 2 * 20);
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_blocks") == 6);
+  CHECK(CountRows(dir, "SELECT sum(count) FROM health_blocks") == 2 * 180);
+  CHECK(CountRows(dir,
+                  "SELECT count(*) FROM health_blocks WHERE first_seq = 61 AND "
+                  "last_seq = 120 AND start_at = " +
+                      std::to_string(kT0 + kHour) +
+                      " AND end_at = " + std::to_string(kT0 + 2 * kHour - 60'000)) == 2);
+
+  CHECK(ListAll(*store, "a1") == a1_before);
+  CHECK(ListAll(*store, "a2") == a2_before);
+  // A second run has nothing left to do.
+  CHECK(store->CompactHealth(kT0 + 3 * kHour + 30 * 60'000)->samples == 0);
+  CHECK(ListAll(*store, "a1") == a1_before);
+}
+
+TEST_CASE("health listing keeps since and limit semantics across raw rows and blocks") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  CommitMinutes(*store, {"a1"}, 200);
+  Fingerprint all = ListAll(*store, "a1");  // newest first, all raw
+  REQUIRE(store->CompactHealth(kT0 + 3 * kHour)->samples == 180);
+  struct Query {
+    int64_t since;
+    int limit;
+  };
+  for (Query q :
+       {Query{0, 1}, Query{0, 20}, Query{0, 21}, Query{0, 50}, Query{0, 150},
+        Query{kT0 + kHour, 10000}, Query{kT0 + kHour + 30 * 60'000, 10000},
+        Query{kT0 + 59 * 60'000, 45}, Query{kT0 + 3 * kHour, 5}, Query{kT0 + 500 * 60'000, 10}}) {
+    CAPTURE(q.since);
+    CAPTURE(q.limit);
+    Fingerprint expected;
+    for (const auto& item : all) {
+      if (std::get<1>(item) >= q.since && static_cast<int>(expected.size()) < q.limit) {
+        expected.push_back(item);
+      }
+    }
+    auto listed = store->ListHealth("a1", q.since, q.limit);
+    REQUIRE(listed.ok());
+    CHECK(Fingerprints(*listed) == expected);
+  }
+}
+
+TEST_CASE(
+    "prune removes compacted samples before the cutoff exactly, rewriting a straddling "
+    "block") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  CommitMinutes(*store, {"a1"}, 200);
+  Fingerprint all = ListAll(*store, "a1");
+  REQUIRE(store->CompactHealth(kT0 + 3 * kHour)->samples == 180);
+  const int64_t cutoff = kT0 + kHour + 15 * 60'000;  // inside the second hour's block
+  auto pruned = store->PruneHealth(cutoff);
+  REQUIRE(pruned.ok());
+  CHECK(*pruned == 75);
+  Fingerprint expected;
+  for (const auto& item : all) {
+    if (std::get<1>(item) >= cutoff) {
+      expected.push_back(item);
+    }
+  }
+  CHECK(ListAll(*store, "a1") == expected);
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_blocks") == 2);
+  CHECK(CountRows(dir, "SELECT min(start_at) FROM health_blocks") == cutoff);
+  CHECK(*store->PruneHealth(cutoff) == 0);
+  // Everything, raw rows included.
+  CHECK(*store->PruneHealth(kT0 + 10 * kHour) == 125);
+  CHECK(ListAll(*store, "a1").empty());
+}
+
+TEST_CASE("compacted health survives reopen and still detects duplicates") {
+  TempDir dir;
+  Fingerprint before;
+  {
+    auto store = OpenStore(dir);
+    EnrollOne(*store, "a1");
+    CommitMinutes(*store, {"a1"}, 130);
+    before = ListAll(*store, "a1");
+    REQUIRE(store->CompactHealth(kT0 + 3 * kHour)->samples == 130);
+  }
+  auto store = OpenStore(dir, /*background_checkpoint=*/false);
+  CHECK(ListAll(*store, "a1") == before);
+  CHECK(store->GetAgentCredential("a1")->last_committed_seq == 130);
+  std::vector<IncomingReport> resend = {RichHealth("a1", 5, kT0 + 4 * 60'000),
+                                        RichHealth("a1", 130, kT0 + 129 * 60'000)};
+  auto results = store->CommitReports(resend);
+  REQUIRE(results.ok());
+  CHECK((*results)[0].outcome == CommitOutcome::kDuplicate);
+  CHECK((*results)[1].outcome == CommitOutcome::kDuplicate);
+  CHECK(ListAll(*store, "a1") == before);
+}
+
+TEST_CASE("a compaction that fails before its commit leaves every raw sample in place") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  CommitMinutes(*store, {"a1"}, 120);
+  Fingerprint before = ListAll(*store, "a1");
+  {
+    // The raw rows are deleted first, then the block insert fails: the delete must roll back.
+    auto db = sqlite::Database::Open(dir / "dozor.db");
+    REQUIRE(db.ok());
+    REQUIRE(db->Exec("CREATE TRIGGER fail_block BEFORE INSERT ON health_blocks "
+                     "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+                .ok());
+  }
+  auto failed = store->CompactHealth(kT0 + 3 * kHour);
+  CHECK_FALSE(failed.ok());
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_samples") == 120);
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_blocks") == 0);
+  CHECK(ListAll(*store, "a1") == before);
+  // The writer connection is still usable after the rollback.
+  std::vector<IncomingReport> next = {RichHealth("a1", 121, kT0 + 120 * 60'000)};
+  CHECK((*store->CommitReports(next))[0].outcome == CommitOutcome::kStored);
+  {
+    auto db = sqlite::Database::Open(dir / "dozor.db");
+    REQUIRE(db->Exec("DROP TRIGGER fail_block").ok());
+  }
+  CHECK(store->CompactHealth(kT0 + 3 * kHour)->samples == 121);
+  Fingerprint expected = ListAll(*store, "a1");
+  CHECK(expected.size() == 121);
+  CHECK(Fingerprint(expected.begin() + 1, expected.end()) == before);
+}
+
+TEST_CASE("samples arriving late for a compacted hour are merged into its block") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  std::vector<IncomingReport> batch;
+  for (uint64_t i = 1; i <= 30; ++i) {
+    batch.push_back(RichHealth("a1", i, kT0 + static_cast<int64_t>(i) * 60'000));
+  }
+  REQUIRE(store->CommitReports(batch).ok());
+  REQUIRE(store->CompactHealth(kT0 + 2 * kHour)->samples == 30);
+  // A spooled sample from the same hour arrives later (higher seq, older timestamp).
+  std::vector<IncomingReport> late = {RichHealth("a1", 31, kT0 + 90'000),
+                                      RichHealth("a1", 32, kT0 + 2 * kHour + 1)};
+  REQUIRE(store->CommitReports(late).ok());
+  auto listed = store->ListHealth("a1", 0, 100);
+  REQUIRE(listed->size() == 32);
+  Fingerprint before = Fingerprints(*listed);
+  CHECK(store->CompactHealth(kT0 + 2 * kHour)->samples == 1);
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_blocks") == 1);
+  CHECK(CountRows(dir, "SELECT count FROM health_blocks") == 31);
+  CHECK(CountRows(dir, "SELECT last_seq FROM health_blocks") == 31);
+  CHECK(ListAll(*store, "a1") == before);
+}
+
+TEST_CASE("rows written before migration 002 (zlib per row) are still read and compacted") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  IncomingReport old_format = RichHealth("a1", 1, kT0 + 1000);
+  {
+    // Exactly what the 001 code wrote: no encoding column value, EncodeCompressed blob.
+    auto db = sqlite::Database::Open(dir / "dozor.db");
+    REQUIRE(db.ok());
+    auto insert = db->Prepare(
+        "INSERT INTO health_samples(agent, collected_at, seq, sample) "
+        "SELECT id, ?, 1, ? FROM agents WHERE agent_id = 'a1'");
+    REQUIRE(insert.ok());
+    REQUIRE(insert->Bind(1, kT0 + 1000)
+                .BindBlob(2, EncodeCompressed(old_format.report.health()))
+                .Run()
+                .ok());
+  }
+  std::vector<IncomingReport> batch = {RichHealth("a1", 2, kT0 + 2000)};
+  REQUIRE(store->CommitReports(batch).ok());
+  Fingerprint listed = ListAll(*store, "a1");
+  REQUIRE(listed.size() == 2);
+  std::string expected_bytes;
+  REQUIRE(old_format.report.health().SerializeToString(&expected_bytes));
+  CHECK(std::get<0>(listed[1]) == 1);
+  CHECK(std::get<2>(listed[1]) == expected_bytes);
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_samples WHERE encoding = 0") == 1);
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_samples WHERE encoding = 1") == 1);
+  REQUIRE(store->CompactHealth(kT0 + kHour)->samples == 2);
+  CHECK(ListAll(*store, "a1") == listed);
+}
+
+TEST_CASE("a damaged health block is skipped, not fatal, when listing") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  CommitMinutes(*store, {"a1"}, 130);
+  REQUIRE(store->CompactHealth(kT0 + 2 * kHour)->samples == 120);
+  {
+    auto db = sqlite::Database::Open(dir / "dozor.db");
+    REQUIRE(db.ok());
+    REQUIRE(db->Exec("UPDATE health_blocks SET data = substr(data, 1, 40) || zeroblob(30) "
+                     "WHERE start_at = " +
+                     std::to_string(kT0))
+                .ok());
+  }
+  auto listed = store->ListHealth("a1", 0, 1000);
+  REQUIRE(listed.ok());
+  CHECK(listed->size() == 70);  // 10 raw + the undamaged second hour
+  CHECK(listed->back().seq == 61);
+}
+
+TEST_CASE("compaction runs while other threads commit and nothing is lost or doubled") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  EnrollOne(*store, "a2");
+  std::atomic<bool> done{false};
+  std::atomic<int> compaction_errors{0};
+  std::thread compactor([&] {
+    while (!done.load()) {
+      // Far in the future: every finished hour is eligible, including ones being written.
+      if (!store->CompactHealth(kT0 + 1000 * kHour).ok()) {
+        ++compaction_errors;
+      }
+    }
+  });
+  uint64_t seq = 0;
+  for (int b = 0; b < 30; ++b) {
+    std::vector<IncomingReport> batch;
+    for (int i = 0; i < 20; ++i) {
+      ++seq;
+      for (const char* agent : {"a1", "a2"}) {
+        batch.push_back(RichHealth(agent, seq, kT0 + static_cast<int64_t>(seq) * 60'000));
+      }
+    }
+    auto results = store->CommitReports(batch);
+    REQUIRE(results.ok());
+  }
+  done = true;
+  compactor.join();
+  CHECK(compaction_errors.load() == 0);
+  REQUIRE(store->CompactHealth(kT0 + 1000 * kHour).ok());
+  for (const char* agent : {"a1", "a2"}) {
+    auto listed = store->ListHealth(agent, 0, 10000);
+    REQUIRE(listed.ok());
+    std::set<uint64_t> seqs;
+    for (const auto& r : *listed) {
+      seqs.insert(r.seq);
+      CHECK(r.collected_at_ms == kT0 + static_cast<int64_t>(r.seq) * 60'000);
+    }
+    CHECK(listed->size() == 600);
+    CHECK(seqs.size() == 600);
+  }
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_samples") == 0);
+}
+
+
+TEST_CASE("health blocks with well-compressed garbage inside are rejected without crashing") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  CommitMinutes(*store, {"a1"}, 61);
+  REQUIRE(store->CompactHealth(kT0 + kHour)->samples == 60);
+  auto db = sqlite::Database::Open(dir / "dozor.db");
+  REQUIRE(db.ok());
+  auto update = db->Prepare("UPDATE health_blocks SET data = ?");
+  REQUIRE(update.ok());
+  std::mt19937 rng(7);
+  for (int round = 0; round < 200; ++round) {
+    // Payloads that inflate fine but hold arbitrary bytes: small counts and kinds are likely.
+    std::string payload(static_cast<size_t>(1 + rng() % 300), '\0');
+    for (auto& c : payload) {
+      c = static_cast<char>(rng() % (round % 2 == 0 ? 4 : 256));
+    }
+    uLongf bound = compressBound(static_cast<uLong>(payload.size()));
+    std::string data(5 + bound, '\0');
+    data[0] = 1;
+    for (int i = 0; i < 4; ++i) {
+      data[static_cast<size_t>(1 + i)] = static_cast<char>((payload.size() >> (8 * i)) & 0xff);
+    }
+    REQUIRE(compress2(reinterpret_cast<Bytef*>(data.data() + 5), &bound,
+                      reinterpret_cast<const Bytef*>(payload.data()), payload.size(), 6) == Z_OK);
+    data.resize(5 + bound);
+    REQUIRE(update->BindBlob(1, data).Run().ok());
+    auto listed = store->ListHealth("a1", 0, 1000);
+    REQUIRE(listed.ok());
+    CHECK(listed->front().seq == 61);
+  }
 }
 
 }  // namespace
