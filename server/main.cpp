@@ -39,6 +39,9 @@ int main(int argc, char** argv) {
   auto* retention = app.add_option("--health-retention-days", retention_days, "Days of health samples to keep");
   auto* log_level = app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error");
   app.add_option("--ready-file", ready_file, "Write {grpc_port, http_port, pid} here once listening");
+  bool reset_admin_token = false;
+  app.add_flag("--reset-admin-token", reset_admin_token,
+               "Issue a new admin API token into <state-dir>/admin.token (lost file, revoked admin)");
   CLI11_PARSE(app, argc, argv);
 
   dozor::server::ServerConfig config;
@@ -63,6 +66,7 @@ int main(int argc, char** argv) {
   if (*retention) config.health_retention_days = retention_days;
   if (*log_level) config.log_level = flags.log_level;
   config.ready_file = ready_file;
+  config.reset_admin_token = reset_admin_token;
   if (auto valid = dozor::server::ValidateServerConfig(config); !valid.ok()) {
     std::cerr << "dozor-server: " << valid.error().message << "\n";
     return 2;

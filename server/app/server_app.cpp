@@ -77,6 +77,11 @@ Status ServerApp::Start() {
   }
   if (admin_token->has_value()) {
     spdlog::info("created the first admin API token in {} (mode 0600)", config_.AdminTokenPath().string());
+  } else if (config_.reset_admin_token) {
+    auto issued = http::IssueAdminToken(*store_, config_.AdminTokenPath(), "reset-admin");
+    if (!issued.ok()) return issued.error().Wrap("--reset-admin-token");
+    spdlog::warn("issued a new admin API token into {} (--reset-admin-token); older tokens stay valid "
+                 "until revoked", config_.AdminTokenPath().string());
   }
 
   writer_ = std::make_unique<ReportWriter>(*store_);

@@ -26,6 +26,7 @@ struct ServerConfig {
   int health_retention_days = 30;
   std::string log_level = "info";
   std::filesystem::path ready_file;  // written with the bound ports once listening (tests, scripts)
+  bool reset_admin_token = false;    // issue a fresh admin token into admin.token at start
 
   [[nodiscard]] std::filesystem::path DatabasePath() const {
     return database.empty() ? state_dir / "dozor.db" : database;

@@ -137,6 +137,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
         "dozorctl: manage organisations, enrollment tokens, hosts and API tokens of a "
         "Dozor server"};
     app.require_subcommand(1);
+    // Global options (--json, --server, ...) may also follow the command: `host list --json`.
+    app.fallthrough();
     ClientOptions client_options;
     std::string token_file;
     bool json = false;

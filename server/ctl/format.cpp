@@ -482,9 +482,11 @@ std::string RenderHostShow(const nlohmann::json& host, const nlohmann::json& inv
   kv.Add("Packages", std::to_string(Array(software, "packages").size()));
   kv.Add("Services", std::to_string(Array(software, "services").size()));
   const auto one_c = OneCVersions(software);
-  kv.Add("1C", one_c.empty() ? "-" : one_c.front());
-  for (size_t i = 1; i < one_c.size(); ++i) {
-    kv.Add("", one_c[i]);
+  if (one_c.empty()) {
+    kv.Add("1C", "-");
+  }
+  for (size_t i = 0; i < one_c.size(); ++i) {
+    kv.Add(one_c.size() == 1 ? "1C" : "1C #" + std::to_string(i + 1), one_c[i]);
   }
   out += kv.Render();
 
@@ -631,10 +633,9 @@ std::string RenderApiTokenList(const nlohmann::json& reply) {
   table.AlignRight(0);
   for (const auto& token : Array(reply, "api_tokens")) {
     const auto& expires = At(token, "expires_at_ms");
-    const bool revoked = !At(token, "revoked_at_ms").is_null();
     table.AddRow({std::to_string(JsonI64(At(token, "id"))), JsonStr(token, "name"),
                   JsonStr(token, "role"), JsonStr(token, "hint") + "…",
-                  revoked ? "revoked" : "active", TimeField(token, "created_at_ms"),
+                  JsonStr(token, "state"), TimeField(token, "created_at_ms"),
                   expires.is_null() ? "never" : FormatLocalTime(JsonI64(expires))});
   }
   return table.Render();

@@ -10,12 +10,13 @@ namespace {
 constexpr int64_t kMaxTtlDays = 3650;
 constexpr size_t kMaxNameBytes = 200;
 
-nlohmann::json ApiTokenJson(const ApiToken& token) {
+nlohmann::json ApiTokenJson(const ApiToken& token, int64_t now_ms) {
   nlohmann::json out = {
       {"id", token.id}, {"name", token.name}, {"role", token.role}, {"hint", token.hint}};
   PutTime(out, "created_at", token.created_at_ms);
   PutTime(out, "expires_at", token.expires_at_ms);
   PutTime(out, "revoked_at", token.revoked_at_ms);
+  out["state"] = CredentialState(token.revoked_at_ms, token.expires_at_ms, now_ms);
   return out;
 }
 
@@ -27,7 +28,7 @@ ApiResponse ListApiTokens(ApiContext& context) {
   ApiResponse response;
   response.body["api_tokens"] = nlohmann::json::array();
   for (const auto& token : *tokens) {
-    response.body["api_tokens"].push_back(ApiTokenJson(token));
+    response.body["api_tokens"].push_back(ApiTokenJson(token, context.clock.NowMs()));
   }
   return response;
 }
@@ -72,7 +73,7 @@ ApiResponse CreateApiToken(ApiContext& context, const ApiRequest& request) {
   }
   ApiResponse response;
   response.status = 201;
-  response.body = ApiTokenJson(*created);
+  response.body = ApiTokenJson(*created, context.clock.NowMs());
   response.body["token"] = *plaintext;
   return response;
 }

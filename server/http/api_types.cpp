@@ -267,4 +267,15 @@ Result<std::map<std::string, std::string, std::less<>>> ParseQuery(std::string_v
   return out;
 }
 
+const char* CredentialState(const std::optional<int64_t>& revoked_at_ms,
+                            const std::optional<int64_t>& expires_at_ms, int64_t now_ms) {
+  if (revoked_at_ms.has_value()) {
+    return "revoked";
+  }
+  if (expires_at_ms.has_value() && *expires_at_ms <= now_ms) {
+    return "expired";
+  }
+  return "active";
+}
+
 }  // namespace dozor::server::http

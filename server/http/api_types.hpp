@@ -43,6 +43,9 @@ ApiResponse ErrorResponse(const Error& error);
 std::string IsoUtc(int64_t ms);
 // Adds "<key>_ms": ms and "<key>": ISO string (null for a missing optional).
 void PutTime(nlohmann::json& out, std::string_view key, int64_t ms);
+// "revoked", "expired" or "active" for a token with optional revoke/expiry times.
+const char* CredentialState(const std::optional<int64_t>& revoked_at_ms,
+                            const std::optional<int64_t>& expires_at_ms, int64_t now_ms);
 void PutTime(nlohmann::json& out, std::string_view key, const std::optional<int64_t>& ms);
 
 // Parses the request body as a JSON object; kInvalidArgument otherwise.

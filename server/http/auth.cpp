@@ -67,18 +67,24 @@ Result<std::optional<std::string>> BootstrapAdminToken(Store& store,
   if (count > 0) {
     return std::optional<std::string>();
   }
+  DOZOR_ASSIGN_OR_RETURN(std::string token, IssueAdminToken(store, token_file, "bootstrap-admin"));
+  return std::optional<std::string>(std::move(token));
+}
+
+Result<std::string> IssueAdminToken(Store& store, const std::filesystem::path& token_file,
+                                    std::string_view name) {
   DOZOR_ASSIGN_OR_RETURN(std::string token, NewApiTokenPlaintext());
   // Write the file first: a token stored but never shown would lock the operator out.
   if (token_file.has_parent_path()) {
     DOZOR_RETURN_IF_ERROR(EnsureDirectory(token_file.parent_path(), 0700));
   }
   DOZOR_RETURN_IF_ERROR(WriteFileAtomic(token_file, token + "\n", 0600));
-  auto created = store.CreateApiToken("bootstrap-admin", "admin", Sha256Hex(token),
+  auto created = store.CreateApiToken(name, "admin", Sha256Hex(token),
                                       token.substr(0, kTokenHintLength), std::nullopt);
   if (!created.ok()) {
-    return created.error().Wrap("storing bootstrap admin token");
+    return created.error().Wrap("storing admin token");
   }
-  return std::optional<std::string>(std::move(token));
+  return token;
 }
 
 }  // namespace dozor::server::http

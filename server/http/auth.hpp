@@ -38,4 +38,10 @@ Result<std::optional<std::string>> BootstrapAdminToken(Store& store,
                                                        const std::filesystem::path& token_file,
                                                        const Clock& clock);
 
+// Creates a new admin token, writes its plaintext to `token_file` (0600) and returns it. Used for
+// the bootstrap and by `dozor-server --reset-admin-token` when the file was lost or the last
+// admin token revoked (whoever can run the server on its database is already trusted).
+Result<std::string> IssueAdminToken(Store& store, const std::filesystem::path& token_file,
+                                    std::string_view name);
+
 }  // namespace dozor::server::http

@@ -18,13 +18,7 @@ nlohmann::json TokenJson(const EnrollmentToken& token, int64_t now_ms) {
   PutTime(out, "created_at", token.created_at_ms);
   PutTime(out, "expires_at", token.expires_at_ms);
   PutTime(out, "revoked_at", token.revoked_at_ms);
-  std::string state = "active";
-  if (token.revoked_at_ms.has_value()) {
-    state = "revoked";
-  } else if (token.expires_at_ms.has_value() && *token.expires_at_ms <= now_ms) {
-    state = "expired";
-  }
-  out["state"] = state;
+  out["state"] = CredentialState(token.revoked_at_ms, token.expires_at_ms, now_ms);
   return out;
 }
 

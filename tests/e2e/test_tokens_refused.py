@@ -49,5 +49,15 @@ def body(workdir, procs):
     r = server.ctl("org", "list", check_rc=False, json_out=False, token_file=workdir + "/bad.token")
     check(r.returncode == 1, f"bad API token refused with exit 1: {r.returncode} {r.stderr}")
 
+    # A lost admin token file is recovered by whoever can run the server on its database.
+    import os
+    server.stop()
+    os.remove(server.admin_token_file)
+    server.start(extra=["--reset-admin-token"])
+    orgs = server.ctl("org", "list")["organizations"]
+    check([o["name"] for o in orgs] == ["Refusals Ltd"], f"reset admin token works: {orgs}")
+    tokens = server.ctl("apitoken", "list")["api_tokens"]
+    check(sorted(t["state"] for t in tokens) == ["active", "active"], f"both admin tokens listed: {tokens}")
+
 
 run_test(body)

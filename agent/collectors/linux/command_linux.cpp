@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "collectors/collector.hpp"
+#include "collectors/parsers/text.hpp"
 
 extern char **environ;  // NOLINT(readability-redundant-declaration)
 
@@ -44,17 +45,10 @@ std::optional<std::string> FindProgram(const std::string &program) {
   }
   std::vector<std::string> dirs;
   if (const char *path_env = ::getenv("PATH"); path_env != nullptr) {
-    std::string_view rest = path_env;
-    while (!rest.empty()) {
-      size_t colon = rest.find(':');
-      std::string_view dir = rest.substr(0, colon);
+    for (std::string_view dir : Split(path_env, ':')) {
       if (!dir.empty()) {
         dirs.emplace_back(dir);
       }
-      if (colon == std::string_view::npos) {
-        break;
-      }
-      rest.remove_prefix(colon + 1);
     }
   }
   for (std::string_view dir : kExtraSearchDirs) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "collectors/collector.hpp"
+#include "collectors/linux/fs_util.hpp"
 #include "collectors/parsers/hardware_parsers.hpp"
 #include "dozor/common/files.hpp"
 
@@ -18,34 +19,15 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr size_t kMaxProcFileBytes = 4 * 1024 * 1024;  // cpuinfo on 512-thread boxes is ~1 MiB
-constexpr size_t kMaxSysFileBytes = 64 * 1024;
 constexpr const char *kSmartctlMissing = "smartctl not installed (apt install smartmontools)";
-
-std::string TrimCopy(std::string_view text) {
-  constexpr std::string_view kSpace = " \t\r\n\v\f";
-  size_t begin = text.find_first_not_of(kSpace);
-  if (begin == std::string_view::npos) {
-    return {};
-  }
-  size_t end = text.find_last_not_of(kSpace);
-  return std::string(text.substr(begin, end - begin + 1));
-}
-
-// A small sysfs attribute, trimmed; empty when missing or unreadable (root-only
-// DMI serials).
-std::string ReadAttribute(const fs::path &path) {
-  Result<std::string> text = ReadFile(path, kMaxSysFileBytes);
-  return text.ok() ? TrimCopy(*text) : std::string();
-}
 
 void CollectDmi(const CollectContext &ctx, dozor::v1::Hardware *out) {
   fs::path dir = ctx.Path("/sys/class/dmi/id");
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) {
+  if (!IsDirectory(dir)) {
     return;  // no DMI: ARM boards, some VMs, containers. Not an error.
   }
   auto read = [&](const char *name) {
-    std::string value = ReadAttribute(dir / name);
+    std::string value = ReadTrimmedFile(dir / name);
     return IsPlaceholderDmiValue(value) ? std::string() : value;
   };
   dozor::v1::Dmi *dmi = out->mutable_dmi();
@@ -119,21 +101,21 @@ std::string DeviceTransport(const CollectContext &ctx, const std::string &name,
 // The serial as the kernel exposes it; SCSI disks only have it in VPD page
 // 0x80.
 std::string DeviceSerial(const fs::path &device_dir) {
-  std::string serial = ReadAttribute(device_dir / "serial");
+  std::string serial = ReadTrimmedFile(device_dir / "serial");
   if (!serial.empty()) {
     return serial;
   }
-  Result<std::string> vpd = ReadFile(device_dir / "vpd_pg80", kMaxSysFileBytes);
-  if (vpd.ok() && vpd->size() > 4) {
+  std::string vpd = ReadSmallFile(device_dir / "vpd_pg80");
+  if (vpd.size() > 4) {
     // 4-byte page header, then the ASCII serial (often space padded).
-    serial = TrimCopy(std::string_view(*vpd).substr(4));
+    serial = Trim(std::string_view(vpd).substr(4));
     bool printable =
         std::all_of(serial.begin(), serial.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
     if (!serial.empty() && printable) {
       return serial;
     }
   }
-  return ReadAttribute(device_dir / "wwid");
+  return ReadTrimmedFile(device_dir / "wwid");
 }
 
 void RunSmartctl(const CollectContext &ctx, dozor::v1::BlockDevice *disk, bool *smartctl_missing,
@@ -179,44 +161,30 @@ void RunSmartctl(const CollectContext &ctx, dozor::v1::BlockDevice *disk, bool *
 
 void CollectBlockDevices(const CollectContext &ctx, dozor::v1::Hardware *out) {
   fs::path sys_block = ctx.Path("/sys/block");
-  std::error_code ec;
-  fs::directory_iterator it(sys_block, ec);
-  if (ec) {
+  Result<std::vector<std::string>> names = ListDirectory(sys_block);
+  if (!names.ok()) {
     return;  // containers often have no /sys/block worth reading
   }
-  std::vector<std::string> names;
-  for (; it != fs::directory_iterator(); it.increment(ec)) {
-    if (ec) {
-      break;
-    }
-    std::string name = it->path().filename().string();
-    if (!SkipBlockDevice(name)) {
-      names.push_back(std::move(name));
-    }
-  }
-  std::sort(names.begin(), names.end());
+  std::erase_if(*names, SkipBlockDevice);
 
   bool smartctl_missing = false;
-  for (const std::string &name : names) {
+  for (const std::string &name : *names) {
     fs::path entry = sys_block / name;
     dozor::v1::BlockDevice *disk = out->add_disks();
     disk->set_name(name);
     disk->set_power_on_hours(-1);
     disk->set_temperature_c(-1000);
-    disk->set_model(ReadAttribute(entry / "device" / "model"));
+    disk->set_model(ReadTrimmedFile(entry / "device" / "model"));
     disk->set_serial(DeviceSerial(entry / "device"));
     uint64_t sectors = 0;
-    std::string size_text = ReadAttribute(entry / "size");
-    try {
-      sectors = size_text.empty() ? 0 : std::stoull(size_text);
-    } catch (const std::exception &) {
+    if (!ReadSysfsNumber(entry / "size", &sectors)) {
       sectors = 0;
     }
     // /sys/block/*/size counts 512-byte sectors whatever the logical block
     // size.
     disk->set_size_bytes(sectors > UINT64_MAX / 512 ? 0 : sectors * 512);
-    disk->set_rotational(ReadAttribute(entry / "queue" / "rotational") == "1");
-    disk->set_removable(ReadAttribute(entry / "removable") == "1");
+    disk->set_rotational(ReadTrimmedFile(entry / "queue" / "rotational") == "1");
+    disk->set_removable(ReadTrimmedFile(entry / "removable") == "1");
     disk->set_transport(DeviceTransport(ctx, name, entry));
     RunSmartctl(ctx, disk, &smartctl_missing, out);
   }
@@ -231,7 +199,7 @@ void DetectHypervisor(const CollectContext &ctx, bool cpu_hypervisor_flag,
   std::string hypervisor =
       HypervisorFromDmi(dmi.system_vendor(), dmi.system_model(), dmi.bios_vendor());
   if (hypervisor.empty()) {
-    hypervisor = ReadAttribute(ctx.Path("/sys/hypervisor/type"));
+    hypervisor = ReadTrimmedFile(ctx.Path("/sys/hypervisor/type"));
   }
   bool has_virtio_disk = std::any_of(out->disks().begin(), out->disks().end(),
                                      [](const auto &disk) { return disk.transport() == "virtio"; });

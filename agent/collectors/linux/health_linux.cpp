@@ -10,12 +10,13 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <ctime>
 #include <exception>
 #include <utility>
+
+#include "collectors/parsers/text.hpp"
 
 namespace dozor::agent {
 namespace {
@@ -67,44 +68,32 @@ ssize_t ReadAll(int fd, std::vector<char>* buffer) {
   }
 }
 
+// Reads at most `size` bytes of dir_fd/relative with one read(2), as /proc and sysfs files are
+// produced whole by one read; bytes read, or -1 when the file cannot be opened or read.
+ssize_t ReadOnceAt(int dir_fd, const char* relative, char* buffer, size_t size) {
+  int fd = ::openat(dir_fd, relative, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return -1;
+  }
+  ssize_t n;
+  do {
+    n = ::read(fd, buffer, size);
+  } while (n < 0 && errno == EINTR);
+  ::close(fd);
+  return n;
+}
+
 // Small sysfs value (a number or a name) relative to a directory fd; trimmed.
 // False if unreadable.
 bool ReadSmallAt(int dir_fd, const char* relative, std::string* out) {
-  int fd = ::openat(dir_fd, relative, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return false;
-  }
   char text[256];
-  ssize_t n;
-  do {
-    n = ::read(fd, text, sizeof(text));
-  } while (n < 0 && errno == EINTR);
-  ::close(fd);
+  ssize_t n = ReadOnceAt(dir_fd, relative, text, sizeof(text));
   if (n <= 0) {
     return false;
   }
-  std::string_view view(text, static_cast<size_t>(n));
-  while (!view.empty() && (view.back() == '\n' || view.back() == ' ' || view.back() == '\0')) {
-    view.remove_suffix(1);
-  }
-  out->assign(view);
+  constexpr std::string_view kPadding("\n \0", 3);
+  out->assign(TrimRight(std::string_view(text, static_cast<size_t>(n)), kPadding));
   return !out->empty();
-}
-
-bool AllDigits(const char* name) {
-  if (*name == '\0') {
-    return false;
-  }
-  for (const char* c = name; *c != '\0'; ++c) {
-    if (*c < '0' || *c > '9') {
-      return false;
-    }
-  }
-  return true;
-}
-
-bool StartsWith(const char* name, std::string_view prefix) {
-  return std::strncmp(name, prefix.data(), prefix.size()) == 0;
 }
 
 class DirCloser {
@@ -128,7 +117,7 @@ class DirCloser {
 std::vector<std::string> ListSorted(DIR* dir, std::string_view prefix) {
   std::vector<std::string> names;
   while (dirent* entry = ::readdir(dir)) {
-    if (StartsWith(entry->d_name, prefix)) {
+    if (std::string_view(entry->d_name).starts_with(prefix)) {
       names.emplace_back(entry->d_name);
     }
   }
@@ -343,7 +332,7 @@ void LinuxHealthSampler::SampleProcesses(int64_t now_ms, dozor::v1::HealthSample
   bool complete = true;
   char relative[64];
   while (dirent* entry = ::readdir(dir)) {
-    if (!AllDigits(entry->d_name)) {
+    if (!IsAllDigits(entry->d_name)) {
       continue;
     }
     if (++scanned > options_.max_processes) {
@@ -358,15 +347,7 @@ void LinuxHealthSampler::SampleProcesses(int64_t now_ms, dozor::v1::HealthSample
     std::memcpy(relative + name_length, "/stat", sizeof("/stat"));
     // A pid that exited since readdir, or a directory without stat: not a
     // process to count.
-    int fd = ::openat(dir_fd, relative, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      continue;
-    }
-    ssize_t n;
-    do {
-      n = ::read(fd, pid_buffer_.data(), pid_buffer_.size());
-    } while (n < 0 && errno == EINTR);
-    ::close(fd);
+    ssize_t n = ReadOnceAt(dir_fd, relative, pid_buffer_.data(), pid_buffer_.size());
     if (n <= 0) {
       continue;
     }
@@ -420,28 +401,23 @@ void LinuxHealthSampler::SampleProcesses(int64_t now_ms, dozor::v1::HealthSample
   auto rows_end = rows_.begin() + static_cast<std::ptrdiff_t>(row_count);
   size_t top = std::min(options_.top_processes, row_count);
   auto top_end = rows_.begin() + static_cast<std::ptrdiff_t>(top);
-  std::partial_sort(rows_.begin(), top_end, rows_end, [](const ProcessRow& a, const ProcessRow& b) {
-    return a.cpu_percent != b.cpu_percent ? a.cpu_percent > b.cpu_percent : a.pid < b.pid;
-  });
-  // Idle processes say nothing about where the CPU went, so top_cpu lists busy
-  // ones only.
-  for (auto it = rows_.begin(); it != top_end && it->cpu_percent > 0; ++it) {
-    auto* usage = out->add_top_cpu();
-    usage->set_pid(it->pid);
-    usage->set_name(it->name);
-    usage->set_cpu_percent(it->cpu_percent);
-    usage->set_rss_bytes(it->rss_bytes);
-  }
-  std::partial_sort(rows_.begin(), top_end, rows_end, [](const ProcessRow& a, const ProcessRow& b) {
-    return a.rss_bytes != b.rss_bytes ? a.rss_bytes > b.rss_bytes : a.pid < b.pid;
-  });
-  for (auto it = rows_.begin(); it != top_end && it->rss_bytes > 0; ++it) {
-    auto* usage = out->add_top_memory();
-    usage->set_pid(it->pid);
-    usage->set_name(it->name);
-    usage->set_cpu_percent(it->cpu_percent);
-    usage->set_rss_bytes(it->rss_bytes);
-  }
+  // The `top` rows with the largest non-zero `metric` (ties by pid) into `list`: processes at 0
+  // say nothing about where the CPU or memory went.
+  auto add_top = [&](auto metric, auto* list) {
+    std::partial_sort(rows_.begin(), top_end, rows_end,
+                      [&](const ProcessRow& a, const ProcessRow& b) {
+                        return a.*metric != b.*metric ? a.*metric > b.*metric : a.pid < b.pid;
+                      });
+    for (auto it = rows_.begin(); it != top_end && (*it).*metric > 0; ++it) {
+      auto* usage = list->Add();
+      usage->set_pid(it->pid);
+      usage->set_name(it->name);
+      usage->set_cpu_percent(it->cpu_percent);
+      usage->set_rss_bytes(it->rss_bytes);
+    }
+  };
+  add_top(&ProcessRow::cpu_percent, out->mutable_top_cpu());
+  add_top(&ProcessRow::rss_bytes, out->mutable_top_memory());
 }
 
 void LinuxHealthSampler::AddTemperature(std::string sensor, std::string_view millidegrees,
@@ -450,9 +426,7 @@ void LinuxHealthSampler::AddTemperature(std::string sensor, std::string_view mil
     return;
   }
   int64_t value = 0;
-  auto [ptr, ec] =
-      std::from_chars(millidegrees.data(), millidegrees.data() + millidegrees.size(), value);
-  if (ec != std::errc() || ptr != millidegrees.data() + millidegrees.size()) {
+  if (!ParseNumber(millidegrees, &value)) {
     return;
   }
   double celsius = static_cast<double>(value) / 1000.0;

@@ -11,7 +11,6 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
 #include <map>
 #include <set>
@@ -20,13 +19,13 @@
 #include <tuple>
 
 #include "collectors/collector.hpp"
+#include "collectors/linux/fs_util.hpp"
 #include "collectors/parsers/network_parsers.hpp"
 #include "dozor/common/files.hpp"
 
 namespace dozor::agent {
 namespace {
 
-constexpr size_t kSmallFileBytes = 64 * 1024;
 constexpr size_t kProcNetBytes = 16 * 1024 * 1024;
 constexpr uint32_t kArphrdLoopback = 772;
 // Bounds for the inode -> process scan: a host with more processes or
@@ -35,26 +34,6 @@ constexpr uint32_t kArphrdLoopback = 772;
 constexpr size_t kMaxPidsScanned = 16384;
 constexpr size_t kMaxFdsScanned = 1'000'000;
 constexpr size_t kMaxInterfaces = 4096;
-
-std::string TrimmedFile(const std::filesystem::path &path) {
-  auto text = ReadFile(path, kSmallFileBytes);
-  if (!text.ok())
-    return {};
-  std::string value = std::move(text).value();
-  while (!value.empty() && (value.back() == '\n' || value.back() == ' ' ||
-                            value.back() == '\r')) {
-    value.pop_back();
-  }
-  return value;
-}
-
-template <typename T> bool ToNumber(std::string_view text, T *out) {
-  if (text.empty())
-    return false;
-  auto [ptr, ec] =
-      std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc() && ptr == text.data() + text.size();
-}
 
 void AddAddress(dozor::v1::NetworkInterface *nic, const std::string &address,
                 uint32_t prefix, uint32_t family) {
@@ -107,46 +86,34 @@ Result<std::vector<InterfaceAddress>> RealIpv4Addresses() {
 
 Status CollectInterfaces(const CollectContext &ctx, dozor::v1::Network *out,
                          std::vector<std::string> *errors) {
-  std::error_code ec;
   std::filesystem::path class_net = ctx.Path("/sys/class/net");
-  std::vector<std::string> names;
-  for (std::filesystem::directory_iterator it(class_net, ec), end;
-       !ec && it != end; it.increment(ec)) {
-    if (names.size() >= kMaxInterfaces)
-      break;
-    names.push_back(it->path().filename().string());
-  }
-  if (ec && names.empty()) {
-    return MakeError(ErrorCode::kNotFound,
-                     "cannot list " + class_net.string() + ": " + ec.message());
-  }
-  std::sort(names.begin(), names.end());
+  DOZOR_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                         ListDirectory(class_net, kMaxInterfaces));
   std::map<std::string, dozor::v1::NetworkInterface *> by_name;
   for (const auto &name : names) {
     std::filesystem::path dir = class_net / name;
     auto *nic = out->add_interfaces();
     nic->set_name(name);
-    nic->set_mac(TrimmedFile(dir / "address"));
+    nic->set_mac(ReadSysfsValue(dir / "address"));
     uint32_t mtu = 0;
-    if (ToNumber(TrimmedFile(dir / "mtu"), &mtu))
+    if (ReadSysfsNumber(dir / "mtu", &mtu))
       nic->set_mtu(mtu);
-    std::string state = TrimmedFile(dir / "operstate");
+    std::string state = ReadSysfsValue(dir / "operstate");
     nic->set_state(state.empty() ? "unknown" : state);
     // speed is unreadable (EINVAL) on down links and -1 on virtual ones: both
     // mean unknown.
     int64_t speed = -1;
-    if (!ToNumber(TrimmedFile(dir / "speed"), &speed) || speed < 0)
+    if (!ReadSysfsNumber(dir / "speed", &speed) || speed < 0)
       speed = -1;
     nic->set_speed_mbps(speed);
-    nic->set_duplex(TrimmedFile(dir / "duplex"));
+    nic->set_duplex(ReadSysfsValue(dir / "duplex"));
     uint32_t type = 0;
-    nic->set_loopback(ToNumber(TrimmedFile(dir / "type"), &type) &&
+    nic->set_loopback(ReadSysfsNumber(dir / "type", &type) &&
                       type == kArphrdLoopback);
     std::error_code link_ec;
     auto target = std::filesystem::read_symlink(dir, link_ec);
     bool virtual_nic =
-        std::filesystem::exists(ctx.Path("/sys/devices/virtual/net") / name,
-                                link_ec) ||
+        PathExists(ctx.Path("/sys/devices/virtual/net") / name) ||
         (!target.empty() &&
          target.string().find("/virtual/") != std::string::npos);
     nic->set_virtual_(virtual_nic);
@@ -158,7 +125,7 @@ Status CollectInterfaces(const CollectContext &ctx, dozor::v1::Network *out,
     ipv4 = RealIpv4Addresses();
   } else {
     auto text =
-        ReadFile(ctx.Path("/dozor-fixture/ipv4-addresses"), kSmallFileBytes);
+        ReadFile(ctx.Path("/dozor-fixture/ipv4-addresses"), kMaxSmallFileBytes);
     if (text.ok())
       ipv4 = ParseIpv4AddressList(*text);
   }
@@ -216,7 +183,7 @@ void CollectGateways(const CollectContext &ctx, dozor::v1::Network *out,
 }
 
 void CollectDns(const CollectContext &ctx, dozor::v1::Network *out) {
-  auto text = ReadFile(ctx.Path("/etc/resolv.conf"), kSmallFileBytes);
+  auto text = ReadFile(ctx.Path("/etc/resolv.conf"), kMaxSmallFileBytes);
   if (!text.ok())
     return; // no resolver configured is a finding, not a collector failure
   ResolvConf conf = ParseResolvConf(*text);
@@ -224,7 +191,7 @@ void CollectDns(const CollectContext &ctx, dozor::v1::Network *out) {
     // The stub forwards to the upstreams systemd-resolved learnt; those are
     // what matter.
     auto upstream_text =
-        ReadFile(ctx.Path("/run/systemd/resolve/resolv.conf"), kSmallFileBytes);
+        ReadFile(ctx.Path("/run/systemd/resolve/resolv.conf"), kMaxSmallFileBytes);
     if (upstream_text.ok()) {
       ResolvConf upstream = ParseResolvConf(*upstream_text);
       if (!upstream.nameservers.empty())
@@ -260,7 +227,7 @@ std::map<uint64_t, Owner> FindSocketOwners(const CollectContext &ctx,
   for (std::filesystem::directory_iterator it(ctx.Path("/proc"), ec), end;
        !ec && it != end; it.increment(ec)) {
     uint32_t pid = 0;
-    if (ToNumber(it->path().filename().string(), &pid))
+    if (ParseNumber(it->path().filename().string(), &pid))
       pids.push_back(pid);
     if (pids.size() >= kMaxPidsScanned)
       break;
@@ -290,12 +257,12 @@ std::map<uint64_t, Owner> FindSocketOwners(const CollectContext &ctx,
       std::string_view digits(target);
       digits =
           digits.substr(kPrefix.size(), digits.size() - kPrefix.size() - 1);
-      if (!ToNumber(digits, &inode) || wanted.count(inode) == 0 ||
+      if (!ParseNumber(digits, &inode) || wanted.count(inode) == 0 ||
           owners.count(inode) != 0) {
         continue;
       }
       if (!comm_read) {
-        comm = TrimmedFile(proc_dir / "comm");
+        comm = ReadSysfsValue(proc_dir / "comm");
         comm_read = true;
       }
       owners[inode] = Owner{pid, comm};
@@ -373,11 +340,8 @@ Status CollectNetwork(const CollectContext &ctx, dozor::v1::Network *out) {
   CollectListening(ctx, out, &errors);
   if (errors.empty())
     return OkStatus();
-  std::string message = "network: ";
-  for (size_t i = 0; i < errors.size(); ++i) {
-    message += (i == 0 ? "" : "; ") + errors[i];
-  }
-  return MakeError(ErrorCode::kUnavailable, message);
+  return MakeError(ErrorCode::kUnavailable,
+                   "network: " + JoinStrings(errors, "; "));
 }
 
 } // namespace dozor::agent

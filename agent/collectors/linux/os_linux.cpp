@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "collectors/collector.hpp"
+#include "collectors/linux/fs_util.hpp"
 #include "collectors/parsers/os_parsers.hpp"
 #include "dozor/common/files.hpp"
 
@@ -39,33 +40,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr size_t kMaxSmallFileBytes = 64 * 1024;
 constexpr size_t kMaxAccountFileBytes = 8 * 1024 * 1024;
 constexpr int64_t kFqdnCacheSeconds = 3600;
 constexpr int64_t kRetryTimedOutUpdatesSeconds = 3600;
-
-std::string TrimCopy(std::string_view text) {
-  constexpr std::string_view kSpace = " \t\r\n\v\f";
-  size_t begin = text.find_first_not_of(kSpace);
-  if (begin == std::string_view::npos) {
-    return {};
-  }
-  size_t end = text.find_last_not_of(kSpace);
-  return std::string(text.substr(begin, end - begin + 1));
-}
-
-std::string FirstLine(std::string_view text) { return TrimCopy(text.substr(0, text.find('\n'))); }
-
-// First line of a small file, trimmed; empty when missing.
-std::string ReadFirstLine(const fs::path &path) {
-  Result<std::string> text = ReadFile(path, kMaxSmallFileBytes);
-  return text.ok() ? FirstLine(*text) : std::string();
-}
-
-bool Exists(const fs::path &path) {
-  std::error_code ec;
-  return fs::exists(path, ec);
-}
 
 bool ContainsWord(std::string_view words, std::string_view word) {
   size_t pos = 0;
@@ -93,13 +70,13 @@ PackageManager DetectPackageManager(const CollectContext &ctx,
       ContainsWord(ids, "rhel") || ContainsWord(ids, "fedora") || ContainsWord(ids, "centos");
   if (ctx.IsRealRoot()) {
     // On the real machine the binaries decide, whatever os-release claims.
-    if (Exists(ctx.Path("/usr/bin/apt-get"))) {
+    if (PathExists(ctx.Path("/usr/bin/apt-get"))) {
       return PackageManager::kApt;
     }
-    if (Exists(ctx.Path("/usr/bin/dnf"))) {
+    if (PathExists(ctx.Path("/usr/bin/dnf"))) {
       return PackageManager::kDnf;
     }
-    if (Exists(ctx.Path("/usr/bin/yum"))) {
+    if (PathExists(ctx.Path("/usr/bin/yum"))) {
       return PackageManager::kYum;
     }
     return PackageManager::kNone;
@@ -331,10 +308,6 @@ ClockSync ClockState(const CollectContext &ctx) {
   return fixture.ok() ? ParseAdjtimexFixture(*fixture) : ClockSync{};
 }
 
-void AddProblem(std::string *problems, const std::string &problem) {
-  *problems += problems->empty() ? problem : "; " + problem;
-}
-
 }  // namespace
 
 Status CollectOperatingSystem(const CollectContext &ctx, dozor::v1::OperatingSystem *out) {
@@ -358,43 +331,39 @@ Status CollectOperatingSystem(const CollectContext &ctx, dozor::v1::OperatingSys
     out->set_version_id(field("VERSION_ID"));
     out->set_pretty_name(field("PRETTY_NAME"));
   } else {
-    AddProblem(&problems, "os-release: " + os_release.error().message);
+    AppendJoined(&problems, "os-release: " + os_release.error().message);
   }
 
   out->set_kernel(ReadFirstLine(ctx.Path("/proc/sys/kernel/osrelease")));
   if (out->kernel().empty()) {
-    AddProblem(&problems, "kernel release unreadable");
+    AppendJoined(&problems, "kernel release unreadable");
   }
   out->set_architecture(Architecture(ctx));
   out->set_hostname(Hostname(ctx));
   if (out->hostname().empty()) {
-    AddProblem(&problems, "hostname unreadable");
+    AppendJoined(&problems, "hostname unreadable");
   }
   out->set_fqdn(Fqdn(ctx, out->hostname()));
 
-  Result<std::string> uptime_text = ReadFile(ctx.Path("/proc/uptime"), kMaxSmallFileBytes);
-  double uptime = -1;
-  if (uptime_text.ok()) {
-    char *end = nullptr;
-    std::string first = FirstLine(*uptime_text);
-    uptime = std::strtod(first.c_str(), &end);
-    if (end == first.c_str() || !std::isfinite(uptime) || uptime < 0) {
-      uptime = -1;
-    }
+  std::string uptime_text = ReadFirstLine(ctx.Path("/proc/uptime"));
+  char *uptime_end = nullptr;
+  double uptime = std::strtod(uptime_text.c_str(), &uptime_end);
+  if (uptime_end == uptime_text.c_str() || !std::isfinite(uptime) || uptime < 0) {
+    uptime = -1;
   }
   if (uptime >= 0) {
     out->set_uptime_seconds(static_cast<int64_t>(uptime));
     out->set_boot_time(ctx.clock->NowSeconds() - static_cast<int64_t>(uptime));
   } else {
-    AddProblem(&problems, "/proc/uptime unreadable");
+    AppendJoined(&problems, "/proc/uptime unreadable");
   }
 
   out->set_timezone(Timezone(ctx));
   ClockSync sync = ClockState(ctx);
   out->set_clock_synchronized(sync.synchronized);
   out->set_clock_max_error_us(sync.max_error_us);
-  out->set_reboot_required(Exists(ctx.Path("/var/run/reboot-required")) ||
-                           Exists(ctx.Path("/run/reboot-required")));
+  out->set_reboot_required(PathExists(ctx.Path("/var/run/reboot-required")) ||
+                           PathExists(ctx.Path("/run/reboot-required")));
 
   PendingUpdates updates = CollectPendingUpdates(ctx, *out);
   out->set_pending_updates(updates.total);
@@ -408,7 +377,7 @@ Status CollectOperatingSystem(const CollectContext &ctx, dozor::v1::OperatingSys
       *out->add_users() = std::move(user);
     }
   } else {
-    AddProblem(&problems, "passwd: " + passwd.error().message);
+    AppendJoined(&problems, "passwd: " + passwd.error().message);
   }
 
   std::string machine_id = ReadFirstLine(ctx.Path("/etc/machine-id"));

@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "collectors/collector.hpp"
+#include "collectors/linux/fs_util.hpp"
 #include "collectors/parsers/package_parsers.hpp"
 #include "dozor/common/files.hpp"
 #include "dozor/common/sqlite.hpp"
@@ -24,25 +25,9 @@ constexpr size_t kUnitFileMaxBytes = 1024 * 1024;
 constexpr size_t kMaxUnits = 20000;
 constexpr size_t kMaxRpmPackages = 200000;
 
-bool Exists(const std::filesystem::path &path) {
-  std::error_code ec;
-  return std::filesystem::exists(path, ec);
-}
-
-bool IsDirectory(const std::filesystem::path &path) {
-  std::error_code ec;
-  return std::filesystem::is_directory(path, ec);
-}
-
 std::vector<std::string> ListNames(const std::filesystem::path &dir) {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
-       it.increment(ec)) {
-    names.push_back(it->path().filename().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
+  Result<std::vector<std::string>> names = ListDirectory(dir);
+  return names.ok() ? std::move(names).value() : std::vector<std::string>();
 }
 
 // dpkg keeps no install time; the mtime of info/<name>.list (written when the
@@ -71,7 +56,7 @@ void FillDpkgInstallTimes(const CollectContext &ctx,
 
 Status CollectDpkg(const CollectContext &ctx, dozor::v1::Software *out) {
   auto path = ctx.Path("/var/lib/dpkg/status");
-  if (!Exists(path))
+  if (!PathExists(path))
     return OkStatus(); // not a dpkg system
   DOZOR_ASSIGN_OR_RETURN(std::string text, ReadFile(path, kDpkgStatusMaxBytes));
   auto packages = ParseDpkgStatus(text);
@@ -88,18 +73,18 @@ Status CollectRpm(const CollectContext &ctx, dozor::v1::Software *out) {
   std::filesystem::path sqlite_path;
   for (const char *candidate :
        {"/var/lib/rpm/rpmdb.sqlite", "/usr/lib/sysimage/rpm/rpmdb.sqlite"}) {
-    if (Exists(ctx.Path(candidate))) {
+    if (PathExists(ctx.Path(candidate))) {
       sqlite_path = ctx.Path(candidate);
       break;
     }
   }
   if (sqlite_path.empty()) {
-    if (Exists(ctx.Path("/var/lib/rpm/Packages"))) {
+    if (PathExists(ctx.Path("/var/lib/rpm/Packages"))) {
       return MakeError(ErrorCode::kFailedPrecondition,
                        "rpm BerkeleyDB database not supported");
     }
-    if (Exists(ctx.Path("/var/lib/rpm/Packages.db")) ||
-        Exists(ctx.Path("/usr/lib/sysimage/rpm/Packages.db"))) {
+    if (PathExists(ctx.Path("/var/lib/rpm/Packages.db")) ||
+        PathExists(ctx.Path("/usr/lib/sysimage/rpm/Packages.db"))) {
       return MakeError(ErrorCode::kFailedPrecondition,
                        "rpm ndb database not supported");
     }
@@ -140,10 +125,10 @@ Status CollectRpm(const CollectContext &ctx, dozor::v1::Software *out) {
 
 OneCBinaries ProbeOneC(const std::filesystem::path &dir) {
   OneCBinaries binaries;
-  binaries.ragent = Exists(dir / "ragent");
-  binaries.rphost = Exists(dir / "rphost");
-  binaries.client = Exists(dir / "1cv8");
-  binaries.thin_client = Exists(dir / "1cv8c");
+  binaries.ragent = PathExists(dir / "ragent");
+  binaries.rphost = PathExists(dir / "rphost");
+  binaries.client = PathExists(dir / "1cv8");
+  binaries.thin_client = PathExists(dir / "1cv8c");
   return binaries;
 }
 
@@ -257,13 +242,10 @@ std::set<std::string> EnabledUnits(const CollectContext &ctx) {
 
 std::string UnitDescription(std::string_view text) {
   bool in_unit = false;
-  while (!text.empty()) {
-    size_t newline = text.find('\n');
-    std::string_view line = text.substr(0, newline);
-    text.remove_prefix(newline == std::string_view::npos ? text.size()
-                                                         : newline + 1);
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
-      line.remove_suffix(1);
+  LineReader lines(text);
+  std::string_view line;
+  while (lines.Next(&line)) {
+    line = TrimRight(line, "\r ");
     if (!line.empty() && line.front() == '[') {
       in_unit = line == "[Unit]";
     } else if (in_unit && line.rfind("Description=", 0) == 0) {
@@ -370,11 +352,8 @@ Status CollectSoftware(const CollectContext &ctx, dozor::v1::Software *out) {
   run_part("services", [&] { return CollectServices(ctx, out); });
   if (errors.empty())
     return OkStatus();
-  std::string message = "software: ";
-  for (size_t i = 0; i < errors.size(); ++i) {
-    message += (i == 0 ? "" : "; ") + errors[i];
-  }
-  return MakeError(ErrorCode::kUnavailable, message);
+  return MakeError(ErrorCode::kUnavailable,
+                   "software: " + JoinStrings(errors, "; "));
 }
 
 } // namespace dozor::agent

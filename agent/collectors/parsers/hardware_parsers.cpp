@@ -2,59 +2,28 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <cstdio>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-#include <type_traits>
 #include <utility>
+
+#include "collectors/parsers/text.hpp"
 
 namespace dozor::agent {
 namespace {
 
 constexpr size_t kMaxSmartctlJsonBytes = 16 * 1024 * 1024;
 
-std::string_view Trim(std::string_view text) {
-  constexpr std::string_view kSpace = " \t\r\n\v\f";
-  size_t begin = text.find_first_not_of(kSpace);
-  if (begin == std::string_view::npos) {
-    return {};
-  }
-  size_t end = text.find_last_not_of(kSpace);
-  return text.substr(begin, end - begin + 1);
-}
-
-// Calls fn(line) for every line, without the newline.
-template <typename Fn>
-void ForEachLine(std::string_view text, Fn &&fn) {
-  while (!text.empty()) {
-    size_t newline = text.find('\n');
-    fn(text.substr(0, newline));
-    if (newline == std::string_view::npos) {
-      break;
-    }
-    text.remove_prefix(newline + 1);
-  }
-}
-
+// Numbers in cpuinfo and DMI text may carry blanks, and hex ids a "0x" prefix.
 template <typename T>
-bool ParseNumber(std::string_view text, T *out, int base = 10) {
+bool ParseLooseNumber(std::string_view text, T *out, int base = 10) {
   text = Trim(text);
   if (base == 16 && (text.starts_with("0x") || text.starts_with("0X"))) {
     text.remove_prefix(2);
   }
-  if (text.empty()) {
-    return false;
-  }
-  if constexpr (std::is_floating_point_v<T>) {
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-    return ec == std::errc() && ptr == text.data() + text.size();
-  } else {
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out, base);
-    return ec == std::errc() && ptr == text.data() + text.size();
-  }
+  return ParseNumber(text, out, base);
 }
 
 std::string ArmImplementerName(uint32_t implementer) {
@@ -155,15 +124,13 @@ CpuInfo ParseCpuinfo(std::string_view text) {
   };
 
   ForEachLine(text, [&](std::string_view line) {
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos) {
+    std::string_view key, value;
+    if (!SplitKeyValue(line, ':', &key, &value)) {
       return;
     }
-    std::string_view key = Trim(line.substr(0, colon));
-    std::string_view value = Trim(line.substr(colon + 1));
     if (key == "processor") {
       uint32_t index = 0;
-      if (ParseNumber(value, &index)) {
+      if (ParseLooseNumber(value, &index)) {
         finish_block();
         in_block = true;
         ++info.threads;
@@ -193,14 +160,14 @@ CpuInfo ParseCpuinfo(std::string_view text) {
       scratch.cpu = value;
     } else if (key == "cpu MHz" && !mhz_seen) {
       double mhz = 0;
-      if (ParseNumber(value, &mhz)) {
+      if (ParseLooseNumber(value, &mhz)) {
         info.mhz = mhz;
         mhz_seen = true;
       }
     } else if (key == "CPU implementer" && !scratch.have_arm_ids) {
-      scratch.have_arm_ids = ParseNumber(value, &scratch.arm_implementer, 16);
+      scratch.have_arm_ids = ParseLooseNumber(value, &scratch.arm_implementer, 16);
     } else if (key == "CPU part" && scratch.have_arm_ids && scratch.arm_part == 0) {
-      ParseNumber(value, &scratch.arm_part, 16);
+      ParseLooseNumber(value, &scratch.arm_part, 16);
     } else if (key == "flags") {
       // Word match: "hypervisor" must not be a substring of another flag.
       std::string padded = " " + std::string(value) + " ";
@@ -256,7 +223,8 @@ Result<uint64_t> ParseMeminfoTotal(std::string_view text) {
       rest = Trim(rest.substr(0, rest.size() - 2));
     }
     uint64_t value = 0;
-    if (ParseNumber(rest, &value) && value <= std::numeric_limits<uint64_t>::max() / multiplier) {
+    if (ParseLooseNumber(rest, &value) &&
+        value <= std::numeric_limits<uint64_t>::max() / multiplier) {
       total = value * multiplier;
     }
   });
@@ -337,7 +305,7 @@ Status ParseSmartctlJson(std::string_view text, int exit_code, dozor::v1::BlockD
       for (const json &message : *list) {
         std::string line = JsonString(message, "string");
         if (!line.empty()) {
-          messages += messages.empty() ? line : "; " + line;
+          AppendJoined(&messages, line);
         }
       }
     }
@@ -444,16 +412,16 @@ std::string NormalizeBiosDate(std::string_view raw) {
   auto valid = [&] { return month >= 1 && month <= 12 && day >= 1 && day <= 31 && year >= 1970; };
   // ISO already: YYYY-MM-DD.
   if (text.size() == 10 && text[4] == '-' && text[7] == '-' &&
-      ParseNumber(text.substr(0, 4), &year) && ParseNumber(text.substr(5, 2), &month) &&
-      ParseNumber(text.substr(8, 2), &day) && valid()) {
+      ParseLooseNumber(text.substr(0, 4), &year) && ParseLooseNumber(text.substr(5, 2), &month) &&
+      ParseLooseNumber(text.substr(8, 2), &day) && valid()) {
     return std::string(text);
   }
   size_t first = text.find('/');
   size_t second = first == std::string_view::npos ? first : text.find('/', first + 1);
-  if (second != std::string_view::npos && ParseNumber(text.substr(0, first), &month) &&
-      ParseNumber(text.substr(first + 1, second - first - 1), &day)) {
+  if (second != std::string_view::npos && ParseLooseNumber(text.substr(0, first), &month) &&
+      ParseLooseNumber(text.substr(first + 1, second - first - 1), &day)) {
     std::string_view year_text = text.substr(second + 1);
-    if (ParseNumber(year_text, &year) && (year_text.size() == 4 || year_text.size() == 2)) {
+    if (ParseLooseNumber(year_text, &year) && (year_text.size() == 4 || year_text.size() == 2)) {
       if (year_text.size() == 2) {
         year += year < 70 ? 2000 : 1900;
       }
@@ -506,7 +474,7 @@ std::string ChassisTypeName(std::string_view number) {
                                            "Mini PC",
                                            "Stick PC"};
   uint32_t index = 0;
-  if (ParseNumber(number, &index) && index >= 1 && index < std::size(kNames)) {
+  if (ParseLooseNumber(number, &index) && index >= 1 && index < std::size(kNames)) {
     return kNames[index];
   }
   return std::string(Trim(number));

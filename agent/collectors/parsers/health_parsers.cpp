@@ -2,100 +2,21 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cstddef>
+
+#include "collectors/parsers/text.hpp"
 
 namespace dozor::agent {
 namespace {
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-// Walks `text` line by line without copying.
-class LineReader {
- public:
-  explicit LineReader(std::string_view text) : rest_(text) {}
-  bool Next(std::string_view* line) {
-    if (rest_.empty()) {
-      return false;
-    }
-    size_t end = rest_.find('\n');
-    if (end == std::string_view::npos) {
-      *line = rest_;
-      rest_ = {};
-    } else {
-      *line = rest_.substr(0, end);
-      rest_.remove_prefix(end + 1);
-    }
-    return true;
-  }
-
- private:
-  std::string_view rest_;
-};
-
-// Splits on runs of whitespace into at most N fields; returns how many were
-// found.
-template <size_t N>
-size_t SplitFields(std::string_view line, std::array<std::string_view, N>* fields) {
-  size_t count = 0;
-  size_t i = 0;
-  while (count < N) {
-    while (i < line.size() && IsSpace(line[i])) {
-      ++i;
-    }
-    if (i >= line.size()) {
-      break;
-    }
-    size_t start = i;
-    while (i < line.size() && !IsSpace(line[i])) {
-      ++i;
-    }
-    (*fields)[count++] = line.substr(start, i - start);
-  }
-  return count;
-}
-
-bool ParseU64(std::string_view text, uint64_t* out) {
-  if (text.empty()) {
-    return false;
-  }
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc() && ptr == text.data() + text.size();
-}
-
-bool ParseI64(std::string_view text, int64_t* out) {
-  if (text.empty()) {
-    return false;
-  }
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc() && ptr == text.data() + text.size();
-}
-
-bool ParseDouble(std::string_view text, double* out) {
-  if (text.empty()) {
-    return false;
-  }
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc() && ptr == text.data() + text.size();
-}
-
-bool StartsWith(std::string_view text, std::string_view prefix) {
-  return text.substr(0, prefix.size()) == prefix;
-}
-
-bool AllDigits(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), IsDigit);
-}
-
 // "name" followed by digits only, e.g. "md" + "127".
 bool PrefixThenDigits(std::string_view name, std::string_view prefix) {
-  return StartsWith(name, prefix) && AllDigits(name.substr(prefix.size()));
+  return name.starts_with(prefix) && IsAllDigits(name.substr(prefix.size()));
 }
 
 // "sd" + letters only (sda, sdaa), not partitions like sda1.
 bool PrefixThenLetters(std::string_view name, std::string_view prefix) {
-  if (!StartsWith(name, prefix) || name.size() == prefix.size()) {
+  if (!name.starts_with(prefix) || name.size() == prefix.size()) {
     return false;
   }
   for (char c : name.substr(prefix.size())) {
@@ -122,7 +43,7 @@ Result<ProcStat> ParseProcStat(std::string_view text) {
   std::string_view line;
   while (lines.Next(&line)) {
     std::array<std::string_view, 11> fields;
-    size_t count = SplitFields(line, &fields);
+    size_t count = SplitWords(line, &fields);
     if (count == 0) {
       continue;
     }
@@ -134,7 +55,7 @@ Result<ProcStat> ParseProcStat(std::string_view text) {
           &result.cpu.user,   &result.cpu.nice, &result.cpu.system,  &result.cpu.idle,
           &result.cpu.iowait, &result.cpu.irq,  &result.cpu.softirq, &result.cpu.steal};
       for (size_t i = 0; i < targets.size() && i + 1 < count; ++i) {
-        if (!ParseU64(fields[i + 1], targets[i])) {
+        if (!ParseNumber(fields[i + 1], targets[i])) {
           return MakeError(ErrorCode::kInvalidArgument,
                            "/proc/stat: bad number in cpu line: " + std::string(fields[i + 1]));
         }
@@ -142,7 +63,7 @@ Result<ProcStat> ParseProcStat(std::string_view text) {
       have_cpu = true;
     } else if (fields[0] == "btime" && count >= 2) {
       int64_t boot_time = 0;
-      if (ParseI64(fields[1], &boot_time)) {
+      if (ParseNumber(fields[1], &boot_time)) {
         result.boot_time = boot_time;
       }
     }
@@ -156,8 +77,8 @@ Result<ProcStat> ParseProcStat(std::string_view text) {
 Result<LoadAverage> ParseLoadavg(std::string_view text) {
   std::array<std::string_view, 3> fields;
   LoadAverage load;
-  if (SplitFields(text, &fields) < 3 || !ParseDouble(fields[0], &load.load1) ||
-      !ParseDouble(fields[1], &load.load5) || !ParseDouble(fields[2], &load.load15) ||
+  if (SplitWords(text, &fields) < 3 || !ParseNumber(fields[0], &load.load1) ||
+      !ParseNumber(fields[1], &load.load5) || !ParseNumber(fields[2], &load.load15) ||
       load.load1 < 0 || load.load5 < 0 || load.load15 < 0) {
     return MakeError(ErrorCode::kInvalidArgument, "/proc/loadavg: expected three load averages");
   }
@@ -192,9 +113,9 @@ Result<MemInfo> ParseMeminfo(std::string_view text) {
       continue;
     }
     std::array<std::string_view, 2> parts;
-    size_t count = SplitFields(line.substr(colon + 1), &parts);
+    size_t count = SplitWords(line.substr(colon + 1), &parts);
     uint64_t value = 0;
-    if (count == 0 || !ParseU64(parts[0], &value)) {
+    if (count == 0 || !ParseNumber(parts[0], &value)) {
       continue;
     }
     // Every size in meminfo is in kB (KiB); a line without a unit would be a
@@ -232,13 +153,13 @@ bool IsWholeDiskName(std::string_view name) {
       PrefixThenDigits(name, "dm-")) {
     return true;
   }
-  if (StartsWith(name, "nvme")) {
+  if (name.starts_with("nvme")) {
     // nvme<ctrl>n<namespace>, not nvme0n1p1 and not the nvme0c0n1 multipath
     // path devices
     std::string_view rest = name.substr(4);
     size_t n = rest.find('n');
-    return n != std::string_view::npos && AllDigits(rest.substr(0, n)) &&
-           AllDigits(rest.substr(n + 1));
+    return n != std::string_view::npos && IsAllDigits(rest.substr(0, n)) &&
+           IsAllDigits(rest.substr(n + 1));
   }
   return false;
 }
@@ -252,13 +173,13 @@ Result<std::vector<DiskCounters>> ParseDiskstats(std::string_view text) {
     // writes, writes merged, sectors written, ms writing, in flight, io_ticks,
     // ...
     std::array<std::string_view, 13> fields;
-    if (SplitFields(line, &fields) < 13 || !IsWholeDiskName(fields[2])) {
+    if (SplitWords(line, &fields) < 13 || !IsWholeDiskName(fields[2])) {
       continue;
     }
     DiskCounters disk;
-    if (!ParseU64(fields[3], &disk.reads_completed) || !ParseU64(fields[5], &disk.sectors_read) ||
-        !ParseU64(fields[7], &disk.writes_completed) ||
-        !ParseU64(fields[9], &disk.sectors_written) || !ParseU64(fields[12], &disk.io_ticks_ms)) {
+    if (!ParseNumber(fields[3], &disk.reads_completed) || !ParseNumber(fields[5], &disk.sectors_read) ||
+        !ParseNumber(fields[7], &disk.writes_completed) ||
+        !ParseNumber(fields[9], &disk.sectors_written) || !ParseNumber(fields[12], &disk.io_ticks_ms)) {
       continue;
     }
     disk.name = std::string(fields[2]);
@@ -279,19 +200,19 @@ Result<std::vector<NetCounters>> ParseNetDev(std::string_view text) {
       continue;
     }
     std::array<std::string_view, 1> name_field;
-    if (SplitFields(line.substr(0, colon), &name_field) != 1) {
+    if (SplitWords(line.substr(0, colon), &name_field) != 1) {
       continue;
     }
     // rx: bytes packets errs drop fifo frame compressed multicast, tx: bytes
     // packets errs drop
     std::array<std::string_view, 12> fields;
-    if (SplitFields(line.substr(colon + 1), &fields) < 12) {
+    if (SplitWords(line.substr(colon + 1), &fields) < 12) {
       continue;
     }
     NetCounters counters;
-    if (!ParseU64(fields[0], &counters.rx_bytes) || !ParseU64(fields[2], &counters.rx_errors) ||
-        !ParseU64(fields[3], &counters.rx_dropped) || !ParseU64(fields[8], &counters.tx_bytes) ||
-        !ParseU64(fields[10], &counters.tx_errors) || !ParseU64(fields[11], &counters.tx_dropped)) {
+    if (!ParseNumber(fields[0], &counters.rx_bytes) || !ParseNumber(fields[2], &counters.rx_errors) ||
+        !ParseNumber(fields[3], &counters.rx_dropped) || !ParseNumber(fields[8], &counters.tx_bytes) ||
+        !ParseNumber(fields[10], &counters.tx_errors) || !ParseNumber(fields[11], &counters.tx_dropped)) {
       continue;
     }
     counters.interface = std::string(name_field[0]);
@@ -333,7 +254,7 @@ Result<std::vector<MountEntry>> ParseMounts(std::string_view text) {
   std::string_view line;
   while (lines.Next(&line)) {
     std::array<std::string_view, 3> fields;
-    if (SplitFields(line, &fields) < 3) {
+    if (SplitWords(line, &fields) < 3) {
       continue;
     }
     std::string_view type = fields[2];
@@ -364,26 +285,24 @@ Result<PidStat> ParseProcPidStat(std::string_view text) {
     return MakeError(ErrorCode::kInvalidArgument, "/proc/<pid>/stat: no (comm)");
   }
   std::string_view pid_text = text.substr(0, open);
-  while (!pid_text.empty() && IsSpace(pid_text.back())) {
-    pid_text.remove_suffix(1);
-  }
+  pid_text = TrimRight(pid_text, " \t\r\n");
   uint64_t pid = 0;
-  if (!ParseU64(pid_text, &pid) || pid == 0 || pid > UINT32_MAX) {
+  if (!ParseNumber(pid_text, &pid) || pid == 0 || pid > UINT32_MAX) {
     return MakeError(ErrorCode::kInvalidArgument, "/proc/<pid>/stat: bad pid");
   }
   stat.pid = static_cast<uint32_t>(pid);
   stat.comm = text.substr(open + 1, close - open - 1);
   // After ")": field 3 (state) is index 0, so field N is index N - 3.
   std::array<std::string_view, 22> fields;
-  if (SplitFields(text.substr(close + 1), &fields) < 22) {
+  if (SplitWords(text.substr(close + 1), &fields) < 22) {
     return MakeError(ErrorCode::kInvalidArgument, "/proc/<pid>/stat: truncated");
   }
   if (fields[0].size() != 1) {
     return MakeError(ErrorCode::kInvalidArgument, "/proc/<pid>/stat: bad state");
   }
   stat.state = fields[0][0];
-  if (!ParseU64(fields[11], &stat.utime_ticks) || !ParseU64(fields[12], &stat.stime_ticks) ||
-      !ParseU64(fields[19], &stat.start_time_ticks) || !ParseI64(fields[21], &stat.rss_pages)) {
+  if (!ParseNumber(fields[11], &stat.utime_ticks) || !ParseNumber(fields[12], &stat.stime_ticks) ||
+      !ParseNumber(fields[19], &stat.start_time_ticks) || !ParseNumber(fields[21], &stat.rss_pages)) {
     return MakeError(ErrorCode::kInvalidArgument, "/proc/<pid>/stat: bad number");
   }
   stat.rss_pages = std::max<int64_t>(stat.rss_pages, 0);
@@ -428,57 +347,65 @@ const T* FindByName(const std::vector<T>& items, size_t hint, const std::string&
   return nullptr;
 }
 
-}  // namespace
-
-std::vector<dozor::v1::DiskIo> ComputeDiskIo(const std::vector<DiskCounters>& prev,
-                                             const std::vector<DiskCounters>& cur,
-                                             double elapsed_seconds) {
-  std::vector<dozor::v1::DiskIo> result;
+// One Io per item of `cur`, made by fill(now, before, &io); `before` is the same-named item of
+// `prev`, or null when there is none or no time elapsed (no rate can be computed).
+template <typename Io, typename Counters, typename Fill>
+std::vector<Io> PerItemRates(const std::vector<Counters>& prev, const std::vector<Counters>& cur,
+                             std::string Counters::*name, double elapsed_seconds, Fill fill) {
+  std::vector<Io> result;
   result.reserve(cur.size());
   for (size_t i = 0; i < cur.size(); ++i) {
-    const DiskCounters& now = cur[i];
-    dozor::v1::DiskIo io;
-    io.set_device(now.name);
-    const DiskCounters* before = FindByName(prev, i, now.name, &DiskCounters::name);
-    if (before != nullptr && elapsed_seconds > 0) {
-      constexpr double kSectorBytes = 512;
-      io.set_read_bytes_per_s(
-          kSectorBytes * RatePerSecond(before->sectors_read, now.sectors_read, elapsed_seconds));
-      io.set_write_bytes_per_s(kSectorBytes * RatePerSecond(before->sectors_written,
-                                                            now.sectors_written, elapsed_seconds));
-      io.set_reads_per_s(
-          RatePerSecond(before->reads_completed, now.reads_completed, elapsed_seconds));
-      io.set_writes_per_s(
-          RatePerSecond(before->writes_completed, now.writes_completed, elapsed_seconds));
-      double busy_ms = static_cast<double>(CounterDelta(before->io_ticks_ms, now.io_ticks_ms));
-      io.set_busy_percent(std::clamp(busy_ms / (elapsed_seconds * 10.0), 0.0, 100.0));
-    }
+    const Counters& now = cur[i];
+    const Counters* before = FindByName(prev, i, now.*name, name);
+    Io io;
+    fill(now, elapsed_seconds > 0 ? before : nullptr, &io);
     result.push_back(std::move(io));
   }
   return result;
 }
 
+}  // namespace
+
+std::vector<dozor::v1::DiskIo> ComputeDiskIo(const std::vector<DiskCounters>& prev,
+                                             const std::vector<DiskCounters>& cur,
+                                             double elapsed_seconds) {
+  auto fill = [&](const DiskCounters& now, const DiskCounters* before, dozor::v1::DiskIo* io) {
+    io->set_device(now.name);
+    if (before == nullptr) {
+      return;
+    }
+    constexpr double kSectorBytes = 512;
+    io->set_read_bytes_per_s(
+        kSectorBytes * RatePerSecond(before->sectors_read, now.sectors_read, elapsed_seconds));
+    io->set_write_bytes_per_s(kSectorBytes * RatePerSecond(before->sectors_written,
+                                                           now.sectors_written, elapsed_seconds));
+    io->set_reads_per_s(
+        RatePerSecond(before->reads_completed, now.reads_completed, elapsed_seconds));
+    io->set_writes_per_s(
+        RatePerSecond(before->writes_completed, now.writes_completed, elapsed_seconds));
+    double busy_ms = static_cast<double>(CounterDelta(before->io_ticks_ms, now.io_ticks_ms));
+    io->set_busy_percent(std::clamp(busy_ms / (elapsed_seconds * 10.0), 0.0, 100.0));
+  };
+  return PerItemRates<dozor::v1::DiskIo>(prev, cur, &DiskCounters::name, elapsed_seconds, fill);
+}
+
 std::vector<dozor::v1::NetworkIo> ComputeNetworkIo(const std::vector<NetCounters>& prev,
                                                    const std::vector<NetCounters>& cur,
                                                    double elapsed_seconds) {
-  std::vector<dozor::v1::NetworkIo> result;
-  result.reserve(cur.size());
-  for (size_t i = 0; i < cur.size(); ++i) {
-    const NetCounters& now = cur[i];
-    dozor::v1::NetworkIo io;
-    io.set_interface(now.interface);
-    const NetCounters* before = FindByName(prev, i, now.interface, &NetCounters::interface);
-    if (before != nullptr && elapsed_seconds > 0) {
-      io.set_rx_bytes_per_s(RatePerSecond(before->rx_bytes, now.rx_bytes, elapsed_seconds));
-      io.set_tx_bytes_per_s(RatePerSecond(before->tx_bytes, now.tx_bytes, elapsed_seconds));
-      io.set_rx_errors(CounterDelta(before->rx_errors, now.rx_errors));
-      io.set_tx_errors(CounterDelta(before->tx_errors, now.tx_errors));
-      io.set_rx_dropped(CounterDelta(before->rx_dropped, now.rx_dropped));
-      io.set_tx_dropped(CounterDelta(before->tx_dropped, now.tx_dropped));
+  auto fill = [&](const NetCounters& now, const NetCounters* before, dozor::v1::NetworkIo* io) {
+    io->set_interface(now.interface);
+    if (before == nullptr) {
+      return;
     }
-    result.push_back(std::move(io));
-  }
-  return result;
+    io->set_rx_bytes_per_s(RatePerSecond(before->rx_bytes, now.rx_bytes, elapsed_seconds));
+    io->set_tx_bytes_per_s(RatePerSecond(before->tx_bytes, now.tx_bytes, elapsed_seconds));
+    io->set_rx_errors(CounterDelta(before->rx_errors, now.rx_errors));
+    io->set_tx_errors(CounterDelta(before->tx_errors, now.tx_errors));
+    io->set_rx_dropped(CounterDelta(before->rx_dropped, now.rx_dropped));
+    io->set_tx_dropped(CounterDelta(before->tx_dropped, now.tx_dropped));
+  };
+  return PerItemRates<dozor::v1::NetworkIo>(prev, cur, &NetCounters::interface, elapsed_seconds,
+                                            fill);
 }
 
 double ProcessCpuPercent(uint64_t prev_ticks, uint64_t cur_ticks, double elapsed_seconds,

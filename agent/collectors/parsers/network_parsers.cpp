@@ -4,7 +4,8 @@
 #include <sys/socket.h>
 
 #include <array>
-#include <charconv>
+
+#include "collectors/parsers/text.hpp"
 
 namespace dozor::agent {
 namespace {
@@ -15,56 +16,36 @@ constexpr uint32_t kRouteUp = 0x0001;
 constexpr uint32_t kRouteGateway = 0x0002;
 constexpr uint32_t kRouteReject = 0x0200;
 
-// Calls fn(line) for each line, without the trailing '\r'.
-template <typename Fn> void ForEachLine(std::string_view text, Fn &&fn) {
-  while (!text.empty()) {
-    size_t end = text.find('\n');
-    std::string_view line = text.substr(0, end);
-    if (!line.empty() && line.back() == '\r') {
-      line.remove_suffix(1);
-    }
-    fn(line);
-    if (end == std::string_view::npos) {
-      break;
-    }
-    text.remove_prefix(end + 1);
-  }
-}
-
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-// Splits on runs of blanks; at most `max` tokens (the rest of the line is
-// dropped).
-std::vector<std::string_view> Tokens(std::string_view line, size_t max = 64) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < line.size() && out.size() < max) {
-    while (i < line.size() && IsSpace(line[i]))
-      ++i;
-    size_t start = i;
-    while (i < line.size() && !IsSpace(line[i]))
-      ++i;
-    if (i > start) {
-      out.push_back(line.substr(start, i - start));
-    }
-  }
-  return out;
+std::vector<std::string_view> Tokens(std::string_view line, size_t max) {
+  return SplitWords(line, &IsTableSpace, max);
 }
 
 template <typename T> bool ParseHex(std::string_view text, T *out) {
-  if (text.empty())
-    return false;
-  auto [ptr, ec] =
-      std::from_chars(text.data(), text.data() + text.size(), *out, 16);
-  return ec == std::errc() && ptr == text.data() + text.size();
+  return ParseNumber(text, out, 16);
 }
 
-template <typename T> bool ParseDec(std::string_view text, T *out) {
-  if (text.empty())
-    return false;
-  auto [ptr, ec] =
-      std::from_chars(text.data(), text.data() + text.size(), *out, 10);
-  return ec == std::errc() && ptr == text.data() + text.size();
+// Calls fn(tokens) for the rows of a /proc/net table: lines with at least one token after the
+// first line whose first token is `header`. An error naming `table` when non-empty text has no
+// such header line.
+template <typename Fn>
+Status ForEachTableRow(std::string_view text, std::string_view header,
+                       std::string_view table, Fn &&fn) {
+  bool header_seen = false;
+  ForEachLine(text, [&](std::string_view line) {
+    auto tokens = Tokens(line, 12);
+    if (tokens.empty())
+      return;
+    if (!header_seen) {
+      header_seen = tokens[0] == header;
+      return;
+    }
+    fn(tokens);
+  });
+  if (!header_seen && !text.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     std::string(table) + " has no header line");
+  }
+  return OkStatus();
 }
 
 // A 32-bit word printed with %08X from memory: byte order is the host's.
@@ -143,15 +124,7 @@ ParseProcNetSockets(std::string_view text, std::string_view protocol,
                      "unknown protocol " + std::string(protocol));
   }
   std::vector<ProcNetSocket> sockets;
-  bool header_seen = false;
-  ForEachLine(text, [&](std::string_view line) {
-    auto tokens = Tokens(line, 12);
-    if (tokens.empty())
-      return;
-    if (!header_seen) {
-      header_seen = tokens[0] == "sl";
-      return;
-    }
+  Status status = ForEachTableRow(text, "sl", "socket table", [&](const auto &tokens) {
     // sl local rem st tx:rx tr:when retrnsmt uid timeout inode
     if (tokens.size() < 10)
       return;
@@ -166,8 +139,8 @@ ParseProcNetSockets(std::string_view text, std::string_view protocol,
         !ParseWordAddress(remote_host, host_little_endian,
                           &socket.remote_address, &remote_family) ||
         !ParseHex(tokens[3], &socket.state) ||
-        !ParseDec(tokens[7], &socket.uid) ||
-        !ParseDec(tokens[9], &socket.inode)) {
+        !ParseNumber(tokens[7], &socket.uid) ||
+        !ParseNumber(tokens[9], &socket.inode)) {
       return;
     }
     bool remote_unset =
@@ -178,31 +151,20 @@ ParseProcNetSockets(std::string_view text, std::string_view protocol,
                            : socket.state == kTcpClose && remote_unset;
     sockets.push_back(std::move(socket));
   });
-  if (!header_seen && !text.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "socket table has no header line");
-  }
+  DOZOR_RETURN_IF_ERROR(status);
   return sockets;
 }
 
 Result<std::vector<RouteGateway>> ParseProcNetRoute(std::string_view text,
                                                     bool host_little_endian) {
   std::vector<RouteGateway> gateways;
-  bool header_seen = false;
-  ForEachLine(text, [&](std::string_view line) {
-    auto tokens = Tokens(line, 12);
-    if (tokens.empty())
-      return;
-    if (!header_seen) {
-      header_seen = tokens[0] == "Iface";
-      return;
-    }
+  Status status = ForEachTableRow(text, "Iface", "route table", [&](const auto &tokens) {
     // Iface Destination Gateway Flags RefCnt Use Metric Mask MTU Window IRTT
     if (tokens.size() < 8)
       return;
     uint32_t destination = 0, gateway = 0, flags = 0, metric = 0, mask = 0;
     if (!ParseHex(tokens[1], &destination) || !ParseHex(tokens[2], &gateway) ||
-        !ParseHex(tokens[3], &flags) || !ParseDec(tokens[6], &metric) ||
+        !ParseHex(tokens[3], &flags) || !ParseNumber(tokens[6], &metric) ||
         !ParseHex(tokens[7], &mask)) {
       return;
     }
@@ -215,10 +177,7 @@ Result<std::vector<RouteGateway>> ParseProcNetRoute(std::string_view text,
     gateways.push_back(RouteGateway{FormatIpAddress(bytes, 4),
                                     std::string(tokens[0]), 4, metric});
   });
-  if (!header_seen && !text.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "route table has no header line");
-  }
+  DOZOR_RETURN_IF_ERROR(status);
   return gateways;
 }
 
@@ -289,7 +248,7 @@ ParseIpv4AddressList(std::string_view text) {
                               ? std::string()
                               : std::string(tokens[1].substr(0, slash));
     if (slash == std::string_view::npos ||
-        !ParseDec(tokens[1].substr(slash + 1), &prefix) || prefix > 32 ||
+        !ParseNumber(tokens[1].substr(slash + 1), &prefix) || prefix > 32 ||
         inet_pton(AF_INET, address.c_str(), &parsed) != 1) {
       failed = true;
       error = MakeError(ErrorCode::kInvalidArgument,
@@ -311,7 +270,7 @@ ResolvConf ParseResolvConf(std::string_view text) {
     size_t comment = line.find_first_of("#;");
     if (comment != std::string_view::npos)
       line = line.substr(0, comment);
-    auto tokens = Tokens(line);
+    auto tokens = Tokens(line, 64);
     if (tokens.size() < 2)
       return;
     if (tokens[0] == "nameserver") {

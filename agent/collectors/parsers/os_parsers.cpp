@@ -2,76 +2,27 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <set>
+
+#include "collectors/parsers/text.hpp"
 
 namespace dozor::agent {
 namespace {
 
-std::string_view Trim(std::string_view text) {
-  constexpr std::string_view kSpace = " \t\r\n\v\f";
-  size_t begin = text.find_first_not_of(kSpace);
-  if (begin == std::string_view::npos) {
-    return {};
-  }
-  size_t end = text.find_last_not_of(kSpace);
-  return text.substr(begin, end - begin + 1);
-}
-
+// Colon-separated account database lines (passwd, group) with exactly `field_count` fields and
+// a name; comments and NIS "+"/"-" entries are skipped.
 template <typename Fn>
-void ForEachLine(std::string_view text, Fn &&fn) {
-  while (!text.empty()) {
-    size_t newline = text.find('\n');
-    std::string_view line = text.substr(0, newline);
-    if (line.ends_with('\r')) {
-      line.remove_suffix(1);
+void ForEachAccountRecord(std::string_view text, size_t field_count, Fn &&fn) {
+  ForEachLine(text, [&](std::string_view line) {
+    if (line.empty() || line.front() == '#' || line.front() == '+' || line.front() == '-') {
+      return;
     }
-    fn(line);
-    if (newline == std::string_view::npos) {
-      break;
+    std::vector<std::string_view> fields = Split(line, ':');
+    if (fields.size() != field_count || fields[0].empty()) {
+      return;
     }
-    text.remove_prefix(newline + 1);
-  }
-}
-
-template <typename T>
-bool ParseNumber(std::string_view text, T *out) {
-  if (text.empty()) {
-    return false;
-  }
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc() && ptr == text.data() + text.size();
-}
-
-std::vector<std::string_view> SplitFields(std::string_view line, char separator) {
-  std::vector<std::string_view> fields;
-  while (true) {
-    size_t pos = line.find(separator);
-    fields.push_back(line.substr(0, pos));
-    if (pos == std::string_view::npos) {
-      break;
-    }
-    line.remove_prefix(pos + 1);
-  }
-  return fields;
-}
-
-std::vector<std::string_view> SplitWhitespace(std::string_view line) {
-  std::vector<std::string_view> words;
-  size_t pos = 0;
-  while (pos < line.size()) {
-    while (pos < line.size() && std::isspace(static_cast<unsigned char>(line[pos])) != 0) {
-      ++pos;
-    }
-    size_t start = pos;
-    while (pos < line.size() && std::isspace(static_cast<unsigned char>(line[pos])) == 0) {
-      ++pos;
-    }
-    if (pos > start) {
-      words.push_back(line.substr(start, pos - start));
-    }
-  }
-  return words;
+    fn(fields);
+  });
 }
 
 bool IsValidOsReleaseKey(std::string_view key) {
@@ -122,7 +73,7 @@ bool UnquoteShellValue(std::string_view raw, std::string *out) {
     } else if (c == '\\' && i + 1 < raw.size()) {
       out->push_back(raw[i + 1]);
       i += 2;
-    } else if (std::isspace(static_cast<unsigned char>(c)) != 0) {
+    } else if (IsWhitespace(c)) {
       // Unquoted whitespace ends the value (anything after it would be a
       // separate shell word).
       break;
@@ -183,14 +134,7 @@ std::map<std::string, std::string> ParseOsRelease(std::string_view text) {
 
 std::vector<PasswdEntry> ParsePasswd(std::string_view text) {
   std::vector<PasswdEntry> entries;
-  ForEachLine(text, [&](std::string_view line) {
-    if (line.empty() || line.front() == '#' || line.front() == '+' || line.front() == '-') {
-      return;
-    }
-    std::vector<std::string_view> fields = SplitFields(line, ':');
-    if (fields.size() != 7 || fields[0].empty()) {
-      return;
-    }
+  ForEachAccountRecord(text, 7, [&](const std::vector<std::string_view> &fields) {
     PasswdEntry entry;
     if (!ParseNumber(fields[2], &entry.uid) || !ParseNumber(fields[3], &entry.gid)) {
       return;
@@ -205,21 +149,14 @@ std::vector<PasswdEntry> ParsePasswd(std::string_view text) {
 
 std::vector<GroupEntry> ParseGroup(std::string_view text) {
   std::vector<GroupEntry> entries;
-  ForEachLine(text, [&](std::string_view line) {
-    if (line.empty() || line.front() == '#' || line.front() == '+' || line.front() == '-') {
-      return;
-    }
-    std::vector<std::string_view> fields = SplitFields(line, ':');
-    if (fields.size() != 4 || fields[0].empty()) {
-      return;
-    }
+  ForEachAccountRecord(text, 4, [&](const std::vector<std::string_view> &fields) {
     GroupEntry entry;
     if (!ParseNumber(fields[2], &entry.gid)) {
       return;
     }
     entry.name = fields[0];
     if (!fields[3].empty()) {
-      for (std::string_view member : SplitFields(fields[3], ',')) {
+      for (std::string_view member : Split(fields[3], ',')) {
         member = Trim(member);
         if (!member.empty()) {
           entry.members.emplace_back(member);
@@ -302,10 +239,10 @@ int32_t CountDnfCheckUpdate(std::string_view text) {
       done = true;
       return;
     }
-    if (line.empty() || std::isspace(static_cast<unsigned char>(line.front())) != 0) {
+    if (line.empty() || IsWhitespace(line.front())) {
       return;  // blank separators and continuation lines of wrapped entries
     }
-    std::vector<std::string_view> words = SplitWhitespace(line);
+    std::vector<std::string_view> words = SplitWords(line);
     // A wrapped long name leaves the name alone on its line; version and repo
     // follow indented.
     if (words.empty() || words.size() > 3) {
@@ -326,7 +263,7 @@ int32_t CountDnfCheckUpdate(std::string_view text) {
 int32_t CountDnfSecurityUpdates(std::string_view text) {
   std::set<std::string> packages;
   ForEachLine(text, [&](std::string_view line) {
-    std::vector<std::string_view> words = SplitWhitespace(line);
+    std::vector<std::string_view> words = SplitWords(line);
     if (words.size() != 3) {
       return;
     }
@@ -345,7 +282,7 @@ ClockSync ParseAdjtimexFixture(std::string_view text) {
   constexpr int64_t kStaUnsync = 0x40;
   int64_t status = -1;
   int64_t max_error = -1;
-  for (std::string_view word : SplitWhitespace(text)) {
+  for (std::string_view word : SplitWords(text)) {
     if (word.starts_with("status=")) {
       if (!ParseNumber(word.substr(7), &status)) {
         return {};

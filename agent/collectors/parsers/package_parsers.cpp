@@ -3,18 +3,17 @@
 #include <algorithm>
 #include <cstring>
 
+#include "collectors/parsers/text.hpp"
+
 namespace dozor::agent {
 namespace {
 
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && (IsBlank(text.front()) || text.front() == '\r'))
-    text.remove_prefix(1);
-  while (!text.empty() && (IsBlank(text.back()) || text.back() == '\r'))
-    text.remove_suffix(1);
-  return text;
-}
+// deb822 and unit files are line based: only blanks and a stray CR are padding.
+constexpr std::string_view kBlanks = " \t\r";
+
+std::string_view TrimBlanks(std::string_view text) { return Trim(text, kBlanks); }
 
 char LowerAscii(char c) {
   return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
@@ -31,7 +30,7 @@ bool MatchField(std::string_view line, std::string_view field,
     if (LowerAscii(line[i]) != field[i])
       return false;
   }
-  *value = Trim(line.substr(field.size()));
+  *value = TrimBlanks(line.substr(field.size()));
   return true;
 }
 
@@ -41,7 +40,7 @@ bool IsInstalledStatus(std::string_view status) {
   if (first == std::string_view::npos)
     return false;
   std::string_view want = status.substr(0, first);
-  std::string_view rest = Trim(status.substr(first + 1));
+  std::string_view rest = TrimBlanks(status.substr(first + 1));
   return (want == "install" || want == "hold") && rest == "ok installed";
 }
 
@@ -118,16 +117,9 @@ Result<std::vector<dozor::v1::Package>> ParseDpkgStatus(std::string_view text) {
     name = version = architecture = maintainer = status = {};
   };
 
-  const char *cursor = text.data();
-  const char *const end = cursor + text.size();
-  while (cursor < end) {
-    const char *newline = static_cast<const char *>(
-        std::memchr(cursor, '\n', static_cast<size_t>(end - cursor)));
-    const char *line_end = newline != nullptr ? newline : end;
-    std::string_view line(cursor, static_cast<size_t>(line_end - cursor));
-    cursor = newline != nullptr ? newline + 1 : end;
-    if (!line.empty() && line.back() == '\r')
-      line.remove_suffix(1);
+  LineReader lines(text);
+  std::string_view line;
+  while (lines.Next(&line)) {
     if (line.empty()) {
       flush();
       continue;
@@ -165,7 +157,7 @@ Result<std::vector<dozor::v1::Package>> ParseDpkgStatus(std::string_view text) {
     }
   }
   flush();
-  if (!any_package && !Trim(text).empty()) {
+  if (!any_package && !TrimBlanks(text).empty()) {
     // Whitespace-only is an empty database; anything else without a Package
     // field is not dpkg's.
     bool only_space = std::all_of(text.begin(), text.end(), [](char c) {
@@ -287,16 +279,15 @@ Result<dozor::v1::Package> ParseRpmHeader(std::string_view blob) {
 
 std::vector<UnitState> ParseSystemctlListUnits(std::string_view text) {
   std::vector<UnitState> units;
-  while (!text.empty()) {
-    size_t newline = text.find('\n');
-    std::string_view line = Trim(text.substr(0, newline));
-    text.remove_prefix(newline == std::string_view::npos ? text.size()
-                                                         : newline + 1);
+  LineReader lines(text);
+  std::string_view line;
+  while (lines.Next(&line)) {
+    line = TrimBlanks(line);
     // "●" (UTF-8) or "*" (non-UTF-8 locale) marks failed / not-found units.
     for (std::string_view marker :
          {std::string_view("\xE2\x97\x8F"), std::string_view("*")}) {
       if (line.substr(0, marker.size()) == marker)
-        line = Trim(line.substr(marker.size()));
+        line = TrimBlanks(line.substr(marker.size()));
     }
     std::string_view fields[4];
     bool complete = true;
@@ -307,7 +298,7 @@ std::vector<UnitState> ParseSystemctlListUnits(std::string_view text) {
         break;
       }
       field = line.substr(0, space);
-      line = Trim(space == std::string_view::npos ? std::string_view()
+      line = TrimBlanks(space == std::string_view::npos ? std::string_view()
                                                   : line.substr(space));
     }
     if (!complete)
@@ -321,11 +312,10 @@ std::vector<UnitState> ParseSystemctlListUnits(std::string_view text) {
 
 bool UnitFileHasInstallSection(std::string_view text) {
   bool in_install = false;
-  while (!text.empty()) {
-    size_t newline = text.find('\n');
-    std::string_view line = Trim(text.substr(0, newline));
-    text.remove_prefix(newline == std::string_view::npos ? text.size()
-                                                         : newline + 1);
+  LineReader lines(text);
+  std::string_view line;
+  while (lines.Next(&line)) {
+    line = TrimBlanks(line);
     if (line.empty() || line.front() == '#' || line.front() == ';')
       continue;
     if (line.front() == '[') {
@@ -334,11 +324,9 @@ bool UnitFileHasInstallSection(std::string_view text) {
     }
     if (!in_install)
       continue;
-    size_t equals = line.find('=');
-    if (equals == std::string_view::npos)
+    std::string_view key, value;
+    if (!SplitKeyValue(line, '=', &key, &value, kBlanks))
       continue;
-    std::string_view key = Trim(line.substr(0, equals));
-    std::string_view value = Trim(line.substr(equals + 1));
     if (!value.empty() &&
         (key == "WantedBy" || key == "RequiredBy" || key == "Alias" ||
          key == "Also" || key == "UpheldBy")) {

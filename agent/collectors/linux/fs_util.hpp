@@ -1,0 +1,51 @@
+// File-system helpers for the Linux collectors: small files read whole with a size limit,
+// existence checks and sorted directory listings that never throw. Paths are already resolved
+// under the collector's root (CollectContext::Path).
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "collectors/parsers/text.hpp"
+#include "dozor/common/result.hpp"
+
+namespace dozor::agent {
+
+// sysfs attributes, /etc/hostname, /proc/uptime and the like fit with room to spare.
+inline constexpr size_t kMaxSmallFileBytes = 64 * 1024;
+
+// The whole file, or empty when it is missing, unreadable or larger than max_bytes: for
+// best-effort values where "absent" and "empty" mean the same.
+[[nodiscard]] std::string ReadSmallFile(const std::filesystem::path& path,
+                                        size_t max_bytes = kMaxSmallFileBytes);
+
+// ReadSmallFile without surrounding whitespace (kWhitespace).
+[[nodiscard]] std::string ReadTrimmedFile(const std::filesystem::path& path,
+                                          size_t max_bytes = kMaxSmallFileBytes);
+
+// The first line of ReadSmallFile, without surrounding whitespace.
+[[nodiscard]] std::string ReadFirstLine(const std::filesystem::path& path,
+                                        size_t max_bytes = kMaxSmallFileBytes);
+
+// A value the kernel prints with a newline (sysfs attributes, /proc/<pid>/comm): ReadSmallFile
+// without trailing '\n', ' ' and '\r'. Leading blanks are kept: in comm they are data.
+[[nodiscard]] std::string ReadSysfsValue(const std::filesystem::path& path);
+
+// ReadSysfsValue as a whole decimal number ("%d\n"); false when missing or not a number.
+template <typename T>
+bool ReadSysfsNumber(const std::filesystem::path& path, T* out) {
+  return ParseNumber(ReadSysfsValue(path), out);
+}
+
+// Error-code forms of std::filesystem's checks: false when the path cannot be examined.
+[[nodiscard]] bool PathExists(const std::filesystem::path& path);
+[[nodiscard]] bool IsDirectory(const std::filesystem::path& path);
+
+// Entry names of `dir` in byte order, at most max_entries (taken in directory order). kNotFound
+// when the directory cannot be opened; a read error part way ends the list there.
+[[nodiscard]] Result<std::vector<std::string>> ListDirectory(const std::filesystem::path& dir,
+                                                             size_t max_entries = SIZE_MAX);
+
+}  // namespace dozor::agent

@@ -1,0 +1,67 @@
+#include "collectors/parsers/text.hpp"
+
+#include <algorithm>
+
+namespace dozor::agent {
+
+std::string_view Trim(std::string_view text, std::string_view chars) {
+  size_t begin = text.find_first_not_of(chars);
+  if (begin == std::string_view::npos) {
+    return {};
+  }
+  size_t end = text.find_last_not_of(chars);
+  return text.substr(begin, end - begin + 1);
+}
+
+std::string_view TrimRight(std::string_view text, std::string_view chars) {
+  size_t end = text.find_last_not_of(chars);
+  return end == std::string_view::npos ? std::string_view() : text.substr(0, end + 1);
+}
+
+bool IsAllDigits(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), IsDigit);
+}
+
+std::vector<std::string_view> Split(std::string_view text, char separator) {
+  std::vector<std::string_view> pieces;
+  while (true) {
+    size_t pos = text.find(separator);
+    pieces.push_back(text.substr(0, pos));
+    if (pos == std::string_view::npos) {
+      break;
+    }
+    text.remove_prefix(pos + 1);
+  }
+  return pieces;
+}
+
+bool SplitKeyValue(std::string_view line, char separator, std::string_view* key,
+                   std::string_view* value, std::string_view trim_chars) {
+  size_t pos = line.find(separator);
+  if (pos == std::string_view::npos) {
+    return false;
+  }
+  *key = Trim(line.substr(0, pos), trim_chars);
+  *value = Trim(line.substr(pos + 1), trim_chars);
+  return true;
+}
+
+void AppendJoined(std::string* list, std::string_view item, std::string_view separator) {
+  if (!list->empty()) {
+    list->append(separator);
+  }
+  list->append(item);
+}
+
+std::string JoinStrings(const std::vector<std::string>& items, std::string_view separator) {
+  std::string joined;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i != 0) {
+      joined.append(separator);
+    }
+    joined.append(items[i]);
+  }
+  return joined;
+}
+
+}  // namespace dozor::agent

@@ -1,0 +1,151 @@
+// Small text helpers shared by the pure parsers and the platform collectors: trimming, line and
+// word splitting, key/value lines, exact number parsing. Views in, views out: nothing here
+// allocates except the vector-returning splitters and the string joiners.
+#pragma once
+
+#include <array>
+#include <charconv>
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <vector>
+
+namespace dozor::agent {
+
+// isspace() in the "C" locale.
+inline constexpr std::string_view kWhitespace = " \t\r\n\v\f";
+
+// The separators of kernel-generated tables (/proc/*): blanks and line ends, no \v or \f.
+[[nodiscard]] constexpr bool IsTableSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+[[nodiscard]] constexpr bool IsWhitespace(char c) {
+  return IsTableSpace(c) || c == '\v' || c == '\f';
+}
+[[nodiscard]] constexpr bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Without leading and trailing characters from `chars`.
+[[nodiscard]] std::string_view Trim(std::string_view text, std::string_view chars = kWhitespace);
+// Without trailing characters from `chars`.
+[[nodiscard]] std::string_view TrimRight(std::string_view text,
+                                         std::string_view chars = kWhitespace);
+
+// Non-empty and only ASCII digits.
+[[nodiscard]] bool IsAllDigits(std::string_view text);
+
+// Walks text line by line without copying. A line excludes its '\n' and one '\r' before it; a
+// final line without '\n' is still a line, and "a\n" is one line, not two.
+class LineReader {
+ public:
+  explicit LineReader(std::string_view text) : rest_(text) {}
+  bool Next(std::string_view* line) {
+    if (rest_.empty()) {
+      return false;
+    }
+    size_t end = rest_.find('\n');
+    if (end == std::string_view::npos) {
+      *line = rest_;
+      rest_ = {};
+    } else {
+      *line = rest_.substr(0, end);
+      rest_.remove_prefix(end + 1);
+    }
+    if (!line->empty() && line->back() == '\r') {
+      line->remove_suffix(1);
+    }
+    return true;
+  }
+
+ private:
+  std::string_view rest_;
+};
+
+// Calls fn(line) for every line as LineReader splits them.
+template <typename Fn>
+void ForEachLine(std::string_view text, Fn&& fn) {
+  LineReader lines(text);
+  std::string_view line;
+  while (lines.Next(&line)) {
+    fn(line);
+  }
+}
+
+// Next run of characters that are not separators in *rest; false when only separators are left.
+template <typename IsSeparator>
+bool NextWord(std::string_view* rest, std::string_view* word, IsSeparator is_separator) {
+  size_t i = 0;
+  while (i < rest->size() && is_separator((*rest)[i])) {
+    ++i;
+  }
+  if (i >= rest->size()) {
+    *rest = {};
+    return false;
+  }
+  size_t start = i;
+  while (i < rest->size() && !is_separator((*rest)[i])) {
+    ++i;
+  }
+  *word = rest->substr(start, i - start);
+  rest->remove_prefix(i);
+  return true;
+}
+
+// The first `max_words` words of `text`; the rest of the text is ignored.
+template <typename IsSeparator = bool (*)(char)>
+std::vector<std::string_view> SplitWords(std::string_view text,
+                                         IsSeparator is_separator = &IsWhitespace,
+                                         size_t max_words = std::numeric_limits<size_t>::max()) {
+  std::vector<std::string_view> words;
+  std::string_view word;
+  while (words.size() < max_words && NextWord(&text, &word, is_separator)) {
+    words.push_back(word);
+  }
+  return words;
+}
+
+// Allocation-free SplitWords for hot paths: at most N words into *words; returns how many.
+template <size_t N, typename IsSeparator = bool (*)(char)>
+size_t SplitWords(std::string_view text, std::array<std::string_view, N>* words,
+                  IsSeparator is_separator = &IsTableSpace) {
+  size_t count = 0;
+  while (count < N && NextWord(&text, &(*words)[count], is_separator)) {
+    ++count;
+  }
+  return count;
+}
+
+// Every piece between `separator`s, empty ones included ("a::b" -> "a", "", "b"; "" -> "").
+[[nodiscard]] std::vector<std::string_view> Split(std::string_view text, char separator);
+
+// "key <separator> value" with both sides trimmed of `trim_chars`; false without a separator.
+bool SplitKeyValue(std::string_view line, char separator, std::string_view* key,
+                   std::string_view* value, std::string_view trim_chars = kWhitespace);
+
+// The whole of `text` as a number in `base` (no sign for unsigned types, no spaces, no "0x");
+// floating-point types ignore `base`. False (and *out unspecified) otherwise.
+template <typename T>
+bool ParseNumber(std::string_view text, T* out, int base = 10) {
+  if (text.empty()) {
+    return false;
+  }
+  const char* end = text.data() + text.size();
+  std::from_chars_result result;
+  if constexpr (std::is_floating_point_v<T>) {
+    result = std::from_chars(text.data(), end, *out);
+  } else {
+    result = std::from_chars(text.data(), end, *out, base);
+  }
+  return result.ec == std::errc() && result.ptr == end;
+}
+
+// Appends `item` to a "; "-style list: no separator before the first item.
+void AppendJoined(std::string* list, std::string_view item, std::string_view separator = "; ");
+
+// items[0] + separator + items[1] + ...
+[[nodiscard]] std::string JoinStrings(const std::vector<std::string>& items,
+                                      std::string_view separator);
+
+}  // namespace dozor::agent
