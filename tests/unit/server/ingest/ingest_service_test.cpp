@@ -1,5 +1,6 @@
 // The ingest service over a real gRPC server on a loopback port with a real SQLite store.
 #include <doctest/doctest.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
@@ -243,6 +244,59 @@ TEST_CASE_FIXTURE(IngestFixture, "a second stream of the same agent supersedes t
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   CHECK_FALSE(service_->IsConnected(agent.agent_id()));
+}
+
+// Waits for the next completion-queue event and returns its ok flag (tags are only checked).
+bool Next(grpc::CompletionQueue& cq, intptr_t expected_tag) {
+  void* tag = nullptr;
+  bool ok = false;
+  REQUIRE(cq.Next(&tag, &ok));
+  CHECK(reinterpret_cast<intptr_t>(tag) == expected_tag);
+  return ok;
+}
+
+TEST_CASE_FIXTURE(IngestFixture, "bytes that are not a protobuf message end that stream and nothing else") {
+  auto agent = EnrollOk();
+  grpc::GenericStub generic(channel_);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", Auth(agent));
+  auto call = generic.PrepareCall(&context, "/dozor.v1.AgentService/Connect", &cq);
+  call->StartCall(reinterpret_cast<void*>(1));
+  REQUIRE(Next(cq, 1));
+  grpc::ByteBuffer accepted;
+  call->Read(&accepted, reinterpret_cast<void*>(2));
+  REQUIRE(Next(cq, 2));
+  const std::string garbage = "\xff\xff\xff\xff not a protobuf \x0a\xff\xff\xff\xff\x0f";
+  grpc::Slice slice(garbage);
+  grpc::ByteBuffer bad(&slice, 1);
+  call->Write(bad, reinterpret_cast<void*>(3));
+  (void)Next(cq, 3);
+  grpc::ByteBuffer reply;
+  call->Read(&reply, reinterpret_cast<void*>(4));
+  // gRPC reports an unparsable message to the reactor like the end of the client's writes (the
+  // callback API gives no way to tell them apart), so the server closes the stream without an ack
+  // and stores nothing; a real agent keeps the report spooled and resends it.
+  CHECK_FALSE(Next(cq, 4));
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(5));
+  REQUIRE(Next(cq, 5));
+  auto stored = store_->ListHealth(agent.agent_id(), 0, 10);
+  REQUIRE(stored.ok());
+  CHECK(stored->empty());
+  cq.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq.Next(&tag, &ok)) {
+  }
+
+  // The server is fine: a regular stream of the same agent still stores reports.
+  auto stream = Connect(Auth(agent));
+  ServerMessage message;
+  REQUIRE(stream.rw->Read(&message));
+  REQUIRE(stream.rw->Write(Health(1)));
+  REQUIRE(stream.rw->Read(&message));
+  CHECK(message.ack().outcome() == dozor::v1::Ack::STORED);
 }
 
 }  // namespace
