@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "collectors/collector.hpp"
@@ -30,8 +31,8 @@ struct Flags {
   std::string config_file;
   std::string server, ca, server_name, state_dir, root, log_level, spool_max_bytes;
   bool insecure = false;
-  int health_interval = 0;
-  int inventory_interval = 0;
+  std::optional<int> health_interval;  // unset: the config file's value
+  std::optional<int> inventory_interval;
 };
 
 void AddConnectionFlags(CLI::App* app, Flags& flags) {
@@ -57,8 +58,8 @@ dozor::Result<AgentConfig> ResolveConfig(const Flags& flags) {
   if (!flags.state_dir.empty()) config.state_dir = flags.state_dir;
   if (!flags.root.empty()) config.root = flags.root;
   if (!flags.log_level.empty()) config.log_level = flags.log_level;
-  if (flags.health_interval != 0) config.health_interval_seconds = flags.health_interval;
-  if (flags.inventory_interval != 0) config.inventory_interval_seconds = flags.inventory_interval;
+  if (flags.health_interval) config.health_interval_seconds = *flags.health_interval;
+  if (flags.inventory_interval) config.inventory_interval_seconds = *flags.inventory_interval;
   if (!flags.spool_max_bytes.empty()) {
     DOZOR_ASSIGN_OR_RETURN(config.spool_max_bytes, ParseByteSize(flags.spool_max_bytes));
   }

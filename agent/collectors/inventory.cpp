@@ -25,7 +25,8 @@ dozor::v1::CollectorStatus RunIsolated(const char* name, Fn&& fn) {
     status.set_error("collector threw an unknown exception");
   }
   auto elapsed = std::chrono::steady_clock::now() - started;
-  status.set_duration_ms(static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
+  status.set_duration_ms(static_cast<uint32_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
   return status;
 }
 
@@ -34,10 +35,14 @@ dozor::v1::CollectorStatus RunIsolated(const char* name, Fn&& fn) {
 InventoryRun CollectInventory(const CollectContext& ctx) {
   InventoryRun run;
   auto& inv = run.inventory;
-  run.statuses.push_back(RunIsolated("hardware", [&] { return CollectHardware(ctx, inv.mutable_hardware()); }));
-  run.statuses.push_back(RunIsolated("os", [&] { return CollectOperatingSystem(ctx, inv.mutable_os()); }));
-  run.statuses.push_back(RunIsolated("network", [&] { return CollectNetwork(ctx, inv.mutable_network()); }));
-  run.statuses.push_back(RunIsolated("software", [&] { return CollectSoftware(ctx, inv.mutable_software()); }));
+  run.statuses.push_back(
+      RunIsolated("hardware", [&] { return CollectHardware(ctx, inv.mutable_hardware()); }));
+  run.statuses.push_back(
+      RunIsolated("os", [&] { return CollectOperatingSystem(ctx, inv.mutable_os()); }));
+  run.statuses.push_back(
+      RunIsolated("network", [&] { return CollectNetwork(ctx, inv.mutable_network()); }));
+  run.statuses.push_back(
+      RunIsolated("software", [&] { return CollectSoftware(ctx, inv.mutable_software()); }));
   return run;
 }
 

@@ -3,7 +3,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include <vector>
 
@@ -43,6 +45,29 @@ std::string HmacSha256Hex(std::string_view key, std::string_view data) {
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest, &size);
   return ToHex(digest, size);
+}
+
+Status ValidateCertificateAndKey(std::string_view cert_pem, std::string_view key_pem) {
+  BIO* cert_bio = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
+  X509* cert = PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr);
+  BIO_free(cert_bio);
+  if (cert == nullptr) {
+    return MakeError(ErrorCode::kInvalidArgument, "not a PEM certificate");
+  }
+  BIO* key_bio = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr);
+  BIO_free(key_bio);
+  if (key == nullptr) {
+    X509_free(cert);
+    return MakeError(ErrorCode::kInvalidArgument, "not a PEM private key (or it is encrypted)");
+  }
+  bool matches = X509_check_private_key(cert, key) == 1;
+  EVP_PKEY_free(key);
+  X509_free(cert);
+  if (!matches) {
+    return MakeError(ErrorCode::kInvalidArgument, "the private key does not belong to the certificate");
+  }
+  return OkStatus();
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dozor/common/crypto.hpp"
 #include "dozor/common/files.hpp"
 #include "dozor/common/version.hpp"
 #include "http/auth.hpp"
@@ -57,12 +58,19 @@ Status ServerApp::Start() {
     if (!key.ok()) return key.error().Wrap("grpc.tls_key (--tls-key)");
     tls_cert = std::move(cert).value();
     tls_key = std::move(key).value();
+    if (auto valid = ValidateCertificateAndKey(tls_cert, tls_key); !valid.ok()) {
+      return valid.error().Wrap("grpc.tls_cert/grpc.tls_key (--tls-cert " + config_.tls_cert_file +
+                                ", --tls-key " + config_.tls_key_file + ")");
+    }
   }
-  for (const auto& [file, setting] : {std::pair{config_.http_tls_cert_file, "http.tls_cert (--http-tls-cert)"},
-                                      std::pair{config_.http_tls_key_file, "http.tls_key (--http-tls-key)"}}) {
-    if (!file.empty()) {
-      auto readable = ReadFile(file, 1024 * 1024);
-      if (!readable.ok()) return readable.error().Wrap(setting);
+  if (!config_.http_tls_cert_file.empty()) {
+    auto cert = ReadFile(config_.http_tls_cert_file, 1024 * 1024);
+    if (!cert.ok()) return cert.error().Wrap("http.tls_cert (--http-tls-cert)");
+    auto key = ReadFile(config_.http_tls_key_file, 1024 * 1024);
+    if (!key.ok()) return key.error().Wrap("http.tls_key (--http-tls-key)");
+    if (auto valid = ValidateCertificateAndKey(*cert, *key); !valid.ok()) {
+      return valid.error().Wrap("http.tls_cert/http.tls_key (--http-tls-cert " + config_.http_tls_cert_file +
+                                ", --http-tls-key " + config_.http_tls_key_file + ")");
     }
   }
   DOZOR_RETURN_IF_ERROR(EnsureDirectory(config_.state_dir, 0700));

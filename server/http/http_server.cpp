@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -179,8 +180,28 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     } else {
       beast::error_code ignored;
       stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      Linger();
     }
   }
+
+  // Lingering close: after answering early (e.g. 413 before the body was read), keep reading and
+  // discarding for a bounded time and size, so a client still writing its body gets to read the
+  // answer instead of a connection reset.
+  void Linger() {
+    Lowest().expires_after(std::chrono::seconds(kLingerSeconds));
+    Lowest().async_read_some(net::buffer(drain_), [self = this->shared_from_this()](beast::error_code ec,
+                                                                                     size_t bytes) {
+      self->lingered_bytes_ += bytes;
+      if (!ec && self->lingered_bytes_ < kLingerMaxBytes) {
+        self->Linger();
+      }
+    });
+  }
+
+  static constexpr int kLingerSeconds = 5;
+  static constexpr size_t kLingerMaxBytes = 64 * 1024 * 1024;
+  std::array<char, 16384> drain_{};
+  size_t lingered_bytes_ = 0;
 
   Stream stream_;
   ApiService& api_;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "dozor/common/sqlite.hpp"
+#include "store/health_block_codec.hpp"
 #include "store/store.hpp"
 
 namespace dozor::server {
@@ -105,6 +106,11 @@ class SqliteStore final : public Store {
 
   SqliteStore() = default;
 
+  // Open() in steps: writer (with migrations) and reader connections and their statements;
+  // then, when enabled, the checkpoint connection and its thread.
+  Status OpenConnections();
+  Status StartCheckpointer();
+
   Result<CachedAgent*> LookupAgentLocked(const std::string& agent_id);
   Status CommitLocked(std::vector<IncomingReport>& batch, const std::vector<std::string>& encoded,
                       const std::vector<bool>& unencodable, std::vector<CommitResult>& results,
@@ -115,14 +121,7 @@ class SqliteStore final : public Store {
   Result<int64_t> ReaderAgentPkLocked(std::string_view agent_id);
   Result<std::vector<int64_t>> AgentPks();
   struct BucketSnapshot;
-  struct EncodedBlock {
-    int64_t start_at = 0;
-    int64_t end_at = 0;
-    int64_t count = 0;
-    uint64_t first_seq = 0;
-    uint64_t last_seq = 0;
-    std::string data;
-  };
+  using EncodedBlock = EncodedHealthBlock;
   // Compacts the oldest pending hour bucket of one agent; false when it has none left.
   Result<bool> CompactNextBucket(int64_t pk, int64_t limit_ms, CompactionStats* stats);
   Result<bool> ReadBucketLocked(int64_t pk, int64_t limit_ms, BucketSnapshot* snap);
@@ -131,6 +130,7 @@ class SqliteStore final : public Store {
                                    const std::vector<EncodedBlock>& blocks);
   Result<int64_t> PruneBlocks(const std::vector<int64_t>& agents, int64_t cutoff_ms);
   void CheckpointLoop();
+  void CompactAndLog();
 
   std::string path_;
   bool background_checkpoint_ = true;

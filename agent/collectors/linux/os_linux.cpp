@@ -44,19 +44,6 @@ constexpr size_t kMaxAccountFileBytes = 8 * 1024 * 1024;
 constexpr int64_t kFqdnCacheSeconds = 3600;
 constexpr int64_t kRetryTimedOutUpdatesSeconds = 3600;
 
-bool ContainsWord(std::string_view words, std::string_view word) {
-  size_t pos = 0;
-  while ((pos = words.find(word, pos)) != std::string_view::npos) {
-    bool start_ok = pos == 0 || words[pos - 1] == ' ';
-    bool end_ok = pos + word.size() == words.size() || words[pos + word.size()] == ' ';
-    if (start_ok && end_ok) {
-      return true;
-    }
-    pos += word.size();
-  }
-  return false;
-}
-
 // -----------------------------------------------------------------------------
 // pending updates
 

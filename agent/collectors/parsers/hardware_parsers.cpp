@@ -170,8 +170,7 @@ CpuInfo ParseCpuinfo(std::string_view text) {
       ParseLooseNumber(value, &scratch.arm_part, 16);
     } else if (key == "flags") {
       // Word match: "hypervisor" must not be a substring of another flag.
-      std::string padded = " " + std::string(value) + " ";
-      if (padded.find(" hypervisor ") != std::string::npos) {
+      if (ContainsWord(value, "hypervisor")) {
         info.hypervisor_flag = true;
       }
     }

@@ -99,35 +99,33 @@ Result<MemInfo> ParseMeminfo(std::string_view text) {
                                        {"Cached"},
                                        {"SwapTotal"},
                                        {"SwapFree"}}};
-  LineReader lines(text);
-  std::string_view line;
-  while (lines.Next(&line)) {
+  ForEachLine(text, [&](std::string_view line) {
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) {
-      continue;
+      return;
     }
     std::string_view key = line.substr(0, colon);
     auto field =
         std::find_if(wanted.begin(), wanted.end(), [&](const Field& f) { return f.key == key; });
     if (field == wanted.end()) {
-      continue;
+      return;
     }
     std::array<std::string_view, 2> parts;
     size_t count = SplitWords(line.substr(colon + 1), &parts);
     uint64_t value = 0;
     if (count == 0 || !ParseNumber(parts[0], &value)) {
-      continue;
+      return;
     }
     // Every size in meminfo is in kB (KiB); a line without a unit would be a
     // page count we do not expect for these keys, so it is taken as bytes
     // rather than guessed.
     bool in_kib = count >= 2 && (parts[1] == "kB" || parts[1] == "KB" || parts[1] == "KiB");
     if (in_kib && value > UINT64_MAX / 1024) {
-      continue;
+      return;
     }
     field->bytes = in_kib ? value * 1024 : value;
     field->seen = true;
-  }
+  });
   if (!wanted[kTotal].seen) {
     return MakeError(ErrorCode::kInvalidArgument, "/proc/meminfo: no MemTotal");
   }
@@ -166,58 +164,59 @@ bool IsWholeDiskName(std::string_view name) {
 
 Result<std::vector<DiskCounters>> ParseDiskstats(std::string_view text) {
   std::vector<DiskCounters> disks;
-  LineReader lines(text);
-  std::string_view line;
-  while (lines.Next(&line)) {
+  ForEachLine(text, [&](std::string_view line) {
     // major minor name, then reads, reads merged, sectors read, ms reading,
     // writes, writes merged, sectors written, ms writing, in flight, io_ticks,
     // ...
     std::array<std::string_view, 13> fields;
     if (SplitWords(line, &fields) < 13 || !IsWholeDiskName(fields[2])) {
-      continue;
+      return;
     }
     DiskCounters disk;
-    if (!ParseNumber(fields[3], &disk.reads_completed) || !ParseNumber(fields[5], &disk.sectors_read) ||
+    if (!ParseNumber(fields[3], &disk.reads_completed) ||
+        !ParseNumber(fields[5], &disk.sectors_read) ||
         !ParseNumber(fields[7], &disk.writes_completed) ||
-        !ParseNumber(fields[9], &disk.sectors_written) || !ParseNumber(fields[12], &disk.io_ticks_ms)) {
-      continue;
+        !ParseNumber(fields[9], &disk.sectors_written) ||
+        !ParseNumber(fields[12], &disk.io_ticks_ms)) {
+      return;
     }
     disk.name = std::string(fields[2]);
     disks.push_back(std::move(disk));
-  }
+  });
   return disks;
 }
 
 Result<std::vector<NetCounters>> ParseNetDev(std::string_view text) {
   std::vector<NetCounters> interfaces;
-  LineReader lines(text);
-  std::string_view line;
-  while (lines.Next(&line)) {
+  ForEachLine(text, [&](std::string_view line) {
     // Old kernels print "eth0:123" with no space once the byte count is wide,
     // so split on ':'.
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) {
-      continue;
+      return;
     }
     std::array<std::string_view, 1> name_field;
     if (SplitWords(line.substr(0, colon), &name_field) != 1) {
-      continue;
+      return;
     }
     // rx: bytes packets errs drop fifo frame compressed multicast, tx: bytes
     // packets errs drop
     std::array<std::string_view, 12> fields;
     if (SplitWords(line.substr(colon + 1), &fields) < 12) {
-      continue;
+      return;
     }
     NetCounters counters;
-    if (!ParseNumber(fields[0], &counters.rx_bytes) || !ParseNumber(fields[2], &counters.rx_errors) ||
-        !ParseNumber(fields[3], &counters.rx_dropped) || !ParseNumber(fields[8], &counters.tx_bytes) ||
-        !ParseNumber(fields[10], &counters.tx_errors) || !ParseNumber(fields[11], &counters.tx_dropped)) {
-      continue;
+    if (!ParseNumber(fields[0], &counters.rx_bytes) ||
+        !ParseNumber(fields[2], &counters.rx_errors) ||
+        !ParseNumber(fields[3], &counters.rx_dropped) ||
+        !ParseNumber(fields[8], &counters.tx_bytes) ||
+        !ParseNumber(fields[10], &counters.tx_errors) ||
+        !ParseNumber(fields[11], &counters.tx_dropped)) {
+      return;
     }
     counters.interface = std::string(name_field[0]);
     interfaces.push_back(std::move(counters));
-  }
+  });
   return interfaces;
 }
 
@@ -250,19 +249,17 @@ Result<std::vector<MountEntry>> ParseMounts(std::string_view text) {
   static constexpr std::array<std::string_view, 7> kNetworkTypes = {
       "nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs"};
   std::vector<MountEntry> mounts;
-  LineReader lines(text);
-  std::string_view line;
-  while (lines.Next(&line)) {
+  ForEachLine(text, [&](std::string_view line) {
     std::array<std::string_view, 3> fields;
     if (SplitWords(line, &fields) < 3) {
-      continue;
+      return;
     }
     std::string_view type = fields[2];
     bool local = std::find(kLocalTypes.begin(), kLocalTypes.end(), type) != kLocalTypes.end();
     bool network =
         std::find(kNetworkTypes.begin(), kNetworkTypes.end(), type) != kNetworkTypes.end();
     if (!local && !network) {
-      continue;
+      return;
     }
     MountEntry entry;
     entry.device = DecodeMountEscapes(fields[0]);
@@ -270,10 +267,10 @@ Result<std::vector<MountEntry>> ParseMounts(std::string_view text) {
     entry.fs_type = std::string(type);
     entry.network = network;
     if (entry.mount_point.empty() || entry.mount_point.front() != '/') {
-      continue;
+      return;
     }
     mounts.push_back(std::move(entry));
-  }
+  });
   return mounts;
 }
 
@@ -285,7 +282,10 @@ Result<PidStat> ParseProcPidStat(std::string_view text) {
     return MakeError(ErrorCode::kInvalidArgument, "/proc/<pid>/stat: no (comm)");
   }
   std::string_view pid_text = text.substr(0, open);
-  pid_text = TrimRight(pid_text, " \t\r\n");
+  // Hot path (once per process per sample): a plain loop, not TrimRight's character-set search.
+  while (!pid_text.empty() && IsTableSpace(pid_text.back())) {
+    pid_text.remove_suffix(1);
+  }
   uint64_t pid = 0;
   if (!ParseNumber(pid_text, &pid) || pid == 0 || pid > UINT32_MAX) {
     return MakeError(ErrorCode::kInvalidArgument, "/proc/<pid>/stat: bad pid");
@@ -302,7 +302,8 @@ Result<PidStat> ParseProcPidStat(std::string_view text) {
   }
   stat.state = fields[0][0];
   if (!ParseNumber(fields[11], &stat.utime_ticks) || !ParseNumber(fields[12], &stat.stime_ticks) ||
-      !ParseNumber(fields[19], &stat.start_time_ticks) || !ParseNumber(fields[21], &stat.rss_pages)) {
+      !ParseNumber(fields[19], &stat.start_time_ticks) ||
+      !ParseNumber(fields[21], &stat.rss_pages)) {
     return MakeError(ErrorCode::kInvalidArgument, "/proc/<pid>/stat: bad number");
   }
   stat.rss_pages = std::max<int64_t>(stat.rss_pages, 0);

@@ -16,8 +16,9 @@ constexpr uint32_t kRouteUp = 0x0001;
 constexpr uint32_t kRouteGateway = 0x0002;
 constexpr uint32_t kRouteReject = 0x0200;
 
+// /proc/net tables: blank-separated columns, at most `max` of them (the rest is dropped).
 std::vector<std::string_view> Tokens(std::string_view line, size_t max) {
-  return SplitWords(line, &IsTableSpace, max);
+  return SplitWords(line, IsTableSpace, max);
 }
 
 template <typename T> bool ParseHex(std::string_view text, T *out) {

@@ -18,10 +18,6 @@ std::string_view TrimRight(std::string_view text, std::string_view chars) {
   return end == std::string_view::npos ? std::string_view() : text.substr(0, end + 1);
 }
 
-bool IsAllDigits(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), IsDigit);
-}
-
 std::vector<std::string_view> Split(std::string_view text, char separator) {
   std::vector<std::string_view> pieces;
   while (true) {
@@ -44,6 +40,19 @@ bool SplitKeyValue(std::string_view line, char separator, std::string_view* key,
   *key = Trim(line.substr(0, pos), trim_chars);
   *value = Trim(line.substr(pos + 1), trim_chars);
   return true;
+}
+
+bool ContainsWord(std::string_view words, std::string_view word) {
+  size_t pos = 0;
+  while ((pos = words.find(word, pos)) != std::string_view::npos) {
+    bool start_ok = pos == 0 || words[pos - 1] == ' ';
+    bool end_ok = pos + word.size() == words.size() || words[pos + word.size()] == ' ';
+    if (start_ok && end_ok) {
+      return true;
+    }
+    pos += word.size();
+  }
+  return false;
 }
 
 void AppendJoined(std::string* list, std::string_view item, std::string_view separator) {

@@ -3,6 +3,7 @@
 // allocates except the vector-returning splitters and the string joiners.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstddef>
@@ -18,13 +19,23 @@ namespace dozor::agent {
 // isspace() in the "C" locale.
 inline constexpr std::string_view kWhitespace = " \t\r\n\v\f";
 
+// Character classes, as function objects so that the splitters below inline them.
 // The separators of kernel-generated tables (/proc/*): blanks and line ends, no \v or \f.
-[[nodiscard]] constexpr bool IsTableSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-[[nodiscard]] constexpr bool IsWhitespace(char c) {
-  return IsTableSpace(c) || c == '\v' || c == '\f';
-}
+struct IsTableSpaceFn {
+  [[nodiscard]] constexpr bool operator()(char c) const {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+  }
+};
+inline constexpr IsTableSpaceFn IsTableSpace;
+
+// isspace() in the "C" locale: the characters of kWhitespace.
+struct IsWhitespaceFn {
+  [[nodiscard]] constexpr bool operator()(char c) const {
+    return IsTableSpace(c) || c == '\v' || c == '\f';
+  }
+};
+inline constexpr IsWhitespaceFn IsWhitespace;
+
 [[nodiscard]] constexpr bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 // Without leading and trailing characters from `chars`.
@@ -34,7 +45,9 @@ inline constexpr std::string_view kWhitespace = " \t\r\n\v\f";
                                          std::string_view chars = kWhitespace);
 
 // Non-empty and only ASCII digits.
-[[nodiscard]] bool IsAllDigits(std::string_view text);
+[[nodiscard]] inline bool IsAllDigits(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), IsDigit);
+}
 
 // Walks text line by line without copying. A line excludes its '\n' and one '\r' before it; a
 // final line without '\n' is still a line, and "a\n" is one line, not two.
@@ -73,46 +86,53 @@ void ForEachLine(std::string_view text, Fn&& fn) {
   }
 }
 
-// Next run of characters that are not separators in *rest; false when only separators are left.
-template <typename IsSeparator>
-bool NextWord(std::string_view* rest, std::string_view* word, IsSeparator is_separator) {
+// Calls on_word(word) for each run of non-separator characters of `text`, in order, until
+// on_word returns false.
+template <typename IsSeparator, typename OnWord>
+void ForEachWord(std::string_view text, IsSeparator is_separator, OnWord on_word) {
   size_t i = 0;
-  while (i < rest->size() && is_separator((*rest)[i])) {
-    ++i;
+  while (true) {
+    while (i < text.size() && is_separator(text[i])) {
+      ++i;
+    }
+    if (i >= text.size()) {
+      return;
+    }
+    size_t start = i;
+    while (i < text.size() && !is_separator(text[i])) {
+      ++i;
+    }
+    if (!on_word(text.substr(start, i - start))) {
+      return;
+    }
   }
-  if (i >= rest->size()) {
-    *rest = {};
-    return false;
-  }
-  size_t start = i;
-  while (i < rest->size() && !is_separator((*rest)[i])) {
-    ++i;
-  }
-  *word = rest->substr(start, i - start);
-  rest->remove_prefix(i);
-  return true;
 }
 
 // The first `max_words` words of `text`; the rest of the text is ignored.
-template <typename IsSeparator = bool (*)(char)>
+template <typename IsSeparator = IsWhitespaceFn>
 std::vector<std::string_view> SplitWords(std::string_view text,
-                                         IsSeparator is_separator = &IsWhitespace,
+                                         IsSeparator is_separator = IsWhitespace,
                                          size_t max_words = std::numeric_limits<size_t>::max()) {
   std::vector<std::string_view> words;
-  std::string_view word;
-  while (words.size() < max_words && NextWord(&text, &word, is_separator)) {
-    words.push_back(word);
+  if (max_words > 0) {
+    ForEachWord(text, is_separator, [&](std::string_view word) {
+      words.push_back(word);
+      return words.size() < max_words;
+    });
   }
   return words;
 }
 
 // Allocation-free SplitWords for hot paths: at most N words into *words; returns how many.
-template <size_t N, typename IsSeparator = bool (*)(char)>
+template <size_t N, typename IsSeparator = IsTableSpaceFn>
 size_t SplitWords(std::string_view text, std::array<std::string_view, N>* words,
-                  IsSeparator is_separator = &IsTableSpace) {
+                  IsSeparator is_separator = IsTableSpace) {
   size_t count = 0;
-  while (count < N && NextWord(&text, &(*words)[count], is_separator)) {
-    ++count;
+  if constexpr (N > 0) {
+    ForEachWord(text, is_separator, [&](std::string_view word) {
+      (*words)[count++] = word;
+      return count < N;
+    });
   }
   return count;
 }
@@ -140,6 +160,9 @@ bool ParseNumber(std::string_view text, T* out, int base = 10) {
   }
   return result.ec == std::errc() && result.ptr == end;
 }
+
+// True when `word` is one of the space-separated words of `words` ("a b" has "b", not "a b").
+[[nodiscard]] bool ContainsWord(std::string_view words, std::string_view word);
 
 // Appends `item` to a "; "-style list: no separator before the first item.
 void AppendJoined(std::string* list, std::string_view item, std::string_view separator = "; ");

@@ -21,6 +21,10 @@ namespace dozor {
 // HMAC-SHA256(key, data) in lower-case hex.
 [[nodiscard]] std::string HmacSha256Hex(std::string_view key, std::string_view data);
 
+// Checks that `cert_pem` holds at least one X.509 certificate, `key_pem` a private key, and that
+// the key belongs to the first certificate. kInvalidArgument saying which part is wrong.
+[[nodiscard]] Status ValidateCertificateAndKey(std::string_view cert_pem, std::string_view key_pem);
+
 // Compares without leaking the position of the first difference through timing.
 [[nodiscard]] bool ConstantTimeEquals(std::string_view a, std::string_view b);
 

@@ -3,26 +3,21 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "collectors/collector.hpp"
 #include "collectors/parsers/hardware_parsers.hpp"
 #include "dozor/common/files.hpp"
+#include "collector_test_util.hpp"
 #include "test_util.hpp"
 
 namespace dozor::agent {
 namespace {
 
 namespace fs = std::filesystem;
-
-fs::path HostRoot(const std::string &host) { return testing::FixturePath("hosts/" + host); }
-
-std::string ReadFixture(const std::string &host, const std::string &relative) {
-  Result<std::string> text = ReadFile(HostRoot(host) / relative);
-  REQUIRE_MESSAGE(text.ok(), relative);
-  return *text;
-}
+using namespace collector_test;
 
 // Serves smartctl from <root>/dozor-fixture/commands/smartctl-<disk>.json (+
 // optional .exit) and records every argv it was asked to run.
@@ -33,38 +28,22 @@ CommandRunner CannedSmartctl(const fs::path &root, std::vector<std::vector<std::
       return MakeError(ErrorCode::kNotFound, "no canned output");
     }
     std::string disk = fs::path(argv.back()).filename().string();
-    fs::path base = root / "dozor-fixture" / "commands" / ("smartctl-" + disk);
-    Result<std::string> json = ReadFile(base.string() + ".json");
-    if (!json.ok()) {
+    std::optional<CommandOutput> output =
+        ReadCannedOutput(root / "dozor-fixture" / "commands" / ("smartctl-" + disk), ".json");
+    if (!output) {
       return MakeError(ErrorCode::kNotFound, "no canned smartctl for " + disk);
     }
-    CommandOutput output;
-    output.stdout_text = *json;
-    Result<std::string> exit_text = ReadFile(base.string() + ".exit");
-    if (exit_text.ok()) {
-      output.exit_code = std::stoi(*exit_text);
-    }
-    return output;
+    return *output;
   };
 }
 
 const dozor::v1::BlockDevice *FindDisk(const dozor::v1::Hardware &hw, const std::string &name) {
-  for (const auto &disk : hw.disks()) {
-    if (disk.name() == name) {
-      return &disk;
-    }
-  }
-  return nullptr;
+  return FindNamed(hw.disks(), name);
 }
 
 const dozor::v1::SmartAttribute *FindAttribute(const dozor::v1::BlockDevice &disk,
                                                const std::string &name) {
-  for (const auto &attribute : disk.smart_attributes()) {
-    if (attribute.name() == name) {
-      return &attribute;
-    }
-  }
-  return nullptr;
+  return FindNamed(disk.smart_attributes(), name);
 }
 
 }  // namespace
@@ -231,8 +210,7 @@ TEST_CASE("DMI helpers name chassis types spot placeholders and hypervisors") {
 // collectors
 
 TEST_CASE("hardware collector on the debian fixture finds Xeons DMI and SATA disks") {
-  CollectContext ctx;
-  ctx.root = HostRoot("debian-server");
+  CollectContext ctx = FixtureContext("debian-server");
   std::vector<std::vector<std::string>> calls;
   ctx.run_command = CannedSmartctl(ctx.root, &calls);
   dozor::v1::Hardware hw;
@@ -279,8 +257,7 @@ TEST_CASE("hardware collector on the debian fixture finds Xeons DMI and SATA dis
 }
 
 TEST_CASE("hardware collector on the rpm server fixture reads NVMe and a USB stick") {
-  CollectContext ctx;
-  ctx.root = HostRoot("rpm-server");
+  CollectContext ctx = FixtureContext("rpm-server");
   std::vector<std::vector<std::string>> calls;
   ctx.run_command = CannedSmartctl(ctx.root, &calls);
   dozor::v1::Hardware hw;
@@ -309,8 +286,7 @@ TEST_CASE("hardware collector on the rpm server fixture reads NVMe and a USB sti
 }
 
 TEST_CASE("hardware collector on the minimal VM copes with no DMI and a virtio disk") {
-  CollectContext ctx;
-  ctx.root = HostRoot("minimal-vm");
+  CollectContext ctx = FixtureContext("minimal-vm");
   std::vector<std::vector<std::string>> calls;
   ctx.run_command = CannedSmartctl(ctx.root, &calls);
   dozor::v1::Hardware hw;
@@ -328,8 +304,7 @@ TEST_CASE("hardware collector on the minimal VM copes with no DMI and a virtio d
 }
 
 TEST_CASE("hardware collector reports smartctl missing with an install hint") {
-  CollectContext ctx;
-  ctx.root = HostRoot("debian-server");
+  CollectContext ctx = FixtureContext("debian-server");
   int calls = 0;
   ctx.run_command = [&calls](const std::vector<std::string> &) -> Result<CommandOutput> {
     ++calls;
@@ -357,8 +332,7 @@ TEST_CASE("hardware collector reads /sys/hypervisor and skips virtual disks") {
   REQUIRE(WriteFileAtomic(dir / "proc/meminfo", "MemTotal: 2048 kB\n").ok());
   REQUIRE(WriteFileAtomic(dir / "sys/hypervisor/type", "xen\n").ok());
   REQUIRE(WriteFileAtomic(dir / "sys/block/xvda/size", "not a number\n").ok());
-  CollectContext ctx;
-  ctx.root = dir.path();
+  CollectContext ctx = RootContext(dir.path());
   dozor::v1::Hardware hw;
   REQUIRE(CollectHardware(ctx, &hw).ok());
   CHECK(hw.virtual_machine());
@@ -371,8 +345,7 @@ TEST_CASE("hardware collector reads /sys/hypervisor and skips virtual disks") {
 
 TEST_CASE("hardware collector fails cleanly when cpuinfo is missing") {
   testing::TempDir dir;
-  CollectContext ctx;
-  ctx.root = dir.path();
+  CollectContext ctx = RootContext(dir.path());
   dozor::v1::Hardware hw;
   Status status = CollectHardware(ctx, &hw);
   REQUIRE_FALSE(status.ok());

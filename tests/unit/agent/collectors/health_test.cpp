@@ -12,6 +12,7 @@
 #include "collectors/linux/health_linux.hpp"
 #include "collectors/parsers/health_parsers.hpp"
 #include "dozor/common/files.hpp"
+#include "collector_test_util.hpp"
 #include "test_util.hpp"
 
 namespace dozor::agent {
@@ -19,17 +20,12 @@ namespace {
 
 using dozor::testing::FixturePath;
 using dozor::testing::TempDir;
+using collector_test::FindIf;
 
 std::string Fixture(const std::string& relative) {
   auto text = ReadFile(FixturePath(relative));
   REQUIRE_MESSAGE(text.ok(), relative);
   return *text;
-}
-
-template <typename T, typename Pred>
-const T* FindIf(const google::protobuf::RepeatedPtrField<T>& items, Pred pred) {
-  auto it = std::find_if(items.begin(), items.end(), pred);
-  return it == items.end() ? nullptr : &*it;
 }
 
 bool HasErrorContaining(const std::vector<std::string>& errors, const std::string& needle) {

@@ -5,36 +5,28 @@
 
 #include "collectors/collector.hpp"
 #include "collectors/parsers/network_parsers.hpp"
+#include "collector_test_util.hpp"
 #include "test_util.hpp"
 
 namespace dozor::agent {
 namespace {
 
-CollectContext NetFixture(const std::string &host) {
-  CollectContext ctx;
-  ctx.root = testing::FixturePath("hosts/" + host);
-  return ctx;
-}
+using namespace collector_test;
+
+CollectContext NetFixture(const std::string &host) { return FixtureContext(host); }
 
 const dozor::v1::NetworkInterface *FindNic(const dozor::v1::Network &net,
                                            const std::string &name) {
-  for (const auto &nic : net.interfaces()) {
-    if (nic.name() == name)
-      return &nic;
-  }
-  return nullptr;
+  return FindNamed(net.interfaces(), name);
 }
 
 const dozor::v1::ListeningSocket *FindListener(const dozor::v1::Network &net,
                                                const std::string &protocol,
                                                uint32_t family, uint32_t port) {
-  for (const auto &socket : net.listening()) {
-    if (socket.protocol() == protocol && socket.family() == family &&
-        socket.port() == port) {
-      return &socket;
-    }
-  }
-  return nullptr;
+  return FindIf(net.listening(), [&](const dozor::v1::ListeningSocket &socket) {
+    return socket.protocol() == protocol && socket.family() == family &&
+           socket.port() == port;
+  });
 }
 
 constexpr const char *kTcpHeader =
@@ -362,8 +354,7 @@ TEST_CASE(
 TEST_CASE(
     "network collector on an empty root reports errors without crashing") {
   testing::TempDir dir;
-  CollectContext ctx;
-  ctx.root = dir.path();
+  CollectContext ctx = RootContext(dir.path());
   dozor::v1::Network net;
   Status status = CollectNetwork(ctx, &net);
   REQUIRE_FALSE(status.ok());

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -10,20 +11,14 @@
 #include "collectors/parsers/os_parsers.hpp"
 #include "dozor/common/clock.hpp"
 #include "dozor/common/files.hpp"
+#include "collector_test_util.hpp"
 #include "test_util.hpp"
 
 namespace dozor::agent {
 namespace {
 
 namespace fs = std::filesystem;
-
-fs::path HostRoot(const std::string &host) { return testing::FixturePath("hosts/" + host); }
-
-std::string ReadFixture(const std::string &host, const std::string &relative) {
-  Result<std::string> text = ReadFile(HostRoot(host) / relative);
-  REQUIRE_MESSAGE(text.ok(), relative);
-  return *text;
-}
+using namespace collector_test;
 
 // Serves package-manager output from <commands>/<file>.txt (+ optional .exit)
 // and counts calls.
@@ -40,28 +35,17 @@ CommandRunner CannedPackageManager(const fs::path &commands, int *calls) {
     } else {
       return MakeError(ErrorCode::kNotFound, "no canned output");
     }
-    Result<std::string> text = ReadFile(commands / (file + ".txt"));
-    if (!text.ok()) {
+    std::optional<CommandOutput> output = ReadCannedOutput(commands / file, ".txt");
+    if (!output) {
       return MakeError(ErrorCode::kNotFound, "no canned " + file);
     }
-    CommandOutput output;
-    output.stdout_text = *text;
-    Result<std::string> exit_text = ReadFile(commands / (file + ".exit"));
-    if (exit_text.ok()) {
-      output.exit_code = std::stoi(*exit_text);
-    }
-    return output;
+    return *output;
   };
 }
 
 const dozor::v1::UserAccount *FindUser(const dozor::v1::OperatingSystem &os,
                                        const std::string &name) {
-  for (const auto &user : os.users()) {
-    if (user.name() == name) {
-      return &user;
-    }
-  }
-  return nullptr;
+  return FindNamed(os.users(), name);
 }
 
 // A private copy of a fixture root: the update cache is keyed by root, so a
@@ -187,8 +171,7 @@ TEST_CASE("adjtimex fixture parser reads sync state and max error") {
 
 TEST_CASE("os collector on the debian server fixture") {
   FakeClock clock(1'700'000'000'000);
-  CollectContext ctx;
-  ctx.root = HostRoot("debian-server");
+  CollectContext ctx = FixtureContext("debian-server");
   ctx.clock = &clock;
   int calls = 0;
   ctx.run_command = CannedPackageManager(ctx.root / "dozor-fixture/commands", &calls);
@@ -219,8 +202,7 @@ TEST_CASE("os collector on the debian server fixture") {
 
 TEST_CASE("os collector on the rpm server fixture uses dnf and the localtime link") {
   FakeClock clock;
-  CollectContext ctx;
-  ctx.root = HostRoot("rpm-server");
+  CollectContext ctx = FixtureContext("rpm-server");
   ctx.clock = &clock;
   int calls = 0;
   ctx.run_command = CannedPackageManager(ctx.root / "dozor-fixture/commands", &calls);
@@ -242,8 +224,7 @@ TEST_CASE("os collector on the rpm server fixture uses dnf and the localtime lin
 
 TEST_CASE("os collector on the minimal VM fills what exists and marks the rest unknown") {
   FakeClock clock;
-  CollectContext ctx;
-  ctx.root = HostRoot("minimal-vm");
+  CollectContext ctx = FixtureContext("minimal-vm");
   ctx.clock = &clock;
   int calls = 0;
   ctx.run_command = CannedPackageManager(ctx.root / "dozor-fixture/commands", &calls);
@@ -324,8 +305,7 @@ TEST_CASE("os collector falls back to /usr/lib/os-release and reports missing es
   testing::TempDir dir;
   fs::create_directories(dir / "usr/lib");
   REQUIRE(WriteFileAtomic(dir / "usr/lib/os-release", "ID=debian\nVERSION_ID=\"13\"\n").ok());
-  CollectContext ctx;
-  ctx.root = dir.path();
+  CollectContext ctx = RootContext(dir.path());
   dozor::v1::OperatingSystem os;
   Status status = CollectOperatingSystem(ctx, &os);
   CHECK(os.id() == "debian");

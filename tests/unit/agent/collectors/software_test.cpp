@@ -12,10 +12,13 @@
 #include "collectors/collector.hpp"
 #include "collectors/parsers/package_parsers.hpp"
 #include "dozor/common/files.hpp"
+#include "collector_test_util.hpp"
 #include "test_util.hpp"
 
 namespace dozor::agent {
 namespace {
+
+using namespace collector_test;
 
 // Serves <root>/dozor-fixture/systemctl-list-units.txt for `systemctl
 // list-units`; any other command, or a host without the file, is "not found"
@@ -32,28 +35,19 @@ CommandRunner FixtureRunner(const std::filesystem::path &root) {
 }
 
 CollectContext SoftwareFixture(const std::string &host) {
-  CollectContext ctx;
-  ctx.root = testing::FixturePath("hosts/" + host);
+  CollectContext ctx = FixtureContext(host);
   ctx.run_command = FixtureRunner(ctx.root);
   return ctx;
 }
 
 const dozor::v1::Package *FindPackage(const dozor::v1::Software &sw,
                                       const std::string &name) {
-  for (const auto &package : sw.packages()) {
-    if (package.name() == name)
-      return &package;
-  }
-  return nullptr;
+  return FindNamed(sw.packages(), name);
 }
 
 const dozor::v1::Service *FindService(const dozor::v1::Software &sw,
                                       const std::string &name) {
-  for (const auto &service : sw.services()) {
-    if (service.name() == name)
-      return &service;
-  }
-  return nullptr;
+  return FindNamed(sw.services(), name);
 }
 
 // Builds an RPM header blob: entries {tag, type, offset, count} over `data`.
@@ -433,8 +427,7 @@ TEST_CASE("software collector reports BerkeleyDB rpm as an error and still "
           dir / "var/lib/dpkg/status",
           "Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2\n")
           .ok());
-  CollectContext ctx;
-  ctx.root = dir.path();
+  CollectContext ctx = RootContext(dir.path());
   dozor::v1::Software sw;
   Status status = CollectSoftware(ctx, &sw);
   REQUIRE_FALSE(status.ok());
@@ -456,8 +449,7 @@ TEST_CASE("software collector names a corrupt rpmdb and a corrupt dpkg status "
   REQUIRE(WriteFileAtomic(dir / "var/lib/dpkg/status", "garbage\n").ok());
   REQUIRE(EnsureDirectory(dir / "opt/1cv8/x86_64/8.3.24.1000").ok());
   REQUIRE(WriteFileAtomic(dir / "opt/1cv8/x86_64/8.3.24.1000/1cv8", "").ok());
-  CollectContext ctx;
-  ctx.root = dir.path();
+  CollectContext ctx = RootContext(dir.path());
   dozor::v1::Software sw;
   Status status = CollectSoftware(ctx, &sw);
   REQUIRE_FALSE(status.ok());

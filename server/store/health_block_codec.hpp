@@ -1,0 +1,71 @@
+// Codec for health_blocks.data. Pure functions (no I/O, no database), safe from any thread.
+//
+// A compacted block holds the samples of one agent for one hour, compressed together. Before
+// zlib, each sample is split by a walk over its descriptor into a "shape" (repeated counts,
+// presence of sub-messages, strings: identical from one sample to the next, so deflate turns
+// it into a back-reference) and a row of numbers. When the shape equals the previous sample's,
+// the numbers are stored as differences from the previous sample's (zigzag varints): metrics
+// that move a little cost a byte or two instead of an 8-byte double.
+//
+// Doubles are stored losslessly: a value that is exactly n / 10^k or n * 10^-k (what a
+// collector that rounds to 0.1 or 0.01 produces) is stored as the integer n with a one-byte
+// mode; any other value keeps its 64 raw bits (mode 0). Every sample is decoded again right
+// after encoding and compared with the original; one that does not round-trip (unknown fields,
+// oneofs, a future schema) is stored as its plain serialization instead, so the codec can never
+// lose data silently.
+//
+// Layout of health_blocks.data: byte 0 = format (1), bytes 1..4 = little-endian length of
+// the inflated payload, then a zlib stream. Payload: varint count, then per sample
+// zigzag(seq delta), zigzag(collected_at delta), varint kind and the kind's body:
+//   kind 0 (plain):      varint length, protobuf bytes
+//   kind 1 (new shape):  varint shape length, shape bytes, numbers
+//   kind 2 (same shape): numbers (as differences from the previous sample)
+//   numbers: varint slot count, varint double count, one mode byte per double, one zigzag
+//   varint per slot.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dozor/common/result.hpp"
+#include "dozor/v1/agent.pb.h"
+
+namespace dozor::server {
+
+struct BlockSample {
+  uint64_t seq = 0;
+  int64_t collected_at_ms = 0;
+  dozor::v1::HealthSample sample;
+};
+
+// Orders by collected_at, then seq (newest first / oldest first).
+bool NewerFirst(const BlockSample& a, const BlockSample& b);
+bool OlderFirst(const BlockSample& a, const BlockSample& b);
+
+// Encodes samples (sorted oldest first) into one block. kResourceExhausted when the inflated
+// payload would exceed kMaxDecodedMessageBytes, kInternal if zlib fails.
+[[nodiscard]] Result<std::string> EncodeHealthBlock(const std::vector<BlockSample>& samples);
+
+// Appends the samples of `data` to *out, in the order they were encoded. kDataLoss (naming the
+// damaged part) on any truncated, corrupt or oversized block; never reads out of bounds. On
+// error *out may already hold some of the block's samples.
+[[nodiscard]] Status DecodeHealthBlock(std::string_view data, std::vector<BlockSample>* out);
+
+// One health_blocks row: the encoded block and the columns that describe it.
+struct EncodedHealthBlock {
+  int64_t start_at = 0;  // collected_at of the first (oldest) sample
+  int64_t end_at = 0;    // collected_at of the last (newest) sample
+  int64_t count = 0;
+  uint64_t first_seq = 0;  // lowest seq in the block
+  uint64_t last_seq = 0;   // highest seq in the block
+  std::string data;
+};
+
+// EncodeHealthBlock plus the row columns. `samples` must be non-empty and sorted oldest first
+// (kInvalidArgument when empty).
+[[nodiscard]] Result<EncodedHealthBlock> EncodeHealthBlockRow(
+    const std::vector<BlockSample>& samples);
+
+}  // namespace dozor::server
