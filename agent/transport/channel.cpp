@@ -11,7 +11,7 @@ Result<std::shared_ptr<grpc::Channel>> MakeServerChannel(const ChannelOptions& o
   }
   grpc::ChannelArguments args;
   // Notice a dead server or a silently dropped connection within ~a minute, even when idle.
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);

@@ -153,9 +153,16 @@ void StreamClient::RunSession() {
         if (on_command_) on_command_(message.command());
       }
     }
-    std::lock_guard lock(flow.mutex);
-    flow.ended = true;
-    flow.changed.notify_all();
+    {
+      std::lock_guard lock(flow.mutex);
+      flow.ended = true;
+      flow.changed.notify_all();
+    }
+    // Wake the sender if it is idle-waiting for new reports (flag set under its mutex: no lost wake-up).
+    {
+      std::lock_guard lock(mutex_);
+      woken_ = true;
+    }
     wake_.notify_all();
   });
 
@@ -203,8 +210,10 @@ void StreamClient::RunSession() {
       break;
     }
     if (pending->empty()) {
+      // Idle until Wake() (a new report), the stream ending or Stop(): no polling, which keeps an
+      // idle agent's CPU near zero. The timeout is only a safety net.
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || woken_; });
+      wake_.wait_for(lock, std::chrono::minutes(5), [&] { return stopping_ || woken_; });
       woken_ = false;
       std::lock_guard flow_lock(flow.mutex);
       if (flow.ended) break;
