@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "http/handlers.hpp"
 
@@ -171,29 +172,45 @@ ApiResponse ShowInventory(ApiContext& context, const ApiRequest& request) {
   return response;
 }
 
-ApiResponse ListChangesRoute(ApiContext& context, const ApiRequest& request) {
+// /hosts/{id}/<history>?since=&limit=, for an existing host (an unknown one is a 404, not an
+// empty list). On failure `error` holds the response to send.
+struct HistoryQuery {
+  std::string agent_id;
+  int64_t since_ms = 0;
+  int limit = 0;
+};
+
+std::optional<HistoryQuery> ParseHistoryQuery(ApiContext& context, const ApiRequest& request,
+                                              ApiResponse* error) {
   auto id = AgentIdParam(request);
   auto since = QueryInt(request, "since", 0, 0, INT64_MAX / 2);
   auto limit = QueryInt(request, "limit", kDefaultLimit, 1, kMaxLimit);
-  if (!id.ok()) {
-    return ErrorResponse(id.error());
+  for (const Error* failure : {id.ok() ? nullptr : &id.error(), since.ok() ? nullptr : &since.error(),
+                               limit.ok() ? nullptr : &limit.error()}) {
+    if (failure != nullptr) {
+      *error = ErrorResponse(*failure);
+      return std::nullopt;
+    }
   }
-  if (!since.ok()) {
-    return ErrorResponse(since.error());
-  }
-  if (!limit.ok()) {
-    return ErrorResponse(limit.error());
-  }
-  // An unknown host is a 404, not an empty list.
   if (auto host = context.store.GetHost(*id); !host.ok()) {
-    return HostError(host.error(), *id);
+    *error = HostError(host.error(), *id);
+    return std::nullopt;
   }
-  auto changes = context.store.ListChanges(*id, *since, static_cast<int>(*limit));
+  return HistoryQuery{*id, *since, static_cast<int>(*limit)};
+}
+
+ApiResponse ListChangesRoute(ApiContext& context, const ApiRequest& request) {
+  ApiResponse error;
+  auto query = ParseHistoryQuery(context, request, &error);
+  if (!query) {
+    return error;
+  }
+  auto changes = context.store.ListChanges(query->agent_id, query->since_ms, query->limit);
   if (!changes.ok()) {
-    return HostError(changes.error(), *id);
+    return HostError(changes.error(), query->agent_id);
   }
   ApiResponse response;
-  response.body["agent_id"] = *id;
+  response.body["agent_id"] = query->agent_id;
   response.body["changes"] = nlohmann::json::array();
   for (const auto& change : *changes) {
     nlohmann::json item = {{"id", change.id},
@@ -209,28 +226,17 @@ ApiResponse ListChangesRoute(ApiContext& context, const ApiRequest& request) {
 }
 
 ApiResponse ListHealthRoute(ApiContext& context, const ApiRequest& request) {
-  auto id = AgentIdParam(request);
-  auto since = QueryInt(request, "since", 0, 0, INT64_MAX / 2);
-  auto limit = QueryInt(request, "limit", kDefaultLimit, 1, kMaxLimit);
-  if (!id.ok()) {
-    return ErrorResponse(id.error());
+  ApiResponse error;
+  auto query = ParseHistoryQuery(context, request, &error);
+  if (!query) {
+    return error;
   }
-  if (!since.ok()) {
-    return ErrorResponse(since.error());
-  }
-  if (!limit.ok()) {
-    return ErrorResponse(limit.error());
-  }
-  // An unknown host is a 404, not an empty list.
-  if (auto host = context.store.GetHost(*id); !host.ok()) {
-    return HostError(host.error(), *id);
-  }
-  auto records = context.store.ListHealth(*id, *since, static_cast<int>(*limit));
+  auto records = context.store.ListHealth(query->agent_id, query->since_ms, query->limit);
   if (!records.ok()) {
-    return HostError(records.error(), *id);
+    return HostError(records.error(), query->agent_id);
   }
   ApiResponse response;
-  response.body["agent_id"] = *id;
+  response.body["agent_id"] = query->agent_id;
   response.body["samples"] = nlohmann::json::array();
   for (const auto& record : *records) {
     auto sample = ProtoToJson(record.sample);
