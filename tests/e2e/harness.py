@@ -38,6 +38,26 @@ def check(condition, message):
         raise AssertionError(message)
 
 
+class Steps:
+    """Runs named steps; a failing step is recorded and the rest still run, the file fails at the end."""
+
+    def __init__(self):
+        self.failures = []
+
+    def run(self, name, fn):
+        log(f"== {name}")
+        try:
+            fn()
+            log(f"   ok: {name}")
+        except AssertionError as e:
+            log(f"   FAILED: {name}: {e}")
+            self.failures.append(f"{name}: {e}")
+
+    def finish(self):
+        if self.failures:
+            raise AssertionError("failed steps:\n  - " + "\n  - ".join(self.failures))
+
+
 def make_tls(directory):
     """A throw-away CA and a server certificate for localhost/127.0.0.1 signed by it."""
     def run(*args):
@@ -53,7 +73,31 @@ def make_tls(directory):
     return {k: os.path.join(directory, k) for k in ("ca.crt", "server.crt", "server.key")}
 
 
-class Server:
+class ManagedProcess:
+    """A binary started in the background with its output appended to `log_path`."""
+
+    proc = None
+    log_path = None
+
+    def spawn(self, args):
+        self.logfile = open(self.log_path, "a")
+        self.proc = subprocess.Popen(args, stdout=self.logfile, stderr=subprocess.STDOUT)
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+    def stop(self):
+        self.kill(signal.SIGTERM)
+
+    def read_log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()[-6000:]
+
+
+class Server(ManagedProcess):
     def __init__(self, workdir, tls=True):
         self.workdir = workdir
         self.state_dir = os.path.join(workdir, "server")
@@ -81,8 +125,8 @@ class Server:
         else:
             args += ["--insecure"]
         args += list(extra)
-        self.logfile = open(self.log_path, "a")
-        self.proc = subprocess.Popen(args, stdout=self.logfile, stderr=subprocess.STDOUT)
+        self.spawn(args)
+
         def is_ready():
             if self.proc.poll() is not None:
                 raise AssertionError(f"dozor-server exited with {self.proc.returncode}; log:\n{self.read_log()}")
@@ -93,10 +137,6 @@ class Server:
         self.grpc_port, self.http_port = info["grpc_port"], info["http_port"]
         return self
 
-    def read_log(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()[-6000:]
-
     @property
     def admin_token_file(self):
         return os.path.join(self.state_dir, "admin.token")
@@ -104,15 +144,6 @@ class Server:
     @property
     def db_path(self):
         return os.path.join(self.state_dir, "dozor.db")
-
-    def kill(self, sig=signal.SIGKILL):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=30)
-        self.proc = None
-
-    def stop(self):
-        self.kill(signal.SIGTERM)
 
     def db(self):
         """Read-only look at the real database file (for checks dozorctl does not expose)."""
@@ -143,7 +174,7 @@ class Server:
         return created["token"], created
 
 
-class Agent:
+class Agent(ManagedProcess):
     def __init__(self, workdir, name, server):
         self.server = server
         self.state_dir = os.path.join(workdir, name)
@@ -170,23 +201,8 @@ class Agent:
             return json.load(f)
 
     def start(self, *extra):
-        self.logfile = open(self.log_path, "a")
-        self.proc = subprocess.Popen([AGENT_BIN, "run"] + self.connection_args() + list(extra),
-                                     stdout=self.logfile, stderr=subprocess.STDOUT)
+        self.spawn([AGENT_BIN, "run"] + self.connection_args() + list(extra))
         return self
-
-    def kill(self, sig=signal.SIGKILL):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=30)
-        self.proc = None
-
-    def stop(self):
-        self.kill(signal.SIGTERM)
-
-    def read_log(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()[-6000:]
 
     def inventories_collected(self):
         """How many inventories this agent collected (and spooled) over all its runs."""

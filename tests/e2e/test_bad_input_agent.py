@@ -5,27 +5,7 @@ import glob
 import json
 import os
 import time
-from harness import Agent, Server, check, log, run_test, wait_until
-
-
-class Steps:
-    """Runs named steps; a failing step is recorded and the rest still run, the file fails at the end."""
-
-    def __init__(self):
-        self.failures = []
-
-    def run(self, name, fn):
-        log(f"== {name}")
-        try:
-            fn()
-            log(f"   ok: {name}")
-        except AssertionError as e:
-            log(f"   FAILED: {name}: {e}")
-            self.failures.append(f"{name}: {e}")
-
-    def finish(self):
-        if self.failures:
-            raise AssertionError("failed steps:\n  - " + "\n  - ".join(self.failures))
+from harness import Agent, Server, Steps, check, log, run_test, wait_until
 
 
 def full_log(proc):

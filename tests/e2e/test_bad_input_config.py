@@ -3,27 +3,7 @@ code and changes nothing on disk: no state directory appears, a garbage database
 import hashlib
 import os
 import subprocess
-from harness import AGENT_BIN, SERVER_BIN, check, log, make_tls, run_test
-
-
-class Steps:
-    """Runs named steps; a failing step is recorded and the rest still run, the file fails at the end."""
-
-    def __init__(self):
-        self.failures = []
-
-    def run(self, name, fn):
-        log(f"== {name}")
-        try:
-            fn()
-            log(f"   ok: {name}")
-        except AssertionError as e:
-            log(f"   FAILED: {name}: {e}")
-            self.failures.append(f"{name}: {e}")
-
-    def finish(self):
-        if self.failures:
-            raise AssertionError("failed steps:\n  - " + "\n  - ".join(self.failures))
+from harness import AGENT_BIN, SERVER_BIN, Steps, check, log, make_tls, run_test
 
 
 def run(args, timeout=30):

@@ -10,27 +10,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from harness import Agent, Server, check, log, run_test, wait_until
-
-
-class Steps:
-    """Runs named steps; a failing step is recorded and the rest still run, the file fails at the end."""
-
-    def __init__(self):
-        self.failures = []
-
-    def run(self, name, fn):
-        log(f"== {name}")
-        try:
-            fn()
-            log(f"   ok: {name}")
-        except AssertionError as e:
-            log(f"   FAILED: {name}: {e}")
-            self.failures.append(f"{name}: {e}")
-
-    def finish(self):
-        if self.failures:
-            raise AssertionError("failed steps:\n  - " + "\n  - ".join(self.failures))
+from harness import Agent, Server, Steps, check, log, run_test, wait_until
 
 
 def health_count(server, agent_id):
