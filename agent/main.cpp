@@ -117,6 +117,8 @@ int RunEnroll(const Flags& flags, const std::string& token) {
   std::cout << "Enrolled into \"" << identity.organization << "\" as agent " << identity.agent_id << ".\n"
             << "Identity saved to " << (config->state_dir / "identity.json").string() << " (mode 0600).\n"
             << "Start the agent: dozor-agent run" << (flags.state_dir.empty() ? "" : " --state-dir " + flags.state_dir)
+            << (flags.ca.empty() ? "" : " --ca " + flags.ca)
+            << (flags.server_name.empty() ? "" : " --server-name " + flags.server_name)
             << (config->insecure ? " --insecure" : "") << "\n";
   return 0;
 }
