@@ -145,8 +145,9 @@ int Agent::Run() {
   LoadPersistedIntervals();
 
   StreamClientOptions options;
-  options.channel.server_address = identity_.server_address.empty() ? config_.server_address : identity_.server_address;
-  if (!config_.server_address.empty()) options.channel.server_address = config_.server_address;
+  // The configured address wins; otherwise the one the agent enrolled with.
+  options.channel.server_address =
+      config_.server_address.empty() ? identity_.server_address : config_.server_address;
   options.channel.tls_ca_file = config_.tls_ca_file;
   options.channel.tls_server_name = config_.tls_server_name;
   options.channel.insecure = config_.insecure;

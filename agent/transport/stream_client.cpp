@@ -186,6 +186,8 @@ void StreamClient::RunSession() {
       spdlog::error("cannot reconcile the spool with the server: {}", reconciled.error().message);
       ok = false;
     }
+  }
+  if (ok) {
     spdlog::info("connected to {}; server has everything up to seq {}", options_.channel.server_address, last_sent);
     std::lock_guard lock(mutex_);
     status_.connected = true;
@@ -219,8 +221,6 @@ void StreamClient::RunSession() {
       if (flow.ended) break;
       continue;
     }
-    uint64_t dropped_total = 0;
-    if (auto stats = spool_.Stats(); stats.ok()) dropped_total = stats->dropped_health_total;
     for (auto& item : *pending) {
       dozor::v1::AgentMessage message;
       if (!message.mutable_report()->ParseFromString(item.payload)) {
@@ -229,8 +229,9 @@ void StreamClient::RunSession() {
         last_sent = item.seq;
         continue;
       }
-      message.mutable_report()->set_seq(item.seq);  // the row's seq wins after a renumbering
-      message.mutable_report()->set_dropped_health_samples(dropped_total);
+      // The row's seq wins after a renumbering. dropped_health_samples was set by Spool::Append
+      // (a cumulative count; the server keeps the maximum), so no spool query per batch here.
+      message.mutable_report()->set_seq(item.seq);
       {
         std::lock_guard lock(flow.mutex);
         ++flow.in_flight;
