@@ -86,6 +86,10 @@ for _ in $(seq 1 120); do
 done
 echo
 ctl host list
+# Rules run after every report; evaluate now so the first findings are there to look at.
+ctl org evaluate "$org" >/dev/null 2>&1 || true
+echo
+ctl findings list --org "$org" || true
 cat <<EOT
 
 Dozor is running (server pid $(cat "$demo/server.pid"), agent pid $(cat "$demo/agent.pid")); data in $demo.
@@ -95,6 +99,11 @@ Next, in this shell:
   $ctl_bin host inventory $agent_id   # full inventory
   $ctl_bin host health $agent_id      # health samples (every 15 s in the demo)
   $ctl_bin host changes $agent_id     # inventory change history
+  $ctl_bin findings list --org "$org"              # weak spots found by the rule pack
+  $ctl_bin findings show ID; $ctl_bin findings ack ID -m "planned"; $ctl_bin findings waive ID --reason "..."
+  $ctl_bin report --org "$org" --format pdf -o audit.pdf   # the pre-contract audit report (also html, json, csv)
+  $ctl_bin org contract "$org" --status remediation        # prospect -> remediation -> active -> ended
+  $ctl_bin rules list                                      # the rule pack (docs/rules.md)
   $ctl_bin org list; $ctl_bin token create --org "$org"
   curl -s -H "Authorization: Bearer \$(cat $DOZOR_TOKEN_FILE)" $DOZOR_SERVER/api/v1/hosts   # the same API
 Logs: $demo/server.log, $demo/agent.log.  Stop: kill \$(cat $demo/agent.pid) \$(cat $demo/server.pid)

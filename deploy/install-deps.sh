@@ -12,8 +12,10 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost-dev libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev zlib1g-dev
+  # PDF audit reports: cairo + pango, DejaVu fonts (Cyrillic)
+  libcairo2-dev libpango1.0-dev fonts-dejavu-core
   # tests and tools
-  doctest-dev python3 openssl sqlite3 curl ca-certificates procps iproute2
+  doctest-dev python3 openssl sqlite3 curl ca-certificates procps iproute2 poppler-utils
 )
 missing=()
 for p in "${packages[@]}"; do

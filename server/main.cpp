@@ -9,6 +9,7 @@
 #include <iostream>
 #include <thread>
 
+#include "app/rules_cli.hpp"
 #include "app/server_app.hpp"
 #include "dozor/common/version.hpp"
 
@@ -42,7 +43,35 @@ int main(int argc, char** argv) {
   bool reset_admin_token = false;
   app.add_flag("--reset-admin-token", reset_admin_token,
                "Issue a new admin API token into <state-dir>/admin.token (lost file, revoked admin)");
+  std::vector<std::string> rule_dirs;
+  auto* rules_dir_option = app.add_option("--rules-dir", rule_dirs,
+                                          "Directory of extra/overriding rule files (repeatable)");
+  int rules_full_interval = 0;
+  auto* rules_full_option = app.add_option("--rules-full-interval", rules_full_interval,
+                                           "Seconds between evaluations of the whole estate");
+
+  // `dozor-server rules check|doc`: for engineers editing rule directories (docs/rule-language.md).
+  auto* rules_cmd = app.add_subcommand("rules", "Check rule files or print the rule reference");
+  rules_cmd->require_subcommand(1);
+  std::vector<std::string> check_dirs;
+  std::string doc_output;
+  auto* rules_check = rules_cmd->add_subcommand(
+      "check", "Load the built-in pack plus --rules-dir directories and compile every rule; "
+               "prints file:line:col for each broken one (exit 1)");
+  rules_check->add_option("--rules-dir", check_dirs, "Rule directory (repeatable)");
+  auto* rules_doc = rules_cmd->add_subcommand("doc", "Print the Markdown rule reference");
+  rules_doc->add_option("--rules-dir", check_dirs, "Rule directory (repeatable)");
+  rules_doc->add_option("-o,--output", doc_output, "Write to this file instead of stdout");
   CLI11_PARSE(app, argc, argv);
+  if (*rules_cmd) {
+    spdlog::set_level(spdlog::level::warn);  // scratch-database migrations are not news
+  }
+  if (*rules_check) {
+    return dozor::server::RunRulesCheck(check_dirs, std::cout, std::cerr);
+  }
+  if (*rules_doc) {
+    return dozor::server::RunRulesDoc(check_dirs, doc_output, std::cout, std::cerr);
+  }
 
   dozor::server::ServerConfig config;
   if (*config_option) {
@@ -65,6 +94,8 @@ int main(int argc, char** argv) {
   if (*db_option) config.database = database;
   if (*retention) config.health_retention_days = retention_days;
   if (*log_level) config.log_level = flags.log_level;
+  if (*rules_dir_option) config.rule_dirs.assign(rule_dirs.begin(), rule_dirs.end());
+  if (*rules_full_option) config.rules_full_interval_seconds = rules_full_interval;
   config.ready_file = ready_file;
   config.reset_admin_token = reset_admin_token;
   if (auto valid = dozor::server::ValidateServerConfig(config); !valid.ok()) {

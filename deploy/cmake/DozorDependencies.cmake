@@ -13,6 +13,8 @@ find_package(ZLIB REQUIRED)
 find_package(Boost 1.74 REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
 find_package(tomlplusplus REQUIRED)
+# PDF audit reports: pango lays out the text (Cyrillic, wrapping), cairo writes the PDF.
+pkg_check_modules(PANGOCAIRO REQUIRED IMPORTED_TARGET pangocairo cairo-pdf)
 find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 find_program(PROTOC protoc REQUIRED)
 if(DOZOR_BUILD_TESTS)

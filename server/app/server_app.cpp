@@ -12,6 +12,9 @@
 #include "http/http_server.hpp"
 #include "ingest/ingest_service.hpp"
 #include "ingest/report_writer.hpp"
+#include "app/rule_evaluator.hpp"
+#include "rules/rule.hpp"
+#include "rules/rule_engine.hpp"
 #include "store/store.hpp"
 
 namespace dozor::server {
@@ -77,7 +80,29 @@ Status ServerApp::Start() {
 
   SqliteStoreOptions store_options;
   store_options.path = config_.DatabasePath().string();
+  store_options.rule_window_s = int64_t{config_.rules_window_minutes} * 60;
   DOZOR_ASSIGN_OR_RETURN(store_, OpenSqliteStore(store_options));
+
+  // Rules: a broken rule file is logged with file:line and skipped; the rest of the pack runs.
+  std::vector<std::string> rule_dirs;
+  for (const auto& dir : config_.rule_dirs) {
+    rule_dirs.push_back(dir.string());
+  }
+  DOZOR_ASSIGN_OR_RETURN(auto engine, rules::RuleEngine::Open(store_options.path,
+                                                              rules::LoadRulePack(rule_dirs, true)));
+  for (const auto& line : rules::ListRuleLoadErrors(engine->pack())) {
+    spdlog::error("rule skipped: {}", line);
+  }
+  spdlog::info("rules: {} loaded, {} broken", engine->pack().rules.size(),
+               engine->pack().errors.size());
+  RuleEvaluatorOptions evaluator_options;
+  evaluator_options.full_interval_ms = int64_t{config_.rules_full_interval_seconds} * 1000;
+  evaluator_ = std::make_unique<RuleEvaluator>(*store_, std::move(engine), clock_, evaluator_options);
+  store_->SetCommitObserver(
+      [evaluator = evaluator_.get()](const std::vector<CommittedHost>& hosts) {
+        evaluator->MarkDirty(hosts);
+      });
+  evaluator_->Start();
 
   auto admin_token = http::BootstrapAdminToken(*store_, config_.AdminTokenPath(), clock_);
   if (!admin_token.ok()) {
@@ -128,6 +153,10 @@ Status ServerApp::Start() {
   http_options.grpc_public_address = config_.grpc_public_address.empty()
                                          ? DefaultPublicAddress(grpc_address.host, grpc_port_)
                                          : config_.grpc_public_address;
+  http_options.rules = &evaluator_->pack();
+  http_options.evaluate_now = [evaluator = evaluator_.get()](int64_t org_id) {
+    return evaluator->EvaluateOrganizationNow(org_id);
+  };
   http_server_ = std::make_unique<http::HttpServer>(http_options, *store_, ingest_.get(), clock_);
   DOZOR_RETURN_IF_ERROR(http_server_->Start());
   http_port_ = http_server_->port();
@@ -175,7 +204,9 @@ void ServerApp::Stop() {
   stop_cv_.notify_all();
   if (http_server_) http_server_->Stop();
   if (grpc_server_) grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  if (writer_) writer_->Stop();  // commits what is queued; its acks go nowhere, agents resend
+  if (writer_) writer_->Stop();
+  if (store_) store_->SetCommitObserver(nullptr);
+  if (evaluator_) evaluator_->Stop();  // commits what is queued; its acks go nowhere, agents resend
   if (retention_thread_.joinable()) retention_thread_.join();
 }
 

@@ -21,6 +21,7 @@ namespace dozor::server {
 class Store;
 class ReportWriter;
 class IngestService;
+class RuleEvaluator;
 namespace http {
 class HttpServer;
 }
@@ -45,6 +46,7 @@ class ServerApp {
   ServerConfig config_;
   const Clock& clock_ = SystemClock::Instance();
   std::unique_ptr<Store> store_;
+  std::unique_ptr<RuleEvaluator> evaluator_;
   std::unique_ptr<ReportWriter> writer_;
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<grpc::Server> grpc_server_;

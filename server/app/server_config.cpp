@@ -49,7 +49,7 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
     return MakeError(ErrorCode::kInvalidArgument, Where(path, e.source()) + ": " + std::string(e.description()));
   }
   ServerConfig config;
-  const std::set<std::string> known_sections = {"grpc", "http", "storage", "log"};
+  const std::set<std::string> known_sections = {"grpc", "http", "storage", "log", "rules"};
   Error failure{};
   bool failed = false;
   auto fail = [&](const toml::node& node, const std::string& message) {
@@ -84,7 +84,7 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
     std::string section(section_key.str());
     const auto* table = section_node.as_table();
     if (known_sections.count(section) == 0 || table == nullptr) {
-      fail(section_node, "unknown section [" + section + "] (known: grpc, http, storage, log)");
+      fail(section_node, "unknown section [" + section + "] (known: grpc, http, storage, log, rules)");
       continue;
     }
     for (auto&& [key_name, node] : *table) {
@@ -103,6 +103,23 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
       else if (key == "storage.database") { get_string(node, key, path_value); config.database = path_value; }
       else if (key == "storage.health_retention_days") get_int(node, key, config.health_retention_days, 1, 3650);
       else if (key == "log.level") get_string(node, key, config.log_level);
+      else if (key == "rules.dirs") {
+        const auto* dirs = node.as_array();
+        if (dirs == nullptr) {
+          fail(node, key + " must be an array of directory paths");
+          continue;
+        }
+        for (const auto& dir : *dirs) {
+          auto value = dir.value<std::string>();
+          if (!value || value->empty()) {
+            fail(dir, key + " entries must be non-empty strings");
+          } else {
+            config.rule_dirs.emplace_back(*value);
+          }
+        }
+      }
+      else if (key == "rules.full_interval_seconds") get_int(node, key, config.rules_full_interval_seconds, 10, 86400);
+      else if (key == "rules.window_minutes") get_int(node, key, config.rules_window_minutes, 15, 1440);
       else fail(node, "unknown key " + key);
     }
   }
@@ -127,6 +144,17 @@ Status ValidateServerConfig(const ServerConfig& config) {
   }
   if (config.health_retention_days < 1 || config.health_retention_days > 3650) {
     return MakeError(ErrorCode::kInvalidArgument, "health retention must be 1..3650 days");
+  }
+  if (config.rules_full_interval_seconds < 10 || config.rules_full_interval_seconds > 86400) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "rules.full_interval_seconds (--rules-full-interval) must be 10..86400");
+  }
+  for (const auto& dir : config.rule_dirs) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "rules.dirs (--rules-dir): " + dir.string() + " is not a directory");
+    }
   }
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   if (kLevels.count(config.log_level) == 0) {

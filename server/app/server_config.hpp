@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "dozor/common/result.hpp"
 
@@ -27,6 +28,12 @@ struct ServerConfig {
   std::string log_level = "info";
   std::filesystem::path ready_file;  // written with the bound ports once listening (tests, scripts)
   bool reset_admin_token = false;    // issue a fresh admin token into admin.token at start
+  // Rules: directories of extra/overriding rule files (docs/rule-language.md), how often the
+  // whole estate is re-evaluated (time-based rules, waiver expiry) and the health window rules
+  // can look back over.
+  std::vector<std::filesystem::path> rule_dirs;
+  int rules_full_interval_seconds = 300;
+  int rules_window_minutes = 30;
 
   [[nodiscard]] std::filesystem::path DatabasePath() const {
     return database.empty() ? state_dir / "dozor.db" : database;

@@ -78,7 +78,7 @@ ApiClient::ApiClient(ClientOptions options) : options_(std::move(options)) {
 }
 
 Result<HttpReply> ApiClient::Send(std::string_view method, std::string_view path,
-                                  std::optional<std::string_view> body) {
+                                  std::optional<std::string_view> body, std::string_view accept) {
   GlobalInit();
   std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
   if (!curl) {
@@ -93,7 +93,7 @@ Result<HttpReply> ApiClient::Send(std::string_view method, std::string_view path
   auto add_header = [&headers](const std::string& header) {
     headers.reset(curl_slist_append(headers.release(), header.c_str()));
   };
-  add_header("Accept: application/json");
+  add_header("Accept: " + std::string(accept));
   if (!options_.token.empty()) {
     add_header("Authorization: Bearer " + options_.token);
   }
@@ -136,7 +136,40 @@ Result<HttpReply> ApiClient::Send(std::string_view method, std::string_view path
   }
   HttpReply reply;
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &reply.status);
+  const char* content_type = nullptr;
+  if (curl_easy_getinfo(handle, CURLINFO_CONTENT_TYPE, &content_type) == CURLE_OK &&
+      content_type != nullptr) {
+    reply.content_type = content_type;
+  }
   reply.body = std::move(reply_body);
+  return reply;
+}
+
+namespace {
+
+// The server's error message from a JSON error body, or a generic one.
+Error ReplyError(const HttpReply& reply) {
+  const nlohmann::json parsed =
+      nlohmann::json::parse(reply.body, nullptr, /*allow_exceptions=*/false);
+  std::string message;
+  if (!parsed.is_discarded() && parsed.is_object() && parsed.contains("error") &&
+      parsed["error"].is_object() && parsed["error"].contains("message") &&
+      parsed["error"]["message"].is_string()) {
+    message = parsed["error"]["message"].get<std::string>();
+  } else {
+    message = "unexpected response";
+  }
+  return MakeError(ErrorCodeForStatus(reply.status),
+                   message + " (HTTP " + std::to_string(reply.status) + ")");
+}
+
+}  // namespace
+
+Result<HttpReply> ApiClient::Download(std::string_view path) {
+  DOZOR_ASSIGN_OR_RETURN(HttpReply reply, Send("GET", path, std::nullopt, "*/*"));
+  if (reply.status < 200 || reply.status >= 300) {
+    return ReplyError(reply);
+  }
   return reply;
 }
 
@@ -157,16 +190,7 @@ Result<nlohmann::json> ApiClient::Call(std::string_view method, std::string_view
     }
     return parsed;
   }
-  std::string message;
-  if (!parsed.is_discarded() && parsed.is_object() && parsed.contains("error") &&
-      parsed["error"].is_object() && parsed["error"].contains("message") &&
-      parsed["error"]["message"].is_string()) {
-    message = parsed["error"]["message"].get<std::string>();
-  } else {
-    message = "unexpected response";
-  }
-  return MakeError(ErrorCodeForStatus(reply.status),
-                   message + " (HTTP " + std::to_string(reply.status) + ")");
+  return ReplyError(reply);
 }
 
 }  // namespace dozor::ctl

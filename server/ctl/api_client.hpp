@@ -21,7 +21,8 @@ struct ClientOptions {
 
 struct HttpReply {
   long status = 0;
-  std::string body;
+  std::string body;          // raw bytes (binary-safe)
+  std::string content_type;  // of the reply, "" if the server sent none
 };
 
 class ApiClient {
@@ -31,7 +32,12 @@ class ApiClient {
   // One HTTP exchange. kUnavailable (with the URL in the message) when the server cannot be
   // reached or TLS verification fails; any HTTP status is a successful Send.
   Result<HttpReply> Send(std::string_view method, std::string_view path,
-                         std::optional<std::string_view> body = std::nullopt);
+                         std::optional<std::string_view> body = std::nullopt,
+                         std::string_view accept = "application/json");
+
+  // GET of a non-JSON resource (reports): the bytes as sent, any content type. A non-2xx status
+  // becomes an Error with the server's message, as with Call.
+  Result<HttpReply> Download(std::string_view path);
 
   // Send + JSON decoding. A non-2xx status becomes an Error carrying the server's message (never
   // kUnavailable, so callers can tell "server said no" from "no server").

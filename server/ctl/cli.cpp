@@ -1,11 +1,16 @@
 #include "ctl/cli.hpp"
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <exception>
 #include <functional>
+#include <iostream>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "ctl/api_client.hpp"
 #include "ctl/format.hpp"
@@ -129,12 +134,73 @@ void PutIfSet(nlohmann::json& body, const char* key, const std::optional<T>& val
 
 std::string Message(std::string text) { return text + "\n"; }
 
+std::string OrgPath(const std::string& org, std::string_view suffix = "") {
+  return "/api/v1/orgs/" + UrlEncode(org) + std::string(suffix);
+}
+
+std::string FindingPath(int64_t id, std::string_view suffix = "") {
+  return "/api/v1/findings/" + std::to_string(id) + std::string(suffix);
+}
+
+// "?a=1&b=2" from the non-empty pairs; "" when none.
+std::string QueryString(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  std::string out;
+  for (const auto& [key, value] : pairs) {
+    if (value.empty()) {
+      continue;
+    }
+    out += (out.empty() ? "?" : "&") + key + "=" + UrlEncode(value);
+  }
+  return out;
+}
+
+std::string HumanSize(size_t bytes) {
+  return bytes < 1024 ? std::to_string(bytes) + " bytes" : HumanBytes(bytes);
+}
+
+struct ReportRequest {
+  std::string org;
+  std::string format = "html";
+  std::string lang = "ru";
+  std::optional<std::string> output;  // "-" = stdout
+};
+
+// Downloads the report and writes it to the file (atomically) or to stdout. PDF is binary and
+// would garble a terminal, so it goes to stdout only when stdout is redirected or with -o -.
+int RunReport(Context& context, const ReportRequest& request) {
+  const bool to_stdout = !request.output.has_value() || *request.output == "-";
+  if (!request.output.has_value() && request.format == "pdf" && &context.out == &std::cout &&
+      isatty(STDOUT_FILENO) == 1) {
+    context.err << "dozorctl: not writing a PDF to the terminal; use -o FILE (or -o - to force)\n";
+    return kExitUsage;
+  }
+  auto reply =
+      context.client.Download(OrgPath(request.org, "/report") +
+                              QueryString({{"format", request.format}, {"lang", request.lang}}));
+  if (!reply.ok()) {
+    return ReportError(context, reply.error());
+  }
+  if (to_stdout) {
+    context.out.write(reply->body.data(), static_cast<std::streamsize>(reply->body.size()));
+    context.out.flush();
+    return kExitOk;
+  }
+  if (auto written = WriteFileAtomic(*request.output, reply->body, 0644); !written.ok()) {
+    context.err << "dozorctl: writing " << *request.output << ": " << written.error().message
+                << "\n";
+    return kExitApiError;
+  }
+  context.out << "Wrote " << *request.output << " (" << HumanSize(reply->body.size()) << ", "
+              << (reply->content_type.empty() ? request.format : reply->content_type) << ")\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
   try {
     CLI::App app{
-        "dozorctl: manage organisations, enrollment tokens, hosts and API tokens of a "
+        "dozorctl: manage organisations, hosts, findings, audit reports and tokens of a "
         "Dozor server"};
     app.require_subcommand(1);
     // Global options (--json, --server, ...) may also follow the command: `host list --json`.
@@ -210,6 +276,219 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
         PutIfSet(body, "engineer", org_engineer);
         return Emit(context, context.client.Patch("/api/v1/orgs/" + UrlEncode(org_name), body),
                     RenderOrg);
+      };
+    });
+
+    auto* org_contract =
+        org->add_subcommand("contract", "show the contract lifecycle, or move it with --status");
+    org_contract->add_option("ORG", org_name, "organisation id or name")->required();
+    org_contract
+        ->add_option("--status", org_status, "move to prospect | remediation | active | ended")
+        ->check(CLI::IsMember({"prospect", "remediation", "active", "ended"}));
+    org_contract->callback([&] {
+      action = [&](Context& context) {
+        if (org_status.has_value()) {
+          return Emit(
+              context,
+              context.client.Post(OrgPath(org_name, "/contract"), {{"status", *org_status}}),
+              RenderContract);
+        }
+        return Emit(context, context.client.Get(OrgPath(org_name, "/contract")), RenderContract);
+      };
+    });
+    std::string snapshot_kind = "first-audit";
+    auto* org_snapshot =
+        org->add_subcommand("snapshot", "record an audit baseline of the active findings now");
+    org_snapshot->add_option("ORG", org_name, "organisation id or name")->required();
+    org_snapshot->add_option("--kind", snapshot_kind, "first-audit | signing")
+        ->check(CLI::IsMember({"first-audit", "signing"}))
+        ->capture_default_str();
+    org_snapshot->callback([&] {
+      action = [&](Context& context) {
+        return Emit(context,
+                    context.client.Post(OrgPath(org_name, "/snapshots"), {{"kind", snapshot_kind}}),
+                    RenderSnapshot);
+      };
+    });
+    auto* org_evaluate =
+        org->add_subcommand("evaluate", "run every rule over the organisation now");
+    org_evaluate->add_option("ORG", org_name, "organisation id or name")->required();
+    org_evaluate->callback([&] {
+      action = [&](Context& context) {
+        return Emit(
+            context, context.client.Post(OrgPath(org_name, "/evaluate"), nlohmann::json::object()),
+            [&](const nlohmann::json& reply) {
+              return Message("Evaluation of '" + JsonStr(reply, "org") +
+                             "' requested; see `dozorctl findings list --org " + org_name + "`");
+            });
+      };
+    });
+
+    // ---------------------------------------------------------------- findings
+    auto* findings =
+        app.add_subcommand("findings", "weak spots the rules found, and their lifecycle")
+            ->require_subcommand(1);
+    std::string findings_org;
+    std::string findings_host;
+    std::string findings_state;
+    std::string findings_severity;
+    std::string findings_rule;
+    std::string findings_lang = "en";
+    bool findings_all = false;
+    int findings_limit = 1000;
+    int64_t finding_id = 0;
+    std::optional<std::string> finding_comment;
+    std::string finding_reason;
+    std::optional<std::string> finding_until;
+    auto add_lang = [&](CLI::App* command) {
+      command->add_option("--lang", findings_lang, "language of titles and texts: en | ru")
+          ->check(CLI::IsMember({"en", "ru"}))
+          ->capture_default_str();
+    };
+    auto add_finding_id = [&](CLI::App* command) {
+      command->add_option("ID", finding_id, "finding id")->required()->check(CLI::PositiveNumber);
+    };
+    auto* findings_list =
+        findings->add_subcommand("list", "list findings (active ones by default)");
+    findings_list->add_option("--org", findings_org, "only this organisation");
+    findings_list->add_option("--host", findings_host, "only this host (agent id or hostname)");
+    findings_list->add_option("--state", findings_state,
+                              "comma list of open, acknowledged, regressed, waived, resolved");
+    findings_list->add_option("--severity", findings_severity,
+                              "comma list of critical, high, medium, low, info");
+    findings_list->add_option("--rule", findings_rule, "only this rule id");
+    findings_list->add_flag("--all", findings_all, "every state, resolved included");
+    findings_list->add_option("--limit", findings_limit, "at most this many")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
+    add_lang(findings_list);
+    findings_list->callback([&] {
+      if (findings_all && !findings_state.empty()) {
+        throw CLI::ValidationError("findings list", "--all and --state exclude each other");
+      }
+      action = [&](Context& context) {
+        std::string agent_id;
+        if (!findings_host.empty()) {
+          auto resolved = ResolveHost(context.client, findings_host);
+          if (!resolved.ok()) {
+            return ReportError(context, resolved.error());
+          }
+          agent_id = *resolved;
+        }
+        const std::string query = QueryString({{"org", findings_org},
+                                               {"host", agent_id},
+                                               {"state", findings_all ? "all" : findings_state},
+                                               {"severity", findings_severity},
+                                               {"rule", findings_rule},
+                                               {"lang", findings_lang},
+                                               {"limit", std::to_string(findings_limit)}});
+        return Emit(context, context.client.Get("/api/v1/findings" + query), RenderFindingList);
+      };
+    });
+    auto* findings_show = findings->add_subcommand("show", "one finding with evidence and history");
+    add_finding_id(findings_show);
+    add_lang(findings_show);
+    findings_show->callback([&] {
+      action = [&](Context& context) {
+        return Emit(context, context.client.Get(FindingPath(finding_id) + "?lang=" + findings_lang),
+                    RenderFinding);
+      };
+    });
+    // The lifecycle commands print the finding's new state.
+    auto changed = [&](const nlohmann::json& reply) {
+      return Message("Finding " + std::to_string(finding_id) + " (" + JsonStr(reply, "rule_id") +
+                     ") is now " + JsonStr(reply, "state"));
+    };
+    auto* findings_ack = findings->add_subcommand("ack", "acknowledge: someone is on it");
+    add_finding_id(findings_ack);
+    findings_ack->add_option("-m,--comment", finding_comment, "comment");
+    findings_ack->callback([&] {
+      action = [&](Context& context) {
+        nlohmann::json body = nlohmann::json::object();
+        PutIfSet(body, "comment", finding_comment);
+        return Emit(context, context.client.Post(FindingPath(finding_id, "/ack"), body), changed);
+      };
+    });
+    auto* findings_waive =
+        findings->add_subcommand("waive", "accept the risk (the client decided not to fix)");
+    add_finding_id(findings_waive);
+    findings_waive->add_option("--reason", finding_reason, "why the risk is accepted")->required();
+    findings_waive->add_option("--until", finding_until,
+                               "YYYY-MM-DD (through that day, UTC) or RFC 3339 time; default: no "
+                               "expiry");
+    findings_waive->callback([&] {
+      action = [&](Context& context) {
+        nlohmann::json body = {{"reason", finding_reason}};
+        PutIfSet(body, "until", finding_until);
+        return Emit(context, context.client.Post(FindingPath(finding_id, "/waive"), body), changed);
+      };
+    });
+    auto* findings_unwaive =
+        findings->add_subcommand("unwaive", "withdraw a waiver (back to open)");
+    add_finding_id(findings_unwaive);
+    findings_unwaive->add_option("-m,--comment", finding_comment, "comment");
+    findings_unwaive->callback([&] {
+      action = [&](Context& context) {
+        nlohmann::json body = nlohmann::json::object();
+        PutIfSet(body, "comment", finding_comment);
+        return Emit(context, context.client.Post(FindingPath(finding_id, "/unwaive"), body),
+                    changed);
+      };
+    });
+    auto* findings_comment = findings->add_subcommand("comment", "add a note to the history");
+    add_finding_id(findings_comment);
+    findings_comment->add_option("-m,--comment", finding_comment, "the note")->required();
+    findings_comment->callback([&] {
+      action = [&](Context& context) {
+        return Emit(context,
+                    context.client.Post(FindingPath(finding_id, "/comments"),
+                                        {{"comment", finding_comment.value_or("")}}),
+                    [&](const nlohmann::json&) {
+                      return Message("Comment added to finding " + std::to_string(finding_id));
+                    });
+      };
+    });
+
+    // ---------------------------------------------------------------- report
+    ReportRequest report_request;
+    auto* report = app.add_subcommand("report", "download an organisation's audit report");
+    report->add_option("--org", report_request.org, "organisation id or name")->required();
+    report->add_option("--format", report_request.format, "html | pdf | json | csv")
+        ->check(CLI::IsMember({"html", "pdf", "json", "csv"}))
+        ->capture_default_str();
+    report->add_option("--lang", report_request.lang, "ru | en")
+        ->check(CLI::IsMember({"ru", "en"}))
+        ->capture_default_str();
+    report->add_option("-o,--output", report_request.output, "file to write; - for stdout");
+    report->callback(
+        [&] { action = [&](Context& context) { return RunReport(context, report_request); }; });
+
+    // ---------------------------------------------------------------- rules
+    auto* rules = app.add_subcommand("rules", "the server's rule pack")->require_subcommand(1);
+    std::string rule_id;
+    std::string rules_lang = "en";
+    auto add_rules_lang = [&](CLI::App* command) {
+      command->add_option("--lang", rules_lang, "en | ru")
+          ->check(CLI::IsMember({"en", "ru"}))
+          ->capture_default_str();
+    };
+    auto* rules_list = rules->add_subcommand("list", "loaded rules and rule files with errors");
+    add_rules_lang(rules_list);
+    rules_list->callback([&] {
+      action = [&](Context& context) {
+        return Emit(context, context.client.Get("/api/v1/rules?lang=" + rules_lang),
+                    RenderRuleList);
+      };
+    });
+    auto* rules_show = rules->add_subcommand("show", "one rule: texts, parameters, condition");
+    rules_show->add_option("ID", rule_id, "rule id")->required();
+    add_rules_lang(rules_show);
+    rules_show->callback([&] {
+      action = [&](Context& context) {
+        return Emit(
+            context,
+            context.client.Get("/api/v1/rules/" + UrlEncode(rule_id) + "?lang=" + rules_lang),
+            RenderRule);
       };
     });
 

@@ -647,4 +647,227 @@ std::string RenderApiTokenCreated(const nlohmann::json& token) {
          "):\n\n  " + JsonStr(token, "token") + "\n\nIt is shown only once.\n";
 }
 
+std::string EvidenceLine(const nlohmann::json& row) {
+  if (!row.is_object()) {
+    return row.is_string() ? row.get<std::string>()
+                           : row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  std::string out;
+  for (const auto& [key, value] : row.items()) {
+    if (!out.empty()) {
+      out += " ";
+    }
+    out +=
+        key + "=" +
+        (value.is_string() ? value.get<std::string>()
+                           : value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  return out;
+}
+
+namespace {
+
+// "db1" for a host finding, "(estate)" for an organisation-wide one.
+std::string FindingTarget(const nlohmann::json& finding) {
+  const auto& host = At(finding, "host");
+  if (host.is_object()) {
+    return OrDash(JsonStr(host, "hostname").empty() ? JsonStr(host, "agent_id")
+                                                    : JsonStr(host, "hostname"));
+  }
+  return "(estate)";
+}
+
+std::string SnapshotLine(const nlohmann::json& snapshot) {
+  if (!snapshot.is_object()) {
+    return "none";
+  }
+  std::string out = TimeField(snapshot, "at_ms") + " by " + OrDash(JsonStr(snapshot, "actor")) +
+                    ", " + std::to_string(JsonI64(At(snapshot, "finding_count"))) + " findings";
+  std::string counts;
+  for (const char* severity : {"critical", "high", "medium", "low", "info"}) {
+    const int64_t count = JsonI64(At(At(snapshot, "by_severity"), severity));
+    if (count > 0) {
+      counts += (counts.empty() ? "" : ", ") + std::to_string(count) + " " + severity;
+    }
+  }
+  return counts.empty() ? out : out + " (" + counts + ")";
+}
+
+// Indents every line of a multi-line text.
+std::string Indented(std::string_view text, std::string_view prefix = "  ") {
+  std::string out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) {
+      end = text.size();
+    }
+    out += std::string(prefix) + std::string(text.substr(start, end - start)) + "\n";
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string RenderFindingList(const nlohmann::json& reply) {
+  Table table({"ID", "SEVERITY", "STATE", "RULE", "HOST", "ORG", "LAST SEEN", "TITLE"});
+  table.AlignRight(0);
+  for (const auto& finding : Array(reply, "findings")) {
+    table.AddRow({std::to_string(JsonI64(At(finding, "id"))), JsonStr(finding, "severity"),
+                  JsonStr(finding, "state"), JsonStr(finding, "rule_id"), FindingTarget(finding),
+                  OrDash(JsonStr(finding, "org")), TimeField(finding, "last_seen_ms"),
+                  JsonStr(finding, "title")});
+  }
+  if (table.rows() == 0) {
+    return "No findings.\n";
+  }
+  return table.Render();
+}
+
+std::string RenderFinding(const nlohmann::json& reply) {
+  const nlohmann::json& finding = At(reply, "finding");
+  KeyValues kv;
+  kv.Add("ID", std::to_string(JsonI64(At(finding, "id"))));
+  kv.Add("Title", JsonStr(finding, "title"));
+  kv.Add("Rule", JsonStr(finding, "rule_id"));
+  kv.Add("Severity", JsonStr(finding, "severity"));
+  kv.Add("Category", JsonStr(finding, "category"));
+  kv.Add("State", JsonStr(finding, "state"));
+  kv.Add("Organisation", OrDash(JsonStr(finding, "org")));
+  const auto& host = At(finding, "host");
+  kv.Add("Host", host.is_object()
+                     ? JsonStr(host, "hostname") + " (" + JsonStr(host, "agent_id") + ")"
+                     : std::string("(estate-wide)"));
+  kv.Add("First seen", TimeField(finding, "first_seen_ms"));
+  kv.Add("Last seen", TimeField(finding, "last_seen_ms"));
+  if (!At(finding, "resolved_at_ms").is_null()) {
+    kv.Add("Resolved", TimeField(finding, "resolved_at_ms"));
+  }
+  if (JsonI64(At(finding, "regressions")) > 0) {
+    kv.Add("Regressions", std::to_string(JsonI64(At(finding, "regressions"))));
+  }
+  if (!JsonStr(finding, "ack_by").empty()) {
+    const std::string comment = JsonStr(finding, "ack_comment");
+    kv.Add("Acknowledged by", JsonStr(finding, "ack_by") + (comment.empty() ? "" : ": " + comment));
+  }
+  if (!JsonStr(finding, "waived_by").empty()) {
+    kv.Add("Waived by", JsonStr(finding, "waived_by") + ": " + JsonStr(finding, "waive_reason"));
+    const auto& until = At(finding, "waived_until_ms");
+    kv.Add("Waived until", until.is_null() ? "no expiry" : FormatLocalTime(JsonI64(until)));
+  }
+  const auto& rule = At(reply, "rule");
+  if (rule.is_object() && !JsonStr(rule, "effort").empty()) {
+    kv.Add("Effort", JsonStr(rule, "effort"));
+  }
+  std::string out = kv.Render();
+  out += Section("Evidence");
+  const auto& evidence = At(finding, "evidence");
+  if (evidence.is_array() && !evidence.empty()) {
+    for (const auto& row : evidence) {
+      out += "  " + EvidenceLine(row) + "\n";
+    }
+  } else if (evidence.is_string()) {
+    out += "  " + evidence.get<std::string>() + "\n";
+  } else {
+    out += "  -\n";
+  }
+  if (rule.is_object()) {
+    out += Section("Why it matters") + Indented(JsonStr(rule, "why"));
+    out += Section("Remediation") + Indented(JsonStr(rule, "remediation"));
+  }
+  out += Section("History");
+  Table events({"TIME", "EVENT", "BY", "STATE", "COMMENT"});
+  for (const auto& event : Array(reply, "events")) {
+    const std::string from = JsonStr(event, "from_state");
+    const std::string to = JsonStr(event, "to_state");
+    events.AddRow({TimeField(event, "at_ms"), JsonStr(event, "kind"),
+                   OrDash(JsonStr(event, "actor")),
+                   from.empty() || from == to ? OrDash(to) : from + " -> " + to,
+                   OrDash(JsonStr(event, "comment"))});
+  }
+  out += events.Render();
+  return out;
+}
+
+std::string RenderContract(const nlohmann::json& contract) {
+  KeyValues kv;
+  kv.Add("Organisation", JsonStr(contract, "org"));
+  kv.Add("Contract status", JsonStr(contract, "status"));
+  kv.Add("Contract type", JsonStr(contract, "type"));
+  kv.Add("First audit", SnapshotLine(At(contract, "first_audit")));
+  kv.Add("Signing baseline", SnapshotLine(At(contract, "signing")));
+  std::string out = kv.Render();
+  out += Section("History");
+  Table events({"TIME", "FROM", "TO", "BY"});
+  for (const auto& event : Array(contract, "events")) {
+    events.AddRow({TimeField(event, "at_ms"), OrDash(JsonStr(event, "from_status")),
+                   JsonStr(event, "to_status"), OrDash(JsonStr(event, "actor"))});
+  }
+  if (events.rows() == 0) {
+    return out + "  no contract moves yet\n";
+  }
+  return out + events.Render();
+}
+
+std::string RenderSnapshot(const nlohmann::json& snapshot) {
+  return "Recorded " + JsonStr(snapshot, "kind") + " snapshot: " + SnapshotLine(snapshot) + "\n";
+}
+
+std::string RenderRuleList(const nlohmann::json& reply) {
+  Table table({"ID", "SEVERITY", "CATEGORY", "SCOPE", "CONTRACTS", "EFFORT", "SOURCE", "TITLE"});
+  for (const auto& rule : Array(reply, "rules")) {
+    std::string source = JsonStr(rule, "source");
+    if (source.rfind("builtin:", 0) == 0) {
+      source = "builtin";
+    }
+    if (At(rule, "enabled").is_boolean() && !JsonBool(At(rule, "enabled"))) {
+      source += " (disabled)";
+    }
+    table.AddRow({JsonStr(rule, "id"), JsonStr(rule, "severity"), JsonStr(rule, "category"),
+                  JsonStr(rule, "scope"), OrDash(JoinStrings(At(rule, "contracts"), ",")),
+                  OrDash(JsonStr(rule, "effort")), source, JsonStr(rule, "title")});
+  }
+  std::string out = table.Render();
+  const auto& errors = Array(reply, "errors");
+  if (!errors.empty()) {
+    out += Section("Rule files that failed to load");
+    for (const auto& error : errors) {
+      out += "  " + JsonStr(error, "text") + "\n";
+    }
+  }
+  return out;
+}
+
+std::string RenderRule(const nlohmann::json& rule) {
+  KeyValues kv;
+  kv.Add("ID", JsonStr(rule, "id"));
+  kv.Add("Title", JsonStr(rule, "title"));
+  kv.Add("Severity", JsonStr(rule, "severity"));
+  kv.Add("Category", JsonStr(rule, "category"));
+  kv.Add("Scope", JsonStr(rule, "scope"));
+  kv.Add("Contracts", OrDash(JoinStrings(At(rule, "contracts"), ", ")));
+  kv.Add("Effort", OrDash(JsonStr(rule, "effort")));
+  kv.Add("Source", JsonStr(rule, "source"));
+  kv.Add("Enabled",
+         At(rule, "enabled").is_boolean() && !JsonBool(At(rule, "enabled")) ? "no" : "yes");
+  std::string params;
+  const auto& param_object = At(rule, "params");
+  if (param_object.is_object()) {
+    for (const auto& [key, value] : param_object.items()) {
+      params += (params.empty() ? "" : ", ") + key + "=" +
+                (value.is_string() ? value.get<std::string>() : value.dump());
+    }
+  }
+  kv.Add("Params", OrDash(params));
+  std::string out = kv.Render();
+  out += Section("Why it matters") + Indented(JsonStr(rule, "why"));
+  out += Section("Remediation") + Indented(JsonStr(rule, "remediation"));
+  out += Section("Condition") + Indented(JsonStr(rule, "condition"));
+  if (!JsonStr(rule, "sustain").empty()) {
+    out += Section("Sustain (keeps an active finding open)") + Indented(JsonStr(rule, "sustain"));
+  }
+  return out;
+}
+
 }  // namespace dozor::ctl

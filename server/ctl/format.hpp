@@ -54,4 +54,15 @@ std::string RenderHealth(const nlohmann::json& reply);
 std::string RenderApiTokenList(const nlohmann::json& reply);
 std::string RenderApiTokenCreated(const nlohmann::json& token);
 
+// One evidence row ({"mount":"/","used_pct":95}) as "mount=/ used_pct=95".
+std::string EvidenceLine(const nlohmann::json& row);
+std::string RenderFindingList(const nlohmann::json& reply);
+// `findings show` ({"finding", "events", "rule"}): the finding, its evidence, the rule's
+// why/remediation and the event history.
+std::string RenderFinding(const nlohmann::json& reply);
+std::string RenderContract(const nlohmann::json& contract);
+std::string RenderSnapshot(const nlohmann::json& snapshot);
+std::string RenderRuleList(const nlohmann::json& reply);
+std::string RenderRule(const nlohmann::json& rule);
+
 }  // namespace dozor::ctl

@@ -19,6 +19,9 @@ ApiService::ApiService(ApiContext context) : context_(std::move(context)) {
   RegisterEnrollmentTokenRoutes(router_, context_);
   RegisterHostRoutes(router_, context_);
   RegisterApiTokenRoutes(router_, context_);
+  RegisterFindingRoutes(router_, context_);
+  RegisterReportRoutes(router_, context_);
+  RegisterRuleRoutes(router_, context_);
 }
 
 ApiResponse ApiService::Handle(ApiRequest& request) {

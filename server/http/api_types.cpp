@@ -76,6 +76,15 @@ ApiResponse ErrorResponse(int status, std::string_view code, std::string_view me
   return response;
 }
 
+ApiResponse RawResponse(std::string payload, std::string_view content_type,
+                        std::string_view content_disposition) {
+  ApiResponse response;
+  response.raw_body = std::move(payload);
+  response.content_type = std::string(content_type);
+  response.content_disposition = std::string(content_disposition);
+  return response;
+}
+
 ApiResponse ErrorResponse(const Error& error) {
   // Internal details (SQL text, paths) stay in the server log, not in the response.
   const int status = StatusFor(error.code);

@@ -32,7 +32,16 @@ struct ApiRequest {
 struct ApiResponse {
   int status = 200;
   nlohmann::json body = nlohmann::json::object();
+  // A non-JSON payload (audit reports: PDF, HTML, CSV). When set it is sent verbatim with
+  // `content_type` instead of `body`; `content_disposition` is added when not empty.
+  std::optional<std::string> raw_body;
+  std::string content_type;
+  std::string content_disposition;
 };
+
+// A response carrying `payload` as is, e.g. RawResponse(pdf, "application/pdf", "attachment; ...").
+ApiResponse RawResponse(std::string payload, std::string_view content_type,
+                        std::string_view content_disposition = "");
 
 // {"error": {"code": code, "message": message}} with the given HTTP status.
 ApiResponse ErrorResponse(int status, std::string_view code, std::string_view message);

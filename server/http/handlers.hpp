@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -10,6 +11,10 @@
 #include "http/router.hpp"
 #include "ingest/agent_control.hpp"
 #include "store/store.hpp"
+
+namespace dozor::server::rules {
+struct RulePack;
+}  // namespace dozor::server::rules
 
 namespace dozor::server::http {
 
@@ -19,16 +24,32 @@ struct ApiContext {
   const Clock& clock;
   std::string grpc_public_address;  // shown in enroll commands, "host:port"
   int64_t offline_after_seconds = 180;
+  // Rule titles and texts for findings, the rules routes and reports; null -> those answer 503
+  // (findings are still listed, titled by rule id).
+  const rules::RulePack* rules = nullptr;
+  // Runs or queues an evaluation of one organisation (the app wires it to the evaluator);
+  // empty -> POST /orgs/{org}/evaluate answers 503.
+  std::function<Status(int64_t org_id)> evaluate_now = nullptr;
 };
 
 void RegisterOrgRoutes(Router& router, ApiContext& context);
 void RegisterEnrollmentTokenRoutes(Router& router, ApiContext& context);
 void RegisterHostRoutes(Router& router, ApiContext& context);
 void RegisterApiTokenRoutes(Router& router, ApiContext& context);
+void RegisterFindingRoutes(Router& router, ApiContext& context);
+void RegisterReportRoutes(Router& router, ApiContext& context);
+void RegisterRuleRoutes(Router& router, ApiContext& context);
 
 nlohmann::json OrganizationJson(const Organization& org);
 // Resolves "{org}" (id or name) to an organisation.
 Result<Organization> FindOrg(Store& store, std::string_view key);
+// "lang" query parameter: "en" or "ru"; `fallback` when absent; kInvalidArgument otherwise.
+Result<std::string> QueryLang(const ApiRequest& request, std::string_view fallback);
+// A waiver's end: "YYYY-MM-DD" (through that UTC day: the next midnight UTC) or RFC 3339
+// "2027-01-31T18:00:00+03:00" -> Unix ms; kInvalidArgument otherwise.
+Result<int64_t> ParseWaiveUntil(std::string_view text);
+// The caller's token name, recorded as the actor of lifecycle changes.
+std::string ActorOf(const ApiRequest& request);
 // Parses a positive integer path parameter ("{id}").
 Result<int64_t> PathId(const ApiRequest& request, std::string_view name);
 

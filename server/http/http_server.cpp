@@ -141,7 +141,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     response_.version(version);
     response_.result(static_cast<unsigned>(api_response.status));
     response_.set(bhttp::field::server, "dozor");
-    response_.set(bhttp::field::content_type, "application/json");
+    response_.set(bhttp::field::content_type, api_response.raw_body.has_value()
+                                                  ? api_response.content_type
+                                                  : std::string("application/json"));
+    if (api_response.raw_body.has_value() && !api_response.content_disposition.empty()) {
+      response_.set(bhttp::field::content_disposition, api_response.content_disposition);
+    }
     response_.set(bhttp::field::cache_control, "no-store");
     if (api_response.status == 401) {
       response_.set(bhttp::field::www_authenticate, "Bearer");
@@ -151,8 +156,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       response_.set(bhttp::field::allow, api_response.body["error"]["allowed"].get<std::string>());
     }
     // Replace invalid UTF-8 (echoed paths, names) instead of throwing while serialising.
-    response_.body() =
-        api_response.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    if (api_response.raw_body.has_value()) {
+      response_.body() = *api_response.raw_body;
+    } else {
+      response_.body() =
+          api_response.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    }
     response_.keep_alive(keep_alive);
     response_.prepare_payload();
     Lowest().expires_after(std::chrono::seconds(options_.read_timeout_seconds));
@@ -217,7 +226,7 @@ struct HttpServer::Impl {
   Impl(Options options_in, Store& store, AgentControl* agents, const Clock& clock)
       : options(std::move(options_in)),
         api(ApiContext{store, agents, clock, options.grpc_public_address,
-                       options.offline_after_seconds}),
+                       options.offline_after_seconds, options.rules, options.evaluate_now}),
         io(std::max(1, options.threads)),
         acceptor(io) {}
 

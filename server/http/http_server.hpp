@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -13,6 +14,10 @@
 #include "dozor/common/result.hpp"
 #include "ingest/agent_control.hpp"
 #include "store/store.hpp"
+
+namespace dozor::server::rules {
+struct RulePack;
+}  // namespace dozor::server::rules
 
 namespace dozor::server::http {
 
@@ -31,6 +36,11 @@ class HttpServer {
     std::string grpc_public_address;
     // A host counts as online while connected or seen within this many seconds.
     int64_t offline_after_seconds = 180;
+    // The loaded rule pack (titles, rule routes, reports); null: those routes answer 503. Must
+    // outlive the server.
+    const rules::RulePack* rules = nullptr;
+    // Runs (or queues) an evaluation of one organisation; empty: POST .../evaluate answers 503.
+    std::function<Status(int64_t org_id)> evaluate_now;
   };
 
   // `store`, `agents` (nullable) and `clock` must outlive the server.

@@ -143,12 +143,155 @@ ApiResponse PatchOrg(ApiContext& context, const ApiRequest& request) {
   if (!org.ok()) {
     return ErrorResponse(org.error());
   }
+  patch.actor = ActorOf(request);
   auto updated = context.store.UpdateOrganization(org->id, patch);
   if (!updated.ok()) {
     return ErrorResponse(updated.error());
   }
   ApiResponse response;
   response.body = OrganizationJson(*updated);
+  return response;
+}
+
+nlohmann::json SnapshotJson(const AuditSnapshot& snapshot) {
+  nlohmann::json out = {{"id", snapshot.id},
+                        {"kind", snapshot.kind},
+                        {"actor", snapshot.actor},
+                        {"finding_count", snapshot.findings.size()}};
+  PutTime(out, "at", snapshot.at_ms);
+  nlohmann::json by_severity = nlohmann::json::object();
+  out["findings"] = nlohmann::json::array();
+  for (const auto& finding : snapshot.findings) {
+    by_severity[finding.severity] = by_severity.value(finding.severity, 0) + 1;
+    out["findings"].push_back({{"rule_id", finding.rule_id},
+                               {"target", finding.target},
+                               {"agent_id", finding.agent_id},
+                               {"hostname", finding.hostname},
+                               {"severity", finding.severity},
+                               {"state", finding.state}});
+  }
+  out["by_severity"] = std::move(by_severity);
+  return out;
+}
+
+Result<nlohmann::json> OptionalSnapshotJson(Store& store, int64_t org_id, std::string_view kind) {
+  DOZOR_ASSIGN_OR_RETURN(std::optional<AuditSnapshot> snapshot,
+                         store.GetAuditSnapshot(org_id, kind));
+  return snapshot.has_value() ? SnapshotJson(*snapshot) : nlohmann::json(nullptr);
+}
+
+// The contract lifecycle of one organisation: current phase, every move, and the baselines the
+// audit report compares against.
+ApiResponse ContractResponse(ApiContext& context, const Organization& org) {
+  auto events = context.store.ListContractEvents(org.id);
+  if (!events.ok()) {
+    return ErrorResponse(events.error());
+  }
+  auto first_audit = OptionalSnapshotJson(context.store, org.id, "first-audit");
+  if (!first_audit.ok()) {
+    return ErrorResponse(first_audit.error());
+  }
+  auto signing = OptionalSnapshotJson(context.store, org.id, "signing");
+  if (!signing.ok()) {
+    return ErrorResponse(signing.error());
+  }
+  ApiResponse response;
+  response.body = {{"org_id", org.id},
+                   {"org", org.name},
+                   {"status", org.contract_status},
+                   {"type", org.contract_type},
+                   {"first_audit", std::move(first_audit).value()},
+                   {"signing", std::move(signing).value()}};
+  response.body["events"] = nlohmann::json::array();
+  for (const auto& event : *events) {
+    nlohmann::json item = {
+        {"actor", event.actor}, {"from_status", event.from_status}, {"to_status", event.to_status}};
+    PutTime(item, "at", event.at_ms);
+    response.body["events"].push_back(std::move(item));
+  }
+  return response;
+}
+
+ApiResponse ShowContract(ApiContext& context, const ApiRequest& request) {
+  auto org = FindOrg(context.store, request.params.at("org"));
+  if (!org.ok()) {
+    return ErrorResponse(org.error());
+  }
+  return ContractResponse(context, *org);
+}
+
+ApiResponse MoveContract(ApiContext& context, const ApiRequest& request) {
+  auto body = ParseJsonObject(request.body);
+  if (!body.ok()) {
+    return ErrorResponse(body.error());
+  }
+  auto status = OptionalString(*body, "status");
+  if (!status.ok()) {
+    return ErrorResponse(status.error());
+  }
+  if (!status->has_value()) {
+    return ErrorResponse(400, "invalid_argument", "field 'status' is required");
+  }
+  if (auto valid = ValidateOrgFields(*status, std::nullopt, std::nullopt); !valid.ok()) {
+    return ErrorResponse(valid.error());
+  }
+  auto org = FindOrg(context.store, request.params.at("org"));
+  if (!org.ok()) {
+    return ErrorResponse(org.error());
+  }
+  OrganizationPatch patch;
+  patch.contract_status = *status;
+  patch.actor = ActorOf(request);
+  auto updated = context.store.UpdateOrganization(org->id, patch);
+  if (!updated.ok()) {
+    return ErrorResponse(updated.error());
+  }
+  return ContractResponse(context, *updated);
+}
+
+ApiResponse RecordSnapshot(ApiContext& context, const ApiRequest& request) {
+  auto body = request.body.empty() ? Result<nlohmann::json>(nlohmann::json::object())
+                                   : ParseJsonObject(request.body);
+  if (!body.ok()) {
+    return ErrorResponse(body.error());
+  }
+  auto kind = OptionalString(*body, "kind");
+  if (!kind.ok()) {
+    return ErrorResponse(kind.error());
+  }
+  const std::string chosen = kind->value_or("first-audit");
+  if (chosen != "first-audit" && chosen != "signing") {
+    return ErrorResponse(400, "invalid_argument", "kind must be first-audit or signing");
+  }
+  auto org = FindOrg(context.store, request.params.at("org"));
+  if (!org.ok()) {
+    return ErrorResponse(org.error());
+  }
+  auto snapshot =
+      context.store.RecordAuditSnapshot(org->id, chosen, ActorOf(request), context.clock.NowMs());
+  if (!snapshot.ok()) {
+    return ErrorResponse(snapshot.error());
+  }
+  ApiResponse response;
+  response.status = 201;
+  response.body = SnapshotJson(*snapshot);
+  return response;
+}
+
+ApiResponse EvaluateOrg(ApiContext& context, const ApiRequest& request) {
+  if (!context.evaluate_now) {
+    return ErrorResponse(503, "unavailable", "rule evaluation is not running on this server");
+  }
+  auto org = FindOrg(context.store, request.params.at("org"));
+  if (!org.ok()) {
+    return ErrorResponse(org.error());
+  }
+  if (auto status = context.evaluate_now(org->id); !status.ok()) {
+    return ErrorResponse(status.error());
+  }
+  ApiResponse response;
+  response.status = 202;
+  response.body = {{"org_id", org->id}, {"org", org->name}, {"status", "accepted"}};
   return response;
 }
 
@@ -206,6 +349,14 @@ void RegisterOrgRoutes(Router& router, ApiContext& context) {
              [&context](ApiRequest& request) { return ShowOrg(context, request); });
   router.Add("PATCH", "/api/v1/orgs/{org}", Access::kWrite,
              [&context](ApiRequest& request) { return PatchOrg(context, request); });
+  router.Add("GET", "/api/v1/orgs/{org}/contract", Access::kRead,
+             [&context](ApiRequest& request) { return ShowContract(context, request); });
+  router.Add("POST", "/api/v1/orgs/{org}/contract", Access::kWrite,
+             [&context](ApiRequest& request) { return MoveContract(context, request); });
+  router.Add("POST", "/api/v1/orgs/{org}/snapshots", Access::kWrite,
+             [&context](ApiRequest& request) { return RecordSnapshot(context, request); });
+  router.Add("POST", "/api/v1/orgs/{org}/evaluate", Access::kWrite,
+             [&context](ApiRequest& request) { return EvaluateOrg(context, request); });
 }
 
 }  // namespace dozor::server::http

@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <initializer_list>
 #include <utility>
 
 #include "dozor/common/codec.hpp"
 #include "store/health_block_codec.hpp"
+#include "store/host_role.hpp"
 #include "store/inventory_diff.hpp"
 #include "store/migrations.hpp"
 #include "store/statement_helpers.hpp"
@@ -203,6 +205,7 @@ struct SqliteStore::WriterStatements {
   sqlite::Statement token_insert, token_revoke, token_exists, token_by_hash, token_use;
   sqlite::Statement agent_insert, agent_revoke, agent_exists, agent_lookup, agent_update;
   sqlite::Statement health_insert, collector_upsert;
+  sqlite::Statement rule_host_insert, rule_fs_insert, rule_nic_insert, rule_trend_upsert, os_prev;
   sqlite::Statement blob_select, blob_upsert, change_insert;
   sqlite::Statement host_delete[kHostTableCount];
   sqlite::Statement os_insert, hardware_insert, disk_insert, interface_insert, address_insert,
@@ -302,16 +305,37 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
            "UPDATE agents SET revoked_at = ?2 WHERE agent_id = ?1 AND revoked_at IS NULL"},
           {&w.agent_exists, "SELECT 1 FROM agents WHERE agent_id = ?"},
           {&w.agent_lookup,
-           "SELECT id, last_seq, revoked_at IS NOT NULL FROM agents WHERE agent_id = ?"},
+           "SELECT id, last_seq, revoked_at IS NOT NULL, org_id FROM agents WHERE agent_id = ?"},
           {&w.agent_update,
            "UPDATE agents SET last_seen = max(last_seen, ?2), last_seq = max(last_seq, ?3), "
            "dropped_health_total = max(dropped_health_total, ?4), "
            "agent_version = CASE WHEN ?5 = '' THEN agent_version ELSE ?5 END, "
-           "last_inventory_at = CASE WHEN ?6 > 0 THEN ?6 ELSE last_inventory_at END "
-           "WHERE id = ?1"},
+           "last_inventory_at = CASE WHEN ?6 > 0 THEN ?6 ELSE last_inventory_at END, "
+           "clock_offset_ms = ?7, last_health_at = max(last_health_at, ?8) WHERE id = ?1"},
           {&w.health_insert,
            "INSERT INTO health_samples(agent, collected_at, seq, sample, encoding) "
            "VALUES (?, ?, ?, ?, 1)"},
+          // Rule windows (migration 003). OR REPLACE: two samples with the same collected_at (or
+          // a mount listed twice) must not fail the whole batch.
+          {&w.rule_host_insert,
+           "INSERT OR REPLACE INTO rule_health_host(agent, at, cpu_pct, iowait_pct, load1, load5, "
+           "load15, mem_total_bytes, mem_available_bytes, mem_used_pct, swap_total_bytes, "
+           "swap_used_pct, process_count, clock_offset_ms) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+          {&w.rule_fs_insert,
+           "INSERT OR REPLACE INTO rule_health_fs(agent, mount, at, device, fs_type, total_bytes, "
+           "avail_bytes, used_pct, inodes_total, inodes_used_pct) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+          {&w.rule_nic_insert,
+           "INSERT OR REPLACE INTO rule_health_nic(agent, interface, at, rx_errors, tx_errors, "
+           "rx_dropped, tx_dropped) VALUES (?, ?, ?, ?, ?, ?, ?)"},
+          {&w.rule_trend_upsert,
+           "INSERT INTO rule_fs_trend(agent, mount, hour, at, total_bytes, avail_bytes) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(agent, mount, hour) DO UPDATE SET "
+           "at = excluded.at, total_bytes = excluded.total_bytes, "
+           "avail_bytes = excluded.avail_bytes WHERE excluded.at >= rule_fs_trend.at"},
+          {&w.os_prev,
+           "SELECT pending_security_updates, security_pending_since FROM host_os WHERE agent = ?"},
           {&w.collector_upsert,
            "INSERT OR REPLACE INTO host_collectors(agent, name, ok, error, duration_ms, at) "
            "VALUES (?, ?, ?, ?, ?, ?)"},
@@ -325,19 +349,22 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
           {&w.os_insert,
            "INSERT INTO host_os(agent, os_id, id_like, family, name, version, version_id, "
            "pretty_name, kernel, architecture, hostname, fqdn, timezone, boot_time, "
-           "reboot_required, pending_updates, pending_security_updates, machine_id) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+           "reboot_required, pending_updates, pending_security_updates, machine_id, "
+           "uptime_seconds, clock_synchronized, clock_max_error_us, security_pending_since, role) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
           {&w.hardware_insert,
            "INSERT INTO host_hardware(agent, cpu_model, cpu_sockets, cpu_cores, cpu_threads, "
            "memory_total_bytes, system_vendor, system_model, system_serial, bios_vendor, "
-           "bios_version, bios_date, virtual_machine, hypervisor) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+           "bios_version, bios_date, virtual_machine, hypervisor, chassis_type, "
+           "smartctl_available) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
           {&w.disk_insert,
            "INSERT INTO host_disks(agent, name, model, serial, size_bytes, rotational, transport, "
-           "smart_status, power_on_hours, temperature_c) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+           "smart_status, power_on_hours, temperature_c, removable, smart_message, "
+           "reallocated_sectors, pending_sectors, offline_uncorrectable) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
           {&w.interface_insert,
            "INSERT INTO host_interfaces(agent, name, mac, mtu, state, speed_mbps, loopback, "
-           "virtual) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"},
+           "virtual, duplex) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"},
           {&w.address_insert,
            "INSERT INTO host_addresses(agent, interface, address, prefix, family, loopback) "
            "VALUES (?, ?, ?, ?, ?, ?)"},
@@ -467,11 +494,24 @@ Result<std::vector<InventoryChange>> DiffWithStoredInventory(WriterStatements& w
   return std::vector<InventoryChange>{FirstInventoryChange(at, agent_id)};
 }
 
-Status InsertOs(WriterStatements& w, int64_t pk, const dozor::v1::OperatingSystem& os) {
+Status InsertOs(WriterStatements& w, int64_t pk, const dozor::v1::OperatingSystem& os,
+                int64_t security_pending_since, const std::string& role) {
   return RunWith(w.os_insert, pk, os.id(), os.id_like(), os.family(), os.name(), os.version(),
                  os.version_id(), os.pretty_name(), os.kernel(), os.architecture(), os.hostname(),
                  os.fqdn(), os.timezone(), os.boot_time(), os.reboot_required(),
-                 os.pending_updates(), os.pending_security_updates(), os.machine_id());
+                 os.pending_updates(), os.pending_security_updates(), os.machine_id(),
+                 os.uptime_seconds(), os.clock_synchronized(), os.clock_max_error_us(),
+                 security_pending_since, role);
+}
+
+// Raw value of SMART attribute `id`, or -1 when the drive does not report it.
+int64_t SmartRaw(const dozor::v1::BlockDevice& disk, uint32_t id) {
+  for (const auto& attribute : disk.smart_attributes()) {
+    if (attribute.id() == id) {
+      return attribute.raw();
+    }
+  }
+  return -1;
 }
 
 Status InsertHardware(WriterStatements& w, int64_t pk, const dozor::v1::Hardware& hw) {
@@ -481,11 +521,12 @@ Status InsertHardware(WriterStatements& w, int64_t pk, const dozor::v1::Hardware
                                 cpu.threads(), hw.memory_total_bytes(), dmi.system_vendor(),
                                 dmi.system_model(), dmi.system_serial(), dmi.bios_vendor(),
                                 dmi.bios_version(), dmi.bios_date(), hw.virtual_machine(),
-                                hw.hypervisor()));
+                                hw.hypervisor(), dmi.chassis_type(), hw.smartctl_available()));
   return InsertEach(hw.disks(), [&](const auto& d) {
     return RunWith(w.disk_insert, pk, d.name(), d.model(), d.serial(), d.size_bytes(),
                    d.rotational(), d.transport(), d.smart_status(), d.power_on_hours(),
-                   d.temperature_c());
+                   d.temperature_c(), d.removable(), d.smart_message(), SmartRaw(d, 5),
+                   SmartRaw(d, 197), SmartRaw(d, 198));
   });
 }
 
@@ -493,7 +534,7 @@ Status InsertHardware(WriterStatements& w, int64_t pk, const dozor::v1::Hardware
 Status InsertInterface(WriterStatements& w, int64_t pk, const dozor::v1::NetworkInterface& iface) {
   DOZOR_RETURN_IF_ERROR(RunWith(w.interface_insert, pk, iface.name(), iface.mac(), iface.mtu(),
                                 iface.state(), iface.speed_mbps(), iface.loopback(),
-                                iface.virtual_()));
+                                iface.virtual_(), iface.duplex()));
   return InsertEach(iface.addresses(), [&](const auto& ip) {
     return RunWith(w.address_insert, pk, iface.name(), ip.address(), ip.prefix(), ip.family(),
                    IsLoopbackAddress(iface, ip));
@@ -530,12 +571,30 @@ Status InsertSoftware(WriterStatements& w, int64_t pk, const dozor::v1::Software
   });
 }
 
+// When the current unbroken run of inventories with pending security updates began: kept from
+// the previous inventory while it also had some, `at` when the run starts now, 0 when none.
+Result<int64_t> SecurityPendingSince(WriterStatements& w, int64_t pk,
+                                     const dozor::v1::Inventory& inv, int64_t at) {
+  if (inv.os().pending_security_updates() <= 0) {
+    return int64_t{0};
+  }
+  DOZOR_ASSIGN_OR_RETURN(auto previous, ReadOptional(BindAll(w.os_prev, pk), [](const auto& s) {
+                           return std::make_pair(s.Int(0), s.Int(1));
+                         }));
+  if (previous && previous->first > 0 && previous->second > 0) {
+    return previous->second;
+  }
+  return at;
+}
+
 // Clears the host's normalised inventory rows and writes them again from `inv`.
-Status ReplaceHostRows(WriterStatements& w, int64_t pk, const dozor::v1::Inventory& inv) {
+Status ReplaceHostRows(WriterStatements& w, int64_t pk, const dozor::v1::Inventory& inv,
+                       int64_t at) {
+  DOZOR_ASSIGN_OR_RETURN(int64_t security_since, SecurityPendingSince(w, pk, inv, at));
   for (auto& statement : w.host_delete) {
     DOZOR_RETURN_IF_ERROR(RunWith(statement, pk));
   }
-  DOZOR_RETURN_IF_ERROR(InsertOs(w, pk, inv.os()));
+  DOZOR_RETURN_IF_ERROR(InsertOs(w, pk, inv.os(), security_since, ClassifyHostRole(inv)));
   DOZOR_RETURN_IF_ERROR(InsertHardware(w, pk, inv.hardware()));
   DOZOR_RETURN_IF_ERROR(InsertNetwork(w, pk, inv.network()));
   DOZOR_RETURN_IF_ERROR(InsertSoftware(w, pk, inv.software()));
@@ -545,6 +604,52 @@ Status ReplaceHostRows(WriterStatements& w, int64_t pk, const dozor::v1::Invento
 }
 
 // ------------------------------------------------------------------ health rows and blocks
+
+double Percent(double part, double whole) { return whole > 0 ? 100.0 * part / whole : 0.0; }
+
+// The narrow rule-window rows of one health sample (migration 003), in the ingest transaction.
+Status InsertRuleWindows(WriterStatements& w, int64_t pk, int64_t at, int64_t clock_offset_ms,
+                         const dozor::v1::HealthSample& h) {
+  auto mem_total = static_cast<double>(h.memory_total_bytes());
+  auto mem_avail = static_cast<double>(h.memory_available_bytes());
+  auto swap_total = static_cast<double>(h.swap_total_bytes());
+  auto swap_free = static_cast<double>(h.swap_free_bytes());
+  DOZOR_RETURN_IF_ERROR(RunWith(
+      w.rule_host_insert, pk, at, h.cpu_percent(), h.cpu_iowait_percent(), h.load1(), h.load5(),
+      h.load15(), h.memory_total_bytes(), h.memory_available_bytes(),
+      Percent(std::max(0.0, mem_total - mem_avail), mem_total), h.swap_total_bytes(),
+      Percent(std::max(0.0, swap_total - swap_free), swap_total), h.process_count(),
+      clock_offset_ms));
+  const int64_t hour = BucketStart(at);
+  for (const dozor::v1::FilesystemUsage& fs : h.filesystems()) {
+    // As df shows it: used / (used + available to unprivileged users), so the root reserve
+    // counts as used.
+    auto used = static_cast<double>(fs.total_bytes() >= fs.free_bytes()
+                                        ? fs.total_bytes() - fs.free_bytes()
+                                        : 0);
+    double used_pct =
+        fs.total_bytes() > 0 ? Percent(used, used + static_cast<double>(fs.available_bytes())) : 0;
+    double inodes_used_pct =
+        fs.inodes_total() > 0 && fs.inodes_total() >= fs.inodes_free()
+            ? Percent(static_cast<double>(fs.inodes_total() - fs.inodes_free()),
+                      static_cast<double>(fs.inodes_total()))
+            : 0.0;
+    DOZOR_RETURN_IF_ERROR(RunWith(w.rule_fs_insert, pk, fs.mount_point(), at, fs.device(),
+                                  fs.fs_type(), fs.total_bytes(), fs.available_bytes(), used_pct,
+                                  fs.inodes_total(), inodes_used_pct));
+    DOZOR_RETURN_IF_ERROR(RunWith(w.rule_trend_upsert, pk, fs.mount_point(), hour, at,
+                                  fs.total_bytes(), fs.available_bytes()));
+  }
+  // Only samples with errors or drops: rules sum them over a window, and a clean interval adds
+  // nothing but rows to scan (docs/rule-language.md, health_nic).
+  return InsertEach(h.networks(), [&](const dozor::v1::NetworkIo& nic) {
+    if (nic.rx_errors() + nic.tx_errors() + nic.rx_dropped() + nic.tx_dropped() == 0) {
+      return OkStatus();
+    }
+    return RunWith(w.rule_nic_insert, pk, nic.interface(), at, nic.rx_errors(), nic.tx_errors(),
+                   nic.rx_dropped(), nic.tx_dropped());
+  });
+}
 
 Status InsertBlock(WriterStatements& w, int64_t pk, const EncodedHealthBlock& block) {
   return RunWith(w.block_insert, pk, block.start_at, block.end_at, block.count, block.first_seq,
@@ -695,6 +800,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteStoreOptions&
   store->background_checkpoint_ = options.background_checkpoint;
   store->compact_after_ms_ = std::max<int64_t>(0, options.health_compact_after_s) * 1000;
   store->compact_interval_ms_ = std::max<int64_t>(0, options.health_compact_interval_s) * 1000;
+  store->rule_window_ms_ = std::max<int64_t>(60, options.rule_window_s) * 1000;
+  store->rule_trend_ms_ = std::max<int64_t>(3600, options.rule_trend_s) * 1000;
   DOZOR_RETURN_IF_ERROR(store->OpenConnections());
   if (options.background_checkpoint) {
     DOZOR_RETURN_IF_ERROR(store->StartCheckpointer());
@@ -733,6 +840,9 @@ Status SqliteStore::OpenConnections() {
   auto prepared = PrepareWriterStatements(writer_, *ws_);
   if (prepared.ok()) {
     prepared = PrepareReaderStatements(reader_, *rs_);
+  }
+  if (prepared.ok()) {
+    prepared = PrepareFindingStatements();
   }
   if (!prepared.ok()) {
     return NameFile(prepared.error(), path_);
@@ -797,6 +907,11 @@ void SqliteStore::CheckpointLoop() {
 }
 
 void SqliteStore::CompactAndLog() {
+  // Rule windows are pruned against the wall clock: rules only ever look back from "now".
+  auto pruned = PruneRuleWindows(NowMs());
+  if (!pruned.ok()) {
+    spdlog::warn("store: rule window pruning: {}", pruned.error().ToString());
+  }
   auto compacted = CompactHealth(NowMs() - compact_after_ms_);
   if (!compacted.ok()) {
     spdlog::warn("store: health compaction: {}", compacted.error().ToString());
@@ -872,11 +987,16 @@ Result<Organization> SqliteStore::UpdateOrganization(int64_t id, const Organizat
   }
   {
     std::lock_guard lock(write_mu_);
+    sqlite::Transaction txn(writer_);
+    DOZOR_RETURN_IF_ERROR(txn.Begin());
+    // Checks the contract move and records its event and snapshots (sqlite_store_findings.cpp).
+    DOZOR_RETURN_IF_ERROR(ContractMoveLocked(id, patch, NowMs()));
     DOZOR_RETURN_IF_ERROR(
         RunWith(ws_->org_update, id, patch.contract_status, patch.contract_type, patch.engineer));
     if (writer_.Changes() == 0) {
       return MakeError(ErrorCode::kNotFound, "no organization with id " + std::to_string(id));
     }
+    DOZOR_RETURN_IF_ERROR(txn.Commit());
   }
   return FindOrganization(std::to_string(id));
 }
@@ -989,7 +1109,7 @@ Result<SqliteStore::CachedAgent*> SqliteStore::LookupAgentLocked(const std::stri
   }
   DOZOR_ASSIGN_OR_RETURN(
       auto agent, ReadOptional(BindAll(ws_->agent_lookup, agent_id), [](const auto& s) {
-        return CachedAgent{s.Int(0), static_cast<uint64_t>(s.Int(1)), s.Int(2) != 0};
+        return CachedAgent{s.Int(0), static_cast<uint64_t>(s.Int(1)), s.Int(2) != 0, s.Int(3)};
       }));
   if (!agent) {
     return static_cast<CachedAgent*>(nullptr);  // unknown agents are not cached: they may enroll
@@ -1009,15 +1129,22 @@ Result<std::vector<CommitResult>> SqliteStore::CommitReports(std::vector<Incomin
   }
   std::vector<CommitResult> results;
   results.reserve(batch.size());
-  std::lock_guard lock(write_mu_);
-  std::unordered_map<std::string, CachedAgent> saved;
-  auto status = CommitLocked(batch, encoded, unencodable, results, saved);
-  if (!status.ok()) {
-    // The transaction rolled back; so must the sequence numbers it advanced in memory.
-    for (auto& [agent_id, agent] : saved) {
-      agent_cache_[agent_id] = agent;
+  std::vector<CommittedHost> committed;
+  {
+    std::lock_guard lock(write_mu_);
+    std::unordered_map<std::string, CachedAgent> saved;
+    auto status = CommitLocked(batch, encoded, unencodable, results, saved, committed);
+    if (!status.ok()) {
+      // The transaction rolled back; so must the sequence numbers it advanced in memory.
+      for (auto& [agent_id, agent] : saved) {
+        agent_cache_[agent_id] = agent;
+      }
+      return status.error();
     }
-    return status.error();
+  }
+  // After COMMIT and outside write_mu_, so an observer may call back into the store.
+  if (!committed.empty()) {
+    NotifyCommitted(committed);
   }
   return results;
 }
@@ -1052,8 +1179,15 @@ Status SqliteStore::CommitLocked(std::vector<IncomingReport>& batch,
                                  const std::vector<std::string>& encoded,
                                  const std::vector<bool>& unencodable,
                                  std::vector<CommitResult>& results,
-                                 std::unordered_map<std::string, CachedAgent>& saved) {
+                                 std::unordered_map<std::string, CachedAgent>& saved,
+                                 std::vector<CommittedHost>& committed) {
   struct AgentTouch {
+    int64_t org_id = 0;
+    bool inventory = false;
+    bool health = false;
+    int64_t newest_collected_at = INT64_MIN;
+    int64_t clock_offset_ms = 0;
+    int64_t newest_health_at = 0;  // collected_at of the newest health sample (rule "latest" views)
     int64_t last_seen = 0;
     uint64_t last_seq = 0;
     uint64_t dropped = 0;
@@ -1074,9 +1208,12 @@ Status SqliteStore::CommitLocked(std::vector<IncomingReport>& batch,
       results.push_back(std::move(*screened));
       continue;
     }
+    const int64_t clock_offset_ms = item.received_at_ms - report.collected_at_ms();
     if (report.has_health()) {
       DOZOR_RETURN_IF_ERROR(RunWith(w.health_insert, agent->pk, report.collected_at_ms(),
                                     report.seq(), BlobArg{encoded[i]}));
+      DOZOR_RETURN_IF_ERROR(InsertRuleWindows(w, agent->pk, report.collected_at_ms(),
+                                              clock_offset_ms, report.health()));
     } else {
       DOZOR_RETURN_IF_ERROR(ApplyInventoryLocked(agent->pk, item.agent_id, report));
     }
@@ -1087,6 +1224,15 @@ Status SqliteStore::CommitLocked(std::vector<IncomingReport>& batch,
     saved.try_emplace(item.agent_id, *agent);
     agent->last_seq = report.seq();
     AgentTouch& touch = touched[agent->pk];
+    touch.org_id = agent->org_id;
+    (report.has_health() ? touch.health : touch.inventory) = true;
+    if (report.has_health()) {
+      touch.newest_health_at = std::max(touch.newest_health_at, report.collected_at_ms());
+    }
+    if (report.collected_at_ms() >= touch.newest_collected_at) {
+      touch.newest_collected_at = report.collected_at_ms();
+      touch.clock_offset_ms = clock_offset_ms;
+    }
     touch.last_seen = std::max(touch.last_seen, item.received_at_ms);
     touch.last_seq = report.seq();
     touch.dropped = std::max(touch.dropped, report.dropped_health_samples());
@@ -1103,9 +1249,15 @@ Status SqliteStore::CommitLocked(std::vector<IncomingReport>& batch,
   // Once per agent per batch, not per report: a batch of 100 samples costs one agents update.
   for (const auto& [pk, touch] : touched) {
     DOZOR_RETURN_IF_ERROR(RunWith(w.agent_update, pk, touch.last_seen, touch.last_seq,
-                                  touch.dropped, touch.agent_version, touch.last_inventory_at));
+                                  touch.dropped, touch.agent_version, touch.last_inventory_at,
+                                  touch.clock_offset_ms, touch.newest_health_at));
   }
-  return txn.Commit();
+  DOZOR_RETURN_IF_ERROR(txn.Commit());
+  committed.reserve(touched.size());
+  for (const auto& [pk, touch] : touched) {
+    committed.push_back(CommittedHost{pk, touch.org_id, touch.inventory, touch.health});
+  }
+  return OkStatus();
 }
 
 Status SqliteStore::ApplyInventoryLocked(int64_t pk, const std::string& agent_id,
@@ -1119,7 +1271,7 @@ Status SqliteStore::ApplyInventoryLocked(int64_t pk, const std::string& agent_id
     return RunWith(w.change_insert, pk, c.at_ms, c.category, c.action, c.subject, c.old_value,
                    c.new_value);
   }));
-  DOZOR_RETURN_IF_ERROR(ReplaceHostRows(w, pk, inv));
+  DOZOR_RETURN_IF_ERROR(ReplaceHostRows(w, pk, inv, at));
   std::string blob = EncodeCompressed(inv);
   if (blob.empty()) {
     return MakeError(ErrorCode::kInternal, "could not encode the inventory of " + agent_id);

@@ -79,6 +79,38 @@ class SqliteStore final : public Store {
 
   Result<int64_t> PruneHealth(int64_t cutoff_ms) override;
 
+  Result<FindingsChange> ApplyEvaluation(const EvaluationInput& input, int64_t now_ms) override;
+  Result<int64_t> ExpireWaivers(int64_t now_ms) override;
+  Result<int64_t> ResolveFindingsOfRemovedRules(const std::vector<std::string>& live_rule_ids,
+                                                int64_t now_ms) override;
+  Result<std::vector<Finding>> ListFindings(const FindingFilter& filter) override;
+  Result<Finding> GetFinding(int64_t id) override;
+  Result<std::vector<FindingEvent>> ListFindingEvents(int64_t finding_id) override;
+  Result<Finding> AcknowledgeFinding(int64_t id, std::string_view actor, std::string_view comment,
+                                     int64_t now_ms) override;
+  Result<Finding> WaiveFinding(int64_t id, std::string_view actor, std::string_view reason,
+                               std::optional<int64_t> until_ms, int64_t now_ms) override;
+  Result<Finding> UnwaiveFinding(int64_t id, std::string_view actor, std::string_view comment,
+                                 int64_t now_ms) override;
+  Result<Finding> CommentFinding(int64_t id, std::string_view actor, std::string_view comment,
+                                 int64_t now_ms) override;
+
+  Result<std::vector<ContractEvent>> ListContractEvents(int64_t org_id) override;
+  Result<AuditSnapshot> RecordAuditSnapshot(int64_t org_id, std::string_view kind,
+                                            std::string_view actor, int64_t now_ms) override;
+  Result<std::optional<AuditSnapshot>> GetAuditSnapshot(int64_t org_id,
+                                                        std::string_view kind) override;
+  Result<EstateSummary> GetEstateSummary(int64_t org_id,
+                                         const std::vector<std::string>& package_names) override;
+  Result<std::vector<std::pair<int64_t, int64_t>>> ListLiveHostKeys() override;
+  Result<int64_t> HostPk(std::string_view agent_id) override;
+  void SetCommitObserver(CommitObserver observer) override;
+
+  // Not part of Store: deletes rule-window rows (rule_health_host/fs/nic) older than
+  // now_ms - rule_window_s and rule_fs_trend rows older than now_ms - rule_trend_s. Returns the
+  // number of rows deleted. Run by the background compaction pass with the wall clock.
+  Result<int64_t> PruneRuleWindows(int64_t now_ms);
+
   // Not part of Store: runs one WAL checkpoint now (PASSIVE, or TRUNCATE when `truncate`) on the
   // checkpoint connection. For tests, benchmarks and shutdown paths.
   Status CheckpointNow(bool truncate);
@@ -96,12 +128,14 @@ class SqliteStore final : public Store {
 
   struct WriterStatements;
   struct ReaderStatements;
+  struct FindingStatements;
 
  private:
   struct CachedAgent {
     int64_t pk = 0;
     uint64_t last_seq = 0;
     bool revoked = false;
+    int64_t org_id = 0;
   };
 
   SqliteStore() = default;
@@ -114,7 +148,8 @@ class SqliteStore final : public Store {
   Result<CachedAgent*> LookupAgentLocked(const std::string& agent_id);
   Status CommitLocked(std::vector<IncomingReport>& batch, const std::vector<std::string>& encoded,
                       const std::vector<bool>& unencodable, std::vector<CommitResult>& results,
-                      std::unordered_map<std::string, CachedAgent>& saved);
+                      std::unordered_map<std::string, CachedAgent>& saved,
+                      std::vector<CommittedHost>& committed);
   Status ApplyInventoryLocked(int64_t pk, const std::string& agent_id,
                               const dozor::v1::Report& report);
   Result<HostSummary> ReadHostLocked(std::string_view agent_id, int64_t* pk);
@@ -131,11 +166,26 @@ class SqliteStore final : public Store {
   Result<int64_t> PruneBlocks(const std::vector<int64_t>& agents, int64_t cutoff_ms);
   void CheckpointLoop();
   void CompactAndLog();
+  // Findings helpers (sqlite_store_findings.cpp); callers hold write_mu_.
+  Status PrepareFindingStatements();
+  Result<int64_t> ExpireWaiversLocked(int64_t now_ms);
+  Result<Finding> ReadFindingLocked(int64_t id);
+  Status AddFindingEventLocked(int64_t finding_id, int64_t at_ms, std::string_view actor,
+                               std::string_view kind, std::string_view from_state,
+                               std::string_view to_state, std::string_view comment);
+  Result<AuditSnapshot> RecordSnapshotLocked(int64_t org_id, std::string_view kind,
+                                             std::string_view actor, int64_t now_ms);
+  template <typename Check, typename Apply>
+  Result<Finding> PeopleTransition(int64_t id, Check&& check, Apply&& apply);
+  void NotifyCommitted(const std::vector<CommittedHost>& hosts);
+  Status ContractMoveLocked(int64_t org_id, const OrganizationPatch& patch, int64_t now_ms);
 
   std::string path_;
   bool background_checkpoint_ = true;
   int64_t compact_after_ms_ = 3600 * 1000;
   int64_t compact_interval_ms_ = 300 * 1000;
+  int64_t rule_window_ms_ = 3600 * 1000;
+  int64_t rule_trend_ms_ = 172800 * 1000;
   std::atomic<bool> closing_{false};
 
   std::mutex write_mu_;
@@ -146,6 +196,15 @@ class SqliteStore final : public Store {
   std::mutex read_mu_;
   sqlite::Database reader_;
   std::unique_ptr<ReaderStatements> rs_;
+  // Findings / contract / estate statements: writer part guarded by write_mu_, reader part by
+  // read_mu_.
+  struct FindingStatementsDeleter {
+    void operator()(FindingStatements* statements) const;  // defined where the type is complete
+  };
+  std::unique_ptr<FindingStatements, FindingStatementsDeleter> fs_;
+
+  std::mutex observer_mu_;  // guards observer_ (never held while calling into the store)
+  CommitObserver observer_;
 
   std::mutex checkpoint_mu_;  // guards checkpointer_ and stop_
   std::condition_variable checkpoint_cv_;

@@ -7,9 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "dozor/common/result.hpp"
@@ -35,6 +39,7 @@ struct OrganizationPatch {
   std::optional<std::string> contract_status;
   std::optional<std::string> contract_type;
   std::optional<std::string> engineer;
+  std::string actor;  // who made the change (recorded in contract_events); "system" if empty
 };
 
 bool IsValidContractStatus(std::string_view value);
@@ -158,6 +163,176 @@ struct ApiToken {
   std::optional<int64_t> expires_at_ms;
 };
 
+
+// ------------------------------------------------------------------ findings (issue 3)
+
+// One rule hit as the store sees it (the rules library converts its RuleHit into this, so the
+// store does not depend on the rules library).
+struct FindingHit {
+  std::string rule_id;
+  int64_t org_id = 0;
+  std::optional<int64_t> host_pk;  // agents.id for a per-host rule; empty for estate-wide
+  std::string evidence_json;       // JSON array of row objects (truncated beyond 64 KiB)
+  bool sustain_only = false;       // matched only the sustain query: keeps, never opens
+};
+
+struct RuleMeta {
+  std::string severity;
+  std::string category;
+};
+
+// One evaluation to apply atomically. Every (rule in rule_ids) x (target in targets) pair is
+// considered: targets are host pks when host_scope, org ids otherwise.
+struct EvaluationInput {
+  bool host_scope = true;
+  std::vector<std::string> rule_ids;
+  std::vector<int64_t> targets;
+  std::vector<FindingHit> hits;
+  std::unordered_map<std::string, RuleMeta> meta;  // by rule id; copied into the finding row
+};
+
+struct FindingsChange {
+  int64_t opened = 0;
+  int64_t regressed = 0;
+  int64_t resolved = 0;
+  int64_t updated = 0;
+  int64_t waivers_expired = 0;
+  std::vector<int64_t> opened_or_regressed_ids;
+};
+
+// state: open | acknowledged | resolved | regressed | waived
+struct Finding {
+  int64_t id = 0;
+  std::string rule_id;
+  int64_t org_id = 0;
+  std::string org_name;
+  std::string agent_id;  // empty for estate-wide
+  std::string hostname;  // empty for estate-wide
+  std::string target;    // 'host:<pk>' or 'org:<id>'
+  std::string severity;
+  std::string category;
+  std::string state;
+  int64_t first_seen_ms = 0;
+  int64_t last_seen_ms = 0;
+  int64_t state_changed_ms = 0;
+  std::optional<int64_t> resolved_at_ms;
+  std::string evidence_json;
+  std::string ack_by;
+  std::string ack_comment;
+  std::string waived_by;
+  std::string waive_reason;
+  std::optional<int64_t> waived_until_ms;
+  int64_t regressions = 0;
+};
+
+// kind: opened | acknowledged | resolved | regressed | waived | waive_expired | unwaived | comment
+struct FindingEvent {
+  int64_t id = 0;
+  int64_t finding_id = 0;
+  int64_t at_ms = 0;
+  std::string actor;
+  std::string kind;
+  std::string from_state;
+  std::string to_state;
+  std::string comment;
+};
+
+struct FindingFilter {
+  std::optional<int64_t> org_id;
+  std::optional<std::string> agent_id;
+  std::vector<std::string> states;      // empty = all
+  std::vector<std::string> severities;  // empty = all
+  std::optional<std::string> rule_id;
+  int limit = 1000;
+};
+
+// Longest comment / reason accepted on a finding (bytes).
+inline constexpr size_t kMaxFindingCommentBytes = 4000;
+// Largest evidence JSON kept per finding (bytes); longer arrays are truncated with a note.
+inline constexpr size_t kMaxEvidenceBytes = 64 * 1024;
+
+// ------------------------------------------------------------------ contract lifecycle
+
+struct ContractEvent {
+  int64_t at_ms = 0;
+  std::string actor;
+  std::string from_status;
+  std::string to_status;
+};
+
+struct SnapshotFinding {
+  std::string rule_id;
+  std::string target;
+  std::string agent_id;
+  std::string hostname;
+  std::string severity;
+  std::string state;
+};
+
+// kind: first-audit | signing
+struct AuditSnapshot {
+  int64_t id = 0;
+  int64_t org_id = 0;
+  std::string kind;
+  int64_t at_ms = 0;
+  std::string actor;
+  std::vector<SnapshotFinding> findings;
+};
+
+// True if the contract_status move from -> to is allowed (same status is a no-op, not a move).
+bool IsAllowedContractMove(std::string_view from, std::string_view to);
+
+// ------------------------------------------------------------------ estate summary
+
+struct EstateHost {
+  std::string agent_id;
+  std::string hostname;
+  std::string os_pretty_name;
+  std::string os_family;
+  std::string os_id;
+  std::string os_version_id;
+  std::string role;
+  std::string cpu_model;
+  int64_t cpu_cores = 0;
+  int64_t memory_bytes = 0;
+  std::string system_vendor;
+  std::string system_model;
+  std::string bios_date;
+  bool virtual_machine = false;
+  int64_t disk_bytes = 0;
+  int64_t last_seen_ms = 0;
+  int64_t last_inventory_ms = 0;
+  std::string agent_version;
+  std::vector<std::string> addresses;
+  int64_t package_count = 0;
+};
+
+struct ApplicationCount {
+  std::string name;
+  std::string version;
+  std::string kind;
+  int64_t hosts = 0;
+};
+
+struct EstateSummary {
+  std::vector<EstateHost> hosts;
+  std::vector<ApplicationCount> applications;
+  // (package name, number of live hosts with it installed) for the names asked.
+  std::vector<std::pair<std::string, int64_t>> package_hosts;
+};
+
+// ------------------------------------------------------------------ commit observer
+
+// One agent touched by a committed CommitReports batch.
+struct CommittedHost {
+  int64_t host_pk = 0;
+  int64_t org_id = 0;
+  bool inventory = false;  // an inventory report was stored
+  bool health = false;     // a health report was stored
+};
+
+using CommitObserver = std::function<void(const std::vector<CommittedHost>&)>;
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -209,6 +384,66 @@ class Store {
 
   // Deletes health samples collected before `cutoff_ms`; returns how many.
   virtual Result<int64_t> PruneHealth(int64_t cutoff_ms) = 0;
+
+  // ---------------------------------------------------------------- findings (issue 3)
+
+  // Applies one evaluation atomically (one transaction). For every (rule, target) pair:
+  //  hit & no finding -> create 'open' (event opened)
+  //  hit & finding resolved -> 'regressed' (regressions++, event regressed)
+  //  (hit or sustain_only hit) & finding active -> stays, last_seen=now, evidence updated
+  //  sustain_only & no active finding -> nothing
+  //  no hit & finding active (open/acknowledged/regressed/waived) -> 'resolved' (actor system)
+  // Also expires waivers (waived_until <= now -> open, event waive_expired).
+  virtual Result<FindingsChange> ApplyEvaluation(const EvaluationInput& input, int64_t now_ms) = 0;
+  // Waived findings whose waived_until <= now_ms go back to open; returns how many.
+  virtual Result<int64_t> ExpireWaivers(int64_t now_ms) = 0;
+  // Active findings of rules not in `live_rule_ids` become resolved; returns how many.
+  virtual Result<int64_t> ResolveFindingsOfRemovedRules(
+      const std::vector<std::string>& live_rule_ids, int64_t now_ms) = 0;
+
+  // Severity order (critical first), then first_seen.
+  virtual Result<std::vector<Finding>> ListFindings(const FindingFilter& filter) = 0;
+  virtual Result<Finding> GetFinding(int64_t id) = 0;  // kNotFound
+  // Oldest first.
+  virtual Result<std::vector<FindingEvent>> ListFindingEvents(int64_t finding_id) = 0;
+  // Lifecycle by people. kFailedPrecondition for a transition not allowed from the current
+  // state, kInvalidArgument for a missing reason or a comment over kMaxFindingCommentBytes.
+  // From open|regressed.
+  virtual Result<Finding> AcknowledgeFinding(int64_t id, std::string_view actor,
+                                             std::string_view comment, int64_t now_ms) = 0;
+  // From open|acknowledged|regressed; reason required; until_ms empty = indefinitely.
+  virtual Result<Finding> WaiveFinding(int64_t id, std::string_view actor, std::string_view reason,
+                                       std::optional<int64_t> until_ms, int64_t now_ms) = 0;
+  // waived -> open.
+  virtual Result<Finding> UnwaiveFinding(int64_t id, std::string_view actor,
+                                         std::string_view comment, int64_t now_ms) = 0;
+  // Any state; comment required.
+  virtual Result<Finding> CommentFinding(int64_t id, std::string_view actor,
+                                         std::string_view comment, int64_t now_ms) = 0;
+
+  // ---------------------------------------------------------------- contract lifecycle / audit
+
+  // Oldest first.
+  virtual Result<std::vector<ContractEvent>> ListContractEvents(int64_t org_id) = 0;
+  // Freezes the org's active findings (open/acknowledged/regressed/waived).
+  virtual Result<AuditSnapshot> RecordAuditSnapshot(int64_t org_id, std::string_view kind,
+                                                    std::string_view actor, int64_t now_ms) = 0;
+  // Earliest snapshot of that kind, or nullopt.
+  virtual Result<std::optional<AuditSnapshot>> GetAuditSnapshot(int64_t org_id,
+                                                                std::string_view kind) = 0;
+
+  // Estate summary for the report (live, non-revoked hosts of the org).
+  virtual Result<EstateSummary> GetEstateSummary(int64_t org_id,
+                                                 const std::vector<std::string>& package_names) = 0;
+  // Live (non-revoked) hosts: (host pk, org id).
+  virtual Result<std::vector<std::pair<int64_t, int64_t>>> ListLiveHostKeys() = 0;
+  // agents.id for a public agent id; kNotFound.
+  virtual Result<int64_t> HostPk(std::string_view agent_id) = 0;
+
+  // Called after each committed CommitReports batch that stored at least one report, on the
+  // committing thread and outside the store's locks; must be cheap (enqueue only). Set it before
+  // ingest starts; an empty function removes it.
+  virtual void SetCommitObserver(CommitObserver observer) = 0;
 };
 
 struct SqliteStoreOptions {
@@ -221,6 +456,10 @@ struct SqliteStoreOptions {
   // How often the background thread (the checkpoint thread, so only with background_checkpoint)
   // runs that compaction; 0 = never in the background (SqliteStore::CompactHealth still works).
   int64_t health_compact_interval_s = 300;
+  // Rule windows (rule_health_host/fs/nic) keep this much history; rule_fs_trend keeps
+  // rule_trend_s. Pruned in the background compaction pass (SqliteStore::PruneRuleWindows).
+  int64_t rule_window_s = 3600;
+  int64_t rule_trend_s = 172800;
 };
 
 // Opens (creating if needed) the database, applies pending migrations. kDataLoss if the file is

@@ -83,6 +83,59 @@ class ThrowingStore final : public Store {
   }
   Result<int64_t> CountApiTokens() override { return inner_.CountApiTokens(); }
   Result<int64_t> PruneHealth(int64_t cutoff_ms) override { return inner_.PruneHealth(cutoff_ms); }
+  Result<FindingsChange> ApplyEvaluation(const EvaluationInput& input, int64_t now_ms) override {
+    return inner_.ApplyEvaluation(input, now_ms);
+  }
+  Result<int64_t> ExpireWaivers(int64_t now_ms) override { return inner_.ExpireWaivers(now_ms); }
+  Result<int64_t> ResolveFindingsOfRemovedRules(const std::vector<std::string>& live,
+                                                int64_t now_ms) override {
+    return inner_.ResolveFindingsOfRemovedRules(live, now_ms);
+  }
+  Result<std::vector<Finding>> ListFindings(const FindingFilter& filter) override {
+    return inner_.ListFindings(filter);
+  }
+  Result<Finding> GetFinding(int64_t id) override { return inner_.GetFinding(id); }
+  Result<std::vector<FindingEvent>> ListFindingEvents(int64_t finding_id) override {
+    return inner_.ListFindingEvents(finding_id);
+  }
+  Result<Finding> AcknowledgeFinding(int64_t id, std::string_view actor, std::string_view comment,
+                                     int64_t now_ms) override {
+    return inner_.AcknowledgeFinding(id, actor, comment, now_ms);
+  }
+  Result<Finding> WaiveFinding(int64_t id, std::string_view actor, std::string_view reason,
+                               std::optional<int64_t> until_ms, int64_t now_ms) override {
+    return inner_.WaiveFinding(id, actor, reason, until_ms, now_ms);
+  }
+  Result<Finding> UnwaiveFinding(int64_t id, std::string_view actor, std::string_view comment,
+                                 int64_t now_ms) override {
+    return inner_.UnwaiveFinding(id, actor, comment, now_ms);
+  }
+  Result<Finding> CommentFinding(int64_t id, std::string_view actor, std::string_view comment,
+                                 int64_t now_ms) override {
+    return inner_.CommentFinding(id, actor, comment, now_ms);
+  }
+  Result<std::vector<ContractEvent>> ListContractEvents(int64_t org_id) override {
+    return inner_.ListContractEvents(org_id);
+  }
+  Result<AuditSnapshot> RecordAuditSnapshot(int64_t org_id, std::string_view kind,
+                                            std::string_view actor, int64_t now_ms) override {
+    return inner_.RecordAuditSnapshot(org_id, kind, actor, now_ms);
+  }
+  Result<std::optional<AuditSnapshot>> GetAuditSnapshot(int64_t org_id,
+                                                        std::string_view kind) override {
+    return inner_.GetAuditSnapshot(org_id, kind);
+  }
+  Result<EstateSummary> GetEstateSummary(int64_t org_id,
+                                         const std::vector<std::string>& names) override {
+    return inner_.GetEstateSummary(org_id, names);
+  }
+  Result<std::vector<std::pair<int64_t, int64_t>>> ListLiveHostKeys() override {
+    return inner_.ListLiveHostKeys();
+  }
+  Result<int64_t> HostPk(std::string_view agent_id) override { return inner_.HostPk(agent_id); }
+  void SetCommitObserver(CommitObserver observer) override {
+    inner_.SetCommitObserver(std::move(observer));
+  }
 
  private:
   Store& inner_;

@@ -1,0 +1,226 @@
+#include "app/rule_evaluator.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <limits>
+
+namespace dozor::server {
+
+RuleEvaluator::RuleEvaluator(Store& store, std::unique_ptr<rules::RuleEngine> engine,
+                             const Clock& clock, RuleEvaluatorOptions options)
+    : store_(store), engine_(std::move(engine)), clock_(clock), options_(options) {
+  for (const auto& rule : engine_->pack().rules) {
+    meta_[rule.id] = RuleMeta{rule.severity, rule.category};
+  }
+}
+
+RuleEvaluator::~RuleEvaluator() { Stop(); }
+
+void RuleEvaluator::Start() {
+  std::lock_guard lock(mu_);
+  if (started_) {
+    return;
+  }
+  started_ = true;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void RuleEvaluator::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    for (auto& request : org_requests_) {
+      request.done.set_value(MakeError(ErrorCode::kUnavailable, "the rule evaluator is stopping"));
+    }
+    org_requests_.clear();
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void RuleEvaluator::MarkDirty(const std::vector<CommittedHost>& hosts) {
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& host : hosts) {
+      DirtyHost& dirty = dirty_hosts_[host.host_pk];
+      dirty.org_id = host.org_id;
+      dirty.inventory = dirty.inventory || host.inventory;
+      dirty.health = dirty.health || host.health;
+    }
+  }
+  wake_.notify_one();
+}
+
+Status RuleEvaluator::EvaluateOrganizationNow(int64_t org_id) {
+  std::future<Status> done;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || !started_) {
+      return MakeError(ErrorCode::kUnavailable, "the rule evaluator is not running");
+    }
+    org_requests_.push_back(OrgRequest{org_id, {}});
+    done = org_requests_.back().done.get_future();
+  }
+  wake_.notify_one();
+  // A full evaluation of a large estate may be running; the caller (an HTTP request) waits.
+  if (done.wait_for(std::chrono::seconds(120)) != std::future_status::ready) {
+    return MakeError(ErrorCode::kUnavailable, "rule evaluation did not finish within 120 s");
+  }
+  return done.get();
+}
+
+void RuleEvaluator::Loop() {
+  int64_t next_full_ms = 0;  // run a full evaluation first
+  while (true) {
+    std::unordered_map<int64_t, DirtyHost> hosts;
+    std::deque<OrgRequest> requests;
+    {
+      std::unique_lock lock(mu_);
+      auto has_work = [&] {
+        return stopping_ || !dirty_hosts_.empty() || !org_requests_.empty() ||
+               clock_.NowMs() >= next_full_ms;
+      };
+      // Short naps while estate runs are pending so debounced organisations get their turn.
+      auto nap = estate_pending_.empty() ? std::chrono::milliseconds(1000)
+                                         : std::chrono::milliseconds(200);
+      wake_.wait_for(lock, nap, has_work);
+      if (stopping_) {
+        return;
+      }
+      hosts.swap(dirty_hosts_);
+      requests.swap(org_requests_);
+    }
+    const int64_t now_ms = clock_.NowMs();
+    if (now_ms >= next_full_ms) {
+      auto started = std::chrono::steady_clock::now();
+      if (auto full = RunFull(now_ms); !full.ok()) {
+        spdlog::warn("rules: full evaluation failed: {}", full.error().ToString());
+      } else {
+        auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - started);
+        spdlog::debug("rules: full evaluation took {} ms", took.count());
+      }
+      next_full_ms = now_ms + options_.full_interval_ms;
+      hosts.clear();  // the full run covered them
+      estate_pending_.clear();
+    }
+    for (const auto& [host_pk, dirty] : hosts) {
+      if (auto status = RunHost(host_pk, dirty, now_ms); !status.ok()) {
+        spdlog::warn("rules: host {}: {}", host_pk, status.error().ToString());
+      }
+      estate_pending_[dirty.org_id] = true;
+    }
+    for (auto it = estate_pending_.begin(); it != estate_pending_.end();) {
+      int64_t& due = estate_due_ms_[it->first];
+      if (now_ms < due) {
+        ++it;
+        continue;
+      }
+      if (auto status = RunOrganization(it->first, now_ms); !status.ok()) {
+        spdlog::warn("rules: organisation {}: {}", it->first, status.error().ToString());
+      }
+      due = now_ms + options_.estate_debounce_ms;
+      it = estate_pending_.erase(it);
+    }
+    for (auto& request : requests) {
+      request.done.set_value(RunOrganizationFully(request.org_id, clock_.NowMs()));
+    }
+  }
+}
+
+Status RuleEvaluator::Apply(const rules::EvaluationResult& result, int64_t now_ms) {
+  for (const auto& error : result.rule_errors) {
+    spdlog::warn("rules: {}", error);
+  }
+  EvaluationInput input;
+  input.host_scope = result.scope == rules::RuleScope::kHost;
+  input.rule_ids = result.rule_ids;
+  input.targets = result.targets;
+  input.meta = meta_;
+  input.hits.reserve(result.hits.size());
+  for (const auto& hit : result.hits) {
+    input.hits.push_back(
+        FindingHit{hit.rule_id, hit.org_id, hit.host_id, hit.evidence_json, hit.sustain_only});
+  }
+  auto applied = store_.ApplyEvaluation(input, now_ms);
+  if (!applied.ok()) {
+    return applied.error();
+  }
+  if (applied->opened + applied->regressed + applied->resolved > 0) {
+    spdlog::info("rules: {} opened, {} regressed, {} resolved", applied->opened,
+                 applied->regressed, applied->resolved);
+  }
+  return OkStatus();
+}
+
+Result<std::optional<rules::ActiveTargets>> ActiveFindingTargets(Store& store) {
+  FindingFilter filter;
+  filter.states = {"open", "acknowledged", "regressed", "waived"};
+  filter.limit = kMaxActiveTargets + 1;
+  DOZOR_ASSIGN_OR_RETURN(std::vector<Finding> findings, store.ListFindings(filter));
+  if (findings.size() > static_cast<size_t>(kMaxActiveTargets)) {
+    return std::optional<rules::ActiveTargets>();  // too many to list: sustain runs everywhere
+  }
+  rules::ActiveTargets active;
+  for (const auto& finding : findings) {
+    // target is "host:<agents.id>" or "org:<organizations.id>"
+    auto colon = finding.target.find(':');
+    if (colon == std::string::npos) {
+      continue;
+    }
+    try {
+      active[finding.rule_id].push_back(std::stoll(finding.target.substr(colon + 1)));
+    } catch (const std::exception&) {
+      spdlog::warn("rules: finding {} has a malformed target '{}'", finding.id, finding.target);
+    }
+  }
+  return std::optional<rules::ActiveTargets>(std::move(active));
+}
+
+Status RuleEvaluator::RunFull(int64_t now_ms) {
+  DOZOR_ASSIGN_OR_RETURN(auto active, ActiveFindingTargets(store_));
+  DOZOR_ASSIGN_OR_RETURN(std::vector<rules::EvaluationResult> results,
+                         engine_->EvaluateAll(now_ms, active ? &*active : nullptr));
+  for (const auto& result : results) {
+    DOZOR_RETURN_IF_ERROR(Apply(result, now_ms));
+  }
+  std::vector<std::string> live;
+  live.reserve(engine_->pack().rules.size());
+  for (const auto& rule : engine_->pack().rules) {
+    live.push_back(rule.id);
+  }
+  DOZOR_RETURN_IF_ERROR(store_.ResolveFindingsOfRemovedRules(live, now_ms));
+  DOZOR_RETURN_IF_ERROR(store_.ExpireWaivers(now_ms));
+  return OkStatus();
+}
+
+Status RuleEvaluator::RunHost(int64_t host_pk, const DirtyHost& dirty, int64_t now_ms) {
+  auto filter = dirty.inventory ? rules::RuleFilter::kAll : rules::RuleFilter::kHealthOnly;
+  DOZOR_ASSIGN_OR_RETURN(rules::EvaluationResult result,
+                         engine_->EvaluateHost(host_pk, now_ms, filter));
+  return Apply(result, now_ms);
+}
+
+Status RuleEvaluator::RunOrganization(int64_t org_id, int64_t now_ms) {
+  DOZOR_ASSIGN_OR_RETURN(rules::EvaluationResult result,
+                         engine_->EvaluateOrganization(org_id, now_ms));
+  return Apply(result, now_ms);
+}
+
+Status RuleEvaluator::RunOrganizationFully(int64_t org_id, int64_t now_ms) {
+  DOZOR_ASSIGN_OR_RETURN(auto keys, store_.ListLiveHostKeys());
+  for (const auto& [host_pk, host_org] : keys) {
+    if (host_org == org_id) {
+      DOZOR_RETURN_IF_ERROR(RunHost(host_pk, DirtyHost{org_id, true, true}, now_ms));
+    }
+  }
+  DOZOR_RETURN_IF_ERROR(RunOrganization(org_id, now_ms));
+  estate_pending_.erase(org_id);
+  DOZOR_RETURN_IF_ERROR(store_.ExpireWaivers(now_ms));
+  return OkStatus();
+}
+
+}  // namespace dozor::server

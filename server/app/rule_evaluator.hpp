@@ -1,0 +1,102 @@
+// Keeps findings current: evaluates the rule pack when a host's data changes and on a timer, and
+// hands each evaluation to the store's finding state machine.
+//
+// One thread owns the RuleEngine (its SQLite connections are single-threaded). The store's commit
+// observer only marks hosts dirty, so ingest never waits for rules. Work per wake-up:
+//   - every dirty host: its per-host rules (health-only reports run only the rules that read
+//     health; inventory reports run the others too);
+//   - every organisation with a dirty host, at most once per `estate_debounce_ms`: its
+//     estate-wide rules;
+//   - every `full_interval_ms`: everything (time-based rules such as "host not reporting"),
+//     waiver expiry and the resolution of findings whose rule was removed.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "dozor/common/clock.hpp"
+#include "dozor/common/result.hpp"
+#include "rules/rule_engine.hpp"
+#include "store/store.hpp"
+
+namespace dozor::server {
+
+struct RuleEvaluatorOptions {
+  int64_t full_interval_ms = 300'000;
+  int64_t estate_debounce_ms = 30'000;
+};
+
+// Targets with an active finding, by rule (what sustain queries can keep); empty optional when
+// there are more than kMaxActiveTargets (the caller then runs sustain over everything).
+inline constexpr int kMaxActiveTargets = 50000;
+Result<std::optional<rules::ActiveTargets>> ActiveFindingTargets(Store& store);
+
+class RuleEvaluator {
+ public:
+  RuleEvaluator(Store& store, std::unique_ptr<rules::RuleEngine> engine, const Clock& clock,
+                RuleEvaluatorOptions options);
+  ~RuleEvaluator();
+  RuleEvaluator(const RuleEvaluator&) = delete;
+  RuleEvaluator& operator=(const RuleEvaluator&) = delete;
+
+  // Starts the thread; the first thing it does is a full evaluation.
+  void Start();
+  // Finishes the evaluation in progress, then stops. Idempotent.
+  void Stop();
+
+  // For the store's commit observer: cheap, thread-safe, never blocks on evaluation.
+  void MarkDirty(const std::vector<CommittedHost>& hosts);
+
+  // Evaluates one organisation (its hosts and its estate rules) on the evaluator thread and waits
+  // for the result (the management API's "evaluate now"). kUnavailable when stopped.
+  Status EvaluateOrganizationNow(int64_t org_id);
+
+  // The pack in use (immutable after construction).
+  const rules::RulePack& pack() const { return engine_->pack(); }
+
+ private:
+  struct DirtyHost {
+    int64_t org_id = 0;
+    bool inventory = false;
+    bool health = false;
+  };
+  struct OrgRequest {
+    int64_t org_id = 0;
+    std::promise<Status> done;
+  };
+
+  void Loop();
+  Status RunFull(int64_t now_ms);
+  Status RunHost(int64_t host_pk, const DirtyHost& dirty, int64_t now_ms);
+  Status RunOrganization(int64_t org_id, int64_t now_ms);
+  Status RunOrganizationFully(int64_t org_id, int64_t now_ms);
+  Status Apply(const rules::EvaluationResult& result, int64_t now_ms);
+
+  Store& store_;
+  std::unique_ptr<rules::RuleEngine> engine_;
+  const Clock& clock_;
+  RuleEvaluatorOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  bool started_ = false;
+  std::unordered_map<int64_t, DirtyHost> dirty_hosts_;
+  std::deque<OrgRequest> org_requests_;
+  std::thread thread_;
+
+  // Evaluator thread only.
+  std::unordered_map<int64_t, int64_t> estate_due_ms_;  // org -> earliest next estate run
+  std::unordered_map<int64_t, bool> estate_pending_;
+  std::unordered_map<std::string, RuleMeta> meta_;
+};
+
+}  // namespace dozor::server

@@ -1,0 +1,114 @@
+#include "app/rules_cli.hpp"
+
+#include <unistd.h>
+
+#include <ostream>
+
+#include "dozor/common/files.hpp"
+#include "rules/rule.hpp"
+#include "rules/rule_engine.hpp"
+#include "store/store.hpp"
+
+namespace dozor::server {
+namespace {
+
+// A scratch database with every migration applied: the fact views need the real schema, and the
+// operator's database must not be touched (or even be present) to check rule files.
+class ScratchDatabase {
+ public:
+  ScratchDatabase() {
+    std::error_code ec;
+    auto base = std::filesystem::temp_directory_path(ec);
+    if (ec) {
+      base = "/tmp";
+    }
+    dir_ = base / ("dozor-rules-check-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir_, ec);
+  }
+  ~ScratchDatabase() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  ScratchDatabase(const ScratchDatabase&) = delete;
+  ScratchDatabase& operator=(const ScratchDatabase&) = delete;
+
+  Result<std::string> Create() {
+    SqliteStoreOptions options;
+    options.path = (dir_ / "scratch.db").string();
+    options.background_checkpoint = false;
+    DOZOR_ASSIGN_OR_RETURN(auto store, OpenSqliteStore(options));
+    store.reset();
+    return options.path;
+  }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+// Loads and compiles; nullptr engine (with the error printed) when checking itself failed.
+std::unique_ptr<rules::RuleEngine> LoadAndCompile(const std::vector<std::string>& dirs,
+                                                  ScratchDatabase& scratch, std::ostream& err) {
+  for (const auto& dir : dirs) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+      err << dir << ": not a directory\n";
+      return nullptr;
+    }
+  }
+  rules::RulePack pack = rules::LoadRulePack(dirs, true);
+  auto path = scratch.Create();
+  if (!path.ok()) {
+    err << "cannot create a scratch database: " << path.error().message << "\n";
+    return nullptr;
+  }
+  auto engine = rules::RuleEngine::Open(*path, std::move(pack));
+  if (!engine.ok()) {
+    err << "cannot open the rule engine: " << engine.error().message << "\n";
+    return nullptr;
+  }
+  return std::move(*engine);
+}
+
+}  // namespace
+
+int RunRulesCheck(const std::vector<std::string>& dirs, std::ostream& out, std::ostream& err) {
+  ScratchDatabase scratch;
+  auto engine = LoadAndCompile(dirs, scratch, err);
+  if (!engine) {
+    return 2;
+  }
+  const rules::RulePack& pack = engine->pack();
+  for (const auto& line : rules::ListRuleLoadErrors(pack)) {
+    err << line << "\n";
+  }
+  size_t builtin = 0;
+  for (const auto& rule : pack.rules) {
+    builtin += rule.builtin ? 1 : 0;
+  }
+  out << pack.rules.size() << " rules ready (" << builtin << " built-in, "
+      << pack.rules.size() - builtin << " from rule directories), " << pack.errors.size()
+      << " broken\n";
+  return pack.errors.empty() ? 0 : 1;
+}
+
+int RunRulesDoc(const std::vector<std::string>& dirs, const std::filesystem::path& output,
+                std::ostream& out, std::ostream& err) {
+  ScratchDatabase scratch;
+  auto engine = LoadAndCompile(dirs, scratch, err);
+  if (!engine) {
+    return 2;
+  }
+  for (const auto& line : rules::ListRuleLoadErrors(engine->pack())) {
+    err << line << "\n";
+  }
+  std::string markdown = rules::RenderRuleReference(engine->pack());
+  if (output.empty() || output == "-") {
+    out << markdown;
+  } else if (auto written = WriteFileAtomic(output, markdown, 0644); !written.ok()) {
+    err << written.error().message << "\n";
+    return 2;
+  }
+  return engine->pack().errors.empty() ? 0 : 1;
+}
+
+}  // namespace dozor::server

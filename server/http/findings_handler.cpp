@@ -1,0 +1,469 @@
+// /api/v1/findings: what the rules found, and the lifecycle people drive (acknowledge, waive,
+// unwaive, comment). State changes made by the rules themselves happen in the evaluator.
+#include <algorithm>
+#include <ctime>
+#include <limits>
+
+#include "http/handlers.hpp"
+#include "rules/rule.hpp"
+
+namespace dozor::server::http {
+
+namespace {
+
+constexpr int64_t kDefaultFindingLimit = 1000;
+constexpr int64_t kMaxFindingLimit = 100000;
+constexpr size_t kMaxFilterBytes = 200;
+constexpr int64_t kMsPerDay = 86'400'000;
+
+constexpr std::string_view kStates[] = {"open", "acknowledged", "regressed", "waived", "resolved"};
+constexpr std::string_view kActiveStates[] = {"open", "acknowledged", "regressed", "waived"};
+constexpr std::string_view kSeverities[] = {"critical", "high", "medium", "low", "info"};
+
+template <size_t N>
+bool OneOf(std::string_view value, const std::string_view (&allowed)[N]) {
+  return std::find(std::begin(allowed), std::end(allowed), value) != std::end(allowed);
+}
+
+template <size_t N>
+std::string JoinAllowed(const std::string_view (&allowed)[N]) {
+  std::string out;
+  for (const auto item : allowed) {
+    if (!out.empty()) {
+      out += ", ";
+    }
+    out += item;
+  }
+  return out;
+}
+
+// "a,b , c" -> {"a", "b", "c"}; each item must be one of `allowed`.
+template <size_t N>
+Result<std::vector<std::string>> CommaList(std::string_view text, std::string_view key,
+                                           const std::string_view (&allowed)[N]) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string_view::npos) {
+      end = text.size();
+    }
+    std::string item = Trim(text.substr(start, end - start));
+    if (!item.empty()) {
+      if (!OneOf(item, allowed)) {
+        return MakeError(ErrorCode::kInvalidArgument, "query parameter '" + std::string(key) +
+                                                          "' takes " + JoinAllowed(allowed) +
+                                                          "; got '" + item + "'");
+      }
+      out.push_back(std::move(item));
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+nlohmann::json ParsedEvidence(const std::string& evidence_json) {
+  if (evidence_json.empty()) {
+    return nlohmann::json::array();
+  }
+  nlohmann::json parsed = nlohmann::json::parse(evidence_json, nullptr, /*allow_exceptions=*/false);
+  // Stored evidence is written by the server; if it is ever unreadable show it as text.
+  return parsed.is_discarded() ? nlohmann::json(evidence_json) : parsed;
+}
+
+const rules::Rule* RuleFor(const ApiContext& context, std::string_view rule_id) {
+  return context.rules == nullptr ? nullptr : context.rules->Find(rule_id);
+}
+
+nlohmann::json FindingJson(const ApiContext& context, const Finding& finding,
+                           std::string_view lang) {
+  const rules::Rule* rule = RuleFor(context, finding.rule_id);
+  nlohmann::json out = {{"id", finding.id},
+                        {"rule_id", finding.rule_id},
+                        {"title", rule != nullptr ? rule->title.In(lang) : finding.rule_id},
+                        {"severity", finding.severity},
+                        {"category", finding.category},
+                        {"state", finding.state},
+                        {"org_id", finding.org_id},
+                        {"org", finding.org_name},
+                        {"target", finding.target},
+                        {"evidence", ParsedEvidence(finding.evidence_json)},
+                        {"ack_by", finding.ack_by},
+                        {"ack_comment", finding.ack_comment},
+                        {"waived_by", finding.waived_by},
+                        {"waive_reason", finding.waive_reason},
+                        {"regressions", finding.regressions}};
+  out["host"] = finding.agent_id.empty() ? nlohmann::json(nullptr)
+                                         : nlohmann::json{{"agent_id", finding.agent_id},
+                                                          {"hostname", finding.hostname}};
+  PutTime(out, "first_seen", finding.first_seen_ms);
+  PutTime(out, "last_seen", finding.last_seen_ms);
+  PutTime(out, "state_changed", finding.state_changed_ms);
+  PutTime(out, "resolved_at", finding.resolved_at_ms);
+  PutTime(out, "waived_until", finding.waived_until_ms);
+  return out;
+}
+
+nlohmann::json EventJson(const FindingEvent& event) {
+  nlohmann::json out = {{"id", event.id},
+                        {"kind", event.kind},
+                        {"actor", event.actor},
+                        {"from_state", event.from_state},
+                        {"to_state", event.to_state},
+                        {"comment", event.comment}};
+  PutTime(out, "at", event.at_ms);
+  return out;
+}
+
+ApiResponse FindingError(const Error& error, int64_t id) {
+  if (error.code == ErrorCode::kNotFound) {
+    return ErrorResponse(404, "not_found", "finding " + std::to_string(id) + " not found");
+  }
+  return ErrorResponse(error);
+}
+
+ApiResponse ListFindingsRoute(ApiContext& context, const ApiRequest& request) {
+  auto lang = QueryLang(request, "en");
+  if (!lang.ok()) {
+    return ErrorResponse(lang.error());
+  }
+  auto limit = QueryInt(request, "limit", kDefaultFindingLimit, 1, kMaxFindingLimit);
+  if (!limit.ok()) {
+    return ErrorResponse(limit.error());
+  }
+  FindingFilter filter;
+  filter.limit = static_cast<int>(*limit);
+  if (const auto it = request.query.find("org"); it != request.query.end() && !it->second.empty()) {
+    auto org = FindOrg(context.store, it->second);
+    if (!org.ok()) {
+      return ErrorResponse(org.error());
+    }
+    filter.org_id = org->id;
+  }
+  if (const auto it = request.query.find("host");
+      it != request.query.end() && !it->second.empty()) {
+    if (it->second.size() > kMaxFilterBytes) {
+      return ErrorResponse(400, "invalid_argument", "query parameter 'host' is too long");
+    }
+    filter.agent_id = it->second;
+  }
+  if (const auto it = request.query.find("rule");
+      it != request.query.end() && !it->second.empty()) {
+    if (it->second.size() > kMaxFilterBytes) {
+      return ErrorResponse(400, "invalid_argument", "query parameter 'rule' is too long");
+    }
+    filter.rule_id = it->second;
+  }
+  const auto state = request.query.find("state");
+  if (state == request.query.end() || state->second.empty()) {
+    filter.states.assign(std::begin(kActiveStates), std::end(kActiveStates));
+  } else if (state->second != "all") {
+    auto states = CommaList(state->second, "state", kStates);
+    if (!states.ok()) {
+      return ErrorResponse(400, "invalid_argument", states.error().message + " (or all)");
+    }
+    filter.states = std::move(states).value();
+  }
+  if (const auto it = request.query.find("severity");
+      it != request.query.end() && !it->second.empty()) {
+    auto severities = CommaList(it->second, "severity", kSeverities);
+    if (!severities.ok()) {
+      return ErrorResponse(severities.error());
+    }
+    filter.severities = std::move(severities).value();
+  }
+  auto findings = context.store.ListFindings(filter);
+  if (!findings.ok()) {
+    return ErrorResponse(findings.error());
+  }
+  ApiResponse response;
+  response.body["findings"] = nlohmann::json::array();
+  for (const auto& finding : *findings) {
+    response.body["findings"].push_back(FindingJson(context, finding, *lang));
+  }
+  return response;
+}
+
+ApiResponse ShowFindingRoute(ApiContext& context, const ApiRequest& request) {
+  auto lang = QueryLang(request, "en");
+  if (!lang.ok()) {
+    return ErrorResponse(lang.error());
+  }
+  auto id = PathId(request, "id");
+  if (!id.ok()) {
+    return ErrorResponse(id.error());
+  }
+  auto finding = context.store.GetFinding(*id);
+  if (!finding.ok()) {
+    return FindingError(finding.error(), *id);
+  }
+  auto events = context.store.ListFindingEvents(*id);
+  if (!events.ok()) {
+    return FindingError(events.error(), *id);
+  }
+  ApiResponse response;
+  response.body["finding"] = FindingJson(context, *finding, *lang);
+  response.body["events"] = nlohmann::json::array();
+  for (const auto& event : *events) {
+    response.body["events"].push_back(EventJson(event));
+  }
+  const rules::Rule* rule = RuleFor(context, finding->rule_id);
+  response.body["rule"] =
+      rule == nullptr ? nlohmann::json(nullptr)
+                      : nlohmann::json{{"id", rule->id},
+                                       {"title", rule->title.In(*lang)},
+                                       {"why", rule->why.In(*lang)},
+                                       {"remediation", rule->remediation.In(*lang)},
+                                       {"effort", rule->effort},
+                                       {"evidence_template", rule->evidence_template.In(*lang)},
+                                       {"contracts", rule->contracts},
+                                       {"scope", std::string(rules::RuleScopeName(rule->scope))}};
+  return response;
+}
+
+// Parses the body and reads one string field, trimmed. `required` rejects absent or blank.
+Result<std::string> TextField(const nlohmann::json& body, std::string_view key, bool required) {
+  DOZOR_ASSIGN_OR_RETURN(std::optional<std::string> value, OptionalString(body, key));
+  std::string text = value.has_value() ? Trim(*value) : std::string();
+  if (required && text.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "field '" + std::string(key) + "' is required");
+  }
+  if (text.size() > kMaxFindingCommentBytes) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "field '" + std::string(key) + "' must be at most " +
+                         std::to_string(kMaxFindingCommentBytes) + " bytes");
+  }
+  return text;
+}
+
+bool ParseDigits(std::string_view text, size_t pos, size_t count, int& out) {
+  if (pos + count > text.size()) {
+    return false;
+  }
+  int value = 0;
+  for (size_t i = pos; i < pos + count; ++i) {
+    if (text[i] < '0' || text[i] > '9') {
+      return false;
+    }
+    value = value * 10 + (text[i] - '0');
+  }
+  out = value;
+  return true;
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+int64_t DaysFromCivil(int64_t year, int month, int day) {
+  year -= month <= 2 ? 1 : 0;
+  const int64_t era = (year >= 0 ? year : year - 399) / 400;
+  const int64_t yoe = year - era * 400;
+  const int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+}  // namespace
+
+// "YYYY-MM-DD" (the waiver lasts through that UTC day, so it ends at the next midnight UTC),
+// "YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)" (RFC 3339) -> Unix ms.
+Result<int64_t> ParseWaiveUntil(std::string_view text) {
+  const auto bad = [&] {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "field 'until' must be YYYY-MM-DD, an RFC 3339 time or Unix milliseconds; "
+                     "got '" +
+                         std::string(text.substr(0, 64)) + "'");
+  };
+  int year = 0;
+  int month = 0;
+  int day = 0;
+  if (text.size() < 10 || !ParseDigits(text, 0, 4, year) || text[4] != '-' ||
+      !ParseDigits(text, 5, 2, month) || text[7] != '-' || !ParseDigits(text, 8, 2, day)) {
+    return bad();
+  }
+  static constexpr int kDaysIn[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (month < 1 || month > 12 || day < 1 || day > kDaysIn[month - 1] ||
+      (month == 2 && day == 29 && !leap)) {
+    return bad();
+  }
+  const int64_t days = DaysFromCivil(year, month, day);
+  if (text.size() == 10) {
+    return (days + 1) * kMsPerDay;
+  }
+  int hour = 0;
+  int minute = 0;
+  int second = 0;
+  if ((text[10] != 'T' && text[10] != 't' && text[10] != ' ') || !ParseDigits(text, 11, 2, hour) ||
+      text.size() < 19 || text[13] != ':' || !ParseDigits(text, 14, 2, minute) || text[16] != ':' ||
+      !ParseDigits(text, 17, 2, second) || hour > 23 || minute > 59 || second > 60) {
+    return bad();
+  }
+  size_t pos = 19;
+  int64_t millis = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    int digits = 0;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      if (digits < 3) {
+        millis = millis * 10 + (text[pos] - '0');
+      }
+      ++digits;
+      ++pos;
+    }
+    if (digits == 0) {
+      return bad();
+    }
+    for (; digits < 3; ++digits) {
+      millis *= 10;
+    }
+  }
+  int64_t offset_minutes = 0;
+  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
+    ++pos;
+  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    int offset_hour = 0;
+    int offset_minute = 0;
+    if (!ParseDigits(text, pos + 1, 2, offset_hour) || pos + 3 >= text.size() ||
+        text[pos + 3] != ':' || !ParseDigits(text, pos + 4, 2, offset_minute) || offset_hour > 23 ||
+        offset_minute > 59) {
+      return bad();
+    }
+    offset_minutes = (offset_hour * 60 + offset_minute) * (text[pos] == '-' ? -1 : 1);
+    pos += 6;
+  } else {
+    return bad();
+  }
+  if (pos != text.size()) {
+    return bad();
+  }
+  return days * kMsPerDay + ((hour * 60 + minute - offset_minutes) * 60 + second) * 1000 + millis;
+}
+
+namespace {
+
+// "until": absent/null, a string (see ParseWaiveUntil) or Unix ms; must be in the future.
+Result<std::optional<int64_t>> WaiveUntil(const nlohmann::json& body, int64_t now_ms) {
+  const auto it = body.find("until");
+  if (it == body.end() || it->is_null()) {
+    return std::optional<int64_t>();
+  }
+  int64_t until = 0;
+  if (it->is_string()) {
+    DOZOR_ASSIGN_OR_RETURN(until, ParseWaiveUntil(it->get<std::string>()));
+  } else {
+    DOZOR_ASSIGN_OR_RETURN(std::optional<int64_t> ms,
+                           OptionalInt(body, "until", 1, std::numeric_limits<int64_t>::max()));
+    until = ms.value_or(0);
+  }
+  if (until <= now_ms) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "field 'until' must be in the future (got " + IsoUtc(until) + ")");
+  }
+  return std::optional<int64_t>(until);
+}
+
+enum class Action { kAcknowledge, kWaive, kUnwaive, kComment };
+
+ApiResponse ChangeFindingRoute(ApiContext& context, const ApiRequest& request, Action action) {
+  auto id = PathId(request, "id");
+  if (!id.ok()) {
+    return ErrorResponse(id.error());
+  }
+  auto lang = QueryLang(request, "en");
+  if (!lang.ok()) {
+    return ErrorResponse(lang.error());
+  }
+  auto body = request.body.empty() ? Result<nlohmann::json>(nlohmann::json::object())
+                                   : ParseJsonObject(request.body);
+  if (!body.ok()) {
+    return ErrorResponse(body.error());
+  }
+  const int64_t now = context.clock.NowMs();
+  const std::string actor = ActorOf(request);
+  Result<Finding> changed = MakeError(ErrorCode::kInternal, "no action");
+  switch (action) {
+    case Action::kAcknowledge: {
+      auto comment = TextField(*body, "comment", /*required=*/false);
+      if (!comment.ok()) {
+        return ErrorResponse(comment.error());
+      }
+      changed = context.store.AcknowledgeFinding(*id, actor, *comment, now);
+      break;
+    }
+    case Action::kWaive: {
+      auto reason = TextField(*body, "reason", /*required=*/true);
+      if (!reason.ok()) {
+        return ErrorResponse(reason.error());
+      }
+      auto until = WaiveUntil(*body, now);
+      if (!until.ok()) {
+        return ErrorResponse(until.error());
+      }
+      changed = context.store.WaiveFinding(*id, actor, *reason, *until, now);
+      break;
+    }
+    case Action::kUnwaive: {
+      auto comment = TextField(*body, "comment", /*required=*/false);
+      if (!comment.ok()) {
+        return ErrorResponse(comment.error());
+      }
+      changed = context.store.UnwaiveFinding(*id, actor, *comment, now);
+      break;
+    }
+    case Action::kComment: {
+      auto comment = TextField(*body, "comment", /*required=*/true);
+      if (!comment.ok()) {
+        return ErrorResponse(comment.error());
+      }
+      changed = context.store.CommentFinding(*id, actor, *comment, now);
+      break;
+    }
+  }
+  if (!changed.ok()) {
+    return FindingError(changed.error(), *id);
+  }
+  ApiResponse response;
+  response.body = FindingJson(context, *changed, *lang);
+  return response;
+}
+
+}  // namespace
+
+Result<std::string> QueryLang(const ApiRequest& request, std::string_view fallback) {
+  const auto it = request.query.find("lang");
+  if (it == request.query.end() || it->second.empty()) {
+    return std::string(fallback);
+  }
+  if (it->second != "en" && it->second != "ru") {
+    return MakeError(ErrorCode::kInvalidArgument, "query parameter 'lang' must be en or ru");
+  }
+  return it->second;
+}
+
+std::string ActorOf(const ApiRequest& request) {
+  return request.caller.has_value() && !request.caller->name.empty() ? request.caller->name
+                                                                     : std::string("api");
+}
+
+void RegisterFindingRoutes(Router& router, ApiContext& context) {
+  router.Add("GET", "/api/v1/findings", Access::kRead,
+             [&context](ApiRequest& request) { return ListFindingsRoute(context, request); });
+  router.Add("GET", "/api/v1/findings/{id}", Access::kRead,
+             [&context](ApiRequest& request) { return ShowFindingRoute(context, request); });
+  router.Add("POST", "/api/v1/findings/{id}/ack", Access::kWrite, [&context](ApiRequest& request) {
+    return ChangeFindingRoute(context, request, Action::kAcknowledge);
+  });
+  router.Add("POST", "/api/v1/findings/{id}/waive", Access::kWrite,
+             [&context](ApiRequest& request) {
+               return ChangeFindingRoute(context, request, Action::kWaive);
+             });
+  router.Add("POST", "/api/v1/findings/{id}/unwaive", Access::kWrite,
+             [&context](ApiRequest& request) {
+               return ChangeFindingRoute(context, request, Action::kUnwaive);
+             });
+  router.Add("POST", "/api/v1/findings/{id}/comments", Access::kWrite,
+             [&context](ApiRequest& request) {
+               return ChangeFindingRoute(context, request, Action::kComment);
+             });
+}
+
+}  // namespace dozor::server::http

@@ -1,0 +1,143 @@
+// /api/v1/orgs/{org}/report: the pre-contract audit report of one organisation as HTML, PDF,
+// JSON or CSV, served as a download (not JSON-wrapped).
+#include "http/handlers.hpp"
+#include "report/renderers.hpp"
+#include "report/report_builder.hpp"
+#include "rules/rule.hpp"
+
+namespace dozor::server::http {
+
+namespace {
+
+struct Format {
+  std::string_view name;
+  std::string_view content_type;
+};
+
+constexpr Format kFormats[] = {
+    {"html", "text/html; charset=utf-8"},
+    {"pdf", "application/pdf"},
+    {"json", "application/json"},
+    {"csv", "text/csv; charset=utf-8"},
+};
+
+// UTC "YYYY-MM-DD" of a Unix ms time.
+std::string UtcDate(int64_t ms) {
+  const std::string iso = IsoUtc(ms);
+  return iso.size() >= 10 ? iso.substr(0, 10) : std::string("0000-00-00");
+}
+
+// Printable ASCII letters, digits, '-', '_' and '.' kept; runs of anything else become one '_'.
+std::string AsciiFileStem(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    const bool keep = (byte >= 'A' && byte <= 'Z') || (byte >= 'a' && byte <= 'z') ||
+                      (byte >= '0' && byte <= '9') || byte == '-' || byte == '.';
+    if (keep) {
+      out.push_back(c);
+    } else if (out.empty() || out.back() != '_') {
+      out.push_back('_');
+    }
+  }
+  while (!out.empty() && (out.back() == '_' || out.back() == '.')) {
+    out.pop_back();
+  }
+  while (!out.empty() && (out.front() == '_' || out.front() == '.')) {
+    out.erase(out.begin());
+  }
+  return out.substr(0, 100);
+}
+
+// RFC 5987 value-chars: unreserved characters pass, everything else is %XX of the UTF-8 bytes.
+std::string Rfc5987Encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if ((byte >= 'A' && byte <= 'Z') || (byte >= 'a' && byte <= 'z') ||
+        (byte >= '0' && byte <= '9') || byte == '-' || byte == '.' || byte == '_' || byte == '~') {
+      out.push_back(c);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[byte >> 4]);
+      out.push_back(kHex[byte & 0x0F]);
+    }
+  }
+  return out;
+}
+
+// Names whose letters are not all ASCII (Cyrillic) keep an ASCII fallback (the org id when
+// nothing is left) plus the exact UTF-8 name in filename*, which browsers prefer.
+std::string ContentDisposition(const Organization& org, int64_t now_ms, std::string_view ext) {
+  const std::string date = UtcDate(now_ms);
+  std::string ascii = AsciiFileStem(org.name);
+  if (ascii.empty()) {
+    ascii = "org" + std::to_string(org.id);
+  }
+  const std::string suffix = "-" + date + "." + std::string(ext);
+  std::string header = "attachment; filename=\"audit-" + ascii + suffix + "\"";
+  // A name with characters we replaced (spaces, Cyrillic) also gets the exact form.
+  if (ascii != org.name) {
+    header += "; filename*=UTF-8''" + Rfc5987Encode("audit-" + org.name + suffix);
+  }
+  return header;
+}
+
+ApiResponse ReportRoute(ApiContext& context, const ApiRequest& request) {
+  if (context.rules == nullptr) {
+    return ErrorResponse(503, "unavailable", "rules are not loaded on this server");
+  }
+  const Format* format = &kFormats[0];
+  if (const auto it = request.query.find("format");
+      it != request.query.end() && !it->second.empty()) {
+    format = nullptr;
+    for (const auto& candidate : kFormats) {
+      if (candidate.name == it->second) {
+        format = &candidate;
+      }
+    }
+    if (format == nullptr) {
+      return ErrorResponse(400, "invalid_argument",
+                           "query parameter 'format' must be html, pdf, json or csv");
+    }
+  }
+  auto lang = QueryLang(request, "ru");
+  if (!lang.ok()) {
+    return ErrorResponse(lang.error());
+  }
+  auto org = FindOrg(context.store, request.params.at("org"));
+  if (!org.ok()) {
+    return ErrorResponse(org.error());
+  }
+  const int64_t now = context.clock.NowMs();
+  auto model = report::BuildAuditReport(context.store, *context.rules, org->id, now, *lang);
+  if (!model.ok()) {
+    return ErrorResponse(model.error());
+  }
+  std::string payload;
+  if (format->name == "html") {
+    payload = report::RenderHtml(*model);
+  } else if (format->name == "json") {
+    payload = report::RenderJson(*model);
+  } else if (format->name == "csv") {
+    payload = report::RenderCsv(*model);
+  } else {
+    auto pdf = report::RenderPdf(*model);
+    if (!pdf.ok()) {
+      return ErrorResponse(pdf.error());
+    }
+    payload = std::move(pdf).value();
+  }
+  return RawResponse(std::move(payload), format->content_type,
+                     ContentDisposition(*org, now, format->name));
+}
+
+}  // namespace
+
+void RegisterReportRoutes(Router& router, ApiContext& context) {
+  router.Add("GET", "/api/v1/orgs/{org}/report", Access::kRead,
+             [&context](ApiRequest& request) { return ReportRoute(context, request); });
+}
+
+}  // namespace dozor::server::http

@@ -1,0 +1,52 @@
+#include "report/renderers.hpp"
+#include "report/text_util.hpp"
+
+namespace dozor::server::report {
+namespace {
+
+void Row(std::string& out, std::initializer_list<std::string_view> cells) {
+  bool first = true;
+  for (auto cell : cells) {
+    if (!first) {
+      out += ',';
+    }
+    first = false;
+    out += CsvField(cell);
+  }
+  out += "\r\n";
+}
+
+std::string Join(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& line : lines) {
+    if (!out.empty()) {
+      out += "\n";
+    }
+    out += line;
+  }
+  return out;
+}
+
+void FindingRow(std::string& out, const AuditReport& report, const ReportFinding& f) {
+  const std::string host = f.hostname.empty() ? report.text.estate_wide : f.hostname;
+  Row(out, {report.organization, host, f.rule_id, f.title, f.severity, f.category, f.state,
+            FormatTime(f.first_seen_ms), FormatTime(f.last_seen_ms), Join(f.evidence),
+            f.remediation, f.effort});
+}
+
+}  // namespace
+
+std::string RenderCsv(const AuditReport& report) {
+  std::string out = "\xEF\xBB\xBF";  // BOM: Excel reads the file as UTF-8 (Cyrillic)
+  Row(out, {"organization", "host", "rule_id", "title", "severity", "category", "state",
+            "first_seen", "last_seen", "evidence", "remediation", "effort"});
+  for (const auto& finding : report.findings) {
+    FindingRow(out, report, finding);
+  }
+  for (const auto& finding : report.waived) {
+    FindingRow(out, report, finding);
+  }
+  return out;
+}
+
+}  // namespace dozor::server::report

@@ -1,0 +1,221 @@
+#include "report/report_builder.hpp"
+
+#include <map>
+#include <set>
+#include <utility>
+
+#include "report/text_util.hpp"
+
+namespace dozor::server::report {
+namespace {
+
+// A report of a very large organisation stays bounded (the store caps the rows it returns).
+constexpr int kMaxReportFindings = 100000;
+
+std::string HostOs(const EstateHost& host) {
+  if (!host.os_pretty_name.empty()) {
+    return host.os_pretty_name;
+  }
+  std::string os = host.os_id;
+  if (!host.os_version_id.empty()) {
+    os += (os.empty() ? "" : " ") + host.os_version_id;
+  }
+  return os;
+}
+
+ReportFinding ToReportFinding(const Finding& finding, const rules::RulePack& pack,
+                              std::string_view contract_type, std::string_view lang) {
+  ReportFinding out;
+  const rules::Rule* rule = pack.Find(finding.rule_id);
+  out.id = finding.id;
+  out.rule_id = SanitizeUtf8(finding.rule_id);
+  if (rule != nullptr) {
+    out.title = rule->title.In(lang);
+    out.why = rule->why.In(lang);
+    out.remediation = rule->remediation.In(lang);
+    out.effort = rule->effort;
+    out.in_scope = rule->AppliesTo(contract_type);
+    out.evidence = RenderEvidence(finding.evidence_json, rule->evidence_template.In(lang));
+  } else {
+    // A rule removed from the pack (or from an override directory): still shown, counted.
+    out.title = out.rule_id;
+    out.in_scope = true;
+    out.evidence = RenderEvidence(finding.evidence_json, "");
+  }
+  out.severity = finding.severity;
+  out.severity_label = SeverityLabel(finding.severity, lang);
+  out.category = finding.category;
+  out.category_label = CategoryLabel(finding.category, lang);
+  out.state = finding.state;
+  out.state_label = StateLabel(finding.state, lang);
+  out.target = finding.target;
+  out.agent_id = finding.agent_id;
+  out.hostname = SanitizeUtf8(finding.hostname);
+  out.first_seen_ms = finding.first_seen_ms;
+  out.last_seen_ms = finding.last_seen_ms;
+  out.regressions = finding.regressions;
+  out.ack_by = finding.ack_by;
+  out.ack_comment = finding.ack_comment;
+  out.waived_by = finding.waived_by;
+  out.waive_reason = finding.waive_reason;
+  out.waived_until_ms = finding.waived_until_ms;
+  return out;
+}
+
+ProgressItem ItemOf(const std::string& rule_id, const std::string& hostname,
+                    const std::string& severity, const rules::RulePack& pack,
+                    std::string_view lang) {
+  const rules::Rule* rule = pack.Find(rule_id);
+  return ProgressItem{rule_id, rule != nullptr ? rule->title.In(lang) : rule_id,
+                      SanitizeUtf8(hostname), severity, SeverityLabel(severity, lang)};
+}
+
+// Compares a baseline with the active findings by (rule id, target). Waived and resolved
+// entries of the snapshot are not part of the baseline; waived findings now are not active.
+ProgressComparison Compare(const AuditSnapshot& snapshot, const std::vector<Finding>& findings,
+                           const rules::RulePack& pack, std::string_view lang) {
+  ProgressComparison out;
+  out.baseline_kind = snapshot.kind;
+  out.baseline_at_ms = snapshot.at_ms;
+  std::set<std::pair<std::string, std::string>> baseline;
+  for (const auto& entry : snapshot.findings) {
+    if (entry.state.empty() || IsActiveState(entry.state)) {
+      baseline.emplace(entry.rule_id, entry.target);
+    }
+  }
+  std::set<std::pair<std::string, std::string>> active;
+  for (const auto& finding : findings) {
+    if (!IsActiveState(finding.state)) {
+      continue;
+    }
+    auto key = std::make_pair(finding.rule_id, finding.target);
+    active.insert(key);
+    auto item = ItemOf(finding.rule_id, finding.hostname, finding.severity, pack, lang);
+    (baseline.count(key) != 0 ? out.still_open : out.new_since).push_back(std::move(item));
+  }
+  for (const auto& entry : snapshot.findings) {
+    auto key = std::make_pair(entry.rule_id, entry.target);
+    if (baseline.count(key) != 0 && active.count(key) == 0) {
+      out.fixed_since.push_back(ItemOf(entry.rule_id, entry.hostname, entry.severity, pack, lang));
+      active.insert(key);  // a snapshot should not repeat a target; never list it twice
+    }
+  }
+  auto by_severity = [](const ProgressItem& a, const ProgressItem& b) {
+    int ra = SeverityRank(a.severity), rb = SeverityRank(b.severity);
+    return ra != rb ? ra < rb : a.hostname < b.hostname;
+  };
+  std::stable_sort(out.fixed_since.begin(), out.fixed_since.end(), by_severity);
+  std::stable_sort(out.new_since.begin(), out.new_since.end(), by_severity);
+  std::stable_sort(out.still_open.begin(), out.still_open.end(), by_severity);
+  return out;
+}
+
+}  // namespace
+
+const std::vector<std::string>& NotablePackages() {
+  static const std::vector<std::string> kPackages = {"bacula-client",
+                                                     "bareos-filedaemon",
+                                                     "borgbackup",
+                                                     "restic",
+                                                     "duplicity",
+                                                     "rsnapshot",
+                                                     "urbackup-client",
+                                                     "veeam",
+                                                     "amanda-client",
+                                                     "postgresql",
+                                                     "mariadb-server",
+                                                     "mysql-server",
+                                                     "samba",
+                                                     "nginx",
+                                                     "apache2",
+                                                     "openssh-server",
+                                                     "xrdp",
+                                                     "zabbix-agent",
+                                                     "zabbix-agent2",
+                                                     "docker-ce",
+                                                     "docker.io"};
+  return kPackages;
+}
+
+AuditReport AssembleAuditReport(const ReportSources& sources, const rules::RulePack& pack,
+                                int64_t now_ms, std::string_view lang_in) {
+  AuditReport report;
+  const std::string lang = NormalizeLanguage(lang_in);
+  const Organization& org = sources.organization;
+  report.lang = lang;
+  report.text = ReportTextFor(lang);
+  report.org_id = org.id;
+  report.organization = SanitizeUtf8(org.name);
+  report.contract_type = org.contract_type;
+  report.contract_type_label = ContractTypeLabel(org.contract_type, lang);
+  report.phase = org.contract_status;
+  report.phase_label = PhaseLabel(org.contract_status, lang);
+  report.phase_meaning = PhaseMeaning(org.contract_status, lang);
+  report.engineer = SanitizeUtf8(org.engineer);
+  report.generated_at_ms = now_ms;
+
+  for (const auto& finding : sources.findings) {
+    if (IsActiveState(finding.state)) {
+      report.findings.push_back(ToReportFinding(finding, pack, org.contract_type, lang));
+    } else if (finding.state == "waived") {
+      report.waived.push_back(ToReportFinding(finding, pack, org.contract_type, lang));
+    }
+  }
+
+  for (const auto& host : sources.estate.hosts) {
+    HostRow row;
+    row.agent_id = host.agent_id;
+    row.hostname = SanitizeUtf8(host.hostname);
+    row.os = SanitizeUtf8(HostOs(host));
+    row.role = host.role;
+    row.role_label = RoleLabel(host.role, lang);
+    row.cpu_model = SanitizeUtf8(host.cpu_model);
+    row.cpu_cores = host.cpu_cores;
+    row.memory_bytes = host.memory_bytes;
+    row.virtual_machine = host.virtual_machine;
+    row.bios_date = SanitizeUtf8(host.bios_date);
+    row.last_seen_ms = host.last_seen_ms;
+    report.estate.hosts.push_back(std::move(row));
+  }
+  for (const auto& app : sources.estate.applications) {
+    report.estate.applications.push_back(ApplicationRow{
+        SanitizeUtf8(app.name), SanitizeUtf8(app.version), SanitizeUtf8(app.kind), app.hosts});
+  }
+  for (const auto& [name, hosts] : sources.estate.package_hosts) {
+    if (hosts > 0) {
+      report.estate.notable_software.push_back(CountEntry{name, name, hosts});
+    }
+  }
+
+  if (sources.first_audit) {
+    report.progress.since_first_audit = Compare(*sources.first_audit, sources.findings, pack, lang);
+  } else {
+    report.progress.note =
+        lang == "ru" ? "Первый аудит ещё не зафиксирован: он записывается, когда договор "
+                       "переходит на этап устранения проблем."
+                     : "No first audit recorded yet: it is recorded when the contract moves to "
+                       "remediation.";
+  }
+  if (org.contract_status == "active" && sources.signing) {
+    report.progress.since_signing = Compare(*sources.signing, sources.findings, pack, lang);
+  }
+  FinalizeReport(report);
+  return report;
+}
+
+Result<AuditReport> BuildAuditReport(Store& store, const rules::RulePack& pack, int64_t org_id,
+                                     int64_t now_ms, std::string_view lang) {
+  ReportSources sources;
+  DOZOR_ASSIGN_OR_RETURN(sources.organization, store.FindOrganization(std::to_string(org_id)));
+  FindingFilter filter;
+  filter.org_id = org_id;
+  filter.states = {"open", "acknowledged", "regressed", "waived"};
+  filter.limit = kMaxReportFindings;
+  DOZOR_ASSIGN_OR_RETURN(sources.findings, store.ListFindings(filter));
+  DOZOR_ASSIGN_OR_RETURN(sources.first_audit, store.GetAuditSnapshot(org_id, "first-audit"));
+  DOZOR_ASSIGN_OR_RETURN(sources.signing, store.GetAuditSnapshot(org_id, "signing"));
+  DOZOR_ASSIGN_OR_RETURN(sources.estate, store.GetEstateSummary(org_id, NotablePackages()));
+  return AssembleAuditReport(sources, pack, now_ms, lang);
+}
+
+}  // namespace dozor::server::report

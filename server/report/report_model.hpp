@@ -1,0 +1,175 @@
+// The audit report model: plain structs with every text already in the report's language, so
+// each renderer (HTML, JSON, CSV, PDF) is a pure function of this model. Built from the store by
+// BuildAuditReport (report_builder.hpp) or synthetically by MakeSyntheticReport.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dozor::server::report {
+
+// Headings and fixed phrases in the report's language (filled by ReportTextFor).
+struct ReportText {
+  std::string title;  // "Pre-contract audit report"
+  std::string organization, contract_type, phase, engineer, generated_at;
+  std::string readiness_score, verdict;
+  std::string must_fix, must_fix_short, must_fix_empty;
+  std::string findings_by_severity, findings_by_category, findings_by_host, waived_findings;
+  std::string counts, severity, category, state, host, rule, first_seen, last_seen, evidence;
+  std::string why, remediation, effort, estate_wide, out_of_scope;
+  std::string waived_by, waive_reason, waived_until, no_expiry, no_findings;
+  std::string estate_summary, hosts, hosts_by_os, hosts_by_role, hardware_age, virtual_machines,
+      physical_machines, total_memory, total_cores, applications, notable_software, host_table, os,
+      role, cpu_ram, last_seen_host, version, kind, host_count, score;
+  std::string progress, progress_since_first_audit, progress_since_signing, fixed_since, new_since,
+      still_open, baseline_recorded, none;
+  std::string page_of;  // "page {n} of {m}"
+  std::string total;
+};
+
+// Returns the text table for "ru" (default) or "en"; any other language gets Russian.
+ReportText ReportTextFor(std::string_view lang);
+// "ru" or "en": the language a request resolves to.
+std::string NormalizeLanguage(std::string_view lang);
+
+// Localized labels of the fixed vocabularies.
+std::string SeverityLabel(std::string_view severity, std::string_view lang);
+std::string CategoryLabel(std::string_view category, std::string_view lang);
+std::string StateLabel(std::string_view state, std::string_view lang);
+std::string PhaseLabel(std::string_view phase, std::string_view lang);
+std::string PhaseMeaning(std::string_view phase, std::string_view lang);
+std::string ContractTypeLabel(std::string_view contract_type, std::string_view lang);
+std::string RoleLabel(std::string_view role, std::string_view lang);
+// 0 for critical ... 4 for info, 5 for anything else (sort order).
+int SeverityRank(std::string_view severity);
+
+struct ReportFinding {
+  int64_t id = 0;
+  std::string rule_id;
+  std::string title, why, remediation, effort;  // in the report's language; title = rule id if the
+                                                // rule is not in the pack
+  std::string severity, severity_label, category, category_label, state, state_label;
+  std::string target;              // "host:<pk>" or "org:<id>"
+  std::string agent_id, hostname;  // empty for an estate-wide finding
+  int64_t first_seen_ms = 0, last_seen_ms = 0;
+  std::vector<std::string> evidence;  // one line per evidence row (template or key=value list)
+  bool in_scope = true;               // rule belongs to the organisation's contract type
+  bool must_fix = false;              // active, in scope, critical or high
+  int64_t regressions = 0;
+  std::string ack_by, ack_comment;
+  std::string waived_by, waive_reason;
+  std::optional<int64_t> waived_until_ms;
+};
+
+struct CountEntry {
+  std::string key, label;
+  int64_t count = 0;
+};
+
+// Findings grouped under one key; indexes point into AuditReport::findings.
+struct FindingGroup {
+  std::string key, label;
+  std::vector<size_t> finding_indexes;
+};
+
+struct ApplicationRow {
+  std::string name, version, kind;
+  int64_t hosts = 0;
+};
+
+struct HostRow {
+  std::string agent_id, hostname, os, role, role_label, cpu_model;
+  int64_t cpu_cores = 0, memory_bytes = 0;
+  bool virtual_machine = false;
+  std::string bios_date;
+  int64_t last_seen_ms = 0;
+  int score = 100;  // host readiness score
+  int64_t active_findings = 0;
+};
+
+struct EstateSection {
+  int64_t host_count = 0, virtual_count = 0, physical_count = 0;
+  int64_t total_memory_bytes = 0, total_cores = 0;
+  std::vector<CountEntry> by_os, by_role, by_hardware_age;
+  std::vector<ApplicationRow> applications;  // incl. 1C:Enterprise versions
+  std::vector<CountEntry> notable_software;  // package name -> hosts that have it
+  std::vector<HostRow> hosts;
+};
+
+struct ProgressItem {
+  std::string rule_id, title, hostname, severity, severity_label;
+};
+
+struct ProgressComparison {
+  std::string baseline_kind;  // first-audit | signing
+  int64_t baseline_at_ms = 0;
+  std::vector<ProgressItem> fixed_since, new_since, still_open;
+};
+
+struct ProgressSection {
+  std::optional<ProgressComparison> since_first_audit;
+  std::optional<ProgressComparison> since_signing;
+  std::string note;  // set when there is no first-audit baseline yet
+};
+
+struct AuditReport {
+  std::string lang = "ru";
+  ReportText text;
+  int64_t org_id = 0;
+  std::string organization, contract_type, contract_type_label;
+  std::string phase, phase_label, phase_meaning;  // prospect | remediation | active | ended
+  std::string engineer;
+  int64_t generated_at_ms = 0;
+
+  int readiness_score = 100;
+  bool ready_to_sign = true;
+  std::string verdict;  // localized
+
+  std::vector<ReportFinding> findings;  // active (open, acknowledged, regressed), severity order
+  std::vector<ReportFinding> waived;
+  std::vector<size_t> must_fix;                                    // indexes into findings
+  std::vector<CountEntry> by_severity_counts, by_category_counts;  // active findings
+  std::vector<FindingGroup> by_severity, by_category, by_host;
+  EstateSection estate;
+  ProgressSection progress;
+};
+
+// ------------------------------------------------------------------ readiness score
+// Only active in-scope findings count. host score = max(0, 100 - sum of its penalties) with
+// critical 40, high 15, medium 5, low 1, info 0; estate score = mean host score (100 without
+// hosts) - estate-wide penalties (critical 20, high 10, medium 3, low 1), clamped to 0..100 and
+// rounded. See docs/audit-report.md.
+struct ScoredFinding {
+  std::string severity;
+  std::string host_key;  // empty for an estate-wide finding
+};
+int HostPenalty(std::string_view severity);
+int EstatePenalty(std::string_view severity);
+int HostScore(const std::vector<std::string_view>& severities);
+// host_keys: every live host of the organisation; a finding on a host not in the list counts as
+// one more host.
+int ReadinessScore(const std::vector<std::string>& host_keys,
+                   const std::vector<ScoredFinding>& findings);
+
+bool IsActiveState(std::string_view state);  // open | acknowledged | regressed
+
+// Evidence rows (a JSON array of objects) as text lines through a "{column}" template; rows
+// without a template (or when the JSON is not an array of objects) become "key=value, ...".
+// host_id / org_id columns are dropped from the fallback. At most kMaxEvidenceRows lines.
+inline constexpr size_t kMaxEvidenceRows = 20;
+std::vector<std::string> RenderEvidence(std::string_view evidence_json,
+                                        std::string_view evidence_template);
+
+// Fills counts, groups, must-fix indexes, host scores, readiness score and verdict from
+// report.findings / report.estate.hosts (used by the builder and the synthetic report).
+void FinalizeReport(AuditReport& report);
+
+// "2026-11-26 20:39 UTC"; "—" for 0.
+std::string FormatTime(int64_t ms);
+// "1.5 GiB", "512 MiB".
+std::string FormatBytes(int64_t bytes);
+
+}  // namespace dozor::server::report

@@ -1,0 +1,230 @@
+#include "report/report_builder.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "report/renderers.hpp"
+
+namespace dozor::server::report {
+namespace {
+
+rules::Rule MakeRule(std::string id, std::string severity, std::vector<std::string> contracts,
+                     rules::RuleScope scope = rules::RuleScope::kHost) {
+  rules::Rule rule;
+  rule.id = id;
+  rule.scope = scope;
+  rule.severity = severity;
+  rule.category = "hardware";
+  rule.contracts = std::move(contracts);
+  rule.effort = "1h";
+  rule.title = {"Title " + id, "Заголовок " + id};
+  rule.why = {"Why " + id, "Почему " + id};
+  rule.remediation = {"Fix " + id, "Исправить " + id};
+  return rule;
+}
+
+rules::RulePack TestPack() {
+  rules::RulePack pack;
+  auto disk = MakeRule("disk-space-low", "high", {"technical", "complex"});
+  disk.evidence_template = {"{mount}: {used_pct}% used", "{mount}: занято {used_pct}%"};
+  pack.rules.push_back(disk);
+  pack.rules.push_back(MakeRule("one-c-mismatch", "critical", {"application", "complex"},
+                                rules::RuleScope::kEstate));
+  pack.rules.push_back(
+      MakeRule("reboot-pending", "medium", {"technical", "application", "complex"}));
+  return pack;
+}
+
+Finding MakeFinding(int64_t id, std::string rule_id, std::string severity, std::string state,
+                    std::string agent_id) {
+  Finding f;
+  f.id = id;
+  f.rule_id = rule_id;
+  f.org_id = 7;
+  f.severity = severity;
+  f.category = "hardware";
+  f.state = state;
+  f.agent_id = agent_id;
+  f.hostname = agent_id.empty() ? "" : "хост-" + agent_id;
+  f.target = agent_id.empty() ? "org:7" : "host:" + agent_id;
+  f.first_seen_ms = 1000 * id;
+  f.last_seen_ms = 2000 * id;
+  f.evidence_json = R"([{"host_id":1,"mount":"/","used_pct":96}])";
+  return f;
+}
+
+SnapshotFinding Snap(std::string rule_id, std::string agent_id, std::string state = "open") {
+  return SnapshotFinding{rule_id,  agent_id.empty() ? "org:7" : "host:" + agent_id,
+                         agent_id, agent_id.empty() ? "" : "хост-" + agent_id,
+                         "high",   state};
+}
+
+ReportSources TestSources(std::string contract_type, std::string status) {
+  ReportSources sources;
+  sources.organization.id = 7;
+  sources.organization.name = "ООО «Ромашка»";
+  sources.organization.contract_type = contract_type;
+  sources.organization.contract_status = status;
+  sources.organization.engineer = "Иван";
+  sources.findings = {
+      MakeFinding(1, "disk-space-low", "high", "open", "a1"),
+      MakeFinding(2, "one-c-mismatch", "critical", "acknowledged", ""),
+      MakeFinding(3, "gone-rule", "medium", "regressed", "a2"),
+      MakeFinding(4, "reboot-pending", "medium", "waived", "a2"),
+  };
+  sources.findings[3].waived_by = "director";
+  sources.findings[3].waive_reason = "planned";
+  EstateHost a1, a2;
+  a1.agent_id = "a1";
+  a1.hostname = "хост-a1";
+  a1.os_pretty_name = "Debian GNU/Linux 12 (bookworm)";
+  a1.role = "server";
+  a2.agent_id = "a2";
+  a2.hostname = "хост-a2";
+  a2.os_id = "ubuntu";
+  a2.os_version_id = "18.04";
+  a2.role = "workstation";
+  sources.estate.hosts = {a1, a2};
+  sources.estate.applications = {{"1C:Enterprise 8.3", "8.3.22.1709", "server", 1}};
+  sources.estate.package_hosts = {{"postgresql", 1}, {"samba", 0}};
+  return sources;
+}
+
+bool HasRule(const std::vector<ProgressItem>& items, std::string_view rule_id) {
+  return std::any_of(items.begin(), items.end(),
+                     [&](const ProgressItem& item) { return item.rule_id == rule_id; });
+}
+
+}  // namespace
+
+TEST_CASE("report texts come from the pack in the chosen language with templated evidence") {
+  auto report = AssembleAuditReport(TestSources("complex", "prospect"), TestPack(), 5000, "ru");
+  REQUIRE(report.findings.size() == 3);
+  CHECK(report.organization == "ООО «Ромашка»");
+  CHECK(report.phase_label == "потенциальный клиент");
+  const auto& critical = report.findings[0];
+  CHECK(critical.rule_id == "one-c-mismatch");
+  CHECK(critical.title == "Заголовок one-c-mismatch");
+  CHECK(critical.hostname.empty());
+  const auto& disk = report.findings[1];
+  CHECK(disk.title == "Заголовок disk-space-low");
+  CHECK(disk.remediation == "Исправить disk-space-low");
+  REQUIRE(disk.evidence.size() == 1);
+  CHECK(disk.evidence[0] == "/: занято 96%");
+  // A rule missing from the pack still shows, titled by its id, with key=value evidence.
+  const auto& gone = report.findings[2];
+  CHECK(gone.title == "gone-rule");
+  CHECK(gone.evidence[0] == "mount=/, used_pct=96");
+  CHECK(gone.state_label == "вернулась");
+}
+
+TEST_CASE("waived findings are listed apart and do not count") {
+  auto report = AssembleAuditReport(TestSources("complex", "prospect"), TestPack(), 5000, "en");
+  REQUIRE(report.waived.size() == 1);
+  CHECK(report.waived[0].rule_id == "reboot-pending");
+  CHECK(report.waived[0].waived_by == "director");
+  CHECK(report.waived[0].waive_reason == "planned");
+  // hosts: a1 high (85), a2 medium from the unknown rule (95): mean 90; estate critical -20.
+  CHECK(report.readiness_score == 70);
+  REQUIRE(report.must_fix.size() == 2);
+  CHECK_FALSE(report.ready_to_sign);
+  CHECK(report.verdict == "fix first");
+}
+
+TEST_CASE("findings outside the contract's scope are shown but not scored or must-fix") {
+  // An application contract: disk-space-low (technical, complex) is out of scope.
+  auto report = AssembleAuditReport(TestSources("application", "prospect"), TestPack(), 5000, "en");
+  REQUIRE(report.must_fix.size() == 1);
+  CHECK(report.findings[report.must_fix[0]].rule_id == "one-c-mismatch");
+  auto disk = std::find_if(report.findings.begin(), report.findings.end(),
+                           [](const ReportFinding& f) { return f.rule_id == "disk-space-low"; });
+  REQUIRE(disk != report.findings.end());
+  CHECK_FALSE(disk->in_scope);
+  // a1 has nothing in scope (100), a2 medium (95): 97.5 -> 98, minus estate critical 20.
+  CHECK(report.readiness_score == 78);
+}
+
+TEST_CASE("progress against the first audit lists fixed, new and still open findings") {
+  auto sources = TestSources("complex", "remediation");
+  AuditSnapshot first;
+  first.kind = "first-audit";
+  first.at_ms = 100;
+  first.findings = {Snap("disk-space-low", "a1"), Snap("old-rule", "a2"),
+                    Snap("reboot-pending", "a2", "waived")};
+  sources.first_audit = first;
+  auto report = AssembleAuditReport(sources, TestPack(), 5000, "en");
+  REQUIRE(report.progress.since_first_audit);
+  const auto& progress = *report.progress.since_first_audit;
+  CHECK(progress.baseline_at_ms == 100);
+  REQUIRE(progress.fixed_since.size() == 1);
+  CHECK(progress.fixed_since[0].rule_id == "old-rule");
+  CHECK(progress.fixed_since[0].hostname == "хост-a2");
+  REQUIRE(progress.still_open.size() == 1);
+  CHECK(progress.still_open[0].rule_id == "disk-space-low");
+  CHECK(progress.still_open[0].title == "Title disk-space-low");
+  CHECK(progress.new_since.size() == 2);
+  CHECK(HasRule(progress.new_since, "one-c-mismatch"));
+  CHECK(HasRule(progress.new_since, "gone-rule"));
+  // The waived finding is neither fixed nor new.
+  CHECK_FALSE(HasRule(progress.fixed_since, "reboot-pending"));
+  CHECK_FALSE(HasRule(progress.new_since, "reboot-pending"));
+  CHECK_FALSE(report.progress.since_signing);
+  CHECK(report.progress.note.empty());
+}
+
+TEST_CASE("an active contract is also compared with the signing baseline") {
+  auto sources = TestSources("complex", "active");
+  AuditSnapshot first;
+  first.kind = "first-audit";
+  first.findings = {Snap("disk-space-low", "a1"), Snap("old-rule", "a2")};
+  AuditSnapshot signing;
+  signing.kind = "signing";
+  signing.at_ms = 200;
+  signing.findings = {Snap("disk-space-low", "a1"), Snap("one-c-mismatch", "")};
+  sources.first_audit = first;
+  sources.signing = signing;
+  auto report = AssembleAuditReport(sources, TestPack(), 5000, "en");
+  REQUIRE(report.progress.since_signing);
+  const auto& since = *report.progress.since_signing;
+  CHECK(since.fixed_since.empty());
+  CHECK(since.still_open.size() == 2);
+  REQUIRE(since.new_since.size() == 1);
+  CHECK(since.new_since[0].rule_id == "gone-rule");
+}
+
+TEST_CASE("without a first audit the report says when it will be recorded") {
+  auto report = AssembleAuditReport(TestSources("complex", "prospect"), TestPack(), 5000, "ru");
+  CHECK_FALSE(report.progress.since_first_audit);
+  CHECK(report.progress.note.find("устранения") != std::string::npos);
+  auto en = AssembleAuditReport(TestSources("complex", "prospect"), TestPack(), 5000, "en");
+  CHECK(en.progress.note.find("remediation") != std::string::npos);
+}
+
+TEST_CASE("estate summary comes from the store's hosts, applications and packages") {
+  auto report = AssembleAuditReport(TestSources("complex", "prospect"), TestPack(), 5000, "en");
+  const auto& estate = report.estate;
+  CHECK(estate.host_count == 2);
+  REQUIRE(estate.hosts.size() == 2);
+  CHECK(estate.hosts[0].os == "Debian GNU/Linux 12 (bookworm)");
+  CHECK(estate.hosts[1].os == "ubuntu 18.04");
+  CHECK(estate.hosts[1].role_label == "workstation");
+  CHECK(estate.hosts[0].score == 85);
+  REQUIRE(estate.applications.size() == 1);
+  CHECK(estate.applications[0].version == "8.3.22.1709");
+  REQUIRE(estate.notable_software.size() == 1);  // packages on no host are left out
+  CHECK(estate.notable_software[0].key == "postgresql");
+  REQUIRE(estate.by_role.size() == 2);
+}
+
+TEST_CASE("an assembled report renders in every format") {
+  auto report = AssembleAuditReport(TestSources("complex", "remediation"), TestPack(), 5000, "ru");
+  CHECK(RenderHtml(report).find("Заголовок disk-space-low") != std::string::npos);
+  CHECK(RenderJson(report).find("\"rule_id\": \"gone-rule\"") != std::string::npos);
+  CHECK(RenderCsv(report).find("хост-a1") != std::string::npos);
+  auto pdf = RenderPdf(report);
+  REQUIRE(pdf.ok());
+  CHECK(pdf->rfind("%PDF-", 0) == 0);
+}
+
+}  // namespace dozor::server::report

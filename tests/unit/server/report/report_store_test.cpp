@@ -1,0 +1,154 @@
+// BuildAuditReport over a real SQLite store: findings, a waiver, the first-audit snapshot taken
+// when the contract moves to remediation, and progress after things change.
+#include <doctest/doctest.h>
+
+#include "report/renderers.hpp"
+#include "report/report_builder.hpp"
+#include "store/sqlite_store.hpp"
+#include "test_util.hpp"
+
+namespace dozor::server::report {
+namespace {
+
+rules::RulePack Pack() {
+  rules::RulePack pack;
+  rules::Rule disk;
+  disk.id = "disk-space-low";
+  disk.severity = "high";
+  disk.category = "hardware";
+  disk.contracts = {"technical", "complex"};
+  disk.effort = "1h";
+  disk.title = {"Filesystem almost full", "Файловая система почти заполнена"};
+  disk.remediation = {"Free space", "Освободить место"};
+  disk.evidence_template = {"{mount}: {used_pct}% used", "{mount}: занято {used_pct}%"};
+  pack.rules.push_back(disk);
+  rules::Rule reboot = disk;
+  reboot.id = "reboot-pending";
+  reboot.severity = "medium";
+  reboot.category = "os";
+  reboot.title = {"Reboot pending", "Требуется перезагрузка"};
+  reboot.evidence_template = {};
+  pack.rules.push_back(reboot);
+  return pack;
+}
+
+struct Fixture {
+  testing::TempDir dir;
+  std::unique_ptr<SqliteStore> store;
+  int64_t org = 0;
+  std::vector<int64_t> hosts;
+
+  Fixture() {
+    SqliteStoreOptions options;
+    options.path = (dir / "dozor.db").string();
+    options.background_checkpoint = false;
+    auto opened = SqliteStore::Open(options);
+    REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().ToString()));
+    store = std::move(opened).value();
+    Organization organization;
+    organization.name = "ООО «Ромашка»";
+    organization.contract_type = "complex";
+    auto created = store->CreateOrganization(organization);
+    REQUIRE(created.ok());
+    org = created->id;
+    NewEnrollmentToken token;
+    token.org_id = org;
+    token.token_hash = "token-hash";
+    REQUIRE(store->CreateEnrollmentToken(token).ok());
+    for (const char* name : {"бух-пк-01", "srv-1c"}) {
+      NewAgent agent;
+      agent.agent_id = std::string("agent-") + name;
+      agent.secret_hash = "secret";
+      agent.hostname = name;
+      REQUIRE(store->EnrollAgent(token.token_hash, agent, 1000).ok());
+      auto pk = store->HostPk(agent.agent_id);
+      REQUIRE(pk.ok());
+      hosts.push_back(*pk);
+    }
+  }
+
+  void Evaluate(std::vector<std::pair<std::string, int64_t>> hits, int64_t now) {
+    EvaluationInput input;
+    input.host_scope = true;
+    input.rule_ids = {"disk-space-low", "reboot-pending"};
+    input.targets = hosts;
+    for (const auto& [rule, host] : hits) {
+      input.hits.push_back(FindingHit{rule, org, host, R"([{"mount":"/","used_pct":97}])", false});
+    }
+    input.meta["disk-space-low"] = RuleMeta{"high", "hardware"};
+    input.meta["reboot-pending"] = RuleMeta{"medium", "os"};
+    auto change = store->ApplyEvaluation(input, now);
+    REQUIRE_MESSAGE(change.ok(), (change.ok() ? "" : change.error().ToString()));
+  }
+
+  AuditReport Build(std::string_view lang, int64_t now) {
+    auto report = BuildAuditReport(*store, Pack(), org, now, lang);
+    REQUIRE_MESSAGE(report.ok(), (report.ok() ? "" : report.error().ToString()));
+    return std::move(report).value();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("report from the store: prospect with findings, a waiver and no first audit yet") {
+  Fixture f;
+  f.Evaluate({{"disk-space-low", f.hosts[0]}, {"reboot-pending", f.hosts[1]}}, 10'000);
+  auto reboot = f.store->ListFindings(FindingFilter{f.org, std::nullopt, {}, {}, "reboot-pending"});
+  REQUIRE(reboot.ok());
+  REQUIRE(reboot->size() == 1);
+  REQUIRE(f.store->WaiveFinding(reboot->front().id, "director", "план", std::nullopt, 11'000).ok());
+
+  AuditReport report = f.Build("ru", 12'000);
+  CHECK(report.organization == "ООО «Ромашка»");
+  CHECK(report.phase == "prospect");
+  REQUIRE(report.findings.size() == 1);
+  CHECK(report.findings[0].title == "Файловая система почти заполнена");
+  CHECK(report.findings[0].hostname == "бух-пк-01");
+  CHECK(report.findings[0].evidence == std::vector<std::string>{"/: занято 97%"});
+  REQUIRE(report.waived.size() == 1);
+  CHECK(report.waived[0].waive_reason == "план");
+  CHECK(report.must_fix.size() == 1);
+  CHECK(report.verdict == "сначала устранить");
+  CHECK(report.estate.host_count == 2);
+  // Hosts 85 and 100 (the waived finding does not count).
+  CHECK(report.readiness_score == 93);
+  CHECK_FALSE(report.progress.since_first_audit);
+  CHECK_FALSE(report.progress.note.empty());
+}
+
+TEST_CASE("report from the store: progress since the first audit after remediation") {
+  Fixture f;
+  f.Evaluate({{"disk-space-low", f.hosts[0]}, {"disk-space-low", f.hosts[1]}}, 10'000);
+  OrganizationPatch patch;
+  patch.contract_status = "remediation";
+  patch.actor = "engineer";
+  auto moved = f.store->UpdateOrganization(f.org, patch);
+  REQUIRE_MESSAGE(moved.ok(), (moved.ok() ? "" : moved.error().ToString()));
+  // Host 0 fixed its disk, host 1 did not, and host 1 now needs a reboot.
+  f.Evaluate({{"disk-space-low", f.hosts[1]}, {"reboot-pending", f.hosts[1]}}, 20'000);
+
+  AuditReport report = f.Build("en", 30'000);
+  CHECK(report.phase == "remediation");
+  REQUIRE(report.progress.since_first_audit);
+  const auto& progress = *report.progress.since_first_audit;
+  REQUIRE(progress.fixed_since.size() == 1);
+  CHECK(progress.fixed_since[0].hostname == "бух-пк-01");
+  CHECK(progress.fixed_since[0].title == "Filesystem almost full");
+  REQUIRE(progress.still_open.size() == 1);
+  CHECK(progress.still_open[0].hostname == "srv-1c");
+  REQUIRE(progress.new_since.size() == 1);
+  CHECK(progress.new_since[0].rule_id == "reboot-pending");
+
+  auto pdf = RenderPdf(report);
+  REQUIRE(pdf.ok());
+  CHECK(pdf->rfind("%PDF-", 0) == 0);
+}
+
+TEST_CASE("report from the store: an unknown organisation is not found") {
+  Fixture f;
+  auto report = BuildAuditReport(*f.store, Pack(), f.org + 100, 1000, "en");
+  REQUIRE_FALSE(report.ok());
+  CHECK(report.error().code == ErrorCode::kNotFound);
+}
+
+}  // namespace dozor::server::report
