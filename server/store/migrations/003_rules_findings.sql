@@ -22,9 +22,12 @@ ALTER TABLE host_disks ADD COLUMN pending_sectors INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE host_disks ADD COLUMN offline_uncorrectable INTEGER NOT NULL DEFAULT -1;
 
 ALTER TABLE host_interfaces ADD COLUMN duplex TEXT NOT NULL DEFAULT '';
--- Rules look for failed/inactive units across the whole estate (failed-services, backups);
--- covering, so those scans never touch the table rows of the many healthy units.
-CREATE INDEX host_services_state ON host_services(active_state, enabled, name, agent);
+-- Rules look for failed units and enabled-but-inactive ones across the whole estate
+-- (failed-services, backup-service-failed). Partial indexes: they hold only those few units, and
+-- a query that does not ask for exactly that state cannot be misled into using them.
+CREATE INDEX host_services_failed ON host_services(agent, name) WHERE active_state = 'failed';
+CREATE INDEX host_services_enabled_inactive ON host_services(agent, name)
+  WHERE active_state = 'inactive' AND enabled = 'enabled';
 
 -- received_at - collected_at of the agent's newest report: a rough clock offset.
 ALTER TABLE agents ADD COLUMN clock_offset_ms INTEGER NOT NULL DEFAULT 0;
