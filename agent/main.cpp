@@ -1,9 +1,9 @@
 // dozor-agent: flags and wiring only. The work lives in core/, collectors/ and transport/.
 #include <google/protobuf/util/json_util.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -15,8 +15,10 @@
 #include "collectors/collector.hpp"
 #include "collectors/health.hpp"
 #include "core/agent.hpp"
+#include "core/agent_status.hpp"
 #include "core/config.hpp"
 #include "core/identity.hpp"
+#include "core/one_shot.hpp"
 #include "dozor/common/files.hpp"
 #include "dozor/common/version.hpp"
 #include "transport/enroll_client.hpp"
@@ -33,6 +35,8 @@ struct Flags {
   bool insecure = false;
   std::optional<int> health_interval;  // unset: the config file's value
   std::optional<int> inventory_interval;
+  std::optional<int> max_rss_mb;
+  std::optional<double> max_cpu_percent;
 };
 
 void AddConnectionFlags(CLI::App* app, Flags& flags) {
@@ -40,7 +44,8 @@ void AddConnectionFlags(CLI::App* app, Flags& flags) {
   app->add_option("--ca", flags.ca, "PEM file with the CA that signed the server certificate");
   app->add_option("--server-name", flags.server_name, "Name to verify in the server certificate");
   app->add_flag("--insecure", flags.insecure, "Plaintext gRPC (demo/loopback only)");
-  app->add_option("--state-dir", flags.state_dir, "Identity and spool directory (default /var/lib/dozor-agent)");
+  app->add_option("--state-dir", flags.state_dir,
+                  "Identity and spool directory (default /var/lib/dozor-agent)");
 }
 
 // Config file (if any), then flags on top; validated.
@@ -60,6 +65,8 @@ dozor::Result<AgentConfig> ResolveConfig(const Flags& flags) {
   if (!flags.log_level.empty()) config.log_level = flags.log_level;
   if (flags.health_interval) config.health_interval_seconds = *flags.health_interval;
   if (flags.inventory_interval) config.inventory_interval_seconds = *flags.inventory_interval;
+  if (flags.max_rss_mb) config.max_rss_mb = *flags.max_rss_mb;
+  if (flags.max_cpu_percent) config.max_cpu_percent = *flags.max_cpu_percent;
   if (!flags.spool_max_bytes.empty()) {
     DOZOR_ASSIGN_OR_RETURN(config.spool_max_bytes, ParseByteSize(flags.spool_max_bytes));
   }
@@ -90,7 +97,8 @@ int RunEnroll(const Flags& flags, const std::string& token) {
               << "); remove identity.json to enroll again\n";
     return 1;
   }
-  ChannelOptions channel{config->server_address, config->tls_ca_file, config->tls_server_name, config->insecure};
+  ChannelOptions channel{config->server_address, config->tls_ca_file, config->tls_server_name,
+                         config->insecure};
   EnrollParams params;
   params.token = token;
   params.hostname = Hostname();
@@ -111,12 +119,16 @@ int RunEnroll(const Flags& flags, const std::string& token) {
   identity.enrolled_at_ms = dozor::SystemClock::Instance().NowMs();
   auto saved = SaveIdentity(config->state_dir, identity);
   if (!saved.ok()) {
-    std::cerr << "dozor-agent: enrolled, but cannot save the identity: " << saved.error().message << "\n";
+    std::cerr << "dozor-agent: enrolled, but cannot save the identity: " << saved.error().message
+              << "\n";
     return 1;
   }
-  std::cout << "Enrolled into \"" << identity.organization << "\" as agent " << identity.agent_id << ".\n"
-            << "Identity saved to " << (config->state_dir / "identity.json").string() << " (mode 0600).\n"
-            << "Start the agent: dozor-agent run" << (flags.state_dir.empty() ? "" : " --state-dir " + flags.state_dir)
+  std::cout << "Enrolled into \"" << identity.organization << "\" as agent " << identity.agent_id
+            << ".\n"
+            << "Identity saved to " << (config->state_dir / "identity.json").string()
+            << " (mode 0600).\n"
+            << "Start the agent: dozor-agent run"
+            << (flags.state_dir.empty() ? "" : " --state-dir " + flags.state_dir)
             << (flags.ca.empty() ? "" : " --ca " + flags.ca)
             << (flags.server_name.empty() ? "" : " --server-name " + flags.server_name)
             << (config->insecure ? " --insecure" : "") << "\n";
@@ -181,16 +193,18 @@ int RunInventory(const Flags& flags, int repeat) {
   for (int i = 1; i < repeat; ++i) {
     auto started = std::chrono::steady_clock::now();
     InventoryRun warmup = CollectInventory(context);
-    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                  .count();
     std::cerr << "inventory run " << i << ": " << ms << " ms, "
               << warmup.inventory.software().packages_size() << " packages\n";
   }
   auto started = std::chrono::steady_clock::now();
   InventoryRun run = CollectInventory(context);
   if (repeat > 1) {
-    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-    std::cerr << "inventory run " << repeat << ": " << ms << " ms; peak RSS of dozor-agent (VmHWM):" << PeakRss()
-              << "\n";
+    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                  .count();
+    std::cerr << "inventory run " << repeat << ": " << ms
+              << " ms; peak RSS of dozor-agent (VmHWM):" << PeakRss() << "\n";
   }
   dozor::v1::Report report;
   report.set_collected_at_ms(context.clock->NowMs());
@@ -216,6 +230,37 @@ int RunHealth(const Flags& flags, int interval_ms) {
   return PrintJson(*sample);
 }
 
+int RunCollect(const Flags& flags, OneShotOptions options) {
+  options.root = flags.root.empty() ? "/" : flags.root;
+  if (options.token.empty()) {
+    std::cerr << "dozor-agent: --token must not be empty\n";
+    return 2;
+  }
+  auto summary = CollectSnapshotFile(options);
+  if (!summary.ok()) {
+    std::cerr << "dozor-agent: " << summary.error().message << "\n";
+    return summary.error().code == dozor::ErrorCode::kInvalidArgument ? 2 : 1;
+  }
+  std::cerr << "Wrote " << options.output.string() << " (" << summary->file_bytes
+            << " bytes, mode 0600): host " << summary->hostname << ", " << summary->packages
+            << " packages, health sample " << (summary->health ? "included" : "not included")
+            << ", " << summary->failed_collectors << " collector(s) failed.\nsha256 "
+            << summary->sha256 << "\nLoad it with: dozorctl import " << options.output.string()
+            << " --org ORG\n";
+  return 0;
+}
+
+int RunStatus(const Flags& flags, bool json) {
+  auto config = ResolveConfig(flags);
+  if (!config.ok()) {
+    std::cerr << "dozor-agent: " << config.error().message << "\n";
+    return 2;
+  }
+  StatusView view = LoadStatusView(config->state_dir, dozor::SystemClock::Instance().NowMs());
+  std::cout << (json ? RenderStatusJson(view) : RenderStatusText(view));
+  return view.exit_code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -229,15 +274,22 @@ int main(int argc, char** argv) {
   // Global options (--config, --log-level) are accepted after the subcommand too.
   app.fallthrough();
   Flags flags;
-  app.add_option("-c,--config", flags.config_file, std::string("Config file (TOML; default ") + kDefaultConfigFile + " if present)");
+  app.add_option("-c,--config", flags.config_file,
+                 std::string("Config file (TOML; default ") + kDefaultConfigFile + " if present)");
   app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error");
 
   auto* run = app.add_subcommand("run", "Run the agent (the default)");
   AddConnectionFlags(run, flags);
   run->add_option("--root", flags.root, "Filesystem root the collectors read (default /)");
-  run->add_option("--health-interval", flags.health_interval, "Seconds between health samples (1..86400)");
-  run->add_option("--inventory-interval", flags.inventory_interval, "Seconds between inventories (60..604800)");
+  run->add_option("--health-interval", flags.health_interval,
+                  "Seconds between health samples (1..86400)");
+  run->add_option("--inventory-interval", flags.inventory_interval,
+                  "Seconds between inventories (60..604800)");
   run->add_option("--spool-max-bytes", flags.spool_max_bytes, "Spool size bound, e.g. 64MiB");
+  run->add_option("--max-rss-mb", flags.max_rss_mb,
+                  "Own memory limit in MiB before shedding work (16..65536)");
+  run->add_option("--max-cpu-percent", flags.max_cpu_percent,
+                  "Own CPU limit, % of one core averaged over a minute (0.5..400)");
 
   std::string token;
   auto* enroll = app.add_subcommand("enroll", "Enroll this machine with a client-scoped token");
@@ -247,17 +299,51 @@ int main(int argc, char** argv) {
   auto* inventory = app.add_subcommand("inventory", "Collect one inventory and print it as JSON");
   inventory->add_option("--root", flags.root, "Filesystem root (default /)");
   int repeat = 1;
-  inventory->add_option("--repeat", repeat, "Collect N times in one process, timing each run on stderr")
+  inventory
+      ->add_option("--repeat", repeat, "Collect N times in one process, timing each run on stderr")
       ->check(CLI::Range(1, 1000));
   int interval_ms = 1000;
   auto* health = app.add_subcommand("health", "Take one health sample and print it as JSON");
   health->add_option("--root", flags.root, "Filesystem root (default /)");
-  health->add_option("--interval-ms", interval_ms, "Milliseconds between the priming and the real sample");
+  health->add_option("--interval-ms", interval_ms,
+                     "Milliseconds between the priming and the real sample");
 
-  CLI11_PARSE(app, argc, argv);
+  OneShotOptions one_shot;
+  auto* collect = app.add_subcommand(
+      "collect", "Run every collector once, without a server, into one integrity-protected file");
+  collect->add_option("-o,--output", one_shot.output, "Snapshot file to write (mode 0600)")
+      ->required();
+  collect->add_option("--token", one_shot.token, "Enrollment token of the client's organisation")
+      ->required();
+  collect->add_option("--root", flags.root, "Filesystem root (default /)");
+  bool no_health = false;
+  collect->add_flag("--no-health", no_health, "Inventory only, no health sample");
+  collect
+      ->add_option("--interval-ms", one_shot.health_interval_ms,
+                   "Milliseconds between the priming and the real health sample")
+      ->check(CLI::Range(100, 60000));
+
+  bool status_json = false;
+  auto* status =
+      app.add_subcommand("status", "Show identity, service state, last send, spool and collectors");
+  status->add_option("--state-dir", flags.state_dir,
+                     "Identity and spool directory (default /var/lib/dozor-agent)");
+  status->add_flag("--json", status_json, "Machine-readable output");
+
+  // Exit code 2 for any usage error (CLI11's own codes are 100+); help and --version exit 0.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : 2;
+  }
   if (!flags.log_level.empty()) spdlog::set_level(spdlog::level::from_str(flags.log_level));
   if (*enroll) return RunEnroll(flags, token);
   if (*inventory) return RunInventory(flags, repeat);
   if (*health) return RunHealth(flags, interval_ms);
+  if (*collect) {
+    one_shot.health = !no_health;
+    return RunCollect(flags, one_shot);
+  }
+  if (*status) return RunStatus(flags, status_json);
   return RunAgent(flags);
 }

@@ -31,6 +31,15 @@ int main(int argc, char** argv) {
   auto* public_address = app.add_option("--public-address", flags.grpc_public_address, "gRPC address agents use (shown in enroll commands)");
   auto* tls_cert = app.add_option("--tls-cert", flags.tls_cert_file, "PEM certificate chain for gRPC");
   auto* tls_key = app.add_option("--tls-key", flags.tls_key_file, "PEM private key for --tls-cert");
+  auto* tls_ca = app.add_option("--tls-ca", flags.tls_ca_file,
+                                "PEM of the CA that signed --tls-cert (served as /ca.crt for the one-line install)");
+  std::string packages_dir, install_script;
+  auto* packages_option = app.add_option("--install-packages-dir", packages_dir,
+                                         "Directory of dozor-agent_*.deb files served under /packages/");
+  auto* public_url = app.add_option("--install-public-url", flags.install_public_url,
+                                    "URL clients reach the management API by, for the install command");
+  auto* script_option = app.add_option("--install-script", install_script,
+                                       "Install script served as /install.sh");
   auto* insecure = app.add_flag("--insecure", flags.insecure, "Plaintext gRPC for agents: demo/loopback only");
   auto* http_listen = app.add_option("--http-listen", flags.http_listen, "Management API listen address HOST:PORT");
   auto* http_cert = app.add_option("--http-tls-cert", flags.http_tls_cert_file, "PEM certificate for the management API");
@@ -87,6 +96,10 @@ int main(int argc, char** argv) {
   if (*tls_cert) config.tls_cert_file = flags.tls_cert_file;
   if (*tls_key) config.tls_key_file = flags.tls_key_file;
   if (*insecure) config.insecure = true;
+  if (*tls_ca) config.tls_ca_file = flags.tls_ca_file;
+  if (*packages_option) config.install_packages_dir = packages_dir;
+  if (*public_url) config.install_public_url = flags.install_public_url;
+  if (*script_option) config.install_script = install_script;
   if (*http_listen) config.http_listen = flags.http_listen;
   if (*http_cert) config.http_tls_cert_file = flags.http_tls_cert_file;
   if (*http_key) config.http_tls_key_file = flags.http_tls_key_file;

@@ -15,6 +15,9 @@ class HealthSampler {
   // rates over the time since the previous call. Partial failures (e.g. no /sys/class/thermal) leave
   // those fields empty and are listed in `errors`.
   virtual Result<dozor::v1::HealthSample> Sample(std::vector<std::string>* errors) = 0;
+  // Gives back reusable read buffers that grew on a big sample (self-limits shedding). The
+  // counters needed for the next rates are kept.
+  virtual void ReleaseMemory() {}
 };
 
 // Per-OS implementation (linux/health_linux.cpp).

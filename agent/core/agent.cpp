@@ -1,10 +1,13 @@
 #include "core/agent.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "collectors/self_usage.hpp"
 #include "dozor/common/files.hpp"
 #include "dozor/common/version.hpp"
 
@@ -12,13 +15,30 @@ namespace dozor::agent {
 
 namespace {
 using SteadyClock = std::chrono::steady_clock;
+
+// How often the scheduler looks whether status.json needs rewriting (it is written only on change).
+constexpr auto kStatusCheckPeriod = std::chrono::seconds(5);
+
+int64_t MonotonicMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             SteadyClock::now().time_since_epoch())
+      .count();
+}
+
+SelfLimits LimitsFromConfig(const AgentConfig& config) {
+  SelfLimits limits;
+  limits.max_rss_bytes = static_cast<uint64_t>(config.max_rss_mb) << 20;
+  limits.max_cpu_percent = config.max_cpu_percent;
+  return limits;
+}
 }  // namespace
 
 Agent::Agent(AgentConfig config, AgentIdentity identity)
     : config_(std::move(config)),
       identity_(std::move(identity)),
       health_interval_s_(config_.health_interval_seconds),
-      inventory_interval_s_(config_.inventory_interval_seconds) {
+      inventory_interval_s_(config_.inventory_interval_seconds),
+      limiter_(LimitsFromConfig(config_)) {
   context_.root = config_.root;
   context_.collect_smart = config_.collect_smart;
   if (config_.root == "/" || config_.root.empty()) {
@@ -75,8 +95,8 @@ void Agent::OnCommand(const dozor::v1::Command& command) {
     if (set.inventory_interval_seconds() >= 60 && set.inventory_interval_seconds() <= 604800) {
       inventory_interval_s_ = static_cast<int>(set.inventory_interval_seconds());
     }
-    spdlog::info("server set intervals: health {} s, inventory {} s (command {})", health_interval_s_,
-                 inventory_interval_s_, command.id());
+    spdlog::info("server set intervals: health {} s, inventory {} s (command {})",
+                 health_interval_s_, inventory_interval_s_, command.id());
     intervals_changed_ = true;
   } else {
     spdlog::warn("ignoring unknown command {} from the server", command.id());
@@ -103,10 +123,13 @@ void Agent::CollectAndSpoolInventory() {
   *report.mutable_inventory() = std::move(run.inventory);
   for (auto& status : run.statuses) {
     if (!status.ok()) spdlog::warn("collector {} failed: {}", status.name(), status.error());
+    RecordCollector(status);
     *report.add_collectors() = std::move(status);
   }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started).count();
-  spdlog::info("inventory collected in {} ms ({} packages)", ms, report.inventory().software().packages_size());
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started).count();
+  spdlog::info("inventory collected in {} ms ({} packages)", ms,
+               report.inventory().software().packages_size());
   SpoolReport(std::move(report), "inventory");
 }
 
@@ -122,20 +145,135 @@ void Agent::SampleAndSpoolHealth() {
       std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started).count()));
   if (!sample.ok()) {
     spdlog::warn("health sample failed: {}", sample.error().message);
+    status->set_ok(false);
+    status->set_error(sample.error().message);
+    RecordCollector(*status);
     return;
   }
   std::string joined;
   for (const auto& error : errors) joined += (joined.empty() ? "" : "; ") + error;
   status->set_ok(errors.empty());
   status->set_error(joined);
+  RecordCollector(*status);
   *report.mutable_health() = std::move(*sample);
-  report.mutable_health()->set_interval_seconds(static_cast<uint32_t>(health_interval_s_));
+  report.mutable_health()->set_interval_seconds(
+      static_cast<uint32_t>(EffectiveHealthIntervalSeconds()));
   SpoolReport(std::move(report), "health sample");
 }
 
+int Agent::EffectiveHealthIntervalSeconds() const {
+  // Called with mutex_ held or from the scheduler thread, the only writer besides OnCommand.
+  return limiter_.shedding() ? health_interval_s_ * 2 : health_interval_s_;
+}
+
+void Agent::RecordCollector(const dozor::v1::CollectorStatus& status) {
+  CollectorResult& result = collector_results_[status.name()];
+  result.name = status.name();
+  result.ok = status.ok();
+  result.error = status.error();
+  result.duration_ms = status.duration_ms();
+  result.at_ms = context_.clock->NowMs();
+}
+
+bool Agent::CheckSelfLimits() {
+  auto reading = ReadSelfUsage();
+  if (!reading.ok()) {
+    spdlog::debug("cannot read own usage: {}", reading.error().message);
+    return true;
+  }
+  const SelfLimitDecision decision =
+      limiter_.Observe(SelfUsage{MonotonicMs(), reading->rss_bytes, reading->cpu_time_ms});
+  last_limits_ = decision;
+  if (decision.started) {
+    spdlog::warn(
+        "self-limits: {}; shedding work (no inventory, health every {} s, caches dropped) "
+        "until back under the limits",
+        decision.reason, health_interval_s_ * 2);
+    DropCollectorCaches();
+    sampler_->ReleaseMemory();
+  }
+  if (decision.recovered) {
+    spdlog::info(
+        "self-limits: back under the limits (RSS {} MiB, CPU {:.1f}%); resuming normal "
+        "work",
+        decision.rss_bytes >> 20, decision.cpu_percent);
+    if (inventory_deferred_) {
+      std::lock_guard lock(mutex_);
+      inventory_requested_ = true;
+      inventory_deferred_ = false;
+    }
+  }
+  if (decision.exit) {
+    spdlog::critical(
+        "self-limits: memory {} MiB has stayed above {:.0f}x the limit of {} MiB; "
+        "exiting so the service manager restarts the agent (spooled reports are kept)",
+        decision.rss_bytes >> 20, limiter_.limits().fatal_memory_factor, config_.max_rss_mb);
+    return false;
+  }
+  return true;
+}
+
+void Agent::UpdateStatusFile() {
+  RuntimeStatus status;
+  status.pid = static_cast<int64_t>(::getpid());
+  status.started_at_ms = started_at_ms_;
+  status.agent_version = kVersion;
+  status.server_address =
+      config_.server_address.empty() ? identity_.server_address : config_.server_address;
+  {
+    std::lock_guard lock(mutex_);
+    status.health_interval_seconds = EffectiveHealthIntervalSeconds();
+  }
+  const StreamClientStatus client = client_->status();
+  status.connected = client.connected;
+  status.last_send_ok_ms = client.last_ack_ms > 0 ? client.last_ack_ms : previous_last_send_ms_;
+  status.last_connect_ms = client.last_connect_ms;
+  status.last_error = client.last_error;
+  auto stats = spool_->Stats();
+  if (stats.ok()) {
+    status.spool_reports = stats->count;
+    status.spool_bytes = stats->bytes;
+    status.spool_dropped_health = stats->dropped_health_total;
+  }
+  for (const auto& [name, result] : collector_results_) {
+    status.collectors.push_back(result);
+  }
+  status.shedding = limiter_.shedding();
+  status.shed_reason = last_limits_.reason;
+  status.rss_bytes = last_limits_.rss_bytes;
+  status.cpu_percent = last_limits_.cpu_percent;
+  status.max_rss_mb = config_.max_rss_mb;
+  status.max_cpu_percent = config_.max_cpu_percent;
+  // Compared without the timestamp, so an idle agent does not rewrite (and fsync) the file.
+  const std::string content = SerializeRuntimeStatus(status);
+  if (content == last_status_written_) {
+    return;
+  }
+  status.updated_at_ms = context_.clock->NowMs();
+  auto saved = SaveRuntimeStatus(config_.state_dir, status);
+  if (!saved.ok()) {
+    spdlog::warn("cannot write the status file: {}", saved.error().message);
+    return;
+  }
+  last_status_written_ = content;
+}
+
 int Agent::Run() {
+  auto agent_lock = AgentLock::Acquire(config_.state_dir);
+  if (!agent_lock.ok()) {
+    spdlog::critical("{}", agent_lock.error().message);
+    return 1;
+  }
+  started_at_ms_ = context_.clock->NowMs();
+  // The last send of the previous run stays the last send until this run sends something.
+  if (auto text = ReadFile(config_.state_dir / kStatusFileName, kMaxStatusFileBytes); text.ok()) {
+    if (auto previous = ParseRuntimeStatus(*text); previous.ok()) {
+      previous_last_send_ms_ = previous->last_send_ok_ms;
+    }
+  }
   std::string warning;
-  auto spool = Spool::Open(SpoolOptions{config_.state_dir / "spool.db", config_.spool_max_bytes}, &warning);
+  auto spool =
+      Spool::Open(SpoolOptions{config_.state_dir / "spool.db", config_.spool_max_bytes}, &warning);
   if (!spool.ok()) {
     spdlog::critical("cannot open the spool: {}", spool.error().message);
     return 1;
@@ -153,33 +291,39 @@ int Agent::Run() {
   options.channel.insecure = config_.insecure;
   options.agent_id = identity_.agent_id;
   options.agent_secret = identity_.agent_secret;
-  client_ = std::make_unique<StreamClient>(options, *spool_, [this](const dozor::v1::Command& command) {
-    OnCommand(command);
-  });
+  client_ = std::make_unique<StreamClient>(
+      options, *spool_, [this](const dozor::v1::Command& command) { OnCommand(command); });
   sampler_ = MakeHealthSampler(context_);
   std::vector<std::string> ignored;
   (void)sampler_->Sample(&ignored);  // prime the counters so the first real sample has rates
 
-  spdlog::info("dozor-agent {} started: agent {} ({}), server {}, state {}, root {}", kVersion,
-               identity_.agent_id, identity_.organization, options.channel.server_address,
-               config_.state_dir.string(), context_.root.string());
+  spdlog::info(
+      "dozor-agent {} started: agent {} ({}), server {}, state {}, root {}, limits {} MiB / "
+      "{}% CPU",
+      kVersion, identity_.agent_id, identity_.organization, options.channel.server_address,
+      config_.state_dir.string(), context_.root.string(), config_.max_rss_mb,
+      config_.max_cpu_percent);
   client_->Start();
+  UpdateStatusFile();
 
+  int exit_code = 0;
   auto next_inventory = SteadyClock::now();
   auto next_health = SteadyClock::now() + std::chrono::seconds(health_interval_s_);
+  auto next_status_check = SteadyClock::now() + kStatusCheckPeriod;
   while (true) {
     bool do_inventory = false;
     bool do_health = false;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_until(lock, std::min(next_inventory, next_health), [&] {
-        return stopping_ || inventory_requested_ || intervals_changed_;
-      });
+      wake_.wait_until(lock, std::min({next_inventory, next_health, next_status_check}),
+                       [&] { return stopping_ || inventory_requested_ || intervals_changed_; });
       if (stopping_) break;
       if (intervals_changed_) {
         intervals_changed_ = false;
-        next_health = std::min(next_health, SteadyClock::now() + std::chrono::seconds(health_interval_s_));
-        next_inventory = std::min(next_inventory, SteadyClock::now() + std::chrono::seconds(inventory_interval_s_));
+        next_health =
+            std::min(next_health, SteadyClock::now() + std::chrono::seconds(health_interval_s_));
+        next_inventory = std::min(next_inventory,
+                                  SteadyClock::now() + std::chrono::seconds(inventory_interval_s_));
         lock.unlock();
         PersistIntervals();
         lock.lock();
@@ -189,14 +333,38 @@ int Agent::Run() {
       do_health = now >= next_health;
       inventory_requested_ = false;
       if (do_inventory) next_inventory = now + std::chrono::seconds(inventory_interval_s_);
-      if (do_health) next_health = now + std::chrono::seconds(health_interval_s_);
+      if (do_health) next_health = now + std::chrono::seconds(EffectiveHealthIntervalSeconds());
+    }
+    if (do_inventory && limiter_.shedding()) {
+      // Inventory (and its smartctl / apt-get / dnf runs) is the expensive part: run it once the
+      // agent is back under its limits.
+      if (!inventory_deferred_) spdlog::info("inventory deferred: shedding work (self-limits)");
+      inventory_deferred_ = true;
+      do_inventory = false;
     }
     if (do_inventory) CollectAndSpoolInventory();
-    if (do_health) SampleAndSpoolHealth();
+    if (do_health) {
+      SampleAndSpoolHealth();
+      const bool was_shedding = limiter_.shedding();
+      if (!CheckSelfLimits()) {
+        exit_code = 1;
+        break;
+      }
+      if (was_shedding != limiter_.shedding()) {
+        // The doubled (or restored) interval applies from this tick on.
+        std::lock_guard lock(mutex_);
+        next_health = SteadyClock::now() + std::chrono::seconds(EffectiveHealthIntervalSeconds());
+      }
+    }
+    if (SteadyClock::now() >= next_status_check || do_inventory || do_health) {
+      UpdateStatusFile();
+      next_status_check = SteadyClock::now() + kStatusCheckPeriod;
+    }
   }
   spdlog::info("dozor-agent stopping");
   client_->Stop();
-  return 0;
+  UpdateStatusFile();
+  return exit_code;
 }
 
 }  // namespace dozor::agent

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdio>
 #include <functional>
 #include <limits>
 #include <string>
@@ -16,7 +17,7 @@
 namespace dozor::agent {
 namespace {
 
-enum class ValueKind { kString, kBool, kInteger, kByteSize };
+enum class ValueKind { kString, kBool, kInteger, kByteSize, kNumber };
 
 // One accepted key: where it lives, what it holds, and how it lands in AgentConfig.
 struct KeySpec {
@@ -28,6 +29,7 @@ struct KeySpec {
   std::function<void(AgentConfig&, const std::string&)> set_string;
   std::function<void(AgentConfig&, bool)> set_bool;
   std::function<void(AgentConfig&, int64_t)> set_integer;
+  std::function<void(AgentConfig&, double)> set_number;
 };
 
 const std::vector<KeySpec>& KeySpecs() {
@@ -84,6 +86,16 @@ const std::vector<KeySpec>& KeySpecs() {
                 static_cast<int64_t>(kMaxSpoolMaxBytes),
                 [](AgentConfig& c, int64_t v) { c.spool_max_bytes = static_cast<uint64_t>(v); });
     add_bool("collectors", "smart", [](AgentConfig& c, bool v) { c.collect_smart = v; });
+    add_integer("limits", "max_rss_mb", ValueKind::kInteger, kMinMaxRssMb, kMaxMaxRssMb,
+                [](AgentConfig& c, int64_t v) { c.max_rss_mb = static_cast<int>(v); });
+    {
+      KeySpec spec;
+      spec.section = "limits";
+      spec.key = "max_cpu_percent";
+      spec.kind = ValueKind::kNumber;
+      spec.set_number = [](AgentConfig& c, double v) { c.max_cpu_percent = v; };
+      out.push_back(std::move(spec));
+    }
     return out;
   }();
   return specs;
@@ -177,6 +189,12 @@ std::string FormatBytes(int64_t bytes) {
     return std::to_string(bytes >> 20) + "MiB";
   }
   return std::to_string(bytes);
+}
+
+std::string FormatNumber(double number) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", number);
+  return text;
 }
 
 class FileParser {
@@ -287,6 +305,25 @@ class FileParser {
                                        ".." + std::to_string(spec->max) + ")");
         }
         spec->set_integer(*config, value->get());
+        return OkStatus();
+      }
+      case ValueKind::kNumber: {
+        double number = 0;
+        if (const auto* integer = node.as_integer()) {
+          number = static_cast<double>(integer->get());
+        } else if (const auto* floating = node.as_floating_point()) {
+          number = floating->get();
+        } else {
+          return wrong_type("a number");
+        }
+        // Only max_cpu_percent is a plain number so far.
+        if (!(number >= kMinMaxCpuPercent && number <= kMaxMaxCpuPercent)) {
+          return At(node.source(), full + " = " + FormatNumber(number) +
+                                       " is out of range (expected " +
+                                       FormatNumber(kMinMaxCpuPercent) + ".." +
+                                       FormatNumber(kMaxMaxCpuPercent) + ")");
+        }
+        spec->set_number(*config, number);
         return OkStatus();
       }
       case ValueKind::kByteSize: {
@@ -570,6 +607,17 @@ Status ValidateAgentConfig(const AgentConfig& config) {
     return invalid("spool size " + std::to_string(config.spool_max_bytes) +
                    " bytes (spool.max_bytes / --spool-max-bytes) is out of range (expected "
                    "1MiB..10GiB)");
+  }
+  if (config.max_rss_mb < kMinMaxRssMb || config.max_rss_mb > kMaxMaxRssMb) {
+    return invalid("memory limit " + std::to_string(config.max_rss_mb) +
+                   " MiB (limits.max_rss_mb / --max-rss-mb) is out of range (expected " +
+                   std::to_string(kMinMaxRssMb) + ".." + std::to_string(kMaxMaxRssMb) + ")");
+  }
+  if (!(config.max_cpu_percent >= kMinMaxCpuPercent &&
+        config.max_cpu_percent <= kMaxMaxCpuPercent)) {
+    return invalid("CPU limit " + FormatNumber(config.max_cpu_percent) +
+                   "% (limits.max_cpu_percent / --max-cpu-percent) is out of range (expected " +
+                   FormatNumber(kMinMaxCpuPercent) + ".." + FormatNumber(kMaxMaxCpuPercent) + ")");
   }
   if (!IsValidLogLevel(config.log_level)) {
     return invalid("log level \"" + config.log_level +

@@ -18,6 +18,10 @@ inline constexpr int kMinInventoryIntervalSeconds = 60;
 inline constexpr int kMaxInventoryIntervalSeconds = 604800;
 inline constexpr uint64_t kMinSpoolMaxBytes = 1ull << 20;   // 1 MiB
 inline constexpr uint64_t kMaxSpoolMaxBytes = 10ull << 30;  // 10 GiB
+inline constexpr int kMinMaxRssMb = 16;
+inline constexpr int kMaxMaxRssMb = 65536;
+inline constexpr double kMinMaxCpuPercent = 0.5;
+inline constexpr double kMaxMaxCpuPercent = 400;  // percent of one core
 // The config file is tiny; anything bigger is not a config file.
 inline constexpr size_t kMaxConfigFileBytes = 1 << 20;
 
@@ -33,6 +37,10 @@ struct AgentConfig {
   uint64_t spool_max_bytes = 64ull << 20;
   std::string log_level = "info";  // trace, debug, info, warn, error
   bool collect_smart = true;
+  // Self-limits (core/self_limiter.hpp): own resident memory and CPU (% of one core, averaged
+  // over a minute) above which the agent sheds work.
+  int max_rss_mb = 100;
+  double max_cpu_percent = 10;
 };
 
 // Reads a TOML config file over the defaults. Errors name the file and line (and column for

@@ -3,7 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <filesystem>
 #include <limits>
+#include <map>
+#include <unordered_set>
 
 namespace dozor::server {
 
@@ -188,12 +191,58 @@ Status RuleEvaluator::RunFull(int64_t now_ms) {
     DOZOR_RETURN_IF_ERROR(Apply(result, now_ms));
   }
   std::vector<std::string> live;
-  live.reserve(engine_->pack().rules.size());
+  live.reserve(engine_->pack().rules.size() + engine_->pack().errors.size());
   for (const auto& rule : engine_->pack().rules) {
     live.push_back(rule.id);
   }
+  // A rule file that fails to load (say, an override with a typo) is broken, not removed: its
+  // findings keep their state and history until it is fixed. Rule files are named <id>.toml.
+  for (const auto& error : engine_->pack().errors) {
+    live.push_back(std::filesystem::path(error.source).stem().string());
+  }
   DOZOR_RETURN_IF_ERROR(store_.ResolveFindingsOfRemovedRules(live, now_ms));
+  DOZOR_RETURN_IF_ERROR(ResolveFindingsOfRevokedHosts(now_ms));
   DOZOR_RETURN_IF_ERROR(store_.ExpireWaivers(now_ms));
+  return OkStatus();
+}
+
+Status RuleEvaluator::ResolveFindingsOfRevokedHosts(int64_t now_ms) {
+  // A revoked (decommissioned) host is never evaluated again, so its findings would stay active
+  // for ever and keep counting against the client: resolve them, one evaluation per rule with
+  // no hits for those hosts.
+  DOZOR_ASSIGN_OR_RETURN(auto keys, store_.ListLiveHostKeys());
+  std::unordered_set<int64_t> live;
+  for (const auto& [host_pk, org_id] : keys) {
+    live.insert(host_pk);
+  }
+  FindingFilter filter;
+  filter.states = {"open", "acknowledged", "regressed", "waived"};
+  filter.limit = kMaxActiveTargets;
+  DOZOR_ASSIGN_OR_RETURN(std::vector<Finding> findings, store_.ListFindings(filter));
+  std::map<std::string, std::vector<int64_t>> gone;  // rule -> revoked host pks
+  for (const auto& finding : findings) {
+    if (finding.target.rfind("host:", 0) != 0) {
+      continue;
+    }
+    try {
+      int64_t host_pk = std::stoll(finding.target.substr(5));
+      if (live.count(host_pk) == 0) {
+        gone[finding.rule_id].push_back(host_pk);
+      }
+    } catch (const std::exception&) {
+      continue;
+    }
+  }
+  for (auto& [rule_id, hosts] : gone) {
+    EvaluationInput input;
+    input.host_scope = true;
+    input.rule_ids = {rule_id};
+    input.targets = std::move(hosts);
+    input.meta = meta_;
+    DOZOR_ASSIGN_OR_RETURN(auto applied, store_.ApplyEvaluation(input, now_ms));
+    spdlog::info("rules: resolved {} finding(s) of {} on revoked hosts", applied.resolved,
+                 rule_id);
+  }
   return OkStatus();
 }
 

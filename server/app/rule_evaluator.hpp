@@ -75,6 +75,7 @@ class RuleEvaluator {
 
   void Loop();
   Status RunFull(int64_t now_ms);
+  Status ResolveFindingsOfRevokedHosts(int64_t now_ms);
   Status RunHost(int64_t host_pk, const DirtyHost& dirty, int64_t now_ms);
   Status RunOrganization(int64_t org_id, int64_t now_ms);
   Status RunOrganizationFully(int64_t org_id, int64_t now_ms);

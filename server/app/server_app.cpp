@@ -76,6 +76,21 @@ Status ServerApp::Start() {
                                 ", --http-tls-key " + config_.http_tls_key_file + ")");
     }
   }
+  // Installer: the CA and API certificate fingerprints go into every printed install command, so a
+  // CA that did not sign the gRPC certificate would make every install fail; refuse it here.
+  http::InstallSources install_sources;
+  install_sources.packages_dir = config_.install_packages_dir;
+  install_sources.script_file = config_.install_script;
+  install_sources.ca_file = config_.tls_ca_file;
+  install_sources.public_url = config_.install_public_url;
+  install_sources.http_tls_cert_file = config_.http_tls_cert_file;
+  DOZOR_ASSIGN_OR_RETURN(auto install_settings, http::LoadInstallSettings(install_sources));
+  if (!install_settings.ca_pem.empty() && !config_.insecure) {
+    if (auto issued = http::VerifyIssuedBy(tls_cert, install_settings.ca_pem); !issued.ok()) {
+      return issued.error().Wrap("grpc.tls_ca (--tls-ca " + config_.tls_ca_file +
+                                 ") did not sign grpc.tls_cert (--tls-cert " + config_.tls_cert_file + ")");
+    }
+  }
   DOZOR_RETURN_IF_ERROR(EnsureDirectory(config_.state_dir, 0700));
 
   SqliteStoreOptions store_options;
@@ -88,8 +103,12 @@ Status ServerApp::Start() {
   for (const auto& dir : config_.rule_dirs) {
     rule_dirs.push_back(dir.string());
   }
-  DOZOR_ASSIGN_OR_RETURN(auto engine, rules::RuleEngine::Open(store_options.path,
-                                                              rules::LoadRulePack(rule_dirs, true)));
+  rules::EngineOptions engine_options;
+  engine_options.health_stale_after_ms = int64_t{config_.rules_window_minutes} * 60 * 1000;
+  DOZOR_ASSIGN_OR_RETURN(auto engine,
+                         rules::RuleEngine::Open(store_options.path,
+                                                 rules::LoadRulePack(rule_dirs, true),
+                                                 engine_options));
   for (const auto& line : rules::ListRuleLoadErrors(engine->pack())) {
     spdlog::error("rule skipped: {}", line);
   }
@@ -154,6 +173,7 @@ Status ServerApp::Start() {
                                          ? DefaultPublicAddress(grpc_address.host, grpc_port_)
                                          : config_.grpc_public_address;
   http_options.rules = &evaluator_->pack();
+  http_options.install = std::move(install_settings);
   http_options.evaluate_now = [evaluator = evaluator_.get()](int64_t org_id) {
     return evaluator->EvaluateOrganizationNow(org_id);
   };
@@ -167,6 +187,12 @@ Status ServerApp::Start() {
                kVersion, config_.insecure ? ", plaintext" : ", TLS", grpc_address.host, grpc_port_,
                config_.http_tls_cert_file.empty() ? "" : "s", http_address.host, http_port_,
                config_.DatabasePath().string());
+  if (!config_.install_public_url.empty()) {
+    spdlog::info("one-line install offered: {}/install.sh, CA SHA-256 {}, agent packages from {}",
+                 config_.install_public_url, http_options.install.ca_sha256_hex,
+                 config_.install_packages_dir.empty() ? std::string("(none: install.packages_dir unset)")
+                                                      : config_.install_packages_dir.string());
+  }
   if (!config_.ready_file.empty()) {
     nlohmann::json ready{{"grpc_port", grpc_port_}, {"http_port", http_port_}, {"pid", getpid()}};
     DOZOR_RETURN_IF_ERROR(WriteFileAtomic(config_.ready_file, ready.dump(), 0644));

@@ -49,7 +49,8 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
     return MakeError(ErrorCode::kInvalidArgument, Where(path, e.source()) + ": " + std::string(e.description()));
   }
   ServerConfig config;
-  const std::set<std::string> known_sections = {"grpc", "http", "storage", "log", "rules"};
+  const std::set<std::string> known_sections = {"grpc", "http", "storage", "log", "rules",
+                                                 "install"};
   Error failure{};
   bool failed = false;
   auto fail = [&](const toml::node& node, const std::string& message) {
@@ -84,7 +85,7 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
     std::string section(section_key.str());
     const auto* table = section_node.as_table();
     if (known_sections.count(section) == 0 || table == nullptr) {
-      fail(section_node, "unknown section [" + section + "] (known: grpc, http, storage, log, rules)");
+      fail(section_node, "unknown section [" + section + "] (known: grpc, http, storage, log, rules, install)");
       continue;
     }
     for (auto&& [key_name, node] : *table) {
@@ -94,6 +95,7 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
       else if (key == "grpc.public_address") get_string(node, key, config.grpc_public_address);
       else if (key == "grpc.tls_cert") get_string(node, key, config.tls_cert_file);
       else if (key == "grpc.tls_key") get_string(node, key, config.tls_key_file);
+      else if (key == "grpc.tls_ca") get_string(node, key, config.tls_ca_file);
       else if (key == "grpc.insecure") get_bool(node, key, config.insecure);
       else if (key == "http.listen") get_string(node, key, config.http_listen);
       else if (key == "http.tls_cert") get_string(node, key, config.http_tls_cert_file);
@@ -119,6 +121,9 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
         }
       }
       else if (key == "rules.full_interval_seconds") get_int(node, key, config.rules_full_interval_seconds, 10, 86400);
+      else if (key == "install.packages_dir") { get_string(node, key, path_value); config.install_packages_dir = path_value; }
+      else if (key == "install.public_url") get_string(node, key, config.install_public_url);
+      else if (key == "install.script") { get_string(node, key, path_value); config.install_script = path_value; }
       else if (key == "rules.window_minutes") get_int(node, key, config.rules_window_minutes, 15, 1440);
       else fail(node, "unknown key " + key);
     }
@@ -155,6 +160,19 @@ Status ValidateServerConfig(const ServerConfig& config) {
       return MakeError(ErrorCode::kInvalidArgument,
                        "rules.dirs (--rules-dir): " + dir.string() + " is not a directory");
     }
+  }
+  if (!config.install_packages_dir.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(config.install_packages_dir, ec)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "install.packages_dir (--install-packages-dir): " +
+                           config.install_packages_dir.string() + " is not a directory");
+    }
+  }
+  if (!config.install_public_url.empty() && config.tls_ca_file.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "install.public_url (--install-public-url) needs grpc.tls_ca (--tls-ca): the "
+                     "install command pins the CA that signed the gRPC certificate");
   }
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   if (kLevels.count(config.log_level) == 0) {

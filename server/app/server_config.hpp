@@ -15,6 +15,9 @@ struct ServerConfig {
   std::string grpc_public_address;  // shown in enroll commands; default: this host's name + port
   std::string tls_cert_file;
   std::string tls_key_file;
+  // PEM of the CA that signed tls_cert: served as /ca.crt to the install script, its fingerprint
+  // goes into the printed install command. Empty: no one-line install.
+  std::string tls_ca_file;
   bool insecure = false;  // plaintext gRPC: demo/loopback only, must be explicit
   // Management HTTP API.
   std::string http_listen = "127.0.0.1:8480";
@@ -34,6 +37,12 @@ struct ServerConfig {
   std::vector<std::filesystem::path> rule_dirs;
   int rules_full_interval_seconds = 300;
   int rules_window_minutes = 30;
+  // One-line agent install (docs/install-agent.md): directory with dozor-agent_*.deb files
+  // served under /packages/, the URL clients reach the management API by (shown in the install
+  // command) and the install script served as /install.sh (default: the packaged copy).
+  std::filesystem::path install_packages_dir;
+  std::string install_public_url;
+  std::filesystem::path install_script;
 
   [[nodiscard]] std::filesystem::path DatabasePath() const {
     return database.empty() ? state_dir / "dozor.db" : database;

@@ -163,6 +163,19 @@ Error ReplyError(const HttpReply& reply) {
                    message + " (HTTP " + std::to_string(reply.status) + ")");
 }
 
+// JSON of a 2xx reply, else the server's error.
+Result<nlohmann::json> DecodeReply(const HttpReply& reply) {
+  nlohmann::json parsed = nlohmann::json::parse(reply.body, nullptr, /*allow_exceptions=*/false);
+  if (reply.status >= 200 && reply.status < 300) {
+    if (parsed.is_discarded()) {
+      return MakeError(ErrorCode::kInternal, "server sent a response that is not JSON (HTTP " +
+                                                 std::to_string(reply.status) + ")");
+    }
+    return parsed;
+  }
+  return ReplyError(reply);
+}
+
 }  // namespace
 
 Result<HttpReply> ApiClient::Download(std::string_view path) {
@@ -182,15 +195,13 @@ Result<nlohmann::json> ApiClient::Call(std::string_view method, std::string_view
   DOZOR_ASSIGN_OR_RETURN(
       HttpReply reply,
       Send(method, path, text ? std::optional<std::string_view>(*text) : std::nullopt));
-  nlohmann::json parsed = nlohmann::json::parse(reply.body, nullptr, /*allow_exceptions=*/false);
-  if (reply.status >= 200 && reply.status < 300) {
-    if (parsed.is_discarded()) {
-      return MakeError(ErrorCode::kInternal, "server sent a response that is not JSON (HTTP " +
-                                                 std::to_string(reply.status) + ")");
-    }
-    return parsed;
-  }
-  return ReplyError(reply);
+  return DecodeReply(reply);
+}
+
+Result<nlohmann::json> ApiClient::CallWithText(std::string_view method, std::string_view path,
+                                               std::string_view body) {
+  DOZOR_ASSIGN_OR_RETURN(HttpReply reply, Send(method, path, body));
+  return DecodeReply(reply);
 }
 
 }  // namespace dozor::ctl

@@ -43,6 +43,9 @@ class ApiClient {
   // kUnavailable, so callers can tell "server said no" from "no server").
   Result<nlohmann::json> Call(std::string_view method, std::string_view path,
                               const std::optional<nlohmann::json>& body = std::nullopt);
+  // Call with a body that is already JSON text (a file sent as is, e.g. a snapshot to import).
+  Result<nlohmann::json> CallWithText(std::string_view method, std::string_view path,
+                                      std::string_view body);
   Result<nlohmann::json> Get(std::string_view path) { return Call("GET", path); }
   Result<nlohmann::json> Post(std::string_view path, const nlohmann::json& body) {
     return Call("POST", path, body);

@@ -21,6 +21,8 @@ namespace dozor::ctl {
 namespace {
 
 constexpr size_t kMaxTokenFileBytes = 4096;
+// The server's limit for a snapshot file (kMaxSnapshotFileBytes in server/store/store.hpp).
+constexpr size_t kMaxSnapshotFileBytes = 32 * 1024 * 1024;
 
 struct Context {
   ApiClient& client;
@@ -531,6 +533,28 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
                     [&](const nlohmann::json&) {
                       return Message("Revoked enrollment token " + std::to_string(token_id));
                     });
+      };
+    });
+
+    // ---------------------------------------------------------------- import
+    auto* import_cmd = app.add_subcommand(
+        "import", "load a one-shot audit file (dozor-agent collect) as a host of an organisation");
+    std::string import_file;
+    std::string import_org;
+    import_cmd->add_option("FILE", import_file, "snapshot file written by dozor-agent collect -o")
+        ->required();
+    import_cmd->add_option("--org", import_org, "organisation id or name")->required();
+    import_cmd->callback([&] {
+      action = [&](Context& context) {
+        auto text = ReadFile(import_file, kMaxSnapshotFileBytes);
+        if (!text.ok()) {
+          context.err << "dozorctl: reading " << import_file << ": " << text.error().message
+                      << "\n";
+          return kExitApiError;
+        }
+        return Emit(context,
+                    context.client.CallWithText("POST", OrgPath(import_org, "/imports"), *text),
+                    RenderImport);
       };
     });
 

@@ -81,7 +81,16 @@ std::string HostState(const nlohmann::json& host) {
   if (JsonBool(At(host, "revoked"))) {
     return "revoked";
   }
+  if (JsonStr(host, "source") == "import") {
+    return "snapshot";
+  }
   return JsonBool(At(host, "online")) ? "online" : "offline";
+}
+
+// "agent" or "import"; hosts listed by an older server carry no source and are agents.
+std::string HostSource(const nlohmann::json& host) {
+  const std::string source = JsonStr(host, "source");
+  return source.empty() ? "agent" : source;
 }
 
 std::string JoinStrings(const nlohmann::json& array, std::string_view separator) {
@@ -216,6 +225,7 @@ std::string HostSummaryBlock(const nlohmann::json& host) {
   kv.Add("Agent ID", JsonStr(host, "agent_id"));
   kv.Add("Organisation", OrDash(JsonStr(host, "org")));
   kv.Add("State", HostState(host));
+  kv.Add("Source", HostSource(host) == "import" ? "import (one-shot snapshot)" : "agent");
   kv.Add("OS", OrDash(JsonStr(host, "os_pretty_name")));
   kv.Add("Addresses", OrDash(JoinStrings(At(host, "addresses"), ", ")));
   kv.Add("Agent version", OrDash(JsonStr(host, "agent_version")));
@@ -440,11 +450,39 @@ std::string RenderTokenCreated(const nlohmann::json& token) {
                     "):\n\n  " + JsonStr(token, "token") +
                     "\n\nIt is shown only once. On each host run:\n\n  " +
                     JsonStr(token, "enroll_command") + "\n";
+  // Servers that serve the install script also send the one-line install for the client.
+  if (const std::string install = JsonStr(token, "install_command"); !install.empty()) {
+    out += "\nOr install, enroll and start the agent in one step (as root):\n\n  " + install + "\n";
+  }
   return out;
 }
 
+std::string RenderImport(const nlohmann::json& reply) {
+  const auto& record = At(reply, "import");
+  const std::string host = OrDash(JsonStr(record, "hostname"));
+  const std::string agent_id = JsonStr(record, "agent_id");
+  const std::string collected = TimeField(record, "collected_at_ms");
+  if (JsonBool(At(reply, "duplicate"))) {
+    return "Already imported on " + TimeField(record, "imported_at_ms") + ": " + host +
+           " (host " + agent_id + ", collected " + collected + "); nothing changed.\n";
+  }
+  const std::string outcome = JsonStr(record, "outcome");
+  const std::string org = JsonStr(reply, "org");
+  if (outcome == "created") {
+    return "Imported " + host + " into " + org + " as a new host " + agent_id + " (collected " +
+           collected + ").\n";
+  }
+  if (outcome == "updated") {
+    return "Imported " + host + " into " + org + ": updated host " + agent_id + " (collected " +
+           collected + ").\n";
+  }
+  return "Recorded " + host + " (collected " + collected + ") but host " + agent_id +
+         " already has a newer inventory; it was kept.\n";
+}
+
 std::string RenderHostList(const nlohmann::json& reply) {
-  Table table({"AGENT ID", "HOSTNAME", "ORG", "OS", "ADDRESS", "STATE", "LAST SEEN", "VERSION"});
+  Table table({"AGENT ID", "HOSTNAME", "ORG", "OS", "ADDRESS", "STATE", "SOURCE", "LAST SEEN",
+               "VERSION"});
   for (const auto& host : Array(reply, "hosts")) {
     const auto& addresses = At(host, "addresses");
     const std::string first_address =
@@ -453,7 +491,7 @@ std::string RenderHostList(const nlohmann::json& reply) {
             : "-";
     table.AddRow({JsonStr(host, "agent_id"), OrDash(JsonStr(host, "hostname")),
                   JsonStr(host, "org"), OrDash(JsonStr(host, "os_pretty_name")), first_address,
-                  HostState(host), TimeField(host, "last_seen_ms"),
+                  HostState(host), HostSource(host), TimeField(host, "last_seen_ms"),
                   OrDash(JsonStr(host, "agent_version"))});
   }
   return table.Render();

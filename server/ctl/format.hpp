@@ -44,7 +44,10 @@ std::string FormatPercent(double value);
 std::string RenderOrgList(const nlohmann::json& reply);
 std::string RenderOrg(const nlohmann::json& org);
 std::string RenderTokenList(const nlohmann::json& reply);
+// Includes the one-line install command when the server sends one (install_command).
 std::string RenderTokenCreated(const nlohmann::json& token);
+// `import`: host, and whether it is new, updated, older than stored (kept) or a duplicate.
+std::string RenderImport(const nlohmann::json& reply);
 std::string RenderHostList(const nlohmann::json& reply);
 // `host show`: summary plus an inventory overview (inventory may be null when none arrived yet).
 std::string RenderHostShow(const nlohmann::json& host, const nlohmann::json& inventory_reply);

@@ -22,6 +22,8 @@ ApiService::ApiService(ApiContext context) : context_(std::move(context)) {
   RegisterFindingRoutes(router_, context_);
   RegisterReportRoutes(router_, context_);
   RegisterRuleRoutes(router_, context_);
+  RegisterInstallRoutes(router_, context_);
+  RegisterImportRoutes(router_, context_);
 }
 
 ApiResponse ApiService::Handle(ApiRequest& request) {

@@ -69,6 +69,11 @@ ApiResponse CreateToken(ApiContext& context, const ApiRequest& request) {
       context.grpc_public_address.empty() ? "SERVER:PORT" : context.grpc_public_address;
   response.body["enroll_command"] =
       "dozor-agent enroll --server " + server + " --token " + *plaintext;
+  // The one-line install (docs/install-agent.md): only when the server publishes its CA and
+  // knows the URL clients reach it by; otherwise the enroll command above is the way.
+  if (auto install = InstallCommand(context.install, context.grpc_public_address, *plaintext)) {
+    response.body["install_command"] = *install;
+  }
   return response;
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "dozor/common/clock.hpp"
+#include "http/install_handler.hpp"
 #include "http/router.hpp"
 #include "ingest/agent_control.hpp"
 #include "store/store.hpp"
@@ -30,6 +31,9 @@ struct ApiContext {
   // Runs or queues an evaluation of one organisation (the app wires it to the evaluator);
   // empty -> POST /orgs/{org}/evaluate answers 503.
   std::function<Status(int64_t org_id)> evaluate_now = nullptr;
+  // Installer downloads and the install command printed with new enrollment tokens
+  // (http/install_handler.hpp); default: nothing published, no command.
+  InstallSettings install;
 };
 
 void RegisterOrgRoutes(Router& router, ApiContext& context);
@@ -39,6 +43,10 @@ void RegisterApiTokenRoutes(Router& router, ApiContext& context);
 void RegisterFindingRoutes(Router& router, ApiContext& context);
 void RegisterReportRoutes(Router& router, ApiContext& context);
 void RegisterRuleRoutes(Router& router, ApiContext& context);
+// Public installer downloads: /install.sh, the server's CA certificate, agent packages.
+void RegisterInstallRoutes(Router& router, ApiContext& context);
+// One-shot audit files (dozor-agent collect) imported into an organisation.
+void RegisterImportRoutes(Router& router, ApiContext& context);
 
 nlohmann::json OrganizationJson(const Organization& org);
 // Resolves "{org}" (id or name) to an organisation.

@@ -36,7 +36,8 @@ Result<nlohmann::json> ProtoToJson(const google::protobuf::Message& message) {
 }
 
 bool IsOnline(const ApiContext& context, const HostSummary& host) {
-  if (host.revoked) {
+  // A snapshot host was looked at once (last_seen is its collection time); it is never online.
+  if (host.revoked || host.source == "import") {
     return false;
   }
   if (context.agents != nullptr && context.agents->IsConnected(host.agent_id)) {
@@ -57,6 +58,7 @@ nlohmann::json HostJson(const ApiContext& context, const HostSummary& host) {
       {"addresses", host.addresses},
       {"agent_version", host.agent_version},
       {"revoked", host.revoked},
+      {"source", host.source},
       {"dropped_health_samples", host.dropped_health_samples},
       {"connected", context.agents != nullptr && context.agents->IsConnected(host.agent_id)},
       {"online", IsOnline(context, host)}};

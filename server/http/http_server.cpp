@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "http/api_service.hpp"
+#include "http/router.hpp"
 
 namespace dozor::server::http {
 
@@ -29,12 +31,27 @@ using tcp = boost::asio::ip::tcp;
 namespace {
 
 constexpr uint32_t kHeaderLimitBytes = 16 * 1024;
+constexpr int kSnapshotReadTimeoutSeconds = 120;
 
 using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 bool IsHttpParseError(const beast::error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category();
+}
+
+// POST /api/v1/orgs/{org}/imports carries a snapshot file (dozor-agent collect), which may be
+// far larger than any other request: only that route gets kMaxSnapshotFileBytes.
+template <class Header>
+bool IsSnapshotUpload(const Header& header) {
+  if (header.method() != bhttp::verb::post) {
+    return false;
+  }
+  std::string_view target(header.target().data(), header.target().size());
+  target = target.substr(0, target.find('?'));
+  const auto segments = SplitPath(target);
+  return segments.size() == 5 && segments[0] == "api" && segments[1] == "v1" &&
+         segments[2] == "orgs" && segments[4] == "imports";
 }
 
 Result<ApiRequest> ToApiRequest(const bhttp::request<bhttp::string_body>& request) {
@@ -100,11 +117,41 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void DoRead() {
     parser_.emplace();
     parser_->header_limit(kHeaderLimitBytes);
-    parser_->body_limit(options_.max_body_bytes);
+    // Beast checks Content-Length against the limit while parsing the header, so the header is
+    // read under the largest limit of any route; OnHeader narrows it once the route is known.
+    body_limit_ = std::max(options_.max_body_bytes, kMaxSnapshotFileBytes);
+    parser_->body_limit(body_limit_);
     Lowest().expires_after(std::chrono::seconds(options_.read_timeout_seconds));
-    bhttp::async_read(
+    bhttp::async_read_header(
         stream_, buffer_, *parser_,
-        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) {
+      OnRead(ec);
+      return;
+    }
+    if (IsSnapshotUpload(parser_->get())) {
+      // 32 MiB may take longer than the usual read timeout over a slow link.
+      const int seconds = std::max(options_.read_timeout_seconds, kSnapshotReadTimeoutSeconds);
+      Lowest().expires_after(std::chrono::seconds(seconds));
+    } else {
+      body_limit_ = options_.max_body_bytes;
+      parser_->body_limit(body_limit_);  // still applies to a chunked body
+      if (const auto length = parser_->content_length(); length && *length > body_limit_) {
+        OnRead(bhttp::error::body_limit);
+        return;
+      }
+    }
+    if (parser_->is_done()) {
+      OnRead(ec);
+      return;
+    }
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = this->shared_from_this()](beast::error_code read_ec, size_t) {
+                        self->OnRead(read_ec);
+                      });
   }
 
   void OnRead(beast::error_code ec) {
@@ -116,7 +163,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       Respond(ErrorResponse(
                   413, "too_large",
                   ec == bhttp::error::body_limit
-                      ? "request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes"
+                      ? "request body exceeds " + std::to_string(body_limit_) + " bytes"
                       : std::string("request headers too large")),
               11, /*keep_alive=*/false);
       return;
@@ -217,6 +264,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   const HttpServer::Options& options_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  size_t body_limit_ = 0;  // of the request being read
   bhttp::response<bhttp::string_body> response_;
 };
 
@@ -226,7 +274,8 @@ struct HttpServer::Impl {
   Impl(Options options_in, Store& store, AgentControl* agents, const Clock& clock)
       : options(std::move(options_in)),
         api(ApiContext{store, agents, clock, options.grpc_public_address,
-                       options.offline_after_seconds, options.rules, options.evaluate_now}),
+                       options.offline_after_seconds, options.rules, options.evaluate_now,
+                       options.install}),
         io(std::max(1, options.threads)),
         acceptor(io) {}
 

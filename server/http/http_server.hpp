@@ -12,6 +12,7 @@
 
 #include "dozor/common/clock.hpp"
 #include "dozor/common/result.hpp"
+#include "http/install_handler.hpp"
 #include "ingest/agent_control.hpp"
 #include "store/store.hpp"
 
@@ -41,6 +42,8 @@ class HttpServer {
     const rules::RulePack* rules = nullptr;
     // Runs (or queues) an evaluation of one organisation; empty: POST .../evaluate answers 503.
     std::function<Status(int64_t org_id)> evaluate_now;
+    // Installer downloads (/install.sh, /ca.crt, /packages/) and the printed install command.
+    InstallSettings install;
   };
 
   // `store`, `agents` (nullable) and `clock` must outlive the server.

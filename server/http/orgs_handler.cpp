@@ -290,8 +290,8 @@ ApiResponse EvaluateOrg(ApiContext& context, const ApiRequest& request) {
     return ErrorResponse(status.error());
   }
   ApiResponse response;
-  response.status = 202;
-  response.body = {{"org_id", org->id}, {"org", org->name}, {"status", "accepted"}};
+  response.status = 200;  // the evaluation has run when this returns
+  response.body = {{"org_id", org->id}, {"org", org->name}, {"status", "evaluated"}};
   return response;
 }
 

@@ -17,7 +17,8 @@ SELECT a.id AS host_id, a.org_id, a.agent_id, a.hostname, a.agent_version,
        a.enrolled_at AS enrolled_at_ms, a.last_seen AS last_seen_ms,
        a.last_inventory_at AS last_inventory_ms, a.clock_offset_ms,
        coalesce(os.role, 'unknown') AS role,
-       (a.last_inventory_at > 0) AS has_inventory
+       (a.last_inventory_at > 0) AS has_inventory,
+       a.source  -- 'agent' (a running agent) or 'import' (a one-shot snapshot file)
 FROM main.agents a LEFT JOIN main.host_os os ON os.agent = a.id
 WHERE a.revoked_at IS NULL {SCOPE:a.id};
 

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -14,6 +15,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "dozor/common/version.hpp"
 #include "rules/embedded.hpp"
 #include "store/version_compare.hpp"
 
@@ -48,7 +50,7 @@ const std::unordered_set<std::string>& FunctionWhitelist() {
       // json
       "json", "json_array", "json_array_length", "json_extract", "json_insert", "json_object",
       "json_patch", "json_quote", "json_remove", "json_replace", "json_set", "json_type",
-      "json_valid", "json_group_array", "json_group_object", "json_each", "json_tree",
+      "json_valid", "json_group_array", "json_group_object",
       // ours
       "version_compare"};
   return kNames;
@@ -139,8 +141,16 @@ int Authorize(void* context, int action, const char* arg1, const char* arg2, con
       } else if (db == "main") {
         std::string table_name(table);
         auto views = state.table_views.find(table_name);
-        bool via_view = !inner.empty() || column.empty();
-        if (via_view && views != state.table_views.end() &&
+        // Only through one of the engine's own views that reads this table. (A CTE is reported
+        // with its own name here; the store's table names are refused in rule text before
+        // prepare, so such a CTE cannot reach a main table.)
+        // (SQLite may attribute a read inside a flattened join to the neighbouring view, so any
+        // of the engine's views counts as "through a view".)
+        // An empty column is a row-existence read SQLite makes for joins inside a view, without
+        // naming the view; it reveals no values, and a rule cannot name the table itself.
+        bool via_view = views != state.table_views.end() &&
+                        (state.view_names.count(std::string(inner)) != 0 || column.empty());
+        if (via_view &&
             (column.empty() ||
              state.view_columns.count({table_name, std::string(column)}) != 0)) {
           record(inner);
@@ -337,7 +347,8 @@ struct CompiledRule {
   size_t rule_index = 0;
   RuleStatement condition_full, sustain_full, condition_scoped, sustain_scoped;
   std::set<std::string> views;
-  bool health = false;
+  bool health = false;  // re-run on health reports (window views or hosts.last_seen_ms)
+  bool window = false;  // reads the health windows: needs fresh samples to say anything
 };
 
 bool OnlyWhitespaceOrComments(std::string_view text) {
@@ -373,6 +384,71 @@ void BindParam(sqlite3_stmt* stmt, int index, const ParamValue& value) {
 }
 
 // Prepares one rule SQL text under the authorizer; on failure fills `error` with file:line.
+// The first identifier in `sql` (outside string literals and comments) that names a store table
+// or schema ("main", "temp"), or empty. Rules read the fact views only; naming a table directly,
+// even inside a CTE that borrows a view's name, is refused before SQLite sees the text.
+std::string FirstStoreTableReference(std::string_view sql,
+                                     const std::map<std::string, std::set<std::string>>& tables,
+                                     const std::set<std::string>& view_names) {
+  std::string word;
+  auto check = [&](std::string& w) -> bool {
+    std::string lower = Lower(w);
+    w.clear();
+    return lower == "main" || lower == "temp" || lower == "sqlite_master" ||
+           lower == "sqlite_schema" || lower == "sqlite_temp_master" ||
+           (tables.count(lower) != 0 && view_names.count(lower) == 0);
+  };
+  for (size_t i = 0; i < sql.size(); ++i) {
+    char c = sql[i];
+    if (c == '\'' || c == '"' || c == '`' || c == '[') {
+      std::string quoted_word;
+      char close = c == '[' ? ']' : c;
+      size_t end = sql.find(close, i + 1);
+      if (end == std::string_view::npos) {
+        break;
+      }
+      if (c != '\'') {  // a quoted identifier is still an identifier
+        quoted_word = std::string(sql.substr(i + 1, end - i - 1));
+        std::string copy = quoted_word;
+        if (check(copy)) {
+          return quoted_word;
+        }
+      }
+      if (!word.empty()) {
+        std::string w = word;
+        if (check(word)) {
+          return w;
+        }
+      }
+      i = end;
+      continue;
+    }
+    if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+      size_t end = sql.find('\n', i);
+      i = end == std::string_view::npos ? sql.size() : end;
+    } else if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
+      size_t end = sql.find("*/", i + 2);
+      i = end == std::string_view::npos ? sql.size() : end + 1;
+    } else if (std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_') {
+      word.push_back(c);
+      continue;
+    }
+    if (!word.empty()) {
+      std::string w = word;
+      if (check(word)) {
+        return w;
+      }
+    }
+  }
+  if (!word.empty()) {
+    std::string w = word;
+    if (check(word)) {
+      return w;
+    }
+  }
+  return {};
+}
+
 bool PrepareRuleSql(Connection& conn, const Rule& rule, const std::string& sql, int first_line,
                     std::string_view what, std::set<std::string>& views, bool& reads_last_seen,
                     RuleStatement& out, RuleLoadError& error) {
@@ -419,6 +495,13 @@ bool PrepareRuleSql(Connection& conn, const Rule& rule, const std::string& sql, 
   if (sqlite3_stmt_readonly(stmt) == 0) {
     return fail("only SELECT statements are allowed in rules");
   }
+  // After the authorizer (whose messages are more precise): a rule that names a store table
+  // even where the authorizer cannot tell (a CTE borrowing a view's name) is refused.
+  if (std::string table = FirstStoreTableReference(sql, auth.table_views, auth.view_names);
+      !table.empty()) {
+    return fail("names the store table or schema '" + table +
+                "': rules may read only the fact views (docs/rule-language.md)");
+  }
   std::string_view key = rule.scope == RuleScope::kHost ? "host_id" : "org_id";
   out.key_column = -1;
   for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
@@ -441,6 +524,11 @@ bool PrepareRuleSql(Connection& conn, const Rule& rule, const std::string& sql, 
     std::string name(raw + 1);
     if (name == "now_ms") {
       out.now_index = i;
+      continue;
+    }
+    if (name == "server_version") {
+      // Fixed for the life of the process, so bound once here.
+      sqlite3_bind_text(stmt, i, kVersion, -1, SQLITE_STATIC);
       continue;
     }
     auto param = std::find_if(rule.params.begin(), rule.params.end(),
@@ -520,6 +608,44 @@ struct RuleEngine::Impl {
   Status RunSustainScoped(const CompiledRule& compiled_rule, RuleScope scope,
                           const std::vector<int64_t>& targets, int64_t now_ms,
                           int64_t& total_rows, TargetRows& out);
+  // A window rule says nothing about a host without fresh samples: every active finding of such a
+  // host gets an evidence-less sustain hit, which the store treats as "leave it as it is". Without
+  // `active` (too many findings to list) those findings resolve as before.
+  void KeepStaleWindowFindings(EvaluationResult& result,
+                               const std::unordered_map<int64_t, int64_t>& host_org,
+                               const std::unordered_set<int64_t>& stale_hosts,
+                               const ActiveTargets* active) const {
+    if (active == nullptr || stale_hosts.empty()) {
+      return;
+    }
+    std::set<std::pair<std::string, int64_t>> hit;
+    for (const RuleHit& h : result.hits) {
+      if (h.host_id) {
+        hit.emplace(h.rule_id, *h.host_id);
+      }
+    }
+    for (const std::string& rule_id : result.rule_ids) {
+      auto compiled_it = by_id.find(rule_id);
+      auto targets = active->find(rule_id);
+      if (compiled_it == by_id.end() || !compiled[compiled_it->second].window ||
+          targets == active->end()) {
+        continue;
+      }
+      for (int64_t host : targets->second) {
+        auto org = host_org.find(host);
+        if (stale_hosts.count(host) == 0 || org == host_org.end() ||
+            hit.count({rule_id, host}) != 0) {
+          continue;
+        }
+        RuleHit keep;
+        keep.rule_id = rule_id;
+        keep.org_id = org->second;
+        keep.host_id = host;
+        keep.sustain_only = true;  // evidence_json stays empty: "no fresh data"
+        result.hits.push_back(std::move(keep));
+      }
+    }
+  }
   Status RunTrusted(Connection& conn, sqlite3_stmt* stmt,
                     const std::function<void(sqlite3_stmt*)>& on_row = nullptr);
 };
@@ -549,10 +675,10 @@ Status RuleEngine::Impl::Prepare() {
       pack.errors.push_back(std::move(error));
       continue;
     }
-    compiled_rule.health = reads_last_seen;
     for (const std::string& view : compiled_rule.views) {
-      compiled_rule.health = compiled_rule.health || HealthViews().count(view) != 0;
+      compiled_rule.window = compiled_rule.window || HealthViews().count(view) != 0;
     }
+    compiled_rule.health = compiled_rule.window || reads_last_seen;
     compiled_rule.rule_index = kept.size();
     by_id.emplace(rule.id, compiled.size());
     compiled.push_back(std::move(compiled_rule));
@@ -717,13 +843,14 @@ Result<std::unique_ptr<RuleEngine>> RuleEngine::Open(const std::string& db_path,
   DOZOR_RETURN_IF_ERROR(impl->scoped.Open(db_path, true));
   DOZOR_ASSIGN_OR_RETURN(impl->full_live_hosts,
                          impl->full.PrepareTrusted(
-                             "SELECT id, org_id FROM main.agents WHERE revoked_at IS NULL"));
+                             "SELECT id, org_id, last_health_at FROM main.agents "
+                             "WHERE revoked_at IS NULL"));
   DOZOR_ASSIGN_OR_RETURN(impl->full_orgs,
                          impl->full.PrepareTrusted("SELECT id FROM main.organizations"));
   DOZOR_ASSIGN_OR_RETURN(
       impl->scoped_host_org,
       impl->scoped.PrepareTrusted(
-          "SELECT org_id FROM main.agents WHERE id = ?1 AND revoked_at IS NULL"));
+          "SELECT org_id, last_health_at FROM main.agents WHERE id = ?1 AND revoked_at IS NULL"));
   DOZOR_ASSIGN_OR_RETURN(impl->scoped_org_exists,
                          impl->scoped.PrepareTrusted(
                              "SELECT id FROM main.organizations WHERE id = ?1"));
@@ -780,9 +907,11 @@ Result<EvaluationResult> RuleEngine::EvaluateHost(int64_t host_id, int64_t now_m
   ReadTransaction txn(impl.scoped);
   DOZOR_RETURN_IF_ERROR(txn.status());
   std::unordered_map<int64_t, int64_t> target_org;
+  bool stale = false;
   sqlite3_bind_int64(impl.scoped_host_org, 1, host_id);
   DOZOR_RETURN_IF_ERROR(impl.RunTrusted(impl.scoped, impl.scoped_host_org, [&](sqlite3_stmt* s) {
     target_org[host_id] = sqlite3_column_int64(s, 0);
+    stale = sqlite3_column_int64(s, 1) < now_ms - impl.options.health_stale_after_ms;
   }));
   EvaluationResult result;
   result.scope = RuleScope::kHost;
@@ -793,7 +922,10 @@ Result<EvaluationResult> RuleEngine::EvaluateHost(int64_t host_id, int64_t now_m
   DOZOR_RETURN_IF_ERROR(impl.RunTrusted(impl.scoped, impl.scoped_clear));
   sqlite3_bind_int64(impl.scoped_add_host, 1, host_id);
   DOZOR_RETURN_IF_ERROR(impl.RunTrusted(impl.scoped, impl.scoped_add_host));
-  auto select = [filter](const CompiledRule& rule) {
+  auto select = [filter, stale](const CompiledRule& rule) {
+    if (stale && rule.window) {
+      return false;  // no fresh samples: leave these findings as they are
+    }
     return filter == RuleFilter::kAll || (filter == RuleFilter::kHealthOnly) == rule.health;
   };
   impl.EvaluateRules(impl.scoped, true, RuleScope::kHost, select, target_org, now_ms, result);
@@ -838,10 +970,14 @@ Result<std::vector<EvaluationResult>> RuleEngine::EvaluateAll(int64_t now_ms,
   EvaluationResult estate;
   hosts.scope = RuleScope::kHost;
   estate.scope = RuleScope::kEstate;
+  std::unordered_set<int64_t> stale_hosts;
   DOZOR_RETURN_IF_ERROR(impl.RunTrusted(impl.full, impl.full_live_hosts, [&](sqlite3_stmt* s) {
     int64_t id = sqlite3_column_int64(s, 0);
     host_org[id] = sqlite3_column_int64(s, 1);
     hosts.targets.push_back(id);
+    if (sqlite3_column_int64(s, 2) < now_ms - impl.options.health_stale_after_ms) {
+      stale_hosts.insert(id);
+    }
   }));
   DOZOR_RETURN_IF_ERROR(impl.RunTrusted(impl.full, impl.full_orgs, [&](sqlite3_stmt* s) {
     int64_t id = sqlite3_column_int64(s, 0);
@@ -852,6 +988,7 @@ Result<std::vector<EvaluationResult>> RuleEngine::EvaluateAll(int64_t now_ms,
   std::sort(estate.targets.begin(), estate.targets.end());
   auto all = [](const CompiledRule&) { return true; };
   impl.EvaluateRules(impl.full, false, RuleScope::kHost, all, host_org, now_ms, hosts, active);
+  impl.KeepStaleWindowFindings(hosts, host_org, stale_hosts, active);
   impl.EvaluateRules(impl.full, false, RuleScope::kEstate, all, orgs, now_ms, estate, active);
   std::vector<EvaluationResult> out;
   out.push_back(std::move(hosts));

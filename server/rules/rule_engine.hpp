@@ -26,7 +26,8 @@ struct RuleHit {
   std::string rule_id;
   int64_t org_id = 0;
   std::optional<int64_t> host_id;  // set for per-host rules (agents.id)
-  std::string evidence_json;       // JSON array of row objects (non-key columns of each row)
+  std::string evidence_json;       // JSON array of row objects (non-key columns of each row);
+                                   // empty on a keep-as-is hit (no fresh data, see EngineOptions)
   bool sustain_only = false;       // in sustain but not in condition: keeps, never opens
 };
 
@@ -54,6 +55,10 @@ struct EngineOptions {
   int statement_timeout_ms = 2000;
   int max_evidence_rows_per_target = 20;
   int64_t max_rows_per_rule = 200000;
+  // A host whose newest health sample is older than this has no window to judge: rules over the
+  // health windows leave its findings as they are (host-not-reporting speaks for it) instead of
+  // resolving them for lack of data.
+  int64_t health_stale_after_ms = 30 * 60 * 1000;
 };
 
 class RuleEngine {

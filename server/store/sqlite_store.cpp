@@ -311,7 +311,7 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
            "dropped_health_total = max(dropped_health_total, ?4), "
            "agent_version = CASE WHEN ?5 = '' THEN agent_version ELSE ?5 END, "
            "last_inventory_at = CASE WHEN ?6 > 0 THEN ?6 ELSE last_inventory_at END, "
-           "clock_offset_ms = ?7, last_health_at = max(last_health_at, ?8) WHERE id = ?1"},
+           "clock_offset_ms = ?7, last_health_at = CASE WHEN ?8 > 0 THEN ?8 ELSE last_health_at END WHERE id = ?1"},
           {&w.health_insert,
            "INSERT INTO health_samples(agent, collected_at, seq, sample, encoding) "
            "VALUES (?, ?, ?, ?, 1)"},
@@ -1181,13 +1181,25 @@ Status SqliteStore::CommitLocked(std::vector<IncomingReport>& batch,
                                  std::vector<CommitResult>& results,
                                  std::unordered_map<std::string, CachedAgent>& saved,
                                  std::vector<CommittedHost>& committed) {
+  sqlite::Transaction txn(writer_);
+  DOZOR_RETURN_IF_ERROR(txn.Begin());
+  DOZOR_RETURN_IF_ERROR(WriteBatchLocked(batch, encoded, unencodable, results, saved, committed));
+  return txn.Commit();
+}
+
+Status SqliteStore::WriteBatchLocked(std::vector<IncomingReport>& batch,
+                                     const std::vector<std::string>& encoded,
+                                     const std::vector<bool>& unencodable,
+                                     std::vector<CommitResult>& results,
+                                     std::unordered_map<std::string, CachedAgent>& saved,
+                                     std::vector<CommittedHost>& committed) {
   struct AgentTouch {
     int64_t org_id = 0;
     bool inventory = false;
     bool health = false;
     int64_t newest_collected_at = INT64_MIN;
     int64_t clock_offset_ms = 0;
-    int64_t newest_health_at = 0;  // collected_at of the newest health sample (rule "latest" views)
+    int64_t newest_health_at = 0;  // collected_at of the last health sample (rule "latest" views)
     int64_t last_seen = 0;
     uint64_t last_seq = 0;
     uint64_t dropped = 0;
@@ -1196,8 +1208,6 @@ Status SqliteStore::CommitLocked(std::vector<IncomingReport>& batch,
   };
   std::unordered_map<int64_t, AgentTouch> touched;
   WriterStatements& w = *ws_;
-  sqlite::Transaction txn(writer_);
-  DOZOR_RETURN_IF_ERROR(txn.Begin());
   for (size_t i = 0; i < batch.size(); ++i) {
     const IncomingReport& item = batch[i];
     const dozor::v1::Report& report = item.report;
@@ -1227,7 +1237,9 @@ Status SqliteStore::CommitLocked(std::vector<IncomingReport>& batch,
     touch.org_id = agent->org_id;
     (report.has_health() ? touch.health : touch.inventory) = true;
     if (report.has_health()) {
-      touch.newest_health_at = std::max(touch.newest_health_at, report.collected_at_ms());
+      // The latest sample the agent produced (reports arrive in seq order), not the largest
+      // timestamp: a clock that ran ahead and was corrected must not pin the "latest" views.
+      touch.newest_health_at = report.collected_at_ms();
     }
     if (report.collected_at_ms() >= touch.newest_collected_at) {
       touch.newest_collected_at = report.collected_at_ms();
@@ -1252,7 +1264,6 @@ Status SqliteStore::CommitLocked(std::vector<IncomingReport>& batch,
                                   touch.dropped, touch.agent_version, touch.last_inventory_at,
                                   touch.clock_offset_ms, touch.newest_health_at));
   }
-  DOZOR_RETURN_IF_ERROR(txn.Commit());
   committed.reserve(touched.size());
   for (const auto& [pk, touch] : touched) {
     committed.push_back(CommittedHost{pk, touch.org_id, touch.inventory, touch.health});

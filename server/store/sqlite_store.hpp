@@ -104,6 +104,10 @@ class SqliteStore final : public Store {
                                          const std::vector<std::string>& package_names) override;
   Result<std::vector<std::pair<int64_t, int64_t>>> ListLiveHostKeys() override;
   Result<int64_t> HostPk(std::string_view agent_id) override;
+  Result<std::vector<EnrollmentTokenKey>> FindEnrollmentTokensByHint(
+      int64_t org_id, std::string_view hint) override;
+  Result<ImportResult> ImportSnapshot(const SnapshotImport& import) override;
+  Result<std::vector<ImportRecord>> ListImports(int64_t org_id, int limit) override;
   void SetCommitObserver(CommitObserver observer) override;
 
   // Not part of Store: deletes rule-window rows (rule_health_host/fs/nic) older than
@@ -150,6 +154,13 @@ class SqliteStore final : public Store {
                       const std::vector<bool>& unencodable, std::vector<CommitResult>& results,
                       std::unordered_map<std::string, CachedAgent>& saved,
                       std::vector<CommittedHost>& committed);
+  // CommitLocked's body without the transaction: the caller holds write_mu_ and an open
+  // transaction (ImportSnapshot writes its own rows in the same one).
+  Status WriteBatchLocked(std::vector<IncomingReport>& batch,
+                          const std::vector<std::string>& encoded,
+                          const std::vector<bool>& unencodable, std::vector<CommitResult>& results,
+                          std::unordered_map<std::string, CachedAgent>& saved,
+                          std::vector<CommittedHost>& committed);
   Status ApplyInventoryLocked(int64_t pk, const std::string& agent_id,
                               const dozor::v1::Report& report);
   Result<HostSummary> ReadHostLocked(std::string_view agent_id, int64_t* pk);

@@ -162,6 +162,7 @@ Status PrepareAll(sqlite::Database& db, std::initializer_list<PrepareItem> items
 struct SqliteStore::FindingStatements {
   // Writer connection (write_mu_).
   sqlite::Statement by_rule, by_agent, by_org, insert, touch, regress, resolve, event_insert;
+  sqlite::Statement state_of;
   sqlite::Statement waived_due, waive_expire, active_all;
   sqlite::Statement w_finding, ack, waive, unwaive;
   sqlite::Statement org_status, contract_event, has_snapshot, snapshot_insert, snapshot_fill;
@@ -202,10 +203,14 @@ Status SqliteStore::PrepareFindingStatements() {
           {&f.touch,
            "UPDATE findings SET last_seen = ?2, evidence = ?3, severity = ?4, category = ?5 "
            "WHERE id = ?1"},
+          // A finding the client accepted (waiver still valid) returns as waived, not regressed.
           {&f.regress,
-           "UPDATE findings SET state = 'regressed', last_seen = ?2, state_changed_at = ?2, "
+           "UPDATE findings SET state = CASE WHEN waived_by <> '' AND (waived_until IS NULL OR "
+           "waived_until > ?2) THEN 'waived' ELSE 'regressed' END, last_seen = ?2, "
+           "state_changed_at = ?2, "
            "resolved_at = NULL, evidence = ?3, severity = ?4, category = ?5, "
            "regressions = regressions + 1 WHERE id = ?1"},
+          {&f.state_of, "SELECT state FROM findings WHERE id = ?"},
           {&f.resolve,
            "UPDATE findings SET state = 'resolved', state_changed_at = ?2, resolved_at = ?2 "
            "WHERE id = ?1"},
@@ -233,7 +238,12 @@ Status SqliteStore::PrepareFindingStatements() {
           {&f.contract_event,
            "INSERT INTO contract_events(org_id, at, actor, from_status, to_status) "
            "VALUES (?, ?, ?, ?, ?)"},
-          {&f.has_snapshot, "SELECT 1 FROM audit_snapshots WHERE org_id = ? AND kind = ?"},
+          // A snapshot of this kind in the current engagement: a former client audited again
+          // (ended -> prospect) gets a fresh first audit.
+          {&f.has_snapshot,
+           "SELECT 1 FROM audit_snapshots WHERE org_id = ?1 AND kind = ?2 AND at >= coalesce("
+           "(SELECT max(at) FROM contract_events WHERE org_id = ?1 AND from_status = 'ended' "
+           "AND to_status = 'prospect'), 0)"},
           {&f.snapshot_insert,
            "INSERT INTO audit_snapshots(org_id, kind, at, actor) VALUES (?, ?, ?, ?)"},
           {&f.snapshot_fill,
@@ -262,7 +272,7 @@ Status SqliteStore::PrepareFindingStatements() {
            "ORDER BY at, id"},
           {&f.r_snapshot,
            "SELECT id, at, actor FROM audit_snapshots WHERE org_id = ? AND kind = ? "
-           "ORDER BY at, id LIMIT 1"},
+           "ORDER BY at DESC, id DESC LIMIT 1"},
           {&f.r_snapshot_rows,
            "SELECT rule_id, target, agent_id, hostname, severity, state "
            "FROM audit_snapshot_findings WHERE snapshot_id = ? ORDER BY rowid"},
@@ -438,6 +448,9 @@ Result<FindingsChange> SqliteStore::ApplyEvaluation(const EvaluationInput& input
     }
     Existing& found = it->second;
     found.seen = true;
+    if (hit.sustain_only && hit.evidence_json.empty()) {
+      continue;  // the engine had no fresh data for this target: keep the finding untouched
+    }
     if (IsActiveState(found.state)) {
       DOZOR_RETURN_IF_ERROR(
           RunWith(f.touch, found.id, now_ms, evidence[i], meta.severity, meta.category));
@@ -445,9 +458,13 @@ Result<FindingsChange> SqliteStore::ApplyEvaluation(const EvaluationInput& input
     } else if (!hit.sustain_only) {  // resolved and hit again
       DOZOR_RETURN_IF_ERROR(
           RunWith(f.regress, found.id, now_ms, evidence[i], meta.severity, meta.category));
-      DOZOR_RETURN_IF_ERROR(
-          AddFindingEventLocked(found.id, now_ms, "system", "regressed", found.state,
-                                "regressed", ""));
+      DOZOR_ASSIGN_OR_RETURN(auto regressed_to,
+                             ReadOptional(BindAll(f.state_of, found.id),
+                                          [](const auto& row) { return row.Text(0); }));
+      DOZOR_RETURN_IF_ERROR(AddFindingEventLocked(
+          found.id, now_ms, "system", "regressed", found.state,
+          regressed_to.value_or("regressed"),
+          regressed_to.value_or("") == "waived" ? "still covered by the client's waiver" : ""));
       ++change.regressed;
       change.opened_or_regressed_ids.push_back(found.id);
     }

@@ -106,6 +106,8 @@ struct HostSummary {
   int64_t last_inventory_ms = 0;  // collected_at of the latest inventory (0 none)
   bool revoked = false;
   uint64_t dropped_health_samples = 0;  // total the agent reported dropping from its spool
+  // "agent": a running dozor-agent; "import": a one-shot snapshot loaded with dozorctl import.
+  std::string source = "agent";
 };
 
 struct HostInventory {
@@ -321,6 +323,58 @@ struct EstateSummary {
   std::vector<std::pair<std::string, int64_t>> package_hosts;
 };
 
+// ------------------------------------------------------------------ imports (issue 4)
+
+// Largest snapshot file the management API accepts (POST /orgs/{org}/imports body, bytes).
+inline constexpr size_t kMaxSnapshotFileBytes = 32 * 1024 * 1024;
+
+// An enrollment token's stored hash, the key that authenticates an import file made with it.
+struct EnrollmentTokenKey {
+  int64_t id = 0;
+  std::string token_hash;  // Sha256Hex of the plaintext token
+  std::optional<int64_t> expires_at_ms;
+};
+
+// One verified snapshot file (dozor-agent collect) to load into an organisation. The caller has
+// checked the file's integrity and HMAC and validated both reports like ingest does.
+struct SnapshotImport {
+  int64_t org_id = 0;
+  std::string sha256;  // hex SHA-256 over the file's payload bytes: the duplicate key
+  std::string hostname;
+  std::string machine_id;  // required: the imported host is keyed by (org, machine_id)
+  std::string agent_version;
+  std::optional<int64_t> token_id;  // the enrollment token whose key matched the file
+  std::string actor;
+  int64_t now_ms = 0;
+  dozor::v1::Report inventory;              // has_inventory(); its seq is replaced
+  std::optional<dozor::v1::Report> health;  // has_health(); its seq is replaced
+};
+
+// outcome: created (new host) | updated (newer inventory stored) | stale (recorded only: the
+// host already holds an inventory at least as new, which is not rolled back)
+struct ImportRecord {
+  int64_t id = 0;
+  int64_t org_id = 0;
+  std::string sha256;
+  std::string agent_id;  // the imported host
+  std::string hostname;
+  std::string machine_id;
+  std::string agent_version;
+  int64_t collected_at_ms = 0;  // of the inventory
+  int64_t imported_at_ms = 0;
+  std::string actor;
+  std::string outcome;
+};
+
+struct ImportResult {
+  ImportRecord record;
+  bool duplicate = false;  // seen before: `record` is that earlier import, nothing changed
+};
+
+// The deterministic agent id of an imported host: "snap-" + the first 16 hex characters of
+// Sha256Hex("<org_id>:<machine_id>"), so re-imports of one machine land on one host.
+std::string ImportedAgentId(int64_t org_id, std::string_view machine_id);
+
 // ------------------------------------------------------------------ commit observer
 
 // One agent touched by a committed CommitReports batch.
@@ -428,7 +482,7 @@ class Store {
   // Freezes the org's active findings (open/acknowledged/regressed/waived).
   virtual Result<AuditSnapshot> RecordAuditSnapshot(int64_t org_id, std::string_view kind,
                                                     std::string_view actor, int64_t now_ms) = 0;
-  // Earliest snapshot of that kind, or nullopt.
+  // Latest snapshot of that kind, or nullopt.
   virtual Result<std::optional<AuditSnapshot>> GetAuditSnapshot(int64_t org_id,
                                                                 std::string_view kind) = 0;
 
@@ -439,6 +493,24 @@ class Store {
   virtual Result<std::vector<std::pair<int64_t, int64_t>>> ListLiveHostKeys() = 0;
   // agents.id for a public agent id; kNotFound.
   virtual Result<int64_t> HostPk(std::string_view agent_id) = 0;
+
+  // ---------------------------------------------------------------- imports (issue 4)
+  // The default implementations answer kFailedPrecondition (a store without import support).
+
+  // Non-revoked enrollment tokens of the organisation whose hint equals `hint` (expired ones
+  // included: a file collected before expiry may be imported later).
+  virtual Result<std::vector<EnrollmentTokenKey>> FindEnrollmentTokensByHint(int64_t org_id,
+                                                                             std::string_view hint);
+  // In one transaction: records the import (kept unique by sha256; a file seen before returns
+  // that import with duplicate = true and changes nothing), finds or creates the imported host
+  // (agents.source = 'import', a secret that can never authenticate) and, unless the host
+  // already holds an inventory at least as new, commits the reports like CommitReports with the
+  // next sequence numbers (change log, rule windows and the commit observer included).
+  // kAlreadyExists if the file was imported into another organisation, kFailedPrecondition if
+  // the imported host was revoked, kInvalidArgument for a malformed import.
+  virtual Result<ImportResult> ImportSnapshot(const SnapshotImport& import);
+  // Newest first.
+  virtual Result<std::vector<ImportRecord>> ListImports(int64_t org_id, int limit);
 
   // Called after each committed CommitReports batch that stored at least one report, on the
   // committing thread and outside the store's locks; must be cheap (enqueue only). Set it before

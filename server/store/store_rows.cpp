@@ -63,6 +63,7 @@ HostSummary ReadHost(const sqlite::Statement& s) {
   host.last_inventory_ms = s.Int(10);
   host.revoked = s.Int(11) != 0;
   host.dropped_health_samples = static_cast<uint64_t>(s.Int(12));
+  host.source = s.Text(13);
   return host;
 }
 

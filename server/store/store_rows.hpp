@@ -36,7 +36,7 @@ inline constexpr const char* kHostColumns =
     "SELECT a.id, a.agent_id, a.org_id, o.name, "
     "coalesce(nullif(h.hostname, ''), a.hostname), coalesce(h.pretty_name, ''), "
     "coalesce(h.family, ''), a.agent_version, a.enrolled_at, a.last_seen, a.last_inventory_at, "
-    "a.revoked_at IS NOT NULL, a.dropped_health_total "
+    "a.revoked_at IS NOT NULL, a.dropped_health_total, a.source "
     "FROM agents a JOIN organizations o ON o.id = a.org_id LEFT JOIN host_os h ON h.agent = a.id ";
 HostSummary ReadHost(const sqlite::Statement& s);
 

@@ -153,6 +153,15 @@ LinuxHealthSampler::LinuxHealthSampler(CollectContext ctx, LinuxHealthOptions op
   pid_buffer_.resize(kPidStatBufferBytes);
 }
 
+void LinuxHealthSampler::ReleaseMemory() {
+  buffer_.assign(kInitialBufferBytes, 0);
+  buffer_.shrink_to_fit();
+  rows_.clear();
+  rows_.shrink_to_fit();
+  current_ticks_.clear();
+  current_ticks_.shrink_to_fit();
+}
+
 Result<std::string_view> LinuxHealthSampler::ReadToBuffer(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {

@@ -38,6 +38,7 @@ class LinuxHealthSampler final : public HealthSampler {
   explicit LinuxHealthSampler(CollectContext ctx, LinuxHealthOptions options = {});
 
   Result<dozor::v1::HealthSample> Sample(std::vector<std::string>* errors) override;
+  void ReleaseMemory() override;
 
  private:
   struct ProcessTicks {

@@ -33,6 +33,7 @@
 #include "collectors/collector.hpp"
 #include "collectors/linux/fs_util.hpp"
 #include "collectors/parsers/os_parsers.hpp"
+#include "collectors/self_usage.hpp"
 #include "dozor/common/files.hpp"
 
 namespace dozor::agent {
@@ -374,6 +375,11 @@ Status CollectOperatingSystem(const CollectContext &ctx, dozor::v1::OperatingSys
     return MakeError(ErrorCode::kNotFound, problems);
   }
   return OkStatus();
+}
+
+void DropPendingUpdatesCache() {
+  std::lock_guard<std::mutex> lock(UpdatesCacheMutex());
+  UpdatesCache().clear();
 }
 
 }  // namespace dozor::agent

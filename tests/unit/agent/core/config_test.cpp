@@ -294,7 +294,7 @@ TEST_CASE("agent config example file loads, also with every key uncommented") {
     }
     uncommented += line + "\n";
   }
-  CHECK(keys == 11);
+  CHECK(keys == 13);  // includes [limits] max_rss_mb, max_cpu_percent
   TempDir dir;
   auto all_keys = LoadAgentConfigFile(WriteConfig(dir, uncommented));
   REQUIRE_MESSAGE(all_keys.ok(), all_keys.error().ToString());

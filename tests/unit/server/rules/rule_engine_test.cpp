@@ -130,6 +130,12 @@ struct Estate {
         REQUIRE(fs->Run().ok());
       }
     }
+    // Ingest keeps agents.last_health_at; this estate writes the window directly, so it sets
+    // it too: every host reported just now (a stale host's window rules are skipped).
+    auto fresh = db->Prepare("UPDATE agents SET last_health_at = ?1");
+    REQUIRE(fresh.ok());
+    fresh->Bind(1, kNow);
+    REQUIRE(fresh->Run().ok());
     auto pkg = db->Prepare(
         "INSERT INTO host_packages(agent, name, version, architecture, source, vendor, "
         "install_time) VALUES (?1, 'openssl', ?2, 'amd64', '', '', 0)");

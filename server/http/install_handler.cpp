@@ -1,0 +1,405 @@
+// Public installer downloads: GET /install.sh, /ca.crt, /packages/, /packages/SHA256SUMS and
+// /packages/<file>. No token: a machine that is not enrolled has none. Nothing secret is served
+// (a CA certificate, a script, packages); what makes it safe is that the client checks what it
+// got against the fingerprints in the install command (docs/install-agent.md).
+#include "http/install_handler.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <array>
+#include <fstream>
+#include <regex>
+#include <vector>
+
+#include "dozor/common/files.hpp"
+#include "http/handlers.hpp"
+
+namespace dozor::server::http {
+namespace {
+
+constexpr size_t kMaxCertificateBytes = 1 << 20;
+constexpr std::string_view kPackagePrefix = "dozor-agent_";
+constexpr std::string_view kDebContentType = "application/vnd.debian.binary-package";
+
+std::string Hex(const unsigned char* data, size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    out.push_back(kDigits[data[i] >> 4]);
+    out.push_back(kDigits[data[i] & 0x0f]);
+  }
+  return out;
+}
+
+struct X509Deleter {
+  void operator()(X509* cert) const { X509_free(cert); }
+};
+
+Result<std::unique_ptr<X509, X509Deleter>> ParseFirstCertificate(std::string_view pem) {
+  if (pem.size() > kMaxCertificateBytes) {
+    return MakeError(ErrorCode::kInvalidArgument, "certificate file is larger than 1 MiB");
+  }
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  if (bio == nullptr) {
+    return MakeError(ErrorCode::kInternal, "out of memory reading a certificate");
+  }
+  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (cert == nullptr) {
+    return MakeError(ErrorCode::kInvalidArgument, "no PEM certificate found");
+  }
+  return std::unique_ptr<X509, X509Deleter>(cert);
+}
+
+Result<std::array<unsigned char, 32>> Sha256OfDer(int length, unsigned char* der) {
+  std::array<unsigned char, 32> digest{};
+  unsigned int digest_length = 0;
+  const bool ok = length > 0 &&
+                  EVP_Digest(der, static_cast<size_t>(length), digest.data(), &digest_length,
+                             EVP_sha256(), nullptr) == 1 &&
+                  digest_length == digest.size();
+  OPENSSL_free(der);
+  if (!ok) {
+    return MakeError(ErrorCode::kInternal, "hashing a certificate failed");
+  }
+  return digest;
+}
+
+// Streams the file through SHA-256 so a large package is never held twice in memory.
+Result<std::string> Sha256OfFile(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    return MakeError(ErrorCode::kUnavailable, "cannot open " + file.string());
+  }
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
+    return MakeError(ErrorCode::kInternal, "SHA-256 unavailable");
+  }
+  std::vector<char> buffer(1 << 16);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const auto got = in.gcount();
+    if (got > 0 && EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(got)) != 1) {
+      return MakeError(ErrorCode::kInternal, "SHA-256 update failed");
+    }
+  }
+  if (in.bad()) {
+    return MakeError(ErrorCode::kUnavailable, "reading " + file.string() + " failed");
+  }
+  std::array<unsigned char, 32> digest{};
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), digest.data(), &length) != 1 || length != digest.size()) {
+    return MakeError(ErrorCode::kInternal, "SHA-256 final failed");
+  }
+  return Hex(digest.data(), digest.size());
+}
+
+// "dozor-agent_0.1.0-1_amd64.deb" -> ("0.1.0-1", "amd64"); the name is already validated.
+std::pair<std::string, std::string> VersionAndArch(std::string_view name) {
+  name.remove_prefix(kPackagePrefix.size());
+  name.remove_suffix(4);  // ".deb"
+  const size_t underscore = name.rfind('_');
+  return {std::string(name.substr(0, underscore)), std::string(name.substr(underscore + 1))};
+}
+
+// Accepts "http(s)://host[:port]" with nothing after the authority but an optional '/'.
+bool IsBaseUrl(std::string_view url) {
+  static const std::regex kPattern(
+      R"(^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?/?$)");
+  return std::regex_match(url.begin(), url.end(), kPattern);
+}
+
+// Single quotes for sh: the token and addresses are validated, but quoting keeps any surprise
+// inert when the command is pasted.
+std::string ShellQuote(std::string_view text) {
+  std::string out = "'";
+  for (const char c : text) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out.push_back(c);
+    }
+  }
+  out += "'";
+  return out;
+}
+
+ApiResponse NotFound(std::string_view message) {
+  return ErrorResponse(404, "not_found", message);
+}
+
+ApiResponse ServeScript(const InstallSettings& settings) {
+  auto script = ReadFile(settings.script_file, kMaxInstallScriptBytes);
+  if (!script.ok()) {
+    return NotFound("the install script is not available on this server (install.script = " +
+                    settings.script_file.string() + ": " + script.error().message + ")");
+  }
+  return RawResponse(std::move(script).value(), "text/x-shellscript; charset=utf-8");
+}
+
+ApiResponse ServeCa(const InstallSettings& settings) {
+  if (settings.ca_pem.empty()) {
+    return NotFound(
+        "this server has no CA certificate configured (grpc.tls_ca / --tls-ca); ask the Dozor "
+        "engineer for the CA file and enroll with dozor-agent enroll --ca FILE");
+  }
+  return RawResponse(settings.ca_pem, "application/x-pem-file",
+                     "attachment; filename=\"ca.crt\"");
+}
+
+ApiResponse ServeManifest(InstallSettings& settings, bool text) {
+  auto manifest = PackageManifest(settings);
+  if (!manifest.ok()) {
+    return ErrorResponse(manifest.error());
+  }
+  if (!text) {
+    ApiResponse response;
+    response.body = std::move(manifest).value();
+    return response;
+  }
+  // sha256sum format: `sha256sum -c SHA256SUMS` works on the downloaded files.
+  std::string sums;
+  for (const auto& package : (*manifest)["packages"]) {
+    sums += package["sha256"].get<std::string>() + "  " + package["file"].get<std::string>() + "\n";
+  }
+  return RawResponse(std::move(sums), "text/plain; charset=utf-8");
+}
+
+ApiResponse ServePackage(InstallSettings& settings, std::string_view name) {
+  if (name == "SHA256SUMS") {
+    return ServeManifest(settings, /*text=*/true);
+  }
+  if (!IsAgentPackageFileName(name)) {
+    return NotFound("no such package; names look like dozor-agent_<version>_<arch>.deb");
+  }
+  if (settings.packages_dir.empty()) {
+    return NotFound("this server publishes no agent packages (install.packages_dir is not set)");
+  }
+  const auto file = settings.packages_dir / std::string(name);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) {
+    return NotFound("no such package: " + std::string(name));
+  }
+  auto content = ReadFile(file, kMaxInstallFileBytes);
+  if (!content.ok()) {
+    return ErrorResponse(content.error());
+  }
+  return RawResponse(std::move(content).value(), kDebContentType,
+                     "attachment; filename=\"" + std::string(name) + "\"");
+}
+
+}  // namespace
+
+Result<std::string> PackageChecksumCache::Sha256Of(const std::filesystem::path& file,
+                                                   uint64_t size, int64_t mtime_ns) {
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = entries_.find(file.string());
+    if (it != entries_.end() && it->second.size == size && it->second.mtime_ns == mtime_ns) {
+      return it->second.sha256;
+    }
+  }
+  // Hash outside the lock: a slow disk must not stall other requests for cached files.
+  DOZOR_ASSIGN_OR_RETURN(auto sha256, Sha256OfFile(file));
+  std::lock_guard lock(mutex_);
+  entries_[file.string()] = Entry{size, mtime_ns, sha256};
+  return sha256;
+}
+
+Result<std::string> CertificateSha256Hex(std::string_view pem) {
+  DOZOR_ASSIGN_OR_RETURN(auto cert, ParseFirstCertificate(pem));
+  unsigned char* der = nullptr;
+  const int length = i2d_X509(cert.get(), &der);
+  DOZOR_ASSIGN_OR_RETURN(auto digest, Sha256OfDer(length, der));
+  return Hex(digest.data(), digest.size());
+}
+
+Result<std::string> PublicKeyPin(std::string_view pem) {
+  DOZOR_ASSIGN_OR_RETURN(auto cert, ParseFirstCertificate(pem));
+  unsigned char* der = nullptr;
+  const int length = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert.get()), &der);
+  DOZOR_ASSIGN_OR_RETURN(auto digest, Sha256OfDer(length, der));
+  std::array<unsigned char, 64> base64{};
+  const int written =
+      EVP_EncodeBlock(base64.data(), digest.data(), static_cast<int>(digest.size()));
+  return "sha256//" + std::string(reinterpret_cast<const char*>(base64.data()),
+                                  static_cast<size_t>(written));
+}
+
+Status VerifyIssuedBy(std::string_view cert_chain_pem, std::string_view ca_pem) {
+  DOZOR_ASSIGN_OR_RETURN(auto ca, ParseFirstCertificate(ca_pem));
+  if (cert_chain_pem.size() > kMaxCertificateBytes) {
+    return MakeError(ErrorCode::kInvalidArgument, "certificate file is larger than 1 MiB");
+  }
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(cert_chain_pem.data(), static_cast<int>(cert_chain_pem.size())), BIO_free);
+  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), X509_STORE_free);
+  std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509)*)>
+      chain(sk_X509_new_null(), [](STACK_OF(X509)* certs) { sk_X509_pop_free(certs, X509_free); });
+  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(),
+                                                                      X509_STORE_CTX_free);
+  if (!bio || !store || !chain || !ctx || X509_STORE_add_cert(store.get(), ca.get()) != 1) {
+    return MakeError(ErrorCode::kInternal, "out of memory verifying a certificate");
+  }
+  std::unique_ptr<X509, X509Deleter> leaf(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (!leaf) {
+    return MakeError(ErrorCode::kInvalidArgument, "no PEM certificate found");
+  }
+  while (X509* extra = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    sk_X509_push(chain.get(), extra);
+  }
+  if (X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), chain.get()) != 1) {
+    return MakeError(ErrorCode::kInternal, "cannot set up certificate verification");
+  }
+  X509_STORE_CTX_set_flags(ctx.get(), X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_PARTIAL_CHAIN);
+  if (X509_verify_cert(ctx.get()) != 1) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     std::string("certificate does not chain to the CA: ") +
+                         X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get())));
+  }
+  return OkStatus();
+}
+
+bool IsAgentPackageFileName(std::string_view name) {
+  static const std::regex kPattern(R"(^dozor-agent_[A-Za-z0-9.~+-]+_(amd64|arm64|all)\.deb$)");
+  return name.size() <= 200 && std::regex_match(name.begin(), name.end(), kPattern);
+}
+
+Result<InstallSettings> LoadInstallSettings(const InstallSources& sources) {
+  InstallSettings settings;
+  settings.packages_dir = sources.packages_dir;
+  settings.script_file = sources.script_file.empty()
+                             ? std::filesystem::path(kDefaultInstallScript)
+                             : sources.script_file;
+  if (!sources.ca_file.empty()) {
+    auto pem = ReadFile(sources.ca_file, kMaxCertificateBytes);
+    if (!pem.ok()) {
+      return pem.error().Wrap("grpc.tls_ca (--tls-ca)");
+    }
+    auto sha256 = CertificateSha256Hex(*pem);
+    if (!sha256.ok()) {
+      return sha256.error().Wrap("grpc.tls_ca (--tls-ca) " + sources.ca_file.string());
+    }
+    settings.ca_pem = std::move(pem).value();
+    settings.ca_sha256_hex = std::move(sha256).value();
+  }
+  if (!sources.public_url.empty()) {
+    if (!IsBaseUrl(sources.public_url)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "install.public_url (--install-public-url) must look like "
+                       "https://host:port, got \"" + sources.public_url + "\"");
+    }
+    settings.public_url = sources.public_url;
+    if (settings.public_url.back() == '/') {
+      settings.public_url.pop_back();
+    }
+    if (settings.public_url.rfind("https://", 0) == 0) {
+      if (sources.http_tls_cert_file.empty()) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "install.public_url is https but the management API has no certificate "
+                         "of its own (http.tls_cert) whose key the install command could pin");
+      }
+      auto cert = ReadFile(sources.http_tls_cert_file, kMaxCertificateBytes);
+      if (!cert.ok()) {
+        return cert.error().Wrap("http.tls_cert (--http-tls-cert)");
+      }
+      auto pin = PublicKeyPin(*cert);
+      if (!pin.ok()) {
+        return pin.error().Wrap("http.tls_cert (--http-tls-cert) " +
+                                sources.http_tls_cert_file.string());
+      }
+      settings.api_key_pin = std::move(pin).value();
+    }
+  }
+  return settings;
+}
+
+std::optional<std::string> InstallCommand(const InstallSettings& settings,
+                                          std::string_view grpc_public_address,
+                                          std::string_view token) {
+  if (settings.public_url.empty() || settings.ca_sha256_hex.empty() ||
+      grpc_public_address.empty()) {
+    return std::nullopt;
+  }
+  const std::string& api = settings.public_url;
+  std::string command = "curl -fsSL ";
+  std::string script_args;
+  if (!settings.api_key_pin.empty()) {
+    // -k with --pinnedpubkey: curl checks the server's key against the pin instead of a CA
+    // chain, so a client without our CA in its trust store still talks only to this server.
+    command += "--pinnedpubkey " + ShellQuote(settings.api_key_pin) + " -k ";
+    script_args = " --pinned-pubkey " + ShellQuote(settings.api_key_pin);
+  }
+  command += api + "/install.sh | sudo sh -s -- --token " + ShellQuote(token) + " --server " +
+             ShellQuote(grpc_public_address) + " --api " + api + " --ca-sha256 " +
+             settings.ca_sha256_hex + script_args;
+  return command;
+}
+
+Result<nlohmann::json> PackageManifest(InstallSettings& settings) {
+  nlohmann::json out = {{"packages", nlohmann::json::array()}};
+  if (settings.packages_dir.empty()) {
+    return out;
+  }
+  std::error_code ec;
+  std::filesystem::directory_iterator it(settings.packages_dir, ec);
+  if (ec) {
+    return MakeError(ErrorCode::kUnavailable, "cannot list install.packages_dir " +
+                                                  settings.packages_dir.string() + ": " +
+                                                  ec.message());
+  }
+  std::vector<std::string> names;
+  for (const auto& entry : it) {
+    const std::string name = entry.path().filename().string();
+    if (IsAgentPackageFileName(name) && entry.is_regular_file(ec) &&
+        names.size() < kMaxManifestPackages) {
+      names.push_back(name);
+    }
+  }
+  std::sort(names.begin(), names.end());
+  for (const auto& name : names) {
+    const auto file = settings.packages_dir / name;
+    const auto size = std::filesystem::file_size(file, ec);
+    if (ec || size > kMaxInstallFileBytes) {
+      continue;  // vanished or too big to serve: not offered
+    }
+    const auto mtime = std::filesystem::last_write_time(file, ec);
+    if (ec) {
+      continue;
+    }
+    const int64_t mtime_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(mtime.time_since_epoch()).count();
+    auto sha256 = settings.checksums->Sha256Of(file, size, mtime_ns);
+    if (!sha256.ok()) {
+      continue;
+    }
+    auto [version, arch] = VersionAndArch(name);
+    out["packages"].push_back({{"file", name},
+                               {"package", "dozor-agent"},
+                               {"version", version},
+                               {"arch", arch},
+                               {"size", size},
+                               {"sha256", *sha256}});
+  }
+  return out;
+}
+
+void RegisterInstallRoutes(Router& router, ApiContext& context) {
+  router.Add("GET", "/install.sh", Access::kPublic,
+             [&context](ApiRequest&) { return ServeScript(context.install); });
+  router.Add("GET", "/ca.crt", Access::kPublic,
+             [&context](ApiRequest&) { return ServeCa(context.install); });
+  router.Add("GET", "/packages", Access::kPublic, [&context](ApiRequest&) {
+    return ServeManifest(context.install, /*text=*/false);
+  });
+  router.Add("GET", "/packages/{file}", Access::kPublic, [&context](ApiRequest& request) {
+    return ServePackage(context.install, request.params.at("file"));
+  });
+}
+
+}  // namespace dozor::server::http

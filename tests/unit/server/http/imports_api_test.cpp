@@ -1,0 +1,362 @@
+// POST /api/v1/orgs/{org}/imports through ApiService over a real SQLite store: a snapshot file
+// (format dozor.snapshot/v1, as `dozor-agent collect` writes it) is imported once, and every
+// kind of damaged, foreign or malformed file is refused with nothing stored.
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "dozor/common/clock.hpp"
+#include "dozor/common/crypto.hpp"
+#include "http/api_service.hpp"
+#include "http/auth.hpp"
+#include "http/handlers.hpp"
+#include "store/store.hpp"
+#include "test_util.hpp"
+
+namespace dozor::server::http {
+namespace {
+
+constexpr int64_t kNow = 1'800'000'000'000;
+
+std::string Base64(std::string_view bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) |
+                       (static_cast<uint8_t>(bytes[i + 1]) << 8) |
+                       static_cast<uint8_t>(bytes[i + 2]);
+    out += {kAlphabet[n >> 18], kAlphabet[(n >> 12) & 63], kAlphabet[(n >> 6) & 63],
+            kAlphabet[n & 63]};
+  }
+  if (i + 1 == bytes.size()) {
+    const uint32_t n = static_cast<uint8_t>(bytes[i]) << 16;
+    out += {kAlphabet[n >> 18], kAlphabet[(n >> 12) & 63], '=', '='};
+  } else if (i + 2 == bytes.size()) {
+    const uint32_t n =
+        (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8);
+    out += {kAlphabet[n >> 18], kAlphabet[(n >> 12) & 63], kAlphabet[(n >> 6) & 63], '='};
+  }
+  return out;
+}
+
+dozor::v1::Report InventoryReport(const std::string& machine_id, const std::string& kernel,
+                                  int64_t at_ms) {
+  dozor::v1::Report report;
+  report.set_seq(1);
+  report.set_collected_at_ms(at_ms);
+  report.set_agent_version("0.4.0");
+  auto* os = report.mutable_inventory()->mutable_os();
+  os->set_hostname("legacy1");
+  os->set_machine_id(machine_id);
+  os->set_pretty_name("Debian GNU/Linux 11 (bullseye)");
+  os->set_kernel(kernel);
+  auto* collector = report.add_collectors();
+  collector->set_name("os");
+  collector->set_ok(true);
+  return report;
+}
+
+dozor::v1::Report HealthReport(int64_t at_ms) {
+  dozor::v1::Report report;
+  report.set_seq(1);
+  report.set_collected_at_ms(at_ms);
+  report.mutable_health()->set_cpu_percent(12.5);
+  return report;
+}
+
+// Signs payload || health like `dozor-agent collect` does (key: Sha256Hex(token) as ASCII hex).
+nlohmann::json SignedFile(const std::string& token, const std::string& payload,
+                          const std::string& health) {
+  nlohmann::json file = {{"format", "dozor.snapshot/v1"},
+                         {"created_at_ms", kNow - 60000},
+                         {"agent_version", "0.4.0"},
+                         {"hostname", "legacy1"},
+                         {"machine_id", "m-1"},
+                         {"token_hint", token.substr(0, kTokenHintLength)},
+                         {"payload", Base64(payload)},
+                         {"sha256", Sha256Hex(payload + health)},
+                         {"hmac_sha256", HmacSha256Hex(Sha256Hex(token), payload + health)}};
+  if (!health.empty()) {
+    file["health_payload"] = Base64(health);
+  }
+  return file;
+}
+
+nlohmann::json SnapshotFile(const std::string& token, const std::string& kernel = "5.10.0-21",
+                            int64_t at_ms = kNow - 3600000) {
+  return SignedFile(token, InventoryReport("m-1", kernel, at_ms).SerializeAsString(),
+                    HealthReport(at_ms + 1000).SerializeAsString());
+}
+
+struct Fixture {
+  Fixture() {
+    SqliteStoreOptions options;
+    options.path = (dir / "dozor.db").string();
+    auto opened = OpenSqliteStore(options);
+    REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().ToString()));
+    store = std::move(opened).value();
+    REQUIRE(store->CreateApiToken("alice", "operator", Sha256Hex("dza_op"), "dza_op", std::nullopt)
+                .ok());
+    REQUIRE(store->CreateApiToken("bob", "viewer", Sha256Hex("dza_view"), "dza_view", std::nullopt)
+                .ok());
+    api = std::make_unique<ApiService>(ApiContext{.store = *store, .clock = clock});
+    for (const char* name : {"Acme", "Other"}) {
+      REQUIRE(Call("POST", "/api/v1/orgs", nlohmann::json{{"name", name}}.dump()).status == 201);
+    }
+    token = NewToken("Acme");
+  }
+
+  // A real enrollment token of the organisation, created through the API.
+  std::string NewToken(const std::string& org) {
+    auto created = Call("POST", "/api/v1/orgs/" + org + "/tokens", "{}");
+    REQUIRE(created.status == 201);
+    return created.body["token"].get<std::string>();
+  }
+
+  ApiResponse Call(std::string method, std::string path, std::string body = "",
+                   std::string api_token = "dza_op") {
+    ApiRequest request;
+    request.method = std::move(method);
+    const size_t question = path.find('?');
+    request.path = path.substr(0, question);
+    if (question != std::string::npos) {
+      auto query = ParseQuery(path.substr(question + 1));
+      REQUIRE(query.ok());
+      request.query = std::move(query).value();
+    }
+    request.body = std::move(body);
+    if (!api_token.empty()) {
+      request.authorization = "Bearer " + api_token;
+    }
+    return api->Handle(request);
+  }
+
+  ApiResponse Import(const nlohmann::json& file, const std::string& org = "Acme",
+                     const std::string& api_token = "dza_op") {
+    return Call("POST", "/api/v1/orgs/" + org + "/imports", file.dump(), api_token);
+  }
+
+  size_t HostCount() {
+    auto hosts = store->ListHosts(std::nullopt);
+    REQUIRE(hosts.ok());
+    return hosts->size();
+  }
+
+  size_t ImportCount(const std::string& org = "Acme") {
+    auto listed = Call("GET", "/api/v1/orgs/" + org + "/imports");
+    REQUIRE(listed.status == 200);
+    return listed.body["imports"].size();
+  }
+
+  std::string Message(const ApiResponse& response) {
+    return response.body["error"]["message"].get<std::string>();
+  }
+
+  dozor::testing::TempDir dir;
+  FakeClock clock{kNow};
+  std::unique_ptr<Store> store;
+  std::unique_ptr<ApiService> api;
+  std::string token;
+};
+
+TEST_CASE("imports api: a valid snapshot file becomes a snapshot host, once") {
+  Fixture f;
+  const nlohmann::json file = SnapshotFile(f.token);
+  auto imported = f.Import(file);
+  REQUIRE_MESSAGE(imported.status == 201, imported.body.dump());
+  CHECK(imported.body["duplicate"] == false);
+  CHECK(imported.body["org"] == "Acme");
+  CHECK(imported.body["import"]["outcome"] == "created");
+  CHECK(imported.body["import"]["hostname"] == "legacy1");
+  CHECK(imported.body["import"]["machine_id"] == "m-1");
+  CHECK(imported.body["import"]["actor"] == "alice");
+  CHECK(imported.body["import"]["sha256"] == file["sha256"]);
+  const std::string agent_id = imported.body["host"]["agent_id"];
+  CHECK(agent_id.rfind("snap-", 0) == 0);
+
+  auto hosts = f.Call("GET", "/api/v1/hosts?org=Acme", "", "dza_view");
+  REQUIRE(hosts.status == 200);
+  REQUIRE(hosts.body["hosts"].size() == 1);
+  CHECK(hosts.body["hosts"][0]["agent_id"] == agent_id);
+  CHECK(hosts.body["hosts"][0]["source"] == "import");
+  CHECK(hosts.body["hosts"][0]["online"] == false);  // collected a minute ago, still a snapshot
+  auto inventory = f.Call("GET", "/api/v1/hosts/" + agent_id + "/inventory");
+  REQUIRE(inventory.status == 200);
+  CHECK(inventory.body["inventory"]["os"]["kernel"] == "5.10.0-21");
+  auto health = f.Call("GET", "/api/v1/hosts/" + agent_id + "/health");
+  REQUIRE(health.status == 200);
+  CHECK(health.body["samples"].size() == 1);
+
+  auto again = f.Import(file);
+  REQUIRE(again.status == 200);
+  CHECK(again.body["duplicate"] == true);
+  CHECK(again.body["import"]["id"] == imported.body["import"]["id"]);
+  CHECK(f.HostCount() == 1);
+  CHECK(f.ImportCount() == 1);
+
+  auto newer = f.Import(SnapshotFile(f.token, "5.10.0-26", kNow - 60000));
+  REQUIRE(newer.status == 201);
+  CHECK(newer.body["import"]["outcome"] == "updated");
+  CHECK(newer.body["host"]["agent_id"] == agent_id);
+  CHECK(f.HostCount() == 1);
+  CHECK(f.ImportCount() == 2);
+}
+
+TEST_CASE("imports api: a payload changed after collection is refused as modified") {
+  Fixture f;
+  nlohmann::json file = SnapshotFile(f.token);
+  std::string payload = InventoryReport("m-1", "5.10.0-21", kNow - 3600000).SerializeAsString();
+  payload[payload.size() / 2] ^= 0x01;
+  file["payload"] = Base64(payload);
+  auto refused = f.Import(file);
+  CHECK(refused.status == 400);
+  CHECK(f.Message(refused).find("modified after collection") != std::string::npos);
+
+  // Recomputing the plain sha256 is not enough: the HMAC needs the token.
+  file["sha256"] = Sha256Hex(payload + HealthReport(kNow - 3600000 + 1000).SerializeAsString());
+  auto forged = f.Import(file);
+  CHECK(forged.status == 403);
+  CHECK(f.Message(forged).find("no enrollment token of this organisation matches") !=
+        std::string::npos);
+
+  // The unsigned copies of the names must agree with the signed inventory.
+  nlohmann::json renamed = SnapshotFile(f.token);
+  renamed["machine_id"] = "someone-else";
+  auto mismatch = f.Import(renamed);
+  CHECK(mismatch.status == 400);
+  CHECK(f.Message(mismatch).find("machine_id") != std::string::npos);
+  CHECK(f.HostCount() == 0);
+  CHECK(f.ImportCount() == 0);
+}
+
+TEST_CASE("imports api: files of another organisation's or a revoked token are refused") {
+  Fixture f;
+  const std::string other_token = f.NewToken("Other");
+  auto foreign = f.Import(SnapshotFile(other_token), "Acme");
+  CHECK(foreign.status == 403);
+  CHECK(f.Message(foreign).find("no enrollment token of this organisation matches") !=
+        std::string::npos);
+  // A token with the same hint but another secret does not verify either.
+  std::string lookalike = f.token;
+  lookalike.back() = lookalike.back() == '0' ? '1' : '0';
+  CHECK(f.Import(SnapshotFile(lookalike)).status == 403);
+
+  auto tokens = f.store->ListEnrollmentTokens(std::nullopt);
+  REQUIRE(tokens.ok());
+  for (const auto& token : *tokens) {
+    if (token.org_name == "Acme") {
+      REQUIRE(f.store->RevokeEnrollmentToken(token.id, kNow).ok());
+    }
+  }
+  CHECK(f.Import(SnapshotFile(f.token)).status == 403);
+  CHECK(f.HostCount() == 0);
+  CHECK(f.ImportCount("Acme") == 0);
+  CHECK(f.ImportCount("Other") == 0);
+  CHECK(f.Import(SnapshotFile(other_token), "Other").status == 201);
+  CHECK(f.Import(SnapshotFile(other_token), "nope").status == 404);
+}
+
+TEST_CASE("imports api: a file collected with a since expired token is still accepted") {
+  Fixture f;
+  const std::string token = "dze_" + std::string(64, 'a');
+  auto org = f.store->FindOrganization("Acme");
+  REQUIRE(org.ok());
+  NewEnrollmentToken expired;
+  expired.org_id = org->id;
+  expired.token_hash = Sha256Hex(token);
+  expired.hint = token.substr(0, kTokenHintLength);
+  expired.expires_at_ms = kNow - 1000;
+  REQUIRE(f.store->CreateEnrollmentToken(expired).ok());
+  auto imported = f.Import(SnapshotFile(token));
+  CHECK(imported.status == 201);
+  CHECK(f.HostCount() == 1);
+}
+
+TEST_CASE("imports api: garbage, bad encodings and broken reports are 400 and store nothing") {
+  Fixture f;
+  const nlohmann::json good = SnapshotFile(f.token);
+  auto refuse = [&](const std::string& body, const std::string& expected) {
+    CAPTURE(body.substr(0, 200));
+    auto response = f.Call("POST", "/api/v1/orgs/Acme/imports", body);
+    CHECK(response.status == 400);
+    if (response.status == 400) {
+      CHECK_MESSAGE(f.Message(response).find(expected) != std::string::npos, f.Message(response));
+    }
+  };
+  refuse("", "not a JSON object");
+  refuse("this is not json", "not a JSON object");
+  refuse("[1, 2]", "not a JSON object");
+  auto with = [&](const std::string& key, const nlohmann::json& value) {
+    nlohmann::json file = good;
+    if (value.is_discarded()) {
+      file.erase(key);
+    } else {
+      file[key] = value;
+    }
+    return file.dump();
+  };
+  const nlohmann::json erase = nlohmann::json(nlohmann::json::value_t::discarded);
+  refuse(with("format", "dozor.snapshot/v2"), "format");
+  refuse(with("format", erase), "\"format\" is missing");
+  refuse(with("payload", erase), "\"payload\" is missing");
+  refuse(with("payload", 42), "\"payload\" must be a string");
+  refuse(with("payload", "@@@@"), "not valid base64");
+  refuse(with("payload", "QUJD\nREVG"), "not valid base64");
+  refuse(with("payload", "QUJ"), "not valid base64");
+  refuse(with("payload", "QR=="), "not valid base64");  // stray bits under the padding
+  refuse(with("payload", ""), "\"payload\" is empty");
+  refuse(with("health_payload", "!!"), "not valid base64");
+  refuse(with("sha256", "ABC"), "64 lower-case hex");
+  refuse(with("hmac_sha256", std::string(64, 'G')), "64 lower-case hex");
+  refuse(with("token_hint", ""), "\"token_hint\" is empty");
+  refuse(with("created_at_ms", "yesterday"), "created_at_ms");
+  refuse(with("extra", true), "unknown field \"extra\"");
+  refuse(with("hostname", std::string(600, 'h')), "longer than 512");
+
+  // Correctly signed, but not what a snapshot must carry.
+  refuse(SignedFile(f.token, "\xff\xff\xff not protobuf", "").dump(), "not a dozor.v1.Report");
+  refuse(SignedFile(f.token, HealthReport(kNow).SerializeAsString(), "").dump(),
+         "must carry an inventory");
+  refuse(SignedFile(f.token, InventoryReport("m-1", "k", kNow).SerializeAsString(),
+                    InventoryReport("m-1", "k", kNow).SerializeAsString())
+             .dump(),
+         "must carry a health sample");
+  // Checked exactly like a live agent's report: a clock two days ahead, invalid UTF-8.
+  refuse(SignedFile(f.token, InventoryReport("m-1", "k", kNow + 2 * 86400000LL).SerializeAsString(),
+                    "")
+             .dump(),
+         "collected_at_ms");
+  refuse(
+      SignedFile(f.token, InventoryReport("m-1", "bad\xc3", kNow).SerializeAsString(), "").dump(),
+      "payload");  // proto3 parsing itself refuses invalid UTF-8 strings
+  nlohmann::json no_machine_id =
+      SignedFile(f.token, InventoryReport("", "k", kNow).SerializeAsString(), "");
+  no_machine_id["machine_id"] = "";
+  refuse(no_machine_id.dump(), "no machine id");
+  CHECK(f.HostCount() == 0);
+  CHECK(f.ImportCount() == 0);
+}
+
+TEST_CASE("imports api: oversize files are 413, viewers and strangers may not import") {
+  Fixture f;
+  std::string huge(kMaxSnapshotFileBytes + 1, ' ');
+  auto too_large = f.Call("POST", "/api/v1/orgs/Acme/imports", huge);
+  CHECK(too_large.status == 413);
+  huge.clear();
+  huge.shrink_to_fit();
+
+  auto viewer = f.Import(SnapshotFile(f.token), "Acme", "dza_view");
+  CHECK(viewer.status == 403);
+  auto anonymous = f.Import(SnapshotFile(f.token), "Acme", "");
+  CHECK(anonymous.status == 401);
+  CHECK(f.HostCount() == 0);
+  CHECK(f.Call("GET", "/api/v1/orgs/Acme/imports", "", "dza_view").status == 200);
+  CHECK(f.ImportCount() == 0);
+}
+
+}  // namespace
+}  // namespace dozor::server::http
