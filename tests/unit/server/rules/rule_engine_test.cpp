@@ -452,5 +452,55 @@ TEST_CASE("opening an engine on a missing store file fails cleanly") {
   CHECK_FALSE(engine.ok());
 }
 
+
+TEST_CASE("a host without fresh health samples keeps its window findings instead of clearing") {
+  Estate estate;
+  // h3 (never over the line) stops reporting: its newest sample is an hour old.
+  {
+    auto db = sqlite::Database::Open(estate.path);
+    REQUIRE(db.ok());
+    auto stale = db->Prepare("UPDATE agents SET last_health_at = ?1 WHERE id = ?2");
+    REQUIRE(stale.ok());
+    stale->Bind(1, kNow - 60 * kMinute).Bind(2, estate.host["h3"]);
+    REQUIRE(stale->Run().ok());
+  }
+  auto engine = OpenEngine(estate, PackOf({MustParse("disk-space-low", kDiskRule),
+                                           MustParse("old-openssl", kOpensslRule)}));
+  // Per host: the window rule is not evaluated at all (its findings stay as they are); the
+  // inventory rule still is.
+  auto one = engine->EvaluateHost(estate.host["h3"], kNow);
+  REQUIRE(one.ok());
+  CHECK(one->rule_ids == std::vector<std::string>{"old-openssl"});
+  // Whole estate: an active window finding of the stale host gets a keep-as-is hit (sustain-only,
+  // no evidence); a fresh host without a hit is still cleared normally.
+  ActiveTargets active{{"disk-space-low", {estate.host["h3"]}}};
+  auto all = engine->EvaluateAll(kNow, &active);
+  REQUIRE(all.ok());
+  auto disk = HitsOf((*all)[0], "disk-space-low");
+  bool kept = false;
+  for (const RuleHit& hit : disk) {
+    if (hit.host_id == estate.host["h3"]) {
+      kept = true;
+      CHECK(hit.sustain_only);
+      CHECK(hit.evidence_json.empty());
+    }
+  }
+  CHECK(kept);
+}
+
+TEST_CASE("a rule that names a store table is refused even inside a CTE named like a view") {
+  Estate estate;
+  auto engine = OpenEngine(
+      estate, PackOf({MustParse("sneaky", R"(scope = "host"
+condition = '''
+WITH hosts AS (SELECT id AS host_id, revoked_at FROM agents)
+SELECT host_id FROM hosts WHERE revoked_at IS NOT NULL
+'''
+)")}));
+  REQUIRE(engine->pack().errors.size() == 1);
+  CHECK(engine->pack().errors[0].message.find("agents") != std::string::npos);
+  CHECK(engine->pack().rules.empty());
+}
+
 }  // namespace
 }  // namespace dozor::server::rules

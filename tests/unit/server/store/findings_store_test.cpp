@@ -171,6 +171,46 @@ TEST_CASE("findings: sustain-only hits keep an active finding but never open one
   CHECK(All(*e).at(0).state == "resolved");
 }
 
+TEST_CASE("findings: an evidence-less sustain hit keeps the finding exactly as it was") {
+  // The engine sends it for a host without fresh health samples: no data is not "cleared".
+  auto e = MakeEstate(1);
+  Apply(*e, HostInput(*e, {"disk-space-low"}, {Hit(*e, "disk-space-low", e->hosts[0])}), 1000);
+  auto keep = HostInput(*e, {"disk-space-low"},
+                        {Hit(*e, "disk-space-low", e->hosts[0], true, /*evidence=*/"")});
+  auto change = Apply(*e, keep, 2000);
+  CHECK(change.resolved == 0);
+  CHECK(change.updated == 0);
+  auto f = All(*e).at(0);
+  CHECK(f.state == "open");
+  CHECK(f.last_seen_ms == 1000);  // not touched: nothing new was seen
+  CHECK(f.evidence_json == R"([{"mount":"/","used_pct":95}])");
+}
+
+TEST_CASE("findings: a finding that returns while its waiver is valid comes back waived") {
+  auto e = MakeEstate(1);
+  auto hit = HostInput(*e, {"disk-space-low"}, {Hit(*e, "disk-space-low", e->hosts[0])});
+  auto none = HostInput(*e, {"disk-space-low"}, {});
+  Apply(*e, hit, 1000);
+  int64_t id = All(*e).at(0).id;
+  REQUIRE(e->store->WaiveFinding(id, "ivan", "batch server, full disk by design", 100000, 1500)
+              .ok());
+  Apply(*e, none, 2000);
+  CHECK(All(*e).at(0).state == "resolved");
+  auto back = Apply(*e, hit, 3000);
+  CHECK(back.regressed == 1);
+  auto f = All(*e).at(0);
+  CHECK(f.state == "waived");  // the client's acceptance still holds until 100000
+  CHECK(f.waive_reason == "batch server, full disk by design");
+  auto events = e->store->ListFindingEvents(id);
+  REQUIRE(events.ok());
+  CHECK(events->back().kind == "regressed");
+  CHECK(events->back().to_state == "waived");
+  // After the waiver's end the same return is a plain regression.
+  Apply(*e, none, 200000);
+  Apply(*e, hit, 300000);
+  CHECK(All(*e).at(0).state == "regressed");
+}
+
 TEST_CASE("findings: an evaluation of some rules does not resolve other rules' findings") {
   auto e = MakeEstate(1);
   Apply(*e,
