@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 
+#include "dozor/common/base64.hpp"
 #include "dozor/common/result.hpp"
 #include "dozor/v1/agent.pb.h"
 
@@ -46,10 +47,7 @@ struct SnapshotContents {
   std::optional<dozor::v1::Report> health_report;  // seq 2, health; absent with --no-health
 };
 
-// Standard base64 (RFC 4648 section 4) with '=' padding.
-[[nodiscard]] std::string Base64Encode(std::string_view bytes);
-// Strict inverse of Base64Encode: kInvalidArgument on any other character, bad length or padding.
-[[nodiscard]] Result<std::string> Base64Decode(std::string_view text);
+// Base64Encode / Base64Decode: dozor/common/base64.hpp.
 
 // Builds the snapshot JSON (pure: no clock, no I/O). kInvalidArgument when the token is empty or
 // the inventory report has no inventory; kInternal if a report cannot be serialized.

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "dozor/common/base64.hpp"
 #include "dozor/common/crypto.hpp"
 #include "http/auth.hpp"
 #include "http/handlers.hpp"
@@ -35,25 +36,6 @@ Error Invalid(const std::string& message) {
   return MakeError(ErrorCode::kInvalidArgument, "snapshot file: " + message);
 }
 
-int Base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') {
-    return c - 'A';
-  }
-  if (c >= 'a' && c <= 'z') {
-    return c - 'a' + 26;
-  }
-  if (c >= '0' && c <= '9') {
-    return c - '0' + 52;
-  }
-  if (c == '+') {
-    return 62;
-  }
-  if (c == '/') {
-    return 63;
-  }
-  return -1;
-}
-
 bool IsLowerHex64(std::string_view text) {
   if (text.size() != 64) {
     return false;
@@ -64,51 +46,6 @@ bool IsLowerHex64(std::string_view text) {
     }
   }
   return true;
-}
-
-// Strict standard base64 (RFC 4648 section 4): padded, no whitespace, no line breaks.
-std::optional<std::string> DecodeBase64(std::string_view text) {
-  if (text.size() % 4 != 0) {
-    return std::nullopt;
-  }
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (size_t i = 0; i < text.size(); i += 4) {
-    const bool last = i + 4 == text.size();
-    int values[4];
-    int padding = 0;
-    for (int k = 0; k < 4; ++k) {
-      const char c = text[i + k];
-      if (c == '=' && last && k >= 2) {
-        values[k] = 0;
-        ++padding;
-        continue;
-      }
-      if (padding > 0) {
-        return std::nullopt;  // data after '='
-      }
-      values[k] = Base64Value(c);
-      if (values[k] < 0) {
-        return std::nullopt;
-      }
-    }
-    const uint32_t group =
-        (static_cast<uint32_t>(values[0]) << 18) | (static_cast<uint32_t>(values[1]) << 12) |
-        (static_cast<uint32_t>(values[2]) << 6) | static_cast<uint32_t>(values[3]);
-    // Non-canonical encodings (stray bits under the padding) would let one payload have many
-    // spellings; refuse them.
-    if ((padding == 1 && (group & 0xff) != 0) || (padding == 2 && (group & 0xffff) != 0)) {
-      return std::nullopt;
-    }
-    out.push_back(static_cast<char>((group >> 16) & 0xff));
-    if (padding < 2) {
-      out.push_back(static_cast<char>((group >> 8) & 0xff));
-    }
-    if (padding < 1) {
-      out.push_back(static_cast<char>(group & 0xff));
-    }
-  }
-  return out;
 }
 
 Result<std::string> StringField(const nlohmann::json& file, std::string_view key, bool required,
@@ -188,15 +125,15 @@ Result<SnapshotFile> ParseSnapshotFile(std::string_view body, size_t* payload_si
                          StringField(file, "payload", true, kMaxSnapshotFileBytes));
   DOZOR_ASSIGN_OR_RETURN(std::string health_b64,
                          StringField(file, "health_payload", false, kMaxSnapshotFileBytes));
-  auto payload = DecodeBase64(payload_b64);
-  if (!payload) {
+  auto payload = Base64Decode(payload_b64);
+  if (!payload.ok()) {
     return Invalid("\"payload\" is not valid base64");
   }
   if (payload->empty()) {
     return Invalid("\"payload\" is empty");
   }
-  auto health = DecodeBase64(health_b64);
-  if (!health) {
+  auto health = Base64Decode(health_b64);
+  if (!health.ok()) {
     return Invalid("\"health_payload\" is not valid base64");
   }
   *payload_size = payload->size();

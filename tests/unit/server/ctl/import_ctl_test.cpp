@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "dozor/common/base64.hpp"
 #include "ctl/cli.hpp"
 #include "ctl/format.hpp"
 #include "dozor/common/clock.hpp"
@@ -40,29 +41,6 @@ CliRun Run(std::vector<std::string> args) {
   return run;
 }
 
-std::string Base64(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) |
-                       (static_cast<uint8_t>(bytes[i + 1]) << 8) |
-                       static_cast<uint8_t>(bytes[i + 2]);
-    out += {kAlphabet[n >> 18], kAlphabet[(n >> 12) & 63], kAlphabet[(n >> 6) & 63],
-            kAlphabet[n & 63]};
-  }
-  if (i + 1 == bytes.size()) {
-    const uint32_t n = static_cast<uint8_t>(bytes[i]) << 16;
-    out += {kAlphabet[n >> 18], kAlphabet[(n >> 12) & 63], '=', '='};
-  } else if (i + 2 == bytes.size()) {
-    const uint32_t n =
-        (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8);
-    out += {kAlphabet[n >> 18], kAlphabet[(n >> 12) & 63], kAlphabet[(n >> 6) & 63], '='};
-  }
-  return out;
-}
-
 // A snapshot file as `dozor-agent collect` writes it, with `packages` packages (enough of them
 // make the file larger than the server's default 1 MiB request limit).
 std::string SnapshotText(const std::string& token, int64_t at_ms, int packages,
@@ -92,7 +70,7 @@ std::string SnapshotText(const std::string& token, int64_t at_ms, int packages,
                                {"hostname", "legacy1"},
                                {"machine_id", "0123456789abcdef0123456789abcdef"},
                                {"token_hint", token.substr(0, server::http::kTokenHintLength)},
-                               {"payload", Base64(payload)},
+                               {"payload", Base64Encode(payload)},
                                {"sha256", sha},
                                {"hmac_sha256", hmac}};
   return file.dump(2);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "dozor/common/base64.hpp"
 #include "dozor/common/clock.hpp"
 #include "dozor/common/crypto.hpp"
 #include "http/api_service.hpp"
@@ -19,29 +20,6 @@ namespace dozor::server::http {
 namespace {
 
 constexpr int64_t kNow = 1'800'000'000'000;
-
-std::string Base64(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) |
-                       (static_cast<uint8_t>(bytes[i + 1]) << 8) |
-                       static_cast<uint8_t>(bytes[i + 2]);
-    out += {kAlphabet[n >> 18], kAlphabet[(n >> 12) & 63], kAlphabet[(n >> 6) & 63],
-            kAlphabet[n & 63]};
-  }
-  if (i + 1 == bytes.size()) {
-    const uint32_t n = static_cast<uint8_t>(bytes[i]) << 16;
-    out += {kAlphabet[n >> 18], kAlphabet[(n >> 12) & 63], '=', '='};
-  } else if (i + 2 == bytes.size()) {
-    const uint32_t n =
-        (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8);
-    out += {kAlphabet[n >> 18], kAlphabet[(n >> 12) & 63], kAlphabet[(n >> 6) & 63], '='};
-  }
-  return out;
-}
 
 dozor::v1::Report InventoryReport(const std::string& machine_id, const std::string& kernel,
                                   int64_t at_ms) {
@@ -77,11 +55,11 @@ nlohmann::json SignedFile(const std::string& token, const std::string& payload,
                          {"hostname", "legacy1"},
                          {"machine_id", "m-1"},
                          {"token_hint", token.substr(0, kTokenHintLength)},
-                         {"payload", Base64(payload)},
+                         {"payload", Base64Encode(payload)},
                          {"sha256", Sha256Hex(payload + health)},
                          {"hmac_sha256", HmacSha256Hex(Sha256Hex(token), payload + health)}};
   if (!health.empty()) {
-    file["health_payload"] = Base64(health);
+    file["health_payload"] = Base64Encode(health);
   }
   return file;
 }
@@ -211,7 +189,7 @@ TEST_CASE("imports api: a payload changed after collection is refused as modifie
   nlohmann::json file = SnapshotFile(f.token);
   std::string payload = InventoryReport("m-1", "5.10.0-21", kNow - 3600000).SerializeAsString();
   payload[payload.size() / 2] ^= 0x01;
-  file["payload"] = Base64(payload);
+  file["payload"] = Base64Encode(payload);
   auto refused = f.Import(file);
   CHECK(refused.status == 400);
   CHECK(f.Message(refused).find("modified after collection") != std::string::npos);
