@@ -14,31 +14,11 @@
 #include "http/http_server.hpp"
 #include "rules/rule.hpp"
 #include "store/store.hpp"
+#include "run_cli.hpp"
 #include "test_util.hpp"
 
 namespace dozor::ctl {
 namespace {
-
-struct CliResult {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-CliResult RunArgs(std::vector<std::string> args) {
-  args.insert(args.begin(), "dozorctl");
-  std::vector<const char*> argv;
-  for (const auto& arg : args) {
-    argv.push_back(arg.c_str());
-  }
-  std::ostringstream out;
-  std::ostringstream err;
-  CliResult run;
-  run.code = RunCli(static_cast<int>(argv.size()), argv.data(), out, err);
-  run.out = out.str();
-  run.err = err.str();
-  return run;
-}
 
 TEST_CASE("evidence rows render as key=value pairs") {
   CHECK(EvidenceLine(nlohmann::json::parse(R"({"mount":"/","used_pct":95.5})")) ==
@@ -49,17 +29,17 @@ TEST_CASE("evidence rows render as key=value pairs") {
 }
 
 TEST_CASE("new commands check their arguments before calling the server") {
-  CHECK(RunArgs({"findings"}).code == kExitUsage);
-  CHECK(RunArgs({"findings", "ack"}).code == kExitUsage);
-  CHECK(RunArgs({"findings", "ack", "x"}).code == kExitUsage);
-  CHECK(RunArgs({"findings", "waive", "1"}).code == kExitUsage);    // --reason required
-  CHECK(RunArgs({"findings", "comment", "1"}).code == kExitUsage);  // -m required
-  CHECK(RunArgs({"findings", "list", "--all", "--state", "open"}).code == kExitUsage);
-  CHECK(RunArgs({"findings", "list", "--lang", "de"}).code == kExitUsage);
-  CHECK(RunArgs({"report"}).code == kExitUsage);  // --org required
-  CHECK(RunArgs({"report", "--org", "A", "--format", "docx"}).code == kExitUsage);
-  CHECK(RunArgs({"org", "contract", "A", "--status", "signed"}).code == kExitUsage);
-  CHECK(RunArgs({"rules"}).code == kExitUsage);
+  CHECK(Run({"findings"}).code == kExitUsage);
+  CHECK(Run({"findings", "ack"}).code == kExitUsage);
+  CHECK(Run({"findings", "ack", "x"}).code == kExitUsage);
+  CHECK(Run({"findings", "waive", "1"}).code == kExitUsage);    // --reason required
+  CHECK(Run({"findings", "comment", "1"}).code == kExitUsage);  // -m required
+  CHECK(Run({"findings", "list", "--all", "--state", "open"}).code == kExitUsage);
+  CHECK(Run({"findings", "list", "--lang", "de"}).code == kExitUsage);
+  CHECK(Run({"report"}).code == kExitUsage);  // --org required
+  CHECK(Run({"report", "--org", "A", "--format", "docx"}).code == kExitUsage);
+  CHECK(Run({"org", "contract", "A", "--status", "signed"}).code == kExitUsage);
+  CHECK(Run({"rules"}).code == kExitUsage);
 }
 
 TEST_CASE("dozorctl findings, contract, rules and report against a real server") {
@@ -119,7 +99,7 @@ TEST_CASE("dozorctl findings, contract, rules and report against a real server")
   auto run = [&](std::vector<std::string> args, const std::string& bearer = "dza_op") {
     std::vector<std::string> full = {"--server", url, "--token", bearer};
     full.insert(full.end(), args.begin(), args.end());
-    return RunArgs(full);
+    return Run(full);
   };
 
   auto listed = run({"findings", "list", "--org", "ООО Ромашка"}, "dza_view");

@@ -15,31 +15,11 @@
 #include "http/auth.hpp"
 #include "http/http_server.hpp"
 #include "store/store.hpp"
+#include "run_cli.hpp"
 #include "test_util.hpp"
 
 namespace dozor::ctl {
 namespace {
-
-struct CliRun {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-CliRun Run(std::vector<std::string> args) {
-  args.insert(args.begin(), "dozorctl");
-  std::vector<const char*> argv;
-  for (const auto& arg : args) {
-    argv.push_back(arg.c_str());
-  }
-  std::ostringstream out;
-  std::ostringstream err;
-  CliRun run;
-  run.code = RunCli(static_cast<int>(argv.size()), argv.data(), out, err);
-  run.out = out.str();
-  run.err = err.str();
-  return run;
-}
 
 // A snapshot file as `dozor-agent collect` writes it, with `packages` packages (enough of them
 // make the file larger than the server's default 1 MiB request limit).
