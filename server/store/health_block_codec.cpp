@@ -11,7 +11,7 @@
 #include <cstring>
 #include <utility>
 
-#include "dozor/common/codec.hpp"
+#include "dozor/contract/codec.hpp"
 
 namespace dozor::server {
 namespace {

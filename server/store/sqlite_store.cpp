@@ -9,7 +9,7 @@
 #include <initializer_list>
 #include <utility>
 
-#include "dozor/common/codec.hpp"
+#include "dozor/contract/codec.hpp"
 #include "store/health_block_codec.hpp"
 #include "store/host_role.hpp"
 #include "store/inventory_diff.hpp"

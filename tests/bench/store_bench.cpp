@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "dozor/common/codec.hpp"
+#include "dozor/contract/codec.hpp"
 #include "dozor/common/sqlite.hpp"
 #include "store/sqlite_store.hpp"
 

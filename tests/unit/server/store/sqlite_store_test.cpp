@@ -12,7 +12,7 @@
 #include <set>
 #include <thread>
 
-#include "dozor/common/codec.hpp"
+#include "dozor/contract/codec.hpp"
 #include "dozor/common/sqlite.hpp"
 #include "store/inventory_diff.hpp"
 #include "store/migrations.hpp"
