@@ -7,6 +7,7 @@
 #include "dozor/common/files.hpp"
 #include "rules/rule.hpp"
 #include "rules/rule_engine.hpp"
+#include "store/sqlite/sqlite_fact_source.hpp"
 #include "store/store.hpp"
 
 namespace dozor::server {
@@ -61,7 +62,8 @@ std::unique_ptr<rules::RuleEngine> LoadAndCompile(const std::vector<std::string>
     err << "cannot create a scratch database: " << path.error().message << "\n";
     return nullptr;
   }
-  auto engine = rules::RuleEngine::Open(*path, std::move(pack));
+  auto facts = MakeSqliteFactSource(*path);
+  auto engine = rules::RuleEngine::Open(*facts, std::move(pack));
   if (!engine.ok()) {
     err << "cannot open the rule engine: " << engine.error().message << "\n";
     return nullptr;

@@ -15,6 +15,7 @@
 #include "app/rule_evaluator.hpp"
 #include "rules/rule.hpp"
 #include "rules/rule_engine.hpp"
+#include "store/sqlite/sqlite_fact_source.hpp"
 #include "store/store.hpp"
 
 namespace dozor::server {
@@ -105,8 +106,9 @@ Status ServerApp::Start() {
   }
   rules::EngineOptions engine_options;
   engine_options.health_stale_after_ms = int64_t{config_.rules_window_minutes} * 60 * 1000;
+  auto facts = MakeSqliteFactSource(store_options.path);
   DOZOR_ASSIGN_OR_RETURN(auto engine,
-                         rules::RuleEngine::Open(store_options.path,
+                         rules::RuleEngine::Open(*facts,
                                                  rules::LoadRulePack(rule_dirs, true),
                                                  engine_options));
   for (const auto& line : rules::ListRuleLoadErrors(engine->pack())) {

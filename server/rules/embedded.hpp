@@ -1,5 +1,6 @@
 // Data compiled into the binary by CMake (deploy/cmake/EmbedTextFiles.cmake): the default rule
-// pack (server/rules/pack/*.toml) and the fact views (server/rules/fact_views.sql).
+// pack (server/rules/pack/*.toml) and the rule dialect's function library for PostgreSQL
+// (server/rules/portable/postgres_functions.sql).
 #pragma once
 
 #include <string_view>
@@ -10,6 +11,6 @@ namespace dozor::server::rules {
 
 // (file name, contents), sorted by file name.
 const std::vector<std::pair<std::string_view, std::string_view>>& BuiltinRuleFiles();
-const std::vector<std::pair<std::string_view, std::string_view>>& FactViewFiles();
+const std::vector<std::pair<std::string_view, std::string_view>>& PortableSqlFiles();
 
 }  // namespace dozor::server::rules

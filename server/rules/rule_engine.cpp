@@ -1,64 +1,27 @@
 #include "rules/rule_engine.hpp"
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <cstring>
 #include <functional>
-#include <set>
 #include <map>
-#include <optional>
 #include <nlohmann/json.hpp>
-#include <regex>
+#include <optional>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "dozor/common/version.hpp"
-#include "rules/embedded.hpp"
-#include "store/version_compare.hpp"
+#include "rules/dialect.hpp"
 
 namespace dozor::server::rules {
 namespace {
 
 using Json = nlohmann::ordered_json;
-using SteadyClock = std::chrono::steady_clock;
-
-// Functions rule SQL may call: core scalar, aggregate, window, date, math and JSON functions,
-// plus version_compare. Anything else (load_extension, randomblob, zeroblob, sqlite_* internals,
-// unknown extensions) is refused at prepare time.
-const std::unordered_set<std::string>& FunctionWhitelist() {
-  static const std::unordered_set<std::string> kNames = {
-      // scalar
-      "abs", "char", "coalesce", "concat", "concat_ws", "format", "glob", "hex", "ifnull", "iif",
-      "instr", "length", "like", "likelihood", "likely", "lower", "ltrim", "max", "min", "nullif",
-      "octet_length", "printf", "quote", "replace", "round", "rtrim", "sign", "substr",
-      "substring", "trim", "typeof", "unhex", "unicode", "unlikely", "upper", "sqlite_version",
-      // aggregate
-      "avg", "count", "group_concat", "string_agg", "sum", "total",
-      // window
-      "row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile", "lag", "lead",
-      "first_value", "last_value", "nth_value",
-      // date and time
-      "date", "time", "datetime", "julianday", "unixepoch", "strftime", "timediff",
-      "current_date", "current_time", "current_timestamp",
-      // math
-      "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "ceiling", "cos", "cosh",
-      "degrees", "exp", "floor", "ln", "log", "log10", "log2", "mod", "pi", "pow", "power",
-      "radians", "sin", "sinh", "sqrt", "tan", "tanh", "trunc",
-      // json
-      "json", "json_array", "json_array_length", "json_extract", "json_insert", "json_object",
-      "json_patch", "json_quote", "json_remove", "json_replace", "json_set", "json_type",
-      "json_valid", "json_group_array", "json_group_object",
-      // ours
-      "version_compare"};
-  return kNames;
-}
 
 const std::set<std::string>& HealthViews() {
-  static const std::set<std::string> kViews = {"health",     "health_fs",        "health_nic",
-                                              "fs_trend",   "health_latest",    "health_fs_latest"};
+  static const std::set<std::string> kViews = {"health",     "health_fs",     "health_nic",
+                                              "fs_trend",   "health_latest", "health_fs_latest"};
   return kViews;
 }
 
@@ -69,278 +32,24 @@ std::string Lower(std::string_view text) {
   return out;
 }
 
-// State shared by the authorizer callback of one connection.
-struct AuthState {
-  enum class Mode { kTrusted, kProbe, kRule };
-  Mode mode = Mode::kTrusted;
-  std::set<std::string> view_names;
-  // (main table, column) pairs the fact views read: the only columns reachable through a view.
-  std::set<std::pair<std::string, std::string>> view_columns;
-  std::map<std::string, std::set<std::string>> table_views;  // main table -> views using it
-  // Recording for the rule statement being prepared.
-  std::set<std::string>* views_read = nullptr;
-  bool reads_last_seen = false;
-  std::string denial;
-};
-
-void Deny(AuthState& state, std::string reason) {
-  if (state.denial.empty()) {
-    state.denial = std::move(reason);
+FactValue ToFactValue(const ParamValue& value) {
+  if (const auto* i = std::get_if<int64_t>(&value)) {
+    return *i;
   }
+  if (const auto* d = std::get_if<double>(&value)) {
+    return *d;
+  }
+  if (const auto* b = std::get_if<bool>(&value)) {
+    return int64_t{*b ? 1 : 0};
+  }
+  return std::get<std::string>(value);
 }
 
-int Authorize(void* context, int action, const char* arg1, const char* arg2, const char* arg3,
-              const char* arg4) {
-  auto& state = *static_cast<AuthState*>(context);
-  auto text = [](const char* s) { return s != nullptr ? std::string_view(s) : std::string_view(); };
-  std::string_view table = text(arg1);
-  std::string_view column = text(arg2);
-  std::string_view db = text(arg3);
-  std::string_view inner = text(arg4);
-  if (state.mode == AuthState::Mode::kTrusted) {
-    return SQLITE_OK;
-  }
-  if (state.mode == AuthState::Mode::kProbe) {
-    if (action == SQLITE_READ && db == "main") {
-      state.view_columns.emplace(std::string(table), std::string(column));
-      if (!inner.empty()) {
-        state.table_views[std::string(table)].insert(std::string(inner));
-      }
-    }
-    return SQLITE_OK;
-  }
-  auto record = [&state](std::string_view view) {
-    if (state.views_read != nullptr && state.view_names.count(std::string(view)) != 0) {
-      state.views_read->insert(std::string(view));
-    }
-  };
-  switch (action) {
-    case SQLITE_SELECT:
-    case SQLITE_RECURSIVE:
-      return SQLITE_OK;
-    case SQLITE_FUNCTION: {
-      std::string name = Lower(column);
-      if (FunctionWhitelist().count(name) != 0) {
-        return SQLITE_OK;
-      }
-      Deny(state, "function " + name + "() is not allowed in rules");
-      return SQLITE_DENY;
-    }
-    case SQLITE_READ: {
-      if (db == "temp") {
-        if (state.view_names.count(std::string(table)) != 0) {
-          record(table);
-          if (table == "hosts" && column == "last_seen_ms") {
-            state.reads_last_seen = true;
-          }
-          return SQLITE_OK;
-        }
-        if (table == "scope_hosts") {
-          return SQLITE_OK;
-        }
-      } else if (db == "main") {
-        std::string table_name(table);
-        auto views = state.table_views.find(table_name);
-        // Only through one of the engine's own views that reads this table. (A CTE is reported
-        // with its own name here; the store's table names are refused in rule text before
-        // prepare, so such a CTE cannot reach a main table.)
-        // (SQLite may attribute a read inside a flattened join to the neighbouring view, so any
-        // of the engine's views counts as "through a view".)
-        // An empty column is a row-existence read SQLite makes for joins inside a view, without
-        // naming the view; it reveals no values, and a rule cannot name the table itself.
-        bool via_view = views != state.table_views.end() &&
-                        (state.view_names.count(std::string(inner)) != 0 || column.empty());
-        if (via_view &&
-            (column.empty() ||
-             state.view_columns.count({table_name, std::string(column)}) != 0)) {
-          record(inner);
-          if (views->second.size() == 1) {
-            record(*views->second.begin());
-          }
-          if (table == "agents" && column == "last_seen" && inner == "hosts") {
-            state.reads_last_seen = true;
-          }
-          return SQLITE_OK;
-        }
-      }
-      Deny(state, "reads " + std::string(db) + "." + std::string(table) +
-                      (column.empty() ? "" : "." + std::string(column)) +
-                      ": rules may read only the fact views (docs/rule-language.md)");
-      return SQLITE_DENY;
-    }
-    case SQLITE_PRAGMA:
-      Deny(state, "PRAGMA is not allowed in rules");
-      return SQLITE_DENY;
-    case SQLITE_ATTACH:
-    case SQLITE_DETACH:
-      Deny(state, "ATTACH/DETACH is not allowed in rules");
-      return SQLITE_DENY;
-    default:
-      Deny(state, "only SELECT statements are allowed in rules (action " +
-                      std::to_string(action) + " refused)");
-      return SQLITE_DENY;
-  }
-}
-
-void VersionCompare(sqlite3_context* context, int argc, sqlite3_value** argv) {
-  if (argc != 2 || sqlite3_value_type(argv[0]) == SQLITE_NULL ||
-      sqlite3_value_type(argv[1]) == SQLITE_NULL) {
-    sqlite3_result_null(context);
-    return;
-  }
-  auto as_view = [](sqlite3_value* value) {
-    const unsigned char* data = sqlite3_value_text(value);
-    int size = sqlite3_value_bytes(value);
-    return data != nullptr ? std::string_view(reinterpret_cast<const char*>(data),
-                                              static_cast<size_t>(size))
-                           : std::string_view();
-  };
-  int cmp = CompareDebianVersions(as_view(argv[0]), as_view(argv[1]));
-  sqlite3_result_int(context, cmp < 0 ? -1 : (cmp > 0 ? 1 : 0));
-}
-
-struct Deadline {
-  bool active = false;
-  SteadyClock::time_point at;
-};
-
-int ProgressHandler(void* context) {
-  auto& deadline = *static_cast<Deadline*>(context);
-  return deadline.active && SteadyClock::now() > deadline.at ? 1 : 0;
-}
-
-struct StmtDeleter {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
-using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
-
-// A rule connection: read-only handle, fact views, authorizer and deadline.
-class Connection {
- public:
-  Connection() = default;
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-  ~Connection() {
-    statements_.clear();
-    if (db_ != nullptr) {
-      sqlite3_close_v2(db_);
-    }
-  }
-
-  Status Open(const std::string& path, bool scoped) {
-    int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
-    if (rc != SQLITE_OK) {
-      return MakeError(ErrorCode::kUnavailable,
-                       "rules: cannot open " + path + " read-only: " +
-                           (db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc)));
-    }
-    sqlite3_busy_timeout(db_, 5000);
-    sqlite3_extended_result_codes(db_, 1);
-    if (scoped) {
-      DOZOR_RETURN_IF_ERROR(Exec("CREATE TEMP TABLE scope_hosts(host_id INTEGER PRIMARY KEY)"));
-    }
-    for (const auto& [name, text] : FactViewFiles()) {
-      std::string sql = ExpandScope(text, scoped);
-      if (Status created = Exec(sql); !created.ok()) {
-        return created.error().Wrap("fact views " + std::string(name));
-      }
-      static const std::regex kViewName(R"(CREATE\s+TEMP\s+VIEW\s+(\w+))",
-                                        std::regex::icase);
-      for (std::sregex_iterator it(sql.begin(), sql.end(), kViewName), end; it != end; ++it) {
-        auth_.view_names.insert((*it)[1].str());
-      }
-    }
-    rc = sqlite3_create_function_v2(db_, "version_compare", 2,
-                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
-                                    nullptr, &VersionCompare, nullptr, nullptr, nullptr);
-    if (rc != SQLITE_OK) {
-      return MakeError(ErrorCode::kInternal, "rules: cannot register version_compare");
-    }
-    sqlite3_set_authorizer(db_, &Authorize, &auth_);
-    // Probe what the views read, so rule SQL can reach exactly those columns through them.
-    auth_.mode = AuthState::Mode::kProbe;
-    for (const std::string& view : auth_.view_names) {
-      sqlite3_stmt* stmt = nullptr;
-      std::string sql = "SELECT * FROM temp." + view;
-      rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr);
-      sqlite3_finalize(stmt);
-      if (rc != SQLITE_OK) {
-        auth_.mode = AuthState::Mode::kTrusted;
-        return MakeError(ErrorCode::kFailedPrecondition,
-                         "rules: fact view " + view + " does not work on this store: " +
-                             sqlite3_errmsg(db_));
-      }
-    }
-    auth_.mode = AuthState::Mode::kTrusted;
-    sqlite3_progress_handler(db_, 1000, &ProgressHandler, &deadline_);
-    return OkStatus();
-  }
-
-  // Fixed SQL of the engine itself (transactions, scope table), run with full rights.
-  Status Exec(const std::string& sql) {
-    auto previous = auth_.mode;
-    auth_.mode = AuthState::Mode::kTrusted;
-    char* message = nullptr;
-    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message);
-    auth_.mode = previous;
-    if (rc != SQLITE_OK) {
-      std::string text = message != nullptr ? message : sqlite3_errstr(rc);
-      sqlite3_free(message);
-      return MakeError(rc == SQLITE_BUSY ? ErrorCode::kUnavailable : ErrorCode::kInternal,
-                       "rules: " + text);
-    }
-    return OkStatus();
-  }
-
-  // A statement of the engine itself, prepared with full rights.
-  Result<sqlite3_stmt*> PrepareTrusted(const std::string& sql) {
-    auth_.mode = AuthState::Mode::kTrusted;
-    sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-    if (rc != SQLITE_OK) {
-      return MakeError(ErrorCode::kInternal, "rules: " + std::string(sqlite3_errmsg(db_)));
-    }
-    statements_.emplace_back(stmt);
-    return stmt;
-  }
-
-  sqlite3* db() const { return db_; }
-  AuthState& auth() { return auth_; }
-  Deadline& deadline() { return deadline_; }
-  void Own(sqlite3_stmt* stmt) { statements_.emplace_back(stmt); }
-
- private:
-  static std::string ExpandScope(std::string_view text, bool scoped) {
-    std::string out;
-    size_t pos = 0;
-    while (true) {
-      size_t start = text.find("{SCOPE:", pos);
-      if (start == std::string_view::npos) {
-        out.append(text.substr(pos));
-        return out;
-      }
-      size_t end = text.find('}', start);
-      out.append(text.substr(pos, start - pos));
-      std::string_view expr = text.substr(start + 7, end - start - 7);
-      if (scoped) {
-        out += "AND " + std::string(expr) + " IN (SELECT host_id FROM temp.scope_hosts)";
-      }
-      pos = end + 1;
-    }
-  }
-
-  sqlite3* db_ = nullptr;
-  AuthState auth_;
-  Deadline deadline_;
-  std::vector<StmtPtr> statements_;
-};
-
-// A rule statement prepared on one connection.
+// A rule statement prepared on one session.
 struct RuleStatement {
-  sqlite3_stmt* stmt = nullptr;  // owned by the connection
-  int key_column = -1;
-  int now_index = 0;  // 0: :now_ms not used
+  std::unique_ptr<FactStatement> stmt;
+  size_t key_column = 0;
+  std::optional<size_t> now_index;  // unset: :now_ms not used
 };
 
 struct CompiledRule {
@@ -351,184 +60,66 @@ struct CompiledRule {
   bool window = false;  // reads the health windows: needs fresh samples to say anything
 };
 
-bool OnlyWhitespaceOrComments(std::string_view text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    char c = text[i];
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ';') {
-      ++i;
-    } else if (text.substr(i, 2) == "--") {
-      size_t end = text.find('\n', i);
-      i = end == std::string_view::npos ? text.size() : end;
-    } else if (text.substr(i, 2) == "/*") {
-      size_t end = text.find("*/", i + 2);
-      i = end == std::string_view::npos ? text.size() : end + 2;
-    } else {
-      return false;
-    }
+// Turns a byte offset of `sql` into the line and column of the rule file.
+void PointAt(std::string_view sql, int offset, RuleLoadError& error) {
+  if (offset < 0 || static_cast<size_t>(offset) > sql.size()) {
+    return;
   }
-  return true;
+  std::string_view before = sql.substr(0, static_cast<size_t>(offset));
+  error.line += static_cast<int>(std::count(before.begin(), before.end(), '\n'));
+  size_t last_newline = before.rfind('\n');
+  error.column = static_cast<int>(last_newline == std::string_view::npos
+                                      ? before.size() + 1
+                                      : before.size() - last_newline);
 }
 
-void BindParam(sqlite3_stmt* stmt, int index, const ParamValue& value) {
-  if (const auto* i = std::get_if<int64_t>(&value)) {
-    sqlite3_bind_int64(stmt, index, *i);
-  } else if (const auto* d = std::get_if<double>(&value)) {
-    sqlite3_bind_double(stmt, index, *d);
-  } else if (const auto* b = std::get_if<bool>(&value)) {
-    sqlite3_bind_int(stmt, index, *b ? 1 : 0);
-  } else {
-    const std::string& s = std::get<std::string>(value);
-    sqlite3_bind_text64(stmt, index, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-  }
-}
-
-// Prepares one rule SQL text under the authorizer; on failure fills `error` with file:line.
-// The first identifier in `sql` (outside string literals and comments) that names a store table
-// or schema ("main", "temp"), or empty. Rules read the fact views only; naming a table directly,
-// even inside a CTE that borrows a view's name, is refused before SQLite sees the text.
-std::string FirstStoreTableReference(std::string_view sql,
-                                     const std::map<std::string, std::set<std::string>>& tables,
-                                     const std::set<std::string>& view_names) {
-  std::string word;
-  auto check = [&](std::string& w) -> bool {
-    std::string lower = Lower(w);
-    w.clear();
-    return lower == "main" || lower == "temp" || lower == "sqlite_master" ||
-           lower == "sqlite_schema" || lower == "sqlite_temp_master" ||
-           (tables.count(lower) != 0 && view_names.count(lower) == 0);
-  };
-  for (size_t i = 0; i < sql.size(); ++i) {
-    char c = sql[i];
-    if (c == '\'' || c == '"' || c == '`' || c == '[') {
-      std::string quoted_word;
-      char close = c == '[' ? ']' : c;
-      size_t end = sql.find(close, i + 1);
-      if (end == std::string_view::npos) {
-        break;
-      }
-      if (c != '\'') {  // a quoted identifier is still an identifier
-        quoted_word = std::string(sql.substr(i + 1, end - i - 1));
-        std::string copy = quoted_word;
-        if (check(copy)) {
-          return quoted_word;
-        }
-      }
-      if (!word.empty()) {
-        std::string w = word;
-        if (check(word)) {
-          return w;
-        }
-      }
-      i = end;
-      continue;
-    }
-    if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
-      size_t end = sql.find('\n', i);
-      i = end == std::string_view::npos ? sql.size() : end;
-    } else if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
-      size_t end = sql.find("*/", i + 2);
-      i = end == std::string_view::npos ? sql.size() : end + 1;
-    } else if (std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_') {
-      word.push_back(c);
-      continue;
-    }
-    if (!word.empty()) {
-      std::string w = word;
-      if (check(word)) {
-        return w;
-      }
-    }
-  }
-  if (!word.empty()) {
-    std::string w = word;
-    if (check(word)) {
-      return w;
-    }
-  }
-  return {};
-}
-
-bool PrepareRuleSql(Connection& conn, const Rule& rule, const std::string& sql, int first_line,
-                    std::string_view what, std::set<std::string>& views, bool& reads_last_seen,
-                    RuleStatement& out, RuleLoadError& error) {
-  AuthState& auth = conn.auth();
-  auth.mode = AuthState::Mode::kRule;
-  auth.denial.clear();
-  auth.views_read = &views;
-  auth.reads_last_seen = false;
-  sqlite3_stmt* stmt = nullptr;
-  const char* tail = nullptr;
-  int rc = sqlite3_prepare_v3(conn.db(), sql.data(), static_cast<int>(sql.size()),
-                              SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
-  int offset = rc != SQLITE_OK ? sqlite3_error_offset(conn.db()) : -1;
-  std::string sqlite_message = sqlite3_errmsg(conn.db());
-  auth.mode = AuthState::Mode::kTrusted;
-  auth.views_read = nullptr;
-  reads_last_seen = reads_last_seen || auth.reads_last_seen;
+// Prepares one rule SQL text on `session`; on failure fills `error` with file:line:col. The
+// backend refuses what is unsafe (writes, tables, unknown functions); the dialect checker then
+// refuses what would not run the same on every backend.
+bool PrepareRuleSql(FactSession& session, const Rule& rule, const std::string& sql,
+                    int first_line, std::string_view what, std::set<std::string>& views,
+                    bool& reads_last_seen, RuleStatement& out, RuleLoadError& error) {
   error.source = rule.source;
   error.line = first_line > 0 ? first_line : 1;
   error.column = 1;
   auto fail = [&](std::string message) {
-    sqlite3_finalize(stmt);
     error.message = std::string(what) + ": " + message;
     return false;
   };
-  if (rc != SQLITE_OK) {
-    if (offset >= 0 && static_cast<size_t>(offset) <= sql.size()) {
-      std::string_view before = std::string_view(sql).substr(0, static_cast<size_t>(offset));
-      error.line += static_cast<int>(std::count(before.begin(), before.end(), '\n'));
-      size_t last_newline = before.rfind('\n');
-      error.column = static_cast<int>(last_newline == std::string_view::npos
-                                          ? before.size() + 1
-                                          : before.size() - last_newline);
-    }
-    return fail(!auth.denial.empty() ? auth.denial : sqlite_message);
+  int offset = -1;
+  auto prepared = session.PrepareRule(sql, &offset);
+  if (!prepared.ok()) {
+    PointAt(sql, offset, error);
+    return fail(prepared.error().message);
   }
-  if (stmt == nullptr) {
-    return fail("no SQL statement");
+  if (auto violation = CheckRuleDialect(sql); violation) {
+    PointAt(sql, static_cast<int>(violation->offset), error);
+    return fail(violation->message + " (docs/rule-language.md)");
   }
-  size_t consumed = static_cast<size_t>(tail - sql.data());
-  if (!OnlyWhitespaceOrComments(std::string_view(sql).substr(consumed))) {
-    return fail("only one SELECT statement is allowed");
-  }
-  if (sqlite3_stmt_readonly(stmt) == 0) {
-    return fail("only SELECT statements are allowed in rules");
-  }
-  // After the authorizer (whose messages are more precise): a rule that names a store table
-  // even where the authorizer cannot tell (a CTE borrowing a view's name) is refused.
-  if (std::string table = FirstStoreTableReference(sql, auth.table_views, auth.view_names);
-      !table.empty()) {
-    return fail("names the store table or schema '" + table +
-                "': rules may read only the fact views (docs/rule-language.md)");
-  }
+  FactStatement& stmt = **prepared;
   std::string_view key = rule.scope == RuleScope::kHost ? "host_id" : "org_id";
-  out.key_column = -1;
-  for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
-    const char* name = sqlite3_column_name(stmt, i);
-    if (name != nullptr && Lower(name) == key) {
-      out.key_column = i;
-      break;
-    }
-  }
-  if (out.key_column < 0) {
+  const auto& columns = stmt.column_names();
+  auto key_it = std::find_if(columns.begin(), columns.end(),
+                             [key](const std::string& name) { return Lower(name) == key; });
+  if (key_it == columns.end()) {
     return fail(std::string(RuleScopeName(rule.scope)) + " rules must return a column " +
                 std::string(key));
   }
-  out.now_index = 0;
-  for (int i = 1; i <= sqlite3_bind_parameter_count(stmt); ++i) {
-    const char* raw = sqlite3_bind_parameter_name(stmt, i);
-    if (raw == nullptr || raw[0] != ':') {
+  out.key_column = static_cast<size_t>(key_it - columns.begin());
+  out.now_index.reset();
+  const auto& parameters = stmt.parameter_names();
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    const std::string& name = parameters[i];
+    if (name.empty()) {
       return fail("use named parameters (:name), not ? or $name");
     }
-    std::string name(raw + 1);
     if (name == "now_ms") {
       out.now_index = i;
       continue;
     }
     if (name == "server_version") {
       // Fixed for the life of the process, so bound once here.
-      sqlite3_bind_text(stmt, i, kVersion, -1, SQLITE_STATIC);
+      stmt.Bind(i, std::string(kVersion));
       continue;
     }
     auto param = std::find_if(rule.params.begin(), rule.params.end(),
@@ -536,44 +127,23 @@ bool PrepareRuleSql(Connection& conn, const Rule& rule, const std::string& sql, 
     if (param == rule.params.end()) {
       return fail("unknown parameter :" + name + " (declare it under [params])");
     }
-    BindParam(stmt, i, param->second);
+    stmt.Bind(i, ToFactValue(param->second));
   }
-  conn.Own(stmt);
-  out.stmt = stmt;
+  views.insert(stmt.views_read().begin(), stmt.views_read().end());
+  reads_last_seen = reads_last_seen || stmt.columns_read().count("hosts.last_seen_ms") != 0;
+  out.stmt = std::move(prepared).value();
   return true;
 }
 
-void AppendColumn(Json& object, sqlite3_stmt* stmt, int column) {
-  const char* name = sqlite3_column_name(stmt, column);
-  std::string key = name != nullptr ? name : ("column" + std::to_string(column));
-  switch (sqlite3_column_type(stmt, column)) {
-    case SQLITE_INTEGER:
-      object[key] = static_cast<int64_t>(sqlite3_column_int64(stmt, column));
-      break;
-    case SQLITE_FLOAT:
-      object[key] = sqlite3_column_double(stmt, column);
-      break;
-    case SQLITE_NULL:
-      object[key] = nullptr;
-      break;
-    case SQLITE_BLOB: {
-      const auto* data = static_cast<const unsigned char*>(sqlite3_column_blob(stmt, column));
-      int size = sqlite3_column_bytes(stmt, column);
-      static const char kHex[] = "0123456789abcdef";
-      std::string hex;
-      for (int i = 0; i < size; ++i) {
-        hex += kHex[data[i] >> 4];
-        hex += kHex[data[i] & 15];
-      }
-      object[key] = hex;
-      break;
-    }
-    default: {
-      const unsigned char* text = sqlite3_column_text(stmt, column);
-      int size = sqlite3_column_bytes(stmt, column);
-      object[key] = std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(size));
-      break;
-    }
+void AppendColumn(Json& object, const std::string& name, const FactValue& value) {
+  if (const auto* i = std::get_if<int64_t>(&value)) {
+    object[name] = *i;
+  } else if (const auto* d = std::get_if<double>(&value)) {
+    object[name] = *d;
+  } else if (const auto* s = std::get_if<std::string>(&value)) {
+    object[name] = *s;
+  } else {
+    object[name] = nullptr;
   }
 }
 
@@ -584,26 +154,20 @@ using TargetRows = std::map<int64_t, Json>;  // target -> JSON array of evidence
 struct RuleEngine::Impl {
   RulePack pack;
   EngineOptions options;
-  Connection full;
-  Connection scoped;
+  // Sessions before the statements prepared on them: members are destroyed in reverse order.
+  std::unique_ptr<FactSession> full;
+  std::unique_ptr<FactSession> scoped;
   std::vector<CompiledRule> compiled;
   std::unordered_map<std::string, size_t> by_id;  // rule id -> index in compiled
-  sqlite3_stmt* full_live_hosts = nullptr;
-  sqlite3_stmt* full_orgs = nullptr;
-  sqlite3_stmt* scoped_host_org = nullptr;
-  sqlite3_stmt* scoped_org_exists = nullptr;
-  sqlite3_stmt* scoped_clear = nullptr;
-  sqlite3_stmt* scoped_add_host = nullptr;
-  sqlite3_stmt* scoped_add_org = nullptr;
 
   Status Prepare();
-  Status RunStatement(Connection& conn, const RuleStatement& statement, int64_t now_ms,
+  Status RunStatement(FactSession& session, const RuleStatement& statement, int64_t now_ms,
                       int64_t& total_rows, TargetRows& out);
-  void EvaluateRules(Connection& conn, bool use_scoped, RuleScope scope,
+  void EvaluateRules(FactSession& session, bool use_scoped, RuleScope scope,
                      const std::function<bool(const CompiledRule&)>& select,
                      const std::unordered_map<int64_t, int64_t>& target_org, int64_t now_ms,
                      EvaluationResult& result, const ActiveTargets* active = nullptr);
-  // Runs a rule's sustain query on the scoped connection over only `targets` (hosts, or the
+  // Runs a rule's sustain query on the scoped session over only `targets` (hosts, or the
   // hosts of organisations for estate rules).
   Status RunSustainScoped(const CompiledRule& compiled_rule, RuleScope scope,
                           const std::vector<int64_t>& targets, int64_t now_ms,
@@ -646,8 +210,6 @@ struct RuleEngine::Impl {
       }
     }
   }
-  Status RunTrusted(Connection& conn, sqlite3_stmt* stmt,
-                    const std::function<void(sqlite3_stmt*)>& on_row = nullptr);
 };
 
 Status RuleEngine::Impl::Prepare() {
@@ -657,17 +219,17 @@ Status RuleEngine::Impl::Prepare() {
     CompiledRule compiled_rule;
     RuleLoadError error;
     bool reads_last_seen = false;
-    bool ok = PrepareRuleSql(full, rule, rule.condition_sql, rule.condition_line, "condition",
+    bool ok = PrepareRuleSql(*full, rule, rule.condition_sql, rule.condition_line, "condition",
                              compiled_rule.views, reads_last_seen, compiled_rule.condition_full,
                              error) &&
-              PrepareRuleSql(scoped, rule, rule.condition_sql, rule.condition_line, "condition",
-                             compiled_rule.views, reads_last_seen,
+              PrepareRuleSql(*scoped, rule, rule.condition_sql, rule.condition_line,
+                             "condition", compiled_rule.views, reads_last_seen,
                              compiled_rule.condition_scoped, error);
     if (ok && !rule.sustain_sql.empty()) {
-      ok = PrepareRuleSql(full, rule, rule.sustain_sql, rule.sustain_line, "sustain",
+      ok = PrepareRuleSql(*full, rule, rule.sustain_sql, rule.sustain_line, "sustain",
                           compiled_rule.views, reads_last_seen, compiled_rule.sustain_full,
                           error) &&
-           PrepareRuleSql(scoped, rule, rule.sustain_sql, rule.sustain_line, "sustain",
+           PrepareRuleSql(*scoped, rule, rule.sustain_sql, rule.sustain_line, "sustain",
                           compiled_rule.views, reads_last_seen, compiled_rule.sustain_scoped,
                           error);
     }
@@ -688,91 +250,55 @@ Status RuleEngine::Impl::Prepare() {
   return OkStatus();
 }
 
-Status RuleEngine::Impl::RunTrusted(Connection& conn, sqlite3_stmt* stmt,
-                                    const std::function<void(sqlite3_stmt*)>& on_row) {
-  conn.auth().mode = AuthState::Mode::kTrusted;
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    if (on_row) {
-      on_row(stmt);
-    }
-  }
-  sqlite3_reset(stmt);
-  if (rc != SQLITE_DONE) {
-    return MakeError(rc == SQLITE_BUSY ? ErrorCode::kUnavailable : ErrorCode::kInternal,
-                     "rules: " + std::string(sqlite3_errmsg(conn.db())));
-  }
-  return OkStatus();
-}
-
-Status RuleEngine::Impl::RunStatement(Connection& conn, const RuleStatement& statement,
+Status RuleEngine::Impl::RunStatement(FactSession& session, const RuleStatement& statement,
                                       int64_t now_ms, int64_t& total_rows, TargetRows& out) {
-  sqlite3_stmt* stmt = statement.stmt;
-  if (statement.now_index > 0) {
-    sqlite3_bind_int64(stmt, statement.now_index, now_ms);
+  if (statement.now_index) {
+    statement.stmt->Bind(*statement.now_index, now_ms);
   }
-  // A statement re-prepared after a schema change must pass the authorizer again.
-  conn.auth().mode = AuthState::Mode::kRule;
-  conn.deadline().active = true;
-  conn.deadline().at = SteadyClock::now() + std::chrono::milliseconds(options.statement_timeout_ms);
-  int columns = sqlite3_column_count(stmt);
-  int rc;
-  Status status = OkStatus();
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    if (++total_rows > options.max_rows_per_rule) {
-      status = MakeError(ErrorCode::kResourceExhausted,
-                         "returned more than " + std::to_string(options.max_rows_per_rule) +
-                             " rows");
-      break;
-    }
-    if (sqlite3_column_type(stmt, statement.key_column) == SQLITE_NULL) {
-      continue;
-    }
-    int64_t key = sqlite3_column_int64(stmt, statement.key_column);
-    Json& rows = out[key];
-    if (!rows.is_array()) {
-      rows = Json::array();
-    }
-    if (rows.size() >= static_cast<size_t>(options.max_evidence_rows_per_target)) {
-      continue;
-    }
-    Json row = Json::object();
-    for (int c = 0; c < columns; ++c) {
-      if (c != statement.key_column) {
-        AppendColumn(row, stmt, c);
-      }
-    }
-    rows.push_back(std::move(row));
+  const auto& names = statement.stmt->column_names();
+  bool too_many = false;
+  Status status = session.Run(
+      *statement.stmt, std::chrono::milliseconds(options.statement_timeout_ms),
+      [&](const FactRow& row) {
+        if (++total_rows > options.max_rows_per_rule) {
+          too_many = true;
+          return false;
+        }
+        if (row.IsNull(statement.key_column)) {
+          return true;
+        }
+        Json& rows = out[row.Int(statement.key_column)];
+        if (!rows.is_array()) {
+          rows = Json::array();
+        }
+        if (rows.size() >= static_cast<size_t>(options.max_evidence_rows_per_target)) {
+          return true;
+        }
+        Json evidence = Json::object();
+        for (size_t c = 0; c < row.size(); ++c) {
+          if (c != statement.key_column) {
+            AppendColumn(evidence, names[c], row.Get(c));
+          }
+        }
+        rows.push_back(std::move(evidence));
+        return true;
+      });
+  if (status.ok() && too_many) {
+    return MakeError(ErrorCode::kResourceExhausted,
+                     "returned more than " + std::to_string(options.max_rows_per_rule) + " rows");
   }
-  if (status.ok() && rc != SQLITE_DONE) {
-    if (rc == SQLITE_INTERRUPT) {
-      status = MakeError(ErrorCode::kResourceExhausted,
-                         "exceeded the " + std::to_string(options.statement_timeout_ms) +
-                             " ms deadline and was stopped");
-    } else {
-      status = MakeError(rc == SQLITE_BUSY ? ErrorCode::kUnavailable : ErrorCode::kInternal,
-                         sqlite3_errmsg(conn.db()));
-    }
-  }
-  conn.deadline().active = false;
-  conn.auth().mode = AuthState::Mode::kTrusted;
-  sqlite3_reset(stmt);
   return status;
 }
 
 Status RuleEngine::Impl::RunSustainScoped(const CompiledRule& compiled_rule, RuleScope scope,
                                           const std::vector<int64_t>& targets, int64_t now_ms,
                                           int64_t& total_rows, TargetRows& out) {
-  DOZOR_RETURN_IF_ERROR(RunTrusted(scoped, scoped_clear));
-  for (int64_t target : targets) {
-    sqlite3_stmt* add = scope == RuleScope::kHost ? scoped_add_host : scoped_add_org;
-    sqlite3_bind_int64(add, 1, target);
-    DOZOR_RETURN_IF_ERROR(RunTrusted(scoped, add));
-  }
-  return RunStatement(scoped, compiled_rule.sustain_scoped, now_ms, total_rows, out);
+  DOZOR_RETURN_IF_ERROR(scope == RuleScope::kHost ? scoped->ScopeToHosts(targets)
+                                                  : scoped->ScopeToOrganizations(targets));
+  return RunStatement(*scoped, compiled_rule.sustain_scoped, now_ms, total_rows, out);
 }
 
-void RuleEngine::Impl::EvaluateRules(Connection& conn, bool use_scoped, RuleScope scope,
+void RuleEngine::Impl::EvaluateRules(FactSession& session, bool use_scoped, RuleScope scope,
                                      const std::function<bool(const CompiledRule&)>& select,
                                      const std::unordered_map<int64_t, int64_t>& target_org,
                                      int64_t now_ms, EvaluationResult& result,
@@ -790,10 +316,10 @@ void RuleEngine::Impl::EvaluateRules(Connection& conn, bool use_scoped, RuleScop
     int64_t total_rows = 0;
     TargetRows fired;
     TargetRows sustained;
-    Status status = RunStatement(conn, condition, now_ms, total_rows, fired);
+    Status status = RunStatement(session, condition, now_ms, total_rows, fired);
     if (status.ok() && sustain.stmt != nullptr) {
       if (active == nullptr) {
-        status = RunStatement(conn, sustain, now_ms, total_rows, sustained);
+        status = RunStatement(session, sustain, now_ms, total_rows, sustained);
       } else if (auto it = active->find(rule.id); it != active->end() && !it->second.empty()) {
         // Sustain can only keep a finding that is active, so over the whole estate it runs
         // for those targets alone (a handful) rather than scanning every host's window again.
@@ -834,36 +360,13 @@ void RuleEngine::Impl::EvaluateRules(Connection& conn, bool use_scoped, RuleScop
 RuleEngine::RuleEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RuleEngine::~RuleEngine() = default;
 
-Result<std::unique_ptr<RuleEngine>> RuleEngine::Open(const std::string& db_path, RulePack pack,
+Result<std::unique_ptr<RuleEngine>> RuleEngine::Open(FactSource& facts, RulePack pack,
                                                      const EngineOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->pack = std::move(pack);
   impl->options = options;
-  DOZOR_RETURN_IF_ERROR(impl->full.Open(db_path, false));
-  DOZOR_RETURN_IF_ERROR(impl->scoped.Open(db_path, true));
-  DOZOR_ASSIGN_OR_RETURN(impl->full_live_hosts,
-                         impl->full.PrepareTrusted(
-                             "SELECT id, org_id, last_health_at FROM main.agents "
-                             "WHERE revoked_at IS NULL"));
-  DOZOR_ASSIGN_OR_RETURN(impl->full_orgs,
-                         impl->full.PrepareTrusted("SELECT id FROM main.organizations"));
-  DOZOR_ASSIGN_OR_RETURN(
-      impl->scoped_host_org,
-      impl->scoped.PrepareTrusted(
-          "SELECT org_id, last_health_at FROM main.agents WHERE id = ?1 AND revoked_at IS NULL"));
-  DOZOR_ASSIGN_OR_RETURN(impl->scoped_org_exists,
-                         impl->scoped.PrepareTrusted(
-                             "SELECT id FROM main.organizations WHERE id = ?1"));
-  DOZOR_ASSIGN_OR_RETURN(impl->scoped_clear,
-                         impl->scoped.PrepareTrusted("DELETE FROM temp.scope_hosts"));
-  DOZOR_ASSIGN_OR_RETURN(impl->scoped_add_host,
-                         impl->scoped.PrepareTrusted(
-                             "INSERT OR IGNORE INTO temp.scope_hosts(host_id) VALUES (?1)"));
-  DOZOR_ASSIGN_OR_RETURN(
-      impl->scoped_add_org,
-      impl->scoped.PrepareTrusted("INSERT OR IGNORE INTO temp.scope_hosts(host_id) "
-                                  "SELECT id FROM main.agents WHERE org_id = ?1 AND "
-                                  "revoked_at IS NULL"));
+  DOZOR_ASSIGN_OR_RETURN(impl->full, facts.OpenSession(FactSessionKind::kEstate));
+  DOZOR_ASSIGN_OR_RETURN(impl->scoped, facts.OpenSession(FactSessionKind::kScoped));
   DOZOR_RETURN_IF_ERROR(impl->Prepare());
   return std::unique_ptr<RuleEngine>(new RuleEngine(std::move(impl)));
 }
@@ -881,22 +384,24 @@ bool RuleEngine::IsHealthRule(std::string_view rule_id) const {
 }
 
 namespace {
-// BEGIN on construction (a consistent snapshot for one evaluation), COMMIT on destruction:
-// rule connections never write the store, so ending the read transaction is all it does.
-class ReadTransaction {
+// One consistent snapshot for one evaluation: begun on construction, ended on destruction
+// (rule sessions never write, so ending it is all there is to do).
+class Snapshot {
  public:
-  explicit ReadTransaction(Connection& conn) : conn_(conn) { status_ = conn_.Exec("BEGIN"); }
-  ~ReadTransaction() {
+  explicit Snapshot(FactSession& session) : session_(session) {
+    status_ = session_.BeginSnapshot();
+  }
+  ~Snapshot() {
     if (status_.ok()) {
-      (void)conn_.Exec("COMMIT");
+      (void)session_.EndSnapshot();
     }
   }
-  ReadTransaction(const ReadTransaction&) = delete;
-  ReadTransaction& operator=(const ReadTransaction&) = delete;
+  Snapshot(const Snapshot&) = delete;
+  Snapshot& operator=(const Snapshot&) = delete;
   [[nodiscard]] const Status& status() const { return status_; }
 
  private:
-  Connection& conn_;
+  FactSession& session_;
   Status status_;
 };
 }  // namespace
@@ -904,65 +409,55 @@ class ReadTransaction {
 Result<EvaluationResult> RuleEngine::EvaluateHost(int64_t host_id, int64_t now_ms,
                                                   RuleFilter filter) {
   Impl& impl = *impl_;
-  ReadTransaction txn(impl.scoped);
-  DOZOR_RETURN_IF_ERROR(txn.status());
-  std::unordered_map<int64_t, int64_t> target_org;
-  bool stale = false;
-  sqlite3_bind_int64(impl.scoped_host_org, 1, host_id);
-  DOZOR_RETURN_IF_ERROR(impl.RunTrusted(impl.scoped, impl.scoped_host_org, [&](sqlite3_stmt* s) {
-    target_org[host_id] = sqlite3_column_int64(s, 0);
-    stale = sqlite3_column_int64(s, 1) < now_ms - impl.options.health_stale_after_ms;
-  }));
+  Snapshot snapshot(*impl.scoped);
+  DOZOR_RETURN_IF_ERROR(snapshot.status());
+  DOZOR_ASSIGN_OR_RETURN(std::optional<FactHost> host, impl.scoped->LiveHost(host_id));
   EvaluationResult result;
   result.scope = RuleScope::kHost;
-  if (target_org.empty()) {
+  if (!host) {
     return result;  // revoked or unknown: nothing to evaluate
   }
+  std::unordered_map<int64_t, int64_t> target_org{{host_id, host->org_id}};
+  bool stale = host->last_health_ms < now_ms - impl.options.health_stale_after_ms;
   result.targets.push_back(host_id);
-  DOZOR_RETURN_IF_ERROR(impl.RunTrusted(impl.scoped, impl.scoped_clear));
-  sqlite3_bind_int64(impl.scoped_add_host, 1, host_id);
-  DOZOR_RETURN_IF_ERROR(impl.RunTrusted(impl.scoped, impl.scoped_add_host));
+  DOZOR_RETURN_IF_ERROR(impl.scoped->ScopeToHosts({host_id}));
   auto select = [filter, stale](const CompiledRule& rule) {
     if (stale && rule.window) {
       return false;  // no fresh samples: leave these findings as they are
     }
     return filter == RuleFilter::kAll || (filter == RuleFilter::kHealthOnly) == rule.health;
   };
-  impl.EvaluateRules(impl.scoped, true, RuleScope::kHost, select, target_org, now_ms, result);
+  impl.EvaluateRules(*impl.scoped, true, RuleScope::kHost, select, target_org, now_ms, result);
   return result;
 }
 
 Result<EvaluationResult> RuleEngine::EvaluateOrganization(int64_t org_id, int64_t now_ms) {
   Impl& impl = *impl_;
-  ReadTransaction txn(impl.scoped);
-  DOZOR_RETURN_IF_ERROR(txn.status());
-  std::unordered_map<int64_t, int64_t> target_org;
-  sqlite3_bind_int64(impl.scoped_org_exists, 1, org_id);
-  DOZOR_RETURN_IF_ERROR(impl.RunTrusted(impl.scoped, impl.scoped_org_exists,
-                                        [&](sqlite3_stmt*) { target_org[org_id] = org_id; }));
+  Snapshot snapshot(*impl.scoped);
+  DOZOR_RETURN_IF_ERROR(snapshot.status());
+  DOZOR_ASSIGN_OR_RETURN(bool exists, impl.scoped->OrganizationExists(org_id));
   EvaluationResult result;
   result.scope = RuleScope::kEstate;
-  if (target_org.empty()) {
+  if (!exists) {
     return MakeError(ErrorCode::kNotFound, "rules: no organisation " + std::to_string(org_id));
   }
+  std::unordered_map<int64_t, int64_t> target_org{{org_id, org_id}};
   result.targets.push_back(org_id);
-  DOZOR_RETURN_IF_ERROR(impl.RunTrusted(impl.scoped, impl.scoped_clear));
-  sqlite3_bind_int64(impl.scoped_add_org, 1, org_id);
-  DOZOR_RETURN_IF_ERROR(impl.RunTrusted(impl.scoped, impl.scoped_add_org));
-  impl.EvaluateRules(impl.scoped, true, RuleScope::kEstate, [](const CompiledRule&) { return true; },
-                     target_org, now_ms, result);
+  DOZOR_RETURN_IF_ERROR(impl.scoped->ScopeToOrganizations({org_id}));
+  impl.EvaluateRules(*impl.scoped, true, RuleScope::kEstate,
+                     [](const CompiledRule&) { return true; }, target_org, now_ms, result);
   return result;
 }
 
 Result<std::vector<EvaluationResult>> RuleEngine::EvaluateAll(int64_t now_ms,
                                                               const ActiveTargets* active) {
   Impl& impl = *impl_;
-  ReadTransaction txn(impl.full);
-  DOZOR_RETURN_IF_ERROR(txn.status());
-  std::optional<ReadTransaction> scoped_txn;
+  Snapshot snapshot(*impl.full);
+  DOZOR_RETURN_IF_ERROR(snapshot.status());
+  std::optional<Snapshot> scoped_snapshot;
   if (active != nullptr) {
-    scoped_txn.emplace(impl.scoped);
-    DOZOR_RETURN_IF_ERROR(scoped_txn->status());
+    scoped_snapshot.emplace(*impl.scoped);
+    DOZOR_RETURN_IF_ERROR(scoped_snapshot->status());
   }
   std::unordered_map<int64_t, int64_t> host_org;
   std::unordered_map<int64_t, int64_t> orgs;
@@ -971,25 +466,25 @@ Result<std::vector<EvaluationResult>> RuleEngine::EvaluateAll(int64_t now_ms,
   hosts.scope = RuleScope::kHost;
   estate.scope = RuleScope::kEstate;
   std::unordered_set<int64_t> stale_hosts;
-  DOZOR_RETURN_IF_ERROR(impl.RunTrusted(impl.full, impl.full_live_hosts, [&](sqlite3_stmt* s) {
-    int64_t id = sqlite3_column_int64(s, 0);
-    host_org[id] = sqlite3_column_int64(s, 1);
-    hosts.targets.push_back(id);
-    if (sqlite3_column_int64(s, 2) < now_ms - impl.options.health_stale_after_ms) {
-      stale_hosts.insert(id);
+  DOZOR_ASSIGN_OR_RETURN(std::vector<FactHost> live, impl.full->LiveHosts());
+  for (const FactHost& host : live) {
+    host_org[host.host_id] = host.org_id;
+    hosts.targets.push_back(host.host_id);
+    if (host.last_health_ms < now_ms - impl.options.health_stale_after_ms) {
+      stale_hosts.insert(host.host_id);
     }
-  }));
-  DOZOR_RETURN_IF_ERROR(impl.RunTrusted(impl.full, impl.full_orgs, [&](sqlite3_stmt* s) {
-    int64_t id = sqlite3_column_int64(s, 0);
+  }
+  DOZOR_ASSIGN_OR_RETURN(std::vector<int64_t> org_ids, impl.full->Organizations());
+  for (int64_t id : org_ids) {
     orgs[id] = id;
     estate.targets.push_back(id);
-  }));
+  }
   std::sort(hosts.targets.begin(), hosts.targets.end());
   std::sort(estate.targets.begin(), estate.targets.end());
   auto all = [](const CompiledRule&) { return true; };
-  impl.EvaluateRules(impl.full, false, RuleScope::kHost, all, host_org, now_ms, hosts, active);
+  impl.EvaluateRules(*impl.full, false, RuleScope::kHost, all, host_org, now_ms, hosts, active);
   impl.KeepStaleWindowFindings(hosts, host_org, stale_hosts, active);
-  impl.EvaluateRules(impl.full, false, RuleScope::kEstate, all, orgs, now_ms, estate, active);
+  impl.EvaluateRules(*impl.full, false, RuleScope::kEstate, all, orgs, now_ms, estate, active);
   std::vector<EvaluationResult> out;
   out.push_back(std::move(hosts));
   out.push_back(std::move(estate));

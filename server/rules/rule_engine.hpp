@@ -1,10 +1,11 @@
-// Evaluates a RulePack against the store's SQLite file over the fact views (fact_views.sql).
+// Evaluates a RulePack over the fact views of a FactSource (store/fact_source.hpp), whatever
+// backend holds them.
 //
-// The engine owns two read-only connections of its own: "full" (views over every live host; used
-// by EvaluateAll) and "scoped" (views filtered to the hosts in temp.scope_hosts; used by
-// EvaluateHost and EvaluateOrganization). Rule SQL runs under an authorizer that allows only
-// SELECT, reads of the temp fact views (and tables only through them) and whitelisted functions,
-// with a per-statement deadline and row caps.
+// The engine owns two fact sessions: "full" (views over every live host; used by EvaluateAll)
+// and "scoped" (views restricted to a scope of hosts; used by EvaluateHost and
+// EvaluateOrganization). The backend guards what rule SQL may do (one SELECT over the fact views,
+// whitelisted functions, a per-statement deadline); the engine adds the rule dialect's
+// portability check (rules/dialect.hpp), parameter binding, row caps, evidence and hits.
 //
 // Thread-safety: one RuleEngine is used by one thread at a time. Several engines may coexist.
 #pragma once
@@ -19,6 +20,7 @@
 
 #include "dozor/common/result.hpp"
 #include "rules/rule.hpp"
+#include "store/fact_source.hpp"
 
 namespace dozor::server::rules {
 
@@ -63,10 +65,11 @@ struct EngineOptions {
 
 class RuleEngine {
  public:
-  // Opens the store file read-only, creates the fact views and prepares every rule; rules whose
-  // SQL fails (syntax, forbidden table/function, missing host_id/org_id, unknown :param) are
-  // moved from the pack to pack().errors with file:line. Fails only if the file cannot be used.
-  static Result<std::unique_ptr<RuleEngine>> Open(const std::string& db_path, RulePack pack,
+  // Opens two sessions of `facts` and prepares every rule; rules whose SQL fails (syntax,
+  // forbidden table/function, outside the rule dialect, missing host_id/org_id, unknown :param)
+  // are moved from the pack to pack().errors with file:line:col. Fails only if the facts cannot
+  // be read at all. `facts` is needed only during Open (the sessions live in the engine).
+  static Result<std::unique_ptr<RuleEngine>> Open(FactSource& facts, RulePack pack,
                                                   const EngineOptions& options = {});
   ~RuleEngine();
   RuleEngine(const RuleEngine&) = delete;
@@ -85,7 +88,7 @@ class RuleEngine {
                                                     const ActiveTargets* active = nullptr);
 
   [[nodiscard]] const RulePack& pack() const;
-  // Fact views a rule reads (as recorded by the authorizer at prepare time), e.g. {"health_fs"}.
+  // Fact views a rule reads (as the backend recorded at prepare time), e.g. {"health_fs"}.
   [[nodiscard]] std::set<std::string> ViewsReadBy(std::string_view rule_id) const;
   // True when the rule reads health data (see RuleFilter::kHealthOnly).
   [[nodiscard]] bool IsHealthRule(std::string_view rule_id) const;

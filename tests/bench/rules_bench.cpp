@@ -29,6 +29,7 @@
 #include "report/renderers.hpp"
 #include "report/synthetic_report.hpp"
 #include "rules/rule_engine.hpp"
+#include "store/sqlite/sqlite_fact_source.hpp"
 #include "rules/rule.hpp"
 #include "store/sqlite_store.hpp"
 
@@ -418,7 +419,8 @@ int main(int argc, char** argv) {
     for (const auto& rule : pack.rules) {
       dozor::server::rules::RulePack one;
       one.rules.push_back(rule);
-      auto single = dozor::server::rules::RuleEngine::Open(db_path, std::move(one));
+      auto single_facts = dozor::server::MakeSqliteFactSource(db_path);
+      auto single = dozor::server::rules::RuleEngine::Open(*single_facts, std::move(one));
       if (!single.ok()) {
         continue;
       }
@@ -441,7 +443,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const size_t rule_count = pack.rules.size();
-  auto engine = dozor::server::rules::RuleEngine::Open(db_path, std::move(pack));
+  auto facts = dozor::server::MakeSqliteFactSource(db_path);
+  auto engine = dozor::server::rules::RuleEngine::Open(*facts, std::move(pack));
   if (!engine.ok()) {
     std::fprintf(stderr, "%s\n", engine.error().ToString().c_str());
     return 1;

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "dozor/common/sqlite.hpp"
+#include "store/sqlite/sqlite_fact_source.hpp"
 #include "store/store.hpp"
 #include "test_util.hpp"
 
@@ -66,7 +67,7 @@ min_version = "3.0"
 
 const char* kDuplicateIpRule = R"(scope = "estate"
 condition = '''
-SELECT h.org_id, x.address, group_concat(h.hostname, ',') AS hosts
+SELECT h.org_id, x.address, text_list(h.hostname) AS hosts
 FROM addresses x JOIN hosts h USING (host_id)
 WHERE x.loopback = 0
 GROUP BY h.org_id, x.address HAVING count(DISTINCT x.host_id) > 1
@@ -175,7 +176,8 @@ RulePack PackOf(std::vector<Rule> rules) {
 
 std::unique_ptr<RuleEngine> OpenEngine(const Estate& estate, RulePack pack,
                                        const EngineOptions& options = {}) {
-  auto engine = RuleEngine::Open(estate.path, std::move(pack), options);
+  auto facts = MakeSqliteFactSource(estate.path);
+  auto engine = RuleEngine::Open(*facts, std::move(pack), options);
   REQUIRE_MESSAGE(engine.ok(), (engine.ok() ? "" : engine.error().ToString()));
   return std::move(engine).value();
 }
@@ -448,7 +450,8 @@ TEST_CASE("engine sees data committed after it was opened") {
 
 TEST_CASE("opening an engine on a missing store file fails cleanly") {
   TempDir dir;
-  auto engine = RuleEngine::Open((dir / "missing.db").string(), RulePack{});
+  auto facts = MakeSqliteFactSource((dir / "missing.db").string());
+  auto engine = RuleEngine::Open(*facts, RulePack{});
   CHECK_FALSE(engine.ok());
 }
 

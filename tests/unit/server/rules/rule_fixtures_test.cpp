@@ -35,6 +35,7 @@
 #include "dozor/v1/agent.pb.h"
 #include "rules/rule.hpp"
 #include "rules/rule_engine.hpp"
+#include "store/sqlite/sqlite_fact_source.hpp"
 #include "store/store.hpp"
 #include "test_util.hpp"
 
@@ -437,7 +438,8 @@ Outcome RunCase(const FixtureCase& fixture) {
     std::filesystem::copy_file(options.path, std::filesystem::path(keep) / (fixture.file + ".db"),
                                std::filesystem::copy_options::overwrite_existing, ec);
   }
-  auto engine = RuleEngine::Open(options.path, LoadRulePack({}, true));
+  auto facts = MakeSqliteFactSource(options.path);
+  auto engine = RuleEngine::Open(*facts, LoadRulePack({}, true));
   if (!engine.ok()) {
     outcome.error = engine.error().ToString();
     return outcome;
@@ -522,7 +524,8 @@ TEST_CASE("the built-in rule pack loads and prepares without errors") {
     auto store = OpenSqliteStore(options);  // creates the schema
     REQUIRE(store.ok());
   }
-  auto engine = RuleEngine::Open(options.path, std::move(pack));
+  auto facts = MakeSqliteFactSource(options.path);
+  auto engine = RuleEngine::Open(*facts, std::move(pack));
   REQUIRE_MESSAGE(engine.ok(), (engine.ok() ? "" : engine.error().ToString()));
   for (const auto& error : (*engine)->pack().errors) {
     FAIL_CHECK(error.ToString());
