@@ -1,7 +1,7 @@
 // Keeps findings current: evaluates the rule pack when a host's data changes and on a timer, and
 // hands each evaluation to the store's finding state machine.
 //
-// One thread owns the RuleEngine (its SQLite connections are single-threaded). The store's commit
+// One thread owns the RuleEngine (its fact sessions are single-threaded). The store's commit
 // observer only marks hosts dirty, so ingest never waits for rules. Work per wake-up:
 //   - every dirty host: its per-host rules (health-only reports run only the rules that read
 //     health; inventory reports run the others too);

@@ -43,6 +43,34 @@ EXPRESSION_TYPES = {
 }
 
 
+# (expression, its value as psql prints it); the same values as on SQLite.
+LIBRARY_CHECKS = [
+    ("greatest(1, NULL, 3)", "3"),
+    ("least(2, NULL, -1)", "-1"),
+    ("strpos('web-01', '-')", "4"),
+    ("strpos('abc', 'x')", "0"),
+    ("strpos('Ромашка-1', '-')", "8"),
+    ("(SELECT text_list(x) FROM (VALUES ('b'), ('a'), (NULL), ('b')) AS t(x))", "a,b,b"),
+    ("(SELECT text_list(DISTINCT x) FROM (VALUES ('b'), ('a'), ('b')) AS t(x))", "a,b"),
+    ("date_to_ms('1970-01-02')", "86400000"),
+    ("date_to_ms('2024-02-29')", "1709164800000"),
+    ("date_to_ms('2023-02-29')", ""),
+    ("date_to_ms('2020-13-01')", ""),
+    ("date_to_ms('2020-1-01')", ""),
+    ("date_to_ms('not a date')", ""),
+    ("ms_to_date(1793534400000)", "2026-11-01"),
+    ("ms_to_date(date_to_ms('2024-02-29') + 86399999)", "2024-02-29"),
+    ("version_compare('1.1.1n-0+deb11u5', '3.0')", "-1"),
+    ("version_compare('1:1.0', '2.0')", "1"),
+    ("version_compare('1.0~rc1', '1.0')", "-1"),
+    ("version_compare('3.0.11-1~deb12u2', '3.0')", "1"),
+    ("version_compare('8.3.22.1709', '8.3.21')", "1"),
+    ("version_compare('1.0', NULL)", ""),
+    ("round(2.25::double precision, 1)", "2.3"),
+    ("round(avg(x), 1) FROM (VALUES (1.0::double precision), (2.0)) AS t(x)", "1.5"),
+]
+
+
 def pg_type(view, column, declared):
     if (view, column) in EXPRESSION_TYPES:
         return EXPRESSION_TYPES[(view, column)]
@@ -296,6 +324,15 @@ def main():
         try:
             columns, _ = fact_tables(databases[0], views_sql)
             cluster.psql(create_tables_sql(columns) + functions_sql)
+
+            # 0. The function library means on PostgreSQL what it means on SQLite
+            #    (tests/unit/server/rules/function_library_test.cpp asserts the same values there).
+            for expression, expected in LIBRARY_CHECKS:
+                out, _ = cluster.psql(f"SELECT {expression};\n")
+                got = out.split("\x1e")[1].strip("\n") if "\x1e" in out else None
+                if got != expected:
+                    failures.append(f"function library: {expression} gives {got!r} on "
+                                    f"PostgreSQL, {expected!r} on SQLite")
 
             # 1. Every rule prepares.
             prepared = prepare_script(rules)
