@@ -335,12 +335,22 @@ def main():
                                     f"PostgreSQL, {expected!r} on SQLite")
 
             # 1. Every rule prepares.
+            # One session; psql names the script line of each error, which names the statement.
             prepared = prepare_script(rules)
+            script = ""
+            starts = []
             for rule, kind, statement, _ in prepared:
-                _, err = cluster.psql(statement, check=False)
-                if "ERROR" in err:
-                    failures.append(f"{rule['id']} ({rule['file']}) {kind}: PostgreSQL refuses "
-                                    f"it: {err.strip()}")
+                starts.append(script.count("\n") + 1)
+                script += statement
+            script += "DEALLOCATE ALL;\n"
+            _, err = cluster.psql(script, check=False)
+            for match in re.finditer(r"psql:<stdin>:(\d+): ERROR:(.*?)(?=psql:<stdin>:|\Z)", err,
+                                     re.S):
+                line = int(match.group(1))
+                index = max(i for i, start in enumerate(starts) if start <= line)
+                rule, kind, _, _ = prepared[index]
+                failures.append(f"{rule['id']} ({rule['file']}) {kind}: PostgreSQL refuses it:"
+                                f"{match.group(2).rstrip()}")
             print(f"prepared {len(prepared)} statements of {len(rules)} rules on PostgreSQL 15, "
                   f"{len(failures)} refused")
 
