@@ -336,9 +336,14 @@ std::optional<DialectViolation> CheckRuleDialect(std::string_view sql) {
       continue;
     }
     size_t close = ClosingParenthesis(tokens, i + 1);
-    // name(a, b) AS (...) is a common table expression with column names, not a call.
+    // name(a, b) AS [NOT] [MATERIALIZED] (...) is a common table expression with column names,
+    // not a call (a call is followed by AS and an alias, never by AS and a parenthesis).
     if (const Token* after = at(close + 1); after != nullptr && IsWord(*after, "as")) {
-      continue;
+      const Token* body = at(close + 2);
+      if (body != nullptr && (IsSymbol(*body, "(") || IsWord(*body, "materialized") ||
+                              IsWord(*body, "not"))) {
+        continue;
+      }
     }
     if (PortableFunctions().count(word) == 0) {
       return DialectViolation{token.offset, "function " + word +

@@ -51,6 +51,10 @@ TEST_CASE("dialect refuses SQLite-only functions and says what to use instead") 
   CHECK(Refusal("SELECT host_id, printf('%d', 1) FROM os").find("printf") != std::string::npos);
   CHECK(Refusal("SELECT host_id, load_extension('x') FROM os").find("load_extension") !=
         std::string::npos);
+  // A call followed by an alias is still a call (only name(cols) AS (...) is a CTE).
+  CHECK(Refusal("SELECT host_id, group_concat(name) AS names FROM users GROUP BY host_id")
+            .find("text_list") != std::string::npos);
+  CHECK(Refusal("WITH t(x) AS NOT MATERIALIZED (SELECT 1) SELECT x AS host_id FROM t") == "");
 }
 
 TEST_CASE("dialect refuses SQLite-only and PostgreSQL-only syntax") {
