@@ -10,10 +10,12 @@
 #include <utility>
 
 #include "dozor/contract/codec.hpp"
+#include "store/collector_status_batch.hpp"
 #include "store/health_block_codec.hpp"
 #include "store/host_role.hpp"
 #include "store/inventory_diff.hpp"
 #include "store/migrations.hpp"
+#include "store/rule_window_writer.hpp"
 #include "store/statement_helpers.hpp"
 #include "store/store_rows.hpp"
 
@@ -205,7 +207,11 @@ struct SqliteStore::WriterStatements {
   sqlite::Statement token_insert, token_revoke, token_exists, token_by_hash, token_use;
   sqlite::Statement agent_insert, agent_revoke, agent_exists, agent_lookup, agent_update;
   sqlite::Statement health_insert, collector_upsert;
-  sqlite::Statement rule_host_insert, rule_fs_insert, rule_nic_insert, rule_trend_upsert, os_prev;
+  sqlite::Statement os_prev;
+  // The rule-window rows of the batch being written, and their writer (migration 003).
+  RuleWindowBatch window_batch;
+  std::unique_ptr<RuleWindowWriter> rule_windows;
+  CollectorStatusBatch collector_batch;  // host_collectors rows of the batch being written
   sqlite::Statement blob_select, blob_upsert, change_insert;
   sqlite::Statement host_delete[kHostTableCount];
   sqlite::Statement os_insert, hardware_insert, disk_insert, interface_insert, address_insert,
@@ -315,25 +321,6 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
           {&w.health_insert,
            "INSERT INTO health_samples(agent, collected_at, seq, sample, encoding) "
            "VALUES (?, ?, ?, ?, 1)"},
-          // Rule windows (migration 003). OR REPLACE: two samples with the same collected_at (or
-          // a mount listed twice) must not fail the whole batch.
-          {&w.rule_host_insert,
-           "INSERT OR REPLACE INTO rule_health_host(agent, at, cpu_pct, iowait_pct, load1, load5, "
-           "load15, mem_total_bytes, mem_available_bytes, mem_used_pct, swap_total_bytes, "
-           "swap_used_pct, process_count, clock_offset_ms) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
-          {&w.rule_fs_insert,
-           "INSERT OR REPLACE INTO rule_health_fs(agent, mount, at, device, fs_type, total_bytes, "
-           "avail_bytes, used_pct, inodes_total, inodes_used_pct) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
-          {&w.rule_nic_insert,
-           "INSERT OR REPLACE INTO rule_health_nic(agent, interface, at, rx_errors, tx_errors, "
-           "rx_dropped, tx_dropped) VALUES (?, ?, ?, ?, ?, ?, ?)"},
-          {&w.rule_trend_upsert,
-           "INSERT INTO rule_fs_trend(agent, mount, hour, at, total_bytes, avail_bytes) "
-           "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(agent, mount, hour) DO UPDATE SET "
-           "at = excluded.at, total_bytes = excluded.total_bytes, "
-           "avail_bytes = excluded.avail_bytes WHERE excluded.at >= rule_fs_trend.at"},
           {&w.os_prev,
            "SELECT pending_security_updates, security_pending_since FROM host_os WHERE agent = ?"},
           {&w.collector_upsert,
@@ -429,6 +416,7 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
     std::string sql = std::string("DELETE FROM ") + kHostTables[i] + " WHERE agent = ?";
     DOZOR_ASSIGN_OR_RETURN(w.host_delete[i], db.Prepare(sql));
   }
+  DOZOR_ASSIGN_OR_RETURN(w.rule_windows, RuleWindowWriter::Prepare(db));
   return OkStatus();
 }
 
@@ -604,52 +592,6 @@ Status ReplaceHostRows(WriterStatements& w, int64_t pk, const dozor::v1::Invento
 }
 
 // ------------------------------------------------------------------ health rows and blocks
-
-double Percent(double part, double whole) { return whole > 0 ? 100.0 * part / whole : 0.0; }
-
-// The narrow rule-window rows of one health sample (migration 003), in the ingest transaction.
-Status InsertRuleWindows(WriterStatements& w, int64_t pk, int64_t at, int64_t clock_offset_ms,
-                         const dozor::v1::HealthSample& h) {
-  auto mem_total = static_cast<double>(h.memory_total_bytes());
-  auto mem_avail = static_cast<double>(h.memory_available_bytes());
-  auto swap_total = static_cast<double>(h.swap_total_bytes());
-  auto swap_free = static_cast<double>(h.swap_free_bytes());
-  DOZOR_RETURN_IF_ERROR(RunWith(
-      w.rule_host_insert, pk, at, h.cpu_percent(), h.cpu_iowait_percent(), h.load1(), h.load5(),
-      h.load15(), h.memory_total_bytes(), h.memory_available_bytes(),
-      Percent(std::max(0.0, mem_total - mem_avail), mem_total), h.swap_total_bytes(),
-      Percent(std::max(0.0, swap_total - swap_free), swap_total), h.process_count(),
-      clock_offset_ms));
-  const int64_t hour = BucketStart(at);
-  for (const dozor::v1::FilesystemUsage& fs : h.filesystems()) {
-    // As df shows it: used / (used + available to unprivileged users), so the root reserve
-    // counts as used.
-    auto used = static_cast<double>(fs.total_bytes() >= fs.free_bytes()
-                                        ? fs.total_bytes() - fs.free_bytes()
-                                        : 0);
-    double used_pct =
-        fs.total_bytes() > 0 ? Percent(used, used + static_cast<double>(fs.available_bytes())) : 0;
-    double inodes_used_pct =
-        fs.inodes_total() > 0 && fs.inodes_total() >= fs.inodes_free()
-            ? Percent(static_cast<double>(fs.inodes_total() - fs.inodes_free()),
-                      static_cast<double>(fs.inodes_total()))
-            : 0.0;
-    DOZOR_RETURN_IF_ERROR(RunWith(w.rule_fs_insert, pk, fs.mount_point(), at, fs.device(),
-                                  fs.fs_type(), fs.total_bytes(), fs.available_bytes(), used_pct,
-                                  fs.inodes_total(), inodes_used_pct));
-    DOZOR_RETURN_IF_ERROR(RunWith(w.rule_trend_upsert, pk, fs.mount_point(), hour, at,
-                                  fs.total_bytes(), fs.available_bytes()));
-  }
-  // Only samples with errors or drops: rules sum them over a window, and a clean interval adds
-  // nothing but rows to scan (docs/rule-language.md, health_nic).
-  return InsertEach(h.networks(), [&](const dozor::v1::NetworkIo& nic) {
-    if (nic.rx_errors() + nic.tx_errors() + nic.rx_dropped() + nic.tx_dropped() == 0) {
-      return OkStatus();
-    }
-    return RunWith(w.rule_nic_insert, pk, nic.interface(), at, nic.rx_errors(), nic.tx_errors(),
-                   nic.rx_dropped(), nic.tx_dropped());
-  });
-}
 
 Status InsertBlock(WriterStatements& w, int64_t pk, const EncodedHealthBlock& block) {
   return RunWith(w.block_insert, pk, block.start_at, block.end_at, block.count, block.first_seq,
@@ -1208,6 +1150,8 @@ Status SqliteStore::WriteBatchLocked(std::vector<IncomingReport>& batch,
   };
   std::unordered_map<int64_t, AgentTouch> touched;
   WriterStatements& w = *ws_;
+  w.window_batch.Clear();
+  w.collector_batch.Clear();
   for (size_t i = 0; i < batch.size(); ++i) {
     const IncomingReport& item = batch[i];
     const dozor::v1::Report& report = item.report;
@@ -1222,15 +1166,13 @@ Status SqliteStore::WriteBatchLocked(std::vector<IncomingReport>& batch,
     if (report.has_health()) {
       DOZOR_RETURN_IF_ERROR(RunWith(w.health_insert, agent->pk, report.collected_at_ms(),
                                     report.seq(), BlobArg{encoded[i]}));
-      DOZOR_RETURN_IF_ERROR(InsertRuleWindows(w, agent->pk, report.collected_at_ms(),
-                                              clock_offset_ms, report.health()));
+      w.window_batch.Add(agent->pk, report.collected_at_ms(), clock_offset_ms, report.health());
     } else {
       DOZOR_RETURN_IF_ERROR(ApplyInventoryLocked(agent->pk, item.agent_id, report));
     }
-    DOZOR_RETURN_IF_ERROR(InsertEach(report.collectors(), [&](const auto& c) {
-      return RunWith(w.collector_upsert, agent->pk, c.name(), c.ok(), c.error(), c.duration_ms(),
-                     report.collected_at_ms());
-    }));
+    for (const dozor::v1::CollectorStatus& status : report.collectors()) {
+      w.collector_batch.Add(agent->pk, report.collected_at_ms(), status);
+    }
     saved.try_emplace(item.agent_id, *agent);
     agent->last_seq = report.seq();
     AgentTouch& touch = touched[agent->pk];
@@ -1258,6 +1200,16 @@ Status SqliteStore::WriteBatchLocked(std::vector<IncomingReport>& batch,
     result.seq = report.seq();
     results.push_back(std::move(result));
   }
+  // Collected over the batch and written in key order (rule_window_writer.hpp); the batch's
+  // reports, which the rows point into, live until the caller returns.
+  DOZOR_RETURN_IF_ERROR(w.rule_windows->Write(w.window_batch));
+  w.window_batch.Clear();
+  // A host's collector statuses: only the last of the batch per collector survives the upsert.
+  DOZOR_RETURN_IF_ERROR(InsertEach(w.collector_batch.Latest(), [&](const CollectorStatusRow& c) {
+    return RunWith(w.collector_upsert, c.agent, c.status->name(), c.status->ok(),
+                   c.status->error(), c.status->duration_ms(), c.at);
+  }));
+  w.collector_batch.Clear();
   // Once per agent per batch, not per report: a batch of 100 samples costs one agents update.
   for (const auto& [pk, touch] : touched) {
     DOZOR_RETURN_IF_ERROR(RunWith(w.agent_update, pk, touch.last_seen, touch.last_seq,
