@@ -1,13 +1,11 @@
 // dozor-agent: flags and wiring only. The work lives in core/, collectors/ and transport/.
 #include <google/protobuf/util/json_util.h>
-#include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <thread>
@@ -21,6 +19,10 @@
 #include "core/one_shot.hpp"
 #include "dozor/common/files.hpp"
 #include "dozor/common/version.hpp"
+#include "platform/host.hpp"
+#include "platform/self_usage.hpp"
+#include "platform/service.hpp"
+#include "transport/channel.hpp"
 #include "transport/enroll_client.hpp"
 
 namespace {
@@ -52,7 +54,7 @@ void AddConnectionFlags(CLI::App* app, Flags& flags) {
 dozor::Result<AgentConfig> ResolveConfig(const Flags& flags) {
   AgentConfig config;
   std::string file = flags.config_file;
-  if (file.empty() && access(kDefaultConfigFile, R_OK) == 0) file = kDefaultConfigFile;
+  if (file.empty() && std::ifstream(kDefaultConfigFile).good()) file = kDefaultConfigFile;
   if (!file.empty()) {
     DOZOR_ASSIGN_OR_RETURN(config, LoadAgentConfigFile(file));
   }
@@ -72,12 +74,6 @@ dozor::Result<AgentConfig> ResolveConfig(const Flags& flags) {
   }
   DOZOR_RETURN_IF_ERROR(ValidateAgentConfig(config));
   return config;
-}
-
-std::string Hostname() {
-  char name[256] = {};
-  gethostname(name, sizeof(name) - 1);
-  return name;
 }
 
 int RunEnroll(const Flags& flags, const std::string& token) {
@@ -101,10 +97,10 @@ int RunEnroll(const Flags& flags, const std::string& token) {
                          config->insecure};
   EnrollParams params;
   params.token = token;
-  params.hostname = Hostname();
-  auto machine_id = dozor::ReadFile("/etc/machine-id", 4096);
+  params.hostname = platform::Hostname();
+  auto machine_id = platform::ReadMachineId("/");
   if (machine_id.ok()) {
-    params.machine_id = machine_id->substr(0, machine_id->find('\n'));
+    params.machine_id = *machine_id;
   }
   auto enrolled = Enroll(channel, params);
   if (!enrolled.ok()) {
@@ -147,22 +143,15 @@ int RunAgent(const Flags& flags) {
     std::cerr << "dozor-agent: " << identity.error().message << "\n";
     return 1;
   }
-  // Signals are taken by one thread with sigwait, so no async-signal-safety puzzles elsewhere.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   Agent agent(*config, *identity);
-  std::thread signal_thread([&] {
-    int received = 0;
-    sigwait(&signals, &received);
-    spdlog::info("received signal {}", received);
-    agent.Stop();
-  });
-  int code = agent.Run();
-  pthread_kill(signal_thread.native_handle(), SIGTERM);
-  signal_thread.join();
+  int code = 0;
+  {
+    platform::StopRequestWatcher stop_watcher([&agent] {
+      spdlog::info("stop requested");
+      agent.Stop();
+    });
+    code = agent.Run();
+  }
   return code;
 }
 
@@ -176,12 +165,10 @@ int PrintJson(const google::protobuf::Message& message) {
   return 0;
 }
 
-// VmHWM of this process: its own peak RSS, without the commands it ran.
+// This process's own peak RSS, without the commands it ran.
 std::string PeakRss() {
-  auto status = dozor::ReadFile("/proc/self/status", 1 << 16);
-  if (!status.ok()) return "?";
-  auto at = status->find("VmHWM:");
-  return at == std::string::npos ? "?" : status->substr(at + 6, status->find('\n', at) - at - 6);
+  auto peak = platform::ReadPeakRss();
+  return peak.ok() ? " " + std::to_string(*peak >> 10) + " kB" : "?";
 }
 
 int RunInventory(const Flags& flags, int repeat) {
@@ -265,7 +252,8 @@ int RunStatus(const Flags& flags, bool json) {
 
 int main(int argc, char** argv) {
   // Identity, spool and persisted settings are the agent's alone.
-  umask(077);
+  platform::PrepareProcess();
+  ConfigureGrpcForIdleStream();
   auto logger = spdlog::stderr_color_mt("dozor-agent");
   spdlog::set_default_logger(logger);
   CLI::App app{"dozor-agent: collects inventory and health and streams them to dozor-server"};

@@ -1,8 +1,9 @@
 // What every collector gets and how inventory collection is orchestrated.
 //
 // Collectors read the machine only through CollectContext: every path is resolved under `root`
-// (default "/") and every external command goes through `run_command`, so tests run collectors on
-// fixture trees under tests/fixtures/ with canned command output.
+// (default "/") and every external command goes through `run_command`
+// (platform/command_runner.hpp), so tests run collectors on fixture trees under tests/fixtures/
+// with canned command output.
 #pragma once
 
 #include <filesystem>
@@ -14,16 +15,9 @@
 #include "dozor/common/clock.hpp"
 #include "dozor/common/result.hpp"
 #include "dozor/v1/agent.pb.h"
+#include "platform/command_runner.hpp"
 
 namespace dozor::agent {
-
-struct CommandOutput {
-  int exit_code = 0;
-  std::string stdout_text;
-};
-
-// Runs argv (no shell) with a timeout; kNotFound if the program does not exist.
-using CommandRunner = std::function<Result<CommandOutput>(const std::vector<std::string>& argv)>;
 
 struct CollectContext {
   std::filesystem::path root = "/";
@@ -39,9 +33,6 @@ struct CollectContext {
   }
   [[nodiscard]] bool IsRealRoot() const { return root == "/"; }
 };
-
-// The real command runner (fork/exec, stdout captured, stderr discarded, killed after timeout).
-CommandRunner SystemCommandRunner(int timeout_ms = 10000);
 
 // Platform collectors: each fills its part of the inventory. Implemented per OS in
 // linux/*_linux.cpp (windows/*_windows.cpp later); declared once here.

@@ -1,9 +1,5 @@
 #include "core/agent_status.hpp"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -177,56 +173,20 @@ Status SaveRuntimeStatus(const std::filesystem::path& state_dir, const RuntimeSt
 }
 
 Result<AgentLock> AgentLock::Acquire(const std::filesystem::path& state_dir) {
-  const auto path = state_dir / kLockFileName;
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return MakeError(ErrorCode::kUnavailable, path.string() + ": " + std::strerror(errno));
-  }
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    const int error_number = errno;
-    ::close(fd);
-    if (error_number == EWOULDBLOCK) {
+  auto lock = platform::ExclusiveFileLock::Acquire(state_dir / kLockFileName);
+  if (!lock.ok()) {
+    if (lock.error().code == ErrorCode::kAlreadyExists) {
       return MakeError(ErrorCode::kAlreadyExists,
                        "another dozor-agent is running with state directory " + state_dir.string() +
-                           " (it holds " + path.string() + ")");
+                           " (it holds " + (state_dir / kLockFileName).string() + ")");
     }
-    return MakeError(ErrorCode::kUnavailable, path.string() + ": " + std::strerror(error_number));
+    return lock.error();
   }
-  return AgentLock(fd);
-}
-
-AgentLock& AgentLock::operator=(AgentLock&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-    fd_ = other.fd_;
-    other.fd_ = -1;
-  }
-  return *this;
-}
-
-AgentLock::~AgentLock() {
-  if (fd_ >= 0) {
-    ::close(fd_);  // releases the flock
-  }
+  return AgentLock(std::move(lock).value());
 }
 
 Result<bool> IsAgentLocked(const std::filesystem::path& state_dir) {
-  const auto path = state_dir / kLockFileName;
-  // flock works on a read-only descriptor, so `status` needs no write access.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) {
-      return false;
-    }
-    return MakeError(errno == EACCES ? ErrorCode::kPermissionDenied : ErrorCode::kUnavailable,
-                     path.string() + ": " + std::strerror(errno));
-  }
-  // A shared probe: it conflicts only with the agent's exclusive lock.
-  const bool locked = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-  ::close(fd);
-  return locked;
+  return platform::IsFileLocked(state_dir / kLockFileName);
 }
 
 StatusView EvaluateStatus(const Result<AgentIdentity>& identity, bool running,

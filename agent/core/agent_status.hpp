@@ -1,10 +1,10 @@
 // What `dozor-agent status` shows, and the state the running agent leaves for it.
 //
-// The running agent holds an exclusive flock on <state_dir>/agent.lock for its lifetime (a second
-// agent on the same state dir refuses to start) and keeps <state_dir>/status.json (mode 0600,
-// written atomically when something changed, checked every few seconds). `status` reads both:
-// the lock says whether an agent runs, the file says what it last did. Identity comes from
-// identity.json. Documented in docs/agent-config.md ("Status").
+// The running agent holds an exclusive lock (platform/file_lock.hpp) on <state_dir>/agent.lock
+// for its lifetime (a second agent on the same state dir refuses to start) and keeps
+// <state_dir>/status.json (mode 0600, written atomically when something changed, at most every
+// 5 s). `status` reads both: the lock says whether an agent runs, the file says what it last did.
+// Identity comes from identity.json. Documented in docs/agent-config.md ("Status").
 #pragma once
 
 #include <cstdint>
@@ -16,6 +16,7 @@
 
 #include "core/identity.hpp"
 #include "dozor/common/result.hpp"
+#include "platform/file_lock.hpp"
 
 namespace dozor::agent {
 
@@ -77,15 +78,10 @@ class AgentLock {
  public:
   // kAlreadyExists when another process holds it.
   [[nodiscard]] static Result<AgentLock> Acquire(const std::filesystem::path& state_dir);
-  AgentLock(AgentLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-  AgentLock& operator=(AgentLock&& other) noexcept;
-  AgentLock(const AgentLock&) = delete;
-  AgentLock& operator=(const AgentLock&) = delete;
-  ~AgentLock();
 
  private:
-  explicit AgentLock(int fd) : fd_(fd) {}
-  int fd_ = -1;
+  explicit AgentLock(platform::ExclusiveFileLock lock) : lock_(std::move(lock)) {}
+  platform::ExclusiveFileLock lock_;
 };
 
 // True when some open file description holds the agent lock (a running agent). Works with read

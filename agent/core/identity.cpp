@@ -1,26 +1,16 @@
 #include "core/identity.hpp"
 
-#include <sys/stat.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "dozor/common/files.hpp"
+#include "platform/file_access.hpp"
 
 namespace dozor::agent {
 namespace {
 
 constexpr const char* kNotEnrolledMessage =
     "not enrolled: run `dozor-agent enroll --server HOST:PORT --token TOKEN`";
-
-std::string OctalMode(mode_t mode) {
-  char buffer[8];
-  std::snprintf(buffer, sizeof(buffer), "%04o", static_cast<unsigned>(mode & 07777));
-  return buffer;
-}
 
 }  // namespace
 
@@ -55,27 +45,24 @@ Status SaveIdentity(const std::filesystem::path& state_dir, const AgentIdentity&
 
 Result<AgentIdentity> LoadIdentity(const std::filesystem::path& state_dir) {
   const std::filesystem::path path = IdentityPath(state_dir);
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) {
-    if (errno == ENOENT || errno == ENOTDIR) {
+  auto access = platform::ReadFileAccess(path);
+  if (!access.ok()) {
+    if (access.error().code == ErrorCode::kNotFound) {
       return MakeError(ErrorCode::kNotFound,
                        std::string(kNotEnrolledMessage) + " (no " + path.string() + ")");
     }
-    return MakeError(ErrorCode::kPermissionDenied,
-                     "cannot read " + path.string() + ": " + std::strerror(errno));
+    return access.error();
   }
-  if (!S_ISREG(info.st_mode)) {
+  if (!access->regular_file) {
     return MakeError(ErrorCode::kDataLoss, path.string() + " is not a regular file");
   }
   // The file holds the agent's secret; others must not read it, nor write it (they could point
   // the agent at another server).
-  if ((info.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) != 0) {
+  if (!access->owner_only) {
     return MakeError(ErrorCode::kPermissionDenied,
-                     path.string() + " is accessible to group or others (mode " +
-                         OctalMode(info.st_mode) +
-                         ") and holds the agent secret; refusing to use "
-                         "it: run `chmod 600 " +
-                         path.string() + "`");
+                     path.string() + " is accessible to group or others (" + access->description +
+                         ") and holds the agent secret; refusing to use it: run `" +
+                         access->make_owner_only_hint + "`");
   }
   auto content = ReadFile(path, kMaxIdentityFileBytes);
   if (!content.ok()) {

@@ -1,7 +1,5 @@
 #include "core/one_shot.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -12,6 +10,7 @@
 #include "core/snapshot_file.hpp"
 #include "dozor/common/files.hpp"
 #include "dozor/common/version.hpp"
+#include "platform/host.hpp"
 
 namespace dozor::agent {
 namespace {
@@ -34,8 +33,6 @@ Status ValidateToken(const std::string& token) {
   }
   return OkStatus();
 }
-
-std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 }  // namespace
 
@@ -113,16 +110,13 @@ Result<OneShotSummary> CollectSnapshotFile(const OneShotOptions& options) {
   const auto& os = inventory.inventory().os();
   contents.hostname = os.hostname();
   if (contents.hostname.empty() && context.IsRealRoot()) {
-    char name[256] = {};
-    if (gethostname(name, sizeof(name) - 1) == 0) {
-      contents.hostname = name;
-    }
+    contents.hostname = platform::Hostname();
   }
   contents.machine_id = os.machine_id();
   if (contents.machine_id.empty()) {
-    auto text = ReadFile(context.Path("/etc/machine-id"), 4096);
-    if (text.ok() && FirstLine(*text).size() <= 64) {
-      contents.machine_id = FirstLine(*text);
+    auto machine_id = platform::ReadMachineId(context.root);
+    if (machine_id.ok()) {
+      contents.machine_id = *machine_id;
     }
   }
   contents.created_at_ms = context.clock->NowMs();

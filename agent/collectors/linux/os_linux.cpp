@@ -33,8 +33,9 @@
 #include "collectors/collector.hpp"
 #include "collectors/linux/fs_util.hpp"
 #include "collectors/parsers/os_parsers.hpp"
-#include "collectors/self_usage.hpp"
+#include "collectors/caches.hpp"
 #include "dozor/common/files.hpp"
+#include "platform/host.hpp"
 
 namespace dozor::agent {
 namespace {
@@ -368,8 +369,8 @@ Status CollectOperatingSystem(const CollectContext &ctx, dozor::v1::OperatingSys
     AppendJoined(&problems, "passwd: " + passwd.error().message);
   }
 
-  std::string machine_id = ReadFirstLine(ctx.Path("/etc/machine-id"));
-  out->set_machine_id(machine_id.size() <= 64 ? machine_id : std::string());
+  Result<std::string> machine_id = platform::ReadMachineId(ctx.root);
+  out->set_machine_id(machine_id.ok() ? *machine_id : std::string());
 
   if (!problems.empty()) {
     return MakeError(ErrorCode::kNotFound, problems);

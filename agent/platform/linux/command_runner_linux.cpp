@@ -17,8 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "collectors/collector.hpp"
-#include "collectors/parsers/text.hpp"
+#include "platform/command_runner.hpp"
 
 extern char **environ;  // NOLINT(readability-redundant-declaration)
 
@@ -45,10 +44,14 @@ std::optional<std::string> FindProgram(const std::string &program) {
   }
   std::vector<std::string> dirs;
   if (const char *path_env = ::getenv("PATH"); path_env != nullptr) {
-    for (std::string_view dir : Split(path_env, ':')) {
+    std::string_view rest = path_env;
+    while (!rest.empty()) {
+      const size_t colon = rest.find(':');
+      std::string_view dir = rest.substr(0, colon);
       if (!dir.empty()) {
         dirs.emplace_back(dir);
       }
+      rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
     }
   }
   for (std::string_view dir : kExtraSearchDirs) {

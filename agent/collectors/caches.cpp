@@ -1,0 +1,7 @@
+#include "collectors/caches.hpp"
+
+namespace dozor::agent {
+
+void DropCollectorCaches() { DropPendingUpdatesCache(); }
+
+}  // namespace dozor::agent

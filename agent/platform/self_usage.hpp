@@ -1,0 +1,34 @@
+// The agent's own footprint, for the self-limits (core/self_limiter.hpp). Always the real process,
+// never under the collectors' root (linux/self_usage_linux.cpp).
+#pragma once
+
+#include <cstdint>
+
+#include "dozor/common/result.hpp"
+
+namespace dozor::agent::platform {
+
+struct SelfUsageReading {
+  uint64_t rss_bytes = 0;
+  int64_t cpu_time_ms = 0;  // user + system of this process (not of the commands it ran)
+};
+
+[[nodiscard]] Result<SelfUsageReading> ReadSelfUsage();
+
+// The highest RSS this process has had, in bytes (for benchmarks).
+[[nodiscard]] Result<uint64_t> ReadPeakRss();
+
+// This process's id, as the OS shows it to `status` and the service manager.
+[[nodiscard]] int64_t ProcessId();
+
+// Returns the heap's free memory to the OS (after caches were dropped).
+void ReleaseFreeHeap();
+
+// Asks the OS to take back the pages of the agent's own code and read-only data that only this
+// process maps (start-up code, the inventory collectors after an inventory); what the agent still
+// uses comes back on the next access, from the page cache or the binary. Nothing is lost: no
+// written memory is touched. Leaves an idle agent with its steady working set instead of
+// everything it ever ran. Best effort; does nothing where the OS cannot do it.
+void TrimWorkingSet();
+
+}  // namespace dozor::agent::platform
