@@ -61,6 +61,10 @@ dozor_gzip_configured(${_dozor_pkg_src}/man/dozorctl.1.in ${_dozor_pkg_gen}/dozo
 
 # Absolute destinations (/etc, /lib) are exactly where Debian wants these files; the binaries
 # follow CPACK_PACKAGING_INSTALL_PREFIX (/usr).
+# An agent-only or server-only tree (DOZOR_BUILD_AGENT / DOZOR_BUILD_SERVER) packages what it built.
+set(_dozor_components)
+if(DOZOR_BUILD_AGENT)
+list(APPEND _dozor_components agent)
 install(TARGETS dozor-agent RUNTIME DESTINATION bin COMPONENT agent)
 install(FILES ${_dozor_pkg_gen}/agent/agent.toml DESTINATION /etc/dozor
         PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ COMPONENT agent)
@@ -72,7 +76,10 @@ install(FILES ${_dozor_pkg_src}/agent/lintian-overrides DESTINATION share/lintia
 install(FILES ${_dozor_pkg_src}/common/copyright ${_dozor_pkg_gen}/changelog.Debian.gz
               ${PROJECT_SOURCE_DIR}/docs/packaging.md ${PROJECT_SOURCE_DIR}/docs/agent-config.md
         DESTINATION share/doc/dozor-agent COMPONENT agent)
+endif()
 
+if(DOZOR_BUILD_SERVER)
+list(APPEND _dozor_components server)
 install(TARGETS dozor-server dozorctl RUNTIME DESTINATION bin COMPONENT server)
 install(FILES ${_dozor_pkg_src}/server/server.toml DESTINATION /etc/dozor
         PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ COMPONENT server)
@@ -90,6 +97,7 @@ install(FILES ${_dozor_pkg_src}/common/copyright ${_dozor_pkg_gen}/changelog.Deb
               ${PROJECT_SOURCE_DIR}/docs/dozorctl.md ${PROJECT_SOURCE_DIR}/docs/rule-language.md
               ${PROJECT_SOURCE_DIR}/docs/rules.md
         DESTINATION share/doc/dozor-server COMPONENT server)
+endif()
 
 # --- CPack ----------------------------------------------------------------------------------------
 
@@ -100,7 +108,7 @@ set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT "${DOZOR_PACKAGE_MAINTAINER}")
 set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
 set(CPACK_STRIP_FILES TRUE)
-set(CPACK_COMPONENTS_ALL agent server)
+set(CPACK_COMPONENTS_ALL ${_dozor_components})
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_COMPONENTS_GROUPING IGNORE)
 set(CPACK_PACKAGE_DIRECTORY ${PROJECT_BINARY_DIR}/packages)
@@ -163,5 +171,9 @@ endif()
 ]=])
 
 include(CPack)
-cpack_add_component(agent DISPLAY_NAME "dozor-agent" DESCRIPTION "${CPACK_COMPONENT_AGENT_DESCRIPTION}")
-cpack_add_component(server DISPLAY_NAME "dozor-server" DESCRIPTION "${CPACK_COMPONENT_SERVER_DESCRIPTION}")
+if(DOZOR_BUILD_AGENT)
+  cpack_add_component(agent DISPLAY_NAME "dozor-agent" DESCRIPTION "${CPACK_COMPONENT_AGENT_DESCRIPTION}")
+endif()
+if(DOZOR_BUILD_SERVER)
+  cpack_add_component(server DISPLAY_NAME "dozor-server" DESCRIPTION "${CPACK_COMPONENT_SERVER_DESCRIPTION}")
+endif()
