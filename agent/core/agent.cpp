@@ -1,23 +1,28 @@
 #include "core/agent.hpp"
 
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-#include "collectors/self_usage.hpp"
+#include "collectors/caches.hpp"
 #include "dozor/common/files.hpp"
 #include "dozor/common/version.hpp"
+#include "platform/self_usage.hpp"
 
 namespace dozor::agent {
 
 namespace {
 using SteadyClock = std::chrono::steady_clock;
 
-// How often the scheduler looks whether status.json needs rewriting (it is written only on change).
-constexpr auto kStatusCheckPeriod = std::chrono::seconds(5);
+// status.json is rewritten only when its content changed: after every health sample and inventory,
+// and when the stream client reports a change (connected, lost, acked), but at most once per
+// kStatusMinInterval, so a burst of acks after a reconnect costs one write, not hundreds. An idle
+// agent wakes only for its health samples; kStatusSafetyPeriod is a net for changes nobody
+// announced.
+constexpr auto kStatusMinInterval = std::chrono::seconds(5);
+constexpr auto kStatusSafetyPeriod = std::chrono::seconds(60);
 
 int64_t MonotonicMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -131,6 +136,10 @@ void Agent::CollectAndSpoolInventory() {
   spdlog::info("inventory collected in {} ms ({} packages)", ms,
                report.inventory().software().packages_size());
   SpoolReport(std::move(report), "inventory");
+  // An inventory runs every few hours and touches code (and heap) nothing else needs: give it
+  // back rather than carry it as resident memory until the next one.
+  platform::ReleaseFreeHeap();
+  platform::TrimWorkingSet();
 }
 
 void Agent::SampleAndSpoolHealth() {
@@ -176,7 +185,7 @@ void Agent::RecordCollector(const dozor::v1::CollectorStatus& status) {
 }
 
 bool Agent::CheckSelfLimits() {
-  auto reading = ReadSelfUsage();
+  auto reading = platform::ReadSelfUsage();
   if (!reading.ok()) {
     spdlog::debug("cannot read own usage: {}", reading.error().message);
     return true;
@@ -191,6 +200,7 @@ bool Agent::CheckSelfLimits() {
         decision.reason, health_interval_s_ * 2);
     DropCollectorCaches();
     sampler_->ReleaseMemory();
+    platform::ReleaseFreeHeap();
   }
   if (decision.recovered) {
     spdlog::info(
@@ -215,7 +225,7 @@ bool Agent::CheckSelfLimits() {
 
 void Agent::UpdateStatusFile() {
   RuntimeStatus status;
-  status.pid = static_cast<int64_t>(::getpid());
+  status.pid = platform::ProcessId();
   status.started_at_ms = started_at_ms_;
   status.agent_version = kVersion;
   status.server_address =
@@ -291,6 +301,13 @@ int Agent::Run() {
   options.channel.insecure = config_.insecure;
   options.agent_id = identity_.agent_id;
   options.agent_secret = identity_.agent_secret;
+  options.on_status_change = [this] {
+    {
+      std::lock_guard lock(mutex_);
+      stream_status_changed_ = true;
+    }
+    wake_.notify_all();
+  };
   client_ = std::make_unique<StreamClient>(
       options, *spool_, [this](const dozor::v1::Command& command) { OnCommand(command); });
   sampler_ = MakeHealthSampler(context_);
@@ -309,15 +326,23 @@ int Agent::Run() {
   int exit_code = 0;
   auto next_inventory = SteadyClock::now();
   auto next_health = SteadyClock::now() + std::chrono::seconds(health_interval_s_);
-  auto next_status_check = SteadyClock::now() + kStatusCheckPeriod;
+  auto last_status_check = SteadyClock::now();
+  auto next_status_check = last_status_check + kStatusSafetyPeriod;
   while (true) {
     bool do_inventory = false;
     bool do_health = false;
     {
       std::unique_lock lock(mutex_);
       wake_.wait_until(lock, std::min({next_inventory, next_health, next_status_check}),
-                       [&] { return stopping_ || inventory_requested_ || intervals_changed_; });
+                       [&] {
+                         return stopping_ || inventory_requested_ || intervals_changed_ ||
+                                stream_status_changed_;
+                       });
       if (stopping_) break;
+      if (stream_status_changed_) {
+        stream_status_changed_ = false;
+        next_status_check = std::min(next_status_check, last_status_check + kStatusMinInterval);
+      }
       if (intervals_changed_) {
         intervals_changed_ = false;
         next_health =
@@ -358,7 +383,8 @@ int Agent::Run() {
     }
     if (SteadyClock::now() >= next_status_check || do_inventory || do_health) {
       UpdateStatusFile();
-      next_status_check = SteadyClock::now() + kStatusCheckPeriod;
+      last_status_check = SteadyClock::now();
+      next_status_check = last_status_check + kStatusSafetyPeriod;
     }
   }
   spdlog::info("dozor-agent stopping");

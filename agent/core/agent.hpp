@@ -62,6 +62,7 @@ class Agent {
   bool stopping_ = false;
   bool inventory_requested_ = false;
   bool intervals_changed_ = false;
+  bool stream_status_changed_ = false;  // the stream client connected, lost or acked something
   int health_interval_s_;
   int inventory_interval_s_;
 

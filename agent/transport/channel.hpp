@@ -20,6 +20,11 @@ struct ChannelOptions {
 
 [[nodiscard]] Result<std::shared_ptr<grpc::Channel>> MakeServerChannel(const ChannelOptions& options);
 
+// Sets the gRPC runtime up for one long-lived, mostly idle stream (fewer timer wake-ups). Reads
+// and sets environment variables, so call it in main before any thread starts and before the
+// first gRPC object exists; a value already in the environment wins.
+void ConfigureGrpcForIdleStream();
+
 // "dozor-agent/<version>" metadata value and a consistent message for a failed gRPC status.
 std::string DescribeStatus(const grpc::Status& status);
 

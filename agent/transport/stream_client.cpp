@@ -61,6 +61,12 @@ void StreamClient::Wake() {
   wake_.notify_all();
 }
 
+void StreamClient::NotifyStatusChange() const {
+  if (options_.on_status_change) {
+    options_.on_status_change();
+  }
+}
+
 StreamClientStatus StreamClient::status() const {
   std::lock_guard lock(mutex_);
   return status_;
@@ -87,6 +93,7 @@ void StreamClient::Run() {
       status_.connected = false;
       if (stopping_) return;
     }
+    NotifyStatusChange();
     // A session that lived a while was healthy: start the backoff over.
     if (NowMs() - started > 60000) backoff.Reset();
     int delay = backoff.NextDelayMs();
@@ -99,8 +106,11 @@ void StreamClient::RunSession() {
   auto channel = MakeServerChannel(options_.channel);
   if (!channel.ok()) {
     spdlog::error("cannot set up the connection: {}", channel.error().message);
-    std::lock_guard lock(mutex_);
-    status_.last_error = channel.error().message;
+    {
+      std::lock_guard lock(mutex_);
+      status_.last_error = channel.error().message;
+    }
+    NotifyStatusChange();
     return;
   }
   auto stub = dozor::v1::AgentService::NewStub(*channel);
@@ -146,6 +156,7 @@ void StreamClient::RunSession() {
           ++status_.acked_total;
           if (ack.outcome() == dozor::v1::Ack::REJECTED) ++status_.rejected_total;
         }
+        NotifyStatusChange();
         std::lock_guard lock(flow.mutex);
         if (flow.in_flight > 0) --flow.in_flight;
         flow.changed.notify_all();
@@ -189,10 +200,13 @@ void StreamClient::RunSession() {
   }
   if (ok) {
     spdlog::info("connected to {}; server has everything up to seq {}", options_.channel.server_address, last_sent);
-    std::lock_guard lock(mutex_);
-    status_.connected = true;
-    status_.last_connect_ms = NowMs();
-    status_.last_error.clear();
+    {
+      std::lock_guard lock(mutex_);
+      status_.connected = true;
+      status_.last_connect_ms = NowMs();
+      status_.last_error.clear();
+    }
+    NotifyStatusChange();
   }
   while (ok) {
     size_t room = 0;

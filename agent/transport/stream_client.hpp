@@ -27,6 +27,9 @@ struct StreamClientOptions {
   size_t window = 32;
   int backoff_initial_ms = 1000;
   int backoff_max_ms = 300000;
+  // Called after status() changed (connected, an ack, an error), on one of the client's threads
+  // and without its locks held; must be quick. May be empty.
+  std::function<void()> on_status_change;
 };
 
 struct StreamClientStatus {
@@ -72,6 +75,7 @@ class StreamClient {
   // One connected session; returns when the stream ends.
   void RunSession();
   void SleepInterruptibly(int ms);
+  void NotifyStatusChange() const;
 
   StreamClientOptions options_;
   Spool& spool_;

@@ -1,22 +1,35 @@
 #!/usr/bin/env python3
 """Agent footprint benchmark: prints numbers, asserts nothing.
 
-  * one-shot inventory (`dozor-agent inventory`): wall time and peak RSS, cold (first run, includes
-    the package manager's update simulation) and warm (median of N runs; the agent caches that query)
-  * a running agent at a given cadence against a real local server: steady RSS and CPU % of one core
+  * side by side, in one run, at the default cadence (health every 60 s, inventory every 6 h):
+    a running dozor-agent streaming to a real local dozor-server over TLS on loopback, and
+    zabbix_agentd (Debian package zabbix-agent, its default configuration: passive checks on a
+    loopback port, active checks towards 127.0.0.1) and collectd if installed. Memory is sampled
+    from /proc/PID/smaps_rollup (RSS and PSS, summed over each agent's processes), CPU from
+    /proc/PID/stat (user + system of each agent's processes) over a bounded window that starts
+    after the dozor-agent's first inventory.
+  * where the dozor-agent's idle wake-ups go: voluntary context switches per thread over the window
+  * optionally (--inventory) the one-shot inventory: wall time and peak RSS, cold and warm
 
-Usage: tests/bench/agent_footprint.py [BUILD_DIR] [--seconds 120] [--health-interval 60] [--runs 10]
+Usage: tests/bench/agent_footprint.py [BUILD_DIR] [--seconds 150] [--health-interval 60]
+                                      [--agent-bin PATH] [--inventory] [--runs 10] [--no-zabbix]
+
+Run it on a quiet machine: the CPU figures are fractions of a per cent of a core, so a build next
+to it shows up (the "machine load" line says how quiet the window was).
 """
 import argparse
-import json
 import os
 import resource
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
+
+CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def run_inventory(agent_bin):
@@ -28,31 +41,13 @@ def run_inventory(agent_bin):
     return wall, after.ru_maxrss / 1024.0, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
-def proc_stats(pid):
-    with open(f"/proc/{pid}/status") as f:
-        rss = [int(l.split()[1]) for l in f if l.startswith("VmRSS:")][0] / 1024.0
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])
-    return rss, ticks / os.sysconf("SC_CLK_TCK")
-
-
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("build", nargs="?", default=os.path.join(os.path.dirname(__file__), "..", "..", "build"))
-    parser.add_argument("--seconds", type=int, default=120)
-    parser.add_argument("--health-interval", type=int, default=60)
-    parser.add_argument("--runs", type=int, default=10)
-    args = parser.parse_args()
-    os.environ["DOZOR_BIN_DIR"] = os.path.abspath(args.build)
-    import harness  # after DOZOR_BIN_DIR is set
-
+def inventory_bench(agent_bin, runs):
     # A fresh process pays for the package manager's update simulation once; the running agent
     # caches it, so runs 2..N of `inventory --repeat N` are what a scheduled inventory costs.
-    cold = run_inventory(harness.AGENT_BIN)
+    cold = run_inventory(agent_bin)
     print(f"inventory one-shot process, cold: wall {cold[0]*1000:.0f} ms (includes apt/dnf simulation), "
           f"peak RSS incl. that child {cold[1]:.1f} MiB")
-    result = subprocess.run([harness.AGENT_BIN, "inventory", "--repeat", str(args.runs + 1)],
+    result = subprocess.run([agent_bin, "inventory", "--repeat", str(runs + 1)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
     lines = [l for l in result.stderr.splitlines() if l.startswith("inventory run ")]
     warm = sorted(float(l.split(": ")[1].split(" ms")[0]) for l in lines[1:])
@@ -60,31 +55,255 @@ def main():
     print(f"inventory warm, {len(warm)} runs in one process: median {warm[len(warm)//2]:.1f} ms, "
           f"min {warm[0]:.1f}, max {warm[-1]:.1f}; peak RSS of dozor-agent {peak}")
 
+
+# --- /proc sampling -------------------------------------------------------------------------------
+
+def children_of(pid):
+    kids = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                kids += [int(k) for k in f.read().split()]
+    except OSError:
+        pass
+    return kids
+
+
+def process_tree(pid):
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo += children_of(p)
+    return tree
+
+
+def smaps_rollup_kib(pid):
+    """(rss, pss, uss) in KiB from /proc/PID/smaps_rollup; zeros if the process is gone. USS is
+    the memory only this process has (Private_Clean + Private_Dirty): what it would free on exit."""
+    rss = pss = uss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+                elif line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    uss += int(line.split()[1])
+    except OSError:
+        pass
+    return rss, pss, uss
+
+
+def cpu_ticks(pid):
+    """utime + stime of the process itself (its threads included, its children not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except OSError:
+        return 0
+
+
+def thread_activity(pid):
+    """{thread name + tid: (voluntary context switches, CPU ticks)} of every thread of pid."""
+    out = {}
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                    name = f.read().strip()
+                with open(f"/proc/{pid}/task/{tid}/status") as f:
+                    switches = [int(l.split()[1]) for l in f if l.startswith("voluntary_ctxt_switches:")][0]
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                out[f"{name}[{tid}]"] = (switches, int(fields[11]) + int(fields[12]))
+            except OSError:
+                continue  # the thread ended
+    except OSError:
+        pass
+    return out
+
+
+class Subject:
+    """One monitoring agent (a process tree) sampled over the window."""
+
+    def __init__(self, name, root_pid):
+        self.name, self.root_pid = name, root_pid
+        self.rss, self.pss, self.uss = [], [], []
+        self.ticks0 = {}
+        self.ticks1 = {}
+
+    def pids(self):
+        return process_tree(self.root_pid)
+
+    def start(self):
+        self.ticks0 = {p: cpu_ticks(p) for p in self.pids()}
+
+    def sample(self):
+        totals = [smaps_rollup_kib(p) for p in self.pids()]
+        self.rss.append(sum(t[0] for t in totals) / 1024.0)
+        self.pss.append(sum(t[1] for t in totals) / 1024.0)
+        self.uss.append(sum(t[2] for t in totals) / 1024.0)
+
+    def finish(self):
+        self.ticks1 = {p: cpu_ticks(p) for p in self.pids()}
+
+    def cpu_seconds(self):
+        # Processes that existed at both ends; a short-lived child (a command the agent ran) is
+        # counted by neither end, which is what "idle cost of the agent" means here.
+        return sum(self.ticks1[p] - self.ticks0.get(p, self.ticks1[p]) for p in self.ticks1) / CLOCK_TICK
+
+
+# --- zabbix_agentd ---------------------------------------------------------------------------------
+
+def free_port():
+    """A free loopback port in 20000..32767 (zabbix_agentd refuses ports above 32767)."""
+    for port in range(20000 + os.getpid() % 10000, 32768):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port for zabbix_agentd")
+
+
+def start_zabbix(workdir):
+    binary = shutil.which("zabbix_agentd") or ("/usr/sbin/zabbix_agentd" if os.path.exists("/usr/sbin/zabbix_agentd") else None)
+    if binary is None:
+        print("zabbix_agentd not installed (apt-get install zabbix-agent): comparison skipped")
+        return None
+    # Debian's /etc/zabbix/zabbix_agentd.conf (Server=127.0.0.1, ServerActive=127.0.0.1, defaults
+    # otherwise) with files in the work dir, a free passive port, and permission to stay root.
+    conf = os.path.join(workdir, "zabbix_agentd.conf")
+    with open(conf, "w") as f:
+        f.write(f"PidFile={workdir}/zabbix_agentd.pid\nLogFile={workdir}/zabbix_agentd.log\n"
+                f"LogFileSize=0\nServer=127.0.0.1\nServerActive=127.0.0.1\n"
+                f"ListenIP=127.0.0.1\nListenPort={free_port()}\nHostname=footprint-bench\nAllowRoot=1\n")
+    proc = subprocess.Popen([binary, "-f", "-c", conf], stdout=subprocess.DEVNULL,
+                            stderr=open(os.path.join(workdir, "zabbix_agentd.stderr"), "w"))
+    time.sleep(2)
+    if proc.poll() is not None:
+        with open(os.path.join(workdir, "zabbix_agentd.stderr")) as f:
+            print(f"zabbix_agentd exited at start ({proc.returncode}): {f.read().strip()}")
+        return None
+    return proc
+
+
+def start_collectd(workdir):
+    binary = shutil.which("collectd") or ("/usr/sbin/collectd" if os.path.exists("/usr/sbin/collectd") else None)
+    if binary is None:
+        return None
+    conf = "/etc/collectd/collectd.conf"
+    if not os.path.exists(conf):
+        return None
+    return subprocess.Popen([binary, "-f", "-C", conf, "-P", os.path.join(workdir, "collectd.pid")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
+def side_by_side(harness, args):
     workdir = tempfile.mkdtemp(prefix="dozor-footprint-")
     server = harness.Server(workdir, tls=True).start()
+    others = []
+    agent = None
     try:
         token, _ = server.create_org_and_token("Footprint")
         agent = harness.Agent(workdir, "agent", server)
         agent.enroll(token)
         agent.start("--health-interval", str(args.health_interval))
+        if not args.no_zabbix:
+            zabbix = start_zabbix(workdir)
+            if zabbix:
+                others.append(("zabbix_agentd", zabbix))
+            collectd = start_collectd(workdir)
+            if collectd:
+                others.append(("collectd", collectd))
         harness.wait_until(lambda: agent.inventories_collected() >= 1, 120, "first inventory")
-        time.sleep(5)
-        rss0, cpu0 = proc_stats(agent.proc.pid)
+        time.sleep(5)  # let the inventory's garbage settle and the others start their children
+        subjects = [Subject("dozor-agent", agent.proc.pid)] + [Subject(n, p.pid) for n, p in others]
+        threads0 = thread_activity(agent.proc.pid)
+        load0 = loadavg()
+        for s in subjects:
+            s.start()
         t0 = time.time()
-        peak = rss0
         while time.time() - t0 < args.seconds:
-            time.sleep(1)
-            rss, _ = proc_stats(agent.proc.pid)
-            peak = max(peak, rss)
-        rss1, cpu1 = proc_stats(agent.proc.pid)
+            for s in subjects:
+                s.sample()
+            time.sleep(args.sample_every)
+        for s in subjects:
+            s.finish()
         elapsed = time.time() - t0
-        print(f"running agent, health every {args.health_interval} s, measured {elapsed:.0f} s after the first inventory:")
-        print(f"  RSS {rss1:.1f} MiB (peak {peak:.1f} MiB), CPU {100*(cpu1-cpu0)/elapsed:.4f} % of one core "
-              f"({(cpu1-cpu0)*1000:.0f} ms CPU)")
-        agent.stop()
+        threads1 = thread_activity(agent.proc.pid)
+        load1 = loadavg()
+
+        print(f"\nside by side, {elapsed:.0f} s window after the dozor-agent's first inventory, "
+              f"health every {args.health_interval} s; machine load {load0} -> {load1}; "
+              f"memory sampled every {args.sample_every} s")
+        print(f"{'agent':<15} {'procs':>5} {'RSS MiB avg':>11} {'RSS max':>8} {'PSS MiB avg':>11} "
+              f"{'PSS max':>8} {'USS avg':>8} {'CPU % core':>10} {'CPU ms':>7}")
+        cpu = {}
+        for s in subjects:
+            cpu[s.name] = 100.0 * s.cpu_seconds() / elapsed
+            rss_avg = sum(s.rss) / max(1, len(s.rss))
+            pss_avg = sum(s.pss) / max(1, len(s.pss))
+            uss_avg = sum(s.uss) / max(1, len(s.uss))
+            print(f"{s.name:<15} {len(s.ticks1):>5} {rss_avg:>11.1f} {max(s.rss, default=0):>8.1f} "
+                  f"{pss_avg:>11.1f} {max(s.pss, default=0):>8.1f} {uss_avg:>8.1f} {cpu[s.name]:>10.4f} "
+                  f"{s.cpu_seconds()*1000:>7.0f}")
+        if "zabbix_agentd" in cpu and cpu["zabbix_agentd"] > 0:
+            print(f"dozor-agent CPU / zabbix_agentd CPU = {cpu['dozor-agent'] / cpu['zabbix_agentd']:.2f} "
+                  f"(clock tick {1000 // CLOCK_TICK} ms: +-1 tick is "
+                  f"{100.0 / CLOCK_TICK / elapsed:.4f} % per process)")
+        print("(PSS shares library pages with every process mapping them, the dozor-server here "
+              "included; USS is what only that agent holds)")
+        print("\ndozor-agent threads in the window: voluntary wake-ups, CPU ms")
+        def delta(name):
+            before = threads0.get(name, (0, 0))
+            return threads1[name][0] - before[0], (threads1[name][1] - before[1]) * 1000 // CLOCK_TICK
+        for name in sorted(threads1, key=lambda n: (-delta(n)[1], -delta(n)[0])):
+            wakeups, ms = delta(name)
+            print(f"  {name:<28} {wakeups:>6} {ms:>6}")
     finally:
+        for _, proc in others:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if agent is not None:
+            agent.stop()
         server.stop()
         subprocess.run(["rm", "-rf", workdir])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("build", nargs="?", default=os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+    parser.add_argument("--seconds", type=int, default=150, help="length of the measured window")
+    parser.add_argument("--health-interval", type=int, default=60)
+    parser.add_argument("--sample-every", type=float, default=5.0, help="seconds between memory samples")
+    parser.add_argument("--inventory", action="store_true", help="also time one-shot inventories")
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--no-zabbix", action="store_true", help="the dozor-agent alone")
+    parser.add_argument("--agent-bin", help="dozor-agent to measure (default BUILD_DIR/agent/dozor-agent), "
+                        "e.g. one from an agent-only tree built with -DDOZOR_BUILD_SERVER=OFF")
+    args = parser.parse_args()
+    os.environ["DOZOR_BIN_DIR"] = os.path.abspath(args.build)
+    import harness  # after DOZOR_BIN_DIR is set
+    if args.agent_bin:
+        harness.AGENT_BIN = os.path.abspath(args.agent_bin)
+    print(f"dozor-agent: {harness.AGENT_BIN}\ndozor-server: {harness.SERVER_BIN}")
+
+    if args.inventory:
+        inventory_bench(harness.AGENT_BIN, args.runs)
+    side_by_side(harness, args)
 
 
 if __name__ == "__main__":
