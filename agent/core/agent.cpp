@@ -136,10 +136,9 @@ void Agent::CollectAndSpoolInventory() {
   spdlog::info("inventory collected in {} ms ({} packages)", ms,
                report.inventory().software().packages_size());
   SpoolReport(std::move(report), "inventory");
-  // An inventory runs every few hours and touches code (and heap) nothing else needs: give it
-  // back rather than carry it as resident memory until the next one.
-  platform::ReleaseFreeHeap();
-  platform::TrimWorkingSet();
+  // An inventory (and sending it) runs every few hours and touches code and heap nothing else
+  // needs: the next health tick, when it has long been sent, gives that back.
+  trim_working_set_ = true;
 }
 
 void Agent::SampleAndSpoolHealth() {
@@ -369,6 +368,11 @@ int Agent::Run() {
     }
     if (do_inventory) CollectAndSpoolInventory();
     if (do_health) {
+      if (trim_working_set_) {
+        trim_working_set_ = false;
+        platform::ReleaseFreeHeap();
+        platform::TrimWorkingSet();
+      }
       SampleAndSpoolHealth();
       const bool was_shedding = limiter_.shedding();
       if (!CheckSelfLimits()) {

@@ -70,6 +70,7 @@ class Agent {
   SelfLimiter limiter_;
   SelfLimitDecision last_limits_;
   bool inventory_deferred_ = false;
+  bool trim_working_set_ = false;  // an inventory ran: trim at the next health tick
   std::map<std::string, CollectorResult> collector_results_;
   int64_t started_at_ms_ = 0;
   int64_t previous_last_send_ms_ = 0;  // from the previous run's status.json

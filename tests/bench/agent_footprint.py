@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Agent footprint benchmark: prints numbers, asserts nothing.
 
-  * side by side, in one run, at the default cadence (health every 60 s, inventory every 6 h):
+  * side by side, in one run, at the default cadence (health every 60 s, inventory every 6 h), in
+    steady state (the window starts one health interval after the start-up inventory):
     a running dozor-agent streaming to a real local dozor-server over TLS on loopback, and
     zabbix_agentd (Debian package zabbix-agent, its default configuration: passive checks on a
     loopback port, active checks towards 127.0.0.1) and collectd if installed. Memory is sampled
@@ -226,7 +227,10 @@ def side_by_side(harness, args):
             if collectd:
                 others.append(("collectd", collectd))
         harness.wait_until(lambda: agent.inventories_collected() >= 1, 120, "first inventory")
-        time.sleep(5)  # let the inventory's garbage settle and the others start their children
+        # Steady state: past the first health tick after the start-up inventory (the agent gives
+        # the inventory's memory back there), and the others have started their children.
+        warmup = args.warmup if args.warmup is not None else args.health_interval + 10
+        time.sleep(warmup)
         subjects = [Subject("dozor-agent", agent.proc.pid)] + [Subject(n, p.pid) for n, p in others]
         threads0 = thread_activity(agent.proc.pid)
         load0 = loadavg()
@@ -243,7 +247,7 @@ def side_by_side(harness, args):
         threads1 = thread_activity(agent.proc.pid)
         load1 = loadavg()
 
-        print(f"\nside by side, {elapsed:.0f} s window after the dozor-agent's first inventory, "
+        print(f"\nside by side, {elapsed:.0f} s window from {warmup} s after the dozor-agent's first inventory, "
               f"health every {args.health_interval} s; machine load {load0} -> {load1}; "
               f"memory sampled every {args.sample_every} s")
         print(f"{'agent':<15} {'procs':>5} {'RSS MiB avg':>11} {'RSS max':>8} {'PSS MiB avg':>11} "
@@ -288,6 +292,8 @@ def main():
     parser.add_argument("build", nargs="?", default=os.path.join(os.path.dirname(__file__), "..", "..", "build"))
     parser.add_argument("--seconds", type=int, default=150, help="length of the measured window")
     parser.add_argument("--health-interval", type=int, default=60)
+    parser.add_argument("--warmup", type=int, help="seconds after the first inventory before the window "
+                        "(default: one health interval + 10 s)")
     parser.add_argument("--sample-every", type=float, default=5.0, help="seconds between memory samples")
     parser.add_argument("--inventory", action="store_true", help="also time one-shot inventories")
     parser.add_argument("--runs", type=int, default=10)

@@ -57,7 +57,8 @@ void TrimWorkingSet() {
     return;
   }
   // Only file-backed mappings that cannot be written: code and read-only data. MADV_PAGEOUT
-  // reclaims only pages no other process maps, and an older kernel answers EINVAL: both are fine.
+  // reclaims only pages no other process maps (shared libraries in use elsewhere stay), and an
+  // older kernel answers EINVAL: both are fine.
   std::istringstream lines(*maps);
   std::string line;
   while (std::getline(lines, line)) {
@@ -71,8 +72,12 @@ void TrimWorkingSet() {
         permissions[1] == 'w') {
       continue;
     }
-    ::madvise(reinterpret_cast<void*>(static_cast<uintptr_t>(start)),
-              static_cast<size_t>(end - start), MADV_PAGEOUT);
+    void* address = reinterpret_cast<void*>(static_cast<uintptr_t>(start));
+    const size_t length = static_cast<size_t>(end - start);
+    // Without this the kernel maps up to 64 KiB of neighbours on every page fault ("fault
+    // around"), and code that runs once a minute would bring back far more than it uses.
+    ::madvise(address, length, MADV_RANDOM);
+    ::madvise(address, length, MADV_PAGEOUT);
   }
 }
 
