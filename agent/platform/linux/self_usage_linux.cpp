@@ -72,12 +72,8 @@ void TrimWorkingSet() {
         permissions[1] == 'w') {
       continue;
     }
-    void* address = reinterpret_cast<void*>(static_cast<uintptr_t>(start));
-    const size_t length = static_cast<size_t>(end - start);
-    // Without this the kernel maps up to 64 KiB of neighbours on every page fault ("fault
-    // around"), and code that runs once a minute would bring back far more than it uses.
-    ::madvise(address, length, MADV_RANDOM);
-    ::madvise(address, length, MADV_PAGEOUT);
+    ::madvise(reinterpret_cast<void*>(static_cast<uintptr_t>(start)),
+              static_cast<size_t>(end - start), MADV_PAGEOUT);
   }
 }
 
