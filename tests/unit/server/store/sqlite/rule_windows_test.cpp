@@ -6,8 +6,8 @@
 #include <chrono>
 
 #include "dozor/common/sqlite.hpp"
-#include "store/host_role.hpp"
-#include "store/sqlite_store.hpp"
+#include "domain/host_role.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
 namespace dozor::server {
@@ -324,80 +324,79 @@ TEST_CASE("contract: allowed moves record events and snapshots, others are refus
   input.rule_ids = {"disk-space-low"};
   input.targets = {pk};
   input.hits = {FindingHit{"disk-space-low", fx.org, pk, "[]", false}};
-  input.meta["disk-space-low"] = RuleMeta{"high", "hardware"};
+  input.meta["disk-space-low"] = RuleMeta{Severity::kHigh, "hardware"};
   REQUIRE(fx.store->ApplyEvaluation(input, 1000).ok());
 
   OrganizationPatch patch;
   patch.actor = "ivan";
-  patch.contract_status = "ended";
+  patch.contract_status = ContractPhase::kEnded;
   auto refused = fx.store->UpdateOrganization(fx.org, patch);
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code == ErrorCode::kFailedPrecondition);
-  CHECK(fx.store->FindOrganization("acme")->contract_status == "prospect");
+  CHECK(fx.store->FindOrganization("acme")->contract_status == ContractPhase::kProspect);
 
-  patch.contract_status = "remediation";
+  patch.contract_status = ContractPhase::kRemediation;
   auto moved = fx.store->UpdateOrganization(fx.org, patch);
   REQUIRE(moved.ok());
-  CHECK(moved->contract_status == "remediation");
-  auto first = fx.store->GetAuditSnapshot(fx.org, "first-audit");
+  CHECK(moved->contract_status == ContractPhase::kRemediation);
+  auto first = fx.store->GetAuditSnapshot(fx.org, AuditSnapshotKind::kFirstAudit);
   REQUIRE(first.ok());
   REQUIRE(first->has_value());
   CHECK((*first)->actor == "ivan");
   REQUIRE((*first)->findings.size() == 1);
   CHECK((*first)->findings[0].rule_id == "disk-space-low");
   CHECK((*first)->findings[0].agent_id == "a0");
-  CHECK((*first)->findings[0].state == "open");
+  CHECK((*first)->findings[0].state == FindingState::kOpen);
 
   // Same status again: no event. Back to prospect and remediation again: first audit kept.
   REQUIRE(fx.store->UpdateOrganization(fx.org, patch).ok());
-  patch.contract_status = "prospect";
+  patch.contract_status = ContractPhase::kProspect;
   REQUIRE(fx.store->UpdateOrganization(fx.org, patch).ok());
-  patch.contract_status = "remediation";
+  patch.contract_status = ContractPhase::kRemediation;
   REQUIRE(fx.store->UpdateOrganization(fx.org, patch).ok());
-  auto first_again = fx.store->GetAuditSnapshot(fx.org, "first-audit");
+  auto first_again = fx.store->GetAuditSnapshot(fx.org, AuditSnapshotKind::kFirstAudit);
   CHECK((*first_again)->id == (*first)->id);
 
   input.hits.clear();  // fixed before signing
   REQUIRE(fx.store->ApplyEvaluation(input, 2000).ok());
-  patch.contract_status = "active";
+  patch.contract_status = ContractPhase::kActive;
   patch.actor = "";
   REQUIRE(fx.store->UpdateOrganization(fx.org, patch).ok());
-  auto signing = fx.store->GetAuditSnapshot(fx.org, "signing");
+  auto signing = fx.store->GetAuditSnapshot(fx.org, AuditSnapshotKind::kSigning);
   REQUIRE(signing.ok());
   REQUIRE(signing->has_value());
   CHECK((*signing)->findings.empty());
   CHECK((*signing)->actor == "system");
 
-  patch.contract_status = "remediation";
+  patch.contract_status = ContractPhase::kRemediation;
   auto back = fx.store->UpdateOrganization(fx.org, patch);
   REQUIRE_FALSE(back.ok());
   CHECK(back.error().code == ErrorCode::kFailedPrecondition);
-  patch.contract_status = "ended";
+  patch.contract_status = ContractPhase::kEnded;
   REQUIRE(fx.store->UpdateOrganization(fx.org, patch).ok());
-  patch.contract_status = "prospect";
+  patch.contract_status = ContractPhase::kProspect;
   REQUIRE(fx.store->UpdateOrganization(fx.org, patch).ok());
 
   auto events = fx.store->ListContractEvents(fx.org);
   REQUIRE(events.ok());
   std::vector<std::string> moves;
   for (const auto& e : *events) {
-    moves.push_back(e.from_status + ">" + e.to_status);
+    moves.push_back(std::string(ToString(e.from_status)) + ">" + std::string(ToString(e.to_status)));
   }
   CHECK(moves == std::vector<std::string>{"prospect>remediation", "remediation>prospect",
                                           "prospect>remediation", "remediation>active",
                                           "active>ended", "ended>prospect"});
   CHECK(events->at(0).actor == "ivan");
-  CHECK_FALSE(fx.store->GetAuditSnapshot(fx.org, "nothing")->has_value());
-  CHECK(fx.store->RecordAuditSnapshot(fx.org, "bogus", "ivan", 1).error().code ==
-        ErrorCode::kInvalidArgument);
+  CHECK_FALSE(ParseAuditSnapshotKind("nothing").has_value());
+  CHECK_FALSE(ParseAuditSnapshotKind("bogus").has_value());
   auto manual =
-      fx.store->RecordAuditSnapshot(fx.org, "first-audit", "petr", (*first)->at_ms + 1000);
+      fx.store->RecordAuditSnapshot(fx.org, AuditSnapshotKind::kFirstAudit, "petr", (*first)->at_ms + 1000);
   REQUIRE(manual.ok());
-  CHECK(manual->kind == "first-audit");
+  CHECK(manual->kind == AuditSnapshotKind::kFirstAudit);
   // The latest of the kind is returned: a baseline taken by hand replaces the automatic one.
-  CHECK((*fx.store->GetAuditSnapshot(fx.org, "first-audit"))->id == manual->id);
-  CHECK(IsAllowedContractMove("prospect", "active"));
-  CHECK_FALSE(IsAllowedContractMove("ended", "active"));
+  CHECK((*fx.store->GetAuditSnapshot(fx.org, AuditSnapshotKind::kFirstAudit))->id == manual->id);
+  CHECK(IsAllowedContractMove(ContractPhase::kProspect, ContractPhase::kActive));
+  CHECK_FALSE(IsAllowedContractMove(ContractPhase::kEnded, ContractPhase::kActive));
 }
 
 TEST_CASE("estate summary: hosts, applications and package counts from SQL") {

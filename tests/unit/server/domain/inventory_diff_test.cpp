@@ -1,4 +1,4 @@
-#include "store/inventory_diff.hpp"
+#include "domain/inventory_diff.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "store/host_role.hpp"
+#include "domain/host_role.hpp"
 
 #include <algorithm>
 #include <array>

@@ -2,13 +2,27 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "dozor/v1/agent.pb.h"
-#include "store/store.hpp"
 
 namespace dozor::server {
+
+// One row of a host's change log.
+// category: hardware | os | network | package | application | service | user | host
+// action:   added | removed | changed | upgraded | downgraded
+struct InventoryChange {
+  int64_t id = 0;
+  std::string agent_id;
+  int64_t at_ms = 0;  // collected_at of the snapshot that showed the change
+  std::string category;
+  std::string action;
+  std::string subject;  // e.g. package name, "os.kernel", interface name
+  std::string old_value;
+  std::string new_value;
+};
 
 // Compares `before` with `after` (both complete snapshots of one host) and returns one change per
 // difference, all stamped `at_ms` and `agent_id`, in a stable order (category by category, then

@@ -1,6 +1,6 @@
-// SQLite implementation of Store: one writer connection (all writes, serialised by a mutex), one
-// reader connection (queries, own mutex) so management reads never queue behind an ingest batch,
-// and optionally a third connection on a background thread that checkpoints the WAL about once a
+// The SQLite backend: every store area (store/*_store.hpp) over one database file. One writer
+// connection (all writes, serialised by a mutex), one reader connection (queries, own mutex) so
+// management reads never queue behind an ingest batch, and optionally a third connection on a background thread that checkpoints the WAL about once a
 // second so COMMIT never pays for a checkpoint.
 //
 // Health samples live in two tiers: ingest appends one row per sample to health_samples (plain
@@ -20,11 +20,37 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dozor/common/clock.hpp"
 #include "dozor/common/sqlite.hpp"
-#include "store/health_block_codec.hpp"
+#include "store/sqlite/health_block_codec.hpp"
 #include "store/store.hpp"
 
 namespace dozor::server {
+
+class SqliteStore;
+
+struct SqliteStoreOptions {
+  std::string path;  // database file
+  // Run WAL checkpoints on a background thread instead of inside COMMIT (keeps ack p99 low).
+  bool background_checkpoint = true;
+  // Health samples whose hour bucket ended at least this long ago are moved from one row per
+  // sample into per-agent hourly blocks compressed together (about 7x smaller on disk).
+  int64_t health_compact_after_s = 3600;
+  // How often the background thread (the checkpoint thread, so only with background_checkpoint)
+  // runs that compaction; 0 = never in the background (SqliteStore::CompactHealth still works).
+  int64_t health_compact_interval_s = 300;
+  // Rule windows (rule_health_host/fs/nic) keep this much history; rule_fs_trend keeps
+  // rule_trend_s. Pruned in the background compaction pass (SqliteStore::PruneRuleWindows).
+  int64_t rule_window_s = 3600;
+  int64_t rule_trend_s = 172800;
+  // Stamps the rows the store dates itself (created_at, contract events, applied migrations) and
+  // drives the background pruning; null = the system clock. Must outlive the store.
+  const Clock* clock = nullptr;
+};
+
+// Opens (creating if needed) the database, applies pending migrations. kDataLoss if the file is
+// not a usable database; the error names the file.
+Result<std::unique_ptr<SqliteStore>> OpenSqliteStore(const SqliteStoreOptions& options);
 
 struct CompactionStats {
   int64_t buckets = 0;         // agent-hours compacted (one short write transaction each)
@@ -34,7 +60,14 @@ struct CompactionStats {
   int64_t block_bytes = 0;     // bytes of the blocks written
 };
 
-class SqliteStore final : public Store {
+// Implements every area itself (they share the connections); each accessor returns *this.
+class SqliteStore final : public Store,
+                          public OrganizationStore,
+                          public AgentStore,
+                          public HostStore,
+                          public FindingStore,
+                          public ImportStore,
+                          public ApiTokenStore {
  public:
   // Opens (creating if needed) the database at options.path and applies pending migrations in one
   // transaction. kDataLoss if the file is not a database, kFailedPrecondition if its schema is
@@ -44,6 +77,13 @@ class SqliteStore final : public Store {
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
+
+  OrganizationStore& Organizations() override { return *this; }
+  AgentStore& Agents() override { return *this; }
+  HostStore& Hosts() override { return *this; }
+  FindingStore& Findings() override { return *this; }
+  ImportStore& Imports() override { return *this; }
+  ApiTokenStore& ApiTokens() override { return *this; }
 
   Result<Organization> CreateOrganization(const Organization& org) override;
   Result<std::vector<Organization>> ListOrganizations() override;
@@ -69,7 +109,7 @@ class SqliteStore final : public Store {
   Result<std::vector<HealthRecord>> ListHealth(std::string_view agent_id, int64_t since_ms,
                                                int limit) override;
 
-  Result<ApiToken> CreateApiToken(std::string_view name, std::string_view role,
+  Result<ApiToken> CreateApiToken(std::string_view name, ApiRole role,
                                   std::string_view token_hash, std::string_view hint,
                                   std::optional<int64_t> expires_at_ms) override;
   Result<ApiToken> AuthenticateApiToken(std::string_view token_hash, int64_t now_ms) override;
@@ -96,10 +136,10 @@ class SqliteStore final : public Store {
                                  int64_t now_ms) override;
 
   Result<std::vector<ContractEvent>> ListContractEvents(int64_t org_id) override;
-  Result<AuditSnapshot> RecordAuditSnapshot(int64_t org_id, std::string_view kind,
+  Result<AuditSnapshot> RecordAuditSnapshot(int64_t org_id, AuditSnapshotKind kind,
                                             std::string_view actor, int64_t now_ms) override;
   Result<std::optional<AuditSnapshot>> GetAuditSnapshot(int64_t org_id,
-                                                        std::string_view kind) override;
+                                                        AuditSnapshotKind kind) override;
   Result<EstateSummary> GetEstateSummary(int64_t org_id,
                                          const std::vector<std::string>& package_names) override;
   Result<std::vector<std::pair<int64_t, int64_t>>> ListLiveHostKeys() override;
@@ -180,18 +220,23 @@ class SqliteStore final : public Store {
   // Findings helpers (sqlite_store_findings.cpp); callers hold write_mu_.
   Status PrepareFindingStatements();
   Result<int64_t> ExpireWaiversLocked(int64_t now_ms);
+  // Writes the mutations the domain planned (finding_lifecycle.hpp) and their events; fills
+  // change->opened_or_regressed_ids with the ids of opened findings as they are inserted.
+  Status ApplyFindingMutationsLocked(const std::vector<FindingMutation>& mutations,
+                                     const std::vector<std::string>& evidence, int64_t now_ms,
+                                     FindingsChange* change);
   Result<Finding> ReadFindingLocked(int64_t id);
   Status AddFindingEventLocked(int64_t finding_id, int64_t at_ms, std::string_view actor,
-                               std::string_view kind, std::string_view from_state,
-                               std::string_view to_state, std::string_view comment);
-  Result<AuditSnapshot> RecordSnapshotLocked(int64_t org_id, std::string_view kind,
+                               FindingEventKind kind, std::optional<FindingState> from_state,
+                               FindingState to_state, std::string_view comment);
+  Result<AuditSnapshot> RecordSnapshotLocked(int64_t org_id, AuditSnapshotKind kind,
                                              std::string_view actor, int64_t now_ms);
-  template <typename Check, typename Apply>
-  Result<Finding> PeopleTransition(int64_t id, Check&& check, Apply&& apply);
+  Result<Finding> ApplyPeopleAction(int64_t id, const PeopleRequest& request);
   void NotifyCommitted(const std::vector<CommittedHost>& hosts);
   Status ContractMoveLocked(int64_t org_id, const OrganizationPatch& patch, int64_t now_ms);
 
   std::string path_;
+  const Clock* clock_ = &SystemClock::Instance();
   bool background_checkpoint_ = true;
   int64_t compact_after_ms_ = 3600 * 1000;
   int64_t compact_interval_ms_ = 300 * 1000;

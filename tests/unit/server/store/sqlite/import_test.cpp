@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "dozor/common/crypto.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
 namespace dozor::server {
@@ -26,7 +26,7 @@ std::unique_ptr<SqliteStore> OpenStore(const TempDir& dir) {
   return std::move(store).value();
 }
 
-int64_t MakeOrg(Store& store, const std::string& name) {
+int64_t MakeOrg(SqliteStore& store, const std::string& name) {
   Organization org;
   org.name = name;
   auto created = store.CreateOrganization(org);
@@ -71,7 +71,7 @@ SnapshotImport Snapshot(int64_t org_id, const std::string& machine_id, int64_t a
   return import;
 }
 
-std::string Kernel(Store& store, const std::string& agent_id) {
+std::string Kernel(SqliteStore& store, const std::string& agent_id) {
   auto inventory = store.GetInventory(agent_id);
   REQUIRE_MESSAGE(inventory.ok(), (inventory.ok() ? "" : inventory.error().ToString()));
   return inventory->inventory.os().kernel();
@@ -91,7 +91,7 @@ TEST_CASE("importing a snapshot creates a snapshot host with its inventory and h
   auto imported = store->ImportSnapshot(Snapshot(org, "m-1", kT0, "5.10.0-21-amd64"));
   REQUIRE_MESSAGE(imported.ok(), (imported.ok() ? "" : imported.error().ToString()));
   CHECK_FALSE(imported->duplicate);
-  CHECK(imported->record.outcome == "created");
+  CHECK(imported->record.outcome == ImportOutcome::kCreated);
   CHECK(imported->record.agent_id == ImportedAgentId(org, "m-1"));
   CHECK(imported->record.agent_id.rfind("snap-", 0) == 0);
   CHECK(imported->record.agent_id.size() == 5 + 16);
@@ -168,7 +168,7 @@ TEST_CASE("a newer snapshot of the same machine updates its host and logs the ch
   auto second = store->ImportSnapshot(Snapshot(org, "m-1", kT0 + 7 * kDay, "5.10.0-26-amd64"));
   REQUIRE_MESSAGE(second.ok(), (second.ok() ? "" : second.error().ToString()));
   CHECK_FALSE(second->duplicate);
-  CHECK(second->record.outcome == "updated");
+  CHECK(second->record.outcome == ImportOutcome::kUpdated);
   CHECK(second->record.agent_id == first->record.agent_id);
   CHECK(second->record.id != first->record.id);
 
@@ -206,7 +206,7 @@ TEST_CASE("an older snapshot is recorded but does not roll the inventory back") 
   auto older = store->ImportSnapshot(Snapshot(org, "m-1", kT0, "5.10.0-21-amd64"));
   REQUIRE_MESSAGE(older.ok(), (older.ok() ? "" : older.error().ToString()));
   CHECK_FALSE(older->duplicate);
-  CHECK(older->record.outcome == "stale");
+  CHECK(older->record.outcome == ImportOutcome::kStale);
   CHECK(older->record.agent_id == newer->record.agent_id);
   CHECK(observer_calls == 0);
 
@@ -219,8 +219,8 @@ TEST_CASE("an older snapshot is recorded but does not roll the inventory back") 
   REQUIRE(imports.ok());
   REQUIRE(imports->size() == 2);
   // Newest first: the older file was imported a day after collection, before the newer one.
-  CHECK(imports->front().outcome == "created");
-  CHECK(imports->back().outcome == "stale");
+  CHECK(imports->front().outcome == ImportOutcome::kCreated);
+  CHECK(imports->back().outcome == ImportOutcome::kStale);
   CHECK(imports->back().collected_at_ms == kT0);
   auto health = store->ListHealth(newer->record.agent_id, 0, 10);
   REQUIRE(health.ok());

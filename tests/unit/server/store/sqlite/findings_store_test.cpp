@@ -6,7 +6,7 @@
 #include <ctime>
 
 #include "dozor/common/clock.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
 namespace dozor::server {
@@ -63,8 +63,8 @@ EvaluationInput HostInput(const Estate& e, std::vector<std::string> rules,
   input.rule_ids = std::move(rules);
   input.targets = e.hosts;
   input.hits = std::move(hits);
-  input.meta["disk-space-low"] = RuleMeta{"high", "hardware"};
-  input.meta["reboot-pending"] = RuleMeta{"medium", "os"};
+  input.meta["disk-space-low"] = RuleMeta{Severity::kHigh, "hardware"};
+  input.meta["reboot-pending"] = RuleMeta{Severity::kMedium, "os"};
   return input;
 }
 
@@ -85,7 +85,7 @@ std::vector<std::string> EventKinds(Estate& e, int64_t id) {
   REQUIRE(events.ok());
   std::vector<std::string> kinds;
   for (const auto& ev : *events) {
-    kinds.push_back(ev.kind);
+    kinds.push_back(std::string(ToString(ev.kind)));
   }
   return kinds;
 }
@@ -102,9 +102,9 @@ TEST_CASE("findings: a hit opens one finding, repeated hits update it without du
   auto list = All(*e);
   REQUIRE(list.size() == 1);
   const Finding& f = list[0];
-  CHECK(f.state == "open");
+  CHECK(f.state == FindingState::kOpen);
   CHECK(f.rule_id == "disk-space-low");
-  CHECK(f.severity == "high");
+  CHECK(f.severity == Severity::kHigh);
   CHECK(f.category == "hardware");
   CHECK(f.agent_id == "agent-0");
   CHECK(f.hostname == "host-0");
@@ -124,7 +124,7 @@ TEST_CASE("findings: resolve when not hit, regress when it returns") {
   auto resolved = Apply(*e, none, 2000);
   CHECK(resolved.resolved == 1);
   auto f = All(*e).at(0);
-  CHECK(f.state == "resolved");
+  CHECK(f.state == FindingState::kResolved);
   REQUIRE(f.resolved_at_ms.has_value());
   CHECK(*f.resolved_at_ms == 2000);
   auto again = Apply(*e, hit, 3000);
@@ -132,7 +132,7 @@ TEST_CASE("findings: resolve when not hit, regress when it returns") {
   CHECK(again.opened == 0);
   REQUIRE(again.opened_or_regressed_ids == std::vector<int64_t>{f.id});
   f = All(*e).at(0);
-  CHECK(f.state == "regressed");
+  CHECK(f.state == FindingState::kRegressed);
   CHECK(f.regressions == 1);
   CHECK_FALSE(f.resolved_at_ms.has_value());
   CHECK(f.first_seen_ms == 1000);
@@ -140,12 +140,12 @@ TEST_CASE("findings: resolve when not hit, regress when it returns") {
   auto events = e->store->ListFindingEvents(f.id);
   REQUIRE(events.ok());
   REQUIRE(events->size() == 3);
-  CHECK((*events)[1].kind == "resolved");
+  CHECK((*events)[1].kind == FindingEventKind::kResolved);
   CHECK((*events)[1].actor == "system");
-  CHECK((*events)[1].from_state == "open");
-  CHECK((*events)[2].kind == "regressed");
-  CHECK((*events)[2].from_state == "resolved");
-  CHECK((*events)[2].to_state == "regressed");
+  CHECK((*events)[1].from_state == FindingState::kOpen);
+  CHECK((*events)[2].kind == FindingEventKind::kRegressed);
+  CHECK((*events)[2].from_state == FindingState::kResolved);
+  CHECK((*events)[2].to_state == FindingState::kRegressed);
   CHECK((*events)[2].at_ms == 3000);
 }
 
@@ -162,13 +162,13 @@ TEST_CASE("findings: sustain-only hits keep an active finding but never open one
   CHECK(change.updated == 1);
   auto list = All(*e);
   REQUIRE(list.size() == 1);  // host 1 only matched sustain: nothing opened
-  CHECK(list[0].state == "open");
+  CHECK(list[0].state == FindingState::kOpen);
   CHECK(list[0].last_seen_ms == 2000);
   // Resolved + sustain-only does not regress.
   Apply(*e, HostInput(*e, {"disk-space-low"}, {}), 3000);
   auto after = Apply(*e, sustain, 4000);
   CHECK(after.regressed == 0);
-  CHECK(All(*e).at(0).state == "resolved");
+  CHECK(All(*e).at(0).state == FindingState::kResolved);
 }
 
 TEST_CASE("findings: an evidence-less sustain hit keeps the finding exactly as it was") {
@@ -181,7 +181,7 @@ TEST_CASE("findings: an evidence-less sustain hit keeps the finding exactly as i
   CHECK(change.resolved == 0);
   CHECK(change.updated == 0);
   auto f = All(*e).at(0);
-  CHECK(f.state == "open");
+  CHECK(f.state == FindingState::kOpen);
   CHECK(f.last_seen_ms == 1000);  // not touched: nothing new was seen
   CHECK(f.evidence_json == R"([{"mount":"/","used_pct":95}])");
 }
@@ -195,20 +195,20 @@ TEST_CASE("findings: a finding that returns while its waiver is valid comes back
   REQUIRE(e->store->WaiveFinding(id, "ivan", "batch server, full disk by design", 100000, 1500)
               .ok());
   Apply(*e, none, 2000);
-  CHECK(All(*e).at(0).state == "resolved");
+  CHECK(All(*e).at(0).state == FindingState::kResolved);
   auto back = Apply(*e, hit, 3000);
   CHECK(back.regressed == 1);
   auto f = All(*e).at(0);
-  CHECK(f.state == "waived");  // the client's acceptance still holds until 100000
+  CHECK(f.state == FindingState::kWaived);  // the client's acceptance still holds until 100000
   CHECK(f.waive_reason == "batch server, full disk by design");
   auto events = e->store->ListFindingEvents(id);
   REQUIRE(events.ok());
-  CHECK(events->back().kind == "regressed");
-  CHECK(events->back().to_state == "waived");
+  CHECK(events->back().kind == FindingEventKind::kRegressed);
+  CHECK(events->back().to_state == FindingState::kWaived);
   // After the waiver's end the same return is a plain regression.
   Apply(*e, none, 200000);
   Apply(*e, hit, 300000);
-  CHECK(All(*e).at(0).state == "regressed");
+  CHECK(All(*e).at(0).state == FindingState::kRegressed);
 }
 
 TEST_CASE("findings: an evaluation of some rules does not resolve other rules' findings") {
@@ -224,11 +224,11 @@ TEST_CASE("findings: an evaluation of some rules does not resolve other rules' f
   auto disk = e->store->ListFindings(filter);
   REQUIRE(disk.ok());
   REQUIRE(disk->size() == 1);
-  CHECK((*disk)[0].state == "open");
+  CHECK((*disk)[0].state == FindingState::kOpen);
   filter.rule_id = "reboot-pending";
   auto reboot = e->store->ListFindings(filter);
   REQUIRE(reboot.ok());
-  CHECK(reboot->at(0).state == "resolved");
+  CHECK(reboot->at(0).state == FindingState::kResolved);
 }
 
 TEST_CASE("findings: acknowledge, waive with expiry back to open, unwaive, comment") {
@@ -239,7 +239,7 @@ TEST_CASE("findings: acknowledge, waive with expiry back to open, unwaive, comme
 
   auto acked = e->store->AcknowledgeFinding(id, "ivan", "looking into it", 2000);
   REQUIRE(acked.ok());
-  CHECK(acked->state == "acknowledged");
+  CHECK(acked->state == FindingState::kAcknowledged);
   CHECK(acked->ack_by == "ivan");
   CHECK(acked->ack_comment == "looking into it");
   // Acknowledging twice is a bad transition.
@@ -252,7 +252,7 @@ TEST_CASE("findings: acknowledge, waive with expiry back to open, unwaive, comme
   CHECK(no_reason.error().code == ErrorCode::kInvalidArgument);
   auto waived = e->store->WaiveFinding(id, "client", "replacement ordered", 5000, 2300);
   REQUIRE(waived.ok());
-  CHECK(waived->state == "waived");
+  CHECK(waived->state == FindingState::kWaived);
   CHECK(waived->waive_reason == "replacement ordered");
   REQUIRE(waived->waived_until_ms.has_value());
   CHECK(*waived->waived_until_ms == 5000);
@@ -260,24 +260,24 @@ TEST_CASE("findings: acknowledge, waive with expiry back to open, unwaive, comme
   // A waived finding stays waived while it is hit; the waiver expires at its time.
   auto before = Apply(*e, hit, 4000);
   CHECK(before.waivers_expired == 0);
-  CHECK(All(*e).at(0).state == "waived");
+  CHECK(All(*e).at(0).state == FindingState::kWaived);
   auto expired = Apply(*e, hit, 5000);
   CHECK(expired.waivers_expired == 1);
-  CHECK(All(*e).at(0).state == "open");
+  CHECK(All(*e).at(0).state == FindingState::kOpen);
 
   auto waived_again = e->store->WaiveFinding(id, "client", "accepted risk", std::nullopt, 6000);
   REQUIRE(waived_again.ok());
   CHECK(e->store->ExpireWaivers(1'000'000'000).value() == 0);  // no end date: never expires
   auto unwaived = e->store->UnwaiveFinding(id, "ivan", "client changed mind", 7000);
   REQUIRE(unwaived.ok());
-  CHECK(unwaived->state == "open");
+  CHECK(unwaived->state == FindingState::kOpen);
   auto bad_unwaive = e->store->UnwaiveFinding(id, "ivan", "", 7100);
   REQUIRE_FALSE(bad_unwaive.ok());
   CHECK(bad_unwaive.error().code == ErrorCode::kFailedPrecondition);
 
   auto commented = e->store->CommentFinding(id, "petr", "disk swapped tomorrow", 8000);
   REQUIRE(commented.ok());
-  CHECK(commented->state == "open");
+  CHECK(commented->state == FindingState::kOpen);
   auto empty_comment = e->store->CommentFinding(id, "petr", "", 8100);
   REQUIRE_FALSE(empty_comment.ok());
   CHECK(empty_comment.error().code == ErrorCode::kInvalidArgument);
@@ -289,7 +289,7 @@ TEST_CASE("findings: acknowledge, waive with expiry back to open, unwaive, comme
   REQUIRE(events.ok());
   std::vector<std::string> kinds, actors;
   for (const auto& ev : *events) {
-    kinds.push_back(ev.kind);
+    kinds.push_back(std::string(ToString(ev.kind)));
     actors.push_back(ev.actor);
   }
   CHECK(kinds == std::vector<std::string>{"opened", "acknowledged", "waived", "waive_expired",
@@ -323,9 +323,9 @@ TEST_CASE("findings: an acknowledged finding that resolves and returns is regres
   int64_t id = All(*e).at(0).id;
   REQUIRE(e->store->AcknowledgeFinding(id, "ivan", "ok", 1500).ok());
   Apply(*e, HostInput(*e, {"disk-space-low"}, {}), 2000);
-  CHECK(e->store->GetFinding(id)->state == "resolved");
+  CHECK(e->store->GetFinding(id)->state == FindingState::kResolved);
   Apply(*e, hit, 3000);
-  CHECK(e->store->GetFinding(id)->state == "regressed");
+  CHECK(e->store->GetFinding(id)->state == FindingState::kRegressed);
   // regressed can be acknowledged again
   CHECK(e->store->AcknowledgeFinding(id, "ivan", "again", 3500).ok());
 }
@@ -337,7 +337,7 @@ TEST_CASE("findings: estate-wide findings and removed rules") {
   input.rule_ids = {"single-dns-server"};
   input.targets = {e->org};
   input.hits = {FindingHit{"single-dns-server", e->org, std::nullopt, "[]", false}};
-  input.meta["single-dns-server"] = RuleMeta{"medium", "network"};
+  input.meta["single-dns-server"] = RuleMeta{Severity::kMedium, "network"};
   CHECK(Apply(*e, input, 1000).opened == 1);
   CHECK(Apply(*e, input, 2000).updated == 1);
   auto f = All(*e).at(0);
@@ -347,7 +347,7 @@ TEST_CASE("findings: estate-wide findings and removed rules") {
   auto removed = e->store->ResolveFindingsOfRemovedRules({"disk-space-low"}, 3000);
   REQUIRE(removed.ok());
   CHECK(*removed == 1);
-  CHECK(e->store->GetFinding(f.id)->state == "resolved");
+  CHECK(e->store->GetFinding(f.id)->state == FindingState::kResolved);
   auto events = e->store->ListFindingEvents(f.id);
   CHECK(events->back().comment == "rule removed or disabled");
   CHECK(e->store->ResolveFindingsOfRemovedRules({}, 4000).value() == 0);  // already resolved
@@ -361,16 +361,16 @@ TEST_CASE("findings: filters and severity order") {
   Apply(*e, input, 1000);
   auto all = All(*e);
   REQUIRE(all.size() == 2);
-  CHECK(all[0].severity == "high");  // high before medium although opened in the same pass
-  CHECK(all[1].severity == "medium");
+  CHECK(all[0].severity == Severity::kHigh);  // high before medium although opened in the same pass
+  CHECK(all[1].severity == Severity::kMedium);
   FindingFilter filter;
   filter.agent_id = "agent-0";
   CHECK(e->store->ListFindings(filter)->size() == 1);
   filter = {};
-  filter.severities = {"medium", "low"};
+  filter.severities = {Severity::kMedium, Severity::kLow};
   CHECK(e->store->ListFindings(filter)->at(0).rule_id == "reboot-pending");
   filter = {};
-  filter.states = {"resolved"};
+  filter.states = {FindingState::kResolved};
   CHECK(e->store->ListFindings(filter)->empty());
   filter = {};
   filter.org_id = e->org + 1;
@@ -405,7 +405,7 @@ TEST_CASE("findings: a full evaluation of 50,000 hits applies in one transaction
   for (int r = 0; r < kRules; ++r) {
     std::string rule = "rule-" + std::to_string(r);
     input.rule_ids.push_back(rule);
-    input.meta[rule] = RuleMeta{"low", "os"};
+    input.meta[rule] = RuleMeta{Severity::kLow, "os"};
     for (int64_t host : e->hosts) {
       input.hits.push_back(FindingHit{rule, e->org, host, R"([{"value":1}])", false});
     }

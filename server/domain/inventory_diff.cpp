@@ -1,4 +1,4 @@
-#include "store/inventory_diff.hpp"
+#include "domain/inventory_diff.hpp"
 
 #include <algorithm>
 #include <map>
@@ -6,7 +6,7 @@
 #include <string>
 #include <utility>
 
-#include "store/version_compare.hpp"
+#include "domain/version_compare.hpp"
 
 namespace dozor::server {
 namespace {

@@ -11,15 +11,14 @@
 #include <vector>
 
 #include "dozor/common/crypto.hpp"
-#include "store/sqlite_store.hpp"
-#include "store/statement_helpers.hpp"
-#include "store/store_rows.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+#include "store/sqlite/statement_helpers.hpp"
+#include "store/sqlite/store_rows.hpp"
 
 namespace dozor::server {
 namespace {
 
 constexpr size_t kMaxImportTextBytes = 512;
-constexpr size_t kMaxActorBytes = 200;
 constexpr int kMaxImportList = 10000;
 // An imported host's secret hash starts with '!', which Sha256Hex never produces, so no agent
 // secret can ever match it: a snapshot host cannot open an ingest stream.
@@ -42,7 +41,7 @@ ImportRecord ReadImport(const sqlite::Statement& s) {
   record.collected_at_ms = s.Int(7);
   record.imported_at_ms = s.Int(8);
   record.actor = s.Text(9);
-  record.outcome = s.Text(10);
+  record.outcome = ParseImportOutcome(s.Text(10)).value_or(ImportOutcome::kStale);
   return record;
 }
 
@@ -156,8 +155,8 @@ Result<ImportResult> SqliteStore::ImportSnapshot(const SnapshotImport& import) {
           auto host, ReadOptional(BindAll(host_lookup, agent_id), [](const auto& s) {
             return HostRow{s.Int(0), s.Int(1), s.Text(2), s.Int(3) != 0, s.Int(4)};
           }));
-      std::string outcome;
-      if (!host) {
+      const bool created = !host;
+      if (created) {
         DOZOR_ASSIGN_OR_RETURN(
             auto insert_host,
             writer_.Prepare("INSERT INTO agents(agent_id, org_id, secret_hash, hostname, "
@@ -167,7 +166,6 @@ Result<ImportResult> SqliteStore::ImportSnapshot(const SnapshotImport& import) {
                                       import.hostname, import.machine_id, import.agent_version,
                                       import.now_ms));
         host = HostRow{writer_.LastInsertRowId(), import.org_id, "import", false, 0};
-        outcome = "created";
       } else if (host->org_id != import.org_id || host->source != "import") {
         // Only a SHA-256 prefix collision could get here; refuse rather than mix two hosts.
         return MakeError(ErrorCode::kInternal,
@@ -176,13 +174,12 @@ Result<ImportResult> SqliteStore::ImportSnapshot(const SnapshotImport& import) {
         return MakeError(ErrorCode::kFailedPrecondition,
                          "the imported host " + agent_id +
                              " was revoked; snapshots of this machine are no longer accepted");
-      } else {
-        // An older (or equally old) snapshot is recorded but never replaces a newer inventory.
-        outcome =
-            import.inventory.collected_at_ms() > host->last_inventory_at ? "updated" : "stale";
       }
+      const ImportOutcome outcome = DecideImportOutcome(
+          created ? std::nullopt : std::optional<int64_t>(host->last_inventory_at),
+          import.inventory.collected_at_ms());
 
-      if (outcome != "stale") {
+      if (outcome != ImportOutcome::kStale) {
         DOZOR_ASSIGN_OR_RETURN(CachedAgent * agent, LookupAgentLocked(agent_id));
         if (agent == nullptr) {
           return MakeError(ErrorCode::kInternal, "imported host " + agent_id + " vanished");
@@ -260,7 +257,7 @@ Result<ImportResult> SqliteStore::ImportSnapshot(const SnapshotImport& import) {
   }
   if (!result.duplicate) {
     spdlog::info("store: imported snapshot of {} ({}) into org {} as {}: {}", import.hostname,
-                 import.machine_id, import.org_id, agent_id, result.record.outcome);
+                 import.machine_id, import.org_id, agent_id, ToString(result.record.outcome));
   }
   return result;
 }

@@ -1,4 +1,4 @@
-#include "store/health_block_codec.hpp"
+#include "store/sqlite/health_block_codec.hpp"
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/io/coded_stream.h>

@@ -10,14 +10,13 @@
 #include <initializer_list>
 #include <unordered_set>
 
-#include "store/sqlite_store.hpp"
-#include "store/statement_helpers.hpp"
-#include "store/store_rows.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+#include "store/sqlite/statement_helpers.hpp"
+#include "store/sqlite/store_rows.hpp"
 
 namespace dozor::server {
 namespace {
 
-constexpr size_t kMaxActorBytes = 200;
 constexpr int kMaxFindingList = 100000;
 // Agents per pruning transaction: ingest batches interleave between chunks.
 constexpr size_t kPruneAgentsPerTxn = 200;
@@ -38,9 +37,9 @@ Finding ReadFinding(const sqlite::Statement& s) {
   f.agent_id = s.Text(4);
   f.hostname = s.Text(5);
   f.target = s.Text(6);
-  f.severity = s.Text(7);
+  f.severity = ParseSeverity(s.Text(7)).value_or(Severity::kInfo);
   f.category = s.Text(8);
-  f.state = s.Text(9);
+  f.state = ParseFindingState(s.Text(9)).value_or(FindingState::kOpen);
   f.first_seen_ms = s.Int(10);
   f.last_seen_ms = s.Int(11);
   f.state_changed_ms = s.Int(12);
@@ -56,93 +55,59 @@ Finding ReadFinding(const sqlite::Statement& s) {
 }
 
 FindingEvent ReadFindingEvent(const sqlite::Statement& s) {
-  return FindingEvent{s.Int(0), s.Int(1), s.Int(2), s.Text(3),
-                      s.Text(4), s.Text(5), s.Text(6), s.Text(7)};
+  FindingEvent event;
+  event.id = s.Int(0);
+  event.finding_id = s.Int(1);
+  event.at_ms = s.Int(2);
+  event.actor = s.Text(3);
+  event.kind = ParseFindingEventKind(s.Text(4)).value_or(FindingEventKind::kComment);
+  event.from_state = ParseFindingState(s.Text(5));  // '' for an opened finding
+  event.to_state = ParseFindingState(s.Text(6)).value_or(FindingState::kOpen);
+  event.comment = s.Text(7);
+  return event;
 }
 
 SnapshotFinding ReadSnapshotFinding(const sqlite::Statement& s) {
-  return SnapshotFinding{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5)};
+  return SnapshotFinding{s.Text(0),
+                         s.Text(1),
+                         s.Text(2),
+                         s.Text(3),
+                         ParseSeverity(s.Text(4)).value_or(Severity::kInfo),
+                         ParseFindingState(s.Text(5)).value_or(FindingState::kOpen)};
 }
 
-bool IsActiveState(std::string_view state) {
-  return state == "open" || state == "acknowledged" || state == "regressed" || state == "waived";
+// Columns of kStateColumns, the part of a finding the lifecycle decides on.
+constexpr const char* kStateColumns =
+    "SELECT id, rule_id, target, state, waived_by <> '', waived_until FROM findings ";
+
+FindingStateRow ReadStateRow(const sqlite::Statement& s) {
+  FindingStateRow row;
+  row.id = s.Int(0);
+  row.rule_id = s.Text(1);
+  row.target = s.Text(2);
+  row.state = ParseFindingState(s.Text(3)).value_or(FindingState::kOpen);
+  row.waived_by_someone = s.Int(4) != 0;
+  row.waived_until_ms = OptionalInt(s, 5);
+  return row;
 }
 
-std::string TargetOf(bool host_scope, int64_t id) {
-  return (host_scope ? "host:" : "org:") + std::to_string(id);
+ContractEvent ReadContractEvent(const sqlite::Statement& s) {
+  return ContractEvent{s.Int(0), s.Text(1),
+                       ParseContractPhase(s.Text(2)).value_or(ContractPhase::kProspect),
+                       ParseContractPhase(s.Text(3)).value_or(ContractPhase::kProspect)};
 }
 
-std::string PairKey(std::string_view rule_id, std::string_view target) {
-  std::string key(rule_id);
-  key.push_back('\n');
-  key.append(target);
-  return key;
-}
-
-std::string Joined(const std::vector<std::string>& items) {
+template <typename Enum>
+std::string Joined(const std::vector<Enum>& items) {
   std::string out;
   for (const auto& item : items) {
     out += ',';
-    out += item;
+    out += ToString(item);
   }
   if (!out.empty()) {
     out += ',';
   }
   return out;
-}
-
-// Evidence larger than kMaxEvidenceBytes keeps as many leading rows as fit plus a note object.
-std::string BoundedEvidence(const std::string& evidence) {
-  if (evidence.empty()) {
-    return "[]";
-  }
-  if (evidence.size() <= kMaxEvidenceBytes) {
-    return evidence;
-  }
-  auto parsed = nlohmann::json::parse(evidence, nullptr, false);
-  if (parsed.is_discarded() || !parsed.is_array()) {
-    nlohmann::json note = nlohmann::json::array();
-    note.push_back({{"note", "evidence too large (" + std::to_string(evidence.size()) +
-                                 " bytes) and not a JSON array; dropped"}});
-    return note.dump();
-  }
-  constexpr size_t kNoteReserve = 200;
-  nlohmann::json kept = nlohmann::json::array();
-  size_t used = 2;
-  for (const auto& row : parsed) {
-    std::string text = row.dump();
-    if (used + text.size() + 1 + kNoteReserve > kMaxEvidenceBytes) {
-      break;
-    }
-    used += text.size() + 1;
-    kept.push_back(row);
-  }
-  size_t shown = kept.size();
-  kept.push_back({{"note", "evidence truncated: " + std::to_string(shown) + " of " +
-                               std::to_string(parsed.size()) + " rows shown"}});
-  return kept.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-std::string ActorOr(std::string_view actor, const char* fallback) {
-  return actor.empty() ? std::string(fallback) : std::string(actor);
-}
-
-Status CheckActorAndText(std::string_view actor, std::string_view text, const char* what) {
-  if (actor.size() > kMaxActorBytes) {
-    return MakeError(ErrorCode::kInvalidArgument, "actor must be at most 200 bytes");
-  }
-  if (text.size() > kMaxFindingCommentBytes) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     std::string(what) + " must be at most " +
-                         std::to_string(kMaxFindingCommentBytes) + " bytes");
-  }
-  return OkStatus();
-}
-
-Error BadTransition(const Finding& f, std::string_view action) {
-  return MakeError(ErrorCode::kFailedPrecondition,
-                   "cannot " + std::string(action) + " finding " + std::to_string(f.id) +
-                       " in state '" + f.state + "'");
 }
 
 struct PrepareItem {
@@ -162,10 +127,10 @@ Status PrepareAll(sqlite::Database& db, std::initializer_list<PrepareItem> items
 struct SqliteStore::FindingStatements {
   // Writer connection (write_mu_).
   sqlite::Statement by_rule, by_agent, by_org, insert, touch, regress, resolve, event_insert;
-  sqlite::Statement state_of;
   sqlite::Statement waived_due, waive_expire, active_all;
   sqlite::Statement w_finding, ack, waive, unwaive;
-  sqlite::Statement org_status, contract_event, has_snapshot, snapshot_insert, snapshot_fill;
+  sqlite::Statement org_status, contract_event, w_contract_events, latest_first_audit;
+  sqlite::Statement snapshot_insert, snapshot_fill;
   sqlite::Statement prune_agents, prune_newest, prune_host, prune_fs, prune_nic, prune_trend;
   // Reader connection (read_mu_).
   sqlite::Statement r_finding, r_list, r_events, r_contract_events, r_snapshot, r_snapshot_rows;
@@ -181,6 +146,15 @@ Status SqliteStore::PrepareFindingStatements() {
   fs_.reset(new FindingStatements());
   FindingStatements& f = *fs_;
   static const std::string finding_by_id = std::string(kFindingColumns) + "WHERE f.id = ?";
+  static const std::string state_by_rule = std::string(kStateColumns) + "WHERE rule_id = ?";
+  static const std::string state_by_agent = std::string(kStateColumns) + "WHERE agent = ?";
+  static const std::string state_by_org =
+      std::string(kStateColumns) + "WHERE org_id = ? AND agent IS NULL";
+  static const std::string state_waived_due =
+      std::string(kStateColumns) + "WHERE state = 'waived' AND waived_until <= ?";
+  static const std::string state_active =
+      std::string(kStateColumns) +
+      "WHERE state IN ('open', 'acknowledged', 'regressed', 'waived')";
   static const std::string finding_list =
       std::string(kFindingColumns) +
       "WHERE (?1 IS NULL OR f.org_id = ?1) AND (?2 IS NULL OR a.agent_id = ?2) "
@@ -192,10 +166,9 @@ Status SqliteStore::PrepareFindingStatements() {
   DOZOR_RETURN_IF_ERROR(PrepareAll(
       writer_,
       {
-          {&f.by_rule, "SELECT id, target, state FROM findings WHERE rule_id = ?"},
-          {&f.by_agent, "SELECT id, rule_id, state FROM findings WHERE agent = ?"},
-          {&f.by_org,
-           "SELECT id, rule_id, state FROM findings WHERE org_id = ? AND agent IS NULL"},
+          {&f.by_rule, state_by_rule.c_str()},
+          {&f.by_agent, state_by_agent.c_str()},
+          {&f.by_org, state_by_org.c_str()},
           {&f.insert,
            "INSERT INTO findings(rule_id, org_id, agent, target, severity, category, state, "
            "first_seen, last_seen, state_changed_at, evidence) "
@@ -203,27 +176,20 @@ Status SqliteStore::PrepareFindingStatements() {
           {&f.touch,
            "UPDATE findings SET last_seen = ?2, evidence = ?3, severity = ?4, category = ?5 "
            "WHERE id = ?1"},
-          // A finding the client accepted (waiver still valid) returns as waived, not regressed.
           {&f.regress,
-           "UPDATE findings SET state = CASE WHEN waived_by <> '' AND (waived_until IS NULL OR "
-           "waived_until > ?2) THEN 'waived' ELSE 'regressed' END, last_seen = ?2, "
-           "state_changed_at = ?2, "
+           "UPDATE findings SET state = ?6, last_seen = ?2, state_changed_at = ?2, "
            "resolved_at = NULL, evidence = ?3, severity = ?4, category = ?5, "
            "regressions = regressions + 1 WHERE id = ?1"},
-          {&f.state_of, "SELECT state FROM findings WHERE id = ?"},
           {&f.resolve,
            "UPDATE findings SET state = 'resolved', state_changed_at = ?2, resolved_at = ?2 "
            "WHERE id = ?1"},
           {&f.event_insert,
            "INSERT INTO finding_events(finding_id, at, actor, kind, from_state, to_state, "
            "comment) VALUES (?, ?, ?, ?, ?, ?, ?)"},
-          {&f.waived_due,
-           "SELECT id FROM findings WHERE state = 'waived' AND waived_until <= ?"},
+          {&f.waived_due, state_waived_due.c_str()},
           {&f.waive_expire,
            "UPDATE findings SET state = 'open', state_changed_at = ?2 WHERE id = ?1"},
-          {&f.active_all,
-           "SELECT id, rule_id, state FROM findings "
-           "WHERE state IN ('open', 'acknowledged', 'regressed', 'waived')"},
+          {&f.active_all, state_active.c_str()},
           {&f.w_finding, finding_by_id.c_str()},
           {&f.ack,
            "UPDATE findings SET state = 'acknowledged', state_changed_at = ?2, ack_by = ?3, "
@@ -238,12 +204,11 @@ Status SqliteStore::PrepareFindingStatements() {
           {&f.contract_event,
            "INSERT INTO contract_events(org_id, at, actor, from_status, to_status) "
            "VALUES (?, ?, ?, ?, ?)"},
-          // A snapshot of this kind in the current engagement: a former client audited again
-          // (ended -> prospect) gets a fresh first audit.
-          {&f.has_snapshot,
-           "SELECT 1 FROM audit_snapshots WHERE org_id = ?1 AND kind = ?2 AND at >= coalesce("
-           "(SELECT max(at) FROM contract_events WHERE org_id = ?1 AND from_status = 'ended' "
-           "AND to_status = 'prospect'), 0)"},
+          {&f.w_contract_events,
+           "SELECT at, actor, from_status, to_status FROM contract_events WHERE org_id = ? "
+           "ORDER BY at, id"},
+          {&f.latest_first_audit,
+           "SELECT max(at) FROM audit_snapshots WHERE org_id = ? AND kind = 'first-audit'"},
           {&f.snapshot_insert,
            "INSERT INTO audit_snapshots(org_id, kind, at, actor) VALUES (?, ?, ?, ?)"},
           {&f.snapshot_fill,
@@ -312,23 +277,56 @@ Status SqliteStore::PrepareFindingStatements() {
 // ------------------------------------------------------------------ findings: engine side
 
 Status SqliteStore::AddFindingEventLocked(int64_t finding_id, int64_t at_ms,
-                                          std::string_view actor, std::string_view kind,
-                                          std::string_view from_state, std::string_view to_state,
-                                          std::string_view comment) {
-  return RunWith(fs_->event_insert, finding_id, at_ms, actor, kind, from_state, to_state,
-                 comment);
+                                          std::string_view actor, FindingEventKind kind,
+                                          std::optional<FindingState> from_state,
+                                          FindingState to_state, std::string_view comment) {
+  // An opened finding has no previous state; the column holds '' for it, never NULL.
+  std::string_view from = from_state ? ToString(*from_state) : std::string_view("");
+  return RunWith(fs_->event_insert, finding_id, at_ms, actor, kind, from, to_state, comment);
+}
+
+Status SqliteStore::ApplyFindingMutationsLocked(const std::vector<FindingMutation>& mutations,
+                                                const std::vector<std::string>& evidence,
+                                                int64_t now_ms, FindingsChange* change) {
+  FindingStatements& f = *fs_;
+  for (const FindingMutation& m : mutations) {
+    int64_t id = m.finding_id;
+    switch (m.kind) {
+      case FindingMutationKind::kOpen:
+        DOZOR_RETURN_IF_ERROR(RunWith(f.insert, m.rule_id, m.org_id, m.host_pk, m.target,
+                                      m.meta.severity, m.meta.category, now_ms,
+                                      evidence.at(m.hit_index)));
+        id = writer_.LastInsertRowId();
+        change->opened_or_regressed_ids.push_back(id);
+        break;
+      case FindingMutationKind::kTouch:
+        DOZOR_RETURN_IF_ERROR(RunWith(f.touch, id, now_ms, evidence.at(m.hit_index),
+                                      m.meta.severity, m.meta.category));
+        continue;  // no event: the finding only got fresher evidence
+      case FindingMutationKind::kRegress:
+        DOZOR_RETURN_IF_ERROR(RunWith(f.regress, id, now_ms, evidence.at(m.hit_index),
+                                      m.meta.severity, m.meta.category, m.to));
+        change->opened_or_regressed_ids.push_back(id);
+        break;
+      case FindingMutationKind::kResolve:
+        DOZOR_RETURN_IF_ERROR(RunWith(f.resolve, id, now_ms));
+        break;
+      case FindingMutationKind::kExpireWaiver:
+        DOZOR_RETURN_IF_ERROR(RunWith(f.waive_expire, id, now_ms));
+        break;
+    }
+    DOZOR_RETURN_IF_ERROR(
+        AddFindingEventLocked(id, now_ms, "system", m.event, m.from, m.to, m.comment));
+  }
+  return OkStatus();
 }
 
 Result<int64_t> SqliteStore::ExpireWaiversLocked(int64_t now_ms) {
-  FindingStatements& f = *fs_;
-  DOZOR_ASSIGN_OR_RETURN(auto due, ReadAll(BindAll(f.waived_due, now_ms),
-                                           [](const auto& s) { return s.Int(0); }));
-  for (int64_t id : due) {
-    DOZOR_RETURN_IF_ERROR(RunWith(f.waive_expire, id, now_ms));
-    DOZOR_RETURN_IF_ERROR(
-        AddFindingEventLocked(id, now_ms, "system", "waive_expired", "waived", "open", ""));
-  }
-  return static_cast<int64_t>(due.size());
+  DOZOR_ASSIGN_OR_RETURN(auto due, ReadAll(BindAll(fs_->waived_due, now_ms), ReadStateRow));
+  std::vector<FindingMutation> mutations = PlanWaiverExpiry(due, now_ms);
+  FindingsChange ignored;
+  DOZOR_RETURN_IF_ERROR(ApplyFindingMutationsLocked(mutations, {}, now_ms, &ignored));
+  return static_cast<int64_t>(mutations.size());
 }
 
 Result<int64_t> SqliteStore::ExpireWaivers(int64_t now_ms) {
@@ -341,173 +339,53 @@ Result<int64_t> SqliteStore::ExpireWaivers(int64_t now_ms) {
 }
 
 Result<FindingsChange> SqliteStore::ApplyEvaluation(const EvaluationInput& input, int64_t now_ms) {
-  struct Existing {
-    int64_t id = 0;
-    std::string state;
-    bool seen = false;  // matched by a hit (condition or sustain) in this evaluation
-  };
-  std::unordered_set<std::string> rules(input.rule_ids.begin(), input.rule_ids.end());
-  std::unordered_set<int64_t> targets(input.targets.begin(), input.targets.end());
-  for (const auto& hit : input.hits) {
-    // Hits outside the declared sets still count; their pairs are then considered too.
-    rules.insert(hit.rule_id);
-    if (input.host_scope && hit.host_pk) {
-      targets.insert(*hit.host_pk);
-    } else if (!input.host_scope) {
-      targets.insert(hit.org_id);
-    }
-  }
+  EvaluationScope scope = ScopeOf(input);
   // Evidence is bounded outside the lock (it may parse a large JSON document).
   std::vector<std::string> evidence(input.hits.size());
   for (size_t i = 0; i < input.hits.size(); ++i) {
     evidence[i] = BoundedEvidence(input.hits[i].evidence_json);
   }
-  auto meta_of = [&](const std::string& rule_id) -> RuleMeta {
-    auto it = input.meta.find(rule_id);
-    if (it == input.meta.end()) {
-      return RuleMeta{"info", ""};
-    }
-    return it->second;
-  };
-
-  FindingsChange change;
   std::lock_guard lock(write_mu_);
   FindingStatements& f = *fs_;
   sqlite::Transaction txn(writer_);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
-  DOZOR_ASSIGN_OR_RETURN(change.waivers_expired, ExpireWaiversLocked(now_ms));
+  // Expired waivers first, so the findings loaded below are in their state after expiry.
+  DOZOR_ASSIGN_OR_RETURN(int64_t waivers_expired, ExpireWaiversLocked(now_ms));
 
-  // Existing findings of the rules x targets: one query per target or per rule, whichever
-  // means fewer queries (a single host: one; a full evaluation: one per rule).
-  std::unordered_map<std::string, Existing> existing;
-  existing.reserve(rules.size() * 4);
-  if (targets.size() <= rules.size()) {
-    for (int64_t target : targets) {
+  // Stored findings of the rules x targets: one query per target or per rule, whichever means
+  // fewer queries (a single host: one; a full evaluation: one per rule). PlanEvaluation ignores
+  // the rows of other pairs.
+  std::vector<FindingStateRow> existing;
+  auto collect = [&](const sqlite::Statement& s) { existing.push_back(ReadStateRow(s)); };
+  if (scope.targets.size() <= scope.rule_ids.size()) {
+    for (int64_t target : scope.targets) {
       auto& query = input.host_scope ? BindAll(f.by_agent, target) : BindAll(f.by_org, target);
-      std::string target_text = TargetOf(input.host_scope, target);
-      DOZOR_RETURN_IF_ERROR(ForEachRow(query, [&](const sqlite::Statement& s) {
-        std::string rule_id = s.Text(1);
-        if (rules.count(rule_id) != 0) {
-          existing.emplace(PairKey(rule_id, target_text), Existing{s.Int(0), s.Text(2)});
-        }
-      }));
+      DOZOR_RETURN_IF_ERROR(ForEachRow(query, collect));
     }
   } else {
-    std::unordered_set<std::string> target_texts;
-    target_texts.reserve(targets.size());
-    for (int64_t target : targets) {
-      target_texts.insert(TargetOf(input.host_scope, target));
-    }
-    for (const auto& rule_id : rules) {
-      DOZOR_RETURN_IF_ERROR(ForEachRow(BindAll(f.by_rule, rule_id), [&](const auto& s) {
-        std::string target_text = s.Text(1);
-        if (target_texts.count(target_text) != 0) {
-          existing.emplace(PairKey(rule_id, target_text), Existing{s.Int(0), s.Text(2)});
-        }
-      }));
+    for (const auto& rule_id : scope.rule_ids) {
+      DOZOR_RETURN_IF_ERROR(ForEachRow(BindAll(f.by_rule, rule_id), collect));
     }
   }
-
-  // Condition hits before sustain-only ones, so a pair hit by both is treated as a hit.
-  std::vector<size_t> order(input.hits.size());
-  for (size_t i = 0; i < order.size(); ++i) {
-    order[i] = i;
-  }
-  std::stable_partition(order.begin(), order.end(),
-                        [&](size_t i) { return !input.hits[i].sustain_only; });
-  std::unordered_set<std::string> handled;
-  handled.reserve(input.hits.size());
-  for (size_t i : order) {
-    const FindingHit& hit = input.hits[i];
-    if (input.host_scope && !hit.host_pk) {
-      continue;  // a per-host evaluation cannot place an estate-wide hit
-    }
-    int64_t target = input.host_scope ? *hit.host_pk : hit.org_id;
-    std::string target_text = TargetOf(input.host_scope, target);
-    std::string key = PairKey(hit.rule_id, target_text);
-    if (!handled.insert(key).second) {
-      continue;  // several hits for one pair: the first (a condition hit if any) decides
-    }
-    RuleMeta meta = meta_of(hit.rule_id);
-    auto it = existing.find(key);
-    if (it == existing.end()) {
-      if (hit.sustain_only) {
-        continue;
-      }
-      std::optional<int64_t> agent;
-      if (input.host_scope) {
-        agent = target;
-      }
-      DOZOR_RETURN_IF_ERROR(RunWith(f.insert, hit.rule_id, hit.org_id, agent, target_text,
-                                    meta.severity, meta.category, now_ms, evidence[i]));
-      int64_t id = writer_.LastInsertRowId();
-      DOZOR_RETURN_IF_ERROR(AddFindingEventLocked(id, now_ms, "system", "opened", "", "open", ""));
-      ++change.opened;
-      change.opened_or_regressed_ids.push_back(id);
-      continue;
-    }
-    Existing& found = it->second;
-    found.seen = true;
-    if (hit.sustain_only && hit.evidence_json.empty()) {
-      continue;  // the engine had no fresh data for this target: keep the finding untouched
-    }
-    if (IsActiveState(found.state)) {
-      DOZOR_RETURN_IF_ERROR(
-          RunWith(f.touch, found.id, now_ms, evidence[i], meta.severity, meta.category));
-      ++change.updated;
-    } else if (!hit.sustain_only) {  // resolved and hit again
-      DOZOR_RETURN_IF_ERROR(
-          RunWith(f.regress, found.id, now_ms, evidence[i], meta.severity, meta.category));
-      DOZOR_ASSIGN_OR_RETURN(auto regressed_to,
-                             ReadOptional(BindAll(f.state_of, found.id),
-                                          [](const auto& row) { return row.Text(0); }));
-      DOZOR_RETURN_IF_ERROR(AddFindingEventLocked(
-          found.id, now_ms, "system", "regressed", found.state,
-          regressed_to.value_or("regressed"),
-          regressed_to.value_or("") == "waived" ? "still covered by the client's waiver" : ""));
-      ++change.regressed;
-      change.opened_or_regressed_ids.push_back(found.id);
-    }
-  }
-  for (const auto& [key, found] : existing) {
-    if (found.seen || !IsActiveState(found.state)) {
-      continue;
-    }
-    DOZOR_RETURN_IF_ERROR(RunWith(f.resolve, found.id, now_ms));
-    DOZOR_RETURN_IF_ERROR(
-        AddFindingEventLocked(found.id, now_ms, "system", "resolved", found.state, "resolved", ""));
-    ++change.resolved;
-  }
+  std::vector<FindingMutation> mutations = PlanEvaluation(input, existing, now_ms);
+  FindingsChange change = CountMutations(mutations);
+  change.waivers_expired = waivers_expired;
+  DOZOR_RETURN_IF_ERROR(ApplyFindingMutationsLocked(mutations, evidence, now_ms, &change));
   DOZOR_RETURN_IF_ERROR(txn.Commit());
   return change;
 }
 
 Result<int64_t> SqliteStore::ResolveFindingsOfRemovedRules(
     const std::vector<std::string>& live_rule_ids, int64_t now_ms) {
-  std::unordered_set<std::string> live(live_rule_ids.begin(), live_rule_ids.end());
   std::lock_guard lock(write_mu_);
-  FindingStatements& f = *fs_;
   sqlite::Transaction txn(writer_);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
-  struct Row {
-    int64_t id;
-    std::string rule_id, state;
-  };
-  DOZOR_ASSIGN_OR_RETURN(auto active, ReadAll(f.active_all, [](const auto& s) {
-                           return Row{s.Int(0), s.Text(1), s.Text(2)};
-                         }));
-  int64_t resolved = 0;
-  for (const auto& row : active) {
-    if (live.count(row.rule_id) != 0) {
-      continue;
-    }
-    DOZOR_RETURN_IF_ERROR(RunWith(f.resolve, row.id, now_ms));
-    DOZOR_RETURN_IF_ERROR(AddFindingEventLocked(row.id, now_ms, "system", "resolved", row.state,
-                                                "resolved", "rule removed or disabled"));
-    ++resolved;
-  }
+  DOZOR_ASSIGN_OR_RETURN(auto active, ReadAll(fs_->active_all, ReadStateRow));
+  std::vector<FindingMutation> mutations = PlanResolveRemovedRules(active, live_rule_ids);
+  FindingsChange ignored;
+  DOZOR_RETURN_IF_ERROR(ApplyFindingMutationsLocked(mutations, {}, now_ms, &ignored));
   DOZOR_RETURN_IF_ERROR(txn.Commit());
-  return resolved;
+  return static_cast<int64_t>(mutations.size());
 }
 
 // ------------------------------------------------------------------ findings: queries
@@ -542,16 +420,32 @@ Result<Finding> SqliteStore::ReadFindingLocked(int64_t id) {
   });
 }
 
-// One transaction: read the finding, let check() refuse (an Error) or allow, run apply(before),
-// and return the finding as it is afterwards.
-template <typename Check, typename Apply>
-Result<Finding> SqliteStore::PeopleTransition(int64_t id, Check&& check, Apply&& apply) {
+// One transaction: read the finding, let the domain decide the transition, write it and its
+// event, and return the finding as it is afterwards.
+Result<Finding> SqliteStore::ApplyPeopleAction(int64_t id, const PeopleRequest& request) {
+  // Refused before the transaction: a bad request never takes the write lock.
+  DOZOR_RETURN_IF_ERROR(ValidatePeopleRequest(request));
   std::lock_guard lock(write_mu_);
   sqlite::Transaction txn(writer_);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
   DOZOR_ASSIGN_OR_RETURN(Finding before, ReadFindingLocked(id));
-  DOZOR_RETURN_IF_ERROR(check(before));
-  DOZOR_RETURN_IF_ERROR(apply(before));
+  DOZOR_ASSIGN_OR_RETURN(PeopleTransition t, PlanPeopleAction(id, before.state, request));
+  const int64_t now_ms = request.now_ms;
+  switch (request.action) {
+    case PeopleAction::kAcknowledge:
+      DOZOR_RETURN_IF_ERROR(RunWith(fs_->ack, id, now_ms, t.actor, t.comment));
+      break;
+    case PeopleAction::kWaive:
+      DOZOR_RETURN_IF_ERROR(RunWith(fs_->waive, id, now_ms, t.actor, t.comment, request.until_ms));
+      break;
+    case PeopleAction::kUnwaive:
+      DOZOR_RETURN_IF_ERROR(RunWith(fs_->unwaive, id, now_ms));
+      break;
+    case PeopleAction::kComment:
+      break;
+  }
+  DOZOR_RETURN_IF_ERROR(
+      AddFindingEventLocked(id, now_ms, t.actor, t.event, before.state, t.to, t.comment));
   DOZOR_ASSIGN_OR_RETURN(Finding after, ReadFindingLocked(id));
   DOZOR_RETURN_IF_ERROR(txn.Commit());
   return after;
@@ -559,83 +453,32 @@ Result<Finding> SqliteStore::PeopleTransition(int64_t id, Check&& check, Apply&&
 
 Result<Finding> SqliteStore::AcknowledgeFinding(int64_t id, std::string_view actor,
                                                 std::string_view comment, int64_t now_ms) {
-  DOZOR_RETURN_IF_ERROR(CheckActorAndText(actor, comment, "comment"));
-  std::string who = ActorOr(actor, "unknown");
-  return PeopleTransition(
-      id,
-      [&](const Finding& f) -> Status {
-        if (f.state != "open" && f.state != "regressed") {
-          return BadTransition(f, "acknowledge");
-        }
-        return OkStatus();
-      },
-      [&](const Finding& f) -> Status {
-        DOZOR_RETURN_IF_ERROR(RunWith(fs_->ack, id, now_ms, who, comment));
-        return AddFindingEventLocked(id, now_ms, who, "acknowledged", f.state, "acknowledged",
-                                     comment);
-      });
+  return ApplyPeopleAction(
+      id, PeopleRequest{PeopleAction::kAcknowledge, actor, comment, std::nullopt, now_ms});
 }
 
 Result<Finding> SqliteStore::WaiveFinding(int64_t id, std::string_view actor,
                                           std::string_view reason, std::optional<int64_t> until_ms,
                                           int64_t now_ms) {
-  DOZOR_RETURN_IF_ERROR(CheckActorAndText(actor, reason, "reason"));
-  if (reason.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    return MakeError(ErrorCode::kInvalidArgument, "a waiver needs a reason");
-  }
-  if (until_ms && *until_ms <= now_ms) {
-    return MakeError(ErrorCode::kInvalidArgument, "a waiver must end in the future");
-  }
-  std::string who = ActorOr(actor, "unknown");
-  return PeopleTransition(
-      id,
-      [&](const Finding& f) -> Status {
-        if (f.state != "open" && f.state != "acknowledged" && f.state != "regressed") {
-          return BadTransition(f, "waive");
-        }
-        return OkStatus();
-      },
-      [&](const Finding& f) -> Status {
-        DOZOR_RETURN_IF_ERROR(RunWith(fs_->waive, id, now_ms, who, reason, until_ms));
-        return AddFindingEventLocked(id, now_ms, who, "waived", f.state, "waived", reason);
-      });
+  return ApplyPeopleAction(id,
+                           PeopleRequest{PeopleAction::kWaive, actor, reason, until_ms, now_ms});
 }
 
 Result<Finding> SqliteStore::UnwaiveFinding(int64_t id, std::string_view actor,
                                             std::string_view comment, int64_t now_ms) {
-  DOZOR_RETURN_IF_ERROR(CheckActorAndText(actor, comment, "comment"));
-  std::string who = ActorOr(actor, "unknown");
-  return PeopleTransition(
-      id,
-      [&](const Finding& f) -> Status {
-        if (f.state != "waived") {
-          return BadTransition(f, "unwaive");
-        }
-        return OkStatus();
-      },
-      [&](const Finding& f) -> Status {
-        DOZOR_RETURN_IF_ERROR(RunWith(fs_->unwaive, id, now_ms));
-        return AddFindingEventLocked(id, now_ms, who, "unwaived", f.state, "open", comment);
-      });
+  return ApplyPeopleAction(
+      id, PeopleRequest{PeopleAction::kUnwaive, actor, comment, std::nullopt, now_ms});
 }
 
 Result<Finding> SqliteStore::CommentFinding(int64_t id, std::string_view actor,
                                             std::string_view comment, int64_t now_ms) {
-  DOZOR_RETURN_IF_ERROR(CheckActorAndText(actor, comment, "comment"));
-  if (comment.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    return MakeError(ErrorCode::kInvalidArgument, "comment is empty");
-  }
-  std::string who = ActorOr(actor, "unknown");
-  return PeopleTransition(
-      id, [](const Finding&) -> Status { return OkStatus(); },
-      [&](const Finding& f) -> Status {
-        return AddFindingEventLocked(id, now_ms, who, "comment", f.state, f.state, comment);
-      });
+  return ApplyPeopleAction(
+      id, PeopleRequest{PeopleAction::kComment, actor, comment, std::nullopt, now_ms});
 }
 
 // ------------------------------------------------------------------ contract lifecycle
 
-Result<AuditSnapshot> SqliteStore::RecordSnapshotLocked(int64_t org_id, std::string_view kind,
+Result<AuditSnapshot> SqliteStore::RecordSnapshotLocked(int64_t org_id, AuditSnapshotKind kind,
                                                         std::string_view actor, int64_t now_ms) {
   FindingStatements& f = *fs_;
   std::string who = ActorOr(actor, "system");
@@ -643,7 +486,7 @@ Result<AuditSnapshot> SqliteStore::RecordSnapshotLocked(int64_t org_id, std::str
   AuditSnapshot snapshot;
   snapshot.id = writer_.LastInsertRowId();
   snapshot.org_id = org_id;
-  snapshot.kind = std::string(kind);
+  snapshot.kind = kind;
   snapshot.at_ms = now_ms;
   snapshot.actor = who;
   DOZOR_RETURN_IF_ERROR(RunWith(f.snapshot_fill, snapshot.id, org_id));
@@ -661,27 +504,24 @@ Status SqliteStore::ContractMoveLocked(int64_t org_id, const OrganizationPatch& 
   if (!current) {
     return MakeError(ErrorCode::kNotFound, "no organization with id " + std::to_string(org_id));
   }
-  const std::string& to = *patch.contract_status;
-  if (*current == to) {
+  const ContractPhase from = ParseContractPhase(*current).value_or(ContractPhase::kProspect);
+  DOZOR_ASSIGN_OR_RETURN(auto events,
+                         ReadAll(BindAll(f.w_contract_events, org_id), ReadContractEvent));
+  DOZOR_ASSIGN_OR_RETURN(auto latest_first,
+                         ReadOptional(BindAll(f.latest_first_audit, org_id), [](const auto& s) {
+                           return OptionalInt(s, 0);
+                         }));
+  std::optional<int64_t> first_at = latest_first.value_or(std::nullopt);
+  bool first_audit_in_engagement = first_at && *first_at >= CurrentEngagementStartMs(events);
+  DOZOR_ASSIGN_OR_RETURN(ContractMove move, PlanContractMove(from, *patch.contract_status,
+                                                             first_audit_in_engagement));
+  if (!move.moves) {
     return OkStatus();  // same status: no move, no event
   }
-  if (!IsAllowedContractMove(*current, to)) {
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     "contract status cannot move from '" + *current + "' to '" + to + "'");
-  }
   std::string who = ActorOr(patch.actor, "system");
-  DOZOR_RETURN_IF_ERROR(RunWith(f.contract_event, org_id, now_ms, who, *current, to));
-  if (to == "remediation") {
-    DOZOR_ASSIGN_OR_RETURN(bool has_first,
-                           HasRow(BindAll(f.has_snapshot, org_id, std::string("first-audit"))));
-    if (!has_first) {
-      auto recorded = RecordSnapshotLocked(org_id, "first-audit", who, now_ms);
-      if (!recorded.ok()) {
-        return recorded.error();
-      }
-    }
-  } else if (to == "active") {
-    auto recorded = RecordSnapshotLocked(org_id, "signing", who, now_ms);
+  DOZOR_RETURN_IF_ERROR(RunWith(f.contract_event, org_id, now_ms, who, move.from, move.to));
+  if (move.snapshot) {
+    auto recorded = RecordSnapshotLocked(org_id, *move.snapshot, who, now_ms);
     if (!recorded.ok()) {
       return recorded.error();
     }
@@ -691,18 +531,11 @@ Status SqliteStore::ContractMoveLocked(int64_t org_id, const OrganizationPatch& 
 
 Result<std::vector<ContractEvent>> SqliteStore::ListContractEvents(int64_t org_id) {
   std::lock_guard lock(read_mu_);
-  return ReadAll(BindAll(fs_->r_contract_events, org_id), [](const sqlite::Statement& s) {
-    return ContractEvent{s.Int(0), s.Text(1), s.Text(2), s.Text(3)};
-  });
+  return ReadAll(BindAll(fs_->r_contract_events, org_id), ReadContractEvent);
 }
 
-Result<AuditSnapshot> SqliteStore::RecordAuditSnapshot(int64_t org_id, std::string_view kind,
+Result<AuditSnapshot> SqliteStore::RecordAuditSnapshot(int64_t org_id, AuditSnapshotKind kind,
                                                        std::string_view actor, int64_t now_ms) {
-  if (kind != "first-audit" && kind != "signing") {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "snapshot kind must be first-audit or signing, not '" + std::string(kind) +
-                         "'");
-  }
   if (actor.size() > kMaxActorBytes) {
     return MakeError(ErrorCode::kInvalidArgument, "actor must be at most 200 bytes");
   }
@@ -724,7 +557,7 @@ Result<AuditSnapshot> SqliteStore::RecordAuditSnapshot(int64_t org_id, std::stri
   AuditSnapshot snapshot;
   snapshot.id = id;
   snapshot.org_id = org_id;
-  snapshot.kind = std::string(kind);
+  snapshot.kind = kind;
   snapshot.at_ms = now_ms;
   snapshot.actor = ActorOr(actor, "system");
   DOZOR_ASSIGN_OR_RETURN(snapshot.findings,
@@ -733,14 +566,14 @@ Result<AuditSnapshot> SqliteStore::RecordAuditSnapshot(int64_t org_id, std::stri
 }
 
 Result<std::optional<AuditSnapshot>> SqliteStore::GetAuditSnapshot(int64_t org_id,
-                                                                   std::string_view kind) {
+                                                                   AuditSnapshotKind kind) {
   std::lock_guard lock(read_mu_);
   DOZOR_ASSIGN_OR_RETURN(auto head,
                          ReadOptional(BindAll(fs_->r_snapshot, org_id, kind), [&](const auto& s) {
                            AuditSnapshot snapshot;
                            snapshot.id = s.Int(0);
                            snapshot.org_id = org_id;
-                           snapshot.kind = std::string(kind);
+                           snapshot.kind = kind;
                            snapshot.at_ms = s.Int(1);
                            snapshot.actor = s.Text(2);
                            return snapshot;

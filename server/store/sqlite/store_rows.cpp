@@ -1,4 +1,4 @@
-#include "store/store_rows.hpp"
+#include "store/sqlite/store_rows.hpp"
 
 #include <string>
 
@@ -15,8 +15,8 @@ Organization ReadOrganization(const sqlite::Statement& s) {
   Organization org;
   org.id = s.Int(0);
   org.name = s.Text(1);
-  org.contract_status = s.Text(2);
-  org.contract_type = s.Text(3);
+  org.contract_status = ParseContractPhase(s.Text(2)).value_or(ContractPhase::kProspect);
+  org.contract_type = ParseContractType(s.Text(3)).value_or(ContractType::kComplex);
   org.engineer = s.Text(4);
   org.created_at_ms = s.Int(5);
   org.host_count = s.Int(6);
@@ -41,7 +41,8 @@ ApiToken ReadApiToken(const sqlite::Statement& s) {
   ApiToken token;
   token.id = s.Int(0);
   token.name = s.Text(1);
-  token.role = s.Text(2);
+  // An unknown role (a newer binary's, say) reads as the least privileged one.
+  token.role = ParseApiRole(s.Text(2)).value_or(ApiRole::kViewer);
   token.hint = s.Text(3);
   token.created_at_ms = s.Int(4);
   token.revoked_at_ms = OptionalInt(s, 5);

@@ -1,4 +1,4 @@
-#include "store/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 
 #include <doctest/doctest.h>
 #include <zlib.h>
@@ -14,8 +14,8 @@
 
 #include "dozor/contract/codec.hpp"
 #include "dozor/common/sqlite.hpp"
-#include "store/inventory_diff.hpp"
-#include "store/migrations.hpp"
+#include "domain/inventory_diff.hpp"
+#include "store/sqlite/migrations.hpp"
 #include "test_util.hpp"
 
 namespace dozor::server {
@@ -32,7 +32,7 @@ std::unique_ptr<SqliteStore> OpenStore(const TempDir& dir, bool background_check
   return std::move(store).value();
 }
 
-int64_t MakeOrg(Store& store, const std::string& name) {
+int64_t MakeOrg(SqliteStore& store, const std::string& name) {
   Organization org;
   org.name = name;
   auto created = store.CreateOrganization(org);
@@ -41,7 +41,7 @@ int64_t MakeOrg(Store& store, const std::string& name) {
 }
 
 // Creates an organisation, a token and an enrolled agent; returns the agent id.
-std::string EnrollOne(Store& store, const std::string& agent_id, int64_t org_id = 0) {
+std::string EnrollOne(SqliteStore& store, const std::string& agent_id, int64_t org_id = 0) {
   if (org_id == 0) {
     org_id = MakeOrg(store, "org-" + agent_id);
   }
@@ -173,7 +173,7 @@ TEST_CASE("organizations have unique names and can be found and patched") {
   org.engineer = "petrov";
   auto created = store->CreateOrganization(org);
   REQUIRE(created.ok());
-  CHECK(created->contract_status == "prospect");
+  CHECK(created->contract_status == ContractPhase::kProspect);
   CHECK(created->engineer == "petrov");
   CHECK(created->created_at_ms > 0);
   auto dup = store->CreateOrganization(org);
@@ -182,30 +182,29 @@ TEST_CASE("organizations have unique names and can be found and patched") {
 
   Organization bad;
   bad.name = "Bad";
-  bad.contract_status = "sleeping";
-  CHECK(store->CreateOrganization(bad).error().code == ErrorCode::kInvalidArgument);
+  // An unknown status cannot reach the store: it fails to parse at the edge.
+  CHECK_FALSE(ParseContractPhase("sleeping").has_value());
 
   CHECK(store->FindOrganization("Acme")->id == created->id);
   CHECK(store->FindOrganization(std::to_string(created->id))->name == "Acme");
   CHECK(store->FindOrganization("Nobody").error().code == ErrorCode::kNotFound);
 
   OrganizationPatch patch;
-  patch.contract_status = "active";
+  patch.contract_status = ContractPhase::kActive;
   auto updated = store->UpdateOrganization(created->id, patch);
   REQUIRE(updated.ok());
-  CHECK(updated->contract_status == "active");
+  CHECK(updated->contract_status == ContractPhase::kActive);
   CHECK(updated->engineer == "petrov");  // untouched fields stay
-  patch.contract_status = "bogus";
-  CHECK(store->UpdateOrganization(created->id, patch).error().code == ErrorCode::kInvalidArgument);
-  patch.contract_status = "ended";
+  CHECK_FALSE(ParseContractPhase("bogus").has_value());
+  patch.contract_status = ContractPhase::kEnded;
   CHECK(store->UpdateOrganization(created->id + 100, patch).error().code == ErrorCode::kNotFound);
 }
 
 TEST_CASE("contract status and type validation") {
-  CHECK(IsValidContractStatus("remediation"));
-  CHECK_FALSE(IsValidContractStatus("Active"));
-  CHECK(IsValidContractType("application"));
-  CHECK_FALSE(IsValidContractType(""));
+  CHECK(ParseContractPhase("remediation").has_value());
+  CHECK_FALSE(ParseContractPhase("Active").has_value());
+  CHECK(ParseContractType("application").has_value());
+  CHECK_FALSE(ParseContractType("").has_value());
 }
 
 TEST_CASE("enrollment refuses unknown, revoked and expired tokens and counts uses") {
@@ -275,19 +274,18 @@ TEST_CASE("API tokens authenticate until revoked or expired") {
   TempDir dir;
   auto store = OpenStore(dir);
   CHECK(*store->CountApiTokens() == 0);
-  auto admin = store->CreateApiToken("bootstrap", "admin", "th-1", "dz_ab", std::nullopt);
+  auto admin = store->CreateApiToken("bootstrap", ApiRole::kAdmin, "th-1", "dz_ab", std::nullopt);
   REQUIRE(admin.ok());
-  auto temp = store->CreateApiToken("ci", "viewer", "th-2", "dz_cd", int64_t{5000});
+  auto temp = store->CreateApiToken("ci", ApiRole::kViewer, "th-2", "dz_cd", int64_t{5000});
   REQUIRE(temp.ok());
-  CHECK(store->CreateApiToken("x", "root", "th-3", "", std::nullopt).error().code ==
-        ErrorCode::kInvalidArgument);
-  CHECK(store->CreateApiToken("dup", "viewer", "th-1", "", std::nullopt).error().code ==
+  CHECK_FALSE(ParseApiRole("root").has_value());  // refused at the edge, before the store
+  CHECK(store->CreateApiToken("dup", ApiRole::kViewer, "th-1", "", std::nullopt).error().code ==
         ErrorCode::kAlreadyExists);
   CHECK(*store->CountApiTokens() == 2);
 
   auto ok = store->AuthenticateApiToken("th-1", 1000);
   REQUIRE(ok.ok());
-  CHECK(ok->role == "admin");
+  CHECK(ok->role == ApiRole::kAdmin);
   CHECK(ok->name == "bootstrap");
   CHECK(store->AuthenticateApiToken("th-2", 4000).ok());
   auto expired = store->AuthenticateApiToken("th-2", 5000);
@@ -518,7 +516,7 @@ TEST_CASE("store keeps everything across close and reopen") {
     std::vector<IncomingReport> batch = {Inventory("a1", 1, 1000, SampleInventory("6.1", "3.0")),
                                          Health("a1", 2, 2000)};
     REQUIRE(store->CommitReports(batch).ok());
-    REQUIRE(store->CreateApiToken("t", "operator", "th", "h", std::nullopt).ok());
+    REQUIRE(store->CreateApiToken("t", ApiRole::kOperator, "th", "h", std::nullopt).ok());
   }
   auto store = OpenStore(dir, /*background_checkpoint=*/false);
   CHECK(store->GetAgentCredential("a1")->last_committed_seq == 2);
@@ -607,7 +605,7 @@ IncomingReport RichHealth(const std::string& agent_id, uint64_t seq, int64_t at_
 }
 
 // Commits `count` samples per agent, one a minute from kT0 (seq 1..count).
-void CommitMinutes(Store& store, const std::vector<std::string>& agents, uint64_t count) {
+void CommitMinutes(SqliteStore& store, const std::vector<std::string>& agents, uint64_t count) {
   std::vector<IncomingReport> batch;
   for (uint64_t i = 1; i <= count; ++i) {
     for (const auto& agent : agents) {
@@ -634,7 +632,7 @@ Fingerprint Fingerprints(const std::vector<HealthRecord>& records) {
   return out;
 }
 
-Fingerprint ListAll(Store& store, const std::string& agent) {
+Fingerprint ListAll(SqliteStore& store, const std::string& agent) {
   auto listed = store.ListHealth(agent, 0, 10000);
   REQUIRE(listed.ok());
   return Fingerprints(*listed);

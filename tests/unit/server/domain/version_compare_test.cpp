@@ -1,4 +1,4 @@
-#include "store/version_compare.hpp"
+#include "domain/version_compare.hpp"
 
 #include <doctest/doctest.h>
 
