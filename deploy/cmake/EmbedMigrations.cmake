@@ -1,4 +1,4 @@
-# Turns server/store/migrations/NNN_name.sql into a C++ table of {version, name, sql}.
+# Turns server/store/sqlite/migrations/NNN_name.sql into a C++ table of {version, name, sql}.
 file(GLOB files "${DIR}/*.sql")
 list(SORT files)
 set(body "")
@@ -8,5 +8,5 @@ foreach(f IN LISTS files)
   file(READ "${f}" sql)
   string(APPEND body "  {${version}, \"${name}\", R\"dozorsql(${sql})dozorsql\"},\n")
 endforeach()
-file(WRITE "${OUT}.tmp" "// Generated from server/store/migrations/*.sql. Do not edit.\n#include \"store/migrations.hpp\"\n\nnamespace dozor::server {\n\nconst std::vector<Migration>& Migrations() {\n  static const std::vector<Migration> kMigrations = {\n${body}  };\n  return kMigrations;\n}\n\n}  // namespace dozor::server\n")
+file(WRITE "${OUT}.tmp" "// Generated from server/store/sqlite/migrations/*.sql. Do not edit.\n#include \"store/sqlite/migrations.hpp\"\n\nnamespace dozor::server {\n\nconst std::vector<Migration>& Migrations() {\n  static const std::vector<Migration> kMigrations = {\n${body}  };\n  return kMigrations;\n}\n\n}  // namespace dozor::server\n")
 file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

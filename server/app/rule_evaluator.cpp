@@ -14,7 +14,7 @@ RuleEvaluator::RuleEvaluator(Store& store, std::unique_ptr<rules::RuleEngine> en
                              const Clock& clock, RuleEvaluatorOptions options)
     : store_(store), engine_(std::move(engine)), clock_(clock), options_(options) {
   for (const auto& rule : engine_->pack().rules) {
-    meta_[rule.id] = RuleMeta{rule.severity, rule.category};
+    meta_[rule.id] = RuleMeta{ParseSeverity(rule.severity).value_or(Severity::kInfo), rule.category};
   }
 }
 
@@ -148,7 +148,7 @@ Status RuleEvaluator::Apply(const rules::EvaluationResult& result, int64_t now_m
     input.hits.push_back(
         FindingHit{hit.rule_id, hit.org_id, hit.host_id, hit.evidence_json, hit.sustain_only});
   }
-  auto applied = store_.ApplyEvaluation(input, now_ms);
+  auto applied = store_.Findings().ApplyEvaluation(input, now_ms);
   if (!applied.ok()) {
     return applied.error();
   }
@@ -159,11 +159,11 @@ Status RuleEvaluator::Apply(const rules::EvaluationResult& result, int64_t now_m
   return OkStatus();
 }
 
-Result<std::optional<rules::ActiveTargets>> ActiveFindingTargets(Store& store) {
+Result<std::optional<rules::ActiveTargets>> ActiveFindingTargets(FindingStore& finding_store) {
   FindingFilter filter;
-  filter.states = {"open", "acknowledged", "regressed", "waived"};
+  filter.states.assign(std::begin(kActiveFindingStates), std::end(kActiveFindingStates));
   filter.limit = kMaxActiveTargets + 1;
-  DOZOR_ASSIGN_OR_RETURN(std::vector<Finding> findings, store.ListFindings(filter));
+  DOZOR_ASSIGN_OR_RETURN(std::vector<Finding> findings, finding_store.ListFindings(filter));
   if (findings.size() > static_cast<size_t>(kMaxActiveTargets)) {
     return std::optional<rules::ActiveTargets>();  // too many to list: sustain runs everywhere
   }
@@ -184,7 +184,7 @@ Result<std::optional<rules::ActiveTargets>> ActiveFindingTargets(Store& store) {
 }
 
 Status RuleEvaluator::RunFull(int64_t now_ms) {
-  DOZOR_ASSIGN_OR_RETURN(auto active, ActiveFindingTargets(store_));
+  DOZOR_ASSIGN_OR_RETURN(auto active, ActiveFindingTargets(store_.Findings()));
   DOZOR_ASSIGN_OR_RETURN(std::vector<rules::EvaluationResult> results,
                          engine_->EvaluateAll(now_ms, active ? &*active : nullptr));
   for (const auto& result : results) {
@@ -200,9 +200,9 @@ Status RuleEvaluator::RunFull(int64_t now_ms) {
   for (const auto& error : engine_->pack().errors) {
     live.push_back(std::filesystem::path(error.source).stem().string());
   }
-  DOZOR_RETURN_IF_ERROR(store_.ResolveFindingsOfRemovedRules(live, now_ms));
+  DOZOR_RETURN_IF_ERROR(store_.Findings().ResolveFindingsOfRemovedRules(live, now_ms));
   DOZOR_RETURN_IF_ERROR(ResolveFindingsOfRevokedHosts(now_ms));
-  DOZOR_RETURN_IF_ERROR(store_.ExpireWaivers(now_ms));
+  DOZOR_RETURN_IF_ERROR(store_.Findings().ExpireWaivers(now_ms));
   return OkStatus();
 }
 
@@ -210,15 +210,15 @@ Status RuleEvaluator::ResolveFindingsOfRevokedHosts(int64_t now_ms) {
   // A revoked (decommissioned) host is never evaluated again, so its findings would stay active
   // for ever and keep counting against the client: resolve them, one evaluation per rule with
   // no hits for those hosts.
-  DOZOR_ASSIGN_OR_RETURN(auto keys, store_.ListLiveHostKeys());
+  DOZOR_ASSIGN_OR_RETURN(auto keys, store_.Hosts().ListLiveHostKeys());
   std::unordered_set<int64_t> live;
   for (const auto& [host_pk, org_id] : keys) {
     live.insert(host_pk);
   }
   FindingFilter filter;
-  filter.states = {"open", "acknowledged", "regressed", "waived"};
+  filter.states.assign(std::begin(kActiveFindingStates), std::end(kActiveFindingStates));
   filter.limit = kMaxActiveTargets;
-  DOZOR_ASSIGN_OR_RETURN(std::vector<Finding> findings, store_.ListFindings(filter));
+  DOZOR_ASSIGN_OR_RETURN(std::vector<Finding> findings, store_.Findings().ListFindings(filter));
   std::map<std::string, std::vector<int64_t>> gone;  // rule -> revoked host pks
   for (const auto& finding : findings) {
     if (finding.target.rfind("host:", 0) != 0) {
@@ -239,7 +239,7 @@ Status RuleEvaluator::ResolveFindingsOfRevokedHosts(int64_t now_ms) {
     input.rule_ids = {rule_id};
     input.targets = std::move(hosts);
     input.meta = meta_;
-    DOZOR_ASSIGN_OR_RETURN(auto applied, store_.ApplyEvaluation(input, now_ms));
+    DOZOR_ASSIGN_OR_RETURN(auto applied, store_.Findings().ApplyEvaluation(input, now_ms));
     spdlog::info("rules: resolved {} finding(s) of {} on revoked hosts", applied.resolved,
                  rule_id);
   }
@@ -260,7 +260,7 @@ Status RuleEvaluator::RunOrganization(int64_t org_id, int64_t now_ms) {
 }
 
 Status RuleEvaluator::RunOrganizationFully(int64_t org_id, int64_t now_ms) {
-  DOZOR_ASSIGN_OR_RETURN(auto keys, store_.ListLiveHostKeys());
+  DOZOR_ASSIGN_OR_RETURN(auto keys, store_.Hosts().ListLiveHostKeys());
   for (const auto& [host_pk, host_org] : keys) {
     if (host_org == org_id) {
       DOZOR_RETURN_IF_ERROR(RunHost(host_pk, DirtyHost{org_id, true, true}, now_ms));
@@ -268,7 +268,7 @@ Status RuleEvaluator::RunOrganizationFully(int64_t org_id, int64_t now_ms) {
   }
   DOZOR_RETURN_IF_ERROR(RunOrganization(org_id, now_ms));
   estate_pending_.erase(org_id);
-  DOZOR_RETURN_IF_ERROR(store_.ExpireWaivers(now_ms));
+  DOZOR_RETURN_IF_ERROR(store_.Findings().ExpireWaivers(now_ms));
   return OkStatus();
 }
 

@@ -37,7 +37,7 @@ struct RuleEvaluatorOptions {
 // Targets with an active finding, by rule (what sustain queries can keep); empty optional when
 // there are more than kMaxActiveTargets (the caller then runs sustain over everything).
 inline constexpr int kMaxActiveTargets = 50000;
-Result<std::optional<rules::ActiveTargets>> ActiveFindingTargets(Store& store);
+Result<std::optional<rules::ActiveTargets>> ActiveFindingTargets(FindingStore& finding_store);
 
 class RuleEvaluator {
  public:

@@ -8,7 +8,7 @@
 #include "rules/rule.hpp"
 #include "rules/rule_engine.hpp"
 #include "store/sqlite/sqlite_fact_source.hpp"
-#include "store/store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 
 namespace dozor::server {
 namespace {

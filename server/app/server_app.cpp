@@ -16,7 +16,7 @@
 #include "rules/rule.hpp"
 #include "rules/rule_engine.hpp"
 #include "store/sqlite/sqlite_fact_source.hpp"
-#include "store/store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 
 namespace dozor::server {
 namespace {
@@ -97,6 +97,7 @@ Status ServerApp::Start() {
   SqliteStoreOptions store_options;
   store_options.path = config_.DatabasePath().string();
   store_options.rule_window_s = int64_t{config_.rules_window_minutes} * 60;
+  store_options.clock = &clock_;
   DOZOR_ASSIGN_OR_RETURN(store_, OpenSqliteStore(store_options));
 
   // Rules: a broken rule file is logged with file:line and skipped; the rest of the pack runs.
@@ -119,28 +120,28 @@ Status ServerApp::Start() {
   RuleEvaluatorOptions evaluator_options;
   evaluator_options.full_interval_ms = int64_t{config_.rules_full_interval_seconds} * 1000;
   evaluator_ = std::make_unique<RuleEvaluator>(*store_, std::move(engine), clock_, evaluator_options);
-  store_->SetCommitObserver(
+  store_->Hosts().SetCommitObserver(
       [evaluator = evaluator_.get()](const std::vector<CommittedHost>& hosts) {
         evaluator->MarkDirty(hosts);
       });
   evaluator_->Start();
 
-  auto admin_token = http::BootstrapAdminToken(*store_, config_.AdminTokenPath(), clock_);
+  auto admin_token = http::BootstrapAdminToken(store_->ApiTokens(), config_.AdminTokenPath(), clock_);
   if (!admin_token.ok()) {
     return admin_token.error().Wrap("creating the first admin API token");
   }
   if (admin_token->has_value()) {
     spdlog::info("created the first admin API token in {} (mode 0600)", config_.AdminTokenPath().string());
   } else if (config_.reset_admin_token) {
-    auto issued = http::IssueAdminToken(*store_, config_.AdminTokenPath(), "reset-admin");
+    auto issued = http::IssueAdminToken(store_->ApiTokens(), config_.AdminTokenPath(), "reset-admin");
     if (!issued.ok()) return issued.error().Wrap("--reset-admin-token");
     spdlog::warn("issued a new admin API token into {} (--reset-admin-token); older tokens stay valid "
                  "until revoked", config_.AdminTokenPath().string());
   }
 
-  writer_ = std::make_unique<ReportWriter>(*store_);
+  writer_ = std::make_unique<ReportWriter>(store_->Hosts());
   writer_->Start();
-  ingest_ = std::make_unique<IngestService>(*store_, *writer_, clock_);
+  ingest_ = std::make_unique<IngestService>(store_->Agents(), *writer_, clock_);
 
   grpc::ServerBuilder builder;
   std::shared_ptr<grpc::ServerCredentials> credentials;
@@ -209,7 +210,7 @@ void ServerApp::RetentionLoop() {
       if (stop_cv_.wait_for(lock, std::chrono::minutes(10), [this] { return stopping_; })) return;
     }
     int64_t cutoff = clock_.NowMs() - int64_t{config_.health_retention_days} * 24 * 3600 * 1000;
-    auto pruned = store_->PruneHealth(cutoff);
+    auto pruned = store_->Hosts().PruneHealth(cutoff);
     if (!pruned.ok()) {
       spdlog::warn("health retention failed: {}", pruned.error().message);
     } else if (*pruned > 0) {
@@ -233,7 +234,7 @@ void ServerApp::Stop() {
   if (http_server_) http_server_->Stop();
   if (grpc_server_) grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (writer_) writer_->Stop();
-  if (store_) store_->SetCommitObserver(nullptr);
+  if (store_) store_->Hosts().SetCommitObserver(nullptr);
   if (evaluator_) evaluator_->Stop();  // commits what is queued; its acks go nowhere, agents resend
   if (retention_thread_.joinable()) retention_thread_.join();
 }

@@ -41,7 +41,7 @@ ApiResponse ApiService::Handle(ApiRequest& request) {
     }
     const Route& route = *match.route;
     if (route.access != Access::kPublic) {
-      auto caller = Authenticate(context_.store, request.authorization, context_.clock);
+      auto caller = Authenticate(context_.store.ApiTokens(), request.authorization, context_.clock);
       if (!caller.ok()) {
         if (caller.error().code == ErrorCode::kPermissionDenied) {
           return ErrorResponse(401, "unauthenticated", caller.error().message);
@@ -52,7 +52,7 @@ ApiResponse ApiService::Handle(ApiRequest& request) {
       if (!RoleAllows(caller->role, route.access)) {
         return ErrorResponse(
             403, "forbidden",
-            "role '" + caller->role + "' may not " + request.method + " " + request.path);
+            "role '" + std::string(ToString(caller->role)) + "' may not " + request.method + " " + request.path);
       }
       request.caller = std::move(caller).value();
     }

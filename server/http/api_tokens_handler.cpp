@@ -21,7 +21,7 @@ nlohmann::json ApiTokenJson(const ApiToken& token, int64_t now_ms) {
 }
 
 ApiResponse ListApiTokens(ApiContext& context) {
-  auto tokens = context.store.ListApiTokens();
+  auto tokens = context.store.ApiTokens().ListApiTokens();
   if (!tokens.ok()) {
     return ErrorResponse(tokens.error());
   }
@@ -54,7 +54,9 @@ ApiResponse CreateApiToken(ApiContext& context, const ApiRequest& request) {
   if (trimmed_name.empty() || trimmed_name.size() > kMaxNameBytes) {
     return ErrorResponse(400, "invalid_argument", "name is required (1..200 bytes)");
   }
-  if (!role->has_value() || !IsValidRole(**role)) {
+  const std::optional<ApiRole> parsed_role =
+      role->has_value() ? ParseApiRole(**role) : std::nullopt;
+  if (!parsed_role) {
     return ErrorResponse(400, "invalid_argument", "role must be one of admin, operator, viewer");
   }
   auto plaintext = NewApiTokenPlaintext();
@@ -66,7 +68,7 @@ ApiResponse CreateApiToken(ApiContext& context, const ApiRequest& request) {
     expires_at_ms = context.clock.NowMs() + **ttl_days * 86'400'000;
   }
   auto created =
-      context.store.CreateApiToken(trimmed_name, **role, Sha256Hex(*plaintext),
+      context.store.ApiTokens().CreateApiToken(trimmed_name, *parsed_role, Sha256Hex(*plaintext),
                                    plaintext->substr(0, kTokenHintLength), expires_at_ms);
   if (!created.ok()) {
     return ErrorResponse(created.error());
@@ -83,7 +85,7 @@ ApiResponse RevokeApiToken(ApiContext& context, const ApiRequest& request) {
   if (!id.ok()) {
     return ErrorResponse(id.error());
   }
-  if (auto revoked = context.store.RevokeApiToken(*id, context.clock.NowMs()); !revoked.ok()) {
+  if (auto revoked = context.store.ApiTokens().RevokeApiToken(*id, context.clock.NowMs()); !revoked.ok()) {
     return ErrorResponse(revoked.error());
   }
   ApiResponse response;

@@ -20,25 +20,20 @@ Result<std::string> NewEnrollmentTokenPlaintext() {
   return std::string(kEnrollmentTokenPrefix) + random;
 }
 
-bool IsValidRole(std::string_view role) {
-  return role == "admin" || role == "operator" || role == "viewer";
-}
-
-bool RoleAllows(std::string_view role, Access access) {
+bool RoleAllows(ApiRole role, Access access) {
   switch (access) {
     case Access::kPublic:
-      return true;
     case Access::kRead:
-      return IsValidRole(role);
+      return true;
     case Access::kWrite:
-      return role == "admin" || role == "operator";
+      return role == ApiRole::kAdmin || role == ApiRole::kOperator;
     case Access::kAdmin:
-      return role == "admin";
+      return role == ApiRole::kAdmin;
   }
   return false;
 }
 
-Result<ApiToken> Authenticate(Store& store, std::string_view authorization_header,
+Result<ApiToken> Authenticate(ApiTokenStore& store, std::string_view authorization_header,
                               const Clock& clock) {
   constexpr std::string_view kScheme = "Bearer ";
   if (authorization_header.empty()) {
@@ -59,7 +54,7 @@ Result<ApiToken> Authenticate(Store& store, std::string_view authorization_heade
   return result;
 }
 
-Result<std::optional<std::string>> BootstrapAdminToken(Store& store,
+Result<std::optional<std::string>> BootstrapAdminToken(ApiTokenStore& store,
                                                        const std::filesystem::path& token_file,
                                                        const Clock& clock) {
   (void)clock;  // the bootstrap token never expires; the clock is kept for symmetry with callers
@@ -71,7 +66,7 @@ Result<std::optional<std::string>> BootstrapAdminToken(Store& store,
   return std::optional<std::string>(std::move(token));
 }
 
-Result<std::string> IssueAdminToken(Store& store, const std::filesystem::path& token_file,
+Result<std::string> IssueAdminToken(ApiTokenStore& store, const std::filesystem::path& token_file,
                                     std::string_view name) {
   DOZOR_ASSIGN_OR_RETURN(std::string token, NewApiTokenPlaintext());
   // Write the file first: a token stored but never shown would lock the operator out.
@@ -79,7 +74,7 @@ Result<std::string> IssueAdminToken(Store& store, const std::filesystem::path& t
     DOZOR_RETURN_IF_ERROR(EnsureDirectory(token_file.parent_path(), 0700));
   }
   DOZOR_RETURN_IF_ERROR(WriteFileAtomic(token_file, token + "\n", 0600));
-  auto created = store.CreateApiToken(name, "admin", Sha256Hex(token),
+  auto created = store.CreateApiToken(name, ApiRole::kAdmin, Sha256Hex(token),
                                       token.substr(0, kTokenHintLength), std::nullopt);
   if (!created.ok()) {
     return created.error().Wrap("storing admin token");

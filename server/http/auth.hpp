@@ -10,7 +10,7 @@
 #include "dozor/common/clock.hpp"
 #include "dozor/common/result.hpp"
 #include "http/api_types.hpp"
-#include "store/store.hpp"
+#include "store/api_token_store.hpp"
 
 namespace dozor::server::http {
 
@@ -22,26 +22,25 @@ inline constexpr size_t kTokenHintLength = 12;
 Result<std::string> NewApiTokenPlaintext();
 Result<std::string> NewEnrollmentTokenPlaintext();
 
-bool IsValidRole(std::string_view role);
 // True if a token with `role` may call a route needing `access`.
-bool RoleAllows(std::string_view role, Access access);
+bool RoleAllows(ApiRole role, Access access);
 
 // Checks "Authorization: Bearer <token>". kPermissionDenied (-> 401) when missing or unknown;
 // other errors are store failures.
-Result<ApiToken> Authenticate(Store& store, std::string_view authorization_header,
+Result<ApiToken> Authenticate(ApiTokenStore& store, std::string_view authorization_header,
                               const Clock& clock);
 
 // If the store holds no API tokens at all, creates an admin token, writes its plaintext to
 // `token_file` (mode 0600, atomically) and returns it; otherwise returns nullopt and touches
 // nothing. Called once at server start so a fresh install has a way in.
-Result<std::optional<std::string>> BootstrapAdminToken(Store& store,
+Result<std::optional<std::string>> BootstrapAdminToken(ApiTokenStore& store,
                                                        const std::filesystem::path& token_file,
                                                        const Clock& clock);
 
 // Creates a new admin token, writes its plaintext to `token_file` (0600) and returns it. Used for
 // the bootstrap and by `dozor-server --reset-admin-token` when the file was lost or the last
 // admin token revoked (whoever can run the server on its database is already trusted).
-Result<std::string> IssueAdminToken(Store& store, const std::filesystem::path& token_file,
+Result<std::string> IssueAdminToken(ApiTokenStore& store, const std::filesystem::path& token_file,
                                     std::string_view name);
 
 }  // namespace dozor::server::http

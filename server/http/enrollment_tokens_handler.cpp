@@ -39,7 +39,7 @@ ApiResponse CreateToken(ApiContext& context, const ApiRequest& request) {
   if (trimmed_label.size() > kMaxLabelBytes) {
     return ErrorResponse(400, "invalid_argument", "label must be at most 200 bytes");
   }
-  auto org = FindOrg(context.store, request.params.at("org"));
+  auto org = FindOrg(context.store.Organizations(), request.params.at("org"));
   if (!org.ok()) {
     return ErrorResponse(org.error());
   }
@@ -57,7 +57,7 @@ ApiResponse CreateToken(ApiContext& context, const ApiRequest& request) {
   if (hours > 0) {
     token.expires_at_ms = now_ms + hours * 3600 * 1000;
   }
-  auto created = context.store.CreateEnrollmentToken(token);
+  auto created = context.store.Agents().CreateEnrollmentToken(token);
   if (!created.ok()) {
     return ErrorResponse(created.error());
   }
@@ -80,13 +80,13 @@ ApiResponse CreateToken(ApiContext& context, const ApiRequest& request) {
 ApiResponse ListTokens(ApiContext& context, const ApiRequest& request) {
   std::optional<int64_t> org_id;
   if (const auto it = request.query.find("org"); it != request.query.end() && !it->second.empty()) {
-    auto org = FindOrg(context.store, it->second);
+    auto org = FindOrg(context.store.Organizations(), it->second);
     if (!org.ok()) {
       return ErrorResponse(org.error());
     }
     org_id = org->id;
   }
-  auto tokens = context.store.ListEnrollmentTokens(org_id);
+  auto tokens = context.store.Agents().ListEnrollmentTokens(org_id);
   if (!tokens.ok()) {
     return ErrorResponse(tokens.error());
   }
@@ -104,7 +104,7 @@ ApiResponse RevokeToken(ApiContext& context, const ApiRequest& request) {
   if (!id.ok()) {
     return ErrorResponse(id.error());
   }
-  if (auto revoked = context.store.RevokeEnrollmentToken(*id, context.clock.NowMs());
+  if (auto revoked = context.store.Agents().RevokeEnrollmentToken(*id, context.clock.NowMs());
       !revoked.ok()) {
     return ErrorResponse(revoked.error());
   }

@@ -17,7 +17,6 @@ constexpr size_t kMaxFilterBytes = 200;
 constexpr int64_t kMsPerDay = 86'400'000;
 
 constexpr std::string_view kStates[] = {"open", "acknowledged", "regressed", "waived", "resolved"};
-constexpr std::string_view kActiveStates[] = {"open", "acknowledged", "regressed", "waived"};
 constexpr std::string_view kSeverities[] = {"critical", "high", "medium", "low", "info"};
 
 template <size_t N>
@@ -108,7 +107,7 @@ nlohmann::json EventJson(const FindingEvent& event) {
   nlohmann::json out = {{"id", event.id},
                         {"kind", event.kind},
                         {"actor", event.actor},
-                        {"from_state", event.from_state},
+                        {"from_state", event.from_state ? ToString(*event.from_state) : ""},
                         {"to_state", event.to_state},
                         {"comment", event.comment}};
   PutTime(out, "at", event.at_ms);
@@ -134,7 +133,7 @@ ApiResponse ListFindingsRoute(ApiContext& context, const ApiRequest& request) {
   FindingFilter filter;
   filter.limit = static_cast<int>(*limit);
   if (const auto it = request.query.find("org"); it != request.query.end() && !it->second.empty()) {
-    auto org = FindOrg(context.store, it->second);
+    auto org = FindOrg(context.store.Organizations(), it->second);
     if (!org.ok()) {
       return ErrorResponse(org.error());
     }
@@ -156,13 +155,15 @@ ApiResponse ListFindingsRoute(ApiContext& context, const ApiRequest& request) {
   }
   const auto state = request.query.find("state");
   if (state == request.query.end() || state->second.empty()) {
-    filter.states.assign(std::begin(kActiveStates), std::end(kActiveStates));
+    filter.states.assign(std::begin(kActiveFindingStates), std::end(kActiveFindingStates));
   } else if (state->second != "all") {
     auto states = CommaList(state->second, "state", kStates);
     if (!states.ok()) {
       return ErrorResponse(400, "invalid_argument", states.error().message + " (or all)");
     }
-    filter.states = std::move(states).value();
+    for (const auto& text : *states) {
+      filter.states.push_back(*ParseFindingState(text));  // CommaList checked the spelling
+    }
   }
   if (const auto it = request.query.find("severity");
       it != request.query.end() && !it->second.empty()) {
@@ -170,9 +171,11 @@ ApiResponse ListFindingsRoute(ApiContext& context, const ApiRequest& request) {
     if (!severities.ok()) {
       return ErrorResponse(severities.error());
     }
-    filter.severities = std::move(severities).value();
+    for (const auto& text : *severities) {
+      filter.severities.push_back(*ParseSeverity(text));  // CommaList checked the spelling
+    }
   }
-  auto findings = context.store.ListFindings(filter);
+  auto findings = context.store.Findings().ListFindings(filter);
   if (!findings.ok()) {
     return ErrorResponse(findings.error());
   }
@@ -193,11 +196,11 @@ ApiResponse ShowFindingRoute(ApiContext& context, const ApiRequest& request) {
   if (!id.ok()) {
     return ErrorResponse(id.error());
   }
-  auto finding = context.store.GetFinding(*id);
+  auto finding = context.store.Findings().GetFinding(*id);
   if (!finding.ok()) {
     return FindingError(finding.error(), *id);
   }
-  auto events = context.store.ListFindingEvents(*id);
+  auto events = context.store.Findings().ListFindingEvents(*id);
   if (!events.ok()) {
     return FindingError(events.error(), *id);
   }
@@ -386,7 +389,7 @@ ApiResponse ChangeFindingRoute(ApiContext& context, const ApiRequest& request, A
       if (!comment.ok()) {
         return ErrorResponse(comment.error());
       }
-      changed = context.store.AcknowledgeFinding(*id, actor, *comment, now);
+      changed = context.store.Findings().AcknowledgeFinding(*id, actor, *comment, now);
       break;
     }
     case Action::kWaive: {
@@ -398,7 +401,7 @@ ApiResponse ChangeFindingRoute(ApiContext& context, const ApiRequest& request, A
       if (!until.ok()) {
         return ErrorResponse(until.error());
       }
-      changed = context.store.WaiveFinding(*id, actor, *reason, *until, now);
+      changed = context.store.Findings().WaiveFinding(*id, actor, *reason, *until, now);
       break;
     }
     case Action::kUnwaive: {
@@ -406,7 +409,7 @@ ApiResponse ChangeFindingRoute(ApiContext& context, const ApiRequest& request, A
       if (!comment.ok()) {
         return ErrorResponse(comment.error());
       }
-      changed = context.store.UnwaiveFinding(*id, actor, *comment, now);
+      changed = context.store.Findings().UnwaiveFinding(*id, actor, *comment, now);
       break;
     }
     case Action::kComment: {
@@ -414,7 +417,7 @@ ApiResponse ChangeFindingRoute(ApiContext& context, const ApiRequest& request, A
       if (!comment.ok()) {
         return ErrorResponse(comment.error());
       }
-      changed = context.store.CommentFinding(*id, actor, *comment, now);
+      changed = context.store.Findings().CommentFinding(*id, actor, *comment, now);
       break;
     }
   }

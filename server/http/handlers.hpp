@@ -50,7 +50,7 @@ void RegisterImportRoutes(Router& router, ApiContext& context);
 
 nlohmann::json OrganizationJson(const Organization& org);
 // Resolves "{org}" (id or name) to an organisation.
-Result<Organization> FindOrg(Store& store, std::string_view key);
+Result<Organization> FindOrg(OrganizationStore& store, std::string_view key);
 // "lang" query parameter: "en" or "ru"; `fallback` when absent; kInvalidArgument otherwise.
 Result<std::string> QueryLang(const ApiRequest& request, std::string_view fallback);
 // A waiver's end: "YYYY-MM-DD" (through that UTC day: the next midnight UTC) or RFC 3339

@@ -116,13 +116,13 @@ ApiResponse HostError(const Error& error, std::string_view agent_id) {
 ApiResponse ListHostsRoute(ApiContext& context, const ApiRequest& request) {
   std::optional<int64_t> org_id;
   if (const auto it = request.query.find("org"); it != request.query.end() && !it->second.empty()) {
-    auto org = FindOrg(context.store, it->second);
+    auto org = FindOrg(context.store.Organizations(), it->second);
     if (!org.ok()) {
       return ErrorResponse(org.error());
     }
     org_id = org->id;
   }
-  auto hosts = context.store.ListHosts(org_id);
+  auto hosts = context.store.Hosts().ListHosts(org_id);
   if (!hosts.ok()) {
     return ErrorResponse(hosts.error());
   }
@@ -139,7 +139,7 @@ ApiResponse ShowHost(ApiContext& context, const ApiRequest& request) {
   if (!id.ok()) {
     return ErrorResponse(id.error());
   }
-  auto host = context.store.GetHost(*id);
+  auto host = context.store.Hosts().GetHost(*id);
   if (!host.ok()) {
     return HostError(host.error(), *id);
   }
@@ -153,7 +153,7 @@ ApiResponse ShowInventory(ApiContext& context, const ApiRequest& request) {
   if (!id.ok()) {
     return ErrorResponse(id.error());
   }
-  auto inventory = context.store.GetInventory(*id);
+  auto inventory = context.store.Hosts().GetInventory(*id);
   if (!inventory.ok()) {
     return HostError(inventory.error(), *id);
   }
@@ -194,7 +194,7 @@ std::optional<HistoryQuery> ParseHistoryQuery(ApiContext& context, const ApiRequ
       return std::nullopt;
     }
   }
-  if (auto host = context.store.GetHost(*id); !host.ok()) {
+  if (auto host = context.store.Hosts().GetHost(*id); !host.ok()) {
     *error = HostError(host.error(), *id);
     return std::nullopt;
   }
@@ -207,7 +207,7 @@ ApiResponse ListChangesRoute(ApiContext& context, const ApiRequest& request) {
   if (!query) {
     return error;
   }
-  auto changes = context.store.ListChanges(query->agent_id, query->since_ms, query->limit);
+  auto changes = context.store.Hosts().ListChanges(query->agent_id, query->since_ms, query->limit);
   if (!changes.ok()) {
     return HostError(changes.error(), query->agent_id);
   }
@@ -233,7 +233,7 @@ ApiResponse ListHealthRoute(ApiContext& context, const ApiRequest& request) {
   if (!query) {
     return error;
   }
-  auto records = context.store.ListHealth(query->agent_id, query->since_ms, query->limit);
+  auto records = context.store.Hosts().ListHealth(query->agent_id, query->since_ms, query->limit);
   if (!records.ok()) {
     return HostError(records.error(), query->agent_id);
   }
@@ -259,7 +259,7 @@ ApiResponse RevokeHost(ApiContext& context, const ApiRequest& request) {
   if (!id.ok()) {
     return ErrorResponse(id.error());
   }
-  if (auto revoked = context.store.RevokeAgent(*id, context.clock.NowMs()); !revoked.ok()) {
+  if (auto revoked = context.store.Agents().RevokeAgent(*id, context.clock.NowMs()); !revoked.ok()) {
     return HostError(revoked.error(), *id);
   }
   // The stored revocation stops future streams; this closes the one that may be open now.
@@ -309,7 +309,7 @@ ApiResponse SendCommandRoute(ApiContext& context, const ApiRequest& request) {
     intervals->set_health_interval_seconds(static_cast<uint32_t>(health->value_or(0)));
     intervals->set_inventory_interval_seconds(static_cast<uint32_t>(inventory->value_or(0)));
   }
-  auto host = context.store.GetHost(*id);
+  auto host = context.store.Hosts().GetHost(*id);
   if (!host.ok()) {
     return HostError(host.error(), *id);
   }

@@ -221,7 +221,7 @@ ApiResponse CreateImport(ApiContext& context, const ApiRequest& request) {
         413, "too_large",
         "snapshot file exceeds " + std::to_string(kMaxSnapshotFileBytes) + " bytes");
   }
-  auto org = FindOrg(context.store, request.params.at("org"));
+  auto org = FindOrg(context.store.Organizations(), request.params.at("org"));
   if (!org.ok()) {
     return ErrorResponse(org.error());
   }
@@ -230,7 +230,7 @@ ApiResponse CreateImport(ApiContext& context, const ApiRequest& request) {
   if (!file.ok()) {
     return ErrorResponse(file.error());
   }
-  auto candidates = context.store.FindEnrollmentTokensByHint(org->id, file->token_hint);
+  auto candidates = context.store.Imports().FindEnrollmentTokensByHint(org->id, file->token_hint);
   if (!candidates.ok()) {
     return ErrorResponse(candidates.error());
   }
@@ -264,7 +264,7 @@ ApiResponse CreateImport(ApiContext& context, const ApiRequest& request) {
   import.now_ms = now_ms;
   import.inventory = std::move(file->inventory);
   import.health = std::move(file->health);
-  auto imported = context.store.ImportSnapshot(import);
+  auto imported = context.store.Imports().ImportSnapshot(import);
   if (!imported.ok()) {
     return ErrorResponse(imported.error());
   }
@@ -281,7 +281,7 @@ ApiResponse CreateImport(ApiContext& context, const ApiRequest& request) {
 }
 
 ApiResponse ListImportsRoute(ApiContext& context, const ApiRequest& request) {
-  auto org = FindOrg(context.store, request.params.at("org"));
+  auto org = FindOrg(context.store.Organizations(), request.params.at("org"));
   if (!org.ok()) {
     return ErrorResponse(org.error());
   }
@@ -289,7 +289,7 @@ ApiResponse ListImportsRoute(ApiContext& context, const ApiRequest& request) {
   if (!limit.ok()) {
     return ErrorResponse(limit.error());
   }
-  auto imports = context.store.ListImports(org->id, static_cast<int>(*limit));
+  auto imports = context.store.Imports().ListImports(org->id, static_cast<int>(*limit));
   if (!imports.ok()) {
     return ErrorResponse(imports.error());
   }

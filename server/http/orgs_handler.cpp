@@ -21,11 +21,11 @@ size_t CodePoints(std::string_view text) {
 Status ValidateOrgFields(const std::optional<std::string>& status,
                          const std::optional<std::string>& type,
                          const std::optional<std::string>& engineer) {
-  if (status && !IsValidContractStatus(*status)) {
+  if (status && !ParseContractPhase(*status)) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "contract_status must be one of prospect, remediation, active, ended");
   }
-  if (type && !IsValidContractType(*type)) {
+  if (type && !ParseContractType(*type)) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "contract_type must be one of technical, application, complex");
   }
@@ -36,7 +36,7 @@ Status ValidateOrgFields(const std::optional<std::string>& status,
 }
 
 ApiResponse ListOrgs(ApiContext& context) {
-  auto orgs = context.store.ListOrganizations();
+  auto orgs = context.store.Organizations().ListOrganizations();
   if (!orgs.ok()) {
     return ErrorResponse(orgs.error());
   }
@@ -78,14 +78,14 @@ ApiResponse CreateOrg(ApiContext& context, const ApiRequest& request) {
     return ErrorResponse(valid.error());
   }
   if (status->has_value()) {
-    org.contract_status = **status;
+    org.contract_status = *ParseContractPhase(**status);
   }
   if (type->has_value()) {
-    org.contract_type = **type;
+    org.contract_type = *ParseContractType(**type);
   }
   org.engineer = trimmed_engineer.value_or("");
   org.created_at_ms = context.clock.NowMs();
-  auto created = context.store.CreateOrganization(org);
+  auto created = context.store.Organizations().CreateOrganization(org);
   if (!created.ok()) {
     if (created.error().code == ErrorCode::kAlreadyExists) {
       return ErrorResponse(409, "already_exists", "organisation '" + org.name + "' already exists");
@@ -99,7 +99,7 @@ ApiResponse CreateOrg(ApiContext& context, const ApiRequest& request) {
 }
 
 ApiResponse ShowOrg(ApiContext& context, const ApiRequest& request) {
-  auto org = FindOrg(context.store, request.params.at("org"));
+  auto org = FindOrg(context.store.Organizations(), request.params.at("org"));
   if (!org.ok()) {
     return ErrorResponse(org.error());
   }
@@ -130,21 +130,24 @@ ApiResponse PatchOrg(ApiContext& context, const ApiRequest& request) {
     }
   }
   OrganizationPatch patch;
-  patch.contract_status = *status;
-  patch.contract_type = *type;
   if (engineer->has_value()) {
     patch.engineer = Trim(**engineer);
   }
-  if (auto valid = ValidateOrgFields(patch.contract_status, patch.contract_type, patch.engineer);
-      !valid.ok()) {
+  if (auto valid = ValidateOrgFields(*status, *type, patch.engineer); !valid.ok()) {
     return ErrorResponse(valid.error());
   }
-  auto org = FindOrg(context.store, request.params.at("org"));
+  if (status->has_value()) {
+    patch.contract_status = ParseContractPhase(**status);
+  }
+  if (type->has_value()) {
+    patch.contract_type = ParseContractType(**type);
+  }
+  auto org = FindOrg(context.store.Organizations(), request.params.at("org"));
   if (!org.ok()) {
     return ErrorResponse(org.error());
   }
   patch.actor = ActorOf(request);
-  auto updated = context.store.UpdateOrganization(org->id, patch);
+  auto updated = context.store.Organizations().UpdateOrganization(org->id, patch);
   if (!updated.ok()) {
     return ErrorResponse(updated.error());
   }
@@ -162,7 +165,8 @@ nlohmann::json SnapshotJson(const AuditSnapshot& snapshot) {
   nlohmann::json by_severity = nlohmann::json::object();
   out["findings"] = nlohmann::json::array();
   for (const auto& finding : snapshot.findings) {
-    by_severity[finding.severity] = by_severity.value(finding.severity, 0) + 1;
+    const std::string severity(ToString(finding.severity));
+    by_severity[severity] = by_severity.value(severity, 0) + 1;
     out["findings"].push_back({{"rule_id", finding.rule_id},
                                {"target", finding.target},
                                {"agent_id", finding.agent_id},
@@ -174,7 +178,7 @@ nlohmann::json SnapshotJson(const AuditSnapshot& snapshot) {
   return out;
 }
 
-Result<nlohmann::json> OptionalSnapshotJson(Store& store, int64_t org_id, std::string_view kind) {
+Result<nlohmann::json> OptionalSnapshotJson(OrganizationStore& store, int64_t org_id, AuditSnapshotKind kind) {
   DOZOR_ASSIGN_OR_RETURN(std::optional<AuditSnapshot> snapshot,
                          store.GetAuditSnapshot(org_id, kind));
   return snapshot.has_value() ? SnapshotJson(*snapshot) : nlohmann::json(nullptr);
@@ -183,15 +187,15 @@ Result<nlohmann::json> OptionalSnapshotJson(Store& store, int64_t org_id, std::s
 // The contract lifecycle of one organisation: current phase, every move, and the baselines the
 // audit report compares against.
 ApiResponse ContractResponse(ApiContext& context, const Organization& org) {
-  auto events = context.store.ListContractEvents(org.id);
+  auto events = context.store.Organizations().ListContractEvents(org.id);
   if (!events.ok()) {
     return ErrorResponse(events.error());
   }
-  auto first_audit = OptionalSnapshotJson(context.store, org.id, "first-audit");
+  auto first_audit = OptionalSnapshotJson(context.store.Organizations(), org.id, AuditSnapshotKind::kFirstAudit);
   if (!first_audit.ok()) {
     return ErrorResponse(first_audit.error());
   }
-  auto signing = OptionalSnapshotJson(context.store, org.id, "signing");
+  auto signing = OptionalSnapshotJson(context.store.Organizations(), org.id, AuditSnapshotKind::kSigning);
   if (!signing.ok()) {
     return ErrorResponse(signing.error());
   }
@@ -213,7 +217,7 @@ ApiResponse ContractResponse(ApiContext& context, const Organization& org) {
 }
 
 ApiResponse ShowContract(ApiContext& context, const ApiRequest& request) {
-  auto org = FindOrg(context.store, request.params.at("org"));
+  auto org = FindOrg(context.store.Organizations(), request.params.at("org"));
   if (!org.ok()) {
     return ErrorResponse(org.error());
   }
@@ -235,14 +239,14 @@ ApiResponse MoveContract(ApiContext& context, const ApiRequest& request) {
   if (auto valid = ValidateOrgFields(*status, std::nullopt, std::nullopt); !valid.ok()) {
     return ErrorResponse(valid.error());
   }
-  auto org = FindOrg(context.store, request.params.at("org"));
+  auto org = FindOrg(context.store.Organizations(), request.params.at("org"));
   if (!org.ok()) {
     return ErrorResponse(org.error());
   }
   OrganizationPatch patch;
-  patch.contract_status = *status;
+  patch.contract_status = ParseContractPhase(**status);
   patch.actor = ActorOf(request);
-  auto updated = context.store.UpdateOrganization(org->id, patch);
+  auto updated = context.store.Organizations().UpdateOrganization(org->id, patch);
   if (!updated.ok()) {
     return ErrorResponse(updated.error());
   }
@@ -259,16 +263,17 @@ ApiResponse RecordSnapshot(ApiContext& context, const ApiRequest& request) {
   if (!kind.ok()) {
     return ErrorResponse(kind.error());
   }
-  const std::string chosen = kind->value_or("first-audit");
-  if (chosen != "first-audit" && chosen != "signing") {
+  const std::optional<AuditSnapshotKind> chosen =
+      ParseAuditSnapshotKind(kind->value_or("first-audit"));
+  if (!chosen) {
     return ErrorResponse(400, "invalid_argument", "kind must be first-audit or signing");
   }
-  auto org = FindOrg(context.store, request.params.at("org"));
+  auto org = FindOrg(context.store.Organizations(), request.params.at("org"));
   if (!org.ok()) {
     return ErrorResponse(org.error());
   }
   auto snapshot =
-      context.store.RecordAuditSnapshot(org->id, chosen, ActorOf(request), context.clock.NowMs());
+      context.store.Organizations().RecordAuditSnapshot(org->id, *chosen, ActorOf(request), context.clock.NowMs());
   if (!snapshot.ok()) {
     return ErrorResponse(snapshot.error());
   }
@@ -282,7 +287,7 @@ ApiResponse EvaluateOrg(ApiContext& context, const ApiRequest& request) {
   if (!context.evaluate_now) {
     return ErrorResponse(503, "unavailable", "rule evaluation is not running on this server");
   }
-  auto org = FindOrg(context.store, request.params.at("org"));
+  auto org = FindOrg(context.store.Organizations(), request.params.at("org"));
   if (!org.ok()) {
     return ErrorResponse(org.error());
   }
@@ -308,7 +313,7 @@ nlohmann::json OrganizationJson(const Organization& org) {
   return out;
 }
 
-Result<Organization> FindOrg(Store& store, std::string_view key) {
+Result<Organization> FindOrg(OrganizationStore& store, std::string_view key) {
   if (key.empty() || key.size() > 1000) {
     return MakeError(ErrorCode::kNotFound, "organisation not found");
   }

@@ -106,12 +106,13 @@ ApiResponse ReportRoute(ApiContext& context, const ApiRequest& request) {
   if (!lang.ok()) {
     return ErrorResponse(lang.error());
   }
-  auto org = FindOrg(context.store, request.params.at("org"));
+  auto org = FindOrg(context.store.Organizations(), request.params.at("org"));
   if (!org.ok()) {
     return ErrorResponse(org.error());
   }
   const int64_t now = context.clock.NowMs();
-  auto model = report::BuildAuditReport(context.store, *context.rules, org->id, now, *lang);
+  auto model = report::BuildAuditReport(context.store.Organizations(), context.store.Findings(),
+                                           context.store.Hosts(), *context.rules, org->id, now, *lang);
   if (!model.ok()) {
     return ErrorResponse(model.error());
   }

@@ -186,7 +186,7 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ServerMes
     }
     std::string agent_id(value.substr(0, colon));
     std::string_view secret = value.substr(colon + 1);
-    auto credential = service_.store().GetAgentCredential(agent_id);
+    auto credential = service_.agents().GetAgentCredential(agent_id);
     if (!credential.ok()) {
       if (credential.error().code == ErrorCode::kNotFound) return denied;
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "cannot check credentials: " + credential.error().message);
@@ -275,8 +275,8 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ServerMes
   bool pending_finish_ = false;
 };
 
-IngestService::IngestService(Store& store, ReportWriter& writer, const Clock& clock, IngestOptions options)
-    : store_(store), writer_(writer), clock_(clock), options_(options) {}
+IngestService::IngestService(AgentStore& agents, ReportWriter& writer, const Clock& clock, IngestOptions options)
+    : agents_(agents), writer_(writer), clock_(clock), options_(options) {}
 
 IngestService::~IngestService() = default;
 
@@ -303,7 +303,7 @@ grpc::ServerUnaryReactor* IngestService::Enroll(grpc::CallbackServerContext* con
     agent.machine_id = request->machine_id();
     agent.agent_version = request->agent_version();
     agent.os = request->os();
-    auto enrolled = store_.EnrollAgent(Sha256Hex(request->token()), agent, clock_.NowMs());
+    auto enrolled = agents_.EnrollAgent(Sha256Hex(request->token()), agent, clock_.NowMs());
     if (!enrolled.ok()) {
       spdlog::warn("enrollment of {} from {} refused: {}", request->hostname(), PeerOf(context),
                    enrolled.error().message);

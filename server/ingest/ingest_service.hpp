@@ -19,7 +19,8 @@
 #include "ingest/agent_control.hpp"
 #include "ingest/report_writer.hpp"
 #include "ingest/validate.hpp"
-#include "store/store.hpp"
+#include "store/agent_store.hpp"
+#include "store/host_store.hpp"
 
 namespace dozor::server {
 
@@ -34,7 +35,7 @@ struct StreamState;  // shared between a stream's reactor and the writer's compl
 
 class IngestService final : public dozor::v1::AgentService::CallbackService, public AgentControl {
  public:
-  IngestService(Store& store, ReportWriter& writer, const Clock& clock, IngestOptions options = {});
+  IngestService(AgentStore& agents, ReportWriter& writer, const Clock& clock, IngestOptions options = {});
   ~IngestService() override;
 
   grpc::ServerUnaryReactor* Enroll(grpc::CallbackServerContext* context,
@@ -53,13 +54,13 @@ class IngestService final : public dozor::v1::AgentService::CallbackService, pub
   // Called by streams; public for the reactor class in the .cpp file.
   void Register(const std::string& agent_id, const std::shared_ptr<StreamState>& state);
   void Unregister(const std::string& agent_id, const StreamState* state);
-  Store& store() { return store_; }
+  AgentStore& agents() { return agents_; }
   ReportWriter& writer() { return writer_; }
   const Clock& clock() const { return clock_; }
   const IngestOptions& options() const { return options_; }
 
  private:
-  Store& store_;
+  AgentStore& agents_;
   ReportWriter& writer_;
   const Clock& clock_;
   IngestOptions options_;

@@ -6,7 +6,7 @@
 
 namespace dozor::server {
 
-ReportWriter::ReportWriter(Store& store, ReportWriterOptions options) : store_(store), options_(options) {}
+ReportWriter::ReportWriter(HostStore& hosts, ReportWriterOptions options) : hosts_(hosts), options_(options) {}
 
 ReportWriter::~ReportWriter() { Stop(); }
 
@@ -69,7 +69,7 @@ void ReportWriter::Run() {
     for (auto& pending : batch) {
       reports.push_back(std::move(pending.report));
     }
-    auto results = store_.CommitReports(reports);
+    auto results = hosts_.CommitReports(reports);
     {
       std::lock_guard lock(mutex_);
       if (results.ok()) {

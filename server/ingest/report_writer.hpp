@@ -11,7 +11,7 @@
 #include <mutex>
 #include <thread>
 
-#include "store/store.hpp"
+#include "store/host_store.hpp"
 
 namespace dozor::server {
 
@@ -31,7 +31,7 @@ class ReportWriter {
   // Called on the writer thread once the batch holding the report committed (or failed).
   using Completion = std::function<void(const Result<CommitResult>&)>;
 
-  ReportWriter(Store& store, ReportWriterOptions options = {});
+  ReportWriter(HostStore& hosts, ReportWriterOptions options = {});
   ~ReportWriter();
   ReportWriter(const ReportWriter&) = delete;
   ReportWriter& operator=(const ReportWriter&) = delete;
@@ -52,7 +52,7 @@ class ReportWriter {
   };
   void Run();
 
-  Store& store_;
+  HostStore& hosts_;
   ReportWriterOptions options_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;

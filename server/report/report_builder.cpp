@@ -42,12 +42,12 @@ ReportFinding ToReportFinding(const Finding& finding, const rules::RulePack& pac
     out.in_scope = true;
     out.evidence = RenderEvidence(finding.evidence_json, "");
   }
-  out.severity = finding.severity;
-  out.severity_label = SeverityLabel(finding.severity, lang);
+  out.severity = std::string(ToString(finding.severity));
+  out.severity_label = SeverityLabel(out.severity, lang);
   out.category = finding.category;
   out.category_label = CategoryLabel(finding.category, lang);
-  out.state = finding.state;
-  out.state_label = StateLabel(finding.state, lang);
+  out.state = std::string(ToString(finding.state));
+  out.state_label = StateLabel(out.state, lang);
   out.target = finding.target;
   out.agent_id = finding.agent_id;
   out.hostname = SanitizeUtf8(finding.hostname);
@@ -75,28 +75,30 @@ ProgressItem ItemOf(const std::string& rule_id, const std::string& hostname,
 ProgressComparison Compare(const AuditSnapshot& snapshot, const std::vector<Finding>& findings,
                            const rules::RulePack& pack, std::string_view lang) {
   ProgressComparison out;
-  out.baseline_kind = snapshot.kind;
+  out.baseline_kind = std::string(ToString(snapshot.kind));
   out.baseline_at_ms = snapshot.at_ms;
   std::set<std::pair<std::string, std::string>> baseline;
   for (const auto& entry : snapshot.findings) {
-    if (entry.state.empty() || IsActiveState(entry.state)) {
+    if (IsActiveState(ToString(entry.state))) {
       baseline.emplace(entry.rule_id, entry.target);
     }
   }
   std::set<std::pair<std::string, std::string>> active;
   for (const auto& finding : findings) {
-    if (!IsActiveState(finding.state)) {
+    if (!IsActiveState(ToString(finding.state))) {
       continue;
     }
     auto key = std::make_pair(finding.rule_id, finding.target);
     active.insert(key);
-    auto item = ItemOf(finding.rule_id, finding.hostname, finding.severity, pack, lang);
+    auto item = ItemOf(finding.rule_id, finding.hostname, std::string(ToString(finding.severity)), pack,
+                       lang);
     (baseline.count(key) != 0 ? out.still_open : out.new_since).push_back(std::move(item));
   }
   for (const auto& entry : snapshot.findings) {
     auto key = std::make_pair(entry.rule_id, entry.target);
     if (baseline.count(key) != 0 && active.count(key) == 0) {
-      out.fixed_since.push_back(ItemOf(entry.rule_id, entry.hostname, entry.severity, pack, lang));
+      out.fixed_since.push_back(ItemOf(entry.rule_id, entry.hostname,
+                                            std::string(ToString(entry.severity)), pack, lang));
       active.insert(key);  // a snapshot should not repeat a target; never list it twice
     }
   }
@@ -146,19 +148,19 @@ AuditReport AssembleAuditReport(const ReportSources& sources, const rules::RuleP
   report.text = ReportTextFor(lang);
   report.org_id = org.id;
   report.organization = SanitizeUtf8(org.name);
-  report.contract_type = org.contract_type;
-  report.contract_type_label = ContractTypeLabel(org.contract_type, lang);
-  report.phase = org.contract_status;
-  report.phase_label = PhaseLabel(org.contract_status, lang);
-  report.phase_meaning = PhaseMeaning(org.contract_status, lang);
+  report.contract_type = std::string(ToString(org.contract_type));
+  report.contract_type_label = ContractTypeLabel(report.contract_type, lang);
+  report.phase = std::string(ToString(org.contract_status));
+  report.phase_label = PhaseLabel(report.phase, lang);
+  report.phase_meaning = PhaseMeaning(report.phase, lang);
   report.engineer = SanitizeUtf8(org.engineer);
   report.generated_at_ms = now_ms;
 
   for (const auto& finding : sources.findings) {
-    if (IsActiveState(finding.state)) {
-      report.findings.push_back(ToReportFinding(finding, pack, org.contract_type, lang));
-    } else if (finding.state == "waived") {
-      report.waived.push_back(ToReportFinding(finding, pack, org.contract_type, lang));
+    if (IsActiveState(ToString(finding.state))) {
+      report.findings.push_back(ToReportFinding(finding, pack, report.contract_type, lang));
+    } else if (finding.state == FindingState::kWaived) {
+      report.waived.push_back(ToReportFinding(finding, pack, report.contract_type, lang));
     }
   }
 
@@ -196,25 +198,26 @@ AuditReport AssembleAuditReport(const ReportSources& sources, const rules::RuleP
                      : "No first audit recorded yet: it is recorded when the contract moves to "
                        "remediation.";
   }
-  if (org.contract_status == "active" && sources.signing) {
+  if (org.contract_status == ContractPhase::kActive && sources.signing) {
     report.progress.since_signing = Compare(*sources.signing, sources.findings, pack, lang);
   }
   FinalizeReport(report);
   return report;
 }
 
-Result<AuditReport> BuildAuditReport(Store& store, const rules::RulePack& pack, int64_t org_id,
+Result<AuditReport> BuildAuditReport(OrganizationStore& organizations, FindingStore& findings,
+                                     HostStore& hosts, const rules::RulePack& pack, int64_t org_id,
                                      int64_t now_ms, std::string_view lang) {
   ReportSources sources;
-  DOZOR_ASSIGN_OR_RETURN(sources.organization, store.FindOrganization(std::to_string(org_id)));
+  DOZOR_ASSIGN_OR_RETURN(sources.organization, organizations.FindOrganization(std::to_string(org_id)));
   FindingFilter filter;
   filter.org_id = org_id;
-  filter.states = {"open", "acknowledged", "regressed", "waived"};
+  filter.states.assign(std::begin(kActiveFindingStates), std::end(kActiveFindingStates));
   filter.limit = kMaxReportFindings;
-  DOZOR_ASSIGN_OR_RETURN(sources.findings, store.ListFindings(filter));
-  DOZOR_ASSIGN_OR_RETURN(sources.first_audit, store.GetAuditSnapshot(org_id, "first-audit"));
-  DOZOR_ASSIGN_OR_RETURN(sources.signing, store.GetAuditSnapshot(org_id, "signing"));
-  DOZOR_ASSIGN_OR_RETURN(sources.estate, store.GetEstateSummary(org_id, NotablePackages()));
+  DOZOR_ASSIGN_OR_RETURN(sources.findings, findings.ListFindings(filter));
+  DOZOR_ASSIGN_OR_RETURN(sources.first_audit, organizations.GetAuditSnapshot(org_id, AuditSnapshotKind::kFirstAudit));
+  DOZOR_ASSIGN_OR_RETURN(sources.signing, organizations.GetAuditSnapshot(org_id, AuditSnapshotKind::kSigning));
+  DOZOR_ASSIGN_OR_RETURN(sources.estate, hosts.GetEstateSummary(org_id, NotablePackages()));
   return AssembleAuditReport(sources, pack, now_ms, lang);
 }
 

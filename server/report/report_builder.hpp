@@ -9,7 +9,9 @@
 #include "dozor/common/result.hpp"
 #include "report/report_model.hpp"
 #include "rules/rule.hpp"
-#include "store/store.hpp"
+#include "store/finding_store.hpp"
+#include "store/host_store.hpp"
+#include "store/organization_store.hpp"
 
 namespace dozor::server::report {
 
@@ -31,9 +33,10 @@ const std::vector<std::string>& NotablePackages();
 AuditReport AssembleAuditReport(const ReportSources& sources, const rules::RulePack& pack,
                                 int64_t now_ms, std::string_view lang);
 
-// Reads the organisation (kNotFound if absent), its findings, audit snapshots and estate summary
-// from the store, then assembles the report.
-Result<AuditReport> BuildAuditReport(Store& store, const rules::RulePack& pack, int64_t org_id,
+// Reads the organisation (kNotFound if absent) and its audit snapshots, its findings and its
+// estate summary from those store areas, then assembles the report.
+Result<AuditReport> BuildAuditReport(OrganizationStore& organizations, FindingStore& findings,
+                                     HostStore& hosts, const rules::RulePack& pack, int64_t org_id,
                                      int64_t now_ms, std::string_view lang);
 
 }  // namespace dozor::server::report

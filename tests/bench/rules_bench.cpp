@@ -31,12 +31,12 @@
 #include "rules/rule_engine.hpp"
 #include "store/sqlite/sqlite_fact_source.hpp"
 #include "rules/rule.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
-using dozor::server::Store;
+using dozor::server::SqliteStore;
 
 double CpuSeconds() {
   timespec ts{};
@@ -228,7 +228,7 @@ dozor::v1::HealthSample MakeSample(int flaw, int minute) {
 
 int Flaw(int index) { return index % 8 == 0 ? 1 + (index / 8) % 13 : 0; }
 
-bool Generate(Store& store, const Shape& shape, int64_t now_ms) {
+bool Generate(SqliteStore& store, const Shape& shape, int64_t now_ms) {
   std::vector<std::pair<int, int>> orgs;  // (first host index, size)
   for (int first = 0; first < shape.hosts; first += shape.org_size) {
     orgs.emplace_back(first, std::min(shape.org_size, shape.hosts - first));
@@ -462,7 +462,7 @@ int main(int argc, char** argv) {
       input.rule_ids = result.rule_ids;
       input.targets = result.targets;
       for (const auto& rule : rule_engine.pack().rules) {
-        input.meta[rule.id] = dozor::server::RuleMeta{rule.severity, rule.category};
+        input.meta[rule.id] = dozor::server::RuleMeta{*dozor::server::ParseSeverity(rule.severity), rule.category};
       }
       for (const auto& hit : result.hits) {
         input.hits.push_back(dozor::server::FindingHit{hit.rule_id, hit.org_id, hit.host_id,
@@ -553,7 +553,7 @@ int main(int argc, char** argv) {
   }
   for (int run = 0; run < 2; ++run) {
     auto t0 = SteadyClock::now();
-    auto report = dozor::server::report::BuildAuditReport(**store, rule_engine.pack(), org->id,
+    auto report = dozor::server::report::BuildAuditReport(**store, **store, **store, rule_engine.pack(), org->id,
                                                           now_ms, "ru");
     auto t1 = SteadyClock::now();
     if (!report.ok()) {

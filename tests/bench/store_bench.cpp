@@ -22,7 +22,7 @@
 
 #include "dozor/contract/codec.hpp"
 #include "dozor/common/sqlite.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 
 namespace {
 

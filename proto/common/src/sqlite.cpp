@@ -215,4 +215,16 @@ Status Transaction::Commit() {
   return OkStatus();
 }
 
+ReadTransaction::~ReadTransaction() {
+  if (open_) {
+    (void)db_.Exec("COMMIT");
+  }
+}
+
+Status ReadTransaction::Begin() {
+  DOZOR_RETURN_IF_ERROR(db_.Exec("BEGIN"));
+  open_ = true;
+  return OkStatus();
+}
+
 }  // namespace dozor::sqlite

@@ -12,7 +12,7 @@
 #include <set>
 #include <unordered_set>
 
-#include "store/version_compare.hpp"
+#include "domain/version_compare.hpp"
 
 namespace dozor::server {
 namespace {

@@ -15,7 +15,7 @@
 #include "dozor/common/files.hpp"
 #include "http/auth.hpp"
 #include "http/http_server.hpp"
-#include "store/store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "run_cli.hpp"
 #include "test_util.hpp"
 

@@ -13,7 +13,7 @@
 #include "dozor/common/files.hpp"
 #include "http/http_server.hpp"
 #include "rules/rule.hpp"
-#include "store/store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "run_cli.hpp"
 #include "test_util.hpp"
 
@@ -50,10 +50,10 @@ TEST_CASE("dozorctl findings, contract, rules and report against a real server")
   REQUIRE_MESSAGE(store.ok(), (store.ok() ? "" : store.error().ToString()));
   SystemClock clock;
   REQUIRE((*store)
-              ->CreateApiToken("alice", "operator", Sha256Hex("dza_op"), "dza_op", std::nullopt)
+              ->CreateApiToken("alice", server::ApiRole::kOperator, Sha256Hex("dza_op"), "dza_op", std::nullopt)
               .ok());
   REQUIRE((*store)
-              ->CreateApiToken("bob", "viewer", Sha256Hex("dza_view"), "dza_view", std::nullopt)
+              ->CreateApiToken("bob", server::ApiRole::kViewer, Sha256Hex("dza_view"), "dza_view", std::nullopt)
               .ok());
   server::Organization org;
   org.name = "ООО Ромашка";
@@ -80,7 +80,7 @@ TEST_CASE("dozorctl findings, contract, rules and report against a real server")
   input.host_scope = rule.scope == server::rules::RuleScope::kHost;
   input.rule_ids = {rule.id};
   input.targets = {input.host_scope ? *host_pk : created->id};
-  input.meta[rule.id] = server::RuleMeta{rule.severity, rule.category};
+  input.meta[rule.id] = server::RuleMeta{*server::ParseSeverity(rule.severity), rule.category};
   input.hits.push_back(server::FindingHit{
       rule.id, created->id, input.host_scope ? std::optional<int64_t>(*host_pk) : std::nullopt,
       R"([{"value":"evidence-marker"}])", false});

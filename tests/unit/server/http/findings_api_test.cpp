@@ -10,7 +10,7 @@
 #include "http/api_service.hpp"
 #include "http/handlers.hpp"
 #include "rules/rule.hpp"
-#include "store/store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
 namespace dozor::server::http {
@@ -42,9 +42,9 @@ struct Fixture {
     auto opened = OpenSqliteStore(options);
     REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().ToString()));
     store = std::move(opened).value();
-    REQUIRE(store->CreateApiToken("alice", "operator", Sha256Hex("dza_op"), "dza_op", std::nullopt)
+    REQUIRE(store->CreateApiToken("alice", ApiRole::kOperator, Sha256Hex("dza_op"), "dza_op", std::nullopt)
                 .ok());
-    REQUIRE(store->CreateApiToken("bob", "viewer", Sha256Hex("dza_view"), "dza_view", std::nullopt)
+    REQUIRE(store->CreateApiToken("bob", ApiRole::kViewer, Sha256Hex("dza_view"), "dza_view", std::nullopt)
                 .ok());
     auto rule = rules::ParseRule(kRuleToml, "test:disk-space-low.toml");
     REQUIRE_MESSAGE(rule.ok(), (rule.ok() ? "" : rule.error().ToString()));
@@ -52,7 +52,7 @@ struct Fixture {
 
     Organization org;
     org.name = "ООО Ромашка";
-    org.contract_type = "technical";
+    org.contract_type = ContractType::kTechnical;
     org.created_at_ms = clock.NowMs();
     auto created = store->CreateOrganization(org);
     REQUIRE(created.ok());
@@ -86,7 +86,7 @@ struct Fixture {
     input.host_scope = true;
     input.rule_ids = {"disk-space-low"};
     input.targets = {host_pk};
-    input.meta["disk-space-low"] = RuleMeta{"high", "hardware"};
+    input.meta["disk-space-low"] = RuleMeta{Severity::kHigh, "hardware"};
     if (hit) {
       input.hits.push_back(FindingHit{"disk-space-low", org_id, host_pk,
                                       R"([{"mount":"/","used_pct":95.5}])", false});
@@ -119,7 +119,7 @@ struct Fixture {
 
   dozor::testing::TempDir dir;
   FakeClock clock{1'800'000'000'000};
-  std::unique_ptr<Store> store;
+  std::unique_ptr<SqliteStore> store;
   rules::RulePack pack;
   int64_t org_id = 0;
   int64_t host_pk = 0;

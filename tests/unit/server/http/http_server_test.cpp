@@ -20,7 +20,7 @@
 #include "dozor/common/files.hpp"
 #include "http/auth.hpp"
 #include "ingest/agent_control.hpp"
-#include "store/store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
 namespace dozor::server::http {
@@ -103,7 +103,7 @@ struct ApiFixture {
   // An API token with `role` put straight into the store; returns its plaintext.
   std::string TokenWithRole(const std::string& role) {
     const std::string token = "dza_test_" + role;
-    auto created = store->CreateApiToken(role + "-token", role, Sha256Hex(token),
+    auto created = store->CreateApiToken(role + "-token", *ParseApiRole(role), Sha256Hex(token),
                                          token.substr(0, 12), std::nullopt);
     REQUIRE(created.ok());
     return token;
@@ -129,7 +129,7 @@ struct ApiFixture {
   dozor::testing::TempDir dir;
   FakeClock clock{1'700'000'000'000};
   FakeAgentControl agents;
-  std::unique_ptr<Store> store;
+  std::unique_ptr<SqliteStore> store;
   std::unique_ptr<HttpServer> server;
   std::string admin_token;
   std::string scheme_;
@@ -579,7 +579,7 @@ TEST_CASE("bootstrap admin token is written once with mode 0600") {
   CHECK((info.st_mode & 0777) == 0600);
   auto authenticated = (*store)->AuthenticateApiToken(Sha256Hex(**first), clock.NowMs());
   REQUIRE(authenticated.ok());
-  CHECK(authenticated->role == "admin");
+  CHECK(authenticated->role == ApiRole::kAdmin);
 
   auto second = BootstrapAdminToken(**store, path, clock);
   REQUIRE(second.ok());

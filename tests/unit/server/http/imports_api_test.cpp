@@ -13,7 +13,7 @@
 #include "http/api_service.hpp"
 #include "http/auth.hpp"
 #include "http/handlers.hpp"
-#include "store/store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
 namespace dozor::server::http {
@@ -77,9 +77,9 @@ struct Fixture {
     auto opened = OpenSqliteStore(options);
     REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().ToString()));
     store = std::move(opened).value();
-    REQUIRE(store->CreateApiToken("alice", "operator", Sha256Hex("dza_op"), "dza_op", std::nullopt)
+    REQUIRE(store->CreateApiToken("alice", ApiRole::kOperator, Sha256Hex("dza_op"), "dza_op", std::nullopt)
                 .ok());
-    REQUIRE(store->CreateApiToken("bob", "viewer", Sha256Hex("dza_view"), "dza_view", std::nullopt)
+    REQUIRE(store->CreateApiToken("bob", ApiRole::kViewer, Sha256Hex("dza_view"), "dza_view", std::nullopt)
                 .ok());
     api = std::make_unique<ApiService>(ApiContext{.store = *store, .clock = clock});
     for (const char* name : {"Acme", "Other"}) {
@@ -136,7 +136,7 @@ struct Fixture {
 
   dozor::testing::TempDir dir;
   FakeClock clock{kNow};
-  std::unique_ptr<Store> store;
+  std::unique_ptr<SqliteStore> store;
   std::unique_ptr<ApiService> api;
   std::string token;
 };

@@ -12,7 +12,7 @@
 #include "http/api_service.hpp"
 #include "http/handlers.hpp"
 #include "http/install_handler.hpp"
-#include "store/store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
 namespace dozor::server::http {
@@ -57,11 +57,11 @@ struct Fixture {
     auto opened = OpenSqliteStore(options);
     REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().ToString()));
     store = std::move(opened).value();
-    REQUIRE(store->CreateApiToken("alice", "operator", Sha256Hex("dza_op"), "dza_op", std::nullopt)
+    REQUIRE(store->CreateApiToken("alice", ApiRole::kOperator, Sha256Hex("dza_op"), "dza_op", std::nullopt)
                 .ok());
     Organization org;
     org.name = "acme";
-    org.contract_type = "technical";
+    org.contract_type = ContractType::kTechnical;
     org.created_at_ms = clock.NowMs();
     REQUIRE(store->CreateOrganization(org).ok());
     std::filesystem::create_directories(dir / "packages");
@@ -106,7 +106,7 @@ struct Fixture {
   testing::TempDir dir;
   Certificates certs;
   FakeClock clock{1'700'000'000'000};
-  std::unique_ptr<Store> store;
+  std::unique_ptr<SqliteStore> store;
 };
 
 TEST_CASE("certificate fingerprints match what openssl computes") {

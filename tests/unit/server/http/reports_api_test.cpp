@@ -10,7 +10,7 @@
 #include "http/api_service.hpp"
 #include "http/handlers.hpp"
 #include "rules/rule.hpp"
-#include "store/store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
 namespace dozor::server::http {
@@ -23,7 +23,7 @@ struct ReportFixture {
     auto opened = OpenSqliteStore(options);
     REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().ToString()));
     store = std::move(opened).value();
-    REQUIRE(store->CreateApiToken("bob", "viewer", Sha256Hex("dza_view"), "dza_view", std::nullopt)
+    REQUIRE(store->CreateApiToken("bob", ApiRole::kViewer, Sha256Hex("dza_view"), "dza_view", std::nullopt)
                 .ok());
     for (const char* name : {"ООО Ромашка", "Acme Corp"}) {
       Organization org;
@@ -53,7 +53,7 @@ struct ReportFixture {
 
   dozor::testing::TempDir dir;
   FakeClock clock{1'800'000'000'000};  // 2027-01-15 UTC
-  std::unique_ptr<Store> store;
+  std::unique_ptr<SqliteStore> store;
   rules::RulePack pack = rules::LoadRulePack({}, /*include_builtin=*/true);
   std::unique_ptr<ApiService> api;
 };

@@ -11,7 +11,7 @@
 #include "dozor/v1/agent.grpc.pb.h"
 #include "ingest/ingest_service.hpp"
 #include "ingest/report_writer.hpp"
-#include "store/store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
 namespace dozor::server {
@@ -106,7 +106,7 @@ class IngestFixture {
   }
 
   testing::TempDir dir_;
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<ReportWriter> writer_;
   std::unique_ptr<IngestService> service_;
   std::unique_ptr<grpc::Server> server_;

@@ -42,9 +42,9 @@ Finding MakeFinding(int64_t id, std::string rule_id, std::string severity, std::
   f.id = id;
   f.rule_id = rule_id;
   f.org_id = 7;
-  f.severity = severity;
+  f.severity = *ParseSeverity(severity);
   f.category = "hardware";
-  f.state = state;
+  f.state = *ParseFindingState(state);
   f.agent_id = agent_id;
   f.hostname = agent_id.empty() ? "" : "хост-" + agent_id;
   f.target = agent_id.empty() ? "org:7" : "host:" + agent_id;
@@ -57,15 +57,15 @@ Finding MakeFinding(int64_t id, std::string rule_id, std::string severity, std::
 SnapshotFinding Snap(std::string rule_id, std::string agent_id, std::string state = "open") {
   return SnapshotFinding{rule_id,  agent_id.empty() ? "org:7" : "host:" + agent_id,
                          agent_id, agent_id.empty() ? "" : "хост-" + agent_id,
-                         "high",   state};
+                         Severity::kHigh, *ParseFindingState(state)};
 }
 
 ReportSources TestSources(std::string contract_type, std::string status) {
   ReportSources sources;
   sources.organization.id = 7;
   sources.organization.name = "ООО «Ромашка»";
-  sources.organization.contract_type = contract_type;
-  sources.organization.contract_status = status;
+  sources.organization.contract_type = *ParseContractType(contract_type);
+  sources.organization.contract_status = *ParseContractPhase(status);
   sources.organization.engineer = "Иван";
   sources.findings = {
       MakeFinding(1, "disk-space-low", "high", "open", "a1"),
@@ -148,7 +148,7 @@ TEST_CASE("findings outside the contract's scope are shown but not scored or mus
 TEST_CASE("progress against the first audit lists fixed, new and still open findings") {
   auto sources = TestSources("complex", "remediation");
   AuditSnapshot first;
-  first.kind = "first-audit";
+  first.kind = AuditSnapshotKind::kFirstAudit;
   first.at_ms = 100;
   first.findings = {Snap("disk-space-low", "a1"), Snap("old-rule", "a2"),
                     Snap("reboot-pending", "a2", "waived")};
@@ -176,10 +176,10 @@ TEST_CASE("progress against the first audit lists fixed, new and still open find
 TEST_CASE("an active contract is also compared with the signing baseline") {
   auto sources = TestSources("complex", "active");
   AuditSnapshot first;
-  first.kind = "first-audit";
+  first.kind = AuditSnapshotKind::kFirstAudit;
   first.findings = {Snap("disk-space-low", "a1"), Snap("old-rule", "a2")};
   AuditSnapshot signing;
-  signing.kind = "signing";
+  signing.kind = AuditSnapshotKind::kSigning;
   signing.at_ms = 200;
   signing.findings = {Snap("disk-space-low", "a1"), Snap("one-c-mismatch", "")};
   sources.first_audit = first;

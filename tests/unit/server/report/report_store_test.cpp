@@ -4,7 +4,7 @@
 
 #include "report/renderers.hpp"
 #include "report/report_builder.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
 namespace dozor::server::report {
@@ -47,7 +47,7 @@ struct Fixture {
     store = std::move(opened).value();
     Organization organization;
     organization.name = "ООО «Ромашка»";
-    organization.contract_type = "complex";
+    organization.contract_type = ContractType::kComplex;
     auto created = store->CreateOrganization(organization);
     REQUIRE(created.ok());
     org = created->id;
@@ -75,14 +75,14 @@ struct Fixture {
     for (const auto& [rule, host] : hits) {
       input.hits.push_back(FindingHit{rule, org, host, R"([{"mount":"/","used_pct":97}])", false});
     }
-    input.meta["disk-space-low"] = RuleMeta{"high", "hardware"};
-    input.meta["reboot-pending"] = RuleMeta{"medium", "os"};
+    input.meta["disk-space-low"] = RuleMeta{Severity::kHigh, "hardware"};
+    input.meta["reboot-pending"] = RuleMeta{Severity::kMedium, "os"};
     auto change = store->ApplyEvaluation(input, now);
     REQUIRE_MESSAGE(change.ok(), (change.ok() ? "" : change.error().ToString()));
   }
 
   AuditReport Build(std::string_view lang, int64_t now) {
-    auto report = BuildAuditReport(*store, Pack(), org, now, lang);
+    auto report = BuildAuditReport(*store, *store, *store, Pack(), org, now, lang);
     REQUIRE_MESSAGE(report.ok(), (report.ok() ? "" : report.error().ToString()));
     return std::move(report).value();
   }
@@ -120,7 +120,7 @@ TEST_CASE("report from the store: progress since the first audit after remediati
   Fixture f;
   f.Evaluate({{"disk-space-low", f.hosts[0]}, {"disk-space-low", f.hosts[1]}}, 10'000);
   OrganizationPatch patch;
-  patch.contract_status = "remediation";
+  patch.contract_status = ContractPhase::kRemediation;
   patch.actor = "engineer";
   auto moved = f.store->UpdateOrganization(f.org, patch);
   REQUIRE_MESSAGE(moved.ok(), (moved.ok() ? "" : moved.error().ToString()));
@@ -146,7 +146,7 @@ TEST_CASE("report from the store: progress since the first audit after remediati
 
 TEST_CASE("report from the store: an unknown organisation is not found") {
   Fixture f;
-  auto report = BuildAuditReport(*f.store, Pack(), f.org + 100, 1000, "en");
+  auto report = BuildAuditReport(*f.store, *f.store, *f.store, Pack(), f.org + 100, 1000, "en");
   REQUIRE_FALSE(report.ok());
   CHECK(report.error().code == ErrorCode::kNotFound);
 }

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "store/sqlite/sqlite_fact_source.hpp"
-#include "store/store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
 namespace dozor::server {

@@ -10,7 +10,7 @@
 
 #include "dozor/common/sqlite.hpp"
 #include "store/sqlite/sqlite_fact_source.hpp"
-#include "store/store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
 namespace dozor::server::rules {
@@ -159,7 +159,7 @@ struct Estate {
     }
   }
 
-  static int64_t MakeOrg(Store& store, const std::string& name) {
+  static int64_t MakeOrg(SqliteStore& store, const std::string& name) {
     Organization org;
     org.name = name;
     auto created = store.CreateOrganization(org);

@@ -1,6 +1,6 @@
 // RuleWindowWriter against the row-by-row statements it replaced: the same samples, committed in
 // batches of any size, leave exactly the same rule-window tables.
-#include "store/rule_window_writer.hpp"
+#include "store/sqlite/rule_window_writer.hpp"
 
 #include <doctest/doctest.h>
 
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "dozor/common/sqlite.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
 namespace dozor::server {

@@ -116,4 +116,19 @@ class Transaction {
   bool open_ = false;
 };
 
+// A deferred read transaction: the queries run between Begin and destruction see one snapshot.
+// Ends with COMMIT (nothing was written), so a reader never pins the WAL after it returns.
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(Database& db) : db_(db) {}
+  ~ReadTransaction();
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+  [[nodiscard]] Status Begin();
+
+ private:
+  Database& db_;
+  bool open_ = false;
+};
+
 }  // namespace dozor::sqlite

@@ -1,0 +1,67 @@
+#include "domain/host_role.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+namespace dozor::server {
+namespace {
+
+// Display managers and desktop sessions: a host running one has a person in front of it.
+constexpr std::array<std::string_view, 12> kDesktopNames = {
+    "gdm3",          "gdm",      "lightdm",         "sddm",
+    "xdm",           "gnome-shell", "plasma-desktop", "plasma-workspace",
+    "xfce4-session", "cinnamon", "mate-session-manager", "xserver-xorg-core"};
+
+// SMBIOS chassis types of desktop and portable machines. "Tower" is deliberately absent.
+constexpr std::array<std::string_view, 13> kWorkstationChassis = {
+    "desktop",     "low profile desktop", "laptop",     "notebook",  "portable",
+    "hand held",   "all in one",          "sub notebook", "tablet",  "convertible",
+    "detachable",  "mini pc",             "stick pc"};
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// Service names may carry a ".service" suffix.
+std::string_view StripServiceSuffix(std::string_view name) {
+  constexpr std::string_view kSuffix = ".service";
+  if (name.size() > kSuffix.size() && name.substr(name.size() - kSuffix.size()) == kSuffix) {
+    return name.substr(0, name.size() - kSuffix.size());
+  }
+  return name;
+}
+
+bool IsDesktopName(std::string_view name) {
+  return std::find(kDesktopNames.begin(), kDesktopNames.end(), name) != kDesktopNames.end();
+}
+
+}  // namespace
+
+bool IsWorkstationChassis(std::string_view chassis_type) {
+  std::string lower = Lower(chassis_type);
+  return std::find(kWorkstationChassis.begin(), kWorkstationChassis.end(), lower) !=
+         kWorkstationChassis.end();
+}
+
+std::string ClassifyHostRole(const dozor::v1::Inventory& inventory) {
+  if (IsWorkstationChassis(inventory.hardware().dmi().chassis_type())) {
+    return "workstation";
+  }
+  for (const auto& package : inventory.software().packages()) {
+    if (IsDesktopName(package.name())) {
+      return "workstation";
+    }
+  }
+  for (const auto& service : inventory.software().services()) {
+    if (IsDesktopName(StripServiceSuffix(service.name()))) {
+      return "workstation";
+    }
+  }
+  return "server";
+}
+
+}  // namespace dozor::server

@@ -1,0 +1,318 @@
+#include "domain/inventory_diff.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "domain/version_compare.hpp"
+
+namespace dozor::server {
+namespace {
+
+class ChangeList {
+ public:
+  ChangeList(int64_t at_ms, std::string_view agent_id) : at_ms_(at_ms), agent_id_(agent_id) {}
+
+  void Add(std::string_view category, std::string_view action, std::string subject,
+           std::string old_value, std::string new_value) {
+    InventoryChange change;
+    change.agent_id = agent_id_;
+    change.at_ms = at_ms_;
+    change.category = std::string(category);
+    change.action = std::string(action);
+    change.subject = std::move(subject);
+    change.old_value = std::move(old_value);
+    change.new_value = std::move(new_value);
+    changes_.push_back(std::move(change));
+  }
+
+  void Field(std::string_view category, std::string subject, const std::string& old_value,
+             const std::string& new_value) {
+    if (old_value != new_value) {
+      Add(category, "changed", std::move(subject), old_value, new_value);
+    }
+  }
+
+  std::vector<InventoryChange> Take() { return std::move(changes_); }
+
+ private:
+  int64_t at_ms_;
+  std::string agent_id_;
+  std::vector<InventoryChange> changes_;
+};
+
+// Walks two keyed maps in order and reports keys only in one side, and pairs present in both.
+template <typename Value, typename OnRemoved, typename OnAdded, typename OnBoth>
+void DiffMaps(const std::map<std::string, Value>& before, const std::map<std::string, Value>& after,
+              OnRemoved on_removed, OnAdded on_added, OnBoth on_both) {
+  auto b = before.begin();
+  auto a = after.begin();
+  while (b != before.end() || a != after.end()) {
+    if (a == after.end() || (b != before.end() && b->first < a->first)) {
+      on_removed(b->first, b->second);
+      ++b;
+    } else if (b == before.end() || a->first < b->first) {
+      on_added(a->first, a->second);
+      ++a;
+    } else {
+      on_both(a->first, b->second, a->second);
+      ++b;
+      ++a;
+    }
+  }
+}
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) {
+      out += ", ";
+    }
+    out += item;
+  }
+  return out;
+}
+
+void DiffPackages(const dozor::v1::Software& before, const dozor::v1::Software& after,
+                  ChangeList& changes) {
+  // A multiarch library (libc6:amd64 + libc6:i386) is two packages with one name.
+  std::map<std::string, int> arches_per_name;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const auto* software : {&before, &after}) {
+    for (const auto& package : software->packages()) {
+      if (seen.emplace(package.name(), package.architecture()).second) {
+        ++arches_per_name[package.name()];
+      }
+    }
+  }
+  auto index = [&](const dozor::v1::Software& software) {
+    std::map<std::string, const dozor::v1::Package*> out;
+    for (const auto& package : software.packages()) {
+      std::string key = package.name();
+      if (arches_per_name[package.name()] > 1 && !package.architecture().empty()) {
+        key += ":" + package.architecture();
+      }
+      out.emplace(std::move(key), &package);
+    }
+    return out;
+  };
+  auto old_packages = index(before);
+  auto new_packages = index(after);
+  DiffMaps(
+      old_packages, new_packages,
+      [&](const std::string& key, const dozor::v1::Package* p) {
+        changes.Add("package", "removed", key, p->version(), "");
+      },
+      [&](const std::string& key, const dozor::v1::Package* p) {
+        changes.Add("package", "added", key, "", p->version());
+      },
+      [&](const std::string& key, const dozor::v1::Package* was, const dozor::v1::Package* now) {
+        if (was->version() == now->version()) {
+          return;
+        }
+        int order = CompareDebianVersions(was->version(), now->version());
+        const char* action = order < 0 ? "upgraded" : (order > 0 ? "downgraded" : "changed");
+        changes.Add("package", action, key, was->version(), now->version());
+      });
+}
+
+void DiffApplications(const dozor::v1::Software& before, const dozor::v1::Software& after,
+                      ChangeList& changes) {
+  auto index = [](const dozor::v1::Software& software) {
+    std::map<std::string, std::string> out;
+    for (const auto& app : software.applications()) {
+      std::string key = app.name() + " " + app.version();
+      if (!app.architecture().empty()) {
+        key += " (" + app.architecture() + ")";
+      }
+      std::string detail = app.kind();
+      if (!app.path().empty()) {
+        detail += detail.empty() ? app.path() : " " + app.path();
+      }
+      out.emplace(std::move(key), std::move(detail));
+    }
+    return out;
+  };
+  DiffMaps(
+      index(before), index(after),
+      [&](const std::string& key, const std::string& detail) {
+        changes.Add("application", "removed", key, detail, "");
+      },
+      [&](const std::string& key, const std::string& detail) {
+        changes.Add("application", "added", key, "", detail);
+      },
+      [](const std::string&, const std::string&, const std::string&) {});
+}
+
+void DiffServices(const dozor::v1::Software& before, const dozor::v1::Software& after,
+                  ChangeList& changes) {
+  auto index = [](const dozor::v1::Software& software) {
+    std::map<std::string, std::string> out;
+    for (const auto& service : software.services()) {
+      out.emplace(service.name(),
+                  service.active_state() + "/" + service.sub_state() + " " + service.enabled());
+    }
+    return out;
+  };
+  DiffMaps(
+      index(before), index(after),
+      [&](const std::string& name, const std::string& state) {
+        changes.Add("service", "removed", name, state, "");
+      },
+      [&](const std::string& name, const std::string& state) {
+        changes.Add("service", "added", name, "", state);
+      },
+      [&](const std::string& name, const std::string& was, const std::string& now) {
+        changes.Field("service", name, was, now);
+      });
+}
+
+void DiffOs(const dozor::v1::OperatingSystem& before, const dozor::v1::OperatingSystem& after,
+            ChangeList& changes) {
+  changes.Field("os", "os.pretty_name", before.pretty_name(), after.pretty_name());
+  changes.Field("os", "os.version_id", before.version_id(), after.version_id());
+  changes.Field("os", "os.kernel", before.kernel(), after.kernel());
+  changes.Field("os", "os.hostname", before.hostname(), after.hostname());
+  changes.Field("os", "os.timezone", before.timezone(), after.timezone());
+}
+
+void DiffUsers(const dozor::v1::OperatingSystem& before, const dozor::v1::OperatingSystem& after,
+               ChangeList& changes) {
+  auto index = [](const dozor::v1::OperatingSystem& os) {
+    std::map<std::string, bool> out;
+    for (const auto& user : os.users()) {
+      out.emplace(user.name(), user.administrator());
+    }
+    return out;
+  };
+  auto role = [](bool admin) { return std::string(admin ? "administrator" : "user"); };
+  DiffMaps(
+      index(before), index(after),
+      [&](const std::string& name, bool admin) {
+        changes.Add("user", "removed", name, role(admin), "");
+      },
+      [&](const std::string& name, bool admin) {
+        changes.Add("user", "added", name, "", role(admin));
+      },
+      [&](const std::string& name, bool was, bool now) {
+        changes.Field("user", name, role(was), role(now));
+      });
+}
+
+void DiffHardware(const dozor::v1::Hardware& before, const dozor::v1::Hardware& after,
+                  ChangeList& changes) {
+  changes.Field("hardware", "hardware.cpu_model", before.cpu().model(), after.cpu().model());
+  if (before.memory_total_bytes() != after.memory_total_bytes()) {
+    changes.Add("hardware", "changed", "hardware.memory_total_bytes",
+                std::to_string(before.memory_total_bytes()),
+                std::to_string(after.memory_total_bytes()));
+  }
+  changes.Field("hardware", "hardware.bios_version", before.dmi().bios_version(),
+                after.dmi().bios_version());
+  changes.Field("hardware", "hardware.bios_date", before.dmi().bios_date(),
+                after.dmi().bios_date());
+  // Kernel names (sda, sdb) move between boots; serial + model identify the physical disk.
+  auto index = [](const dozor::v1::Hardware& hardware) {
+    std::map<std::string, std::string> out;
+    for (const auto& disk : hardware.disks()) {
+      out.emplace("disk " + disk.model() + " " + disk.serial(),
+                  disk.name() + " " + std::to_string(disk.size_bytes()) + " bytes");
+    }
+    return out;
+  };
+  DiffMaps(
+      index(before), index(after),
+      [&](const std::string& key, const std::string& detail) {
+        changes.Add("hardware", "removed", key, detail, "");
+      },
+      [&](const std::string& key, const std::string& detail) {
+        changes.Add("hardware", "added", key, "", detail);
+      },
+      [](const std::string&, const std::string&, const std::string&) {});
+}
+
+void DiffNetwork(const dozor::v1::Network& before, const dozor::v1::Network& after,
+                 ChangeList& changes) {
+  auto interfaces = [](const dozor::v1::Network& network) {
+    std::map<std::string, std::string> out;
+    for (const auto& iface : network.interfaces()) {
+      out.emplace(iface.name(), iface.mac());
+    }
+    return out;
+  };
+  auto addresses = [](const dozor::v1::Network& network) {
+    std::map<std::string, std::string> out;
+    for (const auto& iface : network.interfaces()) {
+      for (const auto& address : iface.addresses()) {
+        std::string value = address.address() + "/" + std::to_string(address.prefix());
+        out.emplace(iface.name() + " " + value, value);
+      }
+    }
+    return out;
+  };
+  DiffMaps(
+      interfaces(before), interfaces(after),
+      [&](const std::string& name, const std::string& mac) {
+        changes.Add("network", "removed", name, mac, "");
+      },
+      [&](const std::string& name, const std::string& mac) {
+        changes.Add("network", "added", name, "", mac);
+      },
+      [&](const std::string& name, const std::string& was, const std::string& now) {
+        changes.Field("network", name + " mac", was, now);
+      });
+  DiffMaps(
+      addresses(before), addresses(after),
+      [&](const std::string& key, const std::string& value) {
+        changes.Add("network", "removed", key, value, "");
+      },
+      [&](const std::string& key, const std::string& value) {
+        changes.Add("network", "added", key, "", value);
+      },
+      [](const std::string&, const std::string&, const std::string&) {});
+  // Resolver order matters, so DNS servers compare as an ordered list.
+  std::vector<std::string> old_dns(before.dns_servers().begin(), before.dns_servers().end());
+  std::vector<std::string> new_dns(after.dns_servers().begin(), after.dns_servers().end());
+  changes.Field("network", "network.dns_servers", Join(old_dns), Join(new_dns));
+  auto gateways = [](const dozor::v1::Network& network) {
+    std::vector<std::string> out;
+    for (const auto& gateway : network.gateways()) {
+      out.push_back(gateway.interface().empty()
+                        ? gateway.address()
+                        : gateway.address() + " via " + gateway.interface());
+    }
+    std::sort(out.begin(), out.end());
+    return Join(out);
+  };
+  changes.Field("network", "network.gateways", gateways(before), gateways(after));
+}
+
+}  // namespace
+
+std::vector<InventoryChange> DiffInventories(const dozor::v1::Inventory& before,
+                                             const dozor::v1::Inventory& after, int64_t at_ms,
+                                             std::string_view agent_id) {
+  ChangeList changes(at_ms, agent_id);
+  DiffHardware(before.hardware(), after.hardware(), changes);
+  DiffOs(before.os(), after.os(), changes);
+  DiffNetwork(before.network(), after.network(), changes);
+  DiffPackages(before.software(), after.software(), changes);
+  DiffApplications(before.software(), after.software(), changes);
+  DiffServices(before.software(), after.software(), changes);
+  DiffUsers(before.os(), after.os(), changes);
+  return changes.Take();
+}
+
+InventoryChange FirstInventoryChange(int64_t at_ms, std::string_view agent_id) {
+  InventoryChange change;
+  change.agent_id = std::string(agent_id);
+  change.at_ms = at_ms;
+  change.category = "host";
+  change.action = "added";
+  change.subject = "first inventory";
+  return change;
+}
+
+}  // namespace dozor::server

@@ -1,0 +1,102 @@
+// Findings: applying an evaluation (the lifecycle decisions are domain/finding_lifecycle.hpp's;
+// the store loads, asks and writes them in one transaction), people's transitions, queries.
+//
+// Thread-safety: every method may be called from any thread (see store/store.hpp).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dozor/common/result.hpp"
+#include "domain/finding.hpp"
+#include "domain/finding_lifecycle.hpp"
+
+namespace dozor::server {
+
+struct Finding {
+  int64_t id = 0;
+  std::string rule_id;
+  int64_t org_id = 0;
+  std::string org_name;
+  std::string agent_id;  // empty for estate-wide
+  std::string hostname;  // empty for estate-wide
+  std::string target;    // 'host:<pk>' or 'org:<id>'
+  Severity severity = Severity::kInfo;
+  std::string category;
+  FindingState state = FindingState::kOpen;
+  int64_t first_seen_ms = 0;
+  int64_t last_seen_ms = 0;
+  int64_t state_changed_ms = 0;
+  std::optional<int64_t> resolved_at_ms;
+  std::string evidence_json;
+  std::string ack_by;
+  std::string ack_comment;
+  std::string waived_by;
+  std::string waive_reason;
+  std::optional<int64_t> waived_until_ms;
+  int64_t regressions = 0;
+};
+
+struct FindingEvent {
+  int64_t id = 0;
+  int64_t finding_id = 0;
+  int64_t at_ms = 0;
+  std::string actor;
+  FindingEventKind kind = FindingEventKind::kComment;
+  std::optional<FindingState> from_state;  // empty for an opened finding
+  FindingState to_state = FindingState::kOpen;
+  std::string comment;
+};
+
+struct FindingFilter {
+  std::optional<int64_t> org_id;
+  std::optional<std::string> agent_id;
+  std::vector<FindingState> states;  // empty = all
+  std::vector<Severity> severities;  // empty = all
+  std::optional<std::string> rule_id;
+  int limit = 1000;
+};
+
+class FindingStore {
+ public:
+  virtual ~FindingStore() = default;
+
+  // Applies one evaluation atomically (one transaction). For every (rule, target) pair:
+  //  hit & no finding -> create 'open' (event opened)
+  //  hit & finding resolved -> 'regressed' (regressions++, event regressed)
+  //  (hit or sustain_only hit) & finding active -> stays, last_seen=now, evidence updated
+  //  sustain_only & no active finding -> nothing
+  //  no hit & finding active (open/acknowledged/regressed/waived) -> 'resolved' (actor system)
+  // Also expires waivers (waived_until <= now -> open, event waive_expired).
+  virtual Result<FindingsChange> ApplyEvaluation(const EvaluationInput& input, int64_t now_ms) = 0;
+  // Waived findings whose waived_until <= now_ms go back to open; returns how many.
+  virtual Result<int64_t> ExpireWaivers(int64_t now_ms) = 0;
+  // Active findings of rules not in `live_rule_ids` become resolved; returns how many.
+  virtual Result<int64_t> ResolveFindingsOfRemovedRules(
+      const std::vector<std::string>& live_rule_ids, int64_t now_ms) = 0;
+  // Severity order (critical first), then first_seen.
+  virtual Result<std::vector<Finding>> ListFindings(const FindingFilter& filter) = 0;
+  virtual Result<Finding> GetFinding(int64_t id) = 0;  // kNotFound
+  // kNotFound
+  // Oldest first.
+  virtual Result<std::vector<FindingEvent>> ListFindingEvents(int64_t finding_id) = 0;
+  // Lifecycle by people. kFailedPrecondition for a transition not allowed from the current
+  // state, kInvalidArgument for a missing reason or a comment over kMaxFindingCommentBytes.
+  // From open|regressed.
+  virtual Result<Finding> AcknowledgeFinding(int64_t id, std::string_view actor,
+                                             std::string_view comment, int64_t now_ms) = 0;
+  // From open|acknowledged|regressed; reason required; until_ms empty = indefinitely.
+  virtual Result<Finding> WaiveFinding(int64_t id, std::string_view actor, std::string_view reason,
+                                       std::optional<int64_t> until_ms, int64_t now_ms) = 0;
+  // waived -> open.
+  virtual Result<Finding> UnwaiveFinding(int64_t id, std::string_view actor,
+                                         std::string_view comment, int64_t now_ms) = 0;
+  // Any state; comment required.
+  virtual Result<Finding> CommentFinding(int64_t id, std::string_view actor,
+                                         std::string_view comment, int64_t now_ms) = 0;
+};
+
+}  // namespace dozor::server

@@ -1,0 +1,147 @@
+// What agents report about hosts: committing report batches (inventory replaces the host's
+// current inventory and appends to its change log; health samples accumulate), the commit
+// observer, and the queries over hosts, inventory, changes, health and the estate summary.
+//
+// Thread-safety: every method may be called from any thread (see store/store.hpp).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "dozor/common/result.hpp"
+#include "domain/inventory_diff.hpp"
+#include "dozor/v1/agent.pb.h"
+
+namespace dozor::server {
+
+struct HostSummary {
+  std::string agent_id;
+  int64_t org_id = 0;
+  std::string org_name;
+  std::string hostname;
+  std::string os_pretty_name;
+  std::string os_family;
+  std::vector<std::string> addresses;  // non-loopback IPs from the latest inventory
+  std::string agent_version;
+  int64_t enrolled_at_ms = 0;
+  int64_t last_seen_ms = 0;       // last committed report (0 never)
+  int64_t last_inventory_ms = 0;  // collected_at of the latest inventory (0 none)
+  bool revoked = false;
+  uint64_t dropped_health_samples = 0;  // total the agent reported dropping from its spool
+  // "agent": a running dozor-agent; "import": a one-shot snapshot loaded with dozorctl import.
+  std::string source = "agent";
+};
+
+struct HostInventory {
+  HostSummary host;
+  dozor::v1::Inventory inventory;
+  std::vector<dozor::v1::CollectorStatus> collectors;  // from the latest inventory report
+};
+
+struct HealthRecord {
+  uint64_t seq = 0;
+  int64_t collected_at_ms = 0;
+  dozor::v1::HealthSample sample;
+};
+
+// One report from an authenticated agent, already validated by ingest.
+struct IncomingReport {
+  std::string agent_id;
+  int64_t received_at_ms = 0;
+  dozor::v1::Report report;
+};
+
+enum class CommitOutcome { kStored, kDuplicate, kRejected };
+
+struct CommitResult {
+  uint64_t seq = 0;
+  CommitOutcome outcome = CommitOutcome::kStored;
+  std::string reason;  // for kRejected
+};
+
+struct EstateHost {
+  std::string agent_id;
+  std::string hostname;
+  std::string os_pretty_name;
+  std::string os_family;
+  std::string os_id;
+  std::string os_version_id;
+  std::string role;
+  std::string cpu_model;
+  int64_t cpu_cores = 0;
+  int64_t memory_bytes = 0;
+  std::string system_vendor;
+  std::string system_model;
+  std::string bios_date;
+  bool virtual_machine = false;
+  int64_t disk_bytes = 0;
+  int64_t last_seen_ms = 0;
+  int64_t last_inventory_ms = 0;
+  std::string agent_version;
+  std::vector<std::string> addresses;
+  int64_t package_count = 0;
+};
+
+struct ApplicationCount {
+  std::string name;
+  std::string version;
+  std::string kind;
+  int64_t hosts = 0;
+};
+
+struct EstateSummary {
+  std::vector<EstateHost> hosts;
+  std::vector<ApplicationCount> applications;
+  // (package name, number of live hosts with it installed) for the names asked.
+  std::vector<std::pair<std::string, int64_t>> package_hosts;
+};
+
+// One agent touched by a committed CommitReports batch.
+struct CommittedHost {
+  int64_t host_pk = 0;
+  int64_t org_id = 0;
+  bool inventory = false;  // an inventory report was stored
+  bool health = false;     // a health report was stored
+};
+
+using CommitObserver = std::function<void(const std::vector<CommittedHost>&)>;
+
+class HostStore {
+ public:
+  virtual ~HostStore() = default;
+
+  // Commits a batch of reports in one transaction, then returns one result per report in input
+  // order. A report whose seq is at or below the agent's last committed seq is kDuplicate and not
+  // stored. Inventory reports replace the host's current inventory and append to its change log.
+  // On error nothing of the batch is committed and no report may be acked.
+  virtual Result<std::vector<CommitResult>> CommitReports(std::vector<IncomingReport>& batch) = 0;
+  // Called after each committed CommitReports batch that stored at least one report, on the
+  // committing thread and outside the store's locks; must be cheap (enqueue only). Set it before
+  // ingest starts; an empty function removes it.
+  virtual void SetCommitObserver(CommitObserver observer) = 0;
+
+  virtual Result<std::vector<HostSummary>> ListHosts(std::optional<int64_t> org_id) = 0;
+  virtual Result<HostSummary> GetHost(std::string_view agent_id) = 0;
+  virtual Result<HostInventory> GetInventory(std::string_view agent_id) = 0;
+  virtual Result<std::vector<InventoryChange>> ListChanges(std::string_view agent_id, int64_t since_ms,
+                                                           int limit) = 0;
+  // Newest first.
+  virtual Result<std::vector<HealthRecord>> ListHealth(std::string_view agent_id, int64_t since_ms,
+                                                       int limit) = 0;
+  // Estate summary for the report (live, non-revoked hosts of the org).
+  virtual Result<EstateSummary> GetEstateSummary(int64_t org_id,
+                                                 const std::vector<std::string>& package_names) = 0;
+  // Live (non-revoked) hosts: (host pk, org id).
+  virtual Result<std::vector<std::pair<int64_t, int64_t>>> ListLiveHostKeys() = 0;
+  // agents.id for a public agent id; kNotFound.
+  virtual Result<int64_t> HostPk(std::string_view agent_id) = 0;
+  // Deletes health samples collected before `cutoff_ms`; returns how many.
+  virtual Result<int64_t> PruneHealth(int64_t cutoff_ms) = 0;
+};
+
+}  // namespace dozor::server

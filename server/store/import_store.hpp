@@ -1,0 +1,88 @@
+// One-shot snapshot files (dozor-agent collect) imported into an organisation.
+//
+// Thread-safety: every method may be called from any thread (see store/store.hpp).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dozor/common/result.hpp"
+#include "domain/snapshot_import.hpp"
+#include "dozor/v1/agent.pb.h"
+
+namespace dozor::server {
+
+// Largest snapshot file the management API accepts (POST /orgs/{org}/imports body, bytes).
+inline constexpr size_t kMaxSnapshotFileBytes = 32 * 1024 * 1024;
+
+// An enrollment token's stored hash, the key that authenticates an import file made with it.
+struct EnrollmentTokenKey {
+  int64_t id = 0;
+  std::string token_hash;  // Sha256Hex of the plaintext token
+  std::optional<int64_t> expires_at_ms;
+};
+
+// One verified snapshot file (dozor-agent collect) to load into an organisation. The caller has
+// checked the file's integrity and HMAC and validated both reports like ingest does.
+struct SnapshotImport {
+  int64_t org_id = 0;
+  std::string sha256;  // hex SHA-256 over the file's payload bytes: the duplicate key
+  std::string hostname;
+  std::string machine_id;  // required: the imported host is keyed by (org, machine_id)
+  std::string agent_version;
+  std::optional<int64_t> token_id;  // the enrollment token whose key matched the file
+  std::string actor;
+  int64_t now_ms = 0;
+  dozor::v1::Report inventory;              // has_inventory(); its seq is replaced
+  std::optional<dozor::v1::Report> health;  // has_health(); its seq is replaced
+};
+
+// One recorded import; its outcome is DecideImportOutcome's (domain/snapshot_import.hpp).
+struct ImportRecord {
+  int64_t id = 0;
+  int64_t org_id = 0;
+  std::string sha256;
+  std::string agent_id;  // the imported host
+  std::string hostname;
+  std::string machine_id;
+  std::string agent_version;
+  int64_t collected_at_ms = 0;  // of the inventory
+  int64_t imported_at_ms = 0;
+  std::string actor;
+  ImportOutcome outcome = ImportOutcome::kCreated;
+};
+
+struct ImportResult {
+  ImportRecord record;
+  bool duplicate = false;  // seen before: `record` is that earlier import, nothing changed
+};
+
+// The deterministic agent id of an imported host: "snap-" + the first 16 hex characters of
+// Sha256Hex("<org_id>:<machine_id>"), so re-imports of one machine land on one host.
+std::string ImportedAgentId(int64_t org_id, std::string_view machine_id);
+
+class ImportStore {
+ public:
+  virtual ~ImportStore() = default;
+
+  // Non-revoked enrollment tokens of the organisation whose hint equals `hint` (expired ones
+  // included: a file collected before expiry may be imported later).
+  virtual Result<std::vector<EnrollmentTokenKey>> FindEnrollmentTokensByHint(int64_t org_id,
+                                                                             std::string_view hint) = 0;
+  // In one transaction: records the import (kept unique by sha256; a file seen before returns
+  // that import with duplicate = true and changes nothing), finds or creates the imported host
+  // (agents.source = 'import', a secret that can never authenticate) and, unless the host
+  // already holds an inventory at least as new, commits the reports like CommitReports with the
+  // next sequence numbers (change log, rule windows and the commit observer included).
+  // kAlreadyExists if the file was imported into another organisation, kFailedPrecondition if
+  // the imported host was revoked, kInvalidArgument for a malformed import.
+  virtual Result<ImportResult> ImportSnapshot(const SnapshotImport& import) = 0;
+  // Newest first.
+  virtual Result<std::vector<ImportRecord>> ListImports(int64_t org_id, int limit) = 0;
+};
+
+}  // namespace dozor::server

@@ -1,0 +1,680 @@
+#include "store/sqlite/health_block_codec.hpp"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/message.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <utility>
+
+#include "dozor/contract/codec.hpp"
+
+namespace dozor::server {
+namespace {
+
+// Format: see health_block_codec.hpp.
+
+constexpr uint8_t kBlockFormat = 1;
+constexpr int kBlockZlibLevel = 9;
+constexpr int kMaxWalkDepth = 32;
+constexpr uint64_t kMaxRepeated = 1u << 20;
+constexpr int kMaxDecimalDigits = 6;
+constexpr double kPow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+constexpr double kNegPow10[] = {1, 0.1, 0.01, 0.001, 0.0001, 0.00001, 0.000001};
+
+void PutVarint(std::string& out, uint64_t value) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+}
+
+uint64_t ZigZag(int64_t value) {
+  return (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63);
+}
+
+int64_t UnZigZag(uint64_t value) {
+  return static_cast<int64_t>(value >> 1) ^ -static_cast<int64_t>(value & 1);
+}
+
+// Bounds-checked reader over untrusted bytes: every read reports failure instead of overrunning.
+class ByteReader {
+ public:
+  explicit ByteReader(std::string_view data) : data_(data) {}
+  bool Varint(uint64_t* value) {
+    uint64_t result = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= data_.size()) {
+        return false;
+      }
+      auto byte = static_cast<uint8_t>(data_[pos_++]);
+      result |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) {
+        *value = result;
+        return true;
+      }
+    }
+    return false;
+  }
+  bool Bytes(size_t size, std::string_view* out) {
+    if (size > data_.size() - pos_) {
+      return false;
+    }
+    *out = data_.substr(pos_, size);
+    pos_ += size;
+    return true;
+  }
+  bool Byte(uint8_t* out) {
+    if (pos_ >= data_.size()) {
+      return false;
+    }
+    *out = static_cast<uint8_t>(data_[pos_++]);
+    return true;
+  }
+  bool AtEnd() const { return pos_ == data_.size(); }
+
+ private:
+  std::string_view data_;
+  size_t pos_ = 0;
+};
+
+uint64_t DoubleBits(double value) {
+  uint64_t bits = 0;
+  std::memcpy(&bits, &value, sizeof bits);
+  return bits;
+}
+
+double BitsDouble(uint64_t bits) {
+  double value = 0;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+}
+
+// Mode 1..7: n / 10^(mode-1). Mode 8..13: n * 10^-(mode-7). Mode 0: raw bits.
+bool DecodeDouble(uint8_t mode, int64_t n, double* out) {
+  if (mode == 0) {
+    *out = BitsDouble(static_cast<uint64_t>(n));
+  } else if (mode <= 1 + kMaxDecimalDigits) {
+    *out = static_cast<double>(n) / kPow10[mode - 1];
+  } else if (mode <= 1 + 2 * kMaxDecimalDigits) {
+    *out = static_cast<double>(n) * kNegPow10[mode - 1 - kMaxDecimalDigits];
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool TryMode(double value, uint8_t mode, int64_t* n) {
+  if (mode == 0) {
+    *n = static_cast<int64_t>(DoubleBits(value));
+    return true;
+  }
+  double scaled = mode <= 1 + kMaxDecimalDigits ? value * kPow10[mode - 1]
+                                                : value / kNegPow10[mode - 1 - kMaxDecimalDigits];
+  if (!std::isfinite(scaled) || std::fabs(scaled) > 0x1.0p52) {
+    return false;
+  }
+  int64_t candidate = std::llround(scaled);
+  double back = 0;
+  if (!DecodeDouble(mode, candidate, &back) || DoubleBits(back) != DoubleBits(value)) {
+    return false;
+  }
+  *n = candidate;
+  return true;
+}
+
+// Picks the mode for a double: the slot's previous mode if it still fits (keeps differences
+// small), else the fewest decimal digits that reproduce the value bit for bit, else raw.
+uint8_t ChooseMode(double value, uint8_t previous, int64_t* n) {
+  if (previous != 0 && TryMode(value, previous, n)) {
+    return previous;
+  }
+  for (int k = 0; k <= kMaxDecimalDigits; ++k) {
+    if (TryMode(value, static_cast<uint8_t>(1 + k), n)) {
+      return static_cast<uint8_t>(1 + k);
+    }
+    if (k > 0 && TryMode(value, static_cast<uint8_t>(1 + kMaxDecimalDigits + k), n)) {
+      return static_cast<uint8_t>(1 + kMaxDecimalDigits + k);
+    }
+  }
+  (void)TryMode(value, 0, n);
+  return 0;
+}
+
+struct SampleColumns {
+  std::string shape;
+  std::vector<int64_t> slots;   // integers, and doubles as their encoded integer n
+  std::vector<uint8_t> modes;   // one per double slot, in slot order
+  std::vector<bool> is_double;  // per slot
+};
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+int64_t ScalarAsInt(const Message& m, const Reflection& r, const FieldDescriptor& f, int index) {
+  const bool repeated = f.is_repeated();
+  switch (f.cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      return repeated ? r.GetRepeatedInt32(m, &f, index) : r.GetInt32(m, &f);
+    case FieldDescriptor::CPPTYPE_INT64:
+      return repeated ? r.GetRepeatedInt64(m, &f, index) : r.GetInt64(m, &f);
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return repeated ? r.GetRepeatedUInt32(m, &f, index) : r.GetUInt32(m, &f);
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return static_cast<int64_t>(repeated ? r.GetRepeatedUInt64(m, &f, index)
+                                           : r.GetUInt64(m, &f));
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return (repeated ? r.GetRepeatedBool(m, &f, index) : r.GetBool(m, &f)) ? 1 : 0;
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return repeated ? r.GetRepeatedEnumValue(m, &f, index) : r.GetEnumValue(m, &f);
+    case FieldDescriptor::CPPTYPE_FLOAT: {
+      float value = repeated ? r.GetRepeatedFloat(m, &f, index) : r.GetFloat(m, &f);
+      uint32_t bits = 0;
+      std::memcpy(&bits, &value, sizeof bits);
+      return bits;
+    }
+    default:
+      return 0;
+  }
+}
+
+void SetScalarFromInt(Message* m, const Reflection& r, const FieldDescriptor& f, int64_t v) {
+  const bool repeated = f.is_repeated();
+  switch (f.cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      repeated ? r.AddInt32(m, &f, static_cast<int32_t>(v))
+               : r.SetInt32(m, &f, static_cast<int32_t>(v));
+      break;
+    case FieldDescriptor::CPPTYPE_INT64:
+      repeated ? r.AddInt64(m, &f, v) : r.SetInt64(m, &f, v);
+      break;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      repeated ? r.AddUInt32(m, &f, static_cast<uint32_t>(v))
+               : r.SetUInt32(m, &f, static_cast<uint32_t>(v));
+      break;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      repeated ? r.AddUInt64(m, &f, static_cast<uint64_t>(v))
+               : r.SetUInt64(m, &f, static_cast<uint64_t>(v));
+      break;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      repeated ? r.AddBool(m, &f, v != 0) : r.SetBool(m, &f, v != 0);
+      break;
+    case FieldDescriptor::CPPTYPE_ENUM:
+      repeated ? r.AddEnumValue(m, &f, static_cast<int>(v))
+               : r.SetEnumValue(m, &f, static_cast<int>(v));
+      break;
+    case FieldDescriptor::CPPTYPE_FLOAT: {
+      auto bits = static_cast<uint32_t>(v);
+      float value = 0;
+      std::memcpy(&value, &bits, sizeof value);
+      repeated ? r.AddFloat(m, &f, value) : r.SetFloat(m, &f, value);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// Splits one message into shape and slots. `previous_modes` (may be shorter) steers the
+// choice of double modes towards the previous sample's.
+void SplitMessage(const Message& m, const std::vector<uint8_t>& previous_modes,
+                  SampleColumns* out) {
+  const auto* descriptor = m.GetDescriptor();
+  const Reflection& r = *m.GetReflection();
+  auto add_double = [&](double value) {
+    size_t index = out->modes.size();
+    uint8_t previous = index < previous_modes.size() ? previous_modes[index] : 0;
+    int64_t n = 0;
+    out->modes.push_back(ChooseMode(value, previous, &n));
+    out->slots.push_back(n);
+    out->is_double.push_back(true);
+  };
+  auto add_string = [&](const std::string& value) {
+    PutVarint(out->shape, value.size());
+    out->shape += value;
+  };
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const FieldDescriptor& f = *descriptor->field(i);
+    if (f.is_repeated()) {
+      int count = r.FieldSize(m, &f);
+      PutVarint(out->shape, static_cast<uint64_t>(count));
+      for (int j = 0; j < count; ++j) {
+        switch (f.cpp_type()) {
+          case FieldDescriptor::CPPTYPE_MESSAGE:
+            SplitMessage(r.GetRepeatedMessage(m, &f, j), previous_modes, out);
+            break;
+          case FieldDescriptor::CPPTYPE_STRING:
+            add_string(r.GetRepeatedString(m, &f, j));
+            break;
+          case FieldDescriptor::CPPTYPE_DOUBLE:
+            add_double(r.GetRepeatedDouble(m, &f, j));
+            break;
+          default:
+            out->slots.push_back(ScalarAsInt(m, r, f, j));
+            out->is_double.push_back(false);
+        }
+      }
+      continue;
+    }
+    switch (f.cpp_type()) {
+      case FieldDescriptor::CPPTYPE_MESSAGE: {
+        bool has = r.HasField(m, &f);
+        out->shape.push_back(has ? 1 : 0);
+        if (has) {
+          SplitMessage(r.GetMessage(m, &f), previous_modes, out);
+        }
+        break;
+      }
+      case FieldDescriptor::CPPTYPE_STRING:
+        add_string(r.GetString(m, &f));
+        break;
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+        add_double(r.GetDouble(m, &f));
+        break;
+      default:
+        out->slots.push_back(ScalarAsInt(m, r, f, 0));
+        out->is_double.push_back(false);
+    }
+  }
+}
+
+// Rebuilds a message from its shape and slot values (doubles already decoded to their bits).
+class Assembler {
+ public:
+  Assembler(std::string_view shape, const std::vector<int64_t>& slots,
+            const std::vector<uint8_t>& modes, const std::vector<bool>& is_double)
+      : shape_(shape), slots_(slots), modes_(modes), is_double_(is_double) {}
+
+  bool Assemble(Message* m, int depth) {
+    if (depth > kMaxWalkDepth) {
+      return false;
+    }
+    const auto* descriptor = m->GetDescriptor();
+    const Reflection& r = *m->GetReflection();
+    for (int i = 0; i < descriptor->field_count(); ++i) {
+      const FieldDescriptor& f = *descriptor->field(i);
+      if (f.is_repeated()) {
+        uint64_t count = 0;
+        if (!shape_.Varint(&count) || count > kMaxRepeated) {
+          return false;
+        }
+        for (uint64_t j = 0; j < count; ++j) {
+          if (!Value(m, r, f, depth)) {
+            return false;
+          }
+        }
+        continue;
+      }
+      if (f.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        uint8_t has = 0;
+        if (!shape_.Byte(&has) || has > 1) {
+          return false;
+        }
+        if (has == 1 && !Assemble(r.MutableMessage(m, &f), depth + 1)) {
+          return false;
+        }
+        continue;
+      }
+      if (!Value(m, r, f, depth)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  bool Done() const { return shape_.AtEnd() && next_slot_ == slots_.size(); }
+
+ private:
+  // One value of field f (a single element when f is repeated).
+  bool Value(Message* m, const Reflection& r, const FieldDescriptor& f, int depth) {
+    const bool repeated = f.is_repeated();
+    switch (f.cpp_type()) {
+      case FieldDescriptor::CPPTYPE_MESSAGE:
+        return Assemble(r.AddMessage(m, &f), depth + 1);
+      case FieldDescriptor::CPPTYPE_STRING: {
+        uint64_t size = 0;
+        std::string_view bytes;
+        if (!shape_.Varint(&size) || !shape_.Bytes(size, &bytes)) {
+          return false;
+        }
+        repeated ? r.AddString(m, &f, std::string(bytes)) : r.SetString(m, &f, std::string(bytes));
+        return true;
+      }
+      default:
+        break;
+    }
+    if (next_slot_ >= slots_.size()) {
+      return false;
+    }
+    const bool want_double = f.cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE;
+    if (is_double_[next_slot_] != want_double) {
+      return false;
+    }
+    int64_t v = slots_[next_slot_++];
+    if (want_double) {
+      double value = 0;
+      if (next_double_ >= modes_.size() || !DecodeDouble(modes_[next_double_++], v, &value)) {
+        return false;
+      }
+      repeated ? r.AddDouble(m, &f, value) : r.SetDouble(m, &f, value);
+      return true;
+    }
+    SetScalarFromInt(m, r, f, v);
+    return true;
+  }
+
+  ByteReader shape_;
+  const std::vector<int64_t>& slots_;
+  const std::vector<uint8_t>& modes_;
+  const std::vector<bool>& is_double_;
+  size_t next_slot_ = 0;
+  size_t next_double_ = 0;
+};
+
+std::string DeterministicBytes(const Message& m) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  m.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
+// Walks a shape against the schema without building a message, to learn which slots hold
+// doubles (the decoder needs that before it can undo the per-slot differences).
+bool ProbeWalk(const google::protobuf::Descriptor& descriptor, ByteReader& shape,
+               std::vector<bool>& is_double, uint64_t max_slots, int depth) {
+  if (depth > kMaxWalkDepth) {
+    return false;
+  }
+  auto element = [&](const FieldDescriptor& f) {
+    if (f.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      return ProbeWalk(*f.message_type(), shape, is_double, max_slots, depth + 1);
+    }
+    if (f.cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+      uint64_t size = 0;
+      std::string_view bytes;
+      return shape.Varint(&size) && shape.Bytes(size, &bytes);
+    }
+    is_double.push_back(f.cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE);
+    return is_double.size() <= max_slots;
+  };
+  for (int i = 0; i < descriptor.field_count(); ++i) {
+    const FieldDescriptor& f = *descriptor.field(i);
+    if (f.is_repeated()) {
+      uint64_t count = 0;
+      if (!shape.Varint(&count) || count > kMaxRepeated) {
+        return false;
+      }
+      for (uint64_t j = 0; j < count; ++j) {
+        if (!element(f)) {
+          return false;
+        }
+      }
+    } else if (f.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      uint8_t has = 0;
+      if (!shape.Byte(&has) || has > 1) {
+        return false;
+      }
+      if (has == 1 && !element(f)) {
+        return false;
+      }
+    } else if (!element(f)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Empty on a shape that does not fit the HealthSample schema.
+std::vector<bool> ProbeDoubleSlots(std::string_view shape, uint64_t slots) {
+  std::vector<bool> is_double;
+  ByteReader reader(shape);
+  if (!ProbeWalk(*dozor::v1::HealthSample::descriptor(), reader, is_double, slots, 0) ||
+      !reader.AtEnd()) {
+    return {};
+  }
+  return is_double;
+}
+
+int64_t WrappingSub(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+}
+
+int64_t WrappingAdd(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
+
+}  // namespace
+
+bool NewerFirst(const BlockSample& a, const BlockSample& b) {
+  return a.collected_at_ms != b.collected_at_ms ? a.collected_at_ms > b.collected_at_ms
+                                                : a.seq > b.seq;
+}
+
+bool OlderFirst(const BlockSample& a, const BlockSample& b) { return NewerFirst(b, a); }
+
+Result<std::string> EncodeHealthBlock(const std::vector<BlockSample>& samples) {
+  std::string payload;
+  PutVarint(payload, samples.size());
+  SampleColumns previous;
+  bool have_previous = false;
+  uint64_t previous_seq = 0;
+  int64_t previous_at = 0;
+  for (const auto& item : samples) {
+    PutVarint(payload, ZigZag(WrappingSub(static_cast<int64_t>(item.seq),
+                                          static_cast<int64_t>(previous_seq))));
+    PutVarint(payload, ZigZag(WrappingSub(item.collected_at_ms, previous_at)));
+    previous_seq = item.seq;
+    previous_at = item.collected_at_ms;
+
+    SampleColumns columns;
+    SplitMessage(item.sample, previous.modes, &columns);
+    // Round-trip check: anything the column form cannot reproduce exactly is stored plain.
+    dozor::v1::HealthSample check;
+    Assembler assembler(columns.shape, columns.slots, columns.modes, columns.is_double);
+    std::string original = DeterministicBytes(item.sample);
+    if (!assembler.Assemble(&check, 0) || !assembler.Done() ||
+        DeterministicBytes(check) != original) {
+      PutVarint(payload, 0);
+      PutVarint(payload, original.size());
+      payload += original;
+      have_previous = false;
+      previous = SampleColumns{};
+      continue;
+    }
+    const bool same_shape = have_previous && columns.shape == previous.shape;
+    PutVarint(payload, same_shape ? 2 : 1);
+    if (!same_shape) {
+      PutVarint(payload, columns.shape.size());
+      payload += columns.shape;
+    }
+    PutVarint(payload, columns.slots.size());
+    PutVarint(payload, columns.modes.size());
+    payload.append(reinterpret_cast<const char*>(columns.modes.data()), columns.modes.size());
+    size_t double_index = 0;
+    for (size_t i = 0; i < columns.slots.size(); ++i) {
+      bool delta = same_shape;
+      if (columns.is_double[i]) {
+        delta = delta && previous.modes[double_index] == columns.modes[double_index];
+        ++double_index;
+      }
+      PutVarint(payload, ZigZag(delta ? WrappingSub(columns.slots[i], previous.slots[i])
+                                      : columns.slots[i]));
+    }
+    previous = std::move(columns);
+    have_previous = true;
+  }
+  if (payload.size() > kMaxDecodedMessageBytes) {
+    return MakeError(ErrorCode::kResourceExhausted, "health block is too large");
+  }
+  uLongf bound = compressBound(static_cast<uLong>(payload.size()));
+  std::string out(5 + bound, '\0');
+  out[0] = static_cast<char>(kBlockFormat);
+  auto size = static_cast<uint32_t>(payload.size());
+  for (int i = 0; i < 4; ++i) {
+    out[static_cast<size_t>(1 + i)] = static_cast<char>((size >> (8 * i)) & 0xff);
+  }
+  int rc =
+      compress2(reinterpret_cast<Bytef*>(out.data() + 5), &bound,
+                reinterpret_cast<const Bytef*>(payload.data()), payload.size(), kBlockZlibLevel);
+  if (rc != Z_OK) {
+    return MakeError(ErrorCode::kInternal, "health block compression failed");
+  }
+  out.resize(5 + bound);
+  return out;
+}
+
+Status DecodeHealthBlock(std::string_view data, std::vector<BlockSample>* out) {
+  auto corrupt = [](const char* what) {
+    return MakeError(ErrorCode::kDataLoss, std::string("health block is corrupt: ") + what);
+  };
+  if (data.size() < 5 || static_cast<uint8_t>(data[0]) != kBlockFormat) {
+    return corrupt("unknown format");
+  }
+  uint32_t size = 0;
+  for (int i = 0; i < 4; ++i) {
+    size |= static_cast<uint32_t>(static_cast<uint8_t>(data[static_cast<size_t>(1 + i)]))
+            << (8 * i);
+  }
+  if (size > kMaxDecodedMessageBytes) {
+    return corrupt("impossible size");
+  }
+  std::string payload(size, '\0');
+  uLongf payload_size = size;
+  int rc = uncompress(reinterpret_cast<Bytef*>(payload.data()), &payload_size,
+                      reinterpret_cast<const Bytef*>(data.data() + 5), data.size() - 5);
+  if (rc != Z_OK || payload_size != size) {
+    return corrupt("zlib");
+  }
+  ByteReader reader(payload);
+  uint64_t count = 0;
+  if (!reader.Varint(&count) || count > payload.size()) {
+    return corrupt("count");
+  }
+  SampleColumns previous;
+  bool have_previous = false;
+  int64_t seq = 0;
+  int64_t at = 0;
+  for (uint64_t n = 0; n < count; ++n) {
+    uint64_t seq_delta = 0;
+    uint64_t at_delta = 0;
+    uint64_t kind = 0;
+    if (!reader.Varint(&seq_delta) || !reader.Varint(&at_delta) || !reader.Varint(&kind)) {
+      return corrupt("sample header");
+    }
+    seq = WrappingAdd(seq, UnZigZag(seq_delta));
+    at = WrappingAdd(at, UnZigZag(at_delta));
+    BlockSample item;
+    item.seq = static_cast<uint64_t>(seq);
+    item.collected_at_ms = at;
+    if (kind == 0) {
+      uint64_t length = 0;
+      std::string_view bytes;
+      if (!reader.Varint(&length) || !reader.Bytes(length, &bytes) ||
+          !item.sample.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+        return corrupt("plain sample");
+      }
+      have_previous = false;
+      out->push_back(std::move(item));
+      continue;
+    }
+    if (kind > 2 || (kind == 2 && !have_previous)) {
+      return corrupt("sample kind");
+    }
+    SampleColumns columns;
+    if (kind == 1) {
+      uint64_t length = 0;
+      std::string_view shape;
+      if (!reader.Varint(&length) || !reader.Bytes(length, &shape)) {
+        return corrupt("shape");
+      }
+      columns.shape = std::string(shape);
+    } else {
+      columns.shape = previous.shape;
+    }
+    uint64_t slots = 0;
+    uint64_t doubles = 0;
+    std::string_view modes;
+    if (!reader.Varint(&slots) || !reader.Varint(&doubles) || doubles > slots ||
+        slots > payload.size() || !reader.Bytes(doubles, &modes)) {
+      return corrupt("slot counts");
+    }
+    if (kind == 2 && slots != previous.slots.size()) {
+      return corrupt("slot count changed within a shape");
+    }
+    columns.modes.assign(modes.begin(), modes.end());
+    columns.slots.resize(slots);
+    // Which slots are doubles follows from the shape; recover it by a dry assembly below, so
+    // here the deltas for doubles are applied only once the layout is known.
+    std::vector<uint64_t> raw(slots);
+    for (uint64_t i = 0; i < slots; ++i) {
+      if (!reader.Varint(&raw[i])) {
+        return corrupt("slot value");
+      }
+    }
+    if (kind == 1) {
+      // Layout probe: assemble with zero values to learn which slots are doubles.
+      columns.is_double = ProbeDoubleSlots(columns.shape, slots);
+      if (columns.is_double.size() != slots) {
+        return corrupt("shape does not match the schema");
+      }
+    } else {
+      columns.is_double = previous.is_double;
+    }
+    size_t double_index = 0;
+    for (uint64_t i = 0; i < slots; ++i) {
+      int64_t value = UnZigZag(raw[i]);
+      bool delta = kind == 2;
+      if (columns.is_double[i]) {
+        if (double_index >= columns.modes.size()) {
+          return corrupt("double count");
+        }
+        delta = delta && previous.modes[double_index] == columns.modes[double_index];
+        ++double_index;
+      }
+      columns.slots[i] = delta ? WrappingAdd(previous.slots[i], value) : value;
+    }
+    if (double_index != columns.modes.size()) {
+      return corrupt("double count");
+    }
+    Assembler assembler(columns.shape, columns.slots, columns.modes, columns.is_double);
+    if (!assembler.Assemble(&item.sample, 0) || !assembler.Done()) {
+      return corrupt("sample does not match its shape");
+    }
+    out->push_back(std::move(item));
+    previous = std::move(columns);
+    have_previous = true;
+  }
+  if (!reader.AtEnd()) {
+    return corrupt("trailing bytes");
+  }
+  return OkStatus();
+}
+
+Result<EncodedHealthBlock> EncodeHealthBlockRow(const std::vector<BlockSample>& samples) {
+  if (samples.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "health block has no samples");
+  }
+  EncodedHealthBlock block;
+  DOZOR_ASSIGN_OR_RETURN(block.data, EncodeHealthBlock(samples));
+  block.start_at = samples.front().collected_at_ms;
+  block.end_at = samples.back().collected_at_ms;
+  block.count = static_cast<int64_t>(samples.size());
+  block.first_seq = samples.front().seq;
+  block.last_seq = samples.front().seq;
+  for (const auto& item : samples) {
+    block.first_seq = std::min(block.first_seq, item.seq);
+    block.last_seq = std::max(block.last_seq, item.seq);
+  }
+  return block;
+}
+
+}  // namespace dozor::server

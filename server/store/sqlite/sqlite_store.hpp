@@ -1,0 +1,275 @@
+// The SQLite backend: every store area (store/*_store.hpp) over one database file. One writer
+// connection (all writes, serialised by a mutex), one reader connection (queries, own mutex) so
+// management reads never queue behind an ingest batch, and optionally a third connection on a background thread that checkpoints the WAL about once a
+// second so COMMIT never pays for a checkpoint.
+//
+// Health samples live in two tiers: ingest appends one row per sample to health_samples (plain
+// protobuf, no per-row compression, cheap on the hot path); CompactHealth later moves samples of
+// finished hour buckets into health_blocks, one row per agent and hour with all samples of that
+// hour compressed together. The checkpoint thread runs CompactHealth every
+// SqliteStoreOptions::health_compact_interval_s. ListHealth and PruneHealth see both tiers.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "dozor/common/clock.hpp"
+#include "dozor/common/sqlite.hpp"
+#include "store/sqlite/health_block_codec.hpp"
+#include "store/store.hpp"
+
+namespace dozor::server {
+
+class SqliteStore;
+
+struct SqliteStoreOptions {
+  std::string path;  // database file
+  // Run WAL checkpoints on a background thread instead of inside COMMIT (keeps ack p99 low).
+  bool background_checkpoint = true;
+  // Health samples whose hour bucket ended at least this long ago are moved from one row per
+  // sample into per-agent hourly blocks compressed together (about 7x smaller on disk).
+  int64_t health_compact_after_s = 3600;
+  // How often the background thread (the checkpoint thread, so only with background_checkpoint)
+  // runs that compaction; 0 = never in the background (SqliteStore::CompactHealth still works).
+  int64_t health_compact_interval_s = 300;
+  // Rule windows (rule_health_host/fs/nic) keep this much history; rule_fs_trend keeps
+  // rule_trend_s. Pruned in the background compaction pass (SqliteStore::PruneRuleWindows).
+  int64_t rule_window_s = 3600;
+  int64_t rule_trend_s = 172800;
+  // Stamps the rows the store dates itself (created_at, contract events, applied migrations) and
+  // drives the background pruning; null = the system clock. Must outlive the store.
+  const Clock* clock = nullptr;
+};
+
+// Opens (creating if needed) the database, applies pending migrations. kDataLoss if the file is
+// not a usable database; the error names the file.
+Result<std::unique_ptr<SqliteStore>> OpenSqliteStore(const SqliteStoreOptions& options);
+
+struct CompactionStats {
+  int64_t buckets = 0;         // agent-hours compacted (one short write transaction each)
+  int64_t samples = 0;         // raw rows moved into blocks
+  int64_t blocks_written = 0;  // block rows inserted (or rewritten when late samples arrived)
+  int64_t raw_bytes = 0;       // sample bytes of the raw rows moved
+  int64_t block_bytes = 0;     // bytes of the blocks written
+};
+
+// Implements every area itself (they share the connections); each accessor returns *this.
+class SqliteStore final : public Store,
+                          public OrganizationStore,
+                          public AgentStore,
+                          public HostStore,
+                          public FindingStore,
+                          public ImportStore,
+                          public ApiTokenStore {
+ public:
+  // Opens (creating if needed) the database at options.path and applies pending migrations in one
+  // transaction. kDataLoss if the file is not a database, kFailedPrecondition if its schema is
+  // newer than this binary knows; both name the file.
+  static Result<std::unique_ptr<SqliteStore>> Open(const SqliteStoreOptions& options);
+
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  OrganizationStore& Organizations() override { return *this; }
+  AgentStore& Agents() override { return *this; }
+  HostStore& Hosts() override { return *this; }
+  FindingStore& Findings() override { return *this; }
+  ImportStore& Imports() override { return *this; }
+  ApiTokenStore& ApiTokens() override { return *this; }
+
+  Result<Organization> CreateOrganization(const Organization& org) override;
+  Result<std::vector<Organization>> ListOrganizations() override;
+  Result<Organization> FindOrganization(std::string_view key) override;
+  Result<Organization> UpdateOrganization(int64_t id, const OrganizationPatch& patch) override;
+
+  Result<EnrollmentToken> CreateEnrollmentToken(const NewEnrollmentToken& token) override;
+  Result<std::vector<EnrollmentToken>> ListEnrollmentTokens(std::optional<int64_t> org_id) override;
+  Status RevokeEnrollmentToken(int64_t token_id, int64_t now_ms) override;
+
+  Result<EnrolledAgent> EnrollAgent(std::string_view token_hash, const NewAgent& agent,
+                                    int64_t now_ms) override;
+  Result<AgentCredential> GetAgentCredential(std::string_view agent_id) override;
+  Status RevokeAgent(std::string_view agent_id, int64_t now_ms) override;
+
+  Result<std::vector<CommitResult>> CommitReports(std::vector<IncomingReport>& batch) override;
+
+  Result<std::vector<HostSummary>> ListHosts(std::optional<int64_t> org_id) override;
+  Result<HostSummary> GetHost(std::string_view agent_id) override;
+  Result<HostInventory> GetInventory(std::string_view agent_id) override;
+  Result<std::vector<InventoryChange>> ListChanges(std::string_view agent_id, int64_t since_ms,
+                                                   int limit) override;
+  Result<std::vector<HealthRecord>> ListHealth(std::string_view agent_id, int64_t since_ms,
+                                               int limit) override;
+
+  Result<ApiToken> CreateApiToken(std::string_view name, ApiRole role,
+                                  std::string_view token_hash, std::string_view hint,
+                                  std::optional<int64_t> expires_at_ms) override;
+  Result<ApiToken> AuthenticateApiToken(std::string_view token_hash, int64_t now_ms) override;
+  Result<std::vector<ApiToken>> ListApiTokens() override;
+  Status RevokeApiToken(int64_t id, int64_t now_ms) override;
+  Result<int64_t> CountApiTokens() override;
+
+  Result<int64_t> PruneHealth(int64_t cutoff_ms) override;
+
+  Result<FindingsChange> ApplyEvaluation(const EvaluationInput& input, int64_t now_ms) override;
+  Result<int64_t> ExpireWaivers(int64_t now_ms) override;
+  Result<int64_t> ResolveFindingsOfRemovedRules(const std::vector<std::string>& live_rule_ids,
+                                                int64_t now_ms) override;
+  Result<std::vector<Finding>> ListFindings(const FindingFilter& filter) override;
+  Result<Finding> GetFinding(int64_t id) override;
+  Result<std::vector<FindingEvent>> ListFindingEvents(int64_t finding_id) override;
+  Result<Finding> AcknowledgeFinding(int64_t id, std::string_view actor, std::string_view comment,
+                                     int64_t now_ms) override;
+  Result<Finding> WaiveFinding(int64_t id, std::string_view actor, std::string_view reason,
+                               std::optional<int64_t> until_ms, int64_t now_ms) override;
+  Result<Finding> UnwaiveFinding(int64_t id, std::string_view actor, std::string_view comment,
+                                 int64_t now_ms) override;
+  Result<Finding> CommentFinding(int64_t id, std::string_view actor, std::string_view comment,
+                                 int64_t now_ms) override;
+
+  Result<std::vector<ContractEvent>> ListContractEvents(int64_t org_id) override;
+  Result<AuditSnapshot> RecordAuditSnapshot(int64_t org_id, AuditSnapshotKind kind,
+                                            std::string_view actor, int64_t now_ms) override;
+  Result<std::optional<AuditSnapshot>> GetAuditSnapshot(int64_t org_id,
+                                                        AuditSnapshotKind kind) override;
+  Result<EstateSummary> GetEstateSummary(int64_t org_id,
+                                         const std::vector<std::string>& package_names) override;
+  Result<std::vector<std::pair<int64_t, int64_t>>> ListLiveHostKeys() override;
+  Result<int64_t> HostPk(std::string_view agent_id) override;
+  Result<std::vector<EnrollmentTokenKey>> FindEnrollmentTokensByHint(
+      int64_t org_id, std::string_view hint) override;
+  Result<ImportResult> ImportSnapshot(const SnapshotImport& import) override;
+  Result<std::vector<ImportRecord>> ListImports(int64_t org_id, int limit) override;
+  void SetCommitObserver(CommitObserver observer) override;
+
+  // Not part of Store: deletes rule-window rows (rule_health_host/fs/nic) older than
+  // now_ms - rule_window_s and rule_fs_trend rows older than now_ms - rule_trend_s. Returns the
+  // number of rows deleted. Run by the background compaction pass with the wall clock.
+  Result<int64_t> PruneRuleWindows(int64_t now_ms);
+
+  // Not part of Store: runs one WAL checkpoint now (PASSIVE, or TRUNCATE when `truncate`) on the
+  // checkpoint connection. For tests, benchmarks and shutdown paths.
+  Status CheckpointNow(bool truncate);
+
+  // Not part of Store: moves raw health samples of every hour bucket that ends at or before
+  // `older_than_ms` into health_blocks. One transaction per agent-hour on the writer connection
+  // (deleting the raw rows and writing the block commit together, so a crash loses or doubles
+  // nothing); ingest batches interleave between them. Samples arriving late for an hour that
+  // was already compacted are merged into its block on the next run. Returns early (with what
+  // it did) when the store is closing.
+  Result<CompactionStats> CompactHealth(int64_t older_than_ms);
+
+  // Highest schema version this binary knows (the last embedded migration).
+  static int LatestSchemaVersion();
+
+  struct WriterStatements;
+  struct ReaderStatements;
+  struct FindingStatements;
+
+ private:
+  struct CachedAgent {
+    int64_t pk = 0;
+    uint64_t last_seq = 0;
+    bool revoked = false;
+    int64_t org_id = 0;
+  };
+
+  SqliteStore() = default;
+
+  // Open() in steps: writer (with migrations) and reader connections and their statements;
+  // then, when enabled, the checkpoint connection and its thread.
+  Status OpenConnections();
+  Status StartCheckpointer();
+
+  Result<CachedAgent*> LookupAgentLocked(const std::string& agent_id);
+  Status CommitLocked(std::vector<IncomingReport>& batch, const std::vector<std::string>& encoded,
+                      const std::vector<bool>& unencodable, std::vector<CommitResult>& results,
+                      std::unordered_map<std::string, CachedAgent>& saved,
+                      std::vector<CommittedHost>& committed);
+  // CommitLocked's body without the transaction: the caller holds write_mu_ and an open
+  // transaction (ImportSnapshot writes its own rows in the same one).
+  Status WriteBatchLocked(std::vector<IncomingReport>& batch,
+                          const std::vector<std::string>& encoded,
+                          const std::vector<bool>& unencodable, std::vector<CommitResult>& results,
+                          std::unordered_map<std::string, CachedAgent>& saved,
+                          std::vector<CommittedHost>& committed);
+  Status ApplyInventoryLocked(int64_t pk, const std::string& agent_id,
+                              const dozor::v1::Report& report);
+  Result<HostSummary> ReadHostLocked(std::string_view agent_id, int64_t* pk);
+  Result<int64_t> ReaderAgentPkLocked(std::string_view agent_id);
+  Result<std::vector<int64_t>> AgentPks();
+  struct BucketSnapshot;
+  using EncodedBlock = EncodedHealthBlock;
+  // Compacts the oldest pending hour bucket of one agent; false when it has none left.
+  Result<bool> CompactNextBucket(int64_t pk, int64_t limit_ms, CompactionStats* stats);
+  Result<bool> ReadBucketLocked(int64_t pk, int64_t limit_ms, BucketSnapshot* snap);
+  static Result<std::vector<EncodedBlock>> BuildBlocks(int64_t pk, const BucketSnapshot& snap);
+  Result<bool> ReplaceBucketLocked(int64_t pk, const BucketSnapshot& snap,
+                                   const std::vector<EncodedBlock>& blocks);
+  Result<int64_t> PruneBlocks(const std::vector<int64_t>& agents, int64_t cutoff_ms);
+  void CheckpointLoop();
+  void CompactAndLog();
+  // Findings helpers (sqlite_store_findings.cpp); callers hold write_mu_.
+  Status PrepareFindingStatements();
+  Result<int64_t> ExpireWaiversLocked(int64_t now_ms);
+  // Writes the mutations the domain planned (finding_lifecycle.hpp) and their events; fills
+  // change->opened_or_regressed_ids with the ids of opened findings as they are inserted.
+  Status ApplyFindingMutationsLocked(const std::vector<FindingMutation>& mutations,
+                                     const std::vector<std::string>& evidence, int64_t now_ms,
+                                     FindingsChange* change);
+  Result<Finding> ReadFindingLocked(int64_t id);
+  Status AddFindingEventLocked(int64_t finding_id, int64_t at_ms, std::string_view actor,
+                               FindingEventKind kind, std::optional<FindingState> from_state,
+                               FindingState to_state, std::string_view comment);
+  Result<AuditSnapshot> RecordSnapshotLocked(int64_t org_id, AuditSnapshotKind kind,
+                                             std::string_view actor, int64_t now_ms);
+  Result<Finding> ApplyPeopleAction(int64_t id, const PeopleRequest& request);
+  void NotifyCommitted(const std::vector<CommittedHost>& hosts);
+  Status ContractMoveLocked(int64_t org_id, const OrganizationPatch& patch, int64_t now_ms);
+
+  std::string path_;
+  const Clock* clock_ = &SystemClock::Instance();
+  bool background_checkpoint_ = true;
+  int64_t compact_after_ms_ = 3600 * 1000;
+  int64_t compact_interval_ms_ = 300 * 1000;
+  int64_t rule_window_ms_ = 3600 * 1000;
+  int64_t rule_trend_ms_ = 172800 * 1000;
+  std::atomic<bool> closing_{false};
+
+  std::mutex write_mu_;
+  sqlite::Database writer_;
+  std::unique_ptr<WriterStatements> ws_;
+  std::unordered_map<std::string, CachedAgent> agent_cache_;  // guarded by write_mu_
+
+  std::mutex read_mu_;
+  sqlite::Database reader_;
+  std::unique_ptr<ReaderStatements> rs_;
+  // Findings / contract / estate statements: writer part guarded by write_mu_, reader part by
+  // read_mu_.
+  struct FindingStatementsDeleter {
+    void operator()(FindingStatements* statements) const;  // defined where the type is complete
+  };
+  std::unique_ptr<FindingStatements, FindingStatementsDeleter> fs_;
+
+  std::mutex observer_mu_;  // guards observer_ (never held while calling into the store)
+  CommitObserver observer_;
+
+  std::mutex checkpoint_mu_;  // guards checkpointer_ and stop_
+  std::condition_variable checkpoint_cv_;
+  bool stop_ = false;
+  std::mutex checkpoint_run_mu_;  // one checkpoint at a time on checkpointer_
+  sqlite::Database checkpointer_;
+  sqlite::Statement checkpoint_passive_;
+  sqlite::Statement checkpoint_truncate_;
+  std::thread checkpoint_thread_;
+};
+
+}  // namespace dozor::server

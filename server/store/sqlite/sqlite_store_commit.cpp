@@ -1,0 +1,358 @@
+// SqliteStore, hosts area: the ingest commit path (CommitReports): per-host inventory rows and
+// their change log, health samples, rule windows and trends.
+#include "store/sqlite/sqlite_store.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <initializer_list>
+#include <utility>
+
+#include "domain/host_role.hpp"
+#include "domain/inventory_diff.hpp"
+#include "dozor/contract/codec.hpp"
+#include "store/sqlite/sqlite_store_internal.hpp"
+#include "store/sqlite/statement_helpers.hpp"
+#include "store/sqlite/store_rows.hpp"
+
+namespace dozor::server {
+
+// The helpers and statements the backend's files share.
+using namespace sqlite_store_internal;  // NOLINT(google-build-using-namespace)
+
+namespace {
+
+// ------------------------------------------------------------------ inventory rows
+
+Result<std::vector<InventoryChange>> DiffWithStoredInventory(WriterStatements& w, int64_t pk,
+                                                             const std::string& agent_id,
+                                                             const dozor::v1::Inventory& inv,
+                                                             int64_t at) {
+  DOZOR_ASSIGN_OR_RETURN(auto stored, ReadOptional(BindAll(w.blob_select, pk),
+                                                   [](const auto& s) { return s.Blob(0); }));
+  dozor::v1::Inventory previous;
+  if (stored && DecodeCompressed(*stored, &previous).ok()) {
+    return DiffInventories(previous, inv, at, agent_id);
+  }
+  if (stored) {
+    spdlog::warn("store: previous inventory of {} does not decode; starting a new baseline",
+                 agent_id);
+  }
+  return std::vector<InventoryChange>{FirstInventoryChange(at, agent_id)};
+}
+
+Status InsertOs(WriterStatements& w, int64_t pk, const dozor::v1::OperatingSystem& os,
+                int64_t security_pending_since, const std::string& role) {
+  return RunWith(w.os_insert, pk, os.id(), os.id_like(), os.family(), os.name(), os.version(),
+                 os.version_id(), os.pretty_name(), os.kernel(), os.architecture(), os.hostname(),
+                 os.fqdn(), os.timezone(), os.boot_time(), os.reboot_required(),
+                 os.pending_updates(), os.pending_security_updates(), os.machine_id(),
+                 os.uptime_seconds(), os.clock_synchronized(), os.clock_max_error_us(),
+                 security_pending_since, role);
+}
+
+// Raw value of SMART attribute `id`, or -1 when the drive does not report it.
+int64_t SmartRaw(const dozor::v1::BlockDevice& disk, uint32_t id) {
+  for (const auto& attribute : disk.smart_attributes()) {
+    if (attribute.id() == id) {
+      return attribute.raw();
+    }
+  }
+  return -1;
+}
+
+Status InsertHardware(WriterStatements& w, int64_t pk, const dozor::v1::Hardware& hw) {
+  const auto& cpu = hw.cpu();
+  const auto& dmi = hw.dmi();
+  DOZOR_RETURN_IF_ERROR(RunWith(w.hardware_insert, pk, cpu.model(), cpu.sockets(), cpu.cores(),
+                                cpu.threads(), hw.memory_total_bytes(), dmi.system_vendor(),
+                                dmi.system_model(), dmi.system_serial(), dmi.bios_vendor(),
+                                dmi.bios_version(), dmi.bios_date(), hw.virtual_machine(),
+                                hw.hypervisor(), dmi.chassis_type(), hw.smartctl_available()));
+  return InsertEach(hw.disks(), [&](const auto& d) {
+    return RunWith(w.disk_insert, pk, d.name(), d.model(), d.serial(), d.size_bytes(),
+                   d.rotational(), d.transport(), d.smart_status(), d.power_on_hours(),
+                   d.temperature_c(), d.removable(), d.smart_message(), SmartRaw(d, 5),
+                   SmartRaw(d, 197), SmartRaw(d, 198));
+  });
+}
+
+// An interface row and its address rows.
+Status InsertInterface(WriterStatements& w, int64_t pk, const dozor::v1::NetworkInterface& iface) {
+  DOZOR_RETURN_IF_ERROR(RunWith(w.interface_insert, pk, iface.name(), iface.mac(), iface.mtu(),
+                                iface.state(), iface.speed_mbps(), iface.loopback(),
+                                iface.virtual_(), iface.duplex()));
+  return InsertEach(iface.addresses(), [&](const auto& ip) {
+    return RunWith(w.address_insert, pk, iface.name(), ip.address(), ip.prefix(), ip.family(),
+                   IsLoopbackAddress(iface, ip));
+  });
+}
+
+Status InsertNetwork(WriterStatements& w, int64_t pk, const dozor::v1::Network& net) {
+  DOZOR_RETURN_IF_ERROR(InsertEach(
+      net.interfaces(), [&](const auto& iface) { return InsertInterface(w, pk, iface); }));
+  DOZOR_RETURN_IF_ERROR(InsertEach(net.gateways(), [&](const auto& g) {
+    return RunWith(w.gateway_insert, pk, g.address(), g.interface(), g.family());
+  }));
+  for (int i = 0; i < net.dns_servers_size(); ++i) {
+    DOZOR_RETURN_IF_ERROR(RunWith(w.dns_insert, pk, i, net.dns_servers(i)));
+  }
+  return InsertEach(net.listening(), [&](const auto& l) {
+    return RunWith(w.listener_insert, pk, l.protocol(), l.family(), l.address(), l.port(), l.pid(),
+                   l.process(), l.uid());
+  });
+}
+
+Status InsertSoftware(WriterStatements& w, int64_t pk, const dozor::v1::Software& sw) {
+  DOZOR_RETURN_IF_ERROR(InsertEach(sw.packages(), [&](const auto& p) {
+    return RunWith(w.package_insert, pk, p.name(), p.version(), p.architecture(), p.source(),
+                   p.vendor(), p.install_time());
+  }));
+  DOZOR_RETURN_IF_ERROR(InsertEach(sw.applications(), [&](const auto& a) {
+    return RunWith(w.application_insert, pk, a.name(), a.version(), a.architecture(), a.path(),
+                   a.kind());
+  }));
+  return InsertEach(sw.services(), [&](const auto& s) {
+    return RunWith(w.service_insert, pk, s.name(), s.description(), s.load_state(),
+                   s.active_state(), s.sub_state(), s.enabled());
+  });
+}
+
+// When the current unbroken run of inventories with pending security updates began: kept from
+// the previous inventory while it also had some, `at` when the run starts now, 0 when none.
+Result<int64_t> SecurityPendingSince(WriterStatements& w, int64_t pk,
+                                     const dozor::v1::Inventory& inv, int64_t at) {
+  if (inv.os().pending_security_updates() <= 0) {
+    return int64_t{0};
+  }
+  DOZOR_ASSIGN_OR_RETURN(auto previous, ReadOptional(BindAll(w.os_prev, pk), [](const auto& s) {
+                           return std::make_pair(s.Int(0), s.Int(1));
+                         }));
+  if (previous && previous->first > 0 && previous->second > 0) {
+    return previous->second;
+  }
+  return at;
+}
+
+// Clears the host's normalised inventory rows and writes them again from `inv`.
+Status ReplaceHostRows(WriterStatements& w, int64_t pk, const dozor::v1::Inventory& inv,
+                       int64_t at) {
+  DOZOR_ASSIGN_OR_RETURN(int64_t security_since, SecurityPendingSince(w, pk, inv, at));
+  for (auto& statement : w.host_delete) {
+    DOZOR_RETURN_IF_ERROR(RunWith(statement, pk));
+  }
+  DOZOR_RETURN_IF_ERROR(InsertOs(w, pk, inv.os(), security_since, ClassifyHostRole(inv)));
+  DOZOR_RETURN_IF_ERROR(InsertHardware(w, pk, inv.hardware()));
+  DOZOR_RETURN_IF_ERROR(InsertNetwork(w, pk, inv.network()));
+  DOZOR_RETURN_IF_ERROR(InsertSoftware(w, pk, inv.software()));
+  return InsertEach(inv.os().users(), [&](const auto& u) {
+    return RunWith(w.user_insert, pk, u.name(), u.uid(), u.shell(), u.home(), u.administrator());
+  });
+}
+
+// ------------------------------------------------------------------ health rows and blocks
+
+}  // namespace
+
+// ------------------------------------------------------------------ ingest
+
+Result<SqliteStore::CachedAgent*> SqliteStore::LookupAgentLocked(const std::string& agent_id) {
+  auto it = agent_cache_.find(agent_id);
+  if (it != agent_cache_.end()) {
+    return &it->second;
+  }
+  DOZOR_ASSIGN_OR_RETURN(
+      auto agent, ReadOptional(BindAll(ws_->agent_lookup, agent_id), [](const auto& s) {
+        return CachedAgent{s.Int(0), static_cast<uint64_t>(s.Int(1)), s.Int(2) != 0, s.Int(3)};
+      }));
+  if (!agent) {
+    return static_cast<CachedAgent*>(nullptr);  // unknown agents are not cached: they may enroll
+  }
+  return &agent_cache_.emplace(agent_id, *agent).first->second;
+}
+
+Result<std::vector<CommitResult>> SqliteStore::CommitReports(std::vector<IncomingReport>& batch) {
+  // Serialize outside the writer lock. Recent samples are stored uncompressed: zlib per row was
+  // the largest CPU cost per report, and compaction later compresses whole hours far better.
+  std::vector<std::string> encoded(batch.size());
+  std::vector<bool> unencodable(batch.size(), false);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].report.has_health()) {
+      unencodable[i] = !batch[i].report.health().SerializeToString(&encoded[i]);
+    }
+  }
+  std::vector<CommitResult> results;
+  results.reserve(batch.size());
+  std::vector<CommittedHost> committed;
+  {
+    std::lock_guard lock(write_mu_);
+    std::unordered_map<std::string, CachedAgent> saved;
+    auto status = CommitLocked(batch, encoded, unencodable, results, saved, committed);
+    if (!status.ok()) {
+      // The transaction rolled back; so must the sequence numbers it advanced in memory.
+      for (auto& [agent_id, agent] : saved) {
+        agent_cache_[agent_id] = agent;
+      }
+      return status.error();
+    }
+  }
+  // After COMMIT and outside write_mu_, so an observer may call back into the store.
+  if (!committed.empty()) {
+    NotifyCommitted(committed);
+  }
+  return results;
+}
+
+namespace {
+
+// Why a report is not stored (outcome and reason filled in), or nullopt when it should be.
+std::optional<CommitResult> ScreenReport(const dozor::v1::Report& report, bool known, bool revoked,
+                                         uint64_t last_seq, bool unencodable) {
+  CommitResult result;
+  result.seq = report.seq();
+  result.outcome = CommitOutcome::kRejected;
+  if (!known) {
+    result.reason = "unknown agent";
+  } else if (revoked) {
+    result.reason = "agent is revoked";
+  } else if (report.seq() <= last_seq) {
+    result.outcome = CommitOutcome::kDuplicate;
+  } else if (report.has_health() && unencodable) {
+    result.reason = "health sample could not be encoded";
+  } else if (!report.has_health() && !report.has_inventory()) {
+    result.reason = "report has no payload";
+  } else {
+    return std::nullopt;
+  }
+  return result;
+}
+
+}  // namespace
+
+Status SqliteStore::CommitLocked(std::vector<IncomingReport>& batch,
+                                 const std::vector<std::string>& encoded,
+                                 const std::vector<bool>& unencodable,
+                                 std::vector<CommitResult>& results,
+                                 std::unordered_map<std::string, CachedAgent>& saved,
+                                 std::vector<CommittedHost>& committed) {
+  sqlite::Transaction txn(writer_);
+  DOZOR_RETURN_IF_ERROR(txn.Begin());
+  DOZOR_RETURN_IF_ERROR(WriteBatchLocked(batch, encoded, unencodable, results, saved, committed));
+  return txn.Commit();
+}
+
+Status SqliteStore::WriteBatchLocked(std::vector<IncomingReport>& batch,
+                                     const std::vector<std::string>& encoded,
+                                     const std::vector<bool>& unencodable,
+                                     std::vector<CommitResult>& results,
+                                     std::unordered_map<std::string, CachedAgent>& saved,
+                                     std::vector<CommittedHost>& committed) {
+  struct AgentTouch {
+    int64_t org_id = 0;
+    bool inventory = false;
+    bool health = false;
+    int64_t newest_collected_at = INT64_MIN;
+    int64_t clock_offset_ms = 0;
+    int64_t newest_health_at = 0;  // collected_at of the last health sample (rule "latest" views)
+    int64_t last_seen = 0;
+    uint64_t last_seq = 0;
+    uint64_t dropped = 0;
+    std::string agent_version;
+    int64_t last_inventory_at = 0;
+  };
+  std::unordered_map<int64_t, AgentTouch> touched;
+  WriterStatements& w = *ws_;
+  w.window_batch.Clear();
+  w.collector_batch.Clear();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const IncomingReport& item = batch[i];
+    const dozor::v1::Report& report = item.report;
+    DOZOR_ASSIGN_OR_RETURN(CachedAgent * agent, LookupAgentLocked(item.agent_id));
+    auto screened = ScreenReport(report, agent != nullptr, agent != nullptr && agent->revoked,
+                                 agent != nullptr ? agent->last_seq : 0, unencodable[i]);
+    if (screened) {
+      results.push_back(std::move(*screened));
+      continue;
+    }
+    const int64_t clock_offset_ms = item.received_at_ms - report.collected_at_ms();
+    if (report.has_health()) {
+      DOZOR_RETURN_IF_ERROR(RunWith(w.health_insert, agent->pk, report.collected_at_ms(),
+                                    report.seq(), BlobArg{encoded[i]}));
+      w.window_batch.Add(agent->pk, report.collected_at_ms(), clock_offset_ms, report.health());
+    } else {
+      DOZOR_RETURN_IF_ERROR(ApplyInventoryLocked(agent->pk, item.agent_id, report));
+    }
+    for (const dozor::v1::CollectorStatus& status : report.collectors()) {
+      w.collector_batch.Add(agent->pk, report.collected_at_ms(), status);
+    }
+    saved.try_emplace(item.agent_id, *agent);
+    agent->last_seq = report.seq();
+    AgentTouch& touch = touched[agent->pk];
+    touch.org_id = agent->org_id;
+    (report.has_health() ? touch.health : touch.inventory) = true;
+    if (report.has_health()) {
+      // The latest sample the agent produced (reports arrive in seq order), not the largest
+      // timestamp: a clock that ran ahead and was corrected must not pin the "latest" views.
+      touch.newest_health_at = report.collected_at_ms();
+    }
+    if (report.collected_at_ms() >= touch.newest_collected_at) {
+      touch.newest_collected_at = report.collected_at_ms();
+      touch.clock_offset_ms = clock_offset_ms;
+    }
+    touch.last_seen = std::max(touch.last_seen, item.received_at_ms);
+    touch.last_seq = report.seq();
+    touch.dropped = std::max(touch.dropped, report.dropped_health_samples());
+    if (!report.agent_version().empty()) {
+      touch.agent_version = report.agent_version();
+    }
+    if (report.has_inventory()) {
+      touch.last_inventory_at = report.collected_at_ms();
+    }
+    CommitResult result;
+    result.seq = report.seq();
+    results.push_back(std::move(result));
+  }
+  // Collected over the batch and written in key order (rule_window_writer.hpp); the batch's
+  // reports, which the rows point into, live until the caller returns.
+  DOZOR_RETURN_IF_ERROR(w.rule_windows->Write(w.window_batch));
+  w.window_batch.Clear();
+  // A host's collector statuses: only the last of the batch per collector survives the upsert.
+  DOZOR_RETURN_IF_ERROR(InsertEach(w.collector_batch.Latest(), [&](const CollectorStatusRow& c) {
+    return RunWith(w.collector_upsert, c.agent, c.status->name(), c.status->ok(),
+                   c.status->error(), c.status->duration_ms(), c.at);
+  }));
+  w.collector_batch.Clear();
+  // Once per agent per batch, not per report: a batch of 100 samples costs one agents update.
+  for (const auto& [pk, touch] : touched) {
+    DOZOR_RETURN_IF_ERROR(RunWith(w.agent_update, pk, touch.last_seen, touch.last_seq,
+                                  touch.dropped, touch.agent_version, touch.last_inventory_at,
+                                  touch.clock_offset_ms, touch.newest_health_at));
+  }
+  committed.reserve(touched.size());
+  for (const auto& [pk, touch] : touched) {
+    committed.push_back(CommittedHost{pk, touch.org_id, touch.inventory, touch.health});
+  }
+  return OkStatus();
+}
+
+Status SqliteStore::ApplyInventoryLocked(int64_t pk, const std::string& agent_id,
+                                         const dozor::v1::Report& report) {
+  WriterStatements& w = *ws_;
+  const dozor::v1::Inventory& inv = report.inventory();
+  const int64_t at = report.collected_at_ms();
+  DOZOR_ASSIGN_OR_RETURN(std::vector<InventoryChange> changes,
+                         DiffWithStoredInventory(w, pk, agent_id, inv, at));
+  DOZOR_RETURN_IF_ERROR(InsertEach(changes, [&](const InventoryChange& c) {
+    return RunWith(w.change_insert, pk, c.at_ms, c.category, c.action, c.subject, c.old_value,
+                   c.new_value);
+  }));
+  DOZOR_RETURN_IF_ERROR(ReplaceHostRows(w, pk, inv, at));
+  std::string blob = EncodeCompressed(inv);
+  if (blob.empty()) {
+    return MakeError(ErrorCode::kInternal, "could not encode the inventory of " + agent_id);
+  }
+  return RunWith(w.blob_upsert, pk, at, BlobArg{blob});
+}
+
+}  // namespace dozor::server

@@ -1,0 +1,193 @@
+#include "domain/inventory_diff.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+namespace dozor::server {
+namespace {
+
+dozor::v1::Inventory BaseInventory() {
+  dozor::v1::Inventory inv;
+  auto* os = inv.mutable_os();
+  os->set_pretty_name("Debian GNU/Linux 12 (bookworm)");
+  os->set_version_id("12");
+  os->set_kernel("6.1.0-17-amd64");
+  os->set_hostname("db1");
+  os->set_timezone("Europe/Moscow");
+  auto* root = os->add_users();
+  root->set_name("root");
+  root->set_administrator(true);
+  auto* ivan = os->add_users();
+  ivan->set_name("ivan");
+  auto* hw = inv.mutable_hardware();
+  hw->mutable_cpu()->set_model("Xeon E5-2680");
+  hw->set_memory_total_bytes(16ull << 30);
+  hw->mutable_dmi()->set_bios_version("2.1");
+  hw->mutable_dmi()->set_bios_date("2020-01-01");
+  auto* disk = hw->add_disks();
+  disk->set_name("sda");
+  disk->set_model("SAMSUNG");
+  disk->set_serial("S1");
+  auto* net = inv.mutable_network();
+  auto* eth = net->add_interfaces();
+  eth->set_name("eth0");
+  eth->set_mac("aa:bb:cc:dd:ee:ff");
+  auto* ip = eth->add_addresses();
+  ip->set_address("10.0.0.5");
+  ip->set_prefix(24);
+  ip->set_family(4);
+  net->add_dns_servers("10.0.0.1");
+  auto* gw = net->add_gateways();
+  gw->set_address("10.0.0.1");
+  gw->set_interface("eth0");
+  auto* sw = inv.mutable_software();
+  auto add_package = [&](const char* name, const char* version) {
+    auto* p = sw->add_packages();
+    p->set_name(name);
+    p->set_version(version);
+    p->set_architecture("amd64");
+  };
+  add_package("openssl", "3.0.11-1~deb12u2");
+  add_package("curl", "7.88.1-10+deb12u5");
+  add_package("telnet", "0.17+2.4-2");
+  add_package("tzdata", "2024a-0+deb12u1");
+  auto* app = sw->add_applications();
+  app->set_name("1C:Enterprise");
+  app->set_version("8.3.22.1709");
+  app->set_kind("server");
+  auto* svc = sw->add_services();
+  svc->set_name("nginx.service");
+  svc->set_active_state("active");
+  svc->set_sub_state("running");
+  svc->set_enabled("enabled");
+  return inv;
+}
+
+const InventoryChange* Find(const std::vector<InventoryChange>& changes, std::string_view category,
+                            std::string_view subject) {
+  for (const auto& c : changes) {
+    if (c.category == category && c.subject == subject) {
+      return &c;
+    }
+  }
+  return nullptr;
+}
+
+TEST_CASE("identical inventories produce no changes") {
+  auto inv = BaseInventory();
+  CHECK(DiffInventories(inv, inv, 1000, "a1").empty());
+}
+
+TEST_CASE("inventory diff reports upgrade with epoch, removal, new IP and kernel change") {
+  auto before = BaseInventory();
+  auto after = BaseInventory();
+  after.mutable_os()->set_kernel("6.1.0-18-amd64");
+  // openssl gains an epoch: 1:3.0.0 is newer than 3.0.11 despite the smaller upstream.
+  after.mutable_software()->mutable_packages(0)->set_version("1:3.0.0-1");
+  after.mutable_software()->mutable_packages()->DeleteSubrange(2, 1);  // telnet removed
+  auto* ip = after.mutable_network()->mutable_interfaces(0)->add_addresses();
+  ip->set_address("10.0.0.7");
+  ip->set_prefix(24);
+
+  auto changes = DiffInventories(before, after, 5000, "agent-1");
+  REQUIRE(changes.size() == 4);
+  for (const auto& c : changes) {
+    CHECK(c.at_ms == 5000);
+    CHECK(c.agent_id == "agent-1");
+  }
+  const auto* openssl = Find(changes, "package", "openssl");
+  REQUIRE(openssl != nullptr);
+  CHECK(openssl->action == "upgraded");
+  CHECK(openssl->old_value == "3.0.11-1~deb12u2");
+  CHECK(openssl->new_value == "1:3.0.0-1");
+  const auto* telnet = Find(changes, "package", "telnet");
+  REQUIRE(telnet != nullptr);
+  CHECK(telnet->action == "removed");
+  CHECK(telnet->old_value == "0.17+2.4-2");
+  const auto* address = Find(changes, "network", "eth0 10.0.0.7/24");
+  REQUIRE(address != nullptr);
+  CHECK(address->action == "added");
+  CHECK(address->new_value == "10.0.0.7/24");
+  const auto* kernel = Find(changes, "os", "os.kernel");
+  REQUIRE(kernel != nullptr);
+  CHECK(kernel->action == "changed");
+  CHECK(kernel->old_value == "6.1.0-17-amd64");
+  CHECK(kernel->new_value == "6.1.0-18-amd64");
+}
+
+TEST_CASE("inventory diff reports downgrade and added package") {
+  auto before = BaseInventory();
+  auto after = BaseInventory();
+  after.mutable_software()->mutable_packages(1)->set_version("7.88.1-10+deb12u4");
+  auto* p = after.mutable_software()->add_packages();
+  p->set_name("htop");
+  p->set_version("3.2.2-2");
+  auto changes = DiffInventories(before, after, 1, "a");
+  REQUIRE(changes.size() == 2);
+  CHECK(Find(changes, "package", "curl")->action == "downgraded");
+  CHECK(Find(changes, "package", "htop")->action == "added");
+  CHECK(Find(changes, "package", "htop")->new_value == "3.2.2-2");
+}
+
+TEST_CASE("multiarch packages are told apart by architecture") {
+  auto before = BaseInventory();
+  auto* p = before.mutable_software()->add_packages();
+  p->set_name("curl");
+  p->set_version("7.88.1-10+deb12u5");
+  p->set_architecture("i386");
+  auto after = before;
+  after.mutable_software()->mutable_packages(4)->set_version("7.88.1-10+deb12u6");
+  auto changes = DiffInventories(before, after, 1, "a");
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].subject == "curl:i386");
+  CHECK(changes[0].action == "upgraded");
+}
+
+TEST_CASE("inventory diff covers hardware, services, users, applications and network") {
+  auto before = BaseInventory();
+  auto after = BaseInventory();
+  after.mutable_hardware()->set_memory_total_bytes(32ull << 30);
+  after.mutable_hardware()->mutable_dmi()->set_bios_version("2.2");
+  after.mutable_hardware()->mutable_disks(0)->set_serial("S2");  // disk replaced
+  after.mutable_software()->mutable_services(0)->set_active_state("failed");
+  after.mutable_software()->mutable_services(0)->set_sub_state("failed");
+  after.mutable_os()->mutable_users(1)->set_administrator(true);
+  auto* user = after.mutable_os()->add_users();
+  user->set_name("backup");
+  after.mutable_software()->mutable_applications(0)->set_version("8.3.24.1467");
+  after.mutable_network()->set_dns_servers(0, "8.8.8.8");
+  after.mutable_network()->mutable_gateways(0)->set_address("10.0.0.254");
+  after.mutable_os()->set_timezone("UTC");
+
+  auto changes = DiffInventories(before, after, 1, "a");
+  CHECK(Find(changes, "hardware", "hardware.memory_total_bytes") != nullptr);
+  CHECK(Find(changes, "hardware", "hardware.bios_version")->new_value == "2.2");
+  CHECK(Find(changes, "hardware", "disk SAMSUNG S1")->action == "removed");
+  CHECK(Find(changes, "hardware", "disk SAMSUNG S2")->action == "added");
+  const auto* nginx = Find(changes, "service", "nginx.service");
+  REQUIRE(nginx != nullptr);
+  CHECK(nginx->action == "changed");
+  CHECK(nginx->old_value == "active/running enabled");
+  CHECK(nginx->new_value == "failed/failed enabled");
+  CHECK(Find(changes, "user", "ivan")->new_value == "administrator");
+  CHECK(Find(changes, "user", "backup")->action == "added");
+  CHECK(Find(changes, "application", "1C:Enterprise 8.3.22.1709")->action == "removed");
+  CHECK(Find(changes, "application", "1C:Enterprise 8.3.24.1467")->action == "added");
+  CHECK(Find(changes, "network", "network.dns_servers")->new_value == "8.8.8.8");
+  CHECK(Find(changes, "network", "network.gateways")->old_value == "10.0.0.1 via eth0");
+  CHECK(Find(changes, "os", "os.timezone")->new_value == "UTC");
+  CHECK(changes.size() == 12);
+}
+
+TEST_CASE("first inventory change row marks the host as added") {
+  auto change = FirstInventoryChange(42, "a9");
+  CHECK(change.category == "host");
+  CHECK(change.action == "added");
+  CHECK(change.subject == "first inventory");
+  CHECK(change.at_ms == 42);
+  CHECK(change.agent_id == "a9");
+}
+
+}  // namespace
+}  // namespace dozor::server

@@ -1,0 +1,949 @@
+#include "store/sqlite/sqlite_store.hpp"
+
+#include <doctest/doctest.h>
+#include <zlib.h>
+
+#include <atomic>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "dozor/contract/codec.hpp"
+#include "dozor/common/sqlite.hpp"
+#include "domain/inventory_diff.hpp"
+#include "store/sqlite/migrations.hpp"
+#include "test_util.hpp"
+
+namespace dozor::server {
+namespace {
+
+using dozor::testing::TempDir;
+
+std::unique_ptr<SqliteStore> OpenStore(const TempDir& dir, bool background_checkpoint = true) {
+  SqliteStoreOptions options;
+  options.path = (dir / "dozor.db").string();
+  options.background_checkpoint = background_checkpoint;
+  auto store = SqliteStore::Open(options);
+  REQUIRE_MESSAGE(store.ok(), (store.ok() ? "" : store.error().ToString()));
+  return std::move(store).value();
+}
+
+int64_t MakeOrg(SqliteStore& store, const std::string& name) {
+  Organization org;
+  org.name = name;
+  auto created = store.CreateOrganization(org);
+  REQUIRE(created.ok());
+  return created->id;
+}
+
+// Creates an organisation, a token and an enrolled agent; returns the agent id.
+std::string EnrollOne(SqliteStore& store, const std::string& agent_id, int64_t org_id = 0) {
+  if (org_id == 0) {
+    org_id = MakeOrg(store, "org-" + agent_id);
+  }
+  NewEnrollmentToken token;
+  token.org_id = org_id;
+  token.token_hash = "hash-" + agent_id;
+  token.hint = "tok";
+  REQUIRE(store.CreateEnrollmentToken(token).ok());
+  NewAgent agent;
+  agent.agent_id = agent_id;
+  agent.secret_hash = "secret-" + agent_id;
+  agent.hostname = "host-" + agent_id;
+  auto enrolled = store.EnrollAgent(token.token_hash, agent, 1000);
+  REQUIRE_MESSAGE(enrolled.ok(), (enrolled.ok() ? "" : enrolled.error().ToString()));
+  return agent_id;
+}
+
+IncomingReport Health(const std::string& agent_id, uint64_t seq, int64_t at_ms, double cpu = 12.5) {
+  IncomingReport in;
+  in.agent_id = agent_id;
+  in.received_at_ms = at_ms + 100;
+  in.report.set_seq(seq);
+  in.report.set_collected_at_ms(at_ms);
+  in.report.mutable_health()->set_cpu_percent(cpu);
+  in.report.mutable_health()->set_load1(0.5);
+  return in;
+}
+
+dozor::v1::Inventory SampleInventory(const std::string& kernel, const std::string& openssl) {
+  dozor::v1::Inventory inv;
+  inv.mutable_os()->set_pretty_name("Debian GNU/Linux 12 (bookworm)");
+  inv.mutable_os()->set_family("linux");
+  inv.mutable_os()->set_kernel(kernel);
+  inv.mutable_os()->set_hostname("db1");
+  auto* lo = inv.mutable_network()->add_interfaces();
+  lo->set_name("lo");
+  lo->set_loopback(true);
+  auto* lo_ip = lo->add_addresses();
+  lo_ip->set_address("127.0.0.1");
+  lo_ip->set_prefix(8);
+  auto* eth = inv.mutable_network()->add_interfaces();
+  eth->set_name("eth0");
+  auto* ip = eth->add_addresses();
+  ip->set_address("10.0.0.5");
+  ip->set_prefix(24);
+  auto* p = inv.mutable_software()->add_packages();
+  p->set_name("openssl");
+  p->set_version(openssl);
+  auto* q = inv.mutable_software()->add_packages();
+  q->set_name("telnet");
+  q->set_version("0.17-1");
+  return inv;
+}
+
+IncomingReport Inventory(const std::string& agent_id, uint64_t seq, int64_t at_ms,
+                         const dozor::v1::Inventory& inv) {
+  IncomingReport in;
+  in.agent_id = agent_id;
+  in.received_at_ms = at_ms + 100;
+  in.report.set_seq(seq);
+  in.report.set_collected_at_ms(at_ms);
+  *in.report.mutable_inventory() = inv;
+  auto* collector = in.report.add_collectors();
+  collector->set_name("packages");
+  collector->set_ok(true);
+  collector->set_duration_ms(40);
+  return in;
+}
+
+TEST_CASE("store migrations are applied once and survive reopen") {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir);
+    MakeOrg(*store, "Acme");
+  }
+  auto store = OpenStore(dir);
+  auto orgs = store->ListOrganizations();
+  REQUIRE(orgs.ok());
+  REQUIRE(orgs->size() == 1);
+  CHECK(orgs->front().name == "Acme");
+  auto db = sqlite::Database::Open(dir / "dozor.db");
+  REQUIRE(db.ok());
+  auto count = db->Prepare("SELECT count(*), max(version) FROM schema_migrations");
+  REQUIRE(count.ok());
+  REQUIRE(*count->Step());
+  CHECK(count->Int(0) == static_cast<int64_t>(Migrations().size()));
+  CHECK(count->Int(1) == SqliteStore::LatestSchemaVersion());
+}
+
+TEST_CASE("store refuses a file that is not a database and names it") {
+  TempDir dir;
+  {
+    std::ofstream garbage(dir / "dozor.db", std::ios::binary);
+    garbage << std::string(8192, 'x');
+  }
+  SqliteStoreOptions options;
+  options.path = (dir / "dozor.db").string();
+  auto store = OpenSqliteStore(options);
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.error().code == ErrorCode::kDataLoss);
+  CHECK(store.error().message.find(options.path) != std::string::npos);
+}
+
+TEST_CASE("store refuses a database with a newer schema version") {
+  TempDir dir;
+  { auto store = OpenStore(dir); }
+  {
+    auto db = sqlite::Database::Open(dir / "dozor.db");
+    REQUIRE(db.ok());
+    auto insert =
+        db->Prepare("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, 0)");
+    REQUIRE(insert.ok());
+    REQUIRE(
+        insert->Bind(1, SqliteStore::LatestSchemaVersion() + 1).Bind(2, "999_future").Run().ok());
+  }
+  SqliteStoreOptions options;
+  options.path = (dir / "dozor.db").string();
+  auto store = OpenSqliteStore(options);
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.error().code == ErrorCode::kFailedPrecondition);
+  CHECK(store.error().message.find("newer") != std::string::npos);
+}
+
+TEST_CASE("organizations have unique names and can be found and patched") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  Organization org;
+  org.name = "Acme";
+  org.engineer = "petrov";
+  auto created = store->CreateOrganization(org);
+  REQUIRE(created.ok());
+  CHECK(created->contract_status == ContractPhase::kProspect);
+  CHECK(created->engineer == "petrov");
+  CHECK(created->created_at_ms > 0);
+  auto dup = store->CreateOrganization(org);
+  REQUIRE_FALSE(dup.ok());
+  CHECK(dup.error().code == ErrorCode::kAlreadyExists);
+
+  Organization bad;
+  bad.name = "Bad";
+  // An unknown status cannot reach the store: it fails to parse at the edge.
+  CHECK_FALSE(ParseContractPhase("sleeping").has_value());
+
+  CHECK(store->FindOrganization("Acme")->id == created->id);
+  CHECK(store->FindOrganization(std::to_string(created->id))->name == "Acme");
+  CHECK(store->FindOrganization("Nobody").error().code == ErrorCode::kNotFound);
+
+  OrganizationPatch patch;
+  patch.contract_status = ContractPhase::kActive;
+  auto updated = store->UpdateOrganization(created->id, patch);
+  REQUIRE(updated.ok());
+  CHECK(updated->contract_status == ContractPhase::kActive);
+  CHECK(updated->engineer == "petrov");  // untouched fields stay
+  CHECK_FALSE(ParseContractPhase("bogus").has_value());
+  patch.contract_status = ContractPhase::kEnded;
+  CHECK(store->UpdateOrganization(created->id + 100, patch).error().code == ErrorCode::kNotFound);
+}
+
+TEST_CASE("contract status and type validation") {
+  CHECK(ParseContractPhase("remediation").has_value());
+  CHECK_FALSE(ParseContractPhase("Active").has_value());
+  CHECK(ParseContractType("application").has_value());
+  CHECK_FALSE(ParseContractType("").has_value());
+}
+
+TEST_CASE("enrollment refuses unknown, revoked and expired tokens and counts uses") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  int64_t org = MakeOrg(*store, "Acme");
+  NewEnrollmentToken good{org, "h-good", "abc", "main", std::nullopt};
+  NewEnrollmentToken expiring{org, "h-exp", "def", "", int64_t{5000}};
+  NewEnrollmentToken revoked{org, "h-rev", "ghi", "", std::nullopt};
+  REQUIRE(store->CreateEnrollmentToken(good).ok());
+  REQUIRE(store->CreateEnrollmentToken(expiring).ok());
+  auto rev = store->CreateEnrollmentToken(revoked);
+  REQUIRE(rev.ok());
+  REQUIRE(store->RevokeEnrollmentToken(rev->id, 2000).ok());
+  CHECK(store->RevokeEnrollmentToken(9999, 2000).error().code == ErrorCode::kNotFound);
+  NewEnrollmentToken orphan{org + 50, "h-orphan", "", "", std::nullopt};
+  CHECK(store->CreateEnrollmentToken(orphan).error().code == ErrorCode::kNotFound);
+
+  NewAgent agent{"agent-1", "secret-hash", "db1", "mid", "0.1.0", "linux"};
+  auto unknown = store->EnrollAgent("nope", agent, 3000);
+  CHECK(unknown.error().code == ErrorCode::kPermissionDenied);
+  CHECK(unknown.error().message == "unknown enrollment token");
+  auto was_revoked = store->EnrollAgent("h-rev", agent, 3000);
+  CHECK(was_revoked.error().code == ErrorCode::kPermissionDenied);
+  CHECK(was_revoked.error().message == "enrollment token is revoked");
+  auto expired = store->EnrollAgent("h-exp", agent, 6000);
+  CHECK(expired.error().code == ErrorCode::kPermissionDenied);
+  CHECK(expired.error().message == "enrollment token is expired");
+
+  auto enrolled = store->EnrollAgent("h-exp", agent, 4000);  // not yet expired
+  REQUIRE(enrolled.ok());
+  CHECK(enrolled->org_name == "Acme");
+  CHECK(enrolled->org_id == org);
+  NewAgent second{"agent-2", "s2", "db2", "", "", "linux"};
+  REQUIRE(store->EnrollAgent("h-good", second, 4000).ok());
+  NewAgent third{"agent-3", "s3", "db3", "", "", "linux"};
+  REQUIRE(store->EnrollAgent("h-good", third, 4000).ok());
+  CHECK(store->EnrollAgent("h-good", third, 4000).error().code == ErrorCode::kAlreadyExists);
+
+  auto tokens = store->ListEnrollmentTokens(org);
+  REQUIRE(tokens.ok());
+  REQUIRE(tokens->size() == 3);
+  CHECK((*tokens)[0].uses == 2);
+  CHECK((*tokens)[0].org_name == "Acme");
+  CHECK((*tokens)[1].uses == 1);
+  CHECK((*tokens)[1].expires_at_ms == 5000);
+  CHECK((*tokens)[2].uses == 0);
+  CHECK((*tokens)[2].revoked_at_ms == 2000);
+  CHECK(store->ListEnrollmentTokens(org + 1)->empty());
+
+  auto credential = store->GetAgentCredential("agent-1");
+  REQUIRE(credential.ok());
+  CHECK(credential->secret_hash == "secret-hash");
+  CHECK(credential->org_id == org);
+  CHECK_FALSE(credential->revoked);
+  CHECK(credential->last_committed_seq == 0);
+  CHECK(store->GetAgentCredential("ghost").error().code == ErrorCode::kNotFound);
+  CHECK(store->FindOrganization("Acme")->host_count == 3);
+
+  REQUIRE(store->RevokeAgent("agent-1", 7000).ok());
+  CHECK(store->GetAgentCredential("agent-1")->revoked);
+  CHECK(store->RevokeAgent("ghost", 7000).error().code == ErrorCode::kNotFound);
+  CHECK(store->FindOrganization("Acme")->host_count == 2);
+}
+
+TEST_CASE("API tokens authenticate until revoked or expired") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  CHECK(*store->CountApiTokens() == 0);
+  auto admin = store->CreateApiToken("bootstrap", ApiRole::kAdmin, "th-1", "dz_ab", std::nullopt);
+  REQUIRE(admin.ok());
+  auto temp = store->CreateApiToken("ci", ApiRole::kViewer, "th-2", "dz_cd", int64_t{5000});
+  REQUIRE(temp.ok());
+  CHECK_FALSE(ParseApiRole("root").has_value());  // refused at the edge, before the store
+  CHECK(store->CreateApiToken("dup", ApiRole::kViewer, "th-1", "", std::nullopt).error().code ==
+        ErrorCode::kAlreadyExists);
+  CHECK(*store->CountApiTokens() == 2);
+
+  auto ok = store->AuthenticateApiToken("th-1", 1000);
+  REQUIRE(ok.ok());
+  CHECK(ok->role == ApiRole::kAdmin);
+  CHECK(ok->name == "bootstrap");
+  CHECK(store->AuthenticateApiToken("th-2", 4000).ok());
+  auto expired = store->AuthenticateApiToken("th-2", 5000);
+  CHECK(expired.error().code == ErrorCode::kPermissionDenied);
+  CHECK(expired.error().message == "API token is expired");
+  CHECK(store->AuthenticateApiToken("zzz", 1).error().message == "unknown API token");
+  REQUIRE(store->RevokeApiToken(admin->id, 2000).ok());
+  CHECK(store->AuthenticateApiToken("th-1", 3000).error().message == "API token is revoked");
+  CHECK(store->RevokeApiToken(777, 1).error().code == ErrorCode::kNotFound);
+  auto list = store->ListApiTokens();
+  REQUIRE(list->size() == 2);
+  CHECK(list->front().revoked_at_ms == 2000);
+}
+
+TEST_CASE("commit stores reports and treats resent or lower seq as duplicates") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  std::vector<IncomingReport> batch = {Health("a1", 1, 10'000), Health("a1", 2, 70'000)};
+  batch[1].report.set_dropped_health_samples(7);
+  batch[1].report.set_agent_version("0.2.0");
+  auto results = store->CommitReports(batch);
+  REQUIRE(results.ok());
+  REQUIRE(results->size() == 2);
+  CHECK((*results)[0].outcome == CommitOutcome::kStored);
+  CHECK((*results)[1].outcome == CommitOutcome::kStored);
+  CHECK((*results)[1].seq == 2);
+
+  std::vector<IncomingReport> again = {Health("a1", 2, 70'000), Health("a1", 1, 10'000),
+                                       Health("a1", 3, 130'000)};
+  again[0].report.set_dropped_health_samples(3);  // lower than stored: the total never shrinks
+  results = store->CommitReports(again);
+  REQUIRE(results.ok());
+  CHECK((*results)[0].outcome == CommitOutcome::kDuplicate);
+  CHECK((*results)[1].outcome == CommitOutcome::kDuplicate);
+  CHECK((*results)[2].outcome == CommitOutcome::kStored);
+
+  auto health = store->ListHealth("a1", 0, 100);
+  REQUIRE(health.ok());
+  REQUIRE(health->size() == 3);
+  CHECK((*health)[0].seq == 3);  // newest first
+  CHECK((*health)[2].seq == 1);
+  CHECK((*health)[0].sample.cpu_percent() == doctest::Approx(12.5));
+  CHECK(store->ListHealth("a1", 70'000, 100)->size() == 2);
+  CHECK(store->ListHealth("a1", 0, 1)->size() == 1);
+  CHECK(store->ListHealth("nobody", 0, 1).error().code == ErrorCode::kNotFound);
+
+  auto host = store->GetHost("a1");
+  REQUIRE(host.ok());
+  CHECK(host->last_seen_ms == 130'100);
+  CHECK(host->dropped_health_samples == 7);
+  CHECK(host->agent_version == "0.2.0");
+  CHECK(store->GetAgentCredential("a1")->last_committed_seq == 3);
+}
+
+TEST_CASE("commit rejects reports of unknown or revoked agents without affecting others") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "good");
+  EnrollOne(*store, "gone");
+  REQUIRE(store->RevokeAgent("gone", 500).ok());
+  std::vector<IncomingReport> batch = {Health("ghost", 1, 1000), Health("good", 1, 1000),
+                                       Health("gone", 1, 1000), Health("good", 2, 2000)};
+  batch.push_back(Health("good", 3, 3000));
+  batch.back().report.clear_payload();
+  auto results = store->CommitReports(batch);
+  REQUIRE(results.ok());
+  CHECK((*results)[0].outcome == CommitOutcome::kRejected);
+  CHECK((*results)[0].reason == "unknown agent");
+  CHECK((*results)[1].outcome == CommitOutcome::kStored);
+  CHECK((*results)[2].outcome == CommitOutcome::kRejected);
+  CHECK((*results)[2].reason == "agent is revoked");
+  CHECK((*results)[3].outcome == CommitOutcome::kStored);
+  CHECK((*results)[4].outcome == CommitOutcome::kRejected);
+  CHECK(store->ListHealth("good", 0, 10)->size() == 2);
+  CHECK(store->ListHealth("gone", 0, 10)->empty());
+}
+
+TEST_CASE("agent revoked after caching is rejected on its next batch") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  std::vector<IncomingReport> first = {Health("a1", 1, 1000)};
+  REQUIRE((*store->CommitReports(first))[0].outcome == CommitOutcome::kStored);
+  REQUIRE(store->RevokeAgent("a1", 2000).ok());
+  std::vector<IncomingReport> second = {Health("a1", 2, 3000)};
+  CHECK((*store->CommitReports(second))[0].outcome == CommitOutcome::kRejected);
+}
+
+TEST_CASE("a failed batch is rolled back and its sequence numbers can be stored again") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  std::vector<IncomingReport> first = {Health("a1", 1, 1000)};
+  REQUIRE(store->CommitReports(first).ok());
+  // Make the health insert fail mid-batch: a trigger aborts it after another row was written.
+  {
+    auto db = sqlite::Database::Open(dir / "dozor.db");
+    REQUIRE(db.ok());
+    REQUIRE(db->Exec("CREATE TRIGGER fail_seq3 BEFORE INSERT ON health_samples WHEN NEW.seq = 3 "
+                     "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+                .ok());
+  }
+  std::vector<IncomingReport> batch = {Health("a1", 2, 2000), Health("a1", 3, 3000)};
+  auto failed = store->CommitReports(batch);
+  REQUIRE_FALSE(failed.ok());
+  CHECK(store->ListHealth("a1", 0, 10)->size() == 1);
+  CHECK(store->GetAgentCredential("a1")->last_committed_seq == 1);
+  {
+    auto db = sqlite::Database::Open(dir / "dozor.db");
+    REQUIRE(db->Exec("DROP TRIGGER fail_seq3").ok());
+  }
+  // seq 2 was never committed, so it must be stored now, not acked as a duplicate.
+  auto retried = store->CommitReports(batch);
+  REQUIRE(retried.ok());
+  CHECK((*retried)[0].outcome == CommitOutcome::kStored);
+  CHECK((*retried)[1].outcome == CommitOutcome::kStored);
+  CHECK(store->ListHealth("a1", 0, 10)->size() == 3);
+}
+
+TEST_CASE("inventory reports replace the current inventory and append changes") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  std::vector<IncomingReport> first = {
+      Inventory("a1", 1, 1000, SampleInventory("6.1.0-17-amd64", "3.0.11-1"))};
+  REQUIRE((*store->CommitReports(first))[0].outcome == CommitOutcome::kStored);
+  auto changes = store->ListChanges("a1", 0, 100);
+  REQUIRE(changes.ok());
+  REQUIRE(changes->size() == 1);
+  CHECK((*changes)[0].category == "host");
+  CHECK((*changes)[0].subject == "first inventory");
+
+  auto next = SampleInventory("6.1.0-18-amd64", "1:3.0.0-1");
+  next.mutable_software()->mutable_packages()->RemoveLast();  // telnet removed
+  auto* ip = next.mutable_network()->mutable_interfaces(1)->add_addresses();
+  ip->set_address("10.0.0.7");
+  ip->set_prefix(24);
+  std::vector<IncomingReport> second = {Inventory("a1", 2, 2000, next)};
+  REQUIRE((*store->CommitReports(second))[0].outcome == CommitOutcome::kStored);
+
+  changes = store->ListChanges("a1", 0, 100);
+  REQUIRE(changes->size() == 5);
+  CHECK((*changes)[4].subject == "first inventory");  // newest first
+  std::map<std::string, InventoryChange> by_subject;
+  for (const auto& c : *changes) {
+    by_subject[c.subject] = c;
+  }
+  CHECK(by_subject["openssl"].action == "upgraded");
+  CHECK(by_subject["telnet"].action == "removed");
+  CHECK(by_subject["os.kernel"].new_value == "6.1.0-18-amd64");
+  CHECK(by_subject["eth0 10.0.0.7/24"].action == "added");
+  CHECK(store->ListChanges("a1", 1500, 100)->size() == 4);
+  CHECK(store->ListChanges("a1", 0, 2)->size() == 2);
+
+  auto inventory = store->GetInventory("a1");
+  REQUIRE(inventory.ok());
+  CHECK(inventory->inventory.os().kernel() == "6.1.0-18-amd64");
+  CHECK(inventory->inventory.software().packages_size() == 1);
+  REQUIRE(inventory->collectors.size() == 1);
+  CHECK(inventory->collectors[0].name() == "packages");
+  CHECK(inventory->host.last_inventory_ms == 2000);
+  CHECK(inventory->host.os_pretty_name == "Debian GNU/Linux 12 (bookworm)");
+  CHECK(inventory->host.os_family == "linux");
+  CHECK(inventory->host.addresses == std::vector<std::string>{"10.0.0.5", "10.0.0.7"});
+
+  // The normalised tables hold exactly the latest snapshot.
+  auto db = sqlite::Database::Open(dir / "dozor.db");
+  auto packages = db->Prepare("SELECT count(*), max(version) FROM host_packages");
+  REQUIRE(*packages->Step());
+  CHECK(packages->Int(0) == 1);
+  CHECK(packages->Text(1) == "1:3.0.0-1");
+}
+
+TEST_CASE("hosts are listed with organization, OS and non-loopback addresses") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  int64_t acme = MakeOrg(*store, "Acme");
+  int64_t beta = MakeOrg(*store, "Beta");
+  EnrollOne(*store, "a1", acme);
+  EnrollOne(*store, "b1", beta);
+  std::vector<IncomingReport> batch = {Inventory("a1", 1, 1000, SampleInventory("6.1", "3.0")),
+                                       Health("b1", 1, 1000)};
+  REQUIRE(store->CommitReports(batch).ok());
+  auto all = store->ListHosts(std::nullopt);
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 2);
+  CHECK((*all)[0].org_name == "Acme");
+  CHECK((*all)[0].hostname == "db1");  // from the inventory
+  CHECK((*all)[0].addresses == std::vector<std::string>{"10.0.0.5"});
+  CHECK((*all)[1].hostname == "host-b1");  // from enrollment, no inventory yet
+  CHECK((*all)[1].addresses.empty());
+  CHECK((*all)[1].last_inventory_ms == 0);
+  auto only_beta = store->ListHosts(beta);
+  REQUIRE(only_beta->size() == 1);
+  CHECK(only_beta->front().agent_id == "b1");
+  CHECK(store->GetHost("zz").error().code == ErrorCode::kNotFound);
+}
+
+TEST_CASE("prune deletes only samples older than the cutoff") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  EnrollOne(*store, "a2");
+  std::vector<IncomingReport> batch;
+  for (uint64_t i = 1; i <= 6000; ++i) {
+    batch.push_back(Health("a1", i, static_cast<int64_t>(i) * 1000));
+  }
+  for (uint64_t i = 1; i <= 10; ++i) {
+    batch.push_back(Health("a2", i, static_cast<int64_t>(i) * 1000));
+  }
+  REQUIRE(store->CommitReports(batch).ok());
+  auto pruned = store->PruneHealth(5501 * 1000);
+  REQUIRE(pruned.ok());
+  CHECK(*pruned == 5500 + 10);
+  auto left = store->ListHealth("a1", 0, 10000);
+  REQUIRE(left->size() == 500);
+  CHECK(left->back().seq == 5501);
+  CHECK(store->ListHealth("a2", 0, 100)->empty());
+  CHECK(*store->PruneHealth(5501 * 1000) == 0);
+}
+
+TEST_CASE("store keeps everything across close and reopen") {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir);
+    EnrollOne(*store, "a1");
+    std::vector<IncomingReport> batch = {Inventory("a1", 1, 1000, SampleInventory("6.1", "3.0")),
+                                         Health("a1", 2, 2000)};
+    REQUIRE(store->CommitReports(batch).ok());
+    REQUIRE(store->CreateApiToken("t", ApiRole::kOperator, "th", "h", std::nullopt).ok());
+  }
+  auto store = OpenStore(dir, /*background_checkpoint=*/false);
+  CHECK(store->GetAgentCredential("a1")->last_committed_seq == 2);
+  CHECK(store->ListHealth("a1", 0, 10)->size() == 1);
+  CHECK(store->GetInventory("a1")->inventory.os().kernel() == "6.1");
+  CHECK(store->AuthenticateApiToken("th", 1).ok());
+  // The cache starts empty after reopen; duplicates are still recognised from the database.
+  std::vector<IncomingReport> resend = {Health("a1", 2, 2000)};
+  CHECK((*store->CommitReports(resend))[0].outcome == CommitOutcome::kDuplicate);
+}
+
+TEST_CASE("reads on another thread proceed while commits run") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0};
+  std::atomic<int> read_errors{0};
+  std::thread reader([&] {
+    while (!done.load()) {
+      auto hosts = store->ListHosts(std::nullopt);
+      auto health = store->ListHealth("a1", 0, 50);
+      if (!hosts.ok() || !health.ok()) {
+        ++read_errors;
+      }
+      ++reads;
+    }
+  });
+  uint64_t seq = 0;
+  for (int b = 0; b < 40; ++b) {
+    std::vector<IncomingReport> batch;
+    for (int i = 0; i < 50; ++i) {
+      ++seq;
+      batch.push_back(Health("a1", seq, static_cast<int64_t>(seq) * 1000));
+    }
+    auto results = store->CommitReports(batch);
+    REQUIRE(results.ok());
+  }
+  REQUIRE(store->CheckpointNow(/*truncate=*/false).ok());
+  done = true;
+  reader.join();
+  CHECK(read_errors.load() == 0);
+  CHECK(reads.load() > 0);
+  CHECK(store->ListHealth("a1", 0, 10000)->size() == 2000);
+}
+
+// ------------------------------------------------------------------ health compaction
+
+constexpr int64_t kHour = 3'600'000;
+constexpr int64_t kT0 = 1'700'000'000'000 - (1'700'000'000'000 % kHour);  // an hour boundary
+
+// A sample with the full shape of a real one, varying with i, plus awkward values the block
+// codec must keep bit for bit.
+IncomingReport RichHealth(const std::string& agent_id, uint64_t seq, int64_t at_ms) {
+  IncomingReport in = Health(agent_id, seq, at_ms, std::round((20 + seq % 17) * 10) / 10);
+  auto* h = in.report.mutable_health();
+  h->set_cpu_iowait_percent(static_cast<double>(seq % 7) * 0.1);  // n * 0.1, not n / 10
+  h->set_load5(1.0 / 3.0 + static_cast<double>(seq));             // no short decimal form
+  h->set_load15(seq % 5 == 0 ? -0.0 : 0.25);
+  h->set_memory_total_bytes(16ULL << 30);
+  h->set_memory_available_bytes((6ULL << 30) + seq * 4096);
+  h->set_swap_free_bytes(std::numeric_limits<uint64_t>::max() - seq);
+  h->set_process_count(static_cast<uint32_t>(150 + seq % 9));
+  for (int i = 0; i < 3; ++i) {
+    auto* fs = h->add_filesystems();
+    fs->set_mount_point(i == 0 ? "/" : "/data" + std::to_string(i));
+    fs->set_device("/dev/sda" + std::to_string(i + 1));
+    fs->set_total_bytes(500ULL << 30);
+    fs->set_free_bytes((200ULL << 30) + seq * 8192 * static_cast<uint64_t>(i));
+  }
+  auto* disk = h->add_disks();
+  disk->set_device("sda");
+  disk->set_read_bytes_per_s(1e300 * static_cast<double>(seq % 3));
+  disk->set_busy_percent(std::numeric_limits<double>::denorm_min());
+  // Every tenth sample has one more process, so the shape changes within a block.
+  for (uint64_t i = 0; i < 2 + (seq % 10 == 0 ? 1 : 0); ++i) {
+    auto* p = h->add_top_cpu();
+    p->set_pid(static_cast<uint32_t>(1000 + i));
+    p->set_name("proc" + std::to_string(i));
+    p->set_cpu_percent(std::round(static_cast<double>((seq * 13 + i * 7) % 800)) / 10);
+  }
+  auto* t = h->add_temperatures();
+  t->set_sensor("coretemp");
+  t->set_celsius(std::numeric_limits<double>::quiet_NaN());
+  return in;
+}
+
+// Commits `count` samples per agent, one a minute from kT0 (seq 1..count).
+void CommitMinutes(SqliteStore& store, const std::vector<std::string>& agents, uint64_t count) {
+  std::vector<IncomingReport> batch;
+  for (uint64_t i = 1; i <= count; ++i) {
+    for (const auto& agent : agents) {
+      batch.push_back(RichHealth(agent, i, kT0 + static_cast<int64_t>(i - 1) * 60'000));
+    }
+  }
+  auto results = store.CommitReports(batch);
+  REQUIRE(results.ok());
+  for (const auto& r : *results) {
+    REQUIRE(r.outcome == CommitOutcome::kStored);
+  }
+}
+
+// (seq, collected_at, exact serialization) of every listed record, in list order.
+using Fingerprint = std::vector<std::tuple<uint64_t, int64_t, std::string>>;
+
+Fingerprint Fingerprints(const std::vector<HealthRecord>& records) {
+  Fingerprint out;
+  for (const auto& r : records) {
+    std::string bytes;
+    REQUIRE(r.sample.SerializeToString(&bytes));
+    out.emplace_back(r.seq, r.collected_at_ms, bytes);
+  }
+  return out;
+}
+
+Fingerprint ListAll(SqliteStore& store, const std::string& agent) {
+  auto listed = store.ListHealth(agent, 0, 10000);
+  REQUIRE(listed.ok());
+  return Fingerprints(*listed);
+}
+
+int64_t CountRows(const TempDir& dir, const std::string& sql) {
+  auto db = sqlite::Database::Open(dir / "dozor.db");
+  REQUIRE(db.ok());
+  auto s = db->Prepare(sql);
+  REQUIRE(s.ok());
+  REQUIRE(*s->Step());
+  return s->Int(0);
+}
+
+TEST_CASE("health compaction moves finished hours into blocks without losing or doubling any") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  EnrollOne(*store, "a2");
+  CommitMinutes(*store, {"a1", "a2"}, 200);  // 3 h 20 min
+  Fingerprint a1_before = ListAll(*store, "a1");
+  Fingerprint a2_before = ListAll(*store, "a2");
+  REQUIRE(a1_before.size() == 200);
+
+  auto stats = store->CompactHealth(kT0 + 3 * kHour + 30 * 60'000);
+  REQUIRE_MESSAGE(stats.ok(), (stats.ok() ? "" : stats.error().ToString()));
+  CHECK(stats->samples == 2 * 180);  // hours 0..2 of both agents; hour 3 is not finished
+  CHECK(stats->buckets == 6);
+  CHECK(stats->blocks_written == 6);
+  CHECK(stats->block_bytes * 3 < stats->raw_bytes);
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_samples") == 2 * 20);
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_blocks") == 6);
+  CHECK(CountRows(dir, "SELECT sum(count) FROM health_blocks") == 2 * 180);
+  CHECK(CountRows(dir,
+                  "SELECT count(*) FROM health_blocks WHERE first_seq = 61 AND "
+                  "last_seq = 120 AND start_at = " +
+                      std::to_string(kT0 + kHour) +
+                      " AND end_at = " + std::to_string(kT0 + 2 * kHour - 60'000)) == 2);
+
+  CHECK(ListAll(*store, "a1") == a1_before);
+  CHECK(ListAll(*store, "a2") == a2_before);
+  // A second run has nothing left to do.
+  CHECK(store->CompactHealth(kT0 + 3 * kHour + 30 * 60'000)->samples == 0);
+  CHECK(ListAll(*store, "a1") == a1_before);
+}
+
+TEST_CASE("health listing keeps since and limit semantics across raw rows and blocks") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  CommitMinutes(*store, {"a1"}, 200);
+  Fingerprint all = ListAll(*store, "a1");  // newest first, all raw
+  REQUIRE(store->CompactHealth(kT0 + 3 * kHour)->samples == 180);
+  struct Query {
+    int64_t since;
+    int limit;
+  };
+  for (Query q :
+       {Query{0, 1}, Query{0, 20}, Query{0, 21}, Query{0, 50}, Query{0, 150},
+        Query{kT0 + kHour, 10000}, Query{kT0 + kHour + 30 * 60'000, 10000},
+        Query{kT0 + 59 * 60'000, 45}, Query{kT0 + 3 * kHour, 5}, Query{kT0 + 500 * 60'000, 10}}) {
+    CAPTURE(q.since);
+    CAPTURE(q.limit);
+    Fingerprint expected;
+    for (const auto& item : all) {
+      if (std::get<1>(item) >= q.since && static_cast<int>(expected.size()) < q.limit) {
+        expected.push_back(item);
+      }
+    }
+    auto listed = store->ListHealth("a1", q.since, q.limit);
+    REQUIRE(listed.ok());
+    CHECK(Fingerprints(*listed) == expected);
+  }
+}
+
+TEST_CASE(
+    "prune removes compacted samples before the cutoff exactly, rewriting a straddling "
+    "block") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  CommitMinutes(*store, {"a1"}, 200);
+  Fingerprint all = ListAll(*store, "a1");
+  REQUIRE(store->CompactHealth(kT0 + 3 * kHour)->samples == 180);
+  const int64_t cutoff = kT0 + kHour + 15 * 60'000;  // inside the second hour's block
+  auto pruned = store->PruneHealth(cutoff);
+  REQUIRE(pruned.ok());
+  CHECK(*pruned == 75);
+  Fingerprint expected;
+  for (const auto& item : all) {
+    if (std::get<1>(item) >= cutoff) {
+      expected.push_back(item);
+    }
+  }
+  CHECK(ListAll(*store, "a1") == expected);
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_blocks") == 2);
+  CHECK(CountRows(dir, "SELECT min(start_at) FROM health_blocks") == cutoff);
+  CHECK(*store->PruneHealth(cutoff) == 0);
+  // Everything, raw rows included.
+  CHECK(*store->PruneHealth(kT0 + 10 * kHour) == 125);
+  CHECK(ListAll(*store, "a1").empty());
+}
+
+TEST_CASE("compacted health survives reopen and still detects duplicates") {
+  TempDir dir;
+  Fingerprint before;
+  {
+    auto store = OpenStore(dir);
+    EnrollOne(*store, "a1");
+    CommitMinutes(*store, {"a1"}, 130);
+    before = ListAll(*store, "a1");
+    REQUIRE(store->CompactHealth(kT0 + 3 * kHour)->samples == 130);
+  }
+  auto store = OpenStore(dir, /*background_checkpoint=*/false);
+  CHECK(ListAll(*store, "a1") == before);
+  CHECK(store->GetAgentCredential("a1")->last_committed_seq == 130);
+  std::vector<IncomingReport> resend = {RichHealth("a1", 5, kT0 + 4 * 60'000),
+                                        RichHealth("a1", 130, kT0 + 129 * 60'000)};
+  auto results = store->CommitReports(resend);
+  REQUIRE(results.ok());
+  CHECK((*results)[0].outcome == CommitOutcome::kDuplicate);
+  CHECK((*results)[1].outcome == CommitOutcome::kDuplicate);
+  CHECK(ListAll(*store, "a1") == before);
+}
+
+TEST_CASE("a compaction that fails before its commit leaves every raw sample in place") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  CommitMinutes(*store, {"a1"}, 120);
+  Fingerprint before = ListAll(*store, "a1");
+  {
+    // The raw rows are deleted first, then the block insert fails: the delete must roll back.
+    auto db = sqlite::Database::Open(dir / "dozor.db");
+    REQUIRE(db.ok());
+    REQUIRE(db->Exec("CREATE TRIGGER fail_block BEFORE INSERT ON health_blocks "
+                     "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+                .ok());
+  }
+  auto failed = store->CompactHealth(kT0 + 3 * kHour);
+  CHECK_FALSE(failed.ok());
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_samples") == 120);
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_blocks") == 0);
+  CHECK(ListAll(*store, "a1") == before);
+  // The writer connection is still usable after the rollback.
+  std::vector<IncomingReport> next = {RichHealth("a1", 121, kT0 + 120 * 60'000)};
+  CHECK((*store->CommitReports(next))[0].outcome == CommitOutcome::kStored);
+  {
+    auto db = sqlite::Database::Open(dir / "dozor.db");
+    REQUIRE(db->Exec("DROP TRIGGER fail_block").ok());
+  }
+  CHECK(store->CompactHealth(kT0 + 3 * kHour)->samples == 121);
+  Fingerprint expected = ListAll(*store, "a1");
+  CHECK(expected.size() == 121);
+  CHECK(Fingerprint(expected.begin() + 1, expected.end()) == before);
+}
+
+TEST_CASE("samples arriving late for a compacted hour are merged into its block") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  std::vector<IncomingReport> batch;
+  for (uint64_t i = 1; i <= 30; ++i) {
+    batch.push_back(RichHealth("a1", i, kT0 + static_cast<int64_t>(i) * 60'000));
+  }
+  REQUIRE(store->CommitReports(batch).ok());
+  REQUIRE(store->CompactHealth(kT0 + 2 * kHour)->samples == 30);
+  // A spooled sample from the same hour arrives later (higher seq, older timestamp).
+  std::vector<IncomingReport> late = {RichHealth("a1", 31, kT0 + 90'000),
+                                      RichHealth("a1", 32, kT0 + 2 * kHour + 1)};
+  REQUIRE(store->CommitReports(late).ok());
+  auto listed = store->ListHealth("a1", 0, 100);
+  REQUIRE(listed->size() == 32);
+  Fingerprint before = Fingerprints(*listed);
+  CHECK(store->CompactHealth(kT0 + 2 * kHour)->samples == 1);
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_blocks") == 1);
+  CHECK(CountRows(dir, "SELECT count FROM health_blocks") == 31);
+  CHECK(CountRows(dir, "SELECT last_seq FROM health_blocks") == 31);
+  CHECK(ListAll(*store, "a1") == before);
+}
+
+TEST_CASE("rows written before migration 002 (zlib per row) are still read and compacted") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  IncomingReport old_format = RichHealth("a1", 1, kT0 + 1000);
+  {
+    // Exactly what the 001 code wrote: no encoding column value, EncodeCompressed blob.
+    auto db = sqlite::Database::Open(dir / "dozor.db");
+    REQUIRE(db.ok());
+    auto insert = db->Prepare(
+        "INSERT INTO health_samples(agent, collected_at, seq, sample) "
+        "SELECT id, ?, 1, ? FROM agents WHERE agent_id = 'a1'");
+    REQUIRE(insert.ok());
+    REQUIRE(insert->Bind(1, kT0 + 1000)
+                .BindBlob(2, EncodeCompressed(old_format.report.health()))
+                .Run()
+                .ok());
+  }
+  std::vector<IncomingReport> batch = {RichHealth("a1", 2, kT0 + 2000)};
+  REQUIRE(store->CommitReports(batch).ok());
+  Fingerprint listed = ListAll(*store, "a1");
+  REQUIRE(listed.size() == 2);
+  std::string expected_bytes;
+  REQUIRE(old_format.report.health().SerializeToString(&expected_bytes));
+  CHECK(std::get<0>(listed[1]) == 1);
+  CHECK(std::get<2>(listed[1]) == expected_bytes);
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_samples WHERE encoding = 0") == 1);
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_samples WHERE encoding = 1") == 1);
+  REQUIRE(store->CompactHealth(kT0 + kHour)->samples == 2);
+  CHECK(ListAll(*store, "a1") == listed);
+}
+
+TEST_CASE("a damaged health block is skipped, not fatal, when listing") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  CommitMinutes(*store, {"a1"}, 130);
+  REQUIRE(store->CompactHealth(kT0 + 2 * kHour)->samples == 120);
+  {
+    auto db = sqlite::Database::Open(dir / "dozor.db");
+    REQUIRE(db.ok());
+    REQUIRE(db->Exec("UPDATE health_blocks SET data = substr(data, 1, 40) || zeroblob(30) "
+                     "WHERE start_at = " +
+                     std::to_string(kT0))
+                .ok());
+  }
+  auto listed = store->ListHealth("a1", 0, 1000);
+  REQUIRE(listed.ok());
+  CHECK(listed->size() == 70);  // 10 raw + the undamaged second hour
+  CHECK(listed->back().seq == 61);
+}
+
+TEST_CASE("compaction runs while other threads commit and nothing is lost or doubled") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  EnrollOne(*store, "a2");
+  std::atomic<bool> done{false};
+  std::atomic<int> compaction_errors{0};
+  std::thread compactor([&] {
+    while (!done.load()) {
+      // Far in the future: every finished hour is eligible, including ones being written.
+      if (!store->CompactHealth(kT0 + 1000 * kHour).ok()) {
+        ++compaction_errors;
+      }
+    }
+  });
+  uint64_t seq = 0;
+  for (int b = 0; b < 30; ++b) {
+    std::vector<IncomingReport> batch;
+    for (int i = 0; i < 20; ++i) {
+      ++seq;
+      for (const char* agent : {"a1", "a2"}) {
+        batch.push_back(RichHealth(agent, seq, kT0 + static_cast<int64_t>(seq) * 60'000));
+      }
+    }
+    auto results = store->CommitReports(batch);
+    REQUIRE(results.ok());
+  }
+  done = true;
+  compactor.join();
+  CHECK(compaction_errors.load() == 0);
+  REQUIRE(store->CompactHealth(kT0 + 1000 * kHour).ok());
+  for (const char* agent : {"a1", "a2"}) {
+    auto listed = store->ListHealth(agent, 0, 10000);
+    REQUIRE(listed.ok());
+    std::set<uint64_t> seqs;
+    for (const auto& r : *listed) {
+      seqs.insert(r.seq);
+      CHECK(r.collected_at_ms == kT0 + static_cast<int64_t>(r.seq) * 60'000);
+    }
+    CHECK(listed->size() == 600);
+    CHECK(seqs.size() == 600);
+  }
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_samples") == 0);
+}
+
+
+TEST_CASE("health blocks with well-compressed garbage inside are rejected without crashing") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  CommitMinutes(*store, {"a1"}, 61);
+  REQUIRE(store->CompactHealth(kT0 + kHour)->samples == 60);
+  auto db = sqlite::Database::Open(dir / "dozor.db");
+  REQUIRE(db.ok());
+  auto update = db->Prepare("UPDATE health_blocks SET data = ?");
+  REQUIRE(update.ok());
+  std::mt19937 rng(7);
+  for (int round = 0; round < 200; ++round) {
+    // Payloads that inflate fine but hold arbitrary bytes: small counts and kinds are likely.
+    std::string payload(static_cast<size_t>(1 + rng() % 300), '\0');
+    for (auto& c : payload) {
+      c = static_cast<char>(rng() % (round % 2 == 0 ? 4 : 256));
+    }
+    uLongf bound = compressBound(static_cast<uLong>(payload.size()));
+    std::string data(5 + bound, '\0');
+    data[0] = 1;
+    for (int i = 0; i < 4; ++i) {
+      data[static_cast<size_t>(1 + i)] = static_cast<char>((payload.size() >> (8 * i)) & 0xff);
+    }
+    REQUIRE(compress2(reinterpret_cast<Bytef*>(data.data() + 5), &bound,
+                      reinterpret_cast<const Bytef*>(payload.data()), payload.size(), 6) == Z_OK);
+    data.resize(5 + bound);
+    REQUIRE(update->BindBlob(1, data).Run().ok());
+    auto listed = store->ListHealth("a1", 0, 1000);
+    REQUIRE(listed.ok());
+    CHECK(listed->front().seq == 61);
+  }
+}
+
+}  // namespace
+}  // namespace dozor::server
