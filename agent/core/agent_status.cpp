@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dozor/common/files.hpp"
+#include "dozor/common/text.hpp"
 
 namespace dozor::agent {
 namespace {
@@ -44,18 +45,6 @@ std::string FormatAgo(int64_t then_ms, int64_t now_ms) {
     return " (" + std::to_string(seconds / 3600) + " h ago)";
   }
   return " (" + std::to_string(seconds / 86400) + " days ago)";
-}
-
-std::string FormatBytes(uint64_t bytes) {
-  char text[32];
-  if (bytes < 1024) {
-    std::snprintf(text, sizeof(text), "%llu B", static_cast<unsigned long long>(bytes));
-  } else if (bytes < (1ull << 20)) {
-    std::snprintf(text, sizeof(text), "%.1f KiB", static_cast<double>(bytes) / 1024);
-  } else {
-    std::snprintf(text, sizeof(text), "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
-  }
-  return text;
 }
 
 std::string FormatPercent(double value) {
@@ -288,10 +277,10 @@ std::string RenderStatusText(const StatusView& view) {
       row("Last error", status->last_error);
     }
     row("Spool", std::to_string(status->spool_reports) + " reports pending, " +
-                     FormatBytes(status->spool_bytes) + " (" +
+                     HumanBytes(status->spool_bytes) + " (" +
                      std::to_string(status->spool_dropped_health) + " health samples dropped)");
     std::string self =
-        "RSS " + FormatBytes(status->rss_bytes) + " (limit " + std::to_string(status->max_rss_mb) +
+        "RSS " + HumanBytes(status->rss_bytes) + " (limit " + std::to_string(status->max_rss_mb) +
         " MiB), CPU " +
         (status->cpu_percent < 0 ? std::string("n/a") : FormatPercent(status->cpu_percent)) +
         " (limit " + FormatPercent(status->max_cpu_percent) + ")";

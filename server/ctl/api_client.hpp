@@ -60,9 +60,6 @@ class ApiClient {
   ClientOptions options_;
 };
 
-// Percent-encodes a path segment or query value (RFC 3986 unreserved characters pass through).
-std::string UrlEncode(std::string_view text);
-
 // Maps an HTTP error status to an ErrorCode (400 -> kInvalidArgument, 404 -> kNotFound, ...).
 ErrorCode ErrorCodeForStatus(long status);
 

@@ -1,5 +1,7 @@
 // Human output of dozorctl: aligned tables and the per-command renderers. Pure functions over the
-// API's JSON, so they are testable without a network.
+// API's JSON, so they are testable without a network. The renderers live in one file per
+// resource (format_orgs.cpp, format_tokens.cpp, format_hosts.cpp, format_findings.cpp,
+// format_rules.cpp); tables and value helpers in format.cpp.
 #pragma once
 
 #include <cstdint>
@@ -7,6 +9,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "dozor/common/text.hpp"  // HumanBytes, used by the renderers and their tests
 
 namespace dozor::ctl {
 
@@ -31,8 +35,6 @@ class Table {
 
 // Unix ms -> local "YYYY-MM-DD HH:MM"; "-" for 0 / null.
 std::string FormatLocalTime(int64_t ms);
-// 1536 -> "1.5 KiB", 12884901888 -> "12.0 GiB".
-std::string HumanBytes(uint64_t bytes);
 // Number or decimal string (protobuf's JSON writes 64-bit integers as strings) -> value.
 uint64_t JsonU64(const nlohmann::json& value);
 int64_t JsonI64(const nlohmann::json& value);

@@ -4,6 +4,8 @@
 #include <array>
 #include <cctype>
 
+#include "dozor/common/text.hpp"
+
 namespace dozor::server {
 namespace {
 
@@ -18,13 +20,6 @@ constexpr std::array<std::string_view, 13> kWorkstationChassis = {
     "desktop",     "low profile desktop", "laptop",     "notebook",  "portable",
     "hand held",   "all in one",          "sub notebook", "tablet",  "convertible",
     "detachable",  "mini pc",             "stick pc"};
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 // Service names may carry a ".service" suffix.
 std::string_view StripServiceSuffix(std::string_view name) {

@@ -50,7 +50,7 @@ ApiResponse CreateApiToken(ApiContext& context, const ApiRequest& request) {
   if (!ttl_days.ok()) {
     return ErrorResponse(ttl_days.error());
   }
-  const std::string trimmed_name = Trim(name->value_or(""));
+  const std::string trimmed_name = Trimmed(name->value_or(""));
   if (trimmed_name.empty() || trimmed_name.size() > kMaxNameBytes) {
     return ErrorResponse(400, "invalid_argument", "name is required (1..200 bytes)");
   }

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "dozor/common/result.hpp"
+#include "dozor/common/text.hpp"
 #include "store/store.hpp"
 
 namespace dozor::server::http {
@@ -68,8 +69,6 @@ Result<std::optional<int64_t>> OptionalInt(const nlohmann::json& object, std::st
 // Query parameter as an integer in [min, max]; `fallback` if absent.
 Result<int64_t> QueryInt(const ApiRequest& request, std::string_view key, int64_t fallback,
                          int64_t min, int64_t max);
-// Strips ASCII whitespace at both ends.
-std::string Trim(std::string_view text);
 
 // Percent-decodes a URL component; '+' means space only in query strings. nullopt on a
 // malformed escape.

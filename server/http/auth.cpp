@@ -43,7 +43,7 @@ Result<ApiToken> Authenticate(ApiTokenStore& store, std::string_view authorizati
       authorization_header.substr(0, kScheme.size()) != kScheme) {
     return MakeError(ErrorCode::kPermissionDenied, "Authorization header must be 'Bearer <token>'");
   }
-  const std::string token = Trim(authorization_header.substr(kScheme.size()));
+  const std::string token = Trimmed(authorization_header.substr(kScheme.size()));
   if (token.empty() || token.size() > kMaxTokenLength) {
     return MakeError(ErrorCode::kPermissionDenied, "unknown API token");
   }

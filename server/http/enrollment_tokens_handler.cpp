@@ -35,7 +35,7 @@ ApiResponse CreateToken(ApiContext& context, const ApiRequest& request) {
   if (!ttl_hours.ok()) {
     return ErrorResponse(ttl_hours.error());
   }
-  const std::string trimmed_label = Trim(label->value_or(""));
+  const std::string trimmed_label = Trimmed(label->value_or(""));
   if (trimmed_label.size() > kMaxLabelBytes) {
     return ErrorResponse(400, "invalid_argument", "label must be at most 200 bytes");
   }

@@ -47,7 +47,7 @@ Result<std::vector<std::string>> CommaList(std::string_view text, std::string_vi
     if (end == std::string_view::npos) {
       end = text.size();
     }
-    std::string item = Trim(text.substr(start, end - start));
+    std::string item = Trimmed(text.substr(start, end - start));
     if (!item.empty()) {
       if (!OneOf(item, allowed)) {
         return MakeError(ErrorCode::kInvalidArgument, "query parameter '" + std::string(key) +
@@ -227,7 +227,7 @@ ApiResponse ShowFindingRoute(ApiContext& context, const ApiRequest& request) {
 // Parses the body and reads one string field, trimmed. `required` rejects absent or blank.
 Result<std::string> TextField(const nlohmann::json& body, std::string_view key, bool required) {
   DOZOR_ASSIGN_OR_RETURN(std::optional<std::string> value, OptionalString(body, key));
-  std::string text = value.has_value() ? Trim(*value) : std::string();
+  std::string text = value.has_value() ? Trimmed(*value) : std::string();
   if (required && text.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "field '" + std::string(key) + "' is required");
   }

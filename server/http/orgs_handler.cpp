@@ -8,16 +8,6 @@ namespace {
 constexpr size_t kMaxNameChars = 200;
 constexpr size_t kMaxEngineerChars = 200;
 
-size_t CodePoints(std::string_view text) {
-  size_t count = 0;
-  for (const char c : text) {
-    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) {
-      ++count;
-    }
-  }
-  return count;
-}
-
 Status ValidateOrgFields(const std::optional<std::string>& status,
                          const std::optional<std::string>& type,
                          const std::optional<std::string>& engineer) {
@@ -29,7 +19,7 @@ Status ValidateOrgFields(const std::optional<std::string>& status,
     return MakeError(ErrorCode::kInvalidArgument,
                      "contract_type must be one of technical, application, complex");
   }
-  if (engineer && CodePoints(*engineer) > kMaxEngineerChars) {
+  if (engineer && CodePointCount(*engineer) > kMaxEngineerChars) {
     return MakeError(ErrorCode::kInvalidArgument, "engineer must be at most 200 characters");
   }
   return OkStatus();
@@ -67,7 +57,7 @@ ApiResponse CreateOrg(ApiContext& context, const ApiRequest& request) {
   }
   Organization org;
   org.name = Trim(**name);
-  if (org.name.empty() || CodePoints(org.name) > kMaxNameChars) {
+  if (org.name.empty() || CodePointCount(org.name) > kMaxNameChars) {
     return ErrorResponse(400, "invalid_argument", "name must be 1..200 characters");
   }
   std::optional<std::string> trimmed_engineer;

@@ -49,24 +49,6 @@ std::string AsciiFileStem(std::string_view text) {
   return out.substr(0, 100);
 }
 
-// RFC 5987 value-chars: unreserved characters pass, everything else is %XX of the UTF-8 bytes.
-std::string Rfc5987Encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if ((byte >= 'A' && byte <= 'Z') || (byte >= 'a' && byte <= 'z') ||
-        (byte >= '0' && byte <= '9') || byte == '-' || byte == '.' || byte == '_' || byte == '~') {
-      out.push_back(c);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[byte >> 4]);
-      out.push_back(kHex[byte & 0x0F]);
-    }
-  }
-  return out;
-}
-
 // Names whose letters are not all ASCII (Cyrillic) keep an ASCII fallback (the org id when
 // nothing is left) plus the exact UTF-8 name in filename*, which browsers prefer.
 std::string ContentDisposition(const Organization& org, int64_t now_ms, std::string_view ext) {
@@ -79,7 +61,7 @@ std::string ContentDisposition(const Organization& org, int64_t now_ms, std::str
   std::string header = "attachment; filename=\"audit-" + ascii + suffix + "\"";
   // A name with characters we replaced (spaces, Cyrillic) also gets the exact form.
   if (ascii != org.name) {
-    header += "; filename*=UTF-8''" + Rfc5987Encode("audit-" + org.name + suffix);
+    header += "; filename*=UTF-8''" + PercentEncode("audit-" + org.name + suffix);
   }
   return header;
 }

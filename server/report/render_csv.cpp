@@ -1,3 +1,4 @@
+#include "dozor/common/text.hpp"
 #include "report/renderers.hpp"
 #include "report/text_util.hpp"
 
@@ -16,21 +17,10 @@ void Row(std::string& out, std::initializer_list<std::string_view> cells) {
   out += "\r\n";
 }
 
-std::string Join(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const auto& line : lines) {
-    if (!out.empty()) {
-      out += "\n";
-    }
-    out += line;
-  }
-  return out;
-}
-
 void FindingRow(std::string& out, const AuditReport& report, const ReportFinding& f) {
-  const std::string host = f.hostname.empty() ? report.text.estate_wide : f.hostname;
+  const std::string host = FindingHostLabel(report, f);
   Row(out, {report.organization, host, f.rule_id, f.title, f.severity, f.category, f.state,
-            FormatTime(f.first_seen_ms), FormatTime(f.last_seen_ms), Join(f.evidence),
+            FormatTime(f.first_seen_ms), FormatTime(f.last_seen_ms), JoinStrings(f.evidence, "\n"),
             f.remediation, f.effort});
 }
 

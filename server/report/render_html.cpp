@@ -60,10 +60,6 @@ void Severity(Html& h, const ReportFinding& f) {
   h.Tag("span", f.severity_label, "sev sev-" + f.severity);
 }
 
-std::string HostOf(const AuditReport& r, const ReportFinding& f) {
-  return f.hostname.empty() ? r.text.estate_wide : f.hostname;
-}
-
 void CountsTable(Html& h, const std::string& heading, const std::string& key_title,
                  const std::vector<CountEntry>& counts, const std::string& count_title) {
   h.Tag("h3", heading);
@@ -85,7 +81,7 @@ void FindingCard(Html& h, const AuditReport& r, const ReportFinding& f) {
   h.Raw(" <strong>");
   h.Text(f.title);
   h.Raw("</strong> — ");
-  h.Text(HostOf(r, f));
+  h.Text(FindingHostLabel(r, f));
   if (!f.in_scope) {
     h.Raw(" <span class=\"muted\">(");
     h.Text(t.out_of_scope);
@@ -145,7 +141,7 @@ void FindingList(Html& h, const AuditReport& r, const std::vector<FindingGroup>&
     h.Row({r.text.severity, r.text.rule, r.text.host, r.text.state}, true);
     for (size_t index : group.finding_indexes) {
       const auto& f = r.findings[index];
-      h.Row({f.severity_label, f.title, HostOf(r, f), f.state_label});
+      h.Row({f.severity_label, f.title, FindingHostLabel(r, f), f.state_label});
     }
     h.Raw("</table>\n");
   }
@@ -215,7 +211,7 @@ std::string RenderHtml(const AuditReport& r) {
     h.Row({t.severity, t.rule, t.host, t.remediation, t.effort}, true);
     for (size_t index : r.must_fix) {
       const auto& f = r.findings[index];
-      h.Row({f.severity_label, f.title, HostOf(r, f), f.remediation, f.effort});
+      h.Row({f.severity_label, f.title, FindingHostLabel(r, f), f.remediation, f.effort});
     }
     h.Raw("</table>");
   }

@@ -371,17 +371,13 @@ class Document {
   double y_ = kContentTop;
 };
 
-std::string HostOf(const AuditReport& r, const ReportFinding& f) {
-  return f.hostname.empty() ? r.text.estate_wide : f.hostname;
-}
-
 std::string ShortDate(int64_t ms) { return FormatTime(ms).substr(0, 10); }
 
 // A waived finding: everything about it in one block (waived lists are short).
 std::string WaivedMarkup(const AuditReport& r, const ReportFinding& f) {
   const auto& t = r.text;
   std::string m = "<b>" + E(f.title) + "</b>  <span foreground=\"#555555\">[" +
-                  E(f.severity_label) + "] " + E(HostOf(r, f)) + " · " + E(f.rule_id) +
+                  E(f.severity_label) + "] " + E(FindingHostLabel(r, f)) + " · " + E(f.rule_id) +
                   "</span>\n<b>" + E(t.waived_by) + ":</b> " + E(f.waived_by) + " · <b>" +
                   E(t.waive_reason) + ":</b> " + E(f.waive_reason) + " · <b>" + E(t.waived_until) +
                   ":</b> " + E(f.waived_until_ms ? FormatTime(*f.waived_until_ms) : t.no_expiry);
@@ -417,7 +413,7 @@ constexpr size_t kPdfEvidenceChars = 160;
 
 std::string TargetMarkup(const AuditReport& r, const ReportFinding& f) {
   const auto& t = r.text;
-  std::string m = "• <b>" + E(HostOf(r, f)) + "</b> — " + E(f.state_label) + ", " +
+  std::string m = "• <b>" + E(FindingHostLabel(r, f)) + "</b> — " + E(f.state_label) + ", " +
                   E(t.first_seen) + " " + ShortDate(f.first_seen_ms);
   if (!f.in_scope) {
     m += " <i>(" + E(t.out_of_scope) + ")</i>";
@@ -437,7 +433,7 @@ std::string HostList(const AuditReport& r, const std::vector<size_t>& indexes) {
   constexpr size_t kMaxNames = 25;
   std::string out = std::to_string(indexes.size()) + ": ";
   for (size_t i = 0; i < indexes.size() && i < kMaxNames; ++i) {
-    out += (i == 0 ? "" : ", ") + HostOf(r, r.findings[indexes[i]]);
+    out += (i == 0 ? "" : ", ") + FindingHostLabel(r, r.findings[indexes[i]]);
   }
   if (indexes.size() > kMaxNames) {
     out += ", … +" + std::to_string(indexes.size() - kMaxNames);

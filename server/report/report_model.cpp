@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "dozor/common/text.hpp"
 #include "report/text_util.hpp"
 
 namespace dozor::server::report {
@@ -628,20 +629,12 @@ std::string FormatTime(int64_t ms) {
 }
 
 std::string FormatBytes(int64_t bytes) {
-  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double value = static_cast<double>(std::max<int64_t>(0, bytes));
-  int unit = 0;
-  while (value >= 1024.0 && unit < 5) {
-    value /= 1024.0;
-    ++unit;
-  }
-  char buffer[32];
-  if (unit == 0 || value >= 100) {
-    std::snprintf(buffer, sizeof(buffer), "%.0f %s", value, kUnits[unit]);
-  } else {
-    std::snprintf(buffer, sizeof(buffer), "%.1f %s", value, kUnits[unit]);
-  }
-  return buffer;
+  return HumanBytes(static_cast<uint64_t>(std::max<int64_t>(0, bytes)),
+                    ByteDecimals::kBelowHundred);
+}
+
+std::string FindingHostLabel(const AuditReport& report, const ReportFinding& finding) {
+  return finding.hostname.empty() ? report.text.estate_wide : finding.hostname;
 }
 
 }  // namespace dozor::server::report

@@ -171,5 +171,7 @@ void FinalizeReport(AuditReport& report);
 std::string FormatTime(int64_t ms);
 // "1.5 GiB", "512 MiB".
 std::string FormatBytes(int64_t bytes);
+// The finding's hostname, or the report's "estate-wide" label for an organisation-wide finding.
+std::string FindingHostLabel(const AuditReport& report, const ReportFinding& finding);
 
 }  // namespace dozor::server::report

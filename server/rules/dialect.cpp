@@ -4,6 +4,8 @@
 #include <cctype>
 #include <set>
 
+#include "dozor/common/text.hpp"
+
 namespace dozor::server::rules {
 namespace {
 
@@ -14,13 +16,6 @@ struct Token {
   std::string text;  // words lower-cased; strings without quotes
   size_t offset = 0;
 };
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 bool IsWordStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0 || c == '_'; }
 bool IsWordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "dozor/common/text.hpp"
 #include "dozor/common/version.hpp"
 #include "rules/dialect.hpp"
 
@@ -23,13 +24,6 @@ const std::set<std::string>& HealthViews() {
   static const std::set<std::string> kViews = {"health",     "health_fs",     "health_nic",
                                               "fs_trend",   "health_latest", "health_fs_latest"};
   return kViews;
-}
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 FactValue ToFactValue(const ParamValue& value) {

@@ -1,5 +1,6 @@
 #include <map>
 
+#include "dozor/common/text.hpp"
 #include "rules/rule.hpp"
 
 namespace dozor::server::rules {
@@ -31,13 +32,6 @@ std::string Cell(std::string_view text) {
     }
   }
   return out;
-}
-
-std::string Trimmed(std::string_view text) {
-  size_t begin = text.find_first_not_of(" \t\r\n");
-  size_t end = text.find_last_not_of(" \t\r\n");
-  return begin == std::string_view::npos ? std::string()
-                                         : std::string(text.substr(begin, end - begin + 1));
 }
 
 void RenderRule(const Rule& rule, std::string& out) {

@@ -4,20 +4,6 @@
 
 namespace dozor::agent {
 
-std::string_view Trim(std::string_view text, std::string_view chars) {
-  size_t begin = text.find_first_not_of(chars);
-  if (begin == std::string_view::npos) {
-    return {};
-  }
-  size_t end = text.find_last_not_of(chars);
-  return text.substr(begin, end - begin + 1);
-}
-
-std::string_view TrimRight(std::string_view text, std::string_view chars) {
-  size_t end = text.find_last_not_of(chars);
-  return end == std::string_view::npos ? std::string_view() : text.substr(0, end + 1);
-}
-
 std::vector<std::string_view> Split(std::string_view text, char separator) {
   std::vector<std::string_view> pieces;
   while (true) {
@@ -60,17 +46,6 @@ void AppendJoined(std::string* list, std::string_view item, std::string_view sep
     list->append(separator);
   }
   list->append(item);
-}
-
-std::string JoinStrings(const std::vector<std::string>& items, std::string_view separator) {
-  std::string joined;
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i != 0) {
-      joined.append(separator);
-    }
-    joined.append(items[i]);
-  }
-  return joined;
 }
 
 }  // namespace dozor::agent

@@ -1,6 +1,7 @@
-// Small text helpers shared by the pure parsers and the platform collectors: trimming, line and
-// word splitting, key/value lines, exact number parsing. Views in, views out: nothing here
-// allocates except the vector-returning splitters and the string joiners.
+// Small text helpers shared by the pure parsers and the platform collectors: line and word
+// splitting, key/value lines, exact number parsing; trimming and joining come from
+// dozor/common/text.hpp. Views in, views out: nothing here allocates except the vector-returning
+// splitters and the string joiners.
 #pragma once
 
 #include <algorithm>
@@ -14,10 +15,9 @@
 #include <type_traits>
 #include <vector>
 
-namespace dozor::agent {
+#include "dozor/common/text.hpp"
 
-// isspace() in the "C" locale.
-inline constexpr std::string_view kWhitespace = " \t\r\n\v\f";
+namespace dozor::agent {
 
 // Character classes, as function objects so that the splitters below inline them.
 // The separators of kernel-generated tables (/proc/*): blanks and line ends, no \v or \f.
@@ -37,12 +37,6 @@ struct IsWhitespaceFn {
 inline constexpr IsWhitespaceFn IsWhitespace;
 
 [[nodiscard]] constexpr bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-// Without leading and trailing characters from `chars`.
-[[nodiscard]] std::string_view Trim(std::string_view text, std::string_view chars = kWhitespace);
-// Without trailing characters from `chars`.
-[[nodiscard]] std::string_view TrimRight(std::string_view text,
-                                         std::string_view chars = kWhitespace);
 
 // Non-empty and only ASCII digits.
 [[nodiscard]] inline bool IsAllDigits(std::string_view text) {
@@ -166,9 +160,5 @@ bool ParseNumber(std::string_view text, T* out, int base = 10) {
 
 // Appends `item` to a "; "-style list: no separator before the first item.
 void AppendJoined(std::string* list, std::string_view item, std::string_view separator = "; ");
-
-// items[0] + separator + items[1] + ...
-[[nodiscard]] std::string JoinStrings(const std::vector<std::string>& items,
-                                      std::string_view separator);
 
 }  // namespace dozor::agent

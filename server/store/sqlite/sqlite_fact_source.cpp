@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "domain/version_compare.hpp"
+#include "dozor/common/text.hpp"
 
 namespace dozor::server {
 namespace {
@@ -49,13 +50,6 @@ const std::unordered_set<std::string>& FunctionWhitelist() {
       "version_compare", "greatest", "least", "strpos", "text_list", "date_to_ms",
       "ms_to_date"};
   return kNames;
-}
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 // ---- The Dozor function library on SQLite (same semantics as postgres_functions.sql). ----

@@ -17,6 +17,7 @@
 #include "http/http_server.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "run_cli.hpp"
+#include "store_in_temp_dir.hpp"
 #include "test_util.hpp"
 
 namespace dozor::ctl {
@@ -148,12 +149,8 @@ TEST_CASE("an unreachable server exits with code 3 and names the URL") {
 }
 
 TEST_CASE("dozorctl drives a real server: orgs, tokens, hosts and errors") {
-  dozor::testing::TempDir dir;
-  server::SqliteStoreOptions store_options;
-  store_options.path = (dir / "dozor.db").string();
-  auto store = server::OpenSqliteStore(store_options);
-  REQUIRE_MESSAGE(store.ok(), (store.ok() ? "" : store.error().ToString()));
-  SystemClock clock;
+  StoreInTempDir env;
+  auto& [dir, store, clock] = env;
   const auto token_file = dir / "admin.token";
   auto admin = server::http::BootstrapAdminToken(**store, token_file, clock);
   REQUIRE(admin.ok());

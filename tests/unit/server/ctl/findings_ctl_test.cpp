@@ -15,6 +15,7 @@
 #include "rules/rule.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "run_cli.hpp"
+#include "store_in_temp_dir.hpp"
 #include "test_util.hpp"
 
 namespace dozor::ctl {
@@ -43,12 +44,8 @@ TEST_CASE("new commands check their arguments before calling the server") {
 }
 
 TEST_CASE("dozorctl findings, contract, rules and report against a real server") {
-  dozor::testing::TempDir dir;
-  server::SqliteStoreOptions store_options;
-  store_options.path = (dir / "dozor.db").string();
-  auto store = server::OpenSqliteStore(store_options);
-  REQUIRE_MESSAGE(store.ok(), (store.ok() ? "" : store.error().ToString()));
-  SystemClock clock;
+  StoreInTempDir env;
+  auto& [dir, store, clock] = env;
   REQUIRE((*store)
               ->CreateApiToken("alice", server::ApiRole::kOperator, Sha256Hex("dza_op"), "dza_op", std::nullopt)
               .ok());

@@ -16,6 +16,7 @@
 #include "http/http_server.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "run_cli.hpp"
+#include "store_in_temp_dir.hpp"
 #include "test_util.hpp"
 
 namespace dozor::ctl {
@@ -57,12 +58,8 @@ std::string SnapshotText(const std::string& token, int64_t at_ms, int packages,
 }
 
 TEST_CASE("dozorctl import loads a snapshot larger than the default body limit, once") {
-  dozor::testing::TempDir dir;
-  server::SqliteStoreOptions store_options;
-  store_options.path = (dir / "dozor.db").string();
-  auto store = server::OpenSqliteStore(store_options);
-  REQUIRE_MESSAGE(store.ok(), (store.ok() ? "" : store.error().ToString()));
-  SystemClock clock;
+  StoreInTempDir env;
+  auto& [dir, store, clock] = env;
   const auto token_file = dir / "admin.token";
   REQUIRE(server::http::BootstrapAdminToken(**store, token_file, clock).ok());
   server::http::HttpServer::Options options;  // max_body_bytes stays at its 1 MiB default

@@ -18,6 +18,7 @@
 #include "dozor/common/clock.hpp"
 #include "dozor/common/crypto.hpp"
 #include "dozor/common/files.hpp"
+#include "dozor/common/text.hpp"
 #include "http/auth.hpp"
 #include "ingest/agent_control.hpp"
 #include "store/sqlite/sqlite_store.hpp"
@@ -113,7 +114,7 @@ struct ApiFixture {
   std::string EnrollThroughApi(const std::string& org, const std::string& agent_id,
                                const std::string& hostname) {
     auto admin = Admin();
-    auto token = admin.Post("/api/v1/orgs/" + ctl::UrlEncode(org) + "/tokens", {{"label", "test"}});
+    auto token = admin.Post("/api/v1/orgs/" + PercentEncode(org) + "/tokens", {{"label", "test"}});
     REQUIRE_MESSAGE(token.ok(), (token.ok() ? "" : token.error().ToString()));
     NewAgent agent;
     agent.agent_id = agent_id;
@@ -327,7 +328,7 @@ TEST_CASE("organisations are created, found by id or name, patched, and duplicat
   CHECK(duplicate->status == 409);
   CHECK(ErrorCodeOf(*duplicate) == "already_exists");
 
-  auto by_name = admin.Get("/api/v1/orgs/" + ctl::UrlEncode("ООО Ромашка"));
+  auto by_name = admin.Get("/api/v1/orgs/" + PercentEncode("ООО Ромашка"));
   REQUIRE(by_name.ok());
   CHECK((*by_name)["id"] == id);
   auto patched = admin.Patch("/api/v1/orgs/" + std::to_string(id),
@@ -342,7 +343,7 @@ TEST_CASE("organisations are created, found by id or name, patched, and duplicat
 
   // An escaped slash stays inside the name instead of changing the route.
   REQUIRE(admin.Post("/api/v1/orgs", {{"name", "Sales/North"}}).ok());
-  auto slashed = admin.Get("/api/v1/orgs/" + ctl::UrlEncode("Sales/North"));
+  auto slashed = admin.Get("/api/v1/orgs/" + PercentEncode("Sales/North"));
   REQUIRE(slashed.ok());
   CHECK((*slashed)["name"] == "Sales/North");
 

@@ -39,8 +39,8 @@ struct Certificates {
     ca_pem = ReadFile(dir / "ca.crt", 1 << 20).value();
     server_pem = ReadFile(dir / "server.crt", 1 << 20).value();
     other_pem = ReadFile(dir / "other.crt", 1 << 20).value();
-    ca_sha256 = Trim(ReadFile(dir / "ca.sha256", 1024).value());
-    server_pin = "sha256//" + Trim(ReadFile(dir / "server.pin", 1024).value());
+    ca_sha256 = Trimmed(ReadFile(dir / "ca.sha256", 1024).value());
+    server_pin = "sha256//" + Trimmed(ReadFile(dir / "server.pin", 1024).value());
   }
   std::string ca_pem, server_pem, other_pem, ca_sha256, server_pin;
 };

@@ -1,0 +1,93 @@
+#include "ctl/command_context.hpp"
+
+#include "ctl/cli.hpp"
+#include "ctl/format.hpp"
+#include "dozor/common/text.hpp"
+
+namespace dozor::ctl {
+
+int ReportError(const Context& context, const Error& error) {
+  context.err << "dozorctl: " << error.message << "\n";
+  return error.code == ErrorCode::kUnavailable ? kExitUnreachable : kExitApiError;
+}
+
+void PrintJson(const Context& context, const nlohmann::json& value) {
+  context.out << value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+int Emit(const Context& context, const Result<nlohmann::json>& reply,
+         const std::function<std::string(const nlohmann::json&)>& render) {
+  if (!reply.ok()) {
+    return ReportError(context, reply.error());
+  }
+  if (context.json) {
+    PrintJson(context, *reply);
+  } else {
+    context.out << render(*reply);
+  }
+  return kExitOk;
+}
+
+std::string Message(std::string text) { return text + "\n"; }
+
+std::string QueryString(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  std::string out;
+  for (const auto& [key, value] : pairs) {
+    if (value.empty()) {
+      continue;
+    }
+    out += (out.empty() ? "?" : "&") + key + "=" + PercentEncode(value);
+  }
+  return out;
+}
+
+std::string OrgPath(const std::string& org, std::string_view suffix) {
+  return "/api/v1/orgs/" + PercentEncode(org) + std::string(suffix);
+}
+
+std::string HostPath(const std::string& agent_id, std::string_view suffix) {
+  return "/api/v1/hosts/" + PercentEncode(agent_id) + std::string(suffix);
+}
+
+std::string FindingPath(int64_t id, std::string_view suffix) {
+  return "/api/v1/findings/" + std::to_string(id) + std::string(suffix);
+}
+
+Result<std::string> ResolveHost(ApiClient& client, const std::string& key) {
+  auto host = client.Get(HostPath(key));
+  if (host.ok()) {
+    return key;
+  }
+  if (host.error().code != ErrorCode::kNotFound) {
+    return host.error();
+  }
+  DOZOR_ASSIGN_OR_RETURN(nlohmann::json hosts, client.Get("/api/v1/hosts"));
+  std::vector<std::string> matches;
+  if (hosts.contains("hosts") && hosts["hosts"].is_array()) {
+    for (const auto& item : hosts["hosts"]) {
+      if (JsonStr(item, "hostname") == key) {
+        matches.push_back(JsonStr(item, "agent_id"));
+      }
+    }
+  }
+  if (matches.size() == 1) {
+    return matches.front();
+  }
+  if (matches.size() > 1) {
+    return MakeError(ErrorCode::kInvalidArgument, "hostname '" + key + "' matches " +
+                                                      std::to_string(matches.size()) +
+                                                      " hosts; use the agent id");
+  }
+  return MakeError(ErrorCode::kNotFound, "host '" + key + "' not found (by agent id or hostname)");
+}
+
+int WithHost(Context& context, const std::string& key,
+             const std::function<int(const std::string&)>& call) {
+  auto agent_id = ResolveHost(context.client, key);
+  if (!agent_id.ok()) {
+    return ReportError(context, agent_id.error());
+  }
+  return call(*agent_id);
+}
+
+}  // namespace dozor::ctl

@@ -1,0 +1,67 @@
+// What every dozorctl command shares: the API client, the output streams and --json, how replies
+// and errors are printed, and the URL and host-name helpers of the management API.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ctl/api_client.hpp"
+#include "dozor/common/result.hpp"
+
+namespace dozor::ctl {
+
+// One invocation's state, built after the command line parsed cleanly.
+struct Context {
+  ApiClient& client;
+  std::ostream& out;
+  std::ostream& err;
+  bool json = false;  // --json: print the API's JSON instead of rendering it
+};
+
+// What the chosen leaf command runs. Commands record it in their parse callback; RunCli runs it
+// once the whole line (global options after the command included) has parsed.
+using Action = std::function<int(Context&)>;
+
+// Prints "dozorctl: <message>"; the exit code for the error (unreachable or API error).
+int ReportError(const Context& context, const Error& error);
+
+// Prints JSON the way --json does: pretty, invalid UTF-8 replaced.
+void PrintJson(const Context& context, const nlohmann::json& value);
+
+// Prints the reply (verbatim JSON with --json, else rendered) or the error; returns the exit code.
+int Emit(const Context& context, const Result<nlohmann::json>& reply,
+         const std::function<std::string(const nlohmann::json&)>& render);
+
+// `text` as one output line.
+std::string Message(std::string text);
+
+// body[key] = *value when the option was given.
+template <typename T>
+void PutIfSet(nlohmann::json& body, const char* key, const std::optional<T>& value) {
+  if (value.has_value()) {
+    body[key] = *value;
+  }
+}
+
+// "?a=1&b=2" from the non-empty pairs (values percent-encoded); "" when none.
+std::string QueryString(const std::vector<std::pair<std::string, std::string>>& pairs);
+
+std::string OrgPath(const std::string& org, std::string_view suffix = "");
+std::string HostPath(const std::string& agent_id, std::string_view suffix = "");
+std::string FindingPath(int64_t id, std::string_view suffix = "");
+
+// Accepts an agent id or a hostname; a hostname must match exactly one host.
+Result<std::string> ResolveHost(ApiClient& client, const std::string& key);
+
+// Runs `call` with the agent id `key` resolves to, or reports why it does not resolve.
+int WithHost(Context& context, const std::string& key,
+             const std::function<int(const std::string&)>& call);
+
+}  // namespace dozor::ctl

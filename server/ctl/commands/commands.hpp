@@ -1,0 +1,26 @@
+// dozorctl's command groups. Each Add...Commands registers one top-level command and its
+// subcommands on `app`; when a leaf is chosen, its parse callback stores what to run in `action`.
+// The option values live in state the callbacks own, so they outlive the function that adds them.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "ctl/command_context.hpp"
+
+namespace dozor::ctl {
+
+void AddOrgCommands(CLI::App& app, Action& action);       // org create|list|show|update|...
+void AddFindingsCommands(CLI::App& app, Action& action);  // findings list|show|ack|waive|...
+void AddReportCommand(CLI::App& app, Action& action);     // report
+void AddRulesCommands(CLI::App& app, Action& action);     // rules list|show
+void AddTokenCommands(CLI::App& app, Action& action);     // token create|list|revoke
+void AddImportCommand(CLI::App& app, Action& action);     // import
+void AddHostCommands(CLI::App& app, Action& action);      // host list|show|inventory|...
+void AddApiTokenCommands(CLI::App& app, Action& action);  // apitoken create|list|revoke
+
+// Adds `revoke ID` under `parent`: POST <collection>/ID/revoke, then "Revoked <what> ID".
+void AddRevokeById(CLI::App* parent, const std::string& description, const std::string& collection,
+                   const std::string& what, Action& action);
+
+}  // namespace dozor::ctl

@@ -1,0 +1,372 @@
+// dozorctl output for hosts: lists, summaries, inventory, changes, health, imports.
+#include <string>
+#include <vector>
+
+#include "ctl/format.hpp"
+#include "ctl/format_internal.hpp"
+
+namespace dozor::ctl {
+
+namespace {
+
+std::string HostState(const nlohmann::json& host) {
+  if (JsonBool(At(host, "revoked"))) {
+    return "revoked";
+  }
+  if (JsonStr(host, "source") == "import") {
+    return "snapshot";
+  }
+  return JsonBool(At(host, "online")) ? "online" : "offline";
+}
+
+// "agent" or "import"; hosts listed by an older server carry no source and are agents.
+std::string HostSource(const nlohmann::json& host) {
+  const std::string source = JsonStr(host, "source");
+  return source.empty() ? "agent" : source;
+}
+
+std::string CpuLine(const nlohmann::json& cpu) {
+  if (!cpu.is_object()) {
+    return "-";
+  }
+  std::string out = OrDash(JsonStr(cpu, "model"));
+  out += " (" + std::to_string(JsonU64(At(cpu, "cores"))) + " cores, " +
+         std::to_string(JsonU64(At(cpu, "threads"))) + " threads)";
+  return out;
+}
+
+std::string AddressList(const nlohmann::json& interface) {
+  std::string out;
+  for (const auto& address : Array(interface, "addresses")) {
+    if (!out.empty()) {
+      out += ", ";
+    }
+    out += JsonStr(address, "address") + "/" + std::to_string(JsonU64(At(address, "prefix")));
+  }
+  return OrDash(out);
+}
+
+std::string SmartLine(const nlohmann::json& disk) {
+  std::string status = OrDash(JsonStr(disk, "smart_status"));
+  const std::string message = JsonStr(disk, "smart_message");
+  if (!message.empty() && status != "passed") {
+    status += " (" + message + ")";
+  }
+  return status;
+}
+
+Table DiskTable(const nlohmann::json& hardware) {
+  Table table({"DISK", "MODEL", "SIZE", "TYPE", "SMART", "POWER-ON H", "TEMP"});
+  table.AlignRight(2);
+  table.AlignRight(5);
+  for (const auto& disk : Array(hardware, "disks")) {
+    const bool rotational = JsonBool(At(disk, "rotational"));
+    const std::string transport = JsonStr(disk, "transport");
+    const int64_t hours =
+        At(disk, "power_on_hours").is_null() ? 0 : JsonI64(At(disk, "power_on_hours"));
+    const int64_t temp =
+        At(disk, "temperature_c").is_null() ? 0 : JsonI64(At(disk, "temperature_c"));
+    table.AddRow({JsonStr(disk, "name"), OrDash(JsonStr(disk, "model")),
+                  HumanBytes(JsonU64(At(disk, "size_bytes"))),
+                  OrDash(transport) + (rotational ? " hdd" : ""), SmartLine(disk),
+                  hours > 0 ? std::to_string(hours) : "-",
+                  temp > -1000 && temp != 0 ? std::to_string(temp) + " C" : "-"});
+  }
+  return table;
+}
+
+Table InterfaceTable(const nlohmann::json& network) {
+  Table table({"INTERFACE", "STATE", "MAC", "SPEED", "ADDRESSES"});
+  for (const auto& interface : Array(network, "interfaces")) {
+    if (JsonBool(At(interface, "loopback"))) {
+      continue;
+    }
+    const int64_t speed = JsonI64(At(interface, "speed_mbps"));
+    table.AddRow({JsonStr(interface, "name"), OrDash(JsonStr(interface, "state")),
+                  OrDash(JsonStr(interface, "mac")),
+                  speed > 0 ? std::to_string(speed) + " Mb/s" : "-", AddressList(interface)});
+  }
+  return table;
+}
+
+Table ListeningTable(const nlohmann::json& network) {
+  Table table({"PROTO", "ADDRESS", "PORT", "PROCESS"});
+  table.AlignRight(2);
+  for (const auto& socket : Array(network, "listening")) {
+    const std::string process = JsonStr(socket, "process");
+    const uint64_t pid = JsonU64(At(socket, "pid"));
+    table.AddRow(
+        {JsonStr(socket, "protocol"), OrDash(JsonStr(socket, "address")),
+         std::to_string(JsonU64(At(socket, "port"))),
+         process.empty() ? "-" : process + (pid > 0 ? " (" + std::to_string(pid) + ")" : "")});
+  }
+  return table;
+}
+
+Table CollectorTable(const nlohmann::json& collectors) {
+  Table table({"COLLECTOR", "STATUS", "MS", "ERROR"});
+  table.AlignRight(2);
+  if (!collectors.is_array()) {
+    return table;
+  }
+  for (const auto& collector : collectors) {
+    table.AddRow({JsonStr(collector, "name"), JsonBool(At(collector, "ok")) ? "ok" : "FAILED",
+                  std::to_string(JsonU64(At(collector, "duration_ms"))),
+                  OrDash(JsonStr(collector, "error"))});
+  }
+  return table;
+}
+
+// "1C:Enterprise 8.3.22.1709 (server)" for every application whose name mentions 1C.
+std::vector<std::string> OneCVersions(const nlohmann::json& software) {
+  std::vector<std::string> out;
+  for (const auto& app : Array(software, "applications")) {
+    const std::string name = JsonStr(app, "name");
+    if (name.find("1C") == std::string::npos && name.find("1С") == std::string::npos) {
+      continue;
+    }
+    std::string line = name + " " + JsonStr(app, "version");
+    if (const std::string kind = JsonStr(app, "kind"); !kind.empty()) {
+      line += " (" + kind + ")";
+    }
+    out.push_back(line);
+  }
+  return out;
+}
+
+std::string HostSummaryBlock(const nlohmann::json& host) {
+  KeyValues kv;
+  kv.Add("Host", OrDash(JsonStr(host, "hostname")));
+  kv.Add("Agent ID", JsonStr(host, "agent_id"));
+  kv.Add("Organisation", OrDash(JsonStr(host, "org")));
+  kv.Add("State", HostState(host));
+  kv.Add("Source", HostSource(host) == "import" ? "import (one-shot snapshot)" : "agent");
+  kv.Add("OS", OrDash(JsonStr(host, "os_pretty_name")));
+  kv.Add("Addresses", OrDash(JoinJsonStrings(At(host, "addresses"), ", ")));
+  kv.Add("Agent version", OrDash(JsonStr(host, "agent_version")));
+  kv.Add("Enrolled", TimeField(host, "enrolled_at_ms"));
+  kv.Add("Last seen", TimeField(host, "last_seen_ms"));
+  kv.Add("Last inventory", TimeField(host, "last_inventory_ms"));
+  if (const uint64_t dropped = JsonU64(At(host, "dropped_health_samples")); dropped > 0) {
+    kv.Add("Dropped samples", std::to_string(dropped));
+  }
+  return kv.Render();
+}
+
+}  // namespace
+
+std::string RenderImport(const nlohmann::json& reply) {
+  const auto& record = At(reply, "import");
+  const std::string host = OrDash(JsonStr(record, "hostname"));
+  const std::string agent_id = JsonStr(record, "agent_id");
+  const std::string collected = TimeField(record, "collected_at_ms");
+  if (JsonBool(At(reply, "duplicate"))) {
+    return "Already imported on " + TimeField(record, "imported_at_ms") + ": " + host + " (host " +
+           agent_id + ", collected " + collected + "); nothing changed.\n";
+  }
+  const std::string outcome = JsonStr(record, "outcome");
+  const std::string org = JsonStr(reply, "org");
+  if (outcome == "created") {
+    return "Imported " + host + " into " + org + " as a new host " + agent_id + " (collected " +
+           collected + ").\n";
+  }
+  if (outcome == "updated") {
+    return "Imported " + host + " into " + org + ": updated host " + agent_id + " (collected " +
+           collected + ").\n";
+  }
+  return "Recorded " + host + " (collected " + collected + ") but host " + agent_id +
+         " already has a newer inventory; it was kept.\n";
+}
+
+std::string RenderHostList(const nlohmann::json& reply) {
+  Table table(
+      {"AGENT ID", "HOSTNAME", "ORG", "OS", "ADDRESS", "STATE", "SOURCE", "LAST SEEN", "VERSION"});
+  for (const auto& host : Array(reply, "hosts")) {
+    const auto& addresses = At(host, "addresses");
+    const std::string first_address =
+        addresses.is_array() && !addresses.empty() && addresses[0].is_string()
+            ? addresses[0].get<std::string>()
+            : "-";
+    table.AddRow({JsonStr(host, "agent_id"), OrDash(JsonStr(host, "hostname")),
+                  JsonStr(host, "org"), OrDash(JsonStr(host, "os_pretty_name")), first_address,
+                  HostState(host), HostSource(host), TimeField(host, "last_seen_ms"),
+                  OrDash(JsonStr(host, "agent_version"))});
+  }
+  return table.Render();
+}
+
+std::string RenderHostShow(const nlohmann::json& host, const nlohmann::json& inventory_reply) {
+  std::string out = HostSummaryBlock(host);
+  const auto& inventory = At(inventory_reply, "inventory");
+  // The server sends an empty inventory object for a host that has not reported one yet.
+  if (!inventory.is_object() || inventory.empty()) {
+    return out + "\nNo inventory received yet.\n";
+  }
+  const auto& hardware = At(inventory, "hardware");
+  const auto& os = At(inventory, "os");
+  const auto& network = At(inventory, "network");
+  const auto& software = At(inventory, "software");
+
+  out += Section("Overview");
+  KeyValues kv;
+  kv.Add("OS", OrDash(JsonStr(os, "pretty_name")) + ", kernel " + OrDash(JsonStr(os, "kernel")));
+  kv.Add("CPU", CpuLine(At(hardware, "cpu")));
+  kv.Add("RAM", HumanBytes(JsonU64(At(hardware, "memory_total_bytes"))));
+  if (JsonBool(At(hardware, "virtual_machine"))) {
+    kv.Add("Virtual machine", OrDash(JsonStr(hardware, "hypervisor")));
+  }
+  kv.Add("Packages", std::to_string(Array(software, "packages").size()));
+  kv.Add("Services", std::to_string(Array(software, "services").size()));
+  const auto one_c = OneCVersions(software);
+  if (one_c.empty()) {
+    kv.Add("1C", "-");
+  }
+  for (size_t i = 0; i < one_c.size(); ++i) {
+    kv.Add(one_c.size() == 1 ? "1C" : "1C #" + std::to_string(i + 1), one_c[i]);
+  }
+  out += kv.Render();
+
+  out += Section("Disks");
+  out += DiskTable(hardware).Render();
+  out += Section("Interfaces");
+  out += InterfaceTable(network).Render();
+  out += Section("Listening ports");
+  out += ListeningTable(network).Render();
+  out += Section("Collectors");
+  out += CollectorTable(At(inventory_reply, "collectors")).Render();
+  return out;
+}
+
+namespace {
+
+// The sections of `host inventory`, in the order they print.
+std::string OsSection(const nlohmann::json& os) {
+  KeyValues os_kv;
+  os_kv.Add("Name", OrDash(JsonStr(os, "pretty_name")));
+  os_kv.Add("Kernel", OrDash(JsonStr(os, "kernel")));
+  os_kv.Add("Architecture", OrDash(JsonStr(os, "architecture")));
+  os_kv.Add("FQDN", OrDash(JsonStr(os, "fqdn")));
+  os_kv.Add("Timezone", OrDash(JsonStr(os, "timezone")));
+  os_kv.Add("Boot time", FormatLocalTime(JsonI64(At(os, "boot_time")) * 1000));
+  const int64_t sync = JsonI64(At(os, "clock_synchronized"));
+  os_kv.Add("Clock synchronised", sync == 1 ? "yes" : (sync == 0 ? "NO" : "unknown"));
+  os_kv.Add("Reboot required", JsonBool(At(os, "reboot_required")) ? "yes" : "no");
+  os_kv.Add("Pending updates", CountOrUnknown(At(os, "pending_updates")) + " (security: " +
+                                   CountOrUnknown(At(os, "pending_security_updates")) + ")");
+  return Section("Operating system") + os_kv.Render();
+}
+
+std::string HardwareSection(const nlohmann::json& hardware) {
+  KeyValues hw_kv;
+  hw_kv.Add("CPU", CpuLine(At(hardware, "cpu")));
+  hw_kv.Add("RAM", HumanBytes(JsonU64(At(hardware, "memory_total_bytes"))));
+  const auto& dmi = At(hardware, "dmi");
+  hw_kv.Add("System", OrDash(JsonStr(dmi, "system_vendor") + " " + JsonStr(dmi, "system_model")));
+  hw_kv.Add("Serial", OrDash(JsonStr(dmi, "system_serial")));
+  hw_kv.Add("BIOS", OrDash(JsonStr(dmi, "bios_vendor") + " " + JsonStr(dmi, "bios_version") + " " +
+                           JsonStr(dmi, "bios_date")));
+  hw_kv.Add("Virtual machine", JsonBool(At(hardware, "virtual_machine"))
+                                   ? "yes (" + OrDash(JsonStr(hardware, "hypervisor")) + ")"
+                                   : "no");
+  return Section("Hardware") + hw_kv.Render() + Section("Disks") + DiskTable(hardware).Render();
+}
+
+std::string NetworkSection(const nlohmann::json& network) {
+  std::string out = Section("Network interfaces");
+  out += InterfaceTable(network).Render();
+  Table gateways({"GATEWAY", "INTERFACE"});
+  for (const auto& gateway : Array(network, "gateways")) {
+    gateways.AddRow({JsonStr(gateway, "address"), JsonStr(gateway, "interface")});
+  }
+  if (gateways.rows() > 0) {
+    out += "\n" + gateways.Render();
+  }
+  out += "\nDNS servers: " + OrDash(JoinJsonStrings(At(network, "dns_servers"), ", ")) + "\n";
+  out += Section("Listening ports");
+  out += ListeningTable(network).Render();
+  return out;
+}
+
+std::string UsersSection(const nlohmann::json& os) {
+  Table users({"USER", "UID", "ADMIN", "SHELL", "HOME"});
+  users.AlignRight(1);
+  for (const auto& user : Array(os, "users")) {
+    users.AddRow({JsonStr(user, "name"), std::to_string(JsonU64(At(user, "uid"))),
+                  JsonBool(At(user, "administrator")) ? "yes" : "", JsonStr(user, "shell"),
+                  JsonStr(user, "home")});
+  }
+  return Section("Users") + users.Render();
+}
+
+std::string SoftwareSections(const nlohmann::json& software) {
+  Table apps({"APPLICATION", "VERSION", "KIND", "ARCH", "PATH"});
+  for (const auto& app : Array(software, "applications")) {
+    apps.AddRow({JsonStr(app, "name"), JsonStr(app, "version"), JsonStr(app, "kind"),
+                 JsonStr(app, "architecture"), JsonStr(app, "path")});
+  }
+  std::string out = Section("Applications") + apps.Render();
+
+  Table services({"SERVICE", "ACTIVE", "SUB", "ENABLED", "DESCRIPTION"});
+  for (const auto& service : Array(software, "services")) {
+    services.AddRow({JsonStr(service, "name"), JsonStr(service, "active_state"),
+                     JsonStr(service, "sub_state"), JsonStr(service, "enabled"),
+                     JsonStr(service, "description")});
+  }
+  out += Section("Services") + services.Render();
+
+  const auto& packages = Array(software, "packages");
+  Table package_table({"PACKAGE", "VERSION", "ARCH", "SOURCE", "INSTALLED"});
+  for (const auto& package : packages) {
+    package_table.AddRow({JsonStr(package, "name"), JsonStr(package, "version"),
+                          JsonStr(package, "architecture"), JsonStr(package, "source"),
+                          FormatLocalTime(JsonI64(At(package, "install_time")) * 1000)});
+  }
+  out += Section("Packages (" + std::to_string(packages.size()) + ")") + package_table.Render();
+  return out;
+}
+
+}  // namespace
+
+std::string RenderInventory(const nlohmann::json& inventory_reply) {
+  const auto& inventory = At(inventory_reply, "inventory");
+  const auto& os = At(inventory, "os");
+  const auto& software = At(inventory, "software");
+  return HostSummaryBlock(At(inventory_reply, "host")) + OsSection(os) +
+         HardwareSection(At(inventory, "hardware")) + NetworkSection(At(inventory, "network")) +
+         UsersSection(os) + SoftwareSections(software) + Section("Collectors") +
+         CollectorTable(At(inventory_reply, "collectors")).Render();
+}
+
+std::string RenderChanges(const nlohmann::json& reply) {
+  Table table({"TIME", "CATEGORY", "ACTION", "SUBJECT", "OLD", "NEW"});
+  for (const auto& change : Array(reply, "changes")) {
+    table.AddRow({TimeField(change, "at_ms"), JsonStr(change, "category"),
+                  JsonStr(change, "action"), JsonStr(change, "subject"),
+                  OrDash(JsonStr(change, "old_value")), OrDash(JsonStr(change, "new_value"))});
+  }
+  return table.Render();
+}
+
+std::string RenderHealth(const nlohmann::json& reply) {
+  Table table({"TIME", "CPU%", "LOAD1", "MEM%", "SWAP%", "FULLEST FS"});
+  for (size_t column = 1; column <= 4; ++column) {
+    table.AlignRight(column);
+  }
+  for (const auto& record : Array(reply, "samples")) {
+    const auto& sample = At(record, "sample");
+    const auto& derived = At(record, "derived");
+    const auto& fullest = At(derived, "fullest_filesystem");
+    char load[32];
+    std::snprintf(load, sizeof(load), "%.2f", JsonDouble(At(sample, "load1")));
+    table.AddRow(
+        {TimeField(record, "collected_at_ms"), FormatPercent(JsonDouble(At(sample, "cpu_percent"))),
+         load, FormatPercent(JsonDouble(At(derived, "memory_used_percent"))),
+         FormatPercent(JsonDouble(At(derived, "swap_used_percent"))),
+         fullest.is_object() ? JsonStr(fullest, "mount_point") + " " +
+                                   FormatPercent(JsonDouble(At(fullest, "used_percent"))) + "%"
+                             : "-"});
+  }
+  return table.Render();
+}
+
+}  // namespace dozor::ctl

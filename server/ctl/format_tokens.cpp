@@ -1,0 +1,52 @@
+// dozorctl output for enrollment tokens (token ...) and API tokens (apitoken ...).
+#include <string>
+
+#include "ctl/format.hpp"
+#include "ctl/format_internal.hpp"
+
+namespace dozor::ctl {
+
+std::string RenderTokenList(const nlohmann::json& reply) {
+  Table table({"ID", "ORG", "LABEL", "HINT", "STATE", "USES", "CREATED", "EXPIRES"});
+  table.AlignRight(0);
+  table.AlignRight(5);
+  for (const auto& token : Array(reply, "tokens")) {
+    table.AddRow({std::to_string(JsonI64(At(token, "id"))), JsonStr(token, "org"),
+                  OrDash(JsonStr(token, "label")), JsonStr(token, "hint") + "…",
+                  JsonStr(token, "state"), std::to_string(JsonI64(At(token, "uses"))),
+                  TimeField(token, "created_at_ms"), ExpiryField(token)});
+  }
+  return table.Render();
+}
+
+std::string RenderTokenCreated(const nlohmann::json& token) {
+  std::string out = "Enrollment token for " + JsonStr(token, "org") + " (id " +
+                    std::to_string(JsonI64(At(token, "id"))) + ", expires " + ExpiryField(token) +
+                    "):\n\n  " + JsonStr(token, "token") +
+                    "\n\nIt is shown only once. On each host run:\n\n  " +
+                    JsonStr(token, "enroll_command") + "\n";
+  // Servers that serve the install script also send the one-line install for the client.
+  if (const std::string install = JsonStr(token, "install_command"); !install.empty()) {
+    out += "\nOr install, enroll and start the agent in one step (as root):\n\n  " + install + "\n";
+  }
+  return out;
+}
+
+std::string RenderApiTokenList(const nlohmann::json& reply) {
+  Table table({"ID", "NAME", "ROLE", "HINT", "STATE", "CREATED", "EXPIRES"});
+  table.AlignRight(0);
+  for (const auto& token : Array(reply, "api_tokens")) {
+    table.AddRow({std::to_string(JsonI64(At(token, "id"))), JsonStr(token, "name"),
+                  JsonStr(token, "role"), JsonStr(token, "hint") + "…", JsonStr(token, "state"),
+                  TimeField(token, "created_at_ms"), ExpiryField(token)});
+  }
+  return table.Render();
+}
+
+std::string RenderApiTokenCreated(const nlohmann::json& token) {
+  return "API token '" + JsonStr(token, "name") + "' (id " +
+         std::to_string(JsonI64(At(token, "id"))) + ", role " + JsonStr(token, "role") +
+         "):\n\n  " + JsonStr(token, "token") + "\n\nIt is shown only once.\n";
+}
+
+}  // namespace dozor::ctl
