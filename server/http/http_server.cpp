@@ -1,6 +1,9 @@
 #include "http/http_server.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -38,6 +41,8 @@ constexpr int kBusyRetryAfterSeconds = 5;
 // Connections over the cap that are being answered 503 at once; beyond this they are closed
 // without an answer (a flood must not make the rejections themselves unbounded).
 constexpr int kMaxRejectingConnections = 64;
+// How much lower the slow pool's threads run (nice steps).
+constexpr int kSlowThreadNice = 10;
 
 using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
@@ -49,6 +54,20 @@ bool IsHttpParseError(const beast::error_code& ec) {
 int DefaultWorkers() { return std::max(2, static_cast<int>(std::thread::hardware_concurrency())); }
 int DefaultSlowWorkers() {
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
+}
+
+// Slow handlers (PDF rendering) are CPU-bound for hundreds of ms; on a small machine they would
+// compete for the cores with the small requests' workers on equal terms. A lower priority for
+// the slow pool's threads lets the scheduler run a small request first. Linux: per-thread nice.
+void LowerThisThreadPriorityOnce() {
+  thread_local bool lowered = false;
+  if (!lowered) {
+    lowered = true;
+    const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+    if (::setpriority(PRIO_PROCESS, tid, ::getpriority(PRIO_PROCESS, tid) + kSlowThreadNice) != 0) {
+      spdlog::debug("http: cannot lower the slow pool's priority");
+    }
+  }
 }
 
 // Method, path, query and Authorization of a request whose body has not been read yet.
@@ -267,7 +286,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       self->Answer(std::move(response), /*body_read=*/true);
     };
     if (route_->limits.cost == RouteCost::kSlow) {
-      net::post(*shared_.slow_workers, std::move(job));
+      net::post(*shared_.slow_workers, [job = std::move(job)] {
+        LowerThisThreadPriorityOnce();
+        job();
+      });
     } else if (on_worker) {
       job();
     } else {
