@@ -7,7 +7,7 @@
 
 #include "collectors/collector.hpp"
 #include "collectors/health.hpp"
-#include "core/snapshot_file.hpp"
+#include "dozor/contract/snapshot_file.hpp"
 #include "dozor/common/files.hpp"
 #include "dozor/common/version.hpp"
 #include "platform/host.hpp"

@@ -1,5 +1,5 @@
 // `dozor-agent collect`: every collector once, no server, one snapshot file (snapshot_file.hpp).
-// (core/snapshot_file.hpp).
+// (dozor/contract/snapshot_file.hpp).
 #pragma once
 
 #include <cstdint>

@@ -172,6 +172,9 @@ Status ServerApp::Start() {
   http_options.tls_cert_file = config_.http_tls_cert_file;
   http_options.tls_key_file = config_.http_tls_key_file;
   http_options.offline_after_seconds = config_.offline_after_seconds;
+  http_options.workers = config_.http_workers;
+  http_options.slow_workers = config_.http_slow_workers;
+  http_options.max_connections = config_.http_max_connections;
   http_options.grpc_public_address = config_.grpc_public_address.empty()
                                          ? DefaultPublicAddress(grpc_address.host, grpc_port_)
                                          : config_.grpc_public_address;

@@ -101,6 +101,9 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
       else if (key == "http.tls_cert") get_string(node, key, config.http_tls_cert_file);
       else if (key == "http.tls_key") get_string(node, key, config.http_tls_key_file);
       else if (key == "http.offline_after_seconds") get_int(node, key, config.offline_after_seconds, 30, 86400 * 7);
+      else if (key == "http.workers") get_int(node, key, config.http_workers, 0, 256);
+      else if (key == "http.slow_workers") get_int(node, key, config.http_slow_workers, 0, 64);
+      else if (key == "http.max_connections") get_int(node, key, config.http_max_connections, 1, 100000);
       else if (key == "storage.state_dir") { get_string(node, key, path_value); config.state_dir = path_value; }
       else if (key == "storage.database") { get_string(node, key, path_value); config.database = path_value; }
       else if (key == "storage.health_retention_days") get_int(node, key, config.health_retention_days, 1, 3650);

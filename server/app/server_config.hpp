@@ -24,6 +24,11 @@ struct ServerConfig {
   std::string http_tls_cert_file;
   std::string http_tls_key_file;
   int offline_after_seconds = 180;
+  // Management API handler threads and the part of them for slow routes (reports, evaluation,
+  // imports); 0: from the core count. Connections beyond max get 503 (docs/server-config.md).
+  int http_workers = 0;
+  int http_slow_workers = 0;
+  int http_max_connections = 512;
   // Storage.
   std::filesystem::path state_dir = "/var/lib/dozor-server";
   std::filesystem::path database;  // default: <state_dir>/dozor.db

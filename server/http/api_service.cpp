@@ -26,36 +26,49 @@ ApiService::ApiService(ApiContext context) : context_(std::move(context)) {
   RegisterImportRoutes(router_, context_);
 }
 
-ApiResponse ApiService::Handle(ApiRequest& request) {
+Admission ApiService::Admit(ApiRequest& request) {
   try {
     const Router::Match match = router_.Find(request);
     if (match.kind == Router::MatchKind::kNotFound) {
-      return ErrorResponse(404, "not_found", "no such endpoint: " + request.path);
+      return {ErrorResponse(404, "not_found", "no such endpoint: " + request.path), nullptr};
     }
     if (match.kind == Router::MatchKind::kMethodNotAllowed) {
       auto response =
           ErrorResponse(405, "method_not_allowed",
                         request.method + " not allowed here; allowed: " + match.allowed);
       response.body["error"]["allowed"] = match.allowed;
-      return response;
+      return {std::move(response), nullptr};
     }
     const Route& route = *match.route;
     if (route.access != Access::kPublic) {
       auto caller = Authenticate(context_.store.ApiTokens(), request.authorization, context_.clock);
       if (!caller.ok()) {
         if (caller.error().code == ErrorCode::kPermissionDenied) {
-          return ErrorResponse(401, "unauthenticated", caller.error().message);
+          return {ErrorResponse(401, "unauthenticated", caller.error().message), nullptr};
         }
         spdlog::error("api: authenticating request failed: {}", caller.error().ToString());
-        return ErrorResponse(caller.error());
+        return {ErrorResponse(caller.error()), nullptr};
       }
       if (!RoleAllows(caller->role, route.access)) {
-        return ErrorResponse(
-            403, "forbidden",
-            "role '" + std::string(ToString(caller->role)) + "' may not " + request.method + " " + request.path);
+        return {ErrorResponse(403, "forbidden",
+                              "role '" + std::string(ToString(caller->role)) + "' may not " +
+                                  request.method + " " + request.path),
+                nullptr};
       }
       request.caller = std::move(caller).value();
     }
+    return {std::nullopt, &route};
+  } catch (const std::exception& e) {
+    spdlog::error("api: admitting {} {} threw: {}", request.method, request.path, e.what());
+  } catch (...) {
+    spdlog::error("api: admitting {} {} threw a non-standard exception", request.method,
+                  request.path);
+  }
+  return {ErrorResponse(500, "internal", "internal error"), nullptr};
+}
+
+ApiResponse ApiService::Dispatch(const Route& route, ApiRequest& request) {
+  try {
     ApiResponse response = route.handler(request);
     if (response.status >= 500) {
       spdlog::error("api: {} {} -> {}: {}", request.method, request.path, response.status,
@@ -68,6 +81,23 @@ ApiResponse ApiService::Handle(ApiRequest& request) {
     spdlog::error("api: {} {} threw a non-standard exception", request.method, request.path);
   }
   return ErrorResponse(500, "internal", "internal error");
+}
+
+ApiResponse ApiService::Handle(ApiRequest& request) {
+  Admission admission = Admit(request);
+  if (admission.response) {
+    return std::move(*admission.response);
+  }
+  const size_t limit = admission.route->limits.max_body_bytes;
+  if (limit != 0 && request.body.size() > limit) {
+    return BodyTooLargeResponse(limit);
+  }
+  return Dispatch(*admission.route, request);
+}
+
+ApiResponse BodyTooLargeResponse(size_t limit) {
+  return ErrorResponse(413, "too_large",
+                       "request body exceeds " + std::to_string(limit) + " bytes");
 }
 
 }  // namespace dozor::server::http

@@ -1,11 +1,27 @@
-// The management API without the transport: routing, authentication, role checks and the
-// exception boundary. HttpServer feeds it parsed requests; tests may call it directly.
+// The management API without the transport: routing, authentication, role checks, per-route body
+// limits and the exception boundary. HttpServer feeds it requests in two steps (Admit on the
+// request line and headers, before any body byte is read; then Dispatch with the body); tests may
+// call Handle with a whole request.
+//
+// Thread-safety: Admit, Dispatch and Handle may run concurrently on any threads (the routes are
+// fixed after construction; handlers use the thread-safe Store).
 #pragma once
+
+#include <optional>
 
 #include "http/handlers.hpp"
 #include "http/router.hpp"
 
 namespace dozor::server::http {
+
+// What the request line and headers decide.
+struct Admission {
+  // Set when the request is answered without reading its body: 404, 405, 401, 403, or a store
+  // failure while authenticating.
+  std::optional<ApiResponse> response;
+  // Otherwise the route to dispatch to (owned by the ApiService), with its limits.
+  const Route* route = nullptr;
+};
 
 class ApiService {
  public:
@@ -13,12 +29,21 @@ class ApiService {
   ApiService(const ApiService&) = delete;
   ApiService& operator=(const ApiService&) = delete;
 
-  // Never throws: a handler exception becomes a 500 JSON error.
+  // Routes `request` (method, path, authorization; the body is not looked at) and authenticates
+  // and role-checks the caller; on success fills request.params and request.caller. Never throws.
+  [[nodiscard]] Admission Admit(ApiRequest& request);
+  // Runs an admitted route's handler on the complete request. Never throws: a handler exception
+  // becomes a 500 JSON error.
+  [[nodiscard]] ApiResponse Dispatch(const Route& route, ApiRequest& request);
+  // Admit, the route's body limit (413), then Dispatch.
   ApiResponse Handle(ApiRequest& request);
 
  private:
   ApiContext context_;
   Router router_;
 };
+
+// The 413 answer for a body over `limit` bytes.
+ApiResponse BodyTooLargeResponse(size_t limit);
 
 }  // namespace dozor::server::http

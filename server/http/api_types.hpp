@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -36,8 +37,13 @@ struct ApiResponse {
   // A non-JSON payload (audit reports: PDF, HTML, CSV). When set it is sent verbatim with
   // `content_type` instead of `body`; `content_disposition` is added when not empty.
   std::optional<std::string> raw_body;
+  // A file streamed from disk by the transport instead of loaded into memory (agent packages);
+  // sent with `content_type` and `content_disposition` like raw_body.
+  std::optional<std::filesystem::path> file_body;
   std::string content_type;
   std::string content_disposition;
+  // Sent as Retry-After with a 503 when > 0 (the server is busy, not broken).
+  int retry_after_seconds = 0;
 };
 
 // A response carrying `payload` as is, e.g. RawResponse(pdf, "application/pdf", "attachment; ...").

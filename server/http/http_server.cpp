@@ -1,6 +1,9 @@
 #include "http/http_server.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -8,10 +11,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <limits>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <type_traits>
@@ -31,7 +37,12 @@ using tcp = boost::asio::ip::tcp;
 namespace {
 
 constexpr uint32_t kHeaderLimitBytes = 16 * 1024;
-constexpr int kSnapshotReadTimeoutSeconds = 120;
+constexpr int kBusyRetryAfterSeconds = 5;
+// Connections over the cap that are being answered 503 at once; beyond this they are closed
+// without an answer (a flood must not make the rejections themselves unbounded).
+constexpr int kMaxRejectingConnections = 64;
+// How much lower the slow pool's threads run (nice steps).
+constexpr int kSlowThreadNice = 10;
 
 using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
@@ -40,24 +51,31 @@ bool IsHttpParseError(const beast::error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category();
 }
 
-// POST /api/v1/orgs/{org}/imports carries a snapshot file (dozor-agent collect), which may be
-// far larger than any other request: only that route gets kMaxSnapshotFileBytes.
-template <class Header>
-bool IsSnapshotUpload(const Header& header) {
-  if (header.method() != bhttp::verb::post) {
-    return false;
-  }
-  std::string_view target(header.target().data(), header.target().size());
-  target = target.substr(0, target.find('?'));
-  const auto segments = SplitPath(target);
-  return segments.size() == 5 && segments[0] == "api" && segments[1] == "v1" &&
-         segments[2] == "orgs" && segments[4] == "imports";
+int DefaultWorkers() { return std::max(2, static_cast<int>(std::thread::hardware_concurrency())); }
+int DefaultSlowWorkers() {
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
 }
 
-Result<ApiRequest> ToApiRequest(const bhttp::request<bhttp::string_body>& request) {
+// Slow handlers (PDF rendering) are CPU-bound for hundreds of ms; on a small machine they would
+// compete for the cores with the small requests' workers on equal terms. A lower priority for
+// the slow pool's threads lets the scheduler run a small request first. Linux: per-thread nice.
+void LowerThisThreadPriorityOnce() {
+  thread_local bool lowered = false;
+  if (!lowered) {
+    lowered = true;
+    const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+    if (::setpriority(PRIO_PROCESS, tid, ::getpriority(PRIO_PROCESS, tid) + kSlowThreadNice) != 0) {
+      spdlog::debug("http: cannot lower the slow pool's priority");
+    }
+  }
+}
+
+// Method, path, query and Authorization of a request whose body has not been read yet.
+template <class Header>
+Result<ApiRequest> ToApiRequest(const Header& header) {
   ApiRequest out;
-  out.method = std::string(request.method_string());
-  const std::string_view target(request.target().data(), request.target().size());
+  out.method = std::string(header.method_string());
+  const std::string_view target(header.target().data(), header.target().size());
   const size_t question = target.find('?');
   // The path stays encoded so an escaped '/' inside a name cannot change the route; the router
   // decodes each captured parameter.
@@ -72,43 +90,87 @@ Result<ApiRequest> ToApiRequest(const bhttp::request<bhttp::string_body>& reques
     }
     out.query = std::move(query).value();
   }
-  out.body = request.body();
-  const auto auth = request.find(bhttp::field::authorization);
-  if (auth != request.end()) {
+  const auto auth = header.find(bhttp::field::authorization);
+  if (auth != header.end()) {
     out.authorization = std::string(auth->value().data(), auth->value().size());
   }
   return out;
 }
 
-// One connection: reads requests in a loop (keep-alive), answers each with JSON.
+// What the sessions share: the API, the options, the pools and the counters. Owned by
+// HttpServer::Impl, outlives every session.
+struct Shared {
+  ApiService& api;
+  const HttpServer::Options& options;
+  int slow_capacity = 0;  // slow requests running + waiting
+  net::thread_pool* workers = nullptr;
+  net::thread_pool* slow_workers = nullptr;
+  std::atomic<int> slow_in_flight{0};
+  std::atomic<int> connections{0};
+  std::atomic<int> rejecting{0};
+};
+
+// Counts a connection for as long as its session lives.
+class ConnectionCount {
+ public:
+  explicit ConnectionCount(std::atomic<int>& counter) : counter_(counter) { ++counter_; }
+  ~ConnectionCount() { --counter_; }
+  ConnectionCount(const ConnectionCount&) = delete;
+  ConnectionCount& operator=(const ConnectionCount&) = delete;
+
+ private:
+  std::atomic<int>& counter_;
+};
+
+// One connection: reads requests in a loop (keep-alive). Network operations run on the
+// connection's strand; admission and handlers run on the worker pools, one at a time per
+// connection (the next request is read only after the answer is written), so the members below
+// are handed from the strand to a worker and back, never touched by both at once.
 template <class Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
+  // `rejecting`: the connection is over the cap; it is answered 503 and closed.
   template <class... Args>
-  Session(ApiService& api, const HttpServer::Options& options, Args&&... args)
-      : stream_(std::forward<Args>(args)...), api_(api), options_(options) {}
+  Session(Shared& shared, bool rejecting, Args&&... args)
+      : stream_(std::forward<Args>(args)...),
+        shared_(shared),
+        count_(rejecting ? shared.rejecting : shared.connections),
+        rejecting_(rejecting) {}
+
+  ~Session() { ReleaseSlowSlot(); }
 
   void Run() {
-    // Start on the connection's strand so every handler of this session is serialised.
     net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
       if constexpr (kTls) {
-        self->Lowest().expires_after(std::chrono::seconds(self->options_.read_timeout_seconds));
+        self->Lowest().expires_after(std::chrono::seconds(self->Options().read_timeout_seconds));
         self->stream_.async_handshake(ssl::stream_base::server,
                                       [self](beast::error_code ec) { self->OnHandshake(ec); });
       } else {
-        self->DoRead();
+        self->Begin();
       }
     });
   }
 
  private:
+  const HttpServer::Options& Options() const { return shared_.options; }
   beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
 
   void OnHandshake(beast::error_code ec) {
     if (ec) {
       spdlog::debug("http: TLS handshake failed: {}", ec.message());
+      return;
+    }
+    Begin();
+  }
+
+  void Begin() {
+    if (rejecting_) {
+      ApiResponse busy = ErrorResponse(503, "unavailable",
+                                       "too many connections to the management API; retry later");
+      busy.retry_after_seconds = kBusyRetryAfterSeconds;
+      Respond(std::move(busy), 11, /*keep_alive=*/false);
       return;
     }
     DoRead();
@@ -117,11 +179,14 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void DoRead() {
     parser_.emplace();
     parser_->header_limit(kHeaderLimitBytes);
-    // Beast checks Content-Length against the limit while parsing the header, so the header is
-    // read under the largest limit of any route; OnHeader narrows it once the route is known.
-    body_limit_ = std::max(options_.max_body_bytes, kMaxSnapshotFileBytes);
-    parser_->body_limit(body_limit_);
-    Lowest().expires_after(std::chrono::seconds(options_.read_timeout_seconds));
+    // The header is read without a body limit (Beast would refuse a large Content-Length before
+    // we know the route); ReadBody sets the route's limit before any body byte is read. Not
+    // boost::none: Boost 1.74 compares Content-Length with the optional and then refuses every
+    // body.
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    request_ = {};
+    route_ = nullptr;
+    Lowest().expires_after(std::chrono::seconds(Options().read_timeout_seconds));
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
         [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
@@ -129,42 +194,152 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void OnHeader(beast::error_code ec) {
     if (ec) {
-      OnRead(ec);
+      OnReadError(ec);
       return;
     }
-    if (IsSnapshotUpload(parser_->get())) {
-      // 32 MiB may take longer than the usual read timeout over a slow link.
-      const int seconds = std::max(options_.read_timeout_seconds, kSnapshotReadTimeoutSeconds);
-      Lowest().expires_after(std::chrono::seconds(seconds));
-    } else {
-      body_limit_ = options_.max_body_bytes;
-      parser_->body_limit(body_limit_);  // still applies to a chunked body
-      if (const auto length = parser_->content_length(); length && *length > body_limit_) {
-        OnRead(bhttp::error::body_limit);
-        return;
-      }
+    Lowest().expires_never();  // the worker pool may take a moment; nothing is being read
+    auto request = ToApiRequest(parser_->get().base());
+    if (!request.ok()) {
+      Respond(ErrorResponse(request.error()), parser_->get().version(), KeepAliveAfterEarlyAnswer());
+      return;
+    }
+    request_ = std::move(request).value();
+    // Authentication reads the store: on a worker, not on the I/O thread.
+    net::post(*shared_.workers, [self = this->shared_from_this()] { self->Admit(); });
+  }
+
+  // On a worker.
+  void Admit() {
+    Admission admission = shared_.api.Admit(request_);
+    if (admission.response) {
+      Answer(std::move(*admission.response), /*body_read=*/false);
+      return;
+    }
+    route_ = admission.route;
+    if (route_->limits.cost == RouteCost::kSlow && !TakeSlowSlot()) {
+      ApiResponse busy = ErrorResponse(
+          503, "unavailable",
+          "too many slow requests (reports, evaluations, imports) in progress; retry later");
+      busy.retry_after_seconds = kBusyRetryAfterSeconds;
+      Answer(std::move(busy), /*body_read=*/false);
+      return;
     }
     if (parser_->is_done()) {
-      OnRead(ec);
+      Schedule(/*on_worker=*/true);
       return;
     }
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->ReadBody(); });
+  }
+
+  // On the strand: the route is known and the caller admitted; now the body.
+  void ReadBody() {
+    const size_t limit = route_->limits.max_body_bytes != 0 ? route_->limits.max_body_bytes
+                                                            : Options().max_body_bytes;
+    body_limit_ = limit;
+    if (const auto length = parser_->content_length(); length && *length > limit) {
+      OnReadError(bhttp::error::body_limit);
+      return;
+    }
+    parser_->body_limit(limit);  // still applies to a chunked body
+    const int seconds = std::max(Options().read_timeout_seconds,
+                                 route_->limits.body_read_timeout_seconds);
+    const auto expect = parser_->get().find(bhttp::field::expect);
+    if (expect != parser_->get().end() &&
+        beast::iequals(expect->value(), "100-continue")) {
+      // The client waits for this before sending the body (curl does, for large uploads).
+      continue_.emplace(bhttp::status::continue_, parser_->get().version());
+      Lowest().expires_after(std::chrono::seconds(Options().read_timeout_seconds));
+      bhttp::async_write(stream_, *continue_,
+                         [self = this->shared_from_this(), seconds](beast::error_code ec, size_t) {
+                           if (!ec) {
+                             self->ReadBodyBytes(seconds);
+                           }
+                         });
+      return;
+    }
+    ReadBodyBytes(seconds);
+  }
+
+  void ReadBodyBytes(int timeout_seconds) {
+    Lowest().expires_after(std::chrono::seconds(timeout_seconds));
     bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = this->shared_from_this()](beast::error_code read_ec, size_t) {
-                        self->OnRead(read_ec);
+                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                        self->OnBody(ec);
                       });
   }
 
-  void OnRead(beast::error_code ec) {
+  void OnBody(beast::error_code ec) {
+    if (ec) {
+      OnReadError(ec);
+      return;
+    }
+    Lowest().expires_never();
+    Schedule(/*on_worker=*/false);
+  }
+
+  // Hands the complete request to its pool (a fast route already on a worker just runs).
+  void Schedule(bool on_worker) {
+    request_.body = std::move(parser_->get().body());
+    auto job = [self = this->shared_from_this()] {
+      ApiResponse response = self->shared_.api.Dispatch(*self->route_, self->request_);
+      self->ReleaseSlowSlot();
+      self->Answer(std::move(response), /*body_read=*/true);
+    };
+    if (route_->limits.cost == RouteCost::kSlow) {
+      net::post(*shared_.slow_workers, [job = std::move(job)] {
+        LowerThisThreadPriorityOnce();
+        job();
+      });
+    } else if (on_worker) {
+      job();
+    } else {
+      net::post(*shared_.workers, std::move(job));
+    }
+  }
+
+  // From a worker: back to the strand to write.
+  void Answer(ApiResponse response, bool body_read) {
+    net::post(stream_.get_executor(),
+              [self = this->shared_from_this(), response = std::move(response), body_read]() mutable {
+                const auto& request = self->parser_->get();
+                const bool keep_alive =
+                    body_read ? request.keep_alive() : self->KeepAliveAfterEarlyAnswer();
+                self->Respond(std::move(response), request.version(), keep_alive);
+              });
+  }
+
+  // Answered before the body was read: the connection can carry on only if there was none.
+  bool KeepAliveAfterEarlyAnswer() const {
+    return parser_->is_done() && parser_->get().keep_alive();
+  }
+
+  bool TakeSlowSlot() {
+    int current = shared_.slow_in_flight.load();
+    do {
+      if (current >= shared_.slow_capacity) {
+        return false;
+      }
+    } while (!shared_.slow_in_flight.compare_exchange_weak(current, current + 1));
+    holds_slow_slot_ = true;
+    return true;
+  }
+
+  void ReleaseSlowSlot() {
+    if (holds_slow_slot_) {
+      holds_slow_slot_ = false;
+      --shared_.slow_in_flight;
+    }
+  }
+
+  void OnReadError(beast::error_code ec) {
     if (ec == bhttp::error::end_of_stream) {
       DoClose();
       return;
     }
     if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit) {
-      Respond(ErrorResponse(
-                  413, "too_large",
-                  ec == bhttp::error::body_limit
-                      ? "request body exceeds " + std::to_string(body_limit_) + " bytes"
-                      : std::string("request headers too large")),
+      Respond(ec == bhttp::error::body_limit
+                  ? BodyTooLargeResponse(body_limit_)
+                  : ErrorResponse(413, "too_large", "request headers too large"),
               11, /*keep_alive=*/false);
       return;
     }
@@ -172,48 +347,79 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       Respond(ErrorResponse(400, "bad_request", "malformed HTTP request"), 11, false);
       return;
     }
-    if (ec) {
-      // Timeout, reset, TLS failure: nothing useful can be sent.
-      return;
-    }
-    const auto& request = parser_->get();
-    auto api_request = ToApiRequest(request);
-    const ApiResponse response =
-        api_request.ok() ? api_.Handle(*api_request) : ErrorResponse(api_request.error());
-    Respond(response, request.version(), request.keep_alive());
+    // Timeout, reset, TLS failure: nothing useful can be sent.
   }
 
-  void Respond(const ApiResponse& api_response, unsigned version, bool keep_alive) {
-    response_ = {};
-    response_.version(version);
-    response_.result(static_cast<unsigned>(api_response.status));
-    response_.set(bhttp::field::server, "dozor");
-    response_.set(bhttp::field::content_type, api_response.raw_body.has_value()
+  void Respond(ApiResponse api_response, unsigned version, bool keep_alive) {
+    ReleaseSlowSlot();  // an early answer of an admitted slow request
+    if (api_response.file_body.has_value()) {
+      RespondWithFile(std::move(api_response), version, keep_alive);
+      return;
+    }
+    auto response = std::make_shared<bhttp::response<bhttp::string_body>>();
+    SetHeaders(*response, api_response, version, keep_alive);
+    response->set(bhttp::field::content_type, api_response.raw_body.has_value()
                                                   ? api_response.content_type
                                                   : std::string("application/json"));
-    if (api_response.raw_body.has_value() && !api_response.content_disposition.empty()) {
-      response_.set(bhttp::field::content_disposition, api_response.content_disposition);
+    // Replace invalid UTF-8 (echoed paths, names) instead of throwing while serialising.
+    if (api_response.raw_body.has_value()) {
+      response->body() = std::move(*api_response.raw_body);
+    } else {
+      response->body() =
+          api_response.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     }
-    response_.set(bhttp::field::cache_control, "no-store");
+    response->prepare_payload();
+    Write(std::move(response), keep_alive);
+  }
+
+  // Agent packages (up to 200 MiB) go from disk to the socket in chunks.
+  void RespondWithFile(ApiResponse api_response, unsigned version, bool keep_alive) {
+    beast::error_code ec;
+    bhttp::file_body::value_type file;
+    file.open(api_response.file_body->c_str(), beast::file_mode::scan, ec);
+    if (ec) {
+      spdlog::error("http: opening {} failed: {}", api_response.file_body->string(), ec.message());
+      Respond(ErrorResponse(500, "internal", "cannot read the file"), version, keep_alive);
+      return;
+    }
+    auto response = std::make_shared<bhttp::response<bhttp::file_body>>();
+    SetHeaders(*response, api_response, version, keep_alive);
+    response->set(bhttp::field::content_type, api_response.content_type);
+    response->body() = std::move(file);
+    response->prepare_payload();
+    Write(std::move(response), keep_alive);
+  }
+
+  template <class Response>
+  void SetHeaders(Response& response, const ApiResponse& api_response, unsigned version,
+                  bool keep_alive) {
+    response.version(version);
+    response.result(static_cast<unsigned>(api_response.status));
+    response.set(bhttp::field::server, "dozor");
+    const bool raw = api_response.raw_body.has_value() || api_response.file_body.has_value();
+    if (raw && !api_response.content_disposition.empty()) {
+      response.set(bhttp::field::content_disposition, api_response.content_disposition);
+    }
+    response.set(bhttp::field::cache_control, "no-store");
     if (api_response.status == 401) {
-      response_.set(bhttp::field::www_authenticate, "Bearer");
+      response.set(bhttp::field::www_authenticate, "Bearer");
+    }
+    if (api_response.retry_after_seconds > 0) {
+      response.set(bhttp::field::retry_after, std::to_string(api_response.retry_after_seconds));
     }
     if (api_response.status == 405 && api_response.body.contains("error") &&
         api_response.body["error"].contains("allowed")) {
-      response_.set(bhttp::field::allow, api_response.body["error"]["allowed"].get<std::string>());
+      response.set(bhttp::field::allow, api_response.body["error"]["allowed"].get<std::string>());
     }
-    // Replace invalid UTF-8 (echoed paths, names) instead of throwing while serialising.
-    if (api_response.raw_body.has_value()) {
-      response_.body() = *api_response.raw_body;
-    } else {
-      response_.body() =
-          api_response.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-    }
-    response_.keep_alive(keep_alive);
-    response_.prepare_payload();
-    Lowest().expires_after(std::chrono::seconds(options_.read_timeout_seconds));
-    bhttp::async_write(stream_, response_,
-                       [self = this->shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+    response.keep_alive(keep_alive);
+  }
+
+  template <class Response>
+  void Write(std::shared_ptr<Response> response, bool keep_alive) {
+    Lowest().expires_after(std::chrono::seconds(Options().read_timeout_seconds));
+    bhttp::async_write(stream_, *response,
+                       [self = this->shared_from_this(), response, keep_alive](beast::error_code ec,
+                                                                               size_t) {
                          self->OnWrite(ec, keep_alive);
                        });
   }
@@ -240,13 +446,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
   }
 
-  // Lingering close: after answering early (e.g. 413 before the body was read), keep reading and
-  // discarding for a bounded time and size, so a client still writing its body gets to read the
-  // answer instead of a connection reset.
+  // Lingering close: after answering early (401/413 before the body was read, 503 over the
+  // cap), keep reading and discarding for a bounded time and size, so a client still writing its
+  // body gets to read the answer instead of a connection reset.
   void Linger() {
-    Lowest().expires_after(std::chrono::seconds(kLingerSeconds));
-    Lowest().async_read_some(net::buffer(drain_), [self = this->shared_from_this()](beast::error_code ec,
-                                                                                     size_t bytes) {
+    Lowest().expires_after(std::chrono::seconds(rejecting_ ? 1 : kLingerSeconds));
+    Lowest().async_read_some(net::buffer(drain_), [self = this->shared_from_this()](
+                                                      beast::error_code ec, size_t bytes) {
       self->lingered_bytes_ += bytes;
       if (!ec && self->lingered_bytes_ < kLingerMaxBytes) {
         self->Linger();
@@ -260,12 +466,16 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   size_t lingered_bytes_ = 0;
 
   Stream stream_;
-  ApiService& api_;
-  const HttpServer::Options& options_;
+  Shared& shared_;
+  ConnectionCount count_;
+  const bool rejecting_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::response<bhttp::empty_body>> continue_;
+  ApiRequest request_;
+  const Route* route_ = nullptr;
   size_t body_limit_ = 0;  // of the request being read
-  bhttp::response<bhttp::string_body> response_;
+  bool holds_slow_slot_ = false;
 };
 
 }  // namespace
@@ -276,6 +486,9 @@ struct HttpServer::Impl {
         api(ApiContext{store, agents, clock, options.grpc_public_address,
                        options.offline_after_seconds, options.rules, options.evaluate_now,
                        options.install}),
+        worker_count(options.workers > 0 ? options.workers : DefaultWorkers()),
+        slow_worker_count(options.slow_workers > 0 ? options.slow_workers : DefaultSlowWorkers()),
+        shared{api, options, slow_worker_count + std::max(0, options.slow_queue)},
         io(std::max(1, options.threads)),
         acceptor(io) {}
 
@@ -287,21 +500,39 @@ struct HttpServer::Impl {
         }
         // EMFILE and friends: keep serving the connections we have, try again shortly.
         spdlog::warn("http: accept failed: {}", ec.message());
-      } else if (tls) {
-        std::make_shared<Session<TlsStream>>(api, options, std::move(socket), *tls)->Run();
       } else {
-        std::make_shared<Session<PlainStream>>(api, options, std::move(socket))->Run();
+        const bool over_cap = shared.connections.load() >= std::max(1, options.max_connections);
+        if (over_cap && shared.rejecting.load() >= kMaxRejectingConnections) {
+          beast::error_code ignored;
+          socket.close(ignored);
+        } else if (tls) {
+          std::make_shared<Session<TlsStream>>(shared, over_cap, std::move(socket), *tls)->Run();
+        } else {
+          std::make_shared<Session<PlainStream>>(shared, over_cap, std::move(socket))->Run();
+        }
+        if (over_cap) {
+          spdlog::warn("http: {} connections open (the cap): refusing a new one with 503",
+                       shared.connections.load());
+        }
       }
       DoAccept();
     });
   }
 
+  // Destruction runs bottom-up: the pools go first (their queued jobs drop the last references
+  // to sessions, whose sockets need the io_context and TLS context), then the io_context with its
+  // pending handlers; `shared` (counters the sessions decrement), the API and the options last.
   Options options;
-  ApiService api;  // declared before io: sessions owned by io's handlers refer to it
+  ApiService api;
+  int worker_count;
+  int slow_worker_count;
+  Shared shared;
   std::optional<ssl::context> tls;
   net::io_context io;
   tcp::acceptor acceptor;
   std::vector<std::thread> threads;
+  std::unique_ptr<net::thread_pool> workers;
+  std::unique_ptr<net::thread_pool> slow_workers;
   std::atomic<uint16_t> bound_port{0};
   bool started = false;
 };
@@ -358,6 +589,10 @@ Status HttpServer::Start() {
     return MakeError(ErrorCode::kUnavailable, "listening on HTTP " + where + ": " + ec.message());
   }
   impl.bound_port = impl.acceptor.local_endpoint().port();
+  impl.workers = std::make_unique<net::thread_pool>(impl.worker_count);
+  impl.slow_workers = std::make_unique<net::thread_pool>(impl.slow_worker_count);
+  impl.shared.workers = impl.workers.get();
+  impl.shared.slow_workers = impl.slow_workers.get();
   impl.started = true;
   impl.DoAccept();
   for (int i = 0; i < std::max(1, options.threads); ++i) {
@@ -373,8 +608,11 @@ Status HttpServer::Start() {
       }
     });
   }
-  spdlog::info("http: management API listening on {}://{}:{}", impl.tls ? "https" : "http",
-               options.address, impl.bound_port.load());
+  spdlog::info(
+      "http: management API listening on {}://{}:{} ({} workers, {} for slow routes, at most {} "
+      "connections)",
+      impl.tls ? "https" : "http", options.address, impl.bound_port.load(), impl.worker_count,
+      impl.slow_worker_count, std::max(1, options.max_connections));
   return OkStatus();
 }
 
@@ -393,6 +631,14 @@ void HttpServer::Stop() {
     }
   }
   impl.threads.clear();
+  // Handlers still running finish (a report in progress); queued ones are dropped with their
+  // sessions while the io_context still exists.
+  for (auto* pool : {impl.workers.get(), impl.slow_workers.get()}) {
+    pool->stop();
+    pool->join();
+  }
+  impl.workers.reset();
+  impl.slow_workers.reset();
   // No thread runs the io_context any more, so the acceptor can be touched directly.
   beast::error_code ignored;
   impl.acceptor.close(ignored);

@@ -1,5 +1,13 @@
-// The management API's HTTP(S) listener (Boost.Beast). Owns its io_context and I/O threads;
-// requests are parsed with header/body limits and read timeouts, then handed to ApiService.
+// The management API's HTTP(S) listener (Boost.Beast). Owns its io_context, its I/O threads and
+// two worker pools:
+//   - I/O threads only accept, read, write and close (TLS included);
+//   - the worker pool authenticates requests and runs the handlers;
+//   - a small slow pool runs the routes marked RouteCost::kSlow (reports, evaluation, imports),
+//     so a few 500-host PDFs cannot take every worker; when its queue is full the request gets
+//     503 with Retry-After.
+// A request's line and headers are read first: routing, authentication and the role check happen
+// on them, then the route's body limit is set and only then the body is read, so a 401/403/413
+// never waits for (or reads) a body. Connections over the cap get a short 503 and are closed.
 //
 // Thread-safety: Start/Stop from one thread; port() any time after Start succeeded.
 #pragma once
@@ -30,7 +38,17 @@ class HttpServer {
     // Both set: HTTPS; both empty: plaintext. One without the other is a Start error.
     std::string tls_cert_file;
     std::string tls_key_file;
-    int threads = 1;
+    int threads = 1;  // I/O threads (network only)
+    // Handler threads; 0: max(2, hardware threads).
+    int workers = 0;
+    // Threads for slow routes (reports, evaluation, imports); 0: max(1, hardware threads / 2).
+    int slow_workers = 0;
+    // Slow requests that may wait for a slow thread; beyond that: 503 + Retry-After.
+    int slow_queue = 16;
+    // Open connections (idle keep-alive ones included); beyond that a new connection gets 503
+    // and is closed.
+    int max_connections = 512;
+    // Body limit of routes without their own (RouteLimits::max_body_bytes).
     size_t max_body_bytes = 1024 * 1024;
     int read_timeout_seconds = 30;
     // Agents' gRPC address as reachable by hosts, shown in generated enroll commands.

@@ -185,12 +185,20 @@ ApiResponse ServePackage(InstallSettings& settings, std::string_view name) {
   if (!std::filesystem::is_regular_file(file, ec)) {
     return NotFound("no such package: " + std::string(name));
   }
-  auto content = ReadFile(file, kMaxInstallFileBytes);
-  if (!content.ok()) {
-    return ErrorResponse(content.error());
+  const auto size = std::filesystem::file_size(file, ec);
+  if (ec) {
+    return ErrorResponse(500, "internal", "cannot read package " + std::string(name));
   }
-  return RawResponse(std::move(content).value(), kDebContentType,
-                     "attachment; filename=\"" + std::string(name) + "\"");
+  if (size > kMaxInstallFileBytes) {
+    return ErrorResponse(500, "internal", "package " + std::string(name) + " is larger than " +
+                                              std::to_string(kMaxInstallFileBytes) + " bytes");
+  }
+  // Streamed from disk by the transport: a 200 MiB package is never held in memory.
+  ApiResponse response;
+  response.file_body = file;
+  response.content_type = kDebContentType;
+  response.content_disposition = "attachment; filename=\"" + std::string(name) + "\"";
+  return response;
 }
 
 }  // namespace

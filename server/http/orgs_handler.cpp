@@ -350,8 +350,12 @@ void RegisterOrgRoutes(Router& router, ApiContext& context) {
              [&context](ApiRequest& request) { return MoveContract(context, request); });
   router.Add("POST", "/api/v1/orgs/{org}/snapshots", Access::kWrite,
              [&context](ApiRequest& request) { return RecordSnapshot(context, request); });
-  router.Add("POST", "/api/v1/orgs/{org}/evaluate", Access::kWrite,
-             [&context](ApiRequest& request) { return EvaluateOrg(context, request); });
+  // Evaluating a whole organisation takes up to a few hundred ms: the slow pool, not a worker
+  // that small reads wait for.
+  router.Add(
+      "POST", "/api/v1/orgs/{org}/evaluate", Access::kWrite,
+      [&context](ApiRequest& request) { return EvaluateOrg(context, request); },
+      RouteLimits{.cost = RouteCost::kSlow});
 }
 
 }  // namespace dozor::server::http

@@ -119,8 +119,11 @@ ApiResponse ReportRoute(ApiContext& context, const ApiRequest& request) {
 }  // namespace
 
 void RegisterReportRoutes(Router& router, ApiContext& context) {
-  router.Add("GET", "/api/v1/orgs/{org}/report", Access::kRead,
-             [&context](ApiRequest& request) { return ReportRoute(context, request); });
+  // A 500-host PDF renders for a few hundred ms: the slow pool.
+  router.Add(
+      "GET", "/api/v1/orgs/{org}/report", Access::kRead,
+      [&context](ApiRequest& request) { return ReportRoute(context, request); },
+      RouteLimits{.cost = RouteCost::kSlow});
 }
 
 }  // namespace dozor::server::http

@@ -18,7 +18,8 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
   return out;
 }
 
-void Router::Add(std::string method, std::string_view pattern, Access access, Handler handler) {
+void Router::Add(std::string method, std::string_view pattern, Access access, Handler handler,
+                 RouteLimits limits) {
   Route route;
   route.method = std::move(method);
   for (const auto segment : SplitPath(pattern)) {
@@ -26,6 +27,7 @@ void Router::Add(std::string method, std::string_view pattern, Access access, Ha
   }
   route.access = access;
   route.handler = std::move(handler);
+  route.limits = limits;
   routes_.push_back(std::move(route));
 }
 

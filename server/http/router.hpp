@@ -12,16 +12,31 @@ namespace dozor::server::http {
 
 using Handler = std::function<ApiResponse(ApiRequest&)>;
 
+// How the HTTP server schedules a route. kSlow routes (reports, evaluation, imports) run on their
+// own small bounded pool so they cannot occupy every worker; a full slow queue answers 503.
+enum class RouteCost { kFast, kSlow };
+
+// What the transport decides from the request line and headers, before reading the body.
+struct RouteLimits {
+  RouteCost cost = RouteCost::kFast;
+  // Largest request body the route accepts; 0: the server's default (HttpServer::Options).
+  size_t max_body_bytes = 0;
+  // Read timeout for the body; 0: the server's default. Large uploads need longer.
+  int body_read_timeout_seconds = 0;
+};
+
 struct Route {
   std::string method;
   std::vector<std::string> segments;  // "{name}" segments capture
   Access access = Access::kRead;
   Handler handler;
+  RouteLimits limits;
 };
 
 class Router {
  public:
-  void Add(std::string method, std::string_view pattern, Access access, Handler handler);
+  void Add(std::string method, std::string_view pattern, Access access, Handler handler,
+           RouteLimits limits = {});
 
   enum class MatchKind { kFound, kNotFound, kMethodNotAllowed };
   struct Match {

@@ -16,8 +16,6 @@
 
 namespace dozor::server {
 
-// Largest snapshot file the management API accepts (POST /orgs/{org}/imports body, bytes).
-inline constexpr size_t kMaxSnapshotFileBytes = 32 * 1024 * 1024;
 
 // An enrollment token's stored hash, the key that authenticates an import file made with it.
 struct EnrollmentTokenKey {

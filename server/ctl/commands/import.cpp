@@ -12,7 +12,8 @@
 namespace dozor::ctl {
 namespace {
 
-// The server's limit for a snapshot file (kMaxSnapshotFileBytes in server/store/store.hpp).
+// The snapshot format's limit (dozor::kMaxSnapshotFileBytes in dozor/contract/snapshot_file.hpp;
+// dozorctl does not link the protobuf contract, so the number is repeated here).
 constexpr size_t kMaxSnapshotFileBytes = 32 * 1024 * 1024;
 
 struct ImportOptions {

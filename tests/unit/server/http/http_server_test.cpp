@@ -3,10 +3,17 @@
 #include "http/http_server.hpp"
 
 #include <doctest/doctest.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include <boost/asio.hpp>
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <functional>
+#include <optional>
+#include <thread>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -19,6 +26,7 @@
 #include "dozor/common/crypto.hpp"
 #include "dozor/common/files.hpp"
 #include "dozor/common/text.hpp"
+#include "dozor/contract/snapshot_file.hpp"
 #include "http/auth.hpp"
 #include "ingest/agent_control.hpp"
 #include "store/sqlite/sqlite_store.hpp"
@@ -627,6 +635,230 @@ TEST_CASE("HTTPS with a self-signed certificate works when the client trusts it"
       RawExchange(fixture.server->port(), "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n");
   CHECK(plain.find("200 OK") == std::string::npos);
   CHECK(trusting.Get("/api/v1/health").ok());
+}
+
+// Like RawExchange, but gives up after `seconds` without an answer (a server waiting for a body
+// that never comes must fail the test, not hang it).
+std::string RawExchangeWithin(uint16_t port, const std::string& bytes, int seconds) {
+  namespace net = boost::asio;
+  net::io_context io;
+  net::ip::tcp::socket socket(io);
+  boost::system::error_code ec;
+  socket.connect({net::ip::make_address("127.0.0.1"), port}, ec);
+  REQUIRE_FALSE(ec);
+  timeval timeout{};
+  timeout.tv_sec = seconds;
+  REQUIRE(::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout,
+                       sizeof(timeout)) == 0);
+  net::write(socket, net::buffer(bytes), ec);
+  std::string reply;
+  char buffer[4096];
+  for (;;) {
+    const size_t n = socket.read_some(net::buffer(buffer), ec);
+    reply.append(buffer, n);
+    if (ec) {
+      break;
+    }
+  }
+  return reply;
+}
+
+std::string StatusLine(const std::string& reply) { return reply.substr(0, reply.find("\r\n")); }
+
+// A real slow route: POST .../evaluate with an evaluate_now that blocks until released.
+struct BlockingEvaluation {
+  std::function<Status(int64_t)> Hook() {
+    return [this](int64_t) {
+      {
+        std::lock_guard lock(mutex);
+        ++entered;
+      }
+      changed.notify_all();
+      std::unique_lock lock(mutex);
+      changed.wait_for(lock, std::chrono::seconds(20), [this] { return released; });
+      return OkStatus();
+    };
+  }
+  bool WaitEntered(int count) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, std::chrono::seconds(10), [&] { return entered >= count; });
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mutex);
+      released = true;
+    }
+    changed.notify_all();
+  }
+  std::mutex mutex;
+  std::condition_variable changed;
+  int entered = 0;
+  bool released = false;
+};
+
+TEST_CASE("a slow handler does not delay a fast one") {
+  BlockingEvaluation evaluation;
+  HttpServer::Options options;
+  options.workers = 1;  // even one worker stays free: slow routes have their own pool
+  options.slow_workers = 1;
+  options.evaluate_now = evaluation.Hook();
+  ApiFixture fixture(options);
+  auto admin = fixture.Admin();
+  REQUIRE(admin.Post("/api/v1/orgs", {{"name", "Acme"}}).ok());
+
+  std::optional<Result<ctl::HttpReply>> slow_reply;
+  std::thread slow([&] {
+    auto client = fixture.Admin();
+    slow_reply.emplace(client.Send("POST", "/api/v1/orgs/Acme/evaluate", "{}"));
+  });
+  REQUIRE(evaluation.WaitEntered(1));
+  const auto started = std::chrono::steady_clock::now();
+  auto fast = admin.Get("/api/v1/orgs");
+  const auto took = std::chrono::steady_clock::now() - started;
+  evaluation.Release();
+  slow.join();
+  REQUIRE_MESSAGE(fast.ok(), (fast.ok() ? "" : fast.error().ToString()));
+  CHECK((*fast)["organizations"].size() == 1);
+  CHECK(took < std::chrono::seconds(2));
+  REQUIRE(slow_reply.has_value());
+  REQUIRE(slow_reply->ok());
+  CHECK((*slow_reply)->status == 200);
+}
+
+TEST_CASE("a full slow queue answers 503 with Retry-After and the server recovers") {
+  BlockingEvaluation evaluation;
+  HttpServer::Options options;
+  options.slow_workers = 1;
+  options.slow_queue = 0;
+  options.evaluate_now = evaluation.Hook();
+  ApiFixture fixture(options);
+  auto admin = fixture.Admin();
+  REQUIRE(admin.Post("/api/v1/orgs", {{"name", "Acme"}}).ok());
+  std::thread slow([&] {
+    auto client = fixture.Admin();
+    (void)client.Send("POST", "/api/v1/orgs/Acme/evaluate", "{}");
+  });
+  REQUIRE(evaluation.WaitEntered(1));
+  const std::string busy = RawExchangeWithin(
+      fixture.server->port(),
+      "POST /api/v1/orgs/Acme/evaluate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+          fixture.admin_token + "\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+      10);
+  evaluation.Release();
+  slow.join();
+  CHECK(StatusLine(busy) == "HTTP/1.1 503 Service Unavailable");
+  CHECK(busy.find("Retry-After: 5") != std::string::npos);
+  auto again = admin.Send("POST", "/api/v1/orgs/Acme/evaluate", "{}");
+  REQUIRE(again.ok());
+  CHECK(again->status == 200);
+}
+
+TEST_CASE("the connection over the cap gets 503 and is closed; a freed slot is reused") {
+  HttpServer::Options options;
+  options.max_connections = 2;
+  ApiFixture fixture(options);
+  namespace net = boost::asio;
+  net::io_context io;
+  const std::string health = "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::vector<std::unique_ptr<net::ip::tcp::socket>> open;
+  for (int i = 0; i < 2; ++i) {
+    auto socket = std::make_unique<net::ip::tcp::socket>(io);
+    socket->connect({net::ip::make_address("127.0.0.1"), fixture.server->port()});
+    net::write(*socket, net::buffer(health));
+    char buffer[4096];
+    const size_t n = socket->read_some(net::buffer(buffer));  // kept alive afterwards
+    CHECK(std::string(buffer, n).rfind("HTTP/1.1 200", 0) == 0);
+    open.push_back(std::move(socket));
+  }
+  const std::string refused = RawExchangeWithin(fixture.server->port(), health, 10);
+  CHECK(StatusLine(refused) == "HTTP/1.1 503 Service Unavailable");
+  CHECK(refused.find("Retry-After: 5") != std::string::npos);
+  CHECK(refused.find("too many connections") != std::string::npos);
+
+  open.front()->close();
+  std::string reply;
+  for (int attempt = 0; attempt < 50; ++attempt) {  // the server notices the close shortly
+    reply = RawExchangeWithin(fixture.server->port(),
+                              "GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                              10);
+    if (StatusLine(reply) == "HTTP/1.1 200 OK") {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(StatusLine(reply) == "HTTP/1.1 200 OK");
+}
+
+TEST_CASE("an unauthenticated or unauthorised upload is refused before its body is sent") {
+  ApiFixture fixture;
+  auto admin = fixture.Admin();
+  REQUIRE(admin.Post("/api/v1/orgs", {{"name", "Acme"}}).ok());
+  const std::string viewer = fixture.TokenWithRole("viewer");
+  // Headers only: the server must answer without waiting for the 10 MB it was promised.
+  const std::string headers =
+      "POST /api/v1/orgs/Acme/imports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 10000000\r\n";
+  const std::string anonymous =
+      RawExchangeWithin(fixture.server->port(), headers + "\r\n", 10);
+  CHECK(StatusLine(anonymous) == "HTTP/1.1 401 Unauthorized");
+  CHECK(anonymous.find("Connection: close") != std::string::npos);
+  const std::string forbidden = RawExchangeWithin(
+      fixture.server->port(), headers + "Authorization: Bearer " + viewer + "\r\n\r\n", 10);
+  CHECK(StatusLine(forbidden) == "HTTP/1.1 403 Forbidden");
+  CHECK(admin.Get("/api/v1/health").ok());
+}
+
+TEST_CASE("a body over the route's limit gets 413 from Content-Length alone") {
+  HttpServer::Options options;
+  options.max_body_bytes = 64 * 1024;
+  ApiFixture fixture(options);
+  const std::string auth = "Authorization: Bearer " + fixture.admin_token + "\r\n";
+  const std::string small_route = RawExchangeWithin(
+      fixture.server->port(),
+      "POST /api/v1/orgs HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 70000\r\n\r\n", 10);
+  CHECK(StatusLine(small_route) == "HTTP/1.1 413 Payload Too Large");
+  CHECK(small_route.find("65536") != std::string::npos);
+  // Imports have their own limit (one snapshot file), far above the default.
+  REQUIRE(fixture.Admin().Post("/api/v1/orgs", {{"name", "Acme"}}).ok());
+  const std::string import_route = RawExchangeWithin(
+      fixture.server->port(),
+      "POST /api/v1/orgs/Acme/imports HTTP/1.1\r\nHost: x\r\n" + auth +
+          "Content-Length: " + std::to_string(kMaxSnapshotFileBytes + 1) + "\r\n\r\n",
+      10);
+  CHECK(StatusLine(import_route) == "HTTP/1.1 413 Payload Too Large");
+  CHECK(import_route.find(std::to_string(kMaxSnapshotFileBytes)) != std::string::npos);
+  // Under that limit an import body is read (and here refused as not a snapshot file).
+  const std::string body = "{\"name\":\"" + std::string(200 * 1024, 'a') + "\"}";
+  const std::string read = RawExchangeWithin(
+      fixture.server->port(),
+      "POST /api/v1/orgs/Acme/imports HTTP/1.1\r\nHost: x\r\n" + auth +
+          "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body,
+      10);
+  CHECK(StatusLine(read) == "HTTP/1.1 400 Bad Request");
+}
+
+TEST_CASE("Expect: 100-continue gets 100 Continue once the caller is admitted") {
+  ApiFixture fixture;
+  namespace net = boost::asio;
+  net::io_context io;
+  net::ip::tcp::socket socket(io);
+  socket.connect({net::ip::make_address("127.0.0.1"), fixture.server->port()});
+  const std::string body = R"({"name":"Acme"})";
+  net::write(socket, net::buffer("POST /api/v1/orgs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                                 fixture.admin_token + "\r\nExpect: 100-continue\r\n"
+                                 "Connection: close\r\nContent-Length: " +
+                                 std::to_string(body.size()) + "\r\n\r\n"));
+  char buffer[4096];
+  const size_t n = socket.read_some(net::buffer(buffer));
+  CHECK(std::string(buffer, n).rfind("HTTP/1.1 100 Continue\r\n", 0) == 0);
+  net::write(socket, net::buffer(body));
+  std::string reply;
+  boost::system::error_code ec;
+  while (!ec) {
+    const size_t got = socket.read_some(net::buffer(buffer), ec);
+    reply.append(buffer, got);
+  }
+  CHECK(reply.find("HTTP/1.1 201 Created") != std::string::npos);
 }
 
 TEST_CASE("TLS configuration errors are reported by Start") {

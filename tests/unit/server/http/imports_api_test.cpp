@@ -10,6 +10,7 @@
 #include "dozor/common/base64.hpp"
 #include "dozor/common/clock.hpp"
 #include "dozor/common/crypto.hpp"
+#include "dozor/contract/snapshot_file.hpp"
 #include "http/api_service.hpp"
 #include "http/auth.hpp"
 #include "http/handlers.hpp"
