@@ -37,7 +37,7 @@
 #include "dozor/common/crypto.hpp"
 #include "http/http_server.hpp"
 #include "rules/rule.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 
 namespace {
 
@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
   }
   const std::string token = "dza_bench_" + std::to_string(getpid()) + "_" + std::to_string(now_ms);
   auto created = (*store)->CreateApiToken("api-latency-bench-" + std::to_string(getpid()),
-                                          "viewer", dozor::Sha256Hex(token), token.substr(0, 12),
+                                          dozor::server::ApiRole::kViewer, dozor::Sha256Hex(token), token.substr(0, 12),
                                           std::nullopt);
   if (!created.ok()) {
     std::fprintf(stderr, "creating an API token: %s\n", created.error().ToString().c_str());

@@ -10,7 +10,7 @@
 
 #include "dozor/common/clock.hpp"
 #include "dozor/common/result.hpp"
-#include "store/store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
 namespace dozor::ctl {
@@ -21,7 +21,7 @@ struct StoreInTempDir {
   }
 
   dozor::testing::TempDir dir;
-  Result<std::unique_ptr<server::Store>> store;
+  Result<std::unique_ptr<server::SqliteStore>> store;
   SystemClock clock;
 
  private:
