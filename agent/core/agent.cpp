@@ -133,9 +133,11 @@ void Agent::CollectAndSpoolInventory() {
   }
   auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started).count();
-  spdlog::info("inventory collected in {} ms ({} packages)", ms,
-               report.inventory().software().packages_size());
+  const int packages = report.inventory().software().packages_size();
+  // Logged once the report is in the spool, so whoever reads the log (an operator, the e2e tests)
+  // never sees "collected" for an inventory the spool does not hold yet.
   SpoolReport(std::move(report), "inventory");
+  spdlog::info("inventory collected in {} ms ({} packages)", ms, packages);
   // An inventory (and sending it) runs every few hours and touches code and heap nothing else
   // needs: the next health tick, when it has long been sent, gives that back.
   trim_working_set_ = true;

@@ -1,4 +1,4 @@
-// Rule engine and audit report benchmark (issue 3 goals):
+// Rule engine and audit report benchmark (goals of the rules and the audit report):
 //   - the whole default pack over a synthetic estate of 10,000 hosts: <= 1 s on one core;
 //   - re-evaluating one host after its report: <= 5 ms;
 //   - the PDF audit report of a 500-host client: <= 3 s.

@@ -1,4 +1,4 @@
-// SqliteStore, issue 3: findings and their lifecycle, contract lifecycle and audit snapshots,
+// SqliteStore, findings area: findings and their lifecycle, contract lifecycle and audit snapshots,
 // the estate summary, rule-window pruning and the commit observer. Kept apart from
 // sqlite_store.cpp (ingest and the foundation queries) because it only shares the connections.
 #include <nlohmann/json.hpp>

@@ -1,4 +1,4 @@
-// SqliteStore, issue 4: one-shot snapshot imports (`dozor-agent collect` files loaded with
+// SqliteStore, imports area: one-shot snapshot imports (`dozor-agent collect` files loaded with
 // `dozorctl import`). An imported machine becomes an ordinary host row (agents.source = 'import')
 // and its reports go through the same batch writer as ingest, so the change log, the normalised
 // inventory, the rule windows and the commit observer all see it like any other host.

@@ -1,4 +1,4 @@
-// dozorctl import / token create / host list for issue 4, against a real HttpServer over a real
+// dozorctl import / token create / host list for one-shot imports, against a real HttpServer over a real
 // SQLite store, plus the pure renderers.
 #include <doctest/doctest.h>
 

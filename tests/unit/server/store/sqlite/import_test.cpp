@@ -1,4 +1,4 @@
-// Store side of one-shot snapshot imports (issue 4): a snapshot file becomes a host of the
+// Store side of one-shot snapshot imports: a snapshot file becomes a host of the
 // organisation, once per file, without rolling a newer inventory back.
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-// Ingest additions of issue 3: rule-window rows from health reports and their pruning, the new
+// Ingest for the rules: rule-window rows from health reports and their pruning, the new
 // inventory columns (security_pending_since, role, SMART counters), the commit observer, the
 // contract lifecycle, audit snapshots and the estate summary.
 #include <doctest/doctest.h>
