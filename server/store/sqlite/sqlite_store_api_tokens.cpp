@@ -39,10 +39,23 @@ Result<ApiToken> SqliteStore::CreateApiToken(std::string_view name, ApiRole role
 
 Result<ApiToken> SqliteStore::AuthenticateApiToken(std::string_view token_hash, int64_t now_ms) {
   std::lock_guard lock(read_mu_);
+  // Listings show a role this binary does not know as the least privileged one; authentication
+  // must not grant even that: a token whose stored role is unknown is refused.
+  std::string unknown_role;
+  auto read = [&](const sqlite::Statement& s) {
+    if (!ParseApiRole(s.Text(2))) {
+      unknown_role = s.Text(2);
+    }
+    return ReadApiToken(s);
+  };
   DOZOR_ASSIGN_OR_RETURN(ApiToken token,
-                         ReadOne(BindAll(rs_->api_by_hash, token_hash), ReadApiToken, [] {
+                         ReadOne(BindAll(rs_->api_by_hash, token_hash), read, [] {
                            return MakeError(ErrorCode::kPermissionDenied, "unknown API token");
                          }));
+  if (!unknown_role.empty()) {
+    return MakeError(ErrorCode::kPermissionDenied,
+                     "API token has a role this server does not know: '" + unknown_role + "'");
+  }
   if (token.revoked_at_ms) {
     return MakeError(ErrorCode::kPermissionDenied, "API token is revoked");
   }

@@ -270,6 +270,25 @@ TEST_CASE("enrollment refuses unknown, revoked and expired tokens and counts use
   CHECK(store->FindOrganization("Acme")->host_count == 2);
 }
 
+TEST_CASE("an API token whose stored role is unknown is listed as viewer but never authenticates") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  REQUIRE(store->CreateApiToken("future", ApiRole::kViewer, "th-f", "dz_ff", std::nullopt).ok());
+  {
+    auto db = sqlite::Database::Open(dir / "dozor.db");
+    REQUIRE(db.ok());
+    REQUIRE(db->Exec("UPDATE api_tokens SET role = 'superuser' WHERE token_hash = 'th-f'").ok());
+  }
+  auto denied = store->AuthenticateApiToken("th-f", 1000);
+  REQUIRE_FALSE(denied.ok());
+  CHECK(denied.error().code == ErrorCode::kPermissionDenied);
+  CHECK(denied.error().message.find("superuser") != std::string::npos);
+  auto list = store->ListApiTokens();
+  REQUIRE(list.ok());
+  REQUIRE(list->size() == 1);
+  CHECK(list->front().role == ApiRole::kViewer);
+}
+
 TEST_CASE("API tokens authenticate until revoked or expired") {
   TempDir dir;
   auto store = OpenStore(dir);
