@@ -1,9 +1,9 @@
 // dozor-server: flags and wiring only; the composition root is app/server_app.
 #include <absl/synchronization/mutex.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -26,32 +26,49 @@ int main(int argc, char** argv) {
   dozor::server::ServerConfig flags;
   std::string state_dir, database, ready_file;
   int retention_days = 0;
-  auto* config_option = app.add_option("-c,--config", config_file, "Config file (TOML, see docs/server-config.md)");
-  auto* grpc_listen = app.add_option("--grpc-listen", flags.grpc_listen, "Agent gRPC listen address HOST:PORT");
-  auto* public_address = app.add_option("--public-address", flags.grpc_public_address, "gRPC address agents use (shown in enroll commands)");
-  auto* tls_cert = app.add_option("--tls-cert", flags.tls_cert_file, "PEM certificate chain for gRPC");
+  auto* config_option =
+      app.add_option("-c,--config", config_file, "Config file (TOML, see docs/server-config.md)");
+  auto* grpc_listen =
+      app.add_option("--grpc-listen", flags.grpc_listen, "Agent gRPC listen address HOST:PORT");
+  auto* public_address = app.add_option("--public-address", flags.grpc_public_address,
+                                        "gRPC address agents use (shown in enroll commands)");
+  auto* tls_cert =
+      app.add_option("--tls-cert", flags.tls_cert_file, "PEM certificate chain for gRPC");
   auto* tls_key = app.add_option("--tls-key", flags.tls_key_file, "PEM private key for --tls-cert");
-  auto* tls_ca = app.add_option("--tls-ca", flags.tls_ca_file,
-                                "PEM of the CA that signed --tls-cert (served as /ca.crt for the one-line install)");
+  auto* tls_ca = app.add_option(
+      "--tls-ca", flags.tls_ca_file,
+      "PEM of the CA that signed --tls-cert (served as /ca.crt for the one-line install)");
   std::string packages_dir, install_script;
-  auto* packages_option = app.add_option("--install-packages-dir", packages_dir,
-                                         "Directory of dozor-agent_*.deb files served under /packages/");
-  auto* public_url = app.add_option("--install-public-url", flags.install_public_url,
-                                    "URL clients reach the management API by, for the install command");
-  auto* script_option = app.add_option("--install-script", install_script,
-                                       "Install script served as /install.sh");
-  auto* insecure = app.add_flag("--insecure", flags.insecure, "Plaintext gRPC for agents: demo/loopback only");
-  auto* http_listen = app.add_option("--http-listen", flags.http_listen, "Management API listen address HOST:PORT");
-  auto* http_cert = app.add_option("--http-tls-cert", flags.http_tls_cert_file, "PEM certificate for the management API");
-  auto* http_key = app.add_option("--http-tls-key", flags.http_tls_key_file, "PEM private key for --http-tls-cert");
-  auto* state_option = app.add_option("--state-dir", state_dir, "State directory (database, admin.token)");
-  auto* db_option = app.add_option("--db", database, "SQLite database file (default <state-dir>/dozor.db)");
-  auto* retention = app.add_option("--health-retention-days", retention_days, "Days of health samples to keep");
-  auto* log_level = app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error");
-  app.add_option("--ready-file", ready_file, "Write {grpc_port, http_port, pid} here once listening");
+  auto* packages_option =
+      app.add_option("--install-packages-dir", packages_dir,
+                     "Directory of dozor-agent_*.deb files served under /packages/");
+  auto* public_url =
+      app.add_option("--install-public-url", flags.install_public_url,
+                     "URL clients reach the management API by, for the install command");
+  auto* script_option =
+      app.add_option("--install-script", install_script, "Install script served as /install.sh");
+  auto* insecure =
+      app.add_flag("--insecure", flags.insecure, "Plaintext gRPC for agents: demo/loopback only");
+  auto* http_listen =
+      app.add_option("--http-listen", flags.http_listen, "Management API listen address HOST:PORT");
+  auto* http_cert = app.add_option("--http-tls-cert", flags.http_tls_cert_file,
+                                   "PEM certificate for the management API");
+  auto* http_key = app.add_option("--http-tls-key", flags.http_tls_key_file,
+                                  "PEM private key for --http-tls-cert");
+  auto* state_option =
+      app.add_option("--state-dir", state_dir, "State directory (database, admin.token)");
+  auto* db_option =
+      app.add_option("--db", database, "SQLite database file (default <state-dir>/dozor.db)");
+  auto* retention =
+      app.add_option("--health-retention-days", retention_days, "Days of health samples to keep");
+  auto* log_level =
+      app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error");
+  app.add_option("--ready-file", ready_file,
+                 "Write {grpc_port, http_port, pid} here once listening");
   bool reset_admin_token = false;
-  app.add_flag("--reset-admin-token", reset_admin_token,
-               "Issue a new admin API token into <state-dir>/admin.token (lost file, revoked admin)");
+  app.add_flag(
+      "--reset-admin-token", reset_admin_token,
+      "Issue a new admin API token into <state-dir>/admin.token (lost file, revoked admin)");
   std::vector<std::string> rule_dirs;
   auto* rules_dir_option = app.add_option("--rules-dir", rule_dirs,
                                           "Directory of extra/overriding rule files (repeatable)");
@@ -65,8 +82,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> check_dirs;
   std::string doc_output;
   auto* rules_check = rules_cmd->add_subcommand(
-      "check", "Load the built-in pack plus --rules-dir directories and compile every rule; "
-               "prints file:line:col for each broken one (exit 1)");
+      "check",
+      "Load the built-in pack plus --rules-dir directories and compile every rule; "
+      "prints file:line:col for each broken one (exit 1)");
   rules_check->add_option("--rules-dir", check_dirs, "Rule directory (repeatable)");
   auto* rules_doc = rules_cmd->add_subcommand("doc", "Print the Markdown rule reference");
   rules_doc->add_option("--rules-dir", check_dirs, "Rule directory (repeatable)");

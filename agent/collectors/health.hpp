@@ -12,8 +12,8 @@ class HealthSampler {
  public:
   virtual ~HealthSampler() = default;
   // Takes one sample. The first call primes the counters and reports rates as 0; later calls report
-  // rates over the time since the previous call. Partial failures (e.g. no /sys/class/thermal) leave
-  // those fields empty and are listed in `errors`.
+  // rates over the time since the previous call. Partial failures (e.g. no /sys/class/thermal)
+  // leave those fields empty and are listed in `errors`.
   virtual Result<dozor::v1::HealthSample> Sample(std::vector<std::string>* errors) = 0;
   // Gives back reusable read buffers that grew on a big sample (self-limits shedding). The
   // counters needed for the next rates are kept.

@@ -334,11 +334,9 @@ int Agent::Run() {
     bool do_health = false;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_until(lock, std::min({next_inventory, next_health, next_status_check}),
-                       [&] {
-                         return stopping_ || inventory_requested_ || intervals_changed_ ||
-                                stream_status_changed_;
-                       });
+      wake_.wait_until(lock, std::min({next_inventory, next_health, next_status_check}), [&] {
+        return stopping_ || inventory_requested_ || intervals_changed_ || stream_status_changed_;
+      });
       if (stopping_) break;
       if (stream_status_changed_) {
         stream_status_changed_ = false;

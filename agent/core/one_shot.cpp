@@ -7,9 +7,9 @@
 
 #include "collectors/collector.hpp"
 #include "collectors/health.hpp"
-#include "dozor/contract/snapshot_file.hpp"
 #include "dozor/common/files.hpp"
 #include "dozor/common/version.hpp"
+#include "dozor/contract/snapshot_file.hpp"
 #include "platform/host.hpp"
 
 namespace dozor::agent {

@@ -12,13 +12,14 @@
 namespace dozor::agent {
 
 struct ChannelOptions {
-  std::string server_address;  // host:port
-  std::string tls_ca_file;     // PEM; empty = system trust store
+  std::string server_address;   // host:port
+  std::string tls_ca_file;      // PEM; empty = system trust store
   std::string tls_server_name;  // override the name checked in the server certificate
   bool insecure = false;
 };
 
-[[nodiscard]] Result<std::shared_ptr<grpc::Channel>> MakeServerChannel(const ChannelOptions& options);
+[[nodiscard]] Result<std::shared_ptr<grpc::Channel>> MakeServerChannel(
+    const ChannelOptions& options);
 
 // Sets the gRPC runtime up for one long-lived, mostly idle stream (fewer timer wake-ups). Reads
 // and sets environment variables, so call it in main before any thread starts and before the

@@ -11,7 +11,8 @@ Result<EnrollResult> Enroll(const ChannelOptions& channel_options, const EnrollP
   DOZOR_ASSIGN_OR_RETURN(auto channel, MakeServerChannel(channel_options));
   auto stub = dozor::v1::AgentService::NewStub(channel);
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(params.timeout_seconds));
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(params.timeout_seconds));
   context.set_wait_for_ready(false);
   dozor::v1::EnrollRequest request;
   request.set_token(params.token);
@@ -25,11 +26,17 @@ Result<EnrollResult> Enroll(const ChannelOptions& channel_options, const EnrollP
     ErrorCode code = ErrorCode::kUnavailable;
     switch (status.error_code()) {
       case grpc::StatusCode::PERMISSION_DENIED:
-      case grpc::StatusCode::UNAUTHENTICATED: code = ErrorCode::kPermissionDenied; break;
-      case grpc::StatusCode::INVALID_ARGUMENT: code = ErrorCode::kInvalidArgument; break;
-      default: break;
+      case grpc::StatusCode::UNAUTHENTICATED:
+        code = ErrorCode::kPermissionDenied;
+        break;
+      case grpc::StatusCode::INVALID_ARGUMENT:
+        code = ErrorCode::kInvalidArgument;
+        break;
+      default:
+        break;
     }
-    return MakeError(code, "enrollment at " + channel_options.server_address + " failed: " + DescribeStatus(status));
+    return MakeError(code, "enrollment at " + channel_options.server_address +
+                               " failed: " + DescribeStatus(status));
   }
   if (response.agent_id().empty() || response.agent_secret().empty()) {
     return MakeError(ErrorCode::kInternal, "server returned an empty identity");

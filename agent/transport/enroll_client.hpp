@@ -23,6 +23,7 @@ struct EnrollParams {
 
 // kPermissionDenied with the server's reason for a wrong/expired/revoked token; kUnavailable when
 // the server cannot be reached (with gRPC's reason, e.g. a TLS verification failure).
-[[nodiscard]] Result<EnrollResult> Enroll(const ChannelOptions& channel, const EnrollParams& params);
+[[nodiscard]] Result<EnrollResult> Enroll(const ChannelOptions& channel,
+                                          const EnrollParams& params);
 
 }  // namespace dozor::agent

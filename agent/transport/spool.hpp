@@ -18,7 +18,7 @@
 namespace dozor::agent {
 
 struct SpoolOptions {
-  std::filesystem::path path;             // e.g. <state_dir>/spool.db
+  std::filesystem::path path;                // e.g. <state_dir>/spool.db
   uint64_t max_bytes = 64ull * 1024 * 1024;  // payload bytes
 };
 
@@ -42,7 +42,8 @@ class Spool {
  public:
   // Opens or creates the spool. A corrupt file is moved aside to <path>.corrupt-<time> and a fresh
   // spool is created (logged by the caller from the returned warning), so the agent keeps working.
-  static Result<std::unique_ptr<Spool>> Open(const SpoolOptions& options, std::string* warning = nullptr);
+  static Result<std::unique_ptr<Spool>> Open(const SpoolOptions& options,
+                                             std::string* warning = nullptr);
   virtual ~Spool() = default;
 
   // Assigns the next sequence number to `report` (report->set_seq), stores it durably, then

@@ -57,7 +57,8 @@ Status SqliteSpool::Init() {
     DOZOR_RETURN_IF_ERROR(tx.Commit());
   }
   // Spools written before the 'reconciled' flag existed were already in step with their server.
-  DOZOR_RETURN_IF_ERROR(db_.Exec("INSERT OR IGNORE INTO meta(key, value) VALUES ('reconciled', 1)"));
+  DOZOR_RETURN_IF_ERROR(
+      db_.Exec("INSERT OR IGNORE INTO meta(key, value) VALUES ('reconciled', 1)"));
   DOZOR_ASSIGN_OR_RETURN(auto sum_stmt,
                          db_.Prepare("SELECT COALESCE(SUM(length(payload)), 0) FROM reports"));
   DOZOR_ASSIGN_OR_RETURN(has_row, sum_stmt.Step());
@@ -279,7 +280,8 @@ Status SqliteSpool::EnsureNextSeqAbove(uint64_t seq) {
 Status SqliteSpool::ReconcileWithServer(uint64_t last_committed_seq) {
   if (last_committed_seq >= kMaxSeq / 2) {
     return MakeError(ErrorCode::kInvalidArgument, "spool: server's sequence number " +
-                                                      std::to_string(last_committed_seq) + " is out of range");
+                                                      std::to_string(last_committed_seq) +
+                                                      " is out of range");
   }
   std::lock_guard<std::mutex> lock(mu_);
   sqlite::Transaction tx(db_);
@@ -314,7 +316,8 @@ Status SqliteSpool::ReconcileWithServer(uint64_t last_committed_seq) {
     }
   }
   DOZOR_RETURN_IF_ERROR(tx.Commit());
-  DOZOR_ASSIGN_OR_RETURN(auto sum, db_.Prepare("SELECT COALESCE(SUM(length(payload)), 0) FROM reports"));
+  DOZOR_ASSIGN_OR_RETURN(auto sum,
+                         db_.Prepare("SELECT COALESCE(SUM(length(payload)), 0) FROM reports"));
   DOZOR_ASSIGN_OR_RETURN(bool has_row, sum.Step());
   total_bytes_ = has_row ? static_cast<uint64_t>(sum.Int(0)) : 0;
   return OkStatus();

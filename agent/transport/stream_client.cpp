@@ -79,8 +79,9 @@ void StreamClient::SleepInterruptibly(int ms) {
 
 void StreamClient::Run() {
   std::random_device device;
-  Backoff backoff(options_.backoff_initial_ms, options_.backoff_max_ms,
-                  (static_cast<uint64_t>(device()) << 32) ^ std::hash<std::string>{}(options_.agent_id));
+  Backoff backoff(
+      options_.backoff_initial_ms, options_.backoff_max_ms,
+      (static_cast<uint64_t>(device()) << 32) ^ std::hash<std::string>{}(options_.agent_id));
   while (true) {
     {
       std::lock_guard lock(mutex_);
@@ -144,11 +145,13 @@ void StreamClient::RunSession() {
       } else if (message.has_ack()) {
         const auto& ack = message.ack();
         if (ack.outcome() == dozor::v1::Ack::REJECTED) {
-          spdlog::error("server rejected report {}: {} (dropped from the spool)", ack.seq(), ack.reason());
+          spdlog::error("server rejected report {}: {} (dropped from the spool)", ack.seq(),
+                        ack.reason());
         }
         auto removed = spool_.Remove(ack.seq());
         if (!removed.ok()) {
-          spdlog::error("cannot remove acked report {} from the spool: {}", ack.seq(), removed.error().message);
+          spdlog::error("cannot remove acked report {} from the spool: {}", ack.seq(),
+                        removed.error().message);
         }
         {
           std::lock_guard lock(mutex_);
@@ -169,7 +172,8 @@ void StreamClient::RunSession() {
       flow.ended = true;
       flow.changed.notify_all();
     }
-    // Wake the sender if it is idle-waiting for new reports (flag set under its mutex: no lost wake-up).
+    // Wake the sender if it is idle-waiting for new reports (flag set under its mutex: no lost
+    // wake-up).
     {
       std::lock_guard lock(mutex_);
       woken_ = true;
@@ -199,7 +203,8 @@ void StreamClient::RunSession() {
     }
   }
   if (ok) {
-    spdlog::info("connected to {}; server has everything up to seq {}", options_.channel.server_address, last_sent);
+    spdlog::info("connected to {}; server has everything up to seq {}",
+                 options_.channel.server_address, last_sent);
     {
       std::lock_guard lock(mutex_);
       status_.connected = true;
@@ -280,10 +285,12 @@ void StreamClient::RunSession() {
   if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
     if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
         status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
-      spdlog::error("server refused this agent: {} (re-enroll with `dozor-agent enroll` if it was revoked)",
-                    DescribeStatus(status));
+      spdlog::error(
+          "server refused this agent: {} (re-enroll with `dozor-agent enroll` if it was revoked)",
+          DescribeStatus(status));
     } else {
-      spdlog::warn("stream to {} ended: {}", options_.channel.server_address, DescribeStatus(status));
+      spdlog::warn("stream to {} ended: {}", options_.channel.server_address,
+                   DescribeStatus(status));
     }
   }
 }

@@ -14,7 +14,8 @@ RuleEvaluator::RuleEvaluator(Store& store, std::unique_ptr<rules::RuleEngine> en
                              const Clock& clock, RuleEvaluatorOptions options)
     : store_(store), engine_(std::move(engine)), clock_(clock), options_(options) {
   for (const auto& rule : engine_->pack().rules) {
-    meta_[rule.id] = RuleMeta{ParseSeverity(rule.severity).value_or(Severity::kInfo), rule.category};
+    meta_[rule.id] =
+        RuleMeta{ParseSeverity(rule.severity).value_or(Severity::kInfo), rule.category};
   }
 }
 
@@ -153,8 +154,8 @@ Status RuleEvaluator::Apply(const rules::EvaluationResult& result, int64_t now_m
     return applied.error();
   }
   if (applied->opened + applied->regressed + applied->resolved > 0) {
-    spdlog::info("rules: {} opened, {} regressed, {} resolved", applied->opened,
-                 applied->regressed, applied->resolved);
+    spdlog::info("rules: {} opened, {} regressed, {} resolved", applied->opened, applied->regressed,
+                 applied->resolved);
   }
   return OkStatus();
 }
@@ -240,8 +241,7 @@ Status RuleEvaluator::ResolveFindingsOfRevokedHosts(int64_t now_ms) {
     input.targets = std::move(hosts);
     input.meta = meta_;
     DOZOR_ASSIGN_OR_RETURN(auto applied, store_.Findings().ApplyEvaluation(input, now_ms));
-    spdlog::info("rules: resolved {} finding(s) of {} on revoked hosts", applied.resolved,
-                 rule_id);
+    spdlog::info("rules: resolved {} finding(s) of {} on revoked hosts", applied.resolved, rule_id);
   }
   return OkStatus();
 }

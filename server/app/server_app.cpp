@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/rule_evaluator.hpp"
 #include "dozor/common/crypto.hpp"
 #include "dozor/common/files.hpp"
 #include "dozor/common/version.hpp"
@@ -12,7 +13,6 @@
 #include "http/http_server.hpp"
 #include "ingest/ingest_service.hpp"
 #include "ingest/report_writer.hpp"
-#include "app/rule_evaluator.hpp"
 #include "rules/rule.hpp"
 #include "rules/rule_engine.hpp"
 #include "store/sqlite/sqlite_fact_source.hpp"
@@ -49,9 +49,10 @@ Status ServerApp::Start() {
   if (http_address.host == "localhost") http_address.host = "127.0.0.1";  // the listener takes IPs
   // API tokens cross the network in every request: beyond loopback only over TLS, no exceptions.
   if (!IsLoopbackHost(http_address.host) && config_.http_tls_cert_file.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "the management API would listen on " + config_.http_listen +
-                         " (not loopback) without TLS: set http.tls_cert/http.tls_key or listen on 127.0.0.1");
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        "the management API would listen on " + config_.http_listen +
+            " (not loopback) without TLS: set http.tls_cert/http.tls_key or listen on 127.0.0.1");
   }
   // Read the TLS material before creating anything on disk, so a typo leaves no half-set-up state.
   std::string tls_cert, tls_key;
@@ -73,8 +74,9 @@ Status ServerApp::Start() {
     auto key = ReadFile(config_.http_tls_key_file, 1024 * 1024);
     if (!key.ok()) return key.error().Wrap("http.tls_key (--http-tls-key)");
     if (auto valid = ValidateCertificateAndKey(*cert, *key); !valid.ok()) {
-      return valid.error().Wrap("http.tls_cert/http.tls_key (--http-tls-cert " + config_.http_tls_cert_file +
-                                ", --http-tls-key " + config_.http_tls_key_file + ")");
+      return valid.error().Wrap("http.tls_cert/http.tls_key (--http-tls-cert " +
+                                config_.http_tls_cert_file + ", --http-tls-key " +
+                                config_.http_tls_key_file + ")");
     }
   }
   // Installer: the CA and API certificate fingerprints go into every printed install command, so a
@@ -89,7 +91,8 @@ Status ServerApp::Start() {
   if (!install_settings.ca_pem.empty() && !config_.insecure) {
     if (auto issued = http::VerifyIssuedBy(tls_cert, install_settings.ca_pem); !issued.ok()) {
       return issued.error().Wrap("grpc.tls_ca (--tls-ca " + config_.tls_ca_file +
-                                 ") did not sign grpc.tls_cert (--tls-cert " + config_.tls_cert_file + ")");
+                                 ") did not sign grpc.tls_cert (--tls-cert " +
+                                 config_.tls_cert_file + ")");
     }
   }
   DOZOR_RETURN_IF_ERROR(EnsureDirectory(config_.state_dir, 0700));
@@ -108,10 +111,9 @@ Status ServerApp::Start() {
   rules::EngineOptions engine_options;
   engine_options.health_stale_after_ms = int64_t{config_.rules_window_minutes} * 60 * 1000;
   auto facts = MakeSqliteFactSource(store_options.path);
-  DOZOR_ASSIGN_OR_RETURN(auto engine,
-                         rules::RuleEngine::Open(*facts,
-                                                 rules::LoadRulePack(rule_dirs, true),
-                                                 engine_options));
+  DOZOR_ASSIGN_OR_RETURN(
+      auto engine,
+      rules::RuleEngine::Open(*facts, rules::LoadRulePack(rule_dirs, true), engine_options));
   for (const auto& line : rules::ListRuleLoadErrors(engine->pack())) {
     spdlog::error("rule skipped: {}", line);
   }
@@ -119,24 +121,30 @@ Status ServerApp::Start() {
                engine->pack().errors.size());
   RuleEvaluatorOptions evaluator_options;
   evaluator_options.full_interval_ms = int64_t{config_.rules_full_interval_seconds} * 1000;
-  evaluator_ = std::make_unique<RuleEvaluator>(*store_, std::move(engine), clock_, evaluator_options);
+  evaluator_ =
+      std::make_unique<RuleEvaluator>(*store_, std::move(engine), clock_, evaluator_options);
   store_->Hosts().SetCommitObserver(
       [evaluator = evaluator_.get()](const std::vector<CommittedHost>& hosts) {
         evaluator->MarkDirty(hosts);
       });
   evaluator_->Start();
 
-  auto admin_token = http::BootstrapAdminToken(store_->ApiTokens(), config_.AdminTokenPath(), clock_);
+  auto admin_token =
+      http::BootstrapAdminToken(store_->ApiTokens(), config_.AdminTokenPath(), clock_);
   if (!admin_token.ok()) {
     return admin_token.error().Wrap("creating the first admin API token");
   }
   if (admin_token->has_value()) {
-    spdlog::info("created the first admin API token in {} (mode 0600)", config_.AdminTokenPath().string());
+    spdlog::info("created the first admin API token in {} (mode 0600)",
+                 config_.AdminTokenPath().string());
   } else if (config_.reset_admin_token) {
-    auto issued = http::IssueAdminToken(store_->ApiTokens(), config_.AdminTokenPath(), "reset-admin");
+    auto issued =
+        http::IssueAdminToken(store_->ApiTokens(), config_.AdminTokenPath(), "reset-admin");
     if (!issued.ok()) return issued.error().Wrap("--reset-admin-token");
-    spdlog::warn("issued a new admin API token into {} (--reset-admin-token); older tokens stay valid "
-                 "until revoked", config_.AdminTokenPath().string());
+    spdlog::warn(
+        "issued a new admin API token into {} (--reset-admin-token); older tokens stay valid "
+        "until revoked",
+        config_.AdminTokenPath().string());
   }
 
   writer_ = std::make_unique<ReportWriter>(store_->Hosts());
@@ -189,15 +197,18 @@ Status ServerApp::Start() {
 
   retention_thread_ = std::thread([this] { RetentionLoop(); });
 
-  spdlog::info("dozor-server {} listening: agents (gRPC{}) on {}:{}, management API on http{}://{}:{}, database {}",
-               kVersion, config_.insecure ? ", plaintext" : ", TLS", grpc_address.host, grpc_port_,
-               config_.http_tls_cert_file.empty() ? "" : "s", http_address.host, http_port_,
-               config_.DatabasePath().string());
+  spdlog::info(
+      "dozor-server {} listening: agents (gRPC{}) on {}:{}, management API on http{}://{}:{}, "
+      "database {}",
+      kVersion, config_.insecure ? ", plaintext" : ", TLS", grpc_address.host, grpc_port_,
+      config_.http_tls_cert_file.empty() ? "" : "s", http_address.host, http_port_,
+      config_.DatabasePath().string());
   if (!config_.install_public_url.empty()) {
     spdlog::info("one-line install offered: {}/install.sh, CA SHA-256 {}, agent packages from {}",
                  config_.install_public_url, http_options.install.ca_sha256_hex,
-                 config_.install_packages_dir.empty() ? std::string("(none: install.packages_dir unset)")
-                                                      : config_.install_packages_dir.string());
+                 config_.install_packages_dir.empty()
+                     ? std::string("(none: install.packages_dir unset)")
+                     : config_.install_packages_dir.string());
   }
   if (!config_.ready_file.empty()) {
     nlohmann::json ready{{"grpc_port", grpc_port_}, {"http_port", http_port_}, {"pid", getpid()}};
@@ -217,7 +228,8 @@ void ServerApp::RetentionLoop() {
     if (!pruned.ok()) {
       spdlog::warn("health retention failed: {}", pruned.error().message);
     } else if (*pruned > 0) {
-      spdlog::info("health retention removed {} samples older than {} days", *pruned, config_.health_retention_days);
+      spdlog::info("health retention removed {} samples older than {} days", *pruned,
+                   config_.health_retention_days);
     }
   }
 }
@@ -235,7 +247,8 @@ void ServerApp::Stop() {
   }
   stop_cv_.notify_all();
   if (http_server_) http_server_->Stop();
-  if (grpc_server_) grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (grpc_server_)
+    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (writer_) writer_->Stop();
   if (store_) store_->Hosts().SetCommitObserver(nullptr);
   if (evaluator_) evaluator_->Stop();  // commits what is queued; its acks go nowhere, agents resend

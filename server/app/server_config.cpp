@@ -9,7 +9,8 @@ namespace dozor::server {
 namespace {
 
 std::string Where(const std::filesystem::path& path, const toml::source_region& source) {
-  return path.string() + ":" + std::to_string(source.begin.line) + ":" + std::to_string(source.begin.column);
+  return path.string() + ":" + std::to_string(source.begin.line) + ":" +
+         std::to_string(source.begin.column);
 }
 
 }  // namespace
@@ -20,22 +21,26 @@ Result<HostPort> ParseHostPort(std::string_view text) {
   if (!text.empty() && text.front() == '[') {
     auto close = text.find(']');
     if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return MakeError(ErrorCode::kInvalidArgument, "\"" + std::string(text) + "\" is not [IPv6]:PORT");
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "\"" + std::string(text) + "\" is not [IPv6]:PORT");
     }
     out.host = std::string(text.substr(1, close - 1));
     port_text = text.substr(close + 2);
   } else {
     auto colon = text.rfind(':');
     if (colon == std::string_view::npos || text.find(':') != colon) {
-      return MakeError(ErrorCode::kInvalidArgument, "\"" + std::string(text) + "\" is not HOST:PORT");
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "\"" + std::string(text) + "\" is not HOST:PORT");
     }
     out.host = std::string(text.substr(0, colon));
     port_text = text.substr(colon + 1);
   }
   unsigned port = 0;
   auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535 || out.host.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument, "\"" + std::string(text) + "\": bad host or port (0..65535)");
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535 ||
+      out.host.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "\"" + std::string(text) + "\": bad host or port (0..65535)");
   }
   out.port = static_cast<uint16_t>(port);
   return out;
@@ -46,11 +51,12 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
   try {
     root = toml::parse_file(path.string());
   } catch (const toml::parse_error& e) {
-    return MakeError(ErrorCode::kInvalidArgument, Where(path, e.source()) + ": " + std::string(e.description()));
+    return MakeError(ErrorCode::kInvalidArgument,
+                     Where(path, e.source()) + ": " + std::string(e.description()));
   }
   ServerConfig config;
-  const std::set<std::string> known_sections = {"grpc", "http", "storage", "log", "rules",
-                                                 "install"};
+  const std::set<std::string> known_sections = {"grpc", "http",  "storage",
+                                                "log",  "rules", "install"};
   Error failure{};
   bool failed = false;
   auto fail = [&](const toml::node& node, const std::string& message) {
@@ -66,10 +72,12 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
       fail(node, key + " must be a string");
     }
   };
-  auto get_int = [&](const toml::node& node, const std::string& key, int& out, int64_t min, int64_t max) {
+  auto get_int = [&](const toml::node& node, const std::string& key, int& out, int64_t min,
+                     int64_t max) {
     auto value = node.value<int64_t>();
     if (!value || *value < min || *value > max) {
-      fail(node, key + " must be an integer in " + std::to_string(min) + ".." + std::to_string(max));
+      fail(node,
+           key + " must be an integer in " + std::to_string(min) + ".." + std::to_string(max));
       return;
     }
     out = static_cast<int>(*value);
@@ -85,29 +93,49 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
     std::string section(section_key.str());
     const auto* table = section_node.as_table();
     if (known_sections.count(section) == 0 || table == nullptr) {
-      fail(section_node, "unknown section [" + section + "] (known: grpc, http, storage, log, rules, install)");
+      fail(section_node,
+           "unknown section [" + section + "] (known: grpc, http, storage, log, rules, install)");
       continue;
     }
     for (auto&& [key_name, node] : *table) {
       std::string key = section + "." + std::string(key_name.str());
       std::string path_value;
-      if (key == "grpc.listen") get_string(node, key, config.grpc_listen);
-      else if (key == "grpc.public_address") get_string(node, key, config.grpc_public_address);
-      else if (key == "grpc.tls_cert") get_string(node, key, config.tls_cert_file);
-      else if (key == "grpc.tls_key") get_string(node, key, config.tls_key_file);
-      else if (key == "grpc.tls_ca") get_string(node, key, config.tls_ca_file);
-      else if (key == "grpc.insecure") get_bool(node, key, config.insecure);
-      else if (key == "http.listen") get_string(node, key, config.http_listen);
-      else if (key == "http.tls_cert") get_string(node, key, config.http_tls_cert_file);
-      else if (key == "http.tls_key") get_string(node, key, config.http_tls_key_file);
-      else if (key == "http.offline_after_seconds") get_int(node, key, config.offline_after_seconds, 30, 86400 * 7);
-      else if (key == "http.workers") get_int(node, key, config.http_workers, 0, 256);
-      else if (key == "http.slow_workers") get_int(node, key, config.http_slow_workers, 0, 64);
-      else if (key == "http.max_connections") get_int(node, key, config.http_max_connections, 1, 100000);
-      else if (key == "storage.state_dir") { get_string(node, key, path_value); config.state_dir = path_value; }
-      else if (key == "storage.database") { get_string(node, key, path_value); config.database = path_value; }
-      else if (key == "storage.health_retention_days") get_int(node, key, config.health_retention_days, 1, 3650);
-      else if (key == "log.level") get_string(node, key, config.log_level);
+      if (key == "grpc.listen")
+        get_string(node, key, config.grpc_listen);
+      else if (key == "grpc.public_address")
+        get_string(node, key, config.grpc_public_address);
+      else if (key == "grpc.tls_cert")
+        get_string(node, key, config.tls_cert_file);
+      else if (key == "grpc.tls_key")
+        get_string(node, key, config.tls_key_file);
+      else if (key == "grpc.tls_ca")
+        get_string(node, key, config.tls_ca_file);
+      else if (key == "grpc.insecure")
+        get_bool(node, key, config.insecure);
+      else if (key == "http.listen")
+        get_string(node, key, config.http_listen);
+      else if (key == "http.tls_cert")
+        get_string(node, key, config.http_tls_cert_file);
+      else if (key == "http.tls_key")
+        get_string(node, key, config.http_tls_key_file);
+      else if (key == "http.offline_after_seconds")
+        get_int(node, key, config.offline_after_seconds, 30, 86400 * 7);
+      else if (key == "http.workers")
+        get_int(node, key, config.http_workers, 0, 256);
+      else if (key == "http.slow_workers")
+        get_int(node, key, config.http_slow_workers, 0, 64);
+      else if (key == "http.max_connections")
+        get_int(node, key, config.http_max_connections, 1, 100000);
+      else if (key == "storage.state_dir") {
+        get_string(node, key, path_value);
+        config.state_dir = path_value;
+      } else if (key == "storage.database") {
+        get_string(node, key, path_value);
+        config.database = path_value;
+      } else if (key == "storage.health_retention_days")
+        get_int(node, key, config.health_retention_days, 1, 3650);
+      else if (key == "log.level")
+        get_string(node, key, config.log_level);
       else if (key == "rules.dirs") {
         const auto* dirs = node.as_array();
         if (dirs == nullptr) {
@@ -122,13 +150,20 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
             config.rule_dirs.emplace_back(*value);
           }
         }
-      }
-      else if (key == "rules.full_interval_seconds") get_int(node, key, config.rules_full_interval_seconds, 10, 86400);
-      else if (key == "install.packages_dir") { get_string(node, key, path_value); config.install_packages_dir = path_value; }
-      else if (key == "install.public_url") get_string(node, key, config.install_public_url);
-      else if (key == "install.script") { get_string(node, key, path_value); config.install_script = path_value; }
-      else if (key == "rules.window_minutes") get_int(node, key, config.rules_window_minutes, 15, 1440);
-      else fail(node, "unknown key " + key);
+      } else if (key == "rules.full_interval_seconds")
+        get_int(node, key, config.rules_full_interval_seconds, 10, 86400);
+      else if (key == "install.packages_dir") {
+        get_string(node, key, path_value);
+        config.install_packages_dir = path_value;
+      } else if (key == "install.public_url")
+        get_string(node, key, config.install_public_url);
+      else if (key == "install.script") {
+        get_string(node, key, path_value);
+        config.install_script = path_value;
+      } else if (key == "rules.window_minutes")
+        get_int(node, key, config.rules_window_minutes, 15, 1440);
+      else
+        fail(node, "unknown key " + key);
     }
   }
   if (failed) return failure;
@@ -143,9 +178,10 @@ Status ValidateServerConfig(const ServerConfig& config) {
     return http.error().Wrap("http.listen (--http-listen)");
   }
   if (!config.insecure && (config.tls_cert_file.empty() || config.tls_key_file.empty())) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "gRPC needs TLS: set grpc.tls_cert and grpc.tls_key (--tls-cert/--tls-key), or pass "
-                     "--insecure explicitly for a demo on loopback");
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        "gRPC needs TLS: set grpc.tls_cert and grpc.tls_key (--tls-cert/--tls-key), or pass "
+        "--insecure explicitly for a demo on loopback");
   }
   if (config.http_tls_cert_file.empty() != config.http_tls_key_file.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "http.tls_cert and http.tls_key go together");
@@ -177,7 +213,8 @@ Status ValidateServerConfig(const ServerConfig& config) {
                      "install.public_url (--install-public-url) needs grpc.tls_ca (--tls-ca): the "
                      "install command pins the CA that signed the gRPC certificate");
   }
-  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  static const std::set<std::string> kLevels = {"trace", "debug",    "info", "warn",
+                                                "error", "critical", "off"};
   if (kLevels.count(config.log_level) == 0) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "log level must be one of trace, debug, info, warn, error, critical, off");

@@ -60,8 +60,7 @@ bool IsAllowedContractMove(ContractPhase from, ContractPhase to) {
 int64_t CurrentEngagementStartMs(const std::vector<ContractEvent>& events) {
   int64_t start = 0;
   for (const auto& event : events) {
-    if (event.from_status == ContractPhase::kEnded &&
-        event.to_status == ContractPhase::kProspect) {
+    if (event.from_status == ContractPhase::kEnded && event.to_status == ContractPhase::kProspect) {
       start = std::max(start, event.at_ms);
     }
   }
@@ -77,9 +76,9 @@ Result<ContractMove> PlanContractMove(ContractPhase from, ContractPhase to,
     return move;
   }
   if (!IsAllowedContractMove(from, to)) {
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     "contract status cannot move from '" + std::string(ToString(from)) +
-                         "' to '" + std::string(ToString(to)) + "'");
+    return MakeError(ErrorCode::kFailedPrecondition, "contract status cannot move from '" +
+                                                         std::string(ToString(from)) + "' to '" +
+                                                         std::string(ToString(to)) + "'");
   }
   move.moves = true;
   if (to == ContractPhase::kRemediation && !first_audit_in_engagement) {

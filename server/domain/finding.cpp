@@ -11,16 +11,17 @@ using enum_spelling::Lookup;
 using enum_spelling::Spell;
 
 constexpr enum_spelling::Table<Severity, 5> kSeverities = {{{Severity::kCritical, "critical"},
-                                                 {Severity::kHigh, "high"},
-                                                 {Severity::kMedium, "medium"},
-                                                 {Severity::kLow, "low"},
-                                                 {Severity::kInfo, "info"}}};
+                                                            {Severity::kHigh, "high"},
+                                                            {Severity::kMedium, "medium"},
+                                                            {Severity::kLow, "low"},
+                                                            {Severity::kInfo, "info"}}};
 
-constexpr enum_spelling::Table<FindingState, 5> kStates = {{{FindingState::kOpen, "open"},
-                                                 {FindingState::kAcknowledged, "acknowledged"},
-                                                 {FindingState::kResolved, "resolved"},
-                                                 {FindingState::kRegressed, "regressed"},
-                                                 {FindingState::kWaived, "waived"}}};
+constexpr enum_spelling::Table<FindingState, 5> kStates = {
+    {{FindingState::kOpen, "open"},
+     {FindingState::kAcknowledged, "acknowledged"},
+     {FindingState::kResolved, "resolved"},
+     {FindingState::kRegressed, "regressed"},
+     {FindingState::kWaived, "waived"}}};
 
 constexpr enum_spelling::Table<FindingEventKind, 8> kEventKinds = {
     {{FindingEventKind::kOpened, "opened"},

@@ -38,9 +38,9 @@ bool WaiverHolds(const FindingStateRow& row, int64_t now_ms) {
 }
 
 Error BadTransition(int64_t id, FindingState state, std::string_view action) {
-  return MakeError(ErrorCode::kFailedPrecondition,
-                   "cannot " + std::string(action) + " finding " + std::to_string(id) +
-                       " in state '" + std::string(ToString(state)) + "'");
+  return MakeError(ErrorCode::kFailedPrecondition, "cannot " + std::string(action) + " finding " +
+                                                       std::to_string(id) + " in state '" +
+                                                       std::string(ToString(state)) + "'");
 }
 
 }  // namespace
@@ -155,10 +155,10 @@ std::vector<FindingMutation> PlanEvaluation(const EvaluationInput& input,
     } else if (!hit.sustain_only) {
       // A finding the client accepted (waiver still valid) returns as waived, not regressed.
       bool waived = WaiverHolds(found, now_ms);
-      FindingMutation m = SystemMutation(
-          FindingMutationKind::kRegress, found, FindingEventKind::kRegressed,
-          waived ? FindingState::kWaived : FindingState::kRegressed,
-          waived ? "still covered by the client's waiver" : "");
+      FindingMutation m =
+          SystemMutation(FindingMutationKind::kRegress, found, FindingEventKind::kRegressed,
+                         waived ? FindingState::kWaived : FindingState::kRegressed,
+                         waived ? "still covered by the client's waiver" : "");
       m.hit_index = i;
       m.meta = meta_of(hit.rule_id);
       out.push_back(std::move(m));
@@ -170,14 +170,14 @@ std::vector<FindingMutation> PlanEvaluation(const EvaluationInput& input,
     if (seen[index] || !IsActive(found.state)) {
       continue;
     }
-    out.push_back(SystemMutation(FindingMutationKind::kResolve, found,
-                                 FindingEventKind::kResolved, FindingState::kResolved, ""));
+    out.push_back(SystemMutation(FindingMutationKind::kResolve, found, FindingEventKind::kResolved,
+                                 FindingState::kResolved, ""));
   }
   return out;
 }
 
-std::vector<FindingMutation> PlanResolveRemovedRules(const std::vector<FindingStateRow>& findings,
-                                                     const std::vector<std::string>& live_rule_ids) {
+std::vector<FindingMutation> PlanResolveRemovedRules(
+    const std::vector<FindingStateRow>& findings, const std::vector<std::string>& live_rule_ids) {
   std::unordered_set<std::string> live(live_rule_ids.begin(), live_rule_ids.end());
   std::vector<FindingMutation> out;
   for (const auto& row : findings) {
@@ -255,9 +255,9 @@ Status ValidatePeopleRequest(const PeopleRequest& request) {
   }
   const char* what = request.action == PeopleAction::kWaive ? "reason" : "comment";
   if (request.text.size() > kMaxFindingCommentBytes) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     std::string(what) + " must be at most " +
-                         std::to_string(kMaxFindingCommentBytes) + " bytes");
+    return MakeError(ErrorCode::kInvalidArgument, std::string(what) + " must be at most " +
+                                                      std::to_string(kMaxFindingCommentBytes) +
+                                                      " bytes");
   }
   if (request.action == PeopleAction::kWaive) {
     if (IsBlank(request.text)) {

@@ -26,8 +26,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "dozor/common/result.hpp"
 #include "domain/finding.hpp"
+#include "dozor/common/result.hpp"
 
 namespace dozor::server {
 
@@ -149,8 +149,8 @@ enum class PeopleAction { kAcknowledge, kWaive, kUnwaive, kComment };
 
 struct PeopleRequest {
   PeopleAction action = PeopleAction::kComment;
-  std::string_view actor;  // "" is recorded as "unknown"
-  std::string_view text;   // comment, or the waiver's reason
+  std::string_view actor;           // "" is recorded as "unknown"
+  std::string_view text;            // comment, or the waiver's reason
   std::optional<int64_t> until_ms;  // kWaive: end of the waiver, empty = indefinitely
   int64_t now_ms = 0;
 };

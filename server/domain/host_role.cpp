@@ -10,16 +10,24 @@ namespace dozor::server {
 namespace {
 
 // Display managers and desktop sessions: a host running one has a person in front of it.
-constexpr std::array<std::string_view, 12> kDesktopNames = {
-    "gdm3",          "gdm",      "lightdm",         "sddm",
-    "xdm",           "gnome-shell", "plasma-desktop", "plasma-workspace",
-    "xfce4-session", "cinnamon", "mate-session-manager", "xserver-xorg-core"};
+constexpr std::array<std::string_view, 12> kDesktopNames = {"gdm3",
+                                                            "gdm",
+                                                            "lightdm",
+                                                            "sddm",
+                                                            "xdm",
+                                                            "gnome-shell",
+                                                            "plasma-desktop",
+                                                            "plasma-workspace",
+                                                            "xfce4-session",
+                                                            "cinnamon",
+                                                            "mate-session-manager",
+                                                            "xserver-xorg-core"};
 
 // SMBIOS chassis types of desktop and portable machines. "Tower" is deliberately absent.
 constexpr std::array<std::string_view, 13> kWorkstationChassis = {
-    "desktop",     "low profile desktop", "laptop",     "notebook",  "portable",
-    "hand held",   "all in one",          "sub notebook", "tablet",  "convertible",
-    "detachable",  "mini pc",             "stick pc"};
+    "desktop",    "low profile desktop", "laptop", "notebook",    "portable",   "hand held",
+    "all in one", "sub notebook",        "tablet", "convertible", "detachable", "mini pc",
+    "stick pc"};
 
 // Service names may carry a ".service" suffix.
 std::string_view StripServiceSuffix(std::string_view name) {

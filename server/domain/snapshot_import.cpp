@@ -13,7 +13,9 @@ constexpr enum_spelling::Table<ImportOutcome, 3> kOutcomes = {{{ImportOutcome::k
 
 }  // namespace
 
-std::string_view ToString(ImportOutcome outcome) { return enum_spelling::Spell(kOutcomes, outcome); }
+std::string_view ToString(ImportOutcome outcome) {
+  return enum_spelling::Spell(kOutcomes, outcome);
+}
 std::optional<ImportOutcome> ParseImportOutcome(std::string_view text) {
   return enum_spelling::Lookup(kOutcomes, text);
 }

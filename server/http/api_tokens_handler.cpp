@@ -67,9 +67,9 @@ ApiResponse CreateApiToken(ApiContext& context, const ApiRequest& request) {
   if (ttl_days->value_or(0) > 0) {
     expires_at_ms = context.clock.NowMs() + **ttl_days * 86'400'000;
   }
-  auto created =
-      context.store.ApiTokens().CreateApiToken(trimmed_name, *parsed_role, Sha256Hex(*plaintext),
-                                   plaintext->substr(0, kTokenHintLength), expires_at_ms);
+  auto created = context.store.ApiTokens().CreateApiToken(
+      trimmed_name, *parsed_role, Sha256Hex(*plaintext), plaintext->substr(0, kTokenHintLength),
+      expires_at_ms);
   if (!created.ok()) {
     return ErrorResponse(created.error());
   }
@@ -85,7 +85,8 @@ ApiResponse RevokeApiToken(ApiContext& context, const ApiRequest& request) {
   if (!id.ok()) {
     return ErrorResponse(id.error());
   }
-  if (auto revoked = context.store.ApiTokens().RevokeApiToken(*id, context.clock.NowMs()); !revoked.ok()) {
+  if (auto revoked = context.store.ApiTokens().RevokeApiToken(*id, context.clock.NowMs());
+      !revoked.ok()) {
     return ErrorResponse(revoked.error());
   }
   ApiResponse response;

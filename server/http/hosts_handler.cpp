@@ -187,8 +187,9 @@ std::optional<HistoryQuery> ParseHistoryQuery(ApiContext& context, const ApiRequ
   auto id = AgentIdParam(request);
   auto since = QueryInt(request, "since", 0, 0, INT64_MAX / 2);
   auto limit = QueryInt(request, "limit", kDefaultLimit, 1, kMaxLimit);
-  for (const Error* failure : {id.ok() ? nullptr : &id.error(), since.ok() ? nullptr : &since.error(),
-                               limit.ok() ? nullptr : &limit.error()}) {
+  for (const Error* failure :
+       {id.ok() ? nullptr : &id.error(), since.ok() ? nullptr : &since.error(),
+        limit.ok() ? nullptr : &limit.error()}) {
     if (failure != nullptr) {
       *error = ErrorResponse(*failure);
       return std::nullopt;
@@ -259,7 +260,8 @@ ApiResponse RevokeHost(ApiContext& context, const ApiRequest& request) {
   if (!id.ok()) {
     return ErrorResponse(id.error());
   }
-  if (auto revoked = context.store.Agents().RevokeAgent(*id, context.clock.NowMs()); !revoked.ok()) {
+  if (auto revoked = context.store.Agents().RevokeAgent(*id, context.clock.NowMs());
+      !revoked.ok()) {
     return HostError(revoked.error(), *id);
   }
   // The stored revocation stops future streams; this closes the one that may be open now.

@@ -200,7 +200,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     Lowest().expires_never();  // the worker pool may take a moment; nothing is being read
     auto request = ToApiRequest(parser_->get().base());
     if (!request.ok()) {
-      Respond(ErrorResponse(request.error()), parser_->get().version(), KeepAliveAfterEarlyAnswer());
+      Respond(ErrorResponse(request.error()), parser_->get().version(),
+              KeepAliveAfterEarlyAnswer());
       return;
     }
     request_ = std::move(request).value();
@@ -241,11 +242,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return;
     }
     parser_->body_limit(limit);  // still applies to a chunked body
-    const int seconds = std::max(Options().read_timeout_seconds,
-                                 route_->limits.body_read_timeout_seconds);
+    const int seconds =
+        std::max(Options().read_timeout_seconds, route_->limits.body_read_timeout_seconds);
     const auto expect = parser_->get().find(bhttp::field::expect);
-    if (expect != parser_->get().end() &&
-        beast::iequals(expect->value(), "100-continue")) {
+    if (expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue")) {
       // The client waits for this before sending the body (curl does, for large uploads).
       continue_.emplace(bhttp::status::continue_, parser_->get().version());
       Lowest().expires_after(std::chrono::seconds(Options().read_timeout_seconds));
@@ -262,10 +262,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void ReadBodyBytes(int timeout_seconds) {
     Lowest().expires_after(std::chrono::seconds(timeout_seconds));
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                        self->OnBody(ec);
-                      });
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
   }
 
   void OnBody(beast::error_code ec) {
@@ -299,13 +298,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   // From a worker: back to the strand to write.
   void Answer(ApiResponse response, bool body_read) {
-    net::post(stream_.get_executor(),
-              [self = this->shared_from_this(), response = std::move(response), body_read]() mutable {
-                const auto& request = self->parser_->get();
-                const bool keep_alive =
-                    body_read ? request.keep_alive() : self->KeepAliveAfterEarlyAnswer();
-                self->Respond(std::move(response), request.version(), keep_alive);
-              });
+    net::post(stream_.get_executor(), [self = this->shared_from_this(),
+                                       response = std::move(response), body_read]() mutable {
+      const auto& request = self->parser_->get();
+      const bool keep_alive = body_read ? request.keep_alive() : self->KeepAliveAfterEarlyAnswer();
+      self->Respond(std::move(response), request.version(), keep_alive);
+    });
   }
 
   // Answered before the body was read: the connection can carry on only if there was none.
@@ -418,10 +416,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void Write(std::shared_ptr<Response> response, bool keep_alive) {
     Lowest().expires_after(std::chrono::seconds(Options().read_timeout_seconds));
     bhttp::async_write(stream_, *response,
-                       [self = this->shared_from_this(), response, keep_alive](beast::error_code ec,
-                                                                               size_t) {
-                         self->OnWrite(ec, keep_alive);
-                       });
+                       [self = this->shared_from_this(), response, keep_alive](
+                           beast::error_code ec, size_t) { self->OnWrite(ec, keep_alive); });
   }
 
   void OnWrite(beast::error_code ec, bool keep_alive) {
@@ -451,13 +447,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // body gets to read the answer instead of a connection reset.
   void Linger() {
     Lowest().expires_after(std::chrono::seconds(rejecting_ ? 1 : kLingerSeconds));
-    Lowest().async_read_some(net::buffer(drain_), [self = this->shared_from_this()](
-                                                      beast::error_code ec, size_t bytes) {
-      self->lingered_bytes_ += bytes;
-      if (!ec && self->lingered_bytes_ < kLingerMaxBytes) {
-        self->Linger();
-      }
-    });
+    Lowest().async_read_some(net::buffer(drain_),
+                             [self = this->shared_from_this()](beast::error_code ec, size_t bytes) {
+                               self->lingered_bytes_ += bytes;
+                               if (!ec && self->lingered_bytes_ < kLingerMaxBytes) {
+                                 self->Linger();
+                               }
+                             });
   }
 
   static constexpr int kLingerSeconds = 5;

@@ -95,7 +95,8 @@ ApiResponse CreateImport(ApiContext& context, const ApiRequest& request) {
     }
     return ErrorResponse(envelope.error());
   }
-  auto candidates = context.store.Imports().FindEnrollmentTokensByHint(org->id, envelope->token_hint);
+  auto candidates =
+      context.store.Imports().FindEnrollmentTokensByHint(org->id, envelope->token_hint);
   if (!candidates.ok()) {
     return ErrorResponse(candidates.error());
   }

@@ -129,9 +129,7 @@ std::string ShellQuote(std::string_view text) {
   return out;
 }
 
-ApiResponse NotFound(std::string_view message) {
-  return ErrorResponse(404, "not_found", message);
-}
+ApiResponse NotFound(std::string_view message) { return ErrorResponse(404, "not_found", message); }
 
 ApiResponse ServeScript(const InstallSettings& settings) {
   auto script = ReadFile(settings.script_file, kMaxInstallScriptBytes);
@@ -148,8 +146,7 @@ ApiResponse ServeCa(const InstallSettings& settings) {
         "this server has no CA certificate configured (grpc.tls_ca / --tls-ca); ask the Dozor "
         "engineer for the CA file and enroll with dozor-agent enroll --ca FILE");
   }
-  return RawResponse(settings.ca_pem, "application/x-pem-file",
-                     "attachment; filename=\"ca.crt\"");
+  return RawResponse(settings.ca_pem, "application/x-pem-file", "attachment; filename=\"ca.crt\"");
 }
 
 ApiResponse ServeManifest(InstallSettings& settings, bool text) {
@@ -190,8 +187,9 @@ ApiResponse ServePackage(InstallSettings& settings, std::string_view name) {
     return ErrorResponse(500, "internal", "cannot read package " + std::string(name));
   }
   if (size > kMaxInstallFileBytes) {
-    return ErrorResponse(500, "internal", "package " + std::string(name) + " is larger than " +
-                                              std::to_string(kMaxInstallFileBytes) + " bytes");
+    return ErrorResponse(500, "internal",
+                         "package " + std::string(name) + " is larger than " +
+                             std::to_string(kMaxInstallFileBytes) + " bytes");
   }
   // Streamed from disk by the transport: a 200 MiB package is never held in memory.
   ApiResponse response;
@@ -203,8 +201,8 @@ ApiResponse ServePackage(InstallSettings& settings, std::string_view name) {
 
 }  // namespace
 
-Result<std::string> PackageChecksumCache::Sha256Of(const std::filesystem::path& file,
-                                                   uint64_t size, int64_t mtime_ns) {
+Result<std::string> PackageChecksumCache::Sha256Of(const std::filesystem::path& file, uint64_t size,
+                                                   int64_t mtime_ns) {
   {
     std::lock_guard lock(mutex_);
     const auto it = entries_.find(file.string());
@@ -235,8 +233,8 @@ Result<std::string> PublicKeyPin(std::string_view pem) {
   std::array<unsigned char, 64> base64{};
   const int written =
       EVP_EncodeBlock(base64.data(), digest.data(), static_cast<int>(digest.size()));
-  return "sha256//" + std::string(reinterpret_cast<const char*>(base64.data()),
-                                  static_cast<size_t>(written));
+  return "sha256//" +
+         std::string(reinterpret_cast<const char*>(base64.data()), static_cast<size_t>(written));
 }
 
 Status VerifyIssuedBy(std::string_view cert_chain_pem, std::string_view ca_pem) {
@@ -247,8 +245,8 @@ Status VerifyIssuedBy(std::string_view cert_chain_pem, std::string_view ca_pem) 
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(
       BIO_new_mem_buf(cert_chain_pem.data(), static_cast<int>(cert_chain_pem.size())), BIO_free);
   std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), X509_STORE_free);
-  std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509)*)>
-      chain(sk_X509_new_null(), [](STACK_OF(X509)* certs) { sk_X509_pop_free(certs, X509_free); });
+  std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509)*)> chain(
+      sk_X509_new_null(), [](STACK_OF(X509) * certs) { sk_X509_pop_free(certs, X509_free); });
   std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(),
                                                                       X509_STORE_CTX_free);
   if (!bio || !store || !chain || !ctx || X509_STORE_add_cert(store.get(), ca.get()) != 1) {
@@ -281,9 +279,8 @@ bool IsAgentPackageFileName(std::string_view name) {
 Result<InstallSettings> LoadInstallSettings(const InstallSources& sources) {
   InstallSettings settings;
   settings.packages_dir = sources.packages_dir;
-  settings.script_file = sources.script_file.empty()
-                             ? std::filesystem::path(kDefaultInstallScript)
-                             : sources.script_file;
+  settings.script_file = sources.script_file.empty() ? std::filesystem::path(kDefaultInstallScript)
+                                                     : sources.script_file;
   if (!sources.ca_file.empty()) {
     auto pem = ReadFile(sources.ca_file, kMaxCertificateBytes);
     if (!pem.ok()) {
@@ -300,7 +297,8 @@ Result<InstallSettings> LoadInstallSettings(const InstallSources& sources) {
     if (!IsBaseUrl(sources.public_url)) {
       return MakeError(ErrorCode::kInvalidArgument,
                        "install.public_url (--install-public-url) must look like "
-                       "https://host:port, got \"" + sources.public_url + "\"");
+                       "https://host:port, got \"" +
+                           sources.public_url + "\"");
     }
     settings.public_url = sources.public_url;
     if (settings.public_url.back() == '/') {
@@ -357,9 +355,9 @@ Result<nlohmann::json> PackageManifest(InstallSettings& settings) {
   std::error_code ec;
   std::filesystem::directory_iterator it(settings.packages_dir, ec);
   if (ec) {
-    return MakeError(ErrorCode::kUnavailable, "cannot list install.packages_dir " +
-                                                  settings.packages_dir.string() + ": " +
-                                                  ec.message());
+    return MakeError(
+        ErrorCode::kUnavailable,
+        "cannot list install.packages_dir " + settings.packages_dir.string() + ": " + ec.message());
   }
   std::vector<std::string> names;
   for (const auto& entry : it) {
@@ -402,9 +400,8 @@ void RegisterInstallRoutes(Router& router, ApiContext& context) {
              [&context](ApiRequest&) { return ServeScript(context.install); });
   router.Add("GET", "/ca.crt", Access::kPublic,
              [&context](ApiRequest&) { return ServeCa(context.install); });
-  router.Add("GET", "/packages", Access::kPublic, [&context](ApiRequest&) {
-    return ServeManifest(context.install, /*text=*/false);
-  });
+  router.Add("GET", "/packages", Access::kPublic,
+             [&context](ApiRequest&) { return ServeManifest(context.install, /*text=*/false); });
   router.Add("GET", "/packages/{file}", Access::kPublic, [&context](ApiRequest& request) {
     return ServePackage(context.install, request.params.at("file"));
   });

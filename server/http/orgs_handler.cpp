@@ -168,7 +168,8 @@ nlohmann::json SnapshotJson(const AuditSnapshot& snapshot) {
   return out;
 }
 
-Result<nlohmann::json> OptionalSnapshotJson(OrganizationStore& store, int64_t org_id, AuditSnapshotKind kind) {
+Result<nlohmann::json> OptionalSnapshotJson(OrganizationStore& store, int64_t org_id,
+                                            AuditSnapshotKind kind) {
   DOZOR_ASSIGN_OR_RETURN(std::optional<AuditSnapshot> snapshot,
                          store.GetAuditSnapshot(org_id, kind));
   return snapshot.has_value() ? SnapshotJson(*snapshot) : nlohmann::json(nullptr);
@@ -181,11 +182,13 @@ ApiResponse ContractResponse(ApiContext& context, const Organization& org) {
   if (!events.ok()) {
     return ErrorResponse(events.error());
   }
-  auto first_audit = OptionalSnapshotJson(context.store.Organizations(), org.id, AuditSnapshotKind::kFirstAudit);
+  auto first_audit =
+      OptionalSnapshotJson(context.store.Organizations(), org.id, AuditSnapshotKind::kFirstAudit);
   if (!first_audit.ok()) {
     return ErrorResponse(first_audit.error());
   }
-  auto signing = OptionalSnapshotJson(context.store.Organizations(), org.id, AuditSnapshotKind::kSigning);
+  auto signing =
+      OptionalSnapshotJson(context.store.Organizations(), org.id, AuditSnapshotKind::kSigning);
   if (!signing.ok()) {
     return ErrorResponse(signing.error());
   }
@@ -262,8 +265,8 @@ ApiResponse RecordSnapshot(ApiContext& context, const ApiRequest& request) {
   if (!org.ok()) {
     return ErrorResponse(org.error());
   }
-  auto snapshot =
-      context.store.Organizations().RecordAuditSnapshot(org->id, *chosen, ActorOf(request), context.clock.NowMs());
+  auto snapshot = context.store.Organizations().RecordAuditSnapshot(
+      org->id, *chosen, ActorOf(request), context.clock.NowMs());
   if (!snapshot.ok()) {
     return ErrorResponse(snapshot.error());
   }

@@ -18,15 +18,31 @@ constexpr std::string_view kAuthPrefix = "Dozor ";
 grpc::Status ToGrpcStatus(const Error& error) {
   grpc::StatusCode code = grpc::StatusCode::INTERNAL;
   switch (error.code) {
-    case ErrorCode::kInvalidArgument: code = grpc::StatusCode::INVALID_ARGUMENT; break;
-    case ErrorCode::kNotFound: code = grpc::StatusCode::NOT_FOUND; break;
-    case ErrorCode::kAlreadyExists: code = grpc::StatusCode::ALREADY_EXISTS; break;
-    case ErrorCode::kPermissionDenied: code = grpc::StatusCode::PERMISSION_DENIED; break;
-    case ErrorCode::kUnavailable: code = grpc::StatusCode::UNAVAILABLE; break;
-    case ErrorCode::kResourceExhausted: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
-    case ErrorCode::kFailedPrecondition: code = grpc::StatusCode::FAILED_PRECONDITION; break;
+    case ErrorCode::kInvalidArgument:
+      code = grpc::StatusCode::INVALID_ARGUMENT;
+      break;
+    case ErrorCode::kNotFound:
+      code = grpc::StatusCode::NOT_FOUND;
+      break;
+    case ErrorCode::kAlreadyExists:
+      code = grpc::StatusCode::ALREADY_EXISTS;
+      break;
+    case ErrorCode::kPermissionDenied:
+      code = grpc::StatusCode::PERMISSION_DENIED;
+      break;
+    case ErrorCode::kUnavailable:
+      code = grpc::StatusCode::UNAVAILABLE;
+      break;
+    case ErrorCode::kResourceExhausted:
+      code = grpc::StatusCode::RESOURCE_EXHAUSTED;
+      break;
+    case ErrorCode::kFailedPrecondition:
+      code = grpc::StatusCode::FAILED_PRECONDITION;
+      break;
     case ErrorCode::kDataLoss:
-    case ErrorCode::kInternal: code = grpc::StatusCode::INTERNAL; break;
+    case ErrorCode::kInternal:
+      code = grpc::StatusCode::INTERNAL;
+      break;
   }
   return grpc::Status(code, error.message);
 }
@@ -124,16 +140,21 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ServerMes
   void OnCommittedLocked(const Result<CommitResult>& result) {
     --in_flight_;
     if (!result.ok()) {
-      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                "server storage unavailable, retry later: " + result.error().message));
+      FinishLocked(
+          grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                       "server storage unavailable, retry later: " + result.error().message));
       return;
     }
     ServerMessage message;
     auto* ack = message.mutable_ack();
     ack->set_seq(result->seq);
     switch (result->outcome) {
-      case CommitOutcome::kStored: ack->set_outcome(dozor::v1::Ack::STORED); break;
-      case CommitOutcome::kDuplicate: ack->set_outcome(dozor::v1::Ack::DUPLICATE); break;
+      case CommitOutcome::kStored:
+        ack->set_outcome(dozor::v1::Ack::STORED);
+        break;
+      case CommitOutcome::kDuplicate:
+        ack->set_outcome(dozor::v1::Ack::DUPLICATE);
+        break;
       case CommitOutcome::kRejected:
         ack->set_outcome(dozor::v1::Ack::REJECTED);
         ack->set_reason(result->reason);
@@ -189,13 +210,15 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ServerMes
     auto credential = service_.agents().GetAgentCredential(agent_id);
     if (!credential.ok()) {
       if (credential.error().code == ErrorCode::kNotFound) return denied;
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "cannot check credentials: " + credential.error().message);
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "cannot check credentials: " + credential.error().message);
     }
     if (!ConstantTimeEquals(Sha256Hex(secret), credential->secret_hash)) {
       return denied;
     }
     if (credential->revoked) {
-      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "agent " + agent_id + " has been revoked");
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          "agent " + agent_id + " has been revoked");
     }
     *out = std::move(credential).value();
     return grpc::Status::OK;
@@ -228,14 +251,15 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ServerMes
     report.report.Swap(incoming_.mutable_report());
     std::weak_ptr<StreamState> weak = state_;
     ++in_flight_;
-    bool queued = service_.writer().Submit(std::move(report), [weak](const Result<CommitResult>& result) {
-      auto state = weak.lock();
-      if (!state) return;
-      std::lock_guard lock(state->mutex);
-      if (state->reactor != nullptr) {
-        state->reactor->OnCommittedLocked(result);
-      }
-    });
+    bool queued =
+        service_.writer().Submit(std::move(report), [weak](const Result<CommitResult>& result) {
+          auto state = weak.lock();
+          if (!state) return;
+          std::lock_guard lock(state->mutex);
+          if (state->reactor != nullptr) {
+            state->reactor->OnCommittedLocked(result);
+          }
+        });
     if (!queued) {
       --in_flight_;
       FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server overloaded, retry later"));
@@ -275,7 +299,8 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ServerMes
   bool pending_finish_ = false;
 };
 
-IngestService::IngestService(AgentStore& agents, ReportWriter& writer, const Clock& clock, IngestOptions options)
+IngestService::IngestService(AgentStore& agents, ReportWriter& writer, const Clock& clock,
+                             IngestOptions options)
     : agents_(agents), writer_(writer), clock_(clock), options_(options) {}
 
 IngestService::~IngestService() = default;
@@ -310,7 +335,8 @@ grpc::ServerUnaryReactor* IngestService::Enroll(grpc::CallbackServerContext* con
       reactor->Finish(ToGrpcStatus(enrolled.error()));
       return reactor;
     }
-    spdlog::info("enrolled agent {} ({}) into {}", agent.agent_id, agent.hostname, enrolled->org_name);
+    spdlog::info("enrolled agent {} ({}) into {}", agent.agent_id, agent.hostname,
+                 enrolled->org_name);
     response->set_agent_id(agent.agent_id);
     response->set_agent_secret(*secret);
     response->set_organization(enrolled->org_name);
@@ -322,11 +348,13 @@ grpc::ServerUnaryReactor* IngestService::Enroll(grpc::CallbackServerContext* con
   return reactor;
 }
 
-grpc::ServerBidiReactor<AgentMessage, ServerMessage>* IngestService::Connect(grpc::CallbackServerContext* context) {
+grpc::ServerBidiReactor<AgentMessage, ServerMessage>* IngestService::Connect(
+    grpc::CallbackServerContext* context) {
   return new AgentStream(*this, context);
 }
 
-void IngestService::Register(const std::string& agent_id, const std::shared_ptr<StreamState>& state) {
+void IngestService::Register(const std::string& agent_id,
+                             const std::shared_ptr<StreamState>& state) {
   std::shared_ptr<StreamState> previous;
   {
     std::lock_guard lock(registry_mutex_);
@@ -337,8 +365,8 @@ void IngestService::Register(const std::string& agent_id, const std::shared_ptr<
   if (previous) {
     std::lock_guard lock(previous->mutex);
     if (previous->reactor != nullptr) {
-      previous->reactor->FinishLocked(
-          grpc::Status(grpc::StatusCode::ABORTED, "superseded by a newer connection of the same agent"));
+      previous->reactor->FinishLocked(grpc::Status(
+          grpc::StatusCode::ABORTED, "superseded by a newer connection of the same agent"));
     }
   }
 }
@@ -373,13 +401,15 @@ Result<uint64_t> IngestService::SendCommand(std::string_view agent_id, dozor::v1
     if (it != streams_.end()) state = it->second.lock();
   }
   if (!state) {
-    return MakeError(ErrorCode::kUnavailable, "agent " + std::string(agent_id) + " is not connected");
+    return MakeError(ErrorCode::kUnavailable,
+                     "agent " + std::string(agent_id) + " is not connected");
   }
   uint64_t id = next_command_id_++;
   command.set_id(id);
   std::lock_guard lock(state->mutex);
   if (state->reactor == nullptr) {
-    return MakeError(ErrorCode::kUnavailable, "agent " + std::string(agent_id) + " is not connected");
+    return MakeError(ErrorCode::kUnavailable,
+                     "agent " + std::string(agent_id) + " is not connected");
   }
   ServerMessage message;
   *message.mutable_command() = std::move(command);
@@ -397,7 +427,8 @@ void IngestService::Disconnect(std::string_view agent_id) {
   if (state) {
     std::lock_guard lock(state->mutex);
     if (state->reactor != nullptr) {
-      state->reactor->FinishLocked(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "agent has been revoked"));
+      state->reactor->FinishLocked(
+          grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "agent has been revoked"));
     }
   }
 }

@@ -35,7 +35,8 @@ struct StreamState;  // shared between a stream's reactor and the writer's compl
 
 class IngestService final : public dozor::v1::AgentService::CallbackService, public AgentControl {
  public:
-  IngestService(AgentStore& agents, ReportWriter& writer, const Clock& clock, IngestOptions options = {});
+  IngestService(AgentStore& agents, ReportWriter& writer, const Clock& clock,
+                IngestOptions options = {});
   ~IngestService() override;
 
   grpc::ServerUnaryReactor* Enroll(grpc::CallbackServerContext* context,

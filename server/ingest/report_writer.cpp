@@ -6,7 +6,8 @@
 
 namespace dozor::server {
 
-ReportWriter::ReportWriter(HostStore& hosts, ReportWriterOptions options) : hosts_(hosts), options_(options) {}
+ReportWriter::ReportWriter(HostStore& hosts, ReportWriterOptions options)
+    : hosts_(hosts), options_(options) {}
 
 ReportWriter::~ReportWriter() { Stop(); }
 
@@ -82,7 +83,8 @@ void ReportWriter::Run() {
     if (!results.ok()) {
       // Nothing of the batch is committed, so nothing is acked: each stream is closed with an
       // error and its agent resends after reconnecting.
-      spdlog::error("committing a batch of {} reports failed: {}", batch.size(), results.error().ToString());
+      spdlog::error("committing a batch of {} reports failed: {}", batch.size(),
+                    results.error().ToString());
       for (auto& pending : batch) {
         pending.done(results.error());
       }

@@ -65,7 +65,8 @@ Status CheckDouble(double value, const std::string& path) {
 }
 
 // Walks every set field with reflection, so a field added to the contract is bounded automatically.
-Status CheckMessage(const Message& message, const std::string& path, const ReportLimits& limits, int depth) {
+Status CheckMessage(const Message& message, const std::string& path, const ReportLimits& limits,
+                    int depth) {
   if (depth > 16) {
     return FieldError(path, "nesting too deep");
   }
@@ -85,19 +86,22 @@ Status CheckMessage(const Message& message, const std::string& path, const Repor
         switch (field->cpp_type()) {
           case FieldDescriptor::CPPTYPE_STRING: {
             std::string scratch;
-            const std::string& value = reflection->GetRepeatedStringReference(message, field, i, &scratch);
+            const std::string& value =
+                reflection->GetRepeatedStringReference(message, field, i, &scratch);
             DOZOR_RETURN_IF_ERROR(CheckString(value, item_path, limits));
             break;
           }
           case FieldDescriptor::CPPTYPE_DOUBLE:
-            DOZOR_RETURN_IF_ERROR(CheckDouble(reflection->GetRepeatedDouble(message, field, i), item_path));
+            DOZOR_RETURN_IF_ERROR(
+                CheckDouble(reflection->GetRepeatedDouble(message, field, i), item_path));
             break;
           case FieldDescriptor::CPPTYPE_FLOAT:
-            DOZOR_RETURN_IF_ERROR(CheckDouble(reflection->GetRepeatedFloat(message, field, i), item_path));
+            DOZOR_RETURN_IF_ERROR(
+                CheckDouble(reflection->GetRepeatedFloat(message, field, i), item_path));
             break;
           case FieldDescriptor::CPPTYPE_MESSAGE:
-            DOZOR_RETURN_IF_ERROR(
-                CheckMessage(reflection->GetRepeatedMessage(message, field, i), item_path, limits, depth + 1));
+            DOZOR_RETURN_IF_ERROR(CheckMessage(reflection->GetRepeatedMessage(message, field, i),
+                                               item_path, limits, depth + 1));
             break;
           default:
             break;
@@ -108,7 +112,8 @@ Status CheckMessage(const Message& message, const std::string& path, const Repor
     switch (field->cpp_type()) {
       case FieldDescriptor::CPPTYPE_STRING: {
         std::string scratch;
-        DOZOR_RETURN_IF_ERROR(CheckString(reflection->GetStringReference(message, field, &scratch), field_path, limits));
+        DOZOR_RETURN_IF_ERROR(CheckString(reflection->GetStringReference(message, field, &scratch),
+                                          field_path, limits));
         break;
       }
       case FieldDescriptor::CPPTYPE_DOUBLE:
@@ -118,7 +123,8 @@ Status CheckMessage(const Message& message, const std::string& path, const Repor
         DOZOR_RETURN_IF_ERROR(CheckDouble(reflection->GetFloat(message, field), field_path));
         break;
       case FieldDescriptor::CPPTYPE_MESSAGE:
-        DOZOR_RETURN_IF_ERROR(CheckMessage(reflection->GetMessage(message, field), field_path, limits, depth + 1));
+        DOZOR_RETURN_IF_ERROR(
+            CheckMessage(reflection->GetMessage(message, field), field_path, limits, depth + 1));
         break;
       default:
         break;

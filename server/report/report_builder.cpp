@@ -90,15 +90,15 @@ ProgressComparison Compare(const AuditSnapshot& snapshot, const std::vector<Find
     }
     auto key = std::make_pair(finding.rule_id, finding.target);
     active.insert(key);
-    auto item = ItemOf(finding.rule_id, finding.hostname, std::string(ToString(finding.severity)), pack,
-                       lang);
+    auto item = ItemOf(finding.rule_id, finding.hostname, std::string(ToString(finding.severity)),
+                       pack, lang);
     (baseline.count(key) != 0 ? out.still_open : out.new_since).push_back(std::move(item));
   }
   for (const auto& entry : snapshot.findings) {
     auto key = std::make_pair(entry.rule_id, entry.target);
     if (baseline.count(key) != 0 && active.count(key) == 0) {
-      out.fixed_since.push_back(ItemOf(entry.rule_id, entry.hostname,
-                                            std::string(ToString(entry.severity)), pack, lang));
+      out.fixed_since.push_back(
+          ItemOf(entry.rule_id, entry.hostname, std::string(ToString(entry.severity)), pack, lang));
       active.insert(key);  // a snapshot should not repeat a target; never list it twice
     }
   }
@@ -209,14 +209,17 @@ Result<AuditReport> BuildAuditReport(OrganizationStore& organizations, FindingSt
                                      HostStore& hosts, const rules::RulePack& pack, int64_t org_id,
                                      int64_t now_ms, std::string_view lang) {
   ReportSources sources;
-  DOZOR_ASSIGN_OR_RETURN(sources.organization, organizations.FindOrganization(std::to_string(org_id)));
+  DOZOR_ASSIGN_OR_RETURN(sources.organization,
+                         organizations.FindOrganization(std::to_string(org_id)));
   FindingFilter filter;
   filter.org_id = org_id;
   filter.states.assign(std::begin(kActiveFindingStates), std::end(kActiveFindingStates));
   filter.limit = kMaxReportFindings;
   DOZOR_ASSIGN_OR_RETURN(sources.findings, findings.ListFindings(filter));
-  DOZOR_ASSIGN_OR_RETURN(sources.first_audit, organizations.GetAuditSnapshot(org_id, AuditSnapshotKind::kFirstAudit));
-  DOZOR_ASSIGN_OR_RETURN(sources.signing, organizations.GetAuditSnapshot(org_id, AuditSnapshotKind::kSigning));
+  DOZOR_ASSIGN_OR_RETURN(sources.first_audit,
+                         organizations.GetAuditSnapshot(org_id, AuditSnapshotKind::kFirstAudit));
+  DOZOR_ASSIGN_OR_RETURN(sources.signing,
+                         organizations.GetAuditSnapshot(org_id, AuditSnapshotKind::kSigning));
   DOZOR_ASSIGN_OR_RETURN(sources.estate, hosts.GetEstateSummary(org_id, NotablePackages()));
   return AssembleAuditReport(sources, pack, now_ms, lang);
 }

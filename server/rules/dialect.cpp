@@ -54,8 +54,8 @@ std::optional<DialectViolation> Tokenize(std::string_view sql, std::vector<Token
                               "double quotes are not portable (SQLite reads an unknown \"name\" "
                               "as a string): write names unquoted and strings in 'single quotes'"};
     } else if (c == '`' || c == '[') {
-      return DialectViolation{i, std::string("names quoted with ") + c +
-                                     " are SQLite-only: write names unquoted"};
+      return DialectViolation{
+          i, std::string("names quoted with ") + c + " are SQLite-only: write names unquoted"};
     } else if (c == ':' && i + 1 < sql.size() && sql[i + 1] == ':') {
       return DialectViolation{i, "the :: cast is PostgreSQL-only: use CAST(x AS type)"};
     } else if (c == ':' && i + 1 < sql.size() && IsWordStart(sql[i + 1])) {
@@ -73,8 +73,9 @@ std::optional<DialectViolation> Tokenize(std::string_view sql, std::vector<Token
         ++j;
       }
       if (j < sql.size() && sql[j] == '\'' && j - i == 1) {
-        return DialectViolation{i, "prefixed string literals (x'..', E'..', N'..') are not "
-                                   "portable"};
+        return DialectViolation{i,
+                                "prefixed string literals (x'..', E'..', N'..') are not "
+                                "portable"};
       }
       out.push_back({TokenKind::kWord, Lower(sql.substr(i, j - i)), i});
       i = j;
@@ -85,16 +86,16 @@ std::optional<DialectViolation> Tokenize(std::string_view sql, std::vector<Token
         return DialectViolation{i, "hexadecimal literals are not portable"};
       }
       size_t j = i;
-      while (j < sql.size() && (IsWordChar(sql[j]) || sql[j] == '.' ||
-                                ((sql[j] == '+' || sql[j] == '-') &&
-                                 (sql[j - 1] == 'e' || sql[j - 1] == 'E')))) {
+      while (j < sql.size() &&
+             (IsWordChar(sql[j]) || sql[j] == '.' ||
+              ((sql[j] == '+' || sql[j] == '-') && (sql[j - 1] == 'e' || sql[j - 1] == 'E')))) {
         ++j;
       }
       out.push_back({TokenKind::kNumber, std::string(sql.substr(i, j - i)), i});
       i = j;
     } else {
-      static constexpr std::string_view kTwoChar[] = {"<=", ">=", "<>", "!=", "==", "||",
-                                                     "<<", ">>"};
+      static constexpr std::string_view kTwoChar[] = {
+          "<=", ">=", "<>", "!=", "==", "||", "<<", ">>"};
       size_t length = 1;
       for (std::string_view two : kTwoChar) {
         if (sql.substr(i, 2) == two) {
@@ -114,8 +115,8 @@ std::optional<DialectViolation> Tokenize(std::string_view sql, std::vector<Token
 const std::set<std::string, std::less<>>& PortableFunctions() {
   static const std::set<std::string, std::less<>> kNames = {
       // scalar
-      "abs", "coalesce", "nullif", "lower", "upper", "length", "substr", "replace", "trim",
-      "ltrim", "rtrim", "round", "floor", "ceil", "sqrt",
+      "abs", "coalesce", "nullif", "lower", "upper", "length", "substr", "replace", "trim", "ltrim",
+      "rtrim", "round", "floor", "ceil", "sqrt",
       // aggregate (min/max with one argument only)
       "count", "sum", "avg", "min", "max",
       // window
@@ -159,11 +160,11 @@ std::string FunctionAdvice(std::string_view name) {
 // Words that may stand before "(" without being a function call.
 bool IsKeywordBeforeParenthesis(std::string_view word) {
   static const std::set<std::string, std::less<>> kWords = {
-      "in",    "exists",  "as",     "values", "using", "over",   "filter", "and",
-      "or",    "not",     "on",     "where",  "from",  "select", "when",   "then",
-      "else",  "join",    "union",  "all",    "by",    "having", "case",   "between",
-      "is",    "like",    "recursive", "materialized", "distinct", "with", "except",
-      "intersect", "partition", "lateral", "return"};
+      "in",       "exists", "as",      "values",    "using",     "over",      "filter",
+      "and",      "or",     "not",     "on",        "where",     "from",      "select",
+      "when",     "then",   "else",    "join",      "union",     "all",       "by",
+      "having",   "case",   "between", "is",        "like",      "recursive", "materialized",
+      "distinct", "with",   "except",  "intersect", "partition", "lateral",   "return"};
   return kWords.count(word) != 0;
 }
 
@@ -244,20 +245,23 @@ std::optional<DialectViolation> CheckRuleDialect(std::string_view sql) {
     const std::string& word = token.text;
     if (word == "glob" || word == "regexp" || word == "match" || word == "ilike" ||
         word == "similar") {
-      return DialectViolation{token.offset, word + " is not portable: use LIKE (on "
-                                                          "lower(x) for a case-insensitive match)"};
+      return DialectViolation{token.offset, word +
+                                                " is not portable: use LIKE (on "
+                                                "lower(x) for a case-insensitive match)"};
     }
     if (word == "isnull" || word == "notnull") {
       return DialectViolation{token.offset, "use IS NULL / IS NOT NULL"};
     }
     if (word == "rowid" || word == "_rowid_" || word == "oid" || word == "ctid") {
-      return DialectViolation{token.offset, "row identifiers are backend internals: use the "
-                                            "views' columns"};
+      return DialectViolation{token.offset,
+                              "row identifiers are backend internals: use the "
+                              "views' columns"};
     }
     if (word == "current_date" || word == "current_time" || word == "current_timestamp" ||
         word == "localtime" || word == "localtimestamp") {
-      return DialectViolation{token.offset, "rules read time from :now_ms (the evaluation's "
-                                            "clock), never from the database"};
+      return DialectViolation{token.offset,
+                              "rules read time from :now_ms (the evaluation's "
+                              "clock), never from the database"};
     }
     if (word == "collate") {
       return DialectViolation{token.offset, "COLLATE names differ between backends"};
@@ -266,8 +270,9 @@ std::optional<DialectViolation> CheckRuleDialect(std::string_view sql) {
       return DialectViolation{token.offset, "INDEXED BY is SQLite-only"};
     }
     if (word == "true" || word == "false") {
-      return DialectViolation{token.offset, "flags are the integers 0 and 1 on every backend: "
-                                            "compare with = 1 / = 0"};
+      return DialectViolation{token.offset,
+                              "flags are the integers 0 and 1 on every backend: "
+                              "compare with = 1 / = 0"};
     }
     if (word == "is" && next != nullptr) {
       size_t k = i + 1;
@@ -276,8 +281,9 @@ std::optional<DialectViolation> CheckRuleDialect(std::string_view sql) {
       }
       const Token* operand = at(k);
       if (operand == nullptr || !(IsWord(*operand, "null") || IsWord(*operand, "distinct"))) {
-        return DialectViolation{token.offset, "IS / IS NOT compare with NULL only (SQLite's "
-                                              "IS with a value is IS NOT DISTINCT FROM)"};
+        return DialectViolation{token.offset,
+                                "IS / IS NOT compare with NULL only (SQLite's "
+                                "IS with a value is IS NOT DISTINCT FROM)"};
       }
     }
     if (word == "limit") {
@@ -288,8 +294,9 @@ std::optional<DialectViolation> CheckRuleDialect(std::string_view sql) {
         ++k;
       }
       if (k < tokens.size() && IsSymbol(tokens[k], ",")) {
-        return DialectViolation{tokens[k].offset, "LIMIT a, b is SQLite-only: use LIMIT b "
-                                                  "OFFSET a"};
+        return DialectViolation{tokens[k].offset,
+                                "LIMIT a, b is SQLite-only: use LIMIT b "
+                                "OFFSET a"};
       }
     }
     if (word == "like" && next != nullptr && next->kind == TokenKind::kString &&
@@ -320,10 +327,12 @@ std::optional<DialectViolation> CheckRuleDialect(std::string_view sql) {
         type += (type.empty() ? "" : " ") + tokens[k].text;
       }
       if (type != "bigint" && type != "double precision" && type != "text") {
-        return DialectViolation{as < close ? tokens[as + 1].offset : token.offset,
-                                "CAST to '" + type + "' is not portable: cast to BIGINT, DOUBLE "
-                                "PRECISION or TEXT (and floor()/round() a fraction first: SQLite "
-                                "truncates, PostgreSQL rounds)"};
+        return DialectViolation{
+            as < close ? tokens[as + 1].offset : token.offset,
+            "CAST to '" + type +
+                "' is not portable: cast to BIGINT, DOUBLE "
+                "PRECISION or TEXT (and floor()/round() a fraction first: SQLite "
+                "truncates, PostgreSQL rounds)"};
       }
       continue;
     }
@@ -335,14 +344,13 @@ std::optional<DialectViolation> CheckRuleDialect(std::string_view sql) {
     // not a call (a call is followed by AS and an alias, never by AS and a parenthesis).
     if (const Token* after = at(close + 1); after != nullptr && IsWord(*after, "as")) {
       const Token* body = at(close + 2);
-      if (body != nullptr && (IsSymbol(*body, "(") || IsWord(*body, "materialized") ||
-                              IsWord(*body, "not"))) {
+      if (body != nullptr &&
+          (IsSymbol(*body, "(") || IsWord(*body, "materialized") || IsWord(*body, "not"))) {
         continue;
       }
     }
     if (PortableFunctions().count(word) == 0) {
-      return DialectViolation{token.offset, "function " + word +
-                                                "() is not in the rule dialect: " +
+      return DialectViolation{token.offset, "function " + word + "() is not in the rule dialect: " +
                                                 FunctionAdvice(word)};
     }
     int commas = TopLevelCommas(tokens, i + 1, close);

@@ -31,8 +31,9 @@ std::string ParamValueToString(const ParamValue& value);
 struct Rule {
   std::string id;
   RuleScope scope = RuleScope::kHost;
-  std::string category;  // hardware | network | os | security | software | backup | business-application
-  std::string severity;  // critical | high | medium | low | info
+  std::string
+      category;  // hardware | network | os | security | software | backup | business-application
+  std::string severity;                // critical | high | medium | low | info
   std::vector<std::string> contracts;  // technical | application | complex
   std::string effort;
   LocalizedText title, why, remediation, evidence_template;
@@ -40,8 +41,8 @@ struct Rule {
   std::string condition_sql;
   std::string sustain_sql;  // empty: no hysteresis
   std::vector<std::pair<std::string, ParamValue>> params;
-  std::string source;       // "builtin:disk-space-low.toml" or the file path
-  int condition_line = 0;   // line of `condition` in the file, for error messages
+  std::string source;      // "builtin:disk-space-low.toml" or the file path
+  int condition_line = 0;  // line of `condition` in the file, for error messages
   int sustain_line = 0;
   int id_line = 1;
   bool builtin = false;

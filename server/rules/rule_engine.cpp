@@ -21,8 +21,8 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 const std::set<std::string>& HealthViews() {
-  static const std::set<std::string> kViews = {"health",     "health_fs",     "health_nic",
-                                              "fs_trend",   "health_latest", "health_fs_latest"};
+  static const std::set<std::string> kViews = {"health",   "health_fs",     "health_nic",
+                                               "fs_trend", "health_latest", "health_fs_latest"};
   return kViews;
 }
 
@@ -62,17 +62,16 @@ void PointAt(std::string_view sql, int offset, RuleLoadError& error) {
   std::string_view before = sql.substr(0, static_cast<size_t>(offset));
   error.line += static_cast<int>(std::count(before.begin(), before.end(), '\n'));
   size_t last_newline = before.rfind('\n');
-  error.column = static_cast<int>(last_newline == std::string_view::npos
-                                      ? before.size() + 1
-                                      : before.size() - last_newline);
+  error.column = static_cast<int>(
+      last_newline == std::string_view::npos ? before.size() + 1 : before.size() - last_newline);
 }
 
 // Prepares one rule SQL text on `session`; on failure fills `error` with file:line:col. The
 // backend refuses what is unsafe (writes, tables, unknown functions); the dialect checker then
 // refuses what would not run the same on every backend.
-bool PrepareRuleSql(FactSession& session, const Rule& rule, const std::string& sql,
-                    int first_line, std::string_view what, std::set<std::string>& views,
-                    bool& reads_last_seen, RuleStatement& out, RuleLoadError& error) {
+bool PrepareRuleSql(FactSession& session, const Rule& rule, const std::string& sql, int first_line,
+                    std::string_view what, std::set<std::string>& views, bool& reads_last_seen,
+                    RuleStatement& out, RuleLoadError& error) {
   error.source = rule.source;
   error.line = first_line > 0 ? first_line : 1;
   error.column = 1;
@@ -164,8 +163,8 @@ struct RuleEngine::Impl {
   // Runs a rule's sustain query on the scoped session over only `targets` (hosts, or the
   // hosts of organisations for estate rules).
   Status RunSustainScoped(const CompiledRule& compiled_rule, RuleScope scope,
-                          const std::vector<int64_t>& targets, int64_t now_ms,
-                          int64_t& total_rows, TargetRows& out);
+                          const std::vector<int64_t>& targets, int64_t now_ms, int64_t& total_rows,
+                          TargetRows& out);
   // A window rule says nothing about a host without fresh samples: every active finding of such a
   // host gets an evidence-less sustain hit, which the store treats as "leave it as it is". Without
   // `active` (too many findings to list) those findings resolve as before.
@@ -213,19 +212,17 @@ Status RuleEngine::Impl::Prepare() {
     CompiledRule compiled_rule;
     RuleLoadError error;
     bool reads_last_seen = false;
-    bool ok = PrepareRuleSql(*full, rule, rule.condition_sql, rule.condition_line, "condition",
-                             compiled_rule.views, reads_last_seen, compiled_rule.condition_full,
-                             error) &&
-              PrepareRuleSql(*scoped, rule, rule.condition_sql, rule.condition_line,
-                             "condition", compiled_rule.views, reads_last_seen,
-                             compiled_rule.condition_scoped, error);
+    bool ok =
+        PrepareRuleSql(*full, rule, rule.condition_sql, rule.condition_line, "condition",
+                       compiled_rule.views, reads_last_seen, compiled_rule.condition_full, error) &&
+        PrepareRuleSql(*scoped, rule, rule.condition_sql, rule.condition_line, "condition",
+                       compiled_rule.views, reads_last_seen, compiled_rule.condition_scoped, error);
     if (ok && !rule.sustain_sql.empty()) {
-      ok = PrepareRuleSql(*full, rule, rule.sustain_sql, rule.sustain_line, "sustain",
-                          compiled_rule.views, reads_last_seen, compiled_rule.sustain_full,
-                          error) &&
-           PrepareRuleSql(*scoped, rule, rule.sustain_sql, rule.sustain_line, "sustain",
-                          compiled_rule.views, reads_last_seen, compiled_rule.sustain_scoped,
-                          error);
+      ok =
+          PrepareRuleSql(*full, rule, rule.sustain_sql, rule.sustain_line, "sustain",
+                         compiled_rule.views, reads_last_seen, compiled_rule.sustain_full, error) &&
+          PrepareRuleSql(*scoped, rule, rule.sustain_sql, rule.sustain_line, "sustain",
+                         compiled_rule.views, reads_last_seen, compiled_rule.sustain_scoped, error);
     }
     if (!ok) {
       pack.errors.push_back(std::move(error));
@@ -251,32 +248,32 @@ Status RuleEngine::Impl::RunStatement(FactSession& session, const RuleStatement&
   }
   const auto& names = statement.stmt->column_names();
   bool too_many = false;
-  Status status = session.Run(
-      *statement.stmt, std::chrono::milliseconds(options.statement_timeout_ms),
-      [&](const FactRow& row) {
-        if (++total_rows > options.max_rows_per_rule) {
-          too_many = true;
-          return false;
-        }
-        if (row.IsNull(statement.key_column)) {
-          return true;
-        }
-        Json& rows = out[row.Int(statement.key_column)];
-        if (!rows.is_array()) {
-          rows = Json::array();
-        }
-        if (rows.size() >= static_cast<size_t>(options.max_evidence_rows_per_target)) {
-          return true;
-        }
-        Json evidence = Json::object();
-        for (size_t c = 0; c < row.size(); ++c) {
-          if (c != statement.key_column) {
-            AppendColumn(evidence, names[c], row.Get(c));
-          }
-        }
-        rows.push_back(std::move(evidence));
-        return true;
-      });
+  Status status =
+      session.Run(*statement.stmt, std::chrono::milliseconds(options.statement_timeout_ms),
+                  [&](const FactRow& row) {
+                    if (++total_rows > options.max_rows_per_rule) {
+                      too_many = true;
+                      return false;
+                    }
+                    if (row.IsNull(statement.key_column)) {
+                      return true;
+                    }
+                    Json& rows = out[row.Int(statement.key_column)];
+                    if (!rows.is_array()) {
+                      rows = Json::array();
+                    }
+                    if (rows.size() >= static_cast<size_t>(options.max_evidence_rows_per_target)) {
+                      return true;
+                    }
+                    Json evidence = Json::object();
+                    for (size_t c = 0; c < row.size(); ++c) {
+                      if (c != statement.key_column) {
+                        AppendColumn(evidence, names[c], row.Get(c));
+                      }
+                    }
+                    rows.push_back(std::move(evidence));
+                    return true;
+                  });
   if (status.ok() && too_many) {
     return MakeError(ErrorCode::kResourceExhausted,
                      "returned more than " + std::to_string(options.max_rows_per_rule) + " rows");
@@ -438,8 +435,9 @@ Result<EvaluationResult> RuleEngine::EvaluateOrganization(int64_t org_id, int64_
   std::unordered_map<int64_t, int64_t> target_org{{org_id, org_id}};
   result.targets.push_back(org_id);
   DOZOR_RETURN_IF_ERROR(impl.scoped->ScopeToOrganizations({org_id}));
-  impl.EvaluateRules(*impl.scoped, true, RuleScope::kEstate,
-                     [](const CompiledRule&) { return true; }, target_org, now_ms, result);
+  impl.EvaluateRules(
+      *impl.scoped, true, RuleScope::kEstate, [](const CompiledRule&) { return true; }, target_org,
+      now_ms, result);
   return result;
 }
 

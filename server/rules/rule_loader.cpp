@@ -18,14 +18,13 @@ constexpr size_t kMaxSqlBytes = 64 * 1024;
 constexpr size_t kMaxTextBytes = 16 * 1024;
 constexpr size_t kMaxParams = 64;
 
-constexpr std::string_view kCategories[] = {"hardware", "network",  "os",
-                                            "security", "software", "backup",
-                                            "business-application"};
+constexpr std::string_view kCategories[] = {
+    "hardware", "network", "os", "security", "software", "backup", "business-application"};
 constexpr std::string_view kSeverities[] = {"critical", "high", "medium", "low", "info"};
 constexpr std::string_view kContracts[] = {"technical", "application", "complex"};
 constexpr std::string_view kKnownKeys[] = {
-    "id",          "scope",    "category", "severity", "contracts", "effort",    "title",
-    "why",         "evidence", "enabled",  "params",   "condition", "sustain",   "remediation"};
+    "id",  "scope",    "category", "severity", "contracts", "effort",  "title",
+    "why", "evidence", "enabled",  "params",   "condition", "sustain", "remediation"};
 
 template <size_t N>
 bool OneOf(const std::string_view (&values)[N], std::string_view value) {
@@ -115,8 +114,8 @@ LocalizedText Localized(const toml::table& root, std::string_view key, bool requ
   const toml::node* node = root.get(key);
   if (node == nullptr) {
     if (required) {
-      Fail(nullptr, "missing required key '" + std::string(key) + ".en' and '" +
-                        std::string(key) + ".ru' (text in both languages)");
+      Fail(nullptr, "missing required key '" + std::string(key) + ".en' and '" + std::string(key) +
+                        ".ru' (text in both languages)");
     }
     return text;
   }
@@ -254,8 +253,8 @@ Rule ParseRuleOrThrow(std::string_view toml_text, std::string_view source) {
     for (const auto& [key, value] : *table) {
       std::string name(key.str());
       if (!IsValidParamName(name)) {
-        Fail(&value, "invalid parameter name '" + name +
-                         "' (letters, digits, '_'; now_ms is reserved)");
+        Fail(&value,
+             "invalid parameter name '" + name + "' (letters, digits, '_'; now_ms is reserved)");
       }
       if (const auto* i = value.as_integer()) {
         rule.params.emplace_back(name, ParamValue(static_cast<int64_t>(i->get())));
@@ -315,9 +314,9 @@ void LoadFiles(const std::vector<std::pair<std::string, std::string>>& files,
     seen.emplace(rule.id, source);
     std::string expected = rule.id + ".toml";
     if (BaseName(source) != expected) {
-      errors.push_back({source, rule.id_line, 1,
-                        "file name must be the rule id: expected " + expected + " for id '" +
-                            rule.id + "'"});
+      errors.push_back(
+          {source, rule.id_line, 1,
+           "file name must be the rule id: expected " + expected + " for id '" + rule.id + "'"});
       continue;
     }
     out.push_back(std::move(rule));

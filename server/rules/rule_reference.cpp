@@ -6,9 +6,8 @@
 namespace dozor::server::rules {
 namespace {
 
-constexpr std::string_view kCategoryOrder[] = {"hardware", "network",  "os",
-                                               "security", "software", "backup",
-                                               "business-application"};
+constexpr std::string_view kCategoryOrder[] = {
+    "hardware", "network", "os", "security", "software", "backup", "business-application"};
 
 std::string Join(const std::vector<std::string>& values, std::string_view separator) {
   std::string out;
@@ -60,8 +59,8 @@ void RenderRule(const Rule& rule, std::string& out) {
   }
   out += "Condition:\n\n```sql\n" + Trimmed(rule.condition_sql) + "\n```\n\n";
   if (!rule.sustain_sql.empty()) {
-    out += "Sustain (stays active while this matches):\n\n```sql\n" +
-           Trimmed(rule.sustain_sql) + "\n```\n\n";
+    out += "Sustain (stays active while this matches):\n\n```sql\n" + Trimmed(rule.sustain_sql) +
+           "\n```\n\n";
   }
 }
 
@@ -74,8 +73,9 @@ std::string RenderRuleReference(const RulePack& pack) {
   }
   std::string out;
   out += "# Rule reference\n\n";
-  out += "Generated from the default rule pack (`server/rules/pack/*.toml`); do not edit by hand. "
-         "The rule language is described in [rule-language.md](rule-language.md).\n\n";
+  out +=
+      "Generated from the default rule pack (`server/rules/pack/*.toml`); do not edit by hand. "
+      "The rule language is described in [rule-language.md](rule-language.md).\n\n";
   out += std::to_string(pack.rules.size()) + " rules.\n\n";
   out += "| Rule | Severity | Scope | Category | Title |\n|---|---|---|---|---|\n";
   for (std::string_view category : kCategoryOrder) {

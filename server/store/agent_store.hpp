@@ -63,7 +63,8 @@ class AgentStore {
 
   // Enrollment tokens.
   virtual Result<EnrollmentToken> CreateEnrollmentToken(const NewEnrollmentToken& token) = 0;
-  virtual Result<std::vector<EnrollmentToken>> ListEnrollmentTokens(std::optional<int64_t> org_id) = 0;
+  virtual Result<std::vector<EnrollmentToken>> ListEnrollmentTokens(
+      std::optional<int64_t> org_id) = 0;
   virtual Status RevokeEnrollmentToken(int64_t token_id, int64_t now_ms) = 0;
   // Atomically checks the token (exists, not revoked, not expired at now_ms), counts its use and
   // creates the agent. kPermissionDenied (with a reason) for a bad token.

@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "dozor/common/result.hpp"
 #include "domain/api_role.hpp"
+#include "dozor/common/result.hpp"
 
 namespace dozor::server {
 

@@ -10,9 +10,9 @@
 #include <string_view>
 #include <vector>
 
-#include "dozor/common/result.hpp"
 #include "domain/finding.hpp"
 #include "domain/finding_lifecycle.hpp"
+#include "dozor/common/result.hpp"
 
 namespace dozor::server {
 

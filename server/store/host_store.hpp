@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "dozor/common/result.hpp"
 #include "domain/inventory_diff.hpp"
+#include "dozor/common/result.hpp"
 #include "dozor/v1/agent.pb.h"
 
 namespace dozor::server {
@@ -128,8 +128,8 @@ class HostStore {
   virtual Result<std::vector<HostSummary>> ListHosts(std::optional<int64_t> org_id) = 0;
   virtual Result<HostSummary> GetHost(std::string_view agent_id) = 0;
   virtual Result<HostInventory> GetInventory(std::string_view agent_id) = 0;
-  virtual Result<std::vector<InventoryChange>> ListChanges(std::string_view agent_id, int64_t since_ms,
-                                                           int limit) = 0;
+  virtual Result<std::vector<InventoryChange>> ListChanges(std::string_view agent_id,
+                                                           int64_t since_ms, int limit) = 0;
   // Newest first.
   virtual Result<std::vector<HealthRecord>> ListHealth(std::string_view agent_id, int64_t since_ms,
                                                        int limit) = 0;

@@ -10,12 +10,11 @@
 #include <string_view>
 #include <vector>
 
-#include "dozor/common/result.hpp"
 #include "domain/snapshot_import.hpp"
+#include "dozor/common/result.hpp"
 #include "dozor/v1/agent.pb.h"
 
 namespace dozor::server {
-
 
 // An enrollment token's stored hash, the key that authenticates an import file made with it.
 struct EnrollmentTokenKey {
@@ -69,8 +68,8 @@ class ImportStore {
 
   // Non-revoked enrollment tokens of the organisation whose hint equals `hint` (expired ones
   // included: a file collected before expiry may be imported later).
-  virtual Result<std::vector<EnrollmentTokenKey>> FindEnrollmentTokensByHint(int64_t org_id,
-                                                                             std::string_view hint) = 0;
+  virtual Result<std::vector<EnrollmentTokenKey>> FindEnrollmentTokensByHint(
+      int64_t org_id, std::string_view hint) = 0;
   // In one transaction: records the import (kept unique by sha256; a file seen before returns
   // that import with duplicate = true and changes nothing), finds or creates the imported host
   // (agents.source = 'import', a secret that can never authenticate) and, unless the host

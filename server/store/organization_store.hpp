@@ -10,9 +10,9 @@
 #include <string_view>
 #include <vector>
 
-#include "dozor/common/result.hpp"
 #include "domain/contract.hpp"
 #include "domain/finding.hpp"
+#include "dozor/common/result.hpp"
 
 namespace dozor::server {
 

@@ -16,6 +16,7 @@
 //      loop (each on its own keep-alive connection).
 // It prints p50/p95/p99/max of each. Only HttpServer::Options fields that every version of the
 // server has are set, so the same file measures an older server for a before/after comparison.
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/connect.hpp>
@@ -30,7 +31,6 @@
 #include <mutex>
 #include <string>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include "dozor/common/clock.hpp"
@@ -109,15 +109,21 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (arg == "--db") db_path = next();
-    else if (arg == "--org") org_name = next();
-    else if (arg == "--format") format = next();
-    else if (arg == "--pdf-clients") pdf_clients = std::atoi(next().c_str());
-    else if (arg == "--seconds") seconds = std::atoi(next().c_str());
-    else if (arg == "--probe-interval-ms") probe_interval_ms = std::atoi(next().c_str());
+    if (arg == "--db")
+      db_path = next();
+    else if (arg == "--org")
+      org_name = next();
+    else if (arg == "--format")
+      format = next();
+    else if (arg == "--pdf-clients")
+      pdf_clients = std::atoi(next().c_str());
+    else if (arg == "--seconds")
+      seconds = std::atoi(next().c_str());
+    else if (arg == "--probe-interval-ms")
+      probe_interval_ms = std::atoi(next().c_str());
     else {
-      std::fprintf(stderr, "unknown argument %s (see the comment at the top of %s)\n",
-                   arg.c_str(), __FILE__);
+      std::fprintf(stderr, "unknown argument %s (see the comment at the top of %s)\n", arg.c_str(),
+                   __FILE__);
       return 2;
     }
   }
@@ -161,8 +167,8 @@ int main(int argc, char** argv) {
   }
   const std::string token = "dza_bench_" + std::to_string(getpid()) + "_" + std::to_string(now_ms);
   auto created = (*store)->CreateApiToken("api-latency-bench-" + std::to_string(getpid()),
-                                          dozor::server::ApiRole::kViewer, dozor::Sha256Hex(token), token.substr(0, 12),
-                                          std::nullopt);
+                                          dozor::server::ApiRole::kViewer, dozor::Sha256Hex(token),
+                                          token.substr(0, 12), std::nullopt);
   if (!created.ok()) {
     std::fprintf(stderr, "creating an API token: %s\n", created.error().ToString().c_str());
     return 1;
@@ -182,8 +188,8 @@ int main(int argc, char** argv) {
   const std::string small_target = "/api/v1/orgs";
   const std::string report_target =
       "/api/v1/orgs/" + std::to_string(org->id) + "/report?format=" + format + "&lang=ru";
-  std::printf("server on 127.0.0.1:%u, %u hardware threads; report of '%s' (id %lld) as %s\n",
-              port, std::thread::hardware_concurrency(), org->name.c_str(),
+  std::printf("server on 127.0.0.1:%u, %u hardware threads; report of '%s' (id %lld) as %s\n", port,
+              std::thread::hardware_concurrency(), org->name.c_str(),
               static_cast<long long>(org->id), format.c_str());
 
   // 1. The small GET alone.

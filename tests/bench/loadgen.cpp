@@ -1,6 +1,7 @@
 // dozor-loadgen: simulates many agents against a real dozor-server over the agent contract
-// (proto/contract/dozor/v1/agent.proto: Enroll, then one Connect stream per agent) and measures what the
-// server sustains: acked reports per second, send->ack latency, failed streams, unacked reports.
+// (proto/contract/dozor/v1/agent.proto: Enroll, then one Connect stream per agent) and measures
+// what the server sustains: acked reports per second, send->ack latency, failed streams, unacked
+// reports.
 //
 // Every stream is a grpc::ClientBidiReactor, so 10,000 streams run on gRPC's own few threads; the
 // only threads of ours are main (the cadence schedule and progress), one connector that paces

@@ -25,12 +25,12 @@
 
 #include "app/rule_evaluator.hpp"
 #include "dozor/common/crypto.hpp"
-#include "report/report_builder.hpp"
 #include "report/renderers.hpp"
+#include "report/report_builder.hpp"
 #include "report/synthetic_report.hpp"
+#include "rules/rule.hpp"
 #include "rules/rule_engine.hpp"
 #include "store/sqlite/sqlite_fact_source.hpp"
-#include "rules/rule.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace {
@@ -329,15 +329,24 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (arg == "--hosts") shape.hosts = std::atoi(next().c_str());
-    else if (arg == "--org-size") shape.org_size = std::atoi(next().c_str());
-    else if (arg == "--packages") shape.packages = std::atoi(next().c_str());
-    else if (arg == "--samples") shape.samples = std::atoi(next().c_str());
-    else if (arg == "--report-org-hosts") shape.report_org_hosts = std::atoi(next().c_str());
-    else if (arg == "--host-runs") host_runs = std::atoi(next().c_str());
-    else if (arg == "--db") db_path = next();
-    else if (arg == "--reuse") reuse = true;
-    else if (arg == "--per-rule") per_rule = true;
+    if (arg == "--hosts")
+      shape.hosts = std::atoi(next().c_str());
+    else if (arg == "--org-size")
+      shape.org_size = std::atoi(next().c_str());
+    else if (arg == "--packages")
+      shape.packages = std::atoi(next().c_str());
+    else if (arg == "--samples")
+      shape.samples = std::atoi(next().c_str());
+    else if (arg == "--report-org-hosts")
+      shape.report_org_hosts = std::atoi(next().c_str());
+    else if (arg == "--host-runs")
+      host_runs = std::atoi(next().c_str());
+    else if (arg == "--db")
+      db_path = next();
+    else if (arg == "--reuse")
+      reuse = true;
+    else if (arg == "--per-rule")
+      per_rule = true;
     else {
       std::fprintf(stderr, "unknown argument %s (see the comment at the top of rules_bench.cpp)\n",
                    arg.c_str());
@@ -350,7 +359,8 @@ int main(int argc, char** argv) {
   }
   std::filesystem::path dir;
   if (db_path.empty()) {
-    dir = std::filesystem::temp_directory_path() / ("dozor-rules-bench-" + std::to_string(getpid()));
+    dir =
+        std::filesystem::temp_directory_path() / ("dozor-rules-bench-" + std::to_string(getpid()));
     std::filesystem::create_directories(dir);
     db_path = (dir / "bench.db").string();
   }
@@ -360,8 +370,8 @@ int main(int argc, char** argv) {
   int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
-  const bool have_estate = reuse && std::filesystem::exists(db_path) &&
-                           std::filesystem::exists(now_file);
+  const bool have_estate =
+      reuse && std::filesystem::exists(db_path) && std::filesystem::exists(now_file);
   dozor::server::SqliteStoreOptions options;
   options.path = db_path;
   options.health_compact_interval_s = 0;
@@ -425,8 +435,7 @@ int main(int argc, char** argv) {
         continue;
       }
       double cpu0 = CpuSeconds();
-      auto result =
-          (*single)->EvaluateAll(now_ms, per_rule_active ? &*per_rule_active : nullptr);
+      auto result = (*single)->EvaluateAll(now_ms, per_rule_active ? &*per_rule_active : nullptr);
       double took = CpuSeconds() - cpu0;
       costs.emplace_back(took * 1000, rule.id + (result.ok() ? "" : " (failed)"));
     }
@@ -462,7 +471,8 @@ int main(int argc, char** argv) {
       input.rule_ids = result.rule_ids;
       input.targets = result.targets;
       for (const auto& rule : rule_engine.pack().rules) {
-        input.meta[rule.id] = dozor::server::RuleMeta{*dozor::server::ParseSeverity(rule.severity), rule.category};
+        input.meta[rule.id] =
+            dozor::server::RuleMeta{*dozor::server::ParseSeverity(rule.severity), rule.category};
       }
       for (const auto& hit : result.hits) {
         input.hits.push_back(dozor::server::FindingHit{hit.rule_id, hit.org_id, hit.host_id,
@@ -508,12 +518,12 @@ int main(int argc, char** argv) {
       return 1;
     }
     double apply_s = std::chrono::duration<double>(SteadyClock::now() - t1).count();
-    std::printf("full evaluation %s: %zu rules over %d hosts: CPU %.3f s (one thread), wall "
-                "%.3f s, %zu targets hit; applying to findings %.3f s\n",
-                steady ? "(as the server runs it: sustain only for active findings)"
-                       : "(sustain queries over every host)",
-                rule_count,
-                shape.hosts + shape.report_org_hosts, cpu, wall, hits, apply_s);
+    std::printf(
+        "full evaluation %s: %zu rules over %d hosts: CPU %.3f s (one thread), wall "
+        "%.3f s, %zu targets hit; applying to findings %.3f s\n",
+        steady ? "(as the server runs it: sustain only for active findings)"
+               : "(sustain queries over every host)",
+        rule_count, shape.hosts + shape.report_org_hosts, cpu, wall, hits, apply_s);
   }
 
   // 3. One host after its report.
@@ -523,8 +533,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::mt19937 rng(7);
-  for (auto filter : {dozor::server::rules::RuleFilter::kAll,
-                      dozor::server::rules::RuleFilter::kHealthOnly}) {
+  for (auto filter :
+       {dozor::server::rules::RuleFilter::kAll, dozor::server::rules::RuleFilter::kHealthOnly}) {
     std::vector<double> times, cpu_times;
     for (int run = 0; run < host_runs; ++run) {
       int64_t host = (*keys)[rng() % keys->size()].first;
@@ -538,11 +548,12 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
-    std::printf("one host, %s rules: wall p50 %.2f ms, p99 %.2f ms, max %.2f ms; CPU p50 %.2f ms, "
-                "p99 %.2f ms (%d runs)\n",
-                filter == dozor::server::rules::RuleFilter::kAll ? "all" : "health-only",
-                Percentile(times, 0.5), Percentile(times, 0.99), Percentile(times, 1.0),
-                Percentile(cpu_times, 0.5), Percentile(cpu_times, 0.99), host_runs);
+    std::printf(
+        "one host, %s rules: wall p50 %.2f ms, p99 %.2f ms, max %.2f ms; CPU p50 %.2f ms, "
+        "p99 %.2f ms (%d runs)\n",
+        filter == dozor::server::rules::RuleFilter::kAll ? "all" : "health-only",
+        Percentile(times, 0.5), Percentile(times, 0.99), Percentile(times, 1.0),
+        Percentile(cpu_times, 0.5), Percentile(cpu_times, 0.99), host_runs);
   }
 
   // 4. The audit report of the big organisation.
@@ -553,8 +564,8 @@ int main(int argc, char** argv) {
   }
   for (int run = 0; run < 2; ++run) {
     auto t0 = SteadyClock::now();
-    auto report = dozor::server::report::BuildAuditReport(**store, **store, **store, rule_engine.pack(), org->id,
-                                                          now_ms, "ru");
+    auto report = dozor::server::report::BuildAuditReport(
+        **store, **store, **store, rule_engine.pack(), org->id, now_ms, "ru");
     auto t1 = SteadyClock::now();
     if (!report.ok()) {
       std::fprintf(stderr, "BuildAuditReport: %s\n", report.error().ToString().c_str());
@@ -568,13 +579,13 @@ int main(int argc, char** argv) {
     }
     auto html = dozor::server::report::RenderHtml(*report);
     auto t3 = SteadyClock::now();
-    std::printf("report of %lld hosts: build %.3f s, PDF %.3f s (%zu KiB), total %.3f s; HTML "
-                "%.3f s (%zu KiB)\n",
-                static_cast<long long>(org->host_count),
-                std::chrono::duration<double>(t1 - t0).count(),
-                std::chrono::duration<double>(t2 - t1).count(), pdf->size() / 1024,
-                std::chrono::duration<double>(t2 - t0).count(),
-                std::chrono::duration<double>(t3 - t2).count(), html.size() / 1024);
+    std::printf(
+        "report of %lld hosts: build %.3f s, PDF %.3f s (%zu KiB), total %.3f s; HTML "
+        "%.3f s (%zu KiB)\n",
+        static_cast<long long>(org->host_count), std::chrono::duration<double>(t1 - t0).count(),
+        std::chrono::duration<double>(t2 - t1).count(), pdf->size() / 1024,
+        std::chrono::duration<double>(t2 - t0).count(),
+        std::chrono::duration<double>(t3 - t2).count(), html.size() / 1024);
   }
   // 5. A worst case for the renderer: 500 hosts with 6 findings each (3,000 findings).
   for (int run = 0; run < 2; ++run) {

@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "dozor/contract/codec.hpp"
 #include "dozor/common/sqlite.hpp"
+#include "dozor/contract/codec.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace {

@@ -19,18 +19,18 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr size_t kMaxProcFileBytes = 4 * 1024 * 1024;  // cpuinfo on 512-thread boxes is ~1 MiB
-constexpr const char *kSmartctlMissing = "smartctl not installed (apt install smartmontools)";
+constexpr const char* kSmartctlMissing = "smartctl not installed (apt install smartmontools)";
 
-void CollectDmi(const CollectContext &ctx, dozor::v1::Hardware *out) {
+void CollectDmi(const CollectContext& ctx, dozor::v1::Hardware* out) {
   fs::path dir = ctx.Path("/sys/class/dmi/id");
   if (!IsDirectory(dir)) {
     return;  // no DMI: ARM boards, some VMs, containers. Not an error.
   }
-  auto read = [&](const char *name) {
+  auto read = [&](const char* name) {
     std::string value = ReadTrimmedFile(dir / name);
     return IsPlaceholderDmiValue(value) ? std::string() : value;
   };
-  dozor::v1::Dmi *dmi = out->mutable_dmi();
+  dozor::v1::Dmi* dmi = out->mutable_dmi();
   dmi->set_system_vendor(read("sys_vendor"));
   dmi->set_system_model(read("product_name"));
   dmi->set_system_serial(read("product_serial"));
@@ -58,8 +58,8 @@ bool SkipBlockDevice(std::string_view name) {
 
 // /sys/block/NAME is a symlink into /sys/devices/...; the resolved path tells
 // the bus.
-std::string DeviceTransport(const CollectContext &ctx, const std::string &name,
-                            const fs::path &sys_block_entry) {
+std::string DeviceTransport(const CollectContext& ctx, const std::string& name,
+                            const fs::path& sys_block_entry) {
   if (name.starts_with("nvme")) {
     return "nvme";
   }
@@ -100,7 +100,7 @@ std::string DeviceTransport(const CollectContext &ctx, const std::string &name,
 
 // The serial as the kernel exposes it; SCSI disks only have it in VPD page
 // 0x80.
-std::string DeviceSerial(const fs::path &device_dir) {
+std::string DeviceSerial(const fs::path& device_dir) {
   std::string serial = ReadTrimmedFile(device_dir / "serial");
   if (!serial.empty()) {
     return serial;
@@ -118,8 +118,8 @@ std::string DeviceSerial(const fs::path &device_dir) {
   return ReadTrimmedFile(device_dir / "wwid");
 }
 
-void RunSmartctl(const CollectContext &ctx, dozor::v1::BlockDevice *disk, bool *smartctl_missing,
-                 dozor::v1::Hardware *out) {
+void RunSmartctl(const CollectContext& ctx, dozor::v1::BlockDevice* disk, bool* smartctl_missing,
+                 dozor::v1::Hardware* out) {
   if (disk->transport() == "md" || disk->transport() == "virtio" || disk->transport() == "xen") {
     disk->set_smart_status("not_supported");
     disk->set_smart_message("virtual or software RAID device has no SMART");
@@ -159,7 +159,7 @@ void RunSmartctl(const CollectContext &ctx, dozor::v1::BlockDevice *disk, bool *
   (void)ParseSmartctlJson(output->stdout_text, output->exit_code, disk);
 }
 
-void CollectBlockDevices(const CollectContext &ctx, dozor::v1::Hardware *out) {
+void CollectBlockDevices(const CollectContext& ctx, dozor::v1::Hardware* out) {
   fs::path sys_block = ctx.Path("/sys/block");
   Result<std::vector<std::string>> names = ListDirectory(sys_block);
   if (!names.ok()) {
@@ -168,9 +168,9 @@ void CollectBlockDevices(const CollectContext &ctx, dozor::v1::Hardware *out) {
   std::erase_if(*names, SkipBlockDevice);
 
   bool smartctl_missing = false;
-  for (const std::string &name : *names) {
+  for (const std::string& name : *names) {
     fs::path entry = sys_block / name;
-    dozor::v1::BlockDevice *disk = out->add_disks();
+    dozor::v1::BlockDevice* disk = out->add_disks();
     disk->set_name(name);
     disk->set_power_on_hours(-1);
     disk->set_temperature_c(-1000);
@@ -193,16 +193,16 @@ void CollectBlockDevices(const CollectContext &ctx, dozor::v1::Hardware *out) {
   }
 }
 
-void DetectHypervisor(const CollectContext &ctx, bool cpu_hypervisor_flag,
-                      dozor::v1::Hardware *out) {
-  const dozor::v1::Dmi &dmi = out->dmi();
+void DetectHypervisor(const CollectContext& ctx, bool cpu_hypervisor_flag,
+                      dozor::v1::Hardware* out) {
+  const dozor::v1::Dmi& dmi = out->dmi();
   std::string hypervisor =
       HypervisorFromDmi(dmi.system_vendor(), dmi.system_model(), dmi.bios_vendor());
   if (hypervisor.empty()) {
     hypervisor = ReadTrimmedFile(ctx.Path("/sys/hypervisor/type"));
   }
   bool has_virtio_disk = std::any_of(out->disks().begin(), out->disks().end(),
-                                     [](const auto &disk) { return disk.transport() == "virtio"; });
+                                     [](const auto& disk) { return disk.transport() == "virtio"; });
   if (hypervisor.empty() && (cpu_hypervisor_flag || has_virtio_disk)) {
     // The CPU says "I am virtualised" (or the disks are paravirtual) but not by
     // whom.
@@ -214,11 +214,11 @@ void DetectHypervisor(const CollectContext &ctx, bool cpu_hypervisor_flag,
 
 }  // namespace
 
-Status CollectHardware(const CollectContext &ctx, dozor::v1::Hardware *out) {
+Status CollectHardware(const CollectContext& ctx, dozor::v1::Hardware* out) {
   DOZOR_ASSIGN_OR_RETURN(std::string cpuinfo_text,
                          ReadFile(ctx.Path("/proc/cpuinfo"), kMaxProcFileBytes));
   CpuInfo cpu = ParseCpuinfo(cpuinfo_text);
-  dozor::v1::Cpu *out_cpu = out->mutable_cpu();
+  dozor::v1::Cpu* out_cpu = out->mutable_cpu();
   out_cpu->set_model(cpu.model);
   out_cpu->set_sockets(cpu.sockets);
   out_cpu->set_cores(cpu.cores);

@@ -30,10 +30,10 @@
 #include <system_error>
 #include <vector>
 
+#include "collectors/caches.hpp"
 #include "collectors/collector.hpp"
 #include "collectors/linux/fs_util.hpp"
 #include "collectors/parsers/os_parsers.hpp"
-#include "collectors/caches.hpp"
 #include "dozor/common/files.hpp"
 #include "platform/host.hpp"
 
@@ -51,8 +51,8 @@ constexpr int64_t kRetryTimedOutUpdatesSeconds = 3600;
 
 enum class PackageManager { kNone, kApt, kDnf, kYum };
 
-PackageManager DetectPackageManager(const CollectContext &ctx,
-                                    const dozor::v1::OperatingSystem &os) {
+PackageManager DetectPackageManager(const CollectContext& ctx,
+                                    const dozor::v1::OperatingSystem& os) {
   std::string ids = os.id() + " " + os.id_like();
   bool debian_like = ContainsWord(ids, "debian") || ContainsWord(ids, "ubuntu");
   bool rhel_like =
@@ -79,7 +79,7 @@ PackageManager DetectPackageManager(const CollectContext &ctx,
   return PackageManager::kNone;
 }
 
-std::string MtimeKey(const fs::path &path) {
+std::string MtimeKey(const fs::path& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     return "-";
@@ -93,17 +93,17 @@ struct CachedUpdates {
   int64_t expires_at = 0;  // Unix seconds; 0 = valid until the key changes
 };
 
-std::mutex &UpdatesCacheMutex() {
+std::mutex& UpdatesCacheMutex() {
   static std::mutex mutex;
   return mutex;
 }
 
-std::map<std::string, CachedUpdates> &UpdatesCache() {
+std::map<std::string, CachedUpdates>& UpdatesCache() {
   static std::map<std::string, CachedUpdates> cache;
   return cache;
 }
 
-Result<PendingUpdates> QueryApt(const CollectContext &ctx) {
+Result<PendingUpdates> QueryApt(const CollectContext& ctx) {
   DOZOR_ASSIGN_OR_RETURN(
       CommandOutput output,
       ctx.run_command({"apt-get", "-s", "-o", "Debug::NoLocking=1", "dist-upgrade"}));
@@ -114,7 +114,7 @@ Result<PendingUpdates> QueryApt(const CollectContext &ctx) {
   return ParseAptSimulation(output.stdout_text);
 }
 
-Result<PendingUpdates> QueryDnf(const CollectContext &ctx, const std::string &program) {
+Result<PendingUpdates> QueryDnf(const CollectContext& ctx, const std::string& program) {
   // --cacheonly: never touch the network from an inventory run; the distro's
   // makecache timer keeps the metadata fresh.
   DOZOR_ASSIGN_OR_RETURN(CommandOutput check,
@@ -134,8 +134,8 @@ Result<PendingUpdates> QueryDnf(const CollectContext &ctx, const std::string &pr
   return updates;
 }
 
-PendingUpdates CollectPendingUpdates(const CollectContext &ctx,
-                                     const dozor::v1::OperatingSystem &os) {
+PendingUpdates CollectPendingUpdates(const CollectContext& ctx,
+                                     const dozor::v1::OperatingSystem& os) {
   if (!ctx.run_command) {
     return {};
   }
@@ -177,7 +177,7 @@ PendingUpdates CollectPendingUpdates(const CollectContext &ctx,
 // -----------------------------------------------------------------------------
 // names and clock
 
-std::string Architecture(const CollectContext &ctx) {
+std::string Architecture(const CollectContext& ctx) {
   if (ctx.IsRealRoot()) {
     utsname info{};
     if (::uname(&info) == 0) {
@@ -188,7 +188,7 @@ std::string Architecture(const CollectContext &ctx) {
   return ReadFirstLine(ctx.Path("/proc/sys/kernel/arch"));
 }
 
-std::string Hostname(const CollectContext &ctx) {
+std::string Hostname(const CollectContext& ctx) {
   std::string hostname = ReadFirstLine(ctx.Path("/proc/sys/kernel/hostname"));
   if (hostname.empty()) {
     hostname = ReadFirstLine(ctx.Path("/etc/hostname"));
@@ -196,12 +196,12 @@ std::string Hostname(const CollectContext &ctx) {
   return hostname;
 }
 
-std::string ResolveCanonicalName(const std::string &hostname) {
+std::string ResolveCanonicalName(const std::string& hostname) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_CANONNAME;
-  addrinfo *result = nullptr;
+  addrinfo* result = nullptr;
   std::string fqdn;
   if (::getaddrinfo(hostname.c_str(), nullptr, &hints, &result) == 0 && result != nullptr) {
     if (result->ai_canonname != nullptr) {
@@ -214,7 +214,7 @@ std::string ResolveCanonicalName(const std::string &hostname) {
   return fqdn;
 }
 
-std::string Fqdn(const CollectContext &ctx, const std::string &hostname) {
+std::string Fqdn(const CollectContext& ctx, const std::string& hostname) {
   if (hostname.empty()) {
     return {};
   }
@@ -251,7 +251,7 @@ std::string Fqdn(const CollectContext &ctx, const std::string &hostname) {
   return hostname + "." + domain;
 }
 
-std::string Timezone(const CollectContext &ctx) {
+std::string Timezone(const CollectContext& ctx) {
   std::string zone = ReadFirstLine(ctx.Path("/etc/timezone"));
   if (!zone.empty()) {
     return zone;
@@ -280,7 +280,7 @@ std::string Timezone(const CollectContext &ctx) {
   return zone;
 }
 
-ClockSync ClockState(const CollectContext &ctx) {
+ClockSync ClockState(const CollectContext& ctx) {
   if (ctx.IsRealRoot()) {
     timex tx{};
     tx.modes = 0;  // read only
@@ -299,7 +299,7 @@ ClockSync ClockState(const CollectContext &ctx) {
 
 }  // namespace
 
-Status CollectOperatingSystem(const CollectContext &ctx, dozor::v1::OperatingSystem *out) {
+Status CollectOperatingSystem(const CollectContext& ctx, dozor::v1::OperatingSystem* out) {
   std::string problems;
   out->set_family("linux");
 
@@ -309,7 +309,7 @@ Status CollectOperatingSystem(const CollectContext &ctx, dozor::v1::OperatingSys
   }
   if (os_release.ok()) {
     std::map<std::string, std::string> fields = ParseOsRelease(*os_release);
-    auto field = [&](const char *key) {
+    auto field = [&](const char* key) {
       auto it = fields.find(key);
       return it == fields.end() ? std::string() : it->second;
     };
@@ -335,7 +335,7 @@ Status CollectOperatingSystem(const CollectContext &ctx, dozor::v1::OperatingSys
   out->set_fqdn(Fqdn(ctx, out->hostname()));
 
   std::string uptime_text = ReadFirstLine(ctx.Path("/proc/uptime"));
-  char *uptime_end = nullptr;
+  char* uptime_end = nullptr;
   double uptime = std::strtod(uptime_text.c_str(), &uptime_end);
   if (uptime_end == uptime_text.c_str() || !std::isfinite(uptime) || uptime < 0) {
     uptime = -1;
@@ -362,7 +362,7 @@ Status CollectOperatingSystem(const CollectContext &ctx, dozor::v1::OperatingSys
   Result<std::string> group = ReadFile(ctx.Path("/etc/group"), kMaxAccountFileBytes);
   if (passwd.ok()) {
     std::vector<GroupEntry> groups = group.ok() ? ParseGroup(*group) : std::vector<GroupEntry>{};
-    for (dozor::v1::UserAccount &user : BuildUserAccounts(ParsePasswd(*passwd), groups)) {
+    for (dozor::v1::UserAccount& user : BuildUserAccounts(ParsePasswd(*passwd), groups)) {
       *out->add_users() = std::move(user);
     }
   } else {

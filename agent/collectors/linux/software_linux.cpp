@@ -25,7 +25,7 @@ constexpr size_t kUnitFileMaxBytes = 1024 * 1024;
 constexpr size_t kMaxUnits = 20000;
 constexpr size_t kMaxRpmPackages = 200000;
 
-std::vector<std::string> ListNames(const std::filesystem::path &dir) {
+std::vector<std::string> ListNames(const std::filesystem::path& dir) {
   Result<std::vector<std::string>> names = ListDirectory(dir);
   return names.ok() ? std::move(names).value() : std::vector<std::string>();
 }
@@ -33,12 +33,11 @@ std::vector<std::string> ListNames(const std::filesystem::path &dir) {
 // dpkg keeps no install time; the mtime of info/<name>.list (written when the
 // package's files are unpacked) is the closest record. One stat per package: ~1
 // ms for ~900 packages when cached.
-void FillDpkgInstallTimes(const CollectContext &ctx,
-                          std::vector<dozor::v1::Package> *packages) {
+void FillDpkgInstallTimes(const CollectContext& ctx, std::vector<dozor::v1::Package>* packages) {
   std::string info = ctx.Path("/var/lib/dpkg/info").string() + "/";
   std::string path;
   struct stat st {};
-  for (auto &package : *packages) {
+  for (auto& package : *packages) {
     path.assign(info).append(package.name()).append(".list");
     bool found = ::stat(path.c_str(), &st) == 0;
     if (!found) {
@@ -49,29 +48,26 @@ void FillDpkgInstallTimes(const CollectContext &ctx,
           .append(".list");
       found = ::stat(path.c_str(), &st) == 0;
     }
-    if (found)
-      package.set_install_time(static_cast<int64_t>(st.st_mtime));
+    if (found) package.set_install_time(static_cast<int64_t>(st.st_mtime));
   }
 }
 
-Status CollectDpkg(const CollectContext &ctx, dozor::v1::Software *out) {
+Status CollectDpkg(const CollectContext& ctx, dozor::v1::Software* out) {
   auto path = ctx.Path("/var/lib/dpkg/status");
-  if (!PathExists(path))
-    return OkStatus(); // not a dpkg system
+  if (!PathExists(path)) return OkStatus();  // not a dpkg system
   DOZOR_ASSIGN_OR_RETURN(std::string text, ReadFile(path, kDpkgStatusMaxBytes));
   auto packages = ParseDpkgStatus(text);
-  if (!packages.ok())
-    return packages.error().Wrap(path.string());
+  if (!packages.ok()) return packages.error().Wrap(path.string());
   FillDpkgInstallTimes(ctx, &packages.value());
-  for (auto &package : *packages) {
+  for (auto& package : *packages) {
     *out->add_packages() = std::move(package);
   }
   return OkStatus();
 }
 
-Status CollectRpm(const CollectContext &ctx, dozor::v1::Software *out) {
+Status CollectRpm(const CollectContext& ctx, dozor::v1::Software* out) {
   std::filesystem::path sqlite_path;
-  for (const char *candidate :
+  for (const char* candidate :
        {"/var/lib/rpm/rpmdb.sqlite", "/usr/lib/sysimage/rpm/rpmdb.sqlite"}) {
     if (PathExists(ctx.Path(candidate))) {
       sqlite_path = ctx.Path(candidate);
@@ -80,50 +76,44 @@ Status CollectRpm(const CollectContext &ctx, dozor::v1::Software *out) {
   }
   if (sqlite_path.empty()) {
     if (PathExists(ctx.Path("/var/lib/rpm/Packages"))) {
-      return MakeError(ErrorCode::kFailedPrecondition,
-                       "rpm BerkeleyDB database not supported");
+      return MakeError(ErrorCode::kFailedPrecondition, "rpm BerkeleyDB database not supported");
     }
     if (PathExists(ctx.Path("/var/lib/rpm/Packages.db")) ||
         PathExists(ctx.Path("/usr/lib/sysimage/rpm/Packages.db"))) {
-      return MakeError(ErrorCode::kFailedPrecondition,
-                       "rpm ndb database not supported");
+      return MakeError(ErrorCode::kFailedPrecondition, "rpm ndb database not supported");
     }
-    return OkStatus(); // not an rpm system
+    return OkStatus();  // not an rpm system
   }
   sqlite::OpenOptions options;
   options.create = false;
   options.read_only = true;
   options.wal = false;
   DOZOR_ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(sqlite_path, options));
-  DOZOR_ASSIGN_OR_RETURN(auto statement,
-                         db.Prepare("SELECT hnum, blob FROM Packages"));
+  DOZOR_ASSIGN_OR_RETURN(auto statement, db.Prepare("SELECT hnum, blob FROM Packages"));
   size_t bad_headers = 0;
   std::string first_bad;
   for (size_t rows = 0; rows < kMaxRpmPackages; ++rows) {
     DOZOR_ASSIGN_OR_RETURN(bool has_row, statement.Step());
-    if (!has_row)
-      break;
+    if (!has_row) break;
     auto package = ParseRpmHeader(statement.Blob(1));
     if (!package.ok()) {
       if (bad_headers++ == 0) {
-        first_bad = "hnum " + std::to_string(statement.Int(0)) + ": " +
-                    package.error().message;
+        first_bad = "hnum " + std::to_string(statement.Int(0)) + ": " + package.error().message;
       }
       continue;
     }
-    if (package->name() == "gpg-pubkey")
-      continue; // imported signing keys, not software
+    if (package->name() == "gpg-pubkey") continue;  // imported signing keys, not software
     *out->add_packages() = std::move(package).value();
   }
   if (bad_headers > 0) {
-    return MakeError(ErrorCode::kDataLoss,
-                     std::to_string(bad_headers) +
-                         " unreadable rpm headers (first: " + first_bad + ")");
+    return MakeError(
+        ErrorCode::kDataLoss,
+        std::to_string(bad_headers) + " unreadable rpm headers (first: " + first_bad + ")");
   }
   return OkStatus();
 }
 
-OneCBinaries ProbeOneC(const std::filesystem::path &dir) {
+OneCBinaries ProbeOneC(const std::filesystem::path& dir) {
   OneCBinaries binaries;
   binaries.ragent = PathExists(dir / "ragent");
   binaries.rphost = PathExists(dir / "rphost");
@@ -134,10 +124,9 @@ OneCBinaries ProbeOneC(const std::filesystem::path &dir) {
 
 // `host_dir` is the path as seen on the host (what the report shows), not under
 // a fixture root.
-void AddOneC(const CollectContext &ctx, dozor::v1::Software *out,
-             const std::string &version, const std::string &arch,
-             const std::string &host_dir) {
-  auto *app = out->add_applications();
+void AddOneC(const CollectContext& ctx, dozor::v1::Software* out, const std::string& version,
+             const std::string& arch, const std::string& host_dir) {
+  auto* app = out->add_applications();
   app->set_name("1C:Enterprise");
   app->set_version(version);
   app->set_architecture(arch);
@@ -145,10 +134,10 @@ void AddOneC(const CollectContext &ctx, dozor::v1::Software *out,
   app->set_kind(OneCKind(ProbeOneC(ctx.Path(host_dir))));
 }
 
-Status CollectOneC(const CollectContext &ctx, dozor::v1::Software *out) {
+Status CollectOneC(const CollectContext& ctx, dozor::v1::Software* out) {
   // Current layout: /opt/1cv8/<arch>/<version>/.
-  for (const auto &arch : ListNames(ctx.Path("/opt/1cv8"))) {
-    for (const auto &version : ListNames(ctx.Path("/opt/1cv8/" + arch))) {
+  for (const auto& arch : ListNames(ctx.Path("/opt/1cv8"))) {
+    for (const auto& version : ListNames(ctx.Path("/opt/1cv8/" + arch))) {
       std::string host_dir = "/opt/1cv8/" + arch + "/" + version;
       if (LooksLikeOneCVersion(version) && IsDirectory(ctx.Path(host_dir))) {
         AddOneC(ctx, out, version, arch, host_dir);
@@ -158,23 +147,20 @@ Status CollectOneC(const CollectContext &ctx, dozor::v1::Software *out) {
   // Older layout: /opt/1C/v8.3/<arch>/, one platform at a time; the version
   // lives only in the package that installed it.
   std::string package_version;
-  for (const auto &package : out->packages()) {
+  for (const auto& package : out->packages()) {
     std::string version = OneCVersionFromPackage(package);
     if (!version.empty()) {
       package_version = version;
       break;
     }
   }
-  for (const auto &branch : ListNames(ctx.Path("/opt/1C"))) {
-    if (branch.size() < 3 || branch[0] != 'v' || branch[1] != '8')
-      continue;
-    for (const auto &arch : ListNames(ctx.Path("/opt/1C/" + branch))) {
+  for (const auto& branch : ListNames(ctx.Path("/opt/1C"))) {
+    if (branch.size() < 3 || branch[0] != 'v' || branch[1] != '8') continue;
+    for (const auto& arch : ListNames(ctx.Path("/opt/1C/" + branch))) {
       std::string host_dir = "/opt/1C/" + branch + "/" + arch;
-      if (!IsDirectory(ctx.Path(host_dir)))
-        continue;
-      std::string version = package_version.rfind(branch.substr(1), 0) == 0
-                                ? package_version
-                                : branch.substr(1);
+      if (!IsDirectory(ctx.Path(host_dir))) continue;
+      std::string version =
+          package_version.rfind(branch.substr(1), 0) == 0 ? package_version : branch.substr(1);
       AddOneC(ctx, out, version, arch, host_dir);
     }
   }
@@ -182,27 +168,23 @@ Status CollectOneC(const CollectContext &ctx, dozor::v1::Software *out) {
 }
 
 struct UnitFile {
-  std::filesystem::path path; // resolved under ctx.root
+  std::filesystem::path path;  // resolved under ctx.root
   bool masked = false;
 };
 
-bool IsServiceName(const std::string &name) {
+bool IsServiceName(const std::string& name) {
   constexpr std::string_view kSuffix = ".service";
   return name.size() > kSuffix.size() &&
-         name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) ==
-             0;
+         name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0;
 }
 
 // Unit and template files by name, first directory wins (/etc over /run over
 // vendor dirs).
-void FindUnitFiles(const CollectContext &ctx,
-                   std::map<std::string, UnitFile> *units) {
-  for (const char *dir : {"/etc/systemd/system", "/run/systemd/system",
-                          "/lib/systemd/system", "/usr/lib/systemd/system"}) {
-    for (const auto &name : ListNames(ctx.Path(dir))) {
-      if (!IsServiceName(name) || units->count(name) != 0 ||
-          units->size() >= kMaxUnits)
-        continue;
+void FindUnitFiles(const CollectContext& ctx, std::map<std::string, UnitFile>* units) {
+  for (const char* dir : {"/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system",
+                          "/usr/lib/systemd/system"}) {
+    for (const auto& name : ListNames(ctx.Path(dir))) {
+      if (!IsServiceName(name) || units->count(name) != 0 || units->size() >= kMaxUnits) continue;
       std::filesystem::path path = ctx.Path(dir) / name;
       std::error_code ec;
       if (std::filesystem::is_symlink(path, ec)) {
@@ -212,10 +194,8 @@ void FindUnitFiles(const CollectContext &ctx,
           continue;
         }
         // An alias (sshd.service -> ssh.service) is listed under its real name.
-        if (target.filename() != name)
-          continue;
-        path = target.is_absolute() ? ctx.Path(target.string())
-                                    : path.parent_path() / target;
+        if (target.filename() != name) continue;
+        path = target.is_absolute() ? ctx.Path(target.string()) : path.parent_path() / target;
       }
       (*units)[name] = UnitFile{path, false};
     }
@@ -224,18 +204,14 @@ void FindUnitFiles(const CollectContext &ctx,
 
 // Names linked from /etc/systemd/system/*.wants and *.requires: the enabled
 // units.
-std::set<std::string> EnabledUnits(const CollectContext &ctx) {
+std::set<std::string> EnabledUnits(const CollectContext& ctx) {
   std::set<std::string> enabled;
   std::filesystem::path etc = ctx.Path("/etc/systemd/system");
-  for (const auto &dir : ListNames(etc)) {
-    bool wants =
-        dir.size() > 6 && dir.compare(dir.size() - 6, 6, ".wants") == 0;
-    bool requires_dir =
-        dir.size() > 9 && dir.compare(dir.size() - 9, 9, ".requires") == 0;
-    if (!wants && !requires_dir)
-      continue;
-    for (auto &name : ListNames(etc / dir))
-      enabled.insert(std::move(name));
+  for (const auto& dir : ListNames(etc)) {
+    bool wants = dir.size() > 6 && dir.compare(dir.size() - 6, 6, ".wants") == 0;
+    bool requires_dir = dir.size() > 9 && dir.compare(dir.size() - 9, 9, ".requires") == 0;
+    if (!wants && !requires_dir) continue;
+    for (auto& name : ListNames(etc / dir)) enabled.insert(std::move(name));
   }
   return enabled;
 }
@@ -255,7 +231,7 @@ std::string UnitDescription(std::string_view text) {
   return {};
 }
 
-Status CollectServices(const CollectContext &ctx, dozor::v1::Software *out) {
+Status CollectServices(const CollectContext& ctx, dozor::v1::Software* out) {
   std::map<std::string, UnitFile> files;
   FindUnitFiles(ctx, &files);
   std::set<std::string> enabled = EnabledUnits(ctx);
@@ -263,30 +239,26 @@ Status CollectServices(const CollectContext &ctx, dozor::v1::Software *out) {
   std::map<std::string, UnitState> states;
   bool have_states = false;
   if (ctx.run_command) {
-    auto output =
-        ctx.run_command({"systemctl", "list-units", "--type=service", "--all",
-                         "--no-legend", "--no-pager", "--plain"});
+    auto output = ctx.run_command({"systemctl", "list-units", "--type=service", "--all",
+                                   "--no-legend", "--no-pager", "--plain"});
     // Missing systemctl or a host not booted with systemd (containers): states
     // stay unknown.
     if (output.ok() && output->exit_code == 0) {
       have_states = true;
-      for (auto &unit : ParseSystemctlListUnits(output->stdout_text)) {
-        if (IsServiceName(unit.unit))
-          states[unit.unit] = std::move(unit);
+      for (auto& unit : ParseSystemctlListUnits(output->stdout_text)) {
+        if (IsServiceName(unit.unit)) states[unit.unit] = std::move(unit);
       }
     }
   }
 
   std::set<std::string> names;
-  for (const auto &[name, file] : files) {
-    if (name.find("@.") == std::string::npos)
-      names.insert(name); // templates are not services
+  for (const auto& [name, file] : files) {
+    if (name.find("@.") == std::string::npos) names.insert(name);  // templates are not services
   }
-  for (const auto &[name, state] : states)
-    names.insert(name);
+  for (const auto& [name, state] : states) names.insert(name);
 
-  for (const auto &name : names) {
-    auto *service = out->add_services();
+  for (const auto& name : names) {
+    auto* service = out->add_services();
     service->set_name(name);
     std::string description;
     std::string enablement = "unknown";
@@ -294,8 +266,7 @@ Status CollectServices(const CollectContext &ctx, dozor::v1::Software *out) {
     if (file == files.end()) {
       // An instance (getty@tty1.service) takes its [Install] from the template.
       size_t at = name.find('@');
-      if (at != std::string::npos)
-        file = files.find(name.substr(0, at + 1) + ".service");
+      if (at != std::string::npos) file = files.find(name.substr(0, at + 1) + ".service");
     }
     if (file != files.end() && file->second.masked) {
       enablement = "masked";
@@ -306,8 +277,7 @@ Status CollectServices(const CollectContext &ctx, dozor::v1::Software *out) {
         enablement = UnitFileHasInstallSection(*text) ? "disabled" : "static";
       }
     }
-    if (enablement != "masked" && enabled.count(name) != 0)
-      enablement = "enabled";
+    if (enablement != "masked" && enabled.count(name) != 0) enablement = "enabled";
     service->set_enabled(enablement);
 
     auto state = states.find(name);
@@ -315,8 +285,7 @@ Status CollectServices(const CollectContext &ctx, dozor::v1::Software *out) {
       service->set_load_state(state->second.load_state);
       service->set_active_state(state->second.active_state);
       service->set_sub_state(state->second.sub_state);
-      if (!state->second.description.empty())
-        description = state->second.description;
+      if (!state->second.description.empty()) description = state->second.description;
     } else if (have_states) {
       // list-units --all shows every loaded unit; one on disk but absent is
       // simply not loaded.
@@ -333,16 +302,15 @@ Status CollectServices(const CollectContext &ctx, dozor::v1::Software *out) {
   return OkStatus();
 }
 
-} // namespace
+}  // namespace
 
-Status CollectSoftware(const CollectContext &ctx, dozor::v1::Software *out) {
+Status CollectSoftware(const CollectContext& ctx, dozor::v1::Software* out) {
   std::vector<std::string> errors;
-  auto run_part = [&](const char *part, auto &&fn) {
+  auto run_part = [&](const char* part, auto&& fn) {
     try {
       Status status = fn();
-      if (!status.ok())
-        errors.push_back(std::string(part) + ": " + status.error().message);
-    } catch (const std::exception &e) {
+      if (!status.ok()) errors.push_back(std::string(part) + ": " + status.error().message);
+    } catch (const std::exception& e) {
       errors.push_back(std::string(part) + ": " + e.what());
     }
   };
@@ -350,10 +318,8 @@ Status CollectSoftware(const CollectContext &ctx, dozor::v1::Software *out) {
   run_part("rpm", [&] { return CollectRpm(ctx, out); });
   run_part("applications", [&] { return CollectOneC(ctx, out); });
   run_part("services", [&] { return CollectServices(ctx, out); });
-  if (errors.empty())
-    return OkStatus();
-  return MakeError(ErrorCode::kUnavailable,
-                   "software: " + JoinStrings(errors, "; "));
+  if (errors.empty()) return OkStatus();
+  return MakeError(ErrorCode::kUnavailable, "software: " + JoinStrings(errors, "; "));
 }
 
-} // namespace dozor::agent
+}  // namespace dozor::agent

@@ -18,7 +18,7 @@ constexpr size_t kMaxSmartctlJsonBytes = 16 * 1024 * 1024;
 
 // Numbers in cpuinfo and DMI text may carry blanks, and hex ids a "0x" prefix.
 template <typename T>
-bool ParseLooseNumber(std::string_view text, T *out, int base = 10) {
+bool ParseLooseNumber(std::string_view text, T* out, int base = 10) {
   text = Trim(text);
   if (base == 16 && (text.starts_with("0x") || text.starts_with("0X"))) {
     text.remove_prefix(2);
@@ -237,7 +237,7 @@ namespace {
 
 using nlohmann::json;
 
-int64_t JsonInt(const json &value, int64_t fallback) {
+int64_t JsonInt(const json& value, int64_t fallback) {
   if (value.is_number_unsigned()) {
     uint64_t raw = value.get<uint64_t>();
     return raw > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
@@ -253,7 +253,7 @@ int64_t JsonInt(const json &value, int64_t fallback) {
   return fallback;
 }
 
-const json *Child(const json &object, const char *key) {
+const json* Child(const json& object, const char* key) {
   if (!object.is_object()) {
     return nullptr;
   }
@@ -261,8 +261,8 @@ const json *Child(const json &object, const char *key) {
   return it == object.end() ? nullptr : &*it;
 }
 
-std::string JsonString(const json &object, const char *key) {
-  const json *value = Child(object, key);
+std::string JsonString(const json& object, const char* key) {
+  const json* value = Child(object, key);
   return value != nullptr && value->is_string() ? value->get<std::string>() : std::string();
 }
 
@@ -270,7 +270,7 @@ uint32_t ClampU32(int64_t value) {
   return static_cast<uint32_t>(std::clamp<int64_t>(value, 0, std::numeric_limits<uint32_t>::max()));
 }
 
-constexpr const char *kNvmeHealthKeys[] = {
+constexpr const char* kNvmeHealthKeys[] = {
     "critical_warning",   "available_spare",     "available_spare_threshold", "percentage_used",
     "media_errors",       "num_err_log_entries", "unsafe_shutdowns",          "power_cycles",
     "data_units_written", "data_units_read",
@@ -278,7 +278,7 @@ constexpr const char *kNvmeHealthKeys[] = {
 
 }  // namespace
 
-Status ParseSmartctlJson(std::string_view text, int exit_code, dozor::v1::BlockDevice *disk) {
+Status ParseSmartctlJson(std::string_view text, int exit_code, dozor::v1::BlockDevice* disk) {
   disk->set_power_on_hours(-1);
   disk->set_temperature_c(-1000);
   disk->clear_smart_attributes();
@@ -299,9 +299,9 @@ Status ParseSmartctlJson(std::string_view text, int exit_code, dozor::v1::BlockD
   // Error messages smartctl attached (permission denied, unknown USB bridge,
   // ...).
   std::string messages;
-  if (const json *smartctl = Child(doc, "smartctl"); smartctl != nullptr) {
-    if (const json *list = Child(*smartctl, "messages"); list != nullptr && list->is_array()) {
-      for (const json &message : *list) {
+  if (const json* smartctl = Child(doc, "smartctl"); smartctl != nullptr) {
+    if (const json* list = Child(*smartctl, "messages"); list != nullptr && list->is_array()) {
+      for (const json& message : *list) {
         std::string line = JsonString(message, "string");
         if (!line.empty()) {
           AppendJoined(&messages, line);
@@ -318,14 +318,14 @@ Status ParseSmartctlJson(std::string_view text, int exit_code, dozor::v1::BlockD
   }
 
   bool smart_unsupported = false;
-  if (const json *support = Child(doc, "smart_support"); support != nullptr) {
-    const json *available = Child(*support, "available");
+  if (const json* support = Child(doc, "smart_support"); support != nullptr) {
+    const json* available = Child(*support, "available");
     smart_unsupported = available != nullptr && available->is_boolean() && !available->get<bool>();
   }
 
   std::string status = "unknown";
-  if (const json *smart_status = Child(doc, "smart_status"); smart_status != nullptr) {
-    const json *passed = Child(*smart_status, "passed");
+  if (const json* smart_status = Child(doc, "smart_status"); smart_status != nullptr) {
+    const json* passed = Child(*smart_status, "passed");
     if (passed != nullptr && passed->is_boolean()) {
       status = passed->get<bool>() ? "passed" : "failed";
     }
@@ -337,24 +337,24 @@ Status ParseSmartctlJson(std::string_view text, int exit_code, dozor::v1::BlockD
     status = "not_supported";
   }
 
-  if (const json *ata = Child(doc, "ata_smart_attributes"); ata != nullptr) {
-    if (const json *table = Child(*ata, "table"); table != nullptr && table->is_array()) {
-      for (const json &row : *table) {
+  if (const json* ata = Child(doc, "ata_smart_attributes"); ata != nullptr) {
+    if (const json* table = Child(*ata, "table"); table != nullptr && table->is_array()) {
+      for (const json& row : *table) {
         if (!row.is_object()) {
           continue;
         }
-        auto *attribute = disk->add_smart_attributes();
-        const json *id = Child(row, "id");
+        auto* attribute = disk->add_smart_attributes();
+        const json* id = Child(row, "id");
         attribute->set_id(id != nullptr ? ClampU32(JsonInt(*id, 0)) : 0);
         attribute->set_name(JsonString(row, "name"));
-        const json *value = Child(row, "value");
-        const json *worst = Child(row, "worst");
-        const json *thresh = Child(row, "thresh");
+        const json* value = Child(row, "value");
+        const json* worst = Child(row, "worst");
+        const json* thresh = Child(row, "thresh");
         attribute->set_value(value != nullptr ? ClampU32(JsonInt(*value, 0)) : 0);
         attribute->set_worst(worst != nullptr ? ClampU32(JsonInt(*worst, 0)) : 0);
         attribute->set_threshold(thresh != nullptr ? ClampU32(JsonInt(*thresh, 0)) : 0);
-        if (const json *raw = Child(row, "raw"); raw != nullptr) {
-          if (const json *raw_value = Child(*raw, "value"); raw_value != nullptr) {
+        if (const json* raw = Child(row, "raw"); raw != nullptr) {
+          if (const json* raw_value = Child(*raw, "value"); raw_value != nullptr) {
             attribute->set_raw(JsonInt(*raw_value, 0));
           }
         }
@@ -362,36 +362,36 @@ Status ParseSmartctlJson(std::string_view text, int exit_code, dozor::v1::BlockD
     }
   }
 
-  if (const json *nvme = Child(doc, "nvme_smart_health_information_log"); nvme != nullptr) {
-    for (const char *key : kNvmeHealthKeys) {
-      const json *value = Child(*nvme, key);
+  if (const json* nvme = Child(doc, "nvme_smart_health_information_log"); nvme != nullptr) {
+    for (const char* key : kNvmeHealthKeys) {
+      const json* value = Child(*nvme, key);
       if (value == nullptr || !value->is_number()) {
         continue;
       }
-      auto *attribute = disk->add_smart_attributes();
+      auto* attribute = disk->add_smart_attributes();
       attribute->set_id(0);
       attribute->set_name(key);
       attribute->set_raw(JsonInt(*value, 0));
     }
-    if (const json *hours = Child(*nvme, "power_on_hours"); hours != nullptr) {
+    if (const json* hours = Child(*nvme, "power_on_hours"); hours != nullptr) {
       disk->set_power_on_hours(JsonInt(*hours, -1));
     }
-    if (const json *temperature = Child(*nvme, "temperature"); temperature != nullptr) {
+    if (const json* temperature = Child(*nvme, "temperature"); temperature != nullptr) {
       disk->set_temperature_c(static_cast<int32_t>(JsonInt(*temperature, -1000)));
     }
-    const json *warning = Child(*nvme, "critical_warning");
+    const json* warning = Child(*nvme, "critical_warning");
     if (status == "unknown" && warning != nullptr && JsonInt(*warning, 0) != 0) {
       status = "failed";
     }
   }
 
-  if (const json *power_on = Child(doc, "power_on_time"); power_on != nullptr) {
-    if (const json *hours = Child(*power_on, "hours"); hours != nullptr) {
+  if (const json* power_on = Child(doc, "power_on_time"); power_on != nullptr) {
+    if (const json* hours = Child(*power_on, "hours"); hours != nullptr) {
       disk->set_power_on_hours(JsonInt(*hours, -1));
     }
   }
-  if (const json *temperature = Child(doc, "temperature"); temperature != nullptr) {
-    if (const json *current = Child(*temperature, "current"); current != nullptr) {
+  if (const json* temperature = Child(doc, "temperature"); temperature != nullptr) {
+    if (const json* current = Child(*temperature, "current"); current != nullptr) {
       int64_t celsius = JsonInt(*current, -1000);
       disk->set_temperature_c(static_cast<int32_t>(std::clamp<int64_t>(celsius, -1000, 1000)));
     }
@@ -435,7 +435,7 @@ std::string NormalizeBiosDate(std::string_view raw) {
 }
 
 std::string ChassisTypeName(std::string_view number) {
-  static constexpr const char *kNames[] = {"",  // 0 is not defined
+  static constexpr const char* kNames[] = {"",  // 0 is not defined
                                            "Other",
                                            "Unknown",
                                            "Desktop",

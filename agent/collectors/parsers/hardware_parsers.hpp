@@ -36,7 +36,7 @@ Result<uint64_t> ParseMeminfoTotal(std::string_view text);
 // health log fields become attributes with id 0 named after the smartctl key
 // (media_errors, percentage_used, ...). kInvalidArgument (and smart_status
 // "unknown") when the text is not smartctl JSON.
-Status ParseSmartctlJson(std::string_view json, int exit_code, dozor::v1::BlockDevice *disk);
+Status ParseSmartctlJson(std::string_view json, int exit_code, dozor::v1::BlockDevice* disk);
 
 // "MM/DD/YYYY" (and "MM/DD/YY", 2-digit years < 70 are 20YY) -> "YYYY-MM-DD";
 // values already in ISO form pass through; anything else is returned trimmed

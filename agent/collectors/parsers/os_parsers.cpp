@@ -12,7 +12,7 @@ namespace {
 // Colon-separated account database lines (passwd, group) with exactly `field_count` fields and
 // a name; comments and NIS "+"/"-" entries are skipped.
 template <typename Fn>
-void ForEachAccountRecord(std::string_view text, size_t field_count, Fn &&fn) {
+void ForEachAccountRecord(std::string_view text, size_t field_count, Fn&& fn) {
   ForEachLine(text, [&](std::string_view line) {
     if (line.empty() || line.front() == '#' || line.front() == '+' || line.front() == '-') {
       return;
@@ -36,7 +36,7 @@ bool IsValidOsReleaseKey(std::string_view key) {
 
 // Shell-style unquoting as os-release(5) allows; false on an unterminated
 // quote.
-bool UnquoteShellValue(std::string_view raw, std::string *out) {
+bool UnquoteShellValue(std::string_view raw, std::string* out) {
   out->clear();
   size_t i = 0;
   while (i < raw.size()) {
@@ -134,7 +134,7 @@ std::map<std::string, std::string> ParseOsRelease(std::string_view text) {
 
 std::vector<PasswdEntry> ParsePasswd(std::string_view text) {
   std::vector<PasswdEntry> entries;
-  ForEachAccountRecord(text, 7, [&](const std::vector<std::string_view> &fields) {
+  ForEachAccountRecord(text, 7, [&](const std::vector<std::string_view>& fields) {
     PasswdEntry entry;
     if (!ParseNumber(fields[2], &entry.uid) || !ParseNumber(fields[3], &entry.gid)) {
       return;
@@ -149,7 +149,7 @@ std::vector<PasswdEntry> ParsePasswd(std::string_view text) {
 
 std::vector<GroupEntry> ParseGroup(std::string_view text) {
   std::vector<GroupEntry> entries;
-  ForEachAccountRecord(text, 4, [&](const std::vector<std::string_view> &fields) {
+  ForEachAccountRecord(text, 4, [&](const std::vector<std::string_view>& fields) {
     GroupEntry entry;
     if (!ParseNumber(fields[2], &entry.gid)) {
       return;
@@ -179,11 +179,11 @@ bool IsLoginShell(std::string_view shell) {
          base != "shutdown";
 }
 
-std::vector<dozor::v1::UserAccount> BuildUserAccounts(const std::vector<PasswdEntry> &passwd,
-                                                      const std::vector<GroupEntry> &groups) {
+std::vector<dozor::v1::UserAccount> BuildUserAccounts(const std::vector<PasswdEntry>& passwd,
+                                                      const std::vector<GroupEntry>& groups) {
   std::set<uint32_t> admin_gids;
   std::set<std::string> admin_members;
-  for (const GroupEntry &group : groups) {
+  for (const GroupEntry& group : groups) {
     if (!GroupGrantsAdmin(group.name)) {
       continue;
     }
@@ -191,7 +191,7 @@ std::vector<dozor::v1::UserAccount> BuildUserAccounts(const std::vector<PasswdEn
     admin_members.insert(group.members.begin(), group.members.end());
   }
   std::vector<dozor::v1::UserAccount> users;
-  for (const PasswdEntry &entry : passwd) {
+  for (const PasswdEntry& entry : passwd) {
     if (!IsLoginShell(entry.shell)) {
       continue;
     }

@@ -45,8 +45,8 @@ bool IsLoginShell(std::string_view shell);
 // Accounts with a login shell, in passwd order. administrator = uid 0, or a
 // member of sudo, wheel or admin (listed in the group or with it as primary
 // group).
-std::vector<dozor::v1::UserAccount> BuildUserAccounts(const std::vector<PasswdEntry> &passwd,
-                                                      const std::vector<GroupEntry> &groups);
+std::vector<dozor::v1::UserAccount> BuildUserAccounts(const std::vector<PasswdEntry>& passwd,
+                                                      const std::vector<GroupEntry>& groups);
 
 struct PendingUpdates {
   int32_t total = -1;     // -1 unknown

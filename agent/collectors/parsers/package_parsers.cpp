@@ -15,20 +15,15 @@ constexpr std::string_view kBlanks = " \t\r";
 
 std::string_view TrimBlanks(std::string_view text) { return Trim(text, kBlanks); }
 
-char LowerAscii(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
+char LowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 // `line` starts with `field` (lower-case, including the ':'), compared
 // case-insensitively as deb822 field names are; on success *value is the
 // trimmed rest of the line.
-bool MatchField(std::string_view line, std::string_view field,
-                std::string_view *value) {
-  if (line.size() < field.size())
-    return false;
+bool MatchField(std::string_view line, std::string_view field, std::string_view* value) {
+  if (line.size() < field.size()) return false;
   for (size_t i = 0; i < field.size(); ++i) {
-    if (LowerAscii(line[i]) != field[i])
-      return false;
+    if (LowerAscii(line[i]) != field[i]) return false;
   }
   *value = TrimBlanks(line.substr(field.size()));
   return true;
@@ -37,17 +32,15 @@ bool MatchField(std::string_view line, std::string_view field,
 // Status: "<want> <flag> <status>"; dpkg-query's ii and hi.
 bool IsInstalledStatus(std::string_view status) {
   size_t first = status.find(' ');
-  if (first == std::string_view::npos)
-    return false;
+  if (first == std::string_view::npos) return false;
   std::string_view want = status.substr(0, first);
   std::string_view rest = TrimBlanks(status.substr(first + 1));
   return (want == "install" || want == "hold") && rest == "ok installed";
 }
 
-uint32_t ReadBe32(const char *bytes) {
-  const auto *u = reinterpret_cast<const unsigned char *>(bytes);
-  return (static_cast<uint32_t>(u[0]) << 24) |
-         (static_cast<uint32_t>(u[1]) << 16) |
+uint32_t ReadBe32(const char* bytes) {
+  const auto* u = reinterpret_cast<const unsigned char*>(bytes);
+  return (static_cast<uint32_t>(u[0]) << 24) | (static_cast<uint32_t>(u[1]) << 16) |
          (static_cast<uint32_t>(u[2]) << 8) | static_cast<uint32_t>(u[3]);
 }
 
@@ -63,41 +56,37 @@ struct RpmEntry {
   uint32_t count = 0;
 };
 
-Error RpmCorrupt(const std::string &what) {
+Error RpmCorrupt(const std::string& what) {
   return MakeError(ErrorCode::kDataLoss, "corrupt rpm header: " + what);
 }
 
-Result<std::string> RpmString(const RpmEntry &entry, std::string_view data) {
+Result<std::string> RpmString(const RpmEntry& entry, std::string_view data) {
   if (entry.type != kRpmTypeString && entry.type != kRpmTypeI18nString &&
       entry.type != kRpmTypeStringArray) {
     return RpmCorrupt("tag " + std::to_string(entry.tag) + " is not a string");
   }
   if (entry.count == 0 || entry.offset >= data.size()) {
-    return RpmCorrupt("tag " + std::to_string(entry.tag) +
-                      " points outside the data");
+    return RpmCorrupt("tag " + std::to_string(entry.tag) + " points outside the data");
   }
-  const char *start = data.data() + entry.offset;
-  const void *nul = std::memchr(start, '\0', data.size() - entry.offset);
+  const char* start = data.data() + entry.offset;
+  const void* nul = std::memchr(start, '\0', data.size() - entry.offset);
   if (nul == nullptr) {
-    return RpmCorrupt("tag " + std::to_string(entry.tag) +
-                      " string is not terminated");
+    return RpmCorrupt("tag " + std::to_string(entry.tag) + " string is not terminated");
   }
-  return std::string(start, static_cast<const char *>(nul));
+  return std::string(start, static_cast<const char*>(nul));
 }
 
-Result<uint32_t> RpmInt32(const RpmEntry &entry, std::string_view data) {
+Result<uint32_t> RpmInt32(const RpmEntry& entry, std::string_view data) {
   if (entry.type != kRpmTypeInt32) {
     return RpmCorrupt("tag " + std::to_string(entry.tag) + " is not an int32");
   }
-  if (entry.count == 0 || entry.offset > data.size() ||
-      data.size() - entry.offset < 4) {
-    return RpmCorrupt("tag " + std::to_string(entry.tag) +
-                      " points outside the data");
+  if (entry.count == 0 || entry.offset > data.size() || data.size() - entry.offset < 4) {
+    return RpmCorrupt("tag " + std::to_string(entry.tag) + " points outside the data");
   }
   return ReadBe32(data.data() + entry.offset);
 }
 
-} // namespace
+}  // namespace
 
 Result<std::vector<dozor::v1::Package>> ParseDpkgStatus(std::string_view text) {
   std::vector<dozor::v1::Package> packages;
@@ -107,7 +96,7 @@ Result<std::vector<dozor::v1::Package>> ParseDpkgStatus(std::string_view text) {
   bool any_package = false;
   auto flush = [&] {
     if (!name.empty() && IsInstalledStatus(status)) {
-      auto &package = packages.emplace_back();
+      auto& package = packages.emplace_back();
       package.set_name(name.data(), name.size());
       package.set_version(version.data(), version.size());
       package.set_architecture(architecture.data(), architecture.size());
@@ -126,63 +115,53 @@ Result<std::vector<dozor::v1::Package>> ParseDpkgStatus(std::string_view text) {
     }
     std::string_view value;
     switch (LowerAscii(line.front())) {
-    case 'p':
-      if (MatchField(line, "package:", &value)) {
-        // Two Package fields without a blank line between: treat as a new
-        // stanza.
-        if (!name.empty())
-          flush();
-        name = value;
-        any_package = true;
-      }
-      break;
-    case 's':
-      if (MatchField(line, "status:", &value))
-        status = value;
-      break;
-    case 'v':
-      if (MatchField(line, "version:", &value))
-        version = value;
-      break;
-    case 'a':
-      if (MatchField(line, "architecture:", &value))
-        architecture = value;
-      break;
-    case 'm':
-      if (MatchField(line, "maintainer:", &value))
-        maintainer = value;
-      break;
-    default: // continuation lines (' ', '\t') and fields we do not keep
-      break;
+      case 'p':
+        if (MatchField(line, "package:", &value)) {
+          // Two Package fields without a blank line between: treat as a new
+          // stanza.
+          if (!name.empty()) flush();
+          name = value;
+          any_package = true;
+        }
+        break;
+      case 's':
+        if (MatchField(line, "status:", &value)) status = value;
+        break;
+      case 'v':
+        if (MatchField(line, "version:", &value)) version = value;
+        break;
+      case 'a':
+        if (MatchField(line, "architecture:", &value)) architecture = value;
+        break;
+      case 'm':
+        if (MatchField(line, "maintainer:", &value)) maintainer = value;
+        break;
+      default:  // continuation lines (' ', '\t') and fields we do not keep
+        break;
     }
   }
   flush();
   if (!any_package && !TrimBlanks(text).empty()) {
     // Whitespace-only is an empty database; anything else without a Package
     // field is not dpkg's.
-    bool only_space = std::all_of(text.begin(), text.end(), [](char c) {
-      return IsBlank(c) || c == '\n' || c == '\r';
-    });
+    bool only_space = std::all_of(text.begin(), text.end(),
+                                  [](char c) { return IsBlank(c) || c == '\n' || c == '\r'; });
     if (!only_space) {
-      return MakeError(ErrorCode::kDataLoss,
-                       "dpkg status has no Package field");
+      return MakeError(ErrorCode::kDataLoss, "dpkg status has no Package field");
     }
   }
   return packages;
 }
 
 Result<dozor::v1::Package> ParseRpmHeader(std::string_view blob) {
-  if (blob.size() < 8)
-    return RpmCorrupt("shorter than its 8-byte preamble");
+  if (blob.size() < 8) return RpmCorrupt("shorter than its 8-byte preamble");
   uint32_t index_count = ReadBe32(blob.data());
   uint32_t data_length = ReadBe32(blob.data() + 4);
   if (index_count == 0 || index_count > kRpmMaxTags) {
-    return RpmCorrupt("index count " + std::to_string(index_count) +
-                      " out of range");
+    return RpmCorrupt("index count " + std::to_string(index_count) + " out of range");
   }
   if (data_length > kRpmMaxData) {
-    return RpmCorrupt("data length " + std::to_string(data_length) +
-                      " out of range");
+    return RpmCorrupt("data length " + std::to_string(data_length) + " out of range");
   }
   // 64-bit arithmetic: il * 16 + dl cannot wrap with the limits above, but be
   // explicit.
@@ -196,69 +175,61 @@ Result<dozor::v1::Package> ParseRpmHeader(std::string_view blob) {
 
   RpmEntry name, version, release, epoch, arch, vendor, install_time;
   for (uint32_t i = 0; i < index_count; ++i) {
-    const char *raw = blob.data() + 8 + static_cast<size_t>(i) * 16;
-    RpmEntry entry{ReadBe32(raw), ReadBe32(raw + 4), ReadBe32(raw + 8),
-                   ReadBe32(raw + 12)};
+    const char* raw = blob.data() + 8 + static_cast<size_t>(i) * 16;
+    RpmEntry entry{ReadBe32(raw), ReadBe32(raw + 4), ReadBe32(raw + 8), ReadBe32(raw + 12)};
     if (entry.offset > data_length) {
-      return RpmCorrupt("entry " + std::to_string(i) +
-                        " offset beyond the data store");
+      return RpmCorrupt("entry " + std::to_string(i) + " offset beyond the data store");
     }
     if (entry.count > data_length) {
       // Every element takes at least one byte, so a count beyond dl cannot be
       // real.
-      return RpmCorrupt("entry " + std::to_string(i) +
-                        " count overflows the data store");
+      return RpmCorrupt("entry " + std::to_string(i) + " count overflows the data store");
     }
-    RpmEntry *slot = nullptr;
+    RpmEntry* slot = nullptr;
     switch (entry.tag) {
-    case kRpmTagName:
-      slot = &name;
-      break;
-    case kRpmTagVersion:
-      slot = &version;
-      break;
-    case kRpmTagRelease:
-      slot = &release;
-      break;
-    case kRpmTagEpoch:
-      slot = &epoch;
-      break;
-    case kRpmTagArch:
-      slot = &arch;
-      break;
-    case kRpmTagVendor:
-      slot = &vendor;
-      break;
-    case kRpmTagInstallTime:
-      slot = &install_time;
-      break;
-    default:
-      break;
+      case kRpmTagName:
+        slot = &name;
+        break;
+      case kRpmTagVersion:
+        slot = &version;
+        break;
+      case kRpmTagRelease:
+        slot = &release;
+        break;
+      case kRpmTagEpoch:
+        slot = &epoch;
+        break;
+      case kRpmTagArch:
+        slot = &arch;
+        break;
+      case kRpmTagVendor:
+        slot = &vendor;
+        break;
+      case kRpmTagInstallTime:
+        slot = &install_time;
+        break;
+      default:
+        break;
     }
-    if (slot != nullptr && slot->tag == 0)
-      *slot = entry; // first occurrence wins
+    if (slot != nullptr && slot->tag == 0) *slot = entry;  // first occurrence wins
   }
-  if (name.tag == 0 || version.tag == 0)
-    return RpmCorrupt("no NAME or VERSION tag");
+  if (name.tag == 0 || version.tag == 0) return RpmCorrupt("no NAME or VERSION tag");
 
   dozor::v1::Package package;
   package.set_source("rpm");
   DOZOR_ASSIGN_OR_RETURN(std::string name_text, RpmString(name, data));
   DOZOR_ASSIGN_OR_RETURN(std::string version_text, RpmString(version, data));
-  if (name_text.empty())
-    return RpmCorrupt("empty NAME");
+  if (name_text.empty()) return RpmCorrupt("empty NAME");
   std::string full_version;
   if (epoch.tag != 0) {
     DOZOR_ASSIGN_OR_RETURN(uint32_t epoch_value, RpmInt32(epoch, data));
     // rpm and dnf print no epoch when it is 0; keep the same identity.
-    if (epoch_value != 0)
-      full_version = std::to_string(epoch_value) + ":";
+    if (epoch_value != 0) full_version = std::to_string(epoch_value) + ":";
   }
   full_version += version_text;
   if (release.tag != 0) {
     DOZOR_ASSIGN_OR_RETURN(std::string release_text, RpmString(release, data));
-    if (!release_text.empty())
-      full_version += "-" + release_text;
+    if (!release_text.empty()) full_version += "-" + release_text;
   }
   package.set_name(std::move(name_text));
   package.set_version(std::move(full_version));
@@ -284,28 +255,23 @@ std::vector<UnitState> ParseSystemctlListUnits(std::string_view text) {
   while (lines.Next(&line)) {
     line = TrimBlanks(line);
     // "●" (UTF-8) or "*" (non-UTF-8 locale) marks failed / not-found units.
-    for (std::string_view marker :
-         {std::string_view("\xE2\x97\x8F"), std::string_view("*")}) {
-      if (line.substr(0, marker.size()) == marker)
-        line = TrimBlanks(line.substr(marker.size()));
+    for (std::string_view marker : {std::string_view("\xE2\x97\x8F"), std::string_view("*")}) {
+      if (line.substr(0, marker.size()) == marker) line = TrimBlanks(line.substr(marker.size()));
     }
     std::string_view fields[4];
     bool complete = true;
-    for (auto &field : fields) {
+    for (auto& field : fields) {
       size_t space = line.find_first_of(" \t");
       if (line.empty()) {
         complete = false;
         break;
       }
       field = line.substr(0, space);
-      line = TrimBlanks(space == std::string_view::npos ? std::string_view()
-                                                  : line.substr(space));
+      line = TrimBlanks(space == std::string_view::npos ? std::string_view() : line.substr(space));
     }
-    if (!complete)
-      continue;
+    if (!complete) continue;
     units.push_back(UnitState{std::string(fields[0]), std::string(fields[1]),
-                              std::string(fields[2]), std::string(fields[3]),
-                              std::string(line)});
+                              std::string(fields[2]), std::string(fields[3]), std::string(line)});
   }
   return units;
 }
@@ -316,33 +282,26 @@ bool UnitFileHasInstallSection(std::string_view text) {
   std::string_view line;
   while (lines.Next(&line)) {
     line = TrimBlanks(line);
-    if (line.empty() || line.front() == '#' || line.front() == ';')
-      continue;
+    if (line.empty() || line.front() == '#' || line.front() == ';') continue;
     if (line.front() == '[') {
       in_install = line == "[Install]";
       continue;
     }
-    if (!in_install)
-      continue;
+    if (!in_install) continue;
     std::string_view key, value;
-    if (!SplitKeyValue(line, '=', &key, &value, kBlanks))
-      continue;
-    if (!value.empty() &&
-        (key == "WantedBy" || key == "RequiredBy" || key == "Alias" ||
-         key == "Also" || key == "UpheldBy")) {
+    if (!SplitKeyValue(line, '=', &key, &value, kBlanks)) continue;
+    if (!value.empty() && (key == "WantedBy" || key == "RequiredBy" || key == "Alias" ||
+                           key == "Also" || key == "UpheldBy")) {
       return true;
     }
   }
   return false;
 }
 
-std::string OneCKind(const OneCBinaries &binaries) {
-  if (binaries.ragent || binaries.rphost)
-    return "server";
-  if (binaries.client)
-    return "client";
-  if (binaries.thin_client)
-    return "thin client";
+std::string OneCKind(const OneCBinaries& binaries) {
+  if (binaries.ragent || binaries.rphost) return "server";
+  if (binaries.client) return "client";
+  if (binaries.thin_client) return "thin client";
   return "platform";
 }
 
@@ -351,8 +310,7 @@ bool LooksLikeOneCVersion(std::string_view name) {
   bool in_part = false;
   for (char c : name) {
     if (c >= '0' && c <= '9') {
-      if (!in_part)
-        ++parts;
+      if (!in_part) ++parts;
       in_part = true;
     } else if (c == '.' && in_part) {
       in_part = false;
@@ -363,23 +321,19 @@ bool LooksLikeOneCVersion(std::string_view name) {
   return in_part && parts >= 3;
 }
 
-std::string OneCVersionFromPackage(const dozor::v1::Package &package) {
+std::string OneCVersionFromPackage(const dozor::v1::Package& package) {
   std::string name = package.name();
-  for (char &c : name)
-    c = c == '_' ? '-' : LowerAscii(c);
-  if (name.rfind("1c-enterprise", 0) != 0)
-    return {};
-  if (name.find("-server") == std::string::npos &&
-      name.find("-client") == std::string::npos) {
+  for (char& c : name) c = c == '_' ? '-' : LowerAscii(c);
+  if (name.rfind("1c-enterprise", 0) != 0) return {};
+  if (name.find("-server") == std::string::npos && name.find("-client") == std::string::npos) {
     return {};
   }
   std::string_view version = package.version();
   size_t colon = version.find(':');
-  if (colon != std::string_view::npos)
-    version.remove_prefix(colon + 1);
+  if (colon != std::string_view::npos) version.remove_prefix(colon + 1);
   std::string result(version);
   std::replace(result.begin(), result.end(), '-', '.');
   return result;
 }
 
-} // namespace dozor::agent
+}  // namespace dozor::agent

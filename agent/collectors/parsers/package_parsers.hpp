@@ -20,8 +20,7 @@ namespace dozor::agent {
 // without regex; tolerates CRLF, a missing final newline and continuation
 // lines. Error (kDataLoss) only for non-empty text with no "Package:" field at
 // all.
-[[nodiscard]] Result<std::vector<dozor::v1::Package>>
-ParseDpkgStatus(std::string_view text);
+[[nodiscard]] Result<std::vector<dozor::v1::Package>> ParseDpkgStatus(std::string_view text);
 
 // RPM header tags and types used by ParseRpmHeader.
 inline constexpr int32_t kRpmTagName = 1000;
@@ -57,8 +56,7 @@ struct UnitState {
 
 // Skips the leading "●"/"*" marker systemd prints for failed or not-found units
 // and blank lines.
-[[nodiscard]] std::vector<UnitState>
-ParseSystemctlListUnits(std::string_view text);
+[[nodiscard]] std::vector<UnitState> ParseSystemctlListUnits(std::string_view text);
 
 // True when a unit file's [Install] section names WantedBy=, RequiredBy=,
 // Alias= or Also=, i.e. the unit can be enabled (otherwise systemd calls it
@@ -70,12 +68,12 @@ ParseSystemctlListUnits(std::string_view text);
 struct OneCBinaries {
   bool ragent = false;
   bool rphost = false;
-  bool client = false;      // 1cv8 (thick client)
-  bool thin_client = false; // 1cv8c
+  bool client = false;       // 1cv8 (thick client)
+  bool thin_client = false;  // 1cv8c
 };
 // "server" (ragent or rphost), "client" (1cv8), "thin client" (only 1cv8c),
 // else "platform".
-[[nodiscard]] std::string OneCKind(const OneCBinaries &binaries);
+[[nodiscard]] std::string OneCKind(const OneCBinaries& binaries);
 
 // True for "8.3.22.1709"-style directory names (digits and dots, at least 3
 // dots-separated parts).
@@ -86,7 +84,6 @@ struct OneCBinaries {
 // 1c-enterprise-8.3.22.1709-server
 // ("8.3.22-1709" -> "8.3.22.1709"); empty if the package is not a 1C
 // server/client package.
-[[nodiscard]] std::string
-OneCVersionFromPackage(const dozor::v1::Package &package);
+[[nodiscard]] std::string OneCVersionFromPackage(const dozor::v1::Package& package);
 
-} // namespace dozor::agent
+}  // namespace dozor::agent

@@ -19,7 +19,7 @@
 
 #include "platform/command_runner.hpp"
 
-extern char **environ;  // NOLINT(readability-redundant-declaration)
+extern char** environ;  // NOLINT(readability-redundant-declaration)
 
 namespace dozor::agent {
 namespace {
@@ -30,12 +30,12 @@ constexpr size_t kMaxStdoutBytes = 16 * 1024 * 1024;
 constexpr std::string_view kExtraSearchDirs[] = {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
                                                  "/usr/bin",        "/sbin",          "/bin"};
 
-bool IsExecutableFile(const std::string &path) {
+bool IsExecutableFile(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
 }
 
-std::optional<std::string> FindProgram(const std::string &program) {
+std::optional<std::string> FindProgram(const std::string& program) {
   if (program.find('/') != std::string::npos) {
     if (IsExecutableFile(program)) {
       return program;
@@ -43,7 +43,7 @@ std::optional<std::string> FindProgram(const std::string &program) {
     return std::nullopt;
   }
   std::vector<std::string> dirs;
-  if (const char *path_env = ::getenv("PATH"); path_env != nullptr) {
+  if (const char* path_env = ::getenv("PATH"); path_env != nullptr) {
     std::string_view rest = path_env;
     while (!rest.empty()) {
       const size_t colon = rest.find(':');
@@ -57,7 +57,7 @@ std::optional<std::string> FindProgram(const std::string &program) {
   for (std::string_view dir : kExtraSearchDirs) {
     dirs.emplace_back(dir);
   }
-  for (const std::string &dir : dirs) {
+  for (const std::string& dir : dirs) {
     std::string candidate = dir + "/" + program;
     if (IsExecutableFile(candidate)) {
       return candidate;
@@ -70,7 +70,7 @@ std::optional<std::string> FindProgram(const std::string &program) {
 // untranslated output.
 std::vector<std::string> ChildEnvironment() {
   std::vector<std::string> env;
-  for (char **entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     std::string_view item = *entry;
     if (item.starts_with("LC_") || item.starts_with("LANG=") || item.starts_with("LANGUAGE=")) {
       continue;
@@ -98,10 +98,10 @@ class SpawnAttributes {
     ::posix_spawn_file_actions_destroy(&actions_);
     ::posix_spawnattr_destroy(&attr_);
   }
-  SpawnAttributes(const SpawnAttributes &) = delete;
-  SpawnAttributes &operator=(const SpawnAttributes &) = delete;
-  posix_spawn_file_actions_t *actions() { return &actions_; }
-  posix_spawnattr_t *attr() { return &attr_; }
+  SpawnAttributes(const SpawnAttributes&) = delete;
+  SpawnAttributes& operator=(const SpawnAttributes&) = delete;
+  posix_spawn_file_actions_t* actions() { return &actions_; }
+  posix_spawnattr_t* attr() { return &attr_; }
 
  private:
   posix_spawn_file_actions_t actions_{};
@@ -127,7 +127,7 @@ void KillAndReap(pid_t pid) {
   }
 }
 
-Result<CommandOutput> RunCommand(const std::vector<std::string> &argv, int timeout_ms) {
+Result<CommandOutput> RunCommand(const std::vector<std::string>& argv, int timeout_ms) {
   if (argv.empty() || argv[0].empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "empty command");
   }
@@ -158,16 +158,16 @@ Result<CommandOutput> RunCommand(const std::vector<std::string> &argv, int timeo
   ::posix_spawnattr_setflags(
       spawn.attr(), POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
-  std::vector<char *> child_argv;
+  std::vector<char*> child_argv;
   child_argv.reserve(argv.size() + 1);
-  for (const std::string &arg : argv) {
-    child_argv.push_back(const_cast<char *>(arg.c_str()));  // NOLINT: posix_spawn's signature
+  for (const std::string& arg : argv) {
+    child_argv.push_back(const_cast<char*>(arg.c_str()));  // NOLINT: posix_spawn's signature
   }
   child_argv.push_back(nullptr);
   std::vector<std::string> env = ChildEnvironment();
-  std::vector<char *> child_env;
+  std::vector<char*> child_env;
   child_env.reserve(env.size() + 1);
-  for (std::string &item : env) {
+  for (std::string& item : env) {
     child_env.push_back(item.data());
   }
   child_env.push_back(nullptr);
@@ -255,7 +255,7 @@ Result<CommandOutput> RunCommand(const std::vector<std::string> &argv, int timeo
 }  // namespace
 
 CommandRunner SystemCommandRunner(int timeout_ms) {
-  return [timeout_ms](const std::vector<std::string> &argv) -> Result<CommandOutput> {
+  return [timeout_ms](const std::vector<std::string>& argv) -> Result<CommandOutput> {
     return RunCommand(argv, timeout_ms);
   };
 }

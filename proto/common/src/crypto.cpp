@@ -65,7 +65,8 @@ Status ValidateCertificateAndKey(std::string_view cert_pem, std::string_view key
   EVP_PKEY_free(key);
   X509_free(cert);
   if (!matches) {
-    return MakeError(ErrorCode::kInvalidArgument, "the private key does not belong to the certificate");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the private key does not belong to the certificate");
   }
   return OkStatus();
 }

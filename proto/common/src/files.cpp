@@ -90,7 +90,8 @@ Status EnsureDirectory(const std::filesystem::path& path, mode_t mode) {
   }
   std::filesystem::create_directories(path, ec);
   if (ec) {
-    return MakeError(ErrorCode::kInternal, "cannot create directory " + path.string() + ": " + ec.message());
+    return MakeError(ErrorCode::kInternal,
+                     "cannot create directory " + path.string() + ": " + ec.message());
   }
   ::chmod(path.c_str(), mode);
   return OkStatus();

@@ -7,17 +7,30 @@ namespace dozor::sqlite {
 Error ToError(sqlite3* db, int rc, std::string_view context) {
   ErrorCode code = ErrorCode::kInternal;
   switch (rc & 0xff) {
-    case SQLITE_FULL: code = ErrorCode::kResourceExhausted; break;
+    case SQLITE_FULL:
+      code = ErrorCode::kResourceExhausted;
+      break;
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: code = ErrorCode::kUnavailable; break;
+    case SQLITE_LOCKED:
+      code = ErrorCode::kUnavailable;
+      break;
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: code = ErrorCode::kDataLoss; break;
+    case SQLITE_NOTADB:
+      code = ErrorCode::kDataLoss;
+      break;
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:
-    case SQLITE_READONLY: code = ErrorCode::kPermissionDenied; break;
-    case SQLITE_CONSTRAINT: code = ErrorCode::kAlreadyExists; break;
-    case SQLITE_TOOBIG: code = ErrorCode::kInvalidArgument; break;
-    default: break;
+    case SQLITE_READONLY:
+      code = ErrorCode::kPermissionDenied;
+      break;
+    case SQLITE_CONSTRAINT:
+      code = ErrorCode::kAlreadyExists;
+      break;
+    case SQLITE_TOOBIG:
+      code = ErrorCode::kInvalidArgument;
+      break;
+    default:
+      break;
   }
   std::string message(context);
   message += ": ";
@@ -56,7 +69,8 @@ Statement& Statement::Bind(int index, double value) {
 }
 
 Statement& Statement::Bind(int index, std::string_view text) {
-  int rc = sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  int rc =
+      sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
   if (rc != SQLITE_OK) bind_error_ = rc;
   return *this;
 }
@@ -82,7 +96,9 @@ Result<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  return ToError(db_, rc, sqlite3_sql(stmt_) != nullptr ? std::string_view(sqlite3_sql(stmt_)).substr(0, 80) : "step");
+  return ToError(
+      db_, rc,
+      sqlite3_sql(stmt_) != nullptr ? std::string_view(sqlite3_sql(stmt_)).substr(0, 80) : "step");
 }
 
 Status Statement::Run() {
@@ -109,14 +125,19 @@ double Statement::Double(int column) const { return sqlite3_column_double(stmt_,
 std::string Statement::Text(int column) const {
   const unsigned char* text = sqlite3_column_text(stmt_, column);
   int size = sqlite3_column_bytes(stmt_, column);
-  return text != nullptr ? std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(size)) : std::string();
+  return text != nullptr
+             ? std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(size))
+             : std::string();
 }
 std::string Statement::Blob(int column) const {
   const void* data = sqlite3_column_blob(stmt_, column);
   int size = sqlite3_column_bytes(stmt_, column);
-  return data != nullptr ? std::string(static_cast<const char*>(data), static_cast<size_t>(size)) : std::string();
+  return data != nullptr ? std::string(static_cast<const char*>(data), static_cast<size_t>(size))
+                         : std::string();
 }
-bool Statement::IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+bool Statement::IsNull(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
 
 Database& Database::operator=(Database&& other) noexcept {
   if (this != &other) {
@@ -178,7 +199,8 @@ Status Database::Exec(std::string_view sql) {
 
 Result<Statement> Database::Prepare(std::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) {
     return ToError(db_, rc, "prepare " + std::string(sql.substr(0, 80)));
   }
@@ -192,7 +214,8 @@ Status Database::QuickCheck() {
   DOZOR_ASSIGN_OR_RETURN(auto stmt, Prepare("PRAGMA quick_check"));
   DOZOR_ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row || stmt.Text(0) != "ok") {
-    return MakeError(ErrorCode::kDataLoss, path_.string() + " failed integrity check: " + (row ? stmt.Text(0) : ""));
+    return MakeError(ErrorCode::kDataLoss,
+                     path_.string() + " failed integrity check: " + (row ? stmt.Text(0) : ""));
   }
   return OkStatus();
 }

@@ -20,7 +20,8 @@ std::string EncodeCompressed(const google::protobuf::MessageLite& message) {
   // 4-byte little-endian raw length prefix lets the decoder size its buffer and reject bombs.
   std::string out(4 + bound, '\0');
   uint32_t raw_size = static_cast<uint32_t>(raw.size());
-  for (int i = 0; i < 4; ++i) out[static_cast<size_t>(i)] = static_cast<char>((raw_size >> (8 * i)) & 0xff);
+  for (int i = 0; i < 4; ++i)
+    out[static_cast<size_t>(i)] = static_cast<char>((raw_size >> (8 * i)) & 0xff);
   int rc = compress2(reinterpret_cast<Bytef*>(out.data() + 4), &bound,
                      reinterpret_cast<const Bytef*>(raw.data()), static_cast<uLong>(raw.size()), 6);
   if (rc != Z_OK) {
@@ -35,16 +36,20 @@ Status DecodeCompressed(std::string_view blob, google::protobuf::MessageLite* me
     return MakeError(ErrorCode::kDataLoss, "encoded message is truncated");
   }
   uint32_t raw_size = 0;
-  for (int i = 0; i < 4; ++i) raw_size |= static_cast<uint32_t>(static_cast<unsigned char>(blob[static_cast<size_t>(i)])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    raw_size |= static_cast<uint32_t>(static_cast<unsigned char>(blob[static_cast<size_t>(i)]))
+                << (8 * i);
   if (raw_size > kMaxDecodedMessageBytes) {
     return MakeError(ErrorCode::kDataLoss, "encoded message claims an impossible size");
   }
   std::string raw(raw_size, '\0');
   uLongf out_size = raw_size;
   int rc = uncompress(reinterpret_cast<Bytef*>(raw.data()), &out_size,
-                      reinterpret_cast<const Bytef*>(blob.data() + 4), static_cast<uLong>(blob.size() - 4));
+                      reinterpret_cast<const Bytef*>(blob.data() + 4),
+                      static_cast<uLong>(blob.size() - 4));
   if (rc != Z_OK || out_size != raw_size) {
-    return MakeError(ErrorCode::kDataLoss, "encoded message is corrupt (zlib " + std::to_string(rc) + ")");
+    return MakeError(ErrorCode::kDataLoss,
+                     "encoded message is corrupt (zlib " + std::to_string(rc) + ")");
   }
   if (!message->ParseFromString(raw)) {
     return MakeError(ErrorCode::kDataLoss, "encoded message does not parse");

@@ -54,8 +54,9 @@ Result<std::string> StringField(const nlohmann::json& file, std::string_view key
 }
 
 Error TooLarge() {
-  return MakeError(ErrorCode::kResourceExhausted,
-                   "snapshot file: larger than " + std::to_string(kMaxSnapshotFileBytes) + " bytes");
+  return MakeError(
+      ErrorCode::kResourceExhausted,
+      "snapshot file: larger than " + std::to_string(kMaxSnapshotFileBytes) + " bytes");
 }
 
 }  // namespace

@@ -135,9 +135,9 @@ const std::vector<FsTrendPoint>& RuleWindowBatch::CoalescedTrend() {
         (trend_[group_start].agent != point.agent || trend_[group_start].hour != point.hour)) {
       group_start = trend_.size();
     }
-    auto same_mount = std::find_if(
-        trend_.begin() + static_cast<ptrdiff_t>(group_start), trend_.end(),
-        [&](const FsTrendPoint& kept) { return kept.mount == point.mount; });
+    auto same_mount =
+        std::find_if(trend_.begin() + static_cast<ptrdiff_t>(group_start), trend_.end(),
+                     [&](const FsTrendPoint& kept) { return kept.mount == point.mount; });
     if (same_mount == trend_.end()) {
       trend_.push_back(point);
     } else if (point.at >= same_mount->at) {

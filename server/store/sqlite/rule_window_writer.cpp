@@ -84,19 +84,18 @@ Status RuleWindowWriter::Write(RuleWindowBatch& batch) {
         .Int(r.process_count)
         .Int(r.clock_offset_ms);
   }));
-  DOZOR_RETURN_IF_ERROR(
-      fs_.Run(batch.SortedFilesystems(), [](RowBinder& b, const FsWindowRow& r) {
-        b.Int(r.agent)
-            .Text(r.mount)
-            .Int(r.at)
-            .Text(r.device)
-            .Text(r.fs_type)
-            .Int(r.total_bytes)
-            .Int(r.avail_bytes)
-            .Real(r.used_pct)
-            .Int(r.inodes_total)
-            .Real(r.inodes_used_pct);
-      }));
+  DOZOR_RETURN_IF_ERROR(fs_.Run(batch.SortedFilesystems(), [](RowBinder& b, const FsWindowRow& r) {
+    b.Int(r.agent)
+        .Text(r.mount)
+        .Int(r.at)
+        .Text(r.device)
+        .Text(r.fs_type)
+        .Int(r.total_bytes)
+        .Int(r.avail_bytes)
+        .Real(r.used_pct)
+        .Int(r.inodes_total)
+        .Real(r.inodes_used_pct);
+  }));
   DOZOR_RETURN_IF_ERROR(nic_.Run(batch.SortedNics(), [](RowBinder& b, const NicWindowRow& r) {
     b.Int(r.agent)
         .Text(r.interface)

@@ -61,8 +61,8 @@ class RowBinder {
   RowBinder& Int(int64_t value) { return Check(sqlite3_bind_int64(s_, index_++, value)); }
   RowBinder& Real(double value) { return Check(sqlite3_bind_double(s_, index_++, value)); }
   RowBinder& Text(std::string_view text) {
-    return Check(sqlite3_bind_text64(s_, index_++, text.data(), text.size(), SQLITE_STATIC,
-                                     SQLITE_UTF8));
+    return Check(
+        sqlite3_bind_text64(s_, index_++, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8));
   }
   [[nodiscard]] int rc() const { return rc_; }
 

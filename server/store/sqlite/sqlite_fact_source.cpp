@@ -28,16 +28,16 @@ const std::unordered_set<std::string>& FunctionWhitelist() {
       // scalar
       "abs", "char", "coalesce", "concat", "concat_ws", "format", "glob", "hex", "ifnull", "iif",
       "instr", "length", "like", "likelihood", "likely", "lower", "ltrim", "max", "min", "nullif",
-      "octet_length", "printf", "quote", "replace", "round", "rtrim", "sign", "substr",
-      "substring", "trim", "typeof", "unhex", "unicode", "unlikely", "upper", "sqlite_version",
+      "octet_length", "printf", "quote", "replace", "round", "rtrim", "sign", "substr", "substring",
+      "trim", "typeof", "unhex", "unicode", "unlikely", "upper", "sqlite_version",
       // aggregate
       "avg", "count", "group_concat", "string_agg", "sum", "total",
       // window
       "row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile", "lag", "lead",
       "first_value", "last_value", "nth_value",
       // date and time
-      "date", "time", "datetime", "julianday", "unixepoch", "strftime", "timediff",
-      "current_date", "current_time", "current_timestamp",
+      "date", "time", "datetime", "julianday", "unixepoch", "strftime", "timediff", "current_date",
+      "current_time", "current_timestamp",
       // math
       "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "ceiling", "cos", "cosh",
       "degrees", "exp", "floor", "ln", "log", "log10", "log2", "mod", "pi", "pow", "power",
@@ -47,8 +47,7 @@ const std::unordered_set<std::string>& FunctionWhitelist() {
       "json_patch", "json_quote", "json_remove", "json_replace", "json_set", "json_type",
       "json_valid", "json_group_array", "json_group_object",
       // the Dozor function library (registered below)
-      "version_compare", "greatest", "least", "strpos", "text_list", "date_to_ms",
-      "ms_to_date"};
+      "version_compare", "greatest", "least", "strpos", "text_list", "date_to_ms", "ms_to_date"};
   return kNames;
 }
 
@@ -256,8 +255,7 @@ Status RegisterFunctionLibrary(sqlite3* db) {
   for (const Scalar& scalar : scalars) {
     if (sqlite3_create_function_v2(db, scalar.name, scalar.arguments, kFlags, nullptr,
                                    scalar.function, nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return MakeError(ErrorCode::kInternal,
-                       std::string("facts: cannot register ") + scalar.name);
+      return MakeError(ErrorCode::kInternal, std::string("facts: cannot register ") + scalar.name);
     }
   }
   if (sqlite3_create_function_v2(db, "text_list", 1, kFlags, nullptr, nullptr, &TextListStep,
@@ -358,8 +356,7 @@ int Authorize(void* context, int action, const char* arg1, const char* arg2, con
         bool via_view = views != state.table_views.end() &&
                         (state.view_names.count(std::string(inner)) != 0 || column.empty());
         if (via_view &&
-            (column.empty() ||
-             state.view_columns.count({table_name, std::string(column)}) != 0)) {
+            (column.empty() || state.view_columns.count({table_name, std::string(column)}) != 0)) {
           record(inner);
           if (views->second.size() == 1) {
             record(*views->second.begin());
@@ -383,8 +380,8 @@ int Authorize(void* context, int action, const char* arg1, const char* arg2, con
       Deny(state, "ATTACH/DETACH is not allowed in rules");
       return SQLITE_DENY;
     default:
-      Deny(state, "only SELECT statements are allowed in rules (action " +
-                      std::to_string(action) + " refused)");
+      Deny(state, "only SELECT statements are allowed in rules (action " + std::to_string(action) +
+                      " refused)");
       return SQLITE_DENY;
   }
 }
@@ -612,8 +609,8 @@ class SqliteFactSession final : public FactSession {
 
   Status Open(const std::string& path, bool scoped) {
     scoped_ = scoped;
-    int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       return MakeError(ErrorCode::kUnavailable,
                        "rules: cannot open " + path + " read-only: " +
@@ -647,9 +644,9 @@ class SqliteFactSession final : public FactSession {
       sqlite3_finalize(stmt);
       if (rc != SQLITE_OK) {
         auth_.mode = AuthState::Mode::kTrusted;
-        return MakeError(ErrorCode::kFailedPrecondition,
-                         "rules: fact view " + view + " does not work on this store: " +
-                             sqlite3_errmsg(db_));
+        return MakeError(
+            ErrorCode::kFailedPrecondition,
+            "rules: fact view " + view + " does not work on this store: " + sqlite3_errmsg(db_));
       }
     }
     auth_.mode = AuthState::Mode::kTrusted;
@@ -747,9 +744,9 @@ class SqliteFactSession final : public FactSession {
     Status status = OkStatus();
     if (!stopped && rc != SQLITE_DONE) {
       if (rc == SQLITE_INTERRUPT) {
-        status = MakeError(ErrorCode::kResourceExhausted,
-                           "exceeded the " + std::to_string(timeout.count()) +
-                               " ms deadline and was stopped");
+        status = MakeError(
+            ErrorCode::kResourceExhausted,
+            "exceeded the " + std::to_string(timeout.count()) + " ms deadline and was stopped");
       } else {
         status = MakeError(rc == SQLITE_BUSY ? ErrorCode::kUnavailable : ErrorCode::kInternal,
                            sqlite3_errmsg(db_));

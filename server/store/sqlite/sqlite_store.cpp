@@ -11,10 +11,10 @@
 #include <initializer_list>
 #include <utility>
 
+#include "store/sqlite/migrations.hpp"
 #include "store/sqlite/sqlite_store_internal.hpp"
 #include "store/sqlite/statement_helpers.hpp"
 #include "store/sqlite/store_rows.hpp"
-#include "store/sqlite/migrations.hpp"
 
 namespace dozor::server {
 
@@ -94,7 +94,8 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
            "dropped_health_total = max(dropped_health_total, ?4), "
            "agent_version = CASE WHEN ?5 = '' THEN agent_version ELSE ?5 END, "
            "last_inventory_at = CASE WHEN ?6 > 0 THEN ?6 ELSE last_inventory_at END, "
-           "clock_offset_ms = ?7, last_health_at = CASE WHEN ?8 > 0 THEN ?8 ELSE last_health_at END WHERE id = ?1"},
+           "clock_offset_ms = ?7, last_health_at = CASE WHEN ?8 > 0 THEN ?8 ELSE last_health_at "
+           "END WHERE id = ?1"},
           {&w.health_insert,
            "INSERT INTO health_samples(agent, collected_at, seq, sample, encoding) "
            "VALUES (?, ?, ?, ?, 1)"},

@@ -1,7 +1,8 @@
 // The SQLite backend: every store area (store/*_store.hpp) over one database file. One writer
 // connection (all writes, serialised by a mutex), one reader connection (queries, own mutex) so
-// management reads never queue behind an ingest batch, and optionally a third connection on a background thread that checkpoints the WAL about once a
-// second so COMMIT never pays for a checkpoint.
+// management reads never queue behind an ingest batch, and optionally a third connection on a
+// background thread that checkpoints the WAL about once a second so COMMIT never pays for a
+// checkpoint.
 //
 // Health samples live in two tiers: ingest appends one row per sample to health_samples (plain
 // protobuf, no per-row compression, cheap on the hot path); CompactHealth later moves samples of
@@ -109,8 +110,8 @@ class SqliteStore final : public Store,
   Result<std::vector<HealthRecord>> ListHealth(std::string_view agent_id, int64_t since_ms,
                                                int limit) override;
 
-  Result<ApiToken> CreateApiToken(std::string_view name, ApiRole role,
-                                  std::string_view token_hash, std::string_view hint,
+  Result<ApiToken> CreateApiToken(std::string_view name, ApiRole role, std::string_view token_hash,
+                                  std::string_view hint,
                                   std::optional<int64_t> expires_at_ms) override;
   Result<ApiToken> AuthenticateApiToken(std::string_view token_hash, int64_t now_ms) override;
   Result<std::vector<ApiToken>> ListApiTokens() override;

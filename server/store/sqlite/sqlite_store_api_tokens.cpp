@@ -27,9 +27,9 @@ Result<ApiToken> SqliteStore::CreateApiToken(std::string_view name, ApiRole role
   int64_t id = 0;
   {
     std::lock_guard lock(write_mu_);
-    DOZOR_RETURN_IF_ERROR(
-        NameConflict(RunWith(ws_->api_insert, token_hash, name, role, hint, clock_->NowMs(), expires_at_ms),
-                     "API token"));
+    DOZOR_RETURN_IF_ERROR(NameConflict(
+        RunWith(ws_->api_insert, token_hash, name, role, hint, clock_->NowMs(), expires_at_ms),
+        "API token"));
     id = writer_.LastInsertRowId();
   }
   std::lock_guard lock(read_mu_);
@@ -48,8 +48,7 @@ Result<ApiToken> SqliteStore::AuthenticateApiToken(std::string_view token_hash, 
     }
     return ReadApiToken(s);
   };
-  DOZOR_ASSIGN_OR_RETURN(ApiToken token,
-                         ReadOne(BindAll(rs_->api_by_hash, token_hash), read, [] {
+  DOZOR_ASSIGN_OR_RETURN(ApiToken token, ReadOne(BindAll(rs_->api_by_hash, token_hash), read, [] {
                            return MakeError(ErrorCode::kPermissionDenied, "unknown API token");
                          }));
   if (!unknown_role.empty()) {

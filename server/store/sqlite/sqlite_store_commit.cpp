@@ -319,8 +319,8 @@ Status SqliteStore::WriteBatchLocked(std::vector<IncomingReport>& batch,
   w.window_batch.Clear();
   // A host's collector statuses: only the last of the batch per collector survives the upsert.
   DOZOR_RETURN_IF_ERROR(InsertEach(w.collector_batch.Latest(), [&](const CollectorStatusRow& c) {
-    return RunWith(w.collector_upsert, c.agent, c.status->name(), c.status->ok(),
-                   c.status->error(), c.status->duration_ms(), c.at);
+    return RunWith(w.collector_upsert, c.agent, c.status->name(), c.status->ok(), c.status->error(),
+                   c.status->duration_ms(), c.at);
   }));
   w.collector_batch.Clear();
   // Once per agent per batch, not per report: a batch of 100 samples costs one agents update.

@@ -1,8 +1,8 @@
 // SqliteStore, findings area: findings and their lifecycle, contract lifecycle and audit snapshots,
 // the estate summary, rule-window pruning and the commit observer. Kept apart from
 // sqlite_store.cpp (ingest and the foundation queries) because it only shares the connections.
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -153,8 +153,7 @@ Status SqliteStore::PrepareFindingStatements() {
   static const std::string state_waived_due =
       std::string(kStateColumns) + "WHERE state = 'waived' AND waived_until <= ?";
   static const std::string state_active =
-      std::string(kStateColumns) +
-      "WHERE state IN ('open', 'acknowledged', 'regressed', 'waived')";
+      std::string(kStateColumns) + "WHERE state IN ('open', 'acknowledged', 'regressed', 'waived')";
   static const std::string finding_list =
       std::string(kFindingColumns) +
       "WHERE (?1 IS NULL OR f.org_id = ?1) AND (?2 IS NULL OR a.agent_id = ?2) "
@@ -268,16 +267,15 @@ Status SqliteStore::PrepareFindingStatements() {
           {&f.r_package_hosts,
            "SELECT count(DISTINCT p.agent) FROM host_packages p JOIN agents a ON a.id = p.agent "
            "WHERE p.name = ? AND a.org_id = ? AND a.revoked_at IS NULL"},
-          {&f.r_live_hosts,
-           "SELECT id, org_id FROM agents WHERE revoked_at IS NULL ORDER BY id"},
+          {&f.r_live_hosts, "SELECT id, org_id FROM agents WHERE revoked_at IS NULL ORDER BY id"},
           {&f.r_host_pk, "SELECT id FROM agents WHERE agent_id = ?"},
       });
 }
 
 // ------------------------------------------------------------------ findings: engine side
 
-Status SqliteStore::AddFindingEventLocked(int64_t finding_id, int64_t at_ms,
-                                          std::string_view actor, FindingEventKind kind,
+Status SqliteStore::AddFindingEventLocked(int64_t finding_id, int64_t at_ms, std::string_view actor,
+                                          FindingEventKind kind,
                                           std::optional<FindingState> from_state,
                                           FindingState to_state, std::string_view comment) {
   // An opened finding has no previous state; the column holds '' for it, never NULL.
@@ -508,13 +506,12 @@ Status SqliteStore::ContractMoveLocked(int64_t org_id, const OrganizationPatch& 
   DOZOR_ASSIGN_OR_RETURN(auto events,
                          ReadAll(BindAll(f.w_contract_events, org_id), ReadContractEvent));
   DOZOR_ASSIGN_OR_RETURN(auto latest_first,
-                         ReadOptional(BindAll(f.latest_first_audit, org_id), [](const auto& s) {
-                           return OptionalInt(s, 0);
-                         }));
+                         ReadOptional(BindAll(f.latest_first_audit, org_id),
+                                      [](const auto& s) { return OptionalInt(s, 0); }));
   std::optional<int64_t> first_at = latest_first.value_or(std::nullopt);
   bool first_audit_in_engagement = first_at && *first_at >= CurrentEngagementStartMs(events);
-  DOZOR_ASSIGN_OR_RETURN(ContractMove move, PlanContractMove(from, *patch.contract_status,
-                                                             first_audit_in_engagement));
+  DOZOR_ASSIGN_OR_RETURN(ContractMove move,
+                         PlanContractMove(from, *patch.contract_status, first_audit_in_engagement));
   if (!move.moves) {
     return OkStatus();  // same status: no move, no event
   }
@@ -588,8 +585,8 @@ Result<std::optional<AuditSnapshot>> SqliteStore::GetAuditSnapshot(int64_t org_i
 
 // ------------------------------------------------------------------ estate summary
 
-Result<EstateSummary> SqliteStore::GetEstateSummary(
-    int64_t org_id, const std::vector<std::string>& package_names) {
+Result<EstateSummary> SqliteStore::GetEstateSummary(int64_t org_id,
+                                                    const std::vector<std::string>& package_names) {
   FindingStatements& f = *fs_;
   EstateSummary summary;
   std::unordered_map<int64_t, size_t> index_of;
@@ -629,10 +626,11 @@ Result<EstateSummary> SqliteStore::GetEstateSummary(
                            return ApplicationCount{s.Text(0), s.Text(1), s.Text(2), s.Int(3)};
                          }));
   for (const auto& name : package_names) {
-    DOZOR_ASSIGN_OR_RETURN(auto count, ReadOne(BindAll(f.r_package_hosts, name, org_id),
-                                               [](const auto& s) { return s.Int(0); },
-                                               [] { return MakeError(ErrorCode::kInternal,
-                                                                     "count returned no row"); }));
+    DOZOR_ASSIGN_OR_RETURN(
+        auto count,
+        ReadOne(
+            BindAll(f.r_package_hosts, name, org_id), [](const auto& s) { return s.Int(0); },
+            [] { return MakeError(ErrorCode::kInternal, "count returned no row"); }));
     summary.package_hosts.emplace_back(name, count);
   }
   return summary;
@@ -640,16 +638,17 @@ Result<EstateSummary> SqliteStore::GetEstateSummary(
 
 Result<std::vector<std::pair<int64_t, int64_t>>> SqliteStore::ListLiveHostKeys() {
   std::lock_guard lock(read_mu_);
-  return ReadAll(fs_->r_live_hosts, [](const sqlite::Statement& s) {
-    return std::make_pair(s.Int(0), s.Int(1));
-  });
+  return ReadAll(fs_->r_live_hosts,
+                 [](const sqlite::Statement& s) { return std::make_pair(s.Int(0), s.Int(1)); });
 }
 
 Result<int64_t> SqliteStore::HostPk(std::string_view agent_id) {
   std::lock_guard lock(read_mu_);
-  return ReadOne(BindAll(fs_->r_host_pk, agent_id), [](const auto& s) { return s.Int(0); }, [&] {
-    return MakeError(ErrorCode::kNotFound, "unknown agent '" + std::string(agent_id) + "'");
-  });
+  return ReadOne(
+      BindAll(fs_->r_host_pk, agent_id), [](const auto& s) { return s.Int(0); },
+      [&] {
+        return MakeError(ErrorCode::kNotFound, "unknown agent '" + std::string(agent_id) + "'");
+      });
 }
 
 // ------------------------------------------------------------------ observer and pruning
@@ -683,8 +682,7 @@ Result<int64_t> SqliteStore::PruneRuleWindows(int64_t now_ms) {
   std::vector<int64_t> agents;
   {
     std::lock_guard lock(write_mu_);
-    DOZOR_ASSIGN_OR_RETURN(agents,
-                           ReadAll(f.prune_agents, [](const auto& s) { return s.Int(0); }));
+    DOZOR_ASSIGN_OR_RETURN(agents, ReadAll(f.prune_agents, [](const auto& s) { return s.Int(0); }));
   }
   int64_t deleted = 0;
   for (size_t begin = 0; begin < agents.size() && !closing_; begin += kPruneAgentsPerTxn) {
@@ -694,12 +692,10 @@ Result<int64_t> SqliteStore::PruneRuleWindows(int64_t now_ms) {
     DOZOR_RETURN_IF_ERROR(txn.Begin());
     for (size_t i = begin; i < end; ++i) {
       int64_t pk = agents[i];
-      DOZOR_ASSIGN_OR_RETURN(auto newest, ReadOptional(BindAll(f.prune_newest, pk),
-                                                       [](const auto& s) {
-                                                         return s.IsNull(0)
-                                                                    ? std::optional<int64_t>()
-                                                                    : s.Int(0);
-                                                       }));
+      DOZOR_ASSIGN_OR_RETURN(auto newest,
+                             ReadOptional(BindAll(f.prune_newest, pk), [](const auto& s) {
+                               return s.IsNull(0) ? std::optional<int64_t>() : s.Int(0);
+                             }));
       // Relative to the agent's newest sample when that is older than now: an agent that
       // stopped reporting (or a test clock in the past) keeps its last window.
       int64_t reference = now_ms;

@@ -40,7 +40,6 @@ inline int64_t BucketStart(int64_t at_ms) {
   return at_ms - (((at_ms % kBucketMs) + kBucketMs) % kBucketMs);
 }
 
-
 inline int ClampLimit(int limit) {
   if (limit <= 0 || limit > kMaxListLimit) {
     return kMaxListLimit;
@@ -53,7 +52,8 @@ inline bool IsAllDigits(std::string_view text) {
          std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-inline bool IsLoopbackAddress(const dozor::v1::NetworkInterface& iface, const dozor::v1::IpAddress& ip) {
+inline bool IsLoopbackAddress(const dozor::v1::NetworkInterface& iface,
+                              const dozor::v1::IpAddress& ip) {
   const std::string& a = ip.address();
   return iface.loopback() || a.rfind("127.", 0) == 0 || a == "::1";
 }
@@ -82,8 +82,9 @@ inline Error NameFile(const Error& error, const std::string& path) {
 // Runs an idempotent "revoke where not yet revoked". When it changed no row the target is
 // either already revoked (fine) or missing (the error missing() builds).
 template <typename Key, typename Missing>
-inline Status RevokeIfExists(sqlite::Database& db, sqlite::Statement& revoke, sqlite::Statement& exists,
-                      const Key& key, int64_t now_ms, Missing&& missing) {
+inline Status RevokeIfExists(sqlite::Database& db, sqlite::Statement& revoke,
+                             sqlite::Statement& exists, const Key& key, int64_t now_ms,
+                             Missing&& missing) {
   DOZOR_RETURN_IF_ERROR(RunWith(revoke, key, now_ms));
   if (db.Changes() > 0) {
     return OkStatus();
@@ -95,7 +96,8 @@ inline Status RevokeIfExists(sqlite::Database& db, sqlite::Statement& revoke, sq
   return OkStatus();
 }
 
-inline Status DecodeRawSample(std::string_view bytes, int64_t encoding, dozor::v1::HealthSample* out) {
+inline Status DecodeRawSample(std::string_view bytes, int64_t encoding,
+                              dozor::v1::HealthSample* out) {
   if (encoding == kEncodingZlib) {
     return DecodeCompressed(bytes, out);
   }
@@ -145,10 +147,10 @@ inline Status PrepareAll(sqlite::Database& db, std::initializer_list<PrepareItem
 }  // namespace sqlite_store_internal
 
 // The per-host inventory tables, in the order they are cleared and refilled.
-inline constexpr const char* kHostTables[] = {"host_os",           "host_hardware",  "host_disks",
-                                       "host_interfaces",   "host_addresses", "host_gateways",
-                                       "host_dns",          "host_listeners", "host_packages",
-                                       "host_applications", "host_services",  "host_users"};
+inline constexpr const char* kHostTables[] = {
+    "host_os",        "host_hardware",     "host_disks",    "host_interfaces",
+    "host_addresses", "host_gateways",     "host_dns",      "host_listeners",
+    "host_packages",  "host_applications", "host_services", "host_users"};
 inline constexpr size_t kHostTableCount = sizeof(kHostTables) / sizeof(kHostTables[0]);
 
 struct SqliteStore::WriterStatements {
@@ -181,7 +183,6 @@ struct SqliteStore::ReaderStatements {
   sqlite::Statement blob_get, collectors, agent_pk, changes, health, health_blocks;
   sqlite::Statement api_by_hash, api_by_id, api_list, api_count;
 };
-
 
 namespace sqlite_store_internal {
 using WriterStatements = SqliteStore::WriterStatements;

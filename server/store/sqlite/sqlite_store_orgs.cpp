@@ -23,10 +23,10 @@ Result<Organization> SqliteStore::CreateOrganization(const Organization& org) {
   int64_t id = 0;
   {
     std::lock_guard lock(write_mu_);
-    DOZOR_RETURN_IF_ERROR(
-        NameConflict(RunWith(ws_->org_insert, org.name, org.contract_status, org.contract_type,
-                             org.engineer, org.created_at_ms != 0 ? org.created_at_ms : clock_->NowMs()),
-                     "organization '" + org.name + "'"));
+    DOZOR_RETURN_IF_ERROR(NameConflict(
+        RunWith(ws_->org_insert, org.name, org.contract_status, org.contract_type, org.engineer,
+                org.created_at_ms != 0 ? org.created_at_ms : clock_->NowMs()),
+        "organization '" + org.name + "'"));
     id = writer_.LastInsertRowId();
   }
   return FindOrganization(std::to_string(id));

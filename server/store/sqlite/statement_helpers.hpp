@@ -45,13 +45,11 @@ inline void BindOne(sqlite::Statement& s, int index, const BlobArg& value) {
 
 // Typed enums are stored as their edge spelling (ToString, found next to the enum).
 template <typename Enum>
-  requires std::is_enum_v<Enum>
-void BindOne(sqlite::Statement& s, int index, const Enum& value) {
-  s.Bind(index, ToString(value));
-}
+requires std::is_enum_v<Enum>
+void BindOne(sqlite::Statement& s, int index, const Enum& value) { s.Bind(index, ToString(value)); }
 
 template <typename Enum>
-  requires std::is_enum_v<Enum>
+requires std::is_enum_v<Enum>
 void BindOne(sqlite::Statement& s, int index, const std::optional<Enum>& value) {
   if (value) {
     s.Bind(index, ToString(*value));

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "collector_test_util.hpp"
 #include "collectors/collector.hpp"
 #include "collectors/parsers/hardware_parsers.hpp"
 #include "dozor/common/files.hpp"
-#include "collector_test_util.hpp"
 #include "test_util.hpp"
 
 namespace dozor::agent {
@@ -21,8 +21,8 @@ using namespace collector_test;
 
 // Serves smartctl from <root>/dozor-fixture/commands/smartctl-<disk>.json (+
 // optional .exit) and records every argv it was asked to run.
-CommandRunner CannedSmartctl(const fs::path &root, std::vector<std::vector<std::string>> *calls) {
-  return [root, calls](const std::vector<std::string> &argv) -> Result<CommandOutput> {
+CommandRunner CannedSmartctl(const fs::path& root, std::vector<std::vector<std::string>>* calls) {
+  return [root, calls](const std::vector<std::string>& argv) -> Result<CommandOutput> {
     calls->push_back(argv);
     if (argv.empty() || argv[0] != "smartctl") {
       return MakeError(ErrorCode::kNotFound, "no canned output");
@@ -37,12 +37,12 @@ CommandRunner CannedSmartctl(const fs::path &root, std::vector<std::vector<std::
   };
 }
 
-const dozor::v1::BlockDevice *FindDisk(const dozor::v1::Hardware &hw, const std::string &name) {
+const dozor::v1::BlockDevice* FindDisk(const dozor::v1::Hardware& hw, const std::string& name) {
   return FindNamed(hw.disks(), name);
 }
 
-const dozor::v1::SmartAttribute *FindAttribute(const dozor::v1::BlockDevice &disk,
-                                               const std::string &name) {
+const dozor::v1::SmartAttribute* FindAttribute(const dozor::v1::BlockDevice& disk,
+                                               const std::string& name) {
   return FindNamed(disk.smart_attributes(), name);
 }
 
@@ -112,13 +112,13 @@ TEST_CASE("smartctl parser reads ATA health attributes hours and temperature") {
   CHECK(disk.temperature_c() == 36);
   CHECK(disk.model() == "ST4000NM000A-2HZ100");
   CHECK(disk.serial() == "WJG1ABCD");
-  const auto *reallocated = FindAttribute(disk, "Reallocated_Sector_Ct");
+  const auto* reallocated = FindAttribute(disk, "Reallocated_Sector_Ct");
   REQUIRE(reallocated != nullptr);
   CHECK(reallocated->id() == 5);
   CHECK(reallocated->raw() == 8);
   CHECK(reallocated->value() == 100);
   CHECK(reallocated->threshold() == 10);
-  const auto *temperature = FindAttribute(disk, "Temperature_Celsius");
+  const auto* temperature = FindAttribute(disk, "Temperature_Celsius");
   REQUIRE(temperature != nullptr);
   CHECK(temperature->raw() == 128849018916LL);  // packed min/max: kept whole
 }
@@ -131,10 +131,10 @@ TEST_CASE("smartctl parser turns the NVMe health log into attributes") {
   CHECK(disk.smart_status() == "passed");
   CHECK(disk.power_on_hours() == 14023);
   CHECK(disk.temperature_c() == 38);
-  const auto *used = FindAttribute(disk, "percentage_used");
+  const auto* used = FindAttribute(disk, "percentage_used");
   REQUIRE(used != nullptr);
   CHECK(used->raw() == 3);
-  const auto *media_errors = FindAttribute(disk, "media_errors");
+  const auto* media_errors = FindAttribute(disk, "media_errors");
   REQUIRE(media_errors != nullptr);
   CHECK(media_errors->raw() == 0);
 }
@@ -232,8 +232,8 @@ TEST_CASE("hardware collector on the debian fixture finds Xeons DMI and SATA dis
   CHECK(hw.smartctl_available());
 
   REQUIRE(hw.disks_size() == 2);
-  const auto *hdd = FindDisk(hw, "sda");
-  const auto *ssd = FindDisk(hw, "sdb");
+  const auto* hdd = FindDisk(hw, "sda");
+  const auto* ssd = FindDisk(hw, "sdb");
   REQUIRE(hdd != nullptr);
   REQUIRE(ssd != nullptr);
   CHECK(hdd->transport() == "sata");
@@ -243,7 +243,7 @@ TEST_CASE("hardware collector on the debian fixture finds Xeons DMI and SATA dis
   CHECK(hdd->model() == "ST4000NM000A-2HZ100");
   CHECK(hdd->serial().find("WJG1ABCD") != std::string::npos);  // from wwid
   CHECK(hdd->smart_status() == "passed");
-  const auto *reallocated = FindAttribute(*hdd, "Reallocated_Sector_Ct");
+  const auto* reallocated = FindAttribute(*hdd, "Reallocated_Sector_Ct");
   REQUIRE(reallocated != nullptr);
   CHECK(reallocated->raw() == 8);
 
@@ -270,7 +270,7 @@ TEST_CASE("hardware collector on the rpm server fixture reads NVMe and a USB sti
   CHECK(hw.dmi().chassis_type() == "Rack Mount Chassis");
   CHECK(hw.dmi().bios_date() == "2023-03-15");
 
-  const auto *nvme = FindDisk(hw, "nvme0n1");
+  const auto* nvme = FindDisk(hw, "nvme0n1");
   REQUIRE(nvme != nullptr);
   CHECK(nvme->transport() == "nvme");
   CHECK(nvme->model() == "Dell Ent NVMe v2 AGN RI U.2 960GB");
@@ -278,7 +278,7 @@ TEST_CASE("hardware collector on the rpm server fixture reads NVMe and a USB sti
   CHECK(nvme->smart_status() == "passed");
   CHECK(nvme->power_on_hours() == 14023);
 
-  const auto *stick = FindDisk(hw, "sda");
+  const auto* stick = FindDisk(hw, "sda");
   REQUIRE(stick != nullptr);
   CHECK(stick->transport() == "usb");
   CHECK(stick->removable());
@@ -306,7 +306,7 @@ TEST_CASE("hardware collector on the minimal VM copes with no DMI and a virtio d
 TEST_CASE("hardware collector reports smartctl missing with an install hint") {
   CollectContext ctx = FixtureContext("debian-server");
   int calls = 0;
-  ctx.run_command = [&calls](const std::vector<std::string> &) -> Result<CommandOutput> {
+  ctx.run_command = [&calls](const std::vector<std::string>&) -> Result<CommandOutput> {
     ++calls;
     return MakeError(ErrorCode::kNotFound, "smartctl: program not found");
   };
@@ -314,7 +314,7 @@ TEST_CASE("hardware collector reports smartctl missing with an install hint") {
   REQUIRE(CollectHardware(ctx, &hw).ok());
   CHECK_FALSE(hw.smartctl_available());
   REQUIRE(hw.disks_size() == 2);
-  for (const auto &disk : hw.disks()) {
+  for (const auto& disk : hw.disks()) {
     CHECK(disk.smart_status() == "unavailable");
     CHECK(disk.smart_message() == "smartctl not installed (apt install smartmontools)");
   }
@@ -368,7 +368,7 @@ TEST_CASE("hardware collector on this machine reports sane ranges") {
   CHECK(hw.memory_total_bytes() > 64ULL * 1024 * 1024);
   // Containers may have no DMI and no real disks; what is there must be well
   // formed.
-  for (const auto &disk : hw.disks()) {
+  for (const auto& disk : hw.disks()) {
     CHECK_FALSE(disk.name().empty());
     CHECK_FALSE(disk.transport().empty());
     CHECK_FALSE(disk.smart_status().empty());

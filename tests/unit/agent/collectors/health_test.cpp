@@ -9,18 +9,18 @@
 #include <string>
 #include <vector>
 
+#include "collector_test_util.hpp"
 #include "collectors/linux/health_linux.hpp"
 #include "collectors/parsers/health_parsers.hpp"
 #include "dozor/common/files.hpp"
-#include "collector_test_util.hpp"
 #include "test_util.hpp"
 
 namespace dozor::agent {
 namespace {
 
+using collector_test::FindIf;
 using dozor::testing::FixturePath;
 using dozor::testing::TempDir;
-using collector_test::FindIf;
 
 std::string Fixture(const std::string& relative) {
   auto text = ReadFile(FixturePath(relative));

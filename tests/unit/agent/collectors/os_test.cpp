@@ -7,11 +7,11 @@
 #include <thread>
 #include <vector>
 
+#include "collector_test_util.hpp"
 #include "collectors/collector.hpp"
 #include "collectors/parsers/os_parsers.hpp"
 #include "dozor/common/clock.hpp"
 #include "dozor/common/files.hpp"
-#include "collector_test_util.hpp"
 #include "test_util.hpp"
 
 namespace dozor::agent {
@@ -22,8 +22,8 @@ using namespace collector_test;
 
 // Serves package-manager output from <commands>/<file>.txt (+ optional .exit)
 // and counts calls.
-CommandRunner CannedPackageManager(const fs::path &commands, int *calls) {
-  return [commands, calls](const std::vector<std::string> &argv) -> Result<CommandOutput> {
+CommandRunner CannedPackageManager(const fs::path& commands, int* calls) {
+  return [commands, calls](const std::vector<std::string>& argv) -> Result<CommandOutput> {
     ++*calls;
     std::string file;
     if (!argv.empty() && argv[0] == "apt-get") {
@@ -43,14 +43,14 @@ CommandRunner CannedPackageManager(const fs::path &commands, int *calls) {
   };
 }
 
-const dozor::v1::UserAccount *FindUser(const dozor::v1::OperatingSystem &os,
-                                       const std::string &name) {
+const dozor::v1::UserAccount* FindUser(const dozor::v1::OperatingSystem& os,
+                                       const std::string& name) {
   return FindNamed(os.users(), name);
 }
 
 // A private copy of a fixture root: the update cache is keyed by root, so a
 // fresh path starts with an empty cache.
-void CopyTree(const fs::path &from, const fs::path &to) {
+void CopyTree(const fs::path& from, const fs::path& to) {
   fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
 }
 
@@ -85,7 +85,7 @@ TEST_CASE("passwd and group parsers give login users and administrators") {
   auto groups = ParseGroup(ReadFixture("debian-server", "etc/group"));
   auto users = BuildUserAccounts(passwd, groups);
   std::vector<std::string> names;
-  for (const auto &user : users) {
+  for (const auto& user : users) {
     names.push_back(user.name());
   }
   CHECK(names == std::vector<std::string>{"root", "postgres", "usr1cv8", "ivanov", "petrova"});
@@ -286,7 +286,7 @@ TEST_CASE("os collector retries a timed-out update query only after an hour") {
   CollectContext ctx;
   ctx.root = root;
   ctx.clock = &clock;
-  ctx.run_command = [&calls](const std::vector<std::string> &) -> Result<CommandOutput> {
+  ctx.run_command = [&calls](const std::vector<std::string>&) -> Result<CommandOutput> {
     ++calls;
     return MakeError(ErrorCode::kUnavailable, "apt-get: timed out after 10000 ms");
   };
@@ -338,7 +338,7 @@ TEST_CASE("os collector on this machine reports sane values") {
   CHECK(os.pending_updates() >= -1);
   CHECK(os.pending_security_updates() <= std::max(os.pending_updates(), 0));
   bool has_root = false;
-  for (const auto &user : os.users()) {
+  for (const auto& user : os.users()) {
     has_root = has_root || (user.uid() == 0 && user.administrator());
   }
   CHECK(has_root);

@@ -9,10 +9,10 @@
 #include <string>
 #include <tuple>
 
+#include "collector_test_util.hpp"
 #include "collectors/collector.hpp"
 #include "collectors/parsers/package_parsers.hpp"
 #include "dozor/common/files.hpp"
-#include "collector_test_util.hpp"
 #include "test_util.hpp"
 
 namespace dozor::agent {
@@ -23,30 +23,27 @@ using namespace collector_test;
 // Serves <root>/dozor-fixture/systemctl-list-units.txt for `systemctl
 // list-units`; any other command, or a host without the file, is "not found"
 // like a machine without systemctl.
-CommandRunner FixtureRunner(const std::filesystem::path &root) {
-  return [root](const std::vector<std::string> &argv) -> Result<CommandOutput> {
+CommandRunner FixtureRunner(const std::filesystem::path& root) {
+  return [root](const std::vector<std::string>& argv) -> Result<CommandOutput> {
     if (argv.size() >= 2 && argv[0] == "systemctl" && argv[1] == "list-units") {
       auto text = ReadFile(root / "dozor-fixture/systemctl-list-units.txt");
-      if (text.ok())
-        return CommandOutput{0, std::move(text).value()};
+      if (text.ok()) return CommandOutput{0, std::move(text).value()};
     }
     return MakeError(ErrorCode::kNotFound, argv.empty() ? "" : argv[0]);
   };
 }
 
-CollectContext SoftwareFixture(const std::string &host) {
+CollectContext SoftwareFixture(const std::string& host) {
   CollectContext ctx = FixtureContext(host);
   ctx.run_command = FixtureRunner(ctx.root);
   return ctx;
 }
 
-const dozor::v1::Package *FindPackage(const dozor::v1::Software &sw,
-                                      const std::string &name) {
+const dozor::v1::Package* FindPackage(const dozor::v1::Software& sw, const std::string& name) {
   return FindNamed(sw.packages(), name);
 }
 
-const dozor::v1::Service *FindService(const dozor::v1::Software &sw,
-                                      const std::string &name) {
+const dozor::v1::Service* FindService(const dozor::v1::Software& sw, const std::string& name) {
   return FindNamed(sw.services(), name);
 }
 
@@ -54,21 +51,18 @@ const dozor::v1::Service *FindService(const dozor::v1::Software &sw,
 struct RawEntry {
   int32_t tag, type, offset, count;
 };
-void PutBe32(std::string *out, uint32_t value) {
+void PutBe32(std::string* out, uint32_t value) {
   for (int shift = 24; shift >= 0; shift -= 8)
     out->push_back(static_cast<char>((value >> shift) & 0xFF));
 }
-std::string RpmBlob(const std::vector<RawEntry> &entries,
-                    const std::string &data, int64_t il_override = -1,
-                    int64_t dl_override = -1) {
+std::string RpmBlob(const std::vector<RawEntry>& entries, const std::string& data,
+                    int64_t il_override = -1, int64_t dl_override = -1) {
   std::string blob;
-  PutBe32(&blob, static_cast<uint32_t>(
-                     il_override >= 0 ? il_override
-                                      : static_cast<int64_t>(entries.size())));
-  PutBe32(&blob, static_cast<uint32_t>(
-                     dl_override >= 0 ? dl_override
-                                      : static_cast<int64_t>(data.size())));
-  for (const auto &e : entries) {
+  PutBe32(&blob, static_cast<uint32_t>(il_override >= 0 ? il_override
+                                                        : static_cast<int64_t>(entries.size())));
+  PutBe32(&blob, static_cast<uint32_t>(dl_override >= 0 ? dl_override
+                                                        : static_cast<int64_t>(data.size())));
+  for (const auto& e : entries) {
     PutBe32(&blob, static_cast<uint32_t>(e.tag));
     PutBe32(&blob, static_cast<uint32_t>(e.type));
     PutBe32(&blob, static_cast<uint32_t>(e.offset));
@@ -80,11 +74,12 @@ std::string RpmBlob(const std::vector<RawEntry> &entries,
 // name "bash" @0, version "5.1" @5, release "2.el9" @9, epoch 3 @16, arch
 // "x86_64" @20.
 std::string GoodRpmData() {
-  std::string data("bash\0"
-                   "5.1\0"
-                   "2.el9\0",
-                   15);
-  data.push_back('\0'); // pad to 16 for the int32
+  std::string data(
+      "bash\0"
+      "5.1\0"
+      "2.el9\0",
+      15);
+  data.push_back('\0');  // pad to 16 for the int32
   data += std::string("\0\0\0\3", 4);
   data += std::string("x86_64\0", 7);
   return data;
@@ -97,7 +92,7 @@ std::vector<RawEntry> GoodRpmEntries() {
           {kRpmTagArch, kRpmTypeString, 20, 1}};
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("dpkg parser keeps installed and held packages with epoch versions") {
   std::string text =
@@ -126,15 +121,15 @@ TEST_CASE("dpkg parser keeps installed and held packages with epoch versions") {
   CHECK((*packages)[2].version() == "12.2.0-14");
 }
 
-TEST_CASE(
-    "dpkg parser handles CRLF, missing final newline and continuation lines") {
-  std::string text = "Package: libstdc++6\r\nStatus: install ok "
-                     "installed\r\nArchitecture: i386\r\n"
-                     "Multi-Arch: same\r\nDescription: lib\r\n Version: 9.9 (a "
-                     "continuation, not a field)\r\n"
-                     "Version: 12.2.0-14\r\n\r\n"
-                     "Package: zlib1g\r\nStatus:   install ok installed  "
-                     "\r\nVersion: 1:1.2.13.dfsg-1";
+TEST_CASE("dpkg parser handles CRLF, missing final newline and continuation lines") {
+  std::string text =
+      "Package: libstdc++6\r\nStatus: install ok "
+      "installed\r\nArchitecture: i386\r\n"
+      "Multi-Arch: same\r\nDescription: lib\r\n Version: 9.9 (a "
+      "continuation, not a field)\r\n"
+      "Version: 12.2.0-14\r\n\r\n"
+      "Package: zlib1g\r\nStatus:   install ok installed  "
+      "\r\nVersion: 1:1.2.13.dfsg-1";
   auto packages = ParseDpkgStatus(text);
   REQUIRE(packages.ok());
   REQUIRE(packages->size() == 2);
@@ -144,27 +139,27 @@ TEST_CASE(
   CHECK((*packages)[1].version() == "1:1.2.13.dfsg-1");
 }
 
-TEST_CASE(
-    "dpkg parser copes with very long descriptions, blank runs and odd input") {
+TEST_CASE("dpkg parser copes with very long descriptions, blank runs and odd input") {
   std::string long_line(1 << 20, 'x');
-  std::string text = "\n\n\nPackage: big\nStatus: install ok "
-                     "installed\nVersion: 1\nDescription: d\n " +
-                     long_line +
-                     "\n\n\n\nPackage: second\nstatus: install ok installed\n"
-                     "VERSION: 2\n";
+  std::string text =
+      "\n\n\nPackage: big\nStatus: install ok "
+      "installed\nVersion: 1\nDescription: d\n " +
+      long_line +
+      "\n\n\n\nPackage: second\nstatus: install ok installed\n"
+      "VERSION: 2\n";
   auto packages = ParseDpkgStatus(text);
   REQUIRE(packages.ok());
   REQUIRE(packages->size() == 2);
-  CHECK((*packages)[1].version() == "2"); // field names are case-insensitive
+  CHECK((*packages)[1].version() == "2");  // field names are case-insensitive
   auto empty = ParseDpkgStatus("");
   REQUIRE(empty.ok());
   CHECK(empty->empty());
   CHECK(ParseDpkgStatus("\n\r\n").ok());
   CHECK_FALSE(ParseDpkgStatus("this is not a status file\n").ok());
   // A stanza missing its blank separator still yields both packages.
-  auto joined =
-      ParseDpkgStatus("Package: a\nStatus: install ok installed\nPackage: "
-                      "b\nStatus: install ok installed\n");
+  auto joined = ParseDpkgStatus(
+      "Package: a\nStatus: install ok installed\nPackage: "
+      "b\nStatus: install ok installed\n");
   REQUIRE(joined.ok());
   CHECK(joined->size() == 2);
   // A package without Status is not installed.
@@ -175,8 +170,7 @@ TEST_CASE(
 
 TEST_CASE("rpm header parser builds epoch:version-release and reads arch") {
   auto package = ParseRpmHeader(RpmBlob(GoodRpmEntries(), GoodRpmData()));
-  REQUIRE_MESSAGE(package.ok(),
-                  (package.ok() ? "" : package.error().ToString()));
+  REQUIRE_MESSAGE(package.ok(), (package.ok() ? "" : package.error().ToString()));
   CHECK(package->name() == "bash");
   CHECK(package->version() == "3:5.1-2.el9");
   CHECK(package->architecture() == "x86_64");
@@ -215,7 +209,7 @@ TEST_CASE("rpm header parser rejects truncated and hostile headers") {
   CHECK_FALSE(ParseRpmHeader(RpmBlob(late_int, data)).ok());
   // Unterminated string at the end of the store.
   std::string unterminated = data;
-  unterminated.back() = '4'; // "x86_64" loses its NUL
+  unterminated.back() = '4';  // "x86_64" loses its NUL
   CHECK_FALSE(ParseRpmHeader(RpmBlob(entries, unterminated)).ok());
   // Wrong types: NAME as int32, EPOCH as string.
   auto wrong_type = entries;
@@ -230,8 +224,7 @@ TEST_CASE("rpm header parser rejects truncated and hostile headers") {
   CHECK_FALSE(ParseRpmHeader(RpmBlob(no_name, data)).ok());
 }
 
-TEST_CASE(
-    "rpm header parser never crashes on random bytes or random mutations") {
+TEST_CASE("rpm header parser never crashes on random bytes or random mutations") {
   std::mt19937 rng(12345);
   std::string good = RpmBlob(GoodRpmEntries(), GoodRpmData());
   int parsed = 0;
@@ -239,11 +232,9 @@ TEST_CASE(
     std::string blob;
     if (round % 2 == 0) {
       blob.resize(rng() % 200);
-      for (auto &c : blob)
-        c = static_cast<char>(rng());
+      for (auto& c : blob) c = static_cast<char>(rng());
       if (blob.size() >= 8 && round % 4 == 0) {
-        blob[0] = blob[1] = blob[2] =
-            0; // small il so the index is actually walked
+        blob[0] = blob[1] = blob[2] = 0;  // small il so the index is actually walked
         blob[4] = blob[5] = 0;
       }
     } else {
@@ -252,17 +243,16 @@ TEST_CASE(
         blob[rng() % blob.size()] = static_cast<char>(rng());
       }
     }
-    auto package = ParseRpmHeader(
-        blob); // under ASan an out-of-bounds read would abort here
-    if (package.ok())
-      ++parsed;
+    auto package = ParseRpmHeader(blob);  // under ASan an out-of-bounds read would abort here
+    if (package.ok()) ++parsed;
   }
   CHECK(parsed < 20000);
-  CHECK(parsed > 0); // some mutations only touch bytes the parser never reads
+  CHECK(parsed > 0);  // some mutations only touch bytes the parser never reads
 }
 
-TEST_CASE("systemctl list-units parser strips the failed marker and keeps "
-          "descriptions") {
+TEST_CASE(
+    "systemctl list-units parser strips the failed marker and keeps "
+    "descriptions") {
   auto units = ParseSystemctlListUnits(
       "ssh.service  loaded active running OpenBSD Secure Shell server\n"
       "\xE2\x97\x8F nmbd.service loaded failed failed Samba NMB Daemon\n"
@@ -281,15 +271,11 @@ TEST_CASE("systemctl list-units parser strips the failed marker and keeps "
 }
 
 TEST_CASE("unit file install section detection") {
-  CHECK(UnitFileHasInstallSection(
-      "[Unit]\n[Install]\nWantedBy=multi-user.target\n"));
+  CHECK(UnitFileHasInstallSection("[Unit]\n[Install]\nWantedBy=multi-user.target\n"));
   CHECK(UnitFileHasInstallSection("[Install]\r\nAlias=x.service\r\n"));
-  CHECK_FALSE(UnitFileHasInstallSection(
-      "[Unit]\nDescription=x\n[Service]\nExecStart=/bin/x\n"));
-  CHECK_FALSE(
-      UnitFileHasInstallSection("[Install]\n# WantedBy=multi-user.target\n"));
-  CHECK_FALSE(
-      UnitFileHasInstallSection("[Service]\nWantedBy=multi-user.target\n"));
+  CHECK_FALSE(UnitFileHasInstallSection("[Unit]\nDescription=x\n[Service]\nExecStart=/bin/x\n"));
+  CHECK_FALSE(UnitFileHasInstallSection("[Install]\n# WantedBy=multi-user.target\n"));
+  CHECK_FALSE(UnitFileHasInstallSection("[Service]\nWantedBy=multi-user.target\n"));
 }
 
 TEST_CASE("1C helpers classify kinds, versions and package names") {
@@ -313,22 +299,21 @@ TEST_CASE("1C helpers classify kinds, versions and package names") {
   CHECK(OneCVersionFromPackage(package).empty());
 }
 
-TEST_CASE("software collector on debian fixture lists packages, 1C platforms "
-          "and services") {
+TEST_CASE(
+    "software collector on debian fixture lists packages, 1C platforms "
+    "and services") {
   dozor::v1::Software sw;
   Status status = CollectSoftware(SoftwareFixture("debian-server"), &sw);
   CHECK_MESSAGE(status.ok(), (status.ok() ? "" : status.error().ToString()));
-  CHECK(sw.packages_size() ==
-        43); // 45 stanzas minus config-files and half-installed
+  CHECK(sw.packages_size() == 43);  // 45 stanzas minus config-files and half-installed
   CHECK(FindPackage(sw, "telnetd") == nullptr);
   CHECK(FindPackage(sw, "libfoo-half-installed") == nullptr);
   REQUIRE(FindPackage(sw, "openssh-server") != nullptr);
   CHECK(FindPackage(sw, "openssh-server")->version() == "1:9.2p1-2+deb12u2");
-  REQUIRE(FindPackage(sw, "samba") != nullptr); // on hold, still installed
+  REQUIRE(FindPackage(sw, "samba") != nullptr);  // on hold, still installed
   REQUIRE(FindPackage(sw, "g++-12") != nullptr);
   REQUIRE(FindPackage(sw, "libstdc++6") != nullptr);
-  CHECK(FindPackage(sw, "cron")->vendor().find("Sanguino") !=
-        std::string::npos);
+  CHECK(FindPackage(sw, "cron")->vendor().find("Sanguino") != std::string::npos);
 
   REQUIRE(sw.applications_size() == 2);
   CHECK(sw.applications(0).name() == "1C:Enterprise");
@@ -340,8 +325,7 @@ TEST_CASE("software collector on debian fixture lists packages, 1C platforms "
   CHECK(sw.applications(1).kind() == "thin client");
 
   std::map<std::string, std::string> enabled;
-  for (const auto &service : sw.services())
-    enabled[service.name()] = service.enabled();
+  for (const auto& service : sw.services()) enabled[service.name()] = service.enabled();
   CHECK(enabled["ssh.service"] == "enabled");
   CHECK(enabled["cron.service"] == "enabled");
   CHECK(enabled["smbd.service"] == "enabled");
@@ -351,38 +335,38 @@ TEST_CASE("software collector on debian fixture lists packages, 1C platforms "
   CHECK(enabled["systemd-journald.service"] == "static");
   CHECK(enabled["getty@tty1.service"] == "enabled");
   CHECK(enabled["ghost.service"] == "unknown");
-  CHECK(enabled.count("sshd.service") == 0);   // alias of ssh.service
-  CHECK(enabled.count("getty@.service") == 0); // template
-  CHECK(enabled.count("telnet.socket") == 0);  // not a service
+  CHECK(enabled.count("sshd.service") == 0);    // alias of ssh.service
+  CHECK(enabled.count("getty@.service") == 0);  // template
+  CHECK(enabled.count("telnet.socket") == 0);   // not a service
   CHECK(sw.services_size() == 9);
 
-  const auto *ssh = FindService(sw, "ssh.service");
+  const auto* ssh = FindService(sw, "ssh.service");
   REQUIRE(ssh != nullptr);
   CHECK(ssh->active_state() == "active");
   CHECK(ssh->sub_state() == "running");
   CHECK(ssh->load_state() == "loaded");
   CHECK(ssh->description() == "OpenBSD Secure Shell server");
-  const auto *nmbd = FindService(sw, "nmbd.service");
+  const auto* nmbd = FindService(sw, "nmbd.service");
   REQUIRE(nmbd != nullptr);
   CHECK(nmbd->active_state() == "failed");
 }
 
-TEST_CASE("software collector on rpm fixture reads rpmdb.sqlite and the old 1C "
-          "layout") {
+TEST_CASE(
+    "software collector on rpm fixture reads rpmdb.sqlite and the old 1C "
+    "layout") {
   dozor::v1::Software sw;
   Status status = CollectSoftware(SoftwareFixture("rpm-server"), &sw);
   CHECK_MESSAGE(status.ok(), (status.ok() ? "" : status.error().ToString()));
-  CHECK(sw.packages_size() == 9); // gpg-pubkey skipped
+  CHECK(sw.packages_size() == 9);  // gpg-pubkey skipped
   CHECK(FindPackage(sw, "gpg-pubkey") == nullptr);
-  const auto *ssl = FindPackage(sw, "openssl-libs");
+  const auto* ssl = FindPackage(sw, "openssl-libs");
   REQUIRE(ssl != nullptr);
   CHECK(ssl->version() == "1:3.0.7-24.el9");
   CHECK(ssl->architecture() == "x86_64");
   CHECK(ssl->vendor() == "Rocky Enterprise Software Foundation");
   CHECK(ssl->install_time() == 1700000200);
   CHECK(ssl->source() == "rpm");
-  CHECK(FindPackage(sw, "samba")->version() ==
-        "4.18.6-101.el9"); // epoch 0 not shown
+  CHECK(FindPackage(sw, "samba")->version() == "4.18.6-101.el9");  // epoch 0 not shown
   CHECK(FindPackage(sw, "glibc")->architecture() == "i686");
   CHECK(FindPackage(sw, "postgresql-server")->vendor().empty());
 
@@ -392,7 +376,7 @@ TEST_CASE("software collector on rpm fixture reads rpmdb.sqlite and the old 1C "
   CHECK(sw.applications(0).path() == "/opt/1C/v8.3/x86_64");
 
   // No systemctl output for this host: enablement from files, states unknown.
-  const auto *sshd = FindService(sw, "sshd.service");
+  const auto* sshd = FindService(sw, "sshd.service");
   REQUIRE(sshd != nullptr);
   CHECK(sshd->enabled() == "enabled");
   CHECK(sshd->active_state() == "unknown");
@@ -401,8 +385,9 @@ TEST_CASE("software collector on rpm fixture reads rpmdb.sqlite and the old 1C "
   CHECK(FindService(sw, "postgresql.service")->enabled() == "disabled");
 }
 
-TEST_CASE("software collector on minimal vm parses a CRLF status without final "
-          "newline") {
+TEST_CASE(
+    "software collector on minimal vm parses a CRLF status without final "
+    "newline") {
   dozor::v1::Software sw;
   Status status = CollectSoftware(SoftwareFixture("minimal-vm"), &sw);
   CHECK(status.ok());
@@ -414,38 +399,34 @@ TEST_CASE("software collector on minimal vm parses a CRLF status without final "
   CHECK(sw.services_size() == 0);
 }
 
-TEST_CASE("software collector reports BerkeleyDB rpm as an error and still "
-          "fills the rest") {
+TEST_CASE(
+    "software collector reports BerkeleyDB rpm as an error and still "
+    "fills the rest") {
   testing::TempDir dir;
   REQUIRE(EnsureDirectory(dir / "var/lib/rpm").ok());
   REQUIRE(EnsureDirectory(dir / "var/lib/dpkg").ok());
-  REQUIRE(WriteFileAtomic(dir / "var/lib/rpm/Packages",
-                          std::string("\0\6\25\141", 4))
+  REQUIRE(WriteFileAtomic(dir / "var/lib/rpm/Packages", std::string("\0\6\25\141", 4)).ok());
+  REQUIRE(WriteFileAtomic(dir / "var/lib/dpkg/status",
+                          "Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2\n")
               .ok());
-  REQUIRE(
-      WriteFileAtomic(
-          dir / "var/lib/dpkg/status",
-          "Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2\n")
-          .ok());
   CollectContext ctx = RootContext(dir.path());
   dozor::v1::Software sw;
   Status status = CollectSoftware(ctx, &sw);
   REQUIRE_FALSE(status.ok());
-  CHECK(status.error().message.find(
-            "rpm: rpm BerkeleyDB database not supported") != std::string::npos);
+  CHECK(status.error().message.find("rpm: rpm BerkeleyDB database not supported") !=
+        std::string::npos);
   CHECK(status.error().message.find("dpkg") == std::string::npos);
   REQUIRE(sw.packages_size() == 1);
   CHECK(sw.packages(0).name() == "bash");
 }
 
-TEST_CASE("software collector names a corrupt rpmdb and a corrupt dpkg status "
-          "separately") {
+TEST_CASE(
+    "software collector names a corrupt rpmdb and a corrupt dpkg status "
+    "separately") {
   testing::TempDir dir;
   REQUIRE(EnsureDirectory(dir / "var/lib/rpm").ok());
   REQUIRE(EnsureDirectory(dir / "var/lib/dpkg").ok());
-  REQUIRE(
-      WriteFileAtomic(dir / "var/lib/rpm/rpmdb.sqlite", "this is not sqlite")
-          .ok());
+  REQUIRE(WriteFileAtomic(dir / "var/lib/rpm/rpmdb.sqlite", "this is not sqlite").ok());
   REQUIRE(WriteFileAtomic(dir / "var/lib/dpkg/status", "garbage\n").ok());
   REQUIRE(EnsureDirectory(dir / "opt/1cv8/x86_64/8.3.24.1000").ok());
   REQUIRE(WriteFileAtomic(dir / "opt/1cv8/x86_64/8.3.24.1000/1cv8", "").ok());
@@ -459,24 +440,24 @@ TEST_CASE("software collector names a corrupt rpmdb and a corrupt dpkg status "
   CHECK(sw.applications(0).kind() == "client");
 }
 
-TEST_CASE("software collector on the real machine matches dpkg-query's "
-          "installed set") {
+TEST_CASE(
+    "software collector on the real machine matches dpkg-query's "
+    "installed set") {
   if (!std::filesystem::exists("/var/lib/dpkg/status")) {
     MESSAGE("not a dpkg system; skipped");
     return;
   }
-  FILE *pipe = popen("dpkg-query -W -f='${db:Status-Abbrev} ${Package} "
-                     "${Version} ${Architecture}\\n' "
-                     "2>/dev/null",
-                     "r");
+  FILE* pipe = popen(
+      "dpkg-query -W -f='${db:Status-Abbrev} ${Package} "
+      "${Version} ${Architecture}\\n' "
+      "2>/dev/null",
+      "r");
   REQUIRE(pipe != nullptr);
   std::set<std::tuple<std::string, std::string, std::string>> expected;
   char line[4096];
   while (fgets(line, sizeof(line), pipe) != nullptr) {
     char abbrev[8] = {}, name[1024] = {}, version[1024] = {}, arch[256] = {};
-    if (std::sscanf(line, "%7s %1023s %1023s %255s", abbrev, name, version,
-                    arch) != 4)
-      continue;
+    if (std::sscanf(line, "%7s %1023s %1023s %255s", abbrev, name, version, arch) != 4) continue;
     if (std::strcmp(abbrev, "ii") == 0 || std::strcmp(abbrev, "hi") == 0) {
       expected.emplace(name, version, arch);
     }
@@ -489,24 +470,18 @@ TEST_CASE("software collector on the real machine matches dpkg-query's "
   auto started = std::chrono::steady_clock::now();
   Status status = CollectSoftware(ctx, &sw);
   auto elapsed = std::chrono::steady_clock::now() - started;
-  if (!status.ok())
-    MESSAGE(status.error().ToString());
-  MESSAGE(
-      "CollectSoftware(\"/\") took "
-      << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()
-      << " ms");
+  if (!status.ok()) MESSAGE(status.error().ToString());
+  MESSAGE("CollectSoftware(\"/\") took "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms");
   std::set<std::tuple<std::string, std::string, std::string>> actual;
   size_t with_install_time = 0;
-  for (const auto &package : sw.packages()) {
-    if (package.source() != "dpkg")
-      continue;
+  for (const auto& package : sw.packages()) {
+    if (package.source() != "dpkg") continue;
     actual.emplace(package.name(), package.version(), package.architecture());
-    if (package.install_time() > 0)
-      ++with_install_time;
+    if (package.install_time() > 0) ++with_install_time;
   }
   CHECK(actual == expected);
-  CHECK(with_install_time * 10 >=
-        actual.size() * 9); // nearly every package has a .list file
+  CHECK(with_install_time * 10 >= actual.size() * 9);  // nearly every package has a .list file
 }
 
-} // namespace dozor::agent
+}  // namespace dozor::agent

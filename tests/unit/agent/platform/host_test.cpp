@@ -18,8 +18,7 @@ void WriteMachineId(const TempDir& root, const std::string& text) {
 }
 
 TEST_CASE("machine id is the first line of etc/machine-id under the root") {
-  Result<std::string> id =
-      ReadMachineId(std::string(DOZOR_FIXTURES_DIR) + "/hosts/debian-server");
+  Result<std::string> id = ReadMachineId(std::string(DOZOR_FIXTURES_DIR) + "/hosts/debian-server");
   REQUIRE(id.ok());
   CHECK(*id == "4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a99");
 }

@@ -26,7 +26,9 @@ TEST_CASE("a stop request (SIGTERM) reaches the watcher's callback once") {
 
 TEST_CASE("a watcher destroyed without a stop request does not call back") {
   std::atomic<int> stops{0};
-  { StopRequestWatcher watcher([&] { stops.fetch_add(1); }); }
+  {
+    StopRequestWatcher watcher([&] { stops.fetch_add(1); });
+  }
   CHECK(stops.load() == 0);
 }
 

@@ -23,7 +23,8 @@ TEST_CASE("host:port parsing accepts names, IPv4 and bracketed IPv6 and rejects 
   REQUIRE(v6.ok());
   CHECK(v6->host == "::1");
   CHECK(v6->port == 0);
-  for (const char* bad : {"", "host", ":80", "host:", "host:65536", "host:12x", "::1:80", "[::1]80", "[::1"}) {
+  for (const char* bad :
+       {"", "host", ":80", "host:", "host:65536", "host:12x", "::1:80", "[::1]80", "[::1"}) {
     CAPTURE(bad);
     CHECK_FALSE(ParseHostPort(bad).ok());
   }
@@ -58,7 +59,8 @@ level = "debug"
 
 TEST_CASE("server config errors name file, line and key") {
   testing::TempDir dir;
-  auto unknown = LoadServerConfigFile(WriteConfig(dir, "[grpc]\nlisten = \"0.0.0.0:1\"\nlisen = 1\n"));
+  auto unknown =
+      LoadServerConfigFile(WriteConfig(dir, "[grpc]\nlisten = \"0.0.0.0:1\"\nlisen = 1\n"));
   REQUIRE_FALSE(unknown.ok());
   CHECK(unknown.error().message.find("server.toml:3:") != std::string::npos);
   CHECK(unknown.error().message.find("grpc.lisen") != std::string::npos);

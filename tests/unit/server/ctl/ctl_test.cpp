@@ -15,8 +15,8 @@
 #include "dozor/common/files.hpp"
 #include "http/auth.hpp"
 #include "http/http_server.hpp"
-#include "store/sqlite/sqlite_store.hpp"
 #include "run_cli.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "store_in_temp_dir.hpp"
 #include "test_util.hpp"
 

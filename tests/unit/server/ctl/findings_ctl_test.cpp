@@ -13,8 +13,8 @@
 #include "dozor/common/files.hpp"
 #include "http/http_server.hpp"
 #include "rules/rule.hpp"
-#include "store/sqlite/sqlite_store.hpp"
 #include "run_cli.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "store_in_temp_dir.hpp"
 #include "test_util.hpp"
 
@@ -47,10 +47,12 @@ TEST_CASE("dozorctl findings, contract, rules and report against a real server")
   StoreInTempDir env;
   auto& [dir, store, clock] = env;
   REQUIRE((*store)
-              ->CreateApiToken("alice", server::ApiRole::kOperator, Sha256Hex("dza_op"), "dza_op", std::nullopt)
+              ->CreateApiToken("alice", server::ApiRole::kOperator, Sha256Hex("dza_op"), "dza_op",
+                               std::nullopt)
               .ok());
   REQUIRE((*store)
-              ->CreateApiToken("bob", server::ApiRole::kViewer, Sha256Hex("dza_view"), "dza_view", std::nullopt)
+              ->CreateApiToken("bob", server::ApiRole::kViewer, Sha256Hex("dza_view"), "dza_view",
+                               std::nullopt)
               .ok());
   server::Organization org;
   org.name = "ООО Ромашка";

@@ -1,21 +1,21 @@
-// dozorctl import / token create / host list for one-shot imports, against a real HttpServer over a real
-// SQLite store, plus the pure renderers.
+// dozorctl import / token create / host list for one-shot imports, against a real HttpServer over a
+// real SQLite store, plus the pure renderers.
 #include <doctest/doctest.h>
 
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "dozor/common/base64.hpp"
 #include "ctl/cli.hpp"
 #include "ctl/format.hpp"
+#include "dozor/common/base64.hpp"
 #include "dozor/common/clock.hpp"
 #include "dozor/common/crypto.hpp"
 #include "dozor/common/files.hpp"
 #include "http/auth.hpp"
 #include "http/http_server.hpp"
-#include "store/sqlite/sqlite_store.hpp"
 #include "run_cli.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "store_in_temp_dir.hpp"
 #include "test_util.hpp"
 

@@ -9,8 +9,8 @@ namespace dozor::server {
 namespace {
 
 TEST_CASE("finding enums round-trip through their stored spelling") {
-  for (Severity s : {Severity::kCritical, Severity::kHigh, Severity::kMedium, Severity::kLow,
-                     Severity::kInfo}) {
+  for (Severity s :
+       {Severity::kCritical, Severity::kHigh, Severity::kMedium, Severity::kLow, Severity::kInfo}) {
     CHECK(ParseSeverity(ToString(s)) == s);
   }
   for (FindingState s : {FindingState::kOpen, FindingState::kAcknowledged, FindingState::kResolved,

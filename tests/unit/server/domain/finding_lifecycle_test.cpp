@@ -76,8 +76,8 @@ TEST_CASE("a sustain-only hit keeps an active finding, and without fresh evidenc
 }
 
 TEST_CASE("a resolved finding hit again regresses; sustain-only does not regress it") {
-  auto plan = PlanEvaluation(Input({Hit("disk", 10)}),
-                             {Row(5, "disk", 10, FindingState::kResolved)}, kNow);
+  auto plan =
+      PlanEvaluation(Input({Hit("disk", 10)}), {Row(5, "disk", 10, FindingState::kResolved)}, kNow);
   REQUIRE(plan.size() == 1);
   CHECK(plan[0].kind == FindingMutationKind::kRegress);
   CHECK(plan[0].from == FindingState::kResolved);
@@ -105,8 +105,7 @@ TEST_CASE("a resolved finding returns as waived while the client's waiver holds"
   }
   SUBCASE("waiver already over") {
     row.waived_until_ms = kNow;
-    CHECK(PlanEvaluation(Input({Hit("disk", 10)}), {row}, kNow)[0].to ==
-          FindingState::kRegressed);
+    CHECK(PlanEvaluation(Input({Hit("disk", 10)}), {row}, kNow)[0].to == FindingState::kRegressed);
   }
 }
 
@@ -124,10 +123,10 @@ TEST_CASE("an active finding not hit is resolved by the system; a resolved one s
 }
 
 TEST_CASE("findings outside the evaluated rules and targets are left alone") {
-  auto plan = PlanEvaluation(Input({}),
-                             {Row(5, "other-rule", 10, FindingState::kOpen),
-                              Row(6, "disk", 99, FindingState::kOpen)},
-                             kNow);
+  auto plan = PlanEvaluation(
+      Input({}),
+      {Row(5, "other-rule", 10, FindingState::kOpen), Row(6, "disk", 99, FindingState::kOpen)},
+      kNow);
   CHECK(plan.empty());
 }
 
@@ -140,8 +139,8 @@ TEST_CASE("a hit outside the declared targets still counts") {
 }
 
 TEST_CASE("a condition hit wins over a sustain-only hit of the same pair; duplicates count once") {
-  auto plan = PlanEvaluation(Input({Hit("disk", 10, true), Hit("disk", 10), Hit("disk", 10)}),
-                             {}, kNow);
+  auto plan =
+      PlanEvaluation(Input({Hit("disk", 10, true), Hit("disk", 10), Hit("disk", 10)}), {}, kNow);
   REQUIRE(plan.size() == 1);
   CHECK(plan[0].kind == FindingMutationKind::kOpen);
   CHECK(plan[0].hit_index == 1);
@@ -178,10 +177,10 @@ TEST_CASE("waivers whose end has passed go back to open; others stay") {
 }
 
 TEST_CASE("findings of removed rules are resolved with a reason") {
-  auto plan = PlanResolveRemovedRules({Row(1, "gone", 10, FindingState::kOpen),
-                                       Row(2, "gone", 11, FindingState::kResolved),
-                                       Row(3, "disk", 10, FindingState::kWaived)},
-                                      {"disk"});
+  auto plan = PlanResolveRemovedRules(
+      {Row(1, "gone", 10, FindingState::kOpen), Row(2, "gone", 11, FindingState::kResolved),
+       Row(3, "disk", 10, FindingState::kWaived)},
+      {"disk"});
   REQUIRE(plan.size() == 1);
   CHECK(plan[0].finding_id == 1);
   CHECK(plan[0].comment == "rule removed or disabled");
@@ -242,7 +241,8 @@ TEST_CASE("unwaive only from waived, back to open; comment from any state, keepi
   REQUIRE(comment.ok());
   CHECK(comment->to == FindingState::kResolved);
   CHECK(comment->event == FindingEventKind::kComment);
-  CHECK(PlanPeopleAction(7, FindingState::kOpen, Request(PeopleAction::kComment, " ")).error()
+  CHECK(PlanPeopleAction(7, FindingState::kOpen, Request(PeopleAction::kComment, " "))
+            .error()
             .message == "comment is empty");
 }
 

@@ -68,7 +68,9 @@ TEST_CASE("a throwing handler becomes a 500 JSON error and the service keeps wor
   options.path = (dir / "dozor.db").string();
   auto real = OpenSqliteStore(options);
   REQUIRE(real.ok());
-  REQUIRE((*real)->CreateApiToken("t", ApiRole::kViewer, Sha256Hex("dza_t"), "dza_t", std::nullopt).ok());
+  REQUIRE((*real)
+              ->CreateApiToken("t", ApiRole::kViewer, Sha256Hex("dza_t"), "dza_t", std::nullopt)
+              .ok());
   ThrowingStore store(**real);
   FakeClock clock;
   ApiService api(ApiContext{store, nullptr, clock, "", 180});

@@ -11,14 +11,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
-#include <functional>
-#include <optional>
-#include <thread>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ctl/api_client.hpp"
@@ -798,8 +798,7 @@ TEST_CASE("an unauthenticated or unauthorised upload is refused before its body 
   const std::string headers =
       "POST /api/v1/orgs/Acme/imports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
       "Content-Length: 10000000\r\n";
-  const std::string anonymous =
-      RawExchangeWithin(fixture.server->port(), headers + "\r\n", 10);
+  const std::string anonymous = RawExchangeWithin(fixture.server->port(), headers + "\r\n", 10);
   CHECK(StatusLine(anonymous) == "HTTP/1.1 401 Unauthorized");
   CHECK(anonymous.find("Connection: close") != std::string::npos);
   const std::string forbidden = RawExchangeWithin(
@@ -845,7 +844,8 @@ TEST_CASE("Expect: 100-continue gets 100 Continue once the caller is admitted") 
   socket.connect({net::ip::make_address("127.0.0.1"), fixture.server->port()});
   const std::string body = R"({"name":"Acme"})";
   net::write(socket, net::buffer("POST /api/v1/orgs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                                 fixture.admin_token + "\r\nExpect: 100-continue\r\n"
+                                 fixture.admin_token +
+                                 "\r\nExpect: 100-continue\r\n"
                                  "Connection: close\r\nContent-Length: " +
                                  std::to_string(body.size()) + "\r\n\r\n"));
   char buffer[4096];

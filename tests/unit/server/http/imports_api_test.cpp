@@ -78,9 +78,13 @@ struct Fixture {
     auto opened = OpenSqliteStore(options);
     REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().ToString()));
     store = std::move(opened).value();
-    REQUIRE(store->CreateApiToken("alice", ApiRole::kOperator, Sha256Hex("dza_op"), "dza_op", std::nullopt)
+    REQUIRE(store
+                ->CreateApiToken("alice", ApiRole::kOperator, Sha256Hex("dza_op"), "dza_op",
+                                 std::nullopt)
                 .ok());
-    REQUIRE(store->CreateApiToken("bob", ApiRole::kViewer, Sha256Hex("dza_view"), "dza_view", std::nullopt)
+    REQUIRE(store
+                ->CreateApiToken("bob", ApiRole::kViewer, Sha256Hex("dza_view"), "dza_view",
+                                 std::nullopt)
                 .ok());
     api = std::make_unique<ApiService>(ApiContext{.store = *store, .clock = clock});
     for (const char* name : {"Acme", "Other"}) {

@@ -57,7 +57,9 @@ struct Fixture {
     auto opened = OpenSqliteStore(options);
     REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().ToString()));
     store = std::move(opened).value();
-    REQUIRE(store->CreateApiToken("alice", ApiRole::kOperator, Sha256Hex("dza_op"), "dza_op", std::nullopt)
+    REQUIRE(store
+                ->CreateApiToken("alice", ApiRole::kOperator, Sha256Hex("dza_op"), "dza_op",
+                                 std::nullopt)
                 .ok());
     Organization org;
     org.name = "acme";
@@ -224,8 +226,7 @@ TEST_CASE("install.sh and ca.crt are public; ca.crt is 404 with a reason when no
   ApiService bare(f.Context(LoadInstallSettings(sources).value()));
   auto no_ca = f.Call(bare, "GET", "/ca.crt");
   CHECK(no_ca.status == 404);
-  CHECK(no_ca.body["error"]["message"].get<std::string>().find("grpc.tls_ca") !=
-        std::string::npos);
+  CHECK(no_ca.body["error"]["message"].get<std::string>().find("grpc.tls_ca") != std::string::npos);
   auto no_script = f.Call(bare, "GET", "/install.sh");
   CHECK(no_script.status == 404);
   CHECK(no_script.body["error"]["message"].get<std::string>().find("install.script") !=
@@ -248,9 +249,9 @@ TEST_CASE("package manifest lists only agent debs with version, arch and sha256"
 
   auto sums = f.Call(api, "GET", "/packages/SHA256SUMS");
   REQUIRE(sums.status == 200);
-  CHECK(sums.raw_body.value() ==
-        Sha256Hex("package one") + "  dozor-agent_0.1.0-1_amd64.deb\n" +
-            Sha256Hex("package two") + "  dozor-agent_0.2.0-1_arm64.deb\n");
+  CHECK(sums.raw_body.value() == Sha256Hex("package one") + "  dozor-agent_0.1.0-1_amd64.deb\n" +
+                                     Sha256Hex("package two") +
+                                     "  dozor-agent_0.2.0-1_arm64.deb\n");
 
   // A replaced file is hashed again (the cache keys on size and mtime).
   WriteText(f.dir / "packages" / "dozor-agent_0.1.0-1_amd64.deb", "package one, rebuilt");

@@ -23,7 +23,9 @@ struct ReportFixture {
     auto opened = OpenSqliteStore(options);
     REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().ToString()));
     store = std::move(opened).value();
-    REQUIRE(store->CreateApiToken("bob", ApiRole::kViewer, Sha256Hex("dza_view"), "dza_view", std::nullopt)
+    REQUIRE(store
+                ->CreateApiToken("bob", ApiRole::kViewer, Sha256Hex("dza_view"), "dza_view",
+                                 std::nullopt)
                 .ok());
     for (const char* name : {"ООО Ромашка", "Acme Corp"}) {
       Organization org;

@@ -32,13 +32,15 @@ class IngestFixture {
     writer_->Start();
     IngestOptions ingest_options;
     ingest_options.max_rejected_per_stream = 3;
-    service_ = std::make_unique<IngestService>(*store_, *writer_, SystemClock::Instance(), ingest_options);
+    service_ =
+        std::make_unique<IngestService>(*store_, *writer_, SystemClock::Instance(), ingest_options);
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     REQUIRE(port_ > 0);
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
+                                   grpc::InsecureChannelCredentials());
     stub_ = dozor::v1::AgentService::NewStub(channel_);
 
     Organization org;
@@ -116,7 +118,8 @@ class IngestFixture {
   int64_t org_id_ = 0;
 };
 
-TEST_CASE_FIXTURE(IngestFixture, "enroll refuses unknown and expired tokens and accepts a valid one") {
+TEST_CASE_FIXTURE(IngestFixture,
+                  "enroll refuses unknown and expired tokens and accepts a valid one") {
   dozor::v1::EnrollResponse response;
   auto unknown = Enroll("dze_nonsense", &response);
   CHECK(unknown.error_code() == grpc::StatusCode::PERMISSION_DENIED);
@@ -136,9 +139,9 @@ TEST_CASE_FIXTURE(IngestFixture, "enroll refuses unknown and expired tokens and 
 
 TEST_CASE_FIXTURE(IngestFixture, "streams without valid credentials are refused") {
   auto agent = EnrollOk();
-  for (const std::string& auth : {std::string(), std::string("Bearer x"), std::string("Dozor nocolon"),
-                                  "Dozor " + agent.agent_id() + ":wrong",
-                                  "Dozor 0000:" + agent.agent_secret()}) {
+  for (const std::string& auth :
+       {std::string(), std::string("Bearer x"), std::string("Dozor nocolon"),
+        "Dozor " + agent.agent_id() + ":wrong", "Dozor 0000:" + agent.agent_secret()}) {
     auto stream = Connect(auth);
     ServerMessage message;
     CHECK_FALSE(stream.rw->Read(&message));
@@ -152,7 +155,8 @@ TEST_CASE_FIXTURE(IngestFixture, "streams without valid credentials are refused"
   CHECK(stream.rw->Finish().error_code() == grpc::StatusCode::PERMISSION_DENIED);
 }
 
-TEST_CASE_FIXTURE(IngestFixture, "reports are acked after commit and a resend is acked as duplicate") {
+TEST_CASE_FIXTURE(IngestFixture,
+                  "reports are acked after commit and a resend is acked as duplicate") {
   auto agent = EnrollOk();
   {
     auto stream = Connect(Auth(agent));
@@ -188,7 +192,9 @@ TEST_CASE_FIXTURE(IngestFixture, "reports are acked after commit and a resend is
   CHECK(message.accepted().last_committed_seq() == 3);
 }
 
-TEST_CASE_FIXTURE(IngestFixture, "an invalid report is rejected with a reason and a flood of them closes the stream") {
+TEST_CASE_FIXTURE(
+    IngestFixture,
+    "an invalid report is rejected with a reason and a flood of them closes the stream") {
   auto agent = EnrollOk();
   auto stream = Connect(Auth(agent));
   ServerMessage message;
@@ -212,7 +218,8 @@ TEST_CASE_FIXTURE(IngestFixture, "an invalid report is rejected with a reason an
   CHECK(stream.rw->Finish().error_code() == grpc::StatusCode::INVALID_ARGUMENT);
 }
 
-TEST_CASE_FIXTURE(IngestFixture, "a second stream of the same agent supersedes the first and commands reach it") {
+TEST_CASE_FIXTURE(IngestFixture,
+                  "a second stream of the same agent supersedes the first and commands reach it") {
   auto agent = EnrollOk();
   auto first = Connect(Auth(agent));
   ServerMessage message;
@@ -255,7 +262,8 @@ bool Next(grpc::CompletionQueue& cq, intptr_t expected_tag) {
   return ok;
 }
 
-TEST_CASE_FIXTURE(IngestFixture, "bytes that are not a protobuf message end that stream and nothing else") {
+TEST_CASE_FIXTURE(IngestFixture,
+                  "bytes that are not a protobuf message end that stream and nothing else") {
   auto agent = EnrollOk();
   grpc::GenericStub generic(channel_);
   grpc::CompletionQueue cq;

@@ -80,12 +80,14 @@ TEST_CASE("validation bounds every list") {
   auto report = HealthReport();
   ReportLimits limits;
   limits.max_repeated = 10;
-  for (int i = 0; i < 11; ++i) report.mutable_health()->add_top_cpu()->set_pid(static_cast<uint32_t>(i));
+  for (int i = 0; i < 11; ++i)
+    report.mutable_health()->add_top_cpu()->set_pid(static_cast<uint32_t>(i));
   CHECK(MentionsField(ValidateReport(report, kNow, limits), "health.top_cpu"));
   dozor::v1::Report inventory;
   inventory.set_seq(1);
   inventory.set_collected_at_ms(kNow);
-  for (int i = 0; i < 11; ++i) inventory.mutable_inventory()->mutable_software()->add_packages()->set_name("p");
+  for (int i = 0; i < 11; ++i)
+    inventory.mutable_inventory()->mutable_software()->add_packages()->set_name("p");
   CHECK(MentionsField(ValidateReport(inventory, kNow, limits), "inventory.software.packages"));
 }
 

@@ -55,8 +55,8 @@ Finding MakeFinding(int64_t id, std::string rule_id, std::string severity, std::
 }
 
 SnapshotFinding Snap(std::string rule_id, std::string agent_id, std::string state = "open") {
-  return SnapshotFinding{rule_id,  agent_id.empty() ? "org:7" : "host:" + agent_id,
-                         agent_id, agent_id.empty() ? "" : "хост-" + agent_id,
+  return SnapshotFinding{rule_id,         agent_id.empty() ? "org:7" : "host:" + agent_id,
+                         agent_id,        agent_id.empty() ? "" : "хост-" + agent_id,
                          Severity::kHigh, *ParseFindingState(state)};
 }
 

@@ -39,13 +39,13 @@ struct Facts {
     auto statement = session->PrepareRule("SELECT " + select);
     REQUIRE_MESSAGE(statement.ok(), (statement.ok() ? "" : statement.error().ToString()));
     std::vector<FactValue> values;
-    auto run = session->Run(**statement, std::chrono::milliseconds(1000),
-                            [&values](const FactRow& row) {
-                              for (size_t c = 0; c < row.size(); ++c) {
-                                values.push_back(row.Get(c));
-                              }
-                              return true;
-                            });
+    auto run =
+        session->Run(**statement, std::chrono::milliseconds(1000), [&values](const FactRow& row) {
+          for (size_t c = 0; c < row.size(); ++c) {
+            values.push_back(row.Get(c));
+          }
+          return true;
+        });
     REQUIRE(run.ok());
     return values;
   }

@@ -141,8 +141,10 @@ struct Estate {
         "INSERT INTO host_packages(agent, name, version, architecture, source, vendor, "
         "install_time) VALUES (?1, 'openssl', ?2, 'amd64', '', '', 0)");
     REQUIRE(pkg.ok());
-    for (auto [name, version] : {std::pair{"h1", "1.1.1n-0+deb11u5"}, {"h2", "3.0.11-1~deb12u2"},
-                                 {"h3", "1.1.1w-0+deb11u1"}, {"h4", "1.0.2"}}) {
+    for (auto [name, version] : {std::pair{"h1", "1.1.1n-0+deb11u5"},
+                                 {"h2", "3.0.11-1~deb12u2"},
+                                 {"h3", "1.1.1w-0+deb11u1"},
+                                 {"h4", "1.0.2"}}) {
       pkg->Reset();
       pkg->Bind(1, host[name]).Bind(2, version);
       REQUIRE(pkg->Run().ok());
@@ -151,7 +153,9 @@ struct Estate {
         "INSERT INTO host_addresses(agent, interface, address, prefix, family, loopback) "
         "VALUES (?1, 'eth0', ?2, 24, 4, 0)");
     REQUIRE(addr.ok());
-    for (auto [name, ip] : {std::pair{"h1", "10.0.0.5"}, {"h2", "10.0.0.5"}, {"h3", "10.0.0.5"},
+    for (auto [name, ip] : {std::pair{"h1", "10.0.0.5"},
+                            {"h2", "10.0.0.5"},
+                            {"h3", "10.0.0.5"},
                             {"h4", "10.0.0.9"}}) {
       addr->Reset();
       addr->Bind(1, host[name]).Bind(2, ip);
@@ -211,8 +215,8 @@ TEST_CASE("engine fires per-host rules with evidence, sustain-only hits and live
   const EvaluationResult& hosts = (*all)[0];
   CHECK(hosts.scope == RuleScope::kHost);
   CHECK(hosts.rule_errors.empty());
-  CHECK(hosts.targets == std::vector<int64_t>{estate.host["h1"], estate.host["h2"],
-                                              estate.host["h3"]});
+  CHECK(hosts.targets ==
+        std::vector<int64_t>{estate.host["h1"], estate.host["h2"], estate.host["h3"]});
   auto disk = HitsOf(hosts, "disk-space-low");
   REQUIRE(disk.size() == 2);
   std::map<int64_t, RuleHit> by_host;
@@ -336,12 +340,12 @@ TEST_CASE("rules that write, attach, use pragmas or read tables directly are ref
       MustParse("two-statements",
                 "scope = \"host\"\ncondition = \"SELECT host_id FROM hosts; SELECT 1\"\n"),
       MustParse("no-key", "scope = \"host\"\ncondition = \"SELECT hostname FROM hosts\"\n"),
-      MustParse("estate-no-org",
-                "scope = \"estate\"\ncondition = \"SELECT host_id FROM hosts\"\n"),
+      MustParse("estate-no-org", "scope = \"estate\"\ncondition = \"SELECT host_id FROM hosts\"\n"),
       MustParse("unknown-param",
                 "scope = \"host\"\ncondition = \"SELECT host_id FROM hosts WHERE 1 > :limit\"\n"),
-      MustParse("bad-sustain", "scope = \"host\"\ncondition = \"SELECT host_id FROM hosts\"\n"
-                               "sustain = '''\nSELECT host_id\nFROM hosts WHERE nowhere = 1\n'''\n"),
+      MustParse("bad-sustain",
+                "scope = \"host\"\ncondition = \"SELECT host_id FROM hosts\"\n"
+                "sustain = '''\nSELECT host_id\nFROM hosts WHERE nowhere = 1\n'''\n"),
       MustParse("good", "scope = \"host\"\ncondition = \"SELECT host_id FROM hosts\"\n"),
   };
   auto engine = OpenEngine(estate, PackOf(rules));
@@ -455,7 +459,6 @@ TEST_CASE("opening an engine on a missing store file fails cleanly") {
   CHECK_FALSE(engine.ok());
 }
 
-
 TEST_CASE("a host without fresh health samples keeps its window findings instead of clearing") {
   Estate estate;
   // h3 (never over the line) stops reporting: its newest sample is an hour old.
@@ -493,8 +496,7 @@ TEST_CASE("a host without fresh health samples keeps its window findings instead
 
 TEST_CASE("a rule that names a store table is refused even inside a CTE named like a view") {
   Estate estate;
-  auto engine = OpenEngine(
-      estate, PackOf({MustParse("sneaky", R"(scope = "host"
+  auto engine = OpenEngine(estate, PackOf({MustParse("sneaky", R"(scope = "host"
 condition = '''
 WITH hosts AS (SELECT id AS host_id, revoked_at FROM agents)
 SELECT host_id FROM hosts WHERE revoked_at IS NOT NULL

@@ -242,9 +242,9 @@ std::string ParseCase(const std::filesystem::path& path, FixtureCase* out) {
         if (st == nullptr) {
           return out->file + ": [[host.health]] must be tables";
         }
-        if (auto bad = CheckKeys(*st, {"from_minutes_ago", "to_minutes_ago", "every_minutes",
-                                       "patch"},
-                                 out->file + " host.health");
+        if (auto bad =
+                CheckKeys(*st, {"from_minutes_ago", "to_minutes_ago", "every_minutes", "patch"},
+                          out->file + " host.health");
             !bad.empty()) {
           return bad;
         }
@@ -351,11 +351,11 @@ std::string BuildReports(const FixtureHost& host, const std::string& agent_id,
 }
 
 struct Outcome {
-  std::string error;             // setup problem (fixture or store), empty when it ran
-  std::set<std::string> fired;   // rule ids with an opening (non-sustain) hit
-  std::set<std::string> sustained;  // rule ids with only sustain hits
+  std::string error;                     // setup problem (fixture or store), empty when it ran
+  std::set<std::string> fired;           // rule ids with an opening (non-sustain) hit
+  std::set<std::string> sustained;       // rule ids with only sustain hits
   std::vector<std::string> rule_errors;  // rules that failed at run time (never silently clear)
-  std::string details;           // every hit with its evidence, and any rule errors
+  std::string details;                   // every hit with its evidence, and any rule errors
 };
 
 Outcome RunCase(const FixtureCase& fixture) {
@@ -459,8 +459,8 @@ Outcome RunCase(const FixtureCase& fixture) {
     }
     for (const auto& hit : result.hits) {
       std::string target = hit.host_id ? host_names[*hit.host_id] : "org";
-      outcome.details += "  " + hit.rule_id + (hit.sustain_only ? " (sustain only)" : "") +
-                         " on " + target + ": " + hit.evidence_json + "\n";
+      outcome.details += "  " + hit.rule_id + (hit.sustain_only ? " (sustain only)" : "") + " on " +
+                         target + ": " + hit.evidence_json + "\n";
       if (!hit.sustain_only) {
         outcome.fired.insert(hit.rule_id);
       }
@@ -494,8 +494,8 @@ TEST_CASE("text-format patches overwrite scalars, merge messages and replace rep
   REQUIRE(bad.empty());
   CHECK(base.os().version_id() == "10");
   CHECK(base.os().reboot_required());
-  CHECK(base.os().clock_synchronized() == 0);   // a zero in the patch still overwrites
-  CHECK(base.os().id() == "debian");            // untouched sibling kept
+  CHECK(base.os().clock_synchronized() == 0);    // a zero in the patch still overwrites
+  CHECK(base.os().id() == "debian");             // untouched sibling kept
   CHECK(base.hardware().cpu().threads() == 32);  // untouched message kept
   REQUIRE(base.hardware().disks_size() == 1);    // repeated: replaced, not appended
   CHECK(base.hardware().disks(0).name() == "sdz");
@@ -574,8 +574,8 @@ TEST_CASE("each fixture estate trips exactly the expected rules") {
     }
     CHECK_MESSAGE(outcome.fired == fixture.expect,
                   fixture.file << " (" << fixture.description << "): expected "
-                               << Join(fixture.expect) << ", fired " << Join(outcome.fired)
-                               << "\n" << outcome.details);
+                               << Join(fixture.expect) << ", fired " << Join(outcome.fired) << "\n"
+                               << outcome.details);
     if (fixture.expect_sustain) {
       CHECK_MESSAGE(outcome.sustained == *fixture.expect_sustain,
                     fixture.file << ": expected sustain-only " << Join(*fixture.expect_sustain)

@@ -192,10 +192,8 @@ TEST_CASE("override directories replace and disable rules, duplicates and bad fi
   std::vector<std::string> errors = ListRuleLoadErrors(pack);
   REQUIRE(errors.size() == 3);
   CHECK(errors[0].rfind((over / "broken.toml").string() + ":2:", 0) == 0);
-  CHECK(errors[1].find("wrong-name.toml:1:1: file name must be the rule id") !=
-        std::string::npos);
-  CHECK(errors[2].find("zzz-copy.toml:1:1: duplicate rule id 'alpha-rule'") !=
-        std::string::npos);
+  CHECK(errors[1].find("wrong-name.toml:1:1: file name must be the rule id") != std::string::npos);
+  CHECK(errors[2].find("zzz-copy.toml:1:1: duplicate rule id 'alpha-rule'") != std::string::npos);
 
   RulePack missing = LoadRulePack({(base / "nope").string()}, false);
   CHECK(missing.rules.empty());

@@ -89,10 +89,10 @@ TEST_CASE("rule window batch coalesces the trend to the newest sample per host, 
   auto d = Sample(40);
   RuleWindowBatch batch;
   batch.Add(1, kT0 + 120'000, 0, a);
-  batch.Add(1, kT0 + 60'000, 0, b);          // older, arrives later: does not replace a
-  batch.Add(1, kT0 + kHour + 1, 0, c);       // next hour: a point of its own
+  batch.Add(1, kT0 + 60'000, 0, b);     // older, arrives later: does not replace a
+  batch.Add(1, kT0 + kHour + 1, 0, c);  // next hour: a point of its own
   batch.Add(2, kT0 + 120'000, 0, d);
-  batch.Add(1, kT0 + 120'000, 0, d);         // same time as a, later: replaces it
+  batch.Add(1, kT0 + 120'000, 0, d);  // same time as a, later: replaces it
   const auto& trend = batch.CoalescedTrend();
   REQUIRE(trend.size() == 6);  // (agent 1: 2 hours, agent 2: 1 hour) x 2 mounts
   auto find = [&](int64_t agent, std::string_view mount, int64_t hour) {

@@ -92,7 +92,8 @@ void WriteRowByRow(sqlite::Database& db, const Sample& s) {
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   auto fs = db.Prepare(
       "INSERT OR REPLACE INTO rule_health_fs(agent, mount, at, device, fs_type, total_bytes, "
-      "avail_bytes, used_pct, inodes_total, inodes_used_pct) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "avail_bytes, used_pct, inodes_total, inodes_used_pct) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+      "?)");
   auto trend = db.Prepare(
       "INSERT INTO rule_fs_trend(agent, mount, hour, at, total_bytes, avail_bytes) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(agent, mount, hour) DO UPDATE SET "
@@ -103,11 +104,22 @@ void WriteRowByRow(sqlite::Database& db, const Sample& s) {
       "rx_dropped, tx_dropped) VALUES (?, ?, ?, ?, ?, ?, ?)");
   REQUIRE((host.ok() && fs.ok() && trend.ok() && nic.ok()));
   for (const auto& r : one.SortedHosts()) {
-    REQUIRE(host->Bind(1, r.agent).Bind(2, r.at).Bind(3, r.cpu_pct).Bind(4, r.iowait_pct)
-                .Bind(5, r.load1).Bind(6, r.load5).Bind(7, r.load15).Bind(8, r.mem_total_bytes)
-                .Bind(9, r.mem_available_bytes).Bind(10, r.mem_used_pct)
-                .Bind(11, r.swap_total_bytes).Bind(12, r.swap_used_pct)
-                .Bind(13, r.process_count).Bind(14, r.clock_offset_ms).Run().ok());
+    REQUIRE(host->Bind(1, r.agent)
+                .Bind(2, r.at)
+                .Bind(3, r.cpu_pct)
+                .Bind(4, r.iowait_pct)
+                .Bind(5, r.load1)
+                .Bind(6, r.load5)
+                .Bind(7, r.load15)
+                .Bind(8, r.mem_total_bytes)
+                .Bind(9, r.mem_available_bytes)
+                .Bind(10, r.mem_used_pct)
+                .Bind(11, r.swap_total_bytes)
+                .Bind(12, r.swap_used_pct)
+                .Bind(13, r.process_count)
+                .Bind(14, r.clock_offset_ms)
+                .Run()
+                .ok());
   }
   // Row by row in the sample's own order, as the old code did.
   for (const auto& f : s.health.filesystems()) {
@@ -115,17 +127,38 @@ void WriteRowByRow(sqlite::Database& db, const Sample& s) {
       if (r.mount != f.mount_point()) {
         continue;
       }
-      REQUIRE(fs->Bind(1, r.agent).Bind(2, r.mount).Bind(3, r.at).Bind(4, r.device)
-                  .Bind(5, r.fs_type).Bind(6, r.total_bytes).Bind(7, r.avail_bytes)
-                  .Bind(8, r.used_pct).Bind(9, r.inodes_total).Bind(10, r.inodes_used_pct)
-                  .Run().ok());
-      REQUIRE(trend->Bind(1, r.agent).Bind(2, r.mount).Bind(3, HourStart(r.at)).Bind(4, r.at)
-                  .Bind(5, r.total_bytes).Bind(6, r.avail_bytes).Run().ok());
+      REQUIRE(fs->Bind(1, r.agent)
+                  .Bind(2, r.mount)
+                  .Bind(3, r.at)
+                  .Bind(4, r.device)
+                  .Bind(5, r.fs_type)
+                  .Bind(6, r.total_bytes)
+                  .Bind(7, r.avail_bytes)
+                  .Bind(8, r.used_pct)
+                  .Bind(9, r.inodes_total)
+                  .Bind(10, r.inodes_used_pct)
+                  .Run()
+                  .ok());
+      REQUIRE(trend->Bind(1, r.agent)
+                  .Bind(2, r.mount)
+                  .Bind(3, HourStart(r.at))
+                  .Bind(4, r.at)
+                  .Bind(5, r.total_bytes)
+                  .Bind(6, r.avail_bytes)
+                  .Run()
+                  .ok());
     }
   }
   for (const auto& r : one.SortedNics()) {
-    REQUIRE(nic->Bind(1, r.agent).Bind(2, r.interface).Bind(3, r.at).Bind(4, r.rx_errors)
-                .Bind(5, r.tx_errors).Bind(6, r.rx_dropped).Bind(7, r.tx_dropped).Run().ok());
+    REQUIRE(nic->Bind(1, r.agent)
+                .Bind(2, r.interface)
+                .Bind(3, r.at)
+                .Bind(4, r.rx_errors)
+                .Bind(5, r.tx_errors)
+                .Bind(6, r.rx_dropped)
+                .Bind(7, r.tx_dropped)
+                .Run()
+                .ok());
   }
 }
 
@@ -149,11 +182,10 @@ std::string Dump(sqlite::Database& db, const std::string& sql) {
 }
 
 void CheckSameTables(sqlite::Database& a, sqlite::Database& b) {
-  for (const char* sql :
-       {"SELECT * FROM rule_health_host ORDER BY agent, at",
-        "SELECT * FROM rule_health_fs ORDER BY agent, at, mount",
-        "SELECT * FROM rule_health_nic ORDER BY agent, at, interface",
-        "SELECT * FROM rule_fs_trend ORDER BY agent, mount, hour"}) {
+  for (const char* sql : {"SELECT * FROM rule_health_host ORDER BY agent, at",
+                          "SELECT * FROM rule_health_fs ORDER BY agent, at, mount",
+                          "SELECT * FROM rule_health_nic ORDER BY agent, at, interface",
+                          "SELECT * FROM rule_fs_trend ORDER BY agent, mount, hour"}) {
     CAPTURE(sql);
     std::string expected = Dump(b, sql);
     CHECK(!expected.empty());

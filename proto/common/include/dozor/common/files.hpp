@@ -1,9 +1,9 @@
 // Small file helpers with size limits and atomic, permission-aware writes.
 #pragma once
 
+#include <sys/types.h>
 #include <filesystem>
 #include <string>
-#include <sys/types.h>
 
 #include "dozor/common/result.hpp"
 

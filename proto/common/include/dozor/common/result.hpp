@@ -13,8 +13,8 @@ enum class ErrorCode {
   kInvalidArgument,  // bad input from a caller, an agent, a file
   kNotFound,
   kAlreadyExists,
-  kPermissionDenied,  // wrong/expired/revoked credential
-  kUnavailable,       // peer away, database busy: retry may help
+  kPermissionDenied,   // wrong/expired/revoked credential
+  kUnavailable,        // peer away, database busy: retry may help
   kResourceExhausted,  // disk full, size limit
   kDataLoss,           // corrupt file
   kFailedPrecondition,
@@ -36,13 +36,15 @@ struct Error {
   }
 };
 
-inline Error MakeError(ErrorCode code, std::string message) { return Error{code, std::move(message)}; }
+inline Error MakeError(ErrorCode code, std::string message) {
+  return Error{code, std::move(message)};
+}
 
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}           // NOLINT(google-explicit-constructor)
-  Result(Error error) : data_(std::move(error)) {}       // NOLINT(google-explicit-constructor)
+  Result(T value) : data_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+  Result(Error error) : data_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   [[nodiscard]] bool ok() const { return data_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -79,7 +81,8 @@ template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() = default;
-  Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
+  Result(Error error)
+      : error_(std::move(error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
 
   [[nodiscard]] bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
@@ -99,12 +102,12 @@ inline Status OkStatus() { return {}; }
 }  // namespace dozor
 
 // Propagates an error from an expression returning Result<...> / Status.
-#define DOZOR_RETURN_IF_ERROR(expr)           \
-  do {                                        \
-    auto dozor_status_ = (expr);              \
-    if (!dozor_status_.ok()) {                \
-      return dozor_status_.error();           \
-    }                                         \
+#define DOZOR_RETURN_IF_ERROR(expr) \
+  do {                              \
+    auto dozor_status_ = (expr);    \
+    if (!dozor_status_.ok()) {      \
+      return dozor_status_.error(); \
+    }                               \
   } while (false)
 
 #define DOZOR_CONCAT_INNER(a, b) a##b

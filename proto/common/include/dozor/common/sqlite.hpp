@@ -34,10 +34,14 @@ class Statement {
   Statement& Bind(int index, uint32_t value) { return Bind(index, static_cast<int64_t>(value)); }
   Statement& Bind(int index, uint64_t value) { return Bind(index, static_cast<int64_t>(value)); }
   Statement& Bind(int index, double value);
-  Statement& Bind(int index, bool value) { return Bind(index, static_cast<int64_t>(value ? 1 : 0)); }
+  Statement& Bind(int index, bool value) {
+    return Bind(index, static_cast<int64_t>(value ? 1 : 0));
+  }
   Statement& Bind(int index, std::string_view text);
   Statement& Bind(int index, const char* text) { return Bind(index, std::string_view(text)); }
-  Statement& Bind(int index, const std::string& text) { return Bind(index, std::string_view(text)); }
+  Statement& Bind(int index, const std::string& text) {
+    return Bind(index, std::string_view(text));
+  }
   Statement& BindBlob(int index, std::string_view bytes);
   Statement& BindNull(int index);
   template <typename T>
@@ -78,13 +82,16 @@ struct OpenOptions {
 class Database {
  public:
   Database() = default;
-  Database(Database&& other) noexcept : db_(other.db_), path_(std::move(other.path_)) { other.db_ = nullptr; }
+  Database(Database&& other) noexcept : db_(other.db_), path_(std::move(other.path_)) {
+    other.db_ = nullptr;
+  }
   Database& operator=(Database&& other) noexcept;
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
   ~Database();
 
-  [[nodiscard]] static Result<Database> Open(const std::filesystem::path& path, const OpenOptions& options = {});
+  [[nodiscard]] static Result<Database> Open(const std::filesystem::path& path,
+                                             const OpenOptions& options = {});
 
   [[nodiscard]] Status Exec(std::string_view sql);  // for fixed DDL / pragmas only
   [[nodiscard]] Result<Statement> Prepare(std::string_view sql);

@@ -15,6 +15,7 @@ namespace dozor {
 inline constexpr size_t kMaxDecodedMessageBytes = 64 * 1024 * 1024;
 
 [[nodiscard]] std::string EncodeCompressed(const google::protobuf::MessageLite& message);
-[[nodiscard]] Status DecodeCompressed(std::string_view blob, google::protobuf::MessageLite* message);
+[[nodiscard]] Status DecodeCompressed(std::string_view blob,
+                                      google::protobuf::MessageLite* message);
 
 }  // namespace dozor

@@ -67,9 +67,9 @@ struct SnapshotEnvelope {
   std::string hostname;
   std::string machine_id;
   std::string token_hint;
-  std::string sha256;       // 64 lower-case hex characters
-  std::string hmac_sha256;  // 64 lower-case hex characters
-  std::string payload;      // decoded inventory report bytes, not empty
+  std::string sha256;          // 64 lower-case hex characters
+  std::string hmac_sha256;     // 64 lower-case hex characters
+  std::string payload;         // decoded inventory report bytes, not empty
   std::string health_payload;  // decoded health report bytes; empty when the file has none
 
   // payload || health_payload: what sha256 and hmac_sha256 cover.

@@ -153,9 +153,9 @@ TEST_CASE("findings: sustain-only hits keep an active finding but never open one
   auto e = MakeEstate(2);
   auto open = HostInput(*e, {"disk-space-low"}, {Hit(*e, "disk-space-low", e->hosts[0])});
   Apply(*e, open, 1000);
-  auto sustain = HostInput(*e, {"disk-space-low"},
-                           {Hit(*e, "disk-space-low", e->hosts[0], true),
-                            Hit(*e, "disk-space-low", e->hosts[1], true)});
+  auto sustain = HostInput(
+      *e, {"disk-space-low"},
+      {Hit(*e, "disk-space-low", e->hosts[0], true), Hit(*e, "disk-space-low", e->hosts[1], true)});
   auto change = Apply(*e, sustain, 2000);
   CHECK(change.opened == 0);
   CHECK(change.resolved == 0);
@@ -192,8 +192,8 @@ TEST_CASE("findings: a finding that returns while its waiver is valid comes back
   auto none = HostInput(*e, {"disk-space-low"}, {});
   Apply(*e, hit, 1000);
   int64_t id = All(*e).at(0).id;
-  REQUIRE(e->store->WaiveFinding(id, "ivan", "batch server, full disk by design", 100000, 1500)
-              .ok());
+  REQUIRE(
+      e->store->WaiveFinding(id, "ivan", "batch server, full disk by design", 100000, 1500).ok());
   Apply(*e, none, 2000);
   CHECK(All(*e).at(0).state == FindingState::kResolved);
   auto back = Apply(*e, hit, 3000);
@@ -294,8 +294,8 @@ TEST_CASE("findings: acknowledge, waive with expiry back to open, unwaive, comme
   }
   CHECK(kinds == std::vector<std::string>{"opened", "acknowledged", "waived", "waive_expired",
                                           "waived", "unwaived", "comment"});
-  CHECK(actors == std::vector<std::string>{"system", "ivan", "client", "system", "client", "ivan",
-                                           "petr"});
+  CHECK(actors ==
+        std::vector<std::string>{"system", "ivan", "client", "system", "client", "ivan", "petr"});
   CHECK(events->at(2).comment == "replacement ordered");
   CHECK(events->at(6).at_ms == 8000);
 }
@@ -355,9 +355,9 @@ TEST_CASE("findings: estate-wide findings and removed rules") {
 
 TEST_CASE("findings: filters and severity order") {
   auto e = MakeEstate(2);
-  auto input = HostInput(*e, {"disk-space-low", "reboot-pending"},
-                         {Hit(*e, "reboot-pending", e->hosts[0]),
-                          Hit(*e, "disk-space-low", e->hosts[1])});
+  auto input =
+      HostInput(*e, {"disk-space-low", "reboot-pending"},
+                {Hit(*e, "reboot-pending", e->hosts[0]), Hit(*e, "disk-space-low", e->hosts[1])});
   Apply(*e, input, 1000);
   auto all = All(*e);
   REQUIRE(all.size() == 2);
@@ -386,8 +386,7 @@ TEST_CASE("findings: evidence over 64 KiB is truncated with a note") {
   }
   big += "]";
   REQUIRE(big.size() > kMaxEvidenceBytes);
-  Apply(*e,
-        HostInput(*e, {"disk-space-low"}, {Hit(*e, "disk-space-low", e->hosts[0], false, big)}),
+  Apply(*e, HostInput(*e, {"disk-space-low"}, {Hit(*e, "disk-space-low", e->hosts[0], false, big)}),
         1000);
   auto f = All(*e).at(0);
   CHECK(f.evidence_json.size() <= kMaxEvidenceBytes);
@@ -427,10 +426,9 @@ TEST_CASE("findings: a full evaluation of 50,000 hits applies in one transaction
   auto ms = [](auto a, auto b) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
   };
-  MESSAGE("ApplyEvaluation 50k hits: open " << ms(t0, t1) << " ms wall ("
-                                            << (c1 - c0) * 1000 / CLOCKS_PER_SEC
-                                            << " ms CPU), update " << ms(t1, t2)
-                                            << " ms, half resolve " << ms(t2, t3) << " ms");
+  MESSAGE("ApplyEvaluation 50k hits: open "
+          << ms(t0, t1) << " ms wall (" << (c1 - c0) * 1000 / CLOCKS_PER_SEC << " ms CPU), update "
+          << ms(t1, t2) << " ms, half resolve " << ms(t2, t3) << " ms");
   // Single-host re-evaluation after the estate is full of findings.
   EvaluationInput one;
   one.host_scope = true;
@@ -442,11 +440,9 @@ TEST_CASE("findings: a full evaluation of 50,000 hits applies in one transaction
   auto t5 = std::chrono::steady_clock::now();
   // hits were rule-major: after the resize host 5 still had rules 0..12 active.
   CHECK(single.resolved == 13);
-  MESSAGE("ApplyEvaluation one host x " << kRules << " rules: "
-                                        << std::chrono::duration_cast<std::chrono::microseconds>(
-                                               t5 - t4)
-                                               .count()
-                                        << " us");
+  MESSAGE("ApplyEvaluation one host x "
+          << kRules << " rules: "
+          << std::chrono::duration_cast<std::chrono::microseconds>(t5 - t4).count() << " us");
 }
 
 }  // namespace

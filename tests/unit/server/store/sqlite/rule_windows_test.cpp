@@ -5,8 +5,8 @@
 
 #include <chrono>
 
-#include "dozor/common/sqlite.hpp"
 #include "domain/host_role.hpp"
+#include "dozor/common/sqlite.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
@@ -381,7 +381,8 @@ TEST_CASE("contract: allowed moves record events and snapshots, others are refus
   REQUIRE(events.ok());
   std::vector<std::string> moves;
   for (const auto& e : *events) {
-    moves.push_back(std::string(ToString(e.from_status)) + ">" + std::string(ToString(e.to_status)));
+    moves.push_back(std::string(ToString(e.from_status)) + ">" +
+                    std::string(ToString(e.to_status)));
   }
   CHECK(moves == std::vector<std::string>{"prospect>remediation", "remediation>prospect",
                                           "prospect>remediation", "remediation>active",
@@ -389,8 +390,8 @@ TEST_CASE("contract: allowed moves record events and snapshots, others are refus
   CHECK(events->at(0).actor == "ivan");
   CHECK_FALSE(ParseAuditSnapshotKind("nothing").has_value());
   CHECK_FALSE(ParseAuditSnapshotKind("bogus").has_value());
-  auto manual =
-      fx.store->RecordAuditSnapshot(fx.org, AuditSnapshotKind::kFirstAudit, "petr", (*first)->at_ms + 1000);
+  auto manual = fx.store->RecordAuditSnapshot(fx.org, AuditSnapshotKind::kFirstAudit, "petr",
+                                              (*first)->at_ms + 1000);
   REQUIRE(manual.ok());
   CHECK(manual->kind == AuditSnapshotKind::kFirstAudit);
   // The latest of the kind is returned: a baseline taken by hand replaces the automatic one.
@@ -439,9 +440,9 @@ TEST_CASE("estate summary: 500 hosts are summarised quickly (timed)") {
   }
   auto t0 = std::chrono::steady_clock::now();
   auto summary = fx.store->GetEstateSummary(fx.org, {"openssl", "pkg7", "samba"});
-  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::steady_clock::now() - t0)
-                     .count();
+  auto elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   REQUIRE(summary.ok());
   CHECK(summary->hosts.size() == 500);
   CHECK(summary->package_hosts[1].second == 500);

@@ -12,9 +12,9 @@
 #include <set>
 #include <thread>
 
-#include "dozor/contract/codec.hpp"
-#include "dozor/common/sqlite.hpp"
 #include "domain/inventory_diff.hpp"
+#include "dozor/common/sqlite.hpp"
+#include "dozor/contract/codec.hpp"
 #include "store/sqlite/migrations.hpp"
 #include "test_util.hpp"
 
@@ -929,7 +929,6 @@ TEST_CASE("compaction runs while other threads commit and nothing is lost or dou
   }
   CHECK(CountRows(dir, "SELECT count(*) FROM health_samples") == 0);
 }
-
 
 TEST_CASE("health blocks with well-compressed garbage inside are rejected without crashing") {
   TempDir dir;
