@@ -140,7 +140,8 @@ void AppendColumn(Json& object, const std::string& name, const FactValue& value)
   }
 }
 
-using TargetRows = std::map<int64_t, Json>;  // target -> JSON array of evidence rows
+using TargetRows = std::map<int64_t, Json>;               // target -> JSON array of evidence rows
+using TargetOrgs = std::unordered_map<int64_t, int64_t>;  // target of an evaluation -> its org
 
 }  // namespace
 
@@ -154,8 +155,9 @@ struct RuleEngine::Impl {
   std::unordered_map<std::string, size_t> by_id;  // rule id -> index in compiled
 
   Status Prepare();
+  // Evidence rows by target; rows keyed to anything outside `targets` are skipped.
   Status RunStatement(FactSession& session, const RuleStatement& statement, int64_t now_ms,
-                      int64_t& total_rows, TargetRows& out);
+                      const TargetOrgs& targets, TargetRows& out);
   void EvaluateRules(FactSession& session, bool use_scoped, RuleScope scope,
                      const std::function<bool(const CompiledRule&)>& select,
                      const std::unordered_map<int64_t, int64_t>& target_org, int64_t now_ms,
@@ -163,8 +165,8 @@ struct RuleEngine::Impl {
   // Runs a rule's sustain query on the scoped session over only `targets` (hosts, or the
   // hosts of organisations for estate rules).
   Status RunSustainScoped(const CompiledRule& compiled_rule, RuleScope scope,
-                          const std::vector<int64_t>& targets, int64_t now_ms, int64_t& total_rows,
-                          TargetRows& out);
+                          const std::vector<int64_t>& targets, int64_t now_ms,
+                          const TargetOrgs& target_org, TargetRows& out);
   // A window rule says nothing about a host without fresh samples: every active finding of such a
   // host gets an evidence-less sustain hit, which the store treats as "leave it as it is". Without
   // `active` (too many findings to list) those findings resolve as before.
@@ -242,51 +244,45 @@ Status RuleEngine::Impl::Prepare() {
 }
 
 Status RuleEngine::Impl::RunStatement(FactSession& session, const RuleStatement& statement,
-                                      int64_t now_ms, int64_t& total_rows, TargetRows& out) {
+                                      int64_t now_ms, const TargetOrgs& targets, TargetRows& out) {
   if (statement.now_index) {
     statement.stmt->Bind(*statement.now_index, now_ms);
   }
   const auto& names = statement.stmt->column_names();
-  bool too_many = false;
-  Status status =
-      session.Run(*statement.stmt, std::chrono::milliseconds(options.statement_timeout_ms),
-                  [&](const FactRow& row) {
-                    if (++total_rows > options.max_rows_per_rule) {
-                      too_many = true;
-                      return false;
-                    }
-                    if (row.IsNull(statement.key_column)) {
-                      return true;
-                    }
-                    Json& rows = out[row.Int(statement.key_column)];
-                    if (!rows.is_array()) {
-                      rows = Json::array();
-                    }
-                    if (rows.size() >= static_cast<size_t>(options.max_evidence_rows_per_target)) {
-                      return true;
-                    }
-                    Json evidence = Json::object();
-                    for (size_t c = 0; c < row.size(); ++c) {
-                      if (c != statement.key_column) {
-                        AppendColumn(evidence, names[c], row.Get(c));
-                      }
-                    }
-                    rows.push_back(std::move(evidence));
-                    return true;
-                  });
-  if (status.ok() && too_many) {
-    return MakeError(ErrorCode::kResourceExhausted,
-                     "returned more than " + std::to_string(options.max_rows_per_rule) + " rows");
-  }
-  return status;
+  return session.Run(
+      *statement.stmt, std::chrono::milliseconds(options.statement_timeout_ms),
+      [&](const FactRow& row) {
+        if (row.IsNull(statement.key_column)) {
+          return true;
+        }
+        const int64_t target = row.Int(statement.key_column);
+        if (targets.count(target) == 0) {
+          return true;  // not a live host / organisation of this evaluation: never stored
+        }
+        Json& rows = out[target];
+        if (!rows.is_array()) {
+          rows = Json::array();
+        }
+        if (rows.size() >= static_cast<size_t>(options.max_evidence_rows_per_target)) {
+          return true;
+        }
+        Json evidence = Json::object();
+        for (size_t c = 0; c < row.size(); ++c) {
+          if (c != statement.key_column) {
+            AppendColumn(evidence, names[c], row.Get(c));
+          }
+        }
+        rows.push_back(std::move(evidence));
+        return true;
+      });
 }
 
 Status RuleEngine::Impl::RunSustainScoped(const CompiledRule& compiled_rule, RuleScope scope,
                                           const std::vector<int64_t>& targets, int64_t now_ms,
-                                          int64_t& total_rows, TargetRows& out) {
+                                          const TargetOrgs& target_org, TargetRows& out) {
   DOZOR_RETURN_IF_ERROR(scope == RuleScope::kHost ? scoped->ScopeToHosts(targets)
                                                   : scoped->ScopeToOrganizations(targets));
-  return RunStatement(*scoped, compiled_rule.sustain_scoped, now_ms, total_rows, out);
+  return RunStatement(*scoped, compiled_rule.sustain_scoped, now_ms, target_org, out);
 }
 
 void RuleEngine::Impl::EvaluateRules(FactSession& session, bool use_scoped, RuleScope scope,
@@ -304,17 +300,16 @@ void RuleEngine::Impl::EvaluateRules(FactSession& session, bool use_scoped, Rule
         use_scoped ? compiled_rule.condition_scoped : compiled_rule.condition_full;
     const RuleStatement& sustain =
         use_scoped ? compiled_rule.sustain_scoped : compiled_rule.sustain_full;
-    int64_t total_rows = 0;
     TargetRows fired;
     TargetRows sustained;
-    Status status = RunStatement(session, condition, now_ms, total_rows, fired);
+    Status status = RunStatement(session, condition, now_ms, target_org, fired);
     if (status.ok() && sustain.stmt != nullptr) {
       if (active == nullptr) {
-        status = RunStatement(session, sustain, now_ms, total_rows, sustained);
+        status = RunStatement(session, sustain, now_ms, target_org, sustained);
       } else if (auto it = active->find(rule.id); it != active->end() && !it->second.empty()) {
         // Sustain can only keep a finding that is active, so over the whole estate it runs
         // for those targets alone (a handful) rather than scanning every host's window again.
-        status = RunSustainScoped(compiled_rule, scope, it->second, now_ms, total_rows, sustained);
+        status = RunSustainScoped(compiled_rule, scope, it->second, now_ms, target_org, sustained);
       }
     }
     if (!status.ok()) {

@@ -54,9 +54,12 @@ using ActiveTargets = std::unordered_map<std::string, std::vector<int64_t>>;
 enum class RuleFilter { kAll, kHealthOnly, kInventoryOnly };
 
 struct EngineOptions {
+  // Bounds a rule's time; its memory is bounded by the evidence cap per target (rows keyed to
+  // anything but a target of the evaluation are skipped unread). There is deliberately no row
+  // budget over the whole estate: one client's unusual data (50,000 uid-0 accounts) would then
+  // fail the rule for every client.
   int statement_timeout_ms = 2000;
   int max_evidence_rows_per_target = 20;
-  int64_t max_rows_per_rule = 200000;
   // A host whose newest health sample is older than this has no window to judge: rules over the
   // health windows leave its findings as they are (host-not-reporting speaks for it) instead of
   // resolving them for lack of data.

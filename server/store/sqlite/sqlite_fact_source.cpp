@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <regex>
 #include <set>
 #include <unordered_set>
@@ -134,36 +135,63 @@ void StrPos(sqlite3_context* context, int argc, sqlite3_value** argv) {
 
 // text_list(x): the distinct-or-not non-NULL values of x as text, sorted bytewise, joined by ','.
 // Sorted so that evidence reads the same on every backend (string_agg's order is unspecified).
+struct TextList {
+  std::vector<std::string> items;
+  size_t bytes = 0;  // what the joined text will take
+  bool too_big = false;
+};
+
 void TextListStep(sqlite3_context* context, int /*argc*/, sqlite3_value** argv) {
-  auto** list = static_cast<std::vector<std::string>**>(
-      sqlite3_aggregate_context(context, sizeof(std::vector<std::string>*)));
+  auto** list = static_cast<TextList**>(sqlite3_aggregate_context(context, sizeof(TextList*)));
   if (list == nullptr) {
     sqlite3_result_error_nomem(context);
     return;
   }
   if (*list == nullptr) {
-    *list = new std::vector<std::string>();
+    *list = new TextList();
   }
-  if (sqlite3_value_type(argv[0]) != SQLITE_NULL) {
-    (*list)->emplace_back(TextOf(argv[0]));
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL || (*list)->too_big) {
+    return;
   }
+  std::string_view item = TextOf(argv[0]);
+  // Bounded like any other value of the connection (SQLITE_LIMIT_LENGTH): one aggregate over a
+  // huge group must fail its rule, not grow without limit before the deadline is checked.
+  const auto limit = static_cast<size_t>(
+      sqlite3_limit(sqlite3_context_db_handle(context), SQLITE_LIMIT_LENGTH, -1));
+  (*list)->bytes += item.size() + 1;
+  if ((*list)->bytes > limit) {
+    (*list)->too_big = true;
+    (*list)->items.clear();
+    return;
+  }
+  (*list)->items.emplace_back(item);
 }
 
 void TextListFinal(sqlite3_context* context) {
-  auto** list = static_cast<std::vector<std::string>**>(sqlite3_aggregate_context(context, 0));
-  if (list == nullptr || *list == nullptr || (*list)->empty()) {
+  auto** list = static_cast<TextList**>(sqlite3_aggregate_context(context, 0));
+  if (list == nullptr || *list == nullptr) {
     sqlite3_result_null(context);
-    if (list != nullptr) {
-      delete *list;
-    }
     return;
   }
-  std::sort((*list)->begin(), (*list)->end());
-  std::string joined;
-  for (const std::string& item : **list) {
-    joined += (joined.empty() ? "" : ",") + item;
+  std::unique_ptr<TextList> owned(*list);
+  *list = nullptr;
+  if (owned->too_big) {
+    sqlite3_result_error_toobig(context);
+    return;
   }
-  delete *list;
+  if (owned->items.empty()) {
+    sqlite3_result_null(context);
+    return;
+  }
+  std::sort(owned->items.begin(), owned->items.end());
+  std::string joined;
+  joined.reserve(owned->bytes);
+  for (const std::string& item : owned->items) {
+    if (!joined.empty()) {
+      joined += ',';
+    }
+    joined += item;
+  }
   sqlite3_result_text64(context, joined.data(), joined.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
 }
 
@@ -266,6 +294,11 @@ Status RegisterFunctionLibrary(sqlite3* db) {
 }
 
 // ---- The guard: what rule SQL may do on a session's connection. ----
+
+// The largest string or blob a rule expression may build, and the largest rule statement (the
+// fact views are created before the limit matters; rule files are far smaller).
+constexpr int kMaxRuleValueBytes = 16 * 1024 * 1024;
+constexpr int kMaxRuleSqlBytes = 1024 * 1024;
 
 // State shared by the authorizer callback of one connection.
 struct AuthState {
@@ -415,6 +448,25 @@ bool OnlyWhitespaceOrComments(std::string_view text) {
   return true;
 }
 
+// Whether the text of a 'single-quoted' literal can name a store table: SQLite accepts a string
+// token wherever a name belongs (FROM 'agents', 'main'.'agents'). A rule has no reason to compare
+// values with the store's table names, so any literal spelling one is refused; "main" and "temp"
+// only in front of a '.', since they are plausible values elsewhere.
+bool NamesStoreTableAsString(std::string_view literal, std::string_view rest,
+                             const std::map<std::string, std::set<std::string>>& tables,
+                             const std::set<std::string>& view_names) {
+  const std::string lower = Lower(literal);
+  if (lower == "sqlite_master" || lower == "sqlite_schema" || lower == "sqlite_temp_master" ||
+      (tables.count(lower) != 0 && view_names.count(lower) == 0)) {
+    return true;
+  }
+  if (lower == "main" || lower == "temp") {
+    const size_t next = rest.find_first_not_of(" \t\r\n");
+    return next != std::string_view::npos && rest[next] == '.';
+  }
+  return false;
+}
+
 // The first identifier in `sql` (outside string literals and comments) that names a store table
 // or schema ("main", "temp"), or empty. Rules read the fact views only; naming a table directly,
 // even inside a CTE that borrows a view's name, is refused.
@@ -438,12 +490,15 @@ std::string FirstStoreTableReference(std::string_view sql,
       if (end == std::string_view::npos) {
         break;
       }
+      quoted_word = std::string(sql.substr(i + 1, end - i - 1));
       if (c != '\'') {  // a quoted identifier is still an identifier
-        quoted_word = std::string(sql.substr(i + 1, end - i - 1));
         std::string copy = quoted_word;
         if (check(copy)) {
           return quoted_word;
         }
+      } else if (NamesStoreTableAsString(quoted_word, sql.substr(end + 1), tables, view_names)) {
+        // SQLite also takes a 'string' where a table name belongs (FROM 'agents').
+        return quoted_word;
       }
       if (!word.empty()) {
         std::string w = word;
@@ -618,6 +673,16 @@ class SqliteFactSession final : public FactSession {
     }
     sqlite3_busy_timeout(db_, 5000);
     sqlite3_extended_result_codes(db_, 1);
+    // The deadline is checked between VDBE steps, not inside one function call: without these
+    // limits a single expression (nested replace(), a huge text_list) could allocate gigabytes
+    // before it fires. A rule over them fails with "string or blob too big"; other rules run.
+    sqlite3_limit(db_, SQLITE_LIMIT_LENGTH, kMaxRuleValueBytes);
+    sqlite3_limit(db_, SQLITE_LIMIT_SQL_LENGTH, kMaxRuleSqlBytes);
+    sqlite3_limit(db_, SQLITE_LIMIT_EXPR_DEPTH, 200);
+    sqlite3_limit(db_, SQLITE_LIMIT_COMPOUND_SELECT, 64);
+    sqlite3_limit(db_, SQLITE_LIMIT_FUNCTION_ARG, 32);
+    sqlite3_limit(db_, SQLITE_LIMIT_LIKE_PATTERN_LENGTH, 1024);
+    sqlite3_limit(db_, SQLITE_LIMIT_ATTACHED, 0);
     // PostgreSQL's LIKE is case-sensitive; the rule dialect's is too (lower() when needed).
     DOZOR_RETURN_IF_ERROR(Exec("PRAGMA case_sensitive_like = ON"));
     if (scoped) {

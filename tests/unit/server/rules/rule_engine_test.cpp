@@ -415,7 +415,7 @@ SELECT max(i) AS host_id FROM n
   CHECK(HitsOf(*one, "old-openssl").size() == 1);
 }
 
-TEST_CASE("evidence is capped per target and a rule returning too many rows fails") {
+TEST_CASE("evidence is capped per target and rows keyed to no live target are ignored") {
   Estate estate;
   EngineOptions options;
   auto engine = OpenEngine(estate, PackOf({MustParse("many-rows", kManyRowsRule)}), options);
@@ -427,13 +427,60 @@ TEST_CASE("evidence is capped per target and a rule returning too many rows fail
   CHECK(evidence.size() == 20);
   CHECK(evidence[0]["i"] == 1);
 
-  options.max_rows_per_rule = 10;
-  auto capped = OpenEngine(estate, PackOf({MustParse("many-rows", kManyRowsRule)}), options);
-  auto result = capped->EvaluateAll(kNow);
+  // A million distinct keys: only the live hosts among them become hits, and nothing is kept
+  // for the others (memory stays bounded by targets x evidence rows).
+  auto keys = OpenEngine(estate, PackOf({MustParse("million-keys", R"(scope = "host"
+condition = '''
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000)
+SELECT i AS host_id FROM n
+'''
+)")}));
+  auto result = keys->EvaluateAll(kNow);
   REQUIRE(result.ok());
-  CHECK((*result)[0].rule_ids.empty());
-  REQUIRE((*result)[0].rule_errors.size() == 1);
-  CHECK((*result)[0].rule_errors[0].find("more than 10 rows") != std::string::npos);
+  CHECK((*result)[0].rule_errors.empty());
+  CHECK(HitsOf((*result)[0], "million-keys").size() == 3);  // h1, h2, h3; h4 is revoked
+}
+
+TEST_CASE("one client's huge result does not fail a rule for every other client") {
+  // One host with 250,000 uid-0 accounts (five such hosts' worth) next to ordinary hosts of two
+  // clients: the rule still runs and fires everywhere it should.
+  Estate estate;
+  {
+    auto db = sqlite::Database::Open(estate.path);
+    REQUIRE(db.ok());
+    REQUIRE(db->Exec("BEGIN").ok());
+    auto user = db->Prepare(
+        "INSERT INTO host_users(agent, name, uid, shell, home, administrator) "
+        "VALUES (?1, ?2, 0, '/bin/sh', '/root', 1)");
+    REQUIRE(user.ok());
+    bool inserted = true;
+    for (int i = 0; i < 250000 && inserted; ++i) {
+      user->Reset();
+      user->Bind(1, estate.host["h1"]).Bind(2, "root" + std::to_string(i));
+      inserted = user->Run().ok();
+    }
+    REQUIRE(inserted);
+    for (const char* name : {"h2", "h3"}) {
+      user->Reset();
+      user->Bind(1, estate.host[name]).Bind(2, std::string("root"));
+      REQUIRE(user->Run().ok());
+    }
+    REQUIRE(db->Exec("COMMIT").ok());
+  }
+  auto engine = OpenEngine(estate, PackOf({MustParse("root-accounts", R"(scope = "host"
+condition = '''
+SELECT host_id, name FROM users WHERE uid = 0
+'''
+)")}));
+  auto all = engine->EvaluateAll(kNow);
+  REQUIRE(all.ok());
+  CHECK((*all)[0].rule_errors.empty());
+  auto hits = HitsOf((*all)[0], "root-accounts");
+  REQUIRE(hits.size() == 3);
+  for (const RuleHit& hit : hits) {
+    auto evidence = nlohmann::json::parse(hit.evidence_json);
+    CHECK(evidence.size() == (hit.host_id == estate.host["h1"] ? 20U : 1U));
+  }
 }
 
 TEST_CASE("engine sees data committed after it was opened") {
@@ -505,6 +552,75 @@ SELECT host_id FROM hosts WHERE revoked_at IS NOT NULL
   REQUIRE(engine->pack().errors.size() == 1);
   CHECK(engine->pack().errors[0].message.find("agents") != std::string::npos);
   CHECK(engine->pack().rules.empty());
+}
+
+TEST_CASE("a store table named as a 'string' is refused, also inside a CTE named like a view") {
+  // SQLite takes a string token where a table name belongs: FROM 'agents' read every
+  // organisation's hosts, revoked ones too, past the fact views and the evaluation's scope.
+  Estate estate;
+  auto engine = OpenEngine(estate, PackOf({MustParse("quoted-cte", R"(scope = "host"
+condition = '''
+WITH hosts AS (SELECT id AS host_id, revoked_at FROM 'agents')
+SELECT host_id FROM hosts WHERE revoked_at IS NOT NULL
+'''
+)"),
+                                           MustParse("quoted-count", R"(scope = "estate"
+condition = '''
+SELECT o.org_id, (SELECT count(*) FROM 'main'.'agents') AS everyone FROM hosts o
+'''
+)"),
+                                           MustParse("legit-string", R"(scope = "host"
+condition = '''
+SELECT host_id, mount FROM health_fs_latest WHERE mount <> 'main' AND fs_type <> 'temp'
+'''
+)")}));
+  std::map<std::string, std::string> errors;
+  for (const auto& error : engine->pack().errors) {
+    errors[error.source] = error.message;
+  }
+  REQUIRE(errors.size() == 2);
+  CHECK(errors["quoted-cte.toml"].find("agents") != std::string::npos);
+  CHECK(errors["quoted-count.toml"].find("main") != std::string::npos);
+  REQUIRE(engine->pack().rules.size() == 1);
+  CHECK(engine->pack().rules[0].id == "legit-string");
+}
+
+TEST_CASE("one rule expression cannot allocate without bound: it fails, the others run") {
+  Estate estate;
+  // Ten nested replace() calls would build a 10 GB string from "h1" before the deadline (checked
+  // between steps, not inside a function call) could stop it.
+  std::string expression = "hostname";
+  for (int i = 0; i < 10; ++i) {
+    expression = "replace(" + expression + ", 'h', 'hhhhhhhhhh')";
+  }
+  auto engine =
+      OpenEngine(estate,
+                 PackOf({MustParse("balloon",
+                                   "scope = \"host\"\ncondition = '''\nSELECT host_id, "
+                                   "length(" +
+                                       expression + ") AS n FROM hosts\n'''\n"),
+                         MustParse("list-balloon", R"(scope = "estate"
+condition = '''
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000000)
+SELECT h.org_id, length(text_list(h.hostname || n.i || 'xxxxxxxx')) AS n FROM hosts h, n
+GROUP BY h.org_id
+'''
+)"),
+                         MustParse("old-openssl", kOpensslRule)}),
+                 // Only the size limit may stop them here, not the deadline of a busy test machine.
+                 EngineOptions{.statement_timeout_ms = 60000});
+  REQUIRE(engine->pack().errors.empty());
+  auto all = engine->EvaluateAll(kNow);
+  REQUIRE(all.ok());
+  const EvaluationResult& hosts = (*all)[0];
+  REQUIRE(hosts.rule_errors.size() == 1);
+  CHECK(hosts.rule_errors[0].find("balloon") != std::string::npos);
+  CHECK(hosts.rule_errors[0].find("too big") != std::string::npos);
+  CHECK(HitsOf(hosts, "old-openssl").size() == 2);
+  const EvaluationResult& orgs = (*all)[1];
+  REQUIRE(orgs.rule_errors.size() == 1);
+  CHECK(orgs.rule_errors[0].find("list-balloon") != std::string::npos);
+  CHECK(orgs.rule_errors[0].find("too big") != std::string::npos);
 }
 
 }  // namespace
