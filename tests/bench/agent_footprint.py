@@ -6,10 +6,13 @@
     a running dozor-agent streaming to a real local dozor-server over TLS on loopback, and
     zabbix_agentd (Debian package zabbix-agent, its default configuration: passive checks on a
     loopback port, active checks towards 127.0.0.1) and collectd if installed. Memory is sampled
-    from /proc/PID/smaps_rollup (RSS and PSS, summed over each agent's processes), CPU from
-    /proc/PID/stat (user + system of each agent's processes) over a bounded window that starts
-    after the dozor-agent's first inventory.
-  * where the dozor-agent's idle wake-ups go: voluntary context switches per thread over the window
+    from /proc/PID/smaps_rollup (RSS and PSS, summed over each agent's processes), CPU over a
+    bounded window that starts after the dozor-agent's first inventory, two ways: on-CPU
+    nanoseconds from /proc/PID/task/TID/schedstat summed over every thread of every process of
+    each agent (exact: the scheduler's own run-time clock), and user + system from /proc/PID/stat
+    (whole clock ticks, so +-1 tick at each end of the window).
+  * where each agent's idle time goes: per thread, voluntary context switches (wake-ups after a
+    sleep), times scheduled in and on-CPU microseconds over the window
   * optionally (--inventory) the one-shot inventory: wall time and peak RSS, cold and warm
 
 Usage: tests/bench/agent_footprint.py [BUILD_DIR] [--seconds 150] [--health-interval 60]
@@ -107,23 +110,38 @@ def cpu_ticks(pid):
         return 0
 
 
+def read_schedstat(pid, tid):
+    """(on-CPU ns, times scheduled in) of one thread from /proc/PID/task/TID/schedstat: the
+    scheduler's run-time clock, exact to the nanosecond (utime/stime are clock-tick samples)."""
+    with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+        fields = f.read().split()
+    return int(fields[0]), int(fields[2])
+
+
 def thread_activity(pid):
-    """{thread name + tid: (voluntary context switches, CPU ticks)} of every thread of pid."""
+    """{(pid, tid): (name, voluntary switches, on-CPU ns, times scheduled in)} of pid's threads."""
     out = {}
     try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            try:
-                with open(f"/proc/{pid}/task/{tid}/comm") as f:
-                    name = f.read().strip()
-                with open(f"/proc/{pid}/task/{tid}/status") as f:
-                    switches = [int(l.split()[1]) for l in f if l.startswith("voluntary_ctxt_switches:")][0]
-                with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                out[f"{name}[{tid}]"] = (switches, int(fields[11]) + int(fields[12]))
-            except OSError:
-                continue  # the thread ended
+        tids = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        pass
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                switches = [int(l.split()[1]) for l in f if l.startswith("voluntary_ctxt_switches:")][0]
+            ns, runs = read_schedstat(pid, tid)
+            out[(pid, int(tid))] = (name, switches, ns, runs)
+        except (OSError, IndexError):
+            continue  # the thread ended
+    return out
+
+
+def tree_threads(pids):
+    out = {}
+    for p in pids:
+        out.update(thread_activity(p))
     return out
 
 
@@ -135,12 +153,16 @@ class Subject:
         self.rss, self.pss, self.uss = [], [], []
         self.ticks0 = {}
         self.ticks1 = {}
+        self.threads0 = {}
+        self.threads1 = {}
 
     def pids(self):
         return process_tree(self.root_pid)
 
     def start(self):
-        self.ticks0 = {p: cpu_ticks(p) for p in self.pids()}
+        pids = self.pids()
+        self.threads0 = tree_threads(pids)
+        self.ticks0 = {p: cpu_ticks(p) for p in pids}
 
     def sample(self):
         totals = [smaps_rollup_kib(p) for p in self.pids()]
@@ -149,7 +171,26 @@ class Subject:
         self.uss.append(sum(t[2] for t in totals) / 1024.0)
 
     def finish(self):
-        self.ticks1 = {p: cpu_ticks(p) for p in self.pids()}
+        pids = self.pids()
+        self.ticks1 = {p: cpu_ticks(p) for p in pids}
+        self.threads1 = tree_threads(pids)
+
+    def thread_deltas(self):
+        """[(name, pid, tid, wake-ups, runs, on-CPU ns)] over the window; a thread born in the
+        window counts from zero."""
+        out = []
+        for key, (name, switches, ns, runs) in self.threads1.items():
+            _, switches0, ns0, runs0 = self.threads0.get(key, (name, 0, 0, 0))
+            out.append((name, key[0], key[1], switches - switches0, runs - runs0, ns - ns0))
+        return out
+
+    def ended_threads(self):
+        """Threads alive at the start and gone at the end: their CPU in the window is not in the
+        schedstat sum (it is in the stat figure)."""
+        return [v[0] for k, v in self.threads0.items() if k not in self.threads1]
+
+    def cpu_ns(self):
+        return sum(d[5] for d in self.thread_deltas())
 
     def cpu_seconds(self):
         # Processes that existed at both ends; a short-lived child (a command the agent ran) is
@@ -232,7 +273,6 @@ def side_by_side(harness, args):
         warmup = args.warmup if args.warmup is not None else args.health_interval + 10
         time.sleep(warmup)
         subjects = [Subject("dozor-agent", agent.proc.pid)] + [Subject(n, p.pid) for n, p in others]
-        threads0 = thread_activity(agent.proc.pid)
         load0 = loadavg()
         for s in subjects:
             s.start()
@@ -244,36 +284,43 @@ def side_by_side(harness, args):
         for s in subjects:
             s.finish()
         elapsed = time.time() - t0
-        threads1 = thread_activity(agent.proc.pid)
         load1 = loadavg()
 
         print(f"\nside by side, {elapsed:.0f} s window from {warmup} s after the dozor-agent's first inventory, "
               f"health every {args.health_interval} s; machine load {load0} -> {load1}; "
               f"memory sampled every {args.sample_every} s")
-        print(f"{'agent':<15} {'procs':>5} {'RSS MiB avg':>11} {'RSS max':>8} {'PSS MiB avg':>11} "
-              f"{'PSS max':>8} {'USS avg':>8} {'CPU % core':>10} {'CPU ms':>7}")
-        cpu = {}
+        print(f"{'agent':<15} {'procs':>5} {'thr':>4} {'RSS MiB avg':>11} {'RSS max':>8} {'PSS MiB avg':>11} "
+              f"{'PSS max':>8} {'USS avg':>8} {'CPU % schedstat':>15} {'CPU ms':>7} {'CPU % stat':>10} "
+              f"{'stat ms':>7} {'wake-ups':>8}")
+        cpu, cpu_stat = {}, {}
         for s in subjects:
-            cpu[s.name] = 100.0 * s.cpu_seconds() / elapsed
+            cpu[s.name] = 100.0 * s.cpu_ns() / 1e9 / elapsed
+            cpu_stat[s.name] = 100.0 * s.cpu_seconds() / elapsed
             rss_avg = sum(s.rss) / max(1, len(s.rss))
             pss_avg = sum(s.pss) / max(1, len(s.pss))
             uss_avg = sum(s.uss) / max(1, len(s.uss))
-            print(f"{s.name:<15} {len(s.ticks1):>5} {rss_avg:>11.1f} {max(s.rss, default=0):>8.1f} "
-                  f"{pss_avg:>11.1f} {max(s.pss, default=0):>8.1f} {uss_avg:>8.1f} {cpu[s.name]:>10.4f} "
-                  f"{s.cpu_seconds()*1000:>7.0f}")
+            wakeups = sum(d[3] for d in s.thread_deltas())
+            print(f"{s.name:<15} {len(s.ticks1):>5} {len(s.threads1):>4} {rss_avg:>11.1f} {max(s.rss, default=0):>8.1f} "
+                  f"{pss_avg:>11.1f} {max(s.pss, default=0):>8.1f} {uss_avg:>8.1f} {cpu[s.name]:>15.4f} "
+                  f"{s.cpu_ns()/1e6:>7.1f} {cpu_stat[s.name]:>10.4f} {s.cpu_seconds()*1000:>7.0f} {wakeups:>8}")
+            ended = s.ended_threads()
+            if ended:
+                print(f"  ({s.name}: {len(ended)} thread(s) ended in the window and are missing from the "
+                      f"schedstat sum: {', '.join(sorted(set(ended)))})")
         if "zabbix_agentd" in cpu and cpu["zabbix_agentd"] > 0:
             print(f"dozor-agent CPU / zabbix_agentd CPU = {cpu['dozor-agent'] / cpu['zabbix_agentd']:.2f} "
-                  f"(clock tick {1000 // CLOCK_TICK} ms: +-1 tick is "
+                  f"from schedstat (exact); {cpu_stat['dozor-agent'] / max(cpu_stat['zabbix_agentd'], 1e-9):.2f} "
+                  f"from stat (clock tick {1000 // CLOCK_TICK} ms: +-1 tick is "
                   f"{100.0 / CLOCK_TICK / elapsed:.4f} % per process)")
         print("(PSS shares library pages with every process mapping them, the dozor-server here "
               "included; USS is what only that agent holds)")
-        print("\ndozor-agent threads in the window: voluntary wake-ups, CPU ms")
-        def delta(name):
-            before = threads0.get(name, (0, 0))
-            return threads1[name][0] - before[0], (threads1[name][1] - before[1]) * 1000 // CLOCK_TICK
-        for name in sorted(threads1, key=lambda n: (-delta(n)[1], -delta(n)[0])):
-            wakeups, ms = delta(name)
-            print(f"  {name:<28} {wakeups:>6} {ms:>6}")
+        for s in subjects:
+            print(f"\n{s.name} threads in the window: wake-ups (voluntary switches), times run, "
+                  f"on-CPU us, us per run")
+            deltas = sorted(s.thread_deltas(), key=lambda d: (-d[5], -d[3]))
+            for name, pid, tid, wakeups, runs, ns in deltas:
+                per_run = ns / 1000.0 / runs if runs else 0.0
+                print(f"  {name + '[' + str(tid) + ']':<28} {wakeups:>6} {runs:>6} {ns / 1000.0:>9.0f} {per_run:>7.1f}")
     finally:
         for _, proc in others:
             proc.terminate()
