@@ -1,8 +1,11 @@
 #include "transport/channel.hpp"
 
+#include <absl/synchronization/mutex.h>
+
 #include "dozor/common/files.hpp"
 #include "dozor/common/version.hpp"
 #include "platform/service.hpp"
+#include "transport/on_demand_event_engine.hpp"
 
 namespace dozor::agent {
 
@@ -12,6 +15,20 @@ void ConfigureGrpcForIdleStream() {
   // keepalive pings run every 60 s anyway: once a minute is enough, and saves 11 wake-ups a
   // minute of an otherwise idle process.
   platform::SetEnvironmentDefault("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "60000");
+  // gRPC 1.51's timer thread wakes at least once a second, once per timer shard whose window
+  // has its own phase; a shard's phase shifts whenever it is given a timer shorter than ~3 s.
+  // c-ares adds two per name resolution (a 1 s poll alarm, cancelled at once), which split the
+  // shards into 2-3 phases at start and on every reconnect: 2-3 wake-ups a second for good. The
+  // system resolver (getaddrinfo: /etc/hosts and nsswitch as every other program) adds none,
+  // and with no BDP probes (MakeServerChannel) an idle stream's timers are all >= 10 s: one
+  // wake-up a second.
+  platform::SetEnvironmentDefault("GRPC_DNS_RESOLVER", "native");
+  // gRPC's built-in EventEngine woke the process every second for its timer list, work or not;
+  // this one sleeps until a closure or a deadline is due (transport/on_demand_event_engine.hpp).
+  UseOnDemandEventEngine();
+  // Debian builds abseil without NDEBUG: its Mutex deadlock detector then runs on every lock
+  // gRPC takes, on every timer wake-up too. The agent's own code does not use absl::Mutex.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
 Result<std::shared_ptr<grpc::Channel>> MakeServerChannel(const ChannelOptions& options) {
@@ -25,6 +42,10 @@ Result<std::shared_ptr<grpc::Channel>> MakeServerChannel(const ChannelOptions& o
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 60000);
+  // No bandwidth-delay-product probing: it tunes the receive window for large downloads, and the
+  // agent receives only acks and commands. Each probe was a ping round trip after every ack plus
+  // a timer of a few hundred ms, the only short timer of an idle stream.
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   args.SetMaxReceiveMessageSize(4 * 1024 * 1024);
   args.SetMaxSendMessageSize(32 * 1024 * 1024);
   args.SetUserAgentPrefix(std::string("dozor-agent/") + kVersion);
