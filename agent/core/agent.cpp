@@ -18,10 +18,12 @@ using SteadyClock = std::chrono::steady_clock;
 
 // status.json is rewritten only when its content changed: after every health sample and inventory,
 // and when the stream client reports a change (connected, lost, acked), but at most once per
-// kStatusMinInterval, so a burst of acks after a reconnect costs one write, not hundreds. An idle
-// agent wakes only for its health samples; kStatusSafetyPeriod is a net for changes nobody
-// announced.
+// kStatusMinInterval, so a burst of acks after a reconnect costs one write, not hundreds. After a
+// sample the write waits for its ack (at most kStatusSettle), so one write (and one fsync) covers
+// both instead of one each. An idle agent wakes only for its health samples;
+// kStatusSafetyPeriod is a net for changes nobody announced.
 constexpr auto kStatusMinInterval = std::chrono::seconds(5);
+constexpr auto kStatusSettle = std::chrono::seconds(2);
 constexpr auto kStatusSafetyPeriod = std::chrono::seconds(60);
 
 int64_t MonotonicMs() {
@@ -385,7 +387,10 @@ int Agent::Run() {
         next_health = SteadyClock::now() + std::chrono::seconds(EffectiveHealthIntervalSeconds());
       }
     }
-    if (SteadyClock::now() >= next_status_check || do_inventory || do_health) {
+    if (do_inventory || do_health) {
+      next_status_check = std::min(next_status_check, SteadyClock::now() + kStatusSettle);
+    }
+    if (SteadyClock::now() >= next_status_check) {
       UpdateStatusFile();
       last_status_check = SteadyClock::now();
       next_status_check = last_status_check + kStatusSafetyPeriod;
