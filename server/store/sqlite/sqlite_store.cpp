@@ -164,7 +164,8 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
            "(SELECT collected_at, seq FROM health_samples WHERE agent = ?1 AND collected_at < ?2 "
            "LIMIT ?3)"},
           {&w.compact_first,
-           "SELECT min(collected_at) FROM health_samples WHERE agent = ? AND collected_at < ?"},
+           "SELECT min(collected_at) FROM health_samples WHERE agent = ?1 AND collected_at >= ?2 "
+           "AND collected_at < ?3"},
           {&w.compact_rows,
            "SELECT collected_at, seq, sample, encoding FROM health_samples WHERE agent = ?1 "
            "AND collected_at >= ?2 AND collected_at < ?3 ORDER BY collected_at, seq"},
@@ -377,7 +378,13 @@ void SqliteStore::CompactAndLog() {
   auto compacted = CompactHealth(clock_->NowMs() - compact_after_ms_);
   if (!compacted.ok()) {
     spdlog::warn("store: health compaction: {}", compacted.error().ToString());
-  } else if (compacted->samples > 0) {
+    return;
+  }
+  if (compacted->failed_buckets > 0) {
+    spdlog::warn("store: health compaction skipped {} agent-hours (kept as raw samples); first: {}",
+                 compacted->failed_buckets, compacted->first_failure);
+  }
+  if (compacted->samples > 0) {
     spdlog::info(
         "store: compacted {} health samples of {} agent-hours into {} blocks ({} -> {} bytes)",
         compacted->samples, compacted->buckets, compacted->blocks_written, compacted->raw_bytes,

@@ -59,6 +59,10 @@ struct CompactionStats {
   int64_t blocks_written = 0;  // block rows inserted (or rewritten when late samples arrived)
   int64_t raw_bytes = 0;       // sample bytes of the raw rows moved
   int64_t block_bytes = 0;     // bytes of the blocks written
+  // Agent-hours that could not be compacted this pass (a damaged block, a sample over the block
+  // limit, a failed write): skipped and reported, the pass goes on with the next hour and agent.
+  int64_t failed_buckets = 0;
+  std::string first_failure;  // "agent <pk>, hour <start ms>: <error>" of the first one
 };
 
 // Implements every area itself (they share the connections); each accessor returns *this.
@@ -210,8 +214,12 @@ class SqliteStore final : public Store,
   struct BucketSnapshot;
   using EncodedBlock = EncodedHealthBlock;
   // Compacts the oldest pending hour bucket of one agent; false when it has none left.
-  Result<bool> CompactNextBucket(int64_t pk, int64_t limit_ms, CompactionStats* stats);
-  Result<bool> ReadBucketLocked(int64_t pk, int64_t limit_ms, BucketSnapshot* snap);
+  // Compacts the agent's oldest raw bucket in [from_ms, limit_ms); false when there is none.
+  // *bucket is set to that bucket's start as soon as it is known (so a caller can skip it).
+  Result<bool> CompactNextBucket(int64_t pk, int64_t from_ms, int64_t limit_ms,
+                                 CompactionStats* stats, std::optional<int64_t>* bucket);
+  Result<bool> ReadBucketLocked(int64_t pk, int64_t from_ms, int64_t limit_ms,
+                                BucketSnapshot* snap);
   static Result<std::vector<EncodedBlock>> BuildBlocks(int64_t pk, const BucketSnapshot& snap);
   Result<bool> ReplaceBucketLocked(int64_t pk, const BucketSnapshot& snap,
                                    const std::vector<EncodedBlock>& blocks);

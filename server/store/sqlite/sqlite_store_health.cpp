@@ -7,6 +7,9 @@
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "dozor/contract/codec.hpp"
@@ -87,7 +90,36 @@ Result<std::vector<BlockSample>> MergeBucketSamples(
   return samples;
 }
 
-// Splits samples (sorted oldest first) into blocks of about kMaxBlockSamples.
+// Encodes `chunk` (sorted oldest first) as one block, or, when its payload would be over the
+// block limit, as two halves split between timestamps, recursively: blocks are bounded by bytes,
+// not only by sample count. Only samples sharing one timestamp that are over the limit together
+// fail (kResourceExhausted), and then the caller skips and reports the bucket.
+Status EncodeChunk(std::vector<BlockSample> chunk, std::vector<EncodedHealthBlock>& out) {
+  auto block = EncodeHealthBlockRow(chunk);
+  if (block.ok()) {
+    out.push_back(std::move(block).value());
+    return OkStatus();
+  }
+  if (block.error().code != ErrorCode::kResourceExhausted) {
+    return block.error();
+  }
+  size_t middle = chunk.size() / 2;
+  while (middle < chunk.size() && middle > 0 &&
+         chunk[middle].collected_at_ms == chunk[middle - 1].collected_at_ms) {
+    ++middle;
+  }
+  if (middle == 0 || middle >= chunk.size()) {
+    return block.error().Wrap("samples collected at " + std::to_string(chunk[0].collected_at_ms));
+  }
+  std::vector<BlockSample> later(std::make_move_iterator(chunk.begin() + middle),
+                                 std::make_move_iterator(chunk.end()));
+  chunk.resize(middle);
+  DOZOR_RETURN_IF_ERROR(EncodeChunk(std::move(chunk), out));
+  return EncodeChunk(std::move(later), out);
+}
+
+// Splits samples (sorted oldest first) into blocks of about kMaxBlockSamples (fewer when that
+// many would be over the block's byte limit).
 Result<std::vector<EncodedHealthBlock>> EncodeBlocks(std::vector<BlockSample>& samples) {
   std::vector<EncodedHealthBlock> out;
   size_t begin = 0;
@@ -100,8 +132,7 @@ Result<std::vector<EncodedHealthBlock>> EncodeBlocks(std::vector<BlockSample>& s
     }
     std::vector<BlockSample> chunk(std::make_move_iterator(samples.begin() + begin),
                                    std::make_move_iterator(samples.begin() + end));
-    DOZOR_ASSIGN_OR_RETURN(EncodedHealthBlock block, EncodeHealthBlockRow(chunk));
-    out.push_back(std::move(block));
+    DOZOR_RETURN_IF_ERROR(EncodeChunk(std::move(chunk), out));
     begin = end;
   }
   return out;
@@ -178,11 +209,28 @@ Result<CompactionStats> SqliteStore::CompactHealth(int64_t older_than_ms) {
   CompactionStats stats;
   DOZOR_ASSIGN_OR_RETURN(std::vector<int64_t> agents, AgentPks());
   for (int64_t pk : agents) {
+    // One bad bucket must not stop the pass: it is skipped (its raw rows stay readable) and the
+    // agent's later hours and every other agent are still compacted.
+    int64_t from_ms = std::numeric_limits<int64_t>::min();
     while (!closing_.load()) {
-      DOZOR_ASSIGN_OR_RETURN(bool more, CompactNextBucket(pk, limit_ms, &stats));
-      if (!more) {
-        break;
+      std::optional<int64_t> bucket;
+      auto more = CompactNextBucket(pk, from_ms, limit_ms, &stats, &bucket);
+      if (more.ok()) {
+        if (!*more) {
+          break;
+        }
+        continue;
       }
+      ++stats.failed_buckets;
+      if (stats.first_failure.empty()) {
+        stats.first_failure = "agent " + std::to_string(pk) +
+                              (bucket ? ", hour " + std::to_string(*bucket) : std::string()) +
+                              ": " + more.error().ToString();
+      }
+      if (!bucket) {
+        break;  // could not even find the bucket: try this agent again next pass
+      }
+      from_ms = *bucket + kBucketMs;
     }
     if (closing_.load()) {
       break;
@@ -198,9 +246,10 @@ struct SqliteStore::BucketSnapshot {
   std::vector<std::string> blocks;                     // existing blocks of the bucket
 };
 
-Result<bool> SqliteStore::ReadBucketLocked(int64_t pk, int64_t limit_ms, BucketSnapshot* snap) {
+Result<bool> SqliteStore::ReadBucketLocked(int64_t pk, int64_t from_ms, int64_t limit_ms,
+                                           BucketSnapshot* snap) {
   WriterStatements& w = *ws_;
-  DOZOR_ASSIGN_OR_RETURN(auto first, ReadOptional(BindAll(w.compact_first, pk, limit_ms),
+  DOZOR_ASSIGN_OR_RETURN(auto first, ReadOptional(BindAll(w.compact_first, pk, from_ms, limit_ms),
                                                   [](const auto& s) { return OptionalInt(s, 0); }));
   if (!first || !*first) {
     return false;
@@ -255,29 +304,35 @@ Result<bool> SqliteStore::ReplaceBucketLocked(int64_t pk, const BucketSnapshot& 
   return true;
 }
 
-Result<bool> SqliteStore::CompactNextBucket(int64_t pk, int64_t limit_ms, CompactionStats* stats) {
+Result<bool> SqliteStore::CompactNextBucket(int64_t pk, int64_t from_ms, int64_t limit_ms,
+                                            CompactionStats* stats,
+                                            std::optional<int64_t>* bucket) {
   // Read the bucket under the writer lock, encode without it (the expensive part: several
   // milliseconds per agent-hour), then write under the lock if nothing changed meanwhile. If a
   // commit or prune did touch the bucket, redo it with the lock held throughout.
   BucketSnapshot snap;
   {
     std::lock_guard lock(write_mu_);
-    DOZOR_ASSIGN_OR_RETURN(bool found, ReadBucketLocked(pk, limit_ms, &snap));
+    DOZOR_ASSIGN_OR_RETURN(bool found, ReadBucketLocked(pk, from_ms, limit_ms, &snap));
     if (!found) {
       return false;
     }
   }
+  *bucket = snap.bucket;
   DOZOR_ASSIGN_OR_RETURN(std::vector<EncodedBlock> blocks, BuildBlocks(pk, snap));
   std::lock_guard lock(write_mu_);
   sqlite::Transaction txn(writer_);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
   DOZOR_ASSIGN_OR_RETURN(bool replaced, ReplaceBucketLocked(pk, snap, blocks));
   if (!replaced) {
+    // Same bucket again (from its own start), now with the lock held throughout.
+    const int64_t same_bucket = snap.bucket;
     snap = BucketSnapshot{};
-    DOZOR_ASSIGN_OR_RETURN(bool found, ReadBucketLocked(pk, limit_ms, &snap));
+    DOZOR_ASSIGN_OR_RETURN(bool found, ReadBucketLocked(pk, same_bucket, limit_ms, &snap));
     if (!found) {
       return false;
     }
+    *bucket = snap.bucket;
     DOZOR_ASSIGN_OR_RETURN(blocks, BuildBlocks(pk, snap));
     DOZOR_ASSIGN_OR_RETURN(replaced, ReplaceBucketLocked(pk, snap, blocks));
     if (!replaced) {

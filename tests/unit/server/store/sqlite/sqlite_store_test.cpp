@@ -698,6 +698,72 @@ TEST_CASE("health compaction moves finished hours into blocks without losing or 
   CHECK(ListAll(*store, "a1") == a1_before);
 }
 
+TEST_CASE("a bucket that cannot be compacted is skipped and reported; the pass goes on") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  EnrollOne(*store, "a2");
+  CommitMinutes(*store, {"a1", "a2"}, 200);  // 3 h 20 min each
+  Fingerprint a2_before = ListAll(*store, "a2");
+  {
+    // A damaged block in a1's first hour (a bad disk sector, a row from a buggy older build).
+    auto db = sqlite::Database::Open(dir / "dozor.db");
+    REQUIRE(db.ok());
+    auto insert = db->Prepare(
+        "INSERT INTO health_blocks(agent, start_at, end_at, count, first_seq, last_seq, data) "
+        "SELECT id, ?1, ?1, 1, 1000, 1000, ?2 FROM agents WHERE agent_id = 'a1'");
+    REQUIRE(insert.ok());
+    insert->Bind(1, kT0 + 90'000).Bind(2, std::string_view("\x01\x10\x00\x00\x00garbage", 12));
+    REQUIRE(insert->Run().ok());
+  }
+  auto stats = store->CompactHealth(kT0 + 3 * kHour + 30 * 60'000);
+  REQUIRE_MESSAGE(stats.ok(), (stats.ok() ? "" : stats.error().ToString()));
+  CHECK(stats->failed_buckets == 1);
+  CHECK(stats->first_failure.find("hour " + std::to_string(kT0)) != std::string::npos);
+  CHECK(stats->first_failure.find("corrupt") != std::string::npos);
+  // a1's hours 1 and 2 and all three of a2's were still compacted; a1's hour 0 stays raw.
+  CHECK(stats->buckets == 5);
+  CHECK(stats->samples == 5 * 60);
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_samples") == 60 + 2 * 20);
+  CHECK(ListAll(*store, "a2") == a2_before);
+}
+
+TEST_CASE("an hour whose samples are over the block limit together is split into smaller blocks") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  // 60 samples of ~1.2 MB (300 processes with distinct 4 KB names): ~72 MB in one hour, over
+  // the 64 MiB a block may hold.
+  std::mt19937_64 random(7);
+  std::vector<IncomingReport> batch;
+  for (uint64_t i = 1; i <= 60; ++i) {
+    IncomingReport report = RichHealth("a1", i, kT0 + static_cast<int64_t>(i - 1) * 60'000);
+    auto* health = report.report.mutable_health();
+    for (int p = 0; p < 300; ++p) {
+      auto* process = health->add_top_memory();
+      process->set_pid(static_cast<uint32_t>(p + 1));
+      std::string name(4096, 'x');
+      for (char& c : name) {
+        c = static_cast<char>('a' + random() % 26);
+      }
+      process->set_name(std::move(name));
+    }
+    batch.push_back(std::move(report));
+  }
+  auto results = store->CommitReports(batch);
+  REQUIRE(results.ok());
+  batch.clear();
+  Fingerprint before = ListAll(*store, "a1");
+  REQUIRE(before.size() == 60);
+  auto stats = store->CompactHealth(kT0 + 2 * kHour);
+  REQUIRE_MESSAGE(stats.ok(), (stats.ok() ? "" : stats.error().ToString()));
+  CHECK(stats->failed_buckets == 0);
+  CHECK(stats->samples == 60);
+  CHECK(stats->blocks_written >= 2);
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_samples") == 0);
+  CHECK(ListAll(*store, "a1") == before);
+}
+
 TEST_CASE("health listing keeps since and limit semantics across raw rows and blocks") {
   TempDir dir;
   auto store = OpenStore(dir);
