@@ -5,12 +5,23 @@ add_library(dozor::options ALIAS dozor_options)
 target_compile_features(dozor_options INTERFACE cxx_std_20)
 set(CMAKE_CXX_EXTENSIONS OFF)
 target_compile_options(dozor_options INTERFACE
-  -Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
+  -Wall -Wextra -Wpedantic $<$<CXX_COMPILER_ID:GNU>:-Wshadow=local> -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
   -Wunused -Woverloaded-virtual -Wimplicit-fallthrough)
 if(DOZOR_WERROR)
   target_compile_options(dozor_options INTERFACE -Werror)
 endif()
 if(DOZOR_SANITIZE)
   target_compile_options(dozor_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer -O1 -g)
+  target_link_options(dozor_options INTERFACE -fsanitize=address,undefined)
+endif()
+if(DOZOR_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "DOZOR_FUZZ needs clang (libFuzzer): configure with -DCMAKE_CXX_COMPILER=clang++-14")
+  endif()
+  # Every library gets coverage instrumentation and the sanitizers; only the fuzz executables link
+  # libFuzzer's main (-fsanitize=fuzzer, tests/fuzz/CMakeLists.txt).
+  target_compile_options(dozor_options INTERFACE
+    -fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined
+    -fno-omit-frame-pointer -gline-tables-only)
   target_link_options(dozor_options INTERFACE -fsanitize=address,undefined)
 endif()

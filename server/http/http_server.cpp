@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "http/api_service.hpp"
+#include "http/request_head.hpp"
 #include "http/router.hpp"
 
 namespace dozor::server::http {
@@ -36,7 +37,6 @@ using tcp = boost::asio::ip::tcp;
 
 namespace {
 
-constexpr uint32_t kHeaderLimitBytes = 16 * 1024;
 constexpr int kBusyRetryAfterSeconds = 5;
 // Connections over the cap that are being answered 503 at once; beyond this they are closed
 // without an answer (a flood must not make the rejections themselves unbounded).
@@ -68,33 +68,6 @@ void LowerThisThreadPriorityOnce() {
       spdlog::debug("http: cannot lower the slow pool's priority");
     }
   }
-}
-
-// Method, path, query and Authorization of a request whose body has not been read yet.
-template <class Header>
-Result<ApiRequest> ToApiRequest(const Header& header) {
-  ApiRequest out;
-  out.method = std::string(header.method_string());
-  const std::string_view target(header.target().data(), header.target().size());
-  const size_t question = target.find('?');
-  // The path stays encoded so an escaped '/' inside a name cannot change the route; the router
-  // decodes each captured parameter.
-  out.path = std::string(target.substr(0, question));
-  if (!PercentDecode(out.path, /*plus_is_space=*/false)) {
-    return MakeError(ErrorCode::kInvalidArgument, "malformed request path");
-  }
-  if (question != std::string_view::npos) {
-    auto query = ParseQuery(target.substr(question + 1));
-    if (!query.ok()) {
-      return query.error();
-    }
-    out.query = std::move(query).value();
-  }
-  const auto auth = header.find(bhttp::field::authorization);
-  if (auth != header.end()) {
-    out.authorization = std::string(auth->value().data(), auth->value().size());
-  }
-  return out;
 }
 
 // What the sessions share: the API, the options, the pools and the counters. Owned by

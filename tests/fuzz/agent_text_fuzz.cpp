@@ -1,0 +1,112 @@
+// Fuzz target: the agent's parsers of text read from the machine (/proc, /sys, /etc, package
+// databases, command output). Any local user can shape much of it (process names, mount points,
+// package fields), so each parser must answer a value or an error for arbitrary bytes. The first
+// input byte picks the parser, the rest is its text.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "collectors/parsers/hardware_parsers.hpp"
+#include "collectors/parsers/health_parsers.hpp"
+#include "collectors/parsers/network_parsers.hpp"
+#include "collectors/parsers/os_parsers.hpp"
+#include "collectors/parsers/package_parsers.hpp"
+
+namespace {
+
+using namespace dozor::agent;  // NOLINT(google-build-using-namespace)
+
+void ParseAs(uint8_t which, std::string_view text) {
+  switch (which % 24) {
+    case 0:
+      (void)ParseCpuinfo(text);
+      break;
+    case 1:
+      (void)ParseMeminfoTotal(text);
+      break;
+    case 2: {
+      dozor::v1::BlockDevice disk;
+      (void)ParseSmartctlJson(text, static_cast<int>(text.size() % 8), &disk);
+      break;
+    }
+    case 3:
+      (void)NormalizeBiosDate(text);
+      break;
+    case 4:
+      (void)ParseOsRelease(text);
+      break;
+    case 5:
+      (void)ParsePasswd(text);
+      break;
+    case 6:
+      (void)ParseGroup(text);
+      break;
+    case 7:
+      (void)ParseAptSimulation(text);
+      break;
+    case 8:
+      (void)CountDnfCheckUpdate(text);
+      (void)CountDnfSecurityUpdates(text);
+      break;
+    case 9:
+      (void)ParseAdjtimexFixture(text);
+      break;
+    case 10:
+      (void)ParseProcStat(text);
+      break;
+    case 11:
+      (void)ParseLoadavg(text);
+      break;
+    case 12:
+      (void)ParseMeminfo(text);
+      break;
+    case 13:
+      (void)ParseDiskstats(text);
+      break;
+    case 14:
+      (void)ParseNetDev(text);
+      break;
+    case 15:
+      (void)ParseMounts(text);
+      (void)DecodeMountEscapes(text);
+      break;
+    case 16:
+      (void)ParseProcPidStat(text);
+      break;
+    case 17:
+      (void)ParseProcNetSockets(text, "tcp");
+      (void)ParseProcNetSockets(text, "udp6", /*host_little_endian=*/false);
+      break;
+    case 18:
+      (void)ParseProcNetRoute(text);
+      (void)ParseIpv6Route(text);
+      break;
+    case 19:
+      (void)ParseIfInet6(text);
+      (void)ParseIpv4AddressList(text);
+      break;
+    case 20:
+      (void)UsesResolvedStub(ParseResolvConf(text));
+      break;
+    case 21:
+      (void)ParseDpkgStatus(text);
+      break;
+    case 22:
+      (void)ParseRpmHeader(text);
+      break;
+    case 23:
+      (void)ParseSystemctlListUnits(text);
+      (void)UnitFileHasInstallSection(text);
+      break;
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) {
+    return 0;
+  }
+  ParseAs(data[0], std::string_view(reinterpret_cast<const char*>(data + 1), size - 1));
+  return 0;
+}

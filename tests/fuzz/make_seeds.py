@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Writes the fuzz targets' seed corpora (tests/fuzz/corpus/<target>/) from the test fixtures and
+from a one-shot snapshot the real agent writes. Rerun after a format change; the files are
+committed so CI and every developer start from the same seeds.
+
+  tests/fuzz/make_seeds.py BUILD_DIR        (needs BUILD_DIR/agent/dozor-agent)
+"""
+import base64
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+CORPUS = os.path.join(ROOT, "tests", "fuzz", "corpus")
+
+# agent_text: the first byte picks the parser (agent_text_fuzz.cpp); fixture files per parser.
+AGENT_TEXT = {
+    0: ["proc/cpuinfo"], 1: ["proc/meminfo"], 2: ["dozor-fixture/commands/smartctl-sda.json"],
+    4: ["etc/os-release"], 5: ["etc/passwd"], 6: ["etc/group"],
+    7: ["dozor-fixture/commands/apt-get-dist-upgrade.txt"], 9: ["dozor-fixture/adjtimex"],
+    10: ["proc/stat"], 11: ["proc/loadavg"], 12: ["proc/meminfo"], 13: ["proc/diskstats"],
+    14: ["proc/net/dev"], 15: ["proc/mounts"], 16: ["proc/1000/stat"],
+    17: ["proc/net/tcp", "proc/net/udp6"], 18: ["proc/net/route", "proc/net/ipv6_route"],
+    19: ["proc/net/if_inet6", "dozor-fixture/ipv4-addresses"], 20: ["etc/resolv.conf"],
+    21: ["var/lib/dpkg/status"], 23: ["dozor-fixture/systemctl-list-units.txt"],
+}
+
+
+def write(target, name, data):
+    folder = os.path.join(CORPUS, target)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, name), "wb") as f:
+        f.write(data)
+
+
+def agent_text():
+    for host in sorted(os.listdir(os.path.join(FIXTURES, "hosts"))):
+        base = os.path.join(FIXTURES, "hosts", host)
+        for selector, paths in AGENT_TEXT.items():
+            for path in paths:
+                full = os.path.join(base, path)
+                if os.path.isfile(full):
+                    with open(full, "rb") as f:
+                        text = f.read()[:65535]
+                    write("agent_text", f"{host}-{selector:02d}-{os.path.basename(path)}",
+                          bytes([selector]) + text)
+        rpmdb = os.path.join(base, "var/lib/rpm/rpmdb.sqlite")
+        if os.path.isfile(rpmdb):
+            db = sqlite3.connect(f"file:{rpmdb}?mode=ro", uri=True)
+            for i, (blob,) in enumerate(db.execute("SELECT blob FROM Packages LIMIT 3")):
+                write("agent_text", f"{host}-22-rpm-header-{i}", bytes([22]) + bytes(blob))
+            db.close()
+    write("agent_text", "empty-dpkg", bytes([21]))
+
+
+def rule_file():
+    pack = os.path.join(ROOT, "server", "rules", "pack")
+    for name in sorted(os.listdir(pack))[:12]:
+        if name.endswith(".toml"):
+            with open(os.path.join(pack, name), "rb") as f:
+                write("rule_file", name, f.read())
+
+
+def from_snapshot(build_dir):
+    agent = os.path.join(build_dir, "agent", "dozor-agent")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = os.path.join(tmp, "root")
+        shutil.copytree(os.path.join(FIXTURES, "hosts", "debian-server"), root, symlinks=True)
+        out = os.path.join(tmp, "host.dozor")
+        subprocess.run([agent, "collect", "--root", root, "-o", out, "--token", "fuzz-seed-token"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(out, "rb") as f:
+            snapshot = f.read()
+    write("snapshot_file", "debian-server.dozor", snapshot)
+    doc = json.loads(snapshot)
+    doc.pop("health_payload", None)
+    write("snapshot_file", "no-health.dozor", json.dumps(doc).encode())
+    inventory = base64.b64decode(json.loads(snapshot)["payload"])
+    health = base64.b64decode(json.loads(snapshot)["health_payload"])
+    # AgentMessage { Report report = 1; }: field 1, wire type 2, varint length, the Report bytes.
+    for name, report in (("inventory", inventory), ("health", health)):
+        write("report_validate", name, b"\x0a" + varint(len(report)) + report)
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def http_request():
+    def req(method, target, body=None, token="FUZZ-ADMIN"):
+        head = f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        if token:
+            head += f"Authorization: Bearer {token}\r\n"
+        data = b""
+        if body is not None:
+            data = json.dumps(body).encode()
+            head += f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+        return head.encode() + b"\r\n" + data
+
+    seeds = {
+        "orgs-list": req("GET", "/api/v1/orgs"),
+        "orgs-create": req("POST", "/api/v1/orgs", {"name": "acme", "display_name": "ACME Ltd"}),
+        "orgs-patch": req("PATCH", "/api/v1/orgs/acme", {"contract_type": "technical"}),
+        "org-get": req("GET", "/api/v1/orgs/1"),
+        "token-create": req("POST", "/api/v1/orgs/acme/tokens", {"expires_in_hours": 24}),
+        "hosts": req("GET", "/api/v1/orgs/acme/hosts?limit=10&offset=0", token="FUZZ-VIEWER"),
+        "findings": req("GET", "/api/v1/orgs/acme/findings?state=open&severity=high"),
+        "rules": req("GET", "/api/v1/rules", token="FUZZ-OPERATOR"),
+        "api-token": req("POST", "/api/v1/tokens", {"name": "ops", "role": "operator"}),
+        "report-json": req("GET", "/api/v1/orgs/acme/report?format=json"),
+        "no-auth": req("GET", "/api/v1/orgs", token=None),
+        "bad-token": req("GET", "/api/v1/orgs", token="dza_wrong"),
+        "install": req("GET", "/install.sh", token=None),
+        "escaped-path": req("GET", "/api/v1/orgs/a%2Fb/hosts?x=%zz"),
+    }
+    for name, data in seeds.items():
+        write("http_request", name, data)
+
+
+def health_block(build_dir):
+    # Real compacted blocks: store_bench writes a day of samples for two agents and compacts them.
+    bench = os.path.join(build_dir, "tests", "bench", "store_bench")
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([bench, "--reports", "300", "--agents", "2", "--batch", "50", "--dir", tmp],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        db = sqlite3.connect(os.path.join(tmp, "bench.db"))
+        rows = db.execute("SELECT data FROM health_blocks ORDER BY agent, start_at LIMIT 3").fetchall()
+        db.close()
+    for i, (data,) in enumerate(rows):
+        write("health_block", f"block-{i}", bytes(data))
+    write("health_block", "empty", b"")
+
+
+def main():
+    build_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build")
+    agent_text()
+    rule_file()
+    from_snapshot(build_dir)
+    http_request()
+    health_block(build_dir)
+    for target in sorted(os.listdir(CORPUS)):
+        print(f"{target}: {len(os.listdir(os.path.join(CORPUS, target)))} seeds")
+
+
+if __name__ == "__main__":
+    main()
