@@ -9,6 +9,7 @@
 #include "collectors/caches.hpp"
 #include "dozor/common/files.hpp"
 #include "dozor/common/version.hpp"
+#include "dozor/contract/text_repair.hpp"
 #include "platform/self_usage.hpp"
 
 namespace dozor::agent {
@@ -113,6 +114,11 @@ void Agent::OnCommand(const dozor::v1::Command& command) {
 
 void Agent::SpoolReport(dozor::v1::Report report, const char* what) {
   report.set_agent_version(kVersion);
+  // The collection boundary: a text field that is not UTF-8 would make the spooled report
+  // unreadable (protobuf refuses to parse it), so it is escaped here, never dropped later.
+  if (size_t repaired = RepairInvalidText(&report); repaired > 0) {
+    spdlog::debug("{}: {} text values were not valid UTF-8 and were escaped", what, repaired);
+  }
   auto appended = spool_->Append(&report);
   if (!appended.ok()) {
     // Nothing was stored (e.g. disk full): say so loudly; the next interval tries again.

@@ -10,6 +10,7 @@
 #include "dozor/common/files.hpp"
 #include "dozor/common/version.hpp"
 #include "dozor/contract/snapshot_file.hpp"
+#include "dozor/contract/text_repair.hpp"
 #include "platform/host.hpp"
 
 namespace dozor::agent {
@@ -65,6 +66,7 @@ Result<OneShotSummary> CollectSnapshotFile(const OneShotOptions& options) {
     summary.failed_collectors += status.ok() ? 0 : 1;
     *inventory.add_collectors() = std::move(status);
   }
+  (void)RepairInvalidText(&inventory);  // as Agent::SpoolReport: the file must parse on import
 
   if (options.health) {
     // After the inventory, so its own work does not show up as the host's load.
@@ -96,6 +98,7 @@ Result<OneShotSummary> CollectSnapshotFile(const OneShotOptions& options) {
       health.mutable_health()->set_interval_seconds(
           static_cast<uint32_t>(std::max(1, (options.health_interval_ms + 999) / 1000)));
       *health.add_collectors() = status;
+      (void)RepairInvalidText(&health);
       contents.health_report = std::move(health);
       summary.health = true;
     } else {

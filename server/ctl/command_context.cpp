@@ -1,13 +1,31 @@
 #include "ctl/command_context.hpp"
 
+#include <algorithm>
+
 #include "ctl/cli.hpp"
 #include "ctl/format.hpp"
 #include "dozor/common/text.hpp"
 
 namespace dozor::ctl {
 
+std::string TerminalText(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    const size_t end = std::min(text.find('\n', begin), text.size());
+    out += EscapeControlText(text.substr(begin, end - begin));
+    if (end == text.size()) {
+      break;
+    }
+    out += '\n';
+    begin = end + 1;
+  }
+  return out;
+}
+
 int ReportError(const Context& context, const Error& error) {
-  context.err << "dozorctl: " << error.message << "\n";
+  context.err << "dozorctl: " << TerminalText(error.message) << "\n";
   return error.code == ErrorCode::kUnavailable ? kExitUnreachable : kExitApiError;
 }
 
@@ -23,7 +41,7 @@ int Emit(const Context& context, const Result<nlohmann::json>& reply,
   if (context.json) {
     PrintJson(context, *reply);
   } else {
-    context.out << render(*reply);
+    context.out << TerminalText(render(*reply));
   }
   return kExitOk;
 }

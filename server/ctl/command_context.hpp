@@ -29,6 +29,11 @@ struct Context {
 // once the whole line (global options after the command included) has parsed.
 using Action = std::function<int(Context&)>;
 
+// Text from the server (hostnames, package names, evidence) made safe for a terminal, line by
+// line: control characters and invalid UTF-8 shown as "\xNN", never sent raw (an ESC sequence
+// in a hostname must not reach the operator's terminal).
+std::string TerminalText(std::string_view text);
+
 // Prints "dozorctl: <message>"; the exit code for the error (unreachable or API error).
 int ReportError(const Context& context, const Error& error);
 

@@ -4,6 +4,7 @@
 
 #include <exception>
 
+#include "dozor/common/text.hpp"
 #include "dozor/common/version.hpp"
 #include "http/auth.hpp"
 
@@ -59,7 +60,8 @@ Admission ApiService::Admit(ApiRequest& request) {
     }
     return {std::nullopt, &route};
   } catch (const std::exception& e) {
-    spdlog::error("api: admitting {} {} threw: {}", request.method, request.path, e.what());
+    spdlog::error("api: admitting {} {} threw: {}", EscapeControlText(request.method),
+                  EscapeControlText(request.path), e.what());
   } catch (...) {
     spdlog::error("api: admitting {} {} threw a non-standard exception", request.method,
                   request.path);
@@ -71,14 +73,16 @@ ApiResponse ApiService::Dispatch(const Route& route, ApiRequest& request) {
   try {
     ApiResponse response = route.handler(request);
     if (response.status >= 500) {
-      spdlog::error("api: {} {} -> {}: {}", request.method, request.path, response.status,
-                    response.body.dump());
+      spdlog::error("api: {} {} -> {}: {}", EscapeControlText(request.method),
+                    EscapeControlText(request.path), response.status, response.body.dump());
     }
     return response;
   } catch (const std::exception& e) {
-    spdlog::error("api: {} {} threw: {}", request.method, request.path, e.what());
+    spdlog::error("api: {} {} threw: {}", EscapeControlText(request.method),
+                  EscapeControlText(request.path), e.what());
   } catch (...) {
-    spdlog::error("api: {} {} threw a non-standard exception", request.method, request.path);
+    spdlog::error("api: {} {} threw a non-standard exception", EscapeControlText(request.method),
+                  EscapeControlText(request.path));
   }
   return ErrorResponse(500, "internal", "internal error");
 }

@@ -5,6 +5,7 @@
 #include <deque>
 
 #include "dozor/common/crypto.hpp"
+#include "dozor/common/text.hpp"
 
 namespace dozor::server {
 
@@ -67,7 +68,8 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ServerMes
     AgentCredential credential;
     grpc::Status auth = Authenticate(&credential);
     if (!auth.ok()) {
-      spdlog::warn("refused agent stream from {}: {}", PeerOf(context_), auth.error_message());
+      spdlog::warn("refused agent stream from {}: {}", PeerOf(context_),
+                   EscapeControlText(auth.error_message()));
       std::lock_guard lock(state_->mutex);
       FinishLocked(auth);
       return;
@@ -233,7 +235,8 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ServerMes
     auto valid = ValidateReport(incoming_.report(), now_ms, service_.options().limits);
     if (!valid.ok()) {
       uint64_t seq = incoming_.report().seq();
-      spdlog::warn("agent {}: rejected report seq {}: {}", agent_id_, seq, valid.error().message);
+      spdlog::warn("agent {}: rejected report seq {}: {}", agent_id_, seq,
+                   EscapeControlText(valid.error().message));
       if (++rejected_ > service_.options().max_rejected_per_stream || seq == 0) {
         FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, valid.error().message));
         return;
@@ -330,13 +333,14 @@ grpc::ServerUnaryReactor* IngestService::Enroll(grpc::CallbackServerContext* con
     agent.os = request->os();
     auto enrolled = agents_.EnrollAgent(Sha256Hex(request->token()), agent, clock_.NowMs());
     if (!enrolled.ok()) {
-      spdlog::warn("enrollment of {} from {} refused: {}", request->hostname(), PeerOf(context),
-                   enrolled.error().message);
+      // The hostname is the enrolling machine's word: escaped so it cannot forge a log line.
+      spdlog::warn("enrollment of {} from {} refused: {}", EscapeControlText(request->hostname()),
+                   PeerOf(context), enrolled.error().message);
       reactor->Finish(ToGrpcStatus(enrolled.error()));
       return reactor;
     }
-    spdlog::info("enrolled agent {} ({}) into {}", agent.agent_id, agent.hostname,
-                 enrolled->org_name);
+    spdlog::info("enrolled agent {} ({}) into {}", agent.agent_id,
+                 EscapeControlText(agent.hostname), EscapeControlText(enrolled->org_name));
     response->set_agent_id(agent.agent_id);
     response->set_agent_secret(*secret);
     response->set_organization(enrolled->org_name);

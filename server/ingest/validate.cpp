@@ -5,42 +5,13 @@
 
 #include <cmath>
 
+#include "dozor/common/text.hpp"
+
 namespace dozor::server {
 namespace {
 
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
-
-bool IsValidUtf8(std::string_view text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    auto byte = static_cast<unsigned char>(text[i]);
-    size_t extra = 0;
-    if (byte < 0x80) {
-      ++i;
-      continue;
-    }
-    if ((byte & 0xe0) == 0xc0) {
-      extra = 1;
-    } else if ((byte & 0xf0) == 0xe0) {
-      extra = 2;
-    } else if ((byte & 0xf8) == 0xf0) {
-      extra = 3;
-    } else {
-      return false;
-    }
-    if (i + extra >= text.size()) {
-      return false;  // truncated sequence
-    }
-    for (size_t k = 1; k <= extra; ++k) {
-      if ((static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80) {
-        return false;
-      }
-    }
-    i += extra + 1;
-  }
-  return true;
-}
 
 Error FieldError(const std::string& path, const std::string& what) {
   return MakeError(ErrorCode::kInvalidArgument, path + ": " + what);
@@ -53,6 +24,11 @@ Status CheckString(const std::string& value, const std::string& path, const Repo
   }
   if (!IsValidUtf8(value)) {
     return FieldError(path, "not valid UTF-8");
+  }
+  // Refused rather than stored: SQLite keeps a NUL but most readers of TEXT stop at it, so the
+  // store's tables and the inventory snapshot would disagree. Agents escape it ("\x00").
+  if (value.find('\0') != std::string::npos) {
+    return FieldError(path, "contains a NUL byte");
   }
   return OkStatus();
 }

@@ -78,5 +78,40 @@ TEST_CASE("compact byte sizes drop the decimal from 100 of a unit on") {
   CHECK(HumanBytes(3ULL << 30, ByteDecimals::kBelowHundred) == "3.0 GiB");
 }
 
+TEST_CASE("UTF-8 sequences are checked strictly: overlong, surrogate, truncated, past U+10FFFF") {
+  CHECK(IsValidUtf8("plain ascii"));
+  CHECK(IsValidUtf8("Ромашка ✓ 😀"));
+  CHECK_FALSE(IsValidUtf8("\xff"));
+  CHECK_FALSE(IsValidUtf8("caf\xe9"));           // Latin-1
+  CHECK_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong '/'
+  CHECK_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate U+D800
+  CHECK_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // U+110000
+  CHECK_FALSE(IsValidUtf8("\xd0"));              // truncated
+  CHECK(Utf8SequenceLength("Я", 0) == 2);
+  CHECK(Utf8SequenceLength("\x80", 0) == 0);
+}
+
+TEST_CASE("invalid text from a machine is escaped so its bytes stay recoverable") {
+  CHECK(EscapeInvalidUtf8("Jos\xe9 Garc\xed"
+                          "a <jose@example.org>") == "Jos\\xe9 Garc\\xeda <jose@example.org>");
+  CHECK(EscapeInvalidUtf8(std::string("a\0b", 3)) == "a\\x00b");
+  // Valid text is left exactly as it is, backslashes included.
+  CHECK(EscapeInvalidUtf8("C:\\Program Files\\1cv8") == "C:\\Program Files\\1cv8");
+  CHECK(EscapeInvalidUtf8("Ромашка") == "Ромашка");
+  // In text that needed repair a backslash is doubled, so "\\xe9" and a real 0xE9 differ.
+  CHECK(EscapeInvalidUtf8("\\xe9 \xe9") == "\\\\xe9 \\xe9");
+  CHECK(IsValidUtf8(EscapeInvalidUtf8("\xff\xfe\xc0\xaf")));
+}
+
+TEST_CASE("text for logs and terminals shows control characters instead of sending them") {
+  CHECK(EscapeControlText("web01\n[error] forged line") == "web01\\n[error] forged line");
+  CHECK(EscapeControlText("\x1b[31mred\x07") == "\\x1b[31mred\\x07");
+  CHECK(EscapeControlText(std::string("nul\0", 4)) == "nul\\x00");
+  CHECK(EscapeControlText("c1 \xc2\x9b"
+                          "2J") == "c1 \\xc2\\x9b2J");
+  CHECK(EscapeControlText("bad \xff") == "bad \\xff");
+  CHECK(EscapeControlText("Сервер 1С: ok") == "Сервер 1С: ok");
+}
+
 }  // namespace
 }  // namespace dozor

@@ -9,6 +9,7 @@
 
 #include "ctl/api_client.hpp"
 #include "ctl/cli.hpp"
+#include "ctl/command_context.hpp"
 #include "ctl/format.hpp"
 #include "dozor/common/clock.hpp"
 #include "dozor/common/crypto.hpp"
@@ -37,6 +38,14 @@ size_t ColumnOf(const std::string& line, const std::string& needle) {
   const size_t byte = line.find(needle);
   REQUIRE(byte != std::string::npos);
   return DisplayWidth(std::string_view(line).substr(0, byte));
+}
+
+TEST_CASE("text from the server reaches the terminal with its control characters shown") {
+  // A hostname an enrolling machine chose: clears the screen and rings the bell if sent raw.
+  CHECK(TerminalText("host  \x1b[2Jevil\x07\nnext line\n") ==
+        "host  \\x1b[2Jevil\\x07\nnext line\n");
+  CHECK(TerminalText(std::string("pkg\0name\tx", 10)) == "pkg\\x00name\\tx");
+  CHECK(TerminalText("Бухгалтерия 3.0\n") == "Бухгалтерия 3.0\n");
 }
 
 TEST_CASE("display width counts code points so Cyrillic is one column per letter") {

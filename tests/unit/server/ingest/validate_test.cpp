@@ -64,6 +64,19 @@ TEST_CASE("validation rejects invalid UTF-8, including truncated sequences") {
   CHECK(ValidateReport(report, kNow).ok());
 }
 
+TEST_CASE("validation refuses a NUL inside text, naming the field") {
+  // Stored, it would be whole in the inventory snapshot but cut short by every TEXT reader.
+  auto report = HealthReport();
+  report.mutable_health()->mutable_filesystems(0)->set_mount_point(std::string("/mnt\0x", 6));
+  CHECK(MentionsField(ValidateReport(report, kNow), "health.filesystems[0].mount_point"));
+  CHECK(MentionsField(ValidateReport(report, kNow), "NUL"));
+  // Overlong forms and surrogates are not UTF-8 either (protobuf's parser agrees).
+  report.mutable_health()->mutable_filesystems(0)->set_mount_point("/mnt/\xc0\xaf");
+  CHECK(MentionsField(ValidateReport(report, kNow), "UTF-8"));
+  report.mutable_health()->mutable_filesystems(0)->set_mount_point("/mnt/\xed\xa0\x80");
+  CHECK(MentionsField(ValidateReport(report, kNow), "UTF-8"));
+}
+
 TEST_CASE("validation rejects NaN and infinity anywhere") {
   auto report = HealthReport();
   report.mutable_health()->set_load1(std::numeric_limits<double>::quiet_NaN());

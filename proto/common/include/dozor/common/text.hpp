@@ -35,6 +35,23 @@ inline constexpr std::string_view kWhitespace = " \t\r\n\v\f";
 // UTF-8 is counted, not checked.
 [[nodiscard]] size_t CodePointCount(std::string_view text);
 
+// Length of the well-formed UTF-8 sequence starting at text[i] (1-4), or 0 when the bytes there
+// are not one (stray continuation byte, truncated sequence, overlong form, surrogate, past
+// U+10FFFF). The one UTF-8 decoder every validator and escaper of the project uses.
+[[nodiscard]] size_t Utf8SequenceLength(std::string_view text, size_t i);
+[[nodiscard]] bool IsValidUtf8(std::string_view text);
+
+// Text read from a machine made valid UTF-8 without losing its bytes: unchanged when it is valid
+// and holds no NUL; otherwise every byte that is not part of a well-formed sequence, and NUL,
+// becomes "\xNN" and a backslash becomes "\\", so the original bytes can be recovered from the
+// escaped form. (A Latin-1 "é" in a dpkg Maintainer field becomes "\xe9".)
+[[nodiscard]] std::string EscapeInvalidUtf8(std::string_view text);
+
+// Untrusted text for a log line or a terminal: C0 and C1 control characters, DEL and invalid
+// UTF-8 bytes become "\xNN" (tab, newline and CR become "\t", "\n", "\r"), so a hostname or
+// a package name cannot forge a log line or send escape sequences to an operator's terminal.
+[[nodiscard]] std::string EscapeControlText(std::string_view text);
+
 // Percent-encodes every byte but the RFC 3986 unreserved characters (A-Z a-z 0-9 - . _ ~): a URL
 // path segment or query value, or an RFC 5987 header parameter value of UTF-8 text.
 [[nodiscard]] std::string PercentEncode(std::string_view text);
