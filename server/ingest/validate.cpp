@@ -17,13 +17,36 @@ Error FieldError(const std::string& path, const std::string& what) {
   return MakeError(ErrorCode::kInvalidArgument, path + ": " + what);
 }
 
-Status CheckString(const std::string& value, const std::string& path, const ReportLimits& limits) {
+// Where a value sits in the report ("health.filesystems[2].mount"), as a chain of frames on the
+// stack: the text is built only for an error, not for each of the few hundred fields of every
+// report (that string building was most of the validation's cost).
+struct FieldPath {
+  const FieldPath* parent = nullptr;
+  const FieldDescriptor* field = nullptr;  // null for the message validation started from
+  int index = -1;                          // item of a repeated field, -1 for the field itself
+
+  [[nodiscard]] std::string Render() const {
+    if (field == nullptr) {
+      return parent != nullptr ? parent->Render() : std::string();
+    }
+    std::string text = parent != nullptr ? parent->Render() : std::string();
+    if (index < 0) {
+      text += text.empty() ? field->name() : "." + field->name();
+    } else {
+      text += "[" + std::to_string(index) + "]";
+    }
+    return text;
+  }
+};
+
+Status CheckString(const std::string& value, const FieldPath& path, const ReportLimits& limits) {
   if (value.size() > limits.max_string_bytes) {
-    return FieldError(path, "string of " + std::to_string(value.size()) + " bytes exceeds " +
-                                std::to_string(limits.max_string_bytes));
+    return FieldError(path.Render(), "string of " + std::to_string(value.size()) +
+                                         " bytes exceeds " +
+                                         std::to_string(limits.max_string_bytes));
   }
   if (!IsValidUtf8(value)) {
-    return FieldError(path, "not valid UTF-8");
+    return FieldError(path.Render(), "not valid UTF-8");
   }
   // Refused rather than stored: SQLite keeps a NUL but most readers of TEXT stop at it, so the
   // store's tables and the inventory snapshot would disagree. Agents escape it ("\x00").
@@ -33,32 +56,33 @@ Status CheckString(const std::string& value, const std::string& path, const Repo
   return OkStatus();
 }
 
-Status CheckDouble(double value, const std::string& path) {
+Status CheckDouble(double value, const FieldPath& path) {
   if (!std::isfinite(value)) {
-    return FieldError(path, "not a finite number");
+    return FieldError(path.Render(), "not a finite number");
   }
   return OkStatus();
 }
 
 // Walks every set field with reflection, so a field added to the contract is bounded automatically.
-Status CheckMessage(const Message& message, const std::string& path, const ReportLimits& limits,
+Status CheckMessage(const Message& message, const FieldPath& path, const ReportLimits& limits,
                     int depth) {
   if (depth > 16) {
-    return FieldError(path, "nesting too deep");
+    return FieldError(path.Render(), "nesting too deep");
   }
   const auto* reflection = message.GetReflection();
   std::vector<const FieldDescriptor*> fields;
   reflection->ListFields(message, &fields);
   for (const FieldDescriptor* field : fields) {
-    std::string field_path = path.empty() ? field->name() : path + "." + field->name();
+    const FieldPath field_path{&path, field};
     if (field->is_repeated()) {
       int size = reflection->FieldSize(message, field);
       if (static_cast<size_t>(size) > limits.max_repeated) {
-        return FieldError(field_path, "list of " + std::to_string(size) + " items exceeds " +
-                                          std::to_string(limits.max_repeated));
+        return FieldError(field_path.Render(), "list of " + std::to_string(size) +
+                                                   " items exceeds " +
+                                                   std::to_string(limits.max_repeated));
       }
       for (int i = 0; i < size; ++i) {
-        std::string item_path = field_path + "[" + std::to_string(i) + "]";
+        const FieldPath item_path{&field_path, field, i};
         switch (field->cpp_type()) {
           case FieldDescriptor::CPPTYPE_STRING: {
             std::string scratch;
@@ -130,7 +154,7 @@ Status ValidateReport(const dozor::v1::Report& report, int64_t now_ms, const Rep
       return FieldError("health.cpu_percent", "outside 0..100");
     }
   }
-  return CheckMessage(report, "", limits, 0);
+  return CheckMessage(report, FieldPath{}, limits, 0);
 }
 
 Status ValidateEnrollRequest(const dozor::v1::EnrollRequest& request) {
@@ -142,7 +166,7 @@ Status ValidateEnrollRequest(const dozor::v1::EnrollRequest& request) {
   if (request.hostname().empty()) {
     return FieldError("hostname", "required");
   }
-  return CheckMessage(request, "", limits, 0);
+  return CheckMessage(request, FieldPath{}, limits, 0);
 }
 
 }  // namespace dozor::server

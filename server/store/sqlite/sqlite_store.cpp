@@ -283,9 +283,10 @@ Status SqliteStore::OpenConnections() {
   if (background_checkpoint_) {
     DOZOR_RETURN_IF_ERROR(writer_.Exec("PRAGMA wal_autocheckpoint=0"));
   }
-  // Ingest inserts at the right edge of every agent's range of health_samples: one hot leaf page
-  // per agent. The 2 MB default cache re-read those pages from the file on every batch (~20 % of
-  // the ingest CPU with 100 agents); 64 MB keeps about 16,000 agents' pages resident.
+  // Ingest inserts at the right edge of every agent's range in the rule-window tables and the
+  // health_samples index: a few hot leaf pages per agent. The 2 MB default cache re-read those
+  // pages from the file on every batch (~20 % of the ingest CPU with 100 agents); 64 MB keeps
+  // several thousand agents' pages resident.
   DOZOR_RETURN_IF_ERROR(writer_.Exec("PRAGMA cache_size=-65536"));
   DOZOR_RETURN_IF_ERROR(ApplyMigrations(writer_, path_, clock_->NowMs()));
 
