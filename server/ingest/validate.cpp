@@ -51,7 +51,7 @@ Status CheckString(const std::string& value, const FieldPath& path, const Report
   // Refused rather than stored: SQLite keeps a NUL but most readers of TEXT stop at it, so the
   // store's tables and the inventory snapshot would disagree. Agents escape it ("\x00").
   if (value.find('\0') != std::string::npos) {
-    return FieldError(path, "contains a NUL byte");
+    return FieldError(path.Render(), "contains a NUL byte");
   }
   return OkStatus();
 }
