@@ -857,8 +857,12 @@ TEST_CASE("a compaction that fails before its commit leaves every raw sample in 
                      "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
                 .ok());
   }
+  // Each failing hour is reported and skipped (the pass goes on), never half-applied.
   auto failed = store->CompactHealth(kT0 + 3 * kHour);
-  CHECK_FALSE(failed.ok());
+  REQUIRE(failed.ok());
+  CHECK(failed->failed_buckets == 2);
+  CHECK(failed->samples == 0);
+  CHECK(failed->first_failure.find("injected failure") != std::string::npos);
   CHECK(CountRows(dir, "SELECT count(*) FROM health_samples") == 120);
   CHECK(CountRows(dir, "SELECT count(*) FROM health_blocks") == 0);
   CHECK(ListAll(*store, "a1") == before);
