@@ -4,6 +4,7 @@
 #include <google/protobuf/reflection.h>
 
 #include <cmath>
+#include <cstdint>
 
 #include "dozor/common/text.hpp"
 
@@ -138,6 +139,10 @@ Status CheckMessage(const Message& message, const FieldPath& path, const ReportL
 Status ValidateReport(const dozor::v1::Report& report, int64_t now_ms, const ReportLimits& limits) {
   if (report.seq() == 0) {
     return FieldError("seq", "must be > 0");
+  }
+  if (report.seq() > static_cast<uint64_t>(INT64_MAX)) {
+    // The store keeps seq as a signed 64-bit integer: beyond 2^63 it would turn negative.
+    return FieldError("seq", "must be below 2^63");
   }
   if (report.payload_case() == dozor::v1::Report::PAYLOAD_NOT_SET) {
     return FieldError("payload", "a report carries an inventory or a health sample");

@@ -11,6 +11,7 @@
 
 #include "domain/host_role.hpp"
 #include "domain/inventory_diff.hpp"
+#include "dozor/common/text.hpp"
 #include "dozor/contract/codec.hpp"
 #include "store/sqlite/sqlite_store_internal.hpp"
 #include "store/sqlite/statement_helpers.hpp"
@@ -194,7 +195,15 @@ Result<std::vector<CommitResult>> SqliteStore::CommitReports(std::vector<Incomin
       for (auto& [agent_id, agent] : saved) {
         agent_cache_[agent_id] = agent;
       }
-      return status.error();
+      if (batch.size() == 1 || !IsReportFault(status.error())) {
+        return status.error();
+      }
+      // One report the database refuses (a constraint, a value too big) must not fail the
+      // reports of every other agent batched with it: commit them one by one, so only it is
+      // rejected. A fault of the environment (disk full, I/O, busy) still fails the batch.
+      results.clear();
+      committed.clear();
+      DOZOR_RETURN_IF_ERROR(CommitOneByOneLocked(batch, encoded, unencodable, results, committed));
     }
   }
   // After COMMIT and outside write_mu_, so an observer may call back into the store.
@@ -202,6 +211,49 @@ Result<std::vector<CommitResult>> SqliteStore::CommitReports(std::vector<Incomin
     NotifyCommitted(committed);
   }
   return results;
+}
+
+bool SqliteStore::IsReportFault(const Error& error) {
+  // SQLITE_CONSTRAINT and SQLITE_TOOBIG: what this report's values did, not what the disk did.
+  return error.code == ErrorCode::kAlreadyExists || error.code == ErrorCode::kInvalidArgument;
+}
+
+Status SqliteStore::CommitOneByOneLocked(std::vector<IncomingReport>& batch,
+                                         const std::vector<std::string>& encoded,
+                                         const std::vector<bool>& unencodable,
+                                         std::vector<CommitResult>& results,
+                                         std::vector<CommittedHost>& committed) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    std::vector<IncomingReport> one;
+    one.push_back(std::move(batch[i]));
+    const std::vector<std::string> one_encoded{encoded[i]};
+    const std::vector<bool> one_unencodable{unencodable[i]};
+    std::vector<CommitResult> one_result;
+    std::unordered_map<std::string, CachedAgent> saved;
+    std::vector<CommittedHost> one_committed;
+    Status status =
+        CommitLocked(one, one_encoded, one_unencodable, one_result, saved, one_committed);
+    batch[i] = std::move(one[0]);
+    if (status.ok()) {
+      results.push_back(std::move(one_result[0]));
+      committed.insert(committed.end(), one_committed.begin(), one_committed.end());
+      continue;
+    }
+    for (auto& [agent_id, agent] : saved) {
+      agent_cache_[agent_id] = agent;
+    }
+    if (!IsReportFault(status.error())) {
+      return status.error();
+    }
+    spdlog::warn("store: report {} of agent {} refused by the database: {}", batch[i].report.seq(),
+                 EscapeControlText(batch[i].agent_id), status.error().ToString());
+    CommitResult rejected;
+    rejected.seq = batch[i].report.seq();
+    rejected.outcome = CommitOutcome::kRejected;
+    rejected.reason = "the store refused it: " + status.error().message;
+    results.push_back(std::move(rejected));
+  }
+  return OkStatus();
 }
 
 namespace {
@@ -214,6 +266,8 @@ std::optional<CommitResult> ScreenReport(const dozor::v1::Report& report, bool k
   result.outcome = CommitOutcome::kRejected;
   if (!known) {
     result.reason = "unknown agent";
+  } else if (report.seq() > static_cast<uint64_t>(INT64_MAX)) {
+    result.reason = "sequence number beyond 2^63";  // stored as int64, it would turn negative
   } else if (revoked) {
     result.reason = "agent is revoked";
   } else if (report.seq() <= last_seq) {

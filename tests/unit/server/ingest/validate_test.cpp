@@ -64,6 +64,16 @@ TEST_CASE("validation rejects invalid UTF-8, including truncated sequences") {
   CHECK(ValidateReport(report, kNow).ok());
 }
 
+TEST_CASE("validation refuses a sequence number the store could not keep (2^63 and beyond)") {
+  auto report = HealthReport();
+  report.set_seq(uint64_t{1} << 63);
+  CHECK(MentionsField(ValidateReport(report, kNow), "seq"));
+  report.set_seq(std::numeric_limits<uint64_t>::max());
+  CHECK(MentionsField(ValidateReport(report, kNow), "2^63"));
+  report.set_seq((uint64_t{1} << 63) - 1);
+  CHECK(ValidateReport(report, kNow).ok());
+}
+
 TEST_CASE("validation refuses a NUL inside text, naming the field") {
   // Stored, it would be whole in the inventory snapshot but cut short by every TEXT reader.
   auto report = HealthReport();

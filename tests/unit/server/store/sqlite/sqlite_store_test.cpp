@@ -400,12 +400,14 @@ TEST_CASE("a failed batch is rolled back and its sequence numbers can be stored 
   EnrollOne(*store, "a1");
   std::vector<IncomingReport> first = {Health("a1", 1, 1000)};
   REQUIRE(store->CommitReports(first).ok());
-  // Make the health insert fail mid-batch: a trigger aborts it after another row was written.
+  // Make the health insert fail mid-batch, after another row was written, with an error that is
+  // not the report's fault (SQLITE_ERROR, like an I/O error; a constraint would only reject that
+  // one report): the whole batch must roll back.
   {
     auto db = sqlite::Database::Open(dir / "dozor.db");
     REQUIRE(db.ok());
     REQUIRE(db->Exec("CREATE TRIGGER fail_seq3 BEFORE INSERT ON health_samples WHEN NEW.seq = 3 "
-                     "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+                     "BEGIN SELECT abs(-9223372036854775807 - 1); END")
                 .ok());
   }
   std::vector<IncomingReport> batch = {Health("a1", 2, 2000), Health("a1", 3, 3000)};
@@ -696,6 +698,45 @@ TEST_CASE("health compaction moves finished hours into blocks without losing or 
   // A second run has nothing left to do.
   CHECK(store->CompactHealth(kT0 + 3 * kHour + 30 * 60'000)->samples == 0);
   CHECK(ListAll(*store, "a1") == a1_before);
+}
+
+TEST_CASE("one report the database refuses is rejected alone; its batch is stored") {
+  // Before: the whole group commit failed and every stream in it was closed, on every retry.
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  EnrollOne(*store, "a2");
+  {
+    auto db = sqlite::Database::Open(dir / "dozor.db");
+    REQUIRE(db.ok());
+    REQUIRE(db->Exec("CREATE TRIGGER refuse_one BEFORE INSERT ON health_samples WHEN NEW.seq = 3 "
+                     "AND NEW.agent = (SELECT id FROM agents WHERE agent_id = 'a2') "
+                     "BEGIN SELECT RAISE(ABORT, 'refused by test'); END")
+                .ok());
+  }
+  std::vector<IncomingReport> batch;
+  for (uint64_t seq = 1; seq <= 5; ++seq) {
+    for (const char* agent : {"a1", "a2"}) {
+      batch.push_back(RichHealth(agent, seq, kT0 + static_cast<int64_t>(seq) * 60'000));
+    }
+  }
+  IncomingReport huge_seq = RichHealth("a1", (uint64_t{1} << 63) + 5, kT0 + 7 * 60'000);
+  batch.push_back(std::move(huge_seq));
+  auto results = store->CommitReports(batch);
+  REQUIRE_MESSAGE(results.ok(), (results.ok() ? "" : results.error().ToString()));
+  REQUIRE(results->size() == 11);
+  int stored = 0;
+  for (size_t i = 0; i < 10; ++i) {
+    const bool refused = batch[i].agent_id == "a2" && batch[i].report.seq() == 3;
+    CHECK((*results)[i].outcome == (refused ? CommitOutcome::kRejected : CommitOutcome::kStored));
+    stored += (*results)[i].outcome == CommitOutcome::kStored ? 1 : 0;
+  }
+  CHECK(stored == 9);
+  CHECK((*results)[5].reason.find("refused by test") != std::string::npos);
+  CHECK((*results)[10].outcome == CommitOutcome::kRejected);
+  CHECK((*results)[10].reason.find("2^63") != std::string::npos);
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_samples") == 9);
+  CHECK(CountRows(dir, "SELECT count(*) FROM health_samples WHERE seq < 0") == 0);
 }
 
 TEST_CASE("a bucket that cannot be compacted is skipped and reported; the pass goes on") {
