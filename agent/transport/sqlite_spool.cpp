@@ -12,6 +12,7 @@ namespace {
 
 constexpr const char* kNextSeqKey = "next_seq";
 constexpr const char* kDroppedHealthKey = "dropped_health_total";
+constexpr std::chrono::minutes kDropLogInterval{10};
 // Seqs are stored as SQLite INTEGER (int64); anything above cannot be represented.
 constexpr uint64_t kMaxSeq = static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) - 1;
 
@@ -175,8 +176,19 @@ Result<uint64_t> SqliteSpool::Append(dozor::v1::Report* report) {
 
   total_bytes_ = total_bytes_ + payload.size() - freed;
   if (dropped > 0) {
-    spdlog::warn("spool {} over its {} byte bound: dropped {} oldest health report(s)",
-                 db_.path().string(), max_bytes_, dropped);
+    drops_not_logged_ += dropped;
+    const auto now = std::chrono::steady_clock::now();
+    if (drop_logged_at_ == std::chrono::steady_clock::time_point{} ||
+        now - drop_logged_at_ >= kDropLogInterval) {
+      spdlog::warn(
+          "spool {} over its {} byte bound: dropped {} oldest health report(s) since the last "
+          "such message ({} in all; inventories are kept; next summary in {} min at most)",
+          db_.path().string(), max_bytes_, drops_not_logged_,
+          dropped_total_value + static_cast<int64_t>(dropped),
+          std::chrono::duration_cast<std::chrono::minutes>(kDropLogInterval).count());
+      drop_logged_at_ = now;
+      drops_not_logged_ = 0;
+    }
   }
   if (total_bytes_ > max_bytes_) {
     if (!over_bound_warned_) {

@@ -14,6 +14,8 @@
 // about drops even when the drop itself happened while it was away.
 #pragma once
 
+#include <chrono>
+
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -60,6 +62,10 @@ class SqliteSpool final : public Spool {
   uint64_t max_bytes_;
   uint64_t total_bytes_ = 0;  // SUM(length(payload)), kept in memory
   bool over_bound_warned_ = false;
+  // Drops at the bound are logged once, then summed into at most one line per kDropLogInterval:
+  // an agent offline for days would otherwise log a warning on every append.
+  std::chrono::steady_clock::time_point drop_logged_at_{};
+  uint64_t drops_not_logged_ = 0;
 };
 
 }  // namespace dozor::agent

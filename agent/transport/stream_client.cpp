@@ -88,22 +88,24 @@ void StreamClient::Run() {
       if (stopping_) return;
     }
     int64_t started = NowMs();
-    RunSession();
+    const bool acked = RunSession();
     {
       std::lock_guard lock(mutex_);
       status_.connected = false;
       if (stopping_) return;
     }
     NotifyStatusChange();
-    // A session that lived a while was healthy: start the backoff over.
-    if (NowMs() - started > 60000) backoff.Reset();
+    // A session that got acks, or lived a while, was healthy: start the backoff over. Only a
+    // 60 s session used to count, so a server restarting every ~30 s pushed its agents to
+    // minutes of delay although every session stored their reports.
+    if (acked || NowMs() - started > 60000) backoff.Reset();
     int delay = backoff.NextDelayMs();
     spdlog::info("reconnecting to {} in {:.1f} s", options_.channel.server_address, delay / 1000.0);
     SleepInterruptibly(delay);
   }
 }
 
-void StreamClient::RunSession() {
+bool StreamClient::RunSession() {
   auto channel = MakeServerChannel(options_.channel);
   if (!channel.ok()) {
     spdlog::error("cannot set up the connection: {}", channel.error().message);
@@ -112,14 +114,14 @@ void StreamClient::RunSession() {
       status_.last_error = channel.error().message;
     }
     NotifyStatusChange();
-    return;
+    return false;
   }
   auto stub = dozor::v1::AgentService::NewStub(*channel);
   grpc::ClientContext context;
   context.AddMetadata("authorization", "Dozor " + options_.agent_id + ":" + options_.agent_secret);
   {
     std::lock_guard lock(mutex_);
-    if (stopping_) return;
+    if (stopping_) return false;
     active_context_ = &context;
   }
   auto stream = stub->Connect(&context);
@@ -132,6 +134,7 @@ void StreamClient::RunSession() {
     bool ended = false;
     bool accepted = false;
     uint64_t last_committed = 0;
+    uint64_t acks = 0;  // this session's: evidence that the stream works
   } flow;
 
   std::thread reader([&] {
@@ -161,6 +164,7 @@ void StreamClient::RunSession() {
         }
         NotifyStatusChange();
         std::lock_guard lock(flow.mutex);
+        ++flow.acks;
         if (flow.in_flight > 0) --flow.in_flight;
         flow.changed.notify_all();
       } else if (message.has_command()) {
@@ -293,6 +297,7 @@ void StreamClient::RunSession() {
                    DescribeStatus(status));
     }
   }
+  return flow.acks > 0;
 }
 
 }  // namespace dozor::agent

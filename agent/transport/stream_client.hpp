@@ -73,7 +73,8 @@ class StreamClient {
  private:
   void Run();
   // One connected session; returns when the stream ends.
-  void RunSession();
+  // One connection until it ends; true when the server acked at least one report in it.
+  bool RunSession();
   void SleepInterruptibly(int ms);
   void NotifyStatusChange() const;
 
