@@ -163,7 +163,10 @@ void LinuxHealthSampler::ReleaseMemory() {
 }
 
 Result<std::string_view> LinuxHealthSampler::ReadToBuffer(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO in place of a /proc file must fail this read, not hang every sample
+  // (reading one with no writer returns at once; with a silent writer, EAGAIN). Regular and
+  // procfs files ignore the flag, so the hot path pays no extra system call.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     int error_number = errno;
     return MakeError(error_number == ENOENT ? ErrorCode::kNotFound : ErrorCode::kUnavailable,

@@ -3,9 +3,13 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
+#include <future>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "core/one_shot.hpp"
 #include "dozor/common/crypto.hpp"
@@ -55,6 +59,43 @@ TEST_CASE("collect writes a verifiable 0600 snapshot of a fixture host and no te
   REQUIRE(parsed->health_report.has_value());
   CHECK(parsed->health_report->has_health());
   CHECK(nlohmann::json::parse(*text)["sha256"] == summary->sha256);
+}
+
+TEST_CASE("FIFOs planted where collectors read fail those reads instead of hanging the agent") {
+  // A FIFO at proc/cpuinfo, etc/resolv.conf or proc/loadavg blocked the whole inventory (and
+  // every health sample) forever, with no output.
+  TempDir dir;
+  const auto root = dir / "root";
+  std::filesystem::copy(
+      FixturePath("hosts/debian-server"), root,
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::copy_symlinks);
+  for (const char* path : {"proc/cpuinfo", "etc/resolv.conf", "proc/loadavg"}) {
+    std::filesystem::remove(root / path);
+    REQUIRE(::mkfifo((root / path).c_str(), 0644) == 0);
+  }
+  OneShotOptions options;
+  options.root = root;
+  options.output = dir / "audit.json";
+  options.token = kToken;
+  options.health_interval_ms = 100;
+  // On its own thread: if it hangs, the test fails after the timeout instead of hanging too.
+  auto result = std::make_shared<std::promise<Result<OneShotSummary>>>();
+  auto done = result->get_future();
+  std::thread([result, options] { result->set_value(CollectSnapshotFile(options)); }).detach();
+  REQUIRE(done.wait_for(std::chrono::seconds(60)) == std::future_status::ready);
+  auto summary = done.get();
+  REQUIRE_MESSAGE(summary.ok(), (summary.ok() ? "" : summary.error().ToString()));
+  CHECK(summary->packages > 0);            // the other collectors still reported
+  CHECK(summary->failed_collectors >= 1);  // and the ones that met a FIFO say so
+  auto text = ReadFile(options.output);
+  REQUIRE(text.ok());
+  auto parsed = ParseSnapshotJson(*text, Sha256Hex(kToken));
+  REQUIRE(parsed.ok());
+  bool named = false;
+  for (const auto& status : parsed->inventory_report.collectors()) {
+    named = named || status.error().find("not a regular file") != std::string::npos;
+  }
+  CHECK(named);
 }
 
 TEST_CASE("collect rejects a bad token or root and leaves no file behind") {
