@@ -50,7 +50,7 @@ Result<ClientOptions> ResolveClientOptions(GlobalOptions global) {
         "--server must be an http:// or https:// URL, got '" + client.server_url + "'");
   }
   if (client.token.empty() && !global.token_file.empty()) {
-    auto text = ReadFile(global.token_file, kMaxTokenFileBytes);
+    auto text = ReadFile(global.token_file, kMaxTokenFileBytes, ReadFrom::kAnyStream);
     if (!text.ok()) {
       return MakeError(ErrorCode::kInvalidArgument,
                        "reading token file " + global.token_file + ": " + text.error().message);

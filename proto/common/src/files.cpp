@@ -20,15 +20,16 @@ Error ErrnoError(const std::string& what, const std::filesystem::path& path, int
 
 }  // namespace
 
-Result<std::string> ReadFile(const std::filesystem::path& path, size_t max_bytes) {
+Result<std::string> ReadFile(const std::filesystem::path& path, size_t max_bytes, ReadFrom from) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer (a FIFO planted where a collector
   // reads, e.g. etc/resolv.conf, hung the whole inventory); it has no effect on regular files.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  const int flags = O_RDONLY | O_CLOEXEC | (from == ReadFrom::kRegularFile ? O_NONBLOCK : 0);
+  int fd = ::open(path.c_str(), flags);
   if (fd < 0) {
     return ErrnoError("cannot open", path, errno);
   }
   struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+  if (from == ReadFrom::kRegularFile && (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode))) {
     ::close(fd);
     return MakeError(ErrorCode::kInvalidArgument,
                      path.string() + " is not a regular file (FIFO, device or socket): not read");

@@ -22,7 +22,7 @@ struct ImportOptions {
 };
 
 int RunImport(Context& context, const ImportOptions& import) {
-  auto text = ReadFile(import.file, kMaxSnapshotFileBytes);
+  auto text = ReadFile(import.file, kMaxSnapshotFileBytes, ReadFrom::kAnyStream);
   if (!text.ok()) {
     context.err << "dozorctl: reading " << import.file << ": " << text.error().message << "\n";
     return kExitApiError;

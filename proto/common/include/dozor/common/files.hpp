@@ -11,10 +11,16 @@ namespace dozor {
 
 inline constexpr size_t kDefaultMaxFileBytes = 64 * 1024 * 1024;
 
+// What ReadFile accepts. kRegularFile (the default, and what collectors need): a FIFO, device or
+// socket is refused at once (kInvalidArgument), never waited on. kAnyStream: also a pipe, for
+// paths an operator names on purpose (`dozorctl --token-file <(pass show dozor)`).
+enum class ReadFrom { kRegularFile, kAnyStream };
+
 // Reads a whole file; kNotFound if missing, kResourceExhausted if larger than max_bytes.
 // Works for /proc and /sys files whose stat size is 0.
 [[nodiscard]] Result<std::string> ReadFile(const std::filesystem::path& path,
-                                           size_t max_bytes = kDefaultMaxFileBytes);
+                                           size_t max_bytes = kDefaultMaxFileBytes,
+                                           ReadFrom from = ReadFrom::kRegularFile);
 
 // Writes to a temporary file in the same directory, fsyncs and renames over `path`, so readers
 // see either the old or the new content. The file is created with `mode` (e.g. 0600 for secrets).
