@@ -69,27 +69,4 @@ Result<std::shared_ptr<grpc::Channel>> MakeServerChannel(const ChannelOptions& o
   return grpc::CreateCustomChannel(options.server_address, credentials, args);
 }
 
-std::string DescribeStatus(const grpc::Status& status) {
-  static const char* kNames[] = {"OK",
-                                 "CANCELLED",
-                                 "UNKNOWN",
-                                 "INVALID_ARGUMENT",
-                                 "DEADLINE_EXCEEDED",
-                                 "NOT_FOUND",
-                                 "ALREADY_EXISTS",
-                                 "PERMISSION_DENIED",
-                                 "RESOURCE_EXHAUSTED",
-                                 "FAILED_PRECONDITION",
-                                 "ABORTED",
-                                 "OUT_OF_RANGE",
-                                 "UNIMPLEMENTED",
-                                 "INTERNAL",
-                                 "UNAVAILABLE",
-                                 "DATA_LOSS",
-                                 "UNAUTHENTICATED"};
-  int code = static_cast<int>(status.error_code());
-  std::string name = (code >= 0 && code <= 16) ? kNames[code] : std::to_string(code);
-  return name + ": " + status.error_message();
-}
-
 }  // namespace dozor::agent

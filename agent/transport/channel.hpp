@@ -8,6 +8,7 @@
 #include <string>
 
 #include "dozor/common/result.hpp"
+#include "dozor/contract/grpc_status.hpp"
 
 namespace dozor::agent {
 
@@ -26,7 +27,7 @@ struct ChannelOptions {
 // first gRPC object exists; a value already in the environment wins.
 void ConfigureGrpcForIdleStream();
 
-// "dozor-agent/<version>" metadata value and a consistent message for a failed gRPC status.
-std::string DescribeStatus(const grpc::Status& status);
+// A failed gRPC status as "CODE: message" (dozor/contract/grpc_status.hpp).
+inline std::string DescribeStatus(const grpc::Status& status) { return DescribeGrpcStatus(status); }
 
 }  // namespace dozor::agent

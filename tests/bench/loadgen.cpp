@@ -35,6 +35,7 @@
 #include "dozor/common/files.hpp"
 #include "dozor/common/result.hpp"
 #include "dozor/common/version.hpp"
+#include "dozor/contract/grpc_status.hpp"
 #include "dozor/v1/agent.grpc.pb.h"
 
 namespace dozor::bench {
@@ -237,29 +238,6 @@ class Rng {
  private:
   uint64_t state_;
 };
-
-std::string DescribeStatus(const grpc::Status& status) {
-  static constexpr std::array<const char*, 17> kNames = {"OK",
-                                                         "CANCELLED",
-                                                         "UNKNOWN",
-                                                         "INVALID_ARGUMENT",
-                                                         "DEADLINE_EXCEEDED",
-                                                         "NOT_FOUND",
-                                                         "ALREADY_EXISTS",
-                                                         "PERMISSION_DENIED",
-                                                         "RESOURCE_EXHAUSTED",
-                                                         "FAILED_PRECONDITION",
-                                                         "ABORTED",
-                                                         "OUT_OF_RANGE",
-                                                         "UNIMPLEMENTED",
-                                                         "INTERNAL",
-                                                         "UNAVAILABLE",
-                                                         "DATA_LOSS",
-                                                         "UNAUTHENTICATED"};
-  auto code = static_cast<size_t>(status.error_code());
-  std::string name = code < kNames.size() ? kNames[code] : std::to_string(code);
-  return name + ": " + status.error_message();
-}
 
 double Round(double value, double step) { return std::round(value / step) * step; }
 
@@ -473,7 +451,8 @@ class AgentStream : public grpc::ClientBidiReactor<AgentMessage, ServerMessage> 
     }
     if (failed) {
       stats_.streams_failed.fetch_add(1);
-      stats_.NoteFailure("agent " + std::to_string(index_) + ": " + DescribeStatus(status));
+      stats_.NoteFailure("agent " + std::to_string(index_) + ": " +
+                         dozor::DescribeGrpcStatus(status));
     }
     std::lock_guard lock(stats_.done_mutex);
     ++stats_.streams_done;
@@ -699,7 +678,7 @@ Status EnrollMissing(const Options& options, const std::shared_ptr<grpc::Channel
       if (!status.ok()) {
         std::lock_guard lock(error_mutex);
         if (!failed.exchange(true)) {
-          first_error = "Enroll failed: " + DescribeStatus(status);
+          first_error = "Enroll failed: " + dozor::DescribeGrpcStatus(status);
         }
         return;
       }
