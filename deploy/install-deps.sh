@@ -16,6 +16,8 @@ packages=(
   libcairo2-dev libpango1.0-dev fonts-dejavu-core
   # tests and tools
   doctest-dev python3 openssl sqlite3 curl ca-certificates procps iproute2 poppler-utils
+  # abuse and fault tests: a hostile gRPC client written in Python (Debian's /usr/bin/python3)
+  python3-grpcio python3-protobuf
   # house style gate (tests/style/check_format.sh); fuzzers (libFuzzer + ASan/UBSan runtimes)
   clang-format-14 clang-14 libclang-rt-14-dev
   # the rule dialect's portability test starts a throw-away PostgreSQL 15 cluster
