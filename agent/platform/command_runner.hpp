@@ -21,7 +21,9 @@ using CommandRunner = std::function<Result<CommandOutput>(const std::vector<std:
 
 // The real command runner: no shell, stdout captured (at most 16 MiB), stdin and stderr discarded,
 // the locale forced to C, the program and everything it started killed when `timeout_ms` expires
-// (kUnavailable). A program killed by a signal exits with 128 + the signal number.
+// (kUnavailable). A program killed by a signal exits with 128 + the signal number. The agent's
+// privileges are not inherited wholesale: a program gets only the capabilities its job needs (on
+// Linux: smartctl raw disk access, everything else none).
 CommandRunner SystemCommandRunner(int timeout_ms = 10000);
 
 }  // namespace dozor::agent

@@ -1,7 +1,8 @@
 // SystemCommandRunner: posix_spawn without a shell, stdout captured through a
 // pipe, stdin and stderr on /dev/null, the whole process group killed when the
-// timeout expires.
+// timeout expires, and no capability passed on that the program does not need.
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -9,15 +10,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "platform/command_runner.hpp"
+#include "platform/linux/ambient_capabilities_linux.hpp"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration)
 
@@ -29,6 +33,30 @@ constexpr size_t kMaxStdoutBytes = 16 * 1024 * 1024;
 // live in sbin.
 constexpr std::string_view kExtraSearchDirs[] = {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
                                                  "/usr/bin",        "/sbin",          "/bin"};
+
+// What a child may keep of the agent's ambient capabilities (systemd's AmbientCapabilities=, all
+// inherited across execve): only smartctl needs any, raw disk access for SMART (CAP_SYS_RAWIO:
+// SATA/SAS pass-through; CAP_SYS_ADMIN: NVMe admin commands). apt-get, dnf and systemctl read
+// nothing that needs a privilege, and must not get the agent's read-any-file capability.
+struct ProgramCapabilities {
+  std::string_view program;  // file name, wherever it was found
+  std::array<int, 2> capabilities;
+};
+constexpr ProgramCapabilities kProgramCapabilities[] = {
+    {"smartctl", {CAP_SYS_RAWIO, CAP_SYS_ADMIN}},
+};
+
+std::span<const int> CapabilitiesFor(std::string_view program_path) {
+  const size_t slash = program_path.rfind('/');
+  const std::string_view name =
+      slash == std::string_view::npos ? program_path : program_path.substr(slash + 1);
+  for (const auto& entry : kProgramCapabilities) {
+    if (entry.program == name) {
+      return entry.capabilities;
+    }
+  }
+  return {};
+}
 
 bool IsExecutableFile(const std::string& path) {
   struct stat st {};
@@ -173,8 +201,12 @@ Result<CommandOutput> RunCommand(const std::vector<std::string>& argv, int timeo
   child_env.push_back(nullptr);
 
   pid_t pid = 0;
-  int spawn_error = ::posix_spawn(&pid, program->c_str(), spawn.actions(), spawn.attr(),
-                                  child_argv.data(), child_env.data());
+  int spawn_error = 0;
+  {
+    const platform::ScopedAmbientCapabilities ambient(CapabilitiesFor(*program));
+    spawn_error = ::posix_spawn(&pid, program->c_str(), spawn.actions(), spawn.attr(),
+                                child_argv.data(), child_env.data());
+  }
   ::close(pipe_fds[1]);
   if (spawn_error != 0) {
     ::close(pipe_fds[0]);
