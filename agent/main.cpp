@@ -35,6 +35,7 @@ struct Flags {
   std::string config_file;
   std::string server, ca, server_name, state_dir, root, log_level, spool_max_bytes;
   bool insecure = false;
+  bool allow_plaintext_remote = false;
   std::optional<int> health_interval;  // unset: the config file's value
   std::optional<int> inventory_interval;
   std::optional<int> max_rss_mb;
@@ -45,7 +46,12 @@ void AddConnectionFlags(CLI::App* app, Flags& flags) {
   app->add_option("--server", flags.server, "Server gRPC address HOST:PORT");
   app->add_option("--ca", flags.ca, "PEM file with the CA that signed the server certificate");
   app->add_option("--server-name", flags.server_name, "Name to verify in the server certificate");
-  app->add_flag("--insecure", flags.insecure, "Plaintext gRPC (demo/loopback only)");
+  app->add_flag("--insecure", flags.insecure,
+                "Plaintext gRPC, to a loopback address only (127.0.0.0/8, [::1], localhost)");
+  app->add_flag("--allow-plaintext-remote", flags.allow_plaintext_remote,
+                "With --insecure: allow plaintext to a server that is not on loopback (the token "
+                "and the agent's secret cross the network unencrypted; only behind a VPN or "
+                "tunnel)");
   app->add_option("--state-dir", flags.state_dir,
                   "Identity and spool directory (default /var/lib/dozor-agent)");
 }
@@ -62,6 +68,7 @@ dozor::Result<AgentConfig> ResolveConfig(const Flags& flags) {
   if (!flags.ca.empty()) config.tls_ca_file = flags.ca;
   if (!flags.server_name.empty()) config.tls_server_name = flags.server_name;
   if (flags.insecure) config.insecure = true;
+  if (flags.allow_plaintext_remote) config.allow_plaintext_remote = true;
   if (!flags.state_dir.empty()) config.state_dir = flags.state_dir;
   if (!flags.root.empty()) config.root = flags.root;
   if (!flags.log_level.empty()) config.log_level = flags.log_level;
@@ -93,8 +100,11 @@ int RunEnroll(const Flags& flags, const std::string& token) {
               << "); remove identity.json to enroll again\n";
     return 1;
   }
-  ChannelOptions channel{config->server_address, config->tls_ca_file, config->tls_server_name,
-                         config->insecure};
+  ChannelOptions channel = ServerChannelOptions(*config, AgentIdentity{});
+  if (auto allowed = CheckPlaintextAllowed(channel); !allowed.ok()) {
+    std::cerr << "dozor-agent: " << allowed.error().message << "\n";
+    return 2;
+  }
   EnrollParams params;
   params.token = token;
   params.hostname = platform::Hostname();
@@ -127,7 +137,8 @@ int RunEnroll(const Flags& flags, const std::string& token) {
             << (flags.state_dir.empty() ? "" : " --state-dir " + flags.state_dir)
             << (flags.ca.empty() ? "" : " --ca " + flags.ca)
             << (flags.server_name.empty() ? "" : " --server-name " + flags.server_name)
-            << (config->insecure ? " --insecure" : "") << "\n";
+            << (config->insecure ? " --insecure" : "")
+            << (flags.allow_plaintext_remote ? " --allow-plaintext-remote" : "") << "\n";
   return 0;
 }
 
@@ -142,6 +153,11 @@ int RunAgent(const Flags& flags) {
   if (!identity.ok()) {
     std::cerr << "dozor-agent: " << identity.error().message << "\n";
     return 1;
+  }
+  if (auto allowed = CheckPlaintextAllowed(ServerChannelOptions(*config, *identity));
+      !allowed.ok()) {
+    std::cerr << "dozor-agent: " << allowed.error().message << "\n";
+    return 2;
   }
   Agent agent(*config, *identity);
   int code = 0;

@@ -41,6 +41,17 @@ SelfLimits LimitsFromConfig(const AgentConfig& config) {
 }
 }  // namespace
 
+ChannelOptions ServerChannelOptions(const AgentConfig& config, const AgentIdentity& identity) {
+  ChannelOptions options;
+  options.server_address =
+      config.server_address.empty() ? identity.server_address : config.server_address;
+  options.tls_ca_file = config.tls_ca_file;
+  options.tls_server_name = config.tls_server_name;
+  options.insecure = config.insecure;
+  options.allow_plaintext_remote = config.allow_plaintext_remote;
+  return options;
+}
+
 Agent::Agent(AgentConfig config, AgentIdentity identity)
     : config_(std::move(config)),
       identity_(std::move(identity)),
@@ -302,12 +313,7 @@ int Agent::Run() {
   LoadPersistedIntervals();
 
   StreamClientOptions options;
-  // The configured address wins; otherwise the one the agent enrolled with.
-  options.channel.server_address =
-      config_.server_address.empty() ? identity_.server_address : config_.server_address;
-  options.channel.tls_ca_file = config_.tls_ca_file;
-  options.channel.tls_server_name = config_.tls_server_name;
-  options.channel.insecure = config_.insecure;
+  options.channel = ServerChannelOptions(config_, identity_);
   options.agent_id = identity_.agent_id;
   options.agent_secret = identity_.agent_secret;
   options.on_status_change = [this] {

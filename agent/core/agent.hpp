@@ -19,10 +19,15 @@
 #include "core/config.hpp"
 #include "core/identity.hpp"
 #include "core/self_limiter.hpp"
+#include "transport/channel.hpp"
 #include "transport/spool.hpp"
 #include "transport/stream_client.hpp"
 
 namespace dozor::agent {
+
+// How the agent reaches its server: the configured address, or else the one it enrolled with.
+[[nodiscard]] ChannelOptions ServerChannelOptions(const AgentConfig& config,
+                                                  const AgentIdentity& identity);
 
 class Agent {
  public:

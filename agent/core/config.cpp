@@ -70,6 +70,8 @@ const std::vector<KeySpec>& KeySpecs() {
     add_string("server", "ca_file",
                [](AgentConfig& c, const std::string& v) { c.tls_ca_file = v; });
     add_bool("server", "insecure", [](AgentConfig& c, bool v) { c.insecure = v; });
+    add_bool("server", "allow_plaintext_remote",
+             [](AgentConfig& c, bool v) { c.allow_plaintext_remote = v; });
     add_string("server", "server_name",
                [](AgentConfig& c, const std::string& v) { c.tls_server_name = v; });
     add_string("agent", "state_dir", [](AgentConfig& c, const std::string& v) { c.state_dir = v; });

@@ -1,6 +1,12 @@
 #include "transport/channel.hpp"
 
 #include <absl/synchronization/mutex.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cctype>
+#include <string>
 
 #include "dozor/common/files.hpp"
 #include "dozor/common/version.hpp"
@@ -31,10 +37,78 @@ void ConfigureGrpcForIdleStream() {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
+namespace {
+
+// The host part of "HOST:PORT" or "[V6]:PORT"; the whole text when it has no port.
+std::string_view HostOf(std::string_view address) {
+  if (address.starts_with('[')) {
+    const size_t close = address.find(']');
+    return close == std::string_view::npos ? std::string_view() : address.substr(1, close - 1);
+  }
+  const size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos ||
+      address.substr(0, colon).find(':') != std::string_view::npos) {
+    return address;
+  }
+  return address.substr(0, colon);
+}
+
+bool IsLocalhostName(std::string_view host) {
+  if (host.ends_with('.')) {
+    host.remove_suffix(1);
+  }
+  constexpr std::string_view kLocalhost = "localhost";
+  return host.size() == kLocalhost.size() &&
+         std::equal(host.begin(), host.end(), kLocalhost.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == b;
+         });
+}
+
+}  // namespace
+
+bool IsLoopbackAddress(std::string_view address) {
+  const std::string host(HostOf(address));
+  if (host.empty()) {
+    return false;
+  }
+  if (IsLocalhostName(host)) {
+    return true;
+  }
+  // inet_pton takes only the plain dotted quad for IPv4 (not "127.1" or octal parts).
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) {
+      return true;
+    }
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+Status CheckPlaintextAllowed(const ChannelOptions& options) {
+  if (!options.insecure || options.allow_plaintext_remote ||
+      IsLoopbackAddress(options.server_address)) {
+    return OkStatus();
+  }
+  return MakeError(
+      ErrorCode::kFailedPrecondition,
+      "plaintext gRPC (server.insecure / --insecure) to " + options.server_address +
+          " would send the enrollment token, the agent's secret and every report unencrypted over "
+          "the network; plaintext is allowed only to a loopback address (127.0.0.0/8, [::1], "
+          "localhost). Use TLS (drop --insecure; server.ca_file / --ca for a private CA), or, if "
+          "the path to the server is protected otherwise (VPN, SSH tunnel), set "
+          "server.allow_plaintext_remote = true / --allow-plaintext-remote");
+}
+
 Result<std::shared_ptr<grpc::Channel>> MakeServerChannel(const ChannelOptions& options) {
   if (options.server_address.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "no server address configured");
   }
+  DOZOR_RETURN_IF_ERROR(CheckPlaintextAllowed(options));
   grpc::ChannelArguments args;
   // Notice a dead server or a silently dropped connection within ~a minute, even when idle.
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);

@@ -5,7 +5,9 @@
 #include <fstream>
 #include <string>
 
+#include "core/agent.hpp"
 #include "test_util.hpp"
+#include "transport/channel.hpp"
 
 namespace dozor::agent {
 namespace {
@@ -103,6 +105,37 @@ TEST_CASE("agent config accepts dotted keys and an integer spool size") {
   CHECK(config->server_address == "[::1]:7443");
   CHECK(config->insecure);
   CHECK(config->spool_max_bytes == 2097152);
+}
+
+TEST_CASE("agent config: plaintext to a remote server needs allow_plaintext_remote by name") {
+  TempDir dir;
+  auto config = LoadAgentConfigFile(WriteConfig(dir,
+                                                "[server]\n"
+                                                "address = \"10.0.0.5:7443\"\n"
+                                                "insecure = true\n"));
+  REQUIRE_MESSAGE(config.ok(), config.error().ToString());
+  CHECK_FALSE(config->allow_plaintext_remote);
+  auto refused = CheckPlaintextAllowed(ServerChannelOptions(*config, AgentIdentity{}));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(Contains(refused.error().message, "10.0.0.5:7443"));
+
+  // The address recorded at enrollment counts when the config names none.
+  AgentConfig from_identity;
+  from_identity.insecure = true;
+  AgentIdentity identity;
+  identity.server_address = "dozor.example.com:7443";
+  CHECK_FALSE(CheckPlaintextAllowed(ServerChannelOptions(from_identity, identity)).ok());
+  identity.server_address = "127.0.0.1:7443";
+  CHECK(CheckPlaintextAllowed(ServerChannelOptions(from_identity, identity)).ok());
+
+  auto allowed = LoadAgentConfigFile(WriteConfig(dir,
+                                                 "[server]\n"
+                                                 "address = \"10.0.0.5:7443\"\n"
+                                                 "insecure = true\n"
+                                                 "allow_plaintext_remote = true\n"));
+  REQUIRE_MESSAGE(allowed.ok(), allowed.error().ToString());
+  CHECK(allowed->allow_plaintext_remote);
+  CHECK(CheckPlaintextAllowed(ServerChannelOptions(*allowed, AgentIdentity{})).ok());
 }
 
 TEST_CASE("agent config syntax error names the file, line and column") {
@@ -294,7 +327,7 @@ TEST_CASE("agent config example file loads, also with every key uncommented") {
     }
     uncommented += line + "\n";
   }
-  CHECK(keys == 13);  // includes [limits] max_rss_mb, max_cpu_percent
+  CHECK(keys == 14);  // includes [limits] max_rss_mb, max_cpu_percent
   TempDir dir;
   auto all_keys = LoadAgentConfigFile(WriteConfig(dir, uncommented));
   REQUIRE_MESSAGE(all_keys.ok(), all_keys.error().ToString());
