@@ -14,6 +14,7 @@
 #include "collectors/health.hpp"
 #include "core/agent.hpp"
 #include "core/agent_status.hpp"
+#include "core/collector_supervisor.hpp"
 #include "core/config.hpp"
 #include "core/identity.hpp"
 #include "core/one_shot.hpp"
@@ -191,18 +192,19 @@ int RunInventory(const Flags& flags, int repeat) {
   CollectContext context;
   context.root = flags.root.empty() ? "/" : flags.root;
   if (context.IsRealRoot()) context.run_command = SystemCommandRunner(60000);
+  CollectorSupervisor collectors(context);
   // --repeat: time repeated runs in one process, as the running agent does them (the package
   // manager's update query is cached between runs); timings go to stderr.
   for (int i = 1; i < repeat; ++i) {
     auto started = std::chrono::steady_clock::now();
-    InventoryRun warmup = CollectInventory(context);
+    InventoryRun warmup = collectors.CollectInventory();
     auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                   .count();
     std::cerr << "inventory run " << i << ": " << ms << " ms, "
               << warmup.inventory.software().packages_size() << " packages\n";
   }
   auto started = std::chrono::steady_clock::now();
-  InventoryRun run = CollectInventory(context);
+  InventoryRun run = collectors.CollectInventory();
   if (repeat > 1) {
     auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                   .count();
@@ -219,12 +221,12 @@ int RunInventory(const Flags& flags, int repeat) {
 int RunHealth(const Flags& flags, int interval_ms) {
   CollectContext context;
   context.root = flags.root.empty() ? "/" : flags.root;
-  auto sampler = MakeHealthSampler(context);
+  CollectorSupervisor collectors(context);
   std::vector<std::string> errors;
-  (void)sampler->Sample(&errors);
+  (void)collectors.SampleHealth(&errors);
   std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
   errors.clear();
-  auto sample = sampler->Sample(&errors);
+  auto sample = collectors.SampleHealth(&errors);
   for (const auto& error : errors) std::cerr << "warning: " << error << "\n";
   if (!sample.ok()) {
     std::cerr << "dozor-agent: " << sample.error().message << "\n";

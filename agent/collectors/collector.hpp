@@ -1,4 +1,4 @@
-// What every collector gets and how inventory collection is orchestrated.
+// What every collector gets, and the table of inventory collectors.
 //
 // Collectors read the machine only through CollectContext: every path is resolved under `root`
 // (default "/") and every external command goes through `run_command`
@@ -41,13 +41,14 @@ Status CollectOperatingSystem(const CollectContext& ctx, dozor::v1::OperatingSys
 Status CollectNetwork(const CollectContext& ctx, dozor::v1::Network* out);
 Status CollectSoftware(const CollectContext& ctx, dozor::v1::Software* out);
 
-struct InventoryRun {
-  dozor::v1::Inventory inventory;
-  std::vector<dozor::v1::CollectorStatus> statuses;
+// One inventory collector: fills its own part of the inventory it is given, nothing else.
+struct InventoryCollector {
+  std::string name;
+  std::function<Status(const CollectContext&, dozor::v1::Inventory*)> collect;
 };
 
-// Runs every inventory collector in isolation: one that fails or throws is reported in `statuses`
-// with its error and the others still run.
-InventoryRun CollectInventory(const CollectContext& ctx);
+// This platform's inventory collectors, in the order they run. They are run, each in isolation
+// and with a deadline, by core/collector_supervisor.hpp.
+std::vector<InventoryCollector> PlatformInventoryCollectors();
 
 }  // namespace dozor::agent

@@ -39,6 +39,17 @@ SelfLimits LimitsFromConfig(const AgentConfig& config) {
   limits.max_cpu_percent = config.max_cpu_percent;
   return limits;
 }
+CollectContext ContextFromConfig(const AgentConfig& config) {
+  CollectContext context;
+  context.root = config.root;
+  context.collect_smart = config.collect_smart;
+  if (config.root == "/" || config.root.empty()) {
+    context.root = "/";
+    // apt-get simulation can take many seconds on a loaded machine; it is cached between runs.
+    context.run_command = SystemCommandRunner(60000);
+  }
+  return context;
+}
 }  // namespace
 
 ChannelOptions ServerChannelOptions(const AgentConfig& config, const AgentIdentity& identity) {
@@ -55,17 +66,11 @@ ChannelOptions ServerChannelOptions(const AgentConfig& config, const AgentIdenti
 Agent::Agent(AgentConfig config, AgentIdentity identity)
     : config_(std::move(config)),
       identity_(std::move(identity)),
+      collectors_(ContextFromConfig(config_),
+                  CollectorDeadlines::FromTimeoutSeconds(config_.collector_timeout_seconds)),
       health_interval_s_(config_.health_interval_seconds),
       inventory_interval_s_(config_.inventory_interval_seconds),
-      limiter_(LimitsFromConfig(config_)) {
-  context_.root = config_.root;
-  context_.collect_smart = config_.collect_smart;
-  if (config_.root == "/" || config_.root.empty()) {
-    context_.root = "/";
-    // apt-get simulation can take many seconds on a loaded machine; it is cached between runs.
-    context_.run_command = SystemCommandRunner(60000);
-  }
-}
+      limiter_(LimitsFromConfig(config_)) {}
 
 Agent::~Agent() { Stop(); }
 
@@ -141,9 +146,9 @@ void Agent::SpoolReport(dozor::v1::Report report, const char* what) {
 
 void Agent::CollectAndSpoolInventory() {
   auto started = SteadyClock::now();
-  InventoryRun run = CollectInventory(context_);
+  InventoryRun run = collectors_.CollectInventory();
   dozor::v1::Report report;
-  report.set_collected_at_ms(context_.clock->NowMs());
+  report.set_collected_at_ms(collectors_.context().clock->NowMs());
   *report.mutable_inventory() = std::move(run.inventory);
   for (auto& status : run.statuses) {
     if (!status.ok()) spdlog::warn("collector {} failed: {}", status.name(), status.error());
@@ -165,9 +170,9 @@ void Agent::CollectAndSpoolInventory() {
 void Agent::SampleAndSpoolHealth() {
   std::vector<std::string> errors;
   auto started = SteadyClock::now();
-  auto sample = sampler_->Sample(&errors);
+  auto sample = collectors_.SampleHealth(&errors);
   dozor::v1::Report report;
-  report.set_collected_at_ms(context_.clock->NowMs());
+  report.set_collected_at_ms(collectors_.context().clock->NowMs());
   auto* status = report.add_collectors();
   status->set_name("health");
   status->set_duration_ms(static_cast<uint32_t>(
@@ -201,7 +206,7 @@ void Agent::RecordCollector(const dozor::v1::CollectorStatus& status) {
   result.ok = status.ok();
   result.error = status.error();
   result.duration_ms = status.duration_ms();
-  result.at_ms = context_.clock->NowMs();
+  result.at_ms = collectors_.context().clock->NowMs();
 }
 
 bool Agent::CheckSelfLimits() {
@@ -219,7 +224,7 @@ bool Agent::CheckSelfLimits() {
         "until back under the limits",
         decision.reason, health_interval_s_ * 2);
     DropCollectorCaches();
-    sampler_->ReleaseMemory();
+    collectors_.ReleaseHealthMemory();
     platform::ReleaseFreeHeap();
   }
   if (decision.recovered) {
@@ -279,7 +284,7 @@ void Agent::UpdateStatusFile() {
   if (content == last_status_written_) {
     return;
   }
-  status.updated_at_ms = context_.clock->NowMs();
+  status.updated_at_ms = collectors_.context().clock->NowMs();
   auto saved = SaveRuntimeStatus(config_.state_dir, status);
   if (!saved.ok()) {
     spdlog::warn("cannot write the status file: {}", saved.error().message);
@@ -294,7 +299,7 @@ int Agent::Run() {
     spdlog::critical("{}", agent_lock.error().message);
     return 1;
   }
-  started_at_ms_ = context_.clock->NowMs();
+  started_at_ms_ = collectors_.context().clock->NowMs();
   // The last send of the previous run stays the last send until this run sends something.
   if (auto text = ReadFile(config_.state_dir / kStatusFileName, kMaxStatusFileBytes); text.ok()) {
     if (auto previous = ParseRuntimeStatus(*text); previous.ok()) {
@@ -325,15 +330,15 @@ int Agent::Run() {
   };
   client_ = std::make_unique<StreamClient>(
       options, *spool_, [this](const dozor::v1::Command& command) { OnCommand(command); });
-  sampler_ = MakeHealthSampler(context_);
   std::vector<std::string> ignored;
-  (void)sampler_->Sample(&ignored);  // prime the counters so the first real sample has rates
+  // Prime the counters so the first real sample has rates.
+  (void)collectors_.SampleHealth(&ignored);
 
   spdlog::info(
       "dozor-agent {} started: agent {} ({}), server {}, state {}, root {}, limits {} MiB / "
       "{}% CPU",
       kVersion, identity_.agent_id, identity_.organization, options.channel.server_address,
-      config_.state_dir.string(), context_.root.string(), config_.max_rss_mb,
+      config_.state_dir.string(), collectors_.context().root.string(), config_.max_rss_mb,
       config_.max_cpu_percent);
   client_->Start();
   UpdateStatusFile();

@@ -16,6 +16,7 @@
 #include "collectors/collector.hpp"
 #include "collectors/health.hpp"
 #include "core/agent_status.hpp"
+#include "core/collector_supervisor.hpp"
 #include "core/config.hpp"
 #include "core/identity.hpp"
 #include "core/self_limiter.hpp"
@@ -57,10 +58,9 @@ class Agent {
 
   AgentConfig config_;
   AgentIdentity identity_;
-  CollectContext context_;
+  CollectorSupervisor collectors_;
   std::unique_ptr<dozor::agent::Spool> spool_;
   std::unique_ptr<StreamClient> client_;
-  std::unique_ptr<HealthSampler> sampler_;
 
   std::mutex mutex_;
   std::condition_variable wake_;
@@ -76,7 +76,7 @@ class Agent {
   SelfLimitDecision last_limits_;
   bool inventory_deferred_ = false;
   bool trim_working_set_ = false;  // an inventory ran: trim at the next health tick
-  std::map<std::string, CollectorResult> collector_results_;
+  std::map<std::string, CollectorResult> collector_results_;  // by collector name
   int64_t started_at_ms_ = 0;
   int64_t previous_last_send_ms_ = 0;  // from the previous run's status.json
   std::string last_status_written_;

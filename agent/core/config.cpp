@@ -88,6 +88,10 @@ const std::vector<KeySpec>& KeySpecs() {
                 static_cast<int64_t>(kMaxSpoolMaxBytes),
                 [](AgentConfig& c, int64_t v) { c.spool_max_bytes = static_cast<uint64_t>(v); });
     add_bool("collectors", "smart", [](AgentConfig& c, bool v) { c.collect_smart = v; });
+    add_integer("collectors", "timeout_seconds", ValueKind::kInteger, kMinCollectorTimeoutSeconds,
+                kMaxCollectorTimeoutSeconds, [](AgentConfig& c, int64_t v) {
+                  c.collector_timeout_seconds = static_cast<int>(v);
+                });
     add_integer("limits", "max_rss_mb", ValueKind::kInteger, kMinMaxRssMb, kMaxMaxRssMb,
                 [](AgentConfig& c, int64_t v) { c.max_rss_mb = static_cast<int>(v); });
     {
@@ -609,6 +613,13 @@ Status ValidateAgentConfig(const AgentConfig& config) {
     return invalid("spool size " + std::to_string(config.spool_max_bytes) +
                    " bytes (spool.max_bytes / --spool-max-bytes) is out of range (expected "
                    "1MiB..10GiB)");
+  }
+  if (config.collector_timeout_seconds < kMinCollectorTimeoutSeconds ||
+      config.collector_timeout_seconds > kMaxCollectorTimeoutSeconds) {
+    return invalid("collector timeout " + std::to_string(config.collector_timeout_seconds) +
+                   "s (collectors.timeout_seconds) is out of range (expected " +
+                   std::to_string(kMinCollectorTimeoutSeconds) + ".." +
+                   std::to_string(kMaxCollectorTimeoutSeconds) + ")");
   }
   if (config.max_rss_mb < kMinMaxRssMb || config.max_rss_mb > kMaxMaxRssMb) {
     return invalid("memory limit " + std::to_string(config.max_rss_mb) +

@@ -18,6 +18,13 @@ inline constexpr int kMinInventoryIntervalSeconds = 60;
 inline constexpr int kMaxInventoryIntervalSeconds = 604800;
 inline constexpr uint64_t kMinSpoolMaxBytes = 1ull << 20;   // 1 MiB
 inline constexpr uint64_t kMaxSpoolMaxBytes = 10ull << 30;  // 10 GiB
+// Each inventory collector's deadline (core/collector_supervisor.hpp). The default is longer than
+// the slowest normal collector (apt-get simulation, or smartctl on several disks, each run bounded
+// to 60 s by the command runner, on a loaded machine) and short enough that a hang shows up in
+// the same inventory.
+inline constexpr int kDefaultCollectorTimeoutSeconds = 300;
+inline constexpr int kMinCollectorTimeoutSeconds = 10;
+inline constexpr int kMaxCollectorTimeoutSeconds = 3600;
 inline constexpr int kMinMaxRssMb = 16;
 inline constexpr int kMaxMaxRssMb = 65536;
 inline constexpr double kMinMaxCpuPercent = 0.5;
@@ -39,6 +46,8 @@ struct AgentConfig {
   uint64_t spool_max_bytes = 64ull << 20;
   std::string log_level = "info";  // trace, debug, info, warn, error
   bool collect_smart = true;
+  // A collector still running after this is reported as failed (and not started again while hung).
+  int collector_timeout_seconds = kDefaultCollectorTimeoutSeconds;
   // Self-limits (core/self_limiter.hpp): own resident memory and CPU (% of one core, averaged
   // over a minute) above which the agent sheds work.
   int max_rss_mb = 100;

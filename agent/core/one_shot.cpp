@@ -7,6 +7,7 @@
 
 #include "collectors/collector.hpp"
 #include "collectors/health.hpp"
+#include "core/collector_supervisor.hpp"
 #include "dozor/common/files.hpp"
 #include "dozor/common/version.hpp"
 #include "dozor/contract/snapshot_file.hpp"
@@ -53,9 +54,11 @@ Result<OneShotSummary> CollectSnapshotFile(const OneShotOptions& options) {
     context.run_command = SystemCommandRunner(60000);
   }
 
+  CollectorSupervisor collectors(context);
+
   SnapshotContents contents;
   contents.agent_version = kVersion;
-  InventoryRun run = CollectInventory(context);
+  InventoryRun run = collectors.CollectInventory();
   dozor::v1::Report& inventory = contents.inventory_report;
   inventory.set_seq(1);
   inventory.set_collected_at_ms(context.clock->NowMs());
@@ -70,13 +73,12 @@ Result<OneShotSummary> CollectSnapshotFile(const OneShotOptions& options) {
 
   if (options.health) {
     // After the inventory, so its own work does not show up as the host's load.
-    auto sampler = MakeHealthSampler(context);
     std::vector<std::string> errors;
-    (void)sampler->Sample(&errors);
+    (void)collectors.SampleHealth(&errors);
     std::this_thread::sleep_for(std::chrono::milliseconds(options.health_interval_ms));
     errors.clear();
     auto started = std::chrono::steady_clock::now();
-    auto sample = sampler->Sample(&errors);
+    auto sample = collectors.SampleHealth(&errors);
     dozor::v1::CollectorStatus status;
     status.set_name("health");
     status.set_duration_ms(

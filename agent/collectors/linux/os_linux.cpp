@@ -379,8 +379,12 @@ Status CollectOperatingSystem(const CollectContext& ctx, dozor::v1::OperatingSys
 }
 
 void DropPendingUpdatesCache() {
-  std::lock_guard<std::mutex> lock(UpdatesCacheMutex());
-  UpdatesCache().clear();
+  // The os collector holds the lock while its package manager runs, and may be hung there past
+  // its deadline (core/collector_supervisor.hpp): the self-limits must not wait for it.
+  std::unique_lock<std::mutex> lock(UpdatesCacheMutex(), std::try_to_lock);
+  if (lock.owns_lock()) {
+    UpdatesCache().clear();
+  }
 }
 
 }  // namespace dozor::agent

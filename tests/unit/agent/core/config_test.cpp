@@ -138,6 +138,19 @@ TEST_CASE("agent config: plaintext to a remote server needs allow_plaintext_remo
   CHECK(CheckPlaintextAllowed(ServerChannelOptions(*allowed, AgentIdentity{})).ok());
 }
 
+TEST_CASE("agent config: collectors.timeout_seconds sets the collectors' deadline, 10..3600") {
+  TempDir dir;
+  auto config = LoadAgentConfigFile(WriteConfig(dir, "[collectors]\ntimeout_seconds = 60\n"));
+  REQUIRE_MESSAGE(config.ok(), config.error().ToString());
+  CHECK(config->collector_timeout_seconds == 60);
+  CHECK(AgentConfig{}.collector_timeout_seconds == 300);
+  CHECK(Contains(LoadError("[collectors]\ntimeout_seconds = 5\n"),
+                 "collectors.timeout_seconds = 5 is out of range (expected 10..3600)"));
+  AgentConfig too_long;
+  too_long.collector_timeout_seconds = 7200;
+  CHECK_FALSE(ValidateAgentConfig(too_long).ok());
+}
+
 TEST_CASE("agent config syntax error names the file, line and column") {
   TempDir dir;
   const auto path = WriteConfig(dir, "[server]\naddress = \"a:1\"\ninsecure = tru\n");
@@ -327,7 +340,7 @@ TEST_CASE("agent config example file loads, also with every key uncommented") {
     }
     uncommented += line + "\n";
   }
-  CHECK(keys == 14);  // includes [limits] max_rss_mb, max_cpu_percent
+  CHECK(keys == 15);  // includes [limits] max_rss_mb, max_cpu_percent
   TempDir dir;
   auto all_keys = LoadAgentConfigFile(WriteConfig(dir, uncommented));
   REQUIRE_MESSAGE(all_keys.ok(), all_keys.error().ToString());
