@@ -98,7 +98,7 @@ TEST_CASE("deadline runner answers at the deadline and never starts a second cop
   REQUIRE_FALSE(again.ok());
   CHECK(again.error().message.find("collector hung is still running (it missed its deadline of "
                                    "200 ms") == 0);
-  CHECK(SteadyClock::now() - again_started < 150ms);
+  CHECK(SteadyClock::now() - again_started < 200ms);  // not waited for again
   CHECK(starts->load() == 1);
 
   // Other names are not held up.
