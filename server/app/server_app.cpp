@@ -1,6 +1,7 @@
 #include "app/server_app.hpp"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/resource_quota.h>
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
@@ -149,7 +150,10 @@ Status ServerApp::Start() {
 
   writer_ = std::make_unique<ReportWriter>(store_->Hosts());
   writer_->Start();
-  ingest_ = std::make_unique<IngestService>(store_->Agents(), *writer_, clock_);
+  security_audit_ = std::make_unique<SecurityAudit>(store_->SecurityEvents(), clock_);
+  security_audit_->Start();
+  ingest_ = std::make_unique<IngestService>(store_->Agents(), *writer_, clock_, IngestOptions{},
+                                            security_audit_.get());
 
   grpc::ServerBuilder builder;
   std::shared_ptr<grpc::ServerCredentials> credentials;
@@ -163,7 +167,24 @@ Status ServerApp::Start() {
   }
   builder.AddListeningPort(config_.grpc_listen, credentials, &grpc_port_);
   builder.RegisterService(ingest_.get());
-  builder.SetMaxReceiveMessageSize(32 * 1024 * 1024);
+  // The largest message is an inventory at its budget (ReportLimits::inventory, 16 MiB) plus the
+  // envelope; a bigger one is refused by gRPC before it is buffered. Enroll is bounded much lower
+  // by the service itself (kMaxEnrollRequestBytes) before it is parsed.
+  builder.SetMaxReceiveMessageSize(16 * 1024 * 1024 + 64 * 1024);
+  // Connections that carry no call for 5 minutes are closed: an agent always holds its stream, so
+  // only idle (e.g. never-authenticated) connections are affected; they cannot pile up and use
+  // descriptors the management API needs. A TLS handshake must finish within 10 s.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 5 * 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, 10 * 1000);
+  // An agent uses one call at a time per connection; a gRPC proxy in front of many agents
+  // multiplexes them, so the bound is generous, but one connection cannot open unbounded calls.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 1000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, 8 * 1024);
+  // gRPC's own memory (transport buffers) and threads are bounded by a resource quota.
+  grpc::ResourceQuota quota("dozor-ingest");
+  quota.Resize(512 * 1024 * 1024);
+  quota.SetMaxThreads(64);
+  builder.SetResourceQuota(quota);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 20000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
@@ -231,6 +252,23 @@ void ServerApp::RetentionLoop() {
       spdlog::info("health retention removed {} samples older than {} days", *pruned,
                    config_.health_retention_days);
     }
+    // The change log: two years, and at most 100,000 changes per host (its newest), so a host
+    // whose inventories keep differing cannot grow the database without bound.
+    constexpr int64_t kChangeRetentionMs = 730LL * 24 * 3600 * 1000;
+    auto changes =
+        store_->Hosts().PruneInventoryChanges(clock_.NowMs() - kChangeRetentionMs, 100'000);
+    if (!changes.ok()) {
+      spdlog::warn("change-log retention failed: {}", changes.error().message);
+    } else if (*changes > 0) {
+      spdlog::info("change-log retention removed {} changes", *changes);
+    }
+    // Security events are kept 90 days: long enough to investigate an incident after the fact.
+    constexpr int64_t kSecurityEventRetentionMs = 90LL * 24 * 3600 * 1000;
+    auto events =
+        store_->SecurityEvents().PruneSecurityEvents(clock_.NowMs() - kSecurityEventRetentionMs);
+    if (!events.ok()) {
+      spdlog::warn("security event retention failed: {}", events.error().message);
+    }
   }
 }
 
@@ -250,6 +288,7 @@ void ServerApp::Stop() {
   if (grpc_server_)
     grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (writer_) writer_->Stop();
+  if (security_audit_) security_audit_->Stop();  // writes the refusals still aggregated
   if (store_) store_->Hosts().SetCommitObserver(nullptr);
   if (evaluator_) evaluator_->Stop();  // commits what is queued; its acks go nowhere, agents resend
   if (retention_thread_.joinable()) retention_thread_.join();

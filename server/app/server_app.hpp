@@ -20,6 +20,7 @@ namespace dozor::server {
 
 class Store;
 class ReportWriter;
+class SecurityAudit;
 class IngestService;
 class RuleEvaluator;
 namespace http {
@@ -48,6 +49,7 @@ class ServerApp {
   std::unique_ptr<Store> store_;
   std::unique_ptr<RuleEvaluator> evaluator_;
   std::unique_ptr<ReportWriter> writer_;
+  std::unique_ptr<SecurityAudit> security_audit_;
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<http::HttpServer> http_server_;

@@ -13,7 +13,11 @@ std::string RenderTokenList(const nlohmann::json& reply) {
   for (const auto& token : Array(reply, "tokens")) {
     table.AddRow({std::to_string(JsonI64(At(token, "id"))), JsonStr(token, "org"),
                   OrDash(JsonStr(token, "label")), JsonStr(token, "hint") + "…",
-                  JsonStr(token, "state"), std::to_string(JsonI64(At(token, "uses"))),
+                  JsonStr(token, "state"),
+                  std::to_string(JsonI64(At(token, "uses"))) +
+                      (At(token, "max_uses").is_number()
+                           ? "/" + std::to_string(JsonI64(At(token, "max_uses")))
+                           : ""),
                   TimeField(token, "created_at_ms"), ExpiryField(token)});
   }
   return table.Render();

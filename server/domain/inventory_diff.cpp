@@ -315,4 +315,19 @@ InventoryChange FirstInventoryChange(int64_t at_ms, std::string_view agent_id) {
   return change;
 }
 
+void CapInventoryChanges(std::vector<InventoryChange>& changes, size_t max_changes) {
+  if (max_changes == 0 || changes.size() <= max_changes) return;
+  const size_t more = changes.size() - (max_changes - 1);
+  InventoryChange summary;
+  summary.agent_id = changes.front().agent_id;
+  summary.at_ms = changes.front().at_ms;
+  summary.category = "inventory";
+  summary.action = "truncated";
+  summary.subject = "changes";
+  summary.new_value = std::to_string(more) + " more changes not listed (at most " +
+                      std::to_string(max_changes) + " rows per inventory)";
+  changes.resize(max_changes - 1);
+  changes.push_back(std::move(summary));
+}
+
 }  // namespace dozor::server

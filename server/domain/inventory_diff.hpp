@@ -45,4 +45,12 @@ std::vector<InventoryChange> DiffInventories(const dozor::v1::Inventory& before,
 // added: category "host", action "added", subject "first inventory".
 InventoryChange FirstInventoryChange(int64_t at_ms, std::string_view agent_id);
 
+// The change log is bounded per inventory: a real upgrade (Debian 11 -> 12 changes ~2,000
+// packages) is listed in full, while a flood of inventories that each differ completely from the
+// last cannot write millions of rows. Beyond max_changes, the first max_changes - 1 are kept and
+// one row says how many more there were (category "inventory", action "truncated").
+inline constexpr size_t kMaxChangesPerInventory = 5000;
+void CapInventoryChanges(std::vector<InventoryChange>& changes,
+                         size_t max_changes = kMaxChangesPerInventory);
+
 }  // namespace dozor::server

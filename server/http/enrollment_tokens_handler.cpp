@@ -11,10 +11,15 @@ namespace {
 constexpr int64_t kDefaultTtlHours = 72;
 constexpr int64_t kMaxTtlHours = 8760;
 constexpr size_t kMaxLabelBytes = 200;
+// A token is for one client's machines: 100 covers all but the largest client (who gets an explicit
+// limit), while a leaked install command cannot enrol thousands of hosts. 0 asks for no limit.
+constexpr int64_t kDefaultMaxUses = 100;
+constexpr int64_t kMaxMaxUses = 100'000;
 
 nlohmann::json TokenJson(const EnrollmentToken& token, int64_t now_ms) {
   nlohmann::json out = {{"id", token.id},       {"org_id", token.org_id}, {"org", token.org_name},
                         {"label", token.label}, {"hint", token.hint},     {"uses", token.uses}};
+  out["max_uses"] = token.max_uses ? nlohmann::json(*token.max_uses) : nlohmann::json(nullptr);
   PutTime(out, "created_at", token.created_at_ms);
   PutTime(out, "expires_at", token.expires_at_ms);
   PutTime(out, "revoked_at", token.revoked_at_ms);
@@ -34,6 +39,10 @@ ApiResponse CreateToken(ApiContext& context, const ApiRequest& request) {
   auto ttl_hours = OptionalInt(*body, "ttl_hours", 0, kMaxTtlHours);
   if (!ttl_hours.ok()) {
     return ErrorResponse(ttl_hours.error());
+  }
+  auto max_uses = OptionalInt(*body, "max_uses", 0, kMaxMaxUses);
+  if (!max_uses.ok()) {
+    return ErrorResponse(max_uses.error());
   }
   const std::string trimmed_label = Trimmed(label->value_or(""));
   if (trimmed_label.size() > kMaxLabelBytes) {
@@ -56,6 +65,9 @@ ApiResponse CreateToken(ApiContext& context, const ApiRequest& request) {
   token.label = trimmed_label;
   if (hours > 0) {
     token.expires_at_ms = now_ms + hours * 3600 * 1000;
+  }
+  if (const int64_t uses = max_uses->value_or(kDefaultMaxUses); uses > 0) {
+    token.max_uses = uses;
   }
   auto created = context.store.Agents().CreateEnrollmentToken(token);
   if (!created.ok()) {

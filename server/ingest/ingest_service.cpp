@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <grpcpp/support/byte_buffer.h>
+#include <malloc.h>
+
 #include <deque>
 
 #include "dozor/common/crypto.hpp"
@@ -50,6 +53,37 @@ grpc::Status ToGrpcStatus(const Error& error) {
 
 std::string PeerOf(const grpc::CallbackServerContext* context) { return context->peer(); }
 
+// The bytes of a received message, contiguous (one copy; the message was already bounded by the
+// transport's receive limit).
+std::string Flatten(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string bytes;
+  if (!buffer.Dump(&slices).ok()) return bytes;
+  bytes.reserve(buffer.Length());
+  for (const auto& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  return bytes;
+}
+
+grpc::ByteBuffer Serialize(const google::protobuf::Message& message) {
+  std::string bytes = message.SerializeAsString();
+  grpc::Slice slice(std::move(bytes));
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+// Freed parse memory of a large message is handed back to the kernel (glibc keeps it otherwise,
+// and RSS after a flood of big messages would stay at its peak). At most once a second.
+void ReleaseMemoryAfterLargeMessage(size_t bytes) {
+  constexpr size_t kLarge = 1024 * 1024;
+  static std::atomic<int64_t> last_release_ms{0};
+  if (bytes < kLarge) return;
+  const int64_t now_ms = SystemClock::Instance().NowMs();
+  int64_t last = last_release_ms.load();
+  if (now_ms - last < 1000 || !last_release_ms.compare_exchange_strong(last, now_ms)) return;
+  malloc_trim(0);
+}
+
 }  // namespace
 
 // State shared by a stream's reactor and the writer thread's completions. The reactor pointer is
@@ -60,7 +94,7 @@ struct StreamState {
   std::string agent_id;
 };
 
-class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ServerMessage> {
+class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   AgentStream(IngestService& service, grpc::CallbackServerContext* context)
       : service_(service), context_(context), state_(std::make_shared<StreamState>()) {
@@ -82,7 +116,7 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ServerMes
     accepted.mutable_accepted()->set_last_committed_seq(credential.last_committed_seq);
     accepted.mutable_accepted()->set_server_time_ms(service_.clock().NowMs());
     std::lock_guard lock(state_->mutex);
-    QueueWriteLocked(std::move(accepted));
+    QueueWriteLocked(accepted);
     reading_ = true;
     StartRead(&incoming_);
   }
@@ -100,7 +134,7 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ServerMes
       return;
     }
     HandleMessageLocked();
-    if (!finishing_ && in_flight_ < service_.options().max_in_flight_per_stream) {
+    if (!finishing_ && HasRoomLocked()) {
       reading_ = true;
       StartRead(&incoming_);
     }
@@ -139,8 +173,9 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ServerMes
   }
 
   // Writer thread: a report of this stream was committed (or the batch failed).
-  void OnCommittedLocked(const Result<CommitResult>& result) {
+  void OnCommittedLocked(const Result<CommitResult>& result, size_t wire_bytes) {
     --in_flight_;
+    in_flight_bytes_ -= std::min(in_flight_bytes_, wire_bytes);
     if (!result.ok()) {
       FinishLocked(
           grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -162,18 +197,17 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ServerMes
         ack->set_reason(result->reason);
         break;
     }
-    QueueWriteLocked(std::move(message));
-    if (!finishing_ && !reading_ && !read_closed_ &&
-        in_flight_ < service_.options().max_in_flight_per_stream) {
+    QueueWriteLocked(message);
+    if (!finishing_ && !reading_ && !read_closed_ && HasRoomLocked()) {
       reading_ = true;
       StartRead(&incoming_);
     }
     MaybeFinishCleanLocked();
   }
 
-  void QueueWriteLocked(ServerMessage message) {
+  void QueueWriteLocked(const ServerMessage& message) {
     if (finishing_) return;
-    outbox_.push_back(std::move(message));
+    outbox_.push_back(Serialize(message));
     StartNextWriteLocked();
   }
 
@@ -200,24 +234,39 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ServerMes
     }
     std::string_view value(it->second.data(), it->second.size());
     if (value.substr(0, kAuthPrefix.size()) != kAuthPrefix || value.size() > 512) {
+      service_.StreamAuthFailed(PeerAddress(PeerOf(context_)), "", "malformed authorization");
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "malformed authorization metadata");
     }
     value.remove_prefix(kAuthPrefix.size());
     auto colon = value.find(':');
     if (colon == std::string_view::npos || colon == 0 || colon > 128) {
+      service_.StreamAuthFailed(PeerAddress(PeerOf(context_)), "", "malformed authorization");
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "malformed authorization metadata");
     }
     std::string agent_id(value.substr(0, colon));
     std::string_view secret = value.substr(colon + 1);
+    const std::string source = PeerAddress(PeerOf(context_));
+    if (int64_t wait_ms = service_.StreamAuthBlockedForMs(source, agent_id); wait_ms > 0) {
+      service_.Audit(SecurityEventKind::kThrottled, source, agent_id,
+                     "agent stream refused while blocked for wrong credentials");
+      return grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          "too many wrong credentials; retry in " + std::to_string((wait_ms + 999) / 1000) + " s");
+    }
     auto credential = service_.agents().GetAgentCredential(agent_id);
     if (!credential.ok()) {
-      if (credential.error().code == ErrorCode::kNotFound) return denied;
+      if (credential.error().code == ErrorCode::kNotFound) {
+        service_.StreamAuthFailed(source, agent_id, "unknown agent");
+        return denied;
+      }
       return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           "cannot check credentials: " + credential.error().message);
     }
     if (!ConstantTimeEquals(Sha256Hex(secret), credential->secret_hash)) {
+      service_.StreamAuthFailed(source, agent_id, "wrong secret");
       return denied;
     }
+    service_.StreamAuthSucceeded(source, agent_id);
     if (credential->revoked) {
       return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                           "agent " + agent_id + " has been revoked");
@@ -226,45 +275,92 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ServerMes
     return grpc::Status::OK;
   }
 
+  bool HasRoomLocked() const {
+    return in_flight_ < service_.options().max_in_flight_per_stream &&
+           in_flight_bytes_ < service_.options().max_in_flight_bytes_per_stream;
+  }
+
+  // Answers one report REJECTED with a reason; a stream that keeps sending rejected reports (or a
+  // report without a seq to name it by) is closed with INVALID_ARGUMENT.
+  void RejectLocked(uint64_t seq, const std::string& reason) {
+    spdlog::warn("agent {}: rejected report seq {}: {}", agent_id_, seq, EscapeControlText(reason));
+    if (++rejected_ > service_.options().max_rejected_per_stream || seq == 0) {
+      FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, reason));
+      return;
+    }
+    ServerMessage message;
+    message.mutable_ack()->set_seq(seq);
+    message.mutable_ack()->set_outcome(dozor::v1::Ack::REJECTED);
+    message.mutable_ack()->set_reason(reason);
+    QueueWriteLocked(message);
+  }
+
   void HandleMessageLocked() {
-    if (!incoming_.has_report()) {
+    const std::string bytes = Flatten(incoming_);
+    incoming_.Clear();
+    const auto& limits = service_.options().limits;
+    // Sized and walked before it is parsed: an over-budget report is refused by its seq without
+    // ever being materialised; bytes that are not a protobuf message end the stream with a reason.
+    WireShape shape;
+    auto scanned =
+        ScanWireShape(AgentMessage::descriptor(), bytes, StreamScanLimits(limits), &shape);
+    if (!scanned.ok() && scanned.error().code != ErrorCode::kResourceExhausted) {
+      spdlog::warn("agent {}: undecodable message of {} bytes: {}", agent_id_, bytes.size(),
+                   scanned.error().message);
+      FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                "undecodable message: " + scanned.error().message));
+      return;
+    }
+    if (!shape.has_report) {
       FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "message without a report"));
       return;
     }
+    auto budget = scanned.ok() ? CheckReportBudget(shape, limits) : scanned;
+    if (!budget.ok()) {
+      RejectLocked(shape.seq, budget.error().message);
+      return;
+    }
+    AgentMessage message;
+    if (!message.ParseFromString(bytes)) {
+      // The wire walk passed, so what protobuf refused is a string that is not valid UTF-8.
+      RejectLocked(shape.seq, "not a valid protobuf message (a text field is not valid UTF-8?)");
+      ReleaseMemoryAfterLargeMessage(bytes.size());
+      return;
+    }
     int64_t now_ms = service_.clock().NowMs();
-    auto valid = ValidateReport(incoming_.report(), now_ms, service_.options().limits);
+    auto valid = ValidateReport(message.report(), now_ms, limits);
     if (!valid.ok()) {
-      uint64_t seq = incoming_.report().seq();
-      spdlog::warn("agent {}: rejected report seq {}: {}", agent_id_, seq,
-                   EscapeControlText(valid.error().message));
-      if (++rejected_ > service_.options().max_rejected_per_stream || seq == 0) {
-        FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, valid.error().message));
-        return;
-      }
-      ServerMessage message;
-      message.mutable_ack()->set_seq(seq);
-      message.mutable_ack()->set_outcome(dozor::v1::Ack::REJECTED);
-      message.mutable_ack()->set_reason(valid.error().message);
-      QueueWriteLocked(std::move(message));
+      RejectLocked(message.report().seq(), valid.error().message);
+      ReleaseMemoryAfterLargeMessage(bytes.size());
+      return;
+    }
+    if (auto refused = service_.admission().Admit(agent_id_, message.report().seq(), shape.payload,
+                                                  message.report().collected_at_ms(), now_ms)) {
+      RejectLocked(message.report().seq(), *refused);
+      ReleaseMemoryAfterLargeMessage(bytes.size());
       return;
     }
     IncomingReport report;
     report.agent_id = agent_id_;
     report.received_at_ms = now_ms;
-    report.report.Swap(incoming_.mutable_report());
+    report.wire_bytes = bytes.size();
+    report.report.Swap(message.mutable_report());
     std::weak_ptr<StreamState> weak = state_;
+    const size_t wire_bytes = bytes.size();
     ++in_flight_;
-    bool queued =
-        service_.writer().Submit(std::move(report), [weak](const Result<CommitResult>& result) {
+    in_flight_bytes_ += wire_bytes;
+    bool queued = service_.writer().Submit(
+        std::move(report), [weak, wire_bytes](const Result<CommitResult>& result) {
           auto state = weak.lock();
           if (!state) return;
           std::lock_guard lock(state->mutex);
           if (state->reactor != nullptr) {
-            state->reactor->OnCommittedLocked(result);
+            state->reactor->OnCommittedLocked(result, wire_bytes);
           }
         });
     if (!queued) {
       --in_flight_;
+      in_flight_bytes_ -= wire_bytes;
       FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server overloaded, retry later"));
     }
   }
@@ -290,10 +386,11 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ServerMes
   grpc::CallbackServerContext* context_;
   std::shared_ptr<StreamState> state_;
   std::string agent_id_;
-  AgentMessage incoming_;
-  std::deque<ServerMessage> outbox_;  // front() is being written while writing_
+  grpc::ByteBuffer incoming_;
+  std::deque<grpc::ByteBuffer> outbox_;  // front() is being written while writing_
   grpc::Status final_status_;
   size_t in_flight_ = 0;
+  size_t in_flight_bytes_ = 0;
   int rejected_ = 0;
   bool reading_ = false;
   bool read_closed_ = false;
@@ -303,20 +400,122 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ServerMes
 };
 
 IngestService::IngestService(AgentStore& agents, ReportWriter& writer, const Clock& clock,
-                             IngestOptions options)
-    : agents_(agents), writer_(writer), clock_(clock), options_(options) {}
+                             IngestOptions options, SecurityAudit* audit)
+    : agents_(agents),
+      writer_(writer),
+      clock_(clock),
+      options_(options),
+      admission_(options.admission),
+      audit_(audit),
+      enroll_throttle_(options.enroll_throttle),
+      stream_source_throttle_(options.stream_source_throttle),
+      stream_agent_throttle_(options.stream_agent_throttle) {}
+
+void IngestService::Audit(SecurityEventKind kind, std::string_view source, std::string_view subject,
+                          std::string_view detail) {
+  if (audit_ != nullptr) {
+    audit_->Record(kind, source, subject, detail);
+  } else {
+    spdlog::warn("security: {} from {} ({}): {}", SecurityEventKindName(kind),
+                 EscapeControlText(source), EscapeControlText(subject), EscapeControlText(detail));
+  }
+}
+
+int64_t IngestService::StreamAuthBlockedForMs(const std::string& source,
+                                              const std::string& agent_id) {
+  const int64_t now_ms = clock_.NowMs();
+  int64_t wait = stream_source_throttle_.BlockedForMs(source, now_ms);
+  if (wait == 0 && !agent_id.empty()) {
+    bool from_known_source = false;
+    {
+      std::lock_guard lock(good_sources_mutex_);
+      auto it = last_good_source_.find(agent_id);
+      from_known_source = it != last_good_source_.end() && it->second == source;
+    }
+    if (!from_known_source) wait = stream_agent_throttle_.BlockedForMs(agent_id, now_ms);
+  }
+  return wait;
+}
+
+void IngestService::StreamAuthFailed(const std::string& source, const std::string& agent_id,
+                                     const std::string& reason) {
+  const int64_t now_ms = clock_.NowMs();
+  Audit(SecurityEventKind::kAgentAuthFailed, source, agent_id, reason);
+  if (stream_source_throttle_.RecordFailure(source, now_ms)) {
+    Audit(SecurityEventKind::kThrottled, source, agent_id,
+          "agent streams from this address blocked after repeated wrong credentials");
+  }
+  if (!agent_id.empty() && stream_agent_throttle_.RecordFailure(agent_id, now_ms)) {
+    Audit(SecurityEventKind::kThrottled, source, agent_id,
+          "agent id blocked after repeated wrong secrets (except from its last good address)");
+  }
+}
+
+void IngestService::StreamAuthSucceeded(const std::string& source, const std::string& agent_id) {
+  std::lock_guard lock(good_sources_mutex_);
+  // Bounded by the number of enrolled agents (only authenticated ids are kept).
+  last_good_source_[agent_id] = source;
+}
 
 IngestService::~IngestService() = default;
 
 grpc::ServerUnaryReactor* IngestService::Enroll(grpc::CallbackServerContext* context,
-                                                const dozor::v1::EnrollRequest* request,
-                                                dozor::v1::EnrollResponse* response) {
+                                                const grpc::ByteBuffer* raw_request,
+                                                grpc::ByteBuffer* raw_response) {
   auto* reactor = context->DefaultReactor();
+  // Counted for the whole call: each enrollment holds a callback thread while it waits for the
+  // store's write lock, so an anonymous flood may not occupy them all.
+  struct InProgress {
+    std::atomic<int>& count;
+    ~InProgress() { --count; }
+  } in_progress{enrollments_in_progress_};
+  if (++enrollments_in_progress_ > options_.max_concurrent_enrollments) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "too many enrollments at once, retry in a few seconds"));
+    return reactor;
+  }
+  const std::string source = PeerAddress(PeerOf(context));
+  if (int64_t wait_ms = enroll_throttle_.BlockedForMs(source, clock_.NowMs()); wait_ms > 0) {
+    Audit(SecurityEventKind::kThrottled, source, "", "enrollment refused while blocked");
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "too many failed enrollments from this address; retry in " +
+                                     std::to_string((wait_ms + 999) / 1000) + " s"));
+    return reactor;
+  }
+  // Every refusal below is audited and counts towards this address's block.
+  auto refuse = [&](const grpc::Status& status, std::string_view subject) {
+    Audit(SecurityEventKind::kEnrollRefused, source, subject, status.error_message());
+    if (enroll_throttle_.RecordFailure(source, clock_.NowMs())) {
+      Audit(SecurityEventKind::kThrottled, source, subject,
+            "enrollments from this address blocked after repeated refusals");
+    }
+    reactor->Finish(status);
+    return reactor;
+  };
   try {
+    if (raw_request->Length() > kMaxEnrollRequestBytes) {
+      return refuse(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "enroll request of " + std::to_string(raw_request->Length()) +
+                                     " bytes exceeds " + std::to_string(kMaxEnrollRequestBytes)),
+                    "");
+    }
+    dozor::v1::EnrollRequest parsed;
+    if (!parsed.ParseFromString(Flatten(*raw_request))) {
+      return refuse(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       "undecodable enroll request (not a protobuf EnrollRequest, or a text field "
+                       "that is not valid UTF-8)"),
+          "");
+    }
+    // What the caller presented, for the audit: the token's public hint, never the token.
+    const std::string subject =
+        parsed.token().substr(0, 12) + " " + parsed.hostname().substr(0, 64);
+    const dozor::v1::EnrollRequest* request = &parsed;
+    dozor::v1::EnrollResponse enroll_response;
+    dozor::v1::EnrollResponse* response = &enroll_response;
     auto valid = ValidateEnrollRequest(*request);
     if (!valid.ok()) {
-      reactor->Finish(ToGrpcStatus(valid.error()));
-      return reactor;
+      return refuse(ToGrpcStatus(valid.error()), subject);
     }
     auto agent_id = RandomHex(16);
     auto secret = RandomHex(32);
@@ -333,9 +532,11 @@ grpc::ServerUnaryReactor* IngestService::Enroll(grpc::CallbackServerContext* con
     agent.os = request->os();
     auto enrolled = agents_.EnrollAgent(Sha256Hex(request->token()), agent, clock_.NowMs());
     if (!enrolled.ok()) {
-      // The hostname is the enrolling machine's word: escaped so it cannot forge a log line.
-      spdlog::warn("enrollment of {} from {} refused: {}", EscapeControlText(request->hostname()),
-                   PeerOf(context), enrolled.error().message);
+      if (enrolled.error().code == ErrorCode::kPermissionDenied) {
+        return refuse(ToGrpcStatus(enrolled.error()), subject);  // a bad token: audited
+      }
+      spdlog::warn("enrollment of {} from {} failed: {}", EscapeControlText(request->hostname()),
+                   source, enrolled.error().message);
       reactor->Finish(ToGrpcStatus(enrolled.error()));
       return reactor;
     }
@@ -344,6 +545,7 @@ grpc::ServerUnaryReactor* IngestService::Enroll(grpc::CallbackServerContext* con
     response->set_agent_id(agent.agent_id);
     response->set_agent_secret(*secret);
     response->set_organization(enrolled->org_name);
+    *raw_response = Serialize(enroll_response);
     reactor->Finish(grpc::Status::OK);
   } catch (const std::exception& e) {
     spdlog::error("enroll failed: {}", e.what());
@@ -352,7 +554,7 @@ grpc::ServerUnaryReactor* IngestService::Enroll(grpc::CallbackServerContext* con
   return reactor;
 }
 
-grpc::ServerBidiReactor<AgentMessage, ServerMessage>* IngestService::Connect(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* IngestService::Connect(
     grpc::CallbackServerContext* context) {
   return new AgentStream(*this, context);
 }
@@ -417,11 +619,12 @@ Result<uint64_t> IngestService::SendCommand(std::string_view agent_id, dozor::v1
   }
   ServerMessage message;
   *message.mutable_command() = std::move(command);
-  state->reactor->QueueWriteLocked(std::move(message));
+  state->reactor->QueueWriteLocked(message);
   return id;
 }
 
 void IngestService::Disconnect(std::string_view agent_id) {
+  admission_.Forget(agent_id);
   std::shared_ptr<StreamState> state;
   {
     std::lock_guard lock(registry_mutex_);

@@ -1,7 +1,9 @@
 #include "ingest/report_writer.hpp"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <unordered_set>
 #include <vector>
 
 namespace dozor::server {
@@ -37,6 +39,10 @@ bool ReportWriter::Submit(IncomingReport report, Completion done) {
     if (!running_ || stopping_ || queue_.size() >= options_.max_queue) {
       return false;
     }
+    if (!queue_.empty() && queued_bytes_ + report.wire_bytes > options_.max_queue_bytes) {
+      return false;
+    }
+    queued_bytes_ += report.wire_bytes;
     queue_.push_back(Pending{std::move(report), std::move(done)});
   }
   wake_.notify_one();
@@ -46,6 +52,55 @@ bool ReportWriter::Submit(IncomingReport report, Completion done) {
 ReportWriterStats ReportWriter::Stats() const {
   std::lock_guard lock(mutex_);
   return stats_;
+}
+
+std::vector<bool> PickFairBatch(const std::vector<BatchCandidate>& queued, size_t max_batch,
+                                size_t max_inventory_bytes_per_batch) {
+  std::vector<bool> take(queued.size(), false);
+  std::unordered_set<std::string_view> deferred_agents;
+  size_t taken = 0;
+  size_t inventory_bytes = 0;
+  for (size_t i = 0; i < queued.size() && taken < max_batch; ++i) {
+    const BatchCandidate& candidate = queued[i];
+    if (!deferred_agents.empty() && deferred_agents.count(candidate.agent_id) > 0) continue;
+    if (candidate.inventory) {
+      if (inventory_bytes > 0 &&
+          inventory_bytes + candidate.wire_bytes > max_inventory_bytes_per_batch) {
+        deferred_agents.insert(candidate.agent_id);
+        continue;
+      }
+      inventory_bytes += candidate.wire_bytes;
+    }
+    take[i] = true;
+    ++taken;
+  }
+  return take;
+}
+
+void ReportWriter::TakeBatchLocked(std::vector<Pending>& batch) {
+  // Looks a bounded distance into the queue, so forming a batch stays cheap when it is long.
+  const size_t scan = std::min(queue_.size(), options_.max_batch * 4);
+  std::vector<BatchCandidate> candidates;
+  candidates.reserve(scan);
+  for (size_t i = 0; i < scan; ++i) {
+    const auto& report = queue_[i].report;
+    candidates.push_back({report.agent_id, report.report.has_inventory(), report.wire_bytes});
+  }
+  const std::vector<bool> take =
+      PickFairBatch(candidates, options_.max_batch, options_.max_inventory_bytes_per_batch);
+  std::vector<Pending> kept;
+  for (size_t i = 0; i < scan; ++i) {
+    if (take[i]) {
+      queued_bytes_ -= std::min(queued_bytes_, queue_[i].report.wire_bytes);
+      batch.push_back(std::move(queue_[i]));
+    } else {
+      kept.push_back(std::move(queue_[i]));
+    }
+  }
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(scan));
+  for (auto it = kept.rbegin(); it != kept.rend(); ++it) {
+    queue_.push_front(std::move(*it));
+  }
 }
 
 void ReportWriter::Run() {
@@ -58,16 +113,14 @@ void ReportWriter::Run() {
       if (queue_.empty() && stopping_) {
         return;
       }
-      size_t take = std::min(queue_.size(), options_.max_batch);
       batch.clear();
-      for (size_t i = 0; i < take; ++i) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+      TakeBatchLocked(batch);
     }
     reports.clear();
     reports.reserve(batch.size());
+    size_t batch_bytes = 0;
     for (auto& pending : batch) {
+      batch_bytes += pending.report.wire_bytes;
       reports.push_back(std::move(pending.report));
     }
     auto results = hosts_.CommitReports(reports);
@@ -93,6 +146,15 @@ void ReportWriter::Run() {
     for (size_t i = 0; i < batch.size(); ++i) {
       const CommitResult& result = i < results->size() ? (*results)[i] : CommitResult{};
       batch[i].done(result);
+    }
+    // The parsed reports of a large batch are freed here; glibc would keep that memory mapped
+    // (RSS stays at its peak after a flood), so it is handed back to the kernel.
+    constexpr size_t kLargeBatchBytes = 4 * 1024 * 1024;
+    if (batch_bytes >= kLargeBatchBytes) {
+      reports.clear();
+      reports.shrink_to_fit();
+      batch.clear();
+      malloc_trim(0);
     }
   }
 }

@@ -9,7 +9,9 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "store/host_store.hpp"
 
@@ -18,6 +20,13 @@ namespace dozor::server {
 struct ReportWriterOptions {
   size_t max_batch = 512;
   size_t max_queue = 200000;  // reports waiting; beyond this Submit refuses (backpressure)
+  // Wire bytes waiting, all streams together: bounds the server's memory whatever the number of
+  // agents (each stream is bounded too, see IngestOptions). Beyond it Submit refuses.
+  size_t max_queue_bytes = 256 * 1024 * 1024;
+  // Inventories in one batch, by wire bytes (at least one is always taken). An inventory commit is
+  // thousands of rows; the rest of the queue waits behind it, so one agent's large inventories
+  // are spread over batches and other agents' reports are interleaved between them.
+  size_t max_inventory_bytes_per_batch = 4 * 1024 * 1024;
 };
 
 struct ReportWriterStats {
@@ -25,6 +34,19 @@ struct ReportWriterStats {
   uint64_t committed_reports = 0;
   uint64_t failed_batches = 0;
 };
+
+// Batch formation as a pure decision (tested on its own): which of the first queued reports go
+// into the next batch. Arrival order, except that once the batch's inventory budget is spent an
+// agent's later reports stay queued, so its own order is kept and other agents' reports are not
+// stuck behind one agent's stream of large inventories.
+struct BatchCandidate {
+  std::string_view agent_id;
+  bool inventory = false;
+  size_t wire_bytes = 0;
+};
+[[nodiscard]] std::vector<bool> PickFairBatch(const std::vector<BatchCandidate>& queued,
+                                              size_t max_batch,
+                                              size_t max_inventory_bytes_per_batch);
 
 class ReportWriter {
  public:
@@ -56,7 +78,11 @@ class ReportWriter {
   ReportWriterOptions options_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
+  // Moves the next batch (PickFairBatch) from the queue into `batch`.
+  void TakeBatchLocked(std::vector<Pending>& batch);
+
   std::deque<Pending> queue_;
+  size_t queued_bytes_ = 0;
   bool stopping_ = false;
   bool running_ = false;
   ReportWriterStats stats_;

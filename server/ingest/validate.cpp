@@ -3,6 +3,7 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/reflection.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -160,6 +161,31 @@ Status ValidateReport(const dozor::v1::Report& report, int64_t now_ms, const Rep
     }
   }
   return CheckMessage(report, FieldPath{}, limits, 0);
+}
+
+Status CheckReportBudget(const WireShape& shape, const ReportLimits& limits) {
+  const bool inventory = shape.payload == PayloadKind::kInventory;
+  const PayloadBudget& budget = inventory ? limits.inventory : limits.health;
+  const char* kind = inventory ? "inventory" : "health sample";
+  if (shape.bytes > budget.max_bytes) {
+    return MakeError(ErrorCode::kResourceExhausted,
+                     std::string(kind) + " of " + std::to_string(shape.bytes) +
+                         " bytes exceeds the budget of " + std::to_string(budget.max_bytes));
+  }
+  if (shape.fields > budget.max_fields) {
+    return MakeError(ErrorCode::kResourceExhausted,
+                     std::string(kind) + " of " + std::to_string(shape.fields) +
+                         " fields exceeds the budget of " + std::to_string(budget.max_fields));
+  }
+  return OkStatus();
+}
+
+WireScanLimits StreamScanLimits(const ReportLimits& limits) {
+  WireScanLimits scan;
+  // One past the larger budget, so an over-budget message is still measured as "more than".
+  scan.max_fields = std::max(limits.health.max_fields, limits.inventory.max_fields) + 1;
+  scan.max_depth = 16;
+  return scan;
 }
 
 Status ValidateEnrollRequest(const dozor::v1::EnrollRequest& request) {

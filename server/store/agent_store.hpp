@@ -24,6 +24,7 @@ struct EnrollmentToken {
   std::optional<int64_t> expires_at_ms;
   std::optional<int64_t> revoked_at_ms;
   int64_t uses = 0;
+  std::optional<int64_t> max_uses;  // unset: unlimited (tokens issued before limits existed)
 };
 
 struct NewEnrollmentToken {
@@ -32,6 +33,7 @@ struct NewEnrollmentToken {
   std::string hint;
   std::string label;
   std::optional<int64_t> expires_at_ms;
+  std::optional<int64_t> max_uses;  // unset: unlimited; otherwise > 0
 };
 
 struct NewAgent {
@@ -66,8 +68,9 @@ class AgentStore {
   virtual Result<std::vector<EnrollmentToken>> ListEnrollmentTokens(
       std::optional<int64_t> org_id) = 0;
   virtual Status RevokeEnrollmentToken(int64_t token_id, int64_t now_ms) = 0;
-  // Atomically checks the token (exists, not revoked, not expired at now_ms), counts its use and
-  // creates the agent. kPermissionDenied (with a reason) for a bad token.
+  // Atomically checks the token (exists, not revoked, not expired at now_ms, used fewer than
+  // max_uses times), counts its use and creates the agent. kPermissionDenied (with a reason) for
+  // a bad token.
   virtual Result<EnrolledAgent> EnrollAgent(std::string_view token_hash, const NewAgent& agent,
                                             int64_t now_ms) = 0;
   virtual Result<AgentCredential> GetAgentCredential(std::string_view agent_id) = 0;

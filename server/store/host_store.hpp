@@ -54,6 +54,7 @@ struct IncomingReport {
   std::string agent_id;
   int64_t received_at_ms = 0;
   dozor::v1::Report report;
+  size_t wire_bytes = 0;  // its size as received (the writer's memory and fairness budgets)
 };
 
 enum class CommitOutcome { kStored, kDuplicate, kRejected };
@@ -142,6 +143,9 @@ class HostStore {
   virtual Result<int64_t> HostPk(std::string_view agent_id) = 0;
   // Deletes health samples collected before `cutoff_ms`; returns how many.
   virtual Result<int64_t> PruneHealth(int64_t cutoff_ms) = 0;
+  // Change-log retention: deletes changes older than cutoff_ms and, per host, all but the newest
+  // max_rows_per_host. Returns the number of rows deleted.
+  virtual Result<int64_t> PruneInventoryChanges(int64_t cutoff_ms, int64_t max_rows_per_host) = 0;
 };
 
 }  // namespace dozor::server

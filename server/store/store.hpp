@@ -5,6 +5,7 @@
 //   finding_store.hpp       findings and their lifecycle (decided by domain/finding_lifecycle.hpp)
 //   import_store.hpp        one-shot snapshot files imported into an organisation
 //   api_token_store.hpp     management-API tokens
+//   security_event_store.hpp refusals of anonymous and agent callers (enrollments, secrets)
 // Consumers take the area(s) they need; `Store` is what the composition root holds and hands
 // out. Backends live beside this folder's headers (store/sqlite/, later store/postgres/); a
 // backend's own header declares its Open function.
@@ -24,6 +25,7 @@
 #include "store/host_store.hpp"
 #include "store/import_store.hpp"
 #include "store/organization_store.hpp"
+#include "store/security_event_store.hpp"
 
 namespace dozor::server {
 
@@ -38,6 +40,7 @@ class Store {
   virtual FindingStore& Findings() = 0;
   virtual ImportStore& Imports() = 0;
   virtual ApiTokenStore& ApiTokens() = 0;
+  virtual SecurityEventStore& SecurityEvents() = 0;
 };
 
 }  // namespace dozor::server

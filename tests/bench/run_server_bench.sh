@@ -79,7 +79,7 @@ run_scenario() {
 
   local ctl=("$ctl_bin" --server "http://127.0.0.1:$http_port" --token-file "$tmp/state/admin.token" --json)
   "${ctl[@]}" org create bench >"$tmp/org.json"
-  "${ctl[@]}" token create --org bench >"$tmp/token.json"
+  "${ctl[@]}" token create --org bench --max-uses 0 >"$tmp/token.json"
   local token
   token=$(json_field "$tmp/token.json" token)
 

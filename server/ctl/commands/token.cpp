@@ -14,6 +14,7 @@ struct TokenOptions {
   std::string org;
   std::optional<std::string> label;
   std::optional<int64_t> ttl_hours;
+  std::optional<int64_t> max_uses;
 };
 using TokenState = std::shared_ptr<TokenOptions>;
 
@@ -23,11 +24,16 @@ void AddCreate(CLI::App* token_command, const TokenState& token, Action& action)
   create->add_option("--label", token->label, "free-text label");
   create->add_option("--ttl-hours", token->ttl_hours, "validity (0 = never expires)")
       ->check(CLI::Range(int64_t{0}, int64_t{8760}));
+  create
+      ->add_option("--max-uses", token->max_uses,
+                   "how many machines may enrol with it (default 100, 0 = no limit)")
+      ->check(CLI::Range(int64_t{0}, int64_t{100000}));
   create->callback([token, &action] {
     action = [token](Context& context) {
       nlohmann::json body = nlohmann::json::object();
       PutIfSet(body, "label", token->label);
       PutIfSet(body, "ttl_hours", token->ttl_hours);
+      PutIfSet(body, "max_uses", token->max_uses);
       return Emit(context, context.client.Post(OrgPath(token->org, "/tokens"), body),
                   RenderTokenCreated);
     };

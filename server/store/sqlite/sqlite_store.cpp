@@ -72,14 +72,15 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
            "WHERE id = ?1"},
           {&w.org_exists, "SELECT 1 FROM organizations WHERE id = ?"},
           {&w.token_insert,
-           "INSERT INTO enrollment_tokens(token_hash, org_id, hint, label, created_at, expires_at) "
-           "VALUES (?, ?, ?, ?, ?, ?)"},
+           "INSERT INTO enrollment_tokens(token_hash, org_id, hint, label, created_at, expires_at, "
+           "max_uses) VALUES (?, ?, ?, ?, ?, ?, ?)"},
           {&w.token_revoke,
            "UPDATE enrollment_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL"},
           {&w.token_exists, "SELECT 1 FROM enrollment_tokens WHERE id = ?"},
           {&w.token_by_hash,
-           "SELECT t.id, t.org_id, o.name, t.expires_at, t.revoked_at FROM enrollment_tokens t "
-           "JOIN organizations o ON o.id = t.org_id WHERE t.token_hash = ?"},
+           "SELECT t.id, t.org_id, o.name, t.expires_at, t.revoked_at, t.uses, t.max_uses "
+           "FROM enrollment_tokens t JOIN organizations o ON o.id = t.org_id "
+           "WHERE t.token_hash = ?"},
           {&w.token_use, "UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = ?"},
           {&w.agent_insert,
            "INSERT INTO agents(agent_id, org_id, secret_hash, hostname, machine_id, agent_version, "

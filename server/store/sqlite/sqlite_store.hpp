@@ -72,7 +72,8 @@ class SqliteStore final : public Store,
                           public HostStore,
                           public FindingStore,
                           public ImportStore,
-                          public ApiTokenStore {
+                          public ApiTokenStore,
+                          public SecurityEventStore {
  public:
   // Opens (creating if needed) the database at options.path and applies pending migrations in one
   // transaction. kDataLoss if the file is not a database, kFailedPrecondition if its schema is
@@ -89,6 +90,7 @@ class SqliteStore final : public Store,
   FindingStore& Findings() override { return *this; }
   ImportStore& Imports() override { return *this; }
   ApiTokenStore& ApiTokens() override { return *this; }
+  SecurityEventStore& SecurityEvents() override { return *this; }
 
   Result<Organization> CreateOrganization(const Organization& org) override;
   Result<std::vector<Organization>> ListOrganizations() override;
@@ -123,6 +125,11 @@ class SqliteStore final : public Store,
   Result<int64_t> CountApiTokens() override;
 
   Result<int64_t> PruneHealth(int64_t cutoff_ms) override;
+  Result<int64_t> PruneInventoryChanges(int64_t cutoff_ms, int64_t max_rows_per_host) override;
+
+  Status RecordSecurityEvents(const std::vector<SecurityEvent>& events) override;
+  Result<std::vector<SecurityEvent>> ListSecurityEvents(int64_t since_ms, size_t limit) override;
+  Result<int64_t> PruneSecurityEvents(int64_t before_ms) override;
 
   Result<FindingsChange> ApplyEvaluation(const EvaluationInput& input, int64_t now_ms) override;
   Result<int64_t> ExpireWaivers(int64_t now_ms) override;

@@ -19,6 +19,9 @@ Result<EnrollmentToken> SqliteStore::CreateEnrollmentToken(const NewEnrollmentTo
   if (token.token_hash.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "enrollment token hash is empty");
   }
+  if (token.max_uses && *token.max_uses <= 0) {
+    return MakeError(ErrorCode::kInvalidArgument, "enrollment token max_uses must be positive");
+  }
   if (token.label.size() > kMaxNameLength || token.hint.size() > 64) {
     return MakeError(ErrorCode::kInvalidArgument, "enrollment token label or hint too long");
   }
@@ -32,7 +35,7 @@ Result<EnrollmentToken> SqliteStore::CreateEnrollmentToken(const NewEnrollmentTo
     }
     DOZOR_RETURN_IF_ERROR(
         NameConflict(RunWith(ws_->token_insert, token.token_hash, token.org_id, token.hint,
-                             token.label, clock_->NowMs(), token.expires_at_ms),
+                             token.label, clock_->NowMs(), token.expires_at_ms, token.max_uses),
                      "enrollment token"));
     id = writer_.LastInsertRowId();
   }
@@ -69,13 +72,16 @@ Result<EnrolledAgent> SqliteStore::EnrollAgent(std::string_view token_hash, cons
     std::string org_name;
     std::optional<int64_t> expires_at;
     bool revoked = false;
+    int64_t uses = 0;
+    std::optional<int64_t> max_uses;
   };
   std::lock_guard lock(write_mu_);
   sqlite::Transaction txn(writer_);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
   DOZOR_ASSIGN_OR_RETURN(
       auto token, ReadOptional(BindAll(ws_->token_by_hash, token_hash), [](const auto& s) {
-        return TokenRow{s.Int(0), s.Int(1), s.Text(2), OptionalInt(s, 3), !s.IsNull(4)};
+        return TokenRow{s.Int(0),     s.Int(1), s.Text(2),        OptionalInt(s, 3),
+                        !s.IsNull(4), s.Int(5), OptionalInt(s, 6)};
       }));
   if (!token) {
     return MakeError(ErrorCode::kPermissionDenied, "unknown enrollment token");
@@ -85,6 +91,11 @@ Result<EnrolledAgent> SqliteStore::EnrollAgent(std::string_view token_hash, cons
   }
   if (token->expires_at && *token->expires_at <= now_ms) {
     return MakeError(ErrorCode::kPermissionDenied, "enrollment token is expired");
+  }
+  if (token->max_uses && token->uses >= *token->max_uses) {
+    return MakeError(ErrorCode::kPermissionDenied, "enrollment token has been used " +
+                                                       std::to_string(token->uses) +
+                                                       " times, its limit; ask for a new one");
   }
   DOZOR_RETURN_IF_ERROR(RunWith(ws_->token_use, token->id));
   DOZOR_RETURN_IF_ERROR(

@@ -397,6 +397,7 @@ Status SqliteStore::ApplyInventoryLocked(int64_t pk, const std::string& agent_id
   const int64_t at = report.collected_at_ms();
   DOZOR_ASSIGN_OR_RETURN(std::vector<InventoryChange> changes,
                          DiffWithStoredInventory(w, pk, agent_id, inv, at));
+  CapInventoryChanges(changes);
   DOZOR_RETURN_IF_ERROR(InsertEach(changes, [&](const InventoryChange& c) {
     return RunWith(w.change_insert, pk, c.at_ms, c.category, c.action, c.subject, c.old_value,
                    c.new_value);

@@ -147,6 +147,26 @@ Result<std::vector<int64_t>> SqliteStore::AgentPks() {
   return ReadAll(ws_->agent_pks, [](const auto& s) { return s.Int(0); });
 }
 
+Result<int64_t> SqliteStore::PruneInventoryChanges(int64_t cutoff_ms, int64_t max_rows_per_host) {
+  DOZOR_ASSIGN_OR_RETURN(std::vector<int64_t> agents, AgentPks());
+  int64_t total = 0;
+  // One short transaction per host, so ingest batches interleave with a large prune.
+  for (int64_t agent : agents) {
+    std::lock_guard lock(write_mu_);
+    DOZOR_ASSIGN_OR_RETURN(
+        auto by_age, writer_.Prepare("DELETE FROM inventory_changes WHERE agent = ? AND at < ?"));
+    DOZOR_RETURN_IF_ERROR(RunWith(by_age, agent, cutoff_ms));
+    total += writer_.Changes();
+    DOZOR_ASSIGN_OR_RETURN(
+        auto by_count, writer_.Prepare("DELETE FROM inventory_changes WHERE agent = ?1 AND id <= ("
+                                       "SELECT id FROM inventory_changes WHERE agent = ?1 "
+                                       "ORDER BY id DESC LIMIT 1 OFFSET ?2)"));
+    DOZOR_RETURN_IF_ERROR(RunWith(by_count, agent, max_rows_per_host));
+    total += writer_.Changes();
+  }
+  return total;
+}
+
 Result<int64_t> SqliteStore::PruneHealth(int64_t cutoff_ms) {
   DOZOR_ASSIGN_OR_RETURN(std::vector<int64_t> agents, AgentPks());
   int64_t total = 0;

@@ -34,6 +34,7 @@ EnrollmentToken ReadEnrollmentToken(const sqlite::Statement& s) {
   token.expires_at_ms = OptionalInt(s, 6);
   token.revoked_at_ms = OptionalInt(s, 7);
   token.uses = s.Int(8);
+  token.max_uses = OptionalInt(s, 9);
   return token;
 }
 

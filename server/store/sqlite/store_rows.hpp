@@ -24,7 +24,7 @@ Organization ReadOrganization(const sqlite::Statement& s);
 
 inline constexpr const char* kTokenColumns =
     "SELECT t.id, t.org_id, o.name, t.label, t.hint, t.created_at, t.expires_at, t.revoked_at, "
-    "t.uses FROM enrollment_tokens t JOIN organizations o ON o.id = t.org_id ";
+    "t.uses, t.max_uses FROM enrollment_tokens t JOIN organizations o ON o.id = t.org_id ";
 EnrollmentToken ReadEnrollmentToken(const sqlite::Statement& s);
 
 inline constexpr const char* kApiTokenColumns =

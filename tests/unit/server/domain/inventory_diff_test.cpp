@@ -191,3 +191,43 @@ TEST_CASE("first inventory change row marks the host as added") {
 
 }  // namespace
 }  // namespace dozor::server
+
+namespace dozor::server {
+namespace {
+
+TEST_CASE("the change log of one inventory is capped with a row saying how many more") {
+  std::vector<InventoryChange> changes;
+  for (int i = 0; i < 12; ++i) {
+    InventoryChange change;
+    change.agent_id = "a";
+    change.at_ms = 1000;
+    change.category = "package";
+    change.action = "added";
+    change.subject = "p" + std::to_string(i);
+    changes.push_back(change);
+  }
+  auto untouched = changes;
+  CapInventoryChanges(untouched, 12);
+  CHECK(untouched.size() == 12);
+  CapInventoryChanges(changes, 5);
+  REQUIRE(changes.size() == 5);
+  CHECK(changes[3].subject == "p3");
+  CHECK(changes[4].category == "inventory");
+  CHECK(changes[4].action == "truncated");
+  CHECK(changes[4].at_ms == 1000);
+  CHECK(changes[4].new_value.find("8 more changes") == 0);
+  // A diff of two inventories with 6,000 different packages keeps the default bound.
+  dozor::v1::Inventory before;
+  dozor::v1::Inventory after;
+  for (int i = 0; i < 6000; ++i) {
+    before.mutable_software()->add_packages()->set_name("old" + std::to_string(i));
+    after.mutable_software()->add_packages()->set_name("new" + std::to_string(i));
+  }
+  auto diff = DiffInventories(before, after, 1000, "a");
+  CHECK(diff.size() == 12000);
+  CapInventoryChanges(diff);
+  CHECK(diff.size() == kMaxChangesPerInventory);
+}
+
+}  // namespace
+}  // namespace dozor::server

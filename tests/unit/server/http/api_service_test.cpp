@@ -56,6 +56,7 @@ class ThrowingStore final : public Store {
   FindingStore& Findings() override { return inner_.Findings(); }
   ImportStore& Imports() override { return inner_.Imports(); }
   ApiTokenStore& ApiTokens() override { return inner_.ApiTokens(); }
+  SecurityEventStore& SecurityEvents() override { return inner_.SecurityEvents(); }
 
  private:
   Store& inner_;

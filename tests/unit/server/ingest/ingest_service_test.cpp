@@ -11,6 +11,7 @@
 #include "dozor/v1/agent.grpc.pb.h"
 #include "ingest/ingest_service.hpp"
 #include "ingest/report_writer.hpp"
+#include "ingest/security_audit.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
@@ -32,8 +33,9 @@ class IngestFixture {
     writer_->Start();
     IngestOptions ingest_options;
     ingest_options.max_rejected_per_stream = 3;
-    service_ =
-        std::make_unique<IngestService>(*store_, *writer_, SystemClock::Instance(), ingest_options);
+    audit_ = std::make_unique<SecurityAudit>(*store_, SystemClock::Instance());
+    service_ = std::make_unique<IngestService>(*store_, *writer_, SystemClock::Instance(),
+                                               ingest_options, audit_.get());
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(service_.get());
@@ -54,13 +56,15 @@ class IngestFixture {
     writer_->Stop();
   }
 
-  std::string CreateToken(std::optional<int64_t> expires_at_ms = std::nullopt) {
+  std::string CreateToken(std::optional<int64_t> expires_at_ms = std::nullopt,
+                          std::optional<int64_t> max_uses = std::nullopt) {
     std::string token = "dze_" + RandomHex(32).value();
     NewEnrollmentToken row;
     row.org_id = org_id_;
     row.token_hash = Sha256Hex(token);
     row.hint = token.substr(0, 12);
     row.expires_at_ms = expires_at_ms;
+    row.max_uses = max_uses;
     REQUIRE(store_->CreateEnrollmentToken(row).ok());
     return token;
   }
@@ -81,11 +85,14 @@ class IngestFixture {
     return response;
   }
 
+  // Samples one minute apart by seq (in the last hour), as a real agent's schedule would space
+  // them.
   static dozor::v1::AgentMessage Health(uint64_t seq) {
     AgentMessage message;
     auto* report = message.mutable_report();
     report->set_seq(seq);
-    report->set_collected_at_ms(SystemClock::Instance().NowMs());
+    report->set_collected_at_ms(SystemClock::Instance().NowMs() - 3'600'000 +
+                                static_cast<int64_t>(seq) * 60'000);
     report->mutable_health()->set_cpu_percent(5);
     return message;
   }
@@ -110,6 +117,7 @@ class IngestFixture {
   testing::TempDir dir_;
   std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<ReportWriter> writer_;
+  std::unique_ptr<SecurityAudit> audit_;
   std::unique_ptr<IngestService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -282,13 +290,15 @@ TEST_CASE_FIXTURE(IngestFixture,
   (void)Next(cq, 3);
   grpc::ByteBuffer reply;
   call->Read(&reply, reinterpret_cast<void*>(4));
-  // gRPC reports an unparsable message to the reactor like the end of the client's writes (the
-  // callback API gives no way to tell them apart), so the server closes the stream without an ack
-  // and stores nothing; a real agent keeps the report spooled and resends it.
+  // The server walks the bytes before parsing them and ends the stream with INVALID_ARGUMENT and a
+  // reason (gRPC's own decoding would have ended it like a clean half-close, status OK, no ack);
+  // nothing is stored, and a real agent keeps the report spooled.
   CHECK_FALSE(Next(cq, 4));
   grpc::Status status;
   call->Finish(&status, reinterpret_cast<void*>(5));
   REQUIRE(Next(cq, 5));
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(status.error_message().find("undecodable message") != std::string::npos);
   auto stored = store_->ListHealth(agent.agent_id(), 0, 10);
   REQUIRE(stored.ok());
   CHECK(stored->empty());
@@ -305,6 +315,229 @@ TEST_CASE_FIXTURE(IngestFixture,
   REQUIRE(stream.rw->Write(Health(1)));
   REQUIRE(stream.rw->Read(&message));
   CHECK(message.ack().outcome() == dozor::v1::Ack::STORED);
+}
+
+// One unary call with raw bytes, as a hostile client can send them.
+grpc::Status RawEnroll(const std::shared_ptr<grpc::Channel>& channel, const std::string& bytes) {
+  grpc::GenericStub generic(channel);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  auto call = generic.PrepareUnaryCall(&context, "/dozor.v1.AgentService/Enroll", request, &cq);
+  call->StartCall();
+  call->Finish(&response, &status, reinterpret_cast<void*>(1));
+  REQUIRE(Next(cq, 1));
+  cq.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq.Next(&tag, &ok)) {
+  }
+  return status;
+}
+
+TEST_CASE_FIXTURE(IngestFixture,
+                  "an undecodable or oversized enroll request is INVALID_ARGUMENT with a reason") {
+  // A hostname with a byte that is not UTF-8: protobuf refuses the string field.
+  dozor::v1::EnrollRequest request;
+  request.set_token(CreateToken());
+  request.set_hostname("pc-01");
+  std::string bytes = request.SerializeAsString();
+  bytes[bytes.size() - 1] = '\xff';
+  auto undecodable = RawEnroll(channel_, bytes);
+  CHECK(undecodable.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(undecodable.error_message().find("undecodable enroll request") != std::string::npos);
+  // 100 KiB is far beyond five short strings: refused before it is parsed.
+  request.set_machine_id(std::string(100 * 1024, 'm'));
+  auto oversized = RawEnroll(channel_, request.SerializeAsString());
+  CHECK(oversized.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(oversized.error_message().find("exceeds 16384") != std::string::npos);
+  // A well-formed request still enrolls.
+  dozor::v1::EnrollResponse response;
+  CHECK(Enroll(CreateToken(), &response).ok());
+}
+
+TEST_CASE_FIXTURE(IngestFixture,
+                  "a report over its kind's budget is refused by seq and the stream goes on") {
+  auto agent = EnrollOk();
+  auto stream = Connect(Auth(agent));
+  ServerMessage message;
+  REQUIRE(stream.rw->Read(&message));
+  // A health sample with 25,000 processes: small lists each, but over the health field budget.
+  auto flood = Health(1);
+  for (int i = 0; i < 25'000; ++i) {
+    flood.mutable_report()->mutable_health()->add_top_cpu()->set_pid(static_cast<uint32_t>(i));
+  }
+  REQUIRE(stream.rw->Write(flood));
+  REQUIRE(stream.rw->Read(&message));
+  CHECK(message.ack().seq() == 1);
+  CHECK(message.ack().outcome() == dozor::v1::Ack::REJECTED);
+  CHECK(message.ack().reason().find("health sample of") != std::string::npos);
+  CHECK(message.ack().reason().find("exceeds the budget") != std::string::npos);
+  // Nested lists multiply: 300 interfaces x 2,000 addresses, each list within the per-list limit.
+  AgentMessage inventory;
+  inventory.mutable_report()->set_seq(2);
+  inventory.mutable_report()->set_collected_at_ms(SystemClock::Instance().NowMs());
+  for (int n = 0; n < 300; ++n) {
+    auto* nic =
+        inventory.mutable_report()->mutable_inventory()->mutable_network()->add_interfaces();
+    nic->set_name("eth" + std::to_string(n));
+    for (int a = 0; a < 2'000; ++a) nic->add_addresses()->set_address("10.0.0.1");
+  }
+  REQUIRE(stream.rw->Write(inventory));
+  REQUIRE(stream.rw->Read(&message));
+  CHECK(message.ack().seq() == 2);
+  CHECK(message.ack().outcome() == dozor::v1::Ack::REJECTED);
+  CHECK(message.ack().reason().find("inventory of") != std::string::npos);
+  REQUIRE(stream.rw->Write(Health(3)));
+  REQUIRE(stream.rw->Read(&message));
+  CHECK(message.ack().seq() == 3);
+  CHECK(message.ack().outcome() == dozor::v1::Ack::STORED);
+}
+
+TEST_CASE_FIXTURE(
+    IngestFixture,
+    "health samples closer than the minimum interval and inventory floods are refused") {
+  auto agent = EnrollOk();
+  auto stream = Connect(Auth(agent));
+  ServerMessage message;
+  REQUIRE(stream.rw->Read(&message));
+  auto first = Health(1);
+  auto second = Health(2);
+  second.mutable_report()->set_collected_at_ms(first.report().collected_at_ms() + 100);
+  REQUIRE(stream.rw->Write(first));
+  REQUIRE(stream.rw->Write(second));
+  REQUIRE(stream.rw->Read(&message));
+  CHECK(message.ack().outcome() == dozor::v1::Ack::STORED);
+  REQUIRE(stream.rw->Read(&message));
+  CHECK(message.ack().seq() == 2);
+  CHECK(message.ack().outcome() == dozor::v1::Ack::REJECTED);
+  CHECK(message.ack().reason().find("at most one per 500 ms") != std::string::npos);
+  // A resend of the refused seq is not refused again by the interval (the store answers it).
+  // Inventories: the burst (6) is stored, the rest of a flood is refused.
+  int stored = 0;
+  int refused = 0;
+  for (uint64_t seq = 3; seq < 3 + 10; ++seq) {
+    AgentMessage inventory;
+    inventory.mutable_report()->set_seq(seq);
+    inventory.mutable_report()->set_collected_at_ms(SystemClock::Instance().NowMs());
+    inventory.mutable_report()->mutable_inventory()->mutable_os()->set_name("Debian");
+    REQUIRE(stream.rw->Write(inventory));
+    REQUIRE(stream.rw->Read(&message));
+    REQUIRE(message.ack().seq() == seq);
+    if (message.ack().outcome() == dozor::v1::Ack::STORED) ++stored;
+    if (message.ack().outcome() == dozor::v1::Ack::REJECTED) {
+      ++refused;
+      CHECK(message.ack().reason().find("too many inventories") != std::string::npos);
+    }
+  }
+  CHECK(stored == 6);
+  CHECK(refused == 4);
+}
+
+TEST_CASE_FIXTURE(IngestFixture,
+                  "failed enrollments from one address are throttled and audited; max_uses holds") {
+  // A token for two machines enrols two, then refuses with the reason.
+  const std::string two = CreateToken(std::nullopt, 2);
+  dozor::v1::EnrollResponse response;
+  REQUIRE(Enroll(two, &response).ok());
+  REQUIRE(Enroll(two, &response).ok());
+  auto used_up = Enroll(two, &response);
+  CHECK(used_up.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  CHECK(used_up.error_message().find("its limit") != std::string::npos);
+  // Guessing tokens: 20 refusals in a burst block the address (the used-up one counted too).
+  int denied = 0;
+  int throttled = 0;
+  for (int i = 0; i < 30; ++i) {
+    auto status = Enroll("dze_guess" + std::to_string(i), &response);
+    if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) ++denied;
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++throttled;
+      CHECK(status.error_message().find("too many failed enrollments") != std::string::npos);
+    }
+  }
+  // The limit is a leaky bucket draining 20 a minute: the block comes at the 20th or 21st refusal.
+  CHECK(denied >= 19);
+  CHECK(denied <= 20);
+  CHECK(denied + throttled == 30);
+  // While blocked, even a valid token is refused from that address (its credentials unchecked).
+  CHECK(Enroll(CreateToken(), &response).error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // Every refusal is in the audit, summed per kind and address.
+  REQUIRE(audit_->Flush().ok());
+  auto events = store_->ListSecurityEvents(0, 100);
+  REQUIRE(events.ok());
+  int64_t refused = 0;
+  int64_t blocked = 0;
+  for (const auto& event : *events) {
+    CHECK(event.source.rfind("ipv4:127.0.0.1", 0) == 0);
+    if (event.kind == SecurityEventKind::kEnrollRefused) refused += event.count;
+    if (event.kind == SecurityEventKind::kThrottled) blocked += event.count;
+  }
+  CHECK(refused == denied + 1);  // the used-up token, then the guesses
+  CHECK(blocked ==
+        1 + throttled + 1);  // the block itself, each attempt while blocked, the valid one
+}
+
+TEST_CASE_FIXTURE(IngestFixture, "wrong stream secrets are throttled per address and audited") {
+  auto agent = EnrollOk();
+  int unauthenticated = 0;
+  int throttled = 0;
+  for (int i = 0; i < 25; ++i) {
+    auto stream = Connect("Dozor " + agent.agent_id() + ":wrong" + std::to_string(i));
+    ServerMessage message;
+    CHECK_FALSE(stream.rw->Read(&message));
+    auto status = stream.rw->Finish();
+    if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) ++unauthenticated;
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++throttled;
+      CHECK(status.error_message().find("too many wrong credentials") != std::string::npos);
+    }
+  }
+  // The agent id's own limit (10 a minute) blocks it at the 10th or 11th wrong secret.
+  CHECK(unauthenticated >= 10);
+  CHECK(unauthenticated <= 11);
+  CHECK(unauthenticated + throttled == 25);
+  REQUIRE(audit_->Flush().ok());
+  auto events = store_->ListSecurityEvents(0, 100);
+  REQUIRE(events.ok());
+  int64_t failed = 0;
+  for (const auto& event : *events) {
+    if (event.kind == SecurityEventKind::kAgentAuthFailed) failed += event.count;
+  }
+  CHECK(failed == unauthenticated);
+}
+
+TEST_CASE_FIXTURE(
+    IngestFixture,
+    "an agent id blocked for wrong secrets still connects from its last good address") {
+  auto agent = EnrollOk();
+  const std::string id = agent.agent_id();
+  service_->StreamAuthSucceeded("ipv4:10.0.0.5", id);
+  for (int i = 0; i < 10; ++i)
+    service_->StreamAuthFailed("ipv4:10.9.9." + std::to_string(i), id, "x");
+  CHECK(service_->StreamAuthBlockedForMs("ipv4:10.9.9.77", id) > 0);  // a new address: blocked
+  CHECK(service_->StreamAuthBlockedForMs("ipv4:10.0.0.5", id) == 0);  // the agent's own address
+}
+
+TEST_CASE("a batch keeps arrival order but spreads one agent's inventories over batches") {
+  // Agent a floods four 3 MiB inventories, then b and c send health samples.
+  const size_t mib = 1024 * 1024;
+  std::vector<BatchCandidate> queued = {
+      {"a", true, 3 * mib}, {"a", true, 3 * mib}, {"a", false, 1000}, {"a", true, 3 * mib},
+      {"b", false, 2000},   {"c", true, 1 * mib}, {"c", false, 1000}};
+  auto take = PickFairBatch(queued, 512, 4 * mib);
+  // First inventory of a taken; its second would pass the 4 MiB budget, so a's later reports
+  // (even its health sample) wait, keeping a's order; b's sample and c's small inventory go now.
+  CHECK(take == std::vector<bool>{true, false, false, false, true, true, true});
+  // The batch size bound still applies.
+  CHECK(PickFairBatch(queued, 2, 4 * mib) ==
+        std::vector<bool>{true, false, false, false, true, false, false});
+  // A single inventory over the budget is still taken (alone).
+  std::vector<BatchCandidate> big = {{"a", true, 10 * mib}, {"b", true, 1 * mib}};
+  CHECK(PickFairBatch(big, 512, 4 * mib) == std::vector<bool>{true, false});
 }
 
 }  // namespace

@@ -270,6 +270,60 @@ TEST_CASE("enrollment refuses unknown, revoked and expired tokens and counts use
   CHECK(store->FindOrganization("Acme")->host_count == 2);
 }
 
+TEST_CASE("an enrollment token with max_uses enrols that many agents, then refuses") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  int64_t org = MakeOrg(*store, "Acme");
+  NewEnrollmentToken limited{org, "h-two", "two", "", std::nullopt, int64_t{2}};
+  REQUIRE(store->CreateEnrollmentToken(limited).ok());
+  NewEnrollmentToken zero{org, "h-zero", "zero", "", std::nullopt, int64_t{0}};
+  CHECK(store->CreateEnrollmentToken(zero).error().code == ErrorCode::kInvalidArgument);
+  for (int i = 1; i <= 2; ++i) {
+    NewAgent agent{"agent-" + std::to_string(i), "s", "db", "", "", "linux"};
+    REQUIRE(store->EnrollAgent("h-two", agent, 1000).ok());
+  }
+  NewAgent third{"agent-3", "s", "db", "", "", "linux"};
+  auto refused = store->EnrollAgent("h-two", third, 1000);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::kPermissionDenied);
+  CHECK(refused.error().message.find("used 2 times, its limit") != std::string::npos);
+  auto tokens = store->ListEnrollmentTokens(org);
+  REQUIRE(tokens.ok());
+  REQUIRE(tokens->size() == 1);
+  CHECK(tokens->front().uses == 2);  // the refused attempt is not counted
+  CHECK(tokens->front().max_uses == 2);
+  CHECK(store->GetAgentCredential("agent-3").error().code == ErrorCode::kNotFound);
+}
+
+TEST_CASE("security events are recorded, listed newest first and pruned") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  SecurityEvent first;
+  first.at_ms = 1000;
+  first.kind = SecurityEventKind::kEnrollRefused;
+  first.source = "ipv4:10.0.0.5";
+  first.subject = "dze_abcdefgh pc-01";
+  first.detail = "unknown enrollment token";
+  first.count = 40;
+  SecurityEvent second = first;
+  second.at_ms = 2000;
+  second.kind = SecurityEventKind::kThrottled;
+  second.count = 1;
+  REQUIRE(store->RecordSecurityEvents({first, second}).ok());
+  auto listed = store->ListSecurityEvents(0, 10);
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 2);
+  CHECK((*listed)[0].kind == SecurityEventKind::kThrottled);
+  CHECK((*listed)[1].kind == SecurityEventKind::kEnrollRefused);
+  CHECK((*listed)[1].count == 40);
+  CHECK((*listed)[1].source == "ipv4:10.0.0.5");
+  CHECK(store->ListSecurityEvents(1500, 10)->size() == 1);
+  auto pruned = store->PruneSecurityEvents(1500);
+  REQUIRE(pruned.ok());
+  CHECK(*pruned == 1);
+  CHECK(store->ListSecurityEvents(0, 10)->size() == 1);
+}
+
 TEST_CASE("an API token whose stored role is unknown is listed as viewer but never authenticates") {
   TempDir dir;
   auto store = OpenStore(dir);
@@ -425,6 +479,47 @@ TEST_CASE("a failed batch is rolled back and its sequence numbers can be stored 
   CHECK((*retried)[0].outcome == CommitOutcome::kStored);
   CHECK((*retried)[1].outcome == CommitOutcome::kStored);
   CHECK(store->ListHealth("a1", 0, 10)->size() == 3);
+}
+
+TEST_CASE("the change log is bounded per inventory and pruned by age and per host") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  EnrollOne(*store, "a1");
+  // Inventories that differ completely each time (7,000 packages): each one writes at most
+  // kMaxChangesPerInventory rows, the last of which says how many more there were.
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    dozor::v1::Inventory inventory;
+    for (int i = 0; i < 7000; ++i) {
+      inventory.mutable_software()->add_packages()->set_name("p" + std::to_string(seq) + "-" +
+                                                             std::to_string(i));
+    }
+    std::vector<IncomingReport> batch = {
+        Inventory("a1", seq, static_cast<int64_t>(seq) * 1000, inventory)};
+    REQUIRE((*store->CommitReports(batch))[0].outcome == CommitOutcome::kStored);
+  }
+  auto db = sqlite::Database::Open(dir / "dozor.db");
+  REQUIRE(db.ok());
+  auto count = [&] {
+    auto statement = db->Prepare("SELECT count(*) FROM inventory_changes");
+    REQUIRE(statement.ok());
+    REQUIRE(*statement->Step());
+    return statement->Int(0);
+  };
+  // The first inventory is one row; the two others are capped.
+  CHECK(count() == 1 + 2 * static_cast<int64_t>(kMaxChangesPerInventory));
+  auto newest = store->ListChanges("a1", 0, 1);
+  REQUIRE(newest.ok());
+  CHECK(newest->front().action == "truncated");
+  CHECK(newest->front().new_value.find("9001 more changes") == 0);
+  // By age: everything collected before 2500 goes (the first and second inventories' rows).
+  auto pruned = store->PruneInventoryChanges(2500, 1'000'000);
+  REQUIRE(pruned.ok());
+  CHECK(*pruned == 1 + static_cast<int64_t>(kMaxChangesPerInventory));
+  // Per host: only the newest 100 stay.
+  pruned = store->PruneInventoryChanges(0, 100);
+  REQUIRE(pruned.ok());
+  CHECK(count() == 100);
+  CHECK(store->ListChanges("a1", 0, 1)->front().action == "truncated");
 }
 
 TEST_CASE("inventory reports replace the current inventory and append changes") {

@@ -1,0 +1,65 @@
+// Records refusals (security_event_store.hpp) without letting a flood of them become a flood of
+// writes or log lines: refusals are aggregated in memory by (kind, source) and written every few
+// seconds as one row each, with the count. The first refusal of a (kind, source) since the last
+// flush is logged at once; the rest are summed into one line at the flush.
+//
+// Memory is bounded: beyond `max_pending` distinct (kind, source) pairs between two flushes,
+// further ones are summed into one row per kind with source "*".
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+
+#include "dozor/common/clock.hpp"
+#include "store/security_event_store.hpp"
+
+namespace dozor::server {
+
+struct SecurityAuditOptions {
+  int64_t flush_every_ms = 5'000;
+  size_t max_pending = 10'000;
+};
+
+class SecurityAudit {
+ public:
+  SecurityAudit(SecurityEventStore& store, const Clock& clock, SecurityAuditOptions options = {});
+  ~SecurityAudit();
+  SecurityAudit(const SecurityAudit&) = delete;
+  SecurityAudit& operator=(const SecurityAudit&) = delete;
+
+  // Starts the flushing thread; Stop (or the destructor) flushes what is pending and joins it.
+  void Start();
+  void Stop();
+
+  // Any thread. Texts are the caller's words and are escaped before logging or storing.
+  void Record(SecurityEventKind kind, std::string_view source, std::string_view subject,
+              std::string_view detail);
+
+  // Writes what is pending now (the flushing thread calls it; tests call it directly).
+  Status Flush();
+
+ private:
+  void Run();
+
+  SecurityEventStore& store_;
+  const Clock& clock_;
+  SecurityAuditOptions options_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::map<std::pair<SecurityEventKind, std::string>, SecurityEvent> pending_;
+  bool running_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// The address part of a gRPC peer ("ipv4:10.0.0.5:53124" -> "ipv4:10.0.0.5", "ipv6:[::1]:80" ->
+// "ipv6:[::1]"): the key throttling and auditing use, since the port changes on every connection.
+[[nodiscard]] std::string PeerAddress(std::string_view peer);
+
+}  // namespace dozor::server

@@ -1,0 +1,94 @@
+#include "ingest/security_audit.hpp"
+
+#include <doctest/doctest.h>
+
+#include "store/sqlite/sqlite_store.hpp"
+#include "test_util.hpp"
+
+namespace dozor::server {
+namespace {
+
+std::unique_ptr<SqliteStore> OpenStore(const testing::TempDir& dir) {
+  SqliteStoreOptions options;
+  options.path = (dir / "dozor.db").string();
+  auto store = OpenSqliteStore(options);
+  REQUIRE(store.ok());
+  return std::move(store).value();
+}
+
+TEST_CASE("a flood of refusals becomes one row per kind and source, with the count") {
+  testing::TempDir dir;
+  auto store = OpenStore(dir);
+  FakeClock clock;
+  SecurityAudit audit(*store, clock);
+  for (int i = 0; i < 1000; ++i) {
+    audit.Record(SecurityEventKind::kAgentAuthFailed, "ipv4:10.0.0.5", "agent-x", "wrong secret");
+  }
+  audit.Record(SecurityEventKind::kAgentAuthFailed, "ipv4:10.0.0.6", "agent-y", "unknown agent");
+  audit.Record(SecurityEventKind::kThrottled, "ipv4:10.0.0.5", "agent-x", "blocked");
+  REQUIRE(audit.Flush().ok());
+  auto rows = store->ListSecurityEvents(0, 100);
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 3);
+  int64_t total = 0;
+  for (const auto& row : *rows) {
+    total += row.count;
+    if (row.source == "ipv4:10.0.0.5" && row.kind == SecurityEventKind::kAgentAuthFailed) {
+      CHECK(row.count == 1000);
+      CHECK(row.subject == "agent-x");
+    }
+  }
+  CHECK(total == 1002);
+  // Nothing pending: a second flush writes nothing.
+  REQUIRE(audit.Flush().ok());
+  CHECK(store->ListSecurityEvents(0, 100)->size() == 3);
+}
+
+TEST_CASE("pending refusals are bounded: beyond max_pending sources they are summed under *") {
+  testing::TempDir dir;
+  auto store = OpenStore(dir);
+  FakeClock clock;
+  SecurityAuditOptions options;
+  options.max_pending = 3;
+  SecurityAudit audit(*store, clock, options);
+  for (int i = 0; i < 10; ++i) {
+    audit.Record(SecurityEventKind::kEnrollRefused, "ipv4:10.0.0." + std::to_string(i), "",
+                 "unknown enrollment token");
+  }
+  REQUIRE(audit.Flush().ok());
+  auto rows = store->ListSecurityEvents(0, 100);
+  REQUIRE(rows.ok());
+  // Three sources, then "*" (a fourth pending entry) standing for the other seven.
+  REQUIRE(rows->size() == 4);
+  int64_t starred = 0;
+  for (const auto& row : *rows) {
+    if (row.source == "*") starred = row.count;
+  }
+  CHECK(starred == 7);
+}
+
+TEST_CASE("control characters in what a caller presented are escaped before they are stored") {
+  testing::TempDir dir;
+  auto store = OpenStore(dir);
+  FakeClock clock;
+  SecurityAudit audit(*store, clock);
+  audit.Record(SecurityEventKind::kEnrollRefused, "ipv4:10.0.0.1", "pc\n01\x1b[31m", "bad\r");
+  REQUIRE(audit.Flush().ok());
+  auto rows = store->ListSecurityEvents(0, 10);
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 1);
+  CHECK(rows->front().subject.find('\n') == std::string::npos);
+  CHECK(rows->front().subject.find('\x1b') == std::string::npos);
+  CHECK(rows->front().detail.find('\r') == std::string::npos);
+}
+
+TEST_CASE("a gRPC peer's address drops the port") {
+  CHECK(PeerAddress("ipv4:10.0.0.5:53124") == "ipv4:10.0.0.5");
+  CHECK(PeerAddress("ipv6:[::1]:80") == "ipv6:[::1]");
+  CHECK(PeerAddress("ipv6:%5B::1%5D:80") == "ipv6:%5B::1%5D");
+  CHECK(PeerAddress("unix:/run/x.sock") == "unix:/run/x.sock");
+  CHECK(PeerAddress("") == "");
+}
+
+}  // namespace
+}  // namespace dozor::server
