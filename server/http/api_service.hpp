@@ -9,6 +9,8 @@
 
 #include <optional>
 
+#include "domain/failure_throttle.hpp"
+#include "domain/log_limiter.hpp"
 #include "http/handlers.hpp"
 #include "http/router.hpp"
 
@@ -30,7 +32,9 @@ class ApiService {
   ApiService& operator=(const ApiService&) = delete;
 
   // Routes `request` (method, path, authorization; the body is not looked at) and authenticates
-  // and role-checks the caller; on success fills request.params and request.caller. Never throws.
+  // and role-checks the caller; on success fills request.params and request.caller. A client
+  // (request.client_address) with too many failed authentications gets 429 with Retry-After on
+  // every authenticated route, its token unchecked, until its block ends. Never throws.
   [[nodiscard]] Admission Admit(ApiRequest& request);
   // Runs an admitted route's handler on the complete request. Never throws: a handler exception
   // becomes a 500 JSON error.
@@ -39,8 +43,15 @@ class ApiService {
   ApiResponse Handle(ApiRequest& request);
 
  private:
+  // 429 while request.client_address is blocked; nullopt otherwise.
+  std::optional<ApiResponse> RefuseThrottledClient(const ApiRequest& request);
+  // Counts a presented but unknown (or revoked, expired) token against its client.
+  void CountFailedAuthentication(const ApiRequest& request);
+
   ApiContext context_;
   Router router_;
+  FailureThrottle auth_failures_;
+  LogLimiter block_log_;
 };
 
 // The 413 answer for a body over `limit` bytes.

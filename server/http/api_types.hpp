@@ -29,6 +29,9 @@ struct ApiRequest {
   std::string body;
   std::string authorization;       // raw Authorization header
   std::optional<ApiToken> caller;  // set once authenticated
+  // The client as failed authentications are counted (ClientAddressKey: the IPv4 address or the
+  // IPv6 /64). Set by the transport; empty in direct calls (tests, fuzzers): not throttled.
+  std::string client_address;
 };
 
 struct ApiResponse {
@@ -42,7 +45,8 @@ struct ApiResponse {
   std::optional<std::filesystem::path> file_body;
   std::string content_type;
   std::string content_disposition;
-  // Sent as Retry-After with a 503 when > 0 (the server is busy, not broken).
+  // Sent as Retry-After when > 0: with a 503 (the server is busy, not broken) or a 429 (this
+  // client is refused for that long).
   int retry_after_seconds = 0;
 };
 

@@ -1,5 +1,6 @@
 // Resource handlers of the management API, one file per resource. Each Register* function adds
-// its routes to the router; handlers run on the HTTP I/O thread and call the store synchronously.
+// its routes to the router; handlers run on the HTTP worker threads and call the store
+// synchronously.
 #pragma once
 
 #include <cstdint>
@@ -7,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "domain/failure_throttle.hpp"
 #include "dozor/common/clock.hpp"
 #include "http/install_handler.hpp"
 #include "http/router.hpp"
@@ -34,6 +36,9 @@ struct ApiContext {
   // Installer downloads and the install command printed with new enrollment tokens
   // (http/install_handler.hpp); default: nothing published, no command.
   InstallSettings install;
+  // Failed API authentications per client address (ApiRequest::client_address): a client over
+  // the limit gets 429 on every authenticated route, its tokens unchecked, until the block ends.
+  FailureThrottleOptions auth_throttle = {};
 };
 
 void RegisterOrgRoutes(Router& router, ApiContext& context);

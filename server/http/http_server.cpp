@@ -10,6 +10,7 @@
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
@@ -23,6 +24,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "domain/log_limiter.hpp"
 #include "http/api_service.hpp"
 #include "http/request_head.hpp"
 #include "http/router.hpp"
@@ -43,12 +45,33 @@ constexpr int kBusyRetryAfterSeconds = 5;
 constexpr int kMaxRejectingConnections = 64;
 // How much lower the slow pool's threads run (nice steps).
 constexpr int kSlowThreadNice = 10;
+// After a failed accept (EMFILE, ENFILE, ENOBUFS) the next one waits this long, doubling up to
+// the maximum: the listen queue keeps the connections, and a retry per I/O pass would only burn a
+// core. A successful accept starts over.
+constexpr std::chrono::milliseconds kFirstAcceptRetry{50};
+constexpr std::chrono::milliseconds kMaxAcceptRetry{1000};
+// Failed accepts are logged once, then summed at most this often.
+constexpr int64_t kAcceptFailureLogIntervalMs = 10'000;
 
 using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 bool IsHttpParseError(const beast::error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category();
+}
+
+// How long a body of `expected_bytes` may take: the read timeout plus its transfer at the minimum
+// rate, capped by the route's own limit (which is at least the read timeout).
+int BodyDeadlineSeconds(const HttpServer::Options& options, const RouteLimits& limits,
+                        uint64_t expected_bytes) {
+  const int cap = std::max(options.read_timeout_seconds, limits.body_read_timeout_seconds);
+  if (options.min_body_bytes_per_second == 0) {
+    return cap;
+  }
+  const uint64_t transfer = expected_bytes / options.min_body_bytes_per_second + 1;
+  return static_cast<int>(std::min<uint64_t>(
+      static_cast<uint64_t>(cap),
+      static_cast<uint64_t>(std::max(0, options.read_timeout_seconds)) + transfer));
 }
 
 int DefaultWorkers() { return std::max(2, static_cast<int>(std::thread::hardware_concurrency())); }
@@ -75,10 +98,12 @@ void LowerThisThreadPriorityOnce() {
 struct Shared {
   ApiService& api;
   const HttpServer::Options& options;
-  int slow_capacity = 0;  // slow requests running + waiting
+  int slow_capacity = 0;    // slow requests running + waiting
+  int upload_capacity = 0;  // large uploads being received or handled
   net::thread_pool* workers = nullptr;
   net::thread_pool* slow_workers = nullptr;
   std::atomic<int> slow_in_flight{0};
+  std::atomic<int> uploads_in_flight{0};
   std::atomic<int> connections{0};
   std::atomic<int> rejecting{0};
 };
@@ -112,7 +137,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         count_(rejecting ? shared.rejecting : shared.connections),
         rejecting_(rejecting) {}
 
-  ~Session() { ReleaseSlowSlot(); }
+  ~Session() { ReleaseSlots(); }
 
   void Run() {
     net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
@@ -139,6 +164,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void Begin() {
+    beast::error_code ec;
+    const auto peer = Lowest().socket().remote_endpoint(ec);
+    // Unknown peer (already gone): still throttled, all such clients under one key.
+    client_address_ = ec ? std::string("unknown") : ClientAddressKey(peer.address());
     if (rejecting_) {
       ApiResponse busy = ErrorResponse(503, "unavailable",
                                        "too many connections to the management API; retry later");
@@ -178,6 +207,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return;
     }
     request_ = std::move(request).value();
+    request_.client_address = client_address_;
     // Authentication reads the store: on a worker, not on the I/O thread.
     net::post(*shared_.workers, [self = this->shared_from_this()] { self->Admit(); });
   }
@@ -190,7 +220,19 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return;
     }
     route_ = admission.route;
-    if (route_->limits.cost == RouteCost::kSlow && !TakeSlowSlot()) {
+    if (route_->limits.upload && !parser_->is_done() &&
+        !TakeSlot(shared_.uploads_in_flight, shared_.upload_capacity)) {
+      ApiResponse busy =
+          ErrorResponse(503, "unavailable",
+                        "too many uploads in progress (at most " +
+                            std::to_string(shared_.upload_capacity) + " at once); retry later");
+      busy.retry_after_seconds = kBusyRetryAfterSeconds;
+      Answer(std::move(busy), /*body_read=*/false);
+      return;
+    }
+    holds_upload_slot_ = route_->limits.upload && !parser_->is_done();
+    if (route_->limits.cost == RouteCost::kSlow &&
+        !TakeSlot(shared_.slow_in_flight, shared_.slow_capacity)) {
       ApiResponse busy = ErrorResponse(
           503, "unavailable",
           "too many slow requests (reports, evaluations, imports) in progress; retry later");
@@ -198,6 +240,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       Answer(std::move(busy), /*body_read=*/false);
       return;
     }
+    holds_slow_slot_ = route_->limits.cost == RouteCost::kSlow;
     if (parser_->is_done()) {
       Schedule(/*on_worker=*/true);
       return;
@@ -215,8 +258,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return;
     }
     parser_->body_limit(limit);  // still applies to a chunked body
+    // A deadline for the whole body, not per read: a client trickling a byte now and then must
+    // not hold its connection (or its upload slot) for long.
     const int seconds =
-        std::max(Options().read_timeout_seconds, route_->limits.body_read_timeout_seconds);
+        BodyDeadlineSeconds(Options(), route_->limits, parser_->content_length().value_or(limit));
     const auto expect = parser_->get().find(bhttp::field::expect);
     if (expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue")) {
       // The client waits for this before sending the body (curl does, for large uploads).
@@ -254,7 +299,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     request_.body = std::move(parser_->get().body());
     auto job = [self = this->shared_from_this()] {
       ApiResponse response = self->shared_.api.Dispatch(*self->route_, self->request_);
-      self->ReleaseSlowSlot();
+      std::string().swap(self->request_.body);  // an upload's memory goes with its slot
+      self->ReleaseSlots();
       self->Answer(std::move(response), /*body_read=*/true);
     };
     if (route_->limits.cost == RouteCost::kSlow) {
@@ -284,21 +330,24 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     return parser_->is_done() && parser_->get().keep_alive();
   }
 
-  bool TakeSlowSlot() {
-    int current = shared_.slow_in_flight.load();
+  static bool TakeSlot(std::atomic<int>& in_flight, int capacity) {
+    int current = in_flight.load();
     do {
-      if (current >= shared_.slow_capacity) {
+      if (current >= capacity) {
         return false;
       }
-    } while (!shared_.slow_in_flight.compare_exchange_weak(current, current + 1));
-    holds_slow_slot_ = true;
+    } while (!in_flight.compare_exchange_weak(current, current + 1));
     return true;
   }
 
-  void ReleaseSlowSlot() {
+  void ReleaseSlots() {
     if (holds_slow_slot_) {
       holds_slow_slot_ = false;
       --shared_.slow_in_flight;
+    }
+    if (holds_upload_slot_) {
+      holds_upload_slot_ = false;
+      --shared_.uploads_in_flight;
     }
   }
 
@@ -322,7 +371,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void Respond(ApiResponse api_response, unsigned version, bool keep_alive) {
-    ReleaseSlowSlot();  // an early answer of an admitted slow request
+    ReleaseSlots();  // an early answer of an admitted slow request or upload
     if (api_response.file_body.has_value()) {
       RespondWithFile(std::move(api_response), version, keep_alive);
       return;
@@ -444,22 +493,52 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   ApiRequest request_;
   const Route* route_ = nullptr;
   size_t body_limit_ = 0;  // of the request being read
+  std::string client_address_;
   bool holds_slow_slot_ = false;
+  bool holds_upload_slot_ = false;
 };
 
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(Options options_in, Store& store, AgentControl* agents, const Clock& clock)
+  Impl(Options options_in, Store& store, AgentControl* agents, const Clock& clock_in)
       : options(std::move(options_in)),
+        clock(clock_in),
         api(ApiContext{store, agents, clock, options.grpc_public_address,
                        options.offline_after_seconds, options.rules, options.evaluate_now,
-                       options.install}),
+                       options.install, options.auth_throttle}),
         worker_count(options.workers > 0 ? options.workers : DefaultWorkers()),
         slow_worker_count(options.slow_workers > 0 ? options.slow_workers : DefaultSlowWorkers()),
-        shared{api, options, slow_worker_count + std::max(0, options.slow_queue)},
+        shared{api, options, slow_worker_count + std::max(0, options.slow_queue),
+               std::max(1, options.max_concurrent_uploads)},
         io(std::max(1, options.threads)),
-        acceptor(io) {}
+        acceptor(io),
+        accept_retry(io) {}
+
+  // EMFILE and friends: the connections we have keep being served; the next accept waits (50 ms
+  // doubling to 1 s) so that a full descriptor table does not make this loop spin.
+  void RetryAcceptLater(const beast::error_code& ec) {
+    accept_backoff = accept_backoff.count() == 0 ? kFirstAcceptRetry
+                                                 : std::min(accept_backoff * 2, kMaxAcceptRetry);
+    ++failed_accepts;
+    if (const auto left_out = accept_failure_log.Allow(clock.NowMs())) {
+      if (*left_out == 0) {
+        spdlog::warn(
+            "http: accept failed: {}; retrying with a backoff of up to {} ms (repeats are summed "
+            "every {} s)",
+            ec.message(), kMaxAcceptRetry.count(), kAcceptFailureLogIntervalMs / 1000);
+      } else {
+        spdlog::warn("http: accept failed {} more times: {}; {} failed in a row now", *left_out + 1,
+                     ec.message(), failed_accepts);
+      }
+    }
+    accept_retry.expires_after(accept_backoff);
+    accept_retry.async_wait([this](beast::error_code wait_ec) {
+      if (!wait_ec && acceptor.is_open()) {
+        DoAccept();
+      }
+    });
+  }
 
   void DoAccept() {
     acceptor.async_accept(net::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
@@ -467,21 +546,26 @@ struct HttpServer::Impl {
         if (ec == net::error::operation_aborted || !acceptor.is_open()) {
           return;
         }
-        // EMFILE and friends: keep serving the connections we have, try again shortly.
-        spdlog::warn("http: accept failed: {}", ec.message());
+        RetryAcceptLater(ec);
+        return;
+      }
+      accept_backoff = std::chrono::milliseconds(0);
+      failed_accepts = 0;
+      const bool over_cap = shared.connections.load() >= std::max(1, options.max_connections);
+      if (over_cap && shared.rejecting.load() >= kMaxRejectingConnections) {
+        beast::error_code ignored;
+        socket.close(ignored);
+      } else if (tls) {
+        std::make_shared<Session<TlsStream>>(shared, over_cap, std::move(socket), *tls)->Run();
       } else {
-        const bool over_cap = shared.connections.load() >= std::max(1, options.max_connections);
-        if (over_cap && shared.rejecting.load() >= kMaxRejectingConnections) {
-          beast::error_code ignored;
-          socket.close(ignored);
-        } else if (tls) {
-          std::make_shared<Session<TlsStream>>(shared, over_cap, std::move(socket), *tls)->Run();
-        } else {
-          std::make_shared<Session<PlainStream>>(shared, over_cap, std::move(socket))->Run();
-        }
-        if (over_cap) {
-          spdlog::warn("http: {} connections open (the cap): refusing a new one with 503",
-                       shared.connections.load());
+        std::make_shared<Session<PlainStream>>(shared, over_cap, std::move(socket))->Run();
+      }
+      if (over_cap) {
+        if (const auto left_out = over_cap_log.Allow(clock.NowMs())) {
+          spdlog::warn(
+              "http: {} connections open (the cap): refusing new ones with 503 ({} refused since "
+              "the last such line)",
+              shared.connections.load(), *left_out + 1);
         }
       }
       DoAccept();
@@ -492,6 +576,7 @@ struct HttpServer::Impl {
   // to sessions, whose sockets need the io_context and TLS context), then the io_context with its
   // pending handlers; `shared` (counters the sessions decrement), the API and the options last.
   Options options;
+  const Clock& clock;
   ApiService api;
   int worker_count;
   int slow_worker_count;
@@ -499,6 +584,12 @@ struct HttpServer::Impl {
   std::optional<ssl::context> tls;
   net::io_context io;
   tcp::acceptor acceptor;
+  // The accept loop's state: touched only by its handlers, which run one at a time.
+  net::steady_timer accept_retry;
+  std::chrono::milliseconds accept_backoff{0};
+  int64_t failed_accepts = 0;  // in a row
+  LogLimiter accept_failure_log{kAcceptFailureLogIntervalMs};
+  LogLimiter over_cap_log{kAcceptFailureLogIntervalMs};
   std::vector<std::thread> threads;
   std::unique_ptr<net::thread_pool> workers;
   std::unique_ptr<net::thread_pool> slow_workers;

@@ -8,6 +8,11 @@
 // A request's line and headers are read first: routing, authentication and the role check happen
 // on them, then the route's body limit is set and only then the body is read, so a 401/403/413
 // never waits for (or reads) a body. Connections over the cap get a short 503 and are closed.
+// Large uploads (imports) are limited to a few at once (503 before the body beyond that). Every
+// header must be complete within the read timeout; every body must arrive at a minimum average
+// rate and within its route's limit, so a slow client cannot hold a connection or an upload slot.
+// A client whose bearer tokens keep failing gets 429 for a while (ApiService). Accept failures
+// (EMFILE) back off from 50 ms to 1 s and are logged once, then summed every 10 s.
 //
 // Thread-safety: Start/Stop from one thread; port() any time after Start succeeded.
 #pragma once
@@ -18,6 +23,7 @@
 #include <memory>
 #include <string>
 
+#include "domain/failure_throttle.hpp"
 #include "dozor/common/clock.hpp"
 #include "dozor/common/result.hpp"
 #include "http/install_handler.hpp"
@@ -48,9 +54,19 @@ class HttpServer {
     // Open connections (idle keep-alive ones included); beyond that a new connection gets 503
     // and is closed.
     int max_connections = 512;
+    // Large uploads (RouteLimits::upload: imports of up to 32 MiB) received or handled at once;
+    // beyond that 503 + Retry-After before the body is read. Bounds the memory bodies can take.
+    int max_concurrent_uploads = 2;
     // Body limit of routes without their own (RouteLimits::max_body_bytes).
     size_t max_body_bytes = 1024 * 1024;
+    // A request's line and headers must arrive within this (an idle keep-alive connection is
+    // closed after it too); also the deadline of each write.
     int read_timeout_seconds = 30;
+    // A body must arrive within read_timeout_seconds + its length at this rate, and never later
+    // than its route allows (RouteLimits::body_read_timeout_seconds); 0: the route's limit only.
+    size_t min_body_bytes_per_second = 64 * 1024;
+    // Failed API authentications per client address before it gets 429 (ApiService).
+    FailureThrottleOptions auth_throttle;
     // Agents' gRPC address as reachable by hosts, shown in generated enroll commands.
     std::string grpc_public_address;
     // A host counts as online while connected or seen within this many seconds.

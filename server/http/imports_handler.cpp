@@ -180,7 +180,8 @@ void RegisterImportRoutes(Router& router, ApiContext& context) {
       [&context](ApiRequest& request) { return CreateImport(context, request); },
       RouteLimits{.cost = RouteCost::kSlow,
                   .max_body_bytes = kMaxSnapshotFileBytes,
-                  .body_read_timeout_seconds = 120});
+                  .body_read_timeout_seconds = 120,
+                  .upload = true});
   router.Add("GET", "/api/v1/orgs/{org}/imports", Access::kRead,
              [&context](ApiRequest& request) { return ListImportsRoute(context, request); });
 }

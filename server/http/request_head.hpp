@@ -3,6 +3,7 @@
 // so the fuzzer exercises the exact conversion the server runs on untrusted bytes.
 #pragma once
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdint>
 #include <string>
@@ -15,6 +16,23 @@ namespace dozor::server::http {
 
 // Request line plus headers; a larger head is answered 431/400 by the transport.
 inline constexpr uint32_t kHeaderLimitBytes = 16 * 1024;
+
+// The key a client's failed authentications are counted under: "192.0.2.7" for IPv4 (IPv4-mapped
+// IPv6 included), the /64 "2001:db8:1:2::/64" for IPv6, since one host usually holds a whole /64.
+inline std::string ClientAddressKey(const boost::asio::ip::address& address) {
+  namespace ip = boost::asio::ip;
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return ip::make_address_v4(ip::v4_mapped, address.to_v6()).to_string();
+  }
+  if (address.is_v4()) {
+    return address.to_v4().to_string();
+  }
+  ip::address_v6::bytes_type bytes = address.to_v6().to_bytes();
+  for (size_t i = 8; i < bytes.size(); ++i) {
+    bytes[i] = 0;
+  }
+  return ip::make_address_v6(bytes).to_string() + "/64";
+}
 
 // Method, path, query and Authorization of a request whose body has not been read yet.
 // kInvalidArgument for a malformed path or query escape.

@@ -21,8 +21,12 @@ struct RouteLimits {
   RouteCost cost = RouteCost::kFast;
   // Largest request body the route accepts; 0: the server's default (HttpServer::Options).
   size_t max_body_bytes = 0;
-  // Read timeout for the body; 0: the server's default. Large uploads need longer.
+  // Longest time a body may take to arrive; 0: the server's read timeout. Large uploads need
+  // longer; a small or slow body is cut earlier by the server's minimum transfer rate.
   int body_read_timeout_seconds = 0;
+  // A large upload (the import route): while its body is received and handled it takes one of
+  // the server's few upload slots; when none is free it is answered 503 before its body is read.
+  bool upload = false;
 };
 
 struct Route {

@@ -7,6 +7,7 @@
 
 #include "dozor/common/clock.hpp"
 #include "dozor/common/crypto.hpp"
+#include "http/request_head.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
@@ -96,6 +97,76 @@ TEST_CASE("a throwing handler becomes a 500 JSON error and the service keeps wor
   CHECK(api.Handle(tokens).status == 401);
   tokens.authorization = "Bearer " + std::string(10000, 'x');
   CHECK(api.Handle(tokens).status == 401);
+}
+
+ApiRequest GetOrgs(const std::string& authorization, const std::string& client_address) {
+  ApiRequest request;
+  request.method = "GET";
+  request.path = "/api/v1/orgs";
+  request.authorization = authorization;
+  request.client_address = client_address;
+  return request;
+}
+
+TEST_CASE("failed authentications are counted per client address, only for presented tokens") {
+  dozor::testing::TempDir dir;
+  SqliteStoreOptions options;
+  options.path = (dir / "dozor.db").string();
+  auto store = OpenSqliteStore(options);
+  REQUIRE(store.ok());
+  REQUIRE((*store)
+              ->CreateApiToken("t", ApiRole::kViewer, Sha256Hex("dza_t"), "dza_t", std::nullopt)
+              .ok());
+  FakeClock clock;
+  ApiService api(ApiContext{
+      **store, nullptr, clock, "", 180, nullptr, nullptr, InstallSettings{},
+      FailureThrottleOptions{.max_failures = 3, .window_ms = 60'000, .block_ms = 30'000}});
+
+  // No Authorization header at all is not a guess: never blocked.
+  for (int i = 0; i < 10; ++i) {
+    auto request = GetOrgs("", "192.0.2.1");
+    CHECK(api.Handle(request).status == 401);
+  }
+  // Three wrong tokens block the address; the fourth request is not even checked.
+  for (int i = 0; i < 3; ++i) {
+    auto request = GetOrgs("Bearer dza_wrong", "192.0.2.2");
+    CHECK(api.Handle(request).status == 401);
+  }
+  auto good = GetOrgs("Bearer dza_t", "192.0.2.2");
+  const ApiResponse blocked = api.Handle(good);
+  CHECK(blocked.status == 429);
+  CHECK(blocked.body["error"]["code"] == "too_many_requests");
+  CHECK(blocked.retry_after_seconds == 30);
+  // Other addresses, and calls without an address (tests, fuzzers), are not affected.
+  auto elsewhere = GetOrgs("Bearer dza_t", "192.0.2.3");
+  CHECK(api.Handle(elsewhere).status == 200);
+  for (int i = 0; i < 10; ++i) {
+    auto request = GetOrgs("Bearer dza_wrong", "");
+    CHECK(api.Handle(request).status == 401);
+  }
+  // Public routes answer a blocked address.
+  ApiRequest health;
+  health.method = "GET";
+  health.path = "/api/v1/health";
+  health.client_address = "192.0.2.2";
+  CHECK(api.Handle(health).status == 200);
+  clock.AdvanceMs(29'000);
+  good = GetOrgs("Bearer dza_t", "192.0.2.2");
+  CHECK(api.Handle(good).retry_after_seconds == 1);
+  clock.AdvanceMs(1'000);
+  good = GetOrgs("Bearer dza_t", "192.0.2.2");
+  CHECK(api.Handle(good).status == 200);
+}
+
+TEST_CASE("client address keys: IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 by its /64") {
+  namespace ip = boost::asio::ip;
+  CHECK(ClientAddressKey(ip::make_address("192.0.2.7")) == "192.0.2.7");
+  CHECK(ClientAddressKey(ip::make_address("::ffff:192.0.2.7")) == "192.0.2.7");
+  CHECK(ClientAddressKey(ip::make_address("2001:db8:1:2:aaaa:bbbb:cccc:dddd")) ==
+        "2001:db8:1:2::/64");
+  CHECK(ClientAddressKey(ip::make_address("2001:db8:1:2::1")) ==
+        ClientAddressKey(ip::make_address("2001:db8:1:2:ffff::9")));
+  CHECK(ClientAddressKey(ip::make_address("::1")) == "::/64");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include "http/http_server.hpp"
 
 #include <doctest/doctest.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -10,6 +11,7 @@
 #include <boost/asio.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -859,6 +861,195 @@ TEST_CASE("Expect: 100-continue gets 100 Continue once the caller is admitted") 
     reply.append(buffer, got);
   }
   CHECK(reply.find("HTTP/1.1 201 Created") != std::string::npos);
+}
+
+// A raw client connection whose reads give up after a timeout (poll(); Asio's blocking reads
+// ignore SO_RCVTIMEO), for requests sent or trickled in pieces.
+class RawConnection {
+ public:
+  RawConnection(uint16_t port, int receive_timeout_seconds)
+      : socket_(io_), timeout_(std::chrono::seconds(receive_timeout_seconds)) {
+    namespace net = boost::asio;
+    socket_.connect({net::ip::make_address("127.0.0.1"), port});
+    ::signal(SIGPIPE, SIG_IGN);  // a write after the server closed must fail, not kill the test
+  }
+  // False once the server has closed the connection (the write fails).
+  bool Send(const std::string& bytes) {
+    boost::system::error_code ec;
+    boost::asio::write(socket_, boost::asio::buffer(bytes), ec);
+    return !ec;
+  }
+  // What arrives until the server closes the connection or the timeout passes.
+  std::string ReadUntilClosedOrTimeout() {
+    std::string reply;
+    const auto deadline = std::chrono::steady_clock::now() + timeout_;
+    while (WaitReadable(deadline)) {
+      if (!ReadInto(reply)) {
+        break;
+      }
+    }
+    return reply;
+  }
+  // The first bytes that arrive within the timeout (e.g. "100 Continue"); empty if none.
+  std::string ReadSome() {
+    std::string reply;
+    if (WaitReadable(std::chrono::steady_clock::now() + timeout_)) {
+      ReadInto(reply);
+    }
+    return reply;
+  }
+  [[nodiscard]] bool closed_by_server() const { return closed_by_server_; }
+  void Close() { socket_.close(); }
+
+ private:
+  bool WaitReadable(std::chrono::steady_clock::time_point deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return false;
+    }
+    pollfd readable{socket_.native_handle(), POLLIN, 0};
+    return ::poll(&readable, 1, static_cast<int>(left.count())) > 0;
+  }
+  // False when the connection ended (closed_by_server_ says whether the server closed it).
+  bool ReadInto(std::string& reply) {
+    char buffer[4096];
+    boost::system::error_code ec;
+    const size_t n = socket_.read_some(boost::asio::buffer(buffer), ec);
+    reply.append(buffer, n);
+    if (ec) {
+      closed_by_server_ =
+          ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset;
+      return false;
+    }
+    return true;
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+  std::chrono::milliseconds timeout_;
+  bool closed_by_server_ = false;
+};
+
+// Sends `bytes` and returns what comes back within `seconds` (less if the server closes first).
+std::string ExchangeWithin(uint16_t port, const std::string& bytes, int seconds) {
+  RawConnection connection(port, seconds);
+  if (!connection.Send(bytes)) {
+    return {};
+  }
+  return connection.ReadUntilClosedOrTimeout();
+}
+
+std::string ImportHeaders(const std::string& token, size_t content_length, bool expect_continue) {
+  return "POST /api/v1/orgs/Acme/imports HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(content_length) +
+         "\r\n" + (expect_continue ? "Expect: 100-continue\r\n" : "") + "\r\n";
+}
+
+TEST_CASE("at most two uploads are received at once; a third gets 503 before its body") {
+  ApiFixture fixture;
+  REQUIRE(fixture.Admin().Post("/api/v1/orgs", {{"name", "Acme"}}).ok());
+  const uint16_t port = fixture.server->port();
+  // Two uploads admitted (100 Continue) whose bodies are still on their way.
+  std::vector<std::unique_ptr<RawConnection>> uploads;
+  for (int i = 0; i < 2; ++i) {
+    uploads.push_back(std::make_unique<RawConnection>(port, 10));
+    REQUIRE(uploads.back()->Send(ImportHeaders(fixture.admin_token, 1'000'000, true)));
+    CHECK(uploads.back()->ReadSome().rfind("HTTP/1.1 100 Continue", 0) == 0);
+    REQUIRE(uploads.back()->Send(std::string(1000, ' ')));
+  }
+  // A third is refused on its headers: no 100 Continue, no waiting for the promised megabyte.
+  const std::string refused =
+      ExchangeWithin(port, ImportHeaders(fixture.admin_token, 1'000'000, false), 5);
+  CHECK(StatusLine(refused) == "HTTP/1.1 503 Service Unavailable");
+  CHECK(refused.find("Retry-After: 5") != std::string::npos);
+  CHECK(refused.find("\"code\":\"unavailable\"") != std::string::npos);
+  CHECK(refused.find("uploads") != std::string::npos);
+  // Small requests are not affected.
+  CHECK(fixture.Admin().Get("/api/v1/orgs").ok());
+
+  // A finished (or abandoned) upload frees its slot.
+  uploads.front()->Close();
+  std::string admitted;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    RawConnection next(port, 5);
+    REQUIRE(next.Send(ImportHeaders(fixture.admin_token, 1'000'000, true)));
+    admitted = next.ReadSome();
+    if (admitted.rfind("HTTP/1.1 100 Continue", 0) == 0) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(admitted.rfind("HTTP/1.1 100 Continue", 0) == 0);
+}
+
+TEST_CASE("a trickled upload body is cut at its deadline instead of holding its slot") {
+  HttpServer::Options options;
+  options.read_timeout_seconds = 1;
+  ApiFixture fixture(options);
+  REQUIRE(fixture.Admin().Post("/api/v1/orgs", {{"name", "Acme"}}).ok());
+  // 1000 bytes promised, one byte sent every 200 ms: that would take 200 s.
+  RawConnection upload(fixture.server->port(), 1);
+  REQUIRE(upload.Send(ImportHeaders(fixture.admin_token, 1000, false)));
+  const auto started = std::chrono::steady_clock::now();
+  bool open = true;
+  while (open && std::chrono::steady_clock::now() - started < std::chrono::seconds(8)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    open = upload.Send("{");
+  }
+  if (open) {
+    upload.ReadUntilClosedOrTimeout();
+    open = !upload.closed_by_server();
+  }
+  const auto took = std::chrono::steady_clock::now() - started;
+  CHECK_FALSE(open);
+  CHECK(took < std::chrono::seconds(6));
+}
+
+TEST_CASE("a connection that never completes its header is closed at the header deadline") {
+  HttpServer::Options options;
+  options.read_timeout_seconds = 1;
+  ApiFixture fixture(options);
+  RawConnection idle(fixture.server->port(), 1);
+  REQUIRE(idle.Send("GET /api/v1/health HTTP/1.1\r\nHost: x\r\n"));
+  const auto started = std::chrono::steady_clock::now();
+  bool open = true;
+  while (open && std::chrono::steady_clock::now() - started < std::chrono::seconds(8)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    open = idle.Send("X-Slow: 1\r\n");  // a header line now and then, never the blank line
+  }
+  if (open) {
+    idle.ReadUntilClosedOrTimeout();
+    open = !idle.closed_by_server();
+  }
+  CHECK_FALSE(open);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(6));
+}
+
+TEST_CASE("wrong bearer tokens from one address are answered 429 after ten failures") {
+  ApiFixture fixture;
+  auto stranger = fixture.Client("dza_" + std::string(64, '1'));
+  for (int i = 0; i < 10; ++i) {
+    auto reply = stranger.Send("GET", "/api/v1/orgs");
+    REQUIRE(reply.ok());
+    CHECK(reply->status == 401);
+  }
+  // The eleventh guess is not checked at all; neither is a good token from that address.
+  const std::string throttled =
+      ExchangeWithin(fixture.server->port(),
+                     "GET /api/v1/orgs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                         fixture.admin_token + "\r\nConnection: close\r\n\r\n",
+                     5);
+  CHECK(StatusLine(throttled) == "HTTP/1.1 429 Too Many Requests");
+  CHECK(throttled.find("Retry-After: 60") != std::string::npos);
+  CHECK(throttled.find("\"code\":\"too_many_requests\"") != std::string::npos);
+  // Public routes stay open.
+  CHECK(fixture.Client("").Get("/api/v1/health").ok());
+  // The block ends.
+  fixture.clock.AdvanceMs(61'000);
+  auto admin = fixture.Admin().Send("GET", "/api/v1/orgs");
+  REQUIRE(admin.ok());
+  CHECK(admin->status == 200);
 }
 
 TEST_CASE("TLS configuration errors are reported by Start") {
