@@ -144,12 +144,15 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
     std::lock_guard lock(state_->mutex);
     writing_ = false;
     if (!outbox_.empty()) outbox_.pop_front();
-    if (!ok) {
-      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write to agent failed"));
-      return;
-    }
+    // A finish deferred behind this write (OnCancel, a refusal) goes out now, whether or not the
+    // write succeeded: returning without it left the call unfinished forever, which made the
+    // server's Shutdown hang on SIGTERM when a stream was cancelled during an ack write.
     if (pending_finish_) {
       DoFinishLocked();
+      return;
+    }
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write to agent failed"));
       return;
     }
     StartNextWriteLocked();
@@ -315,7 +318,8 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
       FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "message without a report"));
       return;
     }
-    auto budget = scanned.ok() ? CheckReportBudget(shape, limits) : scanned;
+    auto budget = scanned.ok() ? CheckReportBudget(shape, limits)
+                               : Status(WalkLimitError(shape, limits, scanned.error()));
     if (!budget.ok()) {
       RejectLocked(shape.seq, budget.error().message);
       return;

@@ -180,6 +180,15 @@ Status CheckReportBudget(const WireShape& shape, const ReportLimits& limits) {
   return OkStatus();
 }
 
+Error WalkLimitError(const WireShape& shape, const ReportLimits& limits, const Error& walk) {
+  const bool inventory = shape.payload == PayloadKind::kInventory;
+  const PayloadBudget& budget = inventory ? limits.inventory : limits.health;
+  return MakeError(ErrorCode::kResourceExhausted,
+                   std::string(inventory ? "inventory" : "health sample") + " of " +
+                       walk.message + " exceeds the budget of " +
+                       std::to_string(budget.max_fields) + " fields");
+}
+
 WireScanLimits StreamScanLimits(const ReportLimits& limits) {
   WireScanLimits scan;
   // One past the larger budget, so an over-budget message is still measured as "more than".

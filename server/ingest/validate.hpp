@@ -42,6 +42,11 @@ struct ReportLimits {
 // gets the health budget, the smallest). kResourceExhausted saying which budget, before any parse.
 [[nodiscard]] Status CheckReportBudget(const WireShape& shape, const ReportLimits& limits);
 
+// The refusal for a message whose wire walk stopped at a limit (kResourceExhausted from
+// ScanWireShape): named by the payload's kind and budget, like CheckReportBudget's.
+[[nodiscard]] Error WalkLimitError(const WireShape& shape, const ReportLimits& limits,
+                                   const Error& walk);
+
 // The wire-walk limits for a stream message: the larger budget, so the walk stops early.
 [[nodiscard]] WireScanLimits StreamScanLimits(const ReportLimits& limits);
 
