@@ -102,8 +102,13 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
     AgentCredential credential;
     grpc::Status auth = Authenticate(&credential);
     if (!auth.ok()) {
-      spdlog::warn("refused agent stream from {}: {}", PeerOf(context_),
-                   EscapeControlText(auth.error_message()));
+      // Wrong credentials and throttled callers are logged by the security audit, aggregated
+      // (a brute-force flood is a few lines); other refusals are rare and logged here.
+      if (auth.error_code() != grpc::StatusCode::UNAUTHENTICATED &&
+          auth.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        spdlog::warn("refused agent stream from {}: {}", PeerOf(context_),
+                     EscapeControlText(auth.error_message()));
+      }
       std::lock_guard lock(state_->mutex);
       FinishLocked(auth);
       return;
@@ -233,6 +238,7 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
     const auto& metadata = context_->client_metadata();
     auto it = metadata.find("authorization");
     if (it == metadata.end()) {
+      service_.StreamAuthFailed(PeerAddress(PeerOf(context_)), "", "missing authorization");
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing authorization metadata");
     }
     std::string_view value(it->second.data(), it->second.size());

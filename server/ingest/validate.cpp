@@ -184,9 +184,8 @@ Error WalkLimitError(const WireShape& shape, const ReportLimits& limits, const E
   const bool inventory = shape.payload == PayloadKind::kInventory;
   const PayloadBudget& budget = inventory ? limits.inventory : limits.health;
   return MakeError(ErrorCode::kResourceExhausted,
-                   std::string(inventory ? "inventory" : "health sample") + " of " +
-                       walk.message + " exceeds the budget of " +
-                       std::to_string(budget.max_fields) + " fields");
+                   std::string(inventory ? "inventory" : "health sample") + " of " + walk.message +
+                       " exceeds the budget of " + std::to_string(budget.max_fields) + " fields");
 }
 
 WireScanLimits StreamScanLimits(const ReportLimits& limits) {

@@ -17,10 +17,10 @@ constexpr int64_t kNowMs = 1'780'000'000'000;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const dozor::server::ReportLimits limits;
   dozor::server::WireShape shape;
-  auto scanned = dozor::server::ScanWireShape(
-      dozor::v1::AgentMessage::descriptor(),
-      std::string_view(reinterpret_cast<const char*>(data), size),
-      dozor::server::StreamScanLimits(limits), &shape);
+  auto scanned =
+      dozor::server::ScanWireShape(dozor::v1::AgentMessage::descriptor(),
+                                   std::string_view(reinterpret_cast<const char*>(data), size),
+                                   dozor::server::StreamScanLimits(limits), &shape);
   if (scanned.ok()) {
     (void)dozor::server::CheckReportBudget(shape, limits);
   }
