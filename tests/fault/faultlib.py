@@ -169,8 +169,12 @@ class Loadgen(ManagedProcess):
         return rc, summary, agents
 
 
-def integrity_check(db_path):
-    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+def integrity_check(db_path, after_crash=False):
+    """PRAGMA integrity_check's lines (["ok"] when sound). after_crash: the server died without
+    closing the database, so the connection recovers the WAL first, as the server's next start
+    would (a read-only one cannot)."""
+    uri = f"file:{db_path}" if after_crash else f"file:{db_path}?mode=ro"
+    con = sqlite3.connect(uri, uri=True, timeout=30)
     try:
         return [r[0] for r in con.execute("PRAGMA integrity_check")]
     finally:

@@ -10,6 +10,7 @@ Accounting (what "0 lost, 0 duplicated" means here):
   the agent's spool): nothing left unacked after its drain, the server's committed seq equals its
   last generated seq, and every seq it generated in this run is stored exactly once;
 - "stored" counts health_samples rows plus samples compacted into health_blocks.
+The database also passes PRAGMA integrity_check right after every kill (before the restart).
 
 Profile (environment): FAULT_KILL_DURATION (s, default 120), FAULT_KILL_INTERVAL (s, 20),
 FAULT_KILL_AGENTS (real agents, 10), FAULT_KILL_LOADGEN (simulated agents, 300),
@@ -63,8 +64,11 @@ def body(workdir, procs):
     while time.time() - started + INTERVAL <= DURATION:
         time.sleep(INTERVAL)
         server.kill()  # SIGKILL
+        killed_at = time.time()
         kills += 1
-        time.sleep(DOWNTIME)
+        result = integrity_check(server.db_path, after_crash=True)
+        check(result == ["ok"], f"PRAGMA integrity_check right after kill {kills}: {result[:5]}")
+        time.sleep(max(0.0, DOWNTIME - (time.time() - killed_at)))
         server.start(grpc_port=grpc_port, http_port=http_port)
         status = (loadgen.status() or {}) if LOADGEN_AGENTS else {}
         log(f"kill {kills} at {time.time() - started:.0f} s; loadgen generated {status.get('generated')} "

@@ -13,7 +13,7 @@ Namespaces, links and qdiscs are removed on every exit path.
 
 Profile (environment): FAULT_NET_AGENTS (real agents, 4), FAULT_NET_LOADGEN (simulated agents,
 100), FAULT_NET_PARTITION (s, 30), FAULT_NET_BEFORE / FAULT_NET_AFTER (s of traffic around the
-partition, 20 / 20).
+partition, 10 / 10).
 """
 import os
 import subprocess
@@ -27,8 +27,8 @@ MODE = "netem" if "--netem" in sys.argv else "partition"
 AGENTS = env_num("FAULT_NET_AGENTS", 4)
 LOADGEN_AGENTS = env_num("FAULT_NET_LOADGEN", 100)
 PARTITION = env_num("FAULT_NET_PARTITION", 30, float)
-BEFORE = env_num("FAULT_NET_BEFORE", 20, float)
-AFTER = env_num("FAULT_NET_AFTER", 20, float)
+BEFORE = env_num("FAULT_NET_BEFORE", 10, float)
+AFTER = env_num("FAULT_NET_AFTER", 10, float)
 
 TAG = f"dzf{os.getpid() % 100000}"
 NS = TAG

@@ -60,9 +60,12 @@ def status_file(agent):
 def spool_rows(agent):
     con = sqlite3.connect(f"file:{os.path.join(agent.state_dir, 'spool.db')}?mode=ro", uri=True, timeout=10)
     try:
+        con.execute("BEGIN")  # one snapshot: the agent appends (and evicts) every second
         rows = con.execute("SELECT seq, is_inventory, length(payload) FROM reports ORDER BY seq").fetchall()
         dropped = con.execute("SELECT value FROM meta WHERE key = 'dropped_health_total'").fetchone()[0]
-        return rows, dropped
+        next_seq = con.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0]
+        con.execute("COMMIT")
+        return rows, dropped, next_seq
     finally:
         con.close()
 
@@ -129,17 +132,19 @@ def body(workdir, procs):
         f"{baseline['latency_ms']['p99']:.1f} max {baseline['latency_ms']['max']:.1f}")
 
     inventories_before = big.inventories_collected()
-    acked_seq_before = spool_next_seq(big) - 1 - big.spool_count()
+    rows, _, next_seq = spool_rows(big)
+    # Everything below the oldest unacked report was acked (reports are numbered in order).
+    acked_seq_before = rows[0][0] - 1 if rows else next_seq - 1
     server.kill()
     went_away = time.time()
     log(f"server away {went_away - big_started:.0f} s after the big agent started; its next inventory is due at 60 s")
 
     def spool_over_bound():
-        rows, dropped = spool_rows(big)
+        rows, dropped, _ = spool_rows(big)
         return dropped > 0 and any(r[1] for r in rows) and big.inventories_collected() > inventories_before
     wait_until(spool_over_bound, 150, "the big agent's spool hit its bound", interval=1)
     time.sleep(5)  # a few more samples at the bound: each evicts the oldest health sample
-    rows, dropped = spool_rows(big)
+    rows, dropped, _ = spool_rows(big)
     inventory_rows = [r for r in rows if r[1]]
     health_rows = [r for r in rows if not r[1]]
     payload = sum(r[2] for r in rows)
@@ -179,7 +184,7 @@ def body(workdir, procs):
 
     # The server learns the drop count from the next report's dropped_health_samples.
     def server_knows_drops():
-        _, spool_dropped = spool_rows(big)
+        _, spool_dropped, _ = spool_rows(big)
         con = server.db()
         try:
             *_, server_dropped = stored_health(con, big_id)
@@ -213,7 +218,7 @@ def body(workdir, procs):
         server_last, seqs, blocks, server_dropped = stored_health(con, big_id)
     finally:
         con.close()
-    _, spool_dropped = spool_rows(big)
+    _, spool_dropped, _ = spool_rows(big)
     check(server_last == last, f"big agent: server's last seq {server_last}, agent's {last}")
     check(len(seqs) == len(set(seqs)), "big agent: no health sample stored twice")
     missing = sorted(set(range(1, last + 1)) - set(seqs) - {s for b in blocks for s in range(b[1], b[2] + 1)})
