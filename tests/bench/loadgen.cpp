@@ -1218,7 +1218,11 @@ int Run(const Options& options) {
       return stats.streams_done >= stats.sessions_started.load();
     });
   }
-  summary.not_acked = unresolved();
+  // With --reconnect: never acked nor found committed (lost). Without: every report sent whose ack
+  // did not come, also those abandoned with their stream.
+  summary.not_acked = config.reconnect ? unresolved()
+                                       : stats.generated.load() -
+                                             std::min(stats.generated.load(), stats.acked.load());
   summary.never_sent = due_unnumbered;
   phase = "done";
   write_status();
