@@ -34,6 +34,9 @@ PROBE_MAX_MS = env_num("FAULT_SPOOL_PROBE_MAX_MS", 5000, float)
 SPOOL_BOUND = 1 << 20
 # Set to 1 to fail on the known over-count of drops (see the end of body()).
 EXACT_DROPS = env_num("FAULT_SPOOL_EXACT_DROPS", 0) == 1
+# Seconds between one simulated agent's reports: the backlog generators and the probe.
+LOADGEN_INTERVAL = env_num("FAULT_SPOOL_LOADGEN_INTERVAL", 1, float)
+PROBE_INTERVAL = env_num("FAULT_SPOOL_PROBE_INTERVAL", 0.5, float)
 
 
 def make_big_root(workdir):
@@ -75,7 +78,7 @@ def probe(server, workdir, name, seconds, token=None):
     summary = os.path.join(workdir, name + ".json")
     args = [LOADGEN_BIN, "--server", f"127.0.0.1:{server.grpc_port}", "--insecure", "--agents", "5",
             "--identities", os.path.join(workdir, "probe-ids.jsonl"), "--mode", "cadence",
-            "--interval-seconds", "0.5", "--duration", str(seconds), "--warmup-seconds", "0",
+            "--interval-seconds", str(PROBE_INTERVAL), "--duration", str(seconds), "--warmup-seconds", "0",
             "--drain-seconds", "30", "--summary-json", summary]
     if token:
         args += ["--token", token]
@@ -114,7 +117,7 @@ def body(workdir, procs):
     procs.append(loadgen)
     loadgen.enroll(server, token, LOADGEN_AGENTS)
     # Its backlog comes back within ~5 s of the restart, all at once.
-    loadgen.start(server, LOADGEN_AGENTS, 1, drain_seconds=120, extra=("--backoff-max-ms", "5000"))
+    loadgen.start(server, LOADGEN_AGENTS, LOADGEN_INTERVAL, drain_seconds=120, extra=("--backoff-max-ms", "5000"))
     big_id = big.identity()["agent_id"]
 
     def big_inventory_acked():
