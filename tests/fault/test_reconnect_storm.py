@@ -1,7 +1,9 @@
 """Reconnect storm: the server is restarted (SIGTERM, then started again on the same ports and
 database) under thousands of connected simulated agents; every agent is reconnected and has a
 report acked within FAULT_STORM_DEADLINE s (60) of the new server being ready, the server's RSS and
-CPU stay within the stated bounds while they arrive, and no report is lost or stored twice.
+CPU stay within the stated bounds while they arrive, and no report is lost or stored twice. The
+old server must exit within 30 s of SIGTERM (it gives open streams 5 s); if it does not, it is
+killed, the storm is still measured, and the test fails at the end.
 
 The agents reconnect as the real agent does (backoff from 1 s doubling, jitter 50-100 %, reset
 after an acked stream) and, once reconnected, send the health report that fell into the outage
@@ -15,6 +17,8 @@ Bounds, measured on the 2-core machine and given a margin (README): peak RSS dur
 2,000 and 608 MB at 10,000 agents (measured 115 and 418 MB); server CPU per reconnected agent
 <= FAULT_STORM_CPU_MS_PER_AGENT (5 ms; measured 0.9-1.6 ms at load 6-13).
 """
+import signal
+import subprocess
 import time
 
 from faultlib import (Loadgen, ProcSampler, Server, check, check_loadgen_exactly_once, env_num, load_average, log,
@@ -27,6 +31,7 @@ DEADLINE = env_num("FAULT_STORM_DEADLINE", 60, float)
 RSS_BASE_MB = env_num("FAULT_STORM_RSS_BASE_MB", 120, float)
 RSS_PER_AGENT_KB = env_num("FAULT_STORM_RSS_PER_AGENT_KB", 50, float)
 CPU_MS_PER_AGENT = env_num("FAULT_STORM_CPU_MS_PER_AGENT", 5, float)
+SIGTERM_EXIT_S = 30  # open streams get 5 s to finish, then queued reports are committed
 
 # One descriptor per stream on each side, plus the database, logs, the API and gRPC's own.
 needed_fds = AGENTS + 1024
@@ -56,10 +61,23 @@ def body(workdir, procs):
     log(f"all {AGENTS} connected and acked; server RSS before the restart "
         f"{open(f'/proc/{server.proc.pid}/status').read().split('VmRSS:')[1].split()[0]} kB")
 
+    failures = []
     sampler = ProcSampler(lambda: server.proc.pid if server.proc else None, period=0.25).start()
     try:
         stop_at = time.time()
-        server.stop()  # SIGTERM, waits for the exit
+        server.proc.send_signal(signal.SIGTERM)
+        try:
+            server.proc.wait(timeout=SIGTERM_EXIT_S)
+        except subprocess.TimeoutExpired:
+            # Seen on main at fcde34f: a stream cancelled while an ack write is in flight never
+            # calls Finish (OnWriteDone(ok=false) with pending_finish_ set), so gRPC's Shutdown
+            # waits for it forever. Killed here so the storm is still measured; the test fails.
+            failures.append(f"dozor-server did not exit within {SIGTERM_EXIT_S} s of SIGTERM with {AGENTS} "
+                            f"streams open (gRPC Shutdown waits for a stream that never finishes)")
+            log(f"FAILED: {failures[-1]}; killing it to go on")
+            server.proc.kill()
+            server.proc.wait()
+        server.proc = None
         stopped_at = time.time()
         wait_until(lambda: (loadgen.status() or {}).get("open_sessions") == 0, 30,
                    "every stream of the old server ended", interval=0.2)
@@ -101,6 +119,7 @@ def body(workdir, procs):
     check(rc == 0, f"loadgen exit status {rc}")
     reports, checked = check_loadgen_exactly_once(server, per_agent)
     log(f"{checked} agents, {reports} reports, each stored once")
+    check(not failures, "; ".join(failures))
 
 
 run_test(body)
