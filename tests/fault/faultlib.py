@@ -169,6 +169,13 @@ class Loadgen(ManagedProcess):
         return rc, summary, agents
 
 
+def create_token(server, org):
+    """An organisation and an enrollment token without a use limit (the default of 100 machines
+    per token is below the simulated fleets here)."""
+    server.ctl("org", "create", org, "--type", "complex", "--engineer", "Fault Tests")
+    return server.ctl("token", "create", "--org", org, "--label", "fault tests", "--max-uses", "0")["token"]
+
+
 def integrity_check(db_path, after_crash=False):
     """PRAGMA integrity_check's lines (["ok"] when sound). after_crash: the server died without
     closing the database, so the connection recovers the WAL first, as the server's next start

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from faultlib import Loadgen, Server, log, raise_nofile, wait_until
+from faultlib import create_token, Loadgen, Server, log, raise_nofile, wait_until
 
 AGENTS = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
@@ -28,7 +28,7 @@ def main():
     server = Server(workdir, tls=False).start()
     loadgen = Loadgen(workdir)
     try:
-        token, _ = server.create_org_and_token("Repro")
+        token = create_token(server, "Repro")
         loadgen.enroll(server, token, AGENTS)
         loadgen.start(server, AGENTS, 20, connect_rate=2000, extra=("--report-on-reconnect",))
         for round_ in range(ROUNDS):

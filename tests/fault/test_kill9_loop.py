@@ -20,7 +20,7 @@ stays dead, 1). The issue's full profile: tests/fault/README.md.
 """
 import time
 
-from faultlib import (Agent, Loadgen, Server, check, check_agent_exactly_once, check_loadgen_exactly_once,
+from faultlib import (create_token, Agent, Loadgen, Server, check, check_agent_exactly_once, check_loadgen_exactly_once,
                       env_num, integrity_check, load_average, log, raise_nofile, run_test, wait_until)
 
 DURATION = env_num("FAULT_KILL_DURATION", 120, float)
@@ -38,7 +38,7 @@ def body(workdir, procs):
         f"{HEALTH_INTERVAL} s), loadgen {LOADGEN_AGENTS} agents every {LOADGEN_INTERVAL} s; load {load_average()}")
     server = Server(workdir, tls=False).start()
     procs.append(server)
-    token, _ = server.create_org_and_token("Kill Loop")
+    token = create_token(server, "Kill Loop")
     grpc_port, http_port = server.grpc_port, server.http_port
 
     agents = []

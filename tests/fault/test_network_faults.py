@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from faultlib import (LOADGEN_BIN, Agent, Loadgen, Server, check, check_agent_exactly_once, check_loadgen_exactly_once, env_num,
+from faultlib import (create_token, LOADGEN_BIN, Agent, Loadgen, Server, check, check_agent_exactly_once, check_loadgen_exactly_once, env_num,
                       harness, integrity_check, load_average, log, run_test, skip, wait_until)
 
 MODE = "netem" if "--netem" in sys.argv else "partition"
@@ -167,7 +167,7 @@ def body(workdir, procs):
         f"server on {HOST_IP}; {BEFORE:.0f} s, partition {PARTITION:.0f} s, {AFTER:.0f} s; load {load_average()}")
     server = NetServer(workdir).start()
     procs.append(server)
-    token, _ = server.create_org_and_token("Network Faults")
+    token = create_token(server, "Network Faults")
     agents = []
     for i in range(AGENTS):
         a = NsAgent(workdir, f"agent{i}", server)

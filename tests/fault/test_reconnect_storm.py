@@ -21,7 +21,7 @@ import signal
 import subprocess
 import time
 
-from faultlib import (Loadgen, ProcSampler, Server, check, check_loadgen_exactly_once, env_num, load_average, log,
+from faultlib import (create_token, Loadgen, ProcSampler, Server, check, check_loadgen_exactly_once, env_num, load_average, log,
                       raise_nofile, run_test, skip, wait_until)
 
 AGENTS = env_num("FAULT_STORM_AGENTS", 2000)
@@ -46,7 +46,7 @@ def body(workdir, procs):
         f"deadline {DEADLINE:.0f} s; ulimit -n {have_fds}; load {load_average()}")
     server = Server(workdir, tls=False).start()
     procs.append(server)
-    token, _ = server.create_org_and_token("Storm")
+    token = create_token(server, "Storm")
     grpc_port, http_port = server.grpc_port, server.http_port
     loadgen = Loadgen(workdir)
     procs.append(loadgen)
