@@ -341,10 +341,10 @@ void FillHealthSample(const SampleShape& shape, uint64_t agent_index, Rng& rng,
 }
 
 void FillReport(const SampleShape& shape, uint64_t agent_index, uint64_t seq, Rng& rng,
-                AgentMessage* message) {
+                AgentMessage* message, int64_t collected_at_ms = 0) {
   auto* report = message->mutable_report();
   report->set_seq(seq);
-  report->set_collected_at_ms(WallMs());
+  report->set_collected_at_ms(collected_at_ms != 0 ? collected_at_ms : WallMs());
   report->set_agent_version(std::string("loadgen/") + kVersion);
   FillHealthSample(shape, agent_index, rng, report->mutable_health());
   auto* status = report->add_collectors();
@@ -391,9 +391,13 @@ struct AgentState {
   bool seq_known = false;  // next_seq comes from the first StreamAccepted
   bool dead = false;       // without --reconnect: its only stream ended
   uint64_t next_seq = 1;
-  uint64_t first_seq = 0;       // first seq generated in this run; 0: none yet
-  uint64_t due_unnumbered = 0;  // cadence ticks before the first StreamAccepted
-  std::deque<Unacked> unacked;  // in seq order
+  uint64_t first_seq = 0;  // first seq generated in this run; 0: none yet
+  // Cadence ticks before the first StreamAccepted (their wall times): numbered once the server
+  // says where to start, stamped with the time they were due, as a spool would hold them (the
+  // server refuses health samples collected less than 0.5 s apart).
+  std::deque<int64_t> due_unnumbered;
+  int64_t last_collected_ms = 0;  // of the newest report generated
+  std::deque<Unacked> unacked;    // in seq order
   uint64_t generated = 0;
   uint64_t stored = 0;
   uint64_t duplicate = 0;
@@ -405,14 +409,15 @@ struct AgentState {
   std::unique_ptr<AgentStream> stream;  // the current one, if any
 
   // Numbers the next report, or counts it as due until the server told us where to start.
-  void GenerateLocked(const RunConfig& config, Stats& stats) {
+  void GenerateLocked(const RunConfig& config, Stats& stats, int64_t collected_at_ms = 0) {
     if (!seq_known) {
-      ++due_unnumbered;
+      due_unnumbered.push_back(WallMs());
       return;
     }
     auto message = std::make_shared<AgentMessage>();
     uint64_t seq = next_seq++;
-    FillReport(config.shape, index, seq, rng, message.get());
+    FillReport(config.shape, index, seq, rng, message.get(), collected_at_ms);
+    last_collected_ms = message->report().collected_at_ms();
     if (first_seq == 0) {
       first_seq = seq;
     }
@@ -642,8 +647,8 @@ class AgentStream : public grpc::ClientBidiReactor<AgentMessage, ServerMessage> 
     if (!agent_.seq_known) {
       agent_.seq_known = true;
       agent_.next_seq = last_committed_seq + 1;
-      for (uint64_t due = std::exchange(agent_.due_unnumbered, 0); due > 0; --due) {
-        agent_.GenerateLocked(config_, stats_);
+      for (int64_t due_ms : std::exchange(agent_.due_unnumbered, {})) {
+        agent_.GenerateLocked(config_, stats_, due_ms);
       }
       return;
     }
@@ -660,8 +665,10 @@ class AgentStream : public grpc::ClientBidiReactor<AgentMessage, ServerMessage> 
                          std::to_string(agent_.next_seq - 1) + " were generated");
       agent_.next_seq = last_committed_seq + 1;
     }
+    // Not within a second of the previous one: no real agent samples faster (and the server
+    // refuses samples under 0.5 s apart).
     if (config_.report_on_reconnect && config_.mode == Mode::kCadence && agent_.unacked.empty() &&
-        !stats_.stop_sending.load()) {
+        !stats_.stop_sending.load() && WallMs() - agent_.last_collected_ms >= 1000) {
       agent_.GenerateLocked(config_, stats_);  // the health tick that fell into the outage
     }
   }
@@ -914,7 +921,7 @@ void WriteAgentsJson(const std::string& path, std::vector<std::unique_ptr<AgentS
                         {"rejected", agent->rejected},
                         {"committed_on_accept", agent->committed_on_accept},
                         {"unacked", agent->unacked.size()},
-                        {"due_unnumbered", agent->due_unnumbered},
+                        {"due_unnumbered", agent->due_unnumbered.size()},
                         {"unexpected_acks", agent->unexpected_acks},
                         {"sessions", agent->sessions}};
     text += json.dump();
@@ -1204,7 +1211,7 @@ int Run(const Options& options) {
   uint64_t due_unnumbered = 0;
   for (auto& agent : states) {
     std::lock_guard lock(agent->mutex);
-    due_unnumbered += agent->due_unnumbered;
+    due_unnumbered += agent->due_unnumbered.size();
     if (agent->stream) {
       open_streams.push_back(agent->stream.get());
     }
