@@ -1159,7 +1159,12 @@ int Run(const Options& options) {
           std::lock_guard lock(agent.mutex);
           // Without --reconnect an agent whose stream has not started or has ended sends nothing.
           if ((agent.sessions > 0 || config.reconnect) && !agent.dead) {
-            agent.GenerateLocked(config, stats);
+            // A report sent at once on reconnect takes the place of a tick due within a second.
+            const bool just_reported =
+                config.report_on_reconnect && WallMs() - agent.last_collected_ms < 1000;
+            if (!just_reported) {
+              agent.GenerateLocked(config, stats);
+            }
             if (agent.stream) {
               stream = agent.stream.get();
               message = stream->NextWriteLocked();
