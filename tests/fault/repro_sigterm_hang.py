@@ -4,7 +4,7 @@ times, restarting it in between; prints how long each exit took and, when one ta
 
     cd tests/fault && DOZOR_BIN_DIR=$PWD/../../build ROUNDS=5 python3 repro_sigterm_hang.py 2000
 
-Found with it (main at fcde34f): about one SIGTERM in three hangs for good in
+Found with it (main at fcde34f; fixed in 1aef59a): about one SIGTERM in three hangs for good in
 grpc::Server::ShutdownInternal -> UnrefAndWaitLocked: a stream cancelled while an ack write is in
 flight sets pending_finish_, the write then completes with ok=false, OnWriteDone calls
 FinishLocked (a no-op: already finishing) and returns, so Finish is never called.

@@ -69,7 +69,7 @@ def body(workdir, procs):
         try:
             server.proc.wait(timeout=SIGTERM_EXIT_S)
         except subprocess.TimeoutExpired:
-            # Seen on main at fcde34f: a stream cancelled while an ack write is in flight never
+            # Seen on main at fcde34f (fixed in 1aef59a): a stream cancelled while an ack write is in flight never
             # calls Finish (OnWriteDone(ok=false) with pending_finish_ set), so gRPC's Shutdown
             # waits for it forever. Killed here so the storm is still measured; the test fails.
             failures.append(f"dozor-server did not exit within {SIGTERM_EXIT_S} s of SIGTERM with {AGENTS} "
