@@ -18,11 +18,13 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <deque>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -82,6 +84,13 @@ struct Options {
   int connections = 0;  // 0: one TCP connection per agent, like real agents
   std::string summary_json;
   bool enroll_only = false;
+  // Fault tests: streams that end are opened again and unacked reports resent with their seq.
+  bool reconnect = false;
+  bool report_on_reconnect = false;
+  int backoff_initial_ms = 1000;
+  int backoff_max_ms = 300000;
+  std::string agents_json;
+  std::string status_file;
 };
 
 // ---------------------------------------------------------------- latency histogram
@@ -158,8 +167,19 @@ struct Stats {
   std::atomic<uint64_t> duplicate{0};
   std::atomic<uint64_t> rejected{0};
   std::atomic<uint64_t> unexpected_acks{0};
-  std::atomic<uint64_t> abandoned{0};  // in flight when their stream ended
-  std::atomic<uint64_t> streams_started{0};
+  std::atomic<uint64_t> abandoned{0};  // unacked when their stream ended (no --reconnect)
+  std::atomic<uint64_t> generated{0};  // reports created (each with its own seq)
+  std::atomic<uint64_t> resent{0};     // sends of a report already sent in an earlier stream
+  // Unacked reports the next StreamAccepted said were committed (their acks were lost).
+  std::atomic<uint64_t> committed_on_accept{0};
+  // StreamAccepted said the server committed a seq this run never generated.
+  std::atomic<uint64_t> server_ahead{0};
+  std::atomic<uint64_t> streams_started{0};   // first streams of the agents
+  std::atomic<uint64_t> sessions_started{0};  // every stream, reconnects included
+  std::atomic<uint64_t> session_ends{0};      // streams that ended while the run went on
+  std::atomic<uint64_t> open_sessions{0};     // accepted and not ended yet
+  std::atomic<uint64_t> acked_sessions{0};    // open and got at least one ack
+  std::atomic<bool> stopping{false};          // final cancellation: no more reconnects
   std::atomic<uint64_t> streams_accepted{0};
   std::atomic<uint64_t> streams_failed{0};
   std::atomic<uint64_t> streams_settled{0};  // accepted or failed before acceptance
@@ -173,7 +193,7 @@ struct Stats {
 
   std::mutex done_mutex;
   std::condition_variable done_cv;
-  uint64_t streams_done = 0;
+  uint64_t streams_done = 0;  // sessions whose OnDone ran
 
   void NoteFailure(const std::string& what) {
     std::lock_guard lock(failures_mutex);
@@ -321,10 +341,10 @@ void FillHealthSample(const SampleShape& shape, uint64_t agent_index, Rng& rng,
 }
 
 void FillReport(const SampleShape& shape, uint64_t agent_index, uint64_t seq, Rng& rng,
-                AgentMessage* message) {
+                AgentMessage* message, int64_t collected_at_ms = 0) {
   auto* report = message->mutable_report();
   report->set_seq(seq);
-  report->set_collected_at_ms(WallMs());
+  report->set_collected_at_ms(collected_at_ms != 0 ? collected_at_ms : WallMs());
   report->set_agent_version(std::string("loadgen/") + kVersion);
   FillHealthSample(shape, agent_index, rng, report->mutable_health());
   auto* status = report->add_collectors();
@@ -339,67 +359,188 @@ struct RunConfig {
   Mode mode = Mode::kThroughput;
   int window = 32;
   SampleShape shape;
+  bool reconnect = false;
+  bool report_on_reconnect = false;
+  int backoff_initial_ms = 1000;
+  int backoff_max_ms = 300000;
 };
 
-// One agent's Connect stream. Reactions may run concurrently on gRPC threads, so the small state is
-// under mutex_; Start* calls are issued outside it. At most one write is outstanding: a new one
-// starts only from OnWriteDone, an ack, StreamAccepted or the cadence timer when none is.
-// A hold keeps OnDone from running while the timer thread may still start a write; it is released
-// once the read side ended and no write is being issued.
-class AgentStream : public grpc::ClientBidiReactor<AgentMessage, ServerMessage> {
- public:
-  AgentStream(uint64_t index, const Identity& identity, const RunConfig& config, Stats& stats)
-      : index_(index), config_(config), stats_(stats), rng_(index * 7919 + 17) {
-    context_.AddMetadata("authorization",
-                         "Dozor " + identity.agent_id + ":" + identity.agent_secret);
+class AgentStream;
+
+// A report generated and not acked yet. Kept across streams like the real agent's spool, so with
+// --reconnect a report whose stream died is sent again with the same seq and the same bytes.
+struct Unacked {
+  uint64_t seq = 0;
+  uint64_t sent_in_session = 0;  // session number of its last send; 0: not sent yet
+  int64_t sent_ns = 0;
+  std::shared_ptr<AgentMessage> message;
+};
+
+// One simulated agent across all its streams. Everything below `mutex` is guarded by it, including
+// the state of the current AgentStream (one lock per agent: the stream and the cadence timer
+// never race on two locks).
+struct AgentState {
+  AgentState(uint64_t agent_index, const Identity& agent_identity)
+      : index(agent_index), identity(agent_identity), rng(agent_index * 7919 + 17) {}
+
+  const uint64_t index;
+  const Identity& identity;
+
+  std::mutex mutex;
+  Rng rng;
+  bool seq_known = false;  // next_seq comes from the first StreamAccepted
+  bool dead = false;       // without --reconnect: its only stream ended
+  uint64_t next_seq = 1;
+  uint64_t first_seq = 0;  // first seq generated in this run; 0: none yet
+  // Cadence ticks before the first StreamAccepted (their wall times): numbered once the server
+  // says where to start, stamped with the time they were due, as a spool would hold them (the
+  // server refuses health samples collected less than 0.5 s apart).
+  std::deque<int64_t> due_unnumbered;
+  int64_t last_collected_ms = 0;  // of the newest report generated
+  std::deque<Unacked> unacked;    // in seq order
+  uint64_t generated = 0;
+  uint64_t stored = 0;
+  uint64_t duplicate = 0;
+  uint64_t rejected = 0;
+  uint64_t committed_on_accept = 0;
+  uint64_t unexpected_acks = 0;
+  uint64_t sessions = 0;
+  int backoff_attempt = 0;
+  std::unique_ptr<AgentStream> stream;  // the current one, if any
+
+  // Numbers the next report, or counts it as due until the server told us where to start.
+  void GenerateLocked(const RunConfig& config, Stats& stats, int64_t collected_at_ms = 0) {
+    if (!seq_known) {
+      due_unnumbered.push_back(WallMs());
+      return;
+    }
+    auto message = std::make_shared<AgentMessage>();
+    uint64_t seq = next_seq++;
+    FillReport(config.shape, index, seq, rng, message.get(), collected_at_ms);
+    last_collected_ms = message->report().collected_at_ms();
+    if (first_seq == 0) {
+      first_seq = seq;
+    }
+    unacked.push_back(Unacked{seq, 0, 0, std::move(message)});
+    ++generated;
+    stats.generated.fetch_add(1, std::memory_order_relaxed);
   }
 
-  void Start(AgentService::Stub* stub) {
-    stub->async()->Connect(&context_, this);
+  // Exponential backoff with jitter in [base/2, base], like the real agent's stream client.
+  int NextBackoffMsLocked(const RunConfig& config, bool session_was_healthy) {
+    if (session_was_healthy) {
+      backoff_attempt = 0;
+    }
+    int64_t base = config.backoff_initial_ms;
+    for (int i = 0; i < backoff_attempt && base < config.backoff_max_ms; ++i) {
+      base *= 2;
+    }
+    base = std::min<int64_t>(base, config.backoff_max_ms);
+    ++backoff_attempt;
+    int64_t half = base / 2;
+    return static_cast<int>(half +
+                            static_cast<int64_t>(rng.Next() % static_cast<uint64_t>(half + 1)));
+  }
+};
+
+// Streams that ended wait here a while before they are destroyed (off gRPC's threads, and never
+// inside their own OnDone); agents that need a new stream wait for their backoff to pass.
+struct Reconnects {
+  std::mutex mutex;
+  std::multimap<int64_t, size_t> due;  // not-before time (ns) -> agent index
+  std::deque<std::pair<int64_t, std::unique_ptr<AgentStream>>> ended;
+};
+
+// One Connect stream of an agent. Reactions may run concurrently on gRPC threads; the state is
+// under the agent's mutex and Start* calls are issued outside it. At most one write is
+// outstanding: a new one starts only from OnWriteDone, an ack, StreamAccepted or the cadence timer
+// when none is. A hold keeps OnDone from running while the timer thread may still start a write;
+// it is released once the read side ended and no write is being issued.
+class AgentStream : public grpc::ClientBidiReactor<AgentMessage, ServerMessage> {
+ public:
+  AgentStream(AgentState& agent, uint64_t session, std::shared_ptr<grpc::Channel> channel,
+              const RunConfig& config, Stats& stats, Reconnects& reconnects)
+      : agent_(agent),
+        session_(session),
+        channel_(std::move(channel)),
+        stub_(AgentService::NewStub(channel_)),
+        config_(config),
+        stats_(stats),
+        reconnects_(reconnects) {
+    context_.AddMetadata("authorization",
+                         "Dozor " + agent.identity.agent_id + ":" + agent.identity.agent_secret);
+  }
+
+  void Start() {
+    stub_->async()->Connect(&context_, this);
     AddHold();
     StartRead(&incoming_);
     StartCall();
-    started_.store(true);
   }
 
-  bool started() const { return started_.load(); }
-
-  // Cadence mode: one health report is due now.
-  void Tick() {
-    std::unique_ptr<AgentMessage> message;
-    {
-      std::lock_guard lock(mutex_);
-      if (read_closed_) {
-        return;
-      }
-      ++pending_;
-      message = NextWriteLocked();
+  // Cadence mode: the agent's report is due now (caller holds the agent's mutex); returns what
+  // to write, if a write may start.
+  std::shared_ptr<AgentMessage> NextWriteLocked() {
+    if (!accepted_ || writing_ || read_closed_ || write_failed_) {
+      return nullptr;
     }
-    Write(std::move(message));
+    if (config_.mode == Mode::kThroughput && !stats_.stop_sending.load(std::memory_order_relaxed) &&
+        InFlightLocked() < static_cast<size_t>(config_.window)) {
+      agent_.GenerateLocked(config_, stats_);
+    }
+    for (auto& report : agent_.unacked) {
+      if (report.sent_in_session == session_) {
+        continue;
+      }
+      if (report.sent_in_session != 0) {
+        stats_.resent.fetch_add(1, std::memory_order_relaxed);
+      }
+      report.sent_in_session = session_;
+      report.sent_ns = NowNs();
+      writing_ = true;
+      stats_.sent.fetch_add(1, std::memory_order_relaxed);
+      return report.message;
+    }
+    return nullptr;
+  }
+
+  // Only the thread that got `message` from NextWriteLocked may call this; writing_ keeps every
+  // other thread from starting a second write meanwhile. `message` stays alive in unacked (or
+  // here, if an ack removed it) until OnWriteDone.
+  void Write(std::shared_ptr<AgentMessage> message) {
+    if (!message) {
+      return;
+    }
+    AgentMessage* raw = message.get();
+    {
+      std::lock_guard lock(agent_.mutex);
+      current_write_ = std::move(message);
+    }
+    StartWrite(raw);
   }
 
   void Cancel() { context_.TryCancel(); }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      std::lock_guard lock(mutex_);
+      std::lock_guard lock(agent_.mutex);
       read_closed_ = true;
-      // These can no longer be acked; the drain at the end need not wait for them.
-      stats_.abandoned.fetch_add(in_flight_.size());
-      in_flight_.clear();
+      if (!config_.reconnect) {
+        // These can no longer be acked; the drain at the end need not wait for them.
+        agent_.dead = true;
+        stats_.abandoned.fetch_add(agent_.unacked.size());
+        agent_.unacked.clear();
+      }
       MaybeReleaseHoldLocked();
       return;
     }
-    std::unique_ptr<AgentMessage> message;
+    std::shared_ptr<AgentMessage> message;
     bool protocol_error = false;
     {
-      std::lock_guard lock(mutex_);
+      std::lock_guard lock(agent_.mutex);
       if (incoming_.has_accepted()) {
         if (!accepted_) {
-          accepted_ = true;
-          next_seq_ = incoming_.accepted().last_committed_seq() + 1;
-          stats_.streams_accepted.fetch_add(1);
-          stats_.streams_settled.fetch_add(1);
+          AcceptLocked(incoming_.accepted().last_committed_seq());
         }
       } else if (incoming_.has_ack()) {
         if (!accepted_) {
@@ -413,7 +554,7 @@ class AgentStream : public grpc::ClientBidiReactor<AgentMessage, ServerMessage> 
       }
     }
     if (protocol_error) {
-      stats_.NoteFailure("agent " + std::to_string(index_) + ": ack before StreamAccepted");
+      stats_.NoteFailure("agent " + std::to_string(agent_.index) + ": ack before StreamAccepted");
       context_.TryCancel();
       return;
     }
@@ -422,11 +563,12 @@ class AgentStream : public grpc::ClientBidiReactor<AgentMessage, ServerMessage> 
   }
 
   void OnWriteDone(bool ok) override {
-    std::unique_ptr<AgentMessage> message;
+    std::shared_ptr<AgentMessage> message;
+    std::shared_ptr<AgentMessage> written;  // released outside the lock
     {
-      std::lock_guard lock(mutex_);
+      std::lock_guard lock(agent_.mutex);
       writing_ = false;
-      current_write_.reset();
+      written = std::move(current_write_);
       if (!ok) {
         write_failed_ = true;  // the read side will end with the stream's status
         MaybeReleaseHoldLocked();
@@ -441,99 +583,127 @@ class AgentStream : public grpc::ClientBidiReactor<AgentMessage, ServerMessage> 
   }
 
   void OnDone(const grpc::Status& status) override {
-    bool failed = false;
+    Stats& stats = stats_;  // `this` may be destroyed by another thread once it is handed over
+    const bool stopping = stats.stopping.load();
+    std::unique_ptr<AgentStream> self;
+    int delay_ms = 0;
     {
-      std::lock_guard lock(mutex_);
-      failed = !cancelled_by_us_.load();
-      if (!accepted_) {
+      std::lock_guard lock(agent_.mutex);
+      if (session_ == 1 && !accepted_) {
         stats_.streams_settled.fetch_add(1);
       }
+      if (accepted_) {
+        stats_.open_sessions.fetch_sub(1);
+      }
+      if (acks_ > 0) {
+        stats_.acked_sessions.fetch_sub(1);
+      }
+      if (!stopping) {
+        if (config_.reconnect) {
+          stats_.session_ends.fetch_add(1);
+          delay_ms = agent_.NextBackoffMsLocked(config_, acks_ > 0);
+        } else {
+          stats_.streams_failed.fetch_add(1);
+          stats_.NoteFailure("agent " + std::to_string(agent_.index) + ": " +
+                             dozor::DescribeGrpcStatus(status));
+        }
+      }
+      if (agent_.stream.get() == this) {
+        self = std::move(agent_.stream);
+      }
     }
-    if (failed) {
-      stats_.streams_failed.fetch_add(1);
-      stats_.NoteFailure("agent " + std::to_string(index_) + ": " +
-                         dozor::DescribeGrpcStatus(status));
+    {
+      // From here on nothing of this object is touched: another thread destroys it later.
+      std::lock_guard lock(reconnects_.mutex);
+      int64_t now = NowNs();
+      if (!stopping && config_.reconnect) {
+        reconnects_.due.emplace(now + static_cast<int64_t>(delay_ms) * 1'000'000, agent_.index);
+      }
+      if (self) {
+        reconnects_.ended.emplace_back(now, std::move(self));
+      }
     }
-    std::lock_guard lock(stats_.done_mutex);
-    ++stats_.streams_done;
-    stats_.done_cv.notify_all();
-  }
-
-  void MarkCancelledByUs() { cancelled_by_us_.store(true); }
-
-  uint64_t Pending() {
-    std::lock_guard lock(mutex_);
-    return pending_;
+    std::lock_guard lock(stats.done_mutex);
+    ++stats.streams_done;
+    stats.done_cv.notify_all();
   }
 
  private:
-  struct Sent {
-    uint64_t seq;
-    int64_t sent_ns;
-  };
-
-  // Decides whether a write starts now; if so assigns its seq and returns the message to send.
-  std::unique_ptr<AgentMessage> NextWriteLocked() {
-    if (!accepted_ || writing_ || read_closed_ || write_failed_) {
-      return nullptr;
+  size_t InFlightLocked() const {
+    size_t count = 0;
+    for (const auto& report : agent_.unacked) {
+      count += report.sent_in_session == session_ ? 1 : 0;
     }
-    if (config_.mode == Mode::kThroughput) {
-      if (stats_.stop_sending.load(std::memory_order_relaxed) ||
-          in_flight_.size() >= static_cast<size_t>(config_.window)) {
-        return nullptr;
-      }
-    } else {
-      if (pending_ == 0) {
-        return nullptr;
-      }
-      --pending_;
-    }
-    auto message = std::make_unique<AgentMessage>();
-    uint64_t seq = next_seq_++;
-    FillReport(config_.shape, index_, seq, rng_, message.get());
-    in_flight_.push_back(Sent{seq, NowNs()});
-    writing_ = true;
-    stats_.sent.fetch_add(1, std::memory_order_relaxed);
-    return message;
+    return count;
   }
 
-  // Only the thread that got `message` from NextWriteLocked may call this; writing_ keeps every
-  // other thread from starting a second write meanwhile.
-  void Write(std::unique_ptr<AgentMessage> message) {
-    if (!message) {
+  void AcceptLocked(uint64_t last_committed_seq) {
+    accepted_ = true;
+    stats_.open_sessions.fetch_add(1);
+    if (session_ == 1) {
+      stats_.streams_accepted.fetch_add(1);
+      stats_.streams_settled.fetch_add(1);
+    }
+    if (!agent_.seq_known) {
+      agent_.seq_known = true;
+      agent_.next_seq = last_committed_seq + 1;
+      for (int64_t due_ms : std::exchange(agent_.due_unnumbered, {})) {
+        agent_.GenerateLocked(config_, stats_, due_ms);
+      }
       return;
     }
-    AgentMessage* raw = message.get();
-    {
-      std::lock_guard lock(mutex_);
-      current_write_ = std::move(message);
+    // The server committed these, but their acks were lost with the previous stream.
+    while (!agent_.unacked.empty() && agent_.unacked.front().seq <= last_committed_seq) {
+      agent_.unacked.pop_front();
+      ++agent_.committed_on_accept;
+      stats_.committed_on_accept.fetch_add(1);
     }
-    StartWrite(raw);
+    if (agent_.next_seq <= last_committed_seq) {
+      stats_.server_ahead.fetch_add(1);
+      stats_.NoteFailure("agent " + std::to_string(agent_.index) + ": server says seq " +
+                         std::to_string(last_committed_seq) + " is committed, only " +
+                         std::to_string(agent_.next_seq - 1) + " were generated");
+      agent_.next_seq = last_committed_seq + 1;
+    }
+    // Not within a second of the previous one: no real agent samples faster (and the server
+    // refuses samples under 0.5 s apart).
+    if (config_.report_on_reconnect && config_.mode == Mode::kCadence && agent_.unacked.empty() &&
+        !stats_.stop_sending.load() && WallMs() - agent_.last_collected_ms >= 1000) {
+      agent_.GenerateLocked(config_, stats_);  // the health tick that fell into the outage
+    }
   }
 
   void HandleAckLocked(const dozor::v1::Ack& ack) {
     int64_t now = NowNs();
-    auto it = in_flight_.begin();
-    while (it != in_flight_.end() && it->seq != ack.seq()) {
+    auto it = agent_.unacked.begin();
+    while (it != agent_.unacked.end() &&
+           (it->seq != ack.seq() || it->sent_in_session != session_)) {
       ++it;
     }
-    if (it == in_flight_.end()) {
+    if (it == agent_.unacked.end()) {
+      ++agent_.unexpected_acks;
       stats_.unexpected_acks.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     if (stats_.recording.load(std::memory_order_relaxed)) {
       stats_.latency.Record((now - it->sent_ns) / 1000);
     }
-    in_flight_.erase(it);
+    agent_.unacked.erase(it);
+    if (acks_++ == 0) {
+      stats_.acked_sessions.fetch_add(1);
+    }
     stats_.acked.fetch_add(1, std::memory_order_relaxed);
     switch (ack.outcome()) {
       case dozor::v1::Ack::STORED:
+        ++agent_.stored;
         stats_.stored.fetch_add(1, std::memory_order_relaxed);
         break;
       case dozor::v1::Ack::DUPLICATE:
+        ++agent_.duplicate;
         stats_.duplicate.fetch_add(1, std::memory_order_relaxed);
         break;
       default: {
+        ++agent_.rejected;
         if (stats_.rejected.fetch_add(1) == 0) {
           std::lock_guard lock(stats_.failures_mutex);
           stats_.first_rejection = "seq " + std::to_string(ack.seq()) + ": " + ack.reason();
@@ -550,25 +720,24 @@ class AgentStream : public grpc::ClientBidiReactor<AgentMessage, ServerMessage> 
     }
   }
 
-  uint64_t index_;
+  AgentState& agent_;
+  const uint64_t session_;  // 1 for the agent's first stream
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<AgentService::Stub> stub_;
   const RunConfig& config_;
   Stats& stats_;
+  Reconnects& reconnects_;
   grpc::ClientContext context_;
   ServerMessage incoming_;
-  std::atomic<bool> cancelled_by_us_{false};
-  std::atomic<bool> started_{false};
 
-  std::mutex mutex_;
-  Rng rng_;
+  // Guarded by agent_.mutex.
   bool accepted_ = false;
   bool read_closed_ = false;
   bool write_failed_ = false;
   bool hold_released_ = false;
   bool writing_ = false;  // a write is outstanding (or about to be started)
-  std::unique_ptr<AgentMessage> current_write_;
-  uint64_t next_seq_ = 1;
-  uint64_t pending_ = 0;  // cadence: reports due but not yet written
-  std::deque<Sent> in_flight_;
+  uint64_t acks_ = 0;     // in this stream: evidence that it works
+  std::shared_ptr<AgentMessage> current_write_;
 };
 
 // ---------------------------------------------------------------- channels and enrolment
@@ -586,10 +755,13 @@ Result<std::shared_ptr<grpc::ChannelCredentials>> MakeCredentials(const Options&
 
 std::shared_ptr<grpc::Channel> MakeChannel(const Options& options,
                                            const std::shared_ptr<grpc::ChannelCredentials>& creds,
-                                           int channel_index) {
+                                           int channel_index, int session = 0) {
   grpc::ChannelArguments args;
-  // A distinct argument gives each channel its own subchannel, i.e. its own TCP connection.
+  // A distinct argument gives each channel its own subchannel, i.e. its own TCP connection. A
+  // reconnecting agent gets a fresh one per stream, as the real agent does, so gRPC's own
+  // subchannel backoff does not add to ours.
   args.SetInt("dozor.loadgen.channel", channel_index);
+  args.SetInt("dozor.loadgen.session", session);
   if (!options.server_name.empty()) {
     args.SetSslTargetNameOverride(options.server_name);
   }
@@ -730,6 +902,37 @@ struct Summary {
 
 double Seconds(int64_t ns) { return static_cast<double>(ns) / 1e9; }
 
+// SIGTERM / SIGINT end the load phase early; the drain and the summary still run.
+std::atomic<bool> g_stop_requested{false};
+
+extern "C" void RequestStop(int /*signal*/) { g_stop_requested.store(true); }
+
+void WriteAgentsJson(const std::string& path, std::vector<std::unique_ptr<AgentState>>& agents) {
+  std::string text;
+  for (auto& agent : agents) {
+    std::lock_guard lock(agent->mutex);
+    nlohmann::json json{{"index", agent->index},
+                        {"agent_id", agent->identity.agent_id},
+                        {"first_seq", agent->first_seq},
+                        {"last_seq", agent->seq_known ? agent->next_seq - 1 : 0},
+                        {"generated", agent->generated},
+                        {"stored", agent->stored},
+                        {"duplicate", agent->duplicate},
+                        {"rejected", agent->rejected},
+                        {"committed_on_accept", agent->committed_on_accept},
+                        {"unacked", agent->unacked.size()},
+                        {"due_unnumbered", agent->due_unnumbered.size()},
+                        {"unexpected_acks", agent->unexpected_acks},
+                        {"sessions", agent->sessions}};
+    text += json.dump();
+    text += '\n';
+  }
+  auto written = WriteFileAtomic(path, text, 0644);
+  if (!written.ok()) {
+    std::cerr << "dozor-loadgen: " << written.error().message << "\n";
+  }
+}
+
 int Run(const Options& options) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   auto creds = MakeCredentials(options);
@@ -764,6 +967,10 @@ int Run(const Options& options) {
   config.mode = options.mode;
   config.window = options.window;
   config.shape = ShapeForValues(options.values);
+  config.reconnect = options.reconnect;
+  config.report_on_reconnect = options.report_on_reconnect;
+  config.backoff_initial_ms = options.backoff_initial_ms;
+  config.backoff_max_ms = std::max(options.backoff_max_ms, options.backoff_initial_ms);
   AgentMessage example;
   Rng example_rng(1);
   FillReport(config.shape, 0, 1, example_rng, &example);
@@ -771,38 +978,122 @@ int Run(const Options& options) {
 
   size_t channel_count =
       options.connections > 0 ? std::min(static_cast<size_t>(options.connections), agents) : agents;
-  std::vector<std::shared_ptr<grpc::Channel>> channels;
-  std::vector<std::unique_ptr<AgentService::Stub>> stubs;
-  channels.reserve(channel_count);
-  for (size_t i = 0; i < channel_count; ++i) {
-    channels.push_back(MakeChannel(options, *creds, static_cast<int>(i)));
-    stubs.push_back(AgentService::NewStub(channels.back()));
+  std::vector<std::shared_ptr<grpc::Channel>> shared_channels;
+  if (options.connections > 0) {
+    for (size_t i = 0; i < channel_count; ++i) {
+      shared_channels.push_back(MakeChannel(options, *creds, static_cast<int>(i)));
+    }
   }
 
   Stats stats;
-  std::vector<std::unique_ptr<AgentStream>> streams;
-  streams.reserve(agents);
+  Reconnects reconnects;
+  std::vector<std::unique_ptr<AgentState>> states;
+  states.reserve(agents);
   for (size_t i = 0; i < agents; ++i) {
-    streams.push_back(std::make_unique<AgentStream>(i, (*identities)[i], config, stats));
+    states.push_back(std::make_unique<AgentState>(i, (*identities)[i]));
   }
 
+  // Opens the agent's next stream (its first, or a reconnect after its backoff).
+  auto open_session = [&](size_t index) {
+    AgentState& agent = *states[index];
+    AgentStream* stream = nullptr;
+    {
+      std::lock_guard lock(agent.mutex);
+      if (agent.stream) {
+        return;  // still has one
+      }
+      uint64_t session = ++agent.sessions;
+      auto channel = shared_channels.empty() ? MakeChannel(options, *creds, static_cast<int>(index),
+                                                           static_cast<int>(session))
+                                             : shared_channels[index % channel_count];
+      agent.stream =
+          std::make_unique<AgentStream>(agent, session, channel, config, stats, reconnects);
+      stream = agent.stream.get();
+    }
+    stats.sessions_started.fetch_add(1);
+    stream->Start();
+  };
+
+  std::signal(SIGTERM, RequestStop);
+  std::signal(SIGINT, RequestStop);
   const int64_t start_ns = NowNs();
-  const int64_t end_ns = start_ns + static_cast<int64_t>(options.duration_seconds * 1e9);
+  const int64_t end_ns = options.duration_seconds > 0
+                             ? start_ns + static_cast<int64_t>(options.duration_seconds * 1e9)
+                             : INT64_MAX;
   std::atomic<bool> stop_connecting{false};
   std::thread connector([&] {
-    // Paced in 10 ms slices so a large fleet does not arrive as one thundering herd.
+    // Paced in 10 ms slices so a large fleet does not arrive as one thundering herd; reconnects
+    // share the same rate.
     const double per_ns = options.connect_rate / 1e9;
     size_t opened = 0;
-    while (opened < agents && !stop_connecting.load()) {
-      auto allowed = static_cast<size_t>(static_cast<double>(NowNs() - start_ns) * per_ns) + 1;
+    double reconnect_budget = 0;
+    int64_t last_ns = NowNs();
+    while (!stop_connecting.load()) {
+      int64_t now = NowNs();
+      auto allowed = static_cast<size_t>(static_cast<double>(now - start_ns) * per_ns) + 1;
       while (opened < std::min(allowed, agents)) {
-        streams[opened]->Start(stubs[opened % channel_count].get());
+        open_session(opened);
         stats.streams_started.fetch_add(1);
         ++opened;
+      }
+      reconnect_budget = std::min(reconnect_budget + static_cast<double>(now - last_ns) * per_ns,
+                                  std::max(1.0, options.connect_rate / 50));
+      last_ns = now;
+      std::vector<size_t> due;
+      std::deque<std::pair<int64_t, std::unique_ptr<AgentStream>>> expired;
+      {
+        std::lock_guard lock(reconnects.mutex);
+        while (!reconnects.due.empty() && reconnects.due.begin()->first <= now &&
+               reconnect_budget >= 1) {
+          due.push_back(reconnects.due.begin()->second);
+          reconnects.due.erase(reconnects.due.begin());
+          reconnect_budget -= 1;
+        }
+        // OnDone returned long ago: nothing references these any more.
+        while (!reconnects.ended.empty() && reconnects.ended.front().first < now - 2'000'000'000) {
+          expired.push_back(std::move(reconnects.ended.front()));
+          reconnects.ended.pop_front();
+        }
+      }
+      expired.clear();
+      for (size_t index : due) {
+        open_session(index);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   });
+
+  auto unresolved = [&] {
+    return stats.generated.load() -
+           std::min(stats.generated.load(),
+                    stats.acked.load() + stats.abandoned.load() + stats.committed_on_accept.load());
+  };
+  const char* phase = "running";
+  auto write_status = [&] {
+    if (options.status_file.empty()) {
+      return;
+    }
+    nlohmann::json json{{"elapsed_seconds", Seconds(NowNs() - start_ns)},
+                        {"phase", phase},
+                        {"agents", agents},
+                        {"streams_accepted", stats.streams_accepted.load()},
+                        {"open_sessions", stats.open_sessions.load()},
+                        {"acked_sessions", stats.acked_sessions.load()},
+                        {"sessions_started", stats.sessions_started.load()},
+                        {"session_ends", stats.session_ends.load()},
+                        {"generated", stats.generated.load()},
+                        {"sent", stats.sent.load()},
+                        {"acked", stats.acked.load()},
+                        {"stored", stats.stored.load()},
+                        {"duplicate", stats.duplicate.load()},
+                        {"rejected", stats.rejected.load()},
+                        {"committed_on_accept", stats.committed_on_accept.load()},
+                        {"unacked", unresolved()}};
+    auto written = WriteFileAtomic(options.status_file, json.dump() + "\n", 0644);
+    if (!written.ok()) {
+      std::cerr << "dozor-loadgen: " << written.error().message << "\n";
+    }
+  };
 
   const double interval_ns = options.interval_seconds * 1e9;
   uint64_t ticks = 0;  // cadence: tick k goes to agent k % N at start + k * interval / N
@@ -811,16 +1102,42 @@ int Run(const Options& options) {
   int64_t measure_start_ns = 0;
   uint64_t acked_at_measure_start = 0;
   int64_t next_progress_ns = start_ns + 5'000'000'000LL;
+  int64_t next_status_ns = start_ns;
   uint64_t acked_at_last_progress = 0;
+  auto progress = [&](int64_t now) {
+    if (now >= next_status_ns) {
+      write_status();
+      next_status_ns = now + 1'000'000'000LL;
+    }
+    if (now < next_progress_ns) {
+      return;
+    }
+    uint64_t acked = stats.acked.load();
+    std::fprintf(
+        stderr,
+        "[%5.1fs] streams accepted %llu open %llu ended %llu, acked %llu (%.0f/s last 5 s), "
+        "unacked %llu\n",
+        Seconds(now - start_ns), static_cast<unsigned long long>(stats.streams_accepted.load()),
+        static_cast<unsigned long long>(stats.open_sessions.load()),
+        static_cast<unsigned long long>(stats.session_ends.load() + stats.streams_failed.load()),
+        static_cast<unsigned long long>(acked),
+        static_cast<double>(acked - acked_at_last_progress) / 5.0,
+        static_cast<unsigned long long>(unresolved()));
+    acked_at_last_progress = acked;
+    next_progress_ns += 5'000'000'000LL;
+  };
   while (true) {
     int64_t now = NowNs();
-    if (now >= end_ns) {
+    if (now >= end_ns || g_stop_requested.load()) {
       break;
     }
     if (connected_ns == 0 && stats.streams_settled.load() >= agents) {
       connected_ns = now;
-      double warmup = options.warmup_seconds >= 0 ? options.warmup_seconds
-                                                  : std::min(5.0, 0.2 * options.duration_seconds);
+      double warmup =
+          options.warmup_seconds >= 0
+              ? options.warmup_seconds
+              : std::min(5.0,
+                         0.2 * (options.duration_seconds > 0 ? options.duration_seconds : 25.0));
       measure_start_ns = now + static_cast<int64_t>(warmup * 1e9);
     }
     if (measure_start_ns != 0 && now >= measure_start_ns && !stats.recording.load()) {
@@ -835,34 +1152,37 @@ int Run(const Options& options) {
         if (due > now) {
           break;
         }
-        AgentStream& stream = *streams[ticks % agents];
-        if (stream.started()) {
-          stream.Tick();
+        AgentState& agent = *states[ticks % agents];
+        AgentStream* stream = nullptr;
+        std::shared_ptr<AgentMessage> message;
+        {
+          std::lock_guard lock(agent.mutex);
+          // Without --reconnect an agent whose stream has not started or has ended sends nothing.
+          if ((agent.sessions > 0 || config.reconnect) && !agent.dead) {
+            // A report sent at once on reconnect takes the place of a tick due within a second.
+            const bool just_reported =
+                config.report_on_reconnect && WallMs() - agent.last_collected_ms < 1000;
+            if (!just_reported) {
+              agent.GenerateLocked(config, stats);
+            }
+            if (agent.stream) {
+              stream = agent.stream.get();
+              message = stream->NextWriteLocked();
+            }
+          }
+        }
+        if (message) {
+          stream->Write(std::move(message));
         }
         ++ticks;
       }
     }
-    if (now >= next_progress_ns) {
-      uint64_t acked = stats.acked.load();
-      std::fprintf(stderr,
-                   "[%5.1fs] streams accepted %llu failed %llu, acked %llu (%.0f/s last 5 s), "
-                   "in flight %llu\n",
-                   Seconds(now - start_ns),
-                   static_cast<unsigned long long>(stats.streams_accepted.load()),
-                   static_cast<unsigned long long>(stats.streams_failed.load()),
-                   static_cast<unsigned long long>(acked),
-                   static_cast<double>(acked - acked_at_last_progress) / 5.0,
-                   static_cast<unsigned long long>(stats.sent.load() - acked));
-      acked_at_last_progress = acked;
-      next_progress_ns += 5'000'000'000LL;
-    }
+    progress(now);
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 
   // Stop generating, then measure the window before the drain adds its tail of acks.
   stats.stop_sending.store(true);
-  stop_connecting.store(true);
-  connector.join();
   int64_t measure_end_ns = NowNs();
   summary.elapsed_seconds = Seconds(measure_end_ns - start_ns);
   uint64_t acked_at_end = stats.acked.load();
@@ -881,27 +1201,46 @@ int Run(const Options& options) {
     stats.recording.store(true);  // at least the drain's latencies
   }
 
-  // Drain: give outstanding reports time to be acked.
+  // Drain: give outstanding reports time to be acked (with --reconnect, streams keep reopening).
+  phase = "draining";
   int64_t drain_end = NowNs() + static_cast<int64_t>(options.drain_seconds * 1e9);
-  while (NowNs() < drain_end && stats.sent.load() > stats.acked.load() + stats.abandoned.load()) {
+  while (NowNs() < drain_end && unresolved() > 0) {
+    progress(NowNs());
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  uint64_t started = stats.streams_started.load();
-  for (auto& stream : streams) {
-    stream->MarkCancelledByUs();
-  }
-  for (auto& stream : streams) {
-    if (stream->started()) {
-      summary.never_sent += stream->Pending();
-      stream->Cancel();
+  // No reconnects from here on; streams are only destroyed by the connector, stopped first.
+  stats.stopping.store(true);
+  stop_connecting.store(true);
+  connector.join();
+  std::vector<AgentStream*> open_streams;
+  uint64_t due_unnumbered = 0;
+  for (auto& agent : states) {
+    std::lock_guard lock(agent->mutex);
+    due_unnumbered += agent->due_unnumbered.size();
+    if (agent->stream) {
+      open_streams.push_back(agent->stream.get());
     }
+  }
+  for (AgentStream* stream : open_streams) {
+    stream->Cancel();
   }
   {
     std::unique_lock lock(stats.done_mutex);
-    summary.all_done = stats.done_cv.wait_for(lock, std::chrono::seconds(15),
-                                              [&] { return stats.streams_done >= started; });
+    summary.all_done = stats.done_cv.wait_for(lock, std::chrono::seconds(15), [&] {
+      return stats.streams_done >= stats.sessions_started.load();
+    });
   }
-  summary.not_acked = stats.sent.load() - stats.acked.load();
+  // With --reconnect: never acked nor found committed (lost). Without: every report sent whose ack
+  // did not come, also those abandoned with their stream.
+  summary.not_acked = config.reconnect ? unresolved()
+                                       : stats.generated.load() -
+                                             std::min(stats.generated.load(), stats.acked.load());
+  summary.never_sent = due_unnumbered;
+  phase = "done";
+  write_status();
+  if (!options.agents_json.empty()) {
+    WriteAgentsJson(options.agents_json, states);
+  }
 
   // ---------------------------------------------------------------- summary
   auto ms = [](uint64_t micros) { return static_cast<double>(micros) / 1000.0; };
@@ -926,7 +1265,7 @@ int Run(const Options& options) {
       report_bytes, config.shape.MetricValues(), config.shape.filesystems, config.shape.disks,
       config.shape.nics, config.shape.top_cpu, config.shape.top_memory);
   std::printf("agents             %zu: streams started %llu, accepted %llu, failed %llu\n", agents,
-              static_cast<unsigned long long>(started),
+              static_cast<unsigned long long>(stats.streams_started.load()),
               static_cast<unsigned long long>(stats.streams_accepted.load()),
               static_cast<unsigned long long>(stats.streams_failed.load()));
   if (summary.connect_seconds >= 0) {
@@ -951,6 +1290,20 @@ int Run(const Options& options) {
   std::printf("not acked at end   %llu (plus %llu due but never sent)\n",
               static_cast<unsigned long long>(summary.not_acked),
               static_cast<unsigned long long>(summary.never_sent));
+  if (config.reconnect) {
+    std::printf(
+        "reconnect          %llu streams opened, %llu ended during the run; generated %llu, "
+        "resent %llu, committed with the ack lost %llu\n",
+        static_cast<unsigned long long>(stats.sessions_started.load()),
+        static_cast<unsigned long long>(stats.session_ends.load()),
+        static_cast<unsigned long long>(stats.generated.load()),
+        static_cast<unsigned long long>(stats.resent.load()),
+        static_cast<unsigned long long>(stats.committed_on_accept.load()));
+  }
+  if (stats.server_ahead.load() > 0) {
+    std::printf("server ahead       %llu streams accepted with a committed seq never generated\n",
+                static_cast<unsigned long long>(stats.server_ahead.load()));
+  }
   if (stats.unexpected_acks.load() > 0) {
     std::printf("unexpected acks    %llu\n",
                 static_cast<unsigned long long>(stats.unexpected_acks.load()));
@@ -1001,6 +1354,14 @@ int Run(const Options& options) {
           {"max", ms(latency.MaxMicros())}}},
         {"not_acked", summary.not_acked},
         {"streams_failed", stats.streams_failed.load()},
+        {"generated", stats.generated.load()},
+        {"resent", stats.resent.load()},
+        {"sessions_started", stats.sessions_started.load()},
+        {"session_ends", stats.session_ends.load()},
+        {"committed_on_accept", stats.committed_on_accept.load()},
+        {"unexpected_acks", stats.unexpected_acks.load()},
+        {"server_ahead", stats.server_ahead.load()},
+        {"never_sent", summary.never_sent},
     };
     auto written = WriteFileAtomic(options.summary_json, json.dump(2) + "\n", 0644);
     if (!written.ok()) {
@@ -1010,12 +1371,20 @@ int Run(const Options& options) {
 
   bool ok = stats.streams_failed.load() == 0 && stats.rejected.load() == 0 &&
             stats.streams_accepted.load() > 0;
+  if (config.reconnect) {
+    // Every report generated was acked (or found committed on reconnect): none lost.
+    ok = ok && summary.not_acked == 0 && summary.never_sent == 0 &&
+         stats.server_ahead.load() == 0 && stats.unexpected_acks.load() == 0;
+  }
   std::fflush(stdout);
   if (!summary.all_done) {
     // Reactors still referenced by gRPC must not be destroyed: leave without destructors.
     std::_Exit(ok ? 0 : 1);
   }
-  streams.clear();
+  for (auto& agent : states) {
+    agent->stream.reset();
+  }
+  reconnects.ended.clear();
   return ok ? 0 : 1;
 }
 
@@ -1045,8 +1414,10 @@ int main(int argc, char** argv) {
   app.add_option("--interval-seconds", options.interval_seconds,
                  "Cadence mode: seconds between one agent's reports")
       ->check(CLI::Range(0.001, 86400.0));
-  app.add_option("--duration", options.duration_seconds, "Seconds of load, then stop")
-      ->check(CLI::Range(0.1, 86400.0));
+  app.add_option("--duration", options.duration_seconds,
+                 "Seconds of load, then stop (0: until SIGTERM or SIGINT, which also end a timed "
+                 "run early)")
+      ->check(CLI::Range(0.0, 31536000.0));
   app.add_option("--warmup-seconds", options.warmup_seconds,
                  "Seconds after all streams are accepted before measuring (default: 20 % of "
                  "--duration, at most 5)");
@@ -1063,6 +1434,22 @@ int main(int argc, char** argv) {
   app.add_flag("--enroll-only", options.enroll_only,
                "Enroll missing identities into --identities and exit (no streams)");
   app.add_option("--summary-json", options.summary_json, "Also write the summary as JSON here");
+  app.add_flag("--reconnect", options.reconnect,
+               "A stream that ends is opened again after a backoff (like the agent's) and its "
+               "unacked reports are sent again with their seq; exit 1 if any report is left "
+               "unacked at the end");
+  app.add_flag("--report-on-reconnect", options.report_on_reconnect,
+               "Cadence mode: a reconnected agent with nothing unacked sends one report at once");
+  app.add_option("--backoff-initial-ms", options.backoff_initial_ms,
+                 "Reconnect backoff: first delay (jittered to 50-100 %), doubling")
+      ->check(CLI::Range(1, 3600000));
+  app.add_option("--backoff-max-ms", options.backoff_max_ms, "Reconnect backoff: largest delay")
+      ->check(CLI::Range(1, 3600000));
+  app.add_option("--agents-json", options.agents_json,
+                 "At the end write one JSON line per agent: agent_id, first/last seq generated, "
+                 "acks by outcome, unacked");
+  app.add_option("--status-file", options.status_file,
+                 "Rewrite this JSON file every second: open and acked streams, counts");
   app.set_version_flag("--version", dozor::kVersion);
   CLI11_PARSE(app, argc, argv);
   options.mode = mode == "cadence" ? dozor::bench::Mode::kCadence : dozor::bench::Mode::kThroughput;
