@@ -450,6 +450,10 @@ int64_t IngestService::StreamAuthBlockedForMs(const std::string& source,
 void IngestService::StreamAuthFailed(const std::string& source, const std::string& agent_id,
                                      const std::string& reason) {
   const int64_t now_ms = clock_.NowMs();
+  // One line per refused attempt: bounded by the throttle (a blocked caller is refused before
+  // its credentials are checked, and those refusals are only summed by the audit).
+  spdlog::warn("refused agent stream from {} (agent {}): {}", source, EscapeControlText(agent_id),
+               reason);
   Audit(SecurityEventKind::kAgentAuthFailed, source, agent_id, reason);
   if (stream_source_throttle_.RecordFailure(source, now_ms)) {
     Audit(SecurityEventKind::kThrottled, source, agent_id,

@@ -94,6 +94,9 @@ def body(workdir, procs):
     # The log is not flooded either: one line per kind and address, then a summary.
     lines = [l for l in open(server.log_path, errors="replace") if "security:" in l]
     check(len(lines) <= 30, f"{len(lines)} security log lines for ~400 refusals")
+    # Each wrong secret that was checked is logged (at most the throttle's 20), the rest are not.
+    refused = [l for l in open(server.log_path, errors="replace") if "refused agent stream" in l]
+    check(len(refused) <= 25, f"{len(refused)} 'refused agent stream' lines for 200 wrong secrets")
 
 
 if __name__ == "__main__":

@@ -416,7 +416,13 @@ struct AgentState {
     }
     auto message = std::make_shared<AgentMessage>();
     uint64_t seq = next_seq++;
-    FillReport(config.shape, index, seq, rng, message.get(), collected_at_ms);
+    // Like a real agent (whose floor is 1 s), two samples are never stamped less than a second
+    // apart: the server refuses samples closer than 0.5 s. In throughput mode the simulated clock
+    // therefore runs ahead of the wall clock (by ~1 h for 20 s at 185 reports/s per agent, within
+    // the server's 24 h skew allowance).
+    int64_t at = collected_at_ms != 0 ? collected_at_ms : WallMs();
+    if (last_collected_ms != 0 && at < last_collected_ms + 1000) at = last_collected_ms + 1000;
+    FillReport(config.shape, index, seq, rng, message.get(), at);
     last_collected_ms = message->report().collected_at_ms();
     if (first_seq == 0) {
       first_seq = seq;
