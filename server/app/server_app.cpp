@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/import_key_file.hpp"
 #include "app/rule_evaluator.hpp"
 #include "dozor/common/crypto.hpp"
 #include "dozor/common/files.hpp"
@@ -97,6 +98,15 @@ Status ServerApp::Start() {
     }
   }
   DOZOR_RETURN_IF_ERROR(EnsureDirectory(config_.state_dir, 0700));
+  auto import_key = LoadOrCreateImportKeyFile(config_.ImportKeyPath());
+  if (!import_key.ok()) {
+    return import_key.error().Wrap("import key");
+  }
+  if (import_key->created) {
+    spdlog::info("created the import wrapping key {} (mode 0600); keep it out of database backups",
+                 config_.ImportKeyPath().string());
+  }
+  import_keys_ = std::make_unique<ImportKeyWrapper>(std::move(import_key->wrapper));
 
   SqliteStoreOptions store_options;
   store_options.path = config_.DatabasePath().string();
@@ -209,6 +219,7 @@ Status ServerApp::Start() {
                                          : config_.grpc_public_address;
   http_options.rules = &evaluator_->pack();
   http_options.install = std::move(install_settings);
+  http_options.import_keys = import_keys_.get();
   http_options.evaluate_now = [evaluator = evaluator_.get()](int64_t org_id) {
     return evaluator->EvaluateOrganizationNow(org_id);
   };

@@ -23,6 +23,7 @@ class ReportWriter;
 class SecurityAudit;
 class IngestService;
 class RuleEvaluator;
+class ImportKeyWrapper;
 namespace http {
 class HttpServer;
 }
@@ -46,6 +47,7 @@ class ServerApp {
 
   ServerConfig config_;
   const Clock& clock_ = SystemClock::Instance();
+  std::unique_ptr<ImportKeyWrapper> import_keys_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<RuleEvaluator> evaluator_;
   std::unique_ptr<ReportWriter> writer_;

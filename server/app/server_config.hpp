@@ -53,6 +53,10 @@ struct ServerConfig {
     return database.empty() ? state_dir / "dozor.db" : database;
   }
   [[nodiscard]] std::filesystem::path AdminTokenPath() const { return state_dir / "admin.token"; }
+  // The import wrapping key (app/import_key_file.hpp): beside the database, never inside it.
+  [[nodiscard]] std::filesystem::path ImportKeyPath() const {
+    return state_dir / "import-wrap.key";
+  }
 };
 
 // Parses the TOML file over the defaults; errors name file:line:column and the key.

@@ -1,5 +1,6 @@
 // /api/v1/orgs/{org}/tokens and /api/v1/tokens: enrollment tokens that agents trade for an
-// identity. The plaintext is returned once at creation; only its hash is stored.
+// identity. The plaintext is returned once at creation; only its hash is stored, and the key that
+// verifies one-shot files made with it, wrapped (store/import_store.hpp).
 #include "dozor/common/crypto.hpp"
 #include "http/auth.hpp"
 #include "http/handlers.hpp"
@@ -72,6 +73,16 @@ ApiResponse CreateToken(ApiContext& context, const ApiRequest& request) {
   auto created = context.store.Agents().CreateEnrollmentToken(token);
   if (!created.ok()) {
     return ErrorResponse(created.error());
+  }
+  // The only moment the server holds the plaintext: keep the token's import key (wrapped) now.
+  if (context.import_keys != nullptr) {
+    if (auto saved = SaveImportKeyForNewToken(context.store.Imports(), *context.import_keys,
+                                              {org->id, created->id}, *plaintext, now_ms);
+        !saved.ok()) {
+      // Nobody will ever see this token's plaintext: revoke it rather than leave it half made.
+      (void)context.store.Agents().RevokeEnrollmentToken(created->id, now_ms);
+      return ErrorResponse(saved.error());
+    }
   }
   ApiResponse response;
   response.status = 201;

@@ -39,6 +39,9 @@ struct ApiContext {
   // Failed API authentications per client address (ApiRequest::client_address): a client over
   // the limit gets 429 on every authenticated route, its tokens unchecked, until the block ends.
   FailureThrottleOptions auth_throttle = {};
+  // Wraps the import key of each new enrollment token and unwraps it to verify an import
+  // (domain/import_keys.hpp); null -> tokens are issued without one and imports answer 503.
+  const ImportKeyWrapper* import_keys = nullptr;
 };
 
 void RegisterOrgRoutes(Router& router, ApiContext& context);

@@ -506,7 +506,7 @@ struct HttpServer::Impl {
         clock(clock_in),
         api(ApiContext{store, agents, clock, options.grpc_public_address,
                        options.offline_after_seconds, options.rules, options.evaluate_now,
-                       options.install, options.auth_throttle}),
+                       options.install, options.auth_throttle, options.import_keys}),
         worker_count(options.workers > 0 ? options.workers : DefaultWorkers()),
         slow_worker_count(options.slow_workers > 0 ? options.slow_workers : DefaultSlowWorkers()),
         shared{api, options, slow_worker_count + std::max(0, options.slow_queue),

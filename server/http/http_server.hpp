@@ -78,6 +78,8 @@ class HttpServer {
     std::function<Status(int64_t org_id)> evaluate_now;
     // Installer downloads (/install.sh, /ca.crt, /packages/) and the printed install command.
     InstallSettings install;
+    // The server's import key wrapper (ApiContext::import_keys); must outlive the server.
+    const ImportKeyWrapper* import_keys = nullptr;
   };
 
   // `store`, `agents` (nullable) and `clock` must outlive the server.

@@ -1,12 +1,12 @@
 // /api/v1/orgs/{org}/imports: one-shot audit files written by `dozor-agent collect` on machines
 // without a permanent agent, loaded into the organisation as snapshot hosts.
 //
-// The file (format "dozor.snapshot/v1", dozor/contract/snapshot_file.hpp) is untrusted input: its
+// The file (format "dozor.snapshot/v2", dozor/contract/snapshot_file.hpp) is untrusted input: its
 // shape, encoding and sizes are checked strictly, its SHA-256 must match its content, and its
-// HMAC must verify with the key of one of this organisation's enrollment tokens (keyed by the
-// stored token hash, so the token itself never travels in the file). Only then are the reports
-// parsed, validated exactly like ingest validates a live agent's reports, and handed to
-// Store::ImportSnapshot.
+// HMAC must verify with the import key of one of this organisation's enrollment tokens (kept
+// wrapped, store/import_store.hpp VerifyImportSigner; the token itself never travels in the file).
+// Only then are the reports parsed, validated exactly like ingest validates a live agent's
+// reports, and handed to Store::ImportSnapshot.
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -47,7 +47,7 @@ Status ValidateImportedReports(SnapshotContents& file, int64_t now_ms) {
                      valid.error().message);
     }
   }
-  // Only the payload is signed: the inventory's names win, and the plain copies must agree.
+  // The inventory's names win, and the file's copies (signed too) must agree with them.
   const auto& os = file.inventory_report.inventory().os();
   if (!os.machine_id().empty()) {
     if (!file.machine_id.empty() && file.machine_id != os.machine_id()) {
@@ -95,24 +95,10 @@ ApiResponse CreateImport(ApiContext& context, const ApiRequest& request) {
     }
     return ErrorResponse(envelope.error());
   }
-  auto candidates =
-      context.store.Imports().FindEnrollmentTokensByHint(org->id, envelope->token_hint);
-  if (!candidates.ok()) {
-    return ErrorResponse(candidates.error());
-  }
-  std::optional<int64_t> token_id;
-  for (const auto& candidate : *candidates) {
-    // Every candidate is checked (no early exit) so the time taken says nothing about which.
-    const bool match = SnapshotSignedBy(*envelope, candidate.token_hash);
-    if (match && !token_id) {
-      token_id = candidate.id;
-    }
-  }
-  if (!token_id) {
-    return ErrorResponse(
-        403, "permission_denied",
-        "no enrollment token of this organisation matches the file (collected with another "
-        "organisation's token, a revoked token, or the file was altered)");
+  auto token_id =
+      VerifyImportSigner(context.store.Imports(), context.import_keys, org->id, *envelope);
+  if (!token_id.ok()) {
+    return ErrorResponse(token_id.error());
   }
   auto file = DecodeSnapshotReports(*envelope);
   if (!file.ok()) {
@@ -128,7 +114,7 @@ ApiResponse CreateImport(ApiContext& context, const ApiRequest& request) {
   import.hostname = file->hostname;
   import.machine_id = file->machine_id;
   import.agent_version = file->agent_version;
-  import.token_id = token_id;
+  import.token_id = *token_id;
   import.actor = ActorOf(request);
   import.now_ms = now_ms;
   import.inventory = std::move(file->inventory_report);

@@ -10,17 +10,26 @@
 #include <string_view>
 #include <vector>
 
+#include "domain/import_keys.hpp"
 #include "domain/snapshot_import.hpp"
 #include "dozor/common/result.hpp"
+#include "dozor/contract/snapshot_file.hpp"
 #include "dozor/v1/agent.pb.h"
 
 namespace dozor::server {
 
-// An enrollment token's stored hash, the key that authenticates an import file made with it.
+// An enrollment token that may have signed an import file (its hint matched), with the key that
+// verifies such a file, as stored: wrapped (domain/import_keys.hpp).
 struct EnrollmentTokenKey {
   int64_t id = 0;
-  std::string token_hash;  // Sha256Hex of the plaintext token
+  int64_t org_id = 0;
+  std::string hint;
+  // Sha256Hex of the plaintext: identifies the token, and is no key (a database copy holds it).
+  std::string token_hash;
   std::optional<int64_t> expires_at_ms;
+  // ImportKeyWrapper::Wrap of the token's import key; absent for a token issued before signed
+  // imports.
+  std::optional<std::string> wrapped_import_key;
 };
 
 // One verified snapshot file (dozor-agent collect) to load into an organisation. The caller has
@@ -67,9 +76,13 @@ class ImportStore {
   virtual ~ImportStore() = default;
 
   // Non-revoked enrollment tokens of the organisation whose hint equals `hint` (expired ones
-  // included: a file collected before expiry may be imported later).
+  // included: a file collected before expiry may be imported later), with their wrapped keys.
   virtual Result<std::vector<EnrollmentTokenKey>> FindEnrollmentTokensByHint(
       int64_t org_id, std::string_view hint) = 0;
+  // Keeps the wrapped import key of a token (SaveImportKeyForNewToken below). Set once:
+  // kAlreadyExists if the token has one, kNotFound if there is no such token.
+  virtual Status SaveTokenImportKey(int64_t token_id, std::string_view wrapped_key,
+                                    int64_t now_ms) = 0;
   // In one transaction: records the import (kept unique by sha256; a file seen before returns
   // that import with duplicate = true and changes nothing), finds or creates the imported host
   // (agents.source = 'import', a secret that can never authenticate) and, unless the host
@@ -81,5 +94,18 @@ class ImportStore {
   // Newest first.
   virtual Result<std::vector<ImportRecord>> ListImports(int64_t org_id, int limit) = 0;
 };
+
+// Derives a newly issued token's import key from its plaintext (SnapshotImportKey), wraps it for
+// `owner` and saves it. Called once, when the token is issued: the only time the server holds the
+// plaintext, so a token issued without it can never verify an import.
+[[nodiscard]] Status SaveImportKeyForNewToken(ImportStore& store, const ImportKeyWrapper& wrapper,
+                                              const ImportKeyOwner& owner,
+                                              std::string_view plaintext_token, int64_t now_ms);
+
+// The id of the organisation's enrollment token whose import key verifies the file's HMAC
+// (domain FindImportSigner over the tokens with the file's hint, errors as there).
+[[nodiscard]] Result<int64_t> VerifyImportSigner(ImportStore& store,
+                                                 const ImportKeyWrapper* wrapper, int64_t org_id,
+                                                 const SnapshotEnvelope& envelope);
 
 }  // namespace dozor::server

@@ -50,7 +50,7 @@ def body(workdir, procs):
     snapshot = collect(workdir, root, token, "acme.dozor")
     with open(snapshot) as f:
         document = json.load(f)
-    check(document["format"] == "dozor.snapshot/v1", f"format: {document.get('format')}")
+    check(document["format"] == "dozor.snapshot/v2", f"format: {document.get('format')}")
     check(document["token_hint"] == token[:12], "token hint is the token's first 12 characters")
     log(f"snapshot: {os.path.getsize(snapshot)} bytes, machine {document.get('machine_id')}")
 

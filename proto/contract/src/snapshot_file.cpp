@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dozor/common/crypto.hpp"
+#include "dozor/common/text.hpp"
 
 namespace dozor {
 namespace {
@@ -53,6 +54,17 @@ Result<std::string> StringField(const nlohmann::json& file, std::string_view key
   return value;
 }
 
+void AppendSigned(std::string& out, std::string_view field) {
+  uint64_t size = field.size();
+  char length[8];
+  for (int i = 7; i >= 0; --i) {
+    length[i] = static_cast<char>(size & 0xff);
+    size >>= 8;
+  }
+  out.append(length, sizeof(length));
+  out.append(field);
+}
+
 Error TooLarge() {
   return MakeError(
       ErrorCode::kResourceExhausted,
@@ -60,6 +72,27 @@ Error TooLarge() {
 }
 
 }  // namespace
+
+std::string SnapshotEnvelope::SignedBytes() const {
+  const std::string created = std::to_string(created_at_ms);
+  std::string out;
+  out.reserve(8 * 8 + format.size() + created.size() + agent_version.size() + hostname.size() +
+              machine_id.size() + token_hint.size() + payload.size() + health_payload.size());
+  for (const std::string_view field :
+       {std::string_view(format), std::string_view(created), std::string_view(agent_version),
+        std::string_view(hostname), std::string_view(machine_id), std::string_view(token_hint),
+        std::string_view(payload), std::string_view(health_payload)}) {
+    AppendSigned(out, field);
+  }
+  return out;
+}
+
+Result<std::string> SnapshotImportKey(std::string_view token) {
+  if (token.empty()) {
+    return Invalid("the enrollment token is empty");
+  }
+  return HkdfSha256(token, "", kSnapshotKeyLabel, kSnapshotImportKeyBytes);
+}
 
 Result<std::string> BuildSnapshotJson(const SnapshotContents& contents, std::string_view token) {
   if (token.empty()) {
@@ -76,23 +109,33 @@ Result<std::string> BuildSnapshotJson(const SnapshotContents& contents, std::str
   if (contents.health_report && !contents.health_report->SerializeToString(&health_payload)) {
     return MakeError(ErrorCode::kInternal, "cannot serialize the health report");
   }
-  const std::string signed_bytes = payload + health_payload;
-  // The server keeps only Sha256Hex(token); keying with it lets the server verify the file.
-  const std::string key = Sha256Hex(token);
+  DOZOR_ASSIGN_OR_RETURN(const std::string key, SnapshotImportKey(token));
+  // The envelope a reader will parse back, so the bytes signed here are the bytes verified there.
+  SnapshotEnvelope envelope;
+  envelope.format = std::string(kSnapshotFormat);
+  envelope.created_at_ms = contents.created_at_ms;
+  envelope.agent_version = EscapeInvalidUtf8(contents.agent_version);
+  envelope.hostname = EscapeInvalidUtf8(contents.hostname);
+  envelope.machine_id = EscapeInvalidUtf8(contents.machine_id);
+  envelope.token_hint = EscapeInvalidUtf8(token.substr(0, kSnapshotTokenHintLength));
+  envelope.payload = std::move(payload);
+  envelope.health_payload = std::move(health_payload);
+  const std::string signed_bytes = envelope.SignedBytes();
   nlohmann::ordered_json json;
-  json["format"] = kSnapshotFormat;
-  json["created_at_ms"] = contents.created_at_ms;
-  json["agent_version"] = contents.agent_version;
-  json["hostname"] = contents.hostname;
-  json["machine_id"] = contents.machine_id;
-  json["token_hint"] = std::string(token.substr(0, kSnapshotTokenHintLength));
-  json["payload"] = Base64Encode(payload);
+  json["format"] = envelope.format;
+  json["created_at_ms"] = envelope.created_at_ms;
+  json["agent_version"] = envelope.agent_version;
+  json["hostname"] = envelope.hostname;
+  json["machine_id"] = envelope.machine_id;
+  json["token_hint"] = envelope.token_hint;
+  json["payload"] = Base64Encode(envelope.payload);
   if (contents.health_report) {
-    json["health_payload"] = Base64Encode(health_payload);
+    json["health_payload"] = Base64Encode(envelope.health_payload);
   }
   json["sha256"] = Sha256Hex(signed_bytes);
   json["hmac_sha256"] = HmacSha256Hex(key, signed_bytes);
-  // Host names and package names come from the machine: replace invalid UTF-8 rather than throw.
+  // Package names inside the payloads are bytes (base64); every text field is valid UTF-8 by now,
+  // so `replace` never changes a signed field: it only keeps dump() from throwing.
   std::string text = json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   if (text.size() > kMaxSnapshotFileBytes) {
     return TooLarge();  // the server would refuse it: fail where the operator can see why
@@ -119,6 +162,13 @@ Result<SnapshotEnvelope> ParseSnapshotEnvelope(std::string_view text) {
     }
   }
   DOZOR_ASSIGN_OR_RETURN(std::string format, StringField(file, "format", true, 64));
+  if (format == kSnapshotFormatV1) {
+    return Invalid(
+        "format \"" + std::string(kSnapshotFormatV1) +
+        "\" is no longer accepted: its signature did not cover the host name and machine id and "
+        "could be made from a copy of the server's database. Collect the machine again with a "
+        "current dozor-agent and an enrollment token issued by a current dozor-server");
+  }
   if (format != kSnapshotFormat) {
     return Invalid("format is \"" + format + "\", expected \"" + std::string(kSnapshotFormat) +
                    "\"");
@@ -128,6 +178,7 @@ Result<SnapshotEnvelope> ParseSnapshotEnvelope(std::string_view text) {
     return Invalid("\"created_at_ms\" must be an integer");
   }
   SnapshotEnvelope out;
+  out.format = std::move(format);
   out.created_at_ms = created->get<int64_t>();
   DOZOR_ASSIGN_OR_RETURN(out.agent_version,
                          StringField(file, "agent_version", false, kMaxTextFieldBytes));
@@ -168,8 +219,8 @@ Result<SnapshotEnvelope> ParseSnapshotEnvelope(std::string_view text) {
   return out;
 }
 
-bool SnapshotSignedBy(const SnapshotEnvelope& envelope, std::string_view token_hash) {
-  return ConstantTimeEquals(HmacSha256Hex(token_hash, envelope.SignedBytes()),
+bool SnapshotSignedBy(const SnapshotEnvelope& envelope, std::string_view import_key) {
+  return ConstantTimeEquals(HmacSha256Hex(import_key, envelope.SignedBytes()),
                             envelope.hmac_sha256);
 }
 
@@ -198,9 +249,9 @@ Result<SnapshotContents> DecodeSnapshotReports(const SnapshotEnvelope& envelope)
   return contents;
 }
 
-Result<SnapshotContents> ParseSnapshotJson(std::string_view json, std::string_view token_hash) {
+Result<SnapshotContents> ParseSnapshotJson(std::string_view json, std::string_view import_key) {
   DOZOR_ASSIGN_OR_RETURN(SnapshotEnvelope envelope, ParseSnapshotEnvelope(json));
-  if (!SnapshotSignedBy(envelope, token_hash)) {
+  if (!SnapshotSignedBy(envelope, import_key)) {
     return MakeError(ErrorCode::kPermissionDenied,
                      "snapshot file: hmac_sha256 does not match (modified, or another token)");
   }

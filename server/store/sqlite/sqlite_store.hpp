@@ -158,6 +158,8 @@ class SqliteStore final : public Store,
   Result<int64_t> HostPk(std::string_view agent_id) override;
   Result<std::vector<EnrollmentTokenKey>> FindEnrollmentTokensByHint(
       int64_t org_id, std::string_view hint) override;
+  Status SaveTokenImportKey(int64_t token_id, std::string_view wrapped_key,
+                            int64_t now_ms) override;
   Result<ImportResult> ImportSnapshot(const SnapshotImport& import) override;
   Result<std::vector<ImportRecord>> ListImports(int64_t org_id, int limit) override;
   void SetCommitObserver(CommitObserver observer) override;

@@ -91,11 +91,43 @@ Result<std::vector<EnrollmentTokenKey>> SqliteStore::FindEnrollmentTokensByHint(
   std::lock_guard lock(read_mu_);
   DOZOR_ASSIGN_OR_RETURN(
       auto statement,
-      reader_.Prepare("SELECT id, token_hash, expires_at FROM enrollment_tokens "
-                      "WHERE org_id = ? AND hint = ? AND revoked_at IS NULL ORDER BY id"));
+      reader_.Prepare("SELECT t.id, t.org_id, t.hint, t.token_hash, t.expires_at, k.wrapped_key "
+                      "FROM enrollment_tokens t "
+                      "LEFT JOIN enrollment_token_import_keys k ON k.token_id = t.id "
+                      "WHERE t.org_id = ? AND t.hint = ? AND t.revoked_at IS NULL ORDER BY t.id"));
   return ReadAll(BindAll(statement, org_id, hint), [](const sqlite::Statement& s) {
-    return EnrollmentTokenKey{s.Int(0), s.Text(1), OptionalInt(s, 2)};
+    EnrollmentTokenKey key{s.Int(0),  s.Int(1),          s.Text(2),
+                           s.Text(3), OptionalInt(s, 4), std::nullopt};
+    if (!s.IsNull(5)) {
+      key.wrapped_import_key = s.Text(5);
+    }
+    return key;
   });
+}
+
+Status SqliteStore::SaveTokenImportKey(int64_t token_id, std::string_view wrapped_key,
+                                       int64_t now_ms) {
+  std::lock_guard lock(write_mu_);
+  sqlite::Transaction txn(writer_);
+  DOZOR_RETURN_IF_ERROR(txn.Begin());
+  DOZOR_ASSIGN_OR_RETURN(auto token,
+                         writer_.Prepare("SELECT 1 FROM enrollment_tokens WHERE id = ?"));
+  DOZOR_ASSIGN_OR_RETURN(const bool exists, HasRow(BindAll(token, token_id)));
+  if (!exists) {
+    return MakeError(ErrorCode::kNotFound,
+                     "enrollment token " + std::to_string(token_id) + " not found");
+  }
+  DOZOR_ASSIGN_OR_RETURN(
+      auto insert,
+      writer_.Prepare("INSERT INTO enrollment_token_import_keys(token_id, wrapped_key, created_at) "
+                      "VALUES (?, ?, ?) ON CONFLICT(token_id) DO NOTHING"));
+  DOZOR_RETURN_IF_ERROR(RunWith(insert, token_id, wrapped_key, now_ms));
+  if (writer_.Changes() == 0) {
+    // A key is set once, when the token is issued: never replaced by a later caller.
+    return MakeError(ErrorCode::kAlreadyExists,
+                     "enrollment token " + std::to_string(token_id) + " already has an import key");
+  }
+  return txn.Commit();
 }
 
 Result<std::vector<ImportRecord>> SqliteStore::ListImports(int64_t org_id, int limit) {

@@ -48,7 +48,7 @@ TEST_CASE("collect writes a verifiable 0600 snapshot of a fixture host and no te
 
   auto text = ReadFile(options.output);
   REQUIRE(text.ok());
-  auto parsed = ParseSnapshotJson(*text, Sha256Hex(kToken));
+  auto parsed = ParseSnapshotJson(*text, *SnapshotImportKey(kToken));
   REQUIRE(parsed.ok());
   CHECK(parsed->hostname == summary->hostname);
   CHECK_FALSE(parsed->hostname.empty());
@@ -89,7 +89,7 @@ TEST_CASE("FIFOs planted where collectors read fail those reads instead of hangi
   CHECK(summary->failed_collectors >= 1);  // and the ones that met a FIFO say so
   auto text = ReadFile(options.output);
   REQUIRE(text.ok());
-  auto parsed = ParseSnapshotJson(*text, Sha256Hex(kToken));
+  auto parsed = ParseSnapshotJson(*text, *SnapshotImportKey(kToken));
   REQUIRE(parsed.ok());
   bool named = false;
   for (const auto& status : parsed->inventory_report.collectors()) {

@@ -12,6 +12,7 @@
 #include "dozor/common/clock.hpp"
 #include "dozor/common/crypto.hpp"
 #include "dozor/common/files.hpp"
+#include "dozor/contract/snapshot_file.hpp"
 #include "http/auth.hpp"
 #include "http/http_server.hpp"
 #include "run_cli.hpp"
@@ -39,21 +40,21 @@ std::string SnapshotText(const std::string& token, int64_t at_ms, int packages,
     pkg->set_name("package-number-" + std::to_string(i));
     pkg->set_version("1.2." + std::to_string(i) + "-1+deb11u1");
   }
-  std::string payload = report.SerializeAsString();
-  const std::string sha = Sha256Hex(payload);
-  const std::string hmac = HmacSha256Hex(Sha256Hex(token), payload);
-  if (tamper) {
-    payload[payload.size() / 2] ^= 0x20;
+  SnapshotContents contents;
+  contents.created_at_ms = at_ms;
+  contents.agent_version = "0.4.0";
+  contents.hostname = "legacy1";
+  contents.machine_id = "0123456789abcdef0123456789abcdef";
+  contents.inventory_report = report;
+  auto built = BuildSnapshotJson(contents, token);
+  REQUIRE(built.ok());
+  if (!tamper) {
+    return *built;
   }
-  const nlohmann::json file = {{"format", "dozor.snapshot/v1"},
-                               {"created_at_ms", at_ms},
-                               {"agent_version", "0.4.0"},
-                               {"hostname", "legacy1"},
-                               {"machine_id", "0123456789abcdef0123456789abcdef"},
-                               {"token_hint", token.substr(0, server::http::kTokenHintLength)},
-                               {"payload", Base64Encode(payload)},
-                               {"sha256", sha},
-                               {"hmac_sha256", hmac}};
+  auto file = nlohmann::json::parse(*built);
+  std::string payload = *Base64Decode(file["payload"].get<std::string>());
+  payload[payload.size() / 2] ^= 0x20;
+  file["payload"] = Base64Encode(payload);
   return file.dump(2);
 }
 
@@ -63,6 +64,9 @@ TEST_CASE("dozorctl import loads a snapshot larger than the default body limit, 
   const auto token_file = dir / "admin.token";
   REQUIRE(server::http::BootstrapAdminToken(**store, token_file, clock).ok());
   server::http::HttpServer::Options options;  // max_body_bytes stays at its 1 MiB default
+  const auto import_keys = server::ImportKeyWrapper::FromServerKey(std::string(32, 's'));
+  REQUIRE(import_keys.ok());
+  options.import_keys = &*import_keys;
   server::http::HttpServer http_server(options, **store, nullptr, clock);
   REQUIRE(http_server.Start().ok());
   const std::string url = "http://127.0.0.1:" + std::to_string(http_server.port());

@@ -1,15 +1,20 @@
 // POST /api/v1/orgs/{org}/imports through ApiService over a real SQLite store: a snapshot file
-// (format dozor.snapshot/v1, as `dozor-agent collect` writes it) is imported once, and every
-// kind of damaged, foreign or malformed file is refused with nothing stored.
+// (format dozor.snapshot/v2, as `dozor-agent collect` writes it) is imported once, and every
+// kind of damaged, foreign, forged or malformed file is refused with nothing stored; a copy of
+// the database is not enough to forge one.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "dozor/common/base64.hpp"
 #include "dozor/common/clock.hpp"
 #include "dozor/common/crypto.hpp"
+#include "dozor/common/sqlite.hpp"
 #include "dozor/contract/snapshot_file.hpp"
 #include "http/api_service.hpp"
 #include "http/auth.hpp"
@@ -47,21 +52,41 @@ dozor::v1::Report HealthReport(int64_t at_ms) {
   return report;
 }
 
-// Signs payload || health like `dozor-agent collect` does (key: Sha256Hex(token) as ASCII hex).
+struct FileNames {
+  std::string hostname = "legacy1";
+  std::string machine_id = "m-1";
+};
+
+// The digests of a file as the format defines them (SnapshotEnvelope::SignedBytes), with `key`.
+void Sign(nlohmann::json& file, std::string_view key) {
+  SnapshotEnvelope envelope;
+  envelope.format = file["format"].get<std::string>();
+  envelope.created_at_ms = file["created_at_ms"].get<int64_t>();
+  envelope.agent_version = file["agent_version"].get<std::string>();
+  envelope.hostname = file["hostname"].get<std::string>();
+  envelope.machine_id = file["machine_id"].get<std::string>();
+  envelope.token_hint = file["token_hint"].get<std::string>();
+  envelope.payload = *Base64Decode(file["payload"].get<std::string>());
+  if (file.contains("health_payload")) {
+    envelope.health_payload = *Base64Decode(file["health_payload"].get<std::string>());
+  }
+  const std::string signed_bytes = envelope.SignedBytes();
+  file["sha256"] = Sha256Hex(signed_bytes);
+  file["hmac_sha256"] = HmacSha256Hex(key, signed_bytes);
+}
+
+// Signs every field like `dozor-agent collect` does (key: SnapshotImportKey(token)).
 nlohmann::json SignedFile(const std::string& token, const std::string& payload,
-                          const std::string& health) {
-  nlohmann::json file = {{"format", "dozor.snapshot/v1"},
-                         {"created_at_ms", kNow - 60000},
-                         {"agent_version", "0.4.0"},
-                         {"hostname", "legacy1"},
-                         {"machine_id", "m-1"},
-                         {"token_hint", token.substr(0, kTokenHintLength)},
-                         {"payload", Base64Encode(payload)},
-                         {"sha256", Sha256Hex(payload + health)},
-                         {"hmac_sha256", HmacSha256Hex(Sha256Hex(token), payload + health)}};
+                          const std::string& health, const FileNames& names = {}) {
+  nlohmann::json file = {
+      {"format", "dozor.snapshot/v2"},   {"created_at_ms", kNow - 60000},
+      {"agent_version", "0.4.0"},        {"hostname", names.hostname},
+      {"machine_id", names.machine_id},  {"token_hint", token.substr(0, kTokenHintLength)},
+      {"payload", Base64Encode(payload)}};
   if (!health.empty()) {
     file["health_payload"] = Base64Encode(health);
   }
+  Sign(file, *SnapshotImportKey(token));
   return file;
 }
 
@@ -86,7 +111,8 @@ struct Fixture {
                 ->CreateApiToken("bob", ApiRole::kViewer, Sha256Hex("dza_view"), "dza_view",
                                  std::nullopt)
                 .ok());
-    api = std::make_unique<ApiService>(ApiContext{.store = *store, .clock = clock});
+    api = std::make_unique<ApiService>(
+        ApiContext{.store = *store, .clock = clock, .import_keys = &import_keys});
     for (const char* name : {"Acme", "Other"}) {
       REQUIRE(Call("POST", "/api/v1/orgs", nlohmann::json{{"name", name}}.dump()).status == 201);
     }
@@ -141,6 +167,8 @@ struct Fixture {
 
   dozor::testing::TempDir dir;
   FakeClock clock{kNow};
+  // The server's import wrapping key: in the real server a file beside the database.
+  ImportKeyWrapper import_keys = *ImportKeyWrapper::FromServerKey(std::string(32, 's'));
   std::unique_ptr<SqliteStore> store;
   std::unique_ptr<ApiService> api;
   std::string token;
@@ -200,15 +228,19 @@ TEST_CASE("imports api: a payload changed after collection is refused as modifie
   CHECK(f.Message(refused).find("modified after collection") != std::string::npos);
 
   // Recomputing the plain sha256 is not enough: the HMAC needs the token.
-  file["sha256"] = Sha256Hex(payload + HealthReport(kNow - 3600000 + 1000).SerializeAsString());
+  const std::string genuine_hmac = file["hmac_sha256"];
+  Sign(file, "no key");
+  file["hmac_sha256"] = genuine_hmac;
   auto forged = f.Import(file);
   CHECK(forged.status == 403);
   CHECK(f.Message(forged).find("no enrollment token of this organisation matches") !=
         std::string::npos);
 
-  // The unsigned copies of the names must agree with the signed inventory.
-  nlohmann::json renamed = SnapshotFile(f.token);
-  renamed["machine_id"] = "someone-else";
+  // The copies of the names beside the inventory must agree with it, even when signed.
+  nlohmann::json renamed =
+      SignedFile(f.token, InventoryReport("m-1", "5.10.0-21", kNow - 3600000).SerializeAsString(),
+                 HealthReport(kNow - 3600000 + 1000).SerializeAsString(),
+                 FileNames{.machine_id = "someone-else"});
   auto mismatch = f.Import(renamed);
   CHECK(mismatch.status == 400);
   CHECK(f.Message(mismatch).find("machine_id") != std::string::npos);
@@ -253,7 +285,11 @@ TEST_CASE("imports api: a file collected with a since expired token is still acc
   expired.token_hash = Sha256Hex(token);
   expired.hint = token.substr(0, kTokenHintLength);
   expired.expires_at_ms = kNow - 1000;
-  REQUIRE(f.store->CreateEnrollmentToken(expired).ok());
+  auto created = f.store->CreateEnrollmentToken(expired);
+  REQUIRE(created.ok());
+  REQUIRE(
+      SaveImportKeyForNewToken(*f.store, f.import_keys, {org->id, created->id}, token, kNow - 2000)
+          .ok());
   auto imported = f.Import(SnapshotFile(token));
   CHECK(imported.status == 201);
   CHECK(f.HostCount() == 1);
@@ -283,7 +319,8 @@ TEST_CASE("imports api: garbage, bad encodings and broken reports are 400 and st
     return file.dump();
   };
   const nlohmann::json erase = nlohmann::json(nlohmann::json::value_t::discarded);
-  refuse(with("format", "dozor.snapshot/v2"), "format");
+  refuse(with("format", "dozor.snapshot/v9"), "format");
+  refuse(with("format", "dozor.snapshot/v1"), "no longer accepted");
   refuse(with("format", erase), "\"format\" is missing");
   refuse(with("payload", erase), "\"payload\" is missing");
   refuse(with("payload", 42), "\"payload\" must be a string");
@@ -316,9 +353,8 @@ TEST_CASE("imports api: garbage, bad encodings and broken reports are 400 and st
   refuse(
       SignedFile(f.token, InventoryReport("m-1", "bad\xc3", kNow).SerializeAsString(), "").dump(),
       "payload");  // proto3 parsing itself refuses invalid UTF-8 strings
-  nlohmann::json no_machine_id =
-      SignedFile(f.token, InventoryReport("", "k", kNow).SerializeAsString(), "");
-  no_machine_id["machine_id"] = "";
+  nlohmann::json no_machine_id = SignedFile(
+      f.token, InventoryReport("", "k", kNow).SerializeAsString(), "", FileNames{.machine_id = ""});
   refuse(no_machine_id.dump(), "no machine id");
   CHECK(f.HostCount() == 0);
   CHECK(f.ImportCount() == 0);
@@ -339,6 +375,136 @@ TEST_CASE("imports api: oversize files are 413, viewers and strangers may not im
   CHECK(f.HostCount() == 0);
   CHECK(f.Call("GET", "/api/v1/orgs/Acme/imports", "", "dza_view").status == 200);
   CHECK(f.ImportCount() == 0);
+}
+
+TEST_CASE("imports api: names and times changed in a signed file are refused") {
+  Fixture f;
+  for (const auto& [field, value] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"hostname", "evil-1"}, {"machine_id", "m-2"}, {"created_at_ms", kNow - 1000}}) {
+    CAPTURE(field);
+    nlohmann::json file = SnapshotFile(f.token);
+    file[field] = value;
+    auto modified = f.Import(file);
+    CHECK(modified.status == 400);
+    CHECK(f.Message(modified).find("modified after collection") != std::string::npos);
+    // A forger recomputes the sha256 and keeps the genuine HMAC: the key is still missing.
+    Sign(file, "no key");
+    file["hmac_sha256"] = SnapshotFile(f.token)["hmac_sha256"];
+    auto forged = f.Import(file);
+    CHECK(forged.status == 403);
+  }
+  CHECK(f.HostCount() == 0);
+  CHECK(f.ImportCount() == 0);
+}
+
+// Everything a backup of the database offers, read from the database file itself.
+struct DatabaseCopy {
+  std::string token_hash;
+  std::string wrapped_key;
+};
+
+DatabaseCopy ReadDatabaseCopy(const std::filesystem::path& db_path, const std::string& token) {
+  auto db = sqlite::Database::Open(db_path.string());
+  REQUIRE(db.ok());
+  auto query = db->Prepare(
+      "SELECT t.token_hash, k.wrapped_key FROM enrollment_tokens t "
+      "JOIN enrollment_token_import_keys k ON k.token_id = t.id WHERE t.hint = ?");
+  REQUIRE(query.ok());
+  REQUIRE(query->Bind(1, token.substr(0, kTokenHintLength)).Step().value());
+  return {query->Text(0), query->Text(1)};
+}
+
+TEST_CASE("imports api: a file forged with only the database's contents is refused") {
+  Fixture f;
+  const DatabaseCopy copy = ReadDatabaseCopy(f.dir / "dozor.db", f.token);
+  CHECK(copy.token_hash == Sha256Hex(f.token));
+  CHECK(copy.wrapped_key.rfind("v1:", 0) == 0);
+  const std::string import_key = *SnapshotImportKey(f.token);
+  CHECK(copy.wrapped_key.find(HexEncode(import_key)) == std::string::npos);
+
+  // A machine that never existed, signed with every key the copy could offer.
+  const std::string payload =
+      InventoryReport("m-forged", "6.1.0", kNow - 3600000).SerializeAsString();
+  for (const std::string& key : {copy.token_hash, *HexDecode(copy.token_hash), copy.wrapped_key,
+                                 Sha256Hex(copy.wrapped_key)}) {
+    nlohmann::json forged = SignedFile(f.token, payload, "", FileNames{"ghost", "m-forged"});
+    Sign(forged, key);
+    auto refused = f.Import(forged);
+    CHECK(refused.status == 403);
+    CHECK(f.Message(refused).find("no enrollment token of this organisation matches") !=
+          std::string::npos);
+  }
+  // The old format, signed the old way with the stored hash, is refused outright.
+  nlohmann::json v1 = {{"format", "dozor.snapshot/v1"},
+                       {"created_at_ms", kNow - 60000},
+                       {"agent_version", "0.4.0"},
+                       {"hostname", "ghost"},
+                       {"machine_id", "m-forged"},
+                       {"token_hint", f.token.substr(0, kTokenHintLength)},
+                       {"payload", Base64Encode(payload)},
+                       {"sha256", Sha256Hex(payload)},
+                       {"hmac_sha256", HmacSha256Hex(copy.token_hash, payload)}};
+  auto old_format = f.Import(v1);
+  CHECK(old_format.status == 400);
+  CHECK(f.Message(old_format).find("no longer accepted") != std::string::npos);
+  CHECK(f.HostCount() == 0);
+  CHECK(f.ImportCount() == 0);
+
+  // The genuine file of the same token imports.
+  auto genuine = f.Import(SnapshotFile(f.token));
+  CHECK(genuine.status == 201);
+  CHECK(f.HostCount() == 1);
+}
+
+TEST_CASE("imports api: a token issued before signed imports gets a clear refusal") {
+  Fixture f;
+  const std::string token = "dze_" + std::string(64, 'b');
+  auto org = f.store->FindOrganization("Acme");
+  REQUIRE(org.ok());
+  NewEnrollmentToken old_token;
+  old_token.org_id = org->id;
+  old_token.token_hash = Sha256Hex(token);
+  old_token.hint = token.substr(0, kTokenHintLength);
+  REQUIRE(f.store->CreateEnrollmentToken(old_token).ok());  // as before migration 007: no key
+  auto refused = f.Import(SnapshotFile(token));
+  CHECK(refused.status == 403);
+  CHECK(f.Message(refused).find("issued before signed imports") != std::string::npos);
+  CHECK(f.Message(refused).find("dozorctl token create") != std::string::npos);
+  CHECK(f.HostCount() == 0);
+  // A new token is the remedy.
+  CHECK(f.Import(SnapshotFile(f.NewToken("Acme"))).status == 201);
+}
+
+TEST_CASE("imports api: a server with another import key cannot verify, and says why") {
+  Fixture f;
+  const nlohmann::json file = SnapshotFile(f.token);
+  // The database restored onto a server whose import-wrap.key is not the one the token was
+  // issued with (lost, or never copied): its keys stay sealed.
+  ImportKeyWrapper other = *ImportKeyWrapper::FromServerKey(std::string(32, 't'));
+  ApiService restored(ApiContext{.store = *f.store, .clock = f.clock, .import_keys = &other});
+  ApiRequest request;
+  request.method = "POST";
+  request.path = "/api/v1/orgs/Acme/imports";
+  request.body = file.dump();
+  request.authorization = "Bearer dza_op";
+  auto refused = restored.Handle(request);
+  CHECK(refused.status == 403);
+  CHECK(f.Message(refused).find("replaced or lost") != std::string::npos);
+  CHECK(f.Message(refused).find("dozorctl token create") != std::string::npos);
+
+  ApiService without_key(ApiContext{.store = *f.store, .clock = f.clock});
+  CHECK(without_key.Handle(request).status == 503);
+  CHECK(f.HostCount() == 0);
+  CHECK(f.Import(file).status == 201);  // the server that issued the token still verifies it
+}
+
+TEST_CASE("imports api: every token issued through the api gets its own wrapped import key") {
+  Fixture f;
+  const std::string second = f.NewToken("Acme");
+  const DatabaseCopy first_copy = ReadDatabaseCopy(f.dir / "dozor.db", f.token);
+  const DatabaseCopy second_copy = ReadDatabaseCopy(f.dir / "dozor.db", second);
+  CHECK(first_copy.wrapped_key != second_copy.wrapped_key);
+  CHECK(f.Import(SnapshotFile(second)).status == 201);
 }
 
 }  // namespace

@@ -21,6 +21,26 @@ namespace dozor {
 // HMAC-SHA256(key, data) in lower-case hex.
 [[nodiscard]] std::string HmacSha256Hex(std::string_view key, std::string_view data);
 
+// Lower-case hex of arbitrary bytes, and back (kInvalidArgument for odd length or a non-hex
+// character; either case accepted).
+[[nodiscard]] std::string HexEncode(std::string_view bytes);
+[[nodiscard]] Result<std::string> HexDecode(std::string_view hex);
+
+// HKDF-SHA256 (RFC 5869, extract then expand): `length` (1..8160) bytes derived from
+// `key_material`, bound to `info`, so one secret yields independent keys for different purposes.
+[[nodiscard]] Result<std::string> HkdfSha256(std::string_view key_material, std::string_view salt,
+                                             std::string_view info, size_t length);
+
+// AES-256-GCM. Seal: a fresh random 96-bit nonce; returns nonce || ciphertext || 16-byte tag.
+// `associated` is authenticated, not encrypted: what the sealed value belongs to, so it cannot be
+// moved to another owner. `key` must be 32 bytes (kInvalidArgument otherwise). Open:
+// kPermissionDenied when the tag does not verify (another key, another `associated`, or altered
+// bytes), kInvalidArgument when `sealed` is too short to be one.
+[[nodiscard]] Result<std::string> SealAes256Gcm(std::string_view key, std::string_view plaintext,
+                                                std::string_view associated);
+[[nodiscard]] Result<std::string> OpenAes256Gcm(std::string_view key, std::string_view sealed,
+                                                std::string_view associated);
+
 // Checks that `cert_pem` holds at least one X.509 certificate, `key_pem` a private key, and that
 // the key belongs to the first certificate. kInvalidArgument saying which part is wrong.
 [[nodiscard]] Status ValidateCertificateAndKey(std::string_view cert_pem, std::string_view key_pem);

@@ -2,10 +2,10 @@
 // (POST /api/v1/orgs/{org}/imports, `dozorctl import`). Both sides use this module, so the format,
 // its checks and its size limit exist once.
 //
-// Format "dozor.snapshot/v1" (docs/agent-config.md, "One-shot audit"): one UTF-8 JSON object
+// Format "dozor.snapshot/v2" (docs/agent-config.md, "One-shot audit"): one UTF-8 JSON object
 //
 //   {
-//     "format":         "dozor.snapshot/v1",
+//     "format":         "dozor.snapshot/v2",
 //     "created_at_ms":  <int, Unix ms>,
 //     "agent_version":  "<dozor-agent version>",
 //     "hostname":       "<host name>",
@@ -13,14 +13,21 @@
 //     "token_hint":     "<first 12 characters of the enrollment token>",
 //     "payload":        "<base64 of a serialized dozor.v1.Report: seq 1, inventory, collectors>",
 //     "health_payload": "<base64 of a serialized dozor.v1.Report: seq 2, health>"  (optional),
-//     "sha256":         "<hex SHA-256 of payload_bytes || health_payload_bytes>",
-//     "hmac_sha256":    "<hex HMAC-SHA256, key = Sha256Hex(token), same bytes>"
+//     "sha256":         "<hex SHA-256 of the signed bytes>",
+//     "hmac_sha256":    "<hex HMAC-SHA256 of the signed bytes, key = SnapshotImportKey(token)>"
 //   }
 //
-// base64 is the standard alphabet with padding; the hashed bytes are the decoded payloads,
-// inventory first, then health (nothing when absent). The HMAC key is the lowercase hex string
-// Sha256Hex(token) as ASCII, i.e. exactly what the server stores for an enrollment token, so the
-// server verifies the file without ever knowing the token. The token never appears in the file.
+// Every field but the two digests is signed: the signed bytes are the fields in the order above,
+// each as an 8-byte big-endian length and its bytes (created_at_ms as decimal ASCII, the payloads
+// decoded from base64, a missing health_payload as empty), so nothing the server takes from the
+// file (names, times, reports) can be changed without the key, and unknown fields are refused.
+//
+// The HMAC key is HKDF-SHA256 of the plaintext token (info "dozor import v2"): only someone holding
+// the token can sign. The server sees the plaintext once, when it issues the token, and keeps
+// this key wrapped with a key of its own outside the database (docs/architecture.md, "Import
+// keys"), so a copy of the database is not enough to sign a file. The token never appears in the
+// file. Version 1 keyed the HMAC with the token's stored SHA-256 and left the names unsigned: it
+// is refused with a message saying to collect again.
 //
 // Reading is split in three steps because the server learns the key only from the file itself
 // (token_hint -> candidate tokens): ParseSnapshotEnvelope (shape, sizes, base64, sha256), then
@@ -43,7 +50,12 @@
 
 namespace dozor {
 
-inline constexpr std::string_view kSnapshotFormat = "dozor.snapshot/v1";
+inline constexpr std::string_view kSnapshotFormat = "dozor.snapshot/v2";
+// The previous format, recognised only to refuse it with a clear message.
+inline constexpr std::string_view kSnapshotFormatV1 = "dozor.snapshot/v1";
+// HKDF "info" of the file's HMAC key: binds the key to this use and format generation.
+inline constexpr std::string_view kSnapshotKeyLabel = "dozor import v2";
+inline constexpr size_t kSnapshotImportKeyBytes = 32;
 // Same length as the server's enrollment token hint (server/http/auth.hpp kTokenHintLength).
 inline constexpr size_t kSnapshotTokenHintLength = 12;
 // The largest snapshot file written, read or uploaded (a big host's inventory is a few MB); the
@@ -62,6 +74,7 @@ struct SnapshotContents {
 // The file after the checks that need no key: known fields only, types, text sizes, the format
 // name, base64, and the sha256 over the decoded payloads. The reports are still bytes.
 struct SnapshotEnvelope {
+  std::string format;  // kSnapshotFormat
   int64_t created_at_ms = 0;
   std::string agent_version;
   std::string hostname;
@@ -72,33 +85,40 @@ struct SnapshotEnvelope {
   std::string payload;         // decoded inventory report bytes, not empty
   std::string health_payload;  // decoded health report bytes; empty when the file has none
 
-  // payload || health_payload: what sha256 and hmac_sha256 cover.
-  [[nodiscard]] std::string SignedBytes() const { return payload + health_payload; }
+  // What sha256 and hmac_sha256 cover: every field above but the digests (see the format).
+  [[nodiscard]] std::string SignedBytes() const;
 };
 
-// Builds the snapshot JSON (pure: no clock, no I/O). kInvalidArgument when the token is empty or
-// the inventory report has no inventory; kInternal if a report cannot be serialized;
-// kResourceExhausted if the file would exceed kMaxSnapshotFileBytes.
+// The HMAC key of files made with `token`: HKDF-SHA256(token, salt "", info kSnapshotKeyLabel),
+// kSnapshotImportKeyBytes raw bytes. The agent derives it when it writes a file, the server once
+// when it issues the token. kInvalidArgument for an empty token.
+[[nodiscard]] Result<std::string> SnapshotImportKey(std::string_view token);
+
+// Builds the snapshot JSON (pure: no clock, no I/O). The names are made valid UTF-8 first
+// (EscapeInvalidUtf8), so what is signed is exactly what a reader gets back from the JSON.
+// kInvalidArgument when the token is empty or the inventory report has no inventory; kInternal if a
+// report cannot be serialized; kResourceExhausted if the file would exceed kMaxSnapshotFileBytes.
 [[nodiscard]] Result<std::string> BuildSnapshotJson(const SnapshotContents& contents,
                                                     std::string_view token);
 
 // Step 1. kResourceExhausted over kMaxSnapshotFileBytes; kInvalidArgument for a malformed file
-// (the message names the field); kDataLoss when the content does not match its sha256.
+// (the message names the field) and for a version 1 file (the message says to collect again);
+// kDataLoss when the content does not match its sha256.
 [[nodiscard]] Result<SnapshotEnvelope> ParseSnapshotEnvelope(std::string_view json);
 
-// Step 2. True when hmac_sha256 verifies with key `token_hash` (Sha256Hex of the enrollment
+// Step 2. True when hmac_sha256 verifies with `import_key` (SnapshotImportKey of the enrollment
 // token). Constant time in the compared digests.
-[[nodiscard]] bool SnapshotSignedBy(const SnapshotEnvelope& envelope, std::string_view token_hash);
+[[nodiscard]] bool SnapshotSignedBy(const SnapshotEnvelope& envelope, std::string_view import_key);
 
 // Step 3. Parses the reports: the payload must be a dozor.v1.Report carrying an inventory, the
 // health payload (when present) one carrying a health sample; kInvalidArgument otherwise. The
 // names are copied from the envelope as they are (the caller decides how the signed inventory's
-// names and the plain copies must agree).
+// names and the copies beside them must agree).
 [[nodiscard]] Result<SnapshotContents> DecodeSnapshotReports(const SnapshotEnvelope& envelope);
 
 // All three steps with one known key (the agent's own tests and tools): kPermissionDenied when
 // the HMAC does not match, otherwise the errors of the steps.
 [[nodiscard]] Result<SnapshotContents> ParseSnapshotJson(std::string_view json,
-                                                         std::string_view token_hash);
+                                                         std::string_view import_key);
 
 }  // namespace dozor

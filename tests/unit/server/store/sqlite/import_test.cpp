@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "dozor/common/crypto.hpp"
+#include "dozor/common/files.hpp"
+#include "dozor/contract/snapshot_file.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
@@ -326,6 +328,77 @@ TEST_CASE("enrollment token keys are found by hint within one organisation, revo
   CHECK((*keys)[1].id == expired);
   CHECK((*keys)[1].expires_at_ms == 1000);
   CHECK(store->FindEnrollmentTokensByHint(acme, "dze_nothing")->empty());
+}
+
+TEST_CASE("a token's wrapped import key is found with it, set once, and absent for old tokens") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  const int64_t acme = MakeOrg(*store, "Acme");
+  NewEnrollmentToken token;
+  token.org_id = acme;
+  token.token_hash = Sha256Hex("dze_abcd1234_secret");
+  token.hint = "dze_abcd1234";
+  auto created = store->CreateEnrollmentToken(token);
+  REQUIRE(created.ok());
+  token.token_hash = Sha256Hex("dze_abcd1234_older");
+  auto older = store->CreateEnrollmentToken(token);
+  REQUIRE(older.ok());
+
+  const ImportKeyWrapper wrapper = *ImportKeyWrapper::FromServerKey(std::string(32, 's'));
+  REQUIRE(SaveImportKeyForNewToken(*store, wrapper, {acme, created->id}, "dze_abcd1234_secret", kT0)
+              .ok());
+  CHECK(store->SaveTokenImportKey(created->id, "v1:replaced", kT0).error().code ==
+        ErrorCode::kAlreadyExists);
+  CHECK(store->SaveTokenImportKey(999, "v1:x", kT0).error().code == ErrorCode::kNotFound);
+
+  auto keys = store->FindEnrollmentTokensByHint(acme, "dze_abcd1234");
+  REQUIRE(keys.ok());
+  REQUIRE(keys->size() == 2);
+  CHECK((*keys)[0].id == created->id);
+  CHECK((*keys)[0].org_id == acme);
+  CHECK((*keys)[0].hint == "dze_abcd1234");
+  REQUIRE((*keys)[0].wrapped_import_key.has_value());
+  CHECK(*wrapper.Unwrap({acme, created->id}, *(*keys)[0].wrapped_import_key) ==
+        *SnapshotImportKey("dze_abcd1234_secret"));
+  CHECK((*keys)[1].id == older->id);
+  CHECK_FALSE((*keys)[1].wrapped_import_key.has_value());  // issued before signed imports
+}
+
+TEST_CASE("a copy of the database holds no import key, and opens none without the key file") {
+  TempDir dir;
+  const std::string plaintext = "dze_" + std::string(64, 'c');
+  const std::string import_key = *SnapshotImportKey(plaintext);
+  const ImportKeyWrapper server_wrapper = *ImportKeyWrapper::FromServerKey(std::string(32, 's'));
+  int64_t acme = 0;
+  {
+    auto store = OpenStore(dir);
+    acme = MakeOrg(*store, "Acme");
+    NewEnrollmentToken token;
+    token.org_id = acme;
+    token.token_hash = Sha256Hex(plaintext);
+    token.hint = plaintext.substr(0, 12);
+    auto created = store->CreateEnrollmentToken(token);
+    REQUIRE(created.ok());
+    REQUIRE(
+        SaveImportKeyForNewToken(*store, server_wrapper, {acme, created->id}, plaintext, kT0).ok());
+    REQUIRE(store->CheckpointNow(true).ok());
+  }
+  // The backup: every byte of the database file.
+  auto copy = ReadFile(dir / "dozor.db");
+  REQUIRE(copy.ok());
+  CHECK(copy->find(import_key) == std::string::npos);
+  CHECK(copy->find(HexEncode(import_key)) == std::string::npos);
+  CHECK(copy->find(plaintext) == std::string::npos);
+
+  // Opened elsewhere with any other server key, the copy verifies nothing.
+  auto store = OpenStore(dir);
+  auto keys = store->FindEnrollmentTokensByHint(acme, plaintext.substr(0, 12));
+  REQUIRE(keys.ok());
+  REQUIRE(keys->size() == 1);
+  const ImportKeyWrapper guess = *ImportKeyWrapper::FromServerKey(std::string(32, 'g'));
+  CHECK_FALSE(guess.Unwrap({acme, (*keys)[0].id}, *(*keys)[0].wrapped_import_key).ok());
+  CHECK(*server_wrapper.Unwrap({acme, (*keys)[0].id}, *(*keys)[0].wrapped_import_key) ==
+        import_key);
 }
 
 }  // namespace
