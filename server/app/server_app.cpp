@@ -98,6 +98,13 @@ Status ServerApp::Start() {
     }
   }
   DOZOR_RETURN_IF_ERROR(EnsureDirectory(config_.state_dir, 0700));
+
+  SqliteStoreOptions store_options;
+  store_options.path = config_.DatabasePath().string();
+  store_options.rule_window_s = int64_t{config_.rules_window_minutes} * 60;
+  store_options.clock = &clock_;
+  DOZOR_ASSIGN_OR_RETURN(store_, OpenSqliteStore(store_options));
+  // After the database opened: a start refused on a bad database leaves nothing new behind.
   auto import_key = LoadOrCreateImportKeyFile(config_.ImportKeyPath());
   if (!import_key.ok()) {
     return import_key.error().Wrap("import key");
@@ -107,12 +114,6 @@ Status ServerApp::Start() {
                  config_.ImportKeyPath().string());
   }
   import_keys_ = std::make_unique<ImportKeyWrapper>(std::move(import_key->wrapper));
-
-  SqliteStoreOptions store_options;
-  store_options.path = config_.DatabasePath().string();
-  store_options.rule_window_s = int64_t{config_.rules_window_minutes} * 60;
-  store_options.clock = &clock_;
-  DOZOR_ASSIGN_OR_RETURN(store_, OpenSqliteStore(store_options));
 
   // Rules: a broken rule file is logged with file:line and skipped; the rest of the pack runs.
   std::vector<std::string> rule_dirs;
