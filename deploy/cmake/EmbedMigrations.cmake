@@ -5,6 +5,8 @@ set(body "")
 foreach(f IN LISTS files)
   get_filename_component(name "${f}" NAME_WE)
   string(REGEX MATCH "^[0-9]+" version "${name}")
+  # "008" as a C++ literal is an invalid octal number (and "010" would be 8): strip leading zeros.
+  math(EXPR version "${version}" OUTPUT_FORMAT DECIMAL)
   file(READ "${f}" sql)
   string(APPEND body "  {${version}, \"${name}\", R\"dozorsql(${sql})dozorsql\"},\n")
 endforeach()
