@@ -12,6 +12,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost-dev libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev zlib1g-dev
+  # user passwords: argon2id (crypto_pwhash_str)
+  libsodium-dev
   # PDF audit reports: cairo + pango, DejaVu fonts (Cyrillic)
   libcairo2-dev libpango1.0-dev fonts-dejavu-core
   # tests and tools

@@ -24,6 +24,9 @@ if(DOZOR_BUILD_SERVER)
   find_package(CURL REQUIRED)        # dozorctl
   # PDF audit reports: pango lays out the text (Cyrillic, wrapping), cairo writes the PDF.
   pkg_check_modules(PANGOCAIRO REQUIRED IMPORTED_TARGET pangocairo cairo-pdf)
+  # User passwords: argon2id from libsodium (crypto_pwhash_str), a vetted implementation with a
+  # self-describing hash string, so the cost can be raised later without a schema change.
+  pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 endif()
 
 if(DOZOR_BUILD_TESTS)

@@ -221,6 +221,9 @@ Status ServerApp::Start() {
   http_options.rules = &evaluator_->pack();
   http_options.install = std::move(install_settings);
   http_options.import_keys = import_keys_.get();
+  http_options.sessions.idle_ms = int64_t{config_.session_idle_minutes} * 60'000;
+  http_options.sessions.browser_absolute_ms = int64_t{config_.session_browser_hours} * 3'600'000;
+  http_options.sessions.cli_absolute_ms = int64_t{config_.session_cli_days} * 86'400'000;
   http_options.evaluate_now = [evaluator = evaluator_.get()](int64_t org_id) {
     return evaluator->EvaluateOrganizationNow(org_id);
   };
@@ -280,6 +283,12 @@ void ServerApp::RetentionLoop() {
         store_->SecurityEvents().PruneSecurityEvents(clock_.NowMs() - kSecurityEventRetentionMs);
     if (!events.ok()) {
       spdlog::warn("security event retention failed: {}", events.error().message);
+    }
+    // Ended sessions (expired or idle) go; the audit log stays (it is the record of who did what).
+    auto sessions = store_->Users().PruneSessions(clock_.NowMs(),
+                                                  int64_t{config_.session_idle_minutes} * 60'000);
+    if (!sessions.ok()) {
+      spdlog::warn("session cleanup failed: {}", sessions.error().message);
     }
   }
 }

@@ -55,8 +55,8 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
                      Where(path, e.source()) + ": " + std::string(e.description()));
   }
   ServerConfig config;
-  const std::set<std::string> known_sections = {"grpc", "http",  "storage",
-                                                "log",  "rules", "install"};
+  const std::set<std::string> known_sections = {"grpc",  "http",    "storage", "log",
+                                                "rules", "install", "accounts"};
   Error failure{};
   bool failed = false;
   auto fail = [&](const toml::node& node, const std::string& message) {
@@ -93,8 +93,8 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
     std::string section(section_key.str());
     const auto* table = section_node.as_table();
     if (known_sections.count(section) == 0 || table == nullptr) {
-      fail(section_node,
-           "unknown section [" + section + "] (known: grpc, http, storage, log, rules, install)");
+      fail(section_node, "unknown section [" + section +
+                             "] (known: grpc, http, storage, log, rules, install, accounts)");
       continue;
     }
     for (auto&& [key_name, node] : *table) {
@@ -120,6 +120,12 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
         get_string(node, key, config.http_tls_key_file);
       else if (key == "http.offline_after_seconds")
         get_int(node, key, config.offline_after_seconds, 30, 86400 * 7);
+      else if (key == "accounts.session_idle_minutes")
+        get_int(node, key, config.session_idle_minutes, 1, 7 * 24 * 60);
+      else if (key == "accounts.session_browser_hours")
+        get_int(node, key, config.session_browser_hours, 1, 24 * 31);
+      else if (key == "accounts.session_cli_days")
+        get_int(node, key, config.session_cli_days, 1, 365);
       else if (key == "http.workers")
         get_int(node, key, config.http_workers, 0, 256);
       else if (key == "http.slow_workers")

@@ -48,6 +48,10 @@ struct ServerConfig {
   std::filesystem::path install_packages_dir;
   std::string install_public_url;
   std::filesystem::path install_script;
+  // People's login sessions (docs/server-config.md, [accounts]).
+  int session_idle_minutes = 120;
+  int session_browser_hours = 12;
+  int session_cli_days = 30;
 
   [[nodiscard]] std::filesystem::path DatabasePath() const {
     return database.empty() ? state_dir / "dozor.db" : database;

@@ -4,6 +4,7 @@
 
 #include <exception>
 
+#include "dozor/common/crypto.hpp"
 #include "dozor/common/text.hpp"
 #include "dozor/common/version.hpp"
 #include "http/auth.hpp"
@@ -20,7 +21,7 @@ ApiService::ApiService(ApiContext context)
     : context_(std::move(context)),
       auth_failures_(context_.auth_throttle),
       block_log_(kBlockLogIntervalMs) {
-  router_.Add("GET", "/api/v1/health", Access::kPublic, [](ApiRequest&) {
+  router_.Add("GET", "/api/v1/health", Access::kPublic, Scope::Public(), [](ApiRequest&) {
     ApiResponse response;
     response.body = {{"status", "ok"}, {"version", kVersion}};
     return response;
@@ -34,6 +35,9 @@ ApiService::ApiService(ApiContext context)
   RegisterRuleRoutes(router_, context_);
   RegisterInstallRoutes(router_, context_);
   RegisterImportRoutes(router_, context_);
+  RegisterSessionRoutes(router_, context_);
+  RegisterUserRoutes(router_, context_);
+  RegisterPeopleRoutes(router_, context_);
 }
 
 Admission ApiService::Admit(ApiRequest& request) {
@@ -54,22 +58,55 @@ Admission ApiService::Admit(ApiRequest& request) {
       if (auto refused = RefuseThrottledClient(request)) {
         return {std::move(*refused), nullptr};
       }
-      auto caller = Authenticate(context_.store.ApiTokens(), request.authorization, context_.clock);
-      if (!caller.ok()) {
-        if (caller.error().code == ErrorCode::kPermissionDenied) {
+      auto authenticated = Authenticate(context_.store, request, context_.clock, context_.sessions);
+      if (!authenticated.ok()) {
+        if (authenticated.error().code == ErrorCode::kPermissionDenied) {
           CountFailedAuthentication(request);
-          return {ErrorResponse(401, "unauthenticated", caller.error().message), nullptr};
+          return {ErrorResponse(401, "unauthenticated", authenticated.error().message), nullptr};
         }
-        spdlog::error("api: authenticating request failed: {}", caller.error().ToString());
-        return {ErrorResponse(caller.error()), nullptr};
+        spdlog::error("api: authenticating request failed: {}", authenticated.error().ToString());
+        return {ErrorResponse(authenticated.error()), nullptr};
       }
-      if (!RoleAllows(caller->role, route.access)) {
+      const Caller& caller = authenticated->caller;
+      if (!Allows(caller, route.access)) {
+        std::string who = "role '" + std::string(ToString(caller.role)) + "'";
+        if (caller.token_role != ApiRole::kAdmin && !caller.session_id) {
+          who += " with a '" + std::string(ToString(caller.token_role)) + "' API token";
+        }
         return {ErrorResponse(403, "forbidden",
-                              "role '" + std::string(ToString(caller->role)) + "' may not " +
-                                  request.method + " " + request.path),
+                              who + " may not " + request.method + " " + request.path),
                 nullptr};
       }
-      request.caller = std::move(caller).value();
+      // A cookie is sent by the browser on its own, also on a request another site made it send;
+      // only the page that logged in knows the session's CSRF token.
+      const bool changes_state =
+          request.method != "GET" && request.method != "HEAD" && request.method != "OPTIONS";
+      if (changes_state && !authenticated->cookie_csrf_token.empty() &&
+          !ConstantTimeEquals(request.csrf_token, authenticated->cookie_csrf_token)) {
+        return {ErrorResponse(403, "csrf_failed",
+                              "missing or wrong X-CSRF-Token header for this session"),
+                nullptr};
+      }
+      auto scope_org = ResolveScope(route, request, caller);
+      // A caller who sees every organisation has nothing to be hidden from: a missing object is
+      // left to the handler, which checks the request first and words the 404 itself.
+      if (!scope_org.ok() && caller.SeesAllOrgs() &&
+          (scope_org.error().code == ErrorCode::kNotFound ||
+           scope_org.error().code == ErrorCode::kInvalidArgument)) {
+        scope_org = std::optional<int64_t>();
+      }
+      if (!scope_org.ok()) {
+        if (scope_org.error().code == ErrorCode::kNotFound ||
+            scope_org.error().code == ErrorCode::kInvalidArgument) {
+          return {ErrorResponse(scope_org.error()), nullptr};
+        }
+        spdlog::error("api: resolving the scope of {} {} failed: {}",
+                      EscapeControlText(request.method), EscapeControlText(request.path),
+                      scope_org.error().ToString());
+        return {ErrorResponse(scope_org.error()), nullptr};
+      }
+      request.scope_org_id = *scope_org;
+      request.caller = std::move(authenticated->caller);
     }
     return {std::nullopt, &route};
   } catch (const std::exception& e) {
@@ -124,12 +161,138 @@ void ApiService::CountFailedAuthentication(const ApiRequest& request) {
           : std::string());
 }
 
+Result<std::optional<int64_t>> ApiService::ResolveScope(const Route& route,
+                                                        const ApiRequest& request,
+                                                        const Caller& caller) {
+  const Scope& scope = route.scope;
+  if (scope.kind == ScopeKind::kPublic || scope.kind == ScopeKind::kCaller ||
+      scope.kind == ScopeKind::kList) {
+    return std::optional<int64_t>();
+  }
+  const auto param = request.params.find(scope.param);
+  if (param == request.params.end()) {
+    return MakeError(ErrorCode::kInternal, "route parameter missing: " + scope.param);
+  }
+  const std::string& key = param->second;
+  // Outside the scope reads exactly as "does not exist": same status, same words.
+  auto hidden = [](std::string message) -> Result<std::optional<int64_t>> {
+    return MakeError(ErrorCode::kNotFound, std::move(message));
+  };
+  auto in_scope = [&](int64_t org_id, std::string message) -> Result<std::optional<int64_t>> {
+    if (!caller.CanSeeOrg(org_id)) {
+      return hidden(std::move(message));
+    }
+    return std::optional<int64_t>(org_id);
+  };
+  switch (scope.kind) {
+    case ScopeKind::kOrg: {
+      // The words FindOrg (and so every org route) uses for an organisation that does not exist.
+      const std::string missing = "organisation '" + key + "' not found";
+      auto org = FindOrg(context_.store.Organizations(), key);
+      if (!org.ok()) {
+        return org.error().code == ErrorCode::kNotFound ? hidden(missing) : org.error();
+      }
+      return in_scope(org->id, missing);
+    }
+    case ScopeKind::kHost: {
+      // The words HostError uses (hosts_handler.cpp).
+      const std::string missing = "host '" + key + "' not found";
+      auto host = context_.store.Hosts().GetHost(key);
+      if (!host.ok()) {
+        return host.error().code == ErrorCode::kNotFound ? hidden(missing) : host.error();
+      }
+      return in_scope(host->org_id, missing);
+    }
+    case ScopeKind::kFinding:
+    case ScopeKind::kEnrollmentToken:
+    case ScopeKind::kApiToken: {
+      DOZOR_ASSIGN_OR_RETURN(const int64_t id, PathId(request, scope.param));
+      if (scope.kind == ScopeKind::kFinding) {
+        // The words FindingError uses (findings_handler.cpp).
+        const std::string missing = "finding " + std::to_string(id) + " not found";
+        auto finding = context_.store.Findings().GetFinding(id);
+        if (!finding.ok()) {
+          return finding.error().code == ErrorCode::kNotFound ? hidden(missing) : finding.error();
+        }
+        return in_scope(finding->org_id, missing);
+      }
+      if (scope.kind == ScopeKind::kEnrollmentToken) {
+        const std::string missing = "no enrollment token with id " + std::to_string(id);
+        DOZOR_ASSIGN_OR_RETURN(auto tokens,
+                               context_.store.Agents().ListEnrollmentTokens(std::nullopt));
+        for (const auto& token : tokens) {
+          if (token.id == id) return in_scope(token.org_id, missing);
+        }
+        return hidden(missing);
+      }
+      const std::string missing = "no API token with id " + std::to_string(id);
+      DOZOR_ASSIGN_OR_RETURN(auto tokens, context_.store.ApiTokens().ListApiTokens());
+      for (const auto& token : tokens) {
+        if (token.id != id) continue;
+        if (caller.role == UserRole::kAdmin && caller.token_role == ApiRole::kAdmin) {
+          return std::optional<int64_t>();
+        }
+        if (caller.user_id && token.user_id == caller.user_id) {
+          return std::optional<int64_t>();
+        }
+        return hidden(missing);
+      }
+      return hidden(missing);
+    }
+    default:
+      break;
+  }
+  return MakeError(ErrorCode::kInternal, "unknown scope kind");
+}
+
+void ApiService::RecordAudit(const Route& route, const ApiRequest& request,
+                             const ApiResponse& response) {
+  AuditEntry entry;
+  entry.at_ms = context_.clock.NowMs();
+  if (request.caller) {
+    entry.actor_user_id = request.caller->user_id;
+    entry.actor = request.caller->name;
+    entry.via = request.caller->via;
+  } else {
+    entry.actor = response.audit_actor;
+    entry.via = request.dozor_client == "dozorctl" ? Via::kCli
+                : request.cookie.empty()           ? Via::kApi
+                                                   : Via::kDashboard;
+  }
+  if (response.audit_via) entry.via = *response.audit_via;
+  entry.source = request.client_address;
+  entry.action = route.method + " " + route.pattern;
+  entry.org_id = request.scope_org_id ? request.scope_org_id : response.audit_org_id;
+  entry.object = response.audit_object;
+  if (entry.object.empty()) {
+    for (const auto& [name, value] : request.params) {
+      if (!entry.object.empty()) entry.object += " ";
+      entry.object += name + "=" + value;
+    }
+  }
+  entry.status = response.status;
+  entry.detail = response.audit_detail;
+  if (response.status >= 400 && entry.detail.empty()) {
+    if (const auto error = response.body.find("error");
+        error != response.body.end() && error->is_object()) {
+      entry.detail = error->value("message", "");
+    }
+  }
+  if (auto appended = context_.store.AuditLog().AppendAudit(entry); !appended.ok()) {
+    spdlog::error("api: writing the audit log entry of {} by {} failed: {}", entry.action,
+                  EscapeControlText(entry.actor), appended.error().ToString());
+  }
+}
+
 ApiResponse ApiService::Dispatch(const Route& route, ApiRequest& request) {
   try {
     ApiResponse response = route.handler(request);
     if (response.status >= 500) {
       spdlog::error("api: {} {} -> {}: {}", EscapeControlText(request.method),
                     EscapeControlText(request.path), response.status, response.body.dump());
+    }
+    if (request.method != "GET" && request.method != "HEAD") {
+      RecordAudit(route, request, response);
     }
     return response;
   } catch (const std::exception& e) {

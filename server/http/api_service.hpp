@@ -31,6 +31,9 @@ class ApiService {
   ApiService(const ApiService&) = delete;
   ApiService& operator=(const ApiService&) = delete;
 
+  // Every route (for the scope test and the OpenAPI check).
+  [[nodiscard]] const Router& router() const { return router_; }
+
   // Routes `request` (method, path, authorization; the body is not looked at) and authenticates
   // and role-checks the caller; on success fills request.params and request.caller. A client
   // (request.client_address) with too many failed authentications gets 429 with Retry-After on
@@ -47,6 +50,14 @@ class ApiService {
   std::optional<ApiResponse> RefuseThrottledClient(const ApiRequest& request);
   // Counts a presented but unknown (or revoked, expired) token against its client.
   void CountFailedAuthentication(const ApiRequest& request);
+  // The organisation the route's scope parameter names (nullopt for routes naming none); a
+  // kNotFound error, worded as for an object that does not exist, when it is outside the
+  // caller's scope or does not exist.
+  Result<std::optional<int64_t>> ResolveScope(const Route& route, const ApiRequest& request,
+                                              const Caller& caller);
+  // Appends the audit-log entry of a state-changing request (never fails the request: a store
+  // failure is logged).
+  void RecordAudit(const Route& route, const ApiRequest& request, const ApiResponse& response);
 
   ApiContext context_;
   Router router_;

@@ -11,15 +11,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "domain/access.hpp"
 #include "dozor/common/result.hpp"
 #include "dozor/common/text.hpp"
 #include "store/store.hpp"
 
 namespace dozor::server::http {
-
-// Who may call a route. kRead: any valid token; kWrite: operator or admin; kAdmin: admin only.
-enum class Access { kPublic, kRead, kWrite, kAdmin };
 
 struct ApiRequest {
   std::string method;  // "GET", "POST", ...
@@ -27,8 +26,18 @@ struct ApiRequest {
   std::map<std::string, std::string, std::less<>> query;
   std::map<std::string, std::string, std::less<>> params;  // from the route pattern, decoded
   std::string body;
-  std::string authorization;       // raw Authorization header
-  std::optional<ApiToken> caller;  // set once authenticated
+  std::string authorization;     // raw Authorization header
+  std::optional<Caller> caller;  // set once authenticated
+  // Headers a session-authenticated request needs: the Cookie header, the CSRF token header
+  // (X-CSRF-Token) and the client's declaration of itself (X-Dozor-Client: "dozorctl").
+  std::string cookie;
+  std::string csrf_token;
+  std::string dozor_client;
+  // Whether the request came over TLS (session cookies are marked Secure then).
+  bool tls = false;
+  // Filled by the router's scope check: the organisation the request is about, when its route
+  // names one (recorded in the audit log).
+  std::optional<int64_t> scope_org_id;
   // The client as failed authentications are counted (ClientAddressKey: the IPv4 address or the
   // IPv6 /64). Set by the transport; empty in direct calls (tests, fuzzers): not throttled.
   std::string client_address;
@@ -48,6 +57,17 @@ struct ApiResponse {
   // Sent as Retry-After when > 0: with a 503 (the server is busy, not broken) or a 429 (this
   // client is refused for that long).
   int retry_after_seconds = 0;
+  // Set-Cookie header values (login, logout).
+  std::vector<std::string> set_cookies;
+  // What the audit log records about a change besides the route and the caller: the object
+  // ("finding 12") and a short detail. Filled by handlers; empty is fine.
+  std::string audit_object;
+  std::string audit_detail;
+  // Who the change was made by when the request had no authenticated caller (a login attempt).
+  std::string audit_actor;
+  std::optional<Via> audit_via;
+  // The organisation a change was about when the route does not name it (creating one).
+  std::optional<int64_t> audit_org_id;
 };
 
 // A response carrying `payload` as is, e.g. RawResponse(pdf, "application/pdf", "attachment; ...").

@@ -20,38 +20,123 @@ Result<std::string> NewEnrollmentTokenPlaintext() {
   return std::string(kEnrollmentTokenPrefix) + random;
 }
 
-bool RoleAllows(ApiRole role, Access access) {
-  switch (access) {
-    case Access::kPublic:
-    case Access::kRead:
-      return true;
-    case Access::kWrite:
-      return role == ApiRole::kAdmin || role == ApiRole::kOperator;
-    case Access::kAdmin:
-      return role == ApiRole::kAdmin;
-  }
-  return false;
+Result<std::string> NewSessionIdPlaintext() {
+  DOZOR_ASSIGN_OR_RETURN(std::string random, RandomHex(32));
+  return std::string(kSessionPrefix) + random;
 }
 
-Result<ApiToken> Authenticate(ApiTokenStore& store, std::string_view authorization_header,
-                              const Clock& clock) {
-  constexpr std::string_view kScheme = "Bearer ";
-  if (authorization_header.empty()) {
-    return MakeError(ErrorCode::kPermissionDenied, "missing Authorization: Bearer token");
+std::string CookieValue(std::string_view cookie_header, std::string_view name) {
+  while (!cookie_header.empty()) {
+    const size_t end = cookie_header.find(';');
+    std::string_view pair = cookie_header.substr(0, end);
+    cookie_header =
+        end == std::string_view::npos ? std::string_view() : cookie_header.substr(end + 1);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    const size_t equals = pair.find('=');
+    if (equals != std::string_view::npos && pair.substr(0, equals) == name) {
+      return std::string(pair.substr(equals + 1));
+    }
   }
-  if (authorization_header.size() <= kScheme.size() ||
-      authorization_header.substr(0, kScheme.size()) != kScheme) {
+  return {};
+}
+
+Result<Caller> CallerForUser(UserStore& users, const User& user) {
+  Caller caller;
+  caller.user_id = user.id;
+  caller.name = user.login;
+  caller.role = user.role;
+  caller.language = user.language;
+  caller.token_role = ApiRole::kAdmin;
+  if (user.role == UserRole::kClient) {
+    caller.client_org_id = user.org_id;
+  } else if (user.role == UserRole::kEngineer) {
+    DOZOR_ASSIGN_OR_RETURN(caller.assigned_org_ids, users.AssignedOrgIds(user.id));
+  }
+  return caller;
+}
+
+namespace {
+
+Result<Authenticated> BySession(Store& store, std::string_view session_id, bool by_cookie,
+                                const Clock& clock, const SessionSettings& sessions) {
+  if (session_id.size() > kMaxTokenLength ||
+      session_id.substr(0, kSessionPrefix.size()) != kSessionPrefix) {
+    return MakeError(ErrorCode::kPermissionDenied, "unknown or ended session; log in again");
+  }
+  auto found =
+      store.Users().AuthenticateSession(Sha256Hex(session_id), clock.NowMs(), sessions.idle_ms);
+  if (!found.ok()) {
+    return found.error();
+  }
+  auto& [session, user] = *found;
+  DOZOR_ASSIGN_OR_RETURN(Caller caller, CallerForUser(store.Users(), user));
+  caller.session_id = session.id;
+  caller.via = by_cookie ? Via::kDashboard : Via::kCli;
+  Authenticated out{std::move(caller), {}};
+  if (by_cookie) {
+    out.cookie_csrf_token = session.csrf_token;
+  }
+  return out;
+}
+
+Result<Authenticated> ByApiToken(Store& store, std::string_view token, const ApiRequest& request,
+                                 const Clock& clock) {
+  auto found = store.ApiTokens().AuthenticateApiToken(Sha256Hex(token), clock.NowMs());
+  if (!found.ok()) {
+    if (found.error().code == ErrorCode::kNotFound) {
+      return MakeError(ErrorCode::kPermissionDenied, "unknown API token");
+    }
+    return found.error();
+  }
+  Caller caller;
+  if (found->user_id) {
+    auto user = store.Users().GetUser(*found->user_id);
+    if (!user.ok()) {
+      if (user.error().code == ErrorCode::kNotFound) {
+        return MakeError(ErrorCode::kPermissionDenied, "the API token's account no longer exists");
+      }
+      return user.error();
+    }
+    if (!user->enabled) {
+      return MakeError(ErrorCode::kPermissionDenied, "the API token's account is disabled");
+    }
+    DOZOR_ASSIGN_OR_RETURN(caller, CallerForUser(store.Users(), *user));
+  } else {
+    // A token from before accounts, or the admin token file's: an admin, narrowed by its role.
+    caller.name = found->name;
+    caller.role = UserRole::kAdmin;
+  }
+  caller.token_role = found->role;
+  caller.api_token_id = found->id;
+  caller.via = request.dozor_client == "dozorctl" ? Via::kCli : Via::kApi;
+  return Authenticated{std::move(caller), {}};
+}
+
+}  // namespace
+
+Result<Authenticated> Authenticate(Store& store, const ApiRequest& request, const Clock& clock,
+                                   const SessionSettings& sessions) {
+  constexpr std::string_view kScheme = "Bearer ";
+  const std::string_view header = request.authorization;
+  if (header.empty()) {
+    const std::string cookie = CookieValue(request.cookie, kSessionCookieName);
+    if (!cookie.empty()) {
+      return BySession(store, cookie, /*by_cookie=*/true, clock, sessions);
+    }
+    return MakeError(ErrorCode::kPermissionDenied,
+                     "missing Authorization: Bearer token (or log in for a session)");
+  }
+  if (header.size() <= kScheme.size() || header.substr(0, kScheme.size()) != kScheme) {
     return MakeError(ErrorCode::kPermissionDenied, "Authorization header must be 'Bearer <token>'");
   }
-  const std::string token = Trimmed(authorization_header.substr(kScheme.size()));
+  const std::string token = Trimmed(header.substr(kScheme.size()));
   if (token.empty() || token.size() > kMaxTokenLength) {
     return MakeError(ErrorCode::kPermissionDenied, "unknown API token");
   }
-  auto result = store.AuthenticateApiToken(Sha256Hex(token), clock.NowMs());
-  if (!result.ok() && result.error().code == ErrorCode::kNotFound) {
-    return MakeError(ErrorCode::kPermissionDenied, "unknown API token");
+  if (token.substr(0, kSessionPrefix.size()) == kSessionPrefix) {
+    return BySession(store, token, /*by_cookie=*/false, clock, sessions);
   }
-  return result;
+  return ByApiToken(store, token, request, clock);
 }
 
 Result<std::optional<std::string>> BootstrapAdminToken(ApiTokenStore& store,

@@ -101,15 +101,11 @@ ApiResponse CreateToken(ApiContext& context, const ApiRequest& request) {
 }
 
 ApiResponse ListTokens(ApiContext& context, const ApiRequest& request) {
-  std::optional<int64_t> org_id;
-  if (const auto it = request.query.find("org"); it != request.query.end() && !it->second.empty()) {
-    auto org = FindOrg(context.store.Organizations(), it->second);
-    if (!org.ok()) {
-      return ErrorResponse(org.error());
-    }
-    org_id = org->id;
+  auto org_id = ScopedOrgQuery(context, request);
+  if (!org_id.ok()) {
+    return ErrorResponse(org_id.error());
   }
-  auto tokens = context.store.Agents().ListEnrollmentTokens(org_id);
+  auto tokens = context.store.Agents().ListEnrollmentTokens(*org_id);
   if (!tokens.ok()) {
     return ErrorResponse(tokens.error());
   }
@@ -117,6 +113,7 @@ ApiResponse ListTokens(ApiContext& context, const ApiRequest& request) {
   ApiResponse response;
   response.body["tokens"] = nlohmann::json::array();
   for (const auto& token : *tokens) {
+    if (!CallerSees(request, token.org_id)) continue;
     response.body["tokens"].push_back(TokenJson(token, now_ms));
   }
   return response;
@@ -139,11 +136,12 @@ ApiResponse RevokeToken(ApiContext& context, const ApiRequest& request) {
 }  // namespace
 
 void RegisterEnrollmentTokenRoutes(Router& router, ApiContext& context) {
-  router.Add("POST", "/api/v1/orgs/{org}/tokens", Access::kWrite,
+  router.Add("POST", "/api/v1/orgs/{org}/tokens", Access::kWrite, Scope::Org(),
              [&context](ApiRequest& request) { return CreateToken(context, request); });
-  router.Add("GET", "/api/v1/tokens", Access::kRead,
+  // Enrollment tokens are the engineers' tool for installing agents: clients do not see them.
+  router.Add("GET", "/api/v1/tokens", Access::kStaffRead, Scope::List(),
              [&context](ApiRequest& request) { return ListTokens(context, request); });
-  router.Add("POST", "/api/v1/tokens/{id}/revoke", Access::kWrite,
+  router.Add("POST", "/api/v1/tokens/{id}/revoke", Access::kWrite, Scope::OfEnrollmentToken(),
              [&context](ApiRequest& request) { return RevokeToken(context, request); });
 }
 

@@ -132,12 +132,13 @@ ApiResponse ListFindingsRoute(ApiContext& context, const ApiRequest& request) {
   }
   FindingFilter filter;
   filter.limit = static_cast<int>(*limit);
-  if (const auto it = request.query.find("org"); it != request.query.end() && !it->second.empty()) {
-    auto org = FindOrg(context.store.Organizations(), it->second);
-    if (!org.ok()) {
-      return ErrorResponse(org.error());
-    }
-    filter.org_id = org->id;
+  auto org = ScopedOrgQuery(context, request);
+  if (!org.ok()) {
+    return ErrorResponse(org.error());
+  }
+  filter.org_id = *org;
+  if (request.caller) {
+    filter.visible_org_ids = request.caller->VisibleOrgIds();
   }
   if (const auto it = request.query.find("host");
       it != request.query.end() && !it->second.empty()) {
@@ -448,22 +449,23 @@ std::string ActorOf(const ApiRequest& request) {
 }
 
 void RegisterFindingRoutes(Router& router, ApiContext& context) {
-  router.Add("GET", "/api/v1/findings", Access::kRead,
+  router.Add("GET", "/api/v1/findings", Access::kRead, Scope::List(),
              [&context](ApiRequest& request) { return ListFindingsRoute(context, request); });
-  router.Add("GET", "/api/v1/findings/{id}", Access::kRead,
+  router.Add("GET", "/api/v1/findings/{id}", Access::kRead, Scope::OfFinding(),
              [&context](ApiRequest& request) { return ShowFindingRoute(context, request); });
-  router.Add("POST", "/api/v1/findings/{id}/ack", Access::kWrite, [&context](ApiRequest& request) {
-    return ChangeFindingRoute(context, request, Action::kAcknowledge);
-  });
-  router.Add("POST", "/api/v1/findings/{id}/waive", Access::kWrite,
+  router.Add("POST", "/api/v1/findings/{id}/ack", Access::kWrite, Scope::OfFinding(),
+             [&context](ApiRequest& request) {
+               return ChangeFindingRoute(context, request, Action::kAcknowledge);
+             });
+  router.Add("POST", "/api/v1/findings/{id}/waive", Access::kWrite, Scope::OfFinding(),
              [&context](ApiRequest& request) {
                return ChangeFindingRoute(context, request, Action::kWaive);
              });
-  router.Add("POST", "/api/v1/findings/{id}/unwaive", Access::kWrite,
+  router.Add("POST", "/api/v1/findings/{id}/unwaive", Access::kWrite, Scope::OfFinding(),
              [&context](ApiRequest& request) {
                return ChangeFindingRoute(context, request, Action::kUnwaive);
              });
-  router.Add("POST", "/api/v1/findings/{id}/comments", Access::kWrite,
+  router.Add("POST", "/api/v1/findings/{id}/comments", Access::kClientAction, Scope::OfFinding(),
              [&context](ApiRequest& request) {
                return ChangeFindingRoute(context, request, Action::kComment);
              });

@@ -10,6 +10,7 @@
 
 #include "domain/failure_throttle.hpp"
 #include "dozor/common/clock.hpp"
+#include "http/auth.hpp"
 #include "http/install_handler.hpp"
 #include "http/router.hpp"
 #include "ingest/agent_control.hpp"
@@ -42,6 +43,12 @@ struct ApiContext {
   // Wraps the import key of each new enrollment token and unwraps it to verify an import
   // (domain/import_keys.hpp); null -> tokens are issued without one and imports answer 503.
   const ImportKeyWrapper* import_keys = nullptr;
+  // Session lifetimes (http/auth.hpp).
+  SessionSettings sessions = {};
+  // Failed logins: per account (a password guessed slowly from many addresses) and per client
+  // address (one address trying many accounts). A blocked login answers 429 with Retry-After.
+  FailureThrottleOptions login_account_throttle = {5, 15 * 60'000, 15 * 60'000, 10'000};
+  FailureThrottleOptions login_address_throttle = {20, 15 * 60'000, 15 * 60'000, 10'000};
 };
 
 void RegisterOrgRoutes(Router& router, ApiContext& context);
@@ -55,10 +62,26 @@ void RegisterRuleRoutes(Router& router, ApiContext& context);
 void RegisterInstallRoutes(Router& router, ApiContext& context);
 // One-shot audit files (dozor-agent collect) imported into an organisation.
 void RegisterImportRoutes(Router& router, ApiContext& context);
+// Login, logout and the caller's own account (/api/v1/auth/*, /api/v1/me).
+void RegisterSessionRoutes(Router& router, ApiContext& context);
+// User accounts (admins).
+void RegisterUserRoutes(Router& router, ApiContext& context);
+// Engineers assigned to an organisation, client notes, the audit log.
+void RegisterPeopleRoutes(Router& router, ApiContext& context);
 
 nlohmann::json OrganizationJson(const Organization& org);
 // Resolves "{org}" (id or name) to an organisation.
 Result<Organization> FindOrg(OrganizationStore& store, std::string_view key);
+// The "org" query parameter of a listing (id or name), resolved within the caller's scope: an
+// organisation outside it is kNotFound with the same words as one that does not exist. nullopt
+// when the parameter is absent or empty.
+Result<std::optional<int64_t>> ScopedOrgQuery(ApiContext& context, const ApiRequest& request);
+// A user by id ("12") or login; kNotFound with the key otherwise.
+Result<User> FindUser(UserStore& users, std::string_view key);
+// The JSON of an account (never its password).
+nlohmann::json UserJson(const User& user);
+// Whether the caller may see organisation `org_id` (no caller: a direct call in tests -> yes).
+bool CallerSees(const ApiRequest& request, int64_t org_id);
 // "lang" query parameter: "en" or "ru"; `fallback` when absent; kInvalidArgument otherwise.
 Result<std::string> QueryLang(const ApiRequest& request, std::string_view fallback);
 // A waiver's end: "YYYY-MM-DD" (through that UTC day: the next midnight UTC) or RFC 3339

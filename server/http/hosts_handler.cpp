@@ -114,21 +114,18 @@ ApiResponse HostError(const Error& error, std::string_view agent_id) {
 }
 
 ApiResponse ListHostsRoute(ApiContext& context, const ApiRequest& request) {
-  std::optional<int64_t> org_id;
-  if (const auto it = request.query.find("org"); it != request.query.end() && !it->second.empty()) {
-    auto org = FindOrg(context.store.Organizations(), it->second);
-    if (!org.ok()) {
-      return ErrorResponse(org.error());
-    }
-    org_id = org->id;
+  auto org_id = ScopedOrgQuery(context, request);
+  if (!org_id.ok()) {
+    return ErrorResponse(org_id.error());
   }
-  auto hosts = context.store.Hosts().ListHosts(org_id);
+  auto hosts = context.store.Hosts().ListHosts(*org_id);
   if (!hosts.ok()) {
     return ErrorResponse(hosts.error());
   }
   ApiResponse response;
   response.body["hosts"] = nlohmann::json::array();
   for (const auto& host : *hosts) {
+    if (!CallerSees(request, host.org_id)) continue;
     response.body["hosts"].push_back(HostJson(context, host));
   }
   return response;
@@ -337,19 +334,19 @@ ApiResponse SendCommandRoute(ApiContext& context, const ApiRequest& request) {
 }  // namespace
 
 void RegisterHostRoutes(Router& router, ApiContext& context) {
-  router.Add("GET", "/api/v1/hosts", Access::kRead,
+  router.Add("GET", "/api/v1/hosts", Access::kRead, Scope::List(),
              [&context](ApiRequest& request) { return ListHostsRoute(context, request); });
-  router.Add("GET", "/api/v1/hosts/{agent_id}", Access::kRead,
+  router.Add("GET", "/api/v1/hosts/{agent_id}", Access::kRead, Scope::Host(),
              [&context](ApiRequest& request) { return ShowHost(context, request); });
-  router.Add("GET", "/api/v1/hosts/{agent_id}/inventory", Access::kRead,
+  router.Add("GET", "/api/v1/hosts/{agent_id}/inventory", Access::kRead, Scope::Host(),
              [&context](ApiRequest& request) { return ShowInventory(context, request); });
-  router.Add("GET", "/api/v1/hosts/{agent_id}/changes", Access::kRead,
+  router.Add("GET", "/api/v1/hosts/{agent_id}/changes", Access::kRead, Scope::Host(),
              [&context](ApiRequest& request) { return ListChangesRoute(context, request); });
-  router.Add("GET", "/api/v1/hosts/{agent_id}/health", Access::kRead,
+  router.Add("GET", "/api/v1/hosts/{agent_id}/health", Access::kRead, Scope::Host(),
              [&context](ApiRequest& request) { return ListHealthRoute(context, request); });
-  router.Add("POST", "/api/v1/hosts/{agent_id}/revoke", Access::kWrite,
+  router.Add("POST", "/api/v1/hosts/{agent_id}/revoke", Access::kWrite, Scope::Host(),
              [&context](ApiRequest& request) { return RevokeHost(context, request); });
-  router.Add("POST", "/api/v1/hosts/{agent_id}/commands", Access::kWrite,
+  router.Add("POST", "/api/v1/hosts/{agent_id}/commands", Access::kWrite, Scope::Host(),
              [&context](ApiRequest& request) { return SendCommandRoute(context, request); });
 }
 

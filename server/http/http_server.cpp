@@ -208,6 +208,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     request_ = std::move(request).value();
     request_.client_address = client_address_;
+    request_.tls = kTls;
     // Authentication reads the store: on a worker, not on the I/O thread.
     net::post(*shared_.workers, [self = this->shared_from_this()] { self->Admit(); });
   }
@@ -427,6 +428,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (api_response.retry_after_seconds > 0) {
       response.set(bhttp::field::retry_after, std::to_string(api_response.retry_after_seconds));
     }
+    for (const auto& cookie : api_response.set_cookies) {
+      response.insert(bhttp::field::set_cookie, cookie);
+    }
     if (api_response.status == 405 && api_response.body.contains("error") &&
         api_response.body["error"].contains("allowed")) {
       response.set(bhttp::field::allow, api_response.body["error"]["allowed"].get<std::string>());
@@ -506,7 +510,8 @@ struct HttpServer::Impl {
         clock(clock_in),
         api(ApiContext{store, agents, clock, options.grpc_public_address,
                        options.offline_after_seconds, options.rules, options.evaluate_now,
-                       options.install, options.auth_throttle, options.import_keys}),
+                       options.install, options.auth_throttle, options.import_keys,
+                       options.sessions}),
         worker_count(options.workers > 0 ? options.workers : DefaultWorkers()),
         slow_worker_count(options.slow_workers > 0 ? options.slow_workers : DefaultSlowWorkers()),
         shared{api, options, slow_worker_count + std::max(0, options.slow_queue),

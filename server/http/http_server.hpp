@@ -26,6 +26,7 @@
 #include "domain/failure_throttle.hpp"
 #include "dozor/common/clock.hpp"
 #include "dozor/common/result.hpp"
+#include "http/auth.hpp"
 #include "http/install_handler.hpp"
 #include "ingest/agent_control.hpp"
 #include "store/store.hpp"
@@ -80,6 +81,8 @@ class HttpServer {
     InstallSettings install;
     // The server's import key wrapper (ApiContext::import_keys); must outlive the server.
     const ImportKeyWrapper* import_keys = nullptr;
+    // Login session lifetimes (ApiContext::sessions).
+    SessionSettings sessions;
   };
 
   // `store`, `agents` (nullable) and `clock` must outlive the server.

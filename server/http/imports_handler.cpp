@@ -162,13 +162,13 @@ void RegisterImportRoutes(Router& router, ApiContext& context) {
   // Authenticated and role-checked on the headers; the body (up to one snapshot file) is read
   // only then. Verifying and storing a big host's file takes a while: the slow pool.
   router.Add(
-      "POST", "/api/v1/orgs/{org}/imports", Access::kWrite,
+      "POST", "/api/v1/orgs/{org}/imports", Access::kWrite, Scope::Org(),
       [&context](ApiRequest& request) { return CreateImport(context, request); },
       RouteLimits{.cost = RouteCost::kSlow,
                   .max_body_bytes = kMaxSnapshotFileBytes,
                   .body_read_timeout_seconds = 120,
                   .upload = true});
-  router.Add("GET", "/api/v1/orgs/{org}/imports", Access::kRead,
+  router.Add("GET", "/api/v1/orgs/{org}/imports", Access::kRead, Scope::Org(),
              [&context](ApiRequest& request) { return ListImportsRoute(context, request); });
 }
 

@@ -396,15 +396,16 @@ Result<nlohmann::json> PackageManifest(InstallSettings& settings) {
 }
 
 void RegisterInstallRoutes(Router& router, ApiContext& context) {
-  router.Add("GET", "/install.sh", Access::kPublic,
+  router.Add("GET", "/install.sh", Access::kPublic, Scope::Public(),
              [&context](ApiRequest&) { return ServeScript(context.install); });
-  router.Add("GET", "/ca.crt", Access::kPublic,
+  router.Add("GET", "/ca.crt", Access::kPublic, Scope::Public(),
              [&context](ApiRequest&) { return ServeCa(context.install); });
-  router.Add("GET", "/packages", Access::kPublic,
+  router.Add("GET", "/packages", Access::kPublic, Scope::Public(),
              [&context](ApiRequest&) { return ServeManifest(context.install, /*text=*/false); });
-  router.Add("GET", "/packages/{file}", Access::kPublic, [&context](ApiRequest& request) {
-    return ServePackage(context.install, request.params.at("file"));
-  });
+  router.Add("GET", "/packages/{file}", Access::kPublic, Scope::Public(),
+             [&context](ApiRequest& request) {
+               return ServePackage(context.install, request.params.at("file"));
+             });
 }
 
 }  // namespace dozor::server::http

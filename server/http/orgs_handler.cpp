@@ -25,7 +25,7 @@ Status ValidateOrgFields(const std::optional<std::string>& status,
   return OkStatus();
 }
 
-ApiResponse ListOrgs(ApiContext& context) {
+ApiResponse ListOrgs(ApiContext& context, const ApiRequest& request) {
   auto orgs = context.store.Organizations().ListOrganizations();
   if (!orgs.ok()) {
     return ErrorResponse(orgs.error());
@@ -33,6 +33,7 @@ ApiResponse ListOrgs(ApiContext& context) {
   ApiResponse response;
   response.body["organizations"] = nlohmann::json::array();
   for (const auto& org : *orgs) {
+    if (!CallerSees(request, org.id)) continue;
     response.body["organizations"].push_back(OrganizationJson(org));
   }
   return response;
@@ -74,6 +75,12 @@ ApiResponse CreateOrg(ApiContext& context, const ApiRequest& request) {
     org.contract_type = *ParseContractType(**type);
   }
   org.engineer = trimmed_engineer.value_or("");
+  // Assignments are the admins' to make; the old field is one.
+  if (!org.engineer.empty() && request.caller && request.caller->role != UserRole::kAdmin) {
+    return ErrorResponse(403, "forbidden",
+                         "only an admin assigns engineers; leave 'engineer' out (you are assigned "
+                         "as the primary engineer of an organisation you create)");
+  }
   org.created_at_ms = context.clock.NowMs();
   auto created = context.store.Organizations().CreateOrganization(org);
   if (!created.ok()) {
@@ -84,7 +91,20 @@ ApiResponse CreateOrg(ApiContext& context, const ApiRequest& request) {
   }
   ApiResponse response;
   response.status = 201;
+  // An engineer who opens a new client works on it: assigned as its primary engineer, otherwise
+  // the organisation would vanish from their own view the moment it was made.
+  if (request.caller && request.caller->role == UserRole::kEngineer && request.caller->user_id) {
+    auto assigned = context.store.Users().AssignEngineer(
+        created->id, *request.caller->user_id, AssignmentKind::kPrimary, "", context.clock.NowMs());
+    if (!assigned.ok()) {
+      return ErrorResponse(assigned.error());
+    }
+    auto reread = context.store.Organizations().FindOrganization(std::to_string(created->id));
+    if (reread.ok()) created = std::move(reread);
+  }
   response.body = OrganizationJson(*created);
+  response.audit_org_id = created->id;
+  response.audit_object = "organization " + std::to_string(created->id);
   return response;
 }
 
@@ -121,6 +141,11 @@ ApiResponse PatchOrg(ApiContext& context, const ApiRequest& request) {
   }
   OrganizationPatch patch;
   if (engineer->has_value()) {
+    if (request.caller && request.caller->role != UserRole::kAdmin) {
+      return ErrorResponse(403, "forbidden",
+                           "only an admin assigns engineers (PUT /api/v1/orgs/{org}/engineers/"
+                           "{user})");
+    }
     patch.engineer = Trim(**engineer);
   }
   if (auto valid = ValidateOrgFields(*status, *type, patch.engineer); !valid.ok()) {
@@ -317,6 +342,26 @@ Result<Organization> FindOrg(OrganizationStore& store, std::string_view key) {
   return org;
 }
 
+Result<std::optional<int64_t>> ScopedOrgQuery(ApiContext& context, const ApiRequest& request) {
+  const auto it = request.query.find("org");
+  if (it == request.query.end() || it->second.empty()) {
+    return std::optional<int64_t>();
+  }
+  auto org = FindOrg(context.store.Organizations(), it->second);
+  if (!org.ok()) {
+    return org.error();
+  }
+  if (!CallerSees(request, org->id)) {
+    // The words FindOrg uses for an organisation that does not exist.
+    return MakeError(ErrorCode::kNotFound, "organisation '" + it->second + "' not found");
+  }
+  return std::optional<int64_t>(org->id);
+}
+
+bool CallerSees(const ApiRequest& request, int64_t org_id) {
+  return !request.caller || request.caller->CanSeeOrg(org_id);
+}
+
 Result<int64_t> PathId(const ApiRequest& request, std::string_view name) {
   const auto it = request.params.find(name);
   if (it == request.params.end() || it->second.empty() || it->second.size() > 18) {
@@ -339,24 +384,24 @@ Result<int64_t> PathId(const ApiRequest& request, std::string_view name) {
 }
 
 void RegisterOrgRoutes(Router& router, ApiContext& context) {
-  router.Add("GET", "/api/v1/orgs", Access::kRead,
-             [&context](ApiRequest&) { return ListOrgs(context); });
-  router.Add("POST", "/api/v1/orgs", Access::kWrite,
+  router.Add("GET", "/api/v1/orgs", Access::kRead, Scope::List(),
+             [&context](ApiRequest& request) { return ListOrgs(context, request); });
+  router.Add("POST", "/api/v1/orgs", Access::kWrite, Scope::CallerOnly(),
              [&context](ApiRequest& request) { return CreateOrg(context, request); });
-  router.Add("GET", "/api/v1/orgs/{org}", Access::kRead,
+  router.Add("GET", "/api/v1/orgs/{org}", Access::kRead, Scope::Org(),
              [&context](ApiRequest& request) { return ShowOrg(context, request); });
-  router.Add("PATCH", "/api/v1/orgs/{org}", Access::kWrite,
+  router.Add("PATCH", "/api/v1/orgs/{org}", Access::kWrite, Scope::Org(),
              [&context](ApiRequest& request) { return PatchOrg(context, request); });
-  router.Add("GET", "/api/v1/orgs/{org}/contract", Access::kRead,
+  router.Add("GET", "/api/v1/orgs/{org}/contract", Access::kRead, Scope::Org(),
              [&context](ApiRequest& request) { return ShowContract(context, request); });
-  router.Add("POST", "/api/v1/orgs/{org}/contract", Access::kWrite,
+  router.Add("POST", "/api/v1/orgs/{org}/contract", Access::kWrite, Scope::Org(),
              [&context](ApiRequest& request) { return MoveContract(context, request); });
-  router.Add("POST", "/api/v1/orgs/{org}/snapshots", Access::kWrite,
+  router.Add("POST", "/api/v1/orgs/{org}/snapshots", Access::kWrite, Scope::Org(),
              [&context](ApiRequest& request) { return RecordSnapshot(context, request); });
   // Evaluating a whole organisation takes up to a few hundred ms: the slow pool, not a worker
   // that small reads wait for.
   router.Add(
-      "POST", "/api/v1/orgs/{org}/evaluate", Access::kWrite,
+      "POST", "/api/v1/orgs/{org}/evaluate", Access::kWrite, Scope::Org(),
       [&context](ApiRequest& request) { return EvaluateOrg(context, request); },
       RouteLimits{.cost = RouteCost::kSlow});
 }

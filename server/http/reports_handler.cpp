@@ -121,7 +121,7 @@ ApiResponse ReportRoute(ApiContext& context, const ApiRequest& request) {
 void RegisterReportRoutes(Router& router, ApiContext& context) {
   // A 500-host PDF renders for a few hundred ms: the slow pool.
   router.Add(
-      "GET", "/api/v1/orgs/{org}/report", Access::kRead,
+      "GET", "/api/v1/orgs/{org}/report", Access::kRead, Scope::Org(),
       [&context](ApiRequest& request) { return ReportRoute(context, request); },
       RouteLimits{.cost = RouteCost::kSlow});
 }

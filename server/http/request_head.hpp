@@ -59,6 +59,17 @@ Result<ApiRequest> ToApiRequest(const Header& header) {
   if (auth != header.end()) {
     out.authorization = std::string(auth->value().data(), auth->value().size());
   }
+  // Several Cookie headers (HTTP/2 proxies split them) are joined as one list.
+  for (auto [it, end] = header.equal_range(boost::beast::http::field::cookie); it != end; ++it) {
+    if (!out.cookie.empty()) out.cookie += "; ";
+    out.cookie.append(it->value().data(), it->value().size());
+  }
+  if (const auto csrf = header.find("X-CSRF-Token"); csrf != header.end()) {
+    out.csrf_token = std::string(csrf->value().data(), csrf->value().size());
+  }
+  if (const auto client = header.find("X-Dozor-Client"); client != header.end()) {
+    out.dozor_client = std::string(client->value().data(), client->value().size());
+  }
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "http/router.hpp"
 
+#include <stdexcept>
+
 namespace dozor::server::http {
 
 std::vector<std::string_view> SplitPath(std::string_view path) {
@@ -18,14 +20,54 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
   return out;
 }
 
-void Router::Add(std::string method, std::string_view pattern, Access access, Handler handler,
-                 RouteLimits limits) {
+std::string_view ToString(ScopeKind kind) {
+  switch (kind) {
+    case ScopeKind::kPublic:
+      return "public";
+    case ScopeKind::kCaller:
+      return "caller";
+    case ScopeKind::kOrg:
+      return "org";
+    case ScopeKind::kHost:
+      return "host";
+    case ScopeKind::kFinding:
+      return "finding";
+    case ScopeKind::kEnrollmentToken:
+      return "enrollment_token";
+    case ScopeKind::kApiToken:
+      return "api_token";
+    case ScopeKind::kList:
+      return "list";
+  }
+  return "unknown";
+}
+
+void Router::Add(std::string method, std::string_view pattern, Access access, Scope scope,
+                 Handler handler, RouteLimits limits) {
   Route route;
   route.method = std::move(method);
+  route.pattern = std::string(pattern);
   for (const auto segment : SplitPath(pattern)) {
     route.segments.emplace_back(segment);
   }
+  const std::string where = route.method + " " + route.pattern;
+  if ((access == Access::kPublic) != (scope.kind == ScopeKind::kPublic)) {
+    throw std::logic_error(where + ": public access and public scope go together");
+  }
+  const bool has_param = scope.kind != ScopeKind::kPublic && scope.kind != ScopeKind::kCaller &&
+                         scope.kind != ScopeKind::kList;
+  if (has_param) {
+    const std::string segment = "{" + scope.param + "}";
+    bool found = false;
+    for (const auto& s : route.segments) found = found || s == segment;
+    if (!found) {
+      throw std::logic_error(where + ": scope parameter " + segment + " is not in the path");
+    }
+  } else if (!scope.param.empty()) {
+    throw std::logic_error(where + ": this scope takes no parameter");
+  }
   route.access = access;
+  route.scope = std::move(scope);
   route.handler = std::move(handler);
   route.limits = limits;
   routes_.push_back(std::move(route));

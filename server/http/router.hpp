@@ -29,18 +29,58 @@ struct RouteLimits {
   bool upload = false;
 };
 
+// Which organisation's data a route touches, so the router can refuse an object outside the
+// caller's scope before any handler runs. Part of every route's declaration: a route cannot be
+// added without one. An object outside the scope answers 404 exactly like one that does not exist.
+enum class ScopeKind {
+  kPublic,           // no caller (kPublic access only)
+  kCaller,           // the caller's own account, or data of no organisation (the rule pack)
+  kOrg,              // the parameter names an organisation (id or name)
+  kHost,             // the parameter is a host's agent id
+  kFinding,          // the parameter is a finding id
+  kEnrollmentToken,  // the parameter is an enrollment token id
+  kApiToken,         // the parameter is an API token id: the caller's own (admins: any)
+  kList,             // a listing: its handler filters rows (and any ?org=) to the caller's scope
+};
+
+struct Scope {
+  ScopeKind kind = ScopeKind::kCaller;
+  std::string param;  // the path parameter for kOrg .. kApiToken
+
+  static Scope Public() { return {ScopeKind::kPublic, {}}; }
+  static Scope CallerOnly() { return {ScopeKind::kCaller, {}}; }
+  static Scope List() { return {ScopeKind::kList, {}}; }
+  static Scope Org(std::string param = "org") { return {ScopeKind::kOrg, std::move(param)}; }
+  static Scope Host(std::string param = "agent_id") { return {ScopeKind::kHost, std::move(param)}; }
+  static Scope OfFinding(std::string param = "id") {
+    return {ScopeKind::kFinding, std::move(param)};
+  }
+  static Scope OfEnrollmentToken(std::string param = "id") {
+    return {ScopeKind::kEnrollmentToken, std::move(param)};
+  }
+  static Scope OfApiToken(std::string param = "id") {
+    return {ScopeKind::kApiToken, std::move(param)};
+  }
+};
+
+std::string_view ToString(ScopeKind kind);
+
 struct Route {
   std::string method;
   std::vector<std::string> segments;  // "{name}" segments capture
+  std::string pattern;                // as declared, "/api/v1/orgs/{org}"
   Access access = Access::kRead;
+  Scope scope;
   Handler handler;
   RouteLimits limits;
 };
 
 class Router {
  public:
-  void Add(std::string method, std::string_view pattern, Access access, Handler handler,
-           RouteLimits limits = {});
+  // Throws std::logic_error for a declaration that contradicts itself (a public route with a
+  // scope, a scoped route without its parameter): a programming error found at start.
+  void Add(std::string method, std::string_view pattern, Access access, Scope scope,
+           Handler handler, RouteLimits limits = {});
 
   enum class MatchKind { kFound, kNotFound, kMethodNotAllowed };
   struct Match {
@@ -50,6 +90,8 @@ class Router {
   };
   // On kFound fills request.params from the pattern.
   [[nodiscard]] Match Find(ApiRequest& request) const;
+  // Every route, in declaration order (the scope test and the OpenAPI check walk it).
+  [[nodiscard]] const std::vector<Route>& routes() const { return routes_; }
 
  private:
   std::vector<Route> routes_;

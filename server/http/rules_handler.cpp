@@ -83,9 +83,9 @@ ApiResponse ShowRuleRoute(ApiContext& context, const ApiRequest& request) {
 }  // namespace
 
 void RegisterRuleRoutes(Router& router, ApiContext& context) {
-  router.Add("GET", "/api/v1/rules", Access::kRead,
+  router.Add("GET", "/api/v1/rules", Access::kRead, Scope::CallerOnly(),
              [&context](ApiRequest& request) { return ListRulesRoute(context, request); });
-  router.Add("GET", "/api/v1/rules/{id}", Access::kRead,
+  router.Add("GET", "/api/v1/rules/{id}", Access::kRead, Scope::CallerOnly(),
              [&context](ApiRequest& request) { return ShowRuleRoute(context, request); });
 }
 

@@ -22,6 +22,9 @@ struct ApiToken {
   int64_t created_at_ms = 0;
   std::optional<int64_t> revoked_at_ms;
   std::optional<int64_t> expires_at_ms;
+  // The account the token acts for (its role and scope, narrowed by `role`); nullopt for tokens
+  // made before accounts existed, which act as admin tokens narrowed by `role`.
+  std::optional<int64_t> user_id;
 };
 
 class ApiTokenStore {
@@ -30,7 +33,8 @@ class ApiTokenStore {
 
   virtual Result<ApiToken> CreateApiToken(std::string_view name, ApiRole role,
                                           std::string_view token_hash, std::string_view hint,
-                                          std::optional<int64_t> expires_at_ms) = 0;
+                                          std::optional<int64_t> expires_at_ms,
+                                          std::optional<int64_t> user_id = std::nullopt) = 0;
   // kPermissionDenied if unknown, revoked or expired.
   virtual Result<ApiToken> AuthenticateApiToken(std::string_view token_hash, int64_t now_ms) = 0;
   virtual Result<std::vector<ApiToken>> ListApiTokens() = 0;

@@ -57,6 +57,8 @@ struct FindingFilter {
   std::vector<FindingState> states;  // empty = all
   std::vector<Severity> severities;  // empty = all
   std::optional<std::string> rule_id;
+  // Only findings of these organisations (the caller's scope); nullopt = every organisation.
+  std::optional<std::vector<int64_t>> visible_org_ids;
   int limit = 1000;
 };
 

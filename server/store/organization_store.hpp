@@ -21,7 +21,10 @@ struct Organization {
   std::string name;
   ContractPhase contract_status = ContractPhase::kProspect;
   ContractType contract_type = ContractType::kComplex;
-  std::string engineer;  // assigned engineer (name or e-mail), may be empty
+  // The primary engineers' display names, kept by the store from the assignments
+  // (user_store.hpp). On create: an engineer's login or display name to assign as primary (a new
+  // password-less engineer account when nobody matches), or empty.
+  std::string engineer;
   int64_t created_at_ms = 0;
   int64_t host_count = 0;
 };
@@ -29,6 +32,7 @@ struct Organization {
 struct OrganizationPatch {
   std::optional<ContractPhase> contract_status;
   std::optional<ContractType> contract_type;
+  // Replaces the primary engineers with this one (login or display name); empty removes them.
   std::optional<std::string> engineer;
   std::string actor;  // who made the change (recorded in contract_events); "system" if empty
 };

@@ -6,6 +6,8 @@
 //   import_store.hpp        one-shot snapshot files imported into an organisation
 //   api_token_store.hpp     management-API tokens
 //   security_event_store.hpp refusals of anonymous and agent callers (enrollments, secrets)
+//   user_store.hpp          people: accounts, engineers' assignments, client notes, sessions
+//   audit_log_store.hpp     who changed what, when, from where
 // Consumers take the area(s) they need; `Store` is what the composition root holds and hands
 // out. Backends live beside this folder's headers (store/sqlite/, later store/postgres/); a
 // backend's own header declares its Open function.
@@ -21,15 +23,17 @@
 
 #include "store/agent_store.hpp"
 #include "store/api_token_store.hpp"
+#include "store/audit_log_store.hpp"
 #include "store/finding_store.hpp"
 #include "store/host_store.hpp"
 #include "store/import_store.hpp"
 #include "store/organization_store.hpp"
 #include "store/security_event_store.hpp"
+#include "store/user_store.hpp"
 
 namespace dozor::server {
 
-// The aggregate of all areas. A user-account area (UserStore) joins here when accounts arrive.
+// The aggregate of all areas.
 class Store {
  public:
   virtual ~Store() = default;
@@ -41,6 +45,8 @@ class Store {
   virtual ImportStore& Imports() = 0;
   virtual ApiTokenStore& ApiTokens() = 0;
   virtual SecurityEventStore& SecurityEvents() = 0;
+  virtual UserStore& Users() = 0;
+  virtual AuditLogStore& AuditLog() = 0;
 };
 
 }  // namespace dozor::server

@@ -62,6 +62,37 @@ struct Fixture {
         std::abort();
       }
     }
+    // Scoped callers too: an engineer assigned to one organisation and that organisation's client
+    // ("Bearer FUZZ-ENGINEER", "Bearer FUZZ-CLIENT"), so the scope checks run on fuzzed requests.
+    Organization org;
+    org.name = "Fuzz";
+    auto made_org = store->CreateOrganization(org);
+    if (!made_org.ok()) {
+      std::abort();
+    }
+    for (auto [role, name] :
+         {std::pair{UserRole::kEngineer, "ENGINEER"}, std::pair{UserRole::kClient, "CLIENT"}}) {
+      NewUser user;
+      user.login = name;
+      user.display_name = name;
+      user.role = role;
+      if (role == UserRole::kClient) user.org_id = made_org->id;
+      auto made = store->CreateUser(user, clock.NowMs());
+      if (!made.ok()) {
+        std::abort();
+      }
+      if (role == UserRole::kEngineer &&
+          !store->AssignEngineer(made_org->id, made->id, AssignmentKind::kPrimary, "", 0).ok()) {
+        std::abort();
+      }
+      const std::string secret = std::string("dza_fuzz_") + name;
+      if (!store
+               ->CreateApiToken(name, ApiRole::kAdmin, dozor::Sha256Hex(secret), secret,
+                                std::nullopt, made->id)
+               .ok()) {
+        std::abort();
+      }
+    }
     pack = rules::LoadRulePack({}, true);
     http::ApiContext context{
         .store = *store, .clock = clock, .grpc_public_address = "127.0.0.1:1", .install = {}};

@@ -127,6 +127,17 @@ def http_request():
         "bad-token": req("GET", "/api/v1/orgs", token="dza_wrong"),
         "install": req("GET", "/install.sh", token=None),
         "escaped-path": req("GET", "/api/v1/orgs/a%2Fb/hosts?x=%zz"),
+        "login": req("POST", "/api/v1/auth/login", {"login": "ENGINEER", "password": "x" * 12}, token=None),
+        "login-cli": req("POST", "/api/v1/auth/login", {"login": "a", "password": "b", "client": "cli"}, token=None),
+        "cookie-change": req("PUT", "/api/v1/orgs/Fuzz/notes", {"text": "n"}, token=None).replace(
+            b"\r\n\r\n", b"\r\nCookie: a=b; dozor_session=dzs_00\r\nX-CSRF-Token: 00\r\n\r\n", 1),
+        "engineer-host": req("GET", "/api/v1/hosts/none/inventory", token="FUZZ-ENGINEER"),
+        "engineer-findings": req("GET", "/api/v1/findings?org=Fuzz&state=all", token="FUZZ-ENGINEER"),
+        "client-comment": req("POST", "/api/v1/findings/1/comments", {"comment": "c"}, token="FUZZ-CLIENT"),
+        "users-create": req("POST", "/api/v1/users", {"login": "u", "role": "client", "org": "Fuzz"}),
+        "assign": req("PUT", "/api/v1/orgs/Fuzz/engineers/ENGINEER", {"kind": "backup", "specialty": "1C"}),
+        "audit-log": req("GET", "/api/v1/audit-log?actor=ENGINEER&before=5&limit=3"),
+        "me": req("PATCH", "/api/v1/me", {"language": "en"}, token="FUZZ-CLIENT"),
     }
     for name, data in seeds.items():
         write("http_request", name, data)

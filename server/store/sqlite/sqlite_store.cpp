@@ -153,8 +153,8 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
            "INSERT INTO host_users(agent, name, uid, shell, home, administrator) "
            "VALUES (?, ?, ?, ?, ?, ?)"},
           {&w.api_insert,
-           "INSERT INTO api_tokens(token_hash, name, role, hint, created_at, expires_at) "
-           "VALUES (?, ?, ?, ?, ?, ?)"},
+           "INSERT INTO api_tokens(token_hash, name, role, hint, created_at, expires_at, user_id) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?)"},
           {&w.api_revoke,
            "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL"},
           {&w.api_exists, "SELECT 1 FROM api_tokens WHERE id = ?"},

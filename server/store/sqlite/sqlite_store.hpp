@@ -73,7 +73,9 @@ class SqliteStore final : public Store,
                           public FindingStore,
                           public ImportStore,
                           public ApiTokenStore,
-                          public SecurityEventStore {
+                          public SecurityEventStore,
+                          public UserStore,
+                          public AuditLogStore {
  public:
   // Opens (creating if needed) the database at options.path and applies pending migrations in one
   // transaction. kDataLoss if the file is not a database, kFailedPrecondition if its schema is
@@ -91,6 +93,8 @@ class SqliteStore final : public Store,
   ImportStore& Imports() override { return *this; }
   ApiTokenStore& ApiTokens() override { return *this; }
   SecurityEventStore& SecurityEvents() override { return *this; }
+  UserStore& Users() override { return *this; }
+  AuditLogStore& AuditLog() override { return *this; }
 
   Result<Organization> CreateOrganization(const Organization& org) override;
   Result<std::vector<Organization>> ListOrganizations() override;
@@ -117,8 +121,8 @@ class SqliteStore final : public Store,
                                                int limit) override;
 
   Result<ApiToken> CreateApiToken(std::string_view name, ApiRole role, std::string_view token_hash,
-                                  std::string_view hint,
-                                  std::optional<int64_t> expires_at_ms) override;
+                                  std::string_view hint, std::optional<int64_t> expires_at_ms,
+                                  std::optional<int64_t> user_id = std::nullopt) override;
   Result<ApiToken> AuthenticateApiToken(std::string_view token_hash, int64_t now_ms) override;
   Result<std::vector<ApiToken>> ListApiTokens() override;
   Status RevokeApiToken(int64_t id, int64_t now_ms) override;
@@ -130,6 +134,32 @@ class SqliteStore final : public Store,
   Status RecordSecurityEvents(const std::vector<SecurityEvent>& events) override;
   Result<std::vector<SecurityEvent>> ListSecurityEvents(int64_t since_ms, size_t limit) override;
   Result<int64_t> PruneSecurityEvents(int64_t before_ms) override;
+
+  Result<User> CreateUser(const NewUser& user, int64_t now_ms) override;
+  Result<User> GetUser(int64_t id) override;
+  Result<User> FindUserByLogin(std::string_view login) override;
+  Result<std::vector<User>> ListUsers() override;
+  Result<User> UpdateUser(int64_t id, const UserPatch& patch, int64_t now_ms) override;
+  Result<std::pair<User, std::string>> PasswordOf(std::string_view login) override;
+  Status SetPasswordHash(int64_t user_id, std::string_view password_hash, int64_t now_ms,
+                         std::optional<int64_t> keep_session_id) override;
+  Result<Assignment> AssignEngineer(int64_t org_id, int64_t user_id, AssignmentKind kind,
+                                    std::string_view specialty, int64_t now_ms) override;
+  Status UnassignEngineer(int64_t org_id, int64_t user_id) override;
+  Result<std::vector<Assignment>> ListAssignments(std::optional<int64_t> org_id) override;
+  Result<std::vector<int64_t>> AssignedOrgIds(int64_t user_id) override;
+  Result<NoteVersion> SaveOrgNote(int64_t org_id, std::string_view body,
+                                  std::optional<int64_t> author_user_id, std::string_view author,
+                                  int64_t now_ms) override;
+  Result<std::vector<NoteVersion>> ListOrgNotes(int64_t org_id, int limit) override;
+  Result<Session> CreateSession(const NewSession& session) override;
+  Result<std::pair<Session, User>> AuthenticateSession(std::string_view session_hash,
+                                                       int64_t now_ms, int64_t idle_ms) override;
+  Status DeleteSession(int64_t session_id) override;
+  Result<int64_t> PruneSessions(int64_t now_ms, int64_t idle_ms) override;
+
+  Status AppendAudit(const AuditEntry& entry) override;
+  Result<std::vector<AuditEntry>> ListAudit(const AuditFilter& filter) override;
 
   Result<FindingsChange> ApplyEvaluation(const EvaluationInput& input, int64_t now_ms) override;
   Result<int64_t> ExpireWaivers(int64_t now_ms) override;
@@ -262,6 +292,17 @@ class SqliteStore final : public Store,
   Result<Finding> ApplyPeopleAction(int64_t id, const PeopleRequest& request);
   void NotifyCommitted(const std::vector<CommittedHost>& hosts);
   Status ContractMoveLocked(int64_t org_id, const OrganizationPatch& patch, int64_t now_ms);
+  // People helpers (sqlite_store_users.cpp); callers hold write_mu_ (and a transaction).
+  // Rewrites organizations.engineer (the primary engineers' display names) of one organisation,
+  // or of every organisation a user is assigned to, or of all.
+  Status RefreshOrgEngineerNamesLocked(std::optional<int64_t> org_id,
+                                       std::optional<int64_t> user_id);
+  Status AssignEngineerLocked(int64_t org_id, int64_t user_id, AssignmentKind kind,
+                              std::string_view specialty, int64_t now_ms);
+  // The old free-text engineer field on create/update: makes `name` (an engineer's login or
+  // display name; a new password-less engineer account when nobody matches) the organisation's
+  // only primary engineer; empty removes the primary engineers.
+  Status LinkLegacyEngineerLocked(int64_t org_id, std::string_view name, int64_t now_ms);
 
   std::string path_;
   const Clock* clock_ = &SystemClock::Instance();

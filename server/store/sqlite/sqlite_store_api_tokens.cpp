@@ -17,7 +17,8 @@ using namespace sqlite_store_internal;  // NOLINT(google-build-using-namespace)
 
 Result<ApiToken> SqliteStore::CreateApiToken(std::string_view name, ApiRole role,
                                              std::string_view token_hash, std::string_view hint,
-                                             std::optional<int64_t> expires_at_ms) {
+                                             std::optional<int64_t> expires_at_ms,
+                                             std::optional<int64_t> user_id) {
   if (name.empty() || name.size() > kMaxNameLength) {
     return MakeError(ErrorCode::kInvalidArgument, "API token name must be 1-200 characters");
   }
@@ -27,9 +28,9 @@ Result<ApiToken> SqliteStore::CreateApiToken(std::string_view name, ApiRole role
   int64_t id = 0;
   {
     std::lock_guard lock(write_mu_);
-    DOZOR_RETURN_IF_ERROR(NameConflict(
-        RunWith(ws_->api_insert, token_hash, name, role, hint, clock_->NowMs(), expires_at_ms),
-        "API token"));
+    DOZOR_RETURN_IF_ERROR(NameConflict(RunWith(ws_->api_insert, token_hash, name, role, hint,
+                                               clock_->NowMs(), expires_at_ms, user_id),
+                                       "API token"));
     id = writer_.LastInsertRowId();
   }
   std::lock_guard lock(read_mu_);

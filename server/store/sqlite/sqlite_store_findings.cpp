@@ -160,6 +160,7 @@ Status SqliteStore::PrepareFindingStatements() {
       "AND (?3 = '' OR instr(?3, ',' || f.state || ',') > 0) "
       "AND (?4 = '' OR instr(?4, ',' || f.severity || ',') > 0) "
       "AND (?5 IS NULL OR f.rule_id = ?5) "
+      "AND (?7 IS NULL OR instr(?7, ',' || f.org_id || ',') > 0) "
       "ORDER BY CASE f.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 "
       "WHEN 'low' THEN 3 ELSE 4 END, f.first_seen, f.id LIMIT ?6";
   DOZOR_RETURN_IF_ERROR(PrepareAll(
@@ -393,8 +394,15 @@ Result<std::vector<Finding>> SqliteStore::ListFindings(const FindingFilter& filt
   std::string states = Joined(filter.states);
   std::string severities = Joined(filter.severities);
   std::lock_guard lock(read_mu_);
+  std::optional<std::string> org_ids;
+  if (filter.visible_org_ids) {
+    org_ids = ",";
+    for (const int64_t id : *filter.visible_org_ids) {
+      *org_ids += std::to_string(id) + ",";
+    }
+  }
   return ReadAll(BindAll(fs_->r_list, filter.org_id, filter.agent_id, states, severities,
-                         filter.rule_id, limit),
+                         filter.rule_id, limit, org_ids),
                  ReadFinding);
 }
 

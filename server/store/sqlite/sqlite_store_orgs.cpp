@@ -23,11 +23,17 @@ Result<Organization> SqliteStore::CreateOrganization(const Organization& org) {
   int64_t id = 0;
   {
     std::lock_guard lock(write_mu_);
-    DOZOR_RETURN_IF_ERROR(NameConflict(
-        RunWith(ws_->org_insert, org.name, org.contract_status, org.contract_type, org.engineer,
-                org.created_at_ms != 0 ? org.created_at_ms : clock_->NowMs()),
-        "organization '" + org.name + "'"));
+    sqlite::Transaction txn(writer_);
+    DOZOR_RETURN_IF_ERROR(txn.Begin());
+    const int64_t now_ms = org.created_at_ms != 0 ? org.created_at_ms : clock_->NowMs();
+    DOZOR_RETURN_IF_ERROR(NameConflict(RunWith(ws_->org_insert, org.name, org.contract_status,
+                                               org.contract_type, std::string(), now_ms),
+                                       "organization '" + org.name + "'"));
     id = writer_.LastInsertRowId();
+    if (!org.engineer.empty()) {
+      DOZOR_RETURN_IF_ERROR(LinkLegacyEngineerLocked(id, org.engineer, now_ms));
+    }
+    DOZOR_RETURN_IF_ERROR(txn.Commit());
   }
   return FindOrganization(std::to_string(id));
 }
@@ -61,10 +67,13 @@ Result<Organization> SqliteStore::UpdateOrganization(int64_t id, const Organizat
     DOZOR_RETURN_IF_ERROR(txn.Begin());
     // Checks the contract move and records its event and snapshots (sqlite_store_findings.cpp).
     DOZOR_RETURN_IF_ERROR(ContractMoveLocked(id, patch, clock_->NowMs()));
-    DOZOR_RETURN_IF_ERROR(
-        RunWith(ws_->org_update, id, patch.contract_status, patch.contract_type, patch.engineer));
+    DOZOR_RETURN_IF_ERROR(RunWith(ws_->org_update, id, patch.contract_status, patch.contract_type,
+                                  std::optional<std::string>()));
     if (writer_.Changes() == 0) {
       return MakeError(ErrorCode::kNotFound, "no organization with id " + std::to_string(id));
+    }
+    if (patch.engineer) {
+      DOZOR_RETURN_IF_ERROR(LinkLegacyEngineerLocked(id, *patch.engineer, clock_->NowMs()));
     }
     DOZOR_RETURN_IF_ERROR(txn.Commit());
   }

@@ -48,6 +48,7 @@ ApiToken ReadApiToken(const sqlite::Statement& s) {
   token.created_at_ms = s.Int(4);
   token.revoked_at_ms = OptionalInt(s, 5);
   token.expires_at_ms = OptionalInt(s, 6);
+  token.user_id = OptionalInt(s, 7);
   return token;
 }
 

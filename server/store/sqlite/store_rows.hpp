@@ -28,7 +28,7 @@ inline constexpr const char* kTokenColumns =
 EnrollmentToken ReadEnrollmentToken(const sqlite::Statement& s);
 
 inline constexpr const char* kApiTokenColumns =
-    "SELECT id, name, role, hint, created_at, revoked_at, expires_at FROM api_tokens ";
+    "SELECT id, name, role, hint, created_at, revoked_at, expires_at, user_id FROM api_tokens ";
 ApiToken ReadApiToken(const sqlite::Statement& s);
 
 // Column 0 is the agent pk; the rest map onto HostSummary (addresses are read separately).

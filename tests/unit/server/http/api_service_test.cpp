@@ -58,6 +58,8 @@ class ThrowingStore final : public Store {
   ImportStore& Imports() override { return inner_.Imports(); }
   ApiTokenStore& ApiTokens() override { return inner_.ApiTokens(); }
   SecurityEventStore& SecurityEvents() override { return inner_.SecurityEvents(); }
+  UserStore& Users() override { return inner_.Users(); }
+  AuditLogStore& AuditLog() override { return inner_.AuditLog(); }
 
  private:
   Store& inner_;

@@ -1,6 +1,7 @@
 #include "http/router.hpp"
 
 #include <doctest/doctest.h>
+#include <stdexcept>
 
 #include "http/api_types.hpp"
 
@@ -17,9 +18,9 @@ ApiResponse Echo(ApiRequest& request) {
 
 TEST_CASE("router captures decoded path parameters and tells 404 from 405") {
   Router router;
-  router.Add("GET", "/api/v1/orgs/{org}", Access::kRead, Echo);
-  router.Add("PATCH", "/api/v1/orgs/{org}", Access::kWrite, Echo);
-  router.Add("POST", "/api/v1/orgs/{org}/tokens", Access::kWrite, Echo);
+  router.Add("GET", "/api/v1/orgs/{org}", Access::kRead, Scope::Org(), Echo);
+  router.Add("PATCH", "/api/v1/orgs/{org}", Access::kWrite, Scope::Org(), Echo);
+  router.Add("POST", "/api/v1/orgs/{org}/tokens", Access::kWrite, Scope::Org(), Echo);
 
   ApiRequest request;
   request.method = "GET";
@@ -58,6 +59,26 @@ TEST_CASE("integer query parameters are range checked") {
   CHECK(QueryInt(request, "absent", 100, 1, 10000).value_or(-1) == 100);
   CHECK_FALSE(QueryInt(request, "big", 0, 0, 100).ok());
   CHECK_FALSE(QueryInt(request, "neg", 0, 0, 100).ok());
+}
+
+}  // namespace
+}  // namespace dozor::server::http
+
+namespace dozor::server::http {
+namespace {
+
+TEST_CASE("a route's scope declaration must agree with its access and its path") {
+  Router router;
+  // Public access goes with the public scope, and only with it.
+  CHECK_THROWS_AS(router.Add("GET", "/x", Access::kPublic, Scope::CallerOnly(), Echo),
+                  std::logic_error);
+  CHECK_THROWS_AS(router.Add("GET", "/x", Access::kRead, Scope::Public(), Echo), std::logic_error);
+  // A scoped route names its parameter in the path.
+  CHECK_THROWS_AS(router.Add("GET", "/api/v1/hosts/{id}", Access::kRead, Scope::Host(), Echo),
+                  std::logic_error);
+  CHECK_NOTHROW(router.Add("GET", "/api/v1/hosts/{agent_id}", Access::kRead, Scope::Host(), Echo));
+  CHECK(router.routes().size() == 1);
+  CHECK(router.routes()[0].pattern == "/api/v1/hosts/{agent_id}");
 }
 
 }  // namespace

@@ -1,0 +1,471 @@
+// Per-client access through ApiService over a real SQLite store: the whole route table is walked
+// for every role against its own and another organisation's objects, and nothing of the other
+// organisation may show (a 404 worded exactly as for an object that does not exist, or a 403 the
+// role gets anyway). Plus what each role may do, and the audit log of the walk.
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <regex>
+#include <set>
+#include <string>
+
+#include "dozor/common/clock.hpp"
+#include "dozor/common/crypto.hpp"
+#include "http/api_service.hpp"
+#include "http/handlers.hpp"
+#include "rules/rule.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+#include "test_util.hpp"
+
+namespace dozor::server::http {
+namespace {
+
+constexpr char kRuleToml[] = R"(id = "disk-space-low"
+scope = "host"
+category = "hardware"
+severity = "high"
+contracts = ["technical", "complex"]
+effort = "1h"
+title.en = "Filesystem almost full"
+title.ru = "Файловая система почти заполнена"
+why.en = "Services stop when the disk is full."
+why.ru = "Службы останавливаются, когда диск заполнен."
+remediation.en = "Free space or grow the filesystem."
+remediation.ru = "Освободите место."
+condition = '''
+SELECT host_id, mount, used_pct FROM health_fs WHERE used_pct > :fire_pct
+'''
+[params]
+fire_pct = 90
+)";
+
+// Everything of the "other" organisation carries this marker in its names, so a leak through any
+// listing, search or report shows as the marker in a response body.
+constexpr char kSecret[] = "zz-beta-secret";
+
+struct OrgObjects {
+  int64_t org_id = 0;
+  std::string org_name;
+  std::string agent_id;
+  int64_t host_pk = 0;
+  int64_t finding_id = 0;
+  int64_t enrollment_token_id = 0;
+  int64_t engineer_user_id = 0;
+  int64_t client_user_id = 0;
+  int64_t engineer_api_token_id = 0;
+};
+
+struct Fixture {
+  Fixture() {
+    SqliteStoreOptions options;
+    options.path = (dir / "dozor.db").string();
+    auto opened = OpenSqliteStore(options);
+    REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().ToString()));
+    store = std::move(opened).value();
+    auto rule = rules::ParseRule(kRuleToml, "test:disk-space-low.toml");
+    REQUIRE(rule.ok());
+    pack.rules.push_back(std::move(rule).value());
+
+    alpha = MakeOrg("Alpha", "agent-alpha", "alpha");
+    // The other organisation's agent id is not secret-marked: a 404 echoes the id the caller
+    // asked for, which is no leak; its hostname, name and evidence are.
+    beta = MakeOrg(std::string("Beta ") + kSecret, "agent-beta", "beta");
+    Evaluate();
+
+    NewUser admin;
+    admin.login = "root";
+    admin.display_name = "Admin";
+    admin.role = UserRole::kAdmin;
+    auto created = store->CreateUser(admin, clock.NowMs());
+    REQUIRE(created.ok());
+    admin_user_id = created->id;
+    REQUIRE(store
+                ->CreateApiToken("root-token", ApiRole::kAdmin, Sha256Hex("dza_root"), "dza_root",
+                                 std::nullopt, admin_user_id)
+                .ok());
+    REQUIRE(store
+                ->CreateApiToken("eng-viewer", ApiRole::kViewer, Sha256Hex("dza_engview"),
+                                 "dza_engview", std::nullopt, alpha.engineer_user_id)
+                .ok());
+
+    ApiContext context{.store = *store, .clock = clock};
+    context.rules = &pack;
+    context.evaluate_now = [](int64_t) { return OkStatus(); };
+    api = std::make_unique<ApiService>(std::move(context));
+  }
+
+  OrgObjects MakeOrg(const std::string& name, const std::string& agent_id,
+                     const std::string& prefix) {
+    OrgObjects out;
+    Organization org;
+    org.name = name;
+    org.contract_type = ContractType::kComplex;
+    auto created = store->CreateOrganization(org);
+    REQUIRE(created.ok());
+    out.org_id = created->id;
+    out.org_name = name;
+    out.agent_id = agent_id;
+    NewEnrollmentToken token;
+    token.org_id = out.org_id;
+    token.token_hash = Sha256Hex("dze_" + prefix);
+    token.hint = "dze_" + prefix;
+    token.label = "label of " + name;
+    auto made_token = store->CreateEnrollmentToken(token);
+    REQUIRE(made_token.ok());
+    out.enrollment_token_id = made_token->id;
+    NewAgent agent;
+    agent.agent_id = agent_id;
+    agent.secret_hash = Sha256Hex("s-" + prefix);
+    agent.hostname = "host of " + name;
+    REQUIRE(store->EnrollAgent(token.token_hash, agent, clock.NowMs()).ok());
+    auto pk = store->HostPk(agent_id);
+    REQUIRE(pk.ok());
+    out.host_pk = *pk;
+
+    NewUser engineer;
+    engineer.login = prefix + "-eng";
+    engineer.display_name = "Engineer of " + name;
+    engineer.role = UserRole::kEngineer;
+    auto eng = store->CreateUser(engineer, clock.NowMs());
+    REQUIRE_MESSAGE(eng.ok(), (eng.ok() ? "" : eng.error().ToString()));
+    out.engineer_user_id = eng->id;
+    REQUIRE(
+        store->AssignEngineer(out.org_id, eng->id, AssignmentKind::kPrimary, "1C", clock.NowMs())
+            .ok());
+    auto eng_token = store->CreateApiToken(prefix + "-eng-token", ApiRole::kAdmin,
+                                           Sha256Hex("dza_" + prefix + "_eng"), "dza_" + prefix,
+                                           std::nullopt, eng->id);
+    REQUIRE(eng_token.ok());
+    out.engineer_api_token_id = eng_token->id;
+
+    NewUser client;
+    client.login = prefix + "-client";
+    client.display_name = "Sysadmin of " + name;
+    client.role = UserRole::kClient;
+    client.org_id = out.org_id;
+    auto cli = store->CreateUser(client, clock.NowMs());
+    REQUIRE(cli.ok());
+    out.client_user_id = cli->id;
+    REQUIRE(store
+                ->CreateApiToken(prefix + "-client-token", ApiRole::kAdmin,
+                                 Sha256Hex("dza_" + prefix + "_client"), "dza_c" + prefix,
+                                 std::nullopt, cli->id)
+                .ok());
+    REQUIRE(store
+                ->SaveOrgNote(out.org_id, "call before 10:00 " + name, eng->id, engineer.login,
+                              clock.NowMs())
+                .ok());
+    return out;
+  }
+
+  void Evaluate() {
+    EvaluationInput input;
+    input.host_scope = true;
+    input.rule_ids = {"disk-space-low"};
+    input.targets = {alpha.host_pk, beta.host_pk};
+    input.meta["disk-space-low"] = RuleMeta{Severity::kHigh, "hardware"};
+    input.hits.push_back(FindingHit{"disk-space-low", alpha.org_id, alpha.host_pk,
+                                    R"([{"mount":"/alpha","used_pct":95.5}])", false});
+    input.hits.push_back(
+        FindingHit{"disk-space-low", beta.org_id, beta.host_pk,
+                   std::string(R"([{"mount":"/)") + kSecret + R"(","used_pct":97}])", false});
+    REQUIRE(store->ApplyEvaluation(input, clock.NowMs()).ok());
+    auto all = store->ListFindings(FindingFilter{});
+    REQUIRE(all.ok());
+    REQUIRE(all->size() == 2);
+    for (const auto& finding : *all) {
+      (finding.org_id == alpha.org_id ? alpha : beta).finding_id = finding.id;
+    }
+  }
+
+  ApiResponse Call(const std::string& method, const std::string& path, const std::string& token,
+                   std::string body = "{}") {
+    ApiRequest request;
+    request.method = method;
+    const size_t question = path.find('?');
+    request.path = path.substr(0, question);
+    if (question != std::string::npos) {
+      auto query = ParseQuery(path.substr(question + 1));
+      REQUIRE(query.ok());
+      request.query = std::move(query).value();
+    }
+    request.body = std::move(body);
+    request.authorization = "Bearer " + token;
+    return api->Handle(request);
+  }
+
+  // The route's path with its parameters pointing at `objects` (or at nothing, with `missing`).
+  static std::string PathFor(const Route& route, const OrgObjects& objects, bool missing) {
+    std::string path;
+    for (const auto& segment : route.segments) {
+      path += "/";
+      if (segment == "{org}") {
+        path += missing ? "999999" : std::to_string(objects.org_id);
+      } else if (segment == "{agent_id}") {
+        path += missing ? "agent-none" : objects.agent_id;
+      } else if (segment == "{user}") {
+        path += std::to_string(objects.engineer_user_id);
+      } else if (segment == "{file}") {
+        path += "dozor-agent.deb";
+      } else if (segment == "{id}") {
+        int64_t id = 0;
+        switch (route.scope.kind) {
+          case ScopeKind::kFinding:
+            id = objects.finding_id;
+            break;
+          case ScopeKind::kEnrollmentToken:
+            id = objects.enrollment_token_id;
+            break;
+          case ScopeKind::kApiToken:
+            id = objects.engineer_api_token_id;
+            break;
+          default:
+            id = 1;
+            break;  // rules are global: any id
+        }
+        path += missing ? "999999" : std::to_string(id);
+      } else {
+        path += segment;
+      }
+    }
+    return path;
+  }
+
+  dozor::testing::TempDir dir;
+  FakeClock clock{1'800'000'000'000};
+  std::unique_ptr<SqliteStore> store;
+  rules::RulePack pack;
+  OrgObjects alpha, beta;
+  int64_t admin_user_id = 0;
+  std::unique_ptr<ApiService> api;
+};
+
+std::string MessageOf(const ApiResponse& response) {
+  if (response.body.contains("error") && response.body["error"].contains("message")) {
+    return response.body["error"]["message"].get<std::string>();
+  }
+  return {};
+}
+
+std::string BodyText(const ApiResponse& response) {
+  return response.raw_body ? *response.raw_body : response.body.dump();
+}
+
+bool IsScopedByParam(ScopeKind kind) {
+  return kind == ScopeKind::kOrg || kind == ScopeKind::kHost || kind == ScopeKind::kFinding ||
+         kind == ScopeKind::kEnrollmentToken || kind == ScopeKind::kApiToken;
+}
+
+TEST_CASE("every route declares a scope that matches its path") {
+  Fixture f;
+  const auto& routes = f.api->router().routes();
+  REQUIRE(routes.size() > 40);
+  for (const auto& route : routes) {
+    INFO(route.method << " " << route.pattern);
+    CHECK((route.access == Access::kPublic) == (route.scope.kind == ScopeKind::kPublic));
+    // A route naming an organisation's object in its path must be scoped by it: a path
+    // parameter other than {user}, {file} and the rules' {id} on a kCaller route is a leak.
+    for (const auto& segment : route.segments) {
+      if (segment == "{org}" || segment == "{agent_id}") {
+        CHECK(IsScopedByParam(route.scope.kind));
+      }
+      if (segment == "{id}" && route.pattern.rfind("/api/v1/rules/", 0) != 0) {
+        CHECK(IsScopedByParam(route.scope.kind));
+      }
+    }
+  }
+}
+
+TEST_CASE("the route table x every role x own and other organisation: nothing of the other shows") {
+  Fixture f;
+  struct Role {
+    std::string name;
+    std::string token;
+  };
+  const std::vector<Role> roles = {{"engineer", "dza_alpha_eng"},
+                                   {"client", "dza_alpha_client"},
+                                   {"engineer-viewer-token", "dza_engview"}};
+  int checked = 0;
+  for (const auto& route : f.api->router().routes()) {
+    if (route.access == Access::kPublic) continue;
+    for (const auto& role : roles) {
+      INFO(role.name << ": " << route.method << " " << route.pattern);
+      // The other organisation's object.
+      const std::string other = Fixture::PathFor(route, f.beta, false);
+      ApiResponse response = f.Call(route.method, other, role.token);
+      CHECK(BodyText(response).find(kSecret) == std::string::npos);
+      if (IsScopedByParam(route.scope.kind)) {
+        // Exactly what an object that does not exist gets (403 when the role may not call the
+        // route at all: that answer names no object either).
+        const ApiResponse missing =
+            f.Call(route.method, Fixture::PathFor(route, f.beta, true), role.token);
+        CHECK((response.status == 404 || response.status == 403));
+        CHECK(response.status == missing.status);
+        if (response.status == 404) {
+          std::string words = MessageOf(response);
+          std::string missing_words = MessageOf(missing);
+          // Only the key differs ("host 'agent-x' not found" vs "host 'agent-none' not found").
+          words = std::regex_replace(words, std::regex("'[^']*'|[0-9]+"), "K");
+          missing_words = std::regex_replace(missing_words, std::regex("'[^']*'|[0-9]+"), "K");
+          CHECK(words == missing_words);
+        }
+      }
+      // Listings filtered by another organisation: refused like an unknown organisation.
+      if (route.scope.kind == ScopeKind::kList && route.method == "GET") {
+        const ApiResponse filtered =
+            f.Call("GET", other + "?org=" + std::to_string(f.beta.org_id), role.token);
+        CHECK(BodyText(filtered).find(kSecret) == std::string::npos);
+        static const std::set<std::string> kOrgFiltered = {"/api/v1/hosts", "/api/v1/findings",
+                                                           "/api/v1/tokens"};
+        if (kOrgFiltered.count(route.pattern) != 0) {
+          CHECK((filtered.status == 404 || filtered.status == 403));
+        }
+      }
+      ++checked;
+    }
+  }
+  CHECK(checked > 100);
+  // Nothing of the other organisation changed: its finding is open, its token and host live.
+  auto finding = f.store->GetFinding(f.beta.finding_id);
+  REQUIRE(finding.ok());
+  CHECK(finding->state == FindingState::kOpen);
+  auto tokens = f.store->ListEnrollmentTokens(f.beta.org_id);
+  REQUIRE(tokens.ok());
+  REQUIRE(tokens->size() == 1);
+  CHECK_FALSE(tokens->front().revoked_at_ms.has_value());
+  auto host = f.store->GetAgentCredential(f.beta.agent_id);
+  REQUIRE(host.ok());
+  CHECK_FALSE(host->revoked);
+  auto notes = f.store->ListOrgNotes(f.beta.org_id, 10);
+  REQUIRE(notes.ok());
+  CHECK(notes->size() == 1);
+}
+
+TEST_CASE("own organisation: each role sees it and may do exactly its actions") {
+  Fixture f;
+  const std::string finding = "/api/v1/findings/" + std::to_string(f.alpha.finding_id);
+  const std::string eng = "dza_alpha_eng";
+  const std::string client = "dza_alpha_client";
+
+  // Both see their organisation, its host and finding.
+  for (const auto& token : {eng, client}) {
+    auto orgs = f.Call("GET", "/api/v1/orgs", token);
+    REQUIRE(orgs.status == 200);
+    REQUIRE(orgs.body["organizations"].size() == 1);
+    CHECK(orgs.body["organizations"][0]["name"] == "Alpha");
+    CHECK(f.Call("GET", "/api/v1/hosts/agent-alpha", token).status == 200);
+    CHECK(f.Call("GET", finding, token).status == 200);
+    auto findings = f.Call("GET", "/api/v1/findings", token);
+    REQUIRE(findings.status == 200);
+    CHECK(findings.body["findings"].size() == 1);
+    CHECK(f.Call("GET", "/api/v1/orgs/Alpha/report?format=json", token).status == 200);
+  }
+  // The client comments but cannot acknowledge, waive, revoke or create tokens.
+  CHECK(f.Call("POST", finding + "/comments", client, R"({"comment":"fixed the disk"})").status ==
+        200);
+  CHECK(f.Call("POST", finding + "/ack", client, R"({"comment":"x"})").status == 403);
+  CHECK(f.Call("POST", finding + "/waive", client, R"({"reason":"x"})").status == 403);
+  CHECK(f.Call("POST", "/api/v1/orgs/Alpha/tokens", client).status == 403);
+  CHECK(f.Call("POST", "/api/v1/tokens/" + std::to_string(f.alpha.enrollment_token_id) + "/revoke",
+               client)
+            .status == 403);
+  CHECK(f.Call("POST", "/api/v1/hosts/agent-alpha/revoke", client).status == 403);
+  CHECK(f.Call("POST", "/api/v1/api-tokens", client, R"({"name":"x","role":"viewer"})").status ==
+        403);
+  CHECK(f.Call("GET", "/api/v1/tokens", client).status == 403);
+  CHECK(f.Call("GET", "/api/v1/orgs/Alpha/notes", client).status == 403);
+  // The engineer acknowledges, writes notes and makes tokens for their organisation.
+  CHECK(f.Call("POST", finding + "/ack", eng, R"({"comment":"on it"})").status == 200);
+  CHECK(f.Call("PUT", "/api/v1/orgs/Alpha/notes", eng, R"({"text":"director decides"})").status ==
+        201);
+  auto notes = f.Call("GET", "/api/v1/orgs/Alpha/notes", eng);
+  REQUIRE(notes.status == 200);
+  CHECK(notes.body["current"]["text"] == "director decides");
+  CHECK(notes.body["current"]["author"] == "alpha-eng");
+  CHECK(notes.body["history"].size() == 2);
+  CHECK(f.Call("POST", "/api/v1/orgs/Alpha/tokens", eng).status == 201);
+  // ...but not accounts, assignments or the audit log.
+  CHECK(f.Call("GET", "/api/v1/users", eng).status == 403);
+  CHECK(
+      f.Call("PUT", "/api/v1/orgs/Alpha/engineers/" + std::to_string(f.beta.engineer_user_id), eng)
+          .status == 403);
+  CHECK(f.Call("GET", "/api/v1/audit-log", eng).status == 403);
+  // A viewer-role token of the engineer only reads.
+  CHECK(f.Call("GET", finding, "dza_engview").status == 200);
+  CHECK(f.Call("POST", finding + "/comments", "dza_engview", R"({"comment":"x"})").status == 403);
+}
+
+TEST_CASE("an engineer's new organisation is assigned to them; admins assign engineers") {
+  Fixture f;
+  auto created = f.Call("POST", "/api/v1/orgs", "dza_alpha_eng", R"({"name":"Gamma"})");
+  REQUIRE(created.status == 201);
+  CHECK(created.body["engineer"] == "Engineer of Alpha");
+  CHECK(f.Call("GET", "/api/v1/orgs/Gamma", "dza_alpha_eng").status == 200);
+  CHECK(f.Call("GET", "/api/v1/orgs/Gamma", "dza_beta_eng").status == 404);
+  CHECK(f.Call("POST", "/api/v1/orgs", "dza_alpha_eng", R"({"name":"Delta","engineer":"x"})")
+            .status == 403);
+
+  // The admin adds the beta engineer as a backup 1C specialist.
+  auto assigned =
+      f.Call("PUT", "/api/v1/orgs/Gamma/engineers/" + std::to_string(f.beta.engineer_user_id),
+             "dza_root", R"({"kind":"backup","specialty":"1C"})");
+  REQUIRE(assigned.status == 200);
+  CHECK(assigned.body["kind"] == "backup");
+  CHECK(f.Call("GET", "/api/v1/orgs/Gamma", "dza_beta_eng").status == 200);
+  auto engineers = f.Call("GET", "/api/v1/orgs/Gamma/engineers", "dza_beta_eng");
+  REQUIRE(engineers.status == 200);
+  REQUIRE(engineers.body["engineers"].size() == 2);
+  CHECK(engineers.body["engineers"][0]["kind"] == "primary");
+  CHECK(engineers.body["engineers"][1]["specialty"] == "1C");
+  // A client account cannot be assigned as an engineer.
+  CHECK(f.Call("PUT", "/api/v1/orgs/Gamma/engineers/" + std::to_string(f.alpha.client_user_id),
+               "dza_root")
+            .status == 400);
+  CHECK(f.Call("DELETE", "/api/v1/orgs/Gamma/engineers/" + std::to_string(f.beta.engineer_user_id),
+               "dza_root")
+            .status == 200);
+  CHECK(f.Call("GET", "/api/v1/orgs/Gamma", "dza_beta_eng").status == 404);
+}
+
+TEST_CASE("every change lands in the audit log with who, how and where; admins filter it") {
+  Fixture f;
+  const std::string finding = "/api/v1/findings/" + std::to_string(f.alpha.finding_id);
+  REQUIRE(f.Call("POST", finding + "/ack", "dza_alpha_eng", R"({"comment":"on it"})").status ==
+          200);
+  REQUIRE(f.Call("PUT", "/api/v1/orgs/Alpha/notes", "dza_alpha_eng", R"({"text":"n"})").status ==
+          201);
+  REQUIRE(f.Call("POST", finding + "/ack", "dza_alpha_client", R"({"comment":"x"})").status ==
+          403);  // refused before the handler: not a change
+
+  auto log = f.Call("GET", "/api/v1/audit-log", "dza_root");
+  REQUIRE(log.status == 200);
+  REQUIRE(log.body["entries"].size() == 2);
+  const auto& newest = log.body["entries"][0];
+  CHECK(newest["action"] == "PUT /api/v1/orgs/{org}/notes");
+  CHECK(newest["actor"] == "alpha-eng");
+  CHECK(newest["actor_user_id"] == f.alpha.engineer_user_id);
+  CHECK(newest["via"] == "api");
+  CHECK(newest["org_id"] == f.alpha.org_id);
+  CHECK(newest["status"] == 201);
+  CHECK(log.body["entries"][1]["action"] == "POST /api/v1/findings/{id}/ack");
+  CHECK(log.body["entries"][1]["object"] == "id=" + std::to_string(f.alpha.finding_id));
+
+  auto by_action = f.Call("GET", "/api/v1/audit-log?action=POST", "dza_root");
+  REQUIRE(by_action.status == 200);
+  CHECK(by_action.body["entries"].size() == 1);
+  auto by_org = f.Call("GET", "/api/v1/audit-log?org=Beta%20" + std::string(kSecret), "dza_root");
+  REQUIRE(by_org.status == 200);
+  CHECK(by_org.body["entries"].empty());
+  auto page = f.Call("GET", "/api/v1/audit-log?limit=1", "dza_root");
+  REQUIRE(page.body["entries"].size() == 1);
+  REQUIRE(page.body["next_before"].is_number());
+  auto next = f.Call(
+      "GET",
+      "/api/v1/audit-log?limit=1&before=" + std::to_string(page.body["next_before"].get<int64_t>()),
+      "dza_root");
+  REQUIRE(next.body["entries"].size() == 1);
+  CHECK(next.body["entries"][0]["action"] == "POST /api/v1/findings/{id}/ack");
+}
+
+}  // namespace
+}  // namespace dozor::server::http

@@ -1,0 +1,287 @@
+// People logging in through ApiService over a real SQLite store and real argon2id hashes: the
+// browser session cookie and its CSRF token, the CLI session token, expiry, logout, throttled
+// logins, password changes and admin resets, and what the audit log keeps of them.
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+
+#include "dozor/common/clock.hpp"
+#include "dozor/common/crypto.hpp"
+#include "http/api_service.hpp"
+#include "http/handlers.hpp"
+#include "http/password.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+#include "test_util.hpp"
+
+namespace dozor::server::http {
+namespace {
+
+constexpr char kPassword[] = "correct horse battery";
+
+struct Fixture {
+  Fixture() {
+    SqliteStoreOptions options;
+    options.path = (dir / "dozor.db").string();
+    auto opened = OpenSqliteStore(options);
+    REQUIRE(opened.ok());
+    store = std::move(opened).value();
+    Organization org;
+    org.name = "Acme";
+    org_id = store->CreateOrganization(org)->id;
+    auto hash = HashPassword(kPassword);
+    REQUIRE(hash.ok());
+    NewUser anna;
+    anna.login = "anna";
+    anna.display_name = "Анна";
+    anna.role = UserRole::kEngineer;
+    anna.language = "ru";
+    anna.password_hash = *hash;
+    anna_id = store->CreateUser(anna, clock.NowMs())->id;
+    REQUIRE(
+        store->AssignEngineer(org_id, anna_id, AssignmentKind::kPrimary, "", clock.NowMs()).ok());
+    NewUser admin = anna;
+    admin.login = "root";
+    admin.role = UserRole::kAdmin;
+    admin_id = store->CreateUser(admin, clock.NowMs())->id;
+    ApiContext context{.store = *store, .clock = clock};
+    context.sessions.idle_ms = 30 * 60'000;
+    context.sessions.browser_absolute_ms = 8 * 3'600'000;
+    api = std::make_unique<ApiService>(std::move(context));
+  }
+
+  ApiResponse Call(const std::string& method, const std::string& path, const std::string& body,
+                   const std::string& cookie = "", const std::string& csrf = "",
+                   const std::string& bearer = "", const std::string& address = "192.0.2.7") {
+    ApiRequest request;
+    request.method = method;
+    const size_t question = path.find('?');
+    request.path = path.substr(0, question);
+    if (question != std::string::npos) {
+      auto query = ParseQuery(path.substr(question + 1));
+      REQUIRE(query.ok());
+      request.query = std::move(query).value();
+    }
+    request.body = body;
+    request.cookie = cookie;
+    request.csrf_token = csrf;
+    request.client_address = address;
+    if (!bearer.empty()) request.authorization = "Bearer " + bearer;
+    return api->Handle(request);
+  }
+
+  ApiResponse Login(const std::string& login, const std::string& password,
+                    const std::string& client = "browser",
+                    const std::string& address = "192.0.2.7") {
+    nlohmann::json body = {{"login", login}, {"password", password}, {"client", client}};
+    return Call("POST", "/api/v1/auth/login", body.dump(), "", "", "", address);
+  }
+
+  dozor::testing::TempDir dir;
+  FakeClock clock{1'800'000'000'000};
+  std::unique_ptr<SqliteStore> store;
+  int64_t org_id = 0;
+  int64_t anna_id = 0;
+  int64_t admin_id = 0;
+  std::unique_ptr<ApiService> api;
+};
+
+// "dozor_session=dzs_...; Path=/; ..." -> "dozor_session=dzs_..."
+std::string CookiePair(const ApiResponse& response) {
+  REQUIRE(response.set_cookies.size() == 1);
+  const std::string& header = response.set_cookies.front();
+  return header.substr(0, header.find(';'));
+}
+
+TEST_CASE("a browser login sets an HttpOnly SameSite=Strict cookie; changes need the CSRF token") {
+  Fixture f;
+  auto login = f.Login("anna", kPassword);
+  REQUIRE(login.status == 200);
+  const std::string& header = login.set_cookies.at(0);
+  CHECK(header.find("HttpOnly") != std::string::npos);
+  CHECK(header.find("SameSite=Strict") != std::string::npos);
+  CHECK(header.find("Secure") == std::string::npos);  // not over TLS here
+  CHECK(login.body["user"]["login"] == "anna");
+  CHECK(login.body["user"]["language"] == "ru");
+  CHECK_FALSE(login.body.contains("session_token"));  // the id lives only in the cookie
+  CHECK(login.body.dump().find("argon2") == std::string::npos);
+  const std::string csrf = login.body["csrf_token"];
+  const std::string cookie = CookiePair(login);
+
+  auto me = f.Call("GET", "/api/v1/me", "", cookie);
+  REQUIRE(me.status == 200);
+  CHECK(me.body["role"] == "engineer");
+  CHECK(me.body["organizations"].size() == 1);
+  CHECK(me.body["via"] == "dashboard");
+
+  const std::string note = R"({"text":"call before 10:00"})";
+  auto forged = f.Call("PUT", "/api/v1/orgs/Acme/notes", note, cookie);
+  CHECK(forged.status == 403);
+  CHECK(forged.body["error"]["code"] == "csrf_failed");
+  CHECK(f.Call("PUT", "/api/v1/orgs/Acme/notes", note, cookie, "wrong" + csrf).status == 403);
+  CHECK(f.Call("PUT", "/api/v1/orgs/Acme/notes", note, cookie, csrf).status == 201);
+
+  // Logout ends the session and clears the cookie.
+  auto out = f.Call("POST", "/api/v1/auth/logout", "{}", cookie, csrf);
+  REQUIRE(out.status == 200);
+  CHECK(out.set_cookies.at(0).find("Max-Age=0") != std::string::npos);
+  CHECK(f.Call("GET", "/api/v1/me", "", cookie).status == 401);
+}
+
+TEST_CASE("sessions end when idle and at their absolute expiry") {
+  Fixture f;
+  auto login = f.Login("anna", kPassword);
+  REQUIRE(login.status == 200);
+  const std::string cookie = CookiePair(login);
+  // Kept alive by use every 20 minutes...
+  for (int i = 0; i < 5; ++i) {
+    f.clock.AdvanceMs(20 * 60'000);
+    REQUIRE(f.Call("GET", "/api/v1/me", "", cookie).status == 200);
+  }
+  // ...not after 31 minutes without.
+  f.clock.AdvanceMs(31 * 60'000);
+  auto idle = f.Call("GET", "/api/v1/me", "", cookie);
+  CHECK(idle.status == 401);
+  CHECK(idle.body["error"]["message"].get<std::string>().find("idle") != std::string::npos);
+
+  auto again = f.Login("anna", kPassword);
+  const std::string second = CookiePair(again);
+  for (int i = 0; i < 24; ++i) {  // 8 h of use every 20 min
+    f.clock.AdvanceMs(20 * 60'000);
+    if (i < 23) REQUIRE(f.Call("GET", "/api/v1/me", "", second).status == 200);
+  }
+  auto expired = f.Call("GET", "/api/v1/me", "", second);
+  CHECK(expired.status == 401);
+  CHECK(expired.body["error"]["message"].get<std::string>().find("expired") != std::string::npos);
+}
+
+TEST_CASE("a CLI login gets a bearer session token that needs no CSRF token") {
+  Fixture f;
+  auto login = f.Login("anna", kPassword, "cli");
+  REQUIRE(login.status == 200);
+  CHECK(login.set_cookies.empty());
+  const std::string token = login.body["session_token"];
+  CHECK(token.rfind("dzs_", 0) == 0);
+  auto me = f.Call("GET", "/api/v1/me", "", "", "", token);
+  REQUIRE(me.status == 200);
+  CHECK(me.body["via"] == "cli");
+  CHECK(f.Call("PUT", "/api/v1/orgs/Acme/notes", R"({"text":"x"})", "", "", token).status == 201);
+  CHECK(f.Call("POST", "/api/v1/auth/logout", "{}", "", "", token).status == 200);
+  CHECK(f.Call("GET", "/api/v1/me", "", "", "", token).status == 401);
+}
+
+TEST_CASE("failed logins: one answer for unknown and wrong, throttled per account and address") {
+  Fixture f;
+  auto unknown = f.Login("nobody", kPassword);
+  auto wrong = f.Login("anna", "wrong password!");
+  CHECK(unknown.status == 401);
+  CHECK(wrong.status == 401);
+  CHECK(unknown.body == wrong.body);
+  for (int i = 0; i < 4; ++i) {
+    CHECK(
+        f.Login("anna", "wrong password!", "browser", "192.0.2." + std::to_string(20 + i)).status ==
+        401);
+  }
+  // Five failures for the account (from several addresses): even the right password waits.
+  auto blocked = f.Login("anna", kPassword, "browser", "198.51.100.1");
+  CHECK(blocked.status == 429);
+  CHECK(blocked.retry_after_seconds > 0);
+  CHECK(blocked.body["error"]["message"].get<std::string>().find("account") != std::string::npos);
+  // Another account from a clean address is not affected.
+  CHECK(f.Login("root", kPassword, "browser", "198.51.100.2").status == 200);
+  f.clock.AdvanceMs(16 * 60'000);
+  CHECK(f.Login("anna", kPassword).status == 200);
+
+  // The audit log has each failure with the login tried, the address and how.
+  auto admin = f.Login("root", kPassword, "cli", "198.51.100.2");
+  const std::string admin_token = admin.body["session_token"];
+  auto log = f.Call("GET", "/api/v1/audit-log?action=POST%20/api/v1/auth/login&limit=1000", "", "",
+                    "", admin_token);
+  REQUIRE(log.status == 200);
+  int failed = 0;
+  int throttled = 0;
+  for (const auto& entry : log.body["entries"]) {
+    if (entry["status"] == 401) {
+      ++failed;
+      CHECK(entry["detail"] == "login failed");
+      CHECK(entry["via"] == "dashboard");
+      CHECK(entry["source"].get<std::string>().rfind("192.0.2.", 0) == 0);
+    }
+    if (entry["status"] == 429) ++throttled;
+  }
+  CHECK(failed == 6);  // nobody once, anna five times
+  CHECK(throttled == 1);
+}
+
+TEST_CASE("passwords: minimum length, own change ends other sessions, admin reset, disabled") {
+  Fixture f;
+  auto first = f.Login("anna", kPassword, "cli");
+  auto second = f.Login("anna", kPassword, "cli");
+  const std::string keep = first.body["session_token"];
+  const std::string other = second.body["session_token"];
+  const std::string path = "/api/v1/me/password";
+  auto short_one =
+      f.Call("POST", path, R"({"current_password":"correct horse battery","new_password":"short"})",
+             "", "", keep);
+  CHECK(short_one.status == 400);
+  CHECK(f.Call("POST", path, R"({"current_password":"nope","new_password":"a much longer one"})",
+               "", "", keep)
+            .status == 403);
+  REQUIRE(
+      f.Call("POST", path,
+             R"({"current_password":"correct horse battery","new_password":"a much longer one"})",
+             "", "", keep)
+          .status == 200);
+  CHECK(f.Call("GET", "/api/v1/me", "", "", "", keep).status == 200);
+  CHECK(f.Call("GET", "/api/v1/me", "", "", "", other).status == 401);
+  CHECK(f.Login("anna", kPassword).status == 401);
+  CHECK(f.Login("anna", "a much longer one").status == 200);
+
+  auto admin = f.Login("root", kPassword, "cli");
+  const std::string root = admin.body["session_token"];
+  REQUIRE(f.Call("POST", "/api/v1/users/anna/password", R"({"password":"reset by the admin"})", "",
+                 "", root)
+              .status == 200);
+  CHECK(f.Call("GET", "/api/v1/me", "", "", "", keep).status == 401);  // a reset ends every session
+  CHECK(f.Login("anna", "reset by the admin").status == 200);
+  // A disabled account cannot log in, and its sessions end.
+  auto live = f.Login("anna", "reset by the admin", "cli");
+  REQUIRE(f.Call("PATCH", "/api/v1/users/anna", R"({"enabled":false})", "", "", root).status ==
+          200);
+  CHECK(f.Call("GET", "/api/v1/me", "", "", "", live.body["session_token"]).status == 401);
+  CHECK(f.Login("anna", "reset by the admin").status == 401);
+  // No response or user listing ever carries a password or its hash.
+  auto users = f.Call("GET", "/api/v1/users", "", "", "", root);
+  REQUIRE(users.status == 200);
+  CHECK(users.body.dump().find("argon2") == std::string::npos);
+  CHECK(users.body.dump().find("\"password\"") == std::string::npos);
+}
+
+TEST_CASE("admins create accounts; logins and roles are checked") {
+  Fixture f;
+  auto admin = f.Login("root", kPassword, "cli");
+  const std::string root = admin.body["session_token"];
+  auto created = f.Call("POST", "/api/v1/users",
+                        R"({"login":"sysadmin.acme","display_name":"Сисадмин","role":"client",
+                            "org":"Acme","password":"long enough pass","language":"en"})",
+                        "", "", root);
+  REQUIRE(created.status == 201);
+  CHECK(created.body["role"] == "client");
+  CHECK(created.body["org_id"] == f.org_id);
+  CHECK(created.body["has_password"] == true);
+  CHECK(f.Call("POST", "/api/v1/users", R"({"login":"bad login","role":"engineer"})", "", "", root)
+            .status == 400);
+  CHECK(
+      f.Call("POST", "/api/v1/users", R"({"login":"x","role":"superuser"})", "", "", root).status ==
+      400);
+  CHECK(f.Call("POST", "/api/v1/users", R"({"login":"SYSADMIN.acme","role":"engineer"})", "", "",
+               root)
+            .status == 409);
+  auto client = f.Login("sysadmin.acme", "long enough pass", "cli");
+  REQUIRE(client.status == 200);
+  CHECK(client.body["user"]["organizations"].size() == 1);
+  CHECK(f.Call("GET", "/api/v1/users", "", "", "", client.body["session_token"]).status == 403);
+}
+
+}  // namespace
+}  // namespace dozor::server::http
