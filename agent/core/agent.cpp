@@ -109,7 +109,8 @@ void Agent::PersistIntervals() {
 void Agent::OnCommand(const dozor::v1::Command& command) {
   std::lock_guard lock(mutex_);
   if (command.has_collect_inventory()) {
-    spdlog::info("server asked for an inventory now (command {})", command.id());
+    spdlog::info("server asked for a collection now: inventory and health (command {})",
+                 command.id());
     inventory_requested_ = true;
   } else if (command.has_set_intervals()) {
     const auto& set = command.set_intervals();
@@ -373,7 +374,9 @@ int Agent::Run() {
       }
       auto now = SteadyClock::now();
       do_inventory = inventory_requested_ || now >= next_inventory;
-      do_health = now >= next_health;
+      // "Collect now" (a verification asked on the server) is a fresh look at the whole host:
+      // a health sample too, not only the inventory.
+      do_health = inventory_requested_ || now >= next_health;
       inventory_requested_ = false;
       if (do_inventory) next_inventory = now + std::chrono::seconds(inventory_interval_s_);
       if (do_health) next_health = now + std::chrono::seconds(EffectiveHealthIntervalSeconds());

@@ -3,10 +3,12 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/resource_quota.h>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 
 #include <nlohmann/json.hpp>
 
 #include "app/import_key_file.hpp"
+#include "app/presence_monitor.hpp"
 #include "app/rule_evaluator.hpp"
 #include "dozor/common/crypto.hpp"
 #include "dozor/common/files.hpp"
@@ -232,6 +234,7 @@ Status ServerApp::Start() {
   http_port_ = http_server_->port();
 
   retention_thread_ = std::thread([this] { RetentionLoop(); });
+  presence_thread_ = std::thread([this] { PresenceLoop(); });
 
   spdlog::info(
       "dozor-server {} listening: agents (gRPC{}) on {}:{}, management API on http{}://{}:{}, "
@@ -284,11 +287,34 @@ void ServerApp::RetentionLoop() {
     if (!events.ok()) {
       spdlog::warn("security event retention failed: {}", events.error().message);
     }
+    // The event feed is what the dashboard and alerts follow now, not an archive: 90 days.
+    if (auto pruned_events =
+            store_->Events().PruneEvents(clock_.NowMs() - kSecurityEventRetentionMs);
+        !pruned_events.ok()) {
+      spdlog::warn("event feed retention failed: {}", pruned_events.error().message);
+    }
     // Ended sessions (expired or idle) go; the audit log stays (it is the record of who did what).
     auto sessions = store_->Users().PruneSessions(clock_.NowMs(),
                                                   int64_t{config_.session_idle_minutes} * 60'000);
     if (!sessions.ok()) {
       spdlog::warn("session cleanup failed: {}", sessions.error().message);
+    }
+  }
+}
+
+void ServerApp::PresenceLoop() {
+  // A host is offline after offline_after_seconds without a report; checking every 10 s (or
+  // sooner for short thresholds) announces it within that much more.
+  const int64_t offline_after_ms = int64_t{config_.offline_after_seconds} * 1000;
+  const auto period = std::chrono::milliseconds(std::min<int64_t>(10'000, offline_after_ms / 3));
+  PresenceMonitor monitor(*store_, offline_after_ms);
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      if (stop_cv_.wait_for(lock, period, [this] { return stopping_; })) return;
+    }
+    if (auto checked = monitor.Check(clock_.NowMs()); !checked.ok()) {
+      spdlog::warn("host presence check failed: {}", checked.error().message);
     }
   }
 }
@@ -313,6 +339,7 @@ void ServerApp::Stop() {
   if (store_) store_->Hosts().SetCommitObserver(nullptr);
   if (evaluator_) evaluator_->Stop();  // commits what is queued; its acks go nowhere, agents resend
   if (retention_thread_.joinable()) retention_thread_.join();
+  if (presence_thread_.joinable()) presence_thread_.join();
 }
 
 }  // namespace dozor::server

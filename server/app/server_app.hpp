@@ -44,6 +44,8 @@ class ServerApp {
 
  private:
   void RetentionLoop();
+  // Host presence for the event feed (app/presence_monitor.hpp), every few seconds.
+  void PresenceLoop();
 
   ServerConfig config_;
   const Clock& clock_ = SystemClock::Instance();
@@ -56,6 +58,7 @@ class ServerApp {
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<http::HttpServer> http_server_;
   std::thread retention_thread_;
+  std::thread presence_thread_;
   std::mutex mutex_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;

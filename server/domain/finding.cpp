@@ -23,7 +23,7 @@ constexpr enum_spelling::Table<FindingState, 5> kStates = {
      {FindingState::kRegressed, "regressed"},
      {FindingState::kWaived, "waived"}}};
 
-constexpr enum_spelling::Table<FindingEventKind, 8> kEventKinds = {
+constexpr enum_spelling::Table<FindingEventKind, 12> kEventKinds = {
     {{FindingEventKind::kOpened, "opened"},
      {FindingEventKind::kAcknowledged, "acknowledged"},
      {FindingEventKind::kResolved, "resolved"},
@@ -31,7 +31,11 @@ constexpr enum_spelling::Table<FindingEventKind, 8> kEventKinds = {
      {FindingEventKind::kWaived, "waived"},
      {FindingEventKind::kWaiveExpired, "waive_expired"},
      {FindingEventKind::kUnwaived, "unwaived"},
-     {FindingEventKind::kComment, "comment"}}};
+     {FindingEventKind::kComment, "comment"},
+     {FindingEventKind::kVerifyRequested, "verify_requested"},
+     {FindingEventKind::kVerifyConfirmed, "verify_confirmed"},
+     {FindingEventKind::kVerifyFailed, "verify_failed"},
+     {FindingEventKind::kWaiverAccepted, "waiver_accepted"}}};
 
 }  // namespace
 

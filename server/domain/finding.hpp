@@ -38,6 +38,13 @@ enum class FindingEventKind {
   kWaiveExpired,
   kUnwaived,
   kComment,
+  // "Fixed — please verify": asked (by a client or engineer), then decided by the next fresh
+  // collection of the host: confirmed (the finding resolved) or failed (still present).
+  kVerifyRequested,
+  kVerifyConfirmed,
+  kVerifyFailed,
+  // The client's named person accepted a waiver (the risk) on the client's behalf.
+  kWaiverAccepted,
 };
 
 std::string_view ToString(FindingEventKind kind);

@@ -21,6 +21,7 @@ ApiService::ApiService(ApiContext context)
     : context_(std::move(context)),
       auth_failures_(context_.auth_throttle),
       block_log_(kBlockLogIntervalMs) {
+  context_.stopping = &stopping_;
   router_.Add("GET", "/api/v1/health", Access::kPublic, Scope::Public(), [](ApiRequest&) {
     ApiResponse response;
     response.body = {{"status", "ok"}, {"version", kVersion}};
@@ -38,6 +39,7 @@ ApiService::ApiService(ApiContext context)
   RegisterSessionRoutes(router_, context_);
   RegisterUserRoutes(router_, context_);
   RegisterPeopleRoutes(router_, context_);
+  RegisterFeedRoutes(router_, context_);
 }
 
 Admission ApiService::Admit(ApiRequest& request) {

@@ -7,6 +7,7 @@
 // fixed after construction; handlers use the thread-safe Store).
 #pragma once
 
+#include <atomic>
 #include <optional>
 
 #include "domain/failure_throttle.hpp"
@@ -30,6 +31,9 @@ class ApiService {
   explicit ApiService(ApiContext context);
   ApiService(const ApiService&) = delete;
   ApiService& operator=(const ApiService&) = delete;
+
+  // Makes waiting handlers (event-feed long-polls) answer now: the server is stopping.
+  void BeginStop() { stopping_ = true; }
 
   // Every route (for the scope test and the OpenAPI check).
   [[nodiscard]] const Router& router() const { return router_; }
@@ -59,6 +63,7 @@ class ApiService {
   // failure is logged).
   void RecordAudit(const Route& route, const ApiRequest& request, const ApiResponse& response);
 
+  std::atomic<bool> stopping_{false};
   ApiContext context_;
   Router router_;
   FailureThrottle auth_failures_;

@@ -100,6 +100,11 @@ nlohmann::json FindingJson(const ApiContext& context, const Finding& finding,
   PutTime(out, "state_changed", finding.state_changed_ms);
   PutTime(out, "resolved_at", finding.resolved_at_ms);
   PutTime(out, "waived_until", finding.waived_until_ms);
+  // A pending "fixed — please verify": who asked and when (null when none is pending).
+  out["verify_requested_by"] = finding.verify_requested_at_ms
+                                   ? nlohmann::json(finding.verify_requested_by)
+                                   : nlohmann::json(nullptr);
+  PutTime(out, "verify_requested_at", finding.verify_requested_at_ms);
   return out;
 }
 
@@ -365,7 +370,29 @@ Result<std::optional<int64_t>> WaiveUntil(const nlohmann::json& body, int64_t no
   return std::optional<int64_t>(until);
 }
 
-enum class Action { kAcknowledge, kWaive, kUnwaive, kComment };
+// "Fixed — please verify": asks the finding's host (an estate-wide finding: every connected host
+// of its organisation) for an inventory now. What happened, for the caller: "requested" or
+// "pending" (not connected: decided at the host's next inventory).
+std::string AskForFreshCollection(ApiContext& context, const Finding& finding) {
+  std::vector<std::string> agents;
+  if (!finding.agent_id.empty()) {
+    agents.push_back(finding.agent_id);
+  } else if (auto hosts = context.store.Hosts().ListHosts(finding.org_id); hosts.ok()) {
+    for (const auto& host : *hosts) {
+      if (!host.revoked) agents.push_back(host.agent_id);
+    }
+  }
+  int asked = 0;
+  for (const auto& agent : agents) {
+    if (context.agents == nullptr || !context.agents->IsConnected(agent)) continue;
+    dozor::v1::Command command;
+    command.mutable_collect_inventory();
+    if (context.agents->SendCommand(agent, std::move(command)).ok()) ++asked;
+  }
+  return asked > 0 ? "requested" : "pending";
+}
+
+enum class Action { kAcknowledge, kWaive, kUnwaive, kComment, kVerify, kAcceptWaiver };
 
 ApiResponse ChangeFindingRoute(ApiContext& context, const ApiRequest& request, Action action) {
   auto id = PathId(request, "id");
@@ -421,12 +448,38 @@ ApiResponse ChangeFindingRoute(ApiContext& context, const ApiRequest& request, A
       changed = context.store.Findings().CommentFinding(*id, actor, *comment, now);
       break;
     }
+    case Action::kVerify: {
+      auto comment = TextField(*body, "comment", /*required=*/false);
+      if (!comment.ok()) {
+        return ErrorResponse(comment.error());
+      }
+      changed = context.store.Findings().RequestVerification(*id, actor, *comment, now);
+      break;
+    }
+    case Action::kAcceptWaiver: {
+      // The client's named person accepts the risk for the client; an engineer cannot do it on
+      // the client's behalf.
+      if (request.caller && request.caller->role != UserRole::kClient) {
+        return ErrorResponse(403, "forbidden",
+                             "a waiver is accepted by the client's own account, not by staff");
+      }
+      auto comment = TextField(*body, "comment", /*required=*/false);
+      if (!comment.ok()) {
+        return ErrorResponse(comment.error());
+      }
+      changed = context.store.Findings().AcceptWaiver(*id, actor, *comment, now);
+      break;
+    }
   }
   if (!changed.ok()) {
     return FindingError(changed.error(), *id);
   }
   ApiResponse response;
   response.body = FindingJson(context, *changed, *lang);
+  if (action == Action::kVerify) {
+    response.status = 202;
+    response.body["collection"] = AskForFreshCollection(context, *changed);
+  }
   return response;
 }
 
@@ -464,6 +517,14 @@ void RegisterFindingRoutes(Router& router, ApiContext& context) {
   router.Add("POST", "/api/v1/findings/{id}/unwaive", Access::kWrite, Scope::OfFinding(),
              [&context](ApiRequest& request) {
                return ChangeFindingRoute(context, request, Action::kUnwaive);
+             });
+  router.Add("POST", "/api/v1/findings/{id}/verify", Access::kClientAction, Scope::OfFinding(),
+             [&context](ApiRequest& request) {
+               return ChangeFindingRoute(context, request, Action::kVerify);
+             });
+  router.Add("POST", "/api/v1/findings/{id}/accept-waiver", Access::kClientAction,
+             Scope::OfFinding(), [&context](ApiRequest& request) {
+               return ChangeFindingRoute(context, request, Action::kAcceptWaiver);
              });
   router.Add("POST", "/api/v1/findings/{id}/comments", Access::kClientAction, Scope::OfFinding(),
              [&context](ApiRequest& request) {

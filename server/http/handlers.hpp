@@ -3,6 +3,7 @@
 // synchronously.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -49,6 +50,8 @@ struct ApiContext {
   // address (one address trying many accounts). A blocked login answers 429 with Retry-After.
   FailureThrottleOptions login_account_throttle = {5, 15 * 60'000, 15 * 60'000, 10'000};
   FailureThrottleOptions login_address_throttle = {20, 15 * 60'000, 15 * 60'000, 10'000};
+  // Set by ApiService when the server stops: waiting handlers (long-polls) return at once.
+  const std::atomic<bool>* stopping = nullptr;
 };
 
 void RegisterOrgRoutes(Router& router, ApiContext& context);
@@ -64,6 +67,8 @@ void RegisterInstallRoutes(Router& router, ApiContext& context);
 void RegisterImportRoutes(Router& router, ApiContext& context);
 // Login, logout and the caller's own account (/api/v1/auth/*, /api/v1/me).
 void RegisterSessionRoutes(Router& router, ApiContext& context);
+// The event feed and the estate overview.
+void RegisterFeedRoutes(Router& router, ApiContext& context);
 // User accounts (admins).
 void RegisterUserRoutes(Router& router, ApiContext& context);
 // Engineers assigned to an organisation, client notes, the audit log.

@@ -98,11 +98,14 @@ void LowerThisThreadPriorityOnce() {
 struct Shared {
   ApiService& api;
   const HttpServer::Options& options;
-  int slow_capacity = 0;    // slow requests running + waiting
-  int upload_capacity = 0;  // large uploads being received or handled
+  int slow_capacity = 0;       // slow requests running + waiting
+  int upload_capacity = 0;     // large uploads being received or handled
+  int long_poll_capacity = 0;  // long-polls waiting (each holds one long-poll thread)
   net::thread_pool* workers = nullptr;
   net::thread_pool* slow_workers = nullptr;
+  net::thread_pool* long_poll_workers = nullptr;
   std::atomic<int> slow_in_flight{0};
+  std::atomic<int> long_polls_in_flight{0};
   std::atomic<int> uploads_in_flight{0};
   std::atomic<int> connections{0};
   std::atomic<int> rejecting{0};
@@ -242,6 +245,17 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return;
     }
     holds_slow_slot_ = route_->limits.cost == RouteCost::kSlow;
+    if (route_->limits.cost == RouteCost::kLongPoll &&
+        !TakeSlot(shared_.long_polls_in_flight, shared_.long_poll_capacity)) {
+      ReleaseSlots();
+      ApiResponse busy = ErrorResponse(
+          503, "unavailable",
+          "too many clients waiting on the event feed; poll again later without ?wait");
+      busy.retry_after_seconds = kBusyRetryAfterSeconds;
+      Answer(std::move(busy), /*body_read=*/false);
+      return;
+    }
+    holds_long_poll_slot_ = route_->limits.cost == RouteCost::kLongPoll;
     if (parser_->is_done()) {
       Schedule(/*on_worker=*/true);
       return;
@@ -304,7 +318,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       self->ReleaseSlots();
       self->Answer(std::move(response), /*body_read=*/true);
     };
-    if (route_->limits.cost == RouteCost::kSlow) {
+    if (route_->limits.cost == RouteCost::kLongPoll) {
+      net::post(*shared_.long_poll_workers, std::move(job));
+    } else if (route_->limits.cost == RouteCost::kSlow) {
       net::post(*shared_.slow_workers, [job = std::move(job)] {
         LowerThisThreadPriorityOnce();
         job();
@@ -342,6 +358,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void ReleaseSlots() {
+    if (holds_long_poll_slot_) {
+      holds_long_poll_slot_ = false;
+      --shared_.long_polls_in_flight;
+    }
     if (holds_slow_slot_) {
       holds_slow_slot_ = false;
       --shared_.slow_in_flight;
@@ -499,6 +519,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   size_t body_limit_ = 0;  // of the request being read
   std::string client_address_;
   bool holds_slow_slot_ = false;
+  bool holds_long_poll_slot_ = false;
   bool holds_upload_slot_ = false;
 };
 
@@ -598,6 +619,7 @@ struct HttpServer::Impl {
   std::vector<std::thread> threads;
   std::unique_ptr<net::thread_pool> workers;
   std::unique_ptr<net::thread_pool> slow_workers;
+  std::unique_ptr<net::thread_pool> long_poll_workers;
   std::atomic<uint16_t> bound_port{0};
   bool started = false;
 };
@@ -658,6 +680,10 @@ Status HttpServer::Start() {
   impl.slow_workers = std::make_unique<net::thread_pool>(impl.slow_worker_count);
   impl.shared.workers = impl.workers.get();
   impl.shared.slow_workers = impl.slow_workers.get();
+  impl.long_poll_workers =
+      std::make_unique<net::thread_pool>(std::max(1, options.long_poll_workers));
+  impl.shared.long_poll_workers = impl.long_poll_workers.get();
+  impl.shared.long_poll_capacity = std::max(1, options.long_poll_workers);
   impl.started = true;
   impl.DoAccept();
   for (int i = 0; i < std::max(1, options.threads); ++i) {
@@ -698,12 +724,15 @@ void HttpServer::Stop() {
   impl.threads.clear();
   // Handlers still running finish (a report in progress); queued ones are dropped with their
   // sessions while the io_context still exists.
-  for (auto* pool : {impl.workers.get(), impl.slow_workers.get()}) {
+  // Waiting long-polls answer at once instead of sleeping out their wait.
+  impl.api.BeginStop();
+  for (auto* pool : {impl.workers.get(), impl.slow_workers.get(), impl.long_poll_workers.get()}) {
     pool->stop();
     pool->join();
   }
   impl.workers.reset();
   impl.slow_workers.reset();
+  impl.long_poll_workers.reset();
   // No thread runs the io_context any more, so the acceptor can be touched directly.
   beast::error_code ignored;
   impl.acceptor.close(ignored);

@@ -52,6 +52,8 @@ class HttpServer {
     int slow_workers = 0;
     // Slow requests that may wait for a slow thread; beyond that: 503 + Retry-After.
     int slow_queue = 16;
+    // Threads for event-feed long-polls (they mostly sleep); one per waiting client, more get 503.
+    int long_poll_workers = 64;
     // Open connections (idle keep-alive ones included); beyond that a new connection gets 503
     // and is closed.
     int max_connections = 512;

@@ -14,7 +14,9 @@ using Handler = std::function<ApiResponse(ApiRequest&)>;
 
 // How the HTTP server schedules a route. kSlow routes (reports, evaluation, imports) run on their
 // own small bounded pool so they cannot occupy every worker; a full slow queue answers 503.
-enum class RouteCost { kFast, kSlow };
+// kLongPoll routes (the event feed with ?wait=) sleep while they wait: their own pool of mostly
+// idle threads, capped, so waiting clients never hold the workers; beyond the cap they get 503.
+enum class RouteCost { kFast, kSlow, kLongPoll };
 
 // What the transport decides from the request line and headers, before reading the body.
 struct RouteLimits {

@@ -38,6 +38,9 @@ struct Finding {
   std::string waive_reason;
   std::optional<int64_t> waived_until_ms;
   int64_t regressions = 0;
+  // "Fixed — please verify" pending: when and by whom it was asked.
+  std::optional<int64_t> verify_requested_at_ms;
+  std::string verify_requested_by;
 };
 
 struct FindingEvent {
@@ -60,6 +63,16 @@ struct FindingFilter {
   // Only findings of these organisations (the caller's scope); nullopt = every organisation.
   std::optional<std::vector<int64_t>> visible_org_ids;
   int limit = 1000;
+};
+
+// Active findings (open, acknowledged, regressed) counted by organisation, host, rule and
+// severity: what the estate overview needs without reading every finding.
+struct ActiveFindingCount {
+  int64_t org_id = 0;
+  std::string agent_id;  // empty for estate-wide
+  std::string rule_id;
+  Severity severity = Severity::kInfo;
+  int64_t count = 0;
 };
 
 class FindingStore {
@@ -99,6 +112,20 @@ class FindingStore {
   // Any state; comment required.
   virtual Result<Finding> CommentFinding(int64_t id, std::string_view actor,
                                          std::string_view comment, int64_t now_ms) = 0;
+  // "Fixed — please verify": records who asked (event verify_requested) and marks the finding
+  // pending. The next evaluation of its rule after a fresh inventory of its host (estate-wide:
+  // of any host of the organisation) decides: resolved -> event verify_confirmed; still there ->
+  // event verify_failed with the new evidence, the state unchanged. kFailedPrecondition for a
+  // resolved finding.
+  virtual Result<Finding> RequestVerification(int64_t id, std::string_view actor,
+                                              std::string_view comment, int64_t now_ms) = 0;
+  // The client's named person accepts a waived finding's risk (event waiver_accepted).
+  // kFailedPrecondition unless the finding is waived.
+  // Grouped counts of active findings, of these organisations (nullopt: all).
+  virtual Result<std::vector<ActiveFindingCount>> CountActiveFindings(
+      const std::optional<std::vector<int64_t>>& org_ids) = 0;
+  virtual Result<Finding> AcceptWaiver(int64_t id, std::string_view actor, std::string_view comment,
+                                       int64_t now_ms) = 0;
 };
 
 }  // namespace dozor::server

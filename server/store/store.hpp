@@ -8,6 +8,7 @@
 //   security_event_store.hpp refusals of anonymous and agent callers (enrollments, secrets)
 //   user_store.hpp          people: accounts, engineers' assignments, client notes, sessions
 //   audit_log_store.hpp     who changed what, when, from where
+//   event_store.hpp         the event feed the dashboard and alerts follow
 // Consumers take the area(s) they need; `Store` is what the composition root holds and hands
 // out. Backends live beside this folder's headers (store/sqlite/, later store/postgres/); a
 // backend's own header declares its Open function.
@@ -24,6 +25,7 @@
 #include "store/agent_store.hpp"
 #include "store/api_token_store.hpp"
 #include "store/audit_log_store.hpp"
+#include "store/event_store.hpp"
 #include "store/finding_store.hpp"
 #include "store/host_store.hpp"
 #include "store/import_store.hpp"
@@ -47,6 +49,7 @@ class Store {
   virtual SecurityEventStore& SecurityEvents() = 0;
   virtual UserStore& Users() = 0;
   virtual AuditLogStore& AuditLog() = 0;
+  virtual EventStore& Events() = 0;
 };
 
 }  // namespace dozor::server

@@ -150,6 +150,33 @@ def body(workdir, procs):
     status, _, _, _ = client.call("GET", f"/api/v1/findings/{beta_finding['id']}")
     check(status == 404, "the client cannot see the other client's finding")
 
+    # 2b. "Fixed — please verify": the client upgrades the OS and asks; the server has the real
+    # agent collect now and the finding resolves with the outcome in its history.
+    eol = next(f for f in client.call("GET", "/api/v1/findings")[1]["findings"] if f["rule_id"] == "os-eol")
+    release = os.path.join(workdir, "machine-alpha", "etc", "os-release")
+    with open(release) as f:
+        lines = [l for l in f.read().splitlines() if not l.startswith(("VERSION_ID=", "PRETTY_NAME="))]
+    with open(release, "w") as f:
+        f.write("\n".join(lines + ['VERSION_ID="12"', 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"']) + "\n")
+    status, asked, _, _ = client.call("POST", f"/api/v1/findings/{eol['id']}/verify", {"comment": "обновили до 12"})
+    check(status == 202 and asked["collection"] == "requested" and asked["verify_requested_by"] == "sysadmin.alpha",
+          f"verification requested from the live agent: {status} {asked}")
+    def verified():
+        shown = client.call("GET", f"/api/v1/findings/{eol['id']}")[1]
+        kinds = [e["kind"] for e in shown["events"]]
+        return shown if "verify_confirmed" in kinds else None
+    shown = wait_until(verified, 60, "the fresh collection decides the verification")
+    check(shown["finding"]["state"] == "resolved", f"resolved after the fresh collection: {shown['finding']}")
+    kinds = [e["kind"] for e in shown["events"]]
+    check(kinds.index("verify_requested") < kinds.index("resolved") < kinds.index("verify_confirmed"),
+          f"history: asked, resolved, confirmed: {kinds}")
+    asked_event = next(e for e in shown["events"] if e["kind"] == "verify_requested")
+    check(asked_event["actor"] == "sysadmin.alpha" and asked_event["comment"] == "обновили до 12",
+          f"who asked is in the history: {asked_event}")
+    check(shown["finding"]["verify_requested_by"] is None, "no verification pending any more")
+    status, _, _, _ = client.call("POST", f"/api/v1/findings/{eol['id']}/verify", {})
+    check(status == 409, f"a resolved finding cannot be asked again: {status}")
+
     # 3. Logout ends the browser session.
     status, _, cleared, _ = eng.call("POST", "/api/v1/auth/logout", {})
     check(status == 200 and "Max-Age=0" in cleared, f"logout clears the cookie: {status} {cleared}")

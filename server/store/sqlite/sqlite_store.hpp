@@ -75,7 +75,8 @@ class SqliteStore final : public Store,
                           public ApiTokenStore,
                           public SecurityEventStore,
                           public UserStore,
-                          public AuditLogStore {
+                          public AuditLogStore,
+                          public EventStore {
  public:
   // Opens (creating if needed) the database at options.path and applies pending migrations in one
   // transaction. kDataLoss if the file is not a database, kFailedPrecondition if its schema is
@@ -95,6 +96,7 @@ class SqliteStore final : public Store,
   SecurityEventStore& SecurityEvents() override { return *this; }
   UserStore& Users() override { return *this; }
   AuditLogStore& AuditLog() override { return *this; }
+  EventStore& Events() override { return *this; }
 
   Result<Organization> CreateOrganization(const Organization& org) override;
   Result<std::vector<Organization>> ListOrganizations() override;
@@ -161,6 +163,12 @@ class SqliteStore final : public Store,
   Status AppendAudit(const AuditEntry& entry) override;
   Result<std::vector<AuditEntry>> ListAudit(const AuditFilter& filter) override;
 
+  Status AppendEvent(const FeedEvent& event) override;
+  Result<std::vector<FeedEvent>> ListEvents(const FeedFilter& filter) override;
+  Result<int64_t> LatestEventId() override;
+  Result<std::vector<std::pair<std::string, std::string>>> LastPresence() override;
+  Result<int64_t> PruneEvents(int64_t before_ms) override;
+
   Result<FindingsChange> ApplyEvaluation(const EvaluationInput& input, int64_t now_ms) override;
   Result<int64_t> ExpireWaivers(int64_t now_ms) override;
   Result<int64_t> ResolveFindingsOfRemovedRules(const std::vector<std::string>& live_rule_ids,
@@ -177,6 +185,12 @@ class SqliteStore final : public Store,
   Result<Finding> CommentFinding(int64_t id, std::string_view actor, std::string_view comment,
                                  int64_t now_ms) override;
 
+  Result<Finding> RequestVerification(int64_t id, std::string_view actor, std::string_view comment,
+                                      int64_t now_ms) override;
+  Result<std::vector<ActiveFindingCount>> CountActiveFindings(
+      const std::optional<std::vector<int64_t>>& org_ids) override;
+  Result<Finding> AcceptWaiver(int64_t id, std::string_view actor, std::string_view comment,
+                               int64_t now_ms) override;
   Result<std::vector<ContractEvent>> ListContractEvents(int64_t org_id) override;
   Result<AuditSnapshot> RecordAuditSnapshot(int64_t org_id, AuditSnapshotKind kind,
                                             std::string_view actor, int64_t now_ms) override;
@@ -284,6 +298,9 @@ class SqliteStore final : public Store,
                                      const std::vector<std::string>& evidence, int64_t now_ms,
                                      FindingsChange* change);
   Result<Finding> ReadFindingLocked(int64_t id);
+  // Decides the pending "please verify" requests among the findings this evaluation covered
+  // whose host has been collected since the request (sqlite_store_findings.cpp).
+  Status ConcludeVerificationsLocked(const EvaluationInput& input, int64_t now_ms);
   Status AddFindingEventLocked(int64_t finding_id, int64_t at_ms, std::string_view actor,
                                FindingEventKind kind, std::optional<FindingState> from_state,
                                FindingState to_state, std::string_view comment);

@@ -25,7 +25,8 @@ constexpr const char* kFindingColumns =
     "SELECT f.id, f.rule_id, f.org_id, coalesce(o.name, ''), coalesce(a.agent_id, ''), "
     "coalesce(a.hostname, ''), f.target, f.severity, f.category, f.state, f.first_seen, "
     "f.last_seen, f.state_changed_at, f.resolved_at, f.evidence, f.ack_by, f.ack_comment, "
-    "f.waived_by, f.waive_reason, f.waived_until, f.regressions FROM findings f "
+    "f.waived_by, f.waive_reason, f.waived_until, f.regressions, f.verify_requested_at, "
+    "f.verify_requested_by FROM findings f "
     "LEFT JOIN organizations o ON o.id = f.org_id LEFT JOIN agents a ON a.id = f.agent ";
 
 Finding ReadFinding(const sqlite::Statement& s) {
@@ -51,6 +52,8 @@ Finding ReadFinding(const sqlite::Statement& s) {
   f.waive_reason = s.Text(18);
   f.waived_until_ms = OptionalInt(s, 19);
   f.regressions = s.Int(20);
+  f.verify_requested_at_ms = OptionalInt(s, 21);
+  f.verify_requested_by = s.Text(22);
   return f;
 }
 
@@ -127,6 +130,7 @@ Status PrepareAll(sqlite::Database& db, std::initializer_list<PrepareItem> items
 struct SqliteStore::FindingStatements {
   // Writer connection (write_mu_).
   sqlite::Statement by_rule, by_agent, by_org, insert, touch, regress, resolve, event_insert;
+  sqlite::Statement feed_insert, feed_contract;
   sqlite::Statement waived_due, waive_expire, active_all;
   sqlite::Statement w_finding, ack, waive, unwaive;
   sqlite::Statement org_status, contract_event, w_contract_events, latest_first_audit;
@@ -186,6 +190,13 @@ Status SqliteStore::PrepareFindingStatements() {
           {&f.event_insert,
            "INSERT INTO finding_events(finding_id, at, actor, kind, from_state, to_state, "
            "comment) VALUES (?, ?, ?, ?, ?, ?, ?)"},
+          {&f.feed_insert,
+           "INSERT INTO events(at, kind, org_id, agent_id, finding_id, actor, detail) "
+           "SELECT ?1, ?2, f.org_id, coalesce(a.agent_id, ''), f.id, ?3, ?4 FROM findings f "
+           "LEFT JOIN agents a ON a.id = f.agent WHERE f.id = ?5"},
+          {&f.feed_contract,
+           "INSERT INTO events(at, kind, org_id, actor, detail) "
+           "VALUES (?1, 'contract_moved', ?2, ?3, ?4)"},
           {&f.waived_due, state_waived_due.c_str()},
           {&f.waive_expire,
            "UPDATE findings SET state = 'open', state_changed_at = ?2 WHERE id = ?1"},
@@ -281,7 +292,12 @@ Status SqliteStore::AddFindingEventLocked(int64_t finding_id, int64_t at_ms, std
                                           FindingState to_state, std::string_view comment) {
   // An opened finding has no previous state; the column holds '' for it, never NULL.
   std::string_view from = from_state ? ToString(*from_state) : std::string_view("");
-  return RunWith(fs_->event_insert, finding_id, at_ms, actor, kind, from, to_state, comment);
+  DOZOR_RETURN_IF_ERROR(
+      RunWith(fs_->event_insert, finding_id, at_ms, actor, kind, from, to_state, comment));
+  // The feed gets every finding event, in the same transaction (a reader never sees one without
+  // the other).
+  return RunWith(fs_->feed_insert, at_ms, "finding_" + std::string(ToString(kind)), actor, comment,
+                 finding_id);
 }
 
 Status SqliteStore::ApplyFindingMutationsLocked(const std::vector<FindingMutation>& mutations,
@@ -370,8 +386,69 @@ Result<FindingsChange> SqliteStore::ApplyEvaluation(const EvaluationInput& input
   FindingsChange change = CountMutations(mutations);
   change.waivers_expired = waivers_expired;
   DOZOR_RETURN_IF_ERROR(ApplyFindingMutationsLocked(mutations, evidence, now_ms, &change));
+  DOZOR_RETURN_IF_ERROR(ConcludeVerificationsLocked(input, now_ms));
   DOZOR_RETURN_IF_ERROR(txn.Commit());
   return change;
+}
+
+Status SqliteStore::ConcludeVerificationsLocked(const EvaluationInput& input, int64_t now_ms) {
+  // Pending requests are few (people ask them): one query over the partial set, filtered here.
+  DOZOR_ASSIGN_OR_RETURN(
+      auto pending,
+      writer_.Prepare(
+          "SELECT f.id, f.rule_id, f.org_id, f.agent, f.state, f.verify_requested_by "
+          "FROM findings f LEFT JOIN agents a ON a.id = f.agent "
+          "WHERE f.verify_requested_at IS NOT NULL AND "
+          "(CASE WHEN f.agent IS NULL THEN EXISTS (SELECT 1 FROM agents x WHERE x.org_id = "
+          "f.org_id AND x.last_inventory_at > f.verify_requested_at) "
+          "ELSE a.last_inventory_at > f.verify_requested_at END)"));
+  struct Pending {
+    int64_t id;
+    std::string rule_id;
+    int64_t org_id;
+    std::optional<int64_t> agent;
+    FindingState state;
+    std::string asked_by;
+  };
+  DOZOR_ASSIGN_OR_RETURN(auto rows, ReadAll(pending, [](const sqlite::Statement& s) {
+                           return Pending{
+                               s.Int(0),
+                               s.Text(1),
+                               s.Int(2),
+                               OptionalInt(s, 3),
+                               ParseFindingState(s.Text(4)).value_or(FindingState::kOpen),
+                               s.Text(5)};
+                         }));
+  if (rows.empty()) {
+    return OkStatus();
+  }
+  DOZOR_ASSIGN_OR_RETURN(auto clear,
+                         writer_.Prepare("UPDATE findings SET verify_requested_at = NULL, "
+                                         "verify_requested_by = '' WHERE id = ?"));
+  for (const auto& row : rows) {
+    const bool rule_covered = std::find(input.rule_ids.begin(), input.rule_ids.end(),
+                                        row.rule_id) != input.rule_ids.end();
+    const int64_t target_key = input.host_scope ? row.agent.value_or(-1) : row.org_id;
+    const bool target_covered =
+        (input.host_scope == row.agent.has_value()) &&
+        std::find(input.targets.begin(), input.targets.end(), target_key) != input.targets.end();
+    if (!rule_covered || !target_covered) {
+      continue;
+    }
+    const std::string asked = row.asked_by.empty() ? std::string("someone") : row.asked_by;
+    if (row.state == FindingState::kResolved) {
+      DOZOR_RETURN_IF_ERROR(AddFindingEventLocked(
+          row.id, now_ms, "system", FindingEventKind::kVerifyConfirmed, row.state, row.state,
+          "fixed: a fresh collection no longer shows it (verification asked by " + asked + ")"));
+    } else {
+      DOZOR_RETURN_IF_ERROR(AddFindingEventLocked(
+          row.id, now_ms, "system", FindingEventKind::kVerifyFailed, row.state, row.state,
+          "still present after a fresh collection (verification asked by " + asked +
+              "); the evidence is updated"));
+    }
+    DOZOR_RETURN_IF_ERROR(RunWith(clear, row.id));
+  }
+  return OkStatus();
 }
 
 Result<int64_t> SqliteStore::ResolveFindingsOfRemovedRules(
@@ -482,6 +559,74 @@ Result<Finding> SqliteStore::CommentFinding(int64_t id, std::string_view actor,
       id, PeopleRequest{PeopleAction::kComment, actor, comment, std::nullopt, now_ms});
 }
 
+Result<Finding> SqliteStore::RequestVerification(int64_t id, std::string_view actor,
+                                                 std::string_view comment, int64_t now_ms) {
+  if (actor.empty() || comment.size() > 4096) {
+    return MakeError(ErrorCode::kInvalidArgument, "actor required; comment at most 4096 bytes");
+  }
+  std::lock_guard lock(write_mu_);
+  sqlite::Transaction txn(writer_);
+  DOZOR_RETURN_IF_ERROR(txn.Begin());
+  DOZOR_ASSIGN_OR_RETURN(Finding before, ReadFindingLocked(id));
+  if (before.state == FindingState::kResolved) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "finding " + std::to_string(id) + " is already resolved");
+  }
+  DOZOR_ASSIGN_OR_RETURN(auto mark, writer_.Prepare("UPDATE findings SET verify_requested_at = ?2, "
+                                                    "verify_requested_by = ?3 WHERE id = ?1"));
+  DOZOR_RETURN_IF_ERROR(RunWith(mark, id, now_ms, actor));
+  DOZOR_RETURN_IF_ERROR(AddFindingEventLocked(id, now_ms, actor, FindingEventKind::kVerifyRequested,
+                                              before.state, before.state, comment));
+  DOZOR_ASSIGN_OR_RETURN(Finding after, ReadFindingLocked(id));
+  DOZOR_RETURN_IF_ERROR(txn.Commit());
+  return after;
+}
+
+Result<std::vector<ActiveFindingCount>> SqliteStore::CountActiveFindings(
+    const std::optional<std::vector<int64_t>>& org_ids) {
+  std::optional<std::string> ids;
+  if (org_ids) {
+    ids = ",";
+    for (const int64_t id : *org_ids) *ids += std::to_string(id) + ",";
+  }
+  std::lock_guard lock(read_mu_);
+  DOZOR_ASSIGN_OR_RETURN(
+      auto select,
+      reader_.Prepare("SELECT f.org_id, coalesce(a.agent_id, ''), f.rule_id, f.severity, count(*) "
+                      "FROM findings f LEFT JOIN agents a ON a.id = f.agent "
+                      "WHERE f.state IN ('open', 'acknowledged', 'regressed') "
+                      "AND (?1 IS NULL OR instr(?1, ',' || f.org_id || ',') > 0) "
+                      "GROUP BY 1, 2, 3, 4"));
+  return ReadAll(BindAll(select, ids), [](const sqlite::Statement& s) {
+    ActiveFindingCount row;
+    row.org_id = s.Int(0);
+    row.agent_id = s.Text(1);
+    row.rule_id = s.Text(2);
+    row.severity = ParseSeverity(s.Text(3)).value_or(Severity::kInfo);
+    row.count = s.Int(4);
+    return row;
+  });
+}
+
+Result<Finding> SqliteStore::AcceptWaiver(int64_t id, std::string_view actor,
+                                          std::string_view comment, int64_t now_ms) {
+  if (actor.empty() || comment.size() > 4096) {
+    return MakeError(ErrorCode::kInvalidArgument, "actor required; comment at most 4096 bytes");
+  }
+  std::lock_guard lock(write_mu_);
+  sqlite::Transaction txn(writer_);
+  DOZOR_RETURN_IF_ERROR(txn.Begin());
+  DOZOR_ASSIGN_OR_RETURN(Finding before, ReadFindingLocked(id));
+  if (before.state != FindingState::kWaived) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "finding " + std::to_string(id) + " is not waived; only a waiver is accepted");
+  }
+  DOZOR_RETURN_IF_ERROR(AddFindingEventLocked(id, now_ms, actor, FindingEventKind::kWaiverAccepted,
+                                              before.state, before.state, comment));
+  DOZOR_RETURN_IF_ERROR(txn.Commit());
+  return before;
+}
+
 // ------------------------------------------------------------------ contract lifecycle
 
 Result<AuditSnapshot> SqliteStore::RecordSnapshotLocked(int64_t org_id, AuditSnapshotKind kind,
@@ -525,6 +670,9 @@ Status SqliteStore::ContractMoveLocked(int64_t org_id, const OrganizationPatch& 
   }
   std::string who = ActorOr(patch.actor, "system");
   DOZOR_RETURN_IF_ERROR(RunWith(f.contract_event, org_id, now_ms, who, move.from, move.to));
+  DOZOR_RETURN_IF_ERROR(
+      RunWith(f.feed_contract, now_ms, org_id, who,
+              std::string(ToString(move.from)) + " -> " + std::string(ToString(move.to))));
   if (move.snapshot) {
     auto recorded = RecordSnapshotLocked(org_id, *move.snapshot, who, now_ms);
     if (!recorded.ok()) {

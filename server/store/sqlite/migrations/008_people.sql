@@ -85,6 +85,25 @@ CREATE INDEX audit_log_at ON audit_log(at);
 CREATE INDEX audit_log_org ON audit_log(org_id, id);
 CREATE INDEX audit_log_actor ON audit_log(actor_user_id, id);
 
+-- The event feed (store/event_store.hpp): append-only, read by cursor (id).
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  org_id INTEGER,
+  agent_id TEXT NOT NULL DEFAULT '',
+  finding_id INTEGER,
+  actor TEXT NOT NULL DEFAULT '',
+  detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX events_org ON events(org_id, id);
+CREATE INDEX events_at ON events(at);
+
+-- "Fixed — please verify": who asked and when. The next evaluation after a fresh collection of the
+-- host decides (the finding resolves, or stays with a verify_failed event) and clears both.
+ALTER TABLE findings ADD COLUMN verify_requested_at INTEGER;
+ALTER TABLE findings ADD COLUMN verify_requested_by TEXT NOT NULL DEFAULT '';
+
 -- The old free-text engineer field becomes accounts and primary assignments: one engineer account
 -- per distinct text (login engineer-N, display name the text, no password: an admin sets one or
 -- merges it by re-assigning). organizations.engineer stays as the store-maintained list of the

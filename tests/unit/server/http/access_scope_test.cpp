@@ -4,10 +4,12 @@
 // role gets anyway). Plus what each role may do, and the audit log of the walk.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <memory>
 #include <regex>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "dozor/common/clock.hpp"
 #include "dozor/common/crypto.hpp"
@@ -465,6 +467,80 @@ TEST_CASE("every change lands in the audit log with who, how and where; admins f
       "dza_root");
   REQUIRE(next.body["entries"].size() == 1);
   CHECK(next.body["entries"][0]["action"] == "POST /api/v1/findings/{id}/ack");
+}
+
+TEST_CASE("the event feed: scoped, by cursor, long-polled") {
+  Fixture f;
+  auto all = f.Call("GET", "/api/v1/events", "dza_root");
+  REQUIRE(all.status == 200);
+  REQUIRE(all.body["events"].size() == 2);  // one finding opened in each organisation
+  CHECK(all.body["events"][0]["kind"] == "finding_opened");
+  CHECK(all.body["events"][0]["finding"]["rule_id"] == "disk-space-low");
+  CHECK(all.body["events"][0]["finding"]["severity"] == "high");
+
+  auto mine = f.Call("GET", "/api/v1/events", "dza_alpha_eng");
+  REQUIRE(mine.status == 200);
+  REQUIRE(mine.body["events"].size() == 1);
+  CHECK(mine.body["events"][0]["org"] == "Alpha");
+  CHECK(f.Call("GET", "/api/v1/events?org=" + std::to_string(f.beta.org_id), "dza_alpha_eng")
+            .status == 404);
+  const int64_t cursor = mine.body["next_after"];
+
+  // Nothing new: an empty page after the wait, the cursor kept.
+  const auto started = std::chrono::steady_clock::now();
+  auto empty =
+      f.Call("GET", "/api/v1/events?wait=1&after=" + std::to_string(cursor), "dza_alpha_eng");
+  CHECK(empty.body["events"].empty());
+  CHECK(empty.body["next_after"] == cursor);
+  CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(900));
+
+  // A change while a client waits wakes it; changes of the other organisation do not show.
+  std::thread changer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    REQUIRE(f.store->AcknowledgeFinding(f.beta.finding_id, "beta-eng", "x", 1).ok());
+    REQUIRE(f.store->AcknowledgeFinding(f.alpha.finding_id, "alpha-eng", "on it", 2).ok());
+  });
+  auto woken =
+      f.Call("GET", "/api/v1/events?wait=10&after=" + std::to_string(cursor), "dza_alpha_eng");
+  changer.join();
+  REQUIRE(woken.body["events"].size() == 1);
+  CHECK(woken.body["events"][0]["kind"] == "finding_acknowledged");
+  CHECK(woken.body["events"][0]["actor"] == "alpha-eng");
+  CHECK(woken.body["events"][0]["detail"] == "on it");
+
+  // A contract move is in the feed too.
+  REQUIRE(
+      f.Call("POST", "/api/v1/orgs/Alpha/contract", "dza_alpha_eng", R"({"status":"remediation"})")
+          .status == 200);
+  auto moved =
+      f.Call("GET", "/api/v1/events?after=" + woken.body["next_after"].dump(), "dza_alpha_client");
+  REQUIRE(moved.body["events"].size() == 1);
+  CHECK(moved.body["events"][0]["kind"] == "contract_moved");
+  CHECK(moved.body["events"][0]["detail"] == "prospect -> remediation");
+}
+
+TEST_CASE("the estate overview: one summary per visible organisation in one call") {
+  Fixture f;
+  auto overview = f.Call("GET", "/api/v1/overview", "dza_root");
+  REQUIRE(overview.status == 200);
+  REQUIRE(overview.body["organizations"].size() == 2);
+  const auto& alpha = overview.body["organizations"][0];
+  CHECK(alpha["name"] == "Alpha");
+  CHECK(alpha["contract_type"] == "complex");
+  CHECK(alpha["open_findings"]["high"] == 1);
+  CHECK(alpha["readiness_score"] == 85);  // one host, one high finding (-15)
+  CHECK(alpha["hosts"]["total"] == 1);
+  REQUIRE(alpha["engineers"].size() == 1);
+  CHECK(alpha["engineers"][0]["login"] == "alpha-eng");
+  CHECK(alpha["engineers"][0]["specialty"] == "1C");
+
+  auto mine = f.Call("GET", "/api/v1/overview", "dza_alpha_client");
+  REQUIRE(mine.status == 200);
+  REQUIRE(mine.body["organizations"].size() == 1);
+  CHECK(BodyText(mine).find(kSecret) == std::string::npos);
+  auto one = f.Call("GET", "/api/v1/orgs/Alpha/summary", "dza_alpha_client");
+  REQUIRE(one.status == 200);
+  CHECK(one.body["readiness_score"] == 85);
 }
 
 }  // namespace

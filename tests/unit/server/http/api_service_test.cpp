@@ -60,6 +60,7 @@ class ThrowingStore final : public Store {
   SecurityEventStore& SecurityEvents() override { return inner_.SecurityEvents(); }
   UserStore& Users() override { return inner_.Users(); }
   AuditLogStore& AuditLog() override { return inner_.AuditLog(); }
+  EventStore& Events() override { return inner_.Events(); }
 
  private:
   Store& inner_;

@@ -1,0 +1,208 @@
+// The routes the dashboard's start page and the alerts follow: the event feed (cursor + long-poll)
+// and the estate overview (one summary per organisation in one call). Both scoped: a caller sees
+// the events and summaries of its own organisations only.
+#include <chrono>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "http/handlers.hpp"
+#include "report/report_model.hpp"
+#include "rules/rule.hpp"
+
+namespace dozor::server::http {
+
+namespace {
+
+constexpr int kMaxWaitSeconds = 30;
+constexpr auto kPollInterval = std::chrono::milliseconds(250);
+// A host silent this long is "overdue": past offline, it needs someone to look.
+constexpr int64_t kOverdueMs = 24LL * 3600 * 1000;
+
+nlohmann::json EventJson(const FeedEvent& event) {
+  nlohmann::json out = {{"id", event.id},
+                        {"kind", event.kind},
+                        {"org", event.org_name},
+                        {"actor", event.actor},
+                        {"detail", event.detail}};
+  out["org_id"] = event.org_id ? nlohmann::json(*event.org_id) : nlohmann::json(nullptr);
+  out["host"] = event.agent_id.empty()
+                    ? nlohmann::json(nullptr)
+                    : nlohmann::json{{"agent_id", event.agent_id}, {"hostname", event.hostname}};
+  if (event.finding_id) {
+    out["finding"] = {
+        {"id", *event.finding_id}, {"rule_id", event.rule_id}, {"severity", event.severity}};
+  } else {
+    out["finding"] = nullptr;
+  }
+  PutTime(out, "at", event.at_ms);
+  return out;
+}
+
+ApiResponse ListEventsRoute(ApiContext& context, const ApiRequest& request) {
+  auto after = QueryInt(request, "after", 0, 0, INT64_MAX);
+  auto wait = QueryInt(request, "wait", 0, 0, kMaxWaitSeconds);
+  auto limit = QueryInt(request, "limit", 200, 1, 1000);
+  for (const auto* value : {&after, &wait, &limit}) {
+    if (!value->ok()) {
+      return ErrorResponse(value->error());
+    }
+  }
+  auto org = ScopedOrgQuery(context, request);
+  if (!org.ok()) {
+    return ErrorResponse(org.error());
+  }
+  FeedFilter filter;
+  filter.after_id = *after;
+  filter.org_id = *org;
+  filter.limit = static_cast<int>(*limit);
+  if (request.caller) {
+    filter.visible_org_ids = request.caller->VisibleOrgIds();
+  }
+  // Long-poll: with ?wait=N the answer comes as soon as there is something after the cursor, or
+  // empty after N seconds. The route runs on the long-poll pool, never on a worker that short
+  // requests wait for.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(*wait);
+  while (true) {
+    auto events = context.store.Events().ListEvents(filter);
+    if (!events.ok()) {
+      return ErrorResponse(events.error());
+    }
+    const bool stopping = context.stopping != nullptr && context.stopping->load();
+    if (!events->empty() || stopping || std::chrono::steady_clock::now() >= deadline) {
+      ApiResponse response;
+      response.body["events"] = nlohmann::json::array();
+      int64_t next = *after;
+      for (const auto& event : *events) {
+        response.body["events"].push_back(EventJson(event));
+        next = event.id;
+      }
+      // Poll again with after=next_after; an empty page keeps the cursor.
+      response.body["next_after"] = next;
+      return response;
+    }
+    std::this_thread::sleep_for(kPollInterval);
+  }
+}
+
+// How each organisation looks from the estate overview.
+nlohmann::json SummariesJson(ApiContext& context, const std::vector<Organization>& orgs,
+                             const std::optional<std::vector<int64_t>>& visible) {
+  const int64_t now_ms = context.clock.NowMs();
+  const int64_t offline_ms = context.offline_after_seconds * 1000;
+  std::map<int64_t, nlohmann::json> out;
+  std::map<int64_t, std::vector<std::string>> host_keys;
+  for (const auto& org : orgs) {
+    out[org.id] = {
+        {"id", org.id},
+        {"name", org.name},
+        {"contract_status", org.contract_status},
+        {"contract_type", org.contract_type},
+        {"engineers", nlohmann::json::array()},
+        {"open_findings", {{"critical", 0}, {"high", 0}, {"medium", 0}, {"low", 0}, {"info", 0}}},
+        {"hosts", {{"total", 0}, {"online", 0}, {"offline", 0}, {"overdue", 0}}}};
+    out[org.id]["last_change_at"] = nullptr;
+  }
+  if (auto assignments = context.store.Users().ListAssignments(std::nullopt); assignments.ok()) {
+    for (const auto& a : *assignments) {
+      auto it = out.find(a.org_id);
+      if (it == out.end()) continue;
+      it->second["engineers"].push_back({{"user_id", a.user_id},
+                                         {"login", a.login},
+                                         {"display_name", a.display_name},
+                                         {"kind", ToString(a.kind)},
+                                         {"specialty", a.specialty}});
+    }
+  }
+  if (auto hosts = context.store.Hosts().ListHosts(std::nullopt); hosts.ok()) {
+    for (const auto& host : *hosts) {
+      auto it = out.find(host.org_id);
+      if (it == out.end() || host.revoked) continue;
+      auto& counts = it->second["hosts"];
+      counts["total"] = counts["total"].get<int>() + 1;
+      const int64_t silent = host.last_seen_ms == 0 ? kOverdueMs : now_ms - host.last_seen_ms;
+      const char* bucket = silent <= offline_ms  ? "online"
+                           : silent < kOverdueMs ? "offline"
+                                                 : "overdue";
+      counts[bucket] = counts[bucket].get<int>() + 1;
+      host_keys[host.org_id].push_back(host.agent_id);
+      // The newest inventory is the last change seen on the estate.
+      if (host.last_inventory_ms > 0 &&
+          (it->second["last_change_at_ms"].is_null() ||
+           host.last_inventory_ms > it->second["last_change_at_ms"].get<int64_t>())) {
+        PutTime(it->second, "last_change_at", host.last_inventory_ms);
+      }
+    }
+  }
+  std::map<int64_t, std::vector<report::ScoredFinding>> scored;
+  if (auto counts = context.store.Findings().CountActiveFindings(visible); counts.ok()) {
+    for (const auto& row : *counts) {
+      auto it = out.find(row.org_id);
+      if (it == out.end()) continue;
+      auto& by_severity = it->second["open_findings"];
+      const std::string severity(ToString(row.severity));
+      by_severity[severity] = by_severity[severity].get<int64_t>() + row.count;
+      // The readiness score counts what is in the contract's scope (the rule's contracts), as
+      // the audit report does.
+      const rules::Rule* rule = context.rules ? context.rules->Find(row.rule_id) : nullptr;
+      const std::string type = it->second["contract_type"].get<std::string>();
+      if (rule != nullptr && std::find(rule->contracts.begin(), rule->contracts.end(), type) ==
+                                 rule->contracts.end()) {
+        continue;
+      }
+      for (int64_t i = 0; i < row.count; ++i) {
+        scored[row.org_id].push_back({severity, row.agent_id});
+      }
+    }
+  }
+  nlohmann::json list = nlohmann::json::array();
+  for (auto& [org_id, summary] : out) {
+    summary["readiness_score"] = report::ReadinessScore(host_keys[org_id], scored[org_id]);
+    if (!summary.contains("last_change_at_ms")) summary["last_change_at_ms"] = nullptr;
+    list.push_back(std::move(summary));
+  }
+  return list;
+}
+
+ApiResponse OverviewRoute(ApiContext& context, const ApiRequest& request) {
+  auto orgs = context.store.Organizations().ListOrganizations();
+  if (!orgs.ok()) {
+    return ErrorResponse(orgs.error());
+  }
+  std::vector<Organization> visible;
+  for (auto& org : *orgs) {
+    if (CallerSees(request, org.id)) visible.push_back(std::move(org));
+  }
+  std::optional<std::vector<int64_t>> ids;
+  if (request.caller) ids = request.caller->VisibleOrgIds();
+  ApiResponse response;
+  response.body["organizations"] = SummariesJson(context, visible, ids);
+  PutTime(response.body, "generated_at", context.clock.NowMs());
+  return response;
+}
+
+ApiResponse OrgSummaryRoute(ApiContext& context, const ApiRequest& request) {
+  auto org = FindOrg(context.store.Organizations(), request.params.at("org"));
+  if (!org.ok()) {
+    return ErrorResponse(org.error());
+  }
+  auto list = SummariesJson(context, {*org}, std::vector<int64_t>{org->id});
+  ApiResponse response;
+  response.body = list.at(0);
+  return response;
+}
+
+}  // namespace
+
+void RegisterFeedRoutes(Router& router, ApiContext& context) {
+  router.Add(
+      "GET", "/api/v1/events", Access::kRead, Scope::List(),
+      [&context](ApiRequest& request) { return ListEventsRoute(context, request); },
+      RouteLimits{.cost = RouteCost::kLongPoll});
+  router.Add("GET", "/api/v1/overview", Access::kRead, Scope::List(),
+             [&context](ApiRequest& request) { return OverviewRoute(context, request); });
+  router.Add("GET", "/api/v1/orgs/{org}/summary", Access::kRead, Scope::Org(),
+             [&context](ApiRequest& request) { return OrgSummaryRoute(context, request); });
+}
+
+}  // namespace dozor::server::http
