@@ -9,6 +9,7 @@
 
 #include "dozor/common/crypto.hpp"
 #include "dozor/common/text.hpp"
+#include "ingest/message_bytes.hpp"
 
 namespace dozor::server {
 
@@ -52,19 +53,6 @@ grpc::Status ToGrpcStatus(const Error& error) {
 }
 
 std::string PeerOf(const grpc::CallbackServerContext* context) { return context->peer(); }
-
-// The bytes of a received message, contiguous (one copy; the message was already bounded by the
-// transport's receive limit).
-std::string Flatten(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  std::string bytes;
-  if (!buffer.Dump(&slices).ok()) return bytes;
-  bytes.reserve(buffer.Length());
-  for (const auto& slice : slices) {
-    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  }
-  return bytes;
-}
 
 grpc::ByteBuffer Serialize(const google::protobuf::Message& message) {
   std::string bytes = message.SerializeAsString();
@@ -305,14 +293,14 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
   }
 
   void HandleMessageLocked() {
-    const std::string bytes = Flatten(incoming_);
+    const MessageBytes bytes(incoming_);
     incoming_.Clear();
     const auto& limits = service_.options().limits;
     // Sized and walked before it is parsed: an over-budget report is refused by its seq without
     // ever being materialised; bytes that are not a protobuf message end the stream with a reason.
     WireShape shape;
     auto scanned =
-        ScanWireShape(AgentMessage::descriptor(), bytes, StreamScanLimits(limits), &shape);
+        ScanWireShape(AgentMessage::descriptor(), bytes.view(), StreamScanLimits(limits), &shape);
     if (!scanned.ok() && scanned.error().code != ErrorCode::kResourceExhausted) {
       spdlog::warn("agent {}: undecodable message of {} bytes: {}", agent_id_, bytes.size(),
                    scanned.error().message);
@@ -331,7 +319,7 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
       return;
     }
     AgentMessage message;
-    if (!message.ParseFromString(bytes)) {
+    if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
       // The wire walk passed, so what protobuf refused is a string that is not valid UTF-8.
       RejectLocked(shape.seq, "not a valid protobuf message (a text field is not valid UTF-8?)");
       ReleaseMemoryAfterLargeMessage(bytes.size());
@@ -514,7 +502,8 @@ grpc::ServerUnaryReactor* IngestService::Enroll(grpc::CallbackServerContext* con
                     "");
     }
     dozor::v1::EnrollRequest parsed;
-    if (!parsed.ParseFromString(Flatten(*raw_request))) {
+    const MessageBytes bytes(*raw_request);
+    if (!parsed.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
       return refuse(
           grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                        "undecodable enroll request (not a protobuf EnrollRequest, or a text field "
