@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <grpcpp/support/byte_buffer.h>
-#include <malloc.h>
 
 #include <deque>
 
@@ -58,18 +57,6 @@ grpc::ByteBuffer Serialize(const google::protobuf::Message& message) {
   std::string bytes = message.SerializeAsString();
   grpc::Slice slice(std::move(bytes));
   return grpc::ByteBuffer(&slice, 1);
-}
-
-// Freed parse memory of a large message is handed back to the kernel (glibc keeps it otherwise,
-// and RSS after a flood of big messages would stay at its peak). At most once a second.
-void ReleaseMemoryAfterLargeMessage(size_t bytes) {
-  constexpr size_t kLarge = 1024 * 1024;
-  static std::atomic<int64_t> last_release_ms{0};
-  if (bytes < kLarge) return;
-  const int64_t now_ms = SystemClock::Instance().NowMs();
-  int64_t last = last_release_ms.load();
-  if (now_ms - last < 1000 || !last_release_ms.compare_exchange_strong(last, now_ms)) return;
-  malloc_trim(0);
 }
 
 }  // namespace
@@ -322,20 +309,20 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
     if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
       // The wire walk passed, so what protobuf refused is a string that is not valid UTF-8.
       RejectLocked(shape.seq, "not a valid protobuf message (a text field is not valid UTF-8?)");
-      ReleaseMemoryAfterLargeMessage(bytes.size());
+      service_.writer().NoteRefusedMessage(bytes.size());
       return;
     }
     int64_t now_ms = service_.clock().NowMs();
     auto valid = ValidateReport(message.report(), now_ms, limits);
     if (!valid.ok()) {
       RejectLocked(message.report().seq(), valid.error().message);
-      ReleaseMemoryAfterLargeMessage(bytes.size());
+      service_.writer().NoteRefusedMessage(bytes.size());
       return;
     }
     if (auto refused = service_.admission().Admit(agent_id_, message.report().seq(), shape.payload,
                                                   message.report().collected_at_ms(), now_ms)) {
       RejectLocked(message.report().seq(), *refused);
-      ReleaseMemoryAfterLargeMessage(bytes.size());
+      service_.writer().NoteRefusedMessage(bytes.size());
       return;
     }
     IncomingReport report;
