@@ -397,10 +397,10 @@ IngestService::IngestService(AgentStore& agents, ReportWriter& writer, const Clo
       stream_agent_throttle_(options.stream_agent_throttle) {}
 
 void IngestService::Audit(SecurityEventKind kind, std::string_view source, std::string_view subject,
-                          std::string_view detail) {
+                          std::string_view detail, SecurityAudit::Logging logging) {
   if (audit_ != nullptr) {
-    audit_->Record(kind, source, subject, detail);
-  } else {
+    audit_->Record(kind, source, subject, detail, logging);
+  } else if (logging == SecurityAudit::Logging::kFirstOfKind) {
     spdlog::warn("security: {} from {} ({}): {}", SecurityEventKindName(kind),
                  EscapeControlText(source), EscapeControlText(subject), EscapeControlText(detail));
   }
@@ -425,11 +425,13 @@ int64_t IngestService::StreamAuthBlockedForMs(const std::string& source,
 void IngestService::StreamAuthFailed(const std::string& source, const std::string& agent_id,
                                      const std::string& reason) {
   const int64_t now_ms = clock_.NowMs();
-  // One line per refused attempt: bounded by the throttle (a blocked caller is refused before
-  // its credentials are checked, and those refusals are only summed by the audit).
+  // One line per refused attempt, so an operator sees each wrong secret (bounded by the throttle:
+  // a blocked caller is refused before its credentials are checked, and those refusals are only
+  // summed by the audit). The audit records it without a line of its own.
   spdlog::warn("refused agent stream from {} (agent {}): {}", source, EscapeControlText(agent_id),
                reason);
-  Audit(SecurityEventKind::kAgentAuthFailed, source, agent_id, reason);
+  Audit(SecurityEventKind::kAgentAuthFailed, source, agent_id, reason,
+        SecurityAudit::Logging::kByCaller);
   if (stream_source_throttle_.RecordFailure(source, now_ms)) {
     Audit(SecurityEventKind::kThrottled, source, agent_id,
           "agent streams from this address blocked after repeated wrong credentials");

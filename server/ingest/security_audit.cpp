@@ -35,7 +35,7 @@ void SecurityAudit::Stop() {
 }
 
 void SecurityAudit::Record(SecurityEventKind kind, std::string_view source,
-                           std::string_view subject, std::string_view detail) {
+                           std::string_view subject, std::string_view detail, Logging logging) {
   std::string escaped_source = EscapeControlText(source.substr(0, 256));
   std::lock_guard lock(mutex_);
   auto key = std::make_pair(kind, escaped_source);
@@ -45,7 +45,7 @@ void SecurityAudit::Record(SecurityEventKind kind, std::string_view source,
     it = pending_.find(key);
   }
   if (it != pending_.end()) {
-    ++it->second.count;
+    ++it->second.event.count;
     return;
   }
   SecurityEvent event;
@@ -54,22 +54,29 @@ void SecurityAudit::Record(SecurityEventKind kind, std::string_view source,
   event.source = key.second;
   event.subject = EscapeControlText(subject.substr(0, 256));
   event.detail = EscapeControlText(detail.substr(0, 512));
-  spdlog::warn("security: {} from {} ({}): {}", SecurityEventKindName(kind), event.source,
-               event.subject, event.detail);
-  pending_.emplace(std::move(key), std::move(event));
+  if (logging == Logging::kFirstOfKind) {
+    spdlog::warn("security: {} from {} ({}): {}", SecurityEventKindName(kind), event.source,
+                 event.subject, event.detail);
+  }
+  pending_.emplace(std::move(key), Pending{std::move(event), logging});
 }
 
 Status SecurityAudit::Flush() {
   std::vector<SecurityEvent> rows;
+  std::vector<bool> summarise;
   {
     std::lock_guard lock(mutex_);
     rows.reserve(pending_.size());
-    for (auto& [key, event] : pending_) rows.push_back(std::move(event));
+    for (auto& [key, pending] : pending_) {
+      rows.push_back(std::move(pending.event));
+      summarise.push_back(pending.logging == Logging::kFirstOfKind);
+    }
     pending_.clear();
   }
   if (rows.empty()) return OkStatus();
-  for (const auto& row : rows) {
-    if (row.count > 1) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const SecurityEvent& row = rows[i];
+    if (summarise[i] && row.count > 1) {
       spdlog::warn("security: {} more {} from {} in the last {} s", row.count - 1,
                    SecurityEventKindName(row.kind), row.source,
                    (clock_.NowMs() - row.at_ms + 999) / 1000);

@@ -1,7 +1,9 @@
 // Records refusals (security_event_store.hpp) without letting a flood of them become a flood of
 // writes or log lines: refusals are aggregated in memory by (kind, source) and written every few
 // seconds as one row each, with the count. The first refusal of a (kind, source) since the last
-// flush is logged at once; the rest are summed into one line at the flush.
+// flush is logged at once; the rest are summed into one line at the flush. A caller that logs
+// each refusal itself (bounded its own way) records with Logging::kByCaller: the audit then
+// stores and counts it without a line of its own, so no refusal is logged twice.
 //
 // Memory is bounded: beyond `max_pending` distinct (kind, source) pairs between two flushes,
 // further ones are summed into one row per kind with source "*".
@@ -37,9 +39,11 @@ class SecurityAudit {
   void Start();
   void Stop();
 
+  enum class Logging { kFirstOfKind, kByCaller };
+
   // Any thread. Texts are the caller's words and are escaped before logging or storing.
   void Record(SecurityEventKind kind, std::string_view source, std::string_view subject,
-              std::string_view detail);
+              std::string_view detail, Logging logging = Logging::kFirstOfKind);
 
   // Writes what is pending now (the flushing thread calls it; tests call it directly).
   Status Flush();
@@ -52,7 +56,11 @@ class SecurityAudit {
   SecurityAuditOptions options_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::map<std::pair<SecurityEventKind, std::string>, SecurityEvent> pending_;
+  struct Pending {
+    SecurityEvent event;
+    Logging logging = Logging::kFirstOfKind;
+  };
+  std::map<std::pair<SecurityEventKind, std::string>, Pending> pending_;
   bool running_ = false;
   bool stopping_ = false;
   std::thread thread_;
