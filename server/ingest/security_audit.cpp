@@ -10,28 +10,15 @@ namespace dozor::server {
 
 SecurityAudit::SecurityAudit(SecurityEventStore& store, const Clock& clock,
                              SecurityAuditOptions options)
-    : store_(store), clock_(clock), options_(options) {}
+    : store_(store),
+      clock_(clock),
+      options_(options),
+      flusher_(std::chrono::milliseconds(options.flush_every_ms), [this] { (void)Flush(); }) {}
 
 SecurityAudit::~SecurityAudit() { Stop(); }
 
-void SecurityAudit::Start() {
-  std::lock_guard lock(mutex_);
-  if (running_) return;
-  running_ = true;
-  stopping_ = false;
-  thread_ = std::thread([this] { Run(); });
-}
-
 void SecurityAudit::Stop() {
-  {
-    std::lock_guard lock(mutex_);
-    if (!running_) return;
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  std::lock_guard lock(mutex_);
-  running_ = false;
+  if (flusher_.Stop()) (void)Flush();
 }
 
 void SecurityAudit::Record(SecurityEventKind kind, std::string_view source,
@@ -90,17 +77,6 @@ Status SecurityAudit::Flush() {
                   written.error().ToString());
   }
   return written;
-}
-
-void SecurityAudit::Run() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    wake_.wait_for(lock, std::chrono::milliseconds(options_.flush_every_ms),
-                   [this] { return stopping_; });
-    lock.unlock();
-    (void)Flush();
-    lock.lock();
-  }
 }
 
 std::string PeerAddress(std::string_view peer) {

@@ -9,16 +9,15 @@
 // further ones are summed into one row per kind with source "*".
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 
 #include "dozor/common/clock.hpp"
+#include "dozor/common/periodic_worker.hpp"
 #include "store/security_event_store.hpp"
 
 namespace dozor::server {
@@ -35,8 +34,8 @@ class SecurityAudit {
   SecurityAudit(const SecurityAudit&) = delete;
   SecurityAudit& operator=(const SecurityAudit&) = delete;
 
-  // Starts the flushing thread; Stop (or the destructor) flushes what is pending and joins it.
-  void Start();
+  // Starts the flushing thread; Stop (or the destructor) joins it and flushes what is pending.
+  void Start() { flusher_.Start(); }
   void Stop();
 
   enum class Logging { kFirstOfKind, kByCaller };
@@ -49,21 +48,16 @@ class SecurityAudit {
   Status Flush();
 
  private:
-  void Run();
-
   SecurityEventStore& store_;
   const Clock& clock_;
   SecurityAuditOptions options_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
+  std::mutex mutex_;  // guards pending_
   struct Pending {
     SecurityEvent event;
     Logging logging = Logging::kFirstOfKind;
   };
   std::map<std::pair<SecurityEventKind, std::string>, Pending> pending_;
-  bool running_ = false;
-  bool stopping_ = false;
-  std::thread thread_;
+  PeriodicWorker flusher_;  // last: stopped before the members its task uses are destroyed
 };
 
 // The address part of a gRPC peer ("ipv4:10.0.0.5:53124" -> "ipv4:10.0.0.5", "ipv6:[::1]:80" ->
