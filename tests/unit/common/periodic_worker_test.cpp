@@ -6,19 +6,17 @@
 #include <chrono>
 #include <thread>
 
+#include "test_util.hpp"
+
 namespace dozor {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-// Waits up to two seconds for `runs` to reach `wanted` (the worker's thread counts).
+// The worker's thread counts; waits up to two seconds for it.
 bool Reaches(const std::atomic<int>& runs, int wanted) {
-  const auto deadline = steady_clock::now() + std::chrono::seconds(2);
-  while (runs.load() < wanted && steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(2));
-  }
-  return runs.load() >= wanted;
+  return testing::WaitUntil([&] { return runs.load() >= wanted; }, std::chrono::seconds(2));
 }
 
 TEST_CASE("a periodic worker runs its task every period until stopped, then never again") {
@@ -57,11 +55,7 @@ TEST_CASE("stop lets a run in progress finish, and start after stop runs again")
   });
   CHECK_FALSE(worker.Stop());  // never started
   worker.Start();
-  const auto deadline = steady_clock::now() + std::chrono::seconds(2);
-  while (!in_task.load() && steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(1));
-  }
-  REQUIRE(in_task.load());
+  REQUIRE(testing::WaitUntil([&] { return in_task.load(); }, std::chrono::seconds(2)));
   CHECK(worker.Stop());
   CHECK(finished.load());
   worker.Start();

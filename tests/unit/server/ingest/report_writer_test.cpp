@@ -6,32 +6,23 @@
 #include <future>
 #include <thread>
 
-#include "store/sqlite/sqlite_store.hpp"
-#include "test_util.hpp"
+#include "server/test_store.hpp"
 
 namespace dozor::server {
 namespace {
 
-std::unique_ptr<SqliteStore> OpenStore(const testing::TempDir& dir) {
-  SqliteStoreOptions options;
-  options.path = (dir / "dozor.db").string();
-  auto store = OpenSqliteStore(options);
-  REQUIRE(store.ok());
-  return std::move(store).value();
-}
+using testing::OpenTestStore;
 
-// Polls the writer's counter for up to two seconds (its thread releases asynchronously).
+// The writer's thread releases asynchronously; waits up to two seconds for the count.
 uint64_t ReleasesAfterWaitingFor(const ReportWriter& writer, uint64_t wanted) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (writer.Stats().memory_releases < wanted && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  (void)testing::WaitUntil([&] { return writer.Stats().memory_releases >= wanted; },
+                           std::chrono::seconds(2));
   return writer.Stats().memory_releases;
 }
 
 TEST_CASE("an idle writer releases the memory of refused messages once their bytes add up") {
   testing::TempDir dir;
-  auto store = OpenStore(dir);
+  auto store = OpenTestStore(dir);
   ReportWriterOptions options;
   options.release_memory_after_bytes = 4096;
   options.release_memory_every_ms = 20;
@@ -54,7 +45,7 @@ TEST_CASE("an idle writer releases the memory of refused messages once their byt
 
 TEST_CASE("the writer releases memory after a batch of large reports, not after small ones") {
   testing::TempDir dir;
-  auto store = OpenStore(dir);
+  auto store = OpenTestStore(dir);
   ReportWriterOptions options;
   options.release_memory_after_bytes = 4096;
   options.release_memory_every_ms = 60'000;  // no release for refused messages in this test

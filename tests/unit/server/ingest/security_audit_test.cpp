@@ -6,23 +6,16 @@
 
 #include <sstream>
 
-#include "store/sqlite/sqlite_store.hpp"
-#include "test_util.hpp"
+#include "server/test_store.hpp"
 
 namespace dozor::server {
 namespace {
 
-std::unique_ptr<SqliteStore> OpenStore(const testing::TempDir& dir) {
-  SqliteStoreOptions options;
-  options.path = (dir / "dozor.db").string();
-  auto store = OpenSqliteStore(options);
-  REQUIRE(store.ok());
-  return std::move(store).value();
-}
+using testing::OpenTestStore;
 
 TEST_CASE("a flood of refusals becomes one row per kind and source, with the count") {
   testing::TempDir dir;
-  auto store = OpenStore(dir);
+  auto store = OpenTestStore(dir);
   FakeClock clock;
   SecurityAudit audit(*store, clock);
   for (int i = 0; i < 1000; ++i) {
@@ -50,7 +43,7 @@ TEST_CASE("a flood of refusals becomes one row per kind and source, with the cou
 
 TEST_CASE("pending refusals are bounded: beyond max_pending sources they are summed under *") {
   testing::TempDir dir;
-  auto store = OpenStore(dir);
+  auto store = OpenTestStore(dir);
   FakeClock clock;
   SecurityAuditOptions options;
   options.max_pending = 3;
@@ -73,7 +66,7 @@ TEST_CASE("pending refusals are bounded: beyond max_pending sources they are sum
 
 TEST_CASE("control characters in what a caller presented are escaped before they are stored") {
   testing::TempDir dir;
-  auto store = OpenStore(dir);
+  auto store = OpenTestStore(dir);
   FakeClock clock;
   SecurityAudit audit(*store, clock);
   audit.Record(SecurityEventKind::kEnrollRefused, "ipv4:10.0.0.1", "pc\n01\x1b[31m", "bad\r");
@@ -88,7 +81,7 @@ TEST_CASE("control characters in what a caller presented are escaped before they
 
 TEST_CASE("a refusal its caller logs is stored and counted without a log line of the audit's") {
   testing::TempDir dir;
-  auto store = OpenStore(dir);
+  auto store = OpenTestStore(dir);
   FakeClock clock;
   SecurityAudit audit(*store, clock);
   std::ostringstream captured;
