@@ -3,12 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <grpcpp/support/byte_buffer.h>
-#include <malloc.h>
 
 #include <deque>
 
 #include "dozor/common/crypto.hpp"
 #include "dozor/common/text.hpp"
+#include "ingest/message_bytes.hpp"
 
 namespace dozor::server {
 
@@ -53,35 +53,10 @@ grpc::Status ToGrpcStatus(const Error& error) {
 
 std::string PeerOf(const grpc::CallbackServerContext* context) { return context->peer(); }
 
-// The bytes of a received message, contiguous (one copy; the message was already bounded by the
-// transport's receive limit).
-std::string Flatten(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  std::string bytes;
-  if (!buffer.Dump(&slices).ok()) return bytes;
-  bytes.reserve(buffer.Length());
-  for (const auto& slice : slices) {
-    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  }
-  return bytes;
-}
-
 grpc::ByteBuffer Serialize(const google::protobuf::Message& message) {
   std::string bytes = message.SerializeAsString();
   grpc::Slice slice(std::move(bytes));
   return grpc::ByteBuffer(&slice, 1);
-}
-
-// Freed parse memory of a large message is handed back to the kernel (glibc keeps it otherwise,
-// and RSS after a flood of big messages would stay at its peak). At most once a second.
-void ReleaseMemoryAfterLargeMessage(size_t bytes) {
-  constexpr size_t kLarge = 1024 * 1024;
-  static std::atomic<int64_t> last_release_ms{0};
-  if (bytes < kLarge) return;
-  const int64_t now_ms = SystemClock::Instance().NowMs();
-  int64_t last = last_release_ms.load();
-  if (now_ms - last < 1000 || !last_release_ms.compare_exchange_strong(last, now_ms)) return;
-  malloc_trim(0);
 }
 
 }  // namespace
@@ -305,14 +280,14 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
   }
 
   void HandleMessageLocked() {
-    const std::string bytes = Flatten(incoming_);
+    const MessageBytes bytes(incoming_);
     incoming_.Clear();
     const auto& limits = service_.options().limits;
     // Sized and walked before it is parsed: an over-budget report is refused by its seq without
     // ever being materialised; bytes that are not a protobuf message end the stream with a reason.
     WireShape shape;
     auto scanned =
-        ScanWireShape(AgentMessage::descriptor(), bytes, StreamScanLimits(limits), &shape);
+        ScanWireShape(AgentMessage::descriptor(), bytes.view(), StreamScanLimits(limits), &shape);
     if (!scanned.ok() && scanned.error().code != ErrorCode::kResourceExhausted) {
       spdlog::warn("agent {}: undecodable message of {} bytes: {}", agent_id_, bytes.size(),
                    scanned.error().message);
@@ -331,23 +306,23 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
       return;
     }
     AgentMessage message;
-    if (!message.ParseFromString(bytes)) {
+    if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
       // The wire walk passed, so what protobuf refused is a string that is not valid UTF-8.
       RejectLocked(shape.seq, "not a valid protobuf message (a text field is not valid UTF-8?)");
-      ReleaseMemoryAfterLargeMessage(bytes.size());
+      service_.writer().NoteRefusedMessage(bytes.size());
       return;
     }
     int64_t now_ms = service_.clock().NowMs();
     auto valid = ValidateReport(message.report(), now_ms, limits);
     if (!valid.ok()) {
       RejectLocked(message.report().seq(), valid.error().message);
-      ReleaseMemoryAfterLargeMessage(bytes.size());
+      service_.writer().NoteRefusedMessage(bytes.size());
       return;
     }
     if (auto refused = service_.admission().Admit(agent_id_, message.report().seq(), shape.payload,
                                                   message.report().collected_at_ms(), now_ms)) {
       RejectLocked(message.report().seq(), *refused);
-      ReleaseMemoryAfterLargeMessage(bytes.size());
+      service_.writer().NoteRefusedMessage(bytes.size());
       return;
     }
     IncomingReport report;
@@ -422,10 +397,10 @@ IngestService::IngestService(AgentStore& agents, ReportWriter& writer, const Clo
       stream_agent_throttle_(options.stream_agent_throttle) {}
 
 void IngestService::Audit(SecurityEventKind kind, std::string_view source, std::string_view subject,
-                          std::string_view detail) {
+                          std::string_view detail, SecurityAudit::Logging logging) {
   if (audit_ != nullptr) {
-    audit_->Record(kind, source, subject, detail);
-  } else {
+    audit_->Record(kind, source, subject, detail, logging);
+  } else if (logging == SecurityAudit::Logging::kFirstOfKind) {
     spdlog::warn("security: {} from {} ({}): {}", SecurityEventKindName(kind),
                  EscapeControlText(source), EscapeControlText(subject), EscapeControlText(detail));
   }
@@ -450,11 +425,13 @@ int64_t IngestService::StreamAuthBlockedForMs(const std::string& source,
 void IngestService::StreamAuthFailed(const std::string& source, const std::string& agent_id,
                                      const std::string& reason) {
   const int64_t now_ms = clock_.NowMs();
-  // One line per refused attempt: bounded by the throttle (a blocked caller is refused before
-  // its credentials are checked, and those refusals are only summed by the audit).
+  // One line per refused attempt, so an operator sees each wrong secret (bounded by the throttle:
+  // a blocked caller is refused before its credentials are checked, and those refusals are only
+  // summed by the audit). The audit records it without a line of its own.
   spdlog::warn("refused agent stream from {} (agent {}): {}", source, EscapeControlText(agent_id),
                reason);
-  Audit(SecurityEventKind::kAgentAuthFailed, source, agent_id, reason);
+  Audit(SecurityEventKind::kAgentAuthFailed, source, agent_id, reason,
+        SecurityAudit::Logging::kByCaller);
   if (stream_source_throttle_.RecordFailure(source, now_ms)) {
     Audit(SecurityEventKind::kThrottled, source, agent_id,
           "agent streams from this address blocked after repeated wrong credentials");
@@ -514,7 +491,8 @@ grpc::ServerUnaryReactor* IngestService::Enroll(grpc::CallbackServerContext* con
                     "");
     }
     dozor::v1::EnrollRequest parsed;
-    if (!parsed.ParseFromString(Flatten(*raw_request))) {
+    const MessageBytes bytes(*raw_request);
+    if (!parsed.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
       return refuse(
           grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                        "undecodable enroll request (not a protobuf EnrollRequest, or a text field "

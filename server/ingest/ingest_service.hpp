@@ -92,7 +92,8 @@ class IngestService final : public RawAgentService, public AgentControl {
                         const std::string& reason);
   void StreamAuthSucceeded(const std::string& source, const std::string& agent_id);
   void Audit(SecurityEventKind kind, std::string_view source, std::string_view subject,
-             std::string_view detail);
+             std::string_view detail,
+             SecurityAudit::Logging logging = SecurityAudit::Logging::kFirstOfKind);
 
  private:
   AgentStore& agents_;

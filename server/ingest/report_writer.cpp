@@ -103,60 +103,83 @@ void ReportWriter::TakeBatchLocked(std::vector<Pending>& batch) {
   }
 }
 
+void ReportWriter::NoteRefusedMessage(size_t bytes) { refused_bytes_since_release_ += bytes; }
+
 void ReportWriter::Run() {
   std::vector<Pending> batch;
   std::vector<IncomingReport> reports;
+  const auto idle_wake = std::chrono::milliseconds(options_.release_memory_every_ms);
   while (true) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      wake_.wait_for(lock, idle_wake, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty() && stopping_) {
         return;
       }
       batch.clear();
-      TakeBatchLocked(batch);
+      if (!queue_.empty()) TakeBatchLocked(batch);
     }
+    const size_t batch_bytes = batch.empty() ? 0 : CommitBatch(batch, reports);
+    // The parsed reports of the batch are freed before memory is released.
     reports.clear();
-    reports.reserve(batch.size());
-    size_t batch_bytes = 0;
-    for (auto& pending : batch) {
-      batch_bytes += pending.report.wire_bytes;
-      reports.push_back(std::move(pending.report));
-    }
-    auto results = hosts_.CommitReports(reports);
-    {
-      std::lock_guard lock(mutex_);
-      if (results.ok()) {
-        ++stats_.committed_batches;
-        stats_.committed_reports += batch.size();
-      } else {
-        ++stats_.failed_batches;
-      }
-    }
-    if (!results.ok()) {
-      // Nothing of the batch is committed, so nothing is acked: each stream is closed with an
-      // error and its agent resends after reconnecting.
-      spdlog::error("committing a batch of {} reports failed: {}", batch.size(),
-                    results.error().ToString());
-      for (auto& pending : batch) {
-        pending.done(results.error());
-      }
-      continue;
-    }
-    for (size_t i = 0; i < batch.size(); ++i) {
-      const CommitResult& result = i < results->size() ? (*results)[i] : CommitResult{};
-      batch[i].done(result);
-    }
-    // The parsed reports of a large batch are freed here; glibc would keep that memory mapped
-    // (RSS stays at its peak after a flood), so it is handed back to the kernel.
-    constexpr size_t kLargeBatchBytes = 4 * 1024 * 1024;
-    if (batch_bytes >= kLargeBatchBytes) {
-      reports.clear();
-      reports.shrink_to_fit();
-      batch.clear();
-      malloc_trim(0);
+    batch.clear();
+    if (batch_bytes >= options_.release_memory_after_bytes) reports.shrink_to_fit();
+    MaybeReleaseMemory(batch_bytes);
+  }
+}
+
+size_t ReportWriter::CommitBatch(std::vector<Pending>& batch,
+                                 std::vector<IncomingReport>& reports) {
+  reports.clear();
+  reports.reserve(batch.size());
+  size_t batch_bytes = 0;
+  for (auto& pending : batch) {
+    batch_bytes += pending.report.wire_bytes;
+    reports.push_back(std::move(pending.report));
+  }
+  auto results = hosts_.CommitReports(reports);
+  {
+    std::lock_guard lock(mutex_);
+    if (results.ok()) {
+      ++stats_.committed_batches;
+      stats_.committed_reports += batch.size();
+    } else {
+      ++stats_.failed_batches;
     }
   }
+  if (!results.ok()) {
+    // Nothing of the batch is committed, so nothing is acked: each stream is closed with an
+    // error and its agent resends after reconnecting.
+    spdlog::error("committing a batch of {} reports failed: {}", batch.size(),
+                  results.error().ToString());
+    for (auto& pending : batch) {
+      pending.done(results.error());
+    }
+    return batch_bytes;
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const CommitResult& result = i < results->size() ? (*results)[i] : CommitResult{};
+    batch[i].done(result);
+  }
+  return batch_bytes;
+}
+
+void ReportWriter::MaybeReleaseMemory(size_t batch_bytes) {
+  const size_t threshold = options_.release_memory_after_bytes;
+  const auto now = std::chrono::steady_clock::now();
+  bool release = batch_bytes >= threshold;
+  // Refused messages are freed on gRPC's callback threads; an attacker can send them as fast as
+  // the network allows, so the releases they cause are spaced out (a release walks the whole heap).
+  if (!release && refused_bytes_since_release_.load() >= threshold &&
+      now - last_refused_release_ >= std::chrono::milliseconds(options_.release_memory_every_ms)) {
+    release = true;
+    last_refused_release_ = now;
+  }
+  if (!release) return;
+  refused_bytes_since_release_ = 0;
+  malloc_trim(0);
+  std::lock_guard lock(mutex_);
+  ++stats_.memory_releases;
 }
 
 }  // namespace dozor::server

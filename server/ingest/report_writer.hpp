@@ -5,6 +5,8 @@
 // without any artificial delay (see FACTS.md: one report per transaction caps at a few thousand/s).
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -27,12 +29,20 @@ struct ReportWriterOptions {
   // thousands of rows; the rest of the queue waits behind it, so one agent's large inventories
   // are spread over batches and other agents' reports are interleaved between them.
   size_t max_inventory_bytes_per_batch = 4 * 1024 * 1024;
+  // Freed heap is handed back to the kernel (glibc keeps it mapped otherwise, and RSS after a flood
+  // of large messages would stay at its peak) after a batch of at least this many wire bytes, or
+  // once refused messages of that many bytes were freed since the last release.
+  size_t release_memory_after_bytes = 4 * 1024 * 1024;
+  // Releases for refused messages are at most this often; an idle writer wakes this often to do
+  // one, so it happens within this bound even when no report arrives.
+  int64_t release_memory_every_ms = 1000;
 };
 
 struct ReportWriterStats {
   uint64_t committed_batches = 0;
   uint64_t committed_reports = 0;
   uint64_t failed_batches = 0;
+  uint64_t memory_releases = 0;
 };
 
 // Batch formation as a pure decision (tested on its own): which of the first queued reports go
@@ -65,6 +75,10 @@ class ReportWriter {
   // false if the queue is full or the writer is stopped; `done` is then not called.
   bool Submit(IncomingReport report, Completion done);
 
+  // Any thread: a refused message of `bytes` wire bytes was (or is about to be) freed. Counted
+  // for the writer thread, the one thread that releases freed memory (see ReportWriterOptions).
+  void NoteRefusedMessage(size_t bytes);
+
   [[nodiscard]] ReportWriterStats Stats() const;
 
  private:
@@ -73,6 +87,10 @@ class ReportWriter {
     Completion done;
   };
   void Run();
+  // Commits `batch` and completes each report; returns the batch's wire bytes.
+  size_t CommitBatch(std::vector<Pending>& batch, std::vector<IncomingReport>& reports);
+  // Writer thread, after each batch (0 bytes after an idle wait).
+  void MaybeReleaseMemory(size_t batch_bytes);
 
   HostStore& hosts_;
   ReportWriterOptions options_;
@@ -86,6 +104,8 @@ class ReportWriter {
   bool stopping_ = false;
   bool running_ = false;
   ReportWriterStats stats_;
+  std::atomic<size_t> refused_bytes_since_release_{0};
+  std::chrono::steady_clock::time_point last_refused_release_{};  // writer thread only
   std::thread thread_;
 };
 

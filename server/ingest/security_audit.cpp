@@ -10,32 +10,19 @@ namespace dozor::server {
 
 SecurityAudit::SecurityAudit(SecurityEventStore& store, const Clock& clock,
                              SecurityAuditOptions options)
-    : store_(store), clock_(clock), options_(options) {}
+    : store_(store),
+      clock_(clock),
+      options_(options),
+      flusher_(std::chrono::milliseconds(options.flush_every_ms), [this] { (void)Flush(); }) {}
 
 SecurityAudit::~SecurityAudit() { Stop(); }
 
-void SecurityAudit::Start() {
-  std::lock_guard lock(mutex_);
-  if (running_) return;
-  running_ = true;
-  stopping_ = false;
-  thread_ = std::thread([this] { Run(); });
-}
-
 void SecurityAudit::Stop() {
-  {
-    std::lock_guard lock(mutex_);
-    if (!running_) return;
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  std::lock_guard lock(mutex_);
-  running_ = false;
+  if (flusher_.Stop()) (void)Flush();
 }
 
 void SecurityAudit::Record(SecurityEventKind kind, std::string_view source,
-                           std::string_view subject, std::string_view detail) {
+                           std::string_view subject, std::string_view detail, Logging logging) {
   std::string escaped_source = EscapeControlText(source.substr(0, 256));
   std::lock_guard lock(mutex_);
   auto key = std::make_pair(kind, escaped_source);
@@ -45,7 +32,7 @@ void SecurityAudit::Record(SecurityEventKind kind, std::string_view source,
     it = pending_.find(key);
   }
   if (it != pending_.end()) {
-    ++it->second.count;
+    ++it->second.event.count;
     return;
   }
   SecurityEvent event;
@@ -54,22 +41,29 @@ void SecurityAudit::Record(SecurityEventKind kind, std::string_view source,
   event.source = key.second;
   event.subject = EscapeControlText(subject.substr(0, 256));
   event.detail = EscapeControlText(detail.substr(0, 512));
-  spdlog::warn("security: {} from {} ({}): {}", SecurityEventKindName(kind), event.source,
-               event.subject, event.detail);
-  pending_.emplace(std::move(key), std::move(event));
+  if (logging == Logging::kFirstOfKind) {
+    spdlog::warn("security: {} from {} ({}): {}", SecurityEventKindName(kind), event.source,
+                 event.subject, event.detail);
+  }
+  pending_.emplace(std::move(key), Pending{std::move(event), logging});
 }
 
 Status SecurityAudit::Flush() {
   std::vector<SecurityEvent> rows;
+  std::vector<bool> summarise;
   {
     std::lock_guard lock(mutex_);
     rows.reserve(pending_.size());
-    for (auto& [key, event] : pending_) rows.push_back(std::move(event));
+    for (auto& [key, pending] : pending_) {
+      rows.push_back(std::move(pending.event));
+      summarise.push_back(pending.logging == Logging::kFirstOfKind);
+    }
     pending_.clear();
   }
   if (rows.empty()) return OkStatus();
-  for (const auto& row : rows) {
-    if (row.count > 1) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const SecurityEvent& row = rows[i];
+    if (summarise[i] && row.count > 1) {
       spdlog::warn("security: {} more {} from {} in the last {} s", row.count - 1,
                    SecurityEventKindName(row.kind), row.source,
                    (clock_.NowMs() - row.at_ms + 999) / 1000);
@@ -83,17 +77,6 @@ Status SecurityAudit::Flush() {
                   written.error().ToString());
   }
   return written;
-}
-
-void SecurityAudit::Run() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    wake_.wait_for(lock, std::chrono::milliseconds(options_.flush_every_ms),
-                   [this] { return stopping_; });
-    lock.unlock();
-    (void)Flush();
-    lock.lock();
-  }
 }
 
 std::string PeerAddress(std::string_view peer) {

@@ -10,24 +10,9 @@ import time
 import grpc
 import hostile
 from harness import Agent, Server, check, log, run_test, wait_until
+from protowire import length_delimited, varint
 
 MIB = 1024 * 1024
-
-
-def varint(value):
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def length_delimited(field, payload):
-    return varint((field << 3) | 2) + varint(len(payload)) + payload
 
 
 def report_bytes(seq, collected_at_ms, payload_field, payload):

@@ -176,6 +176,52 @@ def create_token(server, org):
     return server.ctl("token", "create", "--org", org, "--label", "fault tests", "--max-uses", "0")["token"]
 
 
+# Real agents' inventory interval in the fault tests: one inventory per start, so the exactly-once
+# accounting knows which seqs are inventories (check_agent_exactly_once).
+LONG_RUN = ("--inventory-interval", "604800")
+
+
+def start_fleet(workdir, procs, server, token, agents, loadgen_agents, health_interval,
+                loadgen_interval, drain_seconds, acked_within, acked_what, loadgen_extra=(),
+                agent_class=Agent, loadgen_class=Loadgen):
+    """`agents` real agents (enrolled, then started with `health_interval` and LONG_RUN) and, when
+    `loadgen_agents`, the load generator's simulated agents (enrolled, started in --reconnect
+    cadence, waited for until each is connected and acked). Every process is added to `procs`.
+    Returns (real agents, loadgen)."""
+    real = []
+    for i in range(agents):
+        a = agent_class(workdir, f"agent{i}", server)
+        procs.append(a)
+        a.enroll(token)
+        real.append(a)
+    loadgen = loadgen_class(workdir)
+    procs.append(loadgen)
+    if loadgen_agents:
+        loadgen.enroll(server, token, loadgen_agents)
+    for a in real:
+        a.start("--health-interval", str(health_interval), *LONG_RUN)
+    if loadgen_agents:
+        loadgen.start(server, loadgen_agents, loadgen_interval, drain_seconds=drain_seconds,
+                      extra=loadgen_extra)
+        wait_until(lambda: (loadgen.status() or {}).get("acked_sessions") == loadgen_agents,
+                   acked_within, acked_what)
+    return real, loadgen
+
+
+def drain_agents(agents, timeout, what):
+    """Stops the real agents (SIGTERM: whatever is unacked stays in their spools), starts them
+    again with a long health interval until each sent its second inventory and emptied its spool,
+    and stops them: ready for check_agent_exactly_once."""
+    for a in agents:
+        a.stop()
+    for a in agents:
+        a.start("--health-interval", "3600", *LONG_RUN)
+    wait_until(lambda: all(a.inventories_collected() == 2 and a.spool_count() == 0 for a in agents),
+               timeout, what)
+    for a in agents:
+        a.stop()
+
+
 def integrity_check(db_path, after_crash=False):
     """PRAGMA integrity_check's lines (["ok"] when sound). after_crash: the server died without
     closing the database, so the connection recovers the WAL first, as the server's next start

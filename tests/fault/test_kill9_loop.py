@@ -20,8 +20,9 @@ stays dead, 1). The issue's full profile: tests/fault/README.md.
 """
 import time
 
-from faultlib import (create_token, Agent, Loadgen, Server, check, check_agent_exactly_once, check_loadgen_exactly_once,
-                      env_num, integrity_check, load_average, log, raise_nofile, run_test, wait_until)
+from faultlib import (create_token, Server, check, check_agent_exactly_once, check_loadgen_exactly_once,
+                      drain_agents, env_num, integrity_check, load_average, log, raise_nofile, run_test,
+                      start_fleet)
 
 DURATION = env_num("FAULT_KILL_DURATION", 120, float)
 INTERVAL = env_num("FAULT_KILL_INTERVAL", 20, float)
@@ -41,23 +42,9 @@ def body(workdir, procs):
     token = create_token(server, "Kill Loop")
     grpc_port, http_port = server.grpc_port, server.http_port
 
-    agents = []
-    for i in range(AGENTS):
-        a = Agent(workdir, f"agent{i}", server)
-        procs.append(a)
-        a.enroll(token)
-        agents.append(a)
-    loadgen = Loadgen(workdir)
-    procs.append(loadgen)
-    if LOADGEN_AGENTS:
-        loadgen.enroll(server, token, LOADGEN_AGENTS)
-    long_run = ("--inventory-interval", "604800")
-    for a in agents:
-        a.start("--health-interval", str(HEALTH_INTERVAL), *long_run)
-    if LOADGEN_AGENTS:
-        loadgen.start(server, LOADGEN_AGENTS, LOADGEN_INTERVAL, drain_seconds=120)
-        wait_until(lambda: (loadgen.status() or {}).get("acked_sessions") == LOADGEN_AGENTS, 60,
-                   "every simulated agent connected and acked")
+    agents, loadgen = start_fleet(workdir, procs, server, token, AGENTS, LOADGEN_AGENTS, HEALTH_INTERVAL,
+                                  LOADGEN_INTERVAL, drain_seconds=120, acked_within=60,
+                                  acked_what="every simulated agent connected and acked")
 
     started = time.time()
     kills = 0
@@ -85,14 +72,7 @@ def body(workdir, procs):
         check(rc == 0, f"loadgen exit status {rc} (a report left unacked, rejected, or an ack for nothing)")
         check(summary["rejected"] == 0, "no report rejected")
 
-    for a in agents:
-        a.stop()  # SIGTERM: whatever is unacked stays in the spool
-    for a in agents:
-        a.start("--health-interval", "3600", *long_run)
-    wait_until(lambda: all(a.inventories_collected() == 2 and a.spool_count() == 0 for a in agents), 120,
-               "restarted agents sent their inventory and drained their spools")
-    for a in agents:
-        a.stop()
+    drain_agents(agents, 120, "restarted agents sent their inventory and drained their spools")
 
     server.stop()
     result = integrity_check(server.db_path)

@@ -20,8 +20,9 @@ import subprocess
 import sys
 import time
 
-from faultlib import (create_token, LOADGEN_BIN, Agent, Loadgen, Server, check, check_agent_exactly_once, check_loadgen_exactly_once, env_num,
-                      harness, integrity_check, load_average, log, run_test, skip, wait_until)
+from faultlib import (create_token, LOADGEN_BIN, Agent, Loadgen, Server, check, check_agent_exactly_once,
+                      check_loadgen_exactly_once, drain_agents, env_num, harness, integrity_check, load_average,
+                      log, run_test, skip, start_fleet, wait_until)
 
 MODE = "netem" if "--netem" in sys.argv else "partition"
 AGENTS = env_num("FAULT_NET_AGENTS", 4)
@@ -94,25 +95,13 @@ class NetServer(Server):
         super().__init__(workdir, tls=False)
         self.tls = make_tls(self._tls_dir())
 
-    def start(self, grpc_port=0, http_port=0, extra=()):
-        ready = os.path.join(self.workdir, "server.ready")
-        if os.path.exists(ready):
-            os.remove(ready)
-        self.spawn([harness.SERVER_BIN, "--state-dir", self.state_dir, "--grpc-listen", f"{HOST_IP}:{grpc_port}",
-                    "--http-listen", f"127.0.0.1:{http_port}", "--ready-file", ready, "--log-level", "info",
-                    "--tls-cert", self.tls["server.crt"], "--tls-key", self.tls["server.key"],
-                    "--public-address", f"{HOST_IP}:{grpc_port}"])
-
-        def is_ready():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"dozor-server exited with {self.proc.returncode}; log:\n{self.read_log()}")
-            return os.path.exists(ready)
-        wait_until(is_ready, 30, "server ready file")
-        import json
-        with open(ready) as f:
-            info = json.load(f)
-        self.grpc_port, self.http_port = info["grpc_port"], info["http_port"]
-        return self
+    def spawn(self, args):
+        # The harness's TLS server, listening on (and advertising) the veth address instead.
+        args = list(args)
+        port = args[args.index("--grpc-listen") + 1].rsplit(":", 1)[1]
+        args[args.index("--grpc-listen") + 1] = f"{HOST_IP}:{port}"
+        args[args.index("--public-address") + 1] = f"{HOST_IP}:{port}"
+        super().spawn(args)
 
     def grpc_address(self):
         return f"{HOST_IP}:{self.grpc_port}"
@@ -168,23 +157,11 @@ def body(workdir, procs):
     server = NetServer(workdir).start()
     procs.append(server)
     token = create_token(server, "Network Faults")
-    agents = []
-    for i in range(AGENTS):
-        a = NsAgent(workdir, f"agent{i}", server)
-        procs.append(a)
-        a.enroll(token)
-        agents.append(a)
-    loadgen = NsLoadgen(workdir)
-    procs.append(loadgen)
-    if LOADGEN_AGENTS:
-        loadgen.enroll(server, token, LOADGEN_AGENTS)
-    long_run = ("--inventory-interval", "604800")
-    for a in agents:
-        a.start("--health-interval", "1", *long_run)
-    if LOADGEN_AGENTS:
-        loadgen.start(server, LOADGEN_AGENTS, 2, drain_seconds=180, extra=("--backoff-max-ms", "30000"))
-        wait_until(lambda: (loadgen.status() or {}).get("acked_sessions") == LOADGEN_AGENTS, 90,
-                   "every simulated agent connected and acked through the link")
+    agents, loadgen = start_fleet(workdir, procs, server, token, AGENTS, LOADGEN_AGENTS, 1, 2, drain_seconds=180,
+                                  acked_within=90,
+                                  acked_what="every simulated agent connected and acked through the link",
+                                  loadgen_extra=("--backoff-max-ms", "30000"), agent_class=NsAgent,
+                                  loadgen_class=NsLoadgen)
     time.sleep(BEFORE)
     before = loadgen.status() or {}
     partition(True)
@@ -204,14 +181,7 @@ def body(workdir, procs):
             f"{summary['duplicate']}), resent {summary['resent']}, committed with the ack lost "
             f"{summary['committed_on_accept']}, streams opened {summary['sessions_started']}")
         check(rc == 0, f"loadgen exit status {rc} (reports left unacked or rejected)")
-    for a in agents:
-        a.stop()
-    for a in agents:
-        a.start("--health-interval", "3600", *long_run)
-    wait_until(lambda: all(a.inventories_collected() == 2 and a.spool_count() == 0 for a in agents), 180,
-               "agents drained their spools over the healed link")
-    for a in agents:
-        a.stop()
+    drain_agents(agents, 180, "agents drained their spools over the healed link")
     samples = sum(check_agent_exactly_once(server, a) for a in agents)
     log(f"{len(agents)} real agents: {samples} health samples, each stored once")
     if LOADGEN_AGENTS:

@@ -15,6 +15,9 @@ import sys
 import tempfile
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "abuse"))
+from protowire import length_delimited  # noqa: E402  (stdlib only, shared with the abuse tests)
+
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 CORPUS = os.path.join(ROOT, "tests", "fuzz", "corpus")
 
@@ -84,21 +87,9 @@ def from_snapshot(build_dir):
     write("snapshot_file", "no-health.dozor", json.dumps(doc).encode())
     inventory = base64.b64decode(json.loads(snapshot)["payload"])
     health = base64.b64decode(json.loads(snapshot)["health_payload"])
-    # AgentMessage { Report report = 1; }: field 1, wire type 2, varint length, the Report bytes.
+    # AgentMessage { Report report = 1; }
     for name, report in (("inventory", inventory), ("health", health)):
-        write("report_validate", name, b"\x0a" + varint(len(report)) + report)
-
-
-def varint(n):
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+        write("report_validate", name, length_delimited(1, report))
 
 
 def http_request():

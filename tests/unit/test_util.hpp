@@ -1,11 +1,17 @@
-// Shared helpers for unit tests: temporary directories and fixture paths.
+// Shared helpers for unit tests: temporary directories, fixture paths, and waiting for what
+// another thread does (a gate a job blocks on, polling a condition with a time limit).
 #pragma once
 
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 #include <string>
+#include <thread>
 
 namespace dozor::testing {
 
@@ -34,6 +40,36 @@ class TempDir {
 
 inline std::filesystem::path FixturePath(const std::string& relative) {
   return std::filesystem::path(DOZOR_FIXTURES_DIR) / relative;
+}
+
+// A gate a job blocks on until the test opens it; held by a shared_ptr so a job left behind
+// (abandoned at its deadline) keeps it alive.
+struct Gate {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool open = false;
+
+  void Wait() {
+    std::unique_lock lock(mutex);
+    cv.wait(lock, [&] { return open; });
+  }
+  void Open() {
+    std::lock_guard lock(mutex);
+    open = true;
+    cv.notify_all();
+  }
+};
+
+// Polls `condition` until it holds or `limit` passed; its value at the end.
+inline bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (condition()) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return condition();
 }
 
 }  // namespace dozor::testing

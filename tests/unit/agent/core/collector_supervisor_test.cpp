@@ -7,11 +7,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
-#include <functional>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -24,34 +21,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
+using testing::Gate;
 using testing::TempDir;
-
-struct Gate {
-  std::mutex mutex;
-  std::condition_variable cv;
-  bool open = false;
-
-  void Wait() {
-    std::unique_lock lock(mutex);
-    cv.wait(lock, [&] { return open; });
-  }
-  void Open() {
-    std::lock_guard lock(mutex);
-    open = true;
-    cv.notify_all();
-  }
-};
-
-bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
-  const auto until = SteadyClock::now() + limit;
-  while (SteadyClock::now() < until) {
-    if (condition()) {
-      return true;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  return condition();
-}
+using testing::WaitUntil;
 
 const dozor::v1::CollectorStatus* StatusOf(const InventoryRun& run, const std::string& name) {
   for (const auto& status : run.statuses) {

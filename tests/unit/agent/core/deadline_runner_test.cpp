@@ -4,46 +4,20 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
+
+#include "test_util.hpp"
 
 namespace dozor::agent {
 namespace {
 
 using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
-
-// A gate a job blocks on until the test opens it; shared so a job left behind keeps it alive.
-struct Gate {
-  std::mutex mutex;
-  std::condition_variable cv;
-  bool open = false;
-
-  void Wait() {
-    std::unique_lock lock(mutex);
-    cv.wait(lock, [&] { return open; });
-  }
-  void Open() {
-    std::lock_guard lock(mutex);
-    open = true;
-    cv.notify_all();
-  }
-};
-
-bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
-  const auto until = SteadyClock::now() + limit;
-  while (SteadyClock::now() < until) {
-    if (condition()) {
-      return true;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  return condition();
-}
+using testing::Gate;
+using testing::WaitUntil;
 
 }  // namespace
 

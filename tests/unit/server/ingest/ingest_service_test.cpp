@@ -2,10 +2,13 @@
 #include <doctest/doctest.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 #include "dozor/common/crypto.hpp"
@@ -517,6 +520,38 @@ TEST_CASE_FIXTURE(IngestFixture, "wrong stream secrets are throttled per address
     if (event.kind == SecurityEventKind::kAgentAuthFailed) failed += event.count;
   }
   CHECK(failed == unauthenticated);
+}
+
+TEST_CASE_FIXTURE(IngestFixture, "a wrong agent secret is logged once and recorded") {
+  auto agent = EnrollOk();
+  std::ostringstream captured;
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(captured)));
+  auto stream = Connect("Dozor " + agent.agent_id() + ":wrong");
+  ServerMessage message;
+  CHECK_FALSE(stream.rw->Read(&message));
+  const grpc::Status status = stream.rw->Finish();
+  const Status flushed = audit_->Flush();
+  spdlog::set_default_logger(previous);
+  CHECK(status.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  REQUIRE(flushed.ok());
+  // One line, naming the agent and the reason (the audit adds none of its own).
+  const std::string log = captured.str();
+  size_t lines = 0;
+  for (size_t at = log.find("wrong secret"); at != std::string::npos;
+       at = log.find("wrong secret", at + 1)) {
+    ++lines;
+  }
+  CHECK(lines == 1);
+  CHECK(log.find("refused agent stream from ipv4:127.0.0.1 (agent " + agent.agent_id() +
+                 "): wrong secret") != std::string::npos);
+  auto events = store_->ListSecurityEvents(0, 100);
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 1);
+  CHECK(events->front().kind == SecurityEventKind::kAgentAuthFailed);
+  CHECK(events->front().count == 1);
+  CHECK(events->front().detail == "wrong secret");
 }
 
 TEST_CASE_FIXTURE(

@@ -1,24 +1,21 @@
 #include "ingest/security_audit.hpp"
 
 #include <doctest/doctest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
-#include "store/sqlite/sqlite_store.hpp"
-#include "test_util.hpp"
+#include <sstream>
+
+#include "server/test_store.hpp"
 
 namespace dozor::server {
 namespace {
 
-std::unique_ptr<SqliteStore> OpenStore(const testing::TempDir& dir) {
-  SqliteStoreOptions options;
-  options.path = (dir / "dozor.db").string();
-  auto store = OpenSqliteStore(options);
-  REQUIRE(store.ok());
-  return std::move(store).value();
-}
+using testing::OpenTestStore;
 
 TEST_CASE("a flood of refusals becomes one row per kind and source, with the count") {
   testing::TempDir dir;
-  auto store = OpenStore(dir);
+  auto store = OpenTestStore(dir);
   FakeClock clock;
   SecurityAudit audit(*store, clock);
   for (int i = 0; i < 1000; ++i) {
@@ -46,7 +43,7 @@ TEST_CASE("a flood of refusals becomes one row per kind and source, with the cou
 
 TEST_CASE("pending refusals are bounded: beyond max_pending sources they are summed under *") {
   testing::TempDir dir;
-  auto store = OpenStore(dir);
+  auto store = OpenTestStore(dir);
   FakeClock clock;
   SecurityAuditOptions options;
   options.max_pending = 3;
@@ -69,7 +66,7 @@ TEST_CASE("pending refusals are bounded: beyond max_pending sources they are sum
 
 TEST_CASE("control characters in what a caller presented are escaped before they are stored") {
   testing::TempDir dir;
-  auto store = OpenStore(dir);
+  auto store = OpenTestStore(dir);
   FakeClock clock;
   SecurityAudit audit(*store, clock);
   audit.Record(SecurityEventKind::kEnrollRefused, "ipv4:10.0.0.1", "pc\n01\x1b[31m", "bad\r");
@@ -80,6 +77,35 @@ TEST_CASE("control characters in what a caller presented are escaped before they
   CHECK(rows->front().subject.find('\n') == std::string::npos);
   CHECK(rows->front().subject.find('\x1b') == std::string::npos);
   CHECK(rows->front().detail.find('\r') == std::string::npos);
+}
+
+TEST_CASE("a refusal its caller logs is stored and counted without a log line of the audit's") {
+  testing::TempDir dir;
+  auto store = OpenTestStore(dir);
+  FakeClock clock;
+  SecurityAudit audit(*store, clock);
+  std::ostringstream captured;
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(captured)));
+  for (int i = 0; i < 3; ++i) {
+    audit.Record(SecurityEventKind::kAgentAuthFailed, "ipv4:10.0.0.5", "agent-x", "wrong secret",
+                 SecurityAudit::Logging::kByCaller);
+  }
+  for (int i = 0; i < 3; ++i) {
+    audit.Record(SecurityEventKind::kEnrollRefused, "ipv4:10.0.0.5", "", "unknown token");
+  }
+  const Status flushed = audit.Flush();
+  spdlog::set_default_logger(previous);
+  REQUIRE(flushed.ok());
+  const std::string log = captured.str();
+  CHECK(log.find("agent_auth_failed") == std::string::npos);
+  CHECK(log.find("security: enroll_refused from ipv4:10.0.0.5") != std::string::npos);
+  CHECK(log.find("2 more enroll_refused") != std::string::npos);
+  auto rows = store->ListSecurityEvents(0, 10);
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 2);
+  for (const auto& row : *rows) CHECK(row.count == 3);
 }
 
 TEST_CASE("a gRPC peer's address drops the port") {
