@@ -77,6 +77,7 @@ Result<HttpReply> ApiClient::Send(std::string_view method, std::string_view path
     headers.reset(curl_slist_append(headers.release(), header.c_str()));
   };
   add_header("Accept: " + std::string(accept));
+  add_header("X-Dozor-Client: dozorctl");
   if (!options_.token.empty()) {
     add_header("Authorization: Bearer " + options_.token);
   }
@@ -130,24 +131,45 @@ Result<HttpReply> ApiClient::Send(std::string_view method, std::string_view path
 
 namespace {
 
-// The server's error message from a JSON error body, or a generic one.
-Error ReplyError(const HttpReply& reply) {
+// The server's error message from a JSON error body, or a generic one. When the server says the
+// request carried no valid credentials ("unauthenticated", not a failed login), say what to do:
+// a stored session has ended (idle or absolute expiry, logout elsewhere, password changed), or
+// there was nothing to authenticate with.
+Error ReplyError(const HttpReply& reply, bool token_is_session, bool has_token) {
   const nlohmann::json parsed =
       nlohmann::json::parse(reply.body, nullptr, /*allow_exceptions=*/false);
-  std::string message;
+  const nlohmann::json* error = nullptr;
   if (!parsed.is_discarded() && parsed.is_object() && parsed.contains("error") &&
-      parsed["error"].is_object() && parsed["error"].contains("message") &&
-      parsed["error"]["message"].is_string()) {
-    message = parsed["error"]["message"].get<std::string>();
-  } else {
+      parsed["error"].is_object()) {
+    error = &parsed["error"];
+  }
+  auto field = [error](const char* key) {
+    return error != nullptr && error->contains(key) && (*error)[key].is_string()
+               ? (*error)[key].get<std::string>()
+               : std::string();
+  };
+  std::string message = field("message");
+  if (message.empty()) {
     message = "unexpected response";
+  }
+  if (reply.status == 401 && field("code") == "unauthenticated") {
+    if (token_is_session) {
+      return MakeError(ErrorCode::kPermissionDenied,
+                       "session ended; run `dozorctl login` (server said: " + message + ")");
+    }
+    if (!has_token) {
+      return MakeError(ErrorCode::kPermissionDenied,
+                       "not logged in: run `dozorctl login`, or give --token or --token-file "
+                       "(server said: " +
+                           message + ")");
+    }
   }
   return MakeError(ErrorCodeForStatus(reply.status),
                    message + " (HTTP " + std::to_string(reply.status) + ")");
 }
 
 // JSON of a 2xx reply, else the server's error.
-Result<nlohmann::json> DecodeReply(const HttpReply& reply) {
+Result<nlohmann::json> DecodeReply(const HttpReply& reply, bool token_is_session, bool has_token) {
   nlohmann::json parsed = nlohmann::json::parse(reply.body, nullptr, /*allow_exceptions=*/false);
   if (reply.status >= 200 && reply.status < 300) {
     if (parsed.is_discarded()) {
@@ -156,7 +178,7 @@ Result<nlohmann::json> DecodeReply(const HttpReply& reply) {
     }
     return parsed;
   }
-  return ReplyError(reply);
+  return ReplyError(reply, token_is_session, has_token);
 }
 
 }  // namespace
@@ -164,7 +186,7 @@ Result<nlohmann::json> DecodeReply(const HttpReply& reply) {
 Result<HttpReply> ApiClient::Download(std::string_view path) {
   DOZOR_ASSIGN_OR_RETURN(HttpReply reply, Send("GET", path, std::nullopt, "*/*"));
   if (reply.status < 200 || reply.status >= 300) {
-    return ReplyError(reply);
+    return ReplyError(reply, options_.token_is_session, !options_.token.empty());
   }
   return reply;
 }
@@ -178,13 +200,13 @@ Result<nlohmann::json> ApiClient::Call(std::string_view method, std::string_view
   DOZOR_ASSIGN_OR_RETURN(
       HttpReply reply,
       Send(method, path, text ? std::optional<std::string_view>(*text) : std::nullopt));
-  return DecodeReply(reply);
+  return DecodeReply(reply, options_.token_is_session, !options_.token.empty());
 }
 
 Result<nlohmann::json> ApiClient::CallWithText(std::string_view method, std::string_view path,
                                                std::string_view body) {
   DOZOR_ASSIGN_OR_RETURN(HttpReply reply, Send(method, path, body));
-  return DecodeReply(reply);
+  return DecodeReply(reply, options_.token_is_session, !options_.token.empty());
 }
 
 }  // namespace dozor::ctl

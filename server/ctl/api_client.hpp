@@ -13,7 +13,10 @@ namespace dozor::ctl {
 
 struct ClientOptions {
   std::string server_url = "http://127.0.0.1:8480";
-  std::string token;  // API token, sent as "Authorization: Bearer"
+  std::string token;  // API token or session token, sent as "Authorization: Bearer"
+  // The token is the session `dozorctl login` stored: a 401 then means that session ended, and
+  // the error says to log in again.
+  bool token_is_session = false;
   std::string
       ca_file;  // PEM bundle for HTTPS; empty = system store. Peer and host always verified.
   long timeout_seconds = 30;
@@ -25,6 +28,8 @@ struct HttpReply {
   std::string content_type;  // of the reply, "" if the server sent none
 };
 
+// Every request says it comes from dozorctl (X-Dozor-Client), so the server's audit log records
+// it as made through the CLI.
 class ApiClient {
  public:
   explicit ApiClient(ClientOptions options);
@@ -53,6 +58,10 @@ class ApiClient {
   Result<nlohmann::json> Patch(std::string_view path, const nlohmann::json& body) {
     return Call("PATCH", path, body);
   }
+  Result<nlohmann::json> Put(std::string_view path, const nlohmann::json& body) {
+    return Call("PUT", path, body);
+  }
+  Result<nlohmann::json> Delete(std::string_view path) { return Call("DELETE", path); }
 
   [[nodiscard]] const ClientOptions& options() const { return options_; }
 

@@ -4,6 +4,7 @@
 
 #include "ctl/cli.hpp"
 #include "ctl/format.hpp"
+#include "ctl/format_internal.hpp"
 #include "dozor/common/text.hpp"
 
 namespace dozor::ctl {
@@ -46,6 +47,12 @@ int Emit(const Context& context, const Result<nlohmann::json>& reply,
   return kExitOk;
 }
 
+int Emit(const Context& context, const Result<nlohmann::json>& reply, Renderer render) {
+  return Emit(context, reply, [&context, render](const nlohmann::json& value) {
+    return render(value, context.lang);
+  });
+}
+
 std::string Message(std::string text) { return text + "\n"; }
 
 std::string QueryString(const std::vector<std::pair<std::string, std::string>>& pairs) {
@@ -69,6 +76,28 @@ std::string HostPath(const std::string& agent_id, std::string_view suffix) {
 
 std::string FindingPath(int64_t id, std::string_view suffix) {
   return "/api/v1/findings/" + std::to_string(id) + std::string(suffix);
+}
+
+OrgNames FetchOrgNames(ApiClient& client) {
+  OrgNames names;
+  auto orgs = client.Get("/api/v1/orgs");
+  if (!orgs.ok() || !orgs->contains("organizations") || !(*orgs)["organizations"].is_array()) {
+    return names;
+  }
+  for (const auto& org : (*orgs)["organizations"]) {
+    names[JsonI64(At(org, "id"))] = JsonStr(org, "name");
+  }
+  return names;
+}
+
+int EmitWithOrgNames(Context& context, const Result<nlohmann::json>& reply,
+                     RendererWithOrgs render) {
+  OrgNames orgs;
+  if (reply.ok() && !context.json) {
+    orgs = FetchOrgNames(context.client);
+  }
+  return Emit(context, reply,
+              [&](const nlohmann::json& value) { return render(value, orgs, context.lang); });
 }
 
 Result<std::string> ResolveHost(ApiClient& client, const std::string& key) {

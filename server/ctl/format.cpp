@@ -37,8 +37,9 @@ std::string CountOrUnknown(const nlohmann::json& value) {
   return count < 0 ? std::string("unknown") : std::to_string(count);
 }
 
-std::string Section(std::string_view title) {
-  return "\n" + std::string(title) + "\n" + std::string(DisplayWidth(title), '-') + "\n";
+std::string Section(std::string_view title, Lang lang) {
+  const std::string shown = Label(title, lang);
+  return "\n" + shown + "\n" + std::string(DisplayWidth(shown), '-') + "\n";
 }
 
 std::string Indented(std::string_view text, std::string_view prefix) {
@@ -95,8 +96,12 @@ std::string KeyValues::Render() const {
 
 size_t DisplayWidth(std::string_view text) { return CodePointCount(text); }
 
-Table::Table(std::vector<std::string> headers)
-    : headers_(std::move(headers)), right_(headers_.size(), false) {}
+Table::Table(std::vector<std::string> headers, Lang lang)
+    : headers_(std::move(headers)), right_(headers_.size(), false) {
+  for (auto& header : headers_) {
+    header = Label(header, lang);
+  }
+}
 
 void Table::AddRow(std::vector<std::string> cells) {
   cells.resize(headers_.size());

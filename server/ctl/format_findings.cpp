@@ -38,8 +38,8 @@ std::string FindingTarget(const nlohmann::json& finding) {
 
 }  // namespace
 
-std::string RenderFindingList(const nlohmann::json& reply) {
-  Table table({"ID", "SEVERITY", "STATE", "RULE", "HOST", "ORG", "LAST SEEN", "TITLE"});
+std::string RenderFindingList(const nlohmann::json& reply, Lang lang) {
+  Table table({"ID", "SEVERITY", "STATE", "RULE", "HOST", "ORG", "LAST SEEN", "TITLE"}, lang);
   table.AlignRight(0);
   for (const auto& finding : Array(reply, "findings")) {
     table.AddRow({std::to_string(JsonI64(At(finding, "id"))), JsonStr(finding, "severity"),
@@ -48,14 +48,14 @@ std::string RenderFindingList(const nlohmann::json& reply) {
                   JsonStr(finding, "title")});
   }
   if (table.rows() == 0) {
-    return "No findings.\n";
+    return Label("No findings.", lang) + "\n";
   }
   return table.Render();
 }
 
-std::string RenderFinding(const nlohmann::json& reply) {
+std::string RenderFinding(const nlohmann::json& reply, Lang lang) {
   const nlohmann::json& finding = At(reply, "finding");
-  KeyValues kv;
+  KeyValues kv(lang);
   kv.Add("ID", std::to_string(JsonI64(At(finding, "id"))));
   kv.Add("Title", JsonStr(finding, "title"));
   kv.Add("Rule", JsonStr(finding, "rule_id"));
@@ -89,7 +89,7 @@ std::string RenderFinding(const nlohmann::json& reply) {
     kv.Add("Effort", JsonStr(rule, "effort"));
   }
   std::string out = kv.Render();
-  out += Section("Evidence");
+  out += Section("Evidence", lang);
   const auto& evidence = At(finding, "evidence");
   if (evidence.is_array() && !evidence.empty()) {
     for (const auto& row : evidence) {
@@ -101,10 +101,10 @@ std::string RenderFinding(const nlohmann::json& reply) {
     out += "  -\n";
   }
   if (rule.is_object()) {
-    out += WhyAndRemediation(rule);
+    out += WhyAndRemediation(rule, lang);
   }
-  out += Section("History");
-  Table events({"TIME", "EVENT", "BY", "STATE", "COMMENT"});
+  out += Section("History", lang);
+  Table events({"TIME", "EVENT", "BY", "STATE", "COMMENT"}, lang);
   for (const auto& event : Array(reply, "events")) {
     const std::string from = JsonStr(event, "from_state");
     const std::string to = JsonStr(event, "to_state");

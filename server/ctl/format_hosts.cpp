@@ -55,8 +55,8 @@ std::string SmartLine(const nlohmann::json& disk) {
   return status;
 }
 
-Table DiskTable(const nlohmann::json& hardware) {
-  Table table({"DISK", "MODEL", "SIZE", "TYPE", "SMART", "POWER-ON H", "TEMP"});
+Table DiskTable(Lang lang, const nlohmann::json& hardware) {
+  Table table({"DISK", "MODEL", "SIZE", "TYPE", "SMART", "POWER-ON H", "TEMP"}, lang);
   table.AlignRight(2);
   table.AlignRight(5);
   for (const auto& disk : Array(hardware, "disks")) {
@@ -75,8 +75,8 @@ Table DiskTable(const nlohmann::json& hardware) {
   return table;
 }
 
-Table InterfaceTable(const nlohmann::json& network) {
-  Table table({"INTERFACE", "STATE", "MAC", "SPEED", "ADDRESSES"});
+Table InterfaceTable(Lang lang, const nlohmann::json& network) {
+  Table table({"INTERFACE", "STATE", "MAC", "SPEED", "ADDRESSES"}, lang);
   for (const auto& interface : Array(network, "interfaces")) {
     if (JsonBool(At(interface, "loopback"))) {
       continue;
@@ -89,8 +89,8 @@ Table InterfaceTable(const nlohmann::json& network) {
   return table;
 }
 
-Table ListeningTable(const nlohmann::json& network) {
-  Table table({"PROTO", "ADDRESS", "PORT", "PROCESS"});
+Table ListeningTable(Lang lang, const nlohmann::json& network) {
+  Table table({"PROTO", "ADDRESS", "PORT", "PROCESS"}, lang);
   table.AlignRight(2);
   for (const auto& socket : Array(network, "listening")) {
     const std::string process = JsonStr(socket, "process");
@@ -103,8 +103,8 @@ Table ListeningTable(const nlohmann::json& network) {
   return table;
 }
 
-Table CollectorTable(const nlohmann::json& collectors) {
-  Table table({"COLLECTOR", "STATUS", "MS", "ERROR"});
+Table CollectorTable(Lang lang, const nlohmann::json& collectors) {
+  Table table({"COLLECTOR", "STATUS", "MS", "ERROR"}, lang);
   table.AlignRight(2);
   if (!collectors.is_array()) {
     return table;
@@ -134,8 +134,8 @@ std::vector<std::string> OneCVersions(const nlohmann::json& software) {
   return out;
 }
 
-std::string HostSummaryBlock(const nlohmann::json& host) {
-  KeyValues kv;
+std::string HostSummaryBlock(Lang lang, const nlohmann::json& host) {
+  KeyValues kv(lang);
   kv.Add("Host", OrDash(JsonStr(host, "hostname")));
   kv.Add("Agent ID", JsonStr(host, "agent_id"));
   kv.Add("Organisation", OrDash(JsonStr(host, "org")));
@@ -155,7 +155,7 @@ std::string HostSummaryBlock(const nlohmann::json& host) {
 
 }  // namespace
 
-std::string RenderImport(const nlohmann::json& reply) {
+std::string RenderImport(const nlohmann::json& reply, Lang /*lang*/) {
   const auto& record = At(reply, "import");
   const std::string host = OrDash(JsonStr(record, "hostname"));
   const std::string agent_id = JsonStr(record, "agent_id");
@@ -178,9 +178,10 @@ std::string RenderImport(const nlohmann::json& reply) {
          " already has a newer inventory; it was kept.\n";
 }
 
-std::string RenderHostList(const nlohmann::json& reply) {
+std::string RenderHostList(const nlohmann::json& reply, Lang lang) {
   Table table(
-      {"AGENT ID", "HOSTNAME", "ORG", "OS", "ADDRESS", "STATE", "SOURCE", "LAST SEEN", "VERSION"});
+      {"AGENT ID", "HOSTNAME", "ORG", "OS", "ADDRESS", "STATE", "SOURCE", "LAST SEEN", "VERSION"},
+      lang);
   for (const auto& host : Array(reply, "hosts")) {
     const auto& addresses = At(host, "addresses");
     const std::string first_address =
@@ -195,8 +196,9 @@ std::string RenderHostList(const nlohmann::json& reply) {
   return table.Render();
 }
 
-std::string RenderHostShow(const nlohmann::json& host, const nlohmann::json& inventory_reply) {
-  std::string out = HostSummaryBlock(host);
+std::string RenderHostShow(const nlohmann::json& host, const nlohmann::json& inventory_reply,
+                           Lang lang) {
+  std::string out = HostSummaryBlock(lang, host);
   const auto& inventory = At(inventory_reply, "inventory");
   // The server sends an empty inventory object for a host that has not reported one yet.
   if (!inventory.is_object() || inventory.empty()) {
@@ -207,8 +209,8 @@ std::string RenderHostShow(const nlohmann::json& host, const nlohmann::json& inv
   const auto& network = At(inventory, "network");
   const auto& software = At(inventory, "software");
 
-  out += Section("Overview");
-  KeyValues kv;
+  out += Section("Overview", lang);
+  KeyValues kv(lang);
   kv.Add("OS", OrDash(JsonStr(os, "pretty_name")) + ", kernel " + OrDash(JsonStr(os, "kernel")));
   kv.Add("CPU", CpuLine(At(hardware, "cpu")));
   kv.Add("RAM", HumanBytes(JsonU64(At(hardware, "memory_total_bytes"))));
@@ -226,22 +228,22 @@ std::string RenderHostShow(const nlohmann::json& host, const nlohmann::json& inv
   }
   out += kv.Render();
 
-  out += Section("Disks");
-  out += DiskTable(hardware).Render();
-  out += Section("Interfaces");
-  out += InterfaceTable(network).Render();
-  out += Section("Listening ports");
-  out += ListeningTable(network).Render();
-  out += Section("Collectors");
-  out += CollectorTable(At(inventory_reply, "collectors")).Render();
+  out += Section("Disks", lang);
+  out += DiskTable(lang, hardware).Render();
+  out += Section("Interfaces", lang);
+  out += InterfaceTable(lang, network).Render();
+  out += Section("Listening ports", lang);
+  out += ListeningTable(lang, network).Render();
+  out += Section("Collectors", lang);
+  out += CollectorTable(lang, At(inventory_reply, "collectors")).Render();
   return out;
 }
 
 namespace {
 
 // The sections of `host inventory`, in the order they print.
-std::string OsSection(const nlohmann::json& os) {
-  KeyValues os_kv;
+std::string OsSection(Lang lang, const nlohmann::json& os) {
+  KeyValues os_kv(lang);
   os_kv.Add("Name", OrDash(JsonStr(os, "pretty_name")));
   os_kv.Add("Kernel", OrDash(JsonStr(os, "kernel")));
   os_kv.Add("Architecture", OrDash(JsonStr(os, "architecture")));
@@ -253,11 +255,11 @@ std::string OsSection(const nlohmann::json& os) {
   os_kv.Add("Reboot required", JsonBool(At(os, "reboot_required")) ? "yes" : "no");
   os_kv.Add("Pending updates", CountOrUnknown(At(os, "pending_updates")) + " (security: " +
                                    CountOrUnknown(At(os, "pending_security_updates")) + ")");
-  return Section("Operating system") + os_kv.Render();
+  return Section("Operating system", lang) + os_kv.Render();
 }
 
-std::string HardwareSection(const nlohmann::json& hardware) {
-  KeyValues hw_kv;
+std::string HardwareSection(Lang lang, const nlohmann::json& hardware) {
+  KeyValues hw_kv(lang);
   hw_kv.Add("CPU", CpuLine(At(hardware, "cpu")));
   hw_kv.Add("RAM", HumanBytes(JsonU64(At(hardware, "memory_total_bytes"))));
   const auto& dmi = At(hardware, "dmi");
@@ -268,77 +270,81 @@ std::string HardwareSection(const nlohmann::json& hardware) {
   hw_kv.Add("Virtual machine", JsonBool(At(hardware, "virtual_machine"))
                                    ? "yes (" + OrDash(JsonStr(hardware, "hypervisor")) + ")"
                                    : "no");
-  return Section("Hardware") + hw_kv.Render() + Section("Disks") + DiskTable(hardware).Render();
+  return Section("Hardware", lang) + hw_kv.Render() + Section("Disks", lang) +
+         DiskTable(lang, hardware).Render();
 }
 
-std::string NetworkSection(const nlohmann::json& network) {
-  std::string out = Section("Network interfaces");
-  out += InterfaceTable(network).Render();
-  Table gateways({"GATEWAY", "INTERFACE"});
+std::string NetworkSection(Lang lang, const nlohmann::json& network) {
+  std::string out = Section("Network interfaces", lang);
+  out += InterfaceTable(lang, network).Render();
+  Table gateways({"GATEWAY", "INTERFACE"}, lang);
   for (const auto& gateway : Array(network, "gateways")) {
     gateways.AddRow({JsonStr(gateway, "address"), JsonStr(gateway, "interface")});
   }
   if (gateways.rows() > 0) {
     out += "\n" + gateways.Render();
   }
-  out += "\nDNS servers: " + OrDash(JoinJsonStrings(At(network, "dns_servers"), ", ")) + "\n";
-  out += Section("Listening ports");
-  out += ListeningTable(network).Render();
+  out += "\n" + Label("DNS servers", lang) + ": " +
+         OrDash(JoinJsonStrings(At(network, "dns_servers"), ", ")) + "\n";
+  out += Section("Listening ports", lang);
+  out += ListeningTable(lang, network).Render();
   return out;
 }
 
-std::string UsersSection(const nlohmann::json& os) {
-  Table users({"USER", "UID", "ADMIN", "SHELL", "HOME"});
+std::string UsersSection(Lang lang, const nlohmann::json& os) {
+  Table users({"USER", "UID", "ADMIN", "SHELL", "HOME"}, lang);
   users.AlignRight(1);
   for (const auto& user : Array(os, "users")) {
     users.AddRow({JsonStr(user, "name"), std::to_string(JsonU64(At(user, "uid"))),
                   JsonBool(At(user, "administrator")) ? "yes" : "", JsonStr(user, "shell"),
                   JsonStr(user, "home")});
   }
-  return Section("Users") + users.Render();
+  return Section("Users", lang) + users.Render();
 }
 
-std::string SoftwareSections(const nlohmann::json& software) {
-  Table apps({"APPLICATION", "VERSION", "KIND", "ARCH", "PATH"});
+std::string SoftwareSections(Lang lang, const nlohmann::json& software) {
+  Table apps({"APPLICATION", "VERSION", "KIND", "ARCH", "PATH"}, lang);
   for (const auto& app : Array(software, "applications")) {
     apps.AddRow({JsonStr(app, "name"), JsonStr(app, "version"), JsonStr(app, "kind"),
                  JsonStr(app, "architecture"), JsonStr(app, "path")});
   }
-  std::string out = Section("Applications") + apps.Render();
+  std::string out = Section("Applications", lang) + apps.Render();
 
-  Table services({"SERVICE", "ACTIVE", "SUB", "ENABLED", "DESCRIPTION"});
+  Table services({"SERVICE", "ACTIVE", "SUB", "ENABLED", "DESCRIPTION"}, lang);
   for (const auto& service : Array(software, "services")) {
     services.AddRow({JsonStr(service, "name"), JsonStr(service, "active_state"),
                      JsonStr(service, "sub_state"), JsonStr(service, "enabled"),
                      JsonStr(service, "description")});
   }
-  out += Section("Services") + services.Render();
+  out += Section("Services", lang) + services.Render();
 
   const auto& packages = Array(software, "packages");
-  Table package_table({"PACKAGE", "VERSION", "ARCH", "SOURCE", "INSTALLED"});
+  Table package_table({"PACKAGE", "VERSION", "ARCH", "SOURCE", "INSTALLED"}, lang);
   for (const auto& package : packages) {
     package_table.AddRow({JsonStr(package, "name"), JsonStr(package, "version"),
                           JsonStr(package, "architecture"), JsonStr(package, "source"),
                           FormatLocalTime(JsonI64(At(package, "install_time")) * 1000)});
   }
-  out += Section("Packages (" + std::to_string(packages.size()) + ")") + package_table.Render();
+  out += Section(Label("Packages", lang) + " (" + std::to_string(packages.size()) + ")") +
+         package_table.Render();
   return out;
 }
 
 }  // namespace
 
-std::string RenderInventory(const nlohmann::json& inventory_reply) {
+std::string RenderInventory(const nlohmann::json& inventory_reply, Lang lang) {
   const auto& inventory = At(inventory_reply, "inventory");
   const auto& os = At(inventory, "os");
   const auto& software = At(inventory, "software");
-  return HostSummaryBlock(At(inventory_reply, "host")) + OsSection(os) +
-         HardwareSection(At(inventory, "hardware")) + NetworkSection(At(inventory, "network")) +
-         UsersSection(os) + SoftwareSections(software) + Section("Collectors") +
-         CollectorTable(At(inventory_reply, "collectors")).Render();
+  return HostSummaryBlock(lang, At(inventory_reply, "host")) + OsSection(lang, os) +
+         HardwareSection(lang, At(inventory, "hardware")) +
+         NetworkSection(lang, At(inventory, "network")) + UsersSection(lang, os) +
+         SoftwareSections(lang, software) + Section("Collectors", lang) +
+         CollectorTable(lang, At(inventory_reply, "collectors")).Render();
 }
 
-std::string RenderChanges(const nlohmann::json& reply) {
-  Table table({"TIME", "CATEGORY", "ACTION", "SUBJECT", "OLD", "NEW"});
+std::string RenderChanges(const nlohmann::json& reply, Lang lang) {
+  Table table({"TIME", "CATEGORY", "ACTION", "SUBJECT", "OLD", "NEW"}, lang);
   for (const auto& change : Array(reply, "changes")) {
     table.AddRow({TimeField(change, "at_ms"), JsonStr(change, "category"),
                   JsonStr(change, "action"), JsonStr(change, "subject"),
@@ -347,8 +353,8 @@ std::string RenderChanges(const nlohmann::json& reply) {
   return table.Render();
 }
 
-std::string RenderHealth(const nlohmann::json& reply) {
-  Table table({"TIME", "CPU%", "LOAD1", "MEM%", "SWAP%", "FULLEST FS"});
+std::string RenderHealth(const nlohmann::json& reply, Lang lang) {
+  Table table({"TIME", "CPU%", "LOAD1", "MEM%", "SWAP%", "FULLEST FS"}, lang);
   for (size_t column = 1; column <= 4; ++column) {
     table.AlignRight(column);
   }

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "ctl/labels.hpp"
+
 namespace dozor::ctl {
 
 // Member `key` of an object, or null: missing fields never throw.
@@ -23,8 +25,8 @@ std::string OrDash(std::string text);
 // Proto3 JSON omits zero values, so an absent count is 0; negative means "unknown".
 std::string CountOrUnknown(const nlohmann::json& value);
 
-// A blank line, the title and a dashed underline as wide as the title.
-std::string Section(std::string_view title);
+// A blank line, the title (in `lang`) and a dashed underline as wide as the title.
+std::string Section(std::string_view title, Lang lang = Lang::kEn);
 
 // Indents every line of a multi-line text.
 std::string Indented(std::string_view text, std::string_view prefix = "  ");
@@ -39,17 +41,20 @@ std::string TimeField(const nlohmann::json& object, std::string_view key_ms);
 std::string ExpiryField(const nlohmann::json& token);
 
 // A rule's "Why it matters" and "Remediation" sections (findings show, rules show).
-std::string WhyAndRemediation(const nlohmann::json& rule);
+std::string WhyAndRemediation(const nlohmann::json& rule, Lang lang);
 
-// "Label:  value" lines with labels padded to one width.
+// "Label:  value" lines with labels padded to one width. Labels are given in English and shown
+// in `lang`.
 class KeyValues {
  public:
-  void Add(std::string key, std::string value) {
-    entries_.emplace_back(std::move(key), std::move(value));
+  explicit KeyValues(Lang lang = Lang::kEn) : lang_(lang) {}
+  void Add(std::string_view key, std::string value) {
+    entries_.emplace_back(Label(key, lang_), std::move(value));
   }
   [[nodiscard]] std::string Render() const;
 
  private:
+  Lang lang_;
   std::vector<std::pair<std::string, std::string>> entries_;
 };
 

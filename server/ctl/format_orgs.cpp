@@ -6,8 +6,8 @@
 
 namespace dozor::ctl {
 
-std::string RenderOrgList(const nlohmann::json& reply) {
-  Table table({"ID", "NAME", "STATUS", "TYPE", "ENGINEER", "HOSTS", "CREATED"});
+std::string RenderOrgList(const nlohmann::json& reply, Lang lang) {
+  Table table({"ID", "NAME", "STATUS", "TYPE", "ENGINEER", "HOSTS", "CREATED"}, lang);
   table.AlignRight(0);
   table.AlignRight(5);
   for (const auto& org : Array(reply, "organizations")) {
@@ -19,8 +19,8 @@ std::string RenderOrgList(const nlohmann::json& reply) {
   return table.Render();
 }
 
-std::string RenderOrg(const nlohmann::json& org) {
-  KeyValues kv;
+std::string RenderOrg(const nlohmann::json& org, Lang lang) {
+  KeyValues kv(lang);
   kv.Add("ID", std::to_string(JsonI64(At(org, "id"))));
   kv.Add("Name", JsonStr(org, "name"));
   kv.Add("Contract status", JsonStr(org, "contract_status"));
@@ -51,16 +51,16 @@ std::string SnapshotLine(const nlohmann::json& snapshot) {
 
 }  // namespace
 
-std::string RenderContract(const nlohmann::json& contract) {
-  KeyValues kv;
+std::string RenderContract(const nlohmann::json& contract, Lang lang) {
+  KeyValues kv(lang);
   kv.Add("Organisation", JsonStr(contract, "org"));
   kv.Add("Contract status", JsonStr(contract, "status"));
   kv.Add("Contract type", JsonStr(contract, "type"));
   kv.Add("First audit", SnapshotLine(At(contract, "first_audit")));
   kv.Add("Signing baseline", SnapshotLine(At(contract, "signing")));
   std::string out = kv.Render();
-  out += Section("History");
-  Table events({"TIME", "FROM", "TO", "BY"});
+  out += Section("History", lang);
+  Table events({"TIME", "FROM", "TO", "BY"}, lang);
   for (const auto& event : Array(contract, "events")) {
     events.AddRow({TimeField(event, "at_ms"), OrDash(JsonStr(event, "from_status")),
                    JsonStr(event, "to_status"), OrDash(JsonStr(event, "actor"))});
@@ -71,7 +71,7 @@ std::string RenderContract(const nlohmann::json& contract) {
   return out + events.Render();
 }
 
-std::string RenderSnapshot(const nlohmann::json& snapshot) {
+std::string RenderSnapshot(const nlohmann::json& snapshot, Lang /*lang*/) {
   return "Recorded " + JsonStr(snapshot, "kind") + " snapshot: " + SnapshotLine(snapshot) + "\n";
 }
 

@@ -6,13 +6,14 @@
 
 namespace dozor::ctl {
 
-std::string WhyAndRemediation(const nlohmann::json& rule) {
-  return Section("Why it matters") + Indented(JsonStr(rule, "why")) + Section("Remediation") +
-         Indented(JsonStr(rule, "remediation"));
+std::string WhyAndRemediation(const nlohmann::json& rule, Lang lang) {
+  return Section("Why it matters", lang) + Indented(JsonStr(rule, "why")) +
+         Section("Remediation", lang) + Indented(JsonStr(rule, "remediation"));
 }
 
-std::string RenderRuleList(const nlohmann::json& reply) {
-  Table table({"ID", "SEVERITY", "CATEGORY", "SCOPE", "CONTRACTS", "EFFORT", "SOURCE", "TITLE"});
+std::string RenderRuleList(const nlohmann::json& reply, Lang lang) {
+  Table table({"ID", "SEVERITY", "CATEGORY", "SCOPE", "CONTRACTS", "EFFORT", "SOURCE", "TITLE"},
+              lang);
   for (const auto& rule : Array(reply, "rules")) {
     std::string source = JsonStr(rule, "source");
     if (source.rfind("builtin:", 0) == 0) {
@@ -28,7 +29,7 @@ std::string RenderRuleList(const nlohmann::json& reply) {
   std::string out = table.Render();
   const auto& errors = Array(reply, "errors");
   if (!errors.empty()) {
-    out += Section("Rule files that failed to load");
+    out += Section("Rule files that failed to load", lang);
     for (const auto& error : errors) {
       out += "  " + JsonStr(error, "text") + "\n";
     }
@@ -36,8 +37,8 @@ std::string RenderRuleList(const nlohmann::json& reply) {
   return out;
 }
 
-std::string RenderRule(const nlohmann::json& rule) {
-  KeyValues kv;
+std::string RenderRule(const nlohmann::json& rule, Lang lang) {
+  KeyValues kv(lang);
   kv.Add("ID", JsonStr(rule, "id"));
   kv.Add("Title", JsonStr(rule, "title"));
   kv.Add("Severity", JsonStr(rule, "severity"));
@@ -58,10 +59,11 @@ std::string RenderRule(const nlohmann::json& rule) {
   }
   kv.Add("Params", OrDash(params));
   std::string out = kv.Render();
-  out += WhyAndRemediation(rule);
-  out += Section("Condition") + Indented(JsonStr(rule, "condition"));
+  out += WhyAndRemediation(rule, lang);
+  out += Section("Condition", lang) + Indented(JsonStr(rule, "condition"));
   if (!JsonStr(rule, "sustain").empty()) {
-    out += Section("Sustain (keeps an active finding open)") + Indented(JsonStr(rule, "sustain"));
+    out += Section("Sustain (keeps an active finding open)", lang) +
+           Indented(JsonStr(rule, "sustain"));
   }
   return out;
 }

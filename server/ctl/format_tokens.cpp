@@ -6,8 +6,8 @@
 
 namespace dozor::ctl {
 
-std::string RenderTokenList(const nlohmann::json& reply) {
-  Table table({"ID", "ORG", "LABEL", "HINT", "STATE", "USES", "CREATED", "EXPIRES"});
+std::string RenderTokenList(const nlohmann::json& reply, Lang lang) {
+  Table table({"ID", "ORG", "LABEL", "HINT", "STATE", "USES", "CREATED", "EXPIRES"}, lang);
   table.AlignRight(0);
   table.AlignRight(5);
   for (const auto& token : Array(reply, "tokens")) {
@@ -23,7 +23,7 @@ std::string RenderTokenList(const nlohmann::json& reply) {
   return table.Render();
 }
 
-std::string RenderTokenCreated(const nlohmann::json& token) {
+std::string RenderTokenCreated(const nlohmann::json& token, Lang /*lang*/) {
   std::string out = "Enrollment token for " + JsonStr(token, "org") + " (id " +
                     std::to_string(JsonI64(At(token, "id"))) + ", expires " + ExpiryField(token) +
                     "):\n\n  " + JsonStr(token, "token") +
@@ -36,8 +36,8 @@ std::string RenderTokenCreated(const nlohmann::json& token) {
   return out;
 }
 
-std::string RenderApiTokenList(const nlohmann::json& reply) {
-  Table table({"ID", "NAME", "ROLE", "HINT", "STATE", "CREATED", "EXPIRES"});
+std::string RenderApiTokenList(const nlohmann::json& reply, Lang lang) {
+  Table table({"ID", "NAME", "ROLE", "HINT", "STATE", "CREATED", "EXPIRES"}, lang);
   table.AlignRight(0);
   for (const auto& token : Array(reply, "api_tokens")) {
     table.AddRow({std::to_string(JsonI64(At(token, "id"))), JsonStr(token, "name"),
@@ -47,7 +47,7 @@ std::string RenderApiTokenList(const nlohmann::json& reply) {
   return table.Render();
 }
 
-std::string RenderApiTokenCreated(const nlohmann::json& token) {
+std::string RenderApiTokenCreated(const nlohmann::json& token, Lang /*lang*/) {
   return "API token '" + JsonStr(token, "name") + "' (id " +
          std::to_string(JsonI64(At(token, "id"))) + ", role " + JsonStr(token, "role") +
          "):\n\n  " + JsonStr(token, "token") + "\n\nIt is shown only once.\n";

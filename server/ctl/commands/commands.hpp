@@ -10,7 +10,11 @@
 
 namespace dozor::ctl {
 
+void AddSessionCommands(CLI::App& app, Action& action);   // login, logout, whoami, passwd
+void AddUserCommands(CLI::App& app, Action& action);      // user list|create|show|update|...
 void AddOrgCommands(CLI::App& app, Action& action);       // org create|list|show|update|...
+void AddNotesCommands(CLI::App& app, Action& action);     // notes show|set
+void AddAuditCommand(CLI::App& app, Action& action);      // audit
 void AddFindingsCommands(CLI::App& app, Action& action);  // findings list|show|ack|waive|...
 void AddReportCommand(CLI::App& app, Action& action);     // report
 void AddRulesCommands(CLI::App& app, Action& action);     // rules list|show
@@ -18,6 +22,14 @@ void AddTokenCommands(CLI::App& app, Action& action);     // token create|list|r
 void AddImportCommand(CLI::App& app, Action& action);     // import
 void AddHostCommands(CLI::App& app, Action& action);      // host list|show|inventory|...
 void AddApiTokenCommands(CLI::App& app, Action& action);  // apitoken create|list|revoke
+
+// Adds `org engineers|assign|unassign` under the `org` command.
+void AddOrgEngineerCommands(CLI::App* org_command, Action& action);
+
+// Adds --password-stdin to `command` and a hidden --password that is refused with the reason
+// (passwords never go on the command line).
+void AddPasswordOptions(CLI::App* command, bool& password_stdin,
+                        const std::string& stdin_description);
 
 // Adds `revoke ID` under `parent`: POST <collection>/ID/revoke, then "Revoked <what> ID".
 void AddRevokeById(CLI::App* parent, const std::string& description, const std::string& collection,

@@ -20,8 +20,6 @@ struct FindingsOptions {
   std::string rule;
   bool all = false;
   int limit = 1000;
-  // list and show
-  std::string lang = "en";
   // one finding
   int64_t id = 0;
   std::optional<std::string> comment;
@@ -29,12 +27,6 @@ struct FindingsOptions {
   std::optional<std::string> until;
 };
 using FindingsState = std::shared_ptr<FindingsOptions>;
-
-void AddLang(CLI::App* command, const FindingsState& findings) {
-  command->add_option("--lang", findings->lang, "language of titles and texts: en | ru")
-      ->check(CLI::IsMember({"en", "ru"}))
-      ->capture_default_str();
-}
 
 void AddFindingId(CLI::App* command, const FindingsState& findings) {
   command->add_option("ID", findings->id, "finding id")->required()->check(CLI::PositiveNumber);
@@ -54,7 +46,7 @@ int RunList(Context& context, const FindingsOptions& findings) {
                                          {"state", findings.all ? "all" : findings.state},
                                          {"severity", findings.severity},
                                          {"rule", findings.rule},
-                                         {"lang", findings.lang},
+                                         {"lang", std::string(LangCode(context.lang))},
                                          {"limit", std::to_string(findings.limit)}});
   return Emit(context, context.client.Get("/api/v1/findings" + query), RenderFindingList);
 }
@@ -72,7 +64,6 @@ void AddList(CLI::App* findings_command, const FindingsState& findings, Action& 
   list->add_option("--limit", findings->limit, "at most this many")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  AddLang(list, findings);
   list->callback([findings, &action] {
     if (findings->all && !findings->state.empty()) {
       throw CLI::ValidationError("findings list", "--all and --state exclude each other");
@@ -84,11 +75,11 @@ void AddList(CLI::App* findings_command, const FindingsState& findings, Action& 
 void AddShow(CLI::App* findings_command, const FindingsState& findings, Action& action) {
   auto* show = findings_command->add_subcommand("show", "one finding with evidence and history");
   AddFindingId(show, findings);
-  AddLang(show, findings);
   show->callback([findings, &action] {
     action = [findings](Context& context) {
       return Emit(context,
-                  context.client.Get(FindingPath(findings->id) + "?lang=" + findings->lang),
+                  context.client.Get(FindingPath(findings->id) +
+                                     "?lang=" + std::string(LangCode(context.lang))),
                   RenderFinding);
     };
   });

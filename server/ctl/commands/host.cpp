@@ -63,7 +63,7 @@ int RunShow(Context& context, const HostOptions&, const std::string& agent_id) {
   if (context.json) {
     PrintJson(context, {{"host", *host}, {"inventory", inventory_json}});
   } else {
-    context.out << TerminalText(RenderHostShow(*host, inventory_json));
+    context.out << TerminalText(RenderHostShow(*host, inventory_json, context.lang));
   }
   return kExitOk;
 }

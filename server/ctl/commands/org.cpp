@@ -138,6 +138,7 @@ void AddOrgCommands(CLI::App& app, Action& action) {
   AddUpdate(org_command, org, action);
   AddContract(org_command, org, action);
   AddSnapshotAndEvaluate(org_command, org, action);
+  AddOrgEngineerCommands(org_command, action);
 }
 
 }  // namespace dozor::ctl

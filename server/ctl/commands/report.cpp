@@ -17,7 +17,7 @@ namespace {
 struct ReportRequest {
   std::string org;
   std::string format = "html";
-  std::string lang = "ru";
+  std::optional<std::string> lang;    // default: --lang when given, else Russian
   std::optional<std::string> output;  // "-" = stdout
 };
 
@@ -34,9 +34,12 @@ int RunReport(Context& context, const ReportRequest& request) {
     context.err << "dozorctl: not writing a PDF to the terminal; use -o FILE (or -o - to force)\n";
     return kExitUsage;
   }
-  auto reply =
-      context.client.Download(OrgPath(request.org, "/report") +
-                              QueryString({{"format", request.format}, {"lang", request.lang}}));
+  // The report is a document for the client, Russian unless asked otherwise: the reader's own
+  // output language is not the client's.
+  const std::string lang =
+      request.lang.value_or(context.lang_given ? std::string(LangCode(context.lang)) : "ru");
+  auto reply = context.client.Download(OrgPath(request.org, "/report") +
+                                       QueryString({{"format", request.format}, {"lang", lang}}));
   if (!reply.ok()) {
     return ReportError(context, reply.error());
   }
@@ -64,9 +67,8 @@ void AddReportCommand(CLI::App& app, Action& action) {
   report->add_option("--format", request->format, "html | pdf | json | csv")
       ->check(CLI::IsMember({"html", "pdf", "json", "csv"}))
       ->capture_default_str();
-  report->add_option("--lang", request->lang, "ru | en")
-      ->check(CLI::IsMember({"ru", "en"}))
-      ->capture_default_str();
+  report->add_option("--lang", request->lang, "ru | en (default ru, or the global --lang)")
+      ->check(CLI::IsMember({"ru", "en"}));
   report->add_option("-o,--output", request->output, "file to write; - for stdout");
   report->callback([request, &action] {
     action = [request](Context& context) { return RunReport(context, *request); };
