@@ -17,9 +17,9 @@ import http.client
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
-import tempfile
 import urllib.parse
 
 import jsonschema
@@ -27,10 +27,11 @@ import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import harness  # noqa: E402
-from harness import Server, Steps, check, log  # noqa: E402
+from harness import Agent, Server, Steps, check, log, wait_until  # noqa: E402
 
 SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 SPEC_PATH = os.path.join(SOURCE_DIR, "docs", "openapi.yaml")
+FIXTURES = os.environ.get("DOZOR_FIXTURES_DIR", os.path.join(SOURCE_DIR, "tests", "fixtures"))
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 STATE_KEEPING = ("GET", "HEAD", "OPTIONS")
 
@@ -281,7 +282,7 @@ class Api:
 
 
 def documented_schema(method, pattern, status):
-    op = SPEC["paths"][pattern][method.lower()]
+    op = SPEC["paths"][pattern.split("?")[0]][method.lower()]
     response = op["responses"].get(str(status))
     check(response is not None, f"{method} {pattern}: status {status} is not documented")
     media = resolve(response).get("content", {}).get("application/json")
@@ -297,7 +298,7 @@ def check_live(api, method, pattern, params=None, body=None, token=True, want=No
     status, answer = api.call(method, path, body, token)
     if want is not None:
         check(status == want, f"{method} {path} -> {status} (wanted {want}): {answer}")
-    problems = errors_of(documented_schema(method, pattern.split("?")[0], status), answer)
+    problems = errors_of(documented_schema(method, pattern, status), answer)
     check(not problems, f"{method} {path} -> {status} does not match docs/openapi.yaml:\n    " +
           "\n    ".join(problems) + f"\n    body: {json.dumps(answer, ensure_ascii=False)[:2000]}")
     log(f"   {method} {path} -> {status}: matches")
@@ -312,6 +313,58 @@ def live_walk(workdir, procs):
         api = Api(server.http_port, f.read().strip())
 
     steps = Steps()
+    enrollment = {}
+
+    def agent_host_and_findings():
+        """A real agent on a fixture machine (an end-of-life OS, so findings open): the host's
+        routes and the finding lifecycle answer as documented."""
+        if not os.path.exists(harness.AGENT_BIN):
+            log("   skipped: no dozor-agent in this build tree")
+            return
+        root = os.path.join(workdir, "machine")
+        shutil.copytree(os.path.join(FIXTURES, "hosts", "debian-server"), root, symlinks=True)
+        os_release = os.path.join(root, "etc", "os-release")
+        with open(os_release) as f:
+            lines = [line for line in f.read().splitlines() if not line.startswith(("VERSION_ID=", "PRETTY_NAME="))]
+        with open(os_release, "w") as f:
+            f.write("\n".join(lines + ['VERSION_ID="10"', 'PRETTY_NAME="Debian GNU/Linux 10 (buster)"']) + "\n")
+        agent = Agent(workdir, "agent1", server)
+        procs.append(agent)
+        agent.enroll(enrollment["token"])
+        agent.start("--root", root, "--health-interval", "2")
+        host = {"agent_id": agent.identity()["agent_id"]}
+
+        def findings_open():
+            _, listed = api.call("GET", "/api/v1/findings?org=" + urllib.parse.quote("ООО Ромашка"))
+            return listed.get("findings") or None
+        wait_until(findings_open, 90, "findings on the agent's host")
+        wait_until(lambda: api.call("GET", f"/api/v1/hosts/{host['agent_id']}/health")[1].get("samples"),
+                   60, "a health sample")
+        check_live(api, "GET", "/api/v1/hosts", want=200)
+        check_live(api, "GET", "/api/v1/hosts/{agent_id}", host, want=200)
+        check_live(api, "GET", "/api/v1/hosts/{agent_id}/inventory", host, want=200)
+        check_live(api, "GET", "/api/v1/hosts/{agent_id}/changes", host, want=200)
+        check_live(api, "GET", "/api/v1/hosts/{agent_id}/health?limit=3", host, want=200)
+        listed = check_live(api, "GET", "/api/v1/findings?lang=ru", want=200)
+        finding = {"id": listed["findings"][0]["id"]}
+        check_live(api, "GET", "/api/v1/findings/{id}", finding, want=200)
+        check_live(api, "POST", "/api/v1/findings/{id}/comments", finding, body={"comment": "звонили клиенту"},
+                   want=200)
+        check_live(api, "POST", "/api/v1/findings/{id}/waive", finding,
+                   body={"reason": "клиент принимает риск", "until": "2099-01-01"}, want=200)
+        check_live(api, "POST", "/api/v1/findings/{id}/accept-waiver", finding, body={}, want=403)
+        check_live(api, "POST", "/api/v1/findings/{id}/unwaive", finding, body={}, want=200)
+        check_live(api, "POST", "/api/v1/findings/{id}/ack", finding, body={"comment": "в работе"}, want=200)
+        check_live(api, "POST", "/api/v1/findings/{id}/ack", finding, body={}, want=409)
+        check_live(api, "POST", "/api/v1/findings/{id}/verify", finding, body={"comment": "исправлено"}, want=202)
+        check_live(api, "GET", "/api/v1/findings/{id}", finding, want=200)
+        check_live(api, "POST", "/api/v1/hosts/{agent_id}/commands", host, body={"collect_inventory": True},
+                   want=202)
+        check_live(api, "GET", "/api/v1/events?limit=1000", want=200)
+        check_live(api, "GET", "/api/v1/overview", want=200)
+        check_live(api, "POST", "/api/v1/hosts/{agent_id}/revoke", host, want=200)
+        check_live(api, "POST", "/api/v1/hosts/{agent_id}/commands", host, body={"collect_inventory": True},
+                   want=409)
 
     def health_and_me():
         check_live(api, "GET", "/api/v1/health", token=False, want=200)
@@ -331,12 +384,19 @@ def live_walk(workdir, procs):
         check_live(api, "GET", "/api/v1/orgs/{org}/contract", params, want=200)
         check_live(api, "POST", "/api/v1/orgs/{org}/snapshots", params, body={"kind": "signing"}, want=201)
         check_live(api, "POST", "/api/v1/orgs/{org}/evaluate", params, want=200)
-        check_live(api, "POST", "/api/v1/orgs/{org}/tokens", params, body={"label": "e2e"}, want=201)
+        created = check_live(api, "POST", "/api/v1/orgs/{org}/tokens", params, body={"label": "e2e"}, want=201)
+        enrollment["token"] = created["token"]
         check_live(api, "GET", "/api/v1/tokens", want=200)
         check_live(api, "GET", "/api/v1/orgs/{org}/imports", params, want=200)
         check_live(api, "GET", "/api/v1/hosts", want=200)
         check_live(api, "GET", "/api/v1/hosts/{agent_id}", {"agent_id": "0123456789abcdef"}, want=404)
         check_live(api, "GET", "/api/v1/findings", want=200)
+        check_live(api, "POST", "/api/v1/findings/{id}/verify", {"id": 999}, body={}, want=404)
+        events = check_live(api, "GET", "/api/v1/events?after=0&wait=1", want=200)
+        check(any(e["kind"] == "contract_moved" for e in events["events"]),
+              f"the contract move is not in the event feed: {events}")
+        check_live(api, "GET", "/api/v1/overview", want=200)
+        check_live(api, "GET", "/api/v1/orgs/{org}/summary", params, want=200)
 
     def people():
         user = check_live(api, "POST", "/api/v1/users",
@@ -374,6 +434,7 @@ def live_walk(workdir, procs):
     steps.run("organisations, contracts, tokens, hosts, findings validate", organisations)
     steps.run("users, engineers, notes, API tokens, audit log, sessions validate", people)
     steps.run("rules and the package manifest validate", rules)
+    steps.run("a real agent's host, inventory, health, changes and findings validate", agent_host_and_findings)
     steps.finish()
 
 
