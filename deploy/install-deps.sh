@@ -20,6 +20,8 @@ packages=(
   doctest-dev python3 openssl sqlite3 curl ca-certificates procps iproute2 poppler-utils
   # abuse and fault tests: a hostile gRPC client written in Python (Debian's /usr/bin/python3)
   python3-grpcio python3-protobuf
+  # docs/openapi.yaml checked against the router, its examples against its schemas (tests/api/)
+  python3-yaml python3-jsonschema
   # house style gate (tests/style/check_format.sh); fuzzers (libFuzzer + ASan/UBSan runtimes)
   clang-format-14 clang-14 libclang-rt-14-dev
   # the rule dialect's portability test starts a throw-away PostgreSQL 15 cluster

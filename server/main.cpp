@@ -9,6 +9,7 @@
 #include <iostream>
 #include <thread>
 
+#include "app/routes_cli.hpp"
 #include "app/rules_cli.hpp"
 #include "app/server_app.hpp"
 #include "dozor/common/version.hpp"
@@ -89,8 +90,11 @@ int main(int argc, char** argv) {
   auto* rules_doc = rules_cmd->add_subcommand("doc", "Print the Markdown rule reference");
   rules_doc->add_option("--rules-dir", check_dirs, "Rule directory (repeatable)");
   rules_doc->add_option("-o,--output", doc_output, "Write to this file instead of stdout");
+  // `dozor-server routes`: the API's route table, checked against docs/openapi.yaml by a test.
+  auto* routes_cmd = app.add_subcommand(
+      "routes", "Print the management API's routes as JSON (method, pattern, access, scope)");
   CLI11_PARSE(app, argc, argv);
-  if (*rules_cmd) {
+  if (*rules_cmd || *routes_cmd) {
     spdlog::set_level(spdlog::level::warn);  // scratch-database migrations are not news
   }
   if (*rules_check) {
@@ -98,6 +102,9 @@ int main(int argc, char** argv) {
   }
   if (*rules_doc) {
     return dozor::server::RunRulesDoc(check_dirs, doc_output, std::cout, std::cerr);
+  }
+  if (*routes_cmd) {
+    return dozor::server::RunRoutesList(std::cout, std::cerr);
   }
 
   dozor::server::ServerConfig config;

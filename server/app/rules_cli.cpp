@@ -1,50 +1,15 @@
 #include "app/rules_cli.hpp"
 
-#include <unistd.h>
-
 #include <ostream>
 
+#include "app/scratch_database.hpp"
 #include "dozor/common/files.hpp"
 #include "rules/rule.hpp"
 #include "rules/rule_engine.hpp"
 #include "store/sqlite/sqlite_fact_source.hpp"
-#include "store/sqlite/sqlite_store.hpp"
 
 namespace dozor::server {
 namespace {
-
-// A scratch database with every migration applied: the fact views need the real schema, and the
-// operator's database must not be touched (or even be present) to check rule files.
-class ScratchDatabase {
- public:
-  ScratchDatabase() {
-    std::error_code ec;
-    auto base = std::filesystem::temp_directory_path(ec);
-    if (ec) {
-      base = "/tmp";
-    }
-    dir_ = base / ("dozor-rules-check-" + std::to_string(getpid()));
-    std::filesystem::create_directories(dir_, ec);
-  }
-  ~ScratchDatabase() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  ScratchDatabase(const ScratchDatabase&) = delete;
-  ScratchDatabase& operator=(const ScratchDatabase&) = delete;
-
-  Result<std::string> Create() {
-    SqliteStoreOptions options;
-    options.path = (dir_ / "scratch.db").string();
-    options.background_checkpoint = false;
-    DOZOR_ASSIGN_OR_RETURN(auto store, OpenSqliteStore(options));
-    store.reset();
-    return options.path;
-  }
-
- private:
-  std::filesystem::path dir_;
-};
 
 // Loads and compiles; nullptr engine (with the error printed) when checking itself failed.
 std::unique_ptr<rules::RuleEngine> LoadAndCompile(const std::vector<std::string>& dirs,
@@ -57,12 +22,13 @@ std::unique_ptr<rules::RuleEngine> LoadAndCompile(const std::vector<std::string>
     }
   }
   rules::RulePack pack = rules::LoadRulePack(dirs, true);
-  auto path = scratch.Create();
-  if (!path.ok()) {
-    err << "cannot create a scratch database: " << path.error().message << "\n";
+  auto store = scratch.Open();
+  if (!store.ok()) {
+    err << "cannot create a scratch database: " << store.error().message << "\n";
     return nullptr;
   }
-  auto facts = MakeSqliteFactSource(*path);
+  store->reset();  // the fact source opens the file with connections of its own
+  auto facts = MakeSqliteFactSource(scratch.path());
   auto engine = rules::RuleEngine::Open(*facts, std::move(pack));
   if (!engine.ok()) {
     err << "cannot open the rule engine: " << engine.error().message << "\n";
@@ -74,7 +40,7 @@ std::unique_ptr<rules::RuleEngine> LoadAndCompile(const std::vector<std::string>
 }  // namespace
 
 int RunRulesCheck(const std::vector<std::string>& dirs, std::ostream& out, std::ostream& err) {
-  ScratchDatabase scratch;
+  ScratchDatabase scratch("dozor-rules-check");
   auto engine = LoadAndCompile(dirs, scratch, err);
   if (!engine) {
     return 2;
@@ -95,7 +61,7 @@ int RunRulesCheck(const std::vector<std::string>& dirs, std::ostream& out, std::
 
 int RunRulesDoc(const std::vector<std::string>& dirs, const std::filesystem::path& output,
                 std::ostream& out, std::ostream& err) {
-  ScratchDatabase scratch;
+  ScratchDatabase scratch("dozor-rules-check");
   auto engine = LoadAndCompile(dirs, scratch, err);
   if (!engine) {
     return 2;
