@@ -100,7 +100,7 @@ nlohmann::json SummariesJson(ApiContext& context, const std::vector<Organization
         {"contract_type", org.contract_type},
         {"engineers", nlohmann::json::array()},
         {"open_findings", {{"critical", 0}, {"high", 0}, {"medium", 0}, {"low", 0}, {"info", 0}}},
-        {"hosts", {{"total", 0}, {"online", 0}, {"offline", 0}, {"overdue", 0}}}};
+        {"hosts", {{"total", 0}, {"online", 0}, {"offline", 0}, {"overdue", 0}, {"imported", 0}}}};
     out[org.id]["last_change_at"] = nullptr;
   }
   if (auto assignments = context.store.Users().ListAssignments(std::nullopt); assignments.ok()) {
@@ -120,10 +120,13 @@ nlohmann::json SummariesJson(ApiContext& context, const std::vector<Organization
       if (it == out.end() || host.revoked) continue;
       auto& counts = it->second["hosts"];
       counts["total"] = counts["total"].get<int>() + 1;
+      // A host loaded from a snapshot file has no agent: it is never online, and calling it
+      // offline or overdue would raise an alarm nobody can clear.
       const int64_t silent = host.last_seen_ms == 0 ? kOverdueMs : now_ms - host.last_seen_ms;
-      const char* bucket = silent <= offline_ms  ? "online"
-                           : silent < kOverdueMs ? "offline"
-                                                 : "overdue";
+      const char* bucket = host.source != "agent" ? "imported"
+                           : silent <= offline_ms ? "online"
+                           : silent < kOverdueMs  ? "offline"
+                                                  : "overdue";
       counts[bucket] = counts[bucket].get<int>() + 1;
       host_keys[host.org_id].push_back(host.agent_id);
       // The newest inventory is the last change seen on the estate.

@@ -248,9 +248,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (route_->limits.cost == RouteCost::kLongPoll &&
         !TakeSlot(shared_.long_polls_in_flight, shared_.long_poll_capacity)) {
       ReleaseSlots();
-      ApiResponse busy = ErrorResponse(
-          503, "unavailable",
-          "too many clients waiting on the event feed; poll again later without ?wait");
+      ApiResponse busy = ErrorResponse(503, "unavailable",
+                                       "too many clients waiting on the event feed (" +
+                                           std::to_string(shared_.long_poll_capacity) +
+                                           " at once); retry after a pause");
       busy.retry_after_seconds = kBusyRetryAfterSeconds;
       Answer(std::move(busy), /*body_read=*/false);
       return;

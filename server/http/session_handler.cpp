@@ -248,11 +248,19 @@ ApiResponse ChangeOwnPassword(ApiContext& context, const ApiRequest& request) {
     return ErrorResponse(400, "invalid_argument",
                          "fields 'current_password' and 'new_password' are required");
   }
+  // The current password is always required. An account without one (migrated engineers, users
+  // created without a password) gets its first password from an administrator: otherwise anyone
+  // holding a narrowed API token of that account could set one and log in with full rights.
   auto account = context.store.Users().PasswordOf(caller.name);
-  if (!account.ok() && account.error().code != ErrorCode::kPermissionDenied) {
+  if (!account.ok() && account.error().code == ErrorCode::kPermissionDenied) {
+    return ErrorResponse(403, "forbidden",
+                         "this account has no password yet; an administrator sets the first one "
+                         "(dozorctl user passwd LOGIN)");
+  }
+  if (!account.ok()) {
     return ErrorResponse(account.error());
   }
-  if (account.ok() && !VerifyPassword(account->second, **current)) {
+  if (!VerifyPassword(account->second, **current)) {
     return ErrorResponse(403, "forbidden", "the current password is wrong");
   }
   if (auto valid = CheckNewPassword(**next, caller.name); !valid.ok()) {

@@ -119,11 +119,11 @@ class FindingStore {
   // resolved finding.
   virtual Result<Finding> RequestVerification(int64_t id, std::string_view actor,
                                               std::string_view comment, int64_t now_ms) = 0;
-  // The client's named person accepts a waived finding's risk (event waiver_accepted).
-  // kFailedPrecondition unless the finding is waived.
   // Grouped counts of active findings, of these organisations (nullopt: all).
   virtual Result<std::vector<ActiveFindingCount>> CountActiveFindings(
       const std::optional<std::vector<int64_t>>& org_ids) = 0;
+  // The client's named person accepts a waived finding's risk (event waiver_accepted).
+  // kFailedPrecondition unless the finding is waived.
   virtual Result<Finding> AcceptWaiver(int64_t id, std::string_view actor, std::string_view comment,
                                        int64_t now_ms) = 0;
 };

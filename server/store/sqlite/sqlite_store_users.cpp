@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "domain/user_profile.hpp"
 #include "dozor/common/crypto.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/sqlite/sqlite_store_internal.hpp"
@@ -88,13 +89,6 @@ Status CheckField(std::string_view value, std::string_view what, size_t max_byte
   return OkStatus();
 }
 
-Status CheckLanguage(std::string_view language) {
-  if (language != "ru" && language != "en") {
-    return MakeError(ErrorCode::kInvalidArgument, "language must be 'ru' or 'en'");
-  }
-  return OkStatus();
-}
-
 Status CheckPatch(const UserPatch& patch) {
   if (patch.display_name) {
     if (patch.display_name->empty()) {
@@ -102,12 +96,10 @@ Status CheckPatch(const UserPatch& patch) {
     }
     DOZOR_RETURN_IF_ERROR(CheckField(*patch.display_name, "display_name", kMaxFieldBytes));
   }
-  if (patch.email) DOZOR_RETURN_IF_ERROR(CheckField(*patch.email, "email", kMaxFieldBytes));
-  if (patch.telegram_chat_id) {
-    DOZOR_RETURN_IF_ERROR(CheckField(*patch.telegram_chat_id, "telegram_chat_id", 64));
-  }
+  if (patch.email) DOZOR_RETURN_IF_ERROR(CheckEmail(*patch.email));
+  if (patch.telegram_chat_id) DOZOR_RETURN_IF_ERROR(CheckTelegramChatId(*patch.telegram_chat_id));
   if (patch.language) DOZOR_RETURN_IF_ERROR(CheckLanguage(*patch.language));
-  if (patch.time_zone) DOZOR_RETURN_IF_ERROR(CheckField(*patch.time_zone, "time_zone", 64));
+  if (patch.time_zone) DOZOR_RETURN_IF_ERROR(CheckTimeZone(*patch.time_zone));
   return OkStatus();
 }
 
@@ -123,9 +115,9 @@ Result<User> SqliteStore::CreateUser(const NewUser& user, int64_t now_ms) {
     return MakeError(ErrorCode::kInvalidArgument, "display_name must not be empty");
   }
   DOZOR_RETURN_IF_ERROR(CheckField(user.display_name, "display_name", kMaxFieldBytes));
-  DOZOR_RETURN_IF_ERROR(CheckField(user.email, "email", kMaxFieldBytes));
-  DOZOR_RETURN_IF_ERROR(CheckField(user.telegram_chat_id, "telegram_chat_id", 64));
-  DOZOR_RETURN_IF_ERROR(CheckField(user.time_zone, "time_zone", 64));
+  DOZOR_RETURN_IF_ERROR(CheckEmail(user.email));
+  DOZOR_RETURN_IF_ERROR(CheckTelegramChatId(user.telegram_chat_id));
+  DOZOR_RETURN_IF_ERROR(CheckTimeZone(user.time_zone));
   DOZOR_RETURN_IF_ERROR(CheckLanguage(user.language));
   if ((user.role == UserRole::kClient) != user.org_id.has_value()) {
     return MakeError(ErrorCode::kInvalidArgument,

@@ -530,6 +530,7 @@ TEST_CASE("the estate overview: one summary per visible organisation in one call
   CHECK(alpha["open_findings"]["high"] == 1);
   CHECK(alpha["readiness_score"] == 85);  // one host, one high finding (-15)
   CHECK(alpha["hosts"]["total"] == 1);
+  CHECK(alpha["hosts"]["imported"] == 0);
   REQUIRE(alpha["engineers"].size() == 1);
   CHECK(alpha["engineers"][0]["login"] == "alpha-eng");
   CHECK(alpha["engineers"][0]["specialty"] == "1C");
@@ -541,6 +542,29 @@ TEST_CASE("the estate overview: one summary per visible organisation in one call
   auto one = f.Call("GET", "/api/v1/orgs/Alpha/summary", "dza_alpha_client");
   REQUIRE(one.status == 200);
   CHECK(one.body["readiness_score"] == 85);
+}
+
+TEST_CASE("a host loaded from a snapshot file counts as imported, never online or overdue") {
+  Fixture f;
+  SnapshotImport import;
+  import.org_id = f.alpha.org_id;
+  import.sha256 = Sha256Hex("a snapshot file");
+  import.hostname = "legacy1";
+  import.machine_id = "m-legacy";
+  import.actor = "engineer";
+  import.now_ms = f.clock.NowMs();
+  import.inventory.set_seq(1);
+  import.inventory.set_collected_at_ms(f.clock.NowMs() - 2 * 24 * 3'600'000LL);
+  import.inventory.mutable_inventory()->mutable_os()->set_hostname("legacy1");
+  import.inventory.mutable_inventory()->mutable_os()->set_machine_id("m-legacy");
+  REQUIRE(f.store->ImportSnapshot(import).ok());
+  auto one = f.Call("GET", "/api/v1/orgs/Alpha/summary", "dza_root");
+  REQUIRE(one.status == 200);
+  CHECK(one.body["hosts"]["total"] == 2);
+  CHECK(one.body["hosts"]["imported"] == 1);
+  CHECK(one.body["hosts"]["online"].get<int>() + one.body["hosts"]["offline"].get<int>() +
+            one.body["hosts"]["overdue"].get<int>() ==
+        1);
 }
 
 }  // namespace

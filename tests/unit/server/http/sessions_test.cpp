@@ -257,6 +257,62 @@ TEST_CASE("passwords: minimum length, own change ends other sessions, admin rese
   CHECK(users.body.dump().find("\"password\"") == std::string::npos);
 }
 
+TEST_CASE("an account without a password cannot give itself one through a narrowed API token") {
+  Fixture f;
+  // A migrated engineer: no password, an operator-narrowed API token for scripts.
+  NewUser migrated;
+  migrated.login = "engineer-1";
+  migrated.display_name = "Пётр";
+  migrated.role = UserRole::kEngineer;
+  const int64_t migrated_id = f.store->CreateUser(migrated, f.clock.NowMs())->id;
+  REQUIRE(f.store
+              ->CreateApiToken("script", ApiRole::kOperator, Sha256Hex("dza_script"), "dza_s",
+                               std::nullopt, migrated_id)
+              .ok());
+  const std::string path = "/api/v1/me/password";
+  for (const char* body :
+       {R"({"current_password":"","new_password":"now I log in fully"})",
+        R"({"current_password":"anything","new_password":"now I log in fully"})"}) {
+    auto refused = f.Call("POST", path, body, "", "", "dza_script");
+    CHECK(refused.status == 403);
+    CHECK(refused.body["error"]["message"].get<std::string>().find("administrator") !=
+          std::string::npos);
+  }
+  CHECK(f.Login("engineer-1", "now I log in fully").status == 401);
+  // An administrator sets the first password; from then on the owner changes it knowing it.
+  auto admin = f.Login("root", kPassword, "cli");
+  const std::string root = admin.body["session_token"];
+  REQUIRE(f.Call("POST", "/api/v1/users/engineer-1/password", R"({"password":"first from admin"})",
+                 "", "", root)
+              .status == 200);
+  CHECK(f.Call("POST", path,
+               R"({"current_password":"first from admin","new_password":"my own secret now"})", "",
+               "", "dza_script")
+            .status == 200);
+  CHECK(f.Login("engineer-1", "my own secret now").status == 200);
+}
+
+TEST_CASE("one's own profile: contacts are checked before they are kept") {
+  Fixture f;
+  auto login = f.Login("anna", kPassword, "cli");
+  const std::string token = login.body["session_token"];
+  for (const char* bad :
+       {R"({"email":"anna at example"})", R"({"telegram_chat_id":"12ab"})",
+        R"({"time_zone":"../../etc/passwd"})", R"({"language":"de"})", R"({"role":"admin"})"}) {
+    auto refused = f.Call("PATCH", "/api/v1/me", bad, "", "", token);
+    CHECK_MESSAGE(refused.status == 400, bad);
+  }
+  auto saved = f.Call(
+      "PATCH", "/api/v1/me",
+      R"({"email":" anna@example.ru ","telegram_chat_id":"-1001234","time_zone":"Asia/Yekaterinburg"})",
+      "", "", token);
+  REQUIRE(saved.status == 200);
+  CHECK(saved.body["email"] == "anna@example.ru");
+  CHECK(saved.body["telegram_chat_id"] == "-1001234");
+  CHECK(saved.body["time_zone"] == "Asia/Yekaterinburg");
+  CHECK(saved.body["role"] == "engineer");
+}
+
 TEST_CASE("admins create accounts; logins and roles are checked") {
   Fixture f;
   auto admin = f.Login("root", kPassword, "cli");
