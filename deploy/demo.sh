@@ -67,6 +67,13 @@ ctl() { "$ctl_bin" "$@"; }
 if ! ctl org show "$org" >/dev/null 2>&1; then
   ctl org create "$org" --status prospect --type complex --engineer "Иван Петров" >/dev/null
 fi
+# The client's own sysadmin: a read-only account of the demo client (comments, "fixed - please
+# verify"), to see what a client user sees. Its password stays in a 0600 file, never on a command line.
+if ! ctl user show demo.sysadmin >/dev/null 2>&1; then
+  (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(12))' >"$demo/sysadmin.password")
+  ctl user create demo.sysadmin --role client --org "$org" --name "Сисадмин клиента" \
+    --language ru --password-stdin <"$demo/sysadmin.password" >/dev/null
+fi
 if [ ! -f "$demo/agent/identity.json" ]; then
   token=$(ctl --json token create --org "$org" --label "demo agent" --ttl-hours 1 |
           python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
@@ -106,5 +113,11 @@ Next, in this shell:
   $ctl_bin rules list                                      # the rule pack (docs/rules.md)
   $ctl_bin org list; $ctl_bin token create --org "$org"
   curl -s -H "Authorization: Bearer \$(cat $DOZOR_TOKEN_FILE)" $DOZOR_SERVER/api/v1/hosts   # the same API
+People (docs/dozorctl.md): engineers and the client's sysadmin log in; a session replaces the token file:
+  $ctl_bin user list; $ctl_bin org engineers "$org"     # "Иван Петров" became an account on the org
+  $ctl_bin user create petr --role engineer --name "Пётр Козлов" --ask-password; $ctl_bin org assign "$org" petr --backup --specialty 1C
+  (unset DOZOR_TOKEN_FILE; XDG_CONFIG_HOME=$demo/sysadmin-cli $ctl_bin login --login demo.sysadmin --password-stdin <$demo/sysadmin.password \
+     && XDG_CONFIG_HOME=$demo/sysadmin-cli $ctl_bin findings list)   # what the client's sysadmin sees, in Russian
+  $ctl_bin audit --since 1h                                # who changed what, from where
 Logs: $demo/server.log, $demo/agent.log.  Stop: kill \$(cat $demo/agent.pid) \$(cat $demo/server.pid)
 EOT

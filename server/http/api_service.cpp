@@ -70,24 +70,32 @@ Admission ApiService::Admit(ApiRequest& request) {
         return {ErrorResponse(authenticated.error()), nullptr};
       }
       const Caller& caller = authenticated->caller;
+      const bool changes_state =
+          request.method != "GET" && request.method != "HEAD" && request.method != "OPTIONS";
+      // A known person trying a change they may not make is worth an audit line: a client's
+      // sysadmin probing for an acknowledge, a page of another site riding a session cookie.
+      const auto refuse = [&](ApiResponse response) -> Admission {
+        if (changes_state) {
+          request.caller = caller;
+          RecordAudit(route, request, response);
+          request.caller.reset();
+        }
+        return {std::move(response), nullptr};
+      };
       if (!Allows(caller, route.access)) {
         std::string who = "role '" + std::string(ToString(caller.role)) + "'";
         if (caller.token_role != ApiRole::kAdmin && !caller.session_id) {
           who += " with a '" + std::string(ToString(caller.token_role)) + "' API token";
         }
-        return {ErrorResponse(403, "forbidden",
-                              who + " may not " + request.method + " " + request.path),
-                nullptr};
+        return refuse(ErrorResponse(403, "forbidden",
+                                    who + " may not " + request.method + " " + request.path));
       }
       // A cookie is sent by the browser on its own, also on a request another site made it send;
       // only the page that logged in knows the session's CSRF token.
-      const bool changes_state =
-          request.method != "GET" && request.method != "HEAD" && request.method != "OPTIONS";
       if (changes_state && !authenticated->cookie_csrf_token.empty() &&
           !ConstantTimeEquals(request.csrf_token, authenticated->cookie_csrf_token)) {
-        return {ErrorResponse(403, "csrf_failed",
-                              "missing or wrong X-CSRF-Token header for this session"),
-                nullptr};
+        return refuse(ErrorResponse(403, "csrf_failed",
+                                    "missing or wrong X-CSRF-Token header for this session"));
       }
       auto scope_org = ResolveScope(route, request, caller);
       // A caller who sees every organisation has nothing to be hidden from: a missing object is
@@ -100,7 +108,7 @@ Admission ApiService::Admit(ApiRequest& request) {
       if (!scope_org.ok()) {
         if (scope_org.error().code == ErrorCode::kNotFound ||
             scope_org.error().code == ErrorCode::kInvalidArgument) {
-          return {ErrorResponse(scope_org.error()), nullptr};
+          return refuse(ErrorResponse(scope_org.error()));
         }
         spdlog::error("api: resolving the scope of {} {} failed: {}",
                       EscapeControlText(request.method), EscapeControlText(request.path),

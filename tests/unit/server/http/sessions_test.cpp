@@ -120,6 +120,20 @@ TEST_CASE("a browser login sets an HttpOnly SameSite=Strict cookie; changes need
   CHECK(forged.body["error"]["code"] == "csrf_failed");
   CHECK(f.Call("PUT", "/api/v1/orgs/Acme/notes", note, cookie, "wrong" + csrf).status == 403);
   CHECK(f.Call("PUT", "/api/v1/orgs/Acme/notes", note, cookie, csrf).status == 201);
+  // The refusals are in the audit log under anna's name, with the reason.
+  auto root = f.Login("root", kPassword, "cli");
+  auto log = f.Call("GET", "/api/v1/audit-log?actor=anna", "", "", "",
+                    root.body["session_token"].get<std::string>());
+  REQUIRE(log.status == 200);
+  int refused = 0;
+  for (const auto& entry : log.body["entries"]) {
+    if (entry["status"] == 403 && entry["action"] == "PUT /api/v1/orgs/{org}/notes") {
+      ++refused;
+      CHECK(entry["detail"].get<std::string>().find("X-CSRF-Token") != std::string::npos);
+      CHECK(entry["via"] == "dashboard");
+    }
+  }
+  CHECK(refused == 2);
 
   // Logout ends the session and clears the cookie.
   auto out = f.Call("POST", "/api/v1/auth/logout", "{}", cookie, csrf);
