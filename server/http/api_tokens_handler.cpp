@@ -99,6 +99,12 @@ ApiResponse CreateApiToken(ApiContext& context, const ApiRequest& request) {
     if (!user.ok()) {
       return ErrorResponse(user.error());
     }
+    // What a client user does (a comment, "please verify", accepting a waiver) stands as the
+    // client's own word: nobody else may hold a credential that speaks for them.
+    if (user->role == UserRole::kClient && user->id != owner) {
+      return ErrorResponse(403, "forbidden",
+                           "API tokens of a client user are made only by that user");
+    }
     owner = user->id;
   }
   auto plaintext = NewApiTokenPlaintext();
@@ -120,6 +126,9 @@ ApiResponse CreateApiToken(ApiContext& context, const ApiRequest& request) {
   response.body = ApiTokenJson(*created, context.clock.NowMs());
   response.body["token"] = *plaintext;
   response.audit_object = "api token " + std::to_string(created->id);
+  if (owner) {
+    response.audit_object += " of user " + std::to_string(*owner);
+  }
   return response;
 }
 
@@ -127,6 +136,13 @@ ApiResponse RevokeApiToken(ApiContext& context, const ApiRequest& request) {
   auto id = PathId(request, "id");
   if (!id.ok()) {
     return ErrorResponse(id.error());
+  }
+  // A narrowed token may end itself (a leaked script token revoked with itself) but not the
+  // owner's other, possibly wider, tokens.
+  if (request.caller && request.caller->api_token_id != *id) {
+    if (auto refused = RefuseNarrowedCredential(request)) {
+      return std::move(*refused);
+    }
   }
   if (auto revoked = context.store.ApiTokens().RevokeApiToken(*id, context.clock.NowMs());
       !revoked.ok()) {

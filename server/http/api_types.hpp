@@ -33,6 +33,8 @@ struct ApiRequest {
   std::string cookie;
   std::string csrf_token;
   std::string dozor_client;
+  // The Content-Type header as sent ("" when absent).
+  std::string content_type;
   // Whether the request came over TLS (session cookies are marked Secure then).
   bool tls = false;
   // Filled by the router's scope check: the organisation the request is about, when its route

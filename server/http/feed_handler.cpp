@@ -3,7 +3,10 @@
 // the events and summaries of its own organisations only.
 #include <chrono>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <set>
+#include <string>
 #include <thread>
 
 #include "http/handlers.hpp"
@@ -18,6 +21,38 @@ constexpr int kMaxWaitSeconds = 30;
 constexpr auto kPollInterval = std::chrono::milliseconds(250);
 // A host silent this long is "overdue": past offline, it needs someone to look.
 constexpr int64_t kOverdueMs = 24LL * 3600 * 1000;
+
+// Long-polls one caller (account, or token without one) may hold at once. The long-poll pool is
+// shared by everyone; without a per-caller share one client's tabs or script would take all of it
+// and every engineer's dashboard would get 503s. A dashboard needs one; a few tabs fit.
+constexpr int kMaxWaitsPerCaller = 4;
+
+class WaitingCallers {
+ public:
+  // Takes one of the caller's slots; false when they hold kMaxWaitsPerCaller already.
+  bool Take(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    int& held = held_[key];
+    if (held >= kMaxWaitsPerCaller) return false;
+    ++held;
+    return true;
+  }
+  void Release(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    if (auto it = held_.find(key); it != held_.end() && --it->second <= 0) held_.erase(it);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, int> held_;
+};
+
+std::string WaiterKey(const ApiRequest& request) {
+  if (!request.caller) return "";
+  if (request.caller->user_id) return "user:" + std::to_string(*request.caller->user_id);
+  if (request.caller->api_token_id) return "token:" + std::to_string(*request.caller->api_token_id);
+  return "name:" + request.caller->name;
+}
 
 nlohmann::json EventJson(const FeedEvent& event) {
   nlohmann::json out = {{"id", event.id},
@@ -39,7 +74,8 @@ nlohmann::json EventJson(const FeedEvent& event) {
   return out;
 }
 
-ApiResponse ListEventsRoute(ApiContext& context, const ApiRequest& request) {
+ApiResponse ListEventsRoute(ApiContext& context, WaitingCallers& waiting,
+                            const ApiRequest& request) {
   auto after = QueryInt(request, "after", 0, 0, INT64_MAX);
   auto wait = QueryInt(request, "wait", 0, 0, kMaxWaitSeconds);
   auto limit = QueryInt(request, "limit", 200, 1, 1000);
@@ -62,6 +98,24 @@ ApiResponse ListEventsRoute(ApiContext& context, const ApiRequest& request) {
   // Long-poll: with ?wait=N the answer comes as soon as there is something after the cursor, or
   // empty after N seconds. The route runs on the long-poll pool, never on a worker that short
   // requests wait for.
+  const std::string waiter = WaiterKey(request);
+  if (*wait > 0) {
+    if (!waiting.Take(waiter)) {
+      ApiResponse busy =
+          ErrorResponse(429, "too_many_requests",
+                        "this account already waits on the event feed " +
+                            std::to_string(kMaxWaitsPerCaller) + " times; poll once per client");
+      busy.retry_after_seconds = 1;
+      return busy;
+    }
+  }
+  struct ReleaseOnReturn {
+    WaitingCallers* waiting;
+    const std::string* key;
+    ~ReleaseOnReturn() {
+      if (waiting) waiting->Release(*key);
+    }
+  } release{*wait > 0 ? &waiting : nullptr, &waiter};
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(*wait);
   while (true) {
     auto events = context.store.Events().ListEvents(filter);
@@ -198,9 +252,12 @@ ApiResponse OrgSummaryRoute(ApiContext& context, const ApiRequest& request) {
 }  // namespace
 
 void RegisterFeedRoutes(Router& router, ApiContext& context) {
+  auto waiting = std::make_shared<WaitingCallers>();
   router.Add(
       "GET", "/api/v1/events", Access::kRead, Scope::List(),
-      [&context](ApiRequest& request) { return ListEventsRoute(context, request); },
+      [&context, waiting](ApiRequest& request) {
+        return ListEventsRoute(context, *waiting, request);
+      },
       RouteLimits{.cost = RouteCost::kLongPoll});
   router.Add("GET", "/api/v1/overview", Access::kRead, Scope::List(),
              [&context](ApiRequest& request) { return OverviewRoute(context, request); });

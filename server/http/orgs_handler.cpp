@@ -61,6 +61,12 @@ ApiResponse CreateOrg(ApiContext& context, const ApiRequest& request) {
   if (org.name.empty() || CodePointCount(org.name) > kMaxNameChars) {
     return ErrorResponse(400, "invalid_argument", "name must be 1..200 characters");
   }
+  // Paths take an id or a name and try the id first: a name of digits would name another
+  // organisation in every /orgs/{org} path.
+  if (org.name.find_first_not_of("0123456789") == std::string::npos) {
+    return ErrorResponse(400, "invalid_argument",
+                         "name cannot be only digits: it would read as an organisation id");
+  }
   std::optional<std::string> trimmed_engineer;
   if (engineer->has_value()) {
     trimmed_engineer = Trim(**engineer);
@@ -76,7 +82,8 @@ ApiResponse CreateOrg(ApiContext& context, const ApiRequest& request) {
   }
   org.engineer = trimmed_engineer.value_or("");
   // Assignments are the admins' to make; the old field is one.
-  if (!org.engineer.empty() && request.caller && request.caller->role != UserRole::kAdmin) {
+  // Allows(kAdmin), not the role alone: an admin's operator-narrowed token may not assign either.
+  if (!org.engineer.empty() && request.caller && !Allows(*request.caller, Access::kAdmin)) {
     return ErrorResponse(403, "forbidden",
                          "only an admin assigns engineers; leave 'engineer' out (you are assigned "
                          "as the primary engineer of an organisation you create)");
@@ -85,6 +92,12 @@ ApiResponse CreateOrg(ApiContext& context, const ApiRequest& request) {
   auto created = context.store.Organizations().CreateOrganization(org);
   if (!created.ok()) {
     if (created.error().code == ErrorCode::kAlreadyExists) {
+      // Someone who cannot see every organisation learns only that the name is taken, in words
+      // that do not confirm a client they could not otherwise see.
+      if (request.caller && !request.caller->SeesAllOrgs()) {
+        return ErrorResponse(409, "already_exists",
+                             "this organisation name cannot be used; choose another");
+      }
       return ErrorResponse(409, "already_exists", "organisation '" + org.name + "' already exists");
     }
     return ErrorResponse(created.error());
@@ -141,7 +154,7 @@ ApiResponse PatchOrg(ApiContext& context, const ApiRequest& request) {
   }
   OrganizationPatch patch;
   if (engineer->has_value()) {
-    if (request.caller && request.caller->role != UserRole::kAdmin) {
+    if (request.caller && !Allows(*request.caller, Access::kAdmin)) {
       return ErrorResponse(403, "forbidden",
                            "only an admin assigns engineers (PUT /api/v1/orgs/{org}/engineers/"
                            "{user})");

@@ -67,6 +67,10 @@ Result<ApiRequest> ToApiRequest(const Header& header) {
   if (const auto csrf = header.find("X-CSRF-Token"); csrf != header.end()) {
     out.csrf_token = std::string(csrf->value().data(), csrf->value().size());
   }
+  if (const auto type = header.find(boost::beast::http::field::content_type);
+      type != header.end()) {
+    out.content_type = std::string(type->value().data(), type->value().size());
+  }
   if (const auto client = header.find("X-Dozor-Client"); client != header.end()) {
     out.dozor_client = std::string(client->value().data(), client->value().size());
   }

@@ -20,6 +20,23 @@ struct LoginThrottles {
   FailureThrottle by_address;
 };
 
+bool IsJsonContentType(std::string_view value) {
+  const std::string_view media = value.substr(0, value.find(';'));
+  std::string folded;
+  for (const char c : media) {
+    if (c != ' ' && c != '\t')
+      folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return folded == "application/json";
+}
+
+std::string AccountKey(std::string_view login) {
+  // Case-folded like the login column (NOCASE: ASCII), so "Anna" and "anna" share one budget.
+  std::string key(login);
+  for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return key;
+}
+
 ApiResponse TooManyLogins(int64_t blocked_ms, std::string_view what) {
   const int seconds = static_cast<int>((blocked_ms + 999) / 1000);
   ApiResponse response = ErrorResponse(429, "too_many_requests",
@@ -57,6 +74,14 @@ nlohmann::json MeJson(ApiContext& context, const Caller& caller, const std::opti
 }
 
 ApiResponse Login(ApiContext& context, LoginThrottles& throttles, const ApiRequest& request) {
+  // A page of another site can post a form (text/plain, urlencoded, multipart) to this route as a
+  // top-level navigation, where even a SameSite=Strict cookie is set: it would log the victim into
+  // the attacker's account ("login CSRF"). Such a form cannot send application/json, and a
+  // script of another origin cannot either without a CORS preflight this server never grants.
+  if (!request.content_type.empty() && !IsJsonContentType(request.content_type)) {
+    return ErrorResponse(415, "unsupported_media_type",
+                         "send the login as Content-Type: application/json");
+  }
   auto body = ParseJsonObject(request.body);
   if (!body.ok()) {
     return ErrorResponse(body.error());
@@ -80,9 +105,7 @@ ApiResponse Login(ApiContext& context, LoginThrottles& throttles, const ApiReque
     return ErrorResponse(400, "invalid_argument", "client must be 'browser' or 'cli'");
   }
   const int64_t now_ms = context.clock.NowMs();
-  // The account key is case-folded like the login column (NOCASE: ASCII).
-  std::string account_key = name;
-  for (char& c : account_key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string account_key = AccountKey(name);
   ApiResponse refused;
   if (const int64_t blocked = throttles.by_account.BlockedForMs(account_key, now_ms); blocked > 0) {
     refused = TooManyLogins(blocked, "for this account");
@@ -233,7 +256,8 @@ ApiResponse PatchMe(ApiContext& context, const ApiRequest& request) {
   return response;
 }
 
-ApiResponse ChangeOwnPassword(ApiContext& context, const ApiRequest& request) {
+ApiResponse ChangeOwnPassword(ApiContext& context, LoginThrottles& throttles,
+                              const ApiRequest& request) {
   const Caller& caller = *request.caller;
   if (!caller.user_id) {
     return ErrorResponse(400, "invalid_argument", "this API token belongs to no user account");
@@ -260,7 +284,15 @@ ApiResponse ChangeOwnPassword(ApiContext& context, const ApiRequest& request) {
   if (!account.ok()) {
     return ErrorResponse(account.error());
   }
+  // A wrong current password counts like a failed login of the account: otherwise a stolen
+  // session or a narrowed token could guess the password here without limit.
+  const std::string account_key = AccountKey(caller.name);
+  const int64_t now_ms = context.clock.NowMs();
+  if (const int64_t blocked = throttles.by_account.BlockedForMs(account_key, now_ms); blocked > 0) {
+    return TooManyLogins(blocked, "for this account");
+  }
   if (!VerifyPassword(account->second, **current)) {
+    throttles.by_account.RecordFailure(account_key, now_ms);
     return ErrorResponse(403, "forbidden", "the current password is wrong");
   }
   if (auto valid = CheckNewPassword(**next, caller.name); !valid.ok()) {
@@ -300,7 +332,9 @@ void RegisterSessionRoutes(Router& router, ApiContext& context) {
              [&context](ApiRequest& request) { return PatchMe(context, request); });
   router.Add(
       "POST", "/api/v1/me/password", Access::kClientAction, Scope::CallerOnly(),
-      [&context](ApiRequest& request) { return ChangeOwnPassword(context, request); },
+      [&context, throttles](ApiRequest& request) {
+        return ChangeOwnPassword(context, *throttles, request);
+      },
       RouteLimits{.cost = RouteCost::kSlow, .max_body_bytes = 4096});
 }
 

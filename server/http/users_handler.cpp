@@ -15,6 +15,11 @@ Status CheckLogin(std::string_view login) {
   if (login.empty() || login.size() > kMaxLoginBytes || !IsValidUtf8(login)) {
     return MakeError(ErrorCode::kInvalidArgument, "login must be 1-64 bytes of UTF-8");
   }
+  // Paths take an id or a login and try the id first.
+  if (login.find_first_not_of("0123456789") == std::string_view::npos) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "login cannot be only digits: it would read as an account id");
+  }
   for (const char c : login) {
     const auto u = static_cast<unsigned char>(c);
     if (u < 0x80 && !std::isalnum(u) && c != '.' && c != '_' && c != '-' && c != '@') {
@@ -204,8 +209,25 @@ ApiResponse ResetPassword(ApiContext& context, const ApiRequest& request) {
       !set.ok()) {
     return ErrorResponse(set.error());
   }
+  // A reset is what an admin does when an account may be in someone else's hands: its API
+  // tokens go too, or a token minted with a stolen session would outlive the reset.
+  int revoked_tokens = 0;
+  const int64_t now_ms = context.clock.NowMs();
+  auto tokens = context.store.ApiTokens().ListApiTokens();
+  if (!tokens.ok()) {
+    return ErrorResponse(tokens.error());
+  }
+  for (const auto& token : *tokens) {
+    if (token.user_id != user->id || token.revoked_at_ms) continue;
+    if (auto revoked = context.store.ApiTokens().RevokeApiToken(token.id, now_ms); !revoked.ok()) {
+      return ErrorResponse(revoked.error());
+    }
+    ++revoked_tokens;
+  }
   ApiResponse response;
-  response.body = {{"id", user->id}, {"password_set", true}};
+  response.body = {
+      {"id", user->id}, {"password_set", true}, {"api_tokens_revoked", revoked_tokens}};
+  response.audit_detail = std::to_string(revoked_tokens) + " API tokens revoked";
   response.audit_object = "user " + std::to_string(user->id) + " (" + user->login + ")";
   return response;
 }

@@ -115,7 +115,8 @@ class FindingStore {
   // "Fixed — please verify": records who asked (event verify_requested) and marks the finding
   // pending. The next evaluation of its rule after a fresh inventory of its host (estate-wide:
   // of any host of the organisation) decides: resolved -> event verify_confirmed; still there ->
-  // event verify_failed with the new evidence, the state unchanged. kFailedPrecondition for a
+  // event verify_failed with the new evidence, the state unchanged. kFailedPrecondition while an
+  // earlier request is pending (less than 10 minutes old) and for a
   // resolved finding.
   virtual Result<Finding> RequestVerification(int64_t id, std::string_view actor,
                                               std::string_view comment, int64_t now_ms) = 0;

@@ -559,6 +559,10 @@ Result<Finding> SqliteStore::CommentFinding(int64_t id, std::string_view actor,
       id, PeopleRequest{PeopleAction::kComment, actor, comment, std::nullopt, now_ms});
 }
 
+namespace {
+constexpr int64_t kVerifyRepeatMs = 10 * 60'000;
+}  // namespace
+
 Result<Finding> SqliteStore::RequestVerification(int64_t id, std::string_view actor,
                                                  std::string_view comment, int64_t now_ms) {
   if (actor.empty() || comment.size() > 4096) {
@@ -571,6 +575,19 @@ Result<Finding> SqliteStore::RequestVerification(int64_t id, std::string_view ac
   if (before.state == FindingState::kResolved) {
     return MakeError(ErrorCode::kFailedPrecondition,
                      "finding " + std::to_string(id) + " is already resolved");
+  }
+  // One pending request at a time: each asks every connected host concerned to collect now, so
+  // repeating it would only load the client's machines. A request whose host never reported
+  // back (offline) may be repeated after a while.
+  if (before.verify_requested_at_ms && now_ms - *before.verify_requested_at_ms < kVerifyRepeatMs) {
+    return MakeError(
+        ErrorCode::kFailedPrecondition,
+        "a verification of finding " + std::to_string(id) + " asked by " +
+            before.verify_requested_by +
+            " is pending; the host's next inventory decides it (ask again in " +
+            std::to_string((kVerifyRepeatMs - (now_ms - *before.verify_requested_at_ms) + 59'999) /
+                           60'000) +
+            " min if it never comes)");
   }
   DOZOR_ASSIGN_OR_RETURN(auto mark, writer_.Prepare("UPDATE findings SET verify_requested_at = ?2, "
                                                     "verify_requested_by = ?3 WHERE id = ?1"));

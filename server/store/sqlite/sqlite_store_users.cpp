@@ -315,12 +315,31 @@ Status SqliteStore::LinkLegacyEngineerLocked(int64_t org_id, std::string_view na
   if (!name.empty()) {
     // The old free-text field: an existing engineer or admin by login or display name, otherwise
     // a new engineer account without a password (an admin sets one), like migration 008 makes.
+    // Display names are not unique and anyone edits their own, so a display name is taken only
+    // when exactly one account bears it: copying a colleague's name must not win their client.
     DOZOR_ASSIGN_OR_RETURN(
-        auto find, writer_.Prepare("SELECT id FROM users WHERE role <> 'client' AND "
-                                   "(login = ?1 OR display_name = ?1) ORDER BY login = ?1 DESC, id "
-                                   "LIMIT 1"));
+        auto by_login,
+        writer_.Prepare("SELECT id FROM users WHERE role <> 'client' AND login = ?1"));
     DOZOR_ASSIGN_OR_RETURN(
-        auto found, ReadOptional(BindAll(find, name), [](const auto& s) { return s.Int(0); }));
+        auto found, ReadOptional(BindAll(by_login, name), [](const auto& s) { return s.Int(0); }));
+    if (!found) {
+      DOZOR_ASSIGN_OR_RETURN(auto by_name,
+                             writer_.Prepare("SELECT id FROM users WHERE role <> 'client' AND "
+                                             "display_name = ?1 ORDER BY id LIMIT 2"));
+      BindAll(by_name, name);
+      std::vector<int64_t> named;
+      while (true) {
+        DOZOR_ASSIGN_OR_RETURN(bool row, by_name.Step());
+        if (!row) break;
+        named.push_back(by_name.Int(0));
+      }
+      if (named.size() > 1) {
+        return MakeError(ErrorCode::kFailedPrecondition,
+                         "several accounts are named '" + std::string(name) +
+                             "'; assign by login (PUT /api/v1/orgs/{org}/engineers/{login})");
+      }
+      if (!named.empty()) found = named.front();
+    }
     int64_t user_id = 0;
     if (found) {
       user_id = *found;

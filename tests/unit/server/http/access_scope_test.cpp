@@ -4,6 +4,7 @@
 // role gets anyway). Plus what each role may do, and the audit log of the walk.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <regex>
@@ -437,24 +438,30 @@ TEST_CASE("every change lands in the audit log with who, how and where; admins f
   REQUIRE(f.Call("PUT", "/api/v1/orgs/Alpha/notes", "dza_alpha_eng", R"({"text":"n"})").status ==
           201);
   REQUIRE(f.Call("POST", finding + "/ack", "dza_alpha_client", R"({"comment":"x"})").status ==
-          403);  // refused before the handler: not a change
+          403);  // refused before the handler, recorded as a refused attempt
 
   auto log = f.Call("GET", "/api/v1/audit-log", "dza_root");
   REQUIRE(log.status == 200);
-  REQUIRE(log.body["entries"].size() == 2);
-  const auto& newest = log.body["entries"][0];
-  CHECK(newest["action"] == "PUT /api/v1/orgs/{org}/notes");
-  CHECK(newest["actor"] == "alpha-eng");
-  CHECK(newest["actor_user_id"] == f.alpha.engineer_user_id);
-  CHECK(newest["via"] == "api");
-  CHECK(newest["org_id"] == f.alpha.org_id);
-  CHECK(newest["status"] == 201);
-  CHECK(log.body["entries"][1]["action"] == "POST /api/v1/findings/{id}/ack");
-  CHECK(log.body["entries"][1]["object"] == "id=" + std::to_string(f.alpha.finding_id));
+  REQUIRE(log.body["entries"].size() == 3);
+  const auto& refused = log.body["entries"][0];
+  CHECK(refused["action"] == "POST /api/v1/findings/{id}/ack");
+  CHECK(refused["status"] == 403);
+  CHECK(refused["actor"] == "alpha-client");
+  CHECK(refused["detail"].get<std::string>().find("may not") != std::string::npos);
+  const auto& notes = log.body["entries"][1];
+  CHECK(notes["action"] == "PUT /api/v1/orgs/{org}/notes");
+  CHECK(notes["actor"] == "alpha-eng");
+  CHECK(notes["actor_user_id"] == f.alpha.engineer_user_id);
+  CHECK(notes["via"] == "api");
+  CHECK(notes["org_id"] == f.alpha.org_id);
+  CHECK(notes["status"] == 201);
+  CHECK(log.body["entries"][2]["action"] == "POST /api/v1/findings/{id}/ack");
+  CHECK(log.body["entries"][2]["status"] == 200);
+  CHECK(log.body["entries"][2]["object"] == "id=" + std::to_string(f.alpha.finding_id));
 
   auto by_action = f.Call("GET", "/api/v1/audit-log?action=POST", "dza_root");
   REQUIRE(by_action.status == 200);
-  CHECK(by_action.body["entries"].size() == 1);
+  CHECK(by_action.body["entries"].size() == 2);
   auto by_org = f.Call("GET", "/api/v1/audit-log?org=Beta%20" + std::string(kSecret), "dza_root");
   REQUIRE(by_org.status == 200);
   CHECK(by_org.body["entries"].empty());
@@ -466,7 +473,7 @@ TEST_CASE("every change lands in the audit log with who, how and where; admins f
       "/api/v1/audit-log?limit=1&before=" + std::to_string(page.body["next_before"].get<int64_t>()),
       "dza_root");
   REQUIRE(next.body["entries"].size() == 1);
-  CHECK(next.body["entries"][0]["action"] == "POST /api/v1/findings/{id}/ack");
+  CHECK(next.body["entries"][0]["action"] == "PUT /api/v1/orgs/{org}/notes");
 }
 
 TEST_CASE("the event feed: scoped, by cursor, long-polled") {
@@ -565,6 +572,85 @@ TEST_CASE("a host loaded from a snapshot file counts as imported, never online o
   CHECK(one.body["hosts"]["online"].get<int>() + one.body["hosts"]["offline"].get<int>() +
             one.body["hosts"]["overdue"].get<int>() ==
         1);
+}
+
+TEST_CASE("an admin's narrowed token cannot assign engineers through the old engineer field") {
+  Fixture f;
+  REQUIRE(f.store
+              ->CreateApiToken("ops", ApiRole::kOperator, Sha256Hex("dza_ops"), "dza_ops",
+                               std::nullopt, f.admin_user_id)
+              .ok());
+  CHECK(f.Call("PATCH", "/api/v1/orgs/" + std::to_string(f.beta.org_id), "dza_ops",
+               R"({"engineer":"alpha-eng"})")
+            .status == 403);
+  CHECK(f.Call("POST", "/api/v1/orgs", "dza_ops", R"({"name":"Gamma","engineer":"alpha-eng"})")
+            .status == 403);
+  auto engineers =
+      f.Call("GET", "/api/v1/orgs/" + std::to_string(f.beta.org_id) + "/engineers", "dza_root");
+  REQUIRE(engineers.status == 200);
+  CHECK(BodyText(engineers).find("alpha-eng") == std::string::npos);
+  // The full admin credential still may.
+  CHECK(f.Call("PATCH", "/api/v1/orgs/" + std::to_string(f.beta.org_id), "dza_root",
+               R"({"engineer":"alpha-eng"})")
+            .status == 200);
+}
+
+TEST_CASE("a copied display name does not win another engineer's client") {
+  Fixture f;
+  // alpha-eng renames itself after beta's engineer; an admin then uses the old name field.
+  const std::string beta_name = f.store->GetUser(f.beta.engineer_user_id)->display_name;
+  CHECK(f.Call("PATCH", "/api/v1/me", "dza_alpha_eng",
+               nlohmann::json{{"display_name", beta_name}}.dump())
+            .status == 200);
+  auto ambiguous = f.Call("POST", "/api/v1/orgs", "dza_root",
+                          nlohmann::json{{"name", "Gamma"}, {"engineer", beta_name}}.dump());
+  CHECK(ambiguous.status == 409);
+  CHECK(BodyText(ambiguous).find("by login") != std::string::npos);
+  CHECK(f.Call("GET", "/api/v1/orgs/Gamma", "dza_alpha_eng").status == 404);
+  CHECK(f.Call("GET", "/api/v1/orgs/Gamma", "dza_root").status == 404);  // rolled back whole
+}
+
+TEST_CASE("names of digits are refused: paths read them as ids") {
+  Fixture f;
+  CHECK(f.Call("POST", "/api/v1/orgs", "dza_root", R"({"name":"2"})").status == 400);
+  CHECK(f.Call("POST", "/api/v1/users", "dza_root",
+               R"({"login":"5","display_name":"Five","role":"engineer"})")
+            .status == 400);
+  CHECK(f.Call("POST", "/api/v1/orgs", "dza_root", R"({"name":"2 Ltd"})").status == 201);
+}
+
+TEST_CASE("a name taken by a hidden organisation is refused without naming it") {
+  Fixture f;
+  const std::string body = nlohmann::json{{"name", f.beta.org_name}}.dump();
+  auto taken = f.Call("POST", "/api/v1/orgs", "dza_alpha_eng", body);
+  CHECK(taken.status == 409);
+  CHECK(BodyText(taken).find("Beta") == std::string::npos);
+  CHECK(f.Call("POST", "/api/v1/orgs", "dza_root", body).status == 409);
+}
+
+TEST_CASE("one caller holds at most 4 waiting long-polls of the shared pool") {
+  Fixture f;
+  const std::string after = std::to_string(
+      f.Call("GET", "/api/v1/events", "dza_alpha_client").body["next_after"].get<int64_t>());
+  // Six waits of one account at once (nothing new arrives, so each waits its 5 s): four wait,
+  // two are refused at once; another account meanwhile still gets its wait.
+  std::atomic<int> waited{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 6; ++i) {
+    callers.emplace_back([&] {
+      auto page = f.Call("GET", "/api/v1/events?wait=5&after=" + after, "dza_alpha_client");
+      if (page.status == 200) ++waited;
+      if (page.status == 429 && page.retry_after_seconds == 1) ++refused;
+    });
+  }
+  CHECK(dozor::testing::WaitUntil([&] { return refused == 2; }, std::chrono::seconds(4)));
+  CHECK(f.Call("GET", "/api/v1/events?wait=1&after=" + after, "dza_alpha_eng").status == 200);
+  for (auto& caller : callers) caller.join();
+  CHECK(waited == 4);
+  CHECK(refused == 2);
+  // The slots come back when the waits end.
+  CHECK(f.Call("GET", "/api/v1/events?wait=1&after=" + after, "dza_alpha_client").status == 200);
 }
 
 }  // namespace

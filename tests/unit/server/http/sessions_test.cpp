@@ -299,9 +299,13 @@ TEST_CASE("an account without a password cannot give itself one through a narrow
   REQUIRE(f.Call("POST", "/api/v1/users/engineer-1/password", R"({"password":"first from admin"})",
                  "", "", root)
               .status == 200);
+  // The reset revoked the account's tokens: one minted by whoever held the account is gone.
+  CHECK(f.Call("GET", "/api/v1/me", "", "", "", "dza_script").status == 401);
+  auto own = f.Login("engineer-1", "first from admin", "cli");
+  REQUIRE(own.status == 200);
   CHECK(f.Call("POST", path,
                R"({"current_password":"first from admin","new_password":"my own secret now"})", "",
-               "", "dza_script")
+               "", own.body["session_token"].get<std::string>())
             .status == 200);
   CHECK(f.Login("engineer-1", "my own secret now").status == 200);
 }
@@ -325,6 +329,78 @@ TEST_CASE("one's own profile: contacts are checked before they are kept") {
   CHECK(saved.body["telegram_chat_id"] == "-1001234");
   CHECK(saved.body["time_zone"] == "Asia/Yekaterinburg");
   CHECK(saved.body["role"] == "engineer");
+}
+
+TEST_CASE("a login must be JSON: another site's form cannot log a browser in") {
+  Fixture f;
+  ApiRequest form;
+  form.method = "POST";
+  form.path = "/api/v1/auth/login";
+  form.body = R"({"login":"anna","password":"correct horse battery","x":"="})";
+  form.content_type = "text/plain";
+  form.client_address = "192.0.2.9";
+  auto refused = f.api->Handle(form);
+  CHECK(refused.status == 415);
+  CHECK(refused.set_cookies.empty());
+  form.content_type = "Application/JSON; charset=utf-8";
+  CHECK(f.api->Handle(form).status == 200);
+}
+
+TEST_CASE("guessing the current password is throttled like a login") {
+  Fixture f;
+  auto login = f.Login("anna", kPassword, "cli");
+  const std::string token = login.body["session_token"];
+  int forbidden = 0;
+  int throttled = 0;
+  for (int i = 0; i < 8; ++i) {
+    auto guess = f.Call("POST", "/api/v1/me/password",
+                        R"({"current_password":"guess )" + std::to_string(i) +
+                            R"(","new_password":"a much longer one"})",
+                        "", "", token);
+    if (guess.status == 403) ++forbidden;
+    if (guess.status == 429) ++throttled;
+  }
+  CHECK(forbidden == 5);
+  CHECK(throttled == 3);
+  // The account is locked for logins too, with the right password.
+  CHECK(f.Login("anna", kPassword).status == 429);
+}
+
+TEST_CASE("narrowed tokens revoke only themselves; nobody else holds a client's token") {
+  Fixture f;
+  auto admin = f.Login("root", kPassword, "cli");
+  const std::string root = admin.body["session_token"];
+  auto wide =
+      f.Call("POST", "/api/v1/api-tokens", R"({"name":"wide","role":"admin"})", "", "", root);
+  REQUIRE(wide.status == 201);
+  auto narrow =
+      f.Call("POST", "/api/v1/api-tokens", R"({"name":"script","role":"operator"})", "", "", root);
+  REQUIRE(narrow.status == 201);
+  const std::string narrow_token = narrow.body["token"];
+  const std::string wide_path =
+      "/api/v1/api-tokens/" + std::to_string(wide.body["id"].get<int64_t>()) + "/revoke";
+  CHECK(f.Call("POST", wide_path, "{}", "", "", narrow_token).status == 403);
+  CHECK(f.Call("GET", "/api/v1/me", "", "", "", wide.body["token"]).status == 200);
+  const std::string own_path =
+      "/api/v1/api-tokens/" + std::to_string(narrow.body["id"].get<int64_t>()) + "/revoke";
+  CHECK(f.Call("POST", own_path, "{}", "", "", narrow_token).status == 200);
+  CHECK(f.Call("GET", "/api/v1/me", "", "", "", narrow_token).status == 401);
+
+  REQUIRE(f.Call("POST", "/api/v1/users",
+                 R"({"login":"sys.acme","display_name":"Сисадмин","role":"client","org":"Acme"})",
+                 "", "", root)
+              .status == 201);
+  auto for_client =
+      f.Call("POST", "/api/v1/api-tokens",
+             R"({"name":"as the client","role":"viewer","user":"sys.acme"})", "", "", root);
+  CHECK(for_client.status == 403);
+  auto for_engineer =
+      f.Call("POST", "/api/v1/api-tokens",
+             R"({"name":"anna's script","role":"viewer","user":"anna"})", "", "", root);
+  CHECK(for_engineer.status == 201);
+  auto log = f.Call("GET", "/api/v1/audit-log?action=POST%20/api/v1/api-tokens", "", "", "", root);
+  REQUIRE(log.status == 200);
+  CHECK(log.body.dump().find("of user " + std::to_string(f.anna_id)) != std::string::npos);
 }
 
 TEST_CASE("admins create accounts; logins and roles are checked") {

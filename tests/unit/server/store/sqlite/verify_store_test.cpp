@@ -106,8 +106,15 @@ TEST_CASE("a verification that finds the problem still there keeps the state, wi
   const int64_t id = f.store->ListFindings(FindingFilter{})->front().id;
   REQUIRE(f.store->AcknowledgeFinding(id, "engineer", "planned", 11'000).ok());
   REQUIRE(f.store->RequestVerification(id, "sysadmin", "", 20'000).ok());
-  f.Inventory(1, 25'000);
-  f.Evaluate(true, R"([{"version":"11"}])", 26'000);
+  // One pending request at a time (each makes the client's hosts collect), unless it went
+  // unanswered for 10 minutes.
+  auto again = f.store->RequestVerification(id, "engineer", "", 21'000);
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code == ErrorCode::kFailedPrecondition);
+  CHECK(again.error().message.find("pending") != std::string::npos);
+  CHECK(f.store->RequestVerification(id, "sysadmin", "", 20'000 + 10 * 60'000).ok());
+  f.Inventory(1, 20'000 + 10 * 60'000 + 5'000);
+  f.Evaluate(true, R"([{"version":"11"}])", 20'000 + 10 * 60'000 + 6'000);
   auto after = f.store->GetFinding(id);
   CHECK(after->state == FindingState::kAcknowledged);  // back to (still in) its state
   CHECK(after->evidence_json.find("11") != std::string::npos);
