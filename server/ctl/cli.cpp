@@ -135,6 +135,7 @@ int ParseAndRun(int argc, const char* const* argv, std::istream& in, std::ostrea
   AddTokenCommands(app, action);
   AddImportCommand(app, action);
   AddHostCommands(app, action);
+  AddSearchCommand(app, action);
   AddApiTokenCommands(app, action);
   try {
     app.parse(argc, argv);

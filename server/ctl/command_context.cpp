@@ -66,6 +66,38 @@ std::string QueryString(const std::vector<std::pair<std::string, std::string>>& 
   return out;
 }
 
+Result<nlohmann::json> GetAllPages(ApiClient& client, std::string_view path, std::string_view key,
+                                   int64_t max_rows) {
+  constexpr int64_t kMaxPage = 1000;  // the server's largest page
+  const std::string base =
+      std::string(path) + (path.find('?') == std::string_view::npos ? "?" : "&") + "limit=";
+  nlohmann::json rows = nlohmann::json::array();
+  std::string cursor;
+  while (true) {
+    const int64_t wanted =
+        std::min<int64_t>(kMaxPage, max_rows - static_cast<int64_t>(rows.size()));
+    std::string url = base + std::to_string(wanted);
+    if (!cursor.empty()) {
+      url += "&cursor=" + PercentEncode(cursor);
+    }
+    DOZOR_ASSIGN_OR_RETURN(nlohmann::json page, client.Get(url));
+    const auto items = page.find(key);
+    if (items == page.end() || !items->is_array()) {
+      return page;  // not a paged answer: shown as it came
+    }
+    for (auto& item : *items) {
+      rows.push_back(std::move(item));
+    }
+    const auto next = page.find("next_cursor");
+    const bool more = next != page.end() && next->is_string() && !next->get<std::string>().empty();
+    if (!more || static_cast<int64_t>(rows.size()) >= max_rows) {
+      page[std::string(key)] = std::move(rows);
+      return page;
+    }
+    cursor = next->get<std::string>();
+  }
+}
+
 std::string OrgPath(const std::string& org, std::string_view suffix) {
   return "/api/v1/orgs/" + PercentEncode(org) + std::string(suffix);
 }
@@ -80,7 +112,7 @@ std::string FindingPath(int64_t id, std::string_view suffix) {
 
 OrgNames FetchOrgNames(ApiClient& client) {
   OrgNames names;
-  auto orgs = client.Get("/api/v1/orgs");
+  auto orgs = GetAllPages(client, "/api/v1/orgs", "organizations");
   if (!orgs.ok() || !orgs->contains("organizations") || !(*orgs)["organizations"].is_array()) {
     return names;
   }
@@ -108,7 +140,10 @@ Result<std::string> ResolveHost(ApiClient& client, const std::string& key) {
   if (host.error().code != ErrorCode::kNotFound) {
     return host.error();
   }
-  DOZOR_ASSIGN_OR_RETURN(nlohmann::json hosts, client.Get("/api/v1/hosts"));
+  // The server narrows by a hostname part (up to 200 bytes); the exact match is decided here.
+  const std::string list =
+      key.size() <= 200 ? "/api/v1/hosts?q=" + PercentEncode(key) : std::string("/api/v1/hosts");
+  DOZOR_ASSIGN_OR_RETURN(nlohmann::json hosts, GetAllPages(client, list, "hosts"));
   std::vector<std::string> matches;
   if (hosts.contains("hosts") && hosts["hosts"].is_array()) {
     for (const auto& item : hosts["hosts"]) {

@@ -78,6 +78,12 @@ void PutIfSet(nlohmann::json& body, const char* key, const std::optional<T>& val
 // "?a=1&b=2" from the non-empty pairs (values percent-encoded); "" when none.
 std::string QueryString(const std::vector<std::pair<std::string, std::string>>& pairs);
 
+// A paged list of the API (organisations, hosts, findings) read to its end or to max_rows,
+// following next_cursor: the last page's answer with the rows of every page under `key`.
+inline constexpr int64_t kEveryRow = 1'000'000;
+Result<nlohmann::json> GetAllPages(ApiClient& client, std::string_view path, std::string_view key,
+                                   int64_t max_rows = kEveryRow);
+
 std::string OrgPath(const std::string& org, std::string_view suffix = "");
 std::string HostPath(const std::string& agent_id, std::string_view suffix = "");
 std::string FindingPath(int64_t id, std::string_view suffix = "");

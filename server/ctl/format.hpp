@@ -56,6 +56,8 @@ std::string RenderTokenCreated(const nlohmann::json& token, Lang lang = Lang::kE
 // `import`: host, and whether it is new, updated, older than stored (kept) or a duplicate.
 std::string RenderImport(const nlohmann::json& reply, Lang lang = Lang::kEn);
 std::string RenderHostList(const nlohmann::json& reply, Lang lang = Lang::kEn);
+// The hits of GET /api/v1/search/hosts, each with what matched.
+std::string RenderHostSearch(const nlohmann::json& reply, Lang lang = Lang::kEn);
 // `host show`: summary plus an inventory overview (inventory may be null when none arrived yet).
 std::string RenderHostShow(const nlohmann::json& host, const nlohmann::json& inventory_reply,
                            Lang lang = Lang::kEn);

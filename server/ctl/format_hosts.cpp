@@ -196,6 +196,29 @@ std::string RenderHostList(const nlohmann::json& reply, Lang lang) {
   return table.Render();
 }
 
+std::string RenderHostSearch(const nlohmann::json& reply, Lang lang) {
+  const auto& hits = Array(reply, "hits");
+  if (hits.empty()) {
+    return Label("No host matches.", lang) + "\n";
+  }
+  Table table({"AGENT ID", "HOSTNAME", "ORG", "STATE", "MATCHED"}, lang);
+  for (const auto& hit : hits) {
+    const auto& host = At(hit, "host");
+    std::string matched;
+    for (const auto& match : Array(hit, "matches")) {
+      matched +=
+          (matched.empty() ? "" : ", ") + JsonStr(match, "field") + " " + JsonStr(match, "value");
+    }
+    table.AddRow({JsonStr(host, "agent_id"), OrDash(JsonStr(host, "hostname")),
+                  JsonStr(host, "org"), HostState(host), matched});
+  }
+  std::string out = table.Render();
+  if (JsonBool(At(reply, "truncated"))) {
+    out += Label("More hosts matched than shown; narrow the search or raise --limit.", lang) + "\n";
+  }
+  return out;
+}
+
 std::string RenderHostShow(const nlohmann::json& host, const nlohmann::json& inventory_reply,
                            Lang lang) {
   std::string out = HostSummaryBlock(lang, host);

@@ -30,6 +30,7 @@ ApiService::ApiService(ApiContext context)
   RegisterOrgRoutes(router_, context_);
   RegisterEnrollmentTokenRoutes(router_, context_);
   RegisterHostRoutes(router_, context_);
+  RegisterSearchRoutes(router_, context_);
   RegisterApiTokenRoutes(router_, context_);
   RegisterFindingRoutes(router_, context_);
   RegisterReportRoutes(router_, context_);

@@ -5,14 +5,17 @@
 #include <limits>
 
 #include "http/handlers.hpp"
+#include "http/list_paging.hpp"
 #include "rules/rule.hpp"
 
 namespace dozor::server::http {
 
 namespace {
 
-constexpr int64_t kDefaultFindingLimit = 1000;
-constexpr int64_t kMaxFindingLimit = 100000;
+// ?sort= spellings and the store's fields, in the same order.
+const std::vector<std::string_view> kFindingSortNames = {"severity", "opened", "last_seen", "host"};
+constexpr FindingSort kFindingSortFields[] = {FindingSort::kSeverity, FindingSort::kOpened,
+                                              FindingSort::kLastSeen, FindingSort::kHost};
 constexpr size_t kMaxFilterBytes = 200;
 constexpr int64_t kMsPerDay = 86'400'000;
 
@@ -131,12 +134,26 @@ ApiResponse ListFindingsRoute(ApiContext& context, const ApiRequest& request) {
   if (!lang.ok()) {
     return ErrorResponse(lang.error());
   }
-  auto limit = QueryInt(request, "limit", kDefaultFindingLimit, 1, kMaxFindingLimit);
-  if (!limit.ok()) {
-    return ErrorResponse(limit.error());
+  auto sort = ParseSort(request, kFindingSortNames, "severity");
+  if (!sort.ok()) {
+    return ErrorResponse(sort.error());
   }
-  FindingFilter filter;
-  filter.limit = static_cast<int>(*limit);
+  auto page = ParsePageRequest(request, *sort);
+  if (!page.ok()) {
+    return ErrorResponse(page.error());
+  }
+  auto since = QueryInt(request, "since", 0, 0, std::numeric_limits<int64_t>::max() / 2);
+  if (!since.ok()) {
+    return ErrorResponse(since.error());
+  }
+  FindingQuery query;
+  query.sort = kFindingSortFields[sort->index];
+  query.direction = sort->direction;
+  query.page = std::move(page).value();
+  if (*since > 0) {
+    query.last_seen_since_ms = *since;
+  }
+  FindingFilter& filter = query.filter;
   auto org = ScopedOrgQuery(context, request);
   if (!org.ok()) {
     return ErrorResponse(org.error());
@@ -181,15 +198,16 @@ ApiResponse ListFindingsRoute(ApiContext& context, const ApiRequest& request) {
       filter.severities.push_back(*ParseSeverity(text));  // CommaList checked the spelling
     }
   }
-  auto findings = context.store.Findings().ListFindings(filter);
+  auto findings = context.store.Findings().QueryFindings(query);
   if (!findings.ok()) {
     return ErrorResponse(findings.error());
   }
   ApiResponse response;
   response.body["findings"] = nlohmann::json::array();
-  for (const auto& finding : *findings) {
+  for (const auto& finding : findings->rows) {
     response.body["findings"].push_back(FindingJson(context, finding, *lang));
   }
+  response.body["next_cursor"] = NextCursorJson(findings->next, *sort);
   return response;
 }
 

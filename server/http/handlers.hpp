@@ -74,7 +74,12 @@ void RegisterUserRoutes(Router& router, ApiContext& context);
 // Engineers assigned to an organisation, client notes, the audit log.
 void RegisterPeopleRoutes(Router& router, ApiContext& context);
 
+// Searches across hosts (hostname, IP, MAC, serial numbers, packages).
+void RegisterSearchRoutes(Router& router, ApiContext& context);
+
 nlohmann::json OrganizationJson(const Organization& org);
+// The JSON of a host as every host route shows it (with its online and connected state).
+nlohmann::json HostJson(const ApiContext& context, const HostSummary& host);
 // Resolves "{org}" (id or name) to an organisation.
 Result<Organization> FindOrg(OrganizationStore& store, std::string_view key);
 // The "org" query parameter of a listing (id or name), resolved within the caller's scope: an

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "http/handlers.hpp"
+#include "http/list_paging.hpp"
 
 namespace dozor::server::http {
 
@@ -33,39 +34,6 @@ Result<nlohmann::json> ProtoToJson(const google::protobuf::Message& message) {
     return MakeError(ErrorCode::kInternal, "protobuf produced unparseable JSON");
   }
   return parsed;
-}
-
-bool IsOnline(const ApiContext& context, const HostSummary& host) {
-  // A snapshot host was looked at once (last_seen is its collection time); it is never online.
-  if (host.revoked || host.source == "import") {
-    return false;
-  }
-  if (context.agents != nullptr && context.agents->IsConnected(host.agent_id)) {
-    return true;
-  }
-  return host.last_seen_ms > 0 &&
-         context.clock.NowMs() - host.last_seen_ms <= context.offline_after_seconds * 1000;
-}
-
-nlohmann::json HostJson(const ApiContext& context, const HostSummary& host) {
-  nlohmann::json out = {
-      {"agent_id", host.agent_id},
-      {"org_id", host.org_id},
-      {"org", host.org_name},
-      {"hostname", host.hostname},
-      {"os_pretty_name", host.os_pretty_name},
-      {"os_family", host.os_family},
-      {"addresses", host.addresses},
-      {"agent_version", host.agent_version},
-      {"revoked", host.revoked},
-      {"source", host.source},
-      {"dropped_health_samples", host.dropped_health_samples},
-      {"connected", context.agents != nullptr && context.agents->IsConnected(host.agent_id)},
-      {"online", IsOnline(context, host)}};
-  PutTime(out, "enrolled_at", host.enrolled_at_ms);
-  PutTime(out, "last_seen", host.last_seen_ms);
-  PutTime(out, "last_inventory", host.last_inventory_ms);
-  return out;
 }
 
 double Percent(double part, double whole) { return whole > 0 ? 100.0 * part / whole : 0.0; }
@@ -113,21 +81,76 @@ ApiResponse HostError(const Error& error, std::string_view agent_id) {
   return ErrorResponse(error);
 }
 
+// ?sort= spellings and the store's fields, in the same order.
+const std::vector<std::string_view> kHostSortNames = {"org", "hostname", "last_seen"};
+constexpr HostSort kHostSortFields[] = {HostSort::kOrg, HostSort::kHostname, HostSort::kLastSeen};
+
+// ?status=online|offline|revoked: online and offline by the last report (live hosts only);
+// revoked hosts are neither.
+Status ApplyHostStatus(const ApiContext& context, const std::optional<std::string>& status,
+                       HostQuery& query) {
+  if (!status) {
+    return OkStatus();
+  }
+  if (*status == "revoked") {
+    query.revoked = true;
+    return OkStatus();
+  }
+  if (*status != "online" && *status != "offline") {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "query parameter 'status' takes online, offline, revoked");
+  }
+  query.presence = *status == "online" ? HostPresence::kOnline : HostPresence::kOffline;
+  query.online_since_ms = context.clock.NowMs() - context.offline_after_seconds * 1000;
+  if (query.presence == HostPresence::kOffline) {
+    query.revoked = false;
+  }
+  return OkStatus();
+}
+
 ApiResponse ListHostsRoute(ApiContext& context, const ApiRequest& request) {
   auto org_id = ScopedOrgQuery(context, request);
   if (!org_id.ok()) {
     return ErrorResponse(org_id.error());
   }
-  auto hosts = context.store.Hosts().ListHosts(*org_id);
+  auto sort = ParseSort(request, kHostSortNames, "org");
+  if (!sort.ok()) {
+    return ErrorResponse(sort.error());
+  }
+  auto page = ParsePageRequest(request, *sort);
+  auto text = QueryText(request, "q");
+  auto os = QueryText(request, "os");
+  auto status = QueryText(request, "status");
+  for (const Error* failure :
+       {page.ok() ? nullptr : &page.error(), text.ok() ? nullptr : &text.error(),
+        os.ok() ? nullptr : &os.error(), status.ok() ? nullptr : &status.error()}) {
+    if (failure != nullptr) {
+      return ErrorResponse(*failure);
+    }
+  }
+  HostQuery query;
+  query.org_id = *org_id;
+  if (request.caller) {
+    query.visible_org_ids = request.caller->VisibleOrgIds();
+  }
+  query.text = *text;
+  query.os_family = *os;
+  if (auto applied = ApplyHostStatus(context, *status, query); !applied.ok()) {
+    return ErrorResponse(applied.error());
+  }
+  query.sort = kHostSortFields[sort->index];
+  query.direction = sort->direction;
+  query.page = std::move(page).value();
+  auto hosts = context.store.Hosts().QueryHosts(query);
   if (!hosts.ok()) {
     return ErrorResponse(hosts.error());
   }
   ApiResponse response;
   response.body["hosts"] = nlohmann::json::array();
-  for (const auto& host : *hosts) {
-    if (!CallerSees(request, host.org_id)) continue;
+  for (const auto& host : hosts->rows) {
     response.body["hosts"].push_back(HostJson(context, host));
   }
+  response.body["next_cursor"] = NextCursorJson(hosts->next, *sort);
   return response;
 }
 
@@ -332,6 +355,43 @@ ApiResponse SendCommandRoute(ApiContext& context, const ApiRequest& request) {
 }
 
 }  // namespace
+
+namespace {
+
+bool IsOnline(const ApiContext& context, const HostSummary& host) {
+  // A snapshot host was looked at once (last_seen is its collection time); it is never online.
+  if (host.revoked || host.source == "import") {
+    return false;
+  }
+  if (context.agents != nullptr && context.agents->IsConnected(host.agent_id)) {
+    return true;
+  }
+  return host.last_seen_ms > 0 &&
+         context.clock.NowMs() - host.last_seen_ms <= context.offline_after_seconds * 1000;
+}
+
+}  // namespace
+
+nlohmann::json HostJson(const ApiContext& context, const HostSummary& host) {
+  nlohmann::json out = {
+      {"agent_id", host.agent_id},
+      {"org_id", host.org_id},
+      {"org", host.org_name},
+      {"hostname", host.hostname},
+      {"os_pretty_name", host.os_pretty_name},
+      {"os_family", host.os_family},
+      {"addresses", host.addresses},
+      {"agent_version", host.agent_version},
+      {"revoked", host.revoked},
+      {"source", host.source},
+      {"dropped_health_samples", host.dropped_health_samples},
+      {"connected", context.agents != nullptr && context.agents->IsConnected(host.agent_id)},
+      {"online", IsOnline(context, host)}};
+  PutTime(out, "enrolled_at", host.enrolled_at_ms);
+  PutTime(out, "last_seen", host.last_seen_ms);
+  PutTime(out, "last_inventory", host.last_inventory_ms);
+  return out;
+}
 
 void RegisterHostRoutes(Router& router, ApiContext& context) {
   router.Add("GET", "/api/v1/hosts", Access::kRead, Scope::List(),

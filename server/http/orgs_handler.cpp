@@ -1,5 +1,6 @@
 // /api/v1/orgs: client organisations.
 #include "http/handlers.hpp"
+#include "http/list_paging.hpp"
 
 namespace dozor::server::http {
 
@@ -25,17 +26,49 @@ Status ValidateOrgFields(const std::optional<std::string>& status,
   return OkStatus();
 }
 
+// ?sort= spellings and the store's fields, in the same order.
+const std::vector<std::string_view> kOrgSortNames = {"name", "created"};
+constexpr OrgSort kOrgSortFields[] = {OrgSort::kName, OrgSort::kCreated};
+
 ApiResponse ListOrgs(ApiContext& context, const ApiRequest& request) {
-  auto orgs = context.store.Organizations().ListOrganizations();
+  auto sort = ParseSort(request, kOrgSortNames, "name");
+  if (!sort.ok()) {
+    return ErrorResponse(sort.error());
+  }
+  auto page = ParsePageRequest(request, *sort);
+  auto name = QueryText(request, "q");
+  auto status = QueryText(request, "contract_status");
+  auto type = QueryText(request, "contract_type");
+  for (const Error* failure :
+       {page.ok() ? nullptr : &page.error(), name.ok() ? nullptr : &name.error(),
+        status.ok() ? nullptr : &status.error(), type.ok() ? nullptr : &type.error()}) {
+    if (failure != nullptr) {
+      return ErrorResponse(*failure);
+    }
+  }
+  if (auto valid = ValidateOrgFields(*status, *type, std::nullopt); !valid.ok()) {
+    return ErrorResponse(valid.error());
+  }
+  OrgQuery query;
+  query.name_contains = *name;
+  if (status->has_value()) query.contract_status = ParseContractPhase(**status);
+  if (type->has_value()) query.contract_type = ParseContractType(**type);
+  if (request.caller) {
+    query.visible_org_ids = request.caller->VisibleOrgIds();
+  }
+  query.sort = kOrgSortFields[sort->index];
+  query.direction = sort->direction;
+  query.page = std::move(page).value();
+  auto orgs = context.store.Organizations().QueryOrganizations(query);
   if (!orgs.ok()) {
     return ErrorResponse(orgs.error());
   }
   ApiResponse response;
   response.body["organizations"] = nlohmann::json::array();
-  for (const auto& org : *orgs) {
-    if (!CallerSees(request, org.id)) continue;
+  for (const auto& org : orgs->rows) {
     response.body["organizations"].push_back(OrganizationJson(org));
   }
+  response.body["next_cursor"] = NextCursorJson(orgs->next, *sort);
   return response;
 }
 

@@ -13,6 +13,7 @@
 #include "domain/finding.hpp"
 #include "domain/finding_lifecycle.hpp"
 #include "dozor/common/result.hpp"
+#include "store/list_page.hpp"
 
 namespace dozor::server {
 
@@ -65,6 +66,19 @@ struct FindingFilter {
   int limit = 1000;
 };
 
+// severity: most severe first, then oldest (the ListFindings order); opened: first_seen;
+// last_seen; host: hostname (estate-wide findings have none and sort first).
+enum class FindingSort { kSeverity, kOpened, kLastSeen, kHost };
+
+// A page of findings: the filter's rows (its limit is ignored; the page's applies).
+struct FindingQuery {
+  FindingFilter filter;
+  std::optional<int64_t> last_seen_since_ms;  // only findings seen at or after this
+  FindingSort sort = FindingSort::kSeverity;
+  SortDirection direction = SortDirection::kAscending;
+  PageRequest page;
+};
+
 // Active findings (open, acknowledged, regressed) counted by organisation, host, rule and
 // severity: what the estate overview needs without reading every finding.
 struct ActiveFindingCount {
@@ -94,6 +108,8 @@ class FindingStore {
       const std::vector<std::string>& live_rule_ids, int64_t now_ms) = 0;
   // Severity order (critical first), then first_seen.
   virtual Result<std::vector<Finding>> ListFindings(const FindingFilter& filter) = 0;
+  // One keyset page in the query's order, ties broken by id.
+  virtual Result<Page<Finding>> QueryFindings(const FindingQuery& query) = 0;
   virtual Result<Finding> GetFinding(int64_t id) = 0;  // kNotFound
   // kNotFound
   // Oldest first.

@@ -16,6 +16,7 @@
 #include "domain/inventory_diff.hpp"
 #include "dozor/common/result.hpp"
 #include "dozor/v1/agent.pb.h"
+#include "store/list_page.hpp"
 
 namespace dozor::server {
 
@@ -47,6 +48,57 @@ struct HealthRecord {
   uint64_t seq = 0;
   int64_t collected_at_ms = 0;
   dozor::v1::HealthSample sample;
+};
+
+enum class HostSort { kOrg, kHostname, kLastSeen };
+
+// Whether a host reported within the offline threshold. Live connections are not the store's to
+// know: a connected agent that has not reported for that long counts as offline here.
+enum class HostPresence { kOnline, kOffline };
+
+// A page of hosts for the list route; every filter is optional.
+struct HostQuery {
+  std::optional<int64_t> org_id;
+  // Only hosts of these organisations (the caller's scope); nullopt = every organisation.
+  std::optional<std::vector<int64_t>> visible_org_ids;
+  // Substring of the hostname or agent id (case-insensitive for ASCII letters).
+  std::optional<std::string> text;
+  std::optional<std::string> os_family;  // exact: "debian", "rhel", "windows", ...
+  std::optional<HostPresence> presence;
+  int64_t online_since_ms = 0;  // with `presence`: a report at or after this is online
+  std::optional<bool> revoked;
+  HostSort sort = HostSort::kOrg;
+  SortDirection direction = SortDirection::kAscending;
+  PageRequest page;
+};
+
+// What made a host match a search, e.g. {"mac", "52:54:00:12:34:56"} or {"package",
+// "openssl=3.0.17-1~deb12u2"}.
+struct HostMatch {
+  std::string field;  // hostname, agent_id, ip, mac, system_serial, disk_serial, package
+  std::string value;  // the stored value that matched
+};
+
+struct HostSearchHit {
+  HostSummary host;
+  std::vector<HostMatch> matches;
+};
+
+// A search over the hosts' identities and current inventory. How the text is read (a MAC in any
+// spelling, "name=version") is decided by domain/host_search_term.hpp before the store runs.
+struct HostSearchQuery {
+  std::string text;                // hostname/agent id substring, IP prefix, serial (exact)
+  std::optional<std::string> mac;  // normalised "aa:bb:cc:dd:ee:ff", when the text is a MAC
+  std::string package_name;        // exact package name (empty: no package search)
+  std::optional<std::string> package_version;  // exact version with the name
+  std::optional<int64_t> org_id;
+  std::optional<std::vector<int64_t>> visible_org_ids;
+  int limit = 50;  // hosts
+};
+
+struct HostSearchResult {
+  std::vector<HostSearchHit> hits;  // by hostname, then agent id
+  bool truncated = false;           // more hosts matched than `limit`
 };
 
 // One report from an authenticated agent, already validated by ingest.
@@ -127,6 +179,10 @@ class HostStore {
   virtual void SetCommitObserver(CommitObserver observer) = 0;
 
   virtual Result<std::vector<HostSummary>> ListHosts(std::optional<int64_t> org_id) = 0;
+  // One keyset page in the query's order (org: (org name, hostname, pk); hostname: (hostname,
+  // pk); last_seen: (last_seen, pk)).
+  virtual Result<Page<HostSummary>> QueryHosts(const HostQuery& query) = 0;
+  virtual Result<HostSearchResult> SearchHosts(const HostSearchQuery& query) = 0;
   virtual Result<HostSummary> GetHost(std::string_view agent_id) = 0;
   virtual Result<HostInventory> GetInventory(std::string_view agent_id) = 0;
   virtual Result<std::vector<InventoryChange>> ListChanges(std::string_view agent_id,

@@ -13,6 +13,7 @@
 #include "domain/contract.hpp"
 #include "domain/finding.hpp"
 #include "dozor/common/result.hpp"
+#include "store/list_page.hpp"
 
 namespace dozor::server {
 
@@ -35,6 +36,21 @@ struct OrganizationPatch {
   // Replaces the primary engineers with this one (login or display name); empty removes them.
   std::optional<std::string> engineer;
   std::string actor;  // who made the change (recorded in contract_events); "system" if empty
+};
+
+enum class OrgSort { kName, kCreated };
+
+// A page of organisations for the list route; every filter is optional.
+struct OrgQuery {
+  // Substring of the name (case-insensitive for ASCII letters).
+  std::optional<std::string> name_contains;
+  std::optional<ContractPhase> contract_status;
+  std::optional<ContractType> contract_type;
+  // Only these organisations (the caller's scope); nullopt = every organisation.
+  std::optional<std::vector<int64_t>> visible_org_ids;
+  OrgSort sort = OrgSort::kName;
+  SortDirection direction = SortDirection::kAscending;
+  PageRequest page;
 };
 
 struct SnapshotFinding {
@@ -62,6 +78,8 @@ class OrganizationStore {
   // Organisations. Names are unique (case-sensitive, trimmed by the caller).
   virtual Result<Organization> CreateOrganization(const Organization& org) = 0;
   virtual Result<std::vector<Organization>> ListOrganizations() = 0;
+  // One keyset page in the query's order (name: (name, id); created: (created_at, id)).
+  virtual Result<Page<Organization>> QueryOrganizations(const OrgQuery& query) = 0;
   // Looks up by numeric id (if `key` is all digits) or by exact name.
   virtual Result<Organization> FindOrganization(std::string_view key) = 0;
   // Changes the contract phase (PlanContractMove decides; the move and the audit snapshot it

@@ -315,6 +315,42 @@ def live_walk(workdir, procs):
     steps = Steps()
     enrollment = {}
 
+    def paging_and_search(host):
+        """The list pages (sorts, filters, next_cursor followed) and the host search by the
+        agent's host name, IP address, MAC and a package, as documented."""
+        q = urllib.parse.quote
+        shown = check_live(api, "GET", "/api/v1/hosts/{agent_id}", host, want=200)
+        inventory = check_live(api, "GET", "/api/v1/hosts/{agent_id}/inventory", host, want=200)["inventory"]
+        check_live(api, "GET", "/api/v1/hosts?limit=1&sort=-last_seen&status=online&q=" +
+                   q(shown["hostname"][:3]), want=200)
+        check_live(api, "GET", "/api/v1/hosts?os=" + q(shown["os_family"]) + "&sort=hostname", want=200)
+        first = check_live(api, "GET", "/api/v1/findings?limit=1&sort=-opened&state=all", want=200)
+        check(first["next_cursor"] is not None or len(first["findings"]) <= 1, "findings: a next_cursor")
+        if first["next_cursor"]:
+            second = check_live(api, "GET", "/api/v1/findings?limit=1&sort=-opened&state=all&cursor=" +
+                                q(first["next_cursor"]), want=200)
+            check(second["findings"][0]["id"] != first["findings"][0]["id"], "the next page moves on")
+            check_live(api, "GET", "/api/v1/findings?sort=opened&cursor=" + q(first["next_cursor"]), want=400)
+        check_live(api, "GET", "/api/v1/findings?sort=host&since=1&severity=high,critical", want=200)
+        check_live(api, "GET", "/api/v1/findings?sort=nope", want=400)
+        check_live(api, "GET", "/api/v1/findings?cursor=%21garbage", want=400)
+        check_live(api, "GET", "/api/v1/hosts?limit=0", want=400)
+        terms = {"hostname": shown["hostname"]}
+        if shown["addresses"]:
+            terms["ip"] = shown["addresses"][0]
+        macs = [i.get("mac") for i in inventory.get("network", {}).get("interfaces", []) if i.get("mac")]
+        if macs:
+            terms["mac"] = macs[0].upper().replace(":", "-")
+        packages = inventory.get("software", {}).get("packages", [])
+        if packages:
+            terms["package"] = packages[0]["name"] + "=" + packages[0]["version"]
+        for field, text in terms.items():
+            found = check_live(api, "GET", "/api/v1/search/hosts?q=" + q(text), want=200)
+            fields = {m["field"] for hit in found["hits"] for m in hit["matches"]}
+            check(any(hit["host"]["agent_id"] == host["agent_id"] for hit in found["hits"]) and field in fields,
+                  f"search by {field} {text!r} finds the host: {found}")
+        check_live(api, "GET", "/api/v1/search/hosts?q=x", want=400)
+
     def agent_host_and_findings():
         """A real agent on a fixture machine (an end-of-life OS, so findings open): the host's
         routes and the finding lifecycle answer as documented."""
@@ -345,6 +381,7 @@ def live_walk(workdir, procs):
         check_live(api, "GET", "/api/v1/hosts/{agent_id}/inventory", host, want=200)
         check_live(api, "GET", "/api/v1/hosts/{agent_id}/changes", host, want=200)
         check_live(api, "GET", "/api/v1/hosts/{agent_id}/health?limit=3", host, want=200)
+        paging_and_search(host)
         listed = check_live(api, "GET", "/api/v1/findings?lang=ru", want=200)
         finding = {"id": listed["findings"][0]["id"]}
         check_live(api, "GET", "/api/v1/findings/{id}", finding, want=200)
@@ -376,6 +413,10 @@ def live_walk(workdir, procs):
                          want=201)
         check_live(api, "POST", "/api/v1/orgs", body={"name": "ООО Ромашка"}, want=409)
         check_live(api, "GET", "/api/v1/orgs", want=200)
+        check_live(api, "GET", "/api/v1/orgs?limit=1&sort=-created&contract_type=complex&q=" +
+                   urllib.parse.quote("Ромаш"), want=200)
+        check_live(api, "GET", "/api/v1/orgs?sort=engineer", want=400)
+        check_live(api, "GET", "/api/v1/search/hosts?q=db01&org=" + urllib.parse.quote("ООО Ромашка"), want=200)
         params = {"org": org["id"]}
         check_live(api, "GET", "/api/v1/orgs/{org}", params, want=200)
         check_live(api, "GET", "/api/v1/orgs/{org}", {"org": "no such org"}, want=404)

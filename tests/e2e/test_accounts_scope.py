@@ -122,6 +122,7 @@ def body(workdir, procs):
         check(status == 404, f"{path} is 404 for the other client's engineer: {status} {refused}")
     status, _, _, _ = eng.call("POST", f"/api/v1/findings/{beta_finding['id']}/ack", {"comment": "x"})
     check(status == 404, f"acknowledging the other client's finding: {status}")
+    search_stays_in_scope(admin, eng, agents)
 
     # CSRF: a change carried by the cookie alone is refused; with the token it goes through.
     status, refused, _, _ = eng.call("POST", f"/api/v1/orgs/{quote('Альфа')}/tokens", {}, csrf=False)
@@ -207,6 +208,33 @@ def body(workdir, procs):
     status, _, _, _ = client.call("GET", "/api/v1/audit-log")
     check(status == 403, "a client cannot read the audit log")
     log(f"{len(entries)} audit entries; scope held for engineer and client")
+
+
+def search_stays_in_scope(admin, eng, agents):
+    """The engineer of Альфа searches for Бета-секрет's host by its host name, IP address and
+    serial numbers: nothing of Бета comes back (both machines are copies of one fixture, so the
+    own host may match the same text; the admin's search shows the other host is findable)."""
+    status, inventory, _, _ = admin.call("GET", f"/api/v1/hosts/{agents['beta']}/inventory")
+    check(status == 200, f"beta's inventory: {status}")
+    host, hardware = inventory["host"], inventory["inventory"].get("hardware", {})
+    terms = {"hostname": host["hostname"]}
+    if host["addresses"]:
+        terms["ip"] = host["addresses"][0]
+    serials = [hardware.get("dmi", {}).get("system_serial", "")] + [d.get("serial", "") for d in hardware.get("disks", [])]
+    serials = [s for s in serials if s]
+    check(serials, f"the fixture machine has a serial number: {hardware}")
+    terms["serial"] = serials[0]
+    for field, text in terms.items():
+        status, found, _, _ = admin.call("GET", "/api/v1/search/hosts?q=" + quote(text))
+        check(status == 200 and agents["beta"] in [h["host"]["agent_id"] for h in found["hits"]],
+              f"the admin finds beta's host by {field} {text!r}: {status} {found}")
+        status, found, _, _ = eng.call("GET", "/api/v1/search/hosts?q=" + quote(text))
+        check(status == 200, f"engineer search by {field}: {status} {found}")
+        shown = json.dumps(found["hits"], ensure_ascii=False)
+        check(agents["beta"] not in shown and "Бета" not in shown,
+              f"the engineer of Альфа finds nothing of Бета by {field} {text!r}: {shown[:300]}")
+        check(all(h["host"]["agent_id"] == agents["alpha"] for h in found["hits"]),
+              f"only the own host can match: {shown[:300]}")
 
 
 def quote(text):

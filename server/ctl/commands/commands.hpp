@@ -21,6 +21,7 @@ void AddRulesCommands(CLI::App& app, Action& action);     // rules list|show
 void AddTokenCommands(CLI::App& app, Action& action);     // token create|list|revoke
 void AddImportCommand(CLI::App& app, Action& action);     // import
 void AddHostCommands(CLI::App& app, Action& action);      // host list|show|inventory|...
+void AddSearchCommand(CLI::App& app, Action& action);     // search TEXT
 void AddApiTokenCommands(CLI::App& app, Action& action);  // apitoken create|list|revoke
 
 // Adds `org engineers|assign|unassign` under the `org` command.

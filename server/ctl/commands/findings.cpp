@@ -46,9 +46,10 @@ int RunList(Context& context, const FindingsOptions& findings) {
                                          {"state", findings.all ? "all" : findings.state},
                                          {"severity", findings.severity},
                                          {"rule", findings.rule},
-                                         {"lang", std::string(LangCode(context.lang))},
-                                         {"limit", std::to_string(findings.limit)}});
-  return Emit(context, context.client.Get("/api/v1/findings" + query), RenderFindingList);
+                                         {"lang", std::string(LangCode(context.lang))}});
+  return Emit(context,
+              GetAllPages(context.client, "/api/v1/findings" + query, "findings", findings.limit),
+              RenderFindingList);
 }
 
 void AddList(CLI::App* findings_command, const FindingsState& findings, Action& action) {

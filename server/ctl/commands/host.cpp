@@ -79,8 +79,10 @@ void AddReadCommands(CLI::App* host_command, const HostState& host, Action& acti
   list->add_option("--org", host->org, "only this organisation");
   list->callback([host, &action] {
     action = [host](Context& context) {
-      return Emit(context, context.client.Get("/api/v1/hosts" + QueryString({{"org", host->org}})),
-                  RenderHostList);
+      return Emit(
+          context,
+          GetAllPages(context.client, "/api/v1/hosts" + QueryString({{"org", host->org}}), "hosts"),
+          RenderHostList);
     };
   });
   AddHostCommand(host_command, host, action, "show", "host summary and inventory overview",

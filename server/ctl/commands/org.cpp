@@ -52,7 +52,8 @@ void AddCreate(CLI::App* org_command, const OrgState& org, Action& action) {
 void AddListAndShow(CLI::App* org_command, const OrgState& org, Action& action) {
   org_command->add_subcommand("list", "list organisations")->callback([&action] {
     action = [](Context& context) {
-      return Emit(context, context.client.Get("/api/v1/orgs"), RenderOrgList);
+      return Emit(context, GetAllPages(context.client, "/api/v1/orgs", "organizations"),
+                  RenderOrgList);
     };
   });
   auto* show = org_command->add_subcommand("show", "show one organisation");

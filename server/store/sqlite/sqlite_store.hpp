@@ -100,6 +100,7 @@ class SqliteStore final : public Store,
 
   Result<Organization> CreateOrganization(const Organization& org) override;
   Result<std::vector<Organization>> ListOrganizations() override;
+  Result<Page<Organization>> QueryOrganizations(const OrgQuery& query) override;
   Result<Organization> FindOrganization(std::string_view key) override;
   Result<Organization> UpdateOrganization(int64_t id, const OrganizationPatch& patch) override;
 
@@ -115,6 +116,8 @@ class SqliteStore final : public Store,
   Result<std::vector<CommitResult>> CommitReports(std::vector<IncomingReport>& batch) override;
 
   Result<std::vector<HostSummary>> ListHosts(std::optional<int64_t> org_id) override;
+  Result<Page<HostSummary>> QueryHosts(const HostQuery& query) override;
+  Result<HostSearchResult> SearchHosts(const HostSearchQuery& query) override;
   Result<HostSummary> GetHost(std::string_view agent_id) override;
   Result<HostInventory> GetInventory(std::string_view agent_id) override;
   Result<std::vector<InventoryChange>> ListChanges(std::string_view agent_id, int64_t since_ms,
@@ -174,6 +177,7 @@ class SqliteStore final : public Store,
   Result<int64_t> ResolveFindingsOfRemovedRules(const std::vector<std::string>& live_rule_ids,
                                                 int64_t now_ms) override;
   Result<std::vector<Finding>> ListFindings(const FindingFilter& filter) override;
+  Result<Page<Finding>> QueryFindings(const FindingQuery& query) override;
   Result<Finding> GetFinding(int64_t id) override;
   Result<std::vector<FindingEvent>> ListFindingEvents(int64_t finding_id) override;
   Result<Finding> AcknowledgeFinding(int64_t id, std::string_view actor, std::string_view comment,
@@ -272,6 +276,8 @@ class SqliteStore final : public Store,
   Status ApplyInventoryLocked(int64_t pk, const std::string& agent_id,
                               const dozor::v1::Report& report);
   Result<HostSummary> ReadHostLocked(std::string_view agent_id, int64_t* pk);
+  // The cached prepared statement of a list page (read_mu_ held).
+  Result<sqlite::Statement*> PageStatementLocked(const std::string& sql);
   Result<int64_t> ReaderAgentPkLocked(std::string_view agent_id);
   Result<std::vector<int64_t>> AgentPks();
   struct BucketSnapshot;
@@ -338,6 +344,8 @@ class SqliteStore final : public Store,
   std::mutex read_mu_;
   sqlite::Database reader_;
   std::unique_ptr<ReaderStatements> rs_;
+  // The list pages' statements, one per sort order (their SQL varies only by it); read_mu_.
+  std::unordered_map<std::string, sqlite::Statement> page_statements_;
   // Findings / contract / estate statements: writer part guarded by write_mu_, reader part by
   // read_mu_.
   struct FindingStatementsDeleter {

@@ -10,7 +10,9 @@
 #include <initializer_list>
 #include <unordered_set>
 
+#include "store/sqlite/keyset_query.hpp"
 #include "store/sqlite/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store_internal.hpp"
 #include "store/sqlite/statement_helpers.hpp"
 #include "store/sqlite/store_rows.hpp"
 
@@ -21,13 +23,47 @@ constexpr int kMaxFindingList = 100000;
 // Agents per pruning transaction: ingest batches interleave between chunks.
 constexpr size_t kPruneAgentsPerTxn = 200;
 
-constexpr const char* kFindingColumns =
+// The select list and FROM apart, so a keyset page can add its key columns between.
+constexpr const char* kFindingSelect =
     "SELECT f.id, f.rule_id, f.org_id, coalesce(o.name, ''), coalesce(a.agent_id, ''), "
     "coalesce(a.hostname, ''), f.target, f.severity, f.category, f.state, f.first_seen, "
     "f.last_seen, f.state_changed_at, f.resolved_at, f.evidence, f.ack_by, f.ack_comment, "
     "f.waived_by, f.waive_reason, f.waived_until, f.regressions, f.verify_requested_at, "
-    "f.verify_requested_by FROM findings f "
+    "f.verify_requested_by";
+constexpr int kFindingColumnCount = 23;
+constexpr const char* kFindingFrom =
+    " FROM findings f "
     "LEFT JOIN organizations o ON o.id = f.org_id LEFT JOIN agents a ON a.id = f.agent ";
+const std::string kFindingColumns = std::string(kFindingSelect) + kFindingFrom;
+
+constexpr const char* kSeverityRankSql =
+    "CASE f.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 "
+    "WHEN 'low' THEN 3 ELSE 4 END";
+
+KeysetOrder FindingOrder(FindingSort sort, SortDirection direction) {
+  switch (sort) {
+    case FindingSort::kOpened:
+      return {{{"f.first_seen", false}}, "f.id", direction};
+    case FindingSort::kLastSeen:
+      return {{{"f.last_seen", false}}, "f.id", direction};
+    case FindingSort::kHost:
+      return {{{"coalesce(a.hostname, '')", true}}, "f.id", direction};
+    case FindingSort::kSeverity:
+      break;
+  }
+  return {{{kSeverityRankSql, false}, {"f.first_seen", false}}, "f.id", direction};
+}
+
+// The page's filters: ?1 org, ?2 agent id, ?3 states, ?4 severities, ?5 rule, ?6 visible
+// organisations, ?7 last seen since; the keyset condition and LIMIT follow.
+constexpr int kFindingFilterParams = 7;
+constexpr const char* kFindingFilters =
+    "WHERE (?1 IS NULL OR f.org_id = ?1) AND (?2 IS NULL OR a.agent_id = ?2) "
+    "AND (?3 = '' OR instr(?3, ',' || f.state || ',') > 0) "
+    "AND (?4 = '' OR instr(?4, ',' || f.severity || ',') > 0) "
+    "AND (?5 IS NULL OR f.rule_id = ?5) "
+    "AND (?6 IS NULL OR instr(?6, ',' || f.org_id || ',') > 0) "
+    "AND (?7 IS NULL OR f.last_seen >= ?7)";
 
 Finding ReadFinding(const sqlite::Statement& s) {
   Finding f;
@@ -481,6 +517,34 @@ Result<std::vector<Finding>> SqliteStore::ListFindings(const FindingFilter& filt
   return ReadAll(BindAll(fs_->r_list, filter.org_id, filter.agent_id, states, severities,
                          filter.rule_id, limit, org_ids),
                  ReadFinding);
+}
+
+Result<Page<Finding>> SqliteStore::QueryFindings(const FindingQuery& query) {
+  const KeysetOrder order = FindingOrder(query.sort, query.direction);
+  if (query.page.after) {
+    DOZOR_RETURN_IF_ERROR(CheckPosition(order, *query.page.after));
+  }
+  const int limit = query.page.limit <= 0 || query.page.limit > kMaxFindingList ? kMaxFindingList
+                                                                                : query.page.limit;
+  std::string sql =
+      std::string(kFindingSelect) + KeysetSelect(order) + kFindingFrom + kFindingFilters;
+  int next_param = kFindingFilterParams + 1;
+  if (query.page.after) {
+    sql += KeysetAfter(order, next_param);
+    next_param += KeysetParamCount(order);
+  }
+  sql += KeysetOrderBy(order, next_param);
+  const FindingFilter& filter = query.filter;
+  std::lock_guard lock(read_mu_);
+  DOZOR_ASSIGN_OR_RETURN(sqlite::Statement * s, PageStatementLocked(sql));
+  BindAll(*s, filter.org_id, filter.agent_id, Joined(filter.states), Joined(filter.severities),
+          filter.rule_id, sqlite_store_internal::OrgIdList(filter.visible_org_ids),
+          query.last_seen_since_ms);
+  if (query.page.after) {
+    BindPosition(*s, *query.page.after, kFindingFilterParams + 1);
+  }
+  s->Bind(next_param, static_cast<int64_t>(limit) + 1);
+  return ReadPage(*s, order, kFindingColumnCount, limit, ReadFinding);
 }
 
 Result<Finding> SqliteStore::GetFinding(int64_t id) {

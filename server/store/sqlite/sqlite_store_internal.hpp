@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,19 @@ inline int ClampLimit(int limit) {
     return kMaxListLimit;
   }
   return limit;
+}
+
+// ",1,5,9," for an instr() membership test in SQL; nullopt (bound as NULL: every organisation)
+// for nullopt.
+inline std::optional<std::string> OrgIdList(const std::optional<std::vector<int64_t>>& ids) {
+  if (!ids) {
+    return std::nullopt;
+  }
+  std::string out = ",";
+  for (const int64_t id : *ids) {
+    out += std::to_string(id) + ",";
+  }
+  return out;
 }
 
 inline bool IsAllDigits(std::string_view text) {

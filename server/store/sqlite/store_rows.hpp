@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "dozor/common/sqlite.hpp"
@@ -16,10 +17,13 @@ namespace dozor::server {
 // NULL -> nullopt.
 std::optional<int64_t> OptionalInt(const sqlite::Statement& s, int column);
 
-inline constexpr const char* kOrgColumns =
+// The select lists and FROM clauses apart, so a keyset page can add its key columns between.
+inline constexpr const char* kOrgSelect =
     "SELECT o.id, o.name, o.contract_status, o.contract_type, o.engineer, o.created_at, "
-    "(SELECT count(*) FROM agents a WHERE a.org_id = o.id AND a.revoked_at IS NULL) "
-    "FROM organizations o ";
+    "(SELECT count(*) FROM agents a WHERE a.org_id = o.id AND a.revoked_at IS NULL)";
+inline constexpr const char* kOrgFrom = " FROM organizations o ";
+inline constexpr int kOrgColumnCount = 7;
+inline const std::string kOrgColumns = std::string(kOrgSelect) + kOrgFrom;
 Organization ReadOrganization(const sqlite::Statement& s);
 
 inline constexpr const char* kTokenColumns =
@@ -32,12 +36,15 @@ inline constexpr const char* kApiTokenColumns =
 ApiToken ReadApiToken(const sqlite::Statement& s);
 
 // Column 0 is the agent pk; the rest map onto HostSummary (addresses are read separately).
-inline constexpr const char* kHostColumns =
+inline constexpr const char* kHostSelect =
     "SELECT a.id, a.agent_id, a.org_id, o.name, "
     "coalesce(nullif(h.hostname, ''), a.hostname), coalesce(h.pretty_name, ''), "
     "coalesce(h.family, ''), a.agent_version, a.enrolled_at, a.last_seen, a.last_inventory_at, "
-    "a.revoked_at IS NOT NULL, a.dropped_health_total, a.source "
-    "FROM agents a JOIN organizations o ON o.id = a.org_id LEFT JOIN host_os h ON h.agent = a.id ";
+    "a.revoked_at IS NOT NULL, a.dropped_health_total, a.source";
+inline constexpr const char* kHostFrom =
+    " FROM agents a JOIN organizations o ON o.id = a.org_id LEFT JOIN host_os h ON h.agent = a.id ";
+inline constexpr int kHostColumnCount = 14;
+inline const std::string kHostColumns = std::string(kHostSelect) + kHostFrom;
 HostSummary ReadHost(const sqlite::Statement& s);
 
 inline constexpr const char* kCredentialColumns =

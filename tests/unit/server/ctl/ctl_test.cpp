@@ -224,6 +224,16 @@ TEST_CASE("dozorctl drives a real server: orgs, tokens, hosts and errors") {
   CHECK(by_hostname.out.find("No inventory") != std::string::npos);
   CHECK(run({"host", "health", "db1"}).code == kExitOk);
   CHECK(run({"host", "changes", "agent-ctl-1", "--limit", "5"}).code == kExitOk);
+  auto found = run({"search", "DB1"});
+  REQUIRE_MESSAGE(found.code == kExitOk, found.err);
+  CHECK(found.out.find("agent-ctl-1") != std::string::npos);
+  CHECK(found.out.find("hostname db1") != std::string::npos);
+  auto found_ru = run({"--lang", "ru", "search", "agent-ctl"});
+  REQUIRE_MESSAGE(found_ru.code == kExitOk, found_ru.err);
+  CHECK(found_ru.out.find("СОВПАЛО") != std::string::npos);
+  CHECK(found_ru.out.find("agent_id agent-ctl-1") != std::string::npos);
+  CHECK(run({"search", "nothing-like-it"}).out.find("No host matches.") != std::string::npos);
+  CHECK(run({"search", "x"}).code == kExitApiError);
   auto missing = run({"host", "show", "nope"});
   CHECK(missing.code == kExitApiError);
   CHECK(missing.err.find("not found") != std::string::npos);

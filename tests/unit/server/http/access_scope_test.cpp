@@ -344,6 +344,90 @@ TEST_CASE("the route table x every role x own and other organisation: nothing of
   CHECK(notes->size() == 1);
 }
 
+// An inventory for `agent_id` with addresses, a MAC, serial numbers and a package.
+void CommitInventory(Fixture& f, const std::string& agent_id, const std::string& hostname,
+                     const std::string& ip, const std::string& mac, const std::string& serial,
+                     const std::string& package_name) {
+  std::vector<IncomingReport> batch(1);
+  batch[0].agent_id = agent_id;
+  batch[0].received_at_ms = f.clock.NowMs();
+  batch[0].report.set_seq(1);
+  batch[0].report.set_collected_at_ms(f.clock.NowMs());
+  auto* inventory = batch[0].report.mutable_inventory();
+  inventory->mutable_os()->set_hostname(hostname);
+  inventory->mutable_hardware()->mutable_dmi()->set_system_serial(serial);
+  inventory->mutable_hardware()->add_disks()->set_serial("disk-" + serial);
+  auto* eth = inventory->mutable_network()->add_interfaces();
+  eth->set_name("eth0");
+  eth->set_mac(mac);
+  auto* address = eth->add_addresses();
+  address->set_address(ip);
+  address->set_prefix(24);
+  address->set_family(4);
+  auto* package = inventory->mutable_software()->add_packages();
+  package->set_name(package_name);
+  package->set_version("1.0");
+  auto committed = f.store->CommitReports(batch);
+  REQUIRE_MESSAGE(committed.ok(), (committed.ok() ? "" : committed.error().ToString()));
+}
+
+TEST_CASE("search: nothing of another organisation by hostname, IP, MAC, serial or package") {
+  Fixture f;
+  CommitInventory(f, f.alpha.agent_id, "web-alpha", "10.1.0.7", "52:54:00:00:00:0a", "SN-ALPHA",
+                  "alpha-tool");
+  CommitInventory(f, f.beta.agent_id, std::string("web-") + kSecret, "10.2.0.7",
+                  "52:54:00:00:00:0b", "SN-BETA-7", std::string(kSecret) + "-tool");
+  const std::vector<std::string> beta_terms = {std::string("web-") + kSecret,
+                                               kSecret,
+                                               "10.2.0.7",
+                                               "10.2.0",
+                                               "52:54:00:00:00:0b",
+                                               "52-54-00-00-00-0B",
+                                               "5254.0000.000b",
+                                               "SN-BETA-7",
+                                               "sn-beta-7",
+                                               "disk-SN-BETA-7",
+                                               std::string(kSecret) + "-tool",
+                                               std::string(kSecret) + "-tool=1.0",
+                                               f.beta.agent_id};
+  // The admin finds beta's host by each of them, so the searches below can find something.
+  for (const auto& term : beta_terms) {
+    INFO("admin: " << term);
+    auto found = f.Call("GET", "/api/v1/search/hosts?q=" + term, "dza_root");
+    REQUIRE(found.status == 200);
+    REQUIRE(found.body["hits"].size() == 1);
+    CHECK(found.body["hits"][0]["host"]["agent_id"] == f.beta.agent_id);
+    CHECK_FALSE(found.body["hits"][0]["matches"].empty());
+  }
+  for (const std::string token : {"dza_alpha_eng", "dza_alpha_client", "dza_engview"}) {
+    for (const auto& term : beta_terms) {
+      INFO(token << ": " << term);
+      auto found = f.Call("GET", "/api/v1/search/hosts?q=" + term, token);
+      REQUIRE(found.status == 200);
+      CHECK(found.body["hits"].empty());
+      // (The answer echoes the caller's own text as "q"; nothing else of beta may show.)
+      found.body.erase("q");
+      CHECK(BodyText(found).find(f.beta.agent_id) == std::string::npos);
+      CHECK(BodyText(found).find("SN-BETA") == std::string::npos);
+      CHECK(BodyText(found).find(kSecret) == std::string::npos);
+      // Nor through the lists' own text filter.
+      auto hosts = f.Call("GET", "/api/v1/hosts?q=" + term, token);
+      CHECK(hosts.status == 200);
+      CHECK(hosts.body["hosts"].empty());
+    }
+    // Their own host, by its serial; and beta named as the organisation is a 404.
+    auto own = f.Call("GET", "/api/v1/search/hosts?q=SN-ALPHA", token);
+    REQUIRE(own.status == 200);
+    REQUIRE(own.body["hits"].size() == 1);
+    CHECK(own.body["hits"][0]["host"]["agent_id"] == f.alpha.agent_id);
+    CHECK(own.body["hits"][0]["matches"][0]["field"] == "system_serial");
+    auto other_org =
+        f.Call("GET", "/api/v1/search/hosts?q=web&org=" + std::to_string(f.beta.org_id), token);
+    CHECK(other_org.status == 404);
+    CHECK(BodyText(other_org).find(kSecret) == std::string::npos);
+  }
+}
+
 TEST_CASE("own organisation: each role sees it and may do exactly its actions") {
   Fixture f;
   const std::string finding = "/api/v1/findings/" + std::to_string(f.alpha.finding_id);

@@ -25,6 +25,9 @@ class ThrowingOrganizations final : public OrganizationStore {
   Result<std::vector<Organization>> ListOrganizations() override {
     throw std::runtime_error("boom");
   }
+  Result<Page<Organization>> QueryOrganizations(const OrgQuery& /*query*/) override {
+    throw std::runtime_error("boom");
+  }
   Result<Organization> FindOrganization(std::string_view key) override {
     return inner_.FindOrganization(key);
   }

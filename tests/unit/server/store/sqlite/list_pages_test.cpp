@@ -1,0 +1,465 @@
+// Keyset pages of organisations, hosts and findings on a real SQLite file: the pages of every
+// sort order cover every row exactly once, in order, also while rows are added between pages;
+// the filters and the host search, scoped to the caller's organisations.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "store/sqlite/sqlite_store.hpp"
+#include "test_util.hpp"
+
+namespace dozor::server {
+namespace {
+
+using dozor::testing::TempDir;
+
+constexpr const char* kRules[] = {"rule-critical", "rule-high", "rule-medium", "rule-low",
+                                  "rule-info"};
+
+struct Estate {
+  TempDir dir;
+  std::unique_ptr<SqliteStore> store;
+  std::map<std::string, int64_t> orgs;                   // name -> id
+  std::map<int64_t, std::vector<int64_t>> hosts_by_org;  // org id -> host pks
+  std::map<std::string, std::string> token_by_org;
+
+  Estate() {
+    SqliteStoreOptions options;
+    options.path = (dir / "dozor.db").string();
+    options.background_checkpoint = false;
+    auto opened = SqliteStore::Open(options);
+    REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().ToString()));
+    store = std::move(opened).value();
+  }
+
+  int64_t AddOrg(const std::string& name, int64_t created_ms,
+                 ContractPhase phase = ContractPhase::kProspect) {
+    Organization org;
+    org.name = name;
+    org.created_at_ms = created_ms;
+    org.contract_status = phase;
+    auto created = store->CreateOrganization(org);
+    REQUIRE(created.ok());
+    NewEnrollmentToken token;
+    token.org_id = created->id;
+    token.token_hash = "token-" + name;
+    REQUIRE(store->CreateEnrollmentToken(token).ok());
+    orgs[name] = created->id;
+    token_by_org[name] = token.token_hash;
+    return created->id;
+  }
+
+  int64_t AddHost(const std::string& org, const std::string& agent_id, const std::string& hostname,
+                  int64_t now_ms) {
+    NewAgent agent;
+    agent.agent_id = agent_id;
+    agent.secret_hash = "secret";
+    agent.hostname = hostname;
+    REQUIRE(store->EnrollAgent(token_by_org[org], agent, now_ms).ok());
+    auto pk = store->HostPk(agent_id);
+    REQUIRE(pk.ok());
+    hosts_by_org[orgs[org]].push_back(*pk);
+    return *pk;
+  }
+
+  // Every rule fires on every host of the organisation (sustaining the ones already open).
+  void Evaluate(const std::string& org, int64_t now_ms) {
+    EvaluationInput input;
+    input.host_scope = true;
+    const int64_t org_id = orgs[org];
+    input.targets = hosts_by_org[org_id];
+    const Severity severities[] = {Severity::kCritical, Severity::kHigh, Severity::kMedium,
+                                   Severity::kLow, Severity::kInfo};
+    for (size_t i = 0; i < std::size(kRules); ++i) {
+      input.rule_ids.emplace_back(kRules[i]);
+      input.meta[kRules[i]] = RuleMeta{severities[i], "os"};
+      for (const int64_t host : input.targets) {
+        input.hits.push_back(FindingHit{kRules[i], org_id, host, "[]", false});
+      }
+    }
+    auto applied = store->ApplyEvaluation(input, now_ms);
+    REQUIRE_MESSAGE(applied.ok(), (applied.ok() ? "" : applied.error().ToString()));
+  }
+
+  void Commit(const std::string& agent_id, uint64_t seq, const dozor::v1::Inventory& inventory,
+              int64_t now_ms) {
+    std::vector<IncomingReport> batch(1);
+    batch[0].agent_id = agent_id;
+    batch[0].received_at_ms = now_ms;
+    batch[0].report.set_seq(seq);
+    batch[0].report.set_collected_at_ms(now_ms);
+    *batch[0].report.mutable_inventory() = inventory;
+    auto committed = store->CommitReports(batch);
+    REQUIRE_MESSAGE(committed.ok(), (committed.ok() ? "" : committed.error().ToString()));
+    REQUIRE(committed->at(0).outcome == CommitOutcome::kStored);
+  }
+};
+
+// Walks every page of a query; `between(page_number)` runs after each page but the last.
+template <typename Row, typename Query, typename Fetch>
+std::vector<Row> WalkPages(Query query, Fetch fetch, const std::function<void(int)>& between = {}) {
+  std::vector<Row> all;
+  for (int page_number = 0; page_number < 1000; ++page_number) {
+    auto page = fetch(query);
+    REQUIRE_MESSAGE(page.ok(), (page.ok() ? "" : page.error().ToString()));
+    CHECK(static_cast<int>(page->rows.size()) <= query.page.limit);
+    all.insert(all.end(), page->rows.begin(), page->rows.end());
+    if (!page->next) {
+      return all;
+    }
+    CHECK(static_cast<int>(page->rows.size()) == query.page.limit);
+    query.page.after = page->next;
+    if (between) between(page_number);
+  }
+  FAIL("paging did not end");
+  return all;
+}
+
+int SeverityRank(Severity severity) { return static_cast<int>(severity); }
+
+// Whether a comes before b in the sort order (ties by id), ascending.
+bool FindingBefore(FindingSort sort, const Finding& a, const Finding& b) {
+  switch (sort) {
+    case FindingSort::kSeverity:
+      return std::tuple(SeverityRank(a.severity), a.first_seen_ms, a.id) <
+             std::tuple(SeverityRank(b.severity), b.first_seen_ms, b.id);
+    case FindingSort::kOpened:
+      return std::tuple(a.first_seen_ms, a.id) < std::tuple(b.first_seen_ms, b.id);
+    case FindingSort::kLastSeen:
+      return std::tuple(a.last_seen_ms, a.id) < std::tuple(b.last_seen_ms, b.id);
+    case FindingSort::kHost:
+      return std::tuple(a.hostname, a.id) < std::tuple(b.hostname, b.id);
+  }
+  return false;
+}
+
+std::unique_ptr<Estate> FindingsEstate() {
+  auto e = std::make_unique<Estate>();
+  e->AddOrg("acme", 1000);
+  e->AddOrg("globex", 2000);
+  for (int i = 0; i < 6; ++i) {
+    e->AddHost("acme", "acme-" + std::to_string(i), "web-" + std::to_string(5 - i), 1000);
+    e->AddHost("globex", "globex-" + std::to_string(i), "db-" + std::to_string(i), 1000);
+  }
+  e->Evaluate("acme", 10'000);
+  e->Evaluate("globex", 20'000);
+  e->Evaluate("acme", 30'000);  // sustains: acme's last_seen moves past globex's
+  return e;
+}
+
+TEST_CASE("findings pages of every sort order cover every finding once, in order") {
+  auto e = FindingsEstate();
+  auto everything = e->store->ListFindings(FindingFilter{});
+  REQUIRE(everything.ok());
+  REQUIRE(everything->size() == 60);
+  for (const auto sort :
+       {FindingSort::kSeverity, FindingSort::kOpened, FindingSort::kLastSeen, FindingSort::kHost}) {
+    for (const auto direction : {SortDirection::kAscending, SortDirection::kDescending}) {
+      INFO("sort " << static_cast<int>(sort) << " direction " << static_cast<int>(direction));
+      FindingQuery query;
+      query.sort = sort;
+      query.direction = direction;
+      query.page.limit = 7;
+      auto rows = WalkPages<Finding>(
+          query, [&](const FindingQuery& q) { return e->store->QueryFindings(q); });
+      REQUIRE(rows.size() == 60);
+      std::set<int64_t> ids;
+      for (const auto& row : rows) ids.insert(row.id);
+      CHECK(ids.size() == 60);
+      for (size_t i = 1; i < rows.size(); ++i) {
+        if (direction == SortDirection::kAscending) {
+          CHECK(FindingBefore(sort, rows[i - 1], rows[i]));
+        } else {
+          CHECK(FindingBefore(sort, rows[i], rows[i - 1]));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("the default findings page keeps ListFindings' order") {
+  auto e = FindingsEstate();
+  auto listed = e->store->ListFindings(FindingFilter{});
+  REQUIRE(listed.ok());
+  FindingQuery query;
+  query.page.limit = 1000;
+  auto page = e->store->QueryFindings(query);
+  REQUIRE(page.ok());
+  REQUIRE(page->rows.size() == listed->size());
+  CHECK_FALSE(page->next.has_value());
+  for (size_t i = 0; i < listed->size(); ++i) {
+    CHECK(page->rows[i].id == (*listed)[i].id);
+  }
+}
+
+TEST_CASE("findings pages stay stable while findings are added between pages") {
+  auto e = FindingsEstate();
+  e->AddOrg("initech", 3000);
+  for (int i = 0; i < 3; ++i) {
+    e->AddHost("initech", "initech-" + std::to_string(i), "app-" + std::to_string(i), 1000);
+  }
+  auto before = e->store->ListFindings(FindingFilter{});
+  REQUIRE(before.ok());
+  std::set<int64_t> original;
+  for (const auto& f : *before) original.insert(f.id);
+
+  FindingQuery query;
+  query.sort = FindingSort::kOpened;
+  query.page.limit = 9;
+  bool inserted = false;
+  auto rows = WalkPages<Finding>(
+      query, [&](const FindingQuery& q) { return e->store->QueryFindings(q); },
+      [&](int page_number) {
+        if (page_number == 2 && !inserted) {
+          e->Evaluate("initech", 40'000);  // 15 new findings, after every existing one
+          inserted = true;
+        }
+      });
+  std::map<int64_t, int> seen;
+  for (const auto& row : rows) ++seen[row.id];
+  for (const int64_t id : original) {
+    CHECK(seen[id] == 1);
+  }
+  // The new ones sort after the cursor, so this walk reaches them too, each once.
+  CHECK(rows.size() == 75);
+  CHECK(std::all_of(seen.begin(), seen.end(), [](const auto& kv) { return kv.second == 1; }));
+}
+
+TEST_CASE("findings pages filter by visible organisations and last seen") {
+  auto e = FindingsEstate();
+  FindingQuery query;
+  query.filter.visible_org_ids = std::vector<int64_t>{e->orgs["globex"]};
+  query.page.limit = 4;
+  auto rows =
+      WalkPages<Finding>(query, [&](const FindingQuery& q) { return e->store->QueryFindings(q); });
+  CHECK(rows.size() == 30);
+  CHECK(std::all_of(rows.begin(), rows.end(),
+                    [&](const Finding& f) { return f.org_id == e->orgs["globex"]; }));
+  query = FindingQuery{};
+  query.last_seen_since_ms = 25'000;
+  query.page.limit = 100;
+  auto recent = e->store->QueryFindings(query);
+  REQUIRE(recent.ok());
+  CHECK(recent->rows.size() == 30);
+  CHECK(std::all_of(recent->rows.begin(), recent->rows.end(),
+                    [&](const Finding& f) { return f.org_id == e->orgs["acme"]; }));
+}
+
+TEST_CASE("a page position of another sort's shape is invalid, not a crash") {
+  auto e = FindingsEstate();
+  FindingQuery query;
+  query.sort = FindingSort::kHost;  // key: one text
+  query.page.after = PagePosition{{int64_t{3}}, 5};
+  auto page = e->store->QueryFindings(query);
+  REQUIRE_FALSE(page.ok());
+  CHECK(page.error().code == ErrorCode::kInvalidArgument);
+  query.page.after = PagePosition{{std::string("a"), std::string("b")}, 5};
+  CHECK(e->store->QueryFindings(query).error().code == ErrorCode::kInvalidArgument);
+
+  HostQuery hosts;
+  hosts.sort = HostSort::kLastSeen;
+  hosts.page.after = PagePosition{{std::string("x")}, 1};
+  CHECK(e->store->QueryHosts(hosts).error().code == ErrorCode::kInvalidArgument);
+  OrgQuery orgs;
+  orgs.page.after = PagePosition{{}, 1};
+  CHECK(e->store->QueryOrganizations(orgs).error().code == ErrorCode::kInvalidArgument);
+}
+
+TEST_CASE("organisation pages: sorts, filters and the caller's scope") {
+  Estate e;
+  for (int i = 0; i < 23; ++i) {
+    // Names in reverse order of creation.
+    e.AddOrg("org-" + std::string(1, static_cast<char>('z' - i)), 1000 + i,
+             i % 2 == 0 ? ContractPhase::kActive : ContractPhase::kProspect);
+  }
+  OrgQuery query;
+  query.page.limit = 5;
+  auto by_name = WalkPages<Organization>(
+      query, [&](const OrgQuery& q) { return e.store->QueryOrganizations(q); });
+  REQUIRE(by_name.size() == 23);
+  CHECK(std::is_sorted(by_name.begin(), by_name.end(),
+                       [](const auto& a, const auto& b) { return a.name < b.name; }));
+  query.sort = OrgSort::kCreated;
+  query.direction = SortDirection::kDescending;
+  auto newest = WalkPages<Organization>(
+      query, [&](const OrgQuery& q) { return e.store->QueryOrganizations(q); });
+  REQUIRE(newest.size() == 23);
+  CHECK(newest.front().name == "org-" + std::string(1, 'z' - 22));
+  CHECK(std::is_sorted(newest.begin(), newest.end(), [](const auto& a, const auto& b) {
+    return a.created_at_ms > b.created_at_ms;
+  }));
+
+  OrgQuery filtered;
+  filtered.name_contains = "ORG-Z";
+  auto one = e.store->QueryOrganizations(filtered);
+  REQUIRE(one.ok());
+  REQUIRE(one->rows.size() == 1);
+  CHECK(one->rows[0].name == "org-z");
+  filtered = OrgQuery{};
+  filtered.contract_status = ContractPhase::kActive;
+  filtered.visible_org_ids = std::vector<int64_t>{e.orgs["org-z"], e.orgs["org-y"]};
+  auto scoped = e.store->QueryOrganizations(filtered);
+  REQUIRE(scoped.ok());
+  REQUIRE(scoped->rows.size() == 1);  // org-y is a prospect
+  CHECK(scoped->rows[0].name == "org-z");
+  filtered.visible_org_ids = std::vector<int64_t>{};
+  CHECK(e.store->QueryOrganizations(filtered)->rows.empty());
+}
+
+TEST_CASE("host pages: sorts, text, presence and scope filters") {
+  Estate e;
+  e.AddOrg("acme", 1000);
+  e.AddOrg("globex", 1000);
+  for (int i = 0; i < 12; ++i) {
+    e.AddHost(i % 2 == 0 ? "acme" : "globex", "agent-" + std::to_string(i),
+              "Host-" + std::to_string(100 + i), 1000);
+  }
+  // Hosts 0..5 report at 50'000 (recent), the rest never.
+  dozor::v1::Inventory inventory;
+  inventory.mutable_os()->set_family("debian");
+  for (int i = 0; i < 6; ++i) {
+    e.Commit("agent-" + std::to_string(i), 1, inventory, 50'000);
+  }
+  HostQuery query;
+  query.page.limit = 5;
+  auto by_org =
+      WalkPages<HostSummary>(query, [&](const HostQuery& q) { return e.store->QueryHosts(q); });
+  REQUIRE(by_org.size() == 12);
+  CHECK(std::is_sorted(by_org.begin(), by_org.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.org_name, a.hostname) < std::tie(b.org_name, b.hostname);
+  }));
+  query.sort = HostSort::kHostname;
+  query.direction = SortDirection::kDescending;
+  auto by_name =
+      WalkPages<HostSummary>(query, [&](const HostQuery& q) { return e.store->QueryHosts(q); });
+  REQUIRE(by_name.size() == 12);
+  CHECK(by_name.front().hostname == "Host-111");
+
+  HostQuery text;
+  text.text = "host-10";  // Host-100..Host-109
+  text.visible_org_ids = std::vector<int64_t>{e.orgs["acme"]};
+  auto found = e.store->QueryHosts(text);
+  REQUIRE(found.ok());
+  CHECK(found->rows.size() == 5);
+  for (const auto& host : found->rows) CHECK(host.org_name == "acme");
+
+  HostQuery online;
+  online.presence = HostPresence::kOnline;
+  online.online_since_ms = 40'000;
+  auto up = e.store->QueryHosts(online);
+  REQUIRE(up.ok());
+  CHECK(up->rows.size() == 6);
+  online.presence = HostPresence::kOffline;
+  CHECK(e.store->QueryHosts(online)->rows.size() == 6);
+  online.presence = std::nullopt;
+  online.os_family = "debian";
+  CHECK(e.store->QueryHosts(online)->rows.size() == 6);
+}
+
+dozor::v1::Inventory SearchInventory(const std::string& ip, const std::string& mac,
+                                     const std::string& serial) {
+  dozor::v1::Inventory inventory;
+  inventory.mutable_os()->set_hostname("web-" + serial);
+  inventory.mutable_hardware()->mutable_dmi()->set_system_serial(serial);
+  auto* disk = inventory.mutable_hardware()->add_disks();
+  disk->set_name("sda");
+  disk->set_serial("DISK-" + serial);
+  auto* eth = inventory.mutable_network()->add_interfaces();
+  eth->set_name("eth0");
+  eth->set_mac(mac);
+  auto* address = eth->add_addresses();
+  address->set_address(ip);
+  address->set_prefix(24);
+  address->set_family(4);
+  auto* package = inventory.mutable_software()->add_packages();
+  package->set_name("openssl");
+  package->set_version("3.0.11-1~deb12u2");
+  return inventory;
+}
+
+std::set<std::string> Fields(const HostSearchHit& hit) {
+  std::set<std::string> out;
+  for (const auto& m : hit.matches) out.insert(m.field + "=" + m.value);
+  return out;
+}
+
+TEST_CASE("host search finds by hostname, IP, MAC, serials and packages, within scope") {
+  Estate e;
+  e.AddOrg("acme", 1000);
+  e.AddOrg("globex", 1000);
+  e.AddHost("acme", "agent-a", "a", 1000);
+  e.AddHost("globex", "agent-g", "g", 1000);
+  e.Commit("agent-a", 1, SearchInventory("10.1.0.5", "52:54:00:aa:bb:01", "SN-ACME-1"), 5000);
+  e.Commit("agent-g", 1, SearchInventory("10.2.0.5", "52-54-00-AA-BB-02", "SN-GLOBEX-1"), 5000);
+
+  auto search = [&](HostSearchQuery query) {
+    auto result = e.store->SearchHosts(query);
+    REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error().ToString()));
+    return *result;
+  };
+  HostSearchQuery query;
+  query.text = "web-sn-acme";
+  auto by_name = search(query);
+  REQUIRE(by_name.hits.size() == 1);
+  CHECK(Fields(by_name.hits[0]).count("hostname=web-SN-ACME-1") == 1);
+
+  query.text = "10.2.0";
+  auto by_ip = search(query);
+  REQUIRE(by_ip.hits.size() == 1);
+  CHECK(by_ip.hits[0].host.agent_id == "agent-g");
+  CHECK(Fields(by_ip.hits[0]).count("ip=10.2.0.5") == 1);
+
+  query.text = "5254.00aa.bb02";
+  query.mac = "52:54:00:aa:bb:02";
+  auto by_mac = search(query);
+  REQUIRE(by_mac.hits.size() == 1);
+  CHECK(Fields(by_mac.hits[0]).count("mac=52-54-00-AA-BB-02") == 1);
+  query.mac.reset();
+
+  query.text = "sn-acme-1";
+  auto by_serial = search(query);
+  REQUIRE(by_serial.hits.size() == 1);
+  CHECK(Fields(by_serial.hits[0]).count("system_serial=SN-ACME-1") == 1);
+  query.text = "disk-sn-globex-1";
+  REQUIRE(search(query).hits.size() == 1);
+
+  query.text = "openssl";
+  query.package_name = "openssl";
+  auto by_package = search(query);
+  CHECK(by_package.hits.size() == 2);
+  CHECK(Fields(by_package.hits[0]).count("package=openssl=3.0.11-1~deb12u2") == 1);
+  query.package_version = "3.0.0";
+  CHECK(search(query).hits.empty());
+  query.package_version = "3.0.11-1~deb12u2";
+  CHECK(search(query).hits.size() == 2);
+
+  // An engineer of acme searching globex's serial, IP, MAC or hostname finds nothing.
+  query = HostSearchQuery{};
+  query.visible_org_ids = std::vector<int64_t>{e.orgs["acme"]};
+  for (const std::string text : {"SN-GLOBEX-1", "10.2.0.5", "web-SN-GLOBEX", "agent-g"}) {
+    query.text = text;
+    CHECK(search(query).hits.empty());
+  }
+  query.text = "52-54-00-aa-bb-02";
+  query.mac = "52:54:00:aa:bb:02";
+  CHECK(search(query).hits.empty());
+  query.package_name = "openssl";
+  query.mac.reset();
+  query.text = "openssl";
+  auto own = search(query);
+  REQUIRE(own.hits.size() == 1);
+  CHECK(own.hits[0].host.agent_id == "agent-a");
+
+  query = HostSearchQuery{};
+  query.text = "web";
+  query.limit = 1;
+  auto truncated = search(query);
+  CHECK(truncated.hits.size() == 1);
+  CHECK(truncated.truncated);
+}
+
+}  // namespace
+}  // namespace dozor::server
