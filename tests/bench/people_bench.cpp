@@ -9,6 +9,7 @@
 //   people_bench refresh --db PATH [same shape flags]
 //   people_bench load    --port PORT --tokens-dir DIR [--clients 50] [--seconds 30]
 //                        [--warmup-seconds 5] [--think-ms 0] [--findings-limit 100]
+//                        [--alone-pages 20]
 //
 // seed: the estate of bench_estate.hpp (organisations "client-N" of hosts/orgs hosts each, every
 // host with --flaws-per-host weak spots), committed through Store::CommitReports, then the
@@ -21,8 +22,10 @@
 // (API tokens of users with those roles; run_people_bench.sh makes them). Every client thread has
 // one keep-alive connection and one role (thread i: admin, engineer, client in turn) and loops
 // over the page types; a page's calls are made one after the other and the page's time is their
-// sum. Admin and engineer visit the same organisations (the engineer's), so their organisation,
-// host and findings pages read the same data and differ only by the scope checks.
+// sum. First every page alone (--alone-pages of each per role, one client: the cost without
+// queueing), then --clients at once for --seconds after --warmup-seconds. Admin and engineer visit
+// the same organisations (the engineer's), so their organisation, host and findings pages read the
+// same data and differ only by the scope checks.
 #include <unistd.h>
 
 #include <algorithm>
@@ -98,6 +101,7 @@ struct Args {
   int warmup_seconds = 5;
   int think_ms = 0;
   int findings_limit = 100;
+  int alone_pages = 20;
 };
 
 std::string SeedKey(const Args& args) {
@@ -404,6 +408,80 @@ void PrintRow(const std::string& what, const std::vector<double>& ms) {
               ms.empty() ? 0.0 : *std::max_element(ms.begin(), ms.end()));
 }
 
+// Makes a page's calls one after the other; with `samples`, records each call and the page.
+void VisitPage(Client& client, const RoleSetup& setup, Role role, Page page, std::mt19937& rng,
+               const Options& options, Samples* samples) {
+  const auto& org = setup.orgs[rng() % setup.orgs.size()];
+  const auto& agent = org.agent_ids[rng() % org.agent_ids.size()];
+  std::string body;
+  double page_ms = 0;
+  bool page_ok = true;
+  for (const auto& call : PageCalls(page, org, agent, options)) {
+    if (std::find(setup.refused_calls.begin(), setup.refused_calls.end(), call.name) !=
+        setup.refused_calls.end()) {
+      continue;
+    }
+    const auto start = SteadyClock::now();
+    const unsigned status = client.Get(call.target, setup.token, &body);
+    const double ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
+    page_ms += ms;
+    if (samples == nullptr) {
+      continue;
+    }
+    ++samples->requests;
+    if (status != 200) {
+      page_ok = false;
+      ++samples->errors[{role, call.name}];
+      continue;
+    }
+    samples->calls[{role, call.name}].push_back(ms);
+  }
+  if (samples != nullptr && page_ok) {
+    samples->pages[{role, page}].push_back(page_ms);
+  }
+}
+
+// The page and call tables; returns the number of failed calls.
+int PrintTables(const Samples& samples, const std::vector<std::string>& call_names) {
+  std::printf("%-40s %7s %8s %8s %8s %8s\n", "page (its calls in sequence), role", "n", "p50 ms",
+              "p95 ms", "p99 ms", "max ms");
+  for (Page page : kPages) {
+    for (Role role : kRoles) {
+      if (auto it = samples.pages.find({role, page}); it != samples.pages.end()) {
+        PrintRow(std::string(PageName(page)) + ", " + RoleName(role), it->second);
+      }
+    }
+  }
+  std::printf("%-40s %7s %8s %8s %8s %8s\n", "call, role", "n", "p50 ms", "p95 ms", "p99 ms",
+              "max ms");
+  for (const auto& name : call_names) {
+    for (Role role : kRoles) {
+      if (auto it = samples.calls.find({role, name}); it != samples.calls.end()) {
+        PrintRow(name + ", " + RoleName(role), it->second);
+      }
+    }
+  }
+  int errors = 0;
+  for (const auto& [key, count] : samples.errors) {
+    std::printf("errors: %s, %s: %d\n", key.second.c_str(), RoleName(key.first), count);
+    errors += count;
+  }
+  return errors;
+}
+
+void PrintScopeOverhead(const Samples& samples, double percentile) {
+  for (Page page : {Page::kOrganization, Page::kHost, Page::kFindings}) {
+    auto of = [&](Role role) {
+      auto it = samples.pages.find({role, page});
+      return it == samples.pages.end() ? 0.0 : Percentile(it->second, percentile);
+    };
+    const double admin = of(Role::kAdmin);
+    const double engineer = of(Role::kEngineer);
+    std::printf("  %-22s admin %7.1f ms, engineer %7.1f ms: %+.0f %%\n", PageName(page), admin,
+                engineer, admin > 0 ? (engineer / admin - 1) * 100 : 0.0);
+  }
+}
+
 int Load(const Args& args) {
   const uint16_t port = static_cast<uint16_t>(args.port);
   const Options options{args.findings_limit};
@@ -468,6 +546,33 @@ int Load(const Args& args) {
       "warm-up, think time %d ms, findings pages limit=%d\n",
       args.clients, args.seconds, args.warmup_seconds, args.think_ms, args.findings_limit);
   std::printf("load average at start: %s\n", LoadAverage().c_str());
+  std::vector<std::string> call_names;
+  for (Page page : kPages) {
+    for (const auto& call : PageCalls(page, setups[Role::kAdmin].orgs.front(), "x", options)) {
+      call_names.push_back(call.name);
+    }
+  }
+
+  // Each page alone, one client: what a page costs without queueing (the floor under the
+  // concurrent figures, and the fairest comparison of scope checks).
+  int errors = 0;
+  if (args.alone_pages > 0) {
+    Samples alone;
+    Client client(port);
+    std::mt19937 rng(1);
+    // Roles interleaved page by page, so a burst of other work on the machine hits all alike.
+    for (int i = -1; i < args.alone_pages; ++i) {
+      for (Page page : kPages) {
+        for (Role role : kRoles) {
+          VisitPage(client, setups[role], role, page, rng, options, i < 0 ? nullptr : &alone);
+        }
+      }
+    }
+    std::printf("\n---- each page alone, one client, %d of each page per role\n", args.alone_pages);
+    errors += PrintTables(alone, call_names);
+    std::printf("scope overhead alone, engineer p50 / admin p50 over the same organisations:\n");
+    PrintScopeOverhead(alone, 0.5);
+  }
   std::fflush(stdout);
 
   std::mutex mutex;
@@ -482,42 +587,10 @@ int Load(const Args& args) {
       Samples mine;
       std::mt19937 rng(static_cast<unsigned>(c + 1));
       Client client(port);
-      std::string body;
       // Threads start at different page types so the mix is even at any moment.
-      for (size_t turn = static_cast<size_t>(c);; ++turn) {
-        if (stop.load()) {
-          break;
-        }
-        const Page page = kPages[turn % std::size(kPages)];
-        const auto& org = setup.orgs[rng() % setup.orgs.size()];
-        const auto& agent = org.agent_ids[rng() % org.agent_ids.size()];
-        const bool counted = measuring.load();
-        double page_ms = 0;
-        bool page_ok = true;
-        for (const auto& call : PageCalls(page, org, agent, options)) {
-          if (std::find(setup.refused_calls.begin(), setup.refused_calls.end(), call.name) !=
-              setup.refused_calls.end()) {
-            continue;
-          }
-          const auto start = SteadyClock::now();
-          const unsigned status = client.Get(call.target, setup.token, &body);
-          const double ms =
-              std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
-          page_ms += ms;
-          if (!counted) {
-            continue;
-          }
-          ++mine.requests;
-          if (status != 200) {
-            page_ok = false;
-            ++mine.errors[{role, call.name}];
-            continue;
-          }
-          mine.calls[{role, call.name}].push_back(ms);
-        }
-        if (counted && page_ok) {
-          mine.pages[{role, page}].push_back(page_ms);
-        }
+      for (size_t turn = static_cast<size_t>(c); !stop.load(); ++turn) {
+        VisitPage(client, setup, role, kPages[turn % std::size(kPages)], rng, options,
+                  measuring.load() ? &mine : nullptr);
         if (args.think_ms > 0) {
           std::this_thread::sleep_for(std::chrono::milliseconds(args.think_ms));
         }
@@ -548,44 +621,13 @@ int Load(const Args& args) {
     thread.join();
   }
 
-  std::printf("\n%-40s %7s %8s %8s %8s %8s\n", "page (its calls in sequence), role", "n", "p50 ms",
-              "p95 ms", "p99 ms", "max ms");
-  for (Page page : kPages) {
-    for (Role role : kRoles) {
-      PrintRow(std::string(PageName(page)) + ", " + RoleName(role), all.pages[{role, page}]);
-    }
-  }
-  std::printf("\n%-40s %7s %8s %8s %8s %8s\n", "call, role", "n", "p50 ms", "p95 ms", "p99 ms",
-              "max ms");
-  std::vector<std::string> call_names;
-  for (Page page : kPages) {
-    for (const auto& call : PageCalls(page, setups[Role::kAdmin].orgs.front(), "x", options)) {
-      call_names.push_back(call.name);
-    }
-  }
-  for (const auto& name : call_names) {
-    for (Role role : kRoles) {
-      auto it = all.calls.find({role, name});
-      if (it != all.calls.end()) {
-        PrintRow(name + ", " + RoleName(role), it->second);
-      }
-    }
-  }
-  int errors = 0;
-  for (const auto& [key, count] : all.errors) {
-    std::printf("errors: %s, %s: %d\n", key.second.c_str(), RoleName(key.first), count);
-    errors += count;
-  }
+  std::printf("\n---- %d clients at once, %d s\n", args.clients, args.seconds);
+  errors += PrintTables(all, call_names);
   std::printf("\nrequests: %lld in %.1f s = %.0f/s; errors %d\n",
               static_cast<long long>(all.requests), measured_s,
               static_cast<double>(all.requests) / measured_s, errors);
   std::printf("scope overhead, engineer p95 / admin p95 over the same organisations:\n");
-  for (Page page : {Page::kOrganization, Page::kHost, Page::kFindings}) {
-    const double admin = Percentile(all.pages[{Role::kAdmin, page}], 0.95);
-    const double engineer = Percentile(all.pages[{Role::kEngineer, page}], 0.95);
-    std::printf("  %-22s admin %7.1f ms, engineer %7.1f ms: %+.0f %%\n", PageName(page), admin,
-                engineer, admin > 0 ? (engineer / admin - 1) * 100 : 0.0);
-  }
+  PrintScopeOverhead(all, 0.95);
   std::printf("goal p95 <= 50 ms per page:");
   bool met = true;
   for (const auto& [key, values] : all.pages) {
@@ -646,6 +688,8 @@ int main(int argc, char** argv) {
       args.think_ms = number();
     else if (arg == "--findings-limit")
       args.findings_limit = number();
+    else if (arg == "--alone-pages")
+      args.alone_pages = number();
     else {
       std::fprintf(stderr, "unknown argument %s\n", arg.c_str());
       return Usage();
@@ -662,7 +706,7 @@ int main(int argc, char** argv) {
   if (args.command == "load") {
     if (args.port <= 0 || args.port > 65535 || args.tokens_dir.empty() || args.clients < 1 ||
         args.seconds < 1 || args.warmup_seconds < 0 || args.think_ms < 0 ||
-        args.findings_limit < 1) {
+        args.findings_limit < 1 || args.alone_pages < 0) {
       return Usage();
     }
     return Load(args);

@@ -25,6 +25,7 @@ for bin in "$server_bin" "$bench_bin"; do
 done
 command -v curl >/dev/null || { echo "needs curl" >&2; exit 2; }
 command -v python3 >/dev/null || { echo "needs python3 (to read JSON)" >&2; exit 2; }
+command -v sqlite3 >/dev/null || { echo "needs the sqlite3 command-line tool" >&2; exit 2; }
 
 seconds=${1:-30}
 clients=${2:-50}
@@ -57,7 +58,8 @@ mkdir -p "$cache"
 
 tmp=$(mktemp -d /tmp/dozor-people-bench-run.XXXXXX)
 mkdir -p "$tmp/state" "$tmp/tokens"
-cp "$cache/estate.db" "$tmp/state/dozor.db"
+# A consistent copy, WAL included (the seeding process may leave one behind).
+sqlite3 "$cache/estate.db" ".backup '$tmp/state/dozor.db'"
 # Hosts silent for more than a few minutes are offline: give each a health report at now.
 "$bench_bin" refresh --db "$tmp/state/dozor.db" "${seed_args[@]}"
 
