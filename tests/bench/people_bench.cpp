@@ -23,7 +23,9 @@
 // one keep-alive connection and one role (thread i: admin, engineer, client in turn) and loops
 // over the page types; a page's calls are made one after the other and the page's time is their
 // sum. First every page alone (--alone-pages of each per role, one client: the cost without
-// queueing), then --clients at once for --seconds after --warmup-seconds. Admin and engineer visit
+// queueing), then --clients at once for --seconds after --warmup-seconds, each pausing
+// --think-ms between pages (0.5-1.5 times it, at random, so the clients do not move in step; 0 =
+// no pause: every client always has a request outstanding). Admin and engineer visit
 // the same organisations (the engineer's), so their organisation, host and findings pages read the
 // same data and differ only by the scope checks.
 #include <unistd.h>
@@ -587,12 +589,18 @@ int Load(const Args& args) {
       Samples mine;
       std::mt19937 rng(static_cast<unsigned>(c + 1));
       Client client(port);
+      // People do not click in step: each pause is 0.5-1.5 times the think time, and the first
+      // one comes before the first page, so the clients do not arrive as one burst.
+      std::uniform_int_distribution<int> pause(args.think_ms / 2, args.think_ms * 3 / 2);
+      if (args.think_ms > 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(pause(rng)));
+      }
       // Threads start at different page types so the mix is even at any moment.
       for (size_t turn = static_cast<size_t>(c); !stop.load(); ++turn) {
         VisitPage(client, setup, role, kPages[turn % std::size(kPages)], rng, options,
                   measuring.load() ? &mine : nullptr);
         if (args.think_ms > 0) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(args.think_ms));
+          std::this_thread::sleep_for(std::chrono::milliseconds(pause(rng)));
         }
       }
       std::lock_guard lock(mutex);

@@ -6,12 +6,12 @@
 //   rules_bench [--hosts N] [--org-size K] [--packages P] [--samples S] [--db PATH] [--reuse]
 //               [--host-runs R] [--report-org-hosts H] [--per-rule]
 //
-// The estate is written through Store::CommitReports exactly as ingest writes it (inventory with
-// P packages per host, S one-minute health samples plus 24 hourly ones for the fill trends),
-// in organisations of K hosts plus one organisation of H hosts for the report. About one host in
-// eight carries a weak spot (EOL OS, full disk, telnet, no backup, mismatched 1C, ...), so rules
-// return realistic amounts of evidence. --reuse skips generation when --db already holds an
-// estate of the same shape (generation takes a minute or two; evaluation is what is measured).
+// The estate (bench_estate.hpp) is written through Store::CommitReports as ingest writes it
+// (inventory with P packages per host, S one-minute health samples plus 24 hourly ones for the
+// fill trends), in organisations of K hosts plus one organisation of H hosts for the report. About
+// one host in eight carries a weak spot (EOL OS, full disk, telnet, no backup, mismatched 1C, ...),
+// so rules return realistic amounts of evidence. --reuse skips generation when --db already holds
+// an estate of the same shape (generation takes a minute or two; evaluation is what is measured).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
