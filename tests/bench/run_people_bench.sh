@@ -8,7 +8,8 @@
 # Usage: tests/bench/run_people_bench.sh [seconds=30] [clients=50] [extra people_bench load flags]
 #   e.g. tests/bench/run_people_bench.sh 30 50 --think-ms 500
 # Environment: DOZOR_BUILD_DIR (default <repo>/build), PEOPLE_BENCH_CACHE (default
-# /tmp/dozor-people-bench: the seeded estate, reused while its seed version and shape match),
+# /tmp/dozor-people-bench: the seeded estates, one per SEED_ARGS, each reused while its seed
+# version and shape match),
 # SEED_ARGS (people_bench seed flags, e.g. "--orgs 30 --hosts 300"), KEEP_TMP=1 keeps the
 # temporary state directory.
 set -euo pipefail
@@ -54,12 +55,14 @@ cleanup() {
 trap cleanup EXIT
 
 mkdir -p "$cache"
-"$bench_bin" seed --db "$cache/estate.db" "${seed_args[@]}"
+# One cached estate per shape, so a quick small run does not replace the big one.
+estate=$cache/estate$(printf '%s' "${SEED_ARGS:+-$SEED_ARGS}" | tr -c 'A-Za-z0-9=-' '_').db
+"$bench_bin" seed --db "$estate" "${seed_args[@]}"
 
 tmp=$(mktemp -d /tmp/dozor-people-bench-run.XXXXXX)
 mkdir -p "$tmp/state" "$tmp/tokens"
 # A consistent copy, WAL included (the seeding process may leave one behind).
-sqlite3 "$cache/estate.db" ".backup '$tmp/state/dozor.db'"
+sqlite3 "$estate" ".backup '$tmp/state/dozor.db'"
 # Hosts silent for more than a few minutes are offline: give each a health report at now.
 "$bench_bin" refresh --db "$tmp/state/dozor.db" "${seed_args[@]}"
 
