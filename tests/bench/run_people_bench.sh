@@ -99,12 +99,19 @@ call POST /users '{"login":"bench-client","role":"client","org":"client-0"}' >/d
 for org in 0 1 2 3 4 5; do
   call PUT "/orgs/client-$org/engineers/bench-engineer" '{"kind":"primary"}' >/dev/null
 done
-for pair in admin:admin engineer:operator client:viewer; do
+for pair in admin:admin engineer:operator; do
   who=${pair%%:*} role=${pair##*:}
   call POST /api-tokens "{\"name\":\"people-bench-$who\",\"role\":\"$role\",\"user\":\"bench-$who\"}" \
     >"$tmp/tokens/$who.json"
   json_field "$tmp/tokens/$who.json" token >"$tmp/tokens/$who.token"
 done
+# Client users own no API tokens: the client signs in as dozorctl does (a CLI session's bearer).
+client_password=people-bench-$RANDOM-$RANDOM
+call POST /users/bench-client/password "{\"password\":\"$client_password\"}" >/dev/null
+curl -sS --fail-with-body -X POST -H 'Content-Type: application/json' \
+  --data "{\"login\":\"bench-client\",\"password\":\"$client_password\",\"client\":\"cli\"}" \
+  "$api/auth/login" >"$tmp/tokens/client.json"
+json_field "$tmp/tokens/client.json" session_token >"$tmp/tokens/client.token"
 
 cpu_before=$(cpu_ticks "$server_pid")
 status=0

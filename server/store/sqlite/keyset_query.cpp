@@ -14,6 +14,28 @@ std::string Tuple(const KeysetOrder& order) {
 
 }  // namespace
 
+std::string WhereOf(std::initializer_list<OptionalPredicate> predicates) {
+  std::string where;
+  for (const auto& predicate : predicates) {
+    if (predicate.present) {
+      where += where.empty() ? " WHERE " : " AND ";
+      where += predicate.sql;
+    }
+  }
+  return where.empty() ? " WHERE 1" : where;
+}
+
+std::optional<std::string> IdJsonArray(const std::optional<std::vector<int64_t>>& ids) {
+  if (!ids) {
+    return std::nullopt;
+  }
+  std::string out = "[";
+  for (const int64_t id : *ids) {
+    out += (out.size() > 1 ? "," : "") + std::to_string(id);
+  }
+  return out + "]";
+}
+
 std::string KeysetSelect(const KeysetOrder& order) {
   std::string out;
   for (const auto& key : order.keys) {

@@ -3,6 +3,9 @@
 // Only fixed fragments chosen by the store are spliced into SQL; positions and limits are bound.
 #pragma once
 
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +26,20 @@ struct KeysetOrder {
   std::string id_sql;  // unique integer tie-breaker, e.g. "f.id"
   SortDirection direction = SortDirection::kAscending;
 };
+
+// A filter's predicate and whether the caller gave that filter.
+struct OptionalPredicate {
+  bool present = false;
+  const char* sql = "";
+};
+// " WHERE p1 AND p2" of the predicates whose filter is given (" WHERE 1" when none). Each
+// combination of filters gets its own SQL so SQLite plans it with the index it can use: the
+// catch-all "(?1 IS NULL OR col = ?1)" hides every index and scans the table. Parameters keep
+// their numbers whether or not their predicate appears (unused ones are simply left unbound).
+std::string WhereOf(std::initializer_list<OptionalPredicate> predicates);
+// "[1,2,3]" for "col IN (SELECT value FROM json_each(?n))", which SQLite answers from an index
+// on col (instr() over ",1,2,3," cannot use one); nullopt for nullopt.
+std::optional<std::string> IdJsonArray(const std::optional<std::vector<int64_t>>& ids);
 
 // ", k1, k2, id": appended to the select list (the columns ReadPosition reads).
 std::string KeysetSelect(const KeysetOrder& order);

@@ -266,6 +266,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteStoreOptions&
   store->compact_interval_ms_ = std::max<int64_t>(0, options.health_compact_interval_s) * 1000;
   store->rule_window_ms_ = std::max<int64_t>(60, options.rule_window_s) * 1000;
   store->rule_trend_ms_ = std::max<int64_t>(3600, options.rule_trend_s) * 1000;
+  store->reader_count_ =
+      options.reader_connections > 0
+          ? std::min(options.reader_connections, 64)
+          : std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 4, 64);
   DOZOR_RETURN_IF_ERROR(store->OpenConnections());
   if (options.background_checkpoint) {
     DOZOR_RETURN_IF_ERROR(store->StartCheckpointer());
@@ -291,28 +295,59 @@ Status SqliteStore::OpenConnections() {
   DOZOR_RETURN_IF_ERROR(writer_.Exec("PRAGMA cache_size=-65536"));
   DOZOR_RETURN_IF_ERROR(ApplyMigrations(writer_, path_, clock_->NowMs()));
 
-  sqlite::OpenOptions reader_options;
-  reader_options.create = false;
-  reader_options.synchronous = "NORMAL";  // this connection never writes
-  auto reader = sqlite::Database::Open(path_, reader_options);
-  if (!reader.ok()) {
-    return NameFile(reader.error(), path_);
-  }
-  reader_ = std::move(reader).value();
-
   ws_ = std::make_unique<WriterStatements>();
-  rs_ = std::make_unique<ReaderStatements>();
   auto prepared = PrepareWriterStatements(writer_, *ws_);
-  if (prepared.ok()) {
-    prepared = PrepareReaderStatements(reader_, *rs_);
-  }
   if (prepared.ok()) {
     prepared = PrepareFindingStatements();
   }
   if (!prepared.ok()) {
     return NameFile(prepared.error(), path_);
   }
+  for (int i = 0; i < reader_count_; ++i) {
+    DOZOR_ASSIGN_OR_RETURN(auto reader, OpenReader());
+    free_readers_.push_back(reader.get());
+    readers_.push_back(std::move(reader));
+  }
   return OkStatus();
+}
+
+Result<std::unique_ptr<SqliteStore::ReaderSlot, SqliteStore::ReaderSlotDeleter>>
+SqliteStore::OpenReader() {
+  sqlite::OpenOptions reader_options;
+  reader_options.create = false;
+  reader_options.synchronous = "NORMAL";  // this connection never writes
+  auto db = sqlite::Database::Open(path_, reader_options);
+  if (!db.ok()) {
+    return NameFile(db.error(), path_);
+  }
+  std::unique_ptr<ReaderSlot, ReaderSlotDeleter> slot(new ReaderSlot());
+  slot->db = std::move(db).value();
+  auto prepared = PrepareReaderStatements(slot->db, slot->rs);
+  if (prepared.ok()) {
+    prepared = PrepareFindingReaderStatements(slot->db, slot->fr);
+  }
+  if (!prepared.ok()) {
+    return NameFile(prepared.error(), path_);
+  }
+  return slot;
+}
+
+void SqliteStore::ReaderSlotDeleter::operator()(ReaderSlot* slot) const { delete slot; }
+
+SqliteStore::ReaderLease SqliteStore::AcquireReader() {
+  std::unique_lock lock(readers_mu_);
+  reader_freed_.wait(lock, [this] { return !free_readers_.empty(); });
+  ReaderSlot* slot = free_readers_.back();
+  free_readers_.pop_back();
+  return ReaderLease(*this, slot);
+}
+
+void SqliteStore::ReleaseReader(ReaderSlot* slot) {
+  {
+    std::lock_guard lock(readers_mu_);
+    free_readers_.push_back(slot);
+  }
+  reader_freed_.notify_one();
 }
 
 Status SqliteStore::StartCheckpointer() {

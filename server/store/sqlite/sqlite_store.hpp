@@ -1,6 +1,7 @@
 // The SQLite backend: every store area (store/*_store.hpp) over one database file. One writer
-// connection (all writes, serialised by a mutex), one reader connection (queries, own mutex) so
-// management reads never queue behind an ingest batch, and optionally a third connection on a
+// connection (all writes, serialised by a mutex), a small pool of reader connections (each query
+// leases one) so management reads never queue behind an ingest batch nor a cheap read behind an
+// estate-wide one, and optionally a third connection on a
 // background thread that checkpoints the WAL about once a second so COMMIT never pays for a
 // checkpoint.
 //
@@ -44,6 +45,10 @@ struct SqliteStoreOptions {
   // rule_trend_s. Pruned in the background compaction pass (SqliteStore::PruneRuleWindows).
   int64_t rule_window_s = 3600;
   int64_t rule_trend_s = 172800;
+  // Reader connections (1..64; 0 = max(4, hardware threads), about the HTTP handler threads).
+  // Each management read leases one for its duration; WAL lets them all read while the writer
+  // commits.
+  int reader_connections = 0;
   // Stamps the rows the store dates itself (created_at, contract events, applied migrations) and
   // drives the background pruning; null = the system clock. Must outlive the store.
   const Clock* clock = nullptr;
@@ -234,6 +239,7 @@ class SqliteStore final : public Store,
 
   struct WriterStatements;
   struct ReaderStatements;
+  struct ReaderSlot;
   struct FindingStatements;
 
  private:
@@ -275,10 +281,31 @@ class SqliteStore final : public Store,
                           std::vector<CommittedHost>& committed);
   Status ApplyInventoryLocked(int64_t pk, const std::string& agent_id,
                               const dozor::v1::Report& report);
-  Result<HostSummary> ReadHostLocked(std::string_view agent_id, int64_t* pk);
-  // The cached prepared statement of a list page (read_mu_ held).
-  Result<sqlite::Statement*> PageStatementLocked(const std::string& sql);
-  Result<int64_t> ReaderAgentPkLocked(std::string_view agent_id);
+  Result<HostSummary> ReadHostLocked(ReaderSlot& reader, std::string_view agent_id, int64_t* pk);
+  // One reader connection with its prepared statements (sqlite_store_internal.hpp), leased by
+  // one query at a time.
+  struct ReaderSlotDeleter {
+    void operator()(ReaderSlot* slot) const;  // defined where the type is complete
+  };
+  class ReaderLease {
+   public:
+    ReaderLease(SqliteStore& store, ReaderSlot* slot) : store_(&store), slot_(slot) {}
+    ReaderLease(const ReaderLease&) = delete;
+    ReaderLease& operator=(const ReaderLease&) = delete;
+    ~ReaderLease() { store_->ReleaseReader(slot_); }
+    ReaderSlot* operator->() const { return slot_; }
+    ReaderSlot& operator*() const { return *slot_; }
+
+   private:
+    SqliteStore* store_;
+    ReaderSlot* slot_;
+  };
+  // Waits for a free reader connection (never long: queries are short and the pool is about
+  // the size of the handler pool).
+  ReaderLease AcquireReader();
+  void ReleaseReader(ReaderSlot* slot);
+  Result<std::unique_ptr<ReaderSlot, ReaderSlotDeleter>> OpenReader();
+  Result<int64_t> ReaderAgentPkLocked(ReaderSlot& reader, std::string_view agent_id);
   Result<std::vector<int64_t>> AgentPks();
   struct BucketSnapshot;
   using EncodedBlock = EncodedHealthBlock;
@@ -341,13 +368,12 @@ class SqliteStore final : public Store,
   std::unique_ptr<WriterStatements> ws_;
   std::unordered_map<std::string, CachedAgent> agent_cache_;  // guarded by write_mu_
 
-  std::mutex read_mu_;
-  sqlite::Database reader_;
-  std::unique_ptr<ReaderStatements> rs_;
-  // The list pages' statements, one per sort order (their SQL varies only by it); read_mu_.
-  std::unordered_map<std::string, sqlite::Statement> page_statements_;
-  // Findings / contract / estate statements: writer part guarded by write_mu_, reader part by
-  // read_mu_.
+  int reader_count_ = 4;
+  std::mutex readers_mu_;  // guards free_readers_
+  std::condition_variable reader_freed_;
+  std::vector<std::unique_ptr<ReaderSlot, ReaderSlotDeleter>> readers_;  // fixed after Open
+  std::vector<ReaderSlot*> free_readers_;
+  // Findings / contract statements of the writer connection (write_mu_).
   struct FindingStatementsDeleter {
     void operator()(FindingStatements* statements) const;  // defined where the type is complete
   };

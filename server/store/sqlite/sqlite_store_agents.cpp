@@ -39,16 +39,16 @@ Result<EnrollmentToken> SqliteStore::CreateEnrollmentToken(const NewEnrollmentTo
                      "enrollment token"));
     id = writer_.LastInsertRowId();
   }
-  std::lock_guard lock(read_mu_);
-  return ReadOne(BindAll(rs_->token_by_id, id), ReadEnrollmentToken, [] {
+  ReaderLease reader = AcquireReader();
+  return ReadOne(BindAll(reader->rs.token_by_id, id), ReadEnrollmentToken, [] {
     return MakeError(ErrorCode::kInternal, "enrollment token vanished after insert");
   });
 }
 
 Result<std::vector<EnrollmentToken>> SqliteStore::ListEnrollmentTokens(
     std::optional<int64_t> org_id) {
-  std::lock_guard lock(read_mu_);
-  return ReadAll(BindAll(rs_->token_list, org_id), ReadEnrollmentToken);
+  ReaderLease reader = AcquireReader();
+  return ReadAll(BindAll(reader->rs.token_list, org_id), ReadEnrollmentToken);
 }
 
 Status SqliteStore::RevokeEnrollmentToken(int64_t token_id, int64_t now_ms) {
@@ -111,8 +111,8 @@ Result<EnrolledAgent> SqliteStore::EnrollAgent(std::string_view token_hash, cons
 }
 
 Result<AgentCredential> SqliteStore::GetAgentCredential(std::string_view agent_id) {
-  std::lock_guard lock(read_mu_);
-  return ReadOne(BindAll(rs_->credential, agent_id), ReadAgentCredential,
+  ReaderLease reader = AcquireReader();
+  return ReadOne(BindAll(reader->rs.credential, agent_id), ReadAgentCredential,
                  [&] { return UnknownAgent(agent_id); });
 }
 

@@ -33,13 +33,13 @@ Result<ApiToken> SqliteStore::CreateApiToken(std::string_view name, ApiRole role
                                        "API token"));
     id = writer_.LastInsertRowId();
   }
-  std::lock_guard lock(read_mu_);
-  return ReadOne(BindAll(rs_->api_by_id, id), ReadApiToken,
+  ReaderLease reader = AcquireReader();
+  return ReadOne(BindAll(reader->rs.api_by_id, id), ReadApiToken,
                  [] { return MakeError(ErrorCode::kInternal, "API token vanished after insert"); });
 }
 
 Result<ApiToken> SqliteStore::AuthenticateApiToken(std::string_view token_hash, int64_t now_ms) {
-  std::lock_guard lock(read_mu_);
+  ReaderLease reader = AcquireReader();
   // Listings show a role this binary does not know as the least privileged one; authentication
   // must not grant even that: a token whose stored role is unknown is refused.
   std::string unknown_role;
@@ -49,7 +49,8 @@ Result<ApiToken> SqliteStore::AuthenticateApiToken(std::string_view token_hash, 
     }
     return ReadApiToken(s);
   };
-  DOZOR_ASSIGN_OR_RETURN(ApiToken token, ReadOne(BindAll(rs_->api_by_hash, token_hash), read, [] {
+  DOZOR_ASSIGN_OR_RETURN(ApiToken token,
+                         ReadOne(BindAll(reader->rs.api_by_hash, token_hash), read, [] {
                            return MakeError(ErrorCode::kPermissionDenied, "unknown API token");
                          }));
   if (!unknown_role.empty()) {
@@ -66,8 +67,8 @@ Result<ApiToken> SqliteStore::AuthenticateApiToken(std::string_view token_hash, 
 }
 
 Result<std::vector<ApiToken>> SqliteStore::ListApiTokens() {
-  std::lock_guard lock(read_mu_);
-  return ReadAll(rs_->api_list, ReadApiToken);
+  ReaderLease reader = AcquireReader();
+  return ReadAll(reader->rs.api_list, ReadApiToken);
 }
 
 Status SqliteStore::RevokeApiToken(int64_t id, int64_t now_ms) {
@@ -78,9 +79,9 @@ Status SqliteStore::RevokeApiToken(int64_t id, int64_t now_ms) {
 }
 
 Result<int64_t> SqliteStore::CountApiTokens() {
-  std::lock_guard lock(read_mu_);
-  DOZOR_ASSIGN_OR_RETURN(auto count,
-                         ReadOptional(rs_->api_count, [](const auto& s) { return s.Int(0); }));
+  ReaderLease reader = AcquireReader();
+  DOZOR_ASSIGN_OR_RETURN(
+      auto count, ReadOptional(reader->rs.api_count, [](const auto& s) { return s.Int(0); }));
   return count.value_or(0);
 }
 

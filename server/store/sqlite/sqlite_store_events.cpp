@@ -31,18 +31,18 @@ Result<std::vector<FeedEvent>> SqliteStore::ListEvents(const FeedFilter& filter)
       *org_ids += std::to_string(id) + ",";
     }
   }
-  std::lock_guard lock(read_mu_);
+  ReaderLease reader = AcquireReader();
   DOZOR_ASSIGN_OR_RETURN(
       auto select,
-      reader_.Prepare("SELECT e.id, e.at, e.kind, e.org_id, coalesce(o.name, ''), e.agent_id, "
-                      "coalesce(a.hostname, ''), e.finding_id, coalesce(f.rule_id, ''), "
-                      "coalesce(f.severity, ''), e.actor, e.detail FROM events e "
-                      "LEFT JOIN organizations o ON o.id = e.org_id "
-                      "LEFT JOIN agents a ON a.agent_id = e.agent_id AND e.agent_id <> '' "
-                      "LEFT JOIN findings f ON f.id = e.finding_id "
-                      "WHERE e.id > ?1 AND (?2 IS NULL OR e.org_id = ?2) "
-                      "AND (?3 IS NULL OR instr(?3, ',' || e.org_id || ',') > 0) "
-                      "ORDER BY e.id LIMIT ?4"));
+      reader->db.Prepare("SELECT e.id, e.at, e.kind, e.org_id, coalesce(o.name, ''), e.agent_id, "
+                         "coalesce(a.hostname, ''), e.finding_id, coalesce(f.rule_id, ''), "
+                         "coalesce(f.severity, ''), e.actor, e.detail FROM events e "
+                         "LEFT JOIN organizations o ON o.id = e.org_id "
+                         "LEFT JOIN agents a ON a.agent_id = e.agent_id AND e.agent_id <> '' "
+                         "LEFT JOIN findings f ON f.id = e.finding_id "
+                         "WHERE e.id > ?1 AND (?2 IS NULL OR e.org_id = ?2) "
+                         "AND (?3 IS NULL OR instr(?3, ',' || e.org_id || ',') > 0) "
+                         "ORDER BY e.id LIMIT ?4"));
   return ReadAll(BindAll(select, filter.after_id, filter.org_id, org_ids,
                          static_cast<int64_t>(std::clamp(filter.limit, 1, 1000))),
                  [](const sqlite::Statement& s) {
@@ -64,18 +64,19 @@ Result<std::vector<FeedEvent>> SqliteStore::ListEvents(const FeedFilter& filter)
 }
 
 Result<int64_t> SqliteStore::LatestEventId() {
-  std::lock_guard lock(read_mu_);
-  DOZOR_ASSIGN_OR_RETURN(auto select, reader_.Prepare("SELECT coalesce(max(id), 0) FROM events"));
+  ReaderLease reader = AcquireReader();
+  DOZOR_ASSIGN_OR_RETURN(auto select,
+                         reader->db.Prepare("SELECT coalesce(max(id), 0) FROM events"));
   DOZOR_ASSIGN_OR_RETURN(auto latest, ReadOptional(select, [](const auto& s) { return s.Int(0); }));
   return latest.value_or(0);
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> SqliteStore::LastPresence() {
-  std::lock_guard lock(read_mu_);
+  ReaderLease reader = AcquireReader();
   DOZOR_ASSIGN_OR_RETURN(
-      auto select,
-      reader_.Prepare("SELECT agent_id, kind FROM events WHERE id IN (SELECT max(id) FROM events "
-                      "WHERE kind IN ('host_online', 'host_offline') GROUP BY agent_id)"));
+      auto select, reader->db.Prepare(
+                       "SELECT agent_id, kind FROM events WHERE id IN (SELECT max(id) FROM events "
+                       "WHERE kind IN ('host_online', 'host_offline') GROUP BY agent_id)"));
   return ReadAll(select,
                  [](const sqlite::Statement& s) { return std::make_pair(s.Text(0), s.Text(1)); });
 }

@@ -57,13 +57,18 @@ KeysetOrder FindingOrder(FindingSort sort, SortDirection direction) {
 // The page's filters: ?1 org, ?2 agent id, ?3 states, ?4 severities, ?5 rule, ?6 visible
 // organisations, ?7 last seen since; the keyset condition and LIMIT follow.
 constexpr int kFindingFilterParams = 7;
-constexpr const char* kFindingFilters =
-    "WHERE (?1 IS NULL OR f.org_id = ?1) AND (?2 IS NULL OR a.agent_id = ?2) "
-    "AND (?3 = '' OR instr(?3, ',' || f.state || ',') > 0) "
-    "AND (?4 = '' OR instr(?4, ',' || f.severity || ',') > 0) "
-    "AND (?5 IS NULL OR f.rule_id = ?5) "
-    "AND (?6 IS NULL OR instr(?6, ',' || f.org_id || ',') > 0) "
-    "AND (?7 IS NULL OR f.last_seen >= ?7)";
+// Only the filters given appear (WhereOf), so an organisation's page walks findings_org_state, a
+// host's findings_agent, a client's or engineer's visible organisations the same index.
+std::string FindingFilters(const FindingFilter& filter, bool last_seen_since) {
+  return WhereOf(
+      {{filter.org_id.has_value(), "f.org_id = ?1"},
+       {filter.agent_id.has_value(), "f.agent = (SELECT id FROM agents WHERE agent_id = ?2)"},
+       {!filter.states.empty(), "instr(?3, ',' || f.state || ',') > 0"},
+       {!filter.severities.empty(), "instr(?4, ',' || f.severity || ',') > 0"},
+       {filter.rule_id.has_value(), "f.rule_id = ?5"},
+       {filter.visible_org_ids.has_value(), "f.org_id IN (SELECT value FROM json_each(?6))"},
+       {last_seen_since, "f.last_seen >= ?7"}});
+}
 
 Finding ReadFinding(const sqlite::Statement& s) {
   Finding f;
@@ -172,10 +177,6 @@ struct SqliteStore::FindingStatements {
   sqlite::Statement org_status, contract_event, w_contract_events, latest_first_audit;
   sqlite::Statement snapshot_insert, snapshot_fill;
   sqlite::Statement prune_agents, prune_newest, prune_host, prune_fs, prune_nic, prune_trend;
-  // Reader connection (read_mu_).
-  sqlite::Statement r_finding, r_list, r_events, r_contract_events, r_snapshot, r_snapshot_rows;
-  sqlite::Statement r_estate_hosts, r_estate_addresses, r_estate_apps, r_package_hosts;
-  sqlite::Statement r_live_hosts, r_host_pk;
 };
 
 void SqliteStore::FindingStatementsDeleter::operator()(FindingStatements* statements) const {
@@ -194,15 +195,6 @@ Status SqliteStore::PrepareFindingStatements() {
       std::string(kStateColumns) + "WHERE state = 'waived' AND waived_until <= ?";
   static const std::string state_active =
       std::string(kStateColumns) + "WHERE state IN ('open', 'acknowledged', 'regressed', 'waived')";
-  static const std::string finding_list =
-      std::string(kFindingColumns) +
-      "WHERE (?1 IS NULL OR f.org_id = ?1) AND (?2 IS NULL OR a.agent_id = ?2) "
-      "AND (?3 = '' OR instr(?3, ',' || f.state || ',') > 0) "
-      "AND (?4 = '' OR instr(?4, ',' || f.severity || ',') > 0) "
-      "AND (?5 IS NULL OR f.rule_id = ?5) "
-      "AND (?7 IS NULL OR instr(?7, ',' || f.org_id || ',') > 0) "
-      "ORDER BY CASE f.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 "
-      "WHEN 'low' THEN 3 ELSE 4 END, f.first_seen, f.id LIMIT ?6";
   DOZOR_RETURN_IF_ERROR(PrepareAll(
       writer_,
       {
@@ -271,11 +263,15 @@ Status SqliteStore::PrepareFindingStatements() {
           {&f.prune_nic, "DELETE FROM rule_health_nic WHERE agent = ? AND at < ?"},
           {&f.prune_trend, "DELETE FROM rule_fs_trend WHERE agent = ? AND hour < ?"},
       }));
+  return OkStatus();
+}
+
+Status PrepareFindingReaderStatements(sqlite::Database& db, FindingReaderStatements& f) {
+  static const std::string finding_by_id = std::string(kFindingColumns) + "WHERE f.id = ?";
   return PrepareAll(
-      reader_,
+      db,
       {
           {&f.r_finding, finding_by_id.c_str()},
-          {&f.r_list, finding_list.c_str()},
           {&f.r_events,
            "SELECT id, finding_id, at, actor, kind, from_state, to_state, comment "
            "FROM finding_events WHERE finding_id = ? ORDER BY at, id"},
@@ -503,20 +499,15 @@ Result<int64_t> SqliteStore::ResolveFindingsOfRemovedRules(
 // ------------------------------------------------------------------ findings: queries
 
 Result<std::vector<Finding>> SqliteStore::ListFindings(const FindingFilter& filter) {
-  int limit = filter.limit <= 0 || filter.limit > kMaxFindingList ? kMaxFindingList : filter.limit;
-  std::string states = Joined(filter.states);
-  std::string severities = Joined(filter.severities);
-  std::lock_guard lock(read_mu_);
-  std::optional<std::string> org_ids;
-  if (filter.visible_org_ids) {
-    org_ids = ",";
-    for (const int64_t id : *filter.visible_org_ids) {
-      *org_ids += std::to_string(id) + ",";
-    }
-  }
-  return ReadAll(BindAll(fs_->r_list, filter.org_id, filter.agent_id, states, severities,
-                         filter.rule_id, limit, org_ids),
-                 ReadFinding);
+  const int64_t limit =
+      filter.limit <= 0 || filter.limit > kMaxFindingList ? kMaxFindingList : filter.limit;
+  const std::string sql = kFindingColumns + FindingFilters(filter, false) + " ORDER BY " +
+                          kSeverityRankSql + ", f.first_seen, f.id LIMIT ?8";
+  ReaderLease reader = AcquireReader();
+  DOZOR_ASSIGN_OR_RETURN(sqlite::Statement * s, reader->Cached(sql));
+  BindAll(*s, filter.org_id, filter.agent_id, Joined(filter.states), Joined(filter.severities),
+          filter.rule_id, IdJsonArray(filter.visible_org_ids), std::optional<int64_t>(), limit);
+  return ReadAll(*s, ReadFinding);
 }
 
 Result<Page<Finding>> SqliteStore::QueryFindings(const FindingQuery& query) {
@@ -526,20 +517,19 @@ Result<Page<Finding>> SqliteStore::QueryFindings(const FindingQuery& query) {
   }
   const int limit = query.page.limit <= 0 || query.page.limit > kMaxFindingList ? kMaxFindingList
                                                                                 : query.page.limit;
-  std::string sql =
-      std::string(kFindingSelect) + KeysetSelect(order) + kFindingFrom + kFindingFilters;
+  const FindingFilter& filter = query.filter;
+  std::string sql = std::string(kFindingSelect) + KeysetSelect(order) + kFindingFrom +
+                    FindingFilters(filter, query.last_seen_since_ms.has_value());
   int next_param = kFindingFilterParams + 1;
   if (query.page.after) {
     sql += KeysetAfter(order, next_param);
     next_param += KeysetParamCount(order);
   }
   sql += KeysetOrderBy(order, next_param);
-  const FindingFilter& filter = query.filter;
-  std::lock_guard lock(read_mu_);
-  DOZOR_ASSIGN_OR_RETURN(sqlite::Statement * s, PageStatementLocked(sql));
+  ReaderLease reader = AcquireReader();
+  DOZOR_ASSIGN_OR_RETURN(sqlite::Statement * s, reader->Cached(sql));
   BindAll(*s, filter.org_id, filter.agent_id, Joined(filter.states), Joined(filter.severities),
-          filter.rule_id, sqlite_store_internal::OrgIdList(filter.visible_org_ids),
-          query.last_seen_since_ms);
+          filter.rule_id, IdJsonArray(filter.visible_org_ids), query.last_seen_since_ms);
   if (query.page.after) {
     BindPosition(*s, *query.page.after, kFindingFilterParams + 1);
   }
@@ -548,15 +538,15 @@ Result<Page<Finding>> SqliteStore::QueryFindings(const FindingQuery& query) {
 }
 
 Result<Finding> SqliteStore::GetFinding(int64_t id) {
-  std::lock_guard lock(read_mu_);
-  return ReadOne(BindAll(fs_->r_finding, id), ReadFinding, [&] {
+  ReaderLease reader = AcquireReader();
+  return ReadOne(BindAll(reader->fr.r_finding, id), ReadFinding, [&] {
     return MakeError(ErrorCode::kNotFound, "no finding with id " + std::to_string(id));
   });
 }
 
 Result<std::vector<FindingEvent>> SqliteStore::ListFindingEvents(int64_t finding_id) {
-  std::lock_guard lock(read_mu_);
-  return ReadAll(BindAll(fs_->r_events, finding_id), ReadFindingEvent);
+  ReaderLease reader = AcquireReader();
+  return ReadAll(BindAll(reader->fr.r_events, finding_id), ReadFindingEvent);
 }
 
 // ------------------------------------------------------------------ findings: people
@@ -665,20 +655,20 @@ Result<Finding> SqliteStore::RequestVerification(int64_t id, std::string_view ac
 
 Result<std::vector<ActiveFindingCount>> SqliteStore::CountActiveFindings(
     const std::optional<std::vector<int64_t>>& org_ids) {
-  std::optional<std::string> ids;
+  // The state list and GROUP BY match the partial index findings_active (migration 010), so the
+  // count reads that index alone and in order.
+  const std::string sql =
+      "SELECT f.org_id, coalesce(a.agent_id, ''), f.rule_id, f.severity, count(*) "
+      "FROM findings f LEFT JOIN agents a ON a.id = f.agent" +
+      WhereOf({{true, "f.state IN ('open', 'acknowledged', 'regressed')"},
+               {org_ids.has_value(), "f.org_id IN (SELECT value FROM json_each(?1))"}}) +
+      " GROUP BY f.org_id, f.agent, f.rule_id, f.severity";
+  ReaderLease reader = AcquireReader();
+  DOZOR_ASSIGN_OR_RETURN(sqlite::Statement * select, reader->Cached(sql));
   if (org_ids) {
-    ids = ",";
-    for (const int64_t id : *org_ids) *ids += std::to_string(id) + ",";
+    BindAll(*select, IdJsonArray(org_ids));
   }
-  std::lock_guard lock(read_mu_);
-  DOZOR_ASSIGN_OR_RETURN(
-      auto select,
-      reader_.Prepare("SELECT f.org_id, coalesce(a.agent_id, ''), f.rule_id, f.severity, count(*) "
-                      "FROM findings f LEFT JOIN agents a ON a.id = f.agent "
-                      "WHERE f.state IN ('open', 'acknowledged', 'regressed') "
-                      "AND (?1 IS NULL OR instr(?1, ',' || f.org_id || ',') > 0) "
-                      "GROUP BY 1, 2, 3, 4"));
-  return ReadAll(BindAll(select, ids), [](const sqlite::Statement& s) {
+  return ReadAll(*select, [](const sqlite::Statement& s) {
     ActiveFindingCount row;
     row.org_id = s.Int(0);
     row.agent_id = s.Text(1);
@@ -764,8 +754,8 @@ Status SqliteStore::ContractMoveLocked(int64_t org_id, const OrganizationPatch& 
 }
 
 Result<std::vector<ContractEvent>> SqliteStore::ListContractEvents(int64_t org_id) {
-  std::lock_guard lock(read_mu_);
-  return ReadAll(BindAll(fs_->r_contract_events, org_id), ReadContractEvent);
+  ReaderLease reader = AcquireReader();
+  return ReadAll(BindAll(reader->fr.r_contract_events, org_id), ReadContractEvent);
 }
 
 Result<AuditSnapshot> SqliteStore::RecordAuditSnapshot(int64_t org_id, AuditSnapshotKind kind,
@@ -787,7 +777,7 @@ Result<AuditSnapshot> SqliteStore::RecordAuditSnapshot(int64_t org_id, AuditSnap
     id = snapshot.id;
     DOZOR_RETURN_IF_ERROR(txn.Commit());
   }
-  std::lock_guard lock(read_mu_);
+  ReaderLease reader = AcquireReader();
   AuditSnapshot snapshot;
   snapshot.id = id;
   snapshot.org_id = org_id;
@@ -795,28 +785,28 @@ Result<AuditSnapshot> SqliteStore::RecordAuditSnapshot(int64_t org_id, AuditSnap
   snapshot.at_ms = now_ms;
   snapshot.actor = ActorOr(actor, "system");
   DOZOR_ASSIGN_OR_RETURN(snapshot.findings,
-                         ReadAll(BindAll(fs_->r_snapshot_rows, id), ReadSnapshotFinding));
+                         ReadAll(BindAll(reader->fr.r_snapshot_rows, id), ReadSnapshotFinding));
   return snapshot;
 }
 
 Result<std::optional<AuditSnapshot>> SqliteStore::GetAuditSnapshot(int64_t org_id,
                                                                    AuditSnapshotKind kind) {
-  std::lock_guard lock(read_mu_);
-  DOZOR_ASSIGN_OR_RETURN(auto head,
-                         ReadOptional(BindAll(fs_->r_snapshot, org_id, kind), [&](const auto& s) {
-                           AuditSnapshot snapshot;
-                           snapshot.id = s.Int(0);
-                           snapshot.org_id = org_id;
-                           snapshot.kind = kind;
-                           snapshot.at_ms = s.Int(1);
-                           snapshot.actor = s.Text(2);
-                           return snapshot;
-                         }));
+  ReaderLease reader = AcquireReader();
+  DOZOR_ASSIGN_OR_RETURN(
+      auto head, ReadOptional(BindAll(reader->fr.r_snapshot, org_id, kind), [&](const auto& s) {
+        AuditSnapshot snapshot;
+        snapshot.id = s.Int(0);
+        snapshot.org_id = org_id;
+        snapshot.kind = kind;
+        snapshot.at_ms = s.Int(1);
+        snapshot.actor = s.Text(2);
+        return snapshot;
+      }));
   if (!head) {
     return std::optional<AuditSnapshot>();
   }
-  DOZOR_ASSIGN_OR_RETURN(head->findings,
-                         ReadAll(BindAll(fs_->r_snapshot_rows, head->id), ReadSnapshotFinding));
+  DOZOR_ASSIGN_OR_RETURN(
+      head->findings, ReadAll(BindAll(reader->fr.r_snapshot_rows, head->id), ReadSnapshotFinding));
   return head;
 }
 
@@ -824,10 +814,10 @@ Result<std::optional<AuditSnapshot>> SqliteStore::GetAuditSnapshot(int64_t org_i
 
 Result<EstateSummary> SqliteStore::GetEstateSummary(int64_t org_id,
                                                     const std::vector<std::string>& package_names) {
-  FindingStatements& f = *fs_;
   EstateSummary summary;
   std::unordered_map<int64_t, size_t> index_of;
-  std::lock_guard lock(read_mu_);
+  ReaderLease reader = AcquireReader();
+  FindingReaderStatements& f = reader->fr;
   DOZOR_RETURN_IF_ERROR(ForEachRow(BindAll(f.r_estate_hosts, org_id), [&](const auto& s) {
     EstateHost h;
     h.agent_id = s.Text(1);
@@ -874,15 +864,15 @@ Result<EstateSummary> SqliteStore::GetEstateSummary(int64_t org_id,
 }
 
 Result<std::vector<std::pair<int64_t, int64_t>>> SqliteStore::ListLiveHostKeys() {
-  std::lock_guard lock(read_mu_);
-  return ReadAll(fs_->r_live_hosts,
+  ReaderLease reader = AcquireReader();
+  return ReadAll(reader->fr.r_live_hosts,
                  [](const sqlite::Statement& s) { return std::make_pair(s.Int(0), s.Int(1)); });
 }
 
 Result<int64_t> SqliteStore::HostPk(std::string_view agent_id) {
-  std::lock_guard lock(read_mu_);
+  ReaderLease reader = AcquireReader();
   return ReadOne(
-      BindAll(fs_->r_host_pk, agent_id), [](const auto& s) { return s.Int(0); },
+      BindAll(reader->fr.r_host_pk, agent_id), [](const auto& s) { return s.Int(0); },
       [&] {
         return MakeError(ErrorCode::kNotFound, "unknown agent '" + std::string(agent_id) + "'");
       });

@@ -80,16 +80,16 @@ Status MergeBlockSamples(ReaderStatements& r, int64_t pk, std::string_view agent
 // ------------------------------------------------------------------ queries
 
 Result<std::vector<HostSummary>> SqliteStore::ListHosts(std::optional<int64_t> org_id) {
-  std::lock_guard lock(read_mu_);
-  sqlite::ReadTransaction txn(reader_);
+  ReaderLease reader = AcquireReader();
+  sqlite::ReadTransaction txn(reader->db);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
   std::vector<HostSummary> hosts;
   std::unordered_map<int64_t, size_t> index_by_pk;
-  DOZOR_RETURN_IF_ERROR(ForEachRow(BindAll(rs_->host_list, org_id), [&](const auto& s) {
+  DOZOR_RETURN_IF_ERROR(ForEachRow(BindAll(reader->rs.host_list, org_id), [&](const auto& s) {
     index_by_pk[s.Int(0)] = hosts.size();
     hosts.push_back(ReadHost(s));
   }));
-  DOZOR_RETURN_IF_ERROR(ForEachRow(BindAll(rs_->addresses_all, org_id), [&](const auto& s) {
+  DOZOR_RETURN_IF_ERROR(ForEachRow(BindAll(reader->rs.addresses_all, org_id), [&](const auto& s) {
     auto it = index_by_pk.find(s.Int(0));
     if (it != index_by_pk.end()) {
       hosts[it->second].addresses.push_back(s.Text(1));
@@ -98,35 +98,36 @@ Result<std::vector<HostSummary>> SqliteStore::ListHosts(std::optional<int64_t> o
   return hosts;
 }
 
-Result<HostSummary> SqliteStore::ReadHostLocked(std::string_view agent_id, int64_t* pk) {
+Result<HostSummary> SqliteStore::ReadHostLocked(ReaderSlot& reader, std::string_view agent_id,
+                                                int64_t* pk) {
   auto read_host = [&](const sqlite::Statement& s) {
     *pk = s.Int(0);
     return ReadHost(s);
   };
-  DOZOR_ASSIGN_OR_RETURN(HostSummary host, ReadOne(BindAll(rs_->host_one, agent_id), read_host,
+  DOZOR_ASSIGN_OR_RETURN(HostSummary host, ReadOne(BindAll(reader.rs.host_one, agent_id), read_host,
                                                    [&] { return UnknownAgent(agent_id); }));
-  DOZOR_ASSIGN_OR_RETURN(host.addresses, ReadAll(BindAll(rs_->addresses_one, *pk),
+  DOZOR_ASSIGN_OR_RETURN(host.addresses, ReadAll(BindAll(reader.rs.addresses_one, *pk),
                                                  [](const auto& s) { return s.Text(0); }));
   return host;
 }
 
 Result<HostSummary> SqliteStore::GetHost(std::string_view agent_id) {
-  std::lock_guard lock(read_mu_);
-  sqlite::ReadTransaction txn(reader_);
+  ReaderLease reader = AcquireReader();
+  sqlite::ReadTransaction txn(reader->db);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
   int64_t pk = 0;
-  return ReadHostLocked(agent_id, &pk);
+  return ReadHostLocked(*reader, agent_id, &pk);
 }
 
 Result<HostInventory> SqliteStore::GetInventory(std::string_view agent_id) {
-  std::lock_guard lock(read_mu_);
-  sqlite::ReadTransaction txn(reader_);
+  ReaderLease reader = AcquireReader();
+  sqlite::ReadTransaction txn(reader->db);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
   HostInventory result;
   int64_t pk = 0;
-  DOZOR_ASSIGN_OR_RETURN(result.host, ReadHostLocked(agent_id, &pk));
-  DOZOR_ASSIGN_OR_RETURN(
-      auto blob, ReadOptional(BindAll(rs_->blob_get, pk), [](const auto& s) { return s.Blob(0); }));
+  DOZOR_ASSIGN_OR_RETURN(result.host, ReadHostLocked(*reader, agent_id, &pk));
+  DOZOR_ASSIGN_OR_RETURN(auto blob, ReadOptional(BindAll(reader->rs.blob_get, pk),
+                                                 [](const auto& s) { return s.Blob(0); }));
   if (blob) {
     auto decoded = DecodeCompressed(*blob, &result.inventory);
     if (!decoded.ok()) {
@@ -134,36 +135,36 @@ Result<HostInventory> SqliteStore::GetInventory(std::string_view agent_id) {
     }
   }
   DOZOR_ASSIGN_OR_RETURN(result.collectors,
-                         ReadAll(BindAll(rs_->collectors, pk), ReadCollectorStatus));
+                         ReadAll(BindAll(reader->rs.collectors, pk), ReadCollectorStatus));
   return result;
 }
 
-Result<int64_t> SqliteStore::ReaderAgentPkLocked(std::string_view agent_id) {
+Result<int64_t> SqliteStore::ReaderAgentPkLocked(ReaderSlot& reader, std::string_view agent_id) {
   return ReadOne(
-      BindAll(rs_->agent_pk, agent_id), [](const auto& s) { return s.Int(0); },
+      BindAll(reader.rs.agent_pk, agent_id), [](const auto& s) { return s.Int(0); },
       [&] { return UnknownAgent(agent_id); });
 }
 
 Result<std::vector<InventoryChange>> SqliteStore::ListChanges(std::string_view agent_id,
                                                               int64_t since_ms, int limit) {
-  std::lock_guard lock(read_mu_);
-  sqlite::ReadTransaction txn(reader_);
+  ReaderLease reader = AcquireReader();
+  sqlite::ReadTransaction txn(reader->db);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
-  DOZOR_ASSIGN_OR_RETURN(int64_t pk, ReaderAgentPkLocked(agent_id));
-  return ReadAll(BindAll(rs_->changes, pk, since_ms, ClampLimit(limit)),
+  DOZOR_ASSIGN_OR_RETURN(int64_t pk, ReaderAgentPkLocked(*reader, agent_id));
+  return ReadAll(BindAll(reader->rs.changes, pk, since_ms, ClampLimit(limit)),
                  [&](const sqlite::Statement& s) { return ReadInventoryChange(s, agent_id); });
 }
 
 Result<std::vector<HealthRecord>> SqliteStore::ListHealth(std::string_view agent_id,
                                                           int64_t since_ms, int limit) {
-  std::lock_guard lock(read_mu_);
-  sqlite::ReadTransaction txn(reader_);
+  ReaderLease reader = AcquireReader();
+  sqlite::ReadTransaction txn(reader->db);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
-  DOZOR_ASSIGN_OR_RETURN(int64_t pk, ReaderAgentPkLocked(agent_id));
+  DOZOR_ASSIGN_OR_RETURN(int64_t pk, ReaderAgentPkLocked(*reader, agent_id));
   const size_t wanted = static_cast<size_t>(ClampLimit(limit));
   DOZOR_ASSIGN_OR_RETURN(std::vector<BlockSample> candidates,
-                         ReadRecentRawSamples(*rs_, pk, agent_id, since_ms, wanted));
-  DOZOR_RETURN_IF_ERROR(MergeBlockSamples(*rs_, pk, agent_id, since_ms, wanted, candidates));
+                         ReadRecentRawSamples(reader->rs, pk, agent_id, since_ms, wanted));
+  DOZOR_RETURN_IF_ERROR(MergeBlockSamples(reader->rs, pk, agent_id, since_ms, wanted, candidates));
   std::sort(candidates.begin(), candidates.end(), NewerFirst);
   if (candidates.size() > wanted) {
     candidates.resize(wanted);

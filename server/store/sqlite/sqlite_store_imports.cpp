@@ -12,6 +12,7 @@
 
 #include "dozor/common/crypto.hpp"
 #include "store/sqlite/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store_internal.hpp"
 #include "store/sqlite/statement_helpers.hpp"
 #include "store/sqlite/store_rows.hpp"
 
@@ -88,13 +89,14 @@ Status CheckImport(const SnapshotImport& import) {
 
 Result<std::vector<EnrollmentTokenKey>> SqliteStore::FindEnrollmentTokensByHint(
     int64_t org_id, std::string_view hint) {
-  std::lock_guard lock(read_mu_);
+  ReaderLease reader = AcquireReader();
   DOZOR_ASSIGN_OR_RETURN(
       auto statement,
-      reader_.Prepare("SELECT t.id, t.org_id, t.hint, t.token_hash, t.expires_at, k.wrapped_key "
-                      "FROM enrollment_tokens t "
-                      "LEFT JOIN enrollment_token_import_keys k ON k.token_id = t.id "
-                      "WHERE t.org_id = ? AND t.hint = ? AND t.revoked_at IS NULL ORDER BY t.id"));
+      reader->db.Prepare(
+          "SELECT t.id, t.org_id, t.hint, t.token_hash, t.expires_at, k.wrapped_key "
+          "FROM enrollment_tokens t "
+          "LEFT JOIN enrollment_token_import_keys k ON k.token_id = t.id "
+          "WHERE t.org_id = ? AND t.hint = ? AND t.revoked_at IS NULL ORDER BY t.id"));
   return ReadAll(BindAll(statement, org_id, hint), [](const sqlite::Statement& s) {
     EnrollmentTokenKey key{s.Int(0),  s.Int(1),          s.Text(2),
                            s.Text(3), OptionalInt(s, 4), std::nullopt};
@@ -132,11 +134,11 @@ Status SqliteStore::SaveTokenImportKey(int64_t token_id, std::string_view wrappe
 
 Result<std::vector<ImportRecord>> SqliteStore::ListImports(int64_t org_id, int limit) {
   limit = std::clamp(limit, 1, kMaxImportList);
-  std::lock_guard lock(read_mu_);
+  ReaderLease reader = AcquireReader();
   DOZOR_ASSIGN_OR_RETURN(
       auto statement,
-      reader_.Prepare(std::string(kImportColumns) +
-                      "WHERE i.org_id = ? ORDER BY i.imported_at DESC, i.id DESC LIMIT ?"));
+      reader->db.Prepare(std::string(kImportColumns) +
+                         "WHERE i.org_id = ? ORDER BY i.imported_at DESC, i.id DESC LIMIT ?"));
   return ReadAll(BindAll(statement, org_id, limit), ReadImport);
 }
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "dozor/common/sqlite.hpp"
@@ -196,6 +197,33 @@ struct SqliteStore::ReaderStatements {
   sqlite::Statement host_list, host_one, addresses_all, addresses_one;
   sqlite::Statement blob_get, collectors, agent_pk, changes, health, health_blocks;
   sqlite::Statement api_by_hash, api_by_id, api_list, api_count;
+};
+
+// The reader-side findings, contract, snapshot and estate statements
+// (sqlite_store_findings.cpp prepares them).
+struct FindingReaderStatements {
+  sqlite::Statement r_finding, r_events, r_contract_events, r_snapshot, r_snapshot_rows;
+  sqlite::Statement r_estate_hosts, r_estate_addresses, r_estate_apps, r_package_hosts;
+  sqlite::Statement r_live_hosts, r_host_pk;
+};
+Status PrepareFindingReaderStatements(sqlite::Database& db, FindingReaderStatements& f);
+
+struct SqliteStore::ReaderSlot {
+  sqlite::Database db;
+  ReaderStatements rs;
+  FindingReaderStatements fr;
+  // Statements whose SQL is built per call (list pages: one per combination of filters and
+  // sort order, a bounded set), prepared once per connection.
+  std::unordered_map<std::string, sqlite::Statement> built;
+
+  Result<sqlite::Statement*> Cached(const std::string& sql) {
+    auto it = built.find(sql);
+    if (it == built.end()) {
+      DOZOR_ASSIGN_OR_RETURN(auto prepared, db.Prepare(sql));
+      it = built.emplace(sql, std::move(prepared)).first;
+    }
+    return &it->second;
+  }
 };
 
 namespace sqlite_store_internal {

@@ -58,14 +58,19 @@ constexpr const char* kOrgFilters =
 
 constexpr int kHostFilterParams = 7;
 // ?6: 1 = online (reported at or after ?7, live and from an agent), 0 = offline.
-constexpr const char* kHostFilters =
-    "WHERE (?1 IS NULL OR a.org_id = ?1) AND (?2 IS NULL OR instr(?2, ',' || a.org_id || ',') > 0) "
-    "AND (?3 IS NULL OR instr(lower(coalesce(nullif(h.hostname, ''), a.hostname)), lower(?3)) > 0 "
-    "     OR instr(lower(a.agent_id), lower(?3)) > 0) "
-    "AND (?4 IS NULL OR coalesce(h.family, '') = ?4) "
-    "AND (?5 IS NULL OR (a.revoked_at IS NOT NULL) = ?5) "
-    "AND (?6 IS NULL OR (a.revoked_at IS NULL AND a.source = 'agent' AND a.last_seen > 0 "
-    "     AND a.last_seen >= ?7) = ?6)";
+std::string HostFilters(const HostQuery& query) {
+  return WhereOf(
+      {{query.org_id.has_value(), "a.org_id = ?1"},
+       {query.visible_org_ids.has_value(), "a.org_id IN (SELECT value FROM json_each(?2))"},
+       {query.text.has_value(),
+        "(instr(lower(coalesce(nullif(h.hostname, ''), a.hostname)), lower(?3)) > 0 "
+        "OR instr(lower(a.agent_id), lower(?3)) > 0)"},
+       {query.os_family.has_value(), "coalesce(h.family, '') = ?4"},
+       {query.revoked.has_value(), "(a.revoked_at IS NOT NULL) = ?5"},
+       {query.presence.has_value(),
+        "(a.revoked_at IS NULL AND a.source = 'agent' AND a.last_seen > 0 "
+        "AND a.last_seen >= ?7) = ?6"}});
+}
 
 std::string PageSql(std::string_view select, std::string_view from, std::string_view filters,
                     int filter_params, const KeysetOrder& order, bool after) {
@@ -137,15 +142,6 @@ const std::vector<std::string>& SearchStatements() {
 
 }  // namespace
 
-Result<sqlite::Statement*> SqliteStore::PageStatementLocked(const std::string& sql) {
-  auto it = page_statements_.find(sql);
-  if (it == page_statements_.end()) {
-    DOZOR_ASSIGN_OR_RETURN(auto prepared, reader_.Prepare(sql));
-    it = page_statements_.emplace(sql, std::move(prepared)).first;
-  }
-  return &it->second;
-}
-
 Result<Page<Organization>> SqliteStore::QueryOrganizations(const OrgQuery& query) {
   const KeysetOrder order = OrgOrder(query.sort, query.direction);
   if (query.page.after) {
@@ -153,8 +149,8 @@ Result<Page<Organization>> SqliteStore::QueryOrganizations(const OrgQuery& query
   }
   const std::string sql = PageSql(kOrgSelect, kOrgFrom, kOrgFilters, kOrgFilterParams, order,
                                   query.page.after.has_value());
-  std::lock_guard lock(read_mu_);
-  DOZOR_ASSIGN_OR_RETURN(sqlite::Statement * s, PageStatementLocked(sql));
+  ReaderLease reader = AcquireReader();
+  DOZOR_ASSIGN_OR_RETURN(sqlite::Statement * s, reader->Cached(sql));
   std::optional<std::string> status, type;
   if (query.contract_status) status = std::string(ToString(*query.contract_status));
   if (query.contract_type) type = std::string(ToString(*query.contract_type));
@@ -168,18 +164,18 @@ Result<Page<HostSummary>> SqliteStore::QueryHosts(const HostQuery& query) {
   if (query.page.after) {
     DOZOR_RETURN_IF_ERROR(CheckPosition(order, *query.page.after));
   }
-  const std::string sql = PageSql(kHostSelect, kHostFrom, kHostFilters, kHostFilterParams, order,
-                                  query.page.after.has_value());
-  std::lock_guard lock(read_mu_);
-  sqlite::ReadTransaction txn(reader_);
+  const std::string sql = PageSql(kHostSelect, kHostFrom, HostFilters(query), kHostFilterParams,
+                                  order, query.page.after.has_value());
+  ReaderLease reader = AcquireReader();
+  sqlite::ReadTransaction txn(reader->db);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
-  DOZOR_ASSIGN_OR_RETURN(sqlite::Statement * s, PageStatementLocked(sql));
+  DOZOR_ASSIGN_OR_RETURN(sqlite::Statement * s, reader->Cached(sql));
   std::optional<int64_t> presence;
   if (query.presence) presence = *query.presence == HostPresence::kOnline ? 1 : 0;
   std::optional<int64_t> revoked;
   if (query.revoked) revoked = *query.revoked ? 1 : 0;
-  BindAll(*s, query.org_id, OrgIdList(query.visible_org_ids), query.text, query.os_family, revoked,
-          presence, query.online_since_ms);
+  BindAll(*s, query.org_id, IdJsonArray(query.visible_org_ids), query.text, query.os_family,
+          revoked, presence, query.online_since_ms);
   BindPage(*s, order, query.page, kHostFilterParams);
   std::vector<int64_t> pks;
   DOZOR_ASSIGN_OR_RETURN(auto page, ReadPage(*s, order, kHostColumnCount, PageLimit(query.page),
@@ -188,9 +184,9 @@ Result<Page<HostSummary>> SqliteStore::QueryHosts(const HostQuery& query) {
                                                return ReadHost(row);
                                              }));
   for (size_t i = 0; i < page.rows.size(); ++i) {
-    DOZOR_ASSIGN_OR_RETURN(
-        page.rows[i].addresses,
-        ReadAll(BindAll(rs_->addresses_one, pks[i]), [](const auto& row) { return row.Text(0); }));
+    DOZOR_ASSIGN_OR_RETURN(page.rows[i].addresses,
+                           ReadAll(BindAll(reader->rs.addresses_one, pks[i]),
+                                   [](const auto& row) { return row.Text(0); }));
   }
   return page;
 }
@@ -206,13 +202,13 @@ Result<HostSearchResult> SqliteStore::SearchHosts(const HostSearchQuery& query) 
   const std::optional<std::string> package_name =
       query.package_name.empty() ? std::nullopt : std::optional<std::string>(query.package_name);
   const std::optional<std::string> org_ids = OrgIdList(query.visible_org_ids);
-  std::lock_guard lock(read_mu_);
-  sqlite::ReadTransaction txn(reader_);
+  ReaderLease reader = AcquireReader();
+  sqlite::ReadTransaction txn(reader->db);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
   // Matches per host, hosts kept in (hostname, agent id) order.
   std::map<std::pair<std::string, std::string>, std::vector<HostMatch>> by_host;
   for (const auto& sql : SearchStatements()) {
-    DOZOR_ASSIGN_OR_RETURN(sqlite::Statement * s, PageStatementLocked(sql));
+    DOZOR_ASSIGN_OR_RETURN(sqlite::Statement * s, reader->Cached(sql));
     BindAll(*s, query.text, query.mac, package_name, query.package_version,
             static_cast<int64_t>(address_like ? 1 : 0));
     s->BindNull(6).BindNull(7);
@@ -236,7 +232,7 @@ Result<HostSearchResult> SqliteStore::SearchHosts(const HostSearchQuery& query) 
       break;
     }
     int64_t pk = 0;
-    DOZOR_ASSIGN_OR_RETURN(HostSummary host, ReadHostLocked(key.second, &pk));
+    DOZOR_ASSIGN_OR_RETURN(HostSummary host, ReadHostLocked(*reader, key.second, &pk));
     result.hits.push_back(HostSearchHit{std::move(host), std::move(matches)});
   }
   return result;

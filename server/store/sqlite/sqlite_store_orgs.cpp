@@ -39,20 +39,21 @@ Result<Organization> SqliteStore::CreateOrganization(const Organization& org) {
 }
 
 Result<std::vector<Organization>> SqliteStore::ListOrganizations() {
-  std::lock_guard lock(read_mu_);
-  return ReadAll(rs_->org_list, ReadOrganization);
+  ReaderLease reader = AcquireReader();
+  return ReadAll(reader->rs.org_list, ReadOrganization);
 }
 
 Result<Organization> SqliteStore::FindOrganization(std::string_view key) {
-  std::lock_guard lock(read_mu_);
+  ReaderLease reader = AcquireReader();
   if (IsAllDigits(key)) {
     auto id = static_cast<int64_t>(std::stoll(std::string(key)));
-    DOZOR_ASSIGN_OR_RETURN(auto by_id, ReadOptional(BindAll(rs_->org_by_id, id), ReadOrganization));
+    DOZOR_ASSIGN_OR_RETURN(auto by_id,
+                           ReadOptional(BindAll(reader->rs.org_by_id, id), ReadOrganization));
     if (by_id) {
       return std::move(*by_id);
     }
   }
-  return ReadOne(BindAll(rs_->org_by_name, key), ReadOrganization, [&] {
+  return ReadOne(BindAll(reader->rs.org_by_name, key), ReadOrganization, [&] {
     return MakeError(ErrorCode::kNotFound, "no organization '" + std::string(key) + "'");
   });
 }

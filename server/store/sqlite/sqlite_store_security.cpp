@@ -41,11 +41,11 @@ Status SqliteStore::RecordSecurityEvents(const std::vector<SecurityEvent>& event
 
 Result<std::vector<SecurityEvent>> SqliteStore::ListSecurityEvents(int64_t since_ms, size_t limit) {
   limit = std::clamp<size_t>(limit, 1, kMaxSecurityEventList);
-  std::lock_guard lock(read_mu_);
+  ReaderLease reader = AcquireReader();
   DOZOR_ASSIGN_OR_RETURN(auto statement,
-                         reader_.Prepare("SELECT id, at, kind, source, subject, detail, count "
-                                         "FROM security_events WHERE at >= ? "
-                                         "ORDER BY at DESC, id DESC LIMIT ?"));
+                         reader->db.Prepare("SELECT id, at, kind, source, subject, detail, count "
+                                            "FROM security_events WHERE at >= ? "
+                                            "ORDER BY at DESC, id DESC LIMIT ?"));
   return ReadAll(BindAll(statement, since_ms, static_cast<int64_t>(limit)),
                  [](const sqlite::Statement& s) {
                    SecurityEvent event;

@@ -153,25 +153,27 @@ Result<User> SqliteStore::CreateUser(const NewUser& user, int64_t now_ms) {
 }
 
 Result<User> SqliteStore::GetUser(int64_t id) {
-  std::lock_guard lock(read_mu_);
-  DOZOR_ASSIGN_OR_RETURN(auto select, reader_.Prepare(std::string(kUserColumns) + "WHERE id = ?"));
+  ReaderLease reader = AcquireReader();
+  DOZOR_ASSIGN_OR_RETURN(auto select,
+                         reader->db.Prepare(std::string(kUserColumns) + "WHERE id = ?"));
   return ReadOne(BindAll(select, id), ReadUser, [&] {
     return MakeError(ErrorCode::kNotFound, "no user with id " + std::to_string(id));
   });
 }
 
 Result<User> SqliteStore::FindUserByLogin(std::string_view login) {
-  std::lock_guard lock(read_mu_);
+  ReaderLease reader = AcquireReader();
   DOZOR_ASSIGN_OR_RETURN(auto select,
-                         reader_.Prepare(std::string(kUserColumns) + "WHERE login = ?"));
+                         reader->db.Prepare(std::string(kUserColumns) + "WHERE login = ?"));
   return ReadOne(BindAll(select, login), ReadUser, [&] {
     return MakeError(ErrorCode::kNotFound, "no user '" + std::string(login) + "'");
   });
 }
 
 Result<std::vector<User>> SqliteStore::ListUsers() {
-  std::lock_guard lock(read_mu_);
-  DOZOR_ASSIGN_OR_RETURN(auto select, reader_.Prepare(std::string(kUserColumns) + "ORDER BY id"));
+  ReaderLease reader = AcquireReader();
+  DOZOR_ASSIGN_OR_RETURN(auto select,
+                         reader->db.Prepare(std::string(kUserColumns) + "ORDER BY id"));
   return ReadAll(select, ReadUser);
 }
 
@@ -207,9 +209,9 @@ Result<User> SqliteStore::UpdateUser(int64_t id, const UserPatch& patch, int64_t
 }
 
 Result<std::pair<User, std::string>> SqliteStore::PasswordOf(std::string_view login) {
-  std::lock_guard lock(read_mu_);
+  ReaderLease reader = AcquireReader();
   DOZOR_ASSIGN_OR_RETURN(auto select,
-                         reader_.Prepare(std::string(kUserColumns) + "WHERE login = ?"));
+                         reader->db.Prepare(std::string(kUserColumns) + "WHERE login = ?"));
   DOZOR_ASSIGN_OR_RETURN(User user, ReadOne(BindAll(select, login), ReadUser, [&] {
                            return MakeError(ErrorCode::kNotFound,
                                             "no user '" + std::string(login) + "'");
@@ -218,8 +220,8 @@ Result<std::pair<User, std::string>> SqliteStore::PasswordOf(std::string_view lo
     return MakeError(ErrorCode::kPermissionDenied, "the account is disabled");
   }
   DOZOR_ASSIGN_OR_RETURN(auto hash_select,
-                         reader_.Prepare("SELECT coalesce(password_hash, '') FROM users "
-                                         "WHERE id = ?"));
+                         reader->db.Prepare("SELECT coalesce(password_hash, '') FROM users "
+                                            "WHERE id = ?"));
   DOZOR_ASSIGN_OR_RETURN(auto hash, ReadOptional(BindAll(hash_select, user.id),
                                                  [](const auto& s) { return s.Text(0); }));
   if (!hash || hash->empty()) {
@@ -385,18 +387,18 @@ Status SqliteStore::UnassignEngineer(int64_t org_id, int64_t user_id) {
 }
 
 Result<std::vector<Assignment>> SqliteStore::ListAssignments(std::optional<int64_t> org_id) {
-  std::lock_guard lock(read_mu_);
-  DOZOR_ASSIGN_OR_RETURN(auto select,
-                         reader_.Prepare(std::string(kAssignmentColumns) +
-                                         "WHERE (?1 IS NULL OR a.org_id = ?1) ORDER BY a.org_id, "
-                                         "a.kind = 'backup', a.created_at, a.user_id"));
+  ReaderLease reader = AcquireReader();
+  DOZOR_ASSIGN_OR_RETURN(
+      auto select, reader->db.Prepare(std::string(kAssignmentColumns) +
+                                      "WHERE (?1 IS NULL OR a.org_id = ?1) ORDER BY a.org_id, "
+                                      "a.kind = 'backup', a.created_at, a.user_id"));
   return ReadAll(BindAll(select, org_id), ReadAssignment);
 }
 
 Result<std::vector<int64_t>> SqliteStore::AssignedOrgIds(int64_t user_id) {
-  std::lock_guard lock(read_mu_);
-  DOZOR_ASSIGN_OR_RETURN(auto select, reader_.Prepare("SELECT org_id FROM org_assignments WHERE "
-                                                      "user_id = ? ORDER BY org_id"));
+  ReaderLease reader = AcquireReader();
+  DOZOR_ASSIGN_OR_RETURN(auto select, reader->db.Prepare("SELECT org_id FROM org_assignments WHERE "
+                                                         "user_id = ? ORDER BY org_id"));
   return ReadAll(BindAll(select, user_id), [](const auto& s) { return s.Int(0); });
 }
 
@@ -431,11 +433,11 @@ Result<NoteVersion> SqliteStore::SaveOrgNote(int64_t org_id, std::string_view bo
 }
 
 Result<std::vector<NoteVersion>> SqliteStore::ListOrgNotes(int64_t org_id, int limit) {
-  std::lock_guard lock(read_mu_);
+  ReaderLease reader = AcquireReader();
   DOZOR_ASSIGN_OR_RETURN(
-      auto select, reader_.Prepare("SELECT id, org_id, body, author_user_id, author, created_at "
-                                   "FROM org_note_versions WHERE org_id = ? ORDER BY id DESC "
-                                   "LIMIT ?"));
+      auto select, reader->db.Prepare("SELECT id, org_id, body, author_user_id, author, created_at "
+                                      "FROM org_note_versions WHERE org_id = ? ORDER BY id DESC "
+                                      "LIMIT ?"));
   return ReadAll(BindAll(select, org_id, std::clamp(limit, 1, 1000)), [](const auto& s) {
     NoteVersion note;
     note.id = s.Int(0);
@@ -476,15 +478,15 @@ Result<std::pair<Session, User>> SqliteStore::AuthenticateSession(std::string_vi
   Session session;
   User user;
   {
-    std::lock_guard lock(read_mu_);
+    ReaderLease reader = AcquireReader();
     DOZOR_ASSIGN_OR_RETURN(
-        auto select, reader_.Prepare(std::string(kSessionColumns) + "WHERE session_hash = ?"));
+        auto select, reader->db.Prepare(std::string(kSessionColumns) + "WHERE session_hash = ?"));
     DOZOR_ASSIGN_OR_RETURN(session, ReadOne(BindAll(select, session_hash), ReadSession, [] {
                              return MakeError(ErrorCode::kPermissionDenied,
                                               "unknown or ended session; log in again");
                            }));
     DOZOR_ASSIGN_OR_RETURN(auto user_select,
-                           reader_.Prepare(std::string(kUserColumns) + "WHERE id = ?"));
+                           reader->db.Prepare(std::string(kUserColumns) + "WHERE id = ?"));
     DOZOR_ASSIGN_OR_RETURN(user, ReadOne(BindAll(user_select, session.user_id), ReadUser, [] {
                              return MakeError(ErrorCode::kPermissionDenied, "session has no user");
                            }));
@@ -538,15 +540,15 @@ Status SqliteStore::AppendAudit(const AuditEntry& entry) {
 }
 
 Result<std::vector<AuditEntry>> SqliteStore::ListAudit(const AuditFilter& filter) {
-  std::lock_guard lock(read_mu_);
+  ReaderLease reader = AcquireReader();
   DOZOR_ASSIGN_OR_RETURN(
-      auto select,
-      reader_.Prepare("SELECT id, at, actor_user_id, actor, via, source, action, org_id, object, "
-                      "status, detail FROM audit_log WHERE (?1 IS NULL OR at >= ?1) AND "
-                      "(?2 IS NULL OR at < ?2) AND (?3 IS NULL OR actor_user_id = ?3) AND "
-                      "(?4 IS NULL OR actor = ?4) AND (?5 IS NULL OR org_id = ?5) AND "
-                      "(?6 IS NULL OR substr(action, 1, length(?6)) = ?6) AND "
-                      "(?7 IS NULL OR id < ?7) ORDER BY id DESC LIMIT ?8"));
+      auto select, reader->db.Prepare(
+                       "SELECT id, at, actor_user_id, actor, via, source, action, org_id, object, "
+                       "status, detail FROM audit_log WHERE (?1 IS NULL OR at >= ?1) AND "
+                       "(?2 IS NULL OR at < ?2) AND (?3 IS NULL OR actor_user_id = ?3) AND "
+                       "(?4 IS NULL OR actor = ?4) AND (?5 IS NULL OR org_id = ?5) AND "
+                       "(?6 IS NULL OR substr(action, 1, length(?6)) = ?6) AND "
+                       "(?7 IS NULL OR id < ?7) ORDER BY id DESC LIMIT ?8"));
   return ReadAll(BindAll(select, filter.since_ms, filter.until_ms, filter.actor_user_id,
                          filter.actor, filter.org_id, filter.action_prefix, filter.before_id,
                          static_cast<int64_t>(std::clamp(filter.limit, 1, 1000))),
