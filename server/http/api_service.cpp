@@ -229,24 +229,22 @@ Result<std::optional<int64_t>> ApiService::ResolveScope(const Route& route,
       }
       if (scope.kind == ScopeKind::kEnrollmentToken) {
         const std::string missing = "no enrollment token with id " + std::to_string(id);
-        DOZOR_ASSIGN_OR_RETURN(auto tokens,
-                               context_.store.Agents().ListEnrollmentTokens(std::nullopt));
-        for (const auto& token : tokens) {
-          if (token.id == id) return in_scope(token.org_id, missing);
+        auto token = context_.store.Agents().GetEnrollmentToken(id);
+        if (!token.ok()) {
+          return token.error().code == ErrorCode::kNotFound ? hidden(missing) : token.error();
         }
-        return hidden(missing);
+        return in_scope(token->org_id, missing);
       }
       const std::string missing = "no API token with id " + std::to_string(id);
-      DOZOR_ASSIGN_OR_RETURN(auto tokens, context_.store.ApiTokens().ListApiTokens());
-      for (const auto& token : tokens) {
-        if (token.id != id) continue;
-        if (caller.role == UserRole::kAdmin && caller.token_role == ApiRole::kAdmin) {
-          return std::optional<int64_t>();
-        }
-        if (caller.user_id && token.user_id == caller.user_id) {
-          return std::optional<int64_t>();
-        }
-        return hidden(missing);
+      auto token = context_.store.ApiTokens().GetApiToken(id);
+      if (!token.ok()) {
+        return token.error().code == ErrorCode::kNotFound ? hidden(missing) : token.error();
+      }
+      if (caller.role == UserRole::kAdmin && caller.token_role == ApiRole::kAdmin) {
+        return std::optional<int64_t>();
+      }
+      if (caller.user_id && token->user_id == caller.user_id) {
+        return std::optional<int64_t>();
       }
       return hidden(missing);
     }

@@ -3,7 +3,9 @@
 // the events and summaries of its own organisations only.
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -49,6 +51,51 @@ class WaitingCallers {
   std::map<std::string, int> held_;
 };
 
+// The feed's newest event id, shared by every long-poll. One waiter at a time refreshes it, at
+// most every kPollInterval (LatestEventId is one read of the primary key's end), and wakes the
+// others; a waiter lists its own scoped events only when the newest id has moved past what it
+// saw. 64 waiting dashboards cost 4 cheap reads a second instead of 256 filtered lists.
+class FeedWatch {
+ public:
+  // Returns the newest id once it is above `seen`, or at the deadline, or when stopping, or at
+  // once on a store error.
+  Result<int64_t> WaitPast(EventStore& events, int64_t seen,
+                           std::chrono::steady_clock::time_point deadline,
+                           const std::atomic<bool>* stopping) {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!refreshing_ && now - refreshed_at_ >= kPollInterval) {
+        refreshing_ = true;
+        lock.unlock();
+        auto latest = events.LatestEventId();
+        lock.lock();
+        refreshing_ = false;
+        refreshed_at_ = std::chrono::steady_clock::now();
+        changed_.notify_all();
+        if (!latest.ok()) {
+          return latest.error();
+        }
+        latest_ = *latest;
+      }
+      if (latest_ > seen || now >= deadline || (stopping != nullptr && stopping->load())) {
+        return latest_;
+      }
+      // While another waiter refreshes, sleep until it is done (it notifies); else until the
+      // next refresh is due.
+      changed_.wait_until(
+          lock, refreshing_ ? deadline : std::min(deadline, refreshed_at_ + kPollInterval));
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool refreshing_ = false;
+  std::chrono::steady_clock::time_point refreshed_at_{};
+  int64_t latest_ = 0;
+};
+
 std::string WaiterKey(const ApiRequest& request) {
   if (!request.caller) return "";
   if (request.caller->user_id) return "user:" + std::to_string(*request.caller->user_id);
@@ -76,7 +123,7 @@ nlohmann::json EventJson(const FeedEvent& event) {
   return out;
 }
 
-ApiResponse ListEventsRoute(ApiContext& context, WaitingCallers& waiting,
+ApiResponse ListEventsRoute(ApiContext& context, WaitingCallers& waiting, FeedWatch& watch,
                             const ApiRequest& request) {
   auto after = QueryInt(request, "after", 0, 0, INT64_MAX);
   auto wait = QueryInt(request, "wait", 0, 0, kMaxWaitSeconds);
@@ -119,6 +166,7 @@ ApiResponse ListEventsRoute(ApiContext& context, WaitingCallers& waiting,
     }
   } release{*wait > 0 ? &waiting : nullptr, &waiter};
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(*wait);
+  int64_t seen = *after;  // the newest id already listed for this caller
   while (true) {
     auto events = context.store.Events().ListEvents(filter);
     if (!events.ok()) {
@@ -137,7 +185,11 @@ ApiResponse ListEventsRoute(ApiContext& context, WaitingCallers& waiting,
       response.body["next_after"] = next;
       return response;
     }
-    std::this_thread::sleep_for(kPollInterval);
+    auto latest = watch.WaitPast(context.store.Events(), seen, deadline, context.stopping);
+    if (!latest.ok()) {
+      return ErrorResponse(latest.error());
+    }
+    seen = std::max(seen, *latest);
   }
 }
 
@@ -296,10 +348,11 @@ ApiResponse OrgSummaryRoute(ApiContext& context, const ApiRequest& request) {
 
 void RegisterFeedRoutes(Router& router, ApiContext& context) {
   auto waiting = std::make_shared<WaitingCallers>();
+  auto watch = std::make_shared<FeedWatch>();
   router.Add(
       "GET", "/api/v1/events", Access::kRead, Scope::List(),
-      [&context, waiting](ApiRequest& request) {
-        return ListEventsRoute(context, *waiting, request);
+      [&context, waiting, watch](ApiRequest& request) {
+        return ListEventsRoute(context, *waiting, *watch, request);
       },
       RouteLimits{.cost = RouteCost::kLongPoll});
   router.Add("GET", "/api/v1/overview", Access::kRead, Scope::List(),

@@ -302,9 +302,11 @@ ApiResponse ChangeOwnPassword(ApiContext& context, LoginThrottles& throttles,
   if (!hash.ok()) {
     return ErrorResponse(hash.error());
   }
-  // Every other session ends: whoever knew the old password is logged out; this one stays.
-  if (auto set = context.store.Users().SetPasswordHash(*caller.user_id, *hash,
-                                                       context.clock.NowMs(), caller.session_id);
+  // Every other session ends: whoever knew the old password is logged out; this one stays. The
+  // user's own API tokens stay too (the change proves the current password; an admin reset is
+  // the way to cut everything off).
+  if (auto set = context.store.Users().SetPasswordHash(
+          *caller.user_id, *hash, context.clock.NowMs(), caller.session_id, false);
       !set.ok()) {
     return ErrorResponse(set.error());
   }

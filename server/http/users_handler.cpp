@@ -203,31 +203,18 @@ ApiResponse ResetPassword(ApiContext& context, const ApiRequest& request) {
   if (!hash.ok()) {
     return ErrorResponse(hash.error());
   }
-  // An admin reset ends every session of the account.
-  if (auto set = context.store.Users().SetPasswordHash(user->id, *hash, context.clock.NowMs(),
-                                                       std::nullopt);
-      !set.ok()) {
-    return ErrorResponse(set.error());
-  }
-  // A reset is what an admin does when an account may be in someone else's hands: its API
-  // tokens go too, or a token minted with a stolen session would outlive the reset.
-  int revoked_tokens = 0;
-  const int64_t now_ms = context.clock.NowMs();
-  auto tokens = context.store.ApiTokens().ListApiTokens();
-  if (!tokens.ok()) {
-    return ErrorResponse(tokens.error());
-  }
-  for (const auto& token : *tokens) {
-    if (token.user_id != user->id || token.revoked_at_ms) continue;
-    if (auto revoked = context.store.ApiTokens().RevokeApiToken(token.id, now_ms); !revoked.ok()) {
-      return ErrorResponse(revoked.error());
-    }
-    ++revoked_tokens;
+  // An admin reset ends every session of the account, and is what an admin does when an account
+  // may be in someone else's hands: its API tokens go too, or a token minted with a stolen
+  // session would outlive the reset.
+  auto revoked_tokens = context.store.Users().SetPasswordHash(
+      user->id, *hash, context.clock.NowMs(), std::nullopt, true);
+  if (!revoked_tokens.ok()) {
+    return ErrorResponse(revoked_tokens.error());
   }
   ApiResponse response;
   response.body = {
-      {"id", user->id}, {"password_set", true}, {"api_tokens_revoked", revoked_tokens}};
-  response.audit_detail = std::to_string(revoked_tokens) + " API tokens revoked";
+      {"id", user->id}, {"password_set", true}, {"api_tokens_revoked", *revoked_tokens}};
+  response.audit_detail = std::to_string(*revoked_tokens) + " API tokens revoked";
   response.audit_object = "user " + std::to_string(user->id) + " (" + user->login + ")";
   return response;
 }

@@ -67,6 +67,8 @@ class AgentStore {
   virtual Result<EnrollmentToken> CreateEnrollmentToken(const NewEnrollmentToken& token) = 0;
   virtual Result<std::vector<EnrollmentToken>> ListEnrollmentTokens(
       std::optional<int64_t> org_id) = 0;
+  // One token by id, revoked or not; kNotFound if none.
+  virtual Result<EnrollmentToken> GetEnrollmentToken(int64_t token_id) = 0;
   virtual Status RevokeEnrollmentToken(int64_t token_id, int64_t now_ms) = 0;
   // Atomically checks the token (exists, not revoked, not expired at now_ms, used fewer than
   // max_uses times), counts its use and creates the agent. kPermissionDenied (with a reason) for

@@ -38,6 +38,8 @@ class ApiTokenStore {
   // kPermissionDenied if unknown, revoked or expired.
   virtual Result<ApiToken> AuthenticateApiToken(std::string_view token_hash, int64_t now_ms) = 0;
   virtual Result<std::vector<ApiToken>> ListApiTokens() = 0;
+  // One token by id, revoked or not; kNotFound if none.
+  virtual Result<ApiToken> GetApiToken(int64_t id) = 0;
   virtual Status RevokeApiToken(int64_t id, int64_t now_ms) = 0;
   virtual Result<int64_t> CountApiTokens() = 0;
 };

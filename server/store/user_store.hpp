@@ -121,9 +121,12 @@ class UserStore {
   // The argon2id string of an enabled user's password, for login. kNotFound if the login is
   // unknown; kPermissionDenied if disabled or without a password. The user comes with it.
   virtual Result<std::pair<User, std::string>> PasswordOf(std::string_view login) = 0;
-  // Sets the password hash and ends every session of the user except `keep_session_id`.
-  virtual Status SetPasswordHash(int64_t user_id, std::string_view password_hash, int64_t now_ms,
-                                 std::optional<int64_t> keep_session_id) = 0;
+  // Sets the password hash and ends every session of the user except `keep_session_id`; with
+  // revoke_api_tokens (an admin reset: the account may be in someone else's hands) also revokes
+  // every live API token the user owns, in the same transaction. Returns how many were revoked.
+  virtual Result<int64_t> SetPasswordHash(int64_t user_id, std::string_view password_hash,
+                                          int64_t now_ms, std::optional<int64_t> keep_session_id,
+                                          bool revoke_api_tokens) = 0;
 
   // Assigns (or re-assigns with a new kind/specialty) an engineer to an organisation.
   // kInvalidArgument if the user is not an engineer or admin.

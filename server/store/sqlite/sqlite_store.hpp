@@ -111,6 +111,7 @@ class SqliteStore final : public Store,
 
   Result<EnrollmentToken> CreateEnrollmentToken(const NewEnrollmentToken& token) override;
   Result<std::vector<EnrollmentToken>> ListEnrollmentTokens(std::optional<int64_t> org_id) override;
+  Result<EnrollmentToken> GetEnrollmentToken(int64_t token_id) override;
   Status RevokeEnrollmentToken(int64_t token_id, int64_t now_ms) override;
 
   Result<EnrolledAgent> EnrollAgent(std::string_view token_hash, const NewAgent& agent,
@@ -135,6 +136,7 @@ class SqliteStore final : public Store,
                                   std::optional<int64_t> user_id = std::nullopt) override;
   Result<ApiToken> AuthenticateApiToken(std::string_view token_hash, int64_t now_ms) override;
   Result<std::vector<ApiToken>> ListApiTokens() override;
+  Result<ApiToken> GetApiToken(int64_t id) override;
   Status RevokeApiToken(int64_t id, int64_t now_ms) override;
   Result<int64_t> CountApiTokens() override;
 
@@ -151,8 +153,9 @@ class SqliteStore final : public Store,
   Result<std::vector<User>> ListUsers() override;
   Result<User> UpdateUser(int64_t id, const UserPatch& patch, int64_t now_ms) override;
   Result<std::pair<User, std::string>> PasswordOf(std::string_view login) override;
-  Status SetPasswordHash(int64_t user_id, std::string_view password_hash, int64_t now_ms,
-                         std::optional<int64_t> keep_session_id) override;
+  Result<int64_t> SetPasswordHash(int64_t user_id, std::string_view password_hash, int64_t now_ms,
+                                  std::optional<int64_t> keep_session_id,
+                                  bool revoke_api_tokens) override;
   Result<Assignment> AssignEngineer(int64_t org_id, int64_t user_id, AssignmentKind kind,
                                     std::string_view specialty, int64_t now_ms) override;
   Status UnassignEngineer(int64_t org_id, int64_t user_id) override;

@@ -45,6 +45,14 @@ Result<EnrollmentToken> SqliteStore::CreateEnrollmentToken(const NewEnrollmentTo
   });
 }
 
+Result<EnrollmentToken> SqliteStore::GetEnrollmentToken(int64_t token_id) {
+  ReaderLease reader = AcquireReader();
+  return ReadOne(BindAll(reader->rs.token_by_id, token_id), ReadEnrollmentToken, [&] {
+    return MakeError(ErrorCode::kNotFound,
+                     "no enrollment token with id " + std::to_string(token_id));
+  });
+}
+
 Result<std::vector<EnrollmentToken>> SqliteStore::ListEnrollmentTokens(
     std::optional<int64_t> org_id) {
   ReaderLease reader = AcquireReader();

@@ -38,6 +38,13 @@ Result<ApiToken> SqliteStore::CreateApiToken(std::string_view name, ApiRole role
                  [] { return MakeError(ErrorCode::kInternal, "API token vanished after insert"); });
 }
 
+Result<ApiToken> SqliteStore::GetApiToken(int64_t id) {
+  ReaderLease reader = AcquireReader();
+  return ReadOne(BindAll(reader->rs.api_by_id, id), ReadApiToken, [&] {
+    return MakeError(ErrorCode::kNotFound, "no API token with id " + std::to_string(id));
+  });
+}
+
 Result<ApiToken> SqliteStore::AuthenticateApiToken(std::string_view token_hash, int64_t now_ms) {
   ReaderLease reader = AcquireReader();
   // Listings show a role this binary does not know as the least privileged one; authentication

@@ -139,14 +139,12 @@ Result<User> SqliteStore::CreateUser(const NewUser& user, int64_t now_ms) {
         auto insert,
         writer_.Prepare("INSERT INTO users(login, display_name, email, telegram_chat_id, language, "
                         "time_zone, role, org_id, password_hash, password_changed_at, created_at, "
-                        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-    const std::optional<int64_t> changed_at =
-        user.password_hash ? std::optional<int64_t>(now_ms) : std::nullopt;
-    DOZOR_RETURN_IF_ERROR(
-        NameConflict(RunWith(insert, user.login, user.display_name, user.email,
-                             user.telegram_chat_id, user.language, user.time_zone, user.role,
-                             user.org_id, user.password_hash, changed_at, now_ms, now_ms),
-                     "user '" + user.login + "'"));
+                        "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+                        "CASE WHEN ?9 IS NULL THEN NULL ELSE ?10 END, ?10, ?10)"));
+    DOZOR_RETURN_IF_ERROR(NameConflict(
+        RunWith(insert, user.login, user.display_name, user.email, user.telegram_chat_id,
+                user.language, user.time_zone, user.role, user.org_id, user.password_hash, now_ms),
+        "user '" + user.login + "'"));
     id = writer_.LastInsertRowId();
   }
   return GetUser(id);
@@ -230,8 +228,9 @@ Result<std::pair<User, std::string>> SqliteStore::PasswordOf(std::string_view lo
   return std::make_pair(std::move(user), std::move(*hash));
 }
 
-Status SqliteStore::SetPasswordHash(int64_t user_id, std::string_view password_hash, int64_t now_ms,
-                                    std::optional<int64_t> keep_session_id) {
+Result<int64_t> SqliteStore::SetPasswordHash(int64_t user_id, std::string_view password_hash,
+                                             int64_t now_ms, std::optional<int64_t> keep_session_id,
+                                             bool revoke_api_tokens) {
   std::lock_guard lock(write_mu_);
   sqlite::Transaction txn(writer_);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
@@ -246,7 +245,16 @@ Status SqliteStore::SetPasswordHash(int64_t user_id, std::string_view password_h
   DOZOR_ASSIGN_OR_RETURN(auto end, writer_.Prepare("DELETE FROM sessions WHERE user_id = ?1 AND "
                                                    "(?2 IS NULL OR id <> ?2)"));
   DOZOR_RETURN_IF_ERROR(RunWith(end, user_id, keep_session_id));
-  return txn.Commit();
+  int64_t revoked = 0;
+  if (revoke_api_tokens) {
+    DOZOR_ASSIGN_OR_RETURN(auto revoke,
+                           writer_.Prepare("UPDATE api_tokens SET revoked_at = ?2 "
+                                           "WHERE user_id = ?1 AND revoked_at IS NULL"));
+    DOZOR_RETURN_IF_ERROR(RunWith(revoke, user_id, now_ms));
+    revoked = writer_.Changes();
+  }
+  DOZOR_RETURN_IF_ERROR(txn.Commit());
+  return revoked;
 }
 
 // ------------------------------------------------------------------ assignments

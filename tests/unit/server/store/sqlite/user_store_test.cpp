@@ -190,13 +190,57 @@ TEST_CASE("sessions end when idle, at their absolute expiry, and on a password c
   auto keep = store->CreateSession(
       {"h4", anna.id, SessionKind::kBrowser, "c4", "", kNow, kNow + 10 * idle});
   REQUIRE(keep.ok());
-  REQUIRE(store->SetPasswordHash(anna.id, "$argon2id$new", kNow, keep->id).ok());
+  REQUIRE(store->SetPasswordHash(anna.id, "$argon2id$new", kNow, keep->id, false).ok());
   CHECK_FALSE(store->AuthenticateSession("h3", kNow + 1, idle).ok());
   CHECK(store->AuthenticateSession("h4", kNow + 1, idle).ok());
   auto pruned = store->PruneSessions(kNow + 20 * idle, idle);
   REQUIRE(pruned.ok());
   CHECK(*pruned >= 1);
   CHECK_FALSE(store->AuthenticateSession("h4", kNow + 1, idle).ok());
+}
+
+TEST_CASE(
+    "a password reset revokes the user's API tokens in the same change; a self change keeps them") {
+  TempDir dir;
+  auto store = Open(dir);
+  const User anna = MakeUser(*store, "anna", UserRole::kEngineer);
+  const User boris = MakeUser(*store, "boris", UserRole::kEngineer);
+  REQUIRE(
+      store->CreateApiToken("anna-1", ApiRole::kOperator, "th-a1", "dz_a1", std::nullopt, anna.id)
+          .ok());
+  REQUIRE(store->CreateApiToken("anna-2", ApiRole::kViewer, "th-a2", "dz_a2", std::nullopt, anna.id)
+              .ok());
+  REQUIRE(
+      store->CreateApiToken("boris-1", ApiRole::kOperator, "th-b1", "dz_b1", std::nullopt, boris.id)
+          .ok());
+  auto kept = store->SetPasswordHash(anna.id, "$argon2id$self", kNow, std::nullopt, false);
+  REQUIRE(kept.ok());
+  CHECK(*kept == 0);
+  CHECK(store->AuthenticateApiToken("th-a1", kNow).ok());
+  auto reset = store->SetPasswordHash(anna.id, "$argon2id$reset", kNow + 1, std::nullopt, true);
+  REQUIRE(reset.ok());
+  CHECK(*reset == 2);
+  CHECK_FALSE(store->AuthenticateApiToken("th-a1", kNow + 2).ok());
+  CHECK_FALSE(store->AuthenticateApiToken("th-a2", kNow + 2).ok());
+  CHECK(store->AuthenticateApiToken("th-b1", kNow + 2).ok());  // another user's token stays
+  auto again = store->SetPasswordHash(anna.id, "$argon2id$again", kNow + 3, std::nullopt, true);
+  REQUIRE(again.ok());
+  CHECK(*again == 0);  // already revoked ones are not counted twice
+  CHECK(store->SetPasswordHash(9999, "$argon2id$x", kNow, std::nullopt, true).error().code ==
+        ErrorCode::kNotFound);
+  // The route scope reads one token by id (revoked ones too).
+  auto tokens = store->ListApiTokens();
+  REQUIRE(tokens.ok());
+  REQUIRE(tokens->size() == 3);
+  for (const auto& token : *tokens) {
+    auto one = store->GetApiToken(token.id);
+    REQUIRE(one.ok());
+    CHECK(one->name == token.name);
+    CHECK(one->user_id == token.user_id);
+    CHECK(one->revoked_at_ms.has_value() == (token.user_id == anna.id));
+  }
+  CHECK(store->GetApiToken(424242).error().code == ErrorCode::kNotFound);
+  CHECK(store->GetEnrollmentToken(424242).error().code == ErrorCode::kNotFound);
 }
 
 TEST_CASE("client notes keep every version; the audit log filters and pages newest first") {
