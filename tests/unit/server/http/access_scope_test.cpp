@@ -635,6 +635,49 @@ TEST_CASE("the estate overview: one summary per visible organisation in one call
   CHECK(one.body["readiness_score"] == 85);
 }
 
+// The overview is computed once and shared; what it shows must still move at once when a
+// finding or an assignment changes, and within OverviewCache::kMaxAgeMs for what no event or
+// audit entry marks (an agent enrolling).
+TEST_CASE("the shared overview follows feed events and audited changes at once, the rest by age") {
+  Fixture f;
+  auto alpha_of = [&](const ApiResponse& overview) {
+    for (const auto& org : overview.body["organizations"]) {
+      if (org["id"] == f.alpha.org_id) return org;
+    }
+    FAIL("Alpha is not in the overview");
+    return nlohmann::json();
+  };
+  auto first = f.Call("GET", "/api/v1/overview", "dza_root");
+  REQUIRE(first.status == 200);
+  CHECK(alpha_of(first)["open_findings"]["high"] == 1);
+  CHECK(alpha_of(first)["engineers"].size() == 1);
+  // A waiver (a feed event) takes the finding out of the open counts on the next call.
+  REQUIRE(f.Call("POST", "/api/v1/findings/" + std::to_string(f.alpha.finding_id) + "/waive",
+                 "dza_root", R"({"reason":"client accepts the risk","until":"2099-12-31"})")
+              .status == 200);
+  auto waived = f.Call("GET", "/api/v1/overview", "dza_root");
+  CHECK(alpha_of(waived)["open_findings"]["high"] == 0);
+  // A backup engineer (an audited change, no feed event) shows at once too.
+  REQUIRE(f.Call("PUT",
+                 "/api/v1/orgs/" + std::to_string(f.alpha.org_id) + "/engineers/" +
+                     std::to_string(f.beta.engineer_user_id),
+                 "dza_root", R"({"kind":"backup"})")
+              .status == 200);
+  auto assigned = f.Call("GET", "/api/v1/overview", "dza_alpha_client");
+  REQUIRE(assigned.body["organizations"].size() == 1);
+  CHECK(alpha_of(assigned)["engineers"].size() == 2);
+  // An agent enrolling marks nothing: the host shows once the shared answer is old enough.
+  NewAgent agent;
+  agent.agent_id = "agent-alpha-2";
+  agent.secret_hash = Sha256Hex("s-alpha-2");
+  agent.hostname = "second host of Alpha";
+  REQUIRE(f.store->EnrollAgent(Sha256Hex("dze_alpha"), agent, f.clock.NowMs()).ok());
+  f.clock.AdvanceMs(5'001);
+  auto later = f.Call("GET", "/api/v1/overview", "dza_root");
+  CHECK(alpha_of(later)["hosts"]["total"] == 2);
+  CHECK(later.body["generated_at_ms"] == f.clock.NowMs());
+}
+
 TEST_CASE("a host loaded from a snapshot file counts as imported, never online or overdue") {
   Fixture f;
   SnapshotImport import;
