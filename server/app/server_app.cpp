@@ -293,7 +293,17 @@ void ServerApp::RetentionLoop() {
         !pruned_events.ok()) {
       spdlog::warn("event feed retention failed: {}", pruned_events.error().message);
     }
-    // Ended sessions (expired or idle) go; the audit log stays (it is the record of who did what).
+    // The audit log is the record of who did what: kept accounts.audit_retention_days (two years
+    // by default), then it goes, so it cannot grow without bound.
+    if (auto audit = store_->AuditLog().PruneAudit(
+            clock_.NowMs() - int64_t{config_.audit_retention_days} * 24 * 3600 * 1000);
+        !audit.ok()) {
+      spdlog::warn("audit log retention failed: {}", audit.error().message);
+    } else if (*audit > 0) {
+      spdlog::info("audit log retention removed {} entries older than {} days", *audit,
+                   config_.audit_retention_days);
+    }
+    // Ended sessions (expired or idle) go.
     auto sessions = store_->Users().PruneSessions(clock_.NowMs(),
                                                   int64_t{config_.session_idle_minutes} * 60'000);
     if (!sessions.ok()) {

@@ -120,6 +120,8 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
         get_string(node, key, config.http_tls_key_file);
       else if (key == "http.offline_after_seconds")
         get_int(node, key, config.offline_after_seconds, 30, 86400 * 7);
+      else if (key == "accounts.audit_retention_days")
+        get_int(node, key, config.audit_retention_days, 30, 3650);
       else if (key == "accounts.session_idle_minutes")
         get_int(node, key, config.session_idle_minutes, 1, 7 * 24 * 60);
       else if (key == "accounts.session_browser_hours")

@@ -50,6 +50,8 @@ struct ServerConfig {
   std::filesystem::path install_script;
   // People's login sessions (docs/server-config.md, [accounts]).
   int session_idle_minutes = 120;
+  // Audit-log entries older than this are deleted by the retention pass.
+  int audit_retention_days = 730;
   int session_browser_hours = 12;
   int session_cli_days = 30;
 

@@ -47,6 +47,8 @@ class AuditLogStore {
   virtual Status AppendAudit(const AuditEntry& entry) = 0;
   // Newest first.
   virtual Result<std::vector<AuditEntry>> ListAudit(const AuditFilter& filter) = 0;
+  // Deletes entries older than before_ms (in small transactions); the count.
+  virtual Result<int64_t> PruneAudit(int64_t before_ms) = 0;
 };
 
 }  // namespace dozor::server

@@ -138,6 +138,9 @@ class UserStore {
   // The organisations a user is assigned to, sorted.
   virtual Result<std::vector<int64_t>> AssignedOrgIds(int64_t user_id) = 0;
 
+  // Keeps the newest kMaxNoteVersions versions of each organisation's notes (older ones go as
+  // new ones come), so a client that saves in a loop cannot grow the database without bound.
+  static constexpr int kMaxNoteVersions = 500;
   virtual Result<NoteVersion> SaveOrgNote(int64_t org_id, std::string_view body,
                                           std::optional<int64_t> author_user_id,
                                           std::string_view author, int64_t now_ms) = 0;

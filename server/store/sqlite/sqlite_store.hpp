@@ -173,6 +173,7 @@ class SqliteStore final : public Store,
 
   Status AppendAudit(const AuditEntry& entry) override;
   Result<std::vector<AuditEntry>> ListAudit(const AuditFilter& filter) override;
+  Result<int64_t> PruneAudit(int64_t before_ms) override;
 
   Status AppendEvent(const FeedEvent& event) override;
   Result<std::vector<FeedEvent>> ListEvents(const FeedFilter& filter) override;

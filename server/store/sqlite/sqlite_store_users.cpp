@@ -429,6 +429,11 @@ Result<NoteVersion> SqliteStore::SaveOrgNote(int64_t org_id, std::string_view bo
                                      "author, created_at) VALUES (?, ?, ?, ?, ?)"));
     DOZOR_RETURN_IF_ERROR(RunWith(insert, org_id, body, author_user_id, author, now_ms));
     id = writer_.LastInsertRowId();
+    DOZOR_ASSIGN_OR_RETURN(
+        auto trim, writer_.Prepare("DELETE FROM org_note_versions WHERE org_id = ?1 AND id <= "
+                                   "(SELECT id FROM org_note_versions WHERE org_id = ?1 "
+                                   "ORDER BY id DESC LIMIT 1 OFFSET ?2)"));
+    DOZOR_RETURN_IF_ERROR(RunWith(trim, org_id, static_cast<int64_t>(kMaxNoteVersions)));
   }
   NoteVersion note;
   note.id = id;
@@ -575,6 +580,20 @@ Result<std::vector<AuditEntry>> SqliteStore::ListAudit(const AuditFilter& filter
                    entry.detail = s.Text(10);
                    return entry;
                  });
+}
+
+Result<int64_t> SqliteStore::PruneAudit(int64_t before_ms) {
+  int64_t total = 0;
+  while (true) {
+    std::lock_guard lock(write_mu_);
+    DOZOR_ASSIGN_OR_RETURN(
+        auto prune, writer_.Prepare("DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log "
+                                    "WHERE at < ?1 ORDER BY at LIMIT ?2)"));
+    DOZOR_RETURN_IF_ERROR(RunWith(prune, before_ms, sqlite_store_internal::kPruneChunkRows));
+    const int64_t deleted = writer_.Changes();
+    total += deleted;
+    if (deleted < sqlite_store_internal::kPruneChunkRows) return total;
+  }
 }
 
 }  // namespace dozor::server

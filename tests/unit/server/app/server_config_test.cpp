@@ -45,8 +45,11 @@ state_dir = "/srv/dozor"
 health_retention_days = 90
 [log]
 level = "debug"
+[accounts]
+audit_retention_days = 400
 )"));
   REQUIRE(config.ok());
+  CHECK(config->audit_retention_days == 400);
   CHECK(config->grpc_listen == "0.0.0.0:9443");
   CHECK(config->http_listen == "127.0.0.1:9480");
   CHECK(config->offline_after_seconds == 600);
@@ -72,6 +75,10 @@ TEST_CASE("server config errors name file, line and key") {
   auto range = LoadServerConfigFile(WriteConfig(dir, "[storage]\nhealth_retention_days = 0\n"));
   REQUIRE_FALSE(range.ok());
   CHECK(range.error().message.find("1..3650") != std::string::npos);
+
+  auto audit = LoadServerConfigFile(WriteConfig(dir, "[accounts]\naudit_retention_days = 7\n"));
+  REQUIRE_FALSE(audit.ok());
+  CHECK(audit.error().message.find("30..3650") != std::string::npos);
 
   auto type = LoadServerConfigFile(WriteConfig(dir, "[grpc]\ninsecure = \"yes\"\n"));
   REQUIRE_FALSE(type.ok());

@@ -289,6 +289,38 @@ TEST_CASE("client notes keep every version; the audit log filters and pages newe
   CHECK(next->front().id < page->back().id);
   filter.since_ms = kNow + 10;
   CHECK(store->ListAudit(filter)->empty());
+
+  // Retention deletes only what is older than the cutoff.
+  auto pruned = store->PruneAudit(kNow + 3);
+  REQUIRE(pruned.ok());
+  CHECK(*pruned == 3);
+  auto left = store->ListAudit(AuditFilter{});
+  REQUIRE(left.ok());
+  REQUIRE(left->size() == 2);
+  CHECK(left->back().at_ms == kNow + 3);
+  CHECK(*store->PruneAudit(kNow + 3) == 0);
+}
+
+TEST_CASE("an organisation's notes keep their newest versions only, and another's are untouched") {
+  TempDir dir;
+  auto store = Open(dir);
+  const int64_t acme = Org(*store, "Acme");
+  const int64_t globex = Org(*store, "Globex");
+  REQUIRE(store->SaveOrgNote(globex, "globex note", std::nullopt, "x", kNow).ok());
+  const int max = UserStore::kMaxNoteVersions;
+  for (int i = 0; i < max + 25; ++i) {
+    REQUIRE(
+        store->SaveOrgNote(acme, "version " + std::to_string(i), std::nullopt, "x", kNow + i).ok());
+  }
+  auto notes = store->ListOrgNotes(acme, max + 100);
+  REQUIRE(notes.ok());
+  REQUIRE(static_cast<int>(notes->size()) == max);
+  CHECK(notes->front().body == "version " + std::to_string(max + 24));
+  CHECK(notes->back().body == "version 25");
+  auto other = store->ListOrgNotes(globex, 10);
+  REQUIRE(other.ok());
+  REQUIRE(other->size() == 1);
+  CHECK(other->front().body == "globex note");
 }
 
 }  // namespace
