@@ -17,6 +17,8 @@
 #include "http/api_service.hpp"
 #include "http/handlers.hpp"
 #include "rules/rule.hpp"
+#include "server/http/api_request.hpp"
+#include "server/test_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
@@ -60,11 +62,7 @@ struct OrgObjects {
 
 struct Fixture {
   Fixture() {
-    SqliteStoreOptions options;
-    options.path = (dir / "dozor.db").string();
-    auto opened = OpenSqliteStore(options);
-    REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().ToString()));
-    store = std::move(opened).value();
+    store = dozor::testing::OpenTestStore(dir);
     auto rule = rules::ParseRule(kRuleToml, "test:disk-space-low.toml");
     REQUIRE(rule.ok());
     pack.rules.push_back(std::move(rule).value());
@@ -183,17 +181,7 @@ struct Fixture {
 
   ApiResponse Call(const std::string& method, const std::string& path, const std::string& token,
                    std::string body = "{}") {
-    ApiRequest request;
-    request.method = method;
-    const size_t question = path.find('?');
-    request.path = path.substr(0, question);
-    if (question != std::string::npos) {
-      auto query = ParseQuery(path.substr(question + 1));
-      REQUIRE(query.ok());
-      request.query = std::move(query).value();
-    }
-    request.body = std::move(body);
-    request.authorization = "Bearer " + token;
+    ApiRequest request = dozor::testing::MakeApiRequest(method, path, token, std::move(body));
     return api->Handle(request);
   }
 

@@ -19,6 +19,7 @@
 #include "http/api_service.hpp"
 #include "http/auth.hpp"
 #include "http/handlers.hpp"
+#include "server/test_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
@@ -98,11 +99,7 @@ nlohmann::json SnapshotFile(const std::string& token, const std::string& kernel 
 
 struct Fixture {
   Fixture() {
-    SqliteStoreOptions options;
-    options.path = (dir / "dozor.db").string();
-    auto opened = OpenSqliteStore(options);
-    REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().ToString()));
-    store = std::move(opened).value();
+    store = dozor::testing::OpenTestStore(dir);
     REQUIRE(store
                 ->CreateApiToken("alice", ApiRole::kOperator, Sha256Hex("dza_op"), "dza_op",
                                  std::nullopt)

@@ -12,6 +12,7 @@
 #include "http/api_service.hpp"
 #include "http/handlers.hpp"
 #include "http/install_handler.hpp"
+#include "server/test_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
@@ -52,11 +53,7 @@ void WriteText(const std::filesystem::path& path, const std::string& text) {
 
 struct Fixture {
   Fixture() : certs(dir.path()) {
-    SqliteStoreOptions options;
-    options.path = (dir / "dozor.db").string();
-    auto opened = OpenSqliteStore(options);
-    REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().ToString()));
-    store = std::move(opened).value();
+    store = dozor::testing::OpenTestStore(dir);
     REQUIRE(store
                 ->CreateApiToken("alice", ApiRole::kOperator, Sha256Hex("dza_op"), "dza_op",
                                  std::nullopt)

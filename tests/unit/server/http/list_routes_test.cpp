@@ -10,6 +10,8 @@
 #include "dozor/common/clock.hpp"
 #include "dozor/common/crypto.hpp"
 #include "http/api_service.hpp"
+#include "server/http/api_request.hpp"
+#include "server/test_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
@@ -18,11 +20,7 @@ namespace {
 
 struct Fixture {
   Fixture() {
-    SqliteStoreOptions options;
-    options.path = (dir / "dozor.db").string();
-    auto opened = OpenSqliteStore(options);
-    REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().ToString()));
-    store = std::move(opened).value();
+    store = dozor::testing::OpenTestStore(dir);
     REQUIRE(store
                 ->CreateApiToken("viewer", ApiRole::kViewer, Sha256Hex("dza_view"), "dza_view",
                                  std::nullopt)
@@ -61,16 +59,7 @@ struct Fixture {
   }
 
   ApiResponse Get(const std::string& path) {
-    ApiRequest request;
-    request.method = "GET";
-    const size_t question = path.find('?');
-    request.path = path.substr(0, question);
-    if (question != std::string::npos) {
-      auto query = ParseQuery(path.substr(question + 1));
-      REQUIRE(query.ok());
-      request.query = std::move(query).value();
-    }
-    request.authorization = "Bearer dza_view";
+    ApiRequest request = dozor::testing::MakeApiRequest("GET", path, "dza_view");
     return api->Handle(request);
   }
 

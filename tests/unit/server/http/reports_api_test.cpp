@@ -10,6 +10,8 @@
 #include "http/api_service.hpp"
 #include "http/handlers.hpp"
 #include "rules/rule.hpp"
+#include "server/http/api_request.hpp"
+#include "server/test_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
@@ -18,11 +20,7 @@ namespace {
 
 struct ReportFixture {
   ReportFixture() {
-    SqliteStoreOptions options;
-    options.path = (dir / "dozor.db").string();
-    auto opened = OpenSqliteStore(options);
-    REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().ToString()));
-    store = std::move(opened).value();
+    store = dozor::testing::OpenTestStore(dir);
     REQUIRE(store
                 ->CreateApiToken("bob", ApiRole::kViewer, Sha256Hex("dza_view"), "dza_view",
                                  std::nullopt)
@@ -40,16 +38,7 @@ struct ReportFixture {
   }
 
   ApiResponse Get(const std::string& path_and_query) {
-    ApiRequest request;
-    request.method = "GET";
-    const size_t question = path_and_query.find('?');
-    request.path = path_and_query.substr(0, question);
-    if (question != std::string::npos) {
-      auto query = ParseQuery(path_and_query.substr(question + 1));
-      REQUIRE(query.ok());
-      request.query = std::move(query).value();
-    }
-    request.authorization = "Bearer dza_view";
+    ApiRequest request = dozor::testing::MakeApiRequest("GET", path_and_query, "dza_view");
     return api->Handle(request);
   }
 

@@ -11,6 +11,8 @@
 #include "http/api_service.hpp"
 #include "http/handlers.hpp"
 #include "http/password.hpp"
+#include "server/http/api_request.hpp"
+#include "server/test_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
@@ -21,11 +23,7 @@ constexpr char kPassword[] = "correct horse battery";
 
 struct Fixture {
   Fixture() {
-    SqliteStoreOptions options;
-    options.path = (dir / "dozor.db").string();
-    auto opened = OpenSqliteStore(options);
-    REQUIRE(opened.ok());
-    store = std::move(opened).value();
+    store = dozor::testing::OpenTestStore(dir);
     Organization org;
     org.name = "Acme";
     org_id = store->CreateOrganization(org)->id;
@@ -53,20 +51,10 @@ struct Fixture {
   ApiResponse Call(const std::string& method, const std::string& path, const std::string& body,
                    const std::string& cookie = "", const std::string& csrf = "",
                    const std::string& bearer = "", const std::string& address = "192.0.2.7") {
-    ApiRequest request;
-    request.method = method;
-    const size_t question = path.find('?');
-    request.path = path.substr(0, question);
-    if (question != std::string::npos) {
-      auto query = ParseQuery(path.substr(question + 1));
-      REQUIRE(query.ok());
-      request.query = std::move(query).value();
-    }
-    request.body = body;
+    ApiRequest request = dozor::testing::MakeApiRequest(method, path, bearer, body);
     request.cookie = cookie;
     request.csrf_token = csrf;
     request.client_address = address;
-    if (!bearer.empty()) request.authorization = "Bearer " + bearer;
     return api->Handle(request);
   }
 
