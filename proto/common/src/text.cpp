@@ -49,6 +49,58 @@ size_t CodePointCount(std::string_view text) {
   }));
 }
 
+namespace {
+
+// The small letter of a capital in the scripts FoldCase covers; any other code point as it is.
+uint32_t FoldCodePoint(uint32_t c) {
+  if (c >= 'A' && c <= 'Z') return c + 32;
+  if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 32;  // Latin-1 (not the multiplication sign)
+  if (c >= 0x100 && c <= 0x17F) {                          // Latin Extended-A: capital, small pairs
+    if (c == 0x130 || c == 0x131 || c == 0x138 || c == 0x149 || c == 0x17F) return c;
+    if (c == 0x178) return 0xFF;
+    if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) return c % 2 == 1 ? c + 1 : c;
+    return c % 2 == 0 ? c + 1 : c;
+  }
+  if (c >= 0x391 && c <= 0x3AB && c != 0x3A2) return c + 32;  // Greek
+  if (c >= 0x400 && c <= 0x40F) return c + 80;                // Ѐ..Џ (Ё, Є, І, Ї, Ў ...)
+  if (c >= 0x410 && c <= 0x42F) return c + 32;                // А..Я
+  if ((c >= 0x460 && c <= 0x481) || (c >= 0x48A && c <= 0x4BF) || (c >= 0x4D0 && c <= 0x52F)) {
+    return c % 2 == 0 ? c + 1 : c;  // Cyrillic capital, small pairs
+  }
+  if (c == 0x4C0) return 0x4CF;
+  if (c >= 0x4C1 && c <= 0x4CE) return c % 2 == 1 ? c + 1 : c;
+  return c;
+}
+
+}  // namespace
+
+std::string FoldCase(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const size_t length = Utf8SequenceLength(text, i);
+    if (length == 2) {
+      // Every code point folded here, and every result, is in the two-byte range.
+      const auto lead = static_cast<unsigned char>(text[i]);
+      const auto next = static_cast<unsigned char>(text[i + 1]);
+      const uint32_t folded = FoldCodePoint(((lead & 0x1Fu) << 6) | (next & 0x3Fu));
+      out.push_back(static_cast<char>(0xC0 | (folded >> 6)));
+      out.push_back(static_cast<char>(0x80 | (folded & 0x3F)));
+      i += 2;
+    } else if (length == 1) {
+      out.push_back(static_cast<char>(FoldCodePoint(static_cast<unsigned char>(text[i]))));
+      ++i;
+    } else if (length == 0) {
+      out.push_back(text[i]);  // invalid UTF-8: kept byte for byte
+      ++i;
+    } else {
+      out.append(text.substr(i, length));
+      i += length;
+    }
+  }
+  return out;
+}
+
 size_t Utf8SequenceLength(std::string_view text, size_t i) {
   const auto lead = static_cast<unsigned char>(text[i]);
   if (lead < 0x80) {

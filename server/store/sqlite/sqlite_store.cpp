@@ -11,6 +11,7 @@
 #include <initializer_list>
 #include <utility>
 
+#include "dozor/common/text.hpp"
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/sqlite_store_internal.hpp"
 #include "store/sqlite/statement_helpers.hpp"
@@ -311,6 +312,24 @@ Status SqliteStore::OpenConnections() {
   return OkStatus();
 }
 
+namespace {
+
+// dozor_fold(text): FoldCase for the readers' text filters (SQLite's lower() folds ASCII only, so
+// "ромашка" would not find "Ромашка"). Registered per reader connection, used by no index or
+// view, so other tools can still open the database.
+void FoldSqlFunction(sqlite3_context* context, int /*argc*/, sqlite3_value** argv) {
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+    sqlite3_result_null(context);
+    return;
+  }
+  const auto* bytes = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+  const std::string folded = FoldCase(std::string_view(
+      bytes == nullptr ? "" : bytes, static_cast<size_t>(sqlite3_value_bytes(argv[0]))));
+  sqlite3_result_text(context, folded.data(), static_cast<int>(folded.size()), SQLITE_TRANSIENT);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<SqliteStore::ReaderSlot, SqliteStore::ReaderSlotDeleter>>
 SqliteStore::OpenReader() {
   sqlite::OpenOptions reader_options;
@@ -322,6 +341,12 @@ SqliteStore::OpenReader() {
   }
   std::unique_ptr<ReaderSlot, ReaderSlotDeleter> slot(new ReaderSlot());
   slot->db = std::move(db).value();
+  if (sqlite3_create_function_v2(slot->db.get(), "dozor_fold", 1,
+                                 SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
+                                 &FoldSqlFunction, nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return MakeError(ErrorCode::kInternal, "cannot register dozor_fold on " + path_ + ": " +
+                                               sqlite3_errmsg(slot->db.get()));
+  }
   auto prepared = PrepareReaderStatements(slot->db, slot->rs);
   if (prepared.ok()) {
     prepared = PrepareFindingReaderStatements(slot->db, slot->fr);

@@ -52,7 +52,7 @@ KeysetOrder HostOrder(HostSort sort, SortDirection direction) {
 // Filters with fixed parameter numbers; the keyset condition and LIMIT follow them.
 constexpr int kOrgFilterParams = 4;
 constexpr const char* kOrgFilters =
-    "WHERE (?1 IS NULL OR instr(lower(o.name), lower(?1)) > 0) "
+    "WHERE (?1 IS NULL OR instr(dozor_fold(o.name), dozor_fold(?1)) > 0) "
     "AND (?2 IS NULL OR o.contract_status = ?2) AND (?3 IS NULL OR o.contract_type = ?3) "
     "AND (?4 IS NULL OR instr(?4, ',' || o.id || ',') > 0)";
 
@@ -63,8 +63,8 @@ std::string HostFilters(const HostQuery& query) {
       {{query.org_id.has_value(), "a.org_id = ?1"},
        {query.visible_org_ids.has_value(), "a.org_id IN (SELECT value FROM json_each(?2))"},
        {query.text.has_value(),
-        "(instr(lower(coalesce(nullif(h.hostname, ''), a.hostname)), lower(?3)) > 0 "
-        "OR instr(lower(a.agent_id), lower(?3)) > 0)"},
+        "(instr(dozor_fold(coalesce(nullif(h.hostname, ''), a.hostname)), dozor_fold(?3)) > 0 "
+        "OR instr(dozor_fold(a.agent_id), dozor_fold(?3)) > 0)"},
        {query.os_family.has_value(), "coalesce(h.family, '') = ?4"},
        {query.revoked.has_value(), "(a.revoked_at IS NOT NULL) = ?5"},
        {query.presence.has_value(),
@@ -120,10 +120,10 @@ std::string SearchSql(std::string_view field_value, std::string_view from, std::
 const std::vector<std::string>& SearchStatements() {
   static const std::vector<std::string> statements = {
       SearchSql("'hostname', coalesce(nullif(h.hostname, ''), a.hostname)", " FROM agents a",
-                "?1 <> '' AND instr(lower(coalesce(nullif(h.hostname, ''), a.hostname)), "
-                "lower(?1)) > 0"),
+                "?1 <> '' AND instr(dozor_fold(coalesce(nullif(h.hostname, ''), a.hostname)), "
+                "dozor_fold(?1)) > 0"),
       SearchSql("'agent_id', a.agent_id", " FROM agents a",
-                "?1 <> '' AND instr(lower(a.agent_id), lower(?1)) > 0"),
+                "?1 <> '' AND instr(dozor_fold(a.agent_id), dozor_fold(?1)) > 0"),
       SearchSql("'ip', ad.address", " FROM host_addresses ad JOIN agents a ON a.id = ad.agent",
                 "?5 = 1 AND ad.loopback = 0 AND substr(ad.address, 1, length(?1)) = ?1"),
       SearchSql("'mac', i.mac", " FROM host_interfaces i JOIN agents a ON a.id = i.agent",

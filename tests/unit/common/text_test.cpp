@@ -37,6 +37,17 @@ TEST_CASE("lower changes ASCII letters only and leaves UTF-8 bytes alone") {
   CHECK(Lower("").empty());
 }
 
+TEST_CASE("fold case lowers Latin, Cyrillic and Greek capitals and keeps everything else") {
+  CHECK(FoldCase("ООО \"Ромашка\" ЁЖ") == "ооо \"ромашка\" ёж");
+  CHECK(FoldCase("ÀÉÎ Straße ŁÓDŹ ΑΘΩ") == "àéî straße łódź αθω");
+  CHECK(FoldCase("ЄІЇҐЎ") == "єіїґў");
+  CHECK(FoldCase("×÷ 123 日本 😀") == "×÷ 123 日本 😀");
+  CHECK(FoldCase("ромашка") == "ромашка");
+  // Invalid UTF-8 is kept byte for byte.
+  CHECK(FoldCase(std::string("A\xff\xd0B", 4)) == std::string("a\xff\xd0b", 4));
+  CHECK(FoldCase("").empty());
+}
+
 TEST_CASE("join puts the separator between items only") {
   CHECK(JoinStrings({}, "; ").empty());
   CHECK(JoinStrings({"x"}, "; ") == "x");

@@ -27,6 +27,12 @@ inline constexpr std::string_view kWhitespace = " \t\r\n\v\f";
 // identifiers, not for human text.
 [[nodiscard]] std::string Lower(std::string_view text);
 
+// Text folded for case-insensitive matching of people's text: ASCII, Latin-1, Latin Extended-A,
+// Greek and Cyrillic capitals become small letters ("Ромашка", "РОМАШКА" -> "ромашка"); every
+// other code point and every byte of invalid UTF-8 is kept as it is. Simple one-to-one folding
+// (no "ß" -> "ss"), so a folded text is never longer than its input.
+[[nodiscard]] std::string FoldCase(std::string_view text);
+
 // items[0] + separator + items[1] + ...; "" for no items.
 [[nodiscard]] std::string JoinStrings(const std::vector<std::string>& items,
                                       std::string_view separator);

@@ -404,6 +404,17 @@ TEST_CASE("organisation pages: sorts, filters and the caller's scope") {
   REQUIRE(one.ok());
   REQUIRE(one->rows.size() == 1);
   CHECK(one->rows[0].name == "org-z");
+  // Russian names match whatever the case of the search (SQLite's lower() folds ASCII only).
+  e.AddOrg("ООО Ромашка-Ёлка", 5000);
+  for (const char* search : {"ромашка-ёлка", "РОМАШКА", "ооо ромаШка"}) {
+    filtered.name_contains = search;
+    auto russian = e.store->QueryOrganizations(filtered);
+    REQUIRE(russian.ok());
+    REQUIRE_MESSAGE(russian->rows.size() == 1, search);
+    CHECK(russian->rows[0].name == "ООО Ромашка-Ёлка");
+  }
+  filtered.name_contains = "ромашкб";
+  CHECK(e.store->QueryOrganizations(filtered)->rows.empty());
   filtered = OrgQuery{};
   filtered.contract_status = ContractPhase::kActive;
   filtered.visible_org_ids = std::vector<int64_t>{e.orgs["org-z"], e.orgs["org-y"]};
