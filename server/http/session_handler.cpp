@@ -2,6 +2,7 @@
 // session: the dashboard an HttpOnly cookie plus a CSRF token, dozorctl a bearer session token.
 // Failed logins are throttled per account and per client address and written to the audit log
 // (as every POST is, by ApiService).
+#include <algorithm>
 #include <memory>
 
 #include "domain/failure_throttle.hpp"
@@ -202,6 +203,61 @@ ApiResponse Logout(ApiContext& context, const ApiRequest& request) {
   return response;
 }
 
+// The caller's own sessions (browser and dozorctl logins), so someone who logged in elsewhere can
+// see where and end what they do not recognise.
+ApiResponse ListOwnSessions(ApiContext& context, const ApiRequest& request) {
+  const Caller& caller = *request.caller;
+  if (!caller.user_id) {
+    return ErrorResponse(400, "invalid_argument",
+                         "this credential belongs to no account, so it has no sessions");
+  }
+  const int64_t now_ms = context.clock.NowMs();
+  auto sessions = context.store.Users().ListUserSessions(*caller.user_id, now_ms);
+  if (!sessions.ok()) {
+    return ErrorResponse(sessions.error());
+  }
+  ApiResponse response;
+  response.body["sessions"] = nlohmann::json::array();
+  for (const auto& session : *sessions) {
+    // An idle session is over even before the retention pass deletes it.
+    if (now_ms - session.last_seen_at_ms > context.sessions.idle_ms) continue;
+    nlohmann::json row = {{"id", session.id},
+                          {"kind", ToString(session.kind)},
+                          {"source", session.source},
+                          {"current", caller.session_id == session.id}};
+    PutTime(row, "created_at", session.created_at_ms);
+    PutTime(row, "last_seen_at", session.last_seen_at_ms);
+    PutTime(row, "expires_at", session.expires_at_ms);
+    response.body["sessions"].push_back(std::move(row));
+  }
+  return response;
+}
+
+ApiResponse EndOwnSession(ApiContext& context, const ApiRequest& request) {
+  const Caller& caller = *request.caller;
+  if (!caller.user_id) {
+    return ErrorResponse(400, "invalid_argument",
+                         "this credential belongs to no account, so it has no sessions");
+  }
+  int64_t id = 0;
+  const std::string& text = request.params.at("session");
+  if (text.empty() || text.size() > 18 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return ErrorResponse(404, "not_found", "no session with id " + text);
+  }
+  id = std::stoll(text);
+  if (auto ended = context.store.Users().EndUserSession(*caller.user_id, id); !ended.ok()) {
+    return ErrorResponse(ended.error());
+  }
+  ApiResponse response;
+  response.body = {{"ended", true}, {"id", id}, {"current", caller.session_id == id}};
+  if (caller.session_id == id && caller.via == Via::kDashboard) {
+    response.set_cookies.push_back(SessionCookie("", 0, request.tls));
+  }
+  response.audit_object = "session " + std::to_string(id);
+  return response;
+}
+
 ApiResponse ShowMe(ApiContext& context, const ApiRequest& request) {
   const Caller& caller = *request.caller;
   std::optional<User> user;
@@ -330,6 +386,10 @@ void RegisterSessionRoutes(Router& router, ApiContext& context) {
              [&context](ApiRequest& request) { return Logout(context, request); });
   router.Add("GET", "/api/v1/me", Access::kRead, Scope::CallerOnly(),
              [&context](ApiRequest& request) { return ShowMe(context, request); });
+  router.Add("GET", "/api/v1/me/sessions", Access::kRead, Scope::CallerOnly(),
+             [&context](ApiRequest& request) { return ListOwnSessions(context, request); });
+  router.Add("POST", "/api/v1/me/sessions/{session}/end", Access::kRead, Scope::CallerOnly(),
+             [&context](ApiRequest& request) { return EndOwnSession(context, request); });
   router.Add("PATCH", "/api/v1/me", Access::kClientAction, Scope::CallerOnly(),
              [&context](ApiRequest& request) { return PatchMe(context, request); });
   router.Add(

@@ -169,6 +169,8 @@ class SqliteStore final : public Store,
   Result<std::pair<Session, User>> AuthenticateSession(std::string_view session_hash,
                                                        int64_t now_ms, int64_t idle_ms) override;
   Status DeleteSession(int64_t session_id) override;
+  Result<std::vector<Session>> ListUserSessions(int64_t user_id, int64_t now_ms) override;
+  Status EndUserSession(int64_t user_id, int64_t session_id) override;
   Result<int64_t> PruneSessions(int64_t now_ms, int64_t idle_ms) override;
 
   Status AppendAudit(const AuditEntry& entry) override;

@@ -530,6 +530,25 @@ Status SqliteStore::DeleteSession(int64_t session_id) {
   return RunWith(remove, session_id);
 }
 
+Result<std::vector<Session>> SqliteStore::ListUserSessions(int64_t user_id, int64_t now_ms) {
+  ReaderLease reader = AcquireReader();
+  DOZOR_ASSIGN_OR_RETURN(
+      auto select, reader->db.Prepare(std::string(kSessionColumns) +
+                                      "WHERE user_id = ?1 AND expires_at > ?2 ORDER BY id DESC"));
+  return ReadAll(BindAll(select, user_id, now_ms), ReadSession);
+}
+
+Status SqliteStore::EndUserSession(int64_t user_id, int64_t session_id) {
+  std::lock_guard lock(write_mu_);
+  DOZOR_ASSIGN_OR_RETURN(auto remove,
+                         writer_.Prepare("DELETE FROM sessions WHERE id = ?1 AND user_id = ?2"));
+  DOZOR_RETURN_IF_ERROR(RunWith(remove, session_id, user_id));
+  if (writer_.Changes() == 0) {
+    return MakeError(ErrorCode::kNotFound, "no session with id " + std::to_string(session_id));
+  }
+  return OkStatus();
+}
+
 Result<int64_t> SqliteStore::PruneSessions(int64_t now_ms, int64_t idle_ms) {
   std::lock_guard lock(write_mu_);
   DOZOR_ASSIGN_OR_RETURN(auto remove, writer_.Prepare("DELETE FROM sessions WHERE expires_at <= ?1 "

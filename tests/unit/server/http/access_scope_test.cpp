@@ -255,13 +255,17 @@ TEST_CASE("every route declares a scope that matches its path") {
     INFO(route.method << " " << route.pattern);
     CHECK((route.access == Access::kPublic) == (route.scope.kind == ScopeKind::kPublic));
     // A route naming an organisation's object in its path must be scoped by it: a path
-    // parameter other than {user}, {file} and the rules' {id} on a kCaller route is a leak.
+    // parameter other than {user}, {file}, the rules' {id} and one's own {session} (the store
+    // looks it up within the caller's account) on a kCaller route is a leak.
     for (const auto& segment : route.segments) {
       if (segment == "{org}" || segment == "{agent_id}") {
         CHECK(IsScopedByParam(route.scope.kind));
       }
       if (segment == "{id}" && route.pattern.rfind("/api/v1/rules/", 0) != 0) {
         CHECK(IsScopedByParam(route.scope.kind));
+      }
+      if (segment == "{session}") {
+        CHECK(route.pattern.rfind("/api/v1/me/", 0) == 0);
       }
     }
   }

@@ -417,5 +417,67 @@ TEST_CASE("admins create accounts; logins and roles are checked") {
   CHECK(f.Call("GET", "/api/v1/users", "", "", "", client.body["session_token"]).status == 403);
 }
 
+TEST_CASE("a user lists their own live sessions and ends one, never another user's") {
+  Fixture f;
+  auto browser = f.Login("anna", kPassword, "browser", "192.0.2.7");
+  REQUIRE(browser.status == 200);
+  const std::string cookie = CookiePair(browser);
+  auto cli = f.Login("anna", kPassword, "cli", "198.51.100.9");
+  REQUIRE(cli.status == 200);
+  const std::string bearer = cli.body["session_token"];
+  auto root = f.Login("root", kPassword, "cli");
+  REQUIRE(root.status == 200);
+
+  auto listed = f.Call("GET", "/api/v1/me/sessions", "", "", "", bearer);
+  REQUIRE(listed.status == 200);
+  const auto& sessions = listed.body["sessions"];
+  REQUIRE(sessions.size() == 2);  // root's is not anna's
+  CHECK(sessions[0]["kind"] == "cli");
+  CHECK(sessions[0]["current"] == true);
+  CHECK(sessions[0]["source"] == "198.51.100.9");
+  CHECK(sessions[1]["kind"] == "browser");
+  CHECK(sessions[1]["current"] == false);
+  CHECK_FALSE(sessions[1].contains("csrf_token"));
+  const int64_t browser_id = sessions[1]["id"];
+
+  // root's session id, seen from anna: not found, and root's session lives on.
+  auto roots = f.Call("GET", "/api/v1/me/sessions", "", "", "", root.body["session_token"]);
+  REQUIRE(roots.body["sessions"].size() == 1);
+  const int64_t root_id = roots.body["sessions"][0]["id"];
+  CHECK(f.Call("POST", "/api/v1/me/sessions/" + std::to_string(root_id) + "/end", "{}", "", "",
+               bearer)
+            .status == 404);
+  CHECK(f.Call("GET", "/api/v1/me", "", "", "", root.body["session_token"]).status == 200);
+  CHECK(f.Call("POST", "/api/v1/me/sessions/abc/end", "{}", "", "", bearer).status == 404);
+
+  // From dozorctl, anna ends her browser session: the dashboard is logged out.
+  auto ended = f.Call("POST", "/api/v1/me/sessions/" + std::to_string(browser_id) + "/end", "{}",
+                      "", "", bearer);
+  REQUIRE(ended.status == 200);
+  CHECK(ended.body["current"] == false);
+  CHECK(f.Call("GET", "/api/v1/me", "", cookie).status == 401);
+  CHECK(f.Call("GET", "/api/v1/me/sessions", "", "", "", bearer).body["sessions"].size() == 1);
+
+  // Ending the current browser session needs the CSRF token and clears the cookie.
+  auto again = f.Login("anna", kPassword);
+  const std::string cookie2 = CookiePair(again);
+  const std::string csrf2 = again.body["csrf_token"];
+  auto mine = f.Call("GET", "/api/v1/me/sessions", "", cookie2);
+  REQUIRE(mine.status == 200);
+  int64_t current_id = 0;
+  for (const auto& session : mine.body["sessions"]) {
+    if (session["current"] == true) current_id = session["id"];
+  }
+  REQUIRE(current_id > 0);
+  const std::string path = "/api/v1/me/sessions/" + std::to_string(current_id) + "/end";
+  CHECK(f.Call("POST", path, "{}", cookie2).status == 403);  // no CSRF token
+  auto self = f.Call("POST", path, "{}", cookie2, csrf2);
+  REQUIRE(self.status == 200);
+  CHECK(self.body["current"] == true);
+  REQUIRE(self.set_cookies.size() == 1);
+  CHECK(self.set_cookies[0].find("Max-Age=0") != std::string::npos);
+  CHECK(f.Call("GET", "/api/v1/me", "", cookie2).status == 401);
+}
+
 }  // namespace
 }  // namespace dozor::server::http
