@@ -11,7 +11,6 @@
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 
 #include "http/handlers.hpp"
 #include "report/report_model.hpp"

@@ -2,7 +2,6 @@
 // session: the dashboard an HttpOnly cookie plus a CSRF token, dozorctl a bearer session token.
 // Failed logins are throttled per account and per client address and written to the audit log
 // (as every POST is, by ApiService).
-#include <algorithm>
 #include <memory>
 
 #include "domain/failure_throttle.hpp"
@@ -203,24 +202,26 @@ ApiResponse Logout(ApiContext& context, const ApiRequest& request) {
   return response;
 }
 
+ApiResponse NoAccountSessions() {
+  return ErrorResponse(400, "invalid_argument",
+                       "this credential belongs to no account, so it has no sessions");
+}
+
 // The caller's own sessions (browser and dozorctl logins), so someone who logged in elsewhere can
 // see where and end what they do not recognise.
 ApiResponse ListOwnSessions(ApiContext& context, const ApiRequest& request) {
   const Caller& caller = *request.caller;
   if (!caller.user_id) {
-    return ErrorResponse(400, "invalid_argument",
-                         "this credential belongs to no account, so it has no sessions");
+    return NoAccountSessions();
   }
-  const int64_t now_ms = context.clock.NowMs();
-  auto sessions = context.store.Users().ListUserSessions(*caller.user_id, now_ms);
+  auto sessions = context.store.Users().ListUserSessions(*caller.user_id, context.clock.NowMs(),
+                                                         context.sessions.idle_ms);
   if (!sessions.ok()) {
     return ErrorResponse(sessions.error());
   }
   ApiResponse response;
   response.body["sessions"] = nlohmann::json::array();
   for (const auto& session : *sessions) {
-    // An idle session is over even before the retention pass deletes it.
-    if (now_ms - session.last_seen_at_ms > context.sessions.idle_ms) continue;
     nlohmann::json row = {{"id", session.id},
                           {"kind", ToString(session.kind)},
                           {"source", session.source},
@@ -236,16 +237,14 @@ ApiResponse ListOwnSessions(ApiContext& context, const ApiRequest& request) {
 ApiResponse EndOwnSession(ApiContext& context, const ApiRequest& request) {
   const Caller& caller = *request.caller;
   if (!caller.user_id) {
-    return ErrorResponse(400, "invalid_argument",
-                         "this credential belongs to no account, so it has no sessions");
+    return NoAccountSessions();
   }
-  int64_t id = 0;
-  const std::string& text = request.params.at("session");
-  if (text.empty() || text.size() > 18 ||
-      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return ErrorResponse(404, "not_found", "no session with id " + text);
+  // Not a session id at all: the same answer as another account's session.
+  auto parsed = PathId(request, "session");
+  if (!parsed.ok()) {
+    return ErrorResponse(404, "not_found", "no session with id " + request.params.at("session"));
   }
-  id = std::stoll(text);
+  const int64_t id = *parsed;
   if (auto ended = context.store.Users().EndUserSession(*caller.user_id, id); !ended.ok()) {
     return ErrorResponse(ended.error());
   }

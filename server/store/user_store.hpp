@@ -153,8 +153,10 @@ class UserStore {
   virtual Result<std::pair<Session, User>> AuthenticateSession(std::string_view session_hash,
                                                                int64_t now_ms, int64_t idle_ms) = 0;
   virtual Status DeleteSession(int64_t session_id) = 0;
-  // One user's live sessions (not yet past their absolute expiry), newest first.
-  virtual Result<std::vector<Session>> ListUserSessions(int64_t user_id, int64_t now_ms) = 0;
+  // One user's live sessions (not past their absolute expiry, not idle longer than idle_ms: the
+  // ones AuthenticateSession would still accept), newest first.
+  virtual Result<std::vector<Session>> ListUserSessions(int64_t user_id, int64_t now_ms,
+                                                        int64_t idle_ms) = 0;
   // Ends one session of one user; kNotFound when the user has no session with that id (another
   // user's session included, so ids of others' sessions cannot be probed).
   virtual Status EndUserSession(int64_t user_id, int64_t session_id) = 0;

@@ -1,9 +1,8 @@
 // The SQLite backend: every store area (store/*_store.hpp) over one database file. One writer
 // connection (all writes, serialised by a mutex), a small pool of reader connections (each query
 // leases one) so management reads never queue behind an ingest batch nor a cheap read behind an
-// estate-wide one, and optionally a third connection on a
-// background thread that checkpoints the WAL about once a second so COMMIT never pays for a
-// checkpoint.
+// estate-wide one, and optionally a checkpoint connection on a background thread that
+// checkpoints the WAL about once a second so COMMIT never pays for a checkpoint.
 //
 // Health samples live in two tiers: ingest appends one row per sample to health_samples (plain
 // protobuf, no per-row compression, cheap on the hot path); CompactHealth later moves samples of
@@ -169,7 +168,8 @@ class SqliteStore final : public Store,
   Result<std::pair<Session, User>> AuthenticateSession(std::string_view session_hash,
                                                        int64_t now_ms, int64_t idle_ms) override;
   Status DeleteSession(int64_t session_id) override;
-  Result<std::vector<Session>> ListUserSessions(int64_t user_id, int64_t now_ms) override;
+  Result<std::vector<Session>> ListUserSessions(int64_t user_id, int64_t now_ms,
+                                                int64_t idle_ms) override;
   Status EndUserSession(int64_t user_id, int64_t session_id) override;
   Result<int64_t> PruneSessions(int64_t now_ms, int64_t idle_ms) override;
 
@@ -287,7 +287,7 @@ class SqliteStore final : public Store,
                           std::vector<CommittedHost>& committed);
   Status ApplyInventoryLocked(int64_t pk, const std::string& agent_id,
                               const dozor::v1::Report& report);
-  Result<HostSummary> ReadHostLocked(ReaderSlot& reader, std::string_view agent_id, int64_t* pk);
+  Result<HostSummary> ReadHostOn(ReaderSlot& reader, std::string_view agent_id, int64_t* pk);
   // One reader connection with its prepared statements (sqlite_store_internal.hpp), leased by
   // one query at a time.
   struct ReaderSlotDeleter {
@@ -311,7 +311,7 @@ class SqliteStore final : public Store,
   ReaderLease AcquireReader();
   void ReleaseReader(ReaderSlot* slot);
   Result<std::unique_ptr<ReaderSlot, ReaderSlotDeleter>> OpenReader();
-  Result<int64_t> ReaderAgentPkLocked(ReaderSlot& reader, std::string_view agent_id);
+  Result<int64_t> AgentPkOn(ReaderSlot& reader, std::string_view agent_id);
   Result<std::vector<int64_t>> AgentPks();
   struct BucketSnapshot;
   using EncodedBlock = EncodedHealthBlock;

@@ -98,8 +98,8 @@ Result<std::vector<HostSummary>> SqliteStore::ListHosts(std::optional<int64_t> o
   return hosts;
 }
 
-Result<HostSummary> SqliteStore::ReadHostLocked(ReaderSlot& reader, std::string_view agent_id,
-                                                int64_t* pk) {
+Result<HostSummary> SqliteStore::ReadHostOn(ReaderSlot& reader, std::string_view agent_id,
+                                            int64_t* pk) {
   auto read_host = [&](const sqlite::Statement& s) {
     *pk = s.Int(0);
     return ReadHost(s);
@@ -116,7 +116,7 @@ Result<HostSummary> SqliteStore::GetHost(std::string_view agent_id) {
   sqlite::ReadTransaction txn(reader->db);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
   int64_t pk = 0;
-  return ReadHostLocked(*reader, agent_id, &pk);
+  return ReadHostOn(*reader, agent_id, &pk);
 }
 
 Result<HostInventory> SqliteStore::GetInventory(std::string_view agent_id) {
@@ -125,7 +125,7 @@ Result<HostInventory> SqliteStore::GetInventory(std::string_view agent_id) {
   DOZOR_RETURN_IF_ERROR(txn.Begin());
   HostInventory result;
   int64_t pk = 0;
-  DOZOR_ASSIGN_OR_RETURN(result.host, ReadHostLocked(*reader, agent_id, &pk));
+  DOZOR_ASSIGN_OR_RETURN(result.host, ReadHostOn(*reader, agent_id, &pk));
   DOZOR_ASSIGN_OR_RETURN(auto blob, ReadOptional(BindAll(reader->rs.blob_get, pk),
                                                  [](const auto& s) { return s.Blob(0); }));
   if (blob) {
@@ -139,7 +139,7 @@ Result<HostInventory> SqliteStore::GetInventory(std::string_view agent_id) {
   return result;
 }
 
-Result<int64_t> SqliteStore::ReaderAgentPkLocked(ReaderSlot& reader, std::string_view agent_id) {
+Result<int64_t> SqliteStore::AgentPkOn(ReaderSlot& reader, std::string_view agent_id) {
   return ReadOne(
       BindAll(reader.rs.agent_pk, agent_id), [](const auto& s) { return s.Int(0); },
       [&] { return UnknownAgent(agent_id); });
@@ -150,7 +150,7 @@ Result<std::vector<InventoryChange>> SqliteStore::ListChanges(std::string_view a
   ReaderLease reader = AcquireReader();
   sqlite::ReadTransaction txn(reader->db);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
-  DOZOR_ASSIGN_OR_RETURN(int64_t pk, ReaderAgentPkLocked(*reader, agent_id));
+  DOZOR_ASSIGN_OR_RETURN(int64_t pk, AgentPkOn(*reader, agent_id));
   return ReadAll(BindAll(reader->rs.changes, pk, since_ms, ClampLimit(limit)),
                  [&](const sqlite::Statement& s) { return ReadInventoryChange(s, agent_id); });
 }
@@ -160,7 +160,7 @@ Result<std::vector<HealthRecord>> SqliteStore::ListHealth(std::string_view agent
   ReaderLease reader = AcquireReader();
   sqlite::ReadTransaction txn(reader->db);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
-  DOZOR_ASSIGN_OR_RETURN(int64_t pk, ReaderAgentPkLocked(*reader, agent_id));
+  DOZOR_ASSIGN_OR_RETURN(int64_t pk, AgentPkOn(*reader, agent_id));
   const size_t wanted = static_cast<size_t>(ClampLimit(limit));
   DOZOR_ASSIGN_OR_RETURN(std::vector<BlockSample> candidates,
                          ReadRecentRawSamples(reader->rs, pk, agent_id, since_ms, wanted));

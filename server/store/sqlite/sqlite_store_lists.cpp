@@ -232,7 +232,7 @@ Result<HostSearchResult> SqliteStore::SearchHosts(const HostSearchQuery& query) 
       break;
     }
     int64_t pk = 0;
-    DOZOR_ASSIGN_OR_RETURN(HostSummary host, ReadHostLocked(*reader, key.second, &pk));
+    DOZOR_ASSIGN_OR_RETURN(HostSummary host, ReadHostOn(*reader, key.second, &pk));
     result.hits.push_back(HostSearchHit{std::move(host), std::move(matches)});
   }
   return result;

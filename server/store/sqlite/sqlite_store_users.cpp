@@ -530,12 +530,14 @@ Status SqliteStore::DeleteSession(int64_t session_id) {
   return RunWith(remove, session_id);
 }
 
-Result<std::vector<Session>> SqliteStore::ListUserSessions(int64_t user_id, int64_t now_ms) {
+Result<std::vector<Session>> SqliteStore::ListUserSessions(int64_t user_id, int64_t now_ms,
+                                                           int64_t idle_ms) {
   ReaderLease reader = AcquireReader();
-  DOZOR_ASSIGN_OR_RETURN(
-      auto select, reader->db.Prepare(std::string(kSessionColumns) +
-                                      "WHERE user_id = ?1 AND expires_at > ?2 ORDER BY id DESC"));
-  return ReadAll(BindAll(select, user_id, now_ms), ReadSession);
+  DOZOR_ASSIGN_OR_RETURN(auto select, reader->db.Prepare(std::string(kSessionColumns) +
+                                                         "WHERE user_id = ?1 AND expires_at > ?2 "
+                                                         "AND last_seen_at >= ?2 - ?3 "
+                                                         "ORDER BY id DESC"));
+  return ReadAll(BindAll(select, user_id, now_ms, idle_ms), ReadSession);
 }
 
 Status SqliteStore::EndUserSession(int64_t user_id, int64_t session_id) {

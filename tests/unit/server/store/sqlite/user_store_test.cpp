@@ -200,7 +200,7 @@ TEST_CASE("sessions end when idle, at their absolute expiry, and on a password c
 }
 
 TEST_CASE(
-    "a password reset revokes the user's API tokens in the same change; a self change keeps them") {
+    "a password reset revokes the user's API tokens in the same change, a self change keeps them") {
   TempDir dir;
   auto store = Open(dir);
   const User anna = MakeUser(*store, "anna", UserRole::kEngineer);
@@ -243,7 +243,7 @@ TEST_CASE(
   CHECK(store->GetEnrollmentToken(424242).error().code == ErrorCode::kNotFound);
 }
 
-TEST_CASE("client notes keep every version; the audit log filters and pages newest first") {
+TEST_CASE("client notes keep every version, the audit log filters and pages newest first") {
   TempDir dir;
   auto store = Open(dir);
   const int64_t acme = Org(*store, "Acme");
