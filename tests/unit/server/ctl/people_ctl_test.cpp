@@ -67,7 +67,7 @@ void CheckNoPassword(const CliRun& run) {
   }
 }
 
-TEST_CASE("dozorctl login keeps a 0600 session that whoami uses; logout ends it on the server") {
+TEST_CASE("dozorctl login keeps a 0600 session that whoami uses, logout ends it on the server") {
   PeopleServer s;
   auto created = s.Admin({"user", "create", "alice", "--role", "engineer", "--name", "Алиса",
                           "--language", "en", "--email", "alice@example.com", "--password-stdin"},

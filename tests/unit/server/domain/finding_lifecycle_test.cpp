@@ -75,7 +75,7 @@ TEST_CASE("a sustain-only hit keeps an active finding, and without fresh evidenc
   CHECK(untouched.empty());  // neither touched nor resolved
 }
 
-TEST_CASE("a resolved finding hit again regresses; sustain-only does not regress it") {
+TEST_CASE("a resolved finding hit again regresses, sustain-only does not regress it") {
   auto plan =
       PlanEvaluation(Input({Hit("disk", 10)}), {Row(5, "disk", 10, FindingState::kResolved)}, kNow);
   REQUIRE(plan.size() == 1);
@@ -109,7 +109,7 @@ TEST_CASE("a resolved finding returns as waived while the client's waiver holds"
   }
 }
 
-TEST_CASE("an active finding not hit is resolved by the system; a resolved one stays") {
+TEST_CASE("an active finding not hit is resolved by the system, a resolved one stays") {
   auto plan = PlanEvaluation(Input({}),
                              {Row(5, "disk", 10, FindingState::kAcknowledged),
                               Row(6, "disk", 11, FindingState::kResolved)},
@@ -138,7 +138,7 @@ TEST_CASE("a hit outside the declared targets still counts") {
   CHECK(scope.targets.size() == 3);
 }
 
-TEST_CASE("a condition hit wins over a sustain-only hit of the same pair; duplicates count once") {
+TEST_CASE("a condition hit wins over a sustain-only hit of the same pair, duplicates count once") {
   auto plan =
       PlanEvaluation(Input({Hit("disk", 10, true), Hit("disk", 10), Hit("disk", 10)}), {}, kNow);
   REQUIRE(plan.size() == 1);
@@ -146,7 +146,7 @@ TEST_CASE("a condition hit wins over a sustain-only hit of the same pair; duplic
   CHECK(plan[0].hit_index == 1);
 }
 
-TEST_CASE("a per-host evaluation ignores an estate-wide hit; an estate one targets the org") {
+TEST_CASE("a per-host evaluation ignores an estate-wide hit, an estate one targets the org") {
   EvaluationInput host = Input({FindingHit{"disk", 1, std::nullopt, "[]", false}});
   CHECK(PlanEvaluation(host, {}, kNow).empty());
   EvaluationInput estate;
@@ -161,7 +161,7 @@ TEST_CASE("a per-host evaluation ignores an estate-wide hit; an estate one targe
   CHECK(plan[0].meta.severity == Severity::kInfo);  // no meta given: info, no category
 }
 
-TEST_CASE("waivers whose end has passed go back to open; others stay") {
+TEST_CASE("waivers whose end has passed go back to open, others stay") {
   FindingStateRow due = Row(1, "disk", 10, FindingState::kWaived);
   due.waived_until_ms = kNow;
   FindingStateRow later = Row(2, "disk", 11, FindingState::kWaived);
@@ -230,7 +230,7 @@ TEST_CASE("waive needs a reason and a future end, from open, acknowledged or reg
             .message == "a waiver must end in the future");
 }
 
-TEST_CASE("unwaive only from waived, back to open; comment from any state, keeping it") {
+TEST_CASE("unwaive only from waived, back to open, comment from any state, keeping it") {
   auto unwaived = PlanPeopleAction(7, FindingState::kWaived, Request(PeopleAction::kUnwaive));
   REQUIRE(unwaived.ok());
   CHECK(unwaived->to == FindingState::kOpen);

@@ -105,7 +105,7 @@ TEST_CASE("without the server key a database copy can neither verify nor forge a
   CHECK_FALSE(FindImportSigner(SignedEnvelope(token), candidates, &stranger).ok());
 }
 
-TEST_CASE("the signer is the candidate whose key verifies; every candidate is tried") {
+TEST_CASE("the signer is the candidate whose key verifies, every candidate is tried") {
   const ImportKeyWrapper wrapper = Wrapper();
   const std::vector<ImportSignerCandidate> candidates = {
       {3, 1, "dze_token_", *wrapper.Wrap({1, 3}, ImportKey("dze_token_x"))},

@@ -10,7 +10,7 @@ TEST_CASE("a snapshot of an unknown machine creates its host") {
   CHECK(DecideImportOutcome(std::nullopt, 1000) == ImportOutcome::kCreated);
 }
 
-TEST_CASE("a newer snapshot updates the host; an older or equal one is only recorded") {
+TEST_CASE("a newer snapshot updates the host, an older or equal one is only recorded") {
   CHECK(DecideImportOutcome(1000, 1001) == ImportOutcome::kUpdated);
   CHECK(DecideImportOutcome(1000, 1000) == ImportOutcome::kStale);
   CHECK(DecideImportOutcome(1000, 10) == ImportOutcome::kStale);

@@ -474,7 +474,7 @@ TEST_CASE("own organisation: each role sees it and may do exactly its actions") 
   CHECK(f.Call("POST", finding + "/comments", "dza_engview", R"({"comment":"x"})").status == 403);
 }
 
-TEST_CASE("an engineer's new organisation is assigned to them; admins assign engineers") {
+TEST_CASE("an engineer's new organisation is assigned to them, admins assign engineers") {
   Fixture f;
   auto created = f.Call("POST", "/api/v1/orgs", "dza_alpha_eng", R"({"name":"Gamma"})");
   REQUIRE(created.status == 201);
@@ -506,7 +506,7 @@ TEST_CASE("an engineer's new organisation is assigned to them; admins assign eng
   CHECK(f.Call("GET", "/api/v1/orgs/Gamma", "dza_beta_eng").status == 404);
 }
 
-TEST_CASE("every change lands in the audit log with who, how and where; admins filter it") {
+TEST_CASE("every change lands in the audit log with who, how and where, admins filter it") {
   Fixture f;
   const std::string finding = "/api/v1/findings/" + std::to_string(f.alpha.finding_id);
   REQUIRE(f.Call("POST", finding + "/ack", "dza_alpha_eng", R"({"comment":"on it"})").status ==

@@ -271,7 +271,7 @@ TEST_CASE("waive until accepts dates, RFC 3339 times and milliseconds") {
   CHECK(waived.body["waived_until_ms"] == until);
 }
 
-TEST_CASE("contract moves go through the lifecycle with the caller as actor; bad moves are 409") {
+TEST_CASE("contract moves go through the lifecycle with the caller as actor, bad moves are 409") {
   Fixture f;
   f.Evaluate(true);
   const std::string org = "/api/v1/orgs/" + std::to_string(f.org_id);
@@ -330,7 +330,7 @@ TEST_CASE("snapshots are recorded by hand and evaluation is requested through th
   CHECK(f.Call("POST", org + "/evaluate", "", "dza_view").status == 403);
 }
 
-TEST_CASE("rules routes list the pack with load errors and show one rule; 503 without a pack") {
+TEST_CASE("rules routes list the pack with load errors and show one rule, 503 without a pack") {
   Fixture f;
   f.pack.errors.push_back(rules::RuleLoadError{"/etc/dozor/rules/bad.toml", 3, 7, "bad enum"});
   auto listed = f.Call("GET", "/api/v1/rules", "", "dza_view");

@@ -755,7 +755,7 @@ TEST_CASE("a full slow queue answers 503 with Retry-After and the server recover
   CHECK(again->status == 200);
 }
 
-TEST_CASE("the connection over the cap gets 503 and is closed; a freed slot is reused") {
+TEST_CASE("the connection over the cap gets 503 and is closed, a freed slot is reused") {
   HttpServer::Options options;
   options.max_connections = 2;
   ApiFixture fixture(options);
@@ -946,7 +946,7 @@ std::string ImportHeaders(const std::string& token, size_t content_length, bool 
          "\r\n" + (expect_continue ? "Expect: 100-continue\r\n" : "") + "\r\n";
 }
 
-TEST_CASE("at most two uploads are received at once; a third gets 503 before its body") {
+TEST_CASE("at most two uploads are received at once, a third gets 503 before its body") {
   ApiFixture fixture;
   REQUIRE(fixture.Admin().Post("/api/v1/orgs", {{"name", "Acme"}}).ok());
   const uint16_t port = fixture.server->port();

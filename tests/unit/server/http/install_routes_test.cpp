@@ -205,7 +205,7 @@ TEST_CASE("no install command without a public URL or without a CA") {
   CHECK_FALSE(created.body.contains("install_command"));
 }
 
-TEST_CASE("install.sh and ca.crt are public; ca.crt is 404 with a reason when no CA is set") {
+TEST_CASE("install.sh and ca.crt are public, ca.crt is 404 with a reason when no CA is set") {
   Fixture f;
   ApiService api(f.Context(LoadInstallSettings(f.Sources()).value()));
   auto script = f.Call(api, "GET", "/install.sh");

@@ -89,7 +89,7 @@ TEST_CASE("a cursor of another sort, tampered or garbage is refused as invalid")
   }
 }
 
-TEST_CASE("limit defaults to 100 and takes 1..1000; the cursor rides along") {
+TEST_CASE("limit defaults to 100 and takes 1..1000, the cursor rides along") {
   SortChoice sort;
   sort.spelling = "opened";
   auto fallback = ParsePageRequest(WithQuery({}), sort);

@@ -81,7 +81,7 @@ std::string CookiePair(const ApiResponse& response) {
   return header.substr(0, header.find(';'));
 }
 
-TEST_CASE("a browser login sets an HttpOnly SameSite=Strict cookie; changes need the CSRF token") {
+TEST_CASE("a browser login sets an HttpOnly SameSite=Strict cookie, changes need the CSRF token") {
   Fixture f;
   auto login = f.Login("anna", kPassword);
   REQUIRE(login.status == 200);
@@ -354,7 +354,7 @@ TEST_CASE("guessing the current password is throttled like a login") {
   CHECK(f.Login("anna", kPassword).status == 429);
 }
 
-TEST_CASE("narrowed tokens revoke only themselves; nobody else holds a client's token") {
+TEST_CASE("narrowed tokens revoke only themselves, nobody else holds a client's token") {
   Fixture f;
   auto admin = f.Login("root", kPassword, "cli");
   const std::string root = admin.body["session_token"];
@@ -391,7 +391,7 @@ TEST_CASE("narrowed tokens revoke only themselves; nobody else holds a client's 
   CHECK(log.body.dump().find("of user " + std::to_string(f.anna_id)) != std::string::npos);
 }
 
-TEST_CASE("admins create accounts; logins and roles are checked") {
+TEST_CASE("admins create accounts, logins and roles are checked") {
   Fixture f;
   auto admin = f.Login("root", kPassword, "cli");
   const std::string root = admin.body["session_token"];

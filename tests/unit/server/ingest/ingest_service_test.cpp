@@ -451,7 +451,7 @@ TEST_CASE_FIXTURE(
 }
 
 TEST_CASE_FIXTURE(IngestFixture,
-                  "failed enrollments from one address are throttled and audited; max_uses holds") {
+                  "failed enrollments from one address are throttled and audited, max_uses holds") {
   // A token for two machines enrols two, then refuses with the reason.
   const std::string two = CreateToken(std::nullopt, 2);
   dozor::v1::EnrollResponse response;

@@ -300,7 +300,7 @@ TEST_CASE("findings: acknowledge, waive with expiry back to open, unwaive, comme
   CHECK(events->at(6).at_ms == 8000);
 }
 
-TEST_CASE("findings: resolved findings cannot be acknowledged or waived; unknown id is not found") {
+TEST_CASE("findings: resolved findings cannot be acknowledged or waived, unknown id is not found") {
   auto e = MakeEstate(1);
   Apply(*e, HostInput(*e, {"disk-space-low"}, {Hit(*e, "disk-space-low", e->hosts[0])}), 1000);
   Apply(*e, HostInput(*e, {"disk-space-low"}, {}), 2000);

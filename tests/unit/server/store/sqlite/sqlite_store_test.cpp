@@ -795,7 +795,7 @@ TEST_CASE("health compaction moves finished hours into blocks without losing or 
   CHECK(ListAll(*store, "a1") == a1_before);
 }
 
-TEST_CASE("one report the database refuses is rejected alone; its batch is stored") {
+TEST_CASE("one report the database refuses is rejected alone, its batch is stored") {
   // Before: the whole group commit failed and every stream in it was closed, on every retry.
   TempDir dir;
   auto store = OpenStore(dir);
@@ -834,7 +834,7 @@ TEST_CASE("one report the database refuses is rejected alone; its batch is store
   CHECK(CountRows(dir, "SELECT count(*) FROM health_samples WHERE seq < 0") == 0);
 }
 
-TEST_CASE("a bucket that cannot be compacted is skipped and reported; the pass goes on") {
+TEST_CASE("a bucket that cannot be compacted is skipped and reported, the pass goes on") {
   TempDir dir;
   auto store = OpenStore(dir);
   EnrollOne(*store, "a1");
