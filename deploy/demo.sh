@@ -74,6 +74,13 @@ if ! ctl user show demo.sysadmin >/dev/null 2>&1; then
   ctl user create demo.sysadmin --role client --org "$org" --name "Сисадмин клиента" \
     --language ru --password-stdin <"$demo/sysadmin.password" >/dev/null
 fi
+# The dashboard's login: an administrator with a generated password (0600 file, printed below).
+if ! ctl user show demo.admin >/dev/null 2>&1; then
+  (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(12))' >"$demo/admin.password")
+  ctl user create demo.admin --role admin --name "Демо Администратор" \
+    --language ru --password-stdin <"$demo/admin.password" >/dev/null
+  ctl notes set "$org" --text "Демо-клиент. Звонить сисадмину до 10:00; бухгалтерия работает в 1С." >/dev/null
+fi
 if [ ! -f "$demo/agent/identity.json" ]; then
   token=$(ctl --json token create --org "$org" --label "demo agent" --ttl-hours 1 |
           python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
@@ -100,6 +107,10 @@ ctl findings list --org "$org" || true
 cat <<EOT
 
 Dozor is running (server pid $(cat "$demo/server.pid"), agent pid $(cat "$demo/agent.pid")); data in $demo.
+
+Dashboard: $DOZOR_SERVER/
+  administrator:         login demo.admin      password $(cat "$demo/admin.password")
+  the client's sysadmin: login demo.sysadmin   password $(cat "$demo/sysadmin.password")
 Next, in this shell:
   export DOZOR_SERVER=$DOZOR_SERVER DOZOR_TOKEN_FILE=$DOZOR_TOKEN_FILE
   $ctl_bin host show $agent_id        # summary: OS, CPU, RAM, disks, IPs, 1C, services

@@ -28,6 +28,8 @@ packages=(
   postgresql-15
   # packaging: .deb build (dpkg-shlibdeps), checks and unit verification (systemd-analyze)
   dpkg-dev lintian systemd adduser init-system-helpers
+  # the dashboard's browser tests: headless Chromium driven by playwright-core (from npm)
+  chromium
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -38,3 +40,22 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 echo "install-deps: all ${#packages[@]} packages present"
+
+# The dashboard (dashboard/, built by the normal CMake build) needs Node.js >= 20.19 and npm. They
+# are not installed from Debian: its nodejs (18) is too old for the dashboard's build tools; our
+# build machines carry Node 20. Configure with -DDOZOR_BUILD_DASHBOARD=OFF to build without it.
+node_minimum=20.19
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "install-deps: node and npm are needed to build the dashboard (Node.js >= $node_minimum," \
+       "not Debian's nodejs package, which is too old); or configure with" \
+       "-DDOZOR_BUILD_DASHBOARD=OFF" >&2
+  exit 1
+fi
+node_version=$(node --version)
+node_version=${node_version#v}
+if [ "$(printf '%s\n%s\n' "$node_minimum" "$node_version" | sort -V | head -n1)" != "$node_minimum" ]; then
+  echo "install-deps: node $node_version is too old to build the dashboard; it needs Node.js >=" \
+       "$node_minimum (or configure with -DDOZOR_BUILD_DASHBOARD=OFF)" >&2
+  exit 1
+fi
+echo "install-deps: node $node_version and npm $(npm --version) present"

@@ -13,6 +13,7 @@
 #include "app/rules_cli.hpp"
 #include "app/server_app.hpp"
 #include "dozor/common/version.hpp"
+#include "http/dashboard_assets.hpp"
 
 int main(int argc, char** argv) {
   // Debian builds abseil without NDEBUG: its deadlock detector costs ~12 % CPU at 10k streams.
@@ -148,7 +149,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  dozor::server::ServerApp server(config);
+  dozor::server::ServerApp server(config, dozor::server::http::DashboardAssets());
   auto started = server.Start();
   if (!started.ok()) {
     std::cerr << "dozor-server: " << started.error().message << "\n";

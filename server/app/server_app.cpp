@@ -42,7 +42,8 @@ std::string DefaultPublicAddress(const std::string& listen_host, int port) {
 
 }  // namespace
 
-ServerApp::ServerApp(ServerConfig config) : config_(std::move(config)) {}
+ServerApp::ServerApp(ServerConfig config, std::span<const http::EmbeddedAsset> dashboard)
+    : config_(std::move(config)), dashboard_(dashboard) {}
 
 ServerApp::~ServerApp() { Stop(); }
 
@@ -223,6 +224,7 @@ Status ServerApp::Start() {
   http_options.rules = &evaluator_->pack();
   http_options.install = std::move(install_settings);
   http_options.import_keys = import_keys_.get();
+  http_options.dashboard = dashboard_;
   http_options.sessions.idle_ms = int64_t{config_.session_idle_minutes} * 60'000;
   http_options.sessions.browser_absolute_ms = int64_t{config_.session_browser_hours} * 3'600'000;
   http_options.sessions.cli_absolute_ms = int64_t{config_.session_cli_days} * 86'400'000;
@@ -242,6 +244,13 @@ Status ServerApp::Start() {
       kVersion, config_.insecure ? ", plaintext" : ", TLS", grpc_address.host, grpc_port_,
       config_.http_tls_cert_file.empty() ? "" : "s", http_address.host, http_port_,
       config_.DatabasePath().string());
+  if (dashboard_.empty()) {
+    spdlog::info("web dashboard: not part of this build (DOZOR_BUILD_DASHBOARD=OFF)");
+  } else {
+    spdlog::info("web dashboard: http{}://{}:{}/ ({} files)",
+                 config_.http_tls_cert_file.empty() ? "" : "s", http_address.host, http_port_,
+                 dashboard_.size());
+  }
   if (!config_.install_public_url.empty()) {
     spdlog::info("one-line install offered: {}/install.sh, CA SHA-256 {}, agent packages from {}",
                  config_.install_public_url, http_options.install.ca_sha256_hex,

@@ -7,10 +7,12 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <thread>
 
 #include "app/server_config.hpp"
 #include "dozor/common/clock.hpp"
+#include "http/dashboard_assets.hpp"
 
 namespace grpc {
 class Server;
@@ -30,7 +32,8 @@ class HttpServer;
 
 class ServerApp {
  public:
-  explicit ServerApp(ServerConfig config);
+  // `dashboard`: the web dashboard's files to serve at / (static data; empty: none).
+  explicit ServerApp(ServerConfig config, std::span<const http::EmbeddedAsset> dashboard = {});
   ~ServerApp();
 
   // Opens the store, starts listening; after it returns OK the ports are bound.
@@ -48,6 +51,7 @@ class ServerApp {
   void PresenceLoop();
 
   ServerConfig config_;
+  std::span<const http::EmbeddedAsset> dashboard_;
   const Clock& clock_ = SystemClock::Instance();
   std::unique_ptr<ImportKeyWrapper> import_keys_;
   std::unique_ptr<Store> store_;

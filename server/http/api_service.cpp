@@ -41,6 +41,7 @@ ApiService::ApiService(ApiContext context)
   RegisterUserRoutes(router_, context_);
   RegisterPeopleRoutes(router_, context_);
   RegisterFeedRoutes(router_, context_);
+  RegisterDashboardRoutes(router_, context_);
 }
 
 Admission ApiService::Admit(ApiRequest& request) {
@@ -118,6 +119,7 @@ Admission ApiService::Admit(ApiRequest& request) {
       }
       request.scope_org_id = *scope_org;
       request.caller = std::move(authenticated->caller);
+      request.session_csrf_token = std::move(authenticated->cookie_csrf_token);
     }
     return {std::nullopt, &route};
   } catch (const std::exception& e) {

@@ -9,8 +9,10 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "domain/access.hpp"
@@ -28,6 +30,8 @@ struct ApiRequest {
   std::string body;
   std::string authorization;     // raw Authorization header
   std::optional<Caller> caller;  // set once authenticated
+  // The CSRF token of the browser session that authenticated it; empty for any other credential.
+  std::string session_csrf_token;
   // Headers a session-authenticated request needs: the Cookie header, the CSRF token header
   // (X-CSRF-Token) and the client's declaration of itself (X-Dozor-Client: "dozorctl").
   std::string cookie;
@@ -35,6 +39,10 @@ struct ApiRequest {
   std::string dozor_client;
   // The Content-Type header as sent ("" when absent).
   std::string content_type;
+  // Accept-Encoding and If-None-Match as sent (several headers joined with ", "; "" when absent):
+  // the dashboard's files are sent gzip-compressed and revalidated by ETag.
+  std::string accept_encoding;
+  std::string if_none_match;
   // Whether the request came over TLS (session cookies are marked Secure then).
   bool tls = false;
   // Filled by the router's scope check: the organisation the request is about, when its route
@@ -54,8 +62,15 @@ struct ApiResponse {
   // A file streamed from disk by the transport instead of loaded into memory (agent packages);
   // sent with `content_type` and `content_disposition` like raw_body.
   std::optional<std::filesystem::path> file_body;
+  // Bytes of static storage duration (the dashboard compiled into the binary) sent as they are,
+  // without a copy; with `content_type` like raw_body.
+  std::optional<std::span<const unsigned char>> static_body;
   std::string content_type;
   std::string content_disposition;
+  // Cache-Control; empty: "no-store" (API answers are per caller and change at any time).
+  std::string cache_control;
+  // Further headers as (name, value): the dashboard's Content-Security-Policy, ETag, Vary, ...
+  std::vector<std::pair<std::string, std::string>> headers;
   // Sent as Retry-After when > 0: with a 503 (the server is busy, not broken) or a 429 (this
   // client is refused for that long).
   int retry_after_seconds = 0;

@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 
+#include "domain/host_status.hpp"
 #include "http/handlers.hpp"
 #include "report/report_model.hpp"
 #include "rules/rule.hpp"
@@ -22,8 +23,6 @@ namespace {
 
 constexpr int kMaxWaitSeconds = 30;
 constexpr auto kPollInterval = std::chrono::milliseconds(250);
-// A host silent this long is "overdue": past offline, it needs someone to look.
-constexpr int64_t kOverdueMs = 24LL * 3600 * 1000;
 
 // Long-polls one caller (account, or token without one) may hold at once. The long-poll pool is
 // shared by everyone; without a per-caller share one client's tabs or script would take all of it
@@ -223,8 +222,8 @@ size_t SeverityIndex(Severity severity) {
 // How each organisation looks from the estate overview.
 nlohmann::json SummariesJson(ApiContext& context, const std::vector<Organization>& orgs,
                              const std::optional<std::vector<int64_t>>& visible) {
-  const int64_t now_ms = context.clock.NowMs();
-  const int64_t offline_ms = context.offline_after_seconds * 1000;
+  const HostStatusBounds bounds =
+      HostStatusBoundsAt(context.clock.NowMs(), context.offline_after_seconds * 1000);
   std::map<int64_t, OrgTally> tallies;
   for (const auto& org : orgs) {
     tallies[org.id].org = &org;
@@ -247,16 +246,17 @@ nlohmann::json SummariesJson(ApiContext& context, const std::vector<Organization
   if (auto hosts = context.store.Hosts().ListHosts(only); hosts.ok()) {
     for (auto& host : *hosts) {
       auto it = tallies.find(host.org_id);
-      if (it == tallies.end() || host.revoked) continue;
+      // A host loaded from a snapshot file has no agent: it is never online, and calling it
+      // offline or overdue would raise an alarm nobody can clear (HostStatus::kImported).
+      const HostStatus status =
+          HostStatusOf(host.revoked, host.source == "agent", host.last_seen_ms, bounds);
+      if (it == tallies.end() || status == HostStatus::kRevoked) continue;
       OrgTally& tally = it->second;
       ++tally.total;
-      // A host loaded from a snapshot file has no agent: it is never online, and calling it
-      // offline or overdue would raise an alarm nobody can clear.
-      const int64_t silent = host.last_seen_ms == 0 ? kOverdueMs : now_ms - host.last_seen_ms;
-      ++(host.source != "agent" ? tally.imported
-         : silent <= offline_ms ? tally.online
-         : silent < kOverdueMs  ? tally.offline
-                                : tally.overdue);
+      ++(status == HostStatus::kOnline    ? tally.online
+         : status == HostStatus::kOffline ? tally.offline
+         : status == HostStatus::kOverdue ? tally.overdue
+                                          : tally.imported);
       // The newest inventory is the last change seen on the estate.
       tally.last_change_ms = std::max(tally.last_change_ms, host.last_inventory_ms);
       tally.host_keys.push_back(std::move(host.agent_id));
@@ -271,9 +271,7 @@ nlohmann::json SummariesJson(ApiContext& context, const std::vector<Organization
       // The readiness score counts what is in the contract's scope (the rule's contracts), as
       // the audit report does.
       const rules::Rule* rule = context.rules ? context.rules->Find(row.rule_id) : nullptr;
-      const std::string type(ToString(tally.org->contract_type));
-      if (rule != nullptr && std::find(rule->contracts.begin(), rule->contracts.end(), type) ==
-                                 rule->contracts.end()) {
+      if (rule != nullptr && !rule->AppliesTo(ToString(tally.org->contract_type))) {
         continue;
       }
       const std::string severity(ToString(row.severity));
@@ -376,6 +374,9 @@ ApiResponse OverviewRoute(ApiContext& context, OverviewCache& cache, const ApiRe
   }
   // When the numbers were computed (at most OverviewCache::kMaxAgeMs ago).
   PutTime(response.body, "generated_at", (*snapshot)->generated_at_ms);
+  // The feed's newest event when the numbers were read: a page polls /api/v1/events from here to
+  // hear of the next change instead of paging through the whole feed first.
+  response.body["events_after"] = (*snapshot)->latest_event_id;
   return response;
 }
 

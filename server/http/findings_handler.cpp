@@ -16,7 +16,6 @@ namespace {
 const std::vector<std::string_view> kFindingSortNames = {"severity", "opened", "last_seen", "host"};
 constexpr FindingSort kFindingSortFields[] = {FindingSort::kSeverity, FindingSort::kOpened,
                                               FindingSort::kLastSeen, FindingSort::kHost};
-constexpr size_t kMaxFilterBytes = 200;
 constexpr int64_t kMsPerDay = 86'400'000;
 
 constexpr std::string_view kStates[] = {"open", "acknowledged", "regressed", "waived", "resolved"};
@@ -43,25 +42,15 @@ std::string JoinAllowed(const std::string_view (&allowed)[N]) {
 template <size_t N>
 Result<std::vector<std::string>> CommaList(std::string_view text, std::string_view key,
                                            const std::string_view (&allowed)[N]) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(',', start);
-    if (end == std::string_view::npos) {
-      end = text.size();
+  DOZOR_ASSIGN_OR_RETURN(std::vector<std::string> items, SplitQueryList(text, key));
+  for (const auto& item : items) {
+    if (!OneOf(item, allowed)) {
+      return MakeError(ErrorCode::kInvalidArgument, "query parameter '" + std::string(key) +
+                                                        "' takes " + JoinAllowed(allowed) +
+                                                        "; got '" + item + "'");
     }
-    std::string item = Trimmed(text.substr(start, end - start));
-    if (!item.empty()) {
-      if (!OneOf(item, allowed)) {
-        return MakeError(ErrorCode::kInvalidArgument, "query parameter '" + std::string(key) +
-                                                          "' takes " + JoinAllowed(allowed) +
-                                                          "; got '" + item + "'");
-      }
-      out.push_back(std::move(item));
-    }
-    start = end + 1;
   }
-  return out;
+  return items;
 }
 
 nlohmann::json ParsedEvidence(const std::string& evidence_json) {
@@ -198,12 +187,36 @@ ApiResponse ListFindingsRoute(ApiContext& context, const ApiRequest& request) {
       filter.severities.push_back(*ParseSeverity(text));  // CommaList checked the spelling
     }
   }
+  // Any category may be asked for (a rule pack may add one); an unknown one matches nothing.
+  auto categories = QueryList(request, "category");
+  if (!categories.ok()) {
+    return ErrorResponse(categories.error());
+  }
+  filter.categories = std::move(categories).value();
+  auto engineer = QueryText(request, "engineer");
+  if (!engineer.ok()) {
+    return ErrorResponse(engineer.error());
+  }
+  ApiResponse response;
+  response.body["findings"] = nlohmann::json::array();
+  if (*engineer) {
+    // A filter, not a lookup: an unknown engineer is an empty list, like a rule that never fired.
+    // The caller's own scope (visible_org_ids) still applies, so naming another engineer never
+    // shows more than the caller may see.
+    auto user = FindUser(context.store.Users(), **engineer);
+    if (!user.ok() && user.error().code != ErrorCode::kNotFound) {
+      return ErrorResponse(user.error());
+    }
+    if (!user.ok()) {
+      response.body["next_cursor"] = nullptr;
+      return response;
+    }
+    filter.assigned_user_id = user->id;
+  }
   auto findings = context.store.Findings().QueryFindings(query);
   if (!findings.ok()) {
     return ErrorResponse(findings.error());
   }
-  ApiResponse response;
-  response.body["findings"] = nlohmann::json::array();
   for (const auto& finding : findings->rows) {
     response.body["findings"].push_back(FindingJson(context, finding, *lang));
   }

@@ -7,11 +7,13 @@
 #include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 
 #include "domain/failure_throttle.hpp"
 #include "dozor/common/clock.hpp"
 #include "http/auth.hpp"
+#include "http/dashboard_assets.hpp"
 #include "http/install_handler.hpp"
 #include "http/router.hpp"
 #include "ingest/agent_control.hpp"
@@ -46,6 +48,9 @@ struct ApiContext {
   const ImportKeyWrapper* import_keys = nullptr;
   // Session lifetimes (http/auth.hpp).
   SessionSettings sessions = {};
+  // The web dashboard's files served at / (http/dashboard_handler.hpp); empty: / answers that
+  // this build has none.
+  std::span<const EmbeddedAsset> dashboard = {};
   // Failed logins: per account (a password guessed slowly from many addresses) and per client
   // address (one address trying many accounts). A blocked login answers 429 with Retry-After.
   FailureThrottleOptions login_account_throttle = {5, 15 * 60'000, 15 * 60'000, 10'000};
@@ -76,6 +81,8 @@ void RegisterPeopleRoutes(Router& router, ApiContext& context);
 
 // Searches across hosts (hostname, IP, MAC, serial numbers, packages).
 void RegisterSearchRoutes(Router& router, ApiContext& context);
+// The web dashboard: /, /assets/{file} and the app's client-side routes (a router fallback).
+void RegisterDashboardRoutes(Router& router, ApiContext& context);
 
 nlohmann::json OrganizationJson(const Organization& org);
 // The JSON of a host as every host route shows it (with its online and connected state).

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "domain/health_series.hpp"
 #include "http/handlers.hpp"
 #include "http/list_paging.hpp"
 
@@ -19,6 +20,8 @@ constexpr int64_t kMaxHealthInterval = 86400;
 constexpr int64_t kMinInventoryInterval = 60;
 constexpr int64_t kMaxInventoryInterval = 604800;
 constexpr size_t kMaxAgentIdBytes = 128;
+// ?until_ms= of the health series: any time up to the year 33,000 (GridFor's bound).
+constexpr int64_t kMaxSeriesUntilMs = 1'000'000'000'000'000;
 
 Result<nlohmann::json> ProtoToJson(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
@@ -36,26 +39,20 @@ Result<nlohmann::json> ProtoToJson(const google::protobuf::Message& message) {
   return parsed;
 }
 
-double Percent(double part, double whole) { return whole > 0 ? 100.0 * part / whole : 0.0; }
-
-// Figures the CLI and dashboard show for every sample, computed once here.
+// Figures the CLI and dashboard show for every sample, computed once here (with the formula the
+// health series uses).
 nlohmann::json DerivedHealth(const dozor::v1::HealthSample& sample) {
   nlohmann::json out;
-  out["memory_used_percent"] = Percent(static_cast<double>(sample.memory_total_bytes()) -
-                                           static_cast<double>(sample.memory_available_bytes()),
-                                       static_cast<double>(sample.memory_total_bytes()));
-  out["swap_used_percent"] = Percent(static_cast<double>(sample.swap_total_bytes()) -
-                                         static_cast<double>(sample.swap_free_bytes()),
-                                     static_cast<double>(sample.swap_total_bytes()));
+  out["memory_used_percent"] =
+      UsedPercent(sample.memory_total_bytes(), sample.memory_available_bytes());
+  out["swap_used_percent"] = UsedPercent(sample.swap_total_bytes(), sample.swap_free_bytes());
   nlohmann::json fullest = nullptr;
   double fullest_percent = -1;
   for (const auto& fs : sample.filesystems()) {
     if (fs.total_bytes() == 0) {
       continue;
     }
-    const double used =
-        Percent(static_cast<double>(fs.total_bytes()) - static_cast<double>(fs.available_bytes()),
-                static_cast<double>(fs.total_bytes()));
+    const double used = UsedPercent(fs.total_bytes(), fs.available_bytes());
     if (used > fullest_percent) {
       fullest_percent = used;
       fullest = {{"mount_point", fs.mount_point()}, {"used_percent", used}};
@@ -85,26 +82,30 @@ ApiResponse HostError(const Error& error, std::string_view agent_id) {
 const std::vector<std::string_view> kHostSortNames = {"org", "hostname", "last_seen"};
 constexpr HostSort kHostSortFields[] = {HostSort::kOrg, HostSort::kHostname, HostSort::kLastSeen};
 
-// ?status=online|offline|revoked: online and offline by the last report (live hosts only);
-// revoked hosts are neither.
-Status ApplyHostStatus(const ApiContext& context, const std::optional<std::string>& status,
+// ?status=, a comma list of online, offline, overdue, revoked: hosts in any of them, each
+// decided by the last report (domain/host_status.hpp). "offline" is every live host that is not
+// online, overdue, never-reporting and imported ones included (what it meant before "overdue").
+Status ApplyHostStatus(const ApiContext& context, const std::vector<std::string>& statuses,
                        HostQuery& query) {
-  if (!status) {
-    return OkStatus();
+  for (const auto& status : statuses) {
+    if (status == "online") {
+      query.statuses.push_back(HostStatus::kOnline);
+    } else if (status == "offline") {
+      query.statuses.insert(query.statuses.end(),
+                            {HostStatus::kOffline, HostStatus::kOverdue, HostStatus::kImported});
+    } else if (status == "overdue") {
+      query.statuses.push_back(HostStatus::kOverdue);
+    } else if (status == "revoked") {
+      query.statuses.push_back(HostStatus::kRevoked);
+    } else {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "query parameter 'status' takes online, offline, overdue, revoked (or a "
+                       "comma list of them); got '" +
+                           status + "'");
+    }
   }
-  if (*status == "revoked") {
-    query.revoked = true;
-    return OkStatus();
-  }
-  if (*status != "online" && *status != "offline") {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "query parameter 'status' takes online, offline, revoked");
-  }
-  query.presence = *status == "online" ? HostPresence::kOnline : HostPresence::kOffline;
-  query.online_since_ms = context.clock.NowMs() - context.offline_after_seconds * 1000;
-  if (query.presence == HostPresence::kOffline) {
-    query.revoked = false;
-  }
+  query.status_bounds =
+      HostStatusBoundsAt(context.clock.NowMs(), context.offline_after_seconds * 1000);
   return OkStatus();
 }
 
@@ -120,7 +121,7 @@ ApiResponse ListHostsRoute(ApiContext& context, const ApiRequest& request) {
   auto page = ParsePageRequest(request, *sort);
   auto text = QueryText(request, "q");
   auto os = QueryText(request, "os");
-  auto status = QueryText(request, "status");
+  auto status = QueryList(request, "status");
   for (const Error* failure :
        {page.ok() ? nullptr : &page.error(), text.ok() ? nullptr : &text.error(),
         os.ok() ? nullptr : &os.error(), status.ok() ? nullptr : &status.error()}) {
@@ -275,6 +276,89 @@ ApiResponse ListHealthRoute(ApiContext& context, const ApiRequest& request) {
   return response;
 }
 
+nlohmann::json SeriesJson(const SeriesValues& values) {
+  nlohmann::json out = nlohmann::json::array();
+  out.get_ref<nlohmann::json::array_t&>().reserve(values.size());
+  for (const auto& value : values) {
+    out.push_back(value ? nlohmann::json(*value) : nlohmann::json(nullptr));
+  }
+  return out;
+}
+
+// Columnar, so a chart library takes each array as is: `t` holds the bucket starts and every other
+// array one value per bucket (null: no sample, a gap in the chart).
+nlohmann::json HealthSeriesJson(const std::string& agent_id, HealthRange range,
+                                const HealthSeries& series) {
+  nlohmann::json out = {{"agent_id", agent_id}, {"range", ToString(range)}};
+  PutTime(out, "from", series.grid.from_ms);
+  PutTime(out, "to", series.grid.to_ms);
+  out["step_ms"] = series.grid.step_ms;
+  nlohmann::json t = nlohmann::json::array();
+  for (size_t i = 0; i < series.grid.count; ++i) {
+    t.push_back(series.grid.from_ms + static_cast<int64_t>(i) * series.grid.step_ms);
+  }
+  out["t"] = std::move(t);
+  out["cpu_percent"] = {{"avg", SeriesJson(series.cpu_percent_avg)},
+                        {"max", SeriesJson(series.cpu_percent_max)}};
+  out["cpu_iowait_percent"] = SeriesJson(series.cpu_iowait_percent);
+  out["load1"] = SeriesJson(series.load1);
+  out["memory_used_percent"] = SeriesJson(series.memory_used_percent);
+  out["swap_used_percent"] = SeriesJson(series.swap_used_percent);
+  out["filesystems"] = nlohmann::json::array();
+  for (const auto& fs : series.filesystems) {
+    out["filesystems"].push_back(
+        {{"mount_point", fs.mount_point}, {"used_percent", SeriesJson(fs.used_percent)}});
+  }
+  out["disks"] = nlohmann::json::array();
+  for (const auto& disk : series.disks) {
+    out["disks"].push_back({{"name", disk.name},
+                            {"read_bytes_per_second", SeriesJson(disk.read_bytes_per_second)},
+                            {"write_bytes_per_second", SeriesJson(disk.write_bytes_per_second)}});
+  }
+  out["networks"] = nlohmann::json::array();
+  for (const auto& nic : series.networks) {
+    out["networks"].push_back({{"name", nic.name},
+                               {"rx_bytes_per_second", SeriesJson(nic.rx_bytes_per_second)},
+                               {"tx_bytes_per_second", SeriesJson(nic.tx_bytes_per_second)}});
+  }
+  return out;
+}
+
+// /hosts/{id}/health/series?range=24h|7d|30d&until_ms=: the samples of the range bucketed for
+// charts, aggregated while the store decodes them (30 days at one sample a minute is 43,200
+// samples; the answer is 720 buckets).
+ApiResponse HealthSeriesRoute(ApiContext& context, const ApiRequest& request) {
+  auto id = AgentIdParam(request);
+  if (!id.ok()) {
+    return ErrorResponse(id.error());
+  }
+  const auto range_param = request.query.find("range");
+  const std::optional<HealthRange> range =
+      range_param == request.query.end() || range_param->second.empty()
+          ? std::optional<HealthRange>(HealthRange::k24Hours)
+          : ParseHealthRange(range_param->second);
+  if (!range) {
+    return ErrorResponse(400, "invalid_argument", "query parameter 'range' takes 24h, 7d, 30d");
+  }
+  auto until = QueryInt(request, "until_ms", context.clock.NowMs(), 0, kMaxSeriesUntilMs);
+  if (!until.ok()) {
+    return ErrorResponse(until.error());
+  }
+  const SeriesGrid grid = GridFor(*range, *until);
+  HealthSeriesBuilder builder(grid);
+  auto visited = context.store.Hosts().VisitHealth(
+      *id, grid.from_ms, grid.to_ms,
+      [&builder](int64_t collected_at_ms, const dozor::v1::HealthSample& sample) {
+        builder.Add(collected_at_ms, sample);
+      });
+  if (!visited.ok()) {
+    return HostError(visited.error(), *id);
+  }
+  ApiResponse response;
+  response.body = HealthSeriesJson(*id, *range, builder.Finish());
+  return response;
+}
+
 ApiResponse RevokeHost(ApiContext& context, const ApiRequest& request) {
   auto id = AgentIdParam(request);
   if (!id.ok()) {
@@ -404,6 +488,12 @@ void RegisterHostRoutes(Router& router, ApiContext& context) {
              [&context](ApiRequest& request) { return ListChangesRoute(context, request); });
   router.Add("GET", "/api/v1/hosts/{agent_id}/health", Access::kRead, Scope::Host(),
              [&context](ApiRequest& request) { return ListHealthRoute(context, request); });
+  // 30 days of samples decoded and bucketed: tens of ms normally, more for a host that sends
+  // many mounts or short intervals, so the slow pool, not a worker that small reads wait for.
+  router.Add(
+      "GET", "/api/v1/hosts/{agent_id}/health/series", Access::kRead, Scope::Host(),
+      [&context](ApiRequest& request) { return HealthSeriesRoute(context, request); },
+      RouteLimits{.cost = RouteCost::kSlow});
   router.Add("POST", "/api/v1/hosts/{agent_id}/revoke", Access::kWrite, Scope::Host(),
              [&context](ApiRequest& request) { return RevokeHost(context, request); });
   router.Add("POST", "/api/v1/hosts/{agent_id}/commands", Access::kWrite, Scope::Host(),

@@ -398,11 +398,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       RespondWithFile(std::move(api_response), version, keep_alive);
       return;
     }
+    if (api_response.static_body.has_value()) {
+      auto response = std::make_shared<bhttp::response<bhttp::span_body<const unsigned char>>>();
+      SetHeaders(*response, api_response, version, keep_alive);
+      response->body() = {api_response.static_body->data(), api_response.static_body->size()};
+      Send(std::move(response), keep_alive);
+      return;
+    }
     auto response = std::make_shared<bhttp::response<bhttp::string_body>>();
     SetHeaders(*response, api_response, version, keep_alive);
-    response->set(bhttp::field::content_type, api_response.raw_body.has_value()
-                                                  ? api_response.content_type
-                                                  : std::string("application/json"));
     // Replace invalid UTF-8 (echoed paths, names) instead of throwing while serialising.
     if (api_response.raw_body.has_value()) {
       response->body() = std::move(*api_response.raw_body);
@@ -410,8 +414,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       response->body() =
           api_response.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     }
-    response->prepare_payload();
-    Write(std::move(response), keep_alive);
+    Send(std::move(response), keep_alive);
   }
 
   // Agent packages (up to 200 MiB) go from disk to the socket in chunks.
@@ -426,10 +429,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     auto response = std::make_shared<bhttp::response<bhttp::file_body>>();
     SetHeaders(*response, api_response, version, keep_alive);
-    response->set(bhttp::field::content_type, api_response.content_type);
     response->body() = std::move(file);
-    response->prepare_payload();
-    Write(std::move(response), keep_alive);
+    Send(std::move(response), keep_alive);
   }
 
   template <class Response>
@@ -438,11 +439,22 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     response.version(version);
     response.result(static_cast<unsigned>(api_response.status));
     response.set(bhttp::field::server, "dozor");
-    const bool raw = api_response.raw_body.has_value() || api_response.file_body.has_value();
+    const bool raw = api_response.raw_body.has_value() || api_response.file_body.has_value() ||
+                     api_response.static_body.has_value();
+    if (!raw) {
+      response.set(bhttp::field::content_type, "application/json");
+    } else if (!api_response.content_type.empty()) {  // a 304 has none
+      response.set(bhttp::field::content_type, api_response.content_type);
+    }
     if (raw && !api_response.content_disposition.empty()) {
       response.set(bhttp::field::content_disposition, api_response.content_disposition);
     }
-    response.set(bhttp::field::cache_control, "no-store");
+    response.set(bhttp::field::cache_control, api_response.cache_control.empty()
+                                                  ? std::string("no-store")
+                                                  : api_response.cache_control);
+    for (const auto& [name, value] : api_response.headers) {
+      response.set(name, value);
+    }
     if (api_response.status == 401) {
       response.set(bhttp::field::www_authenticate, "Bearer");
     }
@@ -457,6 +469,22 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       response.set(bhttp::field::allow, api_response.body["error"]["allowed"].get<std::string>());
     }
     response.keep_alive(keep_alive);
+  }
+
+  // Sets the payload headers and writes. A 304 gets no Content-Length (it would have to be the
+  // full answer's). The answer to a HEAD request is the header of its GET answer, Content-Length
+  // included, without the body.
+  template <class Body>
+  void Send(std::shared_ptr<bhttp::response<Body>> response, bool keep_alive) {
+    if (response->result() != bhttp::status::not_modified) {
+      response->prepare_payload();
+    }
+    if (request_.method == "HEAD") {
+      Write(std::make_shared<bhttp::response<bhttp::empty_body>>(std::move(response->base())),
+            keep_alive);
+      return;
+    }
+    Write(std::move(response), keep_alive);
   }
 
   template <class Response>
@@ -533,7 +561,7 @@ struct HttpServer::Impl {
         api(ApiContext{store, agents, clock, options.grpc_public_address,
                        options.offline_after_seconds, options.rules, options.evaluate_now,
                        options.install, options.auth_throttle, options.import_keys,
-                       options.sessions}),
+                       options.sessions, options.dashboard}),
         worker_count(options.workers > 0 ? options.workers : DefaultWorkers()),
         slow_worker_count(options.slow_workers > 0 ? options.slow_workers : DefaultSlowWorkers()),
         shared{api, options, slow_worker_count + std::max(0, options.slow_queue),

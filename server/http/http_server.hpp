@@ -21,12 +21,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "domain/failure_throttle.hpp"
 #include "dozor/common/clock.hpp"
 #include "dozor/common/result.hpp"
 #include "http/auth.hpp"
+#include "http/dashboard_assets.hpp"
 #include "http/install_handler.hpp"
 #include "ingest/agent_control.hpp"
 #include "store/store.hpp"
@@ -85,6 +87,8 @@ class HttpServer {
     const ImportKeyWrapper* import_keys = nullptr;
     // Login session lifetimes (ApiContext::sessions).
     SessionSettings sessions;
+    // The web dashboard served at / (ApiContext::dashboard); static data.
+    std::span<const EmbeddedAsset> dashboard;
   };
 
   // `store`, `agents` (nullable) and `clock` must outlive the server.

@@ -173,6 +173,44 @@ Result<std::optional<std::string>> QueryText(const ApiRequest& request, std::str
   return text.empty() ? std::optional<std::string>() : std::optional<std::string>(text);
 }
 
+Result<std::vector<std::string>> SplitQueryList(std::string_view text, std::string_view key,
+                                                size_t max_items, size_t max_bytes) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string_view::npos) {
+      end = text.size();
+    }
+    std::string item = Trimmed(text.substr(start, end - start));
+    start = end + 1;
+    if (item.empty()) {
+      continue;
+    }
+    if (item.size() > max_bytes) {
+      return MakeError(ErrorCode::kInvalidArgument, "query parameter '" + std::string(key) +
+                                                        "' has an item longer than " +
+                                                        std::to_string(max_bytes) + " bytes");
+    }
+    if (items.size() == max_items) {
+      return MakeError(ErrorCode::kInvalidArgument, "query parameter '" + std::string(key) +
+                                                        "' takes at most " +
+                                                        std::to_string(max_items) + " items");
+    }
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
+Result<std::vector<std::string>> QueryList(const ApiRequest& request, std::string_view key,
+                                           size_t max_items, size_t max_bytes) {
+  const auto it = request.query.find(key);
+  if (it == request.query.end()) {
+    return std::vector<std::string>();
+  }
+  return SplitQueryList(it->second, key, max_items, max_bytes);
+}
+
 nlohmann::json NextCursorJson(const std::optional<PagePosition>& next, const SortChoice& sort) {
   return next ? nlohmann::json(EncodeCursor(sort.spelling, *next)) : nlohmann::json(nullptr);
 }

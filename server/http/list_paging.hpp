@@ -20,6 +20,8 @@ namespace dozor::server::http {
 inline constexpr int64_t kDefaultPageLimit = 100;
 inline constexpr int64_t kMaxPageLimit = 1000;
 inline constexpr size_t kMaxCursorChars = 2048;
+inline constexpr size_t kMaxListItems = 32;
+inline constexpr size_t kMaxFilterBytes = 200;
 
 struct SortChoice {
   size_t index = 0;  // into the list's sort names
@@ -42,7 +44,18 @@ Result<PageRequest> ParsePageRequest(const ApiRequest& request, const SortChoice
 
 // A text filter ?key=: trimmed, nullopt when absent or blank, kInvalidArgument over max_bytes.
 Result<std::optional<std::string>> QueryText(const ApiRequest& request, std::string_view key,
-                                             size_t max_bytes = 200);
+                                             size_t max_bytes = kMaxFilterBytes);
+
+// A comma list filter "a, b,c" -> {"a", "b", "c"}: items trimmed, blank ones dropped (so an empty
+// text is an empty list). kInvalidArgument naming `key` beyond max_items items or for an item
+// over max_bytes.
+Result<std::vector<std::string>> SplitQueryList(std::string_view text, std::string_view key,
+                                                size_t max_items = kMaxListItems,
+                                                size_t max_bytes = kMaxFilterBytes);
+// SplitQueryList of ?key= (empty when absent).
+Result<std::vector<std::string>> QueryList(const ApiRequest& request, std::string_view key,
+                                           size_t max_items = kMaxListItems,
+                                           size_t max_bytes = kMaxFilterBytes);
 
 // The "next_cursor" value of a page: the cursor of its last row, or null on the last page.
 nlohmann::json NextCursorJson(const std::optional<PagePosition>& next, const SortChoice& sort);

@@ -1,6 +1,10 @@
 // /api/v1/orgs: client organisations.
+#include <algorithm>
+
 #include "http/handlers.hpp"
 #include "http/list_paging.hpp"
+#include "report/readiness_history.hpp"
+#include "rules/rule.hpp"
 
 namespace dozor::server::http {
 
@@ -364,6 +368,66 @@ ApiResponse EvaluateOrg(ApiContext& context, const ApiRequest& request) {
   return response;
 }
 
+// Where the trend starts: the first-audit baseline; without one, the first finding; without
+// any, the organisation's creation.
+int64_t TrendStart(const Organization& org, const std::optional<AuditSnapshot>& first_audit,
+                   const std::vector<FindingTimeline>& findings) {
+  if (first_audit) {
+    return first_audit->at_ms;
+  }
+  std::optional<int64_t> earliest;
+  for (const auto& finding : findings) {
+    int64_t seen = finding.first_seen_ms;
+    if (!finding.changes.empty()) {
+      seen = std::min(seen, finding.changes.front().at_ms);
+    }
+    earliest = std::min(earliest.value_or(seen), seen);
+  }
+  return earliest.value_or(org.created_at_ms);
+}
+
+// The readiness score from the first audit to now, at daily points (report/readiness_history.hpp).
+ApiResponse ReadinessRoute(ApiContext& context, const ApiRequest& request) {
+  auto org = FindOrg(context.store.Organizations(), request.params.at("org"));
+  if (!org.ok()) {
+    return ErrorResponse(org.error());
+  }
+  auto first_audit =
+      context.store.Organizations().GetAuditSnapshot(org->id, AuditSnapshotKind::kFirstAudit);
+  if (!first_audit.ok()) {
+    return ErrorResponse(first_audit.error());
+  }
+  auto findings = context.store.Findings().ListFindingTimelines(org->id);
+  if (!findings.ok()) {
+    return ErrorResponse(findings.error());
+  }
+  auto hosts = context.store.Hosts().ListHostLifetimes(org->id);
+  if (!hosts.ok()) {
+    return ErrorResponse(hosts.error());
+  }
+  // Scope as the audit report decides it; a rule no longer in the pack (or no pack) counts.
+  const std::string contract_type(ToString(org->contract_type));
+  auto in_scope = [&context, &contract_type](std::string_view rule_id) {
+    const rules::Rule* rule = context.rules != nullptr ? context.rules->Find(rule_id) : nullptr;
+    return rule == nullptr || rule->AppliesTo(contract_type);
+  };
+  const int64_t now_ms = context.clock.NowMs();
+  const int64_t start_ms = TrendStart(*org, *first_audit, *findings);
+  const auto points = report::ReconstructReadiness(
+      *findings, *hosts, in_scope, report::ReadinessTimes(start_ms, now_ms), now_ms);
+  ApiResponse response;
+  response.body["org_id"] = org->id;
+  PutTime(response.body, "first_audit_at",
+          *first_audit ? std::optional<int64_t>((*first_audit)->at_ms) : std::nullopt);
+  response.body["points"] = nlohmann::json::array();
+  for (const auto& point : points) {
+    nlohmann::json item = {{"score", point.score}, {"active_findings", point.active_findings}};
+    PutTime(item, "at", point.at_ms);
+    response.body["points"].push_back(std::move(item));
+  }
+  return response;
+}
+
 }  // namespace
 
 nlohmann::json OrganizationJson(const Organization& org) {
@@ -444,6 +508,11 @@ void RegisterOrgRoutes(Router& router, ApiContext& context) {
              [&context](ApiRequest& request) { return MoveContract(context, request); });
   router.Add("POST", "/api/v1/orgs/{org}/snapshots", Access::kWrite, Scope::Org(),
              [&context](ApiRequest& request) { return RecordSnapshot(context, request); });
+  // Rebuilt from the organisation's whole finding history at up to 400 points: the slow pool.
+  router.Add(
+      "GET", "/api/v1/orgs/{org}/readiness", Access::kRead, Scope::Org(),
+      [&context](ApiRequest& request) { return ReadinessRoute(context, request); },
+      RouteLimits{.cost = RouteCost::kSlow});
   // Evaluating a whole organisation takes up to a few hundred ms: the slow pool, not a worker
   // that small reads wait for.
   router.Add(

@@ -1,5 +1,6 @@
 // /api/v1/orgs/{org}/report: the pre-contract audit report of one organisation as HTML, PDF,
-// JSON or CSV, served as a download (not JSON-wrapped).
+// JSON or CSV, served as a download (not JSON-wrapped), or with ?disposition=inline to be shown in
+// the browser (the dashboard frames the HTML report).
 #include "http/handlers.hpp"
 #include "report/renderers.hpp"
 #include "report/report_builder.hpp"
@@ -13,6 +14,10 @@ struct Format {
   std::string_view name;
   std::string_view content_type;
 };
+
+constexpr std::string_view kHtmlReportContentSecurityPolicy =
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; "
+    "base-uri 'none'; form-action 'none'";
 
 constexpr Format kFormats[] = {
     {"html", "text/html; charset=utf-8"},
@@ -84,6 +89,15 @@ ApiResponse ReportRoute(ApiContext& context, const ApiRequest& request) {
                            "query parameter 'format' must be html, pdf, json or csv");
     }
   }
+  bool inline_view = false;
+  if (const auto it = request.query.find("disposition");
+      it != request.query.end() && !it->second.empty()) {
+    if (it->second != "inline" && it->second != "attachment") {
+      return ErrorResponse(400, "invalid_argument",
+                           "query parameter 'disposition' must be attachment or inline");
+    }
+    inline_view = it->second == "inline";
+  }
   auto lang = QueryLang(request, "ru");
   if (!lang.ok()) {
     return ErrorResponse(lang.error());
@@ -112,8 +126,22 @@ ApiResponse ReportRoute(ApiContext& context, const ApiRequest& request) {
     }
     payload = std::move(pdf).value();
   }
-  return RawResponse(std::move(payload), format->content_type,
-                     ContentDisposition(*org, now, format->name));
+  std::string disposition = ContentDisposition(*org, now, format->name);
+  if (inline_view) {
+    // Shown in the page (the dashboard frames the HTML report) instead of saved; same name when
+    // the user saves it from there.
+    disposition.replace(0, std::string_view("attachment").size(), "inline");
+  }
+  ApiResponse response = RawResponse(std::move(payload), format->content_type, disposition);
+  response.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  if (format->name == "html") {
+    // The report is one document with an inline <style> and no scripts, images or links: its
+    // policy allows exactly that. The dashboard shows it in an <iframe> of the same origin, so
+    // framing by this origin (and no other) is allowed.
+    response.headers.emplace_back("Content-Security-Policy", kHtmlReportContentSecurityPolicy);
+    response.headers.emplace_back("X-Frame-Options", "SAMEORIGIN");
+  }
+  return response;
 }
 
 }  // namespace

@@ -34,7 +34,8 @@ inline std::string ClientAddressKey(const boost::asio::ip::address& address) {
   return ip::make_address_v6(bytes).to_string() + "/64";
 }
 
-// Method, path, query and Authorization of a request whose body has not been read yet.
+// Method, path, query and the headers ApiRequest keeps, of a request whose body has not been
+// read yet.
 // kInvalidArgument for a malformed path or query escape.
 template <class Header>
 Result<ApiRequest> ToApiRequest(const Header& header) {
@@ -70,6 +71,16 @@ Result<ApiRequest> ToApiRequest(const Header& header) {
   if (const auto type = header.find(boost::beast::http::field::content_type);
       type != header.end()) {
     out.content_type = std::string(type->value().data(), type->value().size());
+  }
+  for (auto [it, end] = header.equal_range(boost::beast::http::field::accept_encoding); it != end;
+       ++it) {
+    if (!out.accept_encoding.empty()) out.accept_encoding += ", ";
+    out.accept_encoding.append(it->value().data(), it->value().size());
+  }
+  for (auto [it, end] = header.equal_range(boost::beast::http::field::if_none_match); it != end;
+       ++it) {
+    if (!out.if_none_match.empty()) out.if_none_match += ", ";
+    out.if_none_match.append(it->value().data(), it->value().size());
   }
   if (const auto client = header.find("X-Dozor-Client"); client != header.end()) {
     out.dozor_client = std::string(client->value().data(), client->value().size());

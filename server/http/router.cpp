@@ -73,6 +73,18 @@ void Router::Add(std::string method, std::string_view pattern, Access access, Sc
   routes_.push_back(std::move(route));
 }
 
+void Router::AddFallback(std::string method, std::function<bool(std::string_view path)> accepts,
+                         Handler handler) {
+  Fallback fallback;
+  fallback.accepts = std::move(accepts);
+  fallback.route.method = std::move(method);
+  fallback.route.pattern = "(fallback)";
+  fallback.route.access = Access::kPublic;
+  fallback.route.scope = Scope::Public();
+  fallback.route.handler = std::move(handler);
+  fallbacks_.push_back(std::move(fallback));
+}
+
 Router::Match Router::Find(ApiRequest& request) const {
   const auto segments = SplitPath(request.path);
   Match match;
@@ -107,6 +119,14 @@ Router::Match Router::Find(ApiRequest& request) const {
     }
     request.params = std::move(params);
     return Match{MatchKind::kFound, &route, ""};
+  }
+  if (match.kind == MatchKind::kNotFound) {
+    for (const auto& fallback : fallbacks_) {
+      if (fallback.route.method == request.method && fallback.accepts(request.path)) {
+        request.params.clear();
+        return Match{MatchKind::kFound, &fallback.route, ""};
+      }
+    }
   }
   return match;
 }

@@ -84,19 +84,31 @@ class Router {
   void Add(std::string method, std::string_view pattern, Access access, Scope scope,
            Handler handler, RouteLimits limits = {});
 
+  // A public route for a path no declared route matches (by any method), taken when
+  // `accepts(path)` holds. For the dashboard, whose client-side routes ("/orgs/12") are pages of
+  // one single-page app. Not part of routes(): it has no pattern for the route-table checks and
+  // the OpenAPI document to list. Fallbacks are tried in the order they were added.
+  void AddFallback(std::string method, std::function<bool(std::string_view path)> accepts,
+                   Handler handler);
+
   enum class MatchKind { kFound, kNotFound, kMethodNotAllowed };
   struct Match {
     MatchKind kind = MatchKind::kNotFound;
     const Route* route = nullptr;
     std::string allowed;  // for kMethodNotAllowed: "GET, POST"
   };
-  // On kFound fills request.params from the pattern.
+  // On kFound fills request.params from the pattern (a fallback has none).
   [[nodiscard]] Match Find(ApiRequest& request) const;
   // Every route, in declaration order (the scope test and the OpenAPI check walk it).
   [[nodiscard]] const std::vector<Route>& routes() const { return routes_; }
 
  private:
+  struct Fallback {
+    std::function<bool(std::string_view)> accepts;
+    Route route;
+  };
   std::vector<Route> routes_;
+  std::vector<Fallback> fallbacks_;
 };
 
 // "/a/b/" -> {"a", "b"}; empty segments are dropped.

@@ -269,6 +269,12 @@ ApiResponse ShowMe(ApiContext& context, const ApiRequest& request) {
   }
   ApiResponse response;
   response.body = MeJson(context, caller, user);
+  // A reloaded dashboard tab still has its cookie but no longer the CSRF token the login
+  // returned. Another site's page cannot read this answer (same-origin policy, no CORS), so
+  // handing the token back here is as safe as the login's own answer.
+  if (!request.session_csrf_token.empty()) {
+    response.body["csrf_token"] = request.session_csrf_token;
+  }
   return response;
 }
 

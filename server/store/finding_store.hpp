@@ -55,12 +55,33 @@ struct FindingEvent {
   std::string comment;
 };
 
+// A finding's move to another state (from its events; comments and the other events that keep the
+// state are not changes).
+struct FindingStateChange {
+  int64_t at_ms = 0;
+  FindingState to_state = FindingState::kOpen;
+};
+
+// One finding's life: what a past readiness score is reconstructed from.
+struct FindingTimeline {
+  int64_t id = 0;
+  std::string rule_id;
+  std::string agent_id;                      // empty for estate-wide
+  Severity severity = Severity::kInfo;       // now (earlier severities are not kept)
+  FindingState state = FindingState::kOpen;  // now
+  int64_t first_seen_ms = 0;
+  std::vector<FindingStateChange> changes;  // oldest first
+};
+
 struct FindingFilter {
   std::optional<int64_t> org_id;
   std::optional<std::string> agent_id;
   std::vector<FindingState> states;  // empty = all
   std::vector<Severity> severities;  // empty = all
   std::optional<std::string> rule_id;
+  std::vector<std::string> categories;  // the rules' categories; empty = all
+  // Only findings of the organisations this user is assigned to (primary or backup).
+  std::optional<int64_t> assigned_user_id;
   // Only findings of these organisations (the caller's scope); nullopt = every organisation.
   std::optional<std::vector<int64_t>> visible_org_ids;
   int limit = 1000;
@@ -88,6 +109,8 @@ struct ActiveFindingCount {
   Severity severity = Severity::kInfo;
   int64_t count = 0;
 };
+
+inline constexpr int kMaxFindingTimelines = 100000;
 
 class FindingStore {
  public:
@@ -139,6 +162,9 @@ class FindingStore {
   // Grouped counts of active findings, of these organisations (nullopt: all).
   virtual Result<std::vector<ActiveFindingCount>> CountActiveFindings(
       const std::optional<std::vector<int64_t>>& org_ids) = 0;
+  // Every finding of the organisation (at most kMaxFindingTimelines, by id) with its state
+  // changes, oldest first. Reads that organisation's rows only.
+  virtual Result<std::vector<FindingTimeline>> ListFindingTimelines(int64_t org_id) = 0;
   // The client's named person accepts a waived finding's risk (event waiver_accepted).
   // kFailedPrecondition unless the finding is waived.
   virtual Result<Finding> AcceptWaiver(int64_t id, std::string_view actor, std::string_view comment,

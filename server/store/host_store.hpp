@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "domain/host_status.hpp"
 #include "domain/inventory_diff.hpp"
 #include "dozor/common/result.hpp"
 #include "dozor/v1/agent.pb.h"
@@ -44,6 +45,17 @@ struct HostInventory {
   std::vector<dozor::v1::CollectorStatus> collectors;  // from the latest inventory report
 };
 
+// When a host belonged to its organisation: from its enrollment (or import) until its revocation.
+struct HostLifetime {
+  std::string agent_id;
+  int64_t enrolled_at_ms = 0;
+  std::optional<int64_t> revoked_at_ms;
+};
+
+// A stored health sample handed to a VisitHealth caller; valid only during the call.
+using HealthSampleVisitor =
+    std::function<void(int64_t collected_at_ms, const dozor::v1::HealthSample& sample)>;
+
 struct HealthRecord {
   uint64_t seq = 0;
   int64_t collected_at_ms = 0;
@@ -51,10 +63,6 @@ struct HealthRecord {
 };
 
 enum class HostSort { kOrg, kHostname, kLastSeen };
-
-// Whether a host reported within the offline threshold. Live connections are not the store's to
-// know: a connected agent that has not reported for that long counts as offline here.
-enum class HostPresence { kOnline, kOffline };
 
 // A page of hosts for the list route; every filter is optional.
 struct HostQuery {
@@ -64,9 +72,11 @@ struct HostQuery {
   // Substring of the hostname or agent id (case-insensitive for ASCII letters).
   std::optional<std::string> text;
   std::optional<std::string> os_family;  // exact: "debian", "rhel", "windows", ...
-  std::optional<HostPresence> presence;
-  int64_t online_since_ms = 0;  // with `presence`: a report at or after this is online
-  std::optional<bool> revoked;
+  // Hosts whose status at `status_bounds` (domain/host_status.hpp) is any of these; empty: any.
+  // Live connections are not the store's to know: a connected agent that has not reported within
+  // the offline threshold is offline here.
+  std::vector<HostStatus> statuses;
+  HostStatusBounds status_bounds;
   HostSort sort = HostSort::kOrg;
   SortDirection direction = SortDirection::kAscending;
   PageRequest page;
@@ -190,6 +200,15 @@ class HostStore {
   // Newest first.
   virtual Result<std::vector<HealthRecord>> ListHealth(std::string_view agent_id, int64_t since_ms,
                                                        int limit) = 0;
+  // Calls `visit` for every stored health sample of the agent collected in [from_ms, to_ms): the
+  // compacted hourly blocks, one decoded at a time, then the recent rows, all in one read
+  // transaction (compaction moving samples meanwhile neither hides nor repeats one). Not in time
+  // order across the two; memory stays at one block whatever the range. Undecodable blocks and
+  // rows are skipped and logged, as ListHealth does. kNotFound for an unknown agent.
+  virtual Status VisitHealth(std::string_view agent_id, int64_t from_ms, int64_t to_ms,
+                             const HealthSampleVisitor& visit) = 0;
+  // Every host the organisation has had, revoked ones included, in enrollment order.
+  virtual Result<std::vector<HostLifetime>> ListHostLifetimes(int64_t org_id) = 0;
   // Estate summary for the report (live, non-revoked hosts of the org).
   virtual Result<EstateSummary> GetEstateSummary(int64_t org_id,
                                                  const std::vector<std::string>& package_names) = 0;

@@ -333,6 +333,9 @@ def live_walk(workdir, procs):
             check_live(api, "GET", "/api/v1/findings?sort=opened&cursor=" + q(first["next_cursor"]), want=400)
         check_live(api, "GET", "/api/v1/findings?sort=host&since=1&severity=high,critical", want=200)
         check_live(api, "GET", "/api/v1/findings?sort=nope", want=400)
+        check_live(api, "GET", "/api/v1/findings?category=os,security&engineer=nobody", want=200)
+        check_live(api, "GET", "/api/v1/findings?category=" + ",".join(["os"] * 33), want=400)
+        check_live(api, "GET", "/api/v1/hosts?status=offline,overdue&sort=-last_seen", want=200)
         check_live(api, "GET", "/api/v1/findings?cursor=%21garbage", want=400)
         check_live(api, "GET", "/api/v1/hosts?limit=0", want=400)
         terms = {"hostname": shown["hostname"]}
@@ -381,6 +384,13 @@ def live_walk(workdir, procs):
         check_live(api, "GET", "/api/v1/hosts/{agent_id}/inventory", host, want=200)
         check_live(api, "GET", "/api/v1/hosts/{agent_id}/changes", host, want=200)
         check_live(api, "GET", "/api/v1/hosts/{agent_id}/health?limit=3", host, want=200)
+        series = check_live(api, "GET", "/api/v1/hosts/{agent_id}/health/series", host, want=200)
+        check(len(series["t"]) == 720 and any(v is not None for v in series["cpu_percent"]["avg"]),
+              f"the health series shows the agent's samples: {json.dumps(series)[:500]}")
+        check_live(api, "GET", "/api/v1/hosts/{agent_id}/health/series?range=30d", host, want=200)
+        check_live(api, "GET", "/api/v1/hosts/{agent_id}/health/series?range=1y", host, want=400)
+        trend = check_live(api, "GET", "/api/v1/orgs/{org}/readiness", {"org": "ООО Ромашка"}, want=200)
+        check(trend["first_audit_at_ms"] is not None, f"the contract move recorded a first audit: {trend}")
         paging_and_search(host)
         listed = check_live(api, "GET", "/api/v1/findings?lang=ru", want=200)
         finding = {"id": listed["findings"][0]["id"]}
@@ -438,6 +448,8 @@ def live_walk(workdir, procs):
               f"the contract move is not in the event feed: {events}")
         check_live(api, "GET", "/api/v1/overview", want=200)
         check_live(api, "GET", "/api/v1/orgs/{org}/summary", params, want=200)
+        check_live(api, "GET", "/api/v1/orgs/{org}/readiness", params, want=200)
+        check_live(api, "GET", "/api/v1/orgs/{org}/readiness", {"org": "no such org"}, want=404)
 
     def people():
         user = check_live(api, "POST", "/api/v1/users",

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +53,13 @@ bool OlderFirst(const BlockSample& a, const BlockSample& b);
 // damaged part) on any truncated, corrupt or oversized block; never reads out of bounds. On
 // error *out may already hold some of the block's samples.
 [[nodiscard]] Status DecodeHealthBlock(std::string_view data, std::vector<BlockSample>* out);
+
+// Hands each sample of `data` to `visit` as soon as it is decoded, in the order they were
+// encoded, instead of collecting them: one message is reused for every sample, so reading a long
+// range allocates per block, not per sample. The BlockSample is valid during the call only. Same
+// checks and errors as DecodeHealthBlock; on error the samples before the damage were visited.
+using BlockSampleVisitor = std::function<void(const BlockSample&)>;
+[[nodiscard]] Status VisitHealthBlock(std::string_view data, const BlockSampleVisitor& visit);
 
 // One health_blocks row: the encoded block and the columns that describe it.
 struct EncodedHealthBlock {

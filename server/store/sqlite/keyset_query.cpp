@@ -1,5 +1,7 @@
 #include "store/sqlite/keyset_query.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace dozor::server {
 
 namespace {
@@ -34,6 +36,10 @@ std::optional<std::string> IdJsonArray(const std::optional<std::vector<int64_t>>
     out += (out.size() > 1 ? "," : "") + std::to_string(id);
   }
   return out + "]";
+}
+
+std::string TextJsonArray(const std::vector<std::string>& texts) {
+  return nlohmann::json(texts).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string KeysetSelect(const KeysetOrder& order) {

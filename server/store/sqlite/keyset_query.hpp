@@ -40,6 +40,9 @@ std::string WhereOf(std::initializer_list<OptionalPredicate> predicates);
 // "[1,2,3]" for "col IN (SELECT value FROM json_each(?n))", which SQLite answers from an index
 // on col (instr() over ",1,2,3," cannot use one); nullopt for nullopt.
 std::optional<std::string> IdJsonArray(const std::optional<std::vector<int64_t>>& ids);
+// '["a","b"]' for "col IN (SELECT value FROM json_each(?n))" over texts; bytes that are not UTF-8
+// become U+FFFD (such a value matches nothing a server stored).
+std::string TextJsonArray(const std::vector<std::string>& texts);
 
 // ", k1, k2, id": appended to the select list (the columns ReadPosition reads).
 std::string KeysetSelect(const KeysetOrder& order);

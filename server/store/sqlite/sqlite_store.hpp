@@ -8,7 +8,8 @@
 // protobuf, no per-row compression, cheap on the hot path); CompactHealth later moves samples of
 // finished hour buckets into health_blocks, one row per agent and hour with all samples of that
 // hour compressed together. The checkpoint thread runs CompactHealth every
-// SqliteStoreOptions::health_compact_interval_s. ListHealth and PruneHealth see both tiers.
+// SqliteStoreOptions::health_compact_interval_s. ListHealth, VisitHealth and PruneHealth see
+// both tiers.
 #pragma once
 
 #include <atomic>
@@ -129,6 +130,9 @@ class SqliteStore final : public Store,
                                                    int limit) override;
   Result<std::vector<HealthRecord>> ListHealth(std::string_view agent_id, int64_t since_ms,
                                                int limit) override;
+  Status VisitHealth(std::string_view agent_id, int64_t from_ms, int64_t to_ms,
+                     const HealthSampleVisitor& visit) override;
+  Result<std::vector<HostLifetime>> ListHostLifetimes(int64_t org_id) override;
 
   Result<ApiToken> CreateApiToken(std::string_view name, ApiRole role, std::string_view token_hash,
                                   std::string_view hint, std::optional<int64_t> expires_at_ms,
@@ -202,6 +206,7 @@ class SqliteStore final : public Store,
 
   Result<Finding> RequestVerification(int64_t id, std::string_view actor, std::string_view comment,
                                       int64_t now_ms) override;
+  Result<std::vector<FindingTimeline>> ListFindingTimelines(int64_t org_id) override;
   Result<std::vector<ActiveFindingCount>> CountActiveFindings(
       const std::optional<std::vector<int64_t>>& org_ids) override;
   Result<Finding> AcceptWaiver(int64_t id, std::string_view actor, std::string_view comment,

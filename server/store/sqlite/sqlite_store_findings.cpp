@@ -55,10 +55,12 @@ KeysetOrder FindingOrder(FindingSort sort, SortDirection direction) {
 }
 
 // The page's filters: ?1 org, ?2 agent id, ?3 states, ?4 severities, ?5 rule, ?6 visible
-// organisations, ?7 last seen since; the keyset condition and LIMIT follow.
-constexpr int kFindingFilterParams = 7;
+// organisations, ?7 last seen since, ?8 categories, ?9 assigned user; the keyset condition and
+// LIMIT follow.
+constexpr int kFindingFilterParams = 9;
 // Only the filters given appear (WhereOf), so an organisation's page walks findings_org_state, a
-// host's findings_agent, a client's or engineer's visible organisations the same index.
+// host's findings_agent, a client's or engineer's visible organisations (and an engineer filter's
+// assignments, through org_assignments_user) the same index.
 std::string FindingFilters(const FindingFilter& filter, bool last_seen_since) {
   return WhereOf(
       {{filter.org_id.has_value(), "f.org_id = ?1"},
@@ -67,7 +69,10 @@ std::string FindingFilters(const FindingFilter& filter, bool last_seen_since) {
        {!filter.severities.empty(), "instr(?4, ',' || f.severity || ',') > 0"},
        {filter.rule_id.has_value(), "f.rule_id = ?5"},
        {filter.visible_org_ids.has_value(), "f.org_id IN (SELECT value FROM json_each(?6))"},
-       {last_seen_since, "f.last_seen >= ?7"}});
+       {last_seen_since, "f.last_seen >= ?7"},
+       {!filter.categories.empty(), "f.category IN (SELECT value FROM json_each(?8))"},
+       {filter.assigned_user_id.has_value(),
+        "f.org_id IN (SELECT org_id FROM org_assignments WHERE user_id = ?9)"}});
 }
 
 Finding ReadFinding(const sqlite::Statement& s) {
@@ -152,6 +157,14 @@ std::string Joined(const std::vector<Enum>& items) {
     out += ',';
   }
   return out;
+}
+
+// ?1..?9 of FindingFilters.
+void BindFindingFilters(sqlite::Statement& s, const FindingFilter& filter,
+                        const std::optional<int64_t>& last_seen_since_ms) {
+  BindAll(s, filter.org_id, filter.agent_id, Joined(filter.states), Joined(filter.severities),
+          filter.rule_id, IdJsonArray(filter.visible_org_ids), last_seen_since_ms,
+          TextJsonArray(filter.categories), filter.assigned_user_id);
 }
 
 struct PrepareItem {
@@ -502,11 +515,12 @@ Result<std::vector<Finding>> SqliteStore::ListFindings(const FindingFilter& filt
   const int64_t limit =
       filter.limit <= 0 || filter.limit > kMaxFindingList ? kMaxFindingList : filter.limit;
   const std::string sql = kFindingColumns + FindingFilters(filter, false) + " ORDER BY " +
-                          kSeverityRankSql + ", f.first_seen, f.id LIMIT ?8";
+                          kSeverityRankSql + ", f.first_seen, f.id LIMIT ?" +
+                          std::to_string(kFindingFilterParams + 1);
   ReaderLease reader = AcquireReader();
   DOZOR_ASSIGN_OR_RETURN(sqlite::Statement * s, reader->Cached(sql));
-  BindAll(*s, filter.org_id, filter.agent_id, Joined(filter.states), Joined(filter.severities),
-          filter.rule_id, IdJsonArray(filter.visible_org_ids), std::optional<int64_t>(), limit);
+  BindFindingFilters(*s, filter, std::nullopt);
+  s->Bind(kFindingFilterParams + 1, limit);
   return ReadAll(*s, ReadFinding);
 }
 
@@ -528,8 +542,7 @@ Result<Page<Finding>> SqliteStore::QueryFindings(const FindingQuery& query) {
   sql += KeysetOrderBy(order, next_param);
   ReaderLease reader = AcquireReader();
   DOZOR_ASSIGN_OR_RETURN(sqlite::Statement * s, reader->Cached(sql));
-  BindAll(*s, filter.org_id, filter.agent_id, Joined(filter.states), Joined(filter.severities),
-          filter.rule_id, IdJsonArray(filter.visible_org_ids), query.last_seen_since_ms);
+  BindFindingFilters(*s, filter, query.last_seen_since_ms);
   if (query.page.after) {
     BindPosition(*s, *query.page.after, kFindingFilterParams + 1);
   }
@@ -677,6 +690,47 @@ Result<std::vector<ActiveFindingCount>> SqliteStore::CountActiveFindings(
     row.count = s.Int(4);
     return row;
   });
+}
+
+Result<std::vector<FindingTimeline>> SqliteStore::ListFindingTimelines(int64_t org_id) {
+  ReaderLease reader = AcquireReader();
+  sqlite::ReadTransaction txn(reader->db);
+  DOZOR_RETURN_IF_ERROR(txn.Begin());
+  DOZOR_ASSIGN_OR_RETURN(
+      sqlite::Statement * select,
+      reader->Cached("SELECT f.id, f.rule_id, coalesce(a.agent_id, ''), f.severity, f.state, "
+                     "f.first_seen FROM findings f LEFT JOIN agents a ON a.id = f.agent "
+                     "WHERE f.org_id = ? ORDER BY f.id LIMIT ?"));
+  std::vector<FindingTimeline> timelines;
+  std::unordered_map<int64_t, size_t> index_by_id;
+  DOZOR_RETURN_IF_ERROR(
+      ForEachRow(BindAll(*select, org_id, kMaxFindingTimelines), [&](const sqlite::Statement& s) {
+        FindingTimeline timeline;
+        timeline.id = s.Int(0);
+        timeline.rule_id = s.Text(1);
+        timeline.agent_id = s.Text(2);
+        timeline.severity = ParseSeverity(s.Text(3)).value_or(Severity::kInfo);
+        timeline.state = ParseFindingState(s.Text(4)).value_or(FindingState::kOpen);
+        timeline.first_seen_ms = s.Int(5);
+        index_by_id[timeline.id] = timelines.size();
+        timelines.push_back(std::move(timeline));
+      }));
+  // Events that keep the state (comments, verification requests, accepted waivers) are not
+  // changes; an opened finding's from_state is '' and so always differs.
+  DOZOR_ASSIGN_OR_RETURN(sqlite::Statement * events,
+                         reader->Cached("SELECT e.finding_id, e.at, e.to_state FROM findings f "
+                                        "JOIN finding_events e ON e.finding_id = f.id "
+                                        "WHERE f.org_id = ? AND e.from_state <> e.to_state "
+                                        "ORDER BY e.finding_id, e.at, e.id"));
+  DOZOR_RETURN_IF_ERROR(ForEachRow(BindAll(*events, org_id), [&](const sqlite::Statement& s) {
+    auto it = index_by_id.find(s.Int(0));
+    const auto state = ParseFindingState(s.Text(2));
+    if (it == index_by_id.end() || !state) {
+      return;
+    }
+    timelines[it->second].changes.push_back(FindingStateChange{s.Int(1), *state});
+  }));
+  return timelines;
 }
 
 Result<Finding> SqliteStore::AcceptWaiver(int64_t id, std::string_view actor,

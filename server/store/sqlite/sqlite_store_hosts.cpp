@@ -177,4 +177,60 @@ Result<std::vector<HealthRecord>> SqliteStore::ListHealth(std::string_view agent
   return out;
 }
 
+Status SqliteStore::VisitHealth(std::string_view agent_id, int64_t from_ms, int64_t to_ms,
+                                const HealthSampleVisitor& visit) {
+  ReaderLease reader = AcquireReader();
+  sqlite::ReadTransaction txn(reader->db);
+  DOZOR_RETURN_IF_ERROR(txn.Begin());
+  DOZOR_ASSIGN_OR_RETURN(int64_t pk, AgentPkOn(*reader, agent_id));
+  if (from_ms >= to_ms) {
+    return OkStatus();
+  }
+  auto in_range = [&](int64_t at) { return at >= from_ms && at < to_ms; };
+  // A block holds samples of one hour bucket, so those that can hold the range start in
+  // [bucket of from_ms, to_ms): one range of the primary key (agent, start_at).
+  DOZOR_ASSIGN_OR_RETURN(sqlite::Statement * blocks,
+                         reader->Cached("SELECT start_at, data FROM health_blocks "
+                                        "WHERE agent = ?1 AND start_at >= ?2 AND start_at < ?3 "
+                                        "AND end_at >= ?4 ORDER BY start_at"));
+  DOZOR_RETURN_IF_ERROR(
+      ForEachRow(BindAll(*blocks, pk, BucketStart(from_ms), to_ms, from_ms),
+                 [&](const sqlite::Statement& row) {
+                   auto visited = VisitHealthBlock(row.Blob(1), [&](const BlockSample& item) {
+                     if (in_range(item.collected_at_ms)) {
+                       visit(item.collected_at_ms, item.sample);
+                     }
+                   });
+                   if (!visited.ok()) {
+                     // One damaged block should not hide the rest of the history.
+                     spdlog::warn("store: health block starting at {} of {}: {}", row.Int(0),
+                                  agent_id, visited.error().ToString());
+                   }
+                 }));
+  DOZOR_ASSIGN_OR_RETURN(sqlite::Statement * rows,
+                         reader->Cached("SELECT seq, collected_at, sample, encoding "
+                                        "FROM health_samples WHERE agent = ?1 "
+                                        "AND collected_at >= ?2 AND collected_at < ?3"));
+  dozor::v1::HealthSample sample;
+  return ForEachRow(BindAll(*rows, pk, from_ms, to_ms), [&](const sqlite::Statement& row) {
+    auto decoded = DecodeRawSample(row.Blob(2), row.Int(3), &sample);
+    if (!decoded.ok()) {
+      spdlog::warn("store: health sample {} of {}: {}", row.Int(0), agent_id,
+                   decoded.error().ToString());
+      return;
+    }
+    visit(row.Int(1), sample);
+  });
+}
+
+Result<std::vector<HostLifetime>> SqliteStore::ListHostLifetimes(int64_t org_id) {
+  ReaderLease reader = AcquireReader();
+  DOZOR_ASSIGN_OR_RETURN(sqlite::Statement * select,
+                         reader->Cached("SELECT agent_id, enrolled_at, revoked_at FROM agents "
+                                        "WHERE org_id = ? ORDER BY enrolled_at, id"));
+  return ReadAll(BindAll(*select, org_id), [](const sqlite::Statement& s) {
+    return HostLifetime{s.Text(0), s.Int(1), OptionalInt(s, 2)};
+  });
+}
+
 }  // namespace dozor::server

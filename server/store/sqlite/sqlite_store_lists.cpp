@@ -56,9 +56,45 @@ constexpr const char* kOrgFilters =
     "AND (?2 IS NULL OR o.contract_status = ?2) AND (?3 IS NULL OR o.contract_type = ?3) "
     "AND (?4 IS NULL OR instr(?4, ',' || o.id || ',') > 0)";
 
-constexpr int kHostFilterParams = 7;
-// ?6: 1 = online (reported at or after ?7, live and from an agent), 0 = offline.
+constexpr int kHostFilterParams = 6;
+constexpr HostStatus kHostStatuses[] = {HostStatus::kOnline, HostStatus::kOffline,
+                                        HostStatus::kOverdue, HostStatus::kImported,
+                                        HostStatus::kRevoked};
+
+// HostStatusOf (domain/host_status.hpp) over the agents table: ?5 online since, ?6 overdue before.
+const char* HostStatusSql(HostStatus status) {
+  switch (status) {
+    case HostStatus::kOnline:
+      return "(a.revoked_at IS NULL AND a.source = 'agent' AND a.last_seen > 0 "
+             "AND a.last_seen >= ?5)";
+    case HostStatus::kOffline:
+      return "(a.revoked_at IS NULL AND a.source = 'agent' "
+             "AND NOT (a.last_seen > 0 AND a.last_seen >= ?5) AND a.last_seen > ?6)";
+    case HostStatus::kOverdue:
+      return "(a.revoked_at IS NULL AND a.source = 'agent' "
+             "AND NOT (a.last_seen > 0 AND a.last_seen >= ?5) AND a.last_seen <= ?6)";
+    case HostStatus::kImported:
+      return "(a.revoked_at IS NULL AND a.source <> 'agent')";
+    case HostStatus::kRevoked:
+      break;
+  }
+  return "a.revoked_at IS NOT NULL";
+}
+
+// "(s1 OR s2 ...)" of the statuses asked for, always in kHostStatuses order: one SQL text (and
+// one cached statement) per set, however the caller listed it.
+std::string HostStatusesSql(const std::vector<HostStatus>& statuses) {
+  std::string sql;
+  for (const HostStatus status : kHostStatuses) {
+    if (std::find(statuses.begin(), statuses.end(), status) != statuses.end()) {
+      sql += (sql.empty() ? "(" : " OR ") + std::string(HostStatusSql(status));
+    }
+  }
+  return sql.empty() ? sql : sql + ")";
+}
+
 std::string HostFilters(const HostQuery& query) {
+  const std::string statuses = HostStatusesSql(query.statuses);
   return WhereOf(
       {{query.org_id.has_value(), "a.org_id = ?1"},
        {query.visible_org_ids.has_value(), "a.org_id IN (SELECT value FROM json_each(?2))"},
@@ -66,10 +102,7 @@ std::string HostFilters(const HostQuery& query) {
         "(instr(dozor_fold(coalesce(nullif(h.hostname, ''), a.hostname)), dozor_fold(?3)) > 0 "
         "OR instr(dozor_fold(a.agent_id), dozor_fold(?3)) > 0)"},
        {query.os_family.has_value(), "coalesce(h.family, '') = ?4"},
-       {query.revoked.has_value(), "(a.revoked_at IS NOT NULL) = ?5"},
-       {query.presence.has_value(),
-        "(a.revoked_at IS NULL AND a.source = 'agent' AND a.last_seen > 0 "
-        "AND a.last_seen >= ?7) = ?6"}});
+       {!statuses.empty(), statuses.c_str()}});
 }
 
 std::string PageSql(std::string_view select, std::string_view from, std::string_view filters,
@@ -170,12 +203,8 @@ Result<Page<HostSummary>> SqliteStore::QueryHosts(const HostQuery& query) {
   sqlite::ReadTransaction txn(reader->db);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
   DOZOR_ASSIGN_OR_RETURN(sqlite::Statement * s, reader->Cached(sql));
-  std::optional<int64_t> presence;
-  if (query.presence) presence = *query.presence == HostPresence::kOnline ? 1 : 0;
-  std::optional<int64_t> revoked;
-  if (query.revoked) revoked = *query.revoked ? 1 : 0;
   BindAll(*s, query.org_id, IdJsonArray(query.visible_org_ids), query.text, query.os_family,
-          revoked, presence, query.online_since_ms);
+          query.status_bounds.online_since_ms, query.status_bounds.overdue_before_ms);
   BindPage(*s, order, query.page, kHostFilterParams);
   std::vector<int64_t> pks;
   DOZOR_ASSIGN_OR_RETURN(auto page, ReadPage(*s, order, kHostColumnCount, PageLimit(query.page),

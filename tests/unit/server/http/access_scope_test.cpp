@@ -602,6 +602,54 @@ TEST_CASE("the event feed: scoped, by cursor, long-polled") {
   CHECK(moved.body["events"][0]["detail"] == "prospect -> remediation");
 }
 
+// ?engineer= narrows the findings to that engineer's organisations and is intersected with the
+// caller's own: a client or an engineer naming another engineer never sees more than before.
+TEST_CASE("the findings engineer filter narrows within the caller's scope, never widens it") {
+  Fixture f;
+  auto ids = [&](const std::string& query, const std::string& token) {
+    auto listed = f.Call("GET", "/api/v1/findings" + query, token);
+    REQUIRE_MESSAGE(listed.status == 200, listed.body.dump());
+    if (token != "dza_root" && token != "dza_beta_eng") {
+      CHECK(BodyText(listed).find(kSecret) == std::string::npos);
+    }
+    std::set<int64_t> out;
+    for (const auto& finding : listed.body["findings"]) out.insert(finding["id"].get<int64_t>());
+    return out;
+  };
+  const std::set<int64_t> alpha = {f.alpha.finding_id};
+  const std::set<int64_t> beta = {f.beta.finding_id};
+  const std::set<int64_t> none;
+  // An admin sees everything; the filter picks each engineer's organisations, by login or id.
+  CHECK(ids("?engineer=alpha-eng", "dza_root") == alpha);
+  CHECK(ids("?engineer=BETA-ENG", "dza_root") == beta);  // logins are case-insensitive
+  CHECK(ids("?engineer=" + std::to_string(f.beta.engineer_user_id), "dza_root") == beta);
+  CHECK(ids("?engineer=nobody", "dza_root") == none);  // unknown: empty, not an error
+  CHECK(ids("?engineer=999999", "dza_root") == none);
+  CHECK(ids("?engineer=root", "dza_root") == none);  // assigned nowhere
+  CHECK(ids("?engineer=alpha-eng&category=hardware&severity=high&state=open", "dza_root") == alpha);
+  CHECK(ids("?engineer=alpha-eng&org=" + std::to_string(f.beta.org_id), "dza_root") == none);
+  CHECK(ids("?engineer=alpha-eng&category=network", "dza_root") == none);
+  // Alpha's client and engineer naming Beta's engineer: nothing of Beta.
+  for (const char* token : {"dza_alpha_client", "dza_alpha_eng", "dza_engview"}) {
+    INFO(token);
+    CHECK(ids("", token) == alpha);
+    CHECK(ids("?engineer=beta-eng", token) == none);
+    CHECK(ids("?engineer=" + std::to_string(f.beta.engineer_user_id), token) == none);
+    CHECK(ids("?engineer=alpha-eng", token) == alpha);
+  }
+  // Beta's engineer as Alpha's backup too: Alpha's client filtering by them sees Alpha's finding
+  // only, and Beta's engineer sees both.
+  REQUIRE(f.store
+              ->AssignEngineer(f.alpha.org_id, f.beta.engineer_user_id, AssignmentKind::kBackup, "",
+                               f.clock.NowMs())
+              .ok());
+  CHECK(ids("?engineer=beta-eng", "dza_alpha_client") == alpha);
+  CHECK(ids("?engineer=beta-eng", "dza_alpha_eng") == alpha);
+  CHECK(ids("?engineer=beta-eng", "dza_beta_eng") ==
+        std::set<int64_t>{f.alpha.finding_id, f.beta.finding_id});
+  CHECK(ids("?engineer=alpha-eng", "dza_beta_eng") == alpha);
+}
+
 TEST_CASE("the estate overview: one summary per visible organisation in one call") {
   Fixture f;
   auto overview = f.Call("GET", "/api/v1/overview", "dza_root");
@@ -649,6 +697,12 @@ TEST_CASE("the shared overview follows feed events and audited changes at once, 
               .status == 200);
   auto waived = f.Call("GET", "/api/v1/overview", "dza_root");
   CHECK(alpha_of(waived)["open_findings"]["high"] == 0);
+  // Its feed cursor moved past the waiver: a page polling from it hears only later changes.
+  CHECK(waived.body["events_after"].get<int64_t>() > first.body["events_after"].get<int64_t>());
+  auto after =
+      f.Call("GET", "/api/v1/events?after=" + waived.body["events_after"].dump(), "dza_root");
+  REQUIRE(after.status == 200);
+  CHECK(after.body["events"].empty());
   // A backup engineer (an audited change, no feed event) shows at once too.
   REQUIRE(f.Call("PUT",
                  "/api/v1/orgs/" + std::to_string(f.alpha.org_id) + "/engineers/" +

@@ -3,6 +3,7 @@
 // bad limit, sort or cursor (never a 500).
 #include <doctest/doctest.h>
 
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -187,6 +188,187 @@ TEST_CASE("lists default to 100 rows a page and keep their old fields") {
   // Most severe first by default, as before.
   CHECK(findings.body["findings"][0]["severity"] == "high");
   CHECK(findings.body["findings"][53]["severity"] == "low");
+}
+
+TEST_CASE("findings by category and engineer walk by cursor, with org, state and severity") {
+  Fixture f;
+  // A network rule fires on five hosts of org-1 and org-2; an engineer looks after org-1 (primary)
+  // and org-2 (backup).
+  std::map<std::string, int64_t> org_ids;
+  for (const char* name : {"org-0", "org-1", "org-2"}) {
+    auto org = f.store->FindOrganization(name);
+    REQUIRE(org.ok());
+    org_ids[name] = org->id;
+  }
+  for (const char* name : {"org-1", "org-2"}) {
+    EvaluationInput input;
+    input.host_scope = true;
+    input.rule_ids = {"rule-c"};
+    input.meta["rule-c"] = RuleMeta{Severity::kMedium, "network"};
+    for (int h = 0; h < 5; ++h) {
+      auto pk = f.store->HostPk("agent-" + std::string(name).substr(4) + "-" + std::to_string(h));
+      REQUIRE(pk.ok());
+      input.targets.push_back(*pk);
+      input.hits.push_back(FindingHit{"rule-c", org_ids[name], *pk, "[]", false});
+    }
+    REQUIRE(f.store->ApplyEvaluation(input, f.clock.NowMs() + 100).ok());
+  }
+  NewUser user;
+  user.login = "ivanov";
+  user.display_name = "Ivanov";
+  user.role = UserRole::kEngineer;
+  auto ivanov = f.store->CreateUser(user, f.clock.NowMs());
+  REQUIRE(ivanov.ok());
+  REQUIRE(f.store
+              ->AssignEngineer(org_ids["org-1"], ivanov->id, AssignmentKind::kPrimary, "",
+                               f.clock.NowMs())
+              .ok());
+  REQUIRE(f.store
+              ->AssignEngineer(org_ids["org-2"], ivanov->id, AssignmentKind::kBackup, "",
+                               f.clock.NowMs())
+              .ok());
+
+  struct Case {
+    std::string params;
+    size_t rows;
+  };
+  const std::vector<Case> cases = {
+      {"&category=network", 10},
+      {"&category=os", 54},
+      {"&category=network,os", 64},
+      {"&category=+network+,,", 10},
+      {"&category=business-application", 0},
+      {"&category=no-such-category", 0},
+      {"&engineer=ivanov", 46},  // org-1 and org-2: 18 + 5 each
+      {"&engineer=" + std::to_string(ivanov->id), 46},
+      {"&engineer=ivanov&category=network", 10},
+      {"&engineer=ivanov&category=network&org=org-2", 5},
+      {"&engineer=ivanov&org=org-0", 0},
+      {"&engineer=ivanov&severity=high", 18},
+      {"&engineer=ivanov&severity=medium,low&category=network", 10},
+      {"&engineer=ivanov&category=os&state=open,acknowledged", 36},
+      {"&engineer=ivanov&state=resolved", 0},
+      {"&engineer=nobody", 0},
+      {"&engineer=nobody&category=network", 0},
+  };
+  for (const auto& c : cases) {
+    for (const char* sort : {"severity", "-host", "opened", "-last_seen"}) {
+      INFO(c.params << " sort=" << sort);
+      auto rows = f.Walk("/api/v1/findings", "findings", c.params + "&sort=" + sort, 4);
+      CHECK(rows.size() == c.rows);
+      std::set<int64_t> ids;
+      for (const auto& row : rows) {
+        ids.insert(row["id"].get<int64_t>());
+        if (c.params.find("category=network") != std::string::npos &&
+            c.params.find("os") == std::string::npos) {
+          CHECK(row["category"] == "network");
+        }
+        if (c.params.find("engineer=ivanov") != std::string::npos) {
+          CHECK(row["org"] != "org-0");
+        }
+      }
+      CHECK(ids.size() == rows.size());
+    }
+  }
+  // The network findings resolve on org-1: state=all still finds them through both filters.
+  EvaluationInput clear;
+  clear.host_scope = true;
+  clear.rule_ids = {"rule-c"};
+  for (int h = 0; h < 5; ++h) {
+    clear.targets.push_back(*f.store->HostPk("agent-1-" + std::to_string(h)));
+  }
+  REQUIRE(f.store->ApplyEvaluation(clear, f.clock.NowMs() + 200).ok());
+  CHECK(f.Walk("/api/v1/findings", "findings", "&engineer=ivanov&category=network", 3).size() == 5);
+  CHECK(
+      f.Walk("/api/v1/findings", "findings", "&engineer=ivanov&category=network&state=resolved", 3)
+          .size() == 5);
+  CHECK(f.Walk("/api/v1/findings", "findings", "&engineer=ivanov&category=network&state=all", 3)
+            .size() == 10);
+}
+
+TEST_CASE(
+    "a findings category list over 32 items or 200 bytes an item, or a long engineer, is 400") {
+  Fixture f;
+  std::string many = "c0";
+  for (int i = 1; i < 33; ++i) many += ",c" + std::to_string(i);
+  std::string thirty_two = "c0";
+  for (int i = 1; i < 32; ++i) thirty_two += ",c" + std::to_string(i);
+  const std::vector<std::string> bad = {
+      "/api/v1/findings?category=" + many,
+      "/api/v1/findings?category=os," + std::string(201, 'x'),
+      "/api/v1/findings?engineer=" + std::string(201, 'x'),
+      "/api/v1/hosts?status=online,sleeping",
+      "/api/v1/hosts?status=online,overdue,revoked," + many,
+  };
+  for (const auto& path : bad) {
+    INFO(path);
+    auto response = f.Get(path);
+    CHECK(response.status == 400);
+    CHECK(response.body["error"]["code"] == "invalid_argument");
+    CHECK_FALSE(response.body["error"]["message"].get<std::string>().empty());
+  }
+  CHECK(f.Get("/api/v1/findings?category=" + thirty_two).status == 200);
+  CHECK(f.Get("/api/v1/findings?category=" + std::string(200, 'x')).status == 200);
+  CHECK(f.Get("/api/v1/findings?engineer=" + std::string(200, 'x')).status == 200);
+}
+
+// "overdue" in the host list is the overview's "overdue": the same hosts, at the same moment.
+TEST_CASE("host status overdue and comma lists agree with the overview's host counts") {
+  Fixture f;
+  const int64_t now = f.clock.NowMs();
+  // org-0: three online, three offline, one overdue by a day and a half, two never reported;
+  // org-1 and org-2 never reported (all overdue); one of org-2's is revoked.
+  const int64_t ages[] = {0, 1'000, 170'000, 181'000, 3'600'000, 23 * 3'600'000, 36 * 3'600'000};
+  for (int h = 0; h < 7; ++h) {
+    std::vector<IncomingReport> batch(1);
+    batch[0].agent_id = "agent-0-" + std::to_string(h);
+    batch[0].received_at_ms = now - ages[h];
+    batch[0].report.set_seq(1);
+    batch[0].report.set_collected_at_ms(now - ages[h]);
+    batch[0].report.mutable_inventory();
+    auto committed = f.store->CommitReports(batch);
+    REQUIRE(committed.ok());
+    REQUIRE(committed->at(0).outcome == CommitOutcome::kStored);
+  }
+  REQUIRE(f.store->RevokeAgent("agent-2-8", now).ok());
+  auto count = [&](const std::string& params) {
+    return f.Walk("/api/v1/hosts", "hosts", params, 5).size();
+  };
+  auto overview = f.Get("/api/v1/overview");
+  REQUIRE(overview.status == 200);
+  REQUIRE(overview.body["organizations"].size() == 3);
+  size_t overdue_total = 0;
+  for (const auto& org : overview.body["organizations"]) {
+    const std::string name = org["name"].get<std::string>();
+    INFO(name);
+    const auto& hosts = org["hosts"];
+    const std::string in_org = "&org=" + name;
+    CHECK(count(in_org + "&status=online") == hosts["online"].get<size_t>());
+    CHECK(count(in_org + "&status=overdue") == hosts["overdue"].get<size_t>());
+    // "offline" keeps its meaning: every live host that is not online.
+    CHECK(count(in_org + "&status=offline") == hosts["offline"].get<size_t>() +
+                                                   hosts["overdue"].get<size_t>() +
+                                                   hosts["imported"].get<size_t>());
+    CHECK(count(in_org + "&status=online,overdue") ==
+          hosts["online"].get<size_t>() + hosts["overdue"].get<size_t>());
+    CHECK(count(in_org + "&status=offline,overdue") == count(in_org + "&status=offline"));
+    CHECK(count(in_org + "&status=online,offline") == hosts["total"].get<size_t>());
+    overdue_total += hosts["overdue"].get<size_t>();
+  }
+  const auto& org0 = overview.body["organizations"][0];
+  REQUIRE(org0["name"] == "org-0");
+  CHECK(org0["hosts"]["online"] == 3);
+  CHECK(org0["hosts"]["offline"] == 3);
+  CHECK(org0["hosts"]["overdue"] == 3);
+  CHECK(overdue_total == 3 + 9 + 8);
+  CHECK(count("&status=overdue") == overdue_total);
+  CHECK(count("&status=overdue,revoked") == overdue_total + 1);
+  CHECK(count("&status=revoked") == 1);
+  CHECK(count("&status=online,offline,overdue,revoked") == 27);
+  // Time moves on: the offline hosts of org-0 cross the day and become overdue in both.
+  f.clock.AdvanceMs(24 * 3'600'000LL);
+  CHECK(count("&org=org-0&status=overdue") == 9);
+  CHECK(count("&org=org-0&status=online") == 0);
 }
 
 TEST_CASE("search says what matched") {

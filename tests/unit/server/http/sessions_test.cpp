@@ -101,6 +101,8 @@ TEST_CASE("a browser login sets an HttpOnly SameSite=Strict cookie, changes need
   CHECK(me.body["role"] == "engineer");
   CHECK(me.body["organizations"].size() == 1);
   CHECK(me.body["via"] == "dashboard");
+  // A reloaded tab gets the session's CSRF token back from /me (the cookie alone cannot read it).
+  CHECK(me.body["csrf_token"] == csrf);
 
   const std::string note = R"({"text":"call before 10:00"})";
   auto forged = f.Call("PUT", "/api/v1/orgs/Acme/notes", note, cookie);
@@ -167,6 +169,7 @@ TEST_CASE("a CLI login gets a bearer session token that needs no CSRF token") {
   auto me = f.Call("GET", "/api/v1/me", "", "", "", token);
   REQUIRE(me.status == 200);
   CHECK(me.body["via"] == "cli");
+  CHECK_FALSE(me.body.contains("csrf_token"));  // a bearer needs none
   CHECK(f.Call("PUT", "/api/v1/orgs/Acme/notes", R"({"text":"x"})", "", "", token).status == 201);
   CHECK(f.Call("POST", "/api/v1/auth/logout", "{}", "", "", token).status == 200);
   CHECK(f.Call("GET", "/api/v1/me", "", "", "", token).status == 401);

@@ -61,12 +61,25 @@ void CheckSame(const std::vector<BlockSample>& expected, const std::vector<Block
   }
 }
 
+// The samples VisitHealthBlock hands over, copied.
+std::vector<BlockSample> Visited(std::string_view block, Status* status) {
+  std::vector<BlockSample> out;
+  *status = VisitHealthBlock(block, [&out](const BlockSample& item) { out.push_back(item); });
+  return out;
+}
+
+// Decodes both ways (a fresh message per sample, and one message rewritten in place): the two
+// must agree bit for bit.
 std::vector<BlockSample> RoundTrip(const std::vector<BlockSample>& samples) {
   auto encoded = EncodeHealthBlock(samples);
   REQUIRE(encoded.ok());
   std::vector<BlockSample> decoded;
   auto status = DecodeHealthBlock(*encoded, &decoded);
   REQUIRE(status.ok());
+  Status visit_status;
+  const std::vector<BlockSample> visited = Visited(*encoded, &visit_status);
+  REQUIRE(visit_status.ok());
+  CheckSame(decoded, visited);
   return decoded;
 }
 
@@ -199,6 +212,45 @@ TEST_CASE("health block codec never crashes on corrupted bytes") {
     }
   }
   // zlib's checksum catches nearly every flipped byte; the format byte and sizes are checked too.
+  CHECK(failures > static_cast<int>(encoded->size()) / 2);
+}
+
+TEST_CASE("health block visitor rewrites only what changed and still matches every sample") {
+  // Values that stay, move, change decimal mode (12.5 -> 1/3 -> 12.5), repeat a previous value
+  // after a change, go to zero and back, and a shape change in the middle.
+  std::vector<BlockSample> samples;
+  const double cpu[] = {12.5, 12.5, 1.0 / 3.0, 12.5, 0.0, 0.0, 7.25, 7.25, 99.9, 12.5};
+  for (uint64_t seq = 1; seq <= 10; ++seq) {
+    BlockSample item =
+        MakeSample(seq, static_cast<int64_t>(seq) * 60'000, cpu[seq - 1], seq == 6 ? 3 : 2);
+    item.sample.set_load5(seq % 3 == 0 ? 0.0 : 1.5);
+    item.sample.set_swap_free_bytes(seq % 2 == 0 ? 0 : 1ull << 30);
+    auto* disk = item.sample.add_disks();
+    disk->set_device("sda");
+    disk->set_read_bytes_per_s(seq < 5 ? 512.0 : 1.0 / 7.0);
+    samples.push_back(std::move(item));
+  }
+  CheckSame(samples, RoundTrip(samples));
+}
+
+TEST_CASE("health block visitor never crashes on corrupted bytes either") {
+  std::vector<BlockSample> samples;
+  for (uint64_t seq = 1; seq <= 10; ++seq) {
+    samples.push_back(MakeSample(seq, static_cast<int64_t>(seq) * 60'000, 0.5 * seq, 1));
+  }
+  auto encoded = EncodeHealthBlock(samples);
+  REQUIRE(encoded.ok());
+  int failures = 0;
+  for (size_t i = 0; i < encoded->size(); ++i) {
+    std::string damaged = *encoded;
+    damaged[i] = static_cast<char>(damaged[i] ^ 0x5a);
+    Status status;
+    (void)Visited(damaged, &status);
+    if (!status.ok()) {
+      CHECK(status.error().code == ErrorCode::kDataLoss);
+      ++failures;
+    }
+  }
   CHECK(failures > static_cast<int>(encoded->size()) / 2);
 }
 

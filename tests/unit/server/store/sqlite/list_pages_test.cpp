@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "dozor/common/crypto.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
 
@@ -316,6 +317,203 @@ TEST_CASE("every combination of findings filters selects exactly the matching fi
   CHECK(combinations == 3 * 4 * 3 * 2 * 4);
 }
 
+// Category and engineer filters join the others: on top of FindingsEstate (every finding "os"),
+// a network rule and a backup rule fire on some hosts, one of them clears again, and engineers
+// are assigned as primary or backup (one to both organisations, one to none).
+TEST_CASE("every combination with category and assigned engineer filters selects exactly those") {
+  auto e = FindingsEstate();
+  const int64_t acme = e->orgs["acme"];
+  const int64_t globex = e->orgs["globex"];
+  auto fire = [&](const std::string& org, const std::vector<int64_t>& hits, int64_t now_ms) {
+    EvaluationInput input;
+    input.host_scope = true;
+    input.targets = e->hosts_by_org[e->orgs[org]];
+    input.rule_ids = {"rule-net", "rule-backup"};
+    input.meta["rule-net"] = RuleMeta{Severity::kHigh, "network"};
+    input.meta["rule-backup"] = RuleMeta{Severity::kLow, "backup"};
+    for (const int64_t host : hits) {
+      for (const char* rule : {"rule-net", "rule-backup"}) {
+        input.hits.push_back(FindingHit{rule, e->orgs[org], host, "[]", false});
+      }
+    }
+    REQUIRE(e->store->ApplyEvaluation(input, now_ms).ok());
+  };
+  const auto& acme_hosts = e->hosts_by_org[acme];
+  const auto& globex_hosts = e->hosts_by_org[globex];
+  fire("acme", {acme_hosts[0], acme_hosts[1], acme_hosts[2]}, 40'000);
+  fire("acme", {acme_hosts[1], acme_hosts[2]}, 41'000);  // acme-0's two resolve
+  fire("globex", {globex_hosts[0], globex_hosts[1]}, 42'000);
+  auto all = e->store->ListFindings(FindingFilter{});
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 70);
+
+  std::map<std::string, int64_t> users;
+  for (const char* login : {"eng-a", "eng-both", "eng-idle"}) {
+    NewUser user;
+    user.login = login;
+    user.display_name = login;
+    user.role = UserRole::kEngineer;
+    auto created = e->store->CreateUser(user, 1000);
+    REQUIRE(created.ok());
+    users[login] = created->id;
+  }
+  REQUIRE(e->store->AssignEngineer(acme, users["eng-a"], AssignmentKind::kPrimary, "", 1000).ok());
+  REQUIRE(
+      e->store->AssignEngineer(globex, users["eng-both"], AssignmentKind::kPrimary, "", 1000).ok());
+  REQUIRE(
+      e->store->AssignEngineer(acme, users["eng-both"], AssignmentKind::kBackup, "", 1000).ok());
+  const std::map<int64_t, std::set<int64_t>> orgs_of = {
+      {users["eng-a"], {acme}}, {users["eng-both"], {acme, globex}}, {users["eng-idle"], {}}};
+
+  const std::vector<std::optional<int64_t>> org_choices = {std::nullopt, acme, globex};
+  const std::vector<std::vector<FindingState>> state_choices = {{}, {FindingState::kResolved}};
+  const std::vector<std::vector<Severity>> severity_choices = {{}, {Severity::kHigh}};
+  const std::vector<std::vector<std::string>> category_choices = {
+      {}, {"network"}, {"network", "backup"}, {"no-such-category"}};
+  const std::vector<std::optional<int64_t>> engineer_choices = {
+      std::nullopt, users["eng-a"], users["eng-both"], users["eng-idle"]};
+  const std::vector<std::optional<std::vector<int64_t>>> visible_choices = {
+      std::nullopt, std::vector<int64_t>{globex}};
+  int combinations = 0;
+  int nonempty = 0;
+  for (const auto& org : org_choices) {
+    for (const auto& states : state_choices) {
+      for (const auto& severities : severity_choices) {
+        for (const auto& categories : category_choices) {
+          for (const auto& engineer : engineer_choices) {
+            for (const auto& visible : visible_choices) {
+              FindingFilter filter;
+              filter.org_id = org;
+              filter.states = states;
+              filter.severities = severities;
+              filter.categories = categories;
+              filter.assigned_user_id = engineer;
+              filter.visible_org_ids = visible;
+              auto has = [](const auto& list, const auto& value) {
+                return list.empty() || std::find(list.begin(), list.end(), value) != list.end();
+              };
+              std::set<int64_t> expected;
+              for (const Finding& f : *all) {
+                if ((!org || f.org_id == *org) && has(states, f.state) &&
+                    has(severities, f.severity) && has(categories, f.category) &&
+                    (!engineer || orgs_of.at(*engineer).count(f.org_id) > 0) &&
+                    (!visible || f.org_id == globex)) {
+                  expected.insert(f.id);
+                }
+              }
+              INFO("combination " << combinations);
+              auto listed = e->store->ListFindings(filter);
+              REQUIRE(listed.ok());
+              std::set<int64_t> got;
+              for (const Finding& f : *listed) got.insert(f.id);
+              CHECK(got == expected);
+              FindingQuery query;
+              query.filter = filter;
+              query.sort = combinations % 2 == 0 ? FindingSort::kHost : FindingSort::kSeverity;
+              query.direction =
+                  combinations % 3 == 0 ? SortDirection::kDescending : SortDirection::kAscending;
+              query.page.limit = 4;
+              auto paged = WalkPages<Finding>(
+                  query, [&](const FindingQuery& q) { return e->store->QueryFindings(q); });
+              std::set<int64_t> paged_ids;
+              for (const Finding& f : paged) paged_ids.insert(f.id);
+              CHECK(paged.size() == paged_ids.size());
+              CHECK(paged_ids == expected);
+              nonempty += expected.empty() ? 0 : 1;
+              ++combinations;
+            }
+          }
+        }
+      }
+    }
+  }
+  CHECK(combinations == 3 * 2 * 2 * 4 * 4 * 2);
+  CHECK(nonempty > combinations / 4);  // the choices are not all empty sets
+}
+
+// The host list's status SQL is HostStatusOf over the agents table: for every set of statuses,
+// exactly the hosts HostStatusOf puts in one of them, also at the exact thresholds.
+TEST_CASE("host pages by status select what HostStatusOf says, for every set of statuses") {
+  constexpr int64_t kNow = 1'800'000'000'000;
+  constexpr int64_t kOfflineAfterMs = 180'000;
+  Estate e;
+  e.AddOrg("acme", 1000);
+  e.AddOrg("globex", 1000);
+  const std::vector<std::pair<std::string, int64_t>> reports = {
+      {"online", kNow - 10'000},
+      {"online-edge", kNow - kOfflineAfterMs},
+      {"offline", kNow - kOfflineAfterMs - 1},
+      {"offline-late", kNow - kHostOverdueAfterMs + 1},
+      {"overdue-edge", kNow - kHostOverdueAfterMs},
+      {"overdue", kNow - 2 * kHostOverdueAfterMs},
+      {"revoked", kNow - 10'000},
+  };
+  for (const auto& org : {"acme", "globex"}) {
+    for (const auto& [name, at] : reports) {
+      const std::string agent_id = std::string(org) + "-" + name;
+      e.AddHost(org, agent_id, agent_id, 1000);
+      e.Commit(agent_id, 1, dozor::v1::Inventory(), at);
+    }
+    e.AddHost(org, std::string(org) + "-never", "never", 1000);
+    REQUIRE(e.store->RevokeAgent(std::string(org) + "-revoked", kNow).ok());
+    SnapshotImport import;
+    import.org_id = e.orgs[org];
+    import.sha256 = Sha256Hex(std::string("snapshot of ") + org);
+    import.hostname = "legacy";
+    import.machine_id = std::string("m-") + org;
+    import.actor = "engineer";
+    import.now_ms = kNow;
+    import.inventory.set_seq(1);
+    import.inventory.set_collected_at_ms(kNow - 3 * kHostOverdueAfterMs);
+    import.inventory.mutable_inventory()->mutable_os()->set_hostname("legacy");
+    import.inventory.mutable_inventory()->mutable_os()->set_machine_id(import.machine_id);
+    REQUIRE(e.store->ImportSnapshot(import).ok());
+  }
+  auto hosts = e.store->ListHosts(std::nullopt);
+  REQUIRE(hosts.ok());
+  REQUIRE(hosts->size() == 18);
+  const HostStatusBounds bounds = HostStatusBoundsAt(kNow, kOfflineAfterMs);
+  std::map<std::string, HostStatus> status_of;
+  for (const auto& host : *hosts) {
+    status_of[host.agent_id] =
+        HostStatusOf(host.revoked, host.source == "agent", host.last_seen_ms, bounds);
+  }
+  // The fixture spans every status, the edges on the intended side.
+  CHECK(status_of["acme-online-edge"] == HostStatus::kOnline);
+  CHECK(status_of["acme-offline"] == HostStatus::kOffline);
+  CHECK(status_of["acme-offline-late"] == HostStatus::kOffline);
+  CHECK(status_of["acme-overdue-edge"] == HostStatus::kOverdue);
+  CHECK(status_of["acme-never"] == HostStatus::kOverdue);
+  CHECK(status_of["acme-revoked"] == HostStatus::kRevoked);
+
+  constexpr HostStatus kAll[] = {HostStatus::kOnline, HostStatus::kOffline, HostStatus::kOverdue,
+                                 HostStatus::kImported, HostStatus::kRevoked};
+  for (int mask = 1; mask < 32; ++mask) {
+    HostQuery query;
+    // Listed backwards: the order a caller names them in does not matter.
+    for (int i = 4; i >= 0; --i) {
+      if ((mask & (1 << i)) != 0) query.statuses.push_back(kAll[i]);
+    }
+    query.status_bounds = bounds;
+    query.org_id = mask % 3 == 0 ? std::optional<int64_t>(e.orgs["globex"]) : std::nullopt;
+    query.page.limit = 2;
+    std::set<std::string> expected;
+    for (const auto& host : *hosts) {
+      const bool in_set = std::find(query.statuses.begin(), query.statuses.end(),
+                                    status_of[host.agent_id]) != query.statuses.end();
+      if (in_set && (!query.org_id || host.org_id == *query.org_id)) {
+        expected.insert(host.agent_id);
+      }
+    }
+    auto rows =
+        WalkPages<HostSummary>(query, [&](const HostQuery& q) { return e.store->QueryHosts(q); });
+    std::set<std::string> got;
+    for (const auto& host : rows) got.insert(host.agent_id);
+    CHECK_MESSAGE(got == expected, "statuses mask " << mask);
+    CHECK(rows.size() == got.size());
+  }
+}
+
 // The store leases one of several reader connections per query: many threads reading at once
 // while the writer applies evaluations must each get complete, consistent answers.
 TEST_CASE("concurrent readers on the reader pool see consistent answers while the writer works") {
@@ -464,14 +662,14 @@ TEST_CASE("host pages: sorts, text, presence and scope filters") {
   for (const auto& host : found->rows) CHECK(host.org_name == "acme");
 
   HostQuery online;
-  online.presence = HostPresence::kOnline;
-  online.online_since_ms = 40'000;
+  online.statuses = {HostStatus::kOnline};
+  online.status_bounds.online_since_ms = 40'000;
   auto up = e.store->QueryHosts(online);
   REQUIRE(up.ok());
   CHECK(up->rows.size() == 6);
-  online.presence = HostPresence::kOffline;
+  online.statuses = {HostStatus::kOffline, HostStatus::kOverdue, HostStatus::kImported};
   CHECK(e.store->QueryHosts(online)->rows.size() == 6);
-  online.presence = std::nullopt;
+  online.statuses.clear();
   online.os_family = "debian";
   CHECK(e.store->QueryHosts(online)->rows.size() == 6);
 }

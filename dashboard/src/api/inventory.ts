@@ -1,0 +1,125 @@
+// `dozor.v1.Inventory` in protobuf's JSON mapping (proto/contract/dozor/v1/agent.proto, snake_case
+// field names): the API passes it through untyped, so the fields the host page reads are declared
+// here. Every field may be absent (protobuf omits zero values); 64-bit integers are strings.
+export type Int64 = string | number;
+
+export interface Inventory {
+  hardware?: {
+    cpu?: { model?: string; sockets?: number; cores?: number; threads?: number; mhz?: number };
+    memory_total_bytes?: Int64;
+    dmi?: Partial<Record<'system_vendor' | 'system_model' | 'system_serial' | 'board_vendor' | 'board_model' | 'bios_vendor' | 'bios_version' | 'bios_date' | 'chassis_type', string>>;
+    disks?: BlockDevice[];
+    smartctl_available?: boolean;
+    virtual_machine?: boolean;
+    hypervisor?: string;
+  };
+  os?: {
+    id?: string;
+    name?: string;
+    version?: string;
+    pretty_name?: string;
+    kernel?: string;
+    architecture?: string;
+    hostname?: string;
+    fqdn?: string;
+    boot_time?: Int64;
+    uptime_seconds?: Int64;
+    timezone?: string;
+    clock_synchronized?: number;
+    reboot_required?: boolean;
+    pending_updates?: number;
+    pending_security_updates?: number;
+    users?: UserAccount[];
+    machine_id?: string;
+    family?: string;
+  };
+  network?: {
+    interfaces?: NetworkInterface[];
+    gateways?: { address?: string; interface?: string; family?: number }[];
+    dns_servers?: string[];
+    search_domains?: string[];
+    listening?: ListeningSocket[];
+  };
+  software?: { packages?: Package[]; applications?: Application[]; services?: Service[] };
+}
+
+export interface BlockDevice {
+  name?: string;
+  model?: string;
+  serial?: string;
+  size_bytes?: Int64;
+  rotational?: boolean;
+  removable?: boolean;
+  transport?: string;
+  smart_status?: string;
+  smart_message?: string;
+  smart_attributes?: { id?: number; name?: string; value?: number; worst?: number; threshold?: number; raw?: Int64 }[];
+  power_on_hours?: Int64;
+  temperature_c?: number;
+}
+export interface UserAccount {
+  name?: string;
+  uid?: number;
+  shell?: string;
+  home?: string;
+  administrator?: boolean;
+}
+export interface NetworkInterface {
+  name?: string;
+  mac?: string;
+  mtu?: number;
+  state?: string;
+  speed_mbps?: Int64;
+  addresses?: { address?: string; prefix?: number; family?: number }[];
+  loopback?: boolean;
+  virtual?: boolean;
+  duplex?: string;
+}
+export interface ListeningSocket {
+  protocol?: string;
+  family?: number;
+  address?: string;
+  port?: number;
+  pid?: number;
+  process?: string;
+  uid?: number;
+}
+export interface Package {
+  name?: string;
+  version?: string;
+  architecture?: string;
+  source?: string;
+  vendor?: string;
+  install_time?: Int64;
+}
+export interface Application {
+  name?: string;
+  version?: string;
+  architecture?: string;
+  path?: string;
+  kind?: string;
+}
+export interface Service {
+  name?: string;
+  description?: string;
+  load_state?: string;
+  active_state?: string;
+  sub_state?: string;
+  enabled?: string;
+}
+
+// 1C:Enterprise: the platform's packages/applications by their names (1C, 1С with a Cyrillic С).
+export function isOneC(name: string | undefined): boolean {
+  if (!name) return false;
+  return /(^|[^a-z0-9])1[cс]([^a-z0-9]|$)|1c-enterprise|1cv8|onec/i.test(name);
+}
+
+// Free-text search over a package list: every word must match the name, version or source.
+export function matchesPackage(pkg: Package | Application, query: string): boolean {
+  const words = query.toLocaleLowerCase().split(/\s+/).filter((word) => word !== '');
+  const text = [pkg.name, pkg.version, 'source' in pkg ? pkg.source : undefined, 'vendor' in pkg ? pkg.vendor : undefined]
+    .filter((part): part is string => typeof part === 'string')
+    .join(' ')
+    .toLocaleLowerCase();
+  return words.every((word) => text.includes(word));
+}

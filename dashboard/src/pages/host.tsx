@@ -1,0 +1,457 @@
+import { useMemo, useState } from 'preact/hooks';
+import { api, must } from '../api/client';
+import { isOneC, matchesPackage, type Inventory } from '../api/inventory';
+import { FindingsTable } from '../components/findings-table';
+import { HealthCharts } from '../components/health-charts';
+import { DateTime, Empty, ErrorBox, KeyValues, Loading, Presence, SearchBox, Tabs, Time } from '../components/ui';
+import { useSession } from '../lib/context';
+import { formatBytes, formatDuration } from '../lib/format';
+import { useAsync } from '../lib/hooks';
+import { t, tDynamic, tn } from '../lib/i18n';
+import { pathOf } from '../lib/router';
+
+export function HostPage({ agentId, tab }: { agentId: string; tab: string }) {
+  const { locale } = useSession();
+  const answer = useAsync(() => must(api.GET('/api/v1/hosts/{agent_id}/inventory', { params: { path: { agent_id: agentId } } })), [agentId]);
+  if (!answer.data) return answer.error ? <ErrorBox error={answer.error} retry={answer.reload} /> : <Loading />;
+  const { host, collectors } = answer.data;
+  const inventory = answer.data.inventory as Inventory;
+  const base = pathOf('hosts', agentId);
+  const tabs = [
+    { id: 'summary', label: t('host.tab_summary'), href: base },
+    { id: 'health', label: t('host.tab_health'), href: `${base}/health` },
+    { id: 'hardware', label: t('host.tab_hardware'), href: `${base}/hardware` },
+    { id: 'os', label: t('host.tab_os'), href: `${base}/os` },
+    { id: 'network', label: t('host.tab_network'), href: `${base}/network` },
+    { id: 'software', label: t('host.tab_software'), href: `${base}/software` },
+    { id: 'services', label: t('host.tab_services'), href: `${base}/services` },
+    { id: 'users', label: t('host.tab_users'), href: `${base}/users` },
+    { id: 'onec', label: t('host.tab_onec'), href: `${base}/onec` },
+    { id: 'changes', label: t('host.tab_changes'), href: `${base}/changes` },
+    { id: 'findings', label: t('host.tab_findings'), href: `${base}/findings` },
+  ];
+  const os = inventory.os ?? {};
+  const hw = inventory.hardware ?? {};
+  const failed = collectors.filter((c) => !c.ok);
+  return (
+    <div data-page="host">
+      <div class="page-head">
+        <div>
+          <div class="crumbs">
+            <a href={pathOf('orgs', host.org_id)}>{host.org}</a> /
+          </div>
+          <h1>{host.hostname || host.agent_id}</h1>
+          <div class="muted">
+            <Presence online={host.online} revoked={host.revoked} /> · {host.os_pretty_name || os.pretty_name || '—'} · {host.addresses.slice(0, 4).join(', ')}
+          </div>
+        </div>
+      </div>
+      <Tabs tabs={tabs} active={tab} />
+      {tab === 'summary' && (
+        <div class="grid-2">
+          <section class="card" data-testid="host-summary">
+            <h2>{t('host.summary')}</h2>
+            <KeyValues
+              rows={[
+                [t('host.agent_id'), <span class="mono small">{host.agent_id}</span>],
+                [t('host.source'), tDynamic(`host_source.${host.source}`)],
+                [t('host.agent_version'), host.agent_version],
+                [t('host.enrolled'), <DateTime ms={host.enrolled_at_ms} />],
+                [t('host.last_seen'), <Time ms={host.last_seen_ms} />],
+                [t('host.last_inventory'), <Time ms={host.last_inventory_ms} />],
+                [t('host.cpu'), hw.cpu?.model ? `${hw.cpu.model} (${tn('host.cores', hw.cpu.cores ?? 0)}, ${tn('host.threads', hw.cpu.threads ?? 0)})` : ''],
+                [t('host.memory'), formatBytes(hw.memory_total_bytes, locale.lang)],
+                [t('host.machine'), [hw.dmi?.system_vendor, hw.dmi?.system_model].filter(Boolean).join(' ') + (hw.virtual_machine ? ` (${t('host.virtual')}${hw.hypervisor ? `: ${hw.hypervisor}` : ''})` : '')],
+                [t('host.uptime'), formatDuration(os.uptime_seconds, locale.lang)],
+                [t('host.updates'), pendingUpdates(os)],
+                [t('host.reboot_required'), os.reboot_required ? t('common.yes') : t('common.no')],
+              ]}
+            />
+            {host.dropped_health_samples > 0 && <p class="notice">{t('host.dropped_samples', { n: host.dropped_health_samples })}</p>}
+          </section>
+          <section class="card">
+            <h2>{t('host.collectors')}</h2>
+            {failed.length === 0 ? (
+              <p class="muted">{t('host.collectors_ok', { n: collectors.length })}</p>
+            ) : (
+              <ul class="plain">
+                {failed.map((c) => (
+                  <li key={c.name}>
+                    <strong>{c.name}</strong>: <span class="error-text">{c.error}</span>
+                  </li>
+                ))}
+              </ul>
+            )}
+            <h2>{t('host.open_findings')}</h2>
+            <FindingsTable query={{ host: agentId }} showOrg={false} showHost={false} pageSize={10} />
+          </section>
+        </div>
+      )}
+      {tab === 'health' && <HealthCharts agentId={agentId} />}
+      {tab === 'hardware' && <HardwareTab inventory={inventory} />}
+      {tab === 'os' && <OsTab inventory={inventory} />}
+      {tab === 'network' && <NetworkTab inventory={inventory} />}
+      {tab === 'software' && <SoftwareTab inventory={inventory} />}
+      {tab === 'services' && <ServicesTab inventory={inventory} />}
+      {tab === 'users' && <UsersTab inventory={inventory} />}
+      {tab === 'onec' && <OneCTab inventory={inventory} />}
+      {tab === 'changes' && <ChangesTab agentId={agentId} />}
+      {tab === 'findings' && <FindingsTable query={{ host: agentId, state: 'all' }} showOrg={false} showHost={false} />}
+    </div>
+  );
+}
+
+function HardwareTab({ inventory }: { inventory: Inventory }) {
+  const { locale } = useSession();
+  const hw = inventory.hardware ?? {};
+  const dmi = hw.dmi ?? {};
+  return (
+    <div>
+      <section class="card">
+        <h2>{t('host.machine')}</h2>
+        <KeyValues
+          rows={[
+            [t('hw.vendor'), dmi.system_vendor ?? ''],
+            [t('hw.model'), dmi.system_model ?? ''],
+            [t('hw.serial'), dmi.system_serial ?? ''],
+            [t('hw.board'), [dmi.board_vendor, dmi.board_model].filter(Boolean).join(' ')],
+            [t('hw.bios'), [dmi.bios_vendor, dmi.bios_version, dmi.bios_date].filter(Boolean).join(' · ')],
+            [t('host.cpu'), hw.cpu?.model ?? ''],
+            [t('hw.sockets_cores'), hw.cpu ? `${String(hw.cpu.sockets ?? 0)} / ${String(hw.cpu.cores ?? 0)} / ${String(hw.cpu.threads ?? 0)}` : ''],
+            [t('host.memory'), formatBytes(hw.memory_total_bytes, locale.lang)],
+          ]}
+        />
+      </section>
+      <section class="card">
+        <h2>{t('hw.disks')}</h2>
+        {!hw.smartctl_available && <p class="muted small">{t('hw.no_smartctl')}</p>}
+        {(hw.disks ?? []).length === 0 ? (
+          <Empty>{t('hw.no_disks')}</Empty>
+        ) : (
+          <div class="table-wrap">
+            <table class="data">
+              <thead>
+                <tr>
+                  <th>{t('hw.disk')}</th>
+                  <th>{t('hw.model')}</th>
+                  <th>{t('hw.size')}</th>
+                  <th>{t('hw.kind')}</th>
+                  <th>{t('hw.smart')}</th>
+                  <th>{t('hw.power_on')}</th>
+                  <th>{t('hw.temperature')}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {(hw.disks ?? []).map((disk) => (
+                  <tr key={disk.name}>
+                    <td class="mono">{disk.name}</td>
+                    <td>
+                      {disk.model} <div class="muted small mono">{disk.serial}</div>
+                    </td>
+                    <td>{formatBytes(disk.size_bytes, locale.lang)}</td>
+                    <td>
+                      {disk.rotational ? t('hw.hdd') : t('hw.ssd')}
+                      {disk.transport ? ` · ${disk.transport}` : ''}
+                    </td>
+                    <td>
+                      <span class={disk.smart_status === 'failed' ? 'error-text' : ''}>{disk.smart_status ?? '—'}</span>
+                      {disk.smart_message && <div class="muted small">{disk.smart_message}</div>}
+                      {(disk.smart_attributes ?? []).length > 0 && (
+                        <details>
+                          <summary>{t('hw.smart_attributes')}</summary>
+                          <table class="data compact">
+                            <tbody>
+                              {(disk.smart_attributes ?? []).map((a) => (
+                                <tr key={a.id}>
+                                  <td>{a.id}</td>
+                                  <td>{a.name}</td>
+                                  <td>{a.value}</td>
+                                  <td>{a.worst}</td>
+                                  <td>{a.threshold}</td>
+                                  <td class="mono">{a.raw}</td>
+                                </tr>
+                              ))}
+                            </tbody>
+                          </table>
+                        </details>
+                      )}
+                    </td>
+                    <td>{disk.power_on_hours !== undefined ? tn('hw.hours', Number(disk.power_on_hours)) : '—'}</td>
+                    <td>{disk.temperature_c ? `${String(disk.temperature_c)} °C` : '—'}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+    </div>
+  );
+}
+
+function OsTab({ inventory }: { inventory: Inventory }) {
+  const { locale } = useSession();
+  const os = inventory.os ?? {};
+  return (
+    <section class="card">
+      <KeyValues
+        rows={[
+          [t('os.name'), os.pretty_name ?? ''],
+          [t('os.kernel'), os.kernel ?? ''],
+          [t('os.architecture'), os.architecture ?? ''],
+          [t('os.hostname'), os.fqdn || os.hostname || ''],
+          [t('os.timezone'), os.timezone ?? ''],
+          [t('os.clock'), os.clock_synchronized === 1 ? t('os.clock_synced') : os.clock_synchronized === 0 ? t('os.clock_not_synced') : t('common.unknown')],
+          [t('host.uptime'), formatDuration(os.uptime_seconds, locale.lang)],
+          [t('host.updates'), pendingUpdates(os)],
+          [t('host.reboot_required'), os.reboot_required ? t('common.yes') : t('common.no')],
+          [t('os.machine_id'), <span class="mono small">{os.machine_id}</span>],
+        ]}
+      />
+    </section>
+  );
+}
+
+function NetworkTab({ inventory }: { inventory: Inventory }) {
+  const net = inventory.network ?? {};
+  return (
+    <div>
+      <section class="card">
+        <h2>{t('net.interfaces')}</h2>
+        <div class="table-wrap">
+          <table class="data">
+            <thead>
+              <tr>
+                <th>{t('net.name')}</th>
+                <th>{t('net.state')}</th>
+                <th>{t('net.addresses')}</th>
+                <th>{t('net.mac')}</th>
+                <th>{t('net.speed')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {(net.interfaces ?? []).map((i) => (
+                <tr key={i.name}>
+                  <td class="mono">{i.name}</td>
+                  <td>{i.state}</td>
+                  <td class="mono small">{(i.addresses ?? []).map((a) => `${a.address ?? ''}/${String(a.prefix ?? '')}`).join(', ')}</td>
+                  <td class="mono small">{i.mac}</td>
+                  <td>{i.speed_mbps && Number(i.speed_mbps) > 0 ? t('net.mbps', { n: String(i.speed_mbps) }) : '—'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+        <KeyValues
+          rows={[
+            [t('net.gateways'), (net.gateways ?? []).map((g) => `${g.address ?? ''} (${g.interface ?? ''})`).join(', ')],
+            [t('net.dns'), (net.dns_servers ?? []).join(', ')],
+            [t('net.search_domains'), (net.search_domains ?? []).join(', ')],
+          ]}
+        />
+      </section>
+      <section class="card">
+        <h2>{t('net.ports')}</h2>
+        {(net.listening ?? []).length === 0 ? (
+          <Empty>{t('net.no_ports')}</Empty>
+        ) : (
+          <div class="table-wrap">
+            <table class="data" data-testid="ports">
+              <thead>
+                <tr>
+                  <th>{t('net.protocol')}</th>
+                  <th>{t('net.address')}</th>
+                  <th>{t('net.port')}</th>
+                  <th>{t('net.process')}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {(net.listening ?? []).map((s, index) => (
+                  <tr key={index}>
+                    <td>{s.protocol}</td>
+                    <td class="mono">{s.address}</td>
+                    <td class="num">{s.port}</td>
+                    <td>
+                      {s.process} {s.pid ? <span class="muted small">({s.pid})</span> : null}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+    </div>
+  );
+}
+
+function SoftwareTab({ inventory }: { inventory: Inventory }) {
+  const [q, setQ] = useState('');
+  const packages = inventory.software?.packages ?? [];
+  const applications = inventory.software?.applications ?? [];
+  const shown = useMemo(() => packages.filter((p) => matchesPackage(p, q)), [packages, q]);
+  const shownApps = useMemo(() => applications.filter((p) => matchesPackage(p, q)), [applications, q]);
+  const limit = 500;
+  return (
+    <section class="card">
+      <div class="toolbar">
+        <SearchBox value={q} onInput={setQ} placeholder={t('sw.search')} />
+        <span class="muted">{t('sw.counts', { shown: shown.length + shownApps.length, total: packages.length + applications.length })}</span>
+      </div>
+      <div class="table-wrap">
+        <table class="data" data-testid="packages">
+          <thead>
+            <tr>
+              <th>{t('sw.name')}</th>
+              <th>{t('sw.version')}</th>
+              <th>{t('sw.source')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {shownApps.slice(0, limit).map((a, index) => (
+              <tr key={`a${String(index)}`}>
+                <td>{a.name}</td>
+                <td class="mono small">{a.version}</td>
+                <td>{a.kind || t('sw.application')}</td>
+              </tr>
+            ))}
+            {shown.slice(0, limit).map((p, index) => (
+              <tr key={`p${String(index)}`}>
+                <td>{p.name}</td>
+                <td class="mono small">{p.version}</td>
+                <td>{p.source}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {shown.length > limit && <p class="muted">{t('sw.refine', { n: limit })}</p>}
+      </div>
+    </section>
+  );
+}
+
+function ServicesTab({ inventory }: { inventory: Inventory }) {
+  const [q, setQ] = useState('');
+  const services = (inventory.software?.services ?? []).filter((s) => !q || `${s.name ?? ''} ${s.description ?? ''}`.toLowerCase().includes(q.toLowerCase()));
+  return (
+    <section class="card">
+      <div class="toolbar">
+        <SearchBox value={q} onInput={setQ} placeholder={t('svc.search')} />
+      </div>
+      <div class="table-wrap">
+        <table class="data">
+          <thead>
+            <tr>
+              <th>{t('svc.name')}</th>
+              <th>{t('svc.state')}</th>
+              <th>{t('svc.enabled')}</th>
+              <th class="hide-narrow">{t('svc.description')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {services.map((s) => (
+              <tr key={s.name}>
+                <td class="mono small">{s.name}</td>
+                <td class={s.active_state === 'failed' ? 'error-text' : ''}>
+                  {s.active_state} {s.sub_state && <span class="muted small">({s.sub_state})</span>}
+                </td>
+                <td>{s.enabled}</td>
+                <td class="hide-narrow small">{s.description}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+function UsersTab({ inventory }: { inventory: Inventory }) {
+  const users = inventory.os?.users ?? [];
+  if (users.length === 0) return <Empty>{t('users.none')}</Empty>;
+  return (
+    <section class="card">
+      <table class="data">
+        <thead>
+          <tr>
+            <th>{t('users.name')}</th>
+            <th>{t('users.uid')}</th>
+            <th>{t('users.admin')}</th>
+            <th>{t('users.shell')}</th>
+            <th class="hide-narrow">{t('users.home')}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {users.map((u) => (
+            <tr key={u.name}>
+              <td>{u.name}</td>
+              <td class="num">{u.uid}</td>
+              <td>{u.administrator ? t('common.yes') : t('common.no')}</td>
+              <td class="mono small">{u.shell}</td>
+              <td class="hide-narrow mono small">{u.home}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+function OneCTab({ inventory }: { inventory: Inventory }) {
+  const packages = (inventory.software?.packages ?? []).filter((p) => isOneC(p.name));
+  const applications = (inventory.software?.applications ?? []).filter((a) => isOneC(a.name) || isOneC(a.path));
+  const services = (inventory.software?.services ?? []).filter((s) => isOneC(s.name) || /srv1cv8|ragent/i.test(s.name ?? ''));
+  if (packages.length + applications.length + services.length === 0) return <Empty>{t('onec.none')}</Empty>;
+  return (
+    <section class="card" data-testid="onec">
+      <h2>{t('onec.title')}</h2>
+      <ul class="plain">
+        {applications.map((a, index) => (
+          <li key={`a${String(index)}`}>
+            <strong>{a.name}</strong> {a.version} <span class="muted small mono">{a.path}</span>
+          </li>
+        ))}
+        {packages.map((p, index) => (
+          <li key={`p${String(index)}`}>
+            <strong>{p.name}</strong> {p.version}
+          </li>
+        ))}
+        {services.map((s) => (
+          <li key={s.name}>
+            {t('onec.service')}: <span class="mono">{s.name}</span> — {s.active_state}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function ChangesTab({ agentId }: { agentId: string }) {
+  const changes = useAsync(() => must(api.GET('/api/v1/hosts/{agent_id}/changes', { params: { path: { agent_id: agentId }, query: { limit: 500 } } })), [agentId]);
+  if (!changes.data) return changes.error ? <ErrorBox error={changes.error} /> : <Loading />;
+  if (changes.data.changes.length === 0) return <Empty>{t('changes.none')}</Empty>;
+  return (
+    <section class="card">
+      <ol class="timeline" data-testid="changes">
+        {changes.data.changes.map((c) => (
+          <li key={c.id}>
+            <Time ms={c.at_ms} /> — <strong>{tDynamic(`change.${c.action}`)}</strong> {tDynamic(`change_category.${c.category}`)}: <span class="mono">{c.subject}</span>
+            {(c.old_value || c.new_value) && (
+              <span class="muted small">
+                {' '}
+                {c.old_value || '∅'} → {c.new_value || '∅'}
+              </span>
+            )}
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
+// The agent reports -1 when it could not ask the package manager.
+function pendingUpdates(os: NonNullable<Inventory['os']>): string {
+  const all = os.pending_updates ?? 0;
+  if (all < 0) return t('common.unknown');
+  return t('host.updates_value', { all, security: Math.max(os.pending_security_updates ?? 0, 0) });
+}
