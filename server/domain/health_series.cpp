@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "dozor/common/clock.hpp"
+
 namespace dozor::server {
 namespace {
 
@@ -32,14 +34,6 @@ const RangeSpec& SpecOf(HealthRange range) {
     }
   }
   return kRanges[0];
-}
-
-int64_t FloorDiv(int64_t value, int64_t divisor) {
-  int64_t quotient = value / divisor;
-  if (value % divisor != 0 && value < 0) {
-    --quotient;
-  }
-  return quotient;
 }
 
 // Percentages and load to 0.01, rates to whole units: what a chart shows, at a third of the JSON.
@@ -73,7 +67,7 @@ SeriesGrid GridFor(HealthRange range, int64_t until_ms) {
   SeriesGrid grid;
   grid.step_ms = SpecOf(range).step_ms;
   grid.count = kBucketCount;
-  grid.to_ms = (FloorDiv(until_ms, grid.step_ms) + 1) * grid.step_ms;
+  grid.to_ms = FloorToStep(until_ms, grid.step_ms) + grid.step_ms;
   grid.from_ms = grid.to_ms - static_cast<int64_t>(grid.count) * grid.step_ms;
   return grid;
 }

@@ -417,6 +417,9 @@ ApiResponse ReadinessRoute(ApiContext& context, const ApiRequest& request) {
       *findings, *hosts, in_scope, report::ReadinessTimes(start_ms, now_ms), now_ms);
   ApiResponse response;
   response.body["org_id"] = org->id;
+  // The store reads at most kMaxFindingTimelines findings (the oldest): say so rather than draw a
+  // past that silently leaves the rest out.
+  response.body["partial"] = findings->size() >= static_cast<size_t>(kMaxFindingTimelines);
   PutTime(response.body, "first_audit_at",
           *first_audit ? std::optional<int64_t>((*first_audit)->at_ms) : std::nullopt);
   response.body["points"] = nlohmann::json::array();

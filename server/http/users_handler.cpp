@@ -30,11 +30,12 @@ Status CheckLogin(std::string_view login) {
   return OkStatus();
 }
 
-Result<UserPatch> ParsePatch(const nlohmann::json& body, bool allow_enabled) {
+// `admin`: an admin editing an account may also enable or disable it and change its role.
+Result<UserPatch> ParsePatch(const nlohmann::json& body, bool admin) {
   UserPatch patch;
   for (const auto& [key, value] : body.items()) {
     if (key != "display_name" && key != "email" && key != "telegram_chat_id" && key != "language" &&
-        key != "time_zone" && !(allow_enabled && key == "enabled")) {
+        key != "time_zone" && !(admin && (key == "enabled" || key == "role"))) {
       return MakeError(ErrorCode::kInvalidArgument, "field '" + key + "' cannot be changed here");
     }
   }
@@ -49,6 +50,13 @@ Result<UserPatch> ParsePatch(const nlohmann::json& body, bool allow_enabled) {
       return MakeError(ErrorCode::kInvalidArgument, "field 'enabled' must be true or false");
     }
     patch.enabled = it->get<bool>();
+  }
+  if (const auto it = body.find("role"); it != body.end() && !it->is_null()) {
+    const auto role = it->is_string() ? ParseUserRole(it->get<std::string>()) : std::nullopt;
+    if (!role || *role == UserRole::kClient) {
+      return MakeError(ErrorCode::kInvalidArgument, "field 'role' must be 'admin' or 'engineer'");
+    }
+    patch.role = *role;
   }
   return patch;
 }
@@ -157,7 +165,7 @@ ApiResponse PatchUser(ApiContext& context, const ApiRequest& request) {
   if (!body.ok()) {
     return ErrorResponse(body.error());
   }
-  auto patch = ParsePatch(*body, /*allow_enabled=*/true);
+  auto patch = ParsePatch(*body, /*admin=*/true);
   if (!patch.ok()) {
     return ErrorResponse(patch.error());
   }
@@ -167,6 +175,11 @@ ApiResponse PatchUser(ApiContext& context, const ApiRequest& request) {
   }
   if (patch->enabled && !*patch->enabled && request.caller && request.caller->user_id == user->id) {
     return ErrorResponse(400, "invalid_argument", "you cannot disable your own account");
+  }
+  // So that at least one admin always remains: the one making the change.
+  if (patch->role && *patch->role != user->role && request.caller &&
+      request.caller->user_id == user->id) {
+    return ErrorResponse(400, "invalid_argument", "you cannot change your own role");
   }
   auto updated = context.store.Users().UpdateUser(user->id, *patch, context.clock.NowMs());
   if (!updated.ok()) {

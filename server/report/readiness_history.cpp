@@ -4,20 +4,13 @@
 #include <optional>
 #include <string>
 
+#include "dozor/common/clock.hpp"
 #include "report/report_model.hpp"
 
 namespace dozor::server::report {
 namespace {
 
 constexpr int64_t kDayMs = 86'400'000;
-
-int64_t FloorDiv(int64_t value, int64_t divisor) {
-  int64_t quotient = value / divisor;
-  if (value % divisor != 0 && value < 0) {
-    --quotient;
-  }
-  return quotient;
-}
 
 bool CountsAsActive(FindingState state) {
   return state == FindingState::kOpen || state == FindingState::kAcknowledged ||
@@ -54,7 +47,7 @@ std::vector<int64_t> ReadinessTimes(int64_t start_ms, int64_t now_ms, size_t max
     return times;
   }
   times.push_back(start_ms);
-  const int64_t first_midnight = (FloorDiv(start_ms, kDayMs) + 1) * kDayMs;
+  const int64_t first_midnight = FloorToStep(start_ms, kDayMs) + kDayMs;
   if (first_midnight >= now_ms) {
     return times;
   }

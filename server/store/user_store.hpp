@@ -53,6 +53,9 @@ struct UserPatch {
   std::optional<std::string> language;
   std::optional<std::string> time_zone;
   std::optional<bool> enabled;
+  // Between admin and engineer only: a client account belongs to one organisation and stays a
+  // client account (the store refuses a change to or from kClient).
+  std::optional<UserRole> role;
 };
 
 enum class AssignmentKind { kPrimary, kBackup };

@@ -119,6 +119,15 @@ def body(workdir, procs):
         status, headers, page = web.request("GET", "/orgs/1/hosts")
         check(status == 200 and page == index["page"] and headers.get("cache-control") == "no-cache",
               f"client-side route /orgs/1/hosts: {status} {headers}")
+        # The server keeps its own list of the dashboard's page sections (so a typo'd asset path is
+        # a 404, not index.html): every section router.ts parses must be on it.
+        router_ts = os.path.join(os.path.dirname(__file__), "..", "..", "dashboard", "src", "lib", "router.ts")
+        with open(router_ts, encoding="utf-8") as source:
+            sections = set(re.findall(r"first === '([a-z]+)'", source.read()))
+        check(len(sections) >= 6, f"sections found in router.ts: {sections}")
+        for section in sorted(sections):
+            status, _, page = web.request("GET", f"/{section}/1")
+            check(status == 200 and page == index["page"], f"router.ts section /{section}/1 -> {status}")
         status, headers, raw = web.request("HEAD", "/", {"Accept-Encoding": "gzip, deflate"})
         check(status == 200 and raw == b"" and int(headers["content-length"]) == index["raw_length"],
               f"HEAD /: {status} {headers} {raw[:100]!r}")

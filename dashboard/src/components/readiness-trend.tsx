@@ -19,6 +19,7 @@ export function ReadinessTrend({ org }: { org: string }) {
   return (
     <div class="trend" data-testid="readiness-trend">
       <Chart title={t('trend.title')} times={times} series={series} format={(value) => formatNumber(value, locale.lang)} locale={locale} max={100} />
+      {trend.data.partial && <p class="muted small">{t('trend.partial')}</p>}
     </div>
   );
 }

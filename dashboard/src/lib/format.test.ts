@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { endOfDayMs, formatBytes, formatDateTime, formatDuration, formatRelative, resolveTimeZone } from './format';
+import { endOfDayMs, formatBytes, formatDateTime, formatDuration, formatEffort, formatRelative, resolveTimeZone } from './format';
 
 describe('format', () => {
   it('prints sizes in binary units of the language', () => {
@@ -25,6 +25,10 @@ describe('format', () => {
   it('prints durations', () => {
     expect(formatDuration(90_061, 'en')).toBe('1 day 1 hr');
     expect(formatDuration('300', 'en')).toMatch(/^5 min/);
+    expect(formatEffort('2h', 'en')).toBe('2 hours');
+    expect(formatEffort('1d', 'ru')).toBe('1 день');
+    expect(formatEffort('15m', 'ru')).toBe('15 минут');
+    expect(formatEffort('half a day', 'ru')).toBe('half a day');
   });
   it('falls back to the browser zone for an unknown account zone', () => {
     expect(resolveTimeZone('Mars/Olympus', 'Europe/Moscow')).toBe('Europe/Moscow');

@@ -115,6 +115,16 @@ export function formatDuration(seconds: number | string | null | undefined, lang
   return unit(minutes, 'minute');
 }
 
+// A rule's effort estimate ("15m", "2h", "1d", "1w" in the rule pack) in words of the user's
+// language; anything else an engineer's own rule says is shown as written.
+export function formatEffort(effort: string, language: Lang): string {
+  const match = /^(\d{1,4})\s*([mhdw])$/.exec(effort.trim());
+  if (!match) return effort;
+  const units = { m: 'minute', h: 'hour', d: 'day', w: 'week' } as const;
+  const unit = units[match[2] as keyof typeof units];
+  return new Intl.NumberFormat(localeOf(language), { style: 'unit', unit, unitDisplay: 'long' }).format(Number(match[1]));
+}
+
 // A date input's value (YYYY-MM-DD, in the user's zone) to the end of that day in Unix ms.
 export function endOfDayMs(dateInput: string, timeZone: string): number | null {
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(dateInput);

@@ -58,6 +58,16 @@ function UsersAdmin() {
       (failure: unknown) => toast(errorText(failure), 'error'),
     );
   };
+  // Between admin and engineer only; a client account stays a client (the server refuses too).
+  const setRole = (user: Schemas['User'], role: 'admin' | 'engineer') => {
+    must(api.PATCH('/api/v1/users/{user}', { params: { path: { user: String(user.id) } }, body: { role } })).then(
+      () => {
+        users.reload();
+        toast(t('admin.role_changed', { login: user.login, role: tDynamic(`role.${role}`) }));
+      },
+      (failure: unknown) => toast(errorText(failure), 'error'),
+    );
+  };
   const reset = () => {
     if (!resetFor) return;
     must(api.POST('/api/v1/users/{user}/password', { params: { path: { user: String(resetFor.id) } }, body: { password } })).then(
@@ -96,7 +106,24 @@ function UsersAdmin() {
                   {user.display_name}
                   <div class="muted small">{user.email}</div>
                 </td>
-                <td>{tDynamic(`role.${user.role}`)}</td>
+                <td>
+                  {user.role === 'client' || user.id === me.id ? (
+                    tDynamic(`role.${user.role}`)
+                  ) : (
+                    <select
+                      aria-label={t('admin.role_of', { login: user.login })}
+                      data-testid="user-role"
+                      value={user.role}
+                      onChange={(e) => setRole(user, e.currentTarget.value === 'admin' ? 'admin' : 'engineer')}
+                    >
+                      {(['engineer', 'admin'] as const).map((role) => (
+                        <option key={role} value={role}>
+                          {tDynamic(`role.${role}`)}
+                        </option>
+                      ))}
+                    </select>
+                  )}
+                </td>
                 <td class="small">{user.org_id !== null ? (me.organizations.find((org) => org.id === user.org_id)?.name ?? String(user.org_id)) : '—'}</td>
                 <td>{user.enabled ? t('admin.enabled') : t('admin.disabled')}</td>
                 <td class="actions">

@@ -3,9 +3,9 @@ import { useState } from 'preact/hooks';
 import { api, must, type Schemas } from '../api/client';
 import { DateTime, Dialog, ErrorBox, Field, KeyValues, Loading, SeverityBadge, StateBadge, Time, errorText } from '../components/ui';
 import { useSession } from '../lib/context';
-import { endOfDayMs } from '../lib/format';
+import { endOfDayMs, formatEffort } from '../lib/format';
 import { useAsync } from '../lib/hooks';
-import { categoryLabel, t, tDynamic } from '../lib/i18n';
+import { categoryLabel, lang, t, tDynamic } from '../lib/i18n';
 import { pathOf } from '../lib/router';
 import { askedBy, kSystemActor, systemNoteKey } from '../lib/system-notes';
 
@@ -130,7 +130,7 @@ export function FindingPage({ id }: { id: number }) {
               <p class="prose">{rule.remediation || '—'}</p>
               {rule.effort && (
                 <p class="muted">
-                  {t('finding.effort')}: {rule.effort}
+                  {t('finding.effort')}: {formatEffort(rule.effort, lang())}
                 </p>
               )}
             </>

@@ -77,7 +77,11 @@ export function HostPage({ agentId, tab }: { agentId: string; tab: string }) {
               <ul class="plain">
                 {failed.map((c) => (
                   <li key={c.name}>
-                    <strong>{c.name}</strong>: <span class="error-text">{c.error}</span>
+                    {/* The agent's own words, as its log has them (English): data, not page text. */}
+                    <strong>{c.name}</strong>:{' '}
+                    <span class="error-text mono small" lang="en" title={t('host.collector_error_as_reported')}>
+                      {c.error}
+                    </span>
                   </li>
                 ))}
               </ul>

@@ -181,16 +181,32 @@ Result<User> SqliteStore::UpdateUser(int64_t id, const UserPatch& patch, int64_t
     std::lock_guard lock(write_mu_);
     sqlite::Transaction txn(writer_);
     DOZOR_RETURN_IF_ERROR(txn.Begin());
+    std::optional<std::string> role;
+    if (patch.role) {
+      DOZOR_ASSIGN_OR_RETURN(auto current, writer_.Prepare("SELECT role FROM users WHERE id = ?"));
+      DOZOR_ASSIGN_OR_RETURN(
+          auto was, ReadOptional(BindAll(current, id), [](const auto& s) { return s.Text(0); }));
+      if (!was) {
+        return MakeError(ErrorCode::kNotFound, "no user with id " + std::to_string(id));
+      }
+      if (*patch.role == UserRole::kClient || *was == ToString(UserRole::kClient)) {
+        return MakeError(ErrorCode::kFailedPrecondition,
+                         "a client account belongs to one organisation and cannot change role; "
+                         "create a new account instead");
+      }
+      role = std::string(ToString(*patch.role));
+    }
     DOZOR_ASSIGN_OR_RETURN(
         auto update,
         writer_.Prepare("UPDATE users SET display_name = coalesce(?2, display_name), "
                         "email = coalesce(?3, email), "
                         "telegram_chat_id = coalesce(?4, telegram_chat_id), "
                         "language = coalesce(?5, language), time_zone = coalesce(?6, time_zone), "
-                        "enabled = coalesce(?7, enabled), updated_at = ?8 WHERE id = ?1"));
+                        "enabled = coalesce(?7, enabled), role = coalesce(?9, role), "
+                        "updated_at = ?8 WHERE id = ?1"));
     DOZOR_RETURN_IF_ERROR(RunWith(update, id, patch.display_name, patch.email,
                                   patch.telegram_chat_id, patch.language, patch.time_zone,
-                                  patch.enabled, now_ms));
+                                  patch.enabled, now_ms, role));
     if (writer_.Changes() == 0) {
       return MakeError(ErrorCode::kNotFound, "no user with id " + std::to_string(id));
     }

@@ -420,6 +420,41 @@ TEST_CASE("admins create accounts, logins and roles are checked") {
   CHECK(f.Call("GET", "/api/v1/users", "", "", "", client.body["session_token"]).status == 403);
 }
 
+TEST_CASE("an admin changes an engineer's role, effective on the account's next request") {
+  Fixture f;
+  const std::string root = f.Login("root", kPassword, "cli").body["session_token"];
+  const std::string anna = f.Login("anna", kPassword, "cli").body["session_token"];
+  CHECK(f.Call("GET", "/api/v1/users", "", "", "", anna).status == 403);
+  auto promoted = f.Call("PATCH", "/api/v1/users/anna", R"({"role":"admin"})", "", "", root);
+  REQUIRE(promoted.status == 200);
+  CHECK(promoted.body["role"] == "admin");
+  // The live session now acts as an admin: no new login needed.
+  CHECK(f.Call("GET", "/api/v1/users", "", "", "", anna).status == 200);
+  // Nobody changes their own role, so the admin making a change always remains one.
+  CHECK(f.Call("PATCH", "/api/v1/users/root", R"({"role":"engineer"})", "", "", root).status ==
+        400);
+  CHECK(f.Call("PATCH", "/api/v1/users/anna", R"({"role":"engineer"})", "", "", anna).status ==
+        400);
+  CHECK(f.Call("PATCH", "/api/v1/users/anna", R"({"role":"superuser"})", "", "", root).status ==
+        400);
+  CHECK(f.Call("PATCH", "/api/v1/users/anna", R"({"role":"client"})", "", "", root).status == 400);
+  REQUIRE(f.Call("PATCH", "/api/v1/users/anna", R"({"role":"engineer"})", "", "", root).status ==
+          200);
+  CHECK(f.Call("GET", "/api/v1/users", "", "", "", anna).status == 403);
+  // A client account stays a client of its organisation.
+  REQUIRE(f.Call("POST", "/api/v1/users",
+                 R"({"login":"sysadmin.acme","display_name":"Сисадмин","role":"client",
+                     "org":"Acme"})",
+                 "", "", root)
+              .status == 201);
+  auto refused =
+      f.Call("PATCH", "/api/v1/users/sysadmin.acme", R"({"role":"engineer"})", "", "", root);
+  CHECK(refused.status == 409);
+  CHECK(f.Call("GET", "/api/v1/users/sysadmin.acme", "", "", "", root).body["role"] == "client");
+  // A user's own profile route takes no role.
+  CHECK(f.Call("PATCH", "/api/v1/me", R"({"role":"admin"})", "", "", anna).status == 400);
+}
+
 TEST_CASE("a user lists their own live sessions and ends one, never another user's") {
   Fixture f;
   auto browser = f.Login("anna", kPassword, "browser", "192.0.2.7");

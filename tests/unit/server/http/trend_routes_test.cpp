@@ -285,6 +285,7 @@ TEST_CASE("readiness: daily points from the first audit, the last one equal to t
   REQUIRE_MESSAGE(response.status == 200, response.body.dump());
   const auto& body = response.body;
   CHECK(body["org_id"] == f.alpha);
+  CHECK(body["partial"] == false);
   CHECK(body["first_audit_at_ms"] == kT0 + kDay + 12 * kHour);
   CHECK(body["first_audit_at"] == IsoUtc(kT0 + kDay + 12 * kHour));
   const auto& points = body["points"];

@@ -15,6 +15,16 @@ class Clock {
   [[nodiscard]] int64_t NowSeconds() const { return NowMs() / 1000; }
 };
 
+// The start of the `step_ms` bucket that holds `ms` (also before 1970): rounds towards minus
+// infinity where integer division rounds towards zero. step_ms > 0.
+[[nodiscard]] constexpr int64_t FloorToStep(int64_t ms, int64_t step_ms) {
+  int64_t quotient = ms / step_ms;
+  if (ms % step_ms != 0 && ms < 0) {
+    --quotient;
+  }
+  return quotient * step_ms;
+}
+
 class SystemClock final : public Clock {
  public:
   [[nodiscard]] int64_t NowMs() const override {

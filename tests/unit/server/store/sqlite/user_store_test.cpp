@@ -323,5 +323,41 @@ TEST_CASE("an organisation's notes keep their newest versions only, and another'
   CHECK(other->front().body == "globex note");
 }
 
+TEST_CASE("an account moves between admin and engineer, a client account never changes role") {
+  TempDir dir;
+  auto store = Open(dir);
+  const int64_t acme = Org(*store, "Acme");
+  const User anna = MakeUser(*store, "anna", UserRole::kEngineer);
+  const User client = MakeUser(*store, "sysadmin", UserRole::kClient, acme);
+  UserPatch promote;
+  promote.role = UserRole::kAdmin;
+  auto promoted = store->UpdateUser(anna.id, promote, kNow + 1);
+  REQUIRE(promoted.ok());
+  CHECK(promoted->role == UserRole::kAdmin);
+  CHECK(promoted->updated_at_ms == kNow + 1);
+  UserPatch demote;
+  demote.role = UserRole::kEngineer;
+  demote.display_name = "Anna K.";
+  auto demoted = store->UpdateUser(anna.id, demote, kNow + 2);
+  REQUIRE(demoted.ok());
+  CHECK(demoted->role == UserRole::kEngineer);
+  CHECK(demoted->display_name == "Anna K.");
+
+  // Neither to nor from a client account, and a refused change changes nothing else either.
+  UserPatch to_client;
+  to_client.role = UserRole::kClient;
+  to_client.display_name = "should not stick";
+  CHECK(store->UpdateUser(anna.id, to_client, kNow + 3).error().code ==
+        ErrorCode::kFailedPrecondition);
+  CHECK(store->GetUser(anna.id)->display_name == "Anna K.");
+  CHECK(store->UpdateUser(client.id, promote, kNow + 3).error().code ==
+        ErrorCode::kFailedPrecondition);
+  auto still = store->GetUser(client.id);
+  REQUIRE(still.ok());
+  CHECK(still->role == UserRole::kClient);
+  CHECK(still->org_id == acme);
+  CHECK(store->UpdateUser(9999, promote, kNow).error().code == ErrorCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace dozor::server
