@@ -22,6 +22,8 @@ packages=(
   python3-grpcio python3-protobuf
   # docs/openapi.yaml checked against the router, its examples against its schemas (tests/api/)
   python3-yaml python3-jsonschema
+  # alerts against a real SMTP server with STARTTLS and AUTH (tests/alerts/)
+  python3-aiosmtpd
   # house style gate (tests/style/check_format.sh); fuzzers (libFuzzer + ASan/UBSan runtimes)
   clang-format-14 clang-14 libclang-rt-14-dev
   # the rule dialect's portability test starts a throw-away PostgreSQL 15 cluster

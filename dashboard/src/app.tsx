@@ -9,6 +9,7 @@ import { interceptLinkClick, navigate, safeNextPath, useRoute, type Route } from
 import { applyTheme, storedTheme, type Theme } from './lib/theme';
 import { AccountPage } from './pages/account';
 import { AdminPage } from './pages/admin';
+import { AlertsPage } from './pages/alerts';
 import { FindingPage } from './pages/finding';
 import { FindingsPage } from './pages/findings';
 import { HostPage } from './pages/host';
@@ -175,6 +176,11 @@ function Shell({ route }: { route: Route }) {
           <a href="/findings" class={section === 'findings' || section === 'finding' ? 'active' : ''} data-nav="findings">
             {t('nav.findings')}
           </a>
+          {can.isStaff && (
+            <a href="/alerts" class={section === 'alerts' ? 'active' : ''} data-nav="alerts">
+              {t('nav.alerts')}
+            </a>
+          )}
           {can.isAdmin && (
             <a href="/admin" class={section === 'admin' ? 'active' : ''} data-nav="admin">
               {t('nav.admin')}
@@ -225,6 +231,8 @@ function Page({ route }: { route: Route }) {
       return <AdminPage tab={route.tab} />;
     case 'account':
       return <AccountPage />;
+    case 'alerts':
+      return <AlertsPage />;
     case 'login':
       return <Loading />;
     case 'notfound':

@@ -95,7 +95,7 @@ install(FILES ${_dozor_pkg_src}/server/lintian-overrides DESTINATION share/linti
 install(FILES ${_dozor_pkg_src}/common/copyright ${_dozor_pkg_gen}/changelog.Debian.gz
               ${PROJECT_SOURCE_DIR}/docs/packaging.md ${PROJECT_SOURCE_DIR}/docs/server-config.md
               ${PROJECT_SOURCE_DIR}/docs/dozorctl.md ${PROJECT_SOURCE_DIR}/docs/rule-language.md
-              ${PROJECT_SOURCE_DIR}/docs/rules.md
+              ${PROJECT_SOURCE_DIR}/docs/rules.md ${PROJECT_SOURCE_DIR}/docs/alerts.md
         DESTINATION share/doc/dozor-server COMPONENT server)
 endif()
 

@@ -18,12 +18,13 @@ Error InFile(const std::filesystem::path& path, ErrorCode code, const std::strin
 
 }  // namespace
 
-Result<LoadedImportKey> LoadOrCreateImportKeyFile(const std::filesystem::path& path) {
+Result<LoadedKey> LoadOrCreateKeyFile(const std::filesystem::path& path, size_t bytes,
+                                      std::string_view what) {
   std::error_code error;
   const auto status = std::filesystem::status(path, error);
   bool created = false;
   if (status.type() == std::filesystem::file_type::not_found) {
-    DOZOR_ASSIGN_OR_RETURN(std::string key_hex, RandomHex(kImportWrappingKeyBytes));
+    DOZOR_ASSIGN_OR_RETURN(std::string key_hex, RandomHex(bytes));
     if (auto written = WriteFileAtomic(path, key_hex + "\n", 0600); !written.ok()) {
       return written.error().Wrap(path.string());
     }
@@ -36,22 +37,27 @@ Result<LoadedImportKey> LoadOrCreateImportKeyFile(const std::filesystem::path& p
     if (shared != perms::none) {
       return InFile(
           path, ErrorCode::kPermissionDenied,
-          "the import key must be private to the server's user: chmod 600 " + path.string());
+          std::string(what) + " must be private to the server's user: chmod 600 " + path.string());
     }
   }
   auto text = ReadFile(path, kMaxKeyFileBytes);
   if (!text.ok()) {
     return text.error().Wrap(path.string());
   }
-  const std::string_view key_hex = Trim(*text);
-  auto key = HexDecode(key_hex);
-  if (!key.ok() || key->size() != kImportWrappingKeyBytes) {
+  auto key = HexDecode(Trim(*text));
+  if (!key.ok() || key->size() != bytes) {
     return InFile(path, ErrorCode::kInvalidArgument,
-                  "not an import key (expected " + std::to_string(2 * kImportWrappingKeyBytes) +
+                  "not " + std::string(what) + " (expected " + std::to_string(2 * bytes) +
                       " hex characters)");
   }
-  DOZOR_ASSIGN_OR_RETURN(ImportKeyWrapper wrapper, ImportKeyWrapper::FromServerKey(*key));
-  return LoadedImportKey{std::move(wrapper), created};
+  return LoadedKey{std::move(*key), created};
+}
+
+Result<LoadedImportKey> LoadOrCreateImportKeyFile(const std::filesystem::path& path) {
+  DOZOR_ASSIGN_OR_RETURN(auto loaded,
+                         LoadOrCreateKeyFile(path, kImportWrappingKeyBytes, "an import key"));
+  DOZOR_ASSIGN_OR_RETURN(ImportKeyWrapper wrapper, ImportKeyWrapper::FromServerKey(loaded.key));
+  return LoadedImportKey{std::move(wrapper), loaded.created};
 }
 
 }  // namespace dozor::server

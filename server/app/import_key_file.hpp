@@ -20,4 +20,13 @@ struct LoadedImportKey {
 // group or others may read or write it (a copy of it is what an attacker needs).
 [[nodiscard]] Result<LoadedImportKey> LoadOrCreateImportKeyFile(const std::filesystem::path& path);
 
+// The same for any of the server's secret keys of `bytes` random bytes (hex in the file): the key
+// itself, and whether the file was made now. `what` names the key in errors ("the import key").
+struct LoadedKey {
+  std::string key;
+  bool created = false;
+};
+[[nodiscard]] Result<LoadedKey> LoadOrCreateKeyFile(const std::filesystem::path& path, size_t bytes,
+                                                    std::string_view what);
+
 }  // namespace dozor::server

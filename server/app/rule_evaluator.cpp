@@ -76,6 +76,11 @@ Status RuleEvaluator::EvaluateOrganizationNow(int64_t org_id) {
   return done.get();
 }
 
+RuleEvaluatorStats RuleEvaluator::Stats() const {
+  std::lock_guard lock(stats_mu_);
+  return stats_;
+}
+
 void RuleEvaluator::Loop() {
   int64_t next_full_ms = 0;  // run a full evaluation first
   while (true) {
@@ -98,9 +103,25 @@ void RuleEvaluator::Loop() {
       requests.swap(org_requests_);
     }
     const int64_t now_ms = clock_.NowMs();
+    // Runs one evaluation and counts it (runs, seconds, failures) for /metrics.
+    auto timed = [this](uint64_t RuleEvaluatorStats::*runs, double RuleEvaluatorStats::*seconds,
+                        const auto& evaluate) {
+      const auto started = std::chrono::steady_clock::now();
+      Status status = evaluate();
+      const double took =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::lock_guard lock(stats_mu_);
+      ++(stats_.*runs);
+      stats_.*seconds += took;
+      if (runs == &RuleEvaluatorStats::full_runs) stats_.last_full_seconds = took;
+      if (!status.ok()) ++stats_.failures;
+      return status;
+    };
     if (now_ms >= next_full_ms) {
       auto started = std::chrono::steady_clock::now();
-      if (auto full = RunFull(now_ms); !full.ok()) {
+      if (auto full = timed(&RuleEvaluatorStats::full_runs, &RuleEvaluatorStats::full_seconds_sum,
+                            [&] { return RunFull(now_ms); });
+          !full.ok()) {
         spdlog::warn("rules: full evaluation failed: {}", full.error().ToString());
       } else {
         auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -112,7 +133,9 @@ void RuleEvaluator::Loop() {
       estate_pending_.clear();
     }
     for (const auto& [host_pk, dirty] : hosts) {
-      if (auto status = RunHost(host_pk, dirty, now_ms); !status.ok()) {
+      if (auto status = timed(&RuleEvaluatorStats::host_runs, &RuleEvaluatorStats::host_seconds_sum,
+                              [&] { return RunHost(host_pk, dirty, now_ms); });
+          !status.ok()) {
         spdlog::warn("rules: host {}: {}", host_pk, status.error().ToString());
       }
       estate_pending_[dirty.org_id] = true;
@@ -123,7 +146,9 @@ void RuleEvaluator::Loop() {
         ++it;
         continue;
       }
-      if (auto status = RunOrganization(it->first, now_ms); !status.ok()) {
+      if (auto status = timed(&RuleEvaluatorStats::org_runs, &RuleEvaluatorStats::org_seconds_sum,
+                              [&] { return RunOrganization(it->first, now_ms); });
+          !status.ok()) {
         spdlog::warn("rules: organisation {}: {}", it->first, status.error().ToString());
       }
       due = now_ms + options_.estate_debounce_ms;

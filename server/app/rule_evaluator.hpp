@@ -29,6 +29,18 @@
 
 namespace dozor::server {
 
+// What the evaluator has done since start, for /metrics.
+struct RuleEvaluatorStats {
+  uint64_t full_runs = 0;  // whole-estate evaluations
+  double full_seconds_sum = 0;
+  double last_full_seconds = 0;
+  uint64_t host_runs = 0;  // one host's rules after its data changed
+  double host_seconds_sum = 0;
+  uint64_t org_runs = 0;  // an organisation's estate-wide rules
+  double org_seconds_sum = 0;
+  uint64_t failures = 0;
+};
+
 struct RuleEvaluatorOptions {
   int64_t full_interval_ms = 300'000;
   int64_t estate_debounce_ms = 30'000;
@@ -58,6 +70,8 @@ class RuleEvaluator {
   // Evaluates one organisation (its hosts and its estate rules) on the evaluator thread and waits
   // for the result (the management API's "evaluate now"). kUnavailable when stopped.
   Status EvaluateOrganizationNow(int64_t org_id);
+
+  [[nodiscard]] RuleEvaluatorStats Stats() const;
 
   // The pack in use (immutable after construction).
   const rules::RulePack& pack() const { return engine_->pack(); }
@@ -98,6 +112,8 @@ class RuleEvaluator {
   std::unordered_map<int64_t, int64_t> estate_due_ms_;  // org -> earliest next estate run
   std::unordered_map<int64_t, bool> estate_pending_;
   std::unordered_map<std::string, RuleMeta> meta_;
+  mutable std::mutex stats_mu_;
+  RuleEvaluatorStats stats_;
 };
 
 }  // namespace dozor::server

@@ -7,11 +7,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "alerts/ack_link.hpp"
+#include "alerts/alert_dispatcher.hpp"
 #include "app/import_key_file.hpp"
+#include "app/metrics.hpp"
 #include "app/presence_monitor.hpp"
 #include "app/rule_evaluator.hpp"
 #include "dozor/common/crypto.hpp"
 #include "dozor/common/files.hpp"
+#include "dozor/common/text.hpp"
 #include "dozor/common/version.hpp"
 #include "http/auth.hpp"
 #include "http/http_server.hpp"
@@ -143,6 +147,9 @@ Status ServerApp::Start() {
         evaluator->MarkDirty(hosts);
       });
   evaluator_->Start();
+  // Before agents or the API can add events: a first start of alerting takes the feed's newest
+  // event as its starting point, and /metrics reads the delivery workers this creates.
+  DOZOR_RETURN_IF_ERROR(StartAlerts());
 
   auto admin_token =
       http::BootstrapAdminToken(store_->ApiTokens(), config_.AdminTokenPath(), clock_);
@@ -231,6 +238,21 @@ Status ServerApp::Start() {
   http_options.evaluate_now = [evaluator = evaluator_.get()](int64_t org_id) {
     return evaluator->EvaluateOrganizationNow(org_id);
   };
+  const int64_t started_at_ms = clock_.NowMs();
+  http_options.alert_ack_key = alert_ack_key_;
+  http_options.metrics = [this, started_at_ms]() -> Result<std::string> {
+    MetricsSnapshot snapshot;
+    snapshot.started_at_ms = started_at_ms;
+    snapshot.now_ms = clock_.NowMs();
+    if (writer_) snapshot.ingest = writer_->Stats();
+    if (ingest_) snapshot.connected_agents = ingest_->ConnectedCount();
+    if (evaluator_) snapshot.rules = evaluator_->Stats();
+    DOZOR_ASSIGN_OR_RETURN(snapshot.outbox, store_->Alerts().AlertBacklog());
+    for (const auto& worker : delivery_workers_) {
+      snapshot.delivery_failures.push_back({worker->channel(), worker->failed_attempts()});
+    }
+    return RenderPrometheus(snapshot);
+  };
   http_server_ = std::make_unique<http::HttpServer>(http_options, *store_, ingest_.get(), clock_);
   DOZOR_RETURN_IF_ERROR(http_server_->Start());
   http_port_ = http_server_->port();
@@ -312,6 +334,11 @@ void ServerApp::RetentionLoop() {
       spdlog::info("audit log retention removed {} entries older than {} days", *audit,
                    config_.audit_retention_days);
     }
+    // Alerts and their messages: 90 days, like the feed they come from; never one still pending.
+    if (auto alerts = store_->Alerts().PruneAlerts(clock_.NowMs() - kSecurityEventRetentionMs);
+        !alerts.ok()) {
+      spdlog::warn("alert retention failed: {}", alerts.error().message);
+    }
     // Ended sessions (expired or idle) go.
     auto sessions = store_->Users().PruneSessions(clock_.NowMs(),
                                                   int64_t{config_.session_idle_minutes} * 60'000);
@@ -338,6 +365,128 @@ void ServerApp::PresenceLoop() {
   }
 }
 
+Status ServerApp::StartAlerts() {
+  const auto& settings = config_.alerts;
+  if (!settings.Enabled()) {
+    spdlog::info("alerts: off (no channel in [alerts]; docs/alerts.md)");
+    return OkStatus();
+  }
+  // Secrets live in files readable by the server only, never in the configuration itself.
+  auto secret = [](const std::filesystem::path& path, const char* key) -> Result<std::string> {
+    auto text = ReadFile(path, 64 * 1024);
+    if (!text.ok()) return text.error().Wrap(std::string("[alerts] ") + key);
+    std::string value(Trim(*text));
+    if (value.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       std::string("[alerts] ") + key + ": " + path.string() + " is empty");
+    }
+    return value;
+  };
+  alerts::DispatcherSettings plan;
+  plan.policy.min_severity = ParseSeverity(settings.min_severity).value_or(Severity::kHigh);
+  plan.policy.escalate_after_ms = int64_t{settings.escalate_after_minutes} * 60'000;
+  plan.policy.site_min_hosts = settings.site_min_hosts;
+  plan.policy.site_offline_percent = settings.site_offline_percent;
+  plan.duty_logins = settings.duty;
+  plan.dashboard_url =
+      settings.dashboard_url.empty() ? config_.install_public_url : settings.dashboard_url;
+  plan.offline_after_ms = int64_t{config_.offline_after_seconds} * 1000;
+  // Beside the database, never inside it: a copy of the database cannot forge an acknowledgement.
+  const auto ack_key_path = config_.state_dir / "alert-ack.key";
+  auto ack_key = LoadOrCreateKeyFile(ack_key_path, alerts::kAckKeyBytes, "the alert link key");
+  if (!ack_key.ok()) return ack_key.error().Wrap("[alerts]");
+  if (ack_key->created) {
+    spdlog::info("created the alert acknowledgement link key {} (mode 0600)",
+                 ack_key_path.string());
+  }
+  alert_ack_key_ = ack_key->key;
+  plan.ack_key = alert_ack_key_;
+  const int64_t give_up_ms = int64_t{settings.give_up_after_hours} * 3'600'000;
+  const int64_t retry_ms = int64_t{settings.retry_first_seconds} * 1000;
+  if (!settings.smtp_url.empty()) {
+    alerts::SmtpSettings smtp;
+    smtp.url = settings.smtp_url;
+    smtp.username = settings.smtp_username;
+    if (!settings.smtp_password_file.empty()) {
+      DOZOR_ASSIGN_OR_RETURN(smtp.password,
+                             secret(settings.smtp_password_file, "smtp_password_file"));
+    }
+    smtp.from = settings.smtp_from;
+    smtp.ca_file = settings.smtp_ca_file.string();
+    smtp.allow_plaintext = settings.smtp_allow_plaintext;
+    plan.email = true;
+    plan.mail_from = settings.smtp_from;
+    delivery_workers_.push_back(std::make_unique<alerts::DeliveryWorker>(
+        store_->Alerts(), AlertChannel::kEmail, alerts::MakeSmtpSender(std::move(smtp)), clock_,
+        give_up_ms, retry_ms));
+  }
+  if (!settings.telegram_token_file.empty()) {
+    alerts::TelegramSettings telegram;
+    telegram.api_url = settings.telegram_api_url;
+    DOZOR_ASSIGN_OR_RETURN(telegram.bot_token,
+                           secret(settings.telegram_token_file, "telegram_token_file"));
+    telegram.ca_file = settings.telegram_ca_file.string();
+    plan.telegram = true;
+    delivery_workers_.push_back(std::make_unique<alerts::DeliveryWorker>(
+        store_->Alerts(), AlertChannel::kTelegram, alerts::MakeTelegramSender(std::move(telegram)),
+        clock_, give_up_ms, retry_ms));
+  }
+  if (!settings.webhook_url.empty()) {
+    alerts::WebhookSettings webhook;
+    webhook.url = settings.webhook_url;
+    DOZOR_ASSIGN_OR_RETURN(webhook.secret,
+                           secret(settings.webhook_secret_file, "webhook_secret_file"));
+    webhook.ca_file = settings.webhook_ca_file.string();
+    plan.webhook = true;
+    plan.webhook_url = settings.webhook_url;
+    delivery_workers_.push_back(std::make_unique<alerts::DeliveryWorker>(
+        store_->Alerts(), AlertChannel::kWebhook,
+        alerts::MakeWebhookSender(std::move(webhook), clock_), clock_, give_up_ms, retry_ms));
+  }
+  alert_dispatcher_ = std::make_unique<alerts::AlertDispatcher>(*store_, &evaluator_->pack(),
+                                                                std::move(plan), clock_);
+  // The first pass now: it sets the starting point on a first start, and after a restart plans
+  // what the feed gained while the server was down.
+  if (auto planned = alert_dispatcher_->PlanPass(); !planned.ok()) {
+    return planned.error().Wrap("alerts: reading the event feed");
+  }
+  alert_threads_.emplace_back([this] { AlertPlanLoop(); });
+  for (auto& worker : delivery_workers_) {
+    alert_threads_.emplace_back([this, &worker = *worker] { DeliveryLoop(worker); });
+  }
+  spdlog::info("alerts: on, {} channel(s), findings from severity {}, escalation after {} min",
+               delivery_workers_.size(), settings.min_severity, settings.escalate_after_minutes);
+  return OkStatus();
+}
+
+void ServerApp::AlertPlanLoop() {
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      if (stop_cv_.wait_for(lock, std::chrono::seconds(2), [this] { return stopping_; })) return;
+    }
+    if (auto planned = alert_dispatcher_->PlanPass(); !planned.ok()) {
+      spdlog::warn("alerts: planning from the event feed failed: {}", planned.error().message);
+    }
+    if (auto escalated = alert_dispatcher_->EscalationPass(); !escalated.ok()) {
+      spdlog::warn("alerts: escalation failed: {}", escalated.error().message);
+    }
+  }
+}
+
+void ServerApp::DeliveryLoop(alerts::DeliveryWorker& worker) {
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      if (stop_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) return;
+    }
+    if (auto sent = worker.DeliverPass(); !sent.ok()) {
+      spdlog::warn("alerts: {} delivery failed: {}", ToString(worker.channel()),
+                   sent.error().message);
+    }
+  }
+}
+
 void ServerApp::Wait() {
   std::unique_lock lock(mutex_);
   stop_cv_.wait(lock, [this] { return stopping_; });
@@ -359,6 +508,9 @@ void ServerApp::Stop() {
   if (evaluator_) evaluator_->Stop();  // commits what is queued; its acks go nowhere, agents resend
   if (retention_thread_.joinable()) retention_thread_.join();
   if (presence_thread_.joinable()) presence_thread_.join();
+  for (auto& thread : alert_threads_) {
+    if (thread.joinable()) thread.join();
+  }
 }
 
 }  // namespace dozor::server

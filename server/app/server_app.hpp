@@ -9,6 +9,7 @@
 #include <mutex>
 #include <span>
 #include <thread>
+#include <vector>
 
 #include "app/server_config.hpp"
 #include "dozor/common/clock.hpp"
@@ -17,6 +18,11 @@
 namespace grpc {
 class Server;
 }
+
+namespace dozor::server::alerts {
+class AlertDispatcher;
+class DeliveryWorker;
+}  // namespace dozor::server::alerts
 
 namespace dozor::server {
 
@@ -49,6 +55,11 @@ class ServerApp {
   void RetentionLoop();
   // Host presence for the event feed (app/presence_monitor.hpp), every few seconds.
   void PresenceLoop();
+  // Alerts (docs/alerts.md): planning from the feed and escalation every 2 s; one sender thread
+  // per configured channel, so a receiver that hangs holds up only its own channel.
+  Status StartAlerts();
+  void AlertPlanLoop();
+  void DeliveryLoop(alerts::DeliveryWorker& worker);
 
   ServerConfig config_;
   std::span<const http::EmbeddedAsset> dashboard_;
@@ -63,6 +74,10 @@ class ServerApp {
   std::unique_ptr<http::HttpServer> http_server_;
   std::thread retention_thread_;
   std::thread presence_thread_;
+  std::unique_ptr<alerts::AlertDispatcher> alert_dispatcher_;
+  std::vector<std::unique_ptr<alerts::DeliveryWorker>> delivery_workers_;
+  std::vector<std::thread> alert_threads_;
+  std::string alert_ack_key_;  // signs the acknowledgement links in alert messages
   std::mutex mutex_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <set>
 
+#include "domain/finding.hpp"
+
 namespace dozor::server {
 namespace {
 
@@ -55,8 +57,8 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
                      Where(path, e.source()) + ": " + std::string(e.description()));
   }
   ServerConfig config;
-  const std::set<std::string> known_sections = {"grpc",  "http",    "storage", "log",
-                                                "rules", "install", "accounts"};
+  const std::set<std::string> known_sections = {"grpc",  "http",    "storage",  "log",
+                                                "rules", "install", "accounts", "alerts"};
   Error failure{};
   bool failed = false;
   auto fail = [&](const toml::node& node, const std::string& message) {
@@ -94,7 +96,8 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
     const auto* table = section_node.as_table();
     if (known_sections.count(section) == 0 || table == nullptr) {
       fail(section_node, "unknown section [" + section +
-                             "] (known: grpc, http, storage, log, rules, install, accounts)");
+                             "] (known: grpc, http, storage, log, rules, install, accounts, "
+                             "alerts)");
       continue;
     }
     for (auto&& [key_name, node] : *table) {
@@ -168,6 +171,66 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
       else if (key == "install.script") {
         get_string(node, key, path_value);
         config.install_script = path_value;
+      } else if (key.rfind("alerts.", 0) == 0) {
+        auto& alerts = config.alerts;
+        auto get_path = [&](std::filesystem::path& out) {
+          get_string(node, key, path_value);
+          out = path_value;
+        };
+        if (key == "alerts.min_severity")
+          get_string(node, key, alerts.min_severity);
+        else if (key == "alerts.escalate_after_minutes")
+          get_int(node, key, alerts.escalate_after_minutes, 0, 7 * 24 * 60);
+        else if (key == "alerts.duty") {
+          const auto* logins = node.as_array();
+          if (logins == nullptr) {
+            fail(node, key + " must be an array of logins");
+            continue;
+          }
+          for (const auto& login : *logins) {
+            auto value = login.value<std::string>();
+            if (!value || value->empty()) {
+              fail(login, key + " entries must be non-empty logins");
+            } else {
+              alerts.duty.push_back(*value);
+            }
+          }
+        } else if (key == "alerts.dashboard_url")
+          get_string(node, key, alerts.dashboard_url);
+        else if (key == "alerts.site_min_hosts")
+          get_int(node, key, alerts.site_min_hosts, 2, 100000);
+        else if (key == "alerts.site_offline_percent")
+          get_int(node, key, alerts.site_offline_percent, 1, 100);
+        else if (key == "alerts.retry_first_seconds")
+          get_int(node, key, alerts.retry_first_seconds, 1, 3600);
+        else if (key == "alerts.give_up_after_hours")
+          get_int(node, key, alerts.give_up_after_hours, 1, 24 * 30);
+        else if (key == "alerts.smtp_url")
+          get_string(node, key, alerts.smtp_url);
+        else if (key == "alerts.smtp_username")
+          get_string(node, key, alerts.smtp_username);
+        else if (key == "alerts.smtp_password_file")
+          get_path(alerts.smtp_password_file);
+        else if (key == "alerts.smtp_from")
+          get_string(node, key, alerts.smtp_from);
+        else if (key == "alerts.smtp_ca_file")
+          get_path(alerts.smtp_ca_file);
+        else if (key == "alerts.smtp_allow_plaintext")
+          get_bool(node, key, alerts.smtp_allow_plaintext);
+        else if (key == "alerts.telegram_api_url")
+          get_string(node, key, alerts.telegram_api_url);
+        else if (key == "alerts.telegram_token_file")
+          get_path(alerts.telegram_token_file);
+        else if (key == "alerts.telegram_ca_file")
+          get_path(alerts.telegram_ca_file);
+        else if (key == "alerts.webhook_url")
+          get_string(node, key, alerts.webhook_url);
+        else if (key == "alerts.webhook_secret_file")
+          get_path(alerts.webhook_secret_file);
+        else if (key == "alerts.webhook_ca_file")
+          get_path(alerts.webhook_ca_file);
+        else
+          fail(node, "unknown key " + key);
       } else if (key == "rules.window_minutes")
         get_int(node, key, config.rules_window_minutes, 15, 1440);
       else
@@ -176,6 +239,50 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
   }
   if (failed) return failure;
   return config;
+}
+
+namespace {
+
+bool StartsWith(std::string_view text, std::string_view prefix) {
+  return text.substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+Status ValidateAlertsConfig(const ServerConfig::Alerts& alerts) {
+  auto invalid = [](const std::string& message) {
+    return MakeError(ErrorCode::kInvalidArgument, "[alerts] " + message);
+  };
+  if (!ParseSeverity(alerts.min_severity)) {
+    return invalid("min_severity must be one of critical, high, medium, low, info");
+  }
+  if (!alerts.smtp_url.empty()) {
+    if (!StartsWith(alerts.smtp_url, "smtp://") && !StartsWith(alerts.smtp_url, "smtps://")) {
+      return invalid("smtp_url must start with smtp:// (STARTTLS) or smtps://");
+    }
+    if (alerts.smtp_from.empty()) {
+      return invalid("smtp_from is required with smtp_url (the From address of alert mail)");
+    }
+    if (!alerts.smtp_username.empty() && alerts.smtp_password_file.empty()) {
+      return invalid("smtp_username needs smtp_password_file");
+    }
+  }
+  if (!alerts.webhook_url.empty()) {
+    if (!StartsWith(alerts.webhook_url, "https://") && !StartsWith(alerts.webhook_url, "http://")) {
+      return invalid("webhook_url must be an http:// or https:// URL");
+    }
+    if (alerts.webhook_secret_file.empty()) {
+      return invalid("webhook_url needs webhook_secret_file (every request is signed)");
+    }
+  }
+  if (!alerts.telegram_token_file.empty() && !StartsWith(alerts.telegram_api_url, "https://") &&
+      !StartsWith(alerts.telegram_api_url, "http://")) {
+    return invalid("telegram_api_url must be an http:// or https:// URL");
+  }
+  for (const auto& login : alerts.duty) {
+    if (login.empty() || login.size() > 64) return invalid("duty holds logins (1-64 bytes)");
+  }
+  return OkStatus();
 }
 
 Status ValidateServerConfig(const ServerConfig& config) {
@@ -221,6 +328,7 @@ Status ValidateServerConfig(const ServerConfig& config) {
                      "install.public_url (--install-public-url) needs grpc.tls_ca (--tls-ca): the "
                      "install command pins the CA that signed the gRPC certificate");
   }
+  DOZOR_RETURN_IF_ERROR(ValidateAlertsConfig(config.alerts));
   static const std::set<std::string> kLevels = {"trace", "debug",    "info", "warn",
                                                 "error", "critical", "off"};
   if (kLevels.count(config.log_level) == 0) {

@@ -54,6 +54,36 @@ struct ServerConfig {
   int audit_retention_days = 730;
   int session_browser_hours = 12;
   int session_cli_days = 30;
+  // Alerts to the assigned engineers (docs/alerts.md, [alerts]); off until a channel is set.
+  struct Alerts {
+    std::string min_severity = "high";
+    int escalate_after_minutes = 30;  // 0: no escalation
+    std::vector<std::string> duty;    // logins: the last escalation stage
+    std::string dashboard_url;        // links in messages; default: install.public_url
+    int site_min_hosts = 3;
+    int site_offline_percent = 60;
+    int give_up_after_hours = 48;
+    int retry_first_seconds = 30;  // doubling up to an hour
+    // E-mail: smtp://host:587 (STARTTLS required) or smtps://host:465.
+    std::string smtp_url;
+    std::string smtp_username;
+    std::filesystem::path smtp_password_file;
+    std::string smtp_from;
+    std::filesystem::path smtp_ca_file;
+    bool smtp_allow_plaintext = false;  // a relay on loopback only
+    // Telegram Bot API.
+    std::string telegram_api_url = "https://api.telegram.org";
+    std::filesystem::path telegram_token_file;
+    std::filesystem::path telegram_ca_file;
+    // Signed JSON webhook (a helpdesk).
+    std::string webhook_url;
+    std::filesystem::path webhook_secret_file;
+    std::filesystem::path webhook_ca_file;
+
+    [[nodiscard]] bool Enabled() const {
+      return !smtp_url.empty() || !telegram_token_file.empty() || !webhook_url.empty();
+    }
+  } alerts;
 
   [[nodiscard]] std::filesystem::path DatabasePath() const {
     return database.empty() ? state_dir / "dozor.db" : database;
@@ -69,6 +99,8 @@ struct ServerConfig {
 [[nodiscard]] Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path);
 // Cross-field checks (TLS files present unless insecure, addresses well-formed, ranges).
 [[nodiscard]] Status ValidateServerConfig(const ServerConfig& config);
+// The [alerts] part of it (URL schemes, a From address for mail, a secret for the webhook).
+[[nodiscard]] Status ValidateAlertsConfig(const ServerConfig::Alerts& alerts);
 
 // "host:port" -> (host, port); accepts "[v6]:port". kInvalidArgument otherwise.
 struct HostPort {

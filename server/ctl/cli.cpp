@@ -137,6 +137,7 @@ int ParseAndRun(int argc, const char* const* argv, std::istream& in, std::ostrea
   AddHostCommands(app, action);
   AddSearchCommand(app, action);
   AddApiTokenCommands(app, action);
+  AddAlertsCommands(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -65,6 +65,9 @@ std::string RenderInventory(const nlohmann::json& inventory_reply, Lang lang = L
 std::string RenderChanges(const nlohmann::json& reply, Lang lang = Lang::kEn);
 std::string RenderHealth(const nlohmann::json& reply, Lang lang = Lang::kEn);
 std::string RenderApiTokenList(const nlohmann::json& reply, Lang lang = Lang::kEn);
+std::string RenderAlertList(const nlohmann::json& reply, Lang lang = Lang::kEn);
+std::string RenderAlert(const nlohmann::json& alert, Lang lang = Lang::kEn);
+std::string RenderAlertChannels(const nlohmann::json& reply, Lang lang = Lang::kEn);
 std::string RenderApiTokenCreated(const nlohmann::json& token, Lang lang = Lang::kEn);
 
 // One evidence row ({"mount":"/","used_pct":95}) as "mount=/ used_pct=95".

@@ -41,6 +41,9 @@ ApiService::ApiService(ApiContext context)
   RegisterUserRoutes(router_, context_);
   RegisterPeopleRoutes(router_, context_);
   RegisterFeedRoutes(router_, context_);
+  RegisterAlertRoutes(router_, context_);
+  RegisterMetricsRoutes(router_, context_);
+  RegisterAlertAckRoutes(router_, context_);
   RegisterDashboardRoutes(router_, context_);
 }
 
@@ -218,8 +221,17 @@ Result<std::optional<int64_t>> ApiService::ResolveScope(const Route& route,
     }
     case ScopeKind::kFinding:
     case ScopeKind::kEnrollmentToken:
-    case ScopeKind::kApiToken: {
+    case ScopeKind::kApiToken:
+    case ScopeKind::kAlert: {
       DOZOR_ASSIGN_OR_RETURN(const int64_t id, PathId(request, scope.param));
+      if (scope.kind == ScopeKind::kAlert) {
+        const std::string missing = "no alert " + std::to_string(id);
+        auto alert = context_.store.Alerts().GetAlert(id);
+        if (!alert.ok()) {
+          return alert.error().code == ErrorCode::kNotFound ? hidden(missing) : alert.error();
+        }
+        return in_scope(alert->org_id, missing);
+      }
       if (scope.kind == ScopeKind::kFinding) {
         // The words FindingError uses (findings_handler.cpp).
         const std::string missing = "finding " + std::to_string(id) + " not found";

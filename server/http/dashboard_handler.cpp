@@ -173,8 +173,8 @@ bool IsClientRoute(std::string_view path) {
   }
   // Only the app's own pages (dashboard/src/lib/router.ts): any other path stays a 404, so a
   // probe such as /etc/passwd or /wp-login.php is told there is nothing there.
-  static constexpr std::array<std::string_view, 6> kPages = {"/login",    "/orgs",  "/hosts",
-                                                             "/findings", "/admin", "/account"};
+  static constexpr std::array<std::string_view, 7> kPages = {
+      "/login", "/orgs", "/hosts", "/findings", "/alerts", "/admin", "/account"};
   if (!std::any_of(kPages.begin(), kPages.end(),
                    [&](std::string_view page) { return IsUnder(path, page); })) {
     return false;

@@ -51,6 +51,12 @@ struct ApiContext {
   // The web dashboard's files served at / (http/dashboard_handler.hpp); empty: / answers that
   // this build has none.
   std::span<const EmbeddedAsset> dashboard = {};
+  // The server's own numbers in Prometheus' text format for GET /metrics (the app renders them:
+  // app/metrics.hpp); empty -> /metrics answers 503.
+  std::function<Result<std::string>()> metrics = nullptr;
+  // Checks the one-time acknowledgement links in alert messages (alerts/ack_link.hpp); empty ->
+  // /alert-ack answers 404.
+  std::string alert_ack_key;
   // Failed logins: per account (a password guessed slowly from many addresses) and per client
   // address (one address trying many accounts). A blocked login answers 429 with Retry-After.
   FailureThrottleOptions login_account_throttle = {5, 15 * 60'000, 15 * 60'000, 10'000};
@@ -74,6 +80,12 @@ void RegisterImportRoutes(Router& router, ApiContext& context);
 void RegisterSessionRoutes(Router& router, ApiContext& context);
 // The event feed and the estate overview.
 void RegisterFeedRoutes(Router& router, ApiContext& context);
+// /api/v1/alerts, /api/v1/alert-channels: alerting's record (alerts_handler.cpp).
+void RegisterAlertRoutes(Router& router, ApiContext& context);
+// GET /metrics: Prometheus text (metrics_handler.cpp).
+void RegisterMetricsRoutes(Router& router, ApiContext& context);
+// /alert-ack: the one-time acknowledgement link of an alert message (alert_ack_handler.cpp).
+void RegisterAlertAckRoutes(Router& router, ApiContext& context);
 // User accounts (admins).
 void RegisterUserRoutes(Router& router, ApiContext& context);
 // Engineers assigned to an organisation, client notes, the audit log.

@@ -89,6 +89,10 @@ class HttpServer {
     SessionSettings sessions;
     // The web dashboard served at / (ApiContext::dashboard); static data.
     std::span<const EmbeddedAsset> dashboard;
+    // GET /metrics (ApiContext::metrics).
+    std::function<Result<std::string>()> metrics;
+    // The key of alert acknowledgement links (ApiContext::alert_ack_key).
+    std::string alert_ack_key;
   };
 
   // `store`, `agents` (nullable) and `clock` must outlive the server.

@@ -36,6 +36,8 @@ std::string_view ToString(ScopeKind kind) {
       return "enrollment_token";
     case ScopeKind::kApiToken:
       return "api_token";
+    case ScopeKind::kAlert:
+      return "alert";
     case ScopeKind::kList:
       return "list";
   }

@@ -42,6 +42,7 @@ enum class ScopeKind {
   kFinding,          // the parameter is a finding id
   kEnrollmentToken,  // the parameter is an enrollment token id
   kApiToken,         // the parameter is an API token id: the caller's own (admins: any)
+  kAlert,            // the parameter is an alert id
   kList,             // a listing: its handler filters rows (and any ?org=) to the caller's scope
 };
 
@@ -63,6 +64,7 @@ struct Scope {
   static Scope OfApiToken(std::string param = "id") {
     return {ScopeKind::kApiToken, std::move(param)};
   }
+  static Scope OfAlert(std::string param = "id") { return {ScopeKind::kAlert, std::move(param)}; }
 };
 
 std::string_view ToString(ScopeKind kind);

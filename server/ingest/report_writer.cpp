@@ -43,7 +43,7 @@ bool ReportWriter::Submit(IncomingReport report, Completion done) {
       return false;
     }
     queued_bytes_ += report.wire_bytes;
-    queue_.push_back(Pending{std::move(report), std::move(done)});
+    queue_.push_back(Pending{std::move(report), std::move(done), std::chrono::steady_clock::now()});
   }
   wake_.notify_one();
   return true;
@@ -51,7 +51,10 @@ bool ReportWriter::Submit(IncomingReport report, Completion done) {
 
 ReportWriterStats ReportWriter::Stats() const {
   std::lock_guard lock(mutex_);
-  return stats_;
+  ReportWriterStats out = stats_;
+  out.queued_reports = queue_.size();
+  out.queued_bytes = queued_bytes_;
+  return out;
 }
 
 std::vector<bool> PickFairBatch(const std::vector<BatchCandidate>& queued, size_t max_batch,
@@ -137,12 +140,22 @@ size_t ReportWriter::CommitBatch(std::vector<Pending>& batch,
     batch_bytes += pending.report.wire_bytes;
     reports.push_back(std::move(pending.report));
   }
+  const auto started = std::chrono::steady_clock::now();
   auto results = hosts_.CommitReports(reports);
+  const auto committed = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mutex_);
+    stats_.commit_seconds_sum += std::chrono::duration<double>(committed - started).count();
     if (results.ok()) {
       ++stats_.committed_batches;
       stats_.committed_reports += batch.size();
+      for (const auto& pending : batch) {
+        const double latency = std::chrono::duration<double>(committed - pending.queued_at).count();
+        stats_.latency_seconds_sum += latency;
+        for (size_t i = 0; i < kIngestLatencyBounds.size(); ++i) {
+          if (latency <= kIngestLatencyBounds[i]) ++stats_.latency_buckets[i];
+        }
+      }
     } else {
       ++stats_.failed_batches;
     }

@@ -5,6 +5,7 @@
 // without any artificial delay (see FACTS.md: one report per transaction caps at a few thousand/s).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -38,11 +39,24 @@ struct ReportWriterOptions {
   int64_t release_memory_every_ms = 1000;
 };
 
+// Upper bounds (seconds) of the ingest latency histogram: a report's time from its hand-over to
+// the writer to its batch's commit (the part of an agent's wait for its ack the server decides).
+inline constexpr std::array<double, 10> kIngestLatencyBounds = {0.005, 0.01, 0.025, 0.05, 0.1,
+                                                                0.25,  0.5,  1.0,   2.5,  10.0};
+
 struct ReportWriterStats {
   uint64_t committed_batches = 0;
   uint64_t committed_reports = 0;
   uint64_t failed_batches = 0;
   uint64_t memory_releases = 0;
+  // Now: reports and wire bytes waiting for the writer.
+  uint64_t queued_reports = 0;
+  uint64_t queued_bytes = 0;
+  // Committed reports by latency: latency_buckets[i] counts those at or under
+  // kIngestLatencyBounds[i] (cumulative, as Prometheus wants), then the sum of all latencies.
+  std::array<uint64_t, kIngestLatencyBounds.size()> latency_buckets{};
+  double latency_seconds_sum = 0;
+  double commit_seconds_sum = 0;  // time spent in the store's commit, all batches
 };
 
 // Batch formation as a pure decision (tested on its own): which of the first queued reports go
@@ -85,6 +99,7 @@ class ReportWriter {
   struct Pending {
     IncomingReport report;
     Completion done;
+    std::chrono::steady_clock::time_point queued_at;
   };
   void Run();
   // Commits `batch` and completes each report; returns the batch's wire bytes.

@@ -37,6 +37,8 @@ struct HostSummary {
   uint64_t dropped_health_samples = 0;  // total the agent reported dropping from its spool
   // "agent": a running dozor-agent; "import": a one-shot snapshot loaded with dozorctl import.
   std::string source = "agent";
+  // "server" or "workstation" (domain/host_role.hpp), from the latest inventory; empty before one.
+  std::string role;
 };
 
 struct HostInventory {

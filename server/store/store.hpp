@@ -23,6 +23,7 @@
 #pragma once
 
 #include "store/agent_store.hpp"
+#include "store/alert_store.hpp"
 #include "store/api_token_store.hpp"
 #include "store/audit_log_store.hpp"
 #include "store/event_store.hpp"
@@ -50,6 +51,7 @@ class Store {
   virtual UserStore& Users() = 0;
   virtual AuditLogStore& AuditLog() = 0;
   virtual EventStore& Events() = 0;
+  virtual AlertStore& Alerts() = 0;
 };
 
 }  // namespace dozor::server

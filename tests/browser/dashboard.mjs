@@ -142,6 +142,27 @@ async function engineerAndAdminFlows() {
   await page.fill('.toolbar input[type=search]', '');
 
   timings.client = await interactiveMs(page, `/orgs/${orgId}`, '[data-testid=hosts-table] tbody tr');
+  // Alerts: the signed client's finding went to the helpdesk; acknowledging stops its escalation.
+  await page.goto(`${base}/alerts`);
+  await page.waitForSelector('[data-testid=alerts-table] tbody tr');
+  assert.ok((await page.textContent('[data-testid=alerts-table]')).includes(catalogs.ru['alerts.delivery_sent']), 'a delivered message shows');
+  const [acked] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST' && /\/api\/v1\/alerts\/\d+\/ack$/.test(r.url())),
+    page.locator('[data-action=ack-alert]').first().click(),
+  ]);
+  assert.equal(acked.status(), 200, 'the alert acknowledged');
+  await page.uncheck('[data-testid=alerts-unacknowledged]');
+  await page.getByText(catalogs.ru['alerts.acked_by'].replace('{who}', 'boss')).first().waitFor();
+
+  // The client's hosts filtered by presence (the server filters and sorts the paged list).
+  await page.goto(`${base}/orgs/${orgId}`);
+  await page.waitForSelector('[data-testid=hosts-table] tbody tr');
+  await page.selectOption('[data-testid=hosts-presence]', 'revoked');
+  await page.getByText(catalogs.ru['hosts.none'], { exact: true }).waitFor();
+  await page.selectOption('[data-testid=hosts-presence]', 'online');
+  await page.waitForSelector('[data-testid=hosts-table] tbody tr');
+  await page.click('[data-testid=hosts-table] th:has(button.sort) >> nth=1');
+  await page.waitForSelector('[data-testid=hosts-table] th[aria-sort=ascending]:nth-child(5)');
   timings.host = await interactiveMs(page, `/hosts/${agentId}`, '[data-testid=host-summary]');
 
   // Findings: acknowledge, waive, history; then "fixed — please verify".
@@ -181,6 +202,27 @@ async function engineerAndAdminFlows() {
   assert.equal(pdf.subarray(0, 5).toString(), '%PDF-', 'a PDF file');
   assert.ok(pdf.length > 2000, 'a PDF with content');
 
+  // An admin makes the engineer an admin and back; the change shows in the list at once.
+  await page.goto(`${base}/admin`);
+  await page.waitForSelector('[data-testid=users-table]');
+  const annaRole = page.locator('[data-testid=users-table] tr:has(td:text-is("anna")) [data-testid=user-role]');
+  for (const role of ['admin', 'engineer']) {
+    const [answer] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().includes('/api/v1/users/')),
+      annaRole.selectOption(role),
+    ]);
+    assert.equal(answer.status(), 200, `role ${role} saved`);
+    assert.equal((await answer.json()).role, role);
+    await page.waitForFunction(
+      (wanted) => {
+        const row = [...document.querySelectorAll('[data-testid=users-table] tr')].find((tr) => tr.querySelector('td')?.textContent === 'anna');
+        return row?.querySelector('[data-testid=user-role]')?.value === wanted;
+      },
+      role,
+    );
+  }
+  assert.equal(await page.locator('[data-testid=users-table] tr:has(td:text-is("boss")) [data-testid=user-role]').count(), 0, 'nobody changes their own role');
+
   // Every page in both languages: no untranslated key, no text of the other language.
   for (const lang of ['ru', 'en']) {
     await page.goto(base + '/');
@@ -199,6 +241,7 @@ async function engineerAndAdminFlows() {
       await visit(page, `/admin${tab}`, tab === '' ? '[data-testid=users-table]' : `.tab.active[data-tab=${tab.slice(1)}]`, `admin${tab.replace('/', '-')}`);
     }
     await visit(page, '/account', '[data-page=account]', 'account');
+    await visit(page, '/alerts', '[data-page=alerts]', 'alerts');
     // The phone layout of the overview and a finding.
     await page.setViewportSize({ width: 390, height: 844 });
     await visit(page, '/', '[data-testid=orgs-table] tbody tr', 'phone-overview');
@@ -224,6 +267,7 @@ async function clientUserFlow() {
   await page.waitForURL(new RegExp(`/orgs/${orgId}`));
   await page.waitForSelector('[data-testid=hosts-table] tbody tr');
   assert.equal(await page.locator('[data-nav=admin]').count(), 0, 'no administration for a client');
+  assert.equal(await page.locator('[data-nav=alerts]').count(), 0, 'no alerts page for a client');
   assert.equal(await page.locator('.tab[data-tab=enroll]').count(), 0, 'no enrollment tokens for a client');
   await shot(page, 'client-user');
   // Another client's page is "not found", exactly like a missing one.

@@ -5,11 +5,13 @@ history, the PDF report download, the language switch with a walk over every pag
 languages (no untranslated key, no text of the other language), a client user's narrowed view, and
 an ended session sending the browser to the login. Screenshots of every main page in both languages
 land in $DOZOR_ARTIFACT_DIR (default: <build>/test-artifacts/dashboard)."""
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from urllib.parse import quote
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
@@ -35,11 +37,34 @@ def fixture_machine(workdir, name):
     return root
 
 
+class Helpdesk(http.server.BaseHTTPRequestHandler):
+    """The alerts' webhook receiver: takes everything (the alerts page shows it delivered)."""
+    received = []
+
+    def do_POST(self):
+        Helpdesk.received.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
 def body(workdir, procs):
     check(os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: deploy/install-deps.sh installs Debian's chromium")
     check(os.path.isdir(os.path.join(DASHBOARD_DIR, "node_modules", "playwright-core")),
           "dashboard/node_modules has no playwright-core: the build runs npm ci")
-    server = Server(workdir, tls=False).start()
+    helpdesk = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Helpdesk)
+    threading.Thread(target=helpdesk.serve_forever, daemon=True).start()
+    secret = os.path.join(workdir, "webhook.secret")
+    with open(secret, "w") as f:
+        f.write("browser-test-secret")
+    config = os.path.join(workdir, "server.toml")
+    with open(config, "w") as f:
+        f.write(f'[alerts]\nwebhook_url = "http://127.0.0.1:{helpdesk.server_address[1]}/hook"\n'
+                f'webhook_secret_file = "{secret}"\nretry_first_seconds = 1\n')
+    server = Server(workdir, tls=False).start(extra=["--config", config])
     procs.append(server)
     with open(server.admin_token_file) as f:
         admin = Api(server.http_port, bearer=f.read().strip())
@@ -47,6 +72,8 @@ def body(workdir, procs):
     agents = {}
     for org, name in (("ООО Ромашка", "romashka"), ("Бета-секрет", "beta")):
         token, _ = server.create_org_and_token(org)
+        if name == "romashka":  # a signed client: its findings page the engineer (the alerts page)
+            server.ctl("org", "contract", org, "--status", "active")
         agent = Agent(workdir, "agent-" + name, server)
         procs.append(agent)
         agent.enroll(token)
@@ -64,6 +91,8 @@ def body(workdir, procs):
     # A few health samples for the charts.
     wait_until(lambda: len(admin.call("GET", f"/api/v1/hosts/{agents['romashka']}/health?limit=5")[1]["samples"]) >= 3,
                60, "health samples")
+    wait_until(lambda: any(d["state"] == "sent" for a in admin.call("GET", "/api/v1/alerts")[1]["alerts"]
+                           for d in a["deliveries"]), 60, "an alert delivered to the helpdesk")
     orgs = {o["name"]: o["id"] for o in admin.call("GET", "/api/v1/orgs")[1]["organizations"]}
 
     os.makedirs(ARTIFACTS, exist_ok=True)

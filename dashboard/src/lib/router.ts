@@ -11,6 +11,7 @@ export type Route =
   | { page: 'finding'; id: number }
   | { page: 'admin'; tab: string }
   | { page: 'account' }
+  | { page: 'alerts' }
   | { page: 'notfound' };
 
 export function parseRoute(pathname: string, search: string): Route {
@@ -28,6 +29,7 @@ export function parseRoute(pathname: string, search: string): Route {
   }
   if (first === 'admin' && parts.length <= 2) return { page: 'admin', tab: second ?? 'users' };
   if (first === 'account' && parts.length === 1) return { page: 'account' };
+  if (first === 'alerts' && parts.length === 1) return { page: 'alerts' };
   return { page: 'notfound' };
 }
 

@@ -23,6 +23,7 @@ void AddImportCommand(CLI::App& app, Action& action);     // import
 void AddHostCommands(CLI::App& app, Action& action);      // host list|show|inventory|...
 void AddSearchCommand(CLI::App& app, Action& action);     // search TEXT
 void AddApiTokenCommands(CLI::App& app, Action& action);  // apitoken create|list|revoke
+void AddAlertsCommands(CLI::App& app, Action& action);    // alerts list|show|ack|channels
 
 // Adds `org engineers|assign|unassign` under the `org` command.
 void AddOrgEngineerCommands(CLI::App* org_command, Action& action);

@@ -81,7 +81,8 @@ class SqliteStore final : public Store,
                           public SecurityEventStore,
                           public UserStore,
                           public AuditLogStore,
-                          public EventStore {
+                          public EventStore,
+                          public AlertStore {
  public:
   // Opens (creating if needed) the database at options.path and applies pending migrations in one
   // transaction. kDataLoss if the file is not a database, kFailedPrecondition if its schema is
@@ -102,6 +103,7 @@ class SqliteStore final : public Store,
   UserStore& Users() override { return *this; }
   AuditLogStore& AuditLog() override { return *this; }
   EventStore& Events() override { return *this; }
+  AlertStore& Alerts() override { return *this; }
 
   Result<Organization> CreateOrganization(const Organization& org) override;
   Result<std::vector<Organization>> ListOrganizations() override;
@@ -180,6 +182,25 @@ class SqliteStore final : public Store,
   Status AppendAudit(const AuditEntry& entry) override;
   Result<std::vector<AuditEntry>> ListAudit(const AuditFilter& filter) override;
   Result<int64_t> PruneAudit(int64_t before_ms) override;
+
+  Result<std::optional<int64_t>> AlertCursor() override;
+  Status RecordAlerts(const std::vector<NewAlert>& alerts, const std::vector<AlertAck>& acks,
+                      int64_t cursor, int64_t now_ms) override;
+  Result<std::vector<Alert>> DueEscalations(int64_t now_ms, int limit) override;
+  Result<bool> EscalateAlert(int64_t alert_id, int stage,
+                             std::optional<int64_t> next_escalate_at_ms,
+                             const std::vector<NewDelivery>& deliveries, int64_t now_ms) override;
+  Result<std::vector<Delivery>> DueDeliveries(AlertChannel channel, int64_t now_ms,
+                                              int limit) override;
+  Status MarkDelivered(int64_t delivery_id, int64_t now_ms) override;
+  Status MarkAttemptFailed(int64_t delivery_id, std::string_view error,
+                           std::optional<int64_t> retry_at_ms, int64_t now_ms) override;
+  Result<Alert> GetAlert(int64_t alert_id) override;
+  Result<Alert> FindAlertByEvent(int64_t event_id, std::string_view kind) override;
+  Result<std::vector<Alert>> ListAlerts(const AlertFilter& filter) override;
+  Result<Alert> AcknowledgeAlert(int64_t alert_id, std::string_view actor, int64_t now_ms) override;
+  Result<std::vector<ChannelBacklog>> AlertBacklog() override;
+  Result<int64_t> PruneAlerts(int64_t before_ms) override;
 
   Status AppendEvent(const FeedEvent& event) override;
   Result<std::vector<FeedEvent>> ListEvents(const FeedFilter& filter) override;

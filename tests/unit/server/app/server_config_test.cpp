@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <functional>
 
 #include "app/server_config.hpp"
 #include "test_util.hpp"
@@ -102,6 +103,59 @@ TEST_CASE("gRPC without TLS needs an explicit insecure flag") {
   CHECK(ValidateServerConfig(config).ok());
   config.log_level = "verbose";
   CHECK_FALSE(ValidateServerConfig(config).ok());
+}
+
+TEST_CASE("the alerts section: channels, policy, and what is refused") {
+  testing::TempDir dir;
+  auto config = LoadServerConfigFile(WriteConfig(dir, R"(
+[alerts]
+min_severity = "critical"
+escalate_after_minutes = 15
+duty = ["duty", "ночной.дежурный"]
+dashboard_url = "https://dozor.example.com"
+smtp_url = "smtp://mail.example.com:587"
+smtp_username = "dozor"
+smtp_password_file = "/etc/dozor/smtp.password"
+smtp_from = "Dozor <dozor@example.com>"
+telegram_token_file = "/etc/dozor/telegram.token"
+webhook_url = "https://helpdesk.example.com/hook"
+webhook_secret_file = "/etc/dozor/webhook.secret"
+retry_first_seconds = 5
+)"));
+  REQUIRE_MESSAGE(config.ok(), (config.ok() ? "" : config.error().ToString()));
+  const auto& alerts = config->alerts;
+  CHECK(alerts.Enabled());
+  CHECK(alerts.min_severity == "critical");
+  CHECK(alerts.escalate_after_minutes == 15);
+  CHECK(alerts.duty == std::vector<std::string>{"duty", "ночной.дежурный"});
+  CHECK(alerts.smtp_password_file == "/etc/dozor/smtp.password");
+  CHECK(alerts.telegram_api_url == "https://api.telegram.org");
+  CHECK(alerts.retry_first_seconds == 5);
+  CHECK(ValidateAlertsConfig(alerts).ok());
+  CHECK_FALSE(ServerConfig{}.alerts.Enabled());  // off until a channel is set
+
+  auto refused = [](const std::function<void(ServerConfig::Alerts&)>& change) {
+    ServerConfig::Alerts candidate;
+    candidate.smtp_url = "smtps://mail.example.com:465";
+    candidate.smtp_from = "dozor@example.com";
+    change(candidate);
+    return !ValidateAlertsConfig(candidate).ok();
+  };
+  CHECK_FALSE(refused([](auto&) {}));
+  CHECK(refused([](auto& a) { a.min_severity = "urgent"; }));
+  CHECK(refused([](auto& a) { a.smtp_url = "mail.example.com:25"; }));
+  CHECK(refused([](auto& a) { a.smtp_from.clear(); }));
+  CHECK(refused([](auto& a) { a.smtp_username = "dozor"; }));  // no password file
+  CHECK(refused([](auto& a) { a.webhook_url = "https://helpdesk.example.com"; }));  // no secret
+  CHECK(refused([](auto& a) {
+    a.webhook_url = "ftp://helpdesk.example.com";
+    a.webhook_secret_file = "/s";
+  }));
+  auto unknown = LoadServerConfigFile(WriteConfig(dir, "[alerts]\nsmtp_host = \"x\"\n"));
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().message.find("unknown key alerts.smtp_host") != std::string::npos);
+  auto range = LoadServerConfigFile(WriteConfig(dir, "[alerts]\nsite_offline_percent = 0\n"));
+  CHECK_FALSE(range.ok());
 }
 
 }  // namespace

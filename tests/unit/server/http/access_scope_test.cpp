@@ -58,6 +58,7 @@ struct OrgObjects {
   int64_t engineer_user_id = 0;
   int64_t client_user_id = 0;
   int64_t engineer_api_token_id = 0;
+  int64_t alert_id = 0;
 };
 
 struct Fixture {
@@ -72,6 +73,31 @@ struct Fixture {
     // asked for, which is no leak; its hostname, name and evidence are.
     beta = MakeOrg(std::string("Beta ") + kSecret, "agent-beta", "beta");
     Evaluate();
+    // One alert per organisation, its summary and message marked like the rest of its data.
+    for (OrgObjects* objects : {&alpha, &beta}) {
+      NewAlert alert;
+      alert.event_id = objects->finding_id;
+      alert.kind = "finding_opened";
+      alert.org_id = objects->org_id;
+      alert.finding_id = objects->finding_id;
+      alert.agent_id = objects->agent_id;
+      alert.severity = "high";
+      alert.summary = "disk-space-low on " + objects->org_name;
+      NewDelivery mail;
+      mail.user_id = objects->engineer_user_id;
+      mail.address = "eng@" + objects->agent_id + ".example";
+      mail.language = "en";
+      mail.idempotency_key = "key-" + objects->agent_id;
+      mail.payload = "Subject: " + objects->org_name;
+      alert.deliveries.push_back(mail);
+      REQUIRE(store->RecordAlerts({alert}, {}, 0, clock.NowMs()).ok());
+      AlertFilter of_org;
+      of_org.org_id = objects->org_id;
+      auto listed = store->ListAlerts(of_org);
+      REQUIRE(listed.ok());
+      REQUIRE(listed->size() == 1);
+      objects->alert_id = listed->front().id;
+    }
 
     NewUser admin;
     admin.login = "root";
@@ -210,6 +236,9 @@ struct Fixture {
           case ScopeKind::kApiToken:
             id = objects.engineer_api_token_id;
             break;
+          case ScopeKind::kAlert:
+            id = objects.alert_id;
+            break;
           default:
             id = 1;
             break;  // rules are global: any id
@@ -244,7 +273,8 @@ std::string BodyText(const ApiResponse& response) {
 
 bool IsScopedByParam(ScopeKind kind) {
   return kind == ScopeKind::kOrg || kind == ScopeKind::kHost || kind == ScopeKind::kFinding ||
-         kind == ScopeKind::kEnrollmentToken || kind == ScopeKind::kApiToken;
+         kind == ScopeKind::kEnrollmentToken || kind == ScopeKind::kApiToken ||
+         kind == ScopeKind::kAlert;
 }
 
 TEST_CASE("every route declares a scope that matches its path") {
@@ -334,6 +364,9 @@ TEST_CASE("the route table x every role x own and other organisation: nothing of
   auto notes = f.store->ListOrgNotes(f.beta.org_id, 10);
   REQUIRE(notes.ok());
   CHECK(notes->size() == 1);
+  auto alert = f.store->GetAlert(f.beta.alert_id);
+  REQUIRE(alert.ok());
+  CHECK_FALSE(alert->acked_at_ms.has_value());
 }
 
 // An inventory for `agent_id` with addresses, a MAC, serial numbers and a package.

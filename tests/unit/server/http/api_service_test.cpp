@@ -64,6 +64,7 @@ class ThrowingStore final : public Store {
   UserStore& Users() override { return inner_.Users(); }
   AuditLogStore& AuditLog() override { return inner_.AuditLog(); }
   EventStore& Events() override { return inner_.Events(); }
+  AlertStore& Alerts() override { return inner_.Alerts(); }
 
  private:
   Store& inner_;

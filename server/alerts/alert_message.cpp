@@ -1,0 +1,422 @@
+#include "alerts/alert_message.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <ctime>
+
+#include "dozor/common/base64.hpp"
+#include "dozor/common/text.hpp"
+#include "report/report_model.hpp"
+
+namespace dozor::server::alerts {
+
+namespace {
+
+// Telegram's limit for one message, in UTF-16 code units; counting code points and leaving room
+// for the markup is on the safe side for the Cyrillic and Latin text we send.
+constexpr size_t kTelegramMaxChars = 3900;
+
+struct Words {
+  std::string_view new_finding, regressed, resolved, verify, host_offline, site_offline,
+      agent_trouble, escalated, client, host, what, severity, evidence, why, todo, open_link,
+      asked_by, since, hosts_offline, ack_hint, estate_wide, more, ack_now;
+};
+
+constexpr Words kEnglish{
+    "New finding",
+    "Finding came back",
+    "Resolved",
+    "Fix to verify",
+    "Server offline",
+    "Site offline",
+    "Agent trouble",
+    "[escalated] ",
+    "Client",
+    "Host",
+    "What",
+    "Severity",
+    "Evidence",
+    "Why it matters",
+    "What to do",
+    "Open",
+    "Asked by",
+    "Since",
+    "Offline",
+    "Acknowledge it in the dashboard (or: dozorctl alerts ack) so that it does not escalate.",
+    "the whole estate",
+    "and more",
+    "Acknowledge now (one click, no login)",
+};
+
+constexpr Words kRussian{
+    "Новая проблема",
+    "Проблема вернулась",
+    "Устранено",
+    "Просят проверить исправление",
+    "Сервер пропал со связи",
+    "Площадка недоступна",
+    "Неполадка агента",
+    "[эскалация] ",
+    "Клиент",
+    "Хост",
+    "Что",
+    "Важность",
+    "Подтверждение",
+    "Почему это важно",
+    "Что сделать",
+    "Открыть",
+    "Просит",
+    "С",
+    "Не на связи",
+    "Примите его в работу в панели (или: dozorctl alerts ack), иначе оно уйдёт дальше.",
+    "вся инфраструктура",
+    "и другие",
+    "Принять сейчас (одно нажатие, без входа)",
+};
+
+std::string_view SeverityWord(std::string_view severity, bool russian) {
+  struct Pair {
+    std::string_view id, ru;
+  };
+  static constexpr Pair kSeverities[] = {{"critical", "критическая"},
+                                         {"high", "высокая"},
+                                         {"medium", "средняя"},
+                                         {"low", "низкая"},
+                                         {"info", "справочно"}};
+  if (!russian) return severity;
+  for (const auto& pair : kSeverities) {
+    if (pair.id == severity) return pair.ru;
+  }
+  return severity;
+}
+
+std::string_view Headline(AlertKind kind, const Words& w) {
+  switch (kind) {
+    case AlertKind::kFindingOpened:
+      return w.new_finding;
+    case AlertKind::kFindingRegressed:
+      return w.regressed;
+    case AlertKind::kFindingResolved:
+      return w.resolved;
+    case AlertKind::kVerifyRequested:
+      return w.verify;
+    case AlertKind::kHostOffline:
+      return w.host_offline;
+    case AlertKind::kSiteOffline:
+      return w.site_offline;
+    case AlertKind::kAgentTrouble:
+      return w.agent_trouble;
+  }
+  return w.new_finding;
+}
+
+// Text from a client machine or a person may be anything: valid UTF-8, no control characters.
+std::string Clean(std::string_view text) { return EscapeControlText(EscapeInvalidUtf8(text)); }
+
+std::string HostLabel(const AlertFacts& facts, const Words& w) {
+  if (!facts.hostname.empty()) return Clean(facts.hostname);
+  if (!facts.agent_id.empty()) return Clean(facts.agent_id);
+  return std::string(w.estate_wide);
+}
+
+bool IsFinding(AlertKind kind) {
+  return kind == AlertKind::kFindingOpened || kind == AlertKind::kFindingRegressed ||
+         kind == AlertKind::kFindingResolved || kind == AlertKind::kVerifyRequested;
+}
+
+std::string Title(const AlertFacts& facts, std::string_view language) {
+  if (facts.rule != nullptr) {
+    const std::string& title = facts.rule->title.In(language);
+    if (!title.empty()) return Clean(title);
+  }
+  return Clean(facts.rule_id);
+}
+
+// (label, value) lines of the body, in order; values are plain text.
+std::vector<std::pair<std::string, std::string>> BodyRows(const AlertFacts& facts,
+                                                          std::string_view language,
+                                                          const Words& w) {
+  const bool russian = language == "ru";
+  std::vector<std::pair<std::string, std::string>> rows;
+  rows.emplace_back(w.client, Clean(facts.org_name));
+  if (facts.kind == AlertKind::kSiteOffline) {
+    rows.emplace_back(w.hosts_offline, std::to_string(facts.offline_hosts) + " / " +
+                                           std::to_string(facts.live_hosts));
+    std::string names;
+    for (size_t i = 0; i < facts.offline_hostnames.size() && i < 10; ++i) {
+      if (!names.empty()) names += ", ";
+      names += Clean(facts.offline_hostnames[i]);
+    }
+    if (facts.offline_hostnames.size() > 10) names += ", " + std::string(w.more);
+    rows.emplace_back(w.host, names);
+  } else {
+    rows.emplace_back(w.host, HostLabel(facts, w));
+  }
+  if (IsFinding(facts.kind)) {
+    rows.emplace_back(w.what, Title(facts, language));
+    rows.emplace_back(w.severity, std::string(SeverityWord(facts.severity, russian)));
+  }
+  if (facts.kind == AlertKind::kVerifyRequested && !facts.actor.empty()) {
+    rows.emplace_back(w.asked_by, Clean(facts.actor));
+  }
+  rows.emplace_back(w.since, report::FormatTime(facts.at_ms));
+  return rows;
+}
+
+std::vector<std::string> EvidenceLines(const AlertFacts& facts, std::string_view language) {
+  if (!IsFinding(facts.kind) || facts.evidence_json.empty()) return {};
+  const std::string_view templ =
+      facts.rule != nullptr ? std::string_view(facts.rule->evidence_template.In(language)) : "";
+  std::vector<std::string> lines;
+  for (const auto& line : report::RenderEvidence(facts.evidence_json, templ)) {
+    lines.push_back(Clean(line));
+  }
+  return lines;
+}
+
+std::string SubjectOf(const AlertFacts& facts, std::string_view language, const Words& w) {
+  std::string subject = "[Dozor] ";
+  if (facts.stage > 0) subject += w.escalated;
+  subject += Headline(facts.kind, w);
+  if (IsFinding(facts.kind)) {
+    subject += " (" + std::string(SeverityWord(facts.severity, language == "ru")) + ")";
+  }
+  subject += ": " + Clean(facts.org_name);
+  if (facts.kind == AlertKind::kSiteOffline) {
+    subject += ", " + std::to_string(facts.offline_hosts) + "/" + std::to_string(facts.live_hosts);
+  } else {
+    subject += ", " + HostLabel(facts, w);
+  }
+  if (IsFinding(facts.kind)) subject += " — " + Title(facts, language);
+  // One line, of a length mail clients and phones show.
+  std::string line;
+  for (const char c : subject) line += (c == '\r' || c == '\n') ? ' ' : c;
+  if (CodePointCount(line) > 200) {
+    size_t cut = 0;
+    for (size_t points = 0; cut < line.size() && points < 197; ++points) {
+      cut += Utf8SequenceLength(line, cut);
+    }
+    line = line.substr(0, cut) + "...";
+  }
+  return line;
+}
+
+std::string WrapBase64(std::string_view bytes) {
+  const std::string encoded = Base64Encode(bytes);
+  std::string out;
+  for (size_t i = 0; i < encoded.size(); i += 76) {
+    out += encoded.substr(i, 76);
+    out += "\r\n";
+  }
+  return out;
+}
+
+// RFC 2047 encoded-words for a header value with non-ASCII text, each at most 75 characters and
+// never splitting a UTF-8 sequence.
+std::string EncodeHeader(std::string_view value) {
+  bool ascii = true;
+  for (const char c : value) {
+    if (static_cast<unsigned char>(c) >= 0x80) ascii = false;
+  }
+  if (ascii) return std::string(value);
+  std::string out;
+  size_t i = 0;
+  while (i < value.size()) {
+    size_t end = i;
+    // 45 bytes -> 60 base64 characters + 12 of "=?UTF-8?B??=" = 72.
+    while (end < value.size() && end - i + Utf8SequenceLength(value, end) <= 45) {
+      end += Utf8SequenceLength(value, end);
+    }
+    if (end == i) end = i + 1;
+    if (!out.empty()) out += "\r\n ";
+    out += "=?UTF-8?B?" + Base64Encode(value.substr(i, end - i)) + "?=";
+    i = end;
+  }
+  return out;
+}
+
+std::string RfcDate(int64_t ms) {
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[64];
+  std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  return buffer;
+}
+
+// An address header value without line breaks (the address comes from an account or config).
+std::string HeaderValue(std::string_view text) {
+  std::string out;
+  for (const char c : text) out += (c == '\r' || c == '\n') ? ' ' : c;
+  return out;
+}
+
+}  // namespace
+
+std::string EscapeHtml(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+RenderedAlert RenderAlert(const AlertFacts& facts, std::string_view language) {
+  const std::string_view lang = language == "ru" ? "ru" : "en";
+  const Words& w = lang == "ru" ? kRussian : kEnglish;
+  RenderedAlert out;
+  out.subject = SubjectOf(facts, lang, w);
+  const auto rows = BodyRows(facts, lang, w);
+  const auto evidence = EvidenceLines(facts, lang);
+  std::string why;
+  std::string todo;
+  if (facts.rule != nullptr && facts.kind != AlertKind::kFindingResolved) {
+    why = Clean(facts.rule->why.In(lang));
+    todo = Clean(facts.rule->remediation.In(lang));
+  }
+  const std::string detail = Clean(facts.detail);
+
+  std::string& text = out.text;
+  text += std::string(Headline(facts.kind, w)) + "\n\n";
+  for (const auto& [label, value] : rows) text += label + ": " + value + "\n";
+  if (!detail.empty()) text += "\n" + detail + "\n";
+  if (!evidence.empty()) {
+    text += "\n" + std::string(w.evidence) + ":\n";
+    for (const auto& line : evidence) text += "  - " + line + "\n";
+  }
+  if (!why.empty()) text += "\n" + std::string(w.why) + ":\n" + why + "\n";
+  if (!todo.empty()) text += "\n" + std::string(w.todo) + ":\n" + todo + "\n";
+  if (!facts.link.empty()) text += "\n" + std::string(w.open_link) + ": " + facts.link + "\n";
+  if (!facts.ack_link.empty()) text += "\n" + std::string(w.ack_now) + ": " + facts.ack_link + "\n";
+  if (Escalates(facts.kind)) text += "\n" + std::string(w.ack_hint) + "\n";
+
+  std::string& html = out.html;
+  html = "<!DOCTYPE html><html lang=\"" + std::string(lang) +
+         "\"><head><meta charset=\"utf-8\"><title>" + EscapeHtml(out.subject) +
+         "</title></head><body style=\"font-family:sans-serif\">";
+  html += "<h2>" + EscapeHtml(Headline(facts.kind, w)) + "</h2><table>";
+  for (const auto& [label, value] : rows) {
+    html += "<tr><th align=\"left\">" + EscapeHtml(label) + "</th><td>" + EscapeHtml(value) +
+            "</td></tr>";
+  }
+  html += "</table>";
+  if (!detail.empty()) html += "<p>" + EscapeHtml(detail) + "</p>";
+  if (!evidence.empty()) {
+    html += "<h3>" + EscapeHtml(w.evidence) + "</h3><ul>";
+    for (const auto& line : evidence) html += "<li>" + EscapeHtml(line) + "</li>";
+    html += "</ul>";
+  }
+  if (!why.empty()) html += "<h3>" + EscapeHtml(w.why) + "</h3><p>" + EscapeHtml(why) + "</p>";
+  if (!todo.empty()) html += "<h3>" + EscapeHtml(w.todo) + "</h3><p>" + EscapeHtml(todo) + "</p>";
+  if (!facts.link.empty()) {
+    html += "<p><a href=\"" + EscapeHtml(facts.link) + "\">" + EscapeHtml(w.open_link) + "</a></p>";
+  }
+  if (!facts.ack_link.empty()) {
+    html +=
+        "<p><a href=\"" + EscapeHtml(facts.ack_link) + "\">" + EscapeHtml(w.ack_now) + "</a></p>";
+  }
+  if (Escalates(facts.kind)) html += "<p><small>" + EscapeHtml(w.ack_hint) + "</small></p>";
+  html += "</body></html>";
+  return out;
+}
+
+std::string AlertSummary(const AlertFacts& facts) {
+  std::string summary(ToString(facts.kind));
+  if (IsFinding(facts.kind)) {
+    summary += " " + facts.severity + ": " + Clean(facts.rule_id);
+  }
+  if (facts.kind == AlertKind::kSiteOffline) {
+    summary += ": " + std::to_string(facts.offline_hosts) + " of " +
+               std::to_string(facts.live_hosts) + " hosts";
+  } else if (!facts.hostname.empty() || !facts.agent_id.empty()) {
+    summary += " on " + HostLabel(facts, kEnglish);
+  }
+  summary += " (" + Clean(facts.org_name) + ")";
+  return summary;
+}
+
+std::string EmailMessage(const RenderedAlert& message, std::string_view from, std::string_view to,
+                         std::string_view message_id, int64_t date_ms) {
+  const std::string boundary = "dozor-" + std::string(message_id.substr(0, 32)) + "-alt";
+  std::string mail;
+  mail += "From: " + HeaderValue(from) + "\r\n";
+  mail += "To: " + HeaderValue(to) + "\r\n";
+  mail += "Subject: " + EncodeHeader(message.subject) + "\r\n";
+  mail += "Date: " + RfcDate(date_ms) + "\r\n";
+  mail += "Message-ID: <" + HeaderValue(message_id) + "@dozor>\r\n";
+  mail += "MIME-Version: 1.0\r\n";
+  mail += "Auto-Submitted: auto-generated\r\n";
+  mail += "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\r\n\r\n";
+  mail += "--" + boundary + "\r\n";
+  mail += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+  mail += WrapBase64(message.text);
+  mail += "--" + boundary + "\r\n";
+  mail += "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+  mail += WrapBase64(message.html);
+  mail += "--" + boundary + "--\r\n";
+  return mail;
+}
+
+std::string TelegramRequest(const RenderedAlert& message, std::string_view chat_id) {
+  std::string text = message.text;
+  if (CodePointCount(text) > kTelegramMaxChars) {
+    size_t cut = 0;
+    for (size_t points = 0; cut < text.size() && points < kTelegramMaxChars; ++points) {
+      cut += Utf8SequenceLength(text, cut);
+    }
+    text = text.substr(0, cut) + "\n...";
+  }
+  nlohmann::json body = {
+      {"chat_id", std::string(chat_id)},
+      {"text", "<b>" + EscapeHtml(message.subject) + "</b>\n\n" + EscapeHtml(text)},
+      {"parse_mode", "HTML"},
+      {"disable_web_page_preview", true}};
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string WebhookBody(const AlertFacts& facts, const RenderedAlert& english,
+                        std::string_view idempotency_key,
+                        const std::vector<std::string>& notified) {
+  nlohmann::json body = {
+      {"idempotency_key", std::string(idempotency_key)},
+      {"kind", std::string(ToString(facts.kind))},
+      {"stage", facts.stage},
+      {"organization", Clean(facts.org_name)},
+      {"hostname", Clean(facts.hostname)},
+      {"agent_id", Clean(facts.agent_id)},
+      {"finding_id", facts.finding_id ? nlohmann::json(*facts.finding_id) : nlohmann::json()},
+      {"rule_id", Clean(facts.rule_id)},
+      {"severity", facts.severity},
+      {"at_ms", facts.at_ms},
+      {"link", facts.link},
+      {"notified", notified},
+      {"subject", english.subject},
+      {"text", english.text},
+  };
+  if (facts.kind == AlertKind::kSiteOffline) {
+    body["offline_hosts"] = facts.offline_hosts;
+    body["live_hosts"] = facts.live_hosts;
+  }
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace dozor::server::alerts

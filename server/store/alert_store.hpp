@@ -1,0 +1,162 @@
+// Alerts (docs/alerts.md): what the dispatcher decided from the event feed, and the durable outbox
+// of messages to send. The dispatcher plans from the feed after a cursor kept here, and writes the
+// alerts it planned together with the cursor in one transaction, so a restart (or kill -9) neither
+// repeats nor skips an event. Each message is one row: one recipient, one channel, its body
+// rendered once when planned; the delivery workers send them in id order per recipient, retry
+// with backoff and record every attempt's outcome.
+//
+// Thread-safety: every method may be called from any thread (see store/store.hpp).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dozor/common/result.hpp"
+
+namespace dozor::server {
+
+enum class AlertChannel { kEmail, kTelegram, kWebhook };
+std::string_view ToString(AlertChannel channel);
+std::optional<AlertChannel> ParseAlertChannel(std::string_view text);
+
+enum class DeliveryState { kPending, kSent, kFailed };
+std::string_view ToString(DeliveryState state);
+std::optional<DeliveryState> ParseDeliveryState(std::string_view text);
+
+// One message to send, as planned.
+struct NewDelivery {
+  int stage = 0;                   // the escalation stage it belongs to (0: primary engineers)
+  std::optional<int64_t> user_id;  // none for the webhook
+  AlertChannel channel = AlertChannel::kEmail;
+  std::string address;  // e-mail address, Telegram chat id, or the webhook URL
+  std::string language;
+  std::string idempotency_key;  // unique; the receiver's way to drop a repeat
+  std::string payload;          // the channel's body: a MIME message, sendMessage JSON, JSON
+};
+
+struct NewAlert {
+  int64_t event_id = 0;  // the feed event it comes from (the first one, for a group)
+  std::string kind;      // finding_opened, finding_regressed, ..., host_offline, site_offline
+  int64_t org_id = 0;
+  std::optional<int64_t> finding_id;
+  std::string agent_id;
+  std::string severity;
+  std::string summary;  // one line, English, for lists and logs
+  int stage = 0;        // the escalation stage its first messages go to
+  // When the next stage is due unless acknowledged; none: this alert never escalates.
+  std::optional<int64_t> escalate_at_ms;
+  std::vector<NewDelivery> deliveries;
+};
+
+// Alerts that need nobody any more: the finding was acknowledged, waived or resolved (finding_id),
+// or a host is back online (agent_id: its host_offline alerts; org_id: the organisation's
+// site_offline alerts, since a site whose hosts come back is back).
+struct AlertAck {
+  std::optional<int64_t> finding_id;
+  std::string agent_id;
+  std::optional<int64_t> org_id;
+  std::string actor;
+};
+
+struct Delivery {
+  int64_t id = 0;
+  int64_t alert_id = 0;
+  int stage = 0;
+  std::optional<int64_t> user_id;
+  std::string login;  // joined for reading; empty for the webhook
+  AlertChannel channel = AlertChannel::kEmail;
+  std::string address;
+  std::string language;
+  std::string idempotency_key;
+  std::string payload;
+  DeliveryState state = DeliveryState::kPending;
+  int attempts = 0;
+  int64_t next_attempt_ms = 0;
+  std::string last_error;
+  std::optional<int64_t> sent_at_ms;
+  int64_t created_at_ms = 0;
+};
+
+struct Alert {
+  int64_t id = 0;
+  int64_t created_at_ms = 0;
+  int64_t event_id = 0;
+  std::string kind;
+  int64_t org_id = 0;
+  std::string org_name;  // joined
+  std::optional<int64_t> finding_id;
+  std::string agent_id;
+  std::string hostname;  // joined
+  std::string severity;
+  std::string summary;
+  int stage = 0;
+  std::optional<int64_t> escalate_at_ms;
+  std::optional<int64_t> acked_at_ms;
+  std::string acked_by;
+  std::vector<Delivery> deliveries;  // filled by GetAlert and ListAlerts
+};
+
+struct AlertFilter {
+  std::optional<std::vector<int64_t>> visible_org_ids;  // the caller's scope; nullopt = all
+  std::optional<int64_t> org_id;
+  bool unacknowledged_only = false;
+  int64_t before_id = 0;  // 0: the newest first page; else ids below it
+  int limit = 50;
+};
+
+// Outbox totals per channel, for the status page and /metrics.
+struct ChannelBacklog {
+  AlertChannel channel = AlertChannel::kEmail;
+  int64_t pending = 0;
+  int64_t failed = 0;
+  int64_t sent = 0;
+  std::optional<int64_t> oldest_pending_ms;  // created_at of the oldest pending message
+  std::string last_error;                    // of the most recent failed attempt, if any
+};
+
+class AlertStore {
+ public:
+  virtual ~AlertStore() = default;
+
+  // The last feed event the dispatcher planned from; nullopt before its first pass.
+  virtual Result<std::optional<int64_t>> AlertCursor() = 0;
+  // In one transaction: the alerts and their messages (due at once), then the acknowledgements
+  // (so an alert planned and acknowledged in the same batch ends acknowledged), and the cursor
+  // moved to `cursor`. A message whose idempotency key exists already is not added again.
+  virtual Status RecordAlerts(const std::vector<NewAlert>& alerts,
+                              const std::vector<AlertAck>& acks, int64_t cursor,
+                              int64_t now_ms) = 0;
+  // Unacknowledged alerts whose next stage is due (escalate_at <= now_ms), oldest first.
+  virtual Result<std::vector<Alert>> DueEscalations(int64_t now_ms, int limit) = 0;
+  // Moves an alert to `stage` with its messages, sets when the stage after it is due (none: the
+  // last stage); does nothing when the alert was acknowledged meanwhile (false).
+  virtual Result<bool> EscalateAlert(int64_t alert_id, int stage,
+                                     std::optional<int64_t> next_escalate_at_ms,
+                                     const std::vector<NewDelivery>& deliveries,
+                                     int64_t now_ms) = 0;
+  // The messages of one channel ready to send: for each recipient address only its oldest
+  // pending message (so a recipient gets them in order), and only when due.
+  virtual Result<std::vector<Delivery>> DueDeliveries(AlertChannel channel, int64_t now_ms,
+                                                      int limit) = 0;
+  // The outcome of one attempt. Failed with retry_at_ms: pending again at that time; without:
+  // given up (state failed).
+  virtual Status MarkDelivered(int64_t delivery_id, int64_t now_ms) = 0;
+  virtual Status MarkAttemptFailed(int64_t delivery_id, std::string_view error,
+                                   std::optional<int64_t> retry_at_ms, int64_t now_ms) = 0;
+  virtual Result<Alert> GetAlert(int64_t alert_id) = 0;
+  // The alert planned from this feed event with this kind (what an acknowledgement link names).
+  virtual Result<Alert> FindAlertByEvent(int64_t event_id, std::string_view kind) = 0;
+  // Newest first.
+  virtual Result<std::vector<Alert>> ListAlerts(const AlertFilter& filter) = 0;
+  // Acknowledges the alert (and stops its escalation); kFailedPrecondition if it already was.
+  virtual Result<Alert> AcknowledgeAlert(int64_t alert_id, std::string_view actor,
+                                         int64_t now_ms) = 0;
+  virtual Result<std::vector<ChannelBacklog>> AlertBacklog() = 0;
+  // Deletes alerts created before before_ms whose messages are all sent or failed; the count.
+  virtual Result<int64_t> PruneAlerts(int64_t before_ms) = 0;
+};
+
+}  // namespace dozor::server

@@ -1,0 +1,481 @@
+// Alerting over a real SQLite store with a controllable clock: from the event feed to the outbox
+// (who is told, in which language, on which channel), escalation to the backup and the duty list,
+// acknowledgement, workstations at night, a site outage as one alert, and the delivery workers'
+// retries, order per recipient and giving up. The transport is a recording sender here; the real
+// SMTP, Telegram and webhook receivers are in tests/e2e/test_alerts.py.
+#include <doctest/doctest.h>
+
+#include <map>
+
+#include "alerts/alert_dispatcher.hpp"
+#include "dozor/common/base64.hpp"
+#include "dozor/common/crypto.hpp"
+#include "server/test_store.hpp"
+
+namespace dozor::server::alerts {
+namespace {
+
+constexpr int64_t kMinute = 60'000;
+
+// Records what it is asked to send; fails while `failures` says so.
+class RecordingSender final : public AlertSender {
+ public:
+  SendOutcome Send(const Delivery& delivery) override {
+    sent.push_back(delivery);
+    if (failures > 0) {
+      --failures;
+      return SendOutcome{false, permanent, "connection refused"};
+    }
+    return SendOutcome{true, false, ""};
+  }
+  std::vector<Delivery> sent;
+  int failures = 0;
+  bool permanent = false;
+};
+
+struct Fixture {
+  Fixture() {
+    store = dozor::testing::OpenTestStore(dir);
+    rules::Rule disk;
+    disk.id = "disk-space-low";
+    disk.category = "hardware";
+    disk.severity = "high";
+    disk.contracts = {"technical"};
+    disk.title = {"Disk almost full", "Диск почти заполнен"};
+    rules::Rule onec;
+    onec.id = "onec-license";
+    onec.category = "business-application";
+    onec.severity = "critical";
+    onec.contracts = {"application"};
+    onec.title = {"1C license", "Лицензия 1С"};
+    pack.rules = {disk, onec};
+
+    org = MakeOrg("ООО Ромашка", ContractPhase::kActive, ContractType::kComplex);
+    prospect = MakeOrg("Проспект", ContractPhase::kProspect, ContractType::kComplex);
+    anna = MakeUser("anna", "ru", "anna@example.com", "111");
+    boris = MakeUser("boris", "en", "boris@example.com", "");
+    olga = MakeUser("olga", "ru", "", "333");
+    duty = MakeUser("duty", "en", "duty@example.com", "");
+    REQUIRE(store->AssignEngineer(org, anna, AssignmentKind::kPrimary, "", clock.NowMs()).ok());
+    REQUIRE(store->AssignEngineer(org, olga, AssignmentKind::kPrimary, "1C", clock.NowMs()).ok());
+    REQUIRE(store->AssignEngineer(org, boris, AssignmentKind::kBackup, "", clock.NowMs()).ok());
+    REQUIRE(
+        store->AssignEngineer(prospect, anna, AssignmentKind::kPrimary, "", clock.NowMs()).ok());
+
+    settings.email = true;
+    settings.telegram = true;
+    settings.webhook = true;
+    settings.mail_from = "Dozor <dozor@example.com>";
+    settings.webhook_url = "https://helpdesk.example/hook?token=secret";
+    settings.dashboard_url = "https://dozor.example/";
+    settings.duty_logins = {"DUTY"};
+    settings.offline_after_ms = 3 * kMinute;
+  }
+
+  int64_t MakeOrg(const std::string& name, ContractPhase phase, ContractType type) {
+    Organization made;
+    made.name = name;
+    made.contract_type = type;
+    auto created = store->CreateOrganization(made);
+    REQUIRE(created.ok());
+    if (phase != ContractPhase::kProspect) {
+      OrganizationPatch patch;
+      patch.contract_status = phase;
+      REQUIRE(store->UpdateOrganization(created->id, patch).ok());
+    }
+    return created->id;
+  }
+
+  int64_t MakeUser(const std::string& login, const std::string& language, const std::string& email,
+                   const std::string& chat) {
+    NewUser user;
+    user.login = login;
+    user.display_name = login;
+    user.language = language;
+    user.email = email;
+    user.telegram_chat_id = chat;
+    user.role = UserRole::kEngineer;
+    auto created = store->CreateUser(user, clock.NowMs());
+    REQUIRE(created.ok());
+    return created->id;
+  }
+
+  // An enrolled host with an inventory saying what it is ("Notebook": a workstation).
+  int64_t Host(int64_t org_id, const std::string& agent_id, const std::string& chassis = "Rack") {
+    NewEnrollmentToken token;
+    token.org_id = org_id;
+    token.token_hash = Sha256Hex("dze_" + agent_id);
+    token.hint = "dze_" + agent_id;
+    REQUIRE(store->CreateEnrollmentToken(token).ok());
+    NewAgent agent;
+    agent.agent_id = agent_id;
+    agent.secret_hash = Sha256Hex("s-" + agent_id);
+    agent.hostname = agent_id;
+    REQUIRE(store->EnrollAgent(token.token_hash, agent, clock.NowMs()).ok());
+    std::vector<IncomingReport> batch(1);
+    batch[0].agent_id = agent_id;
+    batch[0].received_at_ms = clock.NowMs();
+    batch[0].report.set_seq(1);
+    batch[0].report.set_collected_at_ms(clock.NowMs());
+    batch[0].report.mutable_inventory()->mutable_os()->set_hostname(agent_id);
+    batch[0].report.mutable_inventory()->mutable_hardware()->mutable_dmi()->set_chassis_type(
+        chassis);
+    REQUIRE(store->CommitReports(batch).ok());
+    auto pk = store->HostPk(agent_id);
+    REQUIRE(pk.ok());
+    return *pk;
+  }
+
+  // Opens a finding of `rule_id` on the host; its id.
+  int64_t Open(const std::string& rule_id, int64_t org_id, int64_t host_pk) {
+    EvaluationInput input;
+    input.host_scope = true;
+    input.rule_ids = {rule_id};
+    input.targets = {host_pk};
+    const auto* rule = pack.Find(rule_id);
+    input.meta[rule_id] = RuleMeta{*ParseSeverity(rule->severity), rule->category};
+    input.hits.push_back(
+        FindingHit{rule_id, org_id, host_pk, R"([{"mount":"/var","used_pct":97}])", false});
+    auto change = store->ApplyEvaluation(input, clock.NowMs());
+    REQUIRE(change.ok());
+    REQUIRE(change->opened_or_regressed_ids.size() == 1);
+    return change->opened_or_regressed_ids.front();
+  }
+
+  void Presence(const std::string& kind, int64_t org_id, const std::string& agent_id) {
+    FeedEvent event;
+    event.at_ms = clock.NowMs();
+    event.kind = kind;
+    event.org_id = org_id;
+    event.agent_id = agent_id;
+    event.actor = "system";
+    REQUIRE(store->AppendEvent(event).ok());
+  }
+
+  AlertDispatcher Dispatcher() { return AlertDispatcher(*store, &pack, settings, clock); }
+
+  std::vector<Alert> Alerts() {
+    auto alerts = store->ListAlerts(AlertFilter{});
+    REQUIRE(alerts.ok());
+    return *alerts;
+  }
+
+  dozor::testing::TempDir dir;
+  FakeClock clock{1'800'000'000'000};
+  std::unique_ptr<SqliteStore> store;
+  rules::RulePack pack;
+  DispatcherSettings settings;
+  int64_t org = 0, prospect = 0;
+  int64_t anna = 0, boris = 0, olga = 0, duty = 0;
+};
+
+std::map<std::string, int> Channels(const Alert& alert) {
+  std::map<std::string, int> out;
+  for (const auto& delivery : alert.deliveries) ++out[std::string(ToString(delivery.channel))];
+  return out;
+}
+
+TEST_CASE("alerting starts at the newest event: the history before it pages nobody") {
+  Fixture f;
+  const int64_t host = f.Host(f.org, "db01");
+  f.Open("disk-space-low", f.org, host);
+  auto dispatcher = f.Dispatcher();
+  REQUIRE(dispatcher.PlanPass().ok());
+  CHECK(f.Alerts().empty());
+  auto cursor = f.store->AlertCursor();
+  REQUIRE(cursor.ok());
+  REQUIRE(cursor->has_value());
+  CHECK(**cursor == *f.store->LatestEventId());
+}
+
+TEST_CASE("a new high finding of an active client goes to its engineer on each channel") {
+  Fixture f;
+  auto dispatcher = f.Dispatcher();
+  REQUIRE(dispatcher.PlanPass().ok());  // the starting point
+  const int64_t host = f.Host(f.org, "db01");
+  const int64_t other = f.Host(f.prospect, "p01");
+  const int64_t finding = f.Open("disk-space-low", f.org, host);
+  f.Open("disk-space-low", f.prospect, other);  // a prospect: its findings go to the report
+
+  auto planned = dispatcher.PlanPass();
+  REQUIRE(planned.ok());
+  CHECK(*planned == 1);
+  auto alerts = f.Alerts();
+  REQUIRE(alerts.size() == 1);
+  const Alert& alert = alerts.front();
+  CHECK(alert.kind == "finding_opened");
+  CHECK(alert.org_id == f.org);
+  CHECK(alert.finding_id == finding);
+  CHECK(alert.stage == 0);
+  CHECK(alert.escalate_at_ms == f.clock.NowMs() + 30 * kMinute);
+  // anna (technician) by e-mail and Telegram, in Russian; not olga (1C); the webhook once.
+  CHECK(Channels(alert) ==
+        std::map<std::string, int>{{"email", 1}, {"telegram", 1}, {"webhook", 1}});
+  for (const auto& delivery : alert.deliveries) {
+    if (delivery.channel == AlertChannel::kWebhook) {
+      CHECK_FALSE(delivery.user_id);
+      CHECK(delivery.payload.find("\"notified\":[\"anna\"]") != std::string::npos);
+      CHECK(delivery.payload.find("https://dozor.example/findings/" + std::to_string(finding)) !=
+            std::string::npos);
+      continue;
+    }
+    CHECK(delivery.user_id == f.anna);
+    CHECK(delivery.language == "ru");
+    CHECK(delivery.state == DeliveryState::kPending);
+  }
+  // Without a link key no acknowledgement link; with one, each person's message has their own.
+  for (const auto& delivery : alert.deliveries) {
+    CHECK(delivery.payload.find("/alert-ack?") == std::string::npos);
+  }
+  f.settings.ack_key = std::string(32, 'k');
+  auto linking = f.Dispatcher();
+  const int64_t second = f.Open("disk-space-low", f.org, f.Host(f.org, "db02"));
+  REQUIRE(*linking.PlanPass() == 1);
+  bool linked = false;
+  const auto newest = f.Alerts().front();
+  CHECK(newest.finding_id == second);
+  for (const auto& delivery : newest.deliveries) {
+    if (delivery.channel != AlertChannel::kTelegram) continue;
+    linked =
+        delivery.payload.find("https://dozor.example/alert-ack?e=") != std::string::npos &&
+        delivery.payload.find("&amp;u=" + std::to_string(f.anna) + "&amp;t=") != std::string::npos;
+  }
+  CHECK(linked);
+  // Planning again finds nothing new: the cursor moved with the alert.
+  CHECK(*dispatcher.PlanPass() == 0);
+  CHECK(f.Alerts().size() == 2);
+}
+
+TEST_CASE("thresholds, scope and specialty decide who hears of a finding") {
+  Fixture f;
+  f.settings.webhook = false;
+  auto dispatcher = f.Dispatcher();
+  REQUIRE(dispatcher.PlanPass().ok());
+  const int64_t host = f.Host(f.org, "app01");
+  f.Open("onec-license", f.org, host);
+  REQUIRE(*dispatcher.PlanPass() == 1);
+  auto alerts = f.Alerts();
+  REQUIRE(alerts.size() == 1);
+  // The 1C finding goes to olga, the 1C specialist, by Telegram only (she has no e-mail).
+  REQUIRE(alerts.front().deliveries.size() == 1);
+  CHECK(alerts.front().deliveries.front().user_id == f.olga);
+  CHECK(alerts.front().deliveries.front().channel == AlertChannel::kTelegram);
+
+  // A technical contract does not cover the 1C rule: nothing.
+  OrganizationPatch technical;
+  technical.contract_type = ContractType::kTechnical;
+  REQUIRE(f.store->UpdateOrganization(f.org, technical).ok());
+  const int64_t second = f.Host(f.org, "app02");
+  f.Open("onec-license", f.org, second);
+  CHECK(*dispatcher.PlanPass() == 0);
+  // From "critical" only, a high finding pages nobody.
+  f.settings.policy.min_severity = Severity::kCritical;
+  auto strict = f.Dispatcher();
+  f.Open("disk-space-low", f.org, second);
+  CHECK(*strict.PlanPass() == 0);
+  CHECK(f.Alerts().size() == 1);
+}
+
+TEST_CASE("unacknowledged alerts escalate to the backup, then to the duty list") {
+  Fixture f;
+  auto dispatcher = f.Dispatcher();
+  REQUIRE(dispatcher.PlanPass().ok());
+  const int64_t host = f.Host(f.org, "db01");
+  f.Open("disk-space-low", f.org, host);
+  REQUIRE(*dispatcher.PlanPass() == 1);
+  f.clock.AdvanceMs(29 * kMinute);
+  CHECK(*dispatcher.EscalationPass() == 0);
+  f.clock.AdvanceMs(2 * kMinute);
+  CHECK(*dispatcher.EscalationPass() == 1);
+  auto alert = f.Alerts().front();
+  CHECK(alert.stage == 1);
+  std::vector<Delivery> stage1;
+  for (const auto& d : alert.deliveries) {
+    if (d.stage == 1) stage1.push_back(d);
+  }
+  // boris (e-mail only, English) and the webhook again.
+  REQUIRE(stage1.size() == 2);
+  CHECK(stage1[0].user_id == f.boris);
+  CHECK(stage1[0].language == "en");
+  // The subject (RFC 2047, the organisation's name is Cyrillic) starts "[Dozor] [escalated]".
+  CHECK(stage1[0].payload.find("Subject: =?UTF-8?B?" + Base64Encode("[Dozor] [escalated")) !=
+        std::string::npos);
+  f.clock.AdvanceMs(31 * kMinute);
+  CHECK(*dispatcher.EscalationPass() == 1);
+  alert = f.Alerts().front();
+  CHECK(alert.stage == 2);
+  CHECK_FALSE(alert.escalate_at_ms);  // the last stage
+  bool duty_told = false;
+  for (const auto& d : alert.deliveries) duty_told |= d.stage == 2 && d.user_id == f.duty;
+  CHECK(duty_told);
+  f.clock.AdvanceMs(60 * kMinute);
+  CHECK(*dispatcher.EscalationPass() == 0);
+}
+
+TEST_CASE("acknowledging the alert or the finding stops the escalation") {
+  Fixture f;
+  auto dispatcher = f.Dispatcher();
+  REQUIRE(dispatcher.PlanPass().ok());
+  const int64_t host = f.Host(f.org, "db01");
+  const int64_t first = f.Open("disk-space-low", f.org, host);
+  const int64_t second_host = f.Host(f.org, "db02");
+  f.Open("disk-space-low", f.org, second_host);
+  REQUIRE(*dispatcher.PlanPass() == 2);
+  auto alerts = f.Alerts();  // newest first
+  REQUIRE(alerts.size() == 2);
+  // The second by the alert itself (dashboard, dozorctl), the first by acknowledging its finding.
+  auto acked = f.store->AcknowledgeAlert(alerts[0].id, "anna", f.clock.NowMs());
+  REQUIRE(acked.ok());
+  CHECK(acked->acked_by == "anna");
+  CHECK(f.store->AcknowledgeAlert(alerts[0].id, "anna", f.clock.NowMs()).error().code ==
+        ErrorCode::kFailedPrecondition);
+  REQUIRE(f.store->AcknowledgeFinding(first, "anna", "в работе", f.clock.NowMs()).ok());
+  REQUIRE(dispatcher.PlanPass().ok());
+  for (const auto& alert : f.Alerts()) {
+    CHECK(alert.acked_at_ms.has_value());
+    CHECK_FALSE(alert.escalate_at_ms);
+  }
+  f.clock.AdvanceMs(120 * kMinute);
+  CHECK(*dispatcher.EscalationPass() == 0);
+}
+
+TEST_CASE("a server going offline pages, a workstation at night does not, back online acks") {
+  Fixture f;
+  auto dispatcher = f.Dispatcher();
+  REQUIRE(dispatcher.PlanPass().ok());
+  for (int i = 0; i < 6; ++i) f.Host(f.org, "pc" + std::to_string(i), "Notebook");
+  f.Host(f.org, "db01");
+  f.clock.AdvanceMs(10 * kMinute);
+  f.Presence("host_offline", f.org, "pc0");  // a laptop closed for the night
+  f.Presence("host_offline", f.org, "db01");
+  // Not settled yet: the presence sweep may still be going.
+  CHECK(*dispatcher.PlanPass() == 0);
+  f.clock.AdvanceMs(20'000);
+  REQUIRE(*dispatcher.PlanPass() == 1);
+  auto alert = f.Alerts().front();
+  CHECK(alert.kind == "host_offline");
+  CHECK(alert.agent_id == "db01");
+  f.Presence("host_online", f.org, "db01");
+  f.clock.AdvanceMs(1000);
+  REQUIRE(dispatcher.PlanPass().ok());
+  alert = f.Alerts().front();
+  CHECK(alert.acked_by == "system");
+  CHECK_FALSE(alert.escalate_at_ms);
+}
+
+TEST_CASE("most of a site going silent at once is one site-offline alert, not one per host") {
+  Fixture f;
+  auto dispatcher = f.Dispatcher();
+  REQUIRE(dispatcher.PlanPass().ok());
+  for (int i = 0; i < 5; ++i) f.Host(f.org, "srv" + std::to_string(i));
+  f.clock.AdvanceMs(10 * kMinute);
+  for (int i = 0; i < 4; ++i) f.Presence("host_offline", f.org, "srv" + std::to_string(i));
+  f.clock.AdvanceMs(20'000);
+  REQUIRE(*dispatcher.PlanPass() == 1);
+  const auto alerts = f.Alerts();
+  REQUIRE(alerts.size() == 1);
+  CHECK(alerts.front().kind == "site_offline");
+  // All five are silent by last report (the fifth's offline event has not come yet): 5 of 5.
+  CHECK(alerts.front().summary == "site_offline: 5 of 5 hosts (ООО Ромашка)");
+  bool russian = false;
+  for (const auto& d : alerts.front().deliveries) {
+    if (d.channel == AlertChannel::kTelegram) {
+      russian = d.payload.find("Площадка недоступна") != std::string::npos;
+    }
+  }
+  CHECK(russian);
+  // The fifth going silent a minute later is part of the same outage: no alert of its own.
+  f.clock.AdvanceMs(kMinute);
+  f.Presence("host_offline", f.org, "srv4");
+  f.clock.AdvanceMs(20'000);
+  CHECK(*dispatcher.PlanPass() == 0);
+  // The first host back means the site is back: the site alert is closed.
+  f.Presence("host_online", f.org, "srv0");
+  REQUIRE(dispatcher.PlanPass().ok());
+  CHECK(f.Alerts().front().acked_by == "system");
+}
+
+TEST_CASE("delivery: retries with backoff, in order per recipient, gives up on a refusal") {
+  Fixture f;
+  f.settings.telegram = false;
+  f.settings.webhook = false;
+  auto dispatcher = f.Dispatcher();
+  REQUIRE(dispatcher.PlanPass().ok());
+  const int64_t host = f.Host(f.org, "db01");
+  f.Open("disk-space-low", f.org, host);
+  f.Open("disk-space-low", f.org, f.Host(f.org, "db02"));
+  REQUIRE(*dispatcher.PlanPass() == 2);
+  auto sender = std::make_unique<RecordingSender>();
+  RecordingSender& wire = *sender;
+  wire.failures = 2;
+  DeliveryWorker worker(*f.store, AlertChannel::kEmail, std::move(sender), f.clock);
+  // Both messages go to anna: only the older is tried while it fails.
+  CHECK(*worker.DeliverPass() == 0);
+  REQUIRE(wire.sent.size() == 1);
+  const int64_t first_id = wire.sent[0].id;
+  CHECK(*worker.DeliverPass() == 0);  // waiting for the retry time
+  CHECK(wire.sent.size() == 1);
+  f.clock.AdvanceMs(RetryDelayMs(1));
+  CHECK(*worker.DeliverPass() == 0);  // the second failure
+  REQUIRE(wire.sent.size() == 2);
+  CHECK(wire.sent[1].id == first_id);
+  f.clock.AdvanceMs(RetryDelayMs(2));
+  CHECK(*worker.DeliverPass() == 1);  // delivered; the newer one waits for the next pass
+  CHECK(*worker.DeliverPass() == 1);
+  REQUIRE(wire.sent.size() == 4);
+  CHECK(wire.sent[2].id == first_id);
+  CHECK(wire.sent[3].id > first_id);
+  for (const auto& alert : f.Alerts()) {
+    for (const auto& d : alert.deliveries) {
+      CHECK(d.state == DeliveryState::kSent);
+      if (d.id == first_id) {
+        CHECK(d.attempts == 3);
+        CHECK(d.last_error == "connection refused");
+      }
+    }
+  }
+  // A refusal (an unknown mailbox) is given up at once and visible with its error.
+  f.Open("disk-space-low", f.org, f.Host(f.org, "db03"));
+  REQUIRE(*dispatcher.PlanPass() == 1);
+  wire.failures = 1;
+  wire.permanent = true;
+  CHECK(*worker.DeliverPass() == 0);
+  auto backlog = f.store->AlertBacklog();
+  REQUIRE(backlog.ok());
+  const auto& email = backlog->at(static_cast<size_t>(AlertChannel::kEmail));
+  CHECK(email.failed == 1);
+  CHECK(email.sent == 2);
+  CHECK(email.pending == 0);
+  CHECK(email.last_error == "connection refused");
+
+  CHECK(RetryDelayMs(1) == 30'000);
+  CHECK(RetryDelayMs(2) == 60'000);
+  CHECK(RetryDelayMs(20) == 3'600'000);
+}
+
+TEST_CASE("a message that cannot be delivered for two days is given up, not kept forever") {
+  Fixture f;
+  f.settings.telegram = false;
+  f.settings.webhook = false;
+  auto dispatcher = f.Dispatcher();
+  REQUIRE(dispatcher.PlanPass().ok());
+  f.Open("disk-space-low", f.org, f.Host(f.org, "db01"));
+  REQUIRE(*dispatcher.PlanPass() == 1);
+  auto sender = std::make_unique<RecordingSender>();
+  sender->failures = 1000;
+  RecordingSender& wire = *sender;
+  DeliveryWorker worker(*f.store, AlertChannel::kEmail, std::move(sender), f.clock,
+                        DeliveryWorker::kDefaultGiveUpMs);
+  for (int hour = 0; hour <= 49; ++hour) {
+    REQUIRE(worker.DeliverPass().ok());
+    f.clock.AdvanceMs(60 * kMinute);
+  }
+  const auto alert = f.Alerts().front();
+  REQUIRE(alert.deliveries.size() == 1);
+  CHECK(alert.deliveries.front().state == DeliveryState::kFailed);
+  CHECK(wire.sent.size() < 60);  // backed off to hourly
+  CHECK(wire.sent.size() > 45);
+}
+
+}  // namespace
+}  // namespace dozor::server::alerts
