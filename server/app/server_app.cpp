@@ -480,9 +480,18 @@ void ServerApp::DeliveryLoop(alerts::DeliveryWorker& worker) {
       std::unique_lock lock(mutex_);
       if (stop_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) return;
     }
-    if (auto sent = worker.DeliverPass(); !sent.ok()) {
-      spdlog::warn("alerts: {} delivery failed: {}", ToString(worker.channel()),
-                   sent.error().message);
+    // A pass sends each recipient's oldest due message; passes follow each other at once while
+    // they deliver, so a burst reaches its recipients without a second's wait per message.
+    for (int pass = 0; pass < 100; ++pass) {
+      auto sent = worker.DeliverPass();
+      if (!sent.ok()) {
+        spdlog::warn("alerts: {} delivery failed: {}", ToString(worker.channel()),
+                     sent.error().message);
+        break;
+      }
+      if (*sent == 0) break;
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
     }
   }
 }

@@ -77,8 +77,8 @@ Status InsertDeliveries(sqlite::Database& db, int64_t alert_id,
   if (deliveries.empty()) {
     return OkStatus();
   }
-  // A key seen before (a plan repeated after a crash between send and record cannot happen: the
-  // plan and the cursor commit together; this guards a caller that plans twice) is skipped.
+  // A key seen before is skipped. The dispatcher never plans an event twice (its plan and its
+  // cursor commit together); this guards a caller that would.
   DOZOR_ASSIGN_OR_RETURN(
       auto insert,
       db.Prepare("INSERT OR IGNORE INTO alert_deliveries(alert_id, stage, user_id, channel, "
