@@ -7,6 +7,7 @@
 #include "dozor/common/base64.hpp"
 #include "dozor/common/text.hpp"
 #include "report/report_model.hpp"
+#include "report/text_util.hpp"
 
 namespace dozor::server::alerts {
 
@@ -253,32 +254,7 @@ std::string HeaderValue(std::string_view text) {
 
 }  // namespace
 
-std::string EscapeHtml(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+std::string EscapeHtml(std::string_view text) { return report::XmlEscape(text); }
 
 RenderedAlert RenderAlert(const AlertFacts& facts, std::string_view language) {
   const std::string_view lang = language == "ru" ? "ru" : "en";

@@ -49,7 +49,8 @@ RenderedAlert RenderAlert(const AlertFacts& facts, std::string_view language);
 // One line in English for the alert list and logs ("high: disk-space-low on db01 (ООО Ромашка)").
 std::string AlertSummary(const AlertFacts& facts);
 
-// Escapes & < > " ' for HTML text and attribute values (also what Telegram's HTML mode needs).
+// Escapes & < > " ' for HTML text and attribute values (also what Telegram's HTML mode needs),
+// invalid UTF-8 repaired: the report's XmlEscape.
 std::string EscapeHtml(std::string_view text);
 
 // A complete RFC 5322 message: From, To, Subject (RFC 2047, UTF-8), Date, Message-ID,
