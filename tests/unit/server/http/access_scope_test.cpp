@@ -18,6 +18,7 @@
 #include "http/handlers.hpp"
 #include "rules/rule.hpp"
 #include "server/http/api_request.hpp"
+#include "server/http/disk_rule.hpp"
 #include "server/test_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
@@ -25,24 +26,8 @@
 namespace dozor::server::http {
 namespace {
 
-constexpr char kRuleToml[] = R"(id = "disk-space-low"
-scope = "host"
-category = "hardware"
-severity = "high"
-contracts = ["technical", "complex"]
-effort = "1h"
-title.en = "Filesystem almost full"
-title.ru = "Файловая система почти заполнена"
-why.en = "Services stop when the disk is full."
-why.ru = "Службы останавливаются, когда диск заполнен."
-remediation.en = "Free space or grow the filesystem."
-remediation.ru = "Освободите место."
-condition = '''
-SELECT host_id, mount, used_pct FROM health_fs WHERE used_pct > :fire_pct
-'''
-[params]
-fire_pct = 90
-)";
+// The test rule every HTTP test of findings uses (server/http/disk_rule.hpp).
+constexpr const char* kRuleToml = dozor::testing::kDiskSpaceLowRuleToml;
 
 // Everything of the "other" organisation carries this marker in its names, so a leak through any
 // listing, search or report shows as the marker in a response body.

@@ -10,6 +10,7 @@
 #include "http/api_service.hpp"
 #include "http/handlers.hpp"
 #include "rules/rule.hpp"
+#include "server/http/disk_rule.hpp"
 #include "server/test_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
@@ -17,24 +18,8 @@
 namespace dozor::server::http {
 namespace {
 
-constexpr char kRuleToml[] = R"(id = "disk-space-low"
-scope = "host"
-category = "hardware"
-severity = "high"
-contracts = ["technical", "complex"]
-effort = "1h"
-title.en = "Filesystem almost full"
-title.ru = "Файловая система почти заполнена"
-why.en = "Services stop when the disk is full."
-why.ru = "Службы останавливаются, когда диск заполнен."
-remediation.en = "Free space or grow the filesystem."
-remediation.ru = "Освободите место."
-condition = '''
-SELECT host_id, mount, used_pct FROM health_fs WHERE used_pct > :fire_pct
-'''
-[params]
-fire_pct = 90
-)";
+// The test rule every HTTP test of findings uses (server/http/disk_rule.hpp).
+constexpr const char* kRuleToml = dozor::testing::kDiskSpaceLowRuleToml;
 
 struct Fixture {
   Fixture() {

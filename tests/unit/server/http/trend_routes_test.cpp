@@ -13,6 +13,7 @@
 #include "http/handlers.hpp"
 #include "rules/rule.hpp"
 #include "server/http/api_request.hpp"
+#include "server/http/disk_rule.hpp"
 #include "server/test_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "test_util.hpp"
@@ -26,24 +27,8 @@ constexpr int64_t kDay = 24 * kHour;
 // Midnight UTC, so bucket and day boundaries fall where the checks expect them.
 constexpr int64_t kT0 = 1'800'000'000'000 - 1'800'000'000'000 % kDay;
 
-constexpr char kRuleToml[] = R"(id = "disk-space-low"
-scope = "host"
-category = "hardware"
-severity = "high"
-contracts = ["technical", "complex"]
-effort = "1h"
-title.en = "Filesystem almost full"
-title.ru = "Файловая система почти заполнена"
-why.en = "Services stop when the disk is full."
-why.ru = "Службы останавливаются, когда диск заполнен."
-remediation.en = "Free space or grow the filesystem."
-remediation.ru = "Освободите место."
-condition = '''
-SELECT host_id, mount, used_pct FROM health_fs WHERE used_pct > :fire_pct
-'''
-[params]
-fire_pct = 90
-)";
+// The test rule every HTTP test of findings uses (server/http/disk_rule.hpp).
+constexpr const char* kRuleToml = dozor::testing::kDiskSpaceLowRuleToml;
 
 struct Fixture {
   Fixture() {
