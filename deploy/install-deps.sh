@@ -14,6 +14,8 @@ packages=(
   libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev zlib1g-dev
   # user passwords: argon2id (crypto_pwhash_str)
   libsodium-dev
+  # time zones for working and quiet hours: date/tz over the system's tzdata
+  libhowardhinnant-date-dev tzdata
   # PDF audit reports: cairo + pango, DejaVu fonts (Cyrillic)
   libcairo2-dev libpango1.0-dev fonts-dejavu-core
   # tests and tools

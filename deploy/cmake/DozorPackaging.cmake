@@ -144,8 +144,9 @@ memory and 20% of one CPU.")
 
 set(CPACK_DEBIAN_SERVER_PACKAGE_NAME "dozor-server")
 set(CPACK_DEBIAN_SERVER_PACKAGE_SECTION "admin")
-# openssl: postinst creates a private CA and server certificate on first install.
-set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "adduser, init-system-helpers (>= 1.52), openssl")
+# openssl: postinst creates a private CA and server certificate on first install. tzdata: alert
+# working and quiet hours are kept in the clients' and engineers' time zones.
+set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "adduser, init-system-helpers (>= 1.52), openssl, tzdata")
 set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_EXTRA
     ${_dozor_pkg_src}/server/conffiles ${_dozor_pkg_src}/server/postinst
     ${_dozor_pkg_src}/server/prerm ${_dozor_pkg_src}/server/postrm)

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "alerts/ack_link.hpp"
+#include "domain/local_time.hpp"
 #include "dozor/common/text.hpp"
 
 namespace dozor::server::alerts {
@@ -57,7 +58,67 @@ struct AlertDispatcher::Context {
   std::unordered_map<int64_t, std::vector<Assignment>> assignments;
   std::unordered_map<int64_t, User> users;
   std::vector<int64_t> duty_ids;
+  std::unordered_map<int64_t, OrgAlertSettings> settings;  // read when first needed
+  std::optional<std::vector<MaintenanceWindow>> windows;   // read when first needed
 };
+
+namespace {
+
+// One person's messages of one alert on the channels they have an address for (all but `skip`);
+// their quiet hours hold what is not urgent. True when any was added.
+bool AddPersonDeliveries(const DispatcherSettings& settings, const User& person,
+                         const AlertFacts& staged, const std::string& key_prefix, int stage,
+                         bool urgent, int64_t release_at_ms, const std::string& held,
+                         int64_t now_ms, std::optional<AlertChannel> skip,
+                         const Attachment* attachment, std::vector<NewDelivery>& out) {
+  AlertFacts personal = staged;
+  personal.time_zone = person.time_zone;
+  int64_t release = release_at_ms;
+  std::string why = held;
+  if (!urgent && !person.quiet_hours.empty()) {
+    auto quiet = ParseDailyHours(person.quiet_hours);
+    auto end = quiet.ok() ? SpanEndingAfter(person.time_zone, *quiet, std::max(now_ms, release))
+                          : Result<std::optional<int64_t>>(quiet.error());
+    if (!end.ok()) {
+      spdlog::warn("alerts: quiet hours of {} ignored: {}", person.login, end.error().message);
+    } else if (*end) {
+      release = **end;
+      why = "quiet_hours";
+    }
+  }
+  personal.held = release > now_ms ? why : std::string();
+  const std::string language = person.language == "ru" ? "ru" : "en";
+  const RenderedAlert message = RenderAlert(personal, language);
+  const std::string key = key_prefix + "-u" + std::to_string(person.id);
+  bool told = false;
+  auto add = [&](AlertChannel channel, const std::string& address, std::string payload) {
+    NewDelivery d;
+    d.stage = stage;
+    d.user_id = person.id;
+    d.channel = channel;
+    d.address = address;
+    d.language = language;
+    d.idempotency_key = key + "-" + std::string(ToString(channel));
+    d.payload = std::move(payload);
+    d.release_at_ms = release;
+    d.held = personal.held;
+    out.push_back(std::move(d));
+    told = true;
+  };
+  if (settings.email && !person.email.empty() && skip != AlertChannel::kEmail) {
+    add(AlertChannel::kEmail, person.email,
+        EmailMessage(message, settings.mail_from, person.email,
+                     key + "-" + std::string(ToString(AlertChannel::kEmail)), now_ms, attachment));
+  }
+  if (settings.telegram && !person.telegram_chat_id.empty() && attachment == nullptr &&
+      skip != AlertChannel::kTelegram) {
+    add(AlertChannel::kTelegram, person.telegram_chat_id,
+        TelegramRequest(message, person.telegram_chat_id));
+  }
+  return told;
+}
+
+}  // namespace
 
 AlertDispatcher::AlertDispatcher(Store& store, const rules::RulePack* rules,
                                  DispatcherSettings settings, const Clock& clock)
@@ -77,6 +138,7 @@ Result<AlertDispatcher::Context> AlertDispatcher::LoadContext(int64_t now_ms) {
     context.assignments[assignment.org_id].push_back(std::move(assignment));
   }
   DOZOR_ASSIGN_OR_RETURN(auto users, store_.Users().ListUsers());
+  context.users.reserve(users.size());
   for (auto& user : users) {
     for (const auto& login : settings_.duty_logins) {
       if (user.enabled && FoldCase(login) == FoldCase(user.login)) {
@@ -86,6 +148,74 @@ Result<AlertDispatcher::Context> AlertDispatcher::LoadContext(int64_t now_ms) {
     context.users.emplace(user.id, std::move(user));
   }
   return context;
+}
+
+Result<const OrgAlertSettings*> AlertDispatcher::SettingsOf(Context& context, int64_t org_id) {
+  auto it = context.settings.find(org_id);
+  if (it == context.settings.end()) {
+    auto loaded = store_.Alerts().GetOrgAlertSettings(org_id);
+    if (!loaded.ok() && loaded.error().code != ErrorCode::kNotFound) return loaded.error();
+    OrgAlertSettings settings = loaded.ok() ? std::move(loaded).value() : OrgAlertSettings{};
+    settings.org_id = org_id;
+    it = context.settings.emplace(org_id, std::move(settings)).first;
+  }
+  return &it->second;
+}
+
+Result<AlertDispatcher::Timing> AlertDispatcher::TimingFor(Context& context, int64_t org_id,
+                                                           AlertKind kind,
+                                                           std::string_view severity,
+                                                           int64_t grace_until_ms) {
+  Timing timing;
+  timing.urgent = Urgent(kind, severity);
+  timing.release_at_ms = context.now_ms;
+  if (grace_until_ms > context.now_ms) {
+    timing.release_at_ms = grace_until_ms;
+    timing.held = "grace";
+  }
+  timing.grace_until_ms = grace_until_ms;
+  DOZOR_ASSIGN_OR_RETURN(const OrgAlertSettings* settings, SettingsOf(context, org_id));
+  const bool wait_for_hours = settings->after_hours == AfterHours::kNone ||
+                              (settings->after_hours == AfterHours::kUrgent && !timing.urgent);
+  if (!wait_for_hours) return timing;
+  WeeklySpan working;
+  working.weekdays = settings->work_days;
+  working.start_minute = settings->work_start_minute;
+  working.duration_minutes = settings->work_end_minute - settings->work_start_minute;
+  auto next = NextInSpan(settings->time_zone, working, timing.release_at_ms);
+  if (!next.ok()) {
+    // A zone removed from tzdata since it was saved: better early than never.
+    spdlog::warn("alerts: working hours of organisation {} ignored: {}", org_id,
+                 next.error().message);
+  } else if (*next && **next > timing.release_at_ms) {
+    timing.release_at_ms = **next;
+    timing.held = "working_hours";
+  }
+  return timing;
+}
+
+Result<std::string> AlertDispatcher::MaintenanceOf(Context& context, int64_t org_id,
+                                                   std::string_view agent_id) {
+  if (!context.windows) {
+    DOZOR_ASSIGN_OR_RETURN(auto windows, store_.Alerts().ListMaintenanceWindows(std::nullopt));
+    context.windows = std::move(windows);
+  }
+  for (const auto& window : *context.windows) {
+    if (window.org_id != org_id || (!window.agent_id.empty() && window.agent_id != agent_id)) {
+      continue;
+    }
+    if (window.starts_at_ms && window.ends_at_ms) {
+      if (*window.starts_at_ms <= context.now_ms && context.now_ms < *window.ends_at_ms) {
+        return std::string("maintenance");
+      }
+      continue;
+    }
+    DOZOR_ASSIGN_OR_RETURN(const OrgAlertSettings* settings, SettingsOf(context, org_id));
+    WeeklySpan span{window.weekdays, window.start_minute, window.duration_minutes};
+    auto end = SpanEndingAfter(settings->time_zone, span, context.now_ms);
+    if (end.ok() && *end) return std::string("maintenance");
+  }
+  return std::string();
 }
 
 Result<int> AlertDispatcher::PlanPass() {
@@ -206,6 +336,8 @@ Result<std::optional<NewAlert>> AlertDispatcher::PlanOne(Context& context, const
     const rules::Rule* rule = rules_ != nullptr ? rules_->Find(finding->rule_id) : nullptr;
     facts.severity = finding->severity;
     facts.rule_in_contract = rule == nullptr || rule->AppliesTo(ToString(org.contract_type));
+    DOZOR_ASSIGN_OR_RETURN(const OrgAlertSettings* settings, SettingsOf(context, org.id));
+    ApplyThreshold(settings->rule_overrides, settings->min_severity, finding->rule_id, facts);
     words.finding_id = finding->id;
     words.severity = std::string(ToString(finding->severity));
     words.rule_id = finding->rule_id;
@@ -228,6 +360,16 @@ Result<std::optional<NewAlert>> AlertDispatcher::PlanOne(Context& context, const
   const auto kind = AlertKindFor(event, facts, settings_.policy);
   if (!kind) return std::optional<NewAlert>();
   words.kind = *kind;
+  const bool state_change = *kind == AlertKind::kFindingOpened ||
+                            *kind == AlertKind::kFindingRegressed ||
+                            *kind == AlertKind::kFindingResolved;
+  if (*kind == AlertKind::kFindingResolved && words.finding_id) {
+    // Good news about something nobody was told of (it went bad and came right within the
+    // night's hold, say) is noise.
+    DOZOR_ASSIGN_OR_RETURN(const bool announced,
+                           store_.Alerts().FindingAnnounced(*words.finding_id, context.now_ms));
+    if (!announced) return std::optional<NewAlert>();
+  }
 
   NewAlert alert;
   alert.event_id = event.id;
@@ -237,7 +379,25 @@ Result<std::optional<NewAlert>> AlertDispatcher::PlanOne(Context& context, const
   alert.agent_id = words.agent_id;
   alert.severity = words.severity;
   alert.summary = AlertSummary(words);
-  DOZOR_RETURN_IF_ERROR(AddFirstStage(context, words, category, alert));
+  DOZOR_ASSIGN_OR_RETURN(alert.suppressed, MaintenanceOf(context, org.id, words.agent_id));
+  if (alert.suppressed.empty() && state_change && words.finding_id) {
+    DOZOR_ASSIGN_OR_RETURN(const int recent,
+                           store_.Alerts().CountFindingAlerts(
+                               *words.finding_id, context.now_ms - settings_.flap.window_ms));
+    if (IsFlapping(recent, settings_.flap)) alert.suppressed = "flapping";
+  }
+  if (!alert.suppressed.empty()) {
+    // Recorded, so the dashboard shows what happened, but nobody is told and it never escalates.
+    return std::optional<NewAlert>(std::move(alert));
+  }
+  int64_t grace_until = 0;
+  if (*kind == AlertKind::kHostOffline) {
+    DOZOR_ASSIGN_OR_RETURN(const OrgAlertSettings* settings, SettingsOf(context, org.id));
+    grace_until = event.at_ms + static_cast<int64_t>(settings->server_grace_minutes) * 60'000;
+  }
+  DOZOR_ASSIGN_OR_RETURN(const Timing timing,
+                         TimingFor(context, org.id, *kind, words.severity, grace_until));
+  DOZOR_RETURN_IF_ERROR(AddFirstStage(context, words, category, timing, alert));
   return std::optional<NewAlert>(std::move(alert));
 }
 
@@ -260,29 +420,37 @@ Result<NewAlert> AlertDispatcher::PlanSiteOutage(Context& context,
   alert.kind = std::string(ToString(AlertKind::kSiteOffline));
   alert.org_id = org.id;
   alert.summary = AlertSummary(words);
-  DOZOR_RETURN_IF_ERROR(AddFirstStage(context, words, "", alert));
+  DOZOR_ASSIGN_OR_RETURN(alert.suppressed, MaintenanceOf(context, org.id, ""));
+  if (!alert.suppressed.empty()) return alert;
+  DOZOR_ASSIGN_OR_RETURN(const Timing timing,
+                         TimingFor(context, org.id, AlertKind::kSiteOffline, "", 0));
+  DOZOR_RETURN_IF_ERROR(AddFirstStage(context, words, "", timing, alert));
   return alert;
 }
 
 Status AlertDispatcher::AddFirstStage(Context& context, const AlertFacts& words,
-                                      const std::string& category, NewAlert& alert) {
+                                      const std::string& category, const Timing& timing,
+                                      NewAlert& alert) {
   // The first stage with someone to tell. With nobody at all the alert is still recorded (and
   // goes to the webhook) so that "nobody was told" shows, and it does not escalate.
   for (int stage = 0; stage <= kLastStage; ++stage) {
-    DOZOR_ASSIGN_OR_RETURN(
-        auto deliveries, Deliveries(context, words, alert.event_id, category, stage, alert.org_id));
+    DOZOR_ASSIGN_OR_RETURN(auto deliveries, Deliveries(context, words, alert.event_id, category,
+                                                       stage, alert.org_id, timing));
     if (ReachesPeople(deliveries)) {
       alert.stage = stage;
       alert.deliveries = std::move(deliveries);
       if (Escalates(words.kind) && settings_.policy.escalate_after_ms > 0 && stage < kLastStage) {
-        alert.escalate_at_ms = context.now_ms + settings_.policy.escalate_after_ms;
+        // Counted from when the messages may go out: held until the morning, the backup is not
+        // woken at night for it.
+        alert.escalate_at_ms =
+            std::max(context.now_ms, timing.release_at_ms) + settings_.policy.escalate_after_ms;
       }
       return OkStatus();
     }
   }
   alert.stage = 0;
-  DOZOR_ASSIGN_OR_RETURN(alert.deliveries,
-                         Deliveries(context, words, alert.event_id, category, 0, alert.org_id));
+  DOZOR_ASSIGN_OR_RETURN(alert.deliveries, Deliveries(context, words, alert.event_id, category, 0,
+                                                      alert.org_id, timing));
   return OkStatus();
 }
 
@@ -290,7 +458,7 @@ Result<std::vector<NewDelivery>> AlertDispatcher::Deliveries(Context& context,
                                                              const AlertFacts& facts,
                                                              int64_t alert_event_id,
                                                              const std::string& category, int stage,
-                                                             int64_t org_id) {
+                                                             int64_t org_id, const Timing& timing) {
   const std::string key_prefix =
       "e" + std::to_string(alert_event_id) + "-" + std::string(ToString(facts.kind));
   AlertFacts staged = facts;
@@ -301,12 +469,6 @@ Result<std::vector<NewDelivery>> AlertDispatcher::Deliveries(Context& context,
   const auto ids = Recipients(
       stage, category, assignments == context.assignments.end() ? kNone : assignments->second,
       context.duty_ids);
-  std::map<std::string, RenderedAlert> rendered;  // by language, for the webhook
-  auto render = [&](const std::string& language) -> const RenderedAlert& {
-    auto it = rendered.find(language);
-    if (it == rendered.end()) it = rendered.emplace(language, RenderAlert(staged, language)).first;
-    return it->second;
-  };
   const bool ack_links =
       Escalates(facts.kind) && !settings_.ack_key.empty() && !settings_.dashboard_url.empty();
   std::vector<NewDelivery> out;
@@ -316,50 +478,32 @@ Result<std::vector<NewDelivery>> AlertDispatcher::Deliveries(Context& context,
     const auto user = context.users.find(id);
     if (user == context.users.end() || !user->second.enabled) continue;
     const User& person = user->second;
-    const std::string language = person.language == "ru" ? "ru" : "en";
     // Each person's message carries their own acknowledgement link.
     AlertFacts personal = staged;
     if (ack_links) {
       personal.ack_link = AckLink(settings_.dashboard_url, settings_.ack_key,
                                   AckTarget{alert_event_id, std::string(ToString(facts.kind)), id});
     }
-    const RenderedAlert message = RenderAlert(personal, language);
-    bool told = false;
-    if (settings_.email && !person.email.empty()) {
-      NewDelivery d;
-      d.stage = stage;
-      d.user_id = id;
-      d.channel = AlertChannel::kEmail;
-      d.address = person.email;
-      d.language = language;
-      d.idempotency_key = stage_key + "-u" + std::to_string(id) + "-email";
-      d.payload = EmailMessage(message, settings_.mail_from, person.email, d.idempotency_key,
-                               context.now_ms);
-      out.push_back(std::move(d));
-      told = true;
+    if (AddPersonDeliveries(settings_, person, personal, stage_key, stage, timing.urgent,
+                            timing.release_at_ms, timing.held, context.now_ms, std::nullopt,
+                            nullptr, out)) {
+      notified.push_back(person.login);
     }
-    if (settings_.telegram && !person.telegram_chat_id.empty()) {
-      NewDelivery d;
-      d.stage = stage;
-      d.user_id = id;
-      d.channel = AlertChannel::kTelegram;
-      d.address = person.telegram_chat_id;
-      d.language = language;
-      d.idempotency_key = stage_key + "-u" + std::to_string(id) + "-telegram";
-      d.payload = TelegramRequest(message, person.telegram_chat_id);
-      out.push_back(std::move(d));
-      told = true;
-    }
-    if (told) notified.push_back(person.login);
   }
   if (settings_.webhook) {
+    // A helpdesk files tickets around the clock: only the grace (a server back within it is no
+    // ticket) holds the webhook, not working or quiet hours.
     NewDelivery d;
     d.stage = stage;
     d.channel = AlertChannel::kWebhook;
     d.address = settings_.webhook_url;
     d.language = "en";
     d.idempotency_key = stage_key + "-webhook";
-    d.payload = WebhookBody(staged, render("en"), d.idempotency_key, notified);
+    d.payload = WebhookBody(staged, RenderAlert(staged, "en"), d.idempotency_key, notified);
+    if (timing.grace_until_ms > context.now_ms) {
+      d.release_at_ms = timing.grace_until_ms;
+      d.held = "grace";
+    }
     out.push_back(std::move(d));
   }
   return out;
@@ -430,9 +574,11 @@ Result<int> AlertDispatcher::EscalationPass() {
     }
     std::optional<int> next;
     std::vector<NewDelivery> deliveries;
+    DOZOR_ASSIGN_OR_RETURN(const Timing timing,
+                           TimingFor(context, alert.org_id, *kind, alert.severity, 0));
     for (int stage = alert.stage + 1; still_matters && stage <= kLastStage; ++stage) {
       DOZOR_ASSIGN_OR_RETURN(auto candidate, Deliveries(context, words, alert.event_id, category,
-                                                        stage, alert.org_id));
+                                                        stage, alert.org_id, timing));
       if (ReachesPeople(candidate)) {
         next = stage;
         deliveries = std::move(candidate);
@@ -445,7 +591,8 @@ Result<int> AlertDispatcher::EscalationPass() {
       continue;
     }
     const std::optional<int64_t> next_at =
-        *next < kLastStage ? std::optional(now_ms + settings_.policy.escalate_after_ms)
+        *next < kLastStage ? std::optional(std::max(now_ms, timing.release_at_ms) +
+                                           settings_.policy.escalate_after_ms)
                            : std::nullopt;
     DOZOR_ASSIGN_OR_RETURN(const bool moved, store_.Alerts().EscalateAlert(alert.id, *next, next_at,
                                                                            deliveries, now_ms));
@@ -455,6 +602,41 @@ Result<int> AlertDispatcher::EscalationPass() {
     }
   }
   return escalated;
+}
+
+Status AlertDispatcher::ReportChannelFailure(const Delivery& delivery, std::string_view error) {
+  constexpr int64_t kNoticeEveryMs = 3'600'000;
+  const int64_t now_ms = clock_.NowMs();
+  {
+    std::lock_guard lock(channel_notice_mu_);
+    auto& last = last_channel_notice_ms_[static_cast<int>(delivery.channel)];
+    if (last != 0 && now_ms - last < kNoticeEveryMs) return OkStatus();
+    last = now_ms;
+  }
+  DOZOR_ASSIGN_OR_RETURN(Context context, LoadContext(now_ms));
+  DOZOR_ASSIGN_OR_RETURN(const Alert failed, store_.Alerts().GetAlert(delivery.alert_id));
+  AlertFacts words;
+  words.kind = AlertKind::kChannelFailed;
+  words.org_name = failed.org_name;
+  words.at_ms = now_ms;
+  words.detail = std::string(ToString(delivery.channel)) + " → " + delivery.address + ": " +
+                 std::string(error) + " (" + failed.summary + ")";
+  if (!settings_.dashboard_url.empty()) words.link = settings_.dashboard_url + "/alerts";
+  NewAlert alert;
+  alert.kind = std::string(ToString(AlertKind::kChannelFailed));
+  alert.org_id = failed.org_id;
+  alert.summary = "channel_failed: " + std::string(ToString(delivery.channel)) + " gave up on " +
+                  "message " + std::to_string(delivery.id);
+  const std::string key_prefix = "channel-failed-m" + std::to_string(delivery.id);
+  for (const auto& [id, person] : context.users) {
+    if (!person.enabled || person.role != UserRole::kAdmin) continue;
+    // On the admins' other channels: the failing one would fail again.
+    AddPersonDeliveries(settings_, person, words, key_prefix, 0, /*urgent=*/true, now_ms, "",
+                        now_ms, delivery.channel, nullptr, alert.deliveries);
+  }
+  spdlog::error("alerts: {} ({} admin messages)", alert.summary, alert.deliveries.size());
+  DOZOR_RETURN_IF_ERROR(store_.Alerts().RecordNotice(alert, nullptr, now_ms));
+  return OkStatus();
 }
 
 int64_t RetryDelayMs(int attempts, int64_t first_ms) {
@@ -475,9 +657,26 @@ DeliveryWorker::DeliveryWorker(AlertStore& store, AlertChannel channel,
       first_retry_ms_(first_retry_ms) {}
 
 Result<int> DeliveryWorker::DeliverPass(int limit) {
+  constexpr int64_t kHourMs = 3'600'000;
   DOZOR_ASSIGN_OR_RETURN(auto due, store_.DueDeliveries(channel_, clock_.NowMs(), limit));
   int delivered = 0;
+  std::unordered_map<int64_t, int> sent_this_hour;  // by person, read once per pass
   for (const auto& delivery : due) {
+    if (rate_limit_per_hour_ > 0 && delivery.user_id && delivery.attempts == 0) {
+      const int64_t now_ms = clock_.NowMs();
+      auto it = sent_this_hour.find(*delivery.user_id);
+      if (it == sent_this_hour.end()) {
+        DOZOR_ASSIGN_OR_RETURN(const int sent,
+                               store_.CountSentTo(*delivery.user_id, channel_, now_ms - kHourMs));
+        it = sent_this_hour.emplace(*delivery.user_id, sent).first;
+      }
+      if (it->second >= rate_limit_per_hour_) {
+        // Not lost, not dropped: it waits and goes when the hour allows, in order.
+        DOZOR_RETURN_IF_ERROR(store_.HoldDelivery(delivery.id, "rate_limit", now_ms + kHourMs / 6));
+        continue;
+      }
+      ++it->second;
+    }
     const SendOutcome outcome = sender_->Send(delivery);
     const int64_t now_ms = clock_.NowMs();
     if (outcome.delivered) {
@@ -494,6 +693,7 @@ Result<int> DeliveryWorker::DeliverPass(int limit) {
     if (give_up) {
       spdlog::error("alert message {} ({} to {}) given up after {} attempts: {}", delivery.id,
                     ToString(channel_), delivery.address, delivery.attempts + 1, outcome.error);
+      if (on_give_up_) on_give_up_(delivery, outcome.error);
     } else {
       spdlog::warn("alert message {} ({} to {}) not delivered, retrying in {} s: {}", delivery.id,
                    ToString(channel_), delivery.address,

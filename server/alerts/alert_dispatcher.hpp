@@ -11,7 +11,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -45,6 +47,7 @@ struct DispatcherSettings {
   // host_offline events younger than this wait for the next pass, so that the presence
   // monitor's whole sweep is seen at once and a site outage becomes one alert.
   int64_t settle_ms = 15'000;
+  FlapPolicy flap;
 };
 
 class AlertDispatcher {
@@ -58,21 +61,37 @@ class AlertDispatcher {
   // Sends unacknowledged alerts whose time is up to the next stage that has someone to tell.
   // The number escalated.
   Result<int> EscalationPass();
+  // A delivery worker gave up on a message: the admins hear of it on their other channels (at
+  // most once per channel per hour), recorded as a channel_failed alert. Any thread.
+  Status ReportChannelFailure(const Delivery& delivery, std::string_view error);
 
  private:
   struct Context;  // what one pass has read (organisations, assignments, users)
+  // When an alert's messages may go out and why they wait (grace, working hours); per person,
+  // their quiet hours come on top (Deliveries).
+  struct Timing {
+    bool urgent = false;
+    int64_t release_at_ms = 0;
+    std::string held;
+    int64_t grace_until_ms = 0;  // a silent server's grace (the webhook waits for it too)
+  };
   Result<Context> LoadContext(int64_t now_ms);
+  Result<const OrgAlertSettings*> SettingsOf(Context& context, int64_t org_id);
+  Result<Timing> TimingFor(Context& context, int64_t org_id, AlertKind kind,
+                           std::string_view severity, int64_t grace_until_ms);
+  // "maintenance" when a window covers the organisation (agent_id empty) or the host now.
+  Result<std::string> MaintenanceOf(Context& context, int64_t org_id, std::string_view agent_id);
   Result<std::optional<NewAlert>> PlanOne(Context& context, const FeedEvent& event);
   // Fills the alert's stage, messages and escalation time: the first stage with someone to tell.
   Status AddFirstStage(Context& context, const AlertFacts& words, const std::string& category,
-                       NewAlert& alert);
+                       const Timing& timing, NewAlert& alert);
   Result<NewAlert> PlanSiteOutage(Context& context, const std::vector<FeedEvent>& events,
                                   int64_t live_hosts, int64_t offline_hosts);
   // The messages of one stage; their idempotency keys and acknowledgement links name the alert
   // by the feed event it came from.
   Result<std::vector<NewDelivery>> Deliveries(Context& context, const AlertFacts& facts,
                                               int64_t alert_event_id, const std::string& category,
-                                              int stage, int64_t org_id);
+                                              int stage, int64_t org_id, const Timing& timing);
   std::string LinkFor(const AlertFacts& facts, int64_t org_id) const;
   // The alert goes no further (nobody else to tell, or it no longer matters).
   Status StopEscalating(int64_t alert_id, int64_t now_ms);
@@ -81,6 +100,8 @@ class AlertDispatcher {
   const rules::RulePack* rules_;
   DispatcherSettings settings_;
   const Clock& clock_;
+  std::mutex channel_notice_mu_;
+  std::unordered_map<int, int64_t> last_channel_notice_ms_;  // by AlertChannel
 };
 
 // The wait before retry number `attempts` (1 = the first retry): first_ms (30 s), doubling, at
@@ -91,9 +112,17 @@ class DeliveryWorker {
  public:
   static constexpr int64_t kDefaultGiveUpMs = 48LL * 3600 * 1000;
 
+  // Called after a message was given up (state failed), with the last error.
+  using GiveUpListener = std::function<void(const Delivery&, const std::string&)>;
+
   DeliveryWorker(AlertStore& store, AlertChannel channel, std::unique_ptr<AlertSender> sender,
                  const Clock& clock, int64_t give_up_after_ms = kDefaultGiveUpMs,
                  int64_t first_retry_ms = 30'000);
+
+  // At most this many messages per person per hour on this channel; the rest wait (held
+  // "rate_limit") and go as the hour allows. 0: no limit.
+  void set_rate_limit_per_hour(int limit) { rate_limit_per_hour_ = limit; }
+  void set_give_up_listener(GiveUpListener listener) { on_give_up_ = std::move(listener); }
 
   // Sends what is due now (at most `limit` messages); the number delivered.
   Result<int> DeliverPass(int limit = 50);
@@ -108,6 +137,8 @@ class DeliveryWorker {
   const Clock& clock_;
   int64_t give_up_after_ms_;
   int64_t first_retry_ms_;
+  int rate_limit_per_hour_ = 0;
+  GiveUpListener on_give_up_;
   std::atomic<uint64_t> failed_attempts_{0};
 };
 

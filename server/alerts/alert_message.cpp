@@ -4,6 +4,7 @@
 
 #include <ctime>
 
+#include "domain/local_time.hpp"
 #include "dozor/common/base64.hpp"
 #include "dozor/common/text.hpp"
 #include "report/report_model.hpp"
@@ -20,7 +21,8 @@ constexpr size_t kTelegramMaxChars = 3900;
 struct Words {
   std::string_view new_finding, regressed, resolved, verify, host_offline, site_offline,
       agent_trouble, escalated, client, host, what, severity, evidence, why, todo, open_link,
-      asked_by, since, hosts_offline, ack_hint, estate_wide, more, ack_now;
+      asked_by, since, hosts_offline, ack_hint, estate_wide, more, ack_now, channel_failed,
+      monthly_report, held_working_hours, held_quiet_hours;
 };
 
 constexpr Words kEnglish{
@@ -47,6 +49,10 @@ constexpr Words kEnglish{
     "the whole estate",
     "and more",
     "Acknowledge now (one click, no login)",
+    "Alert channel failing",
+    "Monthly report",
+    "Held until working hours began (the client's contract).",
+    "Held until your quiet hours ended.",
 };
 
 constexpr Words kRussian{
@@ -73,6 +79,10 @@ constexpr Words kRussian{
     "вся инфраструктура",
     "и другие",
     "Принять сейчас (одно нажатие, без входа)",
+    "Канал оповещений не работает",
+    "Ежемесячный отчёт",
+    "Придержано до начала рабочего времени клиента (по договору).",
+    "Придержано до конца ваших тихих часов.",
 };
 
 std::string_view SeverityWord(std::string_view severity, bool russian) {
@@ -107,6 +117,10 @@ std::string_view Headline(AlertKind kind, const Words& w) {
       return w.site_offline;
     case AlertKind::kAgentTrouble:
       return w.agent_trouble;
+    case AlertKind::kChannelFailed:
+      return w.channel_failed;
+    case AlertKind::kMonthlyReport:
+      return w.monthly_report;
   }
   return w.new_finding;
 }
@@ -160,7 +174,11 @@ std::vector<std::pair<std::string, std::string>> BodyRows(const AlertFacts& fact
   if (facts.kind == AlertKind::kVerifyRequested && !facts.actor.empty()) {
     rows.emplace_back(w.asked_by, Clean(facts.actor));
   }
-  rows.emplace_back(w.since, report::FormatTime(facts.at_ms));
+  std::string since = report::FormatTime(facts.at_ms);
+  if (!facts.time_zone.empty()) {
+    if (auto local = FormatLocalTime(facts.time_zone, facts.at_ms); local.ok()) since = *local;
+  }
+  rows.emplace_back(w.since, since);
   return rows;
 }
 
@@ -252,6 +270,23 @@ std::string HeaderValue(std::string_view text) {
   return out;
 }
 
+std::string_view HeldNote(std::string_view held, const Words& w) {
+  if (held == "working_hours") return w.held_working_hours;
+  if (held == "quiet_hours") return w.held_quiet_hours;
+  return {};
+}
+
+// A filename for Content-Disposition: plain when ASCII, else RFC 2231 percent-encoded UTF-8.
+std::string FilenameParameter(std::string_view name) {
+  bool ascii = true;
+  for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80 || u < 0x20 || c == '"' || c == '\\') ascii = false;
+  }
+  if (ascii) return "filename=\"" + std::string(name) + "\"";
+  return "filename*=UTF-8''" + PercentEncode(name);
+}
+
 }  // namespace
 
 std::string EscapeHtml(std::string_view text) { return report::XmlEscape(text); }
@@ -284,6 +319,8 @@ RenderedAlert RenderAlert(const AlertFacts& facts, std::string_view language) {
   if (!facts.link.empty()) text += "\n" + std::string(w.open_link) + ": " + facts.link + "\n";
   if (!facts.ack_link.empty()) text += "\n" + std::string(w.ack_now) + ": " + facts.ack_link + "\n";
   if (Escalates(facts.kind)) text += "\n" + std::string(w.ack_hint) + "\n";
+  const std::string_view held = HeldNote(facts.held, w);
+  if (!held.empty()) text += "\n" + std::string(held) + "\n";
 
   std::string& html = out.html;
   html = "<!DOCTYPE html><html lang=\"" + std::string(lang) +
@@ -311,6 +348,7 @@ RenderedAlert RenderAlert(const AlertFacts& facts, std::string_view language) {
         "<p><a href=\"" + EscapeHtml(facts.ack_link) + "\">" + EscapeHtml(w.ack_now) + "</a></p>";
   }
   if (Escalates(facts.kind)) html += "<p><small>" + EscapeHtml(w.ack_hint) + "</small></p>";
+  if (!held.empty()) html += "<p><small>" + EscapeHtml(held) + "</small></p>";
   html += "</body></html>";
   return out;
 }
@@ -331,8 +369,10 @@ std::string AlertSummary(const AlertFacts& facts) {
 }
 
 std::string EmailMessage(const RenderedAlert& message, std::string_view from, std::string_view to,
-                         std::string_view message_id, int64_t date_ms) {
+                         std::string_view message_id, int64_t date_ms,
+                         const Attachment* attachment) {
   const std::string boundary = "dozor-" + std::string(message_id.substr(0, 32)) + "-alt";
+  const std::string mixed = "dozor-" + std::string(message_id.substr(0, 32)) + "-mix";
   std::string mail;
   mail += "From: " + HeaderValue(from) + "\r\n";
   mail += "To: " + HeaderValue(to) + "\r\n";
@@ -341,6 +381,10 @@ std::string EmailMessage(const RenderedAlert& message, std::string_view from, st
   mail += "Message-ID: <" + HeaderValue(message_id) + "@dozor>\r\n";
   mail += "MIME-Version: 1.0\r\n";
   mail += "Auto-Submitted: auto-generated\r\n";
+  if (attachment != nullptr) {
+    mail += "Content-Type: multipart/mixed; boundary=\"" + mixed + "\"\r\n\r\n";
+    mail += "--" + mixed + "\r\n";
+  }
   mail += "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\r\n\r\n";
   mail += "--" + boundary + "\r\n";
   mail += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";
@@ -349,6 +393,15 @@ std::string EmailMessage(const RenderedAlert& message, std::string_view from, st
   mail += "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";
   mail += WrapBase64(message.html);
   mail += "--" + boundary + "--\r\n";
+  if (attachment != nullptr) {
+    mail += "--" + mixed + "\r\n";
+    mail += "Content-Type: " + HeaderValue(attachment->content_type) + "\r\n";
+    mail += "Content-Transfer-Encoding: base64\r\n";
+    mail +=
+        "Content-Disposition: attachment; " + FilenameParameter(attachment->filename) + "\r\n\r\n";
+    mail += WrapBase64(attachment->bytes);
+    mail += "--" + mixed + "--\r\n";
+  }
   return mail;
 }
 

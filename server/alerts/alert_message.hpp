@@ -35,6 +35,10 @@ struct AlertFacts {
   std::string link;      // the dashboard page of the finding, host or organisation; may be empty
   std::string ack_link;  // the recipient's signed one-time acknowledgement link; may be empty
   int stage = 0;         // > 0: an escalation (nobody acknowledged the earlier stage)
+  // The reader's time zone for times in the message; empty: UTC.
+  std::string time_zone;
+  // Why the message comes late ("working_hours", "quiet_hours", "grace"); empty: it does not.
+  std::string held;
 };
 
 struct RenderedAlert {
@@ -53,10 +57,19 @@ std::string AlertSummary(const AlertFacts& facts);
 // invalid UTF-8 repaired: the report's XmlEscape.
 std::string EscapeHtml(std::string_view text);
 
+// A file sent along (the monthly report's PDF).
+struct Attachment {
+  std::string filename;  // UTF-8; sent with RFC 2231 encoding when not ASCII
+  std::string content_type;
+  std::string bytes;
+};
+
 // A complete RFC 5322 message: From, To, Subject (RFC 2047, UTF-8), Date, Message-ID,
-// multipart/alternative with the text and HTML parts in base64. Lines end with CRLF.
+// multipart/alternative with the text and HTML parts in base64 (inside multipart/mixed with the
+// attachment, when there is one). Lines end with CRLF.
 std::string EmailMessage(const RenderedAlert& message, std::string_view from, std::string_view to,
-                         std::string_view message_id, int64_t date_ms);
+                         std::string_view message_id, int64_t date_ms,
+                         const Attachment* attachment = nullptr);
 
 // The JSON body of Telegram's sendMessage for one chat: the subject in bold and the text, in HTML
 // parse mode, cut to Telegram's 4096-character limit.

@@ -9,14 +9,16 @@ namespace dozor::server::alerts {
 
 namespace {
 
-constexpr enum_spelling::Table<AlertKind, 7> kKinds = {
+constexpr enum_spelling::Table<AlertKind, 9> kKinds = {
     {{AlertKind::kFindingOpened, "finding_opened"},
      {AlertKind::kFindingRegressed, "finding_regressed"},
      {AlertKind::kFindingResolved, "finding_resolved"},
      {AlertKind::kVerifyRequested, "verify_requested"},
      {AlertKind::kHostOffline, "host_offline"},
      {AlertKind::kSiteOffline, "site_offline"},
-     {AlertKind::kAgentTrouble, "agent_trouble"}}};
+     {AlertKind::kAgentTrouble, "agent_trouble"},
+     {AlertKind::kChannelFailed, "channel_failed"},
+     {AlertKind::kMonthlyReport, "monthly_report"}}};
 
 // Severity is declared most severe first.
 bool AtLeast(Severity severity, Severity threshold) {
@@ -35,6 +37,37 @@ bool Escalates(AlertKind kind) {
          kind == AlertKind::kHostOffline || kind == AlertKind::kSiteOffline;
 }
 
+bool Urgent(AlertKind kind, std::string_view severity) {
+  switch (kind) {
+    case AlertKind::kHostOffline:
+    case AlertKind::kSiteOffline:
+      return true;
+    case AlertKind::kFindingOpened:
+    case AlertKind::kFindingRegressed:
+      return severity == ToString(Severity::kCritical);
+    default:
+      return false;
+  }
+}
+
+void ApplyThreshold(const std::vector<RuleAlertOverride>& overrides,
+                    std::optional<Severity> org_min_severity, std::string_view rule_id,
+                    EventFacts& facts) {
+  for (const auto& override_rule : overrides) {
+    if (override_rule.rule_id == rule_id) {
+      facts.threshold = override_rule.min_severity;
+      facts.rule_muted = !override_rule.min_severity.has_value();
+      return;
+    }
+  }
+  facts.threshold = org_min_severity;
+  facts.rule_muted = false;
+}
+
+bool IsFlapping(int recent, const FlapPolicy& policy) {
+  return policy.threshold > 0 && recent >= policy.threshold;
+}
+
 std::optional<AlertKind> AlertKindFor(const FeedEvent& event, const EventFacts& facts,
                                       const AlertPolicy& policy) {
   if (facts.phase != ContractPhase::kActive || !event.org_id) {
@@ -42,8 +75,8 @@ std::optional<AlertKind> AlertKindFor(const FeedEvent& event, const EventFacts& 
   }
   const std::string_view kind = event.kind;
   if (kind == "finding_opened" || kind == "finding_regressed" || kind == "finding_resolved") {
-    if (!facts.rule_in_contract || !facts.severity ||
-        !AtLeast(*facts.severity, policy.min_severity)) {
+    if (!facts.rule_in_contract || !facts.severity || facts.rule_muted ||
+        !AtLeast(*facts.severity, facts.threshold.value_or(policy.min_severity))) {
       return std::nullopt;
     }
     if (kind == "finding_opened") return AlertKind::kFindingOpened;

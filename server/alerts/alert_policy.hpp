@@ -16,6 +16,7 @@
 
 #include "domain/contract.hpp"
 #include "domain/finding.hpp"
+#include "store/alert_store.hpp"
 #include "store/event_store.hpp"
 #include "store/user_store.hpp"
 
@@ -29,12 +30,19 @@ enum class AlertKind {
   kHostOffline,
   kSiteOffline,
   kAgentTrouble,
+  // To admins: a channel gave up on a message (wrong SMTP password, the bot blocked).
+  kChannelFailed,
+  // The organisation's monthly report, with the audit report's PDF attached.
+  kMonthlyReport,
 };
 std::string_view ToString(AlertKind kind);
 std::optional<AlertKind> ParseAlertKind(std::string_view text);
 
 // Kinds someone must act on: unacknowledged, they escalate. The others are notices.
 bool Escalates(AlertKind kind);
+// Kinds that page outside working hours under the "urgent" policy and through a person's quiet
+// hours: a critical finding, a server or the whole site offline.
+bool Urgent(AlertKind kind, std::string_view severity);
 
 struct AlertPolicy {
   // Findings below this severity do not page anyone (they stay on the board and in reports).
@@ -58,6 +66,10 @@ struct EventFacts {
   bool rule_in_contract = true;
   // Host events: "server", "workstation" or "" (no inventory yet: treated as a server, strict).
   std::string host_role;
+  // The organisation's threshold for this finding's rule (its override, else the organisation's,
+  // else the policy's); nullopt with rule_muted: this rule never pages this organisation.
+  std::optional<Severity> threshold;
+  bool rule_muted = false;
 };
 
 std::optional<AlertKind> AlertKindFor(const FeedEvent& event, const EventFacts& facts,
@@ -88,5 +100,20 @@ std::vector<int64_t> Recipients(int stage, std::string_view category,
                                 const std::vector<int64_t>& duty_user_ids);
 
 inline constexpr int kLastStage = 2;
+
+// The threshold an organisation's settings give a rule: its override (nullopt inside: muted), the
+// organisation's own, or the server's default. Sets facts.threshold / facts.rule_muted.
+void ApplyThreshold(const std::vector<RuleAlertOverride>& overrides,
+                    std::optional<Severity> org_min_severity, std::string_view rule_id,
+                    EventFacts& facts);
+
+// The flap detector: a finding whose state went bad this many times within the window is
+// flapping, and its further changes are recorded without messages until it settles.
+struct FlapPolicy {
+  int64_t window_ms = 3'600'000;
+  int threshold = 3;  // 0: off
+};
+// `recent`: the finding's opened/regressed alerts within the window, before this one.
+bool IsFlapping(int recent, const FlapPolicy& policy);
 
 }  // namespace dozor::server::alerts

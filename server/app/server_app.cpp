@@ -9,6 +9,7 @@
 
 #include "alerts/ack_link.hpp"
 #include "alerts/alert_dispatcher.hpp"
+#include "alerts/monthly_report.hpp"
 #include "app/import_key_file.hpp"
 #include "app/metrics.hpp"
 #include "app/presence_monitor.hpp"
@@ -339,6 +340,12 @@ void ServerApp::RetentionLoop() {
         !alerts.ok()) {
       spdlog::warn("alert retention failed: {}", alerts.error().message);
     }
+    // One-off maintenance windows that ended long ago; weekly ones stay until deleted.
+    if (auto windows =
+            store_->Alerts().PruneMaintenanceWindows(clock_.NowMs() - kSecurityEventRetentionMs);
+        !windows.ok()) {
+      spdlog::warn("maintenance window retention failed: {}", windows.error().message);
+    }
     // Ended sessions (expired or idle) go.
     auto sessions = store_->Users().PruneSessions(clock_.NowMs(),
                                                   int64_t{config_.session_idle_minutes} * 60'000);
@@ -391,6 +398,8 @@ Status ServerApp::StartAlerts() {
   plan.dashboard_url =
       settings.dashboard_url.empty() ? config_.install_public_url : settings.dashboard_url;
   plan.offline_after_ms = int64_t{config_.offline_after_seconds} * 1000;
+  plan.flap.window_ms = int64_t{settings.flap_window_minutes} * 60'000;
+  plan.flap.threshold = settings.flap_threshold;
   // Beside the database, never inside it: a copy of the database cannot forge an acknowledgement.
   const auto ack_key_path = config_.state_dir / "alert-ack.key";
   auto ack_key = LoadOrCreateKeyFile(ack_key_path, alerts::kAckKeyBytes, "the alert link key");
@@ -443,8 +452,26 @@ Status ServerApp::StartAlerts() {
         store_->Alerts(), AlertChannel::kWebhook,
         alerts::MakeWebhookSender(std::move(webhook), clock_), clock_, give_up_ms, retry_ms));
   }
+  const bool monthly = settings.monthly_report && plan.email;
+  alerts::MonthlyReportSettings monthly_settings;
+  monthly_settings.mail_from = plan.mail_from;
+  monthly_settings.dashboard_url = plan.dashboard_url;
   alert_dispatcher_ = std::make_unique<alerts::AlertDispatcher>(*store_, &evaluator_->pack(),
                                                                 std::move(plan), clock_);
+  if (monthly) {
+    monthly_reporter_ = std::make_unique<alerts::MonthlyReporter>(
+        *store_, &evaluator_->pack(), std::move(monthly_settings), clock_);
+  }
+  for (auto& worker : delivery_workers_) {
+    worker->set_rate_limit_per_hour(settings.rate_limit_per_hour);
+    // A channel that gives up tells the admins on their other channels.
+    worker->set_give_up_listener([this](const Delivery& delivery, const std::string& error) {
+      if (auto told = alert_dispatcher_->ReportChannelFailure(delivery, error); !told.ok()) {
+        spdlog::warn("alerts: telling admins of the failing {} channel failed: {}",
+                     ToString(delivery.channel), told.error().message);
+      }
+    });
+  }
   // The first pass now: it sets the starting point on a first start, and after a restart plans
   // what the feed gained while the server was down.
   if (auto planned = alert_dispatcher_->PlanPass(); !planned.ok()) {
@@ -470,6 +497,11 @@ void ServerApp::AlertPlanLoop() {
     }
     if (auto escalated = alert_dispatcher_->EscalationPass(); !escalated.ok()) {
       spdlog::warn("alerts: escalation failed: {}", escalated.error().message);
+    }
+    if (monthly_reporter_) {
+      if (auto sent = monthly_reporter_->Pass(); !sent.ok()) {
+        spdlog::warn("alerts: monthly reports failed: {}", sent.error().message);
+      }
     }
   }
 }

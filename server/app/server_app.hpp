@@ -21,6 +21,7 @@ class Server;
 
 namespace dozor::server::alerts {
 class AlertDispatcher;
+class MonthlyReporter;
 class DeliveryWorker;
 }  // namespace dozor::server::alerts
 
@@ -75,6 +76,7 @@ class ServerApp {
   std::thread retention_thread_;
   std::thread presence_thread_;
   std::unique_ptr<alerts::AlertDispatcher> alert_dispatcher_;
+  std::unique_ptr<alerts::MonthlyReporter> monthly_reporter_;
   std::vector<std::unique_ptr<alerts::DeliveryWorker>> delivery_workers_;
   std::vector<std::thread> alert_threads_;
   std::string alert_ack_key_;  // signs the acknowledgement links in alert messages

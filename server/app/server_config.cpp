@@ -205,6 +205,14 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
           get_int(node, key, alerts.retry_first_seconds, 1, 3600);
         else if (key == "alerts.give_up_after_hours")
           get_int(node, key, alerts.give_up_after_hours, 1, 24 * 30);
+        else if (key == "alerts.flap_window_minutes")
+          get_int(node, key, alerts.flap_window_minutes, 1, 7 * 24 * 60);
+        else if (key == "alerts.flap_threshold")
+          get_int(node, key, alerts.flap_threshold, 0, 1000);
+        else if (key == "alerts.rate_limit_per_hour")
+          get_int(node, key, alerts.rate_limit_per_hour, 0, 100000);
+        else if (key == "alerts.monthly_report")
+          get_bool(node, key, alerts.monthly_report);
         else if (key == "alerts.smtp_url")
           get_string(node, key, alerts.smtp_url);
         else if (key == "alerts.smtp_username")

@@ -64,6 +64,15 @@ struct ServerConfig {
     int site_offline_percent = 60;
     int give_up_after_hours = 48;
     int retry_first_seconds = 30;  // doubling up to an hour
+    // The flap detector: a finding that went bad flap_threshold times within the window stops
+    // paging until it settles (0: off).
+    int flap_window_minutes = 60;
+    int flap_threshold = 3;
+    // Messages per person per hour on one channel; more wait (0: no limit).
+    int rate_limit_per_hour = 30;
+    // On the 1st of each month, each active client's audit report PDF by e-mail to its primary
+    // engineers and the client contacts who opted in.
+    bool monthly_report = true;
     // E-mail: smtp://host:587 (STARTTLS required) or smtps://host:465.
     std::string smtp_url;
     std::string smtp_username;

@@ -126,6 +126,7 @@ int ParseAndRun(int argc, const char* const* argv, std::istream& in, std::ostrea
   Action action;
   AddSessionCommands(app, action);
   AddUserCommands(app, action);
+  AddMeCommands(app, action);
   AddOrgCommands(app, action);
   AddNotesCommands(app, action);
   AddAuditCommand(app, action);
@@ -138,6 +139,7 @@ int ParseAndRun(int argc, const char* const* argv, std::istream& in, std::ostrea
   AddSearchCommand(app, action);
   AddApiTokenCommands(app, action);
   AddAlertsCommands(app, action);
+  AddMaintenanceCommands(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -68,6 +68,11 @@ std::string RenderApiTokenList(const nlohmann::json& reply, Lang lang = Lang::kE
 std::string RenderAlertList(const nlohmann::json& reply, Lang lang = Lang::kEn);
 std::string RenderAlert(const nlohmann::json& alert, Lang lang = Lang::kEn);
 std::string RenderAlertChannels(const nlohmann::json& reply, Lang lang = Lang::kEn);
+// `alerts settings`: an organisation's alert rules and its rule overrides.
+std::string RenderAlertSettings(const nlohmann::json& settings, Lang lang = Lang::kEn);
+// `maintenance list` and one window (maintenance add).
+std::string RenderMaintenanceList(const nlohmann::json& reply, Lang lang = Lang::kEn);
+std::string RenderMaintenanceWindow(const nlohmann::json& window, Lang lang = Lang::kEn);
 std::string RenderApiTokenCreated(const nlohmann::json& token, Lang lang = Lang::kEn);
 
 // One evidence row ({"mount":"/","used_pct":95}) as "mount=/ used_pct=95".

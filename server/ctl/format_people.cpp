@@ -65,6 +65,13 @@ std::string RenderUser(const nlohmann::json& user, const OrgNames& orgs, Lang la
   kv.Add("Telegram chat id", OrDash(JsonStr(user, "telegram_chat_id")));
   kv.Add("Language", OrDash(JsonStr(user, "language")));
   kv.Add("Time zone", OrDash(JsonStr(user, "time_zone")));
+  // Absent from servers older than alert rules: not shown then.
+  if (user.contains("quiet_hours")) {
+    kv.Add("Quiet hours", OrDash(JsonStr(user, "quiet_hours")));
+  }
+  if (user.contains("monthly_report")) {
+    kv.Add("Monthly report", YesNo(JsonBool(At(user, "monthly_report")), lang));
+  }
   kv.Add("Password set", YesNo(JsonBool(At(user, "has_password")), lang));
   kv.Add("Password changed", TimeField(user, "password_changed_at_ms"));
   kv.Add("Created", TimeField(user, "created_at_ms"));
@@ -108,6 +115,9 @@ std::string RenderWhoami(const nlohmann::json& me, const std::string& server_url
   }
   if (!JsonStr(me, "time_zone").empty()) {
     kv.Add("Time zone", JsonStr(me, "time_zone"));
+  }
+  if (!JsonStr(me, "quiet_hours").empty()) {
+    kv.Add("Quiet hours", JsonStr(me, "quiet_hours"));
   }
   const bool session = JsonBool(At(me, "session"));
   std::string credential = Label(session ? "login session" : "API token", lang);

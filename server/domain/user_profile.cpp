@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "domain/local_time.hpp"
+
 namespace dozor::server {
 namespace {
 
@@ -60,6 +62,12 @@ Status CheckTelegramChatId(std::string_view chat_id) {
     if (ok) return OkStatus();
   }
   return Invalid("telegram_chat_id must be a number (negative for a group) or @channel_name");
+}
+
+Status CheckQuietHours(std::string_view quiet_hours) {
+  if (quiet_hours.empty()) return OkStatus();
+  DOZOR_RETURN_IF_ERROR(ParseDailyHours(quiet_hours));
+  return OkStatus();
 }
 
 Status CheckTimeZone(std::string_view time_zone) {

@@ -21,5 +21,7 @@ Status CheckTelegramChatId(std::string_view chat_id);
 // "Etc/GMT-3". Checked by shape, not against the installed tzdata, so one server's missing
 // package never makes a valid zone invalid.
 Status CheckTimeZone(std::string_view time_zone);
+// Quiet hours: "22:00-07:00" (across midnight allowed) or empty.
+Status CheckQuietHours(std::string_view quiet_hours);
 
 }  // namespace dozor::server

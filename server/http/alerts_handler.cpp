@@ -32,7 +32,10 @@ nlohmann::json DeliveryJson(const Delivery& delivery) {
       {"state", std::string(ToString(delivery.state))},
       {"attempts", delivery.attempts},
       {"last_error", delivery.last_error},
-      {"idempotency_key", delivery.idempotency_key}};
+      {"idempotency_key", delivery.idempotency_key},
+      {"held", delivery.held}};
+  PutTime(out, "held_until",
+          delivery.held.empty() ? std::nullopt : std::optional(delivery.held_until_ms));
   PutTime(out, "next_attempt_at",
           delivery.state == DeliveryState::kPending ? std::optional(delivery.next_attempt_ms)
                                                     : std::nullopt);
@@ -54,6 +57,7 @@ nlohmann::json AlertJson(const Alert& alert) {
       {"summary", alert.summary},
       {"stage", alert.stage},
       {"acked_by", alert.acked_by},
+      {"suppressed", alert.suppressed},
       {"deliveries", nlohmann::json::array()}};
   PutTime(out, "created_at", alert.created_at_ms);
   PutTime(out, "escalate_at", alert.escalate_at_ms);
@@ -142,6 +146,7 @@ ApiResponse AlertChannels(ApiContext& context) {
                            {"pending", channel.pending},
                            {"failed", channel.failed},
                            {"sent", channel.sent},
+                           {"cancelled", channel.cancelled},
                            {"last_error", channel.last_error}};
     PutTime(item, "oldest_pending_at", channel.oldest_pending_ms);
     response.body["channels"].push_back(std::move(item));

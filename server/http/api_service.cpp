@@ -42,6 +42,7 @@ ApiService::ApiService(ApiContext context)
   RegisterPeopleRoutes(router_, context_);
   RegisterFeedRoutes(router_, context_);
   RegisterAlertRoutes(router_, context_);
+  RegisterAlertRuleRoutes(router_, context_);
   RegisterMetricsRoutes(router_, context_);
   RegisterAlertAckRoutes(router_, context_);
   RegisterDashboardRoutes(router_, context_);

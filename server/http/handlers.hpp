@@ -82,6 +82,9 @@ void RegisterSessionRoutes(Router& router, ApiContext& context);
 void RegisterFeedRoutes(Router& router, ApiContext& context);
 // /api/v1/alerts, /api/v1/alert-channels: alerting's record (alerts_handler.cpp).
 void RegisterAlertRoutes(Router& router, ApiContext& context);
+// /api/v1/orgs/{org}/alert-settings and /maintenance: an organisation's alert rules and
+// maintenance windows (alert_rules_handler.cpp).
+void RegisterAlertRuleRoutes(Router& router, ApiContext& context);
 // GET /metrics: Prometheus text (metrics_handler.cpp).
 void RegisterMetricsRoutes(Router& router, ApiContext& context);
 // /alert-ack: the one-time acknowledgement link of an alert message (alert_ack_handler.cpp).
@@ -109,6 +112,9 @@ Result<std::optional<int64_t>> ScopedOrgQuery(ApiContext& context, const ApiRequ
 Result<User> FindUser(UserStore& users, std::string_view key);
 // The JSON of an account (never its password).
 nlohmann::json UserJson(const User& user);
+// The profile fields of a PATCH on an account; `admin` (an admin editing someone's account) also
+// allows enabled and role. Strings are trimmed.
+Result<UserPatch> ParseUserPatch(const nlohmann::json& body, bool admin);
 // Whether the caller may see organisation `org_id` (no caller: a direct call in tests -> yes).
 bool CallerSees(const ApiRequest& request, int64_t org_id);
 // "lang" query parameter: "en" or "ru"; `fallback` when absent; kInvalidArgument otherwise.

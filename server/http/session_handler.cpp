@@ -287,27 +287,11 @@ ApiResponse PatchMe(ApiContext& context, const ApiRequest& request) {
   if (!body.ok()) {
     return ErrorResponse(body.error());
   }
-  UserPatch patch;
-  for (const auto& [key, value] : body->items()) {
-    if (key != "display_name" && key != "email" && key != "telegram_chat_id" && key != "language" &&
-        key != "time_zone") {
-      return ErrorResponse(400, "invalid_argument", "field '" + key + "' cannot be changed here");
-    }
+  auto patch = ParseUserPatch(*body, /*admin=*/false);
+  if (!patch.ok()) {
+    return ErrorResponse(patch.error());
   }
-  for (const auto& [key, target] :
-       std::initializer_list<std::pair<const char*, std::optional<std::string>*>>{
-           {"display_name", &patch.display_name},
-           {"email", &patch.email},
-           {"telegram_chat_id", &patch.telegram_chat_id},
-           {"language", &patch.language},
-           {"time_zone", &patch.time_zone}}) {
-    auto value = OptionalString(*body, key);
-    if (!value.ok()) {
-      return ErrorResponse(value.error());
-    }
-    if (value->has_value()) *target = Trimmed(**value);
-  }
-  auto updated = context.store.Users().UpdateUser(*caller.user_id, patch, context.clock.NowMs());
+  auto updated = context.store.Users().UpdateUser(*caller.user_id, *patch, context.clock.NowMs());
   if (!updated.ok()) {
     return ErrorResponse(updated.error());
   }

@@ -30,37 +30,6 @@ Status CheckLogin(std::string_view login) {
   return OkStatus();
 }
 
-// `admin`: an admin editing an account may also enable or disable it and change its role.
-Result<UserPatch> ParsePatch(const nlohmann::json& body, bool admin) {
-  UserPatch patch;
-  for (const auto& [key, value] : body.items()) {
-    if (key != "display_name" && key != "email" && key != "telegram_chat_id" && key != "language" &&
-        key != "time_zone" && !(admin && (key == "enabled" || key == "role"))) {
-      return MakeError(ErrorCode::kInvalidArgument, "field '" + key + "' cannot be changed here");
-    }
-  }
-  DOZOR_ASSIGN_OR_RETURN(patch.display_name, OptionalString(body, "display_name"));
-  DOZOR_ASSIGN_OR_RETURN(patch.email, OptionalString(body, "email"));
-  DOZOR_ASSIGN_OR_RETURN(patch.telegram_chat_id, OptionalString(body, "telegram_chat_id"));
-  DOZOR_ASSIGN_OR_RETURN(patch.language, OptionalString(body, "language"));
-  DOZOR_ASSIGN_OR_RETURN(patch.time_zone, OptionalString(body, "time_zone"));
-  if (patch.display_name) patch.display_name = Trimmed(*patch.display_name);
-  if (const auto it = body.find("enabled"); it != body.end() && !it->is_null()) {
-    if (!it->is_boolean()) {
-      return MakeError(ErrorCode::kInvalidArgument, "field 'enabled' must be true or false");
-    }
-    patch.enabled = it->get<bool>();
-  }
-  if (const auto it = body.find("role"); it != body.end() && !it->is_null()) {
-    const auto role = it->is_string() ? ParseUserRole(it->get<std::string>()) : std::nullopt;
-    if (!role || *role == UserRole::kClient) {
-      return MakeError(ErrorCode::kInvalidArgument, "field 'role' must be 'admin' or 'engineer'");
-    }
-    patch.role = *role;
-  }
-  return patch;
-}
-
 ApiResponse ListUsers(ApiContext& context) {
   auto users = context.store.Users().ListUsers();
   if (!users.ok()) {
@@ -165,7 +134,7 @@ ApiResponse PatchUser(ApiContext& context, const ApiRequest& request) {
   if (!body.ok()) {
     return ErrorResponse(body.error());
   }
-  auto patch = ParsePatch(*body, /*admin=*/true);
+  auto patch = ParseUserPatch(*body, /*admin=*/true);
   if (!patch.ok()) {
     return ErrorResponse(patch.error());
   }
@@ -234,6 +203,49 @@ ApiResponse ResetPassword(ApiContext& context, const ApiRequest& request) {
 
 }  // namespace
 
+// `admin`: an admin editing an account may also enable or disable it and change its role.
+Result<UserPatch> ParseUserPatch(const nlohmann::json& body, bool admin) {
+  UserPatch patch;
+  for (const auto& [key, value] : body.items()) {
+    if (key != "display_name" && key != "email" && key != "telegram_chat_id" && key != "language" &&
+        key != "time_zone" && key != "quiet_hours" && key != "monthly_report" &&
+        !(admin && (key == "enabled" || key == "role"))) {
+      return MakeError(ErrorCode::kInvalidArgument, "field '" + key + "' cannot be changed here");
+    }
+  }
+  DOZOR_ASSIGN_OR_RETURN(patch.quiet_hours, OptionalString(body, "quiet_hours"));
+  if (patch.quiet_hours) patch.quiet_hours = Trimmed(*patch.quiet_hours);
+  if (const auto it = body.find("monthly_report"); it != body.end() && !it->is_null()) {
+    if (!it->is_boolean()) {
+      return MakeError(ErrorCode::kInvalidArgument, "field 'monthly_report' must be true or false");
+    }
+    patch.monthly_report = it->get<bool>();
+  }
+  DOZOR_ASSIGN_OR_RETURN(patch.display_name, OptionalString(body, "display_name"));
+  DOZOR_ASSIGN_OR_RETURN(patch.email, OptionalString(body, "email"));
+  DOZOR_ASSIGN_OR_RETURN(patch.telegram_chat_id, OptionalString(body, "telegram_chat_id"));
+  DOZOR_ASSIGN_OR_RETURN(patch.language, OptionalString(body, "language"));
+  DOZOR_ASSIGN_OR_RETURN(patch.time_zone, OptionalString(body, "time_zone"));
+  for (auto* field : {&patch.display_name, &patch.email, &patch.telegram_chat_id, &patch.language,
+                      &patch.time_zone}) {
+    if (*field) *field = Trimmed(**field);
+  }
+  if (const auto it = body.find("enabled"); it != body.end() && !it->is_null()) {
+    if (!it->is_boolean()) {
+      return MakeError(ErrorCode::kInvalidArgument, "field 'enabled' must be true or false");
+    }
+    patch.enabled = it->get<bool>();
+  }
+  if (const auto it = body.find("role"); it != body.end() && !it->is_null()) {
+    const auto role = it->is_string() ? ParseUserRole(it->get<std::string>()) : std::nullopt;
+    if (!role || *role == UserRole::kClient) {
+      return MakeError(ErrorCode::kInvalidArgument, "field 'role' must be 'admin' or 'engineer'");
+    }
+    patch.role = *role;
+  }
+  return patch;
+}
+
 Result<User> FindUser(UserStore& users, std::string_view key) {
   if (key.empty() || key.size() > 200) {
     return MakeError(ErrorCode::kNotFound, "user not found");
@@ -261,6 +273,8 @@ nlohmann::json UserJson(const User& user) {
                         {"telegram_chat_id", user.telegram_chat_id},
                         {"language", user.language},
                         {"time_zone", user.time_zone},
+                        {"quiet_hours", user.quiet_hours},
+                        {"monthly_report", user.monthly_report},
                         {"role", user.role},
                         {"enabled", user.enabled},
                         {"has_password", user.has_password}};

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "domain/finding.hpp"
 #include "dozor/common/result.hpp"
 
 namespace dozor::server {
@@ -22,7 +23,9 @@ enum class AlertChannel { kEmail, kTelegram, kWebhook };
 std::string_view ToString(AlertChannel channel);
 std::optional<AlertChannel> ParseAlertChannel(std::string_view text);
 
-enum class DeliveryState { kPending, kSent, kFailed };
+// kCancelled: the alert was acknowledged (the host came back, the finding resolved) while the
+// message was still held, so it never went out.
+enum class DeliveryState { kPending, kSent, kFailed, kCancelled };
 std::string_view ToString(DeliveryState state);
 std::optional<DeliveryState> ParseDeliveryState(std::string_view text);
 
@@ -35,6 +38,10 @@ struct NewDelivery {
   std::string language;
   std::string idempotency_key;  // unique; the receiver's way to drop a repeat
   std::string payload;          // the channel's body: a MIME message, sendMessage JSON, JSON
+  // When it may first be sent (0: at once) and why it waits: "grace", "working_hours",
+  // "quiet_hours".
+  int64_t release_at_ms = 0;
+  std::string held;
 };
 
 struct NewAlert {
@@ -48,6 +55,9 @@ struct NewAlert {
   int stage = 0;        // the escalation stage its first messages go to
   // When the next stage is due unless acknowledged; none: this alert never escalates.
   std::optional<int64_t> escalate_at_ms;
+  // Recorded without messages: "maintenance" (a window covers the host or organisation),
+  // "flapping" (the finding changed state too often lately); empty: sent.
+  std::string suppressed;
   std::vector<NewDelivery> deliveries;
 };
 
@@ -78,6 +88,8 @@ struct Delivery {
   std::string last_error;
   std::optional<int64_t> sent_at_ms;
   int64_t created_at_ms = 0;
+  std::string held;  // why its first attempt waited (see NewDelivery), until held_until_ms
+  int64_t held_until_ms = 0;
 };
 
 struct Alert {
@@ -96,6 +108,7 @@ struct Alert {
   std::optional<int64_t> escalate_at_ms;
   std::optional<int64_t> acked_at_ms;
   std::string acked_by;
+  std::string suppressed;
   std::vector<Delivery> deliveries;  // filled by GetAlert and ListAlerts
 };
 
@@ -113,8 +126,66 @@ struct ChannelBacklog {
   int64_t pending = 0;
   int64_t failed = 0;
   int64_t sent = 0;
+  int64_t cancelled = 0;
   std::optional<int64_t> oldest_pending_ms;  // created_at of the oldest pending message
   std::string last_error;                    // of the most recent failed attempt, if any
+};
+
+// What is sent outside an organisation's working hours: everything, only what is urgent (a
+// critical finding, a server or the site offline; the rest waits for the morning), or nothing.
+enum class AfterHours { kAll, kUrgent, kNone };
+std::string_view ToString(AfterHours policy);
+std::optional<AfterHours> ParseAfterHours(std::string_view text);
+
+// A rule pages this organisation from min_severity on; nullopt: never.
+struct RuleAlertOverride {
+  std::string rule_id;
+  std::optional<Severity> min_severity;
+};
+
+// An organisation's alert rules; an organisation never configured has the defaults.
+struct OrgAlertSettings {
+  int64_t org_id = 0;
+  std::string time_zone = "Europe/Moscow";
+  int work_days = 0x1F;  // bit 0 Monday ... bit 6 Sunday
+  int work_start_minute = 9 * 60;
+  int work_end_minute = 18 * 60;
+  // Until someone sets the contract's hours, everything is sent at once.
+  AfterHours after_hours = AfterHours::kAll;
+  std::optional<Severity> min_severity;  // nullopt: the server's [alerts] min_severity
+  // How long a server may stay silent (beyond the presence monitor's threshold) before anyone is
+  // paged; a server back within it pages nobody.
+  int server_grace_minutes = 0;
+  std::vector<RuleAlertOverride> rule_overrides;
+  std::optional<int64_t> updated_at_ms;  // nullopt: never configured
+  std::string updated_by;
+};
+
+// While a window is on, alerts of its organisation (or only of its host) are recorded as
+// suppressed and sent to nobody; data is still collected and findings still recorded.
+struct MaintenanceWindow {
+  int64_t id = 0;
+  int64_t org_id = 0;
+  std::string agent_id;  // empty: the whole organisation
+  // One-off: [starts_at_ms, ends_at_ms).
+  std::optional<int64_t> starts_at_ms;
+  std::optional<int64_t> ends_at_ms;
+  // Weekly, in the organisation's time zone: on these weekdays (bit 0 Monday) from start_minute
+  // for duration_minutes.
+  int weekdays = 0;
+  int start_minute = 0;
+  int duration_minutes = 0;
+  std::string reason;
+  std::string created_by;
+  int64_t created_at_ms = 0;
+};
+
+// A monthly report that went out (one per organisation and month).
+struct MonthlyReportRecord {
+  int64_t org_id = 0;
+  std::string month;  // "2026-11"
+  int64_t sent_at_ms = 0;
+  int recipients = 0;
 };
 
 class AlertStore {
@@ -157,6 +228,41 @@ class AlertStore {
   virtual Result<std::vector<ChannelBacklog>> AlertBacklog() = 0;
   // Deletes alerts created before before_ms whose messages are all sent or failed; the count.
   virtual Result<int64_t> PruneAlerts(int64_t before_ms) = 0;
+
+  // Alert rules. kNotFound for an organisation that does not exist.
+  virtual Result<OrgAlertSettings> GetOrgAlertSettings(int64_t org_id) = 0;
+  // Replaces them (the overrides too); kInvalidArgument for a value out of range.
+  virtual Result<OrgAlertSettings> PutOrgAlertSettings(const OrgAlertSettings& settings,
+                                                       std::string_view actor, int64_t now_ms) = 0;
+  // nullopt: every organisation's (what the dispatcher reads once per pass).
+  virtual Result<std::vector<MaintenanceWindow>> ListMaintenanceWindows(
+      std::optional<int64_t> org_id) = 0;
+  virtual Result<MaintenanceWindow> AddMaintenanceWindow(const MaintenanceWindow& window,
+                                                         int64_t now_ms) = 0;
+  // kNotFound unless the window exists in that organisation.
+  virtual Status DeleteMaintenanceWindow(int64_t org_id, int64_t window_id) = 0;
+  // Deletes one-off windows that ended before before_ms; the count.
+  virtual Result<int64_t> PruneMaintenanceWindows(int64_t before_ms) = 0;
+
+  // The flap detector's question: this finding's opened/regressed alerts since since_ms
+  // (suppressed ones included).
+  virtual Result<int> CountFindingAlerts(int64_t finding_id, int64_t since_ms) = 0;
+  // Whether anybody heard of this finding going bad: a message of one of its opened/regressed
+  // alerts was sent or is on its way (released by now_ms, not cancelled). A "resolved" notice
+  // for a finding nobody was told about is noise.
+  virtual Result<bool> FindingAnnounced(int64_t finding_id, int64_t now_ms) = 0;
+  // The rate limit's question: messages sent to this person on this channel since since_ms.
+  virtual Result<int> CountSentTo(int64_t user_id, AlertChannel channel, int64_t since_ms) = 0;
+  // Holds a pending message until until_ms (the rate limit), keeping it pending.
+  virtual Status HoldDelivery(int64_t delivery_id, std::string_view reason, int64_t until_ms) = 0;
+
+  // One alert outside the feed (a channel failure notice, a monthly report) with its messages;
+  // the cursor is not touched. With `monthly`, only once per organisation and month: false (and
+  // nothing recorded) when that month's report was recorded already.
+  virtual Result<bool> RecordNotice(const NewAlert& alert, const MonthlyReportRecord* monthly,
+                                    int64_t now_ms) = 0;
+  virtual Result<std::optional<MonthlyReportRecord>> GetMonthlyReport(int64_t org_id,
+                                                                      std::string_view month) = 0;
 };
 
 }  // namespace dozor::server

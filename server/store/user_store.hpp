@@ -24,6 +24,11 @@ struct User {
   std::string telegram_chat_id;
   std::string language = "ru";  // "ru" or "en"
   std::string time_zone = "Europe/Moscow";
+  // "22:00-07:00" in time_zone: alerts that are not urgent wait until they end; empty: none.
+  std::string quiet_hours;
+  // A client contact who asked for the monthly report by e-mail (engineers assigned to the
+  // organisation get it anyway).
+  bool monthly_report = false;
   UserRole role = UserRole::kEngineer;
   std::optional<int64_t> org_id;  // role kClient only
   bool enabled = true;
@@ -52,6 +57,8 @@ struct UserPatch {
   std::optional<std::string> telegram_chat_id;
   std::optional<std::string> language;
   std::optional<std::string> time_zone;
+  std::optional<std::string> quiet_hours;  // "" clears them
+  std::optional<bool> monthly_report;
   std::optional<bool> enabled;
   // Between admin and engineer only: a client account belongs to one organisation and stays a
   // client account (the store refuses a change to or from kClient).

@@ -451,6 +451,30 @@ def live_walk(workdir, procs):
         check_live(api, "GET", "/api/v1/orgs/{org}/readiness", params, want=200)
         check_live(api, "GET", "/api/v1/orgs/{org}/readiness", {"org": "no such org"}, want=404)
 
+    def alert_rules():
+        params = {"org": "ООО Ромашка"}
+        check_live(api, "GET", "/api/v1/orgs/{org}/alert-settings", params, want=200)
+        stored = check_live(api, "PUT", "/api/v1/orgs/{org}/alert-settings", params,
+                            body={"working_hours": "08:00-17:00", "after_hours": "urgent", "min_severity": "high",
+                                  "server_grace_minutes": 10,
+                                  "rule_overrides": [{"rule_id": "agent-outdated", "min_severity": "never"}]},
+                            want=200)
+        check(stored["rule_overrides"] == [{"rule_id": "agent-outdated", "min_severity": "never"}],
+              f"the override is stored: {stored}")
+        check_live(api, "PUT", "/api/v1/orgs/{org}/alert-settings", params, body={"working_hours": "9-18"}, want=400)
+        check_live(api, "GET", "/api/v1/orgs/{org}/alert-settings", {"org": "no such org"}, want=404)
+        weekly = check_live(api, "POST", "/api/v1/orgs/{org}/maintenance", params,
+                            body={"weekdays": "sat-sun", "start": "22:00", "duration_minutes": 240,
+                                  "reason": "резервное копирование"}, want=201)
+        check_live(api, "POST", "/api/v1/orgs/{org}/maintenance", params,
+                   body={"starts_at": "2099-12-06T22:00:00+03:00", "ends_at": "2099-12-07T02:00:00+03:00"}, want=201)
+        check_live(api, "POST", "/api/v1/orgs/{org}/maintenance", params, body={"weekdays": "sat"}, want=400)
+        listed = check_live(api, "GET", "/api/v1/orgs/{org}/maintenance", params, want=200)
+        check(len(listed["windows"]) == 2, f"two windows: {listed}")
+        window = {"org": "ООО Ромашка", "window": weekly["id"]}
+        check_live(api, "DELETE", "/api/v1/orgs/{org}/maintenance/{window}", window, want=200)
+        check_live(api, "DELETE", "/api/v1/orgs/{org}/maintenance/{window}", window, want=404)
+
     def people():
         user = check_live(api, "POST", "/api/v1/users",
                           body={"login": "anna", "display_name": "Анна", "role": "engineer",
@@ -485,6 +509,7 @@ def live_walk(workdir, procs):
 
     steps.run("health and /me validate", health_and_me)
     steps.run("organisations, contracts, tokens, hosts, findings validate", organisations)
+    steps.run("alert settings and maintenance windows validate", alert_rules)
     steps.run("users, engineers, notes, API tokens, audit log, sessions validate", people)
     steps.run("rules and the package manifest validate", rules)
     steps.run("a real agent's host, inventory, health, changes and findings validate", agent_host_and_findings)

@@ -104,6 +104,7 @@ export function AlertsPage() {
                           <a href={pathOf('hosts', alert.agent_id)}>{alert.hostname || alert.agent_id}</a>
                         ) : null}
                         {alert.stage > 0 && <span class="badge muted-badge">{t('alerts.escalated', { stage: alert.stage })}</span>}
+                        {alert.suppressed && <span class="badge muted-badge">{tDynamic(`alerts.suppressed_${alert.suppressed}`)}</span>}
                       </div>
                     </td>
                     <td>
@@ -115,9 +116,10 @@ export function AlertsPage() {
                           <li key={d.id} class={d.state === 'failed' ? 'error-text' : d.state === 'pending' ? 'muted' : ''} title={d.last_error}>
                             {tDynamic(`alerts.channel_${d.channel}`)} → {d.recipient ?? t('alerts.helpdesk')}: {tDynamic(`alerts.delivery_${d.state}`)}
                             {d.attempts > 1 && ` (${t('alerts.attempts', { n: d.attempts })})`}
+                            {d.state === 'pending' && d.held && ` (${tDynamic(`alerts.held_${d.held}`)})`}
                           </li>
                         ))}
-                        {alert.deliveries.length === 0 && <li class="muted">{t('alerts.nobody')}</li>}
+                        {alert.deliveries.length === 0 && !alert.suppressed && <li class="muted">{t('alerts.nobody')}</li>}
                       </ul>
                     </td>
                     <td>

@@ -21,6 +21,8 @@ struct UserOptions {
   std::optional<std::string> telegram_chat_id;
   std::optional<std::string> language;
   std::optional<std::string> time_zone;
+  std::optional<std::string> quiet_hours;
+  std::optional<std::string> monthly_report;  // "on" / "off"
   bool ask_password = false;
   bool password_stdin = false;
 };
@@ -50,6 +52,31 @@ nlohmann::json ProfileFields(const UserOptions& user, nlohmann::json body) {
   PutIfSet(body, "time_zone", user.time_zone);
   return body;
 }
+
+// What an existing account may change besides its profile: when alerts wait (quiet hours) and
+// whether a client contact gets the monthly report.
+void AddAlertFields(CLI::App* command, const UserState& user) {
+  command->add_option("--quiet-hours", user->quiet_hours,
+                      "hours in your time zone when alerts wait unless urgent, e.g. 22:00-07:00; "
+                      "\"\" clears them");
+  command
+      ->add_option("--monthly-report", user->monthly_report,
+                   "on | off: the monthly report by e-mail (client contacts)")
+      ->check(CLI::IsMember({"on", "off"}));
+}
+
+nlohmann::json UpdateFields(const UserOptions& user) {
+  nlohmann::json body = ProfileFields(user, nlohmann::json::object());
+  PutIfSet(body, "quiet_hours", user.quiet_hours);
+  if (user.monthly_report) {
+    body["monthly_report"] = *user.monthly_report == "on";
+  }
+  return body;
+}
+
+constexpr const char* kUpdateOptions =
+    "give at least one of --name, --email, --telegram, --language, --time-zone, --quiet-hours, "
+    "--monthly-report";
 
 int RunCreate(Context& context, const UserOptions& user) {
   nlohmann::json body = ProfileFields(user, {{"login", user.user}, {"role", user.role}});
@@ -114,17 +141,14 @@ void AddUpdate(CLI::App* user_command, const UserState& user, Action& action) {
   auto* update = user_command->add_subcommand("update", "change an account's profile");
   AddUserArgument(update, user);
   AddProfileFields(update, user);
+  AddAlertFields(update, user);
   update->callback([user, &action] {
-    if (ProfileFields(*user, nlohmann::json::object()).empty()) {
-      throw CLI::ValidationError(
-          "user update",
-          "give at least one of --name, --email, --telegram, --language, --time-zone");
+    if (UpdateFields(*user).empty()) {
+      throw CLI::ValidationError("user update", kUpdateOptions);
     }
     action = [user](Context& context) {
-      return EmitWithOrgNames(context,
-                              context.client.Patch(UserPath(user->user),
-                                                   ProfileFields(*user, nlohmann::json::object())),
-                              RenderUser);
+      return EmitWithOrgNames(
+          context, context.client.Patch(UserPath(user->user), UpdateFields(*user)), RenderUser);
     };
   });
 }
@@ -191,6 +215,29 @@ void AddUserCommands(CLI::App& app, Action& action) {
   AddUpdate(user_command, user, action);
   AddEnableDisable(user_command, user, action);
   AddPasswd(user_command, user, action);
+}
+
+void AddMeCommands(CLI::App& app, Action& action) {
+  auto* me = app.add_subcommand("me", "your own account: show it, change your profile")
+                 ->require_subcommand(1);
+  me->add_subcommand("show", "your account as the server keeps it")->callback([&action] {
+    action = [](Context& context) {
+      return EmitWithOrgNames(context, context.client.Get("/api/v1/me"), RenderUser);
+    };
+  });
+  auto user = std::make_shared<UserOptions>();
+  auto* update = me->add_subcommand("update", "change your own profile and alert settings");
+  AddProfileFields(update, user);
+  AddAlertFields(update, user);
+  update->callback([user, &action] {
+    if (UpdateFields(*user).empty()) {
+      throw CLI::ValidationError("me update", kUpdateOptions);
+    }
+    action = [user](Context& context) {
+      return EmitWithOrgNames(context, context.client.Patch("/api/v1/me", UpdateFields(*user)),
+                              RenderUser);
+    };
+  });
 }
 
 }  // namespace dozor::ctl

@@ -201,6 +201,23 @@ class SqliteStore final : public Store,
   Result<Alert> AcknowledgeAlert(int64_t alert_id, std::string_view actor, int64_t now_ms) override;
   Result<std::vector<ChannelBacklog>> AlertBacklog() override;
   Result<int64_t> PruneAlerts(int64_t before_ms) override;
+  Result<OrgAlertSettings> GetOrgAlertSettings(int64_t org_id) override;
+  Result<OrgAlertSettings> PutOrgAlertSettings(const OrgAlertSettings& settings,
+                                               std::string_view actor, int64_t now_ms) override;
+  Result<std::vector<MaintenanceWindow>> ListMaintenanceWindows(
+      std::optional<int64_t> org_id) override;
+  Result<MaintenanceWindow> AddMaintenanceWindow(const MaintenanceWindow& window,
+                                                 int64_t now_ms) override;
+  Status DeleteMaintenanceWindow(int64_t org_id, int64_t window_id) override;
+  Result<int64_t> PruneMaintenanceWindows(int64_t before_ms) override;
+  Result<int> CountFindingAlerts(int64_t finding_id, int64_t since_ms) override;
+  Result<bool> FindingAnnounced(int64_t finding_id, int64_t now_ms) override;
+  Result<int> CountSentTo(int64_t user_id, AlertChannel channel, int64_t since_ms) override;
+  Status HoldDelivery(int64_t delivery_id, std::string_view reason, int64_t until_ms) override;
+  Result<bool> RecordNotice(const NewAlert& alert, const MonthlyReportRecord* monthly,
+                            int64_t now_ms) override;
+  Result<std::optional<MonthlyReportRecord>> GetMonthlyReport(int64_t org_id,
+                                                              std::string_view month) override;
 
   Status AppendEvent(const FeedEvent& event) override;
   Result<std::vector<FeedEvent>> ListEvents(const FeedFilter& filter) override;

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "domain/local_time.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/sqlite/sqlite_store_internal.hpp"
 #include "store/sqlite/statement_helpers.hpp"
@@ -21,7 +22,7 @@ constexpr size_t kMaxErrorBytes = 1000;
 constexpr char kAlertColumns[] =
     "SELECT al.id, al.created_at, al.event_id, al.kind, al.org_id, coalesce(o.name, ''), "
     "al.finding_id, al.agent_id, coalesce(ag.hostname, ''), al.severity, al.summary, al.stage, "
-    "al.escalate_at, al.acked_at, al.acked_by FROM alerts al "
+    "al.escalate_at, al.acked_at, al.acked_by, al.suppressed FROM alerts al "
     "LEFT JOIN organizations o ON o.id = al.org_id "
     "LEFT JOIN agents ag ON ag.agent_id = al.agent_id AND al.agent_id <> '' ";
 
@@ -42,13 +43,14 @@ Alert ReadAlert(const sqlite::Statement& s) {
   alert.escalate_at_ms = OptionalInt(s, 12);
   alert.acked_at_ms = OptionalInt(s, 13);
   alert.acked_by = s.Text(14);
+  alert.suppressed = s.Text(15);
   return alert;
 }
 
 constexpr char kDeliveryColumns[] =
     "SELECT d.id, d.alert_id, d.stage, d.user_id, coalesce(u.login, ''), d.channel, d.address, "
     "d.language, d.idempotency_key, d.payload, d.state, d.attempts, d.next_attempt_at, "
-    "d.last_error, d.sent_at, d.created_at FROM alert_deliveries d "
+    "d.last_error, d.sent_at, d.created_at, d.held, d.held_until FROM alert_deliveries d "
     "LEFT JOIN users u ON u.id = d.user_id ";
 
 Delivery ReadDelivery(const sqlite::Statement& s) {
@@ -69,6 +71,8 @@ Delivery ReadDelivery(const sqlite::Statement& s) {
   delivery.last_error = s.Text(13);
   delivery.sent_at_ms = OptionalInt(s, 14);
   delivery.created_at_ms = s.Int(15);
+  delivery.held = s.Text(16);
+  delivery.held_until_ms = s.Int(17);
   return delivery;
 }
 
@@ -82,13 +86,43 @@ Status InsertDeliveries(sqlite::Database& db, int64_t alert_id,
   DOZOR_ASSIGN_OR_RETURN(
       auto insert,
       db.Prepare("INSERT OR IGNORE INTO alert_deliveries(alert_id, stage, user_id, channel, "
-                 "address, language, idempotency_key, payload, next_attempt_at, created_at) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                 "address, language, idempotency_key, payload, next_attempt_at, created_at, "
+                 "held, held_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   for (const auto& d : deliveries) {
+    const int64_t release = std::max(now_ms, d.release_at_ms);
+    const bool held = release > now_ms && !d.held.empty();
     DOZOR_RETURN_IF_ERROR(RunWith(insert, alert_id, d.stage, d.user_id, d.channel, d.address,
-                                  d.language, d.idempotency_key, d.payload, now_ms, now_ms));
+                                  d.language, d.idempotency_key, d.payload, release, now_ms,
+                                  held ? d.held : std::string(), held ? release : int64_t{0}));
   }
   return OkStatus();
+}
+
+// One alert and its messages (inside the caller's transaction).
+Status InsertAlert(sqlite::Database& db, const NewAlert& alert, int64_t now_ms) {
+  DOZOR_ASSIGN_OR_RETURN(
+      auto insert,
+      db.Prepare("INSERT INTO alerts(created_at, event_id, kind, org_id, finding_id, agent_id, "
+                 "severity, summary, stage, escalate_at, suppressed) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  DOZOR_RETURN_IF_ERROR(RunWith(insert, now_ms, alert.event_id, alert.kind, alert.org_id,
+                                alert.finding_id, alert.agent_id, alert.severity, alert.summary,
+                                alert.stage, alert.escalate_at_ms, alert.suppressed));
+  return InsertDeliveries(db, db.LastInsertRowId(), alert.deliveries, now_ms);
+}
+
+// Messages still held (grace, working or quiet hours) of alerts acknowledged meanwhile never go
+// out: the server came back within its grace, the finding resolved overnight. Only alerts that
+// ask someone to act: a notice ("resolved", "verify") is news whenever it arrives. A message
+// already released, or being retried, is not cancelled: someone is waiting for it in order.
+Status CancelHeldOfAcknowledged(sqlite::Database& db, int64_t now_ms) {
+  DOZOR_ASSIGN_OR_RETURN(
+      auto cancel,
+      db.Prepare("UPDATE alert_deliveries SET state = 'cancelled', last_attempt_at = ?1 "
+                 "WHERE state = 'pending' AND attempts = 0 AND held <> '' AND held_until > ?1 "
+                 "AND alert_id IN (SELECT id FROM alerts WHERE acked_at = ?1 AND kind IN "
+                 "('finding_opened', 'finding_regressed', 'host_offline', 'site_offline'))"));
+  return RunWith(cancel, now_ms);
 }
 
 }  // namespace
@@ -106,17 +140,8 @@ Status SqliteStore::RecordAlerts(const std::vector<NewAlert>& alerts,
   std::lock_guard lock(write_mu_);
   sqlite::Transaction txn(writer_);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
-  DOZOR_ASSIGN_OR_RETURN(
-      auto insert,
-      writer_.Prepare(
-          "INSERT INTO alerts(created_at, event_id, kind, org_id, finding_id, agent_id, "
-          "severity, summary, stage, escalate_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   for (const auto& alert : alerts) {
-    DOZOR_RETURN_IF_ERROR(RunWith(insert, now_ms, alert.event_id, alert.kind, alert.org_id,
-                                  alert.finding_id, alert.agent_id, alert.severity, alert.summary,
-                                  alert.stage, alert.escalate_at_ms));
-    DOZOR_RETURN_IF_ERROR(
-        InsertDeliveries(writer_, writer_.LastInsertRowId(), alert.deliveries, now_ms));
+    DOZOR_RETURN_IF_ERROR(InsertAlert(writer_, alert, now_ms));
   }
   if (!acks.empty()) {
     DOZOR_ASSIGN_OR_RETURN(
@@ -136,6 +161,7 @@ Status SqliteStore::RecordAlerts(const std::vector<NewAlert>& alerts,
         DOZOR_RETURN_IF_ERROR(RunWith(by_host, ack.agent_id, now_ms, actor, ack.org_id));
       }
     }
+    DOZOR_RETURN_IF_ERROR(CancelHeldOfAcknowledged(writer_, now_ms));
   }
   DOZOR_ASSIGN_OR_RETURN(
       auto move, writer_.Prepare("INSERT INTO alert_cursor(id, event_id) VALUES (1, ?1) "
@@ -180,13 +206,15 @@ Result<bool> SqliteStore::EscalateAlert(int64_t alert_id, int stage,
 Result<std::vector<Delivery>> SqliteStore::DueDeliveries(AlertChannel channel, int64_t now_ms,
                                                          int limit) {
   ReaderLease reader = AcquireReader();
-  // The oldest pending message of each recipient (the partial index answers the inner query);
-  // a recipient whose oldest is waiting for its retry gets nothing newer meanwhile.
-  DOZOR_ASSIGN_OR_RETURN(
-      auto select, reader->db.Prepare(std::string(kDeliveryColumns) +
-                                      "WHERE d.id IN (SELECT min(id) FROM alert_deliveries "
-                                      "WHERE state = 'pending' AND channel = ?1 GROUP BY address) "
-                                      "AND d.next_attempt_at <= ?2 ORDER BY d.id LIMIT ?3"));
+  // The oldest released pending message of each recipient (the partial index answers the inner
+  // query); a recipient whose oldest is waiting for its retry gets nothing newer meanwhile. A
+  // message still held (until the morning, say) does not hold up an urgent one behind it.
+  DOZOR_ASSIGN_OR_RETURN(auto select,
+                         reader->db.Prepare(std::string(kDeliveryColumns) +
+                                            "WHERE d.id IN (SELECT min(id) FROM alert_deliveries "
+                                            "WHERE state = 'pending' AND channel = ?1 AND "
+                                            "held_until <= ?2 GROUP BY address) "
+                                            "AND d.next_attempt_at <= ?2 ORDER BY d.id LIMIT ?3"));
   return ReadAll(BindAll(select, channel, now_ms, static_cast<int64_t>(std::clamp(limit, 1, 1000))),
                  ReadDelivery);
 }
@@ -310,6 +338,7 @@ Result<Alert> SqliteStore::AcknowledgeAlert(int64_t alert_id, std::string_view a
       return MakeError(ErrorCode::kFailedPrecondition,
                        "alert " + std::to_string(alert_id) + " is already acknowledged");
     }
+    DOZOR_RETURN_IF_ERROR(CancelHeldOfAcknowledged(writer_, now_ms));
   }
   return GetAlert(alert_id);
 }
@@ -345,6 +374,9 @@ Result<std::vector<ChannelBacklog>> SqliteStore::AlertBacklog() {
       case DeliveryState::kSent:
         backlog.sent = s.Int(2);
         break;
+      case DeliveryState::kCancelled:
+        backlog.cancelled = s.Int(2);
+        break;
     }
   }));
   DOZOR_ASSIGN_OR_RETURN(
@@ -369,6 +401,340 @@ Result<int64_t> SqliteStore::PruneAlerts(int64_t before_ms) {
                       "alert_deliveries d WHERE d.alert_id = alerts.id AND d.state = 'pending')"));
   DOZOR_RETURN_IF_ERROR(RunWith(remove, before_ms));
   return static_cast<int64_t>(writer_.Changes());
+}
+
+// ------------------------------------------------------------------ alert rules
+
+namespace {
+
+constexpr int kMaxRuleOverrides = 500;
+constexpr size_t kMaxReasonBytes = 500;
+
+Status CheckAlertSettings(const OrgAlertSettings& settings) {
+  const auto invalid = [](const std::string& what) {
+    return MakeError(ErrorCode::kInvalidArgument, what);
+  };
+  DOZOR_RETURN_IF_ERROR(CheckKnownTimeZone(settings.time_zone));
+  if (settings.work_days < 0 || settings.work_days > 0x7F) {
+    return invalid("work_days must be a set of weekdays");
+  }
+  if (settings.work_start_minute < 0 || settings.work_end_minute > 1440 ||
+      settings.work_start_minute >= settings.work_end_minute) {
+    return invalid("working hours must start before they end, within one day (09:00-18:00)");
+  }
+  if (settings.server_grace_minutes < 0 || settings.server_grace_minutes > 1440) {
+    return invalid("server_grace_minutes must be 0-1440");
+  }
+  if (settings.rule_overrides.size() > static_cast<size_t>(kMaxRuleOverrides)) {
+    return invalid("at most " + std::to_string(kMaxRuleOverrides) + " rule overrides");
+  }
+  for (const auto& override_rule : settings.rule_overrides) {
+    if (override_rule.rule_id.empty() || override_rule.rule_id.size() > 128) {
+      return invalid("a rule override needs a rule id of 1-128 bytes");
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<OrgAlertSettings> SqliteStore::GetOrgAlertSettings(int64_t org_id) {
+  ReaderLease reader = AcquireReader();
+  sqlite::ReadTransaction txn(reader->db);
+  DOZOR_RETURN_IF_ERROR(txn.Begin());
+  DOZOR_ASSIGN_OR_RETURN(auto exists,
+                         reader->db.Prepare("SELECT 1 FROM organizations WHERE id = ?"));
+  DOZOR_ASSIGN_OR_RETURN(const bool found, HasRow(BindAll(exists, org_id)));
+  if (!found) {
+    return MakeError(ErrorCode::kNotFound, "no organization with id " + std::to_string(org_id));
+  }
+  OrgAlertSettings settings;
+  settings.org_id = org_id;
+  DOZOR_ASSIGN_OR_RETURN(
+      auto select,
+      reader->db.Prepare("SELECT time_zone, work_days, work_start_minute, work_end_minute, "
+                         "after_hours, min_severity, server_grace_minutes, updated_at, "
+                         "updated_by FROM org_alert_settings WHERE org_id = ?"));
+  DOZOR_RETURN_IF_ERROR(ForEachRow(BindAll(select, org_id), [&](const sqlite::Statement& s) {
+    settings.time_zone = s.Text(0);
+    settings.work_days = static_cast<int>(s.Int(1));
+    settings.work_start_minute = static_cast<int>(s.Int(2));
+    settings.work_end_minute = static_cast<int>(s.Int(3));
+    settings.after_hours = ParseAfterHours(s.Text(4)).value_or(AfterHours::kAll);
+    if (!s.IsNull(5)) settings.min_severity = ParseSeverity(s.Text(5));
+    settings.server_grace_minutes = static_cast<int>(s.Int(6));
+    settings.updated_at_ms = s.Int(7);
+    settings.updated_by = s.Text(8);
+  }));
+  DOZOR_ASSIGN_OR_RETURN(auto overrides,
+                         reader->db.Prepare("SELECT rule_id, min_severity FROM "
+                                            "org_alert_rule_overrides WHERE org_id = ? "
+                                            "ORDER BY rule_id"));
+  DOZOR_RETURN_IF_ERROR(ForEachRow(BindAll(overrides, org_id), [&](const sqlite::Statement& s) {
+    RuleAlertOverride override_rule;
+    override_rule.rule_id = s.Text(0);
+    if (!s.IsNull(1)) override_rule.min_severity = ParseSeverity(s.Text(1));
+    settings.rule_overrides.push_back(std::move(override_rule));
+  }));
+  return settings;
+}
+
+Result<OrgAlertSettings> SqliteStore::PutOrgAlertSettings(const OrgAlertSettings& settings,
+                                                          std::string_view actor, int64_t now_ms) {
+  DOZOR_RETURN_IF_ERROR(CheckAlertSettings(settings));
+  {
+    std::lock_guard lock(write_mu_);
+    sqlite::Transaction txn(writer_);
+    DOZOR_RETURN_IF_ERROR(txn.Begin());
+    DOZOR_ASSIGN_OR_RETURN(auto exists,
+                           writer_.Prepare("SELECT 1 FROM organizations WHERE id = ?"));
+    DOZOR_ASSIGN_OR_RETURN(const bool found, HasRow(BindAll(exists, settings.org_id)));
+    if (!found) {
+      return MakeError(ErrorCode::kNotFound,
+                       "no organization with id " + std::to_string(settings.org_id));
+    }
+    DOZOR_ASSIGN_OR_RETURN(
+        auto upsert,
+        writer_.Prepare(
+            "INSERT INTO org_alert_settings(org_id, time_zone, work_days, work_start_minute, "
+            "work_end_minute, after_hours, min_severity, server_grace_minutes, updated_at, "
+            "updated_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+            "ON CONFLICT(org_id) DO UPDATE SET time_zone = ?2, work_days = ?3, "
+            "work_start_minute = ?4, work_end_minute = ?5, after_hours = ?6, min_severity = ?7, "
+            "server_grace_minutes = ?8, updated_at = ?9, updated_by = ?10"));
+    DOZOR_RETURN_IF_ERROR(RunWith(upsert, settings.org_id, settings.time_zone, settings.work_days,
+                                  settings.work_start_minute, settings.work_end_minute,
+                                  settings.after_hours, settings.min_severity,
+                                  settings.server_grace_minutes, now_ms, actor));
+    DOZOR_ASSIGN_OR_RETURN(
+        auto clear, writer_.Prepare("DELETE FROM org_alert_rule_overrides WHERE org_id = ?"));
+    DOZOR_RETURN_IF_ERROR(RunWith(clear, settings.org_id));
+    DOZOR_ASSIGN_OR_RETURN(
+        auto insert,
+        writer_.Prepare("INSERT OR REPLACE INTO org_alert_rule_overrides(org_id, rule_id, "
+                        "min_severity) VALUES (?, ?, ?)"));
+    for (const auto& override_rule : settings.rule_overrides) {
+      DOZOR_RETURN_IF_ERROR(
+          RunWith(insert, settings.org_id, override_rule.rule_id, override_rule.min_severity));
+    }
+    DOZOR_RETURN_IF_ERROR(txn.Commit());
+  }
+  return GetOrgAlertSettings(settings.org_id);
+}
+
+namespace {
+
+constexpr char kWindowColumns[] =
+    "SELECT id, org_id, agent_id, starts_at, ends_at, weekdays, start_minute, duration_minutes, "
+    "reason, created_by, created_at FROM maintenance_windows ";
+
+MaintenanceWindow ReadWindow(const sqlite::Statement& s) {
+  MaintenanceWindow window;
+  window.id = s.Int(0);
+  window.org_id = s.Int(1);
+  window.agent_id = s.Text(2);
+  window.starts_at_ms = OptionalInt(s, 3);
+  window.ends_at_ms = OptionalInt(s, 4);
+  window.weekdays = static_cast<int>(s.Int(5));
+  window.start_minute = static_cast<int>(s.Int(6));
+  window.duration_minutes = static_cast<int>(s.Int(7));
+  window.reason = s.Text(8);
+  window.created_by = s.Text(9);
+  window.created_at_ms = s.Int(10);
+  return window;
+}
+
+Status CheckWindow(const MaintenanceWindow& window) {
+  const auto invalid = [](const std::string& what) {
+    return MakeError(ErrorCode::kInvalidArgument, what);
+  };
+  const bool one_off = window.starts_at_ms.has_value() || window.ends_at_ms.has_value();
+  if (one_off) {
+    if (!window.starts_at_ms || !window.ends_at_ms || *window.ends_at_ms <= *window.starts_at_ms) {
+      return invalid("a one-off maintenance window needs a start before its end");
+    }
+    if (window.weekdays != 0) {
+      return invalid("a maintenance window is either one-off (start, end) or weekly, not both");
+    }
+  } else {
+    if (window.weekdays <= 0 || window.weekdays > 0x7F) {
+      return invalid("a weekly maintenance window needs its weekdays");
+    }
+    if (window.start_minute < 0 || window.start_minute >= 1440) {
+      return invalid("a weekly maintenance window starts at 00:00-23:59");
+    }
+    if (window.duration_minutes <= 0 || window.duration_minutes > 7 * 1440) {
+      return invalid("a weekly maintenance window lasts 1 minute to 7 days");
+    }
+  }
+  if (window.reason.size() > kMaxReasonBytes) {
+    return invalid("reason must be at most " + std::to_string(kMaxReasonBytes) + " bytes");
+  }
+  if (window.agent_id.size() > 128) return invalid("agent_id is too long");
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<std::vector<MaintenanceWindow>> SqliteStore::ListMaintenanceWindows(
+    std::optional<int64_t> org_id) {
+  ReaderLease reader = AcquireReader();
+  DOZOR_ASSIGN_OR_RETURN(
+      auto select,
+      reader->db.Prepare(std::string(kWindowColumns) +
+                         "WHERE ?1 IS NULL OR org_id = ?1 ORDER BY org_id, id LIMIT 10000"));
+  return ReadAll(BindAll(select, org_id), ReadWindow);
+}
+
+Result<MaintenanceWindow> SqliteStore::AddMaintenanceWindow(const MaintenanceWindow& window,
+                                                            int64_t now_ms) {
+  DOZOR_RETURN_IF_ERROR(CheckWindow(window));
+  std::lock_guard lock(write_mu_);
+  sqlite::Transaction txn(writer_);
+  DOZOR_RETURN_IF_ERROR(txn.Begin());
+  DOZOR_ASSIGN_OR_RETURN(auto exists, writer_.Prepare("SELECT 1 FROM organizations WHERE id = ?"));
+  DOZOR_ASSIGN_OR_RETURN(const bool found, HasRow(BindAll(exists, window.org_id)));
+  if (!found) {
+    return MakeError(ErrorCode::kNotFound,
+                     "no organization with id " + std::to_string(window.org_id));
+  }
+  if (!window.agent_id.empty()) {
+    DOZOR_ASSIGN_OR_RETURN(
+        auto host, writer_.Prepare("SELECT 1 FROM agents WHERE agent_id = ? AND org_id = ?"));
+    DOZOR_ASSIGN_OR_RETURN(const bool in_org,
+                           HasRow(BindAll(host, window.agent_id, window.org_id)));
+    if (!in_org) {
+      return MakeError(
+          ErrorCode::kInvalidArgument,
+          "host " + window.agent_id + " is not in organization " + std::to_string(window.org_id));
+    }
+  }
+  DOZOR_ASSIGN_OR_RETURN(
+      auto insert,
+      writer_.Prepare("INSERT INTO maintenance_windows(org_id, agent_id, starts_at, ends_at, "
+                      "weekdays, start_minute, duration_minutes, reason, created_by, created_at) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  const bool one_off = window.starts_at_ms.has_value();
+  DOZOR_RETURN_IF_ERROR(
+      RunWith(insert, window.org_id, window.agent_id, window.starts_at_ms, window.ends_at_ms,
+              one_off ? 0 : window.weekdays, one_off ? 0 : window.start_minute,
+              one_off ? 0 : window.duration_minutes, window.reason, window.created_by, now_ms));
+  const int64_t id = writer_.LastInsertRowId();
+  DOZOR_RETURN_IF_ERROR(txn.Commit());
+  MaintenanceWindow added = window;
+  added.id = id;
+  added.created_at_ms = now_ms;
+  if (one_off) {
+    added.weekdays = 0;
+    added.start_minute = 0;
+    added.duration_minutes = 0;
+  }
+  return added;
+}
+
+Status SqliteStore::DeleteMaintenanceWindow(int64_t org_id, int64_t window_id) {
+  std::lock_guard lock(write_mu_);
+  DOZOR_ASSIGN_OR_RETURN(
+      auto remove, writer_.Prepare("DELETE FROM maintenance_windows WHERE id = ? AND org_id = ?"));
+  DOZOR_RETURN_IF_ERROR(RunWith(remove, window_id, org_id));
+  if (writer_.Changes() == 0) {
+    return MakeError(ErrorCode::kNotFound, "no maintenance window " + std::to_string(window_id) +
+                                               " in organization " + std::to_string(org_id));
+  }
+  return OkStatus();
+}
+
+Result<int64_t> SqliteStore::PruneMaintenanceWindows(int64_t before_ms) {
+  std::lock_guard lock(write_mu_);
+  DOZOR_ASSIGN_OR_RETURN(
+      auto remove, writer_.Prepare("DELETE FROM maintenance_windows WHERE ends_at IS NOT NULL "
+                                   "AND ends_at < ?"));
+  DOZOR_RETURN_IF_ERROR(RunWith(remove, before_ms));
+  return static_cast<int64_t>(writer_.Changes());
+}
+
+Result<int> SqliteStore::CountFindingAlerts(int64_t finding_id, int64_t since_ms) {
+  ReaderLease reader = AcquireReader();
+  DOZOR_ASSIGN_OR_RETURN(
+      auto select,
+      reader->db.Prepare("SELECT count(*) FROM alerts WHERE finding_id = ? AND created_at >= ? "
+                         "AND kind IN ('finding_opened', 'finding_regressed')"));
+  DOZOR_ASSIGN_OR_RETURN(auto count,
+                         ReadOptional(BindAll(select, finding_id, since_ms),
+                                      [](const sqlite::Statement& s) { return s.Int(0); }));
+  return static_cast<int>(count.value_or(0));
+}
+
+Result<bool> SqliteStore::FindingAnnounced(int64_t finding_id, int64_t now_ms) {
+  ReaderLease reader = AcquireReader();
+  DOZOR_ASSIGN_OR_RETURN(
+      auto select,
+      reader->db.Prepare("SELECT 1 FROM alert_deliveries d JOIN alerts al ON al.id = d.alert_id "
+                         "WHERE al.finding_id = ? AND al.kind IN ('finding_opened', "
+                         "'finding_regressed') AND (d.state = 'sent' OR (d.state = 'pending' "
+                         "AND d.held_until <= ?)) LIMIT 1"));
+  return HasRow(BindAll(select, finding_id, now_ms));
+}
+
+Result<int> SqliteStore::CountSentTo(int64_t user_id, AlertChannel channel, int64_t since_ms) {
+  ReaderLease reader = AcquireReader();
+  DOZOR_ASSIGN_OR_RETURN(
+      auto select, reader->db.Prepare("SELECT count(*) FROM alert_deliveries WHERE state = 'sent' "
+                                      "AND user_id = ? AND channel = ? AND sent_at >= ?"));
+  DOZOR_ASSIGN_OR_RETURN(auto count,
+                         ReadOptional(BindAll(select, user_id, channel, since_ms),
+                                      [](const sqlite::Statement& s) { return s.Int(0); }));
+  return static_cast<int>(count.value_or(0));
+}
+
+Status SqliteStore::HoldDelivery(int64_t delivery_id, std::string_view reason, int64_t until_ms) {
+  std::lock_guard lock(write_mu_);
+  DOZOR_ASSIGN_OR_RETURN(
+      auto update,
+      writer_.Prepare("UPDATE alert_deliveries SET next_attempt_at = max(next_attempt_at, ?3), "
+                      "held = ?2, held_until = ?3 WHERE id = ?1 AND state = 'pending'"));
+  DOZOR_RETURN_IF_ERROR(RunWith(update, delivery_id, reason, until_ms));
+  if (writer_.Changes() == 0) {
+    return MakeError(ErrorCode::kNotFound,
+                     "no pending alert message " + std::to_string(delivery_id));
+  }
+  return OkStatus();
+}
+
+Result<bool> SqliteStore::RecordNotice(const NewAlert& alert, const MonthlyReportRecord* monthly,
+                                       int64_t now_ms) {
+  std::lock_guard lock(write_mu_);
+  sqlite::Transaction txn(writer_);
+  DOZOR_RETURN_IF_ERROR(txn.Begin());
+  if (monthly != nullptr) {
+    DOZOR_ASSIGN_OR_RETURN(auto insert,
+                           writer_.Prepare("INSERT OR IGNORE INTO monthly_reports(org_id, month, "
+                                           "sent_at, recipients) VALUES (?, ?, ?, ?)"));
+    DOZOR_RETURN_IF_ERROR(
+        RunWith(insert, monthly->org_id, monthly->month, monthly->sent_at_ms, monthly->recipients));
+    if (writer_.Changes() == 0) {
+      return false;
+    }
+  }
+  DOZOR_RETURN_IF_ERROR(InsertAlert(writer_, alert, now_ms));
+  DOZOR_RETURN_IF_ERROR(txn.Commit());
+  return true;
+}
+
+Result<std::optional<MonthlyReportRecord>> SqliteStore::GetMonthlyReport(int64_t org_id,
+                                                                         std::string_view month) {
+  ReaderLease reader = AcquireReader();
+  DOZOR_ASSIGN_OR_RETURN(auto select,
+                         reader->db.Prepare("SELECT org_id, month, sent_at, recipients FROM "
+                                            "monthly_reports WHERE org_id = ? AND month = ?"));
+  return ReadOptional(BindAll(select, org_id, month), [](const sqlite::Statement& s) {
+    MonthlyReportRecord record;
+    record.org_id = s.Int(0);
+    record.month = s.Text(1);
+    record.sent_at_ms = s.Int(2);
+    record.recipients = static_cast<int>(s.Int(3));
+    return record;
+  });
 }
 
 }  // namespace dozor::server

@@ -18,7 +18,8 @@ namespace {
 
 constexpr const char* kUserColumns =
     "SELECT id, login, display_name, email, telegram_chat_id, language, time_zone, role, org_id, "
-    "enabled, password_hash IS NOT NULL, password_changed_at, created_at, updated_at FROM users ";
+    "enabled, password_hash IS NOT NULL, password_changed_at, created_at, updated_at, quiet_hours, "
+    "monthly_report FROM users ";
 
 User ReadUser(const sqlite::Statement& s) {
   User user;
@@ -37,6 +38,8 @@ User ReadUser(const sqlite::Statement& s) {
   user.password_changed_at_ms = OptionalInt(s, 11);
   user.created_at_ms = s.Int(12);
   user.updated_at_ms = s.Int(13);
+  user.quiet_hours = s.Text(14);
+  user.monthly_report = s.Int(15) != 0;
   return user;
 }
 
@@ -100,6 +103,7 @@ Status CheckPatch(const UserPatch& patch) {
   if (patch.telegram_chat_id) DOZOR_RETURN_IF_ERROR(CheckTelegramChatId(*patch.telegram_chat_id));
   if (patch.language) DOZOR_RETURN_IF_ERROR(CheckLanguage(*patch.language));
   if (patch.time_zone) DOZOR_RETURN_IF_ERROR(CheckTimeZone(*patch.time_zone));
+  if (patch.quiet_hours) DOZOR_RETURN_IF_ERROR(CheckQuietHours(*patch.quiet_hours));
   return OkStatus();
 }
 
@@ -203,10 +207,12 @@ Result<User> SqliteStore::UpdateUser(int64_t id, const UserPatch& patch, int64_t
                         "telegram_chat_id = coalesce(?4, telegram_chat_id), "
                         "language = coalesce(?5, language), time_zone = coalesce(?6, time_zone), "
                         "enabled = coalesce(?7, enabled), role = coalesce(?9, role), "
+                        "quiet_hours = coalesce(?10, quiet_hours), "
+                        "monthly_report = coalesce(?11, monthly_report), "
                         "updated_at = ?8 WHERE id = ?1"));
-    DOZOR_RETURN_IF_ERROR(RunWith(update, id, patch.display_name, patch.email,
-                                  patch.telegram_chat_id, patch.language, patch.time_zone,
-                                  patch.enabled, now_ms, role));
+    DOZOR_RETURN_IF_ERROR(RunWith(
+        update, id, patch.display_name, patch.email, patch.telegram_chat_id, patch.language,
+        patch.time_zone, patch.enabled, now_ms, role, patch.quiet_hours, patch.monthly_report));
     if (writer_.Changes() == 0) {
       return MakeError(ErrorCode::kNotFound, "no user with id " + std::to_string(id));
     }
