@@ -102,6 +102,8 @@ bool AddPersonDeliveries(const DispatcherSettings& settings, const User& person,
     d.payload = std::move(payload);
     d.release_at_ms = release;
     d.held = personal.held;
+    // A message with an attachment goes alone; the others may join a burst.
+    if (attachment == nullptr) d.message_json = MessageJson(message, staged.org_name);
     out.push_back(std::move(d));
     told = true;
   };
@@ -174,6 +176,10 @@ Result<AlertDispatcher::Timing> AlertDispatcher::TimingFor(Context& context, int
     timing.held = "grace";
   }
   timing.grace_until_ms = grace_until_ms;
+  if (!timing.urgent && settings_.group_wait_ms > 0 && timing.held.empty()) {
+    // What is not urgent waits a moment, so a burst of one organisation goes as one message.
+    timing.release_at_ms = context.now_ms + settings_.group_wait_ms;
+  }
   DOZOR_ASSIGN_OR_RETURN(const OrgAlertSettings* settings, SettingsOf(context, org_id));
   const bool wait_for_hours = settings->after_hours == AfterHours::kNone ||
                               (settings->after_hours == AfterHours::kUrgent && !timing.urgent);
@@ -677,11 +683,39 @@ Result<int> DeliveryWorker::DeliverPass(int limit) {
       }
       ++it->second;
     }
-    const SendOutcome outcome = sender_->Send(delivery);
+    Delivery message = delivery;
+    std::vector<int64_t> group;
+    if (group_window_ms_ > 0 && !delivery.message_json.empty() &&
+        channel_ != AlertChannel::kWebhook) {
+      DOZOR_ASSIGN_OR_RETURN(auto companions, store_.GroupCompanions(delivery, clock_.NowMs(),
+                                                                     group_window_ms_, kMaxGroup));
+      if (!companions.empty()) {
+        std::vector<std::string> words{delivery.message_json};
+        for (const auto& companion : companions) words.push_back(companion.message_json);
+        auto together = RenderGroup(words, delivery.language);
+        if (together.ok()) {
+          // Its own key: a group differs from the leader's message alone.
+          message.payload = channel_ == AlertChannel::kEmail
+                                ? EmailMessage(*together, mail_from_, delivery.address,
+                                               delivery.idempotency_key + "-group", clock_.NowMs())
+                                : TelegramRequest(*together, delivery.address);
+          group.push_back(delivery.id);
+          for (const auto& companion : companions) group.push_back(companion.id);
+        } else {
+          spdlog::warn("alert message {} sent alone: {}", delivery.id, together.error().message);
+        }
+      }
+    }
+    const SendOutcome outcome = sender_->Send(message);
     const int64_t now_ms = clock_.NowMs();
     if (outcome.delivered) {
-      DOZOR_RETURN_IF_ERROR(store_.MarkDelivered(delivery.id, now_ms));
-      ++delivered;
+      if (group.empty()) {
+        DOZOR_RETURN_IF_ERROR(store_.MarkDelivered(delivery.id, now_ms));
+        ++delivered;
+      } else {
+        DOZOR_RETURN_IF_ERROR(store_.MarkAllDelivered(group, now_ms));
+        delivered += static_cast<int>(group.size());
+      }
       continue;
     }
     ++failed_attempts_;

@@ -48,6 +48,9 @@ struct DispatcherSettings {
   // monitor's whole sweep is seen at once and a site outage becomes one alert.
   int64_t settle_ms = 15'000;
   FlapPolicy flap;
+  // Messages that are not urgent wait this long before they may go, so that a burst of one
+  // organisation's alerts reaches a person as one message (DeliveryWorker's grouping). 0: none.
+  int64_t group_wait_ms = 0;
 };
 
 class AlertDispatcher {
@@ -123,6 +126,14 @@ class DeliveryWorker {
   // "rate_limit") and go as the hour allows. 0: no limit.
   void set_rate_limit_per_hour(int limit) { rate_limit_per_hour_ = limit; }
   void set_give_up_listener(GiveUpListener listener) { on_give_up_ = std::move(listener); }
+  // A person's e-mail or Telegram message goes together with the other messages of the same
+  // organisation waiting for them, created within window_ms after it, as one message (at most
+  // kMaxGroup + 1). 0: each alone. mail_from: the From of a grouped e-mail.
+  void set_grouping(int64_t window_ms, std::string mail_from) {
+    group_window_ms_ = window_ms;
+    mail_from_ = std::move(mail_from);
+  }
+  static constexpr int kMaxGroup = 20;
 
   // Sends what is due now (at most `limit` messages); the number delivered.
   Result<int> DeliverPass(int limit = 50);
@@ -138,6 +149,8 @@ class DeliveryWorker {
   int64_t give_up_after_ms_;
   int64_t first_retry_ms_;
   int rate_limit_per_hour_ = 0;
+  int64_t group_window_ms_ = 0;
+  std::string mail_from_;
   GiveUpListener on_give_up_;
   std::atomic<uint64_t> failed_attempts_{0};
 };

@@ -353,6 +353,67 @@ RenderedAlert RenderAlert(const AlertFacts& facts, std::string_view language) {
   return out;
 }
 
+std::string MessageJson(const RenderedAlert& message, std::string_view org_name) {
+  nlohmann::json words = {{"org", Clean(org_name)},
+                          {"subject", message.subject},
+                          {"text", message.text},
+                          {"html", message.html}};
+  return words.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Result<RenderedAlert> RenderGroup(const std::vector<std::string>& message_jsons,
+                                  std::string_view language) {
+  const bool russian = language == "ru";
+  std::vector<RenderedAlert> parts;
+  std::string org;
+  for (const auto& text : message_jsons) {
+    const auto words = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!words.is_object() || !words.contains("subject") || !words["subject"].is_string() ||
+        !words.contains("text") || !words["text"].is_string() || !words.contains("html") ||
+        !words["html"].is_string()) {
+      return MakeError(ErrorCode::kInvalidArgument, "a grouped message's words are unreadable");
+    }
+    if (org.empty() && words.contains("org") && words["org"].is_string()) {
+      org = words["org"].get<std::string>();
+    }
+    parts.push_back(RenderedAlert{words["subject"].get<std::string>(),
+                                  words["text"].get<std::string>(),
+                                  words["html"].get<std::string>()});
+  }
+  const std::string count = std::to_string(parts.size());
+  RenderedAlert out;
+  out.subject = russian ? "[Dozor] " + org + ": оповещений — " + count
+                        : "[Dozor] " + org + ": " + count + " alerts";
+  const std::string intro = russian ? "Несколько оповещений по клиенту " + org + " подряд:"
+                                    : count + " alerts for " + org + " in a row:";
+  out.text = intro + "\n\n";
+  for (size_t i = 0; i < parts.size(); ++i) {
+    out.text += std::to_string(i + 1) + ". " + parts[i].subject + "\n";
+  }
+  out.html = "<!DOCTYPE html><html lang=\"" + std::string(russian ? "ru" : "en") +
+             "\"><head><meta charset=\"utf-8\"><title>" + EscapeHtml(out.subject) +
+             "</title></head><body style=\"font-family:sans-serif\"><p>" + EscapeHtml(intro) +
+             "</p><ol>";
+  for (const auto& part : parts) out.html += "<li>" + EscapeHtml(part.subject) + "</li>";
+  out.html += "</ol>";
+  for (size_t i = 0; i < parts.size(); ++i) {
+    out.text += "\n----- " + std::to_string(i + 1) + " -----\n" + parts[i].text;
+    // Each part is a whole document of ours: its body goes in.
+    const std::string& html = parts[i].html;
+    const size_t open = html.find("<body");
+    const size_t start = open == std::string::npos ? open : html.find('>', open);
+    const size_t end = html.rfind("</body>");
+    out.html += "<hr>";
+    if (start != std::string::npos && end != std::string::npos && end > start) {
+      out.html += html.substr(start + 1, end - start - 1);
+    } else {
+      out.html += "<pre>" + EscapeHtml(parts[i].text) + "</pre>";
+    }
+  }
+  out.html += "</body></html>";
+  return out;
+}
+
 std::string AlertSummary(const AlertFacts& facts) {
   std::string summary(ToString(facts.kind));
   if (IsFinding(facts.kind)) {

@@ -57,6 +57,14 @@ std::string AlertSummary(const AlertFacts& facts);
 // invalid UTF-8 repaired: the report's XmlEscape.
 std::string EscapeHtml(std::string_view text);
 
+// The words of a person's message kept with it in the outbox ({"org", "subject", "text",
+// "html"}), so that a burst of one organisation's messages to one person can go as one.
+std::string MessageJson(const RenderedAlert& message, std::string_view org_name);
+// Several such messages as one: a subject that counts them, their subjects listed first, then
+// each in full. kInvalidArgument when a part's words cannot be read.
+Result<RenderedAlert> RenderGroup(const std::vector<std::string>& message_jsons,
+                                  std::string_view language);
+
 // A file sent along (the monthly report's PDF).
 struct Attachment {
   std::string filename;  // UTF-8; sent with RFC 2231 encoding when not ASCII

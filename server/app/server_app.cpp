@@ -400,6 +400,9 @@ Status ServerApp::StartAlerts() {
   plan.offline_after_ms = int64_t{config_.offline_after_seconds} * 1000;
   plan.flap.window_ms = int64_t{settings.flap_window_minutes} * 60'000;
   plan.flap.threshold = settings.flap_threshold;
+  // Waiting for a burst only makes sense when the workers group it.
+  plan.group_wait_ms =
+      settings.group_window_seconds > 0 ? int64_t{settings.group_wait_seconds} * 1000 : 0;
   // Beside the database, never inside it: a copy of the database cannot forge an acknowledgement.
   const auto ack_key_path = config_.state_dir / "alert-ack.key";
   auto ack_key = LoadOrCreateKeyFile(ack_key_path, alerts::kAckKeyBytes, "the alert link key");
@@ -464,6 +467,7 @@ Status ServerApp::StartAlerts() {
   }
   for (auto& worker : delivery_workers_) {
     worker->set_rate_limit_per_hour(settings.rate_limit_per_hour);
+    worker->set_grouping(int64_t{settings.group_window_seconds} * 1000, settings.smtp_from);
     // A channel that gives up tells the admins on their other channels.
     worker->set_give_up_listener([this](const Delivery& delivery, const std::string& error) {
       if (auto told = alert_dispatcher_->ReportChannelFailure(delivery, error); !told.ok()) {

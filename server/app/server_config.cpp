@@ -211,6 +211,10 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
           get_int(node, key, alerts.flap_threshold, 0, 1000);
         else if (key == "alerts.rate_limit_per_hour")
           get_int(node, key, alerts.rate_limit_per_hour, 0, 100000);
+        else if (key == "alerts.group_window_seconds")
+          get_int(node, key, alerts.group_window_seconds, 0, 3600);
+        else if (key == "alerts.group_wait_seconds")
+          get_int(node, key, alerts.group_wait_seconds, 0, 600);
         else if (key == "alerts.monthly_report")
           get_bool(node, key, alerts.monthly_report);
         else if (key == "alerts.smtp_url")

@@ -70,6 +70,10 @@ struct ServerConfig {
     int flap_threshold = 3;
     // Messages per person per hour on one channel; more wait (0: no limit).
     int rate_limit_per_hour = 30;
+    // A burst of one organisation's messages to one person within this window goes as one;
+    // what is not urgent waits group_wait_seconds for the burst to gather (0: no grouping).
+    int group_window_seconds = 120;
+    int group_wait_seconds = 20;
     // On the 1st of each month, each active client's audit report PDF by e-mail to its primary
     // engineers and the client contacts who opted in.
     bool monthly_report = true;

@@ -42,6 +42,9 @@ struct NewDelivery {
   // "quiet_hours".
   int64_t release_at_ms = 0;
   std::string held;
+  // {"org", "subject", "text", "html"}: lets the delivery worker send a burst of one
+  // organisation's messages to one person as one message; empty: never grouped (the webhook).
+  std::string message_json;
 };
 
 struct NewAlert {
@@ -90,6 +93,8 @@ struct Delivery {
   int64_t created_at_ms = 0;
   std::string held;  // why its first attempt waited (see NewDelivery), until held_until_ms
   int64_t held_until_ms = 0;
+  std::string message_json;  // see NewDelivery
+  int64_t org_id = 0;        // its alert's organisation (joined)
 };
 
 struct Alert {
@@ -215,6 +220,13 @@ class AlertStore {
   // The outcome of one attempt. Failed with retry_at_ms: pending again at that time; without:
   // given up (state failed).
   virtual Status MarkDelivered(int64_t delivery_id, int64_t now_ms) = 0;
+  // The messages sent together as one (a group), in one transaction.
+  virtual Status MarkAllDelivered(const std::vector<int64_t>& delivery_ids, int64_t now_ms) = 0;
+  // The messages that can go with `leader` as one: pending, never attempted, not held, to the
+  // same address on the same channel, of the same organisation, created within window_ms after
+  // it; oldest first, at most `limit`.
+  virtual Result<std::vector<Delivery>> GroupCompanions(const Delivery& leader, int64_t now_ms,
+                                                        int64_t window_ms, int limit) = 0;
   virtual Status MarkAttemptFailed(int64_t delivery_id, std::string_view error,
                                    std::optional<int64_t> retry_at_ms, int64_t now_ms) = 0;
   virtual Result<Alert> GetAlert(int64_t alert_id) = 0;

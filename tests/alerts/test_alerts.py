@@ -167,6 +167,11 @@ telegram_token_file = "{write(os.path.join(workdir, 'telegram.token'), BOT_TOKEN
 webhook_url = "http://127.0.0.1:{webhook.port}/hook?token=helpdesk"
 webhook_secret_file = "{write(os.path.join(workdir, 'webhook.secret'), WEBHOOK_SECRET)}"
 """)
+    # Steps 1-6 count one e-mail per message: bursts are not grouped until step 7.
+    grouped_config = write(os.path.join(workdir, "server-grouped.toml"),
+                           open(config).read() + "group_window_seconds = 120\ngroup_wait_seconds = 20\n")
+    with open(config, "a") as f:
+        f.write("group_window_seconds = 0\n")
     server = Server(workdir, tls=True).start(extra=["--config", config, "--rules-full-interval", "10"])
     procs.append(server)
     check("alerts: on, 3 channel(s)" in server.read_log(), "the server says alerting is on")
@@ -362,6 +367,51 @@ webhook_secret_file = "{write(os.path.join(workdir, 'webhook.secret'), WEBHOOK_S
     check(not any(a["org"] == "Проспект" for a in stored), "the prospect paged nobody")
     log(f"{len(stored)} alerts, {len(smtp.received())} e-mails, {len(telegram.received(200))} Telegram "
         f"messages, {len(webhook.received(200))} webhooks")
+
+    # 7. A maintenance window: the client's new host's alerts are recorded, nobody is told.
+    server.ctl("maintenance", "add", ORG, "--from", "now", "--to", "+1h", "--reason", "замена ИБП")
+    windows = server.ctl("maintenance", "list", ORG)["windows"]
+    check(len(windows) == 1 and windows[0]["active_now"], f"the window is on: {windows}")
+    last_id = max(a["id"] for a in alerts())
+    agent = Agent(workdir, "db03", server)
+    procs.append(agent)
+    agent.enroll(token)
+    agent.start("--root", machine("db03"), "--health-interval", "5")
+    quiet = wait_until(lambda: [a for a in alerts() if a["id"] > last_id and a["org"] == ORG
+                                and a["kind"] == "finding_opened"] or None, 120, "db03's alerts")
+    check(all(a["suppressed"] == "maintenance" and not a["deliveries"] for a in quiet),
+          f"recorded during maintenance, sent to nobody: {quiet}")
+
+    # 8. Grouping: restarted with it on, a new client's burst of high findings reaches anna as one
+    # e-mail; the critical ones go at once, alone.
+    server.stop()
+    server.start(grpc_port=server.grpc_port, http_port=server.http_port,
+                 extra=["--config", grouped_config, "--rules-full-interval", "10"])
+    other = "ООО «Ландыш»"
+    other_token, _ = server.create_org_and_token(other)
+    server.ctl("org", "contract", other, "--status", "active")
+    server.ctl("org", "assign", other, "anna")
+    mails_before = len(smtp.received())
+    agent = Agent(workdir, "ls01", server)
+    procs.append(agent)
+    agent.enroll(other_token)
+    agent.start("--root", machine("ls01"), "--health-interval", "5")
+
+    def other_sent():
+        mine = [a for a in alerts() if a["org"] == other]
+        highs = [a for a in mine if a["severity"] == "high"]
+        done = len(highs) >= 2 and all(d["state"] == "sent" for a in mine for d in a["deliveries"])
+        return mine if done else None
+    mine = wait_until(other_sent, 120, "the new client's alerts delivered")
+    new_mails = [parse_mail(m["data"]) for m in smtp.received()[mails_before:]]
+    groups = [m for m in new_mails if str(m["Message-ID"]).endswith("-group@dozor>")]
+    emails = [d for a in mine for d in a["deliveries"] if d["channel"] == "email"]
+    check(len(groups) >= 1, f"a grouped e-mail: {[str(m['Subject']) for m in new_mails]}")
+    check(len(new_mails) < len(emails), f"fewer e-mails ({len(new_mails)}) than messages ({len(emails)})")
+    grouped_text = groups[0].get_body(("plain",)).get_content()
+    check("Ландыш" in str(groups[0]["Subject"]) and "оповещений" in str(groups[0]["Subject"]),
+          f"the group's subject counts them: {groups[0]['Subject']}")
+    check("1. " in grouped_text and "2. " in grouped_text, f"the group lists its alerts: {grouped_text[:400]}")
 
 
 def page_request(server, method, path):

@@ -193,6 +193,9 @@ class SqliteStore final : public Store,
   Result<std::vector<Delivery>> DueDeliveries(AlertChannel channel, int64_t now_ms,
                                               int limit) override;
   Status MarkDelivered(int64_t delivery_id, int64_t now_ms) override;
+  Status MarkAllDelivered(const std::vector<int64_t>& delivery_ids, int64_t now_ms) override;
+  Result<std::vector<Delivery>> GroupCompanions(const Delivery& leader, int64_t now_ms,
+                                                int64_t window_ms, int limit) override;
   Status MarkAttemptFailed(int64_t delivery_id, std::string_view error,
                            std::optional<int64_t> retry_at_ms, int64_t now_ms) override;
   Result<Alert> GetAlert(int64_t alert_id) override;

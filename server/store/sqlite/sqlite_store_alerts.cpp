@@ -50,7 +50,8 @@ Alert ReadAlert(const sqlite::Statement& s) {
 constexpr char kDeliveryColumns[] =
     "SELECT d.id, d.alert_id, d.stage, d.user_id, coalesce(u.login, ''), d.channel, d.address, "
     "d.language, d.idempotency_key, d.payload, d.state, d.attempts, d.next_attempt_at, "
-    "d.last_error, d.sent_at, d.created_at, d.held, d.held_until FROM alert_deliveries d "
+    "d.last_error, d.sent_at, d.created_at, d.held, d.held_until, d.message_json, "
+    "(SELECT org_id FROM alerts WHERE id = d.alert_id) FROM alert_deliveries d "
     "LEFT JOIN users u ON u.id = d.user_id ";
 
 Delivery ReadDelivery(const sqlite::Statement& s) {
@@ -73,6 +74,8 @@ Delivery ReadDelivery(const sqlite::Statement& s) {
   delivery.created_at_ms = s.Int(15);
   delivery.held = s.Text(16);
   delivery.held_until_ms = s.Int(17);
+  delivery.message_json = s.Text(18);
+  delivery.org_id = s.Int(19);
   return delivery;
 }
 
@@ -87,13 +90,14 @@ Status InsertDeliveries(sqlite::Database& db, int64_t alert_id,
       auto insert,
       db.Prepare("INSERT OR IGNORE INTO alert_deliveries(alert_id, stage, user_id, channel, "
                  "address, language, idempotency_key, payload, next_attempt_at, created_at, "
-                 "held, held_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                 "held, held_until, message_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   for (const auto& d : deliveries) {
     const int64_t release = std::max(now_ms, d.release_at_ms);
     const bool held = release > now_ms && !d.held.empty();
     DOZOR_RETURN_IF_ERROR(RunWith(insert, alert_id, d.stage, d.user_id, d.channel, d.address,
                                   d.language, d.idempotency_key, d.payload, release, now_ms,
-                                  held ? d.held : std::string(), held ? release : int64_t{0}));
+                                  held ? d.held : std::string(), held ? release : int64_t{0},
+                                  d.message_json));
   }
   return OkStatus();
 }
@@ -229,6 +233,37 @@ Status SqliteStore::MarkDelivered(int64_t delivery_id, int64_t now_ms) {
     return MakeError(ErrorCode::kNotFound, "no alert message " + std::to_string(delivery_id));
   }
   return OkStatus();
+}
+
+Status SqliteStore::MarkAllDelivered(const std::vector<int64_t>& delivery_ids, int64_t now_ms) {
+  std::lock_guard lock(write_mu_);
+  sqlite::Transaction txn(writer_);
+  DOZOR_RETURN_IF_ERROR(txn.Begin());
+  DOZOR_ASSIGN_OR_RETURN(
+      auto update,
+      writer_.Prepare("UPDATE alert_deliveries SET state = 'sent', sent_at = ?2, "
+                      "last_attempt_at = ?2, attempts = attempts + 1 WHERE id = ?1 AND "
+                      "state = 'pending'"));
+  for (const int64_t id : delivery_ids) {
+    DOZOR_RETURN_IF_ERROR(RunWith(update, id, now_ms));
+  }
+  return txn.Commit();
+}
+
+Result<std::vector<Delivery>> SqliteStore::GroupCompanions(const Delivery& leader, int64_t now_ms,
+                                                           int64_t window_ms, int limit) {
+  ReaderLease reader = AcquireReader();
+  DOZOR_ASSIGN_OR_RETURN(
+      auto select,
+      reader->db.Prepare(std::string(kDeliveryColumns) +
+                         "WHERE d.state = 'pending' AND d.channel = ?1 AND d.address = ?2 AND "
+                         "d.id > ?3 AND d.attempts = 0 AND d.held_until <= ?4 AND "
+                         "d.message_json <> '' AND d.created_at <= ?5 AND d.alert_id IN "
+                         "(SELECT id FROM alerts WHERE org_id = ?6) ORDER BY d.id LIMIT ?7"));
+  return ReadAll(BindAll(select, leader.channel, leader.address, leader.id, now_ms,
+                         leader.created_at_ms + window_ms, leader.org_id,
+                         static_cast<int64_t>(std::clamp(limit, 1, 100))),
+                 ReadDelivery);
 }
 
 Status SqliteStore::MarkAttemptFailed(int64_t delivery_id, std::string_view error,

@@ -55,7 +55,7 @@ ALTER TABLE users ADD COLUMN monthly_report INTEGER NOT NULL DEFAULT 0 CHECK (mo
 ALTER TABLE alerts ADD COLUMN suppressed TEXT NOT NULL DEFAULT '';
 
 -- The outbox gains: held (why its first attempt waits: grace, working_hours, quiet_hours,
--- rate_limit) with held_until, and the state 'cancelled' (acknowledged before a held message went
+-- rate_limit) with held_until, the message's words for grouping, and the state 'cancelled' (acknowledged before a held message went
 -- out). SQLite cannot change a CHECK in place, so the table is rebuilt.
 CREATE TABLE alert_deliveries_new (
   id INTEGER PRIMARY KEY,
@@ -76,7 +76,10 @@ CREATE TABLE alert_deliveries_new (
   sent_at INTEGER,
   created_at INTEGER NOT NULL,
   held TEXT NOT NULL DEFAULT '',
-  held_until INTEGER NOT NULL DEFAULT 0
+  held_until INTEGER NOT NULL DEFAULT 0,
+  -- The message's words ({"org", "subject", "text", "html"}) for a person's channel, so that a
+  -- burst of one organisation's messages to one person can be sent as one; '' not groupable.
+  message_json TEXT NOT NULL DEFAULT ''
 );
 INSERT INTO alert_deliveries_new(id, alert_id, stage, user_id, channel, address, language,
   idempotency_key, payload, state, attempts, next_attempt_at, last_error, last_attempt_at,

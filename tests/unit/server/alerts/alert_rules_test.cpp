@@ -946,5 +946,73 @@ TEST_CASE("monthly report: last month's PDF by e-mail to primary engineers and o
   CHECK(OfKind(f, "monthly_report").size() == 2);
 }
 
+TEST_CASE("a burst of one organisation's alerts reaches a person as one message") {
+  Fixture f;
+  f.settings.webhook = false;
+  f.settings.group_wait_ms = 20'000;
+  auto dispatcher = f.Dispatcher();
+  REQUIRE(dispatcher.PlanPass().ok());
+  for (int i = 1; i <= 3; ++i) {
+    f.Open("disk-space-low", f.org, f.Host(f.org, "db0" + std::to_string(i)));
+  }
+  REQUIRE(*dispatcher.PlanPass() == 3);
+  auto sender = std::make_unique<RecordingSender>();
+  RecordingSender& wire = *sender;
+  DeliveryWorker email(*f.store, AlertChannel::kEmail, std::move(sender), f.clock);
+  email.set_grouping(120'000, "dozor@example.com");
+  // Not urgent: it waits for the burst to gather.
+  CHECK(*email.DeliverPass() == 0);
+  f.clock.AdvanceMs(20'000);
+  CHECK(*email.DeliverPass() == 3);
+  REQUIRE(wire.sent.size() == 1);
+  const std::string& mail = wire.sent[0].payload;
+  CHECK(mail.find("Subject: ") != std::string::npos);
+  CHECK(mail.find("-group@dozor>") != std::string::npos);
+  const auto decoded = [&](const std::string& payload) {
+    // The plain text part: the first base64 block after its header.
+    const size_t at = payload.find("text/plain");
+    const size_t start = payload.find("\r\n\r\n", at) + 4;
+    const size_t end = payload.find("--", start);
+    std::string b64;
+    for (char c : payload.substr(start, end - start)) {
+      if (c != '\r' && c != '\n') b64 += c;
+    }
+    return Base64Decode(b64).value_or("");
+  };
+  const std::string text = decoded(mail);
+  CHECK(text.find("1. ") != std::string::npos);
+  CHECK(text.find("3. ") != std::string::npos);
+  CHECK(text.find("db03") != std::string::npos);
+  // All three are recorded as sent, by the one message.
+  int sent = 0;
+  for (const auto& alert : f.Alerts()) {
+    for (const auto& d : alert.deliveries) {
+      if (d.channel == AlertChannel::kEmail && d.state == DeliveryState::kSent) ++sent;
+    }
+  }
+  CHECK(sent == 3);
+  CHECK(*email.DeliverPass() == 0);
+  CHECK(wire.sent.size() == 1);
+}
+
+TEST_CASE("grouping: an urgent message is not held back for a burst") {
+  Fixture f;
+  f.settings.webhook = false;
+  f.settings.telegram = false;
+  f.settings.group_wait_ms = 20'000;
+  AddRule(f, "raid-degraded", "critical");
+  auto dispatcher = f.Dispatcher();
+  REQUIRE(dispatcher.PlanPass().ok());
+  f.Open("raid-degraded", f.org, f.Host(f.org, "db01"));
+  REQUIRE(*dispatcher.PlanPass() == 1);
+  auto sender = std::make_unique<RecordingSender>();
+  RecordingSender& wire = *sender;
+  DeliveryWorker email(*f.store, AlertChannel::kEmail, std::move(sender), f.clock);
+  email.set_grouping(120'000, "dozor@example.com");
+  CHECK(*email.DeliverPass() == 1);  // critical: at once, alone
+  REQUIRE(wire.sent.size() == 1);
+  CHECK(wire.sent[0].payload.find("-group@dozor>") == std::string::npos);
+}
+
 }  // namespace
 }  // namespace dozor::server::alerts

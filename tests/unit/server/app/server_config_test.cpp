@@ -121,9 +121,21 @@ telegram_token_file = "/etc/dozor/telegram.token"
 webhook_url = "https://helpdesk.example.com/hook"
 webhook_secret_file = "/etc/dozor/webhook.secret"
 retry_first_seconds = 5
+flap_threshold = 0
+rate_limit_per_hour = 12
+group_window_seconds = 60
+group_wait_seconds = 10
+monthly_report = false
 )"));
   REQUIRE_MESSAGE(config.ok(), (config.ok() ? "" : config.error().ToString()));
   const auto& alerts = config->alerts;
+  CHECK(alerts.flap_threshold == 0);
+  CHECK(alerts.flap_window_minutes == 60);  // the default stays
+  CHECK(alerts.rate_limit_per_hour == 12);
+  CHECK(alerts.group_window_seconds == 60);
+  CHECK(alerts.group_wait_seconds == 10);
+  CHECK_FALSE(alerts.monthly_report);
+  CHECK(ServerConfig{}.alerts.monthly_report);
   CHECK(alerts.Enabled());
   CHECK(alerts.min_severity == "critical");
   CHECK(alerts.escalate_after_minutes == 15);
@@ -154,6 +166,8 @@ retry_first_seconds = 5
   auto unknown = LoadServerConfigFile(WriteConfig(dir, "[alerts]\nsmtp_host = \"x\"\n"));
   REQUIRE_FALSE(unknown.ok());
   CHECK(unknown.error().message.find("unknown key alerts.smtp_host") != std::string::npos);
+  auto wait = LoadServerConfigFile(WriteConfig(dir, "[alerts]\ngroup_wait_seconds = 601\n"));
+  CHECK_FALSE(wait.ok());
   auto range = LoadServerConfigFile(WriteConfig(dir, "[alerts]\nsite_offline_percent = 0\n"));
   CHECK_FALSE(range.ok());
 }
