@@ -287,9 +287,8 @@ Result<int> AlertDispatcher::PlanPass() {
       DOZOR_ASSIGN_OR_RETURN(auto alert, PlanOne(*context, event));
       if (alert) {
         const bool goes_now = std::any_of(
-            alert->deliveries.begin(), alert->deliveries.end(), [&](const NewDelivery& d) {
-              return d.user_id && d.release_at_ms <= now_ms;
-            });
+            alert->deliveries.begin(), alert->deliveries.end(),
+            [&](const NewDelivery& d) { return d.user_id && d.release_at_ms <= now_ms; });
         if (alert->finding_id && goes_now &&
             (event.kind == "finding_opened" || event.kind == "finding_regressed")) {
           context->announced.insert(*alert->finding_id);
@@ -626,9 +625,9 @@ Result<int> AlertDispatcher::EscalationPass() {
       continue;
     }
     const std::optional<int64_t> next_at =
-        *next < kLastStage ? std::optional(FirstRelease(deliveries, now_ms) +
-                                           settings_.policy.escalate_after_ms)
-                           : std::nullopt;
+        *next < kLastStage
+            ? std::optional(FirstRelease(deliveries, now_ms) + settings_.policy.escalate_after_ms)
+            : std::nullopt;
     DOZOR_ASSIGN_OR_RETURN(const bool moved, store_.Alerts().EscalateAlert(alert.id, *next, next_at,
                                                                            deliveries, now_ms));
     if (moved) {

@@ -93,9 +93,9 @@ struct Delivery {
   int64_t created_at_ms = 0;
   std::string held;  // why its first attempt waited (see NewDelivery), until held_until_ms
   int64_t held_until_ms = 0;
-  std::string message_json;  // see NewDelivery
-  int64_t org_id = 0;        // its alert's organisation (joined)
-  std::string alert_kind;    // its alert's kind and severity (joined): urgent ones skip the
+  std::string message_json;    // see NewDelivery
+  int64_t org_id = 0;          // its alert's organisation (joined)
+  std::string alert_kind;      // its alert's kind and severity (joined): urgent ones skip the
   std::string alert_severity;  // rate limit and are never held up for a burst
 };
 

@@ -260,14 +260,14 @@ Result<std::vector<Delivery>> SqliteStore::GroupCompanions(const Delivery& leade
                                                            int64_t window_ms, int limit) {
   ReaderLease reader = AcquireReader();
   DOZOR_ASSIGN_OR_RETURN(
-      auto select,
-      reader->db.Prepare(std::string(kDeliveryColumns) +
-                         "WHERE d.state = 'pending' AND d.channel = ?1 AND d.address = ?2 AND "
-                         "d.id > ?3 AND d.attempts = 0 AND d.held_until <= ?4 AND "
-                         "d.message_json <> '' AND d.created_at <= ?5 AND d.alert_id IN "
-                         "(SELECT id FROM alerts WHERE org_id = ?6 AND kind NOT IN "
-                         "('host_offline', 'site_offline') AND NOT (kind IN ('finding_opened', "
-                         "'finding_regressed') AND severity = 'critical')) ORDER BY d.id LIMIT ?7"));
+      auto select, reader->db.Prepare(
+                       std::string(kDeliveryColumns) +
+                       "WHERE d.state = 'pending' AND d.channel = ?1 AND d.address = ?2 AND "
+                       "d.id > ?3 AND d.attempts = 0 AND d.held_until <= ?4 AND "
+                       "d.message_json <> '' AND d.created_at <= ?5 AND d.alert_id IN "
+                       "(SELECT id FROM alerts WHERE org_id = ?6 AND kind NOT IN "
+                       "('host_offline', 'site_offline') AND NOT (kind IN ('finding_opened', "
+                       "'finding_regressed') AND severity = 'critical')) ORDER BY d.id LIMIT ?7"));
   return ReadAll(BindAll(select, leader.channel, leader.address, leader.id, now_ms,
                          leader.created_at_ms + window_ms, leader.org_id,
                          static_cast<int64_t>(std::clamp(limit, 1, 100))),
@@ -645,10 +645,11 @@ Result<MaintenanceWindow> SqliteStore::AddMaintenanceWindow(const MaintenanceWin
     return MakeError(ErrorCode::kNotFound,
                      "no organization with id " + std::to_string(window.org_id));
   }
-  DOZOR_ASSIGN_OR_RETURN(auto count,
-                         writer_.Prepare("SELECT count(*) FROM maintenance_windows WHERE org_id = ?"));
-  DOZOR_ASSIGN_OR_RETURN(auto windows, ReadOptional(BindAll(count, window.org_id),
-                                                    [](const sqlite::Statement& s) { return s.Int(0); }));
+  DOZOR_ASSIGN_OR_RETURN(
+      auto count, writer_.Prepare("SELECT count(*) FROM maintenance_windows WHERE org_id = ?"));
+  DOZOR_ASSIGN_OR_RETURN(auto windows,
+                         ReadOptional(BindAll(count, window.org_id),
+                                      [](const sqlite::Statement& s) { return s.Int(0); }));
   if (windows.value_or(0) >= kMaxWindowsPerOrg) {
     return MakeError(ErrorCode::kResourceExhausted,
                      "an organisation has at most " + std::to_string(kMaxWindowsPerOrg) +
