@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_set>
 
 #include "alerts/ack_link.hpp"
 #include "domain/local_time.hpp"
@@ -17,6 +18,18 @@ namespace {
 // several passes without holding the writer for long).
 constexpr int kEventsPerRead = 500;
 constexpr int kReadsPerPass = 20;
+
+// When the first of a stage's messages to people may go out (the earliest of their holds):
+// escalation counts from then, so a backup is not woken before anyone of the stage could be told.
+int64_t FirstRelease(const std::vector<NewDelivery>& deliveries, int64_t now_ms) {
+  std::optional<int64_t> first;
+  for (const auto& d : deliveries) {
+    if (d.channel == AlertChannel::kWebhook) continue;
+    const int64_t at = std::max(now_ms, d.release_at_ms);
+    first = first ? std::min(*first, at) : at;
+  }
+  return first.value_or(now_ms);
+}
 
 bool ReachesPeople(const std::vector<NewDelivery>& deliveries) {
   return std::any_of(deliveries.begin(), deliveries.end(),
@@ -60,6 +73,9 @@ struct AlertDispatcher::Context {
   std::vector<int64_t> duty_ids;
   std::unordered_map<int64_t, OrgAlertSettings> settings;  // read when first needed
   std::optional<std::vector<MaintenanceWindow>> windows;   // read when first needed
+  // Findings whose going bad this pass planned a message to people that goes out now (not yet
+  // in the store, which FindingAnnounced reads).
+  std::unordered_set<int64_t> announced;
 };
 
 namespace {
@@ -269,7 +285,16 @@ Result<int> AlertDispatcher::PlanPass() {
         continue;
       }
       DOZOR_ASSIGN_OR_RETURN(auto alert, PlanOne(*context, event));
-      if (alert) planned.push_back(std::move(*alert));
+      if (alert) {
+        const bool goes_now = std::any_of(
+            alert->deliveries.begin(), alert->deliveries.end(),
+            [&](const NewDelivery& d) { return d.user_id && d.release_at_ms <= now_ms; });
+        if (alert->finding_id && goes_now &&
+            (event.kind == "finding_opened" || event.kind == "finding_regressed")) {
+          context->announced.insert(*alert->finding_id);
+        }
+        planned.push_back(std::move(*alert));
+      }
     }
     for (const auto& [org_id, offline] : offline_by_org) {
       const auto org = context->orgs.find(org_id);
@@ -372,8 +397,11 @@ Result<std::optional<NewAlert>> AlertDispatcher::PlanOne(Context& context, const
   if (*kind == AlertKind::kFindingResolved && words.finding_id) {
     // Good news about something nobody was told of (it went bad and came right within the
     // night's hold, say) is noise.
-    DOZOR_ASSIGN_OR_RETURN(const bool announced,
-                           store_.Alerts().FindingAnnounced(*words.finding_id, context.now_ms));
+    bool announced = context.announced.count(*words.finding_id) > 0;
+    if (!announced) {
+      DOZOR_ASSIGN_OR_RETURN(announced,
+                             store_.Alerts().FindingAnnounced(*words.finding_id, context.now_ms));
+    }
     if (!announced) return std::optional<NewAlert>();
   }
 
@@ -449,7 +477,7 @@ Status AlertDispatcher::AddFirstStage(Context& context, const AlertFacts& words,
         // Counted from when the messages may go out: held until the morning, the backup is not
         // woken at night for it.
         alert.escalate_at_ms =
-            std::max(context.now_ms, timing.release_at_ms) + settings_.policy.escalate_after_ms;
+            FirstRelease(alert.deliveries, context.now_ms) + settings_.policy.escalate_after_ms;
       }
       return OkStatus();
     }
@@ -597,9 +625,9 @@ Result<int> AlertDispatcher::EscalationPass() {
       continue;
     }
     const std::optional<int64_t> next_at =
-        *next < kLastStage ? std::optional(std::max(now_ms, timing.release_at_ms) +
-                                           settings_.policy.escalate_after_ms)
-                           : std::nullopt;
+        *next < kLastStage
+            ? std::optional(FirstRelease(deliveries, now_ms) + settings_.policy.escalate_after_ms)
+            : std::nullopt;
     DOZOR_ASSIGN_OR_RETURN(const bool moved, store_.Alerts().EscalateAlert(alert.id, *next, next_at,
                                                                            deliveries, now_ms));
     if (moved) {
@@ -625,8 +653,11 @@ Status AlertDispatcher::ReportChannelFailure(const Delivery& delivery, std::stri
   words.kind = AlertKind::kChannelFailed;
   words.org_name = failed.org_name;
   words.at_ms = now_ms;
-  words.detail = std::string(ToString(delivery.channel)) + " → " + delivery.address + ": " +
-                 std::string(error) + " (" + failed.summary + ")";
+  // The webhook's URL may carry its token: only the channel is named.
+  const std::string to =
+      delivery.channel == AlertChannel::kWebhook ? std::string() : " → " + delivery.address;
+  words.detail = std::string(ToString(delivery.channel)) + to + ": " +
+                 std::string(error.substr(0, 500)) + " (" + failed.summary + ")";
   if (!settings_.dashboard_url.empty()) words.link = settings_.dashboard_url + "/alerts";
   NewAlert alert;
   alert.kind = std::string(ToString(AlertKind::kChannelFailed));
@@ -668,7 +699,11 @@ Result<int> DeliveryWorker::DeliverPass(int limit) {
   int delivered = 0;
   std::unordered_map<int64_t, int> sent_this_hour;  // by person, read once per pass
   for (const auto& delivery : due) {
-    if (rate_limit_per_hour_ > 0 && delivery.user_id && delivery.attempts == 0) {
+    // Urgent pages and notices to admins are never held back by the rate limit.
+    const auto kind = ParseAlertKind(delivery.alert_kind);
+    const bool exempt = !kind || Urgent(*kind, delivery.alert_severity) ||
+                        *kind == AlertKind::kChannelFailed || *kind == AlertKind::kMonthlyReport;
+    if (rate_limit_per_hour_ > 0 && delivery.user_id && delivery.attempts == 0 && !exempt) {
       const int64_t now_ms = clock_.NowMs();
       auto it = sent_this_hour.find(*delivery.user_id);
       if (it == sent_this_hour.end()) {
@@ -687,8 +722,10 @@ Result<int> DeliveryWorker::DeliverPass(int limit) {
     std::vector<int64_t> group;
     if (group_window_ms_ > 0 && !delivery.message_json.empty() &&
         channel_ != AlertChannel::kWebhook) {
+      // Telegram cuts a message at ~4000 characters: a smaller group, so nothing is cut off.
+      const int most = channel_ == AlertChannel::kTelegram ? kMaxTelegramGroup : kMaxGroup;
       DOZOR_ASSIGN_OR_RETURN(auto companions, store_.GroupCompanions(delivery, clock_.NowMs(),
-                                                                     group_window_ms_, kMaxGroup));
+                                                                     group_window_ms_, most));
       if (!companions.empty()) {
         std::vector<std::string> words{delivery.message_json};
         for (const auto& companion : companions) words.push_back(companion.message_json);

@@ -134,6 +134,7 @@ class DeliveryWorker {
     mail_from_ = std::move(mail_from);
   }
   static constexpr int kMaxGroup = 20;
+  static constexpr int kMaxTelegramGroup = 4;
 
   // Sends what is due now (at most `limit` messages); the number delivered.
   Result<int> DeliverPass(int limit = 50);

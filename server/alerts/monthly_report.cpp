@@ -58,13 +58,13 @@ Result<int> MonthlyReporter::Pass(bool force) {
   if (!force && last_check_ms_ != 0 && now_ms - last_check_ms_ < settings_.check_every_ms) {
     return 0;
   }
-  last_check_ms_ = now_ms;
   if (rules_ == nullptr) return 0;
   const std::string month = PreviousMonth(now_ms);
   DOZOR_ASSIGN_OR_RETURN(auto orgs, store_.Organizations().ListOrganizations());
   std::optional<std::vector<Assignment>> assignments;
   std::optional<std::vector<User>> users;
   int sent = 0;
+  int built = 0;
   const int64_t month_start = MonthStartMs(now_ms);
   for (const auto& org : orgs) {
     // A client that did not exist last month has no month to report on.
@@ -72,7 +72,13 @@ Result<int> MonthlyReporter::Pass(bool force) {
       continue;
     }
     DOZOR_ASSIGN_OR_RETURN(auto done, store_.Alerts().GetMonthlyReport(org.id, month));
-    if (done) continue;
+    if (done || failed_this_round_.count(org.id) > 0) continue;
+    if (built >= kReportsPerPass) {
+      // PDFs take time and this thread also plans alerts: the rest on the next pass, seconds
+      // later.
+      return sent;
+    }
+    ++built;
     if (!assignments) {
       DOZOR_ASSIGN_OR_RETURN(auto all, store_.Users().ListAssignments(std::nullopt));
       assignments = std::move(all);
@@ -83,10 +89,14 @@ Result<int> MonthlyReporter::Pass(bool force) {
     auto one = SendOne(org, month, *assignments, *users, now_ms);
     if (!one.ok()) {
       spdlog::warn("monthly report {} of {} not sent: {}", month, org.name, one.error().message);
+      failed_this_round_.insert(org.id);  // tried again after check_every_ms
       continue;
     }
     if (*one) ++sent;
   }
+  // Every organisation looked at: the next look (and another try of the failed) later.
+  last_check_ms_ = now_ms;
+  failed_this_round_.clear();
   return sent;
 }
 
@@ -103,6 +113,8 @@ Result<bool> MonthlyReporter::SendOne(const Organization& org, const std::string
         user.role == UserRole::kClient && user.org_id == org.id && user.monthly_report;
     if (engineer || contact) recipients.push_back(&user);
   }
+  // Nobody to send to: not recorded, so someone who opts in later this month still gets it.
+  if (recipients.empty()) return false;
   NewAlert alert;
   alert.kind = std::string(ToString(AlertKind::kMonthlyReport));
   alert.org_id = org.id;

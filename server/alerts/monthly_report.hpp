@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_set>
 
 #include "alerts/alert_message.hpp"
 #include "dozor/common/clock.hpp"
@@ -22,6 +23,9 @@ struct MonthlyReportSettings {
   // interval, not once per dispatcher pass.
   int64_t check_every_ms = 10 * 60'000;
 };
+
+// Reports built per pass at most: the pass runs on the thread that also plans alerts.
+inline constexpr int kReportsPerPass = 5;
 
 // "2026-11": the calendar month (UTC) before the one now_ms falls in.
 std::string PreviousMonth(int64_t now_ms);
@@ -48,6 +52,7 @@ class MonthlyReporter {
   MonthlyReportSettings settings_;
   const Clock& clock_;
   int64_t last_check_ms_ = 0;
+  std::unordered_set<int64_t> failed_this_round_;
 };
 
 }  // namespace dozor::server::alerts

@@ -19,17 +19,6 @@ constexpr int kMinutesPerDay = 24 * 60;
 constexpr size_t kMaxReasonChars = 500;
 constexpr size_t kMaxAgentIdChars = 128;
 
-// The organisation of an {org} route: resolved by the router's scope check, or (for a caller who
-// sees every organisation, when it does not exist) looked up here for the handler's own 404.
-Result<int64_t> OrgOf(ApiContext& context, const ApiRequest& request) {
-  if (request.scope_org_id) {
-    return *request.scope_org_id;
-  }
-  DOZOR_ASSIGN_OR_RETURN(auto org,
-                         FindOrg(context.store.Organizations(), request.params.at("org")));
-  return org.id;
-}
-
 Error Invalid(std::string message) {
   return MakeError(ErrorCode::kInvalidArgument, std::move(message));
 }
@@ -214,7 +203,7 @@ Status ApplySettings(const ApiContext& context, const nlohmann::json& body,
 }
 
 ApiResponse ShowSettings(ApiContext& context, const ApiRequest& request) {
-  auto org_id = OrgOf(context, request);
+  auto org_id = RouteOrgId(context, request);
   if (!org_id.ok()) {
     return ErrorResponse(org_id.error());
   }
@@ -232,7 +221,7 @@ ApiResponse PutSettings(ApiContext& context, const ApiRequest& request) {
   if (!body.ok()) {
     return ErrorResponse(body.error());
   }
-  auto org_id = OrgOf(context, request);
+  auto org_id = RouteOrgId(context, request);
   if (!org_id.ok()) {
     return ErrorResponse(org_id.error());
   }
@@ -324,7 +313,7 @@ Result<nlohmann::json> WindowJsonAt(const MaintenanceWindow& window, const Windo
 }
 
 ApiResponse ListWindows(ApiContext& context, const ApiRequest& request) {
-  auto org_id = OrgOf(context, request);
+  auto org_id = RouteOrgId(context, request);
   if (!org_id.ok()) {
     return ErrorResponse(org_id.error());
   }
@@ -446,7 +435,7 @@ ApiResponse AddWindow(ApiContext& context, const ApiRequest& request) {
   if (!window.ok()) {
     return ErrorResponse(window.error());
   }
-  auto org_id = OrgOf(context, request);
+  auto org_id = RouteOrgId(context, request);
   if (!org_id.ok()) {
     return ErrorResponse(org_id.error());
   }
@@ -482,7 +471,7 @@ ApiResponse DeleteWindow(ApiContext& context, const ApiRequest& request) {
   if (!id.ok()) {
     return ErrorResponse(id.error());
   }
-  auto org_id = OrgOf(context, request);
+  auto org_id = RouteOrgId(context, request);
   if (!org_id.ok()) {
     return ErrorResponse(org_id.error());
   }

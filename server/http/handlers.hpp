@@ -104,6 +104,9 @@ nlohmann::json OrganizationJson(const Organization& org);
 nlohmann::json HostJson(const ApiContext& context, const HostSummary& host);
 // Resolves "{org}" (id or name) to an organisation.
 Result<Organization> FindOrg(OrganizationStore& store, std::string_view key);
+// The organisation of an {org} route: resolved by the router's scope check, or (for a caller who
+// sees every organisation, when it does not exist) looked up here for the handler's own 404.
+Result<int64_t> RouteOrgId(ApiContext& context, const ApiRequest& request);
 // The "org" query parameter of a listing (id or name), resolved within the caller's scope: an
 // organisation outside it is kNotFound with the same words as one that does not exist. nullopt
 // when the parameter is absent or empty.

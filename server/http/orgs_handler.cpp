@@ -455,6 +455,15 @@ Result<Organization> FindOrg(OrganizationStore& store, std::string_view key) {
   return org;
 }
 
+Result<int64_t> RouteOrgId(ApiContext& context, const ApiRequest& request) {
+  if (request.scope_org_id) {
+    return *request.scope_org_id;
+  }
+  DOZOR_ASSIGN_OR_RETURN(auto org,
+                         FindOrg(context.store.Organizations(), request.params.at("org")));
+  return org.id;
+}
+
 Result<std::optional<int64_t>> ScopedOrgQuery(ApiContext& context, const ApiRequest& request) {
   const auto it = request.query.find("org");
   if (it == request.query.end() || it->second.empty()) {

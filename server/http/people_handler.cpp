@@ -10,17 +10,6 @@ namespace {
 constexpr int kDefaultAuditLimit = 100;
 constexpr int kMaxAuditLimit = 1000;
 
-// The organisation of an {org} route: resolved by the router's scope check, or (for a caller who
-// sees every organisation, when it does not exist) looked up here for the handler's own 404.
-Result<int64_t> OrgOf(ApiContext& context, const ApiRequest& request) {
-  if (request.scope_org_id) {
-    return *request.scope_org_id;
-  }
-  DOZOR_ASSIGN_OR_RETURN(auto org,
-                         FindOrg(context.store.Organizations(), request.params.at("org")));
-  return org.id;
-}
-
 nlohmann::json AssignmentJson(const Assignment& a) {
   nlohmann::json out = {{"org_id", a.org_id},       {"user_id", a.user_id},
                         {"login", a.login},         {"display_name", a.display_name},
@@ -39,7 +28,7 @@ nlohmann::json NoteJson(const NoteVersion& note) {
 }
 
 ApiResponse ListEngineers(ApiContext& context, const ApiRequest& request) {
-  auto org_id = OrgOf(context, request);
+  auto org_id = RouteOrgId(context, request);
   if (!org_id.ok()) {
     return ErrorResponse(org_id.error());
   }
@@ -56,7 +45,7 @@ ApiResponse ListEngineers(ApiContext& context, const ApiRequest& request) {
 }
 
 ApiResponse AssignEngineer(ApiContext& context, const ApiRequest& request) {
-  auto org_id = OrgOf(context, request);
+  auto org_id = RouteOrgId(context, request);
   if (!org_id.ok()) {
     return ErrorResponse(org_id.error());
   }
@@ -90,7 +79,7 @@ ApiResponse AssignEngineer(ApiContext& context, const ApiRequest& request) {
 }
 
 ApiResponse UnassignEngineer(ApiContext& context, const ApiRequest& request) {
-  auto org_id = OrgOf(context, request);
+  auto org_id = RouteOrgId(context, request);
   if (!org_id.ok()) {
     return ErrorResponse(org_id.error());
   }
@@ -108,7 +97,7 @@ ApiResponse UnassignEngineer(ApiContext& context, const ApiRequest& request) {
 }
 
 ApiResponse ShowNotes(ApiContext& context, const ApiRequest& request) {
-  auto org_id = OrgOf(context, request);
+  auto org_id = RouteOrgId(context, request);
   if (!org_id.ok()) {
     return ErrorResponse(org_id.error());
   }
@@ -130,7 +119,7 @@ ApiResponse ShowNotes(ApiContext& context, const ApiRequest& request) {
 }
 
 ApiResponse SaveNotes(ApiContext& context, const ApiRequest& request) {
-  auto org_id = OrgOf(context, request);
+  auto org_id = RouteOrgId(context, request);
   if (!org_id.ok()) {
     return ErrorResponse(org_id.error());
   }

@@ -93,8 +93,10 @@ struct Delivery {
   int64_t created_at_ms = 0;
   std::string held;  // why its first attempt waited (see NewDelivery), until held_until_ms
   int64_t held_until_ms = 0;
-  std::string message_json;  // see NewDelivery
-  int64_t org_id = 0;        // its alert's organisation (joined)
+  std::string message_json;    // see NewDelivery
+  int64_t org_id = 0;          // its alert's organisation (joined)
+  std::string alert_kind;      // its alert's kind and severity (joined): urgent ones skip the
+  std::string alert_severity;  // rate limit and are never held up for a burst
 };
 
 struct Alert {
@@ -220,7 +222,8 @@ class AlertStore {
   // The outcome of one attempt. Failed with retry_at_ms: pending again at that time; without:
   // given up (state failed).
   virtual Status MarkDelivered(int64_t delivery_id, int64_t now_ms) = 0;
-  // The messages sent together as one (a group), in one transaction.
+  // The messages sent together as one (a group; the first is the one sent, the others went
+  // inside it and keep attempts 0), in one transaction.
   virtual Status MarkAllDelivered(const std::vector<int64_t>& delivery_ids, int64_t now_ms) = 0;
   // The messages that can go with `leader` as one: pending, never attempted, not held, to the
   // same address on the same channel, of the same organisation, created within window_ms after
@@ -263,7 +266,8 @@ class AlertStore {
   // alerts was sent or is on its way (released by now_ms, not cancelled). A "resolved" notice
   // for a finding nobody was told about is noise.
   virtual Result<bool> FindingAnnounced(int64_t finding_id, int64_t now_ms) = 0;
-  // The rate limit's question: messages sent to this person on this channel since since_ms.
+  // The rate limit's question: messages sent to this person on this channel since since_ms (a
+  // group sent as one message counts once; urgent pages and admin notices not at all).
   virtual Result<int> CountSentTo(int64_t user_id, AlertChannel channel, int64_t since_ms) = 0;
   // Holds a pending message until until_ms (the rate limit), keeping it pending.
   virtual Status HoldDelivery(int64_t delivery_id, std::string_view reason, int64_t until_ms) = 0;

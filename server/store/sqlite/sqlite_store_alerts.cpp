@@ -51,7 +51,8 @@ constexpr char kDeliveryColumns[] =
     "SELECT d.id, d.alert_id, d.stage, d.user_id, coalesce(u.login, ''), d.channel, d.address, "
     "d.language, d.idempotency_key, d.payload, d.state, d.attempts, d.next_attempt_at, "
     "d.last_error, d.sent_at, d.created_at, d.held, d.held_until, d.message_json, "
-    "(SELECT org_id FROM alerts WHERE id = d.alert_id) FROM alert_deliveries d "
+    "al.org_id, al.kind, al.severity FROM alert_deliveries d "
+    "JOIN alerts al ON al.id = d.alert_id "
     "LEFT JOIN users u ON u.id = d.user_id ";
 
 Delivery ReadDelivery(const sqlite::Statement& s) {
@@ -76,6 +77,8 @@ Delivery ReadDelivery(const sqlite::Statement& s) {
   delivery.held_until_ms = s.Int(17);
   delivery.message_json = s.Text(18);
   delivery.org_id = s.Int(19);
+  delivery.alert_kind = s.Text(20);
+  delivery.alert_severity = s.Text(21);
   return delivery;
 }
 
@@ -125,7 +128,7 @@ Status CancelHeldOfAcknowledged(sqlite::Database& db, int64_t now_ms) {
       db.Prepare("UPDATE alert_deliveries SET state = 'cancelled', last_attempt_at = ?1 "
                  "WHERE state = 'pending' AND attempts = 0 AND held <> '' AND held_until > ?1 "
                  "AND alert_id IN (SELECT id FROM alerts WHERE acked_at = ?1 AND kind IN "
-                 "('finding_opened', 'finding_regressed', 'host_offline', 'site_offline'))"));
+                 "('finding_opened', 'finding_regressed', 'host_offline'))"));
   return RunWith(cancel, now_ms);
 }
 
@@ -217,7 +220,8 @@ Result<std::vector<Delivery>> SqliteStore::DueDeliveries(AlertChannel channel, i
                          reader->db.Prepare(std::string(kDeliveryColumns) +
                                             "WHERE d.id IN (SELECT min(id) FROM alert_deliveries "
                                             "WHERE state = 'pending' AND channel = ?1 AND "
-                                            "held_until <= ?2 GROUP BY address) "
+                                            "held_until <= ?2 AND NOT (attempts = 0 AND "
+                                            "next_attempt_at > ?2) GROUP BY address) "
                                             "AND d.next_attempt_at <= ?2 ORDER BY d.id LIMIT ?3"));
   return ReadAll(BindAll(select, channel, now_ms, static_cast<int64_t>(std::clamp(limit, 1, 1000))),
                  ReadDelivery);
@@ -242,10 +246,12 @@ Status SqliteStore::MarkAllDelivered(const std::vector<int64_t>& delivery_ids, i
   DOZOR_ASSIGN_OR_RETURN(
       auto update,
       writer_.Prepare("UPDATE alert_deliveries SET state = 'sent', sent_at = ?2, "
-                      "last_attempt_at = ?2, attempts = attempts + 1 WHERE id = ?1 AND "
+                      "last_attempt_at = ?2, attempts = attempts + ?3 WHERE id = ?1 AND "
                       "state = 'pending'"));
-  for (const int64_t id : delivery_ids) {
-    DOZOR_RETURN_IF_ERROR(RunWith(update, id, now_ms));
+  // The first is the message that was sent; the others went inside it (attempts stay 0, so the
+  // rate limit counts the group once).
+  for (size_t i = 0; i < delivery_ids.size(); ++i) {
+    DOZOR_RETURN_IF_ERROR(RunWith(update, delivery_ids[i], now_ms, i == 0 ? 1 : 0));
   }
   return txn.Commit();
 }
@@ -254,12 +260,14 @@ Result<std::vector<Delivery>> SqliteStore::GroupCompanions(const Delivery& leade
                                                            int64_t window_ms, int limit) {
   ReaderLease reader = AcquireReader();
   DOZOR_ASSIGN_OR_RETURN(
-      auto select,
-      reader->db.Prepare(std::string(kDeliveryColumns) +
-                         "WHERE d.state = 'pending' AND d.channel = ?1 AND d.address = ?2 AND "
-                         "d.id > ?3 AND d.attempts = 0 AND d.held_until <= ?4 AND "
-                         "d.message_json <> '' AND d.created_at <= ?5 AND d.alert_id IN "
-                         "(SELECT id FROM alerts WHERE org_id = ?6) ORDER BY d.id LIMIT ?7"));
+      auto select, reader->db.Prepare(
+                       std::string(kDeliveryColumns) +
+                       "WHERE d.state = 'pending' AND d.channel = ?1 AND d.address = ?2 AND "
+                       "d.id > ?3 AND d.attempts = 0 AND d.held_until <= ?4 AND "
+                       "d.message_json <> '' AND d.created_at <= ?5 AND d.alert_id IN "
+                       "(SELECT id FROM alerts WHERE org_id = ?6 AND kind NOT IN "
+                       "('host_offline', 'site_offline') AND NOT (kind IN ('finding_opened', "
+                       "'finding_regressed') AND severity = 'critical')) ORDER BY d.id LIMIT ?7"));
   return ReadAll(BindAll(select, leader.channel, leader.address, leader.id, now_ms,
                          leader.created_at_ms + window_ms, leader.org_id,
                          static_cast<int64_t>(std::clamp(limit, 1, 100))),
@@ -443,7 +451,8 @@ Result<int64_t> SqliteStore::PruneAlerts(int64_t before_ms) {
 namespace {
 
 constexpr int kMaxRuleOverrides = 500;
-constexpr size_t kMaxReasonBytes = 500;
+constexpr size_t kMaxReasonBytes = 2000;  // 500 characters of Cyrillic
+constexpr int kMaxWindowsPerOrg = 100;
 
 Status CheckAlertSettings(const OrgAlertSettings& settings) {
   const auto invalid = [](const std::string& what) {
@@ -452,6 +461,9 @@ Status CheckAlertSettings(const OrgAlertSettings& settings) {
   DOZOR_RETURN_IF_ERROR(CheckKnownTimeZone(settings.time_zone));
   if (settings.work_days < 0 || settings.work_days > 0x7F) {
     return invalid("work_days must be a set of weekdays");
+  }
+  if (settings.work_days == 0 && settings.after_hours != AfterHours::kAll) {
+    return invalid("with no working days, after_hours must be all (or nothing would ever go)");
   }
   if (settings.work_start_minute < 0 || settings.work_end_minute > 1440 ||
       settings.work_start_minute >= settings.work_end_minute) {
@@ -633,6 +645,16 @@ Result<MaintenanceWindow> SqliteStore::AddMaintenanceWindow(const MaintenanceWin
     return MakeError(ErrorCode::kNotFound,
                      "no organization with id " + std::to_string(window.org_id));
   }
+  DOZOR_ASSIGN_OR_RETURN(
+      auto count, writer_.Prepare("SELECT count(*) FROM maintenance_windows WHERE org_id = ?"));
+  DOZOR_ASSIGN_OR_RETURN(auto windows,
+                         ReadOptional(BindAll(count, window.org_id),
+                                      [](const sqlite::Statement& s) { return s.Int(0); }));
+  if (windows.value_or(0) >= kMaxWindowsPerOrg) {
+    return MakeError(ErrorCode::kResourceExhausted,
+                     "an organisation has at most " + std::to_string(kMaxWindowsPerOrg) +
+                         " maintenance windows; delete old ones first");
+  }
   if (!window.agent_id.empty()) {
     DOZOR_ASSIGN_OR_RETURN(
         auto host, writer_.Prepare("SELECT 1 FROM agents WHERE agent_id = ? AND org_id = ?"));
@@ -693,7 +715,8 @@ Result<int> SqliteStore::CountFindingAlerts(int64_t finding_id, int64_t since_ms
   DOZOR_ASSIGN_OR_RETURN(
       auto select,
       reader->db.Prepare("SELECT count(*) FROM alerts WHERE finding_id = ? AND created_at >= ? "
-                         "AND kind IN ('finding_opened', 'finding_regressed')"));
+                         "AND kind IN ('finding_opened', 'finding_regressed') AND "
+                         "suppressed <> 'maintenance'"));
   DOZOR_ASSIGN_OR_RETURN(auto count,
                          ReadOptional(BindAll(select, finding_id, since_ms),
                                       [](const sqlite::Statement& s) { return s.Int(0); }));
@@ -714,8 +737,12 @@ Result<bool> SqliteStore::FindingAnnounced(int64_t finding_id, int64_t now_ms) {
 Result<int> SqliteStore::CountSentTo(int64_t user_id, AlertChannel channel, int64_t since_ms) {
   ReaderLease reader = AcquireReader();
   DOZOR_ASSIGN_OR_RETURN(
-      auto select, reader->db.Prepare("SELECT count(*) FROM alert_deliveries WHERE state = 'sent' "
-                                      "AND user_id = ? AND channel = ? AND sent_at >= ?"));
+      auto select,
+      reader->db.Prepare("SELECT count(*) FROM alert_deliveries WHERE state = 'sent' AND "
+                         "attempts > 0 AND user_id = ? AND channel = ? AND sent_at >= ? AND "
+                         "alert_id IN (SELECT id FROM alerts WHERE kind NOT IN ('host_offline', "
+                         "'site_offline', 'channel_failed', 'monthly_report') AND NOT (kind IN "
+                         "('finding_opened', 'finding_regressed') AND severity = 'critical'))"));
   DOZOR_ASSIGN_OR_RETURN(auto count,
                          ReadOptional(BindAll(select, user_id, channel, since_ms),
                                       [](const sqlite::Statement& s) { return s.Int(0); }));

@@ -1014,5 +1014,33 @@ TEST_CASE("grouping: an urgent message is not held back for a burst") {
   CHECK(wire.sent[0].payload.find("-group@dozor>") == std::string::npos);
 }
 
+TEST_CASE("a message waiting for its burst never holds up an urgent one, which goes alone") {
+  Fixture f;
+  f.settings.webhook = false;
+  f.settings.telegram = false;
+  f.settings.group_wait_ms = 20'000;
+  AddRule(f, "raid-degraded", "critical");
+  auto dispatcher = f.Dispatcher();
+  REQUIRE(dispatcher.PlanPass().ok());
+  f.Open("disk-space-low", f.org, f.Host(f.org, "db01"));
+  REQUIRE(*dispatcher.PlanPass() == 1);
+  f.clock.AdvanceMs(1'000);
+  f.Open("raid-degraded", f.org, f.Host(f.org, "db02"));
+  REQUIRE(*dispatcher.PlanPass() == 1);
+  auto sender = std::make_unique<RecordingSender>();
+  RecordingSender& wire = *sender;
+  DeliveryWorker email(*f.store, AlertChannel::kEmail, std::move(sender), f.clock);
+  email.set_grouping(120'000, "dozor@example.com");
+  email.set_rate_limit_per_hour(1);
+  CHECK(*email.DeliverPass() == 1);
+  REQUIRE(wire.sent.size() == 1);
+  CHECK(wire.sent[0].alert_severity == "critical");
+  CHECK(wire.sent[0].payload.find("-group@dozor>") == std::string::npos);
+  // The high one goes after its wait; the critical one sent did not use up the hour's one message.
+  f.clock.AdvanceMs(20'000);
+  CHECK(*email.DeliverPass() == 1);
+  CHECK(wire.sent.size() == 2);
+}
+
 }  // namespace
 }  // namespace dozor::server::alerts

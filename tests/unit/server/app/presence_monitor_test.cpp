@@ -14,7 +14,10 @@ namespace {
 std::vector<std::string> Kinds(SqliteStore& store) {
   std::vector<std::string> out;
   FeedFilter filter;
-  for (const auto& event : *store.ListEvents(filter)) out.push_back(event.kind);
+  // The result is kept: a range-for over *ListEvents(...) would walk a destroyed temporary.
+  auto events = store.ListEvents(filter);
+  REQUIRE(events.ok());
+  for (const auto& event : *events) out.push_back(event.kind);
   return out;
 }
 

@@ -9,11 +9,8 @@
 
 #include "ctl/cli.hpp"
 #include "ctl/format.hpp"
+#include "ctl_server.hpp"
 #include "dozor/common/crypto.hpp"
-#include "http/auth.hpp"
-#include "http/http_server.hpp"
-#include "run_cli.hpp"
-#include "store_in_temp_dir.hpp"
 #include "test_util.hpp"
 
 namespace dozor::ctl {
@@ -21,21 +18,10 @@ namespace {
 
 constexpr const char* kPassword = "correct horse battery";
 
-bool Has(const std::string& text, const std::string& needle) {
-  return text.find(needle) != std::string::npos;
-}
-
-// A server with an admin token file and one organisation, Альфа, with the host db-alpha.
-struct AlertRulesServer {
+// A server with one organisation, Альфа, with the host db-alpha.
+struct AlertRulesServer : CtlServer {
   AlertRulesServer() {
     auto& [dir, store, clock] = env;
-    admin_token_file = dir / "admin.token";
-    REQUIRE(server::http::BootstrapAdminToken(**store, admin_token_file, clock).ok());
-    http = std::make_unique<server::http::HttpServer>(server::http::HttpServer::Options{}, **store,
-                                                      nullptr, clock);
-    REQUIRE(http->Start().ok());
-    url = "http://127.0.0.1:" + std::to_string(http->port());
-    session_file = dir / "home" / ".config" / "dozor" / "session";
     REQUIRE(Admin({"org", "create", "Альфа"}).code == kExitOk);
     auto org = (*store)->FindOrganization("Альфа");
     REQUIRE(org.ok());
@@ -50,29 +36,6 @@ struct AlertRulesServer {
     agent.hostname = "db-alpha";
     REQUIRE((*store)->EnrollAgent(token.token_hash, agent, clock.NowMs()).ok());
   }
-  ~AlertRulesServer() { http->Stop(); }
-
-  CliRun Admin(std::vector<std::string> args, const std::string& input = "") {
-    args.insert(args.begin(), {"--server", url, "--token-file", admin_token_file.string(),
-                               "--session-file", session_file.string()});
-    return RunWithInput(args, input);
-  }
-  CliRun Person(std::vector<std::string> args, const std::string& input = "") {
-    args.insert(args.begin(), {"--session-file", session_file.string()});
-    return RunWithInput(args, input);
-  }
-  nlohmann::json Json(std::vector<std::string> args) {
-    args.insert(args.begin(), "--json");
-    auto run = Admin(std::move(args));
-    REQUIRE_MESSAGE(run.code == kExitOk, run.err);
-    return nlohmann::json::parse(run.out);
-  }
-
-  StoreInTempDir env;
-  std::filesystem::path admin_token_file;
-  std::unique_ptr<server::http::HttpServer> http;
-  std::string url;
-  std::filesystem::path session_file;
 };
 
 TEST_CASE("dozorctl alerts settings shows and changes an organisation's alert rules") {

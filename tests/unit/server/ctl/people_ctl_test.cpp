@@ -9,11 +9,8 @@
 
 #include "ctl/cli.hpp"
 #include "ctl/session_file.hpp"
+#include "ctl_server.hpp"
 #include "dozor/common/files.hpp"
-#include "http/auth.hpp"
-#include "http/http_server.hpp"
-#include "run_cli.hpp"
-#include "store_in_temp_dir.hpp"
 #include "test_util.hpp"
 
 namespace dozor::ctl {
@@ -22,43 +19,7 @@ namespace {
 constexpr const char* kAlicePassword = "correct horse battery";
 constexpr const char* kIvanPassword = "пароль Ивана 2026";
 
-bool Has(const std::string& text, const std::string& needle) {
-  return text.find(needle) != std::string::npos;
-}
-
-// A server with an admin token file, and dozorctl runs as the admin or as whoever is logged in
-// through one session file.
-struct PeopleServer {
-  PeopleServer() {
-    auto& [dir, store, clock] = env;
-    admin_token_file = dir / "admin.token";
-    auto admin = server::http::BootstrapAdminToken(**store, admin_token_file, clock);
-    REQUIRE(admin.ok());
-    http = std::make_unique<server::http::HttpServer>(server::http::HttpServer::Options{}, **store,
-                                                      nullptr, clock);
-    REQUIRE(http->Start().ok());
-    url = "http://127.0.0.1:" + std::to_string(http->port());
-    session_file = dir / "home" / ".config" / "dozor" / "session";
-  }
-  ~PeopleServer() { http->Stop(); }
-
-  CliRun Admin(std::vector<std::string> args, const std::string& input = "") {
-    args.insert(args.begin(), {"--server", url, "--token-file", admin_token_file.string(),
-                               "--session-file", session_file.string()});
-    return RunWithInput(args, input);
-  }
-  // No --server and no token: whatever the session file holds.
-  CliRun Person(std::vector<std::string> args, const std::string& input = "") {
-    args.insert(args.begin(), {"--session-file", session_file.string()});
-    return RunWithInput(args, input);
-  }
-
-  StoreInTempDir env;
-  std::filesystem::path admin_token_file;
-  std::unique_ptr<server::http::HttpServer> http;
-  std::string url;
-  std::filesystem::path session_file;
-};
+using PeopleServer = CtlServer;
 
 void CheckNoPassword(const CliRun& run) {
   for (const char* password : {kAlicePassword, kIvanPassword, "wrong horse battery"}) {

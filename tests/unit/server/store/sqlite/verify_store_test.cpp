@@ -59,7 +59,10 @@ struct Fixture {
 
   std::vector<std::string> Kinds(int64_t id) {
     std::vector<std::string> out;
-    for (const auto& event : *store->ListFindingEvents(id)) {
+    // Kept: a range-for over *ListFindingEvents(...) would walk a destroyed temporary.
+    auto events = store->ListFindingEvents(id);
+    REQUIRE(events.ok());
+    for (const auto& event : *events) {
       out.emplace_back(ToString(event.kind));
     }
     return out;
