@@ -34,6 +34,10 @@ packages=(
   dpkg-dev lintian systemd adduser init-system-helpers
   # the dashboard's browser tests: headless Chromium driven by playwright-core (from npm)
   chromium
+  # Windows agent: cross toolchain, Wine to run its tests, msitools for the MSI
+  # (deploy/windows/build-deps.sh also needs unicode-data for re2's tables, tcl for SQLite's amalgamation and dpkg-dev, above)
+  g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix libz-mingw-w64-dev wine wine64 msitools
+  unicode-data tcl
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -35,7 +35,7 @@ struct CollectContext {
 };
 
 // Platform collectors: each fills its part of the inventory. Implemented per OS in
-// linux/*_linux.cpp (windows/*_windows.cpp later); declared once here.
+// linux/*_linux.cpp and windows/*_windows.cpp; declared once here.
 Status CollectHardware(const CollectContext& ctx, dozor::v1::Hardware* out);
 Status CollectOperatingSystem(const CollectContext& ctx, dozor::v1::OperatingSystem* out);
 Status CollectNetwork(const CollectContext& ctx, dozor::v1::Network* out);
@@ -47,8 +47,9 @@ struct InventoryCollector {
   std::function<Status(const CollectContext&, dozor::v1::Inventory*)> collect;
 };
 
-// This platform's inventory collectors, in the order they run. They are run, each in isolation
-// and with a deadline, by core/collector_supervisor.hpp.
+// This platform's inventory collectors, in the order they run (linux/inventory_linux.cpp,
+// windows/inventory_windows.cpp: Windows adds "security"). They are run, each in isolation and
+// with a deadline, by core/collector_supervisor.hpp.
 std::vector<InventoryCollector> PlatformInventoryCollectors();
 
 }  // namespace dozor::agent

@@ -4,20 +4,38 @@
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 
-# Both parts: the contract (protobuf + gRPC), the shared library (SQLite, OpenSSL crypto), logging,
-# configuration and command line.
-find_package(Protobuf REQUIRED)
-find_package(gRPC CONFIG REQUIRED)
+if(WIN32)
+  # The Windows agent, cross-built with MinGW-w64 (deploy/windows/build.sh): every library is a
+  # static archive in the prefix deploy/windows/build-deps.sh builds from Debian's source packages
+  # (the toolchain file deploy/cmake/toolchains/mingw-w64-x86_64.cmake looks only there and in the
+  # MinGW sysroot); protoc and grpc_cpp_plugin are the build host's, of the same versions.
+  if(DOZOR_BUILD_SERVER)
+    message(FATAL_ERROR "the Windows build is the agent's only: configure with -DDOZOR_BUILD_SERVER=OFF")
+  endif()
+  find_package(absl CONFIG REQUIRED)
+  find_package(Protobuf CONFIG REQUIRED)
+  find_package(gRPC CONFIG REQUIRED)
+  find_package(fmt CONFIG REQUIRED)
+  find_package(spdlog CONFIG REQUIRED)
+  find_package(nlohmann_json 3 CONFIG REQUIRED)
+  find_package(CLI11 CONFIG REQUIRED)
+  find_package(tomlplusplus CONFIG REQUIRED)
+else()
+  # Both parts: the contract (protobuf + gRPC), the shared library (SQLite, OpenSSL crypto),
+  # logging, configuration and command line.
+  find_package(Protobuf REQUIRED)
+  find_package(gRPC CONFIG REQUIRED)
+  find_package(spdlog REQUIRED)
+  find_package(fmt REQUIRED)
+  find_package(nlohmann_json 3 REQUIRED)
+  find_package(CLI11 REQUIRED)
+  find_package(tomlplusplus REQUIRED)
+endif()
 find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 find_program(PROTOC protoc REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(OpenSSL REQUIRED)
 find_package(ZLIB REQUIRED)
-find_package(spdlog REQUIRED)
-find_package(fmt REQUIRED)
-find_package(nlohmann_json 3 REQUIRED)
-find_package(CLI11 REQUIRED)
-find_package(tomlplusplus REQUIRED)
 
 if(DOZOR_BUILD_SERVER)
   find_package(Boost 1.74 REQUIRED)  # Beast: the management API
@@ -34,7 +52,15 @@ if(DOZOR_BUILD_SERVER)
 endif()
 
 if(DOZOR_BUILD_TESTS)
-  find_package(doctest REQUIRED)
+  if(WIN32)
+    # doctest is one header (copied into the prefix); its CMake package is the host's.
+    find_path(DOZOR_DOCTEST_INCLUDE doctest/doctest.h REQUIRED)
+    add_library(doctest::doctest INTERFACE IMPORTED)
+    set_target_properties(doctest::doctest PROPERTIES
+                          INTERFACE_INCLUDE_DIRECTORIES ${DOZOR_DOCTEST_INCLUDE})
+  else()
+    find_package(doctest REQUIRED)
+  endif()
 endif()
 
 # DOZOR_STATIC_DEPS: link gRPC, protobuf, abseil, OpenSSL, c-ares, re2, zlib and SQLite from their
@@ -45,7 +71,8 @@ endif()
 # shared libraries and stay shared, as do the C and C++ runtimes.
 # Only for an agent-only tree: the server links libcurl and pango, which bring their own shared
 # OpenSSL and zlib, and two copies of one library in a process is asking for trouble.
-if(DOZOR_BUILD_SERVER)
+if(DOZOR_BUILD_SERVER OR WIN32)
+  # (On Windows everything is static already: the prefix holds nothing else.)
   set(_dozor_static_default OFF)
 else()
   set(_dozor_static_default ON)

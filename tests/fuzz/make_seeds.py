@@ -61,6 +61,48 @@ def agent_text():
     write("agent_text", "empty-dpkg", bytes([21]))
 
 
+def windows_text():
+    """windows_text: the first byte picks the parser (windows_text_fuzz.cpp); seeds from the
+    Windows fixture machines (tests/fixtures/windows/)."""
+    base = os.path.join(FIXTURES, "windows")
+    for machine in sorted(os.listdir(base)):
+        root = os.path.join(base, machine)
+        if not os.path.isdir(root):
+            continue
+        for folder, _, files in os.walk(root):
+            for name in sorted(files):
+                full = os.path.join(folder, name)
+                lower = name.lower()
+                if lower.endswith(".reg"):
+                    selector = 0
+                elif lower == "ibases.v8i":
+                    selector = 1
+                elif lower == "nethasp.ini":
+                    selector = 2
+                elif lower in ("win32_operatingsystem.json", "msft_mpcomputerstatus.json",
+                               "win32_service.json"):
+                    selector = 9
+                else:
+                    continue
+                with open(full, "rb") as f:
+                    data = f.read()[:65535]
+                if selector == 9:
+                    # One instance: the harness reads a JSON object.
+                    instances = json.loads(data.decode("utf-8-sig") or "[]")
+                    if not instances:
+                        continue
+                    data = json.dumps(instances[0], ensure_ascii=False).encode()
+                write("windows_text", f"{machine}-{selector:02d}-{name}", bytes([selector]) + data)
+    write("windows_text", "ragent", bytes([3]) + b'"C:\\Program Files\\1cv8\\8.3.22.1709\\bin'
+          b'\\ragent.exe" -srvc -agent -regport 1541 -port 1540 -range 1560:1591')
+    write("windows_text", "cim-datetime", bytes([4]) + b"20241115093012.000000+180")
+    write("windows_text", "object-path", bytes([5]) + "\\\\PC01\\root\\cimv2:Win32_Group."
+          "Domain=\"PC01\",Name=\"Администраторы\"".encode())
+    page = bytearray(512)
+    page[2:14] = bytes([5, 0x33, 0, 100, 100, 3, 0, 0, 0, 0, 0, 0])
+    write("windows_text", "smart-page", bytes([6]) + bytes(page))
+
+
 def rule_file():
     pack = os.path.join(ROOT, "server", "rules", "pack")
     for name in sorted(os.listdir(pack))[:12]:
@@ -151,6 +193,7 @@ def health_block(build_dir):
 def main():
     build_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build")
     agent_text()
+    windows_text()
     rule_file()
     from_snapshot(build_dir)
     http_request()

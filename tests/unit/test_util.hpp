@@ -2,14 +2,14 @@
 // another thread does (a gate a job blocks on, polling a condition with a time limit).
 #pragma once
 
-#include <unistd.h>
-
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 
@@ -18,10 +18,21 @@ namespace dozor::testing {
 // A fresh directory under $TMPDIR, removed with everything in it on destruction.
 class TempDir {
  public:
+  // A random name created with create_directory, which fails when the name exists: what mkdtemp
+  // does, on every platform (the agent's tests also run on Windows, under Wine).
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "dozor-test-XXXXXX").string();
-    char* made = ::mkdtemp(pattern.data());
-    path_ = made != nullptr ? std::filesystem::path(made) : std::filesystem::path();
+    std::random_device random;
+    for (int attempt = 0; attempt < 100 && path_.empty(); ++attempt) {
+      char name[32];
+      std::snprintf(name, sizeof(name), "dozor-test-%08x%08x", random(), random());
+      std::filesystem::path candidate = std::filesystem::temp_directory_path() / name;
+      std::error_code ec;
+      if (std::filesystem::create_directory(candidate, ec)) {
+        std::filesystem::permissions(candidate, std::filesystem::perms::owner_all,
+                                     std::filesystem::perm_options::replace, ec);
+        path_ = std::move(candidate);
+      }
+    }
   }
   ~TempDir() {
     std::error_code ec;

@@ -1,0 +1,248 @@
+// files.hpp on Windows: CreateFileW / ReadFile / WriteFile on the wide path, FlushFileBuffers for
+// fsync and MoveFileExW for the atomic replace. Paths are std::filesystem::path, wide on Windows:
+// path.c_str() goes to the W functions as it is, with no code-page conversion.
+#include "dozor/common/files.hpp"
+
+#include <windows.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace dozor {
+namespace {
+
+// How often and how long a replace is retried while another process has the target open without
+// delete sharing: antivirus and backup agents open a freshly written file for a moment.
+constexpr int kReplaceAttempts = 10;
+constexpr DWORD kReplaceRetryStepMs = 20;
+
+// Owns a file handle. (dozor_common sits below the agent, so the agent's platform/windows
+// helpers are out of reach here.)
+class FileHandle {
+ public:
+  explicit FileHandle(HANDLE handle) : handle_(handle) {}
+  ~FileHandle() { Close(); }
+  FileHandle(const FileHandle&) = delete;
+  FileHandle& operator=(const FileHandle&) = delete;
+  [[nodiscard]] bool valid() const { return handle_ != INVALID_HANDLE_VALUE; }
+  [[nodiscard]] HANDLE get() const { return handle_; }
+  void Close() {
+    if (valid()) {
+      ::CloseHandle(handle_);
+      handle_ = INVALID_HANDLE_VALUE;
+    }
+  }
+
+ private:
+  HANDLE handle_;
+};
+
+// UTF-16 -> UTF-8 for messages (unpaired surrogates become U+FFFD).
+std::string Utf8(std::wstring_view wide) {
+  if (wide.empty()) {
+    return {};
+  }
+  const int length = static_cast<int>(std::min<size_t>(wide.size(), INT32_MAX));
+  const int size =
+      ::WideCharToMultiByte(CP_UTF8, 0, wide.data(), length, nullptr, 0, nullptr, nullptr);
+  std::string text(static_cast<size_t>(std::max(size, 0)), '\0');
+  if (size > 0) {
+    ::WideCharToMultiByte(CP_UTF8, 0, wide.data(), length, text.data(), size, nullptr, nullptr);
+  }
+  return text;
+}
+
+// A path for a message. (path::string() would throw on a name holding an unpaired surrogate,
+// which NTFS allows.)
+std::string PathText(const std::filesystem::path& path) { return Utf8(path.native()); }
+
+// FormatMessageW's text in `language` (0: the system's choice), "" when it has none.
+std::wstring FormattedMessage(DWORD error, DWORD language) {
+  wchar_t* buffer = nullptr;
+  const DWORD length = ::FormatMessageW(
+      FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
+      nullptr, error, language, reinterpret_cast<wchar_t*>(&buffer), 0, nullptr);
+  std::wstring text = length > 0 && buffer != nullptr ? std::wstring(buffer, length) : L"";
+  if (buffer != nullptr) {
+    ::LocalFree(buffer);
+  }
+  return text;
+}
+
+// "Access is denied (error 5)": English when installed (the text goes to the server's logs),
+// else the system's language.
+std::string SystemMessage(DWORD error) {
+  std::wstring text = FormattedMessage(error, MAKELANGID(LANG_ENGLISH, SUBLANG_ENGLISH_US));
+  if (text.empty()) {
+    text = FormattedMessage(error, 0);
+  }
+  while (!text.empty() && (text.back() == L'\r' || text.back() == L'\n' || text.back() == L'.' ||
+                           text.back() == L' ')) {
+    text.pop_back();
+  }
+  const std::string message = Utf8(text);
+  return (message.empty() ? std::string("Windows error") : message) + " (error " +
+         std::to_string(error) + ")";
+}
+
+// The same codes as the POSIX version's errno mapping.
+Error Win32FileError(const std::string& what, const std::filesystem::path& path, DWORD error) {
+  ErrorCode code = ErrorCode::kInternal;
+  switch (error) {
+    case ERROR_FILE_NOT_FOUND:
+    case ERROR_PATH_NOT_FOUND:
+    case ERROR_INVALID_DRIVE:
+    case ERROR_BAD_NETPATH:
+    case ERROR_BAD_NET_NAME:
+      code = ErrorCode::kNotFound;
+      break;
+    case ERROR_ACCESS_DENIED:
+    case ERROR_PRIVILEGE_NOT_HELD:
+      code = ErrorCode::kPermissionDenied;
+      break;
+    case ERROR_DISK_FULL:
+    case ERROR_HANDLE_DISK_FULL:
+      code = ErrorCode::kResourceExhausted;
+      break;
+    default:
+      break;
+  }
+  return MakeError(code, what + " " + PathText(path) + ": " + SystemMessage(error));
+}
+
+bool IsDirectory(const std::filesystem::path& path) {
+  const DWORD attributes = ::GetFileAttributesW(path.c_str());
+  return attributes != INVALID_FILE_ATTRIBUTES && (attributes & FILE_ATTRIBUTE_DIRECTORY) != 0;
+}
+
+}  // namespace
+
+Result<std::string> ReadFile(const std::filesystem::path& path, size_t max_bytes, ReadFrom from) {
+  // Every sharing mode, delete included: reading must never stop the agent (or anyone) from
+  // replacing or deleting the file, which is what WriteFileAtomic's rename does.
+  FileHandle file(::CreateFileW(path.c_str(), GENERIC_READ,
+                                FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                                OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr));
+  if (!file.valid()) {
+    const DWORD error = ::GetLastError();
+    // Windows refuses to open a folder as a file with "access denied"; say what it is instead.
+    if (error == ERROR_ACCESS_DENIED && IsDirectory(path)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       PathText(path) + " is a directory, not a regular file: not read");
+    }
+    return Win32FileError("cannot open", path, error);
+  }
+  // A pipe, console or device (\\.\pipe\x, CON, COM1) is refused at once for kRegularFile,
+  // as the POSIX version refuses a FIFO.
+  const DWORD type = ::GetFileType(file.get());
+  if (from == ReadFrom::kRegularFile && type != FILE_TYPE_DISK) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     PathText(path) + " is not a regular file (pipe or device): not read");
+  }
+  std::string out;
+  if (type == FILE_TYPE_DISK) {
+    LARGE_INTEGER size = {};
+    if (::GetFileSizeEx(file.get(), &size) && size.QuadPart > 0) {
+      if (static_cast<uint64_t>(size.QuadPart) > max_bytes) {
+        return MakeError(ErrorCode::kResourceExhausted, PathText(path) + " is larger than " +
+                                                            std::to_string(max_bytes) + " bytes");
+      }
+      out.reserve(static_cast<size_t>(size.QuadPart));
+    }
+  }
+  char buffer[16384];
+  while (true) {
+    DWORD read = 0;
+    if (!::ReadFile(file.get(), buffer, sizeof(buffer), &read, nullptr)) {
+      const DWORD error = ::GetLastError();
+      if (error == ERROR_BROKEN_PIPE || error == ERROR_HANDLE_EOF) {
+        break;  // a pipe whose writer closed: the end, as read() returning 0
+      }
+      return Win32FileError("cannot read", path, error);
+    }
+    if (read == 0) {
+      if (type == FILE_TYPE_PIPE) {
+        continue;  // a zero-byte write on a pipe, not its end
+      }
+      break;
+    }
+    if (out.size() + read > max_bytes) {
+      return MakeError(ErrorCode::kResourceExhausted,
+                       PathText(path) + " is larger than " + std::to_string(max_bytes) + " bytes");
+    }
+    out.append(buffer, read);
+  }
+  return out;
+}
+
+Status WriteFileAtomic(const std::filesystem::path& path, std::string_view content, mode_t mode) {
+  // `mode` has no Windows meaning: a new file takes the access list inherited from its folder,
+  // and the installer gives the agent's state folder one that admits only SYSTEM and
+  // Administrators (platform/file_access.hpp checks the result for secrets).
+  (void)mode;
+  std::filesystem::path tmp = path;
+  tmp += L".tmp." + std::to_wstring(::GetCurrentProcessId());
+  FileHandle file(::CreateFileW(tmp.c_str(), GENERIC_WRITE, 0, nullptr, CREATE_ALWAYS,
+                                FILE_ATTRIBUTE_NORMAL, nullptr));
+  if (!file.valid()) {
+    return Win32FileError("cannot create", tmp, ::GetLastError());
+  }
+  const auto fail = [&](const std::string& what, DWORD error) {
+    file.Close();
+    ::DeleteFileW(tmp.c_str());
+    return Win32FileError(what, tmp, error);
+  };
+  size_t written = 0;
+  while (written < content.size()) {
+    // WriteFile counts in DWORD: write at most 1 GiB at a time.
+    const DWORD chunk =
+        static_cast<DWORD>(std::min<size_t>(content.size() - written, size_t{1} << 30));
+    DWORD done = 0;
+    if (!::WriteFile(file.get(), content.data() + written, chunk, &done, nullptr)) {
+      return fail("cannot write", ::GetLastError());
+    }
+    written += done;
+  }
+  if (!::FlushFileBuffers(file.get())) {
+    return fail("cannot flush", ::GetLastError());
+  }
+  file.Close();
+  DWORD error = ERROR_SUCCESS;
+  for (int attempt = 1; attempt <= kReplaceAttempts; ++attempt) {
+    if (::MoveFileExW(tmp.c_str(), path.c_str(),
+                      MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) {
+      return OkStatus();
+    }
+    error = ::GetLastError();
+    if (error != ERROR_ACCESS_DENIED && error != ERROR_SHARING_VIOLATION &&
+        error != ERROR_LOCK_VIOLATION) {
+      break;
+    }
+    ::Sleep(kReplaceRetryStepMs * static_cast<DWORD>(attempt));
+  }
+  ::DeleteFileW(tmp.c_str());
+  return Win32FileError("cannot rename onto", path, error);
+}
+
+Status EnsureDirectory(const std::filesystem::path& path, mode_t mode) {
+  (void)mode;  // the folder's access comes from its parent's inheritable list (see above)
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return OkStatus();
+  }
+  std::filesystem::create_directories(path, ec);
+  if (ec) {
+    // The system category holds a Win32 code here; its message() would be in the ANSI code page.
+    const std::string reason = ec.category() == std::system_category()
+                                   ? SystemMessage(static_cast<DWORD>(ec.value()))
+                                   : ec.message();
+    return MakeError(ErrorCode::kInternal,
+                     "cannot create directory " + PathText(path) + ": " + reason);
+  }
+  return OkStatus();
+}
+
+}  // namespace dozor
