@@ -52,4 +52,8 @@ struct InventoryCollector {
 // with a deadline, by core/collector_supervisor.hpp.
 std::vector<InventoryCollector> PlatformInventoryCollectors();
 
+// The collectors every OS has (hardware, os, network, software; collectors/inventory.cpp), in
+// order: what PlatformInventoryCollectors starts from.
+std::vector<InventoryCollector> CommonInventoryCollectors();
+
 }  // namespace dozor::agent

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <limits>
 
+#include "dozor/common/civil_time.hpp"
 #include "http/handlers.hpp"
 #include "http/list_paging.hpp"
 #include "rules/rule.hpp"
@@ -291,16 +292,6 @@ bool ParseDigits(std::string_view text, size_t pos, size_t count, int& out) {
   return true;
 }
 
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-int64_t DaysFromCivil(int64_t year, int month, int day) {
-  year -= month <= 2 ? 1 : 0;
-  const int64_t era = (year >= 0 ? year : year - 399) / 400;
-  const int64_t yoe = year - era * 400;
-  const int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 }  // namespace
 
 // "YYYY-MM-DD" (the waiver lasts through that UTC day, so it ends at the next midnight UTC),
@@ -319,10 +310,7 @@ Result<int64_t> ParseWaiveUntil(std::string_view text) {
       !ParseDigits(text, 5, 2, month) || text[7] != '-' || !ParseDigits(text, 8, 2, day)) {
     return bad();
   }
-  static constexpr int kDaysIn[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  if (month < 1 || month > 12 || day < 1 || day > kDaysIn[month - 1] ||
-      (month == 2 && day == 29 && !leap)) {
+  if (!IsValidCivilDate(year, month, day)) {
     return bad();
   }
   const int64_t days = DaysFromCivil(year, month, day);

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <optional>
 
 #include "collectors/parsers/text.hpp"
+#include "dozor/common/civil_time.hpp"
 
 namespace dozor::agent {
 namespace {
@@ -195,20 +197,33 @@ std::string_view AtaAttributeName(uint32_t id) {
   }
 }
 
-int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day) {
-  // Howard Hinnant's days_from_civil: proleptic Gregorian date -> days since 1970-01-01.
-  year -= month <= 2 ? 1 : 0;
-  const int64_t era = (year >= 0 ? year : year - 399) / 400;
-  const auto year_of_era = static_cast<unsigned>(year - era * 400);
-  const unsigned day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
-  const unsigned day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-  return era * 146097 + static_cast<int64_t>(day_of_era) - 719468;
-}
-
 template <typename T>
 bool Digits(std::string_view text, size_t at, size_t count, T* out) {
   return at + count <= text.size() && IsAllDigits(text.substr(at, count)) &&
          ParseNumber(text.substr(at, count), out);
+}
+
+// Where the fields of a date-time stand in its text.
+struct DateTimeLayout {
+  size_t year, month, day, hour, minute, second;
+};
+
+// A date-time's fields read at `at` (4 digits of year, 2 of the rest) as seconds since the epoch,
+// taking them as UTC; nullopt when a field is not digits or no such date or time exists.
+std::optional<int64_t> CivilSeconds(std::string_view text, const DateTimeLayout& at) {
+  int64_t year = 0;
+  int month = 0;
+  int day = 0;
+  int hour = 0;
+  int minute = 0;
+  int second = 0;
+  if (!Digits(text, at.year, 4, &year) || !Digits(text, at.month, 2, &month) ||
+      !Digits(text, at.day, 2, &day) || !Digits(text, at.hour, 2, &hour) ||
+      !Digits(text, at.minute, 2, &minute) || !Digits(text, at.second, 2, &second) ||
+      !IsValidCivilDate(year, month, day) || hour > 23 || minute > 59 || second > 60) {
+    return std::nullopt;
+  }
+  return DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
 }
 
 std::string_view StripBom(std::string_view text) {
@@ -328,41 +343,27 @@ Result<int64_t> ParseCimDateTime(std::string_view text) {
     }
     return ms / 1000;
   }
-  // yyyymmddHHMMSS.mmmmmmsUUU
-  int64_t year = 0;
-  unsigned month = 0;
-  unsigned day = 0;
-  int hour = 0;
-  int minute = 0;
-  int second = 0;
+  // yyyymmddHHMMSS.mmmmmmsUUU; the years before 1601 do not exist for Windows.
   int offset = 0;
-  if (text.size() != 25 || text[14] != '.' || (text[21] != '+' && text[21] != '-') ||
-      !Digits(text, 0, 4, &year) || !Digits(text, 4, 2, &month) || !Digits(text, 6, 2, &day) ||
-      !Digits(text, 8, 2, &hour) || !Digits(text, 10, 2, &minute) ||
-      !Digits(text, 12, 2, &second) || !Digits(text, 22, 3, &offset) || month < 1 || month > 12 ||
-      day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60 || year < 1601) {
+  const auto local = text.size() == 25 && text[14] == '.' && (text[21] == '+' || text[21] == '-') &&
+                             Digits(text, 22, 3, &offset) && text.substr(0, 4) >= "1601"
+                         ? CivilSeconds(text, {0, 4, 6, 8, 10, 12})
+                         : std::nullopt;
+  if (!local) {
     return MakeError(ErrorCode::kInvalidArgument, "not a CIM datetime");
   }
-  const int64_t local =
-      DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
   const int64_t offset_seconds = static_cast<int64_t>(offset) * 60;
-  return text[21] == '+' ? local - offset_seconds : local + offset_seconds;
+  return text[21] == '+' ? *local - offset_seconds : *local + offset_seconds;
 }
 
 Result<int64_t> ParseIso8601Utc(std::string_view text) {
   text = Trim(text);
-  int64_t year = 0;
-  unsigned month = 0;
-  unsigned day = 0;
-  int hour = 0;
-  int minute = 0;
-  int second = 0;
-  if (text.size() < 20 || text[4] != '-' || text[7] != '-' ||
-      (text[10] != 'T' && text[10] != ' ') || text[13] != ':' || text[16] != ':' ||
-      !Digits(text, 0, 4, &year) || !Digits(text, 5, 2, &month) || !Digits(text, 8, 2, &day) ||
-      !Digits(text, 11, 2, &hour) || !Digits(text, 14, 2, &minute) ||
-      !Digits(text, 17, 2, &second) || month < 1 || month > 12 || day < 1 || day > 31 ||
-      hour > 23 || minute > 59 || second > 60) {
+  const auto utc = text.size() >= 20 && text[4] == '-' && text[7] == '-' &&
+                           (text[10] == 'T' || text[10] == ' ') && text[13] == ':' &&
+                           text[16] == ':'
+                       ? CivilSeconds(text, {0, 5, 8, 11, 14, 17})
+                       : std::nullopt;
+  if (!utc) {
     return MakeError(ErrorCode::kInvalidArgument, "not an RFC 3339 time");
   }
   std::string_view zone = text.substr(19);
@@ -384,8 +385,7 @@ Result<int64_t> ParseIso8601Utc(std::string_view text) {
   } else {
     return MakeError(ErrorCode::kInvalidArgument, "not an RFC 3339 time");
   }
-  return DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second -
-         offset_seconds;
+  return *utc - offset_seconds;
 }
 
 Result<WmiObjectPath> ParseWmiObjectPath(std::string_view text) {

@@ -87,28 +87,11 @@ Status CollectSecurity(const CollectContext& ctx, dozor::v1::Security* out) {
 }
 
 std::vector<InventoryCollector> PlatformInventoryCollectors() {
-  return {
-      {"hardware",
-       [](const CollectContext& ctx, dozor::v1::Inventory* inventory) {
-         return CollectHardware(ctx, inventory->mutable_hardware());
-       }},
-      {"os",
-       [](const CollectContext& ctx, dozor::v1::Inventory* inventory) {
-         return CollectOperatingSystem(ctx, inventory->mutable_os());
-       }},
-      {"network",
-       [](const CollectContext& ctx, dozor::v1::Inventory* inventory) {
-         return CollectNetwork(ctx, inventory->mutable_network());
-       }},
-      {"software",
-       [](const CollectContext& ctx, dozor::v1::Inventory* inventory) {
-         return CollectSoftware(ctx, inventory->mutable_software());
-       }},
-      {"security",
-       [](const CollectContext& ctx, dozor::v1::Inventory* inventory) {
-         return CollectSecurity(ctx, inventory->mutable_security());
-       }},
-  };
+  std::vector<InventoryCollector> collectors = CommonInventoryCollectors();
+  collectors.push_back({"security", [](const CollectContext& ctx, dozor::v1::Inventory* inventory) {
+                          return CollectSecurity(ctx, inventory->mutable_security());
+                        }});
+  return collectors;
 }
 
 void DropPendingUpdatesCache() {

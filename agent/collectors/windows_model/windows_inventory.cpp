@@ -8,6 +8,7 @@
 #include "collectors/parsers/package_parsers.hpp"
 #include "collectors/parsers/text.hpp"
 #include "collectors/windows_model/cim_values.hpp"
+#include "dozor/common/civil_time.hpp"
 
 namespace dozor::agent::windows {
 namespace {
@@ -406,11 +407,15 @@ void CollectUsers(Machine& machine, dozor::v1::OperatingSystem* out) {
   }
 }
 
-void AddPackages(Machine& machine, std::string_view uninstall_key, RegistryView view,
-                 std::string_view architecture, dozor::v1::Software* out,
-                 std::set<std::string>* seen) {
+// The programs under one Uninstall key. A key that does not exist holds none; another failure
+// to list it is returned.
+Status AddPackages(Machine& machine, std::string_view uninstall_key, RegistryView view,
+                   std::string_view architecture, dozor::v1::Software* out,
+                   std::set<std::string>* seen) {
   auto subkeys = machine.registry->Subkeys(uninstall_key, view);
-  if (!subkeys.ok()) return;
+  if (!subkeys.ok()) {
+    return subkeys.error().code == ErrorCode::kNotFound ? OkStatus() : Status(subkeys.error());
+  }
   for (const auto& subkey : *subkeys) {
     auto values = machine.registry->Values(std::string(uninstall_key) + "\\" + subkey, view);
     if (!values.ok()) continue;
@@ -439,6 +444,7 @@ void AddPackages(Machine& machine, std::string_view uninstall_key, RegistryView 
       if (seconds.ok()) package->set_install_time(*seconds);
     }
   }
+  return OkStatus();
 }
 
 // Backup software by what its service or program is called.
@@ -664,20 +670,10 @@ Status BuildHardware(Machine& machine, dozor::v1::Hardware* out) {
     dmi->set_bios_vendor(DmiValue(bios, "Manufacturer"));
     dmi->set_bios_version(DmiValue(bios, "SMBIOSBIOSVersion"));
     if (const int64_t released = CimTime(bios, "ReleaseDate"); released > 0) {
-      const int64_t days = released / kSecondsPerDay;
-      // Civil date from days since 1970 (Howard Hinnant's civil_from_days).
-      const int64_t z = days + 719468;
-      const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-      const int64_t doe = z - era * 146097;
-      const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-      const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-      const int64_t mp = (5 * doy + 2) / 153;
-      const int64_t day = doy - (153 * mp + 2) / 5 + 1;
-      const int64_t month = mp < 10 ? mp + 3 : mp - 9;
-      const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-      char text[48];
-      std::snprintf(text, sizeof(text), "%04lld-%02lld-%02lld", static_cast<long long>(year),
-                    static_cast<long long>(month), static_cast<long long>(day));
+      const CivilDate date = CivilFromDays(released / kSecondsPerDay);
+      char text[32];
+      std::snprintf(text, sizeof(text), "%04lld-%02d-%02d", static_cast<long long>(date.year),
+                    date.month, date.day);
       dmi->set_bios_date(text);
     }
     if (dmi->system_serial().empty()) dmi->set_system_serial(DmiValue(bios, "SerialNumber"));
@@ -935,18 +931,23 @@ Status BuildSoftware(Machine& machine, dozor::v1::Software* out) {
   constexpr std::string_view kUninstall =
       "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall";
   std::set<std::string> seen;
-  auto native = machine.registry->Subkeys(kUninstall, RegistryView::kNative);
-  if (!native.ok() && native.error().code != ErrorCode::kNotFound) return native.error();
-  AddPackages(machine, kUninstall, RegistryView::kNative, "x64", out, &seen);
-  AddPackages(machine, kUninstall, RegistryView::kWow32, "x86", out, &seen);
+  // The machine-wide list is the essential source; the others are best effort.
+  DOZOR_RETURN_IF_ERROR(AddPackages(machine, kUninstall, RegistryView::kNative, "x64", out, &seen));
+  if (auto wow = AddPackages(machine, kUninstall, RegistryView::kWow32, "x86", out, &seen);
+      !wow.ok()) {
+    out->add_unavailable("32-bit programs: " + wow.error().message);
+  }
   // Programs installed for one user only live in that user's hive (loaded while they are
   // logged on; the service sees the hives of users with a session).
   if (auto users = machine.registry->Subkeys("HKU", RegistryView::kNative); users.ok()) {
     for (const auto& sid : *users) {
       if (!sid.starts_with("S-1-5-21-") || sid.ends_with("_Classes")) continue;
-      AddPackages(machine,
-                  "HKU\\" + sid + "\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall",
-                  RegistryView::kNative, "user", out, &seen);
+      if (auto user = AddPackages(
+              machine, "HKU\\" + sid + "\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall",
+              RegistryView::kNative, "user", out, &seen);
+          !user.ok()) {
+        out->add_unavailable("programs of " + sid + ": " + user.error().message);
+      }
     }
   }
   for (const auto& service :

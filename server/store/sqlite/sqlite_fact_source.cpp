@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "domain/version_compare.hpp"
+#include "dozor/common/civil_time.hpp"
 #include "dozor/common/text.hpp"
 
 namespace dozor::server {
@@ -195,16 +196,6 @@ void TextListFinal(sqlite3_context* context) {
   sqlite3_result_text64(context, joined.data(), joined.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
 }
 
-// Days from 1970-01-01 to y-m-d (proleptic Gregorian), H. Hinnant's days_from_civil.
-int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2 ? 1 : 0;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 // date_to_ms('YYYY-MM-DD'): milliseconds since the epoch at 00:00 UTC of that day; NULL for
 // anything that is not exactly a valid calendar date in that form.
 void DateToMs(sqlite3_context* context, int /*argc*/, sqlite3_value** argv) {
@@ -227,15 +218,8 @@ void DateToMs(sqlite3_context* context, int /*argc*/, sqlite3_value** argv) {
   int month = 0;
   int day = 0;
   if (text.size() != 10 || text[4] != '-' || text[7] != '-' || !digits(0, 4, year) ||
-      !digits(5, 2, month) || !digits(8, 2, day) || month < 1 || month > 12 || day < 1 ||
-      year < 1) {
-    sqlite3_result_null(context);
-    return;
-  }
-  static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  int month_days = kDays[month - 1] + (month == 2 && leap ? 1 : 0);
-  if (day > month_days) {
+      !digits(5, 2, month) || !digits(8, 2, day) || year < 1 ||
+      !IsValidCivilDate(year, month, day)) {
     sqlite3_result_null(context);
     return;
   }
@@ -250,20 +234,10 @@ void MsToDate(sqlite3_context* context, int /*argc*/, sqlite3_value** argv) {
   }
   double ms = sqlite3_value_double(argv[0]);
   int64_t days = static_cast<int64_t>(std::floor(ms / 86'400'000.0));
-  // civil_from_days
-  int64_t z = days + 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = yoe + era * 400;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  int64_t m = mp + (mp < 10 ? 3 : -9);
-  y += m <= 2 ? 1 : 0;
+  const CivilDate date = CivilFromDays(days);
   char text[32];
-  int size = std::snprintf(text, sizeof(text), "%04lld-%02lld-%02lld", static_cast<long long>(y),
-                           static_cast<long long>(m), static_cast<long long>(d));
+  int size = std::snprintf(text, sizeof(text), "%04lld-%02d-%02d",
+                           static_cast<long long>(date.year), date.month, date.day);
   sqlite3_result_text(context, text, size, SQLITE_TRANSIENT);
 }
 
