@@ -1,9 +1,11 @@
 // dozor-agent: flags and wiring only. The work lives in core/, collectors/ and transport/.
 #include <google/protobuf/util/json_util.h>
+#include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -17,10 +19,14 @@
 #include "core/collector_supervisor.hpp"
 #include "core/config.hpp"
 #include "core/identity.hpp"
+#include "core/install_setup.hpp"
 #include "core/one_shot.hpp"
+#include "dozor/common/crypto.hpp"
 #include "dozor/common/files.hpp"
+#include "dozor/common/path_text.hpp"
 #include "dozor/common/version.hpp"
 #include "platform/host.hpp"
+#include "platform/install_layout.hpp"
 #include "platform/self_usage.hpp"
 #include "platform/service.hpp"
 #include "transport/channel.hpp"
@@ -29,12 +35,14 @@
 namespace {
 
 using namespace dozor::agent;
-
-constexpr const char* kDefaultConfigFile = "/etc/dozor/agent.toml";
+using dozor::PathFromUtf8;
+using dozor::PathToUtf8;
 
 struct Flags {
   std::string config_file;
   std::string server, ca, server_name, state_dir, root, log_level, spool_max_bytes;
+  std::string ca_sha256;   // enroll: the CA file must have this SHA-256
+  bool configure = false;  // enroll: also install the CA and write the configuration (installers)
   bool insecure = false;
   bool allow_plaintext_remote = false;
   std::optional<int> health_interval;  // unset: the config file's value
@@ -53,15 +61,18 @@ void AddConnectionFlags(CLI::App* app, Flags& flags) {
                 "With --insecure: allow plaintext to a server that is not on loopback (the token "
                 "and the agent's secret cross the network unencrypted; only behind a VPN or "
                 "tunnel)");
-  app->add_option("--state-dir", flags.state_dir,
-                  "Identity and spool directory (default /var/lib/dozor-agent)");
+  app->add_option(
+      "--state-dir", flags.state_dir,
+      "Identity and spool directory (default " + PathToUtf8(platform::DefaultStateDir()) + ")");
 }
 
 // Config file (if any), then flags on top; validated.
 dozor::Result<AgentConfig> ResolveConfig(const Flags& flags) {
   AgentConfig config;
-  std::string file = flags.config_file;
-  if (file.empty() && std::ifstream(kDefaultConfigFile).good()) file = kDefaultConfigFile;
+  std::filesystem::path file = PathFromUtf8(flags.config_file);
+  if (file.empty() && std::ifstream(platform::DefaultConfigFile()).good()) {
+    file = platform::DefaultConfigFile();
+  }
   if (!file.empty()) {
     DOZOR_ASSIGN_OR_RETURN(config, LoadAgentConfigFile(file));
   }
@@ -70,8 +81,8 @@ dozor::Result<AgentConfig> ResolveConfig(const Flags& flags) {
   if (!flags.server_name.empty()) config.tls_server_name = flags.server_name;
   if (flags.insecure) config.insecure = true;
   if (flags.allow_plaintext_remote) config.allow_plaintext_remote = true;
-  if (!flags.state_dir.empty()) config.state_dir = flags.state_dir;
-  if (!flags.root.empty()) config.root = flags.root;
+  if (!flags.state_dir.empty()) config.state_dir = PathFromUtf8(flags.state_dir);
+  if (!flags.root.empty()) config.root = PathFromUtf8(flags.root);
   if (!flags.log_level.empty()) config.log_level = flags.log_level;
   if (flags.health_interval) config.health_interval_seconds = *flags.health_interval;
   if (flags.inventory_interval) config.inventory_interval_seconds = *flags.inventory_interval;
@@ -84,8 +95,69 @@ dozor::Result<AgentConfig> ResolveConfig(const Flags& flags) {
   return config;
 }
 
+// enroll --configure (the MSI's custom action), once enrolled: the CA (checked against its
+// fingerprint again) installed beside the configuration, which is written when there is none.
+int ConfigureInstallation(const Flags& flags) {
+  if (flags.ca.empty() || flags.ca_sha256.empty() || flags.server.empty()) {
+    std::cerr << "dozor-agent: --configure needs --server, --ca and --ca-sha256\n";
+    return 2;
+  }
+  InstallSetup setup;
+  setup.ca_file = PathFromUtf8(flags.ca);
+  setup.ca_sha256 = flags.ca_sha256;
+  setup.server_address = flags.server;
+  setup.config_file =
+      flags.config_file.empty() ? platform::DefaultConfigFile() : PathFromUtf8(flags.config_file);
+  auto applied = ApplyInstallSetup(setup);
+  if (!applied.ok()) {
+    std::cerr << "dozor-agent: " << applied.error().message << "\n";
+    return applied.error().code == dozor::ErrorCode::kInvalidArgument ? 2 : 1;
+  }
+  std::cout << "CA installed as " << PathToUtf8(applied->installed_ca) << "; configuration "
+            << PathToUtf8(setup.config_file)
+            << (applied->config_written ? " written" : " kept as it was") << ".\n";
+  return 0;
+}
+
 int RunEnroll(const Flags& flags, const std::string& token) {
-  auto config = ResolveConfig(flags);
+  if (flags.configure && (flags.ca.empty() || flags.ca_sha256.empty() || flags.server.empty())) {
+    std::cerr << "dozor-agent: --configure needs --server, --ca and --ca-sha256\n";
+    return 2;
+  }
+  // The fingerprint first, before anything is sent or written. With --configure the CA and the
+  // configuration are written only once the machine is enrolled (or was already): a failed
+  // attempt (a mistyped SERVER) leaves nothing behind that a corrected retry would keep.
+  if (!flags.ca_sha256.empty()) {
+    auto expected = NormalizeSha256Hex(flags.ca_sha256);
+    auto pem = dozor::ReadFile(PathFromUtf8(flags.ca), 256 * 1024);
+    auto actual =
+        pem.ok() ? dozor::CertificateSha256Hex(*pem) : dozor::Result<std::string>(pem.error());
+    if (!expected.ok()) {
+      std::cerr << "dozor-agent: --ca-sha256: " << expected.error().message << "\n";
+      return 2;
+    }
+    if (!actual.ok()) {
+      std::cerr << "dozor-agent: the CA file " << flags.ca << ": " << actual.error().message
+                << "; not enrolling\n";
+      return 2;
+    }
+    if (*actual != *expected) {
+      // Both fingerprints, so an engineer on the phone can compare them with the sysadmin.
+      std::cerr << "dozor-agent: the CA file " << flags.ca << " has the fingerprint " << *actual
+                << ", the install command says " << *expected
+                << ": not the CA of your Dozor server; nothing was done\n";
+      return 2;
+    }
+  }
+  // With --configure a --config that does not exist yet is where the configuration will go, not
+  // one to read.
+  Flags resolve = flags;
+  std::error_code ec;
+  if (flags.configure && !flags.config_file.empty() &&
+      !std::filesystem::exists(PathFromUtf8(flags.config_file), ec)) {
+    resolve.config_file.clear();
+  }
+  auto config = ResolveConfig(resolve);
   if (!config.ok()) {
     std::cerr << "dozor-agent: " << config.error().message << "\n";
     return 2;
@@ -95,6 +167,12 @@ int RunEnroll(const Flags& flags, const std::string& token) {
     return 2;
   }
   auto existing = LoadIdentity(config->state_dir);
+  if (existing.ok() && flags.configure) {
+    // A reinstall or an upgrade: the machine keeps its identity, the token is not used.
+    std::cout << "Already enrolled as agent " << existing->agent_id << " of "
+              << existing->organization << "; identity kept.\n";
+    return ConfigureInstallation(flags);
+  }
   if (existing.ok()) {
     std::cerr << "dozor-agent: already enrolled as agent " << existing->agent_id << " of "
               << existing->organization << " (state in " << config->state_dir.string()
@@ -130,10 +208,15 @@ int RunEnroll(const Flags& flags, const std::string& token) {
               << "\n";
     return 1;
   }
+  if (flags.configure) {
+    std::cout << "Enrolled into \"" << identity.organization << "\" as agent " << identity.agent_id
+              << ".\n";
+    return ConfigureInstallation(flags);
+  }
   std::cout << "Enrolled into \"" << identity.organization << "\" as agent " << identity.agent_id
             << ".\n"
-            << "Identity saved to " << (config->state_dir / "identity.json").string()
-            << " (mode 0600).\n"
+            << "Identity saved to " << PathToUtf8(config->state_dir / "identity.json")
+            << " (readable by its owner only).\n"
             << "Start the agent: dozor-agent run"
             << (flags.state_dir.empty() ? "" : " --state-dir " + flags.state_dir)
             << (flags.ca.empty() ? "" : " --ca " + flags.ca)
@@ -143,21 +226,33 @@ int RunEnroll(const Flags& flags, const std::string& token) {
   return 0;
 }
 
-int RunAgent(const Flags& flags) {
+// Set once the log also goes to a file (a service): the reason a start failed must reach it, not
+// only stderr, which the service manager drops.
+bool g_logging_to_file = false;
+
+void StartError(const std::string& message) {
+  std::cerr << "dozor-agent: " << message << "\n";
+  if (g_logging_to_file) {
+    spdlog::error("cannot start: {}", message);
+    spdlog::default_logger()->flush();
+  }
+}
+
+int RunAgentProcess(const Flags& flags) {
   auto config = ResolveConfig(flags);
   if (!config.ok()) {
-    std::cerr << "dozor-agent: " << config.error().message << "\n";
+    StartError(config.error().message);
     return 2;
   }
   spdlog::set_level(spdlog::level::from_str(config->log_level));
   auto identity = LoadIdentity(config->state_dir);
   if (!identity.ok()) {
-    std::cerr << "dozor-agent: " << identity.error().message << "\n";
+    StartError(identity.error().message);
     return 1;
   }
   if (auto allowed = CheckPlaintextAllowed(ServerChannelOptions(*config, *identity));
       !allowed.ok()) {
-    std::cerr << "dozor-agent: " << allowed.error().message << "\n";
+    StartError(allowed.error().message);
     return 2;
   }
   Agent agent(*config, *identity);
@@ -170,6 +265,33 @@ int RunAgent(const Flags& flags) {
     code = agent.Run();
   }
   return code;
+}
+
+// A service whose manager keeps no output (Windows) logs to a rotating file: the current one and
+// three older ones, 5 MiB each.
+void LogToServiceFile() {
+  const std::filesystem::path folder = platform::ServiceLogDir();
+  if (folder.empty() || !dozor::EnsureDirectory(folder, 0700).ok()) return;
+  try {
+    auto file = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+        PathToUtf8(folder / "dozor-agent.log"), 5 * 1024 * 1024, 3);
+    spdlog::default_logger()->sinks().push_back(std::move(file));
+    spdlog::flush_every(std::chrono::seconds(5));
+    spdlog::default_logger()->flush_on(spdlog::level::warn);
+    g_logging_to_file = true;
+  } catch (const spdlog::spdlog_ex&) {
+    // No log file is no reason not to run; the service manager still sees the exit code.
+  }
+}
+
+int RunAgent(const Flags& flags) {
+  return platform::RunAsService([&flags](bool as_service) {
+    if (as_service) LogToServiceFile();
+    const int code = RunAgentProcess(flags);
+    spdlog::info("dozor-agent stopped (exit code {})", code);
+    spdlog::default_logger()->flush();
+    return code;
+  });
 }
 
 int PrintJson(const google::protobuf::Message& message) {
@@ -246,11 +368,11 @@ int RunCollect(const Flags& flags, OneShotOptions options) {
     std::cerr << "dozor-agent: " << summary.error().message << "\n";
     return summary.error().code == dozor::ErrorCode::kInvalidArgument ? 2 : 1;
   }
-  std::cerr << "Wrote " << options.output.string() << " (" << summary->file_bytes
+  std::cerr << "Wrote " << PathToUtf8(options.output) << " (" << summary->file_bytes
             << " bytes, mode 0600): host " << summary->hostname << ", " << summary->packages
             << " packages, health sample " << (summary->health ? "included" : "not included")
             << ", " << summary->failed_collectors << " collector(s) failed.\nsha256 "
-            << summary->sha256 << "\nLoad it with: dozorctl import " << options.output.string()
+            << summary->sha256 << "\nLoad it with: dozorctl import " << PathToUtf8(options.output)
             << " --org ORG\n";
   return 0;
 }
@@ -280,8 +402,9 @@ int main(int argc, char** argv) {
   // Global options (--config, --log-level) are accepted after the subcommand too.
   app.fallthrough();
   Flags flags;
-  app.add_option("-c,--config", flags.config_file,
-                 std::string("Config file (TOML; default ") + kDefaultConfigFile + " if present)");
+  app.add_option(
+      "-c,--config", flags.config_file,
+      "Config file (TOML; default " + PathToUtf8(platform::DefaultConfigFile()) + " if present)");
   app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error");
 
   auto* run = app.add_subcommand("run", "Run the agent (the default)");
@@ -301,6 +424,12 @@ int main(int argc, char** argv) {
   auto* enroll = app.add_subcommand("enroll", "Enroll this machine with a client-scoped token");
   AddConnectionFlags(enroll, flags);
   enroll->add_option("--token", token, "Enrollment token from `dozorctl token create`")->required();
+  enroll->add_option("--ca-sha256", flags.ca_sha256,
+                     "Enroll only if the --ca file has this SHA-256 (from the install command)");
+  enroll->add_flag("--configure", flags.configure,
+                   "For installers: check the CA against --ca-sha256, install it beside the "
+                   "config file, write the config file when there is none, and succeed without "
+                   "enrolling again when this machine is enrolled already");
 
   auto* inventory = app.add_subcommand("inventory", "Collect one inventory and print it as JSON");
   inventory->add_option("--root", flags.root, "Filesystem root (default /)");
@@ -317,7 +446,8 @@ int main(int argc, char** argv) {
   OneShotOptions one_shot;
   auto* collect = app.add_subcommand(
       "collect", "Run every collector once, without a server, into one integrity-protected file");
-  collect->add_option("-o,--output", one_shot.output, "Snapshot file to write (mode 0600)")
+  std::string collect_output;  // UTF-8, made a path below (see dozor/common/path_text.hpp)
+  collect->add_option("-o,--output", collect_output, "Snapshot file to write (mode 0600)")
       ->required();
   collect->add_option("--token", one_shot.token, "Enrollment token of the client's organisation")
       ->required();
@@ -332,13 +462,17 @@ int main(int argc, char** argv) {
   bool status_json = false;
   auto* status =
       app.add_subcommand("status", "Show identity, service state, last send, spool and collectors");
-  status->add_option("--state-dir", flags.state_dir,
-                     "Identity and spool directory (default /var/lib/dozor-agent)");
+  status->add_option(
+      "--state-dir", flags.state_dir,
+      "Identity and spool directory (default " + PathToUtf8(platform::DefaultStateDir()) + ")");
   status->add_flag("--json", status_json, "Machine-readable output");
 
   // Exit code 2 for any usage error (CLI11's own codes are 100+); help and --version exit 0.
   try {
-    app.parse(argc, argv);
+    // CLI11 takes the arguments last first.
+    std::vector<std::string> arguments = platform::CommandLineArguments(argc, argv);
+    std::reverse(arguments.begin(), arguments.end());
+    app.parse(arguments);
   } catch (const CLI::ParseError& error) {
     return app.exit(error) == 0 ? 0 : 2;
   }
@@ -348,6 +482,7 @@ int main(int argc, char** argv) {
   if (*health) return RunHealth(flags, interval_ms);
   if (*collect) {
     one_shot.health = !no_health;
+    one_shot.output = PathFromUtf8(collect_output);
     return RunCollect(flags, one_shot);
   }
   if (*status) return RunStatus(flags, status_json);

@@ -36,7 +36,7 @@ packages=(
   chromium
   # Windows agent: cross toolchain, Wine to run its tests, msitools for the MSI
   # (deploy/windows/build-deps.sh also needs unicode-data for re2's tables, tcl for SQLite's amalgamation and dpkg-dev, above)
-  g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix libz-mingw-w64-dev wine wine64 msitools
+  g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix libz-mingw-w64-dev wine wine64 msitools wixl
   unicode-data tcl
 )
 missing=()

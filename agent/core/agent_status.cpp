@@ -7,6 +7,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "dozor/common/civil_time.hpp"
 #include "dozor/common/files.hpp"
 #include "dozor/common/text.hpp"
 
@@ -19,11 +20,15 @@ std::string FormatTime(int64_t ms) {
   if (ms <= 0) {
     return "never";
   }
-  const time_t seconds = static_cast<time_t>(ms / 1000);
-  tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[40];
-  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S UTC", &utc);
+  // Civil-date arithmetic rather than gmtime_r, which Windows does not have.
+  const int64_t seconds = ms / 1000;
+  const CivilDate date = CivilFromDays(seconds / 86400);
+  const int64_t of_day = seconds % 86400;
+  char text[48];
+  std::snprintf(text, sizeof(text), "%04lld-%02d-%02d %02lld:%02lld:%02lld UTC",
+                static_cast<long long>(date.year), date.month, date.day,
+                static_cast<long long>(of_day / 3600), static_cast<long long>(of_day / 60 % 60),
+                static_cast<long long>(of_day % 60));
   return text;
 }
 

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "dozor/common/result.hpp"
+#include "platform/install_layout.hpp"
 
 namespace dozor::agent {
 
@@ -39,7 +40,7 @@ struct AgentConfig {
   // Plaintext to a server that is not on loopback (the path is protected otherwise: VPN, tunnel).
   bool allow_plaintext_remote = false;
   std::string tls_server_name;  // overrides the name checked against the server certificate
-  std::filesystem::path state_dir = "/var/lib/dozor-agent";
+  std::filesystem::path state_dir = platform::DefaultStateDir();
   std::filesystem::path root = "/";  // prefix for /proc, /sys, /etc (tests, containers)
   int health_interval_seconds = 60;
   int inventory_interval_seconds = 21600;

@@ -1,6 +1,6 @@
 // The agent as a service of its OS: how a stop request reaches it and what the process sets up
-// before doing anything (linux/service_linux.cpp: SIGINT/SIGTERM, umask, malloc arenas; a Windows
-// service control handler later).
+// before doing anything (linux/service_linux.cpp: SIGINT/SIGTERM, umask, malloc arenas;
+// windows/service_windows.cpp: console control events and the service control manager).
 #pragma once
 
 #include <functional>
@@ -21,6 +21,19 @@ void SetEnvironmentDefault(const char* name, const char* value);
 // SIGTERM on Linux). Construct before starting other threads: they inherit the blocked signals, so
 // a stop request never interrupts them. Destroying the watcher stops watching (without calling
 // `on_stop`) and joins its thread.
+// The name the agent's service is registered under (systemd unit, Windows service).
+inline constexpr const char* kServiceName = "dozor-agent";
+
+// Runs `agent` (the whole agent; returns the process's exit code) the way the OS's service manager
+// expects. Linux: systemd runs the agent as an ordinary process, so `agent()` is called directly.
+// Windows: when the service control manager started the process, `agent()` runs as the service
+// "dozor-agent": it reports start and stop to the manager, turns its stop, shutdown and
+// pre-shutdown controls into stop requests, and sets the service's recovery actions (restart after
+// a crash or a failed exit) before reporting running; started from a console, `agent()` is called
+// directly. `agent` learns which (true: under a service manager that keeps no output, so it should
+// log to a file).
+[[nodiscard]] int RunAsService(const std::function<int(bool as_service)>& agent);
+
 class StopRequestWatcher {
  public:
   explicit StopRequestWatcher(std::function<void()> on_stop);

@@ -1,14 +1,14 @@
 #include "transport/channel.hpp"
 
 #include <absl/synchronization/mutex.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <string>
 
 #include "dozor/common/files.hpp"
+#include "dozor/common/ip_address.hpp"
 #include "dozor/common/version.hpp"
 #include "platform/service.hpp"
 #include "transport/on_demand_event_engine.hpp"
@@ -75,16 +75,19 @@ bool IsLoopbackAddress(std::string_view address) {
     return true;
   }
   // inet_pton takes only the plain dotted quad for IPv4 (not "127.1" or octal parts).
-  in_addr v4{};
-  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) {
-    return (ntohl(v4.s_addr) >> 24) == 127;
+  if (auto v4 = ParseIpv4(host)) {
+    return (*v4)[0] == 127;
   }
-  in6_addr v6{};
-  if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
-    if (IN6_IS_ADDR_LOOPBACK(&v6)) {
+  if (auto v6 = ParseIpv6(host)) {
+    static constexpr std::array<uint8_t, 16> kLoopback = {0, 0, 0, 0, 0, 0, 0, 0,
+                                                          0, 0, 0, 0, 0, 0, 0, 1};
+    static constexpr std::array<uint8_t, 12> kV4MappedPrefix = {0, 0, 0, 0, 0,    0,
+                                                                0, 0, 0, 0, 0xff, 0xff};
+    if (*v6 == kLoopback) {
       return true;
     }
-    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+    return std::equal(kV4MappedPrefix.begin(), kV4MappedPrefix.end(), v6->begin()) &&
+           (*v6)[12] == 127;
   }
   return false;
 }

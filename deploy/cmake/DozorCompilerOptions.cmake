@@ -7,6 +7,13 @@ set(CMAKE_CXX_EXTENSIONS OFF)
 target_compile_options(dozor_options INTERFACE
   -Wall -Wextra -Wpedantic $<$<CXX_COMPILER_ID:GNU>:-Wshadow=local> -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
   -Wunused -Woverloaded-virtual -Wimplicit-fallthrough)
+if(WIN32)
+  # <windows.h> without the rarely used headers whose macros collide with ordinary names
+  # (nb30.h's DUPLICATE, rpc.h's interface: both names in the generated agent.pb.h) and without
+  # min/max macros; the W functions and TCHAR as UTF-16. The COM headers that still define
+  # `interface` are included only after the project's headers (platform/windows/win32_handles.hpp).
+  target_compile_definitions(dozor_options INTERFACE WIN32_LEAN_AND_MEAN NOMINMAX UNICODE _UNICODE)
+endif()
 if(DOZOR_WERROR)
   target_compile_options(dozor_options INTERFACE -Werror)
 endif()

@@ -112,7 +112,7 @@ $WmiClasses = @(
     @{ Ns = 'root/cimv2'; Class = 'Win32_Process'; Props = 'ProcessId', 'Name', 'ExecutablePath' }
     # Without the filter a domain member lists every account and group of the domain.
     @{ Ns = 'root/cimv2'; Class = 'Win32_UserAccount'; Props = 'Name', 'Domain', 'SID', 'Disabled', 'LocalAccount', 'FullName'; Filter = 'LocalAccount=True' }
-    @{ Ns = 'root/cimv2'; Class = 'Win32_Group'; Props = 'Name', 'Domain', 'SID'; Filter = 'LocalAccount=True' }
+    @{ Ns = 'root/cimv2'; Class = 'Win32_Group'; Props = 'Name', 'Domain', 'SID', 'LocalAccount'; Filter = 'LocalAccount=True' }
     @{ Ns = 'root/cimv2'; Class = 'Win32_OptionalFeature'; Props = 'Name', 'InstallState' }
     @{ Ns = 'root/cimv2'; Class = 'Win32_QuickFixEngineering'; Props = 'HotFixID', 'Description', 'InstalledOn' }
     @{ Ns = 'root/cimv2'; Class = 'SoftwareLicensingProduct'; Props = 'Name', 'ApplicationID', 'PartialProductKey', 'LicenseStatus', 'GracePeriodRemaining' }

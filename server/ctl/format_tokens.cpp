@@ -33,6 +33,9 @@ std::string RenderTokenCreated(const nlohmann::json& token, Lang /*lang*/) {
   if (const std::string install = JsonStr(token, "install_command"); !install.empty()) {
     out += "\nOr install, enroll and start the agent in one step (as root):\n\n  " + install + "\n";
   }
+  if (const std::string windows = JsonStr(token, "install_command_windows"); !windows.empty()) {
+    out += "\nOn Windows, in PowerShell run as Administrator:\n\n  " + windows + "\n";
+  }
   return out;
 }
 

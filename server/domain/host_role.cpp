@@ -51,6 +51,11 @@ bool IsWorkstationChassis(std::string_view chassis_type) {
 }
 
 std::string ClassifyHostRole(const dozor::v1::Inventory& inventory) {
+  // Windows says when it is a server edition, whatever case it runs in.
+  const std::string& product_type = inventory.os().product_type();
+  if (product_type == "server" || product_type == "domain_controller") {
+    return "server";
+  }
   if (IsWorkstationChassis(inventory.hardware().dmi().chassis_type())) {
     return "workstation";
   }

@@ -97,6 +97,13 @@ ApiResponse CreateToken(ApiContext& context, const ApiRequest& request) {
   if (auto install = InstallCommand(context.install, context.grpc_public_address, *plaintext)) {
     response.body["install_command"] = *install;
   }
+  // The Windows one beside it, when the server publishes an MSI.
+  if (auto manifest = PackageManifest(context.install); manifest.ok()) {
+    if (auto windows = WindowsInstallCommand(context.install, context.grpc_public_address,
+                                             *plaintext, *manifest)) {
+      response.body["install_command_windows"] = *windows;
+    }
+  }
   return response;
 }
 

@@ -15,6 +15,7 @@
 #include <regex>
 #include <vector>
 
+#include "dozor/common/crypto.hpp"
 #include "dozor/common/files.hpp"
 #include "http/handlers.hpp"
 
@@ -24,6 +25,9 @@ namespace {
 constexpr size_t kMaxCertificateBytes = 1 << 20;
 constexpr std::string_view kPackagePrefix = "dozor-agent_";
 constexpr std::string_view kDebContentType = "application/vnd.debian.binary-package";
+constexpr std::string_view kMsiPrefix = "dozor-agent-";
+constexpr std::string_view kMsiSuffix = "-x64.msi";
+constexpr std::string_view kMsiContentType = "application/x-msi";
 
 std::string Hex(const unsigned char* data, size_t size) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -101,6 +105,12 @@ Result<std::string> Sha256OfFile(const std::filesystem::path& file) {
 
 // "dozor-agent_0.1.0-1_amd64.deb" -> ("0.1.0-1", "amd64"); the name is already validated.
 std::pair<std::string, std::string> VersionAndArch(std::string_view name) {
+  if (name.size() > kMsiSuffix.size() &&
+      name.substr(name.size() - kMsiSuffix.size()) == kMsiSuffix) {
+    name.remove_prefix(kMsiPrefix.size());
+    name.remove_suffix(kMsiSuffix.size());
+    return {std::string(name), "x64"};
+  }
   name.remove_prefix(kPackagePrefix.size());
   name.remove_suffix(4);  // ".deb"
   const size_t underscore = name.rfind('_');
@@ -116,6 +126,40 @@ bool IsBaseUrl(std::string_view url) {
 
 // Single quotes for sh: the token and addresses are validated, but quoting keeps any surprise
 // inert when the command is pasted.
+// Single quotes for PowerShell: a quote inside is doubled.
+std::string PowerShellQuote(std::string_view text) {
+  std::string out = "'";
+  for (const char c : text) {
+    out += c;
+    if (c == '\'') out += '\'';
+  }
+  return out + "'";
+}
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Numeric dotted versions ("0.10.2" > "0.9.7"); a part that is not a number compares as text.
+bool VersionLess(std::string_view a, std::string_view b) {
+  auto part = [](std::string_view& v) {
+    const size_t dot = v.find('.');
+    std::string_view head = v.substr(0, dot);
+    v = dot == std::string_view::npos ? std::string_view() : v.substr(dot + 1);
+    return head;
+  };
+  while (!a.empty() || !b.empty()) {
+    const std::string_view x = part(a);
+    const std::string_view y = part(b);
+    const bool numeric = !x.empty() && !y.empty() && x.size() < 10 && y.size() < 10 &&
+                         std::all_of(x.begin(), x.end(), IsDigit) &&
+                         std::all_of(y.begin(), y.end(), IsDigit);
+    if (numeric && std::stoul(std::string(x)) != std::stoul(std::string(y))) {
+      return std::stoul(std::string(x)) < std::stoul(std::string(y));
+    }
+    if (!numeric && x != y) return x < y;
+  }
+  return false;
+}
+
 std::string ShellQuote(std::string_view text) {
   std::string out = "'";
   for (const char c : text) {
@@ -194,7 +238,8 @@ ApiResponse ServePackage(InstallSettings& settings, std::string_view name) {
   // Streamed from disk by the transport: a 200 MiB package is never held in memory.
   ApiResponse response;
   response.file_body = file;
-  response.content_type = kDebContentType;
+  response.content_type =
+      name.size() > 4 && name.substr(name.size() - 4) == ".msi" ? kMsiContentType : kDebContentType;
   response.content_disposition = "attachment; filename=\"" + std::string(name) + "\"";
   return response;
 }
@@ -218,11 +263,7 @@ Result<std::string> PackageChecksumCache::Sha256Of(const std::filesystem::path& 
 }
 
 Result<std::string> CertificateSha256Hex(std::string_view pem) {
-  DOZOR_ASSIGN_OR_RETURN(auto cert, ParseFirstCertificate(pem));
-  unsigned char* der = nullptr;
-  const int length = i2d_X509(cert.get(), &der);
-  DOZOR_ASSIGN_OR_RETURN(auto digest, Sha256OfDer(length, der));
-  return Hex(digest.data(), digest.size());
+  return dozor::CertificateSha256Hex(pem);
 }
 
 Result<std::string> PublicKeyPin(std::string_view pem) {
@@ -272,7 +313,8 @@ Status VerifyIssuedBy(std::string_view cert_chain_pem, std::string_view ca_pem) 
 }
 
 bool IsAgentPackageFileName(std::string_view name) {
-  static const std::regex kPattern(R"(^dozor-agent_[A-Za-z0-9.~+-]+_(amd64|arm64|all)\.deb$)");
+  static const std::regex kPattern(
+      R"(^(dozor-agent_[A-Za-z0-9.~+-]+_(amd64|arm64|all)\.deb|dozor-agent-[0-9][0-9.]*-x64\.msi)$)");
   return name.size() <= 200 && std::regex_match(name.begin(), name.end(), kPattern);
 }
 
@@ -344,6 +386,56 @@ std::optional<std::string> InstallCommand(const InstallSettings& settings,
   command += api + "/install.sh | sudo sh -s -- --token " + ShellQuote(token) + " --server " +
              ShellQuote(grpc_public_address) + " --api " + api + " --ca-sha256 " +
              settings.ca_sha256_hex + script_args;
+  return command;
+}
+
+std::optional<std::string> WindowsInstallCommand(const InstallSettings& settings,
+                                                 std::string_view grpc_public_address,
+                                                 std::string_view token,
+                                                 const nlohmann::json& manifest) {
+  if (settings.public_url.empty() || settings.ca_sha256_hex.empty() ||
+      grpc_public_address.empty() || !manifest.is_object() || !manifest.contains("packages")) {
+    return std::nullopt;
+  }
+  const nlohmann::json* newest = nullptr;
+  for (const auto& package : manifest["packages"]) {
+    if (package.value("arch", "") != "x64") continue;
+    if (newest == nullptr ||
+        VersionLess((*newest)["version"].get<std::string>(), package.value("version", ""))) {
+      newest = &package;
+    }
+  }
+  if (newest == nullptr) return std::nullopt;
+  const std::string file = (*newest)["file"].get<std::string>();
+  const std::string& api = settings.public_url;
+  // For an elevated PowerShell (5.1, Windows 8.1 / Server 2012 R2 and newer). Windows does not
+  // know the Dozor CA, so the download skips the certificate check; what is downloaded is checked
+  // against the fingerprints written here instead: the MSI by the script, the CA by the agent
+  // (CA_SHA256). The same trust as the Linux command: the command itself, from the engineer.
+  std::string command;
+  command += "$ErrorActionPreference = 'Stop'; ";
+  command += "[Net.ServicePointManager]::SecurityProtocol = 'Tls12'; ";
+  command += "[Net.ServicePointManager]::ServerCertificateValidationCallback = { $true }; ";
+  command +=
+      "$d = Join-Path $env:TEMP 'dozor-install'; New-Item -ItemType Directory -Force $d | "
+      "Out-Null; ";
+  command += "$msi = Join-Path $d " + PowerShellQuote(file) + "; $ca = Join-Path $d 'ca.crt'; ";
+  command += "Invoke-WebRequest -UseBasicParsing " + PowerShellQuote(api + "/packages/" + file) +
+             " -OutFile $msi; ";
+  command += "if ((Get-FileHash -Algorithm SHA256 $msi).Hash -ne " +
+             PowerShellQuote((*newest)["sha256"].get<std::string>()) +
+             ") { throw 'dozor-install: the MSI does not match its SHA-256; not installed' }; ";
+  command +=
+      "Invoke-WebRequest -UseBasicParsing " + PowerShellQuote(api + "/ca.crt") + " -OutFile $ca; ";
+  command +=
+      "$p = Start-Process msiexec.exe -Wait -PassThru -ArgumentList '/i', \"`\"$msi`\"\", "
+      "'/qn', '/l*v', \"`\"$d\\install.log`\"\", " +
+      PowerShellQuote("TOKEN=" + std::string(token)) + ", " +
+      PowerShellQuote("SERVER=" + std::string(grpc_public_address)) + ", \"CA_FILE=`\"$ca`\"\", " +
+      PowerShellQuote("CA_SHA256=" + settings.ca_sha256_hex) + "; ";
+  command +=
+      "if ($p.ExitCode -ne 0) { throw \"dozor-install: msiexec failed ($($p.ExitCode)); "
+      "see $d\\install.log\" }; 'dozor-install: OK'";
   return command;
 }
 

@@ -81,7 +81,8 @@ struct InstallSources {
 // counts as intermediates); validity dates are not checked here. kInvalidArgument otherwise.
 [[nodiscard]] Status VerifyIssuedBy(std::string_view cert_chain_pem, std::string_view ca_pem);
 
-// dozor-agent_<version>_<arch>.deb with arch amd64, arm64 or all, nothing else (no '/', no "..").
+// dozor-agent_<version>_<arch>.deb with arch amd64, arm64 or all, or the Windows MSI
+// dozor-agent-<version>-x64.msi; nothing else (no '/', no "..").
 [[nodiscard]] bool IsAgentPackageFileName(std::string_view name);
 
 // The shell command a client runs as root to install and enroll the agent with `token`;
@@ -89,6 +90,14 @@ struct InstallSources {
 [[nodiscard]] std::optional<std::string> InstallCommand(const InstallSettings& settings,
                                                         std::string_view grpc_public_address,
                                                         std::string_view token);
+
+// The PowerShell command a client's sysadmin runs (elevated) to download the newest Windows MSI of
+// `manifest` (PackageManifest), check it against its SHA-256, and install and enroll the agent
+// with `token` (docs/install-agent.md); nullopt when there is no MSI, no public_url or no CA.
+[[nodiscard]] std::optional<std::string> WindowsInstallCommand(const InstallSettings& settings,
+                                                               std::string_view grpc_public_address,
+                                                               std::string_view token,
+                                                               const nlohmann::json& manifest);
 
 // {"packages": [{"file", "package", "version", "arch", "size", "sha256"}]} for every agent
 // package in settings.packages_dir, sorted by file name.

@@ -260,6 +260,8 @@ std::string RenderHtml(const AuditReport& r) {
   h.Row({t.total_cores, std::to_string(e.total_cores)});
   h.Row({t.total_memory, FormatBytes(e.total_memory_bytes)});
   h.Raw("</table>\n");
+  h.Tag("h3", t.machines_by_os_version);
+  h.Tag("p", e.os_version_summary.empty() ? t.none : e.os_version_summary);
   CountsTable(h, t.hosts_by_os, t.os, e.by_os, t.host_count);
   CountsTable(h, t.hosts_by_role, t.role, e.by_role, t.host_count);
   CountsTable(h, t.hardware_age, t.hardware_age, e.by_hardware_age, t.host_count);

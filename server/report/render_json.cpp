@@ -159,6 +159,8 @@ std::string RenderJson(const AuditReport& report) {
                 {"total_memory_bytes", estate.total_memory_bytes},
                 {"total_cores", estate.total_cores},
                 {"by_os", Counts(estate.by_os)},
+                {"by_os_version", Counts(estate.by_os_version)},
+                {"os_version_summary", S(estate.os_version_summary)},
                 {"by_role", Counts(estate.by_role)},
                 {"by_hardware_age", Counts(estate.by_hardware_age)},
                 {"applications", applications},

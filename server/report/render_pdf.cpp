@@ -610,6 +610,7 @@ void Layout(Document& doc, const AuditReport& r) {
     doc.Space(6);
     doc.TabTable({0.75, 0.25}, {heading, t.host_count}, rows, 8.5);
   };
+  counts_table(t.machines_by_os_version, e.by_os_version);
   counts_table(t.hosts_by_os, e.by_os);
   counts_table(t.hosts_by_role, e.by_role);
   counts_table(t.hardware_age, e.by_hardware_age);

@@ -169,6 +169,8 @@ AuditReport AssembleAuditReport(const ReportSources& sources, const rules::RuleP
     row.agent_id = host.agent_id;
     row.hostname = SanitizeUtf8(host.hostname);
     row.os = SanitizeUtf8(HostOs(host));
+    row.os_version = SanitizeUtf8(
+        OsVersionLabel(host.os_family, host.os_id, host.os_version_id, host.os_pretty_name));
     row.role = host.role;
     row.role_label = RoleLabel(host.role, lang);
     row.cpu_model = SanitizeUtf8(host.cpu_model);

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "dozor/common/text.hpp"
 #include "report/text_util.hpp"
@@ -149,6 +150,40 @@ void AddCount(std::vector<CountEntry>& counts, const std::string& key, const std
 
 std::string NormalizeLanguage(std::string_view lang) { return lang == "en" ? "en" : "ru"; }
 
+std::string OsVersionLabel(std::string_view family, std::string_view os_id,
+                           std::string_view version_id, std::string_view pretty_name) {
+  if (family == "windows" || os_id == "windows") {
+    if (version_id.empty()) {
+      return std::string(pretty_name);
+    }
+    // The Windows agent's version_id: a server release is a year ("2019", "2012 R2").
+    const bool server = version_id.size() >= 4 && version_id.substr(0, 2) == "20";
+    return std::string(server ? "Windows Server " : "Windows ") + std::string(version_id);
+  }
+  static const std::pair<std::string_view, std::string_view> kNames[] = {
+      {"debian", "Debian"},   {"ubuntu", "Ubuntu"},      {"centos", "CentOS"},
+      {"rhel", "RHEL"},       {"rocky", "Rocky Linux"},  {"almalinux", "AlmaLinux"},
+      {"ol", "Oracle Linux"}, {"sles", "SLES"},          {"opensuse-leap", "openSUSE Leap"},
+      {"fedora", "Fedora"},   {"astra", "Astra Linux"},  {"altlinux", "ALT Linux"},
+      {"redos", "RED OS"},    {"proxmox", "Proxmox VE"}, {"alpine", "Alpine Linux"}};
+  if (os_id.empty()) {
+    return std::string(pretty_name);
+  }
+  std::string name(os_id);
+  for (const auto& [id, display] : kNames) {
+    if (id == os_id) {
+      name = std::string(display);
+    }
+  }
+  // Ubuntu's and Alpine's point releases are releases of their own; elsewhere "12.5" is Debian 12.
+  std::string_view version = version_id;
+  const bool whole = os_id == "ubuntu" || os_id == "alpine" || os_id == "astra";
+  if (!whole && version.find('.') != std::string_view::npos) {
+    version = version.substr(0, version.find('.'));
+  }
+  return version.empty() ? name : name + " " + std::string(version);
+}
+
 ReportText ReportTextFor(std::string_view lang) {
   ReportText t;
   if (!IsRu(lang)) {
@@ -189,6 +224,7 @@ ReportText ReportTextFor(std::string_view lang) {
     t.estate_summary = "Estate summary";
     t.hosts = "Hosts";
     t.hosts_by_os = "Hosts by operating system";
+    t.machines_by_os_version = "Machines seen per OS version";
     t.hosts_by_role = "Hosts by role";
     t.hardware_age = "Hardware age (BIOS date)";
     t.virtual_machines = "Virtual machines";
@@ -255,6 +291,7 @@ ReportText ReportTextFor(std::string_view lang) {
   t.estate_summary = "Сводка по инфраструктуре";
   t.hosts = "Узлы";
   t.hosts_by_os = "Узлы по операционным системам";
+  t.machines_by_os_version = "Обнаружено машин по версиям ОС";
   t.hosts_by_role = "Узлы по ролям";
   t.hardware_age = "Возраст оборудования (дата BIOS)";
   t.virtual_machines = "Виртуальные машины";
@@ -573,6 +610,8 @@ void FinalizeReport(AuditReport& report) {
     estate.total_cores += std::max<int64_t>(0, host.cpu_cores);
     std::string os = host.os.empty() ? (ru ? "неизвестно" : "unknown") : host.os;
     AddCount(estate.by_os, os, os);
+    const std::string& version = host.os_version.empty() ? os : host.os_version;
+    AddCount(estate.by_os_version, version, version);
     AddCount(estate.by_role, host.role, host.role_label);
     std::string key, label;
     auto year = BiosYear(host.bios_date);
@@ -604,6 +643,12 @@ void FinalizeReport(AuditReport& report) {
     return a.count != b.count ? a.count > b.count : a.label < b.label;
   };
   std::sort(estate.by_os.begin(), estate.by_os.end(), by_count);
+  std::sort(estate.by_os_version.begin(), estate.by_os_version.end(), by_count);
+  estate.os_version_summary.clear();
+  for (const auto& entry : estate.by_os_version) {
+    estate.os_version_summary += (estate.os_version_summary.empty() ? "" : ", ") + entry.label +
+                                 ": " + std::to_string(entry.count);
+  }
   std::sort(estate.by_role.begin(), estate.by_role.end(), by_count);
   static const std::vector<std::string> kAgeOrder = {"0-2", "3-4",     "5-7",
                                                      "8+",  "virtual", "unknown"};

@@ -21,6 +21,7 @@ struct ReportText {
   std::string counts, severity, category, state, host, rule, first_seen, last_seen, evidence;
   std::string why, remediation, effort, estate_wide, out_of_scope;
   std::string waived_by, waive_reason, waived_until, no_expiry, no_findings;
+  std::string machines_by_os_version;  // "Machines seen per OS version"
   std::string estate_summary, hosts, hosts_by_os, hosts_by_role, hardware_age, virtual_machines,
       physical_machines, total_memory, total_cores, applications, notable_software, host_table, os,
       role, cpu_ram, last_seen_host, version, kind, host_count, score;
@@ -34,6 +35,13 @@ struct ReportText {
 ReportText ReportTextFor(std::string_view lang);
 // "ru" or "en": the language a request resolves to.
 std::string NormalizeLanguage(std::string_view lang);
+
+// The OS name and version a machine is counted under in the estate summary: "Windows 11",
+// "Windows Server 2012 R2", "Windows 7" (from the Windows agent's version_id), "Debian 12",
+// "Ubuntu 22.04", "Rocky Linux 9" (the major release for the RHEL family and Debian). Without an
+// ID the pretty name, and "" when nothing is known. Pure.
+std::string OsVersionLabel(std::string_view family, std::string_view os_id,
+                           std::string_view version_id, std::string_view pretty_name);
 
 // Localized labels of the fixed vocabularies.
 std::string SeverityLabel(std::string_view severity, std::string_view lang);
@@ -82,6 +90,7 @@ struct ApplicationRow {
 
 struct HostRow {
   std::string agent_id, hostname, os, role, role_label, cpu_model;
+  std::string os_version;  // OsVersionLabel: "Windows 11", "Debian 12"; empty: grouped by `os`
   int64_t cpu_cores = 0, memory_bytes = 0;
   bool virtual_machine = false;
   std::string bios_date;
@@ -94,6 +103,10 @@ struct EstateSection {
   int64_t host_count = 0, virtual_count = 0, physical_count = 0;
   int64_t total_memory_bytes = 0, total_cores = 0;
   std::vector<CountEntry> by_os, by_role, by_hardware_age;
+  // Machines per OS name and version ("Windows 11", "Windows Server 2019", "Debian 12"), most
+  // first, and the same as one line: "Windows 11: 12, Windows Server 2019: 2, Debian 12: 3".
+  std::vector<CountEntry> by_os_version;
+  std::string os_version_summary;
   std::vector<ApplicationRow> applications;  // incl. 1C:Enterprise versions
   std::vector<CountEntry> notable_software;  // package name -> hosts that have it
   std::vector<HostRow> hosts;

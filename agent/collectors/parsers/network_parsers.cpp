@@ -1,8 +1,5 @@
 #include "collectors/parsers/network_parsers.hpp"
 
-#include <arpa/inet.h>
-#include <sys/socket.h>
-
 #include <array>
 
 #include "collectors/parsers/text.hpp"
@@ -98,14 +95,6 @@ bool SplitHostPort(std::string_view field, std::string_view* host, uint32_t* por
 }
 
 }  // namespace
-
-std::string FormatIpAddress(const uint8_t* bytes, size_t length) {
-  char buffer[INET6_ADDRSTRLEN] = {};
-  int family = length == 4 ? AF_INET : AF_INET6;
-  if (length != 4 && length != 16) return {};
-  if (inet_ntop(family, bytes, buffer, sizeof(buffer)) == nullptr) return {};
-  return buffer;
-}
 
 Result<std::vector<ProcNetSocket>> ParseProcNetSockets(std::string_view text,
                                                        std::string_view protocol,
@@ -216,11 +205,10 @@ Result<std::vector<InterfaceAddress>> ParseIpv4AddressList(std::string_view text
     if (tokens.empty() || failed) return;
     size_t slash = tokens.size() == 2 ? tokens[1].find('/') : std::string_view::npos;
     uint32_t prefix = 0;
-    in_addr parsed{};
     std::string address =
         slash == std::string_view::npos ? std::string() : std::string(tokens[1].substr(0, slash));
     if (slash == std::string_view::npos || !ParseNumber(tokens[1].substr(slash + 1), &prefix) ||
-        prefix > 32 || inet_pton(AF_INET, address.c_str(), &parsed) != 1) {
+        prefix > 32 || !ParseIpv4(address)) {
       failed = true;
       error = MakeError(ErrorCode::kInvalidArgument,
                         "line " + std::to_string(line_number) + ": want 'iface address/prefix'");

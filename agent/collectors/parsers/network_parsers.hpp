@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dozor/common/ip_address.hpp"
 #include "dozor/common/result.hpp"
 
 namespace dozor::agent {
@@ -79,7 +80,6 @@ struct ResolvConf {
 // upstreams live in /run/systemd/resolve/resolv.conf.
 [[nodiscard]] bool UsesResolvedStub(const ResolvConf& conf);
 
-// Formats 4 or 16 network-order bytes as text ("10.0.0.1", "fe80::1").
-[[nodiscard]] std::string FormatIpAddress(const uint8_t* bytes, size_t length);
+// FormatIpAddress (4 or 16 network-order bytes as text) is dozor/common/ip_address.hpp's.
 
 }  // namespace dozor::agent

@@ -423,6 +423,24 @@ Result<WmiObjectPath> ParseWmiObjectPath(std::string_view text) {
   return path;
 }
 
+std::string WmiObjectPathText(std::string_view class_name,
+                              const std::vector<std::pair<std::string, std::string>>& keys) {
+  std::string text(class_name);
+  char separator = '.';
+  for (const auto& [key, value] : keys) {
+    text += separator;
+    text += key;
+    text += "=\"";
+    for (char c : value) {
+      if (c == '"' || c == '\\') text += '\\';
+      text += c;
+    }
+    text += '"';
+    separator = ',';
+  }
+  return text;
+}
+
 Result<std::vector<dozor::v1::SmartAttribute>> ParseAtaSmartPage(const std::vector<uint8_t>& page) {
   constexpr size_t kHeader = 2;
   constexpr size_t kSlot = 12;

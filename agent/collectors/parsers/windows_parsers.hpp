@@ -70,6 +70,11 @@ struct WmiObjectPath {
 };
 [[nodiscard]] Result<WmiObjectPath> ParseWmiObjectPath(std::string_view text);
 
+// The relative path of an object, its keys in the order given, values quoted with \ and "
+// escaped: Win32_Group.Domain="PC01",Name="Administrators". ParseWmiObjectPath reads it back.
+[[nodiscard]] std::string WmiObjectPathText(
+    std::string_view class_name, const std::vector<std::pair<std::string, std::string>>& keys);
+
 // The SMART attributes in the 512-byte ATA data page MSStorageDriver_FailurePredictData gives in
 // VendorSpecific: a 2-byte revision, then 30 slots of 12 bytes (id, 2 flag bytes, current, worst,
 // 6 raw bytes little-endian, a reserved byte). Empty slots (id 0) are skipped; names come from

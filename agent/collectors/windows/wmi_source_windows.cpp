@@ -289,12 +289,33 @@ WmiCimSource::~WmiCimSource() = default;
 
 Result<std::vector<CimInstance>> WmiCimSource::Instances(
     std::string_view wmi_namespace, std::string_view class_name,
-    const std::vector<std::string>& properties) {
+    const std::vector<std::string>& properties, const std::vector<CimCondition>& conditions) {
   if (!IsWmiName(wmi_namespace, /*allow_separators=*/true) ||
       !IsWmiName(class_name, /*allow_separators=*/false)) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "not a WMI namespace and class: " + std::string(wmi_namespace) + ":" +
                          std::string(class_name));
+  }
+  // WHERE a = TRUE AND b = "text": names checked like the class's, strings quoted with \ and "
+  // escaped, so no value can change the query.
+  std::wstring where;
+  for (const CimCondition& condition : conditions) {
+    if (!IsWmiName(condition.property, /*allow_separators=*/false)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "not a WMI property name: " + condition.property);
+    }
+    where += where.empty() ? L" WHERE " : L" AND ";
+    where += Widen(condition.property) + L" = ";
+    if (const bool* flag = std::get_if<bool>(&condition.value)) {
+      where += *flag ? L"TRUE" : L"FALSE";
+    } else {
+      where += L'"';
+      for (wchar_t c : Widen(std::get<std::string>(condition.value))) {
+        if (c == L'"' || c == L'\\') where += L'\\';
+        where += c;
+      }
+      where += L'"';
+    }
   }
   if (!com_->apartment.usable()) {
     return MakeError(ErrorCode::kUnavailable, "COM could not be initialised (" +
@@ -339,7 +360,7 @@ Result<std::vector<CimInstance>> WmiCimSource::Instances(
     }
     IWbemServices* services = cached->second.get();
 
-    const std::wstring query = L"SELECT * FROM " + Widen(class_name);
+    const std::wstring query = L"SELECT * FROM " + Widen(class_name) + where;
     const UniqueBstr language(L"WQL");
     const UniqueBstr query_text(query.c_str());
     if (language.get() == nullptr || query_text.get() == nullptr) {

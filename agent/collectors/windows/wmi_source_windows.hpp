@@ -32,7 +32,8 @@ class WmiCimSource final : public CimSource {
 
   [[nodiscard]] Result<std::vector<CimInstance>> Instances(
       std::string_view wmi_namespace, std::string_view class_name,
-      const std::vector<std::string>& properties) override;
+      const std::vector<std::string>& properties,
+      const std::vector<CimCondition>& conditions) override;
 
  private:
   struct Com;  // the apartment and the cached connections (COM types stay out of this header)

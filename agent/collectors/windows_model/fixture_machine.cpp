@@ -52,9 +52,12 @@ class FixtureCim final : public CimSource {
  public:
   explicit FixtureCim(fs::path root) : root_(std::move(root)) {}
 
+  // A capture holds every instance of a class (deploy/windows/capture-fixture.ps1 asks with the
+  // same conditions where the class could enumerate a domain); the conditions are applied here.
   Result<std::vector<CimInstance>> Instances(std::string_view wmi_namespace,
                                              std::string_view class_name,
-                                             const std::vector<std::string>&) override {
+                                             const std::vector<std::string>&,
+                                             const std::vector<CimCondition>& conditions) override {
     std::vector<std::string> components = {"wmi"};
     for (auto& part : WindowsPathComponents(wmi_namespace)) components.push_back(Lower(part));
     components.push_back(std::string(class_name) + ".json");
@@ -73,10 +76,13 @@ class FixtureCim final : public CimSource {
     }
     std::vector<CimInstance> instances;
     if (parsed.is_object()) {
-      instances.push_back(std::move(parsed));  // ConvertTo-Json writes one instance bare
+      // ConvertTo-Json writes one instance bare.
+      if (MeetsConditions(parsed, conditions)) instances.push_back(std::move(parsed));
     } else if (parsed.is_array()) {
       for (auto& item : parsed) {
-        if (item.is_object()) instances.push_back(std::move(item));
+        if (item.is_object() && MeetsConditions(item, conditions)) {
+          instances.push_back(std::move(item));
+        }
       }
     } else if (!parsed.is_null()) {
       return MakeError(ErrorCode::kDataLoss, file.string() + ": not a list of instances");

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "collectors/parsers/windows_parsers.hpp"
@@ -24,17 +25,33 @@ namespace dozor::agent::windows {
 // strings: read values with the helpers of cim_values.hpp, which accept every form.
 using CimInstance = nlohmann::json;
 
+// "property = value", one condition of a query (every one must hold). Strings compare as WQL
+// compares them: without regard to case; a string that is a WMI object path
+// (Win32_Group.Domain="PC",Name="Administrators") matches the same object however it is spelt.
+// What keeps a query to this machine where the class would otherwise enumerate a whole domain
+// (Win32_UserAccount, Win32_Group and Win32_GroupUser on a domain member).
+struct CimCondition {
+  std::string property;
+  std::variant<bool, std::string> value;
+};
+
 class CimSource {
  public:
   virtual ~CimSource() = default;
   // Every instance of `class_name` in `wmi_namespace` ("root/cimv2", '/'-separated, any case)
-  // with at least `properties`. kNotFound when the namespace or class does not exist on this
-  // machine (root/SecurityCenter2 on a server, root/Microsoft/Windows/Storage before Windows 8);
-  // kPermissionDenied when the agent may not read it; kUnavailable when WMI itself fails.
+  // that meets every one of `conditions`, with at least `properties`. kNotFound when the
+  // namespace or class does not exist on this machine (root/SecurityCenter2 on a server,
+  // root/Microsoft/Windows/Storage before Windows 8); kPermissionDenied when the agent may not
+  // read it; kUnavailable when WMI itself fails.
   [[nodiscard]] virtual Result<std::vector<CimInstance>> Instances(
       std::string_view wmi_namespace, std::string_view class_name,
-      const std::vector<std::string>& properties) = 0;
+      const std::vector<std::string>& properties, const std::vector<CimCondition>& conditions) = 0;
 };
+
+// Whether `instance` meets every one of `conditions` (as WMI would decide): what a source that
+// cannot ask WMI to filter (a fixture) applies itself.
+[[nodiscard]] bool MeetsConditions(const CimInstance& instance,
+                                   const std::vector<CimCondition>& conditions);
 
 // The 64-bit registry (kNative) or what 32-bit programs see (kWow32: SOFTWARE\WOW6432Node).
 enum class RegistryView { kNative, kWow32 };

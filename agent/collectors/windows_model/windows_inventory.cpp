@@ -35,8 +35,9 @@ std::vector<CimInstance> Query(Machine& machine, std::string_view wmi_namespace,
                                std::string_view class_name,
                                const std::vector<std::string>& properties, std::string_view what,
                                google::protobuf::RepeatedPtrField<std::string>* unavailable,
-                               bool* exists = nullptr) {
-  auto instances = machine.cim->Instances(wmi_namespace, class_name, properties);
+                               bool* exists = nullptr,
+                               const std::vector<CimCondition>& conditions = {}) {
+  auto instances = machine.cim->Instances(wmi_namespace, class_name, properties, conditions);
   if (exists) *exists = instances.ok();
   if (!instances.ok()) {
     if (unavailable) {
@@ -287,7 +288,7 @@ std::string BatteryStatus(uint64_t status) {
 // Network drive letters ("Z") for IsNetworkPath.
 std::string NetworkDriveLetters(Machine& machine) {
   std::string letters;
-  auto disks = machine.cim->Instances(kCimV2, "Win32_LogicalDisk", {"DeviceID", "DriveType"});
+  auto disks = machine.cim->Instances(kCimV2, "Win32_LogicalDisk", {"DeviceID", "DriveType"}, {});
   if (!disks.ok()) return letters;
   for (const auto& disk : *disks) {
     const std::string id = CimText(disk, "DeviceID");
@@ -360,10 +361,12 @@ uint32_t RelativeId(std::string_view sid) {
 void CollectUsers(Machine& machine, dozor::v1::OperatingSystem* out) {
   auto* unavailable = out->mutable_unavailable();
   std::map<std::string, dozor::v1::UserAccount*> by_key;  // lower "domain\name"
+  // LocalAccount = TRUE: on a domain member Win32_UserAccount would otherwise list the whole domain
+  // (slow, and not this machine's facts).
+  const std::vector<CimCondition> local_only = {{"LocalAccount", true}};
   for (const auto& account : Query(machine, kCimV2, "Win32_UserAccount",
                                    {"Name", "Domain", "SID", "Disabled", "LocalAccount"},
-                                   "local accounts", unavailable)) {
-    if (CimBool(account, "LocalAccount") == false) continue;
+                                   "local accounts", unavailable, nullptr, local_only)) {
     auto* user = out->add_users();
     user->set_name(CimText(account, "Name"));
     user->set_domain(CimText(account, "Domain"));
@@ -375,17 +378,23 @@ void CollectUsers(Machine& machine, dozor::v1::OperatingSystem* out) {
   // The built-in Administrators group has a fixed SID but a localised name ("Администраторы").
   std::string group_name;
   std::string group_domain;
-  for (const auto& group : Query(machine, kCimV2, "Win32_Group", {"Name", "Domain", "SID"},
-                                 "local groups", unavailable)) {
+  // By its SID, not LocalAccount: on a domain controller the built-in group is not "local".
+  for (const auto& group :
+       Query(machine, kCimV2, "Win32_Group", {"Name", "Domain", "SID"}, "local groups", unavailable,
+             nullptr, {{"SID", std::string(kBuiltinAdministratorsSid)}})) {
     if (CimText(group, "SID") == kBuiltinAdministratorsSid) {
       group_name = CimText(group, "Name");
       group_domain = CimText(group, "Domain");
     }
   }
   if (group_name.empty()) return;
+  // Only the Administrators group's links (every group's, domain groups included, otherwise).
+  const std::vector<CimCondition> administrators_only = {
+      {"GroupComponent",
+       WmiObjectPathText("Win32_Group", {{"Domain", group_domain}, {"Name", group_name}})}};
   for (const auto& link :
        Query(machine, kCimV2, "Win32_GroupUser", {"GroupComponent", "PartComponent"},
-             "administrators", unavailable)) {
+             "administrators", unavailable, nullptr, administrators_only)) {
     auto group = ParseWmiObjectPath(CimText(link, "GroupComponent"));
     auto member = ParseWmiObjectPath(CimText(link, "PartComponent"));
     if (!group.ok() || !member.ok() || Lower(group->keys["Name"]) != Lower(group_name) ||
@@ -726,7 +735,8 @@ Status BuildOperatingSystem(Machine& machine, dozor::v1::OperatingSystem* out) {
   auto systems =
       machine.cim->Instances(kCimV2, "Win32_OperatingSystem",
                              {"Caption", "Version", "BuildNumber", "OSArchitecture", "InstallDate",
-                              "LastBootUpTime", "CSName", "ProductType", "CurrentTimeZone"});
+                              "LastBootUpTime", "CSName", "ProductType", "CurrentTimeZone"},
+                             {});
   if (!systems.ok()) return systems.error();
   if (systems->empty()) {
     return MakeError(ErrorCode::kUnavailable, "WMI has no Win32_OperatingSystem instance");
@@ -861,7 +871,8 @@ Status BuildNetwork(Machine& machine, dozor::v1::Network* out) {
   auto configurations = machine.cim->Instances(
       kCimV2, "Win32_NetworkAdapterConfiguration",
       {"Index", "MACAddress", "IPEnabled", "IPAddress", "IPSubnet", "DefaultIPGateway",
-       "DNSServerSearchOrder", "DNSDomainSuffixSearchOrder", "DNSDomain"});
+       "DNSServerSearchOrder", "DNSDomainSuffixSearchOrder", "DNSDomain"},
+      {});
   if (!configurations.ok()) return configurations.error();
   std::map<uint64_t, CimInstance> adapters;
   for (auto& adapter : Query(machine, kCimV2, "Win32_NetworkAdapter",
@@ -1092,7 +1103,8 @@ Status BuildSecurity(Machine& machine, dozor::v1::Security* out) {
         RegistryView::kNative);
     if (parameters.ok() && parameters->Number("SMB1")) {
       out->set_smb1(*parameters->Number("SMB1") != 0 ? 1 : 0);
-    } else if (auto os = machine.cim->Instances(kCimV2, "Win32_OperatingSystem", {"BuildNumber"});
+    } else if (auto os =
+                   machine.cim->Instances(kCimV2, "Win32_OperatingSystem", {"BuildNumber"}, {});
                os.ok() && !os->empty()) {
       uint64_t build = 0;
       if (ParseNumber(CimText(os->front(), "BuildNumber"), &build) && build > 0) {

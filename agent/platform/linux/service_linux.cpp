@@ -19,6 +19,9 @@ void PrepareProcess() {
   mallopt(M_ARENA_MAX, 1);
 }
 
+// systemd keeps the agent's output in the journal.
+int RunAsService(const std::function<int(bool as_service)>& agent) { return agent(false); }
+
 void SetEnvironmentDefault(const char* name, const char* value) {
   ::setenv(name, value, /*overwrite=*/0);
 }

@@ -6,6 +6,8 @@
 #include <windows.h>
 
 #include <cstdlib>
+#include <mutex>
+#include <string>
 #include <thread>
 
 #include "platform/windows/stop_request.hpp"
@@ -47,7 +49,133 @@ BOOL WINAPI ConsoleControlHandler(DWORD control) {
   }
 }
 
+// --- The service control manager ----------------------------------------------------------------
+
+// Restart after a crash or a failed exit: 10 s, 60 s, then every 5 minutes; the count starts again
+// after a day without failures. A restart loop of an agent that cannot start (a broken config) is
+// thus slow, and its reason is in the agent's log (%ProgramData%\Dozor\logs) and in
+// `dozor-agent.exe status`.
+constexpr DWORD kRestartDelaysMs[] = {10'000, 60'000, 300'000};
+constexpr DWORD kFailureCountResetSeconds = 24 * 60 * 60;
+// How long the manager should wait for a stop before it considers the service hung: the agent
+// closes its stream and its spool within a few seconds (the longest step is a collector command
+// being ended).
+constexpr DWORD kStopWaitHintMs = 30'000;
+
+struct ServiceState {
+  std::mutex mutex;  // the control handler (the dispatcher's thread) and ServiceMain both report
+  const std::function<int(bool)>* agent = nullptr;
+  SERVICE_STATUS_HANDLE status_handle = nullptr;
+  SERVICE_STATUS status{};
+  int exit_code = 0;
+};
+ServiceState g_service;  // one service per process; touched by the dispatcher's threads only
+
+void ReportServiceStatus(DWORD state, DWORD wait_hint_ms = 0) {
+  std::lock_guard lock(g_service.mutex);
+  // Once stopped, stays stopped: a shutdown control racing the agent's own exit must not report
+  // "stop pending" after "stopped".
+  if (g_service.status.dwCurrentState == SERVICE_STOPPED && state != SERVICE_STOPPED &&
+      g_service.status.dwServiceType != 0) {
+    return;
+  }
+  g_service.status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
+  g_service.status.dwCurrentState = state;
+  g_service.status.dwControlsAccepted =
+      state == SERVICE_RUNNING
+          ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN | SERVICE_ACCEPT_PRESHUTDOWN
+          : 0;
+  g_service.status.dwWaitHint = wait_hint_ms;
+  if (state == SERVICE_START_PENDING || state == SERVICE_STOP_PENDING) {
+    ++g_service.status.dwCheckPoint;
+  } else {
+    g_service.status.dwCheckPoint = 0;
+  }
+  ::SetServiceStatus(g_service.status_handle, &g_service.status);
+}
+
+DWORD WINAPI ServiceControlHandler(DWORD control, DWORD /*event_type*/, LPVOID /*event_data*/,
+                                   LPVOID /*context*/) {
+  switch (control) {
+    case SERVICE_CONTROL_STOP:
+    case SERVICE_CONTROL_SHUTDOWN:
+    case SERVICE_CONTROL_PRESHUTDOWN:
+      ReportServiceStatus(SERVICE_STOP_PENDING, kStopWaitHintMs);
+      RequestStop();
+      return NO_ERROR;
+    case SERVICE_CONTROL_INTERROGATE:
+      return NO_ERROR;
+    default:
+      return ERROR_CALL_NOT_IMPLEMENTED;
+  }
+}
+
+// Best effort: the recovery actions are the service's own configuration, and the MSI tables
+// wixl writes have no place for them (no MsiServiceConfigFailureActions), so the service sets them
+// each time it starts. Failing to (a locked-down manager) does not stop the agent.
+void ConfigureRecoveryActions(const wchar_t* service_name) {
+  ScHandle manager(::OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT));
+  if (!manager.valid()) return;
+  ScHandle service(
+      ::OpenServiceW(manager.get(), service_name, SERVICE_CHANGE_CONFIG | SERVICE_START));
+  if (!service.valid()) return;
+  SC_ACTION actions[std::size(kRestartDelaysMs)];
+  for (size_t i = 0; i < std::size(kRestartDelaysMs); ++i) {
+    actions[i].Type = SC_ACTION_RESTART;
+    actions[i].Delay = kRestartDelaysMs[i];
+  }
+  SERVICE_FAILURE_ACTIONSW failure{};
+  failure.dwResetPeriod = kFailureCountResetSeconds;
+  failure.cActions = static_cast<DWORD>(std::size(actions));
+  failure.lpsaActions = actions;
+  ::ChangeServiceConfig2W(service.get(), SERVICE_CONFIG_FAILURE_ACTIONS, &failure);
+  // Also after a stop with a non-zero exit code, not only after a crash.
+  SERVICE_FAILURE_ACTIONS_FLAG on_failed_exit{};
+  on_failed_exit.fFailureActionsOnNonCrashFailures = TRUE;
+  ::ChangeServiceConfig2W(service.get(), SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &on_failed_exit);
+  // Stop late at shutdown (after the user sessions), with the wait hint above.
+  SERVICE_PRESHUTDOWN_INFO preshutdown{};
+  preshutdown.dwPreshutdownTimeout = kStopWaitHintMs;
+  ::ChangeServiceConfig2W(service.get(), SERVICE_CONFIG_PRESHUTDOWN_INFO, &preshutdown);
+}
+
+void WINAPI ServiceMain(DWORD argc, LPWSTR* argv) {
+  const wchar_t* name = argc > 0 && argv[0] != nullptr ? argv[0] : L"dozor-agent";
+  g_service.status_handle = ::RegisterServiceCtrlHandlerExW(name, ServiceControlHandler, nullptr);
+  if (g_service.status_handle == nullptr) {
+    g_service.exit_code = 1;
+    return;
+  }
+  // Running first, then the recovery actions: a service manager that handles one request at a time
+  // (Wine's, and an installer's StartServices waiting for "running") would otherwise hold the
+  // configuration change until its start timeout.
+  ReportServiceStatus(SERVICE_RUNNING);
+  ConfigureRecoveryActions(name);
+  g_service.exit_code = (*g_service.agent)(/*as_service=*/true);
+  if (g_service.exit_code != 0) {
+    // The manager shows this number ("The service terminated with service-specific error N"),
+    // and the recovery actions run for it.
+    g_service.status.dwWin32ExitCode = ERROR_SERVICE_SPECIFIC_ERROR;
+    g_service.status.dwServiceSpecificExitCode = static_cast<DWORD>(g_service.exit_code);
+  }
+  ReportServiceStatus(SERVICE_STOPPED);
+}
+
 }  // namespace
+
+int RunAsService(const std::function<int(bool as_service)>& agent) {
+  g_service.agent = &agent;
+  // The name is ignored for a SERVICE_WIN32_OWN_PROCESS service; the manager passes the real one
+  // to ServiceMain.
+  wchar_t empty_name[] = L"";
+  const SERVICE_TABLE_ENTRYW table[] = {{empty_name, ServiceMain}, {nullptr, nullptr}};
+  // Blocks until the service has stopped. Fails at once when the process was not started by the
+  // service control manager (a console, a scheduled task, the tests): then it is no service.
+  if (::StartServiceCtrlDispatcherW(table)) {
+    return g_service.exit_code;
+  }
+  return agent(/*as_service=*/false);
+}
 
 void RequestStop() {
   if (HANDLE event = StopEvent(); event != nullptr) {

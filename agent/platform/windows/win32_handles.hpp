@@ -55,6 +55,26 @@ class UniqueHandle {
   HANDLE handle_ = nullptr;
 };
 
+// A handle of the service control manager or of one service (OpenSCManagerW, OpenServiceW,
+// CreateServiceW), closed with CloseServiceHandle.
+class ScHandle {
+ public:
+  explicit ScHandle(SC_HANDLE handle) : handle_(handle) {}
+  ~ScHandle() {
+    if (handle_ != nullptr) {
+      ::CloseServiceHandle(handle_);
+    }
+  }
+  ScHandle(const ScHandle&) = delete;
+  ScHandle& operator=(const ScHandle&) = delete;
+
+  [[nodiscard]] bool valid() const { return handle_ != nullptr; }
+  [[nodiscard]] SC_HANDLE get() const { return handle_; }
+
+ private:
+  SC_HANDLE handle_ = nullptr;
+};
+
 // A counted reference to a COM interface: AddRef on copy, Release on destruction.
 template <typename T>
 class ComPtr {

@@ -210,4 +210,28 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+Result<std::string> CertificateSha256Hex(std::string_view pem) {
+  if (pem.size() > (1 << 20)) {
+    return MakeError(ErrorCode::kInvalidArgument, "certificate file is larger than 1 MiB");
+  }
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  if (!bio) {
+    return MakeError(ErrorCode::kInternal, "out of memory reading a certificate");
+  }
+  std::unique_ptr<X509, decltype(&X509_free)> cert(
+      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
+  if (!cert) {
+    return MakeError(ErrorCode::kInvalidArgument, "no PEM certificate found");
+  }
+  unsigned char* der = nullptr;
+  const int length = i2d_X509(cert.get(), &der);
+  if (length <= 0 || der == nullptr) {
+    return MakeError(ErrorCode::kInvalidArgument, "certificate cannot be encoded");
+  }
+  std::string encoded(reinterpret_cast<const char*>(der), static_cast<size_t>(length));
+  OPENSSL_free(der);
+  return Sha256Hex(encoded);
+}
+
 }  // namespace dozor

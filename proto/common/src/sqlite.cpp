@@ -1,5 +1,7 @@
 #include "dozor/common/sqlite.hpp"
 
+#include "dozor/common/path_text.hpp"
+
 #include <utility>
 
 namespace dozor::sqlite {
@@ -161,9 +163,9 @@ Result<Database> Database::Open(const std::filesystem::path& path, const OpenOpt
     flags |= SQLITE_OPEN_READWRITE;
     if (options.create) flags |= SQLITE_OPEN_CREATE;
   }
-  int rc = sqlite3_open_v2(path.c_str(), &db.db_, flags, nullptr);
+  int rc = sqlite3_open_v2(PathToUtf8(path).c_str(), &db.db_, flags, nullptr);
   if (rc != SQLITE_OK) {
-    Error error = ToError(db.db_, rc, "open " + path.string());
+    Error error = ToError(db.db_, rc, "open " + PathToUtf8(path));
     return error;
   }
   sqlite3_extended_result_codes(db.db_, 1);
@@ -177,9 +179,9 @@ Result<Database> Database::Open(const std::filesystem::path& path, const OpenOpt
     DOZOR_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=" + options.synchronous));
   }
   auto probe = db.Prepare("SELECT count(*) FROM sqlite_master");
-  if (!probe.ok()) return probe.error().Wrap(path.string());
+  if (!probe.ok()) return probe.error().Wrap(PathToUtf8(path));
   auto row = probe->Step();
-  if (!row.ok()) return row.error().Wrap(path.string());
+  if (!row.ok()) return row.error().Wrap(PathToUtf8(path));
   return db;
 }
 
@@ -215,7 +217,7 @@ Status Database::QuickCheck() {
   DOZOR_ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row || stmt.Text(0) != "ok") {
     return MakeError(ErrorCode::kDataLoss,
-                     path_.string() + " failed integrity check: " + (row ? stmt.Text(0) : ""));
+                     PathToUtf8(path_) + " failed integrity check: " + (row ? stmt.Text(0) : ""));
   }
   return OkStatus();
 }

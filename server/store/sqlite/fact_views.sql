@@ -28,7 +28,9 @@ SELECT os.agent AS host_id, os.os_id, os.id_like, os.family, os.name, os.version
        os.boot_time AS boot_time_s, os.uptime_seconds AS uptime_s, os.clock_synchronized,
        os.clock_max_error_us, os.reboot_required, os.pending_updates,
        os.pending_security_updates, os.security_pending_since AS security_pending_since_ms,
-       os.role, os.machine_id
+       os.role, os.machine_id, os.install_time AS install_time_s, os.edition, os.build,
+       os.activation, os.domain, os.workgroup, os.time_source,
+       os.last_update_install_time AS last_update_install_s, os.update_error, os.product_type
 FROM main.host_os os JOIN main.agents a ON a.id = os.agent
 WHERE a.revoked_at IS NULL {SCOPE:os.agent};
 
@@ -43,7 +45,8 @@ WHERE a.revoked_at IS NULL {SCOPE:h.agent};
 CREATE TEMP VIEW disks AS
 SELECT d.agent AS host_id, d.name, d.model, d.serial, d.size_bytes, d.rotational, d.removable,
        d.transport, d.smart_status, d.smart_message, d.power_on_hours, d.temperature_c,
-       d.reallocated_sectors, d.pending_sectors, d.offline_uncorrectable
+       d.reallocated_sectors, d.pending_sectors, d.offline_uncorrectable, d.health,
+       d.wear_percent, d.media_type
 FROM main.host_disks d JOIN main.agents a ON a.id = d.agent
 WHERE a.revoked_at IS NULL {SCOPE:d.agent};
 
@@ -84,19 +87,86 @@ FROM main.host_packages p JOIN main.agents a ON a.id = p.agent
 WHERE a.revoked_at IS NULL {SCOPE:p.agent};
 
 CREATE TEMP VIEW applications AS
-SELECT x.agent AS host_id, x.name, x.version, x.architecture, x.path, x.kind
+SELECT x.agent AS host_id, x.name, x.version, x.architecture, x.path, x.kind, x.ports
 FROM main.host_applications x JOIN main.agents a ON a.id = x.agent
 WHERE a.revoked_at IS NULL {SCOPE:x.agent};
 
 CREATE TEMP VIEW services AS
 SELECT s.agent AS host_id, s.name, s.description, s.load_state, s.active_state, s.sub_state,
-       s.enabled
+       s.enabled, s.account, s.command
 FROM main.host_services s JOIN main.agents a ON a.id = s.agent
 WHERE a.revoked_at IS NULL {SCOPE:s.agent};
 
 CREATE TEMP VIEW users AS
-SELECT u.agent AS host_id, u.name, u.uid, u.shell, u.home, u.administrator
+SELECT u.agent AS host_id, u.name, u.uid, u.shell, u.home, u.administrator, u.disabled, u.kind,
+       u.domain
 FROM main.host_users u JOIN main.agents a ON a.id = u.agent
+WHERE a.revoked_at IS NULL {SCOPE:u.agent};
+
+-- How a host is protected: one row per host that reports it (Windows today). Tri-state
+-- columns 1 yes, 0 no, -1 unknown; the password policy's numbers -1 when unknown.
+CREATE TEMP VIEW security AS
+SELECT s.agent AS host_id, s.remote_desktop, s.remote_desktop_nla, s.remote_desktop_port, s.smb1,
+       s.password_min_length, s.password_max_age_days, s.lockout_threshold,
+       s.password_complexity
+FROM main.host_security s JOIN main.agents a ON a.id = s.agent
+WHERE a.revoked_at IS NULL {SCOPE:s.agent};
+
+CREATE TEMP VIEW antivirus AS
+SELECT v.agent AS host_id, v.name, v.enabled, v.up_to_date,
+       v.signatures_updated AS signatures_updated_s, v.source, v.version
+FROM main.host_antivirus v JOIN main.agents a ON a.id = v.agent
+WHERE a.revoked_at IS NULL {SCOPE:v.agent};
+
+CREATE TEMP VIEW firewall_profiles AS
+SELECT f.agent AS host_id, f.name, f.enabled
+FROM main.host_firewall_profiles f JOIN main.agents a ON a.id = f.agent
+WHERE a.revoked_at IS NULL {SCOPE:f.agent};
+
+CREATE TEMP VIEW volumes AS
+SELECT v.agent AS host_id, v.mount_point, v.label, v.file_system, v.size_bytes, v.free_bytes,
+       v.kind, v.remote_path, v.encryption
+FROM main.host_volumes v JOIN main.agents a ON a.id = v.agent
+WHERE a.revoked_at IS NULL {SCOPE:v.agent};
+
+CREATE TEMP VIEW batteries AS
+SELECT b.agent AS host_id, b.name, b.design_capacity_mwh, b.full_charge_capacity_mwh,
+       b.charge_percent, b.status
+FROM main.host_batteries b JOIN main.agents a ON a.id = b.agent
+WHERE a.revoked_at IS NULL {SCOPE:b.agent};
+
+CREATE TEMP VIEW memory_modules AS
+SELECT m.agent AS host_id, m.slot, m.size_bytes, m.speed_mhz, m.manufacturer, m.part_number,
+       m.serial
+FROM main.host_memory_modules m JOIN main.agents a ON a.id = m.agent
+WHERE a.revoked_at IS NULL {SCOPE:m.agent};
+
+-- Entries of the users' 1C infobase lists; network_share: a file infobase in a folder on
+-- another machine (a UNC path or a mapped network drive).
+CREATE TEMP VIEW infobases AS
+SELECT i.agent AS host_id, i.user_name, i.name, i.kind, i.location, i.network_share, i.version
+FROM main.host_infobases i JOIN main.agents a ON a.id = i.agent
+WHERE a.revoked_at IS NULL {SCOPE:i.agent};
+
+CREATE TEMP VIEW license_clients AS
+SELECT c.agent AS host_id, c.kind, c.config_path, c.broadcast,
+       (SELECT count(*) FROM main.host_license_servers s
+        WHERE s.agent = c.agent AND s.client_position = c.position) AS server_count
+FROM main.host_license_clients c JOIN main.agents a ON a.id = c.agent
+WHERE a.revoked_at IS NULL {SCOPE:c.agent};
+
+CREATE TEMP VIEW license_servers AS
+SELECT c.agent AS host_id, c.kind, c.config_path, s.server
+FROM main.host_license_servers s
+  JOIN main.host_license_clients c ON c.agent = s.agent AND c.position = s.client_position
+  JOIN main.agents a ON a.id = s.agent
+WHERE a.revoked_at IS NULL {SCOPE:s.agent};
+
+-- What a part of the inventory ('hardware', 'os', 'network', 'software', 'security') could not
+-- read, and why.
+CREATE TEMP VIEW unavailable AS
+SELECT u.agent AS host_id, u.part, u.note
+FROM main.host_unavailable u JOIN main.agents a ON a.id = u.agent
 WHERE a.revoked_at IS NULL {SCOPE:u.agent};
 
 CREATE TEMP VIEW collectors AS

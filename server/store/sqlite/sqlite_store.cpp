@@ -117,8 +117,12 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
            "INSERT INTO host_os(agent, os_id, id_like, family, name, version, version_id, "
            "pretty_name, kernel, architecture, hostname, fqdn, timezone, boot_time, "
            "reboot_required, pending_updates, pending_security_updates, machine_id, "
-           "uptime_seconds, clock_synchronized, clock_max_error_us, security_pending_since, role) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+           "uptime_seconds, clock_synchronized, clock_max_error_us, security_pending_since, role, "
+           "install_time, edition, build, activation, domain, workgroup, time_source, "
+           "last_update_install_time, update_error, product_type) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+           "?, "
+           "?, ?, ?, ?, ?, ?)"},
           {&w.hardware_insert,
            "INSERT INTO host_hardware(agent, cpu_model, cpu_sockets, cpu_cores, cpu_threads, "
            "memory_total_bytes, system_vendor, system_model, system_serial, bios_vendor, "
@@ -127,8 +131,8 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
           {&w.disk_insert,
            "INSERT INTO host_disks(agent, name, model, serial, size_bytes, rotational, transport, "
            "smart_status, power_on_hours, temperature_c, removable, smart_message, "
-           "reallocated_sectors, pending_sectors, offline_uncorrectable) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+           "reallocated_sectors, pending_sectors, offline_uncorrectable, health, wear_percent, "
+           "media_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
           {&w.interface_insert,
            "INSERT INTO host_interfaces(agent, name, mac, mtu, state, speed_mbps, loopback, "
            "virtual, duplex) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"},
@@ -145,14 +149,42 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
            "INSERT INTO host_packages(agent, name, version, architecture, source, vendor, "
            "install_time) VALUES (?, ?, ?, ?, ?, ?, ?)"},
           {&w.application_insert,
-           "INSERT INTO host_applications(agent, name, version, architecture, path, kind) "
-           "VALUES (?, ?, ?, ?, ?, ?)"},
+           "INSERT INTO host_applications(agent, name, version, architecture, path, kind, ports) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?)"},
           {&w.service_insert,
            "INSERT INTO host_services(agent, name, description, load_state, active_state, "
-           "sub_state, enabled) VALUES (?, ?, ?, ?, ?, ?, ?)"},
+           "sub_state, enabled, account, command) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"},
           {&w.user_insert,
-           "INSERT INTO host_users(agent, name, uid, shell, home, administrator) "
-           "VALUES (?, ?, ?, ?, ?, ?)"},
+           "INSERT INTO host_users(agent, name, uid, shell, home, administrator, disabled, kind, "
+           "domain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+          {&w.security_insert,
+           "INSERT INTO host_security(agent, remote_desktop, remote_desktop_nla, "
+           "remote_desktop_port, smb1, password_min_length, password_max_age_days, "
+           "lockout_threshold, password_complexity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+          {&w.antivirus_insert,
+           "INSERT INTO host_antivirus(agent, name, enabled, up_to_date, signatures_updated, "
+           "source, version) VALUES (?, ?, ?, ?, ?, ?, ?)"},
+          {&w.firewall_insert,
+           "INSERT INTO host_firewall_profiles(agent, name, enabled) VALUES (?, ?, ?)"},
+          {&w.volume_insert,
+           "INSERT INTO host_volumes(agent, mount_point, label, file_system, size_bytes, "
+           "free_bytes, kind, remote_path, encryption) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+          {&w.battery_insert,
+           "INSERT INTO host_batteries(agent, name, design_capacity_mwh, "
+           "full_charge_capacity_mwh, charge_percent, status) VALUES (?, ?, ?, ?, ?, ?)"},
+          {&w.memory_module_insert,
+           "INSERT INTO host_memory_modules(agent, slot, size_bytes, speed_mhz, manufacturer, "
+           "part_number, serial) VALUES (?, ?, ?, ?, ?, ?, ?)"},
+          {&w.infobase_insert,
+           "INSERT INTO host_infobases(agent, user_name, name, kind, location, network_share, "
+           "version) VALUES (?, ?, ?, ?, ?, ?, ?)"},
+          {&w.license_client_insert,
+           "INSERT INTO host_license_clients(agent, position, kind, config_path, broadcast) "
+           "VALUES (?, ?, ?, ?, ?)"},
+          {&w.license_server_insert,
+           "INSERT INTO host_license_servers(agent, client_position, server) VALUES (?, ?, ?)"},
+          {&w.unavailable_insert,
+           "INSERT INTO host_unavailable(agent, part, note) VALUES (?, ?, ?)"},
           {&w.api_insert,
            "INSERT INTO api_tokens(token_hash, name, role, hint, created_at, expires_at, user_id) "
            "VALUES (?, ?, ?, ?, ?, ?, ?)"},

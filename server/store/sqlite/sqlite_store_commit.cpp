@@ -50,7 +50,32 @@ Status InsertOs(WriterStatements& w, int64_t pk, const dozor::v1::OperatingSyste
                  os.fqdn(), os.timezone(), os.boot_time(), os.reboot_required(),
                  os.pending_updates(), os.pending_security_updates(), os.machine_id(),
                  os.uptime_seconds(), os.clock_synchronized(), os.clock_max_error_us(),
-                 security_pending_since, role);
+                 security_pending_since, role, os.install_time(), os.edition(), os.build(),
+                 os.activation(), os.domain(), os.workgroup(), os.time_source(),
+                 os.last_update_install_time(), os.update_error(), os.product_type());
+}
+
+// A byte count as the store keeps it: SQLite integers are signed, and a hostile 2^64-1 must not
+// turn into a negative size the rules would read as tiny.
+int64_t StoredSize(uint64_t bytes) {
+  return static_cast<int64_t>(std::min<uint64_t>(bytes, static_cast<uint64_t>(INT64_MAX)));
+}
+
+// A part's "could not read" notes, one row each.
+Status InsertUnavailable(WriterStatements& w, int64_t pk, std::string_view part,
+                         const google::protobuf::RepeatedPtrField<std::string>& notes) {
+  return InsertEach(notes, [&](const std::string& note) {
+    return RunWith(w.unavailable_insert, pk, part, note);
+  });
+}
+
+// Ports as the comma-separated text of the applications table.
+std::string JoinPorts(const google::protobuf::RepeatedField<uint32_t>& ports) {
+  std::string text;
+  for (uint32_t port : ports) {
+    text += (text.empty() ? "" : ",") + std::to_string(port);
+  }
+  return text;
 }
 
 // Raw value of SMART attribute `id`, or -1 when the drive does not report it.
@@ -71,12 +96,27 @@ Status InsertHardware(WriterStatements& w, int64_t pk, const dozor::v1::Hardware
                                 dmi.system_model(), dmi.system_serial(), dmi.bios_vendor(),
                                 dmi.bios_version(), dmi.bios_date(), hw.virtual_machine(),
                                 hw.hypervisor(), dmi.chassis_type(), hw.smartctl_available()));
-  return InsertEach(hw.disks(), [&](const auto& d) {
+  DOZOR_RETURN_IF_ERROR(InsertEach(hw.disks(), [&](const auto& d) {
     return RunWith(w.disk_insert, pk, d.name(), d.model(), d.serial(), d.size_bytes(),
                    d.rotational(), d.transport(), d.smart_status(), d.power_on_hours(),
                    d.temperature_c(), d.removable(), d.smart_message(), SmartRaw(d, 5),
-                   SmartRaw(d, 197), SmartRaw(d, 198));
-  });
+                   SmartRaw(d, 197), SmartRaw(d, 198), d.health(), d.wear_percent(),
+                   d.media_type());
+  }));
+  DOZOR_RETURN_IF_ERROR(InsertEach(hw.memory_modules(), [&](const auto& m) {
+    return RunWith(w.memory_module_insert, pk, m.slot(), StoredSize(m.size_bytes()), m.speed_mhz(),
+                   m.manufacturer(), m.part_number(), m.serial());
+  }));
+  DOZOR_RETURN_IF_ERROR(InsertEach(hw.batteries(), [&](const auto& b) {
+    return RunWith(w.battery_insert, pk, b.name(), b.design_capacity_mwh(),
+                   b.full_charge_capacity_mwh(), b.charge_percent(), b.status());
+  }));
+  DOZOR_RETURN_IF_ERROR(InsertEach(hw.volumes(), [&](const auto& v) {
+    return RunWith(w.volume_insert, pk, v.mount_point(), v.label(), v.file_system(),
+                   StoredSize(v.size_bytes()), StoredSize(v.free_bytes()), v.kind(),
+                   v.remote_path(), v.encryption());
+  }));
+  return InsertUnavailable(w, pk, "hardware", hw.unavailable());
 }
 
 // An interface row and its address rows.
@@ -99,10 +139,11 @@ Status InsertNetwork(WriterStatements& w, int64_t pk, const dozor::v1::Network& 
   for (int i = 0; i < net.dns_servers_size(); ++i) {
     DOZOR_RETURN_IF_ERROR(RunWith(w.dns_insert, pk, i, net.dns_servers(i)));
   }
-  return InsertEach(net.listening(), [&](const auto& l) {
+  DOZOR_RETURN_IF_ERROR(InsertEach(net.listening(), [&](const auto& l) {
     return RunWith(w.listener_insert, pk, l.protocol(), l.family(), l.address(), l.port(), l.pid(),
                    l.process(), l.uid());
-  });
+  }));
+  return InsertUnavailable(w, pk, "network", net.unavailable());
 }
 
 Status InsertSoftware(WriterStatements& w, int64_t pk, const dozor::v1::Software& sw) {
@@ -112,12 +153,49 @@ Status InsertSoftware(WriterStatements& w, int64_t pk, const dozor::v1::Software
   }));
   DOZOR_RETURN_IF_ERROR(InsertEach(sw.applications(), [&](const auto& a) {
     return RunWith(w.application_insert, pk, a.name(), a.version(), a.architecture(), a.path(),
-                   a.kind());
+                   a.kind(), JoinPorts(a.ports()));
   }));
-  return InsertEach(sw.services(), [&](const auto& s) {
+  DOZOR_RETURN_IF_ERROR(InsertEach(sw.services(), [&](const auto& s) {
     return RunWith(w.service_insert, pk, s.name(), s.description(), s.load_state(),
-                   s.active_state(), s.sub_state(), s.enabled());
-  });
+                   s.active_state(), s.sub_state(), s.enabled(), s.account(), s.command());
+  }));
+  DOZOR_RETURN_IF_ERROR(InsertEach(sw.infobases(), [&](const auto& b) {
+    return RunWith(w.infobase_insert, pk, b.user(), b.name(), b.kind(), b.location(),
+                   b.network_share(), b.version());
+  }));
+  for (int i = 0; i < sw.license_clients_size(); ++i) {
+    const dozor::v1::LicenseClient& client = sw.license_clients(i);
+    DOZOR_RETURN_IF_ERROR(RunWith(w.license_client_insert, pk, i, client.kind(),
+                                  client.config_path(), client.broadcast()));
+    DOZOR_RETURN_IF_ERROR(InsertEach(client.servers(), [&](const std::string& server) {
+      return RunWith(w.license_server_insert, pk, i, server);
+    }));
+  }
+  return InsertUnavailable(w, pk, "software", sw.unavailable());
+}
+
+// Only an agent that reports a security part gets a row: a Linux agent's absent part is not
+// "remote desktop off, SMBv1 off" but nothing known.
+Status InsertSecurity(WriterStatements& w, int64_t pk, const dozor::v1::Inventory& inv) {
+  if (!inv.has_security()) {
+    return OkStatus();
+  }
+  const dozor::v1::Security& sec = inv.security();
+  const bool has_policy = sec.has_password_policy();
+  const dozor::v1::PasswordPolicy& policy = sec.password_policy();
+  DOZOR_RETURN_IF_ERROR(
+      RunWith(w.security_insert, pk, sec.remote_desktop(), sec.remote_desktop_nla(),
+              sec.remote_desktop_port(), sec.smb1(), has_policy ? policy.min_length() : -1,
+              has_policy ? policy.max_age_days() : -1, has_policy ? policy.lockout_threshold() : -1,
+              has_policy ? policy.complexity() : -1));
+  DOZOR_RETURN_IF_ERROR(InsertEach(sec.antivirus(), [&](const auto& a) {
+    return RunWith(w.antivirus_insert, pk, a.name(), a.enabled(), a.up_to_date(),
+                   a.signatures_updated(), a.source(), a.version());
+  }));
+  DOZOR_RETURN_IF_ERROR(InsertEach(sec.firewall(), [&](const auto& f) {
+    return RunWith(w.firewall_insert, pk, f.name(), f.enabled());
+  }));
+  return InsertUnavailable(w, pk, "security", sec.unavailable());
 }
 
 // When the current unbroken run of inventories with pending security updates began: kept from
@@ -147,8 +225,12 @@ Status ReplaceHostRows(WriterStatements& w, int64_t pk, const dozor::v1::Invento
   DOZOR_RETURN_IF_ERROR(InsertHardware(w, pk, inv.hardware()));
   DOZOR_RETURN_IF_ERROR(InsertNetwork(w, pk, inv.network()));
   DOZOR_RETURN_IF_ERROR(InsertSoftware(w, pk, inv.software()));
+  DOZOR_RETURN_IF_ERROR(InsertSecurity(w, pk, inv));
+  DOZOR_RETURN_IF_ERROR(InsertUnavailable(w, pk, "os", inv.os().unavailable()));
   return InsertEach(inv.os().users(), [&](const auto& u) {
-    return RunWith(w.user_insert, pk, u.name(), u.uid(), u.shell(), u.home(), u.administrator());
+    // Agents before the Windows contract send no kind: every account they list is a user.
+    return RunWith(w.user_insert, pk, u.name(), u.uid(), u.shell(), u.home(), u.administrator(),
+                   u.disabled(), u.kind().empty() ? std::string("user") : u.kind(), u.domain());
   });
 }
 

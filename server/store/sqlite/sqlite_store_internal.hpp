@@ -163,9 +163,14 @@ inline Status PrepareAll(sqlite::Database& db, std::initializer_list<PrepareItem
 
 // The per-host inventory tables, in the order they are cleared and refilled.
 inline constexpr const char* kHostTables[] = {
-    "host_os",        "host_hardware",     "host_disks",    "host_interfaces",
-    "host_addresses", "host_gateways",     "host_dns",      "host_listeners",
-    "host_packages",  "host_applications", "host_services", "host_users"};
+    "host_os",           "host_hardware",        "host_disks",
+    "host_interfaces",   "host_addresses",       "host_gateways",
+    "host_dns",          "host_listeners",       "host_packages",
+    "host_applications", "host_services",        "host_users",
+    "host_security",     "host_antivirus",       "host_firewall_profiles",
+    "host_volumes",      "host_batteries",       "host_memory_modules",
+    "host_infobases",    "host_license_clients", "host_license_servers",
+    "host_unavailable"};
 inline constexpr size_t kHostTableCount = sizeof(kHostTables) / sizeof(kHostTables[0]);
 
 struct SqliteStore::WriterStatements {
@@ -183,6 +188,10 @@ struct SqliteStore::WriterStatements {
   sqlite::Statement os_insert, hardware_insert, disk_insert, interface_insert, address_insert,
       gateway_insert, dns_insert, listener_insert, package_insert, application_insert,
       service_insert, user_insert;
+  // Migration 013: the Windows facts.
+  sqlite::Statement security_insert, antivirus_insert, firewall_insert, volume_insert,
+      battery_insert, memory_module_insert, infobase_insert, license_client_insert,
+      license_server_insert, unavailable_insert;
   sqlite::Statement api_insert, api_revoke, api_exists;
   sqlite::Statement agent_pks, prune_chunk;
   sqlite::Statement compact_first, compact_rows, compact_keys, compact_blocks, compact_delete_rows,

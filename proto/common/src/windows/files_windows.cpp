@@ -5,6 +5,8 @@
 
 #include <windows.h>
 
+#include <sddl.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -58,6 +60,26 @@ std::string Utf8(std::wstring_view wide) {
 // A path for a message. (path::string() would throw on a name holding an unpaired surrogate,
 // which NTFS allows.)
 std::string PathText(const std::filesystem::path& path) { return Utf8(path.native()); }
+
+// The security descriptor of an owner-only folder, in SDDL: a protected list (P: nothing
+// inherited from above) of full-access entries for SYSTEM (SY), Administrators (BA) and the
+// owner (OW, "owner rights"), each inherited by files and folders inside (OI CI).
+class OwnerOnlySecurity {
+ public:
+  OwnerOnlySecurity() {
+    ::ConvertStringSecurityDescriptorToSecurityDescriptorW(
+        L"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FA;;;OW)", SDDL_REVISION_1, &descriptor_,
+        nullptr);
+  }
+  ~OwnerOnlySecurity() { ::LocalFree(descriptor_); }
+  OwnerOnlySecurity(const OwnerOnlySecurity&) = delete;
+  OwnerOnlySecurity& operator=(const OwnerOnlySecurity&) = delete;
+  [[nodiscard]] bool valid() const { return descriptor_ != nullptr; }
+  [[nodiscard]] PSECURITY_DESCRIPTOR get() const { return descriptor_; }
+
+ private:
+  PSECURITY_DESCRIPTOR descriptor_ = nullptr;
+};
 
 // FormatMessageW's text in `language` (0: the system's choice), "" when it has none.
 std::wstring FormattedMessage(DWORD error, DWORD language) {
@@ -179,13 +201,23 @@ Result<std::string> ReadFile(const std::filesystem::path& path, size_t max_bytes
 }
 
 Status WriteFileAtomic(const std::filesystem::path& path, std::string_view content, mode_t mode) {
-  // `mode` has no Windows meaning: a new file takes the access list inherited from its folder,
-  // and the installer gives the agent's state folder one that admits only SYSTEM and
-  // Administrators (platform/file_access.hpp checks the result for secrets).
-  (void)mode;
+  // A file for its owner only (mode 0600: the identity, the CA the installer placed is 0644) gets
+  // the owner-only access list of its own (as EnsureDirectory's folders, below), whatever the
+  // folder would pass on; any other file takes what its folder passes on.
+  // platform/file_access.hpp checks the result for secrets.
+  OwnerOnlySecurity owner_only;
+  SECURITY_ATTRIBUTES attributes{};
+  attributes.nLength = sizeof(attributes);
+  if ((mode & 077) == 0) {
+    if (!owner_only.valid()) {
+      return MakeError(ErrorCode::kInternal, "cannot build the access list for " + PathText(path) +
+                                                 ": " + SystemMessage(::GetLastError()));
+    }
+    attributes.lpSecurityDescriptor = owner_only.get();
+  }
   std::filesystem::path tmp = path;
   tmp += L".tmp." + std::to_wstring(::GetCurrentProcessId());
-  FileHandle file(::CreateFileW(tmp.c_str(), GENERIC_WRITE, 0, nullptr, CREATE_ALWAYS,
+  FileHandle file(::CreateFileW(tmp.c_str(), GENERIC_WRITE, 0, &attributes, CREATE_ALWAYS,
                                 FILE_ATTRIBUTE_NORMAL, nullptr));
   if (!file.valid()) {
     return Win32FileError("cannot create", tmp, ::GetLastError());
@@ -227,22 +259,50 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::string_view conte
   return Win32FileError("cannot rename onto", path, error);
 }
 
-Status EnsureDirectory(const std::filesystem::path& path, mode_t mode) {
-  (void)mode;  // the folder's access comes from its parent's inheritable list (see above)
+Status EnsureDirectory(const std::filesystem::path& given, mode_t mode) {
+  // "C:\x\state\" is the folder "C:\x\state": without this its parent would be itself, created
+  // below with the inherited list, and the owner-only list never applied.
+  const std::filesystem::path path = given.has_filename() ? given : given.parent_path();
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
     return OkStatus();
   }
-  std::filesystem::create_directories(path, ec);
-  if (ec) {
-    // The system category holds a Win32 code here; its message() would be in the ANSI code page.
-    const std::string reason = ec.category() == std::system_category()
-                                   ? SystemMessage(static_cast<DWORD>(ec.value()))
-                                   : ec.message();
-    return MakeError(ErrorCode::kInternal,
-                     "cannot create directory " + PathText(path) + ": " + reason);
+  // The parents take the access list their own parents pass on.
+  if (path.has_parent_path()) {
+    std::filesystem::create_directories(path.parent_path(), ec);
   }
-  return OkStatus();
+  if (!ec) {
+    OwnerOnlySecurity owner_only;
+    SECURITY_ATTRIBUTES attributes{};
+    attributes.nLength = sizeof(attributes);
+    // A folder for the owner only (mode 0700: identity, spool, status): an access list of its
+    // own, not inherited, that admits SYSTEM, Administrators and the folder's owner (the user
+    // who ran the agent from a console; SYSTEM for the service), passed on to everything inside.
+    // Without this a state folder under ProgramData would be readable by every user.
+    if ((mode & 077) == 0) {
+      if (!owner_only.valid()) {
+        return MakeError(ErrorCode::kInternal, "cannot build the access list for " +
+                                                   PathText(path) + ": " +
+                                                   SystemMessage(::GetLastError()));
+      }
+      attributes.lpSecurityDescriptor = owner_only.get();
+    }
+    if (!::CreateDirectoryW(path.c_str(), &attributes)) {
+      const DWORD error = ::GetLastError();
+      if (error == ERROR_ALREADY_EXISTS && std::filesystem::is_directory(path, ec)) {
+        return OkStatus();  // created meanwhile by someone else
+      }
+      return MakeError(ErrorCode::kInternal,
+                       "cannot create directory " + PathText(path) + ": " + SystemMessage(error));
+    }
+    return OkStatus();
+  }
+  // The system category holds a Win32 code here; its message() would be in the ANSI code page.
+  const std::string reason = ec.category() == std::system_category()
+                                 ? SystemMessage(static_cast<DWORD>(ec.value()))
+                                 : ec.message();
+  return MakeError(ErrorCode::kInternal,
+                   "cannot create directory " + PathText(path) + ": " + reason);
 }
 
 }  // namespace dozor

@@ -291,5 +291,34 @@ TEST_CASE("windows: a corrupt registry export is named, not half-read") {
   CHECK(opened.error().message.find("broken.reg") != std::string::npos);
 }
 
+TEST_CASE("windows: query conditions keep a domain member's classes to the machine") {
+  // What a domain member's WMI would list without them: domain accounts and groups, and every
+  // group's members.
+  CimInstance local = {{"Name", "ivanov"}, {"LocalAccount", true}};
+  CimInstance domain = {{"Name", "petrov"}, {"LocalAccount", false}};
+  CimInstance unknown = {{"Name", "nobody"}};
+  const std::vector<CimCondition> local_only = {{"LocalAccount", true}};
+  CHECK(MeetsConditions(local, local_only));
+  CHECK_FALSE(MeetsConditions(domain, local_only));
+  CHECK_FALSE(MeetsConditions(unknown, local_only));
+  CHECK(MeetsConditions(unknown, {}));
+
+  // The object path the agent asks with matches the one WMI returns, server prefix and case
+  // aside; quotes in a name are escaped and read back.
+  const std::string asked =
+      WmiObjectPathText("Win32_Group", {{"Domain", "NB-IVANOV"}, {"Name", "Администраторы"}});
+  CHECK(asked == "Win32_Group.Domain=\"NB-IVANOV\",Name=\"Администраторы\"");
+  CimInstance link = {{"GroupComponent",
+                       "\\\\nb-ivanov\\root\\cimv2:Win32_Group.Name=\"Администраторы\","
+                       "Domain=\"nb-ivanov\""}};
+  CHECK(MeetsConditions(link, {{"GroupComponent", asked}}));
+  CHECK_FALSE(MeetsConditions(
+      link, {{"GroupComponent", WmiObjectPathText("Win32_Group", {{"Domain", "NB-IVANOV"},
+                                                                  {"Name", "Пользователи"}})}}));
+  auto quoted = ParseWmiObjectPath(WmiObjectPathText("Win32_Group", {{"Name", "a\"b\\c"}}));
+  REQUIRE(quoted.ok());
+  CHECK(quoted->keys["Name"] == "a\"b\\c");
+}
+
 }  // namespace
 }  // namespace dozor::agent::windows

@@ -37,7 +37,7 @@ TEST_CASE("agent config defaults match the documented values and validate") {
   AgentConfig config;
   CHECK(config.server_address.empty());
   CHECK_FALSE(config.insecure);
-  CHECK(config.state_dir == "/var/lib/dozor-agent");
+  CHECK(config.state_dir == platform::DefaultStateDir());
   CHECK(config.root == "/");
   CHECK(config.health_interval_seconds == 60);
   CHECK(config.inventory_interval_seconds == 21600);
@@ -52,7 +52,7 @@ TEST_CASE("agent config empty file gives the defaults") {
   auto config = LoadAgentConfigFile(WriteConfig(dir, "# nothing set\n"));
   REQUIRE(config.ok());
   CHECK(config->health_interval_seconds == 60);
-  CHECK(config->state_dir == "/var/lib/dozor-agent");
+  CHECK(config->state_dir == platform::DefaultStateDir());
 }
 
 TEST_CASE("agent config reads every key of a full file") {
@@ -62,7 +62,7 @@ TEST_CASE("agent config reads every key of a full file") {
   auto config = LoadAgentConfigFile(WriteConfig(dir, R"(
 [server]
 address = "dozor.example.com:7443"
-ca_file = ")" + ca.string() + R"("
+ca_file = ')" + ca.string() + R"('
 insecure = false
 server_name = "dozor.internal"
 

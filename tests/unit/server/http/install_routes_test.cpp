@@ -188,6 +188,56 @@ TEST_CASE("token creation prints the pinned install command when the server offe
   CHECK(demo_command.find("pinned") == std::string::npos);
 }
 
+TEST_CASE("token creation also prints the Windows command for the newest published MSI") {
+  Fixture f;
+  CHECK(IsAgentPackageFileName("dozor-agent-0.1.0-x64.msi"));
+  CHECK_FALSE(IsAgentPackageFileName("dozor-agent-0.1.0-x86.msi"));
+  CHECK_FALSE(IsAgentPackageFileName("dozor-agent-0.1.0-x64.msi.exe"));
+  CHECK_FALSE(IsAgentPackageFileName("dozor-agent-..-x64.msi/../x"));
+  {
+    // No MSI published: only the Linux command.
+    ApiService api(f.Context(LoadInstallSettings(f.Sources()).value()));
+    auto created = f.Call(api, "POST", "/api/v1/orgs/acme/tokens", "{}", "dza_op");
+    REQUIRE(created.status == 201);
+    CHECK_FALSE(created.body.contains("install_command_windows"));
+  }
+  WriteText(f.dir / "packages" / "dozor-agent-0.9.7-x64.msi", "older msi");
+  WriteText(f.dir / "packages" / "dozor-agent-0.10.2-x64.msi", "newest msi");
+  ApiService api(f.Context(LoadInstallSettings(f.Sources()).value()));
+  auto created = f.Call(api, "POST", "/api/v1/orgs/acme/tokens", "{}", "dza_op");
+  REQUIRE(created.status == 201);
+  const std::string token = created.body["token"];
+  REQUIRE(created.body.contains("install_command_windows"));
+  const std::string command = created.body["install_command_windows"];
+  MESSAGE(command);
+  // 0.10.2 is newer than 0.9.7 (numerically, not as text); its hash is checked before msiexec.
+  CHECK(command.find("'https://dozor.example.com:8480/packages/dozor-agent-0.10.2-x64.msi'") !=
+        std::string::npos);
+  CHECK(command.find("0.9.7") == std::string::npos);
+  const size_t hash_check = command.find("Get-FileHash -Algorithm SHA256 $msi).Hash -ne '" +
+                                         Sha256Hex("newest msi") + "'");
+  const size_t msiexec = command.find("Start-Process msiexec.exe");
+  REQUIRE(hash_check != std::string::npos);
+  REQUIRE(msiexec != std::string::npos);
+  CHECK(hash_check < msiexec);
+  CHECK(command.find("'TOKEN=" + token + "'") != std::string::npos);
+  CHECK(command.find("'SERVER=dozor.example.com:8443'") != std::string::npos);
+  CHECK(command.find("'CA_SHA256=" + f.certs.ca_sha256 + "'") != std::string::npos);
+  CHECK(command.find("'https://dozor.example.com:8480/ca.crt'") != std::string::npos);
+  // The MSI is served with its own type, and listed in the manifest as x64.
+  auto download = f.Call(api, "GET", "/packages/dozor-agent-0.10.2-x64.msi");
+  CHECK(download.status == 200);
+  CHECK(download.content_type == "application/x-msi");
+  auto manifest = f.Call(api, "GET", "/packages");
+  bool listed = false;
+  for (const auto& package : manifest.body["packages"]) {
+    if (package["file"] == "dozor-agent-0.10.2-x64.msi") {
+      listed = package["arch"] == "x64" && package["version"] == "0.10.2";
+    }
+  }
+  CHECK(listed);
+}
+
 TEST_CASE("no install command without a public URL or without a CA") {
   Fixture f;
   auto sources = f.Sources("");

@@ -205,4 +205,22 @@ TEST_CASE("labels are localized with Russian as the default language") {
   CHECK(FormatBytes(int64_t{3} << 30) == "3.0 GiB");
 }
 
+TEST_CASE("machines are counted under the OS name and major version") {
+  CHECK(OsVersionLabel("windows", "windows", "11", "Майкрософт Windows 11 Pro 23H2") ==
+        "Windows 11");
+  CHECK(OsVersionLabel("windows", "windows", "2019", "Microsoft Windows Server 2019 Standard") ==
+        "Windows Server 2019");
+  CHECK(OsVersionLabel("windows", "windows", "2012 R2", "") == "Windows Server 2012 R2");
+  CHECK(OsVersionLabel("windows", "windows", "7", "") == "Windows 7");
+  CHECK(OsVersionLabel("windows", "windows", "8.1", "") == "Windows 8.1");
+  CHECK(OsVersionLabel("windows", "windows", "", "Windows Server 2012 R2 Standard") ==
+        "Windows Server 2012 R2 Standard");
+  CHECK(OsVersionLabel("linux", "debian", "12", "Debian GNU/Linux 12 (bookworm)") == "Debian 12");
+  CHECK(OsVersionLabel("linux", "rocky", "9.3", "") == "Rocky Linux 9");
+  CHECK(OsVersionLabel("linux", "ubuntu", "22.04", "") == "Ubuntu 22.04");
+  CHECK(OsVersionLabel("linux", "astra", "1.7", "") == "Astra Linux 1.7");
+  CHECK(OsVersionLabel("linux", "someos", "", "") == "someos");
+  CHECK(OsVersionLabel("", "", "", "") == "");
+}
+
 }  // namespace dozor::server::report

@@ -144,6 +144,85 @@ TEST_CASE("report from the store: progress since the first audit after remediati
   CHECK(pdf->rfind("%PDF-", 0) == 0);
 }
 
+// Enrols `agent_id` in the fixture's organisation and stores one inventory of that OS.
+void AddHostWithOs(Fixture& f, const std::string& agent_id, const dozor::v1::OperatingSystem& os) {
+  NewAgent agent;
+  agent.agent_id = agent_id;
+  agent.secret_hash = "secret";
+  agent.hostname = agent_id;
+  REQUIRE(f.store->EnrollAgent("token-hash", agent, 1000).ok());
+  std::vector<IncomingReport> batch(1);
+  batch[0].agent_id = agent_id;
+  batch[0].received_at_ms = 5000;
+  batch[0].report.set_seq(1);
+  batch[0].report.set_collected_at_ms(5000);
+  *batch[0].report.mutable_inventory()->mutable_os() = os;
+  auto committed = f.store->CommitReports(batch);
+  REQUIRE(committed.ok());
+  REQUIRE((*committed)[0].outcome == CommitOutcome::kStored);
+}
+
+dozor::v1::OperatingSystem WindowsOs(const std::string& name, const std::string& version_id) {
+  dozor::v1::OperatingSystem os;
+  os.set_family("windows");
+  os.set_id("windows");
+  os.set_name(name);
+  os.set_pretty_name(name);
+  os.set_version_id(version_id);
+  return os;
+}
+
+dozor::v1::OperatingSystem LinuxOs(const std::string& id, const std::string& version_id,
+                                   const std::string& pretty_name) {
+  dozor::v1::OperatingSystem os;
+  os.set_family("linux");
+  os.set_id(id);
+  os.set_version_id(version_id);
+  os.set_pretty_name(pretty_name);
+  return os;
+}
+
+TEST_CASE("report from the store: machines are counted per OS name and version in both languages") {
+  Fixture f;  // its two hosts never sent an inventory: their OS is unknown
+  AddHostWithOs(f, "nb-1", WindowsOs("Майкрософт Windows 11 Pro", "11"));
+  AddHostWithOs(f, "nb-2", WindowsOs("Microsoft Windows 11 Enterprise", "11"));
+  AddHostWithOs(f, "nb-3", WindowsOs("Microsoft Windows 11 Pro", "11"));
+  AddHostWithOs(f, "srv-a", WindowsOs("Microsoft Windows Server 2019 Standard", "2019"));
+  AddHostWithOs(f, "srv-b", WindowsOs("Microsoft Windows Server 2019 Datacenter", "2019"));
+  AddHostWithOs(f, "pc-old", WindowsOs("Microsoft Windows 7 Professional", "7"));
+  AddHostWithOs(f, "db-1", LinuxOs("debian", "12", "Debian GNU/Linux 12 (bookworm)"));
+  AddHostWithOs(f, "web-1", LinuxOs("ubuntu", "22.04", "Ubuntu 22.04.4 LTS"));
+  AddHostWithOs(f, "app-1", LinuxOs("rocky", "9.3", "Rocky Linux 9.3 (Blue Onyx)"));
+
+  AuditReport en = f.Build("en", 12'000);
+  CHECK(en.estate.host_count == 11);
+  CHECK(en.estate.os_version_summary ==
+        "Windows 11: 3, Windows Server 2019: 2, unknown: 2, Debian 12: 1, Rocky Linux 9: 1, "
+        "Ubuntu 22.04: 1, Windows 7: 1");
+  REQUIRE(en.estate.by_os_version.size() == 7);
+  CHECK(en.estate.by_os_version[0].label == "Windows 11");
+  CHECK(en.estate.by_os_version[0].count == 3);
+  CHECK(en.text.machines_by_os_version == "Machines seen per OS version");
+  // The detailed table still tells the editions apart.
+  CHECK(en.estate.by_os.size() > en.estate.by_os_version.size());
+
+  AuditReport ru = f.Build("ru", 12'000);
+  CHECK(ru.estate.os_version_summary ==
+        "Windows 11: 3, Windows Server 2019: 2, неизвестно: 2, Debian 12: 1, Rocky Linux 9: 1, "
+        "Ubuntu 22.04: 1, Windows 7: 1");
+  CHECK(ru.text.machines_by_os_version == "Обнаружено машин по версиям ОС");
+
+  const std::string html = RenderHtml(ru);
+  CHECK(html.find("Обнаружено машин по версиям ОС") != std::string::npos);
+  CHECK(html.find("Windows 11: 3, Windows Server 2019: 2") != std::string::npos);
+  const std::string json = RenderJson(en);
+  CHECK(json.find("\"os_version_summary\": \"Windows 11: 3, Windows Server 2019: 2") !=
+        std::string::npos);
+  CHECK(json.find("\"by_os_version\"") != std::string::npos);
+  auto pdf = RenderPdf(ru);
+  REQUIRE(pdf.ok());
+}
+
 TEST_CASE("report from the store: an unknown organisation is not found") {
   Fixture f;
   auto report = BuildAuditReport(*f.store, *f.store, *f.store, Pack(), f.org + 100, 1000, "en");

@@ -40,6 +40,7 @@ EXPRESSION_TYPES = {
     ("listeners", "all_addresses"): "integer",
     ("listeners", "loopback_only"): "integer",
     ("fs_trend", "used_bytes"): "bigint",
+    ("license_clients", "server_count"): "bigint",
 }
 
 

@@ -46,6 +46,11 @@ namespace dozor {
 [[nodiscard]] Status ValidateCertificateAndKey(std::string_view cert_pem, std::string_view key_pem);
 
 // Compares without leaking the position of the first difference through timing.
+// Lower-case hex SHA-256 of the DER encoding of the first certificate in `pem`: the certificate's
+// fingerprint as `openssl x509 -noout -fingerprint -sha256` prints it (without colons), which the
+// install commands carry. kInvalidArgument when `pem` holds no certificate.
+[[nodiscard]] Result<std::string> CertificateSha256Hex(std::string_view pem);
+
 [[nodiscard]] bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
 }  // namespace dozor
