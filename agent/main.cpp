@@ -113,6 +113,11 @@ int ConfigureInstallation(const Flags& flags) {
     std::cerr << "dozor-agent: " << applied.error().message << "\n";
     return applied.error().code == dozor::ErrorCode::kInvalidArgument ? 2 : 1;
   }
+  if (!applied->untrusted_config.empty()) {
+    std::cerr << "dozor-agent: warning: " << PathToUtf8(setup.config_file)
+              << " was not put there by an administrator; moved to "
+              << PathToUtf8(applied->untrusted_config) << " and replaced\n";
+  }
   std::cout << "CA installed as " << PathToUtf8(applied->installed_ca) << "; configuration "
             << PathToUtf8(setup.config_file)
             << (applied->config_written ? " written" : " kept as it was") << ".\n";

@@ -6,6 +6,7 @@
 #include "dozor/common/crypto.hpp"
 #include "dozor/common/files.hpp"
 #include "dozor/common/path_text.hpp"
+#include "platform/file_access.hpp"
 
 namespace dozor::agent {
 namespace {
@@ -87,7 +88,20 @@ Result<InstallSetupResult> ApplyInstallSetup(const InstallSetup& setup) {
   result.installed_ca = folder / "ca.crt";
   DOZOR_RETURN_IF_ERROR(WriteFileAtomic(result.installed_ca, *pem, 0644));
   if (std::filesystem::exists(setup.config_file, ec)) {
-    return result;
+    auto trusted = platform::OwnedByAdministrators(setup.config_file);
+    if (!trusted.ok()) return trusted.error();
+    if (*trusted) {
+      DOZOR_RETURN_IF_ERROR(platform::RestrictToAdministrators(folder));
+      return result;
+    }
+    result.untrusted_config = setup.config_file;
+    result.untrusted_config += ".untrusted";
+    std::filesystem::rename(setup.config_file, result.untrusted_config, ec);
+    if (ec) {
+      return MakeError(ErrorCode::kPermissionDenied,
+                       "cannot move aside " + PathToUtf8(setup.config_file) +
+                           ", which an ordinary user put there: " + ec.message());
+    }
   }
   const std::string config =
       "# Written by `dozor-agent enroll --configure` at installation. Yours to edit: a reinstall\n"
@@ -100,6 +114,7 @@ Result<InstallSetupResult> ApplyInstallSetup(const InstallSetup& setup) {
       TomlString(PathToUtf8(result.installed_ca)) + "\n";
   DOZOR_RETURN_IF_ERROR(WriteFileAtomic(setup.config_file, config, 0644));
   result.config_written = true;
+  DOZOR_RETURN_IF_ERROR(platform::RestrictToAdministrators(folder));
   return result;
 }
 

@@ -22,6 +22,9 @@ struct InstallSetup {
 struct InstallSetupResult {
   std::filesystem::path installed_ca;  // <config folder>/ca.crt
   bool config_written = false;         // false: a configuration was there already, kept as is
+  // A configuration found there that neither the system, the administrators nor the installer
+  // put there, moved aside (to this path) and replaced: someone planted it before the install.
+  std::filesystem::path untrusted_config;
 };
 
 // Checks that `hex` is a SHA-256 in hex (64 digits; case, ':' and spaces ignored, as fingerprints
@@ -29,6 +32,8 @@ struct InstallSetupResult {
 // The fingerprint is the certificate's (the SHA-256 of its DER form), not the PEM file's.
 [[nodiscard]] Result<std::string> NormalizeSha256Hex(std::string_view hex);
 
+// The configuration's folder is then made changeable by administrators only
+// (platform::RestrictToAdministrators).
 // kInvalidArgument when the CA file is not PEM or its SHA-256 is not `ca_sha256` (the message
 // gives both, so an engineer on the phone can compare); kNotFound when it is missing. Writes
 // ca.crt (readable by all, like the configuration: neither is secret) and, when absent, the
