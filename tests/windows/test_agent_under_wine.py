@@ -87,7 +87,7 @@ def body(workdir, procs):
     def streams_windows_inventory():
         agent.start("--health-interval", "2")
         hosts = wait_until(lambda: [h for h in server.ctl("host", "list")["hosts"]
-                                    if h.get("last_inventory_ms")],
+                                    if h.get("last_inventory_ms") and h.get("source") == "agent"],
                            180, "the Windows host with an inventory")
         state["agent_id"] = hosts[0]["agent_id"]
         inventory = server.ctl("host", "inventory", state["agent_id"])["inventory"]
@@ -145,6 +145,23 @@ def body(workdir, procs):
         check(inventory.get("network", {}).get("interfaces"), "network adapters are read")
         check(agent.proc.poll() is None, "the agent still runs")
 
+    def one_shot_collect_and_import():
+        # A prospect's machine: no enrollment, no server; the file is imported by the engineer.
+        server.ctl("org", "create", "Проспект", "--type", "complex", "--engineer", "Иван Петров")
+        prospect_token = server.ctl("token", "create", "--org", "Проспект", "--label", "audit")["token"]
+        snapshot = os.path.join(workdir, "проспект.dozor")
+        result = wine.run(AGENT_EXE, "collect", "-o", windows_path(snapshot), "--token", prospect_token,
+                          "--interval-ms", "500", timeout=300)
+        check(result.returncode == 0, f"collect: exit {result.returncode}: {result.stdout}{result.stderr}")
+        check(os.path.getsize(snapshot) > 1000, "a snapshot file was written")
+        reply = server.ctl("import", snapshot, "--org", "Проспект")
+        check(reply["import"]["outcome"] == "created", f"import: {reply}")
+        hosts = server.ctl("host", "list", "--org", "Проспект")["hosts"]
+        check(len(hosts) == 1 and hosts[0]["os_family"] == "windows" and hosts[0]["source"] == "import",
+              f"the imported Windows host: {hosts}")
+
+    steps.run("collect -o FILE on a prospect's machine, imported with dozorctl import",
+              one_shot_collect_and_import)
     steps.run("a CA with another fingerprint is refused, nothing written", wrong_fingerprint_refused)
     steps.run("enroll --configure as the MSI runs it, twice", enroll_like_the_msi)
     steps.run("the Windows inventory reaches the server", streams_windows_inventory)
