@@ -73,7 +73,7 @@ TEST_CASE("install setup: the checked CA is installed and the configuration name
   CHECK(loaded->tls_ca_file == PathToUtf8(result->installed_ca));
 }
 
-TEST_CASE("install setup: a configuration already there is kept; the CA is refreshed") {
+TEST_CASE("install setup: a configuration already there is kept, the CA refreshed") {
   Installation installation;
   REQUIRE(EnsureDirectory(installation.setup.config_file.parent_path()).ok());
   REQUIRE(WriteFileAtomic(installation.setup.config_file, "[server]\naddress = \"mine:1\"\n").ok());
