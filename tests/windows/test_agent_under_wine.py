@@ -5,7 +5,6 @@ everything through a server kill, and shows up in dozorctl with its Windows inve
 cannot provide must come back as "unavailable" notes and collector statuses, never as a crash."""
 import hashlib
 import os
-import signal
 import subprocess
 import time
 
@@ -31,9 +30,6 @@ class WineAgent(ManagedProcess):
         self.proc = subprocess.Popen(self.wine.command(AGENT_EXE, "run", *self.args(), *extra),
                                      env=self.wine.env, stdout=self.logfile, stderr=subprocess.STDOUT)
         return self
-
-    def kill(self, sig=signal.SIGKILL):
-        super().kill(sig)
 
 
 def body(workdir, procs):

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include "agent/core/test_ca.hpp"
 #include "core/install_setup.hpp"
 #include "dozor/common/files.hpp"
 #include "test_util.hpp"
@@ -10,19 +11,8 @@
 namespace dozor::agent {
 namespace {
 
-// The same throw-away CA as install_setup_test.cpp.
-constexpr const char* kCaPem =
-    "-----BEGIN CERTIFICATE-----\n"
-    "MIIBhzCCAS2gAwIBAgIUPudAWlmy/4n3YG6hX+ksxK4TXE4wCgYIKoZIzj0EAwIw\n"
-    "GDEWMBQGA1UEAwwNRG96b3IgdGVzdCBDQTAgFw0yNjEyMDQwMDE2MzdaGA8yMTI2\n"
-    "MTExMDAwMTYzN1owGDEWMBQGA1UEAwwNRG96b3IgdGVzdCBDQTBZMBMGByqGSM49\n"
-    "AgEGCCqGSM49AwEHA0IABPeR9pZAGsLxRAPBRBtnGlx97AZ7l09PAYRSjMWUS/VL\n"
-    "vFKaTS9dEjkJoc6eHctuaezm1jGm41dZmMnBr3afuhKjUzBRMB0GA1UdDgQWBBSZ\n"
-    "14RCx4ewKancsOdFZA3Rd3as4TAfBgNVHSMEGDAWgBSZ14RCx4ewKancsOdFZA3R\n"
-    "d3as4TAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCICnLNDGYJRSF\n"
-    "YH1/PLluS7JLjUSekBT4l5bpfXbvoGN4AiEA36ojZVtxDRU+8CBcnxBu/R2xWkHa\n"
-    "LIOfKME7skBU+xI=\n"
-    "-----END CERTIFICATE-----\n";
+constexpr const char* kCaPem = kTestCaPem;
+constexpr const char* kCaFingerprint = kTestCaFingerprint;
 
 TEST_CASE("install setup: a configuration an ordinary user planted is moved aside") {
   if (::geteuid() != 0) {
@@ -38,7 +28,7 @@ TEST_CASE("install setup: a configuration an ordinary user planted is moved asid
   REQUIRE(::chown(config.c_str(), 65534, 65534) == 0);  // nobody
   InstallSetup setup;
   setup.ca_file = dir / "ca.pem";
-  setup.ca_sha256 = "7bf5fac6e116b4e15e8bdd794e157a4cb50ed6816792372d5fdad4d2e2a16b3c";
+  setup.ca_sha256 = kCaFingerprint;
   setup.server_address = "dozor.example.com:8443";
   setup.config_file = config;
   auto result = ApplyInstallSetup(setup);
