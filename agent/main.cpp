@@ -29,6 +29,7 @@
 #include "platform/install_layout.hpp"
 #include "platform/self_usage.hpp"
 #include "platform/service.hpp"
+#include "platform/system_log.hpp"
 #include "transport/channel.hpp"
 #include "transport/enroll_client.hpp"
 
@@ -77,7 +78,7 @@ dozor::Result<AgentConfig> ResolveConfig(const Flags& flags) {
     DOZOR_ASSIGN_OR_RETURN(config, LoadAgentConfigFile(file));
   }
   if (!flags.server.empty()) config.server_address = flags.server;
-  if (!flags.ca.empty()) config.tls_ca_file = flags.ca;
+  if (!flags.ca.empty()) config.tls_ca_file = PathFromUtf8(flags.ca);
   if (!flags.server_name.empty()) config.tls_server_name = flags.server_name;
   if (flags.insecure) config.insecure = true;
   if (flags.allow_plaintext_remote) config.allow_plaintext_remote = true;
@@ -180,7 +181,7 @@ int RunEnroll(const Flags& flags, const std::string& token) {
   }
   if (existing.ok()) {
     std::cerr << "dozor-agent: already enrolled as agent " << existing->agent_id << " of "
-              << existing->organization << " (state in " << config->state_dir.string()
+              << existing->organization << " (state in " << PathToUtf8(config->state_dir)
               << "); remove identity.json to enroll again\n";
     return 1;
   }
@@ -289,9 +290,20 @@ void LogToServiceFile() {
   }
 }
 
+// Warnings and errors of a service also go to the OS's own log (Windows: the Application event
+// log, where an administrator looks first); nothing to add on Linux (the journal has stderr).
+void LogToSystemLog() {
+  if (auto sink = platform::MakeSystemLogSink()) {
+    spdlog::default_logger()->sinks().push_back(std::move(sink));
+  }
+}
+
 int RunAgent(const Flags& flags) {
   return platform::RunAsService([&flags](bool as_service) {
-    if (as_service) LogToServiceFile();
+    if (as_service) {
+      LogToServiceFile();
+      LogToSystemLog();
+    }
     const int code = RunAgentProcess(flags);
     spdlog::info("dozor-agent stopped (exit code {})", code);
     spdlog::default_logger()->flush();

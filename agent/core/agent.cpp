@@ -8,6 +8,7 @@
 
 #include "collectors/caches.hpp"
 #include "dozor/common/files.hpp"
+#include "dozor/common/path_text.hpp"
 #include "dozor/common/version.hpp"
 #include "dozor/contract/text_repair.hpp"
 #include "platform/self_usage.hpp"
@@ -90,7 +91,7 @@ void Agent::LoadPersistedIntervals() {
   if (!text.ok()) return;
   auto json = nlohmann::json::parse(*text, nullptr, false);
   if (json.is_discarded() || !json.is_object()) {
-    spdlog::warn("ignoring malformed {}", IntervalsFile().string());
+    spdlog::warn("ignoring malformed {}", PathToUtf8(IntervalsFile()));
     return;
   }
   int health = json.value("health_interval_seconds", 0);
@@ -339,7 +340,7 @@ int Agent::Run() {
       "dozor-agent {} started: agent {} ({}), server {}, state {}, root {}, limits {} MiB / "
       "{}% CPU",
       kVersion, identity_.agent_id, identity_.organization, options.channel.server_address,
-      config_.state_dir.string(), collectors_.context().root.string(), config_.max_rss_mb,
+      PathToUtf8(config_.state_dir), PathToUtf8(collectors_.context().root), config_.max_rss_mb,
       config_.max_cpu_percent);
   client_->Start();
   UpdateStatusFile();

@@ -9,6 +9,7 @@
 
 #include "dozor/common/civil_time.hpp"
 #include "dozor/common/files.hpp"
+#include "dozor/common/path_text.hpp"
 #include "dozor/common/text.hpp"
 
 namespace dozor::agent {
@@ -171,8 +172,9 @@ Result<AgentLock> AgentLock::Acquire(const std::filesystem::path& state_dir) {
   if (!lock.ok()) {
     if (lock.error().code == ErrorCode::kAlreadyExists) {
       return MakeError(ErrorCode::kAlreadyExists,
-                       "another dozor-agent is running with state directory " + state_dir.string() +
-                           " (it holds " + (state_dir / kLockFileName).string() + ")");
+                       "another dozor-agent is running with state directory " +
+                           PathToUtf8(state_dir) + " (it holds " +
+                           PathToUtf8(state_dir / kLockFileName) + ")");
     }
     return lock.error();
   }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dozor/common/files.hpp"
+#include "dozor/common/path_text.hpp"
 
 namespace dozor::agent {
 namespace {
@@ -68,14 +69,16 @@ const std::vector<KeySpec>& KeySpecs() {
     add_string("server", "address",
                [](AgentConfig& c, const std::string& v) { c.server_address = v; });
     add_string("server", "ca_file",
-               [](AgentConfig& c, const std::string& v) { c.tls_ca_file = v; });
+               [](AgentConfig& c, const std::string& v) { c.tls_ca_file = PathFromUtf8(v); });
     add_bool("server", "insecure", [](AgentConfig& c, bool v) { c.insecure = v; });
     add_bool("server", "allow_plaintext_remote",
              [](AgentConfig& c, bool v) { c.allow_plaintext_remote = v; });
     add_string("server", "server_name",
                [](AgentConfig& c, const std::string& v) { c.tls_server_name = v; });
-    add_string("agent", "state_dir", [](AgentConfig& c, const std::string& v) { c.state_dir = v; });
-    add_string("agent", "root", [](AgentConfig& c, const std::string& v) { c.root = v; });
+    add_string("agent", "state_dir",
+               [](AgentConfig& c, const std::string& v) { c.state_dir = PathFromUtf8(v); });
+    add_string("agent", "root",
+               [](AgentConfig& c, const std::string& v) { c.root = PathFromUtf8(v); });
     add_string("agent", "log_level", [](AgentConfig& c, const std::string& v) { c.log_level = v; });
     add_integer("intervals", "health_seconds", ValueKind::kInteger, kMinHealthIntervalSeconds,
                 kMaxHealthIntervalSeconds,
@@ -205,7 +208,7 @@ std::string FormatNumber(double number) {
 
 class FileParser {
  public:
-  explicit FileParser(const std::filesystem::path& path) : path_(path.string()) {}
+  explicit FileParser(const std::filesystem::path& path) : path_(PathToUtf8(path)) {}
 
   Error At(const toml::source_region& where, const std::string& message) const {
     std::string location = path_;
@@ -542,21 +545,21 @@ Result<AgentConfig> LoadAgentConfigFile(const std::filesystem::path& path) {
 #if TOML_EXCEPTIONS
   toml::table root;
   try {
-    root = toml::parse(*content, path.string());
+    root = toml::parse(*content, PathToUtf8(path));
   } catch (const toml::parse_error& error) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     path.string() + ":" + std::to_string(error.source().begin.line) + ":" +
+                     PathToUtf8(path) + ":" + std::to_string(error.source().begin.line) + ":" +
                          std::to_string(error.source().begin.column) +
                          ": TOML syntax error: " + OneLine(error.description()));
   } catch (const std::exception& error) {
-    return MakeError(ErrorCode::kInvalidArgument, path.string() + ": " + error.what());
+    return MakeError(ErrorCode::kInvalidArgument, PathToUtf8(path) + ": " + error.what());
   }
 #else
-  toml::parse_result parsed = toml::parse(*content, path.string());
+  toml::parse_result parsed = toml::parse(*content, PathToUtf8(path));
   if (!parsed) {
     const auto& error = parsed.error();
     return MakeError(ErrorCode::kInvalidArgument,
-                     path.string() + ":" + std::to_string(error.source().begin.line) + ":" +
+                     PathToUtf8(path) + ":" + std::to_string(error.source().begin.line) + ":" +
                          std::to_string(error.source().begin.column) +
                          ": TOML syntax error: " + OneLine(error.description()));
   }
@@ -577,7 +580,7 @@ Status ValidateAgentConfig(const AgentConfig& config) {
   if (!config.insecure && !config.tls_ca_file.empty()) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(config.tls_ca_file, ec)) {
-      return invalid("CA file " + config.tls_ca_file +
+      return invalid("CA file " + PathToUtf8(config.tls_ca_file) +
                      " does not exist or is not a file (server.ca_file / --ca); leave it empty to "
                      "use the system trust store");
     }
@@ -591,7 +594,8 @@ Status ValidateAgentConfig(const AgentConfig& config) {
   {
     std::error_code ec;
     if (!std::filesystem::is_directory(config.root, ec)) {
-      return invalid("root " + config.root.string() + " (agent.root / --root) is not a directory");
+      return invalid("root " + PathToUtf8(config.root) +
+                     " (agent.root / --root) is not a directory");
     }
   }
   if (config.health_interval_seconds < kMinHealthIntervalSeconds ||

@@ -35,8 +35,8 @@ inline constexpr size_t kMaxConfigFileBytes = 1 << 20;
 
 struct AgentConfig {
   std::string server_address;  // "host:port", "[v6]:port"; empty = take it from the identity file
-  std::string tls_ca_file;     // PEM bundle; empty = system trust store
-  bool insecure = false;       // plaintext gRPC: loopback only (transport/channel.hpp)
+  std::filesystem::path tls_ca_file;  // PEM bundle; empty = system trust store
+  bool insecure = false;              // plaintext gRPC: loopback only (transport/channel.hpp)
   // Plaintext to a server that is not on loopback (the path is protected otherwise: VPN, tunnel).
   bool allow_plaintext_remote = false;
   std::string tls_server_name;  // overrides the name checked against the server certificate

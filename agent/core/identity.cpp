@@ -4,6 +4,7 @@
 #include <string>
 
 #include "dozor/common/files.hpp"
+#include "dozor/common/path_text.hpp"
 #include "platform/file_access.hpp"
 
 namespace dozor::agent {
@@ -49,18 +50,19 @@ Result<AgentIdentity> LoadIdentity(const std::filesystem::path& state_dir) {
   if (!access.ok()) {
     if (access.error().code == ErrorCode::kNotFound) {
       return MakeError(ErrorCode::kNotFound,
-                       std::string(kNotEnrolledMessage) + " (no " + path.string() + ")");
+                       std::string(kNotEnrolledMessage) + " (no " + PathToUtf8(path) + ")");
     }
     return access.error();
   }
   if (!access->regular_file) {
-    return MakeError(ErrorCode::kDataLoss, path.string() + " is not a regular file");
+    return MakeError(ErrorCode::kDataLoss, PathToUtf8(path) + " is not a regular file");
   }
   // The file holds the agent's secret; others must not read it, nor write it (they could point
   // the agent at another server).
   if (!access->owner_only) {
     return MakeError(ErrorCode::kPermissionDenied,
-                     path.string() + " is accessible to group or others (" + access->description +
+                     PathToUtf8(path) + " is accessible to group or others (" +
+                         access->description +
                          ") and holds the agent secret; refusing to use it: run `" +
                          access->make_owner_only_hint + "`");
   }
@@ -73,7 +75,7 @@ Result<AgentIdentity> LoadIdentity(const std::filesystem::path& state_dir) {
   }
   auto malformed = [&](const std::string& why) {
     return MakeError(ErrorCode::kDataLoss,
-                     path.string() + " is not a valid identity file (" + why +
+                     PathToUtf8(path) + " is not a valid identity file (" + why +
                          "); enroll again with `dozor-agent enroll --server HOST:PORT --token "
                          "TOKEN`");
   };

@@ -9,6 +9,7 @@
 #include "collectors/health.hpp"
 #include "core/collector_supervisor.hpp"
 #include "dozor/common/files.hpp"
+#include "dozor/common/path_text.hpp"
 #include "dozor/common/version.hpp"
 #include "dozor/contract/snapshot_file.hpp"
 #include "dozor/contract/text_repair.hpp"
@@ -43,7 +44,7 @@ Result<OneShotSummary> CollectSnapshotFile(const OneShotOptions& options) {
   std::error_code ec;
   if (!std::filesystem::is_directory(options.root, ec)) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "root " + options.root.string() + " is not a directory");
+                     "root " + PathToUtf8(options.root) + " is not a directory");
   }
   if (options.output.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "-o FILE is required");
@@ -129,7 +130,7 @@ Result<OneShotSummary> CollectSnapshotFile(const OneShotOptions& options) {
   DOZOR_ASSIGN_OR_RETURN(std::string json, BuildSnapshotJson(contents, options.token));
   auto written = WriteFileAtomic(options.output, json, 0600);
   if (!written.ok()) {
-    return written.error().Wrap("cannot write " + options.output.string());
+    return written.error().Wrap("cannot write " + PathToUtf8(options.output));
   }
   summary.packages = inventory.inventory().software().packages_size();
   summary.hostname = contents.hostname;

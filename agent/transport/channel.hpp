@@ -6,6 +6,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,9 +17,9 @@
 namespace dozor::agent {
 
 struct ChannelOptions {
-  std::string server_address;   // host:port
-  std::string tls_ca_file;      // PEM; empty = system trust store
-  std::string tls_server_name;  // override the name checked in the server certificate
+  std::string server_address;         // host:port
+  std::filesystem::path tls_ca_file;  // PEM; empty = system trust store
+  std::string tls_server_name;        // override the name checked in the server certificate
   bool insecure = false;
   // Plaintext to an address that is not loopback (a VPN or SSH tunnel protects the path).
   bool allow_plaintext_remote = false;

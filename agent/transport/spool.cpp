@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "dozor/common/files.hpp"
+#include "dozor/common/path_text.hpp"
 #include "transport/sqlite_spool.hpp"
 
 namespace dozor::agent {
@@ -23,7 +24,7 @@ Result<std::filesystem::path> MoveAside(const std::filesystem::path& path) {
   }
   std::filesystem::rename(path, aside, ec);
   if (ec) {
-    return MakeError(ErrorCode::kDataLoss, "spool " + path.string() +
+    return MakeError(ErrorCode::kDataLoss, "spool " + PathToUtf8(path) +
                                                " is corrupt and cannot be "
                                                "moved aside: " +
                                                ec.message());
@@ -58,20 +59,20 @@ Result<std::unique_ptr<Spool>> Spool::Open(const SpoolOptions& options, std::str
     return std::unique_ptr<Spool>(std::move(opened).value());
   }
   if (opened.error().code != ErrorCode::kDataLoss) {
-    return opened.error().Wrap("open spool " + options.path.string());
+    return opened.error().Wrap("open spool " + PathToUtf8(options.path));
   }
   // Corrupt: keep the agent collecting and sending new data rather than stopping on old data.
   DOZOR_ASSIGN_OR_RETURN(std::filesystem::path aside, MoveAside(options.path));
   auto fresh = SqliteSpool::OpenFile(options);
   if (!fresh.ok()) {
-    return fresh.error().Wrap("open fresh spool " + options.path.string() +
+    return fresh.error().Wrap("open fresh spool " + PathToUtf8(options.path) +
                               " after moving the "
                               "corrupt one to " +
-                              aside.string());
+                              PathToUtf8(aside));
   }
   if (warning != nullptr) {
-    *warning = "spool " + options.path.string() + " was corrupt (" + opened.error().message +
-               "); moved it to " + aside.string() +
+    *warning = "spool " + PathToUtf8(options.path) + " was corrupt (" + opened.error().message +
+               "); moved it to " + PathToUtf8(aside) +
                " and started an empty spool: reports in it that were not yet acknowledged are lost";
   }
   return std::unique_ptr<Spool>(std::move(fresh).value());

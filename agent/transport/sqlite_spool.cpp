@@ -7,6 +7,8 @@
 #include <string>
 #include <utility>
 
+#include "dozor/common/path_text.hpp"
+
 namespace dozor::agent {
 namespace {
 
@@ -40,8 +42,9 @@ Status SqliteSpool::Init() {
   if (version > kSpoolSchemaVersion) {
     // Written by a newer agent: refuse rather than guess, the file holds unsent reports.
     return MakeError(ErrorCode::kFailedPrecondition,
-                     db_.path().string() + " has spool schema version " + std::to_string(version) +
-                         ", this agent understands up to " + std::to_string(kSpoolSchemaVersion));
+                     PathToUtf8(db_.path()) + " has spool schema version " +
+                         std::to_string(version) + ", this agent understands up to " +
+                         std::to_string(kSpoolSchemaVersion));
   }
   if (version < kSpoolSchemaVersion) {
     sqlite::Transaction tx(db_);
@@ -73,7 +76,7 @@ Result<int64_t> SqliteSpool::ReadMeta(const char* key) {
   DOZOR_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
   if (!has_row) {
     return MakeError(ErrorCode::kDataLoss,
-                     db_.path().string() + ": spool meta row '" + key + "' is missing");
+                     PathToUtf8(db_.path()) + ": spool meta row '" + key + "' is missing");
   }
   return stmt.Int(0);
 }
@@ -183,7 +186,7 @@ Result<uint64_t> SqliteSpool::Append(dozor::v1::Report* report) {
       spdlog::warn(
           "spool {} over its {} byte bound: dropped {} oldest health report(s) since the last "
           "such message ({} in all; inventories are kept; next summary in {} min at most)",
-          db_.path().string(), max_bytes_, drops_not_logged_,
+          PathToUtf8(db_.path()), max_bytes_, drops_not_logged_,
           dropped_total_value + static_cast<int64_t>(dropped),
           std::chrono::duration_cast<std::chrono::minutes>(kDropLogInterval).count());
       drop_logged_at_ = now;
@@ -195,7 +198,7 @@ Result<uint64_t> SqliteSpool::Append(dozor::v1::Report* report) {
       spdlog::warn(
           "spool {} holds {} bytes, over its {} byte bound, in reports that are never "
           "dropped (inventory); it shrinks once the server acknowledges them",
-          db_.path().string(), total_bytes_, max_bytes_);
+          PathToUtf8(db_.path()), total_bytes_, max_bytes_);
       over_bound_warned_ = true;
     }
   } else {

@@ -75,6 +75,31 @@ std::string Join(const std::vector<std::string>& items) {
   return out;
 }
 
+// Keys only in one side are removed/added; a key in both whose detail differs is "changed".
+void DiffKeyed(ChangeList& changes, std::string_view category,
+               const std::map<std::string, std::string>& before,
+               const std::map<std::string, std::string>& after) {
+  DiffMaps(
+      before, after,
+      [&](const std::string& key, const std::string& detail) {
+        changes.Add(category, "removed", key, detail, "");
+      },
+      [&](const std::string& key, const std::string& detail) {
+        changes.Add(category, "added", key, "", detail);
+      },
+      [&](const std::string& key, const std::string& was, const std::string& now) {
+        changes.Field(category, key, was, now);
+      });
+}
+
+// A tri-state field (1 yes, 0 no, -1 unknown) as a change only when both sides are known: a
+// source that could not answer this time is not a change of the machine.
+void TriState(ChangeList& changes, std::string_view category, std::string subject, int32_t was,
+              int32_t now) {
+  if (was < 0 || now < 0) return;
+  changes.Field(category, std::move(subject), was != 0 ? "on" : "off", now != 0 ? "on" : "off");
+}
+
 void DiffPackages(const dozor::v1::Software& before, const dozor::v1::Software& after,
                   ChangeList& changes) {
   // A multiarch library (libc6:amd64 + libc6:i386) is two packages with one name.
@@ -176,6 +201,16 @@ void DiffOs(const dozor::v1::OperatingSystem& before, const dozor::v1::Operating
   changes.Field("os", "os.kernel", before.kernel(), after.kernel());
   changes.Field("os", "os.hostname", before.hostname(), after.hostname());
   changes.Field("os", "os.timezone", before.timezone(), after.timezone());
+  // Windows: edition (an upgrade Home -> Pro), build (every cumulative update), activation,
+  // joining or leaving a domain, the machine's role.
+  changes.Field("os", "os.edition", before.edition(), after.edition());
+  changes.Field("os", "os.build", before.build(), after.build());
+  if (before.activation() != "unknown" && after.activation() != "unknown") {
+    changes.Field("os", "os.activation", before.activation(), after.activation());
+  }
+  changes.Field("os", "os.domain", before.domain(), after.domain());
+  changes.Field("os", "os.workgroup", before.workgroup(), after.workgroup());
+  changes.Field("os", "os.product_type", before.product_type(), after.product_type());
 }
 
 void DiffUsers(const dozor::v1::OperatingSystem& before, const dozor::v1::OperatingSystem& after,
@@ -231,6 +266,47 @@ void DiffHardware(const dozor::v1::Hardware& before, const dozor::v1::Hardware& 
         changes.Add("hardware", "added", key, "", detail);
       },
       [](const std::string&, const std::string&, const std::string&) {});
+  // Memory modules by slot and serial (a module moved to another slot is a change too).
+  auto modules = [](const dozor::v1::Hardware& hardware) {
+    std::map<std::string, std::string> out;
+    for (const auto& module : hardware.memory_modules()) {
+      out.emplace("memory " + module.slot() + " " + module.serial(),
+                  std::to_string(module.size_bytes()) + " bytes " + module.manufacturer() + " " +
+                      module.part_number());
+    }
+    return out;
+  };
+  DiffKeyed(changes, "hardware", modules(before), modules(after));
+  // Volumes (drive letters, network drives) and their encryption; free space is health, not
+  // inventory, so it is not compared.
+  auto volumes = [](const dozor::v1::Hardware& hardware) {
+    std::map<std::string, std::string> out;
+    for (const auto& volume : hardware.volumes()) {
+      std::string detail;
+      for (const std::string& part : {volume.kind(), volume.file_system(), volume.remote_path()}) {
+        if (part.empty()) continue;
+        detail += (detail.empty() ? "" : " ") + part;
+      }
+      out.emplace("volume " + volume.mount_point(), detail);
+    }
+    return out;
+  };
+  DiffKeyed(changes, "hardware", volumes(before), volumes(after));
+  auto encryption = [](const dozor::v1::Hardware& hardware) {
+    std::map<std::string, std::string> out;
+    for (const auto& volume : hardware.volumes()) {
+      if (!volume.encryption().empty() && volume.encryption() != "unknown") {
+        out.emplace("volume " + volume.mount_point() + " encryption", volume.encryption());
+      }
+    }
+    return out;
+  };
+  DiffMaps(
+      encryption(before), encryption(after), [](const std::string&, const std::string&) {},
+      [](const std::string&, const std::string&) {},
+      [&](const std::string& key, const std::string& was, const std::string& now) {
+        changes.Field("hardware", key, was, now);
+      });
 }
 
 void DiffNetwork(const dozor::v1::Network& before, const dozor::v1::Network& after,
@@ -289,6 +365,76 @@ void DiffNetwork(const dozor::v1::Network& before, const dozor::v1::Network& aft
   changes.Field("network", "network.gateways", gateways(before), gateways(after));
 }
 
+void DiffSecurity(const dozor::v1::Security& before, const dozor::v1::Security& after,
+                  ChangeList& changes) {
+  // Antivirus products by name; real-time protection switched on or off.
+  auto products = [](const dozor::v1::Security& security) {
+    std::map<std::string, std::string> out;
+    for (const auto& antivirus : security.antivirus()) {
+      out.emplace("antivirus " + antivirus.name(), antivirus.source());
+    }
+    return out;
+  };
+  DiffMaps(
+      products(before), products(after),
+      [&](const std::string& key, const std::string& source) {
+        changes.Add("security", "removed", key, source, "");
+      },
+      [&](const std::string& key, const std::string& source) {
+        changes.Add("security", "added", key, "", source);
+      },
+      [](const std::string&, const std::string&, const std::string&) {});
+  for (const auto& now : after.antivirus()) {
+    for (const auto& was : before.antivirus()) {
+      if (was.name() == now.name()) {
+        TriState(changes, "security", "antivirus " + now.name() + " real-time protection",
+                 was.enabled(), now.enabled());
+      }
+    }
+  }
+  auto firewall = [](const dozor::v1::Security& security) {
+    std::map<std::string, std::string> out;
+    for (const auto& profile : security.firewall()) {
+      out.emplace("firewall " + profile.name(), profile.enabled() ? "on" : "off");
+    }
+    return out;
+  };
+  DiffMaps(
+      firewall(before), firewall(after), [](const std::string&, const std::string&) {},
+      [](const std::string&, const std::string&) {},
+      [&](const std::string& key, const std::string& was, const std::string& now) {
+        changes.Field("security", key, was, now);
+      });
+  TriState(changes, "security", "remote desktop", before.remote_desktop(), after.remote_desktop());
+  TriState(changes, "security", "remote desktop NLA", before.remote_desktop_nla(),
+           after.remote_desktop_nla());
+  TriState(changes, "security", "SMBv1", before.smb1(), after.smb1());
+}
+
+// 1C: the infobases in the users' lists (a base moved to a share, or off it) and the licence
+// servers the HASP clients ask.
+void DiffOneC(const dozor::v1::Software& before, const dozor::v1::Software& after,
+              ChangeList& changes) {
+  auto infobases = [](const dozor::v1::Software& software) {
+    std::map<std::string, std::string> out;
+    for (const auto& base : software.infobases()) {
+      out.emplace("infobase " + base.user() + ": " + base.name(),
+                  base.kind() + " " + base.location());
+    }
+    return out;
+  };
+  DiffKeyed(changes, "onec", infobases(before), infobases(after));
+  auto licences = [](const dozor::v1::Software& software) {
+    std::map<std::string, std::string> out;
+    for (const auto& client : software.license_clients()) {
+      std::vector<std::string> servers(client.servers().begin(), client.servers().end());
+      out.emplace("licence client " + client.kind() + " " + client.config_path(), Join(servers));
+    }
+    return out;
+  };
+  DiffKeyed(changes, "onec", licences(before), licences(after));
+}
+
 }  // namespace
 
 std::vector<InventoryChange> DiffInventories(const dozor::v1::Inventory& before,
@@ -302,6 +448,8 @@ std::vector<InventoryChange> DiffInventories(const dozor::v1::Inventory& before,
   DiffApplications(before.software(), after.software(), changes);
   DiffServices(before.software(), after.software(), changes);
   DiffUsers(before.os(), after.os(), changes);
+  DiffSecurity(before.security(), after.security(), changes);
+  DiffOneC(before.software(), after.software(), changes);
   return changes.Take();
 }
 

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "dozor/common/civil_time.hpp"
+#include "dozor/common/rfc3339.hpp"
 #include "http/handlers.hpp"
 #include "http/list_paging.hpp"
 #include "rules/rule.hpp"
@@ -317,53 +318,10 @@ Result<int64_t> ParseWaiveUntil(std::string_view text) {
   if (text.size() == 10) {
     return (days + 1) * kMsPerDay;
   }
-  int hour = 0;
-  int minute = 0;
-  int second = 0;
-  if ((text[10] != 'T' && text[10] != 't' && text[10] != ' ') || !ParseDigits(text, 11, 2, hour) ||
-      text.size() < 19 || text[13] != ':' || !ParseDigits(text, 14, 2, minute) || text[16] != ':' ||
-      !ParseDigits(text, 17, 2, second) || hour > 23 || minute > 59 || second > 60) {
-    return bad();
+  if (auto at = ParseRfc3339Ms(text)) {
+    return *at;
   }
-  size_t pos = 19;
-  int64_t millis = 0;
-  if (pos < text.size() && text[pos] == '.') {
-    ++pos;
-    int digits = 0;
-    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-      if (digits < 3) {
-        millis = millis * 10 + (text[pos] - '0');
-      }
-      ++digits;
-      ++pos;
-    }
-    if (digits == 0) {
-      return bad();
-    }
-    for (; digits < 3; ++digits) {
-      millis *= 10;
-    }
-  }
-  int64_t offset_minutes = 0;
-  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
-    ++pos;
-  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
-    int offset_hour = 0;
-    int offset_minute = 0;
-    if (!ParseDigits(text, pos + 1, 2, offset_hour) || pos + 3 >= text.size() ||
-        text[pos + 3] != ':' || !ParseDigits(text, pos + 4, 2, offset_minute) || offset_hour > 23 ||
-        offset_minute > 59) {
-      return bad();
-    }
-    offset_minutes = (offset_hour * 60 + offset_minute) * (text[pos] == '-' ? -1 : 1);
-    pos += 6;
-  } else {
-    return bad();
-  }
-  if (pos != text.size()) {
-    return bad();
-  }
-  return days * kMsPerDay + ((hour * 60 + minute - offset_minutes) * 60 + second) * 1000 + millis;
+  return bad();
 }
 
 namespace {

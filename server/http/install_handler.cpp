@@ -4,10 +4,7 @@
 // got against the fingerprints in the install command (docs/install-agent.md).
 #include "http/install_handler.hpp"
 
-#include <openssl/bio.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
 #include <algorithm>
 #include <array>
@@ -38,40 +35,6 @@ std::string Hex(const unsigned char* data, size_t size) {
     out.push_back(kDigits[data[i] & 0x0f]);
   }
   return out;
-}
-
-struct X509Deleter {
-  void operator()(X509* cert) const { X509_free(cert); }
-};
-
-Result<std::unique_ptr<X509, X509Deleter>> ParseFirstCertificate(std::string_view pem) {
-  if (pem.size() > kMaxCertificateBytes) {
-    return MakeError(ErrorCode::kInvalidArgument, "certificate file is larger than 1 MiB");
-  }
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  if (bio == nullptr) {
-    return MakeError(ErrorCode::kInternal, "out of memory reading a certificate");
-  }
-  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  if (cert == nullptr) {
-    return MakeError(ErrorCode::kInvalidArgument, "no PEM certificate found");
-  }
-  return std::unique_ptr<X509, X509Deleter>(cert);
-}
-
-Result<std::array<unsigned char, 32>> Sha256OfDer(int length, unsigned char* der) {
-  std::array<unsigned char, 32> digest{};
-  unsigned int digest_length = 0;
-  const bool ok = length > 0 &&
-                  EVP_Digest(der, static_cast<size_t>(length), digest.data(), &digest_length,
-                             EVP_sha256(), nullptr) == 1 &&
-                  digest_length == digest.size();
-  OPENSSL_free(der);
-  if (!ok) {
-    return MakeError(ErrorCode::kInternal, "hashing a certificate failed");
-  }
-  return digest;
 }
 
 // Streams the file through SHA-256 so a large package is never held twice in memory.
@@ -260,56 +223,6 @@ Result<std::string> PackageChecksumCache::Sha256Of(const std::filesystem::path& 
   std::lock_guard lock(mutex_);
   entries_[file.string()] = Entry{size, mtime_ns, sha256};
   return sha256;
-}
-
-Result<std::string> CertificateSha256Hex(std::string_view pem) {
-  return dozor::CertificateSha256Hex(pem);
-}
-
-Result<std::string> PublicKeyPin(std::string_view pem) {
-  DOZOR_ASSIGN_OR_RETURN(auto cert, ParseFirstCertificate(pem));
-  unsigned char* der = nullptr;
-  const int length = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert.get()), &der);
-  DOZOR_ASSIGN_OR_RETURN(auto digest, Sha256OfDer(length, der));
-  std::array<unsigned char, 64> base64{};
-  const int written =
-      EVP_EncodeBlock(base64.data(), digest.data(), static_cast<int>(digest.size()));
-  return "sha256//" +
-         std::string(reinterpret_cast<const char*>(base64.data()), static_cast<size_t>(written));
-}
-
-Status VerifyIssuedBy(std::string_view cert_chain_pem, std::string_view ca_pem) {
-  DOZOR_ASSIGN_OR_RETURN(auto ca, ParseFirstCertificate(ca_pem));
-  if (cert_chain_pem.size() > kMaxCertificateBytes) {
-    return MakeError(ErrorCode::kInvalidArgument, "certificate file is larger than 1 MiB");
-  }
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-      BIO_new_mem_buf(cert_chain_pem.data(), static_cast<int>(cert_chain_pem.size())), BIO_free);
-  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), X509_STORE_free);
-  std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509)*)> chain(
-      sk_X509_new_null(), [](STACK_OF(X509) * certs) { sk_X509_pop_free(certs, X509_free); });
-  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(),
-                                                                      X509_STORE_CTX_free);
-  if (!bio || !store || !chain || !ctx || X509_STORE_add_cert(store.get(), ca.get()) != 1) {
-    return MakeError(ErrorCode::kInternal, "out of memory verifying a certificate");
-  }
-  std::unique_ptr<X509, X509Deleter> leaf(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!leaf) {
-    return MakeError(ErrorCode::kInvalidArgument, "no PEM certificate found");
-  }
-  while (X509* extra = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-    sk_X509_push(chain.get(), extra);
-  }
-  if (X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), chain.get()) != 1) {
-    return MakeError(ErrorCode::kInternal, "cannot set up certificate verification");
-  }
-  X509_STORE_CTX_set_flags(ctx.get(), X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_PARTIAL_CHAIN);
-  if (X509_verify_cert(ctx.get()) != 1) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     std::string("certificate does not chain to the CA: ") +
-                         X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get())));
-  }
-  return OkStatus();
 }
 
 bool IsAgentPackageFileName(std::string_view name) {

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "dozor/common/crypto.hpp"
 #include "dozor/common/result.hpp"
 
 namespace dozor::server::http {
@@ -70,16 +71,11 @@ struct InstallSources {
 // https URL when the API has no certificate of its own to pin.
 [[nodiscard]] Result<InstallSettings> LoadInstallSettings(const InstallSources& sources);
 
-// Lower-case hex SHA-256 of the first certificate's DER encoding in `pem`
-// (= `openssl x509 -noout -fingerprint -sha256` without colons).
-[[nodiscard]] Result<std::string> CertificateSha256Hex(std::string_view pem);
-// "sha256//<base64 SHA-256 of SubjectPublicKeyInfo>" of the first certificate in `pem`: the
-// format of curl --pinnedpubkey.
-[[nodiscard]] Result<std::string> PublicKeyPin(std::string_view pem);
-
-// OK when the first certificate of `cert_chain_pem` chains up to `ca_pem` (the rest of the chain
-// counts as intermediates); validity dates are not checked here. kInvalidArgument otherwise.
-[[nodiscard]] Status VerifyIssuedBy(std::string_view cert_chain_pem, std::string_view ca_pem);
+// The certificate checks the install settings use (dozor/common/crypto.hpp), under the names the
+// server's code and tests know.
+using ::dozor::CertificateSha256Hex;
+using ::dozor::PublicKeyPin;
+using ::dozor::VerifyIssuedBy;
 
 // dozor-agent_<version>_<arch>.deb with arch amd64, arm64 or all, or the Windows MSI
 // dozor-agent-<version>-x64.msi; nothing else (no '/', no "..").

@@ -223,6 +223,29 @@ async function engineerAndAdminFlows() {
   }
   assert.equal(await page.locator('[data-testid=users-table] tr:has(td:text-is("boss")) [data-testid=user-role]').count(), 0, 'nobody changes their own role');
 
+  // A new enrollment token shows, once, the Linux install line and the Windows PowerShell one
+  // (this server publishes its CA, its public URL and an MSI), each naming the new token.
+  await page.goto(`${base}/orgs/${orgId}/enroll`);
+  await page.fill(`input[placeholder="${catalogs.ru['enroll.label_hint']}"]`, 'Бухгалтерия');
+  const [createdToken] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST' && /\/api\/v1\/orgs\/[^/]+\/tokens$/.test(r.url())),
+    page.click('[data-testid=create-enroll-token]'),
+  ]);
+  assert.equal(createdToken.status(), 201, 'the enrollment token created');
+  const { token: newToken } = await createdToken.json();
+  const commands = page.locator('[data-testid=install-command] pre.command');
+  await page.waitForSelector('[data-testid=install-command-windows] pre.command');
+  const linuxLine = await commands.first().textContent();
+  const windowsLine = await page.textContent('[data-testid=install-command-windows] pre.command');
+  assert.match(linuxLine, /\/install\.sh \| sudo sh -s -- --token /, 'the Linux install line');
+  assert.ok(linuxLine.includes(newToken), 'the Linux line carries the new token');
+  assert.match(windowsLine, /Start-Process msiexec\.exe .*'\/qn'/, 'the Windows install line runs the MSI quietly');
+  assert.ok(windowsLine.includes(`'TOKEN=${newToken}'`), 'the Windows line carries the new token');
+  assert.ok(windowsLine.includes('/packages/dozor-agent-0.1.0-x64.msi'), 'the Windows line downloads the published MSI');
+  assert.equal(await page.locator('[data-testid=install-command-windows] button').count(), 1, 'a copy button for the Windows line');
+  await shot(page, 'client-enroll-created');
+  assertClean(page, 'enrollment token');
+
   // Every page in both languages: no untranslated key, no text of the other language.
   for (const lang of ['ru', 'en']) {
     await page.goto(base + '/');

@@ -1,7 +1,8 @@
 """The web dashboard end to end in a real headless Chromium (Debian's package) driven by
 playwright-core, against the real dozor-server with a real agent on a fixture machine: log in, the
 overview, a client, a host (charts draw), the findings board, acknowledge / waive / verify with the
-history, the PDF report download, the language switch with a walk over every page in both
+history, the PDF report download, a new enrollment token with the Linux and Windows install
+commands, the language switch with a walk over every page in both
 languages (no untranslated key, no text of the other language), a client user's narrowed view, and
 an ended session sending the browser to the login. Screenshots of every main page in both languages
 land in $DOZOR_ARTIFACT_DIR (default: <build>/test-artifacts/dashboard)."""
@@ -15,7 +16,7 @@ import threading
 from urllib.parse import quote
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
-from harness import Agent, BIN_DIR, Server, check, log, run_test, wait_until  # noqa: E402
+from harness import Agent, BIN_DIR, Server, check, free_port, log, run_test, wait_until  # noqa: E402
 from test_accounts_scope import Api, PASSWORD  # noqa: E402
 
 FIXTURES = os.environ.get("DOZOR_FIXTURES_DIR", os.path.join(os.path.dirname(__file__), "..", "fixtures"))
@@ -64,7 +65,17 @@ def body(workdir, procs):
     with open(config, "w") as f:
         f.write(f'[alerts]\nwebhook_url = "http://127.0.0.1:{helpdesk.server_address[1]}/hook"\n'
                 f'webhook_secret_file = "{secret}"\nretry_first_seconds = 1\n')
-    server = Server(workdir, tls=False).start(extra=["--config", config])
+    # The install commands need the CA published, the public URL and, for Windows, an MSI among the
+    # packages (the server only names and hashes it: a stand-in will do).
+    packages = os.path.join(workdir, "packages")
+    os.makedirs(packages)
+    with open(os.path.join(packages, "dozor-agent-0.1.0-x64.msi"), "wb") as f:
+        f.write(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 a stand-in for the MSI")
+    server = Server(workdir, tls=True)
+    grpc_port, http_port = free_port(), free_port()
+    server.start(grpc_port=grpc_port, http_port=http_port, extra=[
+        "--config", config, "--tls-ca", server.tls["ca.crt"], "--install-packages-dir", packages,
+        "--install-public-url", f"http://127.0.0.1:{http_port}"])
     procs.append(server)
     with open(server.admin_token_file) as f:
         admin = Api(server.http_port, bearer=f.read().strip())

@@ -3,6 +3,7 @@ loopback ports (port 0, read back from the server's ready file) in temporary dir
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,6 +32,13 @@ def wait_until(predicate, timeout, what, interval=0.2):
             last = e
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def free_port():
+    """A loopback TCP port free right now (for a server whose address must be known before it starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def check(condition, message):

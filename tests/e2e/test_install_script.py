@@ -10,22 +10,15 @@ import json
 import os
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import urllib.request
 
-from harness import BIN_DIR, Server, Steps, check, log, run_test
+from harness import BIN_DIR, Server, Steps, check, free_port, log, run_test
 
 SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 INSTALL_SCRIPT = os.path.join(SOURCE_DIR, "deploy", "install", "install.sh")
 STATE_DIR = "/var/lib/dozor-agent"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def find_agent_deb():

@@ -93,7 +93,21 @@ def main():
         check(sequence["EnrollAgent"]["Condition"] == 'TOKEN AND NOT (REMOVE~="ALL")',
               sequence["EnrollAgent"])
 
+    def event_source():
+        rows = {r["Name"]: r for r in table(msi, "Registry")}
+        key = "SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\dozor-agent"
+        for name in ("EventMessageFile", "TypesSupported"):
+            check(name in rows, f"{name} of the event source: {rows}")
+            check(rows[name]["Root"] == "2" and rows[name]["Key"] == key, rows[name])  # 2: HKLM
+            check(rows[name]["Component_"] == "AgentProgram", f"removed with the program: {rows[name]}")
+        # The 64-bit System32's EventCreate.exe, resolved at install time; "#" marks a number
+        # (TypesSupported: error, warning and information).
+        check(rows["EventMessageFile"]["Value"] == "[System64Folder]EventCreate.exe",
+              rows["EventMessageFile"])
+        check(rows["TypesSupported"]["Value"] == "#7", rows["TypesSupported"])
+
     steps.run("the service: installed, started, stopped and removed with the product", service)
+    steps.run("the event source of the service's warnings and errors, removed with the program", event_source)
     steps.run("the agent inside, into Program Files", files)
     steps.run("TOKEN, SERVER, CA_FILE, CA_SHA256 reach the elevated step; the token stays out of logs", properties)
     steps.run("one upgrade code: newer versions replace older ones", upgrade)

@@ -51,6 +51,20 @@ def body(workdir, procs):
     def hosts():
         return server.ctl("host", "list")["hosts"]
 
+    event_source = r"HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\dozor-agent"
+
+    def event_source_values():
+        """The event source's registry values (name -> data), None when the key is absent."""
+        result = wine.run("reg", "query", event_source, timeout=60)
+        if result.returncode != 0:
+            return None
+        values = {}
+        for line in result.stdout.splitlines():
+            parts = line.split(None, 2)
+            if len(parts) == 3 and parts[1].startswith("REG_"):
+                values[parts[0]] = parts[2].strip()
+        return values
+
     def install():
         started = time.time()
         result = msiexec("/i", windows_path(msi), "/qn", "/l*v", windows_path(os.path.join(workdir, "install.log")),
@@ -71,6 +85,12 @@ def body(workdir, procs):
         log(f"token in Wine's installer log: {token in install_log} (Windows masks it)")
         with open(identity_path) as f:
             state["identity"] = f.read()
+        # The service's event log source (its warnings and errors), with the message file that
+        # shows their text as it is.
+        values = event_source_values()
+        check(values is not None, f"the event source {event_source} is registered")
+        check(values.get("EventMessageFile", "").lower().endswith("\\system32\\eventcreate.exe"), values)
+        check(values.get("TypesSupported") in ("0x7", "7"), values)
 
     def service_streams():
         wait_until(lambda: service_state() == "RUNNING", 60, "the service running")
@@ -109,6 +129,7 @@ def body(workdir, procs):
         check(result.returncode == 0, f"msiexec /x exit {result.returncode}: {result.stderr[-2000:]}")
         wait_until(lambda: service_state() is None, 60, "no service left")
         check(not os.path.exists(os.path.join(program_files, "dozor-agent.exe")), "the program removed")
+        check(not event_source_values(), f"the event source removed: {event_source_values()}")
         check(os.path.isfile(identity_path), "the identity stays for a reinstall")
 
     steps.run("msiexec /i /qn TOKEN SERVER CA_FILE CA_SHA256 enrolls and configures", install)
@@ -116,7 +137,7 @@ def body(workdir, procs):
         steps.run("the service runs and its inventory reaches the server", service_streams)
         steps.run("sc stop: the service stops and closes its stream; sc start: it runs again", service_stops)
         steps.run("a newer MSI without a token upgrades in place, identity kept", upgrade_keeps_identity)
-        steps.run("msiexec /x removes the service and the program", uninstall_removes_service)
+        steps.run("msiexec /x removes the service, the program and its event source", uninstall_removes_service)
     wine.close()
     steps.finish()
 

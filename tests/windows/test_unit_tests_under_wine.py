@@ -1,6 +1,6 @@
 """The cross-built unit tests (dozor_windows_tests.exe: the shared library's and the Windows
-collectors' suites, the agent core's) under Wine, in a fresh prefix; and the agent .exe needs no
-DLL that is not part of Windows."""
+collectors' suites, the agent core's) under Wine, in a fresh prefix; the service's event log lines
+as ReportEventW receives them; and the agent .exe needs no DLL that is not part of Windows."""
 import os
 import re
 import subprocess
@@ -35,6 +35,21 @@ def main():
         summary = re.search(r"test cases:\s*(\d+) \|\s*(\d+) passed \|\s*(\d+) failed", result.stdout)
         check(summary and int(summary.group(1)) > 0 and summary.group(3) == "0",
               "a doctest summary with every case passed")
+        # The service's event log sink: Wine keeps no event log, but its eventlog debug channel
+        # prints what ReportEventW was given, as a warning or an error line by the event's type,
+        # the text as UTF-16 escapes (so the Cyrillic went in as UTF-16, not the ANSI code page).
+        result = wine.run(TESTS_EXE, "-tc=*system log sink*", timeout=300, wine_debug="+eventlog")
+        events = [line for line in result.stderr.splitlines() if ":eventlog:ReportEventW" in line]
+        log("\n".join(events))
+        check(result.returncode == 0, f"the system log case failed: {result.stdout[-2000:]}")
+        check(any(line.split(":", 1)[-1].startswith('warn:eventlog:ReportEventW L"dozor system log test: '
+                                                    'warning \\043f\\0440\\0435\\0434\\0443\\043f"')
+                  for line in events), "the warning reached the event log as a warning event, in UTF-16")
+        check(any(line.split(":", 1)[-1].startswith('err:eventlog:ReportEventW L"dozor system log test: '
+                                                    'error \\043e\\0448\\0438\\0431\\043a\\0430"')
+                  for line in events), "the error reached the event log as an error event")
+        check(not any("not for the event log" in line for line in events),
+              "information lines stay out of the event log")
     finally:
         wine.close()
     log("PASS")

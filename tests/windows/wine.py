@@ -35,12 +35,15 @@ class WinePrefix:
     def command(self, exe, *args):
         return ["wine", exe] + list(args)
 
-    def run(self, exe, *args, timeout=120):
+    def run(self, exe, *args, timeout=120, wine_debug=None):
         """Runs a program to its end; its output comes back as text (stdout, stderr, returncode).
         Through files, not pipes: Wine's own processes it may start (the service manager, the
-        services) inherit the handles and would keep a pipe open long after the program ended."""
+        services) inherit the handles and would keep a pipe open long after the program ended.
+        `wine_debug` turns on Wine's debug channels (WINEDEBUG) for this program, e.g. to see
+        what it asked of a Windows part Wine only stubs."""
+        env = self.env if wine_debug is None else dict(self.env, WINEDEBUG=wine_debug)
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            result = subprocess.run(self.command(exe, *args), env=self.env, stdout=out, stderr=err,
+            result = subprocess.run(self.command(exe, *args), env=env, stdout=out, stderr=err,
                                     stdin=subprocess.DEVNULL, timeout=timeout)
             out.seek(0)
             err.seek(0)

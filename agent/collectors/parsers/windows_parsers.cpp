@@ -7,6 +7,7 @@
 
 #include "collectors/parsers/text.hpp"
 #include "dozor/common/civil_time.hpp"
+#include "dozor/common/rfc3339.hpp"
 
 namespace dozor::agent {
 namespace {
@@ -357,35 +358,12 @@ Result<int64_t> ParseCimDateTime(std::string_view text) {
 }
 
 Result<int64_t> ParseIso8601Utc(std::string_view text) {
-  text = Trim(text);
-  const auto utc = text.size() >= 20 && text[4] == '-' && text[7] == '-' &&
-                           (text[10] == 'T' || text[10] == ' ') && text[13] == ':' &&
-                           text[16] == ':'
-                       ? CivilSeconds(text, {0, 5, 8, 11, 14, 17})
-                       : std::nullopt;
-  if (!utc) {
+  const std::optional<int64_t> ms = ParseRfc3339Ms(Trim(text));
+  if (!ms) {
     return MakeError(ErrorCode::kInvalidArgument, "not an RFC 3339 time");
   }
-  std::string_view zone = text.substr(19);
-  if (!zone.empty() && zone.front() == '.') {
-    zone.remove_prefix(1);
-    while (!zone.empty() && IsDigit(zone.front())) zone.remove_prefix(1);
-  }
-  int64_t offset_seconds = 0;
-  if (zone == "Z" || zone == "z") {
-    offset_seconds = 0;
-  } else if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
-    int hours = 0;
-    int minutes = 0;
-    if (!Digits(zone, 1, 2, &hours) || !Digits(zone, 4, 2, &minutes) || hours > 23 ||
-        minutes > 59) {
-      return MakeError(ErrorCode::kInvalidArgument, "not an RFC 3339 time");
-    }
-    offset_seconds = (zone[0] == '+' ? 1 : -1) * (hours * 3600 + minutes * 60);
-  } else {
-    return MakeError(ErrorCode::kInvalidArgument, "not an RFC 3339 time");
-  }
-  return *utc - offset_seconds;
+  // Whole seconds, rounded down also before 1970.
+  return *ms / 1000 - (*ms % 1000 < 0 ? 1 : 0);
 }
 
 Result<WmiObjectPath> ParseWmiObjectPath(std::string_view text) {

@@ -58,7 +58,8 @@ struct RegExportKey {
 [[nodiscard]] Result<int64_t> ParseCimDateTime(std::string_view text);
 
 // "2026-11-30T08:12:00Z" or with an offset ("...+03:00") and fractional seconds, as PowerShell's
-// Get-Date -Format o and the captures write them, as Unix seconds. kInvalidArgument otherwise.
+// Get-Date -Format o and the captures write them (dozor/common/rfc3339.hpp, surrounding blanks
+// trimmed), as Unix seconds. kInvalidArgument otherwise.
 [[nodiscard]] Result<int64_t> ParseIso8601Utc(std::string_view text);
 
 // A WMI object path, e.g. \\PC01\root\cimv2:Win32_Group.Domain="PC01",Name="Administrators":

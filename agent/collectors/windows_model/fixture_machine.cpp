@@ -7,6 +7,7 @@
 
 #include "collectors/parsers/text.hpp"
 #include "dozor/common/files.hpp"
+#include "dozor/common/path_text.hpp"
 
 namespace dozor::agent::windows {
 namespace {
@@ -72,7 +73,7 @@ class FixtureCim final : public CimSource {
     }
     auto parsed = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
     if (parsed.is_discarded()) {
-      return MakeError(ErrorCode::kDataLoss, file.string() + ": not JSON");
+      return MakeError(ErrorCode::kDataLoss, PathToUtf8(file) + ": not JSON");
     }
     std::vector<CimInstance> instances;
     if (parsed.is_object()) {
@@ -85,7 +86,7 @@ class FixtureCim final : public CimSource {
         }
       }
     } else if (!parsed.is_null()) {
-      return MakeError(ErrorCode::kDataLoss, file.string() + ": not a list of instances");
+      return MakeError(ErrorCode::kDataLoss, PathToUtf8(file) + ": not a list of instances");
     }
     return instances;
   }
@@ -101,14 +102,14 @@ class FixtureRegistry final : public RegistrySource {
     if (!fs::is_directory(folder, ec)) return OkStatus();  // a capture without registry exports
     std::vector<fs::path> files;
     for (const auto& entry : fs::directory_iterator(folder, ec)) {
-      if (Lower(entry.path().extension().string()) == ".reg") files.push_back(entry.path());
+      if (Lower(PathToUtf8(entry.path().extension())) == ".reg") files.push_back(entry.path());
     }
     std::sort(files.begin(), files.end());
     for (const auto& file : files) {
       DOZOR_ASSIGN_OR_RETURN(auto bytes, ReadFile(file, kMaxRegExportBytes));
       auto keys = ParseRegExport(bytes);
       if (!keys.ok()) {
-        return MakeError(ErrorCode::kDataLoss, file.string() + ": " + keys.error().message);
+        return MakeError(ErrorCode::kDataLoss, PathToUtf8(file) + ": " + keys.error().message);
       }
       for (auto& key : *keys) Add(std::move(key));
     }
@@ -191,7 +192,7 @@ class FixtureFiles final : public FileSource {
     if (ec) {
       return MakeError(ErrorCode::kNotFound, std::string(windows_folder) + " not found");
     }
-    for (const auto& entry : it) names.push_back(entry.path().filename().string());
+    for (const auto& entry : it) names.push_back(PathToUtf8(entry.path().filename()));
     std::sort(names.begin(), names.end());
     return names;
   }
@@ -269,7 +270,7 @@ class FixtureSystem final : public SystemSource {
     DOZOR_ASSIGN_OR_RETURN(auto text, ReadFile(file, kMaxWin32FileBytes));
     auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (!json.is_object()) {
-      return MakeError(ErrorCode::kDataLoss, file.string() + ": not a JSON object");
+      return MakeError(ErrorCode::kDataLoss, PathToUtf8(file) + ": not a JSON object");
     }
     return json;
   }
@@ -291,7 +292,7 @@ fs::path ResolveNoCase(const fs::path& root, const std::vector<std::string>& com
     const std::string wanted = Lower(component);
     fs::path found;
     for (const auto& entry : fs::directory_iterator(path, ec)) {
-      if (Lower(entry.path().filename().string()) == wanted) {
+      if (Lower(PathToUtf8(entry.path().filename())) == wanted) {
         found = entry.path();
         break;
       }
@@ -315,7 +316,7 @@ FixtureMachine::~FixtureMachine() = default;
 Result<std::unique_ptr<FixtureMachine>> FixtureMachine::Open(const fs::path& root, int64_t now_s) {
   std::error_code ec;
   if (!fs::is_directory(root, ec)) {
-    return MakeError(ErrorCode::kNotFound, root.string() + " is not a folder");
+    return MakeError(ErrorCode::kNotFound, PathToUtf8(root) + " is not a folder");
   }
   std::unique_ptr<FixtureMachine> machine(new FixtureMachine());
   machine->sources_ = std::make_unique<Sources>(root);

@@ -1,40 +1,16 @@
-// Text at the Win32 boundary. The agent's own types are UTF-8 everywhere; Windows speaks UTF-16
-// (the W functions) and numbers its errors (GetLastError, HRESULT). These helpers convert at the
-// call site of every Win32 function, so no ANSI code page (cp1251 on the Russian machines this
-// agent mostly runs on) ever touches agent text.
-//
-// No <windows.h> here on purpose: it defines macros (`interface`, `DUPLICATE`) that break the
-// generated dozor/v1/agent.pb.h, so only .cpp files include it, after the project headers.
+// The Win32 text and error helpers (dozor/common/win32_text.hpp) under the names the agent's
+// Windows platform and collectors use.
 #pragma once
 
-#include <string>
-#include <string_view>
-
-#include "dozor/common/result.hpp"
+#include "dozor/common/win32_text.hpp"
 
 namespace dozor::agent::platform {
 
-// UTF-8 -> UTF-16. Invalid UTF-8 becomes U+FFFD; "" for "". An embedded NUL is kept (the caller
-// refuses it where Windows would cut the string there).
-[[nodiscard]] std::wstring Widen(std::string_view utf8);
-
-// UTF-16 -> UTF-8. An unpaired surrogate becomes U+FFFD (Windows names may hold one).
-[[nodiscard]] std::string Narrow(std::wstring_view utf16);
-
-// The system's text for a Win32 error code (a DWORD), in English when that language is installed,
-// else in the system's language; trimmed, followed by the number: "Access is denied (error 5)".
-[[nodiscard]] std::string WindowsErrorMessage(unsigned long error);
-
-// The ErrorCode a Win32 error code (a DWORD) means for a caller: kNotFound for missing files,
-// paths, keys; kPermissionDenied for access denied; kUnavailable for sharing and lock violations
-// and timeouts (a retry may help); kResourceExhausted for a full disk or no memory;
-// kAlreadyExists; kInvalidArgument for bad names; kInternal for the rest.
-[[nodiscard]] ErrorCode ErrorCodeFromWin32(unsigned long error);
-
-// MakeError(ErrorCodeFromWin32(error), context + ": " + WindowsErrorMessage(error)).
-[[nodiscard]] Error Win32Error(std::string_view context, unsigned long error);
-
-// An HRESULT (a long) as WMI, COM and the update agent document it: "0x80041010".
-[[nodiscard]] std::string HresultText(long hresult);
+using ::dozor::ErrorCodeFromWin32;
+using ::dozor::HresultText;
+using ::dozor::Narrow;
+using ::dozor::Widen;
+using ::dozor::Win32Error;
+using ::dozor::WindowsErrorMessage;
 
 }  // namespace dozor::agent::platform

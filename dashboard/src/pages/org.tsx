@@ -325,11 +325,16 @@ function EnrollTab({ org }: { org: string }) {
   const [label, setLabel] = useState('');
   const [ttl, setTtl] = useState(72);
   const [maxUses, setMaxUses] = useState(50);
-  const [created, setCreated] = useState<{ token: string; install?: string; enroll: string } | null>(null);
+  const [created, setCreated] = useState<{ token: string; install?: string; windows?: string; enroll: string } | null>(null);
   const create = () => {
     must(api.POST('/api/v1/orgs/{org}/tokens', { params: { path: { org } }, body: { label, ttl_hours: ttl, max_uses: maxUses } })).then(
       (answer) => {
-        setCreated({ token: answer.token, enroll: answer.enroll_command, ...(answer.install_command ? { install: answer.install_command } : {}) });
+        setCreated({
+          token: answer.token,
+          enroll: answer.enroll_command,
+          ...(answer.install_command ? { install: answer.install_command } : {}),
+          ...(answer.install_command_windows ? { windows: answer.install_command_windows } : {}),
+        });
         tokens.reload();
       },
       (failure: unknown) => toast(errorText(failure), 'error'),
@@ -371,7 +376,16 @@ function EnrollTab({ org }: { org: string }) {
                   <pre class="mono command">{created.enroll}</pre>
                 </>
               )}
-              <p class="muted small">{t('enroll.windows_later')}</p>
+              <h3>{t('enroll.windows')}</h3>
+              {created.windows ? (
+                <div data-testid="install-command-windows">
+                  <pre class="mono command">{created.windows}</pre>
+                  <CopyButton text={created.windows} />
+                  <p class="muted small">{t('enroll.windows_hint')}</p>
+                </div>
+              ) : (
+                <p class="muted small">{t('enroll.windows_unavailable')}</p>
+              )}
             </div>
           )}
         </section>

@@ -9,7 +9,10 @@
 #include <openssl/x509.h>
 
 #include <memory>
+#include <string>
 #include <vector>
+
+#include "dozor/common/base64.hpp"
 
 namespace dozor {
 namespace {
@@ -210,8 +213,14 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-Result<std::string> CertificateSha256Hex(std::string_view pem) {
-  if (pem.size() > (1 << 20)) {
+namespace {
+
+constexpr size_t kMaxCertificateBytes = 1 << 20;
+using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
+
+// The first certificate of a PEM text (what follows it is ignored).
+Result<X509Ptr> ParseFirstCertificate(std::string_view pem) {
+  if (pem.size() > kMaxCertificateBytes) {
     return MakeError(ErrorCode::kInvalidArgument, "certificate file is larger than 1 MiB");
   }
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(
@@ -219,19 +228,77 @@ Result<std::string> CertificateSha256Hex(std::string_view pem) {
   if (!bio) {
     return MakeError(ErrorCode::kInternal, "out of memory reading a certificate");
   }
-  std::unique_ptr<X509, decltype(&X509_free)> cert(
-      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
+  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
   if (!cert) {
     return MakeError(ErrorCode::kInvalidArgument, "no PEM certificate found");
   }
-  unsigned char* der = nullptr;
-  const int length = i2d_X509(cert.get(), &der);
-  if (length <= 0 || der == nullptr) {
+  return cert;
+}
+
+// The raw SHA-256 of a DER encoding from an i2d_* call (which allocated `der`; freed here).
+Result<std::string> Sha256OfDer(int length, unsigned char* der) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  const bool ok =
+      length > 0 && der != nullptr &&
+      EVP_Digest(der, static_cast<size_t>(length), digest, &size, EVP_sha256(), nullptr) == 1;
+  OPENSSL_free(der);
+  if (!ok) {
     return MakeError(ErrorCode::kInvalidArgument, "certificate cannot be encoded");
   }
-  std::string encoded(reinterpret_cast<const char*>(der), static_cast<size_t>(length));
-  OPENSSL_free(der);
-  return Sha256Hex(encoded);
+  return std::string(reinterpret_cast<const char*>(digest), size);
+}
+
+}  // namespace
+
+Result<std::string> CertificateSha256Hex(std::string_view pem) {
+  DOZOR_ASSIGN_OR_RETURN(auto cert, ParseFirstCertificate(pem));
+  unsigned char* der = nullptr;
+  const int length = i2d_X509(cert.get(), &der);
+  DOZOR_ASSIGN_OR_RETURN(auto digest, Sha256OfDer(length, der));
+  return HexEncode(digest);
+}
+
+Result<std::string> PublicKeyPin(std::string_view pem) {
+  DOZOR_ASSIGN_OR_RETURN(auto cert, ParseFirstCertificate(pem));
+  unsigned char* der = nullptr;
+  const int length = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert.get()), &der);
+  DOZOR_ASSIGN_OR_RETURN(auto digest, Sha256OfDer(length, der));
+  return "sha256//" + Base64Encode(digest);
+}
+
+Status VerifyIssuedBy(std::string_view cert_chain_pem, std::string_view ca_pem) {
+  DOZOR_ASSIGN_OR_RETURN(auto ca, ParseFirstCertificate(ca_pem));
+  if (cert_chain_pem.size() > kMaxCertificateBytes) {
+    return MakeError(ErrorCode::kInvalidArgument, "certificate file is larger than 1 MiB");
+  }
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(cert_chain_pem.data(), static_cast<int>(cert_chain_pem.size())), BIO_free);
+  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), X509_STORE_free);
+  std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509)*)> chain(
+      sk_X509_new_null(), [](STACK_OF(X509) * certs) { sk_X509_pop_free(certs, X509_free); });
+  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(),
+                                                                      X509_STORE_CTX_free);
+  if (!bio || !store || !chain || !ctx || X509_STORE_add_cert(store.get(), ca.get()) != 1) {
+    return MakeError(ErrorCode::kInternal, "out of memory verifying a certificate");
+  }
+  X509Ptr leaf(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
+  if (!leaf) {
+    return MakeError(ErrorCode::kInvalidArgument, "no PEM certificate found");
+  }
+  while (X509* extra = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    sk_X509_push(chain.get(), extra);
+  }
+  if (X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), chain.get()) != 1) {
+    return MakeError(ErrorCode::kInternal, "cannot set up certificate verification");
+  }
+  X509_STORE_CTX_set_flags(ctx.get(), X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_PARTIAL_CHAIN);
+  if (X509_verify_cert(ctx.get()) != 1) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     std::string("certificate does not chain to the CA: ") +
+                         X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get())));
+  }
+  return OkStatus();
 }
 
 }  // namespace dozor

@@ -2,6 +2,7 @@
 // fsync and MoveFileExW for the atomic replace. Paths are std::filesystem::path, wide on Windows:
 // path.c_str() goes to the W functions as it is, with no code-page conversion.
 #include "dozor/common/files.hpp"
+#include "dozor/common/win32_text.hpp"
 
 #include <windows.h>
 
@@ -42,24 +43,9 @@ class FileHandle {
   HANDLE handle_;
 };
 
-// UTF-16 -> UTF-8 for messages (unpaired surrogates become U+FFFD).
-std::string Utf8(std::wstring_view wide) {
-  if (wide.empty()) {
-    return {};
-  }
-  const int length = static_cast<int>(std::min<size_t>(wide.size(), INT32_MAX));
-  const int size =
-      ::WideCharToMultiByte(CP_UTF8, 0, wide.data(), length, nullptr, 0, nullptr, nullptr);
-  std::string text(static_cast<size_t>(std::max(size, 0)), '\0');
-  if (size > 0) {
-    ::WideCharToMultiByte(CP_UTF8, 0, wide.data(), length, text.data(), size, nullptr, nullptr);
-  }
-  return text;
-}
-
 // A path for a message. (path::string() would throw on a name holding an unpaired surrogate,
 // which NTFS allows.)
-std::string PathText(const std::filesystem::path& path) { return Utf8(path.native()); }
+std::string PathText(const std::filesystem::path& path) { return Narrow(path.native()); }
 
 // The security descriptor of an owner-only folder, in SDDL: a protected list (P: nothing
 // inherited from above) of full-access entries for SYSTEM (SY), Administrators (BA) and the
@@ -81,58 +67,10 @@ class OwnerOnlySecurity {
   PSECURITY_DESCRIPTOR descriptor_ = nullptr;
 };
 
-// FormatMessageW's text in `language` (0: the system's choice), "" when it has none.
-std::wstring FormattedMessage(DWORD error, DWORD language) {
-  wchar_t* buffer = nullptr;
-  const DWORD length = ::FormatMessageW(
-      FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
-      nullptr, error, language, reinterpret_cast<wchar_t*>(&buffer), 0, nullptr);
-  std::wstring text = length > 0 && buffer != nullptr ? std::wstring(buffer, length) : L"";
-  if (buffer != nullptr) {
-    ::LocalFree(buffer);
-  }
-  return text;
-}
-
-// "Access is denied (error 5)": English when installed (the text goes to the server's logs),
-// else the system's language.
-std::string SystemMessage(DWORD error) {
-  std::wstring text = FormattedMessage(error, MAKELANGID(LANG_ENGLISH, SUBLANG_ENGLISH_US));
-  if (text.empty()) {
-    text = FormattedMessage(error, 0);
-  }
-  while (!text.empty() && (text.back() == L'\r' || text.back() == L'\n' || text.back() == L'.' ||
-                           text.back() == L' ')) {
-    text.pop_back();
-  }
-  const std::string message = Utf8(text);
-  return (message.empty() ? std::string("Windows error") : message) + " (error " +
-         std::to_string(error) + ")";
-}
-
-// The same codes as the POSIX version's errno mapping.
+// The same codes as the POSIX version's errno mapping (ErrorCodeFromWin32).
 Error Win32FileError(const std::string& what, const std::filesystem::path& path, DWORD error) {
-  ErrorCode code = ErrorCode::kInternal;
-  switch (error) {
-    case ERROR_FILE_NOT_FOUND:
-    case ERROR_PATH_NOT_FOUND:
-    case ERROR_INVALID_DRIVE:
-    case ERROR_BAD_NETPATH:
-    case ERROR_BAD_NET_NAME:
-      code = ErrorCode::kNotFound;
-      break;
-    case ERROR_ACCESS_DENIED:
-    case ERROR_PRIVILEGE_NOT_HELD:
-      code = ErrorCode::kPermissionDenied;
-      break;
-    case ERROR_DISK_FULL:
-    case ERROR_HANDLE_DISK_FULL:
-      code = ErrorCode::kResourceExhausted;
-      break;
-    default:
-      break;
-  }
-  return MakeError(code, what + " " + PathText(path) + ": " + SystemMessage(error));
+  return MakeError(ErrorCodeFromWin32(error),
+                   what + " " + PathText(path) + ": " + WindowsErrorMessage(error));
 }
 
 bool IsDirectory(const std::filesystem::path& path) {
@@ -211,7 +149,7 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::string_view conte
   if ((mode & 077) == 0) {
     if (!owner_only.valid()) {
       return MakeError(ErrorCode::kInternal, "cannot build the access list for " + PathText(path) +
-                                                 ": " + SystemMessage(::GetLastError()));
+                                                 ": " + WindowsErrorMessage(::GetLastError()));
     }
     attributes.lpSecurityDescriptor = owner_only.get();
   }
@@ -283,7 +221,7 @@ Status EnsureDirectory(const std::filesystem::path& given, mode_t mode) {
       if (!owner_only.valid()) {
         return MakeError(ErrorCode::kInternal, "cannot build the access list for " +
                                                    PathText(path) + ": " +
-                                                   SystemMessage(::GetLastError()));
+                                                   WindowsErrorMessage(::GetLastError()));
       }
       attributes.lpSecurityDescriptor = owner_only.get();
     }
@@ -292,14 +230,14 @@ Status EnsureDirectory(const std::filesystem::path& given, mode_t mode) {
       if (error == ERROR_ALREADY_EXISTS && std::filesystem::is_directory(path, ec)) {
         return OkStatus();  // created meanwhile by someone else
       }
-      return MakeError(ErrorCode::kInternal,
-                       "cannot create directory " + PathText(path) + ": " + SystemMessage(error));
+      return MakeError(ErrorCode::kInternal, "cannot create directory " + PathText(path) + ": " +
+                                                 WindowsErrorMessage(error));
     }
     return OkStatus();
   }
   // The system category holds a Win32 code here; its message() would be in the ANSI code page.
   const std::string reason = ec.category() == std::system_category()
-                                 ? SystemMessage(static_cast<DWORD>(ec.value()))
+                                 ? WindowsErrorMessage(static_cast<DWORD>(ec.value()))
                                  : ec.message();
   return MakeError(ErrorCode::kInternal,
                    "cannot create directory " + PathText(path) + ": " + reason);

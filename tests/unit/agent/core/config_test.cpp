@@ -83,7 +83,7 @@ smart = false
 )"));
   REQUIRE_MESSAGE(config.ok(), config.error().ToString());
   CHECK(config->server_address == "dozor.example.com:7443");
-  CHECK(config->tls_ca_file == ca.string());
+  CHECK(config->tls_ca_file == ca);
   CHECK_FALSE(config->insecure);
   CHECK(config->tls_server_name == "dozor.internal");
   CHECK(config->state_dir == "/tmp/dozor-state");

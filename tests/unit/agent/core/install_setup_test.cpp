@@ -56,7 +56,7 @@ TEST_CASE("install setup: the checked CA is installed and the configuration name
   auto loaded = LoadAgentConfigFile(installation.setup.config_file);
   REQUIRE_MESSAGE(loaded.ok(), loaded.error().ToString());
   CHECK(loaded->server_address == "dozor.example.com:8443");
-  CHECK(loaded->tls_ca_file == PathToUtf8(result->installed_ca));
+  CHECK(loaded->tls_ca_file == result->installed_ca);
 }
 
 TEST_CASE("install setup: a configuration already there is kept, the CA refreshed") {

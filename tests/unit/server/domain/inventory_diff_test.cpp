@@ -180,6 +180,108 @@ TEST_CASE("inventory diff covers hardware, services, users, applications and net
   CHECK(changes.size() == 12);
 }
 
+// A Windows machine's inventory with the parts only Windows fills (memory modules, volumes,
+// edition/build/activation/domain, security, 1C lists and licence clients).
+dozor::v1::Inventory WindowsInventory() {
+  dozor::v1::Inventory inv;
+  auto* os = inv.mutable_os();
+  os->set_family("windows");
+  os->set_edition("Professional");
+  os->set_build("22631.2861");
+  os->set_activation("licensed");
+  os->set_workgroup("WORKGROUP");
+  os->set_product_type("workstation");
+  auto* hw = inv.mutable_hardware();
+  auto* module = hw->add_memory_modules();
+  module->set_slot("DIMM A1");
+  module->set_serial("M1");
+  module->set_size_bytes(8ull << 30);
+  module->set_manufacturer("Kingston");
+  auto* c = hw->add_volumes();
+  c->set_mount_point("C:");
+  c->set_file_system("NTFS");
+  c->set_kind("local");
+  c->set_encryption("off");
+  c->set_free_bytes(100);
+  auto* security = inv.mutable_security();
+  auto* defender = security->add_antivirus();
+  defender->set_name("Windows Defender");
+  defender->set_source("security_center");
+  defender->set_enabled(1);
+  auto* domain_profile = security->add_firewall();
+  domain_profile->set_name("Domain");
+  domain_profile->set_enabled(true);
+  security->set_remote_desktop(0);
+  security->set_remote_desktop_nla(-1);
+  security->set_smb1(0);
+  auto* sw = inv.mutable_software();
+  auto* base = sw->add_infobases();
+  base->set_user("buh");
+  base->set_name("Бухгалтерия");
+  base->set_kind("file");
+  base->set_location("D:\\1C\\Buh");
+  auto* hasp = sw->add_license_clients();
+  hasp->set_kind("hasp");
+  hasp->set_config_path("C:\\Program Files\\1cv8\\conf\\nethasp.ini");
+  hasp->add_servers("10.0.0.2");
+  return inv;
+}
+
+TEST_CASE("inventory diff covers the Windows parts: modules, volumes, edition, security, 1C") {
+  auto before = WindowsInventory();
+  CHECK(DiffInventories(before, before, 1, "w").empty());
+  auto after = WindowsInventory();
+  after.mutable_hardware()->mutable_volumes(0)->set_free_bytes(5);        // health, not a change
+  after.mutable_hardware()->mutable_memory_modules(0)->set_serial("M2");  // module swapped
+  after.mutable_hardware()->mutable_volumes(0)->set_encryption("on");
+  auto* share = after.mutable_hardware()->add_volumes();
+  share->set_mount_point("Z:");
+  share->set_kind("network");
+  share->set_remote_path("\\\\fs1\\bases");
+  after.mutable_os()->set_build("22631.3007");
+  after.mutable_os()->set_workgroup("");
+  after.mutable_os()->set_domain("corp.example");
+  after.mutable_os()->set_activation("unknown");  // could not tell this time: not a change
+  after.mutable_security()->mutable_antivirus(0)->set_enabled(0);
+  after.mutable_security()->mutable_firewall(0)->set_enabled(false);
+  after.mutable_security()->set_remote_desktop(1);
+  after.mutable_security()->set_remote_desktop_nla(1);  // was unknown: not a change
+  after.mutable_security()->set_smb1(-1);               // now unknown: not a change
+  auto* kaspersky = after.mutable_security()->add_antivirus();
+  kaspersky->set_name("Kaspersky Endpoint Security");
+  kaspersky->set_source("security_center");
+  after.mutable_software()->mutable_infobases(0)->set_location("Z:\\Buh");
+  after.mutable_software()->mutable_license_clients(0)->add_servers("10.0.0.3");
+
+  auto changes = DiffInventories(before, after, 1, "w");
+  CHECK(Find(changes, "hardware", "memory DIMM A1 M1")->action == "removed");
+  CHECK(Find(changes, "hardware", "memory DIMM A1 M2")->action == "added");
+  CHECK(Find(changes, "hardware", "volume Z:")->new_value == "network \\\\fs1\\bases");
+  const auto* encryption = Find(changes, "hardware", "volume C: encryption");
+  REQUIRE(encryption != nullptr);
+  CHECK(encryption->old_value == "off");
+  CHECK(encryption->new_value == "on");
+  CHECK(Find(changes, "os", "os.build")->new_value == "22631.3007");
+  CHECK(Find(changes, "os", "os.domain")->new_value == "corp.example");
+  CHECK(Find(changes, "os", "os.workgroup")->old_value == "WORKGROUP");
+  CHECK(Find(changes, "os", "os.activation") == nullptr);
+  CHECK(Find(changes, "security", "antivirus Windows Defender real-time protection")->new_value ==
+        "off");
+  CHECK(Find(changes, "security", "antivirus Kaspersky Endpoint Security")->action == "added");
+  CHECK(Find(changes, "security", "firewall Domain")->new_value == "off");
+  CHECK(Find(changes, "security", "remote desktop")->new_value == "on");
+  CHECK(Find(changes, "security", "remote desktop NLA") == nullptr);
+  CHECK(Find(changes, "security", "SMBv1") == nullptr);
+  const auto* moved = Find(changes, "onec", "infobase buh: Бухгалтерия");
+  REQUIRE(moved != nullptr);
+  CHECK(moved->action == "changed");
+  CHECK(moved->old_value == "file D:\\1C\\Buh");
+  CHECK(moved->new_value == "file Z:\\Buh");
+  CHECK(Find(changes, "onec", "licence client hasp C:\\Program Files\\1cv8\\conf\\nethasp.ini")
+            ->new_value == "10.0.0.2, 10.0.0.3");
+  CHECK(changes.size() == 13);
+}
+
 TEST_CASE("first inventory change row marks the host as added") {
   auto change = FirstInventoryChange(42, "a9");
   CHECK(change.category == "host");

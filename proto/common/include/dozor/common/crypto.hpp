@@ -46,11 +46,20 @@ namespace dozor {
 [[nodiscard]] Status ValidateCertificateAndKey(std::string_view cert_pem, std::string_view key_pem);
 
 // Compares without leaking the position of the first difference through timing.
+[[nodiscard]] bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
 // Lower-case hex SHA-256 of the DER encoding of the first certificate in `pem`: the certificate's
 // fingerprint as `openssl x509 -noout -fingerprint -sha256` prints it (without colons), which the
 // install commands carry. kInvalidArgument when `pem` holds no certificate.
 [[nodiscard]] Result<std::string> CertificateSha256Hex(std::string_view pem);
 
-[[nodiscard]] bool ConstantTimeEquals(std::string_view a, std::string_view b);
+// "sha256//<base64 SHA-256 of SubjectPublicKeyInfo>" of the first certificate in `pem`: the
+// format of curl --pinnedpubkey. kInvalidArgument when `pem` holds no certificate.
+[[nodiscard]] Result<std::string> PublicKeyPin(std::string_view pem);
+
+// OK when the first certificate of `cert_chain_pem` chains up to the first of `ca_pem` (the rest
+// of the chain counts as intermediates); validity dates are not checked here. kInvalidArgument
+// otherwise.
+[[nodiscard]] Status VerifyIssuedBy(std::string_view cert_chain_pem, std::string_view ca_pem);
 
 }  // namespace dozor

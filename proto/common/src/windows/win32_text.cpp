@@ -1,11 +1,13 @@
-#include "platform/windows/wide_text.hpp"
+// Text and errors at the Win32 boundary (dozor/common/win32_text.hpp): built only for Windows.
+#include "dozor/common/win32_text.hpp"
 
 #include <windows.h>
 
 #include <climits>
 #include <cstdio>
+#include <string>
 
-namespace dozor::agent::platform {
+namespace dozor {
 namespace {
 
 // MultiByteToWideChar and WideCharToMultiByte count in int; nothing the agent converts comes
@@ -141,4 +143,4 @@ std::string HresultText(long hresult) {
   return text;
 }
 
-}  // namespace dozor::agent::platform
+}  // namespace dozor
