@@ -75,7 +75,35 @@ std::string Join(const std::vector<std::string>& items) {
   return out;
 }
 
-// Keys only in one side are removed/added; a key in both whose detail differs is "changed".
+// Keys only in one side are removed/added (with their detail); what a key in both maps to is not
+// compared.
+void DiffMembers(ChangeList& changes, std::string_view category,
+                 const std::map<std::string, std::string>& before,
+                 const std::map<std::string, std::string>& after) {
+  DiffMaps(
+      before, after,
+      [&](const std::string& key, const std::string& detail) {
+        changes.Add(category, "removed", key, detail, "");
+      },
+      [&](const std::string& key, const std::string& detail) {
+        changes.Add(category, "added", key, "", detail);
+      },
+      [](const std::string&, const std::string&, const std::string&) {});
+}
+
+// Only keys in both sides: "changed" when what they map to differs.
+void DiffShared(ChangeList& changes, std::string_view category,
+                const std::map<std::string, std::string>& before,
+                const std::map<std::string, std::string>& after) {
+  DiffMaps(
+      before, after, [](const std::string&, const std::string&) {},
+      [](const std::string&, const std::string&) {},
+      [&](const std::string& key, const std::string& was, const std::string& now) {
+        changes.Field(category, key, was, now);
+      });
+}
+
+// Both: removed/added keys and changed details, in key order.
 void DiffKeyed(ChangeList& changes, std::string_view category,
                const std::map<std::string, std::string>& before,
                const std::map<std::string, std::string>& after) {
@@ -257,15 +285,7 @@ void DiffHardware(const dozor::v1::Hardware& before, const dozor::v1::Hardware& 
     }
     return out;
   };
-  DiffMaps(
-      index(before), index(after),
-      [&](const std::string& key, const std::string& detail) {
-        changes.Add("hardware", "removed", key, detail, "");
-      },
-      [&](const std::string& key, const std::string& detail) {
-        changes.Add("hardware", "added", key, "", detail);
-      },
-      [](const std::string&, const std::string&, const std::string&) {});
+  DiffMembers(changes, "hardware", index(before), index(after));
   // Memory modules by slot and serial (a module moved to another slot is a change too).
   auto modules = [](const dozor::v1::Hardware& hardware) {
     std::map<std::string, std::string> out;
@@ -301,12 +321,7 @@ void DiffHardware(const dozor::v1::Hardware& before, const dozor::v1::Hardware& 
     }
     return out;
   };
-  DiffMaps(
-      encryption(before), encryption(after), [](const std::string&, const std::string&) {},
-      [](const std::string&, const std::string&) {},
-      [&](const std::string& key, const std::string& was, const std::string& now) {
-        changes.Field("hardware", key, was, now);
-      });
+  DiffShared(changes, "hardware", encryption(before), encryption(after));
 }
 
 void DiffNetwork(const dozor::v1::Network& before, const dozor::v1::Network& after,
@@ -339,15 +354,7 @@ void DiffNetwork(const dozor::v1::Network& before, const dozor::v1::Network& aft
       [&](const std::string& name, const std::string& was, const std::string& now) {
         changes.Field("network", name + " mac", was, now);
       });
-  DiffMaps(
-      addresses(before), addresses(after),
-      [&](const std::string& key, const std::string& value) {
-        changes.Add("network", "removed", key, value, "");
-      },
-      [&](const std::string& key, const std::string& value) {
-        changes.Add("network", "added", key, "", value);
-      },
-      [](const std::string&, const std::string&, const std::string&) {});
+  DiffMembers(changes, "network", addresses(before), addresses(after));
   // Resolver order matters, so DNS servers compare as an ordered list.
   std::vector<std::string> old_dns(before.dns_servers().begin(), before.dns_servers().end());
   std::vector<std::string> new_dns(after.dns_servers().begin(), after.dns_servers().end());
@@ -375,15 +382,7 @@ void DiffSecurity(const dozor::v1::Security& before, const dozor::v1::Security& 
     }
     return out;
   };
-  DiffMaps(
-      products(before), products(after),
-      [&](const std::string& key, const std::string& source) {
-        changes.Add("security", "removed", key, source, "");
-      },
-      [&](const std::string& key, const std::string& source) {
-        changes.Add("security", "added", key, "", source);
-      },
-      [](const std::string&, const std::string&, const std::string&) {});
+  DiffMembers(changes, "security", products(before), products(after));
   for (const auto& now : after.antivirus()) {
     for (const auto& was : before.antivirus()) {
       if (was.name() == now.name()) {
@@ -399,12 +398,7 @@ void DiffSecurity(const dozor::v1::Security& before, const dozor::v1::Security& 
     }
     return out;
   };
-  DiffMaps(
-      firewall(before), firewall(after), [](const std::string&, const std::string&) {},
-      [](const std::string&, const std::string&) {},
-      [&](const std::string& key, const std::string& was, const std::string& now) {
-        changes.Field("security", key, was, now);
-      });
+  DiffShared(changes, "security", firewall(before), firewall(after));
   TriState(changes, "security", "remote desktop", before.remote_desktop(), after.remote_desktop());
   TriState(changes, "security", "remote desktop NLA", before.remote_desktop_nla(),
            after.remote_desktop_nla());
