@@ -5,13 +5,21 @@
 # sanitizer report or timeout fails the run; the input that caused it is kept under
 # build-fuzz/artifacts/<target>/ and belongs, once fixed, in tests/fuzz/regressions/<target>/.
 #
-#   tests/fuzz/run_fuzzers.sh [SECONDS_PER_TARGET (default 60)] [TARGET...]
+#   tests/fuzz/run_fuzzers.sh [--build-only | --no-build] [SECONDS_PER_TARGET (default 60)] [TARGET...]
+#
+# --build-only builds and stops; --no-build runs what an earlier --build-only built (deploy/test.sh
+# builds this tree in the background while CTest runs, then runs the targets).
 #
 # Environment: DOZOR_FUZZ_BUILD_DIR (default build-fuzz), DOZOR_FUZZ_JOBS (targets run at once,
 # default: the number of cores).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
+phase=all
+case "${1:-}" in
+  --build-only) phase=build; shift ;;
+  --no-build) phase=run; shift ;;
+esac
 seconds="${1:-60}"
 shift || true
 build="${DOZOR_FUZZ_BUILD_DIR:-build-fuzz}"
@@ -27,16 +35,23 @@ if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
 fi
-started=$(date +%s)
-cmake -S . -B "$build" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=None \
-  -DCMAKE_CXX_FLAGS="-O1" -DDOZOR_FUZZ=ON -DDOZOR_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
-cmake --build "$build" --target dozor_fuzzers -j "$(nproc)"
-echo "run_fuzzers: built in $(( $(date +%s) - started )) s"
+if [ "$phase" != run ]; then
+  started=$(date +%s)
+  cmake -S . -B "$build" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=None \
+    -DCMAKE_CXX_FLAGS="-O1" -DDOZOR_FUZZ=ON -DDOZOR_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
+  cmake --build "$build" --target dozor_fuzzers -j "$(nproc)"
+  echo "run_fuzzers: built in $(( $(date +%s) - started )) s"
+  [ "$phase" = all ] || exit 0
+fi
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   mapfile -t targets < <(find "$build/tests/fuzz" -maxdepth 1 -name '*_fuzz' -type f -executable \
                            -printf '%f\n' | sed 's/_fuzz$//' | sort)
+fi
+if [ ${#targets[@]} -eq 0 ]; then
+  echo "run_fuzzers: no fuzz targets in $build/tests/fuzz (was it built?)" >&2
+  exit 1
 fi
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:allocator_may_return_null=1"

@@ -59,8 +59,6 @@ struct GroupAccess {
   ACCESS_MASK allowed = 0;  // allowed and not denied before
 };
 
-std::string PathText(const std::filesystem::path& path) { return Narrow(path.native()); }
-
 // Generic rights in an entry (GENERIC_READ ...) as the file rights they stand for.
 ACCESS_MASK FileRights(ACCESS_MASK mask) {
   GENERIC_MAPPING mapping = {FILE_GENERIC_READ, FILE_GENERIC_WRITE, FILE_GENERIC_EXECUTE,

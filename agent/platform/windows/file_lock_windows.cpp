@@ -34,8 +34,6 @@ void Unlock(HANDLE file) {
   ::UnlockFileEx(file, 0, kWholeFileLow, kWholeFileHigh, &at_start);
 }
 
-std::string PathText(const std::filesystem::path& path) { return Narrow(path.native()); }
-
 }  // namespace
 
 Result<ExclusiveFileLock> ExclusiveFileLock::Acquire(const std::filesystem::path& path) {

@@ -9,6 +9,7 @@ namespace dozor::agent::platform {
 using ::dozor::ErrorCodeFromWin32;
 using ::dozor::HresultText;
 using ::dozor::Narrow;
+using ::dozor::PathText;
 using ::dozor::Widen;
 using ::dozor::Win32Error;
 using ::dozor::WindowsErrorMessage;

@@ -17,6 +17,9 @@
 #include "store/sqlite/store_rows.hpp"
 
 namespace dozor::server {
+
+using namespace sqlite_store_internal;  // NOLINT(google-build-using-namespace)
+
 namespace {
 
 constexpr int kMaxFindingList = 100000;
@@ -165,18 +168,6 @@ void BindFindingFilters(sqlite::Statement& s, const FindingFilter& filter,
   BindAll(s, filter.org_id, filter.agent_id, Joined(filter.states), Joined(filter.severities),
           filter.rule_id, IdJsonArray(filter.visible_org_ids), last_seen_since_ms,
           TextJsonArray(filter.categories), filter.assigned_user_id);
-}
-
-struct PrepareItem {
-  sqlite::Statement* statement;
-  const char* sql;
-};
-
-Status PrepareAll(sqlite::Database& db, std::initializer_list<PrepareItem> items) {
-  for (const auto& item : items) {
-    DOZOR_ASSIGN_OR_RETURN(*item.statement, db.Prepare(item.sql));
-  }
-  return OkStatus();
 }
 
 }  // namespace

@@ -43,10 +43,6 @@ class FileHandle {
   HANDLE handle_;
 };
 
-// A path for a message. (path::string() would throw on a name holding an unpaired surrogate,
-// which NTFS allows.)
-std::string PathText(const std::filesystem::path& path) { return Narrow(path.native()); }
-
 // The security descriptor of an owner-only folder, in SDDL: a protected list (P: nothing
 // inherited from above) of full-access entries for SYSTEM (SY), Administrators (BA) and the
 // owner (OW, "owner rights"), each inherited by files and folders inside (OI CI).

@@ -13,7 +13,7 @@ namespace {
 
 using dozor::testing::TempDir;
 
-AgentIdentity SampleIdentity() {
+AgentIdentity SampleIdentityForIdentity() {
   AgentIdentity identity;
   identity.agent_id = "agt_0123456789abcdef";
   identity.agent_secret = "s3cr3t-value";
@@ -37,7 +37,7 @@ void WriteRaw(const std::filesystem::path& state_dir, const std::string& text, m
 
 TEST_CASE("identity round-trips through identity.json with mode 0600") {
   TempDir dir;
-  REQUIRE(SaveIdentity(dir.path(), SampleIdentity()).ok());
+  REQUIRE(SaveIdentity(dir.path(), SampleIdentityForIdentity()).ok());
   CHECK(ModeOf(dir / "identity.json") == 0600);
   auto loaded = LoadIdentity(dir.path());
   REQUIRE_MESSAGE(loaded.ok(), loaded.error().ToString());
@@ -51,15 +51,15 @@ TEST_CASE("identity round-trips through identity.json with mode 0600") {
 TEST_CASE("identity save creates a missing state dir with mode 0700") {
   TempDir dir;
   const auto state_dir = dir / "state";
-  REQUIRE(SaveIdentity(state_dir, SampleIdentity()).ok());
+  REQUIRE(SaveIdentity(state_dir, SampleIdentityForIdentity()).ok());
   CHECK(ModeOf(state_dir) == 0700);
   CHECK(LoadIdentity(state_dir).ok());
 }
 
 TEST_CASE("identity save replaces an existing identity") {
   TempDir dir;
-  REQUIRE(SaveIdentity(dir.path(), SampleIdentity()).ok());
-  AgentIdentity second = SampleIdentity();
+  REQUIRE(SaveIdentity(dir.path(), SampleIdentityForIdentity()).ok());
+  AgentIdentity second = SampleIdentityForIdentity();
   second.agent_id = "agt_second";
   REQUIRE(SaveIdentity(dir.path(), second).ok());
   auto loaded = LoadIdentity(dir.path());
@@ -75,7 +75,7 @@ TEST_CASE("identity save replaces an existing identity") {
 
 TEST_CASE("identity save refuses an identity without id or secret") {
   TempDir dir;
-  AgentIdentity identity = SampleIdentity();
+  AgentIdentity identity = SampleIdentityForIdentity();
   identity.agent_secret.clear();
   auto status = SaveIdentity(dir.path(), identity);
   REQUIRE_FALSE(status.ok());
@@ -97,7 +97,7 @@ TEST_CASE("identity missing tells the user to enroll") {
 
 TEST_CASE("identity readable by group or others is refused with a chmod hint") {
   TempDir dir;
-  REQUIRE(SaveIdentity(dir.path(), SampleIdentity()).ok());
+  REQUIRE(SaveIdentity(dir.path(), SampleIdentityForIdentity()).ok());
   const auto path = dir / "identity.json";
   for (mode_t mode : {0644, 0640, 0604, 0620}) {
     REQUIRE(::chmod(path.c_str(), mode) == 0);

@@ -15,16 +15,13 @@
 namespace dozor::agent {
 namespace {
 
-constexpr const char* kCaPem = kTestCaPem;
-constexpr const char* kCaFingerprint = kTestCaFingerprint;
-
 struct Installation {
   testing::TempDir dir;
   InstallSetup setup;
   Installation() {
-    REQUIRE(WriteFileAtomic(dir / "downloaded-ca.crt", kCaPem).ok());
+    REQUIRE(WriteFileAtomic(dir / "downloaded-ca.crt", kTestCaPem).ok());
     setup.ca_file = dir / "downloaded-ca.crt";
-    setup.ca_sha256 = kCaFingerprint;
+    setup.ca_sha256 = kTestCaFingerprint;
     setup.server_address = "dozor.example.com:8443";
     // A Cyrillic folder, as on a Russian machine (C:\ProgramData is ASCII, a test folder may not
     // be).
@@ -35,13 +32,13 @@ struct Installation {
 TEST_CASE("install setup: the checked CA is installed and the configuration names it") {
   Installation installation;
   // The fingerprint is the certificate's (DER), as the server computes it, not the file's.
-  CHECK(*CertificateSha256Hex(kCaPem) == kCaFingerprint);
-  CHECK(Sha256Hex(kCaPem) != kCaFingerprint);
+  CHECK(*CertificateSha256Hex(kTestCaPem) == kTestCaFingerprint);
+  CHECK(Sha256Hex(kTestCaPem) != kTestCaFingerprint);
   auto result = ApplyInstallSetup(installation.setup);
   REQUIRE(result.ok());
   CHECK(result->config_written);
   CHECK(result->installed_ca == installation.setup.config_file.parent_path() / "ca.crt");
-  CHECK(*ReadFile(result->installed_ca) == kCaPem);
+  CHECK(*ReadFile(result->installed_ca) == kTestCaPem);
   const std::string config = *ReadFile(installation.setup.config_file);
   CHECK(config.find("address = \"dozor.example.com:8443\"") != std::string::npos);
   // The path is written as a TOML string: backslashes of a Windows path would be escaped.
@@ -67,7 +64,7 @@ TEST_CASE("install setup: a configuration already there is kept, the CA refreshe
   REQUIRE(result.ok());
   CHECK_FALSE(result->config_written);
   CHECK(*ReadFile(installation.setup.config_file) == "[server]\naddress = \"mine:1\"\n");
-  CHECK(*ReadFile(result->installed_ca) == kCaPem);
+  CHECK(*ReadFile(result->installed_ca) == kTestCaPem);
 }
 
 TEST_CASE("install setup: a CA with another fingerprint is refused and nothing is written") {
@@ -76,7 +73,7 @@ TEST_CASE("install setup: a CA with another fingerprint is refused and nothing i
   auto result = ApplyInstallSetup(installation.setup);
   REQUIRE_FALSE(result.ok());
   CHECK(result.error().code == ErrorCode::kInvalidArgument);
-  CHECK(result.error().message.find(kCaFingerprint) != std::string::npos);
+  CHECK(result.error().message.find(kTestCaFingerprint) != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(installation.setup.config_file.parent_path()));
 }
 

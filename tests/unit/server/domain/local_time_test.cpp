@@ -11,7 +11,7 @@ namespace dozor::server {
 namespace {
 
 constexpr int64_t kMinuteMs = 60'000;
-constexpr int64_t kHourMs = 60 * kMinuteMs;
+constexpr int64_t kLocalHourMs = 60 * kMinuteMs;
 
 // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil), so the
 // expectations do not come from the code under test.
@@ -26,7 +26,7 @@ constexpr int64_t Days(int64_t y, int m, int d) {
 
 // The UTC instant of a UTC wall clock.
 constexpr int64_t Utc(int64_t y, int m, int d, int hour, int minute) {
-  return Days(y, m, d) * 24 * kHourMs + hour * kHourMs + minute * kMinuteMs;
+  return Days(y, m, d) * 24 * kLocalHourMs + hour * kLocalHourMs + minute * kMinuteMs;
 }
 
 static_assert(Days(1970, 1, 1) == 0);

@@ -46,8 +46,8 @@ std::string Body(const ApiResponse& response) {
   return response.raw_body.value_or("<json>");
 }
 
-struct Fixture {
-  explicit Fixture(std::span<const EmbeddedAsset> assets = kAssets) {
+struct DashboardHandlerFixture {
+  explicit DashboardHandlerFixture(std::span<const EmbeddedAsset> assets = kAssets) {
     store = dozor::testing::OpenTestStore(dir);
     api = std::make_unique<ApiService>(ApiContext{.store = *store,
                                                   .clock = clock,
@@ -78,7 +78,7 @@ void CheckSecurityHeaders(const ApiResponse& response) {
 }
 
 TEST_CASE("the dashboard's index.html is served at / with its headers, no credential needed") {
-  Fixture f;
+  DashboardHandlerFixture f;
   const ApiResponse response = f.Get("/");
   CHECK(response.status == 200);
   CHECK(Body(response) == "<html>");
@@ -92,7 +92,7 @@ TEST_CASE("the dashboard's index.html is served at / with its headers, no creden
 }
 
 TEST_CASE("an /assets/ file is served by its path and cached for a year") {
-  Fixture f;
+  DashboardHandlerFixture f;
   const ApiResponse response = f.Get("/assets/index-AbC123.js");
   CHECK(response.status == 200);
   CHECK(Body(response) == "js");
@@ -103,7 +103,7 @@ TEST_CASE("an /assets/ file is served by its path and cached for a year") {
 }
 
 TEST_CASE("an unknown /assets/ file is 404, not the page") {
-  Fixture f;
+  DashboardHandlerFixture f;
   for (const char* path : {"/assets/index-Old999.js", "/assets/nothing", "/assets/a/b.js",
                            "/assets/index-AbC123.js/", "/assets/index%2DAbC123.js"}) {
     INFO(std::string(path));
@@ -115,7 +115,7 @@ TEST_CASE("an unknown /assets/ file is 404, not the page") {
 }
 
 TEST_CASE("client-side routes of the app get index.html, other root files themselves") {
-  Fixture f;
+  DashboardHandlerFixture f;
   for (const char* path : {"/orgs/acme", "/hosts/abc", "/findings", "/orgs/12/hosts/",
                            "/orgs/acme.ru", "/hosts/db01.example.local", "/orgs/%D0%90"}) {
     INFO(std::string(path));
@@ -133,7 +133,7 @@ TEST_CASE("client-side routes of the app get index.html, other root files themse
 }
 
 TEST_CASE("no page for paths of the API, the installer, or missing files") {
-  Fixture f;
+  DashboardHandlerFixture f;
   const ApiResponse api = f.Get("/api/v1/no-such-route");
   CHECK(api.status == 404);
   CHECK(api.body["error"]["code"] == "not_found");
@@ -158,7 +158,7 @@ TEST_CASE("no page for paths of the API, the installer, or missing files") {
 }
 
 TEST_CASE("a matching If-None-Match gets 304 with no body and the same validators") {
-  Fixture f;
+  DashboardHandlerFixture f;
   for (const char* if_none_match :
        {"\"1d3x\"", "W/\"1d3x\"", "\"other\", \"1d3x\"", "*", " \"x\" ,W/\"1d3x\" "}) {
     INFO(std::string(if_none_match));
@@ -179,7 +179,7 @@ TEST_CASE("a matching If-None-Match gets 304 with no body and the same validator
 }
 
 TEST_CASE("the gzip copy goes to clients that accept gzip, by q-value") {
-  Fixture f;
+  DashboardHandlerFixture f;
   struct Case {
     const char* accept_encoding;
     bool gzip;
@@ -213,7 +213,7 @@ TEST_CASE("the gzip copy goes to clients that accept gzip, by q-value") {
 }
 
 TEST_CASE("HEAD is answered like GET on the dashboard's paths") {
-  Fixture f;
+  DashboardHandlerFixture f;
   const ApiResponse head = f.Get("/", "gzip", "", "HEAD");
   CHECK(head.status == 200);
   CHECK(Header(head, "Content-Encoding") == "gzip");
@@ -223,7 +223,7 @@ TEST_CASE("HEAD is answered like GET on the dashboard's paths") {
 }
 
 TEST_CASE("a server built without the dashboard says so at / and on its pages") {
-  Fixture f(std::span<const EmbeddedAsset>{});
+  DashboardHandlerFixture f(std::span<const EmbeddedAsset>{});
   for (const char* path : {"/", "/orgs/acme"}) {
     INFO(std::string(path));
     const ApiResponse response = f.Get(path);

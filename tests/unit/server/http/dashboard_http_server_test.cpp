@@ -17,18 +17,18 @@
 namespace dozor::server::http {
 namespace {
 
-constexpr unsigned char kIndex[] = {'<', 'h', 't', 'm', 'l', '>', 0, '\n'};
-constexpr unsigned char kIndexGzip[] = {0x1f, 0x8b, 8, 0};
+constexpr unsigned char kServedIndex[] = {'<', 'h', 't', 'm', 'l', '>', 0, '\n'};
+constexpr unsigned char kServedIndexGzip[] = {0x1f, 0x8b, 8, 0};
 
-constexpr EmbeddedAsset kAssets[] = {
-    {"/index.html", "text/html; charset=utf-8", "1d3x", kIndex, kIndexGzip},
+constexpr EmbeddedAsset kServedAssets[] = {
+    {"/index.html", "text/html; charset=utf-8", "1d3x", kServedIndex, kServedIndexGzip},
 };
 
-struct Fixture {
-  Fixture() {
+struct DashboardServerFixture {
+  DashboardServerFixture() {
     store = dozor::testing::OpenTestStore(dir);
     HttpServer::Options options;
-    options.dashboard = kAssets;
+    options.dashboard = kServedAssets;
     server = std::make_unique<HttpServer>(options, *store, nullptr, clock);
     REQUIRE(server->Start().ok());
   }
@@ -62,7 +62,7 @@ std::string HeadOf(const std::string& reply) { return reply.substr(0, reply.find
 std::string BodyOf(const std::string& reply) { return reply.substr(reply.find("\r\n\r\n") + 4); }
 
 TEST_CASE("the dashboard's embedded bytes and headers go out as they are") {
-  Fixture f;
+  DashboardServerFixture f;
   const std::string reply = f.Exchange("GET", "/");
   const std::string head = HeadOf(reply);
   CHECK(head.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
@@ -82,7 +82,7 @@ TEST_CASE("the dashboard's embedded bytes and headers go out as they are") {
 }
 
 TEST_CASE("HEAD gets the GET answer's headers and Content-Length, and no body") {
-  Fixture f;
+  DashboardServerFixture f;
   const std::string reply = f.Exchange("HEAD", "/", "Accept-Encoding: gzip\r\n");
   CHECK(reply.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
   CHECK(HeadOf(reply).find("Content-Length: 4\r\n") != std::string::npos);
@@ -95,7 +95,7 @@ TEST_CASE("HEAD gets the GET answer's headers and Content-Length, and no body") 
 }
 
 TEST_CASE("a 304 has neither body nor Content-Length") {
-  Fixture f;
+  DashboardServerFixture f;
   const std::string reply = f.Exchange("GET", "/", "If-None-Match: \"1d3x\"\r\n");
   CHECK(reply.rfind("HTTP/1.1 304 Not Modified\r\n", 0) == 0);
   CHECK(HeadOf(reply).find("\r\nContent-Length:") == std::string::npos);

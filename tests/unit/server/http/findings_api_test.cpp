@@ -21,8 +21,8 @@ namespace {
 // The test rule every HTTP test of findings uses (server/http/disk_rule.hpp).
 constexpr const char* kRuleToml = dozor::testing::kDiskSpaceLowRuleToml;
 
-struct Fixture {
-  Fixture() {
+struct FindingsApiFixture {
+  FindingsApiFixture() {
     store = dozor::testing::OpenTestStore(dir);
     REQUIRE(store
                 ->CreateApiToken("alice", ApiRole::kOperator, Sha256Hex("dza_op"), "dza_op",
@@ -114,7 +114,7 @@ struct Fixture {
 };
 
 TEST_CASE("findings list shows active findings with title, host and parsed evidence") {
-  Fixture f;
+  FindingsApiFixture f;
   const int64_t id = f.Evaluate(true);
   REQUIRE(id > 0);
   auto listed = f.Call("GET", "/api/v1/findings", "", "dza_view");
@@ -164,7 +164,7 @@ TEST_CASE("findings list shows active findings with title, host and parsed evide
 }
 
 TEST_CASE("finding show carries events and the rule's why and remediation") {
-  Fixture f;
+  FindingsApiFixture f;
   const int64_t id = f.Evaluate(true);
   auto shown = f.Call("GET", "/api/v1/findings/" + std::to_string(id) + "?lang=ru", "", "dza_view");
   REQUIRE(shown.status == 200);
@@ -180,7 +180,7 @@ TEST_CASE("finding show carries events and the rule's why and remediation") {
 }
 
 TEST_CASE("ack, waive, unwaive and comment record the caller and refuse bad moves") {
-  Fixture f;
+  FindingsApiFixture f;
   const int64_t id = f.Evaluate(true);
   const std::string base = "/api/v1/findings/" + std::to_string(id);
 
@@ -247,7 +247,7 @@ TEST_CASE("waive until accepts dates, RFC 3339 times and milliseconds") {
   CHECK_FALSE(ParseWaiveUntil("2024-01-31T12:00:00Zjunk").ok());
   CHECK_FALSE(ParseWaiveUntil("").ok());
 
-  Fixture f;
+  FindingsApiFixture f;
   const int64_t id = f.Evaluate(true);
   const int64_t until = f.clock.NowMs() + 3'600'000;
   auto waived = f.Call("POST", "/api/v1/findings/" + std::to_string(id) + "/waive",
@@ -257,7 +257,7 @@ TEST_CASE("waive until accepts dates, RFC 3339 times and milliseconds") {
 }
 
 TEST_CASE("contract moves go through the lifecycle with the caller as actor, bad moves are 409") {
-  Fixture f;
+  FindingsApiFixture f;
   f.Evaluate(true);
   const std::string org = "/api/v1/orgs/" + std::to_string(f.org_id);
   auto initial = f.Call("GET", org + "/contract", "", "dza_view");
@@ -297,7 +297,7 @@ TEST_CASE("contract moves go through the lifecycle with the caller as actor, bad
 }
 
 TEST_CASE("snapshots are recorded by hand and evaluation is requested through the context") {
-  Fixture f;
+  FindingsApiFixture f;
   f.Evaluate(true);
   const std::string org = "/api/v1/orgs/" + std::to_string(f.org_id);
   auto snapshot = f.Call("POST", org + "/snapshots", R"({"kind":"first-audit"})");
@@ -316,7 +316,7 @@ TEST_CASE("snapshots are recorded by hand and evaluation is requested through th
 }
 
 TEST_CASE("rules routes list the pack with load errors and show one rule, 503 without a pack") {
-  Fixture f;
+  FindingsApiFixture f;
   f.pack.errors.push_back(rules::RuleLoadError{"/etc/dozor/rules/bad.toml", 3, 7, "bad enum"});
   auto listed = f.Call("GET", "/api/v1/rules", "", "dza_view");
   REQUIRE(listed.status == 200);

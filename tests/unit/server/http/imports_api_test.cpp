@@ -97,8 +97,8 @@ nlohmann::json SnapshotFile(const std::string& token, const std::string& kernel 
                     HealthReport(at_ms + 1000).SerializeAsString());
 }
 
-struct Fixture {
-  Fixture() {
+struct ImportsApiFixture {
+  ImportsApiFixture() {
     store = dozor::testing::OpenTestStore(dir);
     REQUIRE(store
                 ->CreateApiToken("alice", ApiRole::kOperator, Sha256Hex("dza_op"), "dza_op",
@@ -172,7 +172,7 @@ struct Fixture {
 };
 
 TEST_CASE("imports api: a valid snapshot file becomes a snapshot host, once") {
-  Fixture f;
+  ImportsApiFixture f;
   const nlohmann::json file = SnapshotFile(f.token);
   auto imported = f.Import(file);
   REQUIRE_MESSAGE(imported.status == 201, imported.body.dump());
@@ -215,7 +215,7 @@ TEST_CASE("imports api: a valid snapshot file becomes a snapshot host, once") {
 }
 
 TEST_CASE("imports api: a payload changed after collection is refused as modified") {
-  Fixture f;
+  ImportsApiFixture f;
   nlohmann::json file = SnapshotFile(f.token);
   std::string payload = InventoryReport("m-1", "5.10.0-21", kNow - 3600000).SerializeAsString();
   payload[payload.size() / 2] ^= 0x01;
@@ -246,7 +246,7 @@ TEST_CASE("imports api: a payload changed after collection is refused as modifie
 }
 
 TEST_CASE("imports api: files of another organisation's or a revoked token are refused") {
-  Fixture f;
+  ImportsApiFixture f;
   const std::string other_token = f.NewToken("Other");
   auto foreign = f.Import(SnapshotFile(other_token), "Acme");
   CHECK(foreign.status == 403);
@@ -273,7 +273,7 @@ TEST_CASE("imports api: files of another organisation's or a revoked token are r
 }
 
 TEST_CASE("imports api: a file collected with a since expired token is still accepted") {
-  Fixture f;
+  ImportsApiFixture f;
   const std::string token = "dze_" + std::string(64, 'a');
   auto org = f.store->FindOrganization("Acme");
   REQUIRE(org.ok());
@@ -293,7 +293,7 @@ TEST_CASE("imports api: a file collected with a since expired token is still acc
 }
 
 TEST_CASE("imports api: garbage, bad encodings and broken reports are 400 and store nothing") {
-  Fixture f;
+  ImportsApiFixture f;
   const nlohmann::json good = SnapshotFile(f.token);
   auto refuse = [&](const std::string& body, const std::string& expected) {
     CAPTURE(body.substr(0, 200));
@@ -358,7 +358,7 @@ TEST_CASE("imports api: garbage, bad encodings and broken reports are 400 and st
 }
 
 TEST_CASE("imports api: oversize files are 413, viewers and strangers may not import") {
-  Fixture f;
+  ImportsApiFixture f;
   std::string huge(kMaxSnapshotFileBytes + 1, ' ');
   auto too_large = f.Call("POST", "/api/v1/orgs/Acme/imports", huge);
   CHECK(too_large.status == 413);
@@ -375,7 +375,7 @@ TEST_CASE("imports api: oversize files are 413, viewers and strangers may not im
 }
 
 TEST_CASE("imports api: names and times changed in a signed file are refused") {
-  Fixture f;
+  ImportsApiFixture f;
   for (const auto& [field, value] : std::vector<std::pair<std::string, nlohmann::json>>{
            {"hostname", "evil-1"}, {"machine_id", "m-2"}, {"created_at_ms", kNow - 1000}}) {
     CAPTURE(field);
@@ -412,7 +412,7 @@ DatabaseCopy ReadDatabaseCopy(const std::filesystem::path& db_path, const std::s
 }
 
 TEST_CASE("imports api: a file forged with only the database's contents is refused") {
-  Fixture f;
+  ImportsApiFixture f;
   const DatabaseCopy copy = ReadDatabaseCopy(f.dir / "dozor.db", f.token);
   CHECK(copy.token_hash == Sha256Hex(f.token));
   CHECK(copy.wrapped_key.rfind("v1:", 0) == 0);
@@ -454,7 +454,7 @@ TEST_CASE("imports api: a file forged with only the database's contents is refus
 }
 
 TEST_CASE("imports api: a token issued before signed imports gets a clear refusal") {
-  Fixture f;
+  ImportsApiFixture f;
   const std::string token = "dze_" + std::string(64, 'b');
   auto org = f.store->FindOrganization("Acme");
   REQUIRE(org.ok());
@@ -473,7 +473,7 @@ TEST_CASE("imports api: a token issued before signed imports gets a clear refusa
 }
 
 TEST_CASE("imports api: a server with another import key cannot verify, and says why") {
-  Fixture f;
+  ImportsApiFixture f;
   const nlohmann::json file = SnapshotFile(f.token);
   // The database restored onto a server whose import-wrap.key is not the one the token was
   // issued with (lost, or never copied): its keys stay sealed.
@@ -496,7 +496,7 @@ TEST_CASE("imports api: a server with another import key cannot verify, and says
 }
 
 TEST_CASE("imports api: every token issued through the api gets its own wrapped import key") {
-  Fixture f;
+  ImportsApiFixture f;
   const std::string second = f.NewToken("Acme");
   const DatabaseCopy first_copy = ReadDatabaseCopy(f.dir / "dozor.db", f.token);
   const DatabaseCopy second_copy = ReadDatabaseCopy(f.dir / "dozor.db", second);

@@ -51,8 +51,8 @@ void WriteText(const std::filesystem::path& path, const std::string& text) {
   out << text;
 }
 
-struct Fixture {
-  Fixture() : certs(dir.path()) {
+struct InstallRoutesFixture {
+  InstallRoutesFixture() : certs(dir.path()) {
     store = dozor::testing::OpenTestStore(dir);
     REQUIRE(store
                 ->CreateApiToken("alice", ApiRole::kOperator, Sha256Hex("dza_op"), "dza_op",
@@ -139,7 +139,7 @@ TEST_CASE("agent package names: plain dozor-agent debs only") {
 }
 
 TEST_CASE("install settings refuse a bad public URL and https without an API certificate") {
-  Fixture f;
+  InstallRoutesFixture f;
   CHECK_FALSE(LoadInstallSettings(f.Sources("ftp://x")).ok());
   CHECK_FALSE(LoadInstallSettings(f.Sources("https://x:8480/path")).ok());
   auto sources = f.Sources();
@@ -159,7 +159,7 @@ TEST_CASE("install settings refuse a bad public URL and https without an API cer
 }
 
 TEST_CASE("token creation prints the pinned install command when the server offers one") {
-  Fixture f;
+  InstallRoutesFixture f;
   auto settings = LoadInstallSettings(f.Sources());
   REQUIRE(settings.ok());
   ApiService api(f.Context(std::move(settings).value()));
@@ -189,7 +189,7 @@ TEST_CASE("token creation prints the pinned install command when the server offe
 }
 
 TEST_CASE("token creation also prints the Windows command for the newest published MSI") {
-  Fixture f;
+  InstallRoutesFixture f;
   CHECK(IsAgentPackageFileName("dozor-agent-0.1.0-x64.msi"));
   CHECK_FALSE(IsAgentPackageFileName("dozor-agent-0.1.0-x86.msi"));
   CHECK_FALSE(IsAgentPackageFileName("dozor-agent-0.1.0-x64.msi.exe"));
@@ -239,7 +239,7 @@ TEST_CASE("token creation also prints the Windows command for the newest publish
 }
 
 TEST_CASE("no install command without a public URL or without a CA") {
-  Fixture f;
+  InstallRoutesFixture f;
   auto sources = f.Sources("");
   ApiService no_url(f.Context(LoadInstallSettings(sources).value()));
   auto created = f.Call(no_url, "POST", "/api/v1/orgs/acme/tokens", "{}", "dza_op");
@@ -256,7 +256,7 @@ TEST_CASE("no install command without a public URL or without a CA") {
 }
 
 TEST_CASE("install.sh and ca.crt are public, ca.crt is 404 with a reason when no CA is set") {
-  Fixture f;
+  InstallRoutesFixture f;
   ApiService api(f.Context(LoadInstallSettings(f.Sources()).value()));
   auto script = f.Call(api, "GET", "/install.sh");
   CHECK(script.status == 200);
@@ -281,7 +281,7 @@ TEST_CASE("install.sh and ca.crt are public, ca.crt is 404 with a reason when no
 }
 
 TEST_CASE("package manifest lists only agent debs with version, arch and sha256") {
-  Fixture f;
+  InstallRoutesFixture f;
   ApiService api(f.Context(LoadInstallSettings(f.Sources()).value()));
   auto manifest = f.Call(api, "GET", "/packages/");
   REQUIRE(manifest.status == 200);
@@ -315,7 +315,7 @@ TEST_CASE("package manifest lists only agent debs with version, arch and sha256"
 }
 
 TEST_CASE("package downloads serve listed debs and refuse traversal and other names") {
-  Fixture f;
+  InstallRoutesFixture f;
   ApiService api(f.Context(LoadInstallSettings(f.Sources()).value()));
   auto deb = f.Call(api, "GET", "/packages/dozor-agent_0.1.0-1_amd64.deb");
   REQUIRE(deb.status == 200);

@@ -17,8 +17,8 @@
 namespace dozor::server::http {
 namespace {
 
-struct Fixture {
-  Fixture() {
+struct ReportFramingFixture {
+  ReportFramingFixture() {
     store = dozor::testing::OpenTestStore(dir);
     REQUIRE(store
                 ->CreateApiToken("bob", ApiRole::kViewer, Sha256Hex("dza_view"), "dza_view",
@@ -54,7 +54,7 @@ std::string Header(const ApiResponse& response, std::string_view name) {
 }
 
 TEST_CASE("the HTML report may be framed by its own origin only, and runs no script") {
-  Fixture f;
+  ReportFramingFixture f;
   const ApiResponse html = f.Get("/api/v1/orgs/Acme%20Corp/report?format=html");
   REQUIRE(html.status == 200);
   const std::string csp = Header(html, "Content-Security-Policy");
@@ -77,7 +77,7 @@ TEST_CASE("the HTML report may be framed by its own origin only, and runs no scr
 }
 
 TEST_CASE("disposition=inline shows the report in the browser under the same file name") {
-  Fixture f;
+  ReportFramingFixture f;
   const ApiResponse saved = f.Get("/api/v1/orgs/Acme%20Corp/report?format=html");
   const ApiResponse shown = f.Get("/api/v1/orgs/Acme%20Corp/report?format=html&disposition=inline");
   REQUIRE(shown.status == 200);

@@ -21,8 +21,8 @@ namespace {
 
 constexpr char kPassword[] = "correct horse battery";
 
-struct Fixture {
-  Fixture() {
+struct SessionsFixture {
+  SessionsFixture() {
     store = dozor::testing::OpenTestStore(dir);
     Organization org;
     org.name = "Acme";
@@ -82,7 +82,7 @@ std::string CookiePair(const ApiResponse& response) {
 }
 
 TEST_CASE("a browser login sets an HttpOnly SameSite=Strict cookie, changes need the CSRF token") {
-  Fixture f;
+  SessionsFixture f;
   auto login = f.Login("anna", kPassword);
   REQUIRE(login.status == 200);
   const std::string& header = login.set_cookies.at(0);
@@ -133,7 +133,7 @@ TEST_CASE("a browser login sets an HttpOnly SameSite=Strict cookie, changes need
 }
 
 TEST_CASE("sessions end when idle and at their absolute expiry") {
-  Fixture f;
+  SessionsFixture f;
   auto login = f.Login("anna", kPassword);
   REQUIRE(login.status == 200);
   const std::string cookie = CookiePair(login);
@@ -160,7 +160,7 @@ TEST_CASE("sessions end when idle and at their absolute expiry") {
 }
 
 TEST_CASE("a CLI login gets a bearer session token that needs no CSRF token") {
-  Fixture f;
+  SessionsFixture f;
   auto login = f.Login("anna", kPassword, "cli");
   REQUIRE(login.status == 200);
   CHECK(login.set_cookies.empty());
@@ -176,7 +176,7 @@ TEST_CASE("a CLI login gets a bearer session token that needs no CSRF token") {
 }
 
 TEST_CASE("failed logins: one answer for unknown and wrong, throttled per account and address") {
-  Fixture f;
+  SessionsFixture f;
   auto unknown = f.Login("nobody", kPassword);
   auto wrong = f.Login("anna", "wrong password!");
   CHECK(unknown.status == 401);
@@ -219,7 +219,7 @@ TEST_CASE("failed logins: one answer for unknown and wrong, throttled per accoun
 }
 
 TEST_CASE("passwords: minimum length, own change ends other sessions, admin reset, disabled") {
-  Fixture f;
+  SessionsFixture f;
   auto first = f.Login("anna", kPassword, "cli");
   auto second = f.Login("anna", kPassword, "cli");
   const std::string keep = first.body["session_token"];
@@ -263,7 +263,7 @@ TEST_CASE("passwords: minimum length, own change ends other sessions, admin rese
 }
 
 TEST_CASE("an account without a password cannot give itself one through a narrowed API token") {
-  Fixture f;
+  SessionsFixture f;
   // A migrated engineer: no password, an operator-narrowed API token for scripts.
   NewUser migrated;
   migrated.login = "engineer-1";
@@ -302,7 +302,7 @@ TEST_CASE("an account without a password cannot give itself one through a narrow
 }
 
 TEST_CASE("one's own profile: contacts are checked before they are kept") {
-  Fixture f;
+  SessionsFixture f;
   auto login = f.Login("anna", kPassword, "cli");
   const std::string token = login.body["session_token"];
   for (const char* bad :
@@ -323,7 +323,7 @@ TEST_CASE("one's own profile: contacts are checked before they are kept") {
 }
 
 TEST_CASE("a login must be JSON: another site's form cannot log a browser in") {
-  Fixture f;
+  SessionsFixture f;
   ApiRequest form;
   form.method = "POST";
   form.path = "/api/v1/auth/login";
@@ -338,7 +338,7 @@ TEST_CASE("a login must be JSON: another site's form cannot log a browser in") {
 }
 
 TEST_CASE("guessing the current password is throttled like a login") {
-  Fixture f;
+  SessionsFixture f;
   auto login = f.Login("anna", kPassword, "cli");
   const std::string token = login.body["session_token"];
   int forbidden = 0;
@@ -358,7 +358,7 @@ TEST_CASE("guessing the current password is throttled like a login") {
 }
 
 TEST_CASE("narrowed tokens revoke only themselves, nobody else holds a client's token") {
-  Fixture f;
+  SessionsFixture f;
   auto admin = f.Login("root", kPassword, "cli");
   const std::string root = admin.body["session_token"];
   auto wide =
@@ -395,7 +395,7 @@ TEST_CASE("narrowed tokens revoke only themselves, nobody else holds a client's 
 }
 
 TEST_CASE("admins create accounts, logins and roles are checked") {
-  Fixture f;
+  SessionsFixture f;
   auto admin = f.Login("root", kPassword, "cli");
   const std::string root = admin.body["session_token"];
   auto created = f.Call("POST", "/api/v1/users",
@@ -421,7 +421,7 @@ TEST_CASE("admins create accounts, logins and roles are checked") {
 }
 
 TEST_CASE("an admin changes an engineer's role, effective on the account's next request") {
-  Fixture f;
+  SessionsFixture f;
   const std::string root = f.Login("root", kPassword, "cli").body["session_token"];
   const std::string anna = f.Login("anna", kPassword, "cli").body["session_token"];
   CHECK(f.Call("GET", "/api/v1/users", "", "", "", anna).status == 403);
@@ -456,7 +456,7 @@ TEST_CASE("an admin changes an engineer's role, effective on the account's next 
 }
 
 TEST_CASE("a user lists their own live sessions and ends one, never another user's") {
-  Fixture f;
+  SessionsFixture f;
   auto browser = f.Login("anna", kPassword, "browser", "192.0.2.7");
   REQUIRE(browser.status == 200);
   const std::string cookie = CookiePair(browser);

@@ -30,8 +30,8 @@ constexpr int64_t kT0 = 1'800'000'000'000 - 1'800'000'000'000 % kDay;
 // The test rule every HTTP test of findings uses (server/http/disk_rule.hpp).
 constexpr const char* kRuleToml = dozor::testing::kDiskSpaceLowRuleToml;
 
-struct Fixture {
-  Fixture() {
+struct TrendRoutesFixture {
+  TrendRoutesFixture() {
     store = dozor::testing::OpenTestStore(dir);
     auto rule = rules::ParseRule(kRuleToml, "test:disk-space-low.toml");
     REQUIRE(rule.ok());
@@ -157,7 +157,7 @@ void CheckLength(const nlohmann::json& array, size_t length, const std::string& 
 }
 
 TEST_CASE("health series: 720 columnar buckets from both tiers, gaps as null") {
-  Fixture f;
+  TrendRoutesFixture f;
   // Three hours of samples, the first two compacted into blocks.
   const int64_t start = kT0 + 5 * kDay;
   f.CommitMinutes("agent-a1", start, 180, 1);
@@ -209,7 +209,7 @@ TEST_CASE("health series: 720 columnar buckets from both tiers, gaps as null") {
 }
 
 TEST_CASE("health series: 7d and 30d are 720 buckets too, 24h is the default, until is now") {
-  Fixture f;
+  TrendRoutesFixture f;
   f.CommitMinutes("agent-a1", f.clock.NowMs() - 3 * kHour, 180, 1);
   const auto by_default = f.Get("/api/v1/hosts/agent-a1/health/series");
   REQUIRE(by_default.status == 200);
@@ -235,7 +235,7 @@ TEST_CASE("health series: 7d and 30d are 720 buckets too, 24h is the default, un
 }
 
 TEST_CASE("health series: malformed queries are 400, other clients' and unknown hosts 404") {
-  Fixture f;
+  TrendRoutesFixture f;
   for (const char* query : {"?range=1y", "?range=24H", "?until_ms=abc", "?until_ms=-5",
                             "?range=7d&until_ms=99999999999999999999"}) {
     INFO(query);
@@ -255,7 +255,7 @@ TEST_CASE("health series: malformed queries are 400, other clients' and unknown 
 }
 
 TEST_CASE("readiness: daily points from the first audit, the last one equal to the summary") {
-  Fixture f;
+  TrendRoutesFixture f;
   // Day 1: a1 fires. First audit recorded on day 1 noon. Day 3: a2 (enrolled day 2) fires too.
   // Day 6: a1's finding is resolved. Beta's host fires all along (not Alpha's business).
   f.Evaluate({{f.alpha, f.a1}, {f.beta, f.b1}}, kT0 + kDay);
@@ -319,7 +319,7 @@ TEST_CASE("readiness: daily points from the first audit, the last one equal to t
 }
 
 TEST_CASE("readiness: without a first audit the trend starts at the first finding") {
-  Fixture f;
+  TrendRoutesFixture f;
   f.Evaluate({{f.beta, f.b1}}, kT0 + 4 * kDay + 3 * kHour);
   const auto response = f.Get("/api/v1/orgs/" + std::to_string(f.beta) + "/readiness");
   REQUIRE(response.status == 200);
@@ -338,7 +338,7 @@ TEST_CASE("readiness: without a first audit the trend starts at the first findin
 }
 
 TEST_CASE("readiness: another client's organisation is 404 like one that does not exist") {
-  Fixture f;
+  TrendRoutesFixture f;
   CHECK(f.Get("/api/v1/orgs/Alpha/readiness", "dza_client").status == 200);
   const auto other = f.Get("/api/v1/orgs/Beta/readiness", "dza_client");
   const auto missing = f.Get("/api/v1/orgs/Gamma/readiness", "dza_client");

@@ -15,8 +15,8 @@ constexpr int64_t kHour = 3'600'000;
 // Midnight UTC.
 constexpr int64_t kT0 = 1'800'000'000'000 - 1'800'000'000'000 % kDay;
 
-FindingTimeline Finding(std::string rule, std::string agent, Severity severity,
-                        std::vector<FindingStateChange> changes) {
+FindingTimeline Timeline(std::string rule, std::string agent, Severity severity,
+                         std::vector<FindingStateChange> changes) {
   FindingTimeline finding;
   finding.rule_id = std::move(rule);
   finding.agent_id = std::move(agent);
@@ -69,12 +69,12 @@ TEST_CASE("readiness times widen the step so a long history stays within the poi
 TEST_CASE("readiness follows a finding through open, acknowledged, waived and resolved") {
   const std::vector<HostLifetime> hosts = {{"a", kT0, std::nullopt}};
   const std::vector<FindingTimeline> findings = {
-      Finding("disk", "a", Severity::kHigh,
-              {{kT0 + 1 * kDay, FindingState::kOpen},
-               {kT0 + 2 * kDay, FindingState::kAcknowledged},
-               {kT0 + 3 * kDay, FindingState::kWaived},
-               {kT0 + 4 * kDay, FindingState::kOpen},
-               {kT0 + 5 * kDay, FindingState::kResolved}})};
+      Timeline("disk", "a", Severity::kHigh,
+               {{kT0 + 1 * kDay, FindingState::kOpen},
+                {kT0 + 2 * kDay, FindingState::kAcknowledged},
+                {kT0 + 3 * kDay, FindingState::kWaived},
+                {kT0 + 4 * kDay, FindingState::kOpen},
+                {kT0 + 5 * kDay, FindingState::kResolved}})};
   std::vector<int64_t> times;
   for (int day = 0; day <= 5; ++day) {
     times.push_back(kT0 + day * kDay);
@@ -92,7 +92,7 @@ TEST_CASE("readiness counts hosts while enrolled and not revoked") {
   const std::vector<HostLifetime> hosts = {{"a", kT0, std::nullopt},
                                            {"b", kT0 + 2 * kDay, kT0 + 4 * kDay}};
   const std::vector<FindingTimeline> findings = {
-      Finding("crit", "a", Severity::kCritical, {{kT0, FindingState::kOpen}})};
+      Timeline("crit", "a", Severity::kCritical, {{kT0, FindingState::kOpen}})};
   const std::vector<int64_t> times = {kT0 + kDay, kT0 + 3 * kDay, kT0 + 5 * kDay};
   const auto points = ReconstructReadiness(findings, hosts, AllInScope, times, kT0 + 6 * kDay);
   // One host at 60; two hosts (60 and 100) average 80; one again.
@@ -102,7 +102,7 @@ TEST_CASE("readiness counts hosts while enrolled and not revoked") {
 TEST_CASE("an active finding of a revoked host counts as one more host, as in ReadinessScore") {
   const std::vector<HostLifetime> hosts = {{"a", kT0, std::nullopt}, {"b", kT0, kT0 + kDay}};
   const std::vector<FindingTimeline> findings = {
-      Finding("crit", "b", Severity::kCritical, {{kT0, FindingState::kOpen}})};
+      Timeline("crit", "b", Severity::kCritical, {{kT0, FindingState::kOpen}})};
   const auto points =
       ReconstructReadiness(findings, hosts, AllInScope, {kT0 + 2 * kDay}, kT0 + 3 * kDay);
   const int expected = ReadinessScore({"a"}, {ScoredFinding{"critical", "b"}});
@@ -113,8 +113,8 @@ TEST_CASE("an active finding of a revoked host counts as one more host, as in Re
 TEST_CASE("readiness: rules outside the contract do not score but are counted as active") {
   const std::vector<HostLifetime> hosts = {{"a", kT0, std::nullopt}};
   const std::vector<FindingTimeline> findings = {
-      Finding("app-only", "a", Severity::kCritical, {{kT0, FindingState::kOpen}}),
-      Finding("estate", "", Severity::kHigh, {{kT0, FindingState::kRegressed}})};
+      Timeline("app-only", "a", Severity::kCritical, {{kT0, FindingState::kOpen}}),
+      Timeline("estate", "", Severity::kHigh, {{kT0, FindingState::kRegressed}})};
   auto technical = [](std::string_view rule_id) { return rule_id != "app-only"; };
   const auto points = ReconstructReadiness(findings, hosts, technical, {kT0 + kHour}, kT0 + kDay);
   // Only the estate-wide high finding scores: 100 - 10.
@@ -126,11 +126,11 @@ TEST_CASE(
     "readiness before a finding's first change leaves it out, without changes it dates from "
     "first seen") {
   const std::vector<HostLifetime> hosts = {{"a", kT0, std::nullopt}};
-  FindingTimeline unrecorded = Finding("old", "a", Severity::kMedium, {});
+  FindingTimeline unrecorded = Timeline("old", "a", Severity::kMedium, {});
   unrecorded.first_seen_ms = kT0 + 2 * kDay;
   unrecorded.state = FindingState::kAcknowledged;
   const std::vector<FindingTimeline> findings = {
-      unrecorded, Finding("late", "a", Severity::kLow, {{kT0 + 3 * kDay, FindingState::kOpen}})};
+      unrecorded, Timeline("late", "a", Severity::kLow, {{kT0 + 3 * kDay, FindingState::kOpen}})};
   const auto points = ReconstructReadiness(
       findings, hosts, AllInScope, {kT0 + kDay, kT0 + 2 * kDay, kT0 + 3 * kDay}, kT0 + 4 * kDay);
   CHECK(Scores(points) == std::vector<int>{100, 95, 94, 94});
@@ -140,7 +140,7 @@ TEST_CASE("the last point uses the current states, whatever the recorded changes
   // A host revoked "now" (after its enrollment) and a finding whose last change is missing from
   // its history: the last point follows the rows as they are, like the summary.
   const std::vector<HostLifetime> hosts = {{"a", kT0, std::nullopt}, {"b", kT0, kT0 + kDay}};
-  FindingTimeline drifted = Finding("disk", "a", Severity::kHigh, {{kT0, FindingState::kOpen}});
+  FindingTimeline drifted = Timeline("disk", "a", Severity::kHigh, {{kT0, FindingState::kOpen}});
   drifted.state = FindingState::kResolved;
   const auto points =
       ReconstructReadiness({drifted}, hosts, AllInScope, {kT0 + kHour}, kT0 + 2 * kDay);

@@ -25,7 +25,7 @@ using dozor::testing::TempDir;
 
 // 2026-12-02 12:00 UTC: the fixture machines' "now" (their captures are from that morning).
 constexpr int64_t kNowS = 1796212800;
-constexpr int64_t kNowMs = kNowS * 1000;
+constexpr int64_t kMachinesNowMs = kNowS * 1000;
 
 dozor::v1::Inventory BuildInventory(const std::string& machine_name) {
   dozor::v1::Inventory inventory;
@@ -66,12 +66,12 @@ std::map<int64_t, std::string> StoreMachines(const TempDir& dir) {
     agent.secret_hash = std::string("secret-") + name;
     agent.hostname = name;
     agent.os = "windows";
-    REQUIRE((*store)->EnrollAgent(token.token_hash, agent, kNowMs - 86400000).ok());
+    REQUIRE((*store)->EnrollAgent(token.token_hash, agent, kMachinesNowMs - 86400000).ok());
     std::vector<IncomingReport> batch(1);
     batch[0].agent_id = agent.agent_id;
-    batch[0].received_at_ms = kNowMs - 60000;
+    batch[0].received_at_ms = kMachinesNowMs - 60000;
     batch[0].report.set_seq(1);
-    batch[0].report.set_collected_at_ms(kNowMs - 60000);
+    batch[0].report.set_collected_at_ms(kMachinesNowMs - 60000);
     batch[0].report.set_agent_version("1.0.0");
     *batch[0].report.mutable_inventory() = BuildInventory(name);
     auto committed = (*store)->CommitReports(batch);
@@ -94,7 +94,7 @@ Findings Evaluate(const TempDir& dir, const std::map<int64_t, std::string>& name
   auto engine = RuleEngine::Open(*facts, LoadRulePack({}, true));
   REQUIRE_MESSAGE(engine.ok(), (engine.ok() ? "" : engine.error().ToString()));
   REQUIRE((*engine)->pack().errors.empty());
-  auto results = (*engine)->EvaluateAll(kNowMs);
+  auto results = (*engine)->EvaluateAll(kMachinesNowMs);
   REQUIRE_MESSAGE(results.ok(), (results.ok() ? "" : results.error().ToString()));
   Findings findings;
   for (const auto& result : *results) {

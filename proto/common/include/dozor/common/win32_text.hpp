@@ -9,6 +9,7 @@
 // include it, after the project headers.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,12 @@ namespace dozor {
 
 // UTF-16 -> UTF-8. An unpaired surrogate becomes U+FFFD (Windows names may hold one).
 [[nodiscard]] std::string Narrow(std::wstring_view utf16);
+
+// A path for a message: Narrow of its UTF-16 form. Not path::string() (the ANSI code page) nor
+// u8string() (throws on an unpaired surrogate, which NTFS names may hold).
+[[nodiscard]] inline std::string PathText(const std::filesystem::path& path) {
+  return Narrow(path.native());
+}
 
 // The system's text for a Win32 error code (a DWORD), in English when that language is installed,
 // else in the system's language; trimmed, followed by the number: "Access is denied (error 5)".

@@ -17,9 +17,9 @@ namespace {
 using dozor::testing::TempDir;
 
 constexpr int64_t kDay = 24LL * 3600 * 1000;
-constexpr int64_t kT0 = 1'700'000'000'000;
+constexpr int64_t kImportT0 = 1'700'000'000'000;
 
-std::unique_ptr<SqliteStore> OpenStore(const TempDir& dir) {
+std::unique_ptr<SqliteStore> OpenImportStore(const TempDir& dir) {
   SqliteStoreOptions options;
   options.path = (dir / "dozor.db").string();
   options.background_checkpoint = false;
@@ -81,7 +81,7 @@ std::string Kernel(SqliteStore& store, const std::string& agent_id) {
 
 TEST_CASE("importing a snapshot creates a snapshot host with its inventory and health") {
   TempDir dir;
-  auto store = OpenStore(dir);
+  auto store = OpenImportStore(dir);
   const int64_t org = MakeOrg(*store, "Acme");
   std::mutex mu;
   std::vector<CommittedHost> observed;
@@ -90,14 +90,14 @@ TEST_CASE("importing a snapshot creates a snapshot host with its inventory and h
     observed.insert(observed.end(), hosts.begin(), hosts.end());
   });
 
-  auto imported = store->ImportSnapshot(Snapshot(org, "m-1", kT0, "5.10.0-21-amd64"));
+  auto imported = store->ImportSnapshot(Snapshot(org, "m-1", kImportT0, "5.10.0-21-amd64"));
   REQUIRE_MESSAGE(imported.ok(), (imported.ok() ? "" : imported.error().ToString()));
   CHECK_FALSE(imported->duplicate);
   CHECK(imported->record.outcome == ImportOutcome::kCreated);
   CHECK(imported->record.agent_id == ImportedAgentId(org, "m-1"));
   CHECK(imported->record.agent_id.rfind("snap-", 0) == 0);
   CHECK(imported->record.agent_id.size() == 5 + 16);
-  CHECK(imported->record.collected_at_ms == kT0);
+  CHECK(imported->record.collected_at_ms == kImportT0);
   CHECK(imported->record.id > 0);
 
   auto hosts = store->ListHosts(org);
@@ -106,7 +106,7 @@ TEST_CASE("importing a snapshot creates a snapshot host with its inventory and h
   CHECK(hosts->front().source == "import");
   CHECK(hosts->front().hostname == "legacy1");
   CHECK(hosts->front().agent_version == "0.4.0");
-  CHECK(hosts->front().last_inventory_ms == kT0);
+  CHECK(hosts->front().last_inventory_ms == kImportT0);
   CHECK(Kernel(*store, imported->record.agent_id) == "5.10.0-21-amd64");
   auto health = store->ListHealth(imported->record.agent_id, 0, 10);
   REQUIRE(health.ok());
@@ -127,9 +127,9 @@ TEST_CASE("importing a snapshot creates a snapshot host with its inventory and h
 
 TEST_CASE("re-importing the same file returns the first import and changes nothing") {
   TempDir dir;
-  auto store = OpenStore(dir);
+  auto store = OpenImportStore(dir);
   const int64_t org = MakeOrg(*store, "Acme");
-  const SnapshotImport snapshot = Snapshot(org, "m-1", kT0, "5.10.0-21-amd64");
+  const SnapshotImport snapshot = Snapshot(org, "m-1", kImportT0, "5.10.0-21-amd64");
   auto first = store->ImportSnapshot(snapshot);
   REQUIRE(first.ok());
   int observer_calls = 0;
@@ -163,11 +163,12 @@ TEST_CASE("re-importing the same file returns the first import and changes nothi
 
 TEST_CASE("a newer snapshot of the same machine updates its host and logs the change") {
   TempDir dir;
-  auto store = OpenStore(dir);
+  auto store = OpenImportStore(dir);
   const int64_t org = MakeOrg(*store, "Acme");
-  auto first = store->ImportSnapshot(Snapshot(org, "m-1", kT0, "5.10.0-21-amd64"));
+  auto first = store->ImportSnapshot(Snapshot(org, "m-1", kImportT0, "5.10.0-21-amd64"));
   REQUIRE(first.ok());
-  auto second = store->ImportSnapshot(Snapshot(org, "m-1", kT0 + 7 * kDay, "5.10.0-26-amd64"));
+  auto second =
+      store->ImportSnapshot(Snapshot(org, "m-1", kImportT0 + 7 * kDay, "5.10.0-26-amd64"));
   REQUIRE_MESSAGE(second.ok(), (second.ok() ? "" : second.error().ToString()));
   CHECK_FALSE(second->duplicate);
   CHECK(second->record.outcome == ImportOutcome::kUpdated);
@@ -177,7 +178,7 @@ TEST_CASE("a newer snapshot of the same machine updates its host and logs the ch
   auto hosts = store->ListHosts(org);
   REQUIRE(hosts.ok());
   REQUIRE(hosts->size() == 1);
-  CHECK(hosts->front().last_inventory_ms == kT0 + 7 * kDay);
+  CHECK(hosts->front().last_inventory_ms == kImportT0 + 7 * kDay);
   CHECK(Kernel(*store, first->record.agent_id) == "5.10.0-26-amd64");
   auto changes = store->ListChanges(first->record.agent_id, 0, 100);
   REQUIRE(changes.ok());
@@ -199,13 +200,13 @@ TEST_CASE("a newer snapshot of the same machine updates its host and logs the ch
 
 TEST_CASE("an older snapshot is recorded but does not roll the inventory back") {
   TempDir dir;
-  auto store = OpenStore(dir);
+  auto store = OpenImportStore(dir);
   const int64_t org = MakeOrg(*store, "Acme");
-  auto newer = store->ImportSnapshot(Snapshot(org, "m-1", kT0 + 7 * kDay, "5.10.0-26-amd64"));
+  auto newer = store->ImportSnapshot(Snapshot(org, "m-1", kImportT0 + 7 * kDay, "5.10.0-26-amd64"));
   REQUIRE(newer.ok());
   int observer_calls = 0;
   store->SetCommitObserver([&](const std::vector<CommittedHost>&) { ++observer_calls; });
-  auto older = store->ImportSnapshot(Snapshot(org, "m-1", kT0, "5.10.0-21-amd64"));
+  auto older = store->ImportSnapshot(Snapshot(org, "m-1", kImportT0, "5.10.0-21-amd64"));
   REQUIRE_MESSAGE(older.ok(), (older.ok() ? "" : older.error().ToString()));
   CHECK_FALSE(older->duplicate);
   CHECK(older->record.outcome == ImportOutcome::kStale);
@@ -216,14 +217,14 @@ TEST_CASE("an older snapshot is recorded but does not roll the inventory back") 
   auto hosts = store->ListHosts(org);
   REQUIRE(hosts.ok());
   REQUIRE(hosts->size() == 1);
-  CHECK(hosts->front().last_inventory_ms == kT0 + 7 * kDay);
+  CHECK(hosts->front().last_inventory_ms == kImportT0 + 7 * kDay);
   auto imports = store->ListImports(org, 100);
   REQUIRE(imports.ok());
   REQUIRE(imports->size() == 2);
   // Newest first: the older file was imported a day after collection, before the newer one.
   CHECK(imports->front().outcome == ImportOutcome::kCreated);
   CHECK(imports->back().outcome == ImportOutcome::kStale);
-  CHECK(imports->back().collected_at_ms == kT0);
+  CHECK(imports->back().collected_at_ms == kImportT0);
   auto health = store->ListHealth(newer->record.agent_id, 0, 10);
   REQUIRE(health.ok());
   CHECK(health->size() == 1);  // the stale file's sample was not stored either
@@ -231,10 +232,10 @@ TEST_CASE("an older snapshot is recorded but does not roll the inventory back") 
 
 TEST_CASE("a file already imported into another organisation is refused there") {
   TempDir dir;
-  auto store = OpenStore(dir);
+  auto store = OpenImportStore(dir);
   const int64_t acme = MakeOrg(*store, "Acme");
   const int64_t other = MakeOrg(*store, "Other");
-  SnapshotImport snapshot = Snapshot(acme, "m-1", kT0, "5.10.0-21-amd64");
+  SnapshotImport snapshot = Snapshot(acme, "m-1", kImportT0, "5.10.0-21-amd64");
   REQUIRE(store->ImportSnapshot(snapshot).ok());
   snapshot.org_id = other;
   auto refused = store->ImportSnapshot(snapshot);
@@ -245,7 +246,7 @@ TEST_CASE("a file already imported into another organisation is refused there") 
   CHECK(other_hosts->empty());
 
   // The same machine collected separately for another organisation is a different host there.
-  auto separate = store->ImportSnapshot(Snapshot(other, "m-1", kT0 + 1, "5.10.0-21-amd64"));
+  auto separate = store->ImportSnapshot(Snapshot(other, "m-1", kImportT0 + 1, "5.10.0-21-amd64"));
   REQUIRE(separate.ok());
   CHECK(separate->record.agent_id == ImportedAgentId(other, "m-1"));
   CHECK(separate->record.agent_id != ImportedAgentId(acme, "m-1"));
@@ -254,9 +255,9 @@ TEST_CASE("a file already imported into another organisation is refused there") 
 
 TEST_CASE("an imported host cannot authenticate and refuses snapshots once revoked") {
   TempDir dir;
-  auto store = OpenStore(dir);
+  auto store = OpenImportStore(dir);
   const int64_t org = MakeOrg(*store, "Acme");
-  auto imported = store->ImportSnapshot(Snapshot(org, "m-1", kT0, "5.10.0-21-amd64"));
+  auto imported = store->ImportSnapshot(Snapshot(org, "m-1", kImportT0, "5.10.0-21-amd64"));
   REQUIRE(imported.ok());
   auto credential = store->GetAgentCredential(imported->record.agent_id);
   REQUIRE(credential.ok());
@@ -267,12 +268,13 @@ TEST_CASE("an imported host cannot authenticate and refuses snapshots once revok
   CHECK_FALSE(ConstantTimeEquals(Sha256Hex(""), credential->secret_hash));
 
   // A second snapshot gets a different random secret hash on a different machine.
-  auto other = store->ImportSnapshot(Snapshot(org, "m-2", kT0, "5.10.0-21-amd64"));
+  auto other = store->ImportSnapshot(Snapshot(org, "m-2", kImportT0, "5.10.0-21-amd64"));
   REQUIRE(other.ok());
   CHECK(store->GetAgentCredential(other->record.agent_id)->secret_hash != credential->secret_hash);
 
-  REQUIRE(store->RevokeAgent(imported->record.agent_id, kT0 + kDay).ok());
-  auto refused = store->ImportSnapshot(Snapshot(org, "m-1", kT0 + 2 * kDay, "5.10.0-26-amd64"));
+  REQUIRE(store->RevokeAgent(imported->record.agent_id, kImportT0 + kDay).ok());
+  auto refused =
+      store->ImportSnapshot(Snapshot(org, "m-1", kImportT0 + 2 * kDay, "5.10.0-26-amd64"));
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code == ErrorCode::kFailedPrecondition);
   CHECK(store->ListImports(org, 100)->size() == 2);
@@ -281,12 +283,12 @@ TEST_CASE("an imported host cannot authenticate and refuses snapshots once revok
 
 TEST_CASE("a malformed import is refused before anything is written") {
   TempDir dir;
-  auto store = OpenStore(dir);
+  auto store = OpenImportStore(dir);
   const int64_t org = MakeOrg(*store, "Acme");
-  SnapshotImport no_machine = Snapshot(org, "", kT0, "k");
-  SnapshotImport bad_sha = Snapshot(org, "m-1", kT0, "k");
+  SnapshotImport no_machine = Snapshot(org, "", kImportT0, "k");
+  SnapshotImport bad_sha = Snapshot(org, "m-1", kImportT0, "k");
   bad_sha.sha256 = "not-a-hash";
-  SnapshotImport no_inventory = Snapshot(org, "m-1", kT0, "k");
+  SnapshotImport no_inventory = Snapshot(org, "m-1", kImportT0, "k");
   no_inventory.inventory.mutable_health()->set_cpu_percent(1);  // replaces the inventory
   for (const SnapshotImport* bad : {&no_machine, &bad_sha, &no_inventory}) {
     auto refused = store->ImportSnapshot(*bad);
@@ -299,7 +301,7 @@ TEST_CASE("a malformed import is refused before anything is written") {
 
 TEST_CASE("enrollment token keys are found by hint within one organisation, revoked ones not") {
   TempDir dir;
-  auto store = OpenStore(dir);
+  auto store = OpenImportStore(dir);
   const int64_t acme = MakeOrg(*store, "Acme");
   const int64_t other = MakeOrg(*store, "Other");
   auto add = [&](int64_t org_id, const std::string& hash, const std::string& hint,
@@ -332,7 +334,7 @@ TEST_CASE("enrollment token keys are found by hint within one organisation, revo
 
 TEST_CASE("a token's wrapped import key is found with it, set once, and absent for old tokens") {
   TempDir dir;
-  auto store = OpenStore(dir);
+  auto store = OpenImportStore(dir);
   const int64_t acme = MakeOrg(*store, "Acme");
   NewEnrollmentToken token;
   token.org_id = acme;
@@ -345,11 +347,12 @@ TEST_CASE("a token's wrapped import key is found with it, set once, and absent f
   REQUIRE(older.ok());
 
   const ImportKeyWrapper wrapper = *ImportKeyWrapper::FromServerKey(std::string(32, 's'));
-  REQUIRE(SaveImportKeyForNewToken(*store, wrapper, {acme, created->id}, "dze_abcd1234_secret", kT0)
+  REQUIRE(SaveImportKeyForNewToken(*store, wrapper, {acme, created->id}, "dze_abcd1234_secret",
+                                   kImportT0)
               .ok());
-  CHECK(store->SaveTokenImportKey(created->id, "v1:replaced", kT0).error().code ==
+  CHECK(store->SaveTokenImportKey(created->id, "v1:replaced", kImportT0).error().code ==
         ErrorCode::kAlreadyExists);
-  CHECK(store->SaveTokenImportKey(999, "v1:x", kT0).error().code == ErrorCode::kNotFound);
+  CHECK(store->SaveTokenImportKey(999, "v1:x", kImportT0).error().code == ErrorCode::kNotFound);
 
   auto keys = store->FindEnrollmentTokensByHint(acme, "dze_abcd1234");
   REQUIRE(keys.ok());
@@ -371,7 +374,7 @@ TEST_CASE("a copy of the database holds no import key, and opens none without th
   const ImportKeyWrapper server_wrapper = *ImportKeyWrapper::FromServerKey(std::string(32, 's'));
   int64_t acme = 0;
   {
-    auto store = OpenStore(dir);
+    auto store = OpenImportStore(dir);
     acme = MakeOrg(*store, "Acme");
     NewEnrollmentToken token;
     token.org_id = acme;
@@ -380,7 +383,8 @@ TEST_CASE("a copy of the database holds no import key, and opens none without th
     auto created = store->CreateEnrollmentToken(token);
     REQUIRE(created.ok());
     REQUIRE(
-        SaveImportKeyForNewToken(*store, server_wrapper, {acme, created->id}, plaintext, kT0).ok());
+        SaveImportKeyForNewToken(*store, server_wrapper, {acme, created->id}, plaintext, kImportT0)
+            .ok());
     REQUIRE(store->CheckpointNow(true).ok());
   }
   // The backup: every byte of the database file.
@@ -391,7 +395,7 @@ TEST_CASE("a copy of the database holds no import key, and opens none without th
   CHECK(copy->find(plaintext) == std::string::npos);
 
   // Opened elsewhere with any other server key, the copy verifies nothing.
-  auto store = OpenStore(dir);
+  auto store = OpenImportStore(dir);
   auto keys = store->FindEnrollmentTokensByHint(acme, plaintext.substr(0, 12));
   REQUIRE(keys.ok());
   REQUIRE(keys->size() == 1);

@@ -22,14 +22,14 @@ using dozor::testing::TempDir;
 constexpr const char* kRules[] = {"rule-critical", "rule-high", "rule-medium", "rule-low",
                                   "rule-info"};
 
-struct Estate {
+struct PagedEstate {
   TempDir dir;
   std::unique_ptr<SqliteStore> store;
   std::map<std::string, int64_t> orgs;                   // name -> id
   std::map<int64_t, std::vector<int64_t>> hosts_by_org;  // org id -> host pks
   std::map<std::string, std::string> token_by_org;
 
-  Estate() {
+  PagedEstate() {
     SqliteStoreOptions options;
     options.path = (dir / "dozor.db").string();
     options.background_checkpoint = false;
@@ -139,8 +139,8 @@ bool FindingBefore(FindingSort sort, const Finding& a, const Finding& b) {
   return false;
 }
 
-std::unique_ptr<Estate> FindingsEstate() {
-  auto e = std::make_unique<Estate>();
+std::unique_ptr<PagedEstate> FindingsEstate() {
+  auto e = std::make_unique<PagedEstate>();
   e->AddOrg("acme", 1000);
   e->AddOrg("globex", 2000);
   for (int i = 0; i < 6; ++i) {
@@ -436,7 +436,7 @@ TEST_CASE("every combination with category and assigned engineer filters selects
 TEST_CASE("host pages by status select what HostStatusOf says, for every set of statuses") {
   constexpr int64_t kNow = 1'800'000'000'000;
   constexpr int64_t kOfflineAfterMs = 180'000;
-  Estate e;
+  PagedEstate e;
   e.AddOrg("acme", 1000);
   e.AddOrg("globex", 1000);
   const std::vector<std::pair<std::string, int64_t>> reports = {
@@ -573,7 +573,7 @@ TEST_CASE("a page position of another sort's shape is invalid, not a crash") {
 }
 
 TEST_CASE("organisation pages: sorts, filters and the caller's scope") {
-  Estate e;
+  PagedEstate e;
   for (int i = 0; i < 23; ++i) {
     // Names in reverse order of creation.
     e.AddOrg("org-" + std::string(1, static_cast<char>('z' - i)), 1000 + i,
@@ -625,7 +625,7 @@ TEST_CASE("organisation pages: sorts, filters and the caller's scope") {
 }
 
 TEST_CASE("host pages: sorts, text, presence and scope filters") {
-  Estate e;
+  PagedEstate e;
   e.AddOrg("acme", 1000);
   e.AddOrg("globex", 1000);
   for (int i = 0; i < 12; ++i) {
@@ -702,7 +702,7 @@ std::set<std::string> Fields(const HostSearchHit& hit) {
 }
 
 TEST_CASE("host search finds by hostname, IP, MAC, serials and packages, within scope") {
-  Estate e;
+  PagedEstate e;
   e.AddOrg("acme", 1000);
   e.AddOrg("globex", 1000);
   e.AddHost("acme", "agent-a", "a", 1000);

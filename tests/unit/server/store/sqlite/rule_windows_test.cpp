@@ -15,8 +15,9 @@ namespace {
 
 using dozor::testing::TempDir;
 
-constexpr int64_t kHour = 3600 * 1000;
-constexpr int64_t kT0 = 1'700'000'000'000 - (1'700'000'000'000 % kHour);  // an hour boundary
+constexpr int64_t kWindowHour = 3600 * 1000;
+constexpr int64_t kWindowT0 =
+    1'700'000'000'000 - (1'700'000'000'000 % kWindowHour);  // an hour boundary
 
 struct Fixture {
   TempDir dir;
@@ -166,7 +167,7 @@ dozor::v1::Report InventoryReport(int64_t at, int pending_security) {
 
 TEST_CASE("rule windows: a health report writes host, filesystem, NIC and trend rows") {
   Fixture fx;
-  fx.Commit("a0", HealthReport(kT0 + 60'000), kT0 + 60'000 + 1500);
+  fx.Commit("a0", HealthReport(kWindowT0 + 60'000), kWindowT0 + 60'000 + 1500);
   CHECK(fx.Int("SELECT count(*) FROM rule_health_host") == 1);
   CHECK(fx.Double("SELECT mem_used_pct FROM rule_health_host") == doctest::Approx(75.0));
   CHECK(fx.Double("SELECT swap_used_pct FROM rule_health_host") == doctest::Approx(25.0));
@@ -180,11 +181,11 @@ TEST_CASE("rule windows: a health report writes host, filesystem, NIC and trend 
         10);
   CHECK(fx.Int("SELECT clock_offset_ms FROM agents WHERE agent_id = 'a0'") == 1500);
   // The trend keeps the newest sample of the hour.
-  fx.Commit("a0", HealthReport(kT0 + 120'000, 4'000'000'000), kT0 + 120'000);
+  fx.Commit("a0", HealthReport(kWindowT0 + 120'000, 4'000'000'000), kWindowT0 + 120'000);
   CHECK(fx.Int("SELECT count(*) FROM rule_fs_trend") == 1);
   CHECK(fx.Int("SELECT avail_bytes FROM rule_fs_trend") == 4'000'000'000);
-  CHECK(fx.Int("SELECT hour FROM rule_fs_trend") == kT0);
-  fx.Commit("a0", HealthReport(kT0 + kHour + 1), kT0 + kHour + 1);
+  CHECK(fx.Int("SELECT hour FROM rule_fs_trend") == kWindowT0);
+  fx.Commit("a0", HealthReport(kWindowT0 + kWindowHour + 1), kWindowT0 + kWindowHour + 1);
   CHECK(fx.Int("SELECT count(*) FROM rule_fs_trend") == 2);
   CHECK(fx.Int("SELECT count(*) FROM rule_health_host") == 3);
   CHECK(fx.Int("SELECT clock_offset_ms FROM agents WHERE agent_id = 'a0'") == 0);
@@ -193,10 +194,11 @@ TEST_CASE("rule windows: a health report writes host, filesystem, NIC and trend 
 TEST_CASE("rule windows: pruning drops rows older than the windows") {
   Fixture fx;
   for (int i = 0; i < 6; ++i) {
-    fx.Commit("a0", HealthReport(kT0 + i * kHour / 2), kT0 + i * kHour / 2);
+    fx.Commit("a0", HealthReport(kWindowT0 + i * kWindowHour / 2), kWindowT0 + i * kWindowHour / 2);
   }
-  fx.Commit("a0", HealthReport(kT0 + 60 * kHour), kT0 + 60 * kHour);  // 60 h later
-  auto pruned = fx.store->PruneRuleWindows(kT0 + 60 * kHour + 1000);
+  fx.Commit("a0", HealthReport(kWindowT0 + 60 * kWindowHour),
+            kWindowT0 + 60 * kWindowHour);  // 60 h later
+  auto pruned = fx.store->PruneRuleWindows(kWindowT0 + 60 * kWindowHour + 1000);
   REQUIRE(pruned.ok());
   CHECK(*pruned > 0);
   CHECK(fx.Int("SELECT count(*) FROM rule_health_host") == 1);
@@ -207,18 +209,18 @@ TEST_CASE("rule windows: pruning drops rows older than the windows") {
 
 TEST_CASE("rule windows: pruning is relative to the agent's newest sample when it is older") {
   Fixture fx;
-  fx.Commit("a0", HealthReport(kT0), kT0);
-  fx.Commit("a0", HealthReport(kT0 + 2 * kHour), kT0 + 2 * kHour);
+  fx.Commit("a0", HealthReport(kWindowT0), kWindowT0);
+  fx.Commit("a0", HealthReport(kWindowT0 + 2 * kWindowHour), kWindowT0 + 2 * kWindowHour);
   // The wall clock is far ahead (agent silent, or a test clock): the last window survives.
-  REQUIRE(fx.store->PruneRuleWindows(kT0 + 1000 * kHour).ok());
+  REQUIRE(fx.store->PruneRuleWindows(kWindowT0 + 1000 * kWindowHour).ok());
   CHECK(fx.Int("SELECT count(*) FROM rule_health_host") == 1);
-  CHECK(fx.Int("SELECT at FROM rule_health_host") == kT0 + 2 * kHour);
+  CHECK(fx.Int("SELECT at FROM rule_health_host") == kWindowT0 + 2 * kWindowHour);
   CHECK(fx.Int("SELECT count(*) FROM rule_fs_trend") == 2);  // within 48 h of the newest
 }
 
 TEST_CASE("inventory: new columns, SMART counters, removable disks and duplex are stored") {
   Fixture fx;
-  fx.Commit("a0", InventoryReport(kT0, 0), kT0 + 250);
+  fx.Commit("a0", InventoryReport(kWindowT0, 0), kWindowT0 + 250);
   CHECK(fx.Int("SELECT uptime_seconds FROM host_os") == 86400);
   CHECK(fx.Int("SELECT clock_synchronized FROM host_os") == 1);
   CHECK(fx.Int("SELECT clock_max_error_us FROM host_os") == 250);
@@ -237,16 +239,16 @@ TEST_CASE("inventory: new columns, SMART counters, removable disks and duplex ar
 TEST_CASE("inventory: security_pending_since is kept across inventories and reset") {
   Fixture fx;
   auto since = [&] { return fx.Int("SELECT security_pending_since FROM host_os"); };
-  fx.Commit("a0", InventoryReport(kT0, 0), kT0);
+  fx.Commit("a0", InventoryReport(kWindowT0, 0), kWindowT0);
   CHECK(since() == 0);
-  fx.Commit("a0", InventoryReport(kT0 + kHour, 3), kT0 + kHour);
-  CHECK(since() == kT0 + kHour);
-  fx.Commit("a0", InventoryReport(kT0 + 2 * kHour, 5), kT0 + 2 * kHour);
-  CHECK(since() == kT0 + kHour);  // still pending: the run started earlier
-  fx.Commit("a0", InventoryReport(kT0 + 3 * kHour, 0), kT0 + 3 * kHour);
+  fx.Commit("a0", InventoryReport(kWindowT0 + kWindowHour, 3), kWindowT0 + kWindowHour);
+  CHECK(since() == kWindowT0 + kWindowHour);
+  fx.Commit("a0", InventoryReport(kWindowT0 + 2 * kWindowHour, 5), kWindowT0 + 2 * kWindowHour);
+  CHECK(since() == kWindowT0 + kWindowHour);  // still pending: the run started earlier
+  fx.Commit("a0", InventoryReport(kWindowT0 + 3 * kWindowHour, 0), kWindowT0 + 3 * kWindowHour);
   CHECK(since() == 0);
-  fx.Commit("a0", InventoryReport(kT0 + 4 * kHour, 1), kT0 + 4 * kHour);
-  CHECK(since() == kT0 + 4 * kHour);
+  fx.Commit("a0", InventoryReport(kWindowT0 + 4 * kWindowHour, 1), kWindowT0 + 4 * kWindowHour);
+  CHECK(since() == kWindowT0 + 4 * kWindowHour);
 }
 
 TEST_CASE("host role: display managers and desktop chassis mean workstation") {
@@ -284,13 +286,13 @@ TEST_CASE("commit observer: called after commit with each agent touched") {
   });
   std::vector<IncomingReport> batch(3);
   batch[0].agent_id = "a0";
-  batch[0].report = HealthReport(kT0);
+  batch[0].report = HealthReport(kWindowT0);
   batch[0].report.set_seq(1);
   batch[1].agent_id = "a0";
-  batch[1].report = InventoryReport(kT0 + 1, 0);
+  batch[1].report = InventoryReport(kWindowT0 + 1, 0);
   batch[1].report.set_seq(2);
   batch[2].agent_id = "a1";
-  batch[2].report = HealthReport(kT0);
+  batch[2].report = HealthReport(kWindowT0);
   batch[2].report.set_seq(1);
   REQUIRE(fx.store->CommitReports(batch).ok());
   CHECK(calls == 1);
@@ -402,8 +404,8 @@ TEST_CASE("contract: allowed moves record events and snapshots, others are refus
 
 TEST_CASE("estate summary: hosts, applications and package counts from SQL") {
   Fixture fx(3);
-  fx.Commit("a0", InventoryReport(kT0, 0), kT0 + 10);
-  fx.Commit("a1", InventoryReport(kT0, 0), kT0 + 20);
+  fx.Commit("a0", InventoryReport(kWindowT0, 0), kWindowT0 + 10);
+  fx.Commit("a1", InventoryReport(kWindowT0, 0), kWindowT0 + 20);
   REQUIRE(fx.store->RevokeAgent("a2", 5000).ok());
   auto summary = fx.store->GetEstateSummary(fx.org, {"openssl", "samba"});
   REQUIRE(summary.ok());
@@ -418,7 +420,7 @@ TEST_CASE("estate summary: hosts, applications and package counts from SQL") {
   CHECK(h.disk_bytes == 500'000'000'000);  // the removable disk does not count
   CHECK(h.package_count == 1);
   CHECK(h.addresses == std::vector<std::string>{"10.0.0.5"});
-  CHECK(h.last_inventory_ms == kT0);
+  CHECK(h.last_inventory_ms == kWindowT0);
   REQUIRE(summary->applications.size() == 1);
   CHECK(summary->applications[0].name == "1C:Enterprise");
   CHECK(summary->applications[0].hosts == 2);
@@ -430,13 +432,13 @@ TEST_CASE("estate summary: hosts, applications and package counts from SQL") {
 TEST_CASE("estate summary: 500 hosts are summarised quickly (timed)") {
   Fixture fx(500);
   for (int i = 0; i < 500; ++i) {
-    auto report = InventoryReport(kT0, 0);
+    auto report = InventoryReport(kWindowT0, 0);
     for (int p = 0; p < 300; ++p) {
       auto* pkg = report.mutable_inventory()->mutable_software()->add_packages();
       pkg->set_name("pkg" + std::to_string(p));
       pkg->set_version("1.0");
     }
-    fx.Commit("a" + std::to_string(i), std::move(report), kT0);
+    fx.Commit("a" + std::to_string(i), std::move(report), kWindowT0);
   }
   auto t0 = std::chrono::steady_clock::now();
   auto summary = fx.store->GetEstateSummary(fx.org, {"openssl", "pkg7", "samba"});

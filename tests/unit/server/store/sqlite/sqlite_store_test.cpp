@@ -32,7 +32,7 @@ std::unique_ptr<SqliteStore> OpenStore(const TempDir& dir, bool background_check
   return std::move(store).value();
 }
 
-int64_t MakeOrg(SqliteStore& store, const std::string& name) {
+int64_t MakeStoreOrg(SqliteStore& store, const std::string& name) {
   Organization org;
   org.name = name;
   auto created = store.CreateOrganization(org);
@@ -43,7 +43,7 @@ int64_t MakeOrg(SqliteStore& store, const std::string& name) {
 // Creates an organisation, a token and an enrolled agent; returns the agent id.
 std::string EnrollOne(SqliteStore& store, const std::string& agent_id, int64_t org_id = 0) {
   if (org_id == 0) {
-    org_id = MakeOrg(store, "org-" + agent_id);
+    org_id = MakeStoreOrg(store, "org-" + agent_id);
   }
   NewEnrollmentToken token;
   token.org_id = org_id;
@@ -115,7 +115,7 @@ TEST_CASE("store migrations are applied once and survive reopen") {
   TempDir dir;
   {
     auto store = OpenStore(dir);
-    MakeOrg(*store, "Acme");
+    MakeStoreOrg(*store, "Acme");
   }
   auto store = OpenStore(dir);
   auto orgs = store->ListOrganizations();
@@ -210,7 +210,7 @@ TEST_CASE("contract status and type validation") {
 TEST_CASE("enrollment refuses unknown, revoked and expired tokens and counts uses") {
   TempDir dir;
   auto store = OpenStore(dir);
-  int64_t org = MakeOrg(*store, "Acme");
+  int64_t org = MakeStoreOrg(*store, "Acme");
   NewEnrollmentToken good{org, "h-good", "abc", "main", std::nullopt};
   NewEnrollmentToken expiring{org, "h-exp", "def", "", int64_t{5000}};
   NewEnrollmentToken revoked{org, "h-rev", "ghi", "", std::nullopt};
@@ -273,7 +273,7 @@ TEST_CASE("enrollment refuses unknown, revoked and expired tokens and counts use
 TEST_CASE("an enrollment token with max_uses enrols that many agents, then refuses") {
   TempDir dir;
   auto store = OpenStore(dir);
-  int64_t org = MakeOrg(*store, "Acme");
+  int64_t org = MakeStoreOrg(*store, "Acme");
   NewEnrollmentToken limited{org, "h-two", "two", "", std::nullopt, int64_t{2}};
   REQUIRE(store->CreateEnrollmentToken(limited).ok());
   NewEnrollmentToken zero{org, "h-zero", "zero", "", std::nullopt, int64_t{0}};
@@ -579,8 +579,8 @@ TEST_CASE("inventory reports replace the current inventory and append changes") 
 TEST_CASE("hosts are listed with organization, OS and non-loopback addresses") {
   TempDir dir;
   auto store = OpenStore(dir);
-  int64_t acme = MakeOrg(*store, "Acme");
-  int64_t beta = MakeOrg(*store, "Beta");
+  int64_t acme = MakeStoreOrg(*store, "Acme");
+  int64_t beta = MakeStoreOrg(*store, "Beta");
   EnrollOne(*store, "a1", acme);
   EnrollOne(*store, "b1", beta);
   std::vector<IncomingReport> batch = {Inventory("a1", 1, 1000, SampleInventory("6.1", "3.0")),
@@ -681,8 +681,9 @@ TEST_CASE("reads on another thread proceed while commits run") {
 
 // ------------------------------------------------------------------ health compaction
 
-constexpr int64_t kHour = 3'600'000;
-constexpr int64_t kT0 = 1'700'000'000'000 - (1'700'000'000'000 % kHour);  // an hour boundary
+constexpr int64_t kStoreHour = 3'600'000;
+constexpr int64_t kStoreT0 =
+    1'700'000'000'000 - (1'700'000'000'000 % kStoreHour);  // an hour boundary
 
 // A sample with the full shape of a real one, varying with i, plus awkward values the block
 // codec must keep bit for bit.
@@ -720,12 +721,12 @@ IncomingReport RichHealth(const std::string& agent_id, uint64_t seq, int64_t at_
   return in;
 }
 
-// Commits `count` samples per agent, one a minute from kT0 (seq 1..count).
+// Commits `count` samples per agent, one a minute from kStoreT0 (seq 1..count).
 void CommitMinutes(SqliteStore& store, const std::vector<std::string>& agents, uint64_t count) {
   std::vector<IncomingReport> batch;
   for (uint64_t i = 1; i <= count; ++i) {
     for (const auto& agent : agents) {
-      batch.push_back(RichHealth(agent, i, kT0 + static_cast<int64_t>(i - 1) * 60'000));
+      batch.push_back(RichHealth(agent, i, kStoreT0 + static_cast<int64_t>(i - 1) * 60'000));
     }
   }
   auto results = store.CommitReports(batch);
@@ -773,7 +774,7 @@ TEST_CASE("health compaction moves finished hours into blocks without losing or 
   Fingerprint a2_before = ListAll(*store, "a2");
   REQUIRE(a1_before.size() == 200);
 
-  auto stats = store->CompactHealth(kT0 + 3 * kHour + 30 * 60'000);
+  auto stats = store->CompactHealth(kStoreT0 + 3 * kStoreHour + 30 * 60'000);
   REQUIRE_MESSAGE(stats.ok(), (stats.ok() ? "" : stats.error().ToString()));
   CHECK(stats->samples == 2 * 180);  // hours 0..2 of both agents; hour 3 is not finished
   CHECK(stats->buckets == 6);
@@ -785,13 +786,13 @@ TEST_CASE("health compaction moves finished hours into blocks without losing or 
   CHECK(CountRows(dir,
                   "SELECT count(*) FROM health_blocks WHERE first_seq = 61 AND "
                   "last_seq = 120 AND start_at = " +
-                      std::to_string(kT0 + kHour) +
-                      " AND end_at = " + std::to_string(kT0 + 2 * kHour - 60'000)) == 2);
+                      std::to_string(kStoreT0 + kStoreHour) +
+                      " AND end_at = " + std::to_string(kStoreT0 + 2 * kStoreHour - 60'000)) == 2);
 
   CHECK(ListAll(*store, "a1") == a1_before);
   CHECK(ListAll(*store, "a2") == a2_before);
   // A second run has nothing left to do.
-  CHECK(store->CompactHealth(kT0 + 3 * kHour + 30 * 60'000)->samples == 0);
+  CHECK(store->CompactHealth(kStoreT0 + 3 * kStoreHour + 30 * 60'000)->samples == 0);
   CHECK(ListAll(*store, "a1") == a1_before);
 }
 
@@ -812,10 +813,10 @@ TEST_CASE("one report the database refuses is rejected alone, its batch is store
   std::vector<IncomingReport> batch;
   for (uint64_t seq = 1; seq <= 5; ++seq) {
     for (const char* agent : {"a1", "a2"}) {
-      batch.push_back(RichHealth(agent, seq, kT0 + static_cast<int64_t>(seq) * 60'000));
+      batch.push_back(RichHealth(agent, seq, kStoreT0 + static_cast<int64_t>(seq) * 60'000));
     }
   }
-  IncomingReport huge_seq = RichHealth("a1", (uint64_t{1} << 63) + 5, kT0 + 7 * 60'000);
+  IncomingReport huge_seq = RichHealth("a1", (uint64_t{1} << 63) + 5, kStoreT0 + 7 * 60'000);
   batch.push_back(std::move(huge_seq));
   auto results = store->CommitReports(batch);
   REQUIRE_MESSAGE(results.ok(), (results.ok() ? "" : results.error().ToString()));
@@ -849,13 +850,13 @@ TEST_CASE("a bucket that cannot be compacted is skipped and reported, the pass g
         "INSERT INTO health_blocks(agent, start_at, end_at, count, first_seq, last_seq, data) "
         "SELECT id, ?1, ?1, 1, 1000, 1000, ?2 FROM agents WHERE agent_id = 'a1'");
     REQUIRE(insert.ok());
-    insert->Bind(1, kT0 + 90'000).Bind(2, std::string_view("\x01\x10\x00\x00\x00garbage", 12));
+    insert->Bind(1, kStoreT0 + 90'000).Bind(2, std::string_view("\x01\x10\x00\x00\x00garbage", 12));
     REQUIRE(insert->Run().ok());
   }
-  auto stats = store->CompactHealth(kT0 + 3 * kHour + 30 * 60'000);
+  auto stats = store->CompactHealth(kStoreT0 + 3 * kStoreHour + 30 * 60'000);
   REQUIRE_MESSAGE(stats.ok(), (stats.ok() ? "" : stats.error().ToString()));
   CHECK(stats->failed_buckets == 1);
-  CHECK(stats->first_failure.find("hour " + std::to_string(kT0)) != std::string::npos);
+  CHECK(stats->first_failure.find("hour " + std::to_string(kStoreT0)) != std::string::npos);
   CHECK(stats->first_failure.find("corrupt") != std::string::npos);
   // a1's hours 1 and 2 and all three of a2's were still compacted; a1's hour 0 stays raw.
   CHECK(stats->buckets == 5);
@@ -873,7 +874,7 @@ TEST_CASE("an hour whose samples are over the block limit together is split into
   std::mt19937_64 random(7);
   std::vector<IncomingReport> batch;
   for (uint64_t i = 1; i <= 60; ++i) {
-    IncomingReport report = RichHealth("a1", i, kT0 + static_cast<int64_t>(i - 1) * 60'000);
+    IncomingReport report = RichHealth("a1", i, kStoreT0 + static_cast<int64_t>(i - 1) * 60'000);
     auto* health = report.report.mutable_health();
     for (int p = 0; p < 300; ++p) {
       auto* process = health->add_top_memory();
@@ -891,7 +892,7 @@ TEST_CASE("an hour whose samples are over the block limit together is split into
   batch.clear();
   Fingerprint before = ListAll(*store, "a1");
   REQUIRE(before.size() == 60);
-  auto stats = store->CompactHealth(kT0 + 2 * kHour);
+  auto stats = store->CompactHealth(kStoreT0 + 2 * kStoreHour);
   REQUIRE_MESSAGE(stats.ok(), (stats.ok() ? "" : stats.error().ToString()));
   CHECK(stats->failed_buckets == 0);
   CHECK(stats->samples == 60);
@@ -906,15 +907,16 @@ TEST_CASE("health listing keeps since and limit semantics across raw rows and bl
   EnrollOne(*store, "a1");
   CommitMinutes(*store, {"a1"}, 200);
   Fingerprint all = ListAll(*store, "a1");  // newest first, all raw
-  REQUIRE(store->CompactHealth(kT0 + 3 * kHour)->samples == 180);
+  REQUIRE(store->CompactHealth(kStoreT0 + 3 * kStoreHour)->samples == 180);
   struct Query {
     int64_t since;
     int limit;
   };
   for (Query q :
        {Query{0, 1}, Query{0, 20}, Query{0, 21}, Query{0, 50}, Query{0, 150},
-        Query{kT0 + kHour, 10000}, Query{kT0 + kHour + 30 * 60'000, 10000},
-        Query{kT0 + 59 * 60'000, 45}, Query{kT0 + 3 * kHour, 5}, Query{kT0 + 500 * 60'000, 10}}) {
+        Query{kStoreT0 + kStoreHour, 10000}, Query{kStoreT0 + kStoreHour + 30 * 60'000, 10000},
+        Query{kStoreT0 + 59 * 60'000, 45}, Query{kStoreT0 + 3 * kStoreHour, 5},
+        Query{kStoreT0 + 500 * 60'000, 10}}) {
     CAPTURE(q.since);
     CAPTURE(q.limit);
     Fingerprint expected;
@@ -937,8 +939,8 @@ TEST_CASE(
   EnrollOne(*store, "a1");
   CommitMinutes(*store, {"a1"}, 200);
   Fingerprint all = ListAll(*store, "a1");
-  REQUIRE(store->CompactHealth(kT0 + 3 * kHour)->samples == 180);
-  const int64_t cutoff = kT0 + kHour + 15 * 60'000;  // inside the second hour's block
+  REQUIRE(store->CompactHealth(kStoreT0 + 3 * kStoreHour)->samples == 180);
+  const int64_t cutoff = kStoreT0 + kStoreHour + 15 * 60'000;  // inside the second hour's block
   auto pruned = store->PruneHealth(cutoff);
   REQUIRE(pruned.ok());
   CHECK(*pruned == 75);
@@ -953,7 +955,7 @@ TEST_CASE(
   CHECK(CountRows(dir, "SELECT min(start_at) FROM health_blocks") == cutoff);
   CHECK(*store->PruneHealth(cutoff) == 0);
   // Everything, raw rows included.
-  CHECK(*store->PruneHealth(kT0 + 10 * kHour) == 125);
+  CHECK(*store->PruneHealth(kStoreT0 + 10 * kStoreHour) == 125);
   CHECK(ListAll(*store, "a1").empty());
 }
 
@@ -965,13 +967,13 @@ TEST_CASE("compacted health survives reopen and still detects duplicates") {
     EnrollOne(*store, "a1");
     CommitMinutes(*store, {"a1"}, 130);
     before = ListAll(*store, "a1");
-    REQUIRE(store->CompactHealth(kT0 + 3 * kHour)->samples == 130);
+    REQUIRE(store->CompactHealth(kStoreT0 + 3 * kStoreHour)->samples == 130);
   }
   auto store = OpenStore(dir, /*background_checkpoint=*/false);
   CHECK(ListAll(*store, "a1") == before);
   CHECK(store->GetAgentCredential("a1")->last_committed_seq == 130);
-  std::vector<IncomingReport> resend = {RichHealth("a1", 5, kT0 + 4 * 60'000),
-                                        RichHealth("a1", 130, kT0 + 129 * 60'000)};
+  std::vector<IncomingReport> resend = {RichHealth("a1", 5, kStoreT0 + 4 * 60'000),
+                                        RichHealth("a1", 130, kStoreT0 + 129 * 60'000)};
   auto results = store->CommitReports(resend);
   REQUIRE(results.ok());
   CHECK((*results)[0].outcome == CommitOutcome::kDuplicate);
@@ -994,7 +996,7 @@ TEST_CASE("a compaction that fails before its commit leaves every raw sample in 
                 .ok());
   }
   // Each failing hour is reported and skipped (the pass goes on), never half-applied.
-  auto failed = store->CompactHealth(kT0 + 3 * kHour);
+  auto failed = store->CompactHealth(kStoreT0 + 3 * kStoreHour);
   REQUIRE(failed.ok());
   CHECK(failed->failed_buckets == 2);
   CHECK(failed->samples == 0);
@@ -1003,13 +1005,13 @@ TEST_CASE("a compaction that fails before its commit leaves every raw sample in 
   CHECK(CountRows(dir, "SELECT count(*) FROM health_blocks") == 0);
   CHECK(ListAll(*store, "a1") == before);
   // The writer connection is still usable after the rollback.
-  std::vector<IncomingReport> next = {RichHealth("a1", 121, kT0 + 120 * 60'000)};
+  std::vector<IncomingReport> next = {RichHealth("a1", 121, kStoreT0 + 120 * 60'000)};
   CHECK((*store->CommitReports(next))[0].outcome == CommitOutcome::kStored);
   {
     auto db = sqlite::Database::Open(dir / "dozor.db");
     REQUIRE(db->Exec("DROP TRIGGER fail_block").ok());
   }
-  CHECK(store->CompactHealth(kT0 + 3 * kHour)->samples == 121);
+  CHECK(store->CompactHealth(kStoreT0 + 3 * kStoreHour)->samples == 121);
   Fingerprint expected = ListAll(*store, "a1");
   CHECK(expected.size() == 121);
   CHECK(Fingerprint(expected.begin() + 1, expected.end()) == before);
@@ -1021,18 +1023,18 @@ TEST_CASE("samples arriving late for a compacted hour are merged into its block"
   EnrollOne(*store, "a1");
   std::vector<IncomingReport> batch;
   for (uint64_t i = 1; i <= 30; ++i) {
-    batch.push_back(RichHealth("a1", i, kT0 + static_cast<int64_t>(i) * 60'000));
+    batch.push_back(RichHealth("a1", i, kStoreT0 + static_cast<int64_t>(i) * 60'000));
   }
   REQUIRE(store->CommitReports(batch).ok());
-  REQUIRE(store->CompactHealth(kT0 + 2 * kHour)->samples == 30);
+  REQUIRE(store->CompactHealth(kStoreT0 + 2 * kStoreHour)->samples == 30);
   // A spooled sample from the same hour arrives later (higher seq, older timestamp).
-  std::vector<IncomingReport> late = {RichHealth("a1", 31, kT0 + 90'000),
-                                      RichHealth("a1", 32, kT0 + 2 * kHour + 1)};
+  std::vector<IncomingReport> late = {RichHealth("a1", 31, kStoreT0 + 90'000),
+                                      RichHealth("a1", 32, kStoreT0 + 2 * kStoreHour + 1)};
   REQUIRE(store->CommitReports(late).ok());
   auto listed = store->ListHealth("a1", 0, 100);
   REQUIRE(listed->size() == 32);
   Fingerprint before = Fingerprints(*listed);
-  CHECK(store->CompactHealth(kT0 + 2 * kHour)->samples == 1);
+  CHECK(store->CompactHealth(kStoreT0 + 2 * kStoreHour)->samples == 1);
   CHECK(CountRows(dir, "SELECT count(*) FROM health_blocks") == 1);
   CHECK(CountRows(dir, "SELECT count FROM health_blocks") == 31);
   CHECK(CountRows(dir, "SELECT last_seq FROM health_blocks") == 31);
@@ -1043,7 +1045,7 @@ TEST_CASE("rows written before migration 002 (zlib per row) are still read and c
   TempDir dir;
   auto store = OpenStore(dir);
   EnrollOne(*store, "a1");
-  IncomingReport old_format = RichHealth("a1", 1, kT0 + 1000);
+  IncomingReport old_format = RichHealth("a1", 1, kStoreT0 + 1000);
   {
     // Exactly what the 001 code wrote: no encoding column value, EncodeCompressed blob.
     auto db = sqlite::Database::Open(dir / "dozor.db");
@@ -1052,12 +1054,12 @@ TEST_CASE("rows written before migration 002 (zlib per row) are still read and c
         "INSERT INTO health_samples(agent, collected_at, seq, sample) "
         "SELECT id, ?, 1, ? FROM agents WHERE agent_id = 'a1'");
     REQUIRE(insert.ok());
-    REQUIRE(insert->Bind(1, kT0 + 1000)
+    REQUIRE(insert->Bind(1, kStoreT0 + 1000)
                 .BindBlob(2, EncodeCompressed(old_format.report.health()))
                 .Run()
                 .ok());
   }
-  std::vector<IncomingReport> batch = {RichHealth("a1", 2, kT0 + 2000)};
+  std::vector<IncomingReport> batch = {RichHealth("a1", 2, kStoreT0 + 2000)};
   REQUIRE(store->CommitReports(batch).ok());
   Fingerprint listed = ListAll(*store, "a1");
   REQUIRE(listed.size() == 2);
@@ -1067,7 +1069,7 @@ TEST_CASE("rows written before migration 002 (zlib per row) are still read and c
   CHECK(std::get<2>(listed[1]) == expected_bytes);
   CHECK(CountRows(dir, "SELECT count(*) FROM health_samples WHERE encoding = 0") == 1);
   CHECK(CountRows(dir, "SELECT count(*) FROM health_samples WHERE encoding = 1") == 1);
-  REQUIRE(store->CompactHealth(kT0 + kHour)->samples == 2);
+  REQUIRE(store->CompactHealth(kStoreT0 + kStoreHour)->samples == 2);
   CHECK(ListAll(*store, "a1") == listed);
 }
 
@@ -1076,13 +1078,13 @@ TEST_CASE("a damaged health block is skipped, not fatal, when listing") {
   auto store = OpenStore(dir);
   EnrollOne(*store, "a1");
   CommitMinutes(*store, {"a1"}, 130);
-  REQUIRE(store->CompactHealth(kT0 + 2 * kHour)->samples == 120);
+  REQUIRE(store->CompactHealth(kStoreT0 + 2 * kStoreHour)->samples == 120);
   {
     auto db = sqlite::Database::Open(dir / "dozor.db");
     REQUIRE(db.ok());
     REQUIRE(db->Exec("UPDATE health_blocks SET data = substr(data, 1, 40) || zeroblob(30) "
                      "WHERE start_at = " +
-                     std::to_string(kT0))
+                     std::to_string(kStoreT0))
                 .ok());
   }
   auto listed = store->ListHealth("a1", 0, 1000);
@@ -1101,7 +1103,7 @@ TEST_CASE("compaction runs while other threads commit and nothing is lost or dou
   std::thread compactor([&] {
     while (!done.load()) {
       // Far in the future: every finished hour is eligible, including ones being written.
-      if (!store->CompactHealth(kT0 + 1000 * kHour).ok()) {
+      if (!store->CompactHealth(kStoreT0 + 1000 * kStoreHour).ok()) {
         ++compaction_errors;
       }
     }
@@ -1112,7 +1114,7 @@ TEST_CASE("compaction runs while other threads commit and nothing is lost or dou
     for (int i = 0; i < 20; ++i) {
       ++seq;
       for (const char* agent : {"a1", "a2"}) {
-        batch.push_back(RichHealth(agent, seq, kT0 + static_cast<int64_t>(seq) * 60'000));
+        batch.push_back(RichHealth(agent, seq, kStoreT0 + static_cast<int64_t>(seq) * 60'000));
       }
     }
     auto results = store->CommitReports(batch);
@@ -1121,14 +1123,14 @@ TEST_CASE("compaction runs while other threads commit and nothing is lost or dou
   done = true;
   compactor.join();
   CHECK(compaction_errors.load() == 0);
-  REQUIRE(store->CompactHealth(kT0 + 1000 * kHour).ok());
+  REQUIRE(store->CompactHealth(kStoreT0 + 1000 * kStoreHour).ok());
   for (const char* agent : {"a1", "a2"}) {
     auto listed = store->ListHealth(agent, 0, 10000);
     REQUIRE(listed.ok());
     std::set<uint64_t> seqs;
     for (const auto& r : *listed) {
       seqs.insert(r.seq);
-      CHECK(r.collected_at_ms == kT0 + static_cast<int64_t>(r.seq) * 60'000);
+      CHECK(r.collected_at_ms == kStoreT0 + static_cast<int64_t>(r.seq) * 60'000);
     }
     CHECK(listed->size() == 600);
     CHECK(seqs.size() == 600);
@@ -1141,7 +1143,7 @@ TEST_CASE("health blocks with well-compressed garbage inside are rejected withou
   auto store = OpenStore(dir);
   EnrollOne(*store, "a1");
   CommitMinutes(*store, {"a1"}, 61);
-  REQUIRE(store->CompactHealth(kT0 + kHour)->samples == 60);
+  REQUIRE(store->CompactHealth(kStoreT0 + kStoreHour)->samples == 60);
   auto db = sqlite::Database::Open(dir / "dozor.db");
   REQUIRE(db.ok());
   auto update = db->Prepare("UPDATE health_blocks SET data = ?");

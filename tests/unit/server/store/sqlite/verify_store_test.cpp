@@ -11,8 +11,8 @@ namespace {
 
 using dozor::testing::TempDir;
 
-struct Fixture {
-  Fixture() {
+struct VerifyStoreFixture {
+  VerifyStoreFixture() {
     SqliteStoreOptions options;
     options.path = (dir / "dozor.db").string();
     options.background_checkpoint = false;
@@ -75,7 +75,7 @@ struct Fixture {
 };
 
 TEST_CASE("a verification waits for a fresh inventory, then confirms the fix") {
-  Fixture f;
+  VerifyStoreFixture f;
   f.Evaluate(true, R"([{"version":"10"}])", 10'000);
   const int64_t id = f.store->ListFindings(FindingFilter{})->front().id;
   auto asked = f.store->RequestVerification(id, "sysadmin", "upgraded", 20'000);
@@ -104,7 +104,7 @@ TEST_CASE("a verification waits for a fresh inventory, then confirms the fix") {
 }
 
 TEST_CASE("a verification that finds the problem still there keeps the state, with new evidence") {
-  Fixture f;
+  VerifyStoreFixture f;
   f.Evaluate(true, R"([{"version":"10"}])", 10'000);
   const int64_t id = f.store->ListFindings(FindingFilter{})->front().id;
   REQUIRE(f.store->AcknowledgeFinding(id, "engineer", "planned", 11'000).ok());
@@ -128,7 +128,7 @@ TEST_CASE("a verification that finds the problem still there keeps the state, wi
 }
 
 TEST_CASE("only a waived finding's waiver can be accepted") {
-  Fixture f;
+  VerifyStoreFixture f;
   f.Evaluate(true, "[]", 10'000);
   const int64_t id = f.store->ListFindings(FindingFilter{})->front().id;
   CHECK(f.store->AcceptWaiver(id, "director", "", 11'000).error().code ==
