@@ -397,6 +397,17 @@ int Agent::Run() {
         platform::TrimWorkingSet();
       }
       SampleAndSpoolHealth();
+      {
+        // The next tick was set from this tick's start, but the sample is stamped when it is
+        // taken: a collection slowed by a loaded host would put the next stamp closer than the
+        // server's minimum spacing (500 ms, report_admission.hpp) at the shortest interval the
+        // config allows (1 s), and the server refuses such a sample. So the next one also waits
+        // three quarters of an interval after this one was taken.
+        std::lock_guard lock(mutex_);
+        next_health = std::max(
+            next_health, SteadyClock::now() +
+                             std::chrono::milliseconds(EffectiveHealthIntervalSeconds() * 750LL));
+      }
       const bool was_shedding = limiter_.shedding();
       if (!CheckSelfLimits()) {
         exit_code = 1;

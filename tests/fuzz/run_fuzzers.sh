@@ -11,7 +11,7 @@
 # builds this tree in the background while CTest runs, then runs the targets).
 #
 # Environment: DOZOR_FUZZ_BUILD_DIR (default build-fuzz), DOZOR_FUZZ_JOBS (targets run at once,
-# default: the number of cores).
+# default: the number of cores), DOZOR_FUZZ_BUILD_JOBS (compilers at once, default: the cores).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -39,7 +39,7 @@ if [ "$phase" != run ]; then
   started=$(date +%s)
   cmake -S . -B "$build" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=None \
     -DCMAKE_CXX_FLAGS="-O1" -DDOZOR_FUZZ=ON -DDOZOR_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
-  cmake --build "$build" --target dozor_fuzzers -j "$(nproc)"
+  cmake --build "$build" --target dozor_fuzzers -j "${DOZOR_FUZZ_BUILD_JOBS:-$(nproc)}"
   echo "run_fuzzers: built in $(( $(date +%s) - started )) s"
   [ "$phase" = all ] || exit 0
 fi

@@ -5,6 +5,7 @@
 
 #include <windows.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -172,7 +173,12 @@ int RunAsService(const std::function<int(bool as_service)>& agent) {
   // Blocks until the service has stopped. Fails at once when the process was not started by the
   // service control manager (a console, a scheduled task, the tests): then it is no service.
   if (::StartServiceCtrlDispatcherW(table)) {
-    return g_service.exit_code;
+    // The service has stopped and its log is flushed: the process ends now, before the static
+    // destructors (gRPC's shutdown joins its threads, which can take a second). An uninstall
+    // (msiexec /x) deletes the program right after the stop, and a program still running then is
+    // in use: the installer would leave it behind.
+    std::fflush(nullptr);
+    std::_Exit(g_service.exit_code);
   }
   return agent(/*as_service=*/false);
 }
