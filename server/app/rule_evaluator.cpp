@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <limits>
@@ -89,12 +90,18 @@ void RuleEvaluator::Loop() {
     {
       std::unique_lock lock(mu_);
       auto has_work = [&] {
+        const int64_t now = clock_.NowMs();
         return stopping_ || !dirty_hosts_.empty() || !org_requests_.empty() ||
-               clock_.NowMs() >= next_full_ms;
+               now >= next_full_ms || now >= deferred_due_ms_;
       };
-      // Short naps while estate runs are pending so debounced organisations get their turn.
+      // Short naps while estate runs are pending so debounced organisations get their turn, and
+      // none longer than the wait of the first deferred host.
       auto nap = estate_pending_.empty() ? std::chrono::milliseconds(1000)
                                          : std::chrono::milliseconds(200);
+      if (deferred_due_ms_ != INT64_MAX) {
+        nap = std::clamp(std::chrono::milliseconds(deferred_due_ms_ - clock_.NowMs()),
+                         std::chrono::milliseconds(1), nap);
+      }
       wake_.wait_for(lock, nap, has_work);
       if (stopping_) {
         return;
@@ -103,6 +110,7 @@ void RuleEvaluator::Loop() {
       requests.swap(org_requests_);
     }
     const int64_t now_ms = clock_.NowMs();
+    hosts = TakeDueHosts(std::move(hosts), now_ms);
     // Runs one evaluation and counts it (runs, seconds, failures) for /metrics.
     auto timed = [this](uint64_t RuleEvaluatorStats::*runs, double RuleEvaluatorStats::*seconds,
                         const auto& evaluate) {
@@ -130,15 +138,31 @@ void RuleEvaluator::Loop() {
       }
       next_full_ms = now_ms + options_.full_interval_ms;
       hosts.clear();  // the full run covered them
+      deferred_hosts_.clear();
+      deferred_due_ms_ = INT64_MAX;
+      std::erase_if(host_due_ms_, [&](const auto& entry) { return entry.second <= now_ms; });
       estate_pending_.clear();
     }
+    const auto round_started = std::chrono::steady_clock::now();
     for (const auto& [host_pk, dirty] : hosts) {
+      const auto started = std::chrono::steady_clock::now();
       if (auto status = timed(&RuleEvaluatorStats::host_runs, &RuleEvaluatorStats::host_seconds_sum,
                               [&] { return RunHost(host_pk, dirty, now_ms); });
           !status.ok()) {
         spdlog::warn("rules: host {}: {}", host_pk, status.error().ToString());
       }
+      const int64_t took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::steady_clock::now() - started)
+                                  .count();
+      host_due_ms_[host_pk] =
+          now_ms + std::max(options_.host_min_interval_ms, options_.host_cost_factor * took_ms);
       estate_pending_[dirty.org_id] = true;
+    }
+    if (options_.host_rounds_half_duty && !hosts.empty()) {
+      const int64_t round_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now() - round_started)
+                                   .count();
+      next_host_round_ms_ = clock_.NowMs() + round_ms;
     }
     for (auto it = estate_pending_.begin(); it != estate_pending_.end();) {
       int64_t& due = estate_due_ms_[it->first];
@@ -158,6 +182,33 @@ void RuleEvaluator::Loop() {
       request.done.set_value(RunOrganizationFully(request.org_id, clock_.NowMs()));
     }
   }
+}
+
+std::unordered_map<int64_t, RuleEvaluator::DirtyHost> RuleEvaluator::TakeDueHosts(
+    std::unordered_map<int64_t, DirtyHost> marked, int64_t now_ms) {
+  for (const auto& [host_pk, dirty] : marked) {
+    DirtyHost& waiting = deferred_hosts_[host_pk];
+    waiting.org_id = dirty.org_id;
+    waiting.inventory = waiting.inventory || dirty.inventory;
+    waiting.health = waiting.health || dirty.health;
+  }
+  std::unordered_map<int64_t, DirtyHost> due;
+  if (now_ms < next_host_round_ms_) {
+    deferred_due_ms_ = next_host_round_ms_;  // the last round's pause is not over
+    return due;
+  }
+  deferred_due_ms_ = INT64_MAX;
+  for (auto it = deferred_hosts_.begin(); it != deferred_hosts_.end();) {
+    auto last = host_due_ms_.find(it->first);
+    if (last == host_due_ms_.end() || last->second <= now_ms) {
+      due.emplace(it->first, it->second);
+      it = deferred_hosts_.erase(it);
+    } else {
+      deferred_due_ms_ = std::min(deferred_due_ms_, last->second);
+      ++it;
+    }
+  }
+  return due;
 }
 
 Status RuleEvaluator::Apply(const rules::EvaluationResult& result, int64_t now_ms) {

@@ -87,6 +87,7 @@ struct Options {
   // Fault tests: streams that end are opened again and unacked reports resent with their seq.
   bool reconnect = false;
   bool report_on_reconnect = false;
+  double backlog_minutes = 0;
   int backoff_initial_ms = 1000;
   int backoff_max_ms = 300000;
   std::string agents_json;
@@ -361,6 +362,7 @@ struct RunConfig {
   SampleShape shape;
   bool reconnect = false;
   bool report_on_reconnect = false;
+  int64_t backlog_ms = 0;  // throughput mode: the first sample is stamped this long ago
   int backoff_initial_ms = 1000;
   int backoff_max_ms = 300000;
 };
@@ -421,6 +423,10 @@ struct AgentState {
     // therefore runs ahead of the wall clock (by ~1 h for 20 s at 185 reports/s per agent, within
     // the server's 24 h skew allowance).
     int64_t at = collected_at_ms != 0 ? collected_at_ms : WallMs();
+    if (config.backlog_ms > 0 && collected_at_ms == 0) {
+      // A spool replayed after an outage: stamps start in the past and step 1 s per report.
+      at = last_collected_ms != 0 ? last_collected_ms + 1000 : WallMs() - config.backlog_ms;
+    }
     if (last_collected_ms != 0 && at < last_collected_ms + 1000) at = last_collected_ms + 1000;
     FillReport(config.shape, index, seq, rng, message.get(), at);
     last_collected_ms = message->report().collected_at_ms();
@@ -975,6 +981,7 @@ int Run(const Options& options) {
   config.shape = ShapeForValues(options.values);
   config.reconnect = options.reconnect;
   config.report_on_reconnect = options.report_on_reconnect;
+  config.backlog_ms = static_cast<int64_t>(options.backlog_minutes * 60'000);
   config.backoff_initial_ms = options.backoff_initial_ms;
   config.backoff_max_ms = std::max(options.backoff_max_ms, options.backoff_initial_ms);
   AgentMessage example;
@@ -1417,6 +1424,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"throughput", "cadence"}));
   app.add_option("--window", options.window, "Throughput mode: reports in flight per stream")
       ->check(CLI::Range(1, 100000));
+  app.add_option("--backlog-minutes", options.backlog_minutes,
+                 "Throughput mode: stamp each agent's first sample this many minutes ago and the "
+                 "next ones 1 s apart (a spool replayed after an outage) instead of starting at "
+                 "the wall clock and running ahead of it")
+      ->check(CLI::Range(0.0, 1440.0));
   app.add_option("--interval-seconds", options.interval_seconds,
                  "Cadence mode: seconds between one agent's reports")
       ->check(CLI::Range(0.001, 86400.0));

@@ -163,7 +163,12 @@ Result<Database> Database::Open(const std::filesystem::path& path, const OpenOpt
     flags |= SQLITE_OPEN_READWRITE;
     if (options.create) flags |= SQLITE_OPEN_CREATE;
   }
-  int rc = sqlite3_open_v2(PathToUtf8(path).c_str(), &db.db_, flags, nullptr);
+  const char* vfs = options.combine_wal_writes ? WalWriteCombiningVfs() : nullptr;
+  if (options.combine_wal_writes && vfs == nullptr) {
+    return Error{ErrorCode::kInternal,
+                 "the WAL write-combining SQLite VFS could not be registered"};
+  }
+  int rc = sqlite3_open_v2(PathToUtf8(path).c_str(), &db.db_, flags, vfs);
   if (rc != SQLITE_OK) {
     Error error = ToError(db.db_, rc, "open " + PathToUtf8(path));
     return error;

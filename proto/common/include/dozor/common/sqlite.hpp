@@ -77,7 +77,23 @@ struct OpenOptions {
   // FULL: a commit survives power loss (what an ack promises). NORMAL for read/derived data.
   std::string synchronous = "FULL";
   int busy_timeout_ms = 5000;
+  // Write a WAL transaction's frames with a few large writes instead of two per page (see
+  // WalWriteCombiningVfs). For connections that commit often; readers gain nothing from it.
+  bool combine_wal_writes = false;
 };
+
+// The name of a VFS that wraps the default one and gathers the frames of each WAL transaction
+// into writes of ~124 KiB instead of two per page, written before the commit can become visible to
+// any reader (src/sqlite_wal_combiner.cpp says why that is safe). nullptr if it could not be
+// registered.
+const char* WalWriteCombiningVfs();
+
+// Process-wide counts of that VFS's WAL writes: calls SQLite made, calls passed to the OS.
+struct WalWriteCounts {
+  uint64_t writes_received = 0;
+  uint64_t writes_issued = 0;
+};
+WalWriteCounts WalWriteCombinerCounts();
 
 class Database {
  public:
