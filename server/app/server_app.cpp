@@ -11,6 +11,7 @@
 #include "alerts/alert_dispatcher.hpp"
 #include "alerts/monthly_report.hpp"
 #include "app/import_key_file.hpp"
+#include "app/limits.hpp"
 #include "app/metrics.hpp"
 #include "app/presence_monitor.hpp"
 #include "app/rule_evaluator.hpp"
@@ -141,6 +142,7 @@ Status ServerApp::Start() {
                engine->pack().errors.size());
   RuleEvaluatorOptions evaluator_options;
   evaluator_options.full_interval_ms = int64_t{config_.rules_full_interval_seconds} * 1000;
+  ApplyRuleLimits(config_.limits, evaluator_options);
   evaluator_ =
       std::make_unique<RuleEvaluator>(*store_, std::move(engine), clock_, evaluator_options);
   store_->Hosts().SetCommitObserver(
@@ -174,7 +176,8 @@ Status ServerApp::Start() {
   writer_->Start();
   security_audit_ = std::make_unique<SecurityAudit>(store_->SecurityEvents(), clock_);
   security_audit_->Start();
-  ingest_ = std::make_unique<IngestService>(store_->Agents(), *writer_, clock_, IngestOptions{},
+  ingest_ = std::make_unique<IngestService>(store_->Agents(), *writer_, clock_,
+                                            IngestOptionsFromLimits(config_.limits),
                                             security_audit_.get());
 
   grpc::ServerBuilder builder;
@@ -226,6 +229,7 @@ Status ServerApp::Start() {
   http_options.workers = config_.http_workers;
   http_options.slow_workers = config_.http_slow_workers;
   http_options.max_connections = config_.http_max_connections;
+  ApplyHttpLimits(config_.limits, http_options);
   http_options.grpc_public_address = config_.grpc_public_address.empty()
                                          ? DefaultPublicAddress(grpc_address.host, grpc_port_)
                                          : config_.grpc_public_address;

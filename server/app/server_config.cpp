@@ -2,7 +2,9 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <set>
 
 #include "domain/finding.hpp"
@@ -57,8 +59,8 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
                      Where(path, e.source()) + ": " + std::string(e.description()));
   }
   ServerConfig config;
-  const std::set<std::string> known_sections = {"grpc",  "http",    "storage",  "log",
-                                                "rules", "install", "accounts", "alerts"};
+  const std::set<std::string> known_sections = {"grpc",    "http",     "storage", "log",   "rules",
+                                                "install", "accounts", "alerts",  "limits"};
   Error failure{};
   bool failed = false;
   auto fail = [&](const toml::node& node, const std::string& message) {
@@ -97,7 +99,7 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
     if (known_sections.count(section) == 0 || table == nullptr) {
       fail(section_node, "unknown section [" + section +
                              "] (known: grpc, http, storage, log, rules, install, accounts, "
-                             "alerts)");
+                             "alerts, limits)");
       continue;
     }
     for (auto&& [key_name, node] : *table) {
@@ -243,6 +245,42 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
           get_path(alerts.webhook_ca_file);
         else
           fail(node, "unknown key " + key);
+      } else if (key.rfind("limits.", 0) == 0) {
+        auto& l = config.limits;
+        struct IntKey {
+          const char* name;
+          int* value;
+          int64_t min;
+          int64_t max;
+        };
+        const IntKey keys[] = {
+            {"agent_reports_in_flight", &l.agent_reports_in_flight, 1, 4096},
+            {"agent_in_flight_mib", &l.agent_in_flight_mib, 1, 4096},
+            {"agent_min_health_interval_ms", &l.agent_min_health_interval_ms, 0, 60'000},
+            {"agent_inventory_burst", &l.agent_inventory_burst, 1, 1000},
+            {"agent_inventory_refill_seconds", &l.agent_inventory_refill_seconds, 1, 86400},
+            {"agent_rejected_before_close", &l.agent_rejected_before_close, 1, 1'000'000},
+            {"enrollments_at_once", &l.enrollments_at_once, 1, 256},
+            {"enroll_failures_per_minute", &l.enroll_failures_per_minute, 0, 100'000},
+            {"stream_auth_failures_per_minute", &l.stream_auth_failures_per_minute, 0, 100'000},
+            {"agent_auth_failures_per_minute", &l.agent_auth_failures_per_minute, 0, 100'000},
+            {"agent_block_seconds", &l.agent_block_seconds, 1, 86400},
+            {"http_uploads_at_once", &l.http_uploads_at_once, 1, 64},
+            {"http_max_body_kib", &l.http_max_body_kib, 16, 65536},
+            {"http_read_timeout_seconds", &l.http_read_timeout_seconds, 5, 3600},
+            {"http_min_body_kib_per_second", &l.http_min_body_kib_per_second, 0, 1'048'576},
+            {"http_auth_failures_per_minute", &l.http_auth_failures_per_minute, 0, 100'000},
+            {"http_auth_block_seconds", &l.http_auth_block_seconds, 1, 86400},
+            {"rules_host_min_interval_ms", &l.rules_host_min_interval_ms, 0, 600'000},
+        };
+        const std::string name = key.substr(7);
+        const auto* found = std::find_if(std::begin(keys), std::end(keys),
+                                         [&](const IntKey& k) { return name == k.name; });
+        if (found == std::end(keys)) {
+          fail(node, "unknown key " + key);
+        } else {
+          get_int(node, key, *found->value, found->min, found->max);
+        }
       } else if (key == "rules.window_minutes")
         get_int(node, key, config.rules_window_minutes, 15, 1440);
       else

@@ -98,6 +98,31 @@ struct ServerConfig {
     }
   } alerts;
 
+  // What one agent or one HTTP client may use ([limits], docs/server-config.md). The defaults
+  // equal those of the options they feed (app/limits.hpp; a unit test keeps them equal).
+  struct Limits {
+    int agent_reports_in_flight = 64;         // per stream, waiting for their commit
+    int agent_in_flight_mib = 32;             // their wire bytes
+    int agent_min_health_interval_ms = 500;   // closer health samples are REJECTED
+    int agent_inventory_burst = 6;            // inventories at once, then one per refill
+    int agent_inventory_refill_seconds = 60;  //
+    int agent_rejected_before_close = 100;    // answered refusals; the next closes the stream
+    int enrollments_at_once = 4;              // more get RESOURCE_EXHAUSTED (the agent retries)
+    // Failures per minute before the source (or agent id) is blocked for agent_block_seconds;
+    // 0 turns that throttle off.
+    int enroll_failures_per_minute = 20;       // per source address
+    int stream_auth_failures_per_minute = 20;  // per source address
+    int agent_auth_failures_per_minute = 10;   // per agent id
+    int agent_block_seconds = 300;
+    int http_uploads_at_once = 2;  // imports (up to 32 MiB) received or handled at once
+    int http_max_body_kib = 1024;  // routes without a limit of their own
+    int http_read_timeout_seconds = 30;
+    int http_min_body_kib_per_second = 64;   // 0: each route's own deadline only
+    int http_auth_failures_per_minute = 10;  // per client address, then 429
+    int http_auth_block_seconds = 60;
+    int rules_host_min_interval_ms = 1000;  // one host's rules at most this often
+  } limits;
+
   [[nodiscard]] std::filesystem::path DatabasePath() const {
     return database.empty() ? state_dir / "dozor.db" : database;
   }

@@ -26,8 +26,8 @@ constexpr int64_t kHourMs = 60 * kMinuteMs;
 // Friday 2027-01-15 08:00 UTC: 11:00 in Moscow, the default time zone.
 constexpr int64_t kNowMs = 1'800'000'000'000;
 
-struct Fixture {
-  Fixture() {
+struct AlertRulesFixture {
+  AlertRulesFixture() {
     store = dozor::testing::OpenTestStore(dir);
     auto rule = rules::ParseRule(dozor::testing::kDiskSpaceLowRuleToml, "test:disk.toml");
     REQUIRE(rule.ok());
@@ -116,12 +116,12 @@ std::string CodeOf(const ApiResponse& response) {
   return response.body.contains("error") ? response.body["error"].value("code", "") : "";
 }
 
-std::string MessageOf(const ApiResponse& response) {
+std::string AlertRulesMessageOf(const ApiResponse& response) {
   return response.body.contains("error") ? response.body["error"].value("message", "") : "";
 }
 
 TEST_CASE("alert settings: an organisation never configured shows the defaults") {
-  Fixture f;
+  AlertRulesFixture f;
   auto shown = f.Call("GET", "/api/v1/orgs/Alpha/alert-settings");
   REQUIRE(shown.status == 200);
   CHECK(shown.body["org_id"] == f.alpha_id);
@@ -139,7 +139,7 @@ TEST_CASE("alert settings: an organisation never configured shows the defaults")
 }
 
 TEST_CASE("alert settings: a PUT is stored and read back, fields left out keep their value") {
-  Fixture f;
+  AlertRulesFixture f;
   auto stored = f.Put(R"({"time_zone":"Asia/Yekaterinburg","working_days":"mon-sat",
       "working_hours":"08:00-17:30","after_hours":"urgent","min_severity":"high",
       "server_grace_minutes":10,
@@ -195,7 +195,7 @@ TEST_CASE("alert settings: a PUT is stored and read back, fields left out keep t
 }
 
 TEST_CASE("alert settings: a bad value is a 400 with the reason, and nothing is stored") {
-  Fixture f;
+  AlertRulesFixture f;
   const std::vector<std::pair<std::string, std::string>> cases = {
       {R"({"working_hours":"9-18"})", "09:00-18:00"},
       {R"({"working_hours":"22:00-07:00"})", "end on the day"},
@@ -226,7 +226,7 @@ TEST_CASE("alert settings: a bad value is a 400 with the reason, and nothing is 
     auto refused = f.Put(body);
     CHECK(refused.status == 400);
     CHECK(CodeOf(refused) == "invalid_argument");
-    CHECK(MessageOf(refused).find(words) != std::string::npos);
+    CHECK(AlertRulesMessageOf(refused).find(words) != std::string::npos);
   }
   auto shown = f.Call("GET", "/api/v1/orgs/Alpha/alert-settings");
   REQUIRE(shown.status == 200);
@@ -235,7 +235,7 @@ TEST_CASE("alert settings: a bad value is a 400 with the reason, and nothing is 
 }
 
 TEST_CASE("maintenance: one-off and weekly windows, which are on now, and deleting one") {
-  Fixture f;
+  AlertRulesFixture f;
   auto empty = f.Call("GET", "/api/v1/orgs/Alpha/maintenance");
   REQUIRE(empty.status == 200);
   CHECK(empty.body["windows"] == nlohmann::json::array());
@@ -326,7 +326,7 @@ TEST_CASE("maintenance: one-off and weekly windows, which are on now, and deleti
 }
 
 TEST_CASE("maintenance: a bad window is a 400 with the reason, and nothing is added") {
-  Fixture f;
+  AlertRulesFixture f;
   const int64_t tomorrow = kNowMs + 24 * kHourMs;
   const std::vector<std::pair<nlohmann::json, std::string>> cases = {
       {nlohmann::json::object(), "give starts_at and ends_at"},
@@ -358,13 +358,13 @@ TEST_CASE("maintenance: a bad window is a 400 with the reason, and nothing is ad
     auto refused = f.AddWindow(body);
     CHECK(refused.status == 400);
     CHECK(CodeOf(refused) == "invalid_argument");
-    CHECK(MessageOf(refused).find(words) != std::string::npos);
+    CHECK(AlertRulesMessageOf(refused).find(words) != std::string::npos);
   }
   CHECK(f.Call("GET", "/api/v1/orgs/Alpha/maintenance").body["windows"].empty());
 }
 
 TEST_CASE("maintenance: another organisation's window is not found and stays") {
-  Fixture f;
+  AlertRulesFixture f;
   auto beta = f.AddWindow({{"weekdays", "sat"}, {"start", "22:00"}, {"duration_minutes", 60}},
                           "Beta", "dza_beta");
   REQUIRE(beta.status == 201);
@@ -385,7 +385,7 @@ TEST_CASE("maintenance: another organisation's window is not found and stays") {
 }
 
 TEST_CASE("alert rules: clients, unassigned engineers and viewer tokens are refused") {
-  Fixture f;
+  AlertRulesFixture f;
   const nlohmann::json weekly = {{"weekdays", "sat"}, {"start", "22:00"}, {"duration_minutes", 60}};
   // A client of the organisation: staff only, even to read.
   CHECK(f.Call("GET", "/api/v1/orgs/Alpha/alert-settings", "dza_client").status == 403);
@@ -398,9 +398,10 @@ TEST_CASE("alert rules: clients, unassigned engineers and viewer tokens are refu
     auto hidden = f.Call("GET", "/api/v1/orgs/Alpha/alert-settings", token);
     CHECK(hidden.status == 404);
     // Worded as for an organisation that does not exist, the name aside.
-    std::string missing = MessageOf(f.Call("GET", "/api/v1/orgs/Gamma/alert-settings", token));
+    std::string missing =
+        AlertRulesMessageOf(f.Call("GET", "/api/v1/orgs/Gamma/alert-settings", token));
     missing.replace(missing.find("Gamma"), 5, "Alpha");
-    CHECK(MessageOf(hidden) == missing);
+    CHECK(AlertRulesMessageOf(hidden) == missing);
     CHECK(f.Put(R"({"after_hours":"none"})", token).status == 404);
     CHECK(f.Call("GET", "/api/v1/orgs/Alpha/maintenance", token).status == 404);
     CHECK(f.AddWindow(weekly, "Alpha", token).status == 404);

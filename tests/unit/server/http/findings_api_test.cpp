@@ -19,7 +19,7 @@ namespace dozor::server::http {
 namespace {
 
 // The test rule every HTTP test of findings uses (server/http/disk_rule.hpp).
-constexpr const char* kRuleToml = dozor::testing::kDiskSpaceLowRuleToml;
+constexpr const char* kFindingsApiRuleToml = dozor::testing::kDiskSpaceLowRuleToml;
 
 struct FindingsApiFixture {
   FindingsApiFixture() {
@@ -32,7 +32,7 @@ struct FindingsApiFixture {
                 ->CreateApiToken("bob", ApiRole::kViewer, Sha256Hex("dza_view"), "dza_view",
                                  std::nullopt)
                 .ok());
-    auto rule = rules::ParseRule(kRuleToml, "test:disk-space-low.toml");
+    auto rule = rules::ParseRule(kFindingsApiRuleToml, "test:disk-space-low.toml");
     REQUIRE_MESSAGE(rule.ok(), (rule.ok() ? "" : rule.error().ToString()));
     pack.rules.push_back(std::move(rule).value());
 

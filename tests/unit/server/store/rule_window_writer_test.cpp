@@ -17,8 +17,8 @@ namespace {
 
 using dozor::testing::TempDir;
 
-constexpr int64_t kHour = 3600 * 1000;
-constexpr int64_t kT0 = 1'700'000'000'000 - (1'700'000'000'000 % kHour);
+constexpr int64_t kWriterHour = 3600 * 1000;
+constexpr int64_t kWriterT0 = 1'700'000'000'000 - (1'700'000'000'000 % kWriterHour);
 
 sqlite::Database OpenSchema(const TempDir& dir, const std::string& name) {
   SqliteStoreOptions options;
@@ -33,21 +33,22 @@ sqlite::Database OpenSchema(const TempDir& dir, const std::string& name) {
   return std::move(db).value();
 }
 
-struct Sample {
+struct WriterSample {
   int64_t agent = 0;
   int64_t at = 0;
   int64_t clock_offset_ms = 0;
   dozor::v1::HealthSample health;
 };
 
-std::vector<Sample> RandomSamples(size_t count) {
+std::vector<WriterSample> RandomSamples(size_t count) {
   std::mt19937_64 rng(42);
-  std::vector<Sample> samples;
+  std::vector<WriterSample> samples;
   for (size_t i = 0; i < count; ++i) {
-    Sample s;
+    WriterSample s;
     s.agent = 1 + static_cast<int64_t>(rng() % 4);
     // Mostly advancing, sometimes a repeat or an older sample, crossing a few hours.
-    s.at = kT0 + static_cast<int64_t>(i / 3) * 60'000 - static_cast<int64_t>(rng() % 3) * 60'000;
+    s.at =
+        kWriterT0 + static_cast<int64_t>(i / 3) * 60'000 - static_cast<int64_t>(rng() % 3) * 60'000;
     s.clock_offset_ms = static_cast<int64_t>(rng() % 1000);
     auto& h = s.health;
     h.set_cpu_percent(static_cast<double>(rng() % 1000) / 10);
@@ -82,7 +83,7 @@ std::vector<Sample> RandomSamples(size_t count) {
 }
 
 // The statements ingest ran per sample before RuleWindowWriter (the reference behaviour).
-void WriteRowByRow(sqlite::Database& db, const Sample& s) {
+void WriteRowByRow(sqlite::Database& db, const WriterSample& s) {
   RuleWindowBatch one;
   one.Add(s.agent, s.at, s.clock_offset_ms, s.health);
   auto host = db.Prepare(
