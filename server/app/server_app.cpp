@@ -230,6 +230,7 @@ Status ServerApp::Start() {
   http_options.slow_workers = config_.http_slow_workers;
   http_options.max_connections = config_.http_max_connections;
   ApplyHttpLimits(config_.limits, http_options);
+  http_options.security_audit = security_audit_.get();
   http_options.grpc_public_address = config_.grpc_public_address.empty()
                                          ? DefaultPublicAddress(grpc_address.host, grpc_port_)
                                          : config_.grpc_public_address;

@@ -17,6 +17,7 @@
 #include "http/install_handler.hpp"
 #include "http/router.hpp"
 #include "ingest/agent_control.hpp"
+#include "ingest/security_audit.hpp"
 #include "store/store.hpp"
 
 namespace dozor::server::rules {
@@ -63,6 +64,9 @@ struct ApiContext {
   FailureThrottleOptions login_address_throttle = {20, 15 * 60'000, 15 * 60'000, 10'000};
   // Set by ApiService when the server stops: waiting handlers (long-polls) return at once.
   const std::atomic<bool>* stopping = nullptr;
+  // Records failed API authentications and refused imports in security_events (aggregated per
+  // kind and address, ingest/security_audit.hpp); null: not recorded (tests).
+  SecurityAudit* audit = nullptr;
 };
 
 void RegisterOrgRoutes(Router& router, ApiContext& context);

@@ -554,15 +554,31 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
 }  // namespace
 
+ApiContext MakeApiContext(const HttpServer::Options& options, Store& store, AgentControl* agents,
+                          const Clock& clock) {
+  ApiContext context{store,
+                     agents,
+                     clock,
+                     options.grpc_public_address,
+                     options.offline_after_seconds,
+                     options.rules,
+                     options.evaluate_now,
+                     options.install,
+                     options.auth_throttle,
+                     options.import_keys,
+                     options.sessions,
+                     options.dashboard,
+                     options.metrics,
+                     options.alert_ack_key};
+  context.audit = options.security_audit;
+  return context;
+}
+
 struct HttpServer::Impl {
   Impl(Options options_in, Store& store, AgentControl* agents, const Clock& clock_in)
       : options(std::move(options_in)),
         clock(clock_in),
-        api(ApiContext{store, agents, clock, options.grpc_public_address,
-                       options.offline_after_seconds, options.rules, options.evaluate_now,
-                       options.install, options.auth_throttle, options.import_keys,
-                       options.sessions, options.dashboard, options.metrics,
-                       options.alert_ack_key}),
+        api(MakeApiContext(options, store, agents, clock)),
         worker_count(options.workers > 0 ? options.workers : DefaultWorkers()),
         slow_worker_count(options.slow_workers > 0 ? options.slow_workers : DefaultSlowWorkers()),
         shared{api, options, slow_worker_count + std::max(0, options.slow_queue),

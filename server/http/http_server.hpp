@@ -31,6 +31,7 @@
 #include "http/dashboard_assets.hpp"
 #include "http/install_handler.hpp"
 #include "ingest/agent_control.hpp"
+#include "ingest/security_audit.hpp"
 #include "store/store.hpp"
 
 namespace dozor::server::rules {
@@ -72,6 +73,8 @@ class HttpServer {
     size_t min_body_bytes_per_second = 64 * 1024;
     // Failed API authentications per client address before it gets 429 (ApiService).
     FailureThrottleOptions auth_throttle;
+    // Where failed authentications and refused imports are recorded; null: nowhere (tests).
+    SecurityAudit* security_audit = nullptr;
     // Agents' gRPC address as reachable by hosts, shown in generated enroll commands.
     std::string grpc_public_address;
     // A host counts as online while connected or seen within this many seconds.

@@ -98,6 +98,14 @@ ApiResponse CreateImport(ApiContext& context, const ApiRequest& request) {
   auto token_id =
       VerifyImportSigner(context.store.Imports(), context.import_keys, org->id, *envelope);
   if (!token_id.ok()) {
+    // A file whose signature does not verify is a forgery or a file for another client: worth a
+    // security event. A server without its import key (503) is a configuration matter.
+    if (context.audit != nullptr && token_id.error().code != ErrorCode::kUnavailable) {
+      context.audit->Record(SecurityEventKind::kImportRefused, request.client_address,
+                            envelope->token_hint.substr(0, 16) + " org " + std::to_string(org->id) +
+                                " " + envelope->hostname.substr(0, 64),
+                            token_id.error().message);
+    }
     return ErrorResponse(token_id.error());
   }
   auto file = DecodeSnapshotReports(*envelope);

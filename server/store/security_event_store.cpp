@@ -12,6 +12,8 @@ const char* SecurityEventKindName(SecurityEventKind kind) {
       return "throttled";
     case SecurityEventKind::kApiAuthFailed:
       return "api_auth_failed";
+    case SecurityEventKind::kImportRefused:
+      return "import_refused";
   }
   return "enroll_refused";
 }

@@ -13,7 +13,13 @@
 
 namespace dozor::server {
 
-enum class SecurityEventKind { kEnrollRefused, kAgentAuthFailed, kThrottled, kApiAuthFailed };
+enum class SecurityEventKind {
+  kEnrollRefused,
+  kAgentAuthFailed,
+  kThrottled,
+  kApiAuthFailed,
+  kImportRefused,
+};
 
 // Stored spelling (the table's CHECK constraint lists the same words).
 [[nodiscard]] const char* SecurityEventKindName(SecurityEventKind kind);

@@ -131,6 +131,15 @@ def body(workdir, procs):
         check(status == 200, f"public routes stay open: {status}")
         lines = log_text(server)[log_before:].count("failed authentications")
         check(1 <= lines <= 2, f"the block is logged once, not per attempt: {lines} lines")
+        # Audited: the 10 wrong tokens that were checked, as security events (flushed every 5 s),
+        # with the credential's hint only.
+        def audited():
+            with server.db() as db:
+                return db.execute("SELECT sum(count), group_concat(DISTINCT subject) FROM security_events "
+                                  "WHERE kind = 'api_auth_failed'").fetchone()
+        wait_until(lambda: (audited()[0] or 0) >= 10, 20, "failed API authentications recorded")
+        total, subjects = audited()
+        check(total == 10 and subjects == "dza_77777777", f"10 failures under the token's hint: {total} {subjects}")
 
     steps.run("EMFILE: the acceptor backs off, logs a summary and recovers", descriptor_exhaustion)
     steps.run("the public package route streams a 150 MiB .deb from disk", package_streamed)

@@ -15,7 +15,8 @@ constexpr size_t kMaxSecurityEventList = 10'000;
 
 SecurityEventKind KindFromName(std::string_view name) {
   for (auto kind : {SecurityEventKind::kEnrollRefused, SecurityEventKind::kAgentAuthFailed,
-                    SecurityEventKind::kThrottled, SecurityEventKind::kApiAuthFailed}) {
+                    SecurityEventKind::kThrottled, SecurityEventKind::kApiAuthFailed,
+                    SecurityEventKind::kImportRefused}) {
     if (name == SecurityEventKindName(kind)) return kind;
   }
   return SecurityEventKind::kEnrollRefused;  // the table's CHECK keeps other words out

@@ -135,6 +135,7 @@ struct ImportsApiFixture {
       request.query = std::move(query).value();
     }
     request.body = std::move(body);
+    request.client_address = client_address;
     if (!api_token.empty()) {
       request.authorization = "Bearer " + api_token;
     }
@@ -169,6 +170,7 @@ struct ImportsApiFixture {
   std::unique_ptr<SqliteStore> store;
   std::unique_ptr<ApiService> api;
   std::string token;
+  std::string client_address;  // empty: failed authentications are not counted
 };
 
 TEST_CASE("imports api: a valid snapshot file becomes a snapshot host, once") {
@@ -270,6 +272,42 @@ TEST_CASE("imports api: files of another organisation's or a revoked token are r
   CHECK(f.ImportCount("Other") == 0);
   CHECK(f.Import(SnapshotFile(other_token), "Other").status == 201);
   CHECK(f.Import(SnapshotFile(other_token), "nope").status == 404);
+}
+
+TEST_CASE("imports api: refused imports and failed API authentications are security events") {
+  ImportsApiFixture f;
+  SecurityAudit audit(f.store->SecurityEvents(), f.clock);
+  f.api = std::make_unique<ApiService>(ApiContext{
+      .store = *f.store, .clock = f.clock, .import_keys = &f.import_keys, .audit = &audit});
+  f.client_address = "192.0.2.7";
+  const std::string other_token = f.NewToken("Other");
+  CHECK(f.Import(SnapshotFile(other_token), "Acme").status == 403);
+  CHECK(f.Import(SnapshotFile(other_token), "Acme").status == 403);
+  CHECK(f.Call("GET", "/api/v1/orgs", "", "dza_not_a_real_token").status == 401);
+  // Accepted work is no event.
+  CHECK(f.Import(SnapshotFile(f.token), "Acme").status == 201);
+  REQUIRE(audit.Flush().ok());
+
+  auto events = f.store->SecurityEvents().ListSecurityEvents(0, 100);
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 2);
+  int64_t refused_imports = 0;
+  int64_t failed_logins = 0;
+  for (const SecurityEvent& event : *events) {
+    CAPTURE(event.subject);
+    CHECK(event.source == "192.0.2.7");
+    if (event.kind == SecurityEventKind::kImportRefused) {
+      refused_imports += event.count;
+      CHECK(event.subject.find("org ") != std::string::npos);
+      CHECK(event.detail.find("no enrollment token of this organisation matches") !=
+            std::string::npos);
+    } else if (event.kind == SecurityEventKind::kApiAuthFailed) {
+      failed_logins += event.count;
+      CHECK(event.subject == "dza_not_a_re");  // the hint only, never the whole credential
+    }
+  }
+  CHECK(refused_imports == 2);
+  CHECK(failed_logins == 1);
 }
 
 TEST_CASE("imports api: a file collected with a since expired token is still accepted") {

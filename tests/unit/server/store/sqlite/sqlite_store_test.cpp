@@ -324,6 +324,39 @@ TEST_CASE("security events are recorded, listed newest first and pruned") {
   CHECK(store->ListSecurityEvents(0, 10)->size() == 1);
 }
 
+TEST_CASE("migration 014 keeps every security event and admits refused imports") {
+  TempDir dir;
+  auto db = sqlite::Database::Open(dir / "old.db");
+  REQUIRE(db.ok());
+  for (const Migration& migration : Migrations()) {
+    if (migration.version >= 14) break;
+    REQUIRE_MESSAGE(db->Exec(migration.sql).ok(), migration.name);
+  }
+  REQUIRE(db->Exec("INSERT INTO security_events(at, kind, source, subject, detail, count) "
+                   "VALUES (1000, 'api_auth_failed', 'ipv4:10.0.0.5', 'dza_abcdefgh', 'x', 7)")
+              .ok());
+  CHECK_FALSE(db->Exec("INSERT INTO security_events(at, kind, source, subject, detail) "
+                       "VALUES (1, 'import_refused', 's', 's', 'd')")
+                  .ok());  // the old CHECK
+  for (const Migration& migration : Migrations()) {
+    if (migration.version == 14) REQUIRE(db->Exec(migration.sql).ok());
+  }
+  REQUIRE(db->Exec("INSERT INTO security_events(at, kind, source, subject, detail) "
+                   "VALUES (2000, 'import_refused', 'ipv4:10.0.0.6', 'dze_1234 org 1', 'd')")
+              .ok());
+  CHECK_FALSE(db->Exec("INSERT INTO security_events(at, kind, source, subject, detail) "
+                       "VALUES (1, 'bogus', 's', 's', 'd')")
+                  .ok());
+  auto kept = db->Prepare("SELECT kind, count FROM security_events ORDER BY at");
+  REQUIRE(kept.ok());
+  REQUIRE(kept->Step().value());
+  CHECK(kept->Text(0) == "api_auth_failed");
+  CHECK(kept->Int(1) == 7);
+  REQUIRE(kept->Step().value());
+  CHECK(kept->Text(0) == "import_refused");
+  CHECK_FALSE(kept->Step().value());
+}
+
 TEST_CASE("an API token whose stored role is unknown is listed as viewer but never authenticates") {
   TempDir dir;
   auto store = OpenStore(dir);
