@@ -161,11 +161,8 @@ void ApiService::CountFailedAuthentication(const ApiRequest& request) {
     return;
   }
   if (context_.audit != nullptr) {
-    // What the caller presented: the credential's public hint, never the credential.
-    std::string_view presented = request.authorization;
-    if (presented.rfind("Bearer ", 0) == 0) presented.remove_prefix(7);
     context_.audit->Record(SecurityEventKind::kApiAuthFailed, request.client_address,
-                           presented.substr(0, kTokenHintLength),
+                           CredentialHint(request.authorization),
                            "unknown, expired or revoked credential");
   }
   const int64_t now_ms = context_.clock.NowMs();

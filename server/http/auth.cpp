@@ -116,7 +116,6 @@ Result<Authenticated> ByApiToken(Store& store, std::string_view token, const Api
 
 Result<Authenticated> Authenticate(Store& store, const ApiRequest& request, const Clock& clock,
                                    const SessionSettings& sessions) {
-  constexpr std::string_view kScheme = "Bearer ";
   const std::string_view header = request.authorization;
   if (header.empty()) {
     const std::string cookie = CookieValue(request.cookie, kSessionCookieName);
@@ -126,10 +125,11 @@ Result<Authenticated> Authenticate(Store& store, const ApiRequest& request, cons
     return MakeError(ErrorCode::kPermissionDenied,
                      "missing Authorization: Bearer token (or log in for a session)");
   }
-  if (header.size() <= kScheme.size() || header.substr(0, kScheme.size()) != kScheme) {
+  if (header.size() <= kBearerScheme.size() ||
+      header.substr(0, kBearerScheme.size()) != kBearerScheme) {
     return MakeError(ErrorCode::kPermissionDenied, "Authorization header must be 'Bearer <token>'");
   }
-  const std::string token = Trimmed(header.substr(kScheme.size()));
+  const std::string token = Trimmed(header.substr(kBearerScheme.size()));
   if (token.empty() || token.size() > kMaxTokenLength) {
     return MakeError(ErrorCode::kPermissionDenied, "unknown API token");
   }

@@ -26,6 +26,16 @@ inline constexpr std::string_view kEnrollmentTokenPrefix = "dze_";
 inline constexpr std::string_view kSessionPrefix = "dzs_";
 inline constexpr std::string_view kSessionCookieName = "dozor_session";
 inline constexpr size_t kTokenHintLength = 12;
+inline constexpr std::string_view kBearerScheme = "Bearer ";
+
+// What an Authorization header presented, safe to record: its credential's first
+// kTokenHintLength characters (the public hint of API tokens), never the whole credential.
+inline std::string_view CredentialHint(std::string_view authorization) {
+  if (authorization.substr(0, kBearerScheme.size()) == kBearerScheme) {
+    authorization.remove_prefix(kBearerScheme.size());
+  }
+  return authorization.substr(0, kTokenHintLength);
+}
 
 // "dza_" / "dze_" + 64 hex characters (256 random bits).
 Result<std::string> NewApiTokenPlaintext();
