@@ -24,11 +24,12 @@ struct SelfUsageReading {
 // Returns the heap's free memory to the OS (after caches were dropped).
 void ReleaseFreeHeap();
 
-// Asks the OS to take back the pages of the agent's own code and read-only data that only this
-// process maps (start-up code, the inventory collectors after an inventory); what the agent still
-// uses comes back on the next access, from the page cache or the binary. Nothing is lost: no
-// written memory is touched. Leaves an idle agent with its steady working set instead of
-// everything it ever ran. Best effort; does nothing where the OS cannot do it.
+// Takes the pages of the agent's own code and read-only data out of its working set (start-up
+// code, the inventory collectors after an inventory); what the agent still uses comes back on the
+// next access, from the page cache or the binary. Nothing is lost: no written memory is touched.
+// Leaves an idle agent with its steady working set instead of everything it ever ran, also when
+// it runs as a user that does not own its binary (the service). Best effort; does nothing where
+// the OS cannot do it.
 void TrimWorkingSet();
 
 }  // namespace dozor::agent::platform

@@ -12,6 +12,7 @@
 #include "dozor/common/version.hpp"
 #include "platform/service.hpp"
 #include "transport/on_demand_event_engine.hpp"
+#include "transport/wake_on_deadline_timer_list.hpp"
 
 namespace dozor::agent {
 
@@ -32,6 +33,10 @@ void ConfigureGrpcForIdleStream() {
   // gRPC's built-in EventEngine woke the process every second for its timer list, work or not;
   // this one sleeps until a closure or a deadline is due (transport/on_demand_event_engine.hpp).
   UseOnDemandEventEngine();
+  // The same for the connection's own timers (keepalive, backup poller, deadlines), which 1.51
+  // keeps on iomgr's timer list: its thread then sleeps until the nearest deadline instead of
+  // waking at least once a second (transport/wake_on_deadline_timer_list.hpp).
+  UseWakeOnDeadlineTimerList();
   // Debian builds abseil without NDEBUG: its Mutex deadlock detector then runs on every lock
   // gRPC takes, on every timer wake-up too. The agent's own code does not use absl::Mutex.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);

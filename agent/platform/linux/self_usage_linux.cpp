@@ -48,33 +48,67 @@ int64_t ProcessId() { return static_cast<int64_t>(::getpid()); }
 
 void ReleaseFreeHeap() { malloc_trim(0); }
 
+namespace {
+
+// One mapping of /proc/self/smaps: its header line and the one field that decides.
+struct Mapping {
+  uintptr_t start = 0;
+  uintptr_t end = 0;
+  bool file_backed_read_only = false;
+  uint64_t anonymous_kib = 0;
+};
+
+// Takes the mapping's pages out of this process's page tables. Only file-backed mappings that
+// cannot be written and hold no private copy: code and read-only data exactly as in the file, so
+// the next access maps the same bytes back from the page cache (or the file). The mapping that
+// holds relocated data (RELRO: written at start-up, then made read-only) has anonymous pages and
+// is skipped: dropping it would bring back the file's unrelocated bytes.
+//
+// MADV_DONTNEED, not MADV_PAGEOUT: PAGEOUT also evicts the pages from the page cache, but the
+// kernel allows that only to a process that owns the file or could open it for writing (the
+// side-channel rule of can_do_file_pageout), and the service runs as `dozor-agent` over a
+// root-owned binary: there it did nothing. Unmapping needs no such right, and what stays in the
+// page cache is the kernel's to reclaim like any other clean page.
+void Unmap(const Mapping& mapping) {
+  if (mapping.file_backed_read_only && mapping.anonymous_kib == 0 && mapping.end > mapping.start) {
+    ::madvise(reinterpret_cast<void*>(mapping.start), mapping.end - mapping.start, MADV_DONTNEED);
+  }
+}
+
+}  // namespace
+
 void TrimWorkingSet() {
-#ifndef MADV_PAGEOUT
-  constexpr int MADV_PAGEOUT = 21;  // Linux 5.4; older glibc headers lack the name
-#endif
-  auto maps = ReadFile("/proc/self/maps", 1 << 20);
-  if (!maps.ok()) {
+  // The agent's own smaps is a few dozen mappings (the binary is static); 4 MiB is far above it.
+  auto smaps = ReadFile("/proc/self/smaps", 4 << 20);
+  if (!smaps.ok()) {
     return;
   }
-  // Only file-backed mappings that cannot be written: code and read-only data. MADV_PAGEOUT
-  // reclaims only pages no other process maps (shared libraries in use elsewhere stay), and an
-  // older kernel answers EINVAL: both are fine.
-  std::istringstream lines(*maps);
+  std::istringstream lines(*smaps);
   std::string line;
+  Mapping current;
   while (std::getline(lines, line)) {
     unsigned long long start = 0;
     unsigned long long end = 0;
     char permissions[8] = {};
     int path_at = 0;
     if (std::sscanf(line.c_str(), "%llx-%llx %7s %*s %*s %*s %n", &start, &end, permissions,
-                    &path_at) < 3 ||
-        path_at <= 0 || static_cast<size_t>(path_at) >= line.size() || line[path_at] != '/' ||
-        permissions[1] == 'w') {
+                    &path_at) >= 3 &&
+        line.find('-') < line.find(' ')) {
+      Unmap(current);
+      current = Mapping{};
+      current.start = static_cast<uintptr_t>(start);
+      current.end = static_cast<uintptr_t>(end);
+      current.file_backed_read_only = path_at > 0 && static_cast<size_t>(path_at) < line.size() &&
+                                      line[path_at] == '/' && permissions[1] != 'w' &&
+                                      permissions[3] == 'p';
       continue;
     }
-    ::madvise(reinterpret_cast<void*>(static_cast<uintptr_t>(start)),
-              static_cast<size_t>(end - start), MADV_PAGEOUT);
+    unsigned long long kib = 0;
+    if (std::sscanf(line.c_str(), "Anonymous: %llu kB", &kib) == 1) {
+      current.anonymous_kib = kib;
+    }
   }
+  Unmap(current);
 }
 
 }  // namespace dozor::agent::platform
