@@ -130,6 +130,7 @@ int ParseAndRun(int argc, const char* const* argv, std::istream& in, std::ostrea
   AddOrgCommands(app, action);
   AddNotesCommands(app, action);
   AddAuditCommand(app, action);
+  AddSecurityEventsCommand(app, action);
   AddFindingsCommands(app, action);
   AddReportCommand(app, action);
   AddRulesCommands(app, action);

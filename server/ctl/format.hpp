@@ -104,5 +104,7 @@ std::string RenderEngineers(const nlohmann::json& reply, Lang lang);
 std::string RenderNotes(const nlohmann::json& reply, bool history, Lang lang);
 // `audit`: the entries, then the cursor of the next page when there is one.
 std::string RenderAuditLog(const nlohmann::json& reply, const OrgNames& orgs, Lang lang);
+// GET /api/v1/security-events: one row per refused caller and kind, with how many times.
+std::string RenderSecurityEvents(const nlohmann::json& reply, Lang lang = Lang::kEn);
 
 }  // namespace dozor::ctl

@@ -206,4 +206,34 @@ std::string RenderAuditLog(const nlohmann::json& reply, const OrgNames& orgs, La
   return out;
 }
 
+// The kinds as people say them; the API's words stay in --json and --kind.
+std::string SecurityEventKindLabel(std::string_view kind, Lang lang) {
+  static const std::vector<std::pair<std::string_view, std::string_view>> kLabels = {
+      {"enroll_refused", "enrollment refused"}, {"agent_auth_failed", "wrong agent secret"},
+      {"api_auth_failed", "wrong API token"},   {"import_refused", "import refused"},
+      {"throttled", "too many attempts"},
+  };
+  for (const auto& [word, label] : kLabels) {
+    if (kind == word) return Label(label, lang);
+  }
+  return std::string(kind);
+}
+
+std::string RenderSecurityEvents(const nlohmann::json& reply, Lang lang) {
+  Table table({"ID", "TIME", "KIND", "TIMES", "ADDRESS", "SUBJECT", "DETAIL"}, lang);
+  table.AlignRight(0);
+  table.AlignRight(3);
+  for (const auto& event : Array(reply, "events")) {
+    table.AddRow({std::to_string(JsonI64(At(event, "id"))), TimeField(event, "at_ms"),
+                  SecurityEventKindLabel(JsonStr(event, "kind"), lang),
+                  std::to_string(JsonI64(At(event, "count"))), OrDash(JsonStr(event, "source")),
+                  OrDash(JsonStr(event, "subject")), OrDash(JsonStr(event, "detail"))});
+  }
+  std::string out = table.rows() == 0 ? Label("No security events.", lang) + "\n" : table.Render();
+  if (const auto& next = At(reply, "next_before"); !next.is_null()) {
+    out += "\n" + Label("Next page", lang) + ": --before " + std::to_string(JsonI64(next)) + "\n";
+  }
+  return out;
+}
+
 }  // namespace dozor::ctl

@@ -32,6 +32,7 @@ ApiService::ApiService(ApiContext context)
   RegisterHostRoutes(router_, context_);
   RegisterSearchRoutes(router_, context_);
   RegisterApiTokenRoutes(router_, context_);
+  RegisterSecurityEventRoutes(router_, context_);
   RegisterFindingRoutes(router_, context_);
   RegisterReportRoutes(router_, context_);
   RegisterRuleRoutes(router_, context_);
@@ -318,7 +319,8 @@ ApiResponse ApiService::Dispatch(const Route& route, ApiRequest& request) {
     ApiResponse response = route.handler(request);
     if (response.status >= 500) {
       spdlog::error("api: {} {} -> {}: {}", EscapeControlText(request.method),
-                    EscapeControlText(request.path), response.status, response.body.dump());
+                    EscapeControlText(request.path), response.status,
+                    response.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
     if (request.method != "GET" && request.method != "HEAD") {
       RecordAudit(route, request, response);

@@ -73,6 +73,8 @@ void RegisterOrgRoutes(Router& router, ApiContext& context);
 void RegisterEnrollmentTokenRoutes(Router& router, ApiContext& context);
 void RegisterHostRoutes(Router& router, ApiContext& context);
 void RegisterApiTokenRoutes(Router& router, ApiContext& context);
+// Refusals of anonymous callers and agents (security_events_handler.cpp), admins only.
+void RegisterSecurityEventRoutes(Router& router, ApiContext& context);
 void RegisterFindingRoutes(Router& router, ApiContext& context);
 void RegisterReportRoutes(Router& router, ApiContext& context);
 void RegisterRuleRoutes(Router& router, ApiContext& context);

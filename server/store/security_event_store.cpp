@@ -18,4 +18,11 @@ const char* SecurityEventKindName(SecurityEventKind kind) {
   return "enroll_refused";
 }
 
+std::optional<SecurityEventKind> SecurityEventKindFromName(std::string_view name) {
+  for (const SecurityEventKind kind : kSecurityEventKinds) {
+    if (name == SecurityEventKindName(kind)) return kind;
+  }
+  return std::nullopt;
+}
+
 }  // namespace dozor::server

@@ -91,6 +91,17 @@ def body(workdir, procs):
     check(by_kind.get("agent_auth_failed", (0, 0))[1] >= 10, f"wrong secrets audited: {rows}")
     check(by_kind.get("throttled", (0, 0))[1] >= 300, f"throttled attempts audited: {rows}")
     check(sum(r[1] for r in rows) <= 20, f"a few rows, not one per attempt: {rows}")
+    # What an admin reads: the same rows through the API and dozorctl, in both languages.
+    listed = server.ctl("security-events", "--kind", "enroll_refused,agent_auth_failed", "--limit", "1000")
+    listed_total = {}
+    for event in listed["events"]:
+        listed_total[event["kind"]] = listed_total.get(event["kind"], 0) + event["count"]
+    check(listed_total.get("enroll_refused", 0) >= by_kind["enroll_refused"][1] and
+          listed_total.get("agent_auth_failed", 0) >= by_kind["agent_auth_failed"][1] and
+          set(listed_total) <= {"enroll_refused", "agent_auth_failed"},
+          f"dozorctl security-events shows the audited refusals: {listed_total} vs {rows}")
+    text = server.ctl("--lang", "ru", "security-events", json_out=False).stdout
+    check("регистрация отклонена" in text and "неверный секрет агента" in text, f"in Russian: {text[:2000]}")
     # The log is not flooded either: one line per kind and address, then a summary.
     lines = [l for l in open(server.log_path, errors="replace") if "security:" in l]
     check(len(lines) <= 30, f"{len(lines)} security log lines for ~400 refusals")

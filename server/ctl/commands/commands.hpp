@@ -10,21 +10,22 @@
 
 namespace dozor::ctl {
 
-void AddSessionCommands(CLI::App& app, Action& action);   // login, logout, whoami, passwd
-void AddUserCommands(CLI::App& app, Action& action);      // user list|create|show|update|...
-void AddMeCommands(CLI::App& app, Action& action);        // me show|update
-void AddOrgCommands(CLI::App& app, Action& action);       // org create|list|show|update|...
-void AddNotesCommands(CLI::App& app, Action& action);     // notes show|set
-void AddAuditCommand(CLI::App& app, Action& action);      // audit
-void AddFindingsCommands(CLI::App& app, Action& action);  // findings list|show|ack|waive|...
-void AddReportCommand(CLI::App& app, Action& action);     // report
-void AddRulesCommands(CLI::App& app, Action& action);     // rules list|show
-void AddTokenCommands(CLI::App& app, Action& action);     // token create|list|revoke
-void AddImportCommand(CLI::App& app, Action& action);     // import
-void AddHostCommands(CLI::App& app, Action& action);      // host list|show|inventory|...
-void AddSearchCommand(CLI::App& app, Action& action);     // search TEXT
-void AddApiTokenCommands(CLI::App& app, Action& action);  // apitoken create|list|revoke
-void AddAlertsCommands(CLI::App& app, Action& action);    // alerts list|show|ack|channels|settings
+void AddSessionCommands(CLI::App& app, Action& action);        // login, logout, whoami, passwd
+void AddUserCommands(CLI::App& app, Action& action);           // user list|create|show|update|...
+void AddMeCommands(CLI::App& app, Action& action);             // me show|update
+void AddOrgCommands(CLI::App& app, Action& action);            // org create|list|show|update|...
+void AddNotesCommands(CLI::App& app, Action& action);          // notes show|set
+void AddAuditCommand(CLI::App& app, Action& action);           // audit
+void AddSecurityEventsCommand(CLI::App& app, Action& action);  // security-events
+void AddFindingsCommands(CLI::App& app, Action& action);       // findings list|show|ack|waive|...
+void AddReportCommand(CLI::App& app, Action& action);          // report
+void AddRulesCommands(CLI::App& app, Action& action);          // rules list|show
+void AddTokenCommands(CLI::App& app, Action& action);          // token create|list|revoke
+void AddImportCommand(CLI::App& app, Action& action);          // import
+void AddHostCommands(CLI::App& app, Action& action);           // host list|show|inventory|...
+void AddSearchCommand(CLI::App& app, Action& action);          // search TEXT
+void AddApiTokenCommands(CLI::App& app, Action& action);       // apitoken create|list|revoke
+void AddAlertsCommands(CLI::App& app, Action& action);  // alerts list|show|ack|channels|settings
 void AddMaintenanceCommands(CLI::App& app, Action& action);  // maintenance list|add|remove
 
 // Adds `org engineers|assign|unassign` under the `org` command.

@@ -149,7 +149,7 @@ class SqliteStore final : public Store,
   Result<int64_t> PruneInventoryChanges(int64_t cutoff_ms, int64_t max_rows_per_host) override;
 
   Status RecordSecurityEvents(const std::vector<SecurityEvent>& events) override;
-  Result<std::vector<SecurityEvent>> ListSecurityEvents(int64_t since_ms, size_t limit) override;
+  Result<std::vector<SecurityEvent>> ListSecurityEvents(const SecurityEventFilter& filter) override;
   Result<int64_t> PruneSecurityEvents(int64_t before_ms) override;
 
   Result<User> CreateUser(const NewUser& user, int64_t now_ms) override;

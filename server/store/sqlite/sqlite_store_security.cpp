@@ -1,5 +1,7 @@
 // SqliteStore, security events area (security_event_store.hpp).
 #include <algorithm>
+#include <limits>
+#include <string>
 
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/sqlite/sqlite_store_internal.hpp"
@@ -12,15 +14,6 @@ using namespace sqlite_store_internal;  // NOLINT(google-build-using-namespace)
 namespace {
 
 constexpr size_t kMaxSecurityEventList = 10'000;
-
-SecurityEventKind KindFromName(std::string_view name) {
-  for (auto kind : {SecurityEventKind::kEnrollRefused, SecurityEventKind::kAgentAuthFailed,
-                    SecurityEventKind::kThrottled, SecurityEventKind::kApiAuthFailed,
-                    SecurityEventKind::kImportRefused}) {
-    if (name == SecurityEventKindName(kind)) return kind;
-  }
-  return SecurityEventKind::kEnrollRefused;  // the table's CHECK keeps other words out
-}
 
 }  // namespace
 
@@ -40,25 +33,42 @@ Status SqliteStore::RecordSecurityEvents(const std::vector<SecurityEvent>& event
   return txn.Commit();
 }
 
-Result<std::vector<SecurityEvent>> SqliteStore::ListSecurityEvents(int64_t since_ms, size_t limit) {
-  limit = std::clamp<size_t>(limit, 1, kMaxSecurityEventList);
+Result<std::vector<SecurityEvent>> SqliteStore::ListSecurityEvents(
+    const SecurityEventFilter& filter) {
+  const auto limit =
+      static_cast<int64_t>(std::clamp<size_t>(filter.limit, 1, kMaxSecurityEventList));
+  // Fixed text with one placeholder per kind asked for (at most the five kinds there are).
+  std::string sql =
+      "SELECT id, at, kind, source, subject, detail, count FROM security_events "
+      "WHERE at >= ? AND at < ? AND id < ?";
+  if (!filter.kinds.empty()) {
+    sql += " AND kind IN (";
+    for (size_t i = 0; i < filter.kinds.size(); ++i) sql += i == 0 ? "?" : ", ?";
+    sql += ")";
+  }
+  sql += " ORDER BY id DESC LIMIT ?";
   ReaderLease reader = AcquireReader();
-  DOZOR_ASSIGN_OR_RETURN(auto statement,
-                         reader->db.Prepare("SELECT id, at, kind, source, subject, detail, count "
-                                            "FROM security_events WHERE at >= ? "
-                                            "ORDER BY at DESC, id DESC LIMIT ?"));
-  return ReadAll(BindAll(statement, since_ms, static_cast<int64_t>(limit)),
-                 [](const sqlite::Statement& s) {
-                   SecurityEvent event;
-                   event.id = s.Int(0);
-                   event.at_ms = s.Int(1);
-                   event.kind = KindFromName(s.Text(2));
-                   event.source = s.Text(3);
-                   event.subject = s.Text(4);
-                   event.detail = s.Text(5);
-                   event.count = s.Int(6);
-                   return event;
-                 });
+  DOZOR_ASSIGN_OR_RETURN(auto statement, reader->db.Prepare(sql));
+  int index = 1;
+  statement.Bind(index++, filter.since_ms);
+  statement.Bind(index++, filter.until_ms.value_or(std::numeric_limits<int64_t>::max()));
+  statement.Bind(index++, filter.before_id.value_or(std::numeric_limits<int64_t>::max()));
+  for (const SecurityEventKind kind : filter.kinds) {
+    statement.Bind(index++, SecurityEventKindName(kind));
+  }
+  statement.Bind(index++, limit);
+  return ReadAll(statement, [](const sqlite::Statement& s) {
+    SecurityEvent event;
+    event.id = s.Int(0);
+    event.at_ms = s.Int(1);
+    // The table's CHECK keeps other words out.
+    event.kind = SecurityEventKindFromName(s.Text(2)).value_or(SecurityEventKind::kEnrollRefused);
+    event.source = s.Text(3);
+    event.subject = s.Text(4);
+    event.detail = s.Text(5);
+    event.count = s.Int(6);
+    return event;
+  });
 }
 
 Result<int64_t> SqliteStore::PruneSecurityEvents(int64_t before_ms) {

@@ -328,3 +328,75 @@ TEST_CASE("dozorctl speaks the account's language, and --lang overrides it") {
 
 }  // namespace
 }  // namespace dozor::ctl
+
+namespace dozor::ctl {
+namespace {
+
+TEST_CASE("dozorctl security-events lists refusals for admins only, filtered and paged") {
+  PeopleServer s;
+  auto& store = **s.env.store;
+  std::vector<server::SecurityEvent> events;
+  for (int i = 0; i < 3; ++i) {
+    server::SecurityEvent event;
+    event.at_ms = s.env.clock.NowMs() - 60'000 + i;
+    event.kind = server::SecurityEventKind::kApiAuthFailed;
+    event.source = "ipv4:10.0.0." + std::to_string(i);
+    event.subject = "dza_7777777" + std::to_string(i);
+    event.detail = "unknown API token";
+    event.count = 10 + i;
+    events.push_back(event);
+  }
+  server::SecurityEvent enroll;
+  enroll.at_ms = s.env.clock.NowMs() - 30'000;
+  enroll.kind = server::SecurityEventKind::kEnrollRefused;
+  enroll.source = "ipv4:192.0.2.9";
+  enroll.subject = "dze_abcdefgh бухгалтерия-пк";
+  enroll.detail = "unknown enrollment token";
+  enroll.count = 40;
+  events.push_back(enroll);
+  REQUIRE(store.SecurityEvents().RecordSecurityEvents(events).ok());
+
+  auto all = s.Admin({"security-events"});
+  REQUIRE_MESSAGE(all.code == kExitOk, all.err);
+  CHECK(Has(all.out, "TIMES"));
+  CHECK(Has(all.out, "enrollment refused"));
+  CHECK(Has(all.out, "бухгалтерия-пк"));
+  CHECK(Has(all.out, "wrong API token"));
+  CHECK(Has(all.out, "dza_77777772"));
+  auto russian = s.Admin({"--lang", "ru", "security-events", "--kind", "enroll_refused"});
+  REQUIRE_MESSAGE(russian.code == kExitOk, russian.err);
+  CHECK(Has(russian.out, "регистрация отклонена"));
+  CHECK(Has(russian.out, "РАЗ"));
+  CHECK_FALSE(Has(russian.out, "dza_7777777"));
+
+  // --json: the API's words; a full page names the next one.
+  auto page = s.Json({"security-events", "--kind", "api_auth_failed", "--limit", "2"});
+  REQUIRE(page["events"].size() == 2);
+  CHECK(page["events"][0]["kind"] == "api_auth_failed");
+  CHECK(page["events"][0]["count"] == 12);  // newest recorded first
+  CHECK(page["events"][0]["source"] == "ipv4:10.0.0.2");
+  REQUIRE(page["next_before"].is_number());
+  auto rest = s.Json({"security-events", "--kind", "api_auth_failed", "--limit", "2", "--before",
+                      std::to_string(page["next_before"].get<int64_t>())});
+  REQUIRE(rest["events"].size() == 1);
+  CHECK(rest["events"][0]["count"] == 10);
+  CHECK(rest["next_before"].is_null());
+  CHECK(s.Json({"security-events", "--since", "45s"})["events"].size() == 1);
+  CHECK(s.Json({"security-events", "--until", "45s"})["events"].size() == 3);
+  CHECK(s.Admin({"security-events", "--kind", "everything"}).code == kExitUsage);
+
+  // Engineers do not see them: estate-wide, about callers that are nobody's client.
+  auto engineer = s.Admin(
+      {"user", "create", "alice", "--role", "engineer", "--language", "en", "--password-stdin"},
+      std::string(kAlicePassword) + "\n");
+  REQUIRE_MESSAGE(engineer.code == kExitOk, engineer.err);
+  auto login = s.Person({"--server", s.url, "login", "-l", "alice", "--password-stdin"},
+                        std::string(kAlicePassword) + "\n");
+  REQUIRE_MESSAGE(login.code == kExitOk, login.err);
+  auto refused = s.Person({"security-events"});
+  CHECK(refused.code == kExitApiError);
+  CHECK(Has(refused.err, "403"));
+}
+
+}  // namespace
+}  // namespace dozor::ctl

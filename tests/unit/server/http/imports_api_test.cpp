@@ -288,7 +288,7 @@ TEST_CASE("imports api: refused imports and failed API authentications are secur
   CHECK(f.Import(SnapshotFile(f.token), "Acme").status == 201);
   REQUIRE(audit.Flush().ok());
 
-  auto events = f.store->SecurityEvents().ListSecurityEvents(0, 100);
+  auto events = f.store->SecurityEvents().ListSecurityEvents({.limit = 100});
   REQUIRE(events.ok());
   REQUIRE(events->size() == 2);
   int64_t refused_imports = 0;

@@ -479,7 +479,7 @@ TEST_CASE_FIXTURE(IngestFixture,
   CHECK(Enroll(CreateToken(), &response).error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
   // Every refusal is in the audit, summed per kind and address.
   REQUIRE(audit_->Flush().ok());
-  auto events = store_->ListSecurityEvents(0, 100);
+  auto events = store_->ListSecurityEvents({.limit = 100});
   REQUIRE(events.ok());
   int64_t refused = 0;
   int64_t blocked = 0;
@@ -513,7 +513,7 @@ TEST_CASE_FIXTURE(IngestFixture, "wrong stream secrets are throttled per address
   CHECK(unauthenticated <= 11);
   CHECK(unauthenticated + throttled == 25);
   REQUIRE(audit_->Flush().ok());
-  auto events = store_->ListSecurityEvents(0, 100);
+  auto events = store_->ListSecurityEvents({.limit = 100});
   REQUIRE(events.ok());
   int64_t failed = 0;
   for (const auto& event : *events) {
@@ -546,7 +546,7 @@ TEST_CASE_FIXTURE(IngestFixture, "a wrong agent secret is logged once and record
   CHECK(lines == 1);
   CHECK(log.find("refused agent stream from ipv4:127.0.0.1 (agent " + agent.agent_id() +
                  "): wrong secret") != std::string::npos);
-  auto events = store_->ListSecurityEvents(0, 100);
+  auto events = store_->ListSecurityEvents({.limit = 100});
   REQUIRE(events.ok());
   REQUIRE(events->size() == 1);
   CHECK(events->front().kind == SecurityEventKind::kAgentAuthFailed);

@@ -24,7 +24,7 @@ TEST_CASE("a flood of refusals becomes one row per kind and source, with the cou
   audit.Record(SecurityEventKind::kAgentAuthFailed, "ipv4:10.0.0.6", "agent-y", "unknown agent");
   audit.Record(SecurityEventKind::kThrottled, "ipv4:10.0.0.5", "agent-x", "blocked");
   REQUIRE(audit.Flush().ok());
-  auto rows = store->ListSecurityEvents(0, 100);
+  auto rows = store->ListSecurityEvents({.limit = 100});
   REQUIRE(rows.ok());
   REQUIRE(rows->size() == 3);
   int64_t total = 0;
@@ -38,7 +38,7 @@ TEST_CASE("a flood of refusals becomes one row per kind and source, with the cou
   CHECK(total == 1002);
   // Nothing pending: a second flush writes nothing.
   REQUIRE(audit.Flush().ok());
-  CHECK(store->ListSecurityEvents(0, 100)->size() == 3);
+  CHECK(store->ListSecurityEvents({.limit = 100})->size() == 3);
 }
 
 TEST_CASE("pending refusals are bounded: beyond max_pending sources they are summed under *") {
@@ -53,7 +53,7 @@ TEST_CASE("pending refusals are bounded: beyond max_pending sources they are sum
                  "unknown enrollment token");
   }
   REQUIRE(audit.Flush().ok());
-  auto rows = store->ListSecurityEvents(0, 100);
+  auto rows = store->ListSecurityEvents({.limit = 100});
   REQUIRE(rows.ok());
   // Three sources, then "*" (a fourth pending entry) standing for the other seven.
   REQUIRE(rows->size() == 4);
@@ -71,7 +71,7 @@ TEST_CASE("control characters in what a caller presented are escaped before they
   SecurityAudit audit(*store, clock);
   audit.Record(SecurityEventKind::kEnrollRefused, "ipv4:10.0.0.1", "pc\n01\x1b[31m", "bad\r");
   REQUIRE(audit.Flush().ok());
-  auto rows = store->ListSecurityEvents(0, 10);
+  auto rows = store->ListSecurityEvents({.limit = 10});
   REQUIRE(rows.ok());
   REQUIRE(rows->size() == 1);
   CHECK(rows->front().subject.find('\n') == std::string::npos);
@@ -102,7 +102,7 @@ TEST_CASE("a refusal its caller logs is stored and counted without a log line of
   CHECK(log.find("agent_auth_failed") == std::string::npos);
   CHECK(log.find("security: enroll_refused from ipv4:10.0.0.5") != std::string::npos);
   CHECK(log.find("2 more enroll_refused") != std::string::npos);
-  auto rows = store->ListSecurityEvents(0, 10);
+  auto rows = store->ListSecurityEvents({.limit = 10});
   REQUIRE(rows.ok());
   REQUIRE(rows->size() == 2);
   for (const auto& row : *rows) CHECK(row.count == 3);

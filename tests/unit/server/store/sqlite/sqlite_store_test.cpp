@@ -310,18 +310,61 @@ TEST_CASE("security events are recorded, listed newest first and pruned") {
   second.kind = SecurityEventKind::kThrottled;
   second.count = 1;
   REQUIRE(store->RecordSecurityEvents({first, second}).ok());
-  auto listed = store->ListSecurityEvents(0, 10);
+  auto listed = store->ListSecurityEvents({.limit = 10});
   REQUIRE(listed.ok());
   REQUIRE(listed->size() == 2);
   CHECK((*listed)[0].kind == SecurityEventKind::kThrottled);
   CHECK((*listed)[1].kind == SecurityEventKind::kEnrollRefused);
   CHECK((*listed)[1].count == 40);
   CHECK((*listed)[1].source == "ipv4:10.0.0.5");
-  CHECK(store->ListSecurityEvents(1500, 10)->size() == 1);
+  CHECK(store->ListSecurityEvents({.since_ms = 1500, .limit = 10})->size() == 1);
   auto pruned = store->PruneSecurityEvents(1500);
   REQUIRE(pruned.ok());
   CHECK(*pruned == 1);
-  CHECK(store->ListSecurityEvents(0, 10)->size() == 1);
+  CHECK(store->ListSecurityEvents({.limit = 10})->size() == 1);
+}
+
+TEST_CASE("security events are filtered by kind and time and paged by id") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  std::vector<SecurityEvent> events;
+  for (int i = 0; i < 7; ++i) {
+    SecurityEvent event;
+    event.at_ms = 1000 * (i + 1);
+    event.kind = i % 2 == 0 ? SecurityEventKind::kApiAuthFailed : SecurityEventKind::kImportRefused;
+    event.source = "ipv4:10.0.0." + std::to_string(i);
+    events.push_back(event);
+  }
+  events.back().kind = SecurityEventKind::kThrottled;  // at 7000
+  REQUIRE(store->RecordSecurityEvents(events).ok());
+
+  auto api = store->ListSecurityEvents({.kinds = {SecurityEventKind::kApiAuthFailed}});
+  REQUIRE(api.ok());
+  REQUIRE(api->size() == 3);  // at 1000, 3000, 5000
+  CHECK((*api)[0].at_ms == 5000);
+  CHECK((*api)[2].at_ms == 1000);
+  auto two_kinds = store->ListSecurityEvents(
+      {.kinds = {SecurityEventKind::kImportRefused, SecurityEventKind::kThrottled}});
+  REQUIRE(two_kinds.ok());
+  CHECK(two_kinds->size() == 4);
+  auto window = store->ListSecurityEvents({.since_ms = 2000, .until_ms = 5000});
+  REQUIRE(window.ok());
+  REQUIRE(window->size() == 3);  // 2000, 3000, 4000: until is exclusive
+  CHECK((*window)[0].at_ms == 4000);
+
+  // Pages of two, newest first, each continuing after the last row of the one before.
+  std::vector<int64_t> seen;
+  std::optional<int64_t> before;
+  for (int page = 0; page < 5; ++page) {
+    auto rows = store->ListSecurityEvents({.before_id = before, .limit = 2});
+    REQUIRE(rows.ok());
+    if (rows->empty()) break;
+    for (const auto& row : *rows) seen.push_back(row.at_ms);
+    before = rows->back().id;
+  }
+  CHECK(seen == std::vector<int64_t>{7000, 6000, 5000, 4000, 3000, 2000, 1000});
+  CHECK(SecurityEventKindFromName("import_refused") == SecurityEventKind::kImportRefused);
+  CHECK_FALSE(SecurityEventKindFromName("Import_Refused").has_value());
 }
 
 TEST_CASE("migration 014 keeps every security event and admits refused imports") {
