@@ -7,7 +7,8 @@
 namespace dozor::ctl {
 
 std::string RenderTokenList(const nlohmann::json& reply, Lang lang) {
-  Table table({"ID", "ORG", "LABEL", "HINT", "STATE", "USES", "CREATED", "EXPIRES"}, lang);
+  Table table({"ID", "ORG", "LABEL", "HINT", "STATE", "USES", "IMPORTS", "CREATED", "EXPIRES"},
+              lang);
   table.AlignRight(0);
   table.AlignRight(5);
   for (const auto& token : Array(reply, "tokens")) {
@@ -18,6 +19,10 @@ std::string RenderTokenList(const nlohmann::json& reply, Lang lang) {
                       (At(token, "max_uses").is_number()
                            ? "/" + std::to_string(JsonI64(At(token, "max_uses")))
                            : ""),
+                  // Whether files collected with it (collect --token) can be imported.
+                  At(token, "signs_imports").is_boolean() && At(token, "signs_imports").get<bool>()
+                      ? Label("yes", lang)
+                      : Label("no key", lang),
                   TimeField(token, "created_at_ms"), ExpiryField(token)});
   }
   return table.Render();

@@ -18,6 +18,8 @@ const std::vector<std::pair<std::string_view, std::string_view>> kRussian = {
     {"CREATED", "СОЗДАНО"},
     {"TIME", "ВРЕМЯ"},
     {"TIMES", "РАЗ"},
+    {"IMPORTS", "ИМПОРТ"},
+    {"no key", "нет ключа"},
     {"FROM", "ИЗ"},
     {"TO", "В"},
     {"BY", "КТО"},

@@ -21,6 +21,7 @@ nlohmann::json TokenJson(const EnrollmentToken& token, int64_t now_ms) {
   nlohmann::json out = {{"id", token.id},       {"org_id", token.org_id}, {"org", token.org_name},
                         {"label", token.label}, {"hint", token.hint},     {"uses", token.uses}};
   out["max_uses"] = token.max_uses ? nlohmann::json(*token.max_uses) : nlohmann::json(nullptr);
+  out["signs_imports"] = token.signs_imports;
   PutTime(out, "created_at", token.created_at_ms);
   PutTime(out, "expires_at", token.expires_at_ms);
   PutTime(out, "revoked_at", token.revoked_at_ms);
@@ -75,6 +76,7 @@ ApiResponse CreateToken(ApiContext& context, const ApiRequest& request) {
     return ErrorResponse(created.error());
   }
   // The only moment the server holds the plaintext: keep the token's import key (wrapped) now.
+  // A server without an import-wrap key issues tokens that cannot sign imports (signs_imports).
   if (context.import_keys != nullptr) {
     if (auto saved = SaveImportKeyForNewToken(context.store.Imports(), *context.import_keys,
                                               {org->id, created->id}, *plaintext, now_ms);
@@ -83,6 +85,7 @@ ApiResponse CreateToken(ApiContext& context, const ApiRequest& request) {
       (void)context.store.Agents().RevokeEnrollmentToken(created->id, now_ms);
       return ErrorResponse(saved.error());
     }
+    created->signs_imports = true;
   }
   ApiResponse response;
   response.status = 201;

@@ -25,6 +25,9 @@ struct EnrollmentToken {
   std::optional<int64_t> revoked_at_ms;
   int64_t uses = 0;
   std::optional<int64_t> max_uses;  // unset: unlimited (tokens issued before limits existed)
+  // Whether the server holds the token's import key, so that files a prospect collects with it
+  // (dozor-agent collect --token) can be imported: not for tokens issued before signed imports.
+  bool signs_imports = false;
 };
 
 struct NewEnrollmentToken {

@@ -35,6 +35,7 @@ EnrollmentToken ReadEnrollmentToken(const sqlite::Statement& s) {
   token.revoked_at_ms = OptionalInt(s, 7);
   token.uses = s.Int(8);
   token.max_uses = OptionalInt(s, 9);
+  token.signs_imports = s.Int(10) != 0;
   return token;
 }
 

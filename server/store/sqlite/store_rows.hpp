@@ -28,7 +28,9 @@ Organization ReadOrganization(const sqlite::Statement& s);
 
 inline constexpr const char* kTokenColumns =
     "SELECT t.id, t.org_id, o.name, t.label, t.hint, t.created_at, t.expires_at, t.revoked_at, "
-    "t.uses, t.max_uses FROM enrollment_tokens t JOIN organizations o ON o.id = t.org_id ";
+    "t.uses, t.max_uses, "
+    "EXISTS (SELECT 1 FROM enrollment_token_import_keys k WHERE k.token_id = t.id) "
+    "FROM enrollment_tokens t JOIN organizations o ON o.id = t.org_id ";
 EnrollmentToken ReadEnrollmentToken(const sqlite::Statement& s);
 
 inline constexpr const char* kApiTokenColumns =

@@ -246,6 +246,12 @@ TEST_CASE("dozorctl drives a real server: orgs, tokens, hosts and errors") {
   const auto parsed = nlohmann::json::parse(json.out);
   REQUIRE(parsed["tokens"].size() == 1);
   CHECK(parsed["tokens"][0]["uses"] == 1);
+  auto tokens_text = run({"token", "list"});
+  REQUIRE(tokens_text.code == kExitOk);
+  CHECK(tokens_text.out.find("IMPORTS") != std::string::npos);
+  // This server runs without an import-wrap key: its tokens cannot sign imports, and say so.
+  CHECK(parsed["tokens"][0]["signs_imports"] == false);
+  CHECK(tokens_text.out.find("no key") != std::string::npos);
 
   auto viewer = run({"apitoken", "create", "dashboard", "--role", "viewer"});
   REQUIRE(viewer.code == kExitOk);

@@ -508,6 +508,25 @@ TEST_CASE("imports api: a token issued before signed imports gets a clear refusa
   CHECK(f.HostCount() == 0);
   // A new token is the remedy.
   CHECK(f.Import(SnapshotFile(f.NewToken("Acme"))).status == 201);
+  // The token list says which tokens can sign imports, so nobody hands a prospect an old one.
+  auto listed = f.Call("GET", "/api/v1/tokens");
+  REQUIRE(listed.status == 200);
+  int with_key = 0;
+  int without_key = 0;
+  for (const auto& listed_token : listed.body["tokens"]) {
+    if (listed_token["hint"] == old_token.hint) {
+      CHECK(listed_token["signs_imports"] == false);
+      ++without_key;
+    } else {
+      CHECK(listed_token["signs_imports"] == true);
+      ++with_key;
+    }
+  }
+  CHECK(without_key == 1);
+  CHECK(with_key >= 1);
+  auto created = f.Call("POST", "/api/v1/orgs/Acme/tokens", "{}");
+  REQUIRE(created.status == 201);
+  CHECK(created.body["signs_imports"] == true);
 }
 
 TEST_CASE("imports api: a server with another import key cannot verify, and says why") {
