@@ -246,6 +246,22 @@ async function engineerAndAdminFlows() {
   await shot(page, 'client-enroll-created');
   assertClean(page, 'enrollment token');
 
+  // A wrong API token (from outside the browser: no session cookie) is refused and recorded as a
+  // security event (the server flushes them every 5 s); the administration lists it.
+  const wrongToken = await fetch(`${base}/api/v1/orgs`, { headers: { Authorization: `Bearer dza_${'5'.repeat(64)}` } });
+  assert.equal(wrongToken.status, 401, 'a wrong API token is refused');
+  let refusedRows = 0;
+  for (let attempt = 0; attempt < 30 && refusedRows === 0; ++attempt) {
+    await page.goto(`${base}/admin/security`);
+    await page.waitForSelector('.tab.active[data-tab=security]');
+    await page.waitForSelector('[data-testid=security-events], .empty', { timeout: 20_000 });
+    refusedRows = await page.locator('[data-testid=security-events] tr[data-kind=api_auth_failed]').count();
+    if (refusedRows === 0) await page.waitForTimeout(1000);
+  }
+  assert.ok(refusedRows >= 1, 'the refused API token is listed among the security events');
+  assert.ok((await page.textContent('[data-testid=security-events]')).includes('dza_55555555'), 'under the token hint only');
+  assertClean(page, 'security events');
+
   // Every page in both languages: no untranslated key, no text of the other language.
   for (const lang of ['ru', 'en']) {
     await page.goto(base + '/');
@@ -260,7 +276,7 @@ async function engineerAndAdminFlows() {
     }
     await visit(page, '/findings', '[data-testid=findings-table]', 'findings');
     await visit(page, new URL(findingUrl).pathname, '[data-testid=finding-history] li', undefined);
-    for (const tab of ['', '/tokens', '/audit', '/rules']) {
+    for (const tab of ['', '/tokens', '/audit', '/security', '/rules']) {
       await visit(page, `/admin${tab}`, tab === '' ? '[data-testid=users-table]' : `.tab.active[data-tab=${tab.slice(1)}]`, `admin${tab.replace('/', '-')}`);
     }
     await visit(page, '/account', '[data-page=account]', 'account');

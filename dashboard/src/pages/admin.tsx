@@ -12,6 +12,7 @@ export function AdminPage({ tab }: { tab: string }) {
     { id: 'users', label: t('admin.tab_users'), href: '/admin' },
     { id: 'tokens', label: t('admin.tab_tokens'), href: '/admin/tokens' },
     { id: 'audit', label: t('admin.tab_audit'), href: '/admin/audit' },
+    { id: 'security', label: t('admin.tab_security'), href: '/admin/security' },
     { id: 'rules', label: t('admin.tab_rules'), href: '/admin/rules' },
   ];
   return (
@@ -23,6 +24,7 @@ export function AdminPage({ tab }: { tab: string }) {
       {tab === 'users' && <UsersAdmin />}
       {tab === 'tokens' && <TokensAdmin />}
       {tab === 'audit' && <AuditLog />}
+      {tab === 'security' && <SecurityEvents />}
       {tab === 'rules' && <RulesAdmin />}
     </div>
   );
@@ -353,6 +355,78 @@ function AuditLog() {
           </table>
           {log.data.next_before !== null && (
             <button type="button" class="secondary" onClick={() => setBefore(log.data?.next_before ?? undefined)}>
+              {t('admin.older')}
+            </button>
+          )}
+        </>
+      )}
+    </section>
+  );
+}
+
+// What the server refused to callers it did not know or believe: a burst from one caller is one
+// row with its count. The caller chose the address, hint and host name; the server stored them
+// escaped, and they are shown as text.
+function SecurityEvents() {
+  const [before, setBefore] = useState<number | undefined>(undefined);
+  const [kind, setKind] = useState('');
+  const events = useAsync(
+    () => must(api.GET('/api/v1/security-events', { params: { query: { limit: 100, ...(before ? { before } : {}), ...(kind ? { kind } : {}) } } })),
+    [before, kind],
+  );
+  const kinds = ['enroll_refused', 'agent_auth_failed', 'api_auth_failed', 'import_refused', 'throttled'];
+  return (
+    <section class="card">
+      <p class="muted small">{t('admin.security_help')}</p>
+      <div class="toolbar">
+        <select aria-label={t('admin.security_kind')} value={kind} onChange={(e) => { setBefore(undefined); setKind(e.currentTarget.value); }}>
+          <option value="">{t('admin.security_all')}</option>
+          {kinds.map((k) => (
+            <option key={k} value={k}>
+              {tDynamic(`security.${k}`)}
+            </option>
+          ))}
+        </select>
+        {before !== undefined && (
+          <button type="button" class="secondary" onClick={() => setBefore(undefined)}>
+            {t('admin.newest')}
+          </button>
+        )}
+      </div>
+      {!events.data ? (
+        events.error ? <ErrorBox error={events.error} retry={events.reload} /> : <Loading />
+      ) : events.data.events.length === 0 ? (
+        <Empty>{t('admin.security_none')}</Empty>
+      ) : (
+        <>
+          <table class="data compact" data-testid="security-events">
+            <thead>
+              <tr>
+                <th>{t('admin.when')}</th>
+                <th>{t('admin.security_kind')}</th>
+                <th class="num">{t('admin.security_count')}</th>
+                <th>{t('admin.source')}</th>
+                <th>{t('admin.security_subject')}</th>
+                <th class="hide-narrow">{t('admin.security_detail')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {events.data.events.map((event) => (
+                <tr key={event.id} data-kind={event.kind}>
+                  <td class="small">
+                    <Time ms={event.at_ms} />
+                  </td>
+                  <td>{tDynamic(`security.${event.kind}`)}</td>
+                  <td class="num">{event.count}</td>
+                  <td class="mono small">{event.source}</td>
+                  <td class="mono small">{event.subject || '—'}</td>
+                  <td class="hide-narrow small">{event.detail}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {events.data.next_before !== null && (
+            <button type="button" class="secondary" onClick={() => setBefore(events.data?.next_before ?? undefined)}>
               {t('admin.older')}
             </button>
           )}
