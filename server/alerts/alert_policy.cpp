@@ -88,7 +88,8 @@ std::optional<AlertKind> AlertKindFor(const FeedEvent& event, const EventFacts& 
     return facts.rule_in_contract ? std::optional(AlertKind::kVerifyRequested) : std::nullopt;
   }
   if (kind == "host_offline") {
-    return facts.host_role == "workstation" ? std::nullopt : std::optional(AlertKind::kHostOffline);
+    return facts.host_role == HostRole::kWorkstation ? std::nullopt
+                                                     : std::optional(AlertKind::kHostOffline);
   }
   if (kind == "agent_trouble") {
     return AlertKind::kAgentTrouble;

@@ -16,6 +16,7 @@
 
 #include "domain/contract.hpp"
 #include "domain/finding.hpp"
+#include "domain/host_role.hpp"
 #include "store/alert_store.hpp"
 #include "store/event_store.hpp"
 #include "store/user_store.hpp"
@@ -64,8 +65,8 @@ struct EventFacts {
   // type (a rule no longer in the pack counts as within, as in the report).
   std::optional<Severity> severity;
   bool rule_in_contract = true;
-  // Host events: "server", "workstation" or "" (no inventory yet: treated as a server, strict).
-  std::string host_role;
+  // Host events: the host's role; none before its first inventory (treated as a server, strict).
+  std::optional<HostRole> host_role;
   // The organisation's threshold for this finding's rule (its override, else the organisation's,
   // else the policy's); nullopt with rule_muted: this rule never pages this organisation.
   std::optional<Severity> threshold;

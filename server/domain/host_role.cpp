@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 
+#include "domain/enum_spelling.hpp"
 #include "dozor/common/text.hpp"
 
 namespace dozor::server {
@@ -42,7 +43,22 @@ bool IsDesktopName(std::string_view name) {
   return std::find(kDesktopNames.begin(), kDesktopNames.end(), name) != kDesktopNames.end();
 }
 
+constexpr enum_spelling::Table<HostRole, 2> kHostRoleSpelling = {{
+    {HostRole::kServer, "server"},
+    {HostRole::kWorkstation, "workstation"},
+}};
+
 }  // namespace
+
+std::string_view ToString(HostRole role) { return enum_spelling::Spell(kHostRoleSpelling, role); }
+
+std::string_view ToString(const std::optional<HostRole>& role) {
+  return role ? ToString(*role) : std::string_view();
+}
+
+std::optional<HostRole> ParseHostRole(std::string_view text) {
+  return enum_spelling::Lookup(kHostRoleSpelling, text);
+}
 
 bool IsWorkstationChassis(std::string_view chassis_type) {
   std::string lower = Lower(chassis_type);
@@ -50,26 +66,26 @@ bool IsWorkstationChassis(std::string_view chassis_type) {
          kWorkstationChassis.end();
 }
 
-std::string ClassifyHostRole(const dozor::v1::Inventory& inventory) {
+HostRole ClassifyHostRole(const dozor::v1::Inventory& inventory) {
   // Windows says when it is a server edition, whatever case it runs in.
   const std::string& product_type = inventory.os().product_type();
   if (product_type == "server" || product_type == "domain_controller") {
-    return "server";
+    return HostRole::kServer;
   }
   if (IsWorkstationChassis(inventory.hardware().dmi().chassis_type())) {
-    return "workstation";
+    return HostRole::kWorkstation;
   }
   for (const auto& package : inventory.software().packages()) {
     if (IsDesktopName(package.name())) {
-      return "workstation";
+      return HostRole::kWorkstation;
     }
   }
   for (const auto& service : inventory.software().services()) {
     if (IsDesktopName(StripServiceSuffix(service.name()))) {
-      return "workstation";
+      return HostRole::kWorkstation;
     }
   }
-  return "server";
+  return HostRole::kServer;
 }
 
 }  // namespace dozor::server

@@ -171,8 +171,9 @@ AuditReport AssembleAuditReport(const ReportSources& sources, const rules::RuleP
     row.os = SanitizeUtf8(HostOs(host));
     row.os_version = SanitizeUtf8(
         OsVersionLabel(host.os_family, host.os_id, host.os_version_id, host.os_pretty_name));
-    row.role = host.role;
-    row.role_label = RoleLabel(host.role, lang);
+    // The report's rows are its output: the role's spelling from here on.
+    row.role = std::string(ToString(host.role));
+    row.role_label = RoleLabel(row.role, lang);
     row.cpu_model = SanitizeUtf8(host.cpu_model);
     row.cpu_cores = host.cpu_cores;
     row.memory_bytes = host.memory_bytes;

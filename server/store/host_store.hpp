@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "domain/host_role.hpp"
 #include "domain/host_status.hpp"
 #include "domain/inventory_diff.hpp"
 #include "dozor/common/result.hpp"
@@ -37,8 +38,8 @@ struct HostSummary {
   uint64_t dropped_health_samples = 0;  // total the agent reported dropping from its spool
   // "agent": a running dozor-agent; "import": a one-shot snapshot loaded with dozorctl import.
   std::string source = "agent";
-  // "server" or "workstation" (domain/host_role.hpp), from the latest inventory; empty before one.
-  std::string role;
+  // From the latest inventory (domain/host_role.hpp); none before one.
+  std::optional<HostRole> role;
 };
 
 struct HostInventory {
@@ -136,7 +137,7 @@ struct EstateHost {
   std::string os_family;
   std::string os_id;
   std::string os_version_id;
-  std::string role;
+  std::optional<HostRole> role;  // none before the first inventory
   std::string cpu_model;
   int64_t cpu_cores = 0;
   int64_t memory_bytes = 0;

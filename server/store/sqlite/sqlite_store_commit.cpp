@@ -44,14 +44,14 @@ Result<std::vector<InventoryChange>> DiffWithStoredInventory(WriterStatements& w
 }
 
 Status InsertOs(WriterStatements& w, int64_t pk, const dozor::v1::OperatingSystem& os,
-                int64_t security_pending_since, const std::string& role) {
+                int64_t security_pending_since, HostRole role) {
   return RunWith(w.os_insert, pk, os.id(), os.id_like(), os.family(), os.name(), os.version(),
                  os.version_id(), os.pretty_name(), os.kernel(), os.architecture(), os.hostname(),
                  os.fqdn(), os.timezone(), os.boot_time(), os.reboot_required(),
                  os.pending_updates(), os.pending_security_updates(), os.machine_id(),
                  os.uptime_seconds(), os.clock_synchronized(), os.clock_max_error_us(),
-                 security_pending_since, role, os.install_time(), os.edition(), os.build(),
-                 os.activation(), os.domain(), os.workgroup(), os.time_source(),
+                 security_pending_since, ToString(role), os.install_time(), os.edition(),
+                 os.build(), os.activation(), os.domain(), os.workgroup(), os.time_source(),
                  os.last_update_install_time(), os.update_error(), os.product_type());
 }
 

@@ -871,7 +871,7 @@ Result<EstateSummary> SqliteStore::GetEstateSummary(int64_t org_id,
     h.os_family = s.Text(4);
     h.os_id = s.Text(5);
     h.os_version_id = s.Text(6);
-    h.role = s.Text(7);
+    h.role = ParseHostRole(s.Text(7));
     h.cpu_model = s.Text(8);
     h.cpu_cores = s.Int(9);
     h.memory_bytes = s.Int(10);

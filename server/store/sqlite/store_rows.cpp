@@ -68,7 +68,7 @@ HostSummary ReadHost(const sqlite::Statement& s) {
   host.revoked = s.Int(11) != 0;
   host.dropped_health_samples = static_cast<uint64_t>(s.Int(12));
   host.source = s.Text(13);
-  host.role = s.Text(14);
+  host.role = ParseHostRole(s.Text(14));
   return host;
 }
 

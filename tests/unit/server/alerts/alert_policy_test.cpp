@@ -62,9 +62,9 @@ TEST_CASE("only active contracts page, findings only in scope and from the thres
 TEST_CASE("servers going offline page, workstations switched off at night do not") {
   const AlertPolicy policy;
   EventFacts server = Active();
-  server.host_role = "server";
+  server.host_role = HostRole::kServer;
   EventFacts workstation = Active();
-  workstation.host_role = "workstation";
+  workstation.host_role = HostRole::kWorkstation;
   EventFacts unknown = Active();
   CHECK(AlertKindFor(Event("host_offline"), server, policy) == AlertKind::kHostOffline);
   CHECK(AlertKindFor(Event("host_offline"), unknown, policy) == AlertKind::kHostOffline);

@@ -79,12 +79,12 @@ ReportSources TestSources(std::string contract_type, std::string status) {
   a1.agent_id = "a1";
   a1.hostname = "хост-a1";
   a1.os_pretty_name = "Debian GNU/Linux 12 (bookworm)";
-  a1.role = "server";
+  a1.role = HostRole::kServer;
   a2.agent_id = "a2";
   a2.hostname = "хост-a2";
   a2.os_id = "ubuntu";
   a2.os_version_id = "18.04";
-  a2.role = "workstation";
+  a2.role = HostRole::kWorkstation;
   sources.estate.hosts = {a1, a2};
   sources.estate.applications = {{"1C:Enterprise 8.3", "8.3.22.1709", "server", 1}};
   sources.estate.package_hosts = {{"postgresql", 1}, {"samba", 0}};

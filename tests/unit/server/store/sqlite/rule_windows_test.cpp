@@ -253,23 +253,23 @@ TEST_CASE("inventory: security_pending_since is kept across inventories and rese
 
 TEST_CASE("host role: display managers and desktop chassis mean workstation") {
   dozor::v1::Inventory inv;
-  CHECK(ClassifyHostRole(inv) == "server");
+  CHECK(ToString(ClassifyHostRole(inv)) == "server");
   inv.mutable_hardware()->mutable_dmi()->set_chassis_type("Tower");
-  CHECK(ClassifyHostRole(inv) == "server");
+  CHECK(ToString(ClassifyHostRole(inv)) == "server");
   inv.mutable_hardware()->mutable_dmi()->set_chassis_type("Rack Mount Chassis");
-  CHECK(ClassifyHostRole(inv) == "server");
+  CHECK(ToString(ClassifyHostRole(inv)) == "server");
   inv.mutable_hardware()->mutable_dmi()->set_chassis_type("Notebook");
-  CHECK(ClassifyHostRole(inv) == "workstation");
+  CHECK(ToString(ClassifyHostRole(inv)) == "workstation");
   inv.mutable_hardware()->mutable_dmi()->set_chassis_type("low profile desktop");
-  CHECK(ClassifyHostRole(inv) == "workstation");
+  CHECK(ToString(ClassifyHostRole(inv)) == "workstation");
   inv.mutable_hardware()->mutable_dmi()->set_chassis_type("");
   inv.mutable_software()->add_packages()->set_name("lightdm");
-  CHECK(ClassifyHostRole(inv) == "workstation");
+  CHECK(ToString(ClassifyHostRole(inv)) == "workstation");
   dozor::v1::Inventory svc;
   svc.mutable_software()->add_packages()->set_name("gdm-tools");  // not a display manager
-  CHECK(ClassifyHostRole(svc) == "server");
+  CHECK(ToString(ClassifyHostRole(svc)) == "server");
   svc.mutable_software()->add_services()->set_name("sddm.service");
-  CHECK(ClassifyHostRole(svc) == "workstation");
+  CHECK(ToString(ClassifyHostRole(svc)) == "workstation");
   CHECK(IsWorkstationChassis("Mini PC"));
   CHECK_FALSE(IsWorkstationChassis("Blade"));
 }
@@ -414,7 +414,7 @@ TEST_CASE("estate summary: hosts, applications and package counts from SQL") {
   CHECK(h.hostname == "db1");
   CHECK(h.os_id == "debian");
   CHECK(h.os_version_id == "12");
-  CHECK(h.role == "server");
+  CHECK(h.role == HostRole::kServer);
   CHECK(h.cpu_cores == 8);
   CHECK(h.memory_bytes == 16'000'000'000);
   CHECK(h.disk_bytes == 500'000'000'000);  // the removable disk does not count
