@@ -20,9 +20,10 @@ std::string RenderTokenList(const nlohmann::json& reply, Lang lang) {
                            ? "/" + std::to_string(JsonI64(At(token, "max_uses")))
                            : ""),
                   // Whether files collected with it (collect --token) can be imported.
-                  At(token, "signs_imports").is_boolean() && At(token, "signs_imports").get<bool>()
-                      ? Label("yes", lang)
-                      : Label("no key", lang),
+                  // (An older server does not say: "-".)
+                  !At(token, "signs_imports").is_boolean() ? std::string("-")
+                  : At(token, "signs_imports").get<bool>() ? Label("yes", lang)
+                                                           : Label("no key", lang),
                   TimeField(token, "created_at_ms"), ExpiryField(token)});
   }
   return table.Render();

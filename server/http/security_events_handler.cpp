@@ -3,6 +3,7 @@
 // one row per kind and caller for a burst, with the count it stands for. Estate-wide and about
 // callers that are nobody's client yet, so for admins only. Newest recorded first, one page at a
 // time (?before= the last id of the page before).
+#include <algorithm>
 #include <string>
 
 #include "http/handlers.hpp"
@@ -28,7 +29,7 @@ Result<std::vector<SecurityEventKind>> ParseKinds(const ApiRequest& request) {
       return MakeError(ErrorCode::kInvalidArgument,
                        "kind: unknown security event kind '" + name + "' (one of " + allowed + ")");
     }
-    kinds.push_back(*kind);
+    if (std::find(kinds.begin(), kinds.end(), *kind) == kinds.end()) kinds.push_back(*kind);
   }
   return kinds;
 }

@@ -37,7 +37,7 @@ Result<std::vector<SecurityEvent>> SqliteStore::ListSecurityEvents(
     const SecurityEventFilter& filter) {
   const auto limit =
       static_cast<int64_t>(std::clamp<size_t>(filter.limit, 1, kMaxSecurityEventList));
-  // Fixed text with one placeholder per kind asked for (at most the five kinds there are).
+  // Fixed text with one placeholder per kind asked for (the API passes each kind once).
   std::string sql =
       "SELECT id, at, kind, source, subject, detail, count FROM security_events "
       "WHERE at >= ? AND at < ? AND id < ?";
