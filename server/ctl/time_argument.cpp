@@ -4,6 +4,7 @@
 #include <ctime>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace dozor::ctl {
 
@@ -105,6 +106,20 @@ Result<int64_t> ParseTimeArgument(std::string_view text, int64_t now_ms) {
     return BadTime(text);  // e.g. 2026-02-30, which mktime would roll into March
   }
   return static_cast<int64_t>(seconds) * kSecondMs;
+}
+
+Result<TimeRangeQuery> ParseTimeRange(std::string_view since, std::string_view until,
+                                      int64_t now_ms) {
+  TimeRangeQuery query;
+  for (const auto& [text, target] :
+       {std::pair{since, &query.since_ms}, std::pair{until, &query.until_ms}}) {
+    if (text.empty()) {
+      continue;
+    }
+    DOZOR_ASSIGN_OR_RETURN(const int64_t ms, ParseTimeArgument(text, now_ms));
+    *target = std::to_string(ms);
+  }
+  return query;
 }
 
 }  // namespace dozor::ctl

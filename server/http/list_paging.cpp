@@ -215,4 +215,27 @@ nlohmann::json NextCursorJson(const std::optional<PagePosition>& next, const Sor
   return next ? nlohmann::json(EncodeCursor(sort.spelling, *next)) : nlohmann::json(nullptr);
 }
 
+Result<IdPagedLogQuery> ParseIdPagedLogQuery(const ApiRequest& request, int64_t default_limit,
+                                             int64_t max_limit) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  DOZOR_ASSIGN_OR_RETURN(const int64_t limit,
+                         QueryInt(request, "limit", default_limit, 1, max_limit));
+  DOZOR_ASSIGN_OR_RETURN(const int64_t before, QueryInt(request, "before", 0, 0, kMax));
+  DOZOR_ASSIGN_OR_RETURN(const int64_t since, QueryInt(request, "since_ms", 0, 0, kMax));
+  DOZOR_ASSIGN_OR_RETURN(const int64_t until, QueryInt(request, "until_ms", 0, 0, kMax));
+  IdPagedLogQuery query;
+  query.limit = limit;
+  if (before > 0) query.before_id = before;
+  if (since > 0) query.since_ms = since;
+  if (until > 0) query.until_ms = until;
+  return query;
+}
+
+nlohmann::json NextBeforeJson(size_t rows, int64_t limit, std::optional<int64_t> last_id) {
+  if (last_id && rows > 0 && static_cast<int64_t>(rows) == limit) {
+    return *last_id;
+  }
+  return nullptr;
+}
+
 }  // namespace dozor::server::http

@@ -57,6 +57,22 @@ Result<std::vector<std::string>> QueryList(const ApiRequest& request, std::strin
                                            size_t max_items = kMaxListItems,
                                            size_t max_bytes = kMaxFilterBytes);
 
+// The query of the newest-first logs (audit log, security events), paged by row id rather than
+// by cursor: ?limit= (1..max_limit, default_limit), ?before= (the page after this id),
+// ?since_ms= and ?until_ms= (unix ms; 0 or absent: unbounded).
+struct IdPagedLogQuery {
+  int64_t limit = kDefaultPageLimit;
+  std::optional<int64_t> before_id;
+  std::optional<int64_t> since_ms;
+  std::optional<int64_t> until_ms;
+};
+Result<IdPagedLogQuery> ParseIdPagedLogQuery(const ApiRequest& request,
+                                             int64_t default_limit = kDefaultPageLimit,
+                                             int64_t max_limit = kMaxPageLimit);
+// The "next_before" value of such a page: the id of its last row when the page is full (there
+// may be older rows), null otherwise.
+nlohmann::json NextBeforeJson(size_t rows, int64_t limit, std::optional<int64_t> last_id);
+
 // The "next_cursor" value of a page: the cursor of its last row, or null on the last page.
 nlohmann::json NextCursorJson(const std::optional<PagePosition>& next, const SortChoice& sort);
 

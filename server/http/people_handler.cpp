@@ -2,13 +2,11 @@
 // specialty), the client notes every engineer must read before calling the client, and the audit
 // log of every change (admins).
 #include "http/handlers.hpp"
+#include "http/list_paging.hpp"
 
 namespace dozor::server::http {
 
 namespace {
-
-constexpr int kDefaultAuditLimit = 100;
-constexpr int kMaxAuditLimit = 1000;
 
 nlohmann::json AssignmentJson(const Assignment& a) {
   nlohmann::json out = {{"org_id", a.org_id},       {"user_id", a.user_id},
@@ -152,20 +150,15 @@ ApiResponse SaveNotes(ApiContext& context, const ApiRequest& request) {
 }
 
 ApiResponse ListAudit(ApiContext& context, const ApiRequest& request) {
-  AuditFilter filter;
-  auto limit = QueryInt(request, "limit", kDefaultAuditLimit, 1, kMaxAuditLimit);
-  auto before = QueryInt(request, "before", 0, 0, INT64_MAX);
-  auto since = QueryInt(request, "since_ms", 0, 0, INT64_MAX);
-  auto until = QueryInt(request, "until_ms", 0, 0, INT64_MAX);
-  for (const auto* value : {&limit, &before, &since, &until}) {
-    if (!value->ok()) {
-      return ErrorResponse(value->error());
-    }
+  auto query = ParseIdPagedLogQuery(request);
+  if (!query.ok()) {
+    return ErrorResponse(query.error());
   }
-  filter.limit = static_cast<int>(*limit);
-  if (*before > 0) filter.before_id = *before;
-  if (*since > 0) filter.since_ms = *since;
-  if (*until > 0) filter.until_ms = *until;
+  AuditFilter filter;
+  filter.limit = static_cast<int>(query->limit);
+  filter.before_id = query->before_id;
+  filter.since_ms = query->since_ms;
+  filter.until_ms = query->until_ms;
   if (const auto it = request.query.find("actor");
       it != request.query.end() && !it->second.empty()) {
     filter.actor = it->second;
@@ -197,9 +190,8 @@ ApiResponse ListAudit(ApiContext& context, const ApiRequest& request) {
   }
   // The cursor of the next (older) page; null on the last page.
   response.body["next_before"] =
-      static_cast<int>(entries->size()) == filter.limit && !entries->empty()
-          ? nlohmann::json(entries->back().id)
-          : nlohmann::json(nullptr);
+      NextBeforeJson(entries->size(), query->limit,
+                     entries->empty() ? std::nullopt : std::optional<int64_t>(entries->back().id));
   return response;
 }
 

@@ -13,9 +13,6 @@ namespace dozor::server::http {
 
 namespace {
 
-constexpr int64_t kDefaultSecurityEventLimit = 100;
-constexpr int64_t kMaxSecurityEventLimit = 1000;
-
 Result<std::vector<SecurityEventKind>> ParseKinds(const ApiRequest& request) {
   DOZOR_ASSIGN_OR_RETURN(auto names, QueryList(request, "kind"));
   std::vector<SecurityEventKind> kinds;
@@ -35,24 +32,19 @@ Result<std::vector<SecurityEventKind>> ParseKinds(const ApiRequest& request) {
 }
 
 ApiResponse ListSecurityEvents(ApiContext& context, const ApiRequest& request) {
-  auto limit = QueryInt(request, "limit", kDefaultSecurityEventLimit, 1, kMaxSecurityEventLimit);
-  auto before = QueryInt(request, "before", 0, 0, INT64_MAX);
-  auto since = QueryInt(request, "since_ms", 0, 0, INT64_MAX);
-  auto until = QueryInt(request, "until_ms", 0, 0, INT64_MAX);
-  for (const auto* value : {&limit, &before, &since, &until}) {
-    if (!value->ok()) {
-      return ErrorResponse(value->error());
-    }
+  auto query = ParseIdPagedLogQuery(request);
+  if (!query.ok()) {
+    return ErrorResponse(query.error());
   }
   auto kinds = ParseKinds(request);
   if (!kinds.ok()) {
     return ErrorResponse(kinds.error());
   }
   SecurityEventFilter filter;
-  filter.limit = static_cast<size_t>(*limit);
-  filter.since_ms = *since;
-  if (*until > 0) filter.until_ms = *until;
-  if (*before > 0) filter.before_id = *before;
+  filter.limit = static_cast<size_t>(query->limit);
+  filter.since_ms = query->since_ms.value_or(0);
+  filter.until_ms = query->until_ms;
+  filter.before_id = query->before_id;
   filter.kinds = std::move(*kinds);
   auto events = context.store.SecurityEvents().ListSecurityEvents(filter);
   if (!events.ok()) {
@@ -68,9 +60,9 @@ ApiResponse ListSecurityEvents(ApiContext& context, const ApiRequest& request) {
     PutTime(row, "at", event.at_ms);
     response.body["events"].push_back(std::move(row));
   }
-  response.body["next_before"] = static_cast<int64_t>(events->size()) == *limit && !events->empty()
-                                     ? nlohmann::json(events->back().id)
-                                     : nlohmann::json(nullptr);
+  response.body["next_before"] =
+      NextBeforeJson(events->size(), query->limit,
+                     events->empty() ? std::nullopt : std::optional<int64_t>(events->back().id));
   return response;
 }
 

@@ -25,27 +25,17 @@ struct AuditOptions {
 };
 
 int RunAudit(Context& context, const AuditOptions& audit) {
-  const int64_t now_ms = SystemClock().NowMs();
-  std::string since_ms;
-  std::string until_ms;
-  for (const auto& [text, target] :
-       {std::pair{&audit.since, &since_ms}, std::pair{&audit.until, &until_ms}}) {
-    if (text->empty()) {
-      continue;
-    }
-    auto parsed = ParseTimeArgument(*text, now_ms);
-    if (!parsed.ok()) {
-      context.err << "dozorctl: " << parsed.error().message << "\n";
-      return kExitUsage;
-    }
-    *target = std::to_string(*parsed);
+  auto range = ParseTimeRange(audit.since, audit.until, SystemClock().NowMs());
+  if (!range.ok()) {
+    context.err << "dozorctl: " << range.error().message << "\n";
+    return kExitUsage;
   }
   const std::string query =
       QueryString({{"actor", audit.actor},
                    {"action", audit.action},
                    {"org", audit.org},
-                   {"since_ms", since_ms},
-                   {"until_ms", until_ms},
+                   {"since_ms", range->since_ms},
+                   {"until_ms", range->until_ms},
                    {"before", audit.before ? std::to_string(*audit.before) : ""},
                    {"limit", std::to_string(audit.limit)}});
   return EmitWithOrgNames(context, context.client.Get("/api/v1/audit-log" + query), RenderAuditLog);

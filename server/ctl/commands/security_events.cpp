@@ -25,20 +25,10 @@ struct SecurityEventOptions {
 };
 
 int RunSecurityEvents(Context& context, const SecurityEventOptions& options) {
-  const int64_t now_ms = SystemClock().NowMs();
-  std::string since_ms;
-  std::string until_ms;
-  for (const auto& [text, target] :
-       {std::pair{&options.since, &since_ms}, std::pair{&options.until, &until_ms}}) {
-    if (text->empty()) {
-      continue;
-    }
-    auto parsed = ParseTimeArgument(*text, now_ms);
-    if (!parsed.ok()) {
-      context.err << "dozorctl: " << parsed.error().message << "\n";
-      return kExitUsage;
-    }
-    *target = std::to_string(*parsed);
+  auto range = ParseTimeRange(options.since, options.until, SystemClock().NowMs());
+  if (!range.ok()) {
+    context.err << "dozorctl: " << range.error().message << "\n";
+    return kExitUsage;
   }
   std::string kinds;
   for (const auto& kind : options.kinds) {
@@ -46,8 +36,8 @@ int RunSecurityEvents(Context& context, const SecurityEventOptions& options) {
   }
   const std::string query =
       QueryString({{"kind", kinds},
-                   {"since_ms", since_ms},
-                   {"until_ms", until_ms},
+                   {"since_ms", range->since_ms},
+                   {"until_ms", range->until_ms},
                    {"before", options.before ? std::to_string(*options.before) : ""},
                    {"limit", std::to_string(options.limit)}});
   return Emit(context, context.client.Get("/api/v1/security-events" + query), RenderSecurityEvents);

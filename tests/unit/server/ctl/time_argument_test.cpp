@@ -45,5 +45,23 @@ TEST_CASE("dozorctl audit --since: anything else is refused with the accepted fo
   }
 }
 
+TEST_CASE("dozorctl --since/--until become the API's since_ms/until_ms, empty when not given") {
+  auto both = ParseTimeRange("2h", "30m", kNow);
+  REQUIRE(both.ok());
+  CHECK(both->since_ms == std::to_string(kNow - 2 * 3'600'000));
+  CHECK(both->until_ms == std::to_string(kNow - 30 * 60'000));
+  auto neither = ParseTimeRange("", "", kNow);
+  REQUIRE(neither.ok());
+  CHECK(neither->since_ms.empty());
+  CHECK(neither->until_ms.empty());
+  auto only_until = ParseTimeRange("", "2026-11-26", kNow);
+  REQUIRE(only_until.ok());
+  CHECK(only_until->since_ms.empty());
+  CHECK(only_until->until_ms == std::to_string(LocalMs(2026, 11, 26, 0, 0)));
+  auto bad_until = ParseTimeRange("2h", "tomorrow", kNow);
+  REQUIRE_FALSE(bad_until.ok());
+  CHECK(bad_until.error().message.find("'tomorrow'") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace dozor::ctl

@@ -112,5 +112,39 @@ TEST_CASE("limit defaults to 100 and takes 1..1000, the cursor rides along") {
   CHECK(NextCursorJson(PagePosition{{int64_t{5}}, 7}, sort) == cursor);
 }
 
+TEST_CASE("the newest-first logs page by id: limit, before, since and until, checked") {
+  auto defaults = ParseIdPagedLogQuery(WithQuery({}));
+  REQUIRE(defaults.ok());
+  CHECK(defaults->limit == kDefaultPageLimit);
+  CHECK_FALSE(defaults->before_id.has_value());
+  CHECK_FALSE(defaults->since_ms.has_value());
+  CHECK_FALSE(defaults->until_ms.has_value());
+  auto given = ParseIdPagedLogQuery(
+      WithQuery({{"limit", "5"}, {"before", "42"}, {"since_ms", "1000"}, {"until_ms", "0"}}));
+  REQUIRE(given.ok());
+  CHECK(given->limit == 5);
+  CHECK(given->before_id == 42);
+  CHECK(given->since_ms == 1000);
+  CHECK_FALSE(given->until_ms.has_value());  // 0 is "unbounded", as absent
+  for (const auto& [key, bad] :
+       std::vector<std::pair<std::string, std::string>>{{"limit", "0"},
+                                                        {"limit", "1001"},
+                                                        {"before", "-1"},
+                                                        {"since_ms", "x"},
+                                                        {"until_ms", "99999999999999999999"}}) {
+    INFO(key << "=" << bad);
+    auto refused = ParseIdPagedLogQuery(WithQuery({{key, bad}}));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == ErrorCode::kInvalidArgument);
+    CHECK(refused.error().message.find(key) != std::string::npos);
+  }
+}
+
+TEST_CASE("next_before is the last id of a full page and null on a short or empty one") {
+  CHECK(NextBeforeJson(3, 3, 17) == nlohmann::json(17));
+  CHECK(NextBeforeJson(2, 3, 17).is_null());
+  CHECK(NextBeforeJson(0, 3, std::nullopt).is_null());
+}
+
 }  // namespace
 }  // namespace dozor::server::http
