@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <initializer_list>
+#include <iterator>
+#include <set>
 #include <utility>
 
 #include "dozor/common/text.hpp"
@@ -24,7 +26,31 @@ using namespace sqlite_store_internal;  // NOLINT(google-build-using-namespace)
 
 namespace {
 
-Status ApplyMigrations(sqlite::Database& db, const std::string& path, int64_t now_ms) {
+// The rows PRAGMA foreign_key_check lists (a foreign key that points at nothing), each as
+// "table row N -> parent".
+Result<std::multiset<std::string>> DanglingReferences(sqlite::Database& db) {
+  DOZOR_ASSIGN_OR_RETURN(auto check, db.Prepare("PRAGMA foreign_key_check"));
+  std::multiset<std::string> rows;
+  while (true) {
+    DOZOR_ASSIGN_OR_RETURN(bool has_row, check.Step());
+    if (!has_row) break;
+    const std::string rowid = check.IsNull(1) ? "?" : std::to_string(check.Int(1));
+    rows.insert(check.Text(0) + " row " + rowid + " -> " + check.Text(2));
+  }
+  return rows;
+}
+
+// At most `limit` of the rows, for a message.
+std::string SomeOf(const std::vector<std::string>& rows, size_t limit) {
+  std::string text;
+  for (size_t i = 0; i < rows.size() && i < limit; ++i) {
+    text += (i == 0 ? "" : ", ") + rows[i];
+  }
+  return rows.size() > limit ? text + ", ..." : text;
+}
+
+// The pending migrations in one transaction, which the caller runs with foreign keys off.
+Status ApplyPendingMigrations(sqlite::Database& db, const std::string& path, int64_t now_ms) {
   sqlite::Transaction txn(db);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
   DOZOR_RETURN_IF_ERROR(
@@ -42,6 +68,18 @@ Status ApplyMigrations(sqlite::Database& db, const std::string& path, int64_t no
                          " is newer than this dozor-server knows (" + std::to_string(latest) +
                          "); run a newer dozor-server or restore a matching backup");
   }
+  if (current == latest) {
+    return txn.Commit();
+  }
+  // What already pointed at nothing before (rows put there by hand with foreign keys off) is
+  // not the migrations' doing: reported, and left as it was.
+  DOZOR_ASSIGN_OR_RETURN(const auto dangling_before, DanglingReferences(db));
+  if (!dangling_before.empty()) {
+    spdlog::warn(
+        "store: {} has {} rows whose foreign key points at nothing, left as they are: {}", path,
+        dangling_before.size(),
+        SomeOf(std::vector<std::string>(dangling_before.begin(), dangling_before.end()), 5));
+  }
   DOZOR_ASSIGN_OR_RETURN(
       auto record,
       db.Prepare("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)"));
@@ -57,7 +95,40 @@ Status ApplyMigrations(sqlite::Database& db, const std::string& path, int64_t no
         record.Bind(1, migration.version).Bind(2, migration.name).Bind(3, now_ms).Run());
     spdlog::info("store: applied migration {} to {}", migration.name, path);
   }
+  // Step 10 of SQLite's procedure: with foreign keys off nothing stopped a rebuilt table from
+  // losing a row its children point at, so check before anything is committed.
+  DOZOR_ASSIGN_OR_RETURN(const auto dangling_after, DanglingReferences(db));
+  std::vector<std::string> introduced;
+  std::set_difference(dangling_after.begin(), dangling_after.end(), dangling_before.begin(),
+                      dangling_before.end(), std::back_inserter(introduced));
+  if (!introduced.empty()) {
+    return MakeError(ErrorCode::kInternal, path + ": the migrations to schema version " +
+                                               std::to_string(latest) + " would leave " +
+                                               std::to_string(introduced.size()) +
+                                               " rows whose foreign key points at nothing (" +
+                                               SomeOf(introduced, 5) + "); nothing was changed");
+  }
   return txn.Commit();
+}
+
+// Migrations rebuild tables to change their constraints (SQLite cannot alter one in place),
+// following https://www.sqlite.org/lang_altertable.html#otheralter. Its steps around the SQL
+// are here: foreign keys off for the transaction (PRAGMA foreign_keys does nothing inside one,
+// so it is switched outside), so that dropping a parent table neither fails on its children nor
+// cascades into them (alerts -> alert_deliveries is ON DELETE CASCADE); a foreign_key_check
+// before the commit; the setting as it was afterwards, whatever happened. legacy_alter_table is
+// left as it is: the new table is renamed to the old name, which the children's REFERENCES
+// already name, so the rename has nothing to rewrite in either mode.
+Status ApplyMigrations(sqlite::Database& db, const std::string& path, int64_t now_ms) {
+  DOZOR_ASSIGN_OR_RETURN(auto foreign_keys, db.Prepare("PRAGMA foreign_keys"));
+  DOZOR_ASSIGN_OR_RETURN(bool has_row, foreign_keys.Step());
+  const bool enforced = has_row && foreign_keys.Int(0) != 0;
+  foreign_keys.Reset();
+  DOZOR_RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys=OFF"));
+  const Status applied = ApplyPendingMigrations(db, path, now_ms);
+  const Status restored = db.Exec(enforced ? "PRAGMA foreign_keys=ON" : "PRAGMA foreign_keys=OFF");
+  DOZOR_RETURN_IF_ERROR(applied);
+  return restored;
 }
 
 Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
