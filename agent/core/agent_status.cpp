@@ -11,6 +11,7 @@
 #include "dozor/common/files.hpp"
 #include "dozor/common/path_text.hpp"
 #include "dozor/common/text.hpp"
+#include "dozor/common/utc_time.hpp"
 
 namespace dozor::agent {
 namespace {
@@ -21,16 +22,7 @@ std::string FormatTime(int64_t ms) {
   if (ms <= 0) {
     return "never";
   }
-  // Civil-date arithmetic rather than gmtime_r, which Windows does not have.
-  const int64_t seconds = ms / 1000;
-  const CivilDate date = CivilFromDays(seconds / 86400);
-  const int64_t of_day = seconds % 86400;
-  char text[48];
-  std::snprintf(text, sizeof(text), "%04lld-%02d-%02d %02lld:%02lld:%02lld UTC",
-                static_cast<long long>(date.year), date.month, date.day,
-                static_cast<long long>(of_day / 3600), static_cast<long long>(of_day / 60 % 60),
-                static_cast<long long>(of_day % 60));
-  return text;
+  return FormatUtc(ms, UtcStyle::kSeconds);
 }
 
 std::string FormatAgo(int64_t then_ms, int64_t now_ms) {

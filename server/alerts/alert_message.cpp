@@ -7,6 +7,7 @@
 #include "domain/local_time.hpp"
 #include "dozor/common/base64.hpp"
 #include "dozor/common/text.hpp"
+#include "dozor/common/utc_time.hpp"
 #include "report/report_model.hpp"
 #include "report/text_util.hpp"
 
@@ -254,14 +255,7 @@ std::string EncodeHeader(std::string_view value) {
   return out;
 }
 
-std::string RfcDate(int64_t ms) {
-  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buffer[64];
-  std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  return buffer;
-}
+std::string RfcDate(int64_t ms) { return FormatUtc(ms, UtcStyle::kRfc5322); }
 
 // An address header value without line breaks (the address comes from an account or config).
 std::string HeaderValue(std::string_view text) {

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <map>
 
+#include "dozor/common/utc_time.hpp"
 #include "report/renderers.hpp"
 #include "report/report_builder.hpp"
 
@@ -20,29 +21,13 @@ bool IsPrimaryOf(const Assignment& assignment, int64_t org_id) {
 }  // namespace
 
 int64_t MonthStartMs(int64_t now_ms) {
-  const std::time_t seconds = static_cast<std::time_t>(now_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  tm.tm_mday = 1;
-  tm.tm_hour = 0;
-  tm.tm_min = 0;
-  tm.tm_sec = 0;
-  return static_cast<int64_t>(timegm(&tm)) * 1000;
+  const UtcDateTime now = UtcFromMs(now_ms);
+  return MsFromUtc(now.year, now.month, 1);
 }
 
 std::string PreviousMonth(int64_t now_ms) {
-  const std::time_t seconds = static_cast<std::time_t>(now_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  int year = tm.tm_year + 1900;
-  int month = tm.tm_mon;  // 0-based this month == 1-based previous month
-  if (month == 0) {
-    month = 12;
-    --year;
-  }
-  char buffer[16];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02d", year, month);
-  return buffer;
+  // The last millisecond before this month began is in the previous month.
+  return FormatUtc(MonthStartMs(now_ms) - 1, UtcStyle::kMonth);
 }
 
 MonthlyReporter::MonthlyReporter(Store& store, const rules::RulePack* rules,

@@ -1,4 +1,5 @@
 #include "http/api_types.hpp"
+#include "dozor/common/utc_time.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -99,14 +100,7 @@ std::string IsoUtc(int64_t ms) {
   if (ms == 0) {
     return "";
   }
-  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  if (gmtime_r(&seconds, &tm) == nullptr) {
-    return "";
-  }
-  char buffer[32];
-  const size_t n = std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return std::string(buffer, n);
+  return FormatUtc(ms, UtcStyle::kRfc3339);
 }
 
 void PutTime(nlohmann::json& out, std::string_view key, int64_t ms) {

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "dozor/common/text.hpp"
+#include "dozor/common/utc_time.hpp"
 #include "report/text_util.hpp"
 
 namespace dozor::server::report {
@@ -129,12 +130,7 @@ std::optional<int> BiosYear(std::string_view date) {
   return std::nullopt;
 }
 
-int YearOf(int64_t ms) {
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  return tm.tm_year + 1900;
-}
+int YearOf(int64_t ms) { return static_cast<int>(UtcFromMs(ms).year); }
 
 void AddCount(std::vector<CountEntry>& counts, const std::string& key, const std::string& label) {
   for (auto& entry : counts) {
@@ -665,12 +661,7 @@ std::string FormatTime(int64_t ms) {
   if (ms <= 0) {
     return "—";
   }
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof(buffer), "%Y-%m-%d %H:%M UTC", &tm);
-  return buffer;
+  return FormatUtc(ms, UtcStyle::kMinutes);
 }
 
 std::string FormatBytes(int64_t bytes) {

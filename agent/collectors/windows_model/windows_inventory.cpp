@@ -9,6 +9,7 @@
 #include "collectors/parsers/text.hpp"
 #include "collectors/windows_model/cim_values.hpp"
 #include "dozor/common/civil_time.hpp"
+#include "dozor/common/utc_time.hpp"
 
 namespace dozor::agent::windows {
 namespace {
@@ -679,11 +680,7 @@ Status BuildHardware(Machine& machine, dozor::v1::Hardware* out) {
     dmi->set_bios_vendor(DmiValue(bios, "Manufacturer"));
     dmi->set_bios_version(DmiValue(bios, "SMBIOSBIOSVersion"));
     if (const int64_t released = CimTime(bios, "ReleaseDate"); released > 0) {
-      const CivilDate date = CivilFromDays(released / kSecondsPerDay);
-      char text[32];
-      std::snprintf(text, sizeof(text), "%04lld-%02d-%02d", static_cast<long long>(date.year),
-                    date.month, date.day);
-      dmi->set_bios_date(text);
+      dmi->set_bios_date(FormatUtc(released * 1000, UtcStyle::kDate));
     }
     if (dmi->system_serial().empty()) dmi->set_system_serial(DmiValue(bios, "SerialNumber"));
   }

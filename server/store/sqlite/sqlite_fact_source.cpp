@@ -16,6 +16,7 @@
 #include "domain/version_compare.hpp"
 #include "dozor/common/civil_time.hpp"
 #include "dozor/common/text.hpp"
+#include "dozor/common/utc_time.hpp"
 
 namespace dozor::server {
 namespace {
@@ -232,13 +233,13 @@ void MsToDate(sqlite3_context* context, int /*argc*/, sqlite3_value** argv) {
     sqlite3_result_null(context);
     return;
   }
-  double ms = sqlite3_value_double(argv[0]);
-  int64_t days = static_cast<int64_t>(std::floor(ms / 86'400'000.0));
-  const CivilDate date = CivilFromDays(days);
-  char text[32];
-  int size = std::snprintf(text, sizeof(text), "%04lld-%02d-%02d",
-                           static_cast<long long>(date.year), date.month, date.day);
-  sqlite3_result_text(context, text, size, SQLITE_TRANSIENT);
+  const double ms = sqlite3_value_double(argv[0]);
+  if (!std::isfinite(ms) || std::fabs(ms) > 1e17) {  // beyond year 3 million: no date to name
+    sqlite3_result_null(context);
+    return;
+  }
+  const std::string date = FormatUtc(static_cast<int64_t>(std::floor(ms)), UtcStyle::kDate);
+  sqlite3_result_text(context, date.c_str(), static_cast<int>(date.size()), SQLITE_TRANSIENT);
 }
 
 Status RegisterFunctionLibrary(sqlite3* db) {
