@@ -11,9 +11,14 @@
 
 namespace dozor::server {
 
-RuleEvaluator::RuleEvaluator(Store& store, std::unique_ptr<rules::RuleEngine> engine,
-                             const Clock& clock, RuleEvaluatorOptions options)
-    : store_(store), engine_(std::move(engine)), clock_(clock), options_(options) {
+RuleEvaluator::RuleEvaluator(HostStore& hosts, FindingStore& findings,
+                             std::unique_ptr<rules::RuleEngine> engine, const Clock& clock,
+                             RuleEvaluatorOptions options)
+    : hosts_(hosts),
+      findings_(findings),
+      engine_(std::move(engine)),
+      clock_(clock),
+      options_(options) {
   for (const auto& rule : engine_->pack().rules) {
     meta_[rule.id] =
         RuleMeta{ParseSeverity(rule.severity).value_or(Severity::kInfo), rule.category};
@@ -225,7 +230,7 @@ Status RuleEvaluator::Apply(const rules::EvaluationResult& result, int64_t now_m
     input.hits.push_back(
         FindingHit{hit.rule_id, hit.org_id, hit.host_id, hit.evidence_json, hit.sustain_only});
   }
-  auto applied = store_.Findings().ApplyEvaluation(input, now_ms);
+  auto applied = findings_.ApplyEvaluation(input, now_ms);
   if (!applied.ok()) {
     return applied.error();
   }
@@ -261,7 +266,7 @@ Result<std::optional<rules::ActiveTargets>> ActiveFindingTargets(FindingStore& f
 }
 
 Status RuleEvaluator::RunFull(int64_t now_ms) {
-  DOZOR_ASSIGN_OR_RETURN(auto active, ActiveFindingTargets(store_.Findings()));
+  DOZOR_ASSIGN_OR_RETURN(auto active, ActiveFindingTargets(findings_));
   DOZOR_ASSIGN_OR_RETURN(std::vector<rules::EvaluationResult> results,
                          engine_->EvaluateAll(now_ms, active ? &*active : nullptr));
   for (const auto& result : results) {
@@ -277,9 +282,9 @@ Status RuleEvaluator::RunFull(int64_t now_ms) {
   for (const auto& error : engine_->pack().errors) {
     live.push_back(std::filesystem::path(error.source).stem().string());
   }
-  DOZOR_RETURN_IF_ERROR(store_.Findings().ResolveFindingsOfRemovedRules(live, now_ms));
+  DOZOR_RETURN_IF_ERROR(findings_.ResolveFindingsOfRemovedRules(live, now_ms));
   DOZOR_RETURN_IF_ERROR(ResolveFindingsOfRevokedHosts(now_ms));
-  DOZOR_RETURN_IF_ERROR(store_.Findings().ExpireWaivers(now_ms));
+  DOZOR_RETURN_IF_ERROR(findings_.ExpireWaivers(now_ms));
   return OkStatus();
 }
 
@@ -287,7 +292,7 @@ Status RuleEvaluator::ResolveFindingsOfRevokedHosts(int64_t now_ms) {
   // A revoked (decommissioned) host is never evaluated again, so its findings would stay active
   // for ever and keep counting against the client: resolve them, one evaluation per rule with
   // no hits for those hosts.
-  DOZOR_ASSIGN_OR_RETURN(auto keys, store_.Hosts().ListLiveHostKeys());
+  DOZOR_ASSIGN_OR_RETURN(auto keys, hosts_.ListLiveHostKeys());
   std::unordered_set<int64_t> live;
   for (const auto& [host_pk, org_id] : keys) {
     live.insert(host_pk);
@@ -295,7 +300,7 @@ Status RuleEvaluator::ResolveFindingsOfRevokedHosts(int64_t now_ms) {
   FindingFilter filter;
   filter.states.assign(std::begin(kActiveFindingStates), std::end(kActiveFindingStates));
   filter.limit = kMaxActiveTargets;
-  DOZOR_ASSIGN_OR_RETURN(std::vector<Finding> findings, store_.Findings().ListFindings(filter));
+  DOZOR_ASSIGN_OR_RETURN(std::vector<Finding> findings, findings_.ListFindings(filter));
   std::map<std::string, std::vector<int64_t>> gone;  // rule -> revoked host pks
   for (const auto& finding : findings) {
     if (finding.target.rfind("host:", 0) != 0) {
@@ -316,7 +321,7 @@ Status RuleEvaluator::ResolveFindingsOfRevokedHosts(int64_t now_ms) {
     input.rule_ids = {rule_id};
     input.targets = std::move(hosts);
     input.meta = meta_;
-    DOZOR_ASSIGN_OR_RETURN(auto applied, store_.Findings().ApplyEvaluation(input, now_ms));
+    DOZOR_ASSIGN_OR_RETURN(auto applied, findings_.ApplyEvaluation(input, now_ms));
     spdlog::info("rules: resolved {} finding(s) of {} on revoked hosts", applied.resolved, rule_id);
   }
   return OkStatus();
@@ -336,7 +341,7 @@ Status RuleEvaluator::RunOrganization(int64_t org_id, int64_t now_ms) {
 }
 
 Status RuleEvaluator::RunOrganizationFully(int64_t org_id, int64_t now_ms) {
-  DOZOR_ASSIGN_OR_RETURN(auto keys, store_.Hosts().ListLiveHostKeys());
+  DOZOR_ASSIGN_OR_RETURN(auto keys, hosts_.ListLiveHostKeys());
   for (const auto& [host_pk, host_org] : keys) {
     if (host_org == org_id) {
       DOZOR_RETURN_IF_ERROR(RunHost(host_pk, DirtyHost{org_id, true, true}, now_ms));
@@ -344,7 +349,7 @@ Status RuleEvaluator::RunOrganizationFully(int64_t org_id, int64_t now_ms) {
   }
   DOZOR_RETURN_IF_ERROR(RunOrganization(org_id, now_ms));
   estate_pending_.erase(org_id);
-  DOZOR_RETURN_IF_ERROR(store_.Findings().ExpireWaivers(now_ms));
+  DOZOR_RETURN_IF_ERROR(findings_.ExpireWaivers(now_ms));
   return OkStatus();
 }
 

@@ -27,7 +27,8 @@
 #include "dozor/common/clock.hpp"
 #include "dozor/common/result.hpp"
 #include "rules/rule_engine.hpp"
-#include "store/store.hpp"
+#include "store/finding_store.hpp"
+#include "store/host_store.hpp"
 
 namespace dozor::server {
 
@@ -70,8 +71,10 @@ Result<std::optional<rules::ActiveTargets>> ActiveFindingTargets(FindingStore& f
 
 class RuleEvaluator {
  public:
-  RuleEvaluator(Store& store, std::unique_ptr<rules::RuleEngine> engine, const Clock& clock,
-                RuleEvaluatorOptions options);
+  // It needs two areas of the store: the hosts (which are live) and the findings (what the
+  // rules' results become); the facts come through the engine's own FactSource.
+  RuleEvaluator(HostStore& hosts, FindingStore& findings, std::unique_ptr<rules::RuleEngine> engine,
+                const Clock& clock, RuleEvaluatorOptions options);
   ~RuleEvaluator();
   RuleEvaluator(const RuleEvaluator&) = delete;
   RuleEvaluator& operator=(const RuleEvaluator&) = delete;
@@ -116,7 +119,8 @@ class RuleEvaluator {
   Status RunOrganizationFully(int64_t org_id, int64_t now_ms);
   Status Apply(const rules::EvaluationResult& result, int64_t now_ms);
 
-  Store& store_;
+  HostStore& hosts_;
+  FindingStore& findings_;
   std::unique_ptr<rules::RuleEngine> engine_;
   const Clock& clock_;
   RuleEvaluatorOptions options_;

@@ -143,8 +143,8 @@ Status ServerApp::Start() {
   RuleEvaluatorOptions evaluator_options;
   evaluator_options.full_interval_ms = int64_t{config_.rules_full_interval_seconds} * 1000;
   ApplyRuleLimits(config_.limits, evaluator_options);
-  evaluator_ =
-      std::make_unique<RuleEvaluator>(*store_, std::move(engine), clock_, evaluator_options);
+  evaluator_ = std::make_unique<RuleEvaluator>(store_->Hosts(), store_->Findings(),
+                                               std::move(engine), clock_, evaluator_options);
   store_->Hosts().SetCommitObserver(
       [evaluator = evaluator_.get()](const std::vector<CommittedHost>& hosts) {
         evaluator->MarkDirty(hosts);
