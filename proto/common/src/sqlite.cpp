@@ -25,9 +25,13 @@ Error ToError(sqlite3* db, int rc, std::string_view context) {
     case SQLITE_READONLY:
       code = ErrorCode::kPermissionDenied;
       break;
-    case SQLITE_CONSTRAINT:
-      code = ErrorCode::kAlreadyExists;
+    case SQLITE_CONSTRAINT: {
+      // A duplicate key is a caller's clash (a name taken); a CHECK refusing a word outside its
+      // enum is this program writing what it must not, not "already exists".
+      const int extended = db != nullptr ? sqlite3_extended_errcode(db) : rc;
+      code = extended == SQLITE_CONSTRAINT_CHECK ? ErrorCode::kInternal : ErrorCode::kAlreadyExists;
       break;
+    }
     case SQLITE_TOOBIG:
       code = ErrorCode::kInvalidArgument;
       break;
