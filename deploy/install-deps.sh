@@ -30,6 +30,8 @@ packages=(
   clang-format-14 clang-14 libclang-rt-14-dev
   # the rule dialect's portability test starts a throw-away PostgreSQL 15 cluster
   postgresql-15
+  # the release agent laid out by BOLT from a profile of its ticks (deploy/bolt/bolt-agent.sh)
+  bolt-15
   # packaging: .deb build (dpkg-shlibdeps), checks and unit verification (systemd-analyze)
   dpkg-dev lintian systemd adduser init-system-helpers
   # the dashboard's browser tests: headless Chromium driven by playwright-core (from npm)

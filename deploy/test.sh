@@ -4,7 +4,11 @@
 # tests run under Wine), then runs every fuzz target for a bounded time
 # (tests/fuzz/run_fuzzers.sh; DOZOR_FUZZ_SECONDS per target, default 60; 0 skips the fuzzers).
 # The fuzz targets are built in the background while CTest runs.
+# The agent the Debian package ships is the release build: static and laid out by BOLT
+# (deploy/build-release-agent.sh, after ./build because its profile run streams to ./build's
+# server); the packaging test installs that one.
 # DOZOR_WINDOWS=0 leaves the Windows agent out (a quicker local run; CI never sets it).
+# DOZOR_RELEASE_AGENT=0 packages ./build's agent instead (quicker; CI never sets it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/install-deps.sh
@@ -17,7 +21,14 @@ if [ "${DOZOR_WINDOWS:-1}" != 0 ]; then
 else
   windows_args=(-DDOZOR_WINDOWS_BUILD_DIR=)
 fi
-bash deploy/build.sh "${windows_args[@]}"
+release_agent_args=(-DDOZOR_AGENT_PACKAGE_BINARY=)
+if [ "${DOZOR_RELEASE_AGENT:-1}" != 0 ]; then
+  release_agent_args=(-DDOZOR_AGENT_PACKAGE_BINARY="$PWD/build-agent-only/agent/dozor-agent.release")
+fi
+bash deploy/build.sh "${windows_args[@]}" "${release_agent_args[@]}"
+if [ "${DOZOR_RELEASE_AGENT:-1}" != 0 ]; then
+  bash deploy/build-release-agent.sh
+fi
 fuzz_seconds="${DOZOR_FUZZ_SECONDS:-60}"
 fuzz_build_pid=
 if [ "$fuzz_seconds" != 0 ]; then

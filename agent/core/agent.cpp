@@ -166,7 +166,7 @@ void Agent::CollectAndSpoolInventory() {
   spdlog::info("inventory collected in {} ms ({} packages)", ms, packages);
   // An inventory (and sending it) runs every few hours and touches code and heap nothing else
   // needs: the next health tick, when it has long been sent, gives that back.
-  trim_working_set_ = true;
+  trim_after_inventory_ = true;
 }
 
 void Agent::SampleAndSpoolHealth() {
@@ -338,10 +338,12 @@ int Agent::Run() {
 
   spdlog::info(
       "dozor-agent {} started: agent {} ({}), server {}, state {}, root {}, limits {} MiB / "
-      "{}% CPU",
+      "{}% CPU, code {}",
       kVersion, identity_.agent_id, identity_.organization, options.channel.server_address,
       PathToUtf8(config_.state_dir), PathToUtf8(collectors_.context().root), config_.max_rss_mb,
-      config_.max_cpu_percent);
+      config_.max_cpu_percent,
+      code_laid_out_for_ticks_ ? "laid out for ticks (trimmed after each)"
+                               : "not laid out (trimmed after inventories)");
   client_->Start();
   UpdateStatusFile();
 
@@ -391,8 +393,8 @@ int Agent::Run() {
     }
     if (do_inventory) CollectAndSpoolInventory();
     if (do_health) {
-      if (trim_working_set_) {
-        trim_working_set_ = false;
+      if (trim_after_inventory_) {
+        trim_after_inventory_ = false;
         platform::ReleaseFreeHeap();
         platform::TrimWorkingSet();
       }
@@ -421,11 +423,22 @@ int Agent::Run() {
     }
     if (do_inventory || do_health) {
       next_status_check = std::min(next_status_check, SteadyClock::now() + kStatusSettle);
+      trim_after_settle_ = code_laid_out_for_ticks_;
     }
     if (SteadyClock::now() >= next_status_check) {
       UpdateStatusFile();
       last_status_check = SteadyClock::now();
       next_status_check = last_status_check + kStatusSafetyPeriod;
+      if (trim_after_settle_) {
+        // The tick's work is done (sampled, spooled, sent, acknowledged, status written): the
+        // code it does not run every time goes out of the working set. The release build packs
+        // the code a tick runs into one range that stays (deploy/bolt-agent.sh), so the next
+        // tick maps back little, and the idle agent holds little more than its heap and that
+        // range: tests/bench/README.md, "the agent's footprint". Without that layout the tick's
+        // code is spread over megabytes, and the trim waits for an inventory instead.
+        trim_after_settle_ = false;
+        platform::TrimWorkingSet(platform::TrimScope::kProgramColdCode);
+      }
     }
   }
   spdlog::info("dozor-agent stopping");

@@ -20,6 +20,7 @@
 #include "core/config.hpp"
 #include "core/identity.hpp"
 #include "core/self_limiter.hpp"
+#include "platform/self_usage.hpp"
 #include "transport/channel.hpp"
 #include "transport/spool.hpp"
 #include "transport/stream_client.hpp"
@@ -75,7 +76,10 @@ class Agent {
   SelfLimiter limiter_;
   SelfLimitDecision last_limits_;
   bool inventory_deferred_ = false;
-  bool trim_working_set_ = false;  // an inventory ran: trim at the next health tick
+  bool trim_after_inventory_ = false;  // an inventory ran: trim heap and code at the next tick
+  // A tick ran in a binary laid out for ticks: trim the working set once it has settled.
+  bool trim_after_settle_ = false;
+  const bool code_laid_out_for_ticks_ = platform::CodeLaidOutForTicks();
   std::map<std::string, CollectorResult> collector_results_;  // by collector name
   int64_t started_at_ms_ = 0;
   int64_t previous_last_send_ms_ = 0;  // from the previous run's status.json

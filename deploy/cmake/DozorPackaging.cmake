@@ -65,7 +65,14 @@ dozor_gzip_configured(${_dozor_pkg_src}/man/dozorctl.1.in ${_dozor_pkg_gen}/dozo
 set(_dozor_components)
 if(DOZOR_BUILD_AGENT)
 list(APPEND _dozor_components agent)
-install(TARGETS dozor-agent RUNTIME DESTINATION bin COMPONENT agent)
+set(DOZOR_AGENT_PACKAGE_BINARY "" CACHE FILEPATH
+    "dozor-agent for the agent package instead of this tree's: the release build, static and laid out by BOLT (deploy/build-release-agent.sh)")
+if(DOZOR_AGENT_PACKAGE_BINARY)
+  # Read when the package is made, not now: deploy/test.sh builds it after this tree.
+  install(PROGRAMS ${DOZOR_AGENT_PACKAGE_BINARY} DESTINATION bin RENAME dozor-agent COMPONENT agent)
+else()
+  install(TARGETS dozor-agent RUNTIME DESTINATION bin COMPONENT agent)
+endif()
 install(FILES ${_dozor_pkg_gen}/agent/agent.toml DESTINATION /etc/dozor
         PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ COMPONENT agent)
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/dozor-agent.service

@@ -163,9 +163,25 @@ def check_package_metadata(debs):
     server_depends = deb_field(server, "Depends")
     log(f"  dozor-agent Depends: {agent_depends}")
     log(f"  dozor-server Depends: {server_depends}")
-    # dpkg-shlibdeps filled in the shared libraries the binaries really link.
-    check("libgrpc++" in agent_depends and "libc6" in agent_depends,
-          "dozor-agent depends on libc6 and libgrpc++ (from dpkg-shlibdeps)")
+    # dpkg-shlibdeps filled in the shared libraries the binaries really link. The release agent
+    # (deploy/build-release-agent.sh) carries gRPC, protobuf, OpenSSL and SQLite inside: only the
+    # C and C++ runtimes are shared.
+    if os.environ.get("DOZOR_AGENT_RELEASE") == "1":
+        check("libc6" in agent_depends and "libstdc++6" in agent_depends
+              and "libgrpc" not in agent_depends and "libssl" not in agent_depends,
+              "the release dozor-agent depends on libc6 and libstdc++6 only, not libgrpc/libssl")
+        with tempfile.TemporaryDirectory() as unpacked:
+            subprocess.run(["dpkg-deb", "-x", agent, unpacked], check=True)
+            symbols = subprocess.run(["readelf", "--dyn-syms", "--wide",
+                                      os.path.join(unpacked, "usr/bin/dozor-agent")],
+                                     stdout=subprocess.PIPE, text=True, check=True).stdout
+        defined = [line for line in symbols.splitlines()
+                   if line.endswith((" __hot_start", " __hot_end")) and " UND " not in line]
+        check(len(defined) == 2,
+              "the packaged agent is the one laid out by BOLT (its hot range survives stripping)")
+    else:
+        check("libgrpc++" in agent_depends and "libc6" in agent_depends,
+              "dozor-agent depends on libc6 and libgrpc++ (from dpkg-shlibdeps)")
     check("libsqlite3" in server_depends and "libpango" in server_depends,
           "dozor-server depends on libsqlite3 and libpango (from dpkg-shlibdeps)")
     check("adduser" in agent_depends and "adduser" in server_depends,

@@ -1,15 +1,41 @@
+#include <elf.h>
+#include <fcntl.h>
+#include <link.h>
 #include <malloc.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
-#include <sstream>
+#include <cstring>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "dozor/common/files.hpp"
 #include "platform/self_usage.hpp"
+
+// BOLT (deploy/bolt/bolt-agent.sh, -hot-text) defines these as the range it packed the profiled
+// code into: the code a health tick runs. The references here only make the link put the two
+// names in the program's dynamic symbol table, where BOLT writes them and where
+// HotLinkRange reads them (the values the loader gives are 0: see there).
+extern "C" {
+extern const char __hot_start __attribute__((weak));  // NOLINT(bugprone-reserved-identifier)
+extern const char __hot_end __attribute__((weak));    // NOLINT(bugprone-reserved-identifier)
+}
+
+namespace {
+// Loads the two addresses through the GOT, whose relocations are what give the names entries in
+// the dynamic symbol table (a pointer in data would be resolved to 0 at link time). Kept past
+// --gc-sections and inlining; nothing calls it.
+[[maybe_unused]] __attribute__((used, noinline)) uintptr_t ReferenceHotRangeNames() {
+  return reinterpret_cast<uintptr_t>(&__hot_start) ^ reinterpret_cast<uintptr_t>(&__hot_end);
+}
+}  // namespace
 
 namespace dozor::agent::platform {
 
@@ -50,65 +76,124 @@ void ReleaseFreeHeap() { malloc_trim(0); }
 
 namespace {
 
-// One mapping of /proc/self/smaps: its header line and the one field that decides.
-struct Mapping {
-  uintptr_t start = 0;
-  uintptr_t end = 0;
-  bool file_backed_read_only = false;
-  uint64_t anonymous_kib = 0;
-};
-
-// Takes the mapping's pages out of this process's page tables. Only file-backed mappings that
-// cannot be written and hold no private copy: code and read-only data exactly as in the file, so
-// the next access maps the same bytes back from the page cache (or the file). The mapping that
-// holds relocated data (RELRO: written at start-up, then made read-only) has anonymous pages and
-// is skipped: dropping it would bring back the file's unrelocated bytes.
+// Takes the pages of every loaded object's read-only PT_LOAD segments (code, read-only data) out
+// of this process's page tables: the program, and the shared C/C++ runtimes where it uses them.
+// Segments that may be written (data, and the RELRO part that the loader relocates and then
+// write-protects) are skipped, so only pages exactly as in the file are dropped and the next
+// access maps the same bytes back from the page cache (or the file).
 //
 // MADV_DONTNEED, not MADV_PAGEOUT: PAGEOUT also evicts the pages from the page cache, but the
 // kernel allows that only to a process that owns the file or could open it for writing (the
 // side-channel rule of can_do_file_pageout), and the service runs as `dozor-agent` over a
 // root-owned binary: there it did nothing. Unmapping needs no such right, and what stays in the
 // page cache is the kernel's to reclaim like any other clean page.
-void Unmap(const Mapping& mapping) {
-  if (mapping.file_backed_read_only && mapping.anonymous_kib == 0 && mapping.end > mapping.start) {
-    ::madvise(reinterpret_cast<void*>(mapping.start), mapping.end - mapping.start, MADV_DONTNEED);
+//
+// The segments come from the loader's own list (dl_iterate_phdr), not /proc/self/smaps: reading
+// smaps walks every page table and formats kilobytes of text, which cost more than the trim
+// itself when it runs after every health tick.
+//
+// In a binary laid out by BOLT, the hot range (what a tick runs, a few hundred KiB) stays mapped:
+// dropping it would cost the next tick a page fault per 64 KiB of it for no lasting saving.
+void DropPages(uintptr_t start, uintptr_t end) {
+  if (end > start) {
+    ::madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
   }
+}
+
+// BOLT's hot range as link-time addresses, read once from the dynamic symbol table of this
+// program's file; {0, 0} when there is none. Read from the file rather than through the loader:
+// BOLT 15 turns the program's undefined weak references to __hot_start/__hot_end into absolute
+// definitions in .dynsym but does not add them to .gnu.hash, so the loader never finds them and
+// resolves both to 0. The dynamic symbol table survives strip, the section headers too.
+struct LinkRange {
+  uintptr_t start = 0;
+  uintptr_t end = 0;
+};
+
+bool ReadAt(int fd, void* buffer, size_t size, uint64_t offset) {
+  return ::pread(fd, buffer, size, static_cast<off_t>(offset)) == static_cast<ssize_t>(size);
+}
+
+LinkRange ReadHotRangeFromProgramFile() {
+  constexpr uint64_t kMaxTableBytes = 8 << 20;  // far above any .dynsym/.dynstr of ours
+  LinkRange range;
+  const int fd = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return range;
+  ElfW(Ehdr) header{};
+  std::vector<ElfW(Shdr)> sections;
+  if (ReadAt(fd, &header, sizeof(header), 0) && std::memcmp(header.e_ident, ELFMAG, SELFMAG) == 0 &&
+      header.e_shentsize == sizeof(ElfW(Shdr)) && header.e_shnum > 0 && header.e_shnum < 4096) {
+    sections.resize(header.e_shnum);
+    if (!ReadAt(fd, sections.data(), sections.size() * sizeof(ElfW(Shdr)), header.e_shoff)) {
+      sections.clear();
+    }
+  }
+  for (const ElfW(Shdr) & table : sections) {
+    if (table.sh_type != SHT_DYNSYM || table.sh_link >= sections.size() ||
+        table.sh_size > kMaxTableBytes || sections[table.sh_link].sh_size > kMaxTableBytes) {
+      continue;
+    }
+    std::vector<ElfW(Sym)> symbols(table.sh_size / sizeof(ElfW(Sym)));
+    std::string names(sections[table.sh_link].sh_size, '\0');
+    if (!ReadAt(fd, symbols.data(), symbols.size() * sizeof(ElfW(Sym)), table.sh_offset) ||
+        !ReadAt(fd, names.data(), names.size(), sections[table.sh_link].sh_offset)) {
+      continue;
+    }
+    for (const ElfW(Sym) & symbol : symbols) {
+      if (symbol.st_shndx == SHN_UNDEF || symbol.st_name >= names.size()) continue;
+      const std::string_view name(names.c_str() + symbol.st_name);
+      if (name == "__hot_start") range.start = symbol.st_value;
+      if (name == "__hot_end") range.end = symbol.st_value;
+    }
+  }
+  ::close(fd);
+  return range.end > range.start ? range : LinkRange{};
+}
+
+const LinkRange& HotLinkRange() {
+  static const LinkRange range = ReadHotRangeFromProgramFile();
+  return range;
+}
+
+// The hot range in this process's addresses (link-time plus the program's load bias),
+// page-aligned outward; {0, 0} when there is none or `info` is not the program.
+std::pair<uintptr_t, uintptr_t> HotRange(const dl_phdr_info* info, uintptr_t page) {
+  const LinkRange& link = HotLinkRange();
+  const bool is_program = info->dlpi_name == nullptr || info->dlpi_name[0] == '\0';
+  if (!is_program || link.end <= link.start) return {0, 0};
+  return {(info->dlpi_addr + link.start) & ~(page - 1),
+          (info->dlpi_addr + link.end + page - 1) & ~(page - 1)};
+}
+
+int TrimObject(dl_phdr_info* info, size_t /*size*/, void* context) {
+  const auto scope = *static_cast<const TrimScope*>(context);
+  const bool is_program = info->dlpi_name == nullptr || info->dlpi_name[0] == '\0';
+  if (scope == TrimScope::kProgramColdCode && !is_program) return 0;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto [hot_start, hot_end] = HotRange(info, page);
+  const auto vdso = static_cast<uintptr_t>(::getauxval(AT_SYSINFO_EHDR));
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& segment = info->dlpi_phdr[i];
+    if (segment.p_type != PT_LOAD || (segment.p_flags & PF_W) != 0) continue;
+    const uintptr_t begin = info->dlpi_addr + segment.p_vaddr;
+    if (vdso != 0 && begin <= vdso && vdso < begin + segment.p_memsz) continue;  // kernel's page
+    // Whole pages inside the segment only: a page it shares with a writable neighbour stays.
+    const uintptr_t start = (begin + page - 1) & ~(page - 1);
+    const uintptr_t end = (begin + segment.p_filesz) & ~(page - 1);
+    if (hot_start != 0 && hot_start < hot_end && hot_start < end && start < hot_end) {
+      DropPages(start, std::max(start, hot_start));
+      DropPages(std::min(end, hot_end), end);
+    } else {
+      DropPages(start, end);
+    }
+  }
+  return 0;
 }
 
 }  // namespace
 
-void TrimWorkingSet() {
-  // The agent's own smaps is a few dozen mappings (the binary is static); 4 MiB is far above it.
-  auto smaps = ReadFile("/proc/self/smaps", 4 << 20);
-  if (!smaps.ok()) {
-    return;
-  }
-  std::istringstream lines(*smaps);
-  std::string line;
-  Mapping current;
-  while (std::getline(lines, line)) {
-    unsigned long long start = 0;
-    unsigned long long end = 0;
-    char permissions[8] = {};
-    int path_at = 0;
-    if (std::sscanf(line.c_str(), "%llx-%llx %7s %*s %*s %*s %n", &start, &end, permissions,
-                    &path_at) >= 3 &&
-        line.find('-') < line.find(' ')) {
-      Unmap(current);
-      current = Mapping{};
-      current.start = static_cast<uintptr_t>(start);
-      current.end = static_cast<uintptr_t>(end);
-      current.file_backed_read_only = path_at > 0 && static_cast<size_t>(path_at) < line.size() &&
-                                      line[path_at] == '/' && permissions[1] != 'w' &&
-                                      permissions[3] == 'p';
-      continue;
-    }
-    unsigned long long kib = 0;
-    if (std::sscanf(line.c_str(), "Anonymous: %llu kB", &kib) == 1) {
-      current.anonymous_kib = kib;
-    }
-  }
-  Unmap(current);
-}
+void TrimWorkingSet(TrimScope scope) { ::dl_iterate_phdr(TrimObject, &scope); }
+
+bool CodeLaidOutForTicks() { return HotLinkRange().end > HotLinkRange().start; }
 
 }  // namespace dozor::agent::platform

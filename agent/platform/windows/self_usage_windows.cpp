@@ -58,7 +58,7 @@ void ReleaseFreeHeap() {
   ::HeapCompact(::GetProcessHeap(), 0);
 }
 
-void TrimWorkingSet() {
+void TrimWorkingSet(TrimScope /*scope*/) {
   // Windows cannot drop only the code pages: this trims the whole working set. Clean pages (code,
   // read-only data) go to the standby list, written ones to the modified list, to be written to
   // the page file only under memory pressure; what the agent touches again comes back by a soft
@@ -66,5 +66,7 @@ void TrimWorkingSet() {
   ::SetProcessWorkingSetSize(::GetCurrentProcess(), static_cast<SIZE_T>(-1),
                              static_cast<SIZE_T>(-1));
 }
+
+bool CodeLaidOutForTicks() { return false; }
 
 }  // namespace dozor::agent::platform
