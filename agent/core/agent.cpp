@@ -432,7 +432,7 @@ int Agent::Run() {
       if (trim_after_settle_) {
         // The tick's work is done (sampled, spooled, sent, acknowledged, status written): the
         // code it does not run every time goes out of the working set. The release build packs
-        // the code a tick runs into one range that stays (deploy/bolt-agent.sh), so the next
+        // the code a tick runs into one range that stays (deploy/bolt/bolt-agent.sh), so the next
         // tick maps back little, and the idle agent holds little more than its heap and that
         // range: tests/bench/README.md, "the agent's footprint". Without that layout the tick's
         // code is spread over megabytes, and the trim waits for an inventory instead.
