@@ -19,8 +19,8 @@ cmake -S . -B build-agent-only -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 cmake --build build-agent-only -j "$(nproc)" --target dozor-agent
 bash deploy/bolt/bolt-agent.sh build-agent-only/agent/dozor-agent build \
   build-agent-only/agent/dozor-agent.bolt
-# Stripped here: CPack strips only what install(TARGETS) installs. The hot range BOLT marked is in
-# the dynamic symbol table, which stays.
-strip --strip-all -o build-agent-only/agent/dozor-agent.release build-agent-only/agent/dozor-agent.bolt
+# Not stripped: GNU strip moves BOLT's extra segment and the copy crashes at load (the package
+# carries a lintian override saying so).
+cp build-agent-only/agent/dozor-agent.bolt build-agent-only/agent/dozor-agent.release
 ls -l build-agent-only/agent/dozor-agent.release
 echo "build-release-agent: done in $(( $(date +%s) - started )) s"

@@ -57,17 +57,24 @@ if [ ! -s "${profiles[0]}" ]; then
 fi
 "$llvm_bin/merge-fdata" "${profiles[@]}" -o "$work/merged.fdata" 2>"$work/merge.log"
 # Hot functions ordered by their calls (hfsort+), blocks by ext-tsp, cold blocks split off;
-# -hot-text sets __hot_start/__hot_end, the range the agent keeps mapped; 4 KiB alignment and the
-# new segment's header taken from GNU_STACK (-no-huge-pages, -use-gnu-stack) leave a file that
-# strip can rewrite (with a 2 MiB-aligned extra header, stripped copies crash at load).
+# -hot-text sets __hot_start/__hot_end, the range the agent keeps mapped; -no-huge-pages keeps
+# the new segment at 4 KiB alignment. Not -use-gnu-stack: it takes the GNU_STACK header for the new
+# segment, and without that header glibc makes every thread stack executable, which the unit's
+# MemoryDenyWriteExecute refuses (no thread starts). The result is not stripped afterwards either:
+# GNU strip moves BOLT's extra segment and the stripped copy crashes at load.
 "$llvm_bin/llvm-bolt" "$agent" -o "$work/dozor-agent.bolt" -data="$work/merged.fdata" \
   -reorder-blocks=ext-tsp -reorder-functions=hfsort+ -split-functions -split-all-cold -split-eh \
-  -icf=1 -hot-text -no-huge-pages -use-gnu-stack >"$work/optimize.log" 2>&1 || {
+  -icf=1 -hot-text -no-huge-pages >"$work/optimize.log" 2>&1 || {
   tail -20 "$work/optimize.log" >&2; echo "bolt-agent: optimising failed" >&2; exit 1; }
 grep -E "have non-empty execution profile|__hot_end" "$work/optimize.log" | sort -u | sed 's/^/bolt-agent: /'
 symbols=$(nm "$work/dozor-agent.bolt")
 if ! grep -q ' __hot_end$' <<<"$symbols"; then
   echo "bolt-agent: the laid-out agent has no hot range" >&2
+  exit 1
+fi
+headers=$(readelf -lW "$work/dozor-agent.bolt")
+if ! grep -Eq 'GNU_STACK( +0x[0-9a-f]+){5} +RW +' <<<"$headers"; then
+  echo "bolt-agent: the laid-out agent has no non-executable GNU_STACK header" >&2
   exit 1
 fi
 "$work/dozor-agent.bolt" --version >/dev/null  # it runs

@@ -151,6 +151,29 @@ def build_packages(bin_dir, out_dir, release=None):
     return debs
 
 
+def mdwe_health_sample_runs(binary):
+    """`binary health` (one health sample, on its collector threads) in a child that asked the kernel
+    to refuse executable memory (PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN), as systemd's
+    MemoryDenyWriteExecute does. True when it exits 0; also true where the kernel lacks MDWE."""
+    import ctypes
+    pid = os.fork()
+    if pid == 0:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(65, 1, 0, 0, 0) != 0:
+                os._exit(0 if ctypes.get_errno() == 22 else 98)  # EINVAL: kernel before 6.3
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.environ["HOME"] = "/tmp"
+            os.execv(binary, [binary, "health"])
+        finally:
+            os._exit(97)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    log(f"  {binary} health under PR_SET_MDWE: exit {code}")
+    return code == 0
+
+
 def deb_field(deb, field):
     return subprocess.run(["dpkg-deb", "-f", deb, field], stdout=subprocess.PIPE,
                           text=True, check=True).stdout.strip()
@@ -164,21 +187,27 @@ def check_package_metadata(debs):
     log(f"  dozor-agent Depends: {agent_depends}")
     log(f"  dozor-server Depends: {server_depends}")
     # dpkg-shlibdeps filled in the shared libraries the binaries really link. The release agent
-    # (deploy/build-release-agent.sh) carries gRPC, protobuf, OpenSSL and SQLite inside: only the
-    # C and C++ runtimes are shared.
+    # (deploy/build-release-agent.sh) carries gRPC, protobuf, OpenSSL and SQLite inside; the C and
+    # C++ runtimes (and spdlog/fmt) stay shared.
     if os.environ.get("DOZOR_AGENT_RELEASE") == "1":
         check("libc6" in agent_depends and "libstdc++6" in agent_depends
               and "libgrpc" not in agent_depends and "libssl" not in agent_depends,
-              "the release dozor-agent depends on libc6 and libstdc++6 only, not libgrpc/libssl")
-        with tempfile.TemporaryDirectory() as unpacked:
-            subprocess.run(["dpkg-deb", "-x", agent, unpacked], check=True)
-            symbols = subprocess.run(["readelf", "--dyn-syms", "--wide",
-                                      os.path.join(unpacked, "usr/bin/dozor-agent")],
-                                     stdout=subprocess.PIPE, text=True, check=True).stdout
+              "the release dozor-agent carries gRPC and OpenSSL inside (no libgrpc/libssl dependency)")
+        unpacked_agent = tempfile.mkdtemp(prefix="dozor-agent-deb-")
+        subprocess.run(["dpkg-deb", "-x", agent, unpacked_agent], check=True)
+        symbols = subprocess.run(["readelf", "--dyn-syms", "--wide",
+                                  os.path.join(unpacked_agent, "usr/bin/dozor-agent")],
+                                 stdout=subprocess.PIPE, text=True, check=True).stdout
         defined = [line for line in symbols.splitlines()
                    if line.endswith((" __hot_start", " __hot_end")) and " UND " not in line]
+        # The service runs with MemoryDenyWriteExecute=yes: thread stacks must not need PROT_EXEC
+        # (a binary without a non-executable GNU_STACK header gets executable stacks, and then no
+        # thread starts). PR_SET_MDWE asks the kernel for the same refusal in this process.
+        check(mdwe_health_sample_runs(os.path.join(unpacked_agent, "usr/bin/dozor-agent")),
+              "the packaged agent starts its threads under MemoryDenyWriteExecute (PR_SET_MDWE)")
         check(len(defined) == 2,
-              "the packaged agent is the one laid out by BOLT (its hot range survives stripping)")
+              "the packaged agent is the one laid out by BOLT (its hot range is in .dynsym)")
+        shutil.rmtree(unpacked_agent, ignore_errors=True)
     else:
         check("libgrpc++" in agent_depends and "libc6" in agent_depends,
               "dozor-agent depends on libc6 and libgrpc++ (from dpkg-shlibdeps)")
