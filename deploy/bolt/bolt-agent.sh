@@ -34,7 +34,7 @@ fi
 
 cache_dir=${XDG_CACHE_HOME:-$HOME/.cache}/dozor/bolt
 key=$(cat "$agent" "$here/bolt-agent.sh" "$here/profile_run.py" | sha256sum | cut -c1-32)
-if [ -s "$cache_dir/$key" ]; then
+if [ -s "$cache_dir/$key" ] && "$cache_dir/$key" --version >/dev/null 2>&1; then
   cp "$cache_dir/$key" "$out.tmp" && mv "$out.tmp" "$out"
   echo "bolt-agent: $out from the cache ($key)"
   exit 0
@@ -50,12 +50,17 @@ started=$(date +%s)
   tail -20 "$work/instrument.log" >&2; echo "bolt-agent: instrumenting failed" >&2; exit 1; }
 chmod 755 "$work" "$work/dozor-agent.instrumented"
 python3 "$here/profile_run.py" "$server_dir" "$work/dozor-agent.instrumented"
-profiles=("$work"/profile.*.fdata)
-if [ ! -s "${profiles[0]}" ]; then
-  echo "bolt-agent: the profiled agent wrote no profile" >&2
+# Both processes must have written theirs: the enrolment's alone would lay out enrolment code.
+profiles=()
+for profile in "$work"/profile.*.fdata; do
+  if [ -s "$profile" ]; then profiles+=("$profile"); fi
+done
+if [ "${#profiles[@]}" -lt 2 ]; then
+  echo "bolt-agent: expected profiles from the enrolment and the service run, got ${#profiles[@]}" >&2
   exit 1
 fi
-"$llvm_bin/merge-fdata" "${profiles[@]}" -o "$work/merged.fdata" 2>"$work/merge.log"
+"$llvm_bin/merge-fdata" "${profiles[@]}" -o "$work/merged.fdata" 2>"$work/merge.log" || {
+  tail -20 "$work/merge.log" >&2; echo "bolt-agent: merging the profiles failed" >&2; exit 1; }
 # Hot functions ordered by their calls (hfsort+), blocks by ext-tsp, cold blocks split off;
 # -hot-text sets __hot_start/__hot_end, the range the agent keeps mapped; -no-huge-pages keeps
 # the new segment at 4 KiB alignment. Not -use-gnu-stack: it takes the GNU_STACK header for the new
@@ -66,7 +71,8 @@ fi
   -reorder-blocks=ext-tsp -reorder-functions=hfsort+ -split-functions -split-all-cold -split-eh \
   -icf=1 -hot-text -no-huge-pages >"$work/optimize.log" 2>&1 || {
   tail -20 "$work/optimize.log" >&2; echo "bolt-agent: optimising failed" >&2; exit 1; }
-grep -E "have non-empty execution profile|__hot_end" "$work/optimize.log" | sort -u | sed 's/^/bolt-agent: /'
+{ grep -E "have non-empty execution profile|__hot_end" "$work/optimize.log" || true; } |
+  sort -u | sed 's/^/bolt-agent: /'
 symbols=$(nm "$work/dozor-agent.bolt")
 if ! grep -q ' __hot_end$' <<<"$symbols"; then
   echo "bolt-agent: the laid-out agent has no hot range" >&2
@@ -79,8 +85,12 @@ if ! grep -Eq 'GNU_STACK( +0x[0-9a-f]+){5} +RW +' <<<"$headers"; then
 fi
 "$work/dozor-agent.bolt" --version >/dev/null  # it runs
 mkdir -p "$cache_dir"
-cp "$work/dozor-agent.bolt" "$cache_dir/$key.tmp" && mv "$cache_dir/$key.tmp" "$cache_dir/$key"
-# Only the latest few stay.
-ls -1t "$cache_dir" | tail -n +4 | while read -r old; do rm -f "$cache_dir/$old"; done
+# A temporary name of this job's own, renamed into place: a concurrent build never reads half.
+cached=$(mktemp "$cache_dir/.incoming.XXXXXX")
+cp "$work/dozor-agent.bolt" "$cached" && chmod 755 "$cached" && mv "$cached" "$cache_dir/$key"
+# Only the latest few stay (finished entries only: other jobs' .incoming files are theirs).
+ls -1t "$cache_dir" | { grep -E '^[0-9a-f]{32}$' || true; } | tail -n +4 | while read -r old; do
+  rm -f "$cache_dir/$old"
+done
 cp "$work/dozor-agent.bolt" "$out.tmp" && mv "$out.tmp" "$out"
 echo "bolt-agent: $out laid out in $(( $(date +%s) - started )) s"
