@@ -128,6 +128,14 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
     // write succeeded: returning without it left the call unfinished forever, which made the
     // server's Shutdown hang on SIGTERM when a stream was cancelled during an ack write.
     if (pending_finish_) {
+      // Answers queued before the refusal that closes the stream go out first, so the agent
+      // learns what became of every report it was answered for; a cancelled call or a failed
+      // write finishes at once (a server shutdown cancels, which fails the write in progress).
+      if (ok && !outbox_.empty() && final_status_.error_code() != grpc::StatusCode::CANCELLED) {
+        writing_ = true;
+        StartWrite(&outbox_.front());
+        return;
+      }
       DoFinishLocked();
       return;
     }
