@@ -37,9 +37,10 @@ def main():
     harness.AGENT_BIN = os.path.abspath(args.agent_bin)
 
     workdir = tempfile.mkdtemp(prefix="dozor-bolt-profile-")
-    server = harness.Server(workdir, tls=True).start()
+    server = harness.Server(workdir, tls=True)
     agent = None
     try:
+        server.start()
         token, _ = server.create_org_and_token("Profile")
         agent = harness.Agent(workdir, "agent", server)
         agent.enroll(token)

@@ -24,8 +24,9 @@ struct UtcDateTime {
 
 // The UTC fields of `ms` (sub-second part dropped, towards the past for negative times).
 [[nodiscard]] constexpr UtcDateTime UtcFromMs(int64_t ms) {
-  const int64_t seconds = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-  const int64_t days = seconds >= 0 ? seconds / 86400 : -((-seconds + 86399) / 86400);
+  // Floor division without negating: -INT64_MIN would overflow.
+  const int64_t seconds = ms / 1000 - (ms % 1000 < 0 ? 1 : 0);
+  const int64_t days = seconds / 86400 - (seconds % 86400 < 0 ? 1 : 0);
   const int64_t of_day = seconds - days * 86400;
   const CivilDate date = CivilFromDays(days);
   return {.year = date.year,
@@ -58,5 +59,7 @@ static_assert(UtcFromMs(0).weekday == 4 && UtcFromMs(0).hour == 0);
 static_assert(UtcFromMs(-1).year == 1969 && UtcFromMs(-1).second == 59 &&
               UtcFromMs(-1).weekday == 3);
 static_assert(MsFromUtc(2000, 3, 1) == 11017LL * 86400000);
+static_assert(UtcFromMs(-86'400'000).day == 31 && UtcFromMs(-86'400'001).day == 30);
+static_assert(UtcFromMs(INT64_MIN).second >= 0);  // no overflow at the extreme
 
 }  // namespace dozor
