@@ -1,4 +1,5 @@
 // dozorctl output for hosts: lists, summaries, inventory, changes, health, imports.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -219,6 +220,29 @@ std::string RenderHostSearch(const nlohmann::json& reply, Lang lang) {
   return out;
 }
 
+namespace {
+
+// "8 jobs, newest completed backup 2026-12-05 03:05, 1 failed": the overview's answer to "is this
+// host backed up"; the jobs themselves are in `host inventory`.
+std::string BackupSummary(const nlohmann::json& software, Lang lang) {
+  const auto& jobs = Array(software, "backup_jobs");
+  if (jobs.empty()) return "-";
+  int64_t newest_s = 0;
+  size_t failed = 0;
+  for (const auto& job : jobs) {
+    newest_s = std::max(newest_s, JsonI64(At(job, "last_success_time")));
+    failed += JsonStr(job, "last_status") == "failed" ? 1 : 0;
+  }
+  std::string out = std::to_string(jobs.size()) + " " + Label("jobs", lang);
+  if (newest_s > 0) {
+    out += ", " + Label("newest completed backup", lang) + " " + FormatLocalTime(newest_s * 1000);
+  }
+  if (failed > 0) out += ", " + Label("failed", lang) + ": " + std::to_string(failed);
+  return out;
+}
+
+}  // namespace
+
 std::string RenderHostShow(const nlohmann::json& host, const nlohmann::json& inventory_reply,
                            Lang lang) {
   std::string out = HostSummaryBlock(lang, host);
@@ -242,6 +266,7 @@ std::string RenderHostShow(const nlohmann::json& host, const nlohmann::json& inv
   }
   kv.Add("Packages", std::to_string(Array(software, "packages").size()));
   kv.Add("Services", std::to_string(Array(software, "services").size()));
+  kv.Add("Backups", BackupSummary(software, lang));
   const auto one_c = OneCVersions(software);
   if (one_c.empty()) {
     kv.Add("1C", "-");
@@ -340,6 +365,25 @@ std::string SoftwareSections(Lang lang, const nlohmann::json& software) {
                      JsonStr(service, "description")});
   }
   out += Section("Services", lang) + services.Render();
+
+  // Backup jobs with the freshness of their newest backup, so "is it backed up, and when did
+  // it last work" is answered on the host page, not only by a finding.
+  const auto& jobs = Array(software, "backup_jobs");
+  if (!jobs.empty()) {
+    Table backups({"TOOL", "WHAT", "SCHEDULE", "LAST SUCCESS", "LAST RUN", "SOURCE"}, lang);
+    for (const auto& job : jobs) {
+      std::string what = JsonStr(job, "target");
+      if (what.empty()) what = JsonStr(job, "destination");
+      const int64_t success_s = JsonI64(At(job, "last_success_time"));
+      const int64_t run_s = JsonI64(At(job, "last_run_time"));
+      std::string last_run = run_s > 0 ? FormatLocalTime(run_s * 1000) : std::string("-");
+      if (!JsonStr(job, "last_status").empty()) last_run += " " + JsonStr(job, "last_status");
+      backups.AddRow({JsonStr(job, "tool"), what, OrDash(JsonStr(job, "schedule")),
+                      success_s > 0 ? FormatLocalTime(success_s * 1000) : std::string("-"),
+                      last_run, JsonStr(job, "source")});
+    }
+    out += Section("Backups", lang) + backups.Render();
+  }
 
   const auto& packages = Array(software, "packages");
   Table package_table({"PACKAGE", "VERSION", "ARCH", "SOURCE", "INSTALLED"}, lang);

@@ -429,6 +429,26 @@ void DiffOneC(const dozor::v1::Software& before, const dozor::v1::Software& afte
   DiffKeyed(changes, "onec", licences(before), licences(after));
 }
 
+// Backups: a job added, removed or rescheduled (a nightly pg_probackup cron line commented
+// out is a change an engineer must see). Run times and results change with every run: they
+// are facts for the rules, not changes.
+void DiffBackups(const dozor::v1::Software& before, const dozor::v1::Software& after,
+                 ChangeList& changes) {
+  auto jobs = [](const dozor::v1::Software& software) {
+    std::map<std::string, std::string> out;
+    for (const auto& job : software.backup_jobs()) {
+      std::string key = "backup " + job.tool();
+      if (!job.target().empty()) key += " " + job.target();
+      key += " (" + job.source() + ")";
+      out.emplace(std::move(key), job.schedule().empty()
+                                      ? job.destination()
+                                      : job.schedule() + " " + job.destination());
+    }
+    return out;
+  };
+  DiffKeyed(changes, "backup", jobs(before), jobs(after));
+}
+
 }  // namespace
 
 std::vector<InventoryChange> DiffInventories(const dozor::v1::Inventory& before,
@@ -444,6 +464,7 @@ std::vector<InventoryChange> DiffInventories(const dozor::v1::Inventory& before,
   DiffUsers(before.os(), after.os(), changes);
   DiffSecurity(before.security(), after.security(), changes);
   DiffOneC(before.software(), after.software(), changes);
+  DiffBackups(before.software(), after.software(), changes);
   return changes.Take();
 }
 

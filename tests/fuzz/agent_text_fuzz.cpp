@@ -4,20 +4,23 @@
 // input byte picks the parser, the rest is its text.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
+#include "collectors/parsers/backup_parsers.hpp"
 #include "collectors/parsers/hardware_parsers.hpp"
 #include "collectors/parsers/health_parsers.hpp"
 #include "collectors/parsers/network_parsers.hpp"
 #include "collectors/parsers/os_parsers.hpp"
 #include "collectors/parsers/package_parsers.hpp"
+#include "collectors/parsers/text.hpp"
 
 namespace {
 
 using namespace dozor::agent;  // NOLINT(google-build-using-namespace)
 
 void ParseAs(uint8_t which, std::string_view text) {
-  switch (which % 24) {
+  switch (which % 30) {
     case 0:
       (void)ParseCpuinfo(text);
       break;
@@ -97,6 +100,40 @@ void ParseAs(uint8_t which, std::string_view text) {
     case 23:
       (void)ParseSystemctlListUnits(text);
       (void)UnitFileHasInstallSection(text);
+      break;
+    case 24:
+    case 25:
+      // Crontabs (user and system format), and what each job line runs.
+      for (const CronEntry& entry : ParseCrontab(text, which % 30 == 25)) {
+        (void)FindBackupCommands(entry.command);
+        (void)ScriptOf(entry.command);
+        (void)ScheduleIntervalSeconds(entry.schedule);
+      }
+      break;
+    case 26:
+      // A shell script's lines, as the collector reads a job's script.
+      ForEachLine(text, [](std::string_view line) {
+        for (const BackupCommand& command : FindBackupCommands(line)) {
+          (void)LocalDestinationDirectory(command.destination);
+        }
+        (void)ShellWords(line);
+      });
+      break;
+    case 27:
+      (void)ParsePgProbackupControl(text);
+      (void)ParseBarmanBackupInfo(text);
+      (void)NewestPgBackrestBackup(text);
+      (void)ParseTimestampWithOffset(text);
+      break;
+    case 28:
+      (void)ParseTimerUnit(text);
+      (void)ParseExecStart(text);
+      (void)ScheduleIntervalSeconds(text);
+      (void)ScheduleIntervalSeconds("OnCalendar=" + std::string(text.substr(0, 256)));
+      break;
+    case 29:
+      (void)ParseSystemctlShow(text);
+      (void)IniValue(text, "repo1-path");
       break;
   }
 }

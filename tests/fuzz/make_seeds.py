@@ -31,6 +31,13 @@ AGENT_TEXT = {
     17: ["proc/net/tcp", "proc/net/udp6"], 18: ["proc/net/route", "proc/net/ipv6_route"],
     19: ["proc/net/if_inet6", "dozor-fixture/ipv4-addresses"], 20: ["etc/resolv.conf"],
     21: ["var/lib/dpkg/status"], 23: ["dozor-fixture/systemctl-list-units.txt"],
+    24: ["var/spool/cron/crontabs/postgres"], 25: ["etc/cron.d/pg_probackup", "etc/cron.d/wal-g"],
+    26: ["etc/cron.daily/1c-dump", "usr/local/bin/restic-backup.sh"],
+    27: ["var/lib/pg_probackup/backups/main/T2Y3C3/backup.control",
+         "var/lib/pgbackrest/backup/buh/backup.info",
+         "var/lib/barman/pg/base/20261031T020001/backup.info"],
+    28: ["lib/systemd/system/restic-backup.timer", "lib/systemd/system/restic-backup.service"],
+    29: ["dozor-fixture/systemctl-show.txt", "etc/pgbackrest.conf"],
 }
 
 

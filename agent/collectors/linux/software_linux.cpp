@@ -1,6 +1,6 @@
 // Linux software inventory: dpkg and rpm packages, 1C:Enterprise platform
-// installs and systemd services. Each part is isolated: one that fails is named
-// in the returned error while the others still fill `out`.
+// installs, systemd services and backup jobs (backup_linux.cpp). Each part is isolated: one that
+// fails is named in the returned error while the others still fill `out`.
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "collectors/collector.hpp"
+#include "collectors/linux/backup_linux.hpp"
 #include "collectors/linux/fs_util.hpp"
 #include "collectors/parsers/package_parsers.hpp"
 #include "dozor/common/files.hpp"
@@ -318,6 +319,7 @@ Status CollectSoftware(const CollectContext& ctx, dozor::v1::Software* out) {
   run_part("rpm", [&] { return CollectRpm(ctx, out); });
   run_part("applications", [&] { return CollectOneC(ctx, out); });
   run_part("services", [&] { return CollectServices(ctx, out); });
+  run_part("backups", [&] { return CollectBackupJobs(ctx, out); });
   if (errors.empty()) return OkStatus();
   return MakeError(ErrorCode::kUnavailable, "software: " + JoinStrings(errors, "; "));
 }

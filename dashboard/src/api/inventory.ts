@@ -40,7 +40,7 @@ export interface Inventory {
     search_domains?: string[];
     listening?: ListeningSocket[];
   };
-  software?: { packages?: Package[]; applications?: Application[]; services?: Service[] };
+  software?: { packages?: Package[]; applications?: Application[]; services?: Service[]; backup_jobs?: BackupJob[] };
 }
 
 export interface BlockDevice {
@@ -106,6 +106,21 @@ export interface Service {
   active_state?: string;
   sub_state?: string;
   enabled?: string;
+}
+
+// A backup job or catalogue the agent found, with the freshness of its newest backup.
+export interface BackupJob {
+  tool?: string;
+  source?: string;
+  schedule?: string;
+  target?: string;
+  destination?: string;
+  last_success_time?: Int64; // Unix seconds
+  last_run_time?: Int64;
+  last_status?: string; // ok | failed | running | ''
+  last_error?: string;
+  freshness_source?: string; // catalog | service | artefact | ''
+  interval_seconds?: Int64;
 }
 
 // 1C:Enterprise: the platform's packages/applications by their names (1C, 1С with a Cyrillic С).

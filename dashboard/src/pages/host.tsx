@@ -96,7 +96,12 @@ export function HostPage({ agentId, tab }: { agentId: string; tab: string }) {
       {tab === 'os' && <OsTab inventory={inventory} />}
       {tab === 'network' && <NetworkTab inventory={inventory} />}
       {tab === 'software' && <SoftwareTab inventory={inventory} />}
-      {tab === 'services' && <ServicesTab inventory={inventory} />}
+      {tab === 'services' && (
+        <>
+          <BackupJobsCard inventory={inventory} />
+          <ServicesTab inventory={inventory} />
+        </>
+      )}
       {tab === 'users' && <UsersTab inventory={inventory} />}
       {tab === 'onec' && <OneCTab inventory={inventory} />}
       {tab === 'changes' && <ChangesTab agentId={agentId} />}
@@ -329,6 +334,48 @@ function SoftwareTab({ inventory }: { inventory: Inventory }) {
           </tbody>
         </table>
         {shown.length > limit && <p class="muted">{t('sw.refine', { n: limit })}</p>}
+      </div>
+    </section>
+  );
+}
+
+// Backup jobs above the services: "is it backed up, and when did that last work".
+function BackupJobsCard({ inventory }: { inventory: Inventory }) {
+  const jobs = inventory.software?.backup_jobs ?? [];
+  if (jobs.length === 0) return null;
+  const seconds = (value: string | number | undefined) => Number(value ?? 0);
+  const statusLabel: Record<string, string> = { ok: t('backups.status_ok'), failed: t('backups.status_failed'), running: t('backups.status_running') };
+  return (
+    <section class="card" data-testid="backup-jobs">
+      <h2>{t('backups.title')}</h2>
+      <div class="table-wrap">
+        <table class="data">
+          <thead>
+            <tr>
+              <th>{t('backups.tool')}</th>
+              <th>{t('backups.what')}</th>
+              <th>{t('backups.schedule')}</th>
+              <th>{t('backups.last_success')}</th>
+              <th>{t('backups.last_run')}</th>
+              <th class="hide-narrow">{t('backups.source')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {jobs.map((job) => (
+              <tr key={`${job.source ?? ''} ${job.tool ?? ''} ${job.target ?? ''}`}>
+                <td class="mono small">{job.tool}</td>
+                <td class="mono small">{job.target || job.destination}</td>
+                <td class="small">{job.schedule || '—'}</td>
+                <td>{seconds(job.last_success_time) > 0 ? <DateTime ms={seconds(job.last_success_time) * 1000} /> : '—'}</td>
+                <td class={job.last_status === 'failed' ? 'error-text' : ''} title={job.last_error || undefined}>
+                  {seconds(job.last_run_time) > 0 ? <DateTime ms={seconds(job.last_run_time) * 1000} /> : '—'}{' '}
+                  {job.last_status && <span class="small">({statusLabel[job.last_status] ?? job.last_status})</span>}
+                </td>
+                <td class="hide-narrow mono small">{job.source}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       </div>
     </section>
   );

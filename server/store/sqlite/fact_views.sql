@@ -162,6 +162,19 @@ FROM main.host_license_servers s
   JOIN main.agents a ON a.id = s.agent
 WHERE a.revoked_at IS NULL {SCOPE:s.agent};
 
+-- Backup jobs and catalogues the agent found (cron, systemd timers, pg_probackup / pgBackRest /
+-- Barman catalogues) and how fresh each one's newest backup is. Times in Unix ms, 0 unknown;
+-- last_status 'ok' | 'failed' | 'running' | '' (unknown); freshness_source 'catalog' |
+-- 'service' | 'artefact' | ''. inventory_ms: when the inventory that reported it was
+-- collected, the point in time the freshness was true.
+CREATE TEMP VIEW backup_jobs AS
+SELECT j.agent AS host_id, j.tool, j.source, j.schedule, j.target, j.destination,
+       j.last_success_time * 1000 AS last_success_ms, j.last_run_time * 1000 AS last_run_ms,
+       j.last_status, j.last_error, j.freshness_source, j.interval_seconds AS interval_s,
+       a.last_inventory_at AS inventory_ms
+FROM main.host_backup_jobs j JOIN main.agents a ON a.id = j.agent
+WHERE a.revoked_at IS NULL {SCOPE:j.agent};
+
 -- What a part of the inventory ('hardware', 'os', 'network', 'software', 'security') could not
 -- read, and why.
 CREATE TEMP VIEW unavailable AS

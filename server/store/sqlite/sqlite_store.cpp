@@ -254,6 +254,10 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
            "VALUES (?, ?, ?, ?, ?)"},
           {&w.license_server_insert,
            "INSERT INTO host_license_servers(agent, client_position, server) VALUES (?, ?, ?)"},
+          {&w.backup_job_insert,
+           "INSERT INTO host_backup_jobs(agent, tool, source, schedule, target, destination, "
+           "last_success_time, last_run_time, last_status, last_error, freshness_source, "
+           "interval_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
           {&w.unavailable_insert,
            "INSERT INTO host_unavailable(agent, part, note) VALUES (?, ?, ?)"},
           {&w.api_insert,

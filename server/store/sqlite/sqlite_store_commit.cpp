@@ -171,6 +171,11 @@ Status InsertSoftware(WriterStatements& w, int64_t pk, const dozor::v1::Software
       return RunWith(w.license_server_insert, pk, i, server);
     }));
   }
+  DOZOR_RETURN_IF_ERROR(InsertEach(sw.backup_jobs(), [&](const auto& j) {
+    return RunWith(w.backup_job_insert, pk, j.tool(), j.source(), j.schedule(), j.target(),
+                   j.destination(), j.last_success_time(), j.last_run_time(), j.last_status(),
+                   j.last_error(), j.freshness_source(), j.interval_seconds());
+  }));
   return InsertUnavailable(w, pk, "software", sw.unavailable());
 }
 

@@ -170,7 +170,7 @@ inline constexpr const char* kHostTables[] = {
     "host_security",     "host_antivirus",       "host_firewall_profiles",
     "host_volumes",      "host_batteries",       "host_memory_modules",
     "host_infobases",    "host_license_clients", "host_license_servers",
-    "host_unavailable"};
+    "host_unavailable",  "host_backup_jobs"};
 inline constexpr size_t kHostTableCount = sizeof(kHostTables) / sizeof(kHostTables[0]);
 
 struct SqliteStore::WriterStatements {
@@ -192,6 +192,7 @@ struct SqliteStore::WriterStatements {
   sqlite::Statement security_insert, antivirus_insert, firewall_insert, volume_insert,
       battery_insert, memory_module_insert, infobase_insert, license_client_insert,
       license_server_insert, unavailable_insert;
+  sqlite::Statement backup_job_insert;  // migration 017
   sqlite::Statement api_insert, api_revoke, api_exists;
   sqlite::Statement agent_pks, prune_chunk;
   sqlite::Statement compact_first, compact_rows, compact_keys, compact_blocks, compact_delete_rows,

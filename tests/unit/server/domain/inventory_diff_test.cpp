@@ -282,6 +282,48 @@ TEST_CASE("inventory diff covers the Windows parts: modules, volumes, edition, s
   CHECK(changes.size() == 13);
 }
 
+TEST_CASE("inventory diff logs backup jobs added, removed and rescheduled, not their runs") {
+  auto before = BaseInventory();
+  auto* sw = before.mutable_software();
+  auto* nightly = sw->add_backup_jobs();
+  nightly->set_tool("pg_probackup");
+  nightly->set_target("main");
+  nightly->set_source("cron:/etc/cron.d/pg_probackup:6");
+  nightly->set_schedule("5 3 * * *");
+  nightly->set_destination("/var/lib/pg_probackup");
+  nightly->set_last_success_time(1000);
+  auto* dump = sw->add_backup_jobs();
+  dump->set_tool("pg_dump");
+  dump->set_target("buh");
+  dump->set_source("cron:/var/spool/cron/crontabs/postgres:3");
+  auto after = before;
+  // A new run is not a change; a new schedule, a removed and an added job are.
+  after.mutable_software()->mutable_backup_jobs(0)->set_last_success_time(2000);
+  after.mutable_software()->mutable_backup_jobs(0)->set_last_status("ok");
+  CHECK(DiffInventories(before, after, 1000, "a1").empty());
+  after.mutable_software()->mutable_backup_jobs(0)->set_schedule("5 4 * * *");
+  after.mutable_software()->mutable_backup_jobs()->RemoveLast();
+  auto* restic = after.mutable_software()->add_backup_jobs();
+  restic->set_tool("restic");
+  restic->set_target("/etc");
+  restic->set_source("timer:restic-backup.timer");
+  auto changes = DiffInventories(before, after, 1000, "a1");
+  const auto* moved =
+      Find(changes, "backup", "backup pg_probackup main (cron:/etc/cron.d/pg_probackup:6)");
+  REQUIRE(moved != nullptr);
+  CHECK(moved->action == "changed");
+  CHECK(moved->old_value == "5 3 * * * /var/lib/pg_probackup");
+  CHECK(moved->new_value == "5 4 * * * /var/lib/pg_probackup");
+  const auto* removed =
+      Find(changes, "backup", "backup pg_dump buh (cron:/var/spool/cron/crontabs/postgres:3)");
+  REQUIRE(removed != nullptr);
+  CHECK(removed->action == "removed");
+  const auto* added = Find(changes, "backup", "backup restic /etc (timer:restic-backup.timer)");
+  REQUIRE(added != nullptr);
+  CHECK(added->action == "added");
+  CHECK(changes.size() == 3);
+}
+
 TEST_CASE("first inventory change row marks the host as added") {
   auto change = FirstInventoryChange(42, "a9");
   CHECK(change.category == "host");

@@ -41,6 +41,8 @@ EXPRESSION_TYPES = {
     ("listeners", "loopback_only"): "integer",
     ("fs_trend", "used_bytes"): "bigint",
     ("license_clients", "server_count"): "bigint",
+    ("backup_jobs", "last_success_ms"): "bigint",
+    ("backup_jobs", "last_run_ms"): "bigint",
 }
 
 
