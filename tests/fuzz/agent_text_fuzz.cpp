@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "collectors/parsers/backup_parsers.hpp"
+#include "collectors/parsers/database_parsers.hpp"
 #include "collectors/parsers/hardware_parsers.hpp"
 #include "collectors/parsers/health_parsers.hpp"
 #include "collectors/parsers/network_parsers.hpp"
@@ -20,7 +21,7 @@ namespace {
 using namespace dozor::agent;  // NOLINT(google-build-using-namespace)
 
 void ParseAs(uint8_t which, std::string_view text) {
-  switch (which % 30) {
+  switch (which % 32) {
     case 0:
       (void)ParseCpuinfo(text);
       break;
@@ -104,7 +105,7 @@ void ParseAs(uint8_t which, std::string_view text) {
     case 24:
     case 25:
       // Crontabs (user and system format), and what each job line runs.
-      for (const CronEntry& entry : ParseCrontab(text, which % 30 == 25)) {
+      for (const CronEntry& entry : ParseCrontab(text, which % 32 == 25)) {
         (void)FindBackupCommands(entry.command);
         (void)ScriptOf(entry.command);
         (void)ScheduleIntervalSeconds(entry.schedule);
@@ -134,6 +135,13 @@ void ParseAs(uint8_t which, std::string_view text) {
     case 29:
       (void)ParseSystemctlShow(text);
       (void)IniValue(text, "repo1-path");
+      break;
+    case 30:
+      (void)ParsePostgresConf(text);
+      break;
+    case 31:
+      (void)ParsePgHba(text);
+      (void)Ipv4MaskPrefix(text);
       break;
   }
 }

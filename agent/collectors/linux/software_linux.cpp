@@ -1,5 +1,6 @@
 // Linux software inventory: dpkg and rpm packages, 1C:Enterprise platform
-// installs, systemd services and backup jobs (backup_linux.cpp). Each part is isolated: one that
+// installs (and whether their cluster runs), systemd services, backup jobs (backup_linux.cpp)
+// and the process list (process_linux.cpp). Each part is isolated: one that
 // fails is named in the returned error while the others still fill `out`.
 #include <sys/stat.h>
 
@@ -11,7 +12,9 @@
 
 #include "collectors/collector.hpp"
 #include "collectors/linux/backup_linux.hpp"
+#include "collectors/linux/database_linux.hpp"
 #include "collectors/linux/fs_util.hpp"
+#include "collectors/linux/process_linux.hpp"
 #include "collectors/parsers/package_parsers.hpp"
 #include "dozor/common/files.hpp"
 #include "dozor/common/sqlite.hpp"
@@ -320,6 +323,10 @@ Status CollectSoftware(const CollectContext& ctx, dozor::v1::Software* out) {
   run_part("applications", [&] { return CollectOneC(ctx, out); });
   run_part("services", [&] { return CollectServices(ctx, out); });
   run_part("backups", [&] { return CollectBackupJobs(ctx, out); });
+  run_part("processes", [&] { return CollectProcesses(ctx, out); });
+  // Installed is not running: a 1C server counts as one when its cluster runs.
+  MarkRunningOneCServers(out);
+  run_part("databases", [&] { return CollectDatabaseServers(ctx, out); });
   if (errors.empty()) return OkStatus();
   return MakeError(ErrorCode::kUnavailable, "software: " + JoinStrings(errors, "; "));
 }

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "collectors/parsers/text.hpp"
+#include "collectors/parsers/windows_parsers.hpp"
 
 namespace dozor::agent {
 namespace {
@@ -334,6 +335,53 @@ std::string OneCVersionFromPackage(const dozor::v1::Package& package) {
   std::string result(version);
   std::replace(result.begin(), result.end(), '-', '.');
   return result;
+}
+
+void MarkRunningOneCServers(dozor::v1::Software* software) {
+  if (software->processes_size() == 0) return;
+  // The ragent processes: the platform version from their program path
+  // (/opt/1cv8/x86_64/8.3.24.1467/ragent, C:\Program Files\1cv8\8.3.24.1467\bin\ragent.exe).
+  struct Ragent {
+    std::string version;
+    std::string command;
+  };
+  std::vector<Ragent> ragents;
+  for (const auto& process : software->processes()) {
+    std::string name = Lower(process.name());
+    if (name != "ragent" && name != "ragent.exe") continue;
+    Ragent ragent{"", process.command()};
+    // The first "8.3.24.1467" folder of the command line (its program path, quoted or not).
+    std::string_view rest = process.command();
+    while (!rest.empty() && ragent.version.empty()) {
+      size_t end = rest.find_first_of("/\\\" ");
+      std::string_view part = rest.substr(0, end);
+      if (LooksLikeOneCVersion(part) && std::count(part.begin(), part.end(), '.') == 3) {
+        ragent.version = std::string(part);
+      }
+      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+    }
+    ragents.push_back(std::move(ragent));
+  }
+  for (auto& app : *software->mutable_applications()) {
+    if (app.name() != "1C:Enterprise" || app.kind() != "server") continue;
+    const Ragent* match = nullptr;
+    for (const auto& ragent : ragents) {
+      if (ragent.version == app.version() || ragent.version.empty()) {
+        match = &ragent;
+        break;
+      }
+    }
+    app.set_state(match != nullptr ? "running" : "stopped");
+    if (match != nullptr && app.ports_size() == 0) {
+      const OneCServerPorts ports = ParseRagentCommandLine(match->command);
+      app.add_ports(ports.agent_port);
+      app.add_ports(ports.manager_port);
+      for (uint32_t port = ports.range_first;
+           port <= ports.range_last && port - ports.range_first < 1024; ++port) {
+        app.add_ports(port);
+      }
+    }
+  }
 }
 
 }  // namespace dozor::agent

@@ -86,4 +86,11 @@ struct OneCBinaries {
 // server/client package.
 [[nodiscard]] std::string OneCVersionFromPackage(const dozor::v1::Package& package);
 
+// Marks each 1C:Enterprise server application of `software` as "running" or "stopped" from its
+// process list: running when a ragent process of that version runs (a ragent whose version
+// cannot be told counts for every installed server), and then fills the configured ports from
+// that ragent's command line (-port, -regport, -range) where the application has none yet. An
+// empty process list (not collected) leaves the state unknown.
+void MarkRunningOneCServers(dozor::v1::Software* software);
+
 }  // namespace dozor::agent

@@ -512,20 +512,30 @@ void CollectOneC(Machine& machine, dozor::v1::Software* out) {
       client->set_broadcast(settings.broadcast);
     }
   }
-  // The server agent service: its configured ports.
+  // The server agent service: its configured ports, and whether the cluster runs.
   for (auto& service : *out->mutable_services()) {
     if (Lower(service.command()).find("ragent.exe") == std::string::npos) continue;
     const OneCServerPorts ports = ParseRagentCommandLine(service.command());
     const std::string version = OneCVersionFromPath(service.command());
     for (auto& app : *out->mutable_applications()) {
-      if (app.name() != "1C:Enterprise" || app.version() != version || app.ports_size() > 0) {
-        continue;
+      if (app.name() != "1C:Enterprise" || app.version() != version) continue;
+      if (service.active_state() == "active" || app.state().empty()) {
+        app.set_state(service.active_state() == "active" ? "running" : "stopped");
       }
+      if (app.ports_size() > 0) continue;
       app.set_kind("server");
       app.add_ports(ports.agent_port);
       app.add_ports(ports.manager_port);
       for (uint32_t port = ports.range_first; port <= ports.range_last; ++port) {
         app.add_ports(port);
+      }
+    }
+  }
+  // A server install whose agent is not a service here does not run a cluster.
+  if (out->services_size() > 0) {
+    for (auto& app : *out->mutable_applications()) {
+      if (app.name() == "1C:Enterprise" && app.kind() == "server" && app.state().empty()) {
+        app.set_state("stopped");
       }
     }
   }

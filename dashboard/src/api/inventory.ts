@@ -98,6 +98,7 @@ export interface Application {
   architecture?: string;
   path?: string;
   kind?: string;
+  state?: string; // a 1C server: running | stopped | '' unknown
 }
 export interface Service {
   name?: string;

@@ -460,6 +460,9 @@ function OneCTab({ inventory }: { inventory: Inventory }) {
         {applications.map((a, index) => (
           <li key={`a${String(index)}`}>
             <strong>{a.name}</strong> {a.version} <span class="muted small mono">{a.path}</span>
+            {a.kind === 'server' && a.state && (
+              <span class={a.state === 'running' ? 'small' : 'small muted'}> — {a.state === 'running' ? t('onec.cluster_running') : t('onec.cluster_stopped')}</span>
+            )}
           </li>
         ))}
         {packages.map((p, index) => (

@@ -87,7 +87,7 @@ FROM main.host_packages p JOIN main.agents a ON a.id = p.agent
 WHERE a.revoked_at IS NULL {SCOPE:p.agent};
 
 CREATE TEMP VIEW applications AS
-SELECT x.agent AS host_id, x.name, x.version, x.architecture, x.path, x.kind, x.ports
+SELECT x.agent AS host_id, x.name, x.version, x.architecture, x.path, x.kind, x.ports, x.state
 FROM main.host_applications x JOIN main.agents a ON a.id = x.agent
 WHERE a.revoked_at IS NULL {SCOPE:x.agent};
 
@@ -161,6 +161,29 @@ FROM main.host_license_servers s
   JOIN main.host_license_clients c ON c.agent = s.agent AND c.position = s.client_position
   JOIN main.agents a ON a.id = s.agent
 WHERE a.revoked_at IS NULL {SCOPE:s.agent};
+
+-- The processes running when the inventory was collected (kernel threads left out).
+CREATE TEMP VIEW processes AS
+SELECT p.agent AS host_id, p.pid, p.name, p.user_name, p.rss_bytes, p.start_time * 1000 AS start_ms,
+       p.command
+FROM main.host_processes p JOIN main.agents a ON a.id = p.agent
+WHERE a.revoked_at IS NULL {SCOPE:p.agent};
+
+-- Database server instances configured on the host (PostgreSQL today) and their pg_hba.conf
+-- rules; listen_addresses as configured ('localhost' when not set), booleans 1/0.
+CREATE TEMP VIEW database_servers AS
+SELECT d.agent AS host_id, d.kind, d.version, d.config_path, d.data_directory,
+       d.listen_addresses, d.port, d.onec_build, d.autovacuum, d.running, d.hba_path
+FROM main.host_database_servers d JOIN main.agents a ON a.id = d.agent
+WHERE a.revoked_at IS NULL {SCOPE:d.agent};
+
+CREATE TEMP VIEW database_hba AS
+SELECT r.agent AS host_id, d.kind, d.port, d.hba_path, r.line, r.type, r.database_name,
+       r.user_name, r.address, r.method
+FROM main.host_database_hba r
+  JOIN main.host_database_servers d ON d.agent = r.agent AND d.position = r.server_position
+  JOIN main.agents a ON a.id = r.agent
+WHERE a.revoked_at IS NULL {SCOPE:r.agent};
 
 -- Backup jobs and catalogues the agent found (cron, systemd timers, pg_probackup / pgBackRest /
 -- Barman catalogues) and how fresh each one's newest backup is. Times in Unix ms, 0 unknown;

@@ -220,8 +220,8 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
            "INSERT INTO host_packages(agent, name, version, architecture, source, vendor, "
            "install_time) VALUES (?, ?, ?, ?, ?, ?, ?)"},
           {&w.application_insert,
-           "INSERT INTO host_applications(agent, name, version, architecture, path, kind, ports) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?)"},
+           "INSERT INTO host_applications(agent, name, version, architecture, path, kind, ports, "
+           "state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"},
           {&w.service_insert,
            "INSERT INTO host_services(agent, name, description, load_state, active_state, "
            "sub_state, enabled, account, command) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"},
@@ -258,6 +258,17 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
            "INSERT INTO host_backup_jobs(agent, tool, source, schedule, target, destination, "
            "last_success_time, last_run_time, last_status, last_error, freshness_source, "
            "interval_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+          {&w.process_insert,
+           "INSERT INTO host_processes(agent, pid, name, user_name, rss_bytes, start_time, "
+           "command) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?)"},
+          {&w.database_server_insert,
+           "INSERT INTO host_database_servers(agent, position, kind, version, config_path, "
+           "data_directory, listen_addresses, port, onec_build, autovacuum, running, hba_path) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+          {&w.database_hba_insert,
+           "INSERT INTO host_database_hba(agent, server_position, line, type, database_name, "
+           "user_name, address, method) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"},
           {&w.unavailable_insert,
            "INSERT INTO host_unavailable(agent, part, note) VALUES (?, ?, ?)"},
           {&w.api_insert,

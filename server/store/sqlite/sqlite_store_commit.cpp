@@ -153,7 +153,7 @@ Status InsertSoftware(WriterStatements& w, int64_t pk, const dozor::v1::Software
   }));
   DOZOR_RETURN_IF_ERROR(InsertEach(sw.applications(), [&](const auto& a) {
     return RunWith(w.application_insert, pk, a.name(), a.version(), a.architecture(), a.path(),
-                   a.kind(), JoinPorts(a.ports()));
+                   a.kind(), JoinPorts(a.ports()), a.state());
   }));
   DOZOR_RETURN_IF_ERROR(InsertEach(sw.services(), [&](const auto& s) {
     return RunWith(w.service_insert, pk, s.name(), s.description(), s.load_state(),
@@ -176,6 +176,21 @@ Status InsertSoftware(WriterStatements& w, int64_t pk, const dozor::v1::Software
                    j.destination(), j.last_success_time(), j.last_run_time(), j.last_status(),
                    j.last_error(), j.freshness_source(), j.interval_seconds());
   }));
+  DOZOR_RETURN_IF_ERROR(InsertEach(sw.processes(), [&](const auto& p) {
+    return RunWith(w.process_insert, pk, p.pid(), p.name(), p.user(), p.rss_bytes(), p.start_time(),
+                   p.command());
+  }));
+  for (int i = 0; i < sw.database_servers_size(); ++i) {
+    const dozor::v1::DatabaseServer& db = sw.database_servers(i);
+    DOZOR_RETURN_IF_ERROR(RunWith(w.database_server_insert, pk, i, db.kind(), db.version(),
+                                  db.config_path(), db.data_directory(), db.listen_addresses(),
+                                  db.port(), db.onec_build(), db.autovacuum(), db.running(),
+                                  db.hba_path()));
+    DOZOR_RETURN_IF_ERROR(InsertEach(db.hba_rules(), [&](const auto& r) {
+      return RunWith(w.database_hba_insert, pk, i, r.line(), r.type(), r.database(), r.user(),
+                     r.address(), r.method());
+    }));
+  }
   return InsertUnavailable(w, pk, "software", sw.unavailable());
 }
 

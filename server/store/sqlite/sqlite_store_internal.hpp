@@ -162,15 +162,32 @@ inline Status PrepareAll(sqlite::Database& db, std::initializer_list<PrepareItem
 }  // namespace sqlite_store_internal
 
 // The per-host inventory tables, in the order they are cleared and refilled.
-inline constexpr const char* kHostTables[] = {
-    "host_os",           "host_hardware",        "host_disks",
-    "host_interfaces",   "host_addresses",       "host_gateways",
-    "host_dns",          "host_listeners",       "host_packages",
-    "host_applications", "host_services",        "host_users",
-    "host_security",     "host_antivirus",       "host_firewall_profiles",
-    "host_volumes",      "host_batteries",       "host_memory_modules",
-    "host_infobases",    "host_license_clients", "host_license_servers",
-    "host_unavailable",  "host_backup_jobs"};
+inline constexpr const char* kHostTables[] = {"host_os",
+                                              "host_hardware",
+                                              "host_disks",
+                                              "host_interfaces",
+                                              "host_addresses",
+                                              "host_gateways",
+                                              "host_dns",
+                                              "host_listeners",
+                                              "host_packages",
+                                              "host_applications",
+                                              "host_services",
+                                              "host_users",
+                                              "host_security",
+                                              "host_antivirus",
+                                              "host_firewall_profiles",
+                                              "host_volumes",
+                                              "host_batteries",
+                                              "host_memory_modules",
+                                              "host_infobases",
+                                              "host_license_clients",
+                                              "host_license_servers",
+                                              "host_unavailable",
+                                              "host_backup_jobs",
+                                              "host_processes",
+                                              "host_database_servers",
+                                              "host_database_hba"};
 inline constexpr size_t kHostTableCount = sizeof(kHostTables) / sizeof(kHostTables[0]);
 
 struct SqliteStore::WriterStatements {
@@ -192,7 +209,8 @@ struct SqliteStore::WriterStatements {
   sqlite::Statement security_insert, antivirus_insert, firewall_insert, volume_insert,
       battery_insert, memory_module_insert, infobase_insert, license_client_insert,
       license_server_insert, unavailable_insert;
-  sqlite::Statement backup_job_insert;  // migration 017
+  sqlite::Statement backup_job_insert;                                            // migration 017
+  sqlite::Statement process_insert, database_server_insert, database_hba_insert;  // 018
   sqlite::Statement api_insert, api_revoke, api_exists;
   sqlite::Statement agent_pks, prune_chunk;
   sqlite::Statement compact_first, compact_rows, compact_keys, compact_blocks, compact_delete_rows,

@@ -484,4 +484,69 @@ TEST_CASE(
   CHECK(with_install_time * 10 >= actual.size() * 9);  // nearly every package has a .list file
 }
 
+TEST_CASE("software collector on pg-backup-server: the process list and which 1C server runs") {
+  dozor::v1::Software software;
+  (void)CollectSoftware(SoftwareFixture("pg-backup-server"), &software);
+  INFO(software.DebugString());
+  // Kernel threads (no command line, no memory) are left out.
+  REQUIRE(software.processes_size() == 5);
+  const dozor::v1::Process* ragent = nullptr;
+  for (const auto& process : software.processes()) {
+    CHECK(process.name() != "kthreadd");
+    if (process.name() == "ragent") ragent = &process;
+  }
+  REQUIRE(ragent != nullptr);
+  CHECK(ragent->pid() == 2001);
+  CHECK(ragent->user() == "usr1cv8");
+  CHECK(ragent->rss_bytes() == 5000ULL * 4096);
+  CHECK(ragent->start_time() == 1793318400 + 10);  // btime + 1000 ticks at 100 per second
+  CHECK(ragent->command() ==
+        "/opt/1cv8/x86_64/8.3.24.1467/ragent -daemon -port 2540 -regport 2541 -range 2560:2591 "
+        "-d /home/usr1cv8/.1cv8/1C/1cv8");
+  CHECK(software.processes(software.processes_size() - 1).user() == "4242");  // no account
+
+  const dozor::v1::Application* running = nullptr;
+  const dozor::v1::Application* stopped = nullptr;
+  for (const auto& app : software.applications()) {
+    if (app.version() == "8.3.24.1467") running = &app;
+    if (app.version() == "8.3.22.1709") stopped = &app;
+  }
+  REQUIRE(running != nullptr);
+  REQUIRE(stopped != nullptr);
+  CHECK(running->kind() == "server");
+  CHECK(running->state() == "running");
+  // The ports ragent was started with, not the defaults.
+  REQUIRE(running->ports_size() == 2 + 32);
+  CHECK(running->ports(0) == 2540);
+  CHECK(running->ports(1) == 2541);
+  CHECK(running->ports(2) == 2560);
+  CHECK(stopped->kind() == "server");
+  CHECK(stopped->state() == "stopped");
+  CHECK(stopped->ports_size() == 0);
+}
+
+TEST_CASE("MarkRunningOneCServers: no process list leaves the state unknown") {
+  dozor::v1::Software software;
+  auto* app = software.add_applications();
+  app->set_name("1C:Enterprise");
+  app->set_version("8.3.24.1467");
+  app->set_kind("server");
+  auto* client = software.add_applications();
+  client->set_name("1C:Enterprise");
+  client->set_version("8.3.24.1467");
+  client->set_kind("client");
+  MarkRunningOneCServers(&software);
+  CHECK(app->state().empty());
+  auto* process = software.add_processes();
+  process->set_name("ragent.exe");
+  process->set_command(R"(C:\Program Files\1cv8\8.3.24.1467\bin\ragent.exe -srvc -agent)");
+  MarkRunningOneCServers(&software);
+  CHECK(app->state() == "running");
+  CHECK(client->state().empty());  // only servers have a cluster
+  app->clear_ports();
+  process->set_command("/opt/1cv8/x86_64/8.3.25.1000/ragent -daemon");
+  MarkRunningOneCServers(&software);
+  CHECK(app->state() == "stopped");  // another version's cluster
+}
+
 }  // namespace dozor::agent

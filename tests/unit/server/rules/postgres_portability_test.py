@@ -43,6 +43,7 @@ EXPRESSION_TYPES = {
     ("license_clients", "server_count"): "bigint",
     ("backup_jobs", "last_success_ms"): "bigint",
     ("backup_jobs", "last_run_ms"): "bigint",
+    ("processes", "start_ms"): "bigint",
 }
 
 

@@ -1,0 +1,38 @@
+// Pure parsers for database server configuration: PostgreSQL's postgresql.conf (settings,
+// include directives) and pg_hba.conf (who may connect from where, and how). No I/O here. The
+// files are written by administrators, but any text must give an answer, never a crash.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dozor::agent {
+
+// The settings of one postgresql.conf-style file, keys lower-cased, values unquoted ('…' with
+// '' and \' inside), in order; `include`, `include_if_exists` and `include_dir` come back as
+// settings too, for the caller to follow. Later entries override earlier ones when applied.
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> ParsePostgresConf(
+    std::string_view text, size_t max_settings = 2000);
+
+// One rule of pg_hba.conf.
+struct HbaEntry {
+  int line = 0;
+  std::string type;      // local, host, hostssl, hostnossl, hostgssenc, hostnogssenc
+  std::string database;  // as written ("all", "buh,zup", "@file")
+  std::string user;
+  std::string address;  // "" for local; "10.0.0.0/24", "0.0.0.0/0", "all", "samenet", a name;
+                        // an address with a separate mask is written as CIDR
+  std::string method;   // trust, reject, md5, scram-sha-256, peer, ident, ...
+};
+
+// The rules of pg_hba.conf in order; malformed lines are skipped, quoted fields unquoted,
+// continuation lines joined. `include*` directives are not followed.
+[[nodiscard]] std::vector<HbaEntry> ParsePgHba(std::string_view text, size_t max_rules = 2000);
+
+// "255.255.255.0" -> 24; -1 for a mask that is not contiguous or not an IPv4 mask.
+[[nodiscard]] int Ipv4MaskPrefix(std::string_view mask);
+
+}  // namespace dozor::agent
