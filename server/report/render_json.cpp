@@ -30,6 +30,7 @@ json Finding(const ReportFinding& f) {
               {"why", S(f.why)},
               {"remediation", S(f.remediation)},
               {"effort", S(f.effort)},
+              {"effort_hours", f.effort_hours ? json(*f.effort_hours) : json(nullptr)},
               {"severity", S(f.severity)},
               {"severity_label", S(f.severity_label)},
               {"category", S(f.category)},

@@ -33,7 +33,8 @@ ReportFinding ToReportFinding(const Finding& finding, const rules::RulePack& pac
     out.title = rule->title.In(lang);
     out.why = rule->why.In(lang);
     out.remediation = rule->remediation.In(lang);
-    out.effort = rule->effort;
+    out.effort_hours = rule->effort_hours;
+    out.effort = rules::FormatEffort(rule->effort_hours, lang);
     out.in_scope = rule->AppliesTo(contract_type);
     out.evidence = RenderEvidence(finding.evidence_json, rule->evidence_template.In(lang));
   } else {

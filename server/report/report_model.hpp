@@ -57,8 +57,12 @@ int SeverityRank(std::string_view severity);
 struct ReportFinding {
   int64_t id = 0;
   std::string rule_id;
-  std::string title, why, remediation, effort;  // in the report's language; title = rule id if the
-                                                // rule is not in the pack
+  std::string title, why, remediation;  // in the report's language; title = rule id if the rule
+                                        // is not in the pack
+  // The rule's estimate for this one finding (one host, or the estate), in working hours, and as
+  // shown in the report's language ("4 h", "0,5 ч"). None / "" when the rule is not in the pack.
+  std::optional<double> effort_hours;
+  std::string effort;
   std::string severity, severity_label, category, category_label, state, state_label;
   std::string target;              // "host:<pk>" or "org:<id>"
   std::string agent_id, hostname;  // empty for an estate-wide finding

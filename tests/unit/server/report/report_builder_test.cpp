@@ -17,7 +17,7 @@ rules::Rule MakeRule(std::string id, std::string severity, std::vector<std::stri
   rule.severity = severity;
   rule.category = "hardware";
   rule.contracts = std::move(contracts);
-  rule.effort = "1h";
+  rule.effort_hours = 1;
   rule.title = {"Title " + id, "Заголовок " + id};
   rule.why = {"Why " + id, "Почему " + id};
   rule.remediation = {"Fix " + id, "Исправить " + id};
