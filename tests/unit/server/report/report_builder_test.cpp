@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "report/renderers.hpp"
 
@@ -215,6 +216,75 @@ TEST_CASE("estate summary comes from the store's hosts, applications and package
   REQUIRE(estate.notable_software.size() == 1);  // packages on no host are left out
   CHECK(estate.notable_software[0].key == "postgresql");
   REQUIRE(estate.by_role.size() == 2);
+}
+
+TEST_CASE("the must-fix list is quoted: the sum of its findings' hours") {
+  rules::RulePack pack = TestPack();
+  for (auto& rule : pack.rules) {
+    rule.effort_hours = rule.id == "disk-space-low"   ? 1.5
+                        : rule.id == "one-c-mismatch" ? 24
+                                                      : 100;  // reboot-pending: medium, no must-fix
+  }
+  auto smart = MakeRule("smart-failing", "high", {"technical", "complex"});
+  smart.effort_hours = 4;
+  pack.rules.push_back(smart);
+  auto sources = TestSources("complex", "prospect");
+  // A per-host rule on three hosts counts three times; the estate rule once; a high finding whose
+  // rule left the pack has no estimate; waived and medium findings are not on the list.
+  sources.findings.push_back(MakeFinding(5, "smart-failing", "high", "open", "a1"));
+  sources.findings.push_back(MakeFinding(6, "smart-failing", "high", "regressed", "a2"));
+  sources.findings.push_back(MakeFinding(7, "smart-failing", "high", "acknowledged", "a3"));
+  sources.findings.push_back(MakeFinding(8, "gone-high", "high", "open", "a2"));
+  sources.findings.push_back(MakeFinding(9, "smart-failing", "critical", "waived", "a4"));
+  sources.findings.push_back(MakeFinding(10, "reboot-pending", "medium", "open", "a1"));
+
+  auto report = AssembleAuditReport(sources, pack, 5000, "ru");
+  CHECK(report.must_fix.size() == 6);
+  CHECK(report.must_fix_effort_hours == doctest::Approx(1.5 + 24 + 3 * 4));
+  CHECK(report.must_fix_unestimated == 1);
+  CHECK(report.must_fix_effort == "37,5 ч");
+  CHECK(MustFixEffortLine(report) == "Оценка трудоёмкости устранения: 37,5 ч (1 без оценки)");
+  auto disk = std::find_if(report.findings.begin(), report.findings.end(),
+                           [](const ReportFinding& f) { return f.rule_id == "disk-space-low"; });
+  REQUIRE(disk != report.findings.end());
+  CHECK(disk->effort == "1,5 ч");
+  CHECK(disk->effort_hours == doctest::Approx(1.5));
+
+  auto json = nlohmann::json::parse(RenderJson(report));
+  CHECK(json["must_fix_effort_hours"] == 37.5);
+  CHECK(json["must_fix_effort"] == "37,5 ч");
+  CHECK(json["must_fix_unestimated"] == 1);
+  for (const auto& finding : json["findings"]) {
+    if (finding["rule_id"] == "gone-high") {
+      CHECK(finding["effort_hours"].is_null());
+    } else if (finding["rule_id"] == "smart-failing") {
+      CHECK(finding["effort_hours"] == 4.0);
+      CHECK(finding["effort"] == "4 ч");
+    }
+  }
+  const std::string html = RenderHtml(report);
+  CHECK(html.find("Оценка трудоёмкости устранения: 37,5 ч (1 без оценки)") != std::string::npos);
+  CHECK(html.find("<th>37,5 ч</th>") != std::string::npos);
+  const std::string csv = RenderCsv(report);
+  CHECK(csv.find("effort,must_fix,effort_hours\r\n") != std::string::npos);
+  CHECK(csv.find(",1,\"1,5\"\r\n") != std::string::npos);  // disk-space-low: must fix, 1.5 h
+  CHECK(csv.find(",0,100\r\n") != std::string::npos);      // reboot-pending: not on the list
+  auto pdf = RenderPdf(report);
+  REQUIRE(pdf.ok());
+
+  // In English; and a technical contract leaves the application rule out of the quote.
+  auto technical = TestSources("technical", "prospect");
+  technical.findings = sources.findings;
+  auto en = AssembleAuditReport(technical, pack, 5000, "en");
+  CHECK(en.must_fix_effort_hours == doctest::Approx(1.5 + 3 * 4));
+  CHECK(en.must_fix_effort == "13.5 h");
+  CHECK(MustFixEffortLine(en) == "Estimated work to fix: 13.5 h (1 without an estimate)");
+  // Nothing to fix: nothing to quote.
+  auto clean = AssembleAuditReport(TestSources("complex", "prospect"), pack, 5000, "en");
+  clean.findings.clear();
+  FinalizeReport(clean);
+  CHECK(clean.must_fix_effort_hours == 0);
+  CHECK(clean.must_fix_effort == "0 h");
 }
 
 TEST_CASE("an assembled report renders in every format") {
