@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "report/text_util.hpp"
+#include "rules/contract_scope.hpp"
 
 namespace dozor::server::report {
 namespace {
@@ -23,8 +24,11 @@ std::string HostOs(const EstateHost& host) {
   return os;
 }
 
+// `host_duties`: of the host the finding is about (none for an estate-wide finding), for the
+// contract scope (rules/contract_scope.hpp).
 ReportFinding ToReportFinding(const Finding& finding, const rules::RulePack& pack,
-                              std::string_view contract_type, std::string_view lang) {
+                              std::string_view contract_type, HostDuties host_duties,
+                              std::string_view lang) {
   ReportFinding out;
   const rules::Rule* rule = pack.Find(finding.rule_id);
   out.id = finding.id;
@@ -35,7 +39,7 @@ ReportFinding ToReportFinding(const Finding& finding, const rules::RulePack& pac
     out.remediation = rule->remediation.In(lang);
     out.effort_hours = rule->effort_hours;
     out.effort = rules::FormatEffort(rule->effort_hours, lang);
-    out.in_scope = rule->AppliesTo(contract_type);
+    out.in_scope = rules::InContractScope(*rule, contract_type, host_duties);
     out.evidence = RenderEvidence(finding.evidence_json, rule->evidence_template.In(lang));
   } else {
     // A rule removed from the pack (or from an override directory): still shown, counted.
@@ -157,11 +161,19 @@ AuditReport AssembleAuditReport(const ReportSources& sources, const rules::RuleP
   report.engineer = SanitizeUtf8(org.engineer);
   report.generated_at_ms = now_ms;
 
+  // A finding on a host that is no longer live (not in the estate) has no duties: its rule alone
+  // decides its scope, as for an estate-wide finding.
+  std::map<std::string, HostDuties, std::less<>> duties_by_host;
+  for (const auto& host : sources.estate.hosts) {
+    duties_by_host[host.agent_id] = host.duties;
+  }
   for (const auto& finding : sources.findings) {
+    const auto host = duties_by_host.find(finding.agent_id);
+    const HostDuties duties = host != duties_by_host.end() ? host->second : HostDuties();
     if (IsActiveState(ToString(finding.state))) {
-      report.findings.push_back(ToReportFinding(finding, pack, report.contract_type, lang));
+      report.findings.push_back(ToReportFinding(finding, pack, report.contract_type, duties, lang));
     } else if (finding.state == FindingState::kWaived) {
-      report.waived.push_back(ToReportFinding(finding, pack, report.contract_type, lang));
+      report.waived.push_back(ToReportFinding(finding, pack, report.contract_type, duties, lang));
     }
   }
 

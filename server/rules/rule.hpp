@@ -65,8 +65,9 @@ struct Rule {
   int id_line = 1;
   bool builtin = false;
 
-  // True when the rule belongs to that contract type (technical | application | complex). A
-  // complex contract covers every rule.
+  // True when the rule belongs to that contract type (technical | application | complex) by its
+  // own list. A complex contract covers every rule. Whether a finding counts under a contract
+  // also depends on its host: rules::InContractScope (rules/contract_scope.hpp).
   [[nodiscard]] bool AppliesTo(std::string_view contract_type) const;
 };
 

@@ -146,6 +146,61 @@ TEST_CASE("findings outside the contract's scope are shown but not scored or mus
   CHECK(report.readiness_score == 78);
 }
 
+TEST_CASE("an application contract counts a failing disk on the 1C server, not on a workstation") {
+  // The same hardware rule (technical, complex) fires on the 1C server and on a PC.
+  rules::RulePack pack;
+  pack.rules.push_back(MakeRule("smart-failing", "critical", {"technical", "complex"}));
+  pack.rules.push_back(MakeRule("reboot-pending", "medium", {"technical", "complex"}));
+  pack.rules.back().category = "os";
+  auto sources = TestSources("application", "remediation");
+  sources.findings = {MakeFinding(1, "smart-failing", "critical", "open", "a1"),
+                      MakeFinding(2, "smart-failing", "critical", "open", "a2"),
+                      MakeFinding(3, "reboot-pending", "medium", "open", "a1")};
+  sources.findings[2].category = "os";
+  sources.estate.hosts[0].duties = HostDuties{HostDuty::kOneC};  // a1: the 1C server
+  sources.estate.hosts[1].duties = HostDuties();                 // a2: a workstation
+
+  auto report = AssembleAuditReport(sources, pack, 5000, "en");
+  auto finding = [&report](int64_t id) {
+    auto it = std::find_if(report.findings.begin(), report.findings.end(),
+                           [id](const ReportFinding& f) { return f.id == id; });
+    REQUIRE(it != report.findings.end());
+    return *it;
+  };
+  CHECK(finding(1).in_scope);
+  CHECK(finding(1).must_fix);
+  CHECK_FALSE(report.ready_to_sign);
+  CHECK(report.verdict == "fix first");
+  REQUIRE(report.must_fix.size() == 1);
+  CHECK(report.findings[report.must_fix[0]].id == 1);
+  // The workstation's disk and the server's OS finding are listed, outside the scope, unscored:
+  // a1 loses 40 for the critical disk, a2 nothing: (60 + 100) / 2.
+  CHECK_FALSE(finding(2).in_scope);
+  CHECK_FALSE(finding(2).must_fix);
+  CHECK_FALSE(finding(3).in_scope);
+  CHECK(report.readiness_score == 80);
+  CHECK(report.estate.hosts[1].score == 100);
+  const std::string html = RenderHtml(report);
+  CHECK(html.find("outside the contract&#39;s scope") != std::string::npos);
+
+  // Without the failing disk on the 1C server the contract is ready to sign.
+  sources.findings.erase(sources.findings.begin());
+  auto without = AssembleAuditReport(sources, pack, 5000, "en");
+  CHECK(without.ready_to_sign);
+  CHECK(without.readiness_score == 100);
+  CHECK(without.findings.size() == 2);  // still listed
+
+  // A database server widens the scope the same way; a technical contract needs no widening.
+  sources.findings.insert(sources.findings.begin(),
+                          MakeFinding(1, "smart-failing", "critical", "open", "a1"));
+  sources.estate.hosts[0].duties = HostDuties{HostDuty::kDatabase};
+  CHECK_FALSE(AssembleAuditReport(sources, pack, 5000, "en").ready_to_sign);
+  sources.organization.contract_type = ContractType::kTechnical;
+  sources.estate.hosts[0].duties = HostDuties();
+  auto technical = AssembleAuditReport(sources, pack, 5000, "en");
+  CHECK(technical.must_fix.size() == 2);
+}
+
 TEST_CASE("progress against the first audit lists fixed, new and still open findings") {
   auto sources = TestSources("complex", "remediation");
   AuditSnapshot first;
