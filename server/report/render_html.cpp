@@ -60,6 +60,11 @@ void Severity(Html& h, const ReportFinding& f) {
   h.Tag("span", f.severity_label, "sev sev-" + f.severity);
 }
 
+// "server · 1C, DBMS": the role and the duties that widen the contract scope.
+std::string RoleCell(const HostRow& host) {
+  return host.duties_label.empty() ? host.role_label : host.role_label + " · " + host.duties_label;
+}
+
 void CountsTable(Html& h, const std::string& heading, const std::string& key_title,
                  const std::vector<CountEntry>& counts, const std::string& count_title) {
   h.Tag("h3", heading);
@@ -287,7 +292,7 @@ std::string RenderHtml(const AuditReport& r) {
   h.Raw("<table>");
   h.Row({t.host, t.os, t.role, t.cpu_ram, t.last_seen_host, t.score}, true);
   for (const auto& host : e.hosts) {
-    h.Row({host.hostname, host.os, host.role_label,
+    h.Row({host.hostname, host.os, RoleCell(host),
            host.cpu_model + " ×" + std::to_string(host.cpu_cores) + " / " +
                FormatBytes(host.memory_bytes),
            FormatTime(host.last_seen_ms), std::to_string(host.score)});

@@ -110,6 +110,7 @@ std::string RenderJson(const AuditReport& report) {
                      {"hostname", S(host.hostname)},
                      {"os", S(host.os)},
                      {"role", S(host.role)},
+                     {"duties", host.duties},
                      {"cpu_model", S(host.cpu_model)},
                      {"cpu_cores", host.cpu_cores},
                      {"memory_bytes", host.memory_bytes},

@@ -654,12 +654,14 @@ void Layout(Document& doc, const AuditReport& r) {
   {
     std::vector<std::vector<std::string>> rows;
     for (const auto& host : e.hosts) {
-      rows.push_back({host.hostname, host.os, host.role_label,
+      rows.push_back({host.hostname, host.os,
+                      host.duties_label.empty() ? host.role_label
+                                                : host.role_label + " · " + host.duties_label,
                       std::to_string(host.cpu_cores) + " × " + host.cpu_model,
                       FormatBytes(host.memory_bytes), FormatTime(host.last_seen_ms).substr(0, 16)});
     }
     doc.Heading(t.host_table, 3);
-    doc.TabTable({0.18, 0.22, 0.12, 0.21, 0.09, 0.18},
+    doc.TabTable({0.17, 0.20, 0.17, 0.19, 0.09, 0.18},
                  {t.host, t.os, t.role, "CPU", "RAM", t.last_seen_host}, rows, 7);
   }
 

@@ -187,6 +187,11 @@ AuditReport AssembleAuditReport(const ReportSources& sources, const rules::RuleP
     // The report's rows are its output: the role's spelling from here on.
     row.role = std::string(ToString(host.role));
     row.role_label = RoleLabel(row.role, lang);
+    for (HostDuty duty : host.duties.List()) {
+      row.duties.emplace_back(ToString(duty));
+      row.duties_label +=
+          (row.duties_label.empty() ? "" : ", ") + DutyLabel(row.duties.back(), lang);
+    }
     row.cpu_model = SanitizeUtf8(host.cpu_model);
     row.cpu_cores = host.cpu_cores;
     row.memory_bytes = host.memory_bytes;

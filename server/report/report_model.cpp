@@ -384,6 +384,11 @@ std::string RoleLabel(std::string_view role, std::string_view lang) {
   return Lookup(table, role, lang);
 }
 
+std::string DutyLabel(std::string_view duty, std::string_view lang) {
+  static const std::vector<Pair> table = {{"onec", "1C", "1С"}, {"database", "DBMS", "СУБД"}};
+  return Lookup(table, duty, lang);
+}
+
 int SeverityRank(std::string_view severity) {
   const auto& table = Severities();
   for (size_t i = 0; i < table.size(); ++i) {

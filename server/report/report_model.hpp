@@ -53,6 +53,8 @@ std::string PhaseLabel(std::string_view phase, std::string_view lang);
 std::string PhaseMeaning(std::string_view phase, std::string_view lang);
 std::string ContractTypeLabel(std::string_view contract_type, std::string_view lang);
 std::string RoleLabel(std::string_view role, std::string_view lang);
+// A host duty, short for table cells: "1C", "DBMS" ("1С", "СУБД" in Russian).
+std::string DutyLabel(std::string_view duty, std::string_view lang);
 // 0 for critical ... 4 for info, 5 for anything else (sort order).
 int SeverityRank(std::string_view severity);
 
@@ -96,6 +98,10 @@ struct ApplicationRow {
 
 struct HostRow {
   std::string agent_id, hostname, os, role, role_label, cpu_model;
+  // What the host does for the business ("database", "onec"; rules/contract_scope.hpp) and as
+  // shown after the role: "1C, DBMS"; empty for none.
+  std::vector<std::string> duties;
+  std::string duties_label;
   std::string os_version;  // OsVersionLabel: "Windows 11", "Debian 12"; empty: grouped by `os`
   int64_t cpu_cores = 0, memory_bytes = 0;
   bool virtual_machine = false;

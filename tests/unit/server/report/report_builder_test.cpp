@@ -182,6 +182,18 @@ TEST_CASE("an application contract counts a failing disk on the 1C server, not o
   CHECK(report.estate.hosts[1].score == 100);
   const std::string html = RenderHtml(report);
   CHECK(html.find("outside the contract&#39;s scope") != std::string::npos);
+  // The host table says why: the 1C server's duty after its role.
+  CHECK(report.estate.hosts[0].duties == std::vector<std::string>{"onec"});
+  CHECK(report.estate.hosts[0].duties_label == "1C");
+  CHECK(report.estate.hosts[1].duties_label.empty());
+  CHECK(html.find("<td>server · 1C</td>") != std::string::npos);
+  const auto json = nlohmann::json::parse(RenderJson(report));
+  CHECK(json["estate"]["hosts"][0]["duties"] == nlohmann::json::array({"onec"}));
+  CHECK(json["estate"]["hosts"][1]["duties"] == nlohmann::json::array());
+  sources.estate.hosts[0].duties = HostDuties{HostDuty::kOneC, HostDuty::kDatabase};
+  auto ru = AssembleAuditReport(sources, pack, 5000, "ru");
+  CHECK(ru.estate.hosts[0].duties_label == "СУБД, 1С");
+  CHECK(RenderPdf(ru).ok());
 
   // Without the failing disk on the 1C server the contract is ready to sign.
   sources.findings.erase(sources.findings.begin());
