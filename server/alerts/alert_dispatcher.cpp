@@ -9,6 +9,7 @@
 #include "alerts/ack_link.hpp"
 #include "domain/local_time.hpp"
 #include "dozor/common/text.hpp"
+#include "rules/contract_scope.hpp"
 
 namespace dozor::server::alerts {
 
@@ -366,7 +367,18 @@ Result<std::optional<NewAlert>> AlertDispatcher::PlanOne(Context& context, const
     }
     const rules::Rule* rule = rules_ != nullptr ? rules_->Find(finding->rule_id) : nullptr;
     facts.severity = finding->severity;
-    facts.rule_in_contract = rule == nullptr || rule->AppliesTo(ToString(org.contract_type));
+    // The contract scope (rules/contract_scope.hpp); a rule no longer loaded counts. The host is
+    // read only when its duties can change the answer.
+    facts.rule_in_contract = true;
+    if (rule != nullptr) {
+      HostDuties duties;
+      if (!finding->agent_id.empty() && rules::ScopeDependsOnHost(*rule, org.contract_type)) {
+        auto host = store_.Hosts().GetHost(finding->agent_id);
+        if (!host.ok() && host.error().code != ErrorCode::kNotFound) return host.error();
+        if (host.ok() && !host->revoked) duties = host->duties;
+      }
+      facts.rule_in_contract = rules::InContractScope(*rule, org.contract_type, duties);
+    }
     DOZOR_ASSIGN_OR_RETURN(const OrgAlertSettings* settings, SettingsOf(context, org.id));
     ApplyThreshold(settings->rule_overrides, settings->min_severity, finding->rule_id, facts);
     words.finding_id = finding->id;

@@ -11,10 +11,12 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <unordered_map>
 
 #include "domain/host_status.hpp"
 #include "http/handlers.hpp"
 #include "report/report_model.hpp"
+#include "rules/contract_scope.hpp"
 #include "rules/rule.hpp"
 
 namespace dozor::server::http {
@@ -243,6 +245,8 @@ nlohmann::json SummariesJson(ApiContext& context, const std::vector<Organization
                                       {"specialty", a.specialty}});
     }
   }
+  // The live hosts' duties, which widen the contract scope (rules/contract_scope.hpp).
+  std::unordered_map<std::string, HostDuties> duties_by_host;
   if (auto hosts = context.store.Hosts().ListHosts(only); hosts.ok()) {
     for (auto& host : *hosts) {
       auto it = tallies.find(host.org_id);
@@ -251,6 +255,7 @@ nlohmann::json SummariesJson(ApiContext& context, const std::vector<Organization
       const HostStatus status =
           HostStatusOf(host.revoked, host.source == "agent", host.last_seen_ms, bounds);
       if (it == tallies.end() || status == HostStatus::kRevoked) continue;
+      if (!host.duties.empty()) duties_by_host.emplace(host.agent_id, host.duties);
       OrgTally& tally = it->second;
       ++tally.total;
       ++(status == HostStatus::kOnline    ? tally.online
@@ -268,10 +273,13 @@ nlohmann::json SummariesJson(ApiContext& context, const std::vector<Organization
       if (it == tallies.end()) continue;
       OrgTally& tally = it->second;
       tally.by_severity[SeverityIndex(row.severity)] += row.count;
-      // The readiness score counts what is in the contract's scope (the rule's contracts), as
-      // the audit report does.
+      // The readiness score counts what is in the contract's scope (the rule's contracts and
+      // the host's duties), as the audit report does.
       const rules::Rule* rule = context.rules ? context.rules->Find(row.rule_id) : nullptr;
-      if (rule != nullptr && !rule->AppliesTo(ToString(tally.org->contract_type))) {
+      const auto host = duties_by_host.find(row.agent_id);
+      if (rule != nullptr &&
+          !rules::InContractScope(*rule, tally.org->contract_type,
+                                  host != duties_by_host.end() ? host->second : HostDuties())) {
         continue;
       }
       const std::string severity(ToString(row.severity));

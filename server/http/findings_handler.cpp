@@ -256,7 +256,8 @@ ApiResponse ShowFindingRoute(ApiContext& context, const ApiRequest& request) {
                                        {"title", rule->title.In(*lang)},
                                        {"why", rule->why.In(*lang)},
                                        {"remediation", rule->remediation.In(*lang)},
-                                       {"effort", rule->effort},
+                                       {"effort_hours", rule->effort_hours},
+                                       {"effort", rules::FormatEffort(rule->effort_hours, *lang)},
                                        {"evidence_template", rule->evidence_template.In(*lang)},
                                        {"contracts", rule->contracts},
                                        {"scope", std::string(rules::RuleScopeName(rule->scope))}};

@@ -454,6 +454,15 @@ bool IsOnline(const ApiContext& context, const HostSummary& host) {
          context.clock.NowMs() - host.last_seen_ms <= context.offline_after_seconds * 1000;
 }
 
+// ["database", "onec"]: the host's duties from its latest inventory, [] for none.
+nlohmann::json DutiesJson(HostDuties duties) {
+  nlohmann::json out = nlohmann::json::array();
+  for (HostDuty duty : duties.List()) {
+    out.push_back(ToString(duty));
+  }
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json HostJson(const ApiContext& context, const HostSummary& host) {
@@ -468,6 +477,7 @@ nlohmann::json HostJson(const ApiContext& context, const HostSummary& host) {
       {"agent_version", host.agent_version},
       {"revoked", host.revoked},
       {"source", host.source},
+      {"duties", DutiesJson(host.duties)},
       {"dropped_health_samples", host.dropped_health_samples},
       {"connected", context.agents != nullptr && context.agents->IsConnected(host.agent_id)},
       {"online", IsOnline(context, host)}};

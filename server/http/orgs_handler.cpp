@@ -1,9 +1,11 @@
 // /api/v1/orgs: client organisations.
 #include <algorithm>
+#include <unordered_map>
 
 #include "http/handlers.hpp"
 #include "http/list_paging.hpp"
 #include "report/readiness_history.hpp"
+#include "rules/contract_scope.hpp"
 #include "rules/rule.hpp"
 
 namespace dozor::server::http {
@@ -405,11 +407,29 @@ ApiResponse ReadinessRoute(ApiContext& context, const ApiRequest& request) {
   if (!hosts.ok()) {
     return ErrorResponse(hosts.error());
   }
+  // The live hosts' duties widen the scope (rules/contract_scope.hpp), as in the report and the
+  // organisation's summary; a finding on a revoked host goes by its rule alone.
+  auto host_list = context.store.Hosts().ListHosts(org->id);
+  if (!host_list.ok()) {
+    return ErrorResponse(host_list.error());
+  }
+  std::unordered_map<std::string, HostDuties> duties_by_host;
+  for (const auto& host : *host_list) {
+    if (!host.revoked && !host.duties.empty()) {
+      duties_by_host.emplace(host.agent_id, host.duties);
+    }
+  }
   // Scope as the audit report decides it; a rule no longer in the pack (or no pack) counts.
-  const std::string contract_type(ToString(org->contract_type));
-  auto in_scope = [&context, &contract_type](std::string_view rule_id) {
-    const rules::Rule* rule = context.rules != nullptr ? context.rules->Find(rule_id) : nullptr;
-    return rule == nullptr || rule->AppliesTo(contract_type);
+  const ContractType contract = org->contract_type;
+  auto in_scope = [&context, &duties_by_host, contract](const FindingTimeline& finding) {
+    const rules::Rule* rule =
+        context.rules != nullptr ? context.rules->Find(finding.rule_id) : nullptr;
+    if (rule == nullptr) {
+      return true;
+    }
+    const auto host = duties_by_host.find(finding.agent_id);
+    return rules::InContractScope(*rule, contract,
+                                  host != duties_by_host.end() ? host->second : HostDuties());
   };
   const int64_t now_ms = context.clock.NowMs();
   const int64_t start_ms = TrendStart(*org, *first_audit, *findings);

@@ -18,7 +18,8 @@ nlohmann::json RuleSummaryJson(const rules::Rule& rule, std::string_view lang) {
           {"category", rule.category},
           {"scope", std::string(rules::RuleScopeName(rule.scope))},
           {"contracts", rule.contracts},
-          {"effort", rule.effort},
+          {"effort_hours", rule.effort_hours},
+          {"effort", rules::FormatEffort(rule.effort_hours, lang)},
           {"source", rule.source},
           {"builtin", rule.builtin},
           {"enabled", rule.enabled}};

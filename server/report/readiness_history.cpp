@@ -63,11 +63,11 @@ std::vector<int64_t> ReadinessTimes(int64_t start_ms, int64_t now_ms, size_t max
 
 std::vector<ReadinessPoint> ReconstructReadiness(
     const std::vector<FindingTimeline>& findings, const std::vector<HostLifetime>& hosts,
-    const std::function<bool(std::string_view rule_id)>& in_scope,
+    const std::function<bool(const FindingTimeline& finding)>& in_scope,
     const std::vector<int64_t>& past_times, int64_t now_ms) {
   std::vector<bool> scored_rule(findings.size());
   for (size_t i = 0; i < findings.size(); ++i) {
-    scored_rule[i] = in_scope(findings[i].rule_id);
+    scored_rule[i] = in_scope(findings[i]);
   }
   std::vector<ReadinessPoint> points;
   points.reserve(past_times.size() + 1);

@@ -2,9 +2,9 @@
 // changes and its hosts' enrollment and revocation, with the audit report's formula
 // (ReadinessScore in report_model.hpp). Pure functions; no I/O, no clock.
 //
-// What history does not keep is taken as it is now: a finding's severity, and whether its rule
-// applies to the organisation's contract type (the current type; a rule no longer in the pack
-// counts, as in the report).
+// What history does not keep is taken as it is now: a finding's severity, and whether it is in
+// the organisation's contract scope (the current type, rule and host duties; a rule no longer in
+// the pack counts, as in the report).
 #pragma once
 
 #include <cstddef>
@@ -42,11 +42,11 @@ std::vector<int64_t> ReadinessTimes(int64_t start_ms, int64_t now_ms,
 //  - Now, hosts count unless revoked and findings are in their current state: exactly what the
 //    organisation's summary counts, so the last point equals its readiness_score.
 // A finding counts towards the score when active (open, acknowledged, regressed) and
-// `in_scope(rule_id)`; one on a host not counted at that time counts as one more host, as in
-// ReadinessScore.
+// `in_scope(finding)` (its rule and host: rules/contract_scope.hpp); one on a host not counted at
+// that time counts as one more host, as in ReadinessScore.
 std::vector<ReadinessPoint> ReconstructReadiness(
     const std::vector<FindingTimeline>& findings, const std::vector<HostLifetime>& hosts,
-    const std::function<bool(std::string_view rule_id)>& in_scope,
+    const std::function<bool(const FindingTimeline& finding)>& in_scope,
     const std::vector<int64_t>& past_times, int64_t now_ms);
 
 }  // namespace dozor::server::report

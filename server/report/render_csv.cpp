@@ -1,6 +1,7 @@
 #include "dozor/common/text.hpp"
 #include "report/renderers.hpp"
 #include "report/text_util.hpp"
+#include "rules/rule.hpp"
 
 namespace dozor::server::report {
 namespace {
@@ -21,15 +22,17 @@ void FindingRow(std::string& out, const AuditReport& report, const ReportFinding
   const std::string host = FindingHostLabel(report, f);
   Row(out, {report.organization, host, f.rule_id, f.title, f.severity, f.category, f.state,
             FormatTime(f.first_seen_ms), FormatTime(f.last_seen_ms), JoinStrings(f.evidence, "\n"),
-            f.remediation, f.effort});
+            f.remediation, f.effort, f.must_fix ? "1" : "0",
+            f.effort_hours ? rules::FormatHours(*f.effort_hours, report.lang) : ""});
 }
 
 }  // namespace
 
 std::string RenderCsv(const AuditReport& report) {
   std::string out = "\xEF\xBB\xBF";  // BOM: Excel reads the file as UTF-8 (Cyrillic)
-  Row(out, {"organization", "host", "rule_id", "title", "severity", "category", "state",
-            "first_seen", "last_seen", "evidence", "remediation", "effort"});
+  Row(out,
+      {"organization", "host", "rule_id", "title", "severity", "category", "state", "first_seen",
+       "last_seen", "evidence", "remediation", "effort", "must_fix", "effort_hours"});
   for (const auto& finding : report.findings) {
     FindingRow(out, report, finding);
   }

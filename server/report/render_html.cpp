@@ -21,7 +21,7 @@ page-break-inside:avoid;break-inside:avoid}
 .finding.critical{border-left-color:#8e1b1b}.finding.high{border-left-color:#d0451b}
 .finding.medium{border-left-color:#c98a00}.finding.low{border-left-color:#4a7fb5}
 .muted{color:#666;font-size:12px}ul.evidence{margin:4px 0;font-family:"DejaVu Sans Mono",monospace;
-font-size:12px}.note{font-style:italic}
+font-size:12px}.note{font-style:italic}.quote{font-weight:bold}
 @media print{body{margin:0;max-width:none}h2{page-break-after:avoid}}
 )css";
 
@@ -58,6 +58,11 @@ class Html {
 
 void Severity(Html& h, const ReportFinding& f) {
   h.Tag("span", f.severity_label, "sev sev-" + f.severity);
+}
+
+// "server · 1C, DBMS": the role and the duties that widen the contract scope.
+std::string RoleCell(const HostRow& host) {
+  return host.duties_label.empty() ? host.role_label : host.role_label + " · " + host.duties_label;
 }
 
 void CountsTable(Html& h, const std::string& heading, const std::string& key_title,
@@ -200,6 +205,10 @@ std::string RenderHtml(const AuditReport& r) {
   h.Raw("<br>");
   h.Text(t.verdict + ": ");
   h.Tag("strong", r.verdict, r.ready_to_sign ? "verdict-ok" : "verdict-bad");
+  if (!r.must_fix.empty()) {
+    h.Raw("<br>");
+    h.Text(MustFixEffortLine(r));
+  }
   h.Raw("</p>\n");
 
   h.Raw("<section id=\"must-fix\">");
@@ -211,9 +220,15 @@ std::string RenderHtml(const AuditReport& r) {
     h.Row({t.severity, t.rule, t.host, t.remediation, t.effort}, true);
     for (size_t index : r.must_fix) {
       const auto& f = r.findings[index];
-      h.Row({f.severity_label, f.title, FindingHostLabel(r, f), f.remediation, f.effort});
+      h.Row({f.severity_label, f.title, FindingHostLabel(r, f), f.remediation,
+             f.effort.empty() ? t.no_estimate : f.effort});
     }
-    h.Raw("</table>");
+    h.Raw("<tr class=\"total\"><th colspan=\"4\">");
+    h.Text(t.total);
+    h.Raw("</th><th>");
+    h.Text(r.must_fix_effort);
+    h.Raw("</th></tr>\n</table>");
+    h.Tag("p", MustFixEffortLine(r), "quote");
   }
   h.Raw("</section>\n");
 
@@ -277,7 +292,7 @@ std::string RenderHtml(const AuditReport& r) {
   h.Raw("<table>");
   h.Row({t.host, t.os, t.role, t.cpu_ram, t.last_seen_host, t.score}, true);
   for (const auto& host : e.hosts) {
-    h.Row({host.hostname, host.os, host.role_label,
+    h.Row({host.hostname, host.os, RoleCell(host),
            host.cpu_model + " ×" + std::to_string(host.cpu_cores) + " / " +
                FormatBytes(host.memory_bytes),
            FormatTime(host.last_seen_ms), std::to_string(host.score)});

@@ -10,6 +10,7 @@
 
 #include "report/renderers.hpp"
 #include "report/text_util.hpp"
+#include "rules/rule.hpp"
 
 namespace dozor::server::report {
 namespace {
@@ -441,6 +442,27 @@ std::string HostList(const AuditReport& r, const std::vector<size_t>& indexes) {
   return out;
 }
 
+// One rule's share of the quote: "4 h" on one target, "3 × 4 h = 12 h" on several (just the sum
+// should their estimates differ); a rule gone from the pack has no estimate.
+std::string RuleEffort(const AuditReport& r, const std::vector<size_t>& indexes) {
+  const auto& first = r.findings[indexes.front()];
+  if (!first.effort_hours) {
+    return r.text.no_estimate;
+  }
+  if (indexes.size() == 1) {
+    return first.effort;
+  }
+  double sum = 0;
+  bool same = true;
+  for (size_t index : indexes) {
+    const auto& hours = r.findings[index].effort_hours;
+    sum += hours.value_or(0);
+    same = same && hours == first.effort_hours;
+  }
+  const std::string total = rules::FormatEffort(sum, r.lang);
+  return same ? std::to_string(indexes.size()) + " × " + first.effort + " = " + total : total;
+}
+
 // Finding indexes grouped by rule id in first-appearance order.
 std::vector<std::vector<size_t>> ByRule(const AuditReport& r, const std::vector<size_t>& indexes) {
   std::vector<std::vector<size_t>> groups;
@@ -500,7 +522,10 @@ void Layout(Document& doc, const AuditReport& r) {
   doc.Paragraph(E(t.verdict) + ": <b><span foreground=\"" +
                     (r.ready_to_sign ? "#1a7f37" : "#b3261e") + "\">" + E(r.verdict) +
                     "</span></b>",
-                14, 0, 14);
+                14, 0, r.must_fix.empty() ? 14 : 4);
+  if (!r.must_fix.empty()) {
+    doc.Paragraph(E(MustFixEffortLine(r)), 11, 0, 14);
+  }
   std::vector<std::vector<std::string>> counts;
   for (const auto& entry : r.by_severity_counts) {
     counts.push_back({entry.label, std::to_string(entry.count)});
@@ -515,9 +540,11 @@ void Layout(Document& doc, const AuditReport& r) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& indexes : ByRule(r, r.must_fix)) {
       const auto& f = r.findings[indexes.front()];
-      rows.push_back({f.severity_label, f.title, HostList(r, indexes), f.effort});
+      rows.push_back({f.severity_label, f.title, HostList(r, indexes), RuleEffort(r, indexes)});
     }
-    doc.Table({0.13, 0.35, 0.42, 0.10}, {t.severity, t.rule, t.hosts, t.effort}, rows);
+    rows.push_back({"", t.total, "", r.must_fix_effort});
+    doc.Table({0.12, 0.31, 0.39, 0.18}, {t.severity, t.rule, t.hosts, t.effort}, rows);
+    doc.Paragraph("<b>" + E(MustFixEffortLine(r)) + "</b>");
   }
 
   doc.Heading(t.findings_by_severity, 1);
@@ -627,12 +654,14 @@ void Layout(Document& doc, const AuditReport& r) {
   {
     std::vector<std::vector<std::string>> rows;
     for (const auto& host : e.hosts) {
-      rows.push_back({host.hostname, host.os, host.role_label,
+      rows.push_back({host.hostname, host.os,
+                      host.duties_label.empty() ? host.role_label
+                                                : host.role_label + " · " + host.duties_label,
                       std::to_string(host.cpu_cores) + " × " + host.cpu_model,
                       FormatBytes(host.memory_bytes), FormatTime(host.last_seen_ms).substr(0, 16)});
     }
     doc.Heading(t.host_table, 3);
-    doc.TabTable({0.18, 0.22, 0.12, 0.21, 0.09, 0.18},
+    doc.TabTable({0.17, 0.20, 0.17, 0.19, 0.09, 0.18},
                  {t.host, t.os, t.role, "CPU", "RAM", t.last_seen_host}, rows, 7);
   }
 

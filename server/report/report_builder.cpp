@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "report/text_util.hpp"
+#include "rules/contract_scope.hpp"
 
 namespace dozor::server::report {
 namespace {
@@ -23,8 +24,11 @@ std::string HostOs(const EstateHost& host) {
   return os;
 }
 
+// `host_duties`: of the host the finding is about (none for an estate-wide finding), for the
+// contract scope (rules/contract_scope.hpp).
 ReportFinding ToReportFinding(const Finding& finding, const rules::RulePack& pack,
-                              std::string_view contract_type, std::string_view lang) {
+                              std::string_view contract_type, HostDuties host_duties,
+                              std::string_view lang) {
   ReportFinding out;
   const rules::Rule* rule = pack.Find(finding.rule_id);
   out.id = finding.id;
@@ -33,8 +37,9 @@ ReportFinding ToReportFinding(const Finding& finding, const rules::RulePack& pac
     out.title = rule->title.In(lang);
     out.why = rule->why.In(lang);
     out.remediation = rule->remediation.In(lang);
-    out.effort = rule->effort;
-    out.in_scope = rule->AppliesTo(contract_type);
+    out.effort_hours = rule->effort_hours;
+    out.effort = rules::FormatEffort(rule->effort_hours, lang);
+    out.in_scope = rules::InContractScope(*rule, contract_type, host_duties);
     out.evidence = RenderEvidence(finding.evidence_json, rule->evidence_template.In(lang));
   } else {
     // A rule removed from the pack (or from an override directory): still shown, counted.
@@ -156,11 +161,19 @@ AuditReport AssembleAuditReport(const ReportSources& sources, const rules::RuleP
   report.engineer = SanitizeUtf8(org.engineer);
   report.generated_at_ms = now_ms;
 
+  // A finding on a host that is no longer live (not in the estate) has no duties: its rule alone
+  // decides its scope, as for an estate-wide finding.
+  std::map<std::string, HostDuties, std::less<>> duties_by_host;
+  for (const auto& host : sources.estate.hosts) {
+    duties_by_host[host.agent_id] = host.duties;
+  }
   for (const auto& finding : sources.findings) {
+    const auto host = duties_by_host.find(finding.agent_id);
+    const HostDuties duties = host != duties_by_host.end() ? host->second : HostDuties();
     if (IsActiveState(ToString(finding.state))) {
-      report.findings.push_back(ToReportFinding(finding, pack, report.contract_type, lang));
+      report.findings.push_back(ToReportFinding(finding, pack, report.contract_type, duties, lang));
     } else if (finding.state == FindingState::kWaived) {
-      report.waived.push_back(ToReportFinding(finding, pack, report.contract_type, lang));
+      report.waived.push_back(ToReportFinding(finding, pack, report.contract_type, duties, lang));
     }
   }
 
@@ -174,6 +187,11 @@ AuditReport AssembleAuditReport(const ReportSources& sources, const rules::RuleP
     // The report's rows are its output: the role's spelling from here on.
     row.role = std::string(ToString(host.role));
     row.role_label = RoleLabel(row.role, lang);
+    for (HostDuty duty : host.duties.List()) {
+      row.duties.emplace_back(ToString(duty));
+      row.duties_label +=
+          (row.duties_label.empty() ? "" : ", ") + DutyLabel(row.duties.back(), lang);
+    }
     row.cpu_model = SanitizeUtf8(host.cpu_model);
     row.cpu_cores = host.cpu_cores;
     row.memory_bytes = host.memory_bytes;

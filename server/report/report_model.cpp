@@ -11,6 +11,7 @@
 #include "dozor/common/text.hpp"
 #include "dozor/common/utc_time.hpp"
 #include "report/text_util.hpp"
+#include "rules/rule.hpp"
 
 namespace dozor::server::report {
 namespace {
@@ -194,6 +195,8 @@ ReportText ReportTextFor(std::string_view lang) {
     t.must_fix = "Must fix before the contract";
     t.must_fix_short = "Must fix";
     t.must_fix_empty = "Nothing must be fixed before the contract.";
+    t.must_fix_effort = "Estimated work to fix";
+    t.no_estimate = "without an estimate";
     t.findings_by_severity = "Findings by severity";
     t.findings_by_category = "Findings by category";
     t.findings_by_host = "Findings by host";
@@ -261,6 +264,8 @@ ReportText ReportTextFor(std::string_view lang) {
   t.must_fix = "Устранить до заключения договора";
   t.must_fix_short = "Устранить до договора";
   t.must_fix_empty = "Нет проблем, которые нужно устранить до договора.";
+  t.must_fix_effort = "Оценка трудоёмкости устранения";
+  t.no_estimate = "без оценки";
   t.findings_by_severity = "Проблемы по важности";
   t.findings_by_category = "Проблемы по категориям";
   t.findings_by_host = "Проблемы по узлам";
@@ -377,6 +382,11 @@ std::string RoleLabel(std::string_view role, std::string_view lang) {
   static const std::vector<Pair> table = {{"server", "server", "сервер"},
                                           {"workstation", "workstation", "рабочая станция"}};
   return Lookup(table, role, lang);
+}
+
+std::string DutyLabel(std::string_view duty, std::string_view lang) {
+  static const std::vector<Pair> table = {{"onec", "1C", "1С"}, {"database", "DBMS", "СУБД"}};
+  return Lookup(table, duty, lang);
 }
 
 int SeverityRank(std::string_view severity) {
@@ -498,6 +508,8 @@ void FinalizeReport(AuditReport& report) {
                      return a.first_seen_ms < b.first_seen_ms;
                    });
   report.must_fix.clear();
+  report.must_fix_effort_hours = 0;
+  report.must_fix_unestimated = 0;
   report.by_severity.clear();
   report.by_category.clear();
   report.by_host.clear();
@@ -535,6 +547,11 @@ void FinalizeReport(AuditReport& report) {
     finding.must_fix = counts && (finding.severity == "critical" || finding.severity == "high");
     if (finding.must_fix) {
       report.must_fix.push_back(i);
+      if (finding.effort_hours) {
+        report.must_fix_effort_hours += *finding.effort_hours;
+      } else {
+        ++report.must_fix_unestimated;
+      }
     }
     if (counts) {
       scored.push_back(ScoredFinding{finding.severity, finding.agent_id});
@@ -582,6 +599,7 @@ void FinalizeReport(AuditReport& report) {
     host.score = HostScore(host_severities[host.agent_id]);
     host.active_findings = host_active[host.agent_id];
   }
+  report.must_fix_effort = rules::FormatEffort(report.must_fix_effort_hours, lang);
   report.readiness_score = ReadinessScore(host_keys, scored);
   report.ready_to_sign = report.must_fix.empty();
   if (IsRu(lang)) {
@@ -667,6 +685,15 @@ std::string FormatTime(int64_t ms) {
 std::string FormatBytes(int64_t bytes) {
   return HumanBytes(static_cast<uint64_t>(std::max<int64_t>(0, bytes)),
                     ByteDecimals::kBelowHundred);
+}
+
+std::string MustFixEffortLine(const AuditReport& report) {
+  std::string line = report.text.must_fix_effort + ": " + report.must_fix_effort;
+  if (report.must_fix_unestimated > 0) {
+    line +=
+        " (" + std::to_string(report.must_fix_unestimated) + " " + report.text.no_estimate + ")";
+  }
+  return line;
 }
 
 std::string FindingHostLabel(const AuditReport& report, const ReportFinding& finding) {

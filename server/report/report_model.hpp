@@ -17,6 +17,8 @@ struct ReportText {
   std::string organization, contract_type, phase, engineer, generated_at;
   std::string readiness_score, verdict;
   std::string must_fix, must_fix_short, must_fix_empty;
+  std::string must_fix_effort;  // "Estimated work to fix"
+  std::string no_estimate;      // "without an estimate" (findings whose rule is gone)
   std::string findings_by_severity, findings_by_category, findings_by_host, waived_findings;
   std::string counts, severity, category, state, host, rule, first_seen, last_seen, evidence;
   std::string why, remediation, effort, estate_wide, out_of_scope;
@@ -51,14 +53,20 @@ std::string PhaseLabel(std::string_view phase, std::string_view lang);
 std::string PhaseMeaning(std::string_view phase, std::string_view lang);
 std::string ContractTypeLabel(std::string_view contract_type, std::string_view lang);
 std::string RoleLabel(std::string_view role, std::string_view lang);
+// A host duty, short for table cells: "1C", "DBMS" ("1С", "СУБД" in Russian).
+std::string DutyLabel(std::string_view duty, std::string_view lang);
 // 0 for critical ... 4 for info, 5 for anything else (sort order).
 int SeverityRank(std::string_view severity);
 
 struct ReportFinding {
   int64_t id = 0;
   std::string rule_id;
-  std::string title, why, remediation, effort;  // in the report's language; title = rule id if the
-                                                // rule is not in the pack
+  std::string title, why, remediation;  // in the report's language; title = rule id if the rule
+                                        // is not in the pack
+  // The rule's estimate for this one finding (one host, or the estate), in working hours, and as
+  // shown in the report's language ("4 h", "0,5 ч"). None / "" when the rule is not in the pack.
+  std::optional<double> effort_hours;
+  std::string effort;
   std::string severity, severity_label, category, category_label, state, state_label;
   std::string target;              // "host:<pk>" or "org:<id>"
   std::string agent_id, hostname;  // empty for an estate-wide finding
@@ -90,6 +98,10 @@ struct ApplicationRow {
 
 struct HostRow {
   std::string agent_id, hostname, os, role, role_label, cpu_model;
+  // What the host does for the business ("database", "onec"; rules/contract_scope.hpp) and as
+  // shown after the role: "1C, DBMS"; empty for none.
+  std::vector<std::string> duties;
+  std::string duties_label;
   std::string os_version;  // OsVersionLabel: "Windows 11", "Debian 12"; empty: grouped by `os`
   int64_t cpu_cores = 0, memory_bytes = 0;
   bool virtual_machine = false;
@@ -146,6 +158,12 @@ struct AuditReport {
   std::vector<size_t> must_fix;                                    // indexes into findings
   std::vector<CountEntry> by_severity_counts, by_category_counts;  // active findings
   std::vector<FindingGroup> by_severity, by_category, by_host;
+  // The quote for the must-fix list: the sum of its findings' estimates (a per-host rule firing
+  // on 5 hosts is 5 findings, so 5 x its hours; an estate rule counts once), as shown ("37.5 h"),
+  // and how many must-fix findings have no estimate (their rule is no longer in the pack).
+  double must_fix_effort_hours = 0;
+  std::string must_fix_effort;
+  int64_t must_fix_unestimated = 0;
   EstateSection estate;
   ProgressSection progress;
 };
@@ -176,9 +194,13 @@ inline constexpr size_t kMaxEvidenceRows = 20;
 std::vector<std::string> RenderEvidence(std::string_view evidence_json,
                                         std::string_view evidence_template);
 
-// Fills counts, groups, must-fix indexes, host scores, readiness score and verdict from
-// report.findings / report.estate.hosts (used by the builder and the synthetic report).
+// Fills counts, groups, must-fix indexes and their quote, host scores, readiness score and verdict
+// from report.findings / report.estate.hosts (used by the builder and the synthetic report).
 void FinalizeReport(AuditReport& report);
+
+// "Estimated work to fix: 37.5 h" plus, when some must-fix findings have no estimate, "(2
+// without an estimate)": the quote line under the must-fix list.
+std::string MustFixEffortLine(const AuditReport& report);
 
 // "2026-11-26 20:39 UTC"; "—" for 0.
 std::string FormatTime(int64_t ms);

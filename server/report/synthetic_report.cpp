@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "rules/rule.hpp"
+
 namespace dozor::server::report {
 namespace {
 
@@ -46,7 +48,10 @@ ReportFinding MakeFinding(const SyntheticRule& rule, int64_t id, const HostRow* 
              : "Left as it is, it may stop a service or lose the client's data.";
   f.remediation = ru ? "Освободить место, заменить диск или обновить систему по регламенту."
                      : "Free space, replace the disk or upgrade the system as per procedure.";
-  f.effort = (seed % 3 == 0) ? "1h" : (seed % 3 == 1) ? "4h" : "1d";
+  // One estimate per rule, as a real pack has.
+  const size_t id_length = std::string_view(rule.id).size();
+  f.effort_hours = (id_length % 3 == 0) ? 1 : (id_length % 3 == 1) ? 4 : 8;
+  f.effort = rules::FormatEffort(*f.effort_hours, NormalizeLanguage(lang));
   f.severity = rule.severity;
   f.severity_label = SeverityLabel(rule.severity, lang);
   f.category = rule.category;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,6 +29,23 @@ std::string_view RuleScopeName(RuleScope scope);  // "host" | "estate"
 using ParamValue = std::variant<int64_t, double, std::string, bool>;
 std::string ParamValueToString(const ParamValue& value);
 
+// Remediation effort is a number of working hours: 0 < hours <= kMaxEffortHours (ten working
+// weeks; anything bigger is a project, not a finding's fix).
+inline constexpr double kMaxEffortHours = 400;
+inline constexpr double kHoursPerWorkingDay = 8;
+inline constexpr double kHoursPerWorkingWeek = 40;
+
+// The effort text rule files used before hours were numbers, still accepted from override rules:
+// exactly "<number><unit>", unit m (minutes), h, d (a working day, 8 h) or w (a working week,
+// 40 h): "30m" -> 0.5, "1.5h" -> 1.5, "1d" -> 8. nullopt for anything else (spaces, other units,
+// signs, exponents). The range is not checked here.
+std::optional<double> ParseEffortText(std::string_view text);
+// Hours as a short number: "2", "0.5", "0.25", "37.5" (rounded to two decimals, no trailing
+// zeros); the decimal separator is "," for lang "ru" ("0,5") and "." otherwise.
+std::string FormatHours(double hours, std::string_view lang = "en");
+// Hours for people: "2 h", "0.5 h"; for lang "ru" "2 ч", "0,5 ч".
+std::string FormatEffort(double hours, std::string_view lang);
+
 struct Rule {
   std::string id;
   RuleScope scope = RuleScope::kHost;
@@ -35,7 +53,7 @@ struct Rule {
       category;  // hardware | network | os | security | software | backup | business-application
   std::string severity;                // critical | high | medium | low | info
   std::vector<std::string> contracts;  // technical | application | complex
-  std::string effort;
+  double effort_hours = 1;  // working hours to fix one occurrence (one host, or the estate)
   LocalizedText title, why, remediation, evidence_template;
   bool enabled = true;
   std::string condition_sql;
@@ -47,8 +65,9 @@ struct Rule {
   int id_line = 1;
   bool builtin = false;
 
-  // True when the rule belongs to that contract type (technical | application | complex). A
-  // complex contract covers every rule.
+  // True when the rule belongs to that contract type (technical | application | complex) by its
+  // own list. A complex contract covers every rule. Whether a finding counts under a contract
+  // also depends on its host: rules::InContractScope (rules/contract_scope.hpp).
   [[nodiscard]] bool AppliesTo(std::string_view contract_type) const;
 };
 

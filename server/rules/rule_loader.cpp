@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -107,6 +109,36 @@ std::string RequiredString(const toml::table& root, std::string_view key, size_t
     Fail(node, "'" + shown + "' is longer than " + std::to_string(max_bytes) + " bytes");
   }
   return text;
+}
+
+// `effort`: working hours as a TOML integer or float, or the older "<number><unit>" text
+// (ParseEffortText), in (0, kMaxEffortHours].
+double RequiredEffortHours(const toml::table& root) {
+  const toml::node* node = root.get("effort");
+  if (node == nullptr) {
+    Fail(nullptr, "missing required key 'effort' (working hours, e.g. effort = 2 or 0.5)");
+  }
+  std::optional<double> hours;
+  if (const auto* i = node->as_integer()) {
+    hours = static_cast<double>(i->get());
+  } else if (const auto* f = node->as_floating_point()) {
+    hours = f->get();
+  } else if (const auto* s = node->as_string()) {
+    hours = ParseEffortText(s->get());
+    if (!hours) {
+      Fail(node, "invalid effort \"" + s->get().substr(0, 64) +
+                     "\": write working hours as a number (effort = 2, effort = 0.5) or a "
+                     "duration \"<number><unit>\" with unit m, h, d (8 h) or w (40 h), e.g. "
+                     "\"30m\", \"4h\", \"1d\"");
+    }
+  } else {
+    Fail(node, "'effort' must be a number of working hours (effort = 2, effort = 0.5)");
+  }
+  if (!std::isfinite(*hours) || *hours <= 0 || *hours > kMaxEffortHours) {
+    Fail(node, "effort must be more than 0 and at most " + FormatHours(kMaxEffortHours) +
+                   " working hours (got " + FormatHours(*hours) + ")");
+  }
+  return *hours;
 }
 
 LocalizedText Localized(const toml::table& root, std::string_view key, bool required) {
@@ -236,7 +268,7 @@ Rule ParseRuleOrThrow(std::string_view toml_text, std::string_view source) {
       rule.contracts.push_back(value->get());
     }
   }
-  rule.effort = RequiredString(root, "effort", 64);
+  rule.effort_hours = RequiredEffortHours(root);
   rule.title = Localized(root, "title", true);
   rule.why = Localized(root, "why", true);
   rule.remediation = Localized(root, "remediation", true);
@@ -349,6 +381,66 @@ std::string ParamValueToString(const ParamValue& value) {
     return *b ? "true" : "false";
   }
   return "\"" + std::get<std::string>(value) + "\"";
+}
+
+std::optional<double> ParseEffortText(std::string_view text) {
+  if (text.size() < 2 || text.size() > 16) {
+    return std::nullopt;
+  }
+  const char unit = text.back();
+  const std::string_view number = text.substr(0, text.size() - 1);
+  // Digits, optionally one '.' followed by digits: no sign, no exponent, no spaces.
+  const size_t dot = number.find('.');
+  auto digits = [](std::string_view part) {
+    return !part.empty() &&
+           std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (dot == std::string_view::npos
+          ? !digits(number)
+          : !digits(number.substr(0, dot)) || !digits(number.substr(dot + 1))) {
+    return std::nullopt;
+  }
+  double value = 0;
+  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (ec != std::errc() || end != number.data() + number.size()) {
+    return std::nullopt;
+  }
+  switch (unit) {
+    case 'm':
+      return value / 60;
+    case 'h':
+      return value;
+    case 'd':
+      return value * kHoursPerWorkingDay;
+    case 'w':
+      return value * kHoursPerWorkingWeek;
+    default:
+      return std::nullopt;
+  }
+}
+
+std::string FormatHours(double hours, std::string_view lang) {
+  if (!std::isfinite(hours)) {
+    return "?";
+  }
+  // Hundredths of an hour, so 0.25 stays exact and 1/12 h shows as 0.08.
+  const auto hundredths = static_cast<long long>(std::llround(hours * 100));
+  const bool negative = hundredths < 0;
+  const long long whole = std::llabs(hundredths) / 100;
+  const long long fraction = std::llabs(hundredths) % 100;
+  std::string out = (negative ? "-" : "") + std::to_string(whole);
+  if (fraction != 0) {
+    std::string decimals = (fraction < 10 ? "0" : "") + std::to_string(fraction);
+    if (decimals.back() == '0') {
+      decimals.pop_back();
+    }
+    out += (lang == "ru" ? "," : ".") + decimals;
+  }
+  return out;
+}
+
+std::string FormatEffort(double hours, std::string_view lang) {
+  return FormatHours(hours, lang) + (lang == "ru" ? " ч" : " h");
 }
 
 bool Rule::AppliesTo(std::string_view contract_type) const {

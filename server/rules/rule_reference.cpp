@@ -41,7 +41,7 @@ void RenderRule(const Rule& rule, std::string& out) {
   out += "| Scope | " + std::string(RuleScopeName(rule.scope)) + " |\n";
   out += "| Category | " + rule.category + " |\n";
   out += "| Contracts | " + Join(rule.contracts, ", ") + " |\n";
-  out += "| Effort | " + Cell(rule.effort) + " |\n";
+  out += "| Effort | " + FormatEffort(rule.effort_hours, "en") + " |\n";
   out += "| Source | " + Cell(rule.source) + " |\n";
   if (!rule.params.empty()) {
     std::vector<std::string> params;

@@ -40,6 +40,7 @@ struct HostSummary {
   std::string source = "agent";
   // From the latest inventory (domain/host_role.hpp); none before one.
   std::optional<HostRole> role;
+  HostDuties duties;
 };
 
 struct HostInventory {
@@ -138,6 +139,7 @@ struct EstateHost {
   std::string os_id;
   std::string os_version_id;
   std::optional<HostRole> role;  // none before the first inventory
+  HostDuties duties;             // from the latest inventory, none before one
   std::string cpu_model;
   int64_t cpu_cores = 0;
   int64_t memory_bytes = 0;

@@ -197,6 +197,17 @@ webhook_secret_file = "{write(os.path.join(workdir, 'webhook.secret'), WEBHOOK_S
         lines += ['VERSION_ID="10"', 'PRETTY_NAME="Debian GNU/Linux 10 (buster)"']
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")
+        # Its 1C cluster runs (installed is not running): a ragent of the installed 8.3.22.1709,
+        # so the small 1C server is one, and onec-server-low-ram is among its high findings.
+        ragent = os.path.join(root, "proc", "1100")
+        os.makedirs(ragent)
+        with open(os.path.join(ragent, "stat"), "w") as f:
+            f.write("1100 (ragent) S 1 1100 1100 0 -1 4194560 100 0 0 0 10 5 0 0 20 0 1 0 950 "
+                    "40960000 5000 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n")
+        with open(os.path.join(ragent, "status"), "w") as f:
+            f.write("Name:\tragent\nPid:\t1100\nUid:\t999\t999\t999\t999\n")
+        with open(os.path.join(ragent, "cmdline"), "wb") as f:
+            f.write(b"/opt/1cv8/x86_64/8.3.22.1709/ragent\0-daemon\0")
         return root
 
     agents = []

@@ -171,6 +171,10 @@ def body(workdir, procs):
         report = json.load(f)
     check(0 <= report["readiness_score"] <= 100, f"score in range: {report['readiness_score']}")
     check(report["phase"]["key"] == "remediation", f"report states the phase: {report['phase']}")
+    must_fix = [f for f in report["findings"] if f["must_fix"]]
+    quoted = sum(f["effort_hours"] or 0 for f in must_fix)
+    check(abs(report["must_fix_effort_hours"] - quoted) < 1e-9 and (not must_fix or quoted > 0),
+          f"the must-fix list is quoted as the sum of its findings' hours: {report['must_fix_effort_hours']} vs {quoted}")
     progress = report["progress"]["since_first_audit"]
     check(progress is not None and progress["baseline_kind"] == "first-audit", f"first audit baseline: {report['progress']}")
     fixed = {i["rule_id"] for i in progress["fixed_since"]}

@@ -25,10 +25,11 @@ describe('format', () => {
   it('prints durations', () => {
     expect(formatDuration(90_061, 'en')).toBe('1 day 1 hr');
     expect(formatDuration('300', 'en')).toMatch(/^5 min/);
-    expect(formatEffort('2h', 'en')).toBe('2 hours');
-    expect(formatEffort('1d', 'ru')).toBe('1 день');
-    expect(formatEffort('15m', 'ru')).toBe('15 минут');
-    expect(formatEffort('half a day', 'ru')).toBe('half a day');
+    expect(formatEffort(2, 'en')).toBe('2 hours');
+    expect(formatEffort(0.5, 'en')).toBe('0.5 hours');
+    expect(formatEffort(8, 'ru')).toBe('8 часов');
+    expect(formatEffort(0.25, 'ru')).toBe('0,25 часа');
+    expect(formatEffort(undefined, 'ru')).toBe('—');
   });
   it('falls back to the browser zone for an unknown account zone', () => {
     expect(resolveTimeZone('Mars/Olympus', 'Europe/Moscow')).toBe('Europe/Moscow');

@@ -115,14 +115,16 @@ export function formatDuration(seconds: number | string | null | undefined, lang
   return unit(minutes, 'minute');
 }
 
-// A rule's effort estimate ("15m", "2h", "1d", "1w" in the rule pack) in words of the user's
-// language; anything else an engineer's own rule says is shown as written.
-export function formatEffort(effort: string, language: Lang): string {
-  const match = /^(\d{1,4})\s*([mhdw])$/.exec(effort.trim());
-  if (!match) return effort;
-  const units = { m: 'minute', h: 'hour', d: 'day', w: 'week' } as const;
-  const unit = units[match[2] as keyof typeof units];
-  return new Intl.NumberFormat(localeOf(language), { style: 'unit', unit, unitDisplay: 'long' }).format(Number(match[1]));
+// A rule's effort estimate (working hours to fix one occurrence: 2, 0.5) in words of the user's
+// language: "2 hours", "0,5 часа".
+export function formatEffort(hours: number | null | undefined, language: Lang): string {
+  if (hours === null || hours === undefined || !Number.isFinite(hours) || hours <= 0) return '—';
+  return new Intl.NumberFormat(localeOf(language), {
+    style: 'unit',
+    unit: 'hour',
+    unitDisplay: 'long',
+    maximumFractionDigits: 2,
+  }).format(hours);
 }
 
 // A date input's value (YYYY-MM-DD, in the user's zone) to the end of that day in Unix ms.

@@ -128,9 +128,9 @@ export function FindingPage({ id }: { id: number }) {
               <p class="prose">{rule.why || '—'}</p>
               <h2>{t('finding.what_to_do')}</h2>
               <p class="prose">{rule.remediation || '—'}</p>
-              {rule.effort && (
+              {rule.effort_hours > 0 && (
                 <p class="muted">
-                  {t('finding.effort')}: {formatEffort(rule.effort, lang())}
+                  {t('finding.effort')}: {formatEffort(rule.effort_hours, lang())}
                 </p>
               )}
             </>

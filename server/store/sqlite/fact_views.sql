@@ -17,6 +17,7 @@ SELECT a.id AS host_id, a.org_id, a.agent_id, a.hostname, a.agent_version,
        a.enrolled_at AS enrolled_at_ms, a.last_seen AS last_seen_ms,
        a.last_inventory_at AS last_inventory_ms, a.clock_offset_ms,
        coalesce(os.role, 'unknown') AS role,
+       coalesce(os.duties, '') AS duties,
        (a.last_inventory_at > 0) AS has_inventory,
        a.source  -- 'agent' (a running agent) or 'import' (a one-shot snapshot file)
 FROM main.agents a LEFT JOIN main.host_os os ON os.agent = a.id
@@ -30,7 +31,8 @@ SELECT os.agent AS host_id, os.os_id, os.id_like, os.family, os.name, os.version
        os.pending_security_updates, os.security_pending_since AS security_pending_since_ms,
        os.role, os.machine_id, os.install_time AS install_time_s, os.edition, os.build,
        os.activation, os.domain, os.workgroup, os.time_source,
-       os.last_update_install_time AS last_update_install_s, os.update_error, os.product_type
+       os.last_update_install_time AS last_update_install_s, os.update_error, os.product_type,
+       coalesce(os.duties, '') AS duties
 FROM main.host_os os JOIN main.agents a ON a.id = os.agent
 WHERE a.revoked_at IS NULL {SCOPE:os.agent};
 

@@ -190,10 +190,9 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
            "reboot_required, pending_updates, pending_security_updates, machine_id, "
            "uptime_seconds, clock_synchronized, clock_max_error_us, security_pending_since, role, "
            "install_time, edition, build, activation, domain, workgroup, time_source, "
-           "last_update_install_time, update_error, product_type) "
+           "last_update_install_time, update_error, product_type, duties) "
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-           "?, "
-           "?, ?, ?, ?, ?, ?)"},
+           "?, ?, ?, ?, ?, ?, ?, ?)"},
           {&w.hardware_insert,
            "INSERT INTO host_hardware(agent, cpu_model, cpu_sockets, cpu_cores, cpu_threads, "
            "memory_total_bytes, system_vendor, system_model, system_serial, bios_vendor, "
@@ -416,6 +415,9 @@ Status SqliteStore::OpenConnections() {
   // several thousand agents' pages resident.
   DOZOR_RETURN_IF_ERROR(writer_.Exec("PRAGMA cache_size=-65536"));
   DOZOR_RETURN_IF_ERROR(ApplyMigrations(writer_, path_, clock_->NowMs()));
+  if (auto classified = ClassifyHostsWithoutDuties(); !classified.ok()) {
+    return NameFile(classified.error(), path_);
+  }
   // Statement journals in memory: the multi-row window inserts (rule_window_writer.hpp) each
   // open one, and past 64 KiB SQLite spilled it to a fresh file in /var/tmp: an open, ~60 small
   // writes and an unlink per statement, 117,000 writes for 20,000 reports (strace of

@@ -308,6 +308,9 @@ class SqliteStore final : public Store,
   // then, when enabled, the checkpoint connection and its thread.
   Status OpenConnections();
   Status StartCheckpointer();
+  // Hosts stored before migration 016 have no duties (NULL): read them from each host's stored
+  // inventory, once, when the store opens.
+  Status ClassifyHostsWithoutDuties();
 
   Result<CachedAgent*> LookupAgentLocked(const std::string& agent_id);
   // Whether a failed commit was caused by a report's values (a constraint, a value too big) rather

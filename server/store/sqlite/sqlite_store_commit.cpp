@@ -44,15 +44,15 @@ Result<std::vector<InventoryChange>> DiffWithStoredInventory(WriterStatements& w
 }
 
 Status InsertOs(WriterStatements& w, int64_t pk, const dozor::v1::OperatingSystem& os,
-                int64_t security_pending_since, HostRole role) {
-  return RunWith(w.os_insert, pk, os.id(), os.id_like(), os.family(), os.name(), os.version(),
-                 os.version_id(), os.pretty_name(), os.kernel(), os.architecture(), os.hostname(),
-                 os.fqdn(), os.timezone(), os.boot_time(), os.reboot_required(),
-                 os.pending_updates(), os.pending_security_updates(), os.machine_id(),
-                 os.uptime_seconds(), os.clock_synchronized(), os.clock_max_error_us(),
-                 security_pending_since, ToString(role), os.install_time(), os.edition(),
-                 os.build(), os.activation(), os.domain(), os.workgroup(), os.time_source(),
-                 os.last_update_install_time(), os.update_error(), os.product_type());
+                int64_t security_pending_since, HostRole role, HostDuties duties) {
+  return RunWith(
+      w.os_insert, pk, os.id(), os.id_like(), os.family(), os.name(), os.version(), os.version_id(),
+      os.pretty_name(), os.kernel(), os.architecture(), os.hostname(), os.fqdn(), os.timezone(),
+      os.boot_time(), os.reboot_required(), os.pending_updates(), os.pending_security_updates(),
+      os.machine_id(), os.uptime_seconds(), os.clock_synchronized(), os.clock_max_error_us(),
+      security_pending_since, ToString(role), os.install_time(), os.edition(), os.build(),
+      os.activation(), os.domain(), os.workgroup(), os.time_source(), os.last_update_install_time(),
+      os.update_error(), os.product_type(), FormatHostDuties(duties));
 }
 
 // A byte count as the store keeps it: SQLite integers are signed, and a hostile 2^64-1 must not
@@ -241,7 +241,8 @@ Status ReplaceHostRows(WriterStatements& w, int64_t pk, const dozor::v1::Invento
   for (auto& statement : w.host_delete) {
     DOZOR_RETURN_IF_ERROR(RunWith(statement, pk));
   }
-  DOZOR_RETURN_IF_ERROR(InsertOs(w, pk, inv.os(), security_since, ClassifyHostRole(inv)));
+  DOZOR_RETURN_IF_ERROR(
+      InsertOs(w, pk, inv.os(), security_since, ClassifyHostRole(inv), ClassifyHostDuties(inv)));
   DOZOR_RETURN_IF_ERROR(InsertHardware(w, pk, inv.hardware()));
   DOZOR_RETURN_IF_ERROR(InsertNetwork(w, pk, inv.network()));
   DOZOR_RETURN_IF_ERROR(InsertSoftware(w, pk, inv.software()));
@@ -510,6 +511,52 @@ Status SqliteStore::ApplyInventoryLocked(int64_t pk, const std::string& agent_id
     return MakeError(ErrorCode::kInternal, "could not encode the inventory of " + agent_id);
   }
   return RunWith(w.blob_upsert, pk, at, BlobArg{blob});
+}
+
+Status SqliteStore::ClassifyHostsWithoutDuties() {
+  // In batches, so memory holds a few inventories at a time however large the estate; an
+  // inventory that does not decode gets no duties (and is not read again).
+  constexpr int kBatch = 64;
+  DOZOR_ASSIGN_OR_RETURN(auto pending,
+                         writer_.Prepare("SELECT o.agent, b.inventory FROM host_os o "
+                                         "JOIN host_inventory_blob b ON b.agent = o.agent "
+                                         "WHERE o.duties IS NULL ORDER BY o.agent LIMIT ?"));
+  DOZOR_ASSIGN_OR_RETURN(auto update,
+                         writer_.Prepare("UPDATE host_os SET duties = ? WHERE agent = ?"));
+  sqlite::Transaction txn(writer_);
+  DOZOR_RETURN_IF_ERROR(txn.Begin());
+  int64_t classified = 0, undecodable = 0;
+  while (true) {
+    std::vector<std::pair<int64_t, std::string>> batch;
+    DOZOR_RETURN_IF_ERROR(ForEachRow(BindAll(pending, kBatch), [&](const sqlite::Statement& row) {
+      batch.emplace_back(row.Int(0), row.Blob(1));
+    }));
+    if (batch.empty()) {
+      break;
+    }
+    for (const auto& [pk, blob] : batch) {
+      dozor::v1::Inventory inventory;
+      HostDuties duties;
+      if (DecodeCompressed(blob, &inventory).ok()) {
+        duties = ClassifyHostDuties(inventory);
+        ++classified;
+      } else {
+        ++undecodable;
+      }
+      DOZOR_RETURN_IF_ERROR(RunWith(update, FormatHostDuties(duties), pk));
+    }
+  }
+  DOZOR_RETURN_IF_ERROR(txn.Commit());
+  if (classified > 0) {
+    spdlog::info("store: read the duties of {} hosts from their stored inventory", classified);
+  }
+  if (undecodable > 0) {
+    spdlog::warn(
+        "store: the stored inventory of {} hosts does not decode; they have no duties "
+        "until their next inventory",
+        undecodable);
+  }
+  return OkStatus();
 }
 
 }  // namespace dozor::server

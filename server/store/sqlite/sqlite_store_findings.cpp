@@ -299,7 +299,8 @@ Status PrepareFindingReaderStatements(sqlite::Database& db, FindingReaderStateme
            "(SELECT coalesce(sum(d.size_bytes), 0) FROM host_disks d "
            " WHERE d.agent = a.id AND d.removable = 0), "
            "a.last_seen, a.last_inventory_at, a.agent_version, "
-           "(SELECT count(*) FROM host_packages p WHERE p.agent = a.id) "
+           "(SELECT count(*) FROM host_packages p WHERE p.agent = a.id), "
+           "coalesce(os.duties, '') "
            "FROM agents a LEFT JOIN host_os os ON os.agent = a.id "
            "LEFT JOIN host_hardware hw ON hw.agent = a.id "
            "WHERE a.org_id = ? AND a.revoked_at IS NULL ORDER BY 3, a.agent_id"},
@@ -884,6 +885,7 @@ Result<EstateSummary> SqliteStore::GetEstateSummary(int64_t org_id,
     h.last_inventory_ms = s.Int(17);
     h.agent_version = s.Text(18);
     h.package_count = s.Int(19);
+    h.duties = ParseHostDuties(s.Text(20));
     index_of[s.Int(0)] = summary.hosts.size();
     summary.hosts.push_back(std::move(h));
   }));

@@ -69,6 +69,7 @@ HostSummary ReadHost(const sqlite::Statement& s) {
   host.dropped_health_samples = static_cast<uint64_t>(s.Int(12));
   host.source = s.Text(13);
   host.role = ParseHostRole(s.Text(14));
+  host.duties = ParseHostDuties(s.Text(15));
   return host;
 }
 

@@ -42,10 +42,11 @@ inline constexpr const char* kHostSelect =
     "SELECT a.id, a.agent_id, a.org_id, o.name, "
     "coalesce(nullif(h.hostname, ''), a.hostname), coalesce(h.pretty_name, ''), "
     "coalesce(h.family, ''), a.agent_version, a.enrolled_at, a.last_seen, a.last_inventory_at, "
-    "a.revoked_at IS NOT NULL, a.dropped_health_total, a.source, coalesce(h.role, '')";
+    "a.revoked_at IS NOT NULL, a.dropped_health_total, a.source, coalesce(h.role, ''), "
+    "coalesce(h.duties, '')";
 inline constexpr const char* kHostFrom =
     " FROM agents a JOIN organizations o ON o.id = a.org_id LEFT JOIN host_os h ON h.agent = a.id ";
-inline constexpr int kHostColumnCount = 15;
+inline constexpr int kHostColumnCount = 16;
 inline const std::string kHostColumns = std::string(kHostSelect) + kHostFrom;
 HostSummary ReadHost(const sqlite::Statement& s);
 

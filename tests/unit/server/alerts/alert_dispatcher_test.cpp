@@ -120,6 +120,37 @@ TEST_CASE("thresholds, scope and specialty decide who hears of a finding") {
   CHECK(f.Alerts().size() == 1);
 }
 
+TEST_CASE("under an application contract a disk finding pages for the 1C server only") {
+  Fixture f;
+  f.settings.webhook = false;
+  OrganizationPatch application;
+  application.contract_type = ContractType::kApplication;
+  REQUIRE(f.store->UpdateOrganization(f.org, application).ok());
+  auto dispatcher = f.Dispatcher();
+  REQUIRE(dispatcher.PlanPass().ok());
+  const int64_t plain = f.Host(f.org, "files01");
+  const int64_t server = f.Host(f.org, "srv-1c");
+  // srv-1c's next inventory shows the 1C:Enterprise server agent service.
+  std::vector<IncomingReport> batch(1);
+  batch[0].agent_id = "srv-1c";
+  batch[0].received_at_ms = f.clock.NowMs();
+  batch[0].report.set_seq(2);
+  batch[0].report.set_collected_at_ms(f.clock.NowMs());
+  batch[0].report.mutable_inventory()->mutable_os()->set_hostname("srv-1c");
+  batch[0].report.mutable_inventory()->mutable_software()->add_services()->set_name(
+      "srv1cv83.service");
+  REQUIRE(f.store->CommitReports(batch).ok());
+
+  // disk-space-low names the technical contract only.
+  f.Open("disk-space-low", f.org, plain);
+  CHECK(*dispatcher.PlanPass() == 0);
+  const int64_t finding = f.Open("disk-space-low", f.org, server);
+  REQUIRE(*dispatcher.PlanPass() == 1);
+  const auto alerts = f.Alerts();
+  REQUIRE(alerts.size() == 1);
+  CHECK(alerts.front().finding_id == finding);
+}
+
 TEST_CASE("unacknowledged alerts escalate to the backup, then to the duty list") {
   Fixture f;
   auto dispatcher = f.Dispatcher();

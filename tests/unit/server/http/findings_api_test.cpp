@@ -172,7 +172,9 @@ TEST_CASE("finding show carries events and the rule's why and remediation") {
   CHECK(shown.body["finding"]["state"] == "open");
   CHECK(shown.body["rule"]["why"] == "Службы останавливаются, когда диск заполнен.");
   CHECK(shown.body["rule"]["remediation"] == "Освободите место.");
-  CHECK(shown.body["rule"]["effort"] == "1h");
+  // The rule says effort = "1h" (the older spelling): hours as a number, and shown in the language.
+  CHECK(shown.body["rule"]["effort_hours"] == 1.0);
+  CHECK(shown.body["rule"]["effort"] == "1 ч");
   REQUIRE(shown.body["events"].size() == 1);
   CHECK(shown.body["events"][0]["kind"] == "opened");
   CHECK(f.Call("GET", "/api/v1/findings/999").status == 404);

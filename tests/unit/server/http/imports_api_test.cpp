@@ -193,6 +193,7 @@ TEST_CASE("imports api: a valid snapshot file becomes a snapshot host, once") {
   REQUIRE(hosts.body["hosts"].size() == 1);
   CHECK(hosts.body["hosts"][0]["agent_id"] == agent_id);
   CHECK(hosts.body["hosts"][0]["source"] == "import");
+  CHECK(hosts.body["hosts"][0]["duties"] == nlohmann::json::array());  // a plain server
   CHECK(hosts.body["hosts"][0]["online"] == false);  // collected a minute ago, still a snapshot
   auto inventory = f.Call("GET", "/api/v1/hosts/" + agent_id + "/inventory");
   REQUIRE(inventory.status == 200);

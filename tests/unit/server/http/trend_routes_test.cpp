@@ -337,6 +337,58 @@ TEST_CASE("readiness: without a first audit the trend starts at the first findin
   }
 }
 
+TEST_CASE("readiness: an application contract scores a disk finding on the 1C server only") {
+  TrendRoutesFixture f;
+  OrganizationPatch patch;
+  patch.contract_type = ContractType::kApplication;
+  REQUIRE(f.store->UpdateOrganization(f.alpha, patch).ok());
+  // a1 runs the 1C:Enterprise server; a2 is a plain machine.
+  std::vector<IncomingReport> batch(2);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i].agent_id = i == 0 ? "agent-a1" : "agent-a2";
+    batch[i].received_at_ms = kT0 + 2 * kDay;
+    batch[i].report.set_seq(1);
+    batch[i].report.set_collected_at_ms(kT0 + 2 * kDay);
+    batch[i].report.mutable_inventory()->mutable_os()->set_hostname(batch[i].agent_id);
+  }
+  auto* app = batch[0].report.mutable_inventory()->mutable_software()->add_applications();
+  app->set_name("1C:Enterprise");
+  app->set_version("8.3.22.1709");
+  app->set_kind("server");
+  REQUIRE(f.store->CommitReports(batch).ok());
+  CHECK(f.Get("/api/v1/hosts/agent-a1").body["duties"] == nlohmann::json::array({"onec"}));
+  CHECK(f.Get("/api/v1/hosts/agent-a2").body["duties"] == nlohmann::json::array());
+
+  // disk-space-low (hardware; technical and complex contracts) fires on both.
+  f.Evaluate({{f.alpha, f.a1}, {f.alpha, f.a2}}, kT0 + 3 * kDay);
+  const auto summary = f.Get("/api/v1/orgs/Alpha/summary");
+  REQUIRE(summary.status == 200);
+  // Only the 1C server's finding scores: (85 + 100) / 2 = 92.5 -> 93.
+  CHECK(summary.body["readiness_score"] == 93);
+  const auto trend = f.Get("/api/v1/orgs/Alpha/readiness");
+  REQUIRE(trend.status == 200);
+  CHECK(trend.body["points"].back()["score"] == 93);
+  CHECK(trend.body["points"].back()["active_findings"] == 2);
+
+  ApiRequest report_request = dozor::testing::MakeApiRequest(
+      "GET", "/api/v1/orgs/Alpha/report?format=json&lang=en", "dza_root");
+  auto report = f.api->Handle(report_request);
+  REQUIRE(report.status == 200);
+  REQUIRE(report.raw_body.has_value());
+  const auto doc = nlohmann::json::parse(*report.raw_body);
+  CHECK(doc["readiness_score"] == 93);
+  CHECK(doc["ready_to_sign"] == false);
+  REQUIRE(doc["must_fix"].size() == 1);
+  for (const auto& finding : doc["findings"]) {
+    CHECK(finding["in_scope"] == (finding["agent_id"] == "agent-a1"));
+  }
+
+  // A technical contract scores both, as before.
+  patch.contract_type = ContractType::kTechnical;
+  REQUIRE(f.store->UpdateOrganization(f.alpha, patch).ok());
+  CHECK(f.Get("/api/v1/orgs/Alpha/summary").body["readiness_score"] == 85);
+}
+
 TEST_CASE("readiness: another client's organisation is 404 like one that does not exist") {
   TrendRoutesFixture f;
   CHECK(f.Get("/api/v1/orgs/Alpha/readiness", "dza_client").status == 200);

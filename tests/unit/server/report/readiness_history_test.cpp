@@ -27,7 +27,7 @@ FindingTimeline Timeline(std::string rule, std::string agent, Severity severity,
   return finding;
 }
 
-bool AllInScope(std::string_view /*rule_id*/) { return true; }
+bool AllInScope(const FindingTimeline& /*finding*/) { return true; }
 
 std::vector<int> Scores(const std::vector<ReadinessPoint>& points) {
   std::vector<int> out;
@@ -115,7 +115,7 @@ TEST_CASE("readiness: rules outside the contract do not score but are counted as
   const std::vector<FindingTimeline> findings = {
       Timeline("app-only", "a", Severity::kCritical, {{kT0, FindingState::kOpen}}),
       Timeline("estate", "", Severity::kHigh, {{kT0, FindingState::kRegressed}})};
-  auto technical = [](std::string_view rule_id) { return rule_id != "app-only"; };
+  auto technical = [](const FindingTimeline& finding) { return finding.rule_id != "app-only"; };
   const auto points = ReconstructReadiness(findings, hosts, technical, {kT0 + kHour}, kT0 + kDay);
   // Only the estate-wide high finding scores: 100 - 10.
   CHECK(Scores(points) == std::vector<int>{90, 90});

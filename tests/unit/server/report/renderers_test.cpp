@@ -174,6 +174,10 @@ TEST_CASE("PDF in Russian renders Cyrillic names and the expected sections") {
   CHECK(Contains(text, "Изменения с первого аудита"));
   CHECK(Contains(text, "сначала устранить"));
   CHECK(Contains(text, "устранение проблем"));  // phase
+  // The quote of the must-fix list: on the title page and under the list.
+  REQUIRE(report.must_fix_effort_hours > 0);
+  const std::string quote = "Оценка трудоёмкости устранения: " + report.must_fix_effort;
+  CHECK(text.find(quote) != text.rfind(quote));
   CHECK(pages >= 3);
   CHECK(Contains(text, "страница 1 из " + std::to_string(pages)));
   CHECK(Contains(text, "страница " + std::to_string(pages) + " из " + std::to_string(pages)));

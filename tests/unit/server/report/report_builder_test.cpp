@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "report/renderers.hpp"
 
@@ -17,7 +18,7 @@ rules::Rule MakeRule(std::string id, std::string severity, std::vector<std::stri
   rule.severity = severity;
   rule.category = "hardware";
   rule.contracts = std::move(contracts);
-  rule.effort = "1h";
+  rule.effort_hours = 1;
   rule.title = {"Title " + id, "Заголовок " + id};
   rule.why = {"Why " + id, "Почему " + id};
   rule.remediation = {"Fix " + id, "Исправить " + id};
@@ -145,6 +146,73 @@ TEST_CASE("findings outside the contract's scope are shown but not scored or mus
   CHECK(report.readiness_score == 78);
 }
 
+TEST_CASE("an application contract counts a failing disk on the 1C server, not on a workstation") {
+  // The same hardware rule (technical, complex) fires on the 1C server and on a PC.
+  rules::RulePack pack;
+  pack.rules.push_back(MakeRule("smart-failing", "critical", {"technical", "complex"}));
+  pack.rules.push_back(MakeRule("reboot-pending", "medium", {"technical", "complex"}));
+  pack.rules.back().category = "os";
+  auto sources = TestSources("application", "remediation");
+  sources.findings = {MakeFinding(1, "smart-failing", "critical", "open", "a1"),
+                      MakeFinding(2, "smart-failing", "critical", "open", "a2"),
+                      MakeFinding(3, "reboot-pending", "medium", "open", "a1")};
+  sources.findings[2].category = "os";
+  sources.estate.hosts[0].duties = HostDuties{HostDuty::kOneC};  // a1: the 1C server
+  sources.estate.hosts[1].duties = HostDuties();                 // a2: a workstation
+
+  auto report = AssembleAuditReport(sources, pack, 5000, "en");
+  auto finding = [&report](int64_t id) {
+    auto it = std::find_if(report.findings.begin(), report.findings.end(),
+                           [id](const ReportFinding& f) { return f.id == id; });
+    REQUIRE(it != report.findings.end());
+    return *it;
+  };
+  CHECK(finding(1).in_scope);
+  CHECK(finding(1).must_fix);
+  CHECK_FALSE(report.ready_to_sign);
+  CHECK(report.verdict == "fix first");
+  REQUIRE(report.must_fix.size() == 1);
+  CHECK(report.findings[report.must_fix[0]].id == 1);
+  // The workstation's disk and the server's OS finding are listed, outside the scope, unscored:
+  // a1 loses 40 for the critical disk, a2 nothing: (60 + 100) / 2.
+  CHECK_FALSE(finding(2).in_scope);
+  CHECK_FALSE(finding(2).must_fix);
+  CHECK_FALSE(finding(3).in_scope);
+  CHECK(report.readiness_score == 80);
+  CHECK(report.estate.hosts[1].score == 100);
+  const std::string html = RenderHtml(report);
+  CHECK(html.find("outside the contract&#39;s scope") != std::string::npos);
+  // The host table says why: the 1C server's duty after its role.
+  CHECK(report.estate.hosts[0].duties == std::vector<std::string>{"onec"});
+  CHECK(report.estate.hosts[0].duties_label == "1C");
+  CHECK(report.estate.hosts[1].duties_label.empty());
+  CHECK(html.find("<td>server · 1C</td>") != std::string::npos);
+  const auto json = nlohmann::json::parse(RenderJson(report));
+  CHECK(json["estate"]["hosts"][0]["duties"] == nlohmann::json::array({"onec"}));
+  CHECK(json["estate"]["hosts"][1]["duties"] == nlohmann::json::array());
+  sources.estate.hosts[0].duties = HostDuties{HostDuty::kOneC, HostDuty::kDatabase};
+  auto ru = AssembleAuditReport(sources, pack, 5000, "ru");
+  CHECK(ru.estate.hosts[0].duties_label == "СУБД, 1С");
+  CHECK(RenderPdf(ru).ok());
+
+  // Without the failing disk on the 1C server the contract is ready to sign.
+  sources.findings.erase(sources.findings.begin());
+  auto without = AssembleAuditReport(sources, pack, 5000, "en");
+  CHECK(without.ready_to_sign);
+  CHECK(without.readiness_score == 100);
+  CHECK(without.findings.size() == 2);  // still listed
+
+  // A database server widens the scope the same way; a technical contract needs no widening.
+  sources.findings.insert(sources.findings.begin(),
+                          MakeFinding(1, "smart-failing", "critical", "open", "a1"));
+  sources.estate.hosts[0].duties = HostDuties{HostDuty::kDatabase};
+  CHECK_FALSE(AssembleAuditReport(sources, pack, 5000, "en").ready_to_sign);
+  sources.organization.contract_type = ContractType::kTechnical;
+  sources.estate.hosts[0].duties = HostDuties();
+  auto technical = AssembleAuditReport(sources, pack, 5000, "en");
+  CHECK(technical.must_fix.size() == 2);
+}
+
 TEST_CASE("progress against the first audit lists fixed, new and still open findings") {
   auto sources = TestSources("complex", "remediation");
   AuditSnapshot first;
@@ -215,6 +283,75 @@ TEST_CASE("estate summary comes from the store's hosts, applications and package
   REQUIRE(estate.notable_software.size() == 1);  // packages on no host are left out
   CHECK(estate.notable_software[0].key == "postgresql");
   REQUIRE(estate.by_role.size() == 2);
+}
+
+TEST_CASE("the must-fix list is quoted: the sum of its findings' hours") {
+  rules::RulePack pack = TestPack();
+  for (auto& rule : pack.rules) {
+    rule.effort_hours = rule.id == "disk-space-low"   ? 1.5
+                        : rule.id == "one-c-mismatch" ? 24
+                                                      : 100;  // reboot-pending: medium, no must-fix
+  }
+  auto smart = MakeRule("smart-failing", "high", {"technical", "complex"});
+  smart.effort_hours = 4;
+  pack.rules.push_back(smart);
+  auto sources = TestSources("complex", "prospect");
+  // A per-host rule on three hosts counts three times; the estate rule once; a high finding whose
+  // rule left the pack has no estimate; waived and medium findings are not on the list.
+  sources.findings.push_back(MakeFinding(5, "smart-failing", "high", "open", "a1"));
+  sources.findings.push_back(MakeFinding(6, "smart-failing", "high", "regressed", "a2"));
+  sources.findings.push_back(MakeFinding(7, "smart-failing", "high", "acknowledged", "a3"));
+  sources.findings.push_back(MakeFinding(8, "gone-high", "high", "open", "a2"));
+  sources.findings.push_back(MakeFinding(9, "smart-failing", "critical", "waived", "a4"));
+  sources.findings.push_back(MakeFinding(10, "reboot-pending", "medium", "open", "a1"));
+
+  auto report = AssembleAuditReport(sources, pack, 5000, "ru");
+  CHECK(report.must_fix.size() == 6);
+  CHECK(report.must_fix_effort_hours == doctest::Approx(1.5 + 24 + 3 * 4));
+  CHECK(report.must_fix_unestimated == 1);
+  CHECK(report.must_fix_effort == "37,5 ч");
+  CHECK(MustFixEffortLine(report) == "Оценка трудоёмкости устранения: 37,5 ч (1 без оценки)");
+  auto disk = std::find_if(report.findings.begin(), report.findings.end(),
+                           [](const ReportFinding& f) { return f.rule_id == "disk-space-low"; });
+  REQUIRE(disk != report.findings.end());
+  CHECK(disk->effort == "1,5 ч");
+  CHECK(disk->effort_hours == doctest::Approx(1.5));
+
+  auto json = nlohmann::json::parse(RenderJson(report));
+  CHECK(json["must_fix_effort_hours"] == 37.5);
+  CHECK(json["must_fix_effort"] == "37,5 ч");
+  CHECK(json["must_fix_unestimated"] == 1);
+  for (const auto& finding : json["findings"]) {
+    if (finding["rule_id"] == "gone-high") {
+      CHECK(finding["effort_hours"].is_null());
+    } else if (finding["rule_id"] == "smart-failing") {
+      CHECK(finding["effort_hours"] == 4.0);
+      CHECK(finding["effort"] == "4 ч");
+    }
+  }
+  const std::string html = RenderHtml(report);
+  CHECK(html.find("Оценка трудоёмкости устранения: 37,5 ч (1 без оценки)") != std::string::npos);
+  CHECK(html.find("<th>37,5 ч</th>") != std::string::npos);
+  const std::string csv = RenderCsv(report);
+  CHECK(csv.find("effort,must_fix,effort_hours\r\n") != std::string::npos);
+  CHECK(csv.find(",1,\"1,5\"\r\n") != std::string::npos);  // disk-space-low: must fix, 1.5 h
+  CHECK(csv.find(",0,100\r\n") != std::string::npos);      // reboot-pending: not on the list
+  auto pdf = RenderPdf(report);
+  REQUIRE(pdf.ok());
+
+  // In English; and a technical contract leaves the application rule out of the quote.
+  auto technical = TestSources("technical", "prospect");
+  technical.findings = sources.findings;
+  auto en = AssembleAuditReport(technical, pack, 5000, "en");
+  CHECK(en.must_fix_effort_hours == doctest::Approx(1.5 + 3 * 4));
+  CHECK(en.must_fix_effort == "13.5 h");
+  CHECK(MustFixEffortLine(en) == "Estimated work to fix: 13.5 h (1 without an estimate)");
+  // Nothing to fix: nothing to quote.
+  auto clean = AssembleAuditReport(TestSources("complex", "prospect"), pack, 5000, "en");
+  clean.findings.clear();
+  FinalizeReport(clean);
+  CHECK(clean.must_fix_effort_hours == 0);
+  CHECK(clean.must_fix_effort == "0 h");
 }
 
 TEST_CASE("an assembled report renders in every format") {

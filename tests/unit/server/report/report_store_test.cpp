@@ -17,7 +17,7 @@ rules::RulePack Pack() {
   disk.severity = "high";
   disk.category = "hardware";
   disk.contracts = {"technical", "complex"};
-  disk.effort = "1h";
+  disk.effort_hours = 1;
   disk.title = {"Filesystem almost full", "Файловая система почти заполнена"};
   disk.remediation = {"Free space", "Освободить место"};
   disk.evidence_template = {"{mount}: {used_pct}% used", "{mount}: занято {used_pct}%"};

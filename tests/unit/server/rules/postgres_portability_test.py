@@ -36,6 +36,8 @@ SERVER_VERSION = "0.0.0-test"
 # Columns whose SQLite declared type says nothing (expressions in the views).
 EXPRESSION_TYPES = {
     ("hosts", "role"): "text",
+    ("hosts", "duties"): "text",
+    ("os", "duties"): "text",
     ("hosts", "has_inventory"): "integer",
     ("listeners", "all_addresses"): "integer",
     ("listeners", "loopback_only"): "integer",

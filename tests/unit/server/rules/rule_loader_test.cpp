@@ -15,7 +15,7 @@ scope = "host"
 category = "hardware"
 severity = "high"
 contracts = ["technical", "complex"]
-effort = "1h"
+effort = 1.5
 title.en = "Filesystem almost full"
 title.ru = "Файловая система почти заполнена"
 why.en = "Services fail when the disk is full."
@@ -72,7 +72,7 @@ TEST_CASE("a valid rule file parses every field") {
   CHECK(rule.contracts == std::vector<std::string>{"technical", "complex"});
   CHECK(rule.AppliesTo("complex"));
   CHECK_FALSE(rule.AppliesTo("application"));
-  CHECK(rule.effort == "1h");
+  CHECK(rule.effort_hours == doctest::Approx(1.5));
   CHECK(rule.title.In("ru") == "Файловая система почти заполнена");
   CHECK(rule.title.In("en") == "Filesystem almost full");
   CHECK(rule.evidence_template.en == "{mount}: {used_pct}% used");
@@ -128,6 +128,67 @@ TEST_CASE("invalid values are reported at the line of their key") {
   auto no_header = ErrorOf(WithLine(21, ""));
   CHECK(no_header.line == 23);  // keys are checked in name order: clear_pct first
   CHECK(no_header.message.find("unknown key 'clear_pct'") != std::string::npos);
+}
+
+TEST_CASE("effort is working hours: a number, or a legacy duration text") {
+  auto hours_of = [](const std::string& line) {
+    auto rule = ParseRule(WithLine(6, line), "rule.toml");
+    REQUIRE_MESSAGE(rule.ok(), (rule.ok() ? "" : rule.error().message));
+    return rule->effort_hours;
+  };
+  CHECK(hours_of("effort = 2") == doctest::Approx(2));
+  CHECK(hours_of("effort = 0.5") == doctest::Approx(0.5));
+  CHECK(hours_of("effort = 400") == doctest::Approx(400));
+  // Override rules written before hours were numbers keep loading.
+  CHECK(hours_of("effort = \"30m\"") == doctest::Approx(0.5));
+  CHECK(hours_of("effort = \"15m\"") == doctest::Approx(0.25));
+  CHECK(hours_of("effort = \"4h\"") == doctest::Approx(4));
+  CHECK(hours_of("effort = \"1.5h\"") == doctest::Approx(1.5));
+  CHECK(hours_of("effort = \"1d\"") == doctest::Approx(8));
+  CHECK(hours_of("effort = \"3d\"") == doctest::Approx(24));
+  CHECK(hours_of("effort = \"1w\"") == doctest::Approx(40));
+}
+
+TEST_CASE("garbage, zero, negative and huge efforts are refused at their position") {
+  for (const char* line :
+       {"effort = \"half a day\"", "effort = \"1 h\"", "effort = \"1H\"", "effort = \"2\"",
+        "effort = \"h\"", "effort = \"-1h\"", "effort = \"1e2h\"", "effort = \"1.h\"",
+        "effort = \".5h\"", "effort = \"1y\"", "effort = \"\""}) {
+    CAPTURE(line);
+    auto error = ErrorOf(WithLine(6, line));
+    CHECK(error.line == 6);
+    CHECK(error.column == 10);
+    CHECK(error.message.find("invalid effort") != std::string::npos);
+    CHECK(error.ToString().rfind("rule.toml:6:10: ", 0) == 0);
+  }
+  for (const char* line :
+       {"effort = 0", "effort = -2", "effort = 0.0", "effort = 400.5", "effort = 100000",
+        "effort = \"0h\"", "effort = \"11w\"", "effort = inf", "effort = nan"}) {
+    CAPTURE(line);
+    auto error = ErrorOf(WithLine(6, line));
+    CHECK(error.line == 6);
+    CHECK(error.column == 10);
+    CHECK(error.message.find("more than 0 and at most 400 working hours") != std::string::npos);
+  }
+  auto wrong_type = ErrorOf(WithLine(6, "effort = [1]"));
+  CHECK(wrong_type.line == 6);
+  CHECK(wrong_type.message.find("number of working hours") != std::string::npos);
+  auto missing = ErrorOf(WithLine(6, "# no effort"));
+  CHECK(missing.message.find("missing required key 'effort'") != std::string::npos);
+}
+
+TEST_CASE("hours are shown as short numbers in the report's language") {
+  CHECK(FormatHours(2) == "2");
+  CHECK(FormatHours(0.5) == "0.5");
+  CHECK(FormatHours(0.25) == "0.25");
+  CHECK(FormatHours(1.0 / 12) == "0.08");
+  CHECK(FormatHours(37.5, "ru") == "37,5");
+  CHECK(FormatHours(0.1 + 0.2) == "0.3");
+  CHECK(FormatEffort(4, "en") == "4 h");
+  CHECK(FormatEffort(4, "ru") == "4 ч");
+  CHECK(FormatEffort(0.5, "ru") == "0,5 ч");
+  CHECK(ParseEffortText("90m").value_or(0) == doctest::Approx(1.5));
+  CHECK_FALSE(ParseEffortText("1d ").has_value());
 }
 
 TEST_CASE("both languages are required for title, why and remediation") {
@@ -229,6 +290,7 @@ TEST_CASE("the rule reference lists every rule with both languages and its SQL")
   CHECK(doc.find("`disk-space-low`: Filesystem almost full") != std::string::npos);
   CHECK(doc.find("Файловая система почти заполнена") != std::string::npos);
   CHECK(doc.find("`fire_pct = 90`") != std::string::npos);
+  CHECK(doc.find("| Effort | 1.5 h |") != std::string::npos);
   CHECK(doc.find("```sql\nSELECT host_id, mount, used_pct FROM health_fs") != std::string::npos);
   CHECK(doc.find("Освободите место") != std::string::npos);
   CHECK(doc.find("x.toml:3:1: bad") != std::string::npos);

@@ -6,6 +6,7 @@
 // of them (or adds a false one) fails here.
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -173,6 +174,65 @@ TEST_CASE("windows fixture machines: the pack finds what each machine's README s
   CHECK(findings.evidence["win7-old onec-infobase-on-share"].find("Z:\\\\1C\\\\Buh") !=
         std::string::npos);
   CHECK(findings.evidence["win11-laptop-ru os-eol"].find("2025-11-11") != std::string::npos);
+}
+
+TEST_CASE("windows fixture machines: the 1C and SQL Server host has both duties, the PCs none") {
+  TempDir dir;
+  const auto names = StoreMachines(dir);
+  {
+    SqliteStoreOptions options;
+    options.path = (dir / "dozor.db").string();
+    options.background_checkpoint = false;
+    options.health_compact_interval_s = 0;
+    auto store = OpenSqliteStore(options);
+    REQUIRE(store.ok());
+    auto server = (*store)->GetHost("agent-win2019-1c-server");
+    REQUIRE(server.ok());
+    // The 1C:Enterprise 8.3 Server Agent service (ragent.exe) and MSSQLSERVER.
+    CHECK(FormatHostDuties(server->duties) == "database,onec");
+    // The PCs run the 1C client only.
+    CHECK((*store)->GetHost("agent-win11-laptop-ru")->duties.empty());
+    CHECK((*store)->GetHost("agent-win7-old")->duties.empty());
+  }
+  // Rules read them from the hosts and os views.
+  TempDir rules;
+  {
+    std::ofstream rule(rules / "duty-probe.toml");
+    rule << R"(id = "duty-probe"
+scope = "host"
+category = "business-application"
+severity = "info"
+contracts = ["application"]
+effort = 1
+title.en = "probe"
+title.ru = "проба"
+why.en = "probe"
+why.ru = "проба"
+remediation.en = "none"
+remediation.ru = "нет"
+condition = '''
+SELECT h.host_id, h.duties, o.duties AS os_duties
+FROM hosts h JOIN os o USING (host_id)
+WHERE (',' || h.duties || ',') LIKE '%,onec,%' AND o.duties <> ''
+'''
+)";
+  }
+  auto facts = MakeSqliteFactSource((dir / "dozor.db").string());
+  auto engine = RuleEngine::Open(*facts, LoadRulePack({rules.path().string()}, false));
+  REQUIRE_MESSAGE(engine.ok(), (engine.ok() ? "" : engine.error().ToString()));
+  REQUIRE((*engine)->pack().errors.empty());
+  auto results = (*engine)->EvaluateAll(kMachinesNowMs);
+  REQUIRE(results.ok());
+  std::vector<std::string> fired;
+  for (const auto& result : *results) {
+    for (const auto& hit : result.hits) {
+      REQUIRE(hit.host_id);
+      fired.push_back(names.at(*hit.host_id) + " " + hit.evidence_json);
+    }
+  }
+  REQUIRE(fired.size() == 1);
+  CHECK(fired[0].rfind("win2019-1c-server ", 0) == 0);
+  CHECK(fired[0].find("\"duties\":\"database,onec\"") != std::string::npos);
 }
 
 }  // namespace

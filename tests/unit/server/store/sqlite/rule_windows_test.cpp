@@ -1,6 +1,6 @@
 // Ingest for the rules: rule-window rows from health reports and their pruning, the new
-// inventory columns (security_pending_since, role, SMART counters), the commit observer, the
-// contract lifecycle, audit snapshots and the estate summary.
+// inventory columns (security_pending_since, role, SMART counters), host duties, the commit
+// observer, the contract lifecycle, audit snapshots and the estate summary.
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -272,6 +272,150 @@ TEST_CASE("host role: display managers and desktop chassis mean workstation") {
   CHECK(ToString(ClassifyHostRole(svc)) == "workstation");
   CHECK(IsWorkstationChassis("Mini PC"));
   CHECK_FALSE(IsWorkstationChassis("Blade"));
+}
+
+dozor::v1::Inventory DutyPackages(std::initializer_list<const char*> names) {
+  dozor::v1::Inventory inventory;
+  for (const char* name : names) {
+    inventory.mutable_software()->add_packages()->set_name(name);
+  }
+  return inventory;
+}
+
+dozor::v1::Inventory DutyService(const char* name, const char* command = "") {
+  dozor::v1::Inventory inventory;
+  auto* service = inventory.mutable_software()->add_services();
+  service->set_name(name);
+  service->set_command(command);
+  return inventory;
+}
+
+dozor::v1::Inventory DutyListener(uint32_t port, const char* process) {
+  dozor::v1::Inventory inventory;
+  auto* socket = inventory.mutable_network()->add_listening();
+  socket->set_protocol("tcp");
+  socket->set_port(port);
+  socket->set_process(process);
+  return inventory;
+}
+
+std::string DutiesOfInventory(const dozor::v1::Inventory& inventory) {
+  return FormatHostDuties(ClassifyHostDuties(inventory));
+}
+
+TEST_CASE("host duties: spelling, set and stored text") {
+  CHECK(ToString(HostDuty::kOneC) == "onec");
+  CHECK(ToString(HostDuty::kDatabase) == "database");
+  CHECK(ParseHostDuty("onec") == HostDuty::kOneC);
+  CHECK_FALSE(ParseHostDuty("1c").has_value());
+  HostDuties duties;
+  CHECK(duties.empty());
+  CHECK(FormatHostDuties(duties).empty());
+  duties.Add(HostDuty::kOneC);
+  duties.Add(HostDuty::kDatabase);
+  duties.Add(HostDuty::kOneC);
+  CHECK(duties.Has(HostDuty::kDatabase));
+  CHECK(duties.List() == std::vector<HostDuty>{HostDuty::kDatabase, HostDuty::kOneC});
+  CHECK(FormatHostDuties(duties) == "database,onec");
+  CHECK(ParseHostDuties("database,onec") == duties);
+  CHECK(ParseHostDuties("onec") == HostDuties{HostDuty::kOneC});
+  // A newer binary's duty is left out; nothing is none.
+  CHECK(ParseHostDuties("mail,onec,") == HostDuties{HostDuty::kOneC});
+  CHECK(ParseHostDuties("").empty());
+}
+
+TEST_CASE("host duties: a 1C:Enterprise server by its platform, service or process") {
+  dozor::v1::Inventory server;
+  auto* app = server.mutable_software()->add_applications();
+  app->set_name("1C:Enterprise");
+  app->set_version("8.3.22.1709");
+  app->set_kind("server");
+  CHECK(DutiesOfInventory(server) == "onec");
+  // A client platform is not a server.
+  app->set_kind("client");
+  CHECK(DutiesOfInventory(server).empty());
+  app->set_kind("thin client");
+  CHECK(DutiesOfInventory(server).empty());
+  // Installed is not running: a server install whose cluster the agent saw stopped, or whose
+  // service is switched off, is not a 1C server.
+  app->set_kind("server");
+  app->set_state("stopped");
+  CHECK(DutiesOfInventory(server).empty());
+  app->set_state("running");
+  CHECK(DutiesOfInventory(server) == "onec");
+  dozor::v1::Inventory switched_off = DutyService("srv1cv8-8.3.22.1709@default.service");
+  switched_off.mutable_software()->mutable_services(0)->set_active_state("inactive");
+  switched_off.mutable_software()->mutable_services(0)->set_enabled("disabled");
+  CHECK(DutiesOfInventory(switched_off).empty());
+  switched_off.mutable_software()->mutable_services(0)->set_active_state("failed");
+  CHECK(DutiesOfInventory(switched_off) == "onec");  // meant to run, and crashed
+
+  CHECK(DutiesOfInventory(DutyService("srv1cv83.service")) == "onec");
+  CHECK(DutiesOfInventory(DutyService("srv1cv8-8.3.22.1709@default.service")) == "onec");
+  CHECK(DutiesOfInventory(
+            DutyService("1C:Enterprise 8.3 Server Agent (x86-64)",
+                        "\"C:\\Program Files\\1cv8\\8.3.22.1709\\bin\\ragent.exe\" -srvc "
+                        "-agent -regport 1541 -port 1540 -range 1560:1591")) == "onec");
+  CHECK(DutiesOfInventory(DutyService("1C:Enterprise 8.3 Server Agent (x86-64)")) == "onec");
+  CHECK(DutiesOfInventory(DutyListener(1540, "ragent")) == "onec");
+  CHECK(DutiesOfInventory(DutyListener(1540, "ragent.exe")) == "onec");
+  // Not a word of its own.
+  CHECK(DutiesOfInventory(DutyService("storagent")).empty());
+  CHECK(
+      DutiesOfInventory(DutyService("1C:Enterprise 8.3 Remote Server", "ras.exe cluster")).empty());
+}
+
+TEST_CASE("host duties: a database server by its packages, not by its clients") {
+  for (const char* name :
+       {"postgresql", "postgresql-15", "postgresql-9.6", "postgresql-15-1c", "postgresql-1c-15",
+        "postgresql-server", "postgresql15-server", "postgrespro-1c-15-server",
+        "postgrespro-std-15", "postgrespro-1c-15", "PostgreSQL-15", "mysql-server",
+        "mysql-server-8.0", "mysql-community-server", "mariadb-server", "mariadb-server-10.11",
+        "mariadb-server-core-10.11", "percona-server-server", "mssql-server"}) {
+    CAPTURE(name);
+    CHECK(DutiesOfInventory(DutyPackages({name})) == "database");
+  }
+  for (const char* name :
+       {"postgresql-client-15", "postgresql-client", "postgresql-common",
+        "postgresql-client-common", "postgresql-15-postgis-3", "postgresql15-libs",
+        "postgrespro-std-15-client", "postgrespro-std-15-libs", "libpq5", "mariadb-client",
+        "mysql-client-8.0", "mariadb-common", "mysql-common", "mssql-tools",
+        "postgresql-server-dev-15x"}) {
+    CAPTURE(name);
+    CHECK(DutiesOfInventory(DutyPackages({name})).empty());
+  }
+}
+
+TEST_CASE("host duties: a database server by its service or listener") {
+  for (const char* name : {"postgresql.service", "postgresql@15-main.service", "postgresql-x64-15",
+                           "postgrespro-1c-15.service", "mysql.service", "mysqld", "MySQL80",
+                           "mariadb.service", "MSSQLSERVER", "MSSQL$BUH", "mssql-server.service"}) {
+    CAPTURE(name);
+    CHECK(DutiesOfInventory(DutyService(name)) == "database");
+  }
+  for (const char* name : {"SQLBrowser", "SQLWriter", "SQLSERVERAGENT", "mysqld_exporter",
+                           "mysqlrouter", "prometheus-postgres-exporter"}) {
+    CAPTURE(name);
+    CHECK(DutiesOfInventory(DutyService(name)).empty());
+  }
+  CHECK(DutiesOfInventory(DutyListener(5432, "postgres")) == "database");
+  CHECK(DutiesOfInventory(DutyListener(5432, "postgres.exe")) == "database");
+  CHECK(DutiesOfInventory(DutyListener(1433, "sqlservr.exe")) == "database");
+  CHECK(DutiesOfInventory(DutyListener(3306, "mysqld")) == "database");
+  CHECK(DutiesOfInventory(DutyListener(3306, "mariadbd")) == "database");
+  // A database port held by something else (a proxy, a tunnel) says nothing.
+  CHECK(DutiesOfInventory(DutyListener(5432, "pgbouncer")).empty());
+  CHECK(DutiesOfInventory(DutyListener(1433, "ssh")).empty());
+  CHECK(DutiesOfInventory(DutyListener(8080, "postgres")).empty());
+}
+
+TEST_CASE("host duties: a host may have both, and a plain workstation none") {
+  dozor::v1::Inventory both = DutyPackages({"postgresql-15-1c", "firefox-esr"});
+  both.mutable_software()->add_services()->set_name("srv1cv83.service");
+  CHECK(DutiesOfInventory(both) == "database,onec");
+  CHECK(DutiesOfInventory(DutyPackages({"firefox-esr", "libreoffice", "postgresql-client-15"}))
+            .empty());
+  CHECK(DutiesOfInventory(dozor::v1::Inventory()).empty());
 }
 
 TEST_CASE("commit observer: called after commit with each agent touched") {

@@ -421,6 +421,28 @@ void BuildDatabaseAtVersion(const std::filesystem::path& path, int version) {
   }
 }
 
+// Applies the migrations after the database's version up to `version` as the store does (one
+// transaction, foreign keys off), so that a test of one migration is not changed by later ones.
+void MigrateDatabaseTo(const std::filesystem::path& path, int version) {
+  auto db = sqlite::Database::Open(path);
+  REQUIRE(db.ok());
+  REQUIRE(db->Exec("PRAGMA foreign_keys=OFF").ok());
+  REQUIRE(db->Exec("BEGIN").ok());
+  auto current = db->Prepare("SELECT coalesce(max(version), 0) FROM schema_migrations");
+  REQUIRE(current.ok());
+  REQUIRE(current->Step().value());
+  const int64_t from = current->Int(0);
+  current->Reset();
+  for (const Migration& migration : Migrations()) {
+    if (migration.version <= from || migration.version > version) continue;
+    REQUIRE_MESSAGE(db->Exec(migration.sql).ok(), migration.name);
+    auto record = db->Prepare("INSERT INTO schema_migrations VALUES (?, ?, 0)");
+    REQUIRE(record.ok());
+    REQUIRE(record->Bind(1, migration.version).Bind(2, migration.name).Run().ok());
+  }
+  REQUIRE(db->Exec("COMMIT").ok());
+}
+
 // Every row a query returns, each as its values ("NULL" for NULL), for comparing before and after.
 std::vector<std::string> RowsOfQuery(sqlite::Database& db, const std::string& sql) {
   auto select = db.Prepare(sql);
@@ -582,9 +604,7 @@ TEST_CASE("migration 015 keeps every row, index and foreign key of the tables it
       CHECK_MESSAGE(!before["rows " + table].empty(), table);  // every table has rows to keep
     }
   }
-  {
-    auto store = OpenStore(dir, false);  // applies 015 alone
-  }
+  MigrateDatabaseTo(dir / "dozor.db", 15);  // 015 alone: later ones may add columns
   auto db = sqlite::Database::Open(dir / "dozor.db");
   REQUIRE(db.ok());
   CHECK(RowsOfQuery(*db, "SELECT max(version) FROM schema_migrations") ==
@@ -822,9 +842,103 @@ TEST_CASE("migrations leave a foreign key that already pointed at nothing as it 
   auto db = sqlite::Database::Open(dir / "dozor.db");
   REQUIRE(db.ok());
   CHECK(RowsOfQuery(*db, "SELECT max(version) FROM schema_migrations") ==
-        std::vector<std::string>{"'15'|"});
+        std::vector<std::string>{"'" + std::to_string(SqliteStore::LatestSchemaVersion()) + "'|"});
   CHECK(RowsOfQuery(*db, "SELECT \"table\", parent FROM pragma_foreign_key_check") ==
         std::vector<std::string>{"'finding_events'|'findings'|"});
+}
+
+// A 1C:Enterprise server that also runs PostgreSQL, as the Linux agent reports it.
+dozor::v1::Inventory OneCDatabaseInventory() {
+  dozor::v1::Inventory inv;
+  inv.mutable_os()->set_hostname("srv-1c");
+  auto* app = inv.mutable_software()->add_applications();
+  app->set_name("1C:Enterprise");
+  app->set_version("8.3.22.1709");
+  app->set_kind("server");
+  inv.mutable_software()->add_packages()->set_name("postgresql-15-1c");
+  inv.mutable_software()->add_packages()->set_name("postgresql-client-15");
+  return inv;
+}
+
+TEST_CASE("migration 016 reads the duties of hosts stored before it from their inventory") {
+  TempDir dir;
+  {
+    BuildDatabaseAtVersion(dir / "dozor.db", 15);
+    auto db = sqlite::Database::Open(dir / "dozor.db");
+    REQUIRE(db.ok());
+    REQUIRE(db->Exec(R"sql(
+INSERT INTO organizations(id, name, contract_type, created_at) VALUES (1, 'Acme', 'application', 1);
+INSERT INTO agents(id, agent_id, org_id, secret_hash, hostname, enrolled_at, source)
+  VALUES (1, 'ag-1c', 1, 's1', 'srv-1c', 1, 'agent'), (2, 'ag-pc', 1, 's2', 'pc', 1, 'import'),
+         (3, 'ag-bad', 1, 's3', 'bad', 1, 'agent'), (4, 'ag-none', 1, 's4', 'none', 1, 'agent');
+INSERT INTO host_os(agent, os_id, id_like, family, name, version, version_id, pretty_name, kernel,
+  architecture, hostname, fqdn, timezone, boot_time, reboot_required, pending_updates,
+  pending_security_updates, machine_id, role)
+  SELECT id, 'debian', '', 'linux', 'Debian', '12', '12', 'Debian 12', '6.1', 'x86_64', hostname,
+         hostname, 'UTC', 5, 0, 0, 0, 'm' || id, 'server' FROM agents;
+)sql")
+                .ok());
+    auto blob = db->Prepare(
+        "INSERT INTO host_inventory_blob(agent, collected_at, inventory) VALUES (?, 1, ?)");
+    REQUIRE(blob.ok());
+    dozor::v1::Inventory workstation;
+    workstation.mutable_software()->add_packages()->set_name("postgresql-client-15");
+    REQUIRE(blob->Bind(1, 1).BindBlob(2, EncodeCompressed(OneCDatabaseInventory())).Run().ok());
+    REQUIRE(blob->Bind(1, 2).BindBlob(2, EncodeCompressed(workstation)).Run().ok());
+    REQUIRE(blob->Bind(1, 3).BindBlob(2, "not an inventory").Run().ok());
+    // Host 4 has no stored inventory: nothing to read its duties from.
+  }
+  {
+    auto store = OpenStore(dir, false);
+    auto server = store->GetHost("ag-1c");
+    REQUIRE(server.ok());
+    CHECK(server->duties == HostDuties{HostDuty::kOneC, HostDuty::kDatabase});
+    CHECK(store->GetHost("ag-pc")->duties.empty());
+    CHECK(store->GetHost("ag-bad")->duties.empty());
+    CHECK(store->GetHost("ag-none")->duties.empty());
+    auto estate = store->GetEstateSummary(1, {});
+    REQUIRE(estate.ok());
+    REQUIRE(estate->hosts.size() == 4);
+    for (const auto& host : estate->hosts) {
+      CAPTURE(host.agent_id);
+      CHECK(host.duties.Has(HostDuty::kOneC) == (host.agent_id == "ag-1c"));
+    }
+  }
+  auto db = sqlite::Database::Open(dir / "dozor.db");
+  REQUIRE(db.ok());
+  CHECK(RowsOfQuery(*db, "SELECT agent, duties FROM host_os ORDER BY agent") ==
+        std::vector<std::string>{"'1'|'database,onec'|", "'2'|''|", "'3'|''|", "'4'|NULL|"});
+  // Only what FormatHostDuties writes gets in.
+  for (const char* word : {"", "database", "onec", "database,onec"}) {
+    CAPTURE(word);
+    CHECK(db->Exec("UPDATE host_os SET duties = '" + std::string(word) + "' WHERE agent = 2").ok());
+  }
+  for (const char* word : {"onec,database", "1c", "database,", "DATABASE"}) {
+    CAPTURE(word);
+    const Status status =
+        db->Exec("UPDATE host_os SET duties = '" + std::string(word) + "' WHERE agent = 2");
+    REQUIRE_FALSE(status.ok());
+    CHECK(status.error().message.find("CHECK constraint failed: host_os_duties") !=
+          std::string::npos);
+  }
+  // Reopening reads nothing again: the classified hosts are no longer NULL.
+  REQUIRE(db->Exec("UPDATE host_os SET duties = 'onec' WHERE agent = 1").ok());
+  { auto store = OpenStore(dir, false); }
+  CHECK(RowsOfQuery(*db, "SELECT duties FROM host_os WHERE agent = 1") ==
+        std::vector<std::string>{"'onec'|"});
+}
+
+TEST_CASE("every stored inventory writes the host's duties") {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  const std::string agent_id = EnrollOne(*store, "a1");
+  std::vector<IncomingReport> batch = {Inventory(agent_id, 1, 1000, OneCDatabaseInventory())};
+  REQUIRE(store->CommitReports(batch).ok());
+  CHECK(store->GetHost(agent_id)->duties == HostDuties{HostDuty::kDatabase, HostDuty::kOneC});
+  // The 1C server moved away: the next inventory says so.
+  batch = {Inventory(agent_id, 2, 2000, SampleInventory("6.1", "3.0.11"))};
+  REQUIRE(store->CommitReports(batch).ok());
+  CHECK(store->GetHost(agent_id)->duties.empty());
 }
 
 TEST_CASE("an API token whose stored role is unknown is listed as viewer but never authenticates") {
