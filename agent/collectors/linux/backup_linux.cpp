@@ -312,10 +312,21 @@ class BackupJobFinder {
   void ScanCrontab(const std::string& path, bool system_format) {
     auto text = ReadFile(ctx_.Path(path), kCronFileMaxBytes);
     if (!text.ok()) return;
+    // A user's own crontab is written by that user: the agent (root) reads the script it names
+    // only when that user could read it too (its owner, or readable by everyone), so a crontab
+    // line cannot make the agent read a file the user may not (/root/.pgpass) into the inventory.
+    const bool users_own = !system_format;
+    struct stat crontab_stat {};
+    const bool have_owner = ::stat(ctx_.Path(path).c_str(), &crontab_stat) == 0;
     for (const CronEntry& entry : ParseCrontab(*text, system_format)) {
       std::vector<BackupCommand> commands = FindBackupCommands(entry.command);
       std::string script = ScriptOf(entry.command);
-      if (commands.empty() && !script.empty()) commands = ScanScript(script);
+      struct stat script_stat {};
+      const bool script_allowed =
+          !users_own ||
+          (have_owner && ::stat(ctx_.Path(script).c_str(), &script_stat) == 0 &&
+           (script_stat.st_uid == crontab_stat.st_uid || (script_stat.st_mode & S_IROTH) != 0));
+      if (commands.empty() && !script.empty() && script_allowed) commands = ScanScript(script);
       AddJobs("cron:" + path + ":" + std::to_string(entry.line), entry.schedule,
               std::move(commands), NamedAsBackup(entry.command));
     }

@@ -1,6 +1,7 @@
 // Backup jobs: the pure parsers (crontabs, shell command lines, catalogues, schedules) and the
 // Linux collector over the pg-backup-server fixture root.
 #include <doctest/doctest.h>
+#include <unistd.h>
 #include <utime.h>
 
 #include <filesystem>
@@ -349,6 +350,32 @@ TEST_CASE("CollectBackupJobs finds every job of the pg-backup-server fixture wit
   // The commented-out pg_dumpall line and the restic forget are not jobs.
   CHECK(FindJob(software, "pg_dumpall", "") == nullptr);
   CHECK(software.backup_jobs_size() == 8);
+}
+
+TEST_CASE("CollectBackupJobs reads a script a user's crontab names only if that user could") {
+  dozor::testing::TempDir dir;
+  const std::filesystem::path root = dir.path();
+  std::filesystem::create_directories(root / "var/spool/cron/crontabs");
+  std::filesystem::create_directories(root / "root");
+  const std::filesystem::path crontab = root / "var/spool/cron/crontabs/ivan";
+  REQUIRE(WriteFileAtomic(crontab, "0 1 * * * /root/private.sh\n0 2 * * * /root/shared.sh\n").ok());
+  REQUIRE(WriteFileAtomic(root / "root/private.sh", "pg_dump secretdb > /srv/x.sql\n").ok());
+  REQUIRE(WriteFileAtomic(root / "root/shared.sh", "pg_dump buh > /srv/buh.sql\n").ok());
+  std::filesystem::permissions(root / "root/private.sh", std::filesystem::perms::owner_read |
+                                                             std::filesystem::perms::owner_write);
+  std::filesystem::permissions(root / "root/shared.sh", std::filesystem::perms::owner_read |
+                                                            std::filesystem::perms::owner_write |
+                                                            std::filesystem::perms::others_read);
+  // The crontab belongs to another user than the scripts (possible only as root).
+  if (::chown(crontab.c_str(), 12345, 12345) != 0) {
+    MESSAGE("not root: the ownership case is not exercised");
+    return;
+  }
+  dozor::v1::Software software;
+  REQUIRE(CollectBackupJobs(RootContext(root), &software).ok());
+  INFO(software.DebugString());
+  REQUIRE(software.backup_jobs_size() == 1);
+  CHECK(software.backup_jobs(0).target() == "buh");
 }
 
 TEST_CASE("CollectBackupJobs on a host without backups and on a missing root finds nothing") {
