@@ -327,8 +327,14 @@ class BackupJobFinder {
           (have_owner && ::stat(ctx_.Path(script).c_str(), &script_stat) == 0 &&
            (script_stat.st_uid == crontab_stat.st_uid || (script_stat.st_mode & S_IROTH) != 0));
       if (commands.empty() && !script.empty() && script_allowed) commands = ScanScript(script);
+      // Named as a backup: the script or program it runs ("/root/backup-1c.sh"), not any word
+      // of the line ("find /var/backups -mtime +7 -delete" is a clean-up, not a backup).
+      std::vector<std::string> first = ShellWords(entry.command, 1);
+      const std::string& program = !script.empty() ? script
+                                   : first.empty() ? entry.command
+                                                   : first[0];
       AddJobs("cron:" + path + ":" + std::to_string(entry.line), entry.schedule,
-              std::move(commands), NamedAsBackup(entry.command));
+              std::move(commands), NamedAsBackup(program));
     }
   }
 

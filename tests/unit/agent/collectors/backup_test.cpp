@@ -358,7 +358,10 @@ TEST_CASE("CollectBackupJobs reads a script a user's crontab names only if that 
   std::filesystem::create_directories(root / "var/spool/cron/crontabs");
   std::filesystem::create_directories(root / "root");
   const std::filesystem::path crontab = root / "var/spool/cron/crontabs/ivan";
-  REQUIRE(WriteFileAtomic(crontab, "0 1 * * * /root/private.sh\n0 2 * * * /root/shared.sh\n").ok());
+  REQUIRE(WriteFileAtomic(crontab,
+                          "0 1 * * * /root/private.sh\n0 2 * * * /root/shared.sh\n"
+                          "0 5 * * * find /var/backups -mtime +7 -delete\n")
+              .ok());
   REQUIRE(WriteFileAtomic(root / "root/private.sh", "pg_dump secretdb > /srv/x.sql\n").ok());
   REQUIRE(WriteFileAtomic(root / "root/shared.sh", "pg_dump buh > /srv/buh.sql\n").ok());
   std::filesystem::permissions(root / "root/private.sh", std::filesystem::perms::owner_read |
