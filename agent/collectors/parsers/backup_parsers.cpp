@@ -461,11 +461,11 @@ std::vector<int> FieldValues(std::string_view field, int low, int high, bool wee
         return {};
       }
     }
-    if (weekdays && first == 7) first = 0;
-    if (weekdays && last == 7) last = 6;
     if (first < low || last > high || first > last) return {};
     for (int value = first; value <= last; value += step) {
-      selected[static_cast<size_t>(value - low)] = true;
+      // cron's 7 is Sunday, like 0.
+      const int day = weekdays && value == 7 ? 0 : value;
+      selected[static_cast<size_t>(day - low)] = true;
     }
   }
   std::vector<int> values;

@@ -193,6 +193,8 @@ TEST_CASE("ScheduleIntervalSeconds: cron and systemd schedules") {
   CHECK(ScheduleIntervalSeconds("0 2 * * 6") == 7 * kDay);
   CHECK(ScheduleIntervalSeconds("0 1 * * 1-5") == 3 * kDay);  // Friday night to Monday night
   CHECK(ScheduleIntervalSeconds("0 1 * * mon,thu") == 4 * kDay);
+  CHECK(ScheduleIntervalSeconds("0 2 * * 7") == 7 * kDay);    // 7 is Sunday, like 0
+  CHECK(ScheduleIntervalSeconds("0 2 * * 5-7") == 5 * kDay);  // Sunday night to Friday night
   CHECK(ScheduleIntervalSeconds("0 4 1 * *") == 31 * kDay);
   CHECK(ScheduleIntervalSeconds("@weekly") == 7 * kDay);
   CHECK(ScheduleIntervalSeconds("@reboot") == 0);
