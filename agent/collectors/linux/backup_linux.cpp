@@ -59,11 +59,6 @@ bool IsCronLeftover(std::string_view name) {
          name == "placeholder";
 }
 
-std::vector<std::string> Names(const std::filesystem::path& dir, size_t max = kMaxCronFiles) {
-  Result<std::vector<std::string>> names = ListDirectory(dir, max);
-  return names.ok() ? std::move(names).value() : std::vector<std::string>();
-}
-
 int64_t ModifiedTime(const std::filesystem::path& path, bool* is_dir = nullptr) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return 0;
@@ -74,7 +69,7 @@ int64_t ModifiedTime(const std::filesystem::path& path, bool* is_dir = nullptr) 
 // The newest regular file's mtime in `dir` and, with `depth` > 0, in its subdirectories.
 int64_t NewestFile(const std::filesystem::path& dir, int depth, size_t* budget) {
   int64_t newest = 0;
-  for (const auto& name : Names(dir, *budget)) {
+  for (const auto& name : ListNamesOrEmpty(dir, *budget)) {
     if (*budget == 0) break;
     --*budget;
     bool is_dir = false;
@@ -145,20 +140,21 @@ class BackupJobFinder {
 
   void ScanCron() {
     ScanCrontab("/etc/crontab", /*system_format=*/true);
-    for (const auto& name : Names(ctx_.Path("/etc/cron.d"))) {
+    for (const auto& name : ListNamesOrEmpty(ctx_.Path("/etc/cron.d"), kMaxCronFiles)) {
       if (!IsCronLeftover(name)) ScanCrontab("/etc/cron.d/" + name, true);
     }
-    for (const auto& name : Names(ctx_.Path("/var/spool/cron/crontabs"))) {
+    for (const auto& name :
+         ListNamesOrEmpty(ctx_.Path("/var/spool/cron/crontabs"), kMaxCronFiles)) {
       if (!IsCronLeftover(name)) ScanCrontab("/var/spool/cron/crontabs/" + name, false);
     }
-    for (const auto& name : Names(ctx_.Path("/var/spool/cron"))) {
+    for (const auto& name : ListNamesOrEmpty(ctx_.Path("/var/spool/cron"), kMaxCronFiles)) {
       if (name == "crontabs" || IsCronLeftover(name)) continue;
       if (IsDirectory(ctx_.Path("/var/spool/cron/" + name))) continue;
       ScanCrontab("/var/spool/cron/" + name, false);
     }
     for (const char* period : {"hourly", "daily", "weekly", "monthly"}) {
       std::string dir = std::string("/etc/cron.") + period;
-      for (const auto& name : Names(ctx_.Path(dir))) {
+      for (const auto& name : ListNamesOrEmpty(ctx_.Path(dir), kMaxCronFiles)) {
         if (IsCronLeftover(name)) continue;
         std::string path = dir + "/" + name;
         AddJobs("cron:" + path, std::string("@") + period, ScanScript(path), NamedAsBackup(name));
@@ -168,15 +164,15 @@ class BackupJobFinder {
 
   void ScanTimers() {
     std::set<std::string> enabled;
-    for (const auto& dir : Names(ctx_.Path("/etc/systemd/system"))) {
+    for (const auto& dir : ListNamesOrEmpty(ctx_.Path("/etc/systemd/system"), kMaxCronFiles)) {
       if (!EndsWith(dir, ".wants") && !EndsWith(dir, ".requires")) continue;
-      for (auto& name : Names(ctx_.Path("/etc/systemd/system/" + dir))) {
+      for (auto& name : ListNamesOrEmpty(ctx_.Path("/etc/systemd/system/" + dir), kMaxCronFiles)) {
         enabled.insert(std::move(name));
       }
     }
     std::set<std::string> seen;
     for (const char* dir : kUnitDirs) {
-      for (const auto& name : Names(ctx_.Path(dir), kMaxTimers)) {
+      for (const auto& name : ListNamesOrEmpty(ctx_.Path(dir), kMaxTimers)) {
         if (!EndsWith(name, ".timer") || !seen.insert(name).second) continue;
         if (enabled.count(name) == 0) continue;  // a timer nobody enabled does not run
         std::filesystem::path path = ctx_.Path(std::string(dir) + "/" + name);
@@ -468,10 +464,10 @@ class BackupJobFinder {
 
   void ScanPgProbackup(const std::string& backup_path) {
     std::string backups_dir = backup_path + "/backups";
-    for (const auto& instance : Names(ctx_.Path(backups_dir), kMaxCatalogEntries)) {
+    for (const auto& instance : ListNamesOrEmpty(ctx_.Path(backups_dir), kMaxCatalogEntries)) {
       std::vector<CatalogBackup> backups;
       std::string instance_dir = backups_dir + "/" + instance;
-      for (const auto& id : Names(ctx_.Path(instance_dir), kMaxCatalogEntries)) {
+      for (const auto& id : ListNamesOrEmpty(ctx_.Path(instance_dir), kMaxCatalogEntries)) {
         std::string text =
             ReadSmallFile(ctx_.Path(instance_dir + "/" + id + "/backup.control"), 256 * 1024);
         if (text.empty()) continue;
@@ -487,7 +483,7 @@ class BackupJobFinder {
 
   void ScanPgBackrest(const std::string& repo) {
     std::string backup_dir = repo + "/backup";
-    for (const auto& stanza : Names(ctx_.Path(backup_dir), kMaxCatalogEntries)) {
+    for (const auto& stanza : ListNamesOrEmpty(ctx_.Path(backup_dir), kMaxCatalogEntries)) {
       std::string info =
           ReadSmallFile(ctx_.Path(backup_dir + "/" + stanza + "/backup.info"), 4 * 1024 * 1024);
       if (info.empty()) continue;
@@ -508,11 +504,11 @@ class BackupJobFinder {
   }
 
   void ScanBarman(const std::string& home) {
-    for (const auto& server : Names(ctx_.Path(home), kMaxCatalogEntries)) {
+    for (const auto& server : ListNamesOrEmpty(ctx_.Path(home), kMaxCatalogEntries)) {
       std::string base = home + "/" + server + "/base";
       if (!IsDirectory(ctx_.Path(base))) continue;
       std::vector<CatalogBackup> backups;
-      for (const auto& id : Names(ctx_.Path(base), kMaxCatalogEntries)) {
+      for (const auto& id : ListNamesOrEmpty(ctx_.Path(base), kMaxCatalogEntries)) {
         std::string text = ReadSmallFile(ctx_.Path(base + "/" + id + "/backup.info"), 256 * 1024);
         if (!text.empty()) backups.push_back(ParseBarmanBackupInfo(text));
       }

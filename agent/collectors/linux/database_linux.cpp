@@ -22,6 +22,7 @@ namespace database_scan {
 constexpr size_t kConfMaxBytes = 1024 * 1024;
 constexpr size_t kMaxInstances = 32;
 constexpr size_t kMaxIncludedFiles = 64;
+constexpr size_t kMaxListedEntries = 256;
 
 std::string Directory(const std::string& path) {
   size_t slash = path.find_last_of('/');
@@ -31,11 +32,6 @@ std::string Directory(const std::string& path) {
 std::string Resolve(const std::string& path, const std::string& relative_to) {
   if (path.empty() || path[0] == '/') return path;
   return relative_to + "/" + path;
-}
-
-std::vector<std::string> Names(const std::filesystem::path& dir) {
-  Result<std::vector<std::string>> names = ListDirectory(dir, 256);
-  return names.ok() ? std::move(names).value() : std::vector<std::string>();
 }
 
 // Settings of a configuration file and the files it includes (one level), in the order
@@ -50,7 +46,7 @@ void ReadSettings(const CollectContext& ctx, const std::string& path, int depth,
       ReadSettings(ctx, Resolve(value, dir), depth + 1, settings, files);
     } else if (name == "include_dir") {
       const std::string included = Resolve(value, dir);
-      std::vector<std::string> names = Names(ctx.Path(included));
+      std::vector<std::string> names = ListNamesOrEmpty(ctx.Path(included), kMaxListedEntries);
       std::sort(names.begin(), names.end());
       for (const auto& file : names) {
         if (file.size() > 5 && file.compare(file.size() - 5, 5, ".conf") == 0 && file[0] != '.') {
@@ -115,16 +111,17 @@ Status CollectDatabaseServers(const CollectContext& ctx, dozor::v1::Software* ou
     std::string data = ArgumentAfter(process.command(), "-D");
     if (!data.empty()) add(data + "/postgresql.conf");
   }
-  for (const auto& version : Names(ctx.Path("/etc/postgresql"))) {
-    for (const auto& cluster : Names(ctx.Path("/etc/postgresql/" + version))) {
+  for (const auto& version : ListNamesOrEmpty(ctx.Path("/etc/postgresql"), kMaxListedEntries)) {
+    for (const auto& cluster :
+         ListNamesOrEmpty(ctx.Path("/etc/postgresql/" + version), kMaxListedEntries)) {
       add("/etc/postgresql/" + version + "/" + cluster + "/postgresql.conf");
     }
   }
-  for (const auto& version : Names(ctx.Path("/var/lib/pgsql"))) {
+  for (const auto& version : ListNamesOrEmpty(ctx.Path("/var/lib/pgsql"), kMaxListedEntries)) {
     add("/var/lib/pgsql/" + version + "/data/postgresql.conf");
   }
   add("/var/lib/pgsql/data/postgresql.conf");
-  for (const auto& build : Names(ctx.Path("/var/lib/pgpro"))) {
+  for (const auto& build : ListNamesOrEmpty(ctx.Path("/var/lib/pgpro"), kMaxListedEntries)) {
     add("/var/lib/pgpro/" + build + "/data/postgresql.conf");
   }
 

@@ -52,4 +52,9 @@ Result<std::vector<std::string>> ListDirectory(const fs::path& dir, size_t max_e
   return names;
 }
 
+std::vector<std::string> ListNamesOrEmpty(const fs::path& dir, size_t max_entries) {
+  Result<std::vector<std::string>> names = ListDirectory(dir, max_entries);
+  return names.ok() ? std::move(names).value() : std::vector<std::string>();
+}
+
 }  // namespace dozor::agent

@@ -48,4 +48,9 @@ bool ReadSysfsNumber(const std::filesystem::path& path, T* out) {
 [[nodiscard]] Result<std::vector<std::string>> ListDirectory(const std::filesystem::path& dir,
                                                              size_t max_entries = SIZE_MAX);
 
+// ListDirectory for best-effort scans, where a directory that cannot be read simply has no
+// entries (a missing /etc/cron.d, an unreadable catalogue).
+[[nodiscard]] std::vector<std::string> ListNamesOrEmpty(const std::filesystem::path& dir,
+                                                        size_t max_entries = SIZE_MAX);
+
 }  // namespace dozor::agent

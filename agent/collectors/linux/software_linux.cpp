@@ -29,11 +29,6 @@ constexpr size_t kUnitFileMaxBytes = 1024 * 1024;
 constexpr size_t kMaxUnits = 20000;
 constexpr size_t kMaxRpmPackages = 200000;
 
-std::vector<std::string> ListNames(const std::filesystem::path& dir) {
-  Result<std::vector<std::string>> names = ListDirectory(dir);
-  return names.ok() ? std::move(names).value() : std::vector<std::string>();
-}
-
 // dpkg keeps no install time; the mtime of info/<name>.list (written when the
 // package's files are unpacked) is the closest record. One stat per package: ~1
 // ms for ~900 packages when cached.
@@ -140,8 +135,8 @@ void AddOneC(const CollectContext& ctx, dozor::v1::Software* out, const std::str
 
 Status CollectOneC(const CollectContext& ctx, dozor::v1::Software* out) {
   // Current layout: /opt/1cv8/<arch>/<version>/.
-  for (const auto& arch : ListNames(ctx.Path("/opt/1cv8"))) {
-    for (const auto& version : ListNames(ctx.Path("/opt/1cv8/" + arch))) {
+  for (const auto& arch : ListNamesOrEmpty(ctx.Path("/opt/1cv8"))) {
+    for (const auto& version : ListNamesOrEmpty(ctx.Path("/opt/1cv8/" + arch))) {
       std::string host_dir = "/opt/1cv8/" + arch + "/" + version;
       if (LooksLikeOneCVersion(version) && IsDirectory(ctx.Path(host_dir))) {
         AddOneC(ctx, out, version, arch, host_dir);
@@ -158,9 +153,9 @@ Status CollectOneC(const CollectContext& ctx, dozor::v1::Software* out) {
       break;
     }
   }
-  for (const auto& branch : ListNames(ctx.Path("/opt/1C"))) {
+  for (const auto& branch : ListNamesOrEmpty(ctx.Path("/opt/1C"))) {
     if (branch.size() < 3 || branch[0] != 'v' || branch[1] != '8') continue;
-    for (const auto& arch : ListNames(ctx.Path("/opt/1C/" + branch))) {
+    for (const auto& arch : ListNamesOrEmpty(ctx.Path("/opt/1C/" + branch))) {
       std::string host_dir = "/opt/1C/" + branch + "/" + arch;
       if (!IsDirectory(ctx.Path(host_dir))) continue;
       std::string version =
@@ -187,7 +182,7 @@ bool IsServiceName(const std::string& name) {
 void FindUnitFiles(const CollectContext& ctx, std::map<std::string, UnitFile>* units) {
   for (const char* dir : {"/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system",
                           "/usr/lib/systemd/system"}) {
-    for (const auto& name : ListNames(ctx.Path(dir))) {
+    for (const auto& name : ListNamesOrEmpty(ctx.Path(dir))) {
       if (!IsServiceName(name) || units->count(name) != 0 || units->size() >= kMaxUnits) continue;
       std::filesystem::path path = ctx.Path(dir) / name;
       std::error_code ec;
@@ -211,11 +206,11 @@ void FindUnitFiles(const CollectContext& ctx, std::map<std::string, UnitFile>* u
 std::set<std::string> EnabledUnits(const CollectContext& ctx) {
   std::set<std::string> enabled;
   std::filesystem::path etc = ctx.Path("/etc/systemd/system");
-  for (const auto& dir : ListNames(etc)) {
+  for (const auto& dir : ListNamesOrEmpty(etc)) {
     bool wants = dir.size() > 6 && dir.compare(dir.size() - 6, 6, ".wants") == 0;
     bool requires_dir = dir.size() > 9 && dir.compare(dir.size() - 9, 9, ".requires") == 0;
     if (!wants && !requires_dir) continue;
-    for (auto& name : ListNames(etc / dir)) enabled.insert(std::move(name));
+    for (auto& name : ListNamesOrEmpty(etc / dir)) enabled.insert(std::move(name));
   }
   return enabled;
 }
