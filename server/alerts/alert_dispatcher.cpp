@@ -387,6 +387,7 @@ Result<std::optional<NewAlert>> AlertDispatcher::PlanOne(Context& context, const
     words.rule = rule;
     words.evidence_json = finding->evidence_json;
     words.hostname = finding->hostname;
+    words.object = finding->object;
     words.agent_id = finding->agent_id;
     category = finding->category;
     // A comment on the finding is not what the message is about; a verification request's is.
@@ -601,6 +602,7 @@ Result<int> AlertDispatcher::EscalationPass() {
         words.rule = rules_ != nullptr ? rules_->Find(finding->rule_id) : nullptr;
         words.evidence_json = finding->evidence_json;
         words.hostname = finding->hostname;
+        words.object = finding->object;
         words.at_ms = finding->state_changed_ms;
         category = finding->category;
         still_matters = IsActiveFinding(finding->state);

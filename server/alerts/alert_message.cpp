@@ -129,9 +129,12 @@ std::string_view Headline(AlertKind kind, const Words& w) {
 // Text from a client machine or a person may be anything: valid UTF-8, no control characters.
 std::string Clean(std::string_view text) { return EscapeControlText(EscapeInvalidUtf8(text)); }
 
+// "db1", or "db1: /var" for a finding about an object of the host (two findings of one rule on
+// one host differ only by it).
 std::string HostLabel(const AlertFacts& facts, const Words& w) {
-  if (!facts.hostname.empty()) return Clean(facts.hostname);
-  if (!facts.agent_id.empty()) return Clean(facts.agent_id);
+  const std::string object = facts.object.empty() ? "" : ": " + Clean(facts.object);
+  if (!facts.hostname.empty()) return Clean(facts.hostname) + object;
+  if (!facts.agent_id.empty()) return Clean(facts.agent_id) + object;
   return std::string(w.estate_wide);
 }
 
@@ -486,6 +489,7 @@ std::string WebhookBody(const AlertFacts& facts, const RenderedAlert& english,
       {"stage", facts.stage},
       {"organization", Clean(facts.org_name)},
       {"hostname", Clean(facts.hostname)},
+      {"object", Clean(facts.object)},
       {"agent_id", Clean(facts.agent_id)},
       {"finding_id", facts.finding_id ? nlohmann::json(*facts.finding_id) : nlohmann::json()},
       {"rule_id", Clean(facts.rule_id)},

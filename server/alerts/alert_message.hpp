@@ -19,6 +19,7 @@ struct AlertFacts {
   AlertKind kind = AlertKind::kFindingOpened;
   std::string org_name;
   std::string hostname;  // host events and host findings
+  std::string object;    // what on the host a finding is about ("/var"), "" the whole host
   std::string agent_id;
   std::optional<int64_t> finding_id;
   std::string severity;               // finding events

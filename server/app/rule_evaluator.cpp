@@ -227,8 +227,8 @@ Status RuleEvaluator::Apply(const rules::EvaluationResult& result, int64_t now_m
   input.meta = meta_;
   input.hits.reserve(result.hits.size());
   for (const auto& hit : result.hits) {
-    input.hits.push_back(
-        FindingHit{hit.rule_id, hit.org_id, hit.host_id, hit.evidence_json, hit.sustain_only});
+    input.hits.push_back(FindingHit{hit.rule_id, hit.org_id, hit.host_id, hit.evidence_json,
+                                    hit.sustain_only, hit.object});
   }
   auto applied = findings_.ApplyEvaluation(input, now_ms);
   if (!applied.ok()) {
@@ -261,6 +261,11 @@ Result<std::optional<rules::ActiveTargets>> ActiveFindingTargets(FindingStore& f
     } catch (const std::exception&) {
       spdlog::warn("rules: finding {} has a malformed target '{}'", finding.id, finding.target);
     }
+  }
+  // A host appears once per rule however many of its objects have a finding.
+  for (auto& [rule_id, targets] : active) {
+    std::sort(targets.begin(), targets.end());
+    targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
   }
   return std::optional<rules::ActiveTargets>(std::move(active));
 }
@@ -316,6 +321,8 @@ Status RuleEvaluator::ResolveFindingsOfRevokedHosts(int64_t now_ms) {
     }
   }
   for (auto& [rule_id, hosts] : gone) {
+    std::sort(hosts.begin(), hosts.end());
+    hosts.erase(std::unique(hosts.begin(), hosts.end()), hosts.end());
     EvaluationInput input;
     input.host_scope = true;
     input.rule_ids = {rule_id};

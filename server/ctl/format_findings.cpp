@@ -26,12 +26,15 @@ std::string EvidenceLine(const nlohmann::json& row) {
 
 namespace {
 
-// "db1" for a host finding, "(estate)" for an organisation-wide one.
+// "db1" for a host finding, "db1: /var" for one about an object of the host, "(estate)" for an
+// organisation-wide one.
 std::string FindingTarget(const nlohmann::json& finding) {
   const auto& host = At(finding, "host");
   if (host.is_object()) {
-    return OrDash(JsonStr(host, "hostname").empty() ? JsonStr(host, "agent_id")
-                                                    : JsonStr(host, "hostname"));
+    std::string name = OrDash(JsonStr(host, "hostname").empty() ? JsonStr(host, "agent_id")
+                                                                : JsonStr(host, "hostname"));
+    const std::string object = JsonStr(finding, "object");
+    return object.empty() ? name : name + ": " + object;
   }
   return "(estate)";
 }
@@ -67,6 +70,9 @@ std::string RenderFinding(const nlohmann::json& reply, Lang lang) {
   kv.Add("Host", host.is_object()
                      ? JsonStr(host, "hostname") + " (" + JsonStr(host, "agent_id") + ")"
                      : std::string("(estate-wide)"));
+  if (!JsonStr(finding, "object").empty()) {
+    kv.Add("Object", JsonStr(finding, "object"));
+  }
   kv.Add("First seen", TimeField(finding, "first_seen_ms"));
   kv.Add("Last seen", TimeField(finding, "last_seen_ms"));
   if (!At(finding, "resolved_at_ms").is_null()) {

@@ -15,6 +15,15 @@ std::string PairKey(std::string_view rule_id, std::string_view target) {
   return key;
 }
 
+// (rule, target, object): one finding's identity. Object names come from client machines, so
+// the separator is a byte no sanitized name contains.
+std::string FindingKey(std::string_view rule_id, std::string_view target, std::string_view object) {
+  std::string key = PairKey(rule_id, target);
+  key.push_back('\0');
+  key.append(object);
+  return key;
+}
+
 bool IsBlank(std::string_view text) {
   return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
@@ -26,6 +35,7 @@ FindingMutation SystemMutation(FindingMutationKind kind, const FindingStateRow& 
   m.finding_id = row.id;
   m.rule_id = row.rule_id;
   m.target = row.target;
+  m.object = row.object;
   m.event = event;
   m.from = row.state;
   m.to = to;
@@ -85,12 +95,17 @@ std::vector<FindingMutation> PlanEvaluation(const EvaluationInput& input,
   for (int64_t target : scope.targets) {
     targets.insert(FindingTarget(input.host_scope, target));
   }
-  // Pair -> index into `existing`, for the findings this evaluation is about.
+  // (rule, target, object) -> index into `existing`, for the findings this evaluation is about;
+  // and the "" object finding of each pair, which an object hit may adopt.
   std::unordered_map<std::string, size_t> index_of;
+  std::unordered_map<std::string, size_t> whole_target_of;
   for (size_t i = 0; i < existing.size(); ++i) {
     const auto& row = existing[i];
     if (rules.count(row.rule_id) != 0 && targets.count(row.target) != 0) {
-      index_of.emplace(PairKey(row.rule_id, row.target), i);
+      index_of.emplace(FindingKey(row.rule_id, row.target, row.object), i);
+      if (row.object.empty()) {
+        whole_target_of.emplace(PairKey(row.rule_id, row.target), i);
+      }
     }
   }
   std::vector<bool> seen(existing.size(), false);
@@ -99,16 +114,24 @@ std::vector<FindingMutation> PlanEvaluation(const EvaluationInput& input,
     return it == input.meta.end() ? RuleMeta{Severity::kInfo, ""} : it->second;
   };
 
-  // Condition hits before sustain-only ones, so a pair hit by both is treated as a hit.
+  // Condition hits before sustain-only ones, so a finding hit by both is treated as a hit; and
+  // object hits in object order, so the same object adopts a legacy finding every time.
   std::vector<size_t> order(input.hits.size());
   for (size_t i = 0; i < order.size(); ++i) {
     order[i] = i;
   }
-  std::stable_partition(order.begin(), order.end(),
-                        [&](size_t i) { return !input.hits[i].sustain_only; });
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const FindingHit& x = input.hits[a];
+    const FindingHit& y = input.hits[b];
+    if (x.sustain_only != y.sustain_only) {
+      return !x.sustain_only;
+    }
+    return x.object < y.object;
+  });
 
   std::vector<FindingMutation> out;
   std::unordered_set<std::string> handled;
+  std::unordered_set<std::string> kept_pairs;  // pairs with a keep marker
   handled.reserve(input.hits.size());
   for (size_t i : order) {
     const FindingHit& hit = input.hits[i];
@@ -117,11 +140,25 @@ std::vector<FindingMutation> PlanEvaluation(const EvaluationInput& input,
     }
     int64_t target = input.host_scope ? *hit.host_pk : hit.org_id;
     std::string target_text = FindingTarget(input.host_scope, target);
-    std::string key = PairKey(hit.rule_id, target_text);
-    if (!handled.insert(key).second) {
-      continue;  // several hits for one pair: the first (a condition hit if any) decides
+    if (hit.sustain_only && hit.evidence_json.empty()) {
+      // The engine had no fresh data for this target (or listed only some of its objects):
+      // whatever no other hit names stays as it is.
+      kept_pairs.insert(PairKey(hit.rule_id, target_text));
+      continue;
     }
+    std::string key = FindingKey(hit.rule_id, target_text, hit.object);
+    if (!handled.insert(key).second) {
+      continue;  // several hits for one finding: the first (a condition hit if any) decides
+    }
+    std::optional<std::string> adopt;
     auto it = index_of.find(key);
+    if (it == index_of.end() && !hit.object.empty()) {
+      auto legacy = whole_target_of.find(PairKey(hit.rule_id, target_text));
+      if (legacy != whole_target_of.end() && !seen[legacy->second]) {
+        it = index_of.find(FindingKey(hit.rule_id, target_text, ""));
+        adopt = hit.object;
+      }
+    }
     if (it == index_of.end()) {
       if (hit.sustain_only) {
         continue;
@@ -134,6 +171,7 @@ std::vector<FindingMutation> PlanEvaluation(const EvaluationInput& input,
         m.host_pk = target;
       }
       m.target = target_text;
+      m.object = hit.object;
       m.hit_index = i;
       m.meta = meta_of(hit.rule_id);
       m.event = FindingEventKind::kOpened;
@@ -142,17 +180,16 @@ std::vector<FindingMutation> PlanEvaluation(const EvaluationInput& input,
       continue;
     }
     const FindingStateRow& found = existing[it->second];
-    seen[it->second] = true;
-    if (hit.sustain_only && hit.evidence_json.empty()) {
-      continue;  // the engine had no fresh data for this target: keep the finding untouched
-    }
     if (IsActive(found.state)) {
+      seen[it->second] = true;
       FindingMutation m = SystemMutation(FindingMutationKind::kTouch, found,
                                          FindingEventKind::kComment, found.state, "");
       m.hit_index = i;
       m.meta = meta_of(hit.rule_id);
+      m.adopt_object = adopt;
       out.push_back(std::move(m));
     } else if (!hit.sustain_only) {
+      seen[it->second] = true;
       // A finding the client accepted (waiver still valid) returns as waived, not regressed.
       bool waived = WaiverHolds(found, now_ms);
       FindingMutation m =
@@ -161,13 +198,18 @@ std::vector<FindingMutation> PlanEvaluation(const EvaluationInput& input,
                          waived ? "still covered by the client's waiver" : "");
       m.hit_index = i;
       m.meta = meta_of(hit.rule_id);
+      m.adopt_object = adopt;
       out.push_back(std::move(m));
+    } else if (!adopt) {
+      seen[it->second] = true;  // sustain never reopens a resolved finding
     }
   }
-  for (const auto& [key, index] : index_of) {
-    (void)key;
+  // Resolutions in `existing` order.
+  for (size_t index = 0; index < existing.size(); ++index) {
     const FindingStateRow& found = existing[index];
-    if (seen[index] || !IsActive(found.state)) {
+    if (seen[index] || !IsActive(found.state) ||
+        index_of.count(FindingKey(found.rule_id, found.target, found.object)) == 0 ||
+        kept_pairs.count(PairKey(found.rule_id, found.target)) != 0) {
       continue;
     }
     out.push_back(SystemMutation(FindingMutationKind::kResolve, found, FindingEventKind::kResolved,

@@ -2,12 +2,17 @@
 // functions what should happen and applies the answer in one transaction; nothing here does I/O
 // or reads a clock (every function takes now_ms).
 //
-// Engine side (PlanEvaluation), for every (rule, target) pair of an evaluation:
+// Engine side (PlanEvaluation), for every (rule, target, object) of an evaluation (object is ""
+// unless the rule names an object column; a stored finding with "" object of a rule that now
+// names objects is adopted by the first object hit):
 //   hit & no finding                         -> open (event opened)
 //   hit & finding resolved                   -> regressed (regressions++, event regressed), or
 //                                               back to waived while the client's waiver holds
 //   (hit or sustain-only hit) & finding active -> stays, last_seen = now, evidence updated
-//   sustain-only hit without fresh evidence  -> nothing (the engine had no data for the target)
+//   sustain-only hit without fresh evidence  -> a keep marker: every finding of its (rule,
+//                                               target) that no other hit names stays as it is
+//                                               (the engine had no data for the target, or more
+//                                               objects than it lists)
 //   sustain-only & no active finding         -> nothing
 //   no hit & finding active                  -> resolved (actor system)
 // Waivers whose end has passed go back to open first (PlanWaiverExpiry, event waive_expired).
@@ -46,7 +51,13 @@ struct FindingHit {
   std::optional<int64_t> host_pk;  // agents.id for a per-host rule; empty for estate-wide
   std::string evidence_json;       // JSON array of row objects (truncated beyond 64 KiB)
   bool sustain_only = false;       // matched only the sustain query: keeps, never opens
+  // What the finding is about within its target (a mount, an interface, a disk, a service) for
+  // a rule with an object column; "" for a finding about the whole target.
+  std::string object;
 };
+
+// Longest object name kept on a finding (bytes); longer names are cut on a character boundary.
+inline constexpr size_t kMaxFindingObjectBytes = 256;
 
 struct RuleMeta {
   Severity severity = Severity::kInfo;
@@ -77,6 +88,7 @@ struct FindingStateRow {
   int64_t id = 0;
   std::string rule_id;
   std::string target;  // 'host:<pk>' or 'org:<id>'
+  std::string object;  // "" for a finding about the whole target
   FindingState state = FindingState::kOpen;
   bool waived_by_someone = false;  // a person waived it at some point (waived_by is set)
   std::optional<int64_t> waived_until_ms;
@@ -110,6 +122,11 @@ struct FindingMutation {
   int64_t org_id = 0;
   std::optional<int64_t> host_pk;
   std::string target;
+  std::string object;
+  // kTouch, kRegress: a finding stored before its rule had an object column ("" object) taken
+  // over by the first object the rule now names, so an upgrade keeps its history, acknowledgement
+  // and waiver instead of resolving it and opening a new one.
+  std::optional<std::string> adopt_object;
   // kOpen, kTouch, kRegress: which hit's evidence to store (index into EvaluationInput::hits)
   // and the rule's current metadata.
   size_t hit_index = 0;

@@ -284,7 +284,7 @@ nlohmann::json SummariesJson(ApiContext& context, const std::vector<Organization
       }
       const std::string severity(ToString(row.severity));
       for (int64_t i = 0; i < row.count; ++i) {
-        tally.scored.push_back({severity, row.agent_id});
+        tally.scored.push_back({severity, row.agent_id, row.rule_id});
       }
     }
   }

@@ -238,6 +238,7 @@ nlohmann::json SnapshotJson(const AuditSnapshot& snapshot) {
                                {"target", finding.target},
                                {"agent_id", finding.agent_id},
                                {"hostname", finding.hostname},
+                               {"object", finding.object},
                                {"severity", finding.severity},
                                {"state", finding.state}});
   }

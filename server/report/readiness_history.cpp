@@ -32,7 +32,8 @@ ReadinessPoint ScoreAt(int64_t at_ms, const std::vector<FindingTimeline>& findin
     }
     ++point.active_findings;
     if (scored_rule[i]) {
-      scored.push_back({std::string(ToString(findings[i].severity)), findings[i].agent_id});
+      scored.push_back(
+          {std::string(ToString(findings[i].severity)), findings[i].agent_id, findings[i].rule_id});
     }
   }
   point.score = ReadinessScore(host_keys, scored);

@@ -23,7 +23,8 @@ void FindingRow(std::string& out, const AuditReport& report, const ReportFinding
   Row(out, {report.organization, host, f.rule_id, f.title, f.severity, f.category, f.state,
             FormatTime(f.first_seen_ms), FormatTime(f.last_seen_ms), JoinStrings(f.evidence, "\n"),
             f.remediation, f.effort, f.must_fix ? "1" : "0",
-            f.effort_hours ? rules::FormatHours(*f.effort_hours, report.lang) : ""});
+            f.effort_hours && f.estimate_counted ? rules::FormatHours(*f.effort_hours, report.lang)
+                                                 : ""});
 }
 
 }  // namespace

@@ -171,7 +171,7 @@ void ProgressBlock(Html& h, const AuditReport& r, const std::string& heading,
     h.Raw("<ul>");
     for (const auto& item : items) {
       h.Tag("li", item.severity_label + " · " + item.title + " — " +
-                      (item.hostname.empty() ? t.estate_wide : item.hostname));
+                      HostObjectLabel(r, item.hostname, item.object));
     }
     h.Raw("</ul>\n");
   };
@@ -221,7 +221,9 @@ std::string RenderHtml(const AuditReport& r) {
     for (size_t index : r.must_fix) {
       const auto& f = r.findings[index];
       h.Row({f.severity_label, f.title, FindingHostLabel(r, f), f.remediation,
-             f.effort.empty() ? t.no_estimate : f.effort});
+             f.effort.empty()     ? t.no_estimate
+             : f.estimate_counted ? f.effort
+                                  : t.estimate_included});
     }
     h.Raw("<tr class=\"total\"><th colspan=\"4\">");
     h.Text(t.total);

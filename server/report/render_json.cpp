@@ -31,6 +31,7 @@ json Finding(const ReportFinding& f) {
               {"remediation", S(f.remediation)},
               {"effort", S(f.effort)},
               {"effort_hours", f.effort_hours ? json(*f.effort_hours) : json(nullptr)},
+              {"estimate_counted", f.estimate_counted},
               {"severity", S(f.severity)},
               {"severity_label", S(f.severity_label)},
               {"category", S(f.category)},
@@ -40,6 +41,7 @@ json Finding(const ReportFinding& f) {
               {"target", S(f.target)},
               {"agent_id", S(f.agent_id)},
               {"hostname", S(f.hostname)},
+              {"object", S(f.object)},
               {"first_seen_ms", f.first_seen_ms},
               {"last_seen_ms", f.last_seen_ms},
               {"evidence", evidence},
@@ -78,6 +80,7 @@ json Comparison(const std::optional<ProgressComparison>& comparison) {
       out.push_back({{"rule_id", S(item.rule_id)},
                      {"title", S(item.title)},
                      {"hostname", S(item.hostname)},
+                     {"object", S(item.object)},
                      {"severity", S(item.severity)}});
     }
     return out;

@@ -454,13 +454,21 @@ std::string RuleEffort(const AuditReport& r, const std::vector<size_t>& indexes)
   }
   double sum = 0;
   bool same = true;
+  size_t counted = 0;  // a rule's further objects on one host share its estimate
   for (size_t index : indexes) {
+    if (!r.findings[index].estimate_counted) {
+      continue;
+    }
     const auto& hours = r.findings[index].effort_hours;
     sum += hours.value_or(0);
     same = same && hours == first.effort_hours;
+    ++counted;
   }
   const std::string total = rules::FormatEffort(sum, r.lang);
-  return same ? std::to_string(indexes.size()) + " × " + first.effort + " = " + total : total;
+  if (counted == 1) {
+    return first.effort;
+  }
+  return same ? std::to_string(counted) + " × " + first.effort + " = " + total : total;
 }
 
 // Finding indexes grouped by rule id in first-appearance order.
@@ -492,7 +500,7 @@ void Progress(Document& doc, const AuditReport& r, const std::string& heading,
     std::vector<std::vector<std::string>> rows;
     for (const auto& item : items) {
       rows.push_back(
-          {item.severity_label, item.title, item.hostname.empty() ? t.estate_wide : item.hostname});
+          {item.severity_label, item.title, HostObjectLabel(r, item.hostname, item.object)});
     }
     doc.Heading(title + " (" + std::to_string(items.size()) + ")", 3);
     doc.TabTable({0.14, 0.56, 0.30}, {t.severity, t.rule, t.host}, rows);

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "report/text_util.hpp"
@@ -56,6 +57,7 @@ ReportFinding ToReportFinding(const Finding& finding, const rules::RulePack& pac
   out.target = finding.target;
   out.agent_id = finding.agent_id;
   out.hostname = SanitizeUtf8(finding.hostname);
+  out.object = SanitizeUtf8(finding.object);
   out.first_seen_ms = finding.first_seen_ms;
   out.last_seen_ms = finding.last_seen_ms;
   out.regressions = finding.regressions;
@@ -68,43 +70,53 @@ ReportFinding ToReportFinding(const Finding& finding, const rules::RulePack& pac
 }
 
 ProgressItem ItemOf(const std::string& rule_id, const std::string& hostname,
-                    const std::string& severity, const rules::RulePack& pack,
-                    std::string_view lang) {
+                    const std::string& object, const std::string& severity,
+                    const rules::RulePack& pack, std::string_view lang) {
   const rules::Rule* rule = pack.Find(rule_id);
-  return ProgressItem{rule_id, rule != nullptr ? rule->title.In(lang) : rule_id,
-                      SanitizeUtf8(hostname), severity, SeverityLabel(severity, lang)};
+  return ProgressItem{rule_id,
+                      rule != nullptr ? rule->title.In(lang) : rule_id,
+                      SanitizeUtf8(hostname),
+                      severity,
+                      SeverityLabel(severity, lang),
+                      SanitizeUtf8(object)};
 }
 
-// Compares a baseline with the active findings by (rule id, target). Waived and resolved
-// entries of the snapshot are not part of the baseline; waived findings now are not active.
+// Compares a baseline with the active findings by (rule id, target, object). Waived and resolved
+// entries of the snapshot are not part of the baseline; waived findings now are not active. A
+// baseline entry taken before its rule named objects ("" object) stands for every object of that
+// rule and host: still open while any of them is, fixed when none is.
 ProgressComparison Compare(const AuditSnapshot& snapshot, const std::vector<Finding>& findings,
                            const rules::RulePack& pack, std::string_view lang) {
   ProgressComparison out;
   out.baseline_kind = std::string(ToString(snapshot.kind));
   out.baseline_at_ms = snapshot.at_ms;
-  std::set<std::pair<std::string, std::string>> baseline;
+  using Key = std::tuple<std::string, std::string, std::string>;  // rule, target, object
+  std::set<Key> baseline;
   for (const auto& entry : snapshot.findings) {
     if (IsActiveState(ToString(entry.state))) {
-      baseline.emplace(entry.rule_id, entry.target);
+      baseline.emplace(entry.rule_id, entry.target, entry.object);
     }
   }
-  std::set<std::pair<std::string, std::string>> active;
+  std::set<Key> active;
   for (const auto& finding : findings) {
     if (!IsActiveState(ToString(finding.state))) {
       continue;
     }
-    auto key = std::make_pair(finding.rule_id, finding.target);
+    Key key{finding.rule_id, finding.target, finding.object};
+    Key whole{finding.rule_id, finding.target, ""};
     active.insert(key);
-    auto item = ItemOf(finding.rule_id, finding.hostname, std::string(ToString(finding.severity)),
-                       pack, lang);
-    (baseline.count(key) != 0 ? out.still_open : out.new_since).push_back(std::move(item));
+    active.insert(whole);
+    auto item = ItemOf(finding.rule_id, finding.hostname, finding.object,
+                       std::string(ToString(finding.severity)), pack, lang);
+    const bool known = baseline.count(key) != 0 || baseline.count(whole) != 0;
+    (known ? out.still_open : out.new_since).push_back(std::move(item));
   }
   for (const auto& entry : snapshot.findings) {
-    auto key = std::make_pair(entry.rule_id, entry.target);
+    Key key{entry.rule_id, entry.target, entry.object};
     if (baseline.count(key) != 0 && active.count(key) == 0) {
-      out.fixed_since.push_back(
-          ItemOf(entry.rule_id, entry.hostname, std::string(ToString(entry.severity)), pack, lang));
-      active.insert(key);  // a snapshot should not repeat a target; never list it twice
+      out.fixed_since.push_back(ItemOf(entry.rule_id, entry.hostname, entry.object,
+                                       std::string(ToString(entry.severity)), pack, lang));
+      active.insert(key);  // a snapshot should not repeat a finding; never list it twice
     }
   }
   auto by_severity = [](const ProgressItem& a, const ProgressItem& b) {

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <utility>
 
 #include "dozor/common/text.hpp"
@@ -197,6 +198,7 @@ ReportText ReportTextFor(std::string_view lang) {
     t.must_fix_empty = "Nothing must be fixed before the contract.";
     t.must_fix_effort = "Estimated work to fix";
     t.no_estimate = "without an estimate";
+    t.estimate_included = "counted above";
     t.findings_by_severity = "Findings by severity";
     t.findings_by_category = "Findings by category";
     t.findings_by_host = "Findings by host";
@@ -266,6 +268,7 @@ ReportText ReportTextFor(std::string_view lang) {
   t.must_fix_empty = "Нет проблем, которые нужно устранить до договора.";
   t.must_fix_effort = "Оценка трудоёмкости устранения";
   t.no_estimate = "без оценки";
+  t.estimate_included = "учтено выше";
   t.findings_by_severity = "Проблемы по важности";
   t.findings_by_category = "Проблемы по категориям";
   t.findings_by_host = "Проблемы по узлам";
@@ -446,7 +449,11 @@ int ReadinessScore(const std::vector<std::string>& host_keys,
     per_host[key];
   }
   int estate_penalty = 0;
+  std::set<std::pair<std::string_view, std::string_view>> counted;  // (host, rule)
   for (const auto& finding : findings) {
+    if (!finding.rule_id.empty() && !counted.emplace(finding.host_key, finding.rule_id).second) {
+      continue;
+    }
     if (finding.host_key.empty()) {
       estate_penalty += EstatePenalty(finding.severity);
     } else {
@@ -541,21 +548,27 @@ void FinalizeReport(AuditReport& report) {
     return groups.back();
   };
 
+  // A rule's estimate and penalty are per host (rule.hpp): its findings about several objects of
+  // one host (three full filesystems) are quoted and scored once.
+  std::set<std::pair<std::string, std::string>> quoted, host_scored;  // (agent id, rule id)
   for (size_t i = 0; i < report.findings.size(); ++i) {
     auto& finding = report.findings[i];
     bool counts = finding.in_scope && IsActiveState(finding.state);
     finding.must_fix = counts && (finding.severity == "critical" || finding.severity == "high");
     if (finding.must_fix) {
       report.must_fix.push_back(i);
-      if (finding.effort_hours) {
+      if (!finding.effort_hours) {
+        ++report.must_fix_unestimated;
+      } else if (quoted.emplace(finding.agent_id, finding.rule_id).second) {
         report.must_fix_effort_hours += *finding.effort_hours;
       } else {
-        ++report.must_fix_unestimated;
+        finding.estimate_counted = false;
       }
     }
     if (counts) {
-      scored.push_back(ScoredFinding{finding.severity, finding.agent_id});
-      if (!finding.agent_id.empty()) {
+      scored.push_back(ScoredFinding{finding.severity, finding.agent_id, finding.rule_id});
+      if (!finding.agent_id.empty() &&
+          host_scored.emplace(finding.agent_id, finding.rule_id).second) {
         host_severities[finding.agent_id].push_back(finding.severity);
       }
     }
@@ -697,7 +710,13 @@ std::string MustFixEffortLine(const AuditReport& report) {
 }
 
 std::string FindingHostLabel(const AuditReport& report, const ReportFinding& finding) {
-  return finding.hostname.empty() ? report.text.estate_wide : finding.hostname;
+  return HostObjectLabel(report, finding.hostname, finding.object);
+}
+
+std::string HostObjectLabel(const AuditReport& report, const std::string& hostname,
+                            const std::string& object) {
+  const std::string& host = hostname.empty() ? report.text.estate_wide : hostname;
+  return object.empty() ? host : host + ": " + object;
 }
 
 }  // namespace dozor::server::report

@@ -19,6 +19,8 @@ struct ReportText {
   std::string must_fix, must_fix_short, must_fix_empty;
   std::string must_fix_effort;  // "Estimated work to fix"
   std::string no_estimate;      // "without an estimate" (findings whose rule is gone)
+  // "counted above": a further object of a rule already estimated for that host
+  std::string estimate_included;
   std::string findings_by_severity, findings_by_category, findings_by_host, waived_findings;
   std::string counts, severity, category, state, host, rule, first_seen, last_seen, evidence;
   std::string why, remediation, effort, estate_wide, out_of_scope;
@@ -70,10 +72,14 @@ struct ReportFinding {
   std::string severity, severity_label, category, category_label, state, state_label;
   std::string target;              // "host:<pk>" or "org:<id>"
   std::string agent_id, hostname;  // empty for an estate-wide finding
+  std::string object;              // what on the host ("/var", "eth0"); "" the whole host
   int64_t first_seen_ms = 0, last_seen_ms = 0;
   std::vector<std::string> evidence;  // one line per evidence row (template or key=value list)
   bool in_scope = true;               // rule belongs to the organisation's contract type
   bool must_fix = false;              // active, in scope, critical or high
+  // False for a further object of a rule on a host already listed (/boot after /var): the
+  // estimate is per host, so it is shown and quoted once.
+  bool estimate_counted = true;
   int64_t regressions = 0;
   std::string ack_by, ack_comment;
   std::string waived_by, waive_reason;
@@ -126,6 +132,7 @@ struct EstateSection {
 
 struct ProgressItem {
   std::string rule_id, title, hostname, severity, severity_label;
+  std::string object;  // "" for a finding about the whole host or the estate
 };
 
 struct ProgressComparison {
@@ -173,9 +180,13 @@ struct AuditReport {
 // critical 40, high 15, medium 5, low 1, info 0; estate score = mean host score (100 without
 // hosts) - estate-wide penalties (critical 20, high 10, medium 3, low 1), clamped to 0..100 and
 // rounded. See docs/audit-report.md.
+// Findings of one rule on one host count once whatever objects they are about (three full
+// filesystems are one "disk space" problem of that host, as before findings were per object);
+// a finding without a rule id always counts.
 struct ScoredFinding {
   std::string severity;
   std::string host_key;  // empty for an estate-wide finding
+  std::string rule_id;
 };
 int HostPenalty(std::string_view severity);
 int EstatePenalty(std::string_view severity);
@@ -208,5 +219,8 @@ std::string FormatTime(int64_t ms);
 std::string FormatBytes(int64_t bytes);
 // The finding's hostname, or the report's "estate-wide" label for an organisation-wide finding.
 std::string FindingHostLabel(const AuditReport& report, const ReportFinding& finding);
+// "db1", "db1: /var" (a finding about an object of the host), the estate-wide label without host.
+std::string HostObjectLabel(const AuditReport& report, const std::string& hostname,
+                            const std::string& object);
 
 }  // namespace dozor::server::report

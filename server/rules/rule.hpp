@@ -58,6 +58,12 @@ struct Rule {
   bool enabled = true;
   std::string condition_sql;
   std::string sustain_sql;  // empty: no hysteresis
+  // A column of the condition's (and sustain's) rows naming the object the rule is about: the
+  // mount, interface, disk, service. Set: one finding per (rule, host, object), each with its own
+  // life (/var fixed while /boot is full resolves the /var finding and keeps /boot's). Empty: one
+  // finding per (rule, target).
+  std::string object_column;
+  int object_line = 0;
   std::vector<std::pair<std::string, ParamValue>> params;
   std::string source;      // "builtin:disk-space-low.toml" or the file path
   int condition_line = 0;  // line of `condition` in the file, for error messages

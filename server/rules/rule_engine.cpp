@@ -20,6 +20,8 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
+constexpr size_t kMaxObjectBytes = 256;  // = kMaxFindingObjectBytes (domain/finding_lifecycle)
+
 const std::set<std::string>& HealthViews() {
   static const std::set<std::string> kViews = {"health",   "health_fs",     "health_nic",
                                                "fs_trend", "health_latest", "health_fs_latest"};
@@ -43,7 +45,8 @@ FactValue ToFactValue(const ParamValue& value) {
 struct RuleStatement {
   std::unique_ptr<FactStatement> stmt;
   size_t key_column = 0;
-  std::optional<size_t> now_index;  // unset: :now_ms not used
+  std::optional<size_t> object_column;  // the rule's object column (rule.hpp), if it names one
+  std::optional<size_t> now_index;      // unset: :now_ms not used
 };
 
 struct CompiledRule {
@@ -99,6 +102,17 @@ bool PrepareRuleSql(FactSession& session, const Rule& rule, const std::string& s
                 std::string(key));
   }
   out.key_column = static_cast<size_t>(key_it - columns.begin());
+  out.object_column.reset();
+  if (!rule.object_column.empty()) {
+    const std::string object = Lower(rule.object_column);
+    auto object_it = std::find_if(columns.begin(), columns.end(),
+                                  [&object](const std::string& n) { return Lower(n) == object; });
+    if (object_it == columns.end() || object == key) {
+      return fail("the object column '" + rule.object_column +
+                  "' is not among the result columns (object = names a column of every row)");
+    }
+    out.object_column = static_cast<size_t>(object_it - columns.begin());
+  }
   out.now_index.reset();
   const auto& parameters = stmt.parameter_names();
   for (size_t i = 0; i < parameters.size(); ++i) {
@@ -140,7 +154,39 @@ void AppendColumn(Json& object, const std::string& name, const FactValue& value)
   }
 }
 
-using TargetRows = std::map<int64_t, Json>;               // target -> JSON array of evidence rows
+// The object a row is about, as kept on a finding: printable UTF-8 (control bytes and broken
+// sequences escaped: it comes from a client machine), cut to kMaxFindingObjectBytes on a
+// character boundary. NULL is "" (the whole target).
+std::string ObjectName(const FactValue& value) {
+  std::string text;
+  if (const auto* i = std::get_if<int64_t>(&value)) {
+    text = std::to_string(*i);
+  } else if (const auto* d = std::get_if<double>(&value)) {
+    text = Json(*d).dump();
+  } else if (const auto* s = std::get_if<std::string>(&value)) {
+    text = EscapeControlText(*s);
+  }
+  if (text.size() <= kMaxObjectBytes) {
+    return text;
+  }
+  size_t end = 0;
+  while (end < text.size()) {
+    size_t length = std::max<size_t>(1, Utf8SequenceLength(text, end));
+    if (end + length > kMaxObjectBytes) {
+      break;
+    }
+    end += length;
+  }
+  return text.substr(0, end);
+}
+
+// One target's rows: by object ("" when the rule names none), and whether objects were left out
+// for being over max_objects_per_target.
+struct TargetEvidence {
+  std::map<std::string, Json> by_object;  // object -> JSON array of evidence rows
+  bool objects_left_out = false;
+};
+using TargetRows = std::map<int64_t, TargetEvidence>;     // target -> its rows
 using TargetOrgs = std::unordered_map<int64_t, int64_t>;  // target of an evaluation -> its org
 
 }  // namespace
@@ -177,12 +223,6 @@ struct RuleEngine::Impl {
     if (active == nullptr || stale_hosts.empty()) {
       return;
     }
-    std::set<std::pair<std::string, int64_t>> hit;
-    for (const RuleHit& h : result.hits) {
-      if (h.host_id) {
-        hit.emplace(h.rule_id, *h.host_id);
-      }
-    }
     for (const std::string& rule_id : result.rule_ids) {
       auto compiled_it = by_id.find(rule_id);
       auto targets = active->find(rule_id);
@@ -192,8 +232,9 @@ struct RuleEngine::Impl {
       }
       for (int64_t host : targets->second) {
         auto org = host_org.find(host);
-        if (stale_hosts.count(host) == 0 || org == host_org.end() ||
-            hit.count({rule_id, host}) != 0) {
+        // Even where the stale window still gave a hit: findings of objects it did not name
+        // must not resolve for lack of data either.
+        if (stale_hosts.count(host) == 0 || org == host_org.end()) {
           continue;
         }
         RuleHit keep;
@@ -259,10 +300,21 @@ Status RuleEngine::Impl::RunStatement(FactSession& session, const RuleStatement&
         if (targets.count(target) == 0) {
           return true;  // not a live host / organisation of this evaluation: never stored
         }
-        Json& rows = out[target];
-        if (!rows.is_array()) {
-          rows = Json::array();
+        TargetEvidence& evidence_of_target = out[target];
+        std::string object;
+        if (statement.object_column) {
+          object = ObjectName(row.Get(*statement.object_column));
         }
+        auto found = evidence_of_target.by_object.find(object);
+        if (found == evidence_of_target.by_object.end()) {
+          if (evidence_of_target.by_object.size() >=
+              static_cast<size_t>(std::max(1, options.max_objects_per_target))) {
+            evidence_of_target.objects_left_out = true;
+            return true;
+          }
+          found = evidence_of_target.by_object.emplace(std::move(object), Json::array()).first;
+        }
+        Json& rows = found->second;
         if (rows.size() >= static_cast<size_t>(options.max_evidence_rows_per_target)) {
           return true;
         }
@@ -317,7 +369,8 @@ void RuleEngine::Impl::EvaluateRules(FactSession& session, bool use_scoped, Rule
       continue;
     }
     result.rule_ids.push_back(rule.id);
-    auto add_hit = [&](int64_t target, const Json& rows, bool sustain_only) {
+    auto add_hit = [&](int64_t target, const std::string& object, const Json* rows,
+                       bool sustain_only) {
       auto org = target_org.find(target);
       if (org == target_org.end()) {
         return;  // not a live host / organisation in this evaluation
@@ -328,17 +381,38 @@ void RuleEngine::Impl::EvaluateRules(FactSession& session, bool use_scoped, Rule
       if (scope == RuleScope::kHost) {
         hit.host_id = target;
       }
-      hit.evidence_json = rows.dump(-1, ' ', false, Json::error_handler_t::replace);
+      hit.object = object;
+      if (rows != nullptr) {
+        hit.evidence_json = rows->dump(-1, ' ', false, Json::error_handler_t::replace);
+      }
       hit.sustain_only = sustain_only;
       result.hits.push_back(std::move(hit));
     };
-    for (const auto& [target, rows] : fired) {
-      add_hit(target, rows, false);
-    }
-    for (const auto& [target, rows] : sustained) {
-      if (fired.count(target) == 0) {
-        add_hit(target, rows, true);
+    for (const auto& [target, evidence] : fired) {
+      for (const auto& [object, rows] : evidence.by_object) {
+        add_hit(target, object, &rows, false);
       }
+    }
+    for (const auto& [target, evidence] : sustained) {
+      auto condition = fired.find(target);
+      for (const auto& [object, rows] : evidence.by_object) {
+        if (condition == fired.end() || condition->second.by_object.count(object) == 0) {
+          add_hit(target, object, &rows, true);
+        }
+      }
+    }
+    // Objects over the cap were not listed: a keep marker, so their findings do not resolve
+    // for having been left out.
+    std::set<int64_t> left_out;
+    for (const TargetRows* rows : {&fired, &sustained}) {
+      for (const auto& [target, evidence] : *rows) {
+        if (evidence.objects_left_out) {
+          left_out.insert(target);
+        }
+      }
+    }
+    for (int64_t target : left_out) {
+      add_hit(target, "", nullptr, true);
     }
   }
 }

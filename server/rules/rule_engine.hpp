@@ -28,9 +28,13 @@ struct RuleHit {
   std::string rule_id;
   int64_t org_id = 0;
   std::optional<int64_t> host_id;  // set for per-host rules (agents.id)
-  std::string evidence_json;       // JSON array of row objects (non-key columns of each row);
-                                   // empty on a keep-as-is hit (no fresh data, see EngineOptions)
-  bool sustain_only = false;       // in sustain but not in condition: keeps, never opens
+  // The object column's value (rule.hpp) for a rule about objects: one hit per object of the
+  // target, carrying that object's rows. "" for other rules.
+  std::string object;
+  std::string evidence_json;  // JSON array of row objects (non-key columns of each row); empty
+                              // on a keep marker: the target's findings that no hit names stay
+                              // as they are (no fresh data, or more objects than listed)
+  bool sustain_only = false;  // in sustain but not in condition: keeps, never opens
 };
 
 // One evaluation: every rule of rule_ids was evaluated over every target of targets (host ids
@@ -59,7 +63,11 @@ struct EngineOptions {
   // budget over the whole estate: one client's unusual data (50,000 uid-0 accounts) would then
   // fail the rule for every client.
   int statement_timeout_ms = 2000;
-  int max_evidence_rows_per_target = 20;
+  int max_evidence_rows_per_target = 20;  // per finding: per object for rules about objects
+  // Objects one rule may name on one target (mounts, interfaces, services of one host); beyond
+  // it the rest are not listed and their findings are kept as they are (a keep marker), so a
+  // host with 5,000 failed units costs bounded memory and resolves nothing by omission.
+  int max_objects_per_target = 64;
   // A host whose newest health sample is older than this has no window to judge: rules over the
   // health windows leave its findings as they are (host-not-reporting speaks for it) instead of
   // resolving them for lack of data.

@@ -25,8 +25,8 @@ constexpr std::string_view kCategories[] = {
 constexpr std::string_view kSeverities[] = {"critical", "high", "medium", "low", "info"};
 constexpr std::string_view kContracts[] = {"technical", "application", "complex"};
 constexpr std::string_view kKnownKeys[] = {
-    "id",  "scope",    "category", "severity", "contracts", "effort",  "title",
-    "why", "evidence", "enabled",  "params",   "condition", "sustain", "remediation"};
+    "id",       "scope",   "category", "severity",  "contracts", "effort",      "title", "why",
+    "evidence", "enabled", "params",   "condition", "sustain",   "remediation", "object"};
 
 template <size_t N>
 bool OneOf(const std::string_view (&values)[N], std::string_view value) {
@@ -305,6 +305,16 @@ Rule ParseRuleOrThrow(std::string_view toml_text, std::string_view source) {
     }
   }
 
+  if (const toml::node* object = root.get("object"); object != nullptr) {
+    rule.object_column = RequiredString(root, "object", 64);
+    rule.object_line = LineOf(*object);
+    if (!IsValidParamName(rule.object_column)) {
+      Fail(object, "'object' must name a result column (letters, digits, '_')");
+    }
+    if (rule.scope != RuleScope::kHost) {
+      Fail(object, "'object' is for host rules: an estate rule's finding is about the estate");
+    }
+  }
   rule.condition_sql = RequiredString(root, "condition", kMaxSqlBytes);
   rule.condition_line = FirstTextLine(toml_text, *root.get("condition"));
   if (root.get("sustain") != nullptr) {

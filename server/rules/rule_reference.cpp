@@ -41,7 +41,11 @@ void RenderRule(const Rule& rule, std::string& out) {
   out += "| Scope | " + std::string(RuleScopeName(rule.scope)) + " |\n";
   out += "| Category | " + rule.category + " |\n";
   out += "| Contracts | " + Join(rule.contracts, ", ") + " |\n";
-  out += "| Effort | " + FormatEffort(rule.effort_hours, "en") + " |\n";
+  out += "| Effort | " + FormatEffort(rule.effort_hours, "en") +
+         (rule.object_column.empty() ? "" : " per host") + " |\n";
+  if (!rule.object_column.empty()) {
+    out += "| One finding per | `" + Cell(rule.object_column) + "` |\n";
+  }
   out += "| Source | " + Cell(rule.source) + " |\n";
   if (!rule.params.empty()) {
     std::vector<std::string> params;

@@ -25,6 +25,9 @@ struct Finding {
   std::string agent_id;  // empty for estate-wide
   std::string hostname;  // empty for estate-wide
   std::string target;    // 'host:<pk>' or 'org:<id>'
+  // What within the target the finding is about ('/var', 'eth0', 'sda') when its rule names an
+  // object column (rules/rule.hpp); "" for a finding about the whole host or estate.
+  std::string object;
   Severity severity = Severity::kInfo;
   std::string category;
   FindingState state = FindingState::kOpen;

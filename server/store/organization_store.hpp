@@ -60,6 +60,7 @@ struct SnapshotFinding {
   std::string hostname;
   Severity severity = Severity::kInfo;
   FindingState state = FindingState::kOpen;
+  std::string object;  // "" for a finding about the whole target
 };
 
 struct AuditSnapshot {

@@ -309,7 +309,7 @@ Status ApplyResults(server::FindingStore& findings, const server::rules::RulePac
     input.meta.insert(meta.begin(), meta.end());
     for (const auto& hit : result.hits) {
       input.hits.push_back(server::FindingHit{hit.rule_id, hit.org_id, hit.host_id,
-                                              hit.evidence_json, hit.sustain_only});
+                                              hit.evidence_json, hit.sustain_only, ""});
     }
     if (auto applied = findings.ApplyEvaluation(input, at_ms); !applied.ok()) {
       return applied.error();

@@ -168,6 +168,9 @@ async function engineerAndAdminFlows() {
   // Findings: acknowledge, waive, history; then "fixed — please verify".
   await page.goto(`${base}/findings?org=${orgId}`);
   await page.waitForSelector('[data-testid=findings-table] tbody tr');
+  // Findings per object: the fixture machine's half-duplex eth0 is named next to the title.
+  const objects = await page.locator('[data-testid=findings-table] [data-testid=finding-object]').allTextContents();
+  assert.ok(objects.includes('eth0'), `the interface is named: ${objects}`);
   await page.locator('[data-testid=findings-table] tbody tr a[href^="/findings/"]').first().click();
   await page.waitForSelector('[data-testid=finding-actions]');
   const findingUrl = page.url();

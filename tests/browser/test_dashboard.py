@@ -35,6 +35,9 @@ def fixture_machine(workdir, name):
         lines = [l for l in f.read().splitlines() if not l.startswith(("VERSION_ID=", "PRETTY_NAME="))]
     with open(release, "w") as f:
         f.write("\n".join(lines + ['VERSION_ID="10"', 'PRETTY_NAME="Debian GNU/Linux 10 (buster)"']) + "\n")
+    # A half-duplex link: nic-half-duplex is a rule about objects, its finding names eth0.
+    with open(os.path.join(root, "sys", "class", "net", "eth0", "duplex"), "w") as f:
+        f.write("half\n")
     return root
 
 

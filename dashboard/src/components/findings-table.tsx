@@ -45,6 +45,12 @@ export function FindingsTable(props: { query: FindingsQuery; showOrg?: boolean; 
               </td>
               <td>
                 <a href={pathOf('findings', finding.id)}>{finding.title || finding.rule_id}</a>
+                {finding.object ? (
+                  <>
+                    {' '}
+                    <code class="finding-object" data-testid="finding-object">{finding.object}</code>
+                  </>
+                ) : null}
                 {finding.verify_requested_at_ms ? <span class="badge verify">{t('findings.verify_pending')}</span> : null}
                 <div class="muted small">{categoryLabel(finding.category)}</div>
               </td>

@@ -79,7 +79,15 @@ export function FindingPage({ id }: { id: number }) {
               </>
             )}
           </div>
-          <h1>{finding.title || finding.rule_id}</h1>
+          <h1>
+            {finding.title || finding.rule_id}
+            {finding.object ? (
+              <>
+                {' '}
+                <code class="finding-object" data-testid="finding-object">{finding.object}</code>
+              </>
+            ) : null}
+          </h1>
           <div>
             <SeverityBadge severity={finding.severity} /> <StateBadge state={finding.state} /> <span class="muted">{categoryLabel(finding.category)}</span>
             {finding.verify_requested_at_ms ? <span class="badge verify">{t('findings.verify_pending')}</span> : null}

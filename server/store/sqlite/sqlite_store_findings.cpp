@@ -32,8 +32,8 @@ constexpr const char* kFindingSelect =
     "coalesce(a.hostname, ''), f.target, f.severity, f.category, f.state, f.first_seen, "
     "f.last_seen, f.state_changed_at, f.resolved_at, f.evidence, f.ack_by, f.ack_comment, "
     "f.waived_by, f.waive_reason, f.waived_until, f.regressions, f.verify_requested_at, "
-    "f.verify_requested_by";
-constexpr int kFindingColumnCount = 23;
+    "f.verify_requested_by, f.object";
+constexpr int kFindingColumnCount = 24;
 constexpr const char* kFindingFrom =
     " FROM findings f "
     "LEFT JOIN organizations o ON o.id = f.org_id LEFT JOIN agents a ON a.id = f.agent ";
@@ -103,6 +103,7 @@ Finding ReadFinding(const sqlite::Statement& s) {
   f.regressions = s.Int(20);
   f.verify_requested_at_ms = OptionalInt(s, 21);
   f.verify_requested_by = s.Text(22);
+  f.object = s.Text(23);
   return f;
 }
 
@@ -125,12 +126,13 @@ SnapshotFinding ReadSnapshotFinding(const sqlite::Statement& s) {
                          s.Text(2),
                          s.Text(3),
                          ParseSeverity(s.Text(4)).value_or(Severity::kInfo),
-                         ParseFindingState(s.Text(5)).value_or(FindingState::kOpen)};
+                         ParseFindingState(s.Text(5)).value_or(FindingState::kOpen),
+                         s.Text(6)};
 }
 
 // Columns of kStateColumns, the part of a finding the lifecycle decides on.
 constexpr const char* kStateColumns =
-    "SELECT id, rule_id, target, state, waived_by <> '', waived_until FROM findings ";
+    "SELECT id, rule_id, target, state, waived_by <> '', waived_until, object FROM findings ";
 
 FindingStateRow ReadStateRow(const sqlite::Statement& s) {
   FindingStateRow row;
@@ -140,6 +142,7 @@ FindingStateRow ReadStateRow(const sqlite::Statement& s) {
   row.state = ParseFindingState(s.Text(3)).value_or(FindingState::kOpen);
   row.waived_by_someone = s.Int(4) != 0;
   row.waived_until_ms = OptionalInt(s, 5);
+  row.object = s.Text(6);
   return row;
 }
 
@@ -174,7 +177,8 @@ void BindFindingFilters(sqlite::Statement& s, const FindingFilter& filter,
 
 struct SqliteStore::FindingStatements {
   // Writer connection (write_mu_).
-  sqlite::Statement by_rule, by_agent, by_org, insert, touch, regress, resolve, event_insert;
+  sqlite::Statement by_rule, by_agent, by_org, insert, touch, regress, resolve, adopt_object,
+      event_insert;
   sqlite::Statement feed_insert, feed_contract;
   sqlite::Statement waived_due, waive_expire, active_all;
   sqlite::Statement w_finding, ack, waive, unwaive;
@@ -207,8 +211,8 @@ Status SqliteStore::PrepareFindingStatements() {
           {&f.by_org, state_by_org.c_str()},
           {&f.insert,
            "INSERT INTO findings(rule_id, org_id, agent, target, severity, category, state, "
-           "first_seen, last_seen, state_changed_at, evidence) "
-           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7, ?7, ?7, ?8)"},
+           "first_seen, last_seen, state_changed_at, evidence, object) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7, ?7, ?7, ?8, ?9)"},
           {&f.touch,
            "UPDATE findings SET last_seen = ?2, evidence = ?3, severity = ?4, category = ?5 "
            "WHERE id = ?1"},
@@ -216,6 +220,7 @@ Status SqliteStore::PrepareFindingStatements() {
            "UPDATE findings SET state = ?6, last_seen = ?2, state_changed_at = ?2, "
            "resolved_at = NULL, evidence = ?3, severity = ?4, category = ?5, "
            "regressions = regressions + 1 WHERE id = ?1"},
+          {&f.adopt_object, "UPDATE findings SET object = ?2 WHERE id = ?1"},
           {&f.resolve,
            "UPDATE findings SET state = 'resolved', state_changed_at = ?2, resolved_at = ?2 "
            "WHERE id = ?1"},
@@ -256,8 +261,8 @@ Status SqliteStore::PrepareFindingStatements() {
            "INSERT INTO audit_snapshots(org_id, kind, at, actor) VALUES (?, ?, ?, ?)"},
           {&f.snapshot_fill,
            "INSERT INTO audit_snapshot_findings(snapshot_id, rule_id, target, agent_id, hostname, "
-           "severity, state) SELECT ?1, f.rule_id, f.target, coalesce(a.agent_id, ''), "
-           "coalesce(a.hostname, ''), f.severity, f.state FROM findings f "
+           "severity, state, object) SELECT ?1, f.rule_id, f.target, coalesce(a.agent_id, ''), "
+           "coalesce(a.hostname, ''), f.severity, f.state, f.object FROM findings f "
            "LEFT JOIN agents a ON a.id = f.agent WHERE f.org_id = ?2 "
            "AND f.state IN ('open', 'acknowledged', 'regressed', 'waived') ORDER BY f.id"},
           {&f.prune_agents, "SELECT id FROM agents ORDER BY id"},
@@ -286,7 +291,7 @@ Status PrepareFindingReaderStatements(sqlite::Database& db, FindingReaderStateme
            "SELECT id, at, actor FROM audit_snapshots WHERE org_id = ? AND kind = ? "
            "ORDER BY at DESC, id DESC LIMIT 1"},
           {&f.r_snapshot_rows,
-           "SELECT rule_id, target, agent_id, hostname, severity, state "
+           "SELECT rule_id, target, agent_id, hostname, severity, state, object "
            "FROM audit_snapshot_findings WHERE snapshot_id = ? ORDER BY rowid"},
           {&f.r_estate_hosts,
            "SELECT a.id, a.agent_id, coalesce(nullif(os.hostname, ''), a.hostname), "
@@ -343,11 +348,14 @@ Status SqliteStore::ApplyFindingMutationsLocked(const std::vector<FindingMutatio
   FindingStatements& f = *fs_;
   for (const FindingMutation& m : mutations) {
     int64_t id = m.finding_id;
+    if (m.adopt_object) {
+      DOZOR_RETURN_IF_ERROR(RunWith(f.adopt_object, id, *m.adopt_object));
+    }
     switch (m.kind) {
       case FindingMutationKind::kOpen:
         DOZOR_RETURN_IF_ERROR(RunWith(f.insert, m.rule_id, m.org_id, m.host_pk, m.target,
                                       m.meta.severity, m.meta.category, now_ms,
-                                      evidence.at(m.hit_index)));
+                                      evidence.at(m.hit_index), m.object));
         id = writer_.LastInsertRowId();
         change->opened_or_regressed_ids.push_back(id);
         break;

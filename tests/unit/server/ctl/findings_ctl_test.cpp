@@ -82,7 +82,7 @@ TEST_CASE("dozorctl findings, contract, rules and report against a real server")
   input.meta[rule.id] = server::RuleMeta{*server::ParseSeverity(rule.severity), rule.category};
   input.hits.push_back(server::FindingHit{
       rule.id, created->id, input.host_scope ? std::optional<int64_t>(*host_pk) : std::nullopt,
-      R"([{"value":"evidence-marker"}])", false});
+      R"([{"value":"evidence-marker"}])", false, ""});
   REQUIRE((*store)->ApplyEvaluation(input, clock.NowMs()).ok());
 
   int64_t evaluated = 0;

@@ -21,7 +21,7 @@ FindingStateRow Row(int64_t id, const std::string& rule, int64_t host, FindingSt
 
 FindingHit Hit(const std::string& rule, int64_t host, bool sustain = false,
                std::string evidence = R"([{"x":1}])") {
-  return FindingHit{rule, 1, host, std::move(evidence), sustain};
+  return FindingHit{rule, 1, host, std::move(evidence), sustain, ""};
 }
 
 EvaluationInput Input(std::vector<FindingHit> hits) {
@@ -147,18 +147,133 @@ TEST_CASE("a condition hit wins over a sustain-only hit of the same pair, duplic
 }
 
 TEST_CASE("a per-host evaluation ignores an estate-wide hit, an estate one targets the org") {
-  EvaluationInput host = Input({FindingHit{"disk", 1, std::nullopt, "[]", false}});
+  EvaluationInput host = Input({FindingHit{"disk", 1, std::nullopt, "[]", false, ""}});
   CHECK(PlanEvaluation(host, {}, kNow).empty());
   EvaluationInput estate;
   estate.host_scope = false;
   estate.rule_ids = {"backup"};
   estate.targets = {1};
-  estate.hits = {FindingHit{"backup", 1, std::nullopt, "[]", false}};
+  estate.hits = {FindingHit{"backup", 1, std::nullopt, "[]", false, ""}};
   auto plan = PlanEvaluation(estate, {}, kNow);
   REQUIRE(plan.size() == 1);
   CHECK(plan[0].target == "org:1");
   CHECK_FALSE(plan[0].host_pk.has_value());
   CHECK(plan[0].meta.severity == Severity::kInfo);  // no meta given: info, no category
+}
+
+// ------------------------------------------------------------------ findings per object
+
+FindingStateRow ObjectRow(int64_t id, int64_t host, const std::string& object, FindingState state) {
+  FindingStateRow row = Row(id, "disk", host, state);
+  row.object = object;
+  return row;
+}
+
+FindingHit ObjectHit(int64_t host, const std::string& object, bool sustain = false) {
+  FindingHit hit = Hit("disk", host, sustain, R"([{"mount":")" + object + R"("}])");
+  hit.object = object;
+  return hit;
+}
+
+TEST_CASE("objects of one host have findings of their own: one fixed resolves, the other stays") {
+  // /var was full and is fixed; /boot is still full.
+  auto plan = PlanEvaluation(Input({ObjectHit(10, "/boot")}),
+                             {ObjectRow(1, 10, "/var", FindingState::kOpen),
+                              ObjectRow(2, 10, "/boot", FindingState::kAcknowledged)},
+                             kNow);
+  REQUIRE(plan.size() == 2);
+  CHECK(plan[0].kind == FindingMutationKind::kTouch);
+  CHECK(plan[0].finding_id == 2);
+  CHECK(plan[0].from == FindingState::kAcknowledged);  // the acknowledgement stays
+  CHECK_FALSE(plan[0].adopt_object.has_value());
+  CHECK(plan[1].kind == FindingMutationKind::kResolve);
+  CHECK(plan[1].finding_id == 1);
+  CHECK(plan[1].object == "/var");
+}
+
+TEST_CASE("a new object opens its own finding next to an active one of the same rule and host") {
+  auto plan = PlanEvaluation(Input({ObjectHit(10, "/var"), ObjectHit(10, "/boot")}),
+                             {ObjectRow(1, 10, "/var", FindingState::kOpen)}, kNow);
+  REQUIRE(plan.size() == 2);
+  int opened = 0;
+  int touched = 0;
+  for (const auto& m : plan) {
+    if (m.kind == FindingMutationKind::kOpen) {
+      ++opened;
+      CHECK(m.object == "/boot");
+      CHECK(m.target == "host:10");
+    } else if (m.kind == FindingMutationKind::kTouch) {
+      ++touched;
+      CHECK(m.finding_id == 1);
+    }
+  }
+  CHECK(opened == 1);
+  CHECK(touched == 1);
+}
+
+TEST_CASE("a resolved object regresses alone, a sustain-only object keeps only its own finding") {
+  auto plan = PlanEvaluation(Input({ObjectHit(10, "/var"), ObjectHit(10, "/home", true)}),
+                             {ObjectRow(1, 10, "/var", FindingState::kResolved),
+                              ObjectRow(2, 10, "/home", FindingState::kOpen),
+                              ObjectRow(3, 10, "/srv", FindingState::kOpen)},
+                             kNow);
+  REQUIRE(plan.size() == 3);
+  CHECK(plan[0].kind == FindingMutationKind::kRegress);
+  CHECK(plan[0].finding_id == 1);
+  CHECK(plan[1].kind == FindingMutationKind::kTouch);
+  CHECK(plan[1].finding_id == 2);
+  CHECK(plan[2].kind == FindingMutationKind::kResolve);
+  CHECK(plan[2].finding_id == 3);
+}
+
+TEST_CASE("a keep marker leaves every object not hit as it is, hit objects still change") {
+  // The host's health is stale (or it has more objects than the engine lists).
+  FindingHit keep = Hit("disk", 10, true, "");
+  auto plan = PlanEvaluation(Input({keep, ObjectHit(10, "/var")}),
+                             {ObjectRow(1, 10, "/var", FindingState::kOpen),
+                              ObjectRow(2, 10, "/boot", FindingState::kOpen),
+                              ObjectRow(3, 11, "/data", FindingState::kOpen)},
+                             kNow);
+  REQUIRE(plan.size() == 2);
+  CHECK(plan[0].kind == FindingMutationKind::kTouch);
+  CHECK(plan[0].finding_id == 1);
+  // /boot on host 10 is kept; host 11 had no marker and no hit: resolved.
+  CHECK(plan[1].kind == FindingMutationKind::kResolve);
+  CHECK(plan[1].finding_id == 3);
+}
+
+TEST_CASE("a finding stored before its rule named objects is adopted by the first object") {
+  SUBCASE("an active one is kept with its state and takes the object's name") {
+    auto plan = PlanEvaluation(Input({ObjectHit(10, "/var"), ObjectHit(10, "/boot")}),
+                               {ObjectRow(7, 10, "", FindingState::kAcknowledged)}, kNow);
+    REQUIRE(plan.size() == 2);
+    CHECK(plan[0].kind == FindingMutationKind::kTouch);
+    CHECK(plan[0].finding_id == 7);
+    REQUIRE(plan[0].adopt_object.has_value());
+    CHECK(*plan[0].adopt_object == "/boot");  // text order: the same object every time
+    CHECK(plan[1].kind == FindingMutationKind::kOpen);
+    CHECK(plan[1].object == "/var");
+  }
+  SUBCASE("a resolved one regresses under the object's name") {
+    auto plan = PlanEvaluation(Input({ObjectHit(10, "/var")}),
+                               {ObjectRow(7, 10, "", FindingState::kResolved)}, kNow);
+    REQUIRE(plan.size() == 1);
+    CHECK(plan[0].kind == FindingMutationKind::kRegress);
+    REQUIRE(plan[0].adopt_object.has_value());
+    CHECK(*plan[0].adopt_object == "/var");
+  }
+  SUBCASE("an object that already has its finding does not adopt, the old one resolves") {
+    auto plan = PlanEvaluation(
+        Input({ObjectHit(10, "/var")}),
+        {ObjectRow(7, 10, "", FindingState::kOpen), ObjectRow(8, 10, "/var", FindingState::kOpen)},
+        kNow);
+    REQUIRE(plan.size() == 2);
+    CHECK(plan[0].kind == FindingMutationKind::kTouch);
+    CHECK(plan[0].finding_id == 8);
+    CHECK_FALSE(plan[0].adopt_object.has_value());
+    CHECK(plan[1].kind == FindingMutationKind::kResolve);
+    CHECK(plan[1].finding_id == 7);
+  }
 }
 
 TEST_CASE("waivers whose end has passed go back to open, others stay") {

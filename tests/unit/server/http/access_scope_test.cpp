@@ -177,10 +177,10 @@ struct Fixture {
     input.targets = {alpha.host_pk, beta.host_pk};
     input.meta["disk-space-low"] = RuleMeta{Severity::kHigh, "hardware"};
     input.hits.push_back(FindingHit{"disk-space-low", alpha.org_id, alpha.host_pk,
-                                    R"([{"mount":"/alpha","used_pct":95.5}])", false});
+                                    R"([{"mount":"/alpha","used_pct":95.5}])", false, ""});
     input.hits.push_back(
         FindingHit{"disk-space-low", beta.org_id, beta.host_pk,
-                   std::string(R"([{"mount":"/)") + kSecret + R"(","used_pct":97}])", false});
+                   std::string(R"([{"mount":"/)") + kSecret + R"(","used_pct":97}])", false, ""});
     REQUIRE(store->ApplyEvaluation(input, clock.NowMs()).ok());
     auto all = store->ListFindings(FindingFilter{});
     REQUIRE(all.ok());

@@ -75,7 +75,7 @@ struct FindingsApiFixture {
     input.meta["disk-space-low"] = RuleMeta{Severity::kHigh, "hardware"};
     if (hit) {
       input.hits.push_back(FindingHit{"disk-space-low", org_id, host_pk,
-                                      R"([{"mount":"/","used_pct":95.5}])", false});
+                                      R"([{"mount":"/","used_pct":95.5}])", false, ""});
     }
     auto change = store->ApplyEvaluation(input, clock.NowMs());
     REQUIRE_MESSAGE(change.ok(), (change.ok() ? "" : change.error().ToString()));

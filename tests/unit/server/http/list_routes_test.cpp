@@ -50,8 +50,8 @@ struct Fixture {
         input.targets = {*pk};
         input.meta["rule-a"] = RuleMeta{Severity::kHigh, "os"};
         input.meta["rule-b"] = RuleMeta{Severity::kLow, "os"};
-        input.hits = {FindingHit{"rule-a", created->id, *pk, "[]", false},
-                      FindingHit{"rule-b", created->id, *pk, "[]", false}};
+        input.hits = {FindingHit{"rule-a", created->id, *pk, "[]", false, ""},
+                      FindingHit{"rule-b", created->id, *pk, "[]", false, ""}};
         REQUIRE(store->ApplyEvaluation(input, clock.NowMs() + h).ok());
       }
     }
@@ -209,7 +209,7 @@ TEST_CASE("findings by category and engineer walk by cursor, with org, state and
       auto pk = f.store->HostPk("agent-" + std::string(name).substr(4) + "-" + std::to_string(h));
       REQUIRE(pk.ok());
       input.targets.push_back(*pk);
-      input.hits.push_back(FindingHit{"rule-c", org_ids[name], *pk, "[]", false});
+      input.hits.push_back(FindingHit{"rule-c", org_ids[name], *pk, "[]", false, ""});
     }
     REQUIRE(f.store->ApplyEvaluation(input, f.clock.NowMs() + 100).ok());
   }

@@ -131,7 +131,7 @@ struct TrendRoutesFixture {
     input.targets = {a1, a2, b1};
     input.meta["disk-space-low"] = RuleMeta{Severity::kHigh, "hardware"};
     for (const auto& [org, host] : hits_org_host) {
-      input.hits.push_back(FindingHit{"disk-space-low", org, host, "[]", false});
+      input.hits.push_back(FindingHit{"disk-space-low", org, host, "[]", false, ""});
     }
     REQUIRE(store->ApplyEvaluation(input, at_ms).ok());
   }

@@ -224,3 +224,43 @@ TEST_CASE("machines are counted under the OS name and major version") {
 }
 
 }  // namespace dozor::server::report
+
+namespace dozor::server::report {
+namespace {
+
+TEST_CASE("a rule's findings about several objects of one host are scored and quoted once") {
+  // Without rule ids every finding counts (the formula's own tests above); with them, /var and
+  // /boot full on one host are one "disk space" problem.
+  CHECK(ReadinessScore({"a"}, {{"high", "a", "disk"}, {"high", "a", "disk"}}) == 85);
+  CHECK(ReadinessScore({"a"}, {{"high", "a", "disk"}, {"high", "a", "smart"}}) == 70);
+  CHECK(ReadinessScore({"a", "b"}, {{"high", "a", "disk"}, {"high", "b", "disk"}}) == 85);
+
+  AuditReport report = ReportWithHosts(2);
+  for (const char* object : {"/var", "/boot"}) {
+    ReportFinding f = MakeFinding("high", "a0");
+    f.rule_id = "disk-space-low";
+    f.object = object;
+    f.effort_hours = 2;
+    f.effort = "2 h";
+    report.findings.push_back(f);
+  }
+  ReportFinding other = MakeFinding("high", "a1");
+  other.rule_id = "disk-space-low";
+  other.object = "/";
+  other.effort_hours = 2;
+  other.effort = "2 h";
+  report.findings.push_back(other);
+  FinalizeReport(report);
+  REQUIRE(report.must_fix.size() == 3);      // each object is listed
+  CHECK(report.must_fix_effort_hours == 4);  // two hosts x 2 h, not three findings x 2 h
+  CHECK(report.findings[0].estimate_counted);
+  CHECK_FALSE(report.findings[1].estimate_counted);
+  CHECK(report.findings[2].estimate_counted);
+  CHECK(report.estate.hosts[0].score == 85);
+  CHECK(report.estate.hosts[0].active_findings == 2);
+  CHECK(report.readiness_score == 85);
+  CHECK(FindingHostLabel(report, report.findings[1]) == "host-a0: /boot");
+}
+
+}  // namespace
+}  // namespace dozor::server::report

@@ -73,7 +73,8 @@ struct Fixture {
     input.rule_ids = {"disk-space-low", "reboot-pending"};
     input.targets = hosts;
     for (const auto& [rule, host] : hits) {
-      input.hits.push_back(FindingHit{rule, org, host, R"([{"mount":"/","used_pct":97}])", false});
+      input.hits.push_back(
+          FindingHit{rule, org, host, R"([{"mount":"/","used_pct":97}])", false, ""});
     }
     input.meta["disk-space-low"] = RuleMeta{Severity::kHigh, "hardware"};
     input.meta["reboot-pending"] = RuleMeta{Severity::kMedium, "os"};

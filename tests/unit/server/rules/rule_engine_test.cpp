@@ -625,3 +625,149 @@ GROUP BY h.org_id
 
 }  // namespace
 }  // namespace dozor::server::rules
+
+namespace dozor::server::rules {
+namespace {
+
+// Two filesystems on h1 over the line, one on h2 only in sustain range: one hit per mount.
+const char* kDiskObjectRule = R"(scope = "host"
+object = "mount"
+condition = '''
+SELECT host_id, mount, round(min(used_pct), 1) AS used_pct
+FROM health_fs
+WHERE at_ms >= :now_ms - :window_min * 60000
+GROUP BY host_id, mount
+HAVING count(*) >= 3 AND min(used_pct) > :fire_pct
+'''
+sustain = '''
+SELECT host_id, mount, round(max(used_pct), 1) AS used_pct FROM health_fs
+WHERE at_ms >= :now_ms - :window_min * 60000 GROUP BY host_id, mount
+HAVING max(used_pct) >= :clear_pct
+'''
+[params]
+fire_pct = 90
+clear_pct = 85
+window_min = 15
+)";
+
+void AddMount(const std::string& path, int64_t host, const std::string& mount, double pct) {
+  auto db = sqlite::Database::Open(path);
+  REQUIRE(db.ok());
+  auto fs = db->Prepare(
+      "INSERT INTO rule_health_fs(agent, mount, at, device, fs_type, total_bytes, avail_bytes,"
+      " used_pct, inodes_total, inodes_used_pct) VALUES (?1, ?2, ?3, 'sdb1', 'ext4', 100, 5,"
+      " ?4, 1000, 10)");
+  REQUIRE(fs.ok());
+  for (int m = 0; m < 20; ++m) {
+    fs->Reset();
+    fs->Bind(1, host).Bind(2, mount).Bind(3, kNow - m * kMinute).Bind(4, pct);
+    REQUIRE(fs->Run().ok());
+  }
+}
+
+TEST_CASE("a rule with an object column gives one hit per object with that object's rows") {
+  Estate estate;
+  AddMount(estate.path, estate.host["h1"], "/var", 96.0);
+  AddMount(estate.path, estate.host["h1"], "/home", 50.0);  // fine: no hit
+  auto engine = OpenEngine(estate, PackOf({MustParse("disk-objects", kDiskObjectRule)}));
+  auto all = engine->EvaluateAll(kNow);
+  REQUIRE(all.ok());
+  std::map<std::pair<int64_t, std::string>, RuleHit> by_object;
+  for (const RuleHit& hit : HitsOf((*all)[0], "disk-objects")) {
+    REQUIRE(hit.host_id.has_value());
+    by_object[{*hit.host_id, hit.object}] = hit;
+  }
+  // h1: "/" and "/var" over the line; h2: "/" in the sustain range only.
+  REQUIRE(by_object.size() == 3);
+  const RuleHit& var = by_object.at({estate.host["h1"], "/var"});
+  CHECK_FALSE(var.sustain_only);
+  auto rows = nlohmann::json::parse(var.evidence_json);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["mount"] == "/var");  // the object column stays in the evidence
+  CHECK(rows[0]["used_pct"] == 96.0);
+  CHECK_FALSE(by_object.at({estate.host["h1"], "/"}).sustain_only);
+  CHECK(by_object.at({estate.host["h2"], "/"}).sustain_only);
+
+  // The per-host evaluation agrees.
+  auto one = engine->EvaluateHost(estate.host["h1"], kNow);
+  REQUIRE(one.ok());
+  std::set<std::string> objects;
+  for (const RuleHit& hit : one->hits) {
+    objects.insert(hit.object);
+  }
+  CHECK(objects == std::set<std::string>{"/", "/var"});
+}
+
+TEST_CASE("an object column missing from the condition or the sustain rows refuses the rule") {
+  Estate estate;
+  auto engine = OpenEngine(estate, PackOf({MustParse("no-such-column", R"(scope = "host"
+object = "interface"
+condition = '''
+SELECT host_id, mount FROM health_fs_latest WHERE used_pct > 90
+'''
+)"),
+                                           MustParse("sustain-lacks-it", R"(scope = "host"
+object = "mount"
+condition = '''
+SELECT host_id, mount FROM health_fs_latest WHERE used_pct > 90
+'''
+sustain = '''
+SELECT host_id FROM health_fs_latest WHERE used_pct > 85
+'''
+)")}));
+  CHECK(engine->pack().rules.empty());
+  const std::string errors = ErrorsOf(engine->pack());
+  CHECK(errors.find("no-such-column.toml") != std::string::npos);
+  CHECK(errors.find("the object column 'interface' is not among the result columns") !=
+        std::string::npos);
+  CHECK(errors.find("sustain-lacks-it.toml") != std::string::npos);
+  CHECK(errors.find("sustain:") != std::string::npos);
+}
+
+TEST_CASE("objects are capped per target and the rest are covered by a keep marker") {
+  Estate estate;
+  EngineOptions options;
+  options.max_objects_per_target = 5;
+  auto engine = OpenEngine(estate, PackOf({MustParse("many-objects", R"(scope = "host"
+object = "i"
+condition = '''
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
+SELECT h.host_id, n.i FROM hosts h, n WHERE h.hostname = 'h1'
+'''
+)")}),
+                           options);
+  auto all = engine->EvaluateAll(kNow);
+  REQUIRE(all.ok());
+  auto hits = HitsOf((*all)[0], "many-objects");
+  int listed = 0;
+  int markers = 0;
+  for (const RuleHit& hit : hits) {
+    if (hit.sustain_only && hit.evidence_json.empty()) {
+      ++markers;
+      CHECK(hit.object.empty());
+    } else {
+      ++listed;
+      CHECK_FALSE(hit.object.empty());
+    }
+  }
+  CHECK(listed == 5);
+  CHECK(markers == 1);
+}
+
+TEST_CASE("object names from a client machine are made printable and bounded") {
+  Estate estate;
+  AddMount(estate.path, estate.host["h3"], "/mnt/bad\nname\xff", 99.0);
+  AddMount(estate.path, estate.host["h3"], "/" + std::string(400, 'x'), 99.0);
+  auto engine = OpenEngine(estate, PackOf({MustParse("disk-objects", kDiskObjectRule)}));
+  auto one = engine->EvaluateHost(estate.host["h3"], kNow);
+  REQUIRE(one.ok());
+  std::set<std::string> objects;
+  for (const RuleHit& hit : one->hits) {
+    objects.insert(hit.object);
+  }
+  CHECK(objects.count("/mnt/bad\\nname\\xff") == 1);
+  CHECK(objects.count("/" + std::string(255, 'x')) == 1);
+}
+
+}  // namespace
+}  // namespace dozor::server::rules

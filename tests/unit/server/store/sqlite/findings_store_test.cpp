@@ -53,7 +53,7 @@ std::unique_ptr<Estate> MakeEstate(int host_count) {
 
 FindingHit Hit(const Estate& e, const std::string& rule, int64_t host, bool sustain = false,
                const std::string& evidence = R"([{"mount":"/","used_pct":95}])") {
-  return FindingHit{rule, e.org, host, evidence, sustain};
+  return FindingHit{rule, e.org, host, evidence, sustain, ""};
 }
 
 EvaluationInput HostInput(const Estate& e, std::vector<std::string> rules,
@@ -336,7 +336,7 @@ TEST_CASE("findings: estate-wide findings and removed rules") {
   input.host_scope = false;
   input.rule_ids = {"single-dns-server"};
   input.targets = {e->org};
-  input.hits = {FindingHit{"single-dns-server", e->org, std::nullopt, "[]", false}};
+  input.hits = {FindingHit{"single-dns-server", e->org, std::nullopt, "[]", false, ""}};
   input.meta["single-dns-server"] = RuleMeta{Severity::kMedium, "network"};
   CHECK(Apply(*e, input, 1000).opened == 1);
   CHECK(Apply(*e, input, 2000).updated == 1);
@@ -406,7 +406,7 @@ TEST_CASE("findings: a full evaluation of 50,000 hits applies in one transaction
     input.rule_ids.push_back(rule);
     input.meta[rule] = RuleMeta{Severity::kLow, "os"};
     for (int64_t host : e->hosts) {
-      input.hits.push_back(FindingHit{rule, e->org, host, R"([{"value":1}])", false});
+      input.hits.push_back(FindingHit{rule, e->org, host, R"([{"value":1}])", false, ""});
     }
   }
   REQUIRE(input.hits.size() == 50'000);

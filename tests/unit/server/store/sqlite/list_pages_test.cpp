@@ -80,7 +80,7 @@ struct PagedEstate {
       input.rule_ids.emplace_back(kRules[i]);
       input.meta[kRules[i]] = RuleMeta{severities[i], "os"};
       for (const int64_t host : input.targets) {
-        input.hits.push_back(FindingHit{kRules[i], org_id, host, "[]", false});
+        input.hits.push_back(FindingHit{kRules[i], org_id, host, "[]", false, ""});
       }
     }
     auto applied = store->ApplyEvaluation(input, now_ms);
@@ -333,7 +333,7 @@ TEST_CASE("every combination with category and assigned engineer filters selects
     input.meta["rule-backup"] = RuleMeta{Severity::kLow, "backup"};
     for (const int64_t host : hits) {
       for (const char* rule : {"rule-net", "rule-backup"}) {
-        input.hits.push_back(FindingHit{rule, e->orgs[org], host, "[]", false});
+        input.hits.push_back(FindingHit{rule, e->orgs[org], host, "[]", false, ""});
       }
     }
     REQUIRE(e->store->ApplyEvaluation(input, now_ms).ok());

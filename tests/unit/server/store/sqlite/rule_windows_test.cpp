@@ -469,7 +469,7 @@ TEST_CASE("contract: allowed moves record events and snapshots, others are refus
   EvaluationInput input;
   input.rule_ids = {"disk-space-low"};
   input.targets = {pk};
-  input.hits = {FindingHit{"disk-space-low", fx.org, pk, "[]", false}};
+  input.hits = {FindingHit{"disk-space-low", fx.org, pk, "[]", false, ""}};
   input.meta["disk-space-low"] = RuleMeta{Severity::kHigh, "hardware"};
   REQUIRE(fx.store->ApplyEvaluation(input, 1000).ok());
 

@@ -1795,3 +1795,92 @@ TEST_CASE("health blocks with well-compressed garbage inside are rejected withou
 
 }  // namespace
 }  // namespace dozor::server
+
+namespace dozor::server {
+namespace {
+
+TEST_CASE("migration 022 keeps every finding as one about its whole target, then objects adopt") {
+  TempDir dir;
+  {
+    BuildDatabaseAtVersion(dir / "dozor.db", 18);
+    auto db = sqlite::Database::Open(dir / "dozor.db");
+    REQUIRE(db.ok());
+    REQUIRE(db->Exec(R"sql(
+INSERT INTO organizations(id, name, contract_type, created_at) VALUES (1, 'Acme', 'technical', 1);
+INSERT INTO agents(id, agent_id, org_id, secret_hash, hostname, enrolled_at, source)
+  VALUES (1, 'ag-1', 1, 's1', 'db1', 1, 'agent');
+INSERT INTO findings(id, rule_id, org_id, agent, target, severity, category, state, first_seen,
+  last_seen, state_changed_at, evidence, ack_by, ack_comment)
+  VALUES (5, 'disk-space-low', 1, 1, 'host:1', 'high', 'hardware', 'acknowledged', 10, 20, 15,
+          '[{"mount":"/var"}]', 'anna', 'cleaning up on Friday'),
+         (6, 'reboot-pending', 1, 1, 'host:1', 'medium', 'os', 'open', 10, 20, 10, '[]', '', '');
+INSERT INTO finding_events(finding_id, at, actor, kind, from_state, to_state, comment)
+  VALUES (5, 10, 'system', 'opened', '', 'open', ''),
+         (5, 15, 'anna', 'acknowledged', 'open', 'acknowledged', 'cleaning up on Friday');
+INSERT INTO audit_snapshots(id, org_id, kind, at, actor) VALUES (1, 1, 'first-audit', 12, 'anna');
+INSERT INTO audit_snapshot_findings(snapshot_id, rule_id, target, agent_id, hostname, severity,
+  state) VALUES (1, 'disk-space-low', 'host:1', 'ag-1', 'db1', 'high', 'open');
+)sql")
+                .ok());
+  }
+  auto store = OpenStore(dir, false);
+  auto db = sqlite::Database::Open(dir / "dozor.db");
+  REQUIRE(db.ok());
+  CHECK(RowsOfQuery(*db, "SELECT id, rule_id, state, object FROM findings ORDER BY id") ==
+        std::vector<std::string>{"'5'|'disk-space-low'|'acknowledged'|''|",
+                                 "'6'|'reboot-pending'|'open'|''|"});
+  CHECK(RowsOfQuery(*db, "SELECT object FROM audit_snapshot_findings") ==
+        std::vector<std::string>{"''|"});
+  CHECK(RowsOfQuery(*db, "PRAGMA foreign_key_check").empty());
+  CHECK(RowsOfQuery(*db, "SELECT name FROM sqlite_master WHERE name LIKE '%\\_022%' ESCAPE '\\'")
+            .empty());
+  CHECK(RowsOfQuery(*db,
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = "
+                    "'findings' AND name LIKE 'findings\\_%' ESCAPE '\\'") ==
+        std::vector<std::string>{"'7'|"});
+
+  // The rule now names mounts: /boot (first in text order) takes the old finding over with its
+  // acknowledgement and history, /var opens a finding of its own.
+  EvaluationInput input;
+  input.host_scope = true;
+  input.rule_ids = {"disk-space-low"};
+  input.targets = {1};
+  input.meta["disk-space-low"] = RuleMeta{Severity::kHigh, "hardware"};
+  input.hits = {FindingHit{"disk-space-low", 1, 1, R"([{"mount":"/var"}])", false, "/var"},
+                FindingHit{"disk-space-low", 1, 1, R"([{"mount":"/boot"}])", false, "/boot"}};
+  auto applied = store->ApplyEvaluation(input, 100);
+  REQUIRE_MESSAGE(applied.ok(), (applied.ok() ? "" : applied.error().ToString()));
+  CHECK(applied->opened == 1);
+  CHECK(applied->updated == 1);
+  CHECK(applied->resolved == 0);
+  auto adopted = store->GetFinding(5);
+  REQUIRE(adopted.ok());
+  CHECK(adopted->object == "/boot");
+  CHECK(adopted->state == FindingState::kAcknowledged);
+  CHECK(adopted->ack_comment == "cleaning up on Friday");
+  CHECK(adopted->evidence_json == R"([{"mount":"/boot"}])");
+  auto listed = store->ListFindings(FindingFilter{});
+  REQUIRE(listed.ok());
+  std::map<std::string, FindingState> by_object;
+  for (const Finding& finding : *listed) {
+    if (finding.rule_id == "disk-space-low") by_object[finding.object] = finding.state;
+  }
+  CHECK(by_object == std::map<std::string, FindingState>{{"/boot", FindingState::kAcknowledged},
+                                                         {"/var", FindingState::kOpen}});
+
+  // /var fixed, /boot still full: only /var resolves.
+  input.hits.erase(input.hits.begin());
+  applied = store->ApplyEvaluation(input, 200);
+  REQUIRE(applied.ok());
+  CHECK(applied->resolved == 1);
+  CHECK(store->GetFinding(5)->state == FindingState::kAcknowledged);
+
+  // A snapshot now records each object.
+  REQUIRE(store->RecordAuditSnapshot(1, AuditSnapshotKind::kFirstAudit, "anna", 300).ok());
+  CHECK(RowsOfQuery(*db,
+                    "SELECT object FROM audit_snapshot_findings WHERE snapshot_id <> 1 "
+                    "ORDER BY rowid") == std::vector<std::string>{"'/boot'|", "''|"});
+}
+
+}  // namespace
+}  // namespace dozor::server

@@ -128,8 +128,8 @@ TEST_CASE("host lifetimes and finding timelines are one organisation's, state ch
   input.rule_ids = {"disk"};
   input.targets = {a1, a2, b1};
   input.meta["disk"] = RuleMeta{Severity::kHigh, "hardware"};
-  input.hits = {FindingHit{"disk", alpha, a1, "[]", false},
-                FindingHit{"disk", beta, b1, "[]", false}};
+  input.hits = {FindingHit{"disk", alpha, a1, "[]", false, ""},
+                FindingHit{"disk", beta, b1, "[]", false, ""}};
   REQUIRE(f.store->ApplyEvaluation(input, kT0 + kHour).ok());
   auto listed = f.store->ListFindings(FindingFilter{alpha});
   REQUIRE(listed.ok());
@@ -138,7 +138,7 @@ TEST_CASE("host lifetimes and finding timelines are one organisation's, state ch
   REQUIRE(f.store->CommentFinding(finding, "anna", "looking", kT0 + 2 * kHour).ok());
   REQUIRE(f.store->AcknowledgeFinding(finding, "anna", "", kT0 + 3 * kHour).ok());
   input.hits.resize(1);
-  input.hits[0] = FindingHit{"disk", beta, b1, "[]", false};
+  input.hits[0] = FindingHit{"disk", beta, b1, "[]", false, ""};
   REQUIRE(f.store->ApplyEvaluation(input, kT0 + 4 * kHour).ok());  // a1's finding resolves
 
   auto hosts = f.store->ListHostLifetimes(alpha);

@@ -39,7 +39,7 @@ struct VerifyStoreFixture {
     input.rule_ids = {"r1"};
     input.targets = {host_pk};
     input.meta["r1"] = RuleMeta{Severity::kHigh, "os"};
-    if (hit) input.hits.push_back(FindingHit{"r1", org_id, host_pk, evidence, false});
+    if (hit) input.hits.push_back(FindingHit{"r1", org_id, host_pk, evidence, false, ""});
     auto applied = store->ApplyEvaluation(input, now_ms);
     REQUIRE_MESSAGE(applied.ok(), (applied.ok() ? "" : applied.error().ToString()));
   }
