@@ -218,6 +218,13 @@ void CollectApcupsd(const CollectContext& ctx, dozor::v1::PowerProtection* power
   *power->add_ups() = std::move(ups);
 }
 
+// A container sees the host's DMI and looks like a physical server; its power is the host's
+// business, so it does not claim to have looked for UPS monitoring (ups-absent stays silent).
+bool InContainer(const CollectContext& ctx) {
+  return PathExists(ctx.Path("/run/systemd/container")) || PathExists(ctx.Path("/.dockerenv")) ||
+         PathExists(ctx.Path("/run/.containerenv"));
+}
+
 }  // namespace storage_scan
 }  // namespace
 
@@ -227,7 +234,7 @@ void CollectStorageAndPower(const CollectContext& ctx, dozor::v1::Hardware* out)
   CollectZfs(ctx, out);
   CollectHardwareRaid(ctx, out);
   dozor::v1::PowerProtection* power = out->mutable_power();
-  power->set_checked(true);
+  power->set_checked(!InContainer(ctx));
   CollectNut(ctx, power);
   CollectApcupsd(ctx, power);
 }

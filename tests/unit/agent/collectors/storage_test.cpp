@@ -354,6 +354,15 @@ TEST_CASE("CollectStorageAndPower on a machine with neither arrays nor UPS says 
   CHECK(hardware.power().ups_size() == 0);
 }
 
+TEST_CASE("CollectStorageAndPower in a container does not claim to have looked for a UPS") {
+  dozor::testing::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "run/systemd");
+  REQUIRE(WriteFileAtomic(dir.path() / "run/systemd/container", "lxc\n").ok());
+  dozor::v1::Hardware hardware;
+  CollectStorageAndPower(RootContext(dir.path()), &hardware);
+  CHECK_FALSE(hardware.power().checked());
+}
+
 }  // namespace storage_test
 }  // namespace
 }  // namespace dozor::agent
