@@ -241,6 +241,49 @@ std::string BackupSummary(const nlohmann::json& software, Lang lang) {
   return out;
 }
 
+// "md1 raid1 active, degraded; tank mirror DEGRADED, resilver 20%": the overview's answer to
+// "is the storage redundant"; "-" when the host has no arrays.
+std::string StorageSummary(const nlohmann::json& hardware, Lang lang) {
+  const auto& arrays = Array(hardware, "storage_arrays");
+  if (arrays.empty()) return "-";
+  std::string out;
+  for (const auto& array : arrays) {
+    if (!out.empty()) out += "; ";
+    out += JsonStr(array, "name");
+    if (!JsonStr(array, "level").empty()) out += " " + JsonStr(array, "level");
+    out += " " + JsonStr(array, "state");
+    if (JsonBool(At(array, "degraded"))) out += ", " + Label("DEGRADED", lang);
+    const std::string action = JsonStr(array, "sync_action");
+    if (!action.empty()) {
+      out += ", " + action + " " +
+             std::to_string(static_cast<int>(JsonDouble(At(array, "sync_percent")))) + "%";
+    }
+  }
+  return out;
+}
+
+// "srv-apc (apcupsd) OB, 35%, 9 min; eaton@localhost (nut) OL CHRG, not monitored": what
+// protects the host from a power cut; "none" when the agent looked and found nothing.
+std::string UpsSummary(const nlohmann::json& hardware, Lang lang) {
+  const auto& power = At(hardware, "power");
+  const auto& upses = Array(power, "ups");
+  if (upses.empty()) return JsonBool(At(power, "checked")) ? Label("none", lang) : "-";
+  std::string out;
+  for (const auto& ups : upses) {
+    if (!out.empty()) out += "; ";
+    out += JsonStr(ups, "name") + " (" + JsonStr(ups, "daemon") + ") " +
+           OrDash(JsonStr(ups, "status"));
+    const double charge = JsonDouble(At(ups, "battery_charge_pct"));
+    if (charge >= 0) {  // -1 unknown; absent is 0 in protobuf's JSON
+      out += ", " + std::to_string(static_cast<int>(charge)) + "%";
+    }
+    const int64_t runtime_s = JsonI64(At(ups, "runtime_seconds"));
+    if (runtime_s > 0) out += ", " + std::to_string(runtime_s / 60) + " " + Label("min", lang);
+    if (!JsonBool(At(ups, "monitored"))) out += ", " + Label("not monitored", lang);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string RenderHostShow(const nlohmann::json& host, const nlohmann::json& inventory_reply,
@@ -267,6 +310,8 @@ std::string RenderHostShow(const nlohmann::json& host, const nlohmann::json& inv
   kv.Add("Packages", std::to_string(Array(software, "packages").size()));
   kv.Add("Services", std::to_string(Array(software, "services").size()));
   kv.Add("Backups", BackupSummary(software, lang));
+  kv.Add("Storage arrays", StorageSummary(hardware, lang));
+  kv.Add("UPS", UpsSummary(hardware, lang));
   const auto one_c = OneCVersions(software);
   if (one_c.empty()) {
     kv.Add("1C", "-");
@@ -318,8 +363,32 @@ std::string HardwareSection(Lang lang, const nlohmann::json& hardware) {
   hw_kv.Add("Virtual machine", JsonBool(At(hardware, "virtual_machine"))
                                    ? "yes (" + OrDash(JsonStr(hardware, "hypervisor")) + ")"
                                    : "no");
-  return Section("Hardware", lang) + hw_kv.Render() + Section("Disks", lang) +
-         DiskTable(lang, hardware).Render();
+  std::string out = Section("Hardware", lang) + hw_kv.Render() + Section("Disks", lang) +
+                    DiskTable(lang, hardware).Render();
+  // Arrays with their members, so a failed disk is named on the host page, not only in a finding.
+  const auto& arrays = Array(hardware, "storage_arrays");
+  if (!arrays.empty()) {
+    Table table({"ARRAY", "KIND", "LEVEL", "STATE", "SYNC", "SIZE", "MEMBERS"}, lang);
+    for (const auto& array : arrays) {
+      std::string state = JsonStr(array, "state");
+      if (JsonBool(At(array, "degraded"))) state += " " + Label("DEGRADED", lang);
+      std::string sync = JsonStr(array, "sync_action");
+      if (!sync.empty()) {
+        sync += " " + std::to_string(static_cast<int>(JsonDouble(At(array, "sync_percent")))) + "%";
+      }
+      std::string members;
+      for (const auto& member : Array(array, "members")) {
+        if (!members.empty()) members += ", ";
+        members += JsonStr(member, "device") + " " + JsonStr(member, "state");
+      }
+      const uint64_t size = JsonU64(At(array, "size_bytes"));
+      table.AddRow({JsonStr(array, "name"), JsonStr(array, "kind"), OrDash(JsonStr(array, "level")),
+                    state, OrDash(sync), size > 0 ? HumanBytes(size) : std::string("-"),
+                    OrDash(members)});
+    }
+    out += Section("Storage arrays", lang) + table.Render();
+  }
+  return out;
 }
 
 std::string NetworkSection(Lang lang, const nlohmann::json& network) {

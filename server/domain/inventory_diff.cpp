@@ -449,6 +449,40 @@ void DiffBackups(const dozor::v1::Software& before, const dozor::v1::Software& a
   DiffKeyed(changes, "backup", jobs(before), jobs(after));
 }
 
+// Storage arrays and UPSes: an array degraded, a member failed or replaced, a pool's health
+// changing, a UPS no longer watched. The progress of a resync or scrub and a UPS's momentary
+// status change with every run: they are facts for the rules, not changes.
+void DiffStorageAndPower(const dozor::v1::Hardware& before, const dozor::v1::Hardware& after,
+                         ChangeList& changes) {
+  auto arrays = [](const dozor::v1::Hardware& hardware) {
+    std::map<std::string, std::string> out;
+    for (const auto& array : hardware.storage_arrays()) {
+      std::string value =
+          array.level().empty() ? array.state() : array.level() + " " + array.state();
+      if (array.degraded()) value += ", degraded";
+      std::string members;
+      for (const auto& member : array.members()) {
+        if (!members.empty()) members += ", ";
+        members += member.device() + " " + member.state();
+      }
+      if (!members.empty()) value += " (" + members + ")";
+      out.emplace("array " + array.kind() + " " + array.name(), std::move(value));
+    }
+    return out;
+  };
+  DiffKeyed(changes, "hardware", arrays(before), arrays(after));
+  auto upses = [](const dozor::v1::Hardware& hardware) {
+    std::map<std::string, std::string> out;
+    for (const auto& ups : hardware.power().ups()) {
+      std::string value = ups.monitored() ? "monitored" : "not monitored";
+      if (!ups.model().empty()) value = ups.model() + ", " + value;
+      out.emplace("ups " + ups.daemon() + " " + ups.name(), std::move(value));
+    }
+    return out;
+  };
+  DiffKeyed(changes, "hardware", upses(before), upses(after));
+}
+
 }  // namespace
 
 std::vector<InventoryChange> DiffInventories(const dozor::v1::Inventory& before,
@@ -465,6 +499,7 @@ std::vector<InventoryChange> DiffInventories(const dozor::v1::Inventory& before,
   DiffSecurity(before.security(), after.security(), changes);
   DiffOneC(before.software(), after.software(), changes);
   DiffBackups(before.software(), after.software(), changes);
+  DiffStorageAndPower(before.hardware(), after.hardware(), changes);
   return changes.Take();
 }
 

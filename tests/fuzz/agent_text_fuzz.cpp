@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "collectors/parsers/backup_parsers.hpp"
 #include "collectors/parsers/database_parsers.hpp"
@@ -14,6 +15,7 @@
 #include "collectors/parsers/network_parsers.hpp"
 #include "collectors/parsers/os_parsers.hpp"
 #include "collectors/parsers/package_parsers.hpp"
+#include "collectors/parsers/storage_parsers.hpp"
 #include "collectors/parsers/text.hpp"
 
 namespace {
@@ -21,7 +23,7 @@ namespace {
 using namespace dozor::agent;  // NOLINT(google-build-using-namespace)
 
 void ParseAs(uint8_t which, std::string_view text) {
-  switch (which % 32) {
+  switch (which % 36) {
     case 0:
       (void)ParseCpuinfo(text);
       break;
@@ -143,6 +145,29 @@ void ParseAs(uint8_t which, std::string_view text) {
       (void)ParsePgHba(text);
       (void)Ipv4MaskPrefix(text);
       break;
+    case 32: {
+      std::vector<dozor::v1::StorageArray> arrays = ParseMdstat(text);
+      dozor::v1::StorageArray array;
+      ApplyMdSysfs(text, text, text, arrays.empty() ? &array : &arrays.front());
+      break;
+    }
+    case 33: {
+      std::vector<dozor::v1::StorageArray> pools = ParseZpoolList(text);
+      ApplyZpoolStatus(text, &pools);
+      break;
+    }
+    case 34:
+      (void)ParseStorcliVirtualDrives(text);
+      break;
+    case 35: {
+      dozor::v1::Ups ups;
+      ApplyUpsc(text, &ups);
+      (void)ApplyApcaccess(text, &ups);
+      (void)ParseUpsmonMonitors(text);
+      (void)ParseNutUpsConfNames(text);
+      (void)ParseNutMode(text);
+      break;
+    }
   }
 }
 

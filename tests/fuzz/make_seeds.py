@@ -40,6 +40,10 @@ AGENT_TEXT = {
     29: ["dozor-fixture/systemctl-show.txt", "etc/pgbackrest.conf"],
     30: ["etc/postgresql/15/main/postgresql.conf", "etc/postgresql/15/main/conf.d/10-1c.conf"],
     31: ["etc/postgresql/15/main/pg_hba.conf"],
+    32: ["proc/mdstat"], 33: ["dozor-fixture/zpool-list.txt", "dozor-fixture/zpool-status.txt"],
+    34: ["dozor-fixture/storcli-call-vall-show.txt"],
+    35: ["dozor-fixture/upsc-eaton.txt", "var/log/apcupsd.status", "etc/nut/upsmon.conf",
+         "etc/nut/ups.conf", "etc/nut/nut.conf"],
 }
 
 

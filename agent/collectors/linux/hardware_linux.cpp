@@ -10,6 +10,7 @@
 
 #include "collectors/collector.hpp"
 #include "collectors/linux/fs_util.hpp"
+#include "collectors/linux/storage_linux.hpp"
 #include "collectors/parsers/hardware_parsers.hpp"
 #include "dozor/common/files.hpp"
 
@@ -228,6 +229,7 @@ Status CollectHardware(const CollectContext& ctx, dozor::v1::Hardware* out) {
   CollectDmi(ctx, out);
   CollectBlockDevices(ctx, out);
   DetectHypervisor(ctx, cpu.hypervisor_flag, out);
+  CollectStorageAndPower(ctx, out);
 
   DOZOR_ASSIGN_OR_RETURN(std::string meminfo_text,
                          ReadFile(ctx.Path("/proc/meminfo"), kMaxProcFileBytes));

@@ -12,6 +12,8 @@ export interface Inventory {
     smartctl_available?: boolean;
     virtual_machine?: boolean;
     hypervisor?: string;
+    storage_arrays?: StorageArray[];
+    power?: { checked?: boolean; ups?: Ups[] };
   };
   os?: {
     id?: string;
@@ -107,6 +109,37 @@ export interface Service {
   active_state?: string;
   sub_state?: string;
   enabled?: string;
+}
+
+// A software RAID array (md), ZFS pool or hardware RAID virtual drive.
+export interface StorageArray {
+  kind?: string; // md | zfs | hwraid
+  name?: string;
+  level?: string;
+  state?: string;
+  degraded?: boolean;
+  members?: { device?: string; state?: string }[];
+  sync_action?: string; // '' idle | resync | recover | check | repair | reshape | scrub | resilver
+  sync_percent?: number;
+  size_bytes?: Int64;
+  free_bytes?: Int64;
+  errors?: string;
+  last_scrub_time?: Int64; // Unix seconds
+  controller?: string;
+}
+
+// A UPS watched through NUT or apcupsd.
+export interface Ups {
+  daemon?: string; // nut | apcupsd
+  name?: string;
+  model?: string;
+  status?: string; // NUT words: OL, OB DISCHRG, OL CHRG LB
+  on_battery?: boolean;
+  low_battery?: boolean;
+  battery_charge_pct?: number; // -1 unknown
+  runtime_seconds?: Int64; // -1 unknown
+  monitored?: boolean;
+  source?: string;
 }
 
 // A backup job or catalogue the agent found, with the freshness of its newest backup.

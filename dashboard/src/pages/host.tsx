@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'preact/hooks';
 import { api, must } from '../api/client';
-import { isOneC, matchesPackage, type Inventory } from '../api/inventory';
+import { isOneC, matchesPackage, type Inventory, type StorageArray, type Ups } from '../api/inventory';
 import { FindingsTable } from '../components/findings-table';
 import { HealthCharts } from '../components/health-charts';
 import { DateTime, Empty, ErrorBox, KeyValues, Loading, Presence, SearchBox, Tabs, Time } from '../components/ui';
@@ -194,7 +194,109 @@ function HardwareTab({ inventory }: { inventory: Inventory }) {
           </div>
         )}
       </section>
+      <StorageArraysCard arrays={hw.storage_arrays ?? []} />
+      <UpsCard power={hw.power} />
     </div>
+  );
+}
+
+// md arrays, ZFS pools and hardware RAID drives with their members: a failed disk is named here.
+function StorageArraysCard({ arrays }: { arrays: StorageArray[] }) {
+  const { locale } = useSession();
+  if (arrays.length === 0) return null;
+  return (
+    <section class="card" data-testid="storage-arrays">
+      <h2>{t('storage.title')}</h2>
+      <div class="table-wrap">
+        <table class="data">
+          <thead>
+            <tr>
+              <th>{t('storage.array')}</th>
+              <th>{t('storage.level')}</th>
+              <th>{t('storage.state')}</th>
+              <th>{t('storage.sync')}</th>
+              <th>{t('storage.size')}</th>
+              <th class="hide-narrow">{t('storage.members')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {arrays.map((array) => (
+              <tr key={`${array.kind ?? ''} ${array.name ?? ''}`}>
+                <td class="mono">
+                  {array.name} <span class="muted small">{array.kind}</span>
+                </td>
+                <td>{array.level || '—'}</td>
+                <td class={array.degraded ? 'error-text' : ''}>
+                  {array.state}
+                  {array.degraded && ` · ${t('storage.degraded')}`}
+                  {array.errors && <div class="small">{array.errors}</div>}
+                </td>
+                <td>{array.sync_action ? `${array.sync_action} ${String(Math.floor(array.sync_percent ?? 0))}%` : '—'}</td>
+                <td>
+                  {Number(array.size_bytes ?? 0) > 0 ? formatBytes(array.size_bytes, locale.lang) : '—'}
+                  {Number(array.free_bytes ?? 0) > 0 && ` / ${formatBytes(array.free_bytes, locale.lang)}`}
+                </td>
+                <td class="hide-narrow mono small">
+                  {(array.members ?? []).map((member, i) => (
+                    <span key={`${member.device ?? ''}-${String(i)}`} class={['faulty', 'UNAVAIL', 'FAULTED', 'REMOVED', 'OFFLINE'].includes(member.state ?? '') ? 'error-text' : ''}>
+                      {i > 0 && ', '}
+                      {member.device} {member.state}
+                    </span>
+                  ))}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+// The UPSes NUT or apcupsd watch; on a Linux host with none, say so (ups-absent explains why it matters).
+function UpsCard({ power }: { power: { checked?: boolean; ups?: Ups[] } | undefined }) {
+  const { locale } = useSession();
+  const upses = power?.ups ?? [];
+  if (upses.length === 0 && !power?.checked) return null;
+  return (
+    <section class="card" data-testid="ups">
+      <h2>{t('ups.title')}</h2>
+      {upses.length === 0 ? (
+        <Empty>{t('ups.none')}</Empty>
+      ) : (
+        <div class="table-wrap">
+          <table class="data">
+            <thead>
+              <tr>
+                <th>{t('ups.name')}</th>
+                <th>{t('ups.daemon')}</th>
+                <th>{t('ups.status')}</th>
+                <th>{t('ups.charge')}</th>
+                <th>{t('ups.runtime')}</th>
+                <th>{t('ups.monitored')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {upses.map((ups) => (
+                <tr key={`${ups.daemon ?? ''} ${ups.name ?? ''}`}>
+                  <td>
+                    <span class="mono">{ups.name}</span> <div class="muted small">{ups.model}</div>
+                  </td>
+                  <td class="small">{ups.daemon}</td>
+                  <td class={ups.on_battery || ups.low_battery ? 'error-text' : ''}>
+                    <span class="mono">{ups.status || '—'}</span>
+                    {ups.on_battery && ` · ${t('ups.on_battery')}`}
+                  </td>
+                  <td>{(ups.battery_charge_pct ?? 0) >= 0 ? `${String(Math.round(ups.battery_charge_pct ?? 0))}%` : '—'}</td>
+                  <td>{formatDuration(ups.runtime_seconds ?? 0, locale.lang)}</td>
+                  <td class={ups.monitored ? '' : 'error-text'}>{ups.monitored ? t('ups.yes') : t('ups.no')}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
   );
 }
 

@@ -200,6 +200,35 @@ SELECT j.agent AS host_id, j.tool, j.source, j.schedule, j.target, j.destination
 FROM main.host_backup_jobs j JOIN main.agents a ON a.id = j.agent
 WHERE a.revoked_at IS NULL {SCOPE:j.agent};
 
+-- Storage arrays: md software RAID, ZFS pools, hardware RAID virtual drives. degraded is the
+-- agent's verdict (a member missing or failed, a pool not ONLINE, a virtual drive not Optimal); a
+-- check or scrub of a healthy array is not. sync_action '' idle | md 'resync' 'recover' 'check'
+-- 'repair' 'reshape' | ZFS 'scrub' 'resilver'. members "sda1 in_sync, sdb1 faulty"; sizes in
+-- bytes, 0 unknown; last_scrub_ms 0 unknown.
+CREATE TEMP VIEW storage_arrays AS
+SELECT s.agent AS host_id, s.kind, s.name, s.level, s.state, s.degraded, s.sync_action,
+       s.sync_percent, s.size_bytes, s.free_bytes, s.errors,
+       s.last_scrub_time * 1000 AS last_scrub_ms, s.controller, s.devices_expected,
+       s.devices_active, s.members, s.failed_members
+FROM main.host_storage_arrays s JOIN main.agents a ON a.id = s.agent
+WHERE a.revoked_at IS NULL {SCOPE:s.agent};
+
+-- UPSes the host watches through NUT or apcupsd. status in NUT's words ('OL', 'OB DISCHRG',
+-- 'OL CHRG LB', '' unknown); battery_charge_pct and runtime_s -1 unknown; monitored: upsmon or
+-- apcupsd would shut the host down cleanly.
+CREATE TEMP VIEW ups AS
+SELECT u.agent AS host_id, u.daemon, u.name, u.model, u.status, u.on_battery, u.low_battery,
+       u.battery_charge_pct, u.runtime_seconds AS runtime_s, u.monitored, u.source
+FROM main.host_ups u JOIN main.agents a ON a.id = u.agent
+WHERE a.revoked_at IS NULL {SCOPE:u.agent};
+
+-- The hosts whose agent looked for UPS monitoring (Linux agents that know how): only there does
+-- an empty ups view mean "no UPS monitoring" rather than "not known".
+CREATE TEMP VIEW power_checked AS
+SELECT p.agent AS host_id
+FROM main.host_power p JOIN main.agents a ON a.id = p.agent
+WHERE a.revoked_at IS NULL AND p.checked = 1 {SCOPE:p.agent};
+
 -- What a part of the inventory ('hardware', 'os', 'network', 'software', 'security') could not
 -- read, and why.
 CREATE TEMP VIEW unavailable AS

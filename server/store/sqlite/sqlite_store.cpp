@@ -268,6 +268,16 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
           {&w.database_hba_insert,
            "INSERT INTO host_database_hba(agent, server_position, line, type, database_name, "
            "user_name, address, method) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"},
+          {&w.storage_array_insert,
+           "INSERT INTO host_storage_arrays(agent, kind, name, level, state, degraded, "
+           "sync_action, sync_percent, size_bytes, free_bytes, errors, last_scrub_time, "
+           "controller, devices_expected, devices_active, members, failed_members) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+          {&w.ups_insert,
+           "INSERT INTO host_ups(agent, daemon, name, model, status, on_battery, low_battery, "
+           "battery_charge_pct, runtime_seconds, monitored, source) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+          {&w.power_insert, "INSERT INTO host_power(agent, checked) VALUES (?, ?)"},
           {&w.unavailable_insert,
            "INSERT INTO host_unavailable(agent, part, note) VALUES (?, ?, ?)"},
           {&w.api_insert,

@@ -88,6 +88,39 @@ int64_t SmartRaw(const dozor::v1::BlockDevice& disk, uint32_t id) {
   return -1;
 }
 
+// A member state that means the member is not serving: md "faulty", ZFS UNAVAIL / FAULTED /
+// REMOVED / OFFLINE, a hardware RAID drive offline or bad.
+bool FailedMemberState(std::string_view state) {
+  static constexpr std::string_view kFailed[] = {"faulty",  "UNAVAIL", "FAULTED", "REMOVED",
+                                                 "OFFLINE", "Offln",   "UBad",    "Failed"};
+  return std::find(std::begin(kFailed), std::end(kFailed), state) != std::end(kFailed);
+}
+
+// Migration 019: storage arrays with their members as one readable text, UPSes, and whether the
+// agent looked for UPS monitoring at all.
+Status InsertStorageAndPower(WriterStatements& w, int64_t pk, const dozor::v1::Hardware& hw) {
+  DOZOR_RETURN_IF_ERROR(InsertEach(hw.storage_arrays(), [&](const auto& a) {
+    std::string members;
+    int64_t failed = 0;
+    for (const auto& member : a.members()) {
+      if (!members.empty()) members += ", ";
+      members += member.device() + " " + member.state();
+      failed += FailedMemberState(member.state()) ? 1 : 0;
+    }
+    return RunWith(w.storage_array_insert, pk, a.kind(), a.name(), a.level(), a.state(),
+                   a.degraded(), a.sync_action(), a.sync_percent(), StoredSize(a.size_bytes()),
+                   StoredSize(a.free_bytes()), a.errors(), a.last_scrub_time(), a.controller(),
+                   a.devices_expected(), a.devices_active(), members, failed);
+  }));
+  DOZOR_RETURN_IF_ERROR(InsertEach(hw.power().ups(), [&](const auto& u) {
+    return RunWith(w.ups_insert, pk, u.daemon(), u.name(), u.model(), u.status(), u.on_battery(),
+                   u.low_battery(), u.battery_charge_pct(), u.runtime_seconds(), u.monitored(),
+                   u.source());
+  }));
+  if (!hw.power().checked()) return OkStatus();
+  return RunWith(w.power_insert, pk, true);
+}
+
 Status InsertHardware(WriterStatements& w, int64_t pk, const dozor::v1::Hardware& hw) {
   const auto& cpu = hw.cpu();
   const auto& dmi = hw.dmi();
@@ -116,6 +149,7 @@ Status InsertHardware(WriterStatements& w, int64_t pk, const dozor::v1::Hardware
                    StoredSize(v.size_bytes()), StoredSize(v.free_bytes()), v.kind(),
                    v.remote_path(), v.encryption());
   }));
+  DOZOR_RETURN_IF_ERROR(InsertStorageAndPower(w, pk, hw));
   return InsertUnavailable(w, pk, "hardware", hw.unavailable());
 }
 

@@ -324,6 +324,46 @@ TEST_CASE("inventory diff logs backup jobs added, removed and rescheduled, not t
   CHECK(changes.size() == 3);
 }
 
+TEST_CASE("inventory diff logs an array's state and members and a UPS's monitoring, not progress") {
+  auto before = BaseInventory();
+  auto* hw = before.mutable_hardware();
+  auto* md1 = hw->add_storage_arrays();
+  md1->set_kind("md");
+  md1->set_name("md1");
+  md1->set_level("raid1");
+  md1->set_state("active");
+  md1->set_degraded(true);
+  md1->set_sync_action("recover");
+  md1->set_sync_percent(8.5);
+  auto* faulty = md1->add_members();
+  faulty->set_device("sdb2");
+  faulty->set_state("faulty");
+  auto* ups = hw->mutable_power()->add_ups();
+  ups->set_daemon("nut");
+  ups->set_name("eaton@localhost");
+  ups->set_status("OL");
+  ups->set_monitored(false);
+  auto after = before;
+  // Rebuild progress and the UPS's momentary status are facts for rules, not changes.
+  after.mutable_hardware()->mutable_storage_arrays(0)->set_sync_percent(42);
+  after.mutable_hardware()->mutable_power()->mutable_ups(0)->set_status("OB DISCHRG");
+  CHECK(DiffInventories(before, after, 1000, "a1").empty());
+  after.mutable_hardware()->mutable_storage_arrays(0)->set_degraded(false);
+  after.mutable_hardware()->mutable_storage_arrays(0)->mutable_members(0)->set_state("in_sync");
+  after.mutable_hardware()->mutable_power()->mutable_ups(0)->set_monitored(true);
+  auto changes = DiffInventories(before, after, 1000, "a1");
+  const auto* array = Find(changes, "hardware", "array md md1");
+  REQUIRE(array != nullptr);
+  CHECK(array->action == "changed");
+  CHECK(array->old_value == "raid1 active, degraded (sdb2 faulty)");
+  CHECK(array->new_value == "raid1 active (sdb2 in_sync)");
+  const auto* watched = Find(changes, "hardware", "ups nut eaton@localhost");
+  REQUIRE(watched != nullptr);
+  CHECK(watched->old_value == "not monitored");
+  CHECK(watched->new_value == "monitored");
+  CHECK(changes.size() == 2);
+}
+
 TEST_CASE("first inventory change row marks the host as added") {
   auto change = FirstInventoryChange(42, "a9");
   CHECK(change.category == "host");

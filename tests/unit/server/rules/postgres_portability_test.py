@@ -46,6 +46,7 @@ EXPRESSION_TYPES = {
     ("backup_jobs", "last_success_ms"): "bigint",
     ("backup_jobs", "last_run_ms"): "bigint",
     ("processes", "start_ms"): "bigint",
+    ("storage_arrays", "last_scrub_ms"): "bigint",
 }
 
 
