@@ -46,6 +46,10 @@ EXPRESSION_TYPES = {
     ("backup_jobs", "last_success_ms"): "bigint",
     ("backup_jobs", "last_run_ms"): "bigint",
     ("processes", "start_ms"): "bigint",
+    ("onec_server_agents", "start_ms"): "bigint",
+    ("onec_server_processes", "start_ms"): "bigint",
+    ("onec_server_processes", "agent_start_ms"): "bigint",
+    ("onec_server_processes", "memory_total_bytes"): "bigint",
 }
 
 
