@@ -76,7 +76,6 @@ const std::vector<std::pair<std::string_view, std::string_view>> kRussian = {
     {"SCHEDULE", "РАСПИСАНИЕ"},
     {"LAST SUCCESS", "ПОСЛЕДНИЙ УСПЕХ"},
     {"LAST RUN", "ПОСЛЕДНИЙ ЗАПУСК"},
-    {"ROLE", "РОЛЬ"},
     {"MEMORY", "ПАМЯТЬ"},
     {"STARTED", "ЗАПУЩЕН"},
     {"PORTS", "ПОРТЫ"},
