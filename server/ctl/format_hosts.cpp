@@ -284,6 +284,86 @@ std::string UpsSummary(const nlohmann::json& hardware, Lang lang) {
   return out;
 }
 
+// The running 1C cluster: its agents and processes with memory, start and the ports each listens
+// on (from the listening sockets), what rac said of the clusters, the technological logs and the
+// licensing. Empty when the host runs no 1C server and has no licence or tech log.
+std::string OneCClusterSection(Lang lang, const nlohmann::json& software,
+                               const nlohmann::json& network) {
+  const auto& agents = Array(software, "onec_server_agents");
+  const auto& logs = Array(software, "onec_tech_logs");
+  const auto& licensing = At(software, "onec_licensing");
+  const auto& licence_files = Array(licensing, "licence_files");
+  const auto& managers = Array(licensing, "hasp_manager_processes");
+  if (agents.empty() && logs.empty() && licence_files.empty() && managers.empty()) return {};
+  auto ports_of = [&](uint64_t pid) {
+    std::vector<std::string> ports;
+    for (const auto& socket : Array(network, "listening")) {
+      if (JsonU64(At(socket, "pid")) == pid)
+        ports.push_back(std::to_string(JsonU64(At(socket, "port"))));
+    }
+    std::sort(ports.begin(), ports.end());
+    ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
+    return ports.empty() ? std::string("-") : JoinStrings(ports, ",");
+  };
+  std::string out = Section("1C cluster", lang);
+  KeyValues kv(lang);
+  Table processes({"ROLE", "PID", "VERSION", "MEMORY", "STARTED", "PORTS"}, lang);
+  for (const auto& agent : agents) {
+    const uint64_t agent_pid = JsonU64(At(agent, "pid"));
+    std::string line = OrDash(JsonStr(agent, "version")) + ", " + Label("ports", lang) + " " +
+                       std::to_string(JsonU64(At(agent, "agent_port"))) + "/" +
+                       std::to_string(JsonU64(At(agent, "manager_port"))) + "/" +
+                       std::to_string(JsonU64(At(agent, "range_first"))) + ":" +
+                       std::to_string(JsonU64(At(agent, "range_last")));
+    const uint64_t restarted = JsonU64(At(agent, "restarted_workers"));
+    if (restarted > 0)
+      line += ", " + Label("restarted working processes", lang) + ": " + std::to_string(restarted);
+    kv.Add("Server agent", line);
+    kv.Add("Cluster registry", OrDash(JsonStr(agent, "registry_path")));
+    const std::string rac = JsonStr(agent, "rac_status");
+    if (rac != "ok") kv.Add("rac", OrDash(rac));
+    for (const auto& cluster : Array(agent, "clusters")) {
+      const int64_t admin = JsonI64(At(cluster, "admin_configured"));
+      std::string detail = JsonStr(cluster, "host") + ":" +
+                           std::to_string(JsonU64(At(cluster, "port"))) + ", " +
+                           Label("administrator", lang) + ": " +
+                           Label(admin > 0    ? "configured"
+                                 : admin == 0 ? "not configured"
+                                              : "unknown",
+                                 lang);
+      const int64_t infobases = JsonI64(At(cluster, "infobase_count"));
+      if (infobases >= 0)
+        detail += ", " + Label("infobases", lang) + ": " + std::to_string(infobases);
+      kv.Add(Label("Cluster", lang) + " «" + JsonStr(cluster, "name") + "»", detail);
+    }
+    processes.AddRow({"ragent", std::to_string(agent_pid), JsonStr(agent, "version"), "-",
+                      FormatLocalTime(JsonI64(At(agent, "start_time")) * 1000),
+                      ports_of(agent_pid)});
+    for (const auto& process : Array(agent, "processes")) {
+      const uint64_t pid = JsonU64(At(process, "pid"));
+      processes.AddRow({JsonStr(process, "role"), std::to_string(pid), JsonStr(process, "version"),
+                        HumanBytes(JsonU64(At(process, "rss_bytes"))),
+                        FormatLocalTime(JsonI64(At(process, "start_time")) * 1000), ports_of(pid)});
+    }
+  }
+  for (const auto& log : logs) {
+    std::string line = Label(JsonBool(At(log, "enabled")) ? "on" : "off", lang);
+    if (JsonBool(At(log, "enabled"))) {
+      line += ", " + OrDash(JsonStr(log, "location")) + ", " +
+              std::to_string(JsonI64(At(log, "history_hours"))) + " h, " +
+              (JsonBool(At(log, "size_complete")) ? "" : "≥ ") +
+              HumanBytes(JsonU64(At(log, "size_bytes")));
+    }
+    kv.Add(Label("Tech log", lang) + " " + JsonStr(log, "config_path"), line);
+  }
+  if (!licence_files.empty()) kv.Add("Licence files", std::to_string(licence_files.size()));
+  kv.Add("HASP licence manager",
+         managers.empty() ? std::string("-") : JoinJsonStrings(managers, ", "));
+  out += kv.Render();
+  if (!agents.empty()) out += processes.Render();
+  return out;
+}
+
 }  // namespace
 
 std::string RenderHostShow(const nlohmann::json& host, const nlohmann::json& inventory_reply,
@@ -320,6 +400,7 @@ std::string RenderHostShow(const nlohmann::json& host, const nlohmann::json& inv
     kv.Add(one_c.size() == 1 ? "1C" : "1C #" + std::to_string(i + 1), one_c[i]);
   }
   out += kv.Render();
+  out += OneCClusterSection(lang, software, network);
 
   out += Section("Disks", lang);
   out += DiskTable(lang, hardware).Render();

@@ -429,6 +429,49 @@ void DiffOneC(const dozor::v1::Software& before, const dozor::v1::Software& afte
   DiffKeyed(changes, "onec", licences(before), licences(after));
 }
 
+// The 1C cluster's set-up: a cluster started or stopped, its administrator configured or
+// removed, a technological log switched on or off or kept longer, a software licence or the HASP
+// manager added or gone. Process ids, memory and restarts change all the time: facts, not changes.
+void DiffOneCCluster(const dozor::v1::Software& before, const dozor::v1::Software& after,
+                     ChangeList& changes) {
+  auto clusters = [](const dozor::v1::Software& software) {
+    std::map<std::string, std::string> out;
+    for (const auto& agent : software.onec_server_agents()) {
+      out.emplace(
+          "1C server agent " + agent.version() + " port " + std::to_string(agent.agent_port()),
+          std::to_string(agent.manager_port()) + " " + std::to_string(agent.range_first()) + ":" +
+              std::to_string(agent.range_last()) + " " + agent.registry_path());
+      for (const auto& cluster : agent.clusters()) {
+        if (cluster.admin_configured() < 0) continue;
+        out.emplace("1C cluster " + cluster.name() + " (" + cluster.id() + ") administrator",
+                    cluster.admin_configured() > 0 ? "configured" : "none");
+      }
+    }
+    return out;
+  };
+  DiffKeyed(changes, "onec", clusters(before), clusters(after));
+  auto tech_logs = [](const dozor::v1::Software& software) {
+    std::map<std::string, std::string> out;
+    for (const auto& log : software.onec_tech_logs()) {
+      out.emplace("1C tech log " + log.config_path() + " " + log.location(),
+                  log.enabled() ? "on, " + std::to_string(log.history_hours()) + " h" : "off");
+    }
+    return out;
+  };
+  DiffKeyed(changes, "onec", tech_logs(before), tech_logs(after));
+  auto licensing = [](const dozor::v1::Software& software) {
+    std::map<std::string, std::string> out;
+    for (const auto& file : software.onec_licensing().licence_files()) {
+      out.emplace("1C licence file " + file, "");
+    }
+    for (const auto& process : software.onec_licensing().hasp_manager_processes()) {
+      out.emplace("HASP licence manager " + process, "running");
+    }
+    return out;
+  };
+  DiffKeyed(changes, "onec", licensing(before), licensing(after));
+}
+
 // Backups: a job added, removed or rescheduled (a nightly pg_probackup cron line commented
 // out is a change an engineer must see). Run times and results change with every run: they
 // are facts for the rules, not changes.
@@ -500,6 +543,7 @@ std::vector<InventoryChange> DiffInventories(const dozor::v1::Inventory& before,
   DiffOneC(before.software(), after.software(), changes);
   DiffBackups(before.software(), after.software(), changes);
   DiffStorageAndPower(before.hardware(), after.hardware(), changes);
+  DiffOneCCluster(before.software(), after.software(), changes);
   return changes.Take();
 }
 

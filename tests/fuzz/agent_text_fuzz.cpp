@@ -13,6 +13,7 @@
 #include "collectors/parsers/hardware_parsers.hpp"
 #include "collectors/parsers/health_parsers.hpp"
 #include "collectors/parsers/network_parsers.hpp"
+#include "collectors/parsers/onec_parsers.hpp"
 #include "collectors/parsers/os_parsers.hpp"
 #include "collectors/parsers/package_parsers.hpp"
 #include "collectors/parsers/storage_parsers.hpp"
@@ -23,7 +24,7 @@ namespace {
 using namespace dozor::agent;  // NOLINT(google-build-using-namespace)
 
 void ParseAs(uint8_t which, std::string_view text) {
-  switch (which % 36) {
+  switch (which % 40) {
     case 0:
       (void)ParseCpuinfo(text);
       break;
@@ -166,6 +167,33 @@ void ParseAs(uint8_t which, std::string_view text) {
       (void)ParseUpsmonMonitors(text);
       (void)ParseNutUpsConfNames(text);
       (void)ParseNutMode(text);
+    // 32-35: reserved (storage).
+    case 36:
+      for (const auto& record : ParseRacRecords(text)) (void)ClusterFromRac(record);
+      (void)RacDemandsAuthentication(text);
+      break;
+    case 37:
+      (void)ParseLogcfg(text);
+      break;
+    case 38:
+      (void)RagentRegistryDirectory(text);
+      (void)ParseRasCommandLine(text);
+      (void)IsHaspManagerProcess(text);
+      (void)OneCVersionFromCommandLine(text);
+      break;
+    case 39: {
+      // A process list, one "name command line" per line (NULs as in /proc/<pid>/cmdline).
+      google::protobuf::RepeatedPtrField<dozor::v1::Process> processes;
+      uint32_t pid = 1;
+      ForEachLine(text, [&](std::string_view line) {
+        auto* process = processes.Add();
+        process->set_pid(pid++);
+        const size_t space = line.find(' ');
+        process->set_name(std::string(line.substr(0, space)));
+        process->set_command(std::string(line));
+        process->set_start_time(static_cast<int64_t>(line.size()) * 7);
+      });
+      (void)FindOneCServerAgents(processes);
       break;
     }
   }

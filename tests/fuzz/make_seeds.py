@@ -44,6 +44,10 @@ AGENT_TEXT = {
     34: ["dozor-fixture/storcli-call-vall-show.txt"],
     35: ["dozor-fixture/upsc-eaton.txt", "var/log/apcupsd.status", "etc/nut/upsmon.conf",
          "etc/nut/ups.conf", "etc/nut/nut.conf"],
+    36: ["dozor-fixture/commands/rac-cluster-list.txt",
+         "dozor-fixture/commands/rac-infobase-summary-list-e6c8f5a2-3b1d-4c9e-9f0a-1d2c3b4a5f60.txt"],
+    37: ["opt/1cv8/conf/logcfg.xml"],
+    38: ["proc/3001/cmdline", "proc/3010/cmdline"],
 }
 
 
@@ -72,6 +76,14 @@ def agent_text():
                 write("agent_text", f"{host}-22-rpm-header-{i}", bytes([22]) + bytes(blob))
             db.close()
     write("agent_text", "empty-dpkg", bytes([21]))
+    # A process list for FindOneCServerAgents: "name command line" per line.
+    cluster = os.path.join(FIXTURES, "hosts", "onec-cluster", "proc")
+    lines = []
+    for pid in sorted(p for p in os.listdir(cluster) if p.isdigit()):
+        with open(os.path.join(cluster, pid, "cmdline"), "rb") as f:
+            argv = f.read().rstrip(b"\0").split(b"\0")
+        lines.append(os.path.basename(argv[0]) + b" " + b" ".join(argv))
+    write("agent_text", "onec-cluster-39-processes", bytes([39]) + b"\n".join(lines) + b"\n")
 
 
 def windows_text():

@@ -1,5 +1,6 @@
 // Linux software inventory: dpkg and rpm packages, 1C:Enterprise platform
-// installs (and whether their cluster runs), systemd services, backup jobs (backup_linux.cpp)
+// installs (and whether their cluster runs; its processes, rac, tech log and licensing in
+// onec_linux.cpp), systemd services, backup jobs (backup_linux.cpp)
 // and the process list (process_linux.cpp). Each part is isolated: one that
 // fails is named in the returned error while the others still fill `out`.
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include "collectors/linux/backup_linux.hpp"
 #include "collectors/linux/database_linux.hpp"
 #include "collectors/linux/fs_util.hpp"
+#include "collectors/linux/onec_linux.hpp"
 #include "collectors/linux/process_linux.hpp"
 #include "collectors/parsers/package_parsers.hpp"
 #include "dozor/common/files.hpp"
@@ -321,6 +323,10 @@ Status CollectSoftware(const CollectContext& ctx, dozor::v1::Software* out) {
   run_part("processes", [&] { return CollectProcesses(ctx, out); });
   // Installed is not running: a 1C server counts as one when its cluster runs.
   MarkRunningOneCServers(out);
+  // The running cluster's depth (processes, rac), its technological logs and its licensing.
+  run_part("1c cluster", [&] { return CollectOneCServerAgents(ctx, out); });
+  run_part("1c tech log", [&] { return CollectOneCTechLogs(ctx, out); });
+  run_part("1c licensing", [&] { return CollectOneCLicensing(ctx, out); });
   run_part("databases", [&] { return CollectDatabaseServers(ctx, out); });
   if (errors.empty()) return OkStatus();
   return MakeError(ErrorCode::kUnavailable, "software: " + JoinStrings(errors, "; "));

@@ -337,6 +337,20 @@ std::string OneCVersionFromPackage(const dozor::v1::Package& package) {
   return result;
 }
 
+std::string OneCVersionFromCommandLine(std::string_view command_line) {
+  // The first "8.3.24.1467" folder of the command line (its program path, quoted or not).
+  std::string_view rest = command_line;
+  while (!rest.empty()) {
+    size_t end = rest.find_first_of("/\\\" ");
+    std::string_view part = rest.substr(0, end);
+    if (LooksLikeOneCVersion(part) && std::count(part.begin(), part.end(), '.') == 3) {
+      return std::string(part);
+    }
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+  }
+  return {};
+}
+
 void MarkRunningOneCServers(dozor::v1::Software* software) {
   if (software->processes_size() == 0) return;
   // The ragent processes: the platform version from their program path
@@ -349,18 +363,7 @@ void MarkRunningOneCServers(dozor::v1::Software* software) {
   for (const auto& process : software->processes()) {
     std::string name = Lower(process.name());
     if (name != "ragent" && name != "ragent.exe") continue;
-    Ragent ragent{"", process.command()};
-    // The first "8.3.24.1467" folder of the command line (its program path, quoted or not).
-    std::string_view rest = process.command();
-    while (!rest.empty() && ragent.version.empty()) {
-      size_t end = rest.find_first_of("/\\\" ");
-      std::string_view part = rest.substr(0, end);
-      if (LooksLikeOneCVersion(part) && std::count(part.begin(), part.end(), '.') == 3) {
-        ragent.version = std::string(part);
-      }
-      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
-    }
-    ragents.push_back(std::move(ragent));
+    ragents.push_back(Ragent{OneCVersionFromCommandLine(process.command()), process.command()});
   }
   for (auto& app : *software->mutable_applications()) {
     if (app.name() != "1C:Enterprise" || app.kind() != "server") continue;

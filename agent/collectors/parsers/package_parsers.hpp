@@ -86,6 +86,11 @@ struct OneCBinaries {
 // server/client package.
 [[nodiscard]] std::string OneCVersionFromPackage(const dozor::v1::Package& package);
 
+// The platform version a 1C program runs from: the first "8.3.24.1467" folder of its command line
+// (/opt/1cv8/x86_64/8.3.24.1467/ragent, "C:\Program Files\1cv8\8.3.24.1467\bin\ragent.exe");
+// "" when there is none.
+[[nodiscard]] std::string OneCVersionFromCommandLine(std::string_view command_line);
+
 // Marks each 1C:Enterprise server application of `software` as "running" or "stopped" from its
 // process list: running when a ragent process of that version runs (a ragent whose version
 // cannot be told counts for every installed server), and then fills the configured ports from

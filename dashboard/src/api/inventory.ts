@@ -42,7 +42,15 @@ export interface Inventory {
     search_domains?: string[];
     listening?: ListeningSocket[];
   };
-  software?: { packages?: Package[]; applications?: Application[]; services?: Service[]; backup_jobs?: BackupJob[] };
+  software?: {
+    packages?: Package[];
+    applications?: Application[];
+    services?: Service[];
+    backup_jobs?: BackupJob[];
+    onec_server_agents?: OneCServerAgent[];
+    onec_tech_logs?: OneCTechLog[];
+    onec_licensing?: { licence_files?: string[]; hasp_manager_processes?: string[] };
+  };
 }
 
 export interface BlockDevice {
@@ -155,6 +163,46 @@ export interface BackupJob {
   last_error?: string;
   freshness_source?: string; // catalog | service | artefact | ''
   interval_seconds?: Int64;
+}
+
+// A running 1C server agent (ragent) with its manager and working processes and what rac said of
+// its clusters (admin_configured 1 yes, 0 none, -1 unknown).
+export interface OneCServerAgent {
+  pid?: number;
+  version?: string;
+  user?: string;
+  start_time?: Int64; // Unix seconds
+  agent_port?: number;
+  manager_port?: number;
+  range_first?: number;
+  range_last?: number;
+  registry_path?: string;
+  processes?: { role?: string; pid?: number; version?: string; rss_bytes?: Int64; start_time?: Int64 }[];
+  restarted_workers?: number;
+  rac_status?: string;
+  clusters?: {
+    id?: string;
+    name?: string;
+    host?: string;
+    port?: number;
+    lifetime_limit?: Int64;
+    max_memory_size?: Int64;
+    security_level?: number;
+    admin_configured?: number;
+    admins?: string[];
+    infobase_count?: number;
+  }[];
+}
+
+// A technological log configuration's <log> element (logcfg.xml) and the size of its directory.
+export interface OneCTechLog {
+  config_path?: string;
+  enabled?: boolean;
+  location?: string;
+  history_hours?: number;
+  size_bytes?: Int64;
+  size_complete?: boolean;
+  events?: number;
 }
 
 // 1C:Enterprise: the platform's packages/applications by their names (1C, 1С with a Cyrillic С).

@@ -103,7 +103,12 @@ export function HostPage({ agentId, tab }: { agentId: string; tab: string }) {
         </>
       )}
       {tab === 'users' && <UsersTab inventory={inventory} />}
-      {tab === 'onec' && <OneCTab inventory={inventory} />}
+      {tab === 'onec' && (
+        <>
+          <OneCTab inventory={inventory} />
+          <OneCClusterCard inventory={inventory} />
+        </>
+      )}
       {tab === 'changes' && <ChangesTab agentId={agentId} />}
       {tab === 'findings' && <FindingsTable query={{ host: agentId, state: 'all' }} showOrg={false} showHost={false} />}
     </div>
@@ -578,6 +583,80 @@ function OneCTab({ inventory }: { inventory: Inventory }) {
           </li>
         ))}
       </ul>
+    </section>
+  );
+}
+
+// The running cluster: its processes (memory, start, ports they listen on), rac's view of the
+// clusters (administrator configured or not), the technological logs and the licensing.
+function OneCClusterCard({ inventory }: { inventory: Inventory }) {
+  const { locale } = useSession();
+  const agents = inventory.software?.onec_server_agents ?? [];
+  const logs = inventory.software?.onec_tech_logs ?? [];
+  const licensing = inventory.software?.onec_licensing;
+  const licences = licensing?.licence_files ?? [];
+  const managers = licensing?.hasp_manager_processes ?? [];
+  if (agents.length + logs.length + licences.length + managers.length === 0) return null;
+  const listening = inventory.network?.listening ?? [];
+  const portsOf = (pid: number | undefined) =>
+    [...new Set(listening.filter((l) => pid !== undefined && l.pid === pid).map((l) => l.port))].sort((a, b) => Number(a) - Number(b)).join(', ') || '—';
+  const seconds = (value: string | number | undefined) => Number(value ?? 0);
+  const adminLabel = (value: number | undefined) => (value === 1 ? t('onec.admin_configured') : value === 0 ? t('onec.admin_none') : t('onec.admin_unknown'));
+  return (
+    <section class="card" data-testid="onec-cluster">
+      <h2>{t('onec.cluster_title')}</h2>
+      {agents.map((agent) => (
+        <div key={`agent${String(agent.pid)}`}>
+          <KeyValues
+            rows={[
+              [t('onec.server_agent'), `${agent.version ?? ''} — ${String(agent.agent_port ?? '')}/${String(agent.manager_port ?? '')}/${String(agent.range_first ?? '')}:${String(agent.range_last ?? '')}`],
+              [t('onec.registry'), agent.registry_path || '—'],
+              [t('onec.restarted_workers'), String(agent.restarted_workers ?? 0)],
+              ...(agent.clusters ?? []).map((c): [string, string] => [
+                `${t('onec.cluster')} «${c.name ?? ''}»`,
+                `${c.host ?? ''}:${String(c.port ?? '')} — ${t('onec.administrator')}: ${adminLabel(c.admin_configured)}${(c.infobase_count ?? -1) >= 0 ? `, ${t('onec.infobases')}: ${String(c.infobase_count)}` : ''}`,
+              ]),
+              ...(agent.rac_status && agent.rac_status !== 'ok' ? [[t('onec.rac'), agent.rac_status] as [string, string]] : []),
+            ]}
+          />
+          <div class="table-wrap">
+            <table class="data">
+              <thead>
+                <tr>
+                  <th>{t('onec.role')}</th>
+                  <th>PID</th>
+                  <th>{t('onec.memory')}</th>
+                  <th>{t('onec.started')}</th>
+                  <th>{t('onec.ports')}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {(agent.processes ?? []).map((p) => (
+                  <tr key={String(p.pid)}>
+                    <td class="mono small">{p.role}</td>
+                    <td class="mono small">{p.pid}</td>
+                    <td>{formatBytes(p.rss_bytes, locale.lang)}</td>
+                    <td>{seconds(p.start_time) > 0 ? <DateTime ms={seconds(p.start_time) * 1000} /> : '—'}</td>
+                    <td class="mono small">{portsOf(p.pid)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </div>
+      ))}
+      <KeyValues
+        rows={[
+          ...logs.map((log): [string, string] => [
+            `${t('onec.tech_log')} ${log.config_path ?? ''}`,
+            log.enabled
+              ? `${log.location ?? ''} — ${String(log.history_hours ?? 24)} ${t('onec.hours')}, ${log.size_complete ? '' : '≥ '}${formatBytes(log.size_bytes, locale.lang)}`
+              : t('onec.tech_log_off'),
+          ]),
+          [t('onec.licence_files'), licences.length > 0 ? licences.join(', ') : '—'],
+          [t('onec.hasp_manager'), managers.length > 0 ? managers.join(', ') : '—'],
+        ]}
+      />
     </section>
   );
 }

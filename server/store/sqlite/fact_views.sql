@@ -228,6 +228,64 @@ CREATE TEMP VIEW power_checked AS
 SELECT p.agent AS host_id
 FROM main.host_power p JOIN main.agents a ON a.id = p.agent
 WHERE a.revoked_at IS NULL AND p.checked = 1 {SCOPE:p.agent};
+-- The running 1C:Enterprise server agents (ragent) and their ports, cluster registry and what
+-- rac could say ('ok', 'no rac', 'no ras', 'failed: ...', '' not tried). Times in Unix ms.
+CREATE TEMP VIEW onec_server_agents AS
+SELECT x.agent AS host_id, x.pid, x.version, x.user_name, x.start_time * 1000 AS start_ms,
+       x.agent_port, x.manager_port, x.range_first, x.range_last, x.registry_path,
+       x.restarted_workers, x.rac_status, a.last_inventory_at AS inventory_ms
+FROM main.host_onec_agents x JOIN main.agents a ON a.id = x.agent
+WHERE a.revoked_at IS NULL {SCOPE:x.agent};
+
+-- The cluster's manager (rmngr) and working (rphost) processes, with their agent's start time (a
+-- working process started well after it was restarted or added) and the host's memory.
+CREATE TEMP VIEW onec_server_processes AS
+SELECT p.agent AS host_id, p.role, p.pid, p.version, p.rss_bytes, p.start_time * 1000 AS start_ms,
+       x.pid AS agent_pid, x.start_time * 1000 AS agent_start_ms,
+       coalesce(h.memory_total_bytes, 0) AS memory_total_bytes,
+       a.last_inventory_at AS inventory_ms
+FROM main.host_onec_processes p
+  JOIN main.host_onec_agents x ON x.agent = p.agent AND x.position = p.agent_position
+  JOIN main.agents a ON a.id = p.agent
+  LEFT JOIN main.host_hardware h ON h.agent = p.agent
+WHERE a.revoked_at IS NULL {SCOPE:p.agent};
+
+-- The clusters rac listed: admin_configured 1 yes, 0 none (anyone who reaches the cluster can
+-- administer it), -1 unknown; lifetime_limit seconds and max_memory_size bytes, 0 none;
+-- infobase_count -1 unknown.
+CREATE TEMP VIEW onec_clusters AS
+SELECT c.agent AS host_id, x.version, x.agent_port, c.cluster_id, c.name, c.host, c.port,
+       c.lifetime_limit, c.max_memory_size, c.security_level, c.admin_configured, c.admins,
+       c.infobase_count
+FROM main.host_onec_clusters c
+  JOIN main.host_onec_agents x ON x.agent = c.agent AND x.position = c.agent_position
+  JOIN main.agents a ON a.id = c.agent
+WHERE a.revoked_at IS NULL {SCOPE:c.agent};
+
+-- Technological log configurations (logcfg.xml): one row per <log> element (enabled 1), or one
+-- with enabled 0 for a file without one. history_hours as configured (1C's default 24);
+-- size_bytes of the log directory now, size_complete 0 when that is only a lower bound.
+CREATE TEMP VIEW onec_tech_logs AS
+SELECT t.agent AS host_id, t.config_path, t.enabled, t.location, t.history_hours, t.size_bytes,
+       t.size_complete, t.events
+FROM main.host_onec_tech_logs t JOIN main.agents a ON a.id = t.agent
+WHERE a.revoked_at IS NULL {SCOPE:t.agent};
+
+-- 1C licensing: kind 'licence_file' (a software licence, bound to the machine's hardware; name
+-- its path) or 'hasp_manager' (a running HASP licence manager process; name the process).
+CREATE TEMP VIEW onec_licensing AS
+SELECT l.agent AS host_id, l.kind, l.name
+FROM main.host_onec_licensing l JOIN main.agents a ON a.id = l.agent
+WHERE a.revoked_at IS NULL {SCOPE:l.agent};
+
+-- The change log (what `dozorctl host changes` shows): category 'hardware', 'network', 'os', ...,
+-- action 'added' | 'removed' | 'changed' | ..., at_ms when the inventory that showed it arrived.
+-- Rules judge a window of it against :now_ms.
+CREATE TEMP VIEW change_log AS
+SELECT c.agent AS host_id, c.at AS at_ms, c.category, c.action, c.subject, c.old_value,
+       c.new_value
+FROM main.inventory_changes c JOIN main.agents a ON a.id = c.agent
+WHERE a.revoked_at IS NULL {SCOPE:c.agent};
 
 -- What a part of the inventory ('hardware', 'os', 'network', 'software', 'security') could not
 -- read, and why.

@@ -278,6 +278,22 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
            "battery_charge_pct, runtime_seconds, monitored, source) "
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
           {&w.power_insert, "INSERT INTO host_power(agent, checked) VALUES (?, ?)"},
+          {&w.onec_agent_insert,
+           "INSERT INTO host_onec_agents(agent, position, pid, version, user_name, start_time, "
+           "agent_port, manager_port, range_first, range_last, registry_path, restarted_workers, "
+           "rac_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+          {&w.onec_process_insert,
+           "INSERT INTO host_onec_processes(agent, agent_position, role, pid, version, rss_bytes, "
+           "start_time) VALUES (?, ?, ?, ?, ?, ?, ?)"},
+          {&w.onec_cluster_insert,
+           "INSERT INTO host_onec_clusters(agent, agent_position, cluster_id, name, host, port, "
+           "lifetime_limit, max_memory_size, security_level, admin_configured, admins, "
+           "infobase_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+          {&w.onec_tech_log_insert,
+           "INSERT INTO host_onec_tech_logs(agent, config_path, enabled, location, history_hours, "
+           "size_bytes, size_complete, events) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"},
+          {&w.onec_licensing_insert,
+           "INSERT INTO host_onec_licensing(agent, kind, name) VALUES (?, ?, ?)"},
           {&w.unavailable_insert,
            "INSERT INTO host_unavailable(agent, part, note) VALUES (?, ?, ?)"},
           {&w.api_insert,

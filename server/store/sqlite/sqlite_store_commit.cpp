@@ -180,6 +180,39 @@ Status InsertNetwork(WriterStatements& w, int64_t pk, const dozor::v1::Network& 
   return InsertUnavailable(w, pk, "network", net.unavailable());
 }
 
+// The 1C server cluster in depth (migration 020): agents with their processes and clusters, the
+// technological logs, the licensing.
+Status InsertOneC(WriterStatements& w, int64_t pk, const dozor::v1::Software& sw) {
+  for (int i = 0; i < sw.onec_server_agents_size(); ++i) {
+    const dozor::v1::OneCServerAgent& a = sw.onec_server_agents(i);
+    DOZOR_RETURN_IF_ERROR(RunWith(w.onec_agent_insert, pk, i, a.pid(), a.version(), a.user(),
+                                  a.start_time(), a.agent_port(), a.manager_port(), a.range_first(),
+                                  a.range_last(), a.registry_path(), a.restarted_workers(),
+                                  a.rac_status()));
+    DOZOR_RETURN_IF_ERROR(InsertEach(a.processes(), [&](const auto& p) {
+      return RunWith(w.onec_process_insert, pk, i, p.role(), p.pid(), p.version(), p.rss_bytes(),
+                     p.start_time());
+    }));
+    DOZOR_RETURN_IF_ERROR(InsertEach(a.clusters(), [&](const auto& c) {
+      std::string admins;
+      for (const auto& name : c.admins()) admins += (admins.empty() ? "" : ", ") + name;
+      return RunWith(w.onec_cluster_insert, pk, i, c.id(), c.name(), c.host(), c.port(),
+                     c.lifetime_limit(), c.max_memory_size(), c.security_level(),
+                     c.admin_configured(), admins, c.infobase_count());
+    }));
+  }
+  DOZOR_RETURN_IF_ERROR(InsertEach(sw.onec_tech_logs(), [&](const auto& t) {
+    return RunWith(w.onec_tech_log_insert, pk, t.config_path(), t.enabled(), t.location(),
+                   t.history_hours(), t.size_bytes(), t.size_complete(), t.events());
+  }));
+  DOZOR_RETURN_IF_ERROR(InsertEach(sw.onec_licensing().licence_files(), [&](const std::string& f) {
+    return RunWith(w.onec_licensing_insert, pk, "licence_file", f);
+  }));
+  return InsertEach(sw.onec_licensing().hasp_manager_processes(), [&](const std::string& name) {
+    return RunWith(w.onec_licensing_insert, pk, "hasp_manager", name);
+  });
+}
+
 Status InsertSoftware(WriterStatements& w, int64_t pk, const dozor::v1::Software& sw) {
   DOZOR_RETURN_IF_ERROR(InsertEach(sw.packages(), [&](const auto& p) {
     return RunWith(w.package_insert, pk, p.name(), p.version(), p.architecture(), p.source(),
@@ -225,6 +258,7 @@ Status InsertSoftware(WriterStatements& w, int64_t pk, const dozor::v1::Software
                      r.address(), r.method());
     }));
   }
+  DOZOR_RETURN_IF_ERROR(InsertOneC(w, pk, sw));
   return InsertUnavailable(w, pk, "software", sw.unavailable());
 }
 

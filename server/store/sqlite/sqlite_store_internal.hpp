@@ -190,7 +190,12 @@ inline constexpr const char* kHostTables[] = {"host_os",
                                               "host_database_hba",
                                               "host_storage_arrays",
                                               "host_ups",
-                                              "host_power"};
+                                              "host_power",
+                                              "host_onec_agents",
+                                              "host_onec_processes",
+                                              "host_onec_clusters",
+                                              "host_onec_tech_logs",
+                                              "host_onec_licensing"};
 inline constexpr size_t kHostTableCount = sizeof(kHostTables) / sizeof(kHostTables[0]);
 
 struct SqliteStore::WriterStatements {
@@ -215,6 +220,8 @@ struct SqliteStore::WriterStatements {
   sqlite::Statement backup_job_insert;                                            // migration 017
   sqlite::Statement process_insert, database_server_insert, database_hba_insert;  // 018
   sqlite::Statement storage_array_insert, ups_insert, power_insert;               // 019
+  sqlite::Statement onec_agent_insert, onec_process_insert, onec_cluster_insert,
+      onec_tech_log_insert, onec_licensing_insert;  // 020
   sqlite::Statement api_insert, api_revoke, api_exists;
   sqlite::Statement agent_pks, prune_chunk;
   sqlite::Statement compact_first, compact_rows, compact_keys, compact_blocks, compact_delete_rows,

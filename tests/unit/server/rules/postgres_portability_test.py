@@ -47,6 +47,10 @@ EXPRESSION_TYPES = {
     ("backup_jobs", "last_run_ms"): "bigint",
     ("processes", "start_ms"): "bigint",
     ("storage_arrays", "last_scrub_ms"): "bigint",
+    ("onec_server_agents", "start_ms"): "bigint",
+    ("onec_server_processes", "start_ms"): "bigint",
+    ("onec_server_processes", "agent_start_ms"): "bigint",
+    ("onec_server_processes", "memory_total_bytes"): "bigint",
 }
 
 

@@ -10,6 +10,8 @@
 // Two extensions this runner adds:
 //   first_inventory_days_ago = N  the same inventory was also reported N days earlier (so the
 //                                 store's "pending since" clocks start then);
+//   first_inventory_patch = '...' applied on top of inventory_patch to that earlier inventory only
+//                                 (hardware that changed since: the change log sees it);
 //   failed_collectors = ["name"]  those collectors report ok = false in the inventory report;
 //   expect_sustain = [...]        (top level) when present, exactly the rule ids whose only hit is
 //                                 a sustain hit (hysteresis: would keep an open finding open).
@@ -142,6 +144,7 @@ struct FixtureHost {
   int64_t inventory_minutes_ago = 5;
   int64_t clock_offset_ms = 0;
   int64_t first_inventory_days_ago = 0;
+  std::string first_inventory_patch;
   std::string agent_version = "1.0.0";
   std::vector<std::string> failed_collectors;
   std::vector<HealthSeries> health;
@@ -211,11 +214,12 @@ std::string ParseCase(const std::filesystem::path& path, FixtureCase* out) {
     if (t == nullptr) {
       return out->file + ": [[host]] must be tables";
     }
-    if (auto bad = CheckKeys(*t,
-                             {"name", "base", "inventory_patch", "last_seen_minutes_ago",
-                              "inventory_minutes_ago", "clock_offset_ms", "health",
-                              "first_inventory_days_ago", "failed_collectors", "agent_version"},
-                             out->file + " host");
+    if (auto bad = CheckKeys(
+            *t,
+            {"name", "base", "inventory_patch", "last_seen_minutes_ago", "inventory_minutes_ago",
+             "clock_offset_ms", "health", "first_inventory_days_ago", "first_inventory_patch",
+             "failed_collectors", "agent_version"},
+            out->file + " host");
         !bad.empty()) {
       return bad;
     }
@@ -230,6 +234,7 @@ std::string ParseCase(const std::filesystem::path& path, FixtureCase* out) {
     host.inventory_minutes_ago = (*t)["inventory_minutes_ago"].value_or(int64_t{5});
     host.clock_offset_ms = (*t)["clock_offset_ms"].value_or(int64_t{0});
     host.first_inventory_days_ago = (*t)["first_inventory_days_ago"].value_or(int64_t{0});
+    host.first_inventory_patch = (*t)["first_inventory_patch"].value_or(std::string());
     host.agent_version = (*t)["agent_version"].value_or(std::string("1.0.0"));
     if (const toml::array* failed = (*t)["failed_collectors"].as_array()) {
       for (const auto& item : *failed) {
@@ -315,18 +320,22 @@ std::string BuildReports(const FixtureHost& host, const std::string& agent_id,
     in.report.set_agent_version(host.agent_version);
     return in;
   };
-  auto add_inventory = [&](int64_t received_at) {
+  auto add_inventory = [&](int64_t received_at, const dozor::v1::Inventory& sent) {
     IncomingReport in = make(received_at);
-    *in.report.mutable_inventory() = inventory;
+    *in.report.mutable_inventory() = sent;
     for (const char* name : {"hardware", "os", "network", "software"}) {
       AddCollector(&in.report, name, host.failed_collectors);
     }
     out->push_back(std::move(in));
   };
   if (host.first_inventory_days_ago > 0) {
-    add_inventory(host_now - host.first_inventory_days_ago * 24 * 60 * kMinuteMs);
+    dozor::v1::Inventory first = inventory;
+    if (auto bad = ApplyPatch(host.first_inventory_patch, &first); !bad.empty()) {
+      return bad;
+    }
+    add_inventory(host_now - host.first_inventory_days_ago * 24 * 60 * kMinuteMs, first);
   }
-  add_inventory(host_now - host.inventory_minutes_ago * kMinuteMs);
+  add_inventory(host_now - host.inventory_minutes_ago * kMinuteMs, inventory);
   for (const auto& series : host.health) {
     dozor::v1::HealthSample sample = calm;
     if (auto bad = ApplyPatch(series.patch, &sample); !bad.empty()) {
