@@ -176,6 +176,12 @@ void CollectBlockDevices(const CollectContext& ctx, dozor::v1::Hardware* out) {
     disk->set_temperature_c(-1000);
     disk->set_model(ReadTrimmedFile(entry / "device" / "model"));
     disk->set_serial(DeviceSerial(entry / "device"));
+    if (disk->serial().empty()) {
+      // virtio-blk keeps the serial QEMU/Proxmox was given on the block device itself.
+      disk->set_serial(ReadTrimmedFile(entry / "serial"));
+    }
+    // "ATA", "QEMU", "VMware", or a PCI vendor id ("0x1af4") for virtio.
+    disk->set_vendor(ReadTrimmedFile(entry / "device" / "vendor"));
     uint64_t sectors = 0;
     if (!ReadSysfsNumber(entry / "size", &sectors)) {
       sectors = 0;
@@ -224,6 +230,12 @@ Status CollectHardware(const CollectContext& ctx, dozor::v1::Hardware* out) {
   out_cpu->set_cores(cpu.cores);
   out_cpu->set_threads(cpu.threads);
   out_cpu->set_mhz(cpu.mhz);
+  out_cpu->set_vendor(cpu.vendor);
+  out_cpu->set_family(cpu.family);
+  out_cpu->set_model_number(cpu.model_number);
+  out_cpu->set_stepping(cpu.stepping);
+  out_cpu->set_cache_kb(cpu.cache_kb);
+  out_cpu->set_microcode(cpu.microcode);
 
   CollectDmi(ctx, out);
   CollectBlockDevices(ctx, out);
@@ -233,6 +245,12 @@ Status CollectHardware(const CollectContext& ctx, dozor::v1::Hardware* out) {
                          ReadFile(ctx.Path("/proc/meminfo"), kMaxProcFileBytes));
   DOZOR_ASSIGN_OR_RETURN(uint64_t memory_total, ParseMeminfoTotal(meminfo_text));
   out->set_memory_total_bytes(memory_total);
+  out->set_swap_total_bytes(ParseMeminfoSwapTotal(meminfo_text));
+  // PID 1's environment is root's to read; unreadable it simply says nothing.
+  out->set_container(DetectContainer(PathExists(ctx.Path("/.dockerenv")),
+                                     PathExists(ctx.Path("/run/.containerenv")),
+                                     ReadFirstLine(ctx.Path("/run/systemd/container")),
+                                     ReadSmallFile(ctx.Path("/proc/1/environ"))));
   if (cpu.threads == 0) {
     return MakeError(ErrorCode::kDataLoss, "/proc/cpuinfo lists no processors");
   }
