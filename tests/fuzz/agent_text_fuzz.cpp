@@ -14,6 +14,7 @@
 #include "collectors/parsers/network_parsers.hpp"
 #include "collectors/parsers/os_parsers.hpp"
 #include "collectors/parsers/package_parsers.hpp"
+#include "collectors/parsers/repository_parsers.hpp"
 #include "collectors/parsers/text.hpp"
 
 namespace {
@@ -21,7 +22,7 @@ namespace {
 using namespace dozor::agent;  // NOLINT(google-build-using-namespace)
 
 void ParseAs(uint8_t which, std::string_view text) {
-  switch (which % 32) {
+  switch (which % 45) {
     case 0:
       (void)ParseCpuinfo(text);
       break;
@@ -142,6 +143,30 @@ void ParseAs(uint8_t which, std::string_view text) {
     case 31:
       (void)ParsePgHba(text);
       (void)Ipv4MaskPrefix(text);
+      break;
+    // 32-39: other helpers' selectors (storage, 1C).
+    case 40:
+      (void)ParseAptSourcesList(text, "sources.list");
+      (void)IsOfficialRepositoryUri(text);
+      break;
+    case 41:
+      (void)ParseAptDeb822Sources(text, "x.sources");
+      break;
+    case 42:
+      (void)ParseYumRepo(text, "x.repo");
+      break;
+    case 43: {
+      // The streaming dpkg parser fed in small chunks: lines split anywhere between them.
+      google::protobuf::RepeatedPtrField<dozor::v1::Package> packages;
+      DpkgStatusParser parser(&packages);
+      const size_t chunk = 1 + text.size() % 7;
+      for (size_t at = 0; at < text.size(); at += chunk) parser.Feed(text.substr(at, chunk));
+      (void)parser.Finish();
+      break;
+    }
+    case 44:
+      (void)ParseMeminfoSwapTotal(text);
+      (void)DetectContainer(text.size() % 2 == 0, text.size() % 3 == 0, text, text);
       break;
   }
 }

@@ -40,6 +40,9 @@ AGENT_TEXT = {
     29: ["dozor-fixture/systemctl-show.txt", "etc/pgbackrest.conf"],
     30: ["etc/postgresql/15/main/postgresql.conf", "etc/postgresql/15/main/conf.d/10-1c.conf"],
     31: ["etc/postgresql/15/main/pg_hba.conf"],
+    40: ["etc/apt/sources.list"], 41: ["etc/apt/sources.list.d/docker.sources"],
+    42: ["etc/yum.repos.d/rocky.repo", "etc/yum.repos.d/epel.repo"],
+    43: ["var/lib/dpkg/status"], 44: ["proc/meminfo"],
 }
 
 
