@@ -5,13 +5,27 @@ export type Int64 = string | number;
 
 export interface Inventory {
   hardware?: {
-    cpu?: { model?: string; sockets?: number; cores?: number; threads?: number; mhz?: number };
+    cpu?: {
+      model?: string;
+      sockets?: number;
+      cores?: number;
+      threads?: number;
+      mhz?: number;
+      vendor?: string; // GenuineIntel, AuthenticAMD
+      family?: number;
+      model_number?: number;
+      stepping?: number;
+      cache_kb?: number;
+      microcode?: string;
+    };
     memory_total_bytes?: Int64;
     dmi?: Partial<Record<'system_vendor' | 'system_model' | 'system_serial' | 'board_vendor' | 'board_model' | 'bios_vendor' | 'bios_version' | 'bios_date' | 'chassis_type', string>>;
     disks?: BlockDevice[];
     smartctl_available?: boolean;
     virtual_machine?: boolean;
-    hypervisor?: string;
+    hypervisor?: string; // kvm, vmware, ...; 'unknown' when virtual but not identified
+    swap_total_bytes?: Int64;
+    container?: string; // docker, podman, lxc, systemd-nspawn; '' none
   };
   os?: {
     id?: string;
@@ -40,7 +54,13 @@ export interface Inventory {
     search_domains?: string[];
     listening?: ListeningSocket[];
   };
-  software?: { packages?: Package[]; applications?: Application[]; services?: Service[]; backup_jobs?: BackupJob[] };
+  software?: {
+    packages?: Package[];
+    applications?: Application[];
+    services?: Service[];
+    backup_jobs?: BackupJob[];
+    repositories?: PackageRepository[];
+  };
 }
 
 export interface BlockDevice {
@@ -56,6 +76,7 @@ export interface BlockDevice {
   smart_attributes?: { id?: number; name?: string; value?: number; worst?: number; threshold?: number; raw?: Int64 }[];
   power_on_hours?: Int64;
   temperature_c?: number;
+  vendor?: string; // sysfs device/vendor: ATA, QEMU, 0x1af4
 }
 export interface UserAccount {
   name?: string;
@@ -91,6 +112,19 @@ export interface Package {
   source?: string;
   vendor?: string;
   install_time?: Int64;
+  held?: boolean; // dpkg hold (apt-mark hold)
+}
+// An APT source or an enabled YUM repository; official: the distribution's own archive.
+export interface PackageRepository {
+  manager?: string; // apt | yum
+  file?: string;
+  name?: string;
+  uri?: string;
+  suite?: string;
+  components?: string;
+  enabled?: boolean;
+  official?: boolean;
+  kind?: string; // deb | deb-src | 'deb deb-src'
 }
 export interface Application {
   name?: string;
