@@ -187,7 +187,8 @@ inline constexpr const char* kHostTables[] = {"host_os",
                                               "host_backup_jobs",
                                               "host_processes",
                                               "host_database_servers",
-                                              "host_database_hba"};
+                                              "host_database_hba",
+                                              "host_repositories"};
 inline constexpr size_t kHostTableCount = sizeof(kHostTables) / sizeof(kHostTables[0]);
 
 struct SqliteStore::WriterStatements {
@@ -211,6 +212,7 @@ struct SqliteStore::WriterStatements {
       license_server_insert, unavailable_insert;
   sqlite::Statement backup_job_insert;                                            // migration 017
   sqlite::Statement process_insert, database_server_insert, database_hba_insert;  // 018
+  sqlite::Statement repository_insert;                                            // 021
   sqlite::Statement api_insert, api_revoke, api_exists;
   sqlite::Statement agent_pks, prune_chunk;
   sqlite::Statement compact_first, compact_rows, compact_keys, compact_blocks, compact_delete_rows,
