@@ -1,6 +1,8 @@
 // Hardware inventory on Linux: /proc/cpuinfo, /proc/meminfo, /sys/class/dmi/id,
 // /sys/block and smartctl. CPU and memory are required; DMI, disks and SMART
 // are best effort (containers and many VMs have none of them).
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <string>
@@ -11,6 +13,7 @@
 #include "collectors/collector.hpp"
 #include "collectors/linux/fs_util.hpp"
 #include "collectors/parsers/hardware_parsers.hpp"
+#include "collectors/parsers/health_parsers.hpp"
 #include "dozor/common/files.hpp"
 
 namespace dozor::agent {
@@ -218,6 +221,52 @@ void DetectHypervisor(const CollectContext& ctx, bool cpu_hypervisor_flag,
   out->set_hypervisor(hypervisor);
 }
 
+constexpr size_t kMaxVolumes = 512;
+
+// The filesystems mounted, with capacity and free space, in the inventory itself (the peers list
+// them; until now only health samples had them). The health sampler's mount filter (real
+// filesystems only, no proc/tmpfs/overlay/squashfs) and its de-duplication (a device mounted
+// twice is listed once, under its shortest mount point). Network filesystems are listed without
+// statvfs, which blocks while their server is away: size 0 there means not measured.
+void CollectVolumes(const CollectContext& ctx, dozor::v1::Hardware* out) {
+  auto text = ReadFile(ctx.Path("/proc/mounts"), kMaxProcFileBytes);
+  if (!text.ok()) return;
+  auto mounts = ParseMounts(*text);
+  if (!mounts.ok()) return;
+  std::vector<const MountEntry*> kept;
+  for (const MountEntry& mount : *mounts) {
+    auto same = std::find_if(kept.begin(), kept.end(), [&](const MountEntry* other) {
+      return other->mount_point == mount.mount_point || other->device == mount.device;
+    });
+    if (same == kept.end()) {
+      if (kept.size() < kMaxVolumes) kept.push_back(&mount);
+    } else if ((*same)->mount_point == mount.mount_point ||
+               mount.mount_point.size() < (*same)->mount_point.size()) {
+      *same = &mount;
+    }
+  }
+  for (const MountEntry* mount : kept) {
+    dozor::v1::Volume* volume = out->add_volumes();
+    volume->set_mount_point(mount->mount_point);
+    volume->set_file_system(mount->fs_type);
+    volume->set_encryption("unknown");
+    if (mount->network) {
+      volume->set_kind("network");
+      volume->set_remote_path(mount->device);
+      continue;
+    }
+    volume->set_kind("local");
+    struct statvfs vfs {};
+    std::string path = ctx.Path(mount->mount_point).string();
+    if (::statvfs(path.c_str(), &vfs) == 0) {
+      uint64_t block = vfs.f_frsize != 0 ? vfs.f_frsize : vfs.f_bsize;
+      volume->set_size_bytes(static_cast<uint64_t>(vfs.f_blocks) * block);
+      // What a user can still write (f_bavail), as df shows it: root's reserve is not free.
+      volume->set_free_bytes(static_cast<uint64_t>(vfs.f_bavail) * block);
+    }
+  }
+}
+
 }  // namespace
 
 Status CollectHardware(const CollectContext& ctx, dozor::v1::Hardware* out) {
@@ -240,6 +289,7 @@ Status CollectHardware(const CollectContext& ctx, dozor::v1::Hardware* out) {
   CollectDmi(ctx, out);
   CollectBlockDevices(ctx, out);
   DetectHypervisor(ctx, cpu.hypervisor_flag, out);
+  CollectVolumes(ctx, out);
 
   DOZOR_ASSIGN_OR_RETURN(std::string meminfo_text,
                          ReadFile(ctx.Path("/proc/meminfo"), kMaxProcFileBytes));

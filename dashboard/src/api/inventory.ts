@@ -26,6 +26,7 @@ export interface Inventory {
     hypervisor?: string; // kvm, vmware, ...; 'unknown' when virtual but not identified
     swap_total_bytes?: Int64;
     container?: string; // docker, podman, lxc, systemd-nspawn; '' none
+    volumes?: Volume[];
   };
   os?: {
     id?: string;
@@ -77,6 +78,16 @@ export interface BlockDevice {
   power_on_hours?: Int64;
   temperature_c?: number;
   vendor?: string; // sysfs device/vendor: ATA, QEMU, 0x1af4
+}
+// A mounted filesystem (Linux) or drive letter (Windows); size 0: a network share not measured.
+export interface Volume {
+  mount_point?: string;
+  label?: string;
+  file_system?: string;
+  size_bytes?: Int64;
+  free_bytes?: Int64;
+  kind?: string; // local | network | removable | optical | ram
+  remote_path?: string;
 }
 export interface UserAccount {
   name?: string;

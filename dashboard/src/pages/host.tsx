@@ -172,6 +172,35 @@ function HardwareTab({ inventory }: { inventory: Inventory }) {
           ]}
         />
       </section>
+      {(hw.volumes ?? []).length > 0 && (
+        <section class="card" data-testid="volumes">
+          <h2>{t('hw.volumes')}</h2>
+          <div class="table-wrap">
+            <table class="data">
+              <thead>
+                <tr>
+                  <th>{t('hw.volume')}</th>
+                  <th>{t('hw.file_system')}</th>
+                  <th>{t('hw.size')}</th>
+                  <th>{t('hw.free')}</th>
+                  <th class="hide-narrow">{t('hw.kind')}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {(hw.volumes ?? []).map((v) => (
+                  <tr key={v.mount_point}>
+                    <td class="mono">{v.mount_point}</td>
+                    <td>{v.file_system}</td>
+                    <td>{Number(v.size_bytes ?? 0) > 0 ? formatBytes(v.size_bytes, locale.lang) : '—'}</td>
+                    <td>{Number(v.size_bytes ?? 0) > 0 ? formatBytes(v.free_bytes, locale.lang) : '—'}</td>
+                    <td class="hide-narrow small">{[v.kind, v.remote_path].filter(Boolean).join(' · ')}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </section>
+      )}
       <section class="card">
         <h2>{t('hw.disks')}</h2>
         {!hw.smartctl_available && <p class="muted small">{t('hw.no_smartctl')}</p>}

@@ -249,6 +249,19 @@ TEST_CASE("hardware collector on the debian fixture finds Xeons DMI and SATA dis
   CHECK(hw.memory_total_bytes() == 131621564ULL * 1024);
   CHECK(hw.swap_total_bytes() == 8388604ULL * 1024);
   CHECK(hw.container().empty());
+
+  // Filesystems from /proc/mounts: real ones only, the NFS share without statvfs.
+  std::vector<std::string> mount_points;
+  for (const auto& volume : hw.volumes()) mount_points.push_back(volume.mount_point());
+  CHECK(mount_points == std::vector<std::string>{"/", "/boot/efi", "/var/lib/postgresql",
+                                                 "/srv/backup disk", "/mnt/nas"});
+  CHECK(hw.volumes(0).file_system() == "ext4");
+  CHECK(hw.volumes(0).kind() == "local");
+  CHECK(hw.volumes(0).size_bytes() > 0);  // statvfs of the fixture root itself
+  CHECK(hw.volumes(0).free_bytes() <= hw.volumes(0).size_bytes());
+  CHECK(hw.volumes(4).kind() == "network");
+  CHECK(hw.volumes(4).remote_path() == "nas.example.lan:/export/backup");
+  CHECK(hw.volumes(4).size_bytes() == 0);
   CHECK(hw.dmi().system_vendor() == "Supermicro");
   CHECK(hw.dmi().system_model() == "SYS-6029P-TR");
   CHECK(hw.dmi().system_serial() == "S381234X0A12345");
