@@ -56,10 +56,37 @@ std::string SmartLine(const nlohmann::json& disk) {
   return status;
 }
 
+// "yes (KVM)", "yes (hypervisor not identified)", "no": the hypervisor's name, not "unknown",
+// which would read as "whether it is a VM is not known".
+std::string VirtualMachineLine(const nlohmann::json& hardware, Lang lang) {
+  if (!JsonBool(At(hardware, "virtual_machine"))) return Label("no", lang);
+  std::string hypervisor = JsonStr(hardware, "hypervisor");
+  if (hypervisor.empty() || hypervisor == "unknown") {
+    hypervisor = Label("hypervisor not identified", lang);
+  }
+  return Label("yes", lang) + " (" + hypervisor + ")";
+}
+
+// "GenuineIntel family 6 model 85 stepping 7, microcode 0x5003604, cache 8192 KiB"; "-" when
+// the agent did not report the CPU's identity (ARM, older agents).
+std::string CpuIdentityLine(const nlohmann::json& cpu) {
+  std::string out = JsonStr(cpu, "vendor");
+  if (JsonU64(At(cpu, "family")) > 0 || JsonU64(At(cpu, "model_number")) > 0) {
+    out += " family " + std::to_string(JsonU64(At(cpu, "family"))) + " model " +
+           std::to_string(JsonU64(At(cpu, "model_number"))) + " stepping " +
+           std::to_string(JsonU64(At(cpu, "stepping")));
+  }
+  if (!JsonStr(cpu, "microcode").empty()) out += ", microcode " + JsonStr(cpu, "microcode");
+  if (JsonU64(At(cpu, "cache_kb")) > 0) {
+    out += ", cache " + std::to_string(JsonU64(At(cpu, "cache_kb"))) + " KiB";
+  }
+  return OrDash(std::string(Trim(out, " ,")));
+}
+
 Table DiskTable(Lang lang, const nlohmann::json& hardware) {
-  Table table({"DISK", "MODEL", "SIZE", "TYPE", "SMART", "POWER-ON H", "TEMP"}, lang);
-  table.AlignRight(2);
-  table.AlignRight(5);
+  Table table({"DISK", "MODEL", "SERIAL", "SIZE", "TYPE", "SMART", "POWER-ON H", "TEMP"}, lang);
+  table.AlignRight(3);
+  table.AlignRight(6);
   for (const auto& disk : Array(hardware, "disks")) {
     const bool rotational = JsonBool(At(disk, "rotational"));
     const std::string transport = JsonStr(disk, "transport");
@@ -67,8 +94,15 @@ Table DiskTable(Lang lang, const nlohmann::json& hardware) {
         At(disk, "power_on_hours").is_null() ? 0 : JsonI64(At(disk, "power_on_hours"));
     const int64_t temp =
         At(disk, "temperature_c").is_null() ? 0 : JsonI64(At(disk, "temperature_c"));
-    table.AddRow({JsonStr(disk, "name"), OrDash(JsonStr(disk, "model")),
-                  HumanBytes(JsonU64(At(disk, "size_bytes"))),
+    // The vendor where it says more than the bus ("ATA") or a PCI id ("0x1af4").
+    std::string vendor = JsonStr(disk, "vendor");
+    std::string model = JsonStr(disk, "model");
+    if (!vendor.empty() && vendor != "ATA" && vendor.rfind("0x", 0) != 0 &&
+        model.rfind(vendor, 0) != 0) {
+      model = vendor + " " + model;
+    }
+    table.AddRow({JsonStr(disk, "name"), OrDash(std::string(Trim(model))),
+                  OrDash(JsonStr(disk, "serial")), HumanBytes(JsonU64(At(disk, "size_bytes"))),
                   OrDash(transport) + (rotational ? " hdd" : ""), SmartLine(disk),
                   hours > 0 ? std::to_string(hours) : "-",
                   temp > -1000 && temp != 0 ? std::to_string(temp) + " C" : "-"});
@@ -384,8 +418,9 @@ std::string RenderHostShow(const nlohmann::json& host, const nlohmann::json& inv
   kv.Add("OS", OrDash(JsonStr(os, "pretty_name")) + ", kernel " + OrDash(JsonStr(os, "kernel")));
   kv.Add("CPU", CpuLine(At(hardware, "cpu")));
   kv.Add("RAM", HumanBytes(JsonU64(At(hardware, "memory_total_bytes"))));
-  if (JsonBool(At(hardware, "virtual_machine"))) {
-    kv.Add("Virtual machine", OrDash(JsonStr(hardware, "hypervisor")));
+  kv.Add("Virtual machine", VirtualMachineLine(hardware, lang));
+  if (!JsonStr(hardware, "container").empty()) {
+    kv.Add("Container", JsonStr(hardware, "container"));
   }
   kv.Add("Packages", std::to_string(Array(software, "packages").size()));
   kv.Add("Services", std::to_string(Array(software, "services").size()));
@@ -441,9 +476,12 @@ std::string HardwareSection(Lang lang, const nlohmann::json& hardware) {
   hw_kv.Add("Serial", OrDash(JsonStr(dmi, "system_serial")));
   hw_kv.Add("BIOS", OrDash(JsonStr(dmi, "bios_vendor") + " " + JsonStr(dmi, "bios_version") + " " +
                            JsonStr(dmi, "bios_date")));
-  hw_kv.Add("Virtual machine", JsonBool(At(hardware, "virtual_machine"))
-                                   ? "yes (" + OrDash(JsonStr(hardware, "hypervisor")) + ")"
-                                   : "no");
+  hw_kv.Add("CPU identity", CpuIdentityLine(At(hardware, "cpu")));
+  hw_kv.Add("Swap", JsonU64(At(hardware, "swap_total_bytes")) > 0
+                        ? HumanBytes(JsonU64(At(hardware, "swap_total_bytes")))
+                        : Label("none", lang));
+  hw_kv.Add("Virtual machine", VirtualMachineLine(hardware, lang));
+  hw_kv.Add("Container", OrDash(JsonStr(hardware, "container")));
   std::string out = Section("Hardware", lang) + hw_kv.Render() + Section("Disks", lang) +
                     DiskTable(lang, hardware).Render();
   // Arrays with their members, so a failed disk is named on the host page, not only in a finding.
@@ -468,6 +506,23 @@ std::string HardwareSection(Lang lang, const nlohmann::json& hardware) {
                     OrDash(members)});
     }
     out += Section("Storage arrays", lang) + table.Render();
+  }
+  // Filesystems (Linux) and drive letters (Windows) with capacity and free space as the
+  // inventory saw them; size 0 is a network share that was not measured.
+  const auto& volumes = Array(hardware, "volumes");
+  if (!volumes.empty()) {
+    Table table({"VOLUME", "FILESYSTEM", "SIZE", "FREE", "KIND"}, lang);
+    table.AlignRight(2);
+    table.AlignRight(3);
+    for (const auto& volume : volumes) {
+      const uint64_t size = JsonU64(At(volume, "size_bytes"));
+      std::string kind = JsonStr(volume, "kind");
+      if (!JsonStr(volume, "remote_path").empty()) kind += " " + JsonStr(volume, "remote_path");
+      table.AddRow({JsonStr(volume, "mount_point"), OrDash(JsonStr(volume, "file_system")),
+                    size > 0 ? HumanBytes(size) : "-",
+                    size > 0 ? HumanBytes(JsonU64(At(volume, "free_bytes"))) : "-", OrDash(kind)});
+    }
+    out += Section("Filesystems", lang) + table.Render();
   }
   return out;
 }
@@ -544,6 +599,32 @@ std::string SoftwareSections(Lang lang, const nlohmann::json& software) {
   }
   out += Section(Label("Packages", lang) + " (" + std::to_string(packages.size()) + ")") +
          package_table.Render();
+  // Held packages (apt-mark hold) are left behind by every upgrade: named apart, not lost among
+  // thousands.
+  std::string held;
+  for (const auto& package : packages) {
+    if (JsonBool(At(package, "held"))) {
+      held +=
+          (held.empty() ? "" : ", ") + JsonStr(package, "name") + " " + JsonStr(package, "version");
+    }
+  }
+  if (!held.empty()) out += "\n" + Label("Held packages", lang) + ": " + held + "\n";
+
+  const auto& repositories = Array(software, "repositories");
+  if (!repositories.empty()) {
+    Table repository_table({"REPOSITORY", "SUITE", "COMPONENTS", "ORIGIN", "FILE"}, lang);
+    for (const auto& repository : repositories) {
+      std::string origin =
+          Label(JsonBool(At(repository, "official")) ? "official" : "third-party", lang);
+      if (!JsonBool(At(repository, "enabled"))) origin += ", " + Label("not enabled", lang);
+      std::string uri = JsonStr(repository, "uri");
+      if (!JsonStr(repository, "name").empty()) uri = JsonStr(repository, "name") + " " + uri;
+      repository_table.AddRow({uri, OrDash(JsonStr(repository, "suite")),
+                               OrDash(JsonStr(repository, "components")), origin,
+                               JsonStr(repository, "file")});
+    }
+    out += Section("Package repositories", lang) + repository_table.Render();
+  }
   return out;
 }
 

@@ -321,6 +321,27 @@ const std::vector<std::pair<std::string_view, std::string_view>> kRussian = {
     {"{} is now the {} engineer of {}.", "{} теперь {} инженер организации {}."},
     {"{} is no longer an engineer of {}.", "{} больше не инженер организации {}."},
     {"Saved the notes of {} (version {}).", "Заметки организации {} сохранены (версия {})."},
+    // Inventory depth (issue 14): CPU identity, swap, container, disk serials, held packages and
+    // package repositories.
+    {"SERIAL", "СЕРИЙНЫЙ НОМЕР"},
+    {"REPOSITORY", "РЕПОЗИТОРИЙ"},
+    {"SUITE", "ВЕТКА"},
+    {"COMPONENTS", "КОМПОНЕНТЫ"},
+    {"ORIGIN", "ПРОИСХОЖДЕНИЕ"},
+    {"FILE", "ФАЙЛ"},
+    {"CPU identity", "Идентификация CPU"},
+    {"Swap", "Подкачка"},
+    {"Container", "Контейнер"},
+    {"hypervisor not identified", "гипервизор не определён"},
+    {"Held packages", "Зафиксированные пакеты (hold)"},
+    {"Package repositories", "Репозитории пакетов"},
+    {"official", "официальный"},
+    {"third-party", "сторонний"},
+    {"not enabled", "не включён"},
+    {"VOLUME", "ТОМ"},
+    {"FILESYSTEM", "ФАЙЛОВАЯ СИСТЕМА"},
+    {"FREE", "СВОБОДНО"},
+    {"Filesystems", "Файловые системы"},
 };
 
 }  // namespace

@@ -162,6 +162,11 @@ void DiffPackages(const dozor::v1::Software& before, const dozor::v1::Software& 
         changes.Add("package", "added", key, "", p->version());
       },
       [&](const std::string& key, const dozor::v1::Package* was, const dozor::v1::Package* now) {
+        // Put on or taken off hold (apt-mark hold): from now on upgrades skip it, or no longer.
+        if (was->held() != now->held()) {
+          changes.Add("package", "changed", key + " hold", was->held() ? "held" : "not held",
+                      now->held() ? "held" : "not held");
+        }
         if (was->version() == now->version()) {
           return;
         }
@@ -169,6 +174,28 @@ void DiffPackages(const dozor::v1::Software& before, const dozor::v1::Software& 
         const char* action = order < 0 ? "upgraded" : (order > 0 ? "downgraded" : "changed");
         changes.Add("package", action, key, was->version(), now->version());
       });
+}
+
+// Package repositories: one added (a third party the machine now installs from), removed, or
+// switched on/off or between official and third-party.
+void DiffRepositories(const dozor::v1::Software& before, const dozor::v1::Software& after,
+                      ChangeList& changes) {
+  auto repositories = [](const dozor::v1::Software& software) {
+    std::map<std::string, std::string> out;
+    for (const auto& repository : software.repositories()) {
+      std::string key = "repository " + repository.manager() + " ";
+      key += repository.name().empty() ? repository.kind() : repository.name();
+      key += " " + repository.uri();
+      if (!repository.suite().empty()) key += " " + repository.suite();
+      std::string detail = repository.components();
+      detail += detail.empty() ? "" : " ";
+      detail += repository.official() ? "(official)" : "(third-party)";
+      if (!repository.enabled()) detail += " disabled";
+      out.emplace(std::move(key), std::move(detail));
+    }
+    return out;
+  };
+  DiffKeyed(changes, "repository", repositories(before), repositories(after));
 }
 
 void DiffApplications(const dozor::v1::Software& before, const dozor::v1::Software& after,
@@ -544,6 +571,7 @@ std::vector<InventoryChange> DiffInventories(const dozor::v1::Inventory& before,
   DiffBackups(before.software(), after.software(), changes);
   DiffStorageAndPower(before.hardware(), after.hardware(), changes);
   DiffOneCCluster(before.software(), after.software(), changes);
+  DiffRepositories(before.software(), after.software(), changes);
   return changes.Take();
 }
 

@@ -16,6 +16,7 @@
 #include "collectors/parsers/onec_parsers.hpp"
 #include "collectors/parsers/os_parsers.hpp"
 #include "collectors/parsers/package_parsers.hpp"
+#include "collectors/parsers/repository_parsers.hpp"
 #include "collectors/parsers/storage_parsers.hpp"
 #include "collectors/parsers/text.hpp"
 
@@ -24,7 +25,7 @@ namespace {
 using namespace dozor::agent;  // NOLINT(google-build-using-namespace)
 
 void ParseAs(uint8_t which, std::string_view text) {
-  switch (which % 40) {
+  switch (which % 45) {
     case 0:
       (void)ParseCpuinfo(text);
       break;
@@ -146,6 +147,7 @@ void ParseAs(uint8_t which, std::string_view text) {
       (void)ParsePgHba(text);
       (void)Ipv4MaskPrefix(text);
       break;
+<<<<<<< HEAD
     case 32: {
       std::vector<dozor::v1::StorageArray> arrays = ParseMdstat(text);
       dozor::v1::StorageArray array;
@@ -167,7 +169,8 @@ void ParseAs(uint8_t which, std::string_view text) {
       (void)ParseUpsmonMonitors(text);
       (void)ParseNutUpsConfNames(text);
       (void)ParseNutMode(text);
-    // 32-35: reserved (storage).
+      break;
+    }
     case 36:
       for (const auto& record : ParseRacRecords(text)) (void)ClusterFromRac(record);
       (void)RacDemandsAuthentication(text);
@@ -196,6 +199,29 @@ void ParseAs(uint8_t which, std::string_view text) {
       (void)FindOneCServerAgents(processes);
       break;
     }
+    case 40:
+      (void)ParseAptSourcesList(text, "sources.list");
+      (void)IsOfficialRepositoryUri(text);
+      break;
+    case 41:
+      (void)ParseAptDeb822Sources(text, "x.sources");
+      break;
+    case 42:
+      (void)ParseYumRepo(text, "x.repo");
+      break;
+    case 43: {
+      // The streaming dpkg parser fed in small chunks: lines split anywhere between them.
+      google::protobuf::RepeatedPtrField<dozor::v1::Package> packages;
+      DpkgStatusParser parser(&packages);
+      const size_t chunk = 1 + text.size() % 7;
+      for (size_t at = 0; at < text.size(); at += chunk) parser.Feed(text.substr(at, chunk));
+      (void)parser.Finish();
+      break;
+    }
+    case 44:
+      (void)ParseMeminfoSwapTotal(text);
+      (void)DetectContainer(text.size() % 2 == 0, text.size() % 3 == 0, text, text);
+      break;
   }
 }
 

@@ -48,6 +48,9 @@ AGENT_TEXT = {
          "dozor-fixture/commands/rac-infobase-summary-list-e6c8f5a2-3b1d-4c9e-9f0a-1d2c3b4a5f60.txt"],
     37: ["opt/1cv8/conf/logcfg.xml"],
     38: ["proc/3001/cmdline", "proc/3010/cmdline"],
+    40: ["etc/apt/sources.list"], 41: ["etc/apt/sources.list.d/docker.sources"],
+    42: ["etc/yum.repos.d/rocky.repo", "etc/yum.repos.d/epel.repo"],
+    43: ["var/lib/dpkg/status"], 44: ["proc/meminfo"],
 }
 
 

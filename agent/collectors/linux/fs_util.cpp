@@ -1,5 +1,9 @@
 #include "collectors/linux/fs_util.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <system_error>
@@ -26,6 +30,47 @@ std::string ReadFirstLine(const fs::path& path, size_t max_bytes) {
 
 std::string ReadSysfsValue(const fs::path& path) {
   return std::string(TrimRight(ReadSmallFile(path), "\n \r"));
+}
+
+Status ReadFileInChunks(const fs::path& path, size_t max_bytes,
+                        const std::function<void(std::string_view)>& on_chunk) {
+  // O_NONBLOCK: opening a FIFO planted at the path must not wait for a writer.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    return MakeError(
+        errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kUnavailable,
+        "cannot open " + path.string() + ": " + std::generic_category().message(errno));
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return MakeError(ErrorCode::kInvalidArgument,
+                     path.string() + " is not a regular file (FIFO, device or socket): not read");
+  }
+  // Static storage would not do (collectors may run on several threads); 64 KiB on the heap is
+  // one allocation per file.
+  std::string buffer(64 * 1024, '\0');
+  size_t total = 0;
+  while (true) {
+    ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return MakeError(ErrorCode::kUnavailable, "cannot read " + path.string() + ": " +
+                                                    std::generic_category().message(err));
+    }
+    if (n == 0) break;
+    total += static_cast<size_t>(n);
+    if (total > max_bytes) {
+      ::close(fd);
+      return MakeError(ErrorCode::kResourceExhausted,
+                       path.string() + " is larger than " + std::to_string(max_bytes) + " bytes");
+    }
+    on_chunk(std::string_view(buffer.data(), static_cast<size_t>(n)));
+  }
+  ::close(fd);
+  return OkStatus();
 }
 
 bool PathExists(const fs::path& path) {

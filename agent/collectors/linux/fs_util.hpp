@@ -5,7 +5,9 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "collectors/parsers/text.hpp"
@@ -38,6 +40,13 @@ template <typename T>
 bool ReadSysfsNumber(const std::filesystem::path& path, T* out) {
   return ParseNumber(ReadSysfsValue(path), out);
 }
+
+// Reads a regular file in chunks of at most 64 KiB, calling on_chunk for each, so a large file
+// (a 34 MB dpkg status) is never held whole. A FIFO, device or socket is refused (kInvalidArgument)
+// as ReadFile refuses it; kResourceExhausted once more than max_bytes were read (the chunks before
+// have been passed on).
+[[nodiscard]] Status ReadFileInChunks(const std::filesystem::path& path, size_t max_bytes,
+                                      const std::function<void(std::string_view)>& on_chunk);
 
 // Error-code forms of std::filesystem's checks: false when the path cannot be examined.
 [[nodiscard]] bool PathExists(const std::filesystem::path& path);

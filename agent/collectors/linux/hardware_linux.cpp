@@ -1,6 +1,8 @@
 // Hardware inventory on Linux: /proc/cpuinfo, /proc/meminfo, /sys/class/dmi/id,
 // /sys/block and smartctl. CPU and memory are required; DMI, disks and SMART
 // are best effort (containers and many VMs have none of them).
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <string>
@@ -12,6 +14,7 @@
 #include "collectors/linux/fs_util.hpp"
 #include "collectors/linux/storage_linux.hpp"
 #include "collectors/parsers/hardware_parsers.hpp"
+#include "collectors/parsers/health_parsers.hpp"
 #include "dozor/common/files.hpp"
 
 namespace dozor::agent {
@@ -177,6 +180,12 @@ void CollectBlockDevices(const CollectContext& ctx, dozor::v1::Hardware* out) {
     disk->set_temperature_c(-1000);
     disk->set_model(ReadTrimmedFile(entry / "device" / "model"));
     disk->set_serial(DeviceSerial(entry / "device"));
+    if (disk->serial().empty()) {
+      // virtio-blk keeps the serial QEMU/Proxmox was given on the block device itself.
+      disk->set_serial(ReadTrimmedFile(entry / "serial"));
+    }
+    // "ATA", "QEMU", "VMware", or a PCI vendor id ("0x1af4") for virtio.
+    disk->set_vendor(ReadTrimmedFile(entry / "device" / "vendor"));
     uint64_t sectors = 0;
     if (!ReadSysfsNumber(entry / "size", &sectors)) {
       sectors = 0;
@@ -213,6 +222,52 @@ void DetectHypervisor(const CollectContext& ctx, bool cpu_hypervisor_flag,
   out->set_hypervisor(hypervisor);
 }
 
+constexpr size_t kMaxVolumes = 512;
+
+// The filesystems mounted, with capacity and free space, in the inventory itself (the peers list
+// them; until now only health samples had them). The health sampler's mount filter (real
+// filesystems only, no proc/tmpfs/overlay/squashfs) and its de-duplication (a device mounted
+// twice is listed once, under its shortest mount point). Network filesystems are listed without
+// statvfs, which blocks while their server is away: size 0 there means not measured.
+void CollectVolumes(const CollectContext& ctx, dozor::v1::Hardware* out) {
+  auto text = ReadFile(ctx.Path("/proc/mounts"), kMaxProcFileBytes);
+  if (!text.ok()) return;
+  auto mounts = ParseMounts(*text);
+  if (!mounts.ok()) return;
+  std::vector<const MountEntry*> kept;
+  for (const MountEntry& mount : *mounts) {
+    auto same = std::find_if(kept.begin(), kept.end(), [&](const MountEntry* other) {
+      return other->mount_point == mount.mount_point || other->device == mount.device;
+    });
+    if (same == kept.end()) {
+      if (kept.size() < kMaxVolumes) kept.push_back(&mount);
+    } else if ((*same)->mount_point == mount.mount_point ||
+               mount.mount_point.size() < (*same)->mount_point.size()) {
+      *same = &mount;
+    }
+  }
+  for (const MountEntry* mount : kept) {
+    dozor::v1::Volume* volume = out->add_volumes();
+    volume->set_mount_point(mount->mount_point);
+    volume->set_file_system(mount->fs_type);
+    volume->set_encryption("unknown");
+    if (mount->network) {
+      volume->set_kind("network");
+      volume->set_remote_path(mount->device);
+      continue;
+    }
+    volume->set_kind("local");
+    struct statvfs vfs {};
+    std::string path = ctx.Path(mount->mount_point).string();
+    if (::statvfs(path.c_str(), &vfs) == 0) {
+      uint64_t block = vfs.f_frsize != 0 ? vfs.f_frsize : vfs.f_bsize;
+      volume->set_size_bytes(static_cast<uint64_t>(vfs.f_blocks) * block);
+      // What a user can still write (f_bavail), as df shows it: root's reserve is not free.
+      volume->set_free_bytes(static_cast<uint64_t>(vfs.f_bavail) * block);
+    }
+  }
+}
+
 }  // namespace
 
 Status CollectHardware(const CollectContext& ctx, dozor::v1::Hardware* out) {
@@ -225,16 +280,29 @@ Status CollectHardware(const CollectContext& ctx, dozor::v1::Hardware* out) {
   out_cpu->set_cores(cpu.cores);
   out_cpu->set_threads(cpu.threads);
   out_cpu->set_mhz(cpu.mhz);
+  out_cpu->set_vendor(cpu.vendor);
+  out_cpu->set_family(cpu.family);
+  out_cpu->set_model_number(cpu.model_number);
+  out_cpu->set_stepping(cpu.stepping);
+  out_cpu->set_cache_kb(cpu.cache_kb);
+  out_cpu->set_microcode(cpu.microcode);
 
   CollectDmi(ctx, out);
   CollectBlockDevices(ctx, out);
   DetectHypervisor(ctx, cpu.hypervisor_flag, out);
   CollectStorageAndPower(ctx, out);
+  CollectVolumes(ctx, out);
 
   DOZOR_ASSIGN_OR_RETURN(std::string meminfo_text,
                          ReadFile(ctx.Path("/proc/meminfo"), kMaxProcFileBytes));
   DOZOR_ASSIGN_OR_RETURN(uint64_t memory_total, ParseMeminfoTotal(meminfo_text));
   out->set_memory_total_bytes(memory_total);
+  out->set_swap_total_bytes(ParseMeminfoSwapTotal(meminfo_text));
+  // PID 1's environment is root's to read; unreadable it simply says nothing.
+  out->set_container(DetectContainer(PathExists(ctx.Path("/.dockerenv")),
+                                     PathExists(ctx.Path("/run/.containerenv")),
+                                     ReadFirstLine(ctx.Path("/run/systemd/container")),
+                                     ReadSmallFile(ctx.Path("/proc/1/environ"))));
   if (cpu.threads == 0) {
     return MakeError(ErrorCode::kDataLoss, "/proc/cpuinfo lists no processors");
   }

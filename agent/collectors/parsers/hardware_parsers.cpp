@@ -164,6 +164,21 @@ CpuInfo ParseCpuinfo(std::string_view text) {
         info.mhz = mhz;
         mhz_seen = true;
       }
+    } else if (key == "vendor_id" && info.vendor.empty()) {
+      info.vendor = value.substr(0, 64);
+    } else if (key == "cpu family" && info.family == 0) {
+      ParseLooseNumber(value, &info.family);
+    } else if (key == "model" && info.model_number == 0) {
+      ParseLooseNumber(value, &info.model_number);
+    } else if (key == "stepping" && info.stepping == 0) {
+      ParseLooseNumber(value, &info.stepping);
+    } else if (key == "cache size" && info.cache_kb == 0) {
+      // "8192 KB" (x86); other units are not what the kernel prints here.
+      std::string_view size = value;
+      if (size.ends_with("KB")) size = Trim(size.substr(0, size.size() - 2));
+      ParseLooseNumber(size, &info.cache_kb);
+    } else if (key == "microcode" && info.microcode.empty()) {
+      info.microcode = value.substr(0, 32);
     } else if (key == "CPU implementer" && !scratch.have_arm_ids) {
       scratch.have_arm_ids = ParseLooseNumber(value, &scratch.arm_implementer, 16);
     } else if (key == "CPU part" && scratch.have_arm_ids && scratch.arm_part == 0) {
@@ -231,6 +246,50 @@ Result<uint64_t> ParseMeminfoTotal(std::string_view text) {
     return MakeError(ErrorCode::kInvalidArgument, "meminfo: no valid MemTotal line");
   }
   return *total;
+}
+
+uint64_t ParseMeminfoSwapTotal(std::string_view text) {
+  uint64_t total = 0;
+  ForEachLine(text, [&](std::string_view line) {
+    if (total != 0 || !line.starts_with("SwapTotal:")) {
+      return;
+    }
+    std::string_view rest = Trim(line.substr(10));
+    if (!rest.ends_with("kB")) {
+      return;
+    }
+    uint64_t kib = 0;
+    if (ParseLooseNumber(Trim(rest.substr(0, rest.size() - 2)), &kib) &&
+        kib <= std::numeric_limits<uint64_t>::max() / 1024) {
+      total = kib * 1024;
+    }
+  });
+  return total;
+}
+
+std::string DetectContainer(bool dockerenv, bool containerenv, std::string_view systemd_container,
+                            std::string_view pid1_environ) {
+  auto plausible = [](std::string_view name) {
+    return !name.empty() && name.size() <= 32 && std::all_of(name.begin(), name.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    });
+  };
+  std::string_view told = Trim(systemd_container);
+  if (plausible(told)) return std::string(told);
+  std::string_view environ_value;
+  ForEachWord(
+      pid1_environ, [](char c) { return c == '\0'; },
+      [&](std::string_view entry) {
+        if (entry.starts_with("container=")) {
+          environ_value = entry.substr(10);
+          return false;
+        }
+        return true;
+      });
+  if (plausible(environ_value)) return std::string(environ_value);
+  if (containerenv) return "podman";
+  if (dockerenv) return "docker";
+  return "";
 }
 
 namespace {

@@ -19,6 +19,14 @@ struct CpuInfo {
   uint32_t threads = 0;  // "processor" entries
   double mhz = 0;        // first "cpu MHz" value; 0 when not reported (most ARM kernels)
   bool hypervisor_flag = false;  // x86 "flags" contains "hypervisor"
+  // The first processor's identity (x86): "vendor_id", "cpu family", "model", "stepping",
+  // "cache size" (KiB) and "microcode"; empty / 0 when absent (ARM and most VMs' microcode).
+  std::string vendor;
+  uint32_t family = 0;
+  uint32_t model_number = 0;
+  uint32_t stepping = 0;
+  uint32_t cache_kb = 0;
+  std::string microcode;
 };
 
 // Never fails: unknown layouts give zero counts. Model falls back to
@@ -28,6 +36,17 @@ CpuInfo ParseCpuinfo(std::string_view text);
 
 // MemTotal in bytes; kInvalidArgument when the line is missing or malformed.
 Result<uint64_t> ParseMeminfoTotal(std::string_view text);
+
+// SwapTotal in bytes; 0 when the line is missing or malformed (no swap configured reads the
+// same: "SwapTotal: 0 kB").
+uint64_t ParseMeminfoSwapTotal(std::string_view text);
+
+// The container runtime from what the kernel and the runtimes leave behind: /.dockerenv
+// (docker), /run/.containerenv (podman), /run/systemd/container (written by systemd-nspawn, lxc,
+// podman: its text), and PID 1's environment (NUL-separated, "container=lxc"). "" when none says
+// so. A value is kept only when it is a short lower-case word, as the runtimes write it.
+std::string DetectContainer(bool dockerenv, bool containerenv, std::string_view systemd_container,
+                            std::string_view pid1_environ);
 
 // Fills disk->smart_status, smart_message, smart_attributes, power_on_hours (-1
 // unknown), temperature_c (-1000 unknown), and model/serial when they are still

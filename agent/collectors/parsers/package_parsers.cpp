@@ -30,13 +30,15 @@ bool MatchField(std::string_view line, std::string_view field, std::string_view*
   return true;
 }
 
-// Status: "<want> <flag> <status>"; dpkg-query's ii and hi.
-bool IsInstalledStatus(std::string_view status) {
+// Status: "<want> <flag> <status>"; dpkg-query's ii and hi. *held: the want
+// is "hold" (apt-mark hold / dpkg --set-selections), so upgrades skip it.
+bool IsInstalledStatus(std::string_view status, bool* held) {
   size_t first = status.find(' ');
   if (first == std::string_view::npos) return false;
   std::string_view want = status.substr(0, first);
   std::string_view rest = TrimBlanks(status.substr(first + 1));
-  return (want == "install" || want == "hold") && rest == "ok installed";
+  *held = want == "hold";
+  return (want == "install" || *held) && rest == "ok installed";
 }
 
 uint32_t ReadBe32(const char* bytes) {
@@ -89,68 +91,109 @@ Result<uint32_t> RpmInt32(const RpmEntry& entry, std::string_view data) {
 
 }  // namespace
 
-Result<std::vector<dozor::v1::Package>> ParseDpkgStatus(std::string_view text) {
-  std::vector<dozor::v1::Package> packages;
-  // A stanza averages ~2-3 KB of status text; reserving avoids most regrowth.
-  packages.reserve(text.size() / 2048 + 8);
-  std::string_view name, version, architecture, maintainer, status;
-  bool any_package = false;
-  auto flush = [&] {
-    if (!name.empty() && IsInstalledStatus(status)) {
-      auto& package = packages.emplace_back();
-      package.set_name(name.data(), name.size());
-      package.set_version(version.data(), version.size());
-      package.set_architecture(architecture.data(), architecture.size());
-      package.set_vendor(maintainer.data(), maintainer.size());
-      package.set_source("dpkg");
+void DpkgStatusParser::Flush() {
+  if (!name_.empty()) {
+    bool held = false;
+    if (IsInstalledStatus(status_, &held)) {
+      dozor::v1::Package* package = out_->Add();
+      package->set_name(std::move(name_));
+      package->set_version(std::move(version_));
+      package->set_architecture(std::move(architecture_));
+      package->set_vendor(std::move(maintainer_));
+      package->set_source("dpkg");
+      package->set_held(held);
     }
-    name = version = architecture = maintainer = status = {};
-  };
+  }
+  // clear() keeps the capacity: the next stanza's fields reuse it.
+  name_.clear();
+  version_.clear();
+  architecture_.clear();
+  maintainer_.clear();
+  status_.clear();
+}
 
-  LineReader lines(text);
-  std::string_view line;
-  while (lines.Next(&line)) {
-    if (line.empty()) {
-      flush();
-      continue;
-    }
-    std::string_view value;
-    switch (LowerAscii(line.front())) {
-      case 'p':
-        if (MatchField(line, "package:", &value)) {
-          // Two Package fields without a blank line between: treat as a new
-          // stanza.
-          if (!name.empty()) flush();
-          name = value;
-          any_package = true;
-        }
-        break;
-      case 's':
-        if (MatchField(line, "status:", &value)) status = value;
-        break;
-      case 'v':
-        if (MatchField(line, "version:", &value)) version = value;
-        break;
-      case 'a':
-        if (MatchField(line, "architecture:", &value)) architecture = value;
-        break;
-      case 'm':
-        if (MatchField(line, "maintainer:", &value)) maintainer = value;
-        break;
-      default:  // continuation lines (' ', '\t') and fields we do not keep
-        break;
-    }
+void DpkgStatusParser::Line(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.empty()) {
+    Flush();
+    return;
   }
-  flush();
-  if (!any_package && !TrimBlanks(text).empty()) {
-    // Whitespace-only is an empty database; anything else without a Package
-    // field is not dpkg's.
-    bool only_space = std::all_of(text.begin(), text.end(),
-                                  [](char c) { return IsBlank(c) || c == '\n' || c == '\r'; });
-    if (!only_space) {
-      return MakeError(ErrorCode::kDataLoss, "dpkg status has no Package field");
-    }
+  if (!any_text_ &&
+      !std::all_of(line.begin(), line.end(), [](char c) { return IsBlank(c) || c == '\r'; })) {
+    any_text_ = true;
   }
+  std::string_view value;
+  switch (LowerAscii(line.front())) {
+    case 'p':
+      if (MatchField(line, "package:", &value)) {
+        // Two Package fields without a blank line between: treat as a new stanza.
+        if (!name_.empty()) Flush();
+        name_.assign(value);
+        any_package_ = true;
+      }
+      break;
+    case 's':
+      if (MatchField(line, "status:", &value)) status_.assign(value);
+      break;
+    case 'v':
+      if (MatchField(line, "version:", &value)) version_.assign(value);
+      break;
+    case 'a':
+      if (MatchField(line, "architecture:", &value)) architecture_.assign(value);
+      break;
+    case 'm':
+      if (MatchField(line, "maintainer:", &value)) maintainer_.assign(value);
+      break;
+    default:  // continuation lines (' ', '\t') and fields we do not keep
+      break;
+  }
+}
+
+void DpkgStatusParser::Feed(std::string_view chunk) {
+  while (!chunk.empty()) {
+    size_t end = chunk.find('\n');
+    std::string_view piece = chunk.substr(0, end);
+    if (skipping_long_line_) {
+      // Nothing dpkg writes is this long; drop it rather than hold it.
+    } else if (partial_.size() + piece.size() > kMaxLineBytes) {
+      skipping_long_line_ = true;
+      any_text_ = true;
+      partial_.clear();
+    } else if (end != std::string_view::npos && partial_.empty()) {
+      Line(piece);  // the common case: a whole line inside the chunk, no copy
+    } else {
+      partial_.append(piece);
+      if (end != std::string_view::npos) {
+        Line(partial_);
+        partial_.clear();
+      }
+    }
+    if (end == std::string_view::npos) return;
+    skipping_long_line_ = false;
+    chunk.remove_prefix(end + 1);
+  }
+}
+
+Status DpkgStatusParser::Finish() {
+  if (!partial_.empty()) Line(partial_);
+  partial_.clear();
+  partial_.shrink_to_fit();
+  Flush();
+  // Whitespace-only is an empty database; anything else without a Package field is not dpkg's.
+  if (!any_package_ && any_text_) {
+    return MakeError(ErrorCode::kDataLoss, "dpkg status has no Package field");
+  }
+  return OkStatus();
+}
+
+Result<std::vector<dozor::v1::Package>> ParseDpkgStatus(std::string_view text) {
+  google::protobuf::RepeatedPtrField<dozor::v1::Package> parsed;
+  DpkgStatusParser parser(&parsed);
+  parser.Feed(text);
+  DOZOR_RETURN_IF_ERROR(parser.Finish());
+  std::vector<dozor::v1::Package> packages;
+  packages.reserve(static_cast<size_t>(parsed.size()));
+  for (auto& package : parsed) packages.push_back(std::move(package));
   return packages;
 }
 

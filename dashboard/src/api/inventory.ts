@@ -5,15 +5,30 @@ export type Int64 = string | number;
 
 export interface Inventory {
   hardware?: {
-    cpu?: { model?: string; sockets?: number; cores?: number; threads?: number; mhz?: number };
+    cpu?: {
+      model?: string;
+      sockets?: number;
+      cores?: number;
+      threads?: number;
+      mhz?: number;
+      vendor?: string; // GenuineIntel, AuthenticAMD
+      family?: number;
+      model_number?: number;
+      stepping?: number;
+      cache_kb?: number;
+      microcode?: string;
+    };
     memory_total_bytes?: Int64;
     dmi?: Partial<Record<'system_vendor' | 'system_model' | 'system_serial' | 'board_vendor' | 'board_model' | 'bios_vendor' | 'bios_version' | 'bios_date' | 'chassis_type', string>>;
     disks?: BlockDevice[];
     smartctl_available?: boolean;
     virtual_machine?: boolean;
-    hypervisor?: string;
+    hypervisor?: string; // kvm, vmware, ...; 'unknown' when virtual but not identified
     storage_arrays?: StorageArray[];
     power?: { checked?: boolean; ups?: Ups[] };
+    swap_total_bytes?: Int64;
+    container?: string; // docker, podman, lxc, systemd-nspawn; '' none
+    volumes?: Volume[];
   };
   os?: {
     id?: string;
@@ -50,6 +65,7 @@ export interface Inventory {
     onec_server_agents?: OneCServerAgent[];
     onec_tech_logs?: OneCTechLog[];
     onec_licensing?: { licence_files?: string[]; hasp_manager_processes?: string[] };
+    repositories?: PackageRepository[];
   };
 }
 
@@ -66,6 +82,17 @@ export interface BlockDevice {
   smart_attributes?: { id?: number; name?: string; value?: number; worst?: number; threshold?: number; raw?: Int64 }[];
   power_on_hours?: Int64;
   temperature_c?: number;
+  vendor?: string; // sysfs device/vendor: ATA, QEMU, 0x1af4
+}
+// A mounted filesystem (Linux) or drive letter (Windows); size 0: a network share not measured.
+export interface Volume {
+  mount_point?: string;
+  label?: string;
+  file_system?: string;
+  size_bytes?: Int64;
+  free_bytes?: Int64;
+  kind?: string; // local | network | removable | optical | ram
+  remote_path?: string;
 }
 export interface UserAccount {
   name?: string;
@@ -101,6 +128,19 @@ export interface Package {
   source?: string;
   vendor?: string;
   install_time?: Int64;
+  held?: boolean; // dpkg hold (apt-mark hold)
+}
+// An APT source or an enabled YUM repository; official: the distribution's own archive.
+export interface PackageRepository {
+  manager?: string; // apt | yum
+  file?: string;
+  name?: string;
+  uri?: string;
+  suite?: string;
+  components?: string;
+  enabled?: boolean;
+  official?: boolean;
+  kind?: string; // deb | deb-src | 'deb deb-src'
 }
 export interface Application {
   name?: string;

@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'preact/hooks';
 import { api, must } from '../api/client';
-import { isOneC, matchesPackage, type Inventory, type StorageArray, type Ups } from '../api/inventory';
+import { isOneC, matchesPackage, type BlockDevice, type Inventory, type StorageArray, type Ups } from '../api/inventory';
 import { FindingsTable } from '../components/findings-table';
 import { HealthCharts } from '../components/health-charts';
 import { DateTime, Empty, ErrorBox, KeyValues, Loading, Presence, SearchBox, Tabs, Time } from '../components/ui';
@@ -61,7 +61,8 @@ export function HostPage({ agentId, tab }: { agentId: string; tab: string }) {
                 [t('host.last_inventory'), <Time ms={host.last_inventory_ms} />],
                 [t('host.cpu'), hw.cpu?.model ? `${hw.cpu.model} (${tn('host.cores', hw.cpu.cores ?? 0)}, ${tn('host.threads', hw.cpu.threads ?? 0)})` : ''],
                 [t('host.memory'), formatBytes(hw.memory_total_bytes, locale.lang)],
-                [t('host.machine'), [hw.dmi?.system_vendor, hw.dmi?.system_model].filter(Boolean).join(' ') + (hw.virtual_machine ? ` (${t('host.virtual')}${hw.hypervisor ? `: ${hw.hypervisor}` : ''})` : '')],
+                [t('host.machine'), [hw.dmi?.system_vendor, hw.dmi?.system_model].filter(Boolean).join(' ')],
+                [t('host.virtual_machine'), virtualMachineText(hw)],
                 [t('host.uptime'), formatDuration(os.uptime_seconds, locale.lang)],
                 [t('host.updates'), pendingUpdates(os)],
                 [t('host.reboot_required'), os.reboot_required ? t('common.yes') : t('common.no')],
@@ -95,7 +96,12 @@ export function HostPage({ agentId, tab }: { agentId: string; tab: string }) {
       {tab === 'hardware' && <HardwareTab inventory={inventory} />}
       {tab === 'os' && <OsTab inventory={inventory} />}
       {tab === 'network' && <NetworkTab inventory={inventory} />}
-      {tab === 'software' && <SoftwareTab inventory={inventory} />}
+      {tab === 'software' && (
+        <>
+          <RepositoriesCard inventory={inventory} />
+          <SoftwareTab inventory={inventory} />
+        </>
+      )}
       {tab === 'services' && (
         <>
           <BackupJobsCard inventory={inventory} />
@@ -115,6 +121,37 @@ export function HostPage({ agentId, tab }: { agentId: string; tab: string }) {
   );
 }
 
+type Hardware = NonNullable<Inventory['hardware']>;
+
+// "yes (kvm)", "yes (hypervisor not identified)", "no": the hypervisor named, never a bare
+// "unknown" that reads as "whether it is a VM is not known".
+function virtualMachineText(hw: Hardware): string {
+  if (!hw.virtual_machine) return t('common.no');
+  const name = hw.hypervisor && hw.hypervisor !== 'unknown' ? hw.hypervisor : t('hw.hypervisor_unknown');
+  return `${t('common.yes')} (${name})`;
+}
+
+// "GenuineIntel · family 6 model 85 stepping 7 · microcode 0x5003604 · cache 14080 KiB".
+function cpuIdentity(cpu: Hardware['cpu']): string {
+  if (!cpu) return '';
+  const parts: string[] = [];
+  if (cpu.vendor) parts.push(cpu.vendor);
+  if (cpu.family || cpu.model_number) {
+    parts.push(t('hw.cpu_family_model', { family: cpu.family ?? 0, model: cpu.model_number ?? 0, stepping: cpu.stepping ?? 0 }));
+  }
+  if (cpu.microcode) parts.push(`${t('hw.microcode')} ${cpu.microcode}`);
+  if (cpu.cache_kb) parts.push(`${t('hw.cache')} ${String(cpu.cache_kb)} KiB`);
+  return parts.join(' · ');
+}
+
+// The vendor where it says more than the bus ("ATA") or a PCI id ("0x1af4").
+function diskModel(disk: BlockDevice): string {
+  const vendor = disk.vendor ?? '';
+  const model = disk.model ?? '';
+  if (!vendor || vendor === 'ATA' || vendor.startsWith('0x') || model.startsWith(vendor)) return model;
+  return `${vendor} ${model}`.trim();
+}
+
 function HardwareTab({ inventory }: { inventory: Inventory }) {
   const { locale } = useSession();
   const hw = inventory.hardware ?? {};
@@ -132,10 +169,43 @@ function HardwareTab({ inventory }: { inventory: Inventory }) {
             [t('hw.bios'), [dmi.bios_vendor, dmi.bios_version, dmi.bios_date].filter(Boolean).join(' · ')],
             [t('host.cpu'), hw.cpu?.model ?? ''],
             [t('hw.sockets_cores'), hw.cpu ? `${String(hw.cpu.sockets ?? 0)} / ${String(hw.cpu.cores ?? 0)} / ${String(hw.cpu.threads ?? 0)}` : ''],
+            [t('hw.cpu_identity'), cpuIdentity(hw.cpu)],
             [t('host.memory'), formatBytes(hw.memory_total_bytes, locale.lang)],
+            [t('hw.swap'), Number(hw.swap_total_bytes ?? 0) > 0 ? formatBytes(hw.swap_total_bytes, locale.lang) : t('hw.swap_none')],
+            [t('host.virtual_machine'), virtualMachineText(hw)],
+            [t('hw.container'), hw.container || t('hw.container_none')],
           ]}
         />
       </section>
+      {(hw.volumes ?? []).length > 0 && (
+        <section class="card" data-testid="volumes">
+          <h2>{t('hw.volumes')}</h2>
+          <div class="table-wrap">
+            <table class="data">
+              <thead>
+                <tr>
+                  <th>{t('hw.volume')}</th>
+                  <th>{t('hw.file_system')}</th>
+                  <th>{t('hw.size')}</th>
+                  <th>{t('hw.free')}</th>
+                  <th class="hide-narrow">{t('hw.kind')}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {(hw.volumes ?? []).map((v) => (
+                  <tr key={v.mount_point}>
+                    <td class="mono">{v.mount_point}</td>
+                    <td>{v.file_system}</td>
+                    <td>{Number(v.size_bytes ?? 0) > 0 ? formatBytes(v.size_bytes, locale.lang) : '—'}</td>
+                    <td>{Number(v.size_bytes ?? 0) > 0 ? formatBytes(v.free_bytes, locale.lang) : '—'}</td>
+                    <td class="hide-narrow small">{[v.kind, v.remote_path].filter(Boolean).join(' · ')}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </section>
+      )}
       <section class="card">
         <h2>{t('hw.disks')}</h2>
         {!hw.smartctl_available && <p class="muted small">{t('hw.no_smartctl')}</p>}
@@ -160,7 +230,7 @@ function HardwareTab({ inventory }: { inventory: Inventory }) {
                   <tr key={disk.name}>
                     <td class="mono">{disk.name}</td>
                     <td>
-                      {disk.model} <div class="muted small mono">{disk.serial}</div>
+                      {diskModel(disk)} <div class="muted small mono">{disk.serial}</div>
                     </td>
                     <td>{formatBytes(disk.size_bytes, locale.lang)}</td>
                     <td>
@@ -433,7 +503,15 @@ function SoftwareTab({ inventory }: { inventory: Inventory }) {
             ))}
             {shown.slice(0, limit).map((p, index) => (
               <tr key={`p${String(index)}`}>
-                <td>{p.name}</td>
+                <td>
+                  {p.name}
+                  {p.held && (
+                    <span class="badge small" title={t('sw.held_hint')}>
+                      {' '}
+                      {t('sw.held')}
+                    </span>
+                  )}
+                </td>
                 <td class="mono small">{p.version}</td>
                 <td>{p.source}</td>
               </tr>
@@ -441,6 +519,45 @@ function SoftwareTab({ inventory }: { inventory: Inventory }) {
           </tbody>
         </table>
         {shown.length > limit && <p class="muted">{t('sw.refine', { n: limit })}</p>}
+      </div>
+    </section>
+  );
+}
+
+// Where the packages come from: the distribution's own archive or a third party's.
+function RepositoriesCard({ inventory }: { inventory: Inventory }) {
+  const repositories = inventory.software?.repositories ?? [];
+  if (repositories.length === 0) return null;
+  return (
+    <section class="card" data-testid="repositories">
+      <h2>{t('repos.title')}</h2>
+      <div class="table-wrap">
+        <table class="data">
+          <thead>
+            <tr>
+              <th>{t('repos.uri')}</th>
+              <th>{t('repos.suite')}</th>
+              <th>{t('repos.origin')}</th>
+              <th class="hide-narrow">{t('repos.file')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {repositories.map((r, index) => (
+              <tr key={String(index)}>
+                <td class="mono small">
+                  {r.name ? `${r.name} ` : ''}
+                  {r.uri}
+                </td>
+                <td class="small">{[r.suite, r.components].filter(Boolean).join(' · ')}</td>
+                <td>
+                  {r.official ? t('repos.official') : t('repos.third_party')}
+                  {!r.enabled && <span class="muted small"> ({t('repos.disabled')})</span>}
+                </td>
+                <td class="hide-narrow mono small">{r.file}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       </div>
     </section>
   );

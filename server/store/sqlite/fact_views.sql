@@ -40,7 +40,8 @@ CREATE TEMP VIEW hardware AS
 SELECT h.agent AS host_id, h.cpu_model, h.cpu_sockets, h.cpu_cores, h.cpu_threads,
        h.memory_total_bytes, h.system_vendor, h.system_model, h.system_serial, h.bios_vendor,
        h.bios_version, h.bios_date, h.chassis_type, h.virtual_machine, h.hypervisor,
-       h.smartctl_available
+       h.smartctl_available, h.cpu_vendor, h.cpu_family, h.cpu_model_number, h.cpu_stepping,
+       h.cpu_cache_kb, h.cpu_microcode, h.swap_total_bytes, h.container
 FROM main.host_hardware h JOIN main.agents a ON a.id = h.agent
 WHERE a.revoked_at IS NULL {SCOPE:h.agent};
 
@@ -48,7 +49,7 @@ CREATE TEMP VIEW disks AS
 SELECT d.agent AS host_id, d.name, d.model, d.serial, d.size_bytes, d.rotational, d.removable,
        d.transport, d.smart_status, d.smart_message, d.power_on_hours, d.temperature_c,
        d.reallocated_sectors, d.pending_sectors, d.offline_uncorrectable, d.health,
-       d.wear_percent, d.media_type
+       d.wear_percent, d.media_type, d.vendor
 FROM main.host_disks d JOIN main.agents a ON a.id = d.agent
 WHERE a.revoked_at IS NULL {SCOPE:d.agent};
 
@@ -84,7 +85,7 @@ WHERE a.revoked_at IS NULL {SCOPE:l.agent};
 
 CREATE TEMP VIEW packages AS
 SELECT p.agent AS host_id, p.name, p.version, p.architecture, p.source, p.vendor,
-       p.install_time AS install_time_s
+       p.install_time AS install_time_s, p.held
 FROM main.host_packages p JOIN main.agents a ON a.id = p.agent
 WHERE a.revoked_at IS NULL {SCOPE:p.agent};
 
@@ -228,6 +229,7 @@ CREATE TEMP VIEW power_checked AS
 SELECT p.agent AS host_id
 FROM main.host_power p JOIN main.agents a ON a.id = p.agent
 WHERE a.revoked_at IS NULL AND p.checked = 1 {SCOPE:p.agent};
+
 -- The running 1C:Enterprise server agents (ragent) and their ports, cluster registry and what
 -- rac could say ('ok', 'no rac', 'no ras', 'failed: ...', '' not tried). Times in Unix ms.
 CREATE TEMP VIEW onec_server_agents AS
@@ -286,6 +288,15 @@ SELECT c.agent AS host_id, c.at AS at_ms, c.category, c.action, c.subject, c.old
        c.new_value
 FROM main.inventory_changes c JOIN main.agents a ON a.id = c.agent
 WHERE a.revoked_at IS NULL {SCOPE:c.agent};
+-- Package repositories configured (APT sources, enabled YUM/DNF repositories). official: 1 for
+-- the distribution's own archive or a mirror of it, 0 for a third party's (a vendor such as
+-- apt.postgresql.org or 1C, a PPA, EPEL, a local repository). enabled: 0 for a deb822 source
+-- with "Enabled: no".
+CREATE TEMP VIEW repositories AS
+SELECT r.agent AS host_id, r.manager, r.file, r.name, r.kind, r.uri, r.suite, r.components,
+       r.enabled, r.official
+FROM main.host_repositories r JOIN main.agents a ON a.id = r.agent
+WHERE a.revoked_at IS NULL {SCOPE:r.agent};
 
 -- What a part of the inventory ('hardware', 'os', 'network', 'software', 'security') could not
 -- read, and why.

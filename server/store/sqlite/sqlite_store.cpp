@@ -197,12 +197,14 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
            "INSERT INTO host_hardware(agent, cpu_model, cpu_sockets, cpu_cores, cpu_threads, "
            "memory_total_bytes, system_vendor, system_model, system_serial, bios_vendor, "
            "bios_version, bios_date, virtual_machine, hypervisor, chassis_type, "
-           "smartctl_available) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+           "smartctl_available, cpu_vendor, cpu_family, cpu_model_number, cpu_stepping, "
+           "cpu_cache_kb, cpu_microcode, swap_total_bytes, container) VALUES (?, ?, ?, ?, ?, ?, "
+           "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
           {&w.disk_insert,
            "INSERT INTO host_disks(agent, name, model, serial, size_bytes, rotational, transport, "
            "smart_status, power_on_hours, temperature_c, removable, smart_message, "
            "reallocated_sectors, pending_sectors, offline_uncorrectable, health, wear_percent, "
-           "media_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+           "media_type, vendor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
           {&w.interface_insert,
            "INSERT INTO host_interfaces(agent, name, mac, mtu, state, speed_mbps, loopback, "
            "virtual, duplex) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"},
@@ -217,7 +219,10 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"},
           {&w.package_insert,
            "INSERT INTO host_packages(agent, name, version, architecture, source, vendor, "
-           "install_time) VALUES (?, ?, ?, ?, ?, ?, ?)"},
+           "install_time, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"},
+          {&w.repository_insert,
+           "INSERT INTO host_repositories(agent, manager, file, name, kind, uri, suite, "
+           "components, enabled, official) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
           {&w.application_insert,
            "INSERT INTO host_applications(agent, name, version, architecture, path, kind, ports, "
            "state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"},

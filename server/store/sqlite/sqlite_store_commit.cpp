@@ -124,17 +124,19 @@ Status InsertStorageAndPower(WriterStatements& w, int64_t pk, const dozor::v1::H
 Status InsertHardware(WriterStatements& w, int64_t pk, const dozor::v1::Hardware& hw) {
   const auto& cpu = hw.cpu();
   const auto& dmi = hw.dmi();
-  DOZOR_RETURN_IF_ERROR(RunWith(w.hardware_insert, pk, cpu.model(), cpu.sockets(), cpu.cores(),
-                                cpu.threads(), hw.memory_total_bytes(), dmi.system_vendor(),
-                                dmi.system_model(), dmi.system_serial(), dmi.bios_vendor(),
-                                dmi.bios_version(), dmi.bios_date(), hw.virtual_machine(),
-                                hw.hypervisor(), dmi.chassis_type(), hw.smartctl_available()));
+  DOZOR_RETURN_IF_ERROR(
+      RunWith(w.hardware_insert, pk, cpu.model(), cpu.sockets(), cpu.cores(), cpu.threads(),
+              hw.memory_total_bytes(), dmi.system_vendor(), dmi.system_model(), dmi.system_serial(),
+              dmi.bios_vendor(), dmi.bios_version(), dmi.bios_date(), hw.virtual_machine(),
+              hw.hypervisor(), dmi.chassis_type(), hw.smartctl_available(), cpu.vendor(),
+              cpu.family(), cpu.model_number(), cpu.stepping(), cpu.cache_kb(), cpu.microcode(),
+              StoredSize(hw.swap_total_bytes()), hw.container()));
   DOZOR_RETURN_IF_ERROR(InsertEach(hw.disks(), [&](const auto& d) {
     return RunWith(w.disk_insert, pk, d.name(), d.model(), d.serial(), d.size_bytes(),
                    d.rotational(), d.transport(), d.smart_status(), d.power_on_hours(),
                    d.temperature_c(), d.removable(), d.smart_message(), SmartRaw(d, 5),
-                   SmartRaw(d, 197), SmartRaw(d, 198), d.health(), d.wear_percent(),
-                   d.media_type());
+                   SmartRaw(d, 197), SmartRaw(d, 198), d.health(), d.wear_percent(), d.media_type(),
+                   d.vendor());
   }));
   DOZOR_RETURN_IF_ERROR(InsertEach(hw.memory_modules(), [&](const auto& m) {
     return RunWith(w.memory_module_insert, pk, m.slot(), StoredSize(m.size_bytes()), m.speed_mhz(),
@@ -216,7 +218,11 @@ Status InsertOneC(WriterStatements& w, int64_t pk, const dozor::v1::Software& sw
 Status InsertSoftware(WriterStatements& w, int64_t pk, const dozor::v1::Software& sw) {
   DOZOR_RETURN_IF_ERROR(InsertEach(sw.packages(), [&](const auto& p) {
     return RunWith(w.package_insert, pk, p.name(), p.version(), p.architecture(), p.source(),
-                   p.vendor(), p.install_time());
+                   p.vendor(), p.install_time(), p.held());
+  }));
+  DOZOR_RETURN_IF_ERROR(InsertEach(sw.repositories(), [&](const auto& r) {
+    return RunWith(w.repository_insert, pk, r.manager(), r.file(), r.name(), r.kind(), r.uri(),
+                   r.suite(), r.components(), r.enabled(), r.official());
   }));
   DOZOR_RETURN_IF_ERROR(InsertEach(sw.applications(), [&](const auto& a) {
     return RunWith(w.application_insert, pk, a.name(), a.version(), a.architecture(), a.path(),

@@ -195,7 +195,8 @@ inline constexpr const char* kHostTables[] = {"host_os",
                                               "host_onec_processes",
                                               "host_onec_clusters",
                                               "host_onec_tech_logs",
-                                              "host_onec_licensing"};
+                                              "host_onec_licensing",
+                                              "host_repositories"};
 inline constexpr size_t kHostTableCount = sizeof(kHostTables) / sizeof(kHostTables[0]);
 
 struct SqliteStore::WriterStatements {
@@ -222,6 +223,7 @@ struct SqliteStore::WriterStatements {
   sqlite::Statement storage_array_insert, ups_insert, power_insert;               // 019
   sqlite::Statement onec_agent_insert, onec_process_insert, onec_cluster_insert,
       onec_tech_log_insert, onec_licensing_insert;  // 020
+  sqlite::Statement repository_insert;              // 021
   sqlite::Statement api_insert, api_revoke, api_exists;
   sqlite::Statement agent_pks, prune_chunk;
   sqlite::Statement compact_first, compact_rows, compact_keys, compact_blocks, compact_delete_rows,

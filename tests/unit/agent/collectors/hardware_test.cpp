@@ -102,6 +102,26 @@ TEST_CASE("meminfo parser returns MemTotal in bytes and rejects text without it"
   CHECK_FALSE(ParseMeminfoTotal("MemTotal: 99999999999999999999999 kB\n").ok());
 }
 
+TEST_CASE("meminfo swap total is bytes and zero without swap or a valid line") {
+  CHECK(ParseMeminfoSwapTotal("MemTotal: 10 kB\nSwapTotal:     2097148 kB\n") == 2097148ULL * 1024);
+  CHECK(ParseMeminfoSwapTotal("SwapTotal: 0 kB\n") == 0);
+  CHECK(ParseMeminfoSwapTotal("SwapTotal: lots\n") == 0);
+  CHECK(ParseMeminfoSwapTotal("SwapTotal: 99999999999999999999 kB\n") == 0);
+  CHECK(ParseMeminfoSwapTotal("") == 0);
+}
+
+TEST_CASE("container detection names the runtime from its markers") {
+  CHECK(DetectContainer(false, false, "", "").empty());
+  CHECK(DetectContainer(true, false, "", "") == "docker");
+  CHECK(DetectContainer(false, true, "", "") == "podman");
+  CHECK(DetectContainer(false, false, "systemd-nspawn\n", "") == "systemd-nspawn");
+  const std::string environ_lxc("PATH=/usr/bin\0container=lxc\0TERM=linux", 40);
+  CHECK(DetectContainer(false, false, "", environ_lxc) == "lxc");
+  // systemd's own file wins over the older markers; junk in it is not a name.
+  CHECK(DetectContainer(true, false, "podman", "") == "podman");
+  CHECK(DetectContainer(true, false, "<script>", "container=Not A Name") == "docker");
+}
+
 TEST_CASE("smartctl parser reads ATA health attributes hours and temperature") {
   dozor::v1::BlockDevice disk;
   REQUIRE(ParseSmartctlJson(
@@ -220,7 +240,28 @@ TEST_CASE("hardware collector on the debian fixture finds Xeons DMI and SATA dis
   CHECK(hw.cpu().sockets() == 2);
   CHECK(hw.cpu().cores() == 20);
   CHECK(hw.cpu().threads() == 40);
+  CHECK(hw.cpu().vendor() == "GenuineIntel");
+  CHECK(hw.cpu().family() == 6);
+  CHECK(hw.cpu().model_number() == 85);
+  CHECK(hw.cpu().stepping() == 7);
+  CHECK(hw.cpu().cache_kb() == 14080);
+  CHECK(hw.cpu().microcode() == "0x5003604");
   CHECK(hw.memory_total_bytes() == 131621564ULL * 1024);
+  CHECK(hw.swap_total_bytes() == 8388604ULL * 1024);
+  CHECK(hw.container().empty());
+
+  // Filesystems from /proc/mounts: real ones only, the NFS share without statvfs.
+  std::vector<std::string> mount_points;
+  for (const auto& volume : hw.volumes()) mount_points.push_back(volume.mount_point());
+  CHECK(mount_points == std::vector<std::string>{"/", "/boot/efi", "/var/lib/postgresql",
+                                                 "/srv/backup disk", "/mnt/nas"});
+  CHECK(hw.volumes(0).file_system() == "ext4");
+  CHECK(hw.volumes(0).kind() == "local");
+  CHECK(hw.volumes(0).size_bytes() > 0);  // statvfs of the fixture root itself
+  CHECK(hw.volumes(0).free_bytes() <= hw.volumes(0).size_bytes());
+  CHECK(hw.volumes(4).kind() == "network");
+  CHECK(hw.volumes(4).remote_path() == "nas.example.lan:/export/backup");
+  CHECK(hw.volumes(4).size_bytes() == 0);
   CHECK(hw.dmi().system_vendor() == "Supermicro");
   CHECK(hw.dmi().system_model() == "SYS-6029P-TR");
   CHECK(hw.dmi().system_serial() == "S381234X0A12345");
@@ -298,7 +339,11 @@ TEST_CASE("hardware collector on the minimal VM copes with no DMI and a virtio d
   CHECK(hw.dmi().bios_date().empty());
   REQUIRE(hw.disks_size() == 1);
   CHECK(hw.disks(0).transport() == "virtio");
+  CHECK(hw.disks(0).serial() == "PVE-vm-101-disk-0");  // /sys/block/vda/serial
+  CHECK(hw.disks(0).vendor() == "0x1af4");             // device/vendor: Red Hat's virtio id
   CHECK(hw.disks(0).smart_status() == "not_supported");
+  CHECK(hw.swap_total_bytes() == 0);
+  CHECK(hw.cpu().vendor().empty());  // ARM cpuinfo has no vendor_id
   CHECK(hw.virtual_machine());
   CHECK(calls.empty());  // virtio disks have no SMART: smartctl is not even tried
 }

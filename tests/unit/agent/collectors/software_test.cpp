@@ -116,8 +116,11 @@ TEST_CASE("dpkg parser keeps installed and held packages with epoch versions") {
   CHECK((*packages)[0].architecture() == "amd64");
   CHECK((*packages)[0].vendor() == "Debian <a@b>");
   CHECK((*packages)[0].source() == "dpkg");
+  CHECK_FALSE((*packages)[0].held());
   CHECK((*packages)[1].name() == "samba");
+  CHECK((*packages)[1].held());  // "hold ok installed": apt-mark hold
   CHECK((*packages)[2].name() == "g++-12");
+  CHECK_FALSE((*packages)[2].held());
   CHECK((*packages)[2].version() == "12.2.0-14");
 }
 
@@ -166,6 +169,56 @@ TEST_CASE("dpkg parser copes with very long descriptions, blank runs and odd inp
   auto no_status = ParseDpkgStatus("Package: a\nVersion: 1\n");
   REQUIRE(no_status.ok());
   CHECK(no_status->empty());
+}
+
+TEST_CASE("dpkg parser fed in chunks of any size gives what the whole text gives") {
+  const std::string text =
+      "Package: openssh-server\r\nStatus: install ok installed\r\nMaintainer: Debian <a@b>\r\n"
+      "Architecture: amd64\r\nVersion: 1:9.2p1-2+deb12u2\r\nDescription: ssh\r\n long text\r\n"
+      "\r\nPackage: samba\nStatus: hold ok installed\nVersion: 2:4.17.12\n\n\n"
+      "Package: g++-12\nStatus: install ok installed\nArchitecture: amd64\nVersion: 12.2.0-14";
+  auto whole = ParseDpkgStatus(text);
+  REQUIRE(whole.ok());
+  REQUIRE(whole->size() == 3);
+  for (size_t chunk = 1; chunk <= text.size(); ++chunk) {
+    google::protobuf::RepeatedPtrField<dozor::v1::Package> parsed;
+    DpkgStatusParser parser(&parsed);
+    for (size_t at = 0; at < text.size(); at += chunk) {
+      parser.Feed(std::string_view(text).substr(at, chunk));
+    }
+    REQUIRE(parser.Finish().ok());
+    REQUIRE(parsed.size() == 3);
+    for (int i = 0; i < 3; ++i) {
+      INFO("chunk " << chunk << " package " << i);
+      CHECK(parsed[i].SerializeAsString() == (*whole)[static_cast<size_t>(i)].SerializeAsString());
+    }
+  }
+  CHECK(whole->at(0).vendor() == "Debian <a@b>");  // the CR is not part of the value
+  CHECK(whole->at(1).held());
+}
+
+TEST_CASE(
+    "dpkg parser skips a line longer than its limit across chunks and keeps the fields after") {
+  google::protobuf::RepeatedPtrField<dozor::v1::Package> parsed;
+  DpkgStatusParser parser(&parsed);
+  parser.Feed("Package: big\nStatus: install ok installed\nDescription: d\n ");
+  const std::string piece(64 * 1024, 'x');
+  for (size_t fed = 0; fed <= DpkgStatusParser::kMaxLineBytes; fed += piece.size()) {
+    parser.Feed(piece);
+  }
+  // The rest of the over-long line (a "field" look-alike included) is dropped with it.
+  parser.Feed("Version: 666\nVersion: 7\n\nPackage: next\nStatus: install ok installed\n");
+  REQUIRE(parser.Finish().ok());
+  REQUIRE(parsed.size() == 2);
+  CHECK(parsed[0].version() == "7");
+  CHECK(parsed[1].name() == "next");
+  // A file that is one over-long line is not a status file.
+  google::protobuf::RepeatedPtrField<dozor::v1::Package> none;
+  DpkgStatusParser junk(&none);
+  for (size_t fed = 0; fed <= DpkgStatusParser::kMaxLineBytes; fed += piece.size()) {
+    junk.Feed(piece);
+  }
+  CHECK_FALSE(junk.Finish().ok());
 }
 
 TEST_CASE("rpm header parser builds epoch:version-release and reads arch") {
@@ -311,6 +364,22 @@ TEST_CASE(
   REQUIRE(FindPackage(sw, "openssh-server") != nullptr);
   CHECK(FindPackage(sw, "openssh-server")->version() == "1:9.2p1-2+deb12u2");
   REQUIRE(FindPackage(sw, "samba") != nullptr);  // on hold, still installed
+  CHECK(FindPackage(sw, "samba")->held());
+  CHECK_FALSE(FindPackage(sw, "openssh-server")->held());
+
+  // APT sources: the installer's list (a Yandex mirror is still Debian's archive), a vendor's
+  // one-line list and a disabled deb822 source; the .save copy is not read.
+  REQUIRE(sw.repositories_size() == 5);
+  CHECK(sw.repositories(0).uri() == "http://mirror.yandex.ru/debian/");
+  CHECK(sw.repositories(0).official());
+  CHECK(sw.repositories(0).file() == "/etc/apt/sources.list");
+  CHECK(sw.repositories(2).suite() == "bookworm-updates");
+  int third_party = 0;
+  for (const auto& repository : sw.repositories()) third_party += repository.official() ? 0 : 1;
+  CHECK(third_party == 2);
+  CHECK(sw.repositories(3).file() == "/etc/apt/sources.list.d/docker.sources");
+  CHECK_FALSE(sw.repositories(3).enabled());
+  CHECK(sw.repositories(4).uri() == "https://apt.postgresql.org/pub/repos/apt");
   REQUIRE(FindPackage(sw, "g++-12") != nullptr);
   REQUIRE(FindPackage(sw, "libstdc++6") != nullptr);
   CHECK(FindPackage(sw, "cron")->vendor().find("Sanguino") != std::string::npos);
@@ -358,6 +427,12 @@ TEST_CASE(
   Status status = CollectSoftware(SoftwareFixture("rpm-server"), &sw);
   CHECK_MESSAGE(status.ok(), (status.ok() ? "" : status.error().ToString()));
   CHECK(sw.packages_size() == 9);  // gpg-pubkey skipped
+  // Enabled YUM repositories only: BaseOS (Rocky's own) and EPEL (not the distribution's).
+  REQUIRE(sw.repositories_size() == 2);
+  CHECK(sw.repositories(0).name() == "epel");
+  CHECK_FALSE(sw.repositories(0).official());
+  CHECK(sw.repositories(1).name() == "baseos");
+  CHECK(sw.repositories(1).official());
   CHECK(FindPackage(sw, "gpg-pubkey") == nullptr);
   const auto* ssl = FindPackage(sw, "openssl-libs");
   REQUIRE(ssl != nullptr);

@@ -364,6 +364,64 @@ TEST_CASE("inventory diff logs an array's state and members and a UPS's monitori
   CHECK(changes.size() == 2);
 }
 
+TEST_CASE(
+    "inventory diff logs a package put on hold and repositories added removed or switched off") {
+  auto before = BaseInventory();
+  auto* sw = before.mutable_software();
+  auto* samba = sw->add_packages();
+  samba->set_name("samba");
+  samba->set_version("2:4.17.12");
+  samba->set_source("dpkg");
+  auto* debian = sw->add_repositories();
+  debian->set_manager("apt");
+  debian->set_kind("deb");
+  debian->set_uri("http://deb.debian.org/debian");
+  debian->set_suite("bookworm");
+  debian->set_components("main");
+  debian->set_enabled(true);
+  debian->set_official(true);
+  auto* docker = sw->add_repositories();
+  docker->set_manager("apt");
+  docker->set_kind("deb");
+  docker->set_uri("https://download.docker.com/linux/debian");
+  docker->set_suite("bookworm");
+  docker->set_components("stable");
+  docker->set_enabled(true);
+  auto after = before;
+  after.mutable_software()->mutable_packages(after.software().packages_size() - 1)->set_held(true);
+  after.mutable_software()->mutable_repositories(1)->set_enabled(false);
+  auto* pgdg = after.mutable_software()->add_repositories();
+  pgdg->set_manager("apt");
+  pgdg->set_kind("deb");
+  pgdg->set_uri("https://apt.postgresql.org/pub/repos/apt");
+  pgdg->set_suite("bookworm-pgdg");
+  pgdg->set_components("main");
+  pgdg->set_enabled(true);
+  after.mutable_software()->mutable_repositories()->DeleteSubrange(0, 1);
+  auto changes = DiffInventories(before, after, 1000, "a1");
+  const auto* hold = Find(changes, "package", "samba hold");
+  REQUIRE(hold != nullptr);
+  CHECK(hold->old_value == "not held");
+  CHECK(hold->new_value == "held");
+  const auto* off = Find(changes, "repository",
+                         "repository apt deb https://download.docker.com/linux/debian bookworm");
+  REQUIRE(off != nullptr);
+  CHECK(off->action == "changed");
+  CHECK(off->old_value == "stable (third-party)");
+  CHECK(off->new_value == "stable (third-party) disabled");
+  const auto* added =
+      Find(changes, "repository",
+           "repository apt deb https://apt.postgresql.org/pub/repos/apt bookworm-pgdg");
+  REQUIRE(added != nullptr);
+  CHECK(added->action == "added");
+  CHECK(added->new_value == "main (third-party)");
+  const auto* removed =
+      Find(changes, "repository", "repository apt deb http://deb.debian.org/debian bookworm");
+  REQUIRE(removed != nullptr);
+  CHECK(removed->action == "removed");
+  CHECK(changes.size() == 4);
+}
+
 TEST_CASE("first inventory change row marks the host as added") {
   auto change = FirstInventoryChange(42, "a9");
   CHECK(change.category == "host");

@@ -11,7 +11,8 @@
 #include "test_util.hpp"
 
 namespace dozor::server {
-namespace {
+// Named, not anonymous: in the unity build rule_windows_test.cpp has a Fixture of its own.
+namespace trend_reads_test {
 
 constexpr int64_t kHour = 3'600'000;
 constexpr int64_t kMinute = 60'000;
@@ -174,5 +175,5 @@ TEST_CASE("host lifetimes and finding timelines are one organisation's, state ch
   CHECK(other->front().changes.size() == 1);
 }
 
-}  // namespace
+}  // namespace trend_reads_test
 }  // namespace dozor::server
