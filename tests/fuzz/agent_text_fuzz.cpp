@@ -147,7 +147,6 @@ void ParseAs(uint8_t which, std::string_view text) {
       (void)ParsePgHba(text);
       (void)Ipv4MaskPrefix(text);
       break;
-<<<<<<< HEAD
     case 32: {
       std::vector<dozor::v1::StorageArray> arrays = ParseMdstat(text);
       dozor::v1::StorageArray array;
