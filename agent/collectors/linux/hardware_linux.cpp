@@ -290,6 +290,12 @@ Status CollectHardware(const CollectContext& ctx, dozor::v1::Hardware* out) {
   CollectDmi(ctx, out);
   CollectBlockDevices(ctx, out);
   DetectHypervisor(ctx, cpu.hypervisor_flag, out);
+  // PID 1's environment is root's to read; unreadable it simply says nothing. Before storage and
+  // power: a container does not answer for its host's UPS.
+  out->set_container(DetectContainer(PathExists(ctx.Path("/.dockerenv")),
+                                     PathExists(ctx.Path("/run/.containerenv")),
+                                     ReadFirstLine(ctx.Path("/run/systemd/container")),
+                                     ReadSmallFile(ctx.Path("/proc/1/environ"))));
   CollectStorageAndPower(ctx, out);
   CollectVolumes(ctx, out);
 
@@ -298,11 +304,6 @@ Status CollectHardware(const CollectContext& ctx, dozor::v1::Hardware* out) {
   DOZOR_ASSIGN_OR_RETURN(uint64_t memory_total, ParseMeminfoTotal(meminfo_text));
   out->set_memory_total_bytes(memory_total);
   out->set_swap_total_bytes(ParseMeminfoSwapTotal(meminfo_text));
-  // PID 1's environment is root's to read; unreadable it simply says nothing.
-  out->set_container(DetectContainer(PathExists(ctx.Path("/.dockerenv")),
-                                     PathExists(ctx.Path("/run/.containerenv")),
-                                     ReadFirstLine(ctx.Path("/run/systemd/container")),
-                                     ReadSmallFile(ctx.Path("/proc/1/environ"))));
   if (cpu.threads == 0) {
     return MakeError(ErrorCode::kDataLoss, "/proc/cpuinfo lists no processors");
   }

@@ -218,13 +218,6 @@ void CollectApcupsd(const CollectContext& ctx, dozor::v1::PowerProtection* power
   *power->add_ups() = std::move(ups);
 }
 
-// A container sees the host's DMI and looks like a physical server; its power is the host's
-// business, so it does not claim to have looked for UPS monitoring (ups-absent stays silent).
-bool InContainer(const CollectContext& ctx) {
-  return PathExists(ctx.Path("/run/systemd/container")) || PathExists(ctx.Path("/.dockerenv")) ||
-         PathExists(ctx.Path("/run/.containerenv"));
-}
-
 }  // namespace storage_scan
 }  // namespace
 
@@ -234,7 +227,10 @@ void CollectStorageAndPower(const CollectContext& ctx, dozor::v1::Hardware* out)
   CollectZfs(ctx, out);
   CollectHardwareRaid(ctx, out);
   dozor::v1::PowerProtection* power = out->mutable_power();
-  power->set_checked(!InContainer(ctx));
+  // A container sees the host's DMI and looks like a physical server; its power is the host's
+  // business, so it does not claim to have looked for UPS monitoring (ups-absent stays silent).
+  // out->container() is DetectContainer's answer (hardware_linux.cpp, called before this).
+  power->set_checked(out->container().empty());
   CollectNut(ctx, power);
   CollectApcupsd(ctx, power);
 }
