@@ -312,7 +312,23 @@ void DiffHardware(const dozor::v1::Hardware& before, const dozor::v1::Hardware& 
     }
     return out;
   };
-  DiffMembers(changes, "hardware", index(before), index(after));
+  auto disks_before = index(before);
+  const auto disks_after = index(after);
+  // A disk whose serial the agent learns (a newer agent reads virtio's /sys/block/X/serial) is
+  // the same disk: same model, kernel name and size, serial "" before. Logging it as removed and
+  // added would read as a disk swap (and warn that a 1C licence bound to it may break).
+  for (const auto& disk : after.disks()) {
+    const std::string unknown = "disk " + disk.model() + " ";
+    auto learned = disks_before.find(unknown);
+    if (disk.serial().empty() || learned == disks_before.end() ||
+        disks_after.count(unknown) != 0 ||
+        learned->second != disk.name() + " " + std::to_string(disk.size_bytes()) + " bytes") {
+      continue;
+    }
+    disks_before.emplace(unknown + disk.serial(), learned->second);
+    disks_before.erase(learned);
+  }
+  DiffMembers(changes, "hardware", disks_before, disks_after);
   // Memory modules by slot and serial (a module moved to another slot is a change too).
   auto modules = [](const dozor::v1::Hardware& hardware) {
     std::map<std::string, std::string> out;

@@ -473,3 +473,28 @@ TEST_CASE("the change log of one inventory is capped with a row saying how many 
 
 }  // namespace
 }  // namespace dozor::server
+
+namespace dozor::server {
+namespace {
+
+TEST_CASE("a disk whose serial the agent learns is the same disk, a swapped one is not") {
+  auto before = BaseInventory();
+  auto* virtio = before.mutable_hardware()->add_disks();
+  virtio->set_name("vda");
+  virtio->set_model("");
+  virtio->set_serial("");  // an older agent did not read /sys/block/vda/serial
+  virtio->set_size_bytes(64ull << 30);
+  auto after = before;
+  after.mutable_hardware()->mutable_disks(1)->set_serial("QM00001");
+  CHECK(DiffInventories(before, after, 1000, "a1").empty());
+  // Another size: a different disk behind the same name, logged as a swap.
+  after.mutable_hardware()->mutable_disks(1)->set_size_bytes(128ull << 30);
+  auto changes = DiffInventories(before, after, 1000, "a1");
+  REQUIRE(Find(changes, "hardware", "disk  ") != nullptr);
+  CHECK(Find(changes, "hardware", "disk  ")->action == "removed");
+  REQUIRE(Find(changes, "hardware", "disk  QM00001") != nullptr);
+  CHECK(Find(changes, "hardware", "disk  QM00001")->action == "added");
+}
+
+}  // namespace
+}  // namespace dozor::server
