@@ -320,8 +320,7 @@ void DiffHardware(const dozor::v1::Hardware& before, const dozor::v1::Hardware& 
   for (const auto& disk : after.disks()) {
     const std::string unknown = "disk " + disk.model() + " ";
     auto learned = disks_before.find(unknown);
-    if (disk.serial().empty() || learned == disks_before.end() ||
-        disks_after.count(unknown) != 0 ||
+    if (disk.serial().empty() || learned == disks_before.end() || disks_after.count(unknown) != 0 ||
         learned->second != disk.name() + " " + std::to_string(disk.size_bytes()) + " bytes") {
       continue;
     }
