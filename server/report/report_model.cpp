@@ -504,8 +504,19 @@ std::vector<std::string> RenderEvidence(std::string_view evidence_json,
   return lines;
 }
 
+std::string ReportTitle(std::string_view phase, std::string_view lang) {
+  // After signing the client is served, not prospected: "pre-contract" would be wrong on the
+  // report the engineer sends every month.
+  const bool signed_once = phase == "active" || phase == "ended";
+  if (IsRu(lang)) {
+    return signed_once ? "Отчёт об аудите инфраструктуры" : "Отчёт о предконтрактном аудите";
+  }
+  return signed_once ? "Infrastructure audit report" : "Pre-contract audit report";
+}
+
 void FinalizeReport(AuditReport& report) {
   const std::string& lang = report.lang;
+  report.text.title = ReportTitle(report.phase, lang);
   std::stable_sort(report.findings.begin(), report.findings.end(),
                    [](const ReportFinding& a, const ReportFinding& b) {
                      int ra = SeverityRank(a.severity), rb = SeverityRank(b.severity);

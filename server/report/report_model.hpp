@@ -209,6 +209,11 @@ std::vector<std::string> RenderEvidence(std::string_view evidence_json,
 // from report.findings / report.estate.hosts (used by the builder and the synthetic report).
 void FinalizeReport(AuditReport& report);
 
+// The report's title for a contract phase: "Pre-contract audit report" before signing
+// (prospect, remediation, or no phase), "Infrastructure audit report" once signed (active,
+// ended); Russian for lang "ru".
+std::string ReportTitle(std::string_view phase, std::string_view lang);
+
 // "Estimated work to fix: 37.5 h" plus, when some must-fix findings have no estimate, "(2
 // without an estimate)": the quote line under the must-fix list.
 std::string MustFixEffortLine(const AuditReport& report);

@@ -264,3 +264,24 @@ TEST_CASE("a rule's findings about several objects of one host are scored and qu
 
 }  // namespace
 }  // namespace dozor::server::report
+
+namespace dozor::server::report {
+namespace {
+
+TEST_CASE("after signing the report's title is no longer pre-contract") {
+  CHECK(ReportTitle("prospect", "en") == "Pre-contract audit report");
+  CHECK(ReportTitle("remediation", "ru") == "Отчёт о предконтрактном аудите");
+  CHECK(ReportTitle("active", "en") == "Infrastructure audit report");
+  CHECK(ReportTitle("ended", "ru") == "Отчёт об аудите инфраструктуры");
+  AuditReport signed_report = ReportWithHosts(1);
+  signed_report.phase = "active";
+  FinalizeReport(signed_report);
+  CHECK(signed_report.text.title == "Infrastructure audit report");
+  AuditReport prospect = ReportWithHosts(1);
+  prospect.phase = "prospect";
+  FinalizeReport(prospect);
+  CHECK(prospect.text.title == "Pre-contract audit report");
+}
+
+}  // namespace
+}  // namespace dozor::server::report
