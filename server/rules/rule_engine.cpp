@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "domain/finding_lifecycle.hpp"
 #include "dozor/common/text.hpp"
 #include "dozor/common/version.hpp"
 #include "rules/dialect.hpp"
@@ -19,8 +20,6 @@ namespace dozor::server::rules {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-constexpr size_t kMaxObjectBytes = 256;  // = kMaxFindingObjectBytes (domain/finding_lifecycle)
 
 const std::set<std::string>& HealthViews() {
   static const std::set<std::string> kViews = {"health",   "health_fs",     "health_nic",
@@ -166,13 +165,13 @@ std::string ObjectName(const FactValue& value) {
   } else if (const auto* s = std::get_if<std::string>(&value)) {
     text = EscapeControlText(*s);
   }
-  if (text.size() <= kMaxObjectBytes) {
+  if (text.size() <= kMaxFindingObjectBytes) {
     return text;
   }
   size_t end = 0;
   while (end < text.size()) {
     size_t length = std::max<size_t>(1, Utf8SequenceLength(text, end));
-    if (end + length > kMaxObjectBytes) {
+    if (end + length > kMaxFindingObjectBytes) {
       break;
     }
     end += length;

@@ -629,26 +629,8 @@ GROUP BY h.org_id
 namespace dozor::server::rules {
 namespace {
 
-// Two filesystems on h1 over the line, one on h2 only in sustain range: one hit per mount.
-const char* kDiskObjectRule = R"(scope = "host"
-object = "mount"
-condition = '''
-SELECT host_id, mount, round(min(used_pct), 1) AS used_pct
-FROM health_fs
-WHERE at_ms >= :now_ms - :window_min * 60000
-GROUP BY host_id, mount
-HAVING count(*) >= 3 AND min(used_pct) > :fire_pct
-'''
-sustain = '''
-SELECT host_id, mount, round(max(used_pct), 1) AS used_pct FROM health_fs
-WHERE at_ms >= :now_ms - :window_min * 60000 GROUP BY host_id, mount
-HAVING max(used_pct) >= :clear_pct
-'''
-[params]
-fire_pct = 90
-clear_pct = 85
-window_min = 15
-)";
+// kDiskRule about each mount: h1 over the line, h2 only in the sustain range.
+const std::string kDiskObjectRule = std::string("object = \"mount\"\n") + kDiskRule;
 
 void AddMount(const std::string& path, int64_t host, const std::string& mount, double pct) {
   auto db = sqlite::Database::Open(path);
