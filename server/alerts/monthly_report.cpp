@@ -110,9 +110,8 @@ Result<bool> MonthlyReporter::SendOne(const Organization& org, const std::string
     const std::string language = person->language == "ru" ? "ru" : "en";
     auto pdf = pdf_by_language.find(language);
     if (pdf == pdf_by_language.end()) {
-      DOZOR_ASSIGN_OR_RETURN(
-          auto model, report::BuildAuditReport(store_.Organizations(), store_.Findings(),
-                                               store_.Hosts(), *rules_, org.id, now_ms, language));
+      DOZOR_ASSIGN_OR_RETURN(auto model,
+                             report::BuildAuditReport(store_, *rules_, org.id, now_ms, language));
       DOZOR_ASSIGN_OR_RETURN(auto bytes, report::RenderPdf(model));
       Attachment attachment;
       attachment.filename = "dozor-" + month + "-org" + std::to_string(org.id) + ".pdf";

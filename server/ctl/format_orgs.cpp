@@ -27,6 +27,11 @@ std::string RenderOrg(const nlohmann::json& org, Lang lang) {
   kv.Add("Contract type", JsonStr(org, "contract_type"));
   kv.Add("Engineer", OrDash(JsonStr(org, "engineer")));
   kv.Add("Hosts", std::to_string(JsonI64(At(org, "host_count"))));
+  {
+    const auto& declared = At(org, "declared_hosts");
+    kv.Add("Declared machines",
+           declared.is_number_integer() ? std::to_string(declared.get<int64_t>()) : "—");
+  }
   kv.Add("Created", TimeField(org, "created_at_ms"));
   return kv.Render();
 }

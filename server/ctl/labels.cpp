@@ -116,6 +116,7 @@ const std::vector<std::pair<std::string_view, std::string_view>> kRussian = {
     {"Contract type", "Тип договора"},
     {"Engineer", "Инженер"},
     {"Hosts", "Хосты"},
+    {"Declared machines", "Машин по словам клиента"},
     {"Created", "Создано"},
     {"Organisation", "Организация"},
     {"First audit", "Первый аудит"},

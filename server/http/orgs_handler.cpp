@@ -32,6 +32,24 @@ Status ValidateOrgFields(const std::optional<std::string>& status,
   return OkStatus();
 }
 
+// "declared_hosts": absent (nullopt), null (clear: an empty inner optional) or a whole number of
+// machines the client says it has.
+Result<std::optional<std::optional<int64_t>>> DeclaredHostsField(const nlohmann::json& body) {
+  auto it = body.find("declared_hosts");
+  if (it == body.end()) {
+    return std::optional<std::optional<int64_t>>();
+  }
+  if (it->is_null()) {
+    return std::optional<std::optional<int64_t>>(std::optional<int64_t>());
+  }
+  if (!it->is_number_integer() || it->get<int64_t>() < 0 ||
+      it->get<int64_t>() > kMaxDeclaredHosts) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "declared_hosts must be a whole number 0-1000000 or null");
+  }
+  return std::optional<std::optional<int64_t>>(it->get<int64_t>());
+}
+
 // ?sort= spellings and the store's fields, in the same order.
 const std::vector<std::string_view> kOrgSortNames = {"name", "created"};
 constexpr OrgSort kOrgSortFields[] = {OrgSort::kName, OrgSort::kCreated};
@@ -95,7 +113,14 @@ ApiResponse CreateOrg(ApiContext& context, const ApiRequest& request) {
   if (!name->has_value()) {
     return ErrorResponse(400, "invalid_argument", "field 'name' is required");
   }
+  auto declared = DeclaredHostsField(*body);
+  if (!declared.ok()) {
+    return ErrorResponse(declared.error());
+  }
   Organization org;
+  if (*declared) {
+    org.declared_hosts = **declared;
+  }
   org.name = Trim(**name);
   if (org.name.empty() || CodePointCount(org.name) > kMaxNameChars) {
     return ErrorResponse(400, "invalid_argument", "name must be 1..200 characters");
@@ -176,12 +201,17 @@ ApiResponse PatchOrg(ApiContext& context, const ApiRequest& request) {
     return ErrorResponse(body.error());
   }
   for (const auto& [key, value] : body->items()) {
-    if (key != "contract_status" && key != "contract_type" && key != "engineer") {
+    if (key != "contract_status" && key != "contract_type" && key != "engineer" &&
+        key != "declared_hosts") {
       return ErrorResponse(400, "invalid_argument",
                            "field '" + key +
                                "' cannot be changed (allowed: contract_status, contract_type, "
-                               "engineer)");
+                               "engineer, declared_hosts)");
     }
+  }
+  auto declared = DeclaredHostsField(*body);
+  if (!declared.ok()) {
+    return ErrorResponse(declared.error());
   }
   auto status = OptionalString(*body, "contract_status");
   auto type = OptionalString(*body, "contract_type");
@@ -192,6 +222,7 @@ ApiResponse PatchOrg(ApiContext& context, const ApiRequest& request) {
     }
   }
   OrganizationPatch patch;
+  patch.declared_hosts = *declared;
   if (engineer->has_value()) {
     if (request.caller && !Allows(*request.caller, Access::kAdmin)) {
       return ErrorResponse(403, "forbidden",
@@ -371,78 +402,24 @@ ApiResponse EvaluateOrg(ApiContext& context, const ApiRequest& request) {
   return response;
 }
 
-// Where the trend starts: the first-audit baseline; without one, the first finding; without
-// any, the organisation's creation.
-int64_t TrendStart(const Organization& org, const std::optional<AuditSnapshot>& first_audit,
-                   const std::vector<FindingTimeline>& findings) {
-  if (first_audit) {
-    return first_audit->at_ms;
-  }
-  std::optional<int64_t> earliest;
-  for (const auto& finding : findings) {
-    int64_t seen = finding.first_seen_ms;
-    if (!finding.changes.empty()) {
-      seen = std::min(seen, finding.changes.front().at_ms);
-    }
-    earliest = std::min(earliest.value_or(seen), seen);
-  }
-  return earliest.value_or(org.created_at_ms);
-}
-
 // The readiness score from the first audit to now, at daily points (report/readiness_history.hpp).
 ApiResponse ReadinessRoute(ApiContext& context, const ApiRequest& request) {
   auto org = FindOrg(context.store.Organizations(), request.params.at("org"));
   if (!org.ok()) {
     return ErrorResponse(org.error());
   }
-  auto first_audit =
-      context.store.Organizations().GetAuditSnapshot(org->id, AuditSnapshotKind::kFirstAudit);
-  if (!first_audit.ok()) {
-    return ErrorResponse(first_audit.error());
+  auto trend =
+      report::BuildReadinessTrend(context.store, context.rules, *org, context.clock.NowMs());
+  if (!trend.ok()) {
+    return ErrorResponse(trend.error());
   }
-  auto findings = context.store.Findings().ListFindingTimelines(org->id);
-  if (!findings.ok()) {
-    return ErrorResponse(findings.error());
-  }
-  auto hosts = context.store.Hosts().ListHostLifetimes(org->id);
-  if (!hosts.ok()) {
-    return ErrorResponse(hosts.error());
-  }
-  // The live hosts' duties widen the scope (rules/contract_scope.hpp), as in the report and the
-  // organisation's summary; a finding on a revoked host goes by its rule alone.
-  auto host_list = context.store.Hosts().ListHosts(org->id);
-  if (!host_list.ok()) {
-    return ErrorResponse(host_list.error());
-  }
-  std::unordered_map<std::string, HostDuties> duties_by_host;
-  for (const auto& host : *host_list) {
-    if (!host.revoked && !host.duties.empty()) {
-      duties_by_host.emplace(host.agent_id, host.duties);
-    }
-  }
-  // Scope as the audit report decides it; a rule no longer in the pack (or no pack) counts.
-  const ContractType contract = org->contract_type;
-  auto in_scope = [&context, &duties_by_host, contract](const FindingTimeline& finding) {
-    const rules::Rule* rule =
-        context.rules != nullptr ? context.rules->Find(finding.rule_id) : nullptr;
-    if (rule == nullptr) {
-      return true;
-    }
-    const auto host = duties_by_host.find(finding.agent_id);
-    return rules::InContractScope(*rule, contract,
-                                  host != duties_by_host.end() ? host->second : HostDuties());
-  };
-  const int64_t now_ms = context.clock.NowMs();
-  const int64_t start_ms = TrendStart(*org, *first_audit, *findings);
-  const auto points = report::ReconstructReadiness(
-      *findings, *hosts, in_scope, report::ReadinessTimes(start_ms, now_ms), now_ms);
+  const auto& points = trend->points;
   ApiResponse response;
   response.body["org_id"] = org->id;
   // The store reads at most kMaxFindingTimelines findings (the oldest): say so rather than draw a
   // past that silently leaves the rest out.
-  response.body["partial"] = findings->size() >= static_cast<size_t>(kMaxFindingTimelines);
-  PutTime(response.body, "first_audit_at",
-          *first_audit ? std::optional<int64_t>((*first_audit)->at_ms) : std::nullopt);
+  response.body["partial"] = trend->partial;
+  PutTime(response.body, "first_audit_at", trend->first_audit_at_ms);
   response.body["points"] = nlohmann::json::array();
   for (const auto& point : points) {
     nlohmann::json item = {{"score", point.score}, {"active_findings", point.active_findings}};
@@ -461,6 +438,7 @@ nlohmann::json OrganizationJson(const Organization& org) {
                         {"contract_type", org.contract_type},
                         {"engineer", org.engineer},
                         {"host_count", org.host_count}};
+  out["declared_hosts"] = org.declared_hosts ? nlohmann::json(*org.declared_hosts) : nullptr;
   PutTime(out, "created_at", org.created_at_ms);
   return out;
 }

@@ -107,8 +107,7 @@ ApiResponse ReportRoute(ApiContext& context, const ApiRequest& request) {
     return ErrorResponse(org.error());
   }
   const int64_t now = context.clock.NowMs();
-  auto model = report::BuildAuditReport(context.store.Organizations(), context.store.Findings(),
-                                        context.store.Hosts(), *context.rules, org->id, now, *lang);
+  auto model = report::BuildAuditReport(context.store, *context.rules, org->id, now, *lang);
   if (!model.ok()) {
     return ErrorResponse(model.error());
   }

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "dozor/common/clock.hpp"
 #include "report/report_model.hpp"
+#include "rules/contract_scope.hpp"
 
 namespace dozor::server::report {
 namespace {
@@ -31,6 +33,10 @@ ReadinessPoint ScoreAt(int64_t at_ms, const std::vector<FindingTimeline>& findin
       continue;
     }
     ++point.active_findings;
+    const int rank = SeverityRank(ToString(findings[i].severity));
+    if (rank < static_cast<int>(point.active_by_severity.size())) {
+      ++point.active_by_severity[static_cast<size_t>(rank)];
+    }
     if (scored_rule[i]) {
       scored.push_back(
           {std::string(ToString(findings[i].severity)), findings[i].agent_id, findings[i].rule_id});
@@ -111,6 +117,62 @@ std::vector<ReadinessPoint> ReconstructReadiness(
   }
   points.push_back(ScoreAt(now_ms, findings, scored_rule, states, host_keys));
   return points;
+}
+
+namespace {
+
+int64_t TrendStart(const Organization& org, const std::optional<AuditSnapshot>& first_audit,
+                   const std::vector<FindingTimeline>& findings) {
+  if (first_audit) {
+    return first_audit->at_ms;
+  }
+  std::optional<int64_t> earliest;
+  for (const auto& finding : findings) {
+    int64_t seen = finding.first_seen_ms;
+    if (!finding.changes.empty()) {
+      seen = std::min(seen, finding.changes.front().at_ms);
+    }
+    earliest = std::min(earliest.value_or(seen), seen);
+  }
+  return earliest.value_or(org.created_at_ms);
+}
+
+}  // namespace
+
+Result<ReadinessTrend> BuildReadinessTrend(Store& store, const rules::RulePack* pack,
+                                           const Organization& org, int64_t now_ms) {
+  DOZOR_ASSIGN_OR_RETURN(auto first_audit, store.Organizations().GetAuditSnapshot(
+                                               org.id, AuditSnapshotKind::kFirstAudit));
+  DOZOR_ASSIGN_OR_RETURN(auto findings, store.Findings().ListFindingTimelines(org.id));
+  DOZOR_ASSIGN_OR_RETURN(auto hosts, store.Hosts().ListHostLifetimes(org.id));
+  // The live hosts' duties widen the scope (rules/contract_scope.hpp), as in the report and the
+  // organisation's summary; a finding on a revoked host goes by its rule alone.
+  DOZOR_ASSIGN_OR_RETURN(auto host_list, store.Hosts().ListHosts(org.id));
+  std::unordered_map<std::string, HostDuties> duties_by_host;
+  for (const auto& host : host_list) {
+    if (!host.revoked && !host.duties.empty()) {
+      duties_by_host.emplace(host.agent_id, host.duties);
+    }
+  }
+  const ContractType contract = org.contract_type;
+  auto in_scope = [pack, &duties_by_host, contract](const FindingTimeline& finding) {
+    const rules::Rule* rule = pack != nullptr ? pack->Find(finding.rule_id) : nullptr;
+    if (rule == nullptr) {
+      return true;
+    }
+    const auto host = duties_by_host.find(finding.agent_id);
+    return rules::InContractScope(*rule, contract,
+                                  host != duties_by_host.end() ? host->second : HostDuties());
+  };
+  ReadinessTrend trend;
+  if (first_audit) {
+    trend.first_audit_at_ms = first_audit->at_ms;
+  }
+  trend.partial = findings.size() >= static_cast<size_t>(kMaxFindingTimelines);
+  const int64_t start_ms = TrendStart(org, first_audit, findings);
+  trend.points =
+      ReconstructReadiness(findings, hosts, in_scope, ReadinessTimes(start_ms, now_ms), now_ms);
+  return trend;
 }
 
 }  // namespace dozor::server::report

@@ -7,14 +7,19 @@
 // the pack counts, as in the report).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string_view>
 #include <vector>
 
+#include "dozor/common/result.hpp"
+#include "rules/rule.hpp"
 #include "store/finding_store.hpp"
 #include "store/host_store.hpp"
+#include "store/store.hpp"
 
 namespace dozor::server::report {
 
@@ -22,6 +27,9 @@ struct ReadinessPoint {
   int64_t at_ms = 0;
   int score = 100;
   int64_t active_findings = 0;  // open, acknowledged or regressed at that time (any scope)
+  // The same by severity (SeverityRank order: critical, high, medium, low, info), with today's
+  // severity of each finding.
+  std::array<int64_t, 5> active_by_severity{};
 };
 
 inline constexpr size_t kMaxReadinessPoints = 400;
@@ -48,5 +56,20 @@ std::vector<ReadinessPoint> ReconstructReadiness(
     const std::vector<FindingTimeline>& findings, const std::vector<HostLifetime>& hosts,
     const std::function<bool(const FindingTimeline& finding)>& in_scope,
     const std::vector<int64_t>& past_times, int64_t now_ms);
+
+// The score from the trend's start to now, as the store knows it.
+struct ReadinessTrend {
+  std::optional<int64_t> first_audit_at_ms;
+  // The store reads at most kMaxFindingTimelines findings (the oldest): a trend drawn from them
+  // leaves the rest out, and says so.
+  bool partial = false;
+  std::vector<ReadinessPoint> points;
+};
+
+// Starts at the first-audit baseline; without one at the first finding; without any at the
+// organisation's creation. Scope as the audit report decides it (the live hosts' duties; a rule
+// not in `pack`, or no pack, counts).
+Result<ReadinessTrend> BuildReadinessTrend(Store& store, const rules::RulePack* pack,
+                                           const Organization& org, int64_t now_ms);
 
 }  // namespace dozor::server::report

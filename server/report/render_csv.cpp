@@ -21,8 +21,8 @@ void Row(std::string& out, std::initializer_list<std::string_view> cells) {
 void FindingRow(std::string& out, const AuditReport& report, const ReportFinding& f) {
   const std::string host = FindingHostLabel(report, f);
   Row(out, {report.organization, host, f.rule_id, f.title, f.severity, f.category, f.state,
-            FormatTime(f.first_seen_ms), FormatTime(f.last_seen_ms), JoinStrings(f.evidence, "\n"),
-            f.remediation, f.effort, f.must_fix ? "1" : "0",
+            ReportTime(report, f.first_seen_ms), ReportTime(report, f.last_seen_ms),
+            JoinStrings(f.evidence, "\n"), f.remediation, f.effort, f.must_fix ? "1" : "0",
             f.effort_hours && f.estimate_counted ? rules::FormatHours(*f.effort_hours, report.lang)
                                                  : ""});
 }

@@ -1,4 +1,8 @@
+#include <cmath>
+#include <cstdio>
+
 #include "report/renderers.hpp"
+#include "report/report_charts.hpp"
 #include "report/text_util.hpp"
 
 namespace dozor::server::report {
@@ -22,6 +26,9 @@ page-break-inside:avoid;break-inside:avoid}
 .finding.medium{border-left-color:#c98a00}.finding.low{border-left-color:#4a7fb5}
 .muted{color:#666;font-size:12px}ul.evidence{margin:4px 0;font-family:"DejaVu Sans Mono",monospace;
 font-size:12px}.note{font-style:italic}.quote{font-weight:bold}
+.limited{color:#8a5a00}.gap{margin:6px 0}.gap ul{margin:2px 0 6px;font-size:12px}
+.charts{display:flex;flex-wrap:wrap;gap:12px}.chart{flex:1 1 520px;max-width:540px;
+page-break-inside:avoid;break-inside:avoid}.chart svg{width:100%;height:auto}
 @media print{body{margin:0;max-width:none}h2{page-break-after:avoid}}
 )css";
 
@@ -95,7 +102,8 @@ void FindingCard(Html& h, const AuditReport& r, const ReportFinding& f) {
   h.Raw("</div><div class=\"muted\">");
   h.Text(t.rule + ": " + f.rule_id + " · " + t.category + ": " + f.category_label + " · " +
          t.state + ": " + f.state_label + " · " + t.first_seen + ": " +
-         FormatTime(f.first_seen_ms) + " · " + t.last_seen + ": " + FormatTime(f.last_seen_ms));
+         ReportTime(r, f.first_seen_ms) + " · " + t.last_seen + ": " +
+         ReportTime(r, f.last_seen_ms));
   if (!f.ack_by.empty()) {
     h.Text(" · " + f.ack_by + (f.ack_comment.empty() ? "" : ": " + f.ack_comment));
   }
@@ -133,7 +141,7 @@ void FindingCard(Html& h, const AuditReport& r, const ReportFinding& f) {
     h.Text(t.waived_by);
     h.Raw(":</strong> ");
     h.Text(f.waived_by + " · " + t.waive_reason + ": " + f.waive_reason + " · " + t.waived_until +
-           ": " + (f.waived_until_ms ? FormatTime(*f.waived_until_ms) : t.no_expiry));
+           ": " + (f.waived_until_ms ? ReportTime(r, *f.waived_until_ms) : t.no_expiry));
     h.Raw("</div>");
   }
   h.Raw("</div>\n");
@@ -156,7 +164,7 @@ void ProgressBlock(Html& h, const AuditReport& r, const std::string& heading,
                    const ProgressComparison& c) {
   const auto& t = r.text;
   h.Tag("h3", heading);
-  h.Tag("p", t.baseline_recorded + ": " + FormatTime(c.baseline_at_ms), "muted");
+  h.Tag("p", t.baseline_recorded + ": " + ReportTime(r, c.baseline_at_ms), "muted");
   h.Raw("<table>");
   h.Row({t.fixed_since, t.new_since, t.still_open}, true);
   h.Row({std::to_string(c.fixed_since.size()), std::to_string(c.new_since.size()),
@@ -180,6 +188,148 @@ void ProgressBlock(Html& h, const AuditReport& r, const std::string& heading,
   list(t.still_open, c.still_open);
 }
 
+void CoverageBlock(Html& h, const AuditReport& r) {
+  const auto& t = r.text;
+  const auto& c = r.coverage;
+  h.Raw("<section id=\"coverage\">");
+  h.Tag("h2", t.coverage);
+  std::string seen = t.coverage_seen + ": " + std::to_string(c.seen);
+  if (c.declared) {
+    seen += " / " + std::to_string(*c.declared);
+  }
+  h.Tag("p", seen);
+  if (!c.seen_by_kind.empty()) {
+    h.Raw("<table>");
+    h.Row({t.kind, t.host_count}, true);
+    for (const auto& entry : c.seen_by_kind) {
+      h.Row({entry.label, std::to_string(entry.count)});
+    }
+    h.Raw("</table>\n");
+  }
+  h.Tag("h3", t.coverage_gaps);
+  if (c.gaps.empty()) {
+    h.Tag("p", t.coverage_complete, "muted");
+  }
+  for (const auto& gap : c.gaps) {
+    h.Raw("<div class=\"gap\" data-gap=\"");
+    h.Text(gap.kind);
+    h.Raw("\">");
+    h.Tag("strong", gap.text, "limited");
+    if (!gap.details.empty()) {
+      h.Raw("<ul>");
+      for (const auto& line : gap.details) {
+        h.Tag("li", line);
+      }
+      h.Raw("</ul>");
+    }
+    h.Raw("</div>\n");
+  }
+  h.Raw("</section>\n");
+}
+
+size_t CodePoints(std::string_view text) {
+  size_t n = 0;
+  for (char c : text) {
+    n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  }
+  return n;
+}
+
+std::string Number(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.1f", std::isfinite(value) ? value : 0.0);
+  return buffer;
+}
+
+// An inline SVG line chart (no script: the report is mailed, archived and printed).
+void ChartSvg(Html& h, const AuditReport& r, const Chart& chart) {
+  constexpr double kWidth = 520, kHeight = 230, kLeft = 62, kRight = 10, kTop = 10, kBottom = 40;
+  const ChartAxes axes = ComputeAxes(chart);
+  const double plot_w = kWidth - kLeft - kRight, plot_h = kHeight - kTop - kBottom;
+  auto x_of = [&](int64_t at) {
+    return kLeft + plot_w * static_cast<double>(at - axes.x_min) /
+                       static_cast<double>(axes.x_max - axes.x_min);
+  };
+  auto y_of = [&](double value) {
+    return kTop + plot_h * (1 - std::clamp(value, 0.0, axes.y_max) / axes.y_max);
+  };
+  h.Raw("<div class=\"chart\" data-chart=\"");
+  h.Text(chart.id);
+  h.Raw("\">");
+  h.Tag("h3", chart.title);
+  if (!HasChartData(chart)) {
+    h.Tag("p", r.text.no_chart_data, "muted");
+    h.Raw("</div>\n");
+    return;
+  }
+  h.Raw("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " + Number(kWidth) + " " +
+        Number(kHeight) +
+        "\" role=\"img\" font-family=\"DejaVu Sans, Arial, sans-serif\" "
+        "font-size=\"10\"><title>");
+  h.Text(chart.title);
+  h.Raw("</title>");
+  for (double tick : axes.y_ticks) {
+    const std::string y = Number(y_of(tick));
+    h.Raw("<line x1=\"" + Number(kLeft) + "\" x2=\"" + Number(kWidth - kRight) + "\" y1=\"" + y +
+          "\" y2=\"" + y + "\" stroke=\"#ddd\"/><text x=\"" + Number(kLeft - 4) + "\" y=\"" +
+          Number(y_of(tick) + 3) + "\" text-anchor=\"end\" fill=\"#555\">");
+    h.Text(AxisValueLabel(chart, tick));
+    h.Raw("</text>");
+  }
+  for (int64_t tick : axes.x_ticks) {
+    const std::string x = Number(x_of(tick));
+    h.Raw("<line x1=\"" + x + "\" x2=\"" + x + "\" y1=\"" + Number(kTop + plot_h) + "\" y2=\"" +
+          Number(kTop + plot_h + 4) + "\" stroke=\"#888\"/><text x=\"" + x + "\" y=\"" +
+          Number(kTop + plot_h + 15) + "\" text-anchor=\"middle\" fill=\"#555\">");
+    h.Text(ReportDate(r, tick).substr(5));
+    h.Raw("</text>");
+  }
+  h.Raw("<rect x=\"" + Number(kLeft) + "\" y=\"" + Number(kTop) + "\" width=\"" + Number(plot_w) +
+        "\" height=\"" + Number(plot_h) + "\" fill=\"none\" stroke=\"#888\"/>");
+  double legend_x = kLeft;
+  for (const auto& series : chart.series) {
+    std::string points;
+    for (const auto& [at, value] : series.points) {
+      points += (points.empty() ? "" : " ") + Number(x_of(at)) + "," + Number(y_of(value));
+    }
+    h.Raw("<polyline fill=\"none\" stroke-width=\"1.8\" stroke=\"");
+    h.Text(series.color);
+    h.Raw(std::string("\"") + (series.dashed ? " stroke-dasharray=\"5,3\"" : "") + " points=\"" +
+          points + "\"/>");
+    if (series.points.size() == 1) {  // a single day is a dot, not an invisible line
+      h.Raw("<circle r=\"2.5\" cx=\"" + Number(x_of(series.points[0].first)) + "\" cy=\"" +
+            Number(y_of(series.points[0].second)) + "\" fill=\"");
+      h.Text(series.color);
+      h.Raw("\"/>");
+    }
+    if (!series.dashed) {
+      const std::string y = Number(kHeight - 8);
+      h.Raw("<rect x=\"" + Number(legend_x) + "\" y=\"" + Number(kHeight - 16) +
+            "\" width=\"10\" height=\"8\" fill=\"");
+      h.Text(series.color);
+      h.Raw("\"/><text x=\"" + Number(legend_x + 13) + "\" y=\"" + y + "\" fill=\"#333\">");
+      h.Text(series.label);
+      h.Raw("</text>");
+      legend_x += 22 + 6.0 * static_cast<double>(CodePoints(series.label));
+    }
+  }
+  h.Raw("</svg>");
+  if (!chart.note.empty()) {
+    h.Tag("p", chart.note, "muted");
+  }
+  h.Raw("</div>\n");
+}
+
+void ChartsBlock(Html& h, const AuditReport& r) {
+  h.Raw("<section id=\"charts\">");
+  h.Tag("h2", r.text.charts);
+  h.Raw("<div class=\"charts\">");
+  for (const auto& chart : r.charts) {
+    ChartSvg(h, r, chart);
+  }
+  h.Raw("</div></section>\n");
+}
+
 }  // namespace
 
 std::string RenderHtml(const AuditReport& r) {
@@ -198,18 +348,26 @@ std::string RenderHtml(const AuditReport& r) {
   h.Row({t.contract_type, r.contract_type_label});
   h.Row({t.phase, r.phase_label + " — " + r.phase_meaning});
   h.Row({t.engineer, r.engineer.empty() ? "—" : r.engineer});
-  h.Row({t.generated_at, FormatTime(r.generated_at_ms)});
+  h.Row({t.generated_at, ReportTime(r, r.generated_at_ms)});
+  h.Row({t.time_zone, r.time_zone});
   h.Raw("</table>\n<p>");
   h.Text(t.readiness_score + ": ");
   h.Tag("span", std::to_string(r.readiness_score) + "/100", "score");
   h.Raw("<br>");
   h.Text(t.verdict + ": ");
   h.Tag("strong", r.verdict, r.ready_to_sign ? "verdict-ok" : "verdict-bad");
+  if (!r.verdict_limitation.empty()) {
+    h.Raw(" ");
+    h.Raw("<br>");
+    h.Tag("span", r.verdict_limitation, "limited");
+  }
   if (!r.must_fix.empty()) {
     h.Raw("<br>");
     h.Text(MustFixEffortLine(r));
   }
   h.Raw("</p>\n");
+
+  CoverageBlock(h, r);
 
   h.Raw("<section id=\"must-fix\">");
   h.Tag("h2", t.must_fix + " (" + std::to_string(r.must_fix.size()) + ")");
@@ -239,6 +397,8 @@ std::string RenderHtml(const AuditReport& r) {
   CountsTable(h, t.severity, t.severity, r.by_severity_counts, t.counts);
   CountsTable(h, t.category, t.category, r.by_category_counts, t.counts);
   h.Raw("</section>\n");
+
+  ChartsBlock(h, r);
 
   h.Raw("<section id=\"by-severity\">");
   h.Tag("h2", t.findings_by_severity);
@@ -297,7 +457,7 @@ std::string RenderHtml(const AuditReport& r) {
     h.Row({host.hostname, host.os, RoleCell(host),
            host.cpu_model + " ×" + std::to_string(host.cpu_cores) + " / " +
                FormatBytes(host.memory_bytes),
-           FormatTime(host.last_seen_ms), std::to_string(host.score)});
+           ReportTime(r, host.last_seen_ms), std::to_string(host.score)});
   }
   h.Raw("</table></section>\n");
 

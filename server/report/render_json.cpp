@@ -19,7 +19,7 @@ json Counts(const std::vector<CountEntry>& counts) {
   return out;
 }
 
-json Finding(const ReportFinding& f) {
+json FindingJson(const ReportFinding& f) {
   json evidence = json::array();
   for (const auto& line : f.evidence) {
     evidence.push_back(S(line));
@@ -97,11 +97,11 @@ json Comparison(const std::optional<ProgressComparison>& comparison) {
 std::string RenderJson(const AuditReport& report) {
   json findings = json::array();
   for (const auto& finding : report.findings) {
-    findings.push_back(Finding(finding));
+    findings.push_back(FindingJson(finding));
   }
   json waived = json::array();
   for (const auto& finding : report.waived) {
-    waived.push_back(Finding(finding));
+    waived.push_back(FindingJson(finding));
   }
   json must_fix = json::array();
   for (size_t index : report.must_fix) {
@@ -131,6 +131,39 @@ std::string RenderJson(const AuditReport& report) {
                             {"hosts", app.hosts}});
   }
   const auto& estate = report.estate;
+  json gaps = json::array();
+  for (const auto& gap : report.coverage.gaps) {
+    json details = json::array();
+    for (const auto& line : gap.details) {
+      details.push_back(S(line));
+    }
+    gaps.push_back({{"kind", gap.kind}, {"text", S(gap.text)}, {"details", details}});
+  }
+  json coverage = {
+      {"seen", report.coverage.seen},
+      {"declared", report.coverage.declared ? json(*report.coverage.declared) : json(nullptr)},
+      {"seen_by_kind", Counts(report.coverage.seen_by_kind)},
+      {"gaps", gaps},
+      {"limited", report.coverage.limited}};
+  json charts = json::array();
+  for (const auto& chart : report.charts) {
+    json series = json::array();
+    for (const auto& line : chart.series) {
+      json points = json::array();
+      for (const auto& [at, value] : line.points) {
+        points.push_back({{"at_ms", at}, {"value", value}});
+      }
+      series.push_back({{"label", S(line.label)},
+                        {"color", line.color},
+                        {"dashed", line.dashed},
+                        {"points", points}});
+    }
+    charts.push_back({{"id", S(chart.id)},
+                      {"title", S(chart.title)},
+                      {"unit", chart.unit},
+                      {"series", series},
+                      {"note", S(chart.note)}});
+  }
   json doc = {{"format", "dozor.audit-report/v1"},
               {"lang", report.lang},
               {"organization",
@@ -144,6 +177,10 @@ std::string RenderJson(const AuditReport& report) {
                 {"label", S(report.phase_label)},
                 {"meaning", S(report.phase_meaning)}}},
               {"generated_at_ms", report.generated_at_ms},
+              {"time_zone", report.time_zone},
+              {"coverage", coverage},
+              {"verdict_limitation", S(report.verdict_limitation)},
+              {"charts", charts},
               {"readiness_score", report.readiness_score},
               {"ready_to_sign", report.ready_to_sign},
               {"verdict", S(report.verdict)},

@@ -3,12 +3,15 @@
 #include <cairo-pdf.h>
 #include <pango/pangocairo.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 
 #include "report/renderers.hpp"
+#include "report/report_charts.hpp"
 #include "report/text_util.hpp"
 #include "rules/rule.hpp"
 
@@ -49,10 +52,13 @@ std::string E(std::string_view text) { return XmlEscape(text); }
 
 // Something placed on a page: a text layout, a filled or stroked rectangle, or a line.
 struct Item {
-  enum class Kind { kText, kFill, kStroke } kind = Kind::kText;
+  enum class Kind { kText, kFill, kStroke, kPath } kind = Kind::kText;
   PangoLayout* layout = nullptr;  // owned by Document
   double x = 0, y = 0, w = 0, h = 0;
   Rgb color{0, 0, 0};
+  // kPath: a polyline through these points, `w` wide, dashed or not.
+  std::vector<std::pair<double, double>> path;
+  bool dashed = false;
 };
 
 struct LayoutDeleter {
@@ -85,6 +91,11 @@ class Document {
     int width = 0, height = 0;
     pango_layout_get_size(layout, &width, &height);
     return static_cast<double>(height) / PANGO_SCALE;
+  }
+  static double Width(PangoLayout* layout) {
+    int width = 0, height = 0;
+    pango_layout_get_pixel_size(layout, &width, &height);
+    return static_cast<double>(width);
   }
 
   // Starts a new page unless `height` still fits below the cursor.
@@ -299,11 +310,18 @@ class Document {
   }
 
   void Rect(Item::Kind kind, double x, double y, double w, double h, Rgb color) {
-    pages_.back().push_back(Item{kind, nullptr, x, y, w, h, color});
+    pages_.back().push_back(Item{kind, nullptr, x, y, w, h, color, {}, false});
   }
   void Place(PangoLayout* layout, double x, double y) {
-    pages_.back().push_back(Item{Item::Kind::kText, layout, x, y, 0, 0, {0, 0, 0}});
+    pages_.back().push_back(Item{Item::Kind::kText, layout, x, y, 0, 0, {0, 0, 0}, {}, false});
   }
+  void Path(std::vector<std::pair<double, double>> points, double width, Rgb color,
+            bool dashed = false) {
+    Item item{Item::Kind::kPath, nullptr, 0, 0, width, 0, color, std::move(points), dashed};
+    pages_.back().push_back(std::move(item));
+  }
+  // Where the next block starts; it fits below when Ensure(height) was called first.
+  void Advance(double points) { y_ += points; }
 
   // Second pass: draws every page with its running header.
   void Draw(cairo_t* cr, const std::string& header_left, const std::string& page_of) {
@@ -343,6 +361,24 @@ class Document {
             cairo_rectangle(cr, item.x, item.y, item.w, item.h);
             cairo_stroke(cr);
             break;
+          case Item::Kind::kPath: {
+            if (item.path.empty()) {
+              break;
+            }
+            static const double kDash[] = {4.0, 2.5};
+            cairo_set_line_width(cr, item.w);
+            cairo_set_dash(cr, kDash, item.dashed ? 2 : 0, 0);
+            cairo_move_to(cr, item.path.front().first, item.path.front().second);
+            for (size_t i = 1; i < item.path.size(); ++i) {
+              cairo_line_to(cr, item.path[i].first, item.path[i].second);
+            }
+            if (item.path.size() == 1) {  // a single day: a short mark, not nothing
+              cairo_rel_line_to(cr, 1.5, 0);
+            }
+            cairo_stroke(cr);
+            cairo_set_dash(cr, kDash, 0, 0);
+            break;
+          }
         }
       }
       cairo_show_page(cr);
@@ -372,7 +408,104 @@ class Document {
   double y_ = kContentTop;
 };
 
-std::string ShortDate(int64_t ms) { return FormatTime(ms).substr(0, 10); }
+Rgb HexColor(std::string_view hex) {
+  unsigned value = 0;
+  if (hex.size() != 7 || hex[0] != '#' ||
+      std::sscanf(std::string(hex.substr(1)).c_str(), "%6x", &value) != 1) {
+    return {0.3, 0.3, 0.3};
+  }
+  return {static_cast<double>((value >> 16) & 0xFF) / 255.0,
+          static_cast<double>((value >> 8) & 0xFF) / 255.0,
+          static_cast<double>(value & 0xFF) / 255.0};
+}
+
+// A line chart drawn with cairo: the same axes and series as the HTML's SVG (report_charts.hpp).
+void ChartBlock(Document& doc, const AuditReport& r, const Chart& chart) {
+  constexpr double kHeight = 165, kLeft = 52, kRight = 6, kTop = 4, kBottom = 30;
+  doc.Ensure(kHeight + 40);  // the title with its chart
+  doc.Heading(chart.title, 3);
+  if (!HasChartData(chart)) {
+    doc.Paragraph("<i>" + E(r.text.no_chart_data) + "</i>", 8.5);
+    return;
+  }
+  doc.Ensure(kHeight);
+  const ChartAxes axes = ComputeAxes(chart);
+  const double x0 = kMargin + kLeft, plot_w = kContentWidth - kLeft - kRight;
+  const double y0 = doc.y() + kTop, plot_h = kHeight - kTop - kBottom;
+  auto x_of = [&](int64_t at) {
+    return x0 + plot_w * static_cast<double>(at - axes.x_min) /
+                    static_cast<double>(axes.x_max - axes.x_min);
+  };
+  auto y_of = [&](double value) {
+    return y0 + plot_h * (1 - std::clamp(value, 0.0, axes.y_max) / axes.y_max);
+  };
+  const Rgb grid{0.85, 0.85, 0.85}, axis{0.45, 0.45, 0.45};
+  for (double tick : axes.y_ticks) {
+    doc.Path({{x0, y_of(tick)}, {x0 + plot_w, y_of(tick)}}, 0.4, grid);
+    PangoLayout* label =
+        doc.MakeLayout(E(AxisValueLabel(chart, tick)), 7, kLeft - 5, PANGO_ALIGN_RIGHT);
+    doc.Place(label, kMargin, y_of(tick) - Document::Height(label) / 2);
+  }
+  for (int64_t tick : axes.x_ticks) {
+    doc.Path({{x_of(tick), y0 + plot_h}, {x_of(tick), y0 + plot_h + 3}}, 0.5, axis);
+    PangoLayout* label =
+        doc.MakeLayout(E(ReportDate(r, tick).substr(5)), 7, 40, PANGO_ALIGN_CENTER);
+    doc.Place(label, x_of(tick) - 20, y0 + plot_h + 4);
+  }
+  doc.Rect(Item::Kind::kStroke, x0, y0, plot_w, plot_h, axis);
+  double legend_x = x0;
+  const double legend_y = y0 + plot_h + 16;
+  for (const auto& series : chart.series) {
+    std::vector<std::pair<double, double>> points;
+    points.reserve(series.points.size());
+    for (const auto& [at, value] : series.points) {
+      points.emplace_back(x_of(at), y_of(value));
+    }
+    const Rgb color = HexColor(series.color);
+    doc.Path(std::move(points), series.dashed ? 0.8 : 1.3, color, series.dashed);
+    if (!series.dashed) {
+      doc.Rect(Item::Kind::kFill, legend_x, legend_y + 2, 8, 6, color);
+      PangoLayout* label = doc.MakeLayout(E(series.label), 7, kContentWidth / 2);
+      doc.Place(label, legend_x + 11, legend_y);
+      legend_x += 11 + Document::Width(label) + 10;
+    }
+  }
+  doc.Advance(kHeight);
+  if (!chart.note.empty()) {
+    doc.Paragraph(E(chart.note), 8);
+  }
+}
+
+void CoverageBlock(Document& doc, const AuditReport& r) {
+  const auto& t = r.text;
+  const auto& c = r.coverage;
+  doc.Heading(t.coverage, 1);
+  std::string seen = t.coverage_seen + ": " + std::to_string(c.seen);
+  if (c.declared) {
+    seen += " / " + std::to_string(*c.declared);
+  }
+  doc.Paragraph("<b>" + E(seen) + "</b>", 10);
+  if (!c.seen_by_kind.empty()) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& entry : c.seen_by_kind) {
+      rows.push_back({entry.label, std::to_string(entry.count)});
+    }
+    doc.TabTable({0.75, 0.25}, {t.kind, t.host_count}, rows, 8.5);
+  }
+  doc.Heading(t.coverage_gaps, 2);
+  if (c.gaps.empty()) {
+    doc.Paragraph(E(t.coverage_complete));
+  }
+  for (const auto& gap : c.gaps) {
+    std::string markup = "<b>" + E(gap.text) + "</b>";
+    for (const auto& line : gap.details) {
+      markup += "\n• " + E(Document::Fit(line, 200));
+    }
+    doc.Card(markup, {0.79, 0.54, 0.0});
+  }
+}
+
+std::string ShortDate(const AuditReport& r, int64_t ms) { return ReportDate(r, ms); }
 
 // A waived finding: everything about it in one block (waived lists are short).
 std::string WaivedMarkup(const AuditReport& r, const ReportFinding& f) {
@@ -381,7 +514,7 @@ std::string WaivedMarkup(const AuditReport& r, const ReportFinding& f) {
                   E(f.severity_label) + "] " + E(FindingHostLabel(r, f)) + " · " + E(f.rule_id) +
                   "</span>\n<b>" + E(t.waived_by) + ":</b> " + E(f.waived_by) + " · <b>" +
                   E(t.waive_reason) + ":</b> " + E(f.waive_reason) + " · <b>" + E(t.waived_until) +
-                  ":</b> " + E(f.waived_until_ms ? FormatTime(*f.waived_until_ms) : t.no_expiry);
+                  ":</b> " + E(f.waived_until_ms ? ReportTime(r, *f.waived_until_ms) : t.no_expiry);
   if (!f.evidence.empty()) {
     m += "\n<b>" + E(t.evidence) + ":</b> " + E(f.evidence.front());
   }
@@ -415,7 +548,7 @@ constexpr size_t kPdfEvidenceChars = 160;
 std::string TargetMarkup(const AuditReport& r, const ReportFinding& f) {
   const auto& t = r.text;
   std::string m = "• <b>" + E(FindingHostLabel(r, f)) + "</b> — " + E(f.state_label) + ", " +
-                  E(t.first_seen) + " " + ShortDate(f.first_seen_ms);
+                  E(t.first_seen) + " " + ShortDate(r, f.first_seen_ms);
   if (!f.in_scope) {
     m += " <i>(" + E(t.out_of_scope) + ")</i>";
   }
@@ -489,7 +622,7 @@ void Progress(Document& doc, const AuditReport& r, const std::string& heading,
               const ProgressComparison& c) {
   const auto& t = r.text;
   doc.Heading(heading, 2);
-  doc.Paragraph(E(t.baseline_recorded + ": " + FormatTime(c.baseline_at_ms)), 8.5);
+  doc.Paragraph(E(t.baseline_recorded + ": " + ReportTime(r, c.baseline_at_ms)), 8.5);
   doc.Table({1.0 / 3, 1.0 / 3, 1.0 / 3}, {t.fixed_since, t.new_since, t.still_open},
             {{std::to_string(c.fixed_since.size()), std::to_string(c.new_since.size()),
               std::to_string(c.still_open.size())}});
@@ -520,7 +653,8 @@ void Layout(Document& doc, const AuditReport& r) {
             {{t.contract_type, r.contract_type_label},
              {t.phase, r.phase_label + " — " + r.phase_meaning},
              {t.engineer, r.engineer.empty() ? "—" : r.engineer},
-             {t.generated_at, FormatTime(r.generated_at_ms)},
+             {t.generated_at, ReportTime(r, r.generated_at_ms)},
+             {t.time_zone, r.time_zone},
              {t.hosts, std::to_string(r.estate.host_count)}},
             10);
   doc.Space(16);
@@ -530,7 +664,11 @@ void Layout(Document& doc, const AuditReport& r) {
   doc.Paragraph(E(t.verdict) + ": <b><span foreground=\"" +
                     (r.ready_to_sign ? "#1a7f37" : "#b3261e") + "\">" + E(r.verdict) +
                     "</span></b>",
-                14, 0, r.must_fix.empty() ? 14 : 4);
+                14, 0, r.must_fix.empty() && r.verdict_limitation.empty() ? 14 : 4);
+  if (!r.verdict_limitation.empty()) {
+    doc.Paragraph("<span foreground=\"#8a5a00\">" + E(r.verdict_limitation) + "</span>", 10, 0,
+                  r.must_fix.empty() ? 14 : 4);
+  }
   if (!r.must_fix.empty()) {
     doc.Paragraph(E(MustFixEffortLine(r)), 11, 0, 14);
   }
@@ -539,6 +677,7 @@ void Layout(Document& doc, const AuditReport& r) {
     counts.push_back({entry.label, std::to_string(entry.count)});
   }
   doc.Table({0.5, 0.5}, {t.severity, t.counts}, counts, 10);
+  CoverageBlock(doc, r);
 
   doc.NewPage();
   doc.Heading(t.must_fix + " (" + std::to_string(r.must_fix.size()) + ")", 1);
@@ -553,6 +692,11 @@ void Layout(Document& doc, const AuditReport& r) {
     rows.push_back({"", t.total, "", r.must_fix_effort});
     doc.Table({0.12, 0.31, 0.39, 0.18}, {t.severity, t.rule, t.hosts, t.effort}, rows);
     doc.Paragraph("<b>" + E(MustFixEffortLine(r)) + "</b>");
+  }
+
+  doc.Heading(t.charts, 1);
+  for (const auto& chart : r.charts) {
+    ChartBlock(doc, r, chart);
   }
 
   doc.Heading(t.findings_by_severity, 1);
@@ -666,7 +810,7 @@ void Layout(Document& doc, const AuditReport& r) {
                       host.duties_label.empty() ? host.role_label
                                                 : host.role_label + " · " + host.duties_label,
                       std::to_string(host.cpu_cores) + " × " + host.cpu_model,
-                      FormatBytes(host.memory_bytes), FormatTime(host.last_seen_ms).substr(0, 16)});
+                      FormatBytes(host.memory_bytes), ReportTime(r, host.last_seen_ms)});
     }
     doc.Heading(t.host_table, 3);
     doc.TabTable({0.17, 0.20, 0.17, 0.19, 0.09, 0.18},

@@ -1,10 +1,12 @@
 #include "report/report_builder.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <tuple>
 #include <utility>
 
+#include "report/report_coverage.hpp"
 #include "report/text_util.hpp"
 #include "rules/contract_scope.hpp"
 
@@ -172,6 +174,13 @@ AuditReport AssembleAuditReport(const ReportSources& sources, const rules::RuleP
   report.phase_meaning = PhaseMeaning(report.phase, lang);
   report.engineer = SanitizeUtf8(org.engineer);
   report.generated_at_ms = now_ms;
+  report.time_zone = sources.time_zone.empty() ? "UTC" : sources.time_zone;
+  report.coverage = AssessCoverage(report, sources.estate.hosts, sources.declared_hosts, now_ms);
+  report.charts.push_back(ScoreChart(sources.readiness, lang));
+  report.charts.push_back(FindingsChart(sources.readiness, lang));
+  for (auto& chart : DiskCharts(sources.disks, lang)) {
+    report.charts.push_back(std::move(chart));
+  }
 
   // A finding on a host that is no longer live (not in the estate) has no duties: its rule alone
   // decides its scope, as for an estate-wide finding.
@@ -238,9 +247,75 @@ AuditReport AssembleAuditReport(const ReportSources& sources, const rules::RuleP
   return report;
 }
 
-Result<AuditReport> BuildAuditReport(OrganizationStore& organizations, FindingStore& findings,
-                                     HostStore& hosts, const rules::RulePack& pack, int64_t org_id,
+Result<std::vector<HostDiskHistory>> ReadDiskHistory(HostStore& hosts, const EstateSummary& estate,
+                                                     int64_t now_ms) {
+  // A hostile agent may report thousands of mounts: follow at most this many per host.
+  constexpr size_t kMaxTrackedMounts = 64;
+  constexpr int64_t kDayMs = 86'400'000;
+  std::vector<const EstateHost*> servers;
+  for (const auto& host : estate.hosts) {
+    if (host.role == HostRole::kServer && host.last_inventory_ms > 0) {
+      servers.push_back(&host);
+    }
+  }
+  std::sort(servers.begin(), servers.end(), [](const EstateHost* a, const EstateHost* b) {
+    return a->hostname != b->hostname ? a->hostname < b->hostname : a->agent_id < b->agent_id;
+  });
+  std::vector<HostDiskHistory> out;
+  for (const EstateHost* host : servers) {
+    if (out.size() >= kMaxDiskChartHosts) {
+      break;
+    }
+    std::map<std::string, std::map<int64_t, DiskDay>> by_mount;  // mount -> day -> last sample
+    DOZOR_RETURN_IF_ERROR(hosts.VisitHealth(
+        host->agent_id, now_ms - kDiskChartSpanMs, now_ms + 1,
+        [&](int64_t at_ms, const dozor::v1::HealthSample& sample) {
+          for (const auto& fs : sample.filesystems()) {
+            if (fs.total_bytes() == 0 || fs.free_bytes() > fs.total_bytes()) {
+              continue;
+            }
+            auto mount = by_mount.find(fs.mount_point());
+            if (mount == by_mount.end()) {
+              if (by_mount.size() >= kMaxTrackedMounts) {
+                continue;
+              }
+              mount = by_mount.emplace(fs.mount_point(), std::map<int64_t, DiskDay>()).first;
+            }
+            DiskDay& day = mount->second[at_ms / kDayMs];
+            if (at_ms >= day.at_ms) {
+              day = DiskDay{at_ms, static_cast<int64_t>(fs.total_bytes() - fs.free_bytes()),
+                            static_cast<int64_t>(fs.total_bytes())};
+            }
+          }
+        }));
+    HostDiskHistory history;
+    history.hostname = host->hostname.empty() ? host->agent_id : host->hostname;
+    for (auto& [mount, days] : by_mount) {
+      MountHistory item{mount, {}};
+      for (auto& [index, day] : days) {
+        item.days.push_back(day);
+      }
+      history.mounts.push_back(std::move(item));
+    }
+    // The largest filesystems now first; the rest of the mounts are not charted.
+    std::sort(history.mounts.begin(), history.mounts.end(),
+              [](const MountHistory& a, const MountHistory& b) {
+                const int64_t sa = a.days.back().total_bytes, sb = b.days.back().total_bytes;
+                return sa != sb ? sa > sb : a.mount < b.mount;
+              });
+    if (history.mounts.size() > kMaxDiskChartMounts) {
+      history.mounts.resize(kMaxDiskChartMounts);
+    }
+    if (!history.mounts.empty()) {
+      out.push_back(std::move(history));
+    }
+  }
+  return out;
+}
+
+Result<AuditReport> BuildAuditReport(Store& store, const rules::RulePack& pack, int64_t org_id,
                                      int64_t now_ms, std::string_view lang) {
+  OrganizationStore& organizations = store.Organizations();
   ReportSources sources;
   DOZOR_ASSIGN_OR_RETURN(sources.organization,
                          organizations.FindOrganization(std::to_string(org_id)));
@@ -248,12 +323,19 @@ Result<AuditReport> BuildAuditReport(OrganizationStore& organizations, FindingSt
   filter.org_id = org_id;
   filter.states.assign(std::begin(kActiveFindingStates), std::end(kActiveFindingStates));
   filter.limit = kMaxReportFindings;
-  DOZOR_ASSIGN_OR_RETURN(sources.findings, findings.ListFindings(filter));
+  DOZOR_ASSIGN_OR_RETURN(sources.findings, store.Findings().ListFindings(filter));
   DOZOR_ASSIGN_OR_RETURN(sources.first_audit,
                          organizations.GetAuditSnapshot(org_id, AuditSnapshotKind::kFirstAudit));
   DOZOR_ASSIGN_OR_RETURN(sources.signing,
                          organizations.GetAuditSnapshot(org_id, AuditSnapshotKind::kSigning));
-  DOZOR_ASSIGN_OR_RETURN(sources.estate, hosts.GetEstateSummary(org_id, NotablePackages()));
+  DOZOR_ASSIGN_OR_RETURN(sources.estate, store.Hosts().GetEstateSummary(org_id, NotablePackages()));
+  DOZOR_ASSIGN_OR_RETURN(auto alert_settings, store.Alerts().GetOrgAlertSettings(org_id));
+  sources.time_zone = alert_settings.time_zone;
+  sources.declared_hosts = sources.organization.declared_hosts;
+  DOZOR_ASSIGN_OR_RETURN(auto trend,
+                         BuildReadinessTrend(store, &pack, sources.organization, now_ms));
+  sources.readiness = std::move(trend.points);
+  DOZOR_ASSIGN_OR_RETURN(sources.disks, ReadDiskHistory(store.Hosts(), sources.estate, now_ms));
   return AssembleAuditReport(sources, pack, now_ms, lang);
 }
 

@@ -7,11 +7,14 @@
 #include <vector>
 
 #include "dozor/common/result.hpp"
+#include "report/readiness_history.hpp"
+#include "report/report_charts.hpp"
 #include "report/report_model.hpp"
 #include "rules/rule.hpp"
 #include "store/finding_store.hpp"
 #include "store/host_store.hpp"
 #include "store/organization_store.hpp"
+#include "store/store.hpp"
 
 namespace dozor::server::report {
 
@@ -22,6 +25,10 @@ struct ReportSources {
   std::optional<AuditSnapshot> first_audit;
   std::optional<AuditSnapshot> signing;
   EstateSummary estate;
+  std::string time_zone = "UTC";          // the client's (its alert settings)
+  std::optional<int64_t> declared_hosts;  // the machines the client says it has
+  std::vector<ReadinessPoint> readiness;  // the score since the trend's start
+  std::vector<HostDiskHistory> disks;     // servers' filesystems, daily
 };
 
 // Packages counted under "notable software" in the estate summary (backup, databases, file and
@@ -33,10 +40,14 @@ const std::vector<std::string>& NotablePackages();
 AuditReport AssembleAuditReport(const ReportSources& sources, const rules::RulePack& pack,
                                 int64_t now_ms, std::string_view lang);
 
-// Reads the organisation (kNotFound if absent) and its audit snapshots, its findings and its
-// estate summary from those store areas, then assembles the report.
-Result<AuditReport> BuildAuditReport(OrganizationStore& organizations, FindingStore& findings,
-                                     HostStore& hosts, const rules::RulePack& pack, int64_t org_id,
+// Reads the organisation (kNotFound if absent), its audit snapshots, findings, estate summary,
+// time zone, readiness history and its servers' disk history, then assembles the report.
+Result<AuditReport> BuildAuditReport(Store& store, const rules::RulePack& pack, int64_t org_id,
                                      int64_t now_ms, std::string_view lang);
+
+// The daily disk history of the organisation's servers over the last kDiskChartSpanMs, the
+// largest kMaxDiskChartMounts filesystems of each of the first kMaxDiskChartHosts servers.
+Result<std::vector<HostDiskHistory>> ReadDiskHistory(HostStore& hosts, const EstateSummary& estate,
+                                                     int64_t now_ms);
 
 }  // namespace dozor::server::report

@@ -9,6 +9,7 @@
 #include <set>
 #include <utility>
 
+#include "domain/local_time.hpp"
 #include "dozor/common/text.hpp"
 #include "dozor/common/utc_time.hpp"
 #include "report/text_util.hpp"
@@ -253,6 +254,14 @@ ReportText ReportTextFor(std::string_view lang) {
     t.none = "none";
     t.page_of = "page {n} of {m}";
     t.total = "Total";
+    t.time_zone = "Times are in";
+    t.coverage = "Coverage";
+    t.coverage_seen = "Machines seen";
+    t.coverage_gaps = "What the audit could not see";
+    t.coverage_complete = "The agents read everything they look at on every machine seen.";
+    t.verdict_limited = "The verdict covers only what the audit could see (see Coverage).";
+    t.charts = "Trends";
+    t.no_chart_data = "not enough data yet";
     return t;
   }
   t.title = "Отчёт о предконтрактном аудите";
@@ -323,6 +332,14 @@ ReportText ReportTextFor(std::string_view lang) {
   t.none = "нет";
   t.page_of = "страница {n} из {m}";
   t.total = "Всего";
+  t.time_zone = "Время указано в поясе";
+  t.coverage = "Охват аудита";
+  t.coverage_seen = "Обследовано машин";
+  t.coverage_gaps = "Что аудит не увидел";
+  t.coverage_complete = "Агенты прочитали всё, что проверяют, на каждой обследованной машине.";
+  t.verdict_limited = "Вывод верен только для того, что увидел аудит (см. «Охват аудита»).";
+  t.charts = "Динамика";
+  t.no_chart_data = "пока мало данных";
   return t;
 }
 
@@ -631,6 +648,7 @@ void FinalizeReport(AuditReport& report) {
   } else {
     report.verdict = report.ready_to_sign ? "ready to sign" : "fix first";
   }
+  report.verdict_limitation = report.coverage.limited ? report.text.verdict_limited : "";
 
   // Estate aggregates.
   auto& estate = report.estate;
@@ -704,6 +722,19 @@ std::string FormatTime(int64_t ms) {
     return "—";
   }
   return FormatUtc(ms, UtcStyle::kMinutes);
+}
+
+std::string ReportTime(const AuditReport& report, int64_t ms) {
+  if (ms <= 0) {
+    return "—";
+  }
+  auto local = FormatLocalTime(report.time_zone, ms);
+  return local.ok() ? *local : FormatTime(ms);
+}
+
+std::string ReportDate(const AuditReport& report, int64_t ms) {
+  std::string time = ReportTime(report, ms);
+  return time.size() >= 10 && time[4] == '-' ? time.substr(0, 10) : time;
 }
 
 std::string FormatBytes(int64_t bytes) {

@@ -33,6 +33,9 @@ struct ReportText {
       still_open, baseline_recorded, none;
   std::string page_of;  // "page {n} of {m}"
   std::string total;
+  std::string time_zone;  // "Times are in"
+  std::string coverage, coverage_seen, coverage_gaps, coverage_complete, verdict_limited;
+  std::string charts, no_chart_data;
 };
 
 // Returns the text table for "ru" (default) or "en"; any other language gets Russian.
@@ -147,8 +150,48 @@ struct ProgressSection {
   std::string note;  // set when there is no first-audit baseline yet
 };
 
+// ------------------------------------------------------------------ coverage
+// What the audit saw and what it could not: the reader must know how far the verdict reaches.
+struct CoverageGap {
+  // declared-unseen | no-inventory | not-reporting | smart-unavailable | collector-failing |
+  // part-unavailable
+  std::string kind;
+  std::string text;                  // in the report's language, with the count
+  std::vector<std::string> details;  // "db1", "db1: hardware: ZFS pools: zpool list failed"
+};
+
+struct CoverageSection {
+  int64_t seen = 0;                      // live hosts with an agent
+  std::optional<int64_t> declared;       // machines the client says it has; none: not asked
+  std::vector<CountEntry> seen_by_kind;  // "Windows workstations": 12, "Linux servers": 3
+  std::vector<CoverageGap> gaps;
+  bool limited = false;  // some gap: the verdict holds only for what was seen
+};
+
+// ------------------------------------------------------------------ charts
+// A line chart the server renders itself into the HTML (SVG) and the PDF (cairo): no script, no
+// external service, so a report mailed or printed shows the same picture.
+struct ChartSeries {
+  std::string label;
+  std::string color;                               // "#rrggbb"
+  std::vector<std::pair<int64_t, double>> points;  // (time in ms, value), ascending time
+  bool dashed = false;  // a limit (the filesystem's size) rather than a measurement
+};
+
+struct Chart {
+  std::string id;     // "score", "findings", "disk-<host>"
+  std::string title;  // in the report's language
+  std::string unit;   // "score" (0..100), "count", "bytes": how the axis is labelled
+  double y_max = 0;   // the axis top; 0: from the data
+  std::vector<ChartSeries> series;
+  std::string note;  // a line under the chart ("+1.2 GiB a day; full in about 40 days")
+};
+
 struct AuditReport {
   std::string lang = "ru";
+  // The client's time zone (its alert settings, "Europe/Moscow" by default): every time in the
+  // report is shown in it.
+  std::string time_zone = "UTC";
   ReportText text;
   int64_t org_id = 0;
   std::string organization, contract_type, contract_type_label;
@@ -159,6 +202,10 @@ struct AuditReport {
   int readiness_score = 100;
   bool ready_to_sign = true;
   std::string verdict;  // localized
+  // Set when coverage.limited: "limited to what the audit could see (see Coverage)".
+  std::string verdict_limitation;
+  CoverageSection coverage;
+  std::vector<Chart> charts;
 
   std::vector<ReportFinding> findings;  // active (open, acknowledged, regressed), severity order
   std::vector<ReportFinding> waived;
@@ -220,6 +267,10 @@ std::string MustFixEffortLine(const AuditReport& report);
 
 // "2026-11-26 20:39 UTC"; "—" for 0.
 std::string FormatTime(int64_t ms);
+// The time in the report's time zone: "2026-11-26 23:39 MSK"; "—" for 0; UTC when the zone is
+// not in the installed tzdata. ReportDate: its date only, "2026-11-26".
+std::string ReportTime(const AuditReport& report, int64_t ms);
+std::string ReportDate(const AuditReport& report, int64_t ms);
 // "1.5 GiB", "512 MiB".
 std::string FormatBytes(int64_t bytes);
 // The finding's hostname, or the report's "estate-wide" label for an organisation-wide finding.

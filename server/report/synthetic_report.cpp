@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "report/report_charts.hpp"
+#include "report/report_coverage.hpp"
 #include "rules/rule.hpp"
 
 namespace dozor::server::report {
@@ -147,6 +149,55 @@ AuditReport MakeSyntheticReport(int hosts, int findings_per_host, std::string_vi
         .push_back(item);
   }
   report.progress.since_first_audit = first;
+
+  // Coverage and charts as the builder makes them from a store: three months of history.
+  report.time_zone = "Europe/Moscow";
+  std::vector<EstateHost> estate_hosts;
+  for (int i = 0; i < hosts; ++i) {
+    EstateHost host;
+    host.agent_id = report.estate.hosts[i].agent_id;
+    host.hostname = report.estate.hosts[i].hostname;
+    host.os_family = i % 2 == 0 ? "windows" : "linux";
+    host.role = i % 2 == 0 ? HostRole::kWorkstation : HostRole::kServer;
+    host.virtual_machine = report.estate.hosts[i].virtual_machine;
+    host.disk_count = 1;
+    host.smartctl_available = i % 5 != 1;
+    host.last_inventory_ms = i % 11 == 10 ? 0 : kNowMs - kDayMs;
+    host.last_seen_ms = i % 7 == 6 ? kNowMs - 9 * kDayMs : kNowMs - 60000;
+    if (i % 13 == 3) {
+      host.gaps.emplace_back("collector:smart", "smartctl: timed out after 30 s");
+    }
+    estate_hosts.push_back(std::move(host));
+  }
+  report.coverage = AssessCoverage(report, estate_hosts, hosts + hosts / 2 + 1, kNowMs);
+  std::vector<ReadinessPoint> points;
+  for (int day = 90; day >= 0; --day) {
+    ReadinessPoint point;
+    point.at_ms = kNowMs - day * kDayMs;
+    point.score = 40 + (90 - day) * 50 / 90;
+    point.active_by_severity = {day / 30, day / 10, 5 + day / 8, 12 - (90 - day) / 10, 0};
+    points.push_back(point);
+  }
+  report.charts.push_back(ScoreChart(points, lang));
+  report.charts.push_back(FindingsChart(points, lang));
+  std::vector<HostDiskHistory> disks;
+  for (int i = 1; i < hosts && disks.size() < 3; i += 2) {
+    HostDiskHistory history{report.estate.hosts[i].hostname, {}};
+    for (const char* mount : {"/", "/var/lib/postgresql"}) {
+      MountHistory item{mount, {}};
+      for (int day = 90; day >= 0; --day) {
+        const int64_t total = int64_t{200 + 100 * i} << 30;
+        const int64_t used =
+            (int64_t{40 + i} << 30) + (int64_t{90 - day} << 29) * (mount[1] ? 2 : 1);
+        item.days.push_back(DiskDay{kNowMs - day * kDayMs, std::min(used, total), total});
+      }
+      history.mounts.push_back(std::move(item));
+    }
+    disks.push_back(std::move(history));
+  }
+  for (auto& chart : DiskCharts(disks, lang)) {
+    report.charts.push_back(std::move(chart));
+  }
   FinalizeReport(report);
   return report;
 }

@@ -153,6 +153,12 @@ struct EstateHost {
   std::string agent_version;
   std::vector<std::string> addresses;
   int64_t package_count = 0;
+  bool smartctl_available = false;  // the agent could read SMART data on this host
+  int64_t disk_count = 0;           // non-removable disks in the inventory
+  // What the audit could not see on this host: (part, why) for each inventory part the agent
+  // could not read ("hardware", "software", ...) and ("collector:<name>", its error) for each
+  // collector whose last run failed.
+  std::vector<std::pair<std::string, std::string>> gaps;
 };
 
 struct ApplicationCount {

@@ -28,13 +28,19 @@ struct Organization {
   std::string engineer;
   int64_t created_at_ms = 0;
   int64_t host_count = 0;
+  // How many machines the client says it has (the report's coverage); nullopt: not recorded.
+  std::optional<int64_t> declared_hosts;
 };
+
+inline constexpr int64_t kMaxDeclaredHosts = 1'000'000;
 
 struct OrganizationPatch {
   std::optional<ContractPhase> contract_status;
   std::optional<ContractType> contract_type;
   // Replaces the primary engineers with this one (login or display name); empty removes them.
   std::optional<std::string> engineer;
+  // Set (a count) or clear (nullopt inside) the declared machine count; outer nullopt: unchanged.
+  std::optional<std::optional<int64_t>> declared_hosts;
   std::string actor;  // who made the change (recorded in contract_events); "system" if empty
 };
 

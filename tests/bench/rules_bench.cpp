@@ -287,8 +287,8 @@ int main(int argc, char** argv) {
   }
   for (int run = 0; run < 2; ++run) {
     auto t0 = SteadyClock::now();
-    auto report = dozor::server::report::BuildAuditReport(
-        **store, **store, **store, rule_engine.pack(), org->id, now_ms, "ru");
+    auto report =
+        dozor::server::report::BuildAuditReport(**store, rule_engine.pack(), org->id, now_ms, "ru");
     auto t1 = SteadyClock::now();
     if (!report.ok()) {
       std::fprintf(stderr, "BuildAuditReport: %s\n", report.error().ToString().c_str());

@@ -14,6 +14,7 @@ struct OrgOptions {
   std::optional<std::string> status;
   std::optional<std::string> type;
   std::optional<std::string> engineer;
+  std::optional<std::string> declared_hosts;  // a count, or "none" to clear it
   std::string snapshot_kind = "first-audit";
 };
 using OrgState = std::shared_ptr<OrgOptions>;
@@ -26,6 +27,21 @@ void AddOrgFields(CLI::App* command, const OrgState& org) {
   command->add_option("--status", org->status, "prospect | remediation | active | ended");
   command->add_option("--type", org->type, "technical | application | complex");
   command->add_option("--engineer", org->engineer, "assigned engineer");
+  command
+      ->add_option("--declared-hosts", org->declared_hosts,
+                   "how many machines the client says it has (the report's coverage), or "
+                   "'none' to clear it")
+      ->check([](const std::string& value) -> std::string {
+        if (value == "none") {
+          return "";
+        }
+        if (value.empty() || value.size() > 7 ||
+            value.find_first_not_of("0123456789") != std::string::npos ||
+            std::stoll(value) > 1000000) {
+          return "a whole number 0-1000000 or 'none'";
+        }
+        return "";
+      });
 }
 
 // The contract fields that were given, under the API's names.
@@ -33,6 +49,11 @@ nlohmann::json ContractFields(const OrgOptions& org, nlohmann::json body) {
   PutIfSet(body, "contract_status", org.status);
   PutIfSet(body, "contract_type", org.type);
   PutIfSet(body, "engineer", org.engineer);
+  if (org.declared_hosts) {
+    body["declared_hosts"] = *org.declared_hosts == "none"
+                                 ? nlohmann::json(nullptr)
+                                 : nlohmann::json(std::stoll(*org.declared_hosts));
+  }
   return body;
 }
 
@@ -66,12 +87,14 @@ void AddListAndShow(CLI::App* org_command, const OrgState& org, Action& action) 
 }
 
 void AddUpdate(CLI::App* org_command, const OrgState& org, Action& action) {
-  auto* update = org_command->add_subcommand("update", "change contract status, type or engineer");
+  auto* update = org_command->add_subcommand(
+      "update", "change contract status, type, engineer or the declared machine count");
   AddOrgArgument(update, org);
   AddOrgFields(update, org);
   update->callback([org, &action] {
-    if (!org->status && !org->type && !org->engineer) {
-      throw CLI::ValidationError("org update", "give at least one of --status, --type, --engineer");
+    if (!org->status && !org->type && !org->engineer && !org->declared_hosts) {
+      throw CLI::ValidationError(
+          "org update", "give at least one of --status, --type, --engineer, --declared-hosts");
     }
     action = [org](Context& context) {
       return Emit(

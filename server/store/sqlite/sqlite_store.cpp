@@ -143,6 +143,7 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
            "contract_type = coalesce(?3, contract_type), engineer = coalesce(?4, engineer) "
            "WHERE id = ?1"},
           {&w.org_exists, "SELECT 1 FROM organizations WHERE id = ?"},
+          {&w.org_declared_hosts, "UPDATE organizations SET declared_hosts = ?2 WHERE id = ?1"},
           {&w.token_insert,
            "INSERT INTO enrollment_tokens(token_hash, org_id, hint, label, created_at, expires_at, "
            "max_uses) VALUES (?, ?, ?, ?, ?, ?, ?)"},

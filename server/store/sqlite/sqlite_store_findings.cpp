@@ -305,7 +305,8 @@ Status PrepareFindingReaderStatements(sqlite::Database& db, FindingReaderStateme
            " WHERE d.agent = a.id AND d.removable = 0), "
            "a.last_seen, a.last_inventory_at, a.agent_version, "
            "(SELECT count(*) FROM host_packages p WHERE p.agent = a.id), "
-           "coalesce(os.duties, '') "
+           "coalesce(os.duties, ''), coalesce(hw.smartctl_available, 0), "
+           "(SELECT count(*) FROM host_disks d WHERE d.agent = a.id AND d.removable = 0) "
            "FROM agents a LEFT JOIN host_os os ON os.agent = a.id "
            "LEFT JOIN host_hardware hw ON hw.agent = a.id "
            "WHERE a.org_id = ? AND a.revoked_at IS NULL ORDER BY 3, a.agent_id"},
@@ -313,6 +314,13 @@ Status PrepareFindingReaderStatements(sqlite::Database& db, FindingReaderStateme
            "SELECT h.agent, h.address FROM host_addresses h JOIN agents a ON a.id = h.agent "
            "WHERE h.loopback = 0 AND a.org_id = ? AND a.revoked_at IS NULL "
            "ORDER BY h.agent, h.rowid"},
+          {&f.r_estate_gaps,
+           "SELECT u.agent, u.part, u.note FROM host_unavailable u JOIN agents a ON a.id = u.agent "
+           "WHERE a.org_id = ? AND a.revoked_at IS NULL "
+           "UNION ALL "
+           "SELECT c.agent, 'collector:' || c.name, c.error FROM host_collectors c "
+           "JOIN agents a ON a.id = c.agent "
+           "WHERE c.ok = 0 AND a.org_id = ? AND a.revoked_at IS NULL ORDER BY 1, 2"},
           {&f.r_estate_apps,
            "SELECT ha.name, ha.version, ha.kind, count(DISTINCT ha.agent) "
            "FROM host_applications ha JOIN agents a ON a.id = ha.agent "
@@ -894,6 +902,8 @@ Result<EstateSummary> SqliteStore::GetEstateSummary(int64_t org_id,
     h.agent_version = s.Text(18);
     h.package_count = s.Int(19);
     h.duties = ParseHostDuties(s.Text(20));
+    h.smartctl_available = s.Int(21) != 0;
+    h.disk_count = s.Int(22);
     index_of[s.Int(0)] = summary.hosts.size();
     summary.hosts.push_back(std::move(h));
   }));
@@ -901,6 +911,14 @@ Result<EstateSummary> SqliteStore::GetEstateSummary(int64_t org_id,
     auto it = index_of.find(s.Int(0));
     if (it != index_of.end()) {
       summary.hosts[it->second].addresses.push_back(s.Text(1));
+    }
+  }));
+  // Bounded: a host with a runaway list of failing parts must not bloat the report.
+  constexpr size_t kMaxGapsPerHost = 20;
+  DOZOR_RETURN_IF_ERROR(ForEachRow(BindAll(f.r_estate_gaps, org_id, org_id), [&](const auto& s) {
+    auto it = index_of.find(s.Int(0));
+    if (it != index_of.end() && summary.hosts[it->second].gaps.size() < kMaxGapsPerHost) {
+      summary.hosts[it->second].gaps.emplace_back(s.Text(1), s.Text(2));
     }
   }));
   DOZOR_ASSIGN_OR_RETURN(summary.applications,

@@ -200,7 +200,7 @@ inline constexpr const char* kHostTables[] = {"host_os",
 inline constexpr size_t kHostTableCount = sizeof(kHostTables) / sizeof(kHostTables[0]);
 
 struct SqliteStore::WriterStatements {
-  sqlite::Statement org_insert, org_update, org_exists;
+  sqlite::Statement org_insert, org_update, org_exists, org_declared_hosts;
   sqlite::Statement token_insert, token_revoke, token_exists, token_by_hash, token_use;
   sqlite::Statement agent_insert, agent_revoke, agent_exists, agent_lookup, agent_update;
   sqlite::Statement health_insert, collector_upsert;
@@ -244,7 +244,8 @@ struct SqliteStore::ReaderStatements {
 // (sqlite_store_findings.cpp prepares them).
 struct FindingReaderStatements {
   sqlite::Statement r_finding, r_events, r_contract_events, r_snapshot, r_snapshot_rows;
-  sqlite::Statement r_estate_hosts, r_estate_addresses, r_estate_apps, r_package_hosts;
+  sqlite::Statement r_estate_hosts, r_estate_addresses, r_estate_apps, r_package_hosts,
+      r_estate_gaps;
   sqlite::Statement r_live_hosts, r_host_pk;
 };
 Status PrepareFindingReaderStatements(sqlite::Database& db, FindingReaderStatements& f);

@@ -30,6 +30,9 @@ Result<Organization> SqliteStore::CreateOrganization(const Organization& org) {
                                                org.contract_type, std::string(), now_ms),
                                        "organization '" + org.name + "'"));
     id = writer_.LastInsertRowId();
+    if (org.declared_hosts) {
+      DOZOR_RETURN_IF_ERROR(RunWith(ws_->org_declared_hosts, id, org.declared_hosts));
+    }
     if (!org.engineer.empty()) {
       DOZOR_RETURN_IF_ERROR(LinkLegacyEngineerLocked(id, org.engineer, now_ms));
     }
@@ -62,6 +65,10 @@ Result<Organization> SqliteStore::UpdateOrganization(int64_t id, const Organizat
   if (patch.engineer && patch.engineer->size() > kMaxNameLength) {
     return MakeError(ErrorCode::kInvalidArgument, "engineer must be at most 200 characters");
   }
+  if (patch.declared_hosts && *patch.declared_hosts &&
+      (**patch.declared_hosts < 0 || **patch.declared_hosts > kMaxDeclaredHosts)) {
+    return MakeError(ErrorCode::kInvalidArgument, "declared_hosts must be 0-1000000");
+  }
   {
     std::lock_guard lock(write_mu_);
     sqlite::Transaction txn(writer_);
@@ -72,6 +79,9 @@ Result<Organization> SqliteStore::UpdateOrganization(int64_t id, const Organizat
                                   std::optional<std::string>()));
     if (writer_.Changes() == 0) {
       return MakeError(ErrorCode::kNotFound, "no organization with id " + std::to_string(id));
+    }
+    if (patch.declared_hosts) {
+      DOZOR_RETURN_IF_ERROR(RunWith(ws_->org_declared_hosts, id, *patch.declared_hosts));
     }
     if (patch.engineer) {
       DOZOR_RETURN_IF_ERROR(LinkLegacyEngineerLocked(id, *patch.engineer, clock_->NowMs()));

@@ -20,6 +20,7 @@ Organization ReadOrganization(const sqlite::Statement& s) {
   org.engineer = s.Text(4);
   org.created_at_ms = s.Int(5);
   org.host_count = s.Int(6);
+  org.declared_hosts = OptionalInt(s, 7);
   return org;
 }
 

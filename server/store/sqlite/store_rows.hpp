@@ -20,9 +20,10 @@ std::optional<int64_t> OptionalInt(const sqlite::Statement& s, int column);
 // The select lists and FROM clauses apart, so a keyset page can add its key columns between.
 inline constexpr const char* kOrgSelect =
     "SELECT o.id, o.name, o.contract_status, o.contract_type, o.engineer, o.created_at, "
-    "(SELECT count(*) FROM agents a WHERE a.org_id = o.id AND a.revoked_at IS NULL)";
+    "(SELECT count(*) FROM agents a WHERE a.org_id = o.id AND a.revoked_at IS NULL), "
+    "o.declared_hosts";
 inline constexpr const char* kOrgFrom = " FROM organizations o ";
-inline constexpr int kOrgColumnCount = 7;
+inline constexpr int kOrgColumnCount = 8;
 inline const std::string kOrgColumns = std::string(kOrgSelect) + kOrgFrom;
 Organization ReadOrganization(const sqlite::Statement& s);
 

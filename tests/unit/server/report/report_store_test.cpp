@@ -2,6 +2,7 @@
 // when the contract moves to remediation, and progress after things change.
 #include <doctest/doctest.h>
 
+#include "domain/local_time.hpp"
 #include "report/renderers.hpp"
 #include "report/report_builder.hpp"
 #include "store/sqlite/sqlite_store.hpp"
@@ -83,7 +84,7 @@ struct Fixture {
   }
 
   AuditReport Build(std::string_view lang, int64_t now) {
-    auto report = BuildAuditReport(*store, *store, *store, Pack(), org, now, lang);
+    auto report = BuildAuditReport(*store, Pack(), org, now, lang);
     REQUIRE_MESSAGE(report.ok(), (report.ok() ? "" : report.error().ToString()));
     return std::move(report).value();
   }
@@ -226,9 +227,130 @@ TEST_CASE("report from the store: machines are counted per OS name and version i
 
 TEST_CASE("report from the store: an unknown organisation is not found") {
   Fixture f;
-  auto report = BuildAuditReport(*f.store, *f.store, *f.store, Pack(), f.org + 100, 1000, "en");
+  auto report = BuildAuditReport(*f.store, Pack(), f.org + 100, 1000, "en");
   REQUIRE_FALSE(report.ok());
   CHECK(report.error().code == ErrorCode::kNotFound);
+}
+
+namespace coverage_test {
+
+constexpr int64_t kCoverageDay = 86'400'000;
+constexpr int64_t kCoverageGiB = 1024LL * 1024 * 1024;
+
+// A physical Linux server without smartctl, its root filesystem 100 GiB, then a health sample a
+// day for `days` days with 2 GiB more used each day.
+void AddServerWithDiskHistory(Fixture& f, const std::string& agent_id, int64_t start_ms, int days) {
+  NewAgent agent;
+  agent.agent_id = agent_id;
+  agent.secret_hash = "secret";
+  agent.hostname = agent_id;
+  REQUIRE(f.store->EnrollAgent("token-hash", agent, 1000).ok());
+  std::vector<IncomingReport> batch(1);
+  batch[0].agent_id = agent_id;
+  batch[0].received_at_ms = start_ms;
+  batch[0].report.set_seq(1);
+  batch[0].report.set_collected_at_ms(start_ms);
+  auto* inventory = batch[0].report.mutable_inventory();
+  inventory->mutable_os()->set_family("linux");
+  inventory->mutable_os()->set_id("debian");
+  inventory->mutable_os()->set_version_id("12");
+  inventory->mutable_os()->set_pretty_name("Debian GNU/Linux 12 (bookworm)");
+  inventory->mutable_os()->set_product_type("server");
+  inventory->mutable_os()->set_hostname(agent_id);
+  inventory->mutable_hardware()->set_smartctl_available(false);
+  inventory->mutable_hardware()->set_virtual_machine(false);
+  auto* disk = inventory->mutable_hardware()->add_disks();
+  disk->set_name("sda");
+  disk->set_size_bytes(static_cast<uint64_t>(120 * kCoverageGiB));
+  auto committed = f.store->CommitReports(batch);
+  REQUIRE(committed.ok());
+  REQUIRE((*committed)[0].outcome == CommitOutcome::kStored);
+  for (int day = 0; day < days; ++day) {
+    std::vector<IncomingReport> health(1);
+    const int64_t at = start_ms + day * kCoverageDay + 3'600'000;
+    health[0].agent_id = agent_id;
+    health[0].received_at_ms = at;
+    health[0].report.set_seq(static_cast<uint64_t>(day + 2));
+    health[0].report.set_collected_at_ms(at);
+    auto* fs = health[0].report.mutable_health()->add_filesystems();
+    fs->set_mount_point("/");
+    fs->set_fs_type("ext4");
+    fs->set_total_bytes(static_cast<uint64_t>(100 * kCoverageGiB));
+    fs->set_free_bytes(static_cast<uint64_t>((60 - 2 * day) * kCoverageGiB));
+    fs->set_available_bytes(fs->free_bytes());
+    auto stored = f.store->CommitReports(health);
+    REQUIRE(stored.ok());
+    REQUIRE((*stored)[0].outcome == CommitOutcome::kStored);
+  }
+}
+
+}  // namespace coverage_test
+
+TEST_CASE("report from the store: coverage, the client's time zone and the disk chart") {
+  using namespace coverage_test;  // NOLINT(google-build-using-namespace)
+  Fixture f;
+  const int64_t start = 1'795'000'000'000;  // 2026-11-18
+  AddServerWithDiskHistory(f, "srv-db", start, 6);
+  const int64_t now = start + 6 * kCoverageDay;
+  OrganizationPatch patch;
+  patch.declared_hosts = std::optional<int64_t>(10);
+  REQUIRE(f.store->UpdateOrganization(f.org, patch).ok());
+  OrgAlertSettings settings;
+  settings.org_id = f.org;
+  settings.time_zone = "Asia/Novosibirsk";
+  REQUIRE(f.store->PutOrgAlertSettings(settings, "test", start).ok());
+
+  AuditReport en = f.Build("en", now);
+  CHECK(en.time_zone == "Asia/Novosibirsk");
+  // 3 hosts enrolled (the fixture's two without an inventory, srv-db) of the 10 declared.
+  CHECK(en.coverage.seen == 3);
+  REQUIRE(en.coverage.declared.has_value());
+  CHECK(*en.coverage.declared == 10);
+  CHECK(en.coverage.limited);
+  std::vector<std::string> kinds;
+  for (const auto& gap : en.coverage.gaps) {
+    kinds.push_back(gap.kind);
+  }
+  CHECK(kinds == std::vector<std::string>{"declared-unseen", "no-inventory", "smart-unavailable"});
+  CHECK(en.coverage.gaps[0].text.find("7 machines were not audited") != std::string::npos);
+  CHECK(en.coverage.gaps[2].details == std::vector<std::string>{"srv-db"});
+  CHECK(en.verdict_limitation == en.text.verdict_limited);
+  // Times in the client's zone (Novosibirsk is UTC+7 without daylight saving).
+  CHECK(ReportTime(en, now) == FormatLocalTime("Asia/Novosibirsk", now).value());
+  CHECK(ReportTime(en, now).find("+07") != std::string::npos);
+
+  const Chart* disk = nullptr;
+  for (const auto& chart : en.charts) {
+    if (chart.id == "disk-srv-db") {
+      disk = &chart;
+    }
+  }
+  REQUIRE(disk != nullptr);
+  REQUIRE(disk->series.size() == 2);  // "/" used and its size
+  CHECK(disk->series[0].points.size() == 6);
+  CHECK(disk->series[0].points.front().second == doctest::Approx(40.0 * kCoverageGiB));
+  CHECK(disk->series[0].points.back().second == doctest::Approx(50.0 * kCoverageGiB));
+  CHECK(disk->series[1].dashed);
+  // 2 GiB a day with 50 GiB free: full in about 25 days.
+  CHECK(disk->note == "/: +2.0 GiB a day; full in about 25 days");
+
+  const std::string html = RenderHtml(en);
+  CHECK(html.find("id=\"coverage\"") < html.find("id=\"must-fix\""));
+  CHECK(html.find("data-gap=\"declared-unseen\"") != std::string::npos);
+  CHECK(html.find("data-chart=\"disk-srv-db\"") != std::string::npos);
+  CHECK(html.find("<polyline") != std::string::npos);
+  CHECK(html.find("Asia/Novosibirsk") != std::string::npos);
+  const std::string json = RenderJson(en);
+  CHECK(json.find("\"time_zone\": \"Asia/Novosibirsk\"") != std::string::npos);
+  CHECK(json.find("\"declared-unseen\"") != std::string::npos);
+
+  AuditReport ru = f.Build("ru", now);
+  CHECK(ru.coverage.gaps[0].text.find("7 машин аудит не видел") != std::string::npos);
+  // Sizes read as everywhere else in the report ("2.0 GiB"), words in Russian.
+  CHECK(ru.charts.back().note == "/: +2.0 GiB в день; заполнится примерно через 25 дней");
+  auto pdf = RenderPdf(ru);
+  REQUIRE(pdf.ok());
+  CHECK(pdf->rfind("%PDF-", 0) == 0);
 }
 
 }  // namespace dozor::server::report
