@@ -205,6 +205,28 @@ async function engineerAndAdminFlows() {
   assert.equal(pdf.subarray(0, 5).toString(), '%PDF-', 'a PDF file');
   assert.ok(pdf.length > 2000, 'a PDF with content');
 
+  // The engineer records how many machines the client has; the report's coverage then names the
+  // machines the audit never saw and limits its verdict.
+  await page.goto(`${base}/orgs/${orgId}/contract`);
+  await page.waitForSelector('[data-testid=declared-hosts-input]');
+  await page.fill('[data-testid=declared-hosts-input]', 'пять');
+  assert.ok(await page.isDisabled('[data-testid=declared-hosts-save]'), 'a count that is not a number cannot be saved');
+  await page.fill('[data-testid=declared-hosts-input]', '5');
+  const [declared] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'PATCH' && /\/api\/v1\/orgs\/[^/]+$/.test(r.url())),
+    page.click('[data-testid=declared-hosts-save]'),
+  ]);
+  assert.equal(declared.status(), 200, 'declared count saved');
+  assert.equal((await declared.json()).declared_hosts, 5);
+  await page.waitForFunction(() => document.querySelector('[data-testid=declared-hosts-summary]')?.textContent.includes('из 5'));
+  assertClean(page, 'declared machine count');
+  await page.goto(`${base}/orgs/${orgId}/report`);
+  const coverageFrame = page.frameLocator('[data-testid=report-frame]');
+  await coverageFrame.locator('#coverage').waitFor();
+  const coverageText = await coverageFrame.locator('#coverage').innerText();
+  assert.ok(coverageText.includes('машин 5') && coverageText.includes('аудит не видел'), `the report's coverage names the unaudited machines: ${coverageText}`);
+  assert.equal(await coverageFrame.locator('#charts [data-chart=score]').count(), 1, 'the score chart is in the report');
+
   // An admin makes the engineer an admin and back; the change shows in the list at once.
   await page.goto(`${base}/admin`);
   await page.waitForSelector('[data-testid=users-table]');

@@ -105,6 +105,61 @@ function ReportTab({ org }: { org: string }) {
   );
 }
 
+// How many machines the client says it has: the audit report's coverage compares it with the
+// machines running an agent and calls its verdict limited while some were never audited.
+function DeclaredHostsCard({ org }: { org: string }) {
+  const { can, toast } = useSession();
+  const info = useAsync(() => must(api.GET('/api/v1/orgs/{org}', { params: { path: { org } } })), [org]);
+  const [draft, setDraft] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  if (!info.data) return info.error ? <ErrorBox error={info.error} retry={info.reload} /> : <Loading />;
+  const o = info.data;
+  const value = draft ?? (o.declared_hosts == null ? '' : String(o.declared_hosts));
+  const trimmed = value.trim();
+  const valid = trimmed === '' || (/^\d{1,7}$/.test(trimmed) && Number(trimmed) <= 1_000_000);
+  const save = (event: Event) => {
+    event.preventDefault();
+    if (!valid) return;
+    setBusy(true);
+    const declared_hosts = trimmed === '' ? null : Number(trimmed);
+    must(api.PATCH('/api/v1/orgs/{org}', { params: { path: { org } }, body: { declared_hosts } })).then(
+      () => {
+        setBusy(false);
+        setDraft(null);
+        info.reload();
+        toast(t('contract.declared_saved'));
+      },
+      (failure: unknown) => {
+        setBusy(false);
+        toast(errorText(failure), 'error');
+      },
+    );
+  };
+  return (
+    <section class="card" data-testid="declared-hosts">
+      <h2>{t('contract.declared_title')}</h2>
+      <p data-testid="declared-hosts-summary">
+        {o.declared_hosts == null
+          ? t('contract.declared_none', { seen: o.host_count })
+          : t('contract.declared_value', { seen: o.host_count, declared: o.declared_hosts })}
+      </p>
+      {o.declared_hosts != null && o.declared_hosts > o.host_count && (
+        <p class="notice">{t('contract.declared_gap', { n: o.declared_hosts - o.host_count })}</p>
+      )}
+      {can.canWrite && (
+        <form onSubmit={save}>
+          <Field label={t('contract.declared_label')} hint={valid ? t('contract.declared_hint') : t('contract.declared_invalid')}>
+            <input type="text" inputMode="numeric" value={value} aria-invalid={!valid} onInput={(e) => setDraft(e.currentTarget.value)} data-testid="declared-hosts-input" />
+          </Field>
+          <button type="submit" disabled={busy || !valid} data-testid="declared-hosts-save">
+            {t('common.save')}
+          </button>
+        </form>
+      )}
+    </section>
+  );
+}
+
 function ContractTab({ org, onMoved }: { org: string; onMoved: () => void }) {
   const { can, toast } = useSession();
   const contract = useAsync(() => must(api.GET('/api/v1/orgs/{org}/contract', { params: { path: { org } } })), [org]);
@@ -156,6 +211,7 @@ function ContractTab({ org, onMoved }: { org: string; onMoved: () => void }) {
           ),
         )}
       </section>
+      <DeclaredHostsCard org={org} />
       <section class="card">
         <h2>{t('contract.history')}</h2>
         {c.events.length === 0 ? (
