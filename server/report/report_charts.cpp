@@ -34,12 +34,7 @@ std::string DaysText(double days, bool ru) {
   if (!ru) {
     return std::to_string(n) + (n == 1 ? " day" : " days");
   }
-  const int64_t tens = n % 100, ones = n % 10;
-  const char* word = (tens >= 11 && tens <= 14) ? "дней"
-                     : ones == 1                ? "день"
-                     : (ones >= 2 && ones <= 4) ? "дня"
-                                                : "дней";
-  return std::to_string(n) + " " + word;
+  return RussianCount(n, "день", "дня", "дней");
 }
 
 }  // namespace

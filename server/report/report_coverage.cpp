@@ -9,14 +9,7 @@ namespace dozor::server::report {
 namespace {
 
 // "1 машина", "2 машины", "5 машин".
-std::string MachinesRu(int64_t n) {
-  const int64_t tens = n % 100, ones = n % 10;
-  const char* word = (tens >= 11 && tens <= 14) ? "машин"
-                     : ones == 1                ? "машина"
-                     : (ones >= 2 && ones <= 4) ? "машины"
-                                                : "машин";
-  return std::to_string(n) + " " + word;
-}
+std::string MachinesRu(int64_t n) { return RussianCount(n, "машина", "машины", "машин"); }
 
 std::string Machines(int64_t n, bool ru) {
   return ru ? MachinesRu(n) : std::to_string(n) + (n == 1 ? " machine" : " machines");

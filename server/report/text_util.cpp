@@ -77,4 +77,14 @@ std::string CsvField(std::string_view text) {
   return out;
 }
 
+std::string RussianCount(int64_t n, std::string_view one, std::string_view few,
+                         std::string_view many) {
+  const int64_t tens = n % 100, ones = n % 10;
+  const std::string_view word = (tens >= 11 && tens <= 14) ? many
+                                : ones == 1                ? one
+                                : (ones >= 2 && ones <= 4) ? few
+                                                           : many;
+  return std::to_string(n) + " " + std::string(word);
+}
+
 }  // namespace dozor::server::report

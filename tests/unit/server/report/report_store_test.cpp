@@ -146,8 +146,10 @@ TEST_CASE("report from the store: progress since the first audit after remediati
   CHECK(pdf->rfind("%PDF-", 0) == 0);
 }
 
-// Enrols `agent_id` in the fixture's organisation and stores one inventory of that OS.
-void AddHostWithOs(Fixture& f, const std::string& agent_id, const dozor::v1::OperatingSystem& os) {
+// Enrols `agent_id` in the fixture's organisation and stores its first inventory, collected at
+// `at_ms`.
+void AddHostWithInventory(Fixture& f, const std::string& agent_id,
+                          const dozor::v1::Inventory& inventory, int64_t at_ms = 5000) {
   NewAgent agent;
   agent.agent_id = agent_id;
   agent.secret_hash = "secret";
@@ -155,13 +157,19 @@ void AddHostWithOs(Fixture& f, const std::string& agent_id, const dozor::v1::Ope
   REQUIRE(f.store->EnrollAgent("token-hash", agent, 1000).ok());
   std::vector<IncomingReport> batch(1);
   batch[0].agent_id = agent_id;
-  batch[0].received_at_ms = 5000;
+  batch[0].received_at_ms = at_ms;
   batch[0].report.set_seq(1);
-  batch[0].report.set_collected_at_ms(5000);
-  *batch[0].report.mutable_inventory()->mutable_os() = os;
+  batch[0].report.set_collected_at_ms(at_ms);
+  *batch[0].report.mutable_inventory() = inventory;
   auto committed = f.store->CommitReports(batch);
   REQUIRE(committed.ok());
   REQUIRE((*committed)[0].outcome == CommitOutcome::kStored);
+}
+
+void AddHostWithOs(Fixture& f, const std::string& agent_id, const dozor::v1::OperatingSystem& os) {
+  dozor::v1::Inventory inventory;
+  *inventory.mutable_os() = os;
+  AddHostWithInventory(f, agent_id, inventory);
 }
 
 dozor::v1::OperatingSystem WindowsOs(const std::string& name, const std::string& version_id) {
@@ -240,17 +248,8 @@ constexpr int64_t kCoverageGiB = 1024LL * 1024 * 1024;
 // A physical Linux server without smartctl, its root filesystem 100 GiB, then a health sample a
 // day for `days` days with 2 GiB more used each day.
 void AddServerWithDiskHistory(Fixture& f, const std::string& agent_id, int64_t start_ms, int days) {
-  NewAgent agent;
-  agent.agent_id = agent_id;
-  agent.secret_hash = "secret";
-  agent.hostname = agent_id;
-  REQUIRE(f.store->EnrollAgent("token-hash", agent, 1000).ok());
-  std::vector<IncomingReport> batch(1);
-  batch[0].agent_id = agent_id;
-  batch[0].received_at_ms = start_ms;
-  batch[0].report.set_seq(1);
-  batch[0].report.set_collected_at_ms(start_ms);
-  auto* inventory = batch[0].report.mutable_inventory();
+  dozor::v1::Inventory inventory_message;
+  auto* inventory = &inventory_message;
   inventory->mutable_os()->set_family("linux");
   inventory->mutable_os()->set_id("debian");
   inventory->mutable_os()->set_version_id("12");
@@ -262,9 +261,7 @@ void AddServerWithDiskHistory(Fixture& f, const std::string& agent_id, int64_t s
   auto* disk = inventory->mutable_hardware()->add_disks();
   disk->set_name("sda");
   disk->set_size_bytes(static_cast<uint64_t>(120 * kCoverageGiB));
-  auto committed = f.store->CommitReports(batch);
-  REQUIRE(committed.ok());
-  REQUIRE((*committed)[0].outcome == CommitOutcome::kStored);
+  AddHostWithInventory(f, agent_id, inventory_message, start_ms);
   for (int day = 0; day < days; ++day) {
     std::vector<IncomingReport> health(1);
     const int64_t at = start_ms + day * kCoverageDay + 3'600'000;
