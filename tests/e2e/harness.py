@@ -226,6 +226,27 @@ class Agent(ManagedProcess):
             con.close()
 
 
+def start_fixture_estate(workdir, procs, org, root, server_extra=("--rules-full-interval", "10")):
+    """A real server (TLS) with organisation `org` and one agent enrolled into it, reading the
+    fixture machine at `root` with a health sample every 2 s. Returns (server, agent, agent_id)."""
+    server = Server(workdir, tls=True).start(extra=list(server_extra))
+    procs.append(server)
+    token, _ = server.create_org_and_token(org)
+    agent = Agent(workdir, "agent1", server)
+    procs.append(agent)
+    agent.enroll(token)
+    agent.start("--root", root, "--health-interval", "2")
+    return server, agent, agent.identity()["agent_id"]
+
+
+def wait_for_inventory(server, agent_id, pick, what, timeout=60):
+    """Waits until pick(the host's stored inventory) is truthy and returns it."""
+    def picked():
+        reply = server.ctl("host", "show", agent_id).get("inventory") or {}
+        return pick(reply.get("inventory") or {})
+    return wait_until(picked, timeout, what)
+
+
 def run_test(body):
     """Runs body(workdir, cleanup) with a temp dir; kills every process on exit; prints the logs on failure."""
     workdir = tempfile.mkdtemp(prefix="dozor-e2e-")

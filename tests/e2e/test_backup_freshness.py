@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 import time
-from harness import Agent, Server, check, log, run_test, wait_until
+from harness import check, log, run_test, start_fixture_estate, wait_for_inventory, wait_until
 
 FIXTURES = os.environ.get("DOZOR_FIXTURES_DIR",
                           os.path.join(os.path.dirname(__file__), "..", "fixtures"))
@@ -60,20 +60,11 @@ def body(workdir, procs):
     write_file(info_path, info.replace('"backup-timestamp-stop":1793410320',
                                        f'"backup-timestamp-stop":{now - 4000}'))
 
-    server = Server(workdir, tls=True).start(extra=["--rules-full-interval", "10"])
-    procs.append(server)
-    token, _ = server.create_org_and_token(ORG)
-    agent = Agent(workdir, "agent1", server)
-    procs.append(agent)
-    agent.enroll(token)
-    agent.start("--root", root, "--health-interval", "2")
-    agent_id = agent.identity()["agent_id"]
+    server, _, agent_id = start_fixture_estate(workdir, procs, ORG, root)
 
     # 1. The jobs reach the inventory, with their freshness.
-    def backup_jobs():
-        reply = server.ctl("host", "show", agent_id).get("inventory") or {}
-        return (reply.get("inventory") or {}).get("software", {}).get("backup_jobs")
-    jobs = wait_until(backup_jobs, 60, "inventory with backup jobs")
+    jobs = wait_for_inventory(server, agent_id, lambda inv: inv.get("software", {}).get("backup_jobs"),
+                              "inventory with backup jobs")
     tools = {j["tool"] for j in jobs}
     check({"pg_probackup", "pg_dump", "1c-dumpib", "wal-g", "restic", "pgbackrest", "barman"} <= tools,
           f"every kind of job is found: {sorted(tools)}")

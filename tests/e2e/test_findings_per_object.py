@@ -9,7 +9,7 @@ and the report lists both objects.
 import json
 import os
 import shutil
-from harness import Agent, Server, check, log, run_test, wait_until
+from harness import check, log, run_test, start_fixture_estate, wait_until
 
 FIXTURES = os.environ.get("DOZOR_FIXTURES_DIR",
                           os.path.join(os.path.dirname(__file__), "..", "fixtures"))
@@ -32,14 +32,7 @@ def body(workdir, procs):
     set_duplex(root, "eth0", "half")
     set_duplex(root, "eth1", "half")
 
-    server = Server(workdir, tls=True).start(extra=["--rules-full-interval", "10"])
-    procs.append(server)
-    token, _ = server.create_org_and_token(ORG)
-    agent = Agent(workdir, "agent1", server)
-    procs.append(agent)
-    agent.enroll(token)
-    agent.start("--root", root, "--health-interval", "2")
-    agent_id = agent.identity()["agent_id"]
+    server, _, agent_id = start_fixture_estate(workdir, procs, ORG, root)
 
     def duplex_findings(*args):
         items = server.ctl("findings", "list", "--org", ORG, "--rule", RULE, *args)["findings"]

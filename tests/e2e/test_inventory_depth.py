@@ -9,7 +9,7 @@ removes that source and holds openssh-server, the finding resolves and the chang
 import json
 import os
 import shutil
-from harness import Agent, Server, check, log, run_test, wait_until
+from harness import check, log, run_test, start_fixture_estate, wait_for_inventory, wait_until
 
 FIXTURES = os.environ.get("DOZOR_FIXTURES_DIR",
                           os.path.join(os.path.dirname(__file__), "..", "fixtures"))
@@ -25,21 +25,12 @@ def body(workdir, procs):
     root = os.path.join(workdir, "machine")
     shutil.copytree(os.path.join(FIXTURES, "hosts", "debian-server"), root, symlinks=True)
 
-    server = Server(workdir, tls=True).start(extra=["--rules-full-interval", "10"])
-    procs.append(server)
-    token, _ = server.create_org_and_token(ORG)
-    agent = Agent(workdir, "agent1", server)
-    procs.append(agent)
-    agent.enroll(token)
-    agent.start("--root", root, "--health-interval", "2")
-    agent_id = agent.identity()["agent_id"]
+    server, _, agent_id = start_fixture_estate(workdir, procs, ORG, root)
 
     # 1. The new facts reach the stored inventory.
-    def inventory():
-        reply = server.ctl("host", "show", agent_id).get("inventory") or {}
-        inv = reply.get("inventory") or {}
-        return inv if (inv.get("software") or {}).get("repositories") else None
-    inv = wait_until(inventory, 60, "inventory with repositories")
+    inv = wait_for_inventory(server, agent_id,
+                             lambda inv: inv if (inv.get("software") or {}).get("repositories") else None,
+                             "inventory with repositories")
     repositories = inv["software"]["repositories"]
     third_party = sorted(r["uri"] for r in repositories if not r.get("official"))
     check(third_party == ["https://apt.postgresql.org/pub/repos/apt",

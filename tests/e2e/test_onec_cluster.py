@@ -12,7 +12,7 @@ licence re-activated) and every one of these findings resolves: the well-run clu
 import os
 import shutil
 import time
-from harness import Agent, Server, check, log, run_test, wait_until
+from harness import check, log, run_test, start_fixture_estate, wait_for_inventory, wait_until
 
 FIXTURES = os.environ.get("DOZOR_FIXTURES_DIR",
                           os.path.join(os.path.dirname(__file__), "..", "fixtures"))
@@ -60,20 +60,12 @@ def body(workdir, procs):
     with open(big, "wb") as f:
         f.truncate(30 << 30)
 
-    server = Server(workdir, tls=True).start(extra=["--rules-full-interval", "10"])
-    procs.append(server)
-    token, _ = server.create_org_and_token(ORG)
-    agent = Agent(workdir, "agent1", server)
-    procs.append(agent)
-    agent.enroll(token)
-    agent.start("--root", root, "--health-interval", "2")
-    agent_id = agent.identity()["agent_id"]
+    server, _, agent_id = start_fixture_estate(workdir, procs, ORG, root)
 
     # 1. The cluster reaches the inventory.
-    def server_agents():
-        reply = server.ctl("host", "show", agent_id).get("inventory") or {}
-        return (reply.get("inventory") or {}).get("software", {}).get("onec_server_agents")
-    agents = wait_until(server_agents, 60, "inventory with the 1C cluster")
+    agents = wait_for_inventory(server, agent_id,
+                                lambda inv: inv.get("software", {}).get("onec_server_agents"),
+                                "inventory with the 1C cluster")
     check(len(agents) == 1 and agents[0]["version"] == "8.3.24.1467"
           and len(agents[0]["processes"]) == 5 and int(agents[0].get("restarted_workers", 0)) == 3,
           f"one agent with rmngr and four rphost, three restarted: {agents}")

@@ -10,7 +10,7 @@ ups-on-battery and ups-battery-low open, and the change log shows the arrays' ne
 import json
 import os
 import shutil
-from harness import Agent, Server, check, log, run_test, wait_until
+from harness import check, log, run_test, start_fixture_estate, wait_for_inventory, wait_until
 
 FIXTURES = os.environ.get("DOZOR_FIXTURES_DIR",
                           os.path.join(os.path.dirname(__file__), "..", "fixtures"))
@@ -50,22 +50,13 @@ def body(workdir, procs):
     shutil.copytree(os.path.join(FIXTURES, "hosts", "md-degraded-server"), root, symlinks=True,
                     dirs_exist_ok=True)
 
-    server = Server(workdir, tls=True).start(extra=["--rules-full-interval", "10"])
-    procs.append(server)
-    token, _ = server.create_org_and_token(ORG)
-    agent = Agent(workdir, "agent1", server)
-    procs.append(agent)
-    agent.enroll(token)
-    agent.start("--root", root, "--health-interval", "2")
-    agent_id = agent.identity()["agent_id"]
+    server, _, agent_id = start_fixture_estate(workdir, procs, ORG, root)
 
     # 1. The arrays reach the inventory; with --root the agent runs no commands, so ZFS and the
     # RAID controller are noted as not readable and only md is there.
-    def hardware():
-        reply = server.ctl("host", "show", agent_id).get("inventory") or {}
-        hw = (reply.get("inventory") or {}).get("hardware") or {}
-        return hw if hw.get("storage_arrays") else None
-    hw = wait_until(hardware, 60, "inventory with storage arrays")
+    hw = wait_for_inventory(server, agent_id,
+                            lambda inv: inv["hardware"] if (inv.get("hardware") or {}).get("storage_arrays") else None,
+                            "inventory with storage arrays")
     arrays = {a["name"]: a for a in hw["storage_arrays"]}
     check(set(arrays) == {"md0", "md1", "md2"}, f"the three md arrays: {sorted(arrays)}")
     check(arrays["md1"].get("degraded") and arrays["md2"].get("sync_action") == "recover"
