@@ -17,22 +17,7 @@ namespace inventory_depth_test {
 using dozor::testing::TempDir;
 
 std::string EnrollLinuxHost(SqliteStore& store) {
-  Organization org;
-  org.name = "depth-org";
-  auto created = store.CreateOrganization(org);
-  REQUIRE(created.ok());
-  NewEnrollmentToken token;
-  token.org_id = created->id;
-  token.token_hash = "hash-depth";
-  token.hint = "tok";
-  REQUIRE(store.CreateEnrollmentToken(token).ok());
-  NewAgent agent;
-  agent.agent_id = "srv-1";
-  agent.secret_hash = "secret";
-  agent.hostname = "srv-1c-pg01";
-  auto enrolled = store.EnrollAgent(token.token_hash, agent, 1000);
-  REQUIRE_MESSAGE(enrolled.ok(), (enrolled.ok() ? "" : enrolled.error().ToString()));
-  return agent.agent_id;
+  return dozor::testing::EnrollTestHost(store, "depth-org", "srv-1", "srv-1c-pg01");
 }
 
 dozor::v1::Inventory Server() {
@@ -81,70 +66,42 @@ dozor::v1::Inventory Server() {
   return inv;
 }
 
-IncomingReport InventoryReport(const std::string& agent_id, uint64_t seq,
-                               const dozor::v1::Inventory& inv) {
-  IncomingReport in;
-  in.agent_id = agent_id;
-  in.received_at_ms = 1796212800000 + static_cast<int64_t>(seq);
-  in.report.set_seq(seq);
-  in.report.set_collected_at_ms(in.received_at_ms);
-  *in.report.mutable_inventory() = inv;
-  return in;
-}
-
-std::vector<std::string> Rows(sqlite::Database& db, const std::string& sql) {
-  auto statement = db.Prepare(sql);
-  REQUIRE_MESSAGE(statement.ok(), sql);
-  std::vector<std::string> rows;
-  while (true) {
-    auto row = statement->Step();
-    REQUIRE(row.ok());
-    if (!*row) {
-      return rows;
-    }
-    rows.push_back(statement->Text(0));
-  }
-}
-
-void Commit(SqliteStore& store, IncomingReport report) {
-  std::vector<IncomingReport> batch;
-  batch.push_back(std::move(report));
-  auto results = store.CommitReports(batch);
-  REQUIRE_MESSAGE(results.ok(), (results.ok() ? "" : results.error().ToString()));
-  REQUIRE((*results)[0].outcome == CommitOutcome::kStored);
-}
+using dozor::testing::CommitOne;
+using dozor::testing::InventoryReport;
+using dozor::testing::QueryRows;
 
 TEST_CASE("held packages, repositories, disk vendor, CPU identity, swap and container are stored") {
   TempDir dir;
   auto store = dozor::testing::OpenTestStore(dir);
   const std::string agent = EnrollLinuxHost(*store);
-  Commit(*store, InventoryReport(agent, 1, Server()));
+  CommitOne(*store, InventoryReport(agent, 1, Server()));
   auto db = sqlite::Database::Open(dir / "dozor.db");
   REQUIRE(db.ok());
-  CHECK(Rows(*db, "SELECT name || '|' || held FROM host_packages ORDER BY name") ==
+  CHECK(QueryRows(*db, "SELECT name || '|' || held FROM host_packages ORDER BY name") ==
         std::vector<std::string>{"openssh-server|0", "samba|1"});
-  CHECK(Rows(*db,
-             "SELECT manager || '|' || file || '|' || name || '|' || kind || '|' || uri || '|' || "
-             "suite || '|' || components || '|' || enabled || '|' || official "
-             "FROM host_repositories ORDER BY manager") ==
+  CHECK(QueryRows(
+            *db,
+            "SELECT manager || '|' || file || '|' || name || '|' || kind || '|' || uri || '|' || "
+            "suite || '|' || components || '|' || enabled || '|' || official "
+            "FROM host_repositories ORDER BY manager") ==
         std::vector<std::string>{
             "apt|/etc/apt/sources.list.d/pgdg.list||deb|https://apt.postgresql.org/pub/repos/apt|"
             "bookworm-pgdg|main|1|0",
             "yum|/etc/yum.repos.d/epel.repo|epel||https://mirrors.fedoraproject.org/metalink?repo="
             "epel-9|||1|0"});
-  CHECK(Rows(*db, "SELECT serial || '|' || vendor FROM host_disks") ==
+  CHECK(QueryRows(*db, "SELECT serial || '|' || vendor FROM host_disks") ==
         std::vector<std::string>{"PVE-vm-101-disk-0|0x1af4"});
-  CHECK(Rows(*db,
-             "SELECT cpu_vendor || '|' || cpu_family || '|' || cpu_model_number || '|' || "
-             "cpu_stepping || '|' || cpu_cache_kb || '|' || cpu_microcode || '|' || "
-             "swap_total_bytes || '|' || container FROM host_hardware") ==
+  CHECK(QueryRows(*db,
+                  "SELECT cpu_vendor || '|' || cpu_family || '|' || cpu_model_number || '|' || "
+                  "cpu_stepping || '|' || cpu_cache_kb || '|' || cpu_microcode || '|' || "
+                  "swap_total_bytes || '|' || container FROM host_hardware") ==
         std::vector<std::string>{"GenuineIntel|6|85|7|14080|0x5003604|8589930496|lxc"});
 
   // The next inventory replaces the rows: a repository removed is gone.
   auto next = Server();
   next.mutable_software()->mutable_repositories()->RemoveLast();
-  Commit(*store, InventoryReport(agent, 2, next));
-  CHECK(Rows(*db, "SELECT count(*) FROM host_repositories") == std::vector<std::string>{"1"});
+  CommitOne(*store, InventoryReport(agent, 2, next));
+  CHECK(QueryRows(*db, "SELECT count(*) FROM host_repositories") == std::vector<std::string>{"1"});
 }
 
 }  // namespace inventory_depth_test

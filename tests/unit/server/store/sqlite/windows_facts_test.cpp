@@ -18,22 +18,7 @@ namespace {
 using dozor::testing::TempDir;
 
 std::string EnrollWindowsHost(SqliteStore& store) {
-  Organization org;
-  org.name = "windows-org";
-  auto created = store.CreateOrganization(org);
-  REQUIRE(created.ok());
-  NewEnrollmentToken token;
-  token.org_id = created->id;
-  token.token_hash = "hash-win";
-  token.hint = "tok";
-  REQUIRE(store.CreateEnrollmentToken(token).ok());
-  NewAgent agent;
-  agent.agent_id = "win-1";
-  agent.secret_hash = "secret";
-  agent.hostname = "NB-IVANOV";
-  auto enrolled = store.EnrollAgent(token.token_hash, agent, 1000);
-  REQUIRE_MESSAGE(enrolled.ok(), (enrolled.ok() ? "" : enrolled.error().ToString()));
-  return agent.agent_id;
+  return dozor::testing::EnrollTestHost(store, "windows-org", "win-1", "NB-IVANOV");
 }
 
 dozor::v1::Inventory WindowsLaptop() {
@@ -152,109 +137,83 @@ dozor::v1::Inventory WindowsLaptop() {
   return inv;
 }
 
-IncomingReport InventoryReport(const std::string& agent_id, uint64_t seq,
-                               const dozor::v1::Inventory& inv) {
-  IncomingReport in;
-  in.agent_id = agent_id;
-  in.received_at_ms = 1796212800000 + static_cast<int64_t>(seq);
-  in.report.set_seq(seq);
-  in.report.set_collected_at_ms(in.received_at_ms);
-  *in.report.mutable_inventory() = inv;
-  return in;
-}
-
-// Every row of a one-column query (the columns joined in SQL), in the query's order.
-std::vector<std::string> Rows(sqlite::Database& db, const std::string& sql) {
-  auto statement = db.Prepare(sql);
-  REQUIRE_MESSAGE(statement.ok(), sql);
-  std::vector<std::string> rows;
-  while (true) {
-    auto row = statement->Step();
-    REQUIRE(row.ok());
-    if (!*row) {
-      return rows;
-    }
-    rows.push_back(statement->Text(0));
-  }
-}
-
-void Commit(SqliteStore& store, IncomingReport report) {
-  std::vector<IncomingReport> batch;
-  batch.push_back(std::move(report));
-  auto results = store.CommitReports(batch);
-  REQUIRE_MESSAGE(results.ok(), (results.ok() ? "" : results.error().ToString()));
-  REQUIRE((*results)[0].outcome == CommitOutcome::kStored);
-}
+using dozor::testing::CommitOne;
+using dozor::testing::InventoryReport;
+using dozor::testing::QueryRows;
 
 TEST_CASE("windows facts of an inventory are stored in their tables") {
   TempDir dir;
   auto store = dozor::testing::OpenTestStore(dir);
   const std::string agent = EnrollWindowsHost(*store);
-  Commit(*store, InventoryReport(agent, 1, WindowsLaptop()));
+  CommitOne(*store, InventoryReport(agent, 1, WindowsLaptop()));
   auto db = sqlite::Database::Open(dir / "dozor.db");
   REQUIRE(db.ok());
 
-  CHECK(Rows(*db,
-             "SELECT install_time || '|' || edition || '|' || build || '|' || activation || '|' || "
-             "domain || '|' || workgroup || '|' || time_source || '|' || "
-             "last_update_install_time || '|' || update_error || '|' || product_type "
-             "FROM host_os") ==
+  CHECK(QueryRows(
+            *db,
+            "SELECT install_time || '|' || edition || '|' || build || '|' || activation || '|' || "
+            "domain || '|' || workgroup || '|' || time_source || '|' || "
+            "last_update_install_time || '|' || update_error || '|' || product_type "
+            "FROM host_os") ==
         std::vector<std::string>{"1710229512|Professional|22631.6199|licensed|corp.local||"
                                  "NT5DS (domain hierarchy)|1796026195|0x80072EFD the update "
                                  "service cannot be reached|workstation"});
-  CHECK(Rows(*db,
-             "SELECT name || '|' || uid || '|' || administrator || '|' || disabled || '|' || "
-             "kind || '|' || domain FROM host_users ORDER BY rowid") ==
+  CHECK(QueryRows(*db,
+                  "SELECT name || '|' || uid || '|' || administrator || '|' || disabled || '|' || "
+                  "kind || '|' || domain FROM host_users ORDER BY rowid") ==
         std::vector<std::string>{"Администратор|500|1|1|user|NB-IVANOV",
                                  "Domain Admins|0|1|0|group|CORP"});
-  CHECK(Rows(*db, "SELECT health || '|' || wear_percent || '|' || media_type FROM host_disks") ==
-        std::vector<std::string>{"warning|97|ssd"});
   CHECK(
-      Rows(*db,
-           "SELECT slot || '|' || size_bytes || '|' || speed_mhz || '|' || manufacturer "
-           "|| '|' || part_number || '|' || serial FROM host_memory_modules") ==
+      QueryRows(*db, "SELECT health || '|' || wear_percent || '|' || media_type FROM host_disks") ==
+      std::vector<std::string>{"warning|97|ssd"});
+  CHECK(
+      QueryRows(*db,
+                "SELECT slot || '|' || size_bytes || '|' || speed_mhz || '|' || manufacturer "
+                "|| '|' || part_number || '|' || serial FROM host_memory_modules") ==
       std::vector<std::string>{"ChannelA-DIMM0|8589934592|3200|Samsung|K4AAG165WA-BCWE|00000000"});
-  CHECK(Rows(*db,
-             "SELECT name || '|' || design_capacity_mwh || '|' || full_charge_capacity_mwh "
-             "|| '|' || charge_percent || '|' || status FROM host_batteries") ==
+  CHECK(QueryRows(*db,
+                  "SELECT name || '|' || design_capacity_mwh || '|' || full_charge_capacity_mwh "
+                  "|| '|' || charge_percent || '|' || status FROM host_batteries") ==
         std::vector<std::string>{"5B10W51826|52500|39160|86|on_ac"});
   // A size beyond SQLite's signed integers is kept as the largest one, never negative.
-  CHECK(Rows(*db,
-             "SELECT mount_point || '|' || label || '|' || file_system || '|' || size_bytes "
-             "|| '|' || free_bytes || '|' || kind || '|' || remote_path || '|' || encryption "
-             "FROM host_volumes ORDER BY rowid") ==
+  CHECK(QueryRows(*db,
+                  "SELECT mount_point || '|' || label || '|' || file_system || '|' || size_bytes "
+                  "|| '|' || free_bytes || '|' || kind || '|' || remote_path || '|' || encryption "
+                  "FROM host_volumes ORDER BY rowid") ==
         std::vector<std::string>{"C:|Windows|NTFS|9223372036854775807|87310254080|local||on",
                                  "Z:|||0|0|network|\\\\server\\share|unknown"});
-  CHECK(Rows(*db, "SELECT ports FROM host_applications") == std::vector<std::string>{"1540,1541"});
-  CHECK(Rows(*db, "SELECT account || '|' || command FROM host_services") ==
+  CHECK(QueryRows(*db, "SELECT ports FROM host_applications") ==
+        std::vector<std::string>{"1540,1541"});
+  CHECK(QueryRows(*db, "SELECT account || '|' || command FROM host_services") ==
         std::vector<std::string>{
             ".\\USR1CV8|\"C:\\Program Files\\1cv8\\8.3.22.1709\\bin\\ragent.exe\" -srvc"});
-  CHECK(Rows(*db,
-             "SELECT user_name || '|' || name || '|' || kind || '|' || location || '|' || "
-             "network_share || '|' || version FROM host_infobases") ==
+  CHECK(QueryRows(*db,
+                  "SELECT user_name || '|' || name || '|' || kind || '|' || location || '|' || "
+                  "network_share || '|' || version FROM host_infobases") ==
         std::vector<std::string>{"ivanov|Бухгалтерия|file|\\\\fs01\\1c\\buh|1|8.3"});
-  CHECK(Rows(*db,
-             "SELECT position || '|' || kind || '|' || config_path || '|' || broadcast "
-             "FROM host_license_clients") ==
+  CHECK(QueryRows(*db,
+                  "SELECT position || '|' || kind || '|' || config_path || '|' || broadcast "
+                  "FROM host_license_clients") ==
         std::vector<std::string>{"0|hasp|C:\\Program Files\\1cv8\\conf\\nethasp.ini|0"});
-  CHECK(Rows(*db,
-             "SELECT client_position || '|' || server FROM host_license_servers "
-             "ORDER BY rowid") == std::vector<std::string>{"0|10.10.0.5", "0|srv-hasp"});
-  CHECK(Rows(*db,
-             "SELECT remote_desktop || '|' || remote_desktop_nla || '|' || "
-             "remote_desktop_port || '|' || smb1 || '|' || password_min_length || '|' || "
-             "password_max_age_days || '|' || lockout_threshold || '|' || "
-             "password_complexity FROM host_security") ==
+  CHECK(QueryRows(*db,
+                  "SELECT client_position || '|' || server FROM host_license_servers "
+                  "ORDER BY rowid") == std::vector<std::string>{"0|10.10.0.5", "0|srv-hasp"});
+  CHECK(QueryRows(*db,
+                  "SELECT remote_desktop || '|' || remote_desktop_nla || '|' || "
+                  "remote_desktop_port || '|' || smb1 || '|' || password_min_length || '|' || "
+                  "password_max_age_days || '|' || lockout_threshold || '|' || "
+                  "password_complexity FROM host_security") ==
         std::vector<std::string>{"1|0|3390|-1|0|42|0|-1"});
-  CHECK(Rows(*db,
-             "SELECT name || '|' || enabled || '|' || up_to_date || '|' || "
-             "signatures_updated || '|' || source || '|' || version FROM host_antivirus") ==
+  CHECK(QueryRows(*db,
+                  "SELECT name || '|' || enabled || '|' || up_to_date || '|' || "
+                  "signatures_updated || '|' || source || '|' || version FROM host_antivirus") ==
         std::vector<std::string>{
             "Microsoft Defender Antivirus|1|0|1795398312|defender|4.18.25070.5"});
-  CHECK(Rows(*db, "SELECT name || '|' || enabled FROM host_firewall_profiles ORDER BY rowid") ==
-        std::vector<std::string>{"Domain|0", "Public|1"});
   CHECK(
-      Rows(*db, "SELECT part || '|' || note FROM host_unavailable ORDER BY part") ==
+      QueryRows(*db, "SELECT name || '|' || enabled FROM host_firewall_profiles ORDER BY rowid") ==
+      std::vector<std::string>{"Domain|0", "Public|1"});
+  CHECK(
+      QueryRows(*db, "SELECT part || '|' || note FROM host_unavailable ORDER BY part") ==
       std::vector<std::string>{"hardware|disk encryption: Win32_EncryptableVolume is not available",
                                "network|UDP ports: MSFT_NetUDPEndpoint is not available",
                                "os|time: w32tm not answering",
@@ -265,7 +224,7 @@ TEST_CASE("the next inventory replaces the windows facts, and no security part m
   TempDir dir;
   auto store = dozor::testing::OpenTestStore(dir);
   const std::string agent = EnrollWindowsHost(*store);
-  Commit(*store, InventoryReport(agent, 1, WindowsLaptop()));
+  CommitOne(*store, InventoryReport(agent, 1, WindowsLaptop()));
 
   dozor::v1::Inventory next = WindowsLaptop();
   next.clear_security();
@@ -275,21 +234,23 @@ TEST_CASE("the next inventory replaces the windows facts, and no security part m
   next.mutable_hardware()->clear_unavailable();
   auto* user = next.mutable_os()->add_users();
   user->set_name("root");  // an agent before the Windows contract: no kind
-  Commit(*store, InventoryReport(agent, 2, next));
+  CommitOne(*store, InventoryReport(agent, 2, next));
 
   auto db = sqlite::Database::Open(dir / "dozor.db");
   REQUIRE(db.ok());
   for (const char* table : {"host_security", "host_antivirus", "host_firewall_profiles",
                             "host_infobases", "host_license_clients", "host_license_servers"}) {
     CAPTURE(table);
-    CHECK(Rows(*db, std::string("SELECT count(*) FROM ") + table) == std::vector<std::string>{"0"});
+    CHECK(QueryRows(*db, std::string("SELECT count(*) FROM ") + table) ==
+          std::vector<std::string>{"0"});
   }
-  CHECK(Rows(*db, "SELECT mount_point FROM host_volumes") == std::vector<std::string>{"C:"});
-  CHECK(Rows(*db, "SELECT part FROM host_unavailable ORDER BY part") ==
+  CHECK(QueryRows(*db, "SELECT mount_point FROM host_volumes") == std::vector<std::string>{"C:"});
+  CHECK(QueryRows(*db, "SELECT part FROM host_unavailable ORDER BY part") ==
         std::vector<std::string>{"network", "os"});
-  CHECK(Rows(*db, "SELECT kind FROM host_users WHERE name = 'root'") ==
+  CHECK(QueryRows(*db, "SELECT kind FROM host_users WHERE name = 'root'") ==
         std::vector<std::string>{"user"});
-  CHECK(Rows(*db, "SELECT count(*) FROM host_memory_modules") == std::vector<std::string>{"1"});
+  CHECK(QueryRows(*db, "SELECT count(*) FROM host_memory_modules") ==
+        std::vector<std::string>{"1"});
 }
 
 }  // namespace
