@@ -920,7 +920,6 @@ TimerUnit ParseTimerUnit(std::string_view text) {
 std::vector<std::string> ParseExecStart(std::string_view text) {
   std::vector<std::string> commands;
   bool in_service = false;
-  std::string logical;
   auto handle = [&](std::string_view line) {
     line = Trim(line, " \t");
     if (!line.empty() && line[0] == '[') {
@@ -938,17 +937,7 @@ std::vector<std::string> ParseExecStart(std::string_view text) {
     }
     if (commands.size() < 64) commands.emplace_back(value.substr(0, 8192));
   };
-  ForEachLine(text, [&](std::string_view line) {
-    std::string_view trimmed = TrimRight(line, " \t");
-    if (!trimmed.empty() && trimmed.back() == '\\') {
-      logical.append(trimmed.substr(0, trimmed.size() - 1)).append(" ");
-      return;
-    }
-    logical.append(line);
-    handle(logical);
-    logical.clear();
-  });
-  if (!logical.empty()) handle(logical);
+  ForEachLogicalLine(text, [&](std::string_view line, int) { handle(line); });
   return commands;
 }
 

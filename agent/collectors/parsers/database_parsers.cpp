@@ -97,21 +97,9 @@ int Ipv4MaskPrefix(std::string_view mask) {
 
 std::vector<HbaEntry> ParsePgHba(std::string_view text, size_t max_rules) {
   std::vector<HbaEntry> rules;
-  int number = 0;
-  std::string logical;
-  int logical_start = 0;
-  ForEachLine(text, [&](std::string_view line) {
-    ++number;
+  ForEachLogicalLine(text, [&](std::string_view logical, int logical_start) {
     if (rules.size() >= max_rules) return;
-    std::string_view trimmed = TrimRight(line, " \t\r");
-    if (logical.empty()) logical_start = number;
-    if (!trimmed.empty() && trimmed.back() == '\\') {
-      logical.append(trimmed.substr(0, trimmed.size() - 1)).append(" ");
-      return;
-    }
-    logical.append(trimmed);
     std::vector<std::string> fields = HbaFields(logical);
-    logical.clear();
     if (fields.empty()) return;
     HbaEntry entry;
     entry.line = logical_start;

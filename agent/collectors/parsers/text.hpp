@@ -80,6 +80,32 @@ void ForEachLine(std::string_view text, Fn&& fn) {
   }
 }
 
+// Calls fn(logical_line, first_line_number) for every logical line: a line whose last non-blank
+// character is a backslash continues on the next one (systemd units, pg_hba.conf, shell), joined
+// with one space in place of the backslash. Line numbers count from 1; a file ending inside a
+// continuation still hands over what it has.
+template <typename Fn>
+void ForEachLogicalLine(std::string_view text, Fn&& fn) {
+  std::string logical;
+  int number = 0, first = 0;
+  ForEachLine(text, [&](std::string_view line) {
+    ++number;
+    if (logical.empty()) first = number;
+    size_t end = line.size();
+    while (end > 0 && (line[end - 1] == ' ' || line[end - 1] == '\t' || line[end - 1] == '\r')) {
+      --end;
+    }
+    if (end > 0 && line[end - 1] == '\\') {
+      logical.append(line.substr(0, end - 1)).append(" ");
+      return;
+    }
+    logical.append(line.substr(0, end));
+    fn(std::string_view(logical), first);
+    logical.clear();
+  });
+  if (!logical.empty()) fn(std::string_view(logical), first);
+}
+
 // Calls on_word(word) for each run of non-separator characters of `text`, in order, until
 // on_word returns false.
 template <typename IsSeparator, typename OnWord>

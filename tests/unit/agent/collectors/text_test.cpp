@@ -126,5 +126,18 @@ TEST_CASE("joiners put the separator only between items") {
   CHECK(JoinStrings({"x", "", "y"}, "; ") == "x; ; y");
 }
 
+TEST_CASE("logical lines join backslash continuations and keep the first line's number") {
+  std::vector<std::pair<std::string, int>> lines;
+  ForEachLogicalLine("a=1\nExecStart=/usr/bin/pg_dump \\\n  -Fc buh \\  \r\n  -f /b.dump\n\nz \\",
+                     [&](std::string_view line, int first) { lines.emplace_back(line, first); });
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[0] == std::make_pair(std::string("a=1"), 1));
+  CHECK(lines[1] ==
+        std::make_pair(std::string("ExecStart=/usr/bin/pg_dump    -Fc buh    -f /b.dump"), 2));
+  CHECK(lines[2] == std::make_pair(std::string(""), 5));
+  // A file ending inside a continuation still hands over what it has.
+  CHECK(lines[3] == std::make_pair(std::string("z  "), 6));
+}
+
 }  // namespace
 }  // namespace dozor::agent
