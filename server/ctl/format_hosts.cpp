@@ -507,6 +507,23 @@ std::string HardwareSection(Lang lang, const nlohmann::json& hardware) {
     }
     out += Section("Storage arrays", lang) + table.Render();
   }
+  // PCI devices with the driver bound to each: which storage controller and NIC the machine has.
+  const auto& pci_devices = Array(hardware, "pci_devices");
+  if (!pci_devices.empty()) {
+    Table table({"ADDRESS", "CLASS", "DEVICE", "IDS", "DRIVER"}, lang);
+    for (const auto& device : pci_devices) {
+      std::string name = JsonStr(device, "vendor_name");
+      const std::string device_name = JsonStr(device, "device_name");
+      if (!device_name.empty()) name += (name.empty() ? "" : " ") + device_name;
+      table.AddRow({JsonStr(device, "address"),
+                    OrDash(JsonStr(device, "class_name").empty() ? JsonStr(device, "class_code")
+                                                                 : JsonStr(device, "class_name")),
+                    OrDash(name), JsonStr(device, "vendor_id") + ":" + JsonStr(device, "device_id"),
+                    JsonStr(device, "driver").empty() ? Label("no driver", lang)
+                                                      : JsonStr(device, "driver")});
+    }
+    out += Section("PCI devices", lang) + table.Render();
+  }
   // Filesystems (Linux) and drive letters (Windows) with capacity and free space as the
   // inventory saw them; size 0 is a network share that was not measured.
   const auto& volumes = Array(hardware, "volumes");
@@ -545,14 +562,51 @@ std::string NetworkSection(Lang lang, const nlohmann::json& network) {
 }
 
 std::string UsersSection(Lang lang, const nlohmann::json& os) {
-  Table users({"USER", "UID", "ADMIN", "SHELL", "HOME"}, lang);
+  // People's accounts in the table; the accounts without a login shell (services', the
+  // system's) by name below it, or the table would be mostly daemons.
+  Table users({"USER", "UID", "ADMIN", "LAST LOGIN", "FROM", "SHELL", "HOME"}, lang);
   users.AlignRight(1);
+  std::string system_accounts;
   for (const auto& user : Array(os, "users")) {
+    if (JsonStr(user, "kind") == "system") {
+      if (!system_accounts.empty()) system_accounts += ", ";
+      system_accounts += JsonStr(user, "name");
+      continue;
+    }
+    const int64_t last_login = JsonI64(At(user, "last_login_time"));
     users.AddRow({JsonStr(user, "name"), std::to_string(JsonU64(At(user, "uid"))),
-                  JsonBool(At(user, "administrator")) ? "yes" : "", JsonStr(user, "shell"),
+                  JsonBool(At(user, "administrator")) ? "yes" : "",
+                  last_login > 0 ? FormatLocalTime(last_login * 1000) : Label("never", lang),
+                  OrDash(JsonStr(user, "last_login_from")), JsonStr(user, "shell"),
                   JsonStr(user, "home")});
   }
-  return Section("Users", lang) + users.Render();
+  std::string out = Section("Users", lang) + users.Render();
+  if (!system_accounts.empty()) {
+    out += "\n" + Label("System accounts (no login shell)", lang) + ": " + system_accounts + "\n";
+  }
+  // Groups that have someone in them: who is in sudo or wheel is what an auditor reads here.
+  Table groups({"GROUP", "GID", "ADMIN", "ACCOUNTS"}, lang);
+  groups.AlignRight(1);
+  for (const auto& group : Array(os, "groups")) {
+    std::string members = JoinJsonStrings(At(group, "members"), ", ");
+    for (const auto& primary : Array(group, "primary_members")) {
+      const std::string name = primary.is_string() ? primary.get<std::string>() : std::string();
+      bool listed = false;
+      for (const auto& member : Array(group, "members")) {
+        listed = listed || (member.is_string() && member.get<std::string>() == name);
+      }
+      if (listed) continue;
+      if (!members.empty()) members += ", ";
+      members += name + " (" + Label("primary group", lang) + ")";
+    }
+    if (members.empty()) continue;
+    groups.AddRow({JsonStr(group, "name"), std::to_string(JsonU64(At(group, "gid"))),
+                   JsonBool(At(group, "administrator")) ? "yes" : "", members});
+  }
+  if (groups.rows() > 0) {
+    out += Section("Groups", lang) + groups.Render();
+  }
+  return out;
 }
 
 std::string SoftwareSections(Lang lang, const nlohmann::json& software) {

@@ -343,6 +343,18 @@ const std::vector<std::pair<std::string_view, std::string_view>> kRussian = {
     {"FILESYSTEM", "ФАЙЛОВАЯ СИСТЕМА"},
     {"FREE", "СВОБОДНО"},
     {"Filesystems", "Файловые системы"},
+    {"LAST LOGIN", "ПОСЛЕДНИЙ ВХОД"},
+    {"System accounts (no login shell)", "Системные учётные записи (без оболочки входа)"},
+    {"GROUP", "ГРУППА"},
+    {"ACCOUNTS", "УЧЁТНЫЕ ЗАПИСИ"},
+    {"primary group", "основная группа"},
+    {"Groups", "Группы"},
+    {"CLASS", "КЛАСС"},
+    {"DEVICE", "УСТРОЙСТВО"},
+    {"IDS", "ИДЕНТИФИКАТОРЫ"},
+    {"DRIVER", "ДРАЙВЕР"},
+    {"no driver", "нет драйвера"},
+    {"PCI devices", "Устройства PCI"},
 };
 
 }  // namespace

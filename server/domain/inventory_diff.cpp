@@ -268,11 +268,20 @@ void DiffOs(const dozor::v1::OperatingSystem& before, const dozor::v1::Operating
   changes.Field("os", "os.product_type", before.product_type(), after.product_type());
 }
 
+bool ListsSystemAccounts(const dozor::v1::OperatingSystem& os) {
+  return std::any_of(os.users().begin(), os.users().end(),
+                     [](const auto& user) { return user.kind() == "system"; });
+}
+
 void DiffUsers(const dozor::v1::OperatingSystem& before, const dozor::v1::OperatingSystem& after,
                ChangeList& changes) {
-  auto index = [](const dozor::v1::OperatingSystem& os) {
+  // Agents before 023 listed only accounts with a login shell: the first report of a newer one
+  // adds the system accounts that were always there, which is not a change.
+  const bool learned_system_accounts = !ListsSystemAccounts(before) && ListsSystemAccounts(after);
+  auto index = [&](const dozor::v1::OperatingSystem& os) {
     std::map<std::string, bool> out;
     for (const auto& user : os.users()) {
+      if (user.kind() == "system" && learned_system_accounts) continue;
       out.emplace(user.name(), user.administrator());
     }
     return out;
@@ -568,6 +577,48 @@ void DiffStorageAndPower(const dozor::v1::Hardware& before, const dozor::v1::Har
   DiffKeyed(changes, "hardware", upses(before), upses(after));
 }
 
+// PCI devices plugged in or removed, or bound to another driver (a controller swapped, a NIC
+// added; under a bound 1C licence a hardware change). Keyed by address, the detail ids, class and
+// driver: the names from pci.ids change with a pci.ids update, not with the hardware. An agent
+// that reports devices for the first time (older agents had none) is not a change.
+void DiffPciDevices(const dozor::v1::Hardware& before, const dozor::v1::Hardware& after,
+                    ChangeList& changes) {
+  if (before.pci_devices().empty()) return;
+  auto devices = [](const dozor::v1::Hardware& hardware) {
+    std::map<std::string, std::string> out;
+    for (const auto& device : hardware.pci_devices()) {
+      std::string value = device.vendor_id() + ":" + device.device_id();
+      if (!device.class_name().empty()) value += " " + device.class_name();
+      value += device.driver().empty() ? ", no driver" : ", driver " + device.driver();
+      out.emplace("pci " + device.address(), std::move(value));
+    }
+    return out;
+  };
+  DiffKeyed(changes, "pci", devices(before), devices(after));
+}
+
+// Who holds administrative rights through a group (sudo, wheel, admin): a member added or
+// removed is a security-relevant change. Other groups' memberships change with every package
+// that brings a service account and are facts, not changes. Keyed "<group>: <member>".
+void DiffAdminGroups(const dozor::v1::OperatingSystem& before,
+                     const dozor::v1::OperatingSystem& after, ChangeList& changes) {
+  if (before.groups().empty()) return;  // an agent that reports groups for the first time
+  auto members = [](const dozor::v1::OperatingSystem& os) {
+    std::map<std::string, std::string> out;
+    for (const auto& group : os.groups()) {
+      if (!group.administrator()) continue;
+      for (const auto& member : group.members()) {
+        out.emplace(group.name() + ": " + member, "member");
+      }
+      for (const auto& member : group.primary_members()) {
+        out.emplace(group.name() + ": " + member, "primary group");
+      }
+    }
+    return out;
+  };
+  DiffMembers(changes, "group", members(before), members(after));
+}
+
 }  // namespace
 
 std::vector<InventoryChange> DiffInventories(const dozor::v1::Inventory& before,
@@ -587,6 +638,8 @@ std::vector<InventoryChange> DiffInventories(const dozor::v1::Inventory& before,
   DiffStorageAndPower(before.hardware(), after.hardware(), changes);
   DiffOneCCluster(before.software(), after.software(), changes);
   DiffRepositories(before.software(), after.software(), changes);
+  DiffPciDevices(before.hardware(), after.hardware(), changes);
+  DiffAdminGroups(before.os(), after.os(), changes);
   return changes.Take();
 }
 

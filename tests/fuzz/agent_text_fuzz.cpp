@@ -4,10 +4,13 @@
 // input byte picks the parser, the rest is its text.
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "collectors/parsers/account_parsers.hpp"
 #include "collectors/parsers/backup_parsers.hpp"
 #include "collectors/parsers/database_parsers.hpp"
 #include "collectors/parsers/hardware_parsers.hpp"
@@ -16,6 +19,7 @@
 #include "collectors/parsers/onec_parsers.hpp"
 #include "collectors/parsers/os_parsers.hpp"
 #include "collectors/parsers/package_parsers.hpp"
+#include "collectors/parsers/pci_parsers.hpp"
 #include "collectors/parsers/repository_parsers.hpp"
 #include "collectors/parsers/storage_parsers.hpp"
 #include "collectors/parsers/text.hpp"
@@ -25,7 +29,7 @@ namespace {
 using namespace dozor::agent;  // NOLINT(google-build-using-namespace)
 
 void ParseAs(uint8_t which, std::string_view text) {
-  switch (which % 45) {
+  switch (which % 48) {
     case 0:
       (void)ParseCpuinfo(text);
       break;
@@ -221,6 +225,36 @@ void ParseAs(uint8_t which, std::string_view text) {
       (void)ParseMeminfoSwapTotal(text);
       (void)DetectContainer(text.size() % 2 == 0, text.size() % 3 == 0, text, text);
       break;
+    case 45:
+      // Binary login records: the tail of wtmp as utmp records, and every lastlog slot in it.
+      (void)ParseWtmp(text, 1'800'000'000);
+      for (size_t at = 0; at < text.size(); at += kLastlogRecordBytes) {
+        (void)ParseLastlogRecord(text.substr(at, kLastlogRecordBytes), 1'800'000'000);
+      }
+      break;
+    case 46:
+      // /etc/group with the same text as passwd (primary members), bounded.
+      (void)BuildLocalGroups(ParsePasswd(text), ParseGroup(text), 64);
+      break;
+    case 47: {
+      // pci.ids streamed in small chunks; the ids asked for are the first 4-hex-digit words of the
+      // text itself, so the fuzzer can reach matching vendor and device lines.
+      std::map<std::string, std::set<std::string>> wanted;
+      for (size_t at = 0; at + 4 <= text.size() && at < 64; at += 4) {
+        std::string id = NormalizePciId(text.substr(at, 4), 4);
+        if (!id.empty()) wanted[id].insert(id);
+      }
+      wanted["8086"].insert("2922");
+      PciIdsLookup lookup(std::move(wanted));
+      const size_t chunk = 1 + text.size() % 13;
+      for (size_t at = 0; at < text.size(); at += chunk) lookup.Feed(text.substr(at, chunk));
+      lookup.Finish();
+      (void)lookup.VendorName("8086");
+      (void)lookup.DeviceName("8086", "2922");
+      (void)PciClassName(text.substr(0, 6));
+      (void)NormalizePciId(text, 6);
+      break;
+    }
   }
 }
 

@@ -51,6 +51,7 @@ AGENT_TEXT = {
     40: ["etc/apt/sources.list"], 41: ["etc/apt/sources.list.d/docker.sources"],
     42: ["etc/yum.repos.d/rocky.repo", "etc/yum.repos.d/epel.repo"],
     43: ["var/lib/dpkg/status"], 44: ["proc/meminfo"],
+    46: ["etc/group"], 47: ["usr/share/misc/pci.ids"],
 }
 
 
@@ -87,6 +88,19 @@ def agent_text():
             argv = f.read().rstrip(b"\0").split(b"\0")
         lines.append(os.path.basename(argv[0]) + b" " + b" ".join(argv))
     write("agent_text", "onec-cluster-39-processes", bytes([39]) + b"\n".join(lines) + b"\n")
+    # Binary login records (45): wtmp and lastlog as the debian-server scenario writes them, at a
+    # fixed time so the seeds do not change with every run.
+    sys.path.insert(0, os.path.join(FIXTURES, "hosts", "debian-server", "dozor-fixture"))
+    import login_records  # noqa: E402
+    with tempfile.TemporaryDirectory() as scratch:
+        login_records.debian_server_scenario(scratch, now=1_790_000_000)
+        for name in ("wtmp", "lastlog"):
+            with open(os.path.join(scratch, "var/log", name), "rb") as f:
+                data = f.read()
+            # lastlog is sparse: its zeroed slots before uid 1000 are cut to keep the seed small.
+            if name == "lastlog":
+                data = data[1000 * login_records.LASTLOG_BYTES:]
+            write("agent_text", f"debian-server-45-{name}", bytes([45]) + data)
 
 
 def windows_text():

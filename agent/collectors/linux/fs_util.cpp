@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <system_error>
+#include <utility>
 
 #include "dozor/common/files.hpp"
 
@@ -71,6 +72,59 @@ Status ReadFileInChunks(const fs::path& path, size_t max_bytes,
   }
   ::close(fd);
   return OkStatus();
+}
+
+Result<RandomAccessFile> RandomAccessFile::Open(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    return MakeError(
+        errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kUnavailable,
+        "cannot open " + path.string() + ": " + std::generic_category().message(errno));
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return MakeError(ErrorCode::kInvalidArgument,
+                     path.string() + " is not a regular file (FIFO, device or socket): not read");
+  }
+  return RandomAccessFile(fd, static_cast<uint64_t>(info.st_size), path.string());
+}
+
+RandomAccessFile::RandomAccessFile(RandomAccessFile&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), size_(other.size_), path_(std::move(other.path_)) {}
+
+RandomAccessFile& RandomAccessFile::operator=(RandomAccessFile&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+    size_ = other.size_;
+    path_ = std::move(other.path_);
+  }
+  return *this;
+}
+
+RandomAccessFile::~RandomAccessFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<std::string> RandomAccessFile::ReadAt(uint64_t offset, size_t length) const {
+  std::string out;
+  if (offset >= size_) return out;
+  out.resize(static_cast<size_t>(std::min<uint64_t>(length, size_ - offset)));
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n =
+        ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return MakeError(ErrorCode::kUnavailable,
+                       "cannot read " + path_ + ": " + std::generic_category().message(errno));
+    }
+    if (n == 0) break;  // the file shrank since it was opened
+    done += static_cast<size_t>(n);
+  }
+  out.resize(done);
+  return out;
 }
 
 bool PathExists(const fs::path& path) {

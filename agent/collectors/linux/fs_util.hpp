@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "collectors/parsers/text.hpp"
@@ -47,6 +49,31 @@ bool ReadSysfsNumber(const std::filesystem::path& path, T* out) {
 // have been passed on).
 [[nodiscard]] Status ReadFileInChunks(const std::filesystem::path& path, size_t max_bytes,
                                       const std::function<void(std::string_view)>& on_chunk);
+
+// A regular file opened for reads at offsets: the tail of a log, one record of a file indexed by
+// id (lastlog), without reading the rest. Open refuses a FIFO, device or socket as
+// ReadFileInChunks does. Move-only; closes the file when destroyed.
+class RandomAccessFile {
+ public:
+  [[nodiscard]] static Result<RandomAccessFile> Open(const std::filesystem::path& path);
+  RandomAccessFile(RandomAccessFile&& other) noexcept;
+  RandomAccessFile& operator=(RandomAccessFile&& other) noexcept;
+  RandomAccessFile(const RandomAccessFile&) = delete;
+  RandomAccessFile& operator=(const RandomAccessFile&) = delete;
+  ~RandomAccessFile();
+
+  // The size when opened.
+  [[nodiscard]] uint64_t Size() const { return size_; }
+  // Up to `length` bytes from `offset`: fewer at the end of the file, none past it.
+  [[nodiscard]] Result<std::string> ReadAt(uint64_t offset, size_t length) const;
+
+ private:
+  RandomAccessFile(int fd, uint64_t size, std::string path)
+      : fd_(fd), size_(size), path_(std::move(path)) {}
+  int fd_ = -1;
+  uint64_t size_ = 0;
+  std::string path_;
+};
 
 // Error-code forms of std::filesystem's checks: false when the path cannot be examined.
 [[nodiscard]] bool PathExists(const std::filesystem::path& path);

@@ -12,6 +12,7 @@
 
 #include "collectors/collector.hpp"
 #include "collectors/linux/fs_util.hpp"
+#include "collectors/linux/pci_linux.hpp"
 #include "collectors/linux/storage_linux.hpp"
 #include "collectors/parsers/hardware_parsers.hpp"
 #include "collectors/parsers/health_parsers.hpp"
@@ -298,6 +299,7 @@ Status CollectHardware(const CollectContext& ctx, dozor::v1::Hardware* out) {
                                      ReadSmallFile(ctx.Path("/proc/1/environ"))));
   CollectStorageAndPower(ctx, out);
   CollectVolumes(ctx, out);
+  CollectPciDevices(ctx, out);
 
   DOZOR_ASSIGN_OR_RETURN(std::string meminfo_text,
                          ReadFile(ctx.Path("/proc/meminfo"), kMaxProcFileBytes));

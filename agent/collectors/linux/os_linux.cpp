@@ -20,6 +20,7 @@
 #include <sys/types.h>
 #include <sys/utsname.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -33,6 +34,7 @@
 #include "collectors/caches.hpp"
 #include "collectors/collector.hpp"
 #include "collectors/linux/fs_util.hpp"
+#include "collectors/parsers/account_parsers.hpp"
 #include "collectors/parsers/os_parsers.hpp"
 #include "dozor/common/files.hpp"
 #include "platform/host.hpp"
@@ -45,6 +47,61 @@ namespace fs = std::filesystem;
 constexpr size_t kMaxAccountFileBytes = 8 * 1024 * 1024;
 constexpr int64_t kFqdnCacheSeconds = 3600;
 constexpr int64_t kRetryTimedOutUpdatesSeconds = 3600;
+constexpr size_t kMaxAccounts = 4096;
+constexpr size_t kMaxGroups = 4096;
+// About 21,800 login/logout records: months of logins on a busy server, read in one pass.
+constexpr size_t kMaxWtmpTailBytes = 8 * 1024 * 1024;
+
+// -----------------------------------------------------------------------------
+// last logins
+//
+// Two records, because neither alone answers "when did this account last log in":
+//  * lastlog (indexed by uid, one 292-byte slot each) keeps every account's last login for as
+//    long as the machine lives, but only what goes through pam_lastlog (login, sshd) writes it;
+//    it is a sparse file as large as the highest uid times 292 (a directory uid of 10^9 makes it
+//    hundreds of GB nominal), so each account's slot is read at its offset, never the file.
+//  * wtmp has every session (also su -l, display managers, and systems without pam_lastlog),
+//    but logrotate keeps it for a month or so: alone it would call a quarterly user dormant.
+// The newer of the two wins. Only wtmp's tail is read: the newest records are at its end.
+// Newer distributions (util-linux 2.40's lastlog2, wtmpdb) keep SQLite databases instead; an
+// account there reads as "unknown" (0) here, which the dormant-account rule tolerates: it needs
+// other logins recorded on the host before it says anyone is dormant.
+
+std::map<std::string, LastLogin> ReadWtmpTail(const CollectContext& ctx, int64_t now) {
+  Result<RandomAccessFile> wtmp = RandomAccessFile::Open(ctx.Path("/var/log/wtmp"));
+  if (!wtmp.ok()) {
+    return {};
+  }
+  // Whole records from the end: a file cut mid-record by a crash keeps its tail aligned to the
+  // end, which is where the newest records are.
+  uint64_t size = wtmp->Size();
+  uint64_t tail = std::min<uint64_t>(size, kMaxWtmpTailBytes) / kUtmpRecordBytes * kUtmpRecordBytes;
+  Result<std::string> bytes = wtmp->ReadAt(size - tail, static_cast<size_t>(tail));
+  return bytes.ok() ? ParseWtmp(*bytes, now) : std::map<std::string, LastLogin>{};
+}
+
+void FillLastLogins(const CollectContext& ctx,
+                    google::protobuf::RepeatedPtrField<dozor::v1::UserAccount>* users) {
+  const int64_t now = ctx.clock->NowSeconds();
+  std::map<std::string, LastLogin> from_wtmp = ReadWtmpTail(ctx, now);
+  Result<RandomAccessFile> lastlog = RandomAccessFile::Open(ctx.Path("/var/log/lastlog"));
+  for (dozor::v1::UserAccount& user : *users) {
+    LastLogin login;
+    if (lastlog.ok()) {
+      uint64_t offset = static_cast<uint64_t>(user.uid()) * kLastlogRecordBytes;
+      Result<std::string> record = lastlog->ReadAt(offset, kLastlogRecordBytes);
+      if (record.ok()) {
+        login = ParseLastlogRecord(*record, now);
+      }
+    }
+    auto session = from_wtmp.find(user.name());
+    if (session != from_wtmp.end()) {
+      login = NewerLogin(login, session->second);
+    }
+    user.set_last_login_time(login.time);
+    user.set_last_login_from(std::move(login.from));
+  }
+}
 
 // -----------------------------------------------------------------------------
 // pending updates
@@ -360,13 +417,27 @@ Status CollectOperatingSystem(const CollectContext& ctx, dozor::v1::OperatingSys
 
   Result<std::string> passwd = ReadFile(ctx.Path("/etc/passwd"), kMaxAccountFileBytes);
   Result<std::string> group = ReadFile(ctx.Path("/etc/group"), kMaxAccountFileBytes);
+  std::vector<GroupEntry> groups = group.ok() ? ParseGroup(*group) : std::vector<GroupEntry>{};
+  std::vector<PasswdEntry> accounts =
+      passwd.ok() ? ParsePasswd(*passwd) : std::vector<PasswdEntry>{};
+  if (accounts.size() > kMaxAccounts) {
+    accounts.resize(kMaxAccounts);
+  }
   if (passwd.ok()) {
-    std::vector<GroupEntry> groups = group.ok() ? ParseGroup(*group) : std::vector<GroupEntry>{};
-    for (dozor::v1::UserAccount& user : BuildUserAccounts(ParsePasswd(*passwd), groups)) {
+    for (dozor::v1::UserAccount& user : BuildUserAccounts(accounts, groups)) {
       *out->add_users() = std::move(user);
     }
+    FillLastLogins(ctx, out->mutable_users());
   } else {
     AppendJoined(&problems, "passwd: " + passwd.error().message);
+  }
+  if (group.ok()) {
+    for (dozor::v1::LocalGroup& local_group : BuildLocalGroups(accounts, groups, kMaxGroups)) {
+      *out->add_groups() = std::move(local_group);
+    }
+  } else if (group.error().code != ErrorCode::kNotFound) {
+    // A missing /etc/group is a minimal container's; one that cannot be read is worth saying.
+    AppendJoined(&problems, "group: " + group.error().message);
   }
 
   Result<std::string> machine_id = platform::ReadMachineId(ctx.root);

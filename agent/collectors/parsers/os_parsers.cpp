@@ -85,10 +85,6 @@ bool UnquoteShellValue(std::string_view raw, std::string* out) {
   return true;
 }
 
-bool GroupGrantsAdmin(std::string_view name) {
-  return name == "sudo" || name == "wheel" || name == "admin";
-}
-
 // "openssl-libs-1:3.0.7-25.el9_3.x86_64" -> "openssl-libs": drop ".arch", then
 // "-release" and
 // "-[epoch:]version".
@@ -168,6 +164,10 @@ std::vector<GroupEntry> ParseGroup(std::string_view text) {
   return entries;
 }
 
+bool GroupGrantsAdmin(std::string_view name) {
+  return name == "sudo" || name == "wheel" || name == "admin";
+}
+
 bool IsLoginShell(std::string_view shell) {
   shell = Trim(shell);
   if (shell.empty()) {
@@ -192,12 +192,11 @@ std::vector<dozor::v1::UserAccount> BuildUserAccounts(const std::vector<PasswdEn
   }
   std::vector<dozor::v1::UserAccount> users;
   for (const PasswdEntry& entry : passwd) {
-    if (!IsLoginShell(entry.shell)) {
-      continue;
-    }
     dozor::v1::UserAccount user;
     user.set_name(entry.name);
     user.set_uid(entry.uid);
+    user.set_gid(entry.gid);
+    user.set_kind(IsLoginShell(entry.shell) ? "user" : "system");
     user.set_shell(entry.shell.empty() ? "/bin/sh" : entry.shell);
     user.set_home(entry.home);
     user.set_administrator(entry.uid == 0 || admin_gids.count(entry.gid) > 0 ||

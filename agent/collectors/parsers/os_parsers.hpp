@@ -42,7 +42,13 @@ std::vector<GroupEntry> ParseGroup(std::string_view text);
 // as a login shell.
 bool IsLoginShell(std::string_view shell);
 
-// Accounts with a login shell, in passwd order. administrator = uid 0, or a
+// The groups whose members may run anything as root through sudo: Debian's sudo, Ubuntu's
+// older admin, wheel of RHEL and SUSE.
+bool GroupGrantsAdmin(std::string_view name);
+
+// Every account, in passwd order. kind "user" for an account with a login
+// shell, "system" for one without (nologin, false: a service's or the
+// system's, which rules about people leave out). administrator = uid 0, or a
 // member of sudo, wheel or admin (listed in the group or with it as primary
 // group).
 std::vector<dozor::v1::UserAccount> BuildUserAccounts(const std::vector<PasswdEntry>& passwd,

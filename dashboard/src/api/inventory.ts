@@ -29,6 +29,7 @@ export interface Inventory {
     swap_total_bytes?: Int64;
     container?: string; // docker, podman, lxc, systemd-nspawn; '' none
     volumes?: Volume[];
+    pci_devices?: PciDevice[];
   };
   os?: {
     id?: string;
@@ -47,6 +48,7 @@ export interface Inventory {
     pending_updates?: number;
     pending_security_updates?: number;
     users?: UserAccount[];
+    groups?: LocalGroup[];
     machine_id?: string;
     family?: string;
   };
@@ -100,6 +102,31 @@ export interface UserAccount {
   shell?: string;
   home?: string;
   administrator?: boolean;
+  disabled?: boolean;
+  kind?: string; // user | group (Windows domain group) | system (Linux: no login shell)
+  last_login_time?: Int64; // Unix seconds; absent: never or not recorded
+  last_login_from?: string; // remote host, else the terminal
+}
+// A local group (Linux /etc/group): members listed in it, and the accounts whose primary group it is.
+export interface LocalGroup {
+  name?: string;
+  gid?: number;
+  members?: string[];
+  primary_members?: string[];
+  administrator?: boolean; // sudo, wheel, admin
+}
+// A PCI function and the kernel driver bound to it ('' or absent: none).
+export interface PciDevice {
+  address?: string;
+  vendor_id?: string;
+  device_id?: string;
+  class_code?: string;
+  class_name?: string;
+  subsystem_vendor_id?: string;
+  subsystem_device_id?: string;
+  driver?: string;
+  vendor_name?: string;
+  device_name?: string;
 }
 export interface NetworkInterface {
   name?: string;

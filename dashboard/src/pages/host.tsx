@@ -271,6 +271,38 @@ function HardwareTab({ inventory }: { inventory: Inventory }) {
       </section>
       <StorageArraysCard arrays={hw.storage_arrays ?? []} />
       <UpsCard power={hw.power} />
+      {(hw.pci_devices ?? []).length > 0 && (
+        <section class="card" data-testid="pci-devices">
+          <h2>{t('hw.pci_devices')}</h2>
+          <div class="table-wrap">
+            <table class="data">
+              <thead>
+                <tr>
+                  <th>{t('hw.pci_address')}</th>
+                  <th>{t('hw.kind')}</th>
+                  <th>{t('hw.pci_device')}</th>
+                  <th>{t('hw.pci_driver')}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {(hw.pci_devices ?? []).map((d) => (
+                  <tr key={d.address}>
+                    <td class="mono small">{d.address}</td>
+                    <td>{d.class_name || d.class_code}</td>
+                    <td>
+                      {[d.vendor_name, d.device_name].filter(Boolean).join(' ') || '—'}{' '}
+                      <span class="muted small mono">
+                        {d.vendor_id}:{d.device_id}
+                      </span>
+                    </td>
+                    <td class="mono small">{d.driver || <span class="muted">{t('hw.pci_no_driver')}</span>}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </section>
+      )}
     </div>
   );
 }
@@ -643,32 +675,81 @@ function ServicesTab({ inventory }: { inventory: Inventory }) {
 
 function UsersTab({ inventory }: { inventory: Inventory }) {
   const users = inventory.os?.users ?? [];
+  const groups = (inventory.os?.groups ?? []).filter((g) => (g.members ?? []).length + (g.primary_members ?? []).length > 0);
   if (users.length === 0) return <Empty>{t('users.none')}</Empty>;
+  const people = users.filter((u) => u.kind !== 'system');
+  const system = users.filter((u) => u.kind === 'system');
+  const rows = (list: typeof users) =>
+    list.map((u) => (
+      <tr key={u.name}>
+        <td>{u.name}</td>
+        <td class="num">{u.uid}</td>
+        <td>{u.administrator ? t('common.yes') : t('common.no')}</td>
+        <td>
+          {Number(u.last_login_time ?? 0) > 0 ? <Time ms={Number(u.last_login_time) * 1000} /> : <span class="muted">{t('users.never')}</span>}
+          {u.last_login_from && <div class="muted small mono">{u.last_login_from}</div>}
+        </td>
+        <td class="mono small">{u.shell}</td>
+        <td class="hide-narrow mono small">{u.home}</td>
+      </tr>
+    ));
+  const head = (
+    <thead>
+      <tr>
+        <th>{t('users.name')}</th>
+        <th>{t('users.uid')}</th>
+        <th>{t('users.admin')}</th>
+        <th>{t('users.last_login')}</th>
+        <th>{t('users.shell')}</th>
+        <th class="hide-narrow">{t('users.home')}</th>
+      </tr>
+    </thead>
+  );
   return (
-    <section class="card">
-      <table class="data">
-        <thead>
-          <tr>
-            <th>{t('users.name')}</th>
-            <th>{t('users.uid')}</th>
-            <th>{t('users.admin')}</th>
-            <th>{t('users.shell')}</th>
-            <th class="hide-narrow">{t('users.home')}</th>
-          </tr>
-        </thead>
-        <tbody>
-          {users.map((u) => (
-            <tr key={u.name}>
-              <td>{u.name}</td>
-              <td class="num">{u.uid}</td>
-              <td>{u.administrator ? t('common.yes') : t('common.no')}</td>
-              <td class="mono small">{u.shell}</td>
-              <td class="hide-narrow mono small">{u.home}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </section>
+    <div>
+      <section class="card">
+        <table class="data" data-testid="users">
+          {head}
+          <tbody>{rows(people)}</tbody>
+        </table>
+        {system.length > 0 && (
+          <details>
+            <summary>{tn('users.system_accounts', system.length)}</summary>
+            <table class="data" data-testid="system-users">
+              {head}
+              <tbody>{rows(system)}</tbody>
+            </table>
+          </details>
+        )}
+      </section>
+      {groups.length > 0 && (
+        <section class="card" data-testid="groups">
+          <h2>{t('users.groups')}</h2>
+          <table class="data">
+            <thead>
+              <tr>
+                <th>{t('users.group')}</th>
+                <th>{t('users.gid')}</th>
+                <th>{t('users.admin')}</th>
+                <th>{t('users.members')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {groups.map((g) => (
+                <tr key={g.name}>
+                  <td>{g.name}</td>
+                  <td class="num">{g.gid ?? 0}</td>
+                  <td>{g.administrator ? t('common.yes') : t('common.no')}</td>
+                  <td class="small">
+                    {[...(g.members ?? []), ...(g.primary_members ?? []).filter((m) => !(g.members ?? []).includes(m)).map((m) => `${m} (${t('users.primary_group')})`)].join(', ')}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      )}
+    </div>
   );
 }
 

@@ -100,9 +100,14 @@ SELECT s.agent AS host_id, s.name, s.description, s.load_state, s.active_state, 
 FROM main.host_services s JOIN main.agents a ON a.id = s.agent
 WHERE a.revoked_at IS NULL {SCOPE:s.agent};
 
+-- Local accounts. kind 'user' (Linux: a login shell), 'group' (Windows: a domain group among the
+-- Administrators), 'system' (Linux: no login shell, a service's or the system's account).
+-- last_login_ms: the last login per lastlog and wtmp (Unix ms; 0 never, or not recorded), and
+-- last_login_from the remote host or terminal; inventory_ms: when the inventory was collected.
 CREATE TEMP VIEW users AS
 SELECT u.agent AS host_id, u.name, u.uid, u.shell, u.home, u.administrator, u.disabled, u.kind,
-       u.domain
+       u.domain, u.gid, u.last_login * 1000 AS last_login_ms, u.last_login_from,
+       a.last_inventory_at AS inventory_ms
 FROM main.host_users u JOIN main.agents a ON a.id = u.agent
 WHERE a.revoked_at IS NULL {SCOPE:u.agent};
 
@@ -297,6 +302,27 @@ SELECT r.agent AS host_id, r.manager, r.file, r.name, r.kind, r.uri, r.suite, r.
        r.enabled, r.official
 FROM main.host_repositories r JOIN main.agents a ON a.id = r.agent
 WHERE a.revoked_at IS NULL {SCOPE:r.agent};
+-- PCI functions and the driver bound to each ('' none): class_name 'SATA controller',
+-- 'Ethernet controller', 'VGA compatible controller', 'USB controller', 'PCI bridge', ...;
+-- vendor_name and device_name per the host's pci.ids ('' when it does not list them).
+CREATE TEMP VIEW pci_devices AS
+SELECT p.agent AS host_id, p.address, p.vendor_id, p.device_id, p.class_code, p.class_name,
+       p.subsystem_vendor_id, p.subsystem_device_id, p.driver, p.vendor_name, p.device_name
+FROM main.host_pci_devices p JOIN main.agents a ON a.id = p.agent
+WHERE a.revoked_at IS NULL {SCOPE:p.agent};
+
+-- Local groups (Linux /etc/group); administrator 1 for sudo, wheel and admin.
+CREATE TEMP VIEW local_groups AS
+SELECT g.agent AS host_id, g.name, g.gid, g.administrator
+FROM main.host_groups g JOIN main.agents a ON a.id = g.agent
+WHERE a.revoked_at IS NULL {SCOPE:g.agent};
+
+-- Who is in each local group: one row per (group, member); primary_group 1 when it is the
+-- account's primary group (passwd's gid) rather than only a name in the member list.
+CREATE TEMP VIEW group_members AS
+SELECT m.agent AS host_id, m.group_name, m.member, m.primary_group
+FROM main.host_group_members m JOIN main.agents a ON a.id = m.agent
+WHERE a.revoked_at IS NULL {SCOPE:m.agent};
 
 -- What a part of the inventory ('hardware', 'os', 'network', 'software', 'security') could not
 -- read, and why.

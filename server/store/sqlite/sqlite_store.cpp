@@ -232,7 +232,16 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
            "sub_state, enabled, account, command) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"},
           {&w.user_insert,
            "INSERT INTO host_users(agent, name, uid, shell, home, administrator, disabled, kind, "
-           "domain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+           "domain, last_login, last_login_from, gid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+          {&w.pci_device_insert,
+           "INSERT INTO host_pci_devices(agent, address, vendor_id, device_id, class_code, "
+           "class_name, subsystem_vendor_id, subsystem_device_id, driver, vendor_name, "
+           "device_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+          {&w.group_insert,
+           "INSERT INTO host_groups(agent, name, gid, administrator) VALUES (?, ?, ?, ?)"},
+          {&w.group_member_insert,
+           "INSERT INTO host_group_members(agent, group_name, member, primary_group) "
+           "VALUES (?, ?, ?, ?)"},
           {&w.security_insert,
            "INSERT INTO host_security(agent, remote_desktop, remote_desktop_nla, "
            "remote_desktop_port, smb1, password_min_length, password_max_age_days, "

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <initializer_list>
+#include <set>
+#include <string>
 #include <utility>
 
 #include "domain/host_role.hpp"
@@ -152,6 +154,11 @@ Status InsertHardware(WriterStatements& w, int64_t pk, const dozor::v1::Hardware
                    v.remote_path(), v.encryption());
   }));
   DOZOR_RETURN_IF_ERROR(InsertStorageAndPower(w, pk, hw));
+  DOZOR_RETURN_IF_ERROR(InsertEach(hw.pci_devices(), [&](const auto& d) {
+    return RunWith(w.pci_device_insert, pk, d.address(), d.vendor_id(), d.device_id(),
+                   d.class_code(), d.class_name(), d.subsystem_vendor_id(), d.subsystem_device_id(),
+                   d.driver(), d.vendor_name(), d.device_name());
+  }));
   return InsertUnavailable(w, pk, "hardware", hw.unavailable());
 }
 
@@ -308,6 +315,28 @@ Result<int64_t> SecurityPendingSince(WriterStatements& w, int64_t pk,
   return at;
 }
 
+// Migration 023: the local groups, and one member row per (group, account): an account both
+// listed and with the group as its primary one is a single row marked primary.
+Status InsertGroups(WriterStatements& w, int64_t pk, const dozor::v1::OperatingSystem& os) {
+  return InsertEach(os.groups(), [&](const dozor::v1::LocalGroup& g) -> Status {
+    DOZOR_RETURN_IF_ERROR(RunWith(w.group_insert, pk, g.name(), g.gid(), g.administrator()));
+    std::set<std::string> primary(g.primary_members().begin(), g.primary_members().end());
+    std::set<std::string> written;
+    for (const std::string& member : g.members()) {
+      if (written.insert(member).second) {
+        DOZOR_RETURN_IF_ERROR(
+            RunWith(w.group_member_insert, pk, g.name(), member, primary.count(member) > 0));
+      }
+    }
+    for (const std::string& member : g.primary_members()) {
+      if (written.insert(member).second) {
+        DOZOR_RETURN_IF_ERROR(RunWith(w.group_member_insert, pk, g.name(), member, true));
+      }
+    }
+    return OkStatus();
+  });
+}
+
 // Clears the host's normalised inventory rows and writes them again from `inv`.
 Status ReplaceHostRows(WriterStatements& w, int64_t pk, const dozor::v1::Inventory& inv,
                        int64_t at) {
@@ -322,10 +351,12 @@ Status ReplaceHostRows(WriterStatements& w, int64_t pk, const dozor::v1::Invento
   DOZOR_RETURN_IF_ERROR(InsertSoftware(w, pk, inv.software()));
   DOZOR_RETURN_IF_ERROR(InsertSecurity(w, pk, inv));
   DOZOR_RETURN_IF_ERROR(InsertUnavailable(w, pk, "os", inv.os().unavailable()));
+  DOZOR_RETURN_IF_ERROR(InsertGroups(w, pk, inv.os()));
   return InsertEach(inv.os().users(), [&](const auto& u) {
     // Agents before the Windows contract send no kind: every account they list is a user.
     return RunWith(w.user_insert, pk, u.name(), u.uid(), u.shell(), u.home(), u.administrator(),
-                   u.disabled(), u.kind().empty() ? std::string("user") : u.kind(), u.domain());
+                   u.disabled(), u.kind().empty() ? std::string("user") : u.kind(), u.domain(),
+                   u.last_login_time(), u.last_login_from(), u.gid());
   });
 }
 

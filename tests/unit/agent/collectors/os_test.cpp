@@ -83,7 +83,12 @@ TEST_CASE("os-release parser unquotes values and skips comments and junk") {
 TEST_CASE("passwd and group parsers give login users and administrators") {
   auto passwd = ParsePasswd(ReadFixture("debian-server", "etc/passwd"));
   auto groups = ParseGroup(ReadFixture("debian-server", "etc/group"));
-  auto users = BuildUserAccounts(passwd, groups);
+  std::vector<dozor::v1::UserAccount> users;
+  for (auto& user : BuildUserAccounts(passwd, groups)) {
+    if (user.kind() == "user") {
+      users.push_back(std::move(user));
+    }
+  }
   std::vector<std::string> names;
   for (const auto& user : users) {
     names.push_back(user.name());
@@ -101,7 +106,12 @@ TEST_CASE("passwd and group parsers give login users and administrators") {
 TEST_CASE("admin detection counts the primary group and skips malformed lines") {
   auto passwd = ParsePasswd(ReadFixture("rpm-server", "etc/passwd"));
   auto groups = ParseGroup(ReadFixture("rpm-server", "etc/group"));
-  auto users = BuildUserAccounts(passwd, groups);
+  std::vector<dozor::v1::UserAccount> users;
+  for (auto& user : BuildUserAccounts(passwd, groups)) {
+    if (user.kind() == "user") {
+      users.push_back(std::move(user));
+    }
+  }
   REQUIRE(users.size() == 4);  // root, rocky, deploy, smirnov: sync/halt/shutdown are not logins
   CHECK(users[1].name() == "rocky");
   CHECK(users[1].administrator());  // wheel member list
@@ -114,10 +124,13 @@ TEST_CASE("admin detection counts the primary group and skips malformed lines") 
   CHECK(odd_passwd.size() == 6);  // comment, broken line and NIS "+" entry dropped
   CHECK(odd_groups.size() == 4);  // "ops:x:1000" lacks the member field
   auto odd_users = BuildUserAccounts(odd_passwd, odd_groups);
-  REQUIRE(odd_users.size() == 2);
-  CHECK(odd_users[1].name() == "ops");
-  CHECK(odd_users[1].shell() == "/bin/sh");  // empty shell field means /bin/sh
-  CHECK(odd_users[1].administrator());       // wheel member
+  REQUIRE(odd_users.size() == 6);
+  CHECK(odd_users[5].name() == "ops");
+  CHECK(odd_users[5].kind() == "user");
+  CHECK(odd_users[5].shell() == "/bin/sh");  // empty shell field means /bin/sh
+  CHECK(odd_users[5].administrator());       // wheel member
+  CHECK(odd_users[3].name() == "halt");
+  CHECK(odd_users[3].kind() == "system");
 
   CHECK(ParsePasswd("x:x:notanumber:0::/:/bin/sh\n").empty());
   CHECK(IsLoginShell("/bin/zsh"));
@@ -197,7 +210,8 @@ TEST_CASE("os collector on the debian server fixture") {
   CHECK(os.machine_id() == "4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a99");
   REQUIRE(FindUser(os, "ivanov") != nullptr);
   CHECK(FindUser(os, "ivanov")->administrator());
-  CHECK(FindUser(os, "backupsvc") == nullptr);  // /bin/false
+  REQUIRE(FindUser(os, "backupsvc") != nullptr);
+  CHECK(FindUser(os, "backupsvc")->kind() == "system");  // /bin/false
 }
 
 TEST_CASE("os collector on the rpm server fixture uses dnf and the localtime link") {

@@ -498,3 +498,105 @@ TEST_CASE("a disk whose serial the agent learns is the same disk, a swapped one 
 
 }  // namespace
 }  // namespace dozor::server
+
+namespace dozor::server {
+namespace pci_accounts_diff {
+
+dozor::v1::PciDevice* AddPci(dozor::v1::Inventory& inv, const std::string& address,
+                             const std::string& driver) {
+  auto* device = inv.mutable_hardware()->add_pci_devices();
+  device->set_address(address);
+  device->set_vendor_id("8086");
+  device->set_device_id("2922");
+  device->set_class_name("SATA controller");
+  device->set_driver(driver);
+  device->set_vendor_name("Intel Corporation");
+  return device;
+}
+
+const InventoryChange* FindChange(const std::vector<InventoryChange>& changes,
+                                  const std::string& category, const std::string& subject) {
+  for (const auto& change : changes) {
+    if (change.category == category && change.subject == subject) return &change;
+  }
+  return nullptr;
+}
+
+TEST_CASE("PCI devices added removed or rebound are changes and their names are not") {
+  dozor::v1::Inventory before;
+  AddPci(before, "0000:00:1f.2", "ahci");
+  AddPci(before, "0000:01:00.0", "");
+  dozor::v1::Inventory after = before;
+  after.mutable_hardware()->mutable_pci_devices(0)->set_device_name("a newer pci.ids name");
+  CHECK(DiffInventories(before, after, 1000, "a").empty());
+
+  after.mutable_hardware()->mutable_pci_devices(1)->set_driver("nouveau");
+  AddPci(after, "0000:02:00.0", "megaraid_sas");
+  after.mutable_hardware()->mutable_pci_devices()->DeleteSubrange(0, 1);
+  auto changes = DiffInventories(before, after, 1000, "a");
+  REQUIRE(changes.size() == 3);
+  REQUIRE(FindChange(changes, "pci", "pci 0000:00:1f.2") != nullptr);
+  CHECK(FindChange(changes, "pci", "pci 0000:00:1f.2")->action == "removed");
+  CHECK(FindChange(changes, "pci", "pci 0000:00:1f.2")->old_value ==
+        "8086:2922 SATA controller, driver ahci");
+  CHECK(FindChange(changes, "pci", "pci 0000:01:00.0")->action == "changed");
+  CHECK(FindChange(changes, "pci", "pci 0000:01:00.0")->new_value ==
+        "8086:2922 SATA controller, driver nouveau");
+  CHECK(FindChange(changes, "pci", "pci 0000:02:00.0")->action == "added");
+
+  // An agent reporting PCI devices for the first time has not had them plugged in.
+  CHECK(DiffInventories(dozor::v1::Inventory(), before, 1000, "a").empty());
+}
+
+TEST_CASE("joining or leaving an administrators group is a group change and other groups are not") {
+  dozor::v1::Inventory before;
+  auto* sudo = before.mutable_os()->add_groups();
+  sudo->set_name("sudo");
+  sudo->set_administrator(true);
+  sudo->add_members("ivanov");
+  auto* audio = before.mutable_os()->add_groups();
+  audio->set_name("audio");
+  audio->add_members("ivanov");
+  dozor::v1::Inventory after = before;
+  after.mutable_os()->mutable_groups(0)->add_members("petrova");
+  after.mutable_os()->mutable_groups(0)->add_primary_members("deploy");
+  after.mutable_os()->mutable_groups(1)->add_members("petrova");
+  auto changes = DiffInventories(before, after, 1000, "a");
+  REQUIRE(changes.size() == 2);
+  REQUIRE(FindChange(changes, "group", "sudo: petrova") != nullptr);
+  CHECK(FindChange(changes, "group", "sudo: petrova")->action == "added");
+  CHECK(FindChange(changes, "group", "sudo: petrova")->new_value == "member");
+  CHECK(FindChange(changes, "group", "sudo: deploy")->new_value == "primary group");
+
+  auto back = DiffInventories(after, before, 2000, "a");
+  REQUIRE(FindChange(back, "group", "sudo: petrova") != nullptr);
+  CHECK(FindChange(back, "group", "sudo: petrova")->action == "removed");
+  // The first report with groups at all (an agent before 023) logs nothing.
+  dozor::v1::Inventory older;
+  CHECK(DiffInventories(older, after, 1000, "a").empty());
+}
+
+TEST_CASE("system accounts a newer agent reports for the first time are not added users") {
+  dozor::v1::Inventory before;
+  auto* root = before.mutable_os()->add_users();
+  root->set_name("root");
+  root->set_administrator(true);
+  dozor::v1::Inventory after = before;
+  auto* daemon = after.mutable_os()->add_users();
+  daemon->set_name("daemon");
+  daemon->set_kind("system");
+  CHECK(DiffInventories(before, after, 1000, "a").empty());
+  // Once reported, a new system account (a package's service user) is a change like any other.
+  dozor::v1::Inventory later = after;
+  auto* postgres = later.mutable_os()->add_users();
+  postgres->set_name("postgres");
+  postgres->set_kind("system");
+  auto changes = DiffInventories(after, later, 2000, "a");
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].category == "user");
+  CHECK(changes[0].subject == "postgres");
+  CHECK(changes[0].action == "added");
+}
+
+}  // namespace pci_accounts_diff
+}  // namespace dozor::server

@@ -51,6 +51,7 @@ EXPRESSION_TYPES = {
     ("onec_server_processes", "start_ms"): "bigint",
     ("onec_server_processes", "agent_start_ms"): "bigint",
     ("onec_server_processes", "memory_total_bytes"): "bigint",
+    ("users", "last_login_ms"): "bigint",
 }
 
 
