@@ -10,6 +10,7 @@
 
 #include "collectors/parsers/backup_parsers.hpp"
 #include "collectors/parsers/database_parsers.hpp"
+#include "collectors/parsers/firewall_parsers.hpp"
 #include "collectors/parsers/hardware_parsers.hpp"
 #include "collectors/parsers/health_parsers.hpp"
 #include "collectors/parsers/network_parsers.hpp"
@@ -25,7 +26,7 @@ namespace {
 using namespace dozor::agent;  // NOLINT(google-build-using-namespace)
 
 void ParseAs(uint8_t which, std::string_view text) {
-  switch (which % 45) {
+  switch (which % 51) {
     case 0:
       (void)ParseCpuinfo(text);
       break;
@@ -221,6 +222,28 @@ void ParseAs(uint8_t which, std::string_view text) {
       (void)ParseMeminfoSwapTotal(text);
       (void)DetectContainer(text.size() % 2 == 0, text.size() % 3 == 0, text, text);
       break;
+    case 48:
+      for (const auto& database : ParsePsqlDatabases(text)) {
+        (void)FileNameCarriesDatabase(text, database.name);
+      }
+      break;
+    case 49: {
+      const FirewallRuleset ruleset = ParseNftRuleset(text);
+      (void)InputPolicy(ruleset, 6);
+      for (uint32_t port : {22u, 5432u, static_cast<uint32_t>(text.size() % 65536)}) {
+        (void)JudgeTcpPort(ruleset, 4, port);
+        (void)JudgeTcpPort(ruleset, 6, port);
+      }
+      break;
+    }
+    case 50: {
+      const FirewallRuleset ruleset = ParseIptablesSave(text);
+      (void)InputPolicy(ruleset, 4);
+      for (uint32_t port : {22u, 5432u, static_cast<uint32_t>(text.size() % 65536)}) {
+        (void)JudgeTcpPort(ruleset, 4, port);
+      }
+      break;
+    }
   }
 }
 
