@@ -196,7 +196,10 @@ inline constexpr const char* kHostTables[] = {"host_os",
                                               "host_onec_clusters",
                                               "host_onec_tech_logs",
                                               "host_onec_licensing",
-                                              "host_repositories"};
+                                              "host_repositories",
+                                              "host_database_databases",
+                                              "host_firewall",
+                                              "host_firewall_ports"};
 inline constexpr size_t kHostTableCount = sizeof(kHostTables) / sizeof(kHostTables[0]);
 
 struct SqliteStore::WriterStatements {
@@ -222,8 +225,9 @@ struct SqliteStore::WriterStatements {
   sqlite::Statement process_insert, database_server_insert, database_hba_insert;  // 018
   sqlite::Statement storage_array_insert, ups_insert, power_insert;               // 019
   sqlite::Statement onec_agent_insert, onec_process_insert, onec_cluster_insert,
-      onec_tech_log_insert, onec_licensing_insert;  // 020
-  sqlite::Statement repository_insert;              // 021
+      onec_tech_log_insert, onec_licensing_insert;                                   // 020
+  sqlite::Statement repository_insert;                                               // 021
+  sqlite::Statement database_insert, firewall_ruleset_insert, firewall_port_insert;  // 024
   sqlite::Statement api_insert, api_revoke, api_exists;
   sqlite::Statement agent_pks, prune_chunk;
   sqlite::Statement compact_first, compact_rows, compact_keys, compact_blocks, compact_delete_rows,
