@@ -131,7 +131,7 @@ class NftTokenizer {
       if (c == '}') {
         if (!out->items.empty()) return true;  // "chain x { ... rule }" on one line
         ++pos_;
-        out->items.push_back(Item{"}"});
+        out->items.push_back(Item{"}", false, {}});
         return true;
       }
       if (c == '{') {
@@ -146,7 +146,7 @@ class NftTokenizer {
         out->items.push_back(std::move(group));
         continue;
       }
-      out->items.push_back(Item{ReadWord()});
+      out->items.push_back(Item{ReadWord(), false, {}});
     }
     return !out->items.empty();
   }

@@ -231,6 +231,26 @@ TEST_CASE("CollectHostFirewall on pg-backup-server reads the canned nft ruleset"
   CHECK(mysql->protocol() == "tcp");
 }
 
+TEST_CASE("CollectHostFirewall falls back to iptables-save when nft is absent (rpm-server)") {
+  dozor::v1::Security security;
+  REQUIRE(CollectHostFirewall(FixtureContext("rpm-server"), &security).ok());
+  INFO(security.DebugString());
+  const dozor::v1::HostFirewall& firewall = security.host_firewall();
+  CHECK(firewall.backend() == "iptables");
+  CHECK(firewall.input_policy() == "drop");
+  const auto* postgres = FindIf(firewall.ports(), [](const auto& p) {
+    return p.port() == 5432 && p.family() == 4;
+  });
+  REQUIRE(postgres != nullptr);
+  CHECK(postgres->verdict() == "restricted");
+  CHECK(postgres->sources() == "10.0.0.20/32, 10.0.0.21/32");
+  // iptables-save says nothing of IPv6: no IPv6 verdicts rather than guessed ones.
+  CHECK(FindIf(firewall.ports(), [](const auto& p) { return p.family() == 6; }) == nullptr);
+  const auto* mysql = FindIf(firewall.ports(), [](const auto& p) { return p.port() == 3306; });
+  REQUIRE(mysql != nullptr);
+  CHECK(mysql->verdict() == "closed");  // through the LOGDROP chain's final DROP
+}
+
 TEST_CASE("CollectHostFirewall without nft or iptables-save says why") {
   dozor::v1::Security security;
   REQUIRE(CollectHostFirewall(FixtureContext("minimal-vm"), &security).ok());
