@@ -710,8 +710,8 @@ std::string RenderInventory(const nlohmann::json& inventory_reply, Lang lang) {
   const auto& software = At(inventory, "software");
   return HostSummaryBlock(lang, At(inventory_reply, "host")) + OsSection(lang, os) +
          HardwareSection(lang, At(inventory, "hardware")) +
-         NetworkSection(lang, At(inventory, "network"), At(inventory, "security")) + UsersSection(lang, os) +
-         SoftwareSections(lang, software) + Section("Collectors", lang) +
+         NetworkSection(lang, At(inventory, "network"), At(inventory, "security")) +
+         UsersSection(lang, os) + SoftwareSections(lang, software) + Section("Collectors", lang) +
          CollectorTable(lang, At(inventory_reply, "collectors")).Render();
 }
 

@@ -238,9 +238,8 @@ TEST_CASE("CollectHostFirewall falls back to iptables-save when nft is absent (r
   const dozor::v1::HostFirewall& firewall = security.host_firewall();
   CHECK(firewall.backend() == "iptables");
   CHECK(firewall.input_policy() == "drop");
-  const auto* postgres = FindIf(firewall.ports(), [](const auto& p) {
-    return p.port() == 5432 && p.family() == 4;
-  });
+  const auto* postgres =
+      FindIf(firewall.ports(), [](const auto& p) { return p.port() == 5432 && p.family() == 4; });
   REQUIRE(postgres != nullptr);
   CHECK(postgres->verdict() == "restricted");
   CHECK(postgres->sources() == "10.0.0.20/32, 10.0.0.21/32");
