@@ -124,8 +124,24 @@ Table InterfaceTable(Lang lang, const nlohmann::json& network) {
   return table;
 }
 
-Table ListeningTable(Lang lang, const nlohmann::json& network) {
-  Table table({"PROTO", "ADDRESS", "PORT", "PROCESS"}, lang);
+// What the Linux host firewall does with new TCP connections to a listening socket: "open",
+// "restricted: 10.0.0.20", "closed", "unknown", "-" when not judged (UDP, no ruleset read).
+std::string FirewallVerdict(const nlohmann::json& socket, const nlohmann::json& security,
+                            Lang lang) {
+  if (JsonStr(socket, "protocol") != "tcp") return "-";
+  const auto family = JsonU64(At(socket, "family"));
+  const auto port = JsonU64(At(socket, "port"));
+  for (const auto& verdict : Array(At(security, "host_firewall"), "ports")) {
+    if (JsonU64(At(verdict, "port")) != port || JsonU64(At(verdict, "family")) != family) continue;
+    std::string out = Label(JsonStr(verdict, "verdict"), lang);
+    if (!JsonStr(verdict, "sources").empty()) out += ": " + JsonStr(verdict, "sources");
+    return out;
+  }
+  return "-";
+}
+
+Table ListeningTable(Lang lang, const nlohmann::json& network, const nlohmann::json& security) {
+  Table table({"PROTO", "ADDRESS", "PORT", "PROCESS", "HOST FIREWALL"}, lang);
   table.AlignRight(2);
   for (const auto& socket : Array(network, "listening")) {
     const std::string process = JsonStr(socket, "process");
@@ -133,7 +149,8 @@ Table ListeningTable(Lang lang, const nlohmann::json& network) {
     table.AddRow(
         {JsonStr(socket, "protocol"), OrDash(JsonStr(socket, "address")),
          std::to_string(JsonU64(At(socket, "port"))),
-         process.empty() ? "-" : process + (pid > 0 ? " (" + std::to_string(pid) + ")" : "")});
+         process.empty() ? "-" : process + (pid > 0 ? " (" + std::to_string(pid) + ")" : ""),
+         FirewallVerdict(socket, security, lang)});
   }
   return table;
 }
@@ -255,6 +272,59 @@ std::string RenderHostSearch(const nlohmann::json& reply, Lang lang) {
 }
 
 namespace {
+
+// "nftables, input policy drop": the Linux host firewall as the agent read it; "-" when the
+// agent does not read one (Windows, older agents).
+std::string HostFirewallSummary(const nlohmann::json& security, Lang lang) {
+  const auto& firewall = At(security, "host_firewall");
+  if (!firewall.is_object() || firewall.empty()) return "-";
+  if (JsonStr(firewall, "backend").empty()) {
+    return Label("not read", lang) + ": " + JsonStr(firewall, "status");
+  }
+  std::string out = JsonStr(firewall, "backend") + ", " + Label("input policy", lang) + " " +
+                    OrDash(JsonStr(firewall, "input_policy"));
+  if (JsonStr(firewall, "status") != "ok") out += " (" + JsonStr(firewall, "status") + ")";
+  return out;
+}
+
+// The PostgreSQL instances' databases with their newest backup, and the data directory's free
+// space: "is every database backed up, and is there room".
+std::string DatabasesSection(Lang lang, const nlohmann::json& software) {
+  const auto& servers = Array(software, "database_servers");
+  if (servers.empty()) return {};
+  std::string out = Section("Databases", lang);
+  for (const auto& server : servers) {
+    out += JsonStr(server, "kind") + " " + JsonStr(server, "version") + " :" +
+           std::to_string(JsonU64(At(server, "port"))) + " " + JsonStr(server, "data_directory");
+    const uint64_t total = JsonU64(At(server, "data_fs_total_bytes"));
+    if (total > 0) {
+      const uint64_t free = JsonU64(At(server, "data_fs_available_bytes"));
+      out += " (" + OrDash(JsonStr(server, "data_mount_point")) + ": " + HumanBytes(free) + " " +
+             Label("free of", lang) + " " + HumanBytes(total) + ")";
+    }
+    out += "\n";
+    if (!JsonBool(At(server, "databases_listed"))) {
+      out += "  " + Label("databases unknown (psql could not list them)", lang) + "\n";
+      continue;
+    }
+    Table table({"DATABASE", "SIZE", "LAST BACKUP", "SOURCE"}, lang);
+    table.AlignRight(1);
+    for (const auto& database : Array(server, "databases")) {
+      const int64_t size = JsonI64(At(database, "size_bytes"));
+      const int64_t backup_s = JsonI64(At(database, "last_backup_time"));
+      std::string from = JsonStr(database, "last_backup_source");
+      if (JsonBool(At(database, "covered_without_freshness"))) {
+        from += (from.empty() ? "" : "; ") + Label("covered by a job of unknown freshness", lang);
+      }
+      table.AddRow({JsonStr(database, "name"),
+                    size >= 0 ? HumanBytes(static_cast<uint64_t>(size)) : std::string("-"),
+                    backup_s > 0 ? FormatLocalTime(backup_s * 1000) : Label("none", lang),
+                    OrDash(from)});
+    }
+    out += table.Render();
+  }
+  return out;
+}
 
 // "8 jobs, newest completed backup 2026-12-05 03:05, 1 failed": the overview's answer to "is this
 // host backed up"; the jobs themselves are in `host inventory`.
@@ -412,6 +482,7 @@ std::string RenderHostShow(const nlohmann::json& host, const nlohmann::json& inv
   const auto& os = At(inventory, "os");
   const auto& network = At(inventory, "network");
   const auto& software = At(inventory, "software");
+  const auto& security = At(inventory, "security");
 
   out += Section("Overview", lang);
   KeyValues kv(lang);
@@ -427,6 +498,7 @@ std::string RenderHostShow(const nlohmann::json& host, const nlohmann::json& inv
   kv.Add("Backups", BackupSummary(software, lang));
   kv.Add("Storage arrays", StorageSummary(hardware, lang));
   kv.Add("UPS", UpsSummary(hardware, lang));
+  kv.Add("Host firewall", HostFirewallSummary(security, lang));
   const auto one_c = OneCVersions(software);
   if (one_c.empty()) {
     kv.Add("1C", "-");
@@ -436,13 +508,14 @@ std::string RenderHostShow(const nlohmann::json& host, const nlohmann::json& inv
   }
   out += kv.Render();
   out += OneCClusterSection(lang, software, network);
+  out += DatabasesSection(lang, software);
 
   out += Section("Disks", lang);
   out += DiskTable(lang, hardware).Render();
   out += Section("Interfaces", lang);
   out += InterfaceTable(lang, network).Render();
   out += Section("Listening ports", lang);
-  out += ListeningTable(lang, network).Render();
+  out += ListeningTable(lang, network, security).Render();
   out += Section("Collectors", lang);
   out += CollectorTable(lang, At(inventory_reply, "collectors")).Render();
   return out;
@@ -544,7 +617,8 @@ std::string HardwareSection(Lang lang, const nlohmann::json& hardware) {
   return out;
 }
 
-std::string NetworkSection(Lang lang, const nlohmann::json& network) {
+std::string NetworkSection(Lang lang, const nlohmann::json& network,
+                           const nlohmann::json& security) {
   std::string out = Section("Network interfaces", lang);
   out += InterfaceTable(lang, network).Render();
   Table gateways({"GATEWAY", "INTERFACE"}, lang);
@@ -557,7 +631,7 @@ std::string NetworkSection(Lang lang, const nlohmann::json& network) {
   out += "\n" + Label("DNS servers", lang) + ": " +
          OrDash(JoinJsonStrings(At(network, "dns_servers"), ", ")) + "\n";
   out += Section("Listening ports", lang);
-  out += ListeningTable(lang, network).Render();
+  out += ListeningTable(lang, network, security).Render();
   return out;
 }
 
@@ -690,8 +764,8 @@ std::string RenderInventory(const nlohmann::json& inventory_reply, Lang lang) {
   const auto& software = At(inventory, "software");
   return HostSummaryBlock(lang, At(inventory_reply, "host")) + OsSection(lang, os) +
          HardwareSection(lang, At(inventory, "hardware")) +
-         NetworkSection(lang, At(inventory, "network")) + UsersSection(lang, os) +
-         SoftwareSections(lang, software) + Section("Collectors", lang) +
+         NetworkSection(lang, At(inventory, "network"), At(inventory, "security")) +
+         UsersSection(lang, os) + SoftwareSections(lang, software) + Section("Collectors", lang) +
          CollectorTable(lang, At(inventory_reply, "collectors")).Render();
 }
 

@@ -450,6 +450,20 @@ void DiffSecurity(const dozor::v1::Security& before, const dozor::v1::Security& 
     return out;
   };
   DiffShared(changes, "security", firewall(before), firewall(after));
+  // The Linux host firewall's verdict on a port both inventories judged: "restricted" turning
+  // "open" is what an auditor wants dated.
+  auto host_firewall = [](const dozor::v1::Security& security) {
+    std::map<std::string, std::string> out;
+    for (const auto& port : security.host_firewall().ports()) {
+      std::string value = port.verdict();
+      if (!port.sources().empty()) value += " (" + port.sources() + ")";
+      out.emplace("host firewall " + port.protocol() + "/" + std::to_string(port.port()) + " IPv" +
+                      std::to_string(port.family()),
+                  std::move(value));
+    }
+    return out;
+  };
+  DiffShared(changes, "security", host_firewall(before), host_firewall(after));
   TriState(changes, "security", "remote desktop", before.remote_desktop(), after.remote_desktop());
   TriState(changes, "security", "remote desktop NLA", before.remote_desktop_nla(),
            after.remote_desktop_nla());

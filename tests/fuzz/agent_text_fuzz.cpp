@@ -13,6 +13,7 @@
 #include "collectors/parsers/account_parsers.hpp"
 #include "collectors/parsers/backup_parsers.hpp"
 #include "collectors/parsers/database_parsers.hpp"
+#include "collectors/parsers/firewall_parsers.hpp"
 #include "collectors/parsers/hardware_parsers.hpp"
 #include "collectors/parsers/health_parsers.hpp"
 #include "collectors/parsers/network_parsers.hpp"
@@ -28,8 +29,12 @@ namespace {
 
 using namespace dozor::agent;  // NOLINT(google-build-using-namespace)
 
+// The parsers a selector reaches; the first byte of an input picks one, modulo this count.
+constexpr uint8_t kParserCount = 51;
+
 void ParseAs(uint8_t which, std::string_view text) {
-  switch (which % 48) {
+  const uint8_t selector = which % kParserCount;
+  switch (selector) {
     case 0:
       (void)ParseCpuinfo(text);
       break;
@@ -113,7 +118,7 @@ void ParseAs(uint8_t which, std::string_view text) {
     case 24:
     case 25:
       // Crontabs (user and system format), and what each job line runs.
-      for (const CronEntry& entry : ParseCrontab(text, which % 32 == 25)) {
+      for (const CronEntry& entry : ParseCrontab(text, selector == 25)) {
         (void)FindBackupCommands(entry.command);
         (void)ScriptOf(entry.command);
         (void)ScheduleIntervalSeconds(entry.schedule);
@@ -253,6 +258,28 @@ void ParseAs(uint8_t which, std::string_view text) {
       (void)lookup.DeviceName("8086", "2922");
       (void)PciClassName(text.substr(0, 6));
       (void)NormalizePciId(text, 6);
+      break;
+    }
+    case 48:
+      for (const auto& database : ParsePsqlDatabases(text)) {
+        (void)FileNameCarriesDatabase(text, database.name);
+      }
+      break;
+    case 49: {
+      const FirewallRuleset ruleset = ParseNftRuleset(text);
+      (void)InputPolicy(ruleset, 6);
+      for (uint32_t port : {22u, 5432u, static_cast<uint32_t>(text.size() % 65536)}) {
+        (void)JudgeTcpPort(ruleset, 4, port);
+        (void)JudgeTcpPort(ruleset, 6, port);
+      }
+      break;
+    }
+    case 50: {
+      const FirewallRuleset ruleset = ParseIptablesSave(text);
+      (void)InputPolicy(ruleset, 4);
+      for (uint32_t port : {22u, 5432u, static_cast<uint32_t>(text.size() % 65536)}) {
+        (void)JudgeTcpPort(ruleset, 4, port);
+      }
       break;
     }
   }

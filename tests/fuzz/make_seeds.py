@@ -52,6 +52,9 @@ AGENT_TEXT = {
     42: ["etc/yum.repos.d/rocky.repo", "etc/yum.repos.d/epel.repo"],
     43: ["var/lib/dpkg/status"], 44: ["proc/meminfo"],
     46: ["etc/group"], 47: ["usr/share/misc/pci.ids"],
+    48: ["dozor-fixture/commands/psql-databases-5433.txt"],
+    49: ["dozor-fixture/commands/nft-list-ruleset.txt"],
+    50: ["dozor-fixture/commands/iptables-save.txt"],
 }
 
 
@@ -101,6 +104,16 @@ def agent_text():
             if name == "lastlog":
                 data = data[1000 * login_records.LASTLOG_BYTES:]
             write("agent_text", f"debian-server-45-{name}", bytes([45]) + data)
+    # The firewall judge's harder paths: firewalld's zone dispatch with goto, sets, a verdict map.
+    write("agent_text", "firewalld-49-nft",
+          bytes([49]) + b"table inet firewalld {\n set allow { type ipv4_addr; flags interval;"
+          b" elements = { 10.0.0.0/24 } }\n chain filter_INPUT {\n"
+          b"  type filter hook input priority filter + 10; policy accept;\n"
+          b"  ct state { established, related } accept\n  iifname \"lo\" accept\n"
+          b"  jump filter_INPUT_ZONES\n  tcp dport vmap { 22 : accept }\n"
+          b"  reject with icmpx admin-prohibited\n }\n chain filter_INPUT_ZONES {\n"
+          b"  iifname \"eth0\" goto filter_IN_public\n  goto filter_IN_public\n }\n"
+          b" chain filter_IN_public {\n  ip saddr @allow tcp dport 5432 accept\n }\n}\n")
 
 
 def windows_text():

@@ -6,13 +6,21 @@
 // listening socket alone.
 #include "collectors/linux/database_linux.hpp"
 
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "collectors/linux/command_util.hpp"
 #include "collectors/linux/fs_util.hpp"
+#include "collectors/parsers/backup_parsers.hpp"
 #include "collectors/parsers/database_parsers.hpp"
+#include "collectors/parsers/health_parsers.hpp"
 #include "dozor/common/files.hpp"
 
 namespace dozor::agent {
@@ -87,6 +95,178 @@ std::string ArgumentAfter(const std::string& command, std::string_view flag) {
 
 bool IsPostmaster(const dozor::v1::Process& process) {
   return process.name() == "postgres" || process.name() == "postmaster";
+}
+
+constexpr size_t kMaxPsqlOutputBytes = 256 * 1024;
+constexpr size_t kMaxDatabases = 1000;
+constexpr size_t kMaxDumpDirectories = 16;
+constexpr size_t kMaxDumpEntries = 4096;
+
+// The filesystem holding the data directory: the longest mount point of /proc/mounts that
+// contains it, and statvfs of the directory itself.
+void FillDataFilesystem(const CollectContext& ctx, dozor::v1::DatabaseServer* server) {
+  const std::string& data = server->data_directory();
+  if (data.empty() || data[0] != '/') return;
+  auto mounts_text = ReadFile(ctx.Path("/proc/mounts"), 4 * 1024 * 1024);
+  if (mounts_text.ok()) {
+    auto mounts = ParseMounts(*mounts_text);
+    if (mounts.ok()) {
+      std::string best;
+      for (const MountEntry& mount : *mounts) {
+        const std::string& point = mount.mount_point;
+        const bool contains =
+            point == "/" || data == point ||
+            (data.size() > point.size() && data.compare(0, point.size(), point) == 0 &&
+             data[point.size()] == '/');
+        if (contains && point.size() >= best.size()) best = point;
+      }
+      server->set_data_mount_point(best);
+    }
+  }
+  struct statvfs vfs {};
+  if (::statvfs(ctx.Path(data).c_str(), &vfs) == 0 && vfs.f_blocks > 0) {
+    const uint64_t unit = vfs.f_frsize != 0 ? vfs.f_frsize : vfs.f_bsize;
+    server->set_data_fs_total_bytes(static_cast<uint64_t>(vfs.f_blocks) * unit);
+    server->set_data_fs_available_bytes(static_cast<uint64_t>(vfs.f_bavail) * unit);
+  }
+}
+
+// The databases of a running instance, through psql over the local socket: as the postgres
+// user (runuser) when the agent runs as root, else as the agent's own account (peer
+// authentication against a role of the same name, docs/architecture.md). Why they are unknown goes
+// to `unavailable`.
+void ListDatabases(const CollectContext& ctx,
+                   const std::vector<std::pair<std::string, std::string>>& settings,
+                   dozor::v1::DatabaseServer* server, dozor::v1::Software* out) {
+  const std::string label = "postgresql " + std::to_string(server->port()) + ": databases";
+  if (!server->running()) {
+    out->add_unavailable(label + " unknown: the instance does not run");
+    return;
+  }
+  std::vector<std::string> argv;
+  if (ctx.IsRealRoot() && ::geteuid() == 0) argv = {"runuser", "-u", "postgres", "--"};
+  argv.insert(argv.end(), {"env", "PGCONNECT_TIMEOUT=5", "psql", "-XAtq", "-d", "postgres", "-p",
+                           std::to_string(server->port())});
+  std::string sockets = Setting(settings, "unix_socket_directories", "");
+  if (sockets.empty()) sockets = Setting(settings, "unix_socket_directory", "");
+  const std::string socket = std::string(Trim(sockets.substr(0, sockets.find(','))));
+  if (!socket.empty() && socket[0] == '/') argv.insert(argv.end(), {"-h", socket});
+  argv.insert(argv.end(), {"-c",
+                           "set statement_timeout = 10000; select datname, pg_database_size(oid) "
+                           "from pg_database where not datistemplate and datallowconn order by 1"});
+  auto output = RunCommandOrFixture(ctx, argv, "psql-databases-" + std::to_string(server->port()),
+                                    kMaxPsqlOutputBytes);
+  if (!output.ok()) {
+    out->add_unavailable(label + " unknown: psql: " + output.error().message);
+    return;
+  }
+  if (output->exit_code != 0) {
+    out->add_unavailable(label + " unknown: psql exit " + std::to_string(output->exit_code));
+    return;
+  }
+  server->set_databases_listed(true);
+  for (PsqlDatabase& database : ParsePsqlDatabases(output->stdout_text, kMaxDatabases)) {
+    auto* info = server->add_databases();
+    info->set_name(std::move(database.name));
+    info->set_size_bytes(database.size_bytes);
+  }
+}
+
+// Per database, the newest file whose name carries its name in the local destinations of the
+// host's dump jobs (pg_dump, scripts, 1C uploads; not the catalogue tools' repositories) and
+// one level below them.
+void FindNewestDumps(const CollectContext& ctx, const dozor::v1::Software& software,
+                     dozor::v1::DatabaseServer* server) {
+  if (server->databases_size() == 0) return;
+  std::map<std::string, std::string> directories;  // destination -> the job's source
+  for (const auto& job : software.backup_jobs()) {
+    if (job.tool() == "pg_probackup" || job.tool() == "pgbackrest" || job.tool() == "barman" ||
+        job.tool() == "wal-g" || job.tool() == "restic" || job.tool() == "borg") {
+      continue;
+    }
+    std::string dir = LocalDestinationDirectory(job.destination());
+    if (!dir.empty() && dir != "/" && directories.size() < kMaxDumpDirectories) {
+      directories.emplace(dir, job.source());
+    }
+  }
+  size_t budget = kMaxDumpEntries;
+  auto consider = [&](const std::string& path, const std::string& name, const std::string& job) {
+    struct stat st {};
+    if (::stat(ctx.Path(path).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+    for (auto& database : *server->mutable_databases()) {
+      if (FileNameCarriesDatabase(name, database.name()) &&
+          static_cast<int64_t>(st.st_mtime) > database.newest_dump_time()) {
+        database.set_newest_dump_time(static_cast<int64_t>(st.st_mtime));
+        database.set_newest_dump_path(path);
+        database.set_newest_dump_job(job);
+      }
+    }
+  };
+  for (const auto& [dir, job] : directories) {
+    for (const auto& name : ListNamesOrEmpty(ctx.Path(dir), budget)) {
+      if (budget == 0) break;
+      --budget;
+      const std::string path = dir + "/" + name;
+      if (IsDirectory(ctx.Path(path))) {
+        for (const auto& inner : ListNamesOrEmpty(ctx.Path(path), budget)) {
+          if (budget == 0) break;
+          --budget;
+          consider(path + "/" + inner, inner, job);
+        }
+      } else {
+        consider(path, name, job);
+      }
+    }
+  }
+}
+
+bool CoversEveryDatabase(const std::string& tool) {
+  return tool == "pg_probackup" || tool == "pgbackrest" || tool == "barman" || tool == "wal-g" ||
+         tool == "pg_basebackup" || tool == "pg_dumpall";
+}
+
+// A pg_dump job's or 1C upload's target naming the database: "buh", or a server infobase
+// "srv-1c\buh" whose database has the infobase's name (1C's default).
+bool TargetNames(const std::string& target, const std::string& database) {
+  const std::string t = Lower(target);
+  const std::string d = Lower(database);
+  if (t == d) return true;
+  return t.size() > d.size() && t.compare(t.size() - d.size(), d.size(), d) == 0 &&
+         t[t.size() - d.size() - 1] == '\\';
+}
+
+// Each database's newest backup among the jobs that cover it and its newest dump file.
+void MatchBackups(const dozor::v1::Software& software, dozor::v1::DatabaseServer* server) {
+  for (auto& database : *server->mutable_databases()) {
+    auto offer = [&](int64_t time, const std::string& source, int64_t interval) {
+      if (time > database.last_backup_time()) {
+        database.set_last_backup_time(time);
+        database.set_last_backup_source(source);
+        database.set_last_backup_interval_seconds(interval);
+      }
+    };
+    for (const auto& job : software.backup_jobs()) {
+      const bool covers =
+          CoversEveryDatabase(job.tool()) ||
+          ((job.tool() == "pg_dump" || job.tool() == "1c-dumpib" || job.tool() == "1c-ibcmd") &&
+           TargetNames(job.target(), database.name()));
+      if (!covers) continue;
+      if (job.last_success_time() == 0) {
+        database.set_covered_without_freshness(true);
+        continue;
+      }
+      std::string source = job.tool();
+      if (!job.target().empty()) source += " " + job.target();
+      offer(job.last_success_time(), source + " (" + job.source() + ")", job.interval_seconds());
+    }
+    if (database.newest_dump_time() > 0) {
+      int64_t interval = 0;
+      for (const auto& job : software.backup_jobs()) {
+        if (job.source() == database.newest_dump_job()) interval = job.interval_seconds();
+      }
+      offer(database.newest_dump_time(), "file " + database.newest_dump_path(), interval);
+    }
+  }
 }
 
 }  // namespace database_scan
@@ -188,6 +368,10 @@ Status CollectDatabaseServers(const CollectContext& ctx, dozor::v1::Software* ou
         rule->set_method(entry.method);
       }
     }
+    FillDataFilesystem(ctx, server);
+    ListDatabases(ctx, settings, server, out);
+    FindNewestDumps(ctx, *out, server);
+    MatchBackups(*out, server);
   }
   return OkStatus();
 }

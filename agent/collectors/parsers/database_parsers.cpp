@@ -129,4 +129,41 @@ std::vector<HbaEntry> ParsePgHba(std::string_view text, size_t max_rules) {
   return rules;
 }
 
+std::vector<PsqlDatabase> ParsePsqlDatabases(std::string_view text, size_t max_databases) {
+  std::vector<PsqlDatabase> out;
+  ForEachLine(text, [&](std::string_view line) {
+    if (out.size() >= max_databases) return;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const size_t bar = line.rfind('|');
+    if (bar == std::string_view::npos || bar == 0) return;
+    PsqlDatabase database;
+    database.name = std::string(line.substr(0, bar));
+    int64_t size = -1;
+    if (ParseNumber(Trim(line.substr(bar + 1)), &size) && size >= 0) database.size_bytes = size;
+    out.push_back(std::move(database));
+  });
+  return out;
+}
+
+bool FileNameCarriesDatabase(std::string_view file_name, std::string_view database) {
+  if (database.empty() || file_name.size() < database.size()) return false;
+  auto is_word = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           static_cast<unsigned char>(c) >= 0x80;
+  };
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  for (size_t at = 0; at + database.size() <= file_name.size(); ++at) {
+    bool same = true;
+    for (size_t k = 0; k < database.size() && same; ++k) {
+      same = lower(file_name[at + k]) == lower(database[k]);
+    }
+    if (!same) continue;
+    const bool starts = at == 0 || !is_word(file_name[at - 1]);
+    const size_t end = at + database.size();
+    const bool ends = end == file_name.size() || !is_word(file_name[end]);
+    if (starts && ends) return true;
+  }
+  return false;
+}
+
 }  // namespace dozor::agent

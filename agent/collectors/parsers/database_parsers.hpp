@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -31,6 +32,24 @@ struct HbaEntry {
 // The rules of pg_hba.conf in order; malformed lines are skipped, quoted fields unquoted,
 // continuation lines joined. `include*` directives are not followed.
 [[nodiscard]] std::vector<HbaEntry> ParsePgHba(std::string_view text, size_t max_rules = 2000);
+
+// One line of `psql -XAt` listing the databases: "name|size".
+struct PsqlDatabase {
+  std::string name;
+  int64_t size_bytes = -1;  // -1 when the size column is missing or not a number
+};
+
+// The lines of `psql -XAtq -c "select datname, pg_database_size(oid) from pg_database ..."`:
+// "name|size" each, the name up to the last '|' (a name may hold one). Empty and malformed
+// lines are skipped; names are kept byte for byte (invalid UTF-8 is escaped by the caller's
+// proto sanitiser), at most max_databases.
+[[nodiscard]] std::vector<PsqlDatabase> ParsePsqlDatabases(std::string_view text,
+                                                           size_t max_databases = 1000);
+
+// Whether a file name carries a database's name as a word: "buh_2026-11-01.dump.gz" and
+// "pg-buh.sql" carry "buh", "buhgalteria.sql" and "old_buh2.sql" do not. Case-insensitive for
+// ASCII.
+[[nodiscard]] bool FileNameCarriesDatabase(std::string_view file_name, std::string_view database);
 
 // "255.255.255.0" -> 24; -1 for a mask that is not contiguous or not an IPv4 mask.
 [[nodiscard]] int Ipv4MaskPrefix(std::string_view mask);

@@ -68,6 +68,10 @@ export interface Inventory {
     onec_tech_logs?: OneCTechLog[];
     onec_licensing?: { licence_files?: string[]; hasp_manager_processes?: string[] };
     repositories?: PackageRepository[];
+    database_servers?: DatabaseServer[];
+  };
+  security?: {
+    host_firewall?: HostFirewall;
   };
 }
 
@@ -215,6 +219,38 @@ export interface Ups {
   runtime_seconds?: Int64; // -1 unknown
   monitored?: boolean;
   source?: string;
+}
+
+// A PostgreSQL instance with its databases (their newest backup as the agent matched it) and
+// the free space of the filesystem holding its data directory.
+export interface DatabaseServer {
+  kind?: string;
+  version?: string;
+  data_directory?: string;
+  listen_addresses?: string;
+  port?: number;
+  running?: boolean;
+  databases?: DatabaseInfo[];
+  databases_listed?: boolean;
+  data_mount_point?: string;
+  data_fs_total_bytes?: Int64;
+  data_fs_available_bytes?: Int64;
+}
+export interface DatabaseInfo {
+  name?: string;
+  size_bytes?: Int64; // -1 unknown
+  last_backup_time?: Int64; // Unix seconds, 0 none
+  last_backup_source?: string;
+  covered_without_freshness?: boolean;
+}
+
+// The Linux host firewall and its verdict per listening TCP port.
+export interface HostFirewall {
+  backend?: string; // nftables | iptables | ''
+  input_policy?: string; // accept | drop | ''
+  status?: string;
+  rule_count?: number;
+  ports?: { protocol?: string; family?: number; port?: number; verdict?: string; sources?: string; reason?: string }[];
 }
 
 // A backup job or catalogue the agent found, with the freshness of its newest backup.

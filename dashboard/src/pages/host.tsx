@@ -105,6 +105,7 @@ export function HostPage({ agentId, tab }: { agentId: string; tab: string }) {
       {tab === 'services' && (
         <>
           <BackupJobsCard inventory={inventory} />
+          <DatabasesCard inventory={inventory} />
           <ServicesTab inventory={inventory} />
         </>
       )}
@@ -432,6 +433,20 @@ function OsTab({ inventory }: { inventory: Inventory }) {
 
 function NetworkTab({ inventory }: { inventory: Inventory }) {
   const net = inventory.network ?? {};
+  const firewall = inventory.security?.host_firewall;
+  const verdictLabel: Record<string, string> = {
+    open: t('firewall.open'),
+    restricted: t('firewall.restricted'),
+    closed: t('firewall.closed'),
+    unknown: t('firewall.unknown'),
+  };
+  const verdictOf = (socket: { protocol?: string; family?: number; port?: number }) => {
+    if (socket.protocol !== 'tcp') return '—';
+    const verdict = (firewall?.ports ?? []).find((p) => p.port === socket.port && (p.family ?? 0) === (socket.family ?? 0));
+    if (!verdict?.verdict) return '—';
+    const label = verdictLabel[verdict.verdict] ?? verdict.verdict;
+    return verdict.sources ? `${label}: ${verdict.sources}` : label;
+  };
   return (
     <div>
       <section class="card">
@@ -468,6 +483,16 @@ function NetworkTab({ inventory }: { inventory: Inventory }) {
           ]}
         />
       </section>
+      {firewall && (
+        <section class="card" data-testid="host-firewall">
+          <h2>{t('firewall.title')}</h2>
+          <p>
+            {firewall.backend
+              ? t('firewall.summary', { backend: firewall.backend, policy: firewall.input_policy || '—', rules: firewall.rule_count ?? 0 })
+              : t('firewall.not_read', { status: firewall.status ?? '' })}
+          </p>
+        </section>
+      )}
       <section class="card">
         <h2>{t('net.ports')}</h2>
         {(net.listening ?? []).length === 0 ? (
@@ -481,6 +506,7 @@ function NetworkTab({ inventory }: { inventory: Inventory }) {
                   <th>{t('net.address')}</th>
                   <th>{t('net.port')}</th>
                   <th>{t('net.process')}</th>
+                  <th>{t('firewall.column')}</th>
                 </tr>
               </thead>
               <tbody>
@@ -492,6 +518,7 @@ function NetworkTab({ inventory }: { inventory: Inventory }) {
                     <td>
                       {s.process} {s.pid ? <span class="muted small">({s.pid})</span> : null}
                     </td>
+                    <td class="small">{verdictOf(s)}</td>
                   </tr>
                 ))}
               </tbody>
@@ -633,6 +660,75 @@ function BackupJobsCard({ inventory }: { inventory: Inventory }) {
           </tbody>
         </table>
       </div>
+    </section>
+  );
+}
+
+// The PostgreSQL databases with their newest backup and the data directory's free space: "is
+// every database backed up, and is there room for it".
+function DatabasesCard({ inventory }: { inventory: Inventory }) {
+  const { locale } = useSession();
+  const servers = inventory.software?.database_servers ?? [];
+  if (servers.length === 0) return null;
+  return (
+    <section class="card" data-testid="databases">
+      <h2>{t('databases.title')}</h2>
+      {servers.map((server) => {
+        const total = Number(server.data_fs_total_bytes ?? 0);
+        const free = Number(server.data_fs_available_bytes ?? 0);
+        return (
+          <div key={`${server.port ?? 0} ${server.data_directory ?? ''}`}>
+            <p>
+              <span class="mono">{`${server.kind ?? ''} ${server.version ?? ''} :${server.port ?? ''}`}</span>{' '}
+              <span class="mono small">{server.data_directory}</span>
+              {total > 0 && (
+                <span class="small">
+                  {' '}
+                  {t('databases.free_space', {
+                    mount: server.data_mount_point || '—',
+                    free: formatBytes(free, locale.lang),
+                    total: formatBytes(total, locale.lang),
+                    pct: Math.round((100 * free) / total),
+                  })}
+                </span>
+              )}
+            </p>
+            {!server.databases_listed ? (
+              <Empty>{t('databases.unknown')}</Empty>
+            ) : (
+              <div class="table-wrap">
+                <table class="data">
+                  <thead>
+                    <tr>
+                      <th>{t('databases.name')}</th>
+                      <th>{t('databases.size')}</th>
+                      <th>{t('databases.last_backup')}</th>
+                      <th class="hide-narrow">{t('databases.source')}</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {(server.databases ?? []).map((database) => {
+                      const size = Number(database.size_bytes ?? -1);
+                      const backup = Number(database.last_backup_time ?? 0);
+                      return (
+                        <tr key={database.name}>
+                          <td class="mono">{database.name}</td>
+                          <td class="num">{size >= 0 ? formatBytes(size, locale.lang) : '—'}</td>
+                          <td class={backup > 0 ? '' : 'error-text'}>
+                            {backup > 0 ? <DateTime ms={backup * 1000} /> : t('databases.no_backup')}
+                            {database.covered_without_freshness && <span class="small"> ({t('databases.unknown_freshness')})</span>}
+                          </td>
+                          <td class="hide-narrow mono small">{database.last_backup_source || '—'}</td>
+                        </tr>
+                      );
+                    })}
+                  </tbody>
+                </table>
+              </div>
+            )}
+          </div>
+        );
+      })}
     </section>
   );
 }

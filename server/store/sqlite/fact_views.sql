@@ -179,9 +179,16 @@ WHERE a.revoked_at IS NULL {SCOPE:p.agent};
 
 -- Database server instances configured on the host (PostgreSQL today) and their pg_hba.conf
 -- rules; listen_addresses as configured ('localhost' when not set), booleans 1/0.
+-- databases_listed: 1 when psql listed the instance's databases (view databases), 0 unknown.
+-- data_fs_*: the filesystem holding the data directory when the inventory was collected, bytes,
+-- 0 unknown; largest_database_bytes: pg_database_size of its largest database, 0 unknown.
 CREATE TEMP VIEW database_servers AS
 SELECT d.agent AS host_id, d.kind, d.version, d.config_path, d.data_directory,
-       d.listen_addresses, d.port, d.onec_build, d.autovacuum, d.running, d.hba_path
+       d.listen_addresses, d.port, d.onec_build, d.autovacuum, d.running, d.hba_path,
+       d.databases_listed, d.data_mount_point, d.data_fs_total_bytes, d.data_fs_available_bytes,
+       coalesce((SELECT max(x.size_bytes) FROM main.host_database_databases x
+                 WHERE x.agent = d.agent AND x.server_position = d.position), 0)
+         AS largest_database_bytes
 FROM main.host_database_servers d JOIN main.agents a ON a.id = d.agent
 WHERE a.revoked_at IS NULL {SCOPE:d.agent};
 
@@ -205,6 +212,51 @@ SELECT j.agent AS host_id, j.tool, j.source, j.schedule, j.target, j.destination
        a.last_inventory_at AS inventory_ms
 FROM main.host_backup_jobs j JOIN main.agents a ON a.id = j.agent
 WHERE a.revoked_at IS NULL {SCOPE:j.agent};
+
+-- The databases of the PostgreSQL instances as psql listed them (templates left out), and the
+-- newest dump file the agent found whose name carries the database's name (in the destination
+-- of the backup job newest_dump_job). size_bytes -1 unknown; newest_dump_ms 0 none.
+CREATE TEMP VIEW databases AS
+SELECT x.agent AS host_id, d.kind, d.port, x.name, x.size_bytes,
+       x.newest_dump_time * 1000 AS newest_dump_ms, x.newest_dump_path, x.newest_dump_job
+FROM main.host_database_databases x
+  JOIN main.host_database_servers d ON d.agent = x.agent AND d.position = x.server_position
+  JOIN main.agents a ON a.id = x.agent
+WHERE a.revoked_at IS NULL {SCOPE:x.agent};
+
+-- The newest successful backup of each database and what gave it, as the agent matched them
+-- (it knows the dump files' names and the jobs' targets): an instance-level tool (pg_probackup,
+-- pgBackRest, Barman, WAL-G, pg_basebackup, pg_dumpall) covers every database, a pg_dump job or
+-- 1C upload the database it names, a dump file the database its name carries. last_backup_ms 0:
+-- nothing with a known time covers it (source ''); interval_s: the giving job's interval, 0
+-- unknown; covered_without_freshness 1: a job of unknown freshness (WAL-G to object storage)
+-- covers it. inventory_ms: when the inventory was collected, the point the age is judged at.
+CREATE TEMP VIEW database_backups AS
+SELECT x.agent AS host_id, d.kind, d.port, x.name AS database, x.size_bytes,
+       x.last_backup_time * 1000 AS last_backup_ms, x.last_backup_source AS source,
+       x.last_backup_interval_seconds AS interval_s, x.covered_without_freshness,
+       a.last_inventory_at AS inventory_ms
+FROM main.host_database_databases x
+  JOIN main.host_database_servers d ON d.agent = x.agent AND d.position = x.server_position
+  JOIN main.agents a ON a.id = x.agent
+WHERE a.revoked_at IS NULL {SCOPE:x.agent};
+
+-- The Linux host firewall (the kernel's netfilter ruleset): one row per host whose agent read it
+-- or tried. backend 'nftables' | 'iptables' | '' (none readable, status says why);
+-- input_policy 'accept' | 'drop' | '' unknown.
+CREATE TEMP VIEW firewall_ruleset AS
+SELECT f.agent AS host_id, f.backend, f.input_policy, f.status, f.rule_count
+FROM main.host_firewall f JOIN main.agents a ON a.id = f.agent
+WHERE a.revoked_at IS NULL {SCOPE:f.agent};
+
+-- Whether the host firewall admits new TCP connections to a listening port (and the usual
+-- database ports), per address family 4/6: 'open' (from anywhere, or nothing filters),
+-- 'restricted' (only from `sources`), 'closed', 'unknown' (the agent could not follow the
+-- ruleset: treat as open). No row: not read (older agents, Windows, iptables and IPv6).
+CREATE TEMP VIEW firewall_ports AS
+SELECT p.agent AS host_id, p.family, p.protocol, p.port, p.verdict, p.sources, p.reason
+FROM main.host_firewall_ports p JOIN main.agents a ON a.id = p.agent
+WHERE a.revoked_at IS NULL {SCOPE:p.agent};
 
 -- Storage arrays: md software RAID, ZFS pools, hardware RAID virtual drives. degraded is the
 -- agent's verdict (a member missing or failed, a pool not ONLINE, a virtual drive not Optimal); a

@@ -278,8 +278,21 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
            "VALUES (?, ?, ?, ?, ?, ?, ?)"},
           {&w.database_server_insert,
            "INSERT INTO host_database_servers(agent, position, kind, version, config_path, "
-           "data_directory, listen_addresses, port, onec_build, autovacuum, running, hba_path) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+           "data_directory, listen_addresses, port, onec_build, autovacuum, running, hba_path, "
+           "databases_listed, data_mount_point, data_fs_total_bytes, data_fs_available_bytes) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+          {&w.database_insert,
+           "INSERT INTO host_database_databases(agent, server_position, name, size_bytes, "
+           "newest_dump_time, newest_dump_path, newest_dump_job, last_backup_time, "
+           "last_backup_source, "
+           "last_backup_interval_seconds, covered_without_freshness) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+          {&w.firewall_ruleset_insert,
+           "INSERT INTO host_firewall(agent, backend, input_policy, status, rule_count) "
+           "VALUES (?, ?, ?, ?, ?)"},
+          {&w.firewall_port_insert,
+           "INSERT INTO host_firewall_ports(agent, family, protocol, port, verdict, sources, "
+           "reason) VALUES (?, ?, ?, ?, ?, ?, ?)"},
           {&w.database_hba_insert,
            "INSERT INTO host_database_hba(agent, server_position, line, type, database_name, "
            "user_name, address, method) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"},

@@ -265,7 +265,14 @@ Status InsertSoftware(WriterStatements& w, int64_t pk, const dozor::v1::Software
     DOZOR_RETURN_IF_ERROR(RunWith(w.database_server_insert, pk, i, db.kind(), db.version(),
                                   db.config_path(), db.data_directory(), db.listen_addresses(),
                                   db.port(), db.onec_build(), db.autovacuum(), db.running(),
-                                  db.hba_path()));
+                                  db.hba_path(), db.databases_listed(), db.data_mount_point(),
+                                  db.data_fs_total_bytes(), db.data_fs_available_bytes()));
+    DOZOR_RETURN_IF_ERROR(InsertEach(db.databases(), [&](const auto& d) {
+      return RunWith(w.database_insert, pk, i, d.name(), d.size_bytes(), d.newest_dump_time(),
+                     d.newest_dump_path(), d.newest_dump_job(), d.last_backup_time(),
+                     d.last_backup_source(), d.last_backup_interval_seconds(),
+                     d.covered_without_freshness());
+    }));
     DOZOR_RETURN_IF_ERROR(InsertEach(db.hba_rules(), [&](const auto& r) {
       return RunWith(w.database_hba_insert, pk, i, r.line(), r.type(), r.database(), r.user(),
                      r.address(), r.method());
@@ -296,6 +303,19 @@ Status InsertSecurity(WriterStatements& w, int64_t pk, const dozor::v1::Inventor
   DOZOR_RETURN_IF_ERROR(InsertEach(sec.firewall(), [&](const auto& f) {
     return RunWith(w.firewall_insert, pk, f.name(), f.enabled());
   }));
+  if (sec.has_host_firewall()) {
+    const dozor::v1::HostFirewall& host_firewall = sec.host_firewall();
+    DOZOR_RETURN_IF_ERROR(RunWith(w.firewall_ruleset_insert, pk, host_firewall.backend(),
+                                  host_firewall.input_policy(), host_firewall.status(),
+                                  host_firewall.rule_count()));
+    DOZOR_RETURN_IF_ERROR(InsertEach(host_firewall.ports(), [&](const auto& p) {
+      // An agent's verdict outside the four words is not trusted: unknown (the table checks).
+      const std::string& v = p.verdict();
+      const bool known = v == "open" || v == "restricted" || v == "closed" || v == "unknown";
+      return RunWith(w.firewall_port_insert, pk, p.family(), p.protocol(), p.port(),
+                     known ? v : std::string("unknown"), p.sources(), p.reason());
+    }));
+  }
   return InsertUnavailable(w, pk, "security", sec.unavailable());
 }
 

@@ -199,7 +199,10 @@ inline constexpr const char* kHostTables[] = {"host_os",
                                               "host_repositories",
                                               "host_pci_devices",
                                               "host_groups",
-                                              "host_group_members"};
+                                              "host_group_members",
+                                              "host_database_databases",
+                                              "host_firewall",
+                                              "host_firewall_ports"};
 inline constexpr size_t kHostTableCount = sizeof(kHostTables) / sizeof(kHostTables[0]);
 
 struct SqliteStore::WriterStatements {
@@ -225,9 +228,10 @@ struct SqliteStore::WriterStatements {
   sqlite::Statement process_insert, database_server_insert, database_hba_insert;  // 018
   sqlite::Statement storage_array_insert, ups_insert, power_insert;               // 019
   sqlite::Statement onec_agent_insert, onec_process_insert, onec_cluster_insert,
-      onec_tech_log_insert, onec_licensing_insert;                         // 020
-  sqlite::Statement repository_insert;                                     // 021
-  sqlite::Statement pci_device_insert, group_insert, group_member_insert;  // 023
+      onec_tech_log_insert, onec_licensing_insert;                                   // 020
+  sqlite::Statement repository_insert;                                               // 021
+  sqlite::Statement pci_device_insert, group_insert, group_member_insert;            // 023
+  sqlite::Statement database_insert, firewall_ruleset_insert, firewall_port_insert;  // 024
   sqlite::Statement api_insert, api_revoke, api_exists;
   sqlite::Statement agent_pks, prune_chunk;
   sqlite::Statement compact_first, compact_rows, compact_keys, compact_blocks, compact_delete_rows,

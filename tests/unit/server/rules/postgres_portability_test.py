@@ -52,6 +52,9 @@ EXPRESSION_TYPES = {
     ("onec_server_processes", "agent_start_ms"): "bigint",
     ("onec_server_processes", "memory_total_bytes"): "bigint",
     ("users", "last_login_ms"): "bigint",
+    ("database_servers", "largest_database_bytes"): "bigint",
+    ("databases", "newest_dump_ms"): "bigint",
+    ("database_backups", "last_backup_ms"): "bigint",
 }
 
 
