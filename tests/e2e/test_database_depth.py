@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import time
-from harness import Agent, Server, check, log, run_test, wait_until
+from harness import check, log, run_test, start_fixture_estate, wait_for_inventory, wait_until
 
 FIXTURES = os.environ.get("DOZOR_FIXTURES_DIR",
                           os.path.join(os.path.dirname(__file__), "..", "fixtures"))
@@ -57,22 +57,14 @@ def body(workdir, procs):
         f.write("   9: 00000000:1539 00000000:0000 0A 00000000:00000000 00:00000000 00000000"
                 "   113        0 10021 1 0000000000000000 100 0 0 10 0\n")
 
-    server = Server(workdir, tls=True).start(extra=["--rules-full-interval", "10"])
-    procs.append(server)
-    token, _ = server.create_org_and_token(ORG)
-    agent = Agent(workdir, "agent1", server)
-    procs.append(agent)
-    agent.enroll(token)
-    agent.start("--root", root, "--health-interval", "2")
-    agent_id = agent.identity()["agent_id"]
+    server, _, agent_id = start_fixture_estate(workdir, procs, ORG, root)
 
     # 1. The inventory: databases with their newest backup, the data filesystem, the firewall.
-    def inventory():
-        reply = server.ctl("host", "show", agent_id).get("inventory") or {}
-        inv = reply.get("inventory") or {}
+    def with_databases(inv):
         servers = inv.get("software", {}).get("database_servers") or []
         return inv if servers and servers[0].get("databases") and inv.get("security") else None
-    inv = wait_until(inventory, 60, "inventory with databases and the host firewall")
+    inv = wait_for_inventory(server, agent_id, with_databases,
+                             "inventory with databases and the host firewall")
     pg = inv["software"]["database_servers"][0]
     check(pg.get("databases_listed") is True and int(pg["port"]) == 5433, f"psql listed them: {pg}")
     dbs = {d["name"]: d for d in pg["databases"]}

@@ -14,7 +14,7 @@ finding resolves and the change log names the group membership and the device.
 import os
 import shutil
 import sys
-from harness import Agent, Server, check, log, run_test, wait_until
+from harness import check, log, run_test, start_fixture_estate, wait_for_inventory, wait_until
 
 FIXTURES = os.environ.get("DOZOR_FIXTURES_DIR",
                           os.path.join(os.path.dirname(__file__), "..", "fixtures"))
@@ -43,21 +43,12 @@ def body(workdir, procs):
         f.write(group_text)
     now = login_records.debian_server_scenario(root)
 
-    server = Server(workdir, tls=True).start(extra=["--rules-full-interval", "10"])
-    procs.append(server)
-    token, _ = server.create_org_and_token(ORG)
-    agent = Agent(workdir, "agent1", server)
-    procs.append(agent)
-    agent.enroll(token)
-    agent.start("--root", root, "--health-interval", "2")
-    agent_id = agent.identity()["agent_id"]
+    server, _, agent_id = start_fixture_estate(workdir, procs, ORG, root)
 
     # 1. PCI devices, groups and last logins reach the stored inventory.
-    def inventory():
-        reply = server.ctl("host", "show", agent_id).get("inventory") or {}
-        inv = reply.get("inventory") or {}
-        return inv if (inv.get("hardware") or {}).get("pci_devices") else None
-    inv = wait_until(inventory, 60, "inventory with PCI devices")
+    inv = wait_for_inventory(server, agent_id,
+                             lambda inv: inv if (inv.get("hardware") or {}).get("pci_devices") else None,
+                             "inventory with PCI devices")
     pci = {d["address"]: d for d in inv["hardware"]["pci_devices"]}
     check(sorted(pci) == ["0000:00:00.0", "0000:00:01.1", "0000:00:02.0", "0000:00:03.0",
                           "0000:00:1f.2", "0000:01:00.0"], f"the PCI functions: {sorted(pci)}")

@@ -18,22 +18,7 @@ namespace pci_accounts_store_test {
 using dozor::testing::TempDir;
 
 std::string EnrollLinuxHost(SqliteStore& store) {
-  Organization org;
-  org.name = "pci-org";
-  auto created = store.CreateOrganization(org);
-  REQUIRE(created.ok());
-  NewEnrollmentToken token;
-  token.org_id = created->id;
-  token.token_hash = "hash-pci";
-  token.hint = "tok";
-  REQUIRE(store.CreateEnrollmentToken(token).ok());
-  NewAgent agent;
-  agent.agent_id = "srv-1";
-  agent.secret_hash = "secret";
-  agent.hostname = "srv-1c-pg01";
-  auto enrolled = store.EnrollAgent(token.token_hash, agent, 1000);
-  REQUIRE_MESSAGE(enrolled.ok(), (enrolled.ok() ? "" : enrolled.error().ToString()));
-  return agent.agent_id;
+  return dozor::testing::EnrollTestHost(store, "pci-org", "srv-1", "srv-1c-pg01");
 }
 
 dozor::v1::Inventory Server() {
@@ -84,75 +69,46 @@ dozor::v1::Inventory Server() {
   return inv;
 }
 
-IncomingReport InventoryReport(const std::string& agent_id, uint64_t seq,
-                               const dozor::v1::Inventory& inv) {
-  IncomingReport in;
-  in.agent_id = agent_id;
-  in.received_at_ms = 1796212800000 + static_cast<int64_t>(seq);
-  in.report.set_seq(seq);
-  in.report.set_collected_at_ms(in.received_at_ms);
-  *in.report.mutable_inventory() = inv;
-  return in;
-}
-
-std::vector<std::string> Rows(sqlite::Database& db, const std::string& sql) {
-  auto statement = db.Prepare(sql);
-  REQUIRE_MESSAGE(statement.ok(), sql);
-  std::vector<std::string> rows;
-  while (true) {
-    auto row = statement->Step();
-    REQUIRE(row.ok());
-    if (!*row) {
-      return rows;
-    }
-    rows.push_back(statement->Text(0));
-  }
-}
-
-void Commit(SqliteStore& store, IncomingReport report) {
-  std::vector<IncomingReport> batch;
-  batch.push_back(std::move(report));
-  auto results = store.CommitReports(batch);
-  REQUIRE_MESSAGE(results.ok(), (results.ok() ? "" : results.error().ToString()));
-  REQUIRE((*results)[0].outcome == CommitOutcome::kStored);
-}
+using dozor::testing::CommitOne;
+using dozor::testing::InventoryReport;
+using dozor::testing::QueryRows;
 
 TEST_CASE("PCI devices, groups with members and last logins are stored and replaced") {
   TempDir dir;
   auto store = dozor::testing::OpenTestStore(dir);
   const std::string agent = EnrollLinuxHost(*store);
-  Commit(*store, InventoryReport(agent, 1, Server()));
+  CommitOne(*store, InventoryReport(agent, 1, Server()));
   auto db = sqlite::Database::Open(dir / "dozor.db");
   REQUIRE(db.ok());
-  CHECK(
-      Rows(*db,
-           "SELECT address || '|' || vendor_id || '|' || device_id || '|' || class_code || '|' || "
-           "class_name || '|' || subsystem_vendor_id || '|' || subsystem_device_id || '|' || "
-           "driver || '|' || vendor_name FROM host_pci_devices ORDER BY address") ==
-      std::vector<std::string>{"0000:00:1f.2|8086|2922|010601|SATA controller|8086|2922|ahci|"
-                               "Intel Corporation",
-                               "0000:01:00.0|10de|1234|030000|||||"});
-  CHECK(Rows(*db,
-             "SELECT name || '|' || gid || '|' || administrator FROM host_groups "
-             "ORDER BY name") == std::vector<std::string>{"ivanov|1000|0", "sudo|27|1"});
+  CHECK(QueryRows(
+            *db,
+            "SELECT address || '|' || vendor_id || '|' || device_id || '|' || class_code || '|' || "
+            "class_name || '|' || subsystem_vendor_id || '|' || subsystem_device_id || '|' || "
+            "driver || '|' || vendor_name FROM host_pci_devices ORDER BY address") ==
+        std::vector<std::string>{"0000:00:1f.2|8086|2922|010601|SATA controller|8086|2922|ahci|"
+                                 "Intel Corporation",
+                                 "0000:01:00.0|10de|1234|030000|||||"});
+  CHECK(QueryRows(*db,
+                  "SELECT name || '|' || gid || '|' || administrator FROM host_groups "
+                  "ORDER BY name") == std::vector<std::string>{"ivanov|1000|0", "sudo|27|1"});
   // deploy is both listed and has sudo as primary group: one row, marked primary.
-  CHECK(Rows(*db,
-             "SELECT group_name || '|' || member || '|' || primary_group "
-             "FROM host_group_members ORDER BY group_name, member") ==
+  CHECK(QueryRows(*db,
+                  "SELECT group_name || '|' || member || '|' || primary_group "
+                  "FROM host_group_members ORDER BY group_name, member") ==
         std::vector<std::string>{"ivanov|ivanov|1", "sudo|deploy|1", "sudo|ivanov|0"});
-  CHECK(Rows(*db,
-             "SELECT name || '|' || kind || '|' || gid || '|' || last_login || '|' || "
-             "last_login_from FROM host_users ORDER BY name") ==
+  CHECK(QueryRows(*db,
+                  "SELECT name || '|' || kind || '|' || gid || '|' || last_login || '|' || "
+                  "last_login_from FROM host_users ORDER BY name") ==
         std::vector<std::string>{"daemon|system|1|0|", "ivanov|user|1000|1790000000|192.0.2.44"});
 
   auto next = Server();
   next.mutable_hardware()->mutable_pci_devices()->RemoveLast();
   next.mutable_os()->mutable_groups(0)->clear_members();
-  Commit(*store, InventoryReport(agent, 2, next));
-  CHECK(Rows(*db, "SELECT count(*) FROM host_pci_devices") == std::vector<std::string>{"1"});
-  CHECK(Rows(*db,
-             "SELECT group_name || '|' || member FROM host_group_members "
-             "ORDER BY group_name, member") ==
+  CommitOne(*store, InventoryReport(agent, 2, next));
+  CHECK(QueryRows(*db, "SELECT count(*) FROM host_pci_devices") == std::vector<std::string>{"1"});
+  CHECK(QueryRows(*db,
+                  "SELECT group_name || '|' || member FROM host_group_members "
+                  "ORDER BY group_name, member") ==
         std::vector<std::string>{"ivanov|ivanov", "sudo|deploy"});
 }
 
