@@ -281,7 +281,7 @@ void ChartSvg(Html& h, const AuditReport& r, const Chart& chart) {
     h.Raw("<line x1=\"" + x + "\" x2=\"" + x + "\" y1=\"" + Number(kTop + plot_h) + "\" y2=\"" +
           Number(kTop + plot_h + 4) + "\" stroke=\"#888\"/><text x=\"" + x + "\" y=\"" +
           Number(kTop + plot_h + 15) + "\" text-anchor=\"middle\" fill=\"#555\">");
-    h.Text(ReportDate(r, tick).substr(5));
+    h.Text(AxisDateLabel(r, tick));
     h.Raw("</text>");
   }
   h.Raw("<rect x=\"" + Number(kLeft) + "\" y=\"" + Number(kTop) + "\" width=\"" + Number(plot_w) +

@@ -448,8 +448,7 @@ void ChartBlock(Document& doc, const AuditReport& r, const Chart& chart) {
   }
   for (int64_t tick : axes.x_ticks) {
     doc.Path({{x_of(tick), y0 + plot_h}, {x_of(tick), y0 + plot_h + 3}}, 0.5, axis);
-    PangoLayout* label =
-        doc.MakeLayout(E(ReportDate(r, tick).substr(5)), 7, 40, PANGO_ALIGN_CENTER);
+    PangoLayout* label = doc.MakeLayout(E(AxisDateLabel(r, tick)), 7, 40, PANGO_ALIGN_CENTER);
     doc.Place(label, x_of(tick) - 20, y0 + plot_h + 4);
   }
   doc.Rect(Item::Kind::kStroke, x0, y0, plot_w, plot_h, axis);

@@ -228,6 +228,11 @@ ChartAxes ComputeAxes(const Chart& chart) {
   return axes;
 }
 
+std::string AxisDateLabel(const AuditReport& report, int64_t at_ms) {
+  const std::string date = ReportDate(report, at_ms);  // "2026-12-05", or "—" for none
+  return date.size() == 10 ? date.substr(5) : "";
+}
+
 std::string AxisValueLabel(const Chart& chart, double value) {
   if (chart.unit == "bytes") {
     return value <= 0 ? "0" : FormatBytes(static_cast<int64_t>(std::llround(value)));

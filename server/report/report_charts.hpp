@@ -60,5 +60,8 @@ struct ChartAxes {
 ChartAxes ComputeAxes(const Chart& chart);
 // A y tick as shown: "50", "1.5 GiB".
 std::string AxisValueLabel(const Chart& chart, double value);
+// An x tick as shown: the month and day in the report's time zone, "12-05"; "" for a time the
+// report cannot show (before 1970).
+std::string AxisDateLabel(const AuditReport& report, int64_t at_ms);
 
 }  // namespace dozor::server::report

@@ -42,6 +42,11 @@ TEST_CASE("chart axes: a fixed 0-100 score axis, nice byte steps with headroom, 
   CHECK(AxisValueLabel(disk, 100.0 * kChartTestGiB) == "100 GiB");
   CHECK(AxisValueLabel(disk, 0) == "0");
 
+  AuditReport report;
+  report.time_zone = "Asia/Vladivostok";
+  CHECK(AxisDateLabel(report, 1'795'000'000'000) == "11-18");
+  CHECK(AxisDateLabel(report, -kChartTestDay).empty());  // never throws on a time before 1970
+
   Chart empty;
   empty.unit = "count";
   axes = ComputeAxes(empty);
