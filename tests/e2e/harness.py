@@ -226,6 +226,20 @@ class Agent(ManagedProcess):
             con.close()
 
 
+def by_rule(items, rule_id):
+    """The findings (or any items with rule_id) of one rule."""
+    return [f for f in items if f["rule_id"] == rule_id]
+
+
+def write_file(path, text, mtime=None):
+    """Writes a fixture file, creating its folders; mtime (Unix seconds) dates it."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+
+
 def start_fixture_estate(workdir, procs, org, root, server_extra=("--rules-full-interval", "10")):
     """A real server (TLS) with organisation `org` and one agent enrolled into it, reading the
     fixture machine at `root` with a health sample every 2 s. Returns (server, agent, agent_id)."""

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import time
-from harness import check, log, run_test, start_fixture_estate, wait_for_inventory, wait_until
+from harness import by_rule, check, log, run_test, start_fixture_estate, wait_for_inventory, wait_until, write_file
 
 FIXTURES = os.environ.get("DOZOR_FIXTURES_DIR",
                           os.path.join(os.path.dirname(__file__), "..", "fixtures"))
@@ -23,18 +23,6 @@ NFT = "dozor-fixture/commands/nft-list-ruleset.txt"
 
 def findings(server, *args):
     return server.ctl("findings", "list", "--org", ORG, *args)["findings"]
-
-
-def by_rule(items, rule_id):
-    return [f for f in items if f["rule_id"] == rule_id]
-
-
-def write_file(path, text, mtime=None):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    if mtime is not None:
-        os.utime(path, (mtime, mtime))
 
 
 def body(workdir, procs):

@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 import textwrap
-from harness import SERVER_BIN, Agent, Server, check, log, run_test, wait_until
+from harness import Agent, SERVER_BIN, Server, by_rule, check, log, run_test, wait_until
 
 FIXTURES = os.environ.get("DOZOR_FIXTURES_DIR",
                           os.path.join(os.path.dirname(__file__), "..", "fixtures"))
@@ -65,10 +65,6 @@ def set_os_version(root, version_id, pretty):
 
 def findings(server, *args):
     return server.ctl("findings", "list", "--org", "ООО «Ромашка»", *args)["findings"]
-
-
-def by_rule(items, rule_id):
-    return [f for f in items if f["rule_id"] == rule_id]
 
 
 def body(workdir, procs):

@@ -12,7 +12,7 @@ licence re-activated) and every one of these findings resolves: the well-run clu
 import os
 import shutil
 import time
-from harness import check, log, run_test, start_fixture_estate, wait_for_inventory, wait_until
+from harness import check, log, run_test, start_fixture_estate, wait_for_inventory, wait_until, write_file
 
 FIXTURES = os.environ.get("DOZOR_FIXTURES_DIR",
                           os.path.join(os.path.dirname(__file__), "..", "fixtures"))
@@ -29,12 +29,6 @@ def findings(server, *args):
 
 def open_rules(server):
     return {f["rule_id"] for f in findings(server) if f["rule_id"] in ALL_RULES}
-
-
-def write_file(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
 
 
 def replace_in(path, old, new):

@@ -10,7 +10,7 @@ ups-on-battery and ups-battery-low open, and the change log shows the arrays' ne
 import json
 import os
 import shutil
-from harness import check, log, run_test, start_fixture_estate, wait_for_inventory, wait_until
+from harness import by_rule, check, log, run_test, start_fixture_estate, wait_for_inventory, wait_until, write_file
 
 FIXTURES = os.environ.get("DOZOR_FIXTURES_DIR",
                           os.path.join(os.path.dirname(__file__), "..", "fixtures"))
@@ -32,16 +32,6 @@ unused devices: <none>
 
 def findings(server, *args):
     return server.ctl("findings", "list", "--org", ORG, *args)["findings"]
-
-
-def by_rule(items, rule_id):
-    return [f for f in items if f["rule_id"] == rule_id]
-
-
-def write_file(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
 
 
 def body(workdir, procs):
