@@ -78,6 +78,9 @@ install(FILES ${_dozor_pkg_gen}/agent/agent.toml DESTINATION /etc/dozor
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/dozor-agent.service
         DESTINATION /lib/systemd/system COMPONENT agent)
 install(FILES ${_dozor_pkg_gen}/dozor-agent.8.gz DESTINATION share/man/man8 COMPONENT agent)
+# Run by an administrator (or install.sh --postgres-role) to give the agent its read-only
+# PostgreSQL role; not a command on PATH, so it lives with the package's private programs.
+install(PROGRAMS ${_dozor_pkg_src}/agent/postgres-role DESTINATION lib/dozor-agent COMPONENT agent)
 install(FILES ${_dozor_pkg_src}/agent/lintian-overrides DESTINATION share/lintian/overrides
         RENAME dozor-agent COMPONENT agent)
 install(FILES ${_dozor_pkg_src}/common/copyright ${_dozor_pkg_gen}/changelog.Debian.gz

@@ -46,6 +46,8 @@ CA_SHA256=""
 PINNED_PUBKEY=""
 PACKAGE_FILE=""
 NO_START=0
+POSTGRES_ROLE=0
+POSTGRES_STATE=""
 WORK_DIR=""
 
 say() {
@@ -72,6 +74,9 @@ Usage: install.sh --token TOKEN --server HOST:PORT --api URL --ca-sha256 HEX [op
                          for https unless the API's certificate is trusted by this system
   --package-file FILE    install this dozor-agent .deb instead of downloading one
   --no-start             install and enroll, but do not start the service
+  --postgres-role        give the agent a read-only PostgreSQL role (pg_monitor) in every local
+                         cluster, so the audit sees the databases and their backups
+                         (/usr/lib/dozor-agent/postgres-role grant; docs/install-agent.md)
   -h, --help             this text
 EOF
 }
@@ -104,6 +109,7 @@ parse_args() {
       --package-file) need_value "$1" $#; PACKAGE_FILE=$2; shift 2 ;;
       --package-file=*) PACKAGE_FILE=${1#*=}; shift ;;
       --no-start) NO_START=1; shift ;;
+      --postgres-role) POSTGRES_ROLE=1; shift ;;
       -h | --help) usage; exit 0 ;;
       *) fail "$EXIT_USAGE" "unknown argument '$1' (see --help)" ;;
     esac
@@ -327,6 +333,23 @@ start_service() {
   SERVICE_STATE="service dozor-agent running and enabled"
 }
 
+# The agent lists a PostgreSQL instance's databases only through a role of its own. Granting it
+# is asked for explicitly; a host that runs PostgreSQL without it gets the command to run.
+postgres_role() {
+  role_script=/usr/lib/dozor-agent/postgres-role
+  if [ "$POSTGRES_ROLE" -eq 1 ]; then
+    if [ -x "$role_script" ] && "$role_script" grant >"$WORK_DIR/postgres-role.out" 2>&1; then
+      POSTGRES_STATE="PostgreSQL: the agent has its read-only role"
+    else
+      POSTGRES_STATE="PostgreSQL: the read-only role is NOT in place ($(tr '\n' ' ' <"$WORK_DIR/postgres-role.out" 2>/dev/null))"
+    fi
+    cat "$WORK_DIR/postgres-role.out" >>"$LOG_FILE" 2>/dev/null || true
+  elif command -v psql >/dev/null 2>&1 && { [ -d /etc/postgresql ] || [ -d /var/lib/pgsql ] ||
+    [ -d /var/lib/pgpro ]; }; then
+    POSTGRES_STATE="PostgreSQL is installed here: for the audit to see its databases run 'sudo $role_script grant' (a read-only role)"
+  fi
+}
+
 main() {
   parse_args "$@"
   validate_args
@@ -346,9 +369,11 @@ main() {
   configure_ca
   enroll
   start_service
+  postgres_role
   version=$(dpkg-query -W -f '${Version}' dozor-agent 2>/dev/null || echo unknown)
   say "OK: dozor-agent $version, agent $(identity_field agent_id) of \"$(identity_field organization)\"," \
     "$SERVICE_STATE. Check it with: dozor-agent status"
+  [ -z "$POSTGRES_STATE" ] || say "$POSTGRES_STATE"
 }
 
 main "$@"

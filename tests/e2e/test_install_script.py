@@ -205,9 +205,13 @@ def real_install(steps, command, api, ca_sha256):
     steps.run("the printed command installs, enrolls and configures the agent", install)
 
     def rerun():
-        result = run_command(command)
+        # --postgres-role: the packaged script runs; whether a cluster is up here or not, the
+        # install succeeds and its last line says whether the agent has its PostgreSQL role.
+        result = run_command(command + " --postgres-role")
         check(result.returncode == 0, f"second run exit 0, got {result.returncode}")
         check("already enrolled" in result.stdout, "second run keeps the enrollment")
+        check(re.search(r"PostgreSQL: the (agent has its read-only role|read-only role is NOT in place)",
+                        result.stdout), "the PostgreSQL role's outcome is reported")
         with open(identity_path) as f:
             again = json.load(f)
         check(again.get("agent_id") == first.get("agent_id") and

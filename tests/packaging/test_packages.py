@@ -227,6 +227,10 @@ def check_package_metadata(debs):
     contents = subprocess.run(["dpkg-deb", "-c", agent], stdout=subprocess.PIPE, text=True,
                               check=True).stdout
     check("./usr/bin/dozor-server" not in contents, "dozor-agent does not ship the server")
+    role_script = [line for line in contents.splitlines()
+                   if line.endswith("./usr/lib/dozor-agent/postgres-role")]
+    check(len(role_script) == 1 and role_script[0].startswith("-rwxr-xr-x"),
+          f"dozor-agent ships the PostgreSQL role script, executable: {role_script}")
 
 
 def check_installed(expected_version):

@@ -133,8 +133,9 @@ void FillDataFilesystem(const CollectContext& ctx, dozor::v1::DatabaseServer* se
 
 // The databases of a running instance, through psql over the local socket: as the postgres
 // user (runuser) when the agent runs as root, else as the agent's own account (peer
-// authentication against a role of the same name, docs/architecture.md). Why they are unknown goes
-// to `unavailable`.
+// authentication against a role of the same name, which the packaged
+// /usr/lib/dozor-agent/postgres-role script creates with pg_monitor; docs/install-agent.md). -w:
+// never wait for a password. Why they are unknown goes to `unavailable`.
 void ListDatabases(const CollectContext& ctx,
                    const std::vector<std::pair<std::string, std::string>>& settings,
                    dozor::v1::DatabaseServer* server, dozor::v1::Software* out) {
@@ -145,7 +146,7 @@ void ListDatabases(const CollectContext& ctx,
   }
   std::vector<std::string> argv;
   if (ctx.IsRealRoot() && ::geteuid() == 0) argv = {"runuser", "-u", "postgres", "--"};
-  argv.insert(argv.end(), {"env", "PGCONNECT_TIMEOUT=5", "psql", "-XAtq", "-d", "postgres", "-p",
+  argv.insert(argv.end(), {"env", "PGCONNECT_TIMEOUT=5", "psql", "-XAtqw", "-d", "postgres", "-p",
                            std::to_string(server->port())});
   std::string sockets = Setting(settings, "unix_socket_directories", "");
   if (sockets.empty()) sockets = Setting(settings, "unix_socket_directory", "");
@@ -158,6 +159,13 @@ void ListDatabases(const CollectContext& ctx,
                                     kMaxPsqlOutputBytes);
   if (!output.ok()) {
     out->add_unavailable(label + " unknown: psql: " + output.error().message);
+    return;
+  }
+  if (output->exit_code == 2) {
+    // psql's "could not connect": on a packaged install, no role for the agent yet.
+    out->add_unavailable(label +
+                         " unknown: psql exit 2, PostgreSQL refused the agent (no role for it, or "
+                         "pg_hba.conf without peer): run /usr/lib/dozor-agent/postgres-role grant");
     return;
   }
   if (output->exit_code != 0) {
