@@ -148,6 +148,10 @@ void ParseAs(uint8_t which, std::string_view text) {
     case 29:
       (void)ParseSystemctlShow(text);
       (void)IniValue(text, "repo1-path");
+      // pgbackrest.conf's [stanza] keys, and a conninfo (Barman's, pg_dump -d) of the whole text.
+      (void)IniSectionValue(text, "main", "pg1-path");
+      (void)ParsePostgresConninfo(text);
+      (void)ParsePostgresConninfo(IniSectionValue(text, "pg", "conninfo"));
       break;
     case 30:
       (void)ParsePostgresConf(text);

@@ -37,7 +37,7 @@ AGENT_TEXT = {
          "var/lib/pgbackrest/backup/buh/backup.info",
          "var/lib/barman/pg/base/20261031T020001/backup.info"],
     28: ["lib/systemd/system/restic-backup.timer", "lib/systemd/system/restic-backup.service"],
-    29: ["dozor-fixture/systemctl-show.txt", "etc/pgbackrest.conf"],
+    29: ["dozor-fixture/systemctl-show.txt", "etc/pgbackrest.conf", "etc/barman.d/pg.conf"],
     30: ["etc/postgresql/15/main/postgresql.conf", "etc/postgresql/15/main/conf.d/10-1c.conf"],
     31: ["etc/postgresql/15/main/pg_hba.conf"],
     32: ["proc/mdstat"], 33: ["dozor-fixture/zpool-list.txt", "dozor-fixture/zpool-status.txt"],

@@ -223,7 +223,7 @@ class BackupJobFinder {
     std::string repo_type = IniValue(config, "repo1-type");
     if (repo_type.empty() || repo_type == "posix" || repo_type == "cifs") {
       std::string repo = IniValue(config, "repo1-path");
-      ScanPgBackrest(repo.empty() ? "/var/lib/pgbackrest" : repo);
+      ScanPgBackrest(repo.empty() ? "/var/lib/pgbackrest" : repo, config);
     }
 
     // Barman: barman_home of /etc/barman.conf, /var/lib/barman by default.
@@ -287,6 +287,10 @@ class BackupJobFinder {
         if (job.interval_seconds() == 0) job.set_interval_seconds(catalog.interval_seconds());
         if (job.target().empty()) job.set_target(catalog.target());
         if (job.destination().empty()) job.set_destination(catalog.destination());
+        if (job.instance_port() == 0) job.set_instance_port(catalog.instance_port());
+        if (job.instance_data_directory().empty()) {
+          job.set_instance_data_directory(catalog.instance_data_directory());
+        }
       }
     }
   }
@@ -388,6 +392,8 @@ class BackupJobFinder {
       job.set_interval_seconds(ScheduleIntervalSeconds(schedule));
       job.set_target(command.target.substr(0, 1024));
       job.set_destination(command.destination.substr(0, 1024));
+      job.set_instance_port(command.port);
+      job.set_instance_data_directory(command.data_directory.substr(0, 1024));
       jobs_.push_back(std::move(job));
     }
   }
@@ -430,12 +436,16 @@ class BackupJobFinder {
   }
 
   // One catalogue job per instance / stanza / server, from its backups' records.
+  // `port` and `data_directory`: the instance it backs up, from the tool's configuration.
   void AddCatalog(const std::string& tool, const std::string& source,
                   const std::string& destination, const std::string& target,
-                  const std::vector<CatalogBackup>& backups) {
+                  const std::vector<CatalogBackup>& backups, uint32_t port = 0,
+                  const std::string& data_directory = {}) {
     if (backups.empty() || catalogs_.size() >= kMaxJobs) return;
     dozor::v1::BackupJob job;
     job.set_tool(tool);
+    job.set_instance_port(port);
+    job.set_instance_data_directory(data_directory.substr(0, 1024));
     job.set_source("catalog:" + source);
     job.set_destination(destination);
     job.set_target(target);
@@ -477,11 +487,17 @@ class BackupJobFinder {
         }
         backups.push_back(std::move(backup));
       }
-      AddCatalog("pg_probackup", backup_path, backup_path, instance, backups);
+      // add-instance writes the cluster's data directory (and set-config its port) here.
+      std::string conf = ReadSmallFile(ctx_.Path(instance_dir + "/pg_probackup.conf"), 64 * 1024);
+      uint32_t port = 0;
+      (void)ParseNumber(IniValue(conf, "pgport"), &port);
+      AddCatalog("pg_probackup", backup_path, backup_path, instance, backups, port,
+                 IniValue(conf, "pgdata"));
     }
   }
 
-  void ScanPgBackrest(const std::string& repo) {
+  // `config`: pgbackrest.conf, whose [stanza] section names the cluster (pg1-path, pg1-port).
+  void ScanPgBackrest(const std::string& repo, const std::string& config) {
     std::string backup_dir = repo + "/backup";
     for (const auto& stanza : ListNamesOrEmpty(ctx_.Path(backup_dir), kMaxCatalogEntries)) {
       std::string info =
@@ -499,7 +515,10 @@ class BackupJobFinder {
         none.error = "pgBackRest stanza " + stanza + " has no completed backup";
         backups.push_back(none);
       }
-      AddCatalog("pgbackrest", repo, repo, stanza, backups);
+      uint32_t port = 0;
+      (void)ParseNumber(IniSectionValue(config, stanza, "pg1-port"), &port);
+      AddCatalog("pgbackrest", repo, repo, stanza, backups, port,
+                 IniSectionValue(config, stanza, "pg1-path"));
     }
   }
 
@@ -512,7 +531,10 @@ class BackupJobFinder {
         std::string text = ReadSmallFile(ctx_.Path(base + "/" + id + "/backup.info"), 256 * 1024);
         if (!text.empty()) backups.push_back(ParseBarmanBackupInfo(text));
       }
-      AddCatalog("barman", home, home, server, backups);
+      // /etc/barman.d/<server>.conf: [server] conninfo = host=… port=…
+      std::string conf = ReadSmallFile(ctx_.Path("/etc/barman.d/" + server + ".conf"), 64 * 1024);
+      PostgresConninfo conninfo = ParsePostgresConninfo(IniSectionValue(conf, server, "conninfo"));
+      AddCatalog("barman", home, home, server, backups, conninfo.port);
     }
   }
 

@@ -180,16 +180,39 @@ void ListDatabases(const CollectContext& ctx,
   }
 }
 
+std::string WithoutTrailingSlash(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+// Whether a PostgreSQL backup job is about this instance: by the data directory or the port
+// the job (or its tool's configuration) names. A job that names neither connects to libpq's
+// default port, 5432; on a host with one instance it is taken to be about that one (a PGPORT
+// set where the agent cannot see, a service file).
+bool JobAboutInstance(const dozor::v1::BackupJob& job, const dozor::v1::DatabaseServer& server,
+                      size_t instances) {
+  if (!job.instance_data_directory().empty()) {
+    return WithoutTrailingSlash(job.instance_data_directory()) ==
+           WithoutTrailingSlash(server.data_directory());
+  }
+  if (job.instance_port() != 0) return job.instance_port() == server.port();
+  return instances <= 1 || server.port() == 5432;
+}
+
 // Per database, the newest file whose name carries its name in the local destinations of the
 // host's dump jobs (pg_dump, scripts, 1C uploads; not the catalogue tools' repositories) and
-// one level below them.
+// one level below them. pg_dump's files count only for the instance it dumps.
 void FindNewestDumps(const CollectContext& ctx, const dozor::v1::Software& software,
-                     dozor::v1::DatabaseServer* server) {
+                     size_t instances, dozor::v1::DatabaseServer* server) {
   if (server->databases_size() == 0) return;
   std::map<std::string, std::string> directories;  // destination -> the job's source
   for (const auto& job : software.backup_jobs()) {
     if (job.tool() == "pg_probackup" || job.tool() == "pgbackrest" || job.tool() == "barman" ||
         job.tool() == "wal-g" || job.tool() == "restic" || job.tool() == "borg") {
+      continue;
+    }
+    if ((job.tool() == "pg_dump" || job.tool() == "pg_dumpall") &&
+        !JobAboutInstance(job, *server, instances)) {
       continue;
     }
     std::string dir = LocalDestinationDirectory(job.destination());
@@ -244,7 +267,10 @@ bool TargetNames(const std::string& target, const std::string& database) {
 }
 
 // Each database's newest backup among the jobs that cover it and its newest dump file.
-void MatchBackups(const dozor::v1::Software& software, dozor::v1::DatabaseServer* server) {
+// `instances`: how many PostgreSQL instances the host has (a job of unknown instance is taken
+// to cover the only one).
+void MatchBackups(const dozor::v1::Software& software, size_t instances,
+                  dozor::v1::DatabaseServer* server) {
   for (auto& database : *server->mutable_databases()) {
     auto offer = [&](int64_t time, const std::string& source, int64_t interval) {
       if (time > database.last_backup_time()) {
@@ -254,6 +280,8 @@ void MatchBackups(const dozor::v1::Software& software, dozor::v1::DatabaseServer
       }
     };
     for (const auto& job : software.backup_jobs()) {
+      const bool postgres_tool = CoversEveryDatabase(job.tool()) || job.tool() == "pg_dump";
+      if (postgres_tool && !JobAboutInstance(job, *server, instances)) continue;
       const bool covers =
           CoversEveryDatabase(job.tool()) ||
           ((job.tool() == "pg_dump" || job.tool() == "1c-dumpib" || job.tool() == "1c-ibcmd") &&
@@ -378,8 +406,17 @@ Status CollectDatabaseServers(const CollectContext& ctx, dozor::v1::Software* ou
     }
     FillDataFilesystem(ctx, server);
     ListDatabases(ctx, settings, server, out);
-    FindNewestDumps(ctx, *out, server);
-    MatchBackups(*out, server);
+  }
+  // Backups once every instance is known: a job of unknown instance covers the only one.
+  const auto postgres = [](const dozor::v1::DatabaseServer& server) {
+    return server.kind() == "postgresql";
+  };
+  const auto instances = static_cast<size_t>(
+      std::count_if(out->database_servers().begin(), out->database_servers().end(), postgres));
+  for (auto& server : *out->mutable_database_servers()) {
+    if (!postgres(server)) continue;
+    FindNewestDumps(ctx, *out, instances, &server);
+    MatchBackups(*out, instances, &server);
   }
   return OkStatus();
 }

@@ -133,6 +133,15 @@ std::optional<BackupCommand> Recognise(const std::string& program,
                                        const std::vector<std::string>& args,
                                        const std::string& redirect) {
   BackupCommand out;
+  if (program == "pg_dump" || program == "pg_dumpall" || program == "pg_basebackup") {
+    // Which instance: -p / --port, or the port of a connection string given as -d.
+    (void)ParseNumber(OptionValue(args, "-p", "--port"), &out.port);
+    PostgresConninfo conninfo = ParsePostgresConninfo(OptionValue(args, "-d", "--dbname"));
+    if (program == "pg_dump" && !conninfo.is_conninfo) {
+      conninfo = ParsePostgresConninfo(LastPositional(args));
+    }
+    if (out.port == 0) out.port = conninfo.port;
+  }
   if (program == "pg_dump" || program == "pg_dumpall" || program == "mysqldump" ||
       program == "mariadb-dump") {
     out.tool = program == "mariadb-dump" ? "mysqldump" : program;
@@ -144,6 +153,8 @@ std::optional<BackupCommand> Recognise(const std::string& program,
     if (program == "pg_dump") {
       out.target = OptionValue(args, "-d", "--dbname");
       if (out.target.empty()) out.target = LastPositional(args);
+      PostgresConninfo conninfo = ParsePostgresConninfo(out.target);
+      if (conninfo.is_conninfo) out.target = conninfo.dbname;
     } else if (out.tool == "mysqldump") {
       out.target = Contains(args, "--all-databases") || Contains(args, "-A") ? "all databases"
                                                                              : LastPositional(args);
@@ -160,6 +171,8 @@ std::optional<BackupCommand> Recognise(const std::string& program,
     out.tool = "pg_probackup";
     out.destination = OptionValue(args, "-B", "--backup-path");
     out.target = OptionValue(args, "", "--instance");
+    out.data_directory = OptionValue(args, "-D", "--pgdata");
+    (void)ParseNumber(OptionValue(args, "-p", "--pgport"), &out.port);
     return out;
   }
   if (program == "pgbackrest") {
@@ -167,6 +180,8 @@ std::optional<BackupCommand> Recognise(const std::string& program,
     out.tool = "pgbackrest";
     out.target = OptionValue(args, "", "--stanza");
     out.destination = OptionValue(args, "", "--repo1-path");
+    out.data_directory = OptionValue(args, "", "--pg1-path");
+    (void)ParseNumber(OptionValue(args, "", "--pg1-port"), &out.port);
     return out;
   }
   if (program == "barman" || program == "barman-cloud-backup") {
@@ -179,6 +194,7 @@ std::optional<BackupCommand> Recognise(const std::string& program,
     if (!Contains(args, "backup-push")) return std::nullopt;
     out.tool = "wal-g";
     out.target = PositionalAfter(args, "backup-push");
+    if (StartsWith(out.target, "/")) out.data_directory = out.target;
     return out;
   }
   if (program == "1cv8" || program == "1cv8c" || program == "1cv8s" ||
@@ -351,6 +367,10 @@ void FindInPipeline(const std::vector<std::string>& words, size_t begin, size_t 
         args.push_back(words[i]);
       }
       auto command = Recognise(BaseName(words[program]), args, redirect);
+      // PGPORT=5433 pg_dump …, env PGPORT=5433 pg_dump …: the assignments before the program.
+      for (size_t i = command_begin; command && command->port == 0 && i < program; ++i) {
+        if (StartsWith(words[i], "PGPORT=")) (void)ParseNumber(words[i].substr(7), &command->port);
+      }
       // A wrapper this parser does not know (envdir DIR wal-g …, chpst -u user pg_dump …): a
       // known tool later in the same command, with the words after it as its arguments.
       for (size_t skip = 0; !command && skip < args.size(); ++skip) {
@@ -974,6 +994,61 @@ std::vector<UnitRunState> ParseSystemctlShow(std::string_view text) {
   });
   flush();
   return units;
+}
+
+PostgresConninfo ParsePostgresConninfo(std::string_view text) {
+  PostgresConninfo out;
+  text = Trim(text, " \t");
+  if (StartsWith(text, "postgresql://") || StartsWith(text, "postgres://")) {
+    out.is_conninfo = true;
+    std::string_view rest = text.substr(text.find("://") + 3);
+    std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+    if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
+      authority = authority.substr(at + 1);
+    }
+    // host:port, [v6]:port; several hosts "h1:5432,h2:5433": the first.
+    authority = authority.substr(0, authority.find(','));
+    size_t colon = authority.rfind(':');
+    size_t bracket = authority.rfind(']');
+    if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
+      (void)ParseNumber(authority.substr(colon + 1), &out.port);
+    }
+    size_t slash = rest.find('/');
+    if (slash != std::string_view::npos) {
+      std::string_view path = rest.substr(slash + 1);
+      out.dbname = std::string(path.substr(0, path.find('?')));
+    }
+    return out;
+  }
+  if (text.find('=') == std::string_view::npos) return out;
+  out.is_conninfo = true;
+  for (std::string_view word : SplitWords(text)) {
+    std::string_view key, value;
+    if (!SplitKeyValue(word, '=', &key, &value)) continue;
+    value = Trim(value, "'\"");
+    if (key == "dbname") out.dbname = std::string(value);
+    if (key == "port") (void)ParseNumber(value.substr(0, value.find(',')), &out.port);
+  }
+  return out;
+}
+
+std::string IniSectionValue(std::string_view text, std::string_view section, std::string_view key) {
+  std::string found;
+  bool inside = false;
+  ForEachLine(text, [&](std::string_view line) {
+    line = Trim(line, " \t");
+    if (line.empty() || line[0] == '#' || line[0] == ';') return;
+    if (line[0] == '[') {
+      size_t close = line.find(']');
+      inside = close != std::string_view::npos && Trim(line.substr(1, close - 1), " \t") == section;
+      return;
+    }
+    std::string_view name, value;
+    if (inside && SplitKeyValue(line, '=', &name, &value) && name == key) {
+      found = std::string(Trim(value, " \t\"'"));
+    }
+  });
+  return found;
 }
 
 std::string IniValue(std::string_view text, std::string_view key) {

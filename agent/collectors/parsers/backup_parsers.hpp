@@ -40,6 +40,12 @@ struct BackupCommand {
   std::string tool;  // the names listed at dozor::v1::BackupJob.tool
   std::string target;
   std::string destination;
+  // The PostgreSQL port a pg_dump / pg_dumpall / pg_basebackup connects to (-p, --port=, PGPORT=,
+  // port= or :PORT in a connection string); 0 when the line does not say (libpq's default).
+  uint32_t port = 0;
+  // The data directory it backs up where the line names it (wal-g backup-push PATH,
+  // pg_probackup -D, pgbackrest --pg1-path); "" otherwise.
+  std::string data_directory;
 };
 
 // The backup tools one command line runs, in order: through pipes and lists (| ; && ||),
@@ -47,6 +53,21 @@ struct BackupCommand {
 // sub-commands. Empty when it runs none. Tools that do several things count only when asked to
 // back up (`restic backup`, not `restic forget`; `pgbackrest backup`, not `archive-push`).
 [[nodiscard]] std::vector<BackupCommand> FindBackupCommands(std::string_view command_line);
+
+// A libpq connection string's parts (keyword form "host=h port=5433 dbname=buh" or URI form
+// "postgresql://user@h:5433/buh?..."); empty / 0 where it does not say. `is_conninfo` is false
+// for a plain database name.
+struct PostgresConninfo {
+  bool is_conninfo = false;
+  std::string dbname;
+  uint32_t port = 0;
+};
+[[nodiscard]] PostgresConninfo ParsePostgresConninfo(std::string_view text);
+
+// The value of `key` in section [`section`] of an INI file (pgbackrest.conf's "[main]
+// pg1-path=..."): "" when absent. Section and key names compare exactly; the last value wins.
+[[nodiscard]] std::string IniSectionValue(std::string_view text, std::string_view section,
+                                          std::string_view key);
 
 // A program path a cron line or ExecStart runs, when it is a script worth reading: an absolute
 // path whose tool is not a known backup tool (the first word, after wrappers). "" otherwise.

@@ -266,6 +266,9 @@ export interface BackupJob {
   last_error?: string;
   freshness_source?: string; // catalog | service | artefact | ''
   interval_seconds?: Int64;
+  // The PostgreSQL instance it backs up, where known: port (0 unknown), data directory.
+  instance_port?: number;
+  instance_data_directory?: string;
 }
 
 // A running 1C server agent (ragent) with its manager and working processes and what rac said of

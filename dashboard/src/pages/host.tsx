@@ -647,7 +647,15 @@ function BackupJobsCard({ inventory }: { inventory: Inventory }) {
             {jobs.map((job) => (
               <tr key={`${job.source ?? ''} ${job.tool ?? ''} ${job.target ?? ''}`}>
                 <td class="mono small">{job.tool}</td>
-                <td class="mono small">{job.target || job.destination}</td>
+                <td class="mono small">
+                  {job.target || job.destination}
+                  {(job.instance_data_directory || Number(job.instance_port ?? 0) > 0) && (
+                    <span class="muted" title={t('backups.instance')}>
+                      {' '}
+                      ({job.instance_data_directory || `:${job.instance_port}`})
+                    </span>
+                  )}
+                </td>
                 <td class="small">{job.schedule || '—'}</td>
                 <td>{seconds(job.last_success_time) > 0 ? <DateTime ms={seconds(job.last_success_time) * 1000} /> : '—'}</td>
                 <td class={job.last_status === 'failed' ? 'error-text' : ''} title={job.last_error || undefined}>

@@ -56,11 +56,18 @@ Status ApplyPendingMigrations(sqlite::Database& db, const std::string& path, int
   DOZOR_RETURN_IF_ERROR(
       db.Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
               "name TEXT NOT NULL, applied_at INTEGER NOT NULL)"));
-  DOZOR_ASSIGN_OR_RETURN(auto current_stmt,
-                         db.Prepare("SELECT coalesce(max(version), 0) FROM schema_migrations"));
-  DOZOR_ASSIGN_OR_RETURN(bool has_row, current_stmt.Step());
-  int64_t current = has_row ? current_stmt.Int(0) : 0;
-  current_stmt.Reset();
+  // Every applied version, not only the highest: a database made by a build between two merges
+  // can hold a higher migration without a lower one that landed later; that one still runs.
+  DOZOR_ASSIGN_OR_RETURN(auto applied_stmt, db.Prepare("SELECT version FROM schema_migrations"));
+  std::set<int64_t> applied_versions;
+  int64_t current = 0;
+  while (true) {
+    DOZOR_ASSIGN_OR_RETURN(bool has_row, applied_stmt.Step());
+    if (!has_row) break;
+    applied_versions.insert(applied_stmt.Int(0));
+    current = std::max(current, applied_stmt.Int(0));
+  }
+  applied_stmt.Reset();
   int latest = SqliteStore::LatestSchemaVersion();
   if (current > latest) {
     return MakeError(ErrorCode::kFailedPrecondition,
@@ -68,7 +75,10 @@ Status ApplyPendingMigrations(sqlite::Database& db, const std::string& path, int
                          " is newer than this dozor-server knows (" + std::to_string(latest) +
                          "); run a newer dozor-server or restore a matching backup");
   }
-  if (current == latest) {
+  const bool all_applied = std::all_of(
+      Migrations().begin(), Migrations().end(),
+      [&](const Migration& migration) { return applied_versions.count(migration.version) > 0; });
+  if (all_applied) {
     return txn.Commit();
   }
   // What already pointed at nothing before (rows put there by hand with foreign keys off) is
@@ -84,7 +94,7 @@ Status ApplyPendingMigrations(sqlite::Database& db, const std::string& path, int
       auto record,
       db.Prepare("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)"));
   for (const auto& migration : Migrations()) {
-    if (migration.version <= current) {
+    if (applied_versions.count(migration.version) > 0) {
       continue;
     }
     auto applied = db.Exec(migration.sql);

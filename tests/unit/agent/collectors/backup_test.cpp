@@ -237,6 +237,59 @@ TEST_CASE("ParseSystemctlShow and IniValue") {
   CHECK(IniValue("x=1\n", "repo1-path").empty());
 }
 
+TEST_CASE("Which PostgreSQL instance a job backs up: port, connection string, data directory") {
+  CHECK(OnlyCommand("pg_dump -p 5434 -Fc sklad > /b/sklad.dump").port == 5434);
+  CHECK(OnlyCommand("pg_dump --port=5434 sklad > /b/s.dump").port == 5434);
+  CHECK(OnlyCommand("pg_dump -Fc buh > /b/buh.dump").port == 0);  // libpq's default
+  CHECK(OnlyCommand("PGPORT=5435 pg_dump buh > /b/buh.dump").port == 5435);
+  CHECK(OnlyCommand("env PGPORT=5436 nice pg_dumpall -f /b/all.sql").port == 5436);
+  CHECK(OnlyCommand("PGPORT=1 pg_dump -p 5434 -d buh -f /b/b").port == 5434);  // -p wins
+  BackupCommand keywords =
+      OnlyCommand("pg_dump -d 'host=/run/postgresql port=5437 dbname=zup' -f /b/z");
+  CHECK(keywords.port == 5437);
+  CHECK(keywords.target == "zup");
+  BackupCommand uri =
+      OnlyCommand("pg_dump postgresql://backup@localhost:5438/trade?sslmode=disable > /b/t");
+  CHECK(uri.port == 5438);
+  CHECK(uri.target == "trade");
+  CHECK(OnlyCommand("pg_basebackup -d 'port=5439' -D /backup/base").port == 5439);
+  BackupCommand walg =
+      OnlyCommand("envdir /etc/wal-g.d/env wal-g backup-push /var/lib/pg/15/second");
+  CHECK(walg.data_directory == "/var/lib/pg/15/second");
+  CHECK(OnlyCommand("wal-g backup-push $PGDATA").data_directory.empty());
+  BackupCommand probackup =
+      OnlyCommand("pg_probackup-15 backup -B /b --instance=x -D /var/lib/pgpro/x -p 5440 -b FULL");
+  CHECK(probackup.data_directory == "/var/lib/pgpro/x");
+  CHECK(probackup.port == 5440);
+  BackupCommand backrest =
+      OnlyCommand("pgbackrest --stanza=s --pg1-path=/srv/pg --pg1-port=5441 backup");
+  CHECK(backrest.data_directory == "/srv/pg");
+  CHECK(backrest.port == 5441);
+}
+
+TEST_CASE("ParsePostgresConninfo and IniSectionValue") {
+  CHECK_FALSE(ParsePostgresConninfo("buh").is_conninfo);
+  CHECK(ParsePostgresConninfo("buh").port == 0);
+  PostgresConninfo v6 = ParsePostgresConninfo("postgres://[::1]:5442/db");
+  CHECK(v6.port == 5442);
+  CHECK(v6.dbname == "db");
+  CHECK(ParsePostgresConninfo("postgresql://[::1]/db").port == 0);
+  CHECK(ParsePostgresConninfo("postgresql://h1:5443,h2:5444/db").port == 5443);
+  CHECK(ParsePostgresConninfo("postgresql://h:notaport/db").port == 0);
+  CHECK(ParsePostgresConninfo("host=pg port = 5445").is_conninfo);
+  CHECK(ParsePostgresConninfo("host=pg port=99999999999 dbname=x").port == 0);
+  CHECK(ParsePostgresConninfo("=").is_conninfo);
+  const std::string conf =
+      "[global]\npg1-path=/wrong\n[buh]\n# pg1-path=/commented\npg1-path = /srv/a\n"
+      "pg1-port=5446\n[ zup ]\npg1-path=/srv/b\n[broken\npg1-path=/srv/c\n";
+  CHECK(IniSectionValue(conf, "buh", "pg1-path") == "/srv/a");
+  CHECK(IniSectionValue(conf, "buh", "pg1-port") == "5446");
+  CHECK(IniSectionValue(conf, "zup", "pg1-path") == "/srv/b");
+  CHECK(IniSectionValue(conf, "global", "pg1-port").empty());
+  CHECK(IniSectionValue(conf, "missing", "pg1-path").empty());
+  CHECK(IniSectionValue("", "buh", "pg1-path").empty());
+}
+
 TEST_CASE("LocalDestinationDirectory keeps local, fixed paths") {
   CHECK(LocalDestinationDirectory("/backup/pg/buh_$(date +%F).dump.gz") == "/backup/pg");
   CHECK(LocalDestinationDirectory("/backup/1c/") == "/backup/1c");
