@@ -890,6 +890,10 @@ int Rank(const std::string& verdict) {
 }  // namespace firewall_parse
 }  // namespace
 
+bool ParseFirewallPortRange(std::string_view text, FirewallPortRange* out) {
+  return firewall_parse::ParsePortRange(text, out);
+}
+
 FirewallRuleset ParseNftRuleset(std::string_view text, size_t max_rules) {
   return firewall_parse::NftParser(text, max_rules).Parse();
 }

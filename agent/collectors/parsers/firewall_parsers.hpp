@@ -21,6 +21,10 @@ struct FirewallPortRange {
   uint32_t last = 0;
 };
 
+// "5432", "1560-1591" (nft, firewalld), "1560:1591" (iptables), "ssh"; false when not a port or
+// range.
+[[nodiscard]] bool ParseFirewallPortRange(std::string_view text, FirewallPortRange* out);
+
 // One rule of a chain, reduced to what decides whether a new TCP connection to a port passes.
 struct FirewallRule {
   int line = 0;
