@@ -122,6 +122,10 @@ std::optional<FirewallRuleset> ReadFirewalld(const CollectContext& ctx, std::str
   if (!ServiceEnabled(ctx, "firewalld.service")) return std::nullopt;
   FirewalldConfig config;
   auto conf = ReadFile(ctx.Path("/etc/firewalld/firewalld.conf"), kMaxFirewalldFileBytes);
+  // Newer firewalld may ship its defaults under /usr/lib with no copy in /etc.
+  if (!conf.ok()) {
+    conf = ReadFile(ctx.Path("/usr/lib/firewalld/firewalld.conf"), kMaxFirewalldFileBytes);
+  }
   config.default_zone = ParseFirewalldDefaultZone(conf.ok() ? *conf : std::string());
   LoadFirewalldZone(ctx, config.default_zone, &config);
   for (const auto& name : NamesWithSuffix(ctx, "/etc/firewalld/zones", ".xml")) {
