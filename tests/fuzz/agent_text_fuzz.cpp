@@ -278,9 +278,12 @@ void ParseAs(uint8_t which, std::string_view text) {
     }
     case 50: {
       const FirewallRuleset ruleset = ParseIptablesSave(text);
+      const FirewallRuleset ufw = ParseUfwRules(text, ParseUfwDefaultInputPolicy(text));
       (void)InputPolicy(ruleset, 4);
+      (void)UfwEnabled(text);
       for (uint32_t port : {22u, 5432u, static_cast<uint32_t>(text.size() % 65536)}) {
         (void)JudgeTcpPort(ruleset, 4, port);
+        (void)JudgeTcpPort(ufw, 4, port);
       }
       break;
     }

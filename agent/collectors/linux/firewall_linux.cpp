@@ -169,6 +169,26 @@ std::optional<FirewallRuleset> ReadFirewalld(const CollectContext& ctx, std::str
   return BuildFirewalldRuleset(config);
 }
 
+// ufw's saved rules when ufw.service is enabled and ufw.conf says ENABLED=yes. Its rules files
+// are often readable by root only: then `note` says so and the next source is tried.
+std::optional<FirewallRuleset> ReadUfw(const CollectContext& ctx, std::string* note) {
+  if (!ServiceEnabled(ctx, "ufw.service")) return std::nullopt;
+  auto conf = ReadFile(ctx.Path("/etc/ufw/ufw.conf"), kMaxFirewalldFileBytes);
+  if (!conf.ok() || !UfwEnabled(*conf)) return std::nullopt;
+  auto user = ReadFile(ctx.Path("/etc/ufw/user.rules"), kMaxRulesetBytes);
+  if (!user.ok()) {
+    *note = "ufw is enabled but /etc/ufw/user.rules cannot be read: " + user.error().message;
+    return std::nullopt;
+  }
+  std::string rules = std::move(user).value();
+  for (const char* file : {"/etc/ufw/before.rules", "/etc/ufw/after.rules"}) {
+    auto text = ReadFile(ctx.Path(file), kMaxRulesetBytes);
+    if (text.ok()) rules += "\n" + *text;
+  }
+  auto defaults = ReadFile(ctx.Path("/etc/default/ufw"), kMaxFirewalldFileBytes);
+  return ParseUfwRules(rules, defaults.ok() ? ParseUfwDefaultInputPolicy(*defaults) : "");
+}
+
 // The live ruleset, or the saved one of an enabled firewall service; status says which.
 Result<Source> ReadRuleset(const CollectContext& ctx) {
   std::string why;
@@ -198,6 +218,10 @@ Result<Source> ReadRuleset(const CollectContext& ctx) {
       {"/etc/sysconfig/nftables.conf", "nftables.service"},
       {"/etc/iptables/rules.v4", "netfilter-persistent.service"},
       {"/etc/sysconfig/iptables", "iptables.service"}};
+  std::string ufw_note;
+  if (auto ufw = ReadUfw(ctx, &ufw_note)) {
+    return Source{std::move(*ufw), "saved /etc/ufw/user.rules (" + why + ")"};
+  }
   for (const auto& [file, unit] : kSaved) {
     if (!ServiceEnabled(ctx, unit)) continue;
     auto text = ReadFile(ctx.Path(file), kMaxRulesetBytes);
@@ -206,6 +230,7 @@ Result<Source> ReadRuleset(const CollectContext& ctx) {
     FirewallRuleset ruleset = nft_syntax ? ParseNftRuleset(*text) : ParseIptablesSave(*text);
     return Source{std::move(ruleset), std::string("saved ") + file + " (" + why + ")"};
   }
+  if (!ufw_note.empty()) why += "; " + ufw_note;
   return MakeError(ErrorCode::kUnavailable, why);
 }
 
