@@ -14,6 +14,7 @@
 #include "collectors/parsers/backup_parsers.hpp"
 #include "collectors/parsers/database_parsers.hpp"
 #include "collectors/parsers/firewall_parsers.hpp"
+#include "collectors/parsers/firewalld_parsers.hpp"
 #include "collectors/parsers/hardware_parsers.hpp"
 #include "collectors/parsers/health_parsers.hpp"
 #include "collectors/parsers/network_parsers.hpp"
@@ -24,13 +25,14 @@
 #include "collectors/parsers/repository_parsers.hpp"
 #include "collectors/parsers/storage_parsers.hpp"
 #include "collectors/parsers/text.hpp"
+#include "collectors/parsers/xml_tags.hpp"
 
 namespace {
 
 using namespace dozor::agent;  // NOLINT(google-build-using-namespace)
 
 // The parsers a selector reaches; the first byte of an input picks one, modulo this count.
-constexpr uint8_t kParserCount = 51;
+constexpr uint8_t kParserCount = 56;
 
 void ParseAs(uint8_t which, std::string_view text) {
   const uint8_t selector = which % kParserCount;
@@ -280,12 +282,49 @@ void ParseAs(uint8_t which, std::string_view text) {
     }
     case 50: {
       const FirewallRuleset ruleset = ParseIptablesSave(text);
+      const FirewallRuleset ufw = ParseUfwRules(text, ParseUfwDefaultInputPolicy(text));
       (void)InputPolicy(ruleset, 4);
+      (void)UfwEnabled(text);
       for (uint32_t port : {22u, 5432u, static_cast<uint32_t>(text.size() % 65536)}) {
         (void)JudgeTcpPort(ruleset, 4, port);
+        (void)JudgeTcpPort(ufw, 4, port);
       }
       break;
     }
+    case 53: {
+      // A zone file as the default zone, the same text as its services' definition.
+      FirewalldConfig config;
+      config.default_zone = "public";
+      config.zones["public"] = ParseFirewalldZone(text);
+      config.zones["extra"] = ParseFirewalldZone(text.substr(text.size() / 2));
+      config.interface_zones = {"extra", "absent"};
+      for (const auto& admit : config.zones["public"].admits) {
+        if (!admit.service.empty()) config.services[admit.service] = ParseFirewalldService(text);
+      }
+      const FirewallRuleset ruleset = BuildFirewalldRuleset(config, 512);
+      (void)InputPolicy(ruleset, 4);
+      for (uint32_t port : {22u, 5432u, static_cast<uint32_t>(text.size() % 65536)}) {
+        (void)JudgeTcpPort(ruleset, 4, port);
+        (void)JudgeTcpPort(ruleset, 6, port);
+      }
+      break;
+    }
+    case 54:
+      (void)ParseFirewalldService(text);
+      (void)FirewalldPolicyReachesHost(text);
+      (void)ParseFirewalldDefaultZone(text);
+      (void)ParseConnectionZone(text);
+      (void)IsFirewalldName(text);
+      break;
+    case 55:
+      ForEachXmlTag(text, 4096, [](const XmlTag& tag) {
+        std::string value;
+        (void)XmlAttribute(tag.attributes, "name", &value);
+        (void)XmlAttribute(tag.attributes, "port", &value);
+        return true;
+      });
+      (void)DecodeXmlEntities(text);
+      break;
   }
 }
 

@@ -55,6 +55,12 @@ AGENT_TEXT = {
     48: ["dozor-fixture/commands/psql-databases-5433.txt"],
     49: ["dozor-fixture/commands/nft-list-ruleset.txt"],
     50: ["dozor-fixture/commands/iptables-save.txt"],
+    53: ["etc/firewalld/zones/public.xml", "etc/firewalld/zones/onec.xml",
+         "usr/lib/firewalld/zones/trusted.xml"],
+    54: ["etc/firewalld/services/1c-cluster.xml", "usr/lib/firewalld/services/samba-client.xml",
+         "usr/lib/firewalld/policies/allow-host-ipv6.xml", "etc/firewalld/firewalld.conf",
+         "etc/sysconfig/network-scripts/ifcfg-eth0"],
+    55: ["opt/1cv8/conf/logcfg.xml", "usr/lib/firewalld/policies/gateway-world-to-HOST.xml"],
 }
 
 

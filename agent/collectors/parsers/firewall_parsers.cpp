@@ -664,7 +664,12 @@ FirewallRule ReadIptablesRule(const std::vector<std::string>& words, size_t star
                w == "--log-level" || w == "--reject-with" || w == "--dst-type" ||
                w == "--nflog-prefix" || w == "--nflog-group") {
       if (negated && (w == "--dst-type")) unknown("! " + w);
-      if (w == "--dst-type" && next() != "LOCAL") unknown(w + " " + next());
+      if (w == "--dst-type" && !negated && (next() == "BROADCAST" || next() == "MULTICAST")) {
+        // A TCP connection is unicast to a local address: never matched (ufw's after rules).
+        rule.not_for_new_connections = true;
+      } else if (w == "--dst-type" && next() != "LOCAL") {
+        unknown(w + " " + next());
+      }
       i += 2;
     } else if (w == "-p" || w == "--protocol") {
       std::string protocol = Lower(next());
@@ -890,6 +895,10 @@ int Rank(const std::string& verdict) {
 }  // namespace firewall_parse
 }  // namespace
 
+bool ParseFirewallPortRange(std::string_view text, FirewallPortRange* out) {
+  return firewall_parse::ParsePortRange(text, out);
+}
+
 FirewallRuleset ParseNftRuleset(std::string_view text, size_t max_rules) {
   return firewall_parse::NftParser(text, max_rules).Parse();
 }
@@ -951,6 +960,60 @@ FirewallRuleset ParseIptablesSave(std::string_view text, size_t max_rules) {
   }
   if (!chains.empty()) ruleset.tables["filter"] = std::move(chains);
   return ruleset;
+}
+
+FirewallRuleset ParseUfwRules(std::string_view rules, std::string_view default_input_policy,
+                              size_t max_rules) {
+  // ufw itself creates INPUT's jumps into its chains, the before chain's jump into the user chain
+  // (after the administrator's before rules) and the skip-to-policy chain: added here as the
+  // rules file's last table so that rule lines of the files keep their numbers.
+  const std::string policy = Lower(Trim(default_input_policy, "\"' \t"));
+  const bool accepts = policy == "accept";
+  std::string text(rules);
+  text +=
+      "\n*filter\n"
+      ":ufw-skip-to-policy-input - [0:0]\n"
+      "-A INPUT -j ufw-before-logging-input\n"
+      "-A INPUT -j ufw-before-input\n"
+      "-A INPUT -j ufw-after-input\n"
+      "-A INPUT -j ufw-after-logging-input\n"
+      "-A ufw-before-input -j ufw-user-input\n";
+  text +=
+      accepts ? "-A ufw-skip-to-policy-input -j ACCEPT\n" : "-A ufw-skip-to-policy-input -j DROP\n";
+  text += "COMMIT\n";
+  FirewallRuleset ruleset = ParseIptablesSave(text, max_rules);
+  ruleset.backend = "ufw";
+  auto& input = ruleset.tables["filter"]["INPUT"];
+  input.name = "INPUT";
+  input.family = 4;
+  input.input_hook = true;
+  input.policy = accepts ? "accept" : "drop";
+  ruleset.input_rules = input.rules.size();
+  return ruleset;
+}
+
+std::string ParseUfwDefaultInputPolicy(std::string_view etc_default_ufw) {
+  std::string policy;
+  ForEachLine(etc_default_ufw, [&](std::string_view line) {
+    std::string_view key;
+    std::string_view value;
+    line = Trim(line);
+    if (line.empty() || line[0] == '#' || !SplitKeyValue(line, '=', &key, &value)) return;
+    if (key == "DEFAULT_INPUT_POLICY") policy = Trimmed(value, "\"' \t");
+  });
+  return policy;
+}
+
+bool UfwEnabled(std::string_view ufw_conf) {
+  bool enabled = false;
+  ForEachLine(ufw_conf, [&](std::string_view line) {
+    std::string_view key;
+    std::string_view value;
+    line = Trim(line);
+    if (line.empty() || line[0] == '#' || !SplitKeyValue(line, '=', &key, &value)) return;
+    if (key == "ENABLED") enabled = Lower(Trim(value, "\"' \t")) == "yes";
+  });
+  return enabled;
 }
 
 std::string InputPolicy(const FirewallRuleset& ruleset, int family) {

@@ -21,6 +21,10 @@ struct FirewallPortRange {
   uint32_t last = 0;
 };
 
+// "5432", "1560-1591" (nft, firewalld), "1560:1591" (iptables), "ssh"; false when not a port or
+// range.
+[[nodiscard]] bool ParseFirewallPortRange(std::string_view text, FirewallPortRange* out);
+
 // One rule of a chain, reduced to what decides whether a new TCP connection to a port passes.
 struct FirewallRule {
   int line = 0;
@@ -67,6 +71,21 @@ struct FirewallRuleset {
 
 // `iptables-save` output (IPv4): the *filter table's chains.
 [[nodiscard]] FirewallRuleset ParseIptablesSave(std::string_view text, size_t max_rules = 20000);
+
+// ufw's saved rules: /etc/ufw/user.rules, before.rules and after.rules concatenated (each
+// iptables-save syntax with ufw's chains), wired as ufw loads them: INPUT (policy from
+// DEFAULT_INPUT_POLICY of /etc/default/ufw: "DROP" and "REJECT" drop, "ACCEPT", anything else
+// read as accept) jumps to ufw-before-logging-input, ufw-before-input (ending in ufw-user-input),
+// ufw-after-input and ufw-after-logging-input; ufw-skip-to-policy-input applies the policy.
+// Backend "ufw", IPv4 only (user6.rules are not read). A chain a file does not declare makes
+// whatever jumps to it unknown.
+[[nodiscard]] FirewallRuleset ParseUfwRules(std::string_view rules,
+                                            std::string_view default_input_policy,
+                                            size_t max_rules = 20000);
+// DEFAULT_INPUT_POLICY of /etc/default/ufw ("DROP"), "" when absent.
+[[nodiscard]] std::string ParseUfwDefaultInputPolicy(std::string_view etc_default_ufw);
+// ENABLED=yes in /etc/ufw/ufw.conf: ufw loads its rules at boot.
+[[nodiscard]] bool UfwEnabled(std::string_view ufw_conf);
 
 // "accept" or "drop" when every input base chain of `family` agrees, "drop" when any drops by
 // policy ("drop" wins: a packet must pass every base chain), "" when there is none.

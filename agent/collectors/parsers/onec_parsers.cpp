@@ -1,10 +1,12 @@
 #include "collectors/parsers/onec_parsers.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "collectors/parsers/package_parsers.hpp"
 #include "collectors/parsers/text.hpp"
 #include "collectors/parsers/windows_parsers.hpp"
+#include "collectors/parsers/xml_tags.hpp"
 
 namespace dozor::agent {
 namespace onec_detail {
@@ -29,75 +31,6 @@ std::string Unquote(std::string_view value) {
 int64_t NumberOr(std::string_view text, int64_t fallback) {
   int64_t value = 0;
   return ParseNumber(Trim(text), &value) ? value : fallback;
-}
-
-std::string DecodeXmlEntities(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '&') {
-      out.push_back(text[i]);
-      continue;
-    }
-    bool decoded = false;
-    for (const auto& [entity, character] : {std::pair<std::string_view, char>{"&amp;", '&'},
-                                            {"&lt;", '<'},
-                                            {"&gt;", '>'},
-                                            {"&quot;", '"'},
-                                            {"&apos;", '\''}}) {
-      if (text.substr(i, entity.size()) == entity) {
-        out.push_back(character);
-        i += entity.size() - 1;
-        decoded = true;
-        break;
-      }
-    }
-    if (!decoded) out.push_back('&');
-  }
-  return out;
-}
-
-// The value of attribute `name` inside a start tag's text (between the element name and '>');
-// false when absent.
-bool XmlAttribute(std::string_view tag, std::string_view name, std::string* value) {
-  size_t i = 0;
-  while (i < tag.size()) {
-    while (i < tag.size() && (IsWhitespace(tag[i]) || tag[i] == '/')) ++i;
-    const size_t name_start = i;
-    while (i < tag.size() && tag[i] != '=' && !IsWhitespace(tag[i]) && tag[i] != '/') ++i;
-    const std::string_view attribute = tag.substr(name_start, i - name_start);
-    while (i < tag.size() && IsWhitespace(tag[i])) ++i;
-    if (i >= tag.size() || tag[i] != '=') {
-      if (i == name_start) ++i;  // a stray character: step over it
-      continue;
-    }
-    ++i;
-    while (i < tag.size() && IsWhitespace(tag[i])) ++i;
-    if (i >= tag.size()) return false;
-    std::string_view raw;
-    if (tag[i] == '"' || tag[i] == '\'') {
-      const char quote = tag[i];
-      const size_t close = tag.find(quote, i + 1);
-      const size_t end = close == std::string_view::npos ? tag.size() : close;
-      raw = tag.substr(i + 1, end - i - 1);
-      i = end + 1;
-    } else {
-      const size_t start = i;
-      while (i < tag.size() && !IsWhitespace(tag[i])) ++i;
-      raw = tag.substr(start, i - start);
-    }
-    if (attribute == name) {
-      *value = DecodeXmlEntities(raw);
-      return true;
-    }
-  }
-  return false;
-}
-
-// The element name of a tag's text without a namespace prefix ("tl:log" -> "log").
-std::string_view LocalName(std::string_view name) {
-  const size_t colon = name.find(':');
-  return colon == std::string_view::npos ? name : name.substr(colon + 1);
 }
 
 // The words of a command line, quotes removed ("-d \"/srv/1c reg\"" -> -d, /srv/1c reg).
@@ -201,50 +134,28 @@ bool RacDemandsAuthentication(std::string_view output) {
 std::vector<TechLogElement> ParseLogcfg(std::string_view text, size_t max_elements) {
   std::vector<TechLogElement> elements;
   bool in_log = false;
-  size_t i = 0;
-  while (i < text.size()) {
-    const size_t open = text.find('<', i);
-    if (open == std::string_view::npos) break;
-    if (text.substr(open, 4) == "<!--") {
-      const size_t close = text.find("-->", open + 4);
-      if (close == std::string_view::npos) break;
-      i = close + 3;
-      continue;
-    }
-    const size_t close = text.find('>', open + 1);
-    if (close == std::string_view::npos) break;
-    std::string_view tag = text.substr(open + 1, close - open - 1);
-    i = close + 1;
-    const bool end_tag = !tag.empty() && tag.front() == '/';
-    if (end_tag) tag.remove_prefix(1);
-    size_t name_end = 0;
-    while (name_end < tag.size() && !IsWhitespace(tag[name_end]) && tag[name_end] != '/') {
-      ++name_end;
-    }
-    const std::string name = Lower(onec_detail::LocalName(tag.substr(0, name_end)));
-    const bool self_closing = !tag.empty() && tag.back() == '/';
-    if (name == "log") {
-      if (end_tag) {
+  ForEachXmlTag(text, SIZE_MAX, [&](const XmlTag& tag) {
+    if (tag.name == "log") {
+      if (tag.end) {
         in_log = false;
-        continue;
+        return true;
       }
-      if (elements.size() >= max_elements) break;
+      if (elements.size() >= max_elements) return false;
       TechLogElement element;
       std::string value;
-      if (onec_detail::XmlAttribute(tag.substr(name_end), "location", &value)) {
-        element.location = std::move(value);
-      }
+      if (XmlAttribute(tag.attributes, "location", &value)) element.location = std::move(value);
       int32_t history = 0;
-      if (onec_detail::XmlAttribute(tag.substr(name_end), "history", &value) &&
-          ParseNumber(Trim(value), &history) && history >= 0) {
+      if (XmlAttribute(tag.attributes, "history", &value) && ParseNumber(Trim(value), &history) &&
+          history >= 0) {
         element.history_hours = history;
       }
       elements.push_back(std::move(element));
-      in_log = !self_closing;
-    } else if (name == "event" && !end_tag && in_log && !elements.empty()) {
+      in_log = !tag.self_closing;
+    } else if (tag.name == "event" && !tag.end && in_log && !elements.empty()) {
       ++elements.back().events;
     }
-  }
+    return true;
+  });
   return elements;
 }
 

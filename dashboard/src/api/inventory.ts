@@ -246,7 +246,7 @@ export interface DatabaseInfo {
 
 // The Linux host firewall and its verdict per listening TCP port.
 export interface HostFirewall {
-  backend?: string; // nftables | iptables | ''
+  backend?: string; // nftables | iptables | firewalld | ufw | ''
   input_policy?: string; // accept | drop | ''
   status?: string;
   rule_count?: number;

@@ -241,8 +241,9 @@ FROM main.host_database_databases x
   JOIN main.agents a ON a.id = x.agent
 WHERE a.revoked_at IS NULL {SCOPE:x.agent};
 
--- The Linux host firewall (the kernel's netfilter ruleset): one row per host whose agent read it
--- or tried. backend 'nftables' | 'iptables' | '' (none readable, status says why);
+-- The Linux host firewall (the kernel's netfilter ruleset, else what the enabled firewall service
+-- loads at boot): one row per host whose agent read it or tried. backend 'nftables' | 'iptables'
+-- | 'firewalld' | 'ufw' | '' (none readable, status says why);
 -- input_policy 'accept' | 'drop' | '' unknown.
 CREATE TEMP VIEW firewall_ruleset AS
 SELECT f.agent AS host_id, f.backend, f.input_policy, f.status, f.rule_count
@@ -252,7 +253,7 @@ WHERE a.revoked_at IS NULL {SCOPE:f.agent};
 -- Whether the host firewall admits new TCP connections to a listening port (and the usual
 -- database ports), per address family 4/6: 'open' (from anywhere, or nothing filters),
 -- 'restricted' (only from `sources`), 'closed', 'unknown' (the agent could not follow the
--- ruleset: treat as open). No row: not read (older agents, Windows, iptables and IPv6).
+-- ruleset: treat as open). No row: not read (older agents, Windows, iptables or ufw and IPv6).
 CREATE TEMP VIEW firewall_ports AS
 SELECT p.agent AS host_id, p.family, p.protocol, p.port, p.verdict, p.sources, p.reason
 FROM main.host_firewall_ports p JOIN main.agents a ON a.id = p.agent

@@ -1,8 +1,10 @@
 // The Linux host firewall: the nft and iptables-save parsers, the per-port judge (open,
 // restricted, closed, unknown: conservative where the ruleset is not followed), and the security
-// collector over the pg-backup-server fixture's canned `nft list ruleset`.
+// collector over the pg-backup-server fixture's canned `nft list ruleset`; ufw's saved rules.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "collector_test_util.hpp"
@@ -196,6 +198,126 @@ COMMIT
       "open");
 }
 
+// ufw 0.36's packaged before.rules and after.rules (abridged: the output and forward chains and
+// some ICMP lines left out) and a user.rules as `ufw allow ssh`, `ufw allow from 10.0.0.20 to
+// any port 5432 proto tcp` and `ufw limit 3306/tcp` write it.
+constexpr const char* kUfwUserRules = R"(*filter
+:ufw-user-input - [0:0]
+:ufw-user-output - [0:0]
+:ufw-user-forward - [0:0]
+:ufw-before-logging-input - [0:0]
+:ufw-user-logging-input - [0:0]
+:ufw-after-logging-input - [0:0]
+:ufw-logging-deny - [0:0]
+:ufw-logging-allow - [0:0]
+:ufw-user-limit - [0:0]
+:ufw-user-limit-accept - [0:0]
+### RULES ###
+
+### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in
+-A ufw-user-input -p tcp --dport 22 -j ACCEPT
+
+### tuple ### allow tcp 5432 0.0.0.0/0 any 10.0.0.20 in
+-A ufw-user-input -p tcp --dport 5432 -s 10.0.0.20 -j ACCEPT
+
+### tuple ### limit tcp 3306 0.0.0.0/0 any 0.0.0.0/0 in
+-A ufw-user-input -p tcp --dport 3306 -m conntrack --ctstate NEW -m recent --set
+-A ufw-user-input -p tcp --dport 3306 -m conntrack --ctstate NEW -m recent --update --seconds 30 --hitcount 6 -j ufw-user-limit
+-A ufw-user-input -p tcp --dport 3306 -j ufw-user-limit-accept
+
+### END RULES ###
+
+### LOGGING ###
+-A ufw-after-logging-input -j LOG --log-prefix "[UFW BLOCK] " -m limit --limit 3/min --limit-burst 10
+-I ufw-logging-deny -m conntrack --ctstate INVALID -j RETURN -m limit --limit 3/min --limit-burst 10
+-A ufw-logging-deny -j LOG --log-prefix "[UFW BLOCK] " -m limit --limit 3/min --limit-burst 10
+### END LOGGING ###
+
+### RATE LIMITING ###
+-A ufw-user-limit -m limit --limit 3/minute -j LOG --log-prefix "[UFW LIMIT BLOCK] "
+-A ufw-user-limit -j REJECT
+-A ufw-user-limit-accept -j ACCEPT
+### END RATE LIMITING ###
+COMMIT
+)";
+
+constexpr const char* kUfwBeforeRules = R"(*filter
+:ufw-before-input - [0:0]
+:ufw-before-output - [0:0]
+:ufw-before-forward - [0:0]
+:ufw-not-local - [0:0]
+# End required lines
+
+# allow all on loopback
+-A ufw-before-input -i lo -j ACCEPT
+-A ufw-before-output -o lo -j ACCEPT
+
+# quickly process packets for which we already have a connection
+-A ufw-before-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+
+# drop INVALID packets (logs these in loglevel medium and higher)
+-A ufw-before-input -m conntrack --ctstate INVALID -j ufw-logging-deny
+-A ufw-before-input -m conntrack --ctstate INVALID -j DROP
+
+# ok icmp codes for INPUT
+-A ufw-before-input -p icmp --icmp-type destination-unreachable -j ACCEPT
+-A ufw-before-input -p icmp --icmp-type echo-request -j ACCEPT
+
+# allow dhcp client to work
+-A ufw-before-input -p udp --sport 67 --dport 68 -j ACCEPT
+
+-A ufw-before-input -j ufw-not-local
+-A ufw-not-local -m addrtype --dst-type LOCAL -j RETURN
+-A ufw-not-local -m addrtype --dst-type MULTICAST -j RETURN
+-A ufw-not-local -m addrtype --dst-type BROADCAST -j RETURN
+-A ufw-not-local -m limit --limit 3/min --limit-burst 10 -j ufw-logging-deny
+-A ufw-not-local -j DROP
+
+# allow MULTICAST mDNS for service discovery
+-A ufw-before-input -p udp -d 224.0.0.251 --dport 5353 -j ACCEPT
+COMMIT
+)";
+
+constexpr const char* kUfwAfterRules = R"(*filter
+:ufw-after-input - [0:0]
+:ufw-after-output - [0:0]
+:ufw-after-forward - [0:0]
+# End required lines
+
+# don't log noisy services by default
+-A ufw-after-input -p udp --dport 137 -j ufw-skip-to-policy-input
+-A ufw-after-input -p tcp --dport 139 -j ufw-skip-to-policy-input
+-A ufw-after-input -p tcp --dport 445 -j ufw-skip-to-policy-input
+
+# don't log noisy broadcast
+-A ufw-after-input -m addrtype --dst-type BROADCAST -j ufw-skip-to-policy-input
+COMMIT
+)";
+
+TEST_CASE("ParseUfwRules wires ufw's chains as ufw loads them") {
+  const std::string rules =
+      std::string(kUfwUserRules) + "\n" + kUfwBeforeRules + "\n" + kUfwAfterRules;
+  CHECK(UfwEnabled("# comment\nENABLED=yes\nLOGLEVEL=low\n"));
+  CHECK_FALSE(UfwEnabled("ENABLED=no\n"));
+  CHECK(ParseUfwDefaultInputPolicy("IPV6=yes\nDEFAULT_INPUT_POLICY=\"DROP\"\n") == "DROP");
+  const FirewallRuleset ruleset = ParseUfwRules(rules, "DROP");
+  CHECK(ruleset.backend == "ufw");
+  CHECK(InputPolicy(ruleset, 4) == "drop");
+  CHECK(JudgeTcpPort(ruleset, 4, 22).verdict == "open");
+  const PortJudgement postgres = JudgeTcpPort(ruleset, 4, 5432);
+  CHECK(postgres.verdict == "restricted");
+  CHECK(postgres.sources == "10.0.0.20");
+  CHECK(JudgeTcpPort(ruleset, 4, 6379).verdict == "closed");
+  CHECK(JudgeTcpPort(ruleset, 4, 445).verdict == "closed");    // skipped to the drop policy
+  CHECK(JudgeTcpPort(ruleset, 4, 3306).verdict == "unknown");  // rate limited: -m recent
+  // The user rules keep their line numbers.
+  CHECK(JudgeTcpPort(ruleset, 4, 22).reason.find("ufw-user-input line 15") != std::string::npos);
+  const FirewallRuleset open = ParseUfwRules(rules, "ACCEPT");
+  CHECK(JudgeTcpPort(open, 4, 6379).verdict == "open");
+  // Without the user rules the jump into them is not followed.
+  CHECK(JudgeTcpPort(ParseUfwRules(kUfwBeforeRules, "DROP"), 4, 22).verdict == "unknown");
+}
+
 TEST_CASE("firewall parsers give an answer on any text") {
   for (const char* text : {"{{{{", "}}}} table", "table inet x { chain y { type filter hook",
                            "*filter\n-A INPUT -j\n:INPUT", "\"unterminated",
@@ -248,6 +370,41 @@ TEST_CASE("CollectHostFirewall falls back to iptables-save when nft is absent (r
   const auto* mysql = FindIf(firewall.ports(), [](const auto& p) { return p.port() == 3306; });
   REQUIRE(mysql != nullptr);
   CHECK(mysql->verdict() == "closed");  // through the LOGDROP chain's final DROP
+}
+
+TEST_CASE("CollectHostFirewall reads ufw's saved rules when ufw is enabled") {
+  dozor::testing::TempDir root;
+  auto put = [&](const std::string& relative, const std::string& text) {
+    std::filesystem::create_directories((root / relative).parent_path());
+    std::ofstream(root / relative) << text;
+  };
+  put("etc/systemd/system/multi-user.target.wants/ufw.service", "");
+  put("etc/ufw/ufw.conf", "ENABLED=yes\nLOGLEVEL=low\n");
+  put("etc/default/ufw", "IPV6=yes\nDEFAULT_INPUT_POLICY=\"DROP\"\n");
+  put("etc/ufw/before.rules", kUfwBeforeRules);
+  put("etc/ufw/after.rules", kUfwAfterRules);
+  SUBCASE("readable rules give IPv4 verdicts") {
+    put("etc/ufw/user.rules", kUfwUserRules);
+    dozor::v1::Security security;
+    REQUIRE(CollectHostFirewall(RootContext(root.path()), &security).ok());
+    INFO(security.DebugString());
+    const dozor::v1::HostFirewall& firewall = security.host_firewall();
+    CHECK(firewall.backend() == "ufw");
+    CHECK(firewall.status().rfind("saved /etc/ufw/user.rules (", 0) == 0);
+    CHECK(firewall.input_policy() == "drop");
+    const auto* postgres = FindIf(firewall.ports(), [](const auto& p) { return p.port() == 5432; });
+    REQUIRE(postgres != nullptr);
+    CHECK(postgres->verdict() == "restricted");
+    CHECK(postgres->sources() == "10.0.0.20");
+    CHECK(FindIf(firewall.ports(), [](const auto& p) { return p.family() == 6; }) == nullptr);
+  }
+  SUBCASE("unreadable user rules: no verdicts, the status says why") {
+    dozor::v1::Security security;
+    REQUIRE(CollectHostFirewall(RootContext(root.path()), &security).ok());
+    CHECK(security.host_firewall().backend().empty());
+    CHECK(security.host_firewall().status().find(
+              "ufw is enabled but /etc/ufw/user.rules cannot be read") != std::string::npos);
+  }
 }
 
 TEST_CASE("CollectHostFirewall without nft or iptables-save says why") {
