@@ -291,6 +291,28 @@ void ParseAs(uint8_t which, std::string_view text) {
       }
       break;
     }
+    case 51:
+      // /etc/shadow: expiry and inactivity day counts, at a time near and far from them.
+      (void)ShadowLockedOutAccounts(text, 1'800'000'000);
+      (void)ShadowLockedOutAccounts(text, 0);
+      break;
+    case 52: {
+      // The rows of a SQLite login store (lastlog2, wtmpdb) as tab-separated "user time tty host"
+      // lines: any bytes in the texts, any 64-bit time, in both units.
+      std::vector<LoginStoreRow> rows;
+      ForEachLine(text, [&](std::string_view line) {
+        std::vector<std::string_view> fields = Split(line, '\t');
+        LoginStoreRow row;
+        row.user = std::string(fields[0]);
+        if (fields.size() > 1) (void)ParseNumber(fields[1], &row.time);
+        if (fields.size() > 2) row.tty = std::string(fields[2]);
+        if (fields.size() > 3) row.remote_host = std::string(fields[3]);
+        rows.push_back(std::move(row));
+      });
+      (void)NewestStoreLogins(rows, LoginTimeUnit::kSeconds, 1'800'000'000);
+      (void)NewestStoreLogins(rows, LoginTimeUnit::kMicroseconds, 1'800'000'000);
+      break;
+    }
     case 53: {
       // A zone file as the default zone, the same text as its services' definition.
       FirewalldConfig config;

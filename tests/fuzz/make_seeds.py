@@ -55,6 +55,7 @@ AGENT_TEXT = {
     48: ["dozor-fixture/commands/psql-databases-5433.txt"],
     49: ["dozor-fixture/commands/nft-list-ruleset.txt"],
     50: ["dozor-fixture/commands/iptables-save.txt"],
+    51: ["etc/shadow"],
     53: ["etc/firewalld/zones/public.xml", "etc/firewalld/zones/onec.xml",
          "usr/lib/firewalld/zones/trusted.xml"],
     54: ["etc/firewalld/services/1c-cluster.xml", "usr/lib/firewalld/services/samba-client.xml",
@@ -110,6 +111,7 @@ def agent_text():
             if name == "lastlog":
                 data = data[1000 * login_records.LASTLOG_BYTES:]
             write("agent_text", f"debian-server-45-{name}", bytes([45]) + data)
+    login_store_seeds(login_records)
     # The firewall judge's harder paths: firewalld's zone dispatch with goto, sets, a verdict map.
     write("agent_text", "firewalld-49-nft",
           bytes([49]) + b"table inet firewalld {\n set allow { type ipv4_addr; flags interval;"
@@ -120,6 +122,30 @@ def agent_text():
           b"  reject with icmpx admin-prohibited\n }\n chain filter_INPUT_ZONES {\n"
           b"  iifname \"eth0\" goto filter_IN_public\n  goto filter_IN_public\n }\n"
           b" chain filter_IN_public {\n  ip saddr @allow tcp dport 5432 accept\n }\n}\n")
+
+
+def login_store_seeds(login_records):
+    """Shadow expiry and inactivity around a fixed now (51), and the rows of the lastlog2 and
+    wtmpdb stores the login stores scenario writes, as the fuzz target's tab-separated lines (52)."""
+    now = 1_790_000_000
+    today = now // login_records.DAY
+    write("agent_text", "shadow-expiry-51",
+          bytes([51]) + (f"expired:$6$x:20000:0:99999:7::1:\n"
+                         f"today:$6$x:20000:0:99999:7::{today}:\n"
+                         f"inactive:$6$x:20000:0:90:7:30::\n"
+                         f"mustchange:$6$x:0:0:90:7:30::\n"
+                         f"locked:!$6$x:20000:0:99999:7:::\n"
+                         f"huge:*:1:0:9223372036854775807:7:9223372036854775807::\n").encode())
+    with tempfile.TemporaryDirectory() as scratch:
+        login_records.login_stores_scenario(scratch, now=now)
+        lines = []
+        for db_path, query in (
+                ("var/lib/lastlog/lastlog2.db", "SELECT Name, Time, TTY, RemoteHost FROM Lastlog2"),
+                ("var/lib/wtmpdb/wtmp.db", "SELECT User, Login, TTY, RemoteHost FROM wtmp")):
+            db = sqlite3.connect(f"file:{os.path.join(scratch, db_path)}?mode=ro", uri=True)
+            lines += ["\t".join(str(value) for value in row) for row in db.execute(query)]
+            db.close()
+    write("agent_text", "login-stores-52-rows", bytes([52]) + ("\n".join(lines) + "\n").encode())
 
 
 def windows_text():

@@ -23,9 +23,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -34,6 +36,7 @@
 #include "collectors/caches.hpp"
 #include "collectors/collector.hpp"
 #include "collectors/linux/fs_util.hpp"
+#include "collectors/linux/login_stores_linux.hpp"
 #include "collectors/parsers/account_parsers.hpp"
 #include "collectors/parsers/os_parsers.hpp"
 #include "dozor/common/files.hpp"
@@ -55,37 +58,90 @@ constexpr size_t kMaxWtmpTailBytes = 8 * 1024 * 1024;
 // -----------------------------------------------------------------------------
 // last logins
 //
-// Two records, because neither alone answers "when did this account last log in":
+// No single record answers "when did this account last log in", so every one the machine keeps is
+// read and the newest login per account wins:
 //  * lastlog (indexed by uid, one 292-byte slot each) keeps every account's last login for as
 //    long as the machine lives, but only what goes through pam_lastlog (login, sshd) writes it;
 //    it is a sparse file as large as the highest uid times 292 (a directory uid of 10^9 makes it
 //    hundreds of GB nominal), so each account's slot is read at its offset, never the file.
 //  * wtmp has every session (also su -l, display managers, and systems without pam_lastlog),
-//    but logrotate keeps it for a month or so: alone it would call a quarterly user dormant.
-// The newer of the two wins. Only wtmp's tail is read: the newest records are at its end.
-// Newer distributions (util-linux 2.40's lastlog2, wtmpdb) keep SQLite databases instead; an
-// account there reads as "unknown" (0) here, which the dormant-account rule tolerates: it needs
-// other logins recorded on the host before it says anyone is dormant.
+//    but logrotate keeps it for a month or so (Debian and RHEL rotate it monthly, uncompressed,
+//    one generation): alone it would call a quarterly user dormant. Only the tail is read, where
+//    the newest records are; when the whole of wtmp fits in the 8 MiB budget, the rest of the
+//    budget goes to the tail of wtmp.1, so last month's logins still count.
+//  * newer distributions (util-linux 2.40's pam_lastlog2, wtmpdb: openSUSE, Debian 13, Fedora 41)
+//    keep the same two records in SQLite databases instead, /var/lib/lastlog/lastlog2.db and
+//    /var/lib/wtmpdb/wtmp.db (login_stores_linux.hpp reads them read-only and bounded). One that
+//    exists but cannot be read (not a database, damaged, locked, too large) is named in
+//    `unavailable`; a missing one is normal and says nothing.
+// An account none of them mentions reads as "never or unknown" (0), which the dormant-account
+// rule tolerates: it needs other logins recorded on the host before it says anyone is dormant.
+//
+// disabled (UserAccount.disabled) means what it means on Windows: nobody can log in as the account
+// by any means. The shell decides first (BuildUserAccounts: nologin, false); then /etc/shadow, when
+// readable (root, or the packaged service's CAP_DAC_READ_SEARCH), adds the accounts pam_unix
+// refuses outright: expired, or inactive too long after the password expired
+// (ShadowLockedOutAccounts). A locked password alone ("!", "*", usermod -L) is not disabled: SSH
+// keys still log in. Without read access to shadow the shells' answer stands and nothing is
+// reported missing: an agent run without that right is the operator's choice. The shadow text is
+// wiped once parsed, and its password field is never looked at, kept or sent.
 
-std::map<std::string, LastLogin> ReadWtmpTail(const CollectContext& ctx, int64_t now) {
-  Result<RandomAccessFile> wtmp = RandomAccessFile::Open(ctx.Path("/var/log/wtmp"));
-  if (!wtmp.ok()) {
-    return {};
+constexpr std::string_view kWtmpFiles[] = {"/var/log/wtmp", "/var/log/wtmp.1"};
+constexpr std::string_view kLastlog2Path = "/var/lib/lastlog/lastlog2.db";
+constexpr std::string_view kWtmpdbPath = "/var/lib/wtmpdb/wtmp.db";
+
+std::map<std::string, LastLogin> ReadWtmpTails(const CollectContext& ctx, int64_t now) {
+  std::map<std::string, LastLogin> logins;
+  uint64_t budget = kMaxWtmpTailBytes;
+  for (std::string_view name : kWtmpFiles) {
+    Result<RandomAccessFile> wtmp = RandomAccessFile::Open(ctx.Path(std::string(name)));
+    if (wtmp.ok()) {
+      // Whole records from the end: a file cut mid-record by a crash keeps its tail aligned to
+      // the end, which is where the newest records are.
+      const uint64_t size = wtmp->Size();
+      const uint64_t tail = std::min<uint64_t>(size, budget) / kUtmpRecordBytes * kUtmpRecordBytes;
+      Result<std::string> bytes = wtmp->ReadAt(size - tail, static_cast<size_t>(tail));
+      if (bytes.ok()) {
+        MergeNewerLogins(ParseWtmp(*bytes, now), &logins);
+      }
+      budget -= tail;
+      // The older generation only when this one was read back to its start: otherwise its own
+      // oldest records, not read, are newer than anything in the rotated file.
+      if (size - tail >= kUtmpRecordBytes) {
+        break;
+      }
+    }
+    // A missing wtmp (a wtmpdb system that stopped writing it) leaves the rotated one to read.
+    if (budget < kUtmpRecordBytes) {
+      break;
+    }
   }
-  // Whole records from the end: a file cut mid-record by a crash keeps its tail aligned to the
-  // end, which is where the newest records are.
-  uint64_t size = wtmp->Size();
-  uint64_t tail = std::min<uint64_t>(size, kMaxWtmpTailBytes) / kUtmpRecordBytes * kUtmpRecordBytes;
-  Result<std::string> bytes = wtmp->ReadAt(size - tail, static_cast<size_t>(tail));
-  return bytes.ok() ? ParseWtmp(*bytes, now) : std::map<std::string, LastLogin>{};
+  return logins;
 }
 
-void FillLastLogins(const CollectContext& ctx,
-                    google::protobuf::RepeatedPtrField<dozor::v1::UserAccount>* users) {
+void ReadLoginStore(const CollectContext& ctx, std::string_view path,
+                    Result<std::map<std::string, LastLogin>> (*read)(const fs::path&, int64_t),
+                    int64_t now, std::map<std::string, LastLogin>* logins,
+                    dozor::v1::OperatingSystem* os) {
+  const fs::path database = ctx.Path(std::string(path));
+  if (!PathExists(database)) {
+    return;
+  }
+  Result<std::map<std::string, LastLogin>> stored = read(database, now);
+  if (stored.ok()) {
+    MergeNewerLogins(*stored, logins);
+  } else {
+    os->add_unavailable("last logins: " + std::string(path) + ": " + stored.error().message);
+  }
+}
+
+void FillLastLogins(const CollectContext& ctx, dozor::v1::OperatingSystem* os) {
   const int64_t now = ctx.clock->NowSeconds();
-  std::map<std::string, LastLogin> from_wtmp = ReadWtmpTail(ctx, now);
+  std::map<std::string, LastLogin> by_name = ReadWtmpTails(ctx, now);
+  ReadLoginStore(ctx, kLastlog2Path, ReadLastlog2, now, &by_name, os);
+  ReadLoginStore(ctx, kWtmpdbPath, ReadWtmpdb, now, &by_name, os);
   Result<RandomAccessFile> lastlog = RandomAccessFile::Open(ctx.Path("/var/log/lastlog"));
-  for (dozor::v1::UserAccount& user : *users) {
+  for (dozor::v1::UserAccount& user : *os->mutable_users()) {
     LastLogin login;
     if (lastlog.ok()) {
       uint64_t offset = static_cast<uint64_t>(user.uid()) * kLastlogRecordBytes;
@@ -94,12 +150,29 @@ void FillLastLogins(const CollectContext& ctx,
         login = ParseLastlogRecord(*record, now);
       }
     }
-    auto session = from_wtmp.find(user.name());
-    if (session != from_wtmp.end()) {
-      login = NewerLogin(login, session->second);
+    auto recorded = by_name.find(user.name());
+    if (recorded != by_name.end()) {
+      login = NewerLogin(login, recorded->second);
     }
     user.set_last_login_time(login.time);
     user.set_last_login_from(std::move(login.from));
+  }
+}
+
+void FillDisabledFromShadow(const CollectContext& ctx,
+                            google::protobuf::RepeatedPtrField<dozor::v1::UserAccount>* users) {
+  Result<std::string> shadow = ReadFile(ctx.Path("/etc/shadow"), kMaxAccountFileBytes);
+  if (!shadow.ok()) {
+    return;
+  }
+  const std::set<std::string> locked_out =
+      ShadowLockedOutAccounts(*shadow, ctx.clock->NowSeconds());
+  // The hashes are not kept in this process's memory longer than the parse.
+  explicit_bzero(shadow->data(), shadow->size());
+  for (dozor::v1::UserAccount& user : *users) {
+    if (locked_out.count(user.name()) > 0) {
+      user.set_disabled(true);
+    }
   }
 }
 
@@ -427,7 +500,8 @@ Status CollectOperatingSystem(const CollectContext& ctx, dozor::v1::OperatingSys
     for (dozor::v1::UserAccount& user : BuildUserAccounts(accounts, groups)) {
       *out->add_users() = std::move(user);
     }
-    FillLastLogins(ctx, out->mutable_users());
+    FillLastLogins(ctx, out);
+    FillDisabledFromShadow(ctx, out->mutable_users());
   } else {
     AppendJoined(&problems, "passwd: " + passwd.error().message);
   }

@@ -1,7 +1,10 @@
 #include "collectors/parsers/account_parsers.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <set>
+
+#include "collectors/parsers/text.hpp"
 
 namespace dozor::agent {
 namespace account_detail {
@@ -39,6 +42,26 @@ LastLogin LoginFrom(std::string_view host, std::string_view line, int64_t time) 
   login.time = time;
   login.from = std::string(host.empty() ? line : host);
   return login;
+}
+
+// utmp's ut_host width: a longer host or terminal in a store is not a name any login program sets.
+constexpr size_t kMaxStoreFieldBytes = 256;
+constexpr int64_t kMicrosecondsPerSecond = 1'000'000;
+constexpr int64_t kSecondsPerDay = 86400;
+
+bool HasControlCharacter(std::string_view text) {
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
+std::string_view StoreField(std::string_view text) {
+  return text.size() > kMaxStoreFieldBytes || HasControlCharacter(text) ? std::string_view() : text;
+}
+
+// A shadow day count: a non-negative number, else "not set" (-1), as getspnam(3) reads it.
+int64_t ShadowDays(std::string_view field) {
+  int64_t days = -1;
+  return ParseNumber(field, &days) && days >= 0 ? days : -1;
 }
 
 }  // namespace account_detail
@@ -104,5 +127,53 @@ LastLogin ParseLastlogRecord(std::string_view record, int64_t now_seconds) {
 }
 
 LastLogin NewerLogin(const LastLogin& a, const LastLogin& b) { return b.time > a.time ? b : a; }
+
+void MergeNewerLogins(const std::map<std::string, LastLogin>& from,
+                      std::map<std::string, LastLogin>* into) {
+  for (const auto& [user, login] : from) {
+    auto [it, inserted] = into->try_emplace(user, login);
+    if (!inserted) it->second = NewerLogin(it->second, login);
+  }
+}
+
+std::map<std::string, LastLogin> NewestStoreLogins(const std::vector<LoginStoreRow>& rows,
+                                                   LoginTimeUnit unit, int64_t now_seconds) {
+  std::map<std::string, LastLogin> newest;
+  for (const LoginStoreRow& row : rows) {
+    if (row.user.empty() || account_detail::HasControlCharacter(row.user)) continue;
+    const int64_t time = unit == LoginTimeUnit::kMicroseconds
+                             ? row.time / account_detail::kMicrosecondsPerSecond
+                             : row.time;
+    if (!account_detail::PlausibleTime(time, now_seconds)) continue;
+    LastLogin login = account_detail::LoginFrom(account_detail::StoreField(row.remote_host),
+                                                account_detail::StoreField(row.tty), time);
+    auto [it, inserted] = newest.try_emplace(row.user, login);
+    if (!inserted) it->second = NewerLogin(it->second, login);
+  }
+  return newest;
+}
+
+std::set<std::string> ShadowLockedOutAccounts(std::string_view shadow_text, int64_t now_seconds) {
+  std::set<std::string> locked_out;
+  const int64_t today = now_seconds / account_detail::kSecondsPerDay;
+  ForEachLine(shadow_text, [&](std::string_view line) {
+    if (line.empty() || line.front() == '#' || line.front() == '+' || line.front() == '-') return;
+    // name:password:lastchg:min:max:warn:inactive:expire:reserved; [1] (the password) is skipped.
+    std::vector<std::string_view> fields = Split(line, ':');
+    if (fields.size() != 9 || fields[0].empty()) return;
+    const int64_t last_change = account_detail::ShadowDays(fields[2]);
+    const int64_t max_age = account_detail::ShadowDays(fields[4]);
+    const int64_t inactive = account_detail::ShadowDays(fields[6]);
+    const int64_t expire = account_detail::ShadowDays(fields[7]);
+    bool account_expired = expire >= 0 && today >= expire;
+    // Day counts this large are garbage; bounding them keeps the sum below from overflowing.
+    constexpr int64_t kMaxDays = std::numeric_limits<int64_t>::max() / 4;
+    bool password_inactive = last_change > 0 && max_age >= 0 && inactive >= 0 &&
+                             last_change < kMaxDays && max_age < kMaxDays && inactive < kMaxDays &&
+                             today - last_change > max_age + inactive;
+    if (account_expired || password_inactive) locked_out.emplace(fields[0]);
+  });
+  return locked_out;
+}
 
 }  // namespace dozor::agent

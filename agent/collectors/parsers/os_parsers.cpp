@@ -196,7 +196,10 @@ std::vector<dozor::v1::UserAccount> BuildUserAccounts(const std::vector<PasswdEn
     user.set_name(entry.name);
     user.set_uid(entry.uid);
     user.set_gid(entry.gid);
-    user.set_kind(IsLoginShell(entry.shell) ? "user" : "system");
+    const bool login_shell = IsLoginShell(entry.shell);
+    user.set_kind(login_shell ? "user" : "system");
+    // No session starts without a shell that runs: ssh, su and login all exec it.
+    user.set_disabled(!login_shell);
     user.set_shell(entry.shell.empty() ? "/bin/sh" : entry.shell);
     user.set_home(entry.home);
     user.set_administrator(entry.uid == 0 || admin_gids.count(entry.gid) > 0 ||

@@ -50,7 +50,12 @@ bool GroupGrantsAdmin(std::string_view name);
 // shell, "system" for one without (nologin, false: a service's or the
 // system's, which rules about people leave out). administrator = uid 0, or a
 // member of sudo, wheel or admin (listed in the group or with it as primary
-// group).
+// group). disabled = no login shell: like a disabled Windows account, nobody
+// can log in as it by any means (ssh, su and login all run the shell), so a
+// person's account whose shell was set to nologin counts as disabled, and so
+// does every system account (true of them, and what the admin rules want: a
+// service account in sudo holds no one's key). The collector adds what
+// /etc/shadow says (ShadowLockedOutAccounts).
 std::vector<dozor::v1::UserAccount> BuildUserAccounts(const std::vector<PasswdEntry>& passwd,
                                                       const std::vector<GroupEntry>& groups);
 

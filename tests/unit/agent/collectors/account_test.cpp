@@ -3,7 +3,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "collector_test_util.hpp"
@@ -11,6 +13,7 @@
 #include "collectors/parsers/account_parsers.hpp"
 #include "collectors/parsers/os_parsers.hpp"
 #include "dozor/common/clock.hpp"
+#include "dozor/common/sqlite.hpp"
 
 namespace dozor::agent {
 namespace account_test {
@@ -103,6 +106,86 @@ TEST_CASE("every local account is listed and accounts without a login shell are 
   CHECK(users[0].kind() == "user");
   CHECK(users.back().name() == "backupsvc");
   CHECK(users.back().kind() == "system");  // /bin/false
+  // No login shell, no login by any means: disabled, as a disabled Windows account is.
+  CHECK(users[1].disabled());
+  CHECK(users.back().disabled());
+  CHECK_FALSE(users[0].disabled());
+  for (const auto& user : users) {
+    CHECK_MESSAGE(user.disabled() == (user.kind() == "system"), user.name());
+  }
+}
+
+TEST_CASE("login store rows give the newest plausible login per user in the store's time unit") {
+  std::vector<LoginStoreRow> seconds = {
+      {"ivanov", kNow - 500, "pts/0", "192.0.2.1"},
+      {"ivanov", kNow - 100, "tty1", ""},             // newer, local: the terminal
+      {"petrova", kNow - 200, "pts/1", "bad\nhost"},  // a newline: the host is dropped
+      {"sidorov", kNow - 300, "pts/2", std::string("evil\x1b[2Jhost")},  // control byte: dropped
+      {"kozlov", kNow - 400, "pts/3", std::string(257, 'h')},            // longer than ut_host
+      {"\xd0\xc1\xcd", kNow - 50, "pts/4", "\xff\xfe"},                  // non-UTF-8 kept as is
+      {"", kNow - 10, "pts/5", ""},                                      // no user
+      {std::string("nul\0name", 8), kNow - 10, "", ""},                  // control byte in the name
+      {"future", kNow + 2 * 86400, "", ""},                              // a wrong clock
+      {"ancient", 1000, "", ""},                                         // garbage
+  };
+  auto logins = NewestStoreLogins(seconds, LoginTimeUnit::kSeconds, kNow);
+  CHECK(logins.size() == 5);
+  CHECK(logins["ivanov"].time == kNow - 100);
+  CHECK(logins["ivanov"].from == "tty1");
+  CHECK(logins["petrova"].from == "pts/1");
+  CHECK(logins["sidorov"].time == kNow - 300);
+  CHECK(logins["sidorov"].from == "pts/2");
+  CHECK(logins["kozlov"].from == "pts/3");
+  CHECK(logins["\xd0\xc1\xcd"].from == "\xff\xfe");
+  CHECK(logins.count("future") == 0);
+  CHECK(logins.count("ancient") == 0);
+
+  // wtmpdb's microseconds: the same instant, and its seconds when read as seconds is garbage.
+  std::vector<LoginStoreRow> micro = {
+      {"orlova", (kNow - 3600) * 1'000'000 + 999'999, "pts/0", "192.0.2.9"},
+      {"orlova", -5, "", ""}};
+  auto from_wtmpdb = NewestStoreLogins(micro, LoginTimeUnit::kMicroseconds, kNow);
+  CHECK(from_wtmpdb["orlova"].time == kNow - 3600);
+  CHECK(NewestStoreLogins(micro, LoginTimeUnit::kSeconds, kNow).empty());
+
+  std::map<std::string, LastLogin> merged = {{"orlova", LastLogin{kNow - 7200, "tty1"}},
+                                             {"ivanov", LastLogin{kNow - 10, "tty2"}}};
+  MergeNewerLogins(from_wtmpdb, &merged);
+  MergeNewerLogins(logins, &merged);
+  CHECK(merged["orlova"].from == "192.0.2.9");
+  CHECK(merged["ivanov"].from == "tty2");  // already newer
+  CHECK(merged.count("kozlov") == 1);
+}
+
+TEST_CASE("shadow says which accounts are expired or inactive and ignores locked passwords") {
+  const int64_t today = kNow / 86400;  // 20601
+  const std::string shadow =
+      "root:*:20000:0:99999:7:::\n"                // no password: keys only
+      "ivanov:$6$salt$hash:20000:0:99999:7:::\n"   // an ordinary account
+      "locked:!$6$salt$hash:20000:0:99999:7:::\n"  // usermod -L: keys work
+      "nopass:!!:20000::::::\n"                    // RHEL, never set
+      "expired:$6$x:20000:0:99999:7::1:\n"         // usermod -e 1
+      "today:$6$x:20000:0:99999:7::" +
+      std::to_string(today) +
+      ":\n"  // expires today: expired
+      "tomorrow:$6$x:20000:0:99999:7::" +
+      std::to_string(today + 1) +
+      ":\n"
+      "zero:$6$x:20000:0:99999:7::0:\n"    // 0: pam_unix says expired
+      "inactive:$6$x:20000:0:90:7:30::\n"  // password expired 511 days ago, 30 allowed
+      "grace:$6$x:20500:0:90:7:30::\n"     // 101 days since the change: 90 + 30 not past
+      "mustchange:$6$x:0:0:90:7:30::\n"    // lastchg 0: a change is due, not a lockout
+      "nomax:$6$x:10000:0::7:30::\n"       // no maximum age: never inactive
+      "garbage:$6$x:abc:0:90:7:30:xyz:\n"  // unreadable numbers: not set
+      "huge:$6$x:1:0:9223372036854775807:7:9223372036854775807::\n"
+      "# comment:x:1:1:1:1:1:1:\n"
+      "+nis::::::::\n"
+      "short:x:1:1\n"
+      ":$6$x:20000:0:99999:7::1:\n";
+  std::set<std::string> locked_out = ShadowLockedOutAccounts(shadow, kNow);
+  CHECK(locked_out == std::set<std::string>{"expired", "inactive", "today", "zero"});
+  CHECK(ShadowLockedOutAccounts("", kNow).empty());
+  CHECK(ShadowLockedOutAccounts("a:b:c:d:e:f:g:h:i:j:k\n", kNow).empty());
 }
 
 TEST_CASE("wtmp parser keeps the newest login per user and where it came from") {
@@ -188,6 +271,205 @@ TEST_CASE("os collector fills groups and last logins from lastlog and the tail o
   CHECK(os.groups(1).administrator());
   CHECK(os.groups(1).members(0) == "ivanov");
   CHECK(os.groups(2).primary_members(0) == "ivanov");
+}
+
+// The two SQLite login stores as util-linux's lastlog2 and wtmpdb create them (their DDL), in the
+// default rollback-journal mode the tools use.
+void WriteLastlog2(
+    const std::filesystem::path& path,
+    const std::vector<std::tuple<std::string, int64_t, std::string, std::string>>& rows) {
+  std::filesystem::create_directories(path.parent_path());
+  sqlite::OpenOptions options;
+  options.wal = false;
+  auto db = sqlite::Database::Open(path, options);
+  REQUIRE(db.ok());
+  REQUIRE(db->Exec("CREATE TABLE Lastlog2(Name TEXT PRIMARY KEY, Time INTEGER, TTY TEXT, "
+                   "RemoteHost TEXT, Service TEXT)")
+              .ok());
+  for (const auto& [name, time, tty, host] : rows) {
+    auto insert = db->Prepare("INSERT INTO Lastlog2 VALUES (?, ?, ?, ?, 'sshd')");
+    REQUIRE(insert.ok());
+    REQUIRE(insert->Bind(1, name).Bind(2, time).Bind(3, tty).Bind(4, host).Run().ok());
+  }
+}
+
+void WriteWtmpdb(
+    const std::filesystem::path& path,
+    const std::vector<std::tuple<int, std::string, int64_t, std::string, std::string>>& rows) {
+  std::filesystem::create_directories(path.parent_path());
+  sqlite::OpenOptions options;
+  options.wal = false;
+  auto db = sqlite::Database::Open(path, options);
+  REQUIRE(db.ok());
+  REQUIRE(db->Exec("CREATE TABLE wtmp(ID INTEGER PRIMARY KEY, Type INTEGER, User TEXT NOT NULL, "
+                   "Login INTEGER, Logout INTEGER, TTY TEXT, RemoteHost TEXT, Service TEXT) STRICT")
+              .ok());
+  for (const auto& [type, user, login_usec, tty, host] : rows) {
+    auto insert = db->Prepare(
+        "INSERT INTO wtmp (Type, User, Login, TTY, RemoteHost, Service) VALUES (?, ?, ?, ?, ?, "
+        "'sshd')");
+    REQUIRE(insert.ok());
+    REQUIRE(insert->Bind(1, type)
+                .Bind(2, user)
+                .Bind(3, login_usec)
+                .Bind(4, tty)
+                .Bind(5, host)
+                .Run()
+                .ok());
+  }
+}
+
+std::set<std::string> FileNames(const std::filesystem::path& folder) {
+  std::set<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+    names.insert(entry.path().filename().string());
+  }
+  return names;
+}
+
+void WritePasswdAndGroup(const std::filesystem::path& root) {
+  std::filesystem::create_directories(root / "etc");
+  std::filesystem::create_directories(root / "var/log");
+  std::ofstream(root / "etc/passwd") << "root:x:0:0:root:/root:/bin/bash\n"
+                                        "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+                                        "ivanov:x:1000:1000::/home/ivanov:/bin/bash\n"
+                                        "petrova:x:1001:1001::/home/petrova:/bin/bash\n"
+                                        "orlova:x:1002:1002::/home/orlova:/bin/bash\n"
+                                        "kozlov:x:1003:1003::/home/kozlov:/bin/bash\n"
+                                        "locked:x:1004:1004::/home/locked:/bin/bash\n";
+  std::ofstream(root / "etc/group") << "root:x:0:\nsudo:x:27:ivanov,kozlov,locked\n";
+}
+
+constexpr int64_t kUsec = 1'000'000;
+constexpr int64_t kDay = 86400;
+
+TEST_CASE("os collector reads lastlog2, wtmpdb and the rotated wtmp without writing to them") {
+  dozor::testing::TempDir root;
+  WritePasswdAndGroup(root.path());
+  {
+    std::ofstream wtmp(root / "var/log/wtmp", std::ios::binary);
+    wtmp << UtmpRecord(7, "petrova", "pts/3", "192.0.2.9", static_cast<int32_t>(kNow - kDay));
+    // The current file is read to its start, so last month's file is read too.
+    std::ofstream rotated(root / "var/log/wtmp.1", std::ios::binary);
+    rotated << UtmpRecord(7, "orlova", "pts/1", "192.0.2.35",
+                          static_cast<int32_t>(kNow - 35 * kDay));
+    rotated << UtmpRecord(7, "petrova", "pts/1", "192.0.2.36",
+                          static_cast<int32_t>(kNow - 30 * kDay));
+  }
+  const auto lastlog2 = root / "var/lib/lastlog/lastlog2.db";
+  WriteLastlog2(lastlog2, {{"kozlov", kNow - 150 * kDay, "pts/0", "192.0.2.81"},
+                           {"ivanov", kNow - 10 * kDay, "tty1", ""},
+                           {"gone", kNow - kDay, "pts/9", "192.0.2.99"}});  // no such account
+  const auto wtmpdb = root / "var/lib/wtmpdb/wtmp.db";
+  WriteWtmpdb(wtmpdb, {{1, "reboot", (kNow - kDay) * kUsec, "~", "6.12.0"},
+                       {3, "orlova", (kNow - 2 * kDay) * kUsec, "pts/0", "192.0.2.90"},
+                       {3, "orlova", (kNow - 20 * kDay) * kUsec, "pts/4", "192.0.2.91"},
+                       {3, "ivanov", (kNow - 5 * kDay) * kUsec, "pts/2", "192.0.2.55"},
+                       // a clock that was wrong: left out in SQL, ivanov's real login stays
+                       {3, "ivanov", (kNow + 10 * kDay) * kUsec, "pts/7", "192.0.2.66"}});
+  // kozlov's account expired (usermod -e 1); locked's password is locked, but keys still work.
+  std::ofstream(root / "etc/shadow") << "root:*:20000:0:99999:7:::\n"
+                                        "kozlov:$6$salt$hash:20000:0:99999:7::1:\n"
+                                        "locked:!$6$salt$hash:20000:0:99999:7:::\n";
+  Result<std::string> lastlog2_before = ReadFile(lastlog2);
+  Result<std::string> wtmpdb_before = ReadFile(wtmpdb);
+  REQUIRE(lastlog2_before.ok());
+  REQUIRE(wtmpdb_before.ok());
+
+  CollectContext ctx = collector_test::RootContext(root.path());
+  FakeClock clock(kNow * 1000);
+  ctx.clock = &clock;
+  dozor::v1::OperatingSystem os;
+  (void)CollectOperatingSystem(ctx, &os);
+  REQUIRE(os.users_size() == 7);
+  CHECK(os.unavailable().empty());
+  CHECK(os.users(0).last_login_time() == 0);                // root
+  CHECK_FALSE(os.users(0).disabled());                      // "*": no password, but keys work
+  CHECK(os.users(1).disabled());                            // daemon: nologin
+  CHECK(os.users(2).last_login_time() == kNow - 5 * kDay);  // ivanov: wtmpdb beats lastlog2
+  CHECK(os.users(2).last_login_from() == "192.0.2.55");
+  CHECK(os.users(3).last_login_time() == kNow - kDay);  // petrova: wtmp beats wtmp.1
+  CHECK(os.users(3).last_login_from() == "192.0.2.9");
+  CHECK(os.users(4).last_login_time() == kNow - 2 * kDay);  // orlova: wtmpdb's newest session
+  CHECK(os.users(4).last_login_from() == "192.0.2.90");
+  CHECK(os.users(5).last_login_time() == kNow - 150 * kDay);  // kozlov: lastlog2
+  CHECK(os.users(5).last_login_from() == "192.0.2.81");
+  CHECK(os.users(5).disabled());        // expired
+  CHECK_FALSE(os.users(6).disabled());  // only the password is locked
+
+  // Read-only: the databases are unchanged and no journal, -wal or -shm file was left.
+  CHECK(*ReadFile(lastlog2) == *lastlog2_before);
+  CHECK(*ReadFile(wtmpdb) == *wtmpdb_before);
+  CHECK(FileNames(lastlog2.parent_path()) == std::set<std::string>{"lastlog2.db"});
+  CHECK(FileNames(wtmpdb.parent_path()) == std::set<std::string>{"wtmp.db"});
+
+  // Without wtmpdb, orlova's last login is last month's, from the rotated wtmp.
+  std::filesystem::remove(wtmpdb);
+  dozor::v1::OperatingSystem without_wtmpdb;
+  (void)CollectOperatingSystem(ctx, &without_wtmpdb);
+  CHECK(without_wtmpdb.users(4).last_login_time() == kNow - 35 * kDay);
+  CHECK(without_wtmpdb.users(4).last_login_from() == "192.0.2.35");
+  CHECK(without_wtmpdb.users(2).last_login_time() == kNow - 10 * kDay);  // ivanov: lastlog2
+  CHECK(without_wtmpdb.users(2).last_login_from() == "tty1");
+}
+
+TEST_CASE("os collector reads the rotated wtmp only when the current one was read to its start") {
+  dozor::testing::TempDir root;
+  WritePasswdAndGroup(root.path());
+  {
+    // More than the 8 MiB tail budget: the oldest records of wtmp are not read, so nothing older
+    // (wtmp.1) may be taken as anyone's last login.
+    std::ofstream wtmp(root / "var/log/wtmp", std::ios::binary);
+    wtmp << UtmpRecord(7, "ivanov", "pts/0", "192.0.2.1", static_cast<int32_t>(kNow - 3 * kDay));
+    wtmp << std::string(8 * 1024 * 1024, '\0');  // EMPTY records
+    wtmp << UtmpRecord(7, "petrova", "pts/3", "192.0.2.9", static_cast<int32_t>(kNow - kDay));
+    std::ofstream rotated(root / "var/log/wtmp.1", std::ios::binary);
+    rotated << UtmpRecord(7, "orlova", "pts/1", "192.0.2.35",
+                          static_cast<int32_t>(kNow - 35 * kDay));
+  }
+  CollectContext ctx = collector_test::RootContext(root.path());
+  FakeClock clock(kNow * 1000);
+  ctx.clock = &clock;
+  dozor::v1::OperatingSystem os;
+  (void)CollectOperatingSystem(ctx, &os);
+  REQUIRE(os.users_size() == 7);
+  CHECK(os.users(3).last_login_time() == kNow - kDay);
+  CHECK(os.users(2).last_login_time() == 0);  // before the tail
+  CHECK(os.users(4).last_login_time() == 0);  // wtmp.1 not read
+
+  // A machine that stopped writing wtmp (it has wtmpdb) still has last month's wtmp.1.
+  std::filesystem::remove(root / "var/log/wtmp");
+  dozor::v1::OperatingSystem rotated_only;
+  (void)CollectOperatingSystem(ctx, &rotated_only);
+  CHECK(rotated_only.users(4).last_login_time() == kNow - 35 * kDay);
+}
+
+TEST_CASE("os collector names a login database it cannot read and keeps the other records") {
+  dozor::testing::TempDir root;
+  WritePasswdAndGroup(root.path());
+  {
+    std::ofstream wtmp(root / "var/log/wtmp", std::ios::binary);
+    wtmp << UtmpRecord(7, "petrova", "pts/3", "192.0.2.9", static_cast<int32_t>(kNow - kDay));
+  }
+  std::filesystem::create_directories(root / "var/lib/lastlog");
+  std::ofstream(root / "var/lib/lastlog/lastlog2.db") << std::string(4096, 'x');
+  // Created by the package, never written: no table yet, nothing to say.
+  std::filesystem::create_directories(root / "var/lib/wtmpdb");
+  std::ofstream(root / "var/lib/wtmpdb/wtmp.db").flush();
+  CollectContext ctx = collector_test::RootContext(root.path());
+  FakeClock clock(kNow * 1000);
+  ctx.clock = &clock;
+  dozor::v1::OperatingSystem os;
+  (void)CollectOperatingSystem(ctx, &os);
+  REQUIRE(os.unavailable_size() == 1);
+  CHECK(os.unavailable(0).starts_with("last logins: /var/lib/lastlog/lastlog2.db: "));
+  CHECK(os.unavailable(0).find("not a database") != std::string::npos);
+  CHECK(os.users(3).last_login_time() == kNow - kDay);
+  // No /etc/shadow (an unprivileged agent): the shells' answer stands, nothing is reported.
+  CHECK(os.users(1).disabled());
+  CHECK_FALSE(os.users(5).disabled());
+  CHECK(FileNames(root / "var/lib/wtmpdb") == std::set<std::string>{"wtmp.db"});
+  CHECK(std::filesystem::file_size(root / "var/lib/wtmpdb/wtmp.db") == 0);
 }
 
 }  // namespace account_test
