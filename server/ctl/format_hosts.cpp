@@ -648,7 +648,10 @@ std::string UsersSection(Lang lang, const nlohmann::json& os) {
       continue;
     }
     const int64_t last_login = JsonI64(At(user, "last_login_time"));
-    users.AddRow({JsonStr(user, "name"), std::to_string(JsonU64(At(user, "uid"))),
+    // An account nobody can log in as (expired): marked, as an auditor reads it differently.
+    std::string name = JsonStr(user, "name");
+    if (JsonBool(At(user, "disabled"))) name += " (" + Label("login disabled", lang) + ")";
+    users.AddRow({name, std::to_string(JsonU64(At(user, "uid"))),
                   JsonBool(At(user, "administrator")) ? "yes" : "",
                   last_login > 0 ? FormatLocalTime(last_login * 1000) : Label("never", lang),
                   OrDash(JsonStr(user, "last_login_from")), JsonStr(user, "shell"),

@@ -303,6 +303,7 @@ const std::vector<std::pair<std::string_view, std::string_view>> kRussian = {
     {"Rule overrides", "Исключения для правил"},
     {"PAGES FROM", "ОПОВЕЩАТЬ ОТ"},
     {"never", "никогда"},
+    {"login disabled", "вход запрещён"},
     {"one-off", "разовое"},
     {"weekly", "еженедельное"},
     {"whole organisation", "вся организация"},

@@ -278,25 +278,36 @@ void DiffUsers(const dozor::v1::OperatingSystem& before, const dozor::v1::Operat
   // Agents before 023 listed only accounts with a login shell: the first report of a newer one
   // adds the system accounts that were always there, which is not a change.
   const bool learned_system_accounts = !ListsSystemAccounts(before) && ListsSystemAccounts(after);
+  // Linux agents said no account was disabled until they read shells and /etc/shadow: the first
+  // report that says so disables nothing. (A host with no disabled account at all before then
+  // would have its first one missed: every Linux host has nologin service accounts, and Windows
+  // has Guest disabled from installation.)
+  const auto says_disabled = [](const dozor::v1::OperatingSystem& os) {
+    return std::any_of(os.users().begin(), os.users().end(),
+                       [](const auto& user) { return user.disabled(); });
+  };
+  const bool learned_disabled = !says_disabled(before) && says_disabled(after);
+  // "administrator", "user", "administrator, disabled": locking out an admin is a change.
   auto index = [&](const dozor::v1::OperatingSystem& os) {
-    std::map<std::string, bool> out;
+    std::map<std::string, std::string> out;
     for (const auto& user : os.users()) {
       if (user.kind() == "system" && learned_system_accounts) continue;
-      out.emplace(user.name(), user.administrator());
+      std::string role = user.administrator() ? "administrator" : "user";
+      if (user.disabled() && !learned_disabled) role += ", disabled";
+      out.emplace(user.name(), std::move(role));
     }
     return out;
   };
-  auto role = [](bool admin) { return std::string(admin ? "administrator" : "user"); };
   DiffMaps(
       index(before), index(after),
-      [&](const std::string& name, bool admin) {
-        changes.Add("user", "removed", name, role(admin), "");
+      [&](const std::string& name, const std::string& role) {
+        changes.Add("user", "removed", name, role, "");
       },
-      [&](const std::string& name, bool admin) {
-        changes.Add("user", "added", name, "", role(admin));
+      [&](const std::string& name, const std::string& role) {
+        changes.Add("user", "added", name, "", role);
       },
-      [&](const std::string& name, bool was, bool now) {
-        changes.Field("user", name, role(was), role(now));
+      [&](const std::string& name, const std::string& was, const std::string& now) {
+        changes.Field("user", name, was, now);
       });
 }
 

@@ -33,9 +33,16 @@ std::string ReadSysfsValue(const fs::path& path) {
   return std::string(TrimRight(ReadSmallFile(path), "\n \r"));
 }
 
-Status ReadFileInChunks(const fs::path& path, size_t max_bytes,
-                        const std::function<void(std::string_view)>& on_chunk) {
-  // O_NONBLOCK: opening a FIFO planted at the path must not wait for a writer.
+namespace {
+
+struct OpenedFile {
+  int fd;
+  uint64_t size;
+};
+
+// A regular file opened for reading, with its size; anything else planted at the path (a FIFO,
+// a device, a socket) is refused. O_NONBLOCK: opening a FIFO must not wait for a writer.
+Result<OpenedFile> OpenRegularFile(const fs::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     return MakeError(
@@ -48,6 +55,15 @@ Status ReadFileInChunks(const fs::path& path, size_t max_bytes,
     return MakeError(ErrorCode::kInvalidArgument,
                      path.string() + " is not a regular file (FIFO, device or socket): not read");
   }
+  return OpenedFile{fd, static_cast<uint64_t>(info.st_size)};
+}
+
+}  // namespace
+
+Status ReadFileInChunks(const fs::path& path, size_t max_bytes,
+                        const std::function<void(std::string_view)>& on_chunk) {
+  DOZOR_ASSIGN_OR_RETURN(const OpenedFile file, OpenRegularFile(path));
+  const int fd = file.fd;
   // Static storage would not do (collectors may run on several threads); 64 KiB on the heap is
   // one allocation per file.
   std::string buffer(64 * 1024, '\0');
@@ -75,19 +91,8 @@ Status ReadFileInChunks(const fs::path& path, size_t max_bytes,
 }
 
 Result<RandomAccessFile> RandomAccessFile::Open(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    return MakeError(
-        errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kUnavailable,
-        "cannot open " + path.string() + ": " + std::generic_category().message(errno));
-  }
-  struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    ::close(fd);
-    return MakeError(ErrorCode::kInvalidArgument,
-                     path.string() + " is not a regular file (FIFO, device or socket): not read");
-  }
-  return RandomAccessFile(fd, static_cast<uint64_t>(info.st_size), path.string());
+  DOZOR_ASSIGN_OR_RETURN(const OpenedFile file, OpenRegularFile(path));
+  return RandomAccessFile(file.fd, file.size, path.string());
 }
 
 RandomAccessFile::RandomAccessFile(RandomAccessFile&& other) noexcept

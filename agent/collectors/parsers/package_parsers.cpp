@@ -150,34 +150,13 @@ void DpkgStatusParser::Line(std::string_view line) {
 }
 
 void DpkgStatusParser::Feed(std::string_view chunk) {
-  while (!chunk.empty()) {
-    size_t end = chunk.find('\n');
-    std::string_view piece = chunk.substr(0, end);
-    if (skipping_long_line_) {
-      // Nothing dpkg writes is this long; drop it rather than hold it.
-    } else if (partial_.size() + piece.size() > kMaxLineBytes) {
-      skipping_long_line_ = true;
-      any_text_ = true;
-      partial_.clear();
-    } else if (end != std::string_view::npos && partial_.empty()) {
-      Line(piece);  // the common case: a whole line inside the chunk, no copy
-    } else {
-      partial_.append(piece);
-      if (end != std::string_view::npos) {
-        Line(partial_);
-        partial_.clear();
-      }
-    }
-    if (end == std::string_view::npos) return;
-    skipping_long_line_ = false;
-    chunk.remove_prefix(end + 1);
-  }
+  // Nothing dpkg writes is longer than kMaxLineBytes: such a line is dropped, not held.
+  lines_.Feed(
+      chunk, [this](std::string_view line) { Line(line); }, [this] { any_text_ = true; });
 }
 
 Status DpkgStatusParser::Finish() {
-  if (!partial_.empty()) Line(partial_);
-  partial_.clear();
-  partial_.shrink_to_fit();
+  lines_.Finish([this](std::string_view line) { Line(line); });
   Flush();
   // Whitespace-only is an empty database; anything else without a Package field is not dpkg's.
   if (!any_package_ && any_text_) {

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "collectors/parsers/text.hpp"
 #include "dozor/common/result.hpp"
 #include "dozor/v1/agent.pb.h"
 
@@ -40,8 +41,7 @@ class DpkgStatusParser {
   void Flush();
 
   google::protobuf::RepeatedPtrField<dozor::v1::Package>* out_;
-  std::string partial_;  // the unfinished line carried over from the previous chunk
-  bool skipping_long_line_ = false;
+  ChunkLineSplitter lines_{kMaxLineBytes};
   std::string name_, version_, architecture_, maintainer_, status_;
   bool any_package_ = false;
   bool any_text_ = false;

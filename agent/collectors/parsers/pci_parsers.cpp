@@ -118,33 +118,13 @@ std::string PciClassName(std::string_view class_code) {
 }
 
 void PciIdsLookup::Feed(std::string_view chunk) {
-  while (!chunk.empty()) {
-    size_t end = chunk.find('\n');
-    std::string_view piece = chunk.substr(0, end);
-    if (skipping_long_line_) {
-      // No pci.ids line is this long: not worth holding.
-    } else if (partial_.size() + piece.size() > kMaxLineBytes) {
-      skipping_long_line_ = true;
-      partial_.clear();
-    } else if (end != std::string_view::npos && partial_.empty()) {
-      Line(piece);
-    } else {
-      partial_.append(piece);
-      if (end != std::string_view::npos) {
-        Line(partial_);
-        partial_.clear();
-      }
-    }
-    if (end == std::string_view::npos) return;
-    skipping_long_line_ = false;
-    chunk.remove_prefix(end + 1);
-  }
+  // No pci.ids line is longer than kMaxLineBytes: such a line is not worth holding.
+  lines_.Feed(
+      chunk, [this](std::string_view line) { Line(line); }, [] {});
 }
 
 void PciIdsLookup::Finish() {
-  if (!partial_.empty() && !skipping_long_line_) Line(partial_);
-  partial_.clear();
-  partial_.shrink_to_fit();
+  lines_.Finish([this](std::string_view line) { Line(line); });
 }
 
 void PciIdsLookup::Line(std::string_view line) {

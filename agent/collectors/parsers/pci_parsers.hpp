@@ -11,6 +11,8 @@
 #include <string_view>
 #include <utility>
 
+#include "collectors/parsers/text.hpp"
+
 namespace dozor::agent {
 
 // A sysfs id attribute ("0x8086\n") as lowercase hex without the prefix, zero-padded to `digits`
@@ -53,8 +55,7 @@ class PciIdsLookup {
   std::map<std::pair<std::string, std::string>, std::string> device_names_;
   std::string current_vendor_;  // the vendor whose device lines follow, "" when not wanted
   bool in_class_section_ = false;
-  std::string partial_;
-  bool skipping_long_line_ = false;
+  ChunkLineSplitter lines_{kMaxLineBytes};
 };
 
 }  // namespace dozor::agent

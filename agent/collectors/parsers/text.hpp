@@ -187,4 +187,53 @@ bool ParseNumber(std::string_view text, T* out, int base = 10) {
 // Appends `item` to a "; "-style list: no separator before the first item.
 void AppendJoined(std::string* list, std::string_view item, std::string_view separator = "; ");
 
+// The lines of a text that arrives in chunks (a file read piece by piece), '\n' removed. A line
+// lying whole inside one chunk is handed over without a copy; only a line split across chunks is
+// assembled. A line longer than `max_line_bytes` is dropped rather than held (its remainder too):
+// on_long_line() is called once for it. The view given to on_line is valid during the call only.
+class ChunkLineSplitter {
+ public:
+  explicit ChunkLineSplitter(size_t max_line_bytes) : max_line_bytes_(max_line_bytes) {}
+
+  template <typename OnLine, typename OnLongLine>
+  void Feed(std::string_view chunk, OnLine&& on_line, OnLongLine&& on_long_line) {
+    while (!chunk.empty()) {
+      const size_t end = chunk.find('\n');
+      const std::string_view piece = chunk.substr(0, end);
+      if (skipping_long_line_) {
+        // Still inside the dropped line.
+      } else if (partial_.size() + piece.size() > max_line_bytes_) {
+        skipping_long_line_ = true;
+        partial_.clear();
+        on_long_line();
+      } else if (end != std::string_view::npos && partial_.empty()) {
+        on_line(piece);  // the common case: a whole line inside the chunk
+      } else {
+        partial_.append(piece);
+        if (end != std::string_view::npos) {
+          on_line(std::string_view(partial_));
+          partial_.clear();
+        }
+      }
+      if (end == std::string_view::npos) return;
+      skipping_long_line_ = false;
+      chunk.remove_prefix(end + 1);
+    }
+  }
+
+  // The last line of a text that does not end with '\n'; frees the carried-over buffer.
+  template <typename OnLine>
+  void Finish(OnLine&& on_line) {
+    if (!partial_.empty() && !skipping_long_line_) on_line(std::string_view(partial_));
+    partial_.clear();
+    partial_.shrink_to_fit();
+    skipping_long_line_ = false;
+  }
+
+ private:
+  size_t max_line_bytes_;
+  std::string partial_;  // the unfinished line carried over from the previous chunk
+  bool skipping_long_line_ = false;
+};
+
 }  // namespace dozor::agent

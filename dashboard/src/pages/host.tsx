@@ -786,7 +786,10 @@ function UsersTab({ inventory }: { inventory: Inventory }) {
   const rows = (list: typeof users) =>
     list.map((u) => (
       <tr key={u.name}>
-        <td>{u.name}</td>
+        <td>
+          {u.name}
+          {u.disabled && <span class="muted small" title={t('users.disabled_hint')}> ({t('users.disabled')})</span>}
+        </td>
         <td class="num">{u.uid}</td>
         <td>{u.administrator ? t('common.yes') : t('common.no')}</td>
         <td>

@@ -141,3 +141,35 @@ TEST_CASE("logical lines join backslash continuations and keep the first line's 
 
 }  // namespace
 }  // namespace dozor::agent
+
+namespace dozor::agent {
+namespace {
+
+// Lines of `chunks` through one ChunkLineSplitter; a dropped line shows as "<long>".
+std::vector<std::string> SplitChunks(const std::vector<std::string_view>& chunks, size_t max) {
+  ChunkLineSplitter splitter(max);
+  std::vector<std::string> lines;
+  auto on_line = [&](std::string_view line) { lines.emplace_back(line); };
+  for (std::string_view chunk : chunks) {
+    splitter.Feed(chunk, on_line, [&] { lines.emplace_back("<long>"); });
+  }
+  splitter.Finish(on_line);
+  return lines;
+}
+
+TEST_CASE(
+    "ChunkLineSplitter: lines across chunks, a last line without newline, long lines dropped") {
+  using Lines = std::vector<std::string>;
+  CHECK(SplitChunks({"a\nb", "c\n", "", "d"}, 16) == Lines{"a", "bc", "d"});
+  CHECK(SplitChunks({"a\n\nb\n"}, 16) == Lines{"a", "", "b"});
+  CHECK(SplitChunks({"x", "y", "z"}, 16) == Lines{"xyz"});
+  // Over the limit: dropped once, its remainder too, the next line is whole again.
+  CHECK(SplitChunks({"12345", "6789\nok\n"}, 8) == Lines{"<long>", "ok"});
+  CHECK(SplitChunks({"123456789", "more", "\nok"}, 8) == Lines{"<long>", "ok"});
+  CHECK(SplitChunks({"12345678\n"}, 8) == Lines{"12345678"});
+  CHECK(SplitChunks({"123456789"}, 8) == Lines{"<long>"});  // not handed over at Finish
+  CHECK(SplitChunks({}, 8).empty());
+}
+
+}  // namespace
+}  // namespace dozor::agent

@@ -576,6 +576,34 @@ TEST_CASE("joining or leaving an administrators group is a group change and othe
   CHECK(DiffInventories(older, after, 1000, "a").empty());
 }
 
+TEST_CASE("an account disabled or enabled again is a change; a newer agent's first word is not") {
+  dozor::v1::Inventory before;
+  for (const char* name : {"root", "ivan", "daemon"}) {
+    auto* user = before.mutable_os()->add_users();
+    user->set_name(name);
+    user->set_administrator(std::string_view(name) != "daemon");
+  }
+  // An agent that now says which accounts are disabled (daemon, ivan): nothing changed on the
+  // host.
+  dozor::v1::Inventory upgraded = before;
+  upgraded.mutable_os()->mutable_users(1)->set_disabled(true);
+  upgraded.mutable_os()->mutable_users(2)->set_disabled(true);
+  CHECK(DiffInventories(before, upgraded, 1000, "a").empty());
+  // From then on, ivan enabled again and root locked out are changes.
+  dozor::v1::Inventory later = upgraded;
+  later.mutable_os()->mutable_users(1)->set_disabled(false);
+  later.mutable_os()->mutable_users(0)->set_disabled(true);
+  auto changes = DiffInventories(upgraded, later, 2000, "a");
+  REQUIRE(changes.size() == 2);
+  const auto* ivan = Find(changes, "user", "ivan");
+  REQUIRE(ivan != nullptr);
+  CHECK(ivan->old_value == "administrator, disabled");
+  CHECK(ivan->new_value == "administrator");
+  const auto* root = Find(changes, "user", "root");
+  REQUIRE(root != nullptr);
+  CHECK(root->new_value == "administrator, disabled");
+}
+
 TEST_CASE("system accounts a newer agent reports for the first time are not added users") {
   dozor::v1::Inventory before;
   auto* root = before.mutable_os()->add_users();
