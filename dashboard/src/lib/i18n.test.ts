@@ -27,9 +27,9 @@ describe('catalogues', () => {
     for (const [key, text] of Object.entries(en)) expect(/[а-яё]/i.test(text), `${key}: ${text}`).toBe(key === 'login.other_language');
     for (const [key, text] of Object.entries(ru)) {
       // Russian texts may name products and units (SMART, BIOS, DNS, MAC, API, dozorctl, UID, HDD...)
-      // and the installer's properties (TOKEN, SERVER), the 1C licence key (HASP) and a UPS daemon (apcupsd)
+      // and the installer's properties (TOKEN, SERVER), the 1C licence key (HASP) and a UPS daemon (apcupsd) and the database (PostgreSQL)
       const latinWords = text.replace(/\{\w+\}/g, '').match(/[a-z]{4,}/gi) ?? [];
-      const allowed = ['SMART', 'BIOS', 'smartctl', 'dozorctl', 'Linux', 'Windows', 'PowerShell', 'Europe', 'Moscow', 'English', 'root', 'IANA', 'Telegram', 'TOKEN', 'SERVER', 'HASP', 'apcupsd'];
+      const allowed = ['SMART', 'BIOS', 'smartctl', 'dozorctl', 'Linux', 'Windows', 'PowerShell', 'Europe', 'Moscow', 'English', 'root', 'IANA', 'Telegram', 'TOKEN', 'SERVER', 'HASP', 'apcupsd', 'PostgreSQL'];
       expect(latinWords.filter((word) => !allowed.includes(word)), `${key}: ${text}`).toEqual([]);
     }
   });

@@ -649,7 +649,7 @@ function BackupJobsCard({ inventory }: { inventory: Inventory }) {
                 <td class="mono small">{job.tool}</td>
                 <td class="mono small">
                   {job.target || job.destination}
-                  {(job.instance_data_directory || Number(job.instance_port ?? 0) > 0) && (
+                  {(job.instance_data_directory || (job.instance_port ?? 0) > 0) && (
                     <span class="muted" title={t('backups.instance')}>
                       {' '}
                       ({job.instance_data_directory || `:${job.instance_port}`})

@@ -576,7 +576,7 @@ TEST_CASE("joining or leaving an administrators group is a group change and othe
   CHECK(DiffInventories(older, after, 1000, "a").empty());
 }
 
-TEST_CASE("an account disabled or enabled again is a change; a newer agent's first word is not") {
+TEST_CASE("an account disabled or enabled again is a change, a newer agent's first word is not") {
   dozor::v1::Inventory before;
   for (const char* name : {"root", "ivan", "daemon"}) {
     auto* user = before.mutable_os()->add_users();
