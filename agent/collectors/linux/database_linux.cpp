@@ -407,12 +407,20 @@ Status CollectDatabaseServers(const CollectContext& ctx, dozor::v1::Software* ou
     FillDataFilesystem(ctx, server);
     ListDatabases(ctx, settings, server, out);
   }
-  // Backups once every instance is known: a job of unknown instance covers the only one.
+  // Backups once every instance is known: a job of unknown instance covers the only one. Only
+  // running instances count when any runs: the configuration of a cluster left behind by an
+  // upgrade (pg_upgradecluster keeps the old one, stopped) is not a second instance to back up.
   const auto postgres = [](const dozor::v1::DatabaseServer& server) {
     return server.kind() == "postgresql";
   };
-  const auto instances = static_cast<size_t>(
-      std::count_if(out->database_servers().begin(), out->database_servers().end(), postgres));
+  const auto& servers = out->database_servers();
+  const auto running =
+      static_cast<size_t>(std::count_if(servers.begin(), servers.end(), [&](const auto& server) {
+        return postgres(server) && server.running();
+      }));
+  const size_t instances =
+      running > 0 ? running
+                  : static_cast<size_t>(std::count_if(servers.begin(), servers.end(), postgres));
   for (auto& server : *out->mutable_database_servers()) {
     if (!postgres(server)) continue;
     FindNewestDumps(ctx, *out, instances, &server);

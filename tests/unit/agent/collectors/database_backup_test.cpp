@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "collector_test_util.hpp"
 #include "collectors/linux/backup_linux.hpp"
@@ -44,15 +45,20 @@ struct TwoInstanceHost {
       REQUIRE(::utime(path.c_str(), &times) == 0);
     }
   }
-  // Backup jobs, then the instances (both running) with their databases and backups.
-  [[nodiscard]] dozor::v1::Software Collect() const {
+  // Backup jobs, then the instances (main running, second too unless told) with their
+  // databases and backups.
+  [[nodiscard]] dozor::v1::Software Collect(bool second_running = true) const {
     CollectContext ctx = RootContext(root);
     dozor::v1::Software software;
-    for (const char* command :
-         {"/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql/15/main -c "
-          "config_file=/etc/postgresql/15/main/postgresql.conf",
+    std::vector<std::string> commands = {
+        "/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql/15/main -c "
+        "config_file=/etc/postgresql/15/main/postgresql.conf"};
+    if (second_running) {
+      commands.push_back(
           "/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql/15/second -c "
-          "config_file=/etc/postgresql/15/second/postgresql.conf"}) {
+          "config_file=/etc/postgresql/15/second/postgresql.conf");
+    }
+    for (const auto& command : commands) {
       auto* process = software.add_processes();
       process->set_name("postgres");
       process->set_command(command);
@@ -137,6 +143,19 @@ TEST_CASE("Two PostgreSQL instances: a pg_dump with -p covers that instance's da
   auto main = DatabasesOn(software, 5433);
   CHECK(main["buh"].last_backup_source().find("/backup/pg2") == std::string::npos);
   CHECK(main["buh"].last_backup_source().find("cron:/etc/cron.d/sklad") == std::string::npos);
+}
+
+TEST_CASE("A stopped cluster's configuration is not a second instance to back up") {
+  // second (5434) is configured but does not run, as an upgrade leaves the old cluster: the
+  // pg_dump of buh naming no port still covers the one running instance, main on 5433.
+  TwoInstanceHost host;
+  host.Write("backup/pg/buh_today.dump.gz", "x", 1793401200);
+  const dozor::v1::Software software = host.Collect(/*second_running=*/false);
+  INFO(software.DebugString());
+  REQUIRE(software.database_servers_size() == 2);
+  auto main = DatabasesOn(software, 5433);
+  CHECK(main["buh"].newest_dump_time() == 1793401200);
+  CHECK(DatabasesOn(software, 5434).empty());  // not running: its databases are unknown
 }
 
 TEST_CASE("One PostgreSQL instance on another port: a job naming no port still covers it") {
