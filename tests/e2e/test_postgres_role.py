@@ -143,12 +143,8 @@ def body(workdir, procs):
         def hba_refuses():
             with open(hba, "w") as f:
                 f.write("local all all scram-sha-256\n")
-            owner_sql_reload = run(["psql", "-XAtq", "-h", sockets, "-p", str(port), "-d", "postgres",
-                                    "-U", OWNER, "-c", "select pg_reload_conf()"],
-                                   user=OWNER, check_ok=False)
-            # The owner is refused too now: reload with a signal instead.
-            if owner_sql_reload.returncode != 0:
-                run([f"{PG_BIN}/pg_ctl", "-D", data, "reload"], user=OWNER)
+            # The owner is refused too now: reload with a signal.
+            run([f"{PG_BIN}/pg_ctl", "-D", data, "reload"], user=OWNER)
             result = role_script("check")
             check(result.returncode == 4, "check fails when pg_hba.conf refuses peer")
             check(f"local   postgres   {AGENT_USER}   peer" in result.stdout,

@@ -1,5 +1,10 @@
 #include "collectors/linux/command_util.hpp"
 
+#include <algorithm>
+#include <filesystem>
+#include <iterator>
+#include <system_error>
+
 #include "collectors/linux/fs_util.hpp"
 #include "dozor/common/files.hpp"
 
@@ -23,6 +28,17 @@ Result<CommandOutput> RunCommandOrFixture(const CollectContext& ctx,
   int exit_code = 0;
   if (!exit_text.empty() && !ParseNumber(exit_text, &exit_code)) exit_code = 1;
   return CommandOutput{exit_code, text.ok() ? std::move(text).value() : std::string()};
+}
+
+bool ServiceEnabledAtBoot(const CollectContext& ctx, const std::string& unit) {
+  static constexpr const char* kWantsDirs[] = {"/etc/systemd/system/multi-user.target.wants",
+                                               "/etc/systemd/system/default.target.wants",
+                                               "/etc/systemd/system/graphical.target.wants"};
+  return std::any_of(std::begin(kWantsDirs), std::end(kWantsDirs), [&](const char* dir) {
+    std::error_code ec;
+    auto status = std::filesystem::symlink_status(ctx.Path(dir) / unit, ec);
+    return !ec && status.type() != std::filesystem::file_type::not_found;
+  });
 }
 
 }  // namespace dozor::agent

@@ -19,4 +19,8 @@ namespace dozor::agent {
                                                         const std::string& fixture_name,
                                                         size_t max_bytes);
 
+// Whether systemd starts `unit` ("firewalld.service") at boot: a link in one of the usual
+// .wants directories under /etc, dangling or not (a fixture tree need not hold /lib's units).
+[[nodiscard]] bool ServiceEnabledAtBoot(const CollectContext& ctx, const std::string& unit);
+
 }  // namespace dozor::agent

@@ -53,10 +53,6 @@ struct Source {
   std::string status;
 };
 
-bool ServiceEnabled(const CollectContext& ctx, const std::string& unit) {
-  return PathExists(ctx.Path("/etc/systemd/system/multi-user.target.wants/" + unit));
-}
-
 // The names of `dir`'s files ending in `suffix`, without it; names firewalld would not use are
 // left out (they would not be a safe path either).
 std::vector<std::string> NamesWithSuffix(const CollectContext& ctx, const std::string& dir,
@@ -119,7 +115,7 @@ std::vector<std::string> ConnectionZones(const CollectContext& ctx) {
 // firewalld's permanent configuration when its service is enabled: what it loads at boot and
 // on reload. Runtime-only changes (firewall-cmd without --permanent) live only in the daemon.
 std::optional<FirewallRuleset> ReadFirewalld(const CollectContext& ctx, std::string* zone) {
-  if (!ServiceEnabled(ctx, "firewalld.service")) return std::nullopt;
+  if (!ServiceEnabledAtBoot(ctx, "firewalld.service")) return std::nullopt;
   FirewalldConfig config;
   auto conf = ReadFile(ctx.Path("/etc/firewalld/firewalld.conf"), kMaxFirewalldFileBytes);
   // Newer firewalld may ship its defaults under /usr/lib with no copy in /etc.
@@ -172,7 +168,7 @@ std::optional<FirewallRuleset> ReadFirewalld(const CollectContext& ctx, std::str
 // ufw's saved rules when ufw.service is enabled and ufw.conf says ENABLED=yes. Its rules files
 // are often readable by root only: then `note` says so and the next source is tried.
 std::optional<FirewallRuleset> ReadUfw(const CollectContext& ctx, std::string* note) {
-  if (!ServiceEnabled(ctx, "ufw.service")) return std::nullopt;
+  if (!ServiceEnabledAtBoot(ctx, "ufw.service")) return std::nullopt;
   auto conf = ReadFile(ctx.Path("/etc/ufw/ufw.conf"), kMaxFirewalldFileBytes);
   if (!conf.ok() || !UfwEnabled(*conf)) return std::nullopt;
   auto user = ReadFile(ctx.Path("/etc/ufw/user.rules"), kMaxRulesetBytes);
@@ -223,7 +219,7 @@ Result<Source> ReadRuleset(const CollectContext& ctx) {
     return Source{std::move(*ufw), "saved /etc/ufw/user.rules (" + why + ")"};
   }
   for (const auto& [file, unit] : kSaved) {
-    if (!ServiceEnabled(ctx, unit)) continue;
+    if (!ServiceEnabledAtBoot(ctx, unit)) continue;
     auto text = ReadFile(ctx.Path(file), kMaxRulesetBytes);
     if (!text.ok()) continue;
     const bool nft_syntax = std::string_view(file).find("nftables") != std::string_view::npos;

@@ -11,6 +11,7 @@
 #include <system_error>
 #include <vector>
 
+#include "collectors/linux/command_util.hpp"
 #include "collectors/linux/fs_util.hpp"
 #include "collectors/parsers/storage_parsers.hpp"
 
@@ -31,22 +32,6 @@ constexpr const char* kZpoolPaths[] = {"/usr/sbin/zpool", "/sbin/zpool", "/usr/l
 constexpr const char* kStorcliPrograms[] = {"/opt/MegaRAID/storcli/storcli64",
                                             "/opt/MegaRAID/perccli/perccli64", "storcli64",
                                             "perccli64", "storcli"};
-constexpr const char* kWantsDirs[] = {"/etc/systemd/system/multi-user.target.wants",
-                                      "/etc/systemd/system/default.target.wants",
-                                      "/etc/systemd/system/graphical.target.wants"};
-
-// A regular file or a symlink, dangling or not (enabled units are symlinks into /lib, which a
-// fixture tree need not hold).
-bool EntryExists(const fs::path& path) {
-  std::error_code ec;
-  auto status = fs::symlink_status(path, ec);
-  return !ec && status.type() != fs::file_type::not_found;
-}
-
-bool ServiceEnabled(const CollectContext& ctx, const std::string& unit) {
-  return std::any_of(std::begin(kWantsDirs), std::end(kWantsDirs),
-                     [&](const char* dir) { return EntryExists(ctx.Path(dir) / unit); });
-}
 
 bool ProcessRunning(const CollectContext& ctx, std::string_view comm) {
   for (const auto& name : ListNamesOrEmpty(ctx.Path("/proc"), kMaxProcEntries)) {
@@ -213,7 +198,7 @@ void CollectApcupsd(const CollectContext& ctx, dozor::v1::PowerProtection* power
     }
   }
   // apcaccess answering means the daemon runs; otherwise it is enabled or running.
-  ups.set_monitored(answered || ServiceEnabled(ctx, "apcupsd.service") ||
+  ups.set_monitored(answered || ServiceEnabledAtBoot(ctx, "apcupsd.service") ||
                     ProcessRunning(ctx, "apcupsd"));
   *power->add_ups() = std::move(ups);
 }

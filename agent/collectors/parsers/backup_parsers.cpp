@@ -134,13 +134,14 @@ std::optional<BackupCommand> Recognise(const std::string& program,
                                        const std::string& redirect) {
   BackupCommand out;
   if (program == "pg_dump" || program == "pg_dumpall" || program == "pg_basebackup") {
-    // Which instance: -p / --port, or the port of a connection string given as -d.
+    // Which instance: -p / --port, else the port of a connection string (-d; pg_dump's database
+    // argument may be one too).
     (void)ParseNumber(OptionValue(args, "-p", "--port"), &out.port);
-    PostgresConninfo conninfo = ParsePostgresConninfo(OptionValue(args, "-d", "--dbname"));
-    if (program == "pg_dump" && !conninfo.is_conninfo) {
-      conninfo = ParsePostgresConninfo(LastPositional(args));
-    }
+    std::string database = OptionValue(args, "-d", "--dbname");
+    if (program == "pg_dump" && database.empty()) database = LastPositional(args);
+    PostgresConninfo conninfo = ParsePostgresConninfo(database);
     if (out.port == 0) out.port = conninfo.port;
+    if (program == "pg_dump") out.target = conninfo.is_conninfo ? conninfo.dbname : database;
   }
   if (program == "pg_dump" || program == "pg_dumpall" || program == "mysqldump" ||
       program == "mariadb-dump") {
@@ -150,12 +151,7 @@ std::optional<BackupCommand> Recognise(const std::string& program,
       out.destination = OptionValue(args, "-r", "--result-file");
     }
     if (out.destination.empty()) out.destination = redirect;
-    if (program == "pg_dump") {
-      out.target = OptionValue(args, "-d", "--dbname");
-      if (out.target.empty()) out.target = LastPositional(args);
-      PostgresConninfo conninfo = ParsePostgresConninfo(out.target);
-      if (conninfo.is_conninfo) out.target = conninfo.dbname;
-    } else if (out.tool == "mysqldump") {
+    if (out.tool == "mysqldump") {
       out.target = Contains(args, "--all-databases") || Contains(args, "-A") ? "all databases"
                                                                              : LastPositional(args);
     }
