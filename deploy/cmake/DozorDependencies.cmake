@@ -45,6 +45,9 @@ if(DOZOR_BUILD_SERVER)
   # User passwords: argon2id from libsodium (crypto_pwhash_str), a vetted implementation with a
   # self-describing hash string, so the cost can be raised later without a schema change.
   pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+  # The PostgreSQL store backend: libpq, the reference client (store/postgres/pg_client.hpp says
+  # why not libpqxx).
+  pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
   # Time zones (working hours, quiet hours, maintenance windows in the client's zone): GCC 12's
   # <chrono> has none; Howard Hinnant's date/tz, the library C++20's zones came from, reads the
   # system's tzdata.

@@ -1,4 +1,12 @@
-# Turns server/store/sqlite/migrations/NNN_name.sql into a C++ table of {version, name, sql}.
+# Turns a backend's migrations/NNN_name.sql into a C++ table of {version, name, sql}: the function
+# FUNCTION (default Migrations) in namespace dozor::server, declared in HEADER (default
+# store/sqlite/migrations.hpp).
+if(NOT FUNCTION)
+  set(FUNCTION Migrations)
+endif()
+if(NOT HEADER)
+  set(HEADER store/sqlite/migrations.hpp)
+endif()
 file(GLOB files "${DIR}/*.sql")
 list(SORT files)
 set(body "")
@@ -10,5 +18,5 @@ foreach(f IN LISTS files)
   file(READ "${f}" sql)
   string(APPEND body "  {${version}, \"${name}\", R\"dozorsql(${sql})dozorsql\"},\n")
 endforeach()
-file(WRITE "${OUT}.tmp" "// Generated from server/store/sqlite/migrations/*.sql. Do not edit.\n#include \"store/sqlite/migrations.hpp\"\n\nnamespace dozor::server {\n\nconst std::vector<Migration>& Migrations() {\n  static const std::vector<Migration> kMigrations = {\n${body}  };\n  return kMigrations;\n}\n\n}  // namespace dozor::server\n")
+file(WRITE "${OUT}.tmp" "// Generated from the migrations/*.sql beside ${HEADER}. Do not edit.\n#include \"${HEADER}\"\n\nnamespace dozor::server {\n\nconst std::vector<Migration>& ${FUNCTION}() {\n  static const std::vector<Migration> kMigrations = {\n${body}  };\n  return kMigrations;\n}\n\n}  // namespace dozor::server\n")
 file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

@@ -1,16 +1,12 @@
-// Numbered schema migrations, embedded from server/store/migrations/NNN_name.sql at build time.
-// Applied in order at start; the applied version is kept in the schema_migrations table.
+// Numbered schema migrations, embedded from server/store/sqlite/migrations/NNN_name.sql at build
+// time. Applied in order at start; the applied version is kept in the schema_migrations table.
 #pragma once
 
 #include <vector>
 
-namespace dozor::server {
+#include "store/migration.hpp"
 
-struct Migration {
-  int version;
-  const char* name;
-  const char* sql;
-};
+namespace dozor::server {
 
 const std::vector<Migration>& Migrations();
 

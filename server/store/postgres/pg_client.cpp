@@ -1,0 +1,379 @@
+#include "store/postgres/pg_client.hpp"
+
+#include <libpq-fe.h>
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+
+namespace dozor::pg {
+namespace {
+
+// libpq's messages end with a newline (and sometimes carry a second line of detail).
+std::string Trimmed(const char* text) {
+  std::string out = text != nullptr ? text : "";
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) {
+    out.pop_back();
+  }
+  for (char& c : out) {
+    if (c == '\n') {
+      c = ' ';
+    }
+  }
+  return out;
+}
+
+Error ConnectionError(pg_conn* conn, std::string_view context) {
+  std::string message = Trimmed(PQerrorMessage(conn));
+  // Refused credentials are a configuration error the operator must fix; anything else (server
+  // down, network) may pass.
+  const bool refused = message.find("authentication failed") != std::string::npos ||
+                       message.find("no pg_hba.conf entry") != std::string::npos ||
+                       message.find("password") != std::string::npos;
+  return MakeError(refused ? ErrorCode::kPermissionDenied : ErrorCode::kUnavailable,
+                   std::string(context) + ": " + message);
+}
+
+Error ResultError(pg_conn* conn, pg_result* result, std::string_view context) {
+  if (result == nullptr) {
+    return ConnectionError(conn, context);
+  }
+  const char* sqlstate = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  std::string message = Trimmed(PQresultErrorMessage(result));
+  if (message.empty()) {
+    message = Trimmed(PQerrorMessage(conn));
+  }
+  if (sqlstate == nullptr) {
+    // No SQLSTATE: the client lost the connection mid-statement.
+    return MakeError(ErrorCode::kUnavailable, std::string(context) + ": " + message);
+  }
+  return ErrorFromSqlState(sqlstate, message).Wrap(context);
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+Error ErrorFromSqlState(std::string_view sqlstate, std::string_view message) {
+  std::string text = std::string(message) + " (SQLSTATE " + std::string(sqlstate) + ")";
+  auto code = ErrorCode::kInternal;
+  const std::string_view cls = sqlstate.substr(0, 2);
+  if (sqlstate == "23505") {
+    code = ErrorCode::kAlreadyExists;
+  } else if (cls == "23") {
+    code = ErrorCode::kFailedPrecondition;  // foreign key, check, not-null: a broken invariant
+  } else if (sqlstate == "40001" || sqlstate == "40P01" || cls == "08" || sqlstate == "57P01" ||
+             sqlstate == "57P02" || sqlstate == "57P03" || sqlstate == "55P03") {
+    code = ErrorCode::kUnavailable;  // retry, elsewhere or later
+  } else if (cls == "53") {
+    code = ErrorCode::kResourceExhausted;  // disk full, out of memory, too many connections
+  } else if (cls == "22") {
+    code = ErrorCode::kInvalidArgument;  // a value PostgreSQL cannot take (encoding, range)
+  } else if (cls == "28") {
+    code = ErrorCode::kPermissionDenied;
+  } else if (cls == "42" && sqlstate == "42501") {
+    code = ErrorCode::kPermissionDenied;
+  } else if (sqlstate == "57014") {
+    code = ErrorCode::kUnavailable;  // statement timeout / cancelled
+  } else if (cls == "XX" && sqlstate != "XX000") {
+    code = ErrorCode::kDataLoss;  // data corrupted, index corrupted
+  }
+  return MakeError(code, std::move(text));
+}
+
+bool IsRetryable(const Error& error) {
+  return error.code == ErrorCode::kUnavailable &&
+         (error.message.find("(SQLSTATE 40001)") != std::string::npos ||
+          error.message.find("(SQLSTATE 40P01)") != std::string::npos);
+}
+
+// ------------------------------------------------------------------ Params
+
+Params& Params::Add(double value) {
+  char buffer[64];
+  // 17 significant digits round-trip every double.
+  const int length = std::snprintf(buffer, sizeof buffer, "%.17g", value);
+  return AddText(std::string_view(buffer, static_cast<size_t>(length)));
+}
+
+Params& Params::AddText(std::string_view text) {
+  values_.emplace_back(text);
+  null_.push_back(false);
+  lengths_.push_back(static_cast<int>(text.size()));
+  formats_.push_back(0);
+  Repoint();
+  return *this;
+}
+
+Params& Params::AddBytes(std::string_view bytes) {
+  values_.emplace_back(bytes);
+  null_.push_back(false);
+  lengths_.push_back(static_cast<int>(bytes.size()));
+  formats_.push_back(1);
+  Repoint();
+  return *this;
+}
+
+Params& Params::AddNull() {
+  values_.emplace_back();
+  null_.push_back(true);
+  lengths_.push_back(0);
+  formats_.push_back(0);
+  Repoint();
+  return *this;
+}
+
+// The strings may move when values_ grows: the pointer array is rebuilt after every Add.
+void Params::Repoint() {
+  pointers_.resize(values_.size());
+  for (size_t i = 0; i < values_.size(); ++i) {
+    pointers_[i] = null_[i] ? nullptr : values_[i].data();
+  }
+}
+
+// ------------------------------------------------------------------ Rows
+
+void Rows::Clear::operator()(pg_result* result) const { PQclear(result); }
+
+Rows::Rows(pg_result* result) : result_(result) {}
+
+int Rows::size() const { return result_ ? PQntuples(result_.get()) : 0; }
+
+bool Rows::IsNull(int row, int column) const {
+  return PQgetisnull(result_.get(), row, column) != 0;
+}
+
+int64_t Rows::Int(int row, int column) const { return OptionalInt(row, column).value_or(0); }
+
+std::optional<int64_t> Rows::OptionalInt(int row, int column) const {
+  if (IsNull(row, column)) {
+    return std::nullopt;
+  }
+  const char* text = PQgetvalue(result_.get(), row, column);
+  const char* end = text + PQgetlength(result_.get(), row, column);
+  int64_t value = 0;
+  auto parsed = std::from_chars(text, end, value);
+  if (parsed.ec != std::errc()) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+double Rows::Double(int row, int column) const {
+  if (IsNull(row, column)) {
+    return 0;
+  }
+  return std::strtod(PQgetvalue(result_.get(), row, column), nullptr);
+}
+
+bool Rows::Bool(int row, int column) const {
+  if (IsNull(row, column)) {
+    return false;
+  }
+  const char first = PQgetvalue(result_.get(), row, column)[0];
+  return first == 't' || first == '1';
+}
+
+std::string Rows::Text(int row, int column) const {
+  return std::string(PQgetvalue(result_.get(), row, column),
+                     static_cast<size_t>(PQgetlength(result_.get(), row, column)));
+}
+
+std::optional<std::string> Rows::OptionalText(int row, int column) const {
+  if (IsNull(row, column)) {
+    return std::nullopt;
+  }
+  return Text(row, column);
+}
+
+std::string Rows::Bytes(int row, int column) const {
+  const std::string hex = Text(row, column);
+  // bytea_output = hex (the default since 9.0, and set on every connection): "\x0a1b…".
+  if (hex.size() < 2 || hex[0] != '\\' || hex[1] != 'x') {
+    return std::string();
+  }
+  std::string out;
+  out.reserve((hex.size() - 2) / 2);
+  for (size_t i = 2; i + 1 < hex.size(); i += 2) {
+    const int high = HexValue(hex[i]);
+    const int low = HexValue(hex[i + 1]);
+    if (high < 0 || low < 0) {
+      return std::string();
+    }
+    out.push_back(static_cast<char>(high * 16 + low));
+  }
+  return out;
+}
+
+int64_t Rows::affected() const {
+  if (!result_) {
+    return 0;
+  }
+  const char* count = PQcmdTuples(result_.get());
+  int64_t value = 0;
+  std::from_chars(count, count + std::char_traits<char>::length(count), value);
+  return value;
+}
+
+// ------------------------------------------------------------------ Connection
+
+Connection::Connection(Connection&& other) noexcept
+    : conn_(other.conn_), statement_names_(std::move(other.statement_names_)) {
+  other.conn_ = nullptr;
+}
+
+Connection& Connection::operator=(Connection&& other) noexcept {
+  if (this != &other) {
+    if (conn_ != nullptr) {
+      PQfinish(conn_);
+    }
+    conn_ = other.conn_;
+    statement_names_ = std::move(other.statement_names_);
+    other.conn_ = nullptr;
+  }
+  return *this;
+}
+
+Connection::~Connection() {
+  if (conn_ != nullptr) {
+    PQfinish(conn_);
+  }
+}
+
+Result<Connection> Connection::Open(const std::string& conninfo) {
+  Connection connection;
+  connection.conn_ = PQconnectdb(conninfo.c_str());
+  if (connection.conn_ == nullptr) {
+    return MakeError(ErrorCode::kResourceExhausted, "PostgreSQL: out of memory connecting");
+  }
+  if (PQstatus(connection.conn_) != CONNECTION_OK) {
+    return ConnectionError(connection.conn_, "PostgreSQL: cannot connect");
+  }
+  // UTF-8 both ways whatever the database's default; UTC so now() and date functions agree
+  // with the server's milliseconds; hex bytea (Rows::Bytes decodes it).
+  if (PQsetClientEncoding(connection.conn_, "UTF8") != 0) {
+    return ConnectionError(connection.conn_, "PostgreSQL: setting client encoding");
+  }
+  DOZOR_RETURN_IF_ERROR(
+      connection.Exec("SET TIME ZONE 'UTC'; SET bytea_output = 'hex'; SET lock_timeout = '30s'"));
+  return connection;
+}
+
+Status Connection::Exec(std::string_view sql) {
+  std::unique_ptr<pg_result, void (*)(pg_result*)> result(PQexec(conn_, std::string(sql).c_str()),
+                                                          PQclear);
+  const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    return ResultError(conn_, result.get(), "PostgreSQL");
+  }
+  return OkStatus();
+}
+
+Result<Rows> Connection::Query(std::string_view sql, const Params& params) {
+  std::string text(sql);
+  auto named = statement_names_.find(text);
+  if (named == statement_names_.end()) {
+    std::string name = "s" + std::to_string(statement_names_.size());
+    std::unique_ptr<pg_result, void (*)(pg_result*)> prepared(
+        PQprepare(conn_, name.c_str(), text.c_str(), 0, nullptr), PQclear);
+    if (!prepared || PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
+      return ResultError(conn_, prepared.get(), "PostgreSQL: preparing");
+    }
+    named = statement_names_.emplace(std::move(text), std::move(name)).first;
+  }
+  pg_result* result = PQexecPrepared(conn_, named->second.c_str(), params.size(), params.values(),
+                                     params.lengths(), params.formats(), /*resultFormat=*/0);
+  Rows rows(result);
+  const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    return ResultError(conn_, result, "PostgreSQL");
+  }
+  return rows;
+}
+
+Result<int64_t> Connection::Run(std::string_view sql, const Params& params) {
+  DOZOR_ASSIGN_OR_RETURN(Rows rows, Query(sql, params));
+  return rows.affected();
+}
+
+bool Connection::healthy() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
+
+bool Connection::in_transaction() const {
+  if (conn_ == nullptr) {
+    return false;
+  }
+  const PGTransactionStatusType status = PQtransactionStatus(conn_);
+  return status == PQTRANS_INTRANS || status == PQTRANS_INERROR;
+}
+
+// ------------------------------------------------------------------ Pool
+
+Pool::Lease::~Lease() {
+  if (pool_ != nullptr && connection_) {
+    pool_->Release(std::move(connection_));
+  }
+}
+
+Result<std::unique_ptr<Pool>> Pool::Open(const PoolOptions& options) {
+  if (options.size < 1 || options.size > 1000) {
+    return MakeError(ErrorCode::kInvalidArgument, "PostgreSQL pool size must be 1-1000");
+  }
+  std::unique_ptr<Pool> pool(new Pool(options));
+  DOZOR_ASSIGN_OR_RETURN(Connection first, Connection::Open(options.conninfo));
+  pool->idle_.push_back(std::make_unique<Connection>(std::move(first)));
+  pool->open_ = 1;
+  return pool;
+}
+
+Result<Pool::Lease> Pool::Acquire() {
+  std::unique_lock lock(mu_);
+  const auto deadline = std::chrono::steady_clock::now() + options_.acquire_timeout;
+  while (true) {
+    if (!idle_.empty()) {
+      std::unique_ptr<Connection> connection = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(connection));
+    }
+    if (open_ < options_.size) {
+      ++open_;
+      lock.unlock();
+      auto opened = Connection::Open(options_.conninfo);
+      if (!opened.ok()) {
+        lock.lock();
+        --open_;
+        released_.notify_one();
+        return opened.error();
+      }
+      return Lease(this, std::make_unique<Connection>(std::move(opened).value()));
+    }
+    if (released_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+        open_ >= options_.size) {
+      return MakeError(ErrorCode::kUnavailable,
+                       "PostgreSQL: all " + std::to_string(options_.size) +
+                           " pooled connections stayed busy for " +
+                           std::to_string(options_.acquire_timeout.count()) + " ms");
+    }
+  }
+}
+
+void Pool::Release(std::unique_ptr<Connection> connection) {
+  // A connection left inside a transaction (a caller returned early) is rolled back here so the
+  // next user starts clean; one whose server went away is closed and replaced later.
+  if (connection->healthy() && connection->in_transaction()) {
+    (void)connection->Exec("ROLLBACK");
+  }
+  std::lock_guard lock(mu_);
+  if (connection->healthy()) {
+    idle_.push_back(std::move(connection));
+  } else {
+    --open_;
+  }
+  released_.notify_one();
+}
+
+}  // namespace dozor::pg

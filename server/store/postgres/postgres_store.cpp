@@ -1,0 +1,82 @@
+#include "store/postgres/postgres_store.hpp"
+
+#include <set>
+#include <string>
+
+#include "store/postgres/pg_agent_store.hpp"
+#include "store/postgres/pg_organization_store.hpp"
+#include "store/postgres/postgres_migrations.hpp"
+
+namespace dozor::server {
+namespace {
+
+// Advisory lock keys are one bigint namespace per database; Dozor's start with "dz" (0x647a).
+constexpr int64_t kMigrationLockKey = 0x647a'0000'0000'0001;
+
+}  // namespace
+
+Status ApplyPostgresMigrations(pg::Connection& connection, int64_t now_ms) {
+  DOZOR_RETURN_IF_ERROR(connection.Exec("BEGIN"));
+  auto apply = [&]() -> Status {
+    // Replicas starting together: the second waits here and then finds nothing to do.
+    DOZOR_RETURN_IF_ERROR(
+        connection.Query("SELECT pg_advisory_xact_lock($1)", pg::Params(kMigrationLockKey)));
+    DOZOR_RETURN_IF_ERROR(
+        connection.Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY "
+                        "KEY, name text NOT NULL, applied_at bigint NOT NULL)"));
+    DOZOR_ASSIGN_OR_RETURN(pg::Rows applied, connection.Query("SELECT version FROM "
+                                                              "schema_migrations"));
+    std::set<int64_t> versions;
+    for (int row = 0; row < applied.size(); ++row) {
+      versions.insert(applied.Int(row, 0));
+    }
+    const auto& migrations = PostgresMigrations();
+    const int64_t known = migrations.empty() ? 0 : migrations.back().version;
+    if (!versions.empty() && *versions.rbegin() > known) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "the PostgreSQL database's schema is at version " +
+                           std::to_string(*versions.rbegin()) + ", newer than this server (" +
+                           std::to_string(known) + "); run the newer dozor-server");
+    }
+    for (const Migration& migration : migrations) {
+      if (versions.count(migration.version) != 0) {
+        continue;
+      }
+      if (Status done = connection.Exec(migration.sql); !done.ok()) {
+        return done.error().Wrap(std::string("PostgreSQL migration ") + migration.name);
+      }
+      DOZOR_RETURN_IF_ERROR(connection.Query(
+          "INSERT INTO schema_migrations(version, name, applied_at) VALUES ($1, $2, $3)",
+          pg::Params(migration.version, migration.name, now_ms)));
+    }
+    return OkStatus();
+  };
+  Status applied = apply();
+  if (!applied.ok()) {
+    (void)connection.Exec("ROLLBACK");
+    return applied;
+  }
+  return connection.Exec("COMMIT");
+}
+
+Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresStoreOptions& options) {
+  const Clock& clock = options.clock != nullptr ? *options.clock : SystemClock::Instance();
+  pg::PoolOptions pool_options;
+  pool_options.conninfo = options.conninfo;
+  pool_options.size = options.pool_size;
+  DOZOR_ASSIGN_OR_RETURN(auto pool, pg::Pool::Open(pool_options));
+  {
+    DOZOR_ASSIGN_OR_RETURN(auto lease, pool->Acquire());
+    DOZOR_RETURN_IF_ERROR(ApplyPostgresMigrations(*lease, clock.NowMs()));
+  }
+  std::unique_ptr<PostgresStore> store(new PostgresStore());
+  store->pool_ = std::move(pool);
+  store->context_.reset(new PgContext{*store->pool_, clock});
+  store->organizations_ = std::make_unique<PgOrganizationStore>(*store->context_);
+  store->agents_ = std::make_unique<PgAgentStore>(*store->context_);
+  return store;
+}
+
+PostgresStore::~PostgresStore() = default;
+
+}  // namespace dozor::server

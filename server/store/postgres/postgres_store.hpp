@@ -1,0 +1,65 @@
+// The PostgreSQL backend: the store areas (store/*_store.hpp) over one PostgreSQL database, for
+// estates that outgrow one machine and for several dozor-server replicas on one database.
+//
+// Each area is its own class (pg_<area>_store.hpp) over the shared PgContext: a connection pool
+// and the clock. Writes run in short READ COMMITTED transactions (pg::InTransaction) and take
+// the row locks they need, so replicas and threads write concurrently; a schema change or any
+// work that must happen once takes a PostgreSQL advisory lock (pg_locks.hpp names them).
+//
+// The areas done so far are listed by PostgresStore's accessors; `dozor-server` does not offer
+// this backend until every area is (docs/architecture.md, "PostgreSQL backend").
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "dozor/common/clock.hpp"
+#include "dozor/common/result.hpp"
+#include "store/postgres/pg_agent_store.hpp"
+#include "store/postgres/pg_client.hpp"
+#include "store/postgres/pg_context.hpp"
+#include "store/postgres/pg_organization_store.hpp"
+
+namespace dozor::server {
+
+struct PostgresStoreOptions {
+  // libpq connection string or URI: "host=db port=5432 dbname=dozor user=dozor" or
+  // "postgresql://dozor@db/dozor?sslmode=verify-full".
+  std::string conninfo;
+  // Connections at most, shared by ingest and the management API (each request and each commit
+  // batch leases one for its duration).
+  int pool_size = 8;
+  // Stamps the rows the store dates itself (created_at, contract events, applied migrations);
+  // null = the system clock. Must outlive the store.
+  const Clock* clock = nullptr;
+};
+
+class PostgresStore {
+ public:
+  // Connects, then applies the migrations the database lacks in one transaction under an
+  // advisory lock (replicas starting together apply them once). kFailedPrecondition if the
+  // database's schema is newer than this binary knows; connection errors as pg::Connection.
+  static Result<std::unique_ptr<PostgresStore>> Open(const PostgresStoreOptions& options);
+
+  ~PostgresStore();
+  PostgresStore(const PostgresStore&) = delete;
+  PostgresStore& operator=(const PostgresStore&) = delete;
+
+  PgOrganizationStore& Organizations() { return *organizations_; }
+  PgAgentStore& Agents() { return *agents_; }
+
+  pg::Pool& pool() { return *pool_; }
+
+ private:
+  PostgresStore() = default;
+
+  std::unique_ptr<pg::Pool> pool_;
+  std::unique_ptr<PgContext> context_;
+  std::unique_ptr<PgOrganizationStore> organizations_;
+  std::unique_ptr<PgAgentStore> agents_;
+};
+
+// Applies the migrations `connection`'s database lacks (exposed for the migration tests).
+Status ApplyPostgresMigrations(pg::Connection& connection, int64_t now_ms);
+
+}  // namespace dozor::server
