@@ -92,6 +92,69 @@ bool IsRetryable(const Error& error) {
           error.message.find("(SQLSTATE 40P01)") != std::string::npos);
 }
 
+std::string WithoutNul(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\0') {
+      out += "\xEF\xBF\xBD";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ ArrayLiteral
+
+ArrayLiteral& ArrayLiteral::Raw(std::string_view element) {
+  if (count_ > 0) {
+    text_.push_back(',');
+  }
+  text_.append(element);
+  ++count_;
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::Add(int64_t value) { return Raw(std::to_string(value)); }
+
+ArrayLiteral& ArrayLiteral::Add(double value) {
+  char buffer[64];
+  const int length = std::snprintf(buffer, sizeof buffer, "%.17g", value);
+  return Raw(std::string_view(buffer, static_cast<size_t>(length)));
+}
+
+ArrayLiteral& ArrayLiteral::Add(std::string_view text) {
+  std::string quoted;
+  quoted.reserve(text.size() + 2);
+  quoted.push_back('"');
+  for (char c : text) {
+    if (c == '\0') {
+      quoted += "\xEF\xBF\xBD";
+      continue;
+    }
+    if (c == '"' || c == '\\') {
+      quoted.push_back('\\');
+    }
+    quoted.push_back(c);
+  }
+  quoted.push_back('"');
+  return Raw(quoted);
+}
+
+ArrayLiteral& ArrayLiteral::AddBytes(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  // "\\x0a1b…": the array parser turns the escaped backslash into one, bytea's input the rest.
+  std::string element = "\"\\\\x";
+  element.reserve(bytes.size() * 2 + 5);
+  for (unsigned char c : bytes) {
+    element.push_back(kHex[c >> 4]);
+    element.push_back(kHex[c & 15]);
+  }
+  element.push_back('"');
+  return Raw(element);
+}
+
 // ------------------------------------------------------------------ Params
 
 Params& Params::Add(double value) {
@@ -102,6 +165,15 @@ Params& Params::Add(double value) {
 }
 
 Params& Params::AddText(std::string_view text) {
+  // Text parameters go to libpq as C strings: a NUL would cut the value short.
+  if (text.find('\0') != std::string_view::npos) {
+    values_.push_back(WithoutNul(text));
+    null_.push_back(false);
+    lengths_.push_back(static_cast<int>(values_.back().size()));
+    formats_.push_back(0);
+    Repoint();
+    return *this;
+  }
   values_.emplace_back(text);
   null_.push_back(false);
   lengths_.push_back(static_cast<int>(text.size()));

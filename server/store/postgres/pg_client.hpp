@@ -29,6 +29,44 @@ struct pg_result;
 
 namespace dozor::pg {
 
+// A PostgreSQL array literal ({1,2} / {"a","b",NULL}) built element by element, bound as one
+// text parameter and cast in SQL: "INSERT … SELECT * FROM unnest($1::bigint[], $2::text[])"
+// writes a whole column of rows in one round trip. Text elements are always quoted and escaped.
+class ArrayLiteral {
+ public:
+  ArrayLiteral& Add(int64_t value);
+  ArrayLiteral& Add(int value) { return Add(static_cast<int64_t>(value)); }
+  ArrayLiteral& Add(uint32_t value) { return Add(static_cast<int64_t>(value)); }
+  ArrayLiteral& Add(bool value) { return Raw(value ? "t" : "f"); }
+  ArrayLiteral& Add(double value);
+  ArrayLiteral& Add(std::string_view text);
+  ArrayLiteral& Add(const std::string& text) { return Add(std::string_view(text)); }
+  ArrayLiteral& Add(const char* text) { return Add(std::string_view(text)); }
+  ArrayLiteral& AddNull() { return Raw("NULL"); }
+  // A bytea element (for "$1::bytea[]"), in PostgreSQL's hex form.
+  ArrayLiteral& AddBytes(std::string_view bytes);
+  template <typename T>
+  ArrayLiteral& Add(const std::optional<T>& value) {
+    return value ? Add(*value) : AddNull();
+  }
+  template <typename Enum>
+  requires std::is_enum_v<Enum> ArrayLiteral& Add(Enum value) { return Add(ToString(value)); }
+
+  [[nodiscard]] size_t size() const { return count_; }
+  // The literal, closed.
+  [[nodiscard]] std::string str() const { return text_ + "}"; }
+
+ private:
+  ArrayLiteral& Raw(std::string_view element);
+
+  std::string text_ = "{";
+  size_t count_ = 0;
+};
+
+// Text as PostgreSQL can hold it: a NUL byte (which text cannot contain, and which libpq would
+// take for the end of the value) becomes U+FFFD; everything else is kept.
+std::string WithoutNul(std::string_view text);
+
 // Values bound to $1..$n in order: text (numbers as decimal text, booleans as true/false) or raw
 // bytes for bytea parameters, sent in binary so no escaping is involved.
 class Params {
@@ -59,8 +97,16 @@ class Params {
   Params& Add(const std::optional<T>& value) {
     return value ? Add(*value) : AddNull();
   }
+  Params& Add(const ArrayLiteral& array) { return AddText(array.str()); }
   Params& AddBytes(std::string_view bytes);
   Params& AddNull();
+  // Adds a value and returns its placeholder ("$3"), for statements whose text grows with the
+  // filters given: text and parameters are then built together and cannot drift apart.
+  template <typename T>
+  std::string Placeholder(const T& value) {
+    Add(value);
+    return "$" + std::to_string(size());
+  }
 
   [[nodiscard]] int size() const { return static_cast<int>(values_.size()); }
   [[nodiscard]] const char* const* values() const { return pointers_.data(); }

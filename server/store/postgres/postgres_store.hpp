@@ -18,6 +18,7 @@
 #include "store/postgres/pg_agent_store.hpp"
 #include "store/postgres/pg_client.hpp"
 #include "store/postgres/pg_context.hpp"
+#include "store/postgres/pg_host_store.hpp"
 #include "store/postgres/pg_organization_store.hpp"
 
 namespace dozor::server {
@@ -47,6 +48,7 @@ class PostgresStore {
 
   PgOrganizationStore& Organizations() { return *organizations_; }
   PgAgentStore& Agents() { return *agents_; }
+  PgHostStore& Hosts() { return *hosts_; }
 
   pg::Pool& pool() { return *pool_; }
 
@@ -57,6 +59,7 @@ class PostgresStore {
   std::unique_ptr<PgContext> context_;
   std::unique_ptr<PgOrganizationStore> organizations_;
   std::unique_ptr<PgAgentStore> agents_;
+  std::unique_ptr<PgHostStore> hosts_;
 };
 
 // Applies the migrations `connection`'s database lacks (exposed for the migration tests).

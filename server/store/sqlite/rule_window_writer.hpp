@@ -15,7 +15,7 @@
 
 #include "dozor/common/result.hpp"
 #include "dozor/common/sqlite.hpp"
-#include "store/sqlite/rule_window_batch.hpp"
+#include "store/rule_window_batch.hpp"
 
 namespace dozor::server {
 

@@ -313,9 +313,6 @@ class SqliteStore final : public Store,
   Status ClassifyHostsWithoutDuties();
 
   Result<CachedAgent*> LookupAgentLocked(const std::string& agent_id);
-  // Whether a failed commit was caused by a report's values (a constraint, a value too big) rather
-  // than by the environment (disk full, I/O error, busy).
-  static bool IsReportFault(const Error& error);
   // After a batch failed on a report fault: each report in its own transaction; those the
   // database refuses get kRejected with the reason, the others are stored.
   Status CommitOneByOneLocked(std::vector<IncomingReport>& batch,

@@ -15,6 +15,7 @@
 #include "domain/inventory_diff.hpp"
 #include "dozor/common/text.hpp"
 #include "dozor/contract/codec.hpp"
+#include "store/report_screening.hpp"
 #include "store/sqlite/sqlite_store_internal.hpp"
 #include "store/sqlite/statement_helpers.hpp"
 #include "store/sqlite/store_rows.hpp"
@@ -441,11 +442,6 @@ Result<std::vector<CommitResult>> SqliteStore::CommitReports(std::vector<Incomin
   return results;
 }
 
-bool SqliteStore::IsReportFault(const Error& error) {
-  // SQLITE_CONSTRAINT and SQLITE_TOOBIG: what this report's values did, not what the disk did.
-  return error.code == ErrorCode::kAlreadyExists || error.code == ErrorCode::kInvalidArgument;
-}
-
 Status SqliteStore::CommitOneByOneLocked(std::vector<IncomingReport>& batch,
                                          const std::vector<std::string>& encoded,
                                          const std::vector<bool>& unencodable,
@@ -484,33 +480,6 @@ Status SqliteStore::CommitOneByOneLocked(std::vector<IncomingReport>& batch,
   return OkStatus();
 }
 
-namespace {
-
-// Why a report is not stored (outcome and reason filled in), or nullopt when it should be.
-std::optional<CommitResult> ScreenReport(const dozor::v1::Report& report, bool known, bool revoked,
-                                         uint64_t last_seq, bool unencodable) {
-  CommitResult result;
-  result.seq = report.seq();
-  result.outcome = CommitOutcome::kRejected;
-  if (!known) {
-    result.reason = "unknown agent";
-  } else if (report.seq() > static_cast<uint64_t>(INT64_MAX)) {
-    result.reason = "sequence number beyond 2^63";  // stored as int64, it would turn negative
-  } else if (revoked) {
-    result.reason = "agent is revoked";
-  } else if (report.seq() <= last_seq) {
-    result.outcome = CommitOutcome::kDuplicate;
-  } else if (report.has_health() && unencodable) {
-    result.reason = "health sample could not be encoded";
-  } else if (!report.has_health() && !report.has_inventory()) {
-    result.reason = "report has no payload";
-  } else {
-    return std::nullopt;
-  }
-  return result;
-}
-
-}  // namespace
 
 Status SqliteStore::CommitLocked(std::vector<IncomingReport>& batch,
                                  const std::vector<std::string>& encoded,

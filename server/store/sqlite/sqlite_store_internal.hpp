@@ -14,7 +14,7 @@
 
 #include "dozor/common/sqlite.hpp"
 #include "dozor/contract/codec.hpp"
-#include "store/sqlite/collector_status_batch.hpp"
+#include "store/collector_status_batch.hpp"
 #include "store/sqlite/rule_window_writer.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/sqlite/statement_helpers.hpp"

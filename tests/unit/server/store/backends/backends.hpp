@@ -44,6 +44,18 @@ struct SqliteBackend {
     REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().ToString()));
     store = std::move(opened).value();
   }
+
+  // The single integer a query returns (a count), read with a connection of the test's own.
+  int64_t QueryInt(const std::string& sql) {
+    auto db = sqlite::Database::Open(dir / "dozor.db");
+    REQUIRE(db.ok());
+    auto statement = db->Prepare(sql);
+    REQUIRE_MESSAGE(statement.ok(), sql);
+    auto row = statement->Step();
+    REQUIRE(row.ok());
+    REQUIRE(*row);
+    return statement->Int(0);
+  }
 };
 
 // The conninfo of the run's cluster ("host=… port=… user=… dbname=postgres"); fails the test when
@@ -113,6 +125,15 @@ struct PostgresBackend {
     store = std::move(opened).value();
   }
   ~PostgresBackend() { store.reset(); }  // connections closed before the database is dropped
+
+  int64_t QueryInt(const std::string& sql) {
+    auto db = pg::Connection::Open(database.conninfo());
+    REQUIRE(db.ok());
+    auto rows = db->Query(sql);
+    REQUIRE_MESSAGE(rows.ok(), (rows.ok() ? "" : rows.error().ToString()));
+    REQUIRE(rows->size() == 1);
+    return rows->Int(0, 0);
+  }
 };
 
 // Requires a Result to be ok, printing its error otherwise; returns the value.
@@ -123,6 +144,68 @@ T Ok(Result<T> result) {
 }
 inline void Ok(Status status) {
   REQUIRE_MESSAGE(status.ok(), (status.ok() ? "" : status.error().ToString()));
+}
+
+// A new organisation `org_name` (made when missing) with one agent enrolled into it by a token
+// of its own; returns the agent id.
+template <typename Store>
+std::string EnrollHost(Store& store, const std::string& org_name, const std::string& agent_id) {
+  auto org = store.Organizations().FindOrganization(org_name);
+  int64_t org_id = 0;
+  if (org.ok()) {
+    org_id = org->id;
+  } else {
+    server::Organization created;
+    created.name = org_name;
+    org_id = Ok(store.Organizations().CreateOrganization(created)).id;
+  }
+  server::NewEnrollmentToken token;
+  token.org_id = org_id;
+  token.token_hash = "token-for-" + agent_id;
+  Ok(store.Agents().CreateEnrollmentToken(token));
+  server::NewAgent agent;
+  agent.agent_id = agent_id;
+  agent.secret_hash = "secret";
+  agent.hostname = "host-" + agent_id;
+  Ok(store.Agents().EnrollAgent(token.token_hash, agent, 1000));
+  return agent_id;
+}
+
+// A health report of `agent_id`: one filesystem ("/", 40% used) and one interface with errors.
+inline server::IncomingReport HealthReport(const std::string& agent_id, uint64_t seq,
+                                           int64_t at_ms, double cpu = 12.5) {
+  server::IncomingReport in;
+  in.agent_id = agent_id;
+  in.received_at_ms = at_ms + 100;
+  in.report.set_seq(seq);
+  in.report.set_collected_at_ms(at_ms);
+  in.report.set_agent_version("1.4.0");
+  auto* health = in.report.mutable_health();
+  health->set_cpu_percent(cpu);
+  health->set_load1(0.5);
+  health->set_memory_total_bytes(8ULL << 30);
+  health->set_memory_available_bytes(2ULL << 30);
+  health->set_process_count(120);
+  auto* fs = health->add_filesystems();
+  fs->set_mount_point("/");
+  fs->set_device("/dev/sda1");
+  fs->set_fs_type("ext4");
+  fs->set_total_bytes(100ULL << 30);
+  fs->set_free_bytes(60ULL << 30);
+  fs->set_available_bytes(60ULL << 30);
+  auto* nic = health->add_networks();
+  nic->set_interface("eth0");
+  nic->set_rx_errors(seq);
+  auto* collector = in.report.add_collectors();
+  collector->set_name("health");
+  collector->set_ok(true);
+  return in;
+}
+
+// Commits a batch and returns its results (requiring the commit to succeed).
+template <typename Store>
+std::vector<server::CommitResult> Commit(Store& store, std::vector<server::IncomingReport> batch) {
+  return Ok(store.Hosts().CommitReports(batch));
 }
 
 // A new organisation named `name` (its primary engineer linked from `engineer` when not empty).

@@ -1,4 +1,4 @@
-#include "store/sqlite/rule_window_batch.hpp"
+#include "store/rule_window_batch.hpp"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "store/sqlite/collector_status_batch.hpp"
+#include "store/collector_status_batch.hpp"
 
 #include <algorithm>
 
