@@ -465,6 +465,17 @@ Status PgHostStore::WriteBatch(pg::Connection& db, Batch& batch) {
   return OkStatus();
 }
 
+Status PgHostStore::WriteReportsIn(pg::Connection& db, std::vector<IncomingReport>& reports,
+                                   std::vector<std::string> encoded,
+                                   std::vector<CommitResult>* results,
+                                   std::vector<CommittedHost>* committed) {
+  Batch batch{reports, std::move(encoded), std::vector<bool>(reports.size(), false), {}, {}};
+  DOZOR_RETURN_IF_ERROR(WriteBatch(db, batch));
+  *results = std::move(batch.results);
+  *committed = std::move(batch.committed);
+  return OkStatus();
+}
+
 void PgHostStore::SetCommitObserver(CommitObserver observer) {
   std::lock_guard lock(observer_mu_);
   observer_ = std::move(observer);

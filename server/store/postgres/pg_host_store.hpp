@@ -49,11 +49,19 @@ class PgHostStore final : public HostStore {
 
   PgHealthPartitions& health_partitions() { return partitions_; }
 
+  // Writes reports like CommitReports but inside the caller's transaction on `db` (imports go
+  // through ingest's writer); `encoded` holds each health report's serialized sample. The health
+  // partitions of the samples must exist (health_partitions().EnsureFor, before the transaction).
+  Status WriteReportsIn(pg::Connection& db, std::vector<IncomingReport>& reports,
+                        std::vector<std::string> encoded, std::vector<CommitResult>* results,
+                        std::vector<CommittedHost>* committed);
+  // Hands committed hosts to the observer; after COMMIT, outside any transaction.
+  void NotifyCommitted(const std::vector<CommittedHost>& hosts);
+
  private:
   struct Batch;
   Status WriteBatch(pg::Connection& db, Batch& batch);
   Status CommitOneByOne(Batch& batch);
-  void NotifyCommitted(const std::vector<CommittedHost>& hosts);
   Result<int64_t> AgentPkOf(pg::Connection& db, std::string_view agent_id);
 
   PgContext& context_;

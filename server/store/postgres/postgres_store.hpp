@@ -19,6 +19,7 @@
 #include "store/postgres/pg_client.hpp"
 #include "store/postgres/pg_context.hpp"
 #include "store/postgres/pg_host_store.hpp"
+#include "store/postgres/pg_import_store.hpp"
 #include "store/postgres/pg_organization_store.hpp"
 
 namespace dozor::server {
@@ -49,6 +50,7 @@ class PostgresStore {
   PgOrganizationStore& Organizations() { return *organizations_; }
   PgAgentStore& Agents() { return *agents_; }
   PgHostStore& Hosts() { return *hosts_; }
+  PgImportStore& Imports() { return *imports_; }
 
   pg::Pool& pool() { return *pool_; }
 
@@ -60,6 +62,7 @@ class PostgresStore {
   std::unique_ptr<PgOrganizationStore> organizations_;
   std::unique_ptr<PgAgentStore> agents_;
   std::unique_ptr<PgHostStore> hosts_;
+  std::unique_ptr<PgImportStore> imports_;
 };
 
 // Applies the migrations `connection`'s database lacks (exposed for the migration tests).
