@@ -83,51 +83,115 @@ struct InvTableSpec {
   const char* columns;
 };
 
-// clang-format off
 constexpr InvTableSpec kInvTableSpecs[] = {
-    {"host_os", true, "os_id t, id_like t, family t, name t, version t, version_id t, pretty_name t, kernel t, architecture t, hostname t, fqdn t, timezone t, boot_time i, reboot_required i, pending_updates i, pending_security_updates i, machine_id t, uptime_seconds i, clock_synchronized i, clock_max_error_us i, security_pending_since i, role t, install_time i, edition t, build t, activation t, domain t, workgroup t, time_source t, last_update_install_time i, update_error t, product_type t, duties t"},  // kOs
-    {"host_hardware", true, "cpu_model t, cpu_sockets i, cpu_cores i, cpu_threads i, memory_total_bytes i, system_vendor t, system_model t, system_serial t, bios_vendor t, bios_version t, bios_date t, virtual_machine i, hypervisor t, chassis_type t, smartctl_available i, cpu_vendor t, cpu_family i, cpu_model_number i, cpu_stepping i, cpu_cache_kb i, cpu_microcode t, swap_total_bytes i, container t"},  // kHardware
-    {"host_disks", false, "name t, model t, serial t, size_bytes i, rotational i, transport t, smart_status t, power_on_hours i, temperature_c i, removable i, smart_message t, reallocated_sectors i, pending_sectors i, offline_uncorrectable i, health t, wear_percent i, media_type t, vendor t"},  // kDisks
-    {"host_interfaces", false, "name t, mac t, mtu i, state t, speed_mbps i, loopback i, virtual i, duplex t"},  // kInterfaces
-    {"host_addresses", false, "interface t, address t, prefix i, family i, loopback i"},  // kAddresses
-    {"host_gateways", false, "address t, interface t, family i"},  // kGateways
-    {"host_dns", false, "position i, server t"},  // kDns
-    {"host_listeners", false, "protocol t, family i, address t, port i, pid i, process t, uid i"},  // kListeners
-    {"host_packages", false, "name t, version t, architecture t, source t, vendor t, install_time i, held i"},  // kPackages
-    {"host_applications", false, "name t, version t, architecture t, path t, kind t, ports t, state t"},  // kApplications
-    {"host_services", false, "name t, description t, load_state t, active_state t, sub_state t, enabled t, account t, command t"},  // kServices
-    {"host_users", false, "name t, uid i, shell t, home t, administrator i, disabled i, kind t, domain t, last_login i, last_login_from t, gid i"},  // kUsers
-    {"host_security", true, "remote_desktop i, remote_desktop_nla i, remote_desktop_port i, smb1 i, password_min_length i, password_max_age_days i, lockout_threshold i, password_complexity i"},  // kSecurity
-    {"host_antivirus", false, "name t, enabled i, up_to_date i, signatures_updated i, source t, version t"},  // kAntivirus
-    {"host_firewall_profiles", false, "name t, enabled i"},  // kFirewallProfiles
-    {"host_volumes", false, "mount_point t, label t, file_system t, size_bytes i, free_bytes i, kind t, remote_path t, encryption t"},  // kVolumes
-    {"host_batteries", false, "name t, design_capacity_mwh i, full_charge_capacity_mwh i, charge_percent i, status t"},  // kBatteries
-    {"host_memory_modules", false, "slot t, size_bytes i, speed_mhz i, manufacturer t, part_number t, serial t"},  // kMemoryModules
-    {"host_infobases", false, "user_name t, name t, kind t, location t, network_share i, version t"},  // kInfobases
-    {"host_license_clients", false, "position i, kind t, config_path t, broadcast i"},  // kLicenseClients
-    {"host_license_servers", false, "client_position i, server t"},  // kLicenseServers
-    {"host_unavailable", false, "part t, note t"},  // kUnavailable
-    {"host_backup_jobs", false, "tool t, source t, schedule t, target t, destination t, last_success_time i, last_run_time i, last_status t, last_error t, freshness_source t, interval_seconds i"},  // kBackupJobs
-    {"host_processes", false, "pid i, name t, user_name t, rss_bytes i, start_time i, command t"},  // kProcesses
-    {"host_database_servers", false, "position i, kind t, version t, config_path t, data_directory t, listen_addresses t, port i, onec_build i, autovacuum i, running i, hba_path t, databases_listed i, data_mount_point t, data_fs_total_bytes i, data_fs_available_bytes i"},  // kDatabaseServers
-    {"host_database_hba", false, "server_position i, line i, type t, database_name t, user_name t, address t, method t"},  // kDatabaseHba
-    {"host_storage_arrays", false, "kind t, name t, level t, state t, degraded i, sync_action t, sync_percent d, size_bytes i, free_bytes i, errors t, last_scrub_time i, controller t, devices_expected i, devices_active i, members t, failed_members i"},  // kStorageArrays
-    {"host_ups", false, "daemon t, name t, model t, status t, on_battery i, low_battery i, battery_charge_pct d, runtime_seconds i, monitored i, source t"},  // kUps
-    {"host_power", true, "checked i"},  // kPower
-    {"host_onec_agents", false, "position i, pid i, version t, user_name t, start_time i, agent_port i, manager_port i, range_first i, range_last i, registry_path t, restarted_workers i, rac_status t"},  // kOnecAgents
-    {"host_onec_processes", false, "agent_position i, role t, pid i, version t, rss_bytes i, start_time i"},  // kOnecProcesses
-    {"host_onec_clusters", false, "agent_position i, cluster_id t, name t, host t, port i, lifetime_limit i, max_memory_size i, security_level i, admin_configured i, admins t, infobase_count i"},  // kOnecClusters
-    {"host_onec_tech_logs", false, "config_path t, enabled i, location t, history_hours i, size_bytes i, size_complete i, events i"},  // kOnecTechLogs
-    {"host_onec_licensing", false, "kind t, name t"},  // kOnecLicensing
-    {"host_repositories", false, "manager t, file t, name t, kind t, uri t, suite t, components t, enabled i, official i"},  // kRepositories
-    {"host_pci_devices", false, "address t, vendor_id t, device_id t, class_code t, class_name t, subsystem_vendor_id t, subsystem_device_id t, driver t, vendor_name t, device_name t"},  // kPciDevices
-    {"host_groups", false, "name t, gid i, administrator i"},  // kGroups
-    {"host_group_members", false, "group_name t, member t, primary_group i"},  // kGroupMembers
-    {"host_database_databases", false, "server_position i, name t, size_bytes i, newest_dump_time i, newest_dump_path t, newest_dump_job t, last_backup_time i, last_backup_source t, last_backup_interval_seconds i, covered_without_freshness i"},  // kDatabaseDatabases
-    {"host_firewall", true, "backend t, input_policy t, status t, rule_count i"},  // kFirewall
-    {"host_firewall_ports", false, "family i, protocol t, port i, verdict t, sources t, reason t"},  // kFirewallPorts
+    {"host_os", true,
+     "os_id t, id_like t, family t, name t, version t, version_id t, pretty_name t, "
+     "kernel t, architecture t, hostname t, fqdn t, timezone t, boot_time i, "
+     "reboot_required i, pending_updates i, pending_security_updates i, machine_id t, "
+     "uptime_seconds i, clock_synchronized i, clock_max_error_us i, "
+     "security_pending_since i, role t, install_time i, edition t, build t, "
+     "activation t, domain t, workgroup t, time_source t, last_update_install_time i, "
+     "update_error t, product_type t, duties t"},
+    {"host_hardware", true,
+     "cpu_model t, cpu_sockets i, cpu_cores i, cpu_threads i, memory_total_bytes i, "
+     "system_vendor t, system_model t, system_serial t, bios_vendor t, "
+     "bios_version t, bios_date t, virtual_machine i, hypervisor t, chassis_type t, "
+     "smartctl_available i, cpu_vendor t, cpu_family i, cpu_model_number i, "
+     "cpu_stepping i, cpu_cache_kb i, cpu_microcode t, swap_total_bytes i, "
+     "container t"},
+    {"host_disks", false,
+     "name t, model t, serial t, size_bytes i, rotational i, transport t, "
+     "smart_status t, power_on_hours i, temperature_c i, removable i, "
+     "smart_message t, reallocated_sectors i, pending_sectors i, "
+     "offline_uncorrectable i, health t, wear_percent i, media_type t, vendor t"},
+    {"host_interfaces", false,
+     "name t, mac t, mtu i, state t, speed_mbps i, loopback i, virtual i, duplex t"},
+    {"host_addresses", false, "interface t, address t, prefix i, family i, loopback i"},
+    {"host_gateways", false, "address t, interface t, family i"},
+    {"host_dns", false, "position i, server t"},
+    {"host_listeners", false, "protocol t, family i, address t, port i, pid i, process t, uid i"},
+    {"host_packages", false,
+     "name t, version t, architecture t, source t, vendor t, install_time i, held i"},
+    {"host_applications", false,
+     "name t, version t, architecture t, path t, kind t, ports t, state t"},
+    {"host_services", false,
+     "name t, description t, load_state t, active_state t, sub_state t, enabled t, "
+     "account t, command t"},
+    {"host_users", false,
+     "name t, uid i, shell t, home t, administrator i, disabled i, kind t, domain t, "
+     "last_login i, last_login_from t, gid i"},
+    {"host_security", true,
+     "remote_desktop i, remote_desktop_nla i, remote_desktop_port i, smb1 i, "
+     "password_min_length i, password_max_age_days i, lockout_threshold i, "
+     "password_complexity i"},
+    {"host_antivirus", false,
+     "name t, enabled i, up_to_date i, signatures_updated i, source t, version t"},
+    {"host_firewall_profiles", false, "name t, enabled i"},
+    {"host_volumes", false,
+     "mount_point t, label t, file_system t, size_bytes i, free_bytes i, kind t, "
+     "remote_path t, encryption t"},
+    {"host_batteries", false,
+     "name t, design_capacity_mwh i, full_charge_capacity_mwh i, charge_percent i, "
+     "status t"},
+    {"host_memory_modules", false,
+     "slot t, size_bytes i, speed_mhz i, manufacturer t, part_number t, serial t"},
+    {"host_infobases", false,
+     "user_name t, name t, kind t, location t, network_share i, version t"},
+    {"host_license_clients", false, "position i, kind t, config_path t, broadcast i"},
+    {"host_license_servers", false, "client_position i, server t"},
+    {"host_unavailable", false, "part t, note t"},
+    {"host_backup_jobs", false,
+     "tool t, source t, schedule t, target t, destination t, last_success_time i, "
+     "last_run_time i, last_status t, last_error t, freshness_source t, "
+     "interval_seconds i"},
+    {"host_processes", false, "pid i, name t, user_name t, rss_bytes i, start_time i, command t"},
+    {"host_database_servers", false,
+     "position i, kind t, version t, config_path t, data_directory t, "
+     "listen_addresses t, port i, onec_build i, autovacuum i, running i, hba_path t, "
+     "databases_listed i, data_mount_point t, data_fs_total_bytes i, "
+     "data_fs_available_bytes i"},
+    {"host_database_hba", false,
+     "server_position i, line i, type t, database_name t, user_name t, address t, "
+     "method t"},
+    {"host_storage_arrays", false,
+     "kind t, name t, level t, state t, degraded i, sync_action t, sync_percent d, "
+     "size_bytes i, free_bytes i, errors t, last_scrub_time i, controller t, "
+     "devices_expected i, devices_active i, members t, failed_members i"},
+    {"host_ups", false,
+     "daemon t, name t, model t, status t, on_battery i, low_battery i, "
+     "battery_charge_pct d, runtime_seconds i, monitored i, source t"},
+    {"host_power", true, "checked i"},
+    {"host_onec_agents", false,
+     "position i, pid i, version t, user_name t, start_time i, agent_port i, "
+     "manager_port i, range_first i, range_last i, registry_path t, "
+     "restarted_workers i, rac_status t"},
+    {"host_onec_processes", false,
+     "agent_position i, role t, pid i, version t, rss_bytes i, start_time i"},
+    {"host_onec_clusters", false,
+     "agent_position i, cluster_id t, name t, host t, port i, lifetime_limit i, "
+     "max_memory_size i, security_level i, admin_configured i, admins t, "
+     "infobase_count i"},
+    {"host_onec_tech_logs", false,
+     "config_path t, enabled i, location t, history_hours i, size_bytes i, "
+     "size_complete i, events i"},
+    {"host_onec_licensing", false, "kind t, name t"},
+    {"host_repositories", false,
+     "manager t, file t, name t, kind t, uri t, suite t, components t, enabled i, "
+     "official i"},
+    {"host_pci_devices", false,
+     "address t, vendor_id t, device_id t, class_code t, class_name t, "
+     "subsystem_vendor_id t, subsystem_device_id t, driver t, vendor_name t, "
+     "device_name t"},
+    {"host_groups", false, "name t, gid i, administrator i"},
+    {"host_group_members", false, "group_name t, member t, primary_group i"},
+    {"host_database_databases", false,
+     "server_position i, name t, size_bytes i, newest_dump_time i, "
+     "newest_dump_path t, newest_dump_job t, last_backup_time i, "
+     "last_backup_source t, last_backup_interval_seconds i, "
+     "covered_without_freshness i"},
+    {"host_firewall", true, "backend t, input_policy t, status t, rule_count i"},
+    {"host_firewall_ports", false, "family i, protocol t, port i, verdict t, sources t, reason t"},
 };
-// clang-format on
 
 enum InvTable : size_t {
   kOs,

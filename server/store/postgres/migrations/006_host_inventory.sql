@@ -8,8 +8,9 @@
 -- bigints, not booleans, so rule SQL comparing them to 0 and 1 reads the same on both backends.
 -- A table with several rows per host numbers them in `ordinal` (insertion order from 1, what
 -- SQLite's rowid order gives); a table with at most one row per host is keyed by the host.
--- Primary keys lead with (org_id, agent): per-host reads and the replace's delete should name
--- both (agents.id is unique, so org_id never narrows a result, it only reaches the index).
+-- Primary keys lead with (org_id, agent), so a read of one host or one organisation is an index
+-- range: fact views and per-host reads should join and filter on both columns
+-- (t.org_id = a.org_id AND t.agent = a.id); a filter on agent alone cannot use the key.
 
 CREATE TABLE host_os (
   org_id bigint NOT NULL,
