@@ -1,8 +1,11 @@
 #include "store/postgres/pg_client.hpp"
 
+#include "dozor/common/text.hpp"
+
 #include <libpq-fe.h>
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -92,17 +95,11 @@ bool IsRetryable(const Error& error) {
           error.message.find("(SQLSTATE 40P01)") != std::string::npos);
 }
 
-std::string WithoutNul(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    if (c == '\0') {
-      out += "\xEF\xBF\xBD";
-    } else {
-      out.push_back(c);
-    }
+std::string StorableText(std::string_view text) {
+  if (text.find('\0') == std::string_view::npos && IsValidUtf8(text)) {
+    return std::string(text);
   }
-  return out;
+  return EscapeInvalidUtf8(text);
 }
 
 // ------------------------------------------------------------------ ArrayLiteral
@@ -119,20 +116,28 @@ ArrayLiteral& ArrayLiteral::Raw(std::string_view element) {
 ArrayLiteral& ArrayLiteral::Add(int64_t value) { return Raw(std::to_string(value)); }
 
 ArrayLiteral& ArrayLiteral::Add(double value) {
+  if (std::isnan(value)) {
+    return Raw("NaN");
+  }
+  if (std::isinf(value)) {
+    return Raw(value > 0 ? "Infinity" : "-Infinity");
+  }
   char buffer[64];
   const int length = std::snprintf(buffer, sizeof buffer, "%.17g", value);
   return Raw(std::string_view(buffer, static_cast<size_t>(length)));
 }
 
 ArrayLiteral& ArrayLiteral::Add(std::string_view text) {
+  std::string storable;
+  if (text.find('\0') != std::string_view::npos || !IsValidUtf8(text)) {
+    storable = EscapeInvalidUtf8(text);
+    text = storable;
+  }
+  // Inside double quotes only the backslash and the double quote are special.
   std::string quoted;
   quoted.reserve(text.size() + 2);
   quoted.push_back('"');
   for (char c : text) {
-    if (c == '\0') {
-      quoted += "\xEF\xBF\xBD";
-      continue;
-    }
     if (c == '"' || c == '\\') {
       quoted.push_back('\\');
     }
@@ -165,9 +170,10 @@ Params& Params::Add(double value) {
 }
 
 Params& Params::AddText(std::string_view text) {
-  // Text parameters go to libpq as C strings: a NUL would cut the value short.
-  if (text.find('\0') != std::string_view::npos) {
-    values_.push_back(WithoutNul(text));
+  // Text parameters go to libpq as C strings (a NUL would cut the value short) and PostgreSQL's
+  // text holds only UTF-8: such text is stored in EscapeInvalidUtf8's form.
+  if (text.find('\0') != std::string_view::npos || !IsValidUtf8(text)) {
+    values_.push_back(StorableText(text));
     null_.push_back(false);
     lengths_.push_back(static_cast<int>(values_.back().size()));
     formats_.push_back(0);

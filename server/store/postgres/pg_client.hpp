@@ -31,13 +31,16 @@ namespace dozor::pg {
 
 // A PostgreSQL array literal ({1,2} / {"a","b",NULL}) built element by element, bound as one
 // text parameter and cast in SQL: "INSERT … SELECT * FROM unnest($1::bigint[], $2::text[])"
-// writes a whole column of rows in one round trip. Text elements are always quoted and escaped.
+// writes a whole column of rows in one round trip. Text elements are always quoted and escaped
+// (and made storable: StorableText); doubles keep 17 digits, NaN and the infinities by name.
 class ArrayLiteral {
  public:
   ArrayLiteral& Add(int64_t value);
   ArrayLiteral& Add(int value) { return Add(static_cast<int64_t>(value)); }
   ArrayLiteral& Add(uint32_t value) { return Add(static_cast<int64_t>(value)); }
   ArrayLiteral& Add(bool value) { return Raw(value ? "t" : "f"); }
+  ArrayLiteral& Add(long long value) { return Add(static_cast<int64_t>(value)); }  // NOLINT
+  ArrayLiteral& Add(uint64_t value) { return Add(static_cast<int64_t>(value)); }
   ArrayLiteral& Add(double value);
   ArrayLiteral& Add(std::string_view text);
   ArrayLiteral& Add(const std::string& text) { return Add(std::string_view(text)); }
@@ -63,9 +66,12 @@ class ArrayLiteral {
   size_t count_ = 0;
 };
 
-// Text as PostgreSQL can hold it: a NUL byte (which text cannot contain, and which libpq would
-// take for the end of the value) becomes U+FFFD; everything else is kept.
-std::string WithoutNul(std::string_view text);
+// Text as PostgreSQL can hold it: valid UTF-8 without NUL as it is; anything else (a NUL, which
+// text cannot contain and libpq would take for the end of the value, or bytes that are not UTF-8)
+// in EscapeInvalidUtf8's form (\x00, \xNN, and \\ for that text's backslashes). SQLite keeps such
+// bytes raw; the agent already sends valid UTF-8 and proto3 parsing refuses anything else, so only
+// a NUL can arrive this way.
+std::string StorableText(std::string_view text);
 
 // Values bound to $1..$n in order: text (numbers as decimal text, booleans as true/false) or raw
 // bytes for bytea parameters, sent in binary so no escaping is involved.

@@ -64,9 +64,9 @@ Status PgHealthPartitions::Create(int64_t day_ms) {
   Status created = pg::InTransaction(pool_, [&](pg::Connection& db) -> Status {
     DOZOR_RETURN_IF_ERROR(
         db.Query("SELECT pg_advisory_xact_lock($1)", pg::Params(kPartitionLockKey)));
-    DOZOR_ASSIGN_OR_RETURN(pg::Rows exists,
-                           db.Query("SELECT 1 FROM pg_class WHERE relname = $1 AND relkind = 'r'",
-                                    pg::Params(name)));
+    DOZOR_ASSIGN_OR_RETURN(
+        pg::Rows exists,
+        db.Query("SELECT 1 FROM pg_class WHERE relname = $1 AND relkind = 'r'", pg::Params(name)));
     if (!exists.empty()) {
       return OkStatus();
     }
@@ -74,11 +74,14 @@ Status PgHealthPartitions::Create(int64_t day_ms) {
     // yet due) would make the new partition's bounds overlap them: move them over.
     DOZOR_RETURN_IF_ERROR(db.Exec(
         "CREATE TEMP TABLE moving_samples ON COMMIT DROP AS SELECT * FROM health_samples_default "
-        "WHERE collected_at >= " + from + " AND collected_at < " + to));
+        "WHERE collected_at >= " +
+        from + " AND collected_at < " + to));
     DOZOR_RETURN_IF_ERROR(db.Exec("DELETE FROM health_samples_default WHERE collected_at >= " +
                                   from + " AND collected_at < " + to));
-    DOZOR_RETURN_IF_ERROR(db.Exec("CREATE TABLE " + name + " PARTITION OF health_samples FOR "
-                                  "VALUES FROM (" + from + ") TO (" + to + ")"));
+    DOZOR_RETURN_IF_ERROR(db.Exec("CREATE TABLE " + name +
+                                  " PARTITION OF health_samples FOR "
+                                  "VALUES FROM (" +
+                                  from + ") TO (" + to + ")"));
     DOZOR_RETURN_IF_ERROR(db.Exec("INSERT INTO health_samples SELECT * FROM moving_samples"));
     return OkStatus();
   });

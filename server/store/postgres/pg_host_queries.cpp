@@ -65,21 +65,26 @@ std::optional<std::string> IdArray(const std::optional<std::vector<int64_t>>& id
   return array.str();
 }
 
-// Non-loopback addresses of the given hosts, in inventory order, by pk.
+// Non-loopback addresses of the given hosts ((org id, pk) pairs), in inventory order, by pk.
 Result<std::unordered_map<int64_t, std::vector<std::string>>> AddressesOf(
-    pg::Connection& db, const std::vector<int64_t>& pks) {
+    pg::Connection& db, const std::vector<std::pair<int64_t, int64_t>>& keys) {
   std::unordered_map<int64_t, std::vector<std::string>> out;
-  if (pks.empty()) {
+  if (keys.empty()) {
     return out;
   }
-  pg::ArrayLiteral array;
-  for (int64_t pk : pks) {
-    array.Add(pk);
+  pg::ArrayLiteral orgs;
+  pg::ArrayLiteral pks;
+  for (const auto& [org_id, pk] : keys) {
+    orgs.Add(org_id);
+    pks.Add(pk);
   }
-  DOZOR_ASSIGN_OR_RETURN(pg::Rows rows,
-                         db.Query("SELECT agent, address FROM host_addresses WHERE agent = "
-                                  "ANY($1::bigint[]) AND loopback = 0 ORDER BY agent, ordinal",
-                                  pg::Params(array)));
+  // Joined on (org_id, agent): the primary key's leading columns.
+  DOZOR_ASSIGN_OR_RETURN(
+      pg::Rows rows,
+      db.Query("SELECT ad.agent, ad.address FROM unnest($1::bigint[], $2::bigint[]) AS k(org_id, "
+               "agent) JOIN host_addresses ad ON ad.org_id = k.org_id AND ad.agent = k.agent "
+               "WHERE ad.loopback = 0 ORDER BY ad.agent, ad.ordinal",
+               pg::Params(orgs, pks)));
   for (int row = 0; row < rows.size(); ++row) {
     out[rows.Int(row, 0)].push_back(rows.Text(row, 1));
   }
@@ -92,11 +97,13 @@ Result<std::vector<HostSummary>> ReadHosts(pg::Connection& db, const std::string
   DOZOR_ASSIGN_OR_RETURN(pg::Rows rows, db.Query(sql, params));
   std::vector<HostSummary> hosts;
   std::vector<int64_t> pks;
+  std::vector<std::pair<int64_t, int64_t>> keys;
   for (int row = 0; row < rows.size() && hosts.size() < limit; ++row) {
     pks.push_back(rows.Int(row, 0));
     hosts.push_back(ReadHostRow(rows, row));
+    keys.emplace_back(hosts.back().org_id, pks.back());
   }
-  DOZOR_ASSIGN_OR_RETURN(auto addresses, AddressesOf(db, pks));
+  DOZOR_ASSIGN_OR_RETURN(auto addresses, AddressesOf(db, keys));
   for (size_t i = 0; i < hosts.size(); ++i) {
     auto found = addresses.find(pks[i]);
     if (found != addresses.end()) {
@@ -136,15 +143,17 @@ std::string HostStatusSql(HostStatus status, const std::string& online_since,
 Result<std::vector<HostSummary>> PgHostStore::ListHosts(std::optional<int64_t> org_id) {
   DOZOR_ASSIGN_OR_RETURN(auto db, context_.pool.Acquire());
   return ReadHosts(*db,
-                   kHostColumns + "WHERE ($1::bigint IS NULL OR a.org_id = $1) ORDER BY o.name "
-                                  "COLLATE \"C\", 5 COLLATE \"C\", a.agent_id COLLATE \"C\"",
+                   kHostColumns +
+                       "WHERE ($1::bigint IS NULL OR a.org_id = $1) ORDER BY o.name "
+                       "COLLATE \"C\", " +
+                       kHostnameSql + " COLLATE \"C\", a.agent_id COLLATE \"C\"",
                    pg::Params(org_id));
 }
 
 Result<HostSummary> PgHostStore::GetHost(std::string_view agent_id) {
   DOZOR_ASSIGN_OR_RETURN(auto db, context_.pool.Acquire());
-  DOZOR_ASSIGN_OR_RETURN(auto hosts,
-                         ReadHosts(*db, kHostColumns + "WHERE a.agent_id = $1", pg::Params(agent_id)));
+  DOZOR_ASSIGN_OR_RETURN(
+      auto hosts, ReadHosts(*db, kHostColumns + "WHERE a.agent_id = $1", pg::Params(agent_id)));
   if (hosts.empty()) {
     return MakeError(ErrorCode::kNotFound, "unknown agent '" + std::string(agent_id) + "'");
   }
@@ -164,9 +173,10 @@ Result<HostInventory> PgHostStore::GetInventory(std::string_view agent_id) {
       return MakeError(ErrorCode::kNotFound, "unknown agent '" + std::string(agent_id) + "'");
     }
     result.host = std::move(hosts.front());
+    const int64_t org_id = result.host.org_id;
     DOZOR_ASSIGN_OR_RETURN(pg::Rows blob, db->Query("SELECT inventory FROM host_inventory_blob "
-                                                    "WHERE agent = $1",
-                                                    pg::Params(pks.front())));
+                                                    "WHERE org_id = $1 AND agent = $2",
+                                                    pg::Params(org_id, pks.front())));
     if (!blob.empty()) {
       auto decoded = DecodeCompressed(blob.Bytes(0, 0), &result.inventory);
       if (!decoded.ok()) {
@@ -175,9 +185,9 @@ Result<HostInventory> PgHostStore::GetInventory(std::string_view agent_id) {
     }
     DOZOR_ASSIGN_OR_RETURN(pg::Rows collectors,
                            db->Query("SELECT name, ok, error, duration_ms FROM "
-                                     "host_collector_statuses WHERE agent = $1 ORDER BY name "
-                                     "COLLATE \"C\"",
-                                     pg::Params(pks.front())));
+                                     "host_collectors WHERE org_id = $1 AND agent = $2 ORDER BY "
+                                     "name COLLATE \"C\"",
+                                     pg::Params(org_id, pks.front())));
     for (int row = 0; row < collectors.size(); ++row) {
       dozor::v1::CollectorStatus status;
       status.set_name(collectors.Text(row, 0));
@@ -261,8 +271,8 @@ Result<Page<HostSummary>> PgHostStore::QueryHosts(const HostQuery& query) {
       online_since = params.Placeholder(query.status_bounds.online_since_ms) + "::bigint";
       overdue_before = params.Placeholder(query.status_bounds.overdue_before_ms) + "::bigint";
     }
-    statuses += (statuses.empty() ? "(" : " OR ") + HostStatusSql(status, online_since,
-                                                                   overdue_before);
+    statuses +=
+        (statuses.empty() ? "(" : " OR ") + HostStatusSql(status, online_since, overdue_before);
   }
   if (!statuses.empty()) {
     sql += "AND " + statuses + ") ";
@@ -292,10 +302,12 @@ Result<Page<HostSummary>> PgHostStore::QueryHosts(const HostQuery& query) {
   DOZOR_ASSIGN_OR_RETURN(pg::Rows rows, db->Query(sql, params));
   Page<HostSummary> page;
   std::vector<int64_t> pks;
+  std::vector<std::pair<int64_t, int64_t>> keys_of_rows;
   constexpr int kFirstKeyColumn = 16;
   for (int row = 0; row < rows.size() && row < limit; ++row) {
     pks.push_back(rows.Int(row, 0));
     page.rows.push_back(ReadHostRow(rows, row));
+    keys_of_rows.emplace_back(page.rows.back().org_id, pks.back());
     if (row == limit - 1 && rows.size() > limit) {
       PagePosition next_position;
       for (size_t k = 0; k < keys.size(); ++k) {
@@ -307,7 +319,7 @@ Result<Page<HostSummary>> PgHostStore::QueryHosts(const HostQuery& query) {
       page.next = std::move(next_position);
     }
   }
-  DOZOR_ASSIGN_OR_RETURN(auto addresses, AddressesOf(*db, pks));
+  DOZOR_ASSIGN_OR_RETURN(auto addresses, AddressesOf(*db, keys_of_rows));
   for (size_t i = 0; i < page.rows.size(); ++i) {
     auto found = addresses.find(pks[i]);
     if (found != addresses.end()) {
@@ -417,8 +429,8 @@ Result<HostSearchResult> PgHostStore::SearchHosts(const HostSearchQuery& query) 
       result.truncated = true;
       break;
     }
-    DOZOR_ASSIGN_OR_RETURN(auto hosts, ReadHosts(*db, kHostColumns + "WHERE a.agent_id = $1",
-                                                 pg::Params(key.second)));
+    DOZOR_ASSIGN_OR_RETURN(
+        auto hosts, ReadHosts(*db, kHostColumns + "WHERE a.agent_id = $1", pg::Params(key.second)));
     if (hosts.empty()) {
       continue;  // revoked and removed meanwhile
     }
@@ -454,7 +466,7 @@ Result<EstateSummary> PgHostStore::GetEstateSummary(int64_t org_id,
             "a.id WHERE a.org_id = $1 AND a.revoked_at IS NULL ORDER BY 3 COLLATE \"C\", "
             "a.agent_id COLLATE \"C\"",
             pg::Params(org_id)));
-    std::vector<int64_t> pks;
+    std::vector<std::pair<int64_t, int64_t>> keys;
     for (int row = 0; row < hosts.size(); ++row) {
       EstateHost h;
       h.agent_id = hosts.Text(row, 1);
@@ -480,10 +492,10 @@ Result<EstateSummary> PgHostStore::GetEstateSummary(int64_t org_id,
       h.smartctl_available = hosts.Int(row, 21) != 0;
       h.disk_count = hosts.Int(row, 22);
       index_of[hosts.Int(row, 0)] = summary.hosts.size();
-      pks.push_back(hosts.Int(row, 0));
+      keys.emplace_back(org_id, hosts.Int(row, 0));
       summary.hosts.push_back(std::move(h));
     }
-    DOZOR_ASSIGN_OR_RETURN(auto addresses, AddressesOf(*db, pks));
+    DOZOR_ASSIGN_OR_RETURN(auto addresses, AddressesOf(*db, keys));
     for (auto& [pk, list] : addresses) {
       summary.hosts[index_of.at(pk)].addresses = std::move(list);
     }
@@ -494,8 +506,8 @@ Result<EstateSummary> PgHostStore::GetEstateSummary(int64_t org_id,
         db->Query("SELECT u.agent, u.part, u.note FROM host_unavailable u JOIN agents a ON "
                   "a.org_id = u.org_id AND a.id = u.agent WHERE a.org_id = $1 AND a.revoked_at "
                   "IS NULL UNION ALL SELECT c.agent, 'collector:' || c.name, c.error FROM "
-                  "host_collector_statuses c JOIN agents a ON a.org_id = c.org_id AND a.id = "
-                  "c.agent WHERE NOT c.ok AND a.org_id = $1 AND a.revoked_at IS NULL "
+                  "host_collectors c JOIN agents a ON a.org_id = c.org_id AND a.id = "
+                  "c.agent WHERE c.ok = 0 AND a.org_id = $1 AND a.revoked_at IS NULL "
                   "ORDER BY 1, 2 COLLATE \"C\"",
                   pg::Params(org_id)));
     for (int row = 0; row < gaps.size(); ++row) {

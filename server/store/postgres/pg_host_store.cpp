@@ -13,6 +13,7 @@
 #include "dozor/common/text.hpp"
 #include "dozor/contract/codec.hpp"
 #include "store/collector_status_batch.hpp"
+#include "store/postgres/pg_inventory_rows.hpp"
 #include "store/postgres/pg_store_internal.hpp"
 #include "store/report_screening.hpp"
 #include "store/rule_window_batch.hpp"
@@ -33,7 +34,9 @@ namespace {
 
 constexpr int kMaxListLimit = 10000;
 
-int ClampListLimit(int limit) { return limit <= 0 || limit > kMaxListLimit ? kMaxListLimit : limit; }
+int ClampListLimit(int limit) {
+  return limit <= 0 || limit > kMaxListLimit ? kMaxListLimit : limit;
+}
 
 struct LockedAgent {
   int64_t pk = 0;
@@ -237,8 +240,7 @@ Status ApplyInventory(pg::Connection& db, const LockedAgent& agent, const std::s
         "c.new_value FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], "
         "$8::text[]) WITH ORDINALITY AS c(at, category, action, subject, old_value, new_value, n) "
         "ORDER BY c.n",
-        pg::Params(agent.org_id, agent.pk, when, category, action, subject, old_value,
-                   new_value)));
+        pg::Params(agent.org_id, agent.pk, when, category, action, subject, old_value, new_value)));
   }
   std::string blob = EncodeCompressed(inv);
   if (blob.empty()) {
@@ -259,8 +261,8 @@ Status ApplyInventory(pg::Connection& db, const LockedAgent& agent, const std::s
 // ------------------------------------------------------------------ ingest
 
 Result<std::vector<CommitResult>> PgHostStore::CommitReports(std::vector<IncomingReport>& batch) {
-  Batch state{batch, std::vector<std::string>(batch.size()), std::vector<bool>(batch.size()), {},
-              {}};
+  Batch state{
+      batch, std::vector<std::string>(batch.size()), std::vector<bool>(batch.size()), {}, {}};
   std::vector<int64_t> sample_times;
   for (size_t i = 0; i < batch.size(); ++i) {
     if (batch[i].report.has_health()) {
@@ -270,9 +272,8 @@ Result<std::vector<CommitResult>> PgHostStore::CommitReports(std::vector<Incomin
   }
   // Partition DDL in its own short transaction, before the batch's: never inside it.
   DOZOR_RETURN_IF_ERROR(partitions_.EnsureFor(sample_times, context_.clock.NowMs()));
-  Status written = pg::InTransaction(context_.pool, [&](pg::Connection& db) -> Status {
-    return WriteBatch(db, state);
-  });
+  Status written = pg::InTransaction(
+      context_.pool, [&](pg::Connection& db) -> Status { return WriteBatch(db, state); });
   if (!written.ok()) {
     if (batch.size() == 1 || !IsReportFault(written.error())) {
       return written.error();
@@ -294,9 +295,8 @@ Status PgHostStore::CommitOneByOne(Batch& batch) {
     std::vector<IncomingReport> one;
     one.push_back(std::move(batch.reports[i]));
     Batch single{one, {batch.encoded[i]}, {batch.unencodable[i]}, {}, {}};
-    Status status = pg::InTransaction(context_.pool, [&](pg::Connection& db) -> Status {
-      return WriteBatch(db, single);
-    });
+    Status status = pg::InTransaction(
+        context_.pool, [&](pg::Connection& db) -> Status { return WriteBatch(db, single); });
     batch.reports[i] = std::move(one[0]);
     if (status.ok()) {
       results.push_back(std::move(single.results[0]));
@@ -371,6 +371,8 @@ Status PgHostStore::WriteBatch(pg::Connection& db, Batch& batch) {
       windows.Add(agent->pk, report.collected_at_ms(), clock_offset_ms, report.health());
     } else {
       DOZOR_RETURN_IF_ERROR(ApplyInventory(db, *agent, item.agent_id, report));
+      DOZOR_RETURN_IF_ERROR(ReplacePgHostRows(db, agent->org_id, agent->pk, report.inventory(),
+                                              report.collected_at_ms()));
     }
     for (const dozor::v1::CollectorStatus& status : report.collectors()) {
       collectors.Add(agent->pk, report.collected_at_ms(), status);
@@ -416,14 +418,14 @@ Status PgHostStore::WriteBatch(pg::Connection& db, Batch& batch) {
       org.Add(org_of.at(c.agent));
       agent.Add(c.agent);
       name.Add(c.status->name());
-      ok.Add(c.status->ok());
+      ok.Add(int64_t{c.status->ok() ? 1 : 0});
       error.Add(c.status->error());
       duration.Add(static_cast<int64_t>(c.status->duration_ms()));
       at.Add(c.at);
     }
     DOZOR_RETURN_IF_ERROR(db.Run(
-        "INSERT INTO host_collector_statuses(org_id, agent, name, ok, error, duration_ms, at) "
-        "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::boolean[], $5::text[], "
+        "INSERT INTO host_collectors(org_id, agent, name, ok, error, duration_ms, at) "
+        "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], "
         "$6::bigint[], $7::bigint[]) ON CONFLICT (org_id, agent, name) DO UPDATE SET ok = "
         "excluded.ok, error = excluded.error, duration_ms = excluded.duration_ms, at = "
         "excluded.at",
@@ -502,18 +504,21 @@ void PgHostStore::NotifyCommitted(const std::vector<CommittedHost>& hosts) {
 
 // ------------------------------------------------------------------ reads by agent
 
-Result<int64_t> PgHostStore::AgentPkOf(pg::Connection& db, std::string_view agent_id) {
-  DOZOR_ASSIGN_OR_RETURN(pg::Rows rows,
-                         db.Query("SELECT id FROM agents WHERE agent_id = $1", pg::Params(agent_id)));
+Result<std::pair<int64_t, int64_t>> PgHostStore::HostKeyOf(pg::Connection& db,
+                                                           std::string_view agent_id) {
+  DOZOR_ASSIGN_OR_RETURN(pg::Rows rows, db.Query("SELECT org_id, id FROM agents WHERE agent_id = "
+                                                 "$1",
+                                                 pg::Params(agent_id)));
   if (rows.empty()) {
     return MakeError(ErrorCode::kNotFound, "unknown agent '" + std::string(agent_id) + "'");
   }
-  return rows.Int(0, 0);
+  return std::make_pair(rows.Int(0, 0), rows.Int(0, 1));
 }
 
 Result<int64_t> PgHostStore::HostPk(std::string_view agent_id) {
   DOZOR_ASSIGN_OR_RETURN(auto db, context_.pool.Acquire());
-  return AgentPkOf(*db, agent_id);
+  DOZOR_ASSIGN_OR_RETURN(auto key, HostKeyOf(*db, agent_id));
+  return key.second;
 }
 
 Result<std::vector<std::pair<int64_t, int64_t>>> PgHostStore::ListLiveHostKeys() {
@@ -544,13 +549,13 @@ Result<std::vector<HostLifetime>> PgHostStore::ListHostLifetimes(int64_t org_id)
 Result<std::vector<InventoryChange>> PgHostStore::ListChanges(std::string_view agent_id,
                                                               int64_t since_ms, int limit) {
   DOZOR_ASSIGN_OR_RETURN(auto db, context_.pool.Acquire());
-  DOZOR_ASSIGN_OR_RETURN(int64_t pk, AgentPkOf(*db, agent_id));
+  DOZOR_ASSIGN_OR_RETURN(auto key, HostKeyOf(*db, agent_id));
   DOZOR_ASSIGN_OR_RETURN(
       pg::Rows rows,
       db->Query("SELECT id, at, category, action, subject, old_value, new_value FROM "
-                "inventory_changes WHERE agent = $1 AND at >= $2 ORDER BY at DESC, id DESC "
-                "LIMIT $3",
-                pg::Params(pk, since_ms, ClampListLimit(limit))));
+                "inventory_changes WHERE org_id = $1 AND agent = $2 AND at >= $3 ORDER BY at "
+                "DESC, id DESC LIMIT $4",
+                pg::Params(key.first, key.second, since_ms, ClampListLimit(limit))));
   std::vector<InventoryChange> out;
   out.reserve(static_cast<size_t>(rows.size()));
   for (int row = 0; row < rows.size(); ++row) {
@@ -571,12 +576,12 @@ Result<std::vector<InventoryChange>> PgHostStore::ListChanges(std::string_view a
 Result<std::vector<HealthRecord>> PgHostStore::ListHealth(std::string_view agent_id,
                                                           int64_t since_ms, int limit) {
   DOZOR_ASSIGN_OR_RETURN(auto db, context_.pool.Acquire());
-  DOZOR_ASSIGN_OR_RETURN(int64_t pk, AgentPkOf(*db, agent_id));
+  DOZOR_ASSIGN_OR_RETURN(auto key, HostKeyOf(*db, agent_id));
   DOZOR_ASSIGN_OR_RETURN(
       pg::Rows rows,
-      db->Query("SELECT seq, collected_at, sample FROM health_samples WHERE agent = $1 AND "
-                "collected_at >= $2 ORDER BY collected_at DESC, seq DESC LIMIT $3",
-                pg::Params(pk, since_ms, ClampListLimit(limit))));
+      db->Query("SELECT seq, collected_at, sample FROM health_samples WHERE org_id = $1 AND "
+                "agent = $2 AND collected_at >= $3 ORDER BY collected_at DESC, seq DESC LIMIT $4",
+                pg::Params(key.first, key.second, since_ms, ClampListLimit(limit))));
   std::vector<HealthRecord> out;
   out.reserve(static_cast<size_t>(rows.size()));
   for (int row = 0; row < rows.size(); ++row) {
@@ -597,7 +602,7 @@ Result<std::vector<HealthRecord>> PgHostStore::ListHealth(std::string_view agent
 Status PgHostStore::VisitHealth(std::string_view agent_id, int64_t from_ms, int64_t to_ms,
                                 const HealthSampleVisitor& visit) {
   DOZOR_ASSIGN_OR_RETURN(auto db, context_.pool.Acquire());
-  DOZOR_ASSIGN_OR_RETURN(int64_t pk, AgentPkOf(*db, agent_id));
+  DOZOR_ASSIGN_OR_RETURN(auto key, HostKeyOf(*db, agent_id));
   if (from_ms >= to_ms) {
     return OkStatus();
   }
@@ -609,10 +614,10 @@ Status PgHostStore::VisitHealth(std::string_view agent_id, int64_t from_ms, int6
   while (true) {
     DOZOR_ASSIGN_OR_RETURN(
         pg::Rows rows,
-        db->Query("SELECT collected_at, seq, sample FROM health_samples WHERE agent = $1 AND "
-                  "collected_at >= $2 AND collected_at < $3 AND (collected_at, seq) > ($4, $5) "
-                  "ORDER BY collected_at, seq LIMIT $6",
-                  pg::Params(pk, from_ms, to_ms, after_at, after_seq, kPage)));
+        db->Query("SELECT collected_at, seq, sample FROM health_samples WHERE org_id = $1 AND "
+                  "agent = $2 AND collected_at >= $3 AND collected_at < $4 AND (collected_at, "
+                  "seq) > ($5, $6) ORDER BY collected_at, seq LIMIT $7",
+                  pg::Params(key.first, key.second, from_ms, to_ms, after_at, after_seq, kPage)));
     for (int row = 0; row < rows.size(); ++row) {
       after_at = rows.Int(row, 0);
       after_seq = rows.Int(row, 1);
@@ -662,8 +667,7 @@ Result<int64_t> PgHostStore::PruneInventoryChanges(int64_t cutoff_ms, int64_t ma
   return total;
 }
 
-Result<int64_t> PgHostStore::PruneRuleWindows(int64_t now_ms, int64_t window_ms,
-                                              int64_t trend_ms) {
+Result<int64_t> PgHostStore::PruneRuleWindows(int64_t now_ms, int64_t window_ms, int64_t trend_ms) {
   // Relative to each agent's newest sample when that is older than now: an agent that stopped
   // reporting keeps its last window (as on SQLite).
   DOZOR_ASSIGN_OR_RETURN(auto db, context_.pool.Acquire());

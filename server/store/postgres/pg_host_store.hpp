@@ -62,7 +62,8 @@ class PgHostStore final : public HostStore {
   struct Batch;
   Status WriteBatch(pg::Connection& db, Batch& batch);
   Status CommitOneByOne(Batch& batch);
-  Result<int64_t> AgentPkOf(pg::Connection& db, std::string_view agent_id);
+  // (org id, agents.id) of a public agent id; kNotFound. Per-host tables are keyed by both.
+  Result<std::pair<int64_t, int64_t>> HostKeyOf(pg::Connection& db, std::string_view agent_id);
 
   PgContext& context_;
   PgHealthPartitions partitions_;

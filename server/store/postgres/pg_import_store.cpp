@@ -102,9 +102,9 @@ Result<std::vector<EnrollmentTokenKey>> PgImportStore::FindEnrollmentTokensByHin
 Status PgImportStore::SaveTokenImportKey(int64_t token_id, std::string_view wrapped_key,
                                          int64_t now_ms) {
   return pg::InTransaction(context_.pool, [&](pg::Connection& db) -> Status {
-    DOZOR_ASSIGN_OR_RETURN(pg::Rows token,
-                           db.Query("SELECT org_id FROM enrollment_tokens WHERE id = $1",
-                                    pg::Params(token_id)));
+    DOZOR_ASSIGN_OR_RETURN(
+        pg::Rows token,
+        db.Query("SELECT org_id FROM enrollment_tokens WHERE id = $1", pg::Params(token_id)));
     if (token.empty()) {
       return MakeError(ErrorCode::kNotFound,
                        "enrollment token " + std::to_string(token_id) + " not found");
@@ -245,19 +245,20 @@ Result<ImportResult> PgImportStore::ImportSnapshot(const SnapshotImport& import)
                                "imported report not stored: " + commit.reason);
             }
           }
-          DOZOR_RETURN_IF_ERROR(db.Run("UPDATE agents SET hostname = $3 WHERE org_id = $1 AND id "
-                                       "= $2 AND $3 <> ''",
-                                       pg::Params(import.org_id, pk, import.hostname)));
+          DOZOR_RETURN_IF_ERROR(
+              db.Run("UPDATE agents SET hostname = $3 WHERE org_id = $1 AND id "
+                     "= $2 AND $3 <> ''",
+                     pg::Params(import.org_id, pk, import.hostname)));
         }
         DOZOR_ASSIGN_OR_RETURN(
             pg::Rows recorded,
-            db.Query("INSERT INTO imports(org_id, sha256, agent, hostname, machine_id, "
-                     "agent_version, collected_at, imported_at, actor, token_id, outcome) VALUES "
-                     "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-                     pg::Params(import.org_id, import.sha256, pk, import.hostname,
-                                import.machine_id, import.agent_version,
-                                import.inventory.collected_at_ms(), import.now_ms, import.actor,
-                                import.token_id, outcome)));
+            db.Query(
+                "INSERT INTO imports(org_id, sha256, agent, hostname, machine_id, "
+                "agent_version, collected_at, imported_at, actor, token_id, outcome) VALUES "
+                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                pg::Params(import.org_id, import.sha256, pk, import.hostname, import.machine_id,
+                           import.agent_version, import.inventory.collected_at_ms(), import.now_ms,
+                           import.actor, import.token_id, outcome)));
         result.record.id = recorded.Int(0, 0);
         result.record.org_id = import.org_id;
         result.record.sha256 = import.sha256;

@@ -13,8 +13,8 @@ class PgImportStore final : public ImportStore {
  public:
   PgImportStore(PgContext& context, PgHostStore& hosts) : context_(context), hosts_(hosts) {}
 
-  Result<std::vector<EnrollmentTokenKey>> FindEnrollmentTokensByHint(int64_t org_id,
-                                                                     std::string_view hint) override;
+  Result<std::vector<EnrollmentTokenKey>> FindEnrollmentTokensByHint(
+      int64_t org_id, std::string_view hint) override;
   Status SaveTokenImportKey(int64_t token_id, std::string_view wrapped_key,
                             int64_t now_ms) override;
   Result<ImportResult> ImportSnapshot(const SnapshotImport& import) override;

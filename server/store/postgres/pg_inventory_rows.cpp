@@ -21,54 +21,6 @@ namespace dozor::server {
 
 // ------------------------------------------------------------------ array literals
 
-void PgArrayLiteral::Separate() {
-  if (size_++ > 0) {
-    body_ += ',';
-  }
-}
-
-void PgArrayLiteral::AddText(std::string_view text) {
-  Separate();
-  // PostgreSQL's text holds neither NUL nor bytes that are not UTF-8 (in a UTF-8 database).
-  std::string escaped;
-  if (text.find('\0') != std::string_view::npos || !IsValidUtf8(text)) {
-    escaped = EscapeInvalidUtf8(text);
-    text = escaped;
-  }
-  // Inside double quotes only the backslash and the double quote are special.
-  body_ += '"';
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      body_ += '\\';
-    }
-    body_ += c;
-  }
-  body_ += '"';
-}
-
-void PgArrayLiteral::AddInt(int64_t value) {
-  Separate();
-  body_ += std::to_string(value);
-}
-
-void PgArrayLiteral::AddDouble(double value) {
-  Separate();
-  if (std::isnan(value)) {
-    body_ += "NaN";
-  } else if (std::isinf(value)) {
-    body_ += value > 0 ? "Infinity" : "-Infinity";
-  } else {
-    char buffer[64];
-    const int length = std::snprintf(buffer, sizeof buffer, "%.17g", value);
-    body_.append(buffer, static_cast<size_t>(length));
-  }
-}
-
-void PgArrayLiteral::AddNull() {
-  Separate();
-  body_ += "NULL";
-}
-
 namespace {
 
 // ------------------------------------------------------------------ the tables
@@ -337,17 +289,17 @@ const std::string& InvInsertSql() {
 
 // A value bound as SQLite's Bind binds it: integers (unsigned ones cast to int64_t, as SQLite's
 // Bind(uint64_t) does) and bools as integers, floating point as double, strings as text.
-void InvAppend(PgArrayLiteral& column, std::string_view text) { column.AddText(text); }
-void InvAppend(PgArrayLiteral& column, const std::string& text) { column.AddText(text); }
-void InvAppend(PgArrayLiteral& column, const char* text) { column.AddText(text); }
-void InvAppend(PgArrayLiteral& column, bool value) { column.AddInt(value ? 1 : 0); }
+void InvAppend(pg::ArrayLiteral& column, std::string_view text) { column.Add(text); }
+void InvAppend(pg::ArrayLiteral& column, const std::string& text) { column.Add(text); }
+void InvAppend(pg::ArrayLiteral& column, const char* text) { column.Add(text); }
+void InvAppend(pg::ArrayLiteral& column, bool value) { column.Add(int64_t{value ? 1 : 0}); }
 template <std::integral T>
-requires(!std::same_as<T, bool>) void InvAppend(PgArrayLiteral& column, T value) {
-  column.AddInt(static_cast<int64_t>(value));
+requires(!std::same_as<T, bool>) void InvAppend(pg::ArrayLiteral& column, T value) {
+  column.Add(static_cast<int64_t>(value));
 }
 template <std::floating_point T>
-void InvAppend(PgArrayLiteral& column, T value) {
-  column.AddDouble(static_cast<double>(value));
+void InvAppend(pg::ArrayLiteral& column, T value) {
+  column.Add(static_cast<double>(value));
 }
 
 // The rows of every table for one host, column by column.
@@ -362,7 +314,7 @@ class InvRows {
   // One row of `table`: the values in the spec's column order.
   template <typename... Values>
   void Row(InvTable table, const Values&... values) {
-    std::vector<PgArrayLiteral>& columns = arrays_[table];
+    std::vector<pg::ArrayLiteral>& columns = arrays_[table];
     if (sizeof...(Values) != columns.size()) {
       mismatch_ = kInvTableSpecs[table].name;
       return;
@@ -378,8 +330,8 @@ class InvRows {
     }
     pg::Params params(org_id, agent_pk);
     for (const auto& columns : arrays_) {
-      for (const PgArrayLiteral& column : columns) {
-        params.Add(column.Literal());
+      for (const pg::ArrayLiteral& column : columns) {
+        params.Add(column.str());
       }
     }
     auto inserted = db.Run(InvInsertSql(), params);
@@ -390,7 +342,7 @@ class InvRows {
   }
 
  private:
-  std::array<std::vector<PgArrayLiteral>, kInvTableCount> arrays_;
+  std::array<std::vector<pg::ArrayLiteral>, kInvTableCount> arrays_;
   std::string mismatch_;
 };
 

@@ -37,27 +37,4 @@ namespace dozor::server {
 // one statement, within the caller's transaction. Does not lock and does not check the agent.
 [[nodiscard]] Status DeletePgHostRows(pg::Connection& db, int64_t org_id, int64_t agent_pk);
 
-// A PostgreSQL array literal ("{...}") built one element at a time, for binding a column's values
-// as one text parameter cast to text[], bigint[] or double precision[]. Every text element is
-// double-quoted with backslash and double quote escaped, so commas, braces, spaces, quotes and
-// the word NULL inside a value stay that value. Exposed for tests.
-class PgArrayLiteral {
- public:
-  // `text` as is when it is valid UTF-8 without NUL, else as EscapeInvalidUtf8 writes it.
-  void AddText(std::string_view text);
-  void AddInt(int64_t value);
-  // 17 significant digits (every double round-trips); NaN and the infinities by their names.
-  void AddDouble(double value);
-  void AddNull();
-
-  [[nodiscard]] std::string Literal() const { return "{" + body_ + "}"; }
-  [[nodiscard]] int64_t size() const { return size_; }
-
- private:
-  void Separate();
-
-  std::string body_;
-  int64_t size_ = 0;
-};
-
 }  // namespace dozor::server

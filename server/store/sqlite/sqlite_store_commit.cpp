@@ -480,7 +480,6 @@ Status SqliteStore::CommitOneByOneLocked(std::vector<IncomingReport>& batch,
   return OkStatus();
 }
 
-
 Status SqliteStore::CommitLocked(std::vector<IncomingReport>& batch,
                                  const std::vector<std::string>& encoded,
                                  const std::vector<bool>& unencodable,

@@ -1,5 +1,5 @@
--- What ingest writes besides the normalised inventory rows (006): the latest inventory as one
--- compressed protobuf, the inventory change log, the health samples, the collector statuses and
+-- What ingest writes besides the normalised inventory rows and collector statuses (006): the
+-- latest inventory as one compressed protobuf, the inventory change log, the health samples and
 -- the rule windows the fact views read (SQLite's state at migration 025).
 
 CREATE TABLE host_inventory_blob (
@@ -40,18 +40,6 @@ CREATE TABLE health_samples (
   PRIMARY KEY (org_id, agent, collected_at, seq)
 ) PARTITION BY RANGE (collected_at);
 CREATE TABLE health_samples_default PARTITION OF health_samples DEFAULT;
-
-CREATE TABLE host_collector_statuses (
-  org_id bigint NOT NULL,
-  agent bigint NOT NULL,
-  name text NOT NULL,
-  ok boolean NOT NULL,
-  error text NOT NULL,
-  duration_ms bigint NOT NULL,
-  at bigint NOT NULL,
-  PRIMARY KEY (org_id, agent, name),
-  FOREIGN KEY (org_id, agent) REFERENCES agents(org_id, id)
-);
 
 -- The rule windows (SQLite migration 003/005): recent health as rows the fact views read.
 CREATE TABLE rule_health_host (

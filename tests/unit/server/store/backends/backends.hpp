@@ -172,8 +172,8 @@ std::string EnrollHost(Store& store, const std::string& org_name, const std::str
 }
 
 // A health report of `agent_id`: one filesystem ("/", 40% used) and one interface with errors.
-inline server::IncomingReport HealthReport(const std::string& agent_id, uint64_t seq,
-                                           int64_t at_ms, double cpu = 12.5) {
+inline server::IncomingReport HealthReport(const std::string& agent_id, uint64_t seq, int64_t at_ms,
+                                           double cpu = 12.5) {
   server::IncomingReport in;
   in.agent_id = agent_id;
   in.received_at_ms = at_ms + 100;

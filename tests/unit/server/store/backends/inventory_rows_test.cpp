@@ -478,40 +478,40 @@ TEST_CASE("inventory rows: array literals carry any text, number and NULL unchan
       "NULL",       "null",       " lead and trail ", "line\nbreak\ttab",
       "Ромашка-1С", "日本語",     "'single'",         "\x01\x1f\x7f",
       "}{,\"\\"};
-  PgArrayLiteral array;
+  pg::ArrayLiteral array;
   for (const auto& text : texts) {
-    array.AddText(text);
+    array.Add(text);
   }
   array.AddNull();
   CHECK(array.size() == static_cast<int64_t>(texts.size()) + 1);
   std::vector<std::string> expected = texts;
   expected.emplace_back("<null>");
-  CHECK(InvUnnest(*lease, array.Literal()) == expected);
-  CHECK(InvUnnest(*lease, PgArrayLiteral().Literal()).empty());
+  CHECK(InvUnnest(*lease, array.str()) == expected);
+  CHECK(InvUnnest(*lease, pg::ArrayLiteral().str()).empty());
 
   // NUL and bytes that are not UTF-8 arrive in their escaped form instead of failing.
-  PgArrayLiteral odd;
-  odd.AddText(std::string("nul\0inside", 10));
-  odd.AddText("latin1 \xe9t\xe9");
-  CHECK(InvUnnest(*lease, odd.Literal()) ==
+  pg::ArrayLiteral odd;
+  odd.Add(std::string("nul\0inside", 10));
+  odd.Add("latin1 \xe9t\xe9");
+  CHECK(InvUnnest(*lease, odd.str()) ==
         std::vector<std::string>{"nul\\x00inside", "latin1 \\xe9t\\xe9"});
 
-  PgArrayLiteral numbers;
-  numbers.AddInt(0);
-  numbers.AddInt(-1);
-  numbers.AddInt(INT64_MAX);
-  numbers.AddInt(INT64_MIN);
+  pg::ArrayLiteral numbers;
+  numbers.Add(int64_t{0});
+  numbers.Add(int64_t{-1});
+  numbers.Add(int64_t{INT64_MAX});
+  numbers.Add(int64_t{INT64_MIN});
   pg::Rows ints =
-      Ok(lease->Query("SELECT array_to_string($1::bigint[], ' ')", pg::Params(numbers.Literal())));
+      Ok(lease->Query("SELECT array_to_string($1::bigint[], ' ')", pg::Params(numbers.str())));
   CHECK(ints.Text(0, 0) == "0 -1 9223372036854775807 -9223372036854775808");
-  PgArrayLiteral reals;
-  reals.AddDouble(0.1);
-  reals.AddDouble(-2.5e300);
-  reals.AddDouble(std::nan(""));
-  reals.AddDouble(-INFINITY);
+  pg::ArrayLiteral reals;
+  reals.Add(0.1);
+  reals.Add(-2.5e300);
+  reals.Add(std::nan(""));
+  reals.Add(-INFINITY);
   pg::Rows doubles = Ok(lease->Query(
       "SELECT v FROM unnest($1::double precision[]) WITH ORDINALITY AS u(v, n) ORDER BY n",
-      pg::Params(reals.Literal())));
+      pg::Params(reals.str())));
   REQUIRE(doubles.size() == 4);
   CHECK(doubles.Double(0, 0) == 0.1);
   CHECK(doubles.Double(1, 0) == -2.5e300);
