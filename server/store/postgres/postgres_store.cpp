@@ -74,6 +74,10 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresStoreOp
   store->context_.reset(new PgContext{*store->pool_, clock});
   store->organizations_ = std::make_unique<PgOrganizationStore>(*store->context_);
   store->agents_ = std::make_unique<PgAgentStore>(*store->context_);
+  store->api_tokens_ = std::make_unique<PgApiTokenStore>(*store->context_);
+  store->security_events_ = std::make_unique<PgSecurityEventStore>(*store->context_);
+  store->audit_log_ = std::make_unique<PgAuditLogStore>(*store->context_);
+  store->events_ = std::make_unique<PgEventStore>(*store->context_);
   return store;
 }
 

@@ -16,9 +16,13 @@
 #include "dozor/common/clock.hpp"
 #include "dozor/common/result.hpp"
 #include "store/postgres/pg_agent_store.hpp"
+#include "store/postgres/pg_api_token_store.hpp"
+#include "store/postgres/pg_audit_log_store.hpp"
 #include "store/postgres/pg_client.hpp"
 #include "store/postgres/pg_context.hpp"
+#include "store/postgres/pg_event_store.hpp"
 #include "store/postgres/pg_organization_store.hpp"
+#include "store/postgres/pg_security_event_store.hpp"
 
 namespace dozor::server {
 
@@ -47,6 +51,10 @@ class PostgresStore {
 
   PgOrganizationStore& Organizations() { return *organizations_; }
   PgAgentStore& Agents() { return *agents_; }
+  PgApiTokenStore& ApiTokens() { return *api_tokens_; }
+  PgSecurityEventStore& SecurityEvents() { return *security_events_; }
+  PgAuditLogStore& AuditLog() { return *audit_log_; }
+  PgEventStore& Events() { return *events_; }
 
   pg::Pool& pool() { return *pool_; }
 
@@ -57,6 +65,10 @@ class PostgresStore {
   std::unique_ptr<PgContext> context_;
   std::unique_ptr<PgOrganizationStore> organizations_;
   std::unique_ptr<PgAgentStore> agents_;
+  std::unique_ptr<PgApiTokenStore> api_tokens_;
+  std::unique_ptr<PgSecurityEventStore> security_events_;
+  std::unique_ptr<PgAuditLogStore> audit_log_;
+  std::unique_ptr<PgEventStore> events_;
 };
 
 // Applies the migrations `connection`'s database lacks (exposed for the migration tests).
