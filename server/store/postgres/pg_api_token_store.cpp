@@ -54,15 +54,19 @@ Result<ApiToken> PgApiTokenStore::CreateApiToken(std::string_view name, ApiRole 
   }
   DOZOR_ASSIGN_OR_RETURN(auto db, context_.pool.Acquire());
   // One statement: the unique token_hash decides between two replicas creating the same token.
-  DOZOR_ASSIGN_OR_RETURN(
-      pg::Rows rows,
-      NameConflict(db->Query("INSERT INTO api_tokens(token_hash, name, role, hint, created_at, "
-                             "expires_at, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-                             "RETURNING id, name, role, hint, created_at, revoked_at, "
-                             "expires_at, user_id",
-                             pg::Params(token_hash, name, role, hint, context_.clock.NowMs(),
-                                        expires_at_ms, user_id)),
-                   "API token"));
+  auto inserted = NameConflict(
+      db->Query(
+          "INSERT INTO api_tokens(token_hash, name, role, hint, created_at, "
+          "expires_at, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+          "RETURNING id, name, role, hint, created_at, revoked_at, "
+          "expires_at, user_id",
+          pg::Params(token_hash, name, role, hint, context_.clock.NowMs(), expires_at_ms, user_id)),
+      "API token");
+  // The only other constraint a valid call can break: user_id names no account.
+  if (!inserted.ok() && inserted.error().code == ErrorCode::kFailedPrecondition && user_id) {
+    return MakeError(ErrorCode::kNotFound, "no user with id " + std::to_string(*user_id));
+  }
+  DOZOR_ASSIGN_OR_RETURN(pg::Rows rows, std::move(inserted));
   if (rows.empty()) {
     return MakeError(ErrorCode::kInternal, "API token vanished after insert");
   }

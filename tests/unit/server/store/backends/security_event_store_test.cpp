@@ -15,6 +15,15 @@ namespace {
 
 using dozor::testing::Ok;
 
+// Filters are set field by field: a designated initializer that skips members warns
+// (-Wmissing-field-initializers), and the tree builds with -Werror.
+template <typename Set>
+SecurityEventFilter SecWhere(Set&& set) {
+  SecurityEventFilter filter;
+  set(filter);
+  return filter;
+}
+
 SecurityEvent Refusal(int64_t at_ms, SecurityEventKind kind, int64_t count = 1) {
   SecurityEvent event;
   event.at_ms = at_ms;
@@ -70,7 +79,8 @@ TEST_CASE_TEMPLATE("security events: recorded with their counts and listed newes
     every.push_back(Refusal(3000, kind));
   }
   Ok(security.RecordSecurityEvents(every));
-  const auto kinds = Ok(security.ListSecurityEvents({.since_ms = 3000}));
+  const auto kinds =
+      Ok(security.ListSecurityEvents(SecWhere([&](SecurityEventFilter& f) { f.since_ms = 3000; })));
   REQUIRE(kinds.size() == kSecurityEventKinds.size());
   for (size_t i = 0; i < kinds.size(); ++i) {
     CHECK(kinds[i].kind == kSecurityEventKinds[kSecurityEventKinds.size() - 1 - i]);
@@ -89,25 +99,37 @@ TEST_CASE_TEMPLATE("security events: filtered by time and kind, paged by id", Ba
   events.back().kind = SecurityEventKind::kThrottled;  // at 7000
   Ok(security.RecordSecurityEvents(events));
 
-  CHECK(AtsOf(Ok(security.ListSecurityEvents({.kinds = {SecurityEventKind::kApiAuthFailed}}))) ==
-        std::vector<int64_t>{6000, 4000, 2000});
-  CHECK(AtsOf(Ok(security.ListSecurityEvents(
-            {.kinds = {SecurityEventKind::kImportRefused, SecurityEventKind::kThrottled}}))) ==
-        std::vector<int64_t>{7000, 5000, 3000, 1000});
-  CHECK(Ok(security.ListSecurityEvents({.kinds = {SecurityEventKind::kEnrollRefused}})).empty());
+  CHECK(AtsOf(Ok(security.ListSecurityEvents(SecWhere([&](SecurityEventFilter& f) {
+          f.kinds = {SecurityEventKind::kApiAuthFailed};
+        })))) == std::vector<int64_t>{6000, 4000, 2000});
+  CHECK(AtsOf(Ok(security.ListSecurityEvents(SecWhere([&](SecurityEventFilter& f) {
+          f.kinds = {SecurityEventKind::kImportRefused, SecurityEventKind::kThrottled};
+        })))) == std::vector<int64_t>{7000, 5000, 3000, 1000});
+  CHECK(Ok(security.ListSecurityEvents(SecWhere([&](SecurityEventFilter& f) {
+          f.kinds = {SecurityEventKind::kEnrollRefused};
+        }))).empty());
   // since is inclusive, until exclusive.
-  CHECK(AtsOf(Ok(security.ListSecurityEvents({.since_ms = 2000, .until_ms = 5000}))) ==
-        std::vector<int64_t>{4000, 3000, 2000});
-  CHECK(AtsOf(Ok(security.ListSecurityEvents(
-            {.since_ms = 2000, .until_ms = 5000, .kinds = {SecurityEventKind::kApiAuthFailed}}))) ==
-        std::vector<int64_t>{4000, 2000});
-  CHECK(Ok(security.ListSecurityEvents({.since_ms = 8000})).empty());
+  CHECK(AtsOf(Ok(security.ListSecurityEvents(SecWhere([&](SecurityEventFilter& f) {
+          f.since_ms = 2000;
+          f.until_ms = 5000;
+        })))) == std::vector<int64_t>{4000, 3000, 2000});
+  CHECK(AtsOf(Ok(security.ListSecurityEvents(SecWhere([&](SecurityEventFilter& f) {
+          f.since_ms = 2000;
+          f.until_ms = 5000;
+          f.kinds = {SecurityEventKind::kApiAuthFailed};
+        })))) == std::vector<int64_t>{4000, 2000});
+  CHECK(Ok(security.ListSecurityEvents(SecWhere([&](SecurityEventFilter& f) {
+          f.since_ms = 8000;
+        }))).empty());
 
   // Pages of two by before_id walk every row once, newest first.
   std::vector<int64_t> walked;
   std::optional<int64_t> before;
   for (int page = 0; page < 10; ++page) {
-    const auto rows = Ok(security.ListSecurityEvents({.before_id = before, .limit = 2}));
+    const auto rows = Ok(security.ListSecurityEvents(SecWhere([&](SecurityEventFilter& f) {
+      f.before_id = before;
+      f.limit = 2;
+    })));
     if (rows.empty()) break;
     CHECK(rows.size() <= 2);
     for (const auto& row : rows) walked.push_back(row.at_ms);
@@ -115,7 +137,9 @@ TEST_CASE_TEMPLATE("security events: filtered by time and kind, paged by id", Ba
   }
   CHECK(walked == std::vector<int64_t>{7000, 6000, 5000, 4000, 3000, 2000, 1000});
   // A limit of zero is clamped to one row.
-  CHECK(Ok(security.ListSecurityEvents({.limit = 0})).size() == 1);
+  CHECK(Ok(security.ListSecurityEvents(SecWhere([&](SecurityEventFilter& f) {
+          f.limit = 0;
+        }))).size() == 1);
 }
 
 TEST_CASE_TEMPLATE("security events: pruning deletes rows older than the cutoff", Backend,
@@ -129,7 +153,9 @@ TEST_CASE_TEMPLATE("security events: pruning deletes rows older than the cutoff"
   CHECK(Ok(security.PruneSecurityEvents(100)) == 0);  // the cutoff itself is kept
   CHECK(Ok(security.PruneSecurityEvents(501)) == 5);
   CHECK(Ok(security.PruneSecurityEvents(501)) == 0);
-  CHECK(Ok(security.ListSecurityEvents({.limit = 1000})).size() == 35);
+  CHECK(Ok(security.ListSecurityEvents(SecWhere([&](SecurityEventFilter& f) {
+          f.limit = 1000;
+        }))).size() == 35);
 
   // Two pruners at once: each row deleted (and counted) once.
   std::atomic<int64_t> pruned{0};
@@ -143,7 +169,8 @@ TEST_CASE_TEMPLATE("security events: pruning deletes rows older than the cutoff"
   }
   for (auto& thread : threads) thread.join();
   CHECK(pruned.load() == 25);
-  const auto left = Ok(security.ListSecurityEvents({.limit = 1000}));
+  const auto left =
+      Ok(security.ListSecurityEvents(SecWhere([&](SecurityEventFilter& f) { f.limit = 1000; })));
   REQUIRE(left.size() == 10);
   CHECK(left.back().at_ms == 3100);
 }
