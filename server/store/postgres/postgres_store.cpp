@@ -78,6 +78,10 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresStoreOp
   store->imports_ = std::make_unique<PgImportStore>(*store->context_, *store->hosts_);
   // Today's and the next days' health partitions exist before the first sample arrives.
   DOZOR_RETURN_IF_ERROR(store->hosts_->health_partitions().EnsureWindow(clock.NowMs()));
+  store->api_tokens_ = std::make_unique<PgApiTokenStore>(*store->context_);
+  store->security_events_ = std::make_unique<PgSecurityEventStore>(*store->context_);
+  store->audit_log_ = std::make_unique<PgAuditLogStore>(*store->context_);
+  store->events_ = std::make_unique<PgEventStore>(*store->context_);
   return store;
 }
 

@@ -16,11 +16,15 @@
 #include "dozor/common/clock.hpp"
 #include "dozor/common/result.hpp"
 #include "store/postgres/pg_agent_store.hpp"
+#include "store/postgres/pg_api_token_store.hpp"
+#include "store/postgres/pg_audit_log_store.hpp"
 #include "store/postgres/pg_client.hpp"
 #include "store/postgres/pg_context.hpp"
 #include "store/postgres/pg_host_store.hpp"
 #include "store/postgres/pg_import_store.hpp"
+#include "store/postgres/pg_event_store.hpp"
 #include "store/postgres/pg_organization_store.hpp"
+#include "store/postgres/pg_security_event_store.hpp"
 
 namespace dozor::server {
 
@@ -51,6 +55,10 @@ class PostgresStore {
   PgAgentStore& Agents() { return *agents_; }
   PgHostStore& Hosts() { return *hosts_; }
   PgImportStore& Imports() { return *imports_; }
+  PgApiTokenStore& ApiTokens() { return *api_tokens_; }
+  PgSecurityEventStore& SecurityEvents() { return *security_events_; }
+  PgAuditLogStore& AuditLog() { return *audit_log_; }
+  PgEventStore& Events() { return *events_; }
 
   pg::Pool& pool() { return *pool_; }
 
@@ -63,6 +71,10 @@ class PostgresStore {
   std::unique_ptr<PgAgentStore> agents_;
   std::unique_ptr<PgHostStore> hosts_;
   std::unique_ptr<PgImportStore> imports_;
+  std::unique_ptr<PgApiTokenStore> api_tokens_;
+  std::unique_ptr<PgSecurityEventStore> security_events_;
+  std::unique_ptr<PgAuditLogStore> audit_log_;
+  std::unique_ptr<PgEventStore> events_;
 };
 
 // Applies the migrations `connection`'s database lacks (exposed for the migration tests).
