@@ -5,6 +5,7 @@
 
 #include "store/postgres/pg_agent_store.hpp"
 #include "store/postgres/pg_organization_store.hpp"
+#include "store/postgres/pg_user_store.hpp"
 #include "store/postgres/postgres_migrations.hpp"
 
 namespace dozor::server {
@@ -74,6 +75,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresStoreOp
   store->context_.reset(new PgContext{*store->pool_, clock});
   store->organizations_ = std::make_unique<PgOrganizationStore>(*store->context_);
   store->agents_ = std::make_unique<PgAgentStore>(*store->context_);
+  store->users_ = std::make_unique<PgUserStore>(*store->context_);
   return store;
 }
 

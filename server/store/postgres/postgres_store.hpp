@@ -19,6 +19,7 @@
 #include "store/postgres/pg_client.hpp"
 #include "store/postgres/pg_context.hpp"
 #include "store/postgres/pg_organization_store.hpp"
+#include "store/postgres/pg_user_store.hpp"
 
 namespace dozor::server {
 
@@ -47,6 +48,7 @@ class PostgresStore {
 
   PgOrganizationStore& Organizations() { return *organizations_; }
   PgAgentStore& Agents() { return *agents_; }
+  PgUserStore& Users() { return *users_; }
 
   pg::Pool& pool() { return *pool_; }
 
@@ -57,6 +59,7 @@ class PostgresStore {
   std::unique_ptr<PgContext> context_;
   std::unique_ptr<PgOrganizationStore> organizations_;
   std::unique_ptr<PgAgentStore> agents_;
+  std::unique_ptr<PgUserStore> users_;
 };
 
 // Applies the migrations `connection`'s database lacks (exposed for the migration tests).
