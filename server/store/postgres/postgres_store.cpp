@@ -5,6 +5,7 @@
 
 #include "store/postgres/pg_agent_store.hpp"
 #include "store/postgres/pg_organization_store.hpp"
+#include "store/postgres/pg_user_store.hpp"
 #include "store/postgres/postgres_migrations.hpp"
 
 namespace dozor::server {
@@ -82,6 +83,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresStoreOp
   store->security_events_ = std::make_unique<PgSecurityEventStore>(*store->context_);
   store->audit_log_ = std::make_unique<PgAuditLogStore>(*store->context_);
   store->events_ = std::make_unique<PgEventStore>(*store->context_);
+  store->users_ = std::make_unique<PgUserStore>(*store->context_);
   return store;
 }
 

@@ -25,6 +25,7 @@
 #include "store/postgres/pg_event_store.hpp"
 #include "store/postgres/pg_organization_store.hpp"
 #include "store/postgres/pg_security_event_store.hpp"
+#include "store/postgres/pg_user_store.hpp"
 
 namespace dozor::server {
 
@@ -59,6 +60,7 @@ class PostgresStore {
   PgSecurityEventStore& SecurityEvents() { return *security_events_; }
   PgAuditLogStore& AuditLog() { return *audit_log_; }
   PgEventStore& Events() { return *events_; }
+  PgUserStore& Users() { return *users_; }
 
   pg::Pool& pool() { return *pool_; }
 
@@ -75,6 +77,7 @@ class PostgresStore {
   std::unique_ptr<PgSecurityEventStore> security_events_;
   std::unique_ptr<PgAuditLogStore> audit_log_;
   std::unique_ptr<PgEventStore> events_;
+  std::unique_ptr<PgUserStore> users_;
 };
 
 // Applies the migrations `connection`'s database lacks (exposed for the migration tests).
