@@ -75,6 +75,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresStoreOp
   store->organizations_ = std::make_unique<PgOrganizationStore>(*store->context_);
   store->agents_ = std::make_unique<PgAgentStore>(*store->context_);
   store->hosts_ = std::make_unique<PgHostStore>(*store->context_);
+  store->findings_ = std::make_unique<PgFindingStore>(*store->context_);
   // Today's and the next days' health partitions exist before the first sample arrives.
   DOZOR_RETURN_IF_ERROR(store->hosts_->health_partitions().EnsureWindow(clock.NowMs()));
   return store;

@@ -18,6 +18,7 @@
 #include "store/postgres/pg_agent_store.hpp"
 #include "store/postgres/pg_client.hpp"
 #include "store/postgres/pg_context.hpp"
+#include "store/postgres/pg_finding_store.hpp"
 #include "store/postgres/pg_host_store.hpp"
 #include "store/postgres/pg_organization_store.hpp"
 
@@ -49,6 +50,7 @@ class PostgresStore {
   PgOrganizationStore& Organizations() { return *organizations_; }
   PgAgentStore& Agents() { return *agents_; }
   PgHostStore& Hosts() { return *hosts_; }
+  PgFindingStore& Findings() { return *findings_; }
 
   pg::Pool& pool() { return *pool_; }
 
@@ -60,6 +62,7 @@ class PostgresStore {
   std::unique_ptr<PgOrganizationStore> organizations_;
   std::unique_ptr<PgAgentStore> agents_;
   std::unique_ptr<PgHostStore> hosts_;
+  std::unique_ptr<PgFindingStore> findings_;
 };
 
 // Applies the migrations `connection`'s database lacks (exposed for the migration tests).
