@@ -573,11 +573,15 @@ Result<FindingsChange> PgFindingStore::ApplyEvaluation(const EvaluationInput& in
     std::vector<FindingMutation> expiries = PlanWaiverExpiry(locked.rows, now_ms);
     FindingsChange ignored;
     DOZOR_RETURN_IF_ERROR(ApplyFindingMutations(db, expiries, {}, locked.org_of, now_ms, &ignored));
-    for (const FindingMutation& m : expiries) {
+    if (!expiries.empty()) {
+      std::unordered_map<int64_t, FindingState> expired;
+      for (const FindingMutation& m : expiries) {
+        expired[m.finding_id] = m.to;
+      }
       for (FindingStateRow& row : locked.rows) {
-        if (row.id == m.finding_id) {
-          row.state = m.to;
-          break;
+        auto it = expired.find(row.id);
+        if (it != expired.end()) {
+          row.state = it->second;
         }
       }
     }
