@@ -77,6 +77,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresStoreOp
   store->agents_ = std::make_unique<PgAgentStore>(*store->context_);
   store->hosts_ = std::make_unique<PgHostStore>(*store->context_);
   store->imports_ = std::make_unique<PgImportStore>(*store->context_, *store->hosts_);
+  store->findings_ = std::make_unique<PgFindingStore>(*store->context_);
   // Today's and the next days' health partitions exist before the first sample arrives.
   DOZOR_RETURN_IF_ERROR(store->hosts_->health_partitions().EnsureWindow(clock.NowMs()));
   store->api_tokens_ = std::make_unique<PgApiTokenStore>(*store->context_);

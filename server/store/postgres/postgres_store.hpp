@@ -20,6 +20,7 @@
 #include "store/postgres/pg_audit_log_store.hpp"
 #include "store/postgres/pg_client.hpp"
 #include "store/postgres/pg_context.hpp"
+#include "store/postgres/pg_finding_store.hpp"
 #include "store/postgres/pg_host_store.hpp"
 #include "store/postgres/pg_import_store.hpp"
 #include "store/postgres/pg_event_store.hpp"
@@ -61,6 +62,7 @@ class PostgresStore {
   PgAuditLogStore& AuditLog() { return *audit_log_; }
   PgEventStore& Events() { return *events_; }
   PgUserStore& Users() { return *users_; }
+  PgFindingStore& Findings() { return *findings_; }
 
   pg::Pool& pool() { return *pool_; }
 
@@ -78,6 +80,7 @@ class PostgresStore {
   std::unique_ptr<PgAuditLogStore> audit_log_;
   std::unique_ptr<PgEventStore> events_;
   std::unique_ptr<PgUserStore> users_;
+  std::unique_ptr<PgFindingStore> findings_;
 };
 
 // Applies the migrations `connection`'s database lacks (exposed for the migration tests).
