@@ -125,8 +125,8 @@ Cell FromSqlite(sqlite3_stmt* statement, int index, ColumnType type) {
     case ColumnType::kText: {
       const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, index));
       // What PostgreSQL will hold (a NUL or bytes that are not UTF-8 are escaped on the way).
-      cell.text = pg::StorableText(std::string_view(
-          text, static_cast<size_t>(sqlite3_column_bytes(statement, index))));
+      cell.text = pg::StorableText(
+          std::string_view(text, static_cast<size_t>(sqlite3_column_bytes(statement, index))));
       break;
     }
     case ColumnType::kBytes: {
@@ -228,13 +228,12 @@ class BatchInserter {
     pg::Params params;
     for (size_t i = 0; i < columns_.size(); ++i) {
       names += (i == 0 ? "" : ", ") + columns_[i].name;
-      casts += (i == 0 ? "" : ", ") + params.Placeholder(arrays_[i]) + "::" +
-               columns_[i].sql_type + "[]";
+      casts += (i == 0 ? "" : ", ") + params.Placeholder(arrays_[i]) + "::" + columns_[i].sql_type +
+               "[]";
     }
     // Table and column names come from the target's catalog, not from the source file.
-    DOZOR_RETURN_IF_ERROR(db_.Run("INSERT INTO " + table_ + " (" + names + ") SELECT * FROM unnest(" +
-                                      casts + ")",
-                                  params));
+    DOZOR_RETURN_IF_ERROR(db_.Run(
+        "INSERT INTO " + table_ + " (" + names + ") SELECT * FROM unnest(" + casts + ")", params));
     arrays_.assign(columns_.size(), pg::ArrayLiteral());
     pending_ = 0;
     return OkStatus();
@@ -437,8 +436,9 @@ Result<TableMigration> CopyHealth(sqlite::Database& source, pg::Connection& targ
   // Every day holding a sample gets its partition (history older than the ingest window too, so
   // retention drops it by partition later).
   std::set<int64_t> days;
-  for (const char* sql : {"SELECT DISTINCT collected_at FROM health_samples",
-                          "SELECT start_at FROM health_blocks UNION SELECT end_at FROM health_blocks"}) {
+  for (const char* sql :
+       {"SELECT DISTINCT collected_at FROM health_samples",
+        "SELECT start_at FROM health_blocks UNION SELECT end_at FROM health_blocks"}) {
     DOZOR_ASSIGN_OR_RETURN(auto statement, source.Prepare(sql));
     while (true) {
       DOZOR_ASSIGN_OR_RETURN(bool more, statement.Step());
@@ -448,10 +448,9 @@ Result<TableMigration> CopyHealth(sqlite::Database& source, pg::Connection& targ
   }
   for (int64_t day : days) {
     const std::string name = PgHealthPartitions::PartitionName(day);
-    DOZOR_RETURN_IF_ERROR(target.Exec("CREATE TABLE IF NOT EXISTS " + name +
-                                      " PARTITION OF health_samples FOR VALUES FROM (" +
-                                      std::to_string(day) + ") TO (" +
-                                      std::to_string(day + PgHealthPartitions::kDayMs) + ")"));
+    DOZOR_RETURN_IF_ERROR(target.Exec(
+        "CREATE TABLE IF NOT EXISTS " + name + " PARTITION OF health_samples FOR VALUES FROM (" +
+        std::to_string(day) + ") TO (" + std::to_string(day + PgHealthPartitions::kDayMs) + ")"));
   }
   BatchInserter inserter(target, "health_samples", columns, options.batch_rows);
   RowChecksum source_sum;
@@ -524,7 +523,8 @@ Result<StoreMigrationReport> MigrateSqliteToPostgres(const StoreMigrationOptions
                          sqlite::Database::Open(options.sqlite_path, read_only));
   StoreMigrationReport report;
   {
-    DOZOR_ASSIGN_OR_RETURN(auto version, source.Prepare("SELECT max(version) FROM schema_migrations"));
+    DOZOR_ASSIGN_OR_RETURN(auto version,
+                           source.Prepare("SELECT max(version) FROM schema_migrations"));
     DOZOR_ASSIGN_OR_RETURN(bool row, version.Step());
     report.sqlite_schema_version = row ? version.Int(0) : 0;
   }
@@ -579,11 +579,12 @@ Result<StoreMigrationReport> MigrateSqliteToPostgres(const StoreMigrationOptions
       // Identities go on after the highest copied id.
       if (std::any_of(table.columns.begin(), table.columns.end(),
                       [](const TargetColumn& c) { return c.name == "id"; })) {
-        DOZOR_RETURN_IF_ERROR(target.Query(
-            "SELECT setval(s, (SELECT max(id) FROM " + table.name + ")) FROM "
-            "pg_get_serial_sequence($1, 'id') AS s WHERE s IS NOT NULL AND EXISTS (SELECT 1 FROM " +
-                table.name + ")",
-            pg::Params(table.name)));
+        DOZOR_RETURN_IF_ERROR(target.Query("SELECT setval(s, (SELECT max(id) FROM " + table.name +
+                                               ")) FROM "
+                                               "pg_get_serial_sequence($1, 'id') AS s WHERE s IS "
+                                               "NOT NULL AND EXISTS (SELECT 1 FROM " +
+                                               table.name + ")",
+                                           pg::Params(table.name)));
       }
     }
     // SQLite tables with rows and nowhere to go are reported, never dropped silently.
@@ -616,8 +617,10 @@ Result<StoreMigrationReport> MigrateSqliteToPostgres(const StoreMigrationOptions
     if (!report.not_copied.empty()) {
       std::string list;
       for (const auto& name : report.not_copied) list += (list.empty() ? "" : ", ") + name;
-      return MakeError(ErrorCode::kDataLoss, "store migrate: SQLite tables with rows this copy "
-                                             "cannot place: " + list + "; nothing was committed");
+      return MakeError(ErrorCode::kDataLoss,
+                       "store migrate: SQLite tables with rows this copy "
+                       "cannot place: " +
+                           list + "; nothing was committed");
     }
     return OkStatus();
   };

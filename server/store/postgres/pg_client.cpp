@@ -3,6 +3,7 @@
 #include "dozor/common/text.hpp"
 
 #include <libpq-fe.h>
+#include <spdlog/spdlog.h>
 
 #include <charconv>
 #include <cmath>
@@ -24,6 +25,12 @@ std::string Trimmed(const char* text) {
     }
   }
   return out;
+}
+
+// Server notices ("relation ... already exists, skipping") are for a person at psql, not for the
+// server's log at its default level.
+void LogNotice(void* /*arg*/, const char* message) {
+  spdlog::debug("PostgreSQL: {}", Trimmed(message));
 }
 
 Error ConnectionError(pg_conn* conn, std::string_view context) {
@@ -332,6 +339,7 @@ Result<Connection> Connection::Open(const std::string& conninfo) {
   if (PQstatus(connection.conn_) != CONNECTION_OK) {
     return ConnectionError(connection.conn_, "PostgreSQL: cannot connect");
   }
+  PQsetNoticeProcessor(connection.conn_, &LogNotice, nullptr);
   // UTF-8 both ways whatever the database's default; UTC so now() and date functions agree
   // with the server's milliseconds; hex bytea (Rows::Bytes decodes it).
   if (PQsetClientEncoding(connection.conn_, "UTF8") != 0) {
