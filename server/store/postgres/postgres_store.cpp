@@ -74,6 +74,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresStoreOp
   store->context_.reset(new PgContext{*store->pool_, clock});
   store->organizations_ = std::make_unique<PgOrganizationStore>(*store->context_);
   store->agents_ = std::make_unique<PgAgentStore>(*store->context_);
+  store->alerts_ = std::make_unique<PgAlertStore>(*store->context_);
   return store;
 }
 

@@ -16,6 +16,7 @@
 #include "dozor/common/clock.hpp"
 #include "dozor/common/result.hpp"
 #include "store/postgres/pg_agent_store.hpp"
+#include "store/postgres/pg_alert_store.hpp"
 #include "store/postgres/pg_client.hpp"
 #include "store/postgres/pg_context.hpp"
 #include "store/postgres/pg_organization_store.hpp"
@@ -47,6 +48,7 @@ class PostgresStore {
 
   PgOrganizationStore& Organizations() { return *organizations_; }
   PgAgentStore& Agents() { return *agents_; }
+  PgAlertStore& Alerts() { return *alerts_; }
 
   pg::Pool& pool() { return *pool_; }
 
@@ -57,6 +59,7 @@ class PostgresStore {
   std::unique_ptr<PgContext> context_;
   std::unique_ptr<PgOrganizationStore> organizations_;
   std::unique_ptr<PgAgentStore> agents_;
+  std::unique_ptr<PgAlertStore> alerts_;
 };
 
 // Applies the migrations `connection`'s database lacks (exposed for the migration tests).
