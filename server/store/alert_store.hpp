@@ -8,6 +8,7 @@
 // Thread-safety: every method may be called from any thread (see store/store.hpp).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -195,6 +196,24 @@ struct MonthlyReportRecord {
   int recipients = 0;
 };
 
+// Limits every backend enforces.
+inline constexpr int kMaxAlertRuleOverrides = 500;
+inline constexpr size_t kMaxMaintenanceReasonBytes = 2000;  // 500 characters of Cyrillic
+inline constexpr int kMaxMaintenanceWindowsPerOrg = 100;
+inline constexpr size_t kMaxDeliveryErrorBytes = 1000;  // a failed attempt's error as kept
+
+// How long DueDeliveries/DueEscalations keep what they handed out from every other caller (on
+// PostgreSQL: every other replica) unless it is settled sooner: a delivery by MarkDelivered,
+// MarkAllDelivered, MarkAttemptFailed or HoldDelivery, an escalation by EscalateAlert. A worker
+// that dies mid-pass leaves its claims to expire, and then they are due again.
+inline constexpr int64_t kAlertClaimMs = 10 * 60 * 1000;
+
+// kInvalidArgument naming the first value out of range (shared by the backends).
+Status CheckOrgAlertSettings(const OrgAlertSettings& settings);
+Status CheckMaintenanceWindow(const MaintenanceWindow& window);
+// A failed attempt's error as kept: at most kMaxDeliveryErrorBytes, cut at a character, one line.
+std::string KeptDeliveryError(std::string_view error);
+
 class AlertStore {
  public:
   virtual ~AlertStore() = default;
@@ -207,7 +226,9 @@ class AlertStore {
   virtual Status RecordAlerts(const std::vector<NewAlert>& alerts,
                               const std::vector<AlertAck>& acks, int64_t cursor,
                               int64_t now_ms) = 0;
-  // Unacknowledged alerts whose next stage is due (escalate_at <= now_ms), oldest first.
+  // Unacknowledged alerts whose next stage is due (escalate_at <= now_ms), oldest first; each
+  // claimed for kAlertClaimMs, so no other caller gets it until EscalateAlert settles it (or the
+  // claim runs out).
   virtual Result<std::vector<Alert>> DueEscalations(int64_t now_ms, int limit) = 0;
   // Moves an alert to `stage` with its messages, sets when the stage after it is due (none: the
   // last stage); does nothing when the alert was acknowledged meanwhile (false).
@@ -216,7 +237,9 @@ class AlertStore {
                                      const std::vector<NewDelivery>& deliveries,
                                      int64_t now_ms) = 0;
   // The messages of one channel ready to send: for each recipient address only its oldest
-  // pending message (so a recipient gets them in order), and only when due.
+  // pending message (so a recipient gets them in order), and only when due. Each is claimed for
+  // kAlertClaimMs: no other caller gets it (nor anything newer to that address) until the
+  // attempt's outcome is recorded or the message held, or the claim runs out.
   virtual Result<std::vector<Delivery>> DueDeliveries(AlertChannel channel, int64_t now_ms,
                                                       int limit) = 0;
   // The outcome of one attempt. Failed with retry_at_ms: pending again at that time; without:

@@ -85,6 +85,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresStoreOp
   store->audit_log_ = std::make_unique<PgAuditLogStore>(*store->context_);
   store->events_ = std::make_unique<PgEventStore>(*store->context_);
   store->users_ = std::make_unique<PgUserStore>(*store->context_);
+  store->alerts_ = std::make_unique<PgAlertStore>(*store->context_);
   return store;
 }
 

@@ -18,6 +18,7 @@
 #include "store/postgres/pg_agent_store.hpp"
 #include "store/postgres/pg_api_token_store.hpp"
 #include "store/postgres/pg_audit_log_store.hpp"
+#include "store/postgres/pg_alert_store.hpp"
 #include "store/postgres/pg_client.hpp"
 #include "store/postgres/pg_context.hpp"
 #include "store/postgres/pg_event_store.hpp"
@@ -63,6 +64,7 @@ class PostgresStore {
   PgEventStore& Events() { return *events_; }
   PgUserStore& Users() { return *users_; }
   PgFindingStore& Findings() { return *findings_; }
+  PgAlertStore& Alerts() { return *alerts_; }
 
   pg::Pool& pool() { return *pool_; }
 
@@ -81,6 +83,7 @@ class PostgresStore {
   std::unique_ptr<PgEventStore> events_;
   std::unique_ptr<PgUserStore> users_;
   std::unique_ptr<PgFindingStore> findings_;
+  std::unique_ptr<PgAlertStore> alerts_;
 };
 
 // Applies the migrations `connection`'s database lacks (exposed for the migration tests).

@@ -420,6 +420,14 @@ class SqliteStore final : public Store,
   std::unique_ptr<WriterStatements> ws_;
   std::unordered_map<std::string, CachedAgent> agent_cache_;  // guarded by write_mu_
 
+  // What DueDeliveries / DueEscalations handed out and nobody settled yet: id -> claimed until
+  // (alert_store.hpp, kAlertClaimMs). In memory: one process owns a SQLite file, and a restart
+  // ends every pass that held a claim.
+  std::mutex alert_claims_mu_;
+  std::unordered_map<int64_t, int64_t> claimed_deliveries_;   // guarded by alert_claims_mu_
+  std::unordered_map<int64_t, int64_t> claimed_escalations_;  // guarded by alert_claims_mu_
+  void ReleaseDeliveryClaims(const std::vector<int64_t>& delivery_ids);
+
   int reader_count_ = 4;
   std::mutex readers_mu_;  // guards free_readers_
   std::condition_variable reader_freed_;

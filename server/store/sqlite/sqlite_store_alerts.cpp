@@ -16,9 +16,6 @@ using namespace sqlite_store_internal;  // NOLINT(google-build-using-namespace)
 
 namespace {
 
-// A failed attempt's error as kept: bounded, one line.
-constexpr size_t kMaxErrorBytes = 1000;
-
 constexpr char kAlertColumns[] =
     "SELECT al.id, al.created_at, al.event_id, al.kind, al.org_id, coalesce(o.name, ''), "
     "al.finding_id, al.agent_id, coalesce(ag.hostname, ''), al.severity, al.summary, al.stage, "
@@ -177,21 +174,75 @@ Status SqliteStore::RecordAlerts(const std::vector<NewAlert>& alerts,
   return txn.Commit();
 }
 
+namespace {
+
+// Drops the claims that ran out by now_ms; the count of those still held.
+int64_t DropExpiredClaims(std::unordered_map<int64_t, int64_t>& claims, int64_t now_ms) {
+  for (auto it = claims.begin(); it != claims.end();) {
+    it = it->second <= now_ms ? claims.erase(it) : std::next(it);
+  }
+  return static_cast<int64_t>(claims.size());
+}
+
+// Runs `release` when it goes out of scope: a claim ends only once the outcome is committed, or a
+// second caller could take the message between the two.
+template <typename Release>
+class ClaimRelease {
+ public:
+  explicit ClaimRelease(Release release) : release_(std::move(release)) {}
+  ~ClaimRelease() { release_(); }
+  ClaimRelease(const ClaimRelease&) = delete;
+  ClaimRelease& operator=(const ClaimRelease&) = delete;
+
+ private:
+  Release release_;
+};
+
+// Keeps the first `limit` items not claimed by somebody else and claims them until `until_ms`.
+template <typename Item>
+std::vector<Item> ClaimUnclaimed(std::vector<Item> items, int limit,
+                                 std::unordered_map<int64_t, int64_t>& claims, int64_t until_ms) {
+  std::vector<Item> out;
+  for (auto& item : items) {
+    if (static_cast<int>(out.size()) >= limit) break;
+    if (claims.count(item.id) != 0) continue;
+    claims[item.id] = until_ms;
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<std::vector<Alert>> SqliteStore::DueEscalations(int64_t now_ms, int limit) {
+  limit = std::clamp(limit, 1, 1000);
+  // Under the claims' lock from the read to the claim: two callers never both get one alert.
+  std::lock_guard claims_lock(alert_claims_mu_);
+  const int64_t held = DropExpiredClaims(claimed_escalations_, now_ms);
   ReaderLease reader = AcquireReader();
   DOZOR_ASSIGN_OR_RETURN(
       auto select, reader->db.Prepare(std::string(kAlertColumns) +
                                       "WHERE al.acked_at IS NULL AND al.escalate_at IS NOT NULL "
                                       "AND al.escalate_at <= ? ORDER BY al.escalate_at, al.id "
                                       "LIMIT ?"));
-  return ReadAll(BindAll(select, now_ms, static_cast<int64_t>(std::clamp(limit, 1, 1000))),
-                 ReadAlert);
+  DOZOR_ASSIGN_OR_RETURN(auto due, ReadAll(BindAll(select, now_ms, limit + held), ReadAlert));
+  return ClaimUnclaimed(std::move(due), limit, claimed_escalations_, now_ms + kAlertClaimMs);
+}
+
+void SqliteStore::ReleaseDeliveryClaims(const std::vector<int64_t>& delivery_ids) {
+  std::lock_guard claims_lock(alert_claims_mu_);
+  for (const int64_t id : delivery_ids) claimed_deliveries_.erase(id);
 }
 
 Result<bool> SqliteStore::EscalateAlert(int64_t alert_id, int stage,
                                         std::optional<int64_t> next_escalate_at_ms,
                                         const std::vector<NewDelivery>& deliveries,
                                         int64_t now_ms) {
+  // Settled whichever way this goes: moved, or acknowledged meanwhile.
+  ClaimRelease release([&] {
+    std::lock_guard claims_lock(alert_claims_mu_);
+    claimed_escalations_.erase(alert_id);
+  });
   std::lock_guard lock(write_mu_);
   sqlite::Transaction txn(writer_);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
@@ -212,6 +263,12 @@ Result<bool> SqliteStore::EscalateAlert(int64_t alert_id, int stage,
 
 Result<std::vector<Delivery>> SqliteStore::DueDeliveries(AlertChannel channel, int64_t now_ms,
                                                          int limit) {
+  limit = std::clamp(limit, 1, 1000);
+  // Under the claims' lock from the read to the claim: two callers never both get one message.
+  // A claimed message stays its recipient's oldest pending one, so nothing newer to that
+  // address is handed out meanwhile either.
+  std::lock_guard claims_lock(alert_claims_mu_);
+  const int64_t held = DropExpiredClaims(claimed_deliveries_, now_ms);
   ReaderLease reader = AcquireReader();
   // The oldest released pending message of each recipient (the partial index answers the inner
   // query); a recipient whose oldest is waiting for its retry gets nothing newer meanwhile. A
@@ -223,11 +280,13 @@ Result<std::vector<Delivery>> SqliteStore::DueDeliveries(AlertChannel channel, i
                                             "held_until <= ?2 AND NOT (attempts = 0 AND "
                                             "next_attempt_at > ?2) GROUP BY address) "
                                             "AND d.next_attempt_at <= ?2 ORDER BY d.id LIMIT ?3"));
-  return ReadAll(BindAll(select, channel, now_ms, static_cast<int64_t>(std::clamp(limit, 1, 1000))),
-                 ReadDelivery);
+  DOZOR_ASSIGN_OR_RETURN(auto due,
+                         ReadAll(BindAll(select, channel, now_ms, limit + held), ReadDelivery));
+  return ClaimUnclaimed(std::move(due), limit, claimed_deliveries_, now_ms + kAlertClaimMs);
 }
 
 Status SqliteStore::MarkDelivered(int64_t delivery_id, int64_t now_ms) {
+  ClaimRelease release([&] { ReleaseDeliveryClaims({delivery_id}); });
   std::lock_guard lock(write_mu_);
   DOZOR_ASSIGN_OR_RETURN(
       auto update, writer_.Prepare("UPDATE alert_deliveries SET state = 'sent', sent_at = ?2, "
@@ -240,6 +299,7 @@ Status SqliteStore::MarkDelivered(int64_t delivery_id, int64_t now_ms) {
 }
 
 Status SqliteStore::MarkAllDelivered(const std::vector<int64_t>& delivery_ids, int64_t now_ms) {
+  ClaimRelease release([&] { ReleaseDeliveryClaims(delivery_ids); });
   std::lock_guard lock(write_mu_);
   sqlite::Transaction txn(writer_);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
@@ -276,8 +336,8 @@ Result<std::vector<Delivery>> SqliteStore::GroupCompanions(const Delivery& leade
 
 Status SqliteStore::MarkAttemptFailed(int64_t delivery_id, std::string_view error,
                                       std::optional<int64_t> retry_at_ms, int64_t now_ms) {
-  std::string kept(error.substr(0, kMaxErrorBytes));
-  std::replace(kept.begin(), kept.end(), '\n', ' ');
+  const std::string kept = KeptDeliveryError(error);
+  ClaimRelease release([&] { ReleaseDeliveryClaims({delivery_id}); });
   std::lock_guard lock(write_mu_);
   DOZOR_ASSIGN_OR_RETURN(
       auto update,
@@ -448,43 +508,6 @@ Result<int64_t> SqliteStore::PruneAlerts(int64_t before_ms) {
 
 // ------------------------------------------------------------------ alert rules
 
-namespace {
-
-constexpr int kMaxRuleOverrides = 500;
-constexpr size_t kMaxReasonBytes = 2000;  // 500 characters of Cyrillic
-constexpr int kMaxWindowsPerOrg = 100;
-
-Status CheckAlertSettings(const OrgAlertSettings& settings) {
-  const auto invalid = [](const std::string& what) {
-    return MakeError(ErrorCode::kInvalidArgument, what);
-  };
-  DOZOR_RETURN_IF_ERROR(CheckKnownTimeZone(settings.time_zone));
-  if (settings.work_days < 0 || settings.work_days > 0x7F) {
-    return invalid("work_days must be a set of weekdays");
-  }
-  if (settings.work_days == 0 && settings.after_hours != AfterHours::kAll) {
-    return invalid("with no working days, after_hours must be all (or nothing would ever go)");
-  }
-  if (settings.work_start_minute < 0 || settings.work_end_minute > 1440 ||
-      settings.work_start_minute >= settings.work_end_minute) {
-    return invalid("working hours must start before they end, within one day (09:00-18:00)");
-  }
-  if (settings.server_grace_minutes < 0 || settings.server_grace_minutes > 1440) {
-    return invalid("server_grace_minutes must be 0-1440");
-  }
-  if (settings.rule_overrides.size() > static_cast<size_t>(kMaxRuleOverrides)) {
-    return invalid("at most " + std::to_string(kMaxRuleOverrides) + " rule overrides");
-  }
-  for (const auto& override_rule : settings.rule_overrides) {
-    if (override_rule.rule_id.empty() || override_rule.rule_id.size() > 128) {
-      return invalid("a rule override needs a rule id of 1-128 bytes");
-    }
-  }
-  return OkStatus();
-}
-
-}  // namespace
-
 Result<OrgAlertSettings> SqliteStore::GetOrgAlertSettings(int64_t org_id) {
   ReaderLease reader = AcquireReader();
   sqlite::ReadTransaction txn(reader->db);
@@ -528,7 +551,7 @@ Result<OrgAlertSettings> SqliteStore::GetOrgAlertSettings(int64_t org_id) {
 
 Result<OrgAlertSettings> SqliteStore::PutOrgAlertSettings(const OrgAlertSettings& settings,
                                                           std::string_view actor, int64_t now_ms) {
-  DOZOR_RETURN_IF_ERROR(CheckAlertSettings(settings));
+  DOZOR_RETURN_IF_ERROR(CheckOrgAlertSettings(settings));
   {
     std::lock_guard lock(write_mu_);
     sqlite::Transaction txn(writer_);
@@ -591,36 +614,6 @@ MaintenanceWindow ReadWindow(const sqlite::Statement& s) {
   return window;
 }
 
-Status CheckWindow(const MaintenanceWindow& window) {
-  const auto invalid = [](const std::string& what) {
-    return MakeError(ErrorCode::kInvalidArgument, what);
-  };
-  const bool one_off = window.starts_at_ms.has_value() || window.ends_at_ms.has_value();
-  if (one_off) {
-    if (!window.starts_at_ms || !window.ends_at_ms || *window.ends_at_ms <= *window.starts_at_ms) {
-      return invalid("a one-off maintenance window needs a start before its end");
-    }
-    if (window.weekdays != 0) {
-      return invalid("a maintenance window is either one-off (start, end) or weekly, not both");
-    }
-  } else {
-    if (window.weekdays <= 0 || window.weekdays > 0x7F) {
-      return invalid("a weekly maintenance window needs its weekdays");
-    }
-    if (window.start_minute < 0 || window.start_minute >= 1440) {
-      return invalid("a weekly maintenance window starts at 00:00-23:59");
-    }
-    if (window.duration_minutes <= 0 || window.duration_minutes > 7 * 1440) {
-      return invalid("a weekly maintenance window lasts 1 minute to 7 days");
-    }
-  }
-  if (window.reason.size() > kMaxReasonBytes) {
-    return invalid("reason must be at most " + std::to_string(kMaxReasonBytes) + " bytes");
-  }
-  if (window.agent_id.size() > 128) return invalid("agent_id is too long");
-  return OkStatus();
-}
-
 }  // namespace
 
 Result<std::vector<MaintenanceWindow>> SqliteStore::ListMaintenanceWindows(
@@ -635,7 +628,7 @@ Result<std::vector<MaintenanceWindow>> SqliteStore::ListMaintenanceWindows(
 
 Result<MaintenanceWindow> SqliteStore::AddMaintenanceWindow(const MaintenanceWindow& window,
                                                             int64_t now_ms) {
-  DOZOR_RETURN_IF_ERROR(CheckWindow(window));
+  DOZOR_RETURN_IF_ERROR(CheckMaintenanceWindow(window));
   std::lock_guard lock(write_mu_);
   sqlite::Transaction txn(writer_);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
@@ -650,9 +643,9 @@ Result<MaintenanceWindow> SqliteStore::AddMaintenanceWindow(const MaintenanceWin
   DOZOR_ASSIGN_OR_RETURN(auto windows,
                          ReadOptional(BindAll(count, window.org_id),
                                       [](const sqlite::Statement& s) { return s.Int(0); }));
-  if (windows.value_or(0) >= kMaxWindowsPerOrg) {
+  if (windows.value_or(0) >= kMaxMaintenanceWindowsPerOrg) {
     return MakeError(ErrorCode::kResourceExhausted,
-                     "an organisation has at most " + std::to_string(kMaxWindowsPerOrg) +
+                     "an organisation has at most " + std::to_string(kMaxMaintenanceWindowsPerOrg) +
                          " maintenance windows; delete old ones first");
   }
   if (!window.agent_id.empty()) {
@@ -750,6 +743,7 @@ Result<int> SqliteStore::CountSentTo(int64_t user_id, AlertChannel channel, int6
 }
 
 Status SqliteStore::HoldDelivery(int64_t delivery_id, std::string_view reason, int64_t until_ms) {
+  ClaimRelease release([&] { ReleaseDeliveryClaims({delivery_id}); });
   std::lock_guard lock(write_mu_);
   DOZOR_ASSIGN_OR_RETURN(
       auto update,
