@@ -12,6 +12,7 @@
 #include "app/routes_cli.hpp"
 #include "app/rules_cli.hpp"
 #include "app/server_app.hpp"
+#include "app/store_cli.hpp"
 #include "dozor/common/version.hpp"
 #include "http/dashboard_assets.hpp"
 
@@ -61,6 +62,10 @@ int main(int argc, char** argv) {
       app.add_option("--state-dir", state_dir, "State directory (database, admin.token)");
   auto* db_option =
       app.add_option("--db", database, "SQLite database file (default <state-dir>/dozor.db)");
+  std::string store_url;
+  auto* store_option = app.add_option(
+      "--store", store_url,
+      "Store backend: sqlite (default, the --db file) or a postgresql:// connection URI");
   auto* retention =
       app.add_option("--health-retention-days", retention_days, "Days of health samples to keep");
   auto* log_level =
@@ -94,7 +99,25 @@ int main(int argc, char** argv) {
   // `dozor-server routes`: the API's route table, checked against docs/openapi.yaml by a test.
   auto* routes_cmd = app.add_subcommand(
       "routes", "Print the management API's routes as JSON (method, pattern, access, scope)");
+  // `dozor-server store migrate`: SQLite -> PostgreSQL (docs/postgresql.md).
+  auto* store_cmd = app.add_subcommand("store", "Move the store between backends");
+  store_cmd->require_subcommand(1);
+  std::string migrate_from, migrate_to;
+  int64_t migrate_batch_rows = 5000;
+  auto* store_migrate = store_cmd->add_subcommand(
+      "migrate",
+      "Copy a SQLite database into an empty PostgreSQL database, verifying every table "
+      "(row count and checksum); commits only if all verify");
+  store_migrate->add_option("--from", migrate_from, "sqlite:PATH of the source database")
+      ->required();
+  store_migrate->add_option("--to", migrate_to, "postgresql://... of the empty target")->required();
+  store_migrate->add_option("--batch-rows", migrate_batch_rows, "Rows per INSERT (default 5000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
   CLI11_PARSE(app, argc, argv);
+  if (*store_migrate) {
+    return dozor::server::RunStoreMigrate(migrate_from, migrate_to, migrate_batch_rows, std::cout,
+                                          std::cerr);
+  }
   if (*rules_cmd || *routes_cmd) {
     spdlog::set_level(spdlog::level::warn);  // scratch-database migrations are not news
   }
@@ -131,6 +154,7 @@ int main(int argc, char** argv) {
   if (*http_key) config.http_tls_key_file = flags.http_tls_key_file;
   if (*state_option) config.state_dir = state_dir;
   if (*db_option) config.database = database;
+  if (*store_option) config.store = store_url;
   if (*retention) config.health_retention_days = retention_days;
   if (*log_level) config.log_level = flags.log_level;
   if (*rules_dir_option) config.rule_dirs.assign(rule_dirs.begin(), rule_dirs.end());

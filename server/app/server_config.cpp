@@ -145,6 +145,10 @@ Result<ServerConfig> LoadServerConfigFile(const std::filesystem::path& path) {
       } else if (key == "storage.database") {
         get_string(node, key, path_value);
         config.database = path_value;
+      } else if (key == "storage.store") {
+        get_string(node, key, config.store);
+      } else if (key == "storage.pool_size") {
+        get_int(node, key, config.store_pool_size, 2, 1000);
       } else if (key == "storage.health_retention_days")
         get_int(node, key, config.health_retention_days, 1, 3650);
       else if (key == "log.level")

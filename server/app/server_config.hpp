@@ -32,6 +32,12 @@ struct ServerConfig {
   // Storage.
   std::filesystem::path state_dir = "/var/lib/dozor-server";
   std::filesystem::path database;  // default: <state_dir>/dozor.db
+  // The store backend: empty or "sqlite" = the SQLite file above; a PostgreSQL connection URI
+  // (postgresql://…) or key=value string = the PostgreSQL backend (docs/postgresql.md), with a
+  // pool of store_pool_size connections.
+  std::string store;
+  int store_pool_size = 16;
+  [[nodiscard]] bool UsesPostgres() const { return !store.empty() && store != "sqlite"; }
   int health_retention_days = 30;
   std::string log_level = "info";
   std::filesystem::path ready_file;  // written with the bound ports once listening (tests, scripts)

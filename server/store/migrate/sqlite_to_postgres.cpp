@@ -541,6 +541,7 @@ Result<StoreMigrationReport> MigrateSqliteToPostgres(const StoreMigrationOptions
     PostgresStoreOptions store_options;
     store_options.conninfo = options.postgres_conninfo;
     store_options.pool_size = 1;
+    store_options.maintenance_interval_s = 0;
     DOZOR_ASSIGN_OR_RETURN(auto store, PostgresStore::Open(store_options));
   }
   DOZOR_ASSIGN_OR_RETURN(pg::Connection target, pg::Connection::Open(options.postgres_conninfo));

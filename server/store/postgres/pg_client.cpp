@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 namespace dozor::pg {
 namespace {
@@ -94,6 +95,61 @@ Error ErrorFromSqlState(std::string_view sqlstate, std::string_view message) {
     code = ErrorCode::kDataLoss;  // data corrupted, index corrupted
   }
   return MakeError(code, std::move(text));
+}
+
+Status CheckTransportSecurity(const std::string& conninfo) {
+  char* parse_error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &parse_error);
+  if (options == nullptr) {
+    std::string message = parse_error != nullptr ? Trimmed(parse_error) : "out of memory";
+    PQfreemem(parse_error);
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "PostgreSQL connection string does not parse: " + message);
+  }
+  std::string hosts;
+  std::string hostaddrs;
+  std::string sslmode;
+  for (PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
+    const std::string keyword = option->keyword;
+    const std::string value = option->val != nullptr ? option->val : "";
+    if (keyword == "host") hosts = value;
+    if (keyword == "hostaddr") hostaddrs = value;
+    if (keyword == "sslmode") sslmode = value;
+  }
+  PQconninfoFree(options);
+  if (sslmode.empty()) {
+    const char* environment = std::getenv("PGSSLMODE");
+    sslmode = environment != nullptr ? environment : "";
+  }
+  if (hosts.empty() && hostaddrs.empty()) {
+    const char* environment = std::getenv("PGHOST");
+    hosts = environment != nullptr ? environment : "";
+  }
+  auto local = [](std::string_view host) {
+    return host.empty() || host.front() == '/' || host == "localhost" ||
+           host.rfind("127.", 0) == 0 || host == "::1";
+  };
+  bool all_local = true;
+  for (const std::string* list : {&hosts, &hostaddrs}) {
+    size_t start = 0;
+    while (start <= list->size()) {
+      const size_t comma = list->find(',', start);
+      const std::string host =
+          list->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (!(list->empty() && list == &hostaddrs) && !local(host)) {
+        all_local = false;
+      }
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  if (all_local || sslmode == "verify-full" || sslmode == "verify-ca") {
+    return OkStatus();
+  }
+  return MakeError(ErrorCode::kInvalidArgument,
+                   "the PostgreSQL server is reached over the network without a verified TLS "
+                   "connection: add sslmode=verify-full (and sslrootcert=...) to the connection "
+                   "string");
 }
 
 bool IsRetryable(const Error& error) {

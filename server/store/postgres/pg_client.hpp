@@ -197,6 +197,13 @@ class Connection {
 // the SQLSTATE. Exposed for tests.
 Error ErrorFromSqlState(std::string_view sqlstate, std::string_view message);
 
+// TLS wherever the network is crossed: kInvalidArgument unless every host the connection string
+// names is local (a Unix socket directory, localhost, 127.0.0.0/8, ::1) or sslmode is verify-ca
+// or verify-full (libpq's default, "prefer", neither requires encryption nor checks the server).
+// Also refuses a malformed connection string, naming the problem but not the string (it may
+// hold a password).
+Status CheckTransportSecurity(const std::string& conninfo);
+
 // SQLSTATEs a transaction may simply be run again after: serialization failure, deadlock.
 bool IsRetryable(const Error& error);
 

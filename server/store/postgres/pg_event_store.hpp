@@ -13,11 +13,12 @@
 
 #include "store/event_store.hpp"
 #include "store/postgres/pg_context.hpp"
+#include "store/postgres/pg_locks.hpp"
 
 namespace dozor::server {
 
 // "dz" (0x647a), migration 004, lock 1; taken by dozor_next_event_id() (004_event_feed_order.sql).
-inline constexpr int64_t kEventFeedLockKey = 0x647a'0000'0004'0001;
+inline constexpr int64_t kEventFeedLockKey = pg_locks::kEventFeed;
 
 class PgEventStore final : public EventStore {
  public:

@@ -6,15 +6,9 @@
 #include <ctime>
 
 #include "dozor/common/clock.hpp"
+#include "store/postgres/pg_locks.hpp"
 
 namespace dozor::server {
-namespace {
-
-// Partition DDL of all replicas queues behind this lock (Dozor's advisory keys start with "dz").
-constexpr int64_t kPartitionLockKey = 0x647a'0000'0000'0002;
-
-}  // namespace
-
 int64_t PgHealthPartitions::DayOf(int64_t at_ms) { return FloorToStep(at_ms, kDayMs); }
 
 std::string PgHealthPartitions::PartitionName(int64_t day_ms) {
@@ -63,7 +57,7 @@ Status PgHealthPartitions::Create(int64_t day_ms) {
   const std::string to = std::to_string(day_ms + kDayMs);
   Status created = pg::InTransaction(pool_, [&](pg::Connection& db) -> Status {
     DOZOR_RETURN_IF_ERROR(
-        db.Query("SELECT pg_advisory_xact_lock($1)", pg::Params(kPartitionLockKey)));
+        db.Query("SELECT pg_advisory_xact_lock($1)", pg::Params(pg_locks::kHealthPartitions)));
     DOZOR_ASSIGN_OR_RETURN(
         pg::Rows exists,
         db.Query("SELECT 1 FROM pg_class WHERE relname = $1 AND relkind = 'r'", pg::Params(name)));
@@ -119,8 +113,8 @@ Result<int64_t> PgHealthPartitions::Prune(int64_t cutoff_ms) {
     if (day + kDayMs <= cutoff_ms) {
       DOZOR_ASSIGN_OR_RETURN(
           int64_t count, pg::InTransaction(pool_, [&](pg::Connection& db) -> Result<int64_t> {
-            DOZOR_RETURN_IF_ERROR(
-                db.Query("SELECT pg_advisory_xact_lock($1)", pg::Params(kPartitionLockKey)));
+            DOZOR_RETURN_IF_ERROR(db.Query("SELECT pg_advisory_xact_lock($1)",
+                                           pg::Params(pg_locks::kHealthPartitions)));
             DOZOR_ASSIGN_OR_RETURN(pg::Rows counted, db.Query("SELECT count(*) FROM " + name));
             DOZOR_RETURN_IF_ERROR(db.Exec("DROP TABLE IF EXISTS " + name));
             return counted.Int(0, 0);

@@ -1,27 +1,23 @@
 #include "store/postgres/postgres_store.hpp"
 
 #include <set>
+
+#include <spdlog/spdlog.h>
 #include <string>
 
 #include "store/postgres/pg_agent_store.hpp"
+#include "store/postgres/pg_locks.hpp"
 #include "store/postgres/pg_organization_store.hpp"
 #include "store/postgres/pg_user_store.hpp"
 #include "store/postgres/postgres_migrations.hpp"
 
 namespace dozor::server {
-namespace {
-
-// Advisory lock keys are one bigint namespace per database; Dozor's start with "dz" (0x647a).
-constexpr int64_t kMigrationLockKey = 0x647a'0000'0000'0001;
-
-}  // namespace
-
 Status ApplyPostgresMigrations(pg::Connection& connection, int64_t now_ms) {
   DOZOR_RETURN_IF_ERROR(connection.Exec("BEGIN"));
   auto apply = [&]() -> Status {
     // Replicas starting together: the second waits here and then finds nothing to do.
     DOZOR_RETURN_IF_ERROR(
-        connection.Query("SELECT pg_advisory_xact_lock($1)", pg::Params(kMigrationLockKey)));
+        connection.Query("SELECT pg_advisory_xact_lock($1)", pg::Params(pg_locks::kMigrations)));
     DOZOR_RETURN_IF_ERROR(
         connection.Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY "
                         "KEY, name text NOT NULL, applied_at bigint NOT NULL)"));
@@ -62,6 +58,12 @@ Status ApplyPostgresMigrations(pg::Connection& connection, int64_t now_ms) {
 
 Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresStoreOptions& options) {
   const Clock& clock = options.clock != nullptr ? *options.clock : SystemClock::Instance();
+  DOZOR_RETURN_IF_ERROR(pg::CheckTransportSecurity(options.conninfo));
+  if (options.maintenance_interval_s > 0 && options.pool_size < 2) {
+    // The pass holds one connection for its lock and works on another.
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "PostgreSQL pool size must be at least 2 with background maintenance");
+  }
   pg::PoolOptions pool_options;
   pool_options.conninfo = options.conninfo;
   pool_options.size = options.pool_size;
@@ -84,11 +86,50 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresStoreOp
   store->security_events_ = std::make_unique<PgSecurityEventStore>(*store->context_);
   store->audit_log_ = std::make_unique<PgAuditLogStore>(*store->context_);
   store->events_ = std::make_unique<PgEventStore>(*store->context_);
+  if (options.maintenance_interval_s > 0) {
+    store->maintenance_ = std::make_unique<PeriodicWorker>(
+        std::chrono::seconds(options.maintenance_interval_s),
+        [raw = store.get(), options] { (void)raw->RunMaintenance(options); });
+    store->maintenance_->Start();
+  }
   store->users_ = std::make_unique<PgUserStore>(*store->context_);
   store->alerts_ = std::make_unique<PgAlertStore>(*store->context_);
   return store;
 }
 
-PostgresStore::~PostgresStore() = default;
+PostgresStore::~PostgresStore() {
+  if (maintenance_) {
+    maintenance_->Stop();
+  }
+}
+
+Result<int64_t> PostgresStore::RunMaintenance(const PostgresStoreOptions& options) {
+  const int64_t now_ms = context_->clock.NowMs();
+  // One replica per pass: the others find the lock taken and skip (the work is idempotent, this
+  // only saves them doing it again). A session lock on a connection held for the pass: released
+  // by the unlock below, or by the server when this process dies with the connection.
+  DOZOR_ASSIGN_OR_RETURN(auto holder, pool_->Acquire());
+  DOZOR_ASSIGN_OR_RETURN(pg::Rows locked, holder->Query("SELECT pg_try_advisory_lock($1)",
+                                                        pg::Params(pg_locks::kMaintenance)));
+  if (!locked.Bool(0, 0)) {
+    return 0;
+  }
+  struct Unlock {
+    pg::Connection& db;
+    ~Unlock() {
+      (void)db.Query("SELECT pg_advisory_unlock($1)", pg::Params(pg_locks::kMaintenance));
+    }
+  } unlock{*holder};
+  if (Status ahead = hosts_->health_partitions().EnsureWindow(now_ms); !ahead.ok()) {
+    spdlog::warn("store: health partitions ahead: {}", ahead.error().ToString());
+  }
+  auto pruned =
+      hosts_->PruneRuleWindows(now_ms, options.rule_window_s * 1000, options.rule_trend_s * 1000);
+  if (!pruned.ok()) {
+    spdlog::warn("store: rule window pruning: {}", pruned.error().ToString());
+    return pruned.error();
+  }
+  return *pruned;
+}
 
 }  // namespace dozor::server

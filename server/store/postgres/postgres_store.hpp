@@ -6,19 +6,19 @@
 // the row locks they need, so replicas and threads write concurrently; a schema change or any
 // work that must happen once takes a PostgreSQL advisory lock (pg_locks.hpp names them).
 //
-// The areas done so far are listed by PostgresStore's accessors; `dozor-server` does not offer
-// this backend until every area is (docs/architecture.md, "PostgreSQL backend").
+// `dozor-server --store postgresql://…` opens it (docs/architecture.md, "PostgreSQL backend").
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "dozor/common/clock.hpp"
+#include "dozor/common/periodic_worker.hpp"
 #include "dozor/common/result.hpp"
 #include "store/postgres/pg_agent_store.hpp"
+#include "store/postgres/pg_alert_store.hpp"
 #include "store/postgres/pg_api_token_store.hpp"
 #include "store/postgres/pg_audit_log_store.hpp"
-#include "store/postgres/pg_alert_store.hpp"
 #include "store/postgres/pg_client.hpp"
 #include "store/postgres/pg_context.hpp"
 #include "store/postgres/pg_event_store.hpp"
@@ -28,6 +28,7 @@
 #include "store/postgres/pg_organization_store.hpp"
 #include "store/postgres/pg_security_event_store.hpp"
 #include "store/postgres/pg_user_store.hpp"
+#include "store/store.hpp"
 
 namespace dozor::server {
 
@@ -41,37 +42,49 @@ struct PostgresStoreOptions {
   // Stamps the rows the store dates itself (created_at, contract events, applied migrations);
   // null = the system clock. Must outlive the store.
   const Clock* clock = nullptr;
+  // Rule windows keep this much history, the hourly filesystem trend rule_trend_s (as SQLite's).
+  int64_t rule_window_s = 3600;
+  int64_t rule_trend_s = 172800;
+  // How often a background pass creates the coming days' health partitions and prunes the rule
+  // windows (RunMaintenance); 0 = never in the background.
+  int64_t maintenance_interval_s = 300;
 };
 
-class PostgresStore {
+class PostgresStore final : public Store {
  public:
   // Connects, then applies the migrations the database lacks in one transaction under an
   // advisory lock (replicas starting together apply them once). kFailedPrecondition if the
   // database's schema is newer than this binary knows; connection errors as pg::Connection.
   static Result<std::unique_ptr<PostgresStore>> Open(const PostgresStoreOptions& options);
 
-  ~PostgresStore();
+  ~PostgresStore() override;
   PostgresStore(const PostgresStore&) = delete;
   PostgresStore& operator=(const PostgresStore&) = delete;
 
-  PgOrganizationStore& Organizations() { return *organizations_; }
-  PgAgentStore& Agents() { return *agents_; }
-  PgHostStore& Hosts() { return *hosts_; }
-  PgImportStore& Imports() { return *imports_; }
-  PgApiTokenStore& ApiTokens() { return *api_tokens_; }
-  PgSecurityEventStore& SecurityEvents() { return *security_events_; }
-  PgAuditLogStore& AuditLog() { return *audit_log_; }
-  PgEventStore& Events() { return *events_; }
-  PgUserStore& Users() { return *users_; }
-  PgFindingStore& Findings() { return *findings_; }
-  PgAlertStore& Alerts() { return *alerts_; }
+  PgOrganizationStore& Organizations() override { return *organizations_; }
+  PgAgentStore& Agents() override { return *agents_; }
+  PgHostStore& Hosts() override { return *hosts_; }
+  PgImportStore& Imports() override { return *imports_; }
+  PgApiTokenStore& ApiTokens() override { return *api_tokens_; }
+  PgSecurityEventStore& SecurityEvents() override { return *security_events_; }
+  PgAuditLogStore& AuditLog() override { return *audit_log_; }
+  PgEventStore& Events() override { return *events_; }
+  PgUserStore& Users() override { return *users_; }
+  PgFindingStore& Findings() override { return *findings_; }
+  PgAlertStore& Alerts() override { return *alerts_; }
 
   pg::Pool& pool() { return *pool_; }
+
+  // One maintenance pass (the background worker runs it every maintenance_interval_s): health
+  // partitions for the coming days, rule windows pruned. Returns the window rows deleted; 0 when
+  // another replica holds the pass.
+  Result<int64_t> RunMaintenance(const PostgresStoreOptions& options);
 
  private:
   PostgresStore() = default;
 
   std::unique_ptr<pg::Pool> pool_;
+  std::unique_ptr<PeriodicWorker> maintenance_;
   std::unique_ptr<PgContext> context_;
   std::unique_ptr<PgOrganizationStore> organizations_;
   std::unique_ptr<PgAgentStore> agents_;
