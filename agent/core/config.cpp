@@ -14,6 +14,7 @@
 
 #include "dozor/common/files.hpp"
 #include "dozor/common/path_text.hpp"
+#include "transport/server_addresses.hpp"
 
 namespace dozor::agent {
 namespace {
@@ -415,7 +416,9 @@ bool IsValidLogLevel(std::string_view level) {
   return std::find(kLevels.begin(), kLevels.end(), level) != kLevels.end();
 }
 
-Status ValidateServerAddress(std::string_view address) {
+namespace {
+
+Status ValidateOneServerAddress(std::string_view address) {
   auto invalid = [&](const std::string& why) {
     return MakeError(
         ErrorCode::kInvalidArgument,
@@ -472,6 +475,27 @@ Status ValidateServerAddress(std::string_view address) {
   const int port_number = std::stoi(std::string(port));
   if (port_number < 1 || port_number > 65535) {
     return invalid("has a port outside 1..65535");
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Status ValidateServerAddress(std::string_view addresses) {
+  const std::vector<std::string> list = SplitServerAddresses(addresses);
+  if (list.empty()) {
+    return ValidateOneServerAddress("");
+  }
+  // A stray comma ("a:1,,b:2", "a:1,") would silently drop a replica: refuse it.
+  size_t commas = 0;
+  for (char c : addresses) commas += c == ',' ? 1 : 0;
+  if (commas + 1 != list.size()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "server address list \"" + std::string(addresses) +
+                         "\" has an empty entry (expected HOST:PORT[,HOST:PORT...])");
+  }
+  for (const std::string& address : list) {
+    DOZOR_RETURN_IF_ERROR(ValidateOneServerAddress(address));
   }
   return OkStatus();
 }

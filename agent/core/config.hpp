@@ -64,8 +64,10 @@ struct AgentConfig {
 // a message naming the setting.
 [[nodiscard]] Status ValidateAgentConfig(const AgentConfig& config);
 
-// Checks "host:port" with port 1..65535; IPv6 literals must be bracketed ("[::1]:7443").
-[[nodiscard]] Status ValidateServerAddress(std::string_view address);
+// Checks "host:port" with port 1..65535; IPv6 literals must be bracketed ("[::1]:7443"). A
+// comma-separated list names several server replicas ("a:7443,b:7443"): each is checked and none
+// may be empty.
+[[nodiscard]] Status ValidateServerAddress(std::string_view addresses);
 
 // Parses a byte count: a plain integer or a number with a unit, e.g. "64MiB", "1GiB", "500KB",
 // "4096", "2 MB" (KB/MB/GB = 1000^n, KiB/MiB/GiB = 1024^n, B = bytes). Case-insensitive units.

@@ -12,6 +12,7 @@
 #include "dozor/common/version.hpp"
 #include "platform/service.hpp"
 #include "transport/on_demand_event_engine.hpp"
+#include "transport/server_addresses.hpp"
 #include "transport/wake_on_deadline_timer_list.hpp"
 
 namespace dozor::agent {
@@ -98,8 +99,12 @@ bool IsLoopbackAddress(std::string_view address) {
 }
 
 Status CheckPlaintextAllowed(const ChannelOptions& options) {
-  if (!options.insecure || options.allow_plaintext_remote ||
-      IsLoopbackAddress(options.server_address)) {
+  // A list of replicas is loopback only if every one of them is.
+  const std::vector<std::string> addresses = SplitServerAddresses(options.server_address);
+  const bool loopback =
+      !addresses.empty() && std::all_of(addresses.begin(), addresses.end(),
+                                        [](const std::string& a) { return IsLoopbackAddress(a); });
+  if (!options.insecure || options.allow_plaintext_remote || loopback) {
     return OkStatus();
   }
   return MakeError(

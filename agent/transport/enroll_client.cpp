@@ -4,10 +4,13 @@
 
 #include "dozor/common/version.hpp"
 #include "dozor/v1/agent.grpc.pb.h"
+#include "transport/server_addresses.hpp"
 
 namespace dozor::agent {
 
-Result<EnrollResult> Enroll(const ChannelOptions& channel_options, const EnrollParams& params) {
+namespace {
+
+Result<EnrollResult> EnrollAt(const ChannelOptions& channel_options, const EnrollParams& params) {
   DOZOR_ASSIGN_OR_RETURN(auto channel, MakeServerChannel(channel_options));
   auto stub = dozor::v1::AgentService::NewStub(channel);
   grpc::ClientContext context;
@@ -42,6 +45,28 @@ Result<EnrollResult> Enroll(const ChannelOptions& channel_options, const EnrollP
     return MakeError(ErrorCode::kInternal, "server returned an empty identity");
   }
   return EnrollResult{response.agent_id(), response.agent_secret(), response.organization()};
+}
+
+}  // namespace
+
+Result<EnrollResult> Enroll(const ChannelOptions& channel_options, const EnrollParams& params) {
+  const std::vector<std::string> addresses = SplitServerAddresses(channel_options.server_address);
+  if (addresses.size() <= 1) {
+    return EnrollAt(channel_options, params);
+  }
+  // Replicas share one database: any of them enrolls. A replica that is away is skipped; a
+  // refusal (bad token, bad request) is the answer of all of them.
+  Error last = MakeError(ErrorCode::kUnavailable, "no server address");
+  for (const std::string& address : addresses) {
+    ChannelOptions one = channel_options;
+    one.server_address = address;
+    auto enrolled = EnrollAt(one, params);
+    if (enrolled.ok() || enrolled.error().code != ErrorCode::kUnavailable) {
+      return enrolled;
+    }
+    last = enrolled.error();
+  }
+  return last;
 }
 
 }  // namespace dozor::agent

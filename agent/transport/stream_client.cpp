@@ -6,6 +6,7 @@
 #include <random>
 
 #include "dozor/v1/agent.grpc.pb.h"
+#include "transport/server_addresses.hpp"
 
 namespace dozor::agent {
 
@@ -99,14 +100,30 @@ void StreamClient::Run() {
     // 60 s session used to count, so a server restarting every ~30 s pushed its agents to
     // minutes of delay although every session stored their reports.
     if (acked || NowMs() - started > 60000) backoff.Reset();
+    const size_t replicas = SplitServerAddresses(options_.channel.server_address).size();
+    if (!acked && replicas > 1) {
+      // That replica may be gone: the next session tries the next one. The committed sequence
+      // number lives in the shared database, so the new replica resumes where this one stopped.
+      address_index_ = (address_index_ + 1) % replicas;
+    }
     int delay = backoff.NextDelayMs();
-    spdlog::info("reconnecting to {} in {:.1f} s", options_.channel.server_address, delay / 1000.0);
+    spdlog::info("reconnecting to {} in {:.1f} s", CurrentAddress(), delay / 1000.0);
     SleepInterruptibly(delay);
   }
 }
 
+std::string StreamClient::CurrentAddress() const {
+  const std::vector<std::string> addresses = SplitServerAddresses(options_.channel.server_address);
+  if (addresses.empty()) {
+    return options_.channel.server_address;
+  }
+  return addresses[address_index_ % addresses.size()];
+}
+
 bool StreamClient::RunSession() {
-  auto channel = MakeServerChannel(options_.channel);
+  ChannelOptions channel_options = options_.channel;
+  channel_options.server_address = CurrentAddress();
+  auto channel = MakeServerChannel(channel_options);
   if (!channel.ok()) {
     spdlog::error("cannot set up the connection: {}", channel.error().message);
     {
@@ -207,8 +224,8 @@ bool StreamClient::RunSession() {
     }
   }
   if (ok) {
-    spdlog::info("connected to {}; server has everything up to seq {}",
-                 options_.channel.server_address, last_sent);
+    spdlog::info("connected to {}; server has everything up to seq {}", CurrentAddress(),
+                 last_sent);
     {
       std::lock_guard lock(mutex_);
       status_.connected = true;
@@ -293,8 +310,7 @@ bool StreamClient::RunSession() {
           "server refused this agent: {} (re-enroll with `dozor-agent enroll` if it was revoked)",
           DescribeStatus(status));
     } else {
-      spdlog::warn("stream to {} ended: {}", options_.channel.server_address,
-                   DescribeStatus(status));
+      spdlog::warn("stream to {} ended: {}", CurrentAddress(), DescribeStatus(status));
     }
   }
   return flow.acks > 0;

@@ -76,6 +76,8 @@ class StreamClient {
   // One connection until it ends; true when the server acked at least one report in it.
   bool RunSession();
   void SleepInterruptibly(int ms);
+  // The replica this session goes to (options_.channel.server_address may list several).
+  [[nodiscard]] std::string CurrentAddress() const;
   void NotifyStatusChange() const;
 
   StreamClientOptions options_;
@@ -88,6 +90,9 @@ class StreamClient {
   bool woken_ = false;
   StreamClientStatus status_;
   void* active_context_ = nullptr;  // grpc::ClientContext* of the live session, for Stop()
+  // Index into the server address list: moves on after a session that stored nothing, stays
+  // while sessions work. Touched by the run thread only.
+  size_t address_index_ = 0;
 };
 
 }  // namespace dozor::agent

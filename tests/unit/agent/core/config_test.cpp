@@ -8,6 +8,7 @@
 #include "core/agent.hpp"
 #include "test_util.hpp"
 #include "transport/channel.hpp"
+#include "transport/server_addresses.hpp"
 
 namespace dozor::agent {
 namespace {
@@ -271,6 +272,19 @@ TEST_CASE("server address accepts host:port and bracketed IPv6 only") {
   auto unbracketed = ValidateServerAddress("::1:7443");
   REQUIRE_FALSE(unbracketed.ok());
   CHECK(Contains(unbracketed.error().message, "brackets"));
+}
+
+TEST_CASE("a server address list names replicas, each checked, none empty") {
+  CHECK(ValidateServerAddress("a.example:7443,b.example:7443").ok());
+  CHECK(ValidateServerAddress("a.example:7443, [::1]:7443 , 127.0.0.1:9").ok());
+  CHECK_FALSE(ValidateServerAddress("a.example:7443,").ok());
+  CHECK_FALSE(ValidateServerAddress("a.example:7443,,b.example:7443").ok());
+  auto bad = ValidateServerAddress("a.example:7443,b.example");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(Contains(bad.error().message, "b.example"));
+  CHECK(SplitServerAddresses(" a:1 , b:2,c:3") == std::vector<std::string>{"a:1", "b:2", "c:3"});
+  CHECK(SplitServerAddresses("a:1") == std::vector<std::string>{"a:1"});
+  CHECK(SplitServerAddresses("").empty());
 }
 
 TEST_CASE("agent config validation checks ranges, CA file and root after flags") {

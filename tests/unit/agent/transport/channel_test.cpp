@@ -50,6 +50,9 @@ TEST_CASE("plaintext to a server that is not on loopback is refused unless expli
   CHECK(CheckPlaintextAllowed(Plaintext("127.0.0.1:7443")).ok());
   CHECK(CheckPlaintextAllowed(Plaintext("[::1]:7443")).ok());
   CHECK(CheckPlaintextAllowed(Plaintext("localhost:7443")).ok());
+  // A list of replicas is loopback only when all of them are.
+  CHECK(CheckPlaintextAllowed(Plaintext("127.0.0.1:7443,[::1]:7444")).ok());
+  CHECK_FALSE(CheckPlaintextAllowed(Plaintext("127.0.0.1:7443,10.0.0.2:7443")).ok());
 
   Status refused = CheckPlaintextAllowed(Plaintext("10.0.0.5:7443"));
   REQUIRE_FALSE(refused.ok());
