@@ -130,7 +130,11 @@ void RuleEvaluator::Loop() {
       if (!status.ok()) ++stats_.failures;
       return status;
     };
-    if (now_ms >= next_full_ms) {
+    if (now_ms >= next_full_ms && options_.jobs != nullptr &&
+        !options_.jobs->Holds(SingletonJob::kEstateEvaluation)) {
+      // Another replica runs the estate pass; this one evaluates the hosts its own commits touch.
+      next_full_ms = now_ms + options_.full_interval_ms;
+    } else if (now_ms >= next_full_ms) {
       auto started = std::chrono::steady_clock::now();
       if (auto full = timed(&RuleEvaluatorStats::full_runs, &RuleEvaluatorStats::full_seconds_sum,
                             [&] { return RunFull(now_ms); });

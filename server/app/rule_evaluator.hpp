@@ -28,6 +28,7 @@
 #include "dozor/common/result.hpp"
 #include "rules/rule_engine.hpp"
 #include "store/finding_store.hpp"
+#include "store/job_coordinator.hpp"
 #include "store/host_store.hpp"
 
 namespace dozor::server {
@@ -46,6 +47,9 @@ struct RuleEvaluatorStats {
 
 struct RuleEvaluatorOptions {
   int64_t full_interval_ms = 300'000;
+  // With replicas: the full pass runs only where this says the estate-evaluation job is held
+  // (store/job_coordinator.hpp); null = always here. Must outlive the evaluator.
+  JobCoordinator* jobs = nullptr;
   int64_t estate_debounce_ms = 30'000;
   // Why 1 s: rules read windows of minutes, so evaluating a host again within a second of its
   // last run changes nothing a person could see, while without a floor a host sending reports

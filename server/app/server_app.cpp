@@ -25,6 +25,9 @@
 #include "ingest/report_writer.hpp"
 #include "rules/rule.hpp"
 #include "rules/rule_engine.hpp"
+#include "store/postgres/pg_fact_source.hpp"
+#include "store/postgres/pg_job_coordinator.hpp"
+#include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_fact_source.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
@@ -108,11 +111,32 @@ Status ServerApp::Start() {
   }
   DOZOR_RETURN_IF_ERROR(EnsureDirectory(config_.state_dir, 0700));
 
-  SqliteStoreOptions store_options;
-  store_options.path = config_.DatabasePath().string();
-  store_options.rule_window_s = int64_t{config_.rules_window_minutes} * 60;
-  store_options.clock = &clock_;
-  DOZOR_ASSIGN_OR_RETURN(store_, OpenSqliteStore(store_options));
+  std::unique_ptr<FactSource> facts;
+  if (config_.UsesPostgres()) {
+    PostgresStoreOptions store_options;
+    store_options.conninfo = config_.store;
+    store_options.pool_size = config_.store_pool_size;
+    store_options.rule_window_s = int64_t{config_.rules_window_minutes} * 60;
+    store_options.clock = &clock_;
+    auto opened = PostgresStore::Open(store_options);
+    if (!opened.ok()) {
+      // The connection string may hold a password: the error names the problem, not the string.
+      return opened.error().Wrap("storage.store (--store): PostgreSQL");
+    }
+    store_ = std::move(opened).value();
+    facts = MakePostgresFactSource(config_.store);
+    // Several replicas may serve this database: jobs that must run once are coordinated there.
+    jobs_ = std::make_unique<PgJobCoordinator>(config_.store);
+    spdlog::info("store: PostgreSQL, {} pooled connections", config_.store_pool_size);
+  } else {
+    SqliteStoreOptions store_options;
+    store_options.path = config_.DatabasePath().string();
+    store_options.rule_window_s = int64_t{config_.rules_window_minutes} * 60;
+    store_options.clock = &clock_;
+    DOZOR_ASSIGN_OR_RETURN(store_, OpenSqliteStore(store_options));
+    facts = MakeSqliteFactSource(store_options.path);
+    jobs_ = std::make_unique<LocalJobCoordinator>();
+  }
   // After the database opened: a start refused on a bad database leaves nothing new behind.
   auto import_key = LoadOrCreateImportKeyFile(config_.ImportKeyPath());
   if (!import_key.ok()) {
@@ -131,7 +155,6 @@ Status ServerApp::Start() {
   }
   rules::EngineOptions engine_options;
   engine_options.health_stale_after_ms = int64_t{config_.rules_window_minutes} * 60 * 1000;
-  auto facts = MakeSqliteFactSource(store_options.path);
   DOZOR_ASSIGN_OR_RETURN(
       auto engine,
       rules::RuleEngine::Open(*facts, rules::LoadRulePack(rule_dirs, true), engine_options));
@@ -142,6 +165,7 @@ Status ServerApp::Start() {
                engine->pack().errors.size());
   RuleEvaluatorOptions evaluator_options;
   evaluator_options.full_interval_ms = int64_t{config_.rules_full_interval_seconds} * 1000;
+  evaluator_options.jobs = jobs_.get();
   ApplyRuleLimits(config_.limits, evaluator_options);
   evaluator_ = std::make_unique<RuleEvaluator>(store_->Hosts(), store_->Findings(),
                                                std::move(engine), clock_, evaluator_options);
@@ -268,10 +292,10 @@ Status ServerApp::Start() {
 
   spdlog::info(
       "dozor-server {} listening: agents (gRPC{}) on {}:{}, management API on http{}://{}:{}, "
-      "database {}",
+      "store {}",
       kVersion, config_.insecure ? ", plaintext" : ", TLS", grpc_address.host, grpc_port_,
       config_.http_tls_cert_file.empty() ? "" : "s", http_address.host, http_port_,
-      config_.DatabasePath().string());
+      config_.UsesPostgres() ? std::string("PostgreSQL") : config_.DatabasePath().string());
   if (dashboard_.empty()) {
     spdlog::info("web dashboard: not part of this build (DOZOR_BUILD_DASHBOARD=OFF)");
   } else {
@@ -298,6 +322,9 @@ void ServerApp::RetentionLoop() {
     {
       std::unique_lock lock(mutex_);
       if (stop_cv_.wait_for(lock, std::chrono::minutes(10), [this] { return stopping_; })) return;
+    }
+    if (!jobs_->Holds(SingletonJob::kRetention)) {
+      continue;  // another replica prunes
     }
     int64_t cutoff = clock_.NowMs() - int64_t{config_.health_retention_days} * 24 * 3600 * 1000;
     auto pruned = store_->Hosts().PruneHealth(cutoff);
@@ -482,9 +509,11 @@ Status ServerApp::StartAlerts() {
     });
   }
   // The first pass now: it sets the starting point on a first start, and after a restart plans
-  // what the feed gained while the server was down.
-  if (auto planned = alert_dispatcher_->PlanPass(); !planned.ok()) {
-    return planned.error().Wrap("alerts: reading the event feed");
+  // what the feed gained while the server was down (on the replica that plans, with several).
+  if (jobs_->Holds(SingletonJob::kAlertPlanning)) {
+    if (auto planned = alert_dispatcher_->PlanPass(); !planned.ok()) {
+      return planned.error().Wrap("alerts: reading the event feed");
+    }
   }
   alert_threads_.emplace_back([this] { AlertPlanLoop(); });
   for (auto& worker : delivery_workers_) {
@@ -500,6 +529,10 @@ void ServerApp::AlertPlanLoop() {
     {
       std::unique_lock lock(mutex_);
       if (stop_cv_.wait_for(lock, std::chrono::seconds(2), [this] { return stopping_; })) return;
+    }
+    // One planner for all replicas: two would record the same events' alerts twice.
+    if (!jobs_->Holds(SingletonJob::kAlertPlanning)) {
+      continue;
     }
     if (auto planned = alert_dispatcher_->PlanPass(); !planned.ok()) {
       spdlog::warn("alerts: planning from the event feed failed: {}", planned.error().message);

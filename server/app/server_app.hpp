@@ -14,6 +14,7 @@
 #include "app/server_config.hpp"
 #include "dozor/common/clock.hpp"
 #include "http/dashboard_assets.hpp"
+#include "store/job_coordinator.hpp"
 
 namespace grpc {
 class Server;
@@ -67,6 +68,8 @@ class ServerApp {
   const Clock& clock_ = SystemClock::Instance();
   std::unique_ptr<ImportKeyWrapper> import_keys_;
   std::unique_ptr<Store> store_;
+  // Which of the once-per-database jobs this server runs (all of them on SQLite).
+  std::unique_ptr<JobCoordinator> jobs_;
   std::unique_ptr<RuleEvaluator> evaluator_;
   std::unique_ptr<ReportWriter> writer_;
   std::unique_ptr<SecurityAudit> security_audit_;

@@ -777,7 +777,21 @@ std::shared_ptr<grpc::Channel> MakeChannel(const Options& options,
   if (!options.server_name.empty()) {
     args.SetSslTargetNameOverride(options.server_name);
   }
-  return grpc::CreateCustomChannel(options.server, creds, args);
+  // "--server a:1,b:2" spreads the agents over replicas, and a reconnecting agent (a new
+  // session) moves on to the next one, as the real agent does after a failed session.
+  std::vector<std::string> addresses;
+  std::string_view rest = options.server;
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    addresses.emplace_back(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  if (addresses.empty()) {
+    addresses.push_back(options.server);
+  }
+  const size_t pick = (static_cast<size_t>(channel_index) + static_cast<size_t>(session)) %
+                      addresses.size();
+  return grpc::CreateCustomChannel(addresses[pick], creds, args);
 }
 
 Result<std::vector<Identity>> LoadIdentities(const std::string& path) {
@@ -1408,7 +1422,9 @@ int main(int argc, char** argv) {
   dozor::bench::Options options;
   CLI::App app{
       "dozor-loadgen: simulated agents against a real dozor-server (see tests/bench/README.md)"};
-  app.add_option("--server", options.server, "Agent gRPC address HOST:PORT")->required();
+  app.add_option("--server", options.server,
+                 "Agent gRPC address HOST:PORT, or several replicas HOST:PORT,HOST:PORT")
+      ->required();
   auto* insecure = app.add_flag("--insecure", options.insecure, "Plaintext gRPC (loopback)");
   app.add_option("--ca", options.ca_file, "PEM CA file to verify the server")->excludes(insecure);
   app.add_option("--server-name", options.server_name, "Name expected in the server certificate");

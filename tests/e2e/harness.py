@@ -20,6 +20,87 @@ def log(*args):
     print(*args, flush=True)
 
 
+# The store backend the servers of this run use: "sqlite" (default) or "postgresql" (CTest's
+# "e2e-postgresql: ..." entries set DOZOR_TEST_STORE and point DOZOR_TEST_POSTGRES_CONNINFO_FILE
+# at the run's test cluster, tests/postgres/test_cluster.py; each Server gets a database of its
+# own there).
+STORE = os.environ.get("DOZOR_TEST_STORE", "sqlite")
+PSQL = "/usr/lib/postgresql/15/bin/psql"
+
+
+def postgres_admin_conninfo():
+    path = os.environ.get("DOZOR_TEST_POSTGRES_CONNINFO_FILE", "")
+    if not path or not os.path.exists(path):
+        raise AssertionError("DOZOR_TEST_STORE=postgresql needs the CTest PostgreSQL cluster "
+                             "(DOZOR_TEST_POSTGRES_CONNINFO_FILE)")
+    with open(path) as f:
+        return f.read().strip()
+
+
+def psql(conninfo, sql):
+    """Rows of one statement as lists of text (None for NULL)."""
+    result = subprocess.run([PSQL, "-X", "-q", "-A", "-t", "-F", "\x1f", "-R", "\x1e", "-v",
+                             "ON_ERROR_STOP=1", "-P", "null=\x01", "-d", conninfo, "-c", sql],
+                            capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise AssertionError(f"psql: {result.stderr.strip()}")
+    rows = []
+    for record in result.stdout.rstrip("\n").split("\x1e"):
+        if record.strip("\n") == "":
+            continue
+        rows.append([None if v == "\x01" else v for v in record.strip("\n").split("\x1f")])
+    return rows
+
+
+class PostgresCursor:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self):
+        return self.rows
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
+class PostgresReader:
+    """The sqlite3 connection's execute/fetch/close for the checks tests make on the store, over
+    psql: "?" parameters are inlined as quoted literals (test values only), integers come back as
+    int."""
+
+    def __init__(self, conninfo):
+        self.conninfo = conninfo
+
+    @staticmethod
+    def _literal(value):
+        if value is None:
+            return "NULL"
+        if isinstance(value, (int, float)):
+            return repr(value)
+        return "'" + str(value).replace("'", "''") + "'"
+
+    def execute(self, sql, args=()):
+        parts = sql.split("?")
+        if len(parts) - 1 != len(args):
+            raise AssertionError(f"{len(args)} arguments for {len(parts) - 1} placeholders: {sql}")
+        text = parts[0]
+        for value, rest in zip(args, parts[1:]):
+            text += self._literal(value) + rest
+        rows = psql(self.conninfo, text)
+
+        def convert(v):
+            if v is not None and (v.isdigit() or (v.startswith("-") and v[1:].isdigit())):
+                return int(v)
+            return v
+        return PostgresCursor([tuple(convert(v) for v in row) for row in rows])
+
+    def close(self):
+        pass
+
+
 def wait_until(predicate, timeout, what, interval=0.2):
     deadline = time.time() + timeout
     last = None
@@ -106,15 +187,24 @@ class ManagedProcess:
 
 
 class Server(ManagedProcess):
-    def __init__(self, workdir, tls=True):
+    def __init__(self, workdir, tls=True, name="server", postgres=None):
+        """`name` tells several servers in one workdir apart; `postgres` shares an existing
+        PostgreSQL database (a replica of another Server: pass that one's .postgres)."""
         self.workdir = workdir
-        self.state_dir = os.path.join(workdir, "server")
+        self.name = name
+        self.state_dir = os.path.join(workdir, name)
         os.makedirs(self.state_dir, exist_ok=True)
         self.tls = make_tls(self._tls_dir()) if tls else None
         self.proc = None
         self.grpc_port = 0
         self.http_port = 0
-        self.log_path = os.path.join(workdir, "server.log")
+        self.log_path = os.path.join(workdir, f"{name}.log")
+        self.postgres = postgres  # this server's database conninfo on the PostgreSQL backend
+        if self.postgres is None and STORE == "postgresql":
+            admin = postgres_admin_conninfo()
+            name = "e2e_%d_%d" % (os.getpid(), int(time.time() * 1000) % 10**9)
+            psql(admin, f"CREATE DATABASE {name} TEMPLATE template0")
+            self.postgres = f"{admin} dbname={name}"
 
     def _tls_dir(self):
         d = os.path.join(self.workdir, "tls")
@@ -122,7 +212,7 @@ class Server(ManagedProcess):
         return d
 
     def start(self, grpc_port=0, http_port=0, extra=()):
-        ready = os.path.join(self.workdir, "server.ready")
+        ready = os.path.join(self.workdir, f"{self.name}.ready")
         if os.path.exists(ready):
             os.remove(ready)
         args = [SERVER_BIN, "--state-dir", self.state_dir, "--grpc-listen", f"127.0.0.1:{grpc_port}",
@@ -132,6 +222,8 @@ class Server(ManagedProcess):
                      "--public-address", "localhost:%d" % grpc_port if grpc_port else "localhost:0"]
         else:
             args += ["--insecure"]
+        if self.postgres:
+            args += ["--store", self.postgres]
         args += list(extra)
         self.spawn(args)
 
@@ -154,7 +246,10 @@ class Server(ManagedProcess):
         return os.path.join(self.state_dir, "dozor.db")
 
     def db(self):
-        """Read-only look at the real database file (for checks dozorctl does not expose)."""
+        """Read-only look at the real store (for checks dozorctl does not expose): the SQLite
+        file, or the server's PostgreSQL database through psql."""
+        if self.postgres:
+            return PostgresReader(self.postgres)
         return sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10)
 
     def ctl(self, *args, check_rc=True, json_out=True, token_file=None):
@@ -183,14 +278,17 @@ class Server(ManagedProcess):
 
 
 class Agent(ManagedProcess):
-    def __init__(self, workdir, name, server):
+    def __init__(self, workdir, name, server, replicas=()):
+        """`replicas`: more Servers on the same database; the agent gets all their addresses."""
         self.server = server
+        self.replicas = list(replicas)
         self.state_dir = os.path.join(workdir, name)
         self.log_path = os.path.join(workdir, name + ".log")
         self.proc = None
 
     def connection_args(self):
-        args = ["--server", self.server.grpc_address(), "--state-dir", self.state_dir]
+        address = ",".join(s.grpc_address() for s in [self.server] + self.replicas)
+        args = ["--server", address, "--state-dir", self.state_dir]
         if self.server.tls:
             args += ["--ca", self.server.tls["ca.crt"]]
         else:

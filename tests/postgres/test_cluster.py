@@ -6,6 +6,9 @@
                                 socket in DIR; writes DIR/conninfo ("host=127.0.0.1 port=N
                                 user=dozor dbname=postgres") once it accepts connections
     test_cluster.py stop DIR    stops it (fast) and removes DIR
+    test_cluster.py outage DIR SECONDS
+                                stops it (fast: connections are cut), waits, starts it again on
+                                the same port (the PostgreSQL-restart tests)
 
 The suites that need PostgreSQL (FIXTURES_REQUIRED dozor_postgres) read DIR/conninfo from the
 DOZOR_TEST_POSTGRES_CONNINFO_FILE variable and create a database of their own in it, so they
@@ -101,18 +104,31 @@ def start(root):
     else:
         log = (root / "server.log").read_text(errors="replace") if (root / "server.log").exists() else ""
         sys.exit(f"pg_ctl start failed:\n{result.stdout}\n{log}")
+    (root / "pg_options").write_text(options)
     conninfo = f"host=127.0.0.1 port={port} user={SUPERUSER} dbname=postgres"
     (root / "conninfo.tmp").write_text(conninfo + "\n")
     os.replace(root / "conninfo.tmp", root / "conninfo")
     print(f"PostgreSQL 15 test cluster: {conninfo}")
 
 
+def outage(root, seconds):
+    as_user = run_as_args(root)
+    data = root / "data"
+    run(as_user + [PG_BIN / "pg_ctl", "-D", data, "-m", "fast", "-w", "-t", "60", "stop"], cwd=root)
+    time.sleep(seconds)
+    options = (root / "pg_options").read_text()
+    run(as_user + [PG_BIN / "pg_ctl", "-D", data, "-o", options, "-l", root / "server.log", "-w",
+                   "-t", "60", "start"], cwd=root)
+
+
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("start", "stop"):
+    if len(sys.argv) < 3 or sys.argv[1] not in ("start", "stop", "outage"):
         sys.exit(__doc__)
     root = Path(sys.argv[2]).resolve()
     if sys.argv[1] == "start":
         start(root)
+    elif sys.argv[1] == "outage":
+        outage(root, float(sys.argv[3]) if len(sys.argv) > 3 else 5)
     else:
         stop(root)
 
