@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <regex>
 #include <set>
+#include <sstream>
 #include <unordered_set>
 
 #include "dozor/common/text.hpp"
@@ -208,6 +210,7 @@ class PgFactStatement final : public FactStatement {
   }
 
   std::string name;        // the prepared statement on the connection
+  bool live = false;       // `name` exists on the connection
   std::string text;        // as sent ($n)
   std::vector<Oid> types;  // of the prepared statement's parameters
   std::vector<FactValue> values;
@@ -361,9 +364,8 @@ class PgFactSession final : public FactSession {
       const int64_t oid = std::strtoll(PQgetvalue(views.get(), r, 0), nullptr, 10);
       const std::string name = PQgetvalue(views.get(), r, 1);
       view_names_[oid] = name;
-      if (name == "hosts" && PQgetisnull(views.get(), r, 2) == 0) {
+      if (name == "hosts") {
         hosts_oid_ = oid;
-        last_seen_attnum_ = std::strtoll(PQgetvalue(views.get(), r, 2), nullptr, 10);
       }
     }
     // What rule SQL may call: the dialect's functions in pg_catalog and dozor_rules only (a
@@ -385,9 +387,17 @@ class PgFactSession final : public FactSession {
     for (int r = 0; r < PQntuples(functions.get()); ++r) {
       allowed_functions_.insert(std::strtoll(PQgetvalue(functions.get(), r, 0), nullptr, 10));
     }
+    DOZOR_ASSIGN_OR_RETURN(PgResultPtr lookups,
+                           Query("SELECT oid::bigint FROM pg_type WHERE typnamespace = "
+                                 "'pg_catalog'::regnamespace AND (typname LIKE 'reg%' OR "
+                                 "typname LIKE '\\_reg%')",
+                                 {}));
+    for (int r = 0; r < PQntuples(lookups.get()); ++r) {
+      catalog_lookup_types_.insert(std::strtoll(PQgetvalue(lookups.get(), r, 0), nullptr, 10));
+    }
     // The rules' own view of names: fact views (pg_temp first), the function library, and the
     // implicit pg_catalog. The store's schema is not on it.
-    DOZOR_RETURN_IF_ERROR(Exec("SET search_path = pg_temp, dozor_rules"));
+    DOZOR_RETURN_IF_ERROR(Exec("SET search_path = pg_temp, dozor_rules, pg_catalog"));
     DOZOR_RETURN_IF_ERROR(Exec("SET default_transaction_read_only = on"));
     return OkStatus();
   }
@@ -418,9 +428,24 @@ class PgFactSession final : public FactSession {
     statement->text = std::move(translated.text);
     statement->parameters = translated.params;
     statement->values.assign(translated.params.size(), std::monostate{});
-    statement->name = "dozor_rule_" + std::to_string(++statement_counter_);
     int position = -1;
     Status prepared = PrepareChecked(*statement, {}, &position);
+    if (!prepared.ok() && !statement->parameters.empty()) {
+      // PostgreSQL could not infer one type per parameter (:window_min both in arithmetic and
+      // as a result column; CASE WHEN .. THEN :a ELSE :b END read as text). The values are bound
+      // later and each Run prepares with their types; for the columns and the guard, integers (what
+      // rule parameters mostly are) will do.
+      std::vector<Oid> integers(statement->parameters.size(), kPgInt8Oid);
+      for (size_t i = 0; i < statement->parameters.size(); ++i) {
+        if (statement->parameters[i] == "server_version") {
+          integers[i] = kPgTextOid;
+        }
+      }
+      int retry_position = -1;
+      if (Status retried = PrepareChecked(*statement, integers, &retry_position); retried.ok()) {
+        prepared = retried;
+      }
+    }
     if (!prepared.ok()) {
       if (error_offset != nullptr && position > 0) {
         *error_offset = static_cast<int>(OriginOf(statement->text, translated.origin, position));
@@ -623,13 +648,15 @@ class PgFactSession final : public FactSession {
     auto refuse = [](std::string message) {
       return MakeError(ErrorCode::kInvalidArgument, std::move(message));
     };
-    if (!statement.types.empty() || !statement.columns.empty()) {
+    if (statement.live) {
       Deallocate(statement.name);
-      statement.name = "dozor_rule_" + std::to_string(++statement_counter_);
+      statement.live = false;
     }
+    statement.name = "dozor_rule_" + std::to_string(++statement_counter_);
     PgResultPtr prepared(PQprepare(conn_, statement.name.c_str(), statement.text.c_str(),
                                    static_cast<int>(types.size()),
                                    types.empty() ? nullptr : types.data()));
+    statement.live = PQresultStatus(prepared.get()) == PGRES_COMMAND_OK;
     if (PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
       if (error_position != nullptr) {
         *error_position =
@@ -705,66 +732,112 @@ class PgFactSession final : public FactSession {
       rollback();
       return error;
     }
-    // refclass, object, sub-object, and for a relation / function / operator / type: its schema
-    // and name.
-    auto deps = Query(
-        "SELECT d.refclassid::regclass::text, d.refobjid::bigint, d.refobjsubid, "
-        "CASE d.refclassid "
-        "  WHEN 'pg_class'::regclass THEN (SELECT n.nspname || '.' || c.relname FROM pg_class c "
-        "    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = d.refobjid) "
-        "  WHEN 'pg_proc'::regclass THEN (SELECT n.nspname || '.' || p.proname FROM pg_proc p "
-        "    JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = d.refobjid) "
-        "  WHEN 'pg_operator'::regclass THEN (SELECT n.nspname || '.' || o.oprname FROM "
-        "    pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace WHERE o.oid = d.refobjid) "
-        "  WHEN 'pg_type'::regclass THEN (SELECT n.nspname || '.' || t.typname FROM pg_type t "
-        "    JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = d.refobjid) "
-        "END "
-        "FROM pg_depend d JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND "
-        "d.objid = r.oid WHERE r.ev_class = $1::regclass AND d.deptype = 'n'",
+    // The analysed query tree PostgreSQL stored for the view (pg_rewrite.ev_action): every
+    // relation (RangeTblEntry :relid), function call (FuncExpr :funcid, Aggref :aggfnoid,
+    // WindowFunc :winfnoid), operator (:opno, RowCompareExpr :opnos) and type the rule refers to,
+    // as OIDs, after name resolution. (pg_depend would be simpler but omits pinned objects: all
+    // of pg_catalog.)
+    auto tree = Query(
+        "SELECT r.ev_action::text, r.ev_class::bigint FROM pg_rewrite r WHERE "
+        "r.ev_class = $1::regclass",
         {"pg_temp." + std::string(kPgProbeView)});
     rollback();
-    if (!deps.ok()) {
-      return deps.error();
+    if (!tree.ok()) {
+      return tree.error();
+    }
+    if (PQntuples(tree->get()) != 1) {
+      return MakeError(ErrorCode::kInternal, "rules: no query tree for the rule probe");
+    }
+    const std::string action = PQgetvalue(tree->get(), 0, 0);
+    const int64_t probe_oid = std::strtoll(PQgetvalue(tree->get(), 0, 1), nullptr, 10);
+    if (action.find("{SQLVALUEFUNCTION") != std::string::npos) {
+      return refuse(
+          "CURRENT_DATE, CURRENT_USER and the like are not allowed in rules (use "
+          ":now_ms)");
+    }
+    std::vector<int64_t> relations;
+    std::vector<int64_t> functions;
+    std::vector<int64_t> operators;
+    static const std::regex kOid(R"(:(\w+) (\d+))");
+    static const std::regex kOids(R"(:opnos \(o([\d ]+)\))");
+    for (std::sregex_iterator it(action.begin(), action.end(), kOid), done; it != done; ++it) {
+      const std::string key = (*it)[1].str();
+      const int64_t oid = std::strtoll((*it)[2].str().c_str(), nullptr, 10);
+      if (key == "relid") {
+        if (oid != probe_oid) {
+          relations.push_back(oid);
+        }
+      } else if (key == "funcid" || key == "aggfnoid" || key == "winfnoid") {
+        functions.push_back(oid);
+      } else if (key == "opno") {
+        operators.push_back(oid);
+      } else if (key.find("typ") != std::string::npos && catalog_lookup_types_.count(oid) != 0) {
+        // reg* types look names up in the catalogs ('agents'::regclass): not a fact.
+        DOZOR_ASSIGN_OR_RETURN(std::string type_name, TypeName(static_cast<Oid>(oid)));
+        return refuse("type " + type_name + " is not allowed in rules");
+      }
+    }
+    for (std::sregex_iterator it(action.begin(), action.end(), kOids), done; it != done; ++it) {
+      std::istringstream list((*it)[1].str());
+      int64_t oid = 0;
+      while (list >> oid) {
+        operators.push_back(oid);
+      }
     }
     std::set<std::string> views;
     std::set<std::string> read_columns;
-    const PGresult* rows = deps->get();
-    for (int r = 0; r < PQntuples(rows); ++r) {
-      const std::string kind = PQgetvalue(rows, r, 0);
-      const int64_t oid = std::strtoll(PQgetvalue(rows, r, 1), nullptr, 10);
-      const int64_t sub = std::strtoll(PQgetvalue(rows, r, 2), nullptr, 10);
-      const std::string what = PQgetvalue(rows, r, 3);
-      const std::string name = what.substr(what.find('.') + 1);
-      const std::string schema = what.substr(0, what.find('.'));
-      if (kind == "pg_class") {
-        auto view = view_names_.find(oid);
-        if (view == view_names_.end()) {
-          return refuse("reads " + what +
-                        ": rules may read only the fact views (docs/rule-language.md)");
-        }
-        views.insert(view->second);
-        if (oid == hosts_oid_ && (sub == last_seen_attnum_ || sub == 0)) {
-          read_columns.insert("hosts.last_seen_ms");
-        }
-      } else if (kind == "pg_proc") {
-        if (allowed_functions_.count(oid) == 0) {
-          return refuse("function " + (schema == "pg_catalog" ? name : what) +
-                        "() is not allowed in rules");
-        }
-      } else if (kind == "pg_operator") {
-        if (schema != "pg_catalog") {
-          return refuse("operator " + what + " is not allowed in rules");
-        }
-      } else if (kind == "pg_type") {
-        // reg* types look names up in the catalogs ('agents'::regclass): not a fact.
-        if (schema != "pg_catalog" || name.rfind("reg", 0) == 0) {
-          if (schema != "pg_temp" && schema.rfind("pg_temp_", 0) != 0) {
-            return refuse("type " + what + " is not allowed in rules");
-          }
-        }
-      } else if (kind != "pg_collation" && kind != "pg_namespace") {
-        return refuse("rules may not refer to " + kind + " objects");
+    std::vector<int64_t> unknown_relations;
+    for (int64_t oid : relations) {
+      auto view = view_names_.find(oid);
+      if (view == view_names_.end()) {
+        unknown_relations.push_back(oid);
+        continue;
       }
+      views.insert(view->second);
+      // Any read of hosts, as SQLite's authorizer reports it (it sees the view's columns): a
+      // health report changes last_seen_ms, agent_version and clock_offset_ms alike.
+      if (oid == hosts_oid_) {
+        read_columns.insert("hosts.last_seen_ms");
+      }
+    }
+    std::vector<int64_t> refused_functions;
+    for (int64_t oid : functions) {
+      if (allowed_functions_.count(oid) == 0) {
+        refused_functions.push_back(oid);
+      }
+    }
+    auto array = [](const std::vector<int64_t>& oids) {
+      std::string out = "{";
+      for (int64_t oid : oids) {
+        out += (out.size() > 1 ? "," : "") + std::to_string(oid);
+      }
+      return out + "}";
+    };
+    DOZOR_ASSIGN_OR_RETURN(
+        PgResultPtr names,
+        Query("SELECT 1, n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON "
+              "n.oid = c.relnamespace WHERE c.oid = ANY($1::oid[]) "
+              "UNION ALL SELECT 2, CASE WHEN n.nspname = 'pg_catalog' THEN p.proname ELSE "
+              "n.nspname || '.' || p.proname END FROM pg_proc p JOIN pg_namespace n ON "
+              "n.oid = p.pronamespace WHERE p.oid = ANY($2::oid[]) "
+              "UNION ALL SELECT 3, n.nspname || '.' || o.oprname FROM pg_operator o JOIN "
+              "pg_namespace n ON n.oid = o.oprnamespace WHERE o.oid = ANY($3::oid[]) AND "
+              "o.oprnamespace <> 'pg_catalog'::regnamespace ORDER BY 1, 2",
+              {array(unknown_relations), array(refused_functions), array(operators)}));
+    if (PQntuples(names.get()) > 0) {
+      const std::string kind = PQgetvalue(names.get(), 0, 0);
+      const std::string name = PQgetvalue(names.get(), 0, 1);
+      if (kind == "1") {
+        return refuse("reads " + name +
+                      ": rules may read only the fact views (docs/rule-language.md)");
+      }
+      if (kind == "2") {
+        return refuse("function " + name + "() is not allowed in rules");
+      }
+      return refuse("operator " + name + " is not allowed in rules");
+    }
+    if (!unknown_relations.empty() || !refused_functions.empty()) {
+      return refuse("refers to objects outside the fact views and the rule functions");
     }
     statement.views = std::move(views);
     statement.read_columns = std::move(read_columns);
@@ -838,15 +911,15 @@ class PgFactSession final : public FactSession {
   std::string store_schema_;
   std::map<int64_t, std::string> view_names_;  // oid -> fact view
   int64_t hosts_oid_ = -1;
-  int64_t last_seen_attnum_ = -1;
   std::unordered_set<int64_t> allowed_functions_;
+  std::unordered_set<int64_t> catalog_lookup_types_;  // reg* and their arrays
   std::map<Oid, std::string> type_names_;
   int64_t statement_counter_ = 0;
   int64_t timeout_ms_ = -1;
 };
 
 PgFactStatement::~PgFactStatement() {
-  if (session != nullptr) {
+  if (session != nullptr && live) {
     session->Deallocate(name);
   }
 }
