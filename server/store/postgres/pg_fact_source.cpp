@@ -413,6 +413,11 @@ class PgFactSession final : public FactSession {
     if (sql.size() > kPgMaxRuleSqlBytes) {
       return refuse("the rule SQL is longer than " + std::to_string(kPgMaxRuleSqlBytes) + " bytes");
     }
+    if (PQtransactionStatus(conn_) != PQTRANS_IDLE) {
+      // The guard's check creates a view, which a read-only snapshot cannot.
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "rules: rule SQL is prepared outside a snapshot");
+    }
     PgRuleText translated = PgTranslateRule(sql);
     if (!translated.refusal.empty()) {
       if (error_offset != nullptr) {
