@@ -695,8 +695,8 @@ class PgFactSession final : public FactSession {
     return OkStatus();
   }
 
-  // Creates the statement as a TEMP view in a transaction that is rolled back and judges what
-  // pg_depend says the parsed query refers to.
+  // Creates the statement as a TEMP view in a transaction that is rolled back and judges the
+  // query tree PostgreSQL stored for it: what the parsed query refers to, by OID.
   Status CheckDependencies(PgFactStatement& statement, const std::vector<Oid>& types) {
     auto refuse = [](std::string message) {
       return MakeError(ErrorCode::kInvalidArgument, std::move(message));
