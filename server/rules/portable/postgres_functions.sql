@@ -8,7 +8,21 @@
 -- from zero, as in SQLite.
 CREATE OR REPLACE FUNCTION round(value double precision, digits integer)
 RETURNS double precision LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$ SELECT round(value::numeric, digits)::double precision $$;
+AS $$ SELECT pg_catalog.round(value::numeric, digits)::double precision $$;
+-- SQLite's round() always gives a REAL. The PostgreSQL fact source puts this library's schema
+-- before pg_catalog on its search_path, so these also stand in for the built-ins there: a
+-- round(avg(x)) or round(x / 1000.0, 0) is a double, as on SQLite, not a numeric that reads as
+-- an integer, and round(2.5::double precision) is 3 (the built-in rounds half to even).
+-- Elsewhere (pg_catalog first) they change nothing.
+CREATE OR REPLACE FUNCTION round(value double precision)
+RETURNS double precision LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT pg_catalog.round(value::numeric)::double precision $$;
+CREATE OR REPLACE FUNCTION round(value numeric)
+RETURNS double precision LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT pg_catalog.round(value)::double precision $$;
+CREATE OR REPLACE FUNCTION round(value numeric, digits integer)
+RETURNS double precision LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT pg_catalog.round(value, digits)::double precision $$;
 
 -- text_list(x): the non-NULL values as text, sorted bytewise, joined with ','; NULL when none.
 -- (string_agg's order is unspecified and SQLite 3.40 has no string_agg.)
