@@ -28,8 +28,8 @@
 #include "dozor/common/result.hpp"
 #include "rules/rule_engine.hpp"
 #include "store/finding_store.hpp"
-#include "store/job_coordinator.hpp"
 #include "store/host_store.hpp"
+#include "store/job_coordinator.hpp"
 
 namespace dozor::server {
 

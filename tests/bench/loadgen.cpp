@@ -789,8 +789,8 @@ std::shared_ptr<grpc::Channel> MakeChannel(const Options& options,
   if (addresses.empty()) {
     addresses.push_back(options.server);
   }
-  const size_t pick = (static_cast<size_t>(channel_index) + static_cast<size_t>(session)) %
-                      addresses.size();
+  const size_t pick =
+      (static_cast<size_t>(channel_index) + static_cast<size_t>(session)) % addresses.size();
   return grpc::CreateCustomChannel(addresses[pick], creds, args);
 }
 

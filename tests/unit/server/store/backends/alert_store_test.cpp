@@ -60,8 +60,8 @@ std::string MakeAlertHost(Backend& backend, int64_t org_id, const std::string& a
   return agent_id;
 }
 
-NewDelivery Message(const std::string& key, const std::string& address,
-                    AlertChannel channel = AlertChannel::kEmail) {
+NewDelivery DeliveryTo(const std::string& key, const std::string& address,
+                       AlertChannel channel = AlertChannel::kEmail) {
   NewDelivery d;
   d.channel = channel;
   d.address = address;
@@ -129,24 +129,24 @@ TEST_CASE_TEMPLATE("alerts: recorded alerts read back with their messages", Back
   opened.agent_id = host;
   opened.severity = "critical";
   opened.escalate_at_ms = kNow + 30 * kMinute;
-  NewDelivery to_anna = Message("k-anna", "anna@example.test");
+  NewDelivery to_anna = DeliveryTo("k-anna", "anna@example.test");
   to_anna.user_id = anna;
   to_anna.language = "en";
-  NewDelivery webhook = Message("k-hook", "https://hook.example.test/x", AlertChannel::kWebhook);
+  NewDelivery webhook = DeliveryTo("k-hook", "https://hook.example.test/x", AlertChannel::kWebhook);
   webhook.message_json.clear();
   // Released later and held (the reason kept), released later without a reason (not held).
-  NewDelivery grace = Message("k-grace", "boris@example.test");
+  NewDelivery grace = DeliveryTo("k-grace", "boris@example.test");
   grace.release_at_ms = kNow + 5 * kMinute;
   grace.held = "grace";
-  NewDelivery later = Message("k-later", "vera@example.test");
+  NewDelivery later = DeliveryTo("k-later", "vera@example.test");
   later.release_at_ms = kNow + 7 * kMinute;
   // Released "in the past": sent at once.
-  NewDelivery past = Message("k-past", "gleb@example.test");
+  NewDelivery past = DeliveryTo("k-past", "gleb@example.test");
   past.release_at_ms = kNow - kMinute;
   past.held = "quiet_hours";
   opened.deliveries = {to_anna, webhook, grace, later, past};
 
-  NewAlert offline = AlertOf(acme, 101, "host_offline", {Message("k-anna", "x@example.test")});
+  NewAlert offline = AlertOf(acme, 101, "host_offline", {DeliveryTo("k-anna", "x@example.test")});
   offline.agent_id = host;
   offline.severity = "";
   offline.suppressed = "maintenance";
@@ -231,12 +231,13 @@ TEST_CASE_TEMPLATE("alerts: acknowledgements stop escalation and cancel held mes
   const std::string host = MakeAlertHost(backend, acme, "agent-1");
 
   const auto held = [](const std::string& key) {
-    NewDelivery d = Message(key, key + "@example.test");
+    NewDelivery d = DeliveryTo(key, key + "@example.test");
     d.release_at_ms = kNow + 60 * kMinute;
     d.held = "working_hours";
     return d;
   };
-  NewAlert opened = AlertOf(acme, 1, "finding_opened", {held("o-held"), Message("o-now", "o@x")});
+  NewAlert opened =
+      AlertOf(acme, 1, "finding_opened", {held("o-held"), DeliveryTo("o-now", "o@x")});
   opened.finding_id = 7;
   opened.escalate_at_ms = kNow + kMinute;
   NewAlert resolved = AlertOf(acme, 2, "finding_resolved", {held("r-held")});
@@ -306,7 +307,7 @@ TEST_CASE_TEMPLATE("alerts: pages newest first, filtered by organisation and sco
     const std::string key = "m" + std::to_string(i);
     ids.push_back(
         Record(*backend.store, AlertOf(org, 10 + i, "agent_trouble",
-                                       {Message(key, key + "@x"), Message(key + "b", "b@x")}))
+                                       {DeliveryTo(key, key + "@x"), DeliveryTo(key + "b", "b@x")}))
             .id);
   }
   Ok(alerts.AcknowledgeAlert(ids[4], "anna", kNow));
@@ -374,7 +375,7 @@ TEST_CASE_TEMPLATE("alerts: due escalations are claimed until escalated", Backen
   CHECK(Ok(alerts.DueEscalations(at, 10)).empty());
 
   // Escalated: the next stage's messages added, due again at its time.
-  NewDelivery backup = Message("e-backup", "backup@x");
+  NewDelivery backup = DeliveryTo("e-backup", "backup@x");
   backup.stage = 1;
   CHECK(Ok(alerts.EscalateAlert(early_id, 1, at + 30 * kMinute, {backup}, at)));
   const Alert moved = Ok(alerts.GetAlert(early_id));
@@ -384,7 +385,7 @@ TEST_CASE_TEMPLATE("alerts: due escalations are claimed until escalated", Backen
   CHECK(moved.deliveries[0].stage == 1);
   CHECK(moved.deliveries[0].created_at_ms == at);
   // Not to a stage it has reached, nor once acknowledged.
-  CHECK_FALSE(Ok(alerts.EscalateAlert(early_id, 1, std::nullopt, {Message("e-x", "x@x")}, at)));
+  CHECK_FALSE(Ok(alerts.EscalateAlert(early_id, 1, std::nullopt, {DeliveryTo("e-x", "x@x")}, at)));
   CHECK(Ok(alerts.GetAlert(early_id)).deliveries.size() == 1);
   Ok(alerts.AcknowledgeAlert(late_id, "anna", at));
   CHECK_FALSE(Ok(alerts.EscalateAlert(late_id, 1, std::nullopt, {}, at)));
@@ -410,8 +411,8 @@ TEST_CASE_TEMPLATE("alerts: due deliveries go one at a time per recipient, in or
   const Alert alert =
       Record(*backend.store,
              AlertOf(acme, 1, "agent_trouble",
-                     {Message("a1", "a@x"), Message("b1", "b@x"), Message("a2", "a@x"),
-                      Message("a3", "a@x"), Message("t1", "a@x", AlertChannel::kTelegram)}));
+                     {DeliveryTo("a1", "a@x"), DeliveryTo("b1", "b@x"), DeliveryTo("a2", "a@x"),
+                      DeliveryTo("a3", "a@x"), DeliveryTo("t1", "a@x", AlertChannel::kTelegram)}));
   const auto id_of = [&](const std::string& key) {
     for (const auto& d : alert.deliveries) {
       if (d.idempotency_key == key) return d.id;
@@ -471,7 +472,7 @@ TEST_CASE_TEMPLATE("alerts: due deliveries go one at a time per recipient, in or
   Ok(alerts.MarkDelivered(id_of("a3"), t));
   Record(*backend.store,
          AlertOf(acme, 2, "agent_trouble",
-                 {Message("c1", "c@x"), Message("d1", "d@x"), Message("e1", "e@x")}));
+                 {DeliveryTo("c1", "c@x"), DeliveryTo("d1", "d@x"), DeliveryTo("e1", "e@x")}));
   CHECK(Ok(alerts.DueDeliveries(AlertChannel::kEmail, t, 0)).size() == 1);
   CHECK(Ok(alerts.DueDeliveries(AlertChannel::kEmail, t, 10)).size() == 2);
 }
@@ -481,15 +482,14 @@ TEST_CASE_TEMPLATE("alerts: held and later messages wait without holding up othe
   Backend backend;
   auto& alerts = backend.store->Alerts();
   const int64_t acme = MakeOrg(*backend.store, "Acme");
-  NewDelivery morning = Message("held", "a@x");
+  NewDelivery morning = DeliveryTo("held", "a@x");
   morning.release_at_ms = kNow + 60 * kMinute;
   morning.held = "working_hours";
-  NewDelivery unheld_later = Message("later", "b@x");
+  NewDelivery unheld_later = DeliveryTo("later", "b@x");
   unheld_later.release_at_ms = kNow + 30 * kMinute;
-  const Alert alert =
-      Record(*backend.store,
-             AlertOf(acme, 1, "agent_trouble",
-                     {morning, Message("urgent", "a@x"), unheld_later, Message("b-next", "b@x")}));
+  const Alert alert = Record(*backend.store, AlertOf(acme, 1, "agent_trouble",
+                                                     {morning, DeliveryTo("urgent", "a@x"),
+                                                      unheld_later, DeliveryTo("b-next", "b@x")}));
   const int64_t held_id = alert.deliveries[0].id;
   const int64_t urgent_id = alert.deliveries[1].id;
   const int64_t later_id = alert.deliveries[2].id;
@@ -533,7 +533,7 @@ TEST_CASE_TEMPLATE("alerts: group companions, a group marked sent, the rate limi
   const int64_t beta = MakeOrg(*backend.store, "Beta");
   const int64_t anna = MakeAlertUser(backend, "anna");
   const auto to_anna = [&](const std::string& key, const std::string& address = "anna@x") {
-    NewDelivery d = Message(key, address);
+    NewDelivery d = DeliveryTo(key, address);
     d.user_id = anna;
     return d;
   };
@@ -598,7 +598,7 @@ TEST_CASE_TEMPLATE("alerts: the rate limit counts only what it limits", Backend,
   const int64_t acme = MakeOrg(*backend.store, "Acme");
   const int64_t anna = MakeAlertUser(backend, "anna");
   const auto send = [&](int64_t event, const std::string& kind, const std::string& severity) {
-    NewDelivery d = Message("k" + std::to_string(event), "anna-" + std::to_string(event) + "@x");
+    NewDelivery d = DeliveryTo("k" + std::to_string(event), "anna-" + std::to_string(event) + "@x");
     d.user_id = anna;
     NewAlert alert = AlertOf(acme, event, kind, {d});
     alert.severity = severity;
@@ -625,7 +625,7 @@ TEST_CASE_TEMPLATE("alerts: a failed attempt's error is kept as one bounded line
   auto& alerts = backend.store->Alerts();
   const int64_t acme = MakeOrg(*backend.store, "Acme");
   const Alert alert =
-      Record(*backend.store, AlertOf(acme, 1, "agent_trouble", {Message("a", "a@x")}));
+      Record(*backend.store, AlertOf(acme, 1, "agent_trouble", {DeliveryTo("a", "a@x")}));
   std::string error = "сервер\r\nответил: ";
   while (error.size() < 1500) error += "ошибка ";
   error += std::string("\xff\xfe", 2);
@@ -651,14 +651,14 @@ TEST_CASE_TEMPLATE("alerts: backlog per channel and pruning", Backend, DOZOR_BAC
   CHECK(empty[0].pending == 0);
   CHECK_FALSE(empty[0].oldest_pending_ms.has_value());
 
-  const Alert old_done =
-      Record(*backend.store,
-             AlertOf(acme, 1, "agent_trouble", {Message("s", "a@x"), Message("f", "b@x")}), kNow);
+  const Alert old_done = Record(
+      *backend.store,
+      AlertOf(acme, 1, "agent_trouble", {DeliveryTo("s", "a@x"), DeliveryTo("f", "b@x")}), kNow);
   const Alert old_pending =
-      Record(*backend.store, AlertOf(acme, 2, "agent_trouble", {Message("p", "c@x")}), kNow + 1);
+      Record(*backend.store, AlertOf(acme, 2, "agent_trouble", {DeliveryTo("p", "c@x")}), kNow + 1);
   const Alert recent =
       Record(*backend.store,
-             AlertOf(acme, 3, "agent_trouble", {Message("t", "42", AlertChannel::kTelegram)}),
+             AlertOf(acme, 3, "agent_trouble", {DeliveryTo("t", "42", AlertChannel::kTelegram)}),
              kNow + 100 * kMinute);
   const Alert bare = Record(*backend.store, AlertOf(acme, 4, "agent_trouble"), kNow + 2);
   Ok(alerts.MarkDelivered(old_done.deliveries[0].id, kNow + 5));
@@ -715,16 +715,16 @@ TEST_CASE_TEMPLATE("alerts: the flap detector's count and whether a finding was 
 
   // Nobody told yet: no messages, or only held ones.
   CHECK_FALSE(Ok(alerts.FindingAnnounced(7, kNow)));
-  NewDelivery held = Message("held", "a@x");
+  NewDelivery held = DeliveryTo("held", "a@x");
   held.release_at_ms = kNow + 60 * kMinute;
   held.held = "working_hours";
   finding_alert(6, "finding_opened", 10, "", {held}, kNow);
   CHECK_FALSE(Ok(alerts.FindingAnnounced(10, kNow)));
   CHECK(Ok(alerts.FindingAnnounced(10, kNow + 60 * kMinute)));  // released by then
   // A "resolved" message does not count; a released pending or a sent one does.
-  finding_alert(7, "finding_resolved", 11, "", {Message("r", "a@x")}, kNow);
+  finding_alert(7, "finding_resolved", 11, "", {DeliveryTo("r", "a@x")}, kNow);
   CHECK_FALSE(Ok(alerts.FindingAnnounced(11, kNow)));
-  const Alert sent = finding_alert(8, "finding_regressed", 12, "", {Message("s", "s@x")}, kNow);
+  const Alert sent = finding_alert(8, "finding_regressed", 12, "", {DeliveryTo("s", "s@x")}, kNow);
   CHECK(Ok(alerts.FindingAnnounced(12, kNow)));
   Ok(alerts.MarkDelivered(sent.deliveries[0].id, kNow));
   CHECK(Ok(alerts.FindingAnnounced(12, kNow)));
@@ -942,7 +942,7 @@ TEST_CASE_TEMPLATE("alerts: notices and monthly reports", Backend, DOZOR_BACKEND
   const int64_t acme = MakeOrg(*backend.store, "Acme");
   Ok(alerts.RecordAlerts({}, {}, 50, kNow));
 
-  const NewAlert notice = AlertOf(acme, 0, "channel_failed", {Message("n1", "root@x")});
+  const NewAlert notice = AlertOf(acme, 0, "channel_failed", {DeliveryTo("n1", "root@x")});
   CHECK(Ok(alerts.RecordNotice(notice, nullptr, kNow)));
   CHECK(Ok(alerts.AlertCursor()) == std::optional<int64_t>(50));  // untouched
   const Alert recorded = Ok(alerts.FindAlertByEvent(0, "channel_failed"));
@@ -953,11 +953,11 @@ TEST_CASE_TEMPLATE("alerts: notices and monthly reports", Backend, DOZOR_BACKEND
   month.month = "2026-11";
   month.sent_at_ms = kNow + 1;
   month.recipients = 3;
-  const NewAlert report = AlertOf(acme, 0, "monthly_report", {Message("r1", "boss@x")});
+  const NewAlert report = AlertOf(acme, 0, "monthly_report", {DeliveryTo("r1", "boss@x")});
   CHECK_FALSE(Ok(alerts.GetMonthlyReport(acme, "2026-11")).has_value());
   CHECK(Ok(alerts.RecordNotice(report, &month, kNow)));
   NewAlert again = report;
-  again.deliveries = {Message("r2", "boss@x")};
+  again.deliveries = {DeliveryTo("r2", "boss@x")};
   CHECK_FALSE(Ok(alerts.RecordNotice(again, &month, kNow)));
   AlertFilter reports;
   reports.limit = 10;
@@ -991,8 +991,8 @@ TEST_CASE_TEMPLATE("alerts: concurrent workers never take the same due delivery"
   for (int n = 0; n < kPerAddress; ++n) {
     std::vector<NewDelivery> ds;
     for (int a = 0; a < kAddresses; ++a) {
-      ds.push_back(Message("c" + std::to_string(n) + "-" + std::to_string(a),
-                           "r" + std::to_string(a) + "@x"));
+      ds.push_back(DeliveryTo("c" + std::to_string(n) + "-" + std::to_string(a),
+                              "r" + std::to_string(a) + "@x"));
     }
     planned.push_back(AlertOf(acme, n + 1, "agent_trouble", std::move(ds)));
   }
@@ -1086,7 +1086,7 @@ TEST_CASE_TEMPLATE("alerts: concurrent dispatchers never take the same due escal
           std::lock_guard lock(mu);
           taken.insert(alert.id);
         }
-        NewDelivery backup = Message("esc-" + std::to_string(alert.id), "backup@x");
+        NewDelivery backup = DeliveryTo("esc-" + std::to_string(alert.id), "backup@x");
         backup.stage = 1;
         auto moved = alerts.EscalateAlert(alert.id, 1, std::nullopt, {backup}, kNow);
         if (!moved.ok()) {

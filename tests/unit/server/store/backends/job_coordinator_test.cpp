@@ -39,8 +39,9 @@ TEST_CASE("replicas: a holder whose connection was cut stops running the job unt
   REQUIRE(holder.Holds(SingletonJob::kRetention));
   // An administrator (or a failover) ends the holder's session: its lock is gone.
   auto admin = Ok(pg::Connection::Open(database.conninfo()));
-  Ok(admin.Query("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND "
-                 "granted"));
+  Ok(
+      admin.Query("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND "
+                  "granted"));
   CHECK(other.Holds(SingletonJob::kRetention));
   // The old holder notices on its next ask, reconnects, and finds the job taken.
   CHECK_FALSE(holder.Holds(SingletonJob::kRetention));
