@@ -463,8 +463,8 @@ Result<EstateSummary> PgHostStore::GetEstateSummary(int64_t org_id,
             "(SELECT count(*) FROM host_disks d WHERE d.org_id = a.org_id AND d.agent = a.id AND "
             "d.removable = 0) FROM agents a LEFT JOIN host_os os ON os.org_id = a.org_id AND "
             "os.agent = a.id LEFT JOIN host_hardware hw ON hw.org_id = a.org_id AND hw.agent = "
-            "a.id WHERE a.org_id = $1 AND a.revoked_at IS NULL ORDER BY 3 COLLATE \"C\", "
-            "a.agent_id COLLATE \"C\"",
+            "a.id WHERE a.org_id = $1 AND a.revoked_at IS NULL ORDER BY coalesce(nullif("
+            "os.hostname, ''), a.hostname) COLLATE \"C\", a.agent_id COLLATE \"C\"",
             pg::Params(org_id)));
     std::vector<std::pair<int64_t, int64_t>> keys;
     for (int row = 0; row < hosts.size(); ++row) {
@@ -503,12 +503,13 @@ Result<EstateSummary> PgHostStore::GetEstateSummary(int64_t org_id,
     constexpr size_t kMaxGapsPerHost = 20;
     DOZOR_ASSIGN_OR_RETURN(
         pg::Rows gaps,
-        db->Query("SELECT u.agent, u.part, u.note FROM host_unavailable u JOIN agents a ON "
-                  "a.org_id = u.org_id AND a.id = u.agent WHERE a.org_id = $1 AND a.revoked_at "
-                  "IS NULL UNION ALL SELECT c.agent, 'collector:' || c.name, c.error FROM "
-                  "host_collectors c JOIN agents a ON a.org_id = c.org_id AND a.id = "
-                  "c.agent WHERE c.ok = 0 AND a.org_id = $1 AND a.revoked_at IS NULL "
-                  "ORDER BY 1, 2 COLLATE \"C\"",
+        db->Query("SELECT g.agent, g.part, g.note FROM (SELECT u.agent, u.part, u.note FROM "
+                  "host_unavailable u JOIN agents a ON a.org_id = u.org_id AND a.id = u.agent "
+                  "WHERE a.org_id = $1 AND a.revoked_at IS NULL UNION ALL SELECT c.agent, "
+                  "'collector:' || c.name, c.error FROM host_collectors c JOIN agents a ON "
+                  "a.org_id = c.org_id AND a.id = c.agent WHERE c.ok = 0 AND a.org_id = $1 AND "
+                  "a.revoked_at IS NULL) AS g(agent, part, note) ORDER BY g.agent, g.part "
+                  "COLLATE \"C\"",
                   pg::Params(org_id)));
     for (int row = 0; row < gaps.size(); ++row) {
       auto it = index_of.find(gaps.Int(row, 0));
