@@ -216,7 +216,9 @@ class Server(ManagedProcess):
         if os.path.exists(ready):
             os.remove(ready)
         args = [SERVER_BIN, "--state-dir", self.state_dir, "--grpc-listen", f"127.0.0.1:{grpc_port}",
-                "--http-listen", f"127.0.0.1:{http_port}", "--ready-file", ready, "--log-level", "info"]
+                "--http-listen", f"127.0.0.1:{http_port}", "--ready-file", ready]
+        if "--log-level" not in extra:
+            args += ["--log-level", "info"]
         if self.tls:
             args += ["--tls-cert", self.tls["server.crt"], "--tls-key", self.tls["server.key"],
                      "--public-address", "localhost:%d" % grpc_port if grpc_port else "localhost:0"]
@@ -380,4 +382,7 @@ def run_test(body):
                 p.kill()
             except Exception:
                 pass
-        subprocess.run(["rm", "-rf", workdir])
+        if os.environ.get("DOZOR_KEEP_E2E_DIR"):
+            log(f"kept {workdir}")
+        else:
+            subprocess.run(["rm", "-rf", workdir])

@@ -7,6 +7,7 @@ store, the server stays up and reconnects, and at the end every report is stored
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
@@ -16,7 +17,11 @@ CLUSTER = os.path.join(os.path.dirname(__file__), "..", "postgres", "test_cluste
 
 
 def body(workdir, procs):
-    cluster = os.path.join(workdir, "pg")
+    # Beside the workdir, not in it: the cluster runs as nobody when the test runs as root, and
+    # the workdir is private to its owner.
+    cluster = tempfile.mkdtemp(prefix="dozor-pg-restart-")
+    os.chmod(cluster, 0o755)
+    os.rmdir(cluster)
     subprocess.run([sys.executable, CLUSTER, "start", cluster], check=True)
     try:
         with open(os.path.join(cluster, "conninfo")) as f:
@@ -42,7 +47,9 @@ def body(workdir, procs):
         for agent in agents:
             agent.stop()
             agent.start("--health-interval", "3600", "--inventory-interval", "604800")
-        wait_until(lambda: all(a.spool_count() == 0 for a in agents), 120, "spools drained")
+        # The second run starts with an inventory (seconds on a real machine): wait for it too.
+        wait_until(lambda: all(a.inventories_collected() == 2 and a.spool_count() == 0
+                               for a in agents), 120, "second inventories sent, spools drained")
         for agent in agents:
             agent.stop()
         db = server.db()

@@ -88,7 +88,9 @@ def body(workdir, procs):
     for agent in agents:
         agent.stop()
         agent.start("--health-interval", "3600", "--inventory-interval", "604800")
-    wait_until(lambda: all(ag.spool_count() == 0 for ag in agents), 120, "agent spools drained")
+    # The second run starts with an inventory (seconds on a real machine): wait for it too.
+    wait_until(lambda: all(ag.inventories_collected() == 2 and ag.spool_count() == 0
+                           for ag in agents), 120, "second inventories sent, agent spools drained")
     for agent in agents:
         agent.stop()
 
