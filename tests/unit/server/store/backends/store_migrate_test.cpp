@@ -206,6 +206,27 @@ TEST_CASE("store migrate: every table verifies and the PostgreSQL store answers 
     CHECK(changes_before[i].new_value == changes_after[i].new_value);
   }
   SameHealth(before, after, "a1");
+  // The report's estate summary: hosts, hardware, gaps (a failed collector), applications and
+  // package counts.
+  {
+    const int64_t summary_org = Ok(before.FindOrganization("Ромашка")).id;
+    const auto estate_before = Ok(before.GetEstateSummary(summary_org, {"openssl", "absent"}));
+    const auto estate_after =
+        Ok(after.Hosts().GetEstateSummary(summary_org, {"openssl", "absent"}));
+    REQUIRE(estate_before.hosts.size() == estate_after.hosts.size());
+    REQUIRE(estate_after.hosts.size() == 2);
+    for (size_t i = 0; i < estate_before.hosts.size(); ++i) {
+      CHECK(estate_before.hosts[i].agent_id == estate_after.hosts[i].agent_id);
+      CHECK(estate_before.hosts[i].memory_bytes == estate_after.hosts[i].memory_bytes);
+      CHECK(estate_before.hosts[i].package_count == estate_after.hosts[i].package_count);
+      CHECK(estate_before.hosts[i].addresses == estate_after.hosts[i].addresses);
+      CHECK(estate_before.hosts[i].gaps == estate_after.hosts[i].gaps);
+    }
+    CHECK_FALSE(estate_after.hosts[0].gaps.empty());
+    CHECK(estate_before.package_hosts == estate_after.package_hosts);
+    CHECK(estate_after.package_hosts[0].second == 2);
+    CHECK(estate_before.applications.size() == estate_after.applications.size());
+  }
   // Findings, snapshot, credentials, people, logs.
   const auto findings_before = Ok(before.ListFindings(FindingFilter{}));
   const auto findings_after = Ok(after.Findings().ListFindings(FindingFilter{}));
