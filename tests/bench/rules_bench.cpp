@@ -4,7 +4,11 @@
 //   - the PDF audit report of a 500-host client: <= 3 s.
 //
 //   rules_bench [--hosts N] [--org-size K] [--packages P] [--samples S] [--db PATH] [--reuse]
-//               [--host-runs R] [--report-org-hosts H] [--per-rule]
+//               [--host-runs R] [--report-org-hosts H] [--per-rule] [--postgres CONNINFO]
+//
+// --postgres: the estate is generated on SQLite as usual, then copied into that (empty)
+// PostgreSQL database with `store migrate`'s copy, and everything measured runs on the
+// PostgreSQL store and fact source (wall times: the work is in the PostgreSQL server process).
 //
 // The estate (bench_estate.hpp) is written through Store::CommitReports as ingest writes it
 // (inventory with P packages per host, S one-minute health samples plus 24 hourly ones for the
@@ -31,6 +35,9 @@
 #include "report/synthetic_report.hpp"
 #include "rules/rule.hpp"
 #include "rules/rule_engine.hpp"
+#include "store/migrate/sqlite_to_postgres.hpp"
+#include "store/postgres/pg_fact_source.hpp"
+#include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_fact_source.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
@@ -61,6 +68,7 @@ int main(int argc, char** argv) {
   bool reuse = false;
   bool per_rule = false;
   int host_runs = 300;
+  std::string postgres;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -82,6 +90,8 @@ int main(int argc, char** argv) {
       reuse = true;
     else if (arg == "--per-rule")
       per_rule = true;
+    else if (arg == "--postgres")
+      postgres = next();
     else {
       std::fprintf(stderr, "unknown argument %s (see the comment at the top of rules_bench.cpp)\n",
                    arg.c_str());
@@ -151,12 +161,44 @@ int main(int argc, char** argv) {
     }
   }
 
+  // The store the measurements run on: the SQLite estate, or its copy in PostgreSQL.
+  dozor::server::Store* bench = store->get();
+  std::unique_ptr<dozor::server::PostgresStore> pg_store;
+  if (!postgres.empty()) {
+    dozor::server::StoreMigrationOptions copy;
+    copy.sqlite_path = db_path;
+    copy.postgres_conninfo = postgres;
+    const auto copy_started = SteadyClock::now();
+    auto copied = dozor::server::MigrateSqliteToPostgres(copy);
+    if (!copied.ok()) {
+      std::fprintf(stderr, "copying the estate to PostgreSQL: %s\n",
+                   copied.error().ToString().c_str());
+      return 1;
+    }
+    std::printf("copied the estate to PostgreSQL in %.1f s\n",
+                std::chrono::duration<double>(SteadyClock::now() - copy_started).count());
+    dozor::server::PostgresStoreOptions pg_options;
+    pg_options.conninfo = postgres;
+    pg_options.maintenance_interval_s = 0;
+    auto opened = dozor::server::PostgresStore::Open(pg_options);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "%s\n", opened.error().ToString().c_str());
+      return 1;
+    }
+    pg_store = std::move(opened).value();
+    bench = pg_store.get();
+  }
+  auto make_facts = [&]() {
+    return postgres.empty() ? dozor::server::MakeSqliteFactSource(db_path)
+                            : dozor::server::MakePostgresFactSource(postgres);
+  };
+
   auto pack = dozor::server::rules::LoadRulePack({}, true);
   if (per_rule) {
     // Each rule alone over the whole estate, costliest first (CPU of this thread).
     // With the findings already in the store (a reused database), sustain queries run only
     // for active targets, as in the server's steady state.
-    auto listed = dozor::server::ActiveFindingTargets(**store);
+    auto listed = dozor::server::ActiveFindingTargets(bench->Findings());
     std::optional<dozor::server::rules::ActiveTargets> per_rule_active;
     if (listed.ok() && listed->has_value()) {
       per_rule_active = std::move(**listed);
@@ -165,7 +207,7 @@ int main(int argc, char** argv) {
     for (const auto& rule : pack.rules) {
       dozor::server::rules::RulePack one;
       one.rules.push_back(rule);
-      auto single_facts = dozor::server::MakeSqliteFactSource(db_path);
+      auto single_facts = make_facts();
       auto single = dozor::server::rules::RuleEngine::Open(*single_facts, std::move(one));
       if (!single.ok()) {
         continue;
@@ -188,7 +230,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const size_t rule_count = pack.rules.size();
-  auto facts = dozor::server::MakeSqliteFactSource(db_path);
+  auto facts = make_facts();
   auto engine = dozor::server::rules::RuleEngine::Open(*facts, std::move(pack));
   if (!engine.ok()) {
     std::fprintf(stderr, "%s\n", engine.error().ToString().c_str());
@@ -202,7 +244,7 @@ int main(int argc, char** argv) {
   auto apply = [&](const std::vector<dozor::server::rules::EvaluationResult>& results,
                    int64_t at_ms) {
     auto applied =
-        dozor::bench::ApplyResults((*store)->Findings(), rule_engine.pack(), results, at_ms);
+        dozor::bench::ApplyResults(bench->Findings(), rule_engine.pack(), results, at_ms);
     if (!applied.ok()) {
       std::fprintf(stderr, "ApplyEvaluation: %s\n", applied.error().ToString().c_str());
       return false;
@@ -213,7 +255,7 @@ int main(int argc, char** argv) {
     const bool steady = run > 0;
     std::optional<dozor::server::rules::ActiveTargets> active;
     if (steady) {
-      auto listed = dozor::server::ActiveFindingTargets(**store);
+      auto listed = dozor::server::ActiveFindingTargets(bench->Findings());
       if (!listed.ok()) {
         std::fprintf(stderr, "active targets: %s\n", listed.error().ToString().c_str());
         return 1;
@@ -250,7 +292,7 @@ int main(int argc, char** argv) {
   }
 
   // 3. One host after its report.
-  auto keys = (*store)->ListLiveHostKeys();
+  auto keys = bench->Hosts().ListLiveHostKeys();
   if (!keys.ok() || keys->empty()) {
     std::fprintf(stderr, "no hosts\n");
     return 1;
@@ -280,7 +322,7 @@ int main(int argc, char** argv) {
   }
 
   // 4. The audit report of the big organisation.
-  auto org = (*store)->FindOrganization("ООО «Большой клиент»");
+  auto org = bench->Organizations().FindOrganization("ООО «Большой клиент»");
   if (!org.ok()) {
     std::fprintf(stderr, "report org: %s\n", org.error().ToString().c_str());
     return 1;
@@ -288,7 +330,7 @@ int main(int argc, char** argv) {
   for (int run = 0; run < 2; ++run) {
     auto t0 = SteadyClock::now();
     auto report =
-        dozor::server::report::BuildAuditReport(**store, rule_engine.pack(), org->id, now_ms, "ru");
+        dozor::server::report::BuildAuditReport(*bench, rule_engine.pack(), org->id, now_ms, "ru");
     auto t1 = SteadyClock::now();
     if (!report.ok()) {
       std::fprintf(stderr, "BuildAuditReport: %s\n", report.error().ToString().c_str());

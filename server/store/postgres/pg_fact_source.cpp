@@ -1,6 +1,7 @@
 #include "store/postgres/pg_fact_source.hpp"
 
 #include <libpq-fe.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cctype>
@@ -211,6 +212,7 @@ class PgFactStatement final : public FactStatement {
 
   std::string name;        // the prepared statement on the connection
   bool live = false;       // `name` exists on the connection
+  int64_t generation = 0;  // the session connection it was prepared on (see Reconnect)
   std::string text;        // as sent ($n)
   std::vector<Oid> types;  // of the prepared statement's parameters
   std::vector<FactValue> values;
@@ -318,6 +320,7 @@ class PgFactSession final : public FactSession {
 
   Status Open(const std::string& conninfo, bool scoped) {
     scoped_ = scoped;
+    conninfo_ = conninfo;
     conn_ = PQconnectdb(conninfo.c_str());
     if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
       return MakeError(ErrorCode::kUnavailable,
@@ -413,6 +416,7 @@ class PgFactSession final : public FactSession {
     if (sql.size() > kPgMaxRuleSqlBytes) {
       return refuse("the rule SQL is longer than " + std::to_string(kPgMaxRuleSqlBytes) + " bytes");
     }
+    DOZOR_RETURN_IF_ERROR(Healthy());
     if (PQtransactionStatus(conn_) != PQTRANS_IDLE) {
       // The guard's check creates a view, which a read-only snapshot cannot.
       return MakeError(ErrorCode::kFailedPrecondition,
@@ -484,7 +488,8 @@ class PgFactSession final : public FactSession {
       }
       values[i] = texts[i].c_str();
     }
-    if (types != statement.types) {
+    DOZOR_RETURN_IF_ERROR(Healthy());
+    if (types != statement.types || statement.generation != generation_) {
       DOZOR_RETURN_IF_ERROR(PrepareChecked(statement, types, nullptr));
     }
     if (timeout.count() != timeout_ms_) {
@@ -509,9 +514,16 @@ class PgFactSession final : public FactSession {
   }
 
   Status BeginSnapshot() override {
-    return Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    in_snapshot_ = false;
+    DOZOR_RETURN_IF_ERROR(Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+    in_snapshot_ = true;
+    return OkStatus();
   }
-  Status EndSnapshot() override { return Exec("COMMIT"); }
+  Status EndSnapshot() override {
+    Status ended = Exec("COMMIT");
+    in_snapshot_ = false;
+    return ended;
+  }
 
   Status ScopeToHosts(const std::vector<int64_t>& host_ids) override {
     return Scope("INSERT INTO " + std::string(kPgScopeTable) +
@@ -567,6 +579,8 @@ class PgFactSession final : public FactSession {
     return PQntuples(rows.get()) != 0;
   }
 
+  [[nodiscard]] int64_t generation() const { return generation_; }
+
   void Deallocate(const std::string& name) {
     if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK &&
         PQtransactionStatus(conn_) == PQTRANS_IDLE) {
@@ -605,7 +619,42 @@ class PgFactSession final : public FactSession {
     return MakeError(code, std::string(prefix) + message);
   }
 
+  // A session outlives database restarts and failovers: a connection found lost between
+  // evaluations is opened again (views, scope table, settings), and its statements are prepared
+  // again on first use. Lost in the middle of a snapshot, the evaluation fails instead: its reads
+  // would no longer be one consistent state.
+  Status Healthy() {
+    if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) {
+      return OkStatus();
+    }
+    if (in_snapshot_) {
+      return MakeError(ErrorCode::kUnavailable,
+                       "rules: lost the PostgreSQL connection during an evaluation");
+    }
+    return Reconnect();
+  }
+
+  Status Reconnect() {
+    if (conn_ != nullptr) {
+      PQfinish(conn_);
+      conn_ = nullptr;
+    }
+    view_names_.clear();
+    hosts_oid_ = -1;
+    allowed_functions_.clear();
+    catalog_lookup_types_.clear();
+    type_names_.clear();
+    timeout_ms_ = -1;
+    ++generation_;
+    Status opened = Open(conninfo_, scoped_);
+    if (opened.ok()) {
+      spdlog::info("rules: reconnected to PostgreSQL");
+    }
+    return opened;
+  }
+
   Status Exec(const std::string& sql) {
+    DOZOR_RETURN_IF_ERROR(Healthy());
     PgResultPtr result(PQexec(conn_, sql.c_str()));
     const ExecStatusType status = PQresultStatus(result.get());
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
@@ -615,6 +664,7 @@ class PgFactSession final : public FactSession {
   }
 
   Result<PgResultPtr> Query(const std::string& sql, const std::vector<std::string>& params) {
+    DOZOR_RETURN_IF_ERROR(Healthy());
     std::vector<const char*> values;
     for (const std::string& p : params) {
       values.push_back(p.c_str());
@@ -653,10 +703,11 @@ class PgFactSession final : public FactSession {
     auto refuse = [](std::string message) {
       return MakeError(ErrorCode::kInvalidArgument, std::move(message));
     };
-    if (statement.live) {
+    if (statement.live && statement.generation == generation_) {
       Deallocate(statement.name);
-      statement.live = false;
     }
+    statement.live = false;
+    statement.generation = generation_;
     statement.name = "dozor_rule_" + std::to_string(++statement_counter_);
     PgResultPtr prepared(PQprepare(conn_, statement.name.c_str(), statement.text.c_str(),
                                    static_cast<int>(types.size()),
@@ -912,6 +963,9 @@ class PgFactSession final : public FactSession {
   }
 
   PGconn* conn_ = nullptr;
+  std::string conninfo_;
+  int64_t generation_ = 0;    // connections opened so far; statements remember theirs
+  bool in_snapshot_ = false;  // between BeginSnapshot and EndSnapshot
   bool scoped_ = false;
   std::string store_schema_;
   std::map<int64_t, std::string> view_names_;  // oid -> fact view
@@ -924,7 +978,7 @@ class PgFactSession final : public FactSession {
 };
 
 PgFactStatement::~PgFactStatement() {
-  if (session != nullptr && live) {
+  if (session != nullptr && live && generation == session->generation()) {
     session->Deallocate(name);
   }
 }
