@@ -479,6 +479,7 @@ void PgReplicaChannel::Loop() {
       report(ReplicaStatusOf(DeliverPending()), "delivering forwarded requests failed");
       next_poll = SteadyClock::now() + options_.poll_interval;
     }
+    listening_ = listener.open();
 
     auto until = std::min(next_poll, next_heartbeat);
     if (options_.listen && !listener.open()) {
@@ -492,6 +493,7 @@ void PgReplicaChannel::Loop() {
     {
       std::lock_guard lock(mutex_);
       if (stopping_) {
+        listening_ = false;
         return;
       }
     }

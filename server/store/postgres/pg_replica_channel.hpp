@@ -18,7 +18,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -74,6 +73,8 @@ class PgReplicaChannel final : public RemoteAgents, public StreamObserver {
   void Abandon();
 
   [[nodiscard]] const std::string& replica_id() const { return replica_id_; }
+  // The LISTEN connection is up (and what was queued before it has been taken).
+  [[nodiscard]] bool listening() const { return listening_.load(); }
 
   // Synchronous registry writes (the observer's calls are applied by the thread instead).
   [[nodiscard]] Status RegisterStream(std::string_view agent_id);
@@ -122,6 +123,7 @@ class PgReplicaChannel final : public RemoteAgents, public StreamObserver {
   bool stopping_ = false;
   int wake_fd_ = -1;
   std::thread thread_;
+  std::atomic<bool> listening_{false};
 };
 
 }  // namespace dozor::server
