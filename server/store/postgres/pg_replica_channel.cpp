@@ -345,8 +345,26 @@ Result<std::optional<std::string>> PgReplicaChannel::Locate(std::string_view age
 }
 
 Result<bool> PgReplicaChannel::IsConnectedElsewhere(std::string_view agent_id) {
-  DOZOR_ASSIGN_OR_RETURN(auto replica, Locate(agent_id));
-  return replica.has_value() && *replica != replica_id_;
+  if (options_.connected_cache_ttl.count() <= 0) {
+    DOZOR_ASSIGN_OR_RETURN(auto replica, Locate(agent_id));
+    return replica.has_value() && *replica != replica_id_;
+  }
+  std::lock_guard lock(connected_mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= connected_expires_) {
+    DOZOR_ASSIGN_OR_RETURN(auto db, pool_->Acquire());
+    DOZOR_ASSIGN_OR_RETURN(
+        pg::Rows rows, db->Query("SELECT s.agent_id FROM agent_streams s "
+                                 "JOIN replicas r ON r.replica_id = s.replica_id "
+                                 "WHERE r.heartbeat_at >= $1 AND s.replica_id <> $2",
+                                 pg::Params(clock_.NowMs() - options_.dead_after_ms, replica_id_)));
+    connected_elsewhere_.clear();
+    for (int row = 0; row < rows.size(); ++row) {
+      connected_elsewhere_.insert(rows.Text(row, 0));
+    }
+    connected_expires_ = now + options_.connected_cache_ttl;
+  }
+  return connected_elsewhere_.find(agent_id) != connected_elsewhere_.end();
 }
 
 Result<std::optional<uint64_t>> PgReplicaChannel::Forward(std::string_view agent_id,

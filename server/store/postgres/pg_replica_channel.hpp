@@ -46,6 +46,10 @@ struct ReplicaChannelOptions {
   // False: no LISTEN connection, delivery by the poll only (tests of that path).
   bool listen = true;
   int delivery_batch = 100;
+  // IsConnectedElsewhere answers from the set of agents the other live replicas hold, read at
+  // most this often: a host list asks for every host, and a second-old answer is as good for a
+  // "connected" flag. 0: one lookup per call. Forwarding always reads the database.
+  std::chrono::milliseconds connected_cache_ttl{1000};
   // Stored with the replica for an operator reading the table; default "<hostname> pid <pid>".
   std::string description;
 };
@@ -124,6 +128,10 @@ class PgReplicaChannel final : public RemoteAgents, public StreamObserver {
   int wake_fd_ = -1;
   std::thread thread_;
   std::atomic<bool> listening_{false};
+
+  std::mutex connected_mutex_;  // held while the set is read, so concurrent callers share a read
+  std::set<std::string, std::less<>> connected_elsewhere_;
+  std::chrono::steady_clock::time_point connected_expires_{};
 };
 
 }  // namespace dozor::server

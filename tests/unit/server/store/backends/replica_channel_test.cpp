@@ -78,6 +78,7 @@ struct RelayBed {
     options.clock = &clock;
     options.heartbeat_interval = std::chrono::seconds(60);
     options.poll_interval = std::chrono::seconds(60);
+    options.connected_cache_ttl = std::chrono::milliseconds(0);
     if (tweak) {
       tweak(options);
     }
@@ -166,6 +167,29 @@ TEST_CASE("replica channel: locate the replica holding a stream and deliver a co
   Ok(a->UnregisterStream(bed.agent));
   CHECK_FALSE(Ok(b->Locate(bed.agent)).has_value());
   CHECK(bed.Count("agent_streams") == 0);
+}
+
+TEST_CASE("replica channel: is-connected answers come from a set read at most once per ttl") {
+  RelayBed bed;
+  RelayInbox inbox_a, inbox_b;
+  auto a = bed.Replica(inbox_a);
+  auto b = bed.Replica(inbox_b, [](ReplicaChannelOptions& options) {
+    options.connected_cache_ttl = std::chrono::milliseconds(400);
+  });
+  Ok(a->RegisterStream(bed.agent));
+  CHECK(Ok(b->IsConnectedElsewhere(bed.agent)));
+  CHECK_FALSE(Ok(b->IsConnectedElsewhere(bed.other_agent)));
+  Ok(a->RegisterStream(bed.other_agent));
+  Ok(b->RegisterStream(bed.agent));                           // now b's own: not elsewhere
+  CHECK_FALSE(Ok(b->IsConnectedElsewhere(bed.other_agent)));  // the set read before
+  CHECK(Ok(b->IsConnectedElsewhere(bed.agent)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(Ok(b->IsConnectedElsewhere(bed.other_agent)));
+  CHECK_FALSE(Ok(b->IsConnectedElsewhere(bed.agent)));
+  // Forwarding does not use the set.
+  CHECK_FALSE(b->ForwardCommand(bed.agent, CollectNowBytes()).ok());
+  Ok(b->ForwardCommand(bed.other_agent, CollectNowBytes()));
+  CHECK(inbox_a.WaitFor(1, std::chrono::seconds(5)).size() == 1);
 }
 
 TEST_CASE("replica channel: without LISTEN the poll delivers") {
