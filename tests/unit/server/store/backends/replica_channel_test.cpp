@@ -211,6 +211,25 @@ TEST_CASE("replica channel: without LISTEN the poll delivers") {
   CHECK(command.set_intervals().health_interval_seconds() == 60);
 }
 
+TEST_CASE("replica channel: a lost LISTEN connection is opened again") {
+  RelayBed bed;
+  RelayInbox inbox_a, inbox_b;
+  auto a = bed.Replica(inbox_a);
+  auto b = bed.Replica(inbox_b);
+  Ok(a->RegisterStream(bed.agent));
+  REQUIRE(RelayEventually([&] { return a->listening(); }));
+  auto admin = Ok(pg::Connection::Open(bed.database.conninfo()));
+  auto terminated =
+      Ok(admin.Query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1",
+                     pg::Params("LISTEN dozor_replica_" + a->replica_id())));
+  REQUIRE(terminated.size() == 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The poll is a minute away: the command comes through the new LISTEN connection.
+  Ok(b->ForwardCommand(bed.agent, CollectNowBytes()));
+  CHECK(inbox_a.WaitFor(1, std::chrono::seconds(5)).size() == 1);
+  CHECK(a->listening());
+}
+
 TEST_CASE("replica channel: a disconnect is forwarded to the replica holding the stream") {
   RelayBed bed;
   RelayInbox inbox_a, inbox_b;
