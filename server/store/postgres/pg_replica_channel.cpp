@@ -273,23 +273,26 @@ void PgReplicaChannel::StreamClosed(std::string_view agent_id) {
   Wake();
 }
 
-bool PgReplicaChannel::ApplyStreamChanges() {
+Status PgReplicaChannel::ApplyStreamChanges() {
   std::map<std::string, bool> changes;
   {
     std::lock_guard lock(mutex_);
     changes.swap(pending_);
   }
-  bool all_written = true;
-  for (const auto& [agent_id, open] : changes) {
-    if (Status written = WriteStream(agent_id, open); !written.ok()) {
-      spdlog::warn("replica {}: cannot record the stream of agent {}: {}", replica_id_, agent_id,
-                   written.error().ToString());
-      std::lock_guard lock(mutex_);
-      pending_.try_emplace(agent_id, open);  // a newer change, if any, wins
-      all_written = false;
+  for (auto it = changes.begin(); it != changes.end(); ++it) {
+    Status written = WriteStream(it->first, it->second);
+    if (written.ok()) {
+      continue;
     }
+    // This one and the rest are retried later (the database is most likely away); a change
+    // observed meanwhile is newer and wins.
+    std::lock_guard lock(mutex_);
+    for (; it != changes.end(); ++it) {
+      pending_.try_emplace(it->first, it->second);
+    }
+    return written;
   }
-  return all_written;
+  return OkStatus();
 }
 
 Status PgReplicaChannel::Heartbeat() {
@@ -461,40 +464,51 @@ void PgReplicaChannel::Loop() {
   auto next_listen = SteadyClock::now();
   auto next_poll = SteadyClock::now();
   auto next_heartbeat = SteadyClock::now() + options_.heartbeat_interval;
-  bool failing = false;  // log a failure streak once
+  auto stream_retry_at = SteadyClock::now();
+  // A failure is logged when its streak starts and again when that work succeeds, so a database
+  // outage gives a few lines, not one per attempt.
+  std::map<std::string, bool> failing;
   const auto report = [&](const Status& status, const char* what) {
+    bool& was_failing = failing[what];
     if (status.ok()) {
-      if (failing) {
-        spdlog::info("replica {}: the replica channel works again", replica_id_);
+      if (was_failing) {
+        spdlog::info("replica {}: {}: works again", replica_id_, what);
       }
-      failing = false;
+      was_failing = false;
       return;
     }
-    if (!failing) {
+    if (!was_failing) {
       spdlog::warn("replica {}: {}: {}", replica_id_, what, status.error().ToString());
     }
-    failing = true;
+    was_failing = true;
   };
   while (true) {
     bool drain = false;
     if (options_.listen && !listener.open() && SteadyClock::now() >= next_listen) {
       Status listening = listener.Open(options_.conninfo, notify_channel_);
-      report(listening, "cannot LISTEN");
+      report(listening, "LISTEN");
       if (listening.ok()) {
         drain = true;  // what was sent while nobody listened
       } else {
         next_listen = SteadyClock::now() + std::chrono::seconds(1);
       }
     }
-    if (!ApplyStreamChanges()) {
-      next_heartbeat = SteadyClock::now();  // a missing replica row is the usual cause
+    if (SteadyClock::now() >= stream_retry_at) {
+      Status recorded = ApplyStreamChanges();
+      report(recorded, "recording this replica's streams");
+      if (!recorded.ok()) {
+        stream_retry_at = SteadyClock::now() + std::chrono::seconds(1);
+        if (recorded.error().code == ErrorCode::kFailedPrecondition) {
+          next_heartbeat = SteadyClock::now();  // our replica row is gone: register it again
+        }
+      }
     }
     if (SteadyClock::now() >= next_heartbeat) {
-      report(Heartbeat(), "heartbeat failed");
+      report(Heartbeat(), "heartbeat");
       next_heartbeat = SteadyClock::now() + options_.heartbeat_interval;
     }
     if (drain || SteadyClock::now() >= next_poll) {
-      report(ReplicaStatusOf(DeliverPending()), "delivering forwarded requests failed");
+      report(ReplicaStatusOf(DeliverPending()), "delivering forwarded requests");
       next_poll = SteadyClock::now() + options_.poll_interval;
     }
     listening_ = listener.open();
@@ -502,6 +516,12 @@ void PgReplicaChannel::Loop() {
     auto until = std::min(next_poll, next_heartbeat);
     if (options_.listen && !listener.open()) {
       until = std::min(until, next_listen);
+    }
+    {
+      std::lock_guard lock(mutex_);
+      if (!pending_.empty()) {
+        until = std::min(until, stream_retry_at);
+      }
     }
     const auto wait =
         std::chrono::duration_cast<std::chrono::milliseconds>(until - SteadyClock::now());
@@ -524,13 +544,13 @@ void PgReplicaChannel::Loop() {
     }
     if (count == 2 && fds[1].revents != 0) {
       auto notified = listener.Consume();
-      report(ReplicaStatusOf(notified), "the LISTEN connection failed");
+      report(ReplicaStatusOf(notified), "LISTEN");
       if (!notified.ok()) {
         next_listen = SteadyClock::now();
         continue;
       }
       if (*notified) {
-        report(ReplicaStatusOf(DeliverPending()), "delivering forwarded requests failed");
+        report(ReplicaStatusOf(DeliverPending()), "delivering forwarded requests");
         next_poll = SteadyClock::now() + options_.poll_interval;
       }
     }

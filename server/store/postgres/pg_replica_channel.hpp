@@ -107,8 +107,8 @@ class PgReplicaChannel final : public RemoteAgents, public StreamObserver {
                                           const std::string* command);
   Status WriteStream(std::string_view agent_id, bool open);
   void Loop();
-  // Applies the observed stream changes; false if some must be retried.
-  bool ApplyStreamChanges();
+  // Writes the observed stream changes; on an error the unwritten ones stay pending.
+  Status ApplyStreamChanges();
   void Wake();
   void StopThread();
 

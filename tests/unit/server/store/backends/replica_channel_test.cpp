@@ -296,6 +296,21 @@ TEST_CASE("replica channel: a replica declared dead registers itself and its str
   CHECK(inbox_a.WaitFor(1, std::chrono::seconds(5)).size() == 1);
 }
 
+TEST_CASE("replica channel: a stream observed after the replica was declared dead is recorded") {
+  RelayBed bed;
+  RelayInbox inbox_a, inbox_b;
+  auto a = bed.Replica(inbox_a);
+  auto b = bed.Replica(inbox_b);
+  Ok(a->RegisterStream(bed.agent));
+  bed.clock.AdvanceMs(31'000);
+  Ok(b->Heartbeat());
+  REQUIRE(bed.Count("replicas") == 1);
+  // Its heartbeat is a minute away: the failed stream write itself makes it register again.
+  static_cast<StreamObserver&>(*a).StreamOpened(bed.other_agent);
+  CHECK(RelayEventually([&] { return Ok(b->Locate(bed.other_agent)) == a->replica_id(); }));
+  CHECK(Ok(b->Locate(bed.agent)) == a->replica_id());
+}
+
 TEST_CASE("replica channel: one agent's commands arrive in the order they were sent") {
   RelayBed bed;
   RelayInbox inbox_a, inbox_b;
