@@ -567,6 +567,9 @@ void IngestService::Register(const std::string& agent_id,
     auto& slot = streams_[agent_id];
     previous = slot.lock();
     slot = state;
+    if (stream_observer_ != nullptr) {
+      stream_observer_->StreamOpened(agent_id);
+    }
   }
   if (previous) {
     std::lock_guard lock(previous->mutex);
@@ -584,8 +587,16 @@ void IngestService::Unregister(const std::string& agent_id, const StreamState* s
     auto current = it->second.lock();
     if (!current || current.get() == state) {
       streams_.erase(it);
+      if (stream_observer_ != nullptr) {
+        stream_observer_->StreamClosed(agent_id);
+      }
     }
   }
+}
+
+void IngestService::SetStreamObserver(StreamObserver* observer) {
+  std::lock_guard lock(registry_mutex_);
+  stream_observer_ = observer;
 }
 
 bool IngestService::IsConnected(std::string_view agent_id) const {

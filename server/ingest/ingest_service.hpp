@@ -23,6 +23,7 @@
 #include "dozor/common/clock.hpp"
 #include "dozor/v1/agent.grpc.pb.h"
 #include "ingest/agent_control.hpp"
+#include "ingest/remote_agents.hpp"
 #include "ingest/report_admission.hpp"
 #include "ingest/report_writer.hpp"
 #include "ingest/security_audit.hpp"
@@ -77,6 +78,10 @@ class IngestService final : public RawAgentService, public AgentControl {
 
   [[nodiscard]] size_t ConnectedCount() const;
 
+  // Told of every stream that becomes or stops being an agent's current one here (the replica
+  // channel records it in the database). Set before the service takes streams; null = none.
+  void SetStreamObserver(StreamObserver* observer);
+
   // Called by streams; public for the reactor class in the .cpp file.
   void Register(const std::string& agent_id, const std::shared_ptr<StreamState>& state);
   void Unregister(const std::string& agent_id, const StreamState* state);
@@ -110,6 +115,7 @@ class IngestService final : public RawAgentService, public AgentControl {
   std::atomic<int> enrollments_in_progress_{0};
   mutable std::mutex registry_mutex_;
   std::unordered_map<std::string, std::weak_ptr<StreamState>> streams_;
+  StreamObserver* stream_observer_ = nullptr;  // guarded by registry_mutex_
   std::atomic<uint64_t> next_command_id_{1};
 };
 

@@ -8,8 +8,11 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "dozor/common/crypto.hpp"
 #include "dozor/v1/agent.grpc.pb.h"
@@ -264,6 +267,57 @@ TEST_CASE_FIXTURE(IngestFixture,
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   CHECK_FALSE(service_->IsConnected(agent.agent_id()));
+}
+
+// Records what the service tells a stream observer (the replica channel in production).
+class RecordingStreamObserver final : public StreamObserver {
+ public:
+  void StreamOpened(std::string_view agent_id) override {
+    std::lock_guard lock(mutex_);
+    events_.push_back("opened " + std::string(agent_id));
+  }
+  void StreamClosed(std::string_view agent_id) override {
+    std::lock_guard lock(mutex_);
+    events_.push_back("closed " + std::string(agent_id));
+  }
+  std::vector<std::string> events() {
+    std::lock_guard lock(mutex_);
+    return events_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> events_;
+};
+
+TEST_CASE_FIXTURE(IngestFixture,
+                  "the stream observer hears of the current stream opening and closing") {
+  RecordingStreamObserver observer;
+  service_->SetStreamObserver(&observer);
+  auto agent = EnrollOk();
+  const std::string opened = "opened " + agent.agent_id();
+  const std::string closed = "closed " + agent.agent_id();
+  auto first = Connect(Auth(agent));
+  ServerMessage message;
+  REQUIRE(first.rw->Read(&message));
+  CHECK(observer.events() == std::vector<std::string>{opened});
+  // The superseded stream's end is not the agent's: only the newer stream's open is told.
+  auto second = Connect(Auth(agent));
+  REQUIRE(second.rw->Read(&message));
+  while (first.rw->Read(&message)) {
+  }
+  (void)first.rw->Finish();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(observer.events() == std::vector<std::string>{opened, opened});
+  service_->Disconnect(agent.agent_id());
+  while (second.rw->Read(&message)) {
+  }
+  (void)second.rw->Finish();
+  for (int i = 0; i < 50 && service_->IsConnected(agent.agent_id()); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(observer.events() == std::vector<std::string>{opened, opened, closed});
+  service_->SetStreamObserver(nullptr);
 }
 
 // Waits for the next completion-queue event and returns its ok flag (tags are only checked).

@@ -5,7 +5,7 @@
 namespace dozor::server {
 namespace {
 
-dozor::v1::CollectorStatus Status(const char* name, bool ok) {
+dozor::v1::CollectorStatus CollectorStatusOf(const char* name, bool ok) {
   dozor::v1::CollectorStatus s;
   s.set_name(name);
   s.set_ok(ok);
@@ -13,9 +13,9 @@ dozor::v1::CollectorStatus Status(const char* name, bool ok) {
 }
 
 TEST_CASE("collector status batch keeps the last status per host and collector") {
-  auto health_ok = Status("health", true);
-  auto health_failed = Status("health", false);
-  auto packages = Status("packages", true);
+  auto health_ok = CollectorStatusOf("health", true);
+  auto health_failed = CollectorStatusOf("health", false);
+  auto packages = CollectorStatusOf("packages", true);
   CollectorStatusBatch batch;
   batch.Add(2, 100, health_ok);
   batch.Add(1, 100, health_ok);
@@ -35,7 +35,7 @@ TEST_CASE("collector status batch keeps the last status per host and collector")
 }
 
 TEST_CASE("collector status batch clear forgets every status") {
-  auto health = Status("health", true);
+  auto health = CollectorStatusOf("health", true);
   CollectorStatusBatch batch;
   batch.Add(1, 1, health);
   batch.Clear();
