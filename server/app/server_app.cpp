@@ -22,11 +22,13 @@
 #include "http/auth.hpp"
 #include "http/http_server.hpp"
 #include "ingest/ingest_service.hpp"
+#include "ingest/replicated_agent_control.hpp"
 #include "ingest/report_writer.hpp"
 #include "rules/rule.hpp"
 #include "rules/rule_engine.hpp"
 #include "store/postgres/pg_fact_source.hpp"
 #include "store/postgres/pg_job_coordinator.hpp"
+#include "store/postgres/pg_replica_channel.hpp"
 #include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_fact_source.hpp"
 #include "store/sqlite/sqlite_store.hpp"
@@ -203,6 +205,26 @@ Status ServerApp::Start() {
   ingest_ = std::make_unique<IngestService>(store_->Agents(), *writer_, clock_,
                                             IngestOptionsFromLimits(config_.limits),
                                             security_audit_.get());
+  // Several replicas on one PostgreSQL database: host commands, "connected" and disconnects reach
+  // the agent through whichever replica holds its stream.
+  if (config_.UsesPostgres()) {
+    ReplicaChannelOptions channel_options;
+    channel_options.conninfo = config_.store;
+    channel_options.clock = &clock_;
+    auto channel = PgReplicaChannel::Open(std::move(channel_options));
+    if (!channel.ok()) {
+      return channel.error().Wrap("the replica channel");
+    }
+    replica_channel_ = std::move(channel).value();
+  }
+  agent_control_ = std::make_unique<ReplicatedAgentControl>(*ingest_, replica_channel_.get());
+  if (replica_channel_) {
+    DOZOR_RETURN_IF_ERROR(
+        replica_channel_->Start([control = agent_control_.get()](const ForwardedRequest& request) {
+          control->DeliverForwarded(request);
+        }));
+    ingest_->SetStreamObserver(replica_channel_.get());
+  }
 
   grpc::ServerBuilder builder;
   std::shared_ptr<grpc::ServerCredentials> credentials;
@@ -283,7 +305,8 @@ Status ServerApp::Start() {
     }
     return RenderPrometheus(snapshot);
   };
-  http_server_ = std::make_unique<http::HttpServer>(http_options, *store_, ingest_.get(), clock_);
+  http_server_ =
+      std::make_unique<http::HttpServer>(http_options, *store_, agent_control_.get(), clock_);
   DOZOR_RETURN_IF_ERROR(http_server_->Start());
   http_port_ = http_server_->port();
 
@@ -583,8 +606,12 @@ void ServerApp::Stop() {
   }
   stop_cv_.notify_all();
   if (http_server_) http_server_->Stop();
-  if (grpc_server_)
+  if (grpc_server_) {
     grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  }
+  // After the streams ended: this replica's stream rows go, so others stop forwarding here.
+  if (ingest_) ingest_->SetStreamObserver(nullptr);
+  if (replica_channel_) replica_channel_->Stop();
   if (writer_) writer_->Stop();
   if (security_audit_) security_audit_->Stop();  // writes the refusals still aggregated
   if (store_) store_->Hosts().SetCommitObserver(nullptr);

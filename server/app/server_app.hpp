@@ -32,6 +32,8 @@ class Store;
 class ReportWriter;
 class SecurityAudit;
 class IngestService;
+class PgReplicaChannel;
+class ReplicatedAgentControl;
 class RuleEvaluator;
 class ImportKeyWrapper;
 namespace http {
@@ -74,6 +76,10 @@ class ServerApp {
   std::unique_ptr<ReportWriter> writer_;
   std::unique_ptr<SecurityAudit> security_audit_;
   std::unique_ptr<IngestService> ingest_;
+  // What the API asks of agents: this server's streams, or (PostgreSQL) the replica holding the
+  // agent's stream. The control is declared first so the channel stops before it goes.
+  std::unique_ptr<ReplicatedAgentControl> agent_control_;
+  std::unique_ptr<PgReplicaChannel> replica_channel_;  // PostgreSQL only
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<http::HttpServer> http_server_;
   std::thread retention_thread_;
