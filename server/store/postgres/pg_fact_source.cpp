@@ -653,9 +653,21 @@ class PgFactSession final : public FactSession {
     return opened;
   }
 
+  // A connection the server ended is only noticed when it is used: a statement outside a
+  // snapshot that failed on a lost connection is sent once more on a new one.
+  [[nodiscard]] bool LostOutsideSnapshot(const PGresult* result) const {
+    const ExecStatusType status = PQresultStatus(result);
+    return status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK &&
+           PQstatus(conn_) != CONNECTION_OK && !in_snapshot_;
+  }
+
   Status Exec(const std::string& sql) {
     DOZOR_RETURN_IF_ERROR(Healthy());
     PgResultPtr result(PQexec(conn_, sql.c_str()));
+    if (LostOutsideSnapshot(result.get())) {
+      DOZOR_RETURN_IF_ERROR(Reconnect());
+      result.reset(PQexec(conn_, sql.c_str()));
+    }
     const ExecStatusType status = PQresultStatus(result.get());
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
       return Failure(result.get(), ErrorCode::kInternal, "rules: ");
@@ -671,6 +683,11 @@ class PgFactSession final : public FactSession {
     }
     PgResultPtr result(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
                                     values.data(), nullptr, nullptr, 0));
+    if (LostOutsideSnapshot(result.get())) {
+      DOZOR_RETURN_IF_ERROR(Reconnect());
+      result.reset(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                values.data(), nullptr, nullptr, 0));
+    }
     const ExecStatusType status = PQresultStatus(result.get());
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
       return Failure(result.get(), ErrorCode::kInternal, "rules: ");

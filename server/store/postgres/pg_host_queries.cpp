@@ -261,18 +261,43 @@ Result<Page<HostSummary>> PgHostStore::QueryHosts(const HostQuery& query) {
                                       HostStatus::kOverdue, HostStatus::kImported,
                                       HostStatus::kRevoked};
   std::string statuses;
+  // The bounds' placeholders are made on first use: a parameter the text does not name would
+  // leave PostgreSQL unable to type it.
   std::string online_since;
   std::string overdue_before;
+  auto online = [&] {
+    if (online_since.empty()) {
+      online_since = params.Placeholder(query.status_bounds.online_since_ms) + "::bigint";
+    }
+    return online_since;
+  };
+  auto overdue = [&] {
+    if (overdue_before.empty()) {
+      overdue_before = params.Placeholder(query.status_bounds.overdue_before_ms) + "::bigint";
+    }
+    return overdue_before;
+  };
   for (HostStatus status : kStatuses) {
     if (std::find(query.statuses.begin(), query.statuses.end(), status) == query.statuses.end()) {
       continue;
     }
-    if (online_since.empty() && status != HostStatus::kImported && status != HostStatus::kRevoked) {
-      online_since = params.Placeholder(query.status_bounds.online_since_ms) + "::bigint";
-      overdue_before = params.Placeholder(query.status_bounds.overdue_before_ms) + "::bigint";
+    std::string condition;
+    switch (status) {
+      case HostStatus::kOnline:
+        condition = HostStatusSql(status, online(), "");
+        break;
+      case HostStatus::kOffline:
+      case HostStatus::kOverdue: {
+        const std::string since = online();
+        condition = HostStatusSql(status, since, overdue());
+        break;
+      }
+      case HostStatus::kImported:
+      case HostStatus::kRevoked:
+        condition = HostStatusSql(status, "", "");
+        break;
     }
-    statuses +=
-        (statuses.empty() ? "(" : " OR ") + HostStatusSql(status, online_since, overdue_before);
+    statuses += (statuses.empty() ? "(" : " OR ") + condition;
   }
   if (!statuses.empty()) {
     sql += "AND " + statuses + ") ";
