@@ -28,8 +28,8 @@ packages=(
   python3-aiosmtpd
   # house style gate (tests/style/check_format.sh); fuzzers (libFuzzer + ASan/UBSan runtimes)
   clang-format-14 clang-14 libclang-rt-14-dev
-  # the rule dialect's portability test starts a throw-away PostgreSQL 15 cluster
-  postgresql-15
+  # the PostgreSQL store backend (libpq) and the PostgreSQL 15 server its tests start
+  libpq-dev postgresql-15
   # the release agent laid out by BOLT from a profile of its ticks (deploy/bolt/bolt-agent.sh)
   bolt-15
   # packaging: .deb build (dpkg-shlibdeps), checks and unit verification (systemd-analyze)

@@ -321,7 +321,10 @@ class PgFactSession final : public FactSession {
   Status Open(const std::string& conninfo, bool scoped) {
     scoped_ = scoped;
     conninfo_ = conninfo;
-    conn_ = PQconnectdb(conninfo.c_str());
+    // A default connect_timeout; the connection string's own wins (it is expanded after it).
+    const char* const keywords[] = {"connect_timeout", "dbname", nullptr};
+    const char* const values[] = {"10", conninfo.c_str(), nullptr};
+    conn_ = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
     if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
       return MakeError(ErrorCode::kUnavailable,
                        "rules: cannot connect to PostgreSQL: " +

@@ -48,7 +48,10 @@ class ReplicaListener {
 
   Status Open(const std::string& conninfo, const std::string& channel) {
     Close();
-    conn_ = PQconnectdb(conninfo.c_str());
+    // A default connect_timeout; the connection string's own wins (it is expanded after it).
+    const char* const keywords[] = {"connect_timeout", "dbname", nullptr};
+    const char* const values[] = {"10", conninfo.c_str(), nullptr};
+    conn_ = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
     if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
       std::string message = conn_ != nullptr ? PQerrorMessage(conn_) : "out of memory";
       Close();
