@@ -83,8 +83,10 @@ Error ErrorFromSqlState(std::string_view sqlstate, std::string_view message) {
     code = ErrorCode::kUnavailable;  // retry, elsewhere or later
   } else if (cls == "53") {
     code = ErrorCode::kResourceExhausted;  // disk full, out of memory, too many connections
-  } else if (cls == "22") {
-    code = ErrorCode::kInvalidArgument;  // a value PostgreSQL cannot take (encoding, range)
+  } else if (cls == "22" || cls == "21") {
+    // A value PostgreSQL cannot take (encoding, range), or a row a statement would touch twice:
+    // what the caller's data did.
+    code = ErrorCode::kInvalidArgument;
   } else if (cls == "28") {
     code = ErrorCode::kPermissionDenied;
   } else if (cls == "42" && sqlstate == "42501") {

@@ -60,17 +60,21 @@ struct AgentTouch {
   int64_t last_inventory_at = 0;
 };
 
-// The last row of each key (rows with one key stay in the order added): ON CONFLICT DO UPDATE
-// may not touch a row twice in one statement, and INSERT OR REPLACE row by row kept the last.
+// The last row of each key, in the order the rows came: ON CONFLICT DO UPDATE may not touch a
+// row twice in one statement, and INSERT OR REPLACE row by row kept the last. Keys may repeat
+// anywhere (an agent listing one mount twice in a sample), not only next to each other.
 template <typename Row, typename Key>
 std::vector<const Row*> LastPerKey(const std::vector<Row>& rows, Key&& key) {
-  std::vector<const Row*> out;
-  out.reserve(rows.size());
+  std::map<decltype(key(rows.front())), size_t> last;
   for (size_t i = 0; i < rows.size(); ++i) {
-    if (i + 1 < rows.size() && key(rows[i]) == key(rows[i + 1])) {
-      continue;  // sorted by key: an equal neighbour after it replaces it
+    last[key(rows[i])] = i;
+  }
+  std::vector<const Row*> out;
+  out.reserve(last.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (last.at(key(rows[i])) == i) {
+      out.push_back(&rows[i]);
     }
-    out.push_back(&rows[i]);
   }
   return out;
 }

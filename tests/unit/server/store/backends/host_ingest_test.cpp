@@ -241,6 +241,40 @@ TEST_CASE_TEMPLATE("ingest: inventories keep a change log, read newest first", B
   CHECK(Ok(store.Hosts().PruneInventoryChanges(kT0 + 2000, 100)) == 1);
 }
 
+TEST_CASE_TEMPLATE("ingest: a sample listing one mount or interface twice keeps the last of each",
+                   Backend, DOZOR_BACKENDS) {
+  // A hostile or confused agent must not fail the batch it shares with other agents.
+  Backend backend;
+  auto& store = *backend.store;
+  EnrollHost(store, "Acme", "odd");
+  EnrollHost(store, "Acme", "fine");
+  IncomingReport odd = HealthReport("odd", 1, kT0);
+  auto* health = odd.report.mutable_health();
+  auto* other = health->add_filesystems();
+  other->set_mount_point("/data");
+  other->set_total_bytes(10ULL << 30);
+  auto* again = health->add_filesystems();
+  *again = health->filesystems(0);
+  again->set_free_bytes(10ULL << 30);  // 90 % used: the last "/" wins
+  again->set_available_bytes(10ULL << 30);
+  auto* nic = health->add_networks();
+  *nic = health->networks(0);
+  nic->set_rx_errors(77);
+  std::vector<IncomingReport> batch;
+  batch.push_back(odd);
+  batch.push_back(HealthReport("fine", 1, kT0));
+  const auto results = Commit(store, std::move(batch));
+  REQUIRE(results.size() == 2);
+  CHECK(results[0].outcome == CommitOutcome::kStored);
+  CHECK(results[1].outcome == CommitOutcome::kStored);
+  CHECK(backend.QueryInt("SELECT count(*) FROM rule_health_fs WHERE mount = '/'") == 2);
+  CHECK(backend.QueryInt("SELECT count(*) FROM rule_health_fs") == 3);
+  CHECK(backend.QueryInt("SELECT round(used_pct) FROM rule_health_fs f JOIN agents a ON a.id = "
+                         "f.agent WHERE a.agent_id = 'odd' AND f.mount = '/'") == 90);
+  CHECK(backend.QueryInt("SELECT rx_errors FROM rule_health_nic n JOIN agents a ON a.id = n.agent "
+                         "WHERE a.agent_id = 'odd'") == 77);
+}
+
 TEST_CASE_TEMPLATE("ingest: host keys and lifetimes", Backend, DOZOR_BACKENDS) {
   Backend backend;
   auto& store = *backend.store;
