@@ -254,7 +254,8 @@ class Pool {
 
 // Runs `body(Connection&)` in BEGIN … COMMIT on a leased connection and returns its result. A
 // body error rolls back and is returned; a serialization failure or deadlock (from the body or
-// the COMMIT) runs the whole body again, up to `attempts` times. The body must therefore be
+// the COMMIT), or a pooled connection found dead at BEGIN, runs the whole body again, up to
+// `attempts` times. The body must therefore be
 // safe to repeat: it only talks to the database.
 template <typename Body>
 auto InTransaction(Pool& pool, Body&& body, int attempts = 5)
@@ -268,6 +269,12 @@ auto InTransaction(Pool& pool, Body&& body, int attempts = 5)
     }
     Connection& connection = **lease;
     if (Status begun = connection.Exec("BEGIN"); !begun.ok()) {
+      if (!connection.healthy()) {
+        // An idle pooled connection the server ended (a restart, a failover): nothing ran yet,
+        // so take another one. The pool drops this one when the lease goes.
+        last = begun.error();
+        continue;
+      }
       return ResultType(begun.error());
     }
     ResultType result = body(connection);

@@ -179,6 +179,19 @@ TEST_CASE("pg client: InTransaction runs a body again after a serialization fail
   CHECK(attempts == 1);
   auto lease = Ok(pool->Acquire());
   CHECK(Ok(lease->Query("SELECT n FROM counter")).Int(0, 0) == 1);
+  // Pooled connections the server ended while idle (a restart): the next transaction takes a new
+  // one instead of failing.
+  {
+    auto admin = Ok(pg::Connection::Open(database.conninfo()));
+    Ok(
+        admin.Query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                    "current_database() AND pid <> pg_backend_pid()"));
+  }
+  auto after_cut = pg::InTransaction(*pool, [&](pg::Connection& db) -> Result<int64_t> {
+    DOZOR_ASSIGN_OR_RETURN(pg::Rows rows, db.Query("SELECT n FROM counter"));
+    return rows.Int(0, 0);
+  });
+  CHECK(Ok(std::move(after_cut)) == 1);
   // Giving up after the attempts names how many.
   auto exhausted = pg::InTransaction(
       *pool, [&](pg::Connection&) -> Status { return pg::ErrorFromSqlState("40P01", "deadlock"); },
