@@ -1,8 +1,53 @@
 #include "store/import_store.hpp"
 
+#include "domain/finding_lifecycle.hpp"
 #include "dozor/common/crypto.hpp"
 
 namespace dozor::server {
+namespace {
+
+constexpr size_t kMaxImportTextBytes = 512;
+
+bool IsLowerHexDigits(std::string_view text) {
+  for (const char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Status CheckSnapshotImport(const SnapshotImport& import) {
+  auto invalid = [](const std::string& what) {
+    return MakeError(ErrorCode::kInvalidArgument, "import: " + what);
+  };
+  if (import.org_id <= 0) {
+    return invalid("organisation is required");
+  }
+  if (import.sha256.size() != 64 || !IsLowerHexDigits(import.sha256)) {
+    return invalid("sha256 must be 64 lower-case hex characters");
+  }
+  if (import.machine_id.empty()) {
+    return invalid("machine_id is required");
+  }
+  if (import.machine_id.size() > kMaxImportTextBytes ||
+      import.hostname.size() > kMaxImportTextBytes ||
+      import.agent_version.size() > kMaxImportTextBytes) {
+    return invalid("machine_id, hostname and agent_version are limited to 512 bytes");
+  }
+  if (import.actor.size() > kMaxActorBytes) {
+    return invalid("actor is limited to 200 bytes");
+  }
+  if (!import.inventory.has_inventory()) {
+    return invalid("the snapshot carries no inventory");
+  }
+  if (import.health && !import.health->has_health()) {
+    return invalid("the health part of the snapshot carries no health sample");
+  }
+  return OkStatus();
+}
 
 std::string ImportedAgentId(int64_t org_id, std::string_view machine_id) {
   const std::string key = std::to_string(org_id) + ":" + std::string(machine_id);

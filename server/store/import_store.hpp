@@ -71,6 +71,10 @@ struct ImportResult {
 // Sha256Hex("<org_id>:<machine_id>"), so re-imports of one machine land on one host.
 std::string ImportedAgentId(int64_t org_id, std::string_view machine_id);
 
+// The checks every backend makes before writing an import: organisation, sha256 (64 lower-case
+// hex), machine id, field sizes, an inventory and (if any) a health sample. kInvalidArgument.
+[[nodiscard]] Status CheckSnapshotImport(const SnapshotImport& import);
+
 class ImportStore {
  public:
   virtual ~ImportStore() = default;

@@ -16,7 +16,6 @@ using namespace pg_store_internal;  // NOLINT(google-build-using-namespace)
 
 namespace {
 
-constexpr size_t kMaxImportTextBytes = 512;
 constexpr int kMaxImportList = 10000;
 // An imported host's secret hash starts with '!', which Sha256Hex never produces, so no agent
 // secret can ever match it: a snapshot host cannot open an ingest stream.
@@ -41,41 +40,6 @@ ImportRecord ReadImportRow(const pg::Rows& rows, int row) {
   record.actor = rows.Text(row, 9);
   record.outcome = ParseImportOutcome(rows.Text(row, 10)).value_or(ImportOutcome::kStale);
   return record;
-}
-
-bool IsLowerHexText(std::string_view text) {
-  return std::all_of(text.begin(), text.end(),
-                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
-Status CheckSnapshotImport(const SnapshotImport& import) {
-  auto invalid = [](const std::string& what) {
-    return MakeError(ErrorCode::kInvalidArgument, "import: " + what);
-  };
-  if (import.org_id <= 0) {
-    return invalid("organisation is required");
-  }
-  if (import.sha256.size() != 64 || !IsLowerHexText(import.sha256)) {
-    return invalid("sha256 must be 64 lower-case hex characters");
-  }
-  if (import.machine_id.empty()) {
-    return invalid("machine_id is required");
-  }
-  if (import.machine_id.size() > kMaxImportTextBytes ||
-      import.hostname.size() > kMaxImportTextBytes ||
-      import.agent_version.size() > kMaxImportTextBytes) {
-    return invalid("machine_id, hostname and agent_version are limited to 512 bytes");
-  }
-  if (import.actor.size() > kMaxNameLength) {
-    return invalid("actor is limited to 200 bytes");
-  }
-  if (!import.inventory.has_inventory()) {
-    return invalid("the snapshot carries no inventory");
-  }
-  if (import.health && !import.health->has_health()) {
-    return invalid("the health part of the snapshot carries no health sample");
-  }
-  return OkStatus();
 }
 
 }  // namespace

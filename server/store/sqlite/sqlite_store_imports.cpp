@@ -19,7 +19,6 @@
 namespace dozor::server {
 namespace {
 
-constexpr size_t kMaxImportTextBytes = 512;
 constexpr int kMaxImportList = 10000;
 // An imported host's secret hash starts with '!', which Sha256Hex never produces, so no agent
 // secret can ever match it: a snapshot host cannot open an ingest stream.
@@ -44,45 +43,6 @@ ImportRecord ReadImport(const sqlite::Statement& s) {
   record.actor = s.Text(9);
   record.outcome = ParseImportOutcome(s.Text(10)).value_or(ImportOutcome::kStale);
   return record;
-}
-
-bool IsLowerHex(std::string_view text) {
-  for (const char c : text) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-Status CheckImport(const SnapshotImport& import) {
-  auto invalid = [](const std::string& what) {
-    return MakeError(ErrorCode::kInvalidArgument, "import: " + what);
-  };
-  if (import.org_id <= 0) {
-    return invalid("organisation is required");
-  }
-  if (import.sha256.size() != 64 || !IsLowerHex(import.sha256)) {
-    return invalid("sha256 must be 64 lower-case hex characters");
-  }
-  if (import.machine_id.empty()) {
-    return invalid("machine_id is required");
-  }
-  if (import.machine_id.size() > kMaxImportTextBytes ||
-      import.hostname.size() > kMaxImportTextBytes ||
-      import.agent_version.size() > kMaxImportTextBytes) {
-    return invalid("machine_id, hostname and agent_version are limited to 512 bytes");
-  }
-  if (import.actor.size() > kMaxActorBytes) {
-    return invalid("actor is limited to 200 bytes");
-  }
-  if (!import.inventory.has_inventory()) {
-    return invalid("the snapshot carries no inventory");
-  }
-  if (import.health && !import.health->has_health()) {
-    return invalid("the health part of the snapshot carries no health sample");
-  }
-  return OkStatus();
 }
 
 }  // namespace
@@ -143,7 +103,7 @@ Result<std::vector<ImportRecord>> SqliteStore::ListImports(int64_t org_id, int l
 }
 
 Result<ImportResult> SqliteStore::ImportSnapshot(const SnapshotImport& import) {
-  DOZOR_RETURN_IF_ERROR(CheckImport(import));
+  DOZOR_RETURN_IF_ERROR(CheckSnapshotImport(import));
   const std::string agent_id = ImportedAgentId(import.org_id, import.machine_id);
   DOZOR_ASSIGN_OR_RETURN(std::string secret, RandomHex(32));
   const std::string secret_hash = std::string(kUnusableSecretPrefix) + secret;
