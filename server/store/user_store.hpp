@@ -115,6 +115,16 @@ struct NewSession {
   int64_t expires_at_ms = 0;
 };
 
+inline constexpr size_t kMaxUserFieldBytes = 200;   // display names, specialties
+inline constexpr size_t kMaxNoteBytes = 64 * 1024;  // one client note version
+
+// The checks every backend makes before touching the database (kInvalidArgument, naming the
+// field): a value's size, a new account, a profile change.
+[[nodiscard]] Status CheckUserField(std::string_view value, std::string_view what,
+                                    size_t max_bytes);
+[[nodiscard]] Status CheckNewUser(const NewUser& user);
+[[nodiscard]] Status CheckUserPatch(const UserPatch& patch);
+
 class UserStore {
  public:
   virtual ~UserStore() = default;

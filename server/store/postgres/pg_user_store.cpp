@@ -90,43 +90,7 @@ Session ReadPgSession(const pg::Rows& rows, int row) {
 // Sessions are marked seen at most this often: a dashboard polling every few seconds must not
 // turn every read into a write.
 constexpr int64_t kPgSessionSeenResolutionMs = 60'000;
-constexpr size_t kPgMaxNoteBytes = 64 * 1024;
-constexpr size_t kPgMaxUserFieldBytes = 200;
 constexpr int kPgMaxNoteListLimit = 1000;
-
-Status PgUserCheckField(std::string_view value, std::string_view what, size_t max_bytes) {
-  if (value.size() > max_bytes) {
-    return MakeError(ErrorCode::kInvalidArgument, std::string(what) + " must be at most " +
-                                                      std::to_string(max_bytes) + " bytes");
-  }
-  return OkStatus();
-}
-
-Status PgUserCheckPatch(const UserPatch& patch) {
-  if (patch.display_name) {
-    if (patch.display_name->empty()) {
-      return MakeError(ErrorCode::kInvalidArgument, "display_name must not be empty");
-    }
-    DOZOR_RETURN_IF_ERROR(
-        PgUserCheckField(*patch.display_name, "display_name", kPgMaxUserFieldBytes));
-  }
-  if (patch.email) {
-    DOZOR_RETURN_IF_ERROR(CheckEmail(*patch.email));
-  }
-  if (patch.telegram_chat_id) {
-    DOZOR_RETURN_IF_ERROR(CheckTelegramChatId(*patch.telegram_chat_id));
-  }
-  if (patch.language) {
-    DOZOR_RETURN_IF_ERROR(CheckLanguage(*patch.language));
-  }
-  if (patch.time_zone) {
-    DOZOR_RETURN_IF_ERROR(CheckTimeZone(*patch.time_zone));
-  }
-  if (patch.quiet_hours) {
-    DOZOR_RETURN_IF_ERROR(CheckQuietHours(*patch.quiet_hours));
-  }
-  return OkStatus();
-}
 
 Result<User> PgGetUserOn(pg::Connection& db, int64_t id) {
   DOZOR_ASSIGN_OR_RETURN(pg::Rows rows, db.Query(kPgUserColumns + "WHERE id = $1", pg::Params(id)));
@@ -151,21 +115,7 @@ Status PgRefreshNamesOfUser(pg::Connection& db, int64_t user_id) {
 // ------------------------------------------------------------------ users
 
 Result<User> PgUserStore::CreateUser(const NewUser& user, int64_t now_ms) {
-  if (user.login.empty() || user.login.size() > 64) {
-    return MakeError(ErrorCode::kInvalidArgument, "login must be 1-64 bytes");
-  }
-  if (user.display_name.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument, "display_name must not be empty");
-  }
-  DOZOR_RETURN_IF_ERROR(PgUserCheckField(user.display_name, "display_name", kPgMaxUserFieldBytes));
-  DOZOR_RETURN_IF_ERROR(CheckEmail(user.email));
-  DOZOR_RETURN_IF_ERROR(CheckTelegramChatId(user.telegram_chat_id));
-  DOZOR_RETURN_IF_ERROR(CheckTimeZone(user.time_zone));
-  DOZOR_RETURN_IF_ERROR(CheckLanguage(user.language));
-  if ((user.role == UserRole::kClient) != user.org_id.has_value()) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "a client user needs its organisation (org); admins and engineers have none");
-  }
+  DOZOR_RETURN_IF_ERROR(CheckNewUser(user));
   return pg::InTransaction(context_.pool, [&](pg::Connection& db) -> Result<User> {
     if (user.org_id) {
       DOZOR_ASSIGN_OR_RETURN(pg::Rows org, db.Query("SELECT 1 FROM organizations WHERE id = $1 "
@@ -222,7 +172,7 @@ Result<std::vector<User>> PgUserStore::ListUsers() {
 }
 
 Result<User> PgUserStore::UpdateUser(int64_t id, const UserPatch& patch, int64_t now_ms) {
-  DOZOR_RETURN_IF_ERROR(PgUserCheckPatch(patch));
+  DOZOR_RETURN_IF_ERROR(CheckUserPatch(patch));
   return pg::InTransaction(context_.pool, [&](pg::Connection& db) -> Result<User> {
     std::optional<std::string> role;
     if (patch.role) {
@@ -315,7 +265,7 @@ Result<int64_t> PgUserStore::SetPasswordHash(int64_t user_id, std::string_view p
 
 Result<Assignment> PgUserStore::AssignEngineer(int64_t org_id, int64_t user_id, AssignmentKind kind,
                                                std::string_view specialty, int64_t now_ms) {
-  DOZOR_RETURN_IF_ERROR(PgUserCheckField(specialty, "specialty", kPgMaxUserFieldBytes));
+  DOZOR_RETURN_IF_ERROR(CheckUserField(specialty, "specialty", kMaxUserFieldBytes));
   return pg::InTransaction(context_.pool, [&](pg::Connection& db) -> Result<Assignment> {
     // The user, then the organisation (see the locking note above); the checks and their order
     // of errors are AssignEngineer's.
@@ -386,7 +336,7 @@ Result<std::vector<int64_t>> PgUserStore::AssignedOrgIds(int64_t user_id) {
 Result<NoteVersion> PgUserStore::SaveOrgNote(int64_t org_id, std::string_view body,
                                              std::optional<int64_t> author_user_id,
                                              std::string_view author, int64_t now_ms) {
-  DOZOR_RETURN_IF_ERROR(PgUserCheckField(body, "note", kPgMaxNoteBytes));
+  DOZOR_RETURN_IF_ERROR(CheckUserField(body, "note", kMaxNoteBytes));
   DOZOR_ASSIGN_OR_RETURN(
       int64_t id, pg::InTransaction(context_.pool, [&](pg::Connection& db) -> Result<int64_t> {
         // The organisation row locked: saves of one organisation's notes (from any replica) go

@@ -81,52 +81,13 @@ Session ReadSession(const sqlite::Statement& s) {
 // Sessions are marked seen at most this often: a dashboard polling every few seconds must not
 // turn every read into a write.
 constexpr int64_t kSeenResolutionMs = 60'000;
-constexpr size_t kMaxNoteBytes = 64 * 1024;
-constexpr size_t kMaxFieldBytes = 200;
-
-Status CheckField(std::string_view value, std::string_view what, size_t max_bytes) {
-  if (value.size() > max_bytes) {
-    return MakeError(ErrorCode::kInvalidArgument, std::string(what) + " must be at most " +
-                                                      std::to_string(max_bytes) + " bytes");
-  }
-  return OkStatus();
-}
-
-Status CheckPatch(const UserPatch& patch) {
-  if (patch.display_name) {
-    if (patch.display_name->empty()) {
-      return MakeError(ErrorCode::kInvalidArgument, "display_name must not be empty");
-    }
-    DOZOR_RETURN_IF_ERROR(CheckField(*patch.display_name, "display_name", kMaxFieldBytes));
-  }
-  if (patch.email) DOZOR_RETURN_IF_ERROR(CheckEmail(*patch.email));
-  if (patch.telegram_chat_id) DOZOR_RETURN_IF_ERROR(CheckTelegramChatId(*patch.telegram_chat_id));
-  if (patch.language) DOZOR_RETURN_IF_ERROR(CheckLanguage(*patch.language));
-  if (patch.time_zone) DOZOR_RETURN_IF_ERROR(CheckTimeZone(*patch.time_zone));
-  if (patch.quiet_hours) DOZOR_RETURN_IF_ERROR(CheckQuietHours(*patch.quiet_hours));
-  return OkStatus();
-}
 
 }  // namespace
 
 // ------------------------------------------------------------------ users
 
 Result<User> SqliteStore::CreateUser(const NewUser& user, int64_t now_ms) {
-  if (user.login.empty() || user.login.size() > 64) {
-    return MakeError(ErrorCode::kInvalidArgument, "login must be 1-64 bytes");
-  }
-  if (user.display_name.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument, "display_name must not be empty");
-  }
-  DOZOR_RETURN_IF_ERROR(CheckField(user.display_name, "display_name", kMaxFieldBytes));
-  DOZOR_RETURN_IF_ERROR(CheckEmail(user.email));
-  DOZOR_RETURN_IF_ERROR(CheckTelegramChatId(user.telegram_chat_id));
-  DOZOR_RETURN_IF_ERROR(CheckTimeZone(user.time_zone));
-  DOZOR_RETURN_IF_ERROR(CheckLanguage(user.language));
-  if ((user.role == UserRole::kClient) != user.org_id.has_value()) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "a client user needs its organisation (org); admins and engineers have none");
-  }
+  DOZOR_RETURN_IF_ERROR(CheckNewUser(user));
   int64_t id = 0;
   {
     std::lock_guard lock(write_mu_);
@@ -180,7 +141,7 @@ Result<std::vector<User>> SqliteStore::ListUsers() {
 }
 
 Result<User> SqliteStore::UpdateUser(int64_t id, const UserPatch& patch, int64_t now_ms) {
-  DOZOR_RETURN_IF_ERROR(CheckPatch(patch));
+  DOZOR_RETURN_IF_ERROR(CheckUserPatch(patch));
   {
     std::lock_guard lock(write_mu_);
     sqlite::Transaction txn(writer_);
@@ -298,7 +259,7 @@ Status SqliteStore::RefreshOrgEngineerNamesLocked(std::optional<int64_t> org_id,
 
 Result<Assignment> SqliteStore::AssignEngineer(int64_t org_id, int64_t user_id, AssignmentKind kind,
                                                std::string_view specialty, int64_t now_ms) {
-  DOZOR_RETURN_IF_ERROR(CheckField(specialty, "specialty", kMaxFieldBytes));
+  DOZOR_RETURN_IF_ERROR(CheckUserField(specialty, "specialty", kMaxUserFieldBytes));
   std::lock_guard lock(write_mu_);
   sqlite::Transaction txn(writer_);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
@@ -437,7 +398,7 @@ Result<std::vector<int64_t>> SqliteStore::AssignedOrgIds(int64_t user_id) {
 Result<NoteVersion> SqliteStore::SaveOrgNote(int64_t org_id, std::string_view body,
                                              std::optional<int64_t> author_user_id,
                                              std::string_view author, int64_t now_ms) {
-  DOZOR_RETURN_IF_ERROR(CheckField(body, "note", kMaxNoteBytes));
+  DOZOR_RETURN_IF_ERROR(CheckUserField(body, "note", kMaxNoteBytes));
   int64_t id = 0;
   {
     std::lock_guard lock(write_mu_);
