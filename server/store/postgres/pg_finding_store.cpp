@@ -837,8 +837,10 @@ Result<Finding> PgFindingStore::ApplyPeopleAction(int64_t id, const PeopleReques
         break;
       case PeopleAction::kUnwaive:
         DOZOR_RETURN_IF_ERROR(
-            db.Run("UPDATE findings SET state = 'open', state_changed_at = $3, "
-                   "waived_until = NULL WHERE org_id = $1 AND id = $2",
+            // The waiver is over: a later return of the finding is a regression, not
+            // "still covered" (the waive and unwaive events keep who did what).
+            db.Run("UPDATE findings SET state = 'open', state_changed_at = $3, waived_by = '', "
+                   "waive_reason = '', waived_until = NULL WHERE org_id = $1 AND id = $2",
                    key));
         break;
       case PeopleAction::kComment:

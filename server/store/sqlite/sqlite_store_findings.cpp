@@ -246,8 +246,8 @@ Status SqliteStore::PrepareFindingStatements() {
            "UPDATE findings SET state = 'waived', state_changed_at = ?2, waived_by = ?3, "
            "waive_reason = ?4, waived_until = ?5 WHERE id = ?1"},
           {&f.unwaive,
-           "UPDATE findings SET state = 'open', state_changed_at = ?2, waived_until = NULL "
-           "WHERE id = ?1"},
+           "UPDATE findings SET state = 'open', state_changed_at = ?2, waived_by = '', "
+           "waive_reason = '', waived_until = NULL WHERE id = ?1"},
           {&f.org_status, "SELECT contract_status FROM organizations WHERE id = ?"},
           {&f.contract_event,
            "INSERT INTO contract_events(org_id, at, actor, from_status, to_status) "

@@ -321,6 +321,19 @@ TEST_CASE_TEMPLATE("findings: waivers hold across a return and expire back to op
   Apply(store, none, 400'000);
   Apply(store, hit, 500'000);
   CHECK(Ok(store.Findings().GetFinding(id)).state == FindingState::kRegressed);
+
+  // Unwaiving ends the waiver for good: the open-ended one no longer covers a later return.
+  const Finding unwaived =
+      Ok(store.Findings().UnwaiveFinding(globex[1].id, "ivan", "fix it after all", 600'000));
+  CHECK(unwaived.state == FindingState::kOpen);
+  CHECK(unwaived.waived_by.empty());
+  CHECK(unwaived.waive_reason.empty());
+  CHECK_FALSE(unwaived.waived_until_ms.has_value());
+  const auto other_hit = HostEvaluation(
+      other, {"disk-space-low"}, {DiskHit(other, other.hosts[0]), DiskHit(other, other.hosts[1])});
+  Apply(store, HostEvaluation(other, {"disk-space-low"}, {}), 700'000);
+  Apply(store, other_hit, 800'000);
+  CHECK(Ok(store.Findings().GetFinding(globex[1].id)).state == FindingState::kRegressed);
 }
 
 TEST_CASE_TEMPLATE("findings: people's transitions, their refusals and the history they leave",
@@ -416,12 +429,12 @@ TEST_CASE_TEMPLATE("findings: people's transitions, their refusals and the histo
         ErrorCode::kFailedPrecondition);
   CHECK(Ok(findings.CommentFinding(id, "ivan", "fixed by the new disk", 7000)).state ==
         FindingState::kResolved);
-  // Its return: unwaiving kept waived_by and cleared the end, which the lifecycle reads as a
-  // waiver without end, so the finding comes back waived (as on SQLite).
+  // Its return: the waiver ended when it was withdrawn, so this is a regression, which people
+  // can acknowledge again.
   Apply(store, hit, 8000);
-  CHECK(Ok(findings.GetFinding(id)).state == FindingState::kWaived);
-  CHECK(findings.AcknowledgeFinding(id, "ivan", "again", 8500).error().code ==
-        ErrorCode::kFailedPrecondition);
+  CHECK(Ok(findings.GetFinding(id)).state == FindingState::kRegressed);
+  CHECK(Ok(findings.AcknowledgeFinding(id, "ivan", "again", 8500)).state ==
+        FindingState::kAcknowledged);
 }
 
 TEST_CASE_TEMPLATE("findings: a verification waits for a fresh inventory, then decides", Backend,
