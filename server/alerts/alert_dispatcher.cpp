@@ -709,10 +709,19 @@ DeliveryWorker::DeliveryWorker(AlertStore& store, AlertChannel channel,
 
 Result<int> DeliveryWorker::DeliverPass(int limit) {
   constexpr int64_t kHourMs = 3'600'000;
-  DOZOR_ASSIGN_OR_RETURN(auto due, store_.DueDeliveries(channel_, clock_.NowMs(), limit));
+  const int64_t claimed_at_ms = clock_.NowMs();
+  DOZOR_ASSIGN_OR_RETURN(auto due, store_.DueDeliveries(channel_, claimed_at_ms, limit));
   int delivered = 0;
   std::unordered_map<int64_t, int> sent_this_hour;  // by person, read once per pass
   for (const auto& delivery : due) {
+    // Sends that keep timing out (a dead SMTP relay: 30 s each) must not outlast the claim:
+    // another sender, or another replica, would then take the same messages and send them
+    // twice. Past half the claim the rest are left; their claims run out and they are due again.
+    if (clock_.NowMs() - claimed_at_ms >= kAlertClaimMs / 2) {
+      spdlog::warn("alerts: {} pass stopped after {} s with messages left for the next one",
+                   ToString(channel_), (clock_.NowMs() - claimed_at_ms) / 1000);
+      break;
+    }
     // Urgent pages and notices to admins are never held back by the rate limit.
     const auto kind = ParseAlertKind(delivery.alert_kind);
     const bool exempt = !kind || Urgent(*kind, delivery.alert_severity) ||

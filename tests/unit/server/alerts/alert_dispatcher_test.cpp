@@ -5,6 +5,7 @@
 // SMTP, Telegram and webhook receivers are in tests/e2e/test_alerts.py.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "alerts/alert_dispatcher.hpp"
@@ -268,6 +269,63 @@ TEST_CASE("most of a site going silent at once is one site-offline alert, not on
   f.Presence("host_online", f.org, "srv0");
   REQUIRE(dispatcher.PlanPass().ok());
   CHECK(f.Alerts().front().acked_by == "system");
+}
+
+// A sender whose every message takes `each_ms` of the fixture's clock (a relay timing out).
+class SlowSender final : public AlertSender {
+ public:
+  SlowSender(FakeClock& clock, int64_t each_ms) : clock_(clock), each_ms_(each_ms) {}
+  SendOutcome Send(const Delivery& delivery) override {
+    clock_.AdvanceMs(each_ms_);
+    sent.push_back(delivery.id);
+    return SendOutcome{true, false, ""};
+  }
+  std::vector<int64_t> sent;
+
+ private:
+  FakeClock& clock_;
+  int64_t each_ms_;
+};
+
+TEST_CASE("delivery: a slow pass leaves what it claimed before the claim runs out") {
+  Fixture f;
+  f.settings.telegram = false;
+  f.settings.webhook = false;
+  const int64_t other = f.MakeOrg("Другая", ContractPhase::kActive, ContractType::kComplex);
+  REQUIRE(
+      f.store->AssignEngineer(other, f.boris, AssignmentKind::kPrimary, "", f.clock.NowMs()).ok());
+  auto dispatcher = f.Dispatcher();
+  REQUIRE(dispatcher.PlanPass().ok());
+  f.Open("disk-space-low", f.org, f.Host(f.org, "db01"));
+  f.Open("disk-space-low", other, f.Host(other, "db02"));
+  REQUIRE(*dispatcher.PlanPass() == 2);
+  // Two recipients, so one pass claims two messages; the first send takes 6 of the claim's 10
+  // minutes, so the second is left rather than sent after another worker could have taken it.
+  auto sender = std::make_unique<SlowSender>(f.clock, 6 * kMinute);
+  SlowSender& wire = *sender;
+  DeliveryWorker worker(*f.store, AlertChannel::kEmail, std::move(sender), f.clock);
+  CHECK(*worker.DeliverPass() == 1);
+  REQUIRE(wire.sent.size() == 1);
+  // The one left stays claimed for the rest of the 10 minutes, then is due again; every
+  // message is sent exactly once in the end.
+  CHECK(*worker.DeliverPass() == 0);
+  f.clock.AdvanceMs(4 * kMinute + 1);
+  for (int pass = 0; pass < 20; ++pass) {
+    if (*worker.DeliverPass() == 0) {
+      f.clock.AdvanceMs(kAlertClaimMs);  // what a slow pass left is due again after its claim
+    }
+  }
+  size_t messages = 0;
+  for (const auto& alert : f.Alerts()) {
+    for (const auto& d : alert.deliveries) {
+      messages += d.channel == AlertChannel::kEmail ? 1 : 0;
+      CHECK(d.state == DeliveryState::kSent);
+    }
+  }
+  CHECK(messages >= 2);
+  CHECK(wire.sent.size() == messages);
+  std::sort(wire.sent.begin(), wire.sent.end());
+  CHECK(std::adjacent_find(wire.sent.begin(), wire.sent.end()) == wire.sent.end());
 }
 
 TEST_CASE("delivery: retries with backoff, in order per recipient, gives up on a refusal") {
