@@ -228,13 +228,26 @@ Status PgReplicaChannel::WriteStream(std::string_view agent_id, bool open) {
   DOZOR_ASSIGN_OR_RETURN(auto db, pool_->Acquire());
   if (open) {
     // The newest stream wins: a row naming another replica (the agent's old stream there) is
-    // taken over. An unknown agent (it cannot have authenticated) writes nothing.
-    return ReplicaStatusOf(
-        db->Run("INSERT INTO agent_streams(org_id, agent_id, replica_id, connected_at) "
-                "SELECT org_id, agent_id, $2, $3 FROM agents WHERE agent_id = $1 "
-                "ON CONFLICT (org_id, agent_id) DO UPDATE "
-                "SET replica_id = EXCLUDED.replica_id, connected_at = EXCLUDED.connected_at",
-                pg::Params(agent_id, replica_id_, clock_.NowMs())));
+    // taken over, and that replica is asked to close the old stream (a half-dead connection
+    // would otherwise keep taking forwarded commands until it timed out), woken at commit. An
+    // unknown agent (it cannot have authenticated) writes nothing. The data-modifying parts see
+    // the row as it was before the statement.
+    return ReplicaStatusOf(db->Run(
+        "WITH previous AS ("
+        "  SELECT s.org_id, s.replica_id FROM agent_streams s"
+        "  JOIN agents a ON a.org_id = s.org_id AND a.agent_id = s.agent_id"
+        "  WHERE a.agent_id = $1 AND s.replica_id <> $2),"
+        " taken AS ("
+        "  INSERT INTO agent_streams(org_id, agent_id, replica_id, connected_at)"
+        "  SELECT org_id, agent_id, $2, $3 FROM agents WHERE agent_id = $1"
+        "  ON CONFLICT (org_id, agent_id) DO UPDATE"
+        "  SET replica_id = EXCLUDED.replica_id, connected_at = EXCLUDED.connected_at),"
+        " queued AS ("
+        "  INSERT INTO replica_requests(org_id, replica_id, agent_id, kind, command, created_at)"
+        "  SELECT org_id, replica_id, $1::text, 'superseded', NULL, $3::bigint FROM previous"
+        "  RETURNING replica_id)"
+        " SELECT pg_notify('dozor_replica_' || replica_id, '') FROM queued",
+        pg::Params(agent_id, replica_id_, clock_.NowMs())));
   }
   // Only while the row still names this replica: the agent may already be streaming elsewhere.
   return ReplicaStatusOf(
@@ -426,18 +439,34 @@ Result<int> PgReplicaChannel::DeliverPending() {
   int delivered = 0;
   while (true) {
     std::vector<ForwardedRequest> requests;
+    int taken = 0;  // rows taken off the queue, delivered or not
     {
       DOZOR_ASSIGN_OR_RETURN(auto db, pool_->Acquire());
       DOZOR_ASSIGN_OR_RETURN(
-          pg::Rows rows, db->Query("DELETE FROM replica_requests WHERE (org_id, id) IN ("
-                                   "  SELECT org_id, id FROM replica_requests WHERE replica_id = $1"
-                                   "  ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) "
-                                   "RETURNING id, agent_id, kind, command",
-                                   pg::Params(replica_id_, options_.delivery_batch)));
+          pg::Rows rows,
+          db->Query("DELETE FROM replica_requests r WHERE (org_id, id) IN ("
+                    "  SELECT org_id, id FROM replica_requests WHERE replica_id = $1"
+                    "  ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) "
+                    "RETURNING id, agent_id, kind, command, EXISTS (SELECT 1 FROM agent_streams s"
+                    " WHERE s.org_id = r.org_id AND s.agent_id = r.agent_id AND s.replica_id = $1)",
+                    pg::Params(replica_id_, options_.delivery_batch)));
+      taken = rows.size();
       for (int row = 0; row < rows.size(); ++row) {
+        if (rows.Text(row, 2) == "superseded") {
+          // Another replica took the agent's stream. Close ours unless the agent has come back
+          // here since: the registry names this replica again, or a new stream here is not
+          // recorded yet (streams are recorded before requests are delivered, in Loop).
+          std::lock_guard lock(mutex_);
+          const std::string agent = rows.Text(row, 1);
+          auto pending = pending_.find(agent);
+          if (rows.Bool(row, 4) || (pending != pending_.end() && pending->second)) {
+            continue;
+          }
+        }
         ForwardedRequest request;
         request.id = rows.Int(row, 0);
         request.agent_id = rows.Text(row, 1);
+        // 'superseded' that got here is a disconnect of the stale stream.
         request.kind = rows.Text(row, 2) == "command" ? ForwardedRequest::Kind::kCommand
                                                       : ForwardedRequest::Kind::kDisconnect;
         if (!rows.IsNull(row, 3)) {
@@ -455,7 +484,7 @@ Result<int> PgReplicaChannel::DeliverPending() {
       }
       ++delivered;
     }
-    if (static_cast<int>(requests.size()) < options_.delivery_batch) {
+    if (taken < options_.delivery_batch) {
       return delivered;
     }
   }

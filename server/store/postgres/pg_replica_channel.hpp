@@ -9,8 +9,11 @@
 // (dozor_replica_<id>), committed together; the target's thread, LISTENing on a dedicated
 // connection, takes its rows in id order (DELETE … RETURNING over FOR UPDATE SKIP LOCKED) and
 // hands them to the delivery callback. A periodic poll takes them too, so a lost notification or
-// a broken LISTEN connection only delays delivery. Delivery is at most once: a request taken by
-// a replica that dies before applying it is lost, like a command queued on a stream that closes.
+// a broken LISTEN connection only delays delivery. Recording a stream that another replica held
+// queues a 'superseded' request for that replica in the same statement (migration 014): it closes
+// its old stream unless the agent has come back to it since. Delivery is at most once: a request
+// taken by a replica that dies before applying it is lost, like a command queued on a stream that
+// closes.
 //
 // Times are the injected clock's (as every store row): replicas' clocks must agree to well
 // within dead_after.

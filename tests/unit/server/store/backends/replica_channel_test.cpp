@@ -248,6 +248,46 @@ TEST_CASE("replica channel: a disconnect is forwarded to the replica holding the
   CHECK(inbox_b.size() == 0);
 }
 
+TEST_CASE("replica channel: a stream moving to another replica closes the old one there") {
+  RelayBed bed;
+  RelayInbox inbox_a, inbox_b;
+  auto a = bed.Replica(inbox_a);
+  auto b = bed.Replica(inbox_b);
+  Ok(a->RegisterStream(bed.agent));
+  CHECK(bed.Count("replica_requests") == 0);  // nobody held it before
+
+  // The agent reconnects to B while its old connection to A is half dead: A is told to close it.
+  Ok(b->RegisterStream(bed.agent));
+  auto received = inbox_a.WaitFor(1, std::chrono::seconds(5));
+  REQUIRE(received.size() == 1);
+  CHECK(received[0].kind == ForwardedRequest::Kind::kDisconnect);
+  CHECK(received[0].agent_id == bed.agent);
+  CHECK(Ok(a->Locate(bed.agent)) == b->replica_id());
+  // B registering the stream again (nothing moved) asks nobody for anything.
+  Ok(b->RegisterStream(bed.agent));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(inbox_a.size() == 1);
+  CHECK(inbox_b.size() == 0);
+  CHECK(bed.Count("replica_requests") == 0);
+}
+
+TEST_CASE("replica channel: an agent back on its old replica keeps its new stream there") {
+  RelayBed bed;
+  RelayInbox inbox_a, inbox_b;
+  // A delivers only when asked (no LISTEN, no poll in the test's time).
+  auto a = bed.Replica(inbox_a, [](ReplicaChannelOptions& options) { options.listen = false; });
+  auto b = bed.Replica(inbox_b);
+  Ok(a->RegisterStream(bed.agent));
+  Ok(b->RegisterStream(bed.agent));  // queues "superseded" for A
+  Ok(a->RegisterStream(bed.agent));  // ...but the agent came straight back to A
+  // B is told its stream is superseded; A's stale request is dropped, its new stream stays.
+  CHECK(inbox_b.WaitFor(1, std::chrono::seconds(5)).size() == 1);
+  CHECK(Ok(a->DeliverPending()) == 0);
+  CHECK(inbox_a.size() == 0);
+  CHECK(bed.Count("replica_requests") == 0);
+  CHECK(Ok(b->Locate(bed.agent)) == a->replica_id());
+}
+
 TEST_CASE("replica channel: a replica not heard for dead_after is no longer located") {
   RelayBed bed;
   RelayInbox inbox_a, inbox_b;
