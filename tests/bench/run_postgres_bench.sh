@@ -9,7 +9,7 @@
 #   cadence    [agents=10000] [seconds=120] [interval=60]  one health report per agent per interval
 # With no scenario: "throughput 50 20" then "cadence 10000 120 60". Each gets a fresh cluster.
 # Environment: DOZOR_BUILD_DIR (default <repo>/build), LOADGEN_ARGS (extra dozor-loadgen flags),
-# KEEP_TMP=1 keeps the temporary directories. Needs postgresql-15 (deploy/install-deps.sh).
+# KEEP_TMP=1 keeps the temporary directories, PG_OPTIONS adds postgres flags ("-c name=value"). Needs postgresql-15 (deploy/install-deps.sh).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -58,7 +58,7 @@ start_cluster() {
   as_pg "$pg_bin/initdb" -D "$tmp/pg/data" -U dozor --no-locale -E UTF8 --auth=trust >/dev/null
   pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   as_pg "$pg_bin/pg_ctl" -D "$tmp/pg/data" -l "$tmp/pg/log" -w -o \
-    "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$tmp/pg -c max_connections=200 -c shared_buffers=256MB" \
+    "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$tmp/pg -c max_connections=200 -c shared_buffers=256MB ${PG_OPTIONS:-}" \
     start >/dev/null
   "$pg_bin/psql" -X -q -h 127.0.0.1 -p "$pg_port" -U dozor -d postgres -c "CREATE DATABASE dozor" >/dev/null
   conninfo="host=127.0.0.1 port=$pg_port user=dozor dbname=dozor"

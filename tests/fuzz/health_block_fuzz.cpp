@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-#include "store/sqlite/health_block_codec.hpp"
+#include "store/health_block_codec.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<dozor::server::BlockSample> samples;

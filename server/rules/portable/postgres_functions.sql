@@ -135,6 +135,16 @@ DECLARE
   rev_b text := '';
   cmp integer;
 BEGIN
+  -- Plain dotted numbers (agent, platform and most BIOS and package versions) compare as arrays
+  -- of numbers, which is dpkg's order for them (1.0 < 1.0.0, 01 = 1), without the character
+  -- loop: agent-outdated over 10,000 hosts took 100 ms in the loop.
+  IF a ~ '^[0-9]+(\.[0-9]+)*$' AND b ~ '^[0-9]+(\.[0-9]+)*$' THEN
+    RETURN CASE
+      WHEN string_to_array(a, '.')::numeric[] < string_to_array(b, '.')::numeric[] THEN -1
+      WHEN string_to_array(a, '.')::numeric[] > string_to_array(b, '.')::numeric[] THEN 1
+      ELSE 0
+    END;
+  END IF;
   colon := strpos(a, ':');
   IF colon > 0 THEN
     IF colon > 1 AND substr(a, 1, colon - 1) ~ '^[0-9]+$' THEN

@@ -225,6 +225,39 @@ ArrayLiteral& ArrayLiteral::AddBytes(std::string_view bytes) {
   return Raw(element);
 }
 
+// ------------------------------------------------------------------ ByteaArray
+
+namespace {
+void AppendInt32(std::string& out, uint32_t value) {
+  out.push_back(static_cast<char>((value >> 24) & 0xff));
+  out.push_back(static_cast<char>((value >> 16) & 0xff));
+  out.push_back(static_cast<char>((value >> 8) & 0xff));
+  out.push_back(static_cast<char>(value & 0xff));
+}
+constexpr uint32_t kByteaOid = 17;  // pg_type.h, fixed across versions
+}  // namespace
+
+ByteaArray& ByteaArray::Add(std::string_view bytes) {
+  AppendInt32(elements_, static_cast<uint32_t>(bytes.size()));
+  elements_.append(bytes);
+  ++count_;
+  return *this;
+}
+
+std::string ByteaArray::Encoded() const {
+  std::string out;
+  out.reserve(20 + elements_.size());
+  AppendInt32(out, count_ == 0 ? 0 : 1);  // dimensions (an empty array has none)
+  AppendInt32(out, 0);                    // no NULL elements
+  AppendInt32(out, kByteaOid);
+  if (count_ != 0) {
+    AppendInt32(out, static_cast<uint32_t>(count_));
+    AppendInt32(out, 1);  // lower bound
+  }
+  out.append(elements_);
+  return out;
+}
+
 // ------------------------------------------------------------------ Params
 
 Params& Params::Add(double value) {
@@ -403,12 +436,14 @@ Result<Connection> Connection::Open(const std::string& conninfo) {
   }
   PQsetNoticeProcessor(connection.conn_, &LogNotice, nullptr);
   // UTF-8 both ways whatever the database's default; UTC so now() and date functions agree
-  // with the server's milliseconds; hex bytea (Rows::Bytes decodes it).
+  // with the server's milliseconds; hex bytea (Rows::Bytes decodes it). No JIT: the store's
+  // statements are short, and a batch's estimated cost over big tables made PostgreSQL spend
+  // hundreds of milliseconds compiling code for a statement that then ran in a few.
   if (PQsetClientEncoding(connection.conn_, "UTF8") != 0) {
     return ConnectionError(connection.conn_, "PostgreSQL: setting client encoding");
   }
-  DOZOR_RETURN_IF_ERROR(
-      connection.Exec("SET TIME ZONE 'UTC'; SET bytea_output = 'hex'; SET lock_timeout = '30s'"));
+  DOZOR_RETURN_IF_ERROR(connection.Exec(
+      "SET TIME ZONE 'UTC'; SET bytea_output = 'hex'; SET lock_timeout = '30s'; SET jit = off"));
   return connection;
 }
 

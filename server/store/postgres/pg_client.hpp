@@ -66,6 +66,23 @@ class ArrayLiteral {
   size_t count_ = 0;
 };
 
+// A bytea[] parameter in PostgreSQL's binary array format, bound with Params::Add and cast in SQL
+// ("$5::bytea[]"): each element's bytes go as they are. ArrayLiteral::AddBytes doubles them into
+// hex text that the server parses back character by character, which cost ingest about a tenth
+// of PostgreSQL's CPU per health report.
+class ByteaArray {
+ public:
+  ByteaArray& Add(std::string_view bytes);
+  [[nodiscard]] size_t size() const { return count_; }
+  // The array_recv form: dimensions, no-null flag, element type, then each element's length
+  // and bytes (network byte order).
+  [[nodiscard]] std::string Encoded() const;
+
+ private:
+  std::string elements_;
+  size_t count_ = 0;
+};
+
 // Text as PostgreSQL can hold it: valid UTF-8 without NUL as it is; anything else (a NUL, which
 // text cannot contain and libpq would take for the end of the value, or bytes that are not UTF-8)
 // in EscapeInvalidUtf8's form (\x00, \xNN, and \\ for that text's backslashes). SQLite keeps such
@@ -104,6 +121,7 @@ class Params {
     return value ? Add(*value) : AddNull();
   }
   Params& Add(const ArrayLiteral& array) { return AddText(array.str()); }
+  Params& Add(const ByteaArray& array) { return AddBytes(array.Encoded()); }
   Params& AddBytes(std::string_view bytes);
   Params& AddNull();
   // Adds a value and returns its placeholder ("$3"), for statements whose text grows with the

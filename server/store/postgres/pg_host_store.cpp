@@ -352,7 +352,8 @@ Status PgHostStore::WriteBatch(pg::Connection& db, Batch& batch) {
 
   RuleWindowBatch windows;
   CollectorStatusBatch collectors;
-  pg::ArrayLiteral sample_org, sample_agent, sample_at, sample_seq, sample_bytes;
+  pg::ArrayLiteral sample_org, sample_agent, sample_at, sample_seq;
+  pg::ByteaArray sample_bytes;
   std::map<int64_t, AgentTouch> touched;  // by pk: agents rows updated in key order
   for (size_t i = 0; i < batch.reports.size(); ++i) {
     const IncomingReport& item = batch.reports[i];
@@ -371,7 +372,7 @@ Status PgHostStore::WriteBatch(pg::Connection& db, Batch& batch) {
       sample_agent.Add(agent->pk);
       sample_at.Add(report.collected_at_ms());
       sample_seq.Add(static_cast<int64_t>(report.seq()));
-      sample_bytes.AddBytes(batch.encoded[i]);
+      sample_bytes.Add(batch.encoded[i]);
       windows.Add(agent->pk, report.collected_at_ms(), clock_offset_ms, report.health());
     } else {
       DOZOR_RETURN_IF_ERROR(ApplyInventory(db, *agent, item.agent_id, report));
@@ -577,27 +578,36 @@ Result<std::vector<InventoryChange>> PgHostStore::ListChanges(std::string_view a
   return out;
 }
 
+// Health reads see raw rows and compacted blocks in one snapshot: a sample moving into a block
+// meanwhile is read once, from one or the other (pg_health_blocks.hpp).
+namespace {
+template <typename Body>
+auto InHealthSnapshot(pg::Connection& db, Body&& body) -> decltype(body()) {
+  DOZOR_RETURN_IF_ERROR(db.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  auto result = body();
+  Status ended = db.Exec(result.ok() ? "COMMIT" : "ROLLBACK");
+  if (result.ok() && !ended.ok()) {
+    return ended.error();
+  }
+  return result;
+}
+}  // namespace
+
 Result<std::vector<HealthRecord>> PgHostStore::ListHealth(std::string_view agent_id,
                                                           int64_t since_ms, int limit) {
   DOZOR_ASSIGN_OR_RETURN(auto db, context_.pool.Acquire());
   DOZOR_ASSIGN_OR_RETURN(auto key, HostKeyOf(*db, agent_id));
-  DOZOR_ASSIGN_OR_RETURN(
-      pg::Rows rows,
-      db->Query("SELECT seq, collected_at, sample FROM health_samples WHERE org_id = $1 AND "
-                "agent = $2 AND collected_at >= $3 ORDER BY collected_at DESC, seq DESC LIMIT $4",
-                pg::Params(key.first, key.second, since_ms, ClampListLimit(limit))));
+  DOZOR_ASSIGN_OR_RETURN(std::vector<BlockSample> samples, InHealthSnapshot(*db, [&] {
+                           return PgHealthBlocks::Newest(*db, key.first, key.second, since_ms,
+                                                         ClampListLimit(limit));
+                         }));
   std::vector<HealthRecord> out;
-  out.reserve(static_cast<size_t>(rows.size()));
-  for (int row = 0; row < rows.size(); ++row) {
+  out.reserve(samples.size());
+  for (BlockSample& item : samples) {
     HealthRecord record;
-    record.seq = static_cast<uint64_t>(rows.Int(row, 0));
-    record.collected_at_ms = rows.Int(row, 1);
-    if (!record.sample.ParseFromString(rows.Bytes(row, 2))) {
-      // One damaged sample should not hide the rest of the history.
-      spdlog::warn("store: health sample {} of {} does not decode", record.seq,
-                   EscapeControlText(agent_id));
-      continue;
-    }
+    record.seq = item.seq;
+    record.collected_at_ms = item.collected_at_ms;
+    record.sample = std::move(item.sample);
     out.push_back(std::move(record));
   }
   return out;
@@ -610,37 +620,20 @@ Status PgHostStore::VisitHealth(std::string_view agent_id, int64_t from_ms, int6
   if (from_ms >= to_ms) {
     return OkStatus();
   }
-  // In pages of a few thousand samples, so memory stays bounded whatever the range.
-  constexpr int kPage = 2000;
-  int64_t after_at = INT64_MIN;
-  int64_t after_seq = INT64_MIN;
-  dozor::v1::HealthSample sample;
-  while (true) {
-    DOZOR_ASSIGN_OR_RETURN(
-        pg::Rows rows,
-        db->Query("SELECT collected_at, seq, sample FROM health_samples WHERE org_id = $1 AND "
-                  "agent = $2 AND collected_at >= $3 AND collected_at < $4 AND (collected_at, "
-                  "seq) > ($5, $6) ORDER BY collected_at, seq LIMIT $7",
-                  pg::Params(key.first, key.second, from_ms, to_ms, after_at, after_seq, kPage)));
-    for (int row = 0; row < rows.size(); ++row) {
-      after_at = rows.Int(row, 0);
-      after_seq = rows.Int(row, 1);
-      if (!sample.ParseFromString(rows.Bytes(row, 2))) {
-        spdlog::warn("store: health sample {} of {} does not decode", after_seq,
-                     EscapeControlText(agent_id));
-        continue;
-      }
-      visit(after_at, sample);
-    }
-    if (rows.size() < kPage) {
-      return OkStatus();
-    }
-  }
+  return InHealthSnapshot(*db, [&] {
+    return PgHealthBlocks::Visit(
+        *db, key.first, key.second, from_ms, to_ms,
+        [&](const BlockSample& item) { visit(item.collected_at_ms, item.sample); });
+  });
 }
 
 // ------------------------------------------------------------------ retention
 
-Result<int64_t> PgHostStore::PruneHealth(int64_t cutoff_ms) { return partitions_.Prune(cutoff_ms); }
+Result<int64_t> PgHostStore::PruneHealth(int64_t cutoff_ms) {
+  DOZOR_ASSIGN_OR_RETURN(int64_t raw, partitions_.Prune(cutoff_ms));
+  DOZOR_ASSIGN_OR_RETURN(int64_t compacted, blocks_.Prune(cutoff_ms));
+  return raw + compacted;
+}
 
 Result<int64_t> PgHostStore::PruneInventoryChanges(int64_t cutoff_ms, int64_t max_rows_per_host) {
   std::vector<std::pair<int64_t, int64_t>> hosts;

@@ -13,13 +13,15 @@
 
 #include "store/host_store.hpp"
 #include "store/postgres/pg_context.hpp"
+#include "store/postgres/pg_health_blocks.hpp"
 #include "store/postgres/pg_health_partitions.hpp"
 
 namespace dozor::server {
 
 class PgHostStore final : public HostStore {
  public:
-  explicit PgHostStore(PgContext& context) : context_(context), partitions_(context.pool) {}
+  explicit PgHostStore(PgContext& context)
+      : context_(context), partitions_(context.pool), blocks_(context.pool, partitions_) {}
 
   Result<std::vector<CommitResult>> CommitReports(std::vector<IncomingReport>& batch) override;
   void SetCommitObserver(CommitObserver observer) override;
@@ -48,6 +50,7 @@ class PgHostStore final : public HostStore {
   Result<int64_t> PruneRuleWindows(int64_t now_ms, int64_t window_ms, int64_t trend_ms);
 
   PgHealthPartitions& health_partitions() { return partitions_; }
+  PgHealthBlocks& health_blocks() { return blocks_; }
 
   // Writes reports like CommitReports but inside the caller's transaction on `db` (imports go
   // through ingest's writer); `encoded` holds each health report's serialized sample. The health
@@ -67,6 +70,7 @@ class PgHostStore final : public HostStore {
 
   PgContext& context_;
   PgHealthPartitions partitions_;
+  PgHealthBlocks blocks_;  // after partitions_, which it uses
   std::mutex observer_mu_;
   CommitObserver observer_;
 };

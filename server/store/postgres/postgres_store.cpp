@@ -98,6 +98,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresStoreOp
 }
 
 PostgresStore::~PostgresStore() {
+  closing_.store(true);
   if (maintenance_) {
     maintenance_->Stop();
   }
@@ -127,6 +128,26 @@ Result<int64_t> PostgresStore::RunMaintenance(const PostgresStoreOptions& option
       hosts_->PruneRuleWindows(now_ms, options.rule_window_s * 1000, options.rule_trend_s * 1000);
   if (!pruned.ok()) {
     spdlog::warn("store: rule window pruning: {}", pruned.error().ToString());
+  }
+  auto compacted = hosts_->health_blocks().Compact(
+      now_ms - options.health_compact_after_s * 1000, &closing_,
+      std::chrono::steady_clock::now() + std::chrono::seconds(options.health_compact_budget_s));
+  if (!compacted.ok()) {
+    spdlog::warn("store: health compaction: {}", compacted.error().ToString());
+  } else {
+    if (compacted->buckets > 0 || compacted->partitions_truncated > 0) {
+      spdlog::info(
+          "store: compacted {} health samples into {} blocks ({} agent-hours, {} -> {} bytes), "
+          "{} emptied partitions truncated",
+          compacted->samples, compacted->blocks_written, compacted->buckets, compacted->raw_bytes,
+          compacted->block_bytes, compacted->partitions_truncated);
+    }
+    if (compacted->failed_buckets > 0) {
+      spdlog::warn("store: health compaction skipped {} agent-hours; first: {}",
+                   compacted->failed_buckets, compacted->first_failure);
+    }
+  }
+  if (!pruned.ok()) {
     return pruned.error();
   }
   return *pruned;

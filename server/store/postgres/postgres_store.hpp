@@ -9,6 +9,7 @@
 // `dozor-server --store postgresql://…` opens it (docs/architecture.md, "PostgreSQL backend").
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -48,6 +49,10 @@ struct PostgresStoreOptions {
   // How often a background pass creates the coming days' health partitions and prunes the rule
   // windows (RunMaintenance); 0 = never in the background.
   int64_t maintenance_interval_s = 300;
+  // Health samples of a day whose end is this long past are compacted into hourly blocks by the
+  // maintenance pass (pg_health_blocks.hpp), at most health_compact_budget_s of it per pass.
+  int64_t health_compact_after_s = 3600;
+  int64_t health_compact_budget_s = 60;
 };
 
 class PostgresStore final : public Store {
@@ -85,6 +90,7 @@ class PostgresStore final : public Store {
 
   std::unique_ptr<pg::Pool> pool_;
   std::unique_ptr<PeriodicWorker> maintenance_;
+  std::atomic<bool> closing_{false};  // a long compaction pass stops between agents
   std::unique_ptr<PgContext> context_;
   std::unique_ptr<PgOrganizationStore> organizations_;
   std::unique_ptr<PgAgentStore> agents_;

@@ -24,7 +24,7 @@
 
 #include "dozor/common/clock.hpp"
 #include "dozor/common/sqlite.hpp"
-#include "store/sqlite/health_block_codec.hpp"
+#include "store/health_block_codec.hpp"
 #include "store/store.hpp"
 
 namespace dozor::server {

@@ -13,7 +13,7 @@
 #include <utility>
 
 #include "dozor/contract/codec.hpp"
-#include "store/sqlite/health_block_codec.hpp"
+#include "store/health_block_codec.hpp"
 #include "store/sqlite/sqlite_store_internal.hpp"
 #include "store/sqlite/statement_helpers.hpp"
 #include "store/sqlite/store_rows.hpp"
@@ -35,29 +35,20 @@ Status InsertBlock(WriterStatements& w, int64_t pk, const EncodedHealthBlock& bl
 Result<int64_t> PruneStraddlingBlock(WriterStatements& w, int64_t pk, int64_t start_at,
                                      const std::string& data, int64_t cutoff_ms) {
   DOZOR_RETURN_IF_ERROR(RunWith(w.block_delete, pk, start_at));
-  std::vector<BlockSample> samples;
-  auto decoded = DecodeHealthBlock(data, &samples);
-  if (!decoded.ok()) {
+  int64_t dropped = 0;
+  auto kept = HealthBlockFrom(data, cutoff_ms, &dropped);
+  if (!kept.ok()) {
     spdlog::warn("store: pruning undecodable health block of agent {}: {}", pk,
-                 decoded.error().ToString());
+                 kept.error().ToString());
     return 0;
   }
-  auto kept_begin = std::partition(samples.begin(), samples.end(), [&](const auto& item) {
-    return item.collected_at_ms < cutoff_ms;
-  });
-  const int64_t dropped = kept_begin - samples.begin();
-  std::vector<BlockSample> kept(std::make_move_iterator(kept_begin),
-                                std::make_move_iterator(samples.end()));
-  if (kept.empty()) {
-    return dropped;
+  if (*kept) {
+    DOZOR_RETURN_IF_ERROR(InsertBlock(w, pk, **kept));
   }
-  std::sort(kept.begin(), kept.end(), OlderFirst);
-  DOZOR_ASSIGN_OR_RETURN(EncodedHealthBlock block, EncodeHealthBlockRow(kept));
-  DOZOR_RETURN_IF_ERROR(InsertBlock(w, pk, block));
   return dropped;
 }
 
-// Decodes raw rows (dropping undecodable ones) and existing blocks, then sorts and dedups.
+// Decodes raw rows (dropping undecodable ones), then merges them with the existing blocks.
 Result<std::vector<BlockSample>> MergeBucketSamples(
     int64_t pk, const std::vector<std::pair<int64_t, uint64_t>>& raw_keys,
     const std::vector<std::pair<std::string, int64_t>>& raw,
@@ -77,65 +68,7 @@ Result<std::vector<BlockSample>> MergeBucketSamples(
     }
     samples.push_back(std::move(item));
   }
-  // Samples that arrived late for an hour compacted earlier: merge with its block(s).
-  for (const auto& block : blocks) {
-    DOZOR_RETURN_IF_ERROR(DecodeHealthBlock(block, &samples));
-  }
-  std::sort(samples.begin(), samples.end(), OlderFirst);
-  samples.erase(std::unique(samples.begin(), samples.end(),
-                            [](const BlockSample& a, const BlockSample& b) {
-                              return a.collected_at_ms == b.collected_at_ms && a.seq == b.seq;
-                            }),
-                samples.end());
-  return samples;
-}
-
-// Encodes `chunk` (sorted oldest first) as one block, or, when its payload would be over the
-// block limit, as two halves split between timestamps, recursively: blocks are bounded by bytes,
-// not only by sample count. Only samples sharing one timestamp that are over the limit together
-// fail (kResourceExhausted), and then the caller skips and reports the bucket.
-Status EncodeChunk(std::vector<BlockSample> chunk, std::vector<EncodedHealthBlock>& out) {
-  auto block = EncodeHealthBlockRow(chunk);
-  if (block.ok()) {
-    out.push_back(std::move(block).value());
-    return OkStatus();
-  }
-  if (block.error().code != ErrorCode::kResourceExhausted) {
-    return block.error();
-  }
-  size_t middle = chunk.size() / 2;
-  while (middle < chunk.size() && middle > 0 &&
-         chunk[middle].collected_at_ms == chunk[middle - 1].collected_at_ms) {
-    ++middle;
-  }
-  if (middle == 0 || middle >= chunk.size()) {
-    return block.error().Wrap("samples collected at " + std::to_string(chunk[0].collected_at_ms));
-  }
-  std::vector<BlockSample> later(std::make_move_iterator(chunk.begin() + middle),
-                                 std::make_move_iterator(chunk.end()));
-  chunk.resize(middle);
-  DOZOR_RETURN_IF_ERROR(EncodeChunk(std::move(chunk), out));
-  return EncodeChunk(std::move(later), out);
-}
-
-// Splits samples (sorted oldest first) into blocks of about kMaxBlockSamples (fewer when that
-// many would be over the block's byte limit).
-Result<std::vector<EncodedHealthBlock>> EncodeBlocks(std::vector<BlockSample>& samples) {
-  std::vector<EncodedHealthBlock> out;
-  size_t begin = 0;
-  while (begin < samples.size()) {
-    size_t end = std::min(samples.size(), begin + kMaxBlockSamples);
-    // Never split samples with the same timestamp: block start times must stay distinct.
-    while (end < samples.size() &&
-           samples[end].collected_at_ms == samples[end - 1].collected_at_ms) {
-      ++end;
-    }
-    std::vector<BlockSample> chunk(std::make_move_iterator(samples.begin() + begin),
-                                   std::make_move_iterator(samples.begin() + end));
-    DOZOR_RETURN_IF_ERROR(EncodeChunk(std::move(chunk), out));
-    begin = end;
-  }
-  return out;
+  return MergeHealthBucket(std::move(samples), blocks);
 }
 
 }  // namespace
@@ -292,7 +225,7 @@ Result<std::vector<SqliteStore::EncodedBlock>> SqliteStore::BuildBlocks(
     int64_t pk, const BucketSnapshot& snap) {
   DOZOR_ASSIGN_OR_RETURN(std::vector<BlockSample> samples,
                          MergeBucketSamples(pk, snap.raw_keys, snap.raw, snap.blocks));
-  return EncodeBlocks(samples);
+  return EncodeHealthBlocks(samples);
 }
 
 // Inside the caller's transaction: replaces the bucket's raw rows and old blocks with `blocks`,

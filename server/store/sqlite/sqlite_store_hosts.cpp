@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "store/sqlite/health_block_codec.hpp"
+#include "store/health_block_codec.hpp"
 #include "store/sqlite/sqlite_store_internal.hpp"
 #include "store/sqlite/statement_helpers.hpp"
 #include "store/sqlite/store_rows.hpp"

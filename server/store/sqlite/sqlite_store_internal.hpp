@@ -15,6 +15,7 @@
 #include "dozor/common/sqlite.hpp"
 #include "dozor/contract/codec.hpp"
 #include "store/collector_status_batch.hpp"
+#include "store/health_block_codec.hpp"
 #include "store/sqlite/rule_window_writer.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/sqlite/statement_helpers.hpp"
@@ -32,15 +33,8 @@ inline constexpr size_t kMaxNameLength = 200;
 inline constexpr int64_t kEncodingZlib = 0;  // EncodeCompressed, every row written before 002
 inline constexpr int64_t kEncodingPlain = 1;
 
-inline constexpr int64_t kBucketMs = 3600 * 1000;
-// A bucket with more samples than this (an agent sampling faster than every 30 s) is split
-// into several blocks, so reading the newest few samples never inflates a huge block.
-inline constexpr size_t kMaxBlockSamples = 120;
-
-// Start of the hour bucket holding `at_ms` (floor, also for negative times).
-inline int64_t BucketStart(int64_t at_ms) {
-  return at_ms - (((at_ms % kBucketMs) + kBucketMs) % kBucketMs);
-}
+inline constexpr int64_t kBucketMs = kHealthBucketMs;
+inline int64_t BucketStart(int64_t at_ms) { return HealthBucketStart(at_ms); }
 
 inline int ClampLimit(int limit) {
   if (limit <= 0 || limit > kMaxListLimit) {

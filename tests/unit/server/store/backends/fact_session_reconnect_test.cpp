@@ -19,7 +19,7 @@ void CutRuleConnections(const std::string& conninfo) {
   auto admin = Ok(pg::Connection::Open(conninfo));
   Ok(
       admin.Query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name "
-                  "= 'dozor-rules'"));
+                  "= 'dozor-rules' AND datname = current_database()"));
 }
 
 int64_t CountHosts(FactSession& session, FactStatement& statement) {

@@ -41,7 +41,8 @@ TEST_CASE("replicas: a holder whose connection was cut stops running the job unt
   auto admin = Ok(pg::Connection::Open(database.conninfo()));
   Ok(
       admin.Query("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND "
-                  "granted"));
+                  "granted AND database = (SELECT oid FROM pg_database WHERE datname = "
+                  "current_database())"));
   CHECK(other.Holds(SingletonJob::kRetention));
   // The old holder notices on its next ask, reconnects, and finds the job taken.
   CHECK_FALSE(holder.Holds(SingletonJob::kRetention));

@@ -94,6 +94,25 @@ TEST_CASE("pg client: parameters and arrays round-trip every value") {
                   pg::Params(blobs)));
   CHECK(decoded.Bytes(0, 0) == std::string("\0\"\\", 3));
   CHECK(decoded.Bytes(1, 0).empty());
+  // The binary bytea[]: every byte value, an empty element, many elements, and an empty array.
+  std::string all_bytes;
+  for (int b = 0; b < 256; ++b) {
+    all_bytes.push_back(static_cast<char>(b));
+  }
+  pg::ByteaArray binary;
+  binary.Add(all_bytes).Add("");
+  for (int i = 0; i < 1000; ++i) {
+    binary.Add(std::string(static_cast<size_t>(i % 7), static_cast<char>(i)));
+  }
+  pg::Rows received =
+      Ok(db.Query("SELECT x, n FROM unnest($1::bytea[]) WITH ORDINALITY AS t(x, n) ORDER BY n",
+                  pg::Params(binary)));
+  REQUIRE(received.size() == 1002);
+  CHECK(received.Bytes(0, 0) == all_bytes);
+  CHECK(received.Bytes(1, 0).empty());
+  CHECK(received.Bytes(1001, 0) == std::string(999 % 7, static_cast<char>(999)));
+  CHECK(Ok(db.Query("SELECT cardinality($1::bytea[])", pg::Params(pg::ByteaArray()))).Int(0, 0) ==
+        0);
   // The same text prepared once per connection, run with other values.
   for (int i = 0; i < 3; ++i) {
     CHECK(Ok(db.Query("SELECT $1::bigint * 2", pg::Params(i))).Int(0, 0) == i * 2);

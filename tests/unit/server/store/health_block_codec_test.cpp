@@ -1,4 +1,4 @@
-#include "store/sqlite/health_block_codec.hpp"
+#include "store/health_block_codec.hpp"
 
 #include <doctest/doctest.h>
 #include <zlib.h>

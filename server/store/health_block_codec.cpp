@@ -1,4 +1,4 @@
-#include "store/sqlite/health_block_codec.hpp"
+#include "store/health_block_codec.hpp"
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/io/coded_stream.h>
@@ -800,6 +800,88 @@ Result<EncodedHealthBlock> EncodeHealthBlockRow(const std::vector<BlockSample>& 
     block.last_seq = std::max(block.last_seq, item.seq);
   }
   return block;
+}
+
+// ------------------------------------------------------------------ buckets
+
+Result<std::vector<BlockSample>> MergeHealthBucket(std::vector<BlockSample> samples,
+                                                   const std::vector<std::string>& blocks) {
+  for (const auto& block : blocks) {
+    DOZOR_RETURN_IF_ERROR(DecodeHealthBlock(block, &samples));
+  }
+  std::sort(samples.begin(), samples.end(), OlderFirst);
+  samples.erase(std::unique(samples.begin(), samples.end(),
+                            [](const BlockSample& a, const BlockSample& b) {
+                              return a.collected_at_ms == b.collected_at_ms && a.seq == b.seq;
+                            }),
+                samples.end());
+  return samples;
+}
+
+namespace {
+
+// Encodes `chunk` (sorted oldest first) as one block, or, when its payload would be over the
+// block limit, as two halves split between timestamps, recursively.
+Status EncodeChunk(std::vector<BlockSample> chunk, std::vector<EncodedHealthBlock>& out) {
+  auto block = EncodeHealthBlockRow(chunk);
+  if (block.ok()) {
+    out.push_back(std::move(block).value());
+    return OkStatus();
+  }
+  if (block.error().code != ErrorCode::kResourceExhausted) {
+    return block.error();
+  }
+  size_t middle = chunk.size() / 2;
+  while (middle < chunk.size() && middle > 0 &&
+         chunk[middle].collected_at_ms == chunk[middle - 1].collected_at_ms) {
+    ++middle;
+  }
+  if (middle == 0 || middle >= chunk.size()) {
+    return block.error().Wrap("samples collected at " + std::to_string(chunk[0].collected_at_ms));
+  }
+  std::vector<BlockSample> later(std::make_move_iterator(chunk.begin() + middle),
+                                 std::make_move_iterator(chunk.end()));
+  chunk.resize(middle);
+  DOZOR_RETURN_IF_ERROR(EncodeChunk(std::move(chunk), out));
+  return EncodeChunk(std::move(later), out);
+}
+
+}  // namespace
+
+Result<std::vector<EncodedHealthBlock>> EncodeHealthBlocks(std::vector<BlockSample>& samples) {
+  std::vector<EncodedHealthBlock> out;
+  size_t begin = 0;
+  while (begin < samples.size()) {
+    size_t end = std::min(samples.size(), begin + kMaxHealthBlockSamples);
+    // Never split samples with the same timestamp: block start times must stay distinct.
+    while (end < samples.size() &&
+           samples[end].collected_at_ms == samples[end - 1].collected_at_ms) {
+      ++end;
+    }
+    std::vector<BlockSample> chunk(std::make_move_iterator(samples.begin() + begin),
+                                   std::make_move_iterator(samples.begin() + end));
+    DOZOR_RETURN_IF_ERROR(EncodeChunk(std::move(chunk), out));
+    begin = end;
+  }
+  return out;
+}
+
+Result<std::optional<EncodedHealthBlock>> HealthBlockFrom(std::string_view data, int64_t cutoff_ms,
+                                                          int64_t* dropped) {
+  std::vector<BlockSample> samples;
+  DOZOR_RETURN_IF_ERROR(DecodeHealthBlock(data, &samples));
+  auto kept_begin = std::partition(samples.begin(), samples.end(), [&](const auto& item) {
+    return item.collected_at_ms < cutoff_ms;
+  });
+  *dropped = kept_begin - samples.begin();
+  std::vector<BlockSample> kept(std::make_move_iterator(kept_begin),
+                                std::make_move_iterator(samples.end()));
+  if (kept.empty()) {
+    return std::optional<EncodedHealthBlock>();
+  }
+  std::sort(kept.begin(), kept.end(), OlderFirst);
+  DOZOR_ASSIGN_OR_RETURN(EncodedHealthBlock block, EncodeHealthBlockRow(kept));
+  return std::optional<EncodedHealthBlock>(std::move(block));
 }
 
 }  // namespace dozor::server

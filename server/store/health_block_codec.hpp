@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,5 +76,36 @@ struct EncodedHealthBlock {
 // (kInvalidArgument when empty).
 [[nodiscard]] Result<EncodedHealthBlock> EncodeHealthBlockRow(
     const std::vector<BlockSample>& samples);
+
+// ---- Hour buckets of blocks (both backends compact an agent's samples by hour). ----
+
+inline constexpr int64_t kHealthBucketMs = 3600 * 1000;
+// A bucket with more samples than this (an agent sampling faster than every 30 s) is split
+// into several blocks, so reading the newest few samples never inflates a huge block.
+inline constexpr size_t kMaxHealthBlockSamples = 120;
+
+// Start of the hour bucket holding `at_ms` (floor, also for negative times).
+inline int64_t HealthBucketStart(int64_t at_ms) {
+  return at_ms - (((at_ms % kHealthBucketMs) + kHealthBucketMs) % kHealthBucketMs);
+}
+
+// One bucket's samples for a new set of blocks: `samples` (the raw rows, decoded) plus the
+// samples of the bucket's existing `blocks` (samples that arrived late for an hour compacted
+// earlier), sorted oldest first, one per (collected_at, seq). kDataLoss when a block is damaged.
+[[nodiscard]] Result<std::vector<BlockSample>> MergeHealthBucket(
+    std::vector<BlockSample> samples, const std::vector<std::string>& blocks);
+
+// Splits `samples` (sorted oldest first) into blocks of about kMaxHealthBlockSamples, fewer when
+// that many would be over the block's byte limit (split between timestamps, recursively). Only
+// samples sharing one timestamp that are over the limit together fail (kResourceExhausted): the
+// caller skips and reports that bucket.
+[[nodiscard]] Result<std::vector<EncodedHealthBlock>> EncodeHealthBlocks(
+    std::vector<BlockSample>& samples);
+
+// A block without its samples collected before `cutoff_ms` (retention cutting through a block):
+// the rewritten block, or nullopt when none is left. *dropped counts the samples removed.
+[[nodiscard]] Result<std::optional<EncodedHealthBlock>> HealthBlockFrom(std::string_view data,
+                                                                        int64_t cutoff_ms,
+                                                                        int64_t* dropped);
 
 }  // namespace dozor::server
