@@ -28,6 +28,28 @@ Result<BlockSample> DecodeRawRow(const pg::Rows& rows, int row) {
   return item;
 }
 
+// Appends the decodable rows of a (collected_at, seq, sample) result; a damaged sample is logged
+// and skipped, so it does not hide the rest of the history.
+void AppendRawRows(const pg::Rows& rows, int64_t agent, std::vector<BlockSample>* out) {
+  for (int row = 0; row < rows.size(); ++row) {
+    auto item = DecodeRawRow(rows, row);
+    if (!item.ok()) {
+      spdlog::warn("store: {} of agent {}", item.error().message, agent);
+      continue;
+    }
+    out->push_back(std::move(item).value());
+  }
+}
+
+// Decodes one block (a damaged one as far as it reads, logged).
+std::vector<BlockSample> BlockSamples(std::string_view data, int64_t agent) {
+  std::vector<BlockSample> decoded;
+  if (Status read = DecodeHealthBlock(data, &decoded); !read.ok()) {
+    spdlog::warn("store: health block of agent {}: {}", agent, read.error().ToString());
+  }
+  return decoded;
+}
+
 Status InsertBlocks(pg::Connection& db, int64_t org_id, int64_t agent,
                     const std::vector<EncodedHealthBlock>& blocks) {
   if (blocks.empty()) {
@@ -74,10 +96,12 @@ Result<PgCompactionStats> PgHealthBlocks::Compact(int64_t older_than_ms,
     if (day + PgHealthPartitions::kDayMs > older_than_ms) {
       continue;  // still open for the day's samples
     }
-    // Emptied by an earlier pass (or never used): give its space back. Under the partitions'
-    // lock, so a partition being created or dropped at the same time is not touched.
+    // Empty (truncated by an earlier pass, or never used): nothing to do. Emptied by an earlier
+    // pass: give its space back. Under the partitions' lock, so a partition being created or
+    // dropped at the same time is not touched.
+    enum class Found { kNothing, kTruncated, kRows };
     DOZOR_ASSIGN_OR_RETURN(
-        bool truncated, pg::InTransaction(pool_, [&](pg::Connection& db) -> Result<bool> {
+        Found found, pg::InTransaction(pool_, [&](pg::Connection& db) -> Result<Found> {
           DOZOR_RETURN_IF_ERROR(db.Query("SELECT pg_advisory_xact_lock($1)",
                                          pg::Params(pg_locks::kHealthPartitions)));
           DOZOR_ASSIGN_OR_RETURN(pg::Rows exists,
@@ -85,19 +109,21 @@ Result<PgCompactionStats> PgHealthBlocks::Compact(int64_t older_than_ms,
                                           "to_regclass($1)) > 0",
                                           pg::Params(name)));
           if (!exists.Bool(0, 0)) {
-            return false;
+            return Found::kNothing;
           }
           // A partition name from List(): digits and our prefix only.
           DOZOR_ASSIGN_OR_RETURN(pg::Rows any,
                                  db.Query("SELECT EXISTS (SELECT 1 FROM " + name + ")"));
           if (any.Bool(0, 0)) {
-            return false;
+            return Found::kRows;
           }
           DOZOR_RETURN_IF_ERROR(db.Exec("TRUNCATE " + name));
-          return true;
+          return Found::kTruncated;
         }));
-    if (truncated) {
+    if (found == Found::kTruncated) {
       ++stats.partitions_truncated;
+    }
+    if (found != Found::kRows) {
       continue;
     }
     for (const auto& [org_id, agent] : agents) {
@@ -242,18 +268,24 @@ Result<int64_t> PgHealthBlocks::Prune(int64_t cutoff_ms) {
 
 Status PgHealthBlocks::Visit(pg::Connection& db, int64_t org_id, int64_t agent, int64_t from_ms,
                              int64_t to_ms, const BlockSampleVisitor& visit) {
-  // Where the host's samples begin, so a range reaching far back does not walk empty days.
+  // Where the host's samples in the range begin and end, so a range reaching far back or far
+  // ahead does not walk empty days.
   DOZOR_ASSIGN_OR_RETURN(
-      pg::Rows first,
+      pg::Rows bounds,
       db.Query("SELECT least((SELECT min(collected_at) FROM health_samples WHERE org_id = $1 AND "
-               "agent = $2 AND collected_at >= $3), (SELECT min(start_at) FROM health_blocks "
-               "WHERE agent = $2 AND org_id = $1 AND end_at >= $3))",
-               pg::Params(org_id, agent, from_ms)));
-  if (first.IsNull(0, 0)) {
+               "agent = $2 AND collected_at >= $3 AND collected_at < $4), (SELECT min(start_at) "
+               "FROM health_blocks WHERE agent = $2 AND org_id = $1 AND end_at >= $3 AND "
+               "start_at < $4)), greatest((SELECT max(collected_at) FROM health_samples WHERE "
+               "org_id = $1 AND agent = $2 AND collected_at >= $3 AND collected_at < $4), (SELECT "
+               "max(end_at) FROM health_blocks WHERE agent = $2 AND org_id = $1 AND end_at >= $3 "
+               "AND start_at < $4))",
+               pg::Params(org_id, agent, from_ms, to_ms)));
+  if (bounds.IsNull(0, 0) || bounds.IsNull(0, 1)) {
     return OkStatus();
   }
-  int64_t window_from = std::max(from_ms, first.Int(0, 0));
-  while (window_from < to_ms) {
+  int64_t window_from = std::max(from_ms, bounds.Int(0, 0));
+  const int64_t last = bounds.Int(0, 1);
+  while (window_from < to_ms && window_from <= last) {
     const int64_t window_to =
         to_ms - window_from > kVisitWindowMs ? window_from + kVisitWindowMs : to_ms;
     std::vector<BlockSample> samples;
@@ -262,25 +294,14 @@ Status PgHealthBlocks::Visit(pg::Connection& db, int64_t org_id, int64_t agent, 
         db.Query("SELECT collected_at, seq, sample FROM health_samples WHERE org_id = $1 AND "
                  "agent = $2 AND collected_at >= $3 AND collected_at < $4",
                  pg::Params(org_id, agent, window_from, window_to)));
-    for (int row = 0; row < rows.size(); ++row) {
-      auto item = DecodeRawRow(rows, row);
-      if (!item.ok()) {
-        spdlog::warn("store: {} of agent {}", item.error().message, agent);
-        continue;  // one damaged sample should not hide the rest of the history
-      }
-      samples.push_back(std::move(item).value());
-    }
+    AppendRawRows(rows, agent, &samples);
     DOZOR_ASSIGN_OR_RETURN(
         pg::Rows blocks,
         db.Query("SELECT data FROM health_blocks WHERE agent = $1 AND org_id = $2 AND "
                  "start_at < $4 AND end_at >= $3",
                  pg::Params(agent, org_id, window_from, window_to)));
     for (int row = 0; row < blocks.size(); ++row) {
-      std::vector<BlockSample> decoded;
-      if (Status read = DecodeHealthBlock(blocks.Bytes(row, 0), &decoded); !read.ok()) {
-        spdlog::warn("store: health block of agent {}: {}", agent, read.error().ToString());
-      }
-      for (BlockSample& item : decoded) {
+      for (BlockSample& item : BlockSamples(blocks.Bytes(row, 0), agent)) {
         // A block may reach past the window on either side: those samples are another
         // window's.
         if (item.collected_at_ms >= window_from && item.collected_at_ms < window_to) {
@@ -315,14 +336,7 @@ Result<std::vector<BlockSample>> PgHealthBlocks::Newest(pg::Connection& db, int6
       db.Query("SELECT collected_at, seq, sample FROM health_samples WHERE org_id = $1 AND "
                "agent = $2 AND collected_at >= $3 ORDER BY collected_at DESC, seq DESC LIMIT $4",
                pg::Params(org_id, agent, since_ms, limit)));
-  for (int row = 0; row < rows.size(); ++row) {
-    auto item = DecodeRawRow(rows, row);
-    if (!item.ok()) {
-      spdlog::warn("store: {} of agent {}", item.error().message, agent);
-      continue;
-    }
-    samples.push_back(std::move(item).value());
-  }
+  AppendRawRows(rows, agent, &samples);
   // Blocks newest first, until `limit` of their samples are older than every raw row taken
   // (nothing older can make the cut then). Raw rows and blocks may overlap in time (late
   // samples), so both are merged before the cut.
@@ -340,11 +354,7 @@ Result<std::vector<BlockSample>> PgHealthBlocks::Newest(pg::Connection& db, int6
                  pg::Params(agent, org_id, since_ms, before, kBlockPage)));
     for (int row = 0; row < blocks.size(); ++row) {
       before = blocks.Int(row, 0);
-      std::vector<BlockSample> decoded;
-      if (Status read = DecodeHealthBlock(blocks.Bytes(row, 1), &decoded); !read.ok()) {
-        spdlog::warn("store: health block of agent {}: {}", agent, read.error().ToString());
-      }
-      for (BlockSample& item : decoded) {
+      for (BlockSample& item : BlockSamples(blocks.Bytes(row, 1), agent)) {
         if (item.collected_at_ms < since_ms) {
           continue;
         }

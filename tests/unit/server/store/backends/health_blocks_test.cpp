@@ -90,6 +90,8 @@ TEST_CASE("PostgreSQL health blocks: closed days compact, read back unchanged, s
 
   CHECK(Listed(store, "b1") == listed_before);
   CHECK(Visited(store, "b1", kBlocksT0 - kBlocksDay, now) == visited_before);
+  // A range reaching far past the samples reads only the days that have some.
+  CHECK(Visited(store, "b1", INT64_MIN, INT64_MAX) == visited_before);
   CHECK(Visited(store, "b2", kBlocksT0 + kBlocksDay + 7'777, now - 99'999) == window_before);
   // The newest few come from the raw rows, a page reaching into blocks from both.
   auto newest = Ok(store.Hosts().ListHealth("b1", 0, 3));
@@ -114,6 +116,10 @@ TEST_CASE("PostgreSQL health blocks: closed days compact, read back unchanged, s
   CHECK(partition_bytes(day18 - kBlocksDay) == 0);
   CHECK(partition_bytes(day18) > 0);
   CHECK(Listed(store, "b1") == listed_before);
+  // Already empty: left alone.
+  auto third = Ok(blocks.Compact(now - 3'600'000));
+  CHECK(third.partitions_truncated == 0);
+  CHECK(third.samples == 0);
 
   // A sample arriving late for a compacted hour merges into that hour's blocks.
   const int64_t late_at = kBlocksT0 + kBlocksDay + 3 * 3'600'000 + 60'000;
