@@ -188,10 +188,10 @@ Status PgHealthBlocks::CompactAgent(const std::string& partition, int64_t org_id
           merged.ok() ? EncodeHealthBlocks(*merged)
                       : Result<std::vector<EncodedHealthBlock>>(merged.error());
       if (!blocks.ok()) {
-        ++stats->failed_buckets;
-        if (stats->first_failure.empty()) {
-          stats->first_failure = partition + ", agent " + std::to_string(agent) + ", hour " +
-                                 std::to_string(bucket) + ": " + blocks.error().ToString();
+        ++added.failed_buckets;
+        if (added.first_failure.empty()) {
+          added.first_failure = partition + ", agent " + std::to_string(agent) + ", hour " +
+                                std::to_string(bucket) + ": " + blocks.error().ToString();
         }
         continue;
       }
@@ -228,6 +228,11 @@ Status PgHealthBlocks::CompactAgent(const std::string& partition, int64_t org_id
   stats->raw_bytes += added.buckets > 0 ? added.raw_bytes : 0;
   stats->block_bytes += added.block_bytes;
   stats->blocks_written += added.blocks_written;
+  // Counted once the transaction is through: a retried one starts its count over.
+  stats->failed_buckets += added.failed_buckets;
+  if (stats->first_failure.empty()) {
+    stats->first_failure = added.first_failure;
+  }
   return OkStatus();
 }
 
