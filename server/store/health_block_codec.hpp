@@ -89,6 +89,19 @@ inline int64_t HealthBucketStart(int64_t at_ms) {
   return at_ms - (((at_ms % kHealthBucketMs) + kHealthBucketMs) % kHealthBucketMs);
 }
 
+// What one compaction pass did (both backends compact by agent-hour).
+struct CompactionStats {
+  int64_t buckets = 0;         // agent-hours compacted (one short write transaction each)
+  int64_t samples = 0;         // raw rows moved into blocks
+  int64_t blocks_written = 0;  // block rows inserted (or rewritten when late samples arrived)
+  int64_t raw_bytes = 0;       // sample bytes of the raw rows moved
+  int64_t block_bytes = 0;     // bytes of the blocks written
+  // Agent-hours that could not be compacted this pass (a damaged block, a sample over the block
+  // limit, a failed write): skipped and reported, the pass goes on with the next hour and agent.
+  int64_t failed_buckets = 0;
+  std::string first_failure;  // the first failed agent-hour and why
+};
+
 // One bucket's samples for a new set of blocks: `samples` (the raw rows, decoded) plus the
 // samples of the bucket's existing `blocks` (samples that arrived late for an hour compacted
 // earlier), sorted oldest first, one per (collected_at, seq). kDataLoss when a block is damaged.

@@ -30,15 +30,9 @@
 
 namespace dozor::server {
 
-struct PgCompactionStats {
-  int64_t buckets = 0;  // agent-hours written as blocks
-  int64_t samples = 0;  // raw rows moved into blocks
-  int64_t raw_bytes = 0;
-  int64_t block_bytes = 0;
-  int64_t blocks_written = 0;
+// The shared pass counters, and the emptied daily partitions given back.
+struct PgCompactionStats : CompactionStats {
   int64_t partitions_truncated = 0;
-  int64_t failed_buckets = 0;
-  std::string first_failure;  // the first failed bucket and why
 };
 
 class PgHealthBlocks {

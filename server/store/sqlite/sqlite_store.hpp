@@ -58,18 +58,6 @@ struct SqliteStoreOptions {
 // not a usable database; the error names the file.
 Result<std::unique_ptr<SqliteStore>> OpenSqliteStore(const SqliteStoreOptions& options);
 
-struct CompactionStats {
-  int64_t buckets = 0;         // agent-hours compacted (one short write transaction each)
-  int64_t samples = 0;         // raw rows moved into blocks
-  int64_t blocks_written = 0;  // block rows inserted (or rewritten when late samples arrived)
-  int64_t raw_bytes = 0;       // sample bytes of the raw rows moved
-  int64_t block_bytes = 0;     // bytes of the blocks written
-  // Agent-hours that could not be compacted this pass (a damaged block, a sample over the block
-  // limit, a failed write): skipped and reported, the pass goes on with the next hour and agent.
-  int64_t failed_buckets = 0;
-  std::string first_failure;  // "agent <pk>, hour <start ms>: <error>" of the first one
-};
-
 // Implements every area itself (they share the connections); each accessor returns *this.
 class SqliteStore final : public Store,
                           public OrganizationStore,
