@@ -328,7 +328,7 @@ std::optional<DialectViolation> CheckRuleDialect(std::string_view sql) {
       }
       if (type != "bigint" && type != "double precision" && type != "text") {
         return DialectViolation{
-            as < close ? tokens[as + 1].offset : token.offset,
+            as + 1 < close ? tokens[as + 1].offset : token.offset,
             "CAST to '" + type +
                 "' is not portable: cast to BIGINT, DOUBLE "
                 "PRECISION or TEXT (and floor()/round() a fraction first: SQLite "
