@@ -271,6 +271,7 @@ void Agent::UpdateStatusFile() {
     status.spool_reports = stats->count;
     status.spool_bytes = stats->bytes;
     status.spool_dropped_health = stats->dropped_health_total;
+    status.spool_dropped_awaiting_server = stats->dropped_awaiting_server;
   }
   for (const auto& [name, result] : collector_results_) {
     status.collectors.push_back(result);

@@ -74,7 +74,8 @@ Json RuntimeToJson(const RuntimeStatus& status) {
               {"spool",
                {{"reports", status.spool_reports},
                 {"bytes", status.spool_bytes},
-                {"dropped_health_total", status.spool_dropped_health}}},
+                {"dropped_health_total", status.spool_dropped_health},
+                {"dropped_awaiting_server", status.spool_dropped_awaiting_server}}},
               {"collectors", std::move(collectors)},
               {"self",
                {{"shedding", status.shedding},
@@ -131,6 +132,7 @@ Result<RuntimeStatus> ParseRuntimeStatus(std::string_view text) {
   status.spool_reports = Get<uint64_t>(spool, "reports", 0);
   status.spool_bytes = Get<uint64_t>(spool, "bytes", 0);
   status.spool_dropped_health = Get<uint64_t>(spool, "dropped_health_total", 0);
+  status.spool_dropped_awaiting_server = Get<uint64_t>(spool, "dropped_awaiting_server", 0);
   auto collectors = json.find("collectors");
   if (collectors != json.end() && collectors->is_array()) {
     for (const auto& item : *collectors) {
@@ -277,7 +279,12 @@ std::string RenderStatusText(const StatusView& view) {
     }
     row("Spool", std::to_string(status->spool_reports) + " reports pending, " +
                      HumanBytes(status->spool_bytes) + " (" +
-                     std::to_string(status->spool_dropped_health) + " health samples dropped)");
+                     std::to_string(status->spool_dropped_health) + " health samples dropped" +
+                     (status->spool_dropped_awaiting_server > 0
+                          ? ", " + std::to_string(status->spool_dropped_awaiting_server) +
+                                " more sent before they were dropped, to be checked with the server"
+                          : std::string()) +
+                     ")");
     std::string self =
         "RSS " + HumanBytes(status->rss_bytes) + " (limit " + std::to_string(status->max_rss_mb) +
         " MiB), CPU " +

@@ -54,6 +54,8 @@ struct RuntimeStatus {
   uint64_t spool_reports = 0;
   uint64_t spool_bytes = 0;
   uint64_t spool_dropped_health = 0;
+  // Dropped after being sent: counted above once the server says it lacks them.
+  uint64_t spool_dropped_awaiting_server = 0;
   std::vector<CollectorResult> collectors;
   // Self-limits (core/self_limiter.hpp).
   bool shedding = false;

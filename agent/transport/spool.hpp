@@ -3,6 +3,9 @@
 // Guarantees: a report returned by Append() survives agent restarts and crashes; it is removed only
 // by Remove()/RemoveUpTo() (i.e. when acked). When the spool exceeds its byte bound it drops the
 // oldest *health* reports first and counts them; inventory reports are never dropped.
+// A health report dropped after it was sent may still have reached the server: such a drop is
+// counted only once the server says it does not have it (see Acknowledged and
+// ReconcileWithServer), so dropped_health_total counts exactly the samples the server never got.
 // Thread-safety: all methods are safe to call from several threads (one internal mutex).
 #pragma once
 
@@ -33,7 +36,9 @@ struct SpoolStats {
   uint64_t count = 0;
   uint64_t bytes = 0;
   uint64_t inventory_count = 0;
-  uint64_t dropped_health_total = 0;  // ever dropped by the size bound
+  uint64_t dropped_health_total = 0;  // ever dropped by the size bound, never received
+  // Dropped by the bound after being sent: counted once the server says whether it has them.
+  uint64_t dropped_awaiting_server = 0;
   uint64_t next_seq = 0;
   int64_t oldest_collected_at_ms = 0;  // 0 when empty
 };
@@ -53,7 +58,12 @@ class Spool {
   // Up to `limit` reports with seq > after_seq, in increasing seq order.
   virtual Result<std::vector<SpooledReport>> ReadAfter(uint64_t after_seq, size_t limit) = 0;
 
+  // Removes one report without telling anything about the server (e.g. it cannot be read back).
   virtual Status Remove(uint64_t seq) = 0;
+  // The server acknowledged `seq` on the current stream: removes it. The server handles a
+  // stream's reports in order, so every report sent before it on this stream has reached it: drops
+  // of such reports after they were sent are settled as received (not counted).
+  virtual Status Acknowledged(uint64_t seq) = 0;
   // Removes every report with seq <= `seq` (the server said it committed them).
   virtual Status RemoveUpTo(uint64_t seq) = 0;
   // Makes sure the next assigned seq is > `seq` (persisted), e.g. after the state was restored from
@@ -65,7 +75,8 @@ class Spool {
   // that has never been reconciled (new, or recreated after corruption or deletion) holds reports
   // the server has never seen whatever their numbers: those are renumbered above
   // last_committed_seq instead, so nothing new is mistaken for a duplicate. The seq inside a
-  // payload may then be stale: senders use SpooledReport::seq.
+  // payload may then be stale: senders use SpooledReport::seq. Drops awaiting the server are
+  // settled here: at or below last_committed_seq the server has them, above it they are counted.
   virtual Status ReconcileWithServer(uint64_t last_committed_seq) = 0;
 
   virtual Result<SpoolStats> Stats() = 0;

@@ -63,6 +63,12 @@ Status SqliteSpool::Init() {
   // Spools written before the 'reconciled' flag existed were already in step with their server.
   DOZOR_RETURN_IF_ERROR(
       db_.Exec("INSERT OR IGNORE INTO meta(key, value) VALUES ('reconciled', 1)"));
+  DOZOR_RETURN_IF_ERROR(
+      db_.Exec("CREATE TABLE IF NOT EXISTS dropped_after_send(seq INTEGER PRIMARY KEY)"));
+  DOZOR_RETURN_IF_ERROR(CountParkedDrops());
+  // An earlier process may have sent anything it left in the file.
+  DOZOR_ASSIGN_OR_RETURN(int64_t next_seq, ReadMeta(kNextSeqKey));
+  sent_frontier_ = next_seq > 1 ? static_cast<uint64_t>(next_seq) - 1 : 0;
   DOZOR_ASSIGN_OR_RETURN(auto sum_stmt,
                          db_.Prepare("SELECT COALESCE(SUM(length(payload)), 0) FROM reports"));
   DOZOR_ASSIGN_OR_RETURN(has_row, sum_stmt.Step());
@@ -87,10 +93,18 @@ Status SqliteSpool::WriteMeta(const char* key, int64_t value) {
   return stmt.Run();
 }
 
+Status SqliteSpool::CountParkedDrops() {
+  DOZOR_ASSIGN_OR_RETURN(auto count, db_.Prepare("SELECT count(*) FROM dropped_after_send"));
+  DOZOR_ASSIGN_OR_RETURN(bool has_row, count.Step());
+  parked_drops_ = has_row ? static_cast<uint64_t>(count.Int(0)) : 0;
+  return OkStatus();
+}
+
 Status SqliteSpool::EnforceBound(uint64_t total_bytes, uint64_t keep_seq, uint64_t* freed_bytes,
-                                 uint64_t* dropped) {
+                                 uint64_t* dropped, uint64_t* parked) {
   *freed_bytes = 0;
   *dropped = 0;
+  *parked = 0;
   if (total_bytes <= max_bytes_) {
     return OkStatus();
   }
@@ -106,16 +120,54 @@ Status SqliteSpool::EnforceBound(uint64_t total_bytes, uint64_t keep_seq, uint64
     }
     cutoff_seq = static_cast<uint64_t>(scan.Int(0));
     *freed_bytes += static_cast<uint64_t>(scan.Int(1));
-    ++*dropped;
+    if (cutoff_seq <= sent_frontier_) {
+      ++*parked;
+    } else {
+      ++*dropped;
+    }
   }
   scan.Reset();
-  if (*dropped == 0) {
+  if (*dropped == 0 && *parked == 0) {
     return OkStatus();
+  }
+  if (*parked > 0) {
+    // Sent (maybe): whether the server has it is known at the next ack or connection.
+    DOZOR_ASSIGN_OR_RETURN(
+        auto park, db_.Prepare("INSERT OR IGNORE INTO dropped_after_send(seq) SELECT seq FROM "
+                               "reports WHERE is_inventory = 0 AND seq <= ? AND seq <= ?"));
+    park.Bind(1, cutoff_seq).Bind(2, sent_frontier_);
+    DOZOR_RETURN_IF_ERROR(park.Run());
   }
   DOZOR_ASSIGN_OR_RETURN(auto del,
                          db_.Prepare("DELETE FROM reports WHERE is_inventory = 0 AND seq <= ?"));
   del.Bind(1, cutoff_seq);
   return del.Run();
+}
+
+Status SqliteSpool::SettleDropsAfterSend(uint64_t received_up_to, bool lost_above) {
+  if (parked_drops_ == 0) {
+    return OkStatus();
+  }
+  DOZOR_ASSIGN_OR_RETURN(auto received,
+                         db_.Prepare("DELETE FROM dropped_after_send WHERE seq <= ?"));
+  received.Bind(1, std::min(received_up_to, kMaxSeq));
+  DOZOR_RETURN_IF_ERROR(received.Run());
+  if (!lost_above) {
+    return OkStatus();
+  }
+  DOZOR_ASSIGN_OR_RETURN(auto lost, db_.Prepare("DELETE FROM dropped_after_send RETURNING seq"));
+  int64_t lost_count = 0;
+  while (true) {
+    DOZOR_ASSIGN_OR_RETURN(bool row, lost.Step());
+    if (!row) break;
+    ++lost_count;
+  }
+  lost.Reset();
+  if (lost_count == 0) {
+    return OkStatus();
+  }
+  DOZOR_ASSIGN_OR_RETURN(int64_t dropped_total, ReadMeta(kDroppedHealthKey));
+  return WriteMeta(kDroppedHealthKey, dropped_total + lost_count);
 }
 
 Result<uint64_t> SqliteSpool::Append(dozor::v1::Report* report) {
@@ -164,8 +216,10 @@ Result<uint64_t> SqliteSpool::Append(dozor::v1::Report* report) {
 
   uint64_t freed = 0;
   uint64_t dropped = 0;
+  uint64_t parked = 0;
   status = [&]() -> Status {
-    DOZOR_RETURN_IF_ERROR(EnforceBound(total_bytes_ + payload.size(), seq, &freed, &dropped));
+    DOZOR_RETURN_IF_ERROR(
+        EnforceBound(total_bytes_ + payload.size(), seq, &freed, &dropped, &parked));
     if (dropped > 0) {
       DOZOR_RETURN_IF_ERROR(
           WriteMeta(kDroppedHealthKey, dropped_total_value + static_cast<int64_t>(dropped)));
@@ -178,16 +232,21 @@ Result<uint64_t> SqliteSpool::Append(dozor::v1::Report* report) {
   }
 
   total_bytes_ = total_bytes_ + payload.size() - freed;
-  if (dropped > 0) {
-    drops_not_logged_ += dropped;
+  if (parked > 0) {
+    (void)CountParkedDrops();  // only the in-memory shortcut; the table is the truth
+  }
+  if (dropped + parked > 0) {
+    drops_not_logged_ += dropped + parked;
     const auto now = std::chrono::steady_clock::now();
     if (drop_logged_at_ == std::chrono::steady_clock::time_point{} ||
         now - drop_logged_at_ >= kDropLogInterval) {
       spdlog::warn(
           "spool {} over its {} byte bound: dropped {} oldest health report(s) since the last "
-          "such message ({} in all; inventories are kept; next summary in {} min at most)",
+          "such message ({} counted as never received in all, {} removed after being sent "
+          "and counted once the server says it lacks them; inventories are kept; next summary "
+          "in {} min at most)",
           PathToUtf8(db_.path()), max_bytes_, drops_not_logged_,
-          dropped_total_value + static_cast<int64_t>(dropped),
+          dropped_total_value + static_cast<int64_t>(dropped), parked_drops_,
           std::chrono::duration_cast<std::chrono::minutes>(kDropLogInterval).count());
       drop_logged_at_ = now;
       drops_not_logged_ = 0;
@@ -233,10 +292,17 @@ Result<std::vector<SpooledReport>> SqliteSpool::ReadAfter(uint64_t after_seq, si
     item.payload = stmt.Blob(3);
     out.push_back(std::move(item));
   }
+  if (!out.empty()) {
+    sent_frontier_ = std::max(sent_frontier_, out.back().seq);  // the caller sends them next
+  }
   return out;
 }
 
-Status SqliteSpool::Remove(uint64_t seq) {
+Status SqliteSpool::Remove(uint64_t seq) { return RemoveOne(seq, /*acknowledged=*/false); }
+
+Status SqliteSpool::Acknowledged(uint64_t seq) { return RemoveOne(seq, /*acknowledged=*/true); }
+
+Status SqliteSpool::RemoveOne(uint64_t seq, bool acknowledged) {
   if (seq > kMaxSeq) {
     return OkStatus();  // never assigned, so nothing to remove
   }
@@ -262,6 +328,10 @@ Status SqliteSpool::Remove(uint64_t seq) {
       freed += static_cast<uint64_t>(stmt.Int(0));
     }
     total_bytes_ -= std::min(freed, total_bytes_);
+    if (acknowledged && parked_drops_ > 0) {
+      DOZOR_RETURN_IF_ERROR(SettleDropsAfterSend(seq, /*lost_above=*/false));
+      return CountParkedDrops();
+    }
     return OkStatus();
   }();
   // Appends must stay synced whatever happened above.
@@ -286,7 +356,10 @@ Status SqliteSpool::RemoveUpTo(uint64_t seq) {
   DOZOR_ASSIGN_OR_RETURN(auto del, db_.Prepare("DELETE FROM reports WHERE seq <= ?"));
   del.Bind(1, seq);
   DOZOR_RETURN_IF_ERROR(del.Run());
-  DOZOR_RETURN_IF_ERROR(tx.Commit());
+  DOZOR_RETURN_IF_ERROR(SettleDropsAfterSend(seq, /*lost_above=*/false));
+  Status committed = tx.Commit();
+  DOZOR_RETURN_IF_ERROR(CountParkedDrops());
+  DOZOR_RETURN_IF_ERROR(committed);
   total_bytes_ -= std::min(freed, total_bytes_);
   return OkStatus();
 }
@@ -315,6 +388,12 @@ Status SqliteSpool::ReconcileWithServer(uint64_t last_committed_seq) {
   DOZOR_ASSIGN_OR_RETURN(int64_t reconciled, ReadMeta("reconciled"));
   DOZOR_ASSIGN_OR_RETURN(int64_t next_seq, ReadMeta(kNextSeqKey));
   auto committed = static_cast<int64_t>(last_committed_seq);
+  Status settled = [&]() -> Status {
+    DOZOR_RETURN_IF_ERROR(CountParkedDrops());
+    // A spool never reconciled has sent nothing to this server.
+    return SettleDropsAfterSend(reconciled == 0 ? 0 : last_committed_seq, /*lost_above=*/true);
+  }();
+  DOZOR_RETURN_IF_ERROR(settled);
   if (reconciled == 0) {
     // Shift every pending report by `committed`: order is kept and all land above it. Highest
     // first, so no shifted number collides with one not yet shifted.
@@ -333,6 +412,7 @@ Status SqliteSpool::ReconcileWithServer(uint64_t last_committed_seq) {
     }
     DOZOR_RETURN_IF_ERROR(WriteMeta(kNextSeqKey, std::max(next_seq + committed, committed + 1)));
     DOZOR_RETURN_IF_ERROR(WriteMeta("reconciled", 1));
+    sent_frontier_ = last_committed_seq;  // the renumbered reports have not been sent
   } else {
     DOZOR_ASSIGN_OR_RETURN(auto remove, db_.Prepare("DELETE FROM reports WHERE seq <= ?"));
     remove.Bind(1, committed);
@@ -341,7 +421,9 @@ Status SqliteSpool::ReconcileWithServer(uint64_t last_committed_seq) {
       DOZOR_RETURN_IF_ERROR(WriteMeta(kNextSeqKey, committed + 1));
     }
   }
-  DOZOR_RETURN_IF_ERROR(tx.Commit());
+  Status committed_status = tx.Commit();
+  DOZOR_RETURN_IF_ERROR(CountParkedDrops());
+  DOZOR_RETURN_IF_ERROR(committed_status);
   DOZOR_ASSIGN_OR_RETURN(auto sum,
                          db_.Prepare("SELECT COALESCE(SUM(length(payload)), 0) FROM reports"));
   DOZOR_ASSIGN_OR_RETURN(bool has_row, sum.Step());
@@ -366,6 +448,7 @@ Result<SpoolStats> SqliteSpool::Stats() {
   DOZOR_ASSIGN_OR_RETURN(int64_t dropped, ReadMeta(kDroppedHealthKey));
   stats.next_seq = static_cast<uint64_t>(next_seq);
   stats.dropped_health_total = static_cast<uint64_t>(dropped);
+  stats.dropped_awaiting_server = parked_drops_;
   return stats;
 }
 

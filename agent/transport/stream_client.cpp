@@ -168,7 +168,7 @@ bool StreamClient::RunSession() {
           spdlog::error("server rejected report {}: {} (dropped from the spool)", ack.seq(),
                         ack.reason());
         }
-        auto removed = spool_.Remove(ack.seq());
+        auto removed = spool_.Acknowledged(ack.seq());
         if (!removed.ok()) {
           spdlog::error("cannot remove acked report {} from the spool: {}", ack.seq(),
                         removed.error().message);

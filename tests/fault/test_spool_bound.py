@@ -32,8 +32,6 @@ LOADGEN_AGENTS = env_num("FAULT_SPOOL_LOADGEN", 200)
 PROBE_P99_MS = env_num("FAULT_SPOOL_PROBE_P99_MS", 3000, float)
 PROBE_MAX_MS = env_num("FAULT_SPOOL_PROBE_MAX_MS", 6000, float)
 SPOOL_BOUND = 1 << 20
-# Set to 1 to fail on the known over-count of drops (see the end of body()).
-EXACT_DROPS = env_num("FAULT_SPOOL_EXACT_DROPS", 0) == 1
 # Seconds between one simulated agent's reports: the backlog generators and the probe.
 LOADGEN_INTERVAL = env_num("FAULT_SPOOL_LOADGEN_INTERVAL", 1, float)
 PROBE_INTERVAL = env_num("FAULT_SPOOL_PROBE_INTERVAL", 1, float)
@@ -67,8 +65,11 @@ def spool_rows(agent):
         rows = con.execute("SELECT seq, is_inventory, length(payload) FROM reports ORDER BY seq").fetchall()
         dropped = con.execute("SELECT value FROM meta WHERE key = 'dropped_health_total'").fetchone()[0]
         next_seq = con.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0]
+        # Dropped after being sent: counted once the server says it lacks them (at the next ack or
+        # connection), so they are not in `dropped` yet.
+        awaiting = con.execute("SELECT count(*) FROM dropped_after_send").fetchone()[0]
         con.execute("COMMIT")
-        return rows, dropped, next_seq
+        return rows, dropped, next_seq, awaiting
     finally:
         con.close()
 
@@ -136,7 +137,7 @@ def body(workdir, procs):
         f"{baseline['latency_ms']['p99']:.1f} max {baseline['latency_ms']['max']:.1f}")
 
     inventories_before = big.inventories_collected()
-    rows, _, next_seq = spool_rows(big)
+    rows, _, next_seq, _ = spool_rows(big)
     # Everything below the oldest unacked report was acked (reports are numbered in order).
     acked_seq_before = rows[0][0] - 1 if rows else next_seq - 1
     server.kill()
@@ -144,23 +145,25 @@ def body(workdir, procs):
     log(f"server away {went_away - big_started:.0f} s after the big agent started; its next inventory is due at 60 s")
 
     def spool_over_bound():
-        rows, dropped, _ = spool_rows(big)
+        rows, dropped, _, _ = spool_rows(big)
         return dropped > 0 and any(r[1] for r in rows) and big.inventories_collected() > inventories_before
     wait_until(spool_over_bound, 150, "the big agent's spool hit its bound", interval=1)
     time.sleep(5)  # a few more samples at the bound: each evicts the oldest health sample
-    rows, dropped, _ = spool_rows(big)
+    rows, dropped, _, awaiting = spool_rows(big)
     inventory_rows = [r for r in rows if r[1]]
     health_rows = [r for r in rows if not r[1]]
     payload = sum(r[2] for r in rows)
     offline_inventories = big.inventories_collected() - inventories_before
     log(f"spool at the bound: {len(inventory_rows)} inventories ({sum(r[2] for r in inventory_rows)} B), "
-        f"{len(health_rows)} health samples, {payload} B payload, {dropped} health samples dropped")
+        f"{len(health_rows)} health samples, {payload} B payload, {dropped} health samples dropped, "
+        f"{awaiting} more dropped after being sent (the server may have them)")
     check(dropped > 0, "health samples were dropped at the bound")
     check(len(inventory_rows) == offline_inventories,
           f"every inventory of the outage is kept ({len(inventory_rows)} of {offline_inventories})")
     snapshot_last = rows[-1][0]
     gone = set(range(acked_seq_before + 1, snapshot_last + 1)) - {r[0] for r in rows}
-    check(len(gone) == dropped, f"the spool lacks {len(gone)} seqs of the outage and counted {dropped} drops")
+    check(len(gone) == dropped + awaiting, f"the spool lacks {len(gone)} seqs of the outage and counted "
+          f"{dropped} drops + {awaiting} awaiting the server's word")
     check(health_rows and max(gone) < min(r[0] for r in health_rows),
           f"the oldest health samples went first (dropped up to {max(gone)}, kept from "
           f"{min(r[0] for r in health_rows) if health_rows else None})")
@@ -188,7 +191,7 @@ def body(workdir, procs):
 
     # The server learns the drop count from the next report's dropped_health_samples.
     def server_knows_drops():
-        _, spool_dropped, _ = spool_rows(big)
+        _, spool_dropped, _, _ = spool_rows(big)
         con = server.db()
         try:
             *_, server_dropped = stored_health(con, big_id)
@@ -222,7 +225,7 @@ def body(workdir, procs):
         server_last, seqs, blocks, server_dropped = stored_health(con, big_id)
     finally:
         con.close()
-    _, spool_dropped, _ = spool_rows(big)
+    _, spool_dropped, _, spool_awaiting = spool_rows(big)
     check(server_last == last, f"big agent: server's last seq {server_last}, agent's {last}")
     check(len(seqs) == len(set(seqs)), "big agent: no health sample stored twice")
     missing = sorted(set(range(1, last + 1)) - set(seqs) - {s for b in blocks for s in range(b[1], b[2] + 1)})
@@ -239,17 +242,15 @@ def body(workdir, procs):
     log(f"big agent: last acked before the outage {acked_seq_before}; seqs without a health sample: "
         f"{ranges(missing)}; outage snapshot: inventories {sorted(snapshot['inventories'])}, dropped "
         f"{ranges(snapshot['dropped'])}, kept health {sorted(snapshot['health'])}")
-    # Nothing is missing that the agent did not count as dropped. The count itself may be high: a
+    # Nothing is missing that the agent did not count as dropped, and nothing counted arrived: a
     # sample sent and then evicted before its ack (the spool stays over its bound while the big
-    # inventory is in flight) is counted as dropped although the server stored it.
+    # inventory is in flight) is counted only once the server says it lacks it.
     overcounted = inventories + spool_dropped - len(missing)
     check(overcounted >= 0, f"big agent: {len(missing)} seqs without a health sample, more than {inventories} "
           f"inventories + {spool_dropped} counted drops: {-overcounted} lost without being counted")
-    if overcounted:
-        log(f"KNOWN BUG (agent spool): {overcounted} health sample(s) counted as dropped were stored by the "
-            f"server (evicted after being sent); dropped_health_total overstates the loss")
-    check(overcounted == 0 or not EXACT_DROPS,
-          f"FAULT_SPOOL_EXACT_DROPS: the drop count is exact ({overcounted} sample(s) counted as dropped arrived)")
+    check(overcounted == 0, f"big agent: the drop count is exact ({overcounted} sample(s) counted as dropped "
+          f"arrived)")
+    check(spool_awaiting == 0, f"big agent: every drop after sending was settled ({spool_awaiting} left)")
     check(not (snapshot["dropped"] & set(seqs)), "big agent: no dropped sample arrived anyway")
     check(snapshot["inventories"] <= set(missing), "big agent: inventory seqs are not health samples")
     outage_stored = [x for x in seqs if x > acked_seq_before]

@@ -239,7 +239,94 @@ TEST_CASE("spool over its bound drops the oldest health reports first and counts
   CHECK(next.dropped_health_samples() == 3);
   stats = spool->Stats();
   REQUIRE(stats.ok());
+  // Report 5 was in the file at open, so the earlier process may have sent it: its drop waits
+  // for the server's word instead of being counted now.
+  CHECK(stats->dropped_health_total == 3);
+  CHECK(stats->dropped_awaiting_server == 1);
+  // This spool never met a server: whatever it dropped, the server never got.
+  REQUIRE(spool->ReconcileWithServer(0).ok());
+  stats = spool->Stats();
+  REQUIRE(stats.ok());
   CHECK(stats->dropped_health_total == 4);
+  CHECK(stats->dropped_awaiting_server == 0);
+}
+
+TEST_CASE("a health report dropped after it was sent is counted only if the server lacks it") {
+  TempDir dir;
+  const auto path = dir / "spool.db";
+  auto one = HealthReport(0, 1000);
+  one.set_seq(1);
+  const uint64_t bound = one.ByteSizeLong() * 3 + one.ByteSizeLong() / 2;  // room for 3
+  auto spool = OpenSpool(path, bound);
+  REQUIRE(spool->ReconcileWithServer(0).ok());  // a new agent's first connection
+  for (int i = 1; i <= 3; ++i) AppendOk(*spool, HealthReport(i, 1000));
+  auto sent = spool->ReadAfter(0, 10);  // the stream sends 1..3
+  REQUIRE(sent.ok());
+  REQUIRE(sent->size() == 3);
+  AppendOk(*spool, HealthReport(4, 1000));
+  AppendOk(*spool, HealthReport(5, 1000));
+  AppendOk(*spool, HealthReport(6, 1000));  // 1, 2 and 3 went, all sent: none counted yet
+  AppendOk(*spool, HealthReport(7, 1000));  // 4 went, never sent: counted at once
+  CHECK(AllSeqs(*spool) == std::vector<uint64_t>{5, 6, 7});
+  auto stats = spool->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->dropped_health_total == 1);
+  CHECK(stats->dropped_awaiting_server == 3);
+
+  // A removal that says nothing about the server (an unreadable report) settles nothing.
+  REQUIRE(spool->Remove(5).ok());
+  stats = spool->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->dropped_awaiting_server == 3);
+
+  // The ack of 1 on the stream: the server has 1.
+  REQUIRE(spool->Acknowledged(1).ok());
+  stats = spool->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->dropped_health_total == 1);
+  CHECK(stats->dropped_awaiting_server == 2);
+
+  // The stream broke; the server says it committed up to 2: 3 never arrived and is counted.
+  // The state survives a restart in between.
+  spool.reset();
+  spool = OpenSpool(path, bound);
+  stats = spool->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->dropped_awaiting_server == 2);
+  REQUIRE(spool->ReconcileWithServer(2).ok());
+  stats = spool->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->dropped_health_total == 2);
+  CHECK(stats->dropped_awaiting_server == 0);
+  auto next = HealthReport(8, 1000);
+  REQUIRE(spool->Append(&next).ok());
+  CHECK(next.dropped_health_samples() == 2);  // the server learns the settled count
+}
+
+TEST_CASE("drops of reports left by an earlier process wait for the server, which may have them") {
+  TempDir dir;
+  const auto path = dir / "spool.db";
+  auto one = HealthReport(0, 1000);
+  one.set_seq(1);
+  const uint64_t bound = one.ByteSizeLong() * 3 + one.ByteSizeLong() / 2;
+  {
+    auto spool = OpenSpool(path, bound);
+    REQUIRE(spool->ReconcileWithServer(0).ok());
+    for (int i = 1; i <= 3; ++i) AppendOk(*spool, HealthReport(i, 1000));
+  }  // the process may have sent 1..3 before it stopped
+  auto spool = OpenSpool(path, bound);
+  AppendOk(*spool, HealthReport(4, 1000));
+  AppendOk(*spool, HealthReport(5, 1000));
+  auto stats = spool->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->dropped_health_total == 0);
+  CHECK(stats->dropped_awaiting_server == 2);
+  REQUIRE(spool->ReconcileWithServer(2).ok());  // it had: nothing was lost
+  stats = spool->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->dropped_health_total == 0);
+  CHECK(stats->dropped_awaiting_server == 0);
+  CHECK(AllSeqs(*spool) == std::vector<uint64_t>{3, 4, 5});
 }
 
 TEST_CASE("spool never drops inventory even when inventory alone is over the bound") {
