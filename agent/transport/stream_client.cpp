@@ -203,9 +203,21 @@ bool StreamClient::RunSession() {
   });
 
   // Wait for StreamAccepted: it tells what the server already has.
+  bool accept_overdue = false;
   {
     std::unique_lock lock(flow.mutex);
-    flow.changed.wait(lock, [&] { return flow.accepted || flow.ended; });
+    accept_overdue =
+        !flow.changed.wait_for(lock, std::chrono::milliseconds(options_.accept_timeout_ms),
+                               [&] { return flow.accepted || flow.ended; });
+  }
+  if (accept_overdue) {
+    const int ms = options_.accept_timeout_ms;
+    const std::string error =
+        "the server did not accept the stream within " +
+        (ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms");
+    spdlog::warn("stream to {}: {}; connecting again", CurrentAddress(), error);
+    std::lock_guard lock(mutex_);
+    status_.last_error = error;
   }
   uint64_t last_sent = 0;
   bool ok = false;
@@ -299,7 +311,7 @@ bool StreamClient::RunSession() {
   {
     std::lock_guard lock(mutex_);
     active_context_ = nullptr;
-    if (!stopping_ && !status.ok()) {
+    if (!stopping_ && !status.ok() && !accept_overdue) {  // else: the reason set above
       status_.last_error = DescribeStatus(status);
     }
   }

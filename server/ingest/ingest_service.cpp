@@ -8,6 +8,7 @@
 
 #include "dozor/common/crypto.hpp"
 #include "dozor/common/text.hpp"
+#include "dozor/contract/grpc_status.hpp"
 #include "ingest/message_bytes.hpp"
 
 namespace dozor::server {
@@ -95,6 +96,8 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
     accepted.mutable_accepted()->set_agent_id(agent_id_);
     accepted.mutable_accepted()->set_last_committed_seq(credential.last_committed_seq);
     accepted.mutable_accepted()->set_server_time_ms(service_.clock().NowMs());
+    spdlog::debug("agent {}: stream from {} accepted; committed up to seq {}", agent_id_,
+                  PeerOf(context_), credential.last_committed_seq);
     std::lock_guard lock(state_->mutex);
     QueueWriteLocked(accepted);
     reading_ = true;
@@ -372,6 +375,10 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
 
   void DoFinishLocked() {
     pending_finish_ = false;
+    if (!agent_id_.empty()) {
+      spdlog::debug("agent {}: stream ends: {} ({} report(s) in the writer, {} answer(s) unsent)",
+                    agent_id_, DescribeGrpcStatus(final_status_), in_flight_, outbox_.size());
+    }
     Finish(final_status_);
   }
 

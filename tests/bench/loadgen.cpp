@@ -173,6 +173,7 @@ struct Stats {
   std::atomic<uint64_t> resent{0};     // sends of a report already sent in an earlier stream
   // Unacked reports the next StreamAccepted said were committed (their acks were lost).
   std::atomic<uint64_t> committed_on_accept{0};
+  std::atomic<uint64_t> accept_timeouts{0};  // streams given up before StreamAccepted
   // StreamAccepted said the server committed a seq this run never generated.
   std::atomic<uint64_t> server_ahead{0};
   std::atomic<uint64_t> streams_started{0};   // first streams of the agents
@@ -367,6 +368,13 @@ struct RunConfig {
   int backoff_max_ms = 300000;
 };
 
+// DOZOR_LOADGEN_TRACE=1: one stderr line per stream accepted and ended, per agent (fault
+// tests: which session of which agent held what).
+bool TraceSessions() {
+  static const bool on = std::getenv("DOZOR_LOADGEN_TRACE") != nullptr;
+  return on;
+}
+
 class AgentStream;
 
 // A report generated and not acked yet. Kept across streams like the real agent's spool, so with
@@ -484,6 +492,7 @@ class AgentStream : public grpc::ClientBidiReactor<AgentMessage, ServerMessage> 
   }
 
   void Start() {
+    started_ns_ = NowNs();
     stub_->async()->Connect(&context_, this);
     AddHold();
     StartRead(&incoming_);
@@ -532,6 +541,12 @@ class AgentStream : public grpc::ClientBidiReactor<AgentMessage, ServerMessage> 
   }
 
   void Cancel() { context_.TryCancel(); }
+
+  // A stream the server has not accepted within the agent's accept deadline (caller holds the
+  // agent's mutex): the agent gives up on it and reconnects.
+  bool AcceptOverdueLocked(int64_t now_ns) const {
+    return !accepted_ && !read_closed_ && now_ns - started_ns_ > kAcceptDeadlineNs;
+  }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
@@ -604,6 +619,13 @@ class AgentStream : public grpc::ClientBidiReactor<AgentMessage, ServerMessage> 
       if (session_ == 1 && !accepted_) {
         stats_.streams_settled.fetch_add(1);
       }
+      if (TraceSessions()) {
+        std::fprintf(stderr, "trace: agent %llu session %llu done: %s; %llu acks, %zu unacked\n",
+                     static_cast<unsigned long long>(agent_.index),
+                     static_cast<unsigned long long>(session_),
+                     dozor::DescribeGrpcStatus(status).c_str(),
+                     static_cast<unsigned long long>(acks_), agent_.unacked.size());
+      }
       if (accepted_) {
         stats_.open_sessions.fetch_sub(1);
       }
@@ -651,6 +673,15 @@ class AgentStream : public grpc::ClientBidiReactor<AgentMessage, ServerMessage> 
 
   void AcceptLocked(uint64_t last_committed_seq) {
     accepted_ = true;
+    if (TraceSessions()) {
+      std::fprintf(
+          stderr,
+          "trace: agent %llu session %llu accepted, server has up to %llu; %zu unacked (first "
+          "%llu)\n",
+          static_cast<unsigned long long>(agent_.index), static_cast<unsigned long long>(session_),
+          static_cast<unsigned long long>(last_committed_seq), agent_.unacked.size(),
+          static_cast<unsigned long long>(agent_.unacked.empty() ? 0 : agent_.unacked.front().seq));
+    }
     stats_.open_sessions.fetch_add(1);
     if (session_ == 1) {
       stats_.streams_accepted.fetch_add(1);
@@ -742,6 +773,10 @@ class AgentStream : public grpc::ClientBidiReactor<AgentMessage, ServerMessage> 
   grpc::ClientContext context_;
   ServerMessage incoming_;
 
+  // The agent's (StreamClient's kAcceptDeadline).
+  static constexpr int64_t kAcceptDeadlineNs = 60'000'000'000;
+  int64_t started_ns_ = 0;
+
   // Guarded by agent_.mutex.
   bool accepted_ = false;
   bool read_closed_ = false;
@@ -774,6 +809,11 @@ std::shared_ptr<grpc::Channel> MakeChannel(const Options& options,
   // subchannel backoff does not add to ours.
   args.SetInt("dozor.loadgen.channel", channel_index);
   args.SetInt("dozor.loadgen.session", session);
+  // The agent's keepalive (agent/transport/channel.cpp): a connection that silently died (lost
+  // packets, a partition) is noticed within 70 s, as a real agent notices it.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   if (!options.server_name.empty()) {
     args.SetSslTargetNameOverride(options.server_name);
   }
@@ -1055,6 +1095,7 @@ int Run(const Options& options) {
     size_t opened = 0;
     double reconnect_budget = 0;
     int64_t last_ns = NowNs();
+    int64_t last_overdue_check_ns = last_ns;
     while (!stop_connecting.load()) {
       int64_t now = NowNs();
       auto allowed = static_cast<size_t>(static_cast<double>(now - start_ns) * per_ns) + 1;
@@ -1085,6 +1126,24 @@ int Run(const Options& options) {
       expired.clear();
       for (size_t index : due) {
         open_session(index);
+      }
+      if (config.reconnect && now - last_overdue_check_ns >= 1'000'000'000) {
+        // Streams live until this thread destroys them (`ended`), so a pointer taken under the
+        // agent's mutex stays valid for the cancel.
+        last_overdue_check_ns = now;
+        for (auto& state : states) {
+          AgentStream* overdue = nullptr;
+          {
+            std::lock_guard lock(state->mutex);
+            if (state->stream && state->stream->AcceptOverdueLocked(now)) {
+              overdue = state->stream.get();
+            }
+          }
+          if (overdue != nullptr) {
+            stats.accept_timeouts.fetch_add(1);
+            overdue->Cancel();
+          }
+        }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -1320,12 +1379,13 @@ int Run(const Options& options) {
   if (config.reconnect) {
     std::printf(
         "reconnect          %llu streams opened, %llu ended during the run; generated %llu, "
-        "resent %llu, committed with the ack lost %llu\n",
+        "resent %llu, committed with the ack lost %llu, not accepted within 60 s %llu\n",
         static_cast<unsigned long long>(stats.sessions_started.load()),
         static_cast<unsigned long long>(stats.session_ends.load()),
         static_cast<unsigned long long>(stats.generated.load()),
         static_cast<unsigned long long>(stats.resent.load()),
-        static_cast<unsigned long long>(stats.committed_on_accept.load()));
+        static_cast<unsigned long long>(stats.committed_on_accept.load()),
+        static_cast<unsigned long long>(stats.accept_timeouts.load()));
   }
   if (stats.server_ahead.load() > 0) {
     std::printf("server ahead       %llu streams accepted with a committed seq never generated\n",
@@ -1386,6 +1446,7 @@ int Run(const Options& options) {
         {"sessions_started", stats.sessions_started.load()},
         {"session_ends", stats.session_ends.load()},
         {"committed_on_accept", stats.committed_on_accept.load()},
+        {"accept_timeouts", stats.accept_timeouts.load()},
         {"unexpected_acks", stats.unexpected_acks.load()},
         {"server_ahead", stats.server_ahead.load()},
         {"never_sent", summary.never_sent},

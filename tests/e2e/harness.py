@@ -218,7 +218,8 @@ class Server(ManagedProcess):
         args = [SERVER_BIN, "--state-dir", self.state_dir, "--grpc-listen", f"127.0.0.1:{grpc_port}",
                 "--http-listen", f"127.0.0.1:{http_port}", "--ready-file", ready]
         if "--log-level" not in extra:
-            args += ["--log-level", "info"]
+            # DOZOR_E2E_SERVER_LOG_LEVEL=debug: each agent stream's start and end, for a failing run.
+            args += ["--log-level", os.environ.get("DOZOR_E2E_SERVER_LOG_LEVEL", "info")]
         if self.tls:
             args += ["--tls-cert", self.tls["server.crt"], "--tls-key", self.tls["server.key"],
                      "--public-address", "localhost:%d" % grpc_port if grpc_port else "localhost:0"]

@@ -119,5 +119,73 @@ TEST_CASE("a stream that stores reports resets the reconnect backoff, however sh
   CHECK(stats->count == 0);  // all seven stored and acked, one per session
 }
 
+// Takes the stream and never answers it: no StreamAccepted, no status, while the connection stays
+// healthy (keepalive pings would pass).
+class SilentServer final : public dozor::v1::AgentService::Service {
+ public:
+  grpc::Status Connect(grpc::ServerContext* context,
+                       grpc::ServerReaderWriter<dozor::v1::ServerMessage, dozor::v1::AgentMessage>*
+                       /*stream*/) override {
+    {
+      std::lock_guard lock(mutex_);
+      ++sessions_;
+    }
+    while (!context->IsCancelled()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return grpc::Status::CANCELLED;
+  }
+
+  int sessions() {
+    std::lock_guard lock(mutex_);
+    return sessions_;
+  }
+
+ private:
+  std::mutex mutex_;
+  int sessions_ = 0;
+};
+
+TEST_CASE(
+    "a stream the server never accepts is given up after the accept deadline and opened again") {
+  dozor::testing::TempDir dir;
+  auto spool = Spool::Open(SpoolOptions{dir / "spool.db", 1 << 20});
+  REQUIRE(spool.ok());
+  dozor::v1::Report report;
+  report.set_collected_at_ms(1'700'000'000'000);
+  report.mutable_health();
+  REQUIRE((*spool)->Append(&report).ok());
+  SilentServer service;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  REQUIRE(server != nullptr);
+
+  StreamClientOptions options;
+  options.channel.server_address = "127.0.0.1:" + std::to_string(port);
+  options.channel.insecure = true;
+  options.agent_id = "agent";
+  options.agent_secret = "secret";
+  options.backoff_initial_ms = 100;
+  options.accept_timeout_ms = 300;
+  StreamClient client(options, **spool, nullptr);
+  client.Start();
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (service.sessions() < 3 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const auto status = client.status();
+  client.Stop();
+  server->Shutdown();
+  // Without the deadline the first stream waited for ever: one session.
+  CHECK(service.sessions() >= 3);
+  CHECK(status.last_error.find("did not accept the stream within") != std::string::npos);
+  auto stats = (*spool)->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->count == 1);  // nothing acked, nothing lost
+}
+
 }  // namespace
 }  // namespace dozor::agent
