@@ -20,8 +20,9 @@ packages=(
   libcairo2-dev libpango1.0-dev fonts-dejavu-core
   # tests and tools
   doctest-dev python3 openssl sqlite3 curl ca-certificates procps iproute2 poppler-utils
-  # abuse and fault tests: a hostile gRPC client written in Python (Debian's /usr/bin/python3)
-  python3-grpcio python3-protobuf
+  # abuse and fault tests: a hostile gRPC client written in Python (Debian's /usr/bin/python3);
+  # iptables feeds the fault test's userspace loss-and-delay shaper where the kernel has no sch_netem
+  python3-grpcio python3-protobuf iptables
   # docs/openapi.yaml checked against the router, its examples against its schemas (tests/api/)
   python3-yaml python3-jsonschema
   # alerts against a real SMTP server with STARTTLS and AUTH (tests/alerts/)

@@ -5,19 +5,26 @@ veth pair; then a 30 s partition, healed; afterwards no report is lost or stored
 Two modes (CTest runs both):
   --partition  the partition is the host side of the veth set down (packets vanish, no RST), no
                shaping: needs only `ip netns` and veth;
-  --netem      10 % loss and 100 ms delay both ways (tc netem) for the whole run, the partition is
-               `netem loss 100%`: needs the kernel's sch_netem. Exit 77 (skipped) when it is
-               missing, saying why.
+  --netem      10 % loss and 100 ms delay both ways for the whole run, the partition is 100 %
+               loss. With the kernel's sch_netem: `tc qdisc ... netem` on both ends of the veth.
+               Without it (these containers: no sch_netem and no modprobe): the same per packet
+               in userspace, iptables NFQUEUE rules on the namespace's end of the veth (both
+               directions) and nfqueue_shaper.py giving each packet its verdict (dropped with
+               probability 0.1, else accepted 100 ms later; every packet dropped while
+               partitioned). Exit 77 (skipped) only when neither is available, saying why.
 Either mode exits 77 when network namespaces cannot be created (not root, no CAP_NET_ADMIN).
-Namespaces, links and qdiscs are removed on every exit path.
+Namespaces, links, qdiscs and the shaper are removed on every exit path.
 
 Profile (environment): FAULT_NET_AGENTS (real agents, 4), FAULT_NET_LOADGEN (simulated agents,
 100), FAULT_NET_PARTITION (s, 30), FAULT_NET_BEFORE / FAULT_NET_AFTER (s of traffic around the
 partition, 10 / 10).
 """
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 from faultlib import (create_token, LOADGEN_BIN, Agent, Loadgen, Server, check, check_agent_exactly_once,
@@ -36,6 +43,8 @@ NS = TAG
 HOST_IF, NS_IF = TAG + "h", TAG + "n"
 SUBNET = 100 + os.getpid() % 100
 HOST_IP, NS_IP = f"10.231.{SUBNET}.1", f"10.231.{SUBNET}.2"
+SHAPER_QUEUE = 7  # the namespace is ours: no other listener on its queues
+SHAPER = {"proc": None, "pid": None}  # the userspace netem, when the kernel has none
 
 
 def sh(*args, check_rc=True):
@@ -46,6 +55,14 @@ def sh(*args, check_rc=True):
 
 
 def teardown():
+    proc = SHAPER["proc"]
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            _, err = proc.communicate(timeout=10)
+            log((err or "").strip() or "shaper stopped")
+        except subprocess.TimeoutExpired:
+            proc.kill()
     sh("ip", "link", "del", HOST_IF, check_rc=False)
     sh("ip", "netns", "del", NS, check_rc=False)
 
@@ -66,17 +83,52 @@ def setup_namespace():
     if MODE == "netem":
         result = sh("tc", "qdisc", "add", "dev", HOST_IF, "root", "netem", "loss", "10%", "delay", "100ms",
                     check_rc=False)
-        if result.returncode != 0:
+        if result.returncode == 0:
+            sh("ip", "netns", "exec", NS, "tc", "qdisc", "add", "dev", NS_IF, "root", "netem", "loss", "10%",
+               "delay", "100ms")
+            return
+        netem_error = result.stderr.strip()
+        try:
+            start_userspace_shaper()
+        except (RuntimeError, OSError) as e:
             teardown()
-            skip(f"tc netem is unavailable ({result.stderr.strip()}): the kernel's sch_netem module is not "
-                 f"loaded and cannot be loaded here (modprobe sch_netem on the host); the --partition mode "
+            skip(f"tc netem is unavailable ({netem_error}: the kernel's sch_netem is not loaded here) and so is "
+                 f"the userspace fallback ({e}; needs iptables with the NFQUEUE target); the --partition mode "
                  f"covers the partition without loss and delay")
-        sh("ip", "netns", "exec", NS, "tc", "qdisc", "add", "dev", NS_IF, "root", "netem", "loss", "10%",
-           "delay", "100ms")
+        log(f"no sch_netem ({netem_error}): 10 % loss and 100 ms delay each way by nfqueue_shaper.py "
+            f"(pid {SHAPER['pid']}) on {NS_IF}")
+
+
+def start_userspace_shaper():
+    """netem's `loss 10% delay 100ms` on both directions of the namespace's end of the veth, given
+    per packet by nfqueue_shaper.py."""
+    if shutil.which("iptables") is None:
+        raise RuntimeError("no iptables binary")
+    ready = os.path.join(tempfile.mkdtemp(prefix="dozor-shaper-"), "ready")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nfqueue_shaper.py")
+    # The listener first: a queue rule without a listener drops every packet.
+    proc = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, script, "--queue", str(SHAPER_QUEUE),
+                             "--delay-ms", "100", "--loss", "0.10", "--ready-file", ready],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    SHAPER["proc"] = proc
+    deadline = time.time() + 10
+    while not os.path.exists(ready) or not open(ready).read().strip():
+        if proc.poll() is not None:
+            raise RuntimeError(f"nfqueue_shaper.py exited {proc.returncode}: {proc.stderr.read().strip()}")
+        if time.time() > deadline:
+            raise RuntimeError("nfqueue_shaper.py not ready within 10 s")
+        time.sleep(0.05)
+    SHAPER["pid"] = int(open(ready).read())
+    for chain, direction in (("OUTPUT", "-o"), ("INPUT", "-i")):
+        sh("ip", "netns", "exec", NS, "iptables", "-A", chain, direction, NS_IF, "-j", "NFQUEUE", "--queue-num",
+           str(SHAPER_QUEUE))
 
 
 def partition(on):
-    if MODE == "netem":
+    if MODE == "netem" and SHAPER["pid"] is not None:
+        check(SHAPER["proc"].poll() is None, f"the shaper is running (exit {SHAPER['proc'].poll()})")
+        os.kill(SHAPER["pid"], signal.SIGUSR1 if on else signal.SIGUSR2)
+    elif MODE == "netem":
         shape = ["loss", "100%"] if on else ["loss", "10%", "delay", "100ms"]
         sh("tc", "qdisc", "change", "dev", HOST_IF, "root", "netem", *shape)
         sh("ip", "netns", "exec", NS, "tc", "qdisc", "change", "dev", NS_IF, "root", "netem", *shape)
@@ -187,6 +239,8 @@ def body(workdir, procs):
     if LOADGEN_AGENTS:
         reports, checked = check_loadgen_exactly_once(server, per_agent)
         log(f"{checked} simulated agents: {reports} reports, each stored once")
+    if SHAPER["proc"] is not None:
+        check(SHAPER["proc"].poll() is None, "the shaper ran for the whole test (a dead one is a dead link)")
     server.stop()
     result = integrity_check(server.db_path)
     check(result == ["ok"], f"integrity_check {result[:3]}")
