@@ -165,10 +165,28 @@ std::pair<uintptr_t, uintptr_t> HotRange(const dl_phdr_info* info, uintptr_t pag
           (info->dlpi_addr + link.end + page - 1) & ~(page - 1)};
 }
 
+// An object with text relocations had the loader write into its read-only segments: those pages
+// are private copies, and dropping them would bring back the unrelocated file bytes. (None on
+// Debian's x86-64 builds, which are PIC; a third-party library could have them.)
+bool HasTextRelocations(const dl_phdr_info* info) {
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& segment = info->dlpi_phdr[i];
+    if (segment.p_type != PT_DYNAMIC) continue;
+    const auto* entry = reinterpret_cast<const ElfW(Dyn)*>(info->dlpi_addr + segment.p_vaddr);
+    const size_t count = segment.p_memsz / sizeof(ElfW(Dyn));
+    for (size_t k = 0; k < count && entry[k].d_tag != DT_NULL; ++k) {
+      if (entry[k].d_tag == DT_TEXTREL) return true;
+      if (entry[k].d_tag == DT_FLAGS && (entry[k].d_un.d_val & DF_TEXTREL) != 0) return true;
+    }
+  }
+  return false;
+}
+
 int TrimObject(dl_phdr_info* info, size_t /*size*/, void* context) {
   const auto scope = *static_cast<const TrimScope*>(context);
   const bool is_program = info->dlpi_name == nullptr || info->dlpi_name[0] == '\0';
   if (scope == TrimScope::kProgramColdCode && !is_program) return 0;
+  if (HasTextRelocations(info)) return 0;
   const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const auto [hot_start, hot_end] = HotRange(info, page);
   const auto vdso = static_cast<uintptr_t>(::getauxval(AT_SYSINFO_EHDR));
