@@ -12,6 +12,7 @@ if command -v ccache >/dev/null; then
   export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 fi
 started=$(date +%s)
+stamp=$(bash deploy/agent-source-stamp.sh)  # of the sources this build starts from
 cmake -S . -B build-agent-only -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
   -DDOZOR_BUILD_SERVER=OFF -DDOZOR_STATIC_DEPS=ON -DDOZOR_BUILD_TESTS=OFF -DDOZOR_BUILD_BENCH=OFF \
@@ -22,5 +23,6 @@ bash deploy/bolt/bolt-agent.sh build-agent-only/agent/dozor-agent build \
 # Not stripped: GNU strip moves BOLT's extra segment and the copy crashes at load (the package
 # carries a lintian override saying so).
 cp build-agent-only/agent/dozor-agent.bolt build-agent-only/agent/dozor-agent.release
+echo "$stamp" > build-agent-only/agent/dozor-agent.release.sources
 ls -l build-agent-only/agent/dozor-agent.release
 echo "build-release-agent: done in $(( $(date +%s) - started )) s"

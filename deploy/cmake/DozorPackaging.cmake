@@ -68,7 +68,22 @@ list(APPEND _dozor_components agent)
 set(DOZOR_AGENT_PACKAGE_BINARY "" CACHE FILEPATH
     "dozor-agent for the agent package instead of this tree's: the release build, static and laid out by BOLT (deploy/build-release-agent.sh)")
 if(DOZOR_AGENT_PACKAGE_BINARY)
-  # Read when the package is made, not now: deploy/test.sh builds it after this tree.
+  # Read when the package is made, not now: deploy/test.sh builds it after this tree. The setting
+  # stays in the cache, so a release agent built before the sources last changed would be shipped
+  # silently: refuse it unless its stamp (deploy/agent-source-stamp.sh) matches the sources.
+  install(CODE "
+    execute_process(COMMAND bash \"${PROJECT_SOURCE_DIR}/deploy/agent-source-stamp.sh\"
+                    OUTPUT_VARIABLE _now OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _rc)
+    set(_stamp_file \"${DOZOR_AGENT_PACKAGE_BINARY}.sources\")
+    if(EXISTS \"\${_stamp_file}\")
+      file(STRINGS \"\${_stamp_file}\" _built LIMIT_COUNT 1)
+    else()
+      set(_built missing)
+    endif()
+    if(NOT _rc EQUAL 0 OR (NOT _now STREQUAL unknown AND NOT _built STREQUAL _now))
+      message(FATAL_ERROR \"${DOZOR_AGENT_PACKAGE_BINARY} was not built from these sources (stamp \${_built}, sources \${_now}): run deploy/build-release-agent.sh again, or configure with -DDOZOR_AGENT_PACKAGE_BINARY= to package this tree's agent\")
+    endif()
+  " COMPONENT agent)
   install(PROGRAMS ${DOZOR_AGENT_PACKAGE_BINARY} DESTINATION bin RENAME dozor-agent COMPONENT agent)
 else()
   install(TARGETS dozor-agent RUNTIME DESTINATION bin COMPONENT agent)

@@ -151,6 +151,32 @@ def build_packages(bin_dir, out_dir, release=None):
     return debs
 
 
+def check_stale_release_agent_refused(bin_dir, tmp):
+    """A release agent whose source stamp (deploy/agent-source-stamp.sh) no longer matches the
+    sources is refused by cpack, not shipped."""
+    release = None
+    with open(os.path.join(bin_dir, "CMakeCache.txt"), encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("DOZOR_AGENT_PACKAGE_BINARY:"):
+                release = line.split("=", 1)[1].strip()
+    check(bool(release), "CMakeCache names the release agent (DOZOR_AGENT_PACKAGE_BINARY)")
+    stamp = release + ".sources"
+    with open(stamp, encoding="utf-8") as f:
+        good = f.read()
+    try:
+        with open(stamp, "w", encoding="utf-8") as f:
+            f.write("0" * 64 + "\n")  # as if built before the last source change
+        result = subprocess.run([cpack_command(bin_dir), "-G", "DEB", "--config",
+                                 os.path.join(bin_dir, "CPackConfig.cmake"), "-B", os.path.join(tmp, "stale")],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+    finally:
+        with open(stamp, "w", encoding="utf-8") as f:
+            f.write(good)
+    said = " ".join(result.stdout.split())  # CMake wraps its messages
+    check(result.returncode != 0 and "was not built from these sources" in said,
+          f"cpack refuses a stale release agent (exit {result.returncode}): {result.stdout[-600:]}")
+
+
 def mdwe_health_sample_runs(binary):
     """`binary health` (one health sample, on its collector threads) in a child that asked the kernel
     to refuse executable memory (PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN), as systemd's
@@ -437,6 +463,8 @@ def main():
               == 0, f"upgrade package version {version2} > {version1}")
         check_package_metadata(v1)
         run_lintian(v1)
+        if os.environ.get("DOZOR_AGENT_RELEASE") == "1":
+            check_stale_release_agent_refused(bin_dir, tmp)
 
         log(f"== install {version1}")
         run(["dpkg", "-i", v1["dozor-agent"], v1["dozor-server"]])
