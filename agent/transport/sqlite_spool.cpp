@@ -412,7 +412,6 @@ Status SqliteSpool::ReconcileWithServer(uint64_t last_committed_seq) {
     }
     DOZOR_RETURN_IF_ERROR(WriteMeta(kNextSeqKey, std::max(next_seq + committed, committed + 1)));
     DOZOR_RETURN_IF_ERROR(WriteMeta("reconciled", 1));
-    sent_frontier_ = last_committed_seq;  // the renumbered reports have not been sent
   } else {
     DOZOR_ASSIGN_OR_RETURN(auto remove, db_.Prepare("DELETE FROM reports WHERE seq <= ?"));
     remove.Bind(1, committed);
@@ -424,6 +423,10 @@ Status SqliteSpool::ReconcileWithServer(uint64_t last_committed_seq) {
   Status committed_status = tx.Commit();
   DOZOR_RETURN_IF_ERROR(CountParkedDrops());
   DOZOR_RETURN_IF_ERROR(committed_status);
+  // A new stream starts here: nothing above what the server has was sent on it yet. (Without
+  // this, a report sent on the old stream but never committed, then dropped before it was sent
+  // again, would be settled as received by an ack of a later report on the new stream.)
+  sent_frontier_ = last_committed_seq;
   DOZOR_ASSIGN_OR_RETURN(auto sum,
                          db_.Prepare("SELECT COALESCE(SUM(length(payload)), 0) FROM reports"));
   DOZOR_ASSIGN_OR_RETURN(bool has_row, sum.Step());

@@ -303,6 +303,30 @@ TEST_CASE("a health report dropped after it was sent is counted only if the serv
   CHECK(next.dropped_health_samples() == 2);  // the server learns the settled count
 }
 
+TEST_CASE(
+    "a report sent on an old stream and dropped before it was sent again is not settled by the new "
+    "stream's acks") {
+  TempDir dir;
+  auto one = HealthReport(0, 1000);
+  one.set_seq(1);
+  const uint64_t bound = one.ByteSizeLong() * 3 + one.ByteSizeLong() / 2;  // room for 3
+  auto spool = OpenSpool(dir / "spool.db", bound);
+  REQUIRE(spool->ReconcileWithServer(0).ok());
+  for (int i = 1; i <= 3; ++i) AppendOk(*spool, HealthReport(i, 1000));
+  REQUIRE(spool->ReadAfter(0, 10).ok());  // the old stream sent 1..3, the server committed none
+  REQUIRE(spool->ReconcileWithServer(0).ok());  // a new stream: the server has nothing
+  AppendOk(*spool, HealthReport(4, 1000));      // 1 goes before the new stream resent it
+  auto resent = spool->ReadAfter(0, 10);        // the new stream sends 2..4
+  REQUIRE(resent.ok());
+  REQUIRE(resent->size() == 3);
+  REQUIRE(spool->Acknowledged(2).ok());
+  auto stats = spool->Stats();
+  REQUIRE(stats.ok());
+  // 1 never reached the server: counted at once, not parked and then settled by the ack of 2.
+  CHECK(stats->dropped_health_total == 1);
+  CHECK(stats->dropped_awaiting_server == 0);
+}
+
 TEST_CASE("drops of reports left by an earlier process wait for the server, which may have them") {
   TempDir dir;
   const auto path = dir / "spool.db";
