@@ -126,9 +126,10 @@ def main():
 
     queue = Queue(args.queue)
     queue.configure()
-    if args.ready_file:
-        with open(args.ready_file, "w") as f:
+    if args.ready_file:  # whole or not at all: the waiting test reads it as soon as it exists
+        with open(args.ready_file + ".tmp", "w") as f:
             f.write(str(os.getpid()))
+        os.replace(args.ready_file + ".tmp", args.ready_file)
     delay = args.delay_ms / 1000.0
     held = []  # (release time, arrival order, packet id): a constant delay keeps the order
     counts = {"seen": 0, "lost": 0, "partitioned": 0, "delayed": 0}

@@ -44,7 +44,7 @@ HOST_IF, NS_IF = TAG + "h", TAG + "n"
 SUBNET = 100 + os.getpid() % 100
 HOST_IP, NS_IP = f"10.231.{SUBNET}.1", f"10.231.{SUBNET}.2"
 SHAPER_QUEUE = 7  # the namespace is ours: no other listener on its queues
-SHAPER = {"proc": None, "pid": None}  # the userspace netem, when the kernel has none
+SHAPER = {"proc": None, "pid": None, "dir": None}  # the userspace netem, when the kernel has none
 
 
 def sh(*args, check_rc=True):
@@ -59,10 +59,17 @@ def teardown():
     if proc is not None and proc.poll() is None:
         proc.terminate()
         try:
-            _, err = proc.communicate(timeout=10)
-            log((err or "").strip() or "shaper stopped")
+            proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+    if SHAPER["dir"] is not None:
+        try:
+            with open(os.path.join(SHAPER["dir"], "shaper.log")) as f:
+                log(f.read().strip() or "shaper stopped")
+        except OSError:
+            pass
+        shutil.rmtree(SHAPER["dir"], ignore_errors=True)
+        SHAPER["dir"] = None
     sh("ip", "link", "del", HOST_IF, check_rc=False)
     sh("ip", "netns", "del", NS, check_rc=False)
 
@@ -104,21 +111,25 @@ def start_userspace_shaper():
     per packet by nfqueue_shaper.py."""
     if shutil.which("iptables") is None:
         raise RuntimeError("no iptables binary")
-    ready = os.path.join(tempfile.mkdtemp(prefix="dozor-shaper-"), "ready")
+    SHAPER["dir"] = tempfile.mkdtemp(prefix="dozor-shaper-")
+    ready = os.path.join(SHAPER["dir"], "ready")
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nfqueue_shaper.py")
-    # The listener first: a queue rule without a listener drops every packet.
-    proc = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, script, "--queue", str(SHAPER_QUEUE),
-                             "--delay-ms", "100", "--loss", "0.10", "--ready-file", ready],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # The listener first: a queue rule without a listener drops every packet. Its messages go to a
+    # file, not a pipe nobody reads while the test runs (a full pipe would stall it: a dead link).
+    with open(os.path.join(SHAPER["dir"], "shaper.log"), "w") as shaper_log:
+        proc = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, script, "--queue", str(SHAPER_QUEUE),
+                                 "--delay-ms", "100", "--loss", "0.10", "--ready-file", ready],
+                                stdout=subprocess.DEVNULL, stderr=shaper_log)
     SHAPER["proc"] = proc
     deadline = time.time() + 10
-    while not os.path.exists(ready) or not open(ready).read().strip():
+    while not os.path.exists(ready):  # written whole (renamed into place)
         if proc.poll() is not None:
-            raise RuntimeError(f"nfqueue_shaper.py exited {proc.returncode}: {proc.stderr.read().strip()}")
+            raise RuntimeError(f"nfqueue_shaper.py exited {proc.returncode} (its log follows the test)")
         if time.time() > deadline:
             raise RuntimeError("nfqueue_shaper.py not ready within 10 s")
         time.sleep(0.05)
-    SHAPER["pid"] = int(open(ready).read())
+    with open(ready) as f:
+        SHAPER["pid"] = int(f.read())
     for chain, direction in (("OUTPUT", "-o"), ("INPUT", "-i")):
         sh("ip", "netns", "exec", NS, "iptables", "-A", chain, direction, NS_IF, "-j", "NFQUEUE", "--queue-num",
            str(SHAPER_QUEUE))
