@@ -409,7 +409,8 @@ IngestService::IngestService(AgentStore& agents, ReportWriter& writer, const Clo
       audit_(audit),
       enroll_throttle_(options.enroll_throttle),
       stream_source_throttle_(options.stream_source_throttle),
-      stream_agent_throttle_(options.stream_agent_throttle) {}
+      stream_agent_throttle_(options.stream_agent_throttle),
+      stream_pair_throttle_(options.stream_agent_throttle) {}
 
 void IngestService::Audit(SecurityEventKind kind, std::string_view source, std::string_view subject,
                           std::string_view detail, SecurityAudit::Logging logging) {
@@ -421,19 +422,29 @@ void IngestService::Audit(SecurityEventKind kind, std::string_view source, std::
   }
 }
 
+bool IngestService::IsLastGoodSource(const std::string& agent_id, const std::string& source) {
+  if (agent_id.empty()) return false;
+  std::lock_guard lock(good_sources_mutex_);
+  auto it = last_good_source_.find(agent_id);
+  return it != last_good_source_.end() && it->second == source;
+}
+
+std::string IngestService::PairKey(const std::string& agent_id, const std::string& source) {
+  return agent_id + "@" + source;
+}
+
 int64_t IngestService::StreamAuthBlockedForMs(const std::string& source,
                                               const std::string& agent_id) {
   const int64_t now_ms = clock_.NowMs();
-  int64_t wait = stream_source_throttle_.BlockedForMs(source, now_ms);
-  if (wait == 0 && !agent_id.empty()) {
-    bool from_known_source = false;
-    {
-      std::lock_guard lock(good_sources_mutex_);
-      auto it = last_good_source_.find(agent_id);
-      from_known_source = it != last_good_source_.end() && it->second == source;
-    }
-    if (!from_known_source) wait = stream_agent_throttle_.BlockedForMs(agent_id, now_ms);
+  if (IsLastGoodSource(agent_id, source)) {
+    // An agent that authenticated from this very address before. Neither the address's block
+    // applies (behind one NAT address a neighbour's guessing must not cut the other PCs off:
+    // a guesser cannot name their agent ids, 128 random bits each) nor the id's block; only this
+    // pair's own failures do.
+    return stream_pair_throttle_.BlockedForMs(PairKey(agent_id, source), now_ms);
   }
+  int64_t wait = stream_source_throttle_.BlockedForMs(source, now_ms);
+  if (wait == 0 && !agent_id.empty()) wait = stream_agent_throttle_.BlockedForMs(agent_id, now_ms);
   return wait;
 }
 
@@ -454,6 +465,12 @@ void IngestService::StreamAuthFailed(const std::string& source, const std::strin
   if (!agent_id.empty() && stream_agent_throttle_.RecordFailure(agent_id, now_ms)) {
     Audit(SecurityEventKind::kThrottled, source, agent_id,
           "agent id blocked after repeated wrong secrets (except from its last good address)");
+  }
+  // Kept only for pairs that once authenticated: a guesser's made-up ids add no keys here.
+  if (IsLastGoodSource(agent_id, source) &&
+      stream_pair_throttle_.RecordFailure(PairKey(agent_id, source), now_ms)) {
+    Audit(SecurityEventKind::kThrottled, source, agent_id,
+          "agent id blocked at its last good address after repeated wrong secrets from there");
   }
 }
 

@@ -110,6 +110,10 @@ class IngestService final : public RawAgentService, public AgentControl {
   FailureThrottle enroll_throttle_;
   FailureThrottle stream_source_throttle_;
   FailureThrottle stream_agent_throttle_;
+  // Keyed "agent@address" for agents at their last good address, which the two above exempt.
+  FailureThrottle stream_pair_throttle_;
+  bool IsLastGoodSource(const std::string& agent_id, const std::string& source);
+  static std::string PairKey(const std::string& agent_id, const std::string& source);
   std::mutex good_sources_mutex_;
   std::unordered_map<std::string, std::string> last_good_source_;  // agent id -> address
   std::atomic<int> enrollments_in_progress_{0};

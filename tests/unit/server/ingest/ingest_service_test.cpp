@@ -620,6 +620,32 @@ TEST_CASE_FIXTURE(
   CHECK(service_->StreamAuthBlockedForMs("ipv4:10.0.0.5", id) == 0);  // the agent's own address
 }
 
+TEST_CASE_FIXTURE(IngestFixture,
+                  "one PC guessing behind a NAT address does not cut off its neighbours' agents") {
+  // Two agents of one office, both seen at the office's one public address.
+  auto neighbour = EnrollOk();
+  auto guessed_at = EnrollOk();
+  const std::string nat = "ipv4:203.0.113.7";
+  service_->StreamAuthSucceeded(nat, neighbour.agent_id());
+  service_->StreamAuthSucceeded(nat, guessed_at.agent_id());
+  // A third PC there guesses with made-up agent ids until the address is blocked.
+  for (int i = 0; i < 25; ++i) service_->StreamAuthFailed(nat, "made-up-" + std::to_string(i), "x");
+  CHECK(service_->StreamAuthBlockedForMs(nat, "made-up-99") > 0);  // the guesser: blocked
+  CHECK(service_->StreamAuthBlockedForMs(nat, "") > 0);            // no id at all: blocked
+  // The agents that authenticated from there before keep connecting.
+  CHECK(service_->StreamAuthBlockedForMs(nat, neighbour.agent_id()) == 0);
+  CHECK(service_->StreamAuthBlockedForMs(nat, guessed_at.agent_id()) == 0);
+  // Wrong secrets for one known agent from there block that pair only (its own limit, 10 a
+  // minute), not the neighbour.
+  for (int i = 0; i < 10; ++i)
+    service_->StreamAuthFailed(nat, guessed_at.agent_id(), "wrong secret");
+  CHECK(service_->StreamAuthBlockedForMs(nat, guessed_at.agent_id()) > 0);
+  CHECK(service_->StreamAuthBlockedForMs(nat, neighbour.agent_id()) == 0);
+  // A new agent behind that address (never authenticated there) waits out the block.
+  auto newcomer = EnrollOk();
+  CHECK(service_->StreamAuthBlockedForMs(nat, newcomer.agent_id()) > 0);
+}
+
 TEST_CASE("a batch keeps arrival order but spreads one agent's inventories over batches") {
   // Agent a floods four 3 MiB inventories, then b and c send health samples.
   const size_t mib = 1024 * 1024;
