@@ -21,6 +21,25 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A real gRPC server on a loopback port for `service`.
+std::unique_ptr<grpc::Server> StartLoopbackServer(grpc::Service& service, int* port) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), port);
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  REQUIRE(server != nullptr);
+  return server;
+}
+
+StreamClientOptions LoopbackClientOptions(int port) {
+  StreamClientOptions options;
+  options.channel.server_address = "127.0.0.1:" + std::to_string(port);
+  options.channel.insecure = true;
+  options.agent_id = "agent";
+  options.agent_secret = "secret";
+  return options;
+}
+
 // Accepts, acks one report, then ends the stream with UNAVAILABLE (a server restarting).
 class RestartingServer final : public dozor::v1::AgentService::Service {
  public:
@@ -75,17 +94,9 @@ TEST_CASE("a stream that stores reports resets the reconnect backoff, however sh
   }
   RestartingServer service;
   int port = 0;
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  auto server = builder.BuildAndStart();
-  REQUIRE(server != nullptr);
+  auto server = StartLoopbackServer(service, &port);
 
-  StreamClientOptions options;
-  options.channel.server_address = "127.0.0.1:" + std::to_string(port);
-  options.channel.insecure = true;
-  options.agent_id = "agent";
-  options.agent_secret = "secret";
+  StreamClientOptions options = LoopbackClientOptions(port);
   options.window = 1;
   options.backoff_initial_ms = 200;
   options.backoff_max_ms = 60000;
@@ -157,17 +168,9 @@ TEST_CASE(
   REQUIRE((*spool)->Append(&report).ok());
   SilentServer service;
   int port = 0;
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  auto server = builder.BuildAndStart();
-  REQUIRE(server != nullptr);
+  auto server = StartLoopbackServer(service, &port);
 
-  StreamClientOptions options;
-  options.channel.server_address = "127.0.0.1:" + std::to_string(port);
-  options.channel.insecure = true;
-  options.agent_id = "agent";
-  options.agent_secret = "secret";
+  StreamClientOptions options = LoopbackClientOptions(port);
   options.backoff_initial_ms = 100;
   options.accept_timeout_ms = 300;
   StreamClient client(options, **spool, nullptr);
