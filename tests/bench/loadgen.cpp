@@ -543,9 +543,13 @@ class AgentStream : public grpc::ClientBidiReactor<AgentMessage, ServerMessage> 
   void Cancel() { context_.TryCancel(); }
 
   // A stream the server has not accepted within the agent's accept deadline (caller holds the
-  // agent's mutex): the agent gives up on it and reconnects.
-  bool AcceptOverdueLocked(int64_t now_ns) const {
-    return !accepted_ && !read_closed_ && now_ns - started_ns_ > kAcceptDeadlineNs;
+  // agent's mutex): true once, and the caller cancels it; the agent then reconnects.
+  bool TakeAcceptOverdueLocked(int64_t now_ns) {
+    if (accepted_ || read_closed_ || given_up_ || now_ns - started_ns_ <= kAcceptDeadlineNs) {
+      return false;
+    }
+    given_up_ = true;
+    return true;
   }
 
   void OnReadDone(bool ok) override {
@@ -773,9 +777,10 @@ class AgentStream : public grpc::ClientBidiReactor<AgentMessage, ServerMessage> 
   grpc::ClientContext context_;
   ServerMessage incoming_;
 
-  // The agent's (StreamClient's kAcceptDeadline).
+  // The agent's (StreamClientOptions::accept_timeout_ms).
   static constexpr int64_t kAcceptDeadlineNs = 60'000'000'000;
   int64_t started_ns_ = 0;
+  bool given_up_ = false;  // guarded by agent_.mutex
 
   // Guarded by agent_.mutex.
   bool accepted_ = false;
@@ -1135,7 +1140,7 @@ int Run(const Options& options) {
           AgentStream* overdue = nullptr;
           {
             std::lock_guard lock(state->mutex);
-            if (state->stream && state->stream->AcceptOverdueLocked(now)) {
+            if (state->stream && state->stream->TakeAcceptOverdueLocked(now)) {
               overdue = state->stream.get();
             }
           }
