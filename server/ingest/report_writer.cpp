@@ -19,6 +19,9 @@ void ReportWriter::Start() {
   running_ = true;
   stopping_ = false;
   thread_ = std::thread([this] { Run(); });
+  if (options_.prepare_inventories) {
+    preparer_ = std::thread([this] { RunPreparer(); });
+  }
 }
 
 void ReportWriter::Stop() {
@@ -26,14 +29,19 @@ void ReportWriter::Stop() {
     std::lock_guard lock(mutex_);
     if (!running_) return;
     stopping_ = true;
+    ++generation_;
   }
   wake_.notify_all();
+  prepare_wake_.notify_all();
+  // The writer commits what is queued, waiting for the preparer to finish what it holds.
   if (thread_.joinable()) thread_.join();
+  if (preparer_.joinable()) preparer_.join();
   std::lock_guard lock(mutex_);
   running_ = false;
 }
 
 bool ReportWriter::Submit(IncomingReport report, Completion done) {
+  bool preparing = false;
   {
     std::lock_guard lock(mutex_);
     if (!running_ || stopping_ || queue_.size() >= options_.max_queue) {
@@ -43,10 +51,48 @@ bool ReportWriter::Submit(IncomingReport report, Completion done) {
       return false;
     }
     queued_bytes_ += report.wire_bytes;
-    queue_.push_back(Pending{std::move(report), std::move(done), std::chrono::steady_clock::now()});
+    Pending pending{{}, std::move(done), std::chrono::steady_clock::now(), nullptr};
+    if (options_.prepare_inventories && report.report.has_inventory()) {
+      pending.preparation = std::make_shared<Preparation>();
+      pending.report.agent_id = report.agent_id;
+      pending.report.wire_bytes = report.wire_bytes;
+      pending.preparation->report = std::move(report);
+      to_prepare_.push_back(pending.preparation);
+      preparing = true;
+    } else {
+      pending.report = std::move(report);
+    }
+    queue_.push_back(std::move(pending));
+    ++generation_;
   }
   wake_.notify_one();
+  if (preparing) prepare_wake_.notify_one();
   return true;
+}
+
+void ReportWriter::RunPreparer() {
+  while (true) {
+    std::shared_ptr<Preparation> next;
+    {
+      std::unique_lock lock(mutex_);
+      prepare_wake_.wait(lock, [this] { return stopping_ || !to_prepare_.empty(); });
+      if (to_prepare_.empty()) {
+        return;  // stopping, and nothing is left to prepare
+      }
+      next = std::move(to_prepare_.front());
+      to_prepare_.pop_front();
+    }
+    // Without the lock: the report is only read, and no one else touches it until `done`.
+    if (options_.before_preparing) options_.before_preparing(next->report);
+    auto prepared = hosts_.PrepareReport(next->report);
+    {
+      std::lock_guard lock(mutex_);
+      next->prepared = std::move(prepared);
+      next->done = true;
+      ++generation_;
+    }
+    wake_.notify_one();
+  }
 }
 
 ReportWriterStats ReportWriter::Stats() const {
@@ -66,6 +112,10 @@ std::vector<bool> PickFairBatch(const std::vector<BatchCandidate>& queued, size_
   for (size_t i = 0; i < queued.size() && taken < max_batch; ++i) {
     const BatchCandidate& candidate = queued[i];
     if (!deferred_agents.empty() && deferred_agents.count(candidate.agent_id) > 0) continue;
+    if (!candidate.ready) {
+      deferred_agents.insert(candidate.agent_id);  // its later reports wait behind it
+      continue;
+    }
     if (candidate.inventory) {
       if (inventory_bytes > 0 &&
           inventory_bytes + candidate.wire_bytes > max_inventory_bytes_per_batch) {
@@ -86,16 +136,25 @@ void ReportWriter::TakeBatchLocked(std::vector<Pending>& batch) {
   std::vector<BatchCandidate> candidates;
   candidates.reserve(scan);
   for (size_t i = 0; i < scan; ++i) {
-    const auto& report = queue_[i].report;
-    candidates.push_back({report.agent_id, report.report.has_inventory(), report.wire_bytes});
+    const Pending& pending = queue_[i];
+    const bool preparing = pending.preparation != nullptr;
+    candidates.push_back({pending.report.agent_id,
+                          preparing || pending.report.report.has_inventory(),
+                          pending.report.wire_bytes, !preparing || pending.preparation->done});
   }
   const std::vector<bool> take =
       PickFairBatch(candidates, options_.max_batch, options_.max_inventory_bytes_per_batch);
   std::vector<Pending> kept;
   for (size_t i = 0; i < scan; ++i) {
     if (take[i]) {
-      queued_bytes_ -= std::min(queued_bytes_, queue_[i].report.wire_bytes);
-      batch.push_back(std::move(queue_[i]));
+      Pending& pending = queue_[i];
+      queued_bytes_ -= std::min(queued_bytes_, pending.report.wire_bytes);
+      if (pending.preparation) {
+        pending.report = std::move(pending.preparation->report);
+        pending.report.prepared = std::move(pending.preparation->prepared);
+        pending.preparation.reset();
+      }
+      batch.push_back(std::move(pending));
     } else {
       kept.push_back(std::move(queue_[i]));
     }
@@ -112,15 +171,24 @@ void ReportWriter::Run() {
   std::vector<Pending> batch;
   std::vector<IncomingReport> reports;
   const auto idle_wake = std::chrono::milliseconds(options_.release_memory_every_ms);
+  uint64_t seen_generation = 0;
+  bool took = false;
   while (true) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, idle_wake, [this] { return stopping_ || !queue_.empty(); });
+      // After a batch, what is still queued is taken at once. After an empty take (everything
+      // queued waits for the preparer), only a change can make something takeable.
+      wake_.wait_for(lock, idle_wake, [&] {
+        return (stopping_ && queue_.empty()) || generation_ != seen_generation ||
+               (took && !queue_.empty());
+      });
       if (queue_.empty() && stopping_) {
         return;
       }
+      seen_generation = generation_;
       batch.clear();
       if (!queue_.empty()) TakeBatchLocked(batch);
+      took = !batch.empty();
     }
     const size_t batch_bytes = batch.empty() ? 0 : CommitBatch(batch, reports);
     // The parsed reports of the batch are freed before memory is released.

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -116,11 +117,19 @@ struct HostSearchResult {
 };
 
 // One report from an authenticated agent, already validated by ingest.
+// A backend's work on one report done before its writer is free (HostStore::PrepareReport):
+// opaque to the caller, which only hands it back with the report.
+struct PreparedReport {
+  virtual ~PreparedReport() = default;
+};
+
 struct IncomingReport {
   std::string agent_id;
   int64_t received_at_ms = 0;
   dozor::v1::Report report;
   size_t wire_bytes = 0;  // its size as received (the writer's memory and fairness budgets)
+  // HostStore::PrepareReport's result when the caller ran it; else the commit does that work.
+  std::shared_ptr<const PreparedReport> prepared;
 };
 
 enum class CommitOutcome { kStored, kDuplicate, kRejected };
@@ -194,6 +203,15 @@ class HostStore {
   // stored. Inventory reports replace the host's current inventory and append to its change log.
   // On error nothing of the batch is committed and no report may be acked.
   virtual Result<std::vector<CommitResult>> CommitReports(std::vector<IncomingReport>& batch) = 0;
+  // The part of committing `report` that needs no writer, for a caller with a thread to spare
+  // (the ingest writer's preparer): CommitReports then only checks it still holds, and writes.
+  // Any thread, concurrently with commits. nullptr: nothing to prepare, or it could not be (the
+  // commit then does the work itself and reports any error). Backends without such work keep
+  // this default.
+  virtual std::shared_ptr<const PreparedReport> PrepareReport(const IncomingReport& report) {
+    (void)report;
+    return nullptr;
+  }
   // Called after each committed CommitReports batch that stored at least one report, on the
   // committing thread and outside the store's locks; must be cheap (enqueue only). Set it before
   // ingest starts; an empty function removes it.

@@ -188,10 +188,12 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
           {&w.collector_upsert,
            "INSERT OR REPLACE INTO host_collectors(agent, name, ok, error, duration_ms, at) "
            "VALUES (?, ?, ?, ?, ?, ?)"},
-          {&w.blob_select, "SELECT inventory FROM host_inventory_blob WHERE agent = ?"},
+          {&w.blob_select,
+           "SELECT inventory, rows_schema FROM host_inventory_blob WHERE agent = ?"},
           {&w.blob_upsert,
-           "INSERT OR REPLACE INTO host_inventory_blob(agent, collected_at, inventory) "
-           "VALUES (?, ?, ?)"},
+           "INSERT OR REPLACE INTO host_inventory_blob(agent, collected_at, inventory, "
+           "rows_schema) VALUES (?, ?, ?, ?)"},
+          {&w.blob_touch, "UPDATE host_inventory_blob SET collected_at = ? WHERE agent = ?"},
           {&w.change_insert,
            "INSERT INTO inventory_changes(agent, at, category, action, subject, old_value, "
            "new_value) VALUES (?, ?, ?, ?, ?, ?, ?)"},
@@ -375,7 +377,7 @@ Status PrepareWriterStatements(sqlite::Database& db, WriterStatements& w) {
           {&w.block_delete, "DELETE FROM health_blocks WHERE agent = ? AND start_at = ?"},
       }));
   for (size_t i = 0; i < kHostTableCount; ++i) {
-    std::string sql = std::string("DELETE FROM ") + kHostTables[i] + " WHERE agent = ?";
+    std::string sql = std::string("DELETE FROM ") + kHostTables[i].name + " WHERE agent = ?";
     DOZOR_ASSIGN_OR_RETURN(w.host_delete[i], db.Prepare(sql));
   }
   DOZOR_ASSIGN_OR_RETURN(w.rule_windows, RuleWindowWriter::Prepare(db));
@@ -408,6 +410,7 @@ Status PrepareReaderStatements(sqlite::Database& db, ReaderStatements& r) {
           {&r.addresses_one,
            "SELECT address FROM host_addresses WHERE agent = ? AND loopback = 0 ORDER BY rowid"},
           {&r.blob_get, "SELECT inventory FROM host_inventory_blob WHERE agent = ?"},
+          {&r.blob_base, "SELECT inventory, rows_schema FROM host_inventory_blob WHERE agent = ?"},
           {&r.collectors, collector + "WHERE agent = ? ORDER BY name"},
           {&r.agent_pk, "SELECT id FROM agents WHERE agent_id = ?"},
           {&r.changes, change + "WHERE agent = ? AND at >= ? ORDER BY at DESC, id DESC LIMIT ?"},

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -15,7 +16,9 @@
 #include "domain/inventory_diff.hpp"
 #include "dozor/common/text.hpp"
 #include "dozor/contract/codec.hpp"
+#include "store/host_row_parts.hpp"
 #include "store/report_screening.hpp"
+#include "store/sqlite/migrations.hpp"
 #include "store/sqlite/sqlite_store_internal.hpp"
 #include "store/sqlite/statement_helpers.hpp"
 #include "store/sqlite/store_rows.hpp"
@@ -28,23 +31,6 @@ using namespace sqlite_store_internal;  // NOLINT(google-build-using-namespace)
 namespace {
 
 // ------------------------------------------------------------------ inventory rows
-
-Result<std::vector<InventoryChange>> DiffWithStoredInventory(WriterStatements& w, int64_t pk,
-                                                             const std::string& agent_id,
-                                                             const dozor::v1::Inventory& inv,
-                                                             int64_t at) {
-  DOZOR_ASSIGN_OR_RETURN(auto stored, ReadOptional(BindAll(w.blob_select, pk),
-                                                   [](const auto& s) { return s.Blob(0); }));
-  dozor::v1::Inventory previous;
-  if (stored && DecodeCompressed(*stored, &previous).ok()) {
-    return DiffInventories(previous, inv, at, agent_id);
-  }
-  if (stored) {
-    spdlog::warn("store: previous inventory of {} does not decode; starting a new baseline",
-                 agent_id);
-  }
-  return std::vector<InventoryChange>{FirstInventoryChange(at, agent_id)};
-}
 
 Status InsertOs(WriterStatements& w, int64_t pk, const dozor::v1::OperatingSystem& os,
                 int64_t security_pending_since, HostRole role, HostDuties duties) {
@@ -160,7 +146,7 @@ Status InsertHardware(WriterStatements& w, int64_t pk, const dozor::v1::Hardware
                    d.class_code(), d.class_name(), d.subsystem_vendor_id(), d.subsystem_device_id(),
                    d.driver(), d.vendor_name(), d.device_name());
   }));
-  return InsertUnavailable(w, pk, "hardware", hw.unavailable());
+  return OkStatus();
 }
 
 // An interface row and its address rows.
@@ -187,7 +173,7 @@ Status InsertNetwork(WriterStatements& w, int64_t pk, const dozor::v1::Network& 
     return RunWith(w.listener_insert, pk, l.protocol(), l.family(), l.address(), l.port(), l.pid(),
                    l.process(), l.uid());
   }));
-  return InsertUnavailable(w, pk, "network", net.unavailable());
+  return OkStatus();
 }
 
 // The 1C server cluster in depth (migration 020): agents with their processes and clusters, the
@@ -223,11 +209,15 @@ Status InsertOneC(WriterStatements& w, int64_t pk, const dozor::v1::Software& sw
   });
 }
 
-Status InsertSoftware(WriterStatements& w, int64_t pk, const dozor::v1::Software& sw) {
-  DOZOR_RETURN_IF_ERROR(InsertEach(sw.packages(), [&](const auto& p) {
+Status InsertPackages(WriterStatements& w, int64_t pk, const dozor::v1::Software& sw) {
+  return InsertEach(sw.packages(), [&](const auto& p) {
     return RunWith(w.package_insert, pk, p.name(), p.version(), p.architecture(), p.source(),
                    p.vendor(), p.install_time(), p.held());
-  }));
+  });
+}
+
+// The rest of the software part (HostRowPart::kSoftware).
+Status InsertSoftware(WriterStatements& w, int64_t pk, const dozor::v1::Software& sw) {
   DOZOR_RETURN_IF_ERROR(InsertEach(sw.repositories(), [&](const auto& r) {
     return RunWith(w.repository_insert, pk, r.manager(), r.file(), r.name(), r.kind(), r.uri(),
                    r.suite(), r.components(), r.enabled(), r.official());
@@ -279,8 +269,7 @@ Status InsertSoftware(WriterStatements& w, int64_t pk, const dozor::v1::Software
                      r.address(), r.method());
     }));
   }
-  DOZOR_RETURN_IF_ERROR(InsertOneC(w, pk, sw));
-  return InsertUnavailable(w, pk, "software", sw.unavailable());
+  return InsertOneC(w, pk, sw);
 }
 
 // Only an agent that reports a security part gets a row: a Linux agent's absent part is not
@@ -317,7 +306,7 @@ Status InsertSecurity(WriterStatements& w, int64_t pk, const dozor::v1::Inventor
                      known ? v : std::string("unknown"), p.sources(), p.reason());
     }));
   }
-  return InsertUnavailable(w, pk, "security", sec.unavailable());
+  return OkStatus();
 }
 
 // When the current unbroken run of inventories with pending security updates began: kept from
@@ -358,27 +347,69 @@ Status InsertGroups(WriterStatements& w, int64_t pk, const dozor::v1::OperatingS
   });
 }
 
-// Clears the host's normalised inventory rows and writes them again from `inv`.
-Status ReplaceHostRows(WriterStatements& w, int64_t pk, const dozor::v1::Inventory& inv,
-                       int64_t at) {
-  DOZOR_ASSIGN_OR_RETURN(int64_t security_since, SecurityPendingSince(w, pk, inv, at));
-  for (auto& statement : w.host_delete) {
-    DOZOR_RETURN_IF_ERROR(RunWith(statement, pk));
+// Every part's "could not read" notes, in the order they were always written.
+Status InsertAllUnavailable(WriterStatements& w, int64_t pk, const dozor::v1::Inventory& inv) {
+  DOZOR_RETURN_IF_ERROR(InsertUnavailable(w, pk, "hardware", inv.hardware().unavailable()));
+  DOZOR_RETURN_IF_ERROR(InsertUnavailable(w, pk, "network", inv.network().unavailable()));
+  DOZOR_RETURN_IF_ERROR(InsertUnavailable(w, pk, "software", inv.software().unavailable()));
+  if (inv.has_security()) {
+    DOZOR_RETURN_IF_ERROR(InsertUnavailable(w, pk, "security", inv.security().unavailable()));
   }
-  DOZOR_RETURN_IF_ERROR(
-      InsertOs(w, pk, inv.os(), security_since, ClassifyHostRole(inv), ClassifyHostDuties(inv)));
-  DOZOR_RETURN_IF_ERROR(InsertHardware(w, pk, inv.hardware()));
-  DOZOR_RETURN_IF_ERROR(InsertNetwork(w, pk, inv.network()));
-  DOZOR_RETURN_IF_ERROR(InsertSoftware(w, pk, inv.software()));
-  DOZOR_RETURN_IF_ERROR(InsertSecurity(w, pk, inv));
-  DOZOR_RETURN_IF_ERROR(InsertUnavailable(w, pk, "os", inv.os().unavailable()));
-  DOZOR_RETURN_IF_ERROR(InsertGroups(w, pk, inv.os()));
-  return InsertEach(inv.os().users(), [&](const auto& u) {
+  return InsertUnavailable(w, pk, "os", inv.os().unavailable());
+}
+
+Status InsertAccounts(WriterStatements& w, int64_t pk, const dozor::v1::OperatingSystem& os) {
+  DOZOR_RETURN_IF_ERROR(InsertGroups(w, pk, os));
+  return InsertEach(os.users(), [&](const auto& u) {
     // Agents before the Windows contract send no kind: every account they list is a user.
     return RunWith(w.user_insert, pk, u.name(), u.uid(), u.shell(), u.home(), u.administrator(),
                    u.disabled(), u.kind().empty() ? std::string("user") : u.kind(), u.domain(),
                    u.last_login_time(), u.last_login_from(), u.gid());
   });
+}
+
+// Clears the host's normalised inventory rows of the `changed` parts and writes them again from
+// `inv`; the other parts' rows are already what `inv` would write.
+Status ReplaceHostRows(WriterStatements& w, int64_t pk, const dozor::v1::Inventory& inv, int64_t at,
+                       HostRowParts changed) {
+  auto rewrite = [&](HostRowPart part) {
+    return part == HostRowPart::kAlways || (changed & Bit(part));
+  };
+  DOZOR_ASSIGN_OR_RETURN(int64_t security_since, SecurityPendingSince(w, pk, inv, at));
+  for (size_t i = 0; i < kHostTableCount; ++i) {
+    if (rewrite(kHostTables[i].part)) {
+      DOZOR_RETURN_IF_ERROR(RunWith(w.host_delete[i], pk));
+    }
+  }
+  DOZOR_RETURN_IF_ERROR(
+      InsertOs(w, pk, inv.os(), security_since, ClassifyHostRole(inv), ClassifyHostDuties(inv)));
+  if (rewrite(HostRowPart::kHardware)) {
+    DOZOR_RETURN_IF_ERROR(InsertHardware(w, pk, inv.hardware()));
+  }
+  if (rewrite(HostRowPart::kNetwork)) {
+    DOZOR_RETURN_IF_ERROR(InsertNetwork(w, pk, inv.network()));
+  }
+  if (rewrite(HostRowPart::kPackages)) {
+    DOZOR_RETURN_IF_ERROR(InsertPackages(w, pk, inv.software()));
+  }
+  if (rewrite(HostRowPart::kSoftware)) {
+    DOZOR_RETURN_IF_ERROR(InsertSoftware(w, pk, inv.software()));
+  }
+  if (rewrite(HostRowPart::kSecurity)) {
+    DOZOR_RETURN_IF_ERROR(InsertSecurity(w, pk, inv));
+  }
+  DOZOR_RETURN_IF_ERROR(InsertAllUnavailable(w, pk, inv));
+  if (rewrite(HostRowPart::kAccounts)) {
+    DOZOR_RETURN_IF_ERROR(InsertAccounts(w, pk, inv.os()));
+  }
+  return OkStatus();
+}
+
+// The schema version the host rows are written under. Rows written under an older one are all
+// written again (a migration may have added a column or a table the next inventory fills).
+int64_t CurrentRowsSchema() {
+  static const int64_t version = Migrations().empty() ? 0 : Migrations().back().version;
+  return version;
 }
 
 // ------------------------------------------------------------------ health rows and blocks
@@ -402,23 +433,94 @@ Result<SqliteStore::CachedAgent*> SqliteStore::LookupAgentLocked(const std::stri
   return &agent_cache_.emplace(agent_id, *agent).first->second;
 }
 
-Result<std::vector<CommitResult>> SqliteStore::CommitReports(std::vector<IncomingReport>& batch) {
-  // Serialize outside the writer lock. Recent samples are stored uncompressed: zlib per row was
-  // the largest CPU cost per report, and compaction later compresses whole hours far better.
-  std::vector<std::string> encoded(batch.size());
-  std::vector<bool> unencodable(batch.size(), false);
+std::shared_ptr<SqliteStore::PreparedInventory> SqliteStore::PrepareInventory(
+    const std::optional<StoredInventory>& stored, const dozor::v1::Inventory& inventory, int64_t at,
+    const std::string& agent_id) {
+  auto result = std::make_shared<PreparedInventory>();
+  PreparedInventory& prepared = *result;
+  prepared.base = stored;
+  dozor::v1::Inventory previous;
+  if (stored && DecodeCompressed(stored->blob, &previous).ok()) {
+    prepared.changes = DiffInventories(previous, inventory, at, agent_id);
+    prepared.changed_parts = stored->rows_schema == CurrentRowsSchema()
+                                 ? ChangedHostRowParts(previous, inventory)
+                                 : kAllHostRowParts;
+  } else {
+    if (stored) {
+      spdlog::warn("store: previous inventory of {} does not decode; starting a new baseline",
+                   EscapeControlText(agent_id));
+    }
+    prepared.changes = {FirstInventoryChange(at, agent_id)};
+  }
+  CapInventoryChanges(prepared.changes);
+  prepared.blob = EncodeCompressed(inventory);
+  return result;
+}
+
+std::shared_ptr<const SqliteStore::PreparedInventory> SqliteStore::PrepareInventoryOnReader(
+    const IncomingReport& item) {
+  std::optional<StoredInventory> stored;
+  {
+    ReaderLease reader = AcquireReader();
+    sqlite::ReadTransaction txn(reader->db);
+    if (!txn.Begin().ok()) {
+      return nullptr;
+    }
+    auto pk = AgentPkOn(*reader, item.agent_id);
+    if (!pk.ok()) {
+      return nullptr;  // not enrolled (yet): the writer screens the report
+    }
+    auto read = ReadOptional(BindAll(reader->rs.blob_base, *pk), [](const auto& s) {
+      return StoredInventory{s.Blob(0), s.Int(1)};
+    });
+    if (!read.ok()) {
+      return nullptr;
+    }
+    stored = std::move(*read);
+  }
+  // The reader is back in the pool: decoding, diffing and compressing take no connection.
+  return PrepareInventory(stored, item.report.inventory(), item.report.collected_at_ms(),
+                          item.agent_id);
+}
+
+std::shared_ptr<const PreparedReport> SqliteStore::PrepareReport(const IncomingReport& report) {
+  if (!report.report.has_inventory()) {
+    return nullptr;  // a health sample's serialisation is cheap; the commit does it
+  }
+  return PrepareInventoryOnReader(report);
+}
+
+SqliteStore::BatchPrework SqliteStore::PrepareBatch(const std::vector<IncomingReport>& batch) {
+  // Recent samples are stored uncompressed: zlib per row was the largest CPU cost per report,
+  // and compaction later compresses whole hours far better.
+  BatchPrework prework;
+  prework.encoded.resize(batch.size());
+  prework.unencodable.assign(batch.size(), false);
   for (size_t i = 0; i < batch.size(); ++i) {
     if (batch[i].report.has_health()) {
-      unencodable[i] = !batch[i].report.health().SerializeToString(&encoded[i]);
+      prework.unencodable[i] = !batch[i].report.health().SerializeToString(&prework.encoded[i]);
+    } else if (batch[i].report.has_inventory()) {
+      if (prework.inventories.empty()) {
+        prework.inventories.resize(batch.size());
+      }
+      // Prepared already by the caller (the ingest writer's preparer), or here.
+      auto given = std::dynamic_pointer_cast<const PreparedInventory>(batch[i].prepared);
+      prework.inventories[i] = given ? std::move(given) : PrepareInventoryOnReader(batch[i]);
     }
   }
+  return prework;
+}
+
+Result<std::vector<CommitResult>> SqliteStore::CommitReports(std::vector<IncomingReport>& batch) {
+  // Everything that needs no writer is done before write_mu_ is taken.
+  BatchPrework prework = PrepareBatch(batch);
   std::vector<CommitResult> results;
   results.reserve(batch.size());
   std::vector<CommittedHost> committed;
   {
     std::lock_guard lock(write_mu_);
     std::unordered_map<std::string, CachedAgent> saved;
-    auto status = CommitLocked(batch, encoded, unencodable, results, saved, committed);
+    auto status = CommitLocked(batch, prework, results, saved, committed);
     if (!status.ok()) {
       // The transaction rolled back; so must the sequence numbers it advanced in memory.
       for (auto& [agent_id, agent] : saved) {
@@ -432,7 +534,7 @@ Result<std::vector<CommitResult>> SqliteStore::CommitReports(std::vector<Incomin
       // rejected. A fault of the environment (disk full, I/O, busy) still fails the batch.
       results.clear();
       committed.clear();
-      DOZOR_RETURN_IF_ERROR(CommitOneByOneLocked(batch, encoded, unencodable, results, committed));
+      DOZOR_RETURN_IF_ERROR(CommitOneByOneLocked(batch, prework, results, committed));
     }
   }
   // After COMMIT and outside write_mu_, so an observer may call back into the store.
@@ -442,21 +544,22 @@ Result<std::vector<CommitResult>> SqliteStore::CommitReports(std::vector<Incomin
   return results;
 }
 
-Status SqliteStore::CommitOneByOneLocked(std::vector<IncomingReport>& batch,
-                                         const std::vector<std::string>& encoded,
-                                         const std::vector<bool>& unencodable,
+Status SqliteStore::CommitOneByOneLocked(std::vector<IncomingReport>& batch, BatchPrework& prework,
                                          std::vector<CommitResult>& results,
                                          std::vector<CommittedHost>& committed) {
   for (size_t i = 0; i < batch.size(); ++i) {
     std::vector<IncomingReport> one;
     one.push_back(std::move(batch[i]));
-    const std::vector<std::string> one_encoded{encoded[i]};
-    const std::vector<bool> one_unencodable{unencodable[i]};
+    BatchPrework one_prework;
+    one_prework.encoded.push_back(std::move(prework.encoded[i]));
+    one_prework.unencodable.push_back(prework.unencodable[i]);
+    if (!prework.inventories.empty()) {
+      one_prework.inventories.push_back(std::move(prework.inventories[i]));
+    }
     std::vector<CommitResult> one_result;
     std::unordered_map<std::string, CachedAgent> saved;
     std::vector<CommittedHost> one_committed;
-    Status status =
-        CommitLocked(one, one_encoded, one_unencodable, one_result, saved, one_committed);
+    Status status = CommitLocked(one, one_prework, one_result, saved, one_committed);
     batch[i] = std::move(one[0]);
     if (status.ok()) {
       results.push_back(std::move(one_result[0]));
@@ -480,21 +583,18 @@ Status SqliteStore::CommitOneByOneLocked(std::vector<IncomingReport>& batch,
   return OkStatus();
 }
 
-Status SqliteStore::CommitLocked(std::vector<IncomingReport>& batch,
-                                 const std::vector<std::string>& encoded,
-                                 const std::vector<bool>& unencodable,
+Status SqliteStore::CommitLocked(std::vector<IncomingReport>& batch, const BatchPrework& prework,
                                  std::vector<CommitResult>& results,
                                  std::unordered_map<std::string, CachedAgent>& saved,
                                  std::vector<CommittedHost>& committed) {
   sqlite::Transaction txn(writer_);
   DOZOR_RETURN_IF_ERROR(txn.Begin());
-  DOZOR_RETURN_IF_ERROR(WriteBatchLocked(batch, encoded, unencodable, results, saved, committed));
+  DOZOR_RETURN_IF_ERROR(WriteBatchLocked(batch, prework, results, saved, committed));
   return txn.Commit();
 }
 
 Status SqliteStore::WriteBatchLocked(std::vector<IncomingReport>& batch,
-                                     const std::vector<std::string>& encoded,
-                                     const std::vector<bool>& unencodable,
+                                     const BatchPrework& prework,
                                      std::vector<CommitResult>& results,
                                      std::unordered_map<std::string, CachedAgent>& saved,
                                      std::vector<CommittedHost>& committed) {
@@ -520,7 +620,7 @@ Status SqliteStore::WriteBatchLocked(std::vector<IncomingReport>& batch,
     const dozor::v1::Report& report = item.report;
     DOZOR_ASSIGN_OR_RETURN(CachedAgent * agent, LookupAgentLocked(item.agent_id));
     auto screened = ScreenReport(report, agent != nullptr, agent != nullptr && agent->revoked,
-                                 agent != nullptr ? agent->last_seq : 0, unencodable[i]);
+                                 agent != nullptr ? agent->last_seq : 0, prework.unencodable[i]);
     if (screened) {
       results.push_back(std::move(*screened));
       continue;
@@ -528,10 +628,12 @@ Status SqliteStore::WriteBatchLocked(std::vector<IncomingReport>& batch,
     const int64_t clock_offset_ms = item.received_at_ms - report.collected_at_ms();
     if (report.has_health()) {
       DOZOR_RETURN_IF_ERROR(RunWith(w.health_insert, agent->pk, report.collected_at_ms(),
-                                    report.seq(), BlobArg{encoded[i]}));
+                                    report.seq(), BlobArg{prework.encoded[i]}));
       w.window_batch.Add(agent->pk, report.collected_at_ms(), clock_offset_ms, report.health());
     } else {
-      DOZOR_RETURN_IF_ERROR(ApplyInventoryLocked(agent->pk, item.agent_id, report));
+      const PreparedInventory* prepared =
+          prework.inventories.empty() ? nullptr : prework.inventories[i].get();
+      DOZOR_RETURN_IF_ERROR(ApplyInventoryLocked(agent->pk, item.agent_id, report, prepared));
     }
     for (const dozor::v1::CollectorStatus& status : report.collectors()) {
       w.collector_batch.Add(agent->pk, report.collected_at_ms(), status);
@@ -587,23 +689,34 @@ Status SqliteStore::WriteBatchLocked(std::vector<IncomingReport>& batch,
 }
 
 Status SqliteStore::ApplyInventoryLocked(int64_t pk, const std::string& agent_id,
-                                         const dozor::v1::Report& report) {
+                                         const dozor::v1::Report& report,
+                                         const PreparedInventory* prepared) {
   WriterStatements& w = *ws_;
   const dozor::v1::Inventory& inv = report.inventory();
   const int64_t at = report.collected_at_ms();
-  DOZOR_ASSIGN_OR_RETURN(std::vector<InventoryChange> changes,
-                         DiffWithStoredInventory(w, pk, agent_id, inv, at));
-  CapInventoryChanges(changes);
-  DOZOR_RETURN_IF_ERROR(InsertEach(changes, [&](const InventoryChange& c) {
+  // The work prepared outside the writer holds only if it compared with exactly the inventory
+  // stored now: an earlier inventory of the same batch (or one committed in between) may have
+  // replaced it. Reading the blob back costs a page-cache read, not a decode.
+  DOZOR_ASSIGN_OR_RETURN(auto stored, ReadOptional(BindAll(w.blob_select, pk), [](const auto& s) {
+                           return StoredInventory{s.Blob(0), s.Int(1)};
+                         }));
+  std::shared_ptr<PreparedInventory> prepared_here;
+  if (prepared == nullptr || prepared->base != stored) {
+    prepared_here = PrepareInventory(stored, inv, at, agent_id);
+    prepared = prepared_here.get();
+  }
+  if (prepared->blob.empty()) {
+    return MakeError(ErrorCode::kInternal, "could not encode the inventory of " + agent_id);
+  }
+  DOZOR_RETURN_IF_ERROR(InsertEach(prepared->changes, [&](const InventoryChange& c) {
     return RunWith(w.change_insert, pk, c.at_ms, c.category, c.action, c.subject, c.old_value,
                    c.new_value);
   }));
-  DOZOR_RETURN_IF_ERROR(ReplaceHostRows(w, pk, inv, at));
-  std::string blob = EncodeCompressed(inv);
-  if (blob.empty()) {
-    return MakeError(ErrorCode::kInternal, "could not encode the inventory of " + agent_id);
+  DOZOR_RETURN_IF_ERROR(ReplaceHostRows(w, pk, inv, at, prepared->changed_parts));
+  if (stored && stored->blob == prepared->blob && stored->rows_schema == CurrentRowsSchema()) {
+    return RunWith(w.blob_touch, at, pk);  // the same inventory again: only its time moves
   }
-  return RunWith(w.blob_upsert, pk, at, BlobArg{blob});
+  return RunWith(w.blob_upsert, pk, at, BlobArg{prepared->blob}, CurrentRowsSchema());
 }
 
 Status SqliteStore::ClassifyHostsWithoutDuties() {

@@ -180,7 +180,7 @@ Result<ImportResult> SqliteStore::ImportSnapshot(const SnapshotImport& import) {
         }
         // The file's own seq numbers mean nothing here: a snapshot continues the host's sequence.
         std::vector<IncomingReport> batch;
-        std::vector<std::string> encoded;
+        BatchPrework prework;
         auto add = [&](const dozor::v1::Report& report, std::string bytes) {
           IncomingReport item;
           item.agent_id = agent_id;
@@ -193,17 +193,16 @@ Result<ImportResult> SqliteStore::ImportSnapshot(const SnapshotImport& import) {
           // tells when the machine was actually looked at.
           item.received_at_ms = report.collected_at_ms();
           batch.push_back(std::move(item));
-          encoded.push_back(std::move(bytes));
+          prework.encoded.push_back(std::move(bytes));
         };
         add(import.inventory, "");
         if (import.health) {
           add(*import.health, health_bytes);
         }
-        std::vector<bool> unencodable(batch.size(), false);
+        prework.unencodable.assign(batch.size(), false);
         std::vector<CommitResult> results;
         std::unordered_map<std::string, CachedAgent> saved;
-        DOZOR_RETURN_IF_ERROR(
-            WriteBatchLocked(batch, encoded, unencodable, results, saved, committed));
+        DOZOR_RETURN_IF_ERROR(WriteBatchLocked(batch, prework, results, saved, committed));
         for (const auto& commit : results) {
           if (commit.outcome != CommitOutcome::kStored) {
             return MakeError(ErrorCode::kInternal, "imported report not stored: " + commit.reason);

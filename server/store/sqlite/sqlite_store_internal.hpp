@@ -155,48 +155,57 @@ inline Status PrepareAll(sqlite::Database& db, std::initializer_list<PrepareItem
 
 }  // namespace sqlite_store_internal
 
-// The per-host inventory tables, in the order they are cleared and refilled.
-inline constexpr const char* kHostTables[] = {"host_os",
-                                              "host_hardware",
-                                              "host_disks",
-                                              "host_interfaces",
-                                              "host_addresses",
-                                              "host_gateways",
-                                              "host_dns",
-                                              "host_listeners",
-                                              "host_packages",
-                                              "host_applications",
-                                              "host_services",
-                                              "host_users",
-                                              "host_security",
-                                              "host_antivirus",
-                                              "host_firewall_profiles",
-                                              "host_volumes",
-                                              "host_batteries",
-                                              "host_memory_modules",
-                                              "host_infobases",
-                                              "host_license_clients",
-                                              "host_license_servers",
-                                              "host_unavailable",
-                                              "host_backup_jobs",
-                                              "host_processes",
-                                              "host_database_servers",
-                                              "host_database_hba",
-                                              "host_storage_arrays",
-                                              "host_ups",
-                                              "host_power",
-                                              "host_onec_agents",
-                                              "host_onec_processes",
-                                              "host_onec_clusters",
-                                              "host_onec_tech_logs",
-                                              "host_onec_licensing",
-                                              "host_repositories",
-                                              "host_pci_devices",
-                                              "host_groups",
-                                              "host_group_members",
-                                              "host_database_databases",
-                                              "host_firewall",
-                                              "host_firewall_ports"};
+// The per-host inventory tables, in the order they are cleared and refilled, with the part of the
+// inventory each is written from (HostRowPart, host_row_parts.hpp): a part equal to the previous
+// inventory's keeps its rows. The OS row (role and duties read the whole inventory) and the
+// "could not read" notes of every part are always written again.
+struct HostTable {
+  const char* name;
+  HostRowPart part;
+};
+inline constexpr HostTable kHostTables[] = {
+    {"host_os", HostRowPart::kAlways},
+    {"host_hardware", HostRowPart::kHardware},
+    {"host_disks", HostRowPart::kHardware},
+    {"host_interfaces", HostRowPart::kNetwork},
+    {"host_addresses", HostRowPart::kNetwork},
+    {"host_gateways", HostRowPart::kNetwork},
+    {"host_dns", HostRowPart::kNetwork},
+    {"host_listeners", HostRowPart::kNetwork},
+    {"host_packages", HostRowPart::kPackages},
+    {"host_applications", HostRowPart::kSoftware},
+    {"host_services", HostRowPart::kSoftware},
+    {"host_users", HostRowPart::kAccounts},
+    {"host_security", HostRowPart::kSecurity},
+    {"host_antivirus", HostRowPart::kSecurity},
+    {"host_firewall_profiles", HostRowPart::kSecurity},
+    {"host_volumes", HostRowPart::kHardware},
+    {"host_batteries", HostRowPart::kHardware},
+    {"host_memory_modules", HostRowPart::kHardware},
+    {"host_infobases", HostRowPart::kSoftware},
+    {"host_license_clients", HostRowPart::kSoftware},
+    {"host_license_servers", HostRowPart::kSoftware},
+    {"host_unavailable", HostRowPart::kAlways},
+    {"host_backup_jobs", HostRowPart::kSoftware},
+    {"host_processes", HostRowPart::kSoftware},
+    {"host_database_servers", HostRowPart::kSoftware},
+    {"host_database_hba", HostRowPart::kSoftware},
+    {"host_storage_arrays", HostRowPart::kHardware},
+    {"host_ups", HostRowPart::kHardware},
+    {"host_power", HostRowPart::kHardware},
+    {"host_onec_agents", HostRowPart::kSoftware},
+    {"host_onec_processes", HostRowPart::kSoftware},
+    {"host_onec_clusters", HostRowPart::kSoftware},
+    {"host_onec_tech_logs", HostRowPart::kSoftware},
+    {"host_onec_licensing", HostRowPart::kSoftware},
+    {"host_repositories", HostRowPart::kSoftware},
+    {"host_pci_devices", HostRowPart::kHardware},
+    {"host_groups", HostRowPart::kAccounts},
+    {"host_group_members", HostRowPart::kAccounts},
+    {"host_database_databases", HostRowPart::kSoftware},
+    {"host_firewall", HostRowPart::kSecurity},
+    {"host_firewall_ports", HostRowPart::kSecurity},
+};
 inline constexpr size_t kHostTableCount = sizeof(kHostTables) / sizeof(kHostTables[0]);
 
 struct SqliteStore::WriterStatements {
@@ -209,7 +218,7 @@ struct SqliteStore::WriterStatements {
   RuleWindowBatch window_batch;
   std::unique_ptr<RuleWindowWriter> rule_windows;
   CollectorStatusBatch collector_batch;  // host_collectors rows of the batch being written
-  sqlite::Statement blob_select, blob_upsert, change_insert;
+  sqlite::Statement blob_select, blob_upsert, blob_touch, change_insert;
   sqlite::Statement host_delete[kHostTableCount];
   sqlite::Statement os_insert, hardware_insert, disk_insert, interface_insert, address_insert,
       gateway_insert, dns_insert, listener_insert, package_insert, application_insert,
@@ -238,7 +247,7 @@ struct SqliteStore::ReaderStatements {
   sqlite::Statement token_list, token_by_id;
   sqlite::Statement credential;
   sqlite::Statement host_list, host_one, addresses_all, addresses_one;
-  sqlite::Statement blob_get, collectors, agent_pk, changes, health, health_blocks;
+  sqlite::Statement blob_get, blob_base, collectors, agent_pk, changes, health, health_blocks;
   sqlite::Statement api_by_hash, api_by_id, api_list, api_count;
 };
 

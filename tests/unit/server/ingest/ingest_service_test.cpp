@@ -664,5 +664,18 @@ TEST_CASE("a batch keeps arrival order but spreads one agent's inventories over 
   CHECK(PickFairBatch(big, 512, 4 * mib) == std::vector<bool>{true, false});
 }
 
+TEST_CASE("an inventory still being prepared holds back its agent's later reports, no one else's") {
+  const size_t mib = 1024 * 1024;
+  std::vector<BatchCandidate> queued = {{"a", true, 3 * mib, /*ready=*/false},
+                                        {"b", false, 2000},
+                                        {"a", false, 1000},
+                                        {"c", true, 1 * mib},
+                                        {"a", true, 1 * mib}};
+  CHECK(PickFairBatch(queued, 512, 4 * mib) == std::vector<bool>{false, true, false, true, false});
+  // Once prepared it is taken like any inventory, with its agent's next report.
+  queued[0].ready = true;
+  CHECK(PickFairBatch(queued, 512, 4 * mib) == std::vector<bool>{true, true, true, true, false});
+}
+
 }  // namespace
 }  // namespace dozor::server
