@@ -23,6 +23,9 @@
 #include <thread>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
+#include "bench_store.hpp"
 #include "ingest/report_writer.hpp"
 #include "simulated_host.hpp"
 #include "store/sqlite/sqlite_store.hpp"
@@ -61,59 +64,23 @@ dozor::v1::Inventory MakeInventory(int packages, int variant, int changed_packag
 int main(int argc, char** argv) {
   int packages = 45'000;
   int rounds = 3;
-  bool preparer = true;
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / "dozor-inventory-bench";
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : "0"; };
-    if (arg == "--packages") {
-      packages = std::atoi(next());
-    } else if (arg == "--rounds") {
-      rounds = std::atoi(next());
-    } else if (arg == "--dir") {
-      dir = next();
-    } else if (arg == "--no-preparer") {
-      preparer = false;
-    } else {
-      std::fprintf(stderr,
-                   "usage: inventory_commit_bench [--packages N] [--rounds R] [--dir P] "
-                   "[--no-preparer]\n");
-      return 2;
-    }
-  }
-  if (packages <= 0 || rounds <= 0) {
-    std::fprintf(stderr, "inventory_commit_bench: --packages and --rounds must be positive\n");
-    return 2;
-  }
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  bool no_preparer = false;
+  std::string dir = (std::filesystem::temp_directory_path() / "dozor-inventory-bench").string();
+  CLI::App app{"inventory_commit_bench: one large inventory against another agent's acks"};
+  app.add_option("--packages", packages, "packages in each inventory")->check(CLI::PositiveNumber);
+  app.add_option("--rounds", rounds, "rounds of the four shapes after the first")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--dir", dir, "directory of the store file (emptied first)");
+  app.add_flag("--no-preparer", no_preparer, "prepare inventories on the writer thread");
+  CLI11_PARSE(app, argc, argv);
+  const bool preparer = !no_preparer;
   dozor::server::SqliteStoreOptions options;
-  options.path = (dir / "bench.db").string();
   options.health_compact_interval_s = 0;
-  auto opened = dozor::server::SqliteStore::Open(options);
-  if (!opened.ok()) {
-    std::fprintf(stderr, "inventory_commit_bench: %s\n", opened.error().ToString().c_str());
+  auto opened = dozor::bench::OpenBenchStore(dir, options, {"big", "canary"});
+  if (opened == nullptr) {
     return 1;
   }
-  auto& store = *opened.value();
-  dozor::server::Organization org;
-  org.name = "bench";
-  auto created = store.CreateOrganization(org);
-  if (!created.ok()) {
-    return 1;
-  }
-  dozor::server::NewEnrollmentToken token{created->id, "bench-token", "bench",
-                                          "",          std::nullopt,  std::nullopt};
-  if (!store.CreateEnrollmentToken(token).ok()) {
-    return 1;
-  }
-  for (const char* id : {"big", "canary"}) {
-    dozor::server::NewAgent agent{id, "secret", id, "", "0.1", "linux"};
-    if (!store.EnrollAgent("bench-token", agent, 0).ok()) {
-      return 1;
-    }
-  }
-
+  auto& store = *opened;
   dozor::server::ReportWriterOptions writer_options;
   writer_options.prepare_inventories = preparer;
   dozor::server::ReportWriter writer(store, writer_options);

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_store.hpp"
 #include "dozor/common/sqlite.hpp"
 #include "dozor/contract/codec.hpp"
 #include "simulated_host.hpp"
@@ -113,41 +114,21 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "store_bench: --reports, --agents and --batch must be positive\n");
     return 2;
   }
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  dozor::server::SqliteStoreOptions options;
-  options.path = (dir / "bench.db").string();
-  options.background_checkpoint = background_checkpoint;
-  options.health_compact_interval_s = 0;  // compaction is run explicitly below
-  auto opened = dozor::server::SqliteStore::Open(options);
-  if (!opened.ok()) {
-    std::fprintf(stderr, "store_bench: %s\n", opened.error().ToString().c_str());
-    return 1;
-  }
-  auto& store = *opened.value();
-
-  dozor::server::Organization org;
-  org.name = "bench";
-  auto created = store.CreateOrganization(org);
-  if (!created.ok()) {
-    std::fprintf(stderr, "store_bench: %s\n", created.error().ToString().c_str());
-    return 1;
-  }
-  dozor::server::NewEnrollmentToken token{created->id, "bench-token", "bench", "", std::nullopt};
-  if (!store.CreateEnrollmentToken(token).ok()) {
-    return 1;
-  }
   std::vector<std::string> agent_ids;
   std::vector<dozor::bench::SimulatedHost> hosts;
   for (int a = 0; a < agents; ++a) {
-    dozor::server::NewAgent agent{
-        "agent-" + std::to_string(a), "secret", "host", "", "0.1", "linux"};
-    if (!store.EnrollAgent("bench-token", agent, 0).ok()) {
-      return 1;
-    }
-    agent_ids.push_back(agent.agent_id);
+    agent_ids.push_back("agent-" + std::to_string(a));
     hosts.emplace_back(static_cast<uint64_t>(a));
   }
+  dozor::server::SqliteStoreOptions options;
+  options.background_checkpoint = background_checkpoint;
+  options.health_compact_interval_s = 0;  // compaction is run explicitly below
+  auto opened = dozor::bench::OpenBenchStore(dir, options, agent_ids);
+  if (opened == nullptr) {
+    return 1;
+  }
+  auto& store = *opened;
+  options.path = (dir / "bench.db").string();
 
   // Each agent's samples are spread evenly over one simulated day (1 per minute when
   // reports / agents = 1440, the default).
