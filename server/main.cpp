@@ -100,7 +100,8 @@ int main(int argc, char** argv) {
   auto* routes_cmd = app.add_subcommand(
       "routes", "Print the management API's routes as JSON (method, pattern, access, scope)");
   // `dozor-server store migrate`: SQLite -> PostgreSQL (docs/postgresql.md).
-  auto* store_cmd = app.add_subcommand("store", "Move the store between backends");
+  auto* store_cmd = app.add_subcommand(
+      "store", "Move the store between backends, or rotate the import wrapping key");
   store_cmd->require_subcommand(1);
   std::string migrate_from, migrate_to;
   int64_t migrate_batch_rows = 5000;
@@ -113,6 +114,11 @@ int main(int argc, char** argv) {
   store_migrate->add_option("--to", migrate_to, "postgresql://... of the empty target")->required();
   store_migrate->add_option("--batch-rows", migrate_batch_rows, "Rows per INSERT (default 5000)")
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  auto* store_rotate = store_cmd->add_subcommand(
+      "rotate-import-key",
+      "Replace the state directory's import-wrap.key with a new key and rewrap every token's "
+      "import key under it (the server must be stopped; the server's own options name the "
+      "store and the state directory)");
   CLI11_PARSE(app, argc, argv);
   if (*store_migrate) {
     return dozor::server::RunStoreMigrate(migrate_from, migrate_to, migrate_batch_rows, std::cout,
@@ -166,6 +172,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   spdlog::set_level(spdlog::level::from_str(config.log_level));
+  if (*store_rotate) {
+    return dozor::server::RunRotateImportKey(config, std::cout, std::cerr);
+  }
 
   sigset_t signals;
   sigemptyset(&signals);

@@ -149,6 +149,17 @@ Status ServerApp::Start() {
                  config_.ImportKeyPath().string());
   }
   import_keys_ = std::make_unique<ImportKeyWrapper>(std::move(import_key->wrapper));
+  // Held while the server runs: `store rotate-import-key` refuses to rewrap keys under it.
+  DOZOR_ASSIGN_OR_RETURN(import_key_lock_,
+                         LockKeyFile(config_.ImportKeyPath(), /*exclusive=*/false));
+  if (std::error_code ec;
+      std::filesystem::exists(PendingImportKeyPath(config_.ImportKeyPath()), ec)) {
+    spdlog::error(
+        "an import key rotation did not finish ({} exists): tokens whose keys it rewrapped "
+        "cannot verify imports until it does; stop the server and run `dozor-server store "
+        "rotate-import-key` again",
+        PendingImportKeyPath(config_.ImportKeyPath()).string());
+  }
 
   // Rules: a broken rule file is logged with file:line and skipped; the rest of the pack runs.
   std::vector<std::string> rule_dirs;

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/import_key_file.hpp"
 #include "app/server_config.hpp"
 #include "dozor/common/clock.hpp"
 #include "http/dashboard_assets.hpp"
@@ -69,6 +70,7 @@ class ServerApp {
   std::span<const http::EmbeddedAsset> dashboard_;
   const Clock& clock_ = SystemClock::Instance();
   std::unique_ptr<ImportKeyWrapper> import_keys_;
+  KeyFileLock import_key_lock_;
   std::unique_ptr<Store> store_;
   // Which of the once-per-database jobs this server runs (all of them on SQLite).
   std::unique_ptr<JobCoordinator> jobs_;

@@ -2,9 +2,13 @@
 
 #include <chrono>
 #include <iomanip>
+#include <memory>
 #include <ostream>
 
+#include "app/import_key_file.hpp"
 #include "store/migrate/sqlite_to_postgres.hpp"
+#include "store/postgres/postgres_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 
 namespace dozor::server {
 
@@ -41,6 +45,50 @@ int RunStoreMigrate(const std::string& from, const std::string& to, int64_t batc
   out << report->tables.size() << " tables, " << rows << " rows copied and verified in "
       << std::fixed << std::setprecision(1) << seconds << " s (SQLite schema version "
       << report->sqlite_schema_version << ")\n";
+  return 0;
+}
+
+int RunRotateImportKey(const ServerConfig& config, std::ostream& out, std::ostream& err) {
+  std::unique_ptr<Store> store;
+  if (config.UsesPostgres()) {
+    PostgresStoreOptions options;
+    options.conninfo = config.store;
+    options.pool_size = 1;
+    options.maintenance_interval_s = 0;  // a one-shot command: no background passes
+    auto opened = PostgresStore::Open(options);
+    if (!opened.ok()) {
+      err << "dozor-server store rotate-import-key: storage.store (--store): PostgreSQL: "
+          << opened.error().message << "\n";
+      return 2;
+    }
+    store = std::move(opened).value();
+  } else {
+    SqliteStoreOptions options;
+    options.path = config.DatabasePath().string();
+    options.background_checkpoint = false;
+    options.health_compact_interval_s = 0;
+    auto opened = OpenSqliteStore(options);
+    if (!opened.ok()) {
+      err << "dozor-server store rotate-import-key: " << opened.error().message << "\n";
+      return 2;
+    }
+    store = std::move(opened).value();
+  }
+  auto rotated = RotateImportKeyFile(config.ImportKeyPath(), store->Imports());
+  if (!rotated.ok()) {
+    err << "dozor-server store rotate-import-key: " << rotated.error().message << "\n";
+    const ErrorCode code = rotated.error().code;
+    return code == ErrorCode::kFailedPrecondition || code == ErrorCode::kNotFound ? 1 : 2;
+  }
+  out << (rotated->resumed ? "finished an interrupted rotation: " : "rotated: ")
+      << config.ImportKeyPath().string() << " is now key " << rotated->new_key_id << " (was "
+      << rotated->old_key_id << ")\n";
+  out << rotated->keys.rewrapped << " import keys rewrapped, " << rotated->keys.already
+      << " already under the new key, " << rotated->keys.unreadable.size()
+      << " left as they were (under neither key)\n";
+  for (const std::string& reason : rotated->keys.unreadable) {
+    out << "  " << reason << "\n";
+  }
   return 0;
 }
 

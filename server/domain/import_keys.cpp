@@ -37,14 +37,23 @@ Result<std::string> ImportKeyWrapper::Wrap(const ImportKeyOwner& owner,
   return std::string(kWrapVersion) + ":" + key_id_ + ":" + HexEncode(sealed);
 }
 
-Result<std::string> ImportKeyWrapper::Unwrap(const ImportKeyOwner& owner,
-                                             std::string_view wrapped) const {
+std::string_view ImportKeyWrapper::KeyIdOf(std::string_view wrapped) {
   const size_t first = wrapped.find(':');
   const size_t second = first == std::string_view::npos ? first : wrapped.find(':', first + 1);
   if (second == std::string_view::npos || wrapped.substr(0, first) != kWrapVersion) {
+    return {};
+  }
+  return wrapped.substr(first + 1, second - first - 1);
+}
+
+Result<std::string> ImportKeyWrapper::Unwrap(const ImportKeyOwner& owner,
+                                             std::string_view wrapped) const {
+  const std::string_view key_id = KeyIdOf(wrapped);
+  if (key_id.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "not a wrapped import key");
   }
-  const std::string_view key_id = wrapped.substr(first + 1, second - first - 1);
+  // "v1:" + key id + ":" precede the sealed bytes.
+  const size_t sealed_at = kWrapVersion.size() + 1 + key_id.size() + 1;
   if (key_id != key_id_) {
     return MakeError(ErrorCode::kFailedPrecondition,
                      "the import key of enrollment token " + std::to_string(owner.token_id) +
@@ -54,7 +63,7 @@ Result<std::string> ImportKeyWrapper::Unwrap(const ImportKeyOwner& owner,
                          "): the server's import-wrap.key was replaced or lost since the token "
                          "was issued");
   }
-  auto sealed = HexDecode(wrapped.substr(second + 1));
+  auto sealed = HexDecode(wrapped.substr(sealed_at));
   if (!sealed.ok()) {
     return MakeError(ErrorCode::kInvalidArgument, "not a wrapped import key");
   }

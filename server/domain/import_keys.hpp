@@ -47,6 +47,8 @@ class ImportKeyWrapper {
   // 16 hex characters naming the server key (derived from it, reveals nothing of it): stored in
   // every wrapped key, so a replaced key file is told apart from a tampered row.
   [[nodiscard]] const std::string& key_id() const { return key_id_; }
+  // The key id a wrapped key names; empty when `wrapped` is not one.
+  [[nodiscard]] static std::string_view KeyIdOf(std::string_view wrapped);
 
  private:
   ImportKeyWrapper(std::string wrapping_key, std::string key_id)

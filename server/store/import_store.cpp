@@ -62,6 +62,32 @@ Status SaveImportKeyForNewToken(ImportStore& store, const ImportKeyWrapper& wrap
   return store.SaveTokenImportKey(owner.token_id, wrapped, now_ms);
 }
 
+Result<ImportKeyRotation> RotateImportKeys(ImportStore& store, const ImportKeyWrapper& from,
+                                           const ImportKeyWrapper& to) {
+  DOZOR_ASSIGN_OR_RETURN(std::vector<StoredImportKey> keys, store.ListImportKeys());
+  ImportKeyRotation rotation;
+  std::vector<ImportKeyReplacement> replacements;
+  for (StoredImportKey& key : keys) {
+    const ImportKeyOwner owner{key.org_id, key.token_id};
+    if (ImportKeyWrapper::KeyIdOf(key.wrapped_key) == to.key_id()) {
+      ++rotation.already;
+      continue;
+    }
+    auto import_key = from.Unwrap(owner, key.wrapped_key);
+    if (!import_key.ok()) {
+      rotation.unreadable.push_back(import_key.error().message);
+      continue;
+    }
+    DOZOR_ASSIGN_OR_RETURN(std::string rewrapped, to.Wrap(owner, *import_key));
+    replacements.push_back({key.token_id, std::move(key.wrapped_key), std::move(rewrapped)});
+  }
+  if (!replacements.empty()) {
+    DOZOR_RETURN_IF_ERROR(store.ReplaceImportKeys(replacements));
+  }
+  rotation.rewrapped = static_cast<int>(replacements.size());
+  return rotation;
+}
+
 Result<int64_t> VerifyImportSigner(ImportStore& store, const ImportKeyWrapper* wrapper,
                                    int64_t org_id, const SnapshotEnvelope& envelope) {
   DOZOR_ASSIGN_OR_RETURN(auto tokens,

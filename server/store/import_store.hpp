@@ -75,6 +75,20 @@ std::string ImportedAgentId(int64_t org_id, std::string_view machine_id);
 // hex), machine id, field sizes, an inventory and (if any) a health sample. kInvalidArgument.
 [[nodiscard]] Status CheckSnapshotImport(const SnapshotImport& import);
 
+// A token's kept import key with its owner, as stored (for a rotation of the server key).
+struct StoredImportKey {
+  int64_t token_id = 0;
+  int64_t org_id = 0;
+  std::string wrapped_key;
+};
+
+// One wrapped key to replace, and what it must still be (another writer may have changed it).
+struct ImportKeyReplacement {
+  int64_t token_id = 0;
+  std::string expected;
+  std::string wrapped_key;
+};
+
 class ImportStore {
  public:
   virtual ~ImportStore() = default;
@@ -87,6 +101,11 @@ class ImportStore {
   // kAlreadyExists if the token has one, kNotFound if there is no such token.
   virtual Status SaveTokenImportKey(int64_t token_id, std::string_view wrapped_key,
                                     int64_t now_ms) = 0;
+  // Every kept import key, by token id (revoked tokens' too: a rotation leaves none behind).
+  virtual Result<std::vector<StoredImportKey>> ListImportKeys() = 0;
+  // Replaces wrapped keys, all in one transaction or none: refused when a token's key is no
+  // longer `expected` (kFailedPrecondition; the rotation is then run again).
+  virtual Status ReplaceImportKeys(const std::vector<ImportKeyReplacement>& replacements) = 0;
   // In one transaction: records the import (kept unique by sha256; a file seen before returns
   // that import with duplicate = true and changes nothing), finds or creates the imported host
   // (agents.source = 'import', a secret that can never authenticate) and, unless the host
@@ -105,6 +124,20 @@ class ImportStore {
 [[nodiscard]] Status SaveImportKeyForNewToken(ImportStore& store, const ImportKeyWrapper& wrapper,
                                               const ImportKeyOwner& owner,
                                               std::string_view plaintext_token, int64_t now_ms);
+
+// What RotateImportKeys did.
+struct ImportKeyRotation {
+  int rewrapped = 0;  // now under the new server key
+  int already = 0;    // were under it already (a rotation run again after an interruption)
+  // Keys under neither server key, or that do not unwrap: left as they are. Their tokens could
+  // not verify an import before the rotation either (the key file was replaced or lost once).
+  std::vector<std::string> unreadable;
+};
+
+// Rewraps every kept import key from the server key `from` to `to`, in one transaction.
+[[nodiscard]] Result<ImportKeyRotation> RotateImportKeys(ImportStore& store,
+                                                         const ImportKeyWrapper& from,
+                                                         const ImportKeyWrapper& to);
 
 // The id of the organisation's enrollment token whose import key verifies the file's HMAC
 // (domain FindImportSigner over the tokens with the file's hint, errors as there).

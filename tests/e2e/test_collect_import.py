@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 
-from harness import AGENT_BIN, Server, Steps, check, log, run_test
+from harness import AGENT_BIN, SERVER_BIN, Server, Steps, check, log, run_test
 
 FIXTURES = os.environ.get("DOZOR_FIXTURES_DIR", os.path.join(os.path.dirname(__file__), "..", "fixtures"))
 FIXTURE_HOST = os.path.join(FIXTURES, "hosts", "debian-server")
@@ -120,11 +120,45 @@ def body(workdir, procs):
         check(reply["import"]["outcome"] == "created", f"imported into Other: {reply}")
         check(reply["host"]["agent_id"] != state["agent_id"], "a separate host per organisation")
 
+    def rotate_import_key(check_rc=True):
+        args = [SERVER_BIN, "--state-dir", server.state_dir, "--insecure"]
+        if server.postgres:
+            args += ["--store", server.postgres]
+        result = subprocess.run(args + ["store", "rotate-import-key"], capture_output=True,
+                                text=True, timeout=60)
+        log(f"rotate-import-key: exit {result.returncode}: {result.stdout}{result.stderr}".strip())
+        return result
+
+    def key_rotation_keeps_tokens_signing():
+        key_path = os.path.join(server.state_dir, "import-wrap.key")
+        with open(key_path) as f:
+            old_key = f.read()
+        # Not under a running server: it would go on using the old key until restarted.
+        refused = rotate_import_key()
+        check(refused.returncode == 1, f"refused while the server runs: {refused.returncode}")
+        check("server is running" in refused.stderr, f"says why: {refused.stderr}")
+        server.stop()
+        rotated = rotate_import_key()
+        check(rotated.returncode == 0, f"rotated: {rotated.returncode} {rotated.stderr}")
+        check("2 import keys rewrapped" in rotated.stdout, f"both tokens' keys: {rotated.stdout}")
+        with open(key_path) as f:
+            check(f.read() != old_key, "a new key file")
+        check(not os.path.exists(key_path + ".new"), "no pending key left")
+        check(oct(os.stat(key_path).st_mode & 0o777) == "0o600", "the key file stays private")
+        server.start()
+        # A file signed with the token after the rotation (and one before: the same key) imports.
+        newer = collect(workdir, root, token, "acme-after-rotation.dozor")
+        reply = import_file(server, newer, "Acme")
+        check(reply["duplicate"] is False, f"a new file: {reply}")
+        check(reply["host"]["agent_id"] == state["agent_id"], "onto the same host")
+
     steps.run("collect -> import -> snapshot host with inventory", first_import)
     if "agent_id" in state:
         steps.run("re-import of the same file is a duplicate", reimport_is_duplicate)
         steps.run("one base64 character changed -> refused, nothing changes", tampered_is_refused)
         steps.run("another organisation's token -> refused", foreign_token_is_refused)
+        steps.run("store rotate-import-key: stopped server only; tokens still sign imports",
+                  key_rotation_keeps_tokens_signing)
     steps.finish()
 
 

@@ -87,6 +87,37 @@ Status PgImportStore::SaveTokenImportKey(int64_t token_id, std::string_view wrap
   });
 }
 
+Result<std::vector<StoredImportKey>> PgImportStore::ListImportKeys() {
+  DOZOR_ASSIGN_OR_RETURN(auto db, context_.pool.Acquire());
+  DOZOR_ASSIGN_OR_RETURN(pg::Rows rows,
+                         db->Query("SELECT token_id, org_id, wrapped_key FROM "
+                                   "enrollment_token_import_keys ORDER BY token_id"));
+  std::vector<StoredImportKey> keys;
+  for (int row = 0; row < rows.size(); ++row) {
+    keys.push_back({rows.Int(row, 0), rows.Int(row, 1), rows.Text(row, 2)});
+  }
+  return keys;
+}
+
+Status PgImportStore::ReplaceImportKeys(const std::vector<ImportKeyReplacement>& replacements) {
+  return pg::InTransaction(context_.pool, [&](pg::Connection& db) -> Status {
+    for (const ImportKeyReplacement& replacement : replacements) {
+      DOZOR_ASSIGN_OR_RETURN(
+          int64_t updated,
+          db.Run("UPDATE enrollment_token_import_keys SET wrapped_key = $1 WHERE token_id = $2 "
+                 "AND wrapped_key = $3",
+                 pg::Params(replacement.wrapped_key, replacement.token_id, replacement.expected)));
+      if (updated != 1) {
+        return MakeError(ErrorCode::kFailedPrecondition,
+                         "the import key of enrollment token " +
+                             std::to_string(replacement.token_id) +
+                             " changed meanwhile; nothing was replaced");
+      }
+    }
+    return OkStatus();
+  });
+}
+
 Result<std::vector<ImportRecord>> PgImportStore::ListImports(int64_t org_id, int limit) {
   limit = std::clamp(limit, 1, kMaxImportList);
   DOZOR_ASSIGN_OR_RETURN(auto db, context_.pool.Acquire());

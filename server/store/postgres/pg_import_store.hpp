@@ -17,6 +17,8 @@ class PgImportStore final : public ImportStore {
       int64_t org_id, std::string_view hint) override;
   Status SaveTokenImportKey(int64_t token_id, std::string_view wrapped_key,
                             int64_t now_ms) override;
+  Result<std::vector<StoredImportKey>> ListImportKeys() override;
+  Status ReplaceImportKeys(const std::vector<ImportKeyReplacement>& replacements) override;
   Result<ImportResult> ImportSnapshot(const SnapshotImport& import) override;
   Result<std::vector<ImportRecord>> ListImports(int64_t org_id, int limit) override;
 

@@ -92,6 +92,38 @@ Status SqliteStore::SaveTokenImportKey(int64_t token_id, std::string_view wrappe
   return txn.Commit();
 }
 
+Result<std::vector<StoredImportKey>> SqliteStore::ListImportKeys() {
+  ReaderLease reader = AcquireReader();
+  DOZOR_ASSIGN_OR_RETURN(
+      auto statement,
+      reader->db.Prepare("SELECT k.token_id, t.org_id, k.wrapped_key FROM "
+                         "enrollment_token_import_keys k JOIN enrollment_tokens t ON t.id = "
+                         "k.token_id ORDER BY k.token_id"));
+  return ReadAll(statement, [](const sqlite::Statement& s) {
+    return StoredImportKey{s.Int(0), s.Int(1), s.Text(2)};
+  });
+}
+
+Status SqliteStore::ReplaceImportKeys(const std::vector<ImportKeyReplacement>& replacements) {
+  std::lock_guard lock(write_mu_);
+  sqlite::Transaction txn(writer_);
+  DOZOR_RETURN_IF_ERROR(txn.Begin());
+  DOZOR_ASSIGN_OR_RETURN(auto update,
+                         writer_.Prepare("UPDATE enrollment_token_import_keys SET wrapped_key = ? "
+                                         "WHERE token_id = ? AND wrapped_key = ?"));
+  for (const ImportKeyReplacement& replacement : replacements) {
+    DOZOR_RETURN_IF_ERROR(
+        RunWith(update, replacement.wrapped_key, replacement.token_id, replacement.expected));
+    if (writer_.Changes() != 1) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "the import key of enrollment token " +
+                           std::to_string(replacement.token_id) +
+                           " changed meanwhile; nothing was replaced");
+    }
+  }
+  return txn.Commit();
+}
+
 Result<std::vector<ImportRecord>> SqliteStore::ListImports(int64_t org_id, int limit) {
   limit = std::clamp(limit, 1, kMaxImportList);
   ReaderLease reader = AcquireReader();

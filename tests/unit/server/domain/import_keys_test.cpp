@@ -53,6 +53,12 @@ TEST_CASE("a wrapped import key unwraps with its server key and owner, and hides
   CHECK(wrapped->find(HexEncode(kServerKey)) == std::string::npos);
   CHECK(*wrapper.Unwrap({1, 7}, *wrapped) == import_key);
   CHECK(*wrapper.Wrap({1, 7}, import_key) != *wrapped);  // a fresh nonce each time
+  // The key id a rotation sorts the kept keys by; nothing for what is not a wrapped key.
+  CHECK(ImportKeyWrapper::KeyIdOf(*wrapped) == wrapper.key_id());
+  CHECK(ImportKeyWrapper::KeyIdOf("v2:" + wrapper.key_id() + ":00").empty());
+  CHECK(ImportKeyWrapper::KeyIdOf("v1:no-second-colon").empty());
+  CHECK(ImportKeyWrapper::KeyIdOf("").empty());
+  CHECK(wrapper.Unwrap({1, 7}, "v1::00").error().code == ErrorCode::kInvalidArgument);
 }
 
 TEST_CASE("a wrapped key moved to another token or organisation, or altered, does not unwrap") {

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "backends.hpp"
@@ -186,6 +187,50 @@ TEST_CASE_TEMPLATE(
   auto health = store->Hosts().ListHealth(first->record.agent_id, 0, 10);
   REQUIRE(health.ok());
   CHECK(health->size() == 2);
+}
+
+TEST_CASE_TEMPLATE(
+    "imports: kept import keys are listed with their owners and replaced all or none", Backend,
+    DOZOR_BACKENDS) {
+  Backend backend;
+  auto* store = backend.store.get();
+  const int64_t acme = MakeOrg(*store, "Acme");
+  const int64_t other = MakeOrg(*store, "Other");
+  std::vector<int64_t> tokens;
+  for (const auto& [org, hash] : {std::pair{acme, "h-1"}, std::pair{other, "h-2"}}) {
+    NewEnrollmentToken token;
+    token.org_id = org;
+    token.token_hash = hash;
+    token.hint = "tok";
+    auto created = store->Agents().CreateEnrollmentToken(token);
+    REQUIRE(created.ok());
+    tokens.push_back(created->id);
+    REQUIRE(store->Imports()
+                .SaveTokenImportKey(created->id, std::string("v1:old:") + hash, kImportT0)
+                .ok());
+  }
+  auto keys = store->Imports().ListImportKeys();
+  REQUIRE(keys.ok());
+  REQUIRE(keys->size() == 2);
+  CHECK((*keys)[0].token_id == tokens[0]);
+  CHECK((*keys)[0].org_id == acme);
+  CHECK((*keys)[0].wrapped_key == "v1:old:h-1");
+  CHECK((*keys)[1].org_id == other);
+
+  // One replacement whose expected value is stale: nothing is replaced.
+  auto refused = store->Imports().ReplaceImportKeys(
+      {{tokens[0], "v1:old:h-1", "v1:new:1"}, {tokens[1], "v1:stale", "v1:new:2"}});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::kFailedPrecondition);
+  CHECK(store->Imports().ListImportKeys()->at(0).wrapped_key == "v1:old:h-1");
+
+  REQUIRE(store->Imports()
+              .ReplaceImportKeys(
+                  {{tokens[0], "v1:old:h-1", "v1:new:1"}, {tokens[1], "v1:old:h-2", "v1:new:2"}})
+              .ok());
+  keys = store->Imports().ListImportKeys();
+  CHECK(keys->at(0).wrapped_key == "v1:new:1");
+  CHECK(keys->at(1).wrapped_key == "v1:new:2");
 }
 
 TEST_CASE_TEMPLATE("imports: an older snapshot is recorded but does not roll the inventory back",
