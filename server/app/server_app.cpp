@@ -148,10 +148,16 @@ Status ServerApp::Start() {
     spdlog::info("created the import wrapping key {} (mode 0600); keep it out of database backups",
                  config_.ImportKeyPath().string());
   }
-  import_keys_ = std::make_unique<ImportKeyWrapper>(std::move(import_key->wrapper));
-  // Held while the server runs: `store rotate-import-key` refuses to rewrap keys under it.
+  // Held while the server runs: `store rotate-import-key` refuses to rewrap keys under it. The
+  // key is read again under the lock: a rotation that ended between the first read (which may
+  // have created the file) and the lock has replaced it.
   DOZOR_ASSIGN_OR_RETURN(import_key_lock_,
                          LockKeyFile(config_.ImportKeyPath(), /*exclusive=*/false));
+  import_key = LoadOrCreateImportKeyFile(config_.ImportKeyPath());
+  if (!import_key.ok()) {
+    return import_key.error().Wrap("import key");
+  }
+  import_keys_ = std::make_unique<ImportKeyWrapper>(std::move(import_key->wrapper));
   if (std::error_code ec;
       std::filesystem::exists(PendingImportKeyPath(config_.ImportKeyPath()), ec)) {
     spdlog::error(
