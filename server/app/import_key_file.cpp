@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -112,6 +113,14 @@ Result<ImportKeyFileRotation> RotateImportKeyFile(const std::filesystem::path& k
   DOZOR_ASSIGN_OR_RETURN(LoadedImportKey current, LoadOrCreateImportKeyFile(key_path));
   const std::filesystem::path pending_path = PendingImportKeyPath(key_path);
   DOZOR_ASSIGN_OR_RETURN(LoadedImportKey pending, LoadOrCreateImportKeyFile(pending_path));
+  // Run as root, the new file would be root's and the server (its own user) could not read it
+  // after the rename: it takes the owner of the file it replaces.
+  struct stat current_owner {};
+  if (::geteuid() == 0 && ::stat(key_path.c_str(), &current_owner) == 0 &&
+      ::chown(pending_path.c_str(), current_owner.st_uid, current_owner.st_gid) != 0) {
+    return InFile(pending_path, ErrorCode::kUnavailable,
+                  std::string("could not give it the key file's owner: ") + std::strerror(errno));
+  }
   ImportKeyFileRotation rotation;
   rotation.old_key_id = current.wrapper.key_id();
   rotation.new_key_id = pending.wrapper.key_id();

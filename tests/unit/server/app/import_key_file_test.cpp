@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <map>
@@ -138,6 +139,25 @@ TEST_CASE("rotating the import key rewraps every kept key under a new key file")
   for (const StoredImportKey& stored : *store->ListImportKeys()) {
     CHECK_FALSE(old_key->Unwrap({stored.org_id, stored.token_id}, stored.wrapped_key).ok());
   }
+}
+
+TEST_CASE("a rotation run as root leaves the new key file to the key file's owner") {
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: needs root to give files away");
+    return;
+  }
+  dozor::testing::TempDir dir;
+  auto store = dozor::testing::OpenTestStore(dir);
+  const auto key_path = dir / "import-wrap.key";
+  TokensWithImportKeys(*store, key_path);
+  // As the package installs it: the service user's file, which root then rotates.
+  REQUIRE(::chown(key_path.c_str(), 65534, 65534) == 0);
+  REQUIRE(RotateImportKeyFile(key_path, *store).ok());
+  struct stat info {};
+  REQUIRE(::stat(key_path.c_str(), &info) == 0);
+  CHECK(info.st_uid == 65534);
+  CHECK(info.st_gid == 65534);
+  CHECK((info.st_mode & 0777) == 0600);
 }
 
 TEST_CASE("a rotation that stopped before replacing the key file is finished by the next run") {

@@ -139,6 +139,7 @@ TEST_CASE("an inventory being prepared holds back only its own agent's reports")
   IncomingReport inventory_report = testing::InventoryReport(big, 1, inventory);
   inventory_report.wire_bytes = inventory.ByteSizeLong();
   REQUIRE(writer.Submit(std::move(inventory_report), log.Expect("big inventory")));
+  REQUIRE(testing::WaitUntil([&] { return preparing.load() == 1; }, std::chrono::seconds(10)));
   REQUIRE(writer.Submit(HealthReport(big, 2), log.Expect("big health")));
   REQUIRE(writer.Submit(HealthReport(other, 1), log.Expect("other health")));
 
