@@ -332,7 +332,7 @@ class SqliteStore final : public Store,
   static std::shared_ptr<PreparedInventory> PrepareInventory(
       const std::optional<StoredInventory>& stored, const dozor::v1::Inventory& inventory,
       int64_t at, const std::string& agent_id);
-  // PrepareInventory against the stored inventory as a reader sees it; nullopt when the agent
+  // PrepareInventory against the stored inventory as a reader sees it; null when the agent
   // is unknown or the read fails (the writer then prepares it itself, and reports any error).
   std::shared_ptr<const PreparedInventory> PrepareInventoryOnReader(const IncomingReport& item);
   BatchPrework PrepareBatch(const std::vector<IncomingReport>& batch);
